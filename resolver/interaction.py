@@ -1,0 +1,191 @@
+"""The canonical customer interaction event, and the rules that make one valid.
+
+`Interaction` mirrors `schemas/avro/customer_interaction/v1.avsc` field for field.
+`validate` is the single set of rules used by the producers and again by the consumer;
+`from_json` reads the contract's JSON form (JSON Lines input of `irl produce` / `irl replay`).
+
+A phone or email that cannot be normalised is *not* invalid: it is data, judged later.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "TOUCHPOINTS",
+    "Interaction",
+    "InvalidInteraction",
+    "Limits",
+    "from_json",
+    "parse_time",
+    "to_json",
+    "validate",
+]
+
+#: Touchpoint symbols of schema v1. UNKNOWN is what a reader sees for a symbol it does not know.
+TOUCHPOINTS: tuple[str, ...] = ("UNKNOWN", "WEB", "WHATSAPP", "KIOSK")
+
+_MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+_DAY_MS = 86_400_000
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One interaction of a person with a touchpoint (schema CustomerInteraction v1)."""
+
+    event_id: str
+    touchpoint: str
+    occurred_at: int
+    source_id: str
+    interaction: str
+    phone: str | None = None
+    email: str | None = None
+    name: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        """The Avro record form (a plain dict in schema field order)."""
+        return {
+            "event_id": self.event_id,
+            "touchpoint": self.touchpoint,
+            "occurred_at": self.occurred_at,
+            "source_id": self.source_id,
+            "interaction": self.interaction,
+            "phone": self.phone,
+            "email": self.email,
+            "name": self.name,
+            "attributes": dict(self.attributes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Validation limits. `now_ms` bounds `occurred_at` (at most a day ahead); None skips that check."""
+
+    max_event_id: int = 128
+    max_source_id: int = 256
+    max_string: int = 4096
+    max_attributes: int = 64
+    now_ms: int | None = None
+
+
+class InvalidInteraction(ValueError):
+    """The input is not a valid CustomerInteraction; `reason` says why (safe to log: no raw PII)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
+    """Return the problems with `event` (empty when valid). Never raises for bad data."""
+    problems: list[str] = []
+
+    def _string(name: str, value: object, max_len: int, *, required: bool) -> None:
+        if value is None:
+            if required:
+                problems.append(f"{name}: required")
+            return
+        if not isinstance(value, str):
+            problems.append(f"{name}: must be a string, got {type(value).__name__}")
+            return
+        if required and not value.strip():
+            problems.append(f"{name}: must not be empty")
+        if len(value) > max_len:
+            problems.append(f"{name}: longer than {max_len} characters ({len(value)})")
+        if "\x00" in value:
+            problems.append(f"{name}: contains a NUL character")
+
+    _string("event_id", event.event_id, limits.max_event_id, required=True)
+    _string("source_id", event.source_id, limits.max_source_id, required=True)
+    _string("interaction", event.interaction, limits.max_string, required=True)
+    for name in ("phone", "email", "name"):
+        _string(name, getattr(event, name), limits.max_string, required=False)
+    if event.touchpoint not in TOUCHPOINTS:
+        problems.append(f"touchpoint: unknown symbol {event.touchpoint!r:.40}")
+    if isinstance(event.occurred_at, bool) or not isinstance(event.occurred_at, int):
+        problems.append("occurred_at: must be an integer of epoch milliseconds")
+    else:
+        if event.occurred_at < _MIN_TIME_MS:
+            problems.append("occurred_at: before 2000-01-01")
+        if limits.now_ms is not None and event.occurred_at > limits.now_ms + _DAY_MS:
+            problems.append("occurred_at: more than a day in the future")
+    if not isinstance(event.attributes, Mapping):
+        problems.append("attributes: must be a map of strings")
+    else:
+        if len(event.attributes) > limits.max_attributes:
+            problems.append(f"attributes: more than {limits.max_attributes} entries")
+        for key, value in event.attributes.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                problems.append("attributes: keys and values must be strings")
+                break
+            if len(key) > limits.max_string or len(value) > limits.max_string:
+                problems.append(f"attributes: an entry is longer than {limits.max_string} characters")
+                break
+            if "\x00" in key or "\x00" in value:
+                problems.append("attributes: contains a NUL character")
+                break
+    return problems
+
+
+def parse_time(value: object) -> int:
+    """Epoch milliseconds from an int (ms) or an ISO-8601 string with a zone. Raises InvalidInteraction."""
+    if isinstance(value, bool):
+        raise InvalidInteraction("occurred_at: must be ISO-8601 with a zone or epoch milliseconds")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        try:
+            parsed = _dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InvalidInteraction("occurred_at: not ISO-8601 nor epoch milliseconds") from None
+        if parsed.tzinfo is None:
+            raise InvalidInteraction("occurred_at: ISO-8601 time without a zone")
+        return (parsed - _EPOCH) // _dt.timedelta(milliseconds=1)
+    raise InvalidInteraction("occurred_at: must be ISO-8601 with a zone or epoch milliseconds")
+
+
+def from_json(obj: object, limits: Limits = Limits()) -> Interaction:
+    """Build and validate an Interaction from its JSON form. Raises InvalidInteraction with every problem."""
+    if not isinstance(obj, dict):
+        raise InvalidInteraction("event: must be a JSON object")
+    missing = [f for f in ("event_id", "touchpoint", "occurred_at", "source_id", "interaction") if f not in obj]
+    if missing:
+        raise InvalidInteraction("; ".join(f"{f}: required" for f in missing))
+    touchpoint = obj["touchpoint"]
+    if not isinstance(touchpoint, str):
+        raise InvalidInteraction("touchpoint: must be a string")
+    attributes = obj.get("attributes")
+    if attributes is None:
+        attributes = {}
+    if not isinstance(attributes, dict):
+        raise InvalidInteraction("attributes: must be a map of strings")
+    event = Interaction(
+        event_id=obj["event_id"],
+        touchpoint=touchpoint.strip().upper(),
+        occurred_at=parse_time(obj["occurred_at"]),
+        source_id=obj["source_id"],
+        interaction=obj["interaction"],
+        phone=obj.get("phone"),
+        email=obj.get("email"),
+        name=obj.get("name"),
+        attributes=attributes,
+    )
+    problems = validate(event, limits)
+    if problems:
+        raise InvalidInteraction("; ".join(problems))
+    return event
+
+
+def to_json(event: Interaction) -> dict[str, Any]:
+    """The contract's JSON form (occurred_at as epoch milliseconds)."""
+    return event.to_record()

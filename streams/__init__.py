@@ -1,0 +1,1 @@
+"""The imperative shell: Faust app, agents, codecs, Redis adapter, web views and the `irl` CLI."""

@@ -1,0 +1,1 @@
+"""One module per `irl` command; each defines `command`, a click.Command."""

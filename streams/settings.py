@@ -1,0 +1,140 @@
+"""Typed settings, read once at start-up from `IRL_*` environment variables.
+
+`Settings.from_env()` is the only reader of the environment. A bad value raises
+`SettingsError` naming the variable; secrets are masked in `describe()`.
+The resolver core never sees these: the shell turns them into core values.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+__all__ = ["Settings", "SettingsError"]
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value. The message names the variable; fix the environment and start again."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: not an integer") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name}={value}: must be between {lo} and {hi}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: not a number") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name}={value}: must be between {lo} and {hi}")
+    return value
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name)
+    return default if raw is None or raw.strip() == "" else raw.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every IRL_ setting, validated. Field `x` is variable `IRL_X`."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    window_seconds: int = 900
+    grace_seconds: int = 10
+    default_region: str = "IN"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    web_token: str = ""
+    web_admin_token: str = ""
+    store: str = "memory://"
+    data_dir: str = "irl-data"
+    topic_prefix: str = "irl"
+    topic_web: str = "irl.touchpoint.web"
+    topic_whatsapp: str = "irl.touchpoint.whatsapp"
+    topic_kiosk: str = "irl.touchpoint.kiosk"
+    topic_resolved: str = "irl.customers.resolved"
+    topic_deadletter: str = "irl.deadletter"
+    touchpoint_partitions: int = 6
+    app_id: str = "irl-resolver"
+    max_string: int = 4096
+    hub_threshold: int = 5
+    tick_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting. Raises SettingsError naming the first bad variable."""
+        e = os.environ if env is None else env
+        region = _str(e, "IRL_DEFAULT_REGION", "IN").upper()
+        if len(region) != 2 or not region.isalpha():
+            raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: must be a two-letter region code such as IN")
+        bootstrap = _str(e, "IRL_KAFKA_BOOTSTRAP", cls.kafka_bootstrap)
+        for server in bootstrap.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise SettingsError(f"IRL_KAFKA_BOOTSTRAP={bootstrap!r}: expected host:port[,host:port]")
+        redis_url = _str(e, "IRL_REDIS_URL", cls.redis_url)
+        if urllib.parse.urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError(f"IRL_REDIS_URL: expected redis://host:port/db, got scheme of {redis_url[:10]!r}")
+        store = _str(e, "IRL_STORE", cls.store)
+        if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
+            raise SettingsError(f"IRL_STORE={store!r}: expected memory:// or rocksdb://")
+        prefix = _str(e, "IRL_TOPIC_PREFIX", cls.topic_prefix)
+        return cls(
+            kafka_bootstrap=bootstrap,
+            redis_url=redis_url,
+            window_seconds=_int(e, "IRL_WINDOW_SECONDS", 900, 1, 86_400),
+            grace_seconds=_int(e, "IRL_GRACE_SECONDS", 10, 0, 86_400),
+            default_region=region,
+            web_host=_str(e, "IRL_WEB_HOST", cls.web_host),
+            web_port=_int(e, "IRL_WEB_PORT", cls.web_port, 1, 65_535),
+            web_token=_str(e, "IRL_WEB_TOKEN", ""),
+            web_admin_token=_str(e, "IRL_WEB_ADMIN_TOKEN", ""),
+            store=store,
+            data_dir=_str(e, "IRL_DATA_DIR", cls.data_dir),
+            topic_prefix=prefix,
+            topic_web=_str(e, "IRL_TOPIC_WEB", f"{prefix}.touchpoint.web"),
+            topic_whatsapp=_str(e, "IRL_TOPIC_WHATSAPP", f"{prefix}.touchpoint.whatsapp"),
+            topic_kiosk=_str(e, "IRL_TOPIC_KIOSK", f"{prefix}.touchpoint.kiosk"),
+            topic_resolved=_str(e, "IRL_TOPIC_RESOLVED", f"{prefix}.customers.resolved"),
+            topic_deadletter=_str(e, "IRL_TOPIC_DEADLETTER", f"{prefix}.deadletter"),
+            touchpoint_partitions=_int(e, "IRL_TOUCHPOINT_PARTITIONS", cls.touchpoint_partitions, 1, 1024),
+            app_id=_str(e, "IRL_APP_ID", cls.app_id),
+            max_string=_int(e, "IRL_MAX_STRING", cls.max_string, 16, 1_000_000),
+            hub_threshold=_int(e, "IRL_HUB_THRESHOLD", cls.hub_threshold, 2, 1_000_000),
+            tick_seconds=_float(e, "IRL_TICK_SECONDS", cls.tick_seconds, 0.05, 3600.0),
+        )
+
+    def touchpoint_topics(self) -> dict[str, str]:
+        """Touchpoint symbol to the topic its events are published to."""
+        return {"WEB": self.topic_web, "WHATSAPP": self.topic_whatsapp, "KIOSK": self.topic_kiosk}
+
+    def describe(self) -> dict[str, str]:
+        """Every setting as IRL_ name to value, with tokens and Redis passwords masked."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = str(getattr(self, f.name))
+            if f.name.endswith("token") and value:
+                value = "***"
+            if f.name == "redis_url":
+                parts = urllib.parse.urlsplit(value)
+                if parts.password:
+                    value = value.replace(f":{parts.password}@", ":***@")
+            out[f"IRL_{f.name.upper()}"] = value
+        return out
