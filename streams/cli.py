@@ -54,3 +54,7 @@ def main() -> None:
 def run(argv: list[str] | None = None) -> Any:
     """Entry point for tests: run the CLI in-process and return click's result."""
     return main.main(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
+
+
+if __name__ == "__main__":
+    main()

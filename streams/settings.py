@@ -81,44 +81,45 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every setting. Raises SettingsError naming the first bad variable."""
         e = os.environ if env is None else env
+        d = cls()
         region = _str(e, "IRL_DEFAULT_REGION", "IN").upper()
         if len(region) != 2 or not region.isalpha():
             raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: must be a two-letter region code such as IN")
-        bootstrap = _str(e, "IRL_KAFKA_BOOTSTRAP", cls.kafka_bootstrap)
+        bootstrap = _str(e, "IRL_KAFKA_BOOTSTRAP", d.kafka_bootstrap)
         for server in bootstrap.split(","):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
                 raise SettingsError(f"IRL_KAFKA_BOOTSTRAP={bootstrap!r}: expected host:port[,host:port]")
-        redis_url = _str(e, "IRL_REDIS_URL", cls.redis_url)
+        redis_url = _str(e, "IRL_REDIS_URL", d.redis_url)
         if urllib.parse.urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise SettingsError(f"IRL_REDIS_URL: expected redis://host:port/db, got scheme of {redis_url[:10]!r}")
-        store = _str(e, "IRL_STORE", cls.store)
+        store = _str(e, "IRL_STORE", d.store)
         if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
             raise SettingsError(f"IRL_STORE={store!r}: expected memory:// or rocksdb://")
-        prefix = _str(e, "IRL_TOPIC_PREFIX", cls.topic_prefix)
+        prefix = _str(e, "IRL_TOPIC_PREFIX", d.topic_prefix)
         return cls(
             kafka_bootstrap=bootstrap,
             redis_url=redis_url,
             window_seconds=_int(e, "IRL_WINDOW_SECONDS", 900, 1, 86_400),
             grace_seconds=_int(e, "IRL_GRACE_SECONDS", 10, 0, 86_400),
             default_region=region,
-            web_host=_str(e, "IRL_WEB_HOST", cls.web_host),
-            web_port=_int(e, "IRL_WEB_PORT", cls.web_port, 1, 65_535),
+            web_host=_str(e, "IRL_WEB_HOST", d.web_host),
+            web_port=_int(e, "IRL_WEB_PORT", d.web_port, 1, 65_535),
             web_token=_str(e, "IRL_WEB_TOKEN", ""),
             web_admin_token=_str(e, "IRL_WEB_ADMIN_TOKEN", ""),
             store=store,
-            data_dir=_str(e, "IRL_DATA_DIR", cls.data_dir),
+            data_dir=_str(e, "IRL_DATA_DIR", d.data_dir),
             topic_prefix=prefix,
             topic_web=_str(e, "IRL_TOPIC_WEB", f"{prefix}.touchpoint.web"),
             topic_whatsapp=_str(e, "IRL_TOPIC_WHATSAPP", f"{prefix}.touchpoint.whatsapp"),
             topic_kiosk=_str(e, "IRL_TOPIC_KIOSK", f"{prefix}.touchpoint.kiosk"),
             topic_resolved=_str(e, "IRL_TOPIC_RESOLVED", f"{prefix}.customers.resolved"),
             topic_deadletter=_str(e, "IRL_TOPIC_DEADLETTER", f"{prefix}.deadletter"),
-            touchpoint_partitions=_int(e, "IRL_TOUCHPOINT_PARTITIONS", cls.touchpoint_partitions, 1, 1024),
-            app_id=_str(e, "IRL_APP_ID", cls.app_id),
-            max_string=_int(e, "IRL_MAX_STRING", cls.max_string, 16, 1_000_000),
-            hub_threshold=_int(e, "IRL_HUB_THRESHOLD", cls.hub_threshold, 2, 1_000_000),
-            tick_seconds=_float(e, "IRL_TICK_SECONDS", cls.tick_seconds, 0.05, 3600.0),
+            touchpoint_partitions=_int(e, "IRL_TOUCHPOINT_PARTITIONS", d.touchpoint_partitions, 1, 1024),
+            app_id=_str(e, "IRL_APP_ID", d.app_id),
+            max_string=_int(e, "IRL_MAX_STRING", d.max_string, 16, 1_000_000),
+            hub_threshold=_int(e, "IRL_HUB_THRESHOLD", d.hub_threshold, 2, 1_000_000),
+            tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
         )
 
     def touchpoint_topics(self) -> dict[str, str]:

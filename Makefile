@@ -1,0 +1,67 @@
+# IRL: the Identity Resolution Layer. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+IRL := $(VENV)/bin/irl
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install up down status topics test test-unit lint worker demo bench bench-quick chaos clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## Create the virtual environment and install IRL with its dev extra
+
+up: install ## Start local Kafka (KRaft) and Redis on 127.0.0.1 and create the topics
+	scripts/services.sh up
+
+down: ## Stop local Kafka and Redis (no process of ours is left)
+	scripts/services.sh down
+
+status: ## Show whether Kafka and Redis are running
+	-scripts/kafka.sh status
+	-scripts/redis.sh status
+
+topics: install ## Create the project's topics with their fixed partition counts
+	$(IRL) topics create
+
+test: install ## The whole suite, unit and integration (starts Kafka and Redis when not reachable)
+	scripts/services.sh ensure
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: install ## Unit tests only (no services)
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+lint: install ## ruff (lint and format check) and mypy (strict on resolver/)
+	$(VENV)/bin/ruff check resolver streams tests bench
+	$(VENV)/bin/ruff format --check resolver streams tests bench
+	$(VENV)/bin/mypy resolver streams
+
+worker: up ## Run the resolving worker in the foreground
+	$(IRL) worker
+
+demo: install ## The main job end to end on generated data, with a report
+	scripts/demo.sh
+
+bench: install ## Benchmarks: prints a table, writes bench/results/ and BENCHMARKS.md
+	scripts/services.sh ensure
+	$(PY) -m bench.run
+
+bench-quick: install ## A one-minute benchmark check
+	scripts/services.sh ensure
+	$(PY) -m bench.run --quick
+
+chaos: install ## Crash, restart and bad-input scenarios at full size
+	scripts/services.sh ensure
+	IRL_CHAOS_FULL=1 $(VENV)/bin/pytest tests/chaos $(PYTEST_ARGS)
+
+clean: down ## Stop services and remove local state (keeps the Kafka jar cache)
+	rm -rf .cache/kafka/run-* .cache/redis irl-data demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Kafka and Redis for development and tests.
+#   scripts/services.sh up       start both unless something already answers on their ports, create topics
+#   scripts/services.sh ensure   like up, but only for what is not reachable (used by make test)
+#   scripts/services.sh down     stop what we started
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+KPORT="${IRL_KAFKA_PORT:-9092}"
+RPORT="${IRL_REDIS_PORT:-6379}"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+up() {
+  if port_open "$KPORT" && ! "$ROOT/scripts/kafka.sh" status >/dev/null 2>&1; then
+    echo "kafka: something already answers on 127.0.0.1:$KPORT; using it" >&2
+  else
+    "$ROOT/scripts/kafka.sh" start
+  fi
+  if port_open "$RPORT" && ! "$ROOT/scripts/redis.sh" status >/dev/null 2>&1; then
+    echo "redis: something already answers on 127.0.0.1:$RPORT; using it" >&2
+  else
+    "$ROOT/scripts/redis.sh" start
+  fi
+  if [[ -x "$PY" ]]; then "$PY" -m streams.cli topics create; fi
+}
+
+down() {
+  "$ROOT/scripts/kafka.sh" stop
+  "$ROOT/scripts/redis.sh" stop
+}
+
+case "${1:-}" in
+  up|ensure) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|ensure|down" >&2; exit 2 ;;
+esac

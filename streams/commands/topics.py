@@ -1,0 +1,42 @@
+"""`irl topics create|list`: the project's topics, with fixed partition counts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from streams.settings import Settings
+from streams.topics import create_topics, describe_topics, project_topics
+
+__all__ = ["command"]
+
+
+@click.group("topics")
+def command() -> None:
+    """Create or list the project's Kafka topics."""
+
+
+@command.command("create")
+def create() -> None:
+    """Create every topic the project uses (existing ones are checked, not changed)."""
+    settings = Settings.from_env()
+    specs = project_topics(settings)
+    try:
+        created = asyncio.run(create_topics(settings.kafka_bootstrap, {s.name: s.partitions for s in specs}))
+    except Exception as exc:  # the operator needs the cause, not a traceback
+        raise click.ClickException(f"cannot create topics on {settings.kafka_bootstrap}: {exc}") from exc
+    for spec in specs:
+        state = "created" if spec.name in created else "exists"
+        click.echo(f"{spec.name:<36} {spec.partitions:>3} partitions  {state:<8} {spec.purpose}")
+
+
+@command.command("list")
+def list_() -> None:
+    """Show the project's topics and their partition counts on the broker."""
+    settings = Settings.from_env()
+    specs = project_topics(settings)
+    counts = asyncio.run(describe_topics(settings.kafka_bootstrap, [s.name for s in specs]))
+    for spec in specs:
+        have = counts.get(spec.name)
+        click.echo(f"{spec.name:<36} {have if have is not None else 'missing':>7}  (expected {spec.partitions})")

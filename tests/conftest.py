@@ -1,0 +1,67 @@
+"""Fixtures for the real services: one broker and one Redis per session, isolation per test.
+
+The services are started by `make test` / `.ci/run` (scripts/services.sh); these fixtures
+check that they answer and fail loudly when they do not: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+KAFKA = os.environ.get("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+REDIS_URL = os.environ.get("IRL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+#: Redis databases handed out to tests, one at a time per process (flushed before and after).
+_REDIS_DB = int(os.environ.get("IRL_TEST_REDIS_DB", "9"))
+
+
+def _reachable(hostport: str) -> bool:
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """Bootstrap address of the real broker; fails the test when it is not running."""
+    first = KAFKA.split(",")[0]
+    if not _reachable(first):
+        pytest.fail(f"Kafka is not reachable at {KAFKA}: run `make up` (or `make test`, which starts it)")
+    return KAFKA
+
+
+@pytest.fixture
+def unique_topic(request: pytest.FixtureRequest) -> str:
+    """A fresh topic name per test (not created: create it with the partitions you need)."""
+    base = "".join(c if c.isalnum() else "-" for c in request.node.name)[:60]
+    return f"test-{base}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def _redis_server() -> str:
+    hostport = REDIS_URL.split("//", 1)[1].split("/", 1)[0]
+    if not _reachable(hostport):
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: run `make up` (or `make test`, which starts it)")
+    return REDIS_URL.rstrip("/")
+
+
+@pytest.fixture
+def redis_url(_redis_server: str) -> Iterator[str]:
+    """URL of a Redis database flushed before and after the test."""
+    import redis
+
+    url = f"{_redis_server}/{_REDIS_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()

@@ -1,0 +1,45 @@
+"""Settings: typed, validated once, a bad value names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.settings import Settings, SettingsError
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.window_seconds == 900
+    assert s.default_region == "IN"
+    assert s.kafka_bootstrap == "127.0.0.1:9092"
+    assert s.topic_resolved == "irl.customers.resolved"
+    assert s.touchpoint_topics()["WHATSAPP"] == "irl.touchpoint.whatsapp"
+
+
+def test_values_are_read_and_typed() -> None:
+    s = Settings.from_env({"IRL_WINDOW_SECONDS": "5", "IRL_DEFAULT_REGION": "gb", "IRL_WEB_PORT": "7000"})
+    assert (s.window_seconds, s.default_region, s.web_port) == (5, "GB", 7000)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IRL_WINDOW_SECONDS", "fifteen"),
+        ("IRL_WINDOW_SECONDS", "0"),
+        ("IRL_WEB_PORT", "70000"),
+        ("IRL_DEFAULT_REGION", "India"),
+        ("IRL_KAFKA_BOOTSTRAP", "localhost"),
+        ("IRL_REDIS_URL", "http://x"),
+        ("IRL_STORE", "sqlite://"),
+    ],
+)
+def test_bad_value_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_describe_masks_secrets() -> None:
+    s = Settings.from_env({"IRL_WEB_TOKEN": "s3cret", "IRL_REDIS_URL": "redis://:pw123@127.0.0.1:6379/0"})
+    text = repr(s.describe())
+    assert "s3cret" not in text and "pw123" not in text
+    assert s.describe()["IRL_WEB_TOKEN"] == "***"
