@@ -1,0 +1,265 @@
+"""Which customers changed in which window, and when a window closes.
+
+`Batcher` is the pure state behind the 15-minute changelog. The shell feeds it each
+resolution outcome with the event's time, and the clock (wall-clock ticks) as plain
+integers; it answers which windows are closed and what changed in each.
+
+Rules (all times integer epoch milliseconds):
+
+* An effect belongs to the window of its event time, unless that window is already
+  closed: then it belongs to the earliest open window (a late event's effect goes
+  into the next batch; nothing is dropped).
+* ``clock`` is the larger of the latest tick and the watermark (the largest event time
+  seen, capped at ``max_skew_ms`` past the latest tick so that one clock-skewed
+  producer cannot close the next day's windows).
+* A window closes when ``clock >= end + grace``. Closing is monotonic: windows close
+  in order and never reopen; ``closed_until`` is the start of the earliest open window.
+
+    time  ──10:00──────────10:15──────────10:30──
+    event        e1 (10:14:59.999)   e2 (10:15:00.000)
+    window  [10:00, 10:15) ∋ e1   [10:15, 10:30) ∋ e2
+    close   when clock >= 10:15 + grace
+
+State is an explicit value: `drain_changes()` gives the records changed since the last
+drain and `Batcher.restore()` rebuilds an equal batcher from them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from resolver.window import Window, window_of
+
+__all__ = ["Batcher", "PendingWindow"]
+
+_META = "b:meta"
+_PREFIX = "b:"
+
+
+@dataclass(slots=True)
+class PendingWindow:
+    """What changed in one window and is not published yet."""
+
+    window: Window
+    touched: set[str] = field(default_factory=set)
+    created: set[str] = field(default_factory=set)
+    #: absorbed id -> survivor id at the time of the merge
+    absorbed: dict[str, str] = field(default_factory=dict)
+    erased: set[str] = field(default_factory=set)
+    split: set[str] = field(default_factory=set)
+
+    def is_empty(self) -> bool:
+        return not (self.touched or self.created or self.absorbed or self.erased or self.split)
+
+
+class Batcher:
+    """Pending changes per window and the closing rule. Not thread-safe; one owner."""
+
+    def __init__(self, size_ms: int, grace_ms: int, max_skew_ms: int = 60_000) -> None:
+        if size_ms <= 0 or grace_ms < 0:
+            raise ValueError("size_ms must be positive and grace_ms non-negative")
+        self.size_ms = size_ms
+        self.grace_ms = grace_ms
+        self.max_skew_ms = max_skew_ms
+        self.closed_until: int | None = None
+        self.last_tick: int | None = None
+        self.watermark: int | None = None
+        self._pending: dict[int, PendingWindow] = {}
+        self._dirty: set[object] = set()
+
+    # -- time ---------------------------------------------------------------------------------
+
+    @property
+    def clock(self) -> int | None:
+        """max(last tick, watermark); None before any time was seen."""
+        known = [t for t in (self.last_tick, self.watermark) if t is not None]
+        return max(known) if known else None
+
+    def target(self, event_ms: int) -> Window:
+        """The window an effect of an event at ``event_ms`` is published in."""
+        w = window_of(event_ms, self.size_ms)
+        if self.closed_until is not None and w.start < self.closed_until:
+            return window_of(self.closed_until, self.size_ms)
+        return w
+
+    def observe_event_time(self, event_ms: int) -> None:
+        """Advance the watermark with an event's time (capped by the skew rule)."""
+        t = event_ms if self.last_tick is None else min(event_ms, self.last_tick + self.max_skew_ms)
+        if self.watermark is None or t > self.watermark:
+            self.watermark = t
+            self._dirty.add(_META)
+
+    def tick(self, now_ms: int) -> None:
+        """Record a wall-clock tick (ticks may repeat or arrive out of order: harmless)."""
+        if self.last_tick is None or now_ms > self.last_tick:
+            self.last_tick = now_ms
+            self._dirty.add(_META)
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def _window(self, w: Window) -> PendingWindow:
+        pw = self._pending.get(w.start)
+        if pw is None:
+            pw = self._pending[w.start] = PendingWindow(w)
+            self._dirty.add((w.start, "w", ""))
+        return pw
+
+    def record(
+        self,
+        event_ms: int,
+        *,
+        touched: Iterable[str] = (),
+        created: Iterable[str] = (),
+        absorbed: Iterable[tuple[str, str]] = (),
+        erased: Iterable[str] = (),
+        split: Iterable[str] = (),
+    ) -> Window:
+        """Record the effects of one step that happened at ``event_ms``; return the window they went to."""
+        w = self.target(event_ms)
+        touched, created, absorbed = list(touched), list(created), list(absorbed)
+        erased, split = list(erased), list(split)
+        if not (touched or created or absorbed or erased or split):
+            return w
+        pw = self._window(w)
+        for kind, ids in (("t", touched), ("c", created), ("e", erased), ("s", split)):
+            bucket: set[str] = getattr(pw, _KINDS[kind])
+            for cid in ids:
+                if cid not in bucket:
+                    bucket.add(cid)
+                    self._dirty.add((w.start, kind, cid))
+        for gone, survivor in absorbed:
+            if pw.absorbed.get(gone) != survivor:
+                pw.absorbed[gone] = survivor
+                self._dirty.add((w.start, "a", gone))
+        return w
+
+    def due(self) -> list[Window]:
+        """Windows that are closed by the clock and not yet published, oldest first.
+
+        Calling `close` for each, in order, publishes them. Also advances ``closed_until``
+        past empty windows.
+        """
+        clock = self.clock
+        if clock is None:
+            return []
+        horizon = window_of(clock - self.grace_ms, self.size_ms).start  # windows ending <= horizon are closed
+        out = [pw.window for start, pw in sorted(self._pending.items()) if pw.window.end <= horizon]
+        if not out and (self.closed_until is None or horizon > self.closed_until):
+            self.closed_until = horizon
+            self._dirty.add(_META)
+        return out
+
+    def pending(self, start: int) -> PendingWindow | None:
+        """The pending changes of the window starting at ``start``."""
+        return self._pending.get(start)
+
+    def take(self, window: Window, limit: int) -> PendingWindow:
+        """Remove and return the changes of up to ``limit`` customer ids of ``window``.
+
+        A window is published in chunks so that each step stays small; `close` it when
+        `take` returns an empty chunk.
+        """
+        pw = self._pending.get(window.start)
+        chunk = PendingWindow(window)
+        if pw is None:
+            return chunk
+        # Live customers first, absorbed ids last: a survivor's record lists what it absorbed
+        # (merged_from) while those entries are still pending.
+        live = pw.touched | pw.created | pw.erased | pw.split
+        ids = (sorted(live) + sorted(set(pw.absorbed) - live))[:limit]
+        for cid in ids:
+            for kind, bucket in (("t", pw.touched), ("c", pw.created), ("e", pw.erased), ("s", pw.split)):
+                if cid in bucket:
+                    bucket.discard(cid)
+                    getattr(chunk, _KINDS[kind]).add(cid)
+                    self._dirty.add((window.start, kind, cid))
+            if cid in pw.absorbed:
+                chunk.absorbed[cid] = pw.absorbed.pop(cid)
+                self._dirty.add((window.start, "a", cid))
+        return chunk
+
+    def close(self, window: Window) -> None:
+        """Mark ``window`` published (after its last chunk was taken); windows close in order."""
+        pw = self._pending.pop(window.start, None)
+        if pw is not None and not pw.is_empty():
+            raise ValueError(f"window {window.start} still has unpublished changes")
+        self._dirty.add((window.start, "w", ""))
+        if self.closed_until is None or window.end > self.closed_until:
+            self.closed_until = window.end
+            self._dirty.add(_META)
+
+    def windows(self) -> list[Window]:
+        """Pending windows, oldest first."""
+        return [pw.window for _, pw in sorted(self._pending.items())]
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def drain_changes(self) -> dict[str, str | None]:
+        """Records changed since the last drain (key -> text, None = deleted); deterministic.
+
+        One record per (window, kind, customer id), so a step writes only what it changed.
+        """
+        out: dict[str, str | None] = {}
+        for item in sorted(self._dirty, key=_sort_key):
+            if item == _META:
+                out[_META] = json.dumps(
+                    [self.closed_until, self.last_tick, self.watermark], separators=(",", ":")
+                )
+                continue
+            assert isinstance(item, tuple)
+            start, kind, cid = item
+            pw = self._pending.get(start)
+            if kind == "w":
+                out[f"{_PREFIX}{start}:w:"] = None if pw is None else str(pw.window.end)
+                continue
+            key = f"{_PREFIX}{start}:{kind}:{cid}"
+            if pw is None:
+                out[key] = None
+            elif kind == "a":
+                out[key] = pw.absorbed.get(cid)
+            else:
+                out[key] = "" if cid in getattr(pw, _KINDS[kind]) else None
+        self._dirty.clear()
+        return out
+
+    @classmethod
+    def restore(
+        cls, size_ms: int, grace_ms: int, records: Iterable[tuple[str, str]], max_skew_ms: int = 60_000
+    ) -> Batcher:
+        """Rebuild from drained records (keys of other owners are ignored)."""
+        b = cls(size_ms, grace_ms, max_skew_ms)
+        entries: list[tuple[int, str, str, str]] = []
+        for key, value in records:
+            if key == _META:
+                b.closed_until, b.last_tick, b.watermark = json.loads(value)
+            elif key.startswith(_PREFIX):
+                start_text, kind, cid = key[len(_PREFIX) :].split(":", 2)
+                entries.append((int(start_text), kind, cid, value))
+        for start, kind, _cid, value in sorted(entries):
+            if kind == "w":
+                if int(value) - start != size_ms:
+                    raise ValueError(
+                        f"stored window of {int(value) - start} ms does not match the configured {size_ms} ms"
+                    )
+                b._pending.setdefault(start, PendingWindow(Window(start, int(value))))
+        for start, kind, cid, value in entries:
+            pw = b._pending.get(start)
+            if pw is None or kind == "w":
+                continue  # an entry of a closed window: nothing to publish
+            if kind == "a":
+                pw.absorbed[cid] = value
+            else:
+                getattr(pw, _KINDS[kind]).add(cid)
+        return b
+
+
+_KINDS = {"t": "touched", "c": "created", "e": "erased", "s": "split"}
+
+
+def _sort_key(item: object) -> tuple[int, str, str]:
+    if item == _META:
+        return (-(2**62), "", "")
+    assert isinstance(item, tuple)
+    return item  # type: ignore[return-value,unused-ignore]

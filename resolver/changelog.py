@@ -1,0 +1,174 @@
+"""The changelog the CRM consumes: versions per customer id and the records of a batch.
+
+A batch is the set of changes of one closed window. `Changelog.build` turns a chunk of
+it into ResolvedCustomer records (schema v1 field names), deterministically:
+
+* a live customer never published before is ``CREATED``; one that absorbed others in
+  this window is ``MERGED`` (``merged_from`` lists them); otherwise ``UPDATED``;
+* an id that disappeared into another is ``ABSORBED`` with ``survivor_id`` (the live id
+  it now belongs to); an id the CRM never saw is not announced;
+* an erased customer is ``ERASED`` with no personal data; a customer that lost parts is
+  ``SPLIT``;
+* ``version`` is 1 for an id's first record and grows by one per record of that id;
+* ``change_id`` is a hash of the record's content (without itself): the same input
+  gives the same id, and a record published again after a crash is byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from resolver.batching import PendingWindow
+
+__all__ = ["Changelog", "CustomerView", "change_id"]
+
+_PREFIX = "v:"
+
+
+class _Profile(Protocol):
+    def to_record(self) -> dict[str, Any]: ...
+
+
+class CustomerView(Protocol):
+    """What the changelog needs to know about customers (the Resolver provides it)."""
+
+    def current_id(self, customer_id: str) -> str | None: ...
+
+    def profile(self, customer_id: str) -> _Profile | None: ...
+
+
+_EMPTY: dict[str, Any] = {
+    "survivor_id": None,
+    "merged_from": [],
+    "phones": [],
+    "emails": [],
+    "source_ids": [],
+    "name": None,
+    "first_seen": None,
+    "last_seen": None,
+    "event_count": 0,
+    "touchpoints": [],
+    "confidence": 0.0,
+    "confidence_reasons": [],
+}
+
+_FIELDS = (
+    "customer_id",
+    "change",
+    "survivor_id",
+    "merged_from",
+    "phones",
+    "emails",
+    "source_ids",
+    "name",
+    "first_seen",
+    "last_seen",
+    "event_count",
+    "touchpoints",
+    "confidence",
+    "confidence_reasons",
+    "version",
+    "change_id",
+    "window_start",
+    "window_end",
+)
+
+
+def change_id(record: Mapping[str, Any]) -> str:
+    """Deterministic id of a record: a hash of every field but ``change_id``."""
+    body = {k: record[k] for k in _FIELDS if k != "change_id"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class Changelog:
+    """Published versions per customer id; builds batch records. One owner."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, int] = {}
+        self._dirty: set[str] = set()
+
+    def version(self, customer_id: str) -> int:
+        """Version of the last record published for ``customer_id`` (0: never published)."""
+        return self._versions.get(customer_id, 0)
+
+    def _next(self, customer_id: str) -> int:
+        v = self._versions.get(customer_id, 0) + 1
+        self._versions[customer_id] = v
+        self._dirty.add(customer_id)
+        return v
+
+    def build(
+        self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView
+    ) -> list[dict[str, Any]]:
+        """Records for one chunk of a closed window, sorted by customer id; bumps versions.
+
+        ``window_absorbed`` is every absorbed id still pending in the window (including the
+        chunk's own), used for ``merged_from``.
+        """
+        w = chunk.window
+        absorbed_into: dict[str, list[str]] = {}
+        for gone in sorted(set(window_absorbed) | set(chunk.absorbed)):
+            survivor = view.current_id(gone)
+            if survivor is not None and self.version(gone) > 0:
+                absorbed_into.setdefault(survivor, []).append(gone)
+
+        records: list[dict[str, Any]] = []
+        ids = sorted(chunk.touched | chunk.created | set(chunk.absorbed) | chunk.erased | chunk.split)
+        for cid in ids:
+            current = view.current_id(cid)
+            base: dict[str, Any] = {"customer_id": cid, "window_start": w.start, "window_end": w.end}
+            if cid in chunk.erased and current is None:
+                if self.version(cid) == 0:
+                    continue
+                rec = {**base, **_EMPTY, "change": "ERASED"}
+            elif current is not None and current != cid:
+                if self.version(cid) == 0:
+                    continue  # the CRM never saw this id
+                rec = {**base, **_EMPTY, "change": "ABSORBED", "survivor_id": current}
+            elif current is None:
+                continue  # unknown id: nothing to say
+            else:
+                profile = view.profile(cid)
+                if profile is None:
+                    continue
+                merged_from = absorbed_into.get(cid, [])
+                if self.version(cid) == 0:
+                    change = "CREATED"
+                elif merged_from:
+                    change = "MERGED"
+                elif cid in chunk.split:
+                    change = "SPLIT"
+                else:
+                    change = "UPDATED"
+                data = profile.to_record()
+                rec = {**base, **_EMPTY, **{k: v for k, v in data.items() if k in _EMPTY}}
+                rec.update(change=change, merged_from=merged_from, survivor_id=None)
+            rec["version"] = self._next(cid)
+            rec["change_id"] = ""
+            ordered = {k: rec[k] for k in _FIELDS}
+            ordered["change_id"] = change_id(ordered)
+            records.append(ordered)
+        return records
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def drain_changes(self) -> dict[str, str | None]:
+        """Version records changed since the last drain (key -> text); deterministic."""
+        out: dict[str, str | None] = {
+            f"{_PREFIX}{cid}": str(self._versions[cid]) for cid in sorted(self._dirty)
+        }
+        self._dirty.clear()
+        return out
+
+    @classmethod
+    def restore(cls, records: Iterable[tuple[str, str]]) -> Changelog:
+        """Rebuild from drained records (keys of other owners are ignored)."""
+        c = cls()
+        for key, value in records:
+            if key.startswith(_PREFIX):
+                c._versions[key[len(_PREFIX) :]] = int(value)
+        return c

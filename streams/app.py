@@ -1,0 +1,349 @@
+"""The Faust application: two stages and a clock.
+
+    touchpoint topics (N partitions)                       irl-resolver-links (1 partition)
+    irl.touchpoint.{web,whatsapp,kiosk} ──▶ [triage] ───▶  events + ticks ──▶ [resolve] ──▶ irl.customers.resolved
+                                              │                                   │
+                                              └─▶ irl.deadletter                  ├─▶ table irl-state (changelog)
+                           [clock] leader timer ─▶ tick ─────┘                    └─▶ Redis read model
+
+* **triage** (parallel, one per touchpoint partition): decode + validate the raw bytes;
+  valid events go on, byte for byte, to the one-partition links topic; everything else
+  goes to the dead-letter topic with its original bytes and the reason.
+* **resolve** (single writer, the links topic's only partition): owns the union-find
+  (`streams.pipeline.Pipeline`), writes each step ahead into the `irl-state` table, sends
+  the batch of each closed window, mirrors to Redis.
+* **clock**: the leader sends a tick every `IRL_TICK_SECONDS`; windows close on the
+  tick's wall-clock time when no events arrive.
+
+Run with ``irl worker`` or ``faust -A streams.app worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import faust
+from aiohttp import web
+
+from resolver.config import ResolverConfig
+from resolver.interaction import Limits
+from streams.codec import decode_interaction
+from streams.deadletter import DeadLetterReason, classify, dead_letter
+from streams.pipeline import Pipeline, Step
+from streams.readmodel import RedisReadModel
+from streams.settings import Settings
+from streams.state_store import TableStateLog
+
+__all__ = ["app", "create_app"]
+
+log = logging.getLogger("irl.worker")
+
+KIND_HEADER = "irl.kind"
+TRIAGE_BATCH = 500
+RESOLVE_BATCH = 200
+
+
+def resolver_config(settings: Settings) -> ResolverConfig:
+    """The core's configuration from the shell's settings (the core never reads settings)."""
+    return ResolverConfig(default_region=settings.default_region, hub_threshold=settings.hub_threshold)
+
+
+class Runtime:
+    """Mutable worker state kept out of module globals; one per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pipeline: Pipeline | None = None
+        self.state: TableStateLog | None = None
+        self.applied_offset = -1
+        self.redis: RedisReadModel | None = None
+        self.redis_offset: int | None = None
+        self.recovered = False
+        self.stats: dict[str, Any] = {
+            "events_triaged": 0,
+            "dead_letters": 0,
+            "events_applied": 0,
+            "duplicates": 0,
+            "records_published": 0,
+            "windows_published": 0,
+            "last_window_end": None,
+            "last_publish_ms": None,
+            "redis_rebuilds": 0,
+            "started_ms": int(time.time() * 1000),
+        }
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build the Faust app, its topics, table, agents, timer and health views."""
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.store,
+        datadir=settings.data_dir,
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=True,
+        topic_partitions=1,
+        table_standby_replicas=0,
+        stream_wait_empty=False,
+        producer_max_request_size=4_000_000,
+        broker_commit_every=2000,
+        broker_commit_interval=1.0,
+    )
+    rt = Runtime(settings)
+    app.irl = rt  # type: ignore[attr-defined]
+    window_ms = settings.window_seconds * 1000
+    grace_ms = settings.grace_seconds * 1000
+    config = resolver_config(settings)
+    limits = Limits(max_string=settings.max_string)
+
+    touchpoints = app.topic(
+        settings.topic_web,
+        settings.topic_whatsapp,
+        settings.topic_kiosk,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        acks=True,
+    )
+    links = app.topic(
+        f"{settings.app_id}-links",
+        partitions=1,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    resolved = app.topic(
+        settings.topic_resolved,
+        partitions=settings.touchpoint_partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    deadletters = app.topic(settings.topic_deadletter, partitions=1, key_serializer="raw", value_serializer="raw")
+    state_table = app.Table(
+        "irl-state",
+        default=None,
+        partitions=1,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    # -- stage 1: triage ----------------------------------------------------------------------
+
+    @app.agent(touchpoints, concurrency=1)
+    async def triage(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(TRIAGE_BATCH, within=0.05):
+            now_ms = int(time.time() * 1000)
+            bounded = Limits(
+                max_event_id=limits.max_event_id,
+                max_source_id=limits.max_source_id,
+                max_string=limits.max_string,
+                max_attributes=limits.max_attributes,
+                now_ms=now_ms,
+            )
+            for event in events:
+                msg = event.message
+                value = msg.value
+                verdict = classify(value, bounded)
+                headers = _headers(msg.headers)
+                if isinstance(verdict, DeadLetterReason):
+                    dl = dead_letter(
+                        msg.topic,
+                        msg.partition,
+                        msg.offset,
+                        msg.key,
+                        value,
+                        headers,
+                        verdict.stage,
+                        verdict.reason,
+                        now_ms,
+                    )
+                    await deadletters.send(key=dl.key, value=dl.value, headers=dl.headers)
+                    rt.stats["dead_letters"] += 1
+                    log.warning(
+                        "dead letter from %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, verdict.code
+                    )
+                    continue
+                await links.send(
+                    key=msg.key,
+                    value=value,
+                    timestamp=verdict.occurred_at / 1000.0,
+                    headers=[
+                        (KIND_HEADER, b"event"),
+                        ("irl.source", f"{msg.topic}/{msg.partition}/{msg.offset}".encode()),
+                    ],
+                )
+                rt.stats["events_triaged"] += 1
+
+    # -- stage 2: resolve (single writer) -------------------------------------------------------
+
+    async def ensure_pipeline() -> Pipeline:
+        if rt.pipeline is None:
+            state = TableStateLog(state_table)
+            wal = state.redo()
+            t0 = time.monotonic()
+            rt.pipeline = Pipeline(config, window_ms, grace_ms, state.records())
+            rt.state = state
+            rt.applied_offset = -1 if wal is None else wal.offset
+            if wal is not None and wal.outputs:
+                # The last step may have been cut short after its write-ahead record: send its
+                # outputs again (byte-identical; connectors deduplicate by change_id).
+                await _send_all(resolved, wal.outputs)
+            log.info(
+                "resolver state restored: %d customers, applied offset %d, in %.2fs",
+                len(rt.pipeline.resolver.customer_ids()),
+                rt.applied_offset,
+                time.monotonic() - t0,
+            )
+            await check_redis(force=False)
+            rt.recovered = True
+        return rt.pipeline
+
+    async def write_step(step: Step) -> None:
+        assert rt.state is not None
+        rt.state.write(step)
+        if step.outputs:
+            await _send_all(resolved, step.outputs)
+            rt.stats["records_published"] += len(step.outputs)
+            rt.stats["last_publish_ms"] = int(time.time() * 1000)
+            rt.stats["last_window_end"] = step.records[-1]["window_end"] if step.records else None
+        await mirror(step)
+
+    async def mirror(step: Step) -> None:
+        if rt.redis is None or rt.pipeline is None:
+            return
+        if not step.touched and not step.removed:
+            return
+        resolver = rt.pipeline.resolver
+        profiles: dict[str, dict[str, Any] | None] = {}
+        for cid in sorted(step.touched):
+            p = resolver.profile(cid)
+            profiles[cid] = None if p is None else p.to_record()
+        try:
+            await rt.redis.apply(profiles, step.removed, step.offset)
+            rt.redis_offset = step.offset
+        except Exception as exc:  # Redis is a read model: the tables stay right, rebuild later
+            log.warning("redis mirror failed (%s); will rebuild", type(exc).__name__)
+            rt.redis_offset = None
+
+    async def check_redis(force: bool) -> None:
+        """Rebuild Redis from the tables when it is empty, flushed or behind."""
+        if rt.pipeline is None:
+            return
+        if rt.redis is None:
+            rt.redis = RedisReadModel.from_url(settings.redis_url, prefix=settings.topic_prefix)
+        try:
+            have = await rt.redis.offset()
+            if not force and have is not None and have >= rt.applied_offset and rt.redis_offset is not None:
+                return
+            if not force and have is not None and have == rt.applied_offset:
+                rt.redis_offset = have
+                return
+            n = await rt.redis.rebuild(rt.pipeline.mirror_records(), (), rt.applied_offset)
+            rt.redis_offset = rt.applied_offset
+            rt.stats["redis_rebuilds"] += 1
+            log.info("redis read model rebuilt from the tables: %d customers (offset %d)", n, rt.applied_offset)
+        except Exception as exc:
+            log.warning("redis unavailable (%s); the tables remain the source of truth", type(exc).__name__)
+            rt.redis_offset = None
+
+    rt.check_redis = check_redis  # type: ignore[attr-defined]
+
+    @app.agent(links, concurrency=1)
+    async def resolve(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(RESOLVE_BATCH, within=0.05):
+            pipeline = await ensure_pipeline()
+            batch: list[Any] = []
+            last_offset = rt.applied_offset
+            for event in events:
+                msg = event.message
+                if msg.offset <= rt.applied_offset:
+                    continue  # already applied before a restart
+                kind = _header(msg.headers, KIND_HEADER)
+                if kind == b"tick":
+                    if batch:
+                        await run_events(pipeline, last_offset, batch)
+                        batch = []
+                    now_ms = json.loads(msg.value)["now"]
+                    for step in pipeline.on_tick(msg.offset, now_ms):
+                        await write_step(step)
+                    rt.applied_offset = msg.offset
+                    await check_redis(force=False)
+                else:
+                    batch.append(decode_interaction(msg.value))
+                last_offset = msg.offset
+            if batch:
+                await run_events(pipeline, last_offset, batch)
+
+    async def run_events(pipeline: Pipeline, offset: int, batch: list[Any]) -> None:
+        for step in pipeline.on_events(offset, batch):
+            rt.stats["events_applied"] += step.events - step.duplicates
+            rt.stats["duplicates"] += step.duplicates
+            await write_step(step)
+        rt.applied_offset = offset
+
+    @app.timer(interval=settings.tick_seconds, on_leader=True)
+    async def clock() -> None:
+        now_ms = int(time.time() * 1000)
+        await links.send(key=b"tick", value=json.dumps({"now": now_ms}).encode(), headers=[(KIND_HEADER, b"tick")])
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+        # Another worker may own the links partition next: rebuild from the table when it comes back.
+        if any(tp.topic == links.get_topic_name() for tp in revoked):
+            rt.pipeline = None
+            rt.recovered = False
+
+    # -- health ---------------------------------------------------------------------------------
+
+    @app.page("/health")
+    async def health(self: Any, request: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    @app.page("/ready")
+    async def ready(self: Any, request: web.Request) -> web.Response:
+        body = {
+            "recovered": rt.recovered,
+            "redis": rt.redis_offset is not None,
+            "applied_offset": rt.applied_offset,
+            **rt.stats,
+        }
+        return web.json_response(body, status=200 if rt.recovered else 503)
+
+    return app
+
+
+async def _send_all(topic: Any, outputs: list[tuple[bytes, bytes]]) -> None:
+    """Send records and wait until the broker has them all."""
+    futures = [await topic.send(key=k, value=v) for k, v in outputs]
+    await asyncio.gather(*futures)
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes]]:
+    if not raw:
+        return []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return [(str(k), bytes(v) if v is not None else b"") for k, v in items]
+
+
+def _header(raw: Any, name: str) -> bytes | None:
+    for k, v in _headers(raw):
+        if k == name:
+            return v
+    return None
+
+
+app = create_app(Settings.from_env())

@@ -1,0 +1,33 @@
+"""`irl worker`: run the resolving worker (the same as `faust -A streams.app worker`)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from streams.settings import Settings, SettingsError
+
+__all__ = ["command"]
+
+
+@click.command(
+    "worker",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.option("--loglevel", "-l", default="info", show_default=True, help="Log level of the worker.")
+@click.pass_context
+def command(ctx: click.Context, loglevel: str) -> None:
+    """Consume the touchpoint topics, resolve identities and publish the changelog.
+
+    Extra arguments are passed to Faust's worker (for example --without-web).
+    """
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"irl worker: {settings.app_id} on {settings.kafka_bootstrap}, window {settings.window_seconds}s", err=True)
+    from streams.app import app  # imported here: building the app reads the settings
+
+    sys.argv = ["irl-worker", "worker", "-l", loglevel, *ctx.args]
+    app.main()
