@@ -99,6 +99,8 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
             problems.append(f"{name}: longer than {max_len} characters ({len(value)})")
         if "\x00" in value:
             problems.append(f"{name}: contains a NUL character")
+        if _has_surrogate(value):
+            problems.append(f"{name}: not valid Unicode (lone surrogate)")
 
     _string("event_id", event.event_id, limits.max_event_id, required=True)
     _string("source_id", event.source_id, limits.max_source_id, required=True)
@@ -129,7 +131,18 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
             if "\x00" in key or "\x00" in value:
                 problems.append("attributes: contains a NUL character")
                 break
+            if _has_surrogate(key) or _has_surrogate(value):
+                problems.append("attributes: not valid Unicode (lone surrogate)")
+                break
     return problems
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_time(value: object) -> int:
@@ -158,7 +171,9 @@ def from_json(obj: object, limits: Limits = Limits()) -> Interaction:
     """Build and validate an Interaction from its JSON form. Raises InvalidInteraction with every problem."""
     if not isinstance(obj, dict):
         raise InvalidInteraction("event: must be a JSON object")
-    missing = [f for f in ("event_id", "touchpoint", "occurred_at", "source_id", "interaction") if f not in obj]
+    missing = [
+        f for f in ("event_id", "touchpoint", "occurred_at", "source_id", "interaction") if f not in obj
+    ]
     if missing:
         raise InvalidInteraction("; ".join(f"{f}: required" for f in missing))
     touchpoint = obj["touchpoint"]

@@ -1,0 +1,160 @@
+"""Dead letters: what the worker publishes instead of a record it cannot use, and how to read them back.
+
+`classify` is called on every consumed value: it decodes and validates, and returns either
+the event or a `DeadLetterReason`; it never raises. `dead_letter` builds the record sent to
+`irl.deadletter`: the **original bytes** as value (a tombstone becomes an empty value), the
+original key, and headers::
+
+    irl.source.topic  irl.source.partition  irl.source.offset   where it was consumed
+    irl.stage         decode | validate
+    irl.error         "<code>: <detail>" (never raw personal data)
+    irl.error.code    the stable code alone (e.g. bad_marker, invalid)
+    irl.dead_at       epoch milliseconds, decimal
+    irl.original.<h>  every original header, prefixed
+
+All header values are UTF-8 decimal or text, so any Kafka tool can show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from resolver.interaction import Interaction, Limits, validate
+from streams.codec import CodecError, decode_interaction
+from streams.masking import mask_text
+
+__all__ = [
+    "ORIGINAL_PREFIX",
+    "STAGES",
+    "DeadLetter",
+    "DeadLetterInfo",
+    "DeadLetterReason",
+    "classify",
+    "dead_letter",
+    "describe",
+]
+
+STAGES = ("decode", "validate")
+ORIGINAL_PREFIX = "irl.original."
+_MAX_ERROR = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterReason:
+    """Why a record was dead-lettered: the stage that refused it, a stable code and a PII-free detail."""
+
+    stage: str
+    code: str
+    detail: str
+
+    @property
+    def reason(self) -> str:
+        """`code: detail`, the `irl.error` header."""
+        return f"{self.code}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record ready to send to the dead-letter topic (value never None)."""
+
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def classify(value: bytes | None, limits: Limits = Limits()) -> Interaction | DeadLetterReason:
+    """Decode and validate one consumed value. Never raises.
+
+    Returns the event when it decodes and passes `resolver.interaction.validate` with
+    `limits` (pass `now_ms` to bound future times), else the stage and reason to dead-letter.
+    """
+    try:
+        event = decode_interaction(value)
+    except CodecError as exc:
+        return DeadLetterReason("decode", exc.code, exc.detail)
+    except Exception as exc:  # a codec bug must not stop the worker: the record is still dead-lettered
+        return DeadLetterReason("decode", "codec_bug", type(exc).__name__)
+    problems = validate(event, limits)
+    if problems:
+        return DeadLetterReason("validate", "invalid", "; ".join(problems))
+    return event
+
+
+def dead_letter(
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes | None]] | None,
+    stage: str,
+    error: str,
+    dead_at_ms: int,
+) -> DeadLetter:
+    """Build the dead-letter record of one consumed record. Pure: the caller passes the clock.
+
+    `error` is masked again here (emails, phone-like digit runs) and capped at 1000 characters,
+    so a careless reason cannot leak personal data into the dead-letter topic.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    safe_error = mask_text(error)[:_MAX_ERROR]
+    code = safe_error.split(":", 1)[0].strip() if ":" in safe_error else ""
+    out: list[tuple[str, bytes]] = [
+        ("irl.source.topic", topic.encode()),
+        ("irl.source.partition", str(partition).encode()),
+        ("irl.source.offset", str(offset).encode()),
+        ("irl.stage", stage.encode()),
+        ("irl.error", safe_error.encode()),
+        ("irl.error.code", code.encode()),
+        ("irl.dead_at", str(dead_at_ms).encode()),
+    ]
+    for name, raw in headers or ():
+        out.append((ORIGINAL_PREFIX + name, raw if raw is not None else b""))
+    return DeadLetter(key=key, value=value if value is not None else b"", headers=out)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterInfo:
+    """What `irl deadletters` shows of one dead letter (no value bytes, only their size)."""
+
+    source_topic: str
+    source_partition: int | None
+    source_offset: int | None
+    stage: str
+    error: str
+    code: str
+    dead_at_ms: int | None
+    size: int
+    original_headers: tuple[str, ...]
+
+
+def _int_or_none(raw: str) -> int | None:
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def describe(headers: Sequence[tuple[str, bytes | None]], value: bytes | None) -> DeadLetterInfo:
+    """Read the headers of a dead letter back. Missing or odd headers give empty fields, never an error."""
+    h: dict[str, str] = {}
+    originals: list[str] = []
+    for name, raw in headers:
+        if name.startswith(ORIGINAL_PREFIX):
+            originals.append(name[len(ORIGINAL_PREFIX) :])
+            continue
+        h[name] = (raw or b"").decode("utf-8", "replace")
+    error = mask_text(h.get("irl.error", ""))
+    return DeadLetterInfo(
+        source_topic=h.get("irl.source.topic", ""),
+        source_partition=_int_or_none(h.get("irl.source.partition", "")),
+        source_offset=_int_or_none(h.get("irl.source.offset", "")),
+        stage=h.get("irl.stage", ""),
+        error=error,
+        code=h.get("irl.error.code") or error.split(":", 1)[0],
+        dead_at_ms=_int_or_none(h.get("irl.dead_at", "")),
+        size=len(value or b""),
+        original_headers=tuple(originals),
+    )

@@ -1,0 +1,64 @@
+"""Masking of personal data for logs, CLI output and dead-letter reasons.
+
+Contract: a masked value never contains more than the last two digits of a phone number,
+nor more than the first character of an email's local part and of its domain. The masks
+keep just enough to tell two values apart when debugging. They are for humans, not for
+matching: never store or compare a masked value.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["mask_email", "mask_phone", "mask_text"]
+
+_STARS = "***"
+#: An email-like token inside free text.
+_EMAIL_RE = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+")
+#: A phone-like run inside free text: seven or more digits, possibly split by spaces, dots or dashes.
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PHONE_RE = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}")
+
+
+def mask_phone(raw: str) -> str:
+    """Mask a phone number as captured, in any format: `+91 98765 43210` -> `+91********10`.
+
+    Keeps a leading `+`, the first two digits when there are at least ten (usually the
+    country code) and the last two digits; anything shorter than five digits is fully masked.
+    """
+    digits = [c for c in raw if c.isdigit()]
+    plus = "+" if raw.lstrip().startswith("+") else ""
+    n = len(digits)
+    if n < 5:
+        return plus + _STARS
+    head = "".join(digits[:2]) if n >= 10 else ""
+    tail = "".join(digits[-2:])
+    return f"{plus}{head}{'*' * (n - len(head) - 2)}{tail}"
+
+
+def mask_email(raw: str) -> str:
+    """Mask an email address: `asha.rao@example.com` -> `a***@e***.com`.
+
+    The top-level domain is kept (it says little about the person); a value without `@`
+    is masked as opaque text.
+    """
+    text = raw.strip()
+    local, at, domain = text.rpartition("@")
+    if not at or not local:
+        return (text[:1] + _STARS) if text else _STARS
+    host, dot, tld = domain.rpartition(".")
+    if not dot or not host:
+        return f"{local[0]}{_STARS}@{domain[:1]}{_STARS}"
+    return f"{local[0]}{_STARS}@{host[0]}{_STARS}.{tld}"
+
+
+def mask_text(text: str) -> str:
+    """Mask every email-like token and phone-like digit run inside free text (error messages, lines)."""
+    text = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE_RE.sub(_mask_phone_run, text)
+
+
+def _mask_phone_run(match: re.Match[str]) -> str:
+    token = match.group(0)
+    # Dates such as 2000-01-01 look like digit runs but say nothing about a person.
+    return token if _DATE_RE.fullmatch(token) else mask_phone(token)

@@ -1,0 +1,239 @@
+"""The producer touchpoint services use: validate, encode, publish one interaction or many.
+
+Every record is sent idempotently (acks=all, enable_idempotence) to its touchpoint's topic,
+keyed by `source_id` (UTF-8), with the Kafka record timestamp set to `occurred_at` and the
+value in Avro single-object encoding (`streams.codec`). An invalid event raises
+`resolver.interaction.InvalidInteraction` and nothing is sent; the UNKNOWN touchpoint has no
+topic, so it is invalid here (it exists only for readers meeting a newer symbol).
+
+Errors other than invalid input::
+
+    ProducerError                 the event was valid but could not be published
+    ├── BrokerUnavailable         no broker answered at the bootstrap address: check it, retry later
+    ├── TopicMissing              the touchpoint's topic does not exist: run `irl topics create`
+    └── DeliveryFailed            the broker refused or timed out a send: retry the event
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from resolver.interaction import Interaction, InvalidInteraction, Limits, validate
+from streams.codec import EncodeError, encode_interaction
+from streams.settings import Settings
+
+__all__ = [
+    "BrokerUnavailable",
+    "DeliveryFailed",
+    "InteractionProducer",
+    "OutgoingRecord",
+    "ProducerError",
+    "TopicMissing",
+    "prepare",
+]
+
+
+class ProducerError(Exception):
+    """A valid event could not be published. The subclass says what to do."""
+
+
+class BrokerUnavailable(ProducerError):
+    """No broker answered at the bootstrap address. Check the address and the broker; retry later."""
+
+
+class TopicMissing(ProducerError):
+    """The touchpoint's topic does not exist (topics are never auto-created): run `irl topics create`."""
+
+
+class DeliveryFailed(ProducerError):
+    """The broker did not acknowledge a send. The event may be retried: its event_id makes it idempotent."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """What goes on the wire for one event."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    timestamp_ms: int
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def prepare(event: Interaction, topics: Mapping[str, str], limits: Limits) -> OutgoingRecord:
+    """Validate `event` and build its record. Pure. Raises InvalidInteraction with every problem."""
+    problems = validate(event, limits)
+    topic = topics.get(event.touchpoint)
+    if topic is None and not problems:
+        problems.append(
+            f"touchpoint: {event.touchpoint} has no topic; producers must name one of {', '.join(topics)}"
+        )
+    if problems:
+        raise InvalidInteraction("; ".join(problems))
+    assert topic is not None
+    try:
+        value = encode_interaction(event)
+    except EncodeError as exc:
+        # validate() lets lone surrogates (a JSON "\\ud800" escape) through, but UTF-8 cannot carry them.
+        raise InvalidInteraction(f"event: cannot be encoded: {exc.detail}") from None
+    return OutgoingRecord(topic, event.source_id.encode("utf-8"), value, event.occurred_at)
+
+
+class InteractionProducer:
+    """Async context manager publishing CustomerInteraction events to the touchpoint topics.
+
+    `topics` maps touchpoint symbols to topics (default: `Settings.from_env().touchpoint_topics()`);
+    `limits.now_ms` is ignored: each event is checked against the wall clock (`clock`) when sent.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
+        *,
+        clock: Callable[[], int] = _wall_ms,
+        connect_timeout_s: float = 15.0,
+        topic_timeout_s: float = 10.0,
+        linger_ms: int = 5,
+        max_batch_size: int = 256 * 1024,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topics: dict[str, str] = dict(
+            topics if topics is not None else Settings.from_env().touchpoint_topics()
+        )
+        self.limits = limits if limits is not None else Limits()
+        self._clock = clock
+        self._connect_timeout_s = connect_timeout_s
+        self._topic_timeout_s = topic_timeout_s
+        self._options: dict[str, Any] = {"linger_ms": linger_ms, "max_batch_size": max_batch_size}
+        self._producer: AIOKafkaProducer | None = None
+        self._known_topics: set[str] = set()
+
+    async def start(self) -> None:
+        """Connect. Raises BrokerUnavailable (naming the address) within about `connect_timeout_s`."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=int(self._connect_timeout_s * 1000),
+            **self._options,
+        )
+        try:
+            await asyncio.wait_for(producer.start(), self._connect_timeout_s)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await producer.stop()
+            raise BrokerUnavailable(f"cannot reach Kafka at {self.bootstrap}: {type(exc).__name__}") from exc
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Flush what is pending and disconnect. Safe to call twice."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def __aenter__(self) -> InteractionProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def prepare(self, event: Interaction) -> OutgoingRecord:
+        """Validate against the wall clock and build the record. Raises InvalidInteraction."""
+        limits = Limits(
+            max_event_id=self.limits.max_event_id,
+            max_source_id=self.limits.max_source_id,
+            max_string=self.limits.max_string,
+            max_attributes=self.limits.max_attributes,
+            now_ms=self._clock(),
+        )
+        return prepare(event, self.topics, limits)
+
+    async def missing_topics(self) -> list[str]:
+        """The configured topics that do not exist on the broker, sorted."""
+        producer = self._started()
+        try:
+            cluster = await producer.client.fetch_all_metadata()
+        except KafkaError as exc:
+            raise BrokerUnavailable(
+                f"cannot read metadata from {self.bootstrap}: {type(exc).__name__}"
+            ) from exc
+        present = cluster.topics()
+        self._known_topics.update(t for t in self.topics.values() if t in present)
+        return sorted({t for t in self.topics.values() if t not in present})
+
+    async def enqueue(self, event: Interaction) -> asyncio.Future[Any]:
+        """Validate and hand the event to the batching producer; the returned future resolves on delivery.
+
+        Raises InvalidInteraction (nothing sent), TopicMissing or DeliveryFailed. Await the future, or gather
+        many, to know it was acknowledged; failures there are KafkaError.
+        """
+        return await self._enqueue_record(self.prepare(event))
+
+    async def _enqueue_record(self, record: OutgoingRecord) -> asyncio.Future[Any]:
+        producer = self._started()
+        if record.topic not in self._known_topics:
+            await self._ensure_topic(producer, record.topic)
+        try:
+            future: asyncio.Future[Any] = await producer.send(
+                record.topic, record.value, key=record.key, timestamp_ms=record.timestamp_ms
+            )
+        except KafkaError as exc:  # refused before sending, e.g. larger than max_request_size
+            raise DeliveryFailed(f"event not sent: {type(exc).__name__}") from exc
+        return future
+
+    async def send(self, event: Interaction) -> Any:
+        """Publish one event and wait for the acknowledgement; returns aiokafka's RecordMetadata."""
+        future = await self.enqueue(event)
+        try:
+            return await future
+        except KafkaError as exc:
+            raise DeliveryFailed(f"event not acknowledged: {type(exc).__name__}") from exc
+
+    async def send_many(self, events: Iterable[Interaction]) -> list[Any]:
+        """Validate every event first (any invalid one raises InvalidInteraction, nothing sent), then
+        publish them all in batches and wait for every acknowledgement. Returns the RecordMetadata list."""
+        batch: list[OutgoingRecord] = []
+        for index, event in enumerate(events):
+            try:
+                batch.append(self.prepare(event))
+            except InvalidInteraction as exc:
+                raise InvalidInteraction(f"event {index}: {exc.reason}") from None
+        futures = [await self._enqueue_record(record) for record in batch]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise DeliveryFailed(f"{len(failed)} of {len(batch)} events not acknowledged: {failed[0]!r:.200}")
+        return list(results)
+
+    async def flush(self) -> None:
+        """Wait until everything enqueued so far is sent."""
+        await self._started().flush()
+
+    def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("InteractionProducer is not started: use `async with` or `await start()`")
+        return self._producer
+
+    async def _ensure_topic(self, producer: AIOKafkaProducer, topic: str) -> None:
+        try:
+            await asyncio.wait_for(producer.partitions_for(topic), self._topic_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            raise TopicMissing(
+                f"topic {topic} does not exist on {self.bootstrap}: run `irl topics create`"
+            ) from exc
+        self._known_topics.add(topic)

@@ -1,0 +1,111 @@
+"""classify() and dead_letter(): each consumed value becomes an event or a dead letter, never an exception."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resolver.interaction import Interaction, Limits
+from streams.codec import MARKER, encode_interaction, encode_resolved
+from streams.deadletter import DeadLetterReason, classify, dead_letter, describe
+
+NOW = 1_714_557_600_000
+GOOD = Interaction(
+    "ev-1", "WEB", NOW, "cookie-1", "page_view", phone="+91 98765 43210", email="asha@example.com"
+)
+
+
+def test_a_valid_value_is_the_event() -> None:
+    assert classify(encode_interaction(GOOD), Limits(now_ms=NOW)) == GOOD
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (None, "empty_value"),
+        (b"", "empty_value"),
+        (b'{"event_id":"x"}', "bad_marker"),
+        (MARKER + b"\x01\x02", "truncated"),
+        (MARKER + bytes(8) + b"\x00", "unknown_fingerprint"),
+        (encode_interaction(GOOD)[:-3], "truncated"),
+    ],
+)
+def test_undecodable_values_are_decode_dead_letters(value: bytes | None, code: str) -> None:
+    result = classify(value, Limits(now_ms=NOW))
+    assert isinstance(result, DeadLetterReason)
+    assert (result.stage, result.code) == ("decode", code)
+
+
+def test_a_decodable_but_invalid_event_is_a_validate_dead_letter() -> None:
+    late = Interaction("", "WEB", NOW + 2 * 86_400_000, "c", "x")
+    result = classify(encode_interaction(late), Limits(now_ms=NOW))
+    assert isinstance(result, DeadLetterReason)
+    assert result.stage == "validate" and result.code == "invalid"
+    assert "event_id: must not be empty" in result.detail and "future" in result.detail
+
+
+def test_a_resolved_record_in_a_touchpoint_topic_is_the_wrong_schema() -> None:
+    record = {
+        "customer_id": "c", "change": "CREATED", "version": 1, "change_id": "x",
+        "window_start": 0, "window_end": 1,
+    }  # fmt: skip
+    result = classify(encode_resolved(record))
+    assert isinstance(result, DeadLetterReason) and result.code == "wrong_schema"
+
+
+@settings(max_examples=500)
+@given(st.one_of(st.none(), st.binary(max_size=80)))
+def test_classify_never_raises(value: bytes | None) -> None:
+    assert isinstance(classify(value), Interaction | DeadLetterReason)
+
+
+def test_dead_letter_keeps_the_original_bytes_key_and_headers() -> None:
+    value = b"\xc3\x01garbage"
+    dl = dead_letter(
+        "irl.touchpoint.web", 3, 42, b"cookie-1", value, [("trace", b"abc"), ("empty", None)],
+        "decode", "bad_marker: starts with 7b 22", 1_714_557_600_123,
+    )  # fmt: skip
+    assert dl.value is value and dl.key == b"cookie-1"
+    headers = dict(dl.headers)
+    assert headers["irl.source.topic"] == b"irl.touchpoint.web"
+    assert headers["irl.source.partition"] == b"3"
+    assert headers["irl.source.offset"] == b"42"
+    assert headers["irl.stage"] == b"decode"
+    assert headers["irl.error"] == b"bad_marker: starts with 7b 22"
+    assert headers["irl.error.code"] == b"bad_marker"
+    assert headers["irl.dead_at"] == b"1714557600123"
+    assert headers["irl.original.trace"] == b"abc" and headers["irl.original.empty"] == b""
+
+
+def test_a_tombstone_becomes_an_empty_value() -> None:
+    dl = dead_letter("t", 0, 0, None, None, None, "decode", "empty_value: tombstone (no value)", 1)
+    assert dl.value == b"" and dl.key is None
+
+
+def test_the_error_header_never_carries_raw_pii() -> None:
+    dl = dead_letter(
+        "t", 0, 0, None, b"x", [], "validate", "invalid: asha.rao@example.com +91 98765 43210", 1
+    )
+    error = dict(dl.headers)["irl.error"].decode()
+    assert "asha.rao@example.com" not in error and "98765" not in error
+
+
+def test_an_unknown_stage_is_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        dead_letter("t", 0, 0, None, b"x", [], "resolve", "x", 1)
+
+
+def test_describe_reads_back_what_dead_letter_wrote() -> None:
+    dl = dead_letter(
+        "src", 1, 7, b"k", b"12345", [("h", b"v")], "validate", "invalid: event_id: required", 99
+    )
+    info = describe(dl.headers, dl.value)
+    assert (info.source_topic, info.source_partition, info.source_offset) == ("src", 1, 7)
+    assert (info.stage, info.code, info.dead_at_ms, info.size) == ("validate", "invalid", 99, 5)
+    assert info.original_headers == ("h",)
+
+
+def test_describe_tolerates_foreign_records() -> None:
+    info = describe([("irl.source.offset", b"not a number")], None)
+    assert info.source_offset is None and info.size == 0 and info.stage == ""

@@ -1,0 +1,64 @@
+"""PII masks: never more than two digits of a phone, one letter of an email's parts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.masking import mask_email, mask_phone, mask_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("+91 98765 43210", "+91********10"),
+        ("919876543210", "91********10"),
+        ("098765-43210", "09*******10"),
+        ("5550123", "*****23"),
+        ("1234", "***"),
+        ("", "***"),
+    ],
+)
+def test_mask_phone(raw: str, masked: str) -> None:
+    assert mask_phone(raw) == masked
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("asha.rao@example.com", "a***@e***.com"),
+        ("A@b", "A***@b***"),
+        ("not-an-email", "n***"),
+        ("@example.com", "@***"),
+        ("", "***"),
+    ],
+)
+def test_mask_email(raw: str, masked: str) -> None:
+    assert mask_email(raw) == masked
+
+
+def test_mask_text_masks_emails_and_phones_inside_messages() -> None:
+    text = mask_text("line 12: asha.rao@example.com called from +91 98765 43210 (event_id: longer than 128)")
+    assert "asha.rao" not in text and "98765" not in text and "43210" not in text
+    assert "line 12" in text and "128" in text
+
+
+def test_mask_text_keeps_dates() -> None:
+    assert mask_text("occurred_at: before 2000-01-01") == "occurred_at: before 2000-01-01"
+
+
+@given(st.text(alphabet="0123456789 +-()", max_size=30))
+def test_a_masked_phone_shows_at_most_four_digits(raw: str) -> None:
+    assert len(re.findall(r"\d", mask_phone(raw))) <= 4
+
+
+@given(st.emails())
+def test_a_masked_email_never_contains_the_local_part(raw: str) -> None:
+    local = raw.rpartition("@")[0]
+    masked = mask_email(raw)
+    assert masked.count("@") == 1
+    if len(local) > 1:
+        assert local not in masked

@@ -1,0 +1,82 @@
+"""`irl produce` without a broker: line parsing and record preparation over the malformed corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from resolver.interaction import Interaction, InvalidInteraction, Limits
+from streams.codec import decode_interaction
+from streams.commands.produce import parse_line, rejects_path
+from streams.producer import prepare
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "malformed" / "lines.jsonl"
+EXPECTED = json.loads(CORPUS.with_name("lines.expected.json").read_text())
+TOPICS = {"WEB": "t.web", "WHATSAPP": "t.whatsapp", "KIOSK": "t.kiosk"}
+NOW = 1_800_000_000_000
+
+
+def _outcome(raw: bytes) -> Interaction | str:
+    limits = Limits(now_ms=NOW)
+    try:
+        event = parse_line(raw, limits)
+        prepare(event, TOPICS, limits)
+    except InvalidInteraction as exc:
+        return exc.reason
+    return event
+
+
+def test_the_corpus_gives_exactly_the_expected_outcomes() -> None:
+    lines = CORPUS.read_bytes().splitlines()
+    for number, raw in enumerate(lines, 1):
+        if str(number) in EXPECTED["rejected"]:
+            outcome = _outcome(raw)
+            assert isinstance(outcome, str), f"line {number} accepted"
+            assert EXPECTED["rejected"][str(number)] in outcome, (number, outcome)
+        elif number in EXPECTED["valid"]:
+            assert isinstance(_outcome(raw), Interaction), number
+        else:
+            assert number in EXPECTED["blank"] and not raw.strip()
+
+
+def test_json_form_is_read_in_any_case_and_time_format() -> None:
+    lines = CORPUS.read_bytes().splitlines()
+    web = parse_line(lines[12], Limits())
+    assert web.touchpoint == "WEB" and web.occurred_at == 1_714_557_600_000  # 15:30+05:30 is 10:00Z
+    kiosk = parse_line(lines[5], Limits())
+    assert kiosk.touchpoint == "KIOSK" and kiosk.occurred_at == 1_714_557_900_250
+
+
+def test_prepare_keys_by_source_id_and_stamps_occurred_at() -> None:
+    event = Interaction("ev", "WHATSAPP", 1_714_557_600_000, "919876543210", "message")
+    record = prepare(event, TOPICS, Limits(now_ms=NOW))
+    assert record.topic == "t.whatsapp"
+    assert record.key == b"919876543210"
+    assert record.timestamp_ms == event.occurred_at
+    assert decode_interaction(record.value) == event
+
+
+def test_prepare_refuses_unknown_and_unmapped_touchpoints() -> None:
+    with pytest.raises(InvalidInteraction, match="UNKNOWN has no topic"):
+        prepare(Interaction("ev", "UNKNOWN", NOW, "s", "x"), TOPICS, Limits(now_ms=NOW))
+    with pytest.raises(InvalidInteraction, match="KIOSK has no topic"):
+        prepare(Interaction("ev", "KIOSK", NOW, "s", "x"), {"WEB": "w"}, Limits(now_ms=NOW))
+
+
+def test_prepare_refuses_events_far_in_the_future() -> None:
+    with pytest.raises(InvalidInteraction, match="future"):
+        prepare(Interaction("ev", "WEB", NOW + 86_400_001, "s", "x"), TOPICS, Limits(now_ms=NOW))
+
+
+def test_a_lone_surrogate_is_invalid_not_a_crash() -> None:
+    event = parse_line(b'{"event_id":"e","touchpoint":"web","occurred_at":1714557600000,'
+                       b'"source_id":"s","interaction":"x","name":"\\ud800"}', Limits())  # fmt: skip
+    with pytest.raises(InvalidInteraction, match="surrogate"):
+        prepare(event, TOPICS, Limits(now_ms=NOW))
+
+
+def test_rejects_file_sits_next_to_the_input() -> None:
+    assert rejects_path(Path("/d/events.jsonl")) == Path("/d/events.rejects.jsonl")
+    assert rejects_path(Path("/d/events.txt")) == Path("/d/events.txt.rejects.jsonl")
