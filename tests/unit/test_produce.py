@@ -71,10 +71,12 @@ def test_prepare_refuses_events_far_in_the_future() -> None:
 
 
 def test_a_lone_surrogate_is_invalid_not_a_crash() -> None:
-    event = parse_line(b'{"event_id":"e","touchpoint":"web","occurred_at":1714557600000,'
-                       b'"source_id":"s","interaction":"x","name":"\\ud800"}', Limits())  # fmt: skip
+    line = (b'{"event_id":"e","touchpoint":"web","occurred_at":1714557600000,'
+            b'"source_id":"s","interaction":"x","name":"\\ud800"}')  # fmt: skip
     with pytest.raises(InvalidInteraction, match="surrogate"):
-        prepare(event, TOPICS, Limits(now_ms=NOW))
+        parse_line(line, Limits())
+    with pytest.raises(InvalidInteraction, match="surrogate"):
+        prepare(Interaction("e", "WEB", NOW, "s", "x", name="\ud800"), TOPICS, Limits(now_ms=NOW))
 
 
 def test_rejects_file_sits_next_to_the_input() -> None:
