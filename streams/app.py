@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -35,6 +36,7 @@ from streams.codec import decode_interaction
 from streams.deadletter import DeadLetterReason, classify, dead_letter
 from streams.pipeline import Pipeline, Step
 from streams.readmodel import RedisReadModel
+from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.state_store import TableStateLog
 
@@ -52,33 +54,9 @@ def resolver_config(settings: Settings) -> ResolverConfig:
     return ResolverConfig(default_region=settings.default_region, hub_threshold=settings.hub_threshold)
 
 
-class Runtime:
-    """Mutable worker state kept out of module globals; one per app."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.pipeline: Pipeline | None = None
-        self.state: TableStateLog | None = None
-        self.applied_offset = -1
-        self.redis: RedisReadModel | None = None
-        self.redis_offset: int | None = None
-        self.recovered = False
-        self.stats: dict[str, Any] = {
-            "events_triaged": 0,
-            "dead_letters": 0,
-            "events_applied": 0,
-            "duplicates": 0,
-            "records_published": 0,
-            "windows_published": 0,
-            "last_window_end": None,
-            "last_publish_ms": None,
-            "redis_rebuilds": 0,
-            "started_ms": int(time.time() * 1000),
-        }
-
-
 def create_app(settings: Settings) -> faust.App:
     """Build the Faust app, its topics, table, agents, timer and health views."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -98,6 +76,8 @@ def create_app(settings: Settings) -> faust.App:
         producer_max_request_size=4_000_000,
         broker_commit_every=2000,
         broker_commit_interval=1.0,
+        key_serializer="raw",
+        value_serializer="raw",
     )
     rt = Runtime(settings)
     app.irl = rt  # type: ignore[attr-defined]
@@ -137,8 +117,6 @@ def create_app(settings: Settings) -> faust.App:
         partitions=1,
         key_type=bytes,
         value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
     )
 
     # -- stage 1: triage ----------------------------------------------------------------------

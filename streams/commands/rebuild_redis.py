@@ -29,7 +29,7 @@ async def read_state(bootstrap: str, topic: str, timeout_s: float = 60.0) -> dic
         ends = await consumer.end_offsets(tps)
         state: dict[str, str] = {}
         deadline = time.monotonic() + timeout_s
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while await _behind(consumer, tps, ends):
             if time.monotonic() > deadline:
                 raise click.ClickException(f"reading {topic} did not finish within {timeout_s:.0f}s")
             batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
@@ -78,3 +78,11 @@ def command() -> None:
     t0 = time.monotonic()
     n, offset = asyncio.run(_rebuild(settings))
     click.echo(f"rebuilt Redis: {n} customers at links offset {offset} in {time.monotonic() - t0:.1f}s")
+
+
+async def _behind(consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]) -> bool:
+    """True while any partition's position is before the end offset taken at the start."""
+    for tp in tps:
+        if await consumer.position(tp) < ends[tp]:
+            return True
+    return False

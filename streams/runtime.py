@@ -1,0 +1,41 @@
+"""What one worker process knows about itself: the single writer's state, Redis, counters.
+
+Shared by the agents (which write it) and the web views (which read it); one per app.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from streams.pipeline import Pipeline
+from streams.readmodel import RedisReadModel
+from streams.settings import Settings
+from streams.state_store import TableStateLog
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """Mutable worker state kept out of module globals; one per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pipeline: Pipeline | None = None
+        self.state: TableStateLog | None = None
+        self.applied_offset = -1
+        self.redis: RedisReadModel | None = None
+        self.redis_offset: int | None = None
+        self.recovered = False
+        self.stats: dict[str, Any] = {
+            "events_triaged": 0,
+            "dead_letters": 0,
+            "events_applied": 0,
+            "duplicates": 0,
+            "records_published": 0,
+            "windows_published": 0,
+            "last_window_end": None,
+            "last_publish_ms": None,
+            "redis_rebuilds": 0,
+            "started_ms": int(time.time() * 1000),
+        }

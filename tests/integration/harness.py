@@ -1,0 +1,195 @@
+"""Running real workers as subprocesses, and reading what they published.
+
+Every test gets its own app id and topic prefix, so topics, consumer groups and table
+changelogs never collide between tests or runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.codec import decode_resolved
+from streams.settings import Settings
+from streams.topics import create_topics, describe_topics, project_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment for one test's worker: unique app id and topics, short windows."""
+    tag = f"t{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRL_")}
+    env.update(
+        IRL_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        IRL_REDIS_URL=redis_url,
+        IRL_APP_ID=tag,
+        IRL_TOPIC_PREFIX=tag,
+        IRL_WINDOW_SECONDS="2",
+        IRL_GRACE_SECONDS="1",
+        IRL_TICK_SECONDS="0.5",
+        IRL_TOUCHPOINT_PARTITIONS="3",
+        IRL_WEB_PORT=str(free_port()),
+        IRL_DATA_DIR=f"/tmp/irl-test-data/{tag}",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+async def create_project_topics(env: dict[str, str]) -> Settings:
+    settings = Settings.from_env(env)
+    await create_topics(settings.kafka_bootstrap, {t.name: t.partitions for t in project_topics(settings)})
+    return settings
+
+
+class Worker:
+    """An `irl worker` subprocess with its log in a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(BIN / "irl"), "worker", "-l", "info"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    @property
+    def port(self) -> int:
+        return int(self.env["IRL_WEB_PORT"])
+
+    def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        token = self.env.get("IRL_WEB_TOKEN")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._log.close()
+        self.proc = None
+
+
+async def wait_for(what: str, check: Callable[[], Any], timeout: float, worker: Worker | None = None) -> Any:
+    """Poll `check` (sync or async) until it returns a truthy value, or fail with context."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        if worker is not None and not worker.alive():
+            raise AssertionError(f"worker died while waiting for {what}:\n{worker.log_tail()}")
+        await asyncio.sleep(0.25)
+    tail = worker.log_tail() if worker is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r:.300})\n{tail}")
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every record currently in `topic`, in partition then offset order."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        count = (await describe_topics(bootstrap, [topic])).get(topic, 0)
+        tps = [TopicPartition(topic, p) for p in range(count)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[Any] = []
+        deadline = time.monotonic() + 60
+        while await _behind(consumer, tps, ends) and time.monotonic() < deadline:
+            got = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for tp in sorted(got, key=lambda t: t.partition):
+                out.extend(got[tp])
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def resolved_state(bootstrap: str, topic: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Fold the resolved changelog into current CRM state: live customer id -> latest record.
+
+    Returns the state and every record read (for duplicate and version checks).
+    """
+    records = [decode_resolved(m.value) for m in await read_topic(bootstrap, topic)]
+    latest: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        have = latest.get(rec["customer_id"])
+        if have is None or rec["version"] > have["version"]:
+            latest[rec["customer_id"]] = rec
+    live = {cid: r for cid, r in latest.items() if r["change"] not in ("ABSORBED", "ERASED")}
+    return live, records
+
+
+def partition_by_source(state: dict[str, dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(touchpoint, source_id) -> customer id, from folded CRM state."""
+    out: dict[tuple[str, str], str] = {}
+    for cid, rec in state.items():
+        for ref in rec["source_ids"]:
+            key = (ref["touchpoint"], ref["source_id"])
+            assert key not in out, f"{key} belongs to two customers: {out[key]} and {cid}"
+            out[key] = cid
+    return out
+
+
+async def _behind(consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]) -> bool:
+    """True while any partition's position is before the end offset taken at the start."""
+    for tp in tps:
+        if await consumer.position(tp) < ends[tp]:
+            return True
+    return False
