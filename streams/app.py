@@ -203,7 +203,7 @@ def create_app(settings: Settings) -> faust.App:
     async def mirror(step: Step) -> None:
         if rt.redis is None or rt.pipeline is None:
             return
-        if not step.touched and not step.removed:
+        if not step.touched and not step.removed and not step.forget:
             return
         resolver = rt.pipeline.resolver
         profiles: dict[str, dict[str, Any] | None] = {}
@@ -211,7 +211,7 @@ def create_app(settings: Settings) -> faust.App:
             p = resolver.profile(cid)
             profiles[cid] = None if p is None else p.to_record()
         try:
-            await rt.redis.apply(profiles, step.removed, step.offset)
+            await rt.redis.apply(profiles, step.removed, step.offset, step.forget)
             rt.redis_offset = step.offset
         except Exception as exc:  # Redis is a read model: the tables stay right, rebuild later
             log.warning("redis mirror failed (%s); will rebuild", type(exc).__name__)
@@ -260,6 +260,16 @@ def create_app(settings: Settings) -> faust.App:
                         await write_step(step)
                     rt.applied_offset = msg.offset
                     await check_redis(force=False)
+                elif kind == b"action":
+                    if batch:
+                        await run_events(pipeline, last_offset, batch)
+                        batch = []
+                    action = json.loads(msg.value)
+                    for step in pipeline.on_action(msg.offset, action):
+                        for note in step.notes:
+                            log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
+                        await write_step(step)
+                    rt.applied_offset = msg.offset
                 else:
                     batch.append(decode_interaction(msg.value))
                 last_offset = msg.offset
@@ -278,12 +288,27 @@ def create_app(settings: Settings) -> faust.App:
         now_ms = int(time.time() * 1000)
         await links.send(key=b"tick", value=json.dumps({"now": now_ms}).encode(), headers=[(KIND_HEADER, b"tick")])
 
+    async def send_action(action: dict[str, Any]) -> None:
+        """Queue an operator action for the single writer (applied in log order, audited)."""
+        fut = await links.send(
+            key=b"action", value=json.dumps(action, sort_keys=True).encode(), headers=[(KIND_HEADER, b"action")]
+        )
+        await fut
+
+    rt.send_action = send_action  # type: ignore[attr-defined]
+
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
         # Another worker may own the links partition next: rebuild from the table when it comes back.
         if any(tp.topic == links.get_topic_name() for tp in revoked):
             rt.pipeline = None
             rt.recovered = False
+            rt.owns_links = False
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
+        rt.owns_links = any(tp.topic == links.get_topic_name() for tp in assigned)
+        rt.assigned = True
 
     # -- health ---------------------------------------------------------------------------------
 
@@ -293,13 +318,19 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.page("/ready")
     async def ready(self: Any, request: web.Request) -> web.Response:
+        pipeline = rt.pipeline
+        ok = rt.recovered if rt.owns_links else rt.assigned
         body = {
+            "ready": ok,
+            "role": "resolver" if rt.owns_links else "standby",
             "recovered": rt.recovered,
             "redis": rt.redis_offset is not None,
             "applied_offset": rt.applied_offset,
+            "pending_windows": None if pipeline is None else len(pipeline.batcher.windows()),
+            "customers": None if pipeline is None else len(pipeline.resolver.customer_ids()),
             **rt.stats,
         }
-        return web.json_response(body, status=200 if rt.recovered else 503)
+        return web.json_response(body, status=200 if ok else 503)
 
     return app
 

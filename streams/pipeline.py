@@ -21,6 +21,7 @@ from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.interaction import Interaction
 from streams.codec import encode_resolved
+from streams.readmodel import identifiers_of
 
 __all__ = ["Pipeline", "Step"]
 
@@ -42,6 +43,10 @@ class Step:
     events: int = 0
     duplicates: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
+    #: what happened, masked (operator actions, refusals): for the audit log
+    notes: list[str] = field(default_factory=list)
+    #: identifier strings to drop from read models (an erased person's)
+    forget: list[str] = field(default_factory=list)
 
 
 class Pipeline:
@@ -87,12 +92,64 @@ class Pipeline:
                 absorbed=outcome.absorbed,
             )
             step.touched.update(outcome.touched)
+            step.touched.update(outcome.created)
             for gone, survivor in outcome.absorbed:
                 step.removed[gone] = survivor
                 step.touched.discard(gone)
         steps = [self._drain(step)]
         steps.extend(self.close_due(offset))
         return steps
+
+    def on_action(self, offset: int, action: dict[str, Any]) -> list[Step]:
+        """Apply an operator action (block, split, erase) in log order; its effects join the open batch.
+
+        ``action`` has ``action`` (block | split | erase), ``customer_id`` and/or ``identifier``,
+        ``actor``, ``reason``, ``action_id`` and ``at`` (epoch ms). Unknown actions change nothing.
+        """
+        kind = action.get("action")
+        cid = action.get("customer_id") or ""
+        ident = action.get("identifier") or ""
+        current = self.resolver.current_id(cid) if cid else None
+        erased: list[str] = []
+        split: list[str] = []
+        if kind == "block" and ident:
+            outcome = self.resolver.block(ident)
+        elif kind == "split" and current and ident:
+            outcome = self.resolver.split(current, ident)
+            split.append(current)
+        elif kind == "erase" and current:
+            before = self.resolver.profile(current)
+            forget = [] if before is None else identifiers_of(before.to_record())
+            outcome = self.resolver.erase(current)
+            erased.append(current)
+        else:
+            step = Step(offset)
+            step.notes.append(f"action {action.get('action_id')}: nothing to do ({kind})")
+            return [self._drain(step)]
+        at = action.get("at")
+        clock = self.batcher.clock
+        when = clock if clock is not None else (at if isinstance(at, int) else 0)
+        self.batcher.record(
+            when,
+            touched=outcome.touched,
+            created=outcome.created,
+            absorbed=outcome.absorbed,
+            erased=erased,
+            split=[c for c in split if self.resolver.current_id(c) == c],
+        )
+        step = Step(offset)
+        step.touched.update(outcome.touched)
+        step.touched.update(outcome.created)
+        for gone, survivor in outcome.absorbed:
+            step.removed[gone] = survivor
+            step.touched.discard(gone)
+        for gone in erased:
+            step.removed[gone] = None
+            step.touched.discard(gone)
+        step.notes.extend(outcome.notes)
+        if kind == "erase":
+            step.forget.extend(forget)
+        return [self._drain(step), *self.close_due(offset)]
 
     def on_tick(self, offset: int, now_ms: int) -> list[Step]:
         """Record a wall-clock tick and publish every window it closes."""

@@ -54,9 +54,15 @@ class RedisReadModel:
         profiles: dict[str, dict[str, Any] | None],
         removed: dict[str, str | None],
         offset: int,
+        forget: Iterable[str] = (),
     ) -> None:
-        """Write changed profiles (None deletes), aliases of removed ids, and the offset."""
+        """Write changed profiles (None deletes), aliases of removed ids, and the offset.
+
+        ``forget`` lists identifiers to delete first (an erased person's).
+        """
         pipe = self.r.pipeline(transaction=False)
+        for ident in forget:
+            pipe.delete(f"{self.p}:i:{ident}")
         for cid, profile in profiles.items():
             if profile is None:
                 pipe.delete(f"{self.p}:c:{cid}")

@@ -27,6 +27,10 @@ class Runtime:
         self.redis: RedisReadModel | None = None
         self.redis_offset: int | None = None
         self.recovered = False
+        #: this worker owns the single-writer partition (else it triages and stands by)
+        self.owns_links = False
+        #: the consumer group has assigned partitions at least once
+        self.assigned = False
         self.stats: dict[str, Any] = {
             "events_triaged": 0,
             "dead_letters": 0,
