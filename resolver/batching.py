@@ -204,9 +204,7 @@ class Batcher:
         out: dict[str, str | None] = {}
         for item in sorted(self._dirty, key=_sort_key):
             if item == _META:
-                out[_META] = json.dumps(
-                    [self.closed_until, self.last_tick, self.watermark], separators=(",", ":")
-                )
+                out[_META] = json.dumps([self.closed_until, self.last_tick, self.watermark], separators=(",", ":"))
                 continue
             assert isinstance(item, tuple)
             start, kind, cid = item

@@ -158,9 +158,7 @@ class Changelog:
 
     def drain_changes(self) -> dict[str, str | None]:
         """Version records changed since the last drain (key -> text); deterministic."""
-        out: dict[str, str | None] = {
-            f"{_PREFIX}{cid}": str(self._versions[cid]) for cid in sorted(self._dirty)
-        }
+        out: dict[str, str | None] = {f"{_PREFIX}{cid}": str(self._versions[cid]) for cid in sorted(self._dirty)}
         self._dirty.clear()
         return out
 

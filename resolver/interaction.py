@@ -171,9 +171,7 @@ def from_json(obj: object, limits: Limits = Limits()) -> Interaction:
     """Build and validate an Interaction from its JSON form. Raises InvalidInteraction with every problem."""
     if not isinstance(obj, dict):
         raise InvalidInteraction("event: must be a JSON object")
-    missing = [
-        f for f in ("event_id", "touchpoint", "occurred_at", "source_id", "interaction") if f not in obj
-    ]
+    missing = [f for f in ("event_id", "touchpoint", "occurred_at", "source_id", "interaction") if f not in obj]
     if missing:
         raise InvalidInteraction("; ".join(f"{f}: required" for f in missing))
     touchpoint = obj["touchpoint"]

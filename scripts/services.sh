@@ -26,6 +26,15 @@ up() {
 }
 
 down() {
+  # a worker left running by `make demo` (for its dashboard)
+  local pidfile="${DEMO_OUT:-$ROOT/demo-out}/worker.pid"
+  if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    kill -TERM "$(cat "$pidfile")" || true
+    for _ in $(seq 1 100); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    echo "demo worker: stopped" >&2
+  fi
+  rm -f "$pidfile"
   "$ROOT/scripts/kafka.sh" stop
   "$ROOT/scripts/redis.sh" stop
 }

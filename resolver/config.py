@@ -1,0 +1,72 @@
+"""Every tunable of the resolver core, as one frozen value.
+
+The shell builds a `ResolverConfig` once at start-up (from settings or flags) and hands it to
+`Resolver`; the core never reads the environment. Defaults are the documented behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["EmailRule", "ResolverConfig", "gmail_rules"]
+
+
+@dataclass(frozen=True, slots=True)
+class EmailRule:
+    """How one provider treats the local part of its addresses.
+
+    `domain` is the canonical domain; `aliases` are other domains of the same mailbox space
+    (``googlemail.com`` for Gmail). `ignore_dots` drops ``.`` from the local part; `plus_tags`
+    drops everything from the first ``+``.
+    """
+
+    domain: str
+    aliases: tuple[str, ...] = ()
+    ignore_dots: bool = False
+    plus_tags: bool = False
+
+
+def gmail_rules() -> tuple[EmailRule, ...]:
+    """The default provider rules: Gmail ignores dots and +tags, googlemail.com is gmail.com."""
+    return (EmailRule("gmail.com", aliases=("googlemail.com",), ignore_dots=True, plus_tags=True),)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverConfig:
+    """Tunables of the core. Everything here is input; changing it may change the partition.
+
+    Attributes:
+        default_region: region for numbers written without a country code (ISO 3166 alpha-2).
+        hub_threshold: an identifier seen with MORE than this many distinct people (by any
+            signal in `hub_signals`) is quarantined: it stops linking and merges through it
+            are undone.
+        hub_signals: which co-occurring values count as distinct people: "name", "email",
+            "phone" (for emails and touchpoint identities), "touchpoint".
+        max_phones, max_emails: per-customer limits; a merge exceeding one is refused.
+        household_rule: refuse phone links between people with different emails AND names.
+        junk_values: extra exact values (phones as digits, emails lower-case) never linked.
+        junk_patterns: extra regular expressions (full match on the trimmed lower-case raw
+            value, or on the phone's digits) never linked.
+        email_rules: provider rules for email local parts.
+        phone_cache_size: bound of the phone normalisation cache (entries).
+    """
+
+    default_region: str = "IN"
+    hub_threshold: int = 5
+    hub_signals: tuple[str, ...] = ("name", "email", "phone")
+    max_phones: int = 3
+    max_emails: int = 3
+    household_rule: bool = True
+    junk_values: tuple[str, ...] = ()
+    junk_patterns: tuple[str, ...] = ()
+    email_rules: tuple[EmailRule, ...] = field(default_factory=gmail_rules)
+    phone_cache_size: int = 500_000
+
+    def __post_init__(self) -> None:
+        if self.hub_threshold < 1:
+            raise ValueError("hub_threshold must be at least 1")
+        if self.max_phones < 1 or self.max_emails < 1:
+            raise ValueError("max_phones and max_emails must be at least 1")
+        unknown = set(self.hub_signals) - {"name", "email", "phone", "touchpoint"}
+        if unknown:
+            raise ValueError(f"hub_signals: unknown {sorted(unknown)}")

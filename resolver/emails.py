@@ -1,0 +1,80 @@
+"""Email addresses: trim, lower-case, syntax check, provider rules (Gmail's by default).
+
+`EmailNormaliser.normalise(raw)` returns an `Email` with the canonical address and a status:
+``valid`` (links), ``invalid`` (bad syntax; kept, never linked) or ``junk`` (a placeholder).
+Provider rules come from `ResolverConfig.email_rules`: with the default, ``John.Smith+shop@
+GoogleMail.com`` and ``johnsmith@gmail.com`` are one mailbox.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from resolver.config import EmailRule
+from resolver.junk import JunkRules
+
+__all__ = ["Email", "EmailNormaliser"]
+
+# Deliberately simple: the practical subset of RFC 5322 that real forms accept.
+_LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """A normalised address. `address` is canonical when valid, else the trimmed lower-case text."""
+
+    address: str
+    status: str  # "valid" | "invalid" | "junk"
+
+    @property
+    def linkable(self) -> bool:
+        return self.status == "valid"
+
+
+class EmailNormaliser:
+    """Applies syntax checks and provider rules. Caches on the raw text (bounded)."""
+
+    __slots__ = ("_cache", "_cache_size", "_junk", "_rules")
+
+    def __init__(
+        self, rules: Iterable[EmailRule] = (), junk: JunkRules | None = None, cache_size: int = 200_000
+    ) -> None:
+        self._rules: dict[str, EmailRule] = {}
+        for rule in rules:
+            for domain in (rule.domain, *rule.aliases):
+                self._rules[domain.lower()] = rule
+        self._junk = junk or JunkRules()
+        self._cache: dict[str, Email] = {}
+        self._cache_size = cache_size
+
+    def normalise(self, raw: str) -> Email:
+        hit = self._cache.get(raw)
+        if hit is None:
+            hit = self._compute(raw)
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[raw] = hit
+        return hit
+
+    def _compute(self, raw: str) -> Email:
+        text = raw.strip().lower()
+        if text.startswith("mailto:"):
+            text = text[7:]
+        local, at, domain = text.rpartition("@")
+        domain = domain.rstrip(".")
+        if not at or len(text) > 254 or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
+            return Email(text, "invalid")
+        rule = self._rules.get(domain)
+        if rule is not None:
+            domain = rule.domain.lower()
+            if rule.plus_tags:
+                local = local.partition("+")[0]
+            if rule.ignore_dots:
+                local = local.replace(".", "")
+            if not local:
+                return Email(text, "invalid")
+        address = f"{local}@{domain}"
+        return Email(address, "junk" if self._junk.email(address) else "valid")

@@ -1,0 +1,1354 @@
+"""The identity resolver: events in, stable customers out, with evidence for every decision.
+
+Model
+-----
+Nodes are identifier keys (see `resolver.identifiers`): ``p:`` phones, ``e:`` emails, ``t:``
+touchpoint identities, plus ``x:<event_id>`` for an event with nothing linkable. An event
+links its *effective* keys together; a customer is a set of nodes joined by those links, and
+every event belongs to the customer of its anchor (its highest-priority effective key:
+phone, then email, then touchpoint identity).
+
+The partition is a pure function of the SET of events (plus operator actions), which is what
+makes any order of the same events give the same customers:
+
+1. Node status is a set function. A key seen with more than ``hub_threshold`` distinct people
+   (distinct names, emails, phones: ``hub_signals``) is *quarantined*: it stops linking and
+   the merges made through it are recomputed away. Operators can *block* or *cut* keys.
+2. Household rule (chosen and measured): a phone is *shared* when two of its events carry
+   different emails AND dissimilar names (`resolver.names`). A shared phone then no longer
+   links events that carry an email, so each person keeps their own customer, while
+   events with only the phone still attach to it. One person with two emails and one name
+   (or a typo of it) is not affected. Households where one member never gives an email or
+   name cannot be told apart and stay merged (their confidence shows the name conflict).
+3. Raw components are the connected components of the effective links. A raw component
+   that fits the limits (``max_phones``, ``max_emails``, split barriers) is one customer.
+   Otherwise it is resolved greedily in canonical order (``occurred_at``, ``event_id``), each
+   refused link recorded on its event with the reason.
+
+Incrementally, an event that joins customers within the limits is a plain union; anything
+else (a new hub, a shared phone, a limit, a split barrier) recomputes the affected raw
+component from the stored evidence (`_reresolve`).
+
+Ids: a new customer's id is derived from the hash of its first event id. The survivor of a
+merge is the customer with the oldest ``first_seen`` (ties: smallest id); recomputation
+keeps each old id on the part holding its oldest event. Ids disappear only by absorption
+(or erasure).
+
+Persistence: every piece of state is a record ``key -> compact JSON``; `drain_changes`
+returns the records changed since the last drain (O(changes)), `Resolver.restore` rebuilds
+an identical resolver from the union of all drained records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from resolver.confidence import Features, score
+from resolver.config import ResolverConfig
+from resolver.identifiers import IdentifierParser, kind_of, mask, touchpoint_key
+from resolver.interaction import Interaction
+from resolver.names import name_class, names_similar
+from resolver.unionfind import DisjointSet
+
+__all__ = ["Explanation", "Lookup", "Outcome", "Profile", "Resolver", "customer_id_for"]
+
+_OK = "ok"
+
+
+def customer_id_for(event_id: str, salt: int = 0) -> str:
+    """The deterministic id of a customer created by `event_id` (``salt`` resolves collisions)."""
+    text = event_id if salt == 0 else f"{event_id}#{salt}"
+    return "c_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(("irl-suppress:" + text).encode("utf-8")).hexdigest()[:32]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one step did. `notes` are masked (no raw PII)."""
+
+    event_id: str | None
+    duplicate: bool = False
+    suppressed: bool = False
+    customer_id: str | None = None
+    touched: tuple[str, ...] = ()
+    absorbed: tuple[tuple[str, str], ...] = ()
+    created: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A live customer, field names as in ResolvedCustomer v1."""
+
+    customer_id: str
+    phones: tuple[str, ...]
+    emails: tuple[str, ...]
+    source_ids: tuple[tuple[str, str], ...]
+    name: str | None
+    first_seen: int | None
+    last_seen: int | None
+    event_count: int
+    touchpoints: tuple[str, ...]
+    confidence: float
+    confidence_reasons: tuple[str, ...]
+
+    def to_record(self) -> dict[str, Any]:
+        """The ResolvedCustomer field subset this profile fills (JSON-able)."""
+        return {
+            "customer_id": self.customer_id,
+            "phones": list(self.phones),
+            "emails": list(self.emails),
+            "source_ids": [{"touchpoint": t, "source_id": s} for t, s in self.source_ids],
+            "name": self.name,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "event_count": self.event_count,
+            "touchpoints": list(self.touchpoints),
+            "confidence": self.confidence,
+            "confidence_reasons": list(self.confidence_reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Where a raw identifier leads: a customer id, or why none (invalid, junk, quarantined...)."""
+
+    kind: str
+    key: str | None
+    status: str  # "linked" | "invalid" | "junk" | "unknown" | "quarantined" | "blocked" | "cut" | "shared"
+    customer_id: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "status": self.status,
+            "customer_id": self.customer_id,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The evidence graph of one customer: identifier nodes, event edges, refusals."""
+
+    customer_id: str
+    nodes: tuple[dict[str, Any], ...] = ()
+    edges: tuple[dict[str, Any], ...] = ()
+    events: tuple[str, ...] = ()
+    absorbed_ids: tuple[str, ...] = ()
+    found: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "found": self.found,
+            "nodes": list(self.nodes),
+            "edges": list(self.edges),
+            "events": list(self.events),
+            "absorbed_ids": list(self.absorbed_ids),
+        }
+
+
+class _Event:
+    __slots__ = ("anchor", "at", "cut", "eid", "keys", "name", "note", "rejected", "src", "tp")
+
+    def __init__(
+        self,
+        eid: str,
+        at: int,
+        tp: str,
+        src: str,
+        name: str | None,
+        keys: tuple[str, ...],
+        rejected: tuple[str, ...],
+    ) -> None:
+        self.eid = eid
+        self.at = at
+        self.tp = tp
+        self.src = src
+        self.name = name
+        self.keys = keys
+        self.rejected = rejected
+        self.anchor = ""
+        self.cut = False
+        self.note: str | None = None
+
+    def record(self) -> list[Any]:
+        return [
+            self.at,
+            self.tp,
+            self.src,
+            self.name,
+            list(self.keys),
+            list(self.rejected),
+            self.anchor,
+            int(self.cut),
+            self.note,
+        ]
+
+
+class _Node:
+    __slots__ = ("bars", "events", "pairs", "shared", "sig", "status")
+
+    def __init__(self) -> None:
+        self.status = _OK
+        self.events: list[str] = []
+        self.sig: list[str] | None = []
+        self.pairs: list[tuple[str, str]] | None = None
+        self.shared = False
+        self.bars: tuple[tuple[int, int], ...] = ()
+
+    def record(self, key: str, parent: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"k": key}
+        if self.status != _OK:
+            out["s"] = self.status
+        if parent is not None:
+            out["p"] = parent
+        if self.sig:
+            out["g"] = list(self.sig)
+        if self.pairs:
+            out["h"] = [list(p) for p in self.pairs]
+        if self.shared:
+            out["sh"] = 1
+        if self.bars:
+            out["b"] = [list(b) for b in self.bars]
+        return out
+
+
+class _Customer:
+    __slots__ = ("bars", "cid", "constrained", "emails", "first", "phones", "root")
+
+    def __init__(self, cid: str, root: str, first: int) -> None:
+        self.cid = cid
+        self.root = root
+        self.first = first
+        self.phones = 0
+        self.emails = 0
+        self.bars: dict[int, int] = {}
+        self.constrained = False
+
+    def record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"r": self.root, "f": self.first, "np": self.phones, "ne": self.emails}
+        if self.bars:
+            out["b"] = sorted([k, v] for k, v in self.bars.items())
+        if self.constrained:
+            out["k"] = 1
+        return out
+
+
+@dataclass
+class _Step:
+    touched: set[str] = field(default_factory=set)
+    absorbed: dict[str, str] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Resolver:
+    """Streaming identity resolution over `Interaction` events. Pure: no I/O, no clock."""
+
+    def __init__(self, config: ResolverConfig | None = None, *, track_changes: bool = True) -> None:
+        self.config = config if config is not None else ResolverConfig()
+        self._parser = IdentifierParser(self.config)
+        self._events: dict[str, _Event] = {}
+        self._nodes: dict[str, _Node] = {}
+        self._uf = DisjointSet()
+        self._cust: dict[str, _Customer] = {}
+        self._by_root: dict[str, str] = {}
+        self._absorbed: dict[str, str] = {}
+        self._erased: set[str] = set()
+        self._suppressed: set[str] = set()
+        self._split_seq = 0
+        self._names: dict[str, str] = {}
+        self._name_cache: dict[str, str | None] = {}
+        self._name_values: dict[str, str] = {}
+        self._signals = frozenset(s[0] if s != "touchpoint" else "t" for s in self.config.hub_signals)
+        self._track = track_changes
+        self._dirty: set[str] = set()
+        self.merges = 0
+
+    # ------------------------------------------------------------------ ingest
+
+    def apply(self, event: Interaction) -> Outcome:
+        """Resolve one event. Idempotent per event_id; a suppressed (erased) person is dropped."""
+        eid = event.event_id
+        known = self._events.get(eid)
+        if known is not None:
+            return Outcome(eid, duplicate=True, customer_id=self._customer_of(known))
+        ext = self._parser.extract(event)
+        if self._suppressed and (
+            _digest("ev:" + eid) in self._suppressed or any(_digest(k) in self._suppressed for k in ext.keys)
+        ):
+            return Outcome(eid, suppressed=True)
+        name = event.name.strip() if event.name and event.name.strip() else None
+        ev = _Event(eid, event.occurred_at, event.touchpoint, event.source_id.strip(), name, ext.keys, ext.rejected)
+        self._events[eid] = ev
+        step = _Step()
+        nodes = self._nodes
+        cls = self._class_of(name)
+        pending: list[tuple[str, str]] = []
+        new_keys: list[str] = []
+        signals = self._signals
+        values = [k for k in ext.keys if k[0] in signals]
+        if cls is not None and "n" in signals:
+            values.append(self._name_values.get(cls) or self._name_values.setdefault(cls, "n:" + cls))
+        for key in ext.keys:
+            node = nodes.get(key)
+            if node is None:
+                node = nodes[key] = _Node()
+                self._uf.add(key)
+                new_keys.append(key)
+                self._mark("n/" + key)
+            node.events.append(eid)
+            if node.status == _OK:
+                change = self._observe(key, node, ev, cls, values)
+                if change is not None:
+                    pending.append((key, change))
+        if pending:
+            seeds = [k for k in ext.keys if nodes[k].status == _OK]
+            events = self._raw_events(seeds)
+            events.add(eid)
+            for key, change in pending:
+                self._set_status(key, change, step)
+            self._reresolve(self._closure(events), step)
+        else:
+            self._link(ev, new_keys, step)
+        self._mark("e/" + eid)
+        return self._outcome(eid, step)
+
+    def _link(self, ev: _Event, new_keys: list[str], step: _Step) -> None:
+        eff = self._eff(ev)
+        uf = self._uf
+        by_root = self._by_root
+        anchor = eff[0]
+        self._ensure_pseudo(anchor)
+        roots: list[str] = []
+        for key in eff:
+            root = uf.find(key)
+            if root not in roots:
+                roots.append(root)
+        if len(roots) == 1 and not new_keys:
+            cid = by_root.get(roots[0])
+            if cid is not None:
+                # The common case: an event that only re-sees one customer's identifiers.
+                ev.anchor = anchor
+                cust = self._cust[cid]
+                if ev.at < cust.first:
+                    cust.first = ev.at
+                    self._mark("c/" + cid)
+                step.touched.add(cid)
+                return
+        custs = [self._cust[by_root[r]] for r in roots if r in by_root]
+        fresh = [r for r in roots if r not in by_root]
+        if any(c.constrained for c in custs) or not self._fits(custs, fresh):
+            events = self._raw_events([k for k in eff if not k.startswith("x:")])
+            events.add(ev.eid)
+            self._reresolve(events, step)
+            return
+        ev.anchor = anchor
+        if not custs:
+            self._ensure_pseudo(anchor)
+            root = anchor
+            for key in eff[1:]:
+                root = self._union(root, key)
+            cid = self._new_id(ev.eid)
+            cust = _Customer(cid, root, ev.at)
+            self._count_into(cust, eff)
+            self._cust[cid] = cust
+            by_root[root] = cid
+            self._mark("c/" + cid)
+            step.created.append(cid)
+            step.touched.add(cid)
+            return
+        survivor = min(custs, key=lambda c: (c.first, c.cid))
+        for c in custs:
+            if c is not survivor:
+                self._absorb(c, survivor, step)
+        root = survivor.root
+        for r in roots:
+            root = self._union(root, r)
+        for r in fresh:
+            self._count_into(survivor, [r])
+            for bar in self._nodes[r].bars:
+                survivor.bars[bar[0]] = bar[1]
+        if root != survivor.root:
+            del by_root[survivor.root]
+            survivor.root = root
+        by_root[root] = survivor.cid
+        survivor.first = min(survivor.first, ev.at)
+        self._mark("c/" + survivor.cid)
+        step.touched.add(survivor.cid)
+
+    def _absorb(self, gone: _Customer, survivor: _Customer, step: _Step) -> None:
+        del self._cust[gone.cid]
+        del self._by_root[gone.root]
+        self._absorbed[gone.cid] = survivor.cid
+        survivor.phones += gone.phones
+        survivor.emails += gone.emails
+        survivor.bars.update(gone.bars)
+        survivor.first = min(survivor.first, gone.first)
+        step.absorbed[gone.cid] = survivor.cid
+        step.touched.discard(gone.cid)
+        self.merges += 1
+        self._mark("c/" + gone.cid)
+        self._mark("a/" + gone.cid)
+
+    def _union(self, a: str, b: str) -> str:
+        root, gone = self._uf.union(a, b)
+        if gone is not None:
+            self._mark("n/" + gone)
+        return root
+
+    def _count_into(self, cust: _Customer, keys: Iterable[str]) -> None:
+        for key in keys:
+            if key[0] == "p":
+                cust.phones += 1
+            elif key[0] == "e":
+                cust.emails += 1
+
+    def _fits(self, custs: list[_Customer], fresh: list[str]) -> bool:
+        """True when joining these customers and fresh roots respects limits and barriers."""
+        phones = sum(c.phones for c in custs)
+        emails = sum(c.emails for c in custs)
+        bars: dict[int, int] = {}
+        for c in custs:
+            for k, v in c.bars.items():
+                if bars.setdefault(k, v) != v:
+                    return False
+        for r in fresh:
+            if r[0] == "p":
+                phones += 1
+            elif r[0] == "e":
+                emails += 1
+            for k, v in self._nodes[r].bars:
+                if bars.setdefault(k, v) != v:
+                    return False
+        return phones <= self.config.max_phones and emails <= self.config.max_emails
+
+    def _observe(self, key: str, node: _Node, ev: _Event, cls: str | None, values: list[str]) -> str | None:
+        """Record what this event says about `key`; return "quarantined"/"shared" on a change.
+
+        `values` are the event's hub signals (``n:<name class>`` and co-occurring keys).
+        """
+        sig = node.sig
+        if sig is not None:
+            added = False
+            for value in values:
+                if value != key and value not in sig:
+                    sig.append(value)
+                    added = True
+            if added:
+                self._mark("n/" + key)
+                limit = self.config.hub_threshold
+                if len(sig) > limit:
+                    counts: dict[str, int] = {}
+                    for value in sig:
+                        counts[value[0]] = counts.get(value[0], 0) + 1
+                    if max(counts.values()) > limit:
+                        return "quarantined"
+        if key[0] == "p" and self.config.household_rule and not node.shared and cls is not None:
+            email = next((k for k in ev.keys if k[0] == "e"), None)
+            if email is not None:
+                pairs = node.pairs
+                if pairs is None:
+                    pairs = node.pairs = []
+                pair = (email, cls)
+                if pair not in pairs:
+                    conflict = any(e != email and not names_similar(n, cls) for e, n in pairs)
+                    pairs.append(pair)
+                    self._mark("n/" + key)
+                    if conflict:
+                        return "shared"
+        return None
+
+    def _set_status(self, key: str, change: str, step: _Step) -> None:
+        node = self._nodes[key]
+        if change == "shared":
+            node.shared = True
+            node.pairs = None
+            step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
+        else:
+            node.status = change
+            node.sig = None
+            node.pairs = None
+            step.notes.append(f"{change}: {kind_of(key)} {mask(key)} stops linking")
+        self._mark("n/" + key)
+
+    def _class_of(self, name: str | None) -> str | None:
+        """Name class, cached: most names repeat, and folding them is the costly part."""
+        if name is None:
+            return None
+        cache = self._name_cache
+        if name in cache:
+            return cache[name]
+        if len(cache) >= 200_000:
+            cache.clear()
+        value = cache[name] = self._intern(name_class(name))
+        return value
+
+    def _intern(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return self._names.setdefault(value, value)
+
+    # ------------------------------------------------------------------ graph
+
+    def _eff(self, ev: _Event) -> list[str]:
+        """The keys this event links now (non-empty: a lone event gets its own ``x:`` key)."""
+        nodes = self._nodes
+        out: list[str] = []
+        has_email = False
+        for key in ev.keys:
+            if key[0] == "e" and nodes[key].status == _OK:
+                has_email = True
+                break
+        for key in ev.keys:
+            node = nodes[key]
+            if node.status != _OK or (node.shared and has_email):
+                continue
+            out.append(key)
+            if ev.cut:
+                break
+        if not out:
+            out.append("x:" + ev.eid)
+        return out
+
+    def _ensure_pseudo(self, key: str) -> None:
+        if key.startswith("x:") and key not in self._nodes:
+            node = self._nodes[key] = _Node()
+            node.sig = None
+            node.events.append(key[2:])
+            self._uf.add(key)
+            self._mark("n/" + key)
+
+    def _raw_events(self, seeds: Iterable[str]) -> set[str]:
+        """All events of the raw components (current links, any customer) of the seed keys."""
+        seen_nodes: set[str] = set()
+        seen_events: set[str] = set()
+        stack: list[str] = []
+        for seed in seeds:
+            if seed in self._nodes and seed not in seen_nodes:
+                seen_nodes.add(seed)
+                stack.append(seed)
+        while stack:
+            key = stack.pop()
+            node = self._nodes[key]
+            if node.status != _OK:
+                continue
+            # Members of the customer are part of the component even if refused links hide them.
+            root = self._uf.find(key)
+            if root in self._by_root:
+                for member in self._uf.members(root):
+                    if member not in seen_nodes:
+                        seen_nodes.add(member)
+                        stack.append(member)
+            for eid in node.events:
+                if eid in seen_events:
+                    continue
+                ev = self._events.get(eid)
+                if ev is None:
+                    continue
+                keys = self._eff_all(ev)
+                if key not in keys and not key.startswith("x:"):
+                    continue
+                seen_events.add(eid)
+                for other in keys:
+                    if other not in seen_nodes and other in self._nodes:
+                        seen_nodes.add(other)
+                        stack.append(other)
+        return seen_events
+
+    def _closure(self, events: set[str]) -> set[str]:
+        """Grow `events` (raw components under the old links) to whole components under the new ones.
+
+        A status change can also ADD links: quarantining an email lets a household phone link
+        that email's events again. So after a change we expand until nothing new is reached.
+        """
+        while True:
+            keys = {k for e in events for k in self._events[e].keys}
+            more = self._raw_events(sorted(keys))
+            if more <= events:
+                return events
+            events = events | more
+
+    def _eff_all(self, ev: _Event) -> list[str]:
+        """Effective keys ignoring a cut event (a cut event still belongs to its raw component)."""
+        if not ev.cut:
+            return self._eff(ev)
+        ev.cut = False
+        try:
+            return self._eff(ev)
+        finally:
+            ev.cut = True
+
+    def _reresolve(self, eids: set[str], step: _Step) -> None:
+        """Recompute the customers of `eids` (a union of whole raw components) from evidence."""
+        events = sorted((self._events[e] for e in eids), key=lambda ev: (ev.at, ev.eid))
+        uf = self._uf
+        old_cid: dict[str, str] = {}
+        old_nodes: set[str] = set()
+        seen_roots: set[str] = set()
+        for ev in events:
+            if ev.anchor and ev.anchor in uf:
+                root = uf.find(ev.anchor)
+                cid = self._by_root.get(root)
+                if cid is not None:
+                    old_cid[ev.eid] = cid
+                    if root not in seen_roots:
+                        seen_roots.add(root)
+                        old_nodes.update(uf.members(root))
+        homes: dict[str, str] = {}
+        for ev in events:
+            cid = old_cid.get(ev.eid)
+            if cid is not None and cid not in homes:
+                homes[cid] = ev.eid
+        effs: dict[str, list[str]] = {}
+        for ev in events:
+            eff = self._eff(ev)
+            effs[ev.eid] = eff
+            for key in eff:
+                self._ensure_pseudo(key)
+                old_nodes.add(key)
+        # Old customers of these events are rebuilt; their ids are reassigned below.
+        for cid in sorted(set(old_cid.values())):
+            cust = self._cust.pop(cid)
+            self._by_root.pop(cust.root, None)
+        uf.reset(old_nodes)
+        for key in old_nodes:
+            self._mark("n/" + key)
+        # Raw components (unconditional links), then per component: whole or greedy.
+        raw = DisjointSet()
+        for ev in events:
+            eff = effs[ev.eid]
+            raw.add(eff[0])
+            for key in eff[1:]:
+                raw.add(key)
+                raw.union(eff[0], key)
+        groups: dict[str, list[_Event]] = {}
+        for ev in events:
+            groups.setdefault(raw.find(effs[ev.eid][0]), []).append(ev)
+        parts: dict[str, list[_Event]] = {}
+        constrained: set[str] = set()
+        for members in groups.values():
+            keys = {k for ev in members for k in effs[ev.eid]}
+            whole = self._group_fits(keys)
+            roots_before: set[str] = set()
+            for ev in members:
+                eff = effs[ev.eid]
+                note: str | None = None
+                if whole:
+                    for key in eff[1:]:
+                        uf.union(eff[0], key)
+                else:
+                    for key in eff[1:]:
+                        reason = self._refusal(eff[0], key)
+                        if reason is None:
+                            uf.union(eff[0], key)
+                        else:
+                            note = f"refused {kind_of(key)} link: {reason}"
+                if ev.anchor != eff[0] or ev.note != note:
+                    ev.anchor = eff[0]
+                    ev.note = note
+                    self._mark("e/" + ev.eid)
+                if note is not None:
+                    step.notes.append(f"event {ev.eid}: {note}")
+            for ev in members:
+                root = uf.find(ev.anchor)
+                parts.setdefault(root, []).append(ev)
+                roots_before.add(root)
+            if len(roots_before) > 1:
+                constrained.update(roots_before)
+        # Ids: each old id stays with the part holding its oldest event.
+        for root in sorted(parts, key=lambda r: (parts[r][0].at, parts[r][0].eid)):
+            evs = parts[root]
+            inside = {ev.eid for ev in evs}
+            claimants = sorted(
+                (c for c, home in homes.items() if home in inside),
+                key=lambda c: (self._events[homes[c]].at, c),
+            )
+            if claimants:
+                cid = claimants[0]
+                for other in claimants[1:]:
+                    self._absorbed[other] = cid
+                    step.absorbed[other] = cid
+                    step.touched.discard(other)
+                    self.merges += 1
+                    self._mark("a/" + other)
+                    self._mark("c/" + other)
+            else:
+                cid = self._new_id(evs[0].eid)
+                step.created.append(cid)
+            cust = _Customer(cid, root, evs[0].at)
+            part_keys = self._uf.members(root)
+            self._count_into(cust, part_keys)
+            for key in part_keys:
+                for k, v in self._nodes[key].bars:
+                    cust.bars[k] = v
+            cust.constrained = root in constrained
+            self._cust[cid] = cust
+            self._by_root[root] = cid
+            self._mark("c/" + cid)
+            step.touched.add(cid)
+
+    def _group_fits(self, keys: set[str]) -> bool:
+        phones = sum(1 for k in keys if k[0] == "p")
+        emails = sum(1 for k in keys if k[0] == "e")
+        if phones > self.config.max_phones or emails > self.config.max_emails:
+            return False
+        bars: dict[int, int] = {}
+        for key in keys:
+            for k, v in self._nodes[key].bars:
+                if bars.setdefault(k, v) != v:
+                    return False
+        return True
+
+    def _refusal(self, a: str, b: str) -> str | None:
+        """Why joining the sets of `a` and `b` (during greedy recomputation) is refused, or None."""
+        ra, rb = self._uf.find(a), self._uf.find(b)
+        if ra == rb:
+            return None
+        keys = self._uf.members(ra) + self._uf.members(rb)
+        phones = sum(1 for k in keys if k[0] == "p")
+        emails = sum(1 for k in keys if k[0] == "e")
+        if phones > self.config.max_phones:
+            return f"more than {self.config.max_phones} phones"
+        if emails > self.config.max_emails:
+            return f"more than {self.config.max_emails} emails"
+        bars: dict[int, int] = {}
+        for key in keys:
+            for k, v in self._nodes[key].bars:
+                if bars.setdefault(k, v) != v:
+                    return f"kept apart by split {k}"
+        return None
+
+    def _new_id(self, eid: str) -> str:
+        salt = 0
+        while True:
+            cid = customer_id_for(eid, salt)
+            if cid not in self._cust and cid not in self._absorbed and cid not in self._erased:
+                return cid
+            salt += 1
+
+    def _customer_of(self, ev: _Event) -> str | None:
+        if not ev.anchor or ev.anchor not in self._uf:
+            return None
+        return self._by_root.get(self._uf.find(ev.anchor))
+
+    def _outcome(self, eid: str | None, step: _Step) -> Outcome:
+        if eid is not None and not step.absorbed and not step.created and not step.notes and len(step.touched) == 1:
+            (only,) = step.touched
+            return Outcome(eid, customer_id=only, touched=(only,))
+        live = {c for c in step.touched if c in self._cust}
+        customer = None
+        if eid is not None and eid in self._events:
+            customer = self._customer_of(self._events[eid])
+        return Outcome(
+            eid,
+            customer_id=customer,
+            touched=tuple(sorted(live)),
+            absorbed=tuple(sorted(step.absorbed.items())),
+            created=tuple(sorted(c for c in step.created if c in self._cust)),
+            notes=tuple(step.notes),
+        )
+
+    def _mark(self, record: str) -> None:
+        if self._track:
+            self._dirty.add(record)
+
+    # ------------------------------------------------------------------ queries
+
+    def customer_of_event(self, event_id: str) -> str | None:
+        """The current customer id of an event (after merges); None if unknown or erased."""
+        ev = self._events.get(event_id)
+        return None if ev is None else self._customer_of(ev)
+
+    def current_id(self, customer_id: str) -> str | None:
+        """Follow the absorbed-into chain to a live id; None when unknown or erased."""
+        seen = 0
+        cid: str | None = customer_id
+        while cid is not None and cid not in self._cust:
+            cid = self._absorbed.get(cid)
+            seen += 1
+            if seen > 10_000:
+                return None
+        return cid
+
+    def customer_ids(self) -> list[str]:
+        return sorted(self._cust)
+
+    def event_ids(self) -> list[str]:
+        """Ids of the events held (not erased, not suppressed), sorted."""
+        return sorted(self._events)
+
+    def quarantined(self) -> list[str]:
+        """Masked keys of quarantined (hub) and blocked identifiers, sorted by key."""
+        return [
+            f"{node.status}:{kind_of(k)}:{mask(k)}"
+            for k, node in sorted(self._nodes.items())
+            if node.status in ("quarantined", "blocked")
+        ]
+
+    def quarantined_keys(self) -> list[str]:
+        """The raw keys behind `quarantined()` (for operators; contains PII)."""
+        return sorted(k for k, node in self._nodes.items() if node.status in ("quarantined", "blocked"))
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "events": len(self._events),
+            "identifiers": len(self._nodes),
+            "customers": len(self._cust),
+            "merges": self.merges,
+            "quarantined": sum(1 for n in self._nodes.values() if n.status == "quarantined"),
+            "shared_phones": sum(1 for n in self._nodes.values() if n.shared),
+        }
+
+    def _customer_events(self, cust: _Customer) -> list[_Event]:
+        out: list[_Event] = []
+        for key in self._uf.members(cust.root):
+            for eid in self._nodes[key].events:
+                ev = self._events.get(eid)
+                if ev is not None and ev.anchor == key:
+                    out.append(ev)
+        out.sort(key=lambda ev: (ev.at, ev.eid))
+        return out
+
+    def profile(self, customer_id: str) -> Profile | None:
+        """The profile of a live customer id (None for absorbed, erased or unknown ids)."""
+        cust = self._cust.get(customer_id)
+        if cust is None:
+            return None
+        members = self._uf.members(cust.root)
+        events = self._customer_events(cust)
+        phones = sorted(k[2:] for k in members if k[0] == "p")
+        emails = sorted(k[2:] for k in members if k[0] == "e")
+        sources = sorted({(ev.tp, ev.src) for ev in events})
+        names: dict[str, list[int]] = {}
+        for ev in events:
+            if ev.name:
+                entry = names.setdefault(ev.name, [0, 0])
+                entry[0] += 1
+                entry[1] = max(entry[1], ev.at)
+        name = min(names, key=lambda n: (-names[n][0], -names[n][1], n)) if names else None
+        value, reasons = score(self._features(cust, members, events))
+        return Profile(
+            customer_id=customer_id,
+            phones=tuple(phones),
+            emails=tuple(emails),
+            source_ids=tuple(sources),
+            name=name,
+            first_seen=events[0].at if events else None,
+            last_seen=max(ev.at for ev in events) if events else None,
+            event_count=len(events),
+            touchpoints=tuple(sorted({ev.tp for ev in events})),
+            confidence=value,
+            confidence_reasons=reasons,
+        )
+
+    def _features(self, cust: _Customer, members: list[str], events: list[_Event]) -> Features:
+        nodes = self._nodes
+        member_set = set(members)
+        counts: dict[str, int] = {}
+        for ev in events:
+            cls = name_class(ev.name)
+            if cls is not None:
+                counts[cls] = counts.get(cls, 0) + 1
+        groups: list[list[str]] = []
+        for cls in sorted(counts, key=lambda c: (-counts[c], c)):
+            for group in groups:
+                if any(names_similar(cls, other) for other in group):
+                    group.append(cls)
+                    break
+            else:
+                groups.append([cls])
+        minority = sum(counts[c] for g in groups[1:] for c in g)
+        verified = any(ev.tp == "WHATSAPP" and any(k[0] == "p" for k in ev.keys) for ev in events)
+        corroborating = sum(1 for ev in events if len(self._eff(ev)) >= 2)
+        near_q = sum(1 for ev in events if any(nodes[k].status != _OK for k in ev.keys))
+        refused = sum(1 for ev in events if ev.note)
+        shared = any(nodes[k].shared for k in members if k[0] == "p")
+        phone_sources = {ev.tp for ev in events if any(k[0] == "p" for k in self._eff(ev))}
+        kiosk_only = phone_sources == {"KIOSK"}
+        return Features(
+            events=len(events),
+            phones=cust.phones,
+            emails=cust.emails,
+            name_groups=len(groups),
+            minority_names=minority,
+            verified_phone=verified,
+            corroborating_events=corroborating,
+            weak_bridges=self._weak_bridges(member_set, events),
+            near_quarantined=near_q,
+            refused_merges=refused,
+            shared_phone=shared,
+            kiosk_only_phone=kiosk_only,
+        )
+
+    def _weak_bridges(self, members: set[str], events: list[_Event]) -> int:
+        """Count single-event links whose removal separates phones/emails on both sides."""
+        adj: dict[str, dict[str, int]] = {}
+        for ev in events:
+            eff = self._eff(ev)
+            for key in eff[1:]:
+                if key in members and eff[0] in members:
+                    a, b = eff[0], key
+                    adj.setdefault(a, {})[b] = adj.setdefault(a, {}).get(b, 0) + 1
+                    adj.setdefault(b, {})[a] = adj.setdefault(b, {}).get(a, 0) + 1
+        strong = {k for k in adj if k[0] in "pe"}
+        if len(strong) < 2:
+            return 0
+        total = len(strong)
+        disc: dict[str, int] = {}
+        low: dict[str, int] = {}
+        sub: dict[str, int] = {}
+        count = 0
+        for start in sorted(adj):
+            if start in disc:
+                continue
+            disc[start] = low[start] = len(disc)
+            sub[start] = 1 if start in strong else 0
+            stack: list[tuple[str, str | None, Iterable[str]]] = [(start, None, iter(sorted(adj[start])))]
+            while stack:
+                node, parent, it = stack[-1]
+                advanced = False
+                for nxt in it:
+                    if nxt == parent:
+                        continue
+                    if nxt in disc:
+                        low[node] = min(low[node], disc[nxt])
+                    else:
+                        disc[nxt] = low[nxt] = len(disc)
+                        sub[nxt] = 1 if nxt in strong else 0
+                        stack.append((nxt, node, iter(sorted(adj[nxt]))))
+                        advanced = True
+                        break
+                if advanced:
+                    continue
+                stack.pop()
+                if parent is not None:
+                    low[parent] = min(low[parent], low[node])
+                    sub[parent] += sub[node]
+                    if low[node] > disc[parent] and adj[parent][node] == 1 and 0 < sub[node] < total:
+                        count += 1
+        return count
+
+    # ------------------------------------------------------------------ lookups and explanations
+
+    def _key_of(self, raw: str, kind: str) -> tuple[str | None, str]:
+        """(key, status) for a raw identifier of `kind`; status "ok" when it could link."""
+        if kind == "phone":
+            phone = self._parser.phones.normalise(raw)
+            return "p:" + phone.e164, "ok" if phone.linkable else phone.status
+        if kind == "email":
+            email = self._parser.emails.normalise(raw)
+            return "e:" + email.address, "ok" if email.linkable else email.status
+        if kind == "touchpoint":
+            touchpoint, _, source = raw.partition(":")
+            touchpoint = touchpoint.strip().upper()
+            if touchpoint == "WHATSAPP":
+                phone = self._parser.phones.international(source)
+                if phone.linkable:
+                    return "p:" + phone.e164, "ok"
+            if self._parser.junk.source_id(source):
+                return None, "junk"
+            return touchpoint_key(touchpoint, source), "ok"
+        raise ValueError(f"unknown identifier kind {kind!r}")
+
+    def lookup(self, raw: str, kind: str) -> Lookup:
+        """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""
+        key, status = self._key_of(raw, kind)
+        shown = None if key is None else mask(key)
+        if status != "ok":
+            return Lookup(kind, shown, status, None, f"{kind} is {status}: never linked")
+        assert key is not None
+        node = self._nodes.get(key)
+        if node is None:
+            return Lookup(kind, shown, "unknown", None, "never seen")
+        if node.status != _OK:
+            return Lookup(kind, shown, node.status, None, f"{node.status}: this {kind} does not link customers")
+        cid = self._by_root.get(self._uf.find(key))
+        if cid is None:
+            reason = "shared household phone: events with emails are kept apart" if node.shared else "unlinked"
+            return Lookup(kind, shown, "shared" if node.shared else "unknown", None, reason)
+        return Lookup(kind, shown, "linked", cid, "shared household phone" if node.shared else "linked")
+
+    def _resolve_ref(self, ref: str) -> tuple[str | None, str | None]:
+        """(node key, customer id) of a reference: customer id, event id, key, or raw identifier."""
+        ref = ref.strip()
+        if ref.startswith("c_"):
+            cid = self.current_id(ref)
+            return (None if cid is None else self._cust[cid].root), cid
+        if ref in self._events:
+            ev = self._events[ref]
+            return ev.anchor or None, self._customer_of(ev)
+        key: str | None
+        if ref[:2] in ("p:", "e:", "t:") and ref in self._nodes:
+            key = ref
+        elif "@" in ref:
+            key = self._key_of(ref, "email")[0]
+        elif ref.lstrip("+(").strip()[:1].isdigit():
+            key = self._key_of(ref, "phone")[0]
+        else:
+            key = self._key_of(ref, "touchpoint")[0]
+        if key is None or key not in self._nodes:
+            return key, None
+        return key, self._by_root.get(self._uf.find(key))
+
+    def explain(self, customer_id: str) -> Explanation:
+        """The evidence graph of a customer (JSON-able via `to_dict`). Contains PII: operators only."""
+        cid = self.current_id(customer_id)
+        if cid is None:
+            return Explanation(customer_id, found=False)
+        cust = self._cust[cid]
+        members = set(self._uf.members(cust.root))
+        events = self._customer_events(cust)
+        nodes = [
+            {"id": k, "kind": kind_of(k), "status": self._nodes[k].status, "shared": self._nodes[k].shared}
+            for k in sorted(members)
+        ]
+        extra: set[str] = set()
+        edges: list[dict[str, Any]] = []
+        for ev in events:
+            eff = self._eff(ev)
+            for key in ev.keys:
+                if key not in members:
+                    extra.add(key)
+            for key in ev.keys:
+                if key == eff[0]:
+                    continue
+                edge: dict[str, Any] = {
+                    "event_id": ev.eid,
+                    "from": eff[0],
+                    "to": key,
+                    "rule": f"same-event:{kind_of(eff[0])}+{kind_of(key)}",
+                    "weak": len(eff) < 2,
+                    "refused": key not in members or key not in eff,
+                }
+                if key not in eff:
+                    edge["reason"] = self._why_not_linking(key, ev)
+                elif key not in members:
+                    edge["reason"] = ev.note or "refused"
+                edges.append(edge)
+            for rejected in ev.rejected:
+                kind, status, value = rejected.split(":", 2)
+                edges.append(
+                    {
+                        "event_id": ev.eid,
+                        "from": eff[0],
+                        "to": f"{kind}:{status}:{mask(value)}",
+                        "rule": "rejected",
+                        "weak": True,
+                        "refused": True,
+                        "reason": f"{kind} {status}",
+                    }
+                )
+        for key in sorted(extra):
+            nodes.append({"id": key, "kind": kind_of(key), "status": self._nodes[key].status, "outside": True})
+        absorbed = sorted(a for a in self._absorbed if self.current_id(a) == cid)
+        return Explanation(cid, tuple(nodes), tuple(edges), tuple(ev.eid for ev in events), tuple(absorbed))
+
+    def _why_not_linking(self, key: str, ev: _Event) -> str:
+        node = self._nodes[key]
+        if node.status != _OK:
+            return f"{kind_of(key)} {node.status}"
+        if node.shared:
+            return "household phone shared with another person"
+        if ev.cut:
+            return "event links cut by a split"
+        return ev.note or "refused"
+
+    def why(self, a: str, b: str) -> dict[str, Any]:
+        """The chain of events joining `a` and `b` if they are one customer (JSON-able)."""
+        ka, ca = self._resolve_ref(a)
+        kb, cb = self._resolve_ref(b)
+        if ca is None or cb is None or ca != cb or ka is None or kb is None:
+            return {"joined": False, "customer_a": ca, "customer_b": cb, "path": []}
+        cust = self._cust[ca]
+        adj: dict[str, list[tuple[str, str]]] = {}
+        for ev in self._customer_events(cust):
+            eff = self._eff(ev)
+            for key in eff[1:]:
+                if self._uf.find(key) == cust.root:
+                    adj.setdefault(eff[0], []).append((key, ev.eid))
+                    adj.setdefault(key, []).append((eff[0], ev.eid))
+        previous: dict[str, tuple[str, str] | None] = {ka: None}
+        queue = [ka]
+        for node in queue:
+            if node == kb:
+                break
+            for nxt, eid in sorted(adj.get(node, [])):
+                if nxt not in previous:
+                    previous[nxt] = (node, eid)
+                    queue.append(nxt)
+        path: list[dict[str, str]] = []
+        cur = kb
+        while previous.get(cur) is not None:
+            prev, eid = previous[cur]  # type: ignore[misc]
+            path.append(
+                {"from": prev, "to": cur, "event_id": eid, "rule": f"same-event:{kind_of(prev)}+{kind_of(cur)}"}
+            )
+            cur = prev
+        path.reverse()
+        return {"joined": True, "customer_a": ca, "customer_b": cb, "path": path}
+
+    def why_not(self, a: str, b: str) -> dict[str, Any]:
+        """Why `a` and `b` are apart: their statuses and the evidence that was refused (JSON-able)."""
+        ka, ca = self._resolve_ref(a)
+        kb, cb = self._resolve_ref(b)
+        reasons: list[dict[str, Any]] = []
+        if ca is not None and ca == cb:
+            return {"apart": False, "customer_a": ca, "customer_b": cb, "reasons": []}
+        for ref, key in ((a, ka), (b, kb)):
+            if key is None:
+                reasons.append({"ref": ref, "reason": "not a linkable identifier"})
+            elif key not in self._nodes:
+                reasons.append({"ref": ref, "reason": "never seen"})
+            elif self._nodes[key].status != _OK:
+                reasons.append({"ref": ref, "reason": f"{self._nodes[key].status}: does not link"})
+            elif self._nodes[key].shared:
+                reasons.append({"ref": ref, "reason": "household phone shared with another person"})
+        side_a = self._side(ka, ca)
+        side_b = self._side(kb, cb)
+        bars_a = {b for k in side_a for b in self._nodes[k].bars if k in self._nodes}
+        bars_b = {b for k in side_b for b in self._nodes[k].bars if k in self._nodes}
+        # Identifiers carried by events of both sides: each one says why it did not join them.
+        for key in sorted(side_a & side_b):
+            node = self._nodes.get(key)
+            if node is None:
+                continue
+            if node.status != _OK:
+                why = f"shared {kind_of(key)} {node.status}: it does not link"
+            elif node.shared:
+                why = "household phone shared by people with different emails and names"
+            else:
+                notes = sorted({ev.note for e in node.events if (ev := self._events.get(e)) and ev.note})
+                why = "; ".join(notes) if notes else "a link through it was refused"
+            reasons.append({"identifier": key, "reason": why})
+        for split_no in sorted({s for s, _ in bars_a} & {s for s, _ in bars_b}):
+            reasons.append({"reason": f"kept apart by split {split_no}"})
+        return {"apart": True, "customer_a": ca, "customer_b": cb, "reasons": reasons[:100]}
+
+    def _side(self, key: str | None, cid: str | None) -> set[str]:
+        """Every key the side's events carry (members and non-linking ones)."""
+        if cid is not None:
+            cust = self._cust[cid]
+            out = set(self._uf.members(cust.root))
+            for ev in self._customer_events(cust):
+                out.update(ev.keys)
+            return out
+        return {key} if key is not None and key in self._nodes else set()
+
+    # ------------------------------------------------------------------ operator actions
+
+    def block(self, identifier: str) -> Outcome:
+        """Quarantine an identifier (raw phone/email/``TOUCHPOINT:id`` or key) and re-resolve."""
+        key, _ = self._resolve_ref(identifier)
+        step = _Step()
+        if key is None or key not in self._nodes or key.startswith("x:"):
+            return Outcome(None, notes=("block: unknown identifier",))
+        if self._nodes[key].status == "blocked":
+            return Outcome(None, notes=(f"block: {mask(key)} already blocked",))
+        events = self._raw_events([key])
+        self._set_status(key, "blocked", step)
+        self._reresolve(self._closure(events), step)
+        return self._outcome(None, step)
+
+    def split(self, customer_id: str, identifier: str) -> Outcome:
+        """Recompute a customer without an identifier (or an event's links); bar the parts from re-merging."""
+        cid = self.current_id(customer_id)
+        if cid is None:
+            return Outcome(None, notes=("split: unknown customer",))
+        cust = self._cust[cid]
+        members = set(self._uf.members(cust.root))
+        own = {ev.eid for ev in self._customer_events(cust)}
+        step = _Step()
+        target = identifier.strip()
+        events = self._raw_events(sorted(members))
+        if target in own:
+            self._events[target].cut = True
+            self._mark("e/" + target)
+            label = f"event {target}"
+        else:
+            key, _ = self._resolve_ref(target)
+            if key is None or key not in members:
+                return Outcome(None, notes=("split: identifier not part of this customer",))
+            self._nodes[key].status = "cut"
+            self._nodes[key].sig = None
+            self._mark("n/" + key)
+            label = f"{kind_of(key)} {mask(key)}"
+        self._reresolve(self._closure(events), step)
+        parts = sorted({c for eid in own if (c := self.customer_of_event(eid)) is not None})
+        if len(parts) > 1:
+            self._split_seq += 1
+            self._mark("m/split")
+            for index, part in enumerate(parts):
+                pc = self._cust[part]
+                pc.bars[self._split_seq] = index
+                self._mark("c/" + part)
+                for key in self._uf.members(pc.root):
+                    node = self._nodes[key]
+                    node.bars = (*node.bars, (self._split_seq, index))
+                    self._mark("n/" + key)
+        step.notes.append(f"split {cid} without {label}: {len(parts)} part(s)")
+        return self._outcome(None, step)
+
+    def erase(self, customer_id: str) -> Outcome:
+        """Forget a customer's events and identifiers; suppress them so a replay cannot bring them back."""
+        cid = self.current_id(customer_id)
+        if cid is None:
+            return Outcome(None, notes=("erase: unknown customer",))
+        cust = self._cust[cid]
+        members = list(self._uf.members(cust.root))
+        own = self._customer_events(cust)
+        step = _Step()
+        events = self._raw_events(members)
+        for ev in own:
+            self._suppressed.add(_digest("ev:" + ev.eid))
+            self._mark("s/" + _digest("ev:" + ev.eid))
+            events.discard(ev.eid)
+            del self._events[ev.eid]
+            self._mark("e/" + ev.eid)
+        gone = set(members)
+        for key in members:
+            if not key.startswith("x:"):
+                self._suppressed.add(_digest(key))
+                self._mark("s/" + _digest(key))
+        # Identifiers of the person seen on other customers' events are removed from them too.
+        for eid in sorted(events):
+            ev = self._events[eid]
+            if any(k in gone for k in ev.keys):
+                ev.keys = tuple(k for k in ev.keys if k not in gone)
+                self._mark("e/" + eid)
+        for key in members:
+            node = self._nodes.pop(key)
+            self._mark("n/" + key)
+            for eid in node.events:
+                other = self._events.get(eid)
+                if other is not None and other.anchor == key:
+                    other.anchor = ""
+        for key in {k for ev in own for k in ev.keys} - gone:
+            kept = self._nodes.get(key)
+            if kept is not None:
+                kept.events = [e for e in kept.events if e in self._events]
+                self._mark("n/" + key)
+        del self._by_root[cust.root]
+        del self._cust[cid]
+        self._uf.reset(members)
+        self._uf.remove(members)
+        self._erased.add(cid)
+        self._mark("c/" + cid)
+        self._mark("d/" + cid)
+        for absorbed, survivor in list(self._absorbed.items()):
+            if survivor == cid:
+                del self._absorbed[absorbed]
+                self._erased.add(absorbed)
+                self._mark("a/" + absorbed)
+                self._mark("d/" + absorbed)
+        if events:
+            self._reresolve(events, step)
+        step.notes.append(f"erased {cid}: {len(own)} event(s), {len(members)} identifier(s)")
+        return self._outcome(None, step)
+
+    # ------------------------------------------------------------------ persistence
+
+    def drain_changes(self) -> dict[str, str | None]:
+        """Records changed since the last drain: key -> compact JSON (None = deleted). O(changes)."""
+        out: dict[str, str | None] = {}
+        for rec in self._dirty:
+            # Node records are named by a digest of the key, so deletions leave no PII behind.
+            name = "n/" + _digest(rec[2:]) if rec[0] == "n" else rec
+            out[name] = self._record(rec)
+        self._dirty.clear()
+        return dict(sorted(out.items()))
+
+    def _record(self, rec: str) -> str | None:
+        kind, key = rec[0], rec[2:]
+        value: Any = None
+        if kind == "e":
+            ev = self._events.get(key)
+            value = None if ev is None else ev.record()
+        elif kind == "n":
+            node = self._nodes.get(key)
+            if node is not None:
+                parent = self._uf.parent_of(key) if key in self._uf else key
+                value = node.record(key, None if parent == key else parent)
+        elif kind == "c":
+            cust = self._cust.get(key)
+            value = None if cust is None else cust.record()
+        elif kind == "a":
+            value = self._absorbed.get(key)
+        elif kind == "d":
+            value = 1 if key in self._erased else None
+        elif kind == "s":
+            value = 1 if key in self._suppressed else None
+        elif kind == "m":
+            value = self._split_seq
+        return None if value is None else _dumps(value)
+
+    @classmethod
+    def restore(cls, config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Resolver:
+        """Rebuild from the union of drained records (latest value per key, deletions removed)."""
+        self = cls(config)
+        parents: list[tuple[str, str]] = []
+        customers: list[tuple[str, dict[str, Any]]] = []
+        for rec, text in records:
+            if text is None:
+                continue
+            value = json.loads(text)
+            kind, key = rec[0], rec[2:]
+            if kind == "e":
+                at, tp, src, name, keys, rejected, anchor, cut, note = value
+                ev = _Event(key, at, tp, src, name, tuple(keys), tuple(rejected))
+                ev.anchor, ev.cut, ev.note = anchor, bool(cut), note
+                self._events[key] = ev
+            elif kind == "n":
+                key = value["k"]
+                node = _Node()
+                node.status = value.get("s", _OK)
+                node.sig = list(value.get("g", [])) if node.status == _OK and not key.startswith("x:") else None
+                pairs = value.get("h")
+                node.pairs = [(p[0], self._intern(p[1]) or p[1]) for p in pairs] if pairs else None
+                node.shared = bool(value.get("sh"))
+                node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
+                self._nodes[key] = node
+                parents.append((key, value.get("p", key)))
+            elif kind == "c":
+                customers.append((key, value))
+            elif kind == "a":
+                self._absorbed[key] = value
+            elif kind == "d":
+                self._erased.add(key)
+            elif kind == "s":
+                self._suppressed.add(key)
+            elif kind == "m":
+                self._split_seq = int(value)
+        for eid in sorted(self._events):
+            ev = self._events[eid]
+            for key in ev.keys:
+                self._nodes[key].events.append(eid)
+            pseudo = self._nodes.get("x:" + eid)
+            if pseudo is not None:
+                pseudo.events.append(eid)
+        self._uf = DisjointSet.from_parents(parents)
+        for cid, value in customers:
+            cust = _Customer(cid, value["r"], value["f"])
+            cust.phones, cust.emails = value["np"], value["ne"]
+            cust.bars = {int(k): int(v) for k, v in value.get("b", [])}
+            cust.constrained = bool(value.get("k"))
+            self._cust[cid] = cust
+            self._by_root[cust.root] = cid
+        self.merges = len(self._absorbed)
+        self._dirty.clear()
+        return self

@@ -1,0 +1,99 @@
+"""The identifiers of an event: normalised phone, email and touchpoint identity, as string keys.
+
+Keys are prefixed by kind so that one dictionary holds them all and their order is the
+merge priority (phone ``p:`` < email ``e:`` < touchpoint identity ``t:``):
+
+* ``p:+919876543210``: a valid phone in E.164 (also a WhatsApp ``source_id``);
+* ``e:johnsmith@gmail.com``: a valid, provider-normalised email;
+* ``t:WEB:cookie-123``: a touchpoint identity (touchpoint, source_id).
+
+Values that cannot link (invalid, junk) are kept on the event as `Rejected` entries, so they
+can be explained and counted, but never become keys of the identity graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resolver.config import ResolverConfig
+from resolver.emails import EmailNormaliser
+from resolver.interaction import Interaction
+from resolver.junk import JunkRules
+from resolver.phones import PhoneNormaliser
+
+__all__ = ["KINDS", "Extracted", "IdentifierParser", "kind_of", "mask", "touchpoint_key"]
+
+#: key prefix -> kind name, in merge priority order.
+KINDS: dict[str, str] = {"p": "phone", "e": "email", "t": "touchpoint"}
+
+
+def kind_of(key: str) -> str:
+    """The kind of an identifier key ("phone", "email", "touchpoint", or "event" for a lone event)."""
+    return KINDS.get(key[:1], "event")
+
+
+def touchpoint_key(touchpoint: str, source_id: str) -> str:
+    return f"t:{touchpoint}:{source_id.strip()}"
+
+
+def mask(key: str) -> str:
+    """A log-safe form of a key or value: kind, length and the last two characters only."""
+    kind = key[:1] if key[1:2] == ":" else "?"
+    value = key[2:] if kind != "?" else key
+    return f"{kind}:*{len(value)}*{value[-2:]}" if value else f"{kind}:"
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """What one event says: linkable keys in priority order, and what was refused with why."""
+
+    keys: tuple[str, ...]
+    rejected: tuple[str, ...]  # "phone:invalid:<value>", "email:junk:<value>", ...
+
+
+class IdentifierParser:
+    """Builds `Extracted` from an `Interaction` with the configured normalisers (cached)."""
+
+    __slots__ = ("emails", "junk", "phones")
+
+    def __init__(self, config: ResolverConfig) -> None:
+        self.junk = JunkRules(config.junk_values, config.junk_patterns)
+        self.phones = PhoneNormaliser(config.default_region, self.junk, config.phone_cache_size)
+        self.emails = EmailNormaliser(config.email_rules, self.junk)
+
+    def extract(self, event: Interaction) -> Extracted:
+        keys: list[str] = []
+        rejected: list[str] = []
+        source = event.source_id.strip()
+        tp_key: str | None = None
+        if event.touchpoint == "WHATSAPP" and source:
+            wa = self.phones.international(source)
+            if wa.linkable:
+                keys.append("p:" + wa.e164)
+            else:
+                rejected.append(f"whatsapp:{wa.status}:{wa.e164}")
+        elif self.junk.source_id(source):
+            rejected.append(f"touchpoint:junk:{source}")
+        else:
+            tp_key = touchpoint_key(event.touchpoint, source)
+        if event.phone and event.phone.strip():
+            phone = self.phones.normalise(event.phone)
+            key = "p:" + phone.e164
+            if not phone.linkable:
+                rejected.append(f"phone:{phone.status}:{phone.e164}")
+            elif key not in keys:
+                keys.append(key)
+        if event.email and event.email.strip():
+            email = self.emails.normalise(event.email)
+            if email.linkable:
+                keys.append("e:" + email.address)
+            else:
+                rejected.append(f"email:{email.status}:{email.address}")
+        if tp_key is not None:
+            keys.append(tp_key)
+        keys.sort(key=_priority)
+        return Extracted(tuple(keys), tuple(rejected))
+
+
+def _priority(key: str) -> tuple[int, str]:
+    return ("pet".index(key[0]), key)

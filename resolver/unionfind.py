@@ -1,0 +1,91 @@
+"""A deterministic disjoint-set forest over string keys, with member lists.
+
+Union by size (ties: the smaller key stays root), path halving in `find`. Member lists make
+"all identifiers of a customer" O(size) without a scan. The root chosen never depends on
+timing, only on the sequence of calls, so the same calls give the same forest.
+`parent_of` exposes the stored parent for persistence; a persisted parent is always an
+ancestor, so rebuilding from persisted parents gives the same roots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["DisjointSet"]
+
+
+class DisjointSet:
+    """Disjoint sets of string keys. Unknown keys must be `add`-ed before use."""
+
+    __slots__ = ("_members", "_parent")
+
+    def __init__(self) -> None:
+        self._parent: dict[str, str] = {}
+        self._members: dict[str, list[str]] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parent
+
+    def __len__(self) -> int:
+        return len(self._parent)
+
+    def add(self, key: str) -> None:
+        """Add `key` as a singleton (no-op when present)."""
+        if key not in self._parent:
+            self._parent[key] = key
+            self._members[key] = [key]
+
+    def find(self, key: str) -> str:
+        parent = self._parent
+        p = parent[key]
+        while p != key:
+            gp = parent[p]
+            parent[key] = gp
+            key, p = p, gp
+        return key
+
+    def union(self, a: str, b: str) -> tuple[str, str | None]:
+        """Join the sets of `a` and `b`. Returns (root, absorbed root or None if already one)."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra, None
+        ma, mb = self._members[ra], self._members[rb]
+        if len(ma) < len(mb) or (len(ma) == len(mb) and rb < ra):
+            ra, rb, ma, mb = rb, ra, mb, ma
+        self._parent[rb] = ra
+        ma.extend(mb)
+        del self._members[rb]
+        return ra, rb
+
+    def members(self, root: str) -> list[str]:
+        """Keys in the set whose root is `root` (root must be a root)."""
+        return self._members[root]
+
+    def roots(self) -> list[str]:
+        return sorted(self._members)
+
+    def parent_of(self, key: str) -> str:
+        return self._parent[key]
+
+    def reset(self, keys: Iterable[str]) -> None:
+        """Make every key in `keys` a singleton. `keys` must be a union of whole sets."""
+        for key in keys:
+            self._parent[key] = key
+            self._members[key] = [key]
+
+    def remove(self, keys: Iterable[str]) -> None:
+        """Forget `keys`. They must form whole sets, or be `reset` singletons."""
+        for key in keys:
+            self._parent.pop(key, None)
+            self._members.pop(key, None)
+
+    @classmethod
+    def from_parents(cls, parents: Iterable[tuple[str, str]]) -> DisjointSet:
+        """Rebuild from (key, parent) pairs whose parents are ancestors of their keys."""
+        ds = cls()
+        ds._parent = dict(parents)
+        members: dict[str, list[str]] = {}
+        for key in sorted(ds._parent):
+            members.setdefault(ds.find(key), []).append(key)
+        ds._members = members
+        return ds

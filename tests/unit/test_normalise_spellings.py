@@ -1,0 +1,150 @@
+"""Real-world spellings of phones and emails normalise to one canonical form."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resolver.config import EmailRule, ResolverConfig
+from resolver.emails import EmailNormaliser
+from resolver.identifiers import IdentifierParser
+from resolver.interaction import Interaction
+from resolver.junk import JunkRules
+from resolver.phones import PhoneNormaliser, canonical_digits
+
+RAVI = "+919876543210"
+PHONES = [
+    ("098765-43210", RAVI, "valid"),
+    ("(+91) 9876543210", RAVI, "valid"),
+    ("+91.98765.43210", RAVI, "valid"),
+    (" 9876543210 ", RAVI, "valid"),
+    ("0091 98765 43210", RAVI, "valid"),
+    ("919876543210", RAVI, "valid"),
+    ("+91 98765 43210", RAVI, "valid"),
+    ("+91-98765-43210", RAVI, "valid"),
+    ("98765 43210", RAVI, "valid"),
+    ("98765-43210", RAVI, "valid"),
+    ("(0) 98765 43210", RAVI, "valid"),
+    ("+91 (987) 654-3210", RAVI, "valid"),
+    ("91-9876543210", RAVI, "valid"),
+    ("+91 9876 543 210", RAVI, "valid"),
+    ("987.654.3210", RAVI, "valid"),
+    ("tel:+919876543210", RAVI, "valid"),
+    ("+1 (415) 555-2671", "+14155552671", "valid"),
+    ("+1 415 555 2671", "+14155552671", "valid"),
+    ("001 415 555 2671", "+14155552671", "valid"),
+    ("+44 7911 123456", "+447911123456", "valid"),
+    ("+44 (0) 7911 123456", "+447911123456", "valid"),
+    ("0044 7911 123456", "+447911123456", "valid"),
+    ("+971 50 123 4567", "+971501234567", "valid"),
+    ("+971-50-1234567", "+971501234567", "valid"),
+    ("022 2345 6789", "+912223456789", "valid"),
+    ("+91 22 2345 6789", "+912223456789", "valid"),
+    ("9999999999", "+919999999999", "junk"),
+    ("1234567890", None, "junk_or_invalid"),
+    ("12345", None, "invalid"),
+    ("+91 12345", None, "invalid"),
+    ("abc", None, "invalid"),
+    ("+65 6123 4567", "+6561234567", "valid"),
+]
+GMAIL = "ravikumar@gmail.com"
+EMAILS = [
+    ("ravikumar@gmail.com", GMAIL, "valid"),
+    ("Ravi.Kumar@gmail.com", GMAIL, "valid"),
+    ("  RAVIKUMAR@GMAIL.COM ", GMAIL, "valid"),
+    ("ravi.kumar+shop@gmail.com", GMAIL, "valid"),
+    ("r.a.v.i.kumar@googlemail.com", GMAIL, "valid"),
+    ("RaviKumar+a+b@GoogleMail.com", GMAIL, "valid"),
+    ("ravi.kumar@yahoo.co.in", "ravi.kumar@yahoo.co.in", "valid"),
+    ("Ravi.Kumar+x@Yahoo.co.in", "ravi.kumar+x@yahoo.co.in", "valid"),
+    ("mailto:ravikumar@gmail.com", GMAIL, "valid"),
+    ("ravi kumar@gmail.com", None, "invalid"),
+    ("ravikumar@gmail", None, "invalid"),
+    ("ravikumar.gmail.com", None, "invalid"),
+    ("@gmail.com", None, "invalid"),
+    ("test@test.com", None, "junk"),
+    ("na@na.com", None, "junk"),
+    ("noemail@gmail.com", None, "junk"),
+    ("NoEmail123@yahoo.com", None, "junk"),
+    ("abc@example.com", None, "junk"),
+]
+
+
+@pytest.fixture(scope="module")
+def phones() -> PhoneNormaliser:
+    return PhoneNormaliser("IN")
+
+
+@pytest.mark.parametrize(("raw", "e164", "status"), PHONES)
+def test_phone_spellings(phones: PhoneNormaliser, raw: str, e164: str | None, status: str) -> None:
+    result = phones.normalise(raw)
+    if status == "junk_or_invalid":
+        assert result.status in ("junk", "invalid")
+    else:
+        assert result.status == status
+    if e164 is not None:
+        assert result.e164 == e164
+    assert result.linkable == (status == "valid")
+
+
+@pytest.mark.parametrize(("raw", "address", "status"), EMAILS)
+def test_email_spellings(raw: str, address: str | None, status: str) -> None:
+    result = EmailNormaliser(ResolverConfig().email_rules).normalise(raw)
+    assert result.status == status
+    if address is not None:
+        assert result.address == address
+
+
+def test_table_is_big_enough() -> None:
+    assert len(PHONES) + len(EMAILS) >= 40
+
+
+def test_whatsapp_source_id_is_the_phone() -> None:
+    parser = IdentifierParser(ResolverConfig())
+    event = Interaction("e1", "WHATSAPP", 1_700_000_000_000, "919876543210", "chat")
+    assert parser.extract(event).keys == ("p:" + RAVI,)
+
+
+def test_foreign_number_keeps_its_country_in_another_default_region() -> None:
+    uk = PhoneNormaliser("GB")
+    assert uk.normalise("07911 123456").e164 == "+447911123456"
+    assert uk.normalise("+91 98765 43210").e164 == RAVI
+
+
+def test_provider_rules_are_configuration() -> None:
+    rules = (EmailRule("corp.example.in", ignore_dots=True),)
+    normaliser = EmailNormaliser(rules, JunkRules())
+    assert normaliser.normalise("a.b@corp.example.in").address == "ab@corp.example.in"
+    assert normaliser.normalise("a.b@gmail.com").address == "a.b@gmail.com"
+
+
+def test_configured_junk_values_and_patterns() -> None:
+    junk = JunkRules(values=["store@shop.in"], patterns=[r"9111\d{6}", r".*@shop\.in"])
+    phones = PhoneNormaliser("IN", junk)
+    assert phones.normalise("91115 43210").status == "junk"
+    assert EmailNormaliser((), junk).normalise("anyone@shop.in").status == "junk"
+    assert EmailNormaliser((), junk).normalise("anyone@other.in").status == "valid"
+
+
+def test_canonical_digits_folds_the_international_prefix() -> None:
+    assert canonical_digits("0091 98765 43210") == "+919876543210"
+    assert canonical_digits("(+91) 98765-43210") == "+919876543210"
+    assert canonical_digits("098765 43210") == "098765 43210".replace(" ", "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=10, max_size=10), st.sampled_from(["", "0", "+91", "0091", "91"]))
+def test_fast_path_agrees_with_the_library(national: str, prefix: str) -> None:
+    raw = prefix + national
+    ours = PhoneNormaliser("IN", JunkRules()).normalise(raw)
+    try:
+        number = phonenumbers.parse(raw if not prefix.startswith("00") else "+" + raw[2:], "IN")
+        valid = phonenumbers.is_valid_number(number)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        valid, e164 = False, None
+    assert (ours.status != "invalid") == valid
+    if valid:
+        assert ours.e164 == e164
