@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from aiohttp import web
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Limits
@@ -39,6 +38,8 @@ from streams.readmodel import RedisReadModel
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.state_store import TableStateLog
+from streams.web import install as install_web
+from streams.web import record_published
 
 __all__ = ["app", "create_app"]
 
@@ -198,6 +199,10 @@ def create_app(settings: Settings) -> faust.App:
             rt.stats["records_published"] += len(step.outputs)
             rt.stats["last_publish_ms"] = int(time.time() * 1000)
             rt.stats["last_window_end"] = step.records[-1]["window_end"] if step.records else None
+            record_published(rt, step.records)
+        if step.closed is not None:
+            rt.stats["windows_published"] += 1
+            rt.stats["last_window_end"] = step.closed.end
         await mirror(step)
 
     async def mirror(step: Step) -> None:
@@ -310,27 +315,9 @@ def create_app(settings: Settings) -> faust.App:
         rt.owns_links = any(tp.topic == links.get_topic_name() for tp in assigned)
         rt.assigned = True
 
-    # -- health ---------------------------------------------------------------------------------
+    # -- on-call web views (auth, lookups, explanations, stats, actions) -----------------------
 
-    @app.page("/health")
-    async def health(self: Any, request: web.Request) -> web.Response:
-        return web.json_response({"status": "alive"})
-
-    @app.page("/ready")
-    async def ready(self: Any, request: web.Request) -> web.Response:
-        pipeline = rt.pipeline
-        ok = rt.recovered if rt.owns_links else rt.assigned
-        body = {
-            "ready": ok,
-            "role": "resolver" if rt.owns_links else "standby",
-            "recovered": rt.recovered,
-            "redis": rt.redis_offset is not None,
-            "applied_offset": rt.applied_offset,
-            "pending_windows": None if pipeline is None else len(pipeline.batcher.windows()),
-            "customers": None if pipeline is None else len(pipeline.resolver.customer_ids()),
-            **rt.stats,
-        }
-        return web.json_response(body, status=200 if ok else 503)
+    install_web(app, rt, settings, send_action)
 
     return app
 

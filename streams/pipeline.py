@@ -20,6 +20,7 @@ from resolver.changelog import Changelog
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.interaction import Interaction
+from resolver.window import Window
 from streams.codec import encode_resolved
 from streams.readmodel import identifiers_of
 
@@ -47,6 +48,8 @@ class Step:
     notes: list[str] = field(default_factory=list)
     #: identifier strings to drop from read models (an erased person's)
     forget: list[str] = field(default_factory=list)
+    #: the window this step finished publishing
+    closed: Window | None = None
 
 
 class Pipeline:
@@ -165,7 +168,9 @@ class Pipeline:
                 chunk = self.batcher.take(window, CHUNK)
                 if chunk.is_empty():
                     self.batcher.close(window)
-                    yield self._drain(Step(offset))
+                    done = Step(offset)
+                    done.closed = window
+                    yield self._drain(done)
                     break
                 step = Step(offset)
                 step.records = self.changelog.build(chunk, window_absorbed, self.resolver)

@@ -50,6 +50,8 @@ def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str
         IRL_TICK_SECONDS="0.5",
         IRL_TOUCHPOINT_PARTITIONS="3",
         IRL_WEB_PORT=str(free_port()),
+        IRL_WEB_TOKEN="test-read-token",
+        IRL_WEB_ADMIN_TOKEN="test-admin-token",
         IRL_DATA_DIR=f"/tmp/irl-test-data/{tag}",
         PYTHONUNBUFFERED="1",
     )

@@ -1,0 +1,118 @@
+"""Bearer-token authentication with two scopes: read, and operator (read + act + unmasked PII).
+
+Contract:
+
+* every path but ``/health`` needs a token; the token is ``Authorization: Bearer <token>``,
+  or, for GET and HEAD only, a ``?token=`` query parameter (browsers cannot send headers
+  when following a link; a POST never accepts it, so a link cannot trigger an action);
+* no token: 401; a token that matches neither setting: 401; a read token on an operator
+  route: 403 (`require_operator`);
+* an empty setting never matches: with neither token configured every view but
+  ``/health`` is closed;
+* tokens are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from streams.settings import Settings
+from streams.web.errors import ApiError
+
+__all__ = ["OPEN_PATHS", "Scope", "auth_middleware", "query_token", "require_operator", "scope_of"]
+
+#: Paths answered without a token (liveness probes cannot carry secrets).
+OPEN_PATHS = frozenset({"/health"})
+
+_CHALLENGE = 'Bearer realm="irl"'
+
+
+class Scope(enum.Enum):
+    """What a token allows."""
+
+    READ = "read"
+    OPERATOR = "operator"
+
+    @property
+    def sees_pii(self) -> bool:
+        return self is Scope.OPERATOR
+
+
+_SCOPE_KEY = web.RequestKey("irl.scope", Scope)
+_QUERY_TOKEN_KEY = web.RequestKey("irl.query_token", str)
+
+
+def _matches(given: str, expected: str) -> bool:
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _scope_for(token: str, settings: Settings) -> Scope | None:
+    if _matches(token, settings.web_admin_token):
+        return Scope.OPERATOR
+    if _matches(token, settings.web_token):
+        return Scope.READ
+    return None
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def auth_middleware(settings: Settings) -> Any:
+    """An aiohttp middleware that authenticates every request outside `OPEN_PATHS`."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            response: web.StreamResponse = await handler(request)
+            return response
+        token = _bearer(request)
+        from_query = False
+        if token is None and request.method in ("GET", "HEAD"):
+            token = request.query.get("token") or None
+            from_query = token is not None
+        if token is None:
+            if not (settings.web_token or settings.web_admin_token):
+                message = "no token is configured (IRL_WEB_TOKEN): these views are closed"
+            else:
+                message = "missing bearer token: send 'Authorization: Bearer <token>'"
+            raise ApiError(401, message, headers={"WWW-Authenticate": _CHALLENGE})
+        scope = _scope_for(token, settings)
+        if scope is None:
+            raise ApiError(401, "invalid token", headers={"WWW-Authenticate": _CHALLENGE + ', error="invalid_token"'})
+        request[_SCOPE_KEY] = scope
+        if from_query:
+            request[_QUERY_TOKEN_KEY] = token
+        response = await handler(request)
+        return response
+
+    return authenticate
+
+
+def scope_of(request: web.Request) -> Scope:
+    """The caller's scope (READ when the request was not authenticated, e.g. ``/health``)."""
+    scope: Scope = request.get(_SCOPE_KEY, Scope.READ)
+    return scope
+
+
+def query_token(request: web.Request) -> str | None:
+    """The token a browser sent as ``?token=`` (to carry it on to the links of an HTML page)."""
+    return request.get(_QUERY_TOKEN_KEY)
+
+
+def require_operator(request: web.Request) -> None:
+    """Raise 403 unless the caller holds the operator token."""
+    if scope_of(request) is not Scope.OPERATOR:
+        raise ApiError(
+            403,
+            "this action needs the operator token (IRL_WEB_ADMIN_TOKEN)",
+            headers={"WWW-Authenticate": _CHALLENGE + ', error="insufficient_scope"'},
+        )

@@ -1,0 +1,277 @@
+"""HTML pages for people: the dashboard, an explanation, and short messages.
+
+Self-contained: inline CSS and SVG, no script, no font or CDN (these views are used offline);
+views send them with a Content-Security-Policy that forbids anything else (`HTML_HEADERS`).
+Every value is HTML-escaped; personal data arrives already masked for the caller's scope.
+A token given as ``?token=`` is carried on to the page's links and search form.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from streams.web.histogram_svg import histogram_svg
+
+__all__ = ["HTML_HEADERS", "dashboard_html", "explain_html", "href", "message_html"]
+
+HTML_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",  # page URLs may carry ?token=
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+#: Rows of the evidence table on a page (a hub can have thousands; the JSON has them all).
+_MAX_ROWS = 500
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f7fafc;color:#1a202c}
+header{background:#1a365d;color:#fff;padding:12px 24px;display:flex;align-items:center;gap:24px}
+header a{color:#fff;text-decoration:none;font-weight:bold}
+main{padding:16px 24px;max-width:1400px}
+h1{font-size:20px;margin:0}h2{font-size:16px;margin:20px 0 8px}
+.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:10px 14px;min-width:150px}
+.card .v{font-size:22px;font-weight:bold}.card .k{font-size:12px;color:#4a5568}
+table{border-collapse:collapse;background:#fff;font-size:13px}
+td,th{border:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#edf2f7}
+.mono{font-family:monospace}.warn{color:#c53030;font-weight:bold}.muted{color:#718096}
+.banner{background:#fffaf0;border:1px solid #dd6b20;padding:8px 12px;border-radius:6px;margin:8px 0}
+form.search input[type=text]{width:360px;padding:6px;font-size:14px}
+form.search button{padding:6px 12px;font-size:14px}
+.scroll{overflow-x:auto;background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px}
+"""
+
+
+def href(path: str, token: str | None, **params: str) -> str:
+    """A link to ``path`` with ``params`` (and the browser's ``?token=``, when it used one)."""
+    query = {k: v for k, v in params.items() if v is not None}
+    if token:
+        query["token"] = token
+    url = urllib.parse.quote(path, safe="/_-.~")
+    return url + ("?" + urllib.parse.urlencode(query) if query else "")
+
+
+def _when(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return "never"
+    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _page(title: str, body: str, token: str | None) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+        f'<header><a href="{escape(href("/", token))}">IRL on-call</a><span>{escape(title)}</span></header>'
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def _search_form(token: str | None) -> str:
+    hidden = f'<input type="hidden" name="token" value="{escape(token)}">' if token else ""
+    return (
+        f'<form class="search" method="get" action="/search">{hidden}'
+        '<input type="text" name="q" placeholder="phone, email, customer id or TOUCHPOINT:source_id" '
+        'aria-label="search">'
+        ' <button type="submit">Find</button></form>'
+    )
+
+
+def _card(label: str, value: Any, warn: bool = False) -> str:
+    cls = "v warn" if warn else "v"
+    return f'<div class="card"><div class="{cls}">{escape(str(value))}</div><div class="k">{escape(label)}</div></div>'
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: str = "none") -> str:
+    if not rows:
+        return f'<p class="muted">{escape(empty)}</p>'
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _customer_link(cid: str, token: str | None) -> str:
+    url = href(f"/customers/{cid}/explain", token, format="html")
+    return f'<a class="mono" href="{escape(url)}">{escape(cid)}</a>'
+
+
+def dashboard_html(snap: Mapping[str, Any], token: str | None) -> str:
+    """The dashboard of a stats snapshot (`StatsCollector.snapshot`)."""
+    ev = snap["events"]
+    win = snap["windows"]
+    worker = snap["worker"]
+    customers = snap.get("customers")
+    resolver = snap.get("resolver")
+    parts: list[str] = []
+    if worker["role"] != "writer":
+        parts.append(
+            '<div class="banner">This worker is on standby: it does not own the resolver partition, '
+            "so customer figures are not available here.</div>"
+        )
+    parts.append(_search_form(token))
+    cards = [
+        _card("events applied", ev["applied"]),
+        _card("events / s (last minute)", ev["rate_per_s"]),
+        _card("customers", resolver["customers"] if resolver else "n/a"),
+        _card("merges", resolver["merges"] if resolver else "n/a"),
+        _card(
+            "single-identity rate",
+            f"{customers['single_identity_rate']:.1%}"
+            if customers and customers["single_identity_rate"] is not None
+            else "n/a",
+        ),
+        _card("dead letters", ev["dead_letters"], warn=bool(ev["dead_letters"])),
+        _card("quarantined identifiers", (snap.get("quarantined") or {}).get("count", "n/a")),
+        _card("last window published", _when(win.get("last_window_end"))),
+        _card(
+            "publish delay (s)",
+            f"{win['publish_delay_ms'] / 1000:.1f}" if isinstance(win.get("publish_delay_ms"), int) else "n/a",
+        ),
+        _card("consumer lag", sum(snap["consumer_lag"].values()) if snap.get("consumer_lag") else "n/a"),
+    ]
+    parts.append('<h2>Now</h2><div class="cards">' + "".join(cards) + "</div>")
+    if customers:
+        note = f" (sample of {customers['scanned']} of {customers['live']})" if customers["sampled"] else ""
+        mean = customers["confidence"]["mean"]
+        parts.append(f"<h2>Confidence distribution{escape(note)}</h2>")
+        parts.append(
+            f'<div class="scroll" style="display:inline-block">{histogram_svg(customers["confidence"]["buckets"])}'
+            f'<div class="muted">mean {escape(str(mean))}</div></div>'
+        )
+        for title, key in (("Largest clusters", "largest_clusters"), ("Lowest confidence", "lowest_confidence")):
+            rows = [
+                [_customer_link(c["customer_id"], token), str(c["identifiers"]), str(c["events"]), str(c["confidence"])]
+                for c in customers[key]
+            ]
+            parts.append(f"<h2>{escape(title)}</h2>")
+            parts.append(_table(["customer (explain)", "identifiers", "events", "confidence"], rows))
+    open_rows = [
+        [
+            escape(_when(w["window_start"])),
+            escape(_when(w["window_end"])),
+            str(w["touched"]),
+            str(w["created"]),
+            str(w["merges"]),
+            str(w["splits"]),
+            str(w["erased"]),
+        ]
+        for w in win.get("open", ())
+    ]
+    parts.append("<h2>Open windows</h2>")
+    parts.append(
+        _table(["start", "end", "touched", "created", "merges", "splits", "erased"], open_rows, "no open window")
+    )
+    pub_rows = [
+        [
+            escape(_when(w["window_end"])),
+            escape(", ".join(f"{k} {v}" for k, v in w["changes"].items())),
+        ]
+        for w in snap.get("changes", {}).get("per_window", ())
+    ]
+    parts.append("<h2>Published windows (since this worker started)</h2>")
+    parts.append(_table(["window end", "changes"], pub_rows, "nothing published yet"))
+    quarantined = snap.get("quarantined") or {}
+    q_rows = [[f'<span class="mono">{escape(q)}</span>'] for q in quarantined.get("identifiers", ())[:20]]
+    parts.append("<h2>Quarantined and blocked identifiers</h2>")
+    parts.append(_table(["identifier"], q_rows))
+    a_rows = [
+        [
+            escape(_when(a.get("at"))),
+            escape(str(a.get("action"))),
+            escape(str(a.get("customer_id") or "")),
+            escape(str(a.get("identifier") or "")),
+            escape(str(a.get("actor"))),
+            escape(str(a.get("reason"))),
+        ]
+        for a in reversed(snap.get("actions", ()))
+    ]
+    parts.append("<h2>Recent operator actions</h2>")
+    parts.append(_table(["at", "action", "customer", "identifier", "actor", "reason"], a_rows))
+    return _page("Dashboard", "".join(parts), token)
+
+
+def explain_html(
+    requested_id: str,
+    explanation: Mapping[str, Any],
+    profile: Mapping[str, Any] | None,
+    svg: str,
+    token: str | None,
+    history: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """The explanation page of one customer: profile, confidence, the picture, the evidence table."""
+    cid = str(explanation["customer_id"])
+    parts: list[str] = [_search_form(token), f'<h2>Customer <span class="mono">{escape(cid)}</span></h2>']
+    if requested_id != cid:
+        parts.append(f'<div class="banner">{escape(requested_id)} was absorbed into this customer by a merge.</div>')
+    if profile is not None:
+        src = ", ".join(f"{s['touchpoint']}:{s['source_id']}" for s in profile.get("source_ids", ()))
+        rows = [
+            ["name", escape(str(profile.get("name") or ""))],
+            ["phones", escape(", ".join(profile.get("phones", ())))],
+            ["emails", escape(", ".join(profile.get("emails", ())))],
+            ["touchpoint records", escape(src)],
+            ["events", escape(str(profile.get("event_count")))],
+            ["first seen", escape(_when(profile.get("first_seen")))],
+            ["last seen", escape(_when(profile.get("last_seen")))],
+            ["confidence", f"<b>{escape(str(profile.get('confidence')))}</b>"],
+            ["why", "<br>".join(escape(r) for r in profile.get("confidence_reasons", ())) or "no adjustment"],
+        ]
+        parts.append(_table(["", ""], rows))
+    absorbed = explanation.get("absorbed_ids", ())
+    if absorbed:
+        parts.append(f'<p>Absorbed ids: <span class="mono">{escape(", ".join(absorbed))}</span></p>')
+    parts.append("<h2>Evidence graph</h2>")
+    parts.append(f'<div class="scroll">{svg}</div>')
+    edge_rows = []
+    all_edges = list(explanation.get("edges", ()))
+    for e in all_edges[:_MAX_ROWS]:
+        kind = "refused" if e.get("refused") else "weak" if e.get("weak") else "link"
+        cls = ' class="warn"' if kind == "refused" else ""
+        edge_rows.append(
+            [
+                f'<span class="mono">{escape(str(e.get("event_id")))}</span>',
+                f'<span class="mono">{escape(str(e["from"]))}</span>',
+                f'<span class="mono">{escape(str(e["to"]))}</span>',
+                escape(str(e.get("rule", ""))),
+                f"<span{cls}>{kind}</span>",
+                escape(str(e.get("reason", ""))),
+            ]
+        )
+    events = list(explanation.get("events", ()))
+    shown = ", ".join(escape(str(e)) for e in events[:200]) + (
+        f" and {len(events) - 200} more" if len(events) > 200 else ""
+    )
+    parts.append(f'<h2>Events ({len(events)})</h2><p class="mono">{shown or "none"}</p>')
+    parts.append("<h2>Linking events</h2>")
+    parts.append(_table(["event", "from", "to", "rule", "link", "reason"], edge_rows, "no linking event"))
+    if len(all_edges) > _MAX_ROWS:
+        parts.append(f'<p class="muted">{len(all_edges) - _MAX_ROWS} more in the JSON form</p>')
+    if history:
+        h_rows = [
+            [
+                escape(str(h.get("version"))),
+                escape(str(h.get("change"))),
+                escape(_when(h.get("window_end"))),
+                escape(", ".join(h.get("merged_from") or ())),
+                escape(str(h.get("survivor_id") or "")),
+            ]
+            for h in history
+        ]
+        parts.append("<h2>Published changes (since this worker started)</h2>")
+        parts.append(_table(["version", "change", "window end", "merged from", "survivor"], h_rows))
+    json_link = href(f"/customers/{cid}/explain", token)
+    parts.append(f'<p class="muted"><a href="{escape(json_link)}">this explanation as JSON</a></p>')
+    return _page(f"Explain {cid}", "".join(parts), token)
+
+
+def message_html(title: str, message: str, token: str | None) -> str:
+    """A short page that says why there is nothing to show."""
+    return _page(title, _search_form(token) + f'<div class="banner">{escape(message)}</div>', token)
