@@ -22,6 +22,8 @@ up() {
   else
     "$ROOT/scripts/redis.sh" start
   fi
+  # PostgreSQL only serves the CRM connector's tests and users who point crm-sync at it.
+  if [[ "${IRL_WITH_POSTGRES:-1}" == "1" ]]; then "$ROOT/scripts/postgres.sh" start >/dev/null; fi
   if [[ -x "$PY" ]]; then "$PY" -m streams.cli topics create; fi
 }
 
@@ -37,6 +39,7 @@ down() {
   rm -f "$pidfile"
   "$ROOT/scripts/kafka.sh" stop
   "$ROOT/scripts/redis.sh" stop
+  "$ROOT/scripts/postgres.sh" stop
 }
 
 case "${1:-}" in

@@ -1,0 +1,35 @@
+"""What the CRM holds, read back for `irl evaluate --crm URL` and for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.crm.url import open_store
+
+__all__ = ["assignments_from_crm", "crm_customers"]
+
+
+def assignments_from_crm(url: str) -> dict[tuple[str, str], str]:
+    """(touchpoint, source_id) -> the customer id whose CRM record holds that touchpoint record."""
+    store = open_store(url)
+    try:
+        return {(r.ref.touchpoint, r.ref.source_id): r.customer_id for r in store.touchpoint_records()}
+    finally:
+        store.close()
+
+
+def crm_customers(url: str) -> dict[str, dict[str, Any]]:
+    """customer_id -> the row as a dict (`CustomerRow.to_dict()`), plus `source_ids`: its
+    touchpoint records as sorted `{"touchpoint", "source_id"}` dicts.
+
+    A row with version 0 is a placeholder: a survivor whose own record has not arrived yet.
+    """
+    store = open_store(url)
+    try:
+        out = {row.customer_id: {**row.to_dict(), "source_ids": []} for row in store.customers()}
+        for r in store.touchpoint_records():
+            if r.customer_id in out:
+                out[r.customer_id]["source_ids"].append({"touchpoint": r.ref.touchpoint, "source_id": r.ref.source_id})
+        return out
+    finally:
+        store.close()

@@ -1,0 +1,162 @@
+"""The connector's loop: consume the resolved changelog and apply it to a CRM store.
+
+Per fetched batch: decode, apply every record in ONE database transaction (in a worker
+thread, so the consumer keeps its heartbeats), then commit the consumer offsets. A crash
+between the two commits redelivers records that are already applied; they are repeats, which
+change nothing (change_id, version). Undecodable records are counted, logged by position and
+reason (never by content) and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from streams.codec import CodecError, decode_resolved
+from streams.crm.apply import apply_batch
+from streams.crm.errors import CrmSourceUnavailable
+from streams.crm.model import Outcome
+from streams.crm.store import CrmStore
+from streams.topics import describe_topics
+
+__all__ = ["SyncReport", "sync_crm"]
+
+log = logging.getLogger(__name__)
+
+#: How long a consumer may take to join its group before --until-idle counts it as idle anyway.
+_JOIN_GRACE_S = 30.0
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What a run did. `records` counts every consumed record, undecodable ones included."""
+
+    records: int = 0
+    applied: int = 0
+    duplicate: int = 0
+    stale: int = 0
+    invalid: int = 0
+    undecodable: int = 0
+    batches: int = 0
+    elapsed_s: float = 0.0
+    #: "idle", "max-records" or "stop" (a signal or the caller's stop event).
+    stopped_by: str = ""
+
+    def count(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+    def summary(self) -> str:
+        """One line for humans."""
+        return (
+            f"{self.records} records in {self.batches} batches, {self.elapsed_s:.1f}s: "
+            f"applied {self.applied}, repeats {self.duplicate}, stale {self.stale}, "
+            f"invalid {self.invalid}, undecodable {self.undecodable}"
+        )
+
+
+async def sync_crm(
+    store: CrmStore,
+    *,
+    bootstrap: str,
+    topic: str,
+    group: str,
+    until_idle_s: float | None = None,
+    max_records: int | None = None,
+    stop: asyncio.Event | None = None,
+    on_batch: Callable[[SyncReport], None] | None = None,
+    poll_ms: int = 500,
+) -> SyncReport:
+    """Apply `topic` to `store` as consumer group `group`, from the committed offsets (earliest if none).
+
+    Returns when `stop` is set, after `until_idle_s` seconds without a record (counted from
+    when partitions are assigned), or once `max_records` records are applied and committed.
+    Raises CrmSourceUnavailable when the broker or the topic is missing; store errors propagate
+    (nothing of the failed batch is committed, on either side).
+    """
+    report = SyncReport()
+    started = time.monotonic()
+    stop = stop or asyncio.Event()
+    try:
+        counts = await asyncio.wait_for(describe_topics(bootstrap, [topic]), 20)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise CrmSourceUnavailable(f"cannot reach Kafka at {bootstrap}: {type(exc).__name__}") from exc
+    if topic not in counts:
+        raise CrmSourceUnavailable(f"topic {topic} does not exist on {bootstrap}")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        # A transactional producer's aborted batches must never reach the CRM.
+        isolation_level="read_committed",
+    )
+    try:
+        await consumer.start()
+    except (KafkaError, OSError) as exc:
+        await consumer.stop()
+        raise CrmSourceUnavailable(f"cannot reach Kafka at {bootstrap}: {type(exc).__name__}") from exc
+    idle_since: float | None = None
+    try:
+        while True:
+            if stop.is_set():
+                report.stopped_by = "stop"
+                break
+            budget = None if max_records is None else max_records - report.records
+            if budget is not None and budget <= 0:
+                report.stopped_by = "max-records"
+                break
+            fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=budget)
+            now = time.monotonic()
+            if not any(fetched.values()):
+                if until_idle_s is not None:
+                    if idle_since is None and (consumer.assignment() or now - started > _JOIN_GRACE_S):
+                        idle_since = now
+                    if idle_since is not None and now - idle_since >= until_idle_s:
+                        report.stopped_by = "idle"
+                        break
+                continue
+            await _apply(store, consumer, fetched, report)
+            idle_since = time.monotonic()
+            if on_batch is not None:
+                on_batch(report)
+    finally:
+        report.elapsed_s = time.monotonic() - started
+        await consumer.stop()
+    return report
+
+
+async def _apply(
+    store: CrmStore,
+    consumer: AIOKafkaConsumer,
+    fetched: dict[TopicPartition, list[Any]],
+    report: SyncReport,
+) -> None:
+    records: list[dict[str, Any]] = []
+    offsets: dict[TopicPartition, int] = {}
+    for tp, batch in fetched.items():
+        for msg in batch:
+            try:
+                records.append(decode_resolved(msg.value))
+            except CodecError as exc:
+                report.undecodable += 1
+                log.warning("skipping undecodable record %s[%d]@%d: %s", tp.topic, tp.partition, msg.offset, exc.reason)
+        if batch:
+            offsets[tp] = batch[-1].offset + 1
+    outcomes = await asyncio.to_thread(apply_batch, store, records)
+    for outcome in outcomes:
+        report.count(outcome)
+    report.records += sum(len(b) for b in fetched.values())
+    report.batches += 1
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, KafkaError) as exc:
+        # A rebalance took the partitions: their next owner gets these records again, as repeats.
+        log.warning("offset commit failed after the database commit (%s); records will be redelivered", exc)

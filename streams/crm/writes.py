@@ -1,0 +1,89 @@
+"""The writes the apply logic asks a CRM store to make, as values, executed in order.
+
+Each is idempotent on its own (an upsert or a delete by key), so a batch replayed after a
+crash before the database commit leaves the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.crm.model import AppliedChange, CustomerRow, SourceRef
+
+__all__ = [
+    "ClaimRecord",
+    "DeleteCustomer",
+    "DropRedirect",
+    "MarkApplied",
+    "PruneApplied",
+    "PutCustomer",
+    "PutRedirect",
+    "ReleaseRecord",
+    "Write",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PutCustomer:
+    """Insert or replace the customer row."""
+
+    row: CustomerRow
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCustomer:
+    """Delete the customer row (not its touchpoint records: those are moved or dropped explicitly)."""
+
+    customer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRecord:
+    """Insert or replace the touchpoint record `ref`: it now belongs to `customer_id`."""
+
+    ref: SourceRef
+    customer_id: str
+    window_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRecord:
+    """Delete the touchpoint record `ref`; remember, by digest only, the window it was let go in."""
+
+    ref: SourceRef
+    window_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class PutRedirect:
+    """Insert or replace the redirect `old_id -> survivor_id`."""
+
+    old_id: str
+    survivor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropRedirect:
+    """Delete the redirect from `old_id`."""
+
+    old_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkApplied:
+    """Record that a change was applied (insert; a repeat of the same change_id is ignored)."""
+
+    change: AppliedChange
+
+
+@dataclass(frozen=True, slots=True)
+class PruneApplied:
+    """Forget the applied changes of `customer_id` with a version below `keep_from` (erasure)."""
+
+    customer_id: str
+    keep_from: int
+
+
+Write = (
+    PutCustomer | DeleteCustomer | ClaimRecord | ReleaseRecord | PutRedirect | DropRedirect | MarkApplied | PruneApplied
+)

@@ -1,0 +1,272 @@
+"""`irl crm-sync` against the real broker, with SQLite and PostgreSQL stores; the store contract on PostgreSQL.
+
+PostgreSQL is started by `make test` (scripts/postgres.sh start); when it does not answer at
+IRL_TEST_PG_URL these tests fail, they are not skipped. Each test gets its own schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from click.testing import CliRunner, Result
+
+from streams.cli import main
+from streams.codec import encode_resolved
+from streams.crm import CrmStore, PostgresCrmStore, open_store
+from streams.topics import create_topics
+from tests.unit.test_crm_contract import CrmStoreContract
+from tests.unit.test_crm_world import assert_invariants, crm_state, make_record, simulate
+
+pytestmark = pytest.mark.integration
+
+PG_URL = os.environ.get("IRL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:55432/irl")
+IDLE = "1.5"
+
+
+@pytest.fixture(scope="session")
+def _pg_server() -> str:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=5, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL} ({exc}): run scripts/postgres.sh start (make test does)")
+    return PG_URL
+
+
+@pytest.fixture
+def pg_url(_pg_server: str) -> Iterator[str]:
+    """URL of an empty schema of its own (dropped after the test)."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in _pg_server else "?"
+    try:
+        yield f"{_pg_server}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(_pg_server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def crm_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crm.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+class TestPostgresCrmStore(CrmStoreContract):
+    @pytest.fixture
+    def store(self, pg_url: str) -> Iterator[CrmStore]:
+        self._url = pg_url
+        self._opened: list[CrmStore] = []
+        s = PostgresCrmStore(pg_url)
+        yield s
+        for other in [s, *self._opened]:
+            other.close()
+
+    def reopen(self, store: CrmStore) -> CrmStore:
+        again = PostgresCrmStore(self._url)
+        self._opened.append(again)
+        return again
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+async def publish(bootstrap: str, topic: str, records: list[dict[str, Any]], partitions: int) -> None:
+    """Create `topic` and publish `records` in order, keyed by customer id."""
+    await create_topics(bootstrap, {topic: partitions})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, key=r["customer_id"].encode(), value=encode_resolved(r)) for r in records]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def crm_sync(bootstrap: str, *args: str) -> Result:
+    """Run `irl crm-sync` in a thread: it calls asyncio.run itself, which cannot nest in the test's loop."""
+    argv = ["crm-sync", "--bootstrap", bootstrap, *args]
+    result = await asyncio.to_thread(CliRunner().invoke, main, argv)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def snapshot(url: str) -> tuple[Any, ...]:
+    store = open_store(url)
+    try:
+        assert_invariants(store)
+        return (*crm_state(store), store.applied_changes(), store.customers())
+    finally:
+        store.close()
+
+
+# -- a changelog with every case, in a chosen order (one partition) --------------------------------
+#
+#  window   W1            W2                      W3                  W4                  W5
+#  A        CREATED a1 a2 MERGED(B) a1 a2 b1      SPLIT a1 a2
+#  B        CREATED b1    ABSORBED->A (after A's MERGED)
+#  D        CREATED d1    MERGED(E) d1 e1         .                   ERASED
+#  E        CREATED e1    ABSORBED->D (before D's MERGED)             ERASED
+#  K, L     CREATED k1    K ABSORBED->L, then L CREATED k1 l1 (the survivor arrives after)
+#  C        CREATED c1 c2 .                       SPLIT c1            .                   MERGED(G) c1 c2 j1
+#  G                                              CREATED c2          MERGED(J) c2 j1     ABSORBED->C
+#  H                                              CREATED b1 (before A's SPLIT)
+#  J        CREATED j1    .                       .                   ABSORBED->G, delivered last: lands in C
+#
+#  plus repeats (A v1, A v2 after v3), an old version with other content (D v1'), and a record
+#  replayed after the erasure (D v2).
+
+W1, W2, W3, W4, W5 = 1_000, 2_000, 3_000, 4_000, 5_000
+
+
+def _r(t: str, s: str) -> tuple[str, str]:
+    return (t, s)
+
+
+a1, a2, b1, c1, c2, d1, e1, j1, k1, l1 = (
+    _r("WEB", "a1"),
+    _r("WHATSAPP", "a2"),
+    _r("WEB", "b1"),
+    _r("KIOSK", "c1"),
+    _r("KIOSK", "c2"),
+    _r("WEB", "d1"),
+    _r("WHATSAPP", "e1"),
+    _r("WEB", "j1"),
+    _r("KIOSK", "k1"),
+    _r("WEB", "l1"),
+)
+A1 = make_record("A", "CREATED", 1, W1, [a1, a2])
+A2 = make_record("A", "MERGED", 2, W2, [a1, a2, b1], merged_from=["B"])
+D1 = make_record("D", "CREATED", 1, W1, [d1])
+D2 = make_record("D", "MERGED", 2, W2, [d1, e1], merged_from=["E"])
+SCENARIO = [
+    A1,
+    make_record("B", "CREATED", 1, W1, [b1]),
+    make_record("C", "CREATED", 1, W1, [c1, c2]),
+    D1,
+    make_record("E", "CREATED", 1, W1, [e1]),
+    make_record("J", "CREATED", 1, W1, [j1]),
+    make_record("K", "CREATED", 1, W1, [k1]),
+    A1,  # repeat
+    A2,
+    make_record("B", "ABSORBED", 2, W2, survivor_id="A"),
+    make_record("E", "ABSORBED", 2, W2, survivor_id="D"),
+    make_record("K", "ABSORBED", 2, W2, survivor_id="L"),
+    D2,
+    make_record("D", "CREATED", 1, W1, [d1], name="an older run"),  # stale: same version, other content
+    make_record("L", "CREATED", 1, W2, [k1, l1]),
+    make_record("H", "CREATED", 1, W3, [b1]),
+    make_record("A", "SPLIT", 3, W3, [a1, a2]),
+    A2,  # repeat after a newer version
+    make_record("C", "SPLIT", 2, W3, [c1]),
+    make_record("G", "CREATED", 1, W3, [c2]),
+    make_record("D", "ERASED", 3, W4),
+    make_record("E", "ERASED", 3, W4),
+    D2,  # replayed after the erasure
+    make_record("G", "MERGED", 2, W4, [c2, j1], merged_from=["J"]),
+    make_record("G", "ABSORBED", 3, W5, survivor_id="C"),
+    make_record("C", "MERGED", 3, W5, [c1, c2, j1], merged_from=["G"]),
+    make_record("J", "ABSORBED", 2, W4, survivor_id="G"),
+]
+EXPECTED_CUSTOMERS = {
+    "A": (3, "Name A v3", (a1, a2)),
+    "C": (3, "Name C v3", (c1, c2, j1)),
+    "H": (1, "Name H v1", (b1,)),
+    "L": (1, "Name L v1", (k1, l1)),
+}
+EXPECTED_RECORDS = {a1: "A", a2: "A", b1: "H", c1: "C", c2: "C", j1: "C", k1: "L", l1: "L"}
+EXPECTED_REDIRECTS = {"B": "A", "G": "C", "J": "C", "K": "L"}
+
+
+async def test_crm_sync_applies_merges_repeats_late_records_splits_and_erasures(
+    kafka_bootstrap: str, unique_topic: str, crm_url: str
+) -> None:
+    await publish(kafka_bootstrap, unique_topic, SCENARIO, partitions=1)
+    first = await crm_sync(
+        kafka_bootstrap, "--db", crm_url, "--topic", unique_topic, "--group", f"{unique_topic}-1", "--until-idle", IDLE
+    )
+    assert "stopped (idle): 27 records" in first.output
+    assert "applied 23, repeats 2, stale 2, invalid 0, undecodable 0" in first.output
+    customers, records, redirects, applied, rows = snapshot(crm_url)
+    assert customers == EXPECTED_CUSTOMERS
+    assert records == EXPECTED_RECORDS
+    assert redirects == EXPECTED_REDIRECTS
+    # Erased ids keep only their erasure in the applied log; nothing else of them remains.
+    assert [(a.customer_id, a.version, a.change) for a in applied if a.customer_id in "DE"] == [
+        ("D", 3, "ERASED"),
+        ("E", 3, "ERASED"),
+    ]
+    by_id = {row.customer_id: row for row in rows}
+    assert by_id["A"].change_id == SCENARIO[16]["change_id"] and by_id["A"].updated_window_end == W3
+    assert by_id["A"].phones == tuple(SCENARIO[16]["phones"]) and by_id["A"].confidence == 0.75
+
+    # A new consumer group reads the whole topic again: every record is a repeat or stale.
+    again = await crm_sync(
+        kafka_bootstrap, "--db", crm_url, "--topic", unique_topic, "--group", f"{unique_topic}-2", "--until-idle", IDLE
+    )
+    assert "applied 0," in again.output
+    assert snapshot(crm_url) == (customers, records, redirects, applied, rows)
+
+
+async def test_any_partition_interleaving_ends_in_the_resolvers_view_and_offsets_follow_the_db(
+    kafka_bootstrap: str, unique_topic: str, tmp_path: Path
+) -> None:
+    world = simulate(2024, windows=12, ops=5)
+    await publish(kafka_bootstrap, unique_topic, world.records, partitions=6)
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    common = ["--db", url, "--topic", unique_topic, "--group", f"{unique_topic}-g"]
+    first = await crm_sync(kafka_bootstrap, *common, "--max-records", "10")
+    assert "stopped (max-records): 10 records" in first.output
+    # The same group continues after the committed offsets: nothing is read twice.
+    rest = await crm_sync(kafka_bootstrap, *common, "--until-idle", IDLE)
+    assert f"stopped (idle): {len(world.records) - 10} records" in rest.output
+    assert "repeats 0, stale 0" in rest.output
+    assert snapshot(url)[:3] == world.expected()
+
+
+async def test_sigterm_stops_cleanly_after_committing(kafka_bootstrap: str, unique_topic: str, tmp_path: Path) -> None:
+    await publish(kafka_bootstrap, unique_topic, SCENARIO, partitions=1)
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    group = f"{unique_topic}-g"
+    irl = Path(sys.executable).with_name("irl")
+    proc = subprocess.Popen(
+        [str(irl), "crm-sync", "--bootstrap", kafka_bootstrap, "--db", url, "--topic", unique_topic, "--group", group],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "crm.db").exists() or snapshot(url)[0] != EXPECTED_CUSTOMERS:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the connector did not apply the topic in 30 s"
+            await asyncio.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped (stop): 27 records" in out
+    # Its offsets were committed: the same group finds nothing left to read.
+    rest = await crm_sync(kafka_bootstrap, "--db", url, "--topic", unique_topic, "--group", group, "--until-idle", IDLE)
+    assert "stopped (idle): 0 records" in rest.output

@@ -1,0 +1,190 @@
+"""One contract for every CRM store: InMemory and SQLite here, PostgreSQL in tests/integration/test_crm_sync.py.
+
+A subclass provides the `store` fixture (an empty store) and may override `reopen` (a new
+connection to the same database) to show that what was committed persists.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.crm import (
+    AppliedChange,
+    CrmStore,
+    CustomerRow,
+    InMemoryCrmStore,
+    SourceRef,
+    SqliteCrmStore,
+    TouchpointRecord,
+    apply_batch,
+)
+from streams.crm.writes import (
+    ClaimRecord,
+    DeleteCustomer,
+    DropRedirect,
+    MarkApplied,
+    PruneApplied,
+    PutCustomer,
+    PutRedirect,
+    ReleaseRecord,
+)
+from tests.unit.test_crm_world import assert_invariants, crm_state, interleave, make_record, simulate
+
+R1, R2, R3 = SourceRef("WEB", "w-1"), SourceRef("KIOSK", "k-1"), SourceRef("WEB", "w-0")
+
+FULL = CustomerRow(
+    customer_id="cust-1",
+    version=7,
+    change_id="c" * 32,
+    name="Zoë Ağaoğlu 李",
+    phones=("+919876543210", "+919876543211"),
+    emails=("zoe@example.com",),
+    confidence=0.8125,
+    confidence_reasons=("shared phone", "name match"),
+    first_seen=1_700_000_000_000,
+    last_seen=1_700_000_900_000,
+    event_count=12,
+    touchpoints=("KIOSK", "WEB"),
+    updated_window_end=1_700_000_900_000,
+)
+
+
+class _Boom(Exception):
+    pass
+
+
+class CrmStoreContract:
+    """The behaviour every CrmStore adapter shares."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[CrmStore]:
+        raise NotImplementedError
+
+    def reopen(self, store: CrmStore) -> CrmStore:
+        """The same database through a new connection (the in-memory store is its own database)."""
+        return store
+
+    def test_an_empty_store_knows_nothing(self, store: CrmStore) -> None:
+        assert store.customer("x") is None and store.latest_change("x") is None
+        assert not store.is_applied("x") and store.record(R1) is None and store.records_of("x") == []
+        assert store.redirect("x") is None and store.redirected_to("x") == [] and store.released_at(R1) is None
+        assert store.customers() == [] and store.touchpoint_records() == [] and store.redirects() == {}
+        assert store.applied_changes() == [] and store.released_records() == {}
+
+    def test_a_customer_row_round_trips_and_is_replaced(self, store: CrmStore) -> None:
+        sparse = CustomerRow.placeholder("cust-2")
+        with store.transaction():
+            store.execute([PutCustomer(FULL), PutCustomer(sparse)])
+        again = self.reopen(store)
+        assert again.customer("cust-1") == FULL and again.customer("cust-2") == sparse
+        newer = CustomerRow("cust-1", 8, "d" * 32, name=None, updated_window_end=5)
+        with store.transaction():
+            store.execute([PutCustomer(newer), DeleteCustomer("cust-2"), DeleteCustomer("nobody")])
+        assert self.reopen(store).customers() == [newer]
+
+    def test_touchpoint_records_are_claimed_moved_and_released(self, store: CrmStore) -> None:
+        with store.transaction():
+            store.execute([ClaimRecord(R1, "a", 10), ClaimRecord(R2, "a", 20), ClaimRecord(R3, "b", 10)])
+        assert store.records_of("a") == [TouchpointRecord(R2, "a", 20), TouchpointRecord(R1, "a", 10)]
+        with store.transaction():
+            store.execute([ClaimRecord(R1, "b", 30), ReleaseRecord(R2, 20), ReleaseRecord(R2, 25)])
+        again = self.reopen(store)
+        assert again.record(R1) == TouchpointRecord(R1, "b", 30) and again.record(R2) is None
+        assert again.records_of("a") == [] and [r.ref for r in again.records_of("b")] == [R3, R1]
+        assert again.released_at(R2) == 25 and again.released_at(R1) is None
+        # Only a digest of a released record is kept, never the raw source id.
+        assert again.released_records() == {R2.digest(): 25}
+        assert "k-1" not in R2.digest()
+
+    def test_redirects(self, store: CrmStore) -> None:
+        with store.transaction():
+            store.execute([PutRedirect("b", "a"), PutRedirect("c", "a"), PutRedirect("d", "b")])
+            store.execute([PutRedirect("d", "a"), DropRedirect("c"), DropRedirect("nobody")])
+        again = self.reopen(store)
+        assert again.redirects() == {"b": "a", "d": "a"}
+        assert again.redirect("d") == "a" and again.redirect("c") is None
+        assert again.redirected_to("a") == ["b", "d"] and again.redirected_to("b") == []
+
+    def test_the_applied_log(self, store: CrmStore) -> None:
+        first = AppliedChange("id-1", "a", 1, "CREATED")
+        with store.transaction():
+            store.execute([MarkApplied(first), MarkApplied(AppliedChange("id-3", "a", 3, "UPDATED"))])
+            store.execute([MarkApplied(AppliedChange("id-2", "a", 2, "UPDATED"))])
+            # A change_id is applied once: marking it again keeps the first entry.
+            store.execute([MarkApplied(AppliedChange("id-1", "zzz", 9, "ERASED"))])
+        again = self.reopen(store)
+        assert again.is_applied("id-2") and not again.is_applied("id-4")
+        assert again.latest_change("a") == AppliedChange("id-3", "a", 3, "UPDATED")
+        assert again.applied_changes()[0] == first
+        with store.transaction():
+            store.execute([PruneApplied("a", 3)])
+        assert [a.change_id for a in self.reopen(store).applied_changes()] == ["id-3"]
+
+    def test_a_failed_transaction_leaves_nothing(self, store: CrmStore) -> None:
+        with store.transaction():
+            store.execute([PutCustomer(FULL)])
+        with pytest.raises(_Boom), store.transaction():
+            store.execute([DeleteCustomer("cust-1"), ClaimRecord(R1, "cust-1", 1), PutRedirect("x", "cust-1")])
+            store.execute([MarkApplied(AppliedChange("id-1", "x", 1, "ABSORBED")), ReleaseRecord(R2, 3)])
+            raise _Boom
+        again = self.reopen(store)
+        assert again.customers() == [FULL] and again.touchpoint_records() == [] and again.redirects() == {}
+        assert again.applied_changes() == [] and again.released_records() == {}
+
+    def test_reads_inside_a_transaction_see_its_writes(self, store: CrmStore) -> None:
+        with store.transaction():
+            store.execute([PutCustomer(FULL), ClaimRecord(R1, "cust-1", 5)])
+            assert store.customer("cust-1") == FULL and store.records_of("cust-1") == [
+                TouchpointRecord(R1, "cust-1", 5)
+            ]
+
+    @pytest.mark.parametrize("seed", [11, 12, 13])
+    def test_a_changelog_ends_in_the_same_crm_as_on_the_in_memory_store(self, store: CrmStore, seed: int) -> None:
+        world = simulate(seed, windows=10, ops=5)
+        records = interleave(world.records, random.Random(seed), repeats=0.2)
+        reference = InMemoryCrmStore()
+        for i in range(0, len(records), 5):
+            apply_batch(store, records[i : i + 5])
+            apply_batch(reference, records[i : i + 5])
+        again = self.reopen(store)
+        assert_invariants(again)
+        assert crm_state(again) == world.expected() == crm_state(reference)
+        assert again.customers() == reference.customers()
+        assert again.applied_changes() == reference.applied_changes()
+        assert again.released_records() == reference.released_records()
+
+    def test_an_erasure_leaves_no_personal_data(self, store: CrmStore) -> None:
+        created = make_record("A", "CREATED", 1, 1_000, [("WHATSAPP", "+919876543210")], name="Asha")
+        apply_batch(store, [created, make_record("A", "ERASED", 2, 2_000)])
+        again = self.reopen(store)
+        everything = repr((again.customers(), again.touchpoint_records(), again.redirects(), again.applied_changes()))
+        assert "+919876543210" not in everything and "Asha" not in everything
+        assert not again.is_applied(created["change_id"])  # it hashes the personal data
+        assert [a.change for a in again.applied_changes()] == ["ERASED"]
+
+
+class TestInMemoryCrmStore(CrmStoreContract):
+    @pytest.fixture
+    def store(self) -> Iterator[CrmStore]:
+        yield InMemoryCrmStore()
+
+
+class TestSqliteCrmStore(CrmStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[CrmStore]:
+        self._path = tmp_path / "sub" / "crm.db"
+        self._opened: list[CrmStore] = []
+        s = SqliteCrmStore(self._path)
+        yield s
+        s.close()
+        for other in self._opened:
+            other.close()
+
+    def reopen(self, store: CrmStore) -> CrmStore:
+        again = SqliteCrmStore(self._path)
+        self._opened.append(again)
+        return again
