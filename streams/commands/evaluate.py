@@ -1,0 +1,221 @@
+"""`irl evaluate`: the quality of a resolution against ground truth, as a table and optionally JSON.
+
+The figures are computed by `resolver.evaluation` (pure). This module reads files and prints.
+Where the assignments come from is pluggable: an `AssignmentSource` is any callable returning
+event_id -> customer id (`csv_assignments` here; a CRM store reader can be another).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from resolver.evaluation import Before, Evaluation, before_crm, carries_identifier, evaluate
+
+__all__ = [
+    "AssignmentSource",
+    "EventFacts",
+    "Report",
+    "command",
+    "csv_assignments",
+    "read_events",
+    "read_profiles",
+    "read_truth",
+    "render",
+    "run",
+]
+
+AssignmentSource = Callable[[], Mapping[str, str]]
+
+
+def read_truth(path: Path) -> dict[str, str]:
+    """event_id -> true customer from a CSV with the header ``event_id,true_customer``."""
+    return _read_pairs(path, "true_customer")
+
+
+def csv_assignments(path: Path) -> AssignmentSource:
+    """A source reading ``event_id,customer_id`` CSV (the output of `irl replay`)."""
+    return lambda: _read_pairs(path, "customer_id")
+
+
+def _read_pairs(path: Path, column: str) -> dict[str, str]:
+    with path.open("r", encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or "event_id" not in reader.fieldnames or column not in reader.fieldnames:
+            raise click.BadParameter(f"{path.name}: expected a header with event_id,{column}")
+        return {row["event_id"]: row[column] for row in reader if row["event_id"]}
+
+
+def read_profiles(path: Path) -> dict[str, float]:
+    """customer_id -> confidence from profile JSON Lines (other fields ignored; lines without them skipped)."""
+    out: dict[str, float] = {}
+    with path.open("r", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            cid, score = record.get("customer_id"), record.get("confidence")
+            if isinstance(cid, str) and isinstance(score, int | float) and not isinstance(score, bool):
+                out[cid] = float(score)
+    return out
+
+
+@dataclass(slots=True)
+class EventFacts:
+    """What evaluation needs from the events file: touchpoint identities and the identified events."""
+
+    touchpoints: list[tuple[str, str, str]] = field(default_factory=list)
+    identified: set[str] = field(default_factory=set)
+    unreadable: int = 0
+
+
+def read_events(path: Path) -> EventFacts:
+    """Read events JSON Lines; a line that is not a JSON object with string ids is counted, not fatal."""
+    facts = EventFacts()
+    seen: set[str] = set()
+    for line in _lines(path):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            facts.unreadable += 1
+            continue
+        if not isinstance(record, dict):
+            facts.unreadable += 1
+            continue
+        eid, tp, sid = record.get("event_id"), record.get("touchpoint"), record.get("source_id")
+        if not (isinstance(eid, str) and isinstance(tp, str) and isinstance(sid, str)):
+            facts.unreadable += 1
+            continue
+        if eid in seen:  # a duplicate send adds nothing
+            continue
+        seen.add(eid)
+        facts.touchpoints.append((eid, tp, sid))
+        if carries_identifier(record):
+            facts.identified.add(eid)
+    return facts
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                yield line
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """All figures of one `irl evaluate` run."""
+
+    all_events: Evaluation
+    identified: Evaluation | None
+    before: Before | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "all": self.all_events.to_dict(),
+            "identified": self.identified.to_dict() if self.identified else None,
+            "before": self.before.to_dict() if self.before else None,
+        }
+
+
+def run(
+    truth: Mapping[str, str],
+    source: AssignmentSource,
+    *,
+    confidence: Mapping[str, float] | None = None,
+    facts: EventFacts | None = None,
+    threshold: float = 0.5,
+) -> Report:
+    """Evaluate one assignment source: over all events, and over identified events when `facts` is given."""
+    assignments = source()
+    every = evaluate(truth, assignments, confidence=confidence, threshold=threshold)
+    identified = before = None
+    if facts is not None:
+        identified = evaluate(truth, assignments, confidence=confidence, only=facts.identified, threshold=threshold)
+        before = before_crm(facts.touchpoints, truth)
+    return Report(every, identified, before)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def render(report: Report) -> str:
+    """The report as a fixed-width table a sales or ops lead can read."""
+    columns = [("all events", report.all_events)]
+    if report.identified is not None:
+        columns.append(("identified events", report.identified))
+    rows: list[tuple[str, list[str]]] = [
+        ("events", [str(e.events) for _, e in columns]),
+        ("real customers", [str(e.true_customers) for _, e in columns]),
+        ("resolved customers", [str(e.resolved_customers) for _, e in columns]),
+        ("single-identity rate (north star)", [_pct(e.single_identity_rate) for _, e in columns]),
+        ("pairwise precision", [_pct(e.precision) for _, e in columns]),
+        ("pairwise recall", [_pct(e.recall) for _, e in columns]),
+        ("pairwise F1", [_pct(e.f1) for _, e in columns]),
+        ("purity (customers)", [_pct(e.purity) for _, e in columns]),
+        ("purity (events)", [_pct(e.event_purity) for _, e in columns]),
+        ("unassigned events", [str(e.unassigned) for _, e in columns]),
+        ("confidence AUC (pure vs mixed)", [_pct(e.confidence_auc) for _, e in columns]),
+        (
+            f"customers below confidence {report.all_events.threshold:g}",
+            [f"{e.below_threshold} of {e.scored_customers}" if e.scored_customers else "-" for _, e in columns],
+        ),
+    ]
+    width = max(len(label) for label, _ in rows) + 2
+    col = max(20, *(len(name) + 2 for name, _ in columns))
+    lines = ["".ljust(width) + "".join(name.rjust(col) for name, _ in columns)]
+    lines += [label.ljust(width) + "".join(v.rjust(col) for v in values) for label, values in rows]
+    if report.before is not None:
+        b = report.before
+        lines += [
+            "",
+            "before (every touchpoint identity its own CRM record):",
+            f"  records per real customer {b.records_per_customer:.2f}, "
+            f"real customers with exactly one record {_pct(b.single_record_rate)}",
+        ]
+    lines += ["", "largest resolved customers (events / real customers in them):"]
+    lines += [f"  {c.customer_id}  {c.events} / {c.true_customers}" for c in report.all_events.largest]
+    return "\n".join(lines)
+
+
+@click.command("evaluate")
+@click.option("--truth", "truth_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--assignments", "assignments_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--profiles", "profiles_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Events JSON Lines: adds figures for identified events and the 'before' figure.",
+)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Low confidence.")
+def command(
+    truth_path: Path,
+    assignments_path: Path,
+    profiles_path: Path | None,
+    events_path: Path | None,
+    json_path: Path | None,
+    threshold: float,
+) -> None:
+    """Compare ASSIGNMENTS (event_id,customer_id) with TRUTH (event_id,true_customer) and report."""
+    truth = read_truth(truth_path)
+    confidence = read_profiles(profiles_path) if profiles_path else None
+    facts = read_events(events_path) if events_path else None
+    report = run(truth, csv_assignments(assignments_path), confidence=confidence, facts=facts, threshold=threshold)
+    click.echo(render(report))
+    if facts is not None and facts.unreadable:
+        click.echo(f"{facts.unreadable} unreadable event lines skipped", err=True)
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    sys.stdout.flush()

@@ -1,0 +1,532 @@
+"""Realistic labelled test data: customer interactions across web, WhatsApp and kiosk, with truth.
+
+`generate(customers, seed)` returns the events (the contract's JSON form, as dicts, in arrival
+order) and the truth rows ``(event_id, true_customer)``; `write(dir, events, truth)` writes
+``events.jsonl`` and ``truth.csv``. The output is a pure function of the arguments: one
+`random.Random(seed)` drives every choice, so the same seed gives byte-identical files.
+
+What real data contains, and this does (rates are per person or per event, see the constants):
+
+* Indian mobiles (valid numbers) in the many ways people type them, some foreign numbers
+  (+1, +44, +971, +65); WhatsApp events whose ``source_id`` is the wa_id (international digits).
+* Web users with a user id or anonymous ``anon-`` cookies, giving email and/or phone at signup
+  and order; kiosk visits with a loyalty id or a one-off visit id and a phone typed by staff.
+* People with two phones or two emails; Gmail variants (dots, ``+tags``, case, googlemail.com);
+  name variants (case, initials, typos).
+* A store's own phone typed at the kiosk for people who give none (a hub: many people, one
+  number); placeholder junk (``9999999999``, ``test@test.com``, ...); one-digit phone typos
+  that make another valid number (a genuinely different identifier).
+* Households: two people with different names and emails sharing one phone.
+* Duplicate sends (same event, same content, sent again), small disorder, late events (hours).
+* ``occurred_at`` as epoch ms or ISO-8601 (``Z`` or ``+05:30``); ``touchpoint`` sometimes lower case.
+
+Every event passes `resolver.interaction.from_json`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import random
+import string
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+
+from resolver.junk import JunkRules
+from resolver.names import name_class, names_similar
+
+__all__ = ["DEFAULT_DAYS", "DEFAULT_START_MS", "TruthRow", "generate", "summary", "write"]
+
+#: 2024-01-01T00:00:00Z: a fixed default keeps the output a function of the arguments.
+DEFAULT_START_MS = 1_704_067_200_000
+DEFAULT_DAYS = 30
+
+TruthRow = tuple[str, str]
+
+_HOUR_MS = 3_600_000
+_IST = _dt.timezone(_dt.timedelta(hours=5, minutes=30))
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+# Per person.
+_P_FOREIGN = 0.04
+_P_NO_PHONE = 0.08
+_P_SECOND_PHONE = 0.10
+_P_EMAIL = 0.75
+_P_SECOND_EMAIL = 0.12
+_P_GMAIL = 0.6
+_P_HOUSEHOLD = 0.02  # share of people who use another person's phone as their own
+_P_LOYALTY = 0.5
+_P_REGISTERED = 0.6
+_P_REFUSES_PHONE_AT_KIOSK = 0.05
+# Per event.
+_P_PHONE_TYPO_KIOSK = 0.03
+_P_PHONE_TYPO_WEB = 0.01
+_P_DUPLICATE = 0.01
+_P_LATE = 0.02
+_P_DISORDER = 0.05
+_P_LOWER_TOUCHPOINT = 0.1
+
+_FIRST = (
+    "Aarav", "Aditi", "Aditya", "Akash", "Amit", "Ananya", "Anil", "Anjali", "Arjun", "Arun", "Asha", "Deepa",
+    "Deepak", "Divya", "Gaurav", "Geeta", "Harish", "Isha", "Jaya", "Karan", "Kavita", "Kiran", "Lakshmi",
+    "Manoj", "Meena", "Mohan", "Neha", "Nikhil", "Nisha", "Pooja", "Pradeep", "Priya", "Rahul", "Rajesh",
+    "Ramesh", "Rekha", "Rohit", "Sachin", "Sanjay", "Sarita", "Shreya", "Sneha", "Sunil", "Sunita", "Suresh",
+    "Tanvi", "Uma", "Varun", "Vijay", "Vikram", "Vinod", "Yash", "Zoya", "Farhan", "Imran", "Ayesha", "Fatima",
+    "Harpreet", "Gurpreet", "Joseph", "Mary", "Thomas",
+)  # fmt: skip
+_LAST = (
+    "Sharma", "Verma", "Gupta", "Singh", "Kumar", "Patel", "Shah", "Reddy", "Rao", "Nair", "Menon", "Iyer",
+    "Pillai", "Das", "Ghosh", "Bose", "Banerjee", "Mukherjee", "Chatterjee", "Joshi", "Kulkarni", "Deshpande",
+    "Patil", "Jadhav", "Khan", "Ahmed", "Sheikh", "Gill", "Sandhu", "Fernandes", "D'Souza", "Mehta", "Agarwal",
+    "Jain", "Saxena", "Mishra", "Pandey", "Tiwari", "Yadav", "Chauhan", "Naidu", "Hegde", "Shetty", "Kapoor",
+)  # fmt: skip
+_MAIL_DOMAINS = ("yahoo.co.in", "hotmail.com", "outlook.com", "rediffmail.com", "yahoo.com", "icloud.com")
+_WORK_DOMAINS = ("infosys.com", "tcs.com", "wipro.com", "acme.co.in", "hdfcbank.com", "flipkart.com")
+_JUNK_PHONES = ("1234567890", "9999999999", "0000000000", "99999 99999")
+_JUNK_EMAILS = ("test@test.com", "na@na.com", "noemail@example.com", "NA@NA.COM")
+_FOREIGN = (("US", 0.4), ("GB", 0.25), ("AE", 0.25), ("SG", 0.1))
+_US_AREAS = ("415", "212", "646", "312", "206", "617", "408", "713", "305", "202")
+_JUNK = JunkRules()
+
+
+@dataclass(slots=True)
+class _Person:
+    true_id: str
+    first: str
+    last: str
+    phones: list[str] = field(default_factory=list)  # E.164; [0] is the primary (WhatsApp) number
+    emails: list[str] = field(default_factory=list)  # canonical addresses as the person owns them
+    user_id: str | None = None
+    cookies: list[str] = field(default_factory=list)
+    loyalty_id: str | None = None
+    store: int = 0
+    channels: tuple[str, ...] = ()
+    owns_primary: bool = True  # False for a household member using someone else's phone
+
+
+@dataclass(slots=True)
+class _Ids:
+    """Unique identifiers drawn from one Random; collisions are retried, never silently shared."""
+
+    rng: random.Random
+    phones: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)
+
+    def token(self, prefix: str, length: int, alphabet: str = "0123456789abcdef") -> str:
+        while True:
+            value = prefix + "".join(self.rng.choice(alphabet) for _ in range(length))
+            if value not in self.tokens:
+                self.tokens.add(value)
+                return value
+
+    def indian_mobile(self) -> str:
+        while True:
+            national = str(self.rng.randint(6, 9)) + "".join(self.rng.choice(string.digits) for _ in range(9))
+            e164 = "+91" + national
+            if e164 not in self.phones and _valid(e164) and not _JUNK.phone(national, e164):
+                self.phones.add(e164)
+                return e164
+
+    def foreign_mobile(self) -> str:
+        region = _weighted(self.rng, _FOREIGN)
+        while True:
+            if region == "US":
+                e164 = "+1" + self.rng.choice(_US_AREAS) + str(self.rng.randint(200, 989)) + _digits(self.rng, 4)
+            elif region == "GB":
+                e164 = "+447" + str(self.rng.choice((4, 5, 7, 8, 9))) + _digits(self.rng, 8)
+            elif region == "AE":
+                e164 = "+9715" + str(self.rng.choice((0, 2, 4, 5, 6, 8))) + _digits(self.rng, 7)
+            else:
+                e164 = "+65" + str(self.rng.choice((8, 9))) + _digits(self.rng, 7)
+            if e164 not in self.phones and _valid(e164):
+                self.phones.add(e164)
+                return e164
+
+    def typo_of(self, e164: str) -> str | None:
+        """One wrong digit that still makes a valid, unused number (None if none found quickly)."""
+        head = 3 if e164.startswith("+91") else len(e164) - 7
+        for _ in range(20):
+            pos = self.rng.randrange(head + 1, len(e164))
+            digit = self.rng.choice(string.digits)
+            candidate = e164[:pos] + digit + e164[pos + 1 :]
+            if candidate != e164 and candidate not in self.phones and _valid(candidate):
+                national = candidate[3:] if candidate.startswith("+91") else candidate[-10:]
+                if not _JUNK.phone(national, candidate):
+                    self.phones.add(candidate)
+                    return candidate
+        return None
+
+
+def _valid(e164: str) -> bool:
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(e164, None)))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(string.digits) for _ in range(n))
+
+
+def _weighted(rng: random.Random, options: tuple[tuple[str, float], ...]) -> str:
+    return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# How people type things
+
+
+def _spell_indian(rng: random.Random, e164: str) -> str:
+    n = e164[3:]
+    forms = (
+        f"+91 {n[:5]} {n[5:]}",
+        f"+91{n}",
+        f"0{n[:5]}-{n[5:]}",
+        f"(+91) {n}",
+        f"+91.{n[:5]}.{n[5:]}",
+        f" {n} ",
+        f"91-{n}",
+        f"0091 {n}",
+        f"{n[:5]} {n[5:]}",
+        n,
+        n,
+        f"+91-{n[:5]}-{n[5:]}",
+        f"0{n}",
+        f"+91 {n[:4]} {n[4:7]} {n[7:]}",
+    )
+    return rng.choice(forms)
+
+
+def _spell_foreign(rng: random.Random, e164: str) -> str:
+    parsed = phonenumbers.parse(e164, None)
+    forms = (
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+        e164,
+        "00" + e164[1:],
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.RFC3966).removeprefix("tel:"),
+    )
+    return rng.choice(forms)
+
+
+def _spell_phone(rng: random.Random, e164: str) -> str:
+    return _spell_indian(rng, e164) if e164.startswith("+91") else _spell_foreign(rng, e164)
+
+
+def _spell_email(rng: random.Random, address: str) -> str:
+    local, domain = address.split("@", 1)
+    roll = rng.random()
+    if domain == "gmail.com":
+        if roll < 0.10:
+            return local.replace(".", "") + "@gmail.com"
+        if roll < 0.18:
+            return f"{local}+{rng.choice(('shop', 'orders', 'promo', 'store'))}@gmail.com"
+        if roll < 0.24:
+            return f"{local}@googlemail.com"
+        if roll < 0.30 and len(local) > 3:
+            cut = rng.randrange(1, len(local) - 1)
+            return local[:cut].rstrip(".") + "." + local[cut:].lstrip(".") + "@gmail.com"
+    if roll < 0.40:
+        return address.upper() if rng.random() < 0.3 else local.capitalize() + "@" + domain.capitalize()
+    if roll < 0.45:
+        return f" {address} "
+    return address
+
+
+def _swap_typo(rng: random.Random, word: str) -> str:
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 2)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
+def _spell_name(rng: random.Random, person: _Person) -> str:
+    full = f"{person.first} {person.last}"
+    roll = rng.random()
+    if roll < 0.45:
+        return full
+    if roll < 0.60:
+        return full.lower()
+    if roll < 0.70:
+        return full.upper()
+    if roll < 0.78:
+        return f"{person.first[0]}. {person.last}"
+    if roll < 0.86:
+        return person.first
+    if roll < 0.93:
+        return f"{person.first} {_swap_typo(rng, person.last)}"
+    return f"{_swap_typo(rng, person.first)} {person.last}"
+
+
+def _email_for(rng: random.Random, ids: _Ids, first: str, last: str, gmail: bool, work: bool = False) -> str:
+    f, la = first.lower(), "".join(ch for ch in last.lower() if ch.isalpha())
+    while True:
+        style = rng.randrange(4)
+        num = str(rng.randint(1, 99)) if rng.random() < 0.6 else ""
+        local = (f"{f}.{la}{num}", f"{f}{la}{num}", f"{f[0]}{la}{num}", f"{f}_{la}{num}")[style]
+        if work:
+            domain = rng.choice(_WORK_DOMAINS)
+            local = f"{f}.{la}" if rng.random() < 0.5 else f"{f[0]}{la}"
+        else:
+            domain = "gmail.com" if gmail else rng.choice(_MAIL_DOMAINS)
+        # Gmail ignores dots: uniqueness must hold for the mailbox, not for the spelling.
+        key = (local.replace(".", "") if domain == "gmail.com" else local) + "@" + domain
+        if key not in ids.tokens:
+            ids.tokens.add(key)
+            return f"{local}@{domain}"
+
+
+# ---------------------------------------------------------------------------------------------
+# People
+
+
+def _people(rng: random.Random, ids: _Ids, customers: int, stores: int) -> list[_Person]:
+    people: list[_Person] = []
+    for i in range(customers):
+        p = _Person(true_id=f"cust-{i + 1:06d}", first=rng.choice(_FIRST), last=rng.choice(_LAST))
+        if rng.random() >= _P_NO_PHONE:
+            p.phones.append(ids.foreign_mobile() if rng.random() < _P_FOREIGN else ids.indian_mobile())
+            if rng.random() < _P_SECOND_PHONE:
+                p.phones.append(ids.indian_mobile())
+        if rng.random() < _P_EMAIL:
+            p.emails.append(_email_for(rng, ids, p.first, p.last, gmail=rng.random() < _P_GMAIL))
+            if rng.random() < _P_SECOND_EMAIL:
+                p.emails.append(_email_for(rng, ids, p.first, p.last, gmail=rng.random() < 0.5, work=True))
+        if rng.random() < _P_REGISTERED:
+            p.user_id = ids.token("u", 9, string.digits)
+        p.cookies = [ids.token("anon-", 16) for _ in range(rng.randint(1, 3))]
+        if rng.random() < _P_LOYALTY:
+            p.loyalty_id = ids.token("KC-", 7, string.digits)
+        p.store = rng.randrange(stores)
+        channels = [c for c, w in (("WEB", 0.7), ("WHATSAPP", 0.6), ("KIOSK", 0.45)) if rng.random() < w]
+        if not p.phones and "WHATSAPP" in channels:
+            channels.remove("WHATSAPP")
+        p.channels = tuple(channels) or ("WEB",)
+        people.append(p)
+    _households(rng, ids, people)
+    return people
+
+
+def _households(rng: random.Random, ids: _Ids, people: list[_Person]) -> None:
+    """Some people use a partner's phone: different first name, own email, no WhatsApp of their own."""
+    owners = [p for p in people if p.phones and p.owns_primary]
+    for member in people:
+        if rng.random() >= _P_HOUSEHOLD or not owners:
+            continue
+        owner = rng.choice(owners)
+        if owner is member or not member.owns_primary:
+            continue
+        a, b = name_class(owner.first), name_class(member.first)
+        if a is None or b is None or names_similar(a, b):
+            continue
+        if not member.emails:
+            member.emails.append(_email_for(rng, ids, member.first, member.last, gmail=True))
+        member.phones = [owner.phones[0]]
+        member.owns_primary = False
+        member.channels = tuple(c for c in member.channels if c != "WHATSAPP") or ("WEB",)
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass(slots=True)
+class _Ctx:
+    rng: random.Random
+    ids: _Ids
+    store_phones: list[str]
+
+
+def _phone_as_typed(ctx: _Ctx, e164: str, typo_rate: float) -> str:
+    if ctx.rng.random() < typo_rate:
+        typo = ctx.ids.typo_of(e164)
+        if typo is not None:
+            e164 = typo
+    return _spell_phone(ctx.rng, e164)
+
+
+def _pick(rng: random.Random, values: list[str]) -> str:
+    # The first identifier is the everyday one; a second is used now and then.
+    return values[0] if len(values) == 1 or rng.random() < 0.75 else rng.choice(values[1:])
+
+
+def _whatsapp(ctx: _Ctx, p: _Person) -> dict[str, Any]:
+    rng = ctx.rng
+    phone = p.phones[0]
+    event: dict[str, Any] = {
+        "touchpoint": "WHATSAPP",
+        "source_id": phone[1:],
+        "interaction": rng.choice(("message_in", "message_in", "catalog_view", "order_status", "payment_link")),
+        "phone": _spell_phone(rng, phone) if rng.random() < 0.3 else None,
+        "email": _spell_email(rng, _pick(rng, p.emails)) if p.emails and rng.random() < 0.05 else None,
+        "name": (p.first if rng.random() < 0.5 else _spell_name(rng, p)) if rng.random() < 0.9 else None,
+        "attributes": {"wa_profile": "business" if rng.random() < 0.1 else "personal"},
+    }
+    return event
+
+
+def _web(ctx: _Ctx, p: _Person) -> dict[str, Any]:
+    rng = ctx.rng
+    logged_in = p.user_id is not None and rng.random() < 0.7
+    source_id = p.user_id if logged_in and p.user_id else rng.choice(p.cookies)
+    interaction = rng.choices(
+        ("page_view", "add_to_cart", "signup", "login", "order", "newsletter"), weights=(45, 15, 8, 10, 17, 5)
+    )[0]
+    phone = email = name = None
+    if interaction == "order":
+        # Delivery needs a phone; the receipt wants an email.
+        email = _pick(rng, p.emails) if p.emails and rng.random() < 0.85 else None
+        phone = _pick(rng, p.phones) if p.phones and rng.random() < 0.9 else None
+        name = _spell_name(rng, p) if rng.random() < 0.9 else None
+    elif interaction == "signup":
+        email = _pick(rng, p.emails) if p.emails and rng.random() < 0.9 else None
+        phone = _pick(rng, p.phones) if p.phones and rng.random() < 0.5 else None
+        name = _spell_name(rng, p) if rng.random() < 0.8 else None
+    elif interaction == "login":
+        email = _pick(rng, p.emails) if p.emails and rng.random() < 0.5 else None
+    elif interaction == "newsletter":
+        email = _pick(rng, p.emails) if p.emails else None
+    spelt_email: str | None = _spell_email(rng, email) if email else None
+    spelt_phone = _phone_as_typed(ctx, phone, _P_PHONE_TYPO_WEB) if phone else None
+    if interaction == "signup" and rng.random() < 0.03:
+        spelt_phone = rng.choice(_JUNK_PHONES)
+    if interaction in ("signup", "newsletter") and rng.random() < 0.03:
+        spelt_email = rng.choice(_JUNK_EMAILS)
+    attributes = {"page": rng.choice(("/", "/sale", "/cart", "/checkout", "/p/shoes", "/p/kurta"))}
+    if interaction == "order":
+        attributes["amount"] = f"{rng.randint(199, 9999)}.00"
+    return {
+        "touchpoint": "WEB",
+        "source_id": source_id,
+        "interaction": interaction,
+        "phone": spelt_phone,
+        "email": spelt_email,
+        "name": name,
+        "attributes": attributes,
+    }
+
+
+def _kiosk(ctx: _Ctx, p: _Person) -> dict[str, Any]:
+    rng = ctx.rng
+    source_id = p.loyalty_id if p.loyalty_id and rng.random() < 0.85 else ctx.ids.token("KV-", 10, string.digits)
+    phone: str | None
+    if p.phones and rng.random() >= _P_REFUSES_PHONE_AT_KIOSK:
+        phone = _phone_as_typed(ctx, _pick(rng, p.phones), _P_PHONE_TYPO_KIOSK)
+    else:
+        roll = rng.random()
+        # Staff must fill the field: the store's own number, a placeholder, or nothing.
+        if roll < 0.6:
+            phone = _spell_phone(rng, ctx.store_phones[p.store])
+        elif roll < 0.85:
+            phone = rng.choice(_JUNK_PHONES)
+        else:
+            phone = None
+    email = None
+    if p.emails and rng.random() < 0.15:
+        email = _spell_email(rng, _pick(rng, p.emails))
+    elif rng.random() < 0.02:
+        email = rng.choice(_JUNK_EMAILS)
+    return {
+        "touchpoint": "KIOSK",
+        "source_id": source_id,
+        "interaction": rng.choice(("store_visit", "purchase", "purchase", "return", "loyalty_signup")),
+        "phone": phone,
+        "email": email,
+        "name": _spell_name(rng, p) if rng.random() < 0.85 else None,
+        "attributes": {"store": f"S{p.store + 1:03d}", "terminal": f"T{rng.randint(1, 4)}"},
+    }
+
+
+_BUILDERS = {"WHATSAPP": _whatsapp, "WEB": _web, "KIOSK": _kiosk}
+
+
+def _event_count(rng: random.Random) -> int:
+    # 1 + floor(Exp(mean 4.5)) has mean ~5.0 and the long tail of real customers.
+    return 1 + min(int(rng.expovariate(1 / 4.5)), 60)
+
+
+def _format_time(rng: random.Random, ms: int) -> int | str:
+    roll = rng.random()
+    if roll < 0.7:
+        return ms
+    zone = _dt.UTC if roll < 0.88 else _IST
+    moment = (_EPOCH + _dt.timedelta(milliseconds=ms)).astimezone(zone)
+    text = moment.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def generate(
+    customers: int, seed: int, start_ms: int = DEFAULT_START_MS, days: int = DEFAULT_DAYS
+) -> tuple[list[dict[str, Any]], list[TruthRow]]:
+    """Events (JSON dicts in arrival order, duplicates included) and truth rows sorted by event_id.
+
+    Deterministic: the same arguments give the same lists. Truth has one row per distinct
+    event_id. Raises ValueError for a negative `customers` or non-positive `days`.
+    """
+    if customers < 0:
+        raise ValueError("customers must not be negative")
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    rng = random.Random(seed)
+    ids = _Ids(rng)
+    stores = max(2, customers // 1500)
+    store_phones = [ids.indian_mobile() for _ in range(stores)]
+    people = _people(rng, ids, customers, stores)
+    ctx = _Ctx(rng, ids, store_phones)
+    span = days * 24 * _HOUR_MS
+
+    arrivals: list[tuple[int, int, dict[str, Any]]] = []
+    truth: list[TruthRow] = []
+    for p in people:
+        times = sorted(start_ms + rng.randrange(span) for _ in range(_event_count(rng)))
+        for occurred in times:
+            body = _BUILDERS[rng.choice(p.channels)](ctx, p)
+            touchpoint = body["touchpoint"].lower() if rng.random() < _P_LOWER_TOUCHPOINT else body["touchpoint"]
+            event = {
+                "event_id": ids.token("ev-", 20),
+                "touchpoint": touchpoint,
+                "occurred_at": _format_time(rng, occurred),
+                **{k: v for k, v in body.items() if k != "touchpoint"},
+            }
+            truth.append((event["event_id"], p.true_id))
+            arrival = occurred + rng.randrange(0, 2000)
+            roll = rng.random()
+            if roll < _P_LATE:
+                arrival += rng.randrange(_HOUR_MS, 12 * _HOUR_MS)
+            elif roll < _P_LATE + _P_DISORDER:
+                arrival += rng.randrange(10_000, 600_000)
+            arrivals.append((arrival, len(arrivals), event))
+            if rng.random() < _P_DUPLICATE:
+                # A retry by the sender: same content, seconds to minutes later.
+                arrivals.append((arrival + rng.randrange(1_000, 300_000), len(arrivals), event))
+    arrivals.sort(key=lambda a: (a[0], a[1]))
+    truth.sort()
+    return [dict(event) for _, _, event in arrivals], truth
+
+
+def summary(events: list[dict[str, Any]], truth: list[TruthRow]) -> str:
+    """One line: customers, events sent, distinct events, duplicates and events per touchpoint."""
+    distinct = {e["event_id"]: e for e in events}
+    per = Counter(str(e["touchpoint"]).upper() for e in distinct.values())
+    customers = len({c for _, c in truth})
+    parts = " ".join(f"{tp.lower()}={per[tp]}" for tp in sorted(per))
+    return (
+        f"customers={customers} events={len(events)} distinct={len(distinct)} "
+        f"duplicates={len(events) - len(distinct)} {parts}"
+    )
+
+
+def write(directory: Path, events: list[dict[str, Any]], truth: list[TruthRow]) -> None:
+    """Write ``events.jsonl`` (one compact JSON object a line) and ``truth.csv`` into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "events.jsonl").open("w", encoding="utf-8", newline="\n") as out:
+        for event in events:
+            out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+    with (directory / "truth.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["event_id", "true_customer"])
+        writer.writerows(truth)

@@ -1,0 +1,224 @@
+"""Evaluation figures: hand-computed examples, a brute-force O(n^2) oracle, AUC on known cases."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resolver.evaluation import (
+    assignments_via_touchpoints,
+    auc,
+    before_crm,
+    carries_identifier,
+    evaluate,
+    pair_counts,
+)
+
+# Events a..e; true customers 1 and 2; resolved X, Y, Z.
+#   X = {a, b}    both customer 1          pure
+#   Y = {c, d}    customer 1 and 2         mixed
+#   Z = {e}       customer 2               pure
+TRUTH = {"a": "1", "b": "1", "c": "1", "d": "2", "e": "2"}
+ASSIGNED = {"a": "X", "b": "X", "c": "Y", "d": "Y", "e": "Z"}
+
+
+def test_hand_computed_example() -> None:
+    ev = evaluate(TRUTH, ASSIGNED)
+    # true pairs: C(3,2) + C(2,2) = 4; predicted: X 1 + Y 1 = 2; common: only (a, b).
+    assert (ev.pairs.true_pairs, ev.pairs.predicted_pairs, ev.pairs.common_pairs) == (4, 2, 1)
+    assert ev.precision == 0.5
+    assert ev.recall == 0.25
+    assert ev.f1 == pytest.approx(1 / 3)
+    assert ev.single_identity_rate == 0.0  # 1 is in X and Y, 2 in Y and Z
+    assert ev.purity == pytest.approx(2 / 3)
+    assert ev.event_purity == pytest.approx(4 / 5)
+    assert ev.size_distribution == {2: 2, 1: 1}
+    assert [(c.customer_id, c.events, c.true_customers) for c in ev.largest] == [("X", 2, 1), ("Y", 2, 2), ("Z", 1, 1)]
+    assert (ev.events, ev.true_customers, ev.resolved_customers, ev.unassigned) == (5, 2, 3, 0)
+
+
+def test_a_perfect_resolution_scores_one_everywhere() -> None:
+    ev = evaluate(TRUTH, {k: "R" + v for k, v in TRUTH.items()})
+    assert (ev.precision, ev.recall, ev.f1, ev.single_identity_rate, ev.purity, ev.event_purity) == (1, 1, 1, 1, 1, 1)
+
+
+def test_everything_in_one_customer_has_full_recall_and_poor_precision() -> None:
+    ev = evaluate(TRUTH, dict.fromkeys(TRUTH, "ALL"))
+    assert ev.recall == 1.0
+    assert ev.precision == pytest.approx(4 / 10)
+    assert ev.single_identity_rate == 1.0  # the north star alone is fooled; purity is not
+    assert ev.purity == 0.0
+
+
+def test_unassigned_events_are_singletons_and_counted() -> None:
+    ev = evaluate(TRUTH, {"a": "X", "b": "X", "d": "Y", "e": "Y"})
+    assert ev.unassigned == 1
+    assert ev.resolved_customers == 3
+    assert ev.pairs.common_pairs == 2 and ev.pairs.predicted_pairs == 2
+    assert [c.customer_id for c in ev.largest][-1] == "(unassigned)"
+
+
+def test_restricting_to_a_subset_of_events() -> None:
+    ev = evaluate(TRUTH, ASSIGNED, only={"a", "b", "e", "unknown"})
+    assert ev.events == 3
+    assert (ev.precision, ev.recall, ev.single_identity_rate) == (1.0, 1.0, 1.0)
+
+
+def test_events_outside_truth_are_ignored() -> None:
+    assert evaluate(TRUTH, {**ASSIGNED, "zz": "X"}).pairs == pair_counts(TRUTH, ASSIGNED)
+
+
+def test_no_pairs_at_all_is_perfect_not_a_division_by_zero() -> None:
+    ev = evaluate({"a": "1", "b": "2"}, {"a": "X", "b": "Y"})
+    assert (ev.precision, ev.recall, ev.f1) == (1.0, 1.0, 1.0)
+    empty = evaluate({}, {})
+    assert empty.events == 0 and empty.purity == 1.0
+
+
+def test_confidence_auc_and_low_confidence_count() -> None:
+    ev = evaluate(TRUTH, ASSIGNED, confidence={"X": 0.9, "Y": 0.3, "Z": 0.6, "other": 0.0})
+    assert ev.confidence_auc == 1.0  # mixed Y scores below both pure customers
+    assert (ev.scored_customers, ev.below_threshold) == (3, 1)
+    worse = evaluate(TRUTH, ASSIGNED, confidence={"X": 0.9, "Y": 0.7, "Z": 0.6})
+    assert worse.confidence_auc == 0.5
+    assert evaluate(TRUTH, ASSIGNED).confidence_auc is None
+    only_pure = evaluate(TRUTH, {k: "R" + v for k, v in TRUTH.items()}, confidence={"R1": 1.0, "R2": 0.2})
+    assert only_pure.confidence_auc is None
+
+
+@pytest.mark.parametrize(
+    ("positive", "negative", "expected"),
+    [
+        ([0.9, 0.8], [0.1, 0.2], 1.0),
+        ([0.1], [0.9, 0.8], 0.0),
+        ([0.5, 0.5], [0.5], 0.5),
+        ([0.9, 0.4], [0.5], 0.5),
+        ([0.9, 0.5, 0.1], [0.5], 0.5),
+        ([], [0.5], None),
+        ([0.5], [], None),
+    ],
+)
+def test_auc_known_cases(positive: list[float], negative: list[float], expected: float | None) -> None:
+    assert auc(positive, negative) == expected
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), min_size=1, max_size=20),
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), min_size=1, max_size=20),
+)
+def test_auc_equals_the_pairwise_definition(positive: list[float], negative: list[float]) -> None:
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in positive for n in negative)
+    assert auc(positive, negative) == pytest.approx(wins / (len(positive) * len(negative)))
+
+
+_labels = st.dictionaries(
+    st.text("abcdefghij", min_size=1, max_size=2),
+    st.tuples(st.sampled_from("1234"), st.one_of(st.none(), st.sampled_from("WXYZ"))),
+    max_size=30,
+)
+
+
+@settings(max_examples=200)
+@given(_labels)
+def test_figures_equal_a_brute_force_oracle(labels: dict[str, tuple[str, str | None]]) -> None:
+    truth = {e: t for e, (t, _) in labels.items()}
+    assigned = {e: r for e, (_, r) in labels.items() if r is not None}
+    ev = evaluate(truth, assigned)
+
+    def resolved(e: str) -> str:
+        return assigned.get(e, "\x00" + e)
+
+    pairs = list(itertools.combinations(truth, 2))
+    same_true = [truth[a] == truth[b] for a, b in pairs]
+    same_resolved = [resolved(a) == resolved(b) for a, b in pairs]
+    assert ev.pairs.true_pairs == sum(same_true)
+    assert ev.pairs.predicted_pairs == sum(same_resolved)
+    assert ev.pairs.common_pairs == sum(t and r for t, r in zip(same_true, same_resolved, strict=True))
+    customers = set(truth.values())
+    whole = [c for c in customers if len({resolved(e) for e in truth if truth[e] == c}) == 1]
+    assert ev.single_identity_rate == pytest.approx(len(whole) / len(customers) if customers else 1.0)
+    clusters = {resolved(e) for e in truth}
+    pure = [r for r in clusters if len({truth[e] for e in truth if resolved(e) == r}) == 1]
+    assert ev.purity == pytest.approx(len(pure) / len(clusters) if clusters else 1.0)
+    assert sum(n * k for k, n in ev.size_distribution.items()) == len(truth)
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"touchpoint": "WEB", "phone": "98765 43210"}, True),
+        ({"touchpoint": "KIOSK", "email": "a@b.in"}, True),
+        ({"touchpoint": "whatsapp"}, True),
+        ({"touchpoint": "WEB", "phone": "  ", "email": None}, False),
+        ({"touchpoint": "WEB"}, False),
+        ({"touchpoint": "KIOSK", "phone": 9876543210}, False),
+    ],
+)
+def test_carries_identifier(event: dict[str, object], expected: bool) -> None:
+    assert carries_identifier(event) is expected
+
+
+def test_before_counts_touchpoint_identities_per_real_customer() -> None:
+    rows = [
+        ("a", "WEB", "anon-1"),
+        ("b", "web", "anon-1"),  # same record, other spelling of the touchpoint
+        ("c", "KIOSK", "KC-1"),
+        ("d", "WHATSAPP", "919876543210"),
+        ("e", "WEB", "anon-1"),  # customer 2 on customer 1's cookie
+        ("zz", "WEB", "u9"),  # not in truth
+    ]
+    truth = {"a": "1", "b": "1", "c": "1", "d": "2", "e": "2"}
+    before = before_crm(rows, truth)
+    assert (before.true_customers, before.records) == (2, 3)
+    assert before.records_per_customer == pytest.approx((2 + 2) / 2)
+    assert before.single_record_rate == 0.0
+    assert before_crm(rows[:2], truth).single_record_rate == 1.0
+
+
+def test_assignments_via_touchpoint_records() -> None:
+    rows = [("a", "web", "anon-1"), ("b", "KIOSK", "KC-1"), ("c", "WEB", "missing")]
+    out = assignments_via_touchpoints(rows, {("WEB", "anon-1"): "c1", ("KIOSK", "KC-1"): "c2"})
+    assert out == {"a": "c1", "b": "c2"}
+
+
+def test_to_dict_is_json_ready() -> None:
+    record = evaluate(TRUTH, ASSIGNED, confidence={"X": 1.0}).to_dict()
+    again = json.loads(json.dumps(record))
+    assert again["precision"] == 0.5 and again["size_distribution"] == {"1": 1, "2": 2}
+    assert again["largest"][0] == {"customer_id": "X", "events": 2, "true_customers": 1}
+
+
+def test_evaluate_command_prints_a_table_and_writes_json(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from streams.commands.evaluate import command
+
+    (tmp_path / "t.csv").write_text("event_id,true_customer\n" + "".join(f"{k},{v}\n" for k, v in TRUTH.items()))
+    (tmp_path / "a.csv").write_text("event_id,customer_id\n" + "".join(f"{k},{v}\n" for k, v in ASSIGNED.items()))
+    profiles = [{"customer_id": "X", "confidence": 0.9}, {"customer_id": "Y", "confidence": 0.3}]
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(p) + "\n" for p in profiles))
+    events = [
+        {"event_id": "a", "touchpoint": "WEB", "source_id": "u1", "phone": "9876543210"},
+        {"event_id": "b", "touchpoint": "WEB", "source_id": "u1"},
+        {"event_id": "c", "touchpoint": "KIOSK", "source_id": "k1", "email": "x@y.in"},
+        {"event_id": "d", "touchpoint": "WHATSAPP", "source_id": "919876543210"},
+        {"event_id": "e", "touchpoint": "WEB", "source_id": "u2"},
+    ]
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events) + "not json\n")
+    args = ["--truth", str(tmp_path / "t.csv"), "--assignments", str(tmp_path / "a.csv")]
+    args += ["--profiles", str(tmp_path / "p.jsonl"), "--events", str(tmp_path / "e.jsonl")]
+    result = CliRunner().invoke(command, [*args, "--json", str(tmp_path / "out.json")])
+    assert result.exit_code == 0, result.output
+    assert "pairwise precision" in result.stdout and "50.00%" in result.stdout
+    assert "identified events" in result.stdout
+    assert "1 unreadable" in result.stderr
+    figures = json.loads((tmp_path / "out.json").read_text())
+    assert figures["all"]["recall"] == 0.25
+    assert figures["identified"]["events"] == 3  # a, c, d
+    assert figures["all"]["confidence_auc"] == 1.0
+    assert figures["before"]["records_per_customer"] == 2.0  # 1: WEB u1, KIOSK k1; 2: WHATSAPP, WEB u2

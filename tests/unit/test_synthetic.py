@@ -1,0 +1,292 @@
+"""The generated data set: deterministic, valid against the contract, and as messy as real data."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import pytest
+from click.testing import CliRunner
+
+from resolver.interaction import from_json
+from streams.commands.generate import command
+from streams.synthetic import generate, summary, write
+
+CUSTOMERS = 1500
+JUNK_PHONES = {"1234567890", "9999999999", "0000000000", "99999 99999"}
+JUNK_EMAILS = {"test@test.com", "na@na.com", "noemail@example.com"}
+HOUR = 3_600_000
+
+Events = list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[Events, list[tuple[str, str]]]:
+    return generate(CUSTOMERS, seed=7)
+
+
+@pytest.fixture(scope="module")
+def owner(data: tuple[Events, list[tuple[str, str]]]) -> dict[str, str]:
+    return dict(data[1])
+
+
+def _e164(raw: str) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, "IN")
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phones_by_number(events: Events, owner: dict[str, str]) -> dict[str, set[str]]:
+    """E.164 -> true customers that typed it (phone field and WhatsApp ids), junk left out."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        raws = [e["phone"]] if e["phone"] and e["phone"] not in JUNK_PHONES else []
+        if e["touchpoint"].upper() == "WHATSAPP":
+            raws.append("+" + e["source_id"])
+        for raw in raws:
+            number = _e164(raw)
+            assert number is not None, raw
+            out[number].add(owner[e["event_id"]])
+    return out
+
+
+def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path: Path) -> None:
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        write(tmp_path / name, *generate(200, seed=seed))
+    read = {n: ((tmp_path / n / "events.jsonl").read_bytes(), (tmp_path / n / "truth.csv").read_bytes()) for n in "abc"}
+    assert read["a"] == read["b"]
+    assert read["a"][0] != read["c"][0]
+    assert read["a"][1] != read["c"][1]
+
+
+def test_every_line_is_a_valid_event_and_truth_covers_each_event_once(tmp_path: Path) -> None:
+    events, truth = generate(300, seed=5)
+    write(tmp_path, events, truth)
+    lines = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(events)
+    parsed = [from_json(json.loads(line)) for line in lines]  # raises on any invalid line
+    truth_lines = (tmp_path / "truth.csv").read_text(encoding="utf-8").splitlines()
+    assert truth_lines[0] == "event_id,true_customer"
+    ids = [row.split(",")[0] for row in truth_lines[1:]]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {e.event_id for e in parsed}
+
+
+def test_about_five_events_per_customer(data: tuple[Events, list[tuple[str, str]]]) -> None:
+    _, truth = data
+    assert len({c for _, c in truth}) == CUSTOMERS
+    assert 4.5 <= len(truth) / CUSTOMERS <= 5.5
+
+
+def test_all_three_touchpoints_with_their_kinds_of_source_ids(data: tuple[Events, list[tuple[str, str]]]) -> None:
+    events, _ = data
+    by_tp: dict[str, Events] = defaultdict(list)
+    for e in events:
+        by_tp[e["touchpoint"].upper()].append(e)
+    assert set(by_tp) == {"WEB", "WHATSAPP", "KIOSK"}
+    web_ids = Counter(e["source_id"][:5] for e in by_tp["WEB"])
+    assert web_ids["anon-"] > 0 and sum(n for k, n in web_ids.items() if k.startswith("u")) > 0
+    anon_with_pii = [e for e in by_tp["WEB"] if e["source_id"].startswith("anon-") and (e["email"] or e["phone"])]
+    assert anon_with_pii
+    kiosk_ids = Counter(e["source_id"][:3] for e in by_tp["KIOSK"])
+    assert kiosk_ids["KC-"] > 0 and kiosk_ids["KV-"] > 0
+
+
+def test_whatsapp_ids_are_valid_international_numbers_and_rarely_carry_email(
+    data: tuple[Events, list[tuple[str, str]]],
+) -> None:
+    wa = [e for e in data[0] if e["touchpoint"].upper() == "WHATSAPP"]
+    assert all(e["source_id"].isdigit() for e in wa)
+    assert all(phonenumbers.is_valid_number(phonenumbers.parse("+" + e["source_id"], None)) for e in wa)
+    assert sum(1 for e in wa if e["email"]) / len(wa) < 0.1
+    assert any(not e["source_id"].startswith("91") for e in wa)  # foreign WhatsApp users too
+
+
+def test_every_phone_is_a_placeholder_or_a_valid_number(data: tuple[Events, list[tuple[str, str]]]) -> None:
+    phones = [e["phone"] for e in data[0] if e["phone"]]
+    real = [p for p in phones if p not in JUNK_PHONES]
+    assert len(real) < len(phones)  # placeholders are present
+    invalid = [p for p in real if not phonenumbers.is_valid_number(phonenumbers.parse(p, "IN"))]
+    assert invalid == []
+    indian = [p for p in real if _e164(p).startswith("+91")]  # type: ignore[union-attr]
+    assert all(_e164(p)[3] in "6789" for p in indian)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\+91 \d{5} \d{5}",
+        r"0\d{5}-\d{5}",
+        r"\(\+91\) \d{10}",
+        r"\+91\.\d{5}\.\d{5}",
+        r" \d{10} ",
+        r"91-\d{10}",
+        r"0091 \d{10}",
+        r"\d{5} \d{5}",
+        r"\+91\d{10}",
+    ],
+)
+def test_indian_numbers_come_in_the_ways_people_type_them(
+    data: tuple[Events, list[tuple[str, str]]], pattern: str
+) -> None:
+    regex = re.compile(pattern)
+    assert sum(1 for e in data[0] if e["phone"] and regex.fullmatch(e["phone"])) >= 5
+
+
+def test_foreign_numbers_keep_their_country(data: tuple[Events, list[tuple[str, str]]]) -> None:
+    regions = Counter(
+        phonenumbers.region_code_for_number(phonenumbers.parse(e["phone"], "IN"))
+        for e in data[0]
+        if e["phone"] and e["phone"] not in JUNK_PHONES
+    )
+    assert {"US", "GB", "AE", "SG"} <= set(regions)
+    assert regions["IN"] > 10 * sum(n for r, n in regions.items() if r != "IN")
+
+
+def test_a_store_phone_is_a_hub_and_households_share_a_phone(
+    data: tuple[Events, list[tuple[str, str]]], owner: dict[str, str]
+) -> None:
+    people = _phones_by_number(data[0], owner)
+    sharing = Counter(len(s) for s in people.values())
+    assert max(sharing) > 20  # the store's own number, typed for many different people
+    assert sharing[2] >= 5  # households (and nothing else shares a number between two people)
+
+
+def test_household_members_have_different_names_and_emails(
+    data: tuple[Events, list[tuple[str, str]]], owner: dict[str, str]
+) -> None:
+    events = data[0]
+    people = _phones_by_number(events, owner)
+    first_names: dict[str, set[str]] = defaultdict(set)
+    emails: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        who = owner[e["event_id"]]
+        if e["name"] and " " in e["name"] and "." not in e["name"]:
+            first_names[who].add(e["name"].split()[0].lower())
+        if e["email"] and e["email"].strip().lower() not in JUNK_EMAILS:
+            emails[who].add(e["email"].strip().lower())
+    pairs = [tuple(s) for s in people.values() if len(s) == 2]
+    checked = 0
+    for a, b in pairs:
+        if first_names[a] and first_names[b] and emails[a] and emails[b]:
+            checked += 1
+            assert not first_names[a] & first_names[b]
+            assert not emails[a] & emails[b]
+    assert checked >= 3
+
+
+def test_typos_make_another_valid_number_one_digit_away(
+    data: tuple[Events, list[tuple[str, str]]], owner: dict[str, str]
+) -> None:
+    mine: dict[str, set[str]] = defaultdict(set)
+    for number, who in _phones_by_number(data[0], owner).items():
+        if len(who) == 1:
+            mine[next(iter(who))].add(number)
+
+    def one_apart(a: str, b: str) -> bool:
+        return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+
+    typos = sum(1 for nums in mine.values() for a in nums for b in nums if a < b and one_apart(a, b))
+    assert typos >= 10
+    two_phones = sum(1 for nums in mine.values() if len(nums) >= 2)
+    assert two_phones > typos  # second phones, not only typos
+
+
+def test_emails_gmail_variants_placeholders_and_second_addresses(
+    data: tuple[Events, list[tuple[str, str]]], owner: dict[str, str]
+) -> None:
+    emails = [e["email"] for e in data[0] if e["email"]]
+    assert any(m.endswith("@googlemail.com") for m in emails)
+    assert any(re.search(r"\+\w+@gmail\.com$", m) for m in emails)
+    assert any(m != m.lower() for m in emails)
+    assert any(m != m.strip() for m in emails)
+    assert {m.strip().lower() for m in emails} & JUNK_EMAILS
+    mailboxes: dict[str, set[str]] = defaultdict(set)
+    for e in data[0]:
+        if e["email"] and e["email"].strip().lower() not in JUNK_EMAILS:
+            local, domain = e["email"].strip().lower().split("@")
+            if domain in ("gmail.com", "googlemail.com"):
+                local, domain = local.split("+")[0].replace(".", ""), "gmail.com"
+            mailboxes[owner[e["event_id"]]].add(f"{local}@{domain}")
+    assert sum(1 for boxes in mailboxes.values() if len(boxes) >= 2) >= 10
+    # Gmail dot variants: one mailbox, several spellings.
+    spellings: dict[str, set[str]] = defaultdict(set)
+    for m in emails:
+        low = m.strip().lower()
+        if low.endswith("@gmail.com") and "+" not in low:
+            spellings[low.replace(".", "").removesuffix("@gmailcom")].add(low)
+    assert any(len(s) >= 2 for s in spellings.values())
+
+
+def test_names_vary_by_case_initial_and_typo(data: tuple[Events, list[tuple[str, str]]]) -> None:
+    names = [e["name"] for e in data[0] if e["name"]]
+    assert any(n.isupper() for n in names)
+    assert any(n.islower() for n in names)
+    assert any(re.fullmatch(r"[A-Z]\. \S+", n) for n in names)
+
+
+def test_duplicates_late_and_out_of_order_events(data: tuple[Events, list[tuple[str, str]]]) -> None:
+    events = data[0]
+    counts = Counter(e["event_id"] for e in events)
+    dupes = [eid for eid, n in counts.items() if n > 1]
+    assert len(dupes) >= 10
+    first: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if e["event_id"] in first:
+            assert e == first[e["event_id"]]  # a resend carries the same content
+        first.setdefault(e["event_id"], e)
+    times = [from_json(e).occurred_at for e in events]
+    assert any(b < a for a, b in itertools.pairwise(times))
+    latest = late = 0
+    for t in times:
+        late += latest - t > HOUR
+        latest = max(latest, t)
+    assert late >= 10
+    assert sorted(times) != times
+
+
+def test_times_and_touchpoints_come_in_several_spellings(data: tuple[Events, list[tuple[str, str]]]) -> None:
+    kinds = Counter(
+        "ms" if isinstance(e["occurred_at"], int) else e["occurred_at"][-6:] if "+" in e["occurred_at"] else "Z"
+        for e in data[0]
+    )
+    assert kinds["ms"] > 0 and kinds["Z"] > 0 and kinds["+05:30"] > 0
+    assert any(e["touchpoint"].islower() for e in data[0])
+
+
+def test_arguments_are_checked() -> None:
+    with pytest.raises(ValueError):
+        generate(10, seed=1, days=0)
+    with pytest.raises(ValueError):
+        generate(-1, seed=1)
+    assert generate(0, seed=1) == ([], [])
+
+
+def test_summary_counts_events_and_touchpoints() -> None:
+    events, truth = generate(100, seed=2)
+    text = summary(events, truth)
+    assert "customers=100 " in text
+    assert f"events={len(events)} " in text
+    assert f"distinct={len(truth)} " in text
+
+
+def test_the_command_writes_both_files_and_reports_on_stderr(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        command,
+        ["--customers", "50", "--seed", "9", "--out", str(tmp_path / "d"), "--start", "2024-03-01T00:00:00+05:30"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "customers=50" in result.stderr
+    lines = (tmp_path / "d" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    start = 1_709_231_400_000  # 2024-03-01T00:00:00+05:30
+    times = [from_json(json.loads(line)).occurred_at for line in lines]
+    assert min(times) >= start and max(times) < start + 30 * 24 * HOUR
+    bad = CliRunner().invoke(command, ["--customers", "5", "--seed", "1", "--out", str(tmp_path), "--start", "x"])
+    assert bad.exit_code != 0
