@@ -1,7 +1,7 @@
 """Helpers of `make demo`: wait for the worker, then report before and after.
 
-    python -m streams.demo wait   --events E.jsonl --port 6066 --token T [--timeout S]
-    python -m streams.demo report --events E.jsonl --truth T.csv --crm URL --html R.html [--json R.json]
+python -m streams.demo wait   --events E.jsonl --port 6066 --token T [--timeout S]
+python -m streams.demo report --events E.jsonl --truth T.csv --crm URL --html R.html [--json R.json]
 """
 
 from __future__ import annotations
@@ -84,6 +84,117 @@ def wait(events: Path, port: int, token: str, timeout: float) -> None:
                 return
         time.sleep(0.5)
     raise click.ClickException(f"the worker did not finish within {timeout:.0f}s (see the worker log)")
+
+
+def _distribution(groups: dict[str, set[str]]) -> dict[str, int]:
+    """How many real customers have 1, 2, 3 and 4+ records."""
+    out = {"1": 0, "2": 0, "3": 0, "4+": 0}
+    for records in groups.values():
+        n = len(records)
+        out["4+" if n >= 4 else str(n)] += 1
+    return out
+
+
+def _bars_svg(before: dict[str, int], after: dict[str, int]) -> str:
+    """A grouped bar chart (inline SVG, no external assets): real customers by number of CRM records."""
+    keys = list(before)
+    top = max([*before.values(), *after.values(), 1])
+    w, h, pad = 520, 260, 40
+    slot = (w - 2 * pad) / len(keys)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+        'aria-label="real customers by number of CRM records">'
+    ]
+    for i, key in enumerate(keys):
+        for j, (series, colour) in enumerate(((before, "#c0504d"), (after, "#4f81bd"))):
+            value = series[key]
+            bh = (h - 2 * pad) * value / top
+            x = pad + i * slot + 8 + j * (slot / 2 - 8)
+            y = h - pad - bh
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot / 2 - 12:.1f}" height="{bh:.1f}" fill="{colour}"/>'
+            )
+            parts.append(
+                f'<text x="{x + (slot / 2 - 12) / 2:.1f}" y="{y - 4:.1f}" font-size="11" '
+                f'text-anchor="middle">{value}</text>'
+            )
+        parts.append(
+            f'<text x="{pad + i * slot + slot / 2:.1f}" y="{h - pad + 16}" font-size="12" '
+            f'text-anchor="middle">{key} record{"" if key == "1" else "s"}</text>'
+        )
+    parts.append(f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#333"/>')
+    parts.append(
+        f'<rect x="{w - 170}" y="10" width="12" height="12" fill="#c0504d"/><text x="{w - 152}" y="21" '
+        'font-size="12">before (one per touchpoint)</text>'
+    )
+    parts.append(
+        f'<rect x="{w - 170}" y="28" width="12" height="12" fill="#4f81bd"/><text x="{w - 152}" y="39" '
+        'font-size="12">after (CRM now)</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@main.command()
+@click.option("--events", "events_path", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--truth", "truth_path", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--crm", "crm_url", required=True)
+@click.option("--html", "html_path", type=click.Path(path_type=Path), required=True)
+@click.option("--json", "json_path", type=click.Path(path_type=Path))
+def report(events_path: Path, truth_path: Path, crm_url: str, html_path: Path, json_path: Path | None) -> None:
+    """Print the before/after report and write it as HTML (with a plot) and JSON."""
+    import html as _html
+
+    from streams.commands.evaluate import crm_source, read_events, read_truth, render, run
+
+    truth = read_truth(truth_path)
+    facts = read_events(events_path)
+    source, confidence = crm_source(crm_url, facts)
+    result = run(truth, source, confidence=confidence, facts=facts)
+    text = render(result)
+    click.echo(text)
+
+    before_groups: dict[str, set[str]] = {}
+    after_groups: dict[str, set[str]] = {}
+    assignments = source()
+    for eid, touchpoint, source_id in facts.touchpoints:
+        who = truth.get(eid)
+        if who is None:
+            continue
+        before_groups.setdefault(who, set()).add(f"{touchpoint.upper()}:{source_id}")
+        after_groups.setdefault(who, set()).add(assignments.get(eid, f"missing:{eid}"))
+    before, after = _distribution(before_groups), _distribution(after_groups)
+    per_before = sum(len(g) for g in before_groups.values()) / max(1, len(before_groups))
+    per_after = sum(len(g) for g in after_groups.values()) / max(1, len(after_groups))
+    bins = [0] * 10
+    for value in confidence.values():
+        bins[min(9, int(value * 10))] += 1
+    summary = (
+        f"CRM records per real customer: before {per_before:.2f}, after {per_after:.2f}; "
+        f"real customers with exactly one record: before {before['1']} of {len(before_groups)}, "
+        f"after {after['1']} of {len(after_groups)}"
+    )
+    click.echo("")
+    click.echo(summary)
+    click.echo("confidence distribution (0.0-0.1 ... 0.9-1.0): " + " ".join(str(b) for b in bins))
+    figures = {
+        "records_per_customer_before": per_before,
+        "records_per_customer_after": per_after,
+        "distribution_before": before,
+        "distribution_after": after,
+        "confidence_histogram": bins,
+        "evaluation": result.to_dict(),
+    }
+    if json_path is not None:
+        json_path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>IRL demo report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}pre{{background:#f4f4f4;padding:1em}}</style></head>
+<body><h1>IRL: the CRM before and after identity resolution</h1>
+<p>{_html.escape(summary)}</p>{_bars_svg(before, after)}
+<h2>Figures</h2><pre>{_html.escape(text)}</pre>
+<h2>Confidence distribution</h2><pre>{_html.escape(" ".join(str(b) for b in bins))}</pre>
+</body></html>"""
+    html_path.write_text(page, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,14 @@ from typing import Any
 
 import click
 
-from resolver.evaluation import Before, Evaluation, before_crm, carries_identifier, evaluate
+from resolver.evaluation import (
+    Before,
+    Evaluation,
+    assignments_via_touchpoints,
+    before_crm,
+    carries_identifier,
+    evaluate,
+)
 
 __all__ = [
     "AssignmentSource",
@@ -143,6 +150,17 @@ def run(
     return Report(every, identified, before)
 
 
+def crm_source(url: str, facts: EventFacts) -> tuple[AssignmentSource, dict[str, float]]:
+    """Assignments of events to the CRM customers holding their touchpoint records, and confidences."""
+    from streams.crm import assignments_from_crm, crm_customers
+
+    records = assignments_from_crm(url)
+    customers = crm_customers(url)
+    confidence = {cid: float(row.get("confidence") or 0.0) for cid, row in customers.items()}
+    assignments = assignments_via_touchpoints(facts.touchpoints, records)
+    return (lambda: assignments), confidence
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
@@ -189,7 +207,13 @@ def render(report: Report) -> str:
 @click.command("evaluate")
 @click.option("--truth", "truth_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--assignments", "assignments_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "--assignments",
+    "assignments_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="event_id,customer_id CSV (from irl replay).",
+)
+@click.option(
+    "--crm", "crm_url", help="Score what a CRM store holds (sqlite:///..., postgresql://...); needs --events."
 )
 @click.option("--profiles", "profiles_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -202,17 +226,29 @@ def render(report: Report) -> str:
 @click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Low confidence.")
 def command(
     truth_path: Path,
-    assignments_path: Path,
+    assignments_path: Path | None,
+    crm_url: str | None,
     profiles_path: Path | None,
     events_path: Path | None,
     json_path: Path | None,
     threshold: float,
 ) -> None:
-    """Compare ASSIGNMENTS (event_id,customer_id) with TRUTH (event_id,true_customer) and report."""
+    """Compare resolved customers (--assignments or --crm) with TRUTH (event_id,true_customer) and report."""
+    if (assignments_path is None) == (crm_url is None):
+        raise click.UsageError("give exactly one of --assignments and --crm")
     truth = read_truth(truth_path)
     confidence = read_profiles(profiles_path) if profiles_path else None
     facts = read_events(events_path) if events_path else None
-    report = run(truth, csv_assignments(assignments_path), confidence=confidence, facts=facts, threshold=threshold)
+    source: AssignmentSource
+    if crm_url is not None:
+        if facts is None:
+            raise click.UsageError("--crm needs --events: events are matched to CRM records by touchpoint record")
+        source, crm_confidence = crm_source(crm_url, facts)
+        confidence = confidence if confidence is not None else crm_confidence
+    else:
+        assert assignments_path is not None
+        source = csv_assignments(assignments_path)
+    report = run(truth, source, confidence=confidence, facts=facts, threshold=threshold)
     click.echo(render(report))
     if facts is not None and facts.unreadable:
         click.echo(f"{facts.unreadable} unreadable event lines skipped", err=True)
