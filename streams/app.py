@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import faust
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Limits
+from streams.batches import BatchSender, OutRecord
 from streams.codec import decode_interaction
 from streams.deadletter import DeadLetterReason, classify, dead_letter
 from streams.pipeline import Pipeline, Step
@@ -105,12 +107,6 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
-    resolved = app.topic(
-        settings.topic_resolved,
-        partitions=settings.touchpoint_partitions,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
     deadletters = app.topic(settings.topic_deadletter, partitions=1, key_serializer="raw", value_serializer="raw")
     state_table = app.Table(
         "irl-state",
@@ -119,6 +115,21 @@ def create_app(settings: Settings) -> faust.App:
         key_type=bytes,
         value_type=bytes,
     )
+
+    sender = BatchSender(app)
+    links_name = links.get_topic_name()
+
+    async def flush_state() -> None:
+        """Send the table records queued by the state log, in order, on partition 0."""
+        assert rt.state is not None
+        records = rt.state.take_outgoing()
+        if records:
+            await sender.send(rt.state.changelog_topic, 0, [(k, v, None, ()) for k, v in records])
+
+    async def publish(outputs: list[tuple[bytes, bytes]]) -> None:
+        """Send changelog records for the CRM and wait until the broker has them all."""
+        futures = await sender.send_keyed(settings.topic_resolved, [(k, v, None, ()) for k, v in outputs])
+        await asyncio.gather(*futures)
 
     # -- stage 1: triage ----------------------------------------------------------------------
 
@@ -133,6 +144,7 @@ def create_app(settings: Settings) -> faust.App:
                 max_attributes=limits.max_attributes,
                 now_ms=now_ms,
             )
+            forward: list[OutRecord] = []
             for event in events:
                 msg = event.message
                 value = msg.value
@@ -152,35 +164,47 @@ def create_app(settings: Settings) -> faust.App:
                     )
                     await deadletters.send(key=dl.key, value=dl.value, headers=dl.headers)
                     rt.stats["dead_letters"] += 1
-                    log.warning(
-                        "dead letter from %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, verdict.code
-                    )
+                    log.warning("dead letter from %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, verdict.code)
                     continue
-                await links.send(
-                    key=msg.key,
-                    value=value,
-                    timestamp=verdict.occurred_at / 1000.0,
-                    headers=[
-                        (KIND_HEADER, b"event"),
-                        ("irl.source", f"{msg.topic}/{msg.partition}/{msg.offset}".encode()),
-                    ],
+                forward.append(
+                    (
+                        msg.key,
+                        value,
+                        None,  # append time: the event time is in the payload, and retention must not see 2019
+                        [(KIND_HEADER, b"event"), ("irl.source", f"{msg.topic}/{msg.partition}/{msg.offset}".encode())],
+                    )
                 )
-                rt.stats["events_triaged"] += 1
+            if forward:
+                await sender.send(links_name, 0, forward)
+                rt.stats["events_triaged"] += len(forward)
 
     # -- stage 2: resolve (single writer) -------------------------------------------------------
 
+    async def table_recovered() -> None:
+        """Wait until Faust has finished rebalancing and recovering the table from its changelog.
+
+        Restoring the resolver from a half-recovered table would build it from part of the
+        state, so the single writer never reads the table before this.
+        """
+        recovery = app.tables.recovery
+        while app.rebalancing or recovery.in_recovery or not recovery.completed.is_set():
+            await asyncio.sleep(0.05)
+
     async def ensure_pipeline() -> Pipeline:
         if rt.pipeline is None:
+            await table_recovered()
             state = TableStateLog(state_table)
             wal = state.redo()
             t0 = time.monotonic()
+            rt.state = state
+            await flush_state()
             rt.pipeline = Pipeline(config, window_ms, grace_ms, state.records())
             rt.state = state
             rt.applied_offset = -1 if wal is None else wal.offset
             if wal is not None and wal.outputs:
                 # The last step may have been cut short after its write-ahead record: send its
                 # outputs again (byte-identical; connectors deduplicate by change_id).
-                await _send_all(resolved, wal.outputs)
+                await publish(wal.outputs)
             log.info(
                 "resolver state restored: %d customers, applied offset %d, in %.2fs",
                 len(rt.pipeline.resolver.customer_ids()),
@@ -194,15 +218,16 @@ def create_app(settings: Settings) -> faust.App:
     async def write_step(step: Step) -> None:
         assert rt.state is not None
         rt.state.write(step)
+        await flush_state()
         if step.outputs:
-            await _send_all(resolved, step.outputs)
+            await publish(step.outputs)
             rt.stats["records_published"] += len(step.outputs)
             rt.stats["last_publish_ms"] = int(time.time() * 1000)
             rt.stats["last_window_end"] = step.records[-1]["window_end"] if step.records else None
             record_published(rt, step.records)
-        if step.closed is not None:
-            rt.stats["windows_published"] += 1
-            rt.stats["last_window_end"] = step.closed.end
+        if step.closed:
+            rt.stats["windows_published"] += len(step.closed)
+            rt.stats["last_window_end"] = step.closed[-1].end
         await mirror(step)
 
     async def mirror(step: Step) -> None:
@@ -223,22 +248,34 @@ def create_app(settings: Settings) -> faust.App:
             rt.redis_offset = None
 
     async def check_redis(force: bool) -> None:
-        """Rebuild Redis from the tables when it is empty, flushed or behind."""
+        """Rebuild Redis from the tables when it is empty, flushed, behind or ahead; else mark it current.
+
+        ``P:meta.offset`` says which links offset Redis reflects. While we mirror every step,
+        it stays what we last wrote (`rt.redis_offset`); anything else (a FLUSHALL, a Redis
+        restart, a worker restarted with Redis at another offset) means rebuild.
+        """
         if rt.pipeline is None:
             return
         if rt.redis is None:
             rt.redis = RedisReadModel.from_url(settings.redis_url, prefix=settings.topic_prefix)
         try:
             have = await rt.redis.offset()
-            if not force and have is not None and have >= rt.applied_offset and rt.redis_offset is not None:
+            in_sync = have is not None and have in (rt.redis_offset, rt.applied_offset)
+            if not force and in_sync:
+                if have != rt.applied_offset:
+                    await rt.redis.mark(rt.applied_offset)  # steps without visible changes
+                rt.redis_offset = rt.applied_offset
                 return
-            if not force and have is not None and have == rt.applied_offset:
-                rt.redis_offset = have
-                return
+            t0 = time.monotonic()
             n = await rt.redis.rebuild(rt.pipeline.mirror_records(), (), rt.applied_offset)
             rt.redis_offset = rt.applied_offset
             rt.stats["redis_rebuilds"] += 1
-            log.info("redis read model rebuilt from the tables: %d customers (offset %d)", n, rt.applied_offset)
+            log.info(
+                "redis read model rebuilt from the tables: %d customers (offset %d) in %.2fs",
+                n,
+                rt.applied_offset,
+                time.monotonic() - t0,
+            )
         except Exception as exc:
             log.warning("redis unavailable (%s); the tables remain the source of truth", type(exc).__name__)
             rt.redis_offset = None
@@ -248,38 +285,50 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(links, concurrency=1)
     async def resolve(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(RESOLVE_BATCH, within=0.05):
-            pipeline = await ensure_pipeline()
-            batch: list[Any] = []
-            last_offset = rt.applied_offset
-            for event in events:
-                msg = event.message
-                if msg.offset <= rt.applied_offset:
-                    continue  # already applied before a restart
-                kind = _header(msg.headers, KIND_HEADER)
-                if kind == b"tick":
-                    if batch:
-                        await run_events(pipeline, last_offset, batch)
-                        batch = []
-                    now_ms = json.loads(msg.value)["now"]
-                    for step in pipeline.on_tick(msg.offset, now_ms):
-                        await write_step(step)
-                    rt.applied_offset = msg.offset
-                    await check_redis(force=False)
-                elif kind == b"action":
-                    if batch:
-                        await run_events(pipeline, last_offset, batch)
-                        batch = []
-                    action = json.loads(msg.value)
-                    for step in pipeline.on_action(msg.offset, action):
-                        for note in step.notes:
-                            log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
-                        await write_step(step)
-                    rt.applied_offset = msg.offset
-                else:
-                    batch.append(decode_interaction(msg.value))
-                last_offset = msg.offset
-            if batch:
-                await run_events(pipeline, last_offset, batch)
+            if not rt.owns_links:
+                # Buffered before a revocation: the new owner reads them again from the committed offset.
+                continue
+            try:
+                pipeline = await ensure_pipeline()
+                batch: list[Any] = []
+                last_offset = rt.applied_offset
+                for event in events:
+                    msg = event.message
+                    if msg.offset <= rt.applied_offset:
+                        continue  # already applied before a restart
+                    kind = _header(msg.headers, KIND_HEADER)
+                    if kind == b"tick":
+                        if batch:
+                            await run_events(pipeline, last_offset, batch)
+                            batch = []
+                        now_ms = json.loads(msg.value)["now"]
+                        for step in pipeline.on_tick(msg.offset, now_ms):
+                            await write_step(step)
+                        rt.applied_offset = msg.offset
+                        await check_redis(force=False)
+                    elif kind == b"action":
+                        if batch:
+                            await run_events(pipeline, last_offset, batch)
+                            batch = []
+                        action = json.loads(msg.value)
+                        for step in pipeline.on_action(msg.offset, action):
+                            for note in step.notes:
+                                log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
+                            await write_step(step)
+                        rt.applied_offset = msg.offset
+                    else:
+                        batch.append(decode_interaction(msg.value))
+                    last_offset = msg.offset
+                if batch:
+                    await run_events(pipeline, last_offset, batch)
+            except Exception:
+                # A bug in the single writer must neither skip nor lose events: stop the process
+                # before these events are acknowledged; a restart resumes from the committed offset.
+                log.critical(
+                    "the resolver failed; exiting so that a restart replays from the last commit", exc_info=True
+                )
+                logging.shutdown()
+                os._exit(70)
 
     async def run_events(pipeline: Pipeline, offset: int, batch: list[Any]) -> None:
         for step in pipeline.on_events(offset, batch):
@@ -288,7 +337,9 @@ def create_app(settings: Settings) -> faust.App:
             await write_step(step)
         rt.applied_offset = offset
 
-    @app.timer(interval=settings.tick_seconds, on_leader=True)
+    # Every worker ticks (not only the leader): ticks are idempotent (the clock is a maximum),
+    # and windows keep closing while leadership moves between workers.
+    @app.timer(interval=settings.tick_seconds)
     async def clock() -> None:
         now_ms = int(time.time() * 1000)
         await links.send(key=b"tick", value=json.dumps({"now": now_ms}).encode(), headers=[(KIND_HEADER, b"tick")])
@@ -320,12 +371,6 @@ def create_app(settings: Settings) -> faust.App:
     install_web(app, rt, settings, send_action)
 
     return app
-
-
-async def _send_all(topic: Any, outputs: list[tuple[bytes, bytes]]) -> None:
-    """Send records and wait until the broker has them all."""
-    futures = [await topic.send(key=k, value=v) for k, v in outputs]
-    await asyncio.gather(*futures)
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:

@@ -99,7 +99,7 @@ def _bars_svg(before: dict[str, int], after: dict[str, int]) -> str:
     """A grouped bar chart (inline SVG, no external assets): real customers by number of CRM records."""
     keys = list(before)
     top = max([*before.values(), *after.values(), 1])
-    w, h, pad = 520, 260, 40
+    w, h, pad = 620, 260, 40
     slot = (w - 2 * pad) / len(keys)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
@@ -124,11 +124,11 @@ def _bars_svg(before: dict[str, int], after: dict[str, int]) -> str:
         )
     parts.append(f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#333"/>')
     parts.append(
-        f'<rect x="{w - 170}" y="10" width="12" height="12" fill="#c0504d"/><text x="{w - 152}" y="21" '
+        f'<rect x="{w - 200}" y="10" width="12" height="12" fill="#c0504d"/><text x="{w - 182}" y="21" '
         'font-size="12">before (one per touchpoint)</text>'
     )
     parts.append(
-        f'<rect x="{w - 170}" y="28" width="12" height="12" fill="#4f81bd"/><text x="{w - 152}" y="39" '
+        f'<rect x="{w - 200}" y="28" width="12" height="12" fill="#4f81bd"/><text x="{w - 182}" y="39" '
         'font-size="12">after (CRM now)</text>'
     )
     parts.append("</svg>")

@@ -48,8 +48,8 @@ class Step:
     notes: list[str] = field(default_factory=list)
     #: identifier strings to drop from read models (an erased person's)
     forget: list[str] = field(default_factory=list)
-    #: the window this step finished publishing
-    closed: Window | None = None
+    #: the windows this step finished publishing
+    closed: list[Window] = field(default_factory=list)
 
 
 class Pipeline:
@@ -160,22 +160,29 @@ class Pipeline:
         return [self._drain(Step(offset)), *self.close_due(offset)]
 
     def close_due(self, offset: int) -> Iterator[Step]:
-        """Publish each closed window, oldest first, in chunks of `CHUNK` customers."""
+        """Publish each closed window, oldest first, in steps of at most `CHUNK` customers.
+
+        One step may carry several small windows (each record keeps its own window), so
+        replaying history with short windows does not cost a step per window.
+        """
+        step = Step(offset)
         for window in self.batcher.due():
             while True:
+                if len(step.records) >= CHUNK:
+                    yield self._drain(step)
+                    step = Step(offset)
                 pending = self.batcher.pending(window.start)
                 window_absorbed = dict(pending.absorbed) if pending else {}
-                chunk = self.batcher.take(window, CHUNK)
+                chunk = self.batcher.take(window, CHUNK - len(step.records))
                 if chunk.is_empty():
                     self.batcher.close(window)
-                    done = Step(offset)
-                    done.closed = window
-                    yield self._drain(done)
+                    step.closed.append(window)
                     break
-                step = Step(offset)
-                step.records = self.changelog.build(chunk, window_absorbed, self.resolver)
-                step.outputs = [(r["customer_id"].encode(), encode_resolved(r)) for r in step.records]
-                yield self._drain(step)
+                records = self.changelog.build(chunk, window_absorbed, self.resolver)
+                step.records.extend(records)
+                step.outputs.extend((r["customer_id"].encode(), encode_resolved(r)) for r in records)
+        if step.records or step.closed:
+            yield self._drain(step)
 
     def mirror_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every live customer's profile record (for a full Redis rebuild), sorted by id."""

@@ -163,18 +163,27 @@ class InteractionProducer:
         )
         return prepare(event, self.topics, limits)
 
-    async def missing_topics(self) -> list[str]:
-        """The configured topics that do not exist on the broker, sorted."""
+    async def missing_topics(self, settle_s: float = 3.0) -> list[str]:
+        """The configured topics that do not exist on the broker, sorted.
+
+        A topic created a moment ago can be missing from the first metadata answer, so a
+        missing topic is asked about again for up to ``settle_s`` seconds.
+        """
         producer = self._started()
-        try:
-            cluster = await producer.client.fetch_all_metadata()
-        except KafkaError as exc:
-            raise BrokerUnavailable(
-                f"cannot read metadata from {self.bootstrap}: {type(exc).__name__}"
-            ) from exc
-        present = cluster.topics()
-        self._known_topics.update(t for t in self.topics.values() if t in present)
-        return sorted({t for t in self.topics.values() if t not in present})
+        deadline = time.monotonic() + settle_s
+        while True:
+            try:
+                cluster = await producer.client.fetch_all_metadata()
+            except KafkaError as exc:
+                raise BrokerUnavailable(
+                    f"cannot read metadata from {self.bootstrap}: {type(exc).__name__}"
+                ) from exc
+            present = cluster.topics()
+            self._known_topics.update(t for t in self.topics.values() if t in present)
+            missing = sorted({t for t in self.topics.values() if t not in present})
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            await asyncio.sleep(0.2)
 
     async def enqueue(self, event: Interaction) -> asyncio.Future[Any]:
         """Validate and hand the event to the batching producer; the returned future resolves on delivery.

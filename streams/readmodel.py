@@ -49,6 +49,10 @@ class RedisReadModel:
         raw = await self.r.hget(f"{self.p}:meta", "offset")
         return None if raw is None else int(raw)
 
+    async def mark(self, offset: int) -> None:
+        """Record that the read model reflects ``offset`` (steps that changed nothing visible)."""
+        await self.r.hset(f"{self.p}:meta", "offset", offset)
+
     async def apply(
         self,
         profiles: dict[str, dict[str, Any] | None],

@@ -119,20 +119,36 @@ class InMemoryStateLog(_Base):
 
 
 class TableStateLog(_Base):
-    """The Faust table adapter: local store plus the table's changelog topic (partition 0)."""
+    """The Faust table adapter: the local store, plus the records for its changelog (partition 0).
+
+    Writes update the table's local store at once and queue the changelog records;
+    the caller sends `take_outgoing()` in one batch, in order (see streams.batches).
+    """
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        self._outgoing: list[tuple[bytes, bytes | None]] = []
+
+    @property
+    def changelog_topic(self) -> str:
+        """Name of the table's changelog topic."""
+        name: str = self.table.changelog_topic.get_topic_name()
+        return name
 
     def _put(self, key: str, value: str | None) -> None:
         k = key.encode()
         if value is None:
             self.table.data.pop(k, None)
-            self.table.send_changelog(0, k, None, value_serializer="raw")
+            self._outgoing.append((k, None))
         else:
             v = value.encode()
             self.table.data[k] = v
-            self.table.send_changelog(0, k, v)
+            self._outgoing.append((k, v))
+
+    def take_outgoing(self) -> list[tuple[bytes, bytes | None]]:
+        """The changelog records queued since the last call, in write order."""
+        out, self._outgoing = self._outgoing, []
+        return out
 
     def _get(self, key: str) -> str | None:
         v = self.table.data.get(key.encode())

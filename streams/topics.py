@@ -13,7 +13,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.settings import Settings
 
-__all__ = ["TopicSpec", "create_topics", "describe_topics", "project_topics"]
+__all__ = ["TopicSpec", "create_project_topics", "create_topics", "describe_topics", "project_topics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,22 +26,35 @@ class TopicSpec:
     config: tuple[tuple[str, str], ...] = ()
 
 
+#: Touchpoint records carry the event time as their Kafka timestamp (producers set it to
+#: occurred_at). Time-based retention would then delete a replay of last month's events the
+#: moment they arrive, so these topics are kept by size only.
+_KEEP_BY_SIZE = (("retention.ms", "-1"),)
+#: Internal and output topics are stamped with the append time by our own producers.
+_WEEK = (("retention.ms", str(7 * 24 * 3600 * 1000)),)
+
+
 def project_topics(settings: Settings) -> list[TopicSpec]:
-    """Every topic the worker reads or writes, with its fixed partition count."""
+    """Every topic the worker reads or writes, with its fixed partition count and settings."""
     n = settings.touchpoint_partitions
     internal = f"{settings.app_id}-links"
     return [
-        TopicSpec(settings.topic_web, n, "touchpoint events from the web"),
-        TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp"),
-        TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks"),
-        TopicSpec(internal, 1, "decoded events and ticks for the single-writer resolver"),
-        TopicSpec(settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)"),
-        TopicSpec(settings.topic_deadletter, 1, "undecodable or invalid records, original bytes and reason"),
+        TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE),
+        TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE),
+        TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE),
+        TopicSpec(internal, 1, "decoded events and ticks for the single-writer resolver", _WEEK),
+        TopicSpec(settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)", _WEEK),
+        TopicSpec(settings.topic_deadletter, 1, "undecodable or invalid records, original bytes and reason", _WEEK),
     ]
 
 
-async def create_topics(bootstrap: str, topics: dict[str, int], replication: int = 1) -> list[str]:
-    """Create each `name: partitions` that does not exist yet; return the names created.
+async def create_topics(
+    bootstrap: str,
+    topics: dict[str, int],
+    replication: int = 1,
+    configs: dict[str, dict[str, str]] | None = None,
+) -> list[str]:
+    """Create each `name: partitions` that does not exist yet (with `configs[name]`); return the names created.
 
     An existing topic with a different partition count is an error: co-partitioning and
     the single-writer design depend on the counts.
@@ -53,7 +66,12 @@ async def create_topics(bootstrap: str, topics: dict[str, int], replication: int
         for name, count in existing.items():
             if count != topics[name]:
                 raise RuntimeError(f"topic {name} has {count} partitions, expected {topics[name]}")
-        wanted = [NewTopic(name, p, replication) for name, p in topics.items() if name not in existing]
+        configs = configs or {}
+        wanted = [
+            NewTopic(name, p, replication, topic_configs=configs.get(name, {}))
+            for name, p in topics.items()
+            if name not in existing
+        ]
         created: list[str] = []
         for topic in wanted:
             try:
@@ -86,3 +104,13 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
         if desc.get("error_code", 0) == 0:
             out[desc["topic"]] = len(desc["partitions"])
     return out
+
+
+async def create_project_topics(settings: Settings) -> list[str]:
+    """Create every topic of `project_topics(settings)` with its partitions and settings."""
+    specs = project_topics(settings)
+    return await create_topics(
+        settings.kafka_bootstrap,
+        {s.name: s.partitions for s in specs},
+        configs={s.name: dict(s.config) for s in specs},
+    )

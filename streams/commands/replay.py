@@ -7,6 +7,7 @@ progress bar and the summary.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import sys
 import time
@@ -23,12 +24,19 @@ from resolver.replay import Reject, assignment_rows, profile_records, replay
 __all__ = ["command"]
 
 
+_FREEZE_EVERY = 100_000
+
+
 def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int, str]]:
     for path in paths:
         with path.open("r", encoding="utf-8", errors="replace") as handle:
             for number, text in enumerate(handle, start=1):
                 if bar is not None:
                     bar.update(len(text.encode("utf-8", errors="replace")))
+                if number % _FREEZE_EVERY == 0:
+                    # Resolver state lives until the end: move it out of the collector's
+                    # generations, or every full collection rescans all of it (~10% of CPU).
+                    gc.freeze()
                 yield path.name, number, text
 
 

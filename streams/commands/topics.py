@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from streams.settings import Settings
-from streams.topics import create_topics, describe_topics, project_topics
+from streams.topics import create_project_topics, describe_topics, project_topics
 
 __all__ = ["command"]
 
@@ -23,7 +23,7 @@ def create() -> None:
     settings = Settings.from_env()
     specs = project_topics(settings)
     try:
-        created = asyncio.run(create_topics(settings.kafka_bootstrap, {s.name: s.partitions for s in specs}))
+        created = asyncio.run(create_project_topics(settings))
     except Exception as exc:  # the operator needs the cause, not a traceback
         raise click.ClickException(f"cannot create topics on {settings.kafka_bootstrap}: {exc}") from exc
     for spec in specs:

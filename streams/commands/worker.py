@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -26,8 +27,14 @@ def command(ctx: click.Context, loglevel: str) -> None:
         settings = Settings.from_env()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"irl worker: {settings.app_id} on {settings.kafka_bootstrap}, window {settings.window_seconds}s", err=True)
+    click.echo(
+        f"irl worker: {settings.app_id} on {settings.kafka_bootstrap}, window {settings.window_seconds}s", err=True
+    )
     from streams.app import app  # imported here: building the app reads the settings
 
+    if loglevel != "debug":
+        # Their debug lines cost a record per message sent even when not shown.
+        for name in ("aiokafka", "faust", "mode"):
+            logging.getLogger(name).setLevel(logging.INFO)
     sys.argv = ["irl-worker", "worker", "-l", loglevel, *ctx.args]
     app.main()

@@ -24,7 +24,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.codec import decode_resolved
 from streams.settings import Settings
-from streams.topics import create_topics, describe_topics, project_topics
+from streams.topics import create_project_topics as streams_create_project_topics
+from streams.topics import describe_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -61,7 +62,7 @@ def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str
 
 async def create_project_topics(env: dict[str, str]) -> Settings:
     settings = Settings.from_env(env)
-    await create_topics(settings.kafka_bootstrap, {t.name: t.partitions for t in project_topics(settings)})
+    await streams_create_project_topics(settings)
     return settings
 
 

@@ -52,7 +52,10 @@ async def read_all(bootstrap: str, topic: str, deadline_s: float = 20.0) -> list
 
 async def _touchpoint_topics(bootstrap: str, base: str) -> dict[str, str]:
     topics = {tp: f"{base}-{tp.lower()}" for tp in ("WEB", "WHATSAPP", "KIOSK")}
-    await create_topics(bootstrap, {t: 2 for t in topics.values()})
+    # as `irl topics create` does: old event times must not meet time-based retention
+    await create_topics(
+        bootstrap, {t: 2 for t in topics.values()}, configs={t: {"retention.ms": "-1"} for t in topics.values()}
+    )
     return topics
 
 
@@ -106,9 +109,7 @@ async def test_irl_produce_sends_exactly_the_valid_lines(
     assert received.keys() == expected.keys()
 
 
-async def test_the_python_api_sends_one_or_many_and_refuses_invalid(
-    kafka_bootstrap: str, unique_topic: str
-) -> None:
+async def test_the_python_api_sends_one_or_many_and_refuses_invalid(kafka_bootstrap: str, unique_topic: str) -> None:
     topics = await _touchpoint_topics(kafka_bootstrap, unique_topic)
     now = int(time.time() * 1000)
     events = [Interaction(f"api-{i}", "KIOSK", now - i, f"visit-{i % 3}", "visit") for i in range(50)]
@@ -128,9 +129,7 @@ async def test_the_python_api_sends_one_or_many_and_refuses_invalid(
     assert [decode_interaction(r.value).event_id for r in web] == ["api-one"]
 
 
-async def test_a_missing_topic_is_a_clear_error(
-    kafka_bootstrap: str, unique_topic: str, tmp_path: Path
-) -> None:
+async def test_a_missing_topic_is_a_clear_error(kafka_bootstrap: str, unique_topic: str, tmp_path: Path) -> None:
     async with InteractionProducer(kafka_bootstrap, {"WEB": unique_topic}, topic_timeout_s=2) as producer:
         assert await producer.missing_topics() == [unique_topic]
         with pytest.raises(TopicMissing, match="irl topics create"):
@@ -156,9 +155,7 @@ def test_irl_produce_exits_non_zero_when_the_broker_is_unreachable(tmp_path: Pat
     assert time.monotonic() - started < 20
 
 
-async def test_nothing_to_send_exits_non_zero(
-    kafka_bootstrap: str, unique_topic: str, tmp_path: Path
-) -> None:
+async def test_nothing_to_send_exits_non_zero(kafka_bootstrap: str, unique_topic: str, tmp_path: Path) -> None:
     topics = await _touchpoint_topics(kafka_bootstrap, unique_topic)
     source = tmp_path / "bad.jsonl"
     source.write_text("not json\n\n")

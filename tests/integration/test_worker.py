@@ -1,8 +1,8 @@
 """The running system: produce events, run a real worker, compare with `irl replay`.
 
-    produce ──▶ touchpoint topics ──▶ worker (subprocess) ──▶ irl.customers.resolved ──▶ fold
-                                                     └──▶ Redis
-    the same file ──▶ resolver core (replay) ──▶ partition        == partition of the fold
+produce ──▶ touchpoint topics ──▶ worker (subprocess) ──▶ irl.customers.resolved ──▶ fold
+                                                 └──▶ Redis
+the same file ──▶ resolver core (replay) ──▶ partition        == partition of the fold
 """
 
 from __future__ import annotations
@@ -39,14 +39,31 @@ def _events() -> list[dict[str, Any]]:
     e: list[dict[str, Any]] = []
 
     def add(eid: str, tp: str, sid: str, t: int, **kw: Any) -> None:
-        e.append({"event_id": eid, "touchpoint": tp, "occurred_at": NOW + t, "source_id": sid,
-                  "interaction": kw.pop("interaction", "visit"), **kw})
+        e.append(
+            {
+                "event_id": eid,
+                "touchpoint": tp,
+                "occurred_at": NOW + t,
+                "source_id": sid,
+                "interaction": kw.pop("interaction", "visit"),
+                **kw,
+            }
+        )
 
     add("e1", "web", "u-1", 0, interaction="signup", email="Asha.Rao@Gmail.com", phone="098765-43210", name="Asha Rao")
     add("e2", "WHATSAPP", "919876543210", 1000, interaction="message")
     add("e3", "kiosk", "k-77", 2000, phone="+91 98765 43210", name="asha rao")
     add("e4", "web", "anon-5", 3000, email="asharao+shop@googlemail.com")
-    add("e5", "web", "u-2", 4000, interaction="signup", email="vikram@example.org", phone="+44 7911 123456", name="Vikram S")
+    add(
+        "e5",
+        "web",
+        "u-2",
+        4000,
+        interaction="signup",
+        email="vikram@example.org",
+        phone="+44 7911 123456",
+        name="Vikram S",
+    )
     add("e6", "kiosk", "k-78", 5000, phone="1234567890", name="Someone")  # junk phone: never links
     add("e7", "kiosk", "k-79", 6000, phone="1234567890", name="Someone Else")
     add("e8", "WHATSAPP", "447911123456", 7000)
@@ -78,9 +95,7 @@ def _stream_partition(events: list[Interaction], state: dict[str, dict[str, Any]
     return {frozenset(g) for g in groups.values()}
 
 
-async def test_worker_matches_replay_and_mirrors_redis(
-    kafka_bootstrap: str, redis_url: str, tmp_path: Path
-) -> None:
+async def test_worker_matches_replay_and_mirrors_redis(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
     env = isolated_env(kafka_bootstrap, redis_url)
     settings = await create_project_topics(env)
     events = _events()
@@ -102,6 +117,7 @@ async def test_worker_matches_replay_and_mirrors_redis(
     parsed = [from_json(obj) for obj in events]
     worker = Worker(env, tmp_path / "worker.log").start()
     try:
+
         async def converged() -> Any:
             state, records = await resolved_state(kafka_bootstrap, settings.topic_resolved)
             try:
@@ -122,6 +138,7 @@ async def test_worker_matches_replay_and_mirrors_redis(
 
         model = RedisReadModel.from_url(redis_url, prefix=settings.topic_prefix)
         try:
+
             async def redis_matches() -> bool:
                 snap = await model.snapshot()
                 return {c: (p["phones"], p["emails"], p["source_ids"]) for c, p in snap.items()} == {

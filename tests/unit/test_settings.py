@@ -43,3 +43,13 @@ def test_describe_masks_secrets() -> None:
     text = repr(s.describe())
     assert "s3cret" not in text and "pw123" not in text
     assert s.describe()["IRL_WEB_TOKEN"] == "***"
+
+
+def test_touchpoint_topics_keep_old_event_times() -> None:
+    """Producers stamp records with occurred_at: time-based retention would delete last month's events."""
+    from streams.topics import project_topics
+
+    specs = {s.name: dict(s.config) for s in project_topics(Settings.from_env({}))}
+    for topic in Settings.from_env({}).touchpoint_topics().values():
+        assert specs[topic]["retention.ms"] == "-1", topic
+    assert specs["irl-resolver-links"]["retention.ms"] != "-1"
