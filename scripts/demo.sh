@@ -50,6 +50,10 @@ EVENTS=$(wc -l <"$DATA/events.jsonl")
 echo "$EVENTS events in $DATA/events.jsonl"
 
 step "starting the worker (log: $OUT/worker.log)"
+if (exec 3<>"/dev/tcp/127.0.0.1/$IRL_WEB_PORT") 2>/dev/null; then
+  echo "port $IRL_WEB_PORT is in use (an earlier worker?): stop it, or run with IRL_WEB_PORT=<free port> make demo" >&2
+  exit 1
+fi
 nohup "$IRL" worker -l info >"$OUT/worker.log" 2>&1 &
 echo $! >"$OUT/worker.pid"
 
@@ -57,7 +61,8 @@ step "publishing the events through the touchpoint producers"
 "$IRL" produce "$DATA/events.jsonl" --rejects "$OUT/rejects.jsonl"
 
 step "waiting until every event is applied and every window is published"
-"$PY" -m streams.demo wait --events "$DATA/events.jsonl" --port "$IRL_WEB_PORT" --token "$IRL_WEB_TOKEN" --timeout 900
+"$PY" -m streams.demo wait --events "$DATA/events.jsonl" --port "$IRL_WEB_PORT" --token "$IRL_WEB_TOKEN" \
+  --pid "$(cat "$OUT/worker.pid")" --log "$OUT/worker.log" --timeout 1200
 
 step "syncing the CRM (SQLite: $OUT/crm.db)"
 rm -f "$OUT/crm.db"

@@ -7,6 +7,7 @@ python -m streams.demo report --events E.jsonl --truth T.csv --crm URL --html R.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -49,6 +50,14 @@ def _ready(port: int, token: str) -> dict[str, Any] | None:
         return None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
 @click.group()
 def main() -> None:
     """Demo helpers."""
@@ -59,13 +68,20 @@ def main() -> None:
 @click.option("--port", type=int, required=True)
 @click.option("--token", default="")
 @click.option("--timeout", type=float, default=900.0)
-def wait(events: Path, port: int, token: str, timeout: float) -> None:
+@click.option("--pid", type=int, help="The worker's process id: stop waiting when it dies.")
+@click.option("--log", "log_path", type=click.Path(path_type=Path), help="The worker's log, shown when it dies.")
+def wait(events: Path, port: int, token: str, timeout: float, pid: int | None, log_path: Path | None) -> None:
     """Wait until the worker has applied every valid event and published every window."""
     expected = _valid_lines(events)
     deadline = time.monotonic() + timeout
     last = ""
     t0 = time.monotonic()
     while time.monotonic() < deadline:
+        if pid is not None and not _alive(pid):
+            tail = ""
+            if log_path is not None and log_path.exists():
+                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+            raise click.ClickException(f"the worker (pid {pid}) exited:\n{tail}")
         body = _ready(port, token)
         if body is not None and body.get("role") == "resolver":
             seen = int(body.get("events_applied", 0)) + int(body.get("duplicates", 0))
