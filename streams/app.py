@@ -134,7 +134,7 @@ def create_app(settings: Settings) -> faust.App:
     # -- stage 1: triage ----------------------------------------------------------------------
 
     @app.agent(touchpoints, concurrency=1)
-    async def triage(stream: faust.StreamT[bytes]) -> None:
+    async def triage(stream: Any) -> None:
         async for events in stream.take_events(TRIAGE_BATCH, within=0.05):
             now_ms = int(time.time() * 1000)
             bounded = Limits(
@@ -186,7 +186,7 @@ def create_app(settings: Settings) -> faust.App:
         Restoring the resolver from a half-recovered table would build it from part of the
         state, so the single writer never reads the table before this.
         """
-        recovery = app.tables.recovery
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
         while app.rebalancing or recovery.in_recovery or not recovery.completed.is_set():
             await asyncio.sleep(0.05)
 
@@ -283,7 +283,7 @@ def create_app(settings: Settings) -> faust.App:
     rt.check_redis = check_redis  # type: ignore[attr-defined]
 
     @app.agent(links, concurrency=1)
-    async def resolve(stream: faust.StreamT[bytes]) -> None:
+    async def resolve(stream: Any) -> None:
         async for events in stream.take_events(RESOLVE_BATCH, within=0.05):
             if not rt.owns_links:
                 # Buffered before a revocation: the new owner reads them again from the committed offset.
@@ -339,7 +339,7 @@ def create_app(settings: Settings) -> faust.App:
 
     # Every worker ticks (not only the leader): ticks are idempotent (the clock is a maximum),
     # and windows keep closing while leadership moves between workers.
-    @app.timer(interval=settings.tick_seconds)
+    @app.timer(interval=settings.tick_seconds)  # type: ignore[untyped-decorator]
     async def clock() -> None:
         now_ms = int(time.time() * 1000)
         await links.send(key=b"tick", value=json.dumps({"now": now_ms}).encode(), headers=[(KIND_HEADER, b"tick")])
@@ -353,7 +353,7 @@ def create_app(settings: Settings) -> faust.App:
 
     rt.send_action = send_action  # type: ignore[attr-defined]
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
         # Another worker may own the links partition next: rebuild from the table when it comes back.
         if any(tp.topic == links.get_topic_name() for tp in revoked):
@@ -361,7 +361,7 @@ def create_app(settings: Settings) -> faust.App:
             rt.recovered = False
             rt.owns_links = False
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
         rt.owns_links = any(tp.topic == links.get_topic_name() for tp in assigned)
         rt.assigned = True

@@ -120,7 +120,9 @@ class RedisReadModel:
 
     async def customer_of(self, identifier: str) -> str | None:
         raw = await self.r.get(f"{self.p}:i:{identifier}")
-        return None if raw is None else raw.decode()
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     async def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every profile (for tests and checks): customer id -> profile."""
@@ -128,5 +130,6 @@ class RedisReadModel:
         async for key in self.r.scan_iter(match=f"{self.p}:c:*", count=1000):
             raw = await self.r.get(key)
             if raw is not None:
-                out[key.decode()[len(self.p) + 3 :]] = json.loads(raw)
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                out[name[len(self.p) + 3 :]] = json.loads(raw)
         return out
