@@ -138,9 +138,7 @@ class Codec:
     Thread-compatible and cheap to share: all state is built once in the constructor.
     """
 
-    def __init__(
-        self, name: str, registry: SchemaRegistry | None = None, reader_version: int | None = None
-    ) -> None:
+    def __init__(self, name: str, registry: SchemaRegistry | None = None, reader_version: int | None = None) -> None:
         self.registry = registry if registry is not None else default_registry()
         self.name = name
         versions = self.registry.versions(name)

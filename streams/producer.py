@@ -76,9 +76,7 @@ def prepare(event: Interaction, topics: Mapping[str, str], limits: Limits) -> Ou
     problems = validate(event, limits)
     topic = topics.get(event.touchpoint)
     if topic is None and not problems:
-        problems.append(
-            f"touchpoint: {event.touchpoint} has no topic; producers must name one of {', '.join(topics)}"
-        )
+        problems.append(f"touchpoint: {event.touchpoint} has no topic; producers must name one of {', '.join(topics)}")
     if problems:
         raise InvalidInteraction("; ".join(problems))
     assert topic is not None
@@ -110,9 +108,7 @@ class InteractionProducer:
         max_batch_size: int = 256 * 1024,
     ) -> None:
         self.bootstrap = bootstrap
-        self.topics: dict[str, str] = dict(
-            topics if topics is not None else Settings.from_env().touchpoint_topics()
-        )
+        self.topics: dict[str, str] = dict(topics if topics is not None else Settings.from_env().touchpoint_topics())
         self.limits = limits if limits is not None else Limits()
         self._clock = clock
         self._connect_timeout_s = connect_timeout_s
@@ -175,9 +171,7 @@ class InteractionProducer:
             try:
                 cluster = await producer.client.fetch_all_metadata()
             except KafkaError as exc:
-                raise BrokerUnavailable(
-                    f"cannot read metadata from {self.bootstrap}: {type(exc).__name__}"
-                ) from exc
+                raise BrokerUnavailable(f"cannot read metadata from {self.bootstrap}: {type(exc).__name__}") from exc
             present = cluster.topics()
             self._known_topics.update(t for t in self.topics.values() if t in present)
             missing = sorted({t for t in self.topics.values() if t not in present})
@@ -242,7 +236,5 @@ class InteractionProducer:
         try:
             await asyncio.wait_for(producer.partitions_for(topic), self._topic_timeout_s)
         except (KafkaError, TimeoutError) as exc:
-            raise TopicMissing(
-                f"topic {topic} does not exist on {self.bootstrap}: run `irl topics create`"
-            ) from exc
+            raise TopicMissing(f"topic {topic} does not exist on {self.bootstrap}: run `irl topics create`") from exc
         self._known_topics.add(topic)

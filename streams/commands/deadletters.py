@@ -85,9 +85,7 @@ async def read_dead_letters(
                 for r in records:
                     if r.offset < end[tp]:
                         rows.append(
-                            DeadLetterRow(
-                                tp.partition, r.offset, r.timestamp, describe(list(r.headers), r.value)
-                            )
+                            DeadLetterRow(tp.partition, r.offset, r.timestamp, describe(list(r.headers), r.value))
                         )
             for tp in list(todo):
                 if await consumer.position(tp) >= end[tp]:
@@ -101,9 +99,7 @@ async def read_dead_letters(
 def _iso(ms: int | None) -> str:
     if ms is None:
         return "?"
-    return (
-        dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @click.command("deadletters")
@@ -112,9 +108,7 @@ def _iso(ms: int | None) -> str:
 @click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default IRL_KAFKA_BOOTSTRAP).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per dead letter instead of a table.")
 @click.option("--timeout", "timeout_s", default=15.0, show_default=True, type=click.FloatRange(0.5, 600))
-def command(
-    limit: int | None, topic: str | None, bootstrap: str | None, as_json: bool, timeout_s: float
-) -> None:
+def command(limit: int | None, topic: str | None, bootstrap: str | None, as_json: bool, timeout_s: float) -> None:
     """List the dead letters: reason, stage, origin, time and size (personal data masked)."""
     try:
         settings = Settings.from_env()
@@ -135,9 +129,7 @@ def command(
             click.echo(json.dumps(out, ensure_ascii=False))
         else:
             origin = f"{i.source_topic}[{i.source_partition}]@{i.source_offset}"
-            click.echo(
-                f"{_iso(i.dead_at_ms or row.timestamp_ms)}  {i.stage:<8} {origin}  {i.size} B  {i.error}"
-            )
+            click.echo(f"{_iso(i.dead_at_ms or row.timestamp_ms)}  {i.stage:<8} {origin}  {i.size} B  {i.error}")
     codes = Counter(row.info.code for row in rows)
     by_code = ", ".join(f"{code} {n}" for code, n in codes.most_common()) or "none"
     click.echo(f"{total} dead letters in {name}; shown {len(rows)} (by reason: {by_code})", err=as_json)

@@ -192,9 +192,7 @@ async def _run(
 
 
 @click.command("produce")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--rejects",
     "rejects_file",
@@ -203,9 +201,7 @@ async def _run(
     help="Write rejected lines here (default: FILE.rejects.jsonl next to each input).",
 )
 @click.option("--topic-web", default=None, help="Topic for WEB events (default IRL_TOPIC_WEB).")
-@click.option(
-    "--topic-whatsapp", default=None, help="Topic for WHATSAPP events (default IRL_TOPIC_WHATSAPP)."
-)
+@click.option("--topic-whatsapp", default=None, help="Topic for WHATSAPP events (default IRL_TOPIC_WHATSAPP).")
 @click.option("--topic-kiosk", default=None, help="Topic for KIOSK events (default IRL_TOPIC_KIOSK).")
 @click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default IRL_KAFKA_BOOTSTRAP).")
 @click.option(

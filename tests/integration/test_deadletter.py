@@ -145,9 +145,7 @@ async def test_bad_records_are_dead_lettered_and_listed(kafka_bootstrap: str, un
     assert "asha.rao@example.com" not in table.stdout + listed.stdout
 
 
-async def test_irl_deadletters_fails_clearly_without_a_broker_or_topic(
-    kafka_bootstrap: str, unique_topic: str
-) -> None:
+async def test_irl_deadletters_fails_clearly_without_a_broker_or_topic(kafka_bootstrap: str, unique_topic: str) -> None:
     started = time.monotonic()
     down = await irl("deadletters", "--bootstrap", "127.0.0.1:1", "--timeout", "5")
     assert down.exit_code == 3 and "cannot reach Kafka at 127.0.0.1:1" in down.stderr

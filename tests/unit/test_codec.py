@@ -80,10 +80,7 @@ def test_resolved_round_trip_keeps_timestamps_as_int_millis() -> None:
 
 
 def test_resolved_defaults_fill_optional_fields_on_encode() -> None:
-    minimal = {
-        k: RESOLVED[k]
-        for k in ("customer_id", "change", "version", "change_id", "window_start", "window_end")
-    }
+    minimal = {k: RESOLVED[k] for k in ("customer_id", "change", "version", "change_id", "window_start", "window_end")}
     decoded = decode_resolved(encode_resolved(minimal))
     assert decoded["merged_from"] == [] and decoded["survivor_id"] is None and decoded["event_count"] == 0
 
@@ -100,9 +97,7 @@ def test_resolved_defaults_fill_optional_fields_on_encode() -> None:
         (b"\xc3\x01" + b"\x00" * 8 + b"\x02a", UnknownFingerprint, "unknown_fingerprint"),
     ],
 )
-def test_each_kind_of_bad_header_has_its_error(
-    data: bytes | None, error: type[CodecError], code: str
-) -> None:
+def test_each_kind_of_bad_header_has_its_error(data: bytes | None, error: type[CodecError], code: str) -> None:
     with pytest.raises(error) as info:
         decode_interaction(data)
     assert info.value.code == code
@@ -144,9 +139,7 @@ def test_an_enum_index_out_of_range_is_a_body_error() -> None:
     raw = bytearray(body.getvalue())
     raw[len(b"\x08ev-1")] = 0x7E  # zig-zag 63: far past the four symbols
     with pytest.raises(BodyDecodeError):
-        decode_interaction(
-            MARKER + default_registry().latest("customer_interaction").fingerprint + bytes(raw)
-        )
+        decode_interaction(MARKER + default_registry().latest("customer_interaction").fingerprint + bytes(raw))
 
 
 def test_encode_refuses_a_record_that_does_not_fit() -> None:

@@ -11,9 +11,7 @@ from streams.codec import MARKER, encode_interaction, encode_resolved
 from streams.deadletter import DeadLetterReason, classify, dead_letter, describe
 
 NOW = 1_714_557_600_000
-GOOD = Interaction(
-    "ev-1", "WEB", NOW, "cookie-1", "page_view", phone="+91 98765 43210", email="asha@example.com"
-)
+GOOD = Interaction("ev-1", "WEB", NOW, "cookie-1", "page_view", phone="+91 98765 43210", email="asha@example.com")
 
 
 def test_a_valid_value_is_the_event() -> None:
@@ -84,9 +82,7 @@ def test_a_tombstone_becomes_an_empty_value() -> None:
 
 
 def test_the_error_header_never_carries_raw_pii() -> None:
-    dl = dead_letter(
-        "t", 0, 0, None, b"x", [], "validate", "invalid: asha.rao@example.com +91 98765 43210", 1
-    )
+    dl = dead_letter("t", 0, 0, None, b"x", [], "validate", "invalid: asha.rao@example.com +91 98765 43210", 1)
     error = dict(dl.headers)["irl.error"].decode()
     assert "asha.rao@example.com" not in error and "98765" not in error
 
@@ -97,9 +93,7 @@ def test_an_unknown_stage_is_a_programming_error() -> None:
 
 
 def test_describe_reads_back_what_dead_letter_wrote() -> None:
-    dl = dead_letter(
-        "src", 1, 7, b"k", b"12345", [("h", b"v")], "validate", "invalid: event_id: required", 99
-    )
+    dl = dead_letter("src", 1, 7, b"k", b"12345", [("h", b"v")], "validate", "invalid: event_id: required", 99)
     info = describe(dl.headers, dl.value)
     assert (info.source_topic, info.source_partition, info.source_offset) == ("src", 1, 7)
     assert (info.stage, info.code, info.dead_at_ms, info.size) == ("validate", "invalid", 99, 5)

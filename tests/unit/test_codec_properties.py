@@ -13,9 +13,7 @@ LONG = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 # plus very long strings built cheaply by repetition.
 TEXT = st.one_of(
     st.text(max_size=40),
-    st.builds(
-        lambda c, n: c * n, st.characters(codec="utf-8"), st.integers(min_value=10_000, max_value=200_000)
-    ),
+    st.builds(lambda c, n: c * n, st.characters(codec="utf-8"), st.integers(min_value=10_000, max_value=200_000)),
 )
 OPTIONAL = st.none() | TEXT
 
