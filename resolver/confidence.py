@@ -43,18 +43,19 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
     parts: list[tuple[float, str]] = []
     if f.verified_phone:
         parts.append((0.15, "verified WhatsApp number"))
-    if f.corroborating_events >= 2:
+    if f.corroborating_events >= 2 and not f.weak_bridges:
         parts.append((0.1 if f.corroborating_events >= 3 else 0.05, "several independent links"))
-    if f.events >= 3:
+    if f.events >= 3 and not f.weak_bridges:
         parts.append((0.05, "repeated activity"))
     if f.phones + f.emails == 0:
         parts.append((-0.2, "no personal identifier (touchpoint identity only)"))
     if f.name_groups >= 2:
-        parts.append((-0.4, "names that cannot be one person"))
+        # The strongest sign of a wrong merge: it must outweigh every support together.
+        parts.append((-0.65, "names that cannot be one person"))
         if f.name_groups >= 3 or f.minority_names >= 2:
             parts.append((-0.15, "several conflicting names"))
     if f.weak_bridges:
-        parts.append((-0.15 if f.weak_bridges == 1 else -0.25, "joined by a single event only"))
+        parts.append((-0.3 if f.weak_bridges == 1 else -0.4, "joined by a single event only"))
     if f.near_quarantined:
         parts.append((-0.1, "a quarantined shared identifier was seen"))
     if f.refused_merges:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from resolver.confidence import Features, score
@@ -57,6 +57,57 @@ from resolver.unionfind import DisjointSet
 __all__ = ["Explanation", "Lookup", "Outcome", "Profile", "Resolver", "customer_id_for"]
 
 _OK = "ok"
+#: Separates a shared phone from the name group of one of its people (``p:+91...#kavita``).
+_PERSON = "#"
+
+
+def _people(sig: list[str]) -> int:
+    """The most distinct people any one signal kind shows (names: similar spellings count once)."""
+    counts: dict[str, int] = {}
+    names: list[str] = []
+    for value in sig:
+        if value[0] == "n":
+            names.append(value[2:])
+        else:
+            counts[value[0]] = counts.get(value[0], 0) + 1
+    best = max(counts.values(), default=0)
+    if len(names) > best:
+        best = max(best, len(set(_similarity_groups(names).values())))
+    return best
+
+
+def _similarity_groups(classes: list[str]) -> dict[str, str]:
+    """Name class -> the smallest class of its group (similarity, transitively): order-free."""
+    classes = sorted(classes)
+    label = {c: c for c in classes}
+    for i, a in enumerate(classes):
+        for b in classes[i + 1 :]:
+            if label[a] != label[b] and names_similar(a, b):
+                old, new = max(label[a], label[b]), min(label[a], label[b])
+                for c in classes:
+                    if label[c] == old:
+                        label[c] = new
+    return label
+
+
+def _name_groups(key: str, names: dict[str, int]) -> dict[str, str] | None:
+    """How a phone is split between people with different names; None when it is not.
+
+    Name classes are grouped by similarity (transitively, so the grouping is a function of
+    the set of classes). Groups seen on at least two events are solid; with two or more solid
+    groups the phone is shared: the largest group (ties: smallest class) keeps the phone key,
+    every other solid group links ``key#<its smallest class>`` instead. Classes outside the
+    solid groups are not in the mapping: their events are ambiguous (see `Resolver._eff`).
+    """
+    classes = sorted(names)
+    label = _similarity_groups(classes)
+    totals: dict[str, int] = {}
+    for c in classes:
+        totals[label[c]] = totals.get(label[c], 0) + names[c]
+    solid = sorted((g for g, n in totals.items() if n >= 2), key=lambda g: (-totals[g], g))
+    if len(solid) < 2:
+        return None
+    return {c: key if label[c] == solid[0] else f"{key}{_PERSON}{label[c]}" for c in classes if label[c] in solid}
 
 
 def customer_id_for(event_id: str, salt: int = 0) -> str:
@@ -201,7 +252,7 @@ class _Event:
 
 
 class _Node:
-    __slots__ = ("bars", "events", "pairs", "shared", "sig", "status")
+    __slots__ = ("bars", "events", "groups", "names", "pairs", "shared", "sig", "status")
 
     def __init__(self) -> None:
         self.status = _OK
@@ -210,6 +261,10 @@ class _Node:
         self.pairs: list[tuple[str, str]] | None = None
         self.shared = False
         self.bars: tuple[tuple[int, int], ...] = ()
+        # Phones only: events per name class, and (when people with different names share the
+        # phone) name class -> the per-person phone key its events link instead.
+        self.names: dict[str, int] | None = None
+        self.groups: dict[str, str] | None = None
 
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}
@@ -223,6 +278,8 @@ class _Node:
             out["h"] = [list(p) for p in self.pairs]
         if self.shared:
             out["sh"] = 1
+        if self.names:
+            out["nm"] = sorted([c, n] for c, n in self.names.items())
         if self.bars:
             out["b"] = [list(b) for b in self.bars]
         return out
@@ -249,12 +306,16 @@ class _Customer:
         return out
 
 
-@dataclass
 class _Step:
-    touched: set[str] = field(default_factory=set)
-    absorbed: dict[str, str] = field(default_factory=dict)
-    created: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    """What one step changed (a plain slots class: built once per event, so kept cheap)."""
+
+    __slots__ = ("absorbed", "created", "notes", "touched")
+
+    def __init__(self) -> None:
+        self.touched: set[str] = set()
+        self.absorbed: dict[str, str] = {}
+        self.created: list[str] = []
+        self.notes: list[str] = []
 
 
 class Resolver:
@@ -278,6 +339,7 @@ class Resolver:
         self._signals = frozenset(s[0] if s != "touchpoint" else "t" for s in self.config.hub_signals)
         self._track = track_changes
         self._dirty: set[str] = set()
+        self._regroup: dict[str, dict[str, str] | None] = {}
         self.merges = 0
 
     # ------------------------------------------------------------------ ingest
@@ -334,7 +396,8 @@ class Resolver:
         uf = self._uf
         by_root = self._by_root
         anchor = eff[0]
-        self._ensure_pseudo(anchor)
+        for key in eff:
+            self._ensure_pseudo(key)
         roots: list[str] = []
         for key in eff:
             root = uf.find(key)
@@ -453,12 +516,11 @@ class Resolver:
             if added:
                 self._mark("n/" + key)
                 limit = self.config.hub_threshold
-                if len(sig) > limit:
-                    counts: dict[str, int] = {}
-                    for value in sig:
-                        counts[value[0]] = counts.get(value[0], 0) + 1
-                    if max(counts.values()) > limit:
-                        return "quarantined"
+                if len(sig) > limit and _people(sig) > limit:
+                    return "quarantined"
+        regroup = False
+        if key[0] == "p" and cls is not None and self.config.household_rule:
+            regroup = self._observe_name(key, node, cls)
         if key[0] == "p" and self.config.household_rule and not node.shared and cls is not None:
             email = next((k for k in ev.keys if k[0] == "e"), None)
             if email is not None:
@@ -472,11 +534,35 @@ class Resolver:
                     self._mark("n/" + key)
                     if conflict:
                         return "shared"
-        return None
+        return "regroup" if regroup else None
+
+    def _observe_name(self, key: str, node: _Node, cls: str) -> bool:
+        """Count `cls` on phone `key`; True when the per-person split of the phone changes."""
+        names = node.names
+        if names is None:
+            names = node.names = {}
+        count = names[cls] = names.get(cls, 0) + 1
+        self._mark("n/" + key)
+        # Only a new class, a class becoming solid, or a shift of counts on an already split
+        # phone can change the grouping; the common repeat visit skips the recomputation.
+        if len(names) < 2 or (count > 2 and node.groups is None):
+            return False
+        groups = _name_groups(key, names)
+        if groups == node.groups:
+            return False
+        self._regroup[key] = groups
+        return True
 
     def _set_status(self, key: str, change: str, step: _Step) -> None:
         node = self._nodes[key]
-        if change == "shared":
+        if key in self._regroup:
+            # Whatever else changed, a new per-person split of the phone applies too.
+            node.groups = self._regroup.pop(key)
+            if node.groups is not None:
+                step.notes.append(f"household: phone {mask(key)} is used by people with different names")
+        if change == "regroup":
+            pass
+        elif change == "shared":
             node.shared = True
             node.pairs = None
             step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
@@ -515,22 +601,34 @@ class Resolver:
             if key[0] == "e" and nodes[key].status == _OK:
                 has_email = True
                 break
+        ambiguous: str | None = None
         for key in ev.keys:
             node = nodes[key]
             if node.status != _OK or (node.shared and has_email):
                 continue
+            groups = node.groups
+            if groups is not None:
+                # A phone shared by people with different names: each name group links its own
+                # key; an event without a known name links it only when it has nothing else.
+                person = groups.get(self._class_of(ev.name) or "") if ev.name is not None else None
+                if person is None:
+                    ambiguous = key
+                    continue
+                key = person
             out.append(key)
             if ev.cut:
                 break
         if not out:
-            out.append("x:" + ev.eid)
+            out.append(ambiguous or "x:" + ev.eid)
         return out
 
     def _ensure_pseudo(self, key: str) -> None:
-        if key.startswith("x:") and key not in self._nodes:
+        """Create the node of a lone event (``x:``) or of one person on a shared phone (``p:..#``)."""
+        if (key[0] == "x" or _PERSON in key) and key not in self._nodes:
             node = self._nodes[key] = _Node()
             node.sig = None
-            node.events.append(key[2:])
+            if key[0] == "x":
+                node.events.append(key[2:])
             self._uf.add(key)
             self._mark("n/" + key)
 
@@ -548,6 +646,12 @@ class Resolver:
             node = self._nodes[key]
             if node.status != _OK:
                 continue
+            if _PERSON in key and key[0] == "p":
+                # One person's part of a shared phone: its events are those of the phone.
+                base = key.partition(_PERSON)[0]
+                if base not in seen_nodes and base in self._nodes:
+                    seen_nodes.add(base)
+                    stack.append(base)
             # Members of the customer are part of the component even if refused links hide them.
             root = self._uf.find(key)
             if root in self._by_root:
@@ -562,7 +666,7 @@ class Resolver:
                 if ev is None:
                     continue
                 keys = self._eff_all(ev)
-                if key not in keys and not key.startswith("x:"):
+                if key not in keys and not key.startswith("x:") and node.groups is None:
                     continue
                 seen_events.add(eid)
                 for other in keys:
@@ -818,7 +922,8 @@ class Resolver:
     def _customer_events(self, cust: _Customer) -> list[_Event]:
         out: list[_Event] = []
         for key in self._uf.members(cust.root):
-            for eid in self._nodes[key].events:
+            holder = key.partition(_PERSON)[0] if key[0] == "p" else key
+            for eid in self._nodes[holder].events:
                 ev = self._events.get(eid)
                 if ev is not None and ev.anchor == key:
                     out.append(ev)
@@ -832,7 +937,7 @@ class Resolver:
             return None
         members = self._uf.members(cust.root)
         events = self._customer_events(cust)
-        phones = sorted(k[2:] for k in members if k[0] == "p")
+        phones = sorted({k[2:].partition(_PERSON)[0] for k in members if k[0] == "p"})
         emails = sorted(k[2:] for k in members if k[0] == "e")
         sources = sorted({(ev.tp, ev.src) for ev in events})
         names: dict[str, list[int]] = {}
@@ -866,7 +971,8 @@ class Resolver:
             if cls is not None:
                 counts[cls] = counts.get(cls, 0) + 1
         groups: list[list[str]] = []
-        for cls in sorted(counts, key=lambda c: (-counts[c], c)):
+        # Initials last: "A." fits "Arjun" and "Anil" alike, so it must not bridge them.
+        for cls in sorted(counts, key=lambda c: (len(c) == 1, -counts[c], c)):
             for group in groups:
                 if any(names_similar(cls, other) for other in group):
                     group.append(cls)
@@ -1065,6 +1171,8 @@ class Resolver:
             return f"{kind_of(key)} {node.status}"
         if node.shared:
             return "household phone shared with another person"
+        if node.groups is not None:
+            return "household phone used by people with different names: linked per person, or not at all"
         if ev.cut:
             return "event links cut by a split"
         return ev.note or "refused"
@@ -1321,6 +1429,10 @@ class Resolver:
                 pairs = value.get("h")
                 node.pairs = [(p[0], self._intern(p[1]) or p[1]) for p in pairs] if pairs else None
                 node.shared = bool(value.get("sh"))
+                named = value.get("nm")
+                if named:
+                    node.names = {self._intern(c) or c: int(n) for c, n in named}
+                    node.groups = _name_groups(key, node.names)
                 node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
                 self._nodes[key] = node
                 parents.append((key, value.get("p", key)))

@@ -83,7 +83,7 @@ def wait(events: Path, port: int, token: str, timeout: float, pid: int | None, l
                 tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
             raise click.ClickException(f"the worker (pid {pid}) exited:\n{tail}")
         body = _ready(port, token)
-        if body is not None and body.get("role") == "resolver":
+        if body is not None and body.get("role") == "writer":
             seen = int(body.get("events_applied", 0)) + int(body.get("duplicates", 0))
             pending = body.get("pending_windows")
             line = (

@@ -65,3 +65,14 @@ def redis_url(_redis_server: str) -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+def _hypothesis_profile() -> None:
+    """No per-example deadline: these machines are shared, and a slow example is not a wrong one."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("irl", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("irl")
+
+
+_hypothesis_profile()

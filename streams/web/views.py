@@ -198,7 +198,7 @@ class Views:
             "kafka": kafka,
             "redis": redis,
             "recovered": rt.recovered,
-            "role": "resolver" if rt.owns_links else "standby",
+            "role": "writer" if rt.owns_links else "standby",
             "applied_offset": rt.applied_offset,
             "redis_offset": rt.redis_offset,
             "pending_windows": None if pipeline is None else len(pipeline.batcher.windows()),

@@ -79,6 +79,7 @@ def _runtime(settings: Settings) -> Runtime:
             rt.stats["last_window_end"] = step.records[-1]["window_end"]
             rt.stats["last_publish_ms"] = step.records[-1]["window_end"] + 1_500
     rt.recovered = True
+    rt.owns_links = True  # this worker is the single writer
     return rt
 
 

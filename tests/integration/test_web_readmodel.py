@@ -50,6 +50,7 @@ async def served(redis_url: str) -> AsyncIterator[tuple[Runtime, Client]]:
     rt.redis_offset = 0
     rt.applied_offset = 0
     rt.recovered = True
+    rt.owns_links = True  # this worker is the single writer
     app = create_web_app(rt, settings, _noop, stats_ttl=0.0)
     try:
         async with TestClient(TestServer(app)) as client:
