@@ -8,7 +8,6 @@ POST /customers/{id}/erase           (same path) ─▶ ERASED; a replay of the 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -18,9 +17,9 @@ import pytest
 
 from streams.readmodel import RedisReadModel
 
+from .browser import headless
 from .harness import (
     BIN,
-    ROOT,
     Worker,
     create_project_topics,
     isolated_env,
@@ -47,33 +46,14 @@ def _post(worker: Worker, path: str, body: dict[str, Any], token: str) -> tuple[
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def _chromium() -> str:
-    out = subprocess.run(["bash", str(ROOT / "scripts/chromium.sh")], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, f"chromium could not be installed: {out.stderr[-2000:]}"
-    path = out.stdout.strip().splitlines()[-1]
-    assert shutil.which(path) or Path(path).exists(), path
-    return path
+async def _browser(chromium: str, url: str, tmp: Path, shot: str) -> str:
+    await headless(chromium, tmp / "chromium-profile", f"--screenshot={tmp / shot}", url)
+    return await headless(chromium, tmp / "chromium-profile", "--dump-dom", url)
 
 
-def _browser(chromium: str, url: str, tmp: Path, shot: str) -> str:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp / 'chromium-profile'}",
-        "--window-size=1280,1000",
-    ]
-    subprocess.run([chromium, *flags, f"--screenshot={tmp / shot}", url], capture_output=True, timeout=120)
-    dom = subprocess.run([chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
-    return dom.stdout
-
-
-async def test_block_split_erase_reach_the_crm_and_redis(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
+async def test_block_split_erase_reach_the_crm_and_redis(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, chromium: str
+) -> None:
     env = isolated_env(kafka_bootstrap, redis_url)
     admin, read = env["IRL_WEB_ADMIN_TOKEN"], env["IRL_WEB_TOKEN"]
     settings = await create_project_topics(env)
@@ -109,10 +89,9 @@ async def test_block_split_erase_reach_the_crm_and_redis(kafka_bootstrap: str, r
         asha = start[("WEB", "u-1")]
 
         # -- the dashboard and an explanation, in a real browser, on the running worker ----------------
-        chromium = _chromium()
-        dom = _browser(chromium, f"http://127.0.0.1:{worker.port}/?token={read}", tmp_path, "dashboard.png")
+        dom = await _browser(chromium, f"http://127.0.0.1:{worker.port}/?token={read}", tmp_path, "dashboard.png")
         assert "IRL" in dom and "confidence" in dom.lower(), dom[:500]
-        dom = _browser(
+        dom = await _browser(
             chromium,
             f"http://127.0.0.1:{worker.port}/customers/{asha}/explain?format=html&token={read}",
             tmp_path,
@@ -174,8 +153,9 @@ async def test_block_split_erase_reach_the_crm_and_redis(kafka_bootstrap: str, r
             return gone and not in_crm and not in_redis and await model.customer(late) is None
 
         await wait_for("the erasure to reach the CRM and Redis", erased, 90, worker)
+        ready = worker.get("/ready")[1]
+        before = ready["events_applied"] + ready["duplicates"]
         produce()  # the full input again
-        before = worker.get("/ready")[1]["events_applied"] + worker.get("/ready")[1]["duplicates"]
         await wait_for(
             "the replayed input to be processed",
             lambda: (

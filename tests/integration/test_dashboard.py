@@ -8,9 +8,6 @@ test fails, never skips, when it cannot be. Screenshots are saved in the test's 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,26 +22,13 @@ from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.web import create_web_app, record_published
 
+from .browser import headless
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 READ = "browser-read-token"
 T0 = 1_700_000_000_000
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Path of Chromium, installed with scripts/chromium.sh when missing (failure fails the test)."""
-    try:
-        done = subprocess.run(
-            [str(ROOT / "scripts" / "chromium.sh")], capture_output=True, text=True, timeout=900, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("scripts/chromium.sh did not finish in 15 minutes")
-    path = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    if done.returncode != 0 or not os.access(path, os.X_OK):
-        pytest.fail(f"chromium could not be installed (rc {done.returncode}): {done.stderr[-2000:]}")
-    return path
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -102,50 +86,19 @@ async def server() -> AsyncIterator[tuple[str, Runtime]]:
         await runner.cleanup()
 
 
-async def _chromium(binary: str, profile: Path, *args: str) -> str:
-    """Run headless Chromium without blocking the loop that serves the page; returns stdout."""
-    proc = await asyncio.create_subprocess_exec(
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,1100",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        pytest.fail("chromium did not finish within 120 s")
-    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
-    return out.decode(errors="replace")
-
-
-async def test_dashboard_and_explanation_in_chromium(
-    chromium: str, server: tuple[str, Runtime], tmp_path: Path
-) -> None:
+async def test_dashboard_and_explanation_inheadless(chromium: str, server: tuple[str, Runtime], tmp_path: Path) -> None:
     base, rt = server
     assert rt.pipeline is not None
     asha = rt.pipeline.resolver.customer_of_event("evt-1")
     assert asha is not None
 
-    dom = await _chromium(chromium, tmp_path / "profile-1", "--dump-dom", f"{base}/?token={READ}")
+    dom = await headless(chromium, tmp_path / "profile-1", "--dump-dom", f"{base}/?token={READ}")
     for text in ("IRL on-call", "Confidence distribution", "Largest clusters", "Quarantined and blocked", asha):
         assert text in dom, text
     assert "9876543210" not in dom and "asha.rao" not in dom
 
     explain_url = f"{base}/customers/{asha}/explain?format=html&token={READ}"
-    dom = await _chromium(chromium, tmp_path / "profile-2", "--dump-dom", explain_url)
+    dom = await headless(chromium, tmp_path / "profile-2", "--dump-dom", explain_url)
     for text in (
         "Evidence graph",
         "Linking events",
@@ -159,11 +112,11 @@ async def test_dashboard_and_explanation_in_chromium(
     assert "9876543210" not in dom
 
     # The search box leads from a phone number to the same explanation.
-    dom = await _chromium(chromium, tmp_path / "profile-3", "--dump-dom", f"{base}/search?q=98765+43210&token={READ}")
+    dom = await headless(chromium, tmp_path / "profile-3", "--dump-dom", f"{base}/search?q=98765+43210&token={READ}")
     assert f"<title>Explain {asha}</title>" in dom and "Evidence graph" in dom
 
     for name, url in (("dashboard.png", f"{base}/?token={READ}"), ("explain.png", explain_url)):
         shot = tmp_path / name
-        await _chromium(chromium, tmp_path / f"profile-{name}", f"--screenshot={shot}", url)
+        await headless(chromium, tmp_path / f"profile-{name}", f"--screenshot={shot}", url)
         data = shot.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
