@@ -4,7 +4,7 @@ The score is a transparent additive model over evidence features (no learning, n
 recomputed whenever a profile is built, so it always reflects the current evidence:
 
 * supports: a WhatsApp-verified number, several independent events linking the same
-  identifiers, a stable history;
+  identifiers;
 * weakens: names that cannot be one person (the strongest sign of a wrong merge), a part of
   the customer joined by a single event only (a bridge), a quarantined or household-shared
   identifier nearby, refused merges, a phone typed at a kiosk only, unusually many
@@ -41,19 +41,23 @@ class Features:
 def score(f: Features) -> tuple[float, tuple[str, ...]]:
     """The confidence and its reasons. Monotone: more conflict never raises the score."""
     parts: list[tuple[float, str]] = []
+    # Weights were chosen on labelled generated data (20,000 customers) so that customers
+    # mixing two people score below pure ones: supports stay small, because wrong merges
+    # also gather links and activity; conflicts weigh most.
     if f.verified_phone:
-        parts.append((0.15, "verified WhatsApp number"))
+        parts.append((0.1, "verified WhatsApp number"))
     if f.corroborating_events >= 2 and not f.weak_bridges:
-        parts.append((0.1 if f.corroborating_events >= 3 else 0.05, "several independent links"))
-    if f.events >= 3 and not f.weak_bridges:
-        parts.append((0.05, "repeated activity"))
+        parts.append((0.05 if f.corroborating_events >= 3 else 0.03, "several independent links"))
     if f.phones + f.emails == 0:
-        parts.append((-0.2, "no personal identifier (touchpoint identity only)"))
+        # A lone touchpoint record cannot mix two people; it is only thin, not doubtful.
+        parts.append((-0.05, "no personal identifier (touchpoint identity only)"))
     if f.name_groups >= 2:
         # The strongest sign of a wrong merge: it must outweigh every support together.
         parts.append((-0.65, "names that cannot be one person"))
         if f.name_groups >= 3 or f.minority_names >= 2:
             parts.append((-0.15, "several conflicting names"))
+    if f.minority_names >= 1:
+        parts.append((-0.2, "a name that matches no other on this customer"))
     if f.weak_bridges:
         parts.append((-0.3 if f.weak_bridges == 1 else -0.4, "joined by a single event only"))
     if f.near_quarantined:
