@@ -1,0 +1,500 @@
+"""Streaming figures through the real broker and Redis: throughput, memory, recovery, scale out, latency.
+
+Each scenario isolates itself (unique topic prefix and app id, our own Redis database, flushed)
+and deletes its topics afterwards. Throughput is measured from the first applied event, so
+process start-up and the consumer-group join are excluded; the reference consumers read the
+same topics in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench.common import (
+    BIN,
+    DATA,
+    KAFKA,
+    Worker,
+    bench_env,
+    count_lines,
+    median,
+    new_prefix,
+    redis_url,
+    rss_bytes,
+    workers,
+)
+
+__all__ = ["bare_consumers", "latency", "stream_run"]
+
+_PARTITIONS = "6"
+
+
+def _r() -> redis.Redis:
+    return redis.Redis.from_url(redis_url())
+
+
+def _irl(env: dict[str, str], *args: str, timeout: float = 900) -> float:
+    t0 = time.monotonic()
+    proc = subprocess.run([str(BIN / "irl"), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"irl {args[0]} failed: {proc.stderr[-1500:]}")
+    return time.monotonic() - t0
+
+
+def _topics(prefix: str) -> list[str]:
+    return [f"{prefix}.touchpoint.web", f"{prefix}.touchpoint.whatsapp", f"{prefix}.touchpoint.kiosk"]
+
+
+async def _delete_topics(prefix: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+def cleanup(prefix: str) -> None:
+    try:
+        asyncio.run(_delete_topics(prefix))
+    except Exception as exc:  # the figures stand; say what is left behind
+        print(f"  (could not delete topics {prefix}*: {type(exc).__name__})")
+
+
+def load(events: Path, prefix: str, env: dict[str, str]) -> dict[str, Any]:
+    """Create the isolated topics and produce the file into them (before any worker starts)."""
+    _irl(env, "topics", "create")
+    rejects = DATA / "run" / f"{prefix}.rejects.jsonl"
+    rejects.parent.mkdir(parents=True, exist_ok=True)
+    seconds = _irl(env, "produce", str(events), "--rejects", str(rejects))
+    n = count_lines(events)
+    return {"events": n, "produce_seconds": seconds, "produce_events_per_s": n / seconds}
+
+
+# -- references: a bare aiokafka consumer, with and without Avro decoding ----------------------
+
+
+async def _partitions(consumer: Any, topics: list[str]) -> list[Any]:
+    from aiokafka import TopicPartition
+
+    deadline = time.monotonic() + 20
+    while True:
+        cluster = await consumer._client.fetch_all_metadata()
+        parts = [TopicPartition(t, p) for t in topics for p in cluster.partitions_for_topic(t) or ()]
+        if len(parts) >= len(topics) or time.monotonic() > deadline:
+            return parts
+        await asyncio.sleep(0.2)
+
+
+async def _consume(topics: list[str], expected: int, decode: bool, timeout: float) -> float:
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.codec import decode_interaction
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = await _partitions(consumer, topics)
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        seen = 0
+        first = 0.0
+        deadline = time.monotonic() + timeout
+        while seen < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+            for records in batches.values():
+                if not first and records:
+                    first = time.monotonic()
+                if decode:
+                    for rec in records:
+                        decode_interaction(rec.value)
+                seen += len(records)
+        if seen < expected:
+            raise TimeoutError(f"bare consumer saw {seen} of {expected}")
+        return (seen - 0) / (time.monotonic() - first)
+    finally:
+        await consumer.stop()
+
+
+def bare_consumers(prefix: str, expected: int, runs: int) -> dict[str, float]:
+    plain, decoded = [], []
+    for _ in range(runs):
+        plain.append(asyncio.run(_consume(_topics(prefix), expected, False, 300)))
+        decoded.append(asyncio.run(_consume(_topics(prefix), expected, True, 300)))
+    return {"bare_events_per_s": median(plain), "bare_decode_events_per_s": median(decoded)}
+
+
+# -- the worker(s) -----------------------------------------------------------------------------
+
+
+def _redis_memory(prefix: str) -> dict[str, int]:
+    r = _r()
+    idents = 0
+    keys = 0
+    total = 0
+    batch: list[bytes] = []
+
+    def flush() -> int:
+        pipe = r.pipeline(transaction=False)
+        for k in batch:
+            pipe.memory_usage(k, samples=0)
+        got = sum(int(x or 0) for x in pipe.execute())
+        batch.clear()
+        return got
+
+    for key in r.scan_iter(match=f"{prefix}:*", count=5000):
+        keys += 1
+        if key.startswith(f"{prefix}:i:".encode()):
+            idents += 1
+        batch.append(key)
+        if len(batch) >= 2000:
+            total += flush()
+    if batch:
+        total += flush()
+    return {"identifier_keys": idents, "keys": keys, "memory_usage_sum": total}
+
+
+def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
+    spy = BIN / "py-spy"
+    if not spy.exists():
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100", "--nonblocking",
+         "--format", "raw", "--output", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def stream_run(
+    events: Path,
+    n_workers: int = 1,
+    *,
+    bare_runs: int = 0,
+    recovery: bool = False,
+    profile_s: int = 0,
+    timeout: float = 1200,
+) -> dict[str, Any]:
+    """Load `events`, start `n_workers`, and measure until every event is applied and every window published."""
+    prefix = new_prefix(f"s{n_workers}")
+    env = bench_env(prefix)
+    r = _r()
+    r.flushdb()
+    out: dict[str, Any] = {"workers": n_workers, "prefix": prefix}
+    try:
+        out.update(load(events, prefix, env))
+        expected = out["events"]
+        if bare_runs:
+            out.update(bare_consumers(prefix, expected, bare_runs))
+        used_before = int(r.info("memory")["used_memory"])
+        ws = [Worker(env, f"{prefix}-w{i}") for i in range(n_workers)]
+        with workers(ws):
+            for w in ws:
+                w.start()
+            out.update(_drive(ws, expected, timeout, profile_s, prefix))
+            writer_pid = out.pop("_writer_pid")
+            writer = next(w for w in ws if w.proc is not None and w.proc.pid == writer_pid)
+            mem = _redis_memory(prefix)
+            used_after = int(r.info("memory")["used_memory"])
+            pid = writer.proc.pid if writer.proc else 0
+            out["worker_rss_mb"] = rss_bytes(pid) / 2**20
+            out["worker_peak_rss_mb"] = rss_bytes(pid, "VmHWM") / 2**20
+            out.update(mem)
+            out["redis_used_memory_delta"] = used_after - used_before
+            n_ids = max(1, mem["identifier_keys"])
+            out["redis_bytes_per_identifier"] = mem["memory_usage_sum"] / n_ids
+            out["redis_used_delta_per_identifier"] = (used_after - used_before) / n_ids
+            out["worker_bytes_per_identifier"] = (rss_bytes(pid) - out["worker_rss_start"]) / n_ids
+            if recovery:
+                out.update(_recover(writer, timeout=300))
+                # The same restart after a graceful stop (the member leaves the group at once).
+                graceful = _recover(writer, timeout=300, sig=signal.SIGTERM)
+                out["recovery_after_sigterm_s"] = graceful["recovery_s"]
+    finally:
+        r.flushdb()
+        cleanup(prefix)
+    return out
+
+
+def _drive(ws: list[Worker], expected: int, timeout: float, profile_s: int, prefix: str) -> dict[str, Any]:
+    t_start = time.monotonic()
+    deadline = t_start + timeout
+    first: tuple[float, int] | None = None
+    first_triaged: tuple[float, int] | None = None
+    t_ready = None
+    t_applied = None
+    t_triaged = None
+    rss_start = 0
+    spy = None
+    writer_pid = 0
+    samples: list[tuple[float, int]] = []
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        triaged = 0
+        body: dict[str, Any] | None = None
+        for w in ws:
+            w.check()
+            status, b = w.ready()
+            if b is None:
+                continue
+            triaged += int(b.get("events_triaged") or 0)
+            if b.get("role") == "writer":
+                body = b
+                if w.proc is not None and writer_pid != w.proc.pid:
+                    writer_pid = w.proc.pid
+                    rss_start = rss_bytes(writer_pid)
+                if status == 200 and t_ready is None:
+                    t_ready = now - t_start
+        if triaged and first_triaged is None:
+            first_triaged = (now, triaged)
+        if triaged >= expected and t_triaged is None:
+            t_triaged = now
+        if body is not None:
+            seen = int(body.get("events_applied") or 0) + int(body.get("duplicates") or 0)
+            seen += int(body.get("dead_letters") or 0)
+            samples.append((now, seen))
+            if seen and first is None:
+                first = (now, seen)
+                if profile_s:
+                    spy = _profile(writer_pid, profile_s, DATA / "run" / f"{prefix}.pyspy.txt")
+            if seen >= expected and t_applied is None:
+                t_applied = now
+            if seen >= expected and body.get("pending_windows") == 0:
+                break
+        time.sleep(0.25)
+    else:
+        raise TimeoutError(f"workers did not finish {expected} events within {timeout:.0f}s")
+    done = time.monotonic()
+    if spy is not None:
+        spy.wait(timeout=profile_s + 60)
+    assert first is not None and t_applied is not None
+    res: dict[str, Any] = {
+        "_writer_pid": writer_pid,
+        "worker_rss_start": rss_start,
+        "startup_to_first_applied_s": first[0] - t_start,
+        "startup_to_ready_s": t_ready,
+        "apply_events_per_s": (expected - first[1]) / max(1e-6, t_applied - first[0]),
+        "end_to_end_events_per_s": (expected - first[1]) / max(1e-6, done - first[0]),
+        "publish_tail_s": done - t_applied,
+        "total_s": done - t_start,
+    }
+    if first_triaged is not None and t_triaged is not None:
+        res["triage_events_per_s"] = (expected - first_triaged[1]) / max(1e-6, t_triaged - first_triaged[0])
+    if spy is not None:
+        res["profile"] = str(DATA / "run" / f"{prefix}.pyspy.txt")
+    return res
+
+
+def _recover(writer: Worker, timeout: float, sig: int = signal.SIGKILL) -> dict[str, Any]:
+    """Stop the writer (kill -9 by default), start it again with the same settings, time until /ready is 200."""
+    assert writer.proc is not None
+    writer.kill(sig)
+    t0 = time.monotonic()
+    writer.start()
+    deadline = t0 + timeout
+    while time.monotonic() < deadline:
+        writer.check()
+        status, body = writer.ready()
+        if status == 200 and body is not None and body.get("role") == "writer":
+            return {
+                "recovery_s": time.monotonic() - t0,
+                "recovered_customers": body.get("customers"),
+                "redis_rebuilds_after_restart": body.get("redis_rebuilds"),
+            }
+        time.sleep(0.1)
+    raise TimeoutError(f"restarted worker not ready within {timeout:.0f}s")
+
+
+# -- batch latency on live traffic ------------------------------------------------------------
+
+
+async def _feed_and_watch(
+    env: dict[str, str], templates: list[dict[str, Any]], rate: int, seconds: float, window_ms: int, grace_ms: int
+) -> list[tuple[int, int]]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from resolver.interaction import from_json
+    from streams.codec import decode_resolved, encode_interaction
+
+    prefix = env["IRL_TOPIC_PREFIX"]
+    topic_of = {"WEB": f"{prefix}.touchpoint.web", "WHATSAPP": f"{prefix}.touchpoint.whatsapp",
+                "KIOSK": f"{prefix}.touchpoint.kiosk"}  # fmt: skip
+    resolved = f"{prefix}.customers.resolved"
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, acks=1)
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
+    await producer.start()
+    await consumer.start()
+    seen: list[tuple[int, int]] = []
+    stop_at: list[float] = []
+    last_window_end = [0]
+
+    async def watch() -> None:
+        parts = await _partitions(consumer, [resolved])
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        while not stop_at or time.monotonic() < stop_at[0]:
+            batches = await consumer.getmany(timeout_ms=200, max_records=1000)
+            for records in batches.values():
+                for rec in records:
+                    seen.append((int(decode_resolved(rec.value)["window_end"]), int(rec.timestamp)))
+            if stop_at and seen and max(end for end, _ in seen) >= last_window_end[0]:
+                # The last window fed has records: wait one more poll for its stragglers.
+                await asyncio.sleep(1.0)
+                batches = await consumer.getmany(timeout_ms=200, max_records=10000)
+                for records in batches.values():
+                    seen.extend((int(decode_resolved(r.value)["window_end"]), int(r.timestamp)) for r in records)
+                return
+
+    watcher = asyncio.create_task(watch())
+    try:
+        t0 = time.monotonic()
+        sent = 0
+        i = 0
+        while time.monotonic() - t0 < seconds:
+            due = int((time.monotonic() - t0) * rate)
+            while sent < due:
+                obj = dict(templates[i % len(templates)])
+                i += 1
+                obj["event_id"] = "bl-" + uuid.uuid4().hex[:20]
+                obj["occurred_at"] = time.time_ns() // 1_000_000
+                ev = from_json(obj)
+                await producer.send(
+                    topic_of[ev.touchpoint], encode_interaction(ev), key=ev.source_id.encode(),
+                    timestamp_ms=ev.occurred_at,
+                )  # fmt: skip
+                sent += 1
+            await asyncio.sleep(0.02)
+        await producer.flush()
+        last_ms = time.time_ns() // 1_000_000
+        last_window_end[0] = (last_ms // window_ms) * window_ms + window_ms
+        # Every window fed must close (end + grace) and be published: allow a generous margin.
+        stop_at.append(time.monotonic() + (window_ms + grace_ms) / 1000 + 15)
+        await watcher
+    finally:
+        watcher.cancel()
+        await producer.stop()
+        await consumer.stop()
+    return seen
+
+
+def latency(events: Path, rate: int, seconds: float, window_s: int = 2, grace_s: int = 1) -> dict[str, Any]:
+    prefix = new_prefix("lat")
+    env = bench_env(prefix, IRL_WINDOW_SECONDS=str(window_s), IRL_GRACE_SECONDS=str(grace_s))
+    r = _r()
+    r.flushdb()
+    templates: list[dict[str, Any]] = []
+    with events.open(encoding="utf-8") as fh:
+        for line in fh:
+            templates.append(json.loads(line))
+            if len(templates) >= max(2000, int(rate * seconds)):
+                break
+    try:
+        _irl(env, "topics", "create")
+        w = Worker(env, f"{prefix}-w0")
+        with workers([w]):
+            w.start()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                w.check()
+                status, body = w.ready()
+                if status == 200 and body and body.get("role") == "writer":
+                    break
+                time.sleep(0.2)
+            else:
+                raise TimeoutError("latency worker not ready")
+            seen = asyncio.run(_feed_and_watch(env, templates, rate, seconds, window_s * 1000, grace_s * 1000))
+    finally:
+        r.flushdb()
+        cleanup(prefix)
+    last: dict[int, int] = {}
+    for window_end, ts in seen:
+        last[window_end] = max(ts, last.get(window_end, 0))
+    lags = sorted((ts - (end + grace_s * 1000)) / 1000 for end, ts in last.items())
+    if not lags:
+        raise RuntimeError("no resolved records seen")
+
+    def pct(p: float) -> float:
+        return lags[min(len(lags) - 1, round(p * (len(lags) - 1)))]
+
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "window_s": window_s,
+        "grace_s": grace_s,
+        "windows": len(lags),
+        "records": len(seen),
+        "p50_s": pct(0.5),
+        "p99_s": pct(0.99),
+        "max_s": lags[-1],
+        "min_s": lags[0],
+    }
+
+
+_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("profile recomputation (Resolver.profile, to_record)", ("Resolver.profile (", "to_record (resolver/")),
+    ("Redis mirror (readmodel, redis-py)", ("(streams/readmodel", "(redis/")),
+    ("table write-ahead records (state_store)", ("(streams/state_store",)),
+    ("Kafka produce (batches, aiokafka producer)", ("(streams/batches", "(aiokafka/producer", "(aiokafka/record",
+                                                    "(aiokafka/partitioner")),
+    ("Avro encode/decode (codec, fastavro)", ("(streams/codec", "(fastavro")),
+    ("resolver core, other (resolver/)", ("(resolver/",)),
+    ("pipeline and batcher (streams/pipeline)", ("(streams/pipeline",)),
+    ("Kafka fetch (aiokafka consumer, faust transport)", ("(aiokafka/", "(faust/transport")),
+    ("faust, mode, aiohttp, event loop", ("(faust/", "(mode/", "(aiohttp/", "(asyncio/")),
+)  # fmt: skip
+_INCLUSIVE = {
+    "triage agent": "triage (streams/app",
+    "resolve agent": "resolve (streams/app",
+    "mirror() in the resolve agent": "mirror (streams/app",
+}
+
+
+def profile_split(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Exclusive split of the worker's CPU samples (py-spy raw format; first category in order wins)."""
+    split = dict.fromkeys([name for name, _ in _CATEGORIES] + ["other"], 0)
+    inclusive = dict.fromkeys(_INCLUSIVE, 0)
+    own: dict[str, int] = {}
+    n = 0
+    text = Path(path).read_text(errors="replace") if Path(path).exists() else ""
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        c = int(count)
+        n += c
+        for name, needles in _CATEGORIES:
+            if any(nd in stack for nd in needles):
+                split[name] += c
+                break
+        else:
+            split["other"] += c
+        for name, needle in _INCLUSIVE.items():
+            if needle in stack:
+                inclusive[name] += c
+        frames = [f for f in stack.split(";") if "(resolver/" in f or "(streams/" in f]
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + c
+    if not n:
+        return {"samples": 0}
+    top = sorted(own.items(), key=lambda kv: -kv[1])[:10]
+    return {
+        "samples": n,
+        "split_pct": {k: round(100 * v / n, 1) for k, v in split.items()},
+        "inclusive_pct": {k: round(100 * v / n, 1) for k, v in inclusive.items()},
+        "top_own_frames_pct": [[k, round(100 * v / n, 1)] for k, v in top],
+    }
