@@ -77,11 +77,22 @@ class Batcher:
         known = [t for t in (self.last_tick, self.watermark) if t is not None]
         return max(known) if known else None
 
+    def horizon(self) -> int | None:
+        """Windows ending at or before this time are closed by the clock (None before any time)."""
+        clock = self.clock
+        return None if clock is None else window_of(clock - self.grace_ms, self.size_ms).start
+
     def target(self, event_ms: int) -> Window:
-        """The window an effect of an event at ``event_ms`` is published in."""
+        """The window an effect of an event at ``event_ms`` is published in.
+
+        The earliest window the clock has not closed, and not before ``closed_until``: a pure
+        function of the clock, so the batches do not depend on how the log was cut into steps
+        (a window that is due but not yet published takes no new effects).
+        """
         w = window_of(event_ms, self.size_ms)
-        if self.closed_until is not None and w.start < self.closed_until:
-            return window_of(self.closed_until, self.size_ms)
+        floor = max((t for t in (self.closed_until, self.horizon()) if t is not None), default=None)
+        if floor is not None and w.start < floor:
+            return window_of(floor, self.size_ms)
         return w
 
     def observe_event_time(self, event_ms: int) -> None:
@@ -141,10 +152,9 @@ class Batcher:
         Calling `close` for each, in order, publishes them. Also advances ``closed_until``
         past empty windows.
         """
-        clock = self.clock
-        if clock is None:
+        horizon = self.horizon()
+        if horizon is None:
             return []
-        horizon = window_of(clock - self.grace_ms, self.size_ms).start  # windows ending <= horizon are closed
         out = [pw.window for start, pw in sorted(self._pending.items()) if pw.window.end <= horizon]
         if not out and (self.closed_until is None or horizon > self.closed_until):
             self.closed_until = horizon

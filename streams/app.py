@@ -81,6 +81,10 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         key_serializer="raw",
         value_serializer="raw",
+        # A killed worker's partitions move after this long (Faust's 60 s default would stall
+        # the single writer for a minute after every crash).
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=max(1, settings.session_timeout_seconds // 5),
     )
     rt = Runtime(settings)
     app.irl = rt  # type: ignore[attr-defined]
@@ -240,9 +244,16 @@ def create_app(settings: Settings) -> faust.App:
         for cid in sorted(step.touched):
             p = resolver.profile(cid)
             profiles[cid] = None if p is None else p.to_record()
+        if rt.redis_offset is None:
+            return  # Redis is behind or unreachable: check_redis rebuilds it on the next tick
         try:
-            await rt.redis.apply(profiles, step.removed, step.offset, step.forget)
-            rt.redis_offset = step.offset
+            # Only on top of the offset we last wrote: after a FLUSHALL or a restart of Redis a
+            # plain write would set meta.offset on a partial model and hide the loss from check_redis.
+            if await rt.redis.apply_if_at(rt.redis_offset, profiles, step.removed, step.offset, step.forget):
+                rt.redis_offset = step.offset
+            else:
+                log.warning("redis read model not at offset %d (flushed, restarted): rebuild", rt.redis_offset)
+                rt.redis_offset = None
         except Exception as exc:  # Redis is a read model: the tables stay right, rebuild later
             log.warning("redis mirror failed (%s); will rebuild", type(exc).__name__)
             rt.redis_offset = None

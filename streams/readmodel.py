@@ -21,6 +21,20 @@ import redis.asyncio as aioredis
 
 __all__ = ["RedisReadModel", "identifiers_of"]
 
+#: Apply one step only on top of the state it was computed against: when ``meta.offset`` is not
+#: ARGV[1] (Redis was flushed, restarted empty, or written by someone else) nothing is written
+#: and 0 is returned, so the worker rebuilds instead of writing a partial model that looks current.
+#: ARGV[2] is the new offset; then triples: op ("s" set, "d" delete), key, value.
+_APPLY_IF_AT = """
+local have = redis.call('HGET', KEYS[1], 'offset')
+if have ~= ARGV[1] then return 0 end
+for i = 3, #ARGV, 3 do
+  if ARGV[i] == 's' then redis.call('SET', ARGV[i + 1], ARGV[i + 2]) else redis.call('DEL', ARGV[i + 1]) end
+end
+redis.call('HSET', KEYS[1], 'offset', ARGV[2])
+return 1
+"""
+
 
 def identifiers_of(profile: dict[str, Any]) -> list[str]:
     """The identifier strings a profile answers to."""
@@ -36,6 +50,7 @@ class RedisReadModel:
     def __init__(self, client: aioredis.Redis, prefix: str = "irl") -> None:
         self.r = client
         self.p = prefix
+        self._apply_if_at = client.register_script(_APPLY_IF_AT)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "irl") -> RedisReadModel:
@@ -65,6 +80,31 @@ class RedisReadModel:
         ``forget`` lists identifiers to delete first (an erased person's).
         """
         pipe = self.r.pipeline(transaction=False)
+        self._ops(pipe, profiles, removed, forget)
+        pipe.hset(f"{self.p}:meta", "offset", offset)
+        await pipe.execute()
+
+    async def apply_if_at(
+        self,
+        expect: int,
+        profiles: dict[str, dict[str, Any] | None],
+        removed: dict[str, str | None],
+        offset: int,
+        forget: Iterable[str] = (),
+    ) -> bool:
+        """`apply`, atomically, only when the model reflects offset ``expect``; False (nothing written) if not."""
+        ops = _Ops()
+        self._ops(ops, profiles, removed, forget)
+        done = await self._apply_if_at(keys=[f"{self.p}:meta"], args=[str(expect), str(offset), *ops.args])
+        return bool(done)
+
+    def _ops(
+        self,
+        pipe: Any,
+        profiles: dict[str, dict[str, Any] | None],
+        removed: dict[str, str | None],
+        forget: Iterable[str],
+    ) -> None:
         for ident in forget:
             pipe.delete(f"{self.p}:i:{ident}")
         for cid, profile in profiles.items():
@@ -80,8 +120,6 @@ class RedisReadModel:
                 pipe.delete(f"{self.p}:a:{gone}")
             else:
                 pipe.set(f"{self.p}:a:{gone}", survivor)
-        pipe.hset(f"{self.p}:meta", "offset", offset)
-        await pipe.execute()
 
     async def rebuild(
         self, profiles: Iterable[tuple[str, dict[str, Any]]], aliases: Iterable[tuple[str, str]], offset: int
@@ -133,3 +171,16 @@ class RedisReadModel:
                 name = key.decode() if isinstance(key, bytes) else str(key)
                 out[name[len(self.p) + 3 :]] = json.loads(raw)
         return out
+
+
+class _Ops:
+    """Collects set/delete calls as flat script arguments (see `_APPLY_IF_AT`)."""
+
+    def __init__(self) -> None:
+        self.args: list[str] = []
+
+    def set(self, key: str, value: str) -> None:
+        self.args += ["s", key, value]
+
+    def delete(self, key: str) -> None:
+        self.args += ["d", key, ""]

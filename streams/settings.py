@@ -76,6 +76,7 @@ class Settings:
     max_string: int = 4096
     hub_threshold: int = 5
     tick_seconds: float = 1.0
+    session_timeout_seconds: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +121,7 @@ class Settings:
             max_string=_int(e, "IRL_MAX_STRING", d.max_string, 16, 1_000_000),
             hub_threshold=_int(e, "IRL_HUB_THRESHOLD", d.hub_threshold, 2, 1_000_000),
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
+            session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
         )
 
     def touchpoint_topics(self) -> dict[str, str]:
