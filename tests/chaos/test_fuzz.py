@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,8 +113,10 @@ _ATHERIS = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not FULL, reason="coverage-guided fuzzing runs under make chaos (IRL_CHAOS_FULL=1)")
 def test_atheris_finds_no_undocumented_exception() -> None:
-    pytest.importorskip("atheris")
-    done = subprocess.run([sys.executable, "-c", _ATHERIS, "-runs=200000"], capture_output=True, timeout=600)
+    """Coverage-guided: 200,000 runs under make chaos, a short smoke run inside make test."""
+    import atheris  # noqa: F401 - a dev dependency: its absence is a failure, not a skip
+
+    runs = 200_000 if FULL else 5_000
+    done = subprocess.run([sys.executable, "-c", _ATHERIS, f"-runs={runs}"], capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
