@@ -50,6 +50,8 @@ log = logging.getLogger("irl.worker")
 KIND_HEADER = "irl.kind"
 TRIAGE_BATCH = 500
 RESOLVE_BATCH = 200
+#: Largest state record (a step's write-ahead record) the table's changelog accepts.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def resolver_config(settings: Settings) -> ResolverConfig:
@@ -76,7 +78,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=1,
         table_standby_replicas=0,
         stream_wait_empty=False,
-        producer_max_request_size=4_000_000,
+        producer_max_request_size=MAX_RECORD_BYTES,
         broker_commit_every=2000,
         broker_commit_interval=1.0,
         key_serializer="raw",
@@ -116,6 +118,9 @@ def create_app(settings: Settings) -> faust.App:
         "irl-state",
         default=None,
         partitions=1,
+        # One step is one write-ahead record; quarantining a busy store phone re-resolves
+        # thousands of identifiers at once, so allow large records (and compact often).
+        extra_topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES), "segment.bytes": str(64 * 1024 * 1024)},
         key_type=bytes,
         value_type=bytes,
     )
