@@ -21,6 +21,7 @@ Run with ``irl worker`` or ``faust -A streams.app worker``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -146,13 +147,7 @@ def create_app(settings: Settings) -> faust.App:
     async def triage(stream: Any) -> None:
         async for events in stream.take_events(TRIAGE_BATCH, within=0.05):
             now_ms = int(time.time() * 1000)
-            bounded = Limits(
-                max_event_id=limits.max_event_id,
-                max_source_id=limits.max_source_id,
-                max_string=limits.max_string,
-                max_attributes=limits.max_attributes,
-                now_ms=now_ms,
-            )
+            bounded = dataclasses.replace(limits, now_ms=now_ms)
             forward: list[OutRecord] = []
             for event in events:
                 msg = event.message
@@ -296,8 +291,6 @@ def create_app(settings: Settings) -> faust.App:
             log.warning("redis unavailable (%s); the tables remain the source of truth", type(exc).__name__)
             rt.redis_offset = None
 
-    rt.check_redis = check_redis  # type: ignore[attr-defined]
-
     @app.agent(links, concurrency=1)
     async def resolve(stream: Any) -> None:
         async for events in stream.take_events(RESOLVE_BATCH, within=0.05):
@@ -366,8 +359,6 @@ def create_app(settings: Settings) -> faust.App:
             key=b"action", value=json.dumps(action, sort_keys=True).encode(), headers=[(KIND_HEADER, b"action")]
         )
         await fut
-
-    rt.send_action = send_action  # type: ignore[attr-defined]
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:

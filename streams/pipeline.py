@@ -18,7 +18,7 @@ from typing import Any
 from resolver.batching import Batcher
 from resolver.changelog import Changelog
 from resolver.config import ResolverConfig
-from resolver.engine import Resolver
+from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
 from streams.codec import encode_resolved
@@ -50,6 +50,17 @@ class Step:
     forget: list[str] = field(default_factory=list)
     #: the windows this step finished publishing
     closed: list[Window] = field(default_factory=list)
+
+    def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
+        """Record what a resolver outcome changed, for the read models."""
+        self.touched.update(outcome.touched)
+        self.touched.update(outcome.created)
+        for gone, survivor in outcome.absorbed:
+            self.removed[gone] = survivor
+            self.touched.discard(gone)
+        for gone in erased:
+            self.removed[gone] = None
+            self.touched.discard(gone)
 
 
 class Pipeline:
@@ -94,11 +105,7 @@ class Pipeline:
                 created=outcome.created,
                 absorbed=outcome.absorbed,
             )
-            step.touched.update(outcome.touched)
-            step.touched.update(outcome.created)
-            for gone, survivor in outcome.absorbed:
-                step.removed[gone] = survivor
-                step.touched.discard(gone)
+            step.note(outcome)
         steps = [self._drain(step)]
         steps.extend(self.close_due(offset))
         return steps
@@ -141,14 +148,7 @@ class Pipeline:
             split=[c for c in split if self.resolver.current_id(c) == c],
         )
         step = Step(offset)
-        step.touched.update(outcome.touched)
-        step.touched.update(outcome.created)
-        for gone, survivor in outcome.absorbed:
-            step.removed[gone] = survivor
-            step.touched.discard(gone)
-        for gone in erased:
-            step.removed[gone] = None
-            step.touched.discard(gone)
+        step.note(outcome, erased)
         step.notes.extend(outcome.notes)
         if kind == "erase":
             step.forget.extend(forget)

@@ -6,14 +6,25 @@ the internal links topic has exactly one partition because one agent owns the un
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import ConsumerRecord
 
 from streams.settings import Settings
 
-__all__ = ["TopicSpec", "create_project_topics", "create_topics", "describe_topics", "project_topics"]
+__all__ = [
+    "TopicSpec",
+    "create_project_topics",
+    "create_topics",
+    "describe_topics",
+    "project_topics",
+    "records_to_end",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +125,32 @@ async def create_project_topics(settings: Settings) -> list[str]:
         {s.name: s.partitions for s in specs},
         configs={s.name: dict(s.config) for s in specs},
     )
+
+
+async def records_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0) -> AsyncIterator[ConsumerRecord]:
+    """Every record of `topic` from the beginning to the end offsets taken at the start, partition by partition.
+
+    Raises LookupError when the topic does not exist and TimeoutError when reading takes
+    longer than `timeout_s`. Commits nothing (no consumer group).
+    """
+    count = (await describe_topics(bootstrap, [topic])).get(topic, 0)
+    if not count:
+        raise LookupError(f"topic {topic} does not exist")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(count)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout_s
+        for tp in tps:
+            while await consumer.position(tp) < ends[tp]:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"reading {topic} did not finish within {timeout_s:.0f}s")
+                got = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+                for rec in got.get(tp, []):
+                    if rec.offset < ends[tp]:
+                        yield rec
+    finally:
+        await consumer.stop()

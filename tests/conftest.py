@@ -6,6 +6,7 @@ check that they answer and fail loudly when they do not: nothing is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -52,12 +53,11 @@ def _redis_server() -> str:
     return REDIS_URL.rstrip("/")
 
 
-@pytest.fixture
-def redis_url(_redis_server: str) -> Iterator[str]:
-    """URL of a Redis database flushed before and after the test."""
+@contextlib.contextmanager
+def flushed_database(url: str) -> Iterator[str]:
+    """Yield `url` (a Redis database) flushed before and after: never FLUSHALL, so tests share one server."""
     import redis
 
-    url = f"{_redis_server}/{_REDIS_DB}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     try:
@@ -65,6 +65,13 @@ def redis_url(_redis_server: str) -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def redis_url(_redis_server: str) -> Iterator[str]:
+    """URL of a Redis database flushed before and after the test."""
+    with flushed_database(f"{_redis_server}/{_REDIS_DB}") as url:
+        yield url
 
 
 def _hypothesis_profile() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import _reachable
+from tests.conftest import _reachable, flushed_database
 from tests.integration.harness import ROOT
 
 #: ports of the private services (not the ones the shared services or other suites use)
@@ -70,13 +70,5 @@ def private_redis() -> Iterator[str]:
 @pytest.fixture
 def chaos_redis_url(_redis_server: str) -> Iterator[str]:
     """A database of the shared Redis, flushed before and after (never FLUSHALL)."""
-    import redis
-
-    url = f"{_redis_server}/{CHAOS_REDIS_DB}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    try:
+    with flushed_database(f"{_redis_server}/{CHAOS_REDIS_DB}") as url:
         yield url
-    finally:
-        client.flushdb()
-        client.close()

@@ -18,7 +18,6 @@ Two oracles, both computed in this process from what the broker holds:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -35,11 +34,11 @@ from aiokafka.structs import ConsumerRecord
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.interaction import from_json
-from streams.codec import decode_interaction, decode_resolved
+from streams.codec import decode_interaction
 from streams.pipeline import Pipeline
 from streams.producer import InteractionProducer
 from streams.settings import Settings
-from tests.integration.harness import Worker, read_topic, wait_for
+from tests.integration.harness import Worker, read_topic, resolved_state, wait_for
 
 FULL = os.environ.get("IRL_CHAOS_FULL") == "1"
 #: generate(customers) gives about five events per customer: 10,000 -> ~50,500 events
@@ -263,7 +262,7 @@ async def check_nothing_lost(
 
     async def partition_reached() -> Any:
         alive()
-        state, records = await _fold(bootstrap, settings.topic_resolved)
+        state, records = await resolved_state(bootstrap, settings.topic_resolved)
         got = published_profiles(state)
         if got == expected:
             return True
@@ -280,7 +279,7 @@ async def check_nothing_lost(
         alive()
         links = await read_topic(bootstrap, links_topic)
         clean_records = clean_run(settings, links) if clean else []
-        state, records = await _fold(bootstrap, settings.topic_resolved)
+        state, records = await resolved_state(bootstrap, settings.topic_resolved)
         published = {r["change_id"] for r in records}
         wanted = {r["change_id"] for r in clean_records} if clean else published
         last.update(missing=len(wanted - published), unexpected=len(published - wanted))
@@ -319,17 +318,6 @@ def duplicate_counts(records: Sequence[dict[str, Any]]) -> tuple[int, int]:
     return raw, len(deduped) - len(set(deduped))
 
 
-async def _fold(bootstrap: str, topic: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    records = [decode_resolved(m.value) for m in await read_topic(bootstrap, topic)]
-    latest: dict[str, dict[str, Any]] = {}
-    for rec in records:
-        have = latest.get(rec["customer_id"])
-        if have is None or rec["version"] > have["version"]:
-            latest[rec["customer_id"]] = rec
-    live = {cid: r for cid, r in latest.items() if r["change"] not in ("ABSORBED", "ERASED")}
-    return live, records
-
-
 async def redis_equals(redis_url: str, prefix: str, state: dict[str, dict[str, Any]]) -> bool:
     """True when the Redis read model holds exactly the published live customers' data."""
     from streams.readmodel import RedisReadModel
@@ -348,12 +336,4 @@ async def redis_equals(redis_url: str, prefix: str, state: dict[str, dict[str, A
 
 async def sleep_until(what: str, check: Any, timeout: float, worker: Worker | None = None) -> Any:
     """`wait_for` with a finer poll, for catching a worker in the act (publishing, after a boundary)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        if worker is not None and not worker.alive():
-            raise AssertionError(f"worker died while waiting for {what}:\n{worker.log_tail()}")
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return await wait_for(what, check, timeout, worker, interval=0.02)

@@ -20,12 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from streams.codec import decode_resolved
 from streams.settings import Settings
 from streams.topics import create_project_topics as streams_create_project_topics
-from streams.topics import describe_topics
+from streams.topics import records_to_end
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -124,8 +122,10 @@ class Worker:
         self.proc = None
 
 
-async def wait_for(what: str, check: Callable[[], Any], timeout: float, worker: Worker | None = None) -> Any:
-    """Poll `check` (sync or async) until it returns a truthy value, or fail with context."""
+async def wait_for(
+    what: str, check: Callable[[], Any], timeout: float, worker: Worker | None = None, interval: float = 0.25
+) -> Any:
+    """Poll `check` (sync or async) every `interval` seconds until it returns a truthy value, or fail with context."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -136,32 +136,17 @@ async def wait_for(what: str, check: Callable[[], Any], timeout: float, worker: 
             return last
         if worker is not None and not worker.alive():
             raise AssertionError(f"worker died while waiting for {what}:\n{worker.log_tail()}")
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(interval)
     tail = worker.log_tail() if worker is not None else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r:.300})\n{tail}")
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
-    """Every record currently in `topic`, in partition then offset order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    """Every record currently in `topic`, in partition then offset order ([] when it does not exist)."""
     try:
-        count = (await describe_topics(bootstrap, [topic])).get(topic, 0)
-        tps = [TopicPartition(topic, p) for p in range(count)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[Any] = []
-        deadline = time.monotonic() + 60
-        while await _behind(consumer, tps, ends) and time.monotonic() < deadline:
-            got = await consumer.getmany(timeout_ms=500, max_records=10_000)
-            for tp in sorted(got, key=lambda t: t.partition):
-                out.extend(got[tp])
-        return out
-    finally:
-        await consumer.stop()
+        return [rec async for rec in records_to_end(bootstrap, topic)]
+    except LookupError:
+        return []
 
 
 async def resolved_state(bootstrap: str, topic: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
@@ -188,11 +173,3 @@ def partition_by_source(state: dict[str, dict[str, Any]]) -> dict[tuple[str, str
             assert key not in out, f"{key} belongs to two customers: {out[key]} and {cid}"
             out[key] = cid
     return out
-
-
-async def _behind(consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]) -> bool:
-    """True while any partition's position is before the end offset taken at the start."""
-    for tp in tps:
-        if await consumer.position(tp) < ends[tp]:
-            return True
-    return False

@@ -150,9 +150,18 @@ async def test_worker_matches_replay_and_mirrors_redis(kafka_bootstrap: str, red
             await wait_for("the worker to rebuild a flushed Redis", redis_matches, 60, worker)
             some_phone = next(p for r in state.values() for p in r["phones"])
             assert await model.customer_of(f"phone:{some_phone}") in state
+            status, ready = worker.get("/ready")
+            assert status == 200 and ready["recovered"] is True
+
+            # on demand, with no worker running: `irl rebuild-redis` reads the table's changelog
+            worker.stop()
+            await model.r.flushdb()
+            rebuilt = subprocess.run(
+                [str(BIN / "irl"), "rebuild-redis"], env=env, capture_output=True, text=True, timeout=120
+            )
+            assert rebuilt.returncode == 0, rebuilt.stderr
+            assert await redis_matches(), "irl rebuild-redis did not restore the published state"
         finally:
             await model.close()
-        status, ready = worker.get("/ready")
-        assert status == 200 and ready["recovered"] is True
     finally:
         worker.stop()
