@@ -2,8 +2,10 @@
 
 `generate(customers, seed)` returns the events (the contract's JSON form, as dicts, in arrival
 order) and the truth rows ``(event_id, true_customer)``; `write(dir, events, truth)` writes
-``events.jsonl`` and ``truth.csv``. The output is a pure function of the arguments: one
-`random.Random(seed)` drives every choice, so the same seed gives byte-identical files.
+``events.jsonl`` and ``truth.csv``; `generate_to(dir, customers, seed)` writes the same files
+for millions of events without holding them. The output is a pure function of the arguments:
+one `random.Random(seed)` drives every choice, so the same seed gives byte-identical files.
+Speed-ups must keep every draw from it, in order (`tests/unit/test_synthetic.py` pins hashes).
 
 What real data contains, and this does (rates are per person or per event, see the constants):
 
@@ -27,10 +29,13 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
 import json
 import random
 import string
+import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +45,7 @@ import phonenumbers
 from resolver.junk import JunkRules
 from resolver.names import name_class, names_similar
 
-__all__ = ["DEFAULT_DAYS", "DEFAULT_START_MS", "TruthRow", "generate", "summary", "write"]
+__all__ = ["DEFAULT_DAYS", "DEFAULT_START_MS", "TruthRow", "generate", "generate_to", "summary", "write"]
 
 #: 2024-01-01T00:00:00Z: a fixed default keeps the output a function of the arguments.
 DEFAULT_START_MS = 1_704_067_200_000
@@ -92,6 +97,13 @@ _JUNK_EMAILS = ("test@test.com", "na@na.com", "noemail@example.com", "NA@NA.COM"
 _FOREIGN = (("US", 0.4), ("GB", 0.25), ("AE", 0.25), ("SG", 0.1))
 _US_AREAS = ("415", "212", "646", "312", "206", "617", "408", "713", "305", "202")
 _JUNK = JunkRules()
+#: `json.dumps(event, ensure_ascii=False, separators=(",", ":"))`, without a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: `generate_to` sorts about this many customers' sends at a time, in at most so many parts.
+_CUSTOMERS_PER_PART = 25_000
+_MAX_PARTS = 256
+#: The calling codes numbers are made for, longest first; see `_valid`.
+_CALLING_CODES = (("+971", 971), ("+91", 91), ("+44", 44), ("+65", 65), ("+1", 1))
 
 
 @dataclass(slots=True)
@@ -119,14 +131,14 @@ class _Ids:
 
     def token(self, prefix: str, length: int, alphabet: str = "0123456789abcdef") -> str:
         while True:
-            value = prefix + "".join(self.rng.choice(alphabet) for _ in range(length))
+            value = prefix + _draw(self.rng, alphabet, length)
             if value not in self.tokens:
                 self.tokens.add(value)
                 return value
 
     def indian_mobile(self) -> str:
         while True:
-            national = str(self.rng.randint(6, 9)) + "".join(self.rng.choice(string.digits) for _ in range(9))
+            national = str(self.rng.randint(6, 9)) + _draw(self.rng, string.digits, 9)
             e164 = "+91" + national
             if e164 not in self.phones and _valid(e164) and not _JUNK.phone(national, e164):
                 self.phones.add(e164)
@@ -163,14 +175,42 @@ class _Ids:
 
 
 def _valid(e164: str) -> bool:
+    # Parsing is most of the cost of a check. For the country codes made here, and national
+    # numbers that start with neither 0 nor 1, `parse` strips no national prefix and keeps no
+    # leading zero, so the number it returns is exactly this one.
+    for prefix, code in _CALLING_CODES:
+        if e164.startswith(prefix):
+            national = e164[len(prefix) :]
+            if national.isdigit() and national[0] not in "01":
+                number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+                return bool(phonenumbers.is_valid_number(number))
+            break
     try:
         return bool(phonenumbers.is_valid_number(phonenumbers.parse(e164, None)))
     except phonenumbers.NumberParseException:
         return False
 
 
+def _draw(rng: random.Random, alphabet: str, length: int) -> str:
+    """``"".join(rng.choice(alphabet) for _ in range(length))``, drawing the same random bits.
+
+    `random.Random.choice` is ``alphabet[rng._randbelow(len(alphabet))]``, and `_randbelow(n)`
+    draws ``getrandbits(n.bit_length())`` until the value is below ``n``: done here directly,
+    without two Python calls per character. A test holds this equal to `choice` for each alphabet.
+    """
+    n = len(alphabet)
+    bits = n.bit_length()
+    getrandbits = rng.getrandbits
+    out: list[str] = []
+    while len(out) < length:
+        r = getrandbits(bits)
+        if r < n:
+            out.append(alphabet[r])
+    return "".join(out)
+
+
 def _digits(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice(string.digits) for _ in range(n))
+    return _draw(rng, string.digits, n)
 
 
 def _weighted(rng: random.Random, options: tuple[tuple[str, float], ...]) -> str:
@@ -203,14 +243,19 @@ def _spell_indian(rng: random.Random, e164: str) -> str:
 
 
 def _spell_foreign(rng: random.Random, e164: str) -> str:
+    return rng.choice(_foreign_forms(e164))
+
+
+@functools.lru_cache(maxsize=4096)
+def _foreign_forms(e164: str) -> tuple[str, str, str, str]:
+    # Cached: formatting is slow, and people type their own number again and again.
     parsed = phonenumbers.parse(e164, None)
-    forms = (
+    return (
         phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
         e164,
         "00" + e164[1:],
         phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.RFC3966).removeprefix("tel:"),
     )
-    return rng.choice(forms)
 
 
 def _spell_phone(rng: random.Random, e164: str) -> str:
@@ -264,7 +309,13 @@ def _spell_name(rng: random.Random, person: _Person) -> str:
 
 def _email_for(rng: random.Random, ids: _Ids, first: str, last: str, gmail: bool, work: bool = False) -> str:
     f, la = first.lower(), "".join(ch for ch in last.lower() if ch.isalpha())
+    tries = 0
     while True:
+        tries += 1
+        # The check makes no draws: while a mailbox is left it cannot change the data, and with
+        # none left the draws would go on for ever. At tries 8, 16, 32, ...: cheap either way.
+        if tries >= 8 and tries & (tries - 1) == 0 and not _mailbox_left(ids, f, la, gmail, work):
+            return _numbered_email(rng, ids, f, la, gmail, work)
         style = rng.randrange(4)
         num = str(rng.randint(1, 99)) if rng.random() < 0.6 else ""
         local = (f"{f}.{la}{num}", f"{f}{la}{num}", f"{f[0]}{la}{num}", f"{f}_{la}{num}")[style]
@@ -278,6 +329,40 @@ def _email_for(rng: random.Random, ids: _Ids, first: str, last: str, gmail: bool
         if key not in ids.tokens:
             ids.tokens.add(key)
             return f"{local}@{domain}"
+
+
+def _email_candidates(f: str, la: str, gmail: bool, work: bool) -> list[str]:
+    """Every uniqueness key `_email_for` can draw for these names (its `key`, not the spelling)."""
+    if work:
+        return [f"{local}@{domain}" for local in (f"{f}.{la}", f"{f[0]}{la}") for domain in _WORK_DOMAINS]
+    nums = ["", *(str(n) for n in range(1, 100))]
+    locals_ = [x for num in nums for x in (f"{f}.{la}{num}", f"{f}{la}{num}", f"{f[0]}{la}{num}", f"{f}_{la}{num}")]
+    if gmail:
+        return [local.replace(".", "") + "@gmail.com" for local in locals_]
+    return [f"{local}@{domain}" for local in locals_ for domain in _MAIL_DOMAINS]
+
+
+def _mailbox_left(ids: _Ids, f: str, la: str, gmail: bool, work: bool) -> bool:
+    return any(key not in ids.tokens for key in _email_candidates(f, la, gmail, work))
+
+
+def _numbered_email(rng: random.Random, ids: _Ids, f: str, la: str, gmail: bool, work: bool) -> str:
+    """A numbered address once `_email_for` has none left to draw (``jane.doe2@``, as companies do).
+
+    Only reached where the draw in `_email_for` could never succeed (it looped for ever there), so
+    it changes no data set that could be made before.
+    """
+    if work:
+        domain, n = rng.choice(_WORK_DOMAINS), 2
+    else:
+        domain, n = ("gmail.com" if gmail else rng.choice(_MAIL_DOMAINS)), 100
+    while True:
+        local = f"{f}.{la}{n}"
+        key = (local.replace(".", "") if domain == "gmail.com" else local) + "@" + domain
+        if key not in ids.tokens:
+            ids.tokens.add(key)
+            return f"{local}@{domain}"
+        n += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,18 +544,19 @@ def _format_time(rng: random.Random, ms: int) -> int | str:
     return text.replace("+00:00", "Z")
 
 
-def generate(
-    customers: int, seed: int, start_ms: int = DEFAULT_START_MS, days: int = DEFAULT_DAYS
-) -> tuple[list[dict[str, Any]], list[TruthRow]]:
-    """Events (JSON dicts in arrival order, duplicates included) and truth rows sorted by event_id.
-
-    Deterministic: the same arguments give the same lists. Truth has one row per distinct
-    event_id. Raises ValueError for a negative `customers` or non-positive `days`.
-    """
+def _check(customers: int, days: int) -> None:
     if customers < 0:
         raise ValueError("customers must not be negative")
     if days < 1:
         raise ValueError("days must be at least 1")
+
+
+def _sends(customers: int, seed: int, start_ms: int, days: int) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+    """Every send in the order made: ``(arrival_ms, event, true_customer)``.
+
+    A duplicate send follows its first send, with the same event object and ``None`` as the
+    customer. The order of the draws from the one Random is the data set: do not reorder them.
+    """
     rng = random.Random(seed)
     ids = _Ids(rng)
     stores = max(2, customers // 1500)
@@ -479,8 +565,6 @@ def generate(
     ctx = _Ctx(rng, ids, store_phones)
     span = days * 24 * _HOUR_MS
 
-    arrivals: list[tuple[int, int, dict[str, Any]]] = []
-    truth: list[TruthRow] = []
     for p in people:
         times = sorted(start_ms + rng.randrange(span) for _ in range(_event_count(rng)))
         for occurred in times:
@@ -492,20 +576,116 @@ def generate(
                 "occurred_at": _format_time(rng, occurred),
                 **{k: v for k, v in body.items() if k != "touchpoint"},
             }
-            truth.append((event["event_id"], p.true_id))
             arrival = occurred + rng.randrange(0, 2000)
             roll = rng.random()
             if roll < _P_LATE:
                 arrival += rng.randrange(_HOUR_MS, 12 * _HOUR_MS)
             elif roll < _P_LATE + _P_DISORDER:
                 arrival += rng.randrange(10_000, 600_000)
-            arrivals.append((arrival, len(arrivals), event))
+            yield arrival, event, p.true_id
             if rng.random() < _P_DUPLICATE:
                 # A retry by the sender: same content, seconds to minutes later.
-                arrivals.append((arrival + rng.randrange(1_000, 300_000), len(arrivals), event))
-    arrivals.sort(key=lambda a: (a[0], a[1]))
+                yield arrival + rng.randrange(1_000, 300_000), event, None
+
+
+def generate(
+    customers: int, seed: int, start_ms: int = DEFAULT_START_MS, days: int = DEFAULT_DAYS
+) -> tuple[list[dict[str, Any]], list[TruthRow]]:
+    """Events (JSON dicts in arrival order, duplicates included) and truth rows sorted by event_id.
+
+    Deterministic: the same arguments give the same lists. Truth has one row per distinct
+    event_id. Raises ValueError for a negative `customers` or non-positive `days`. For large
+    data sets `generate_to` writes the same files without holding them in memory.
+    """
+    _check(customers, days)
+    arrivals: list[tuple[int, dict[str, Any]]] = []
+    truth: list[TruthRow] = []
+    for arrival, event, owner in _sends(customers, seed, start_ms, days):
+        if owner is not None:
+            truth.append((event["event_id"], owner))
+        arrivals.append((arrival, event))
+    arrivals.sort(key=_first)  # stable: sends due at the same millisecond stay in the order made
     truth.sort()
-    return [dict(event) for _, _, event in arrivals], truth
+    return [dict(event) for _, event in arrivals], truth
+
+
+def generate_to(
+    directory: Path, customers: int, seed: int, start_ms: int = DEFAULT_START_MS, days: int = DEFAULT_DAYS
+) -> str:
+    """Write what ``write(directory, *generate(...))`` writes, in bounded memory; return `summary`.
+
+    Sends are spread over files by arrival time (and truth rows by the first digit of the
+    event id), and each file is sorted on its own: concatenated, they are the global order.
+    Temporary files live in `directory` and are removed. Raises like `generate`.
+    """
+    _check(customers, days)
+    directory.mkdir(parents=True, exist_ok=True)
+    span = days * 24 * _HOUR_MS
+    parts = min(_MAX_PARTS, max(1, customers // _CUSTOMERS_PER_PART))
+    per: Counter[str] = Counter()
+    sent = distinct = people = 0
+    last_owner = line = ""
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".generate-") as tmp:
+        events = _Parts(Path(tmp), "events", parts)
+        truth = _Parts(Path(tmp), "truth", 16 if parts > 1 else 1)
+        for arrival, event, owner in _sends(customers, seed, start_ms, days):
+            sent += 1
+            if owner is not None:
+                distinct += 1
+                per[event["touchpoint"].upper()] += 1
+                if owner != last_owner:
+                    people, last_owner = people + 1, owner
+                line = _ENCODER.encode(event)
+                truth.add(int(event["event_id"][3], 16) * truth.count // 16, f"{event['event_id']},{owner}\n")
+            events.add(min((arrival - start_ms) * parts // span, parts - 1), f"{arrival}\t{line}\n")
+        with (directory / "events.jsonl").open("w", encoding="utf-8", newline="\n") as out:
+            for chunk in events.sorted(_arrival_of):
+                out.writelines(text[text.index("\t") + 1 :] for text in chunk)
+        with (directory / "truth.csv").open("w", encoding="utf-8", newline="") as out:
+            # csv.writer would write the same: ids never hold a comma, quote or line break.
+            out.write("event_id,true_customer\n")
+            for chunk in truth.sorted(None):
+                out.writelines(chunk)
+    return _summary_line(people, sent, distinct, per)
+
+
+class _Parts:
+    """Lines spread over `count` parts: in memory if there is one, else in files under `tmp`."""
+
+    def __init__(self, tmp: Path, name: str, count: int) -> None:
+        self.count = count
+        self._lines: list[str] = []
+        self._paths = [tmp / f"{name}-{i:03d}" for i in range(count)] if count > 1 else []
+        self._files = [path.open("w", encoding="utf-8", newline="\n") for path in self._paths]
+
+    def add(self, part: int, line: str) -> None:
+        if self._files:
+            self._files[part].write(line)
+        else:
+            self._lines.append(line)
+
+    def sorted(self, key: Callable[[str], Any] | None) -> Iterator[list[str]]:
+        """Each part's lines, sorted stably by `key`, part after part."""
+        if not self._files:
+            self._lines.sort(key=key)
+            yield self._lines
+            return
+        for file in self._files:
+            file.close()
+        for path in self._paths:
+            with path.open(encoding="utf-8", newline="\n") as part:
+                lines = part.readlines()
+            path.unlink()
+            lines.sort(key=key)
+            yield lines
+
+
+def _first(pair: tuple[int, dict[str, Any]]) -> int:
+    return pair[0]
+
+
+def _arrival_of(text: str) -> int:
+    return int(text[: text.index("\t")])
 
 
 def summary(events: list[dict[str, Any]], truth: list[TruthRow]) -> str:
@@ -513,11 +693,12 @@ def summary(events: list[dict[str, Any]], truth: list[TruthRow]) -> str:
     distinct = {e["event_id"]: e for e in events}
     per = Counter(str(e["touchpoint"]).upper() for e in distinct.values())
     customers = len({c for _, c in truth})
+    return _summary_line(customers, len(events), len(distinct), per)
+
+
+def _summary_line(customers: int, events: int, distinct: int, per: Counter[str]) -> str:
     parts = " ".join(f"{tp.lower()}={per[tp]}" for tp in sorted(per))
-    return (
-        f"customers={customers} events={len(events)} distinct={len(distinct)} "
-        f"duplicates={len(events) - len(distinct)} {parts}"
-    )
+    return f"customers={customers} events={events} distinct={distinct} duplicates={events - distinct} {parts}"
 
 
 def write(directory: Path, events: list[dict[str, Any]], truth: list[TruthRow]) -> None:
@@ -525,7 +706,7 @@ def write(directory: Path, events: list[dict[str, Any]], truth: list[TruthRow]) 
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "events.jsonl").open("w", encoding="utf-8", newline="\n") as out:
         for event in events:
-            out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+            out.write(_ENCODER.encode(event) + "\n")
     with (directory / "truth.csv").open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["event_id", "true_customer"])

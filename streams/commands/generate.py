@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from resolver.interaction import InvalidInteraction, parse_time
-from streams.synthetic import DEFAULT_DAYS, DEFAULT_START_MS, generate, summary, write
+from streams.synthetic import DEFAULT_DAYS, DEFAULT_START_MS, generate_to
 
 __all__ = ["command"]
 
@@ -28,6 +28,4 @@ def command(customers: int, seed: int, out_dir: Path, start: str | None, days: i
             start_ms = parse_time(start)
         except InvalidInteraction as exc:
             raise click.BadParameter(exc.reason, param_hint="--start") from None
-    events, truth = generate(customers, seed, start_ms=start_ms, days=days)
-    write(out_dir, events, truth)
-    click.echo(summary(events, truth), err=True)
+    click.echo(generate_to(out_dir, customers, seed, start_ms=start_ms, days=days), err=True)

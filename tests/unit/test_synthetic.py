@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import random
 import re
+import string
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -14,8 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from resolver.interaction import from_json
+from streams import synthetic
 from streams.commands.generate import command
-from streams.synthetic import generate, summary, write
+from streams.synthetic import generate, generate_to, summary, write
 
 CUSTOMERS = 1500
 JUNK_PHONES = {"1234567890", "9999999999", "0000000000", "99999 99999"}
@@ -290,3 +294,73 @@ def test_the_command_writes_both_files_and_reports_on_stderr(tmp_path: Path) -> 
     assert min(times) >= start and max(times) < start + 30 * 24 * HOUR
     bad = CliRunner().invoke(command, ["--customers", "5", "--seed", "1", "--out", str(tmp_path), "--start", "x"])
     assert bad.exit_code != 0
+
+
+# Pinned: other people's quality figures depend on these exact bytes. A change here is a new data set.
+GOLDEN = {
+    (300, 5): (
+        "7d8291191d72c7cb730b7221100033bacf86362a743da30cea64b35afad27238",
+        "c6b9d22f3e38d757f819b0bde12251ffc66bad8fed9f889f3d938a3c7d216324",
+    ),
+    (400, 11): (
+        "52097fc96d64311b1e44b695024fd25bb2b124fdef69d5152ab3b7f4ec3d84fa",
+        "98db7be3950c76d6ebfdadcc026ee9c69b15edd7a0d391e75277a1eddeb58a59",
+    ),
+}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("customers", "seed"), sorted(GOLDEN))
+def test_the_data_set_for_a_seed_never_changes(tmp_path: Path, customers: int, seed: int) -> None:
+    write(tmp_path, *generate(customers, seed=seed))
+    assert (_sha(tmp_path / "events.jsonl"), _sha(tmp_path / "truth.csv")) == GOLDEN[customers, seed]
+
+
+@pytest.mark.parametrize("per_part", [10_000, 40])  # in memory; spread over 10 parts on disk
+def test_generate_to_writes_the_same_bytes_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_part: int
+) -> None:
+    monkeypatch.setattr(synthetic, "_CUSTOMERS_PER_PART", per_part)
+    events, truth = generate(400, seed=11)
+    write(tmp_path / "lists", events, truth)
+    line = generate_to(tmp_path / "streamed", 400, seed=11)
+    assert line == summary(events, truth)
+    for name in ("events.jsonl", "truth.csv"):
+        assert (tmp_path / "streamed" / name).read_bytes() == (tmp_path / "lists" / name).read_bytes()
+    assert sorted(p.name for p in (tmp_path / "streamed").iterdir()) == ["events.jsonl", "truth.csv"]
+
+
+@pytest.mark.parametrize(("alphabet", "length"), [("0123456789abcdef", 20), (string.digits, 9), (string.digits, 0)])
+def test_draw_takes_the_same_characters_and_bits_as_choice(alphabet: str, length: int) -> None:
+    fast, slow = random.Random(3), random.Random(3)
+    for _ in range(2000):
+        assert synthetic._draw(fast, alphabet, length) == "".join(slow.choice(alphabet) for _ in range(length))
+    assert fast.getstate() == slow.getstate()
+
+
+def test_the_quick_validity_check_agrees_with_parsing() -> None:
+    rng = random.Random(5)
+    ids = synthetic._Ids(rng)
+    numbers = [ids.indian_mobile() for _ in range(300)] + [ids.foreign_mobile() for _ in range(300)]
+    typos = [n[:i] + d + n[i + 1 :] for n in numbers for i in (len(n) - 1, len(n) - 6) for d in "0123456789"]
+    for number in numbers + typos + ["+9101234", "+1 415", "+44x"]:
+        try:
+            parsed = phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+        except phonenumbers.NumberParseException:
+            parsed = False
+        assert synthetic._valid(number) == parsed, number
+
+
+def test_an_email_is_numbered_when_every_address_for_the_name_is_taken() -> None:
+    rng = random.Random(1)
+    ids = synthetic._Ids(rng)
+    taken = synthetic._email_candidates("aditya", "sharma", gmail=False, work=True)
+    ids.tokens.update(taken)
+    address = synthetic._email_for(rng, ids, "Aditya", "Sharma", gmail=False, work=True)
+    assert re.fullmatch(r"aditya\.sharma2@[a-z.]+", address)
+    assert address not in taken and address in ids.tokens
+    ids.tokens.discard("asharma@tcs.com")  # one left: the draw finds it, as it always did
+    assert synthetic._email_for(rng, ids, "Aditya", "Sharma", gmail=False, work=True) == "asharma@tcs.com"
