@@ -3,37 +3,158 @@
 Redis is never the only copy: everything here is derived from the Faust tables and can
 be rebuilt (`rebuild`) at any time. Keys (``P`` is the prefix, ``irl`` by default)::
 
-    P:c:<customer id>   profile JSON (ResolvedCustomer fields, no change/window fields)
-    P:i:<identifier>    customer id    (identifier: phone:+91..., email:..., tp:WEB:<source id>)
-    P:a:<old id>        survivor id    (an id absorbed into another)
-    P:meta              hash: offset (links-topic offset reflected), customers, rebuilt_at
+    P:c:<customer id>   the profile, compact (`_encode_profile`): a JSON array without what the
+                        key or other fields give (customer id, touchpoints, last_seen as a delta)
+    P:i:<bucket>        hash: identifier -> customer id   (identifier: phone:+91..., email:...,
+                        tp:WEB:<source id>; one longer than 64 bytes is stored as #<sha1 hex>)
+    P:a:<bucket>        hash: absorbed id -> survivor id
+    P:meta              hash: offset (links-topic offset reflected), layout, customers, and the
+                        state of each bucketed table: i.level, i.split, i.count (a. the same)
 
-`offset` lets the worker notice when Redis is empty, flushed or behind its tables.
+Identifiers and aliases are packed into small hashes, which Redis stores as listpacks
+(``hash-max-listpack-entries`` 512 and ``-value`` 64 by default): about 48 bytes per
+identifier instead of a top-level key each (dictionary entry, key and object headers: about
+80). The buckets grow by linear hashing, one bucket split at a time inside the write script, so
+a bucket holds ``_LOAD`` entries on average and at most about twice that at any size, from a
+handful of customers to millions, with no resize pause and no bucket count to configure. The
+bucket of a field is its SHA-1's first 32 bits modulo ``2**level`` (modulo ``2**(level+1)``
+below ``split``); only the scripts compute it, so readers go through `_LOOKUP`.
+
+`offset` lets the worker notice when Redis is empty, flushed, behind its tables or written in
+another layout (``layout`` is not `LAYOUT`): in each case it reads as None and the worker rebuilds.
+The scripts name keys they build themselves, so the model needs one Redis, not a cluster.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
 
-__all__ = ["RedisReadModel", "identifiers_of"]
+__all__ = ["LAYOUT", "RedisReadModel", "identifiers_of"]
 
-#: Apply one step only on top of the state it was computed against: when ``meta.offset`` is not
-#: ARGV[1] (Redis was flushed, restarted empty, or written by someone else) nothing is written
-#: and 0 is returned, so the worker rebuilds instead of writing a partial model that looks current.
-#: ARGV[2] is the new offset; then triples: op ("s" set, "d" delete), key, value.
-_APPLY_IF_AT = """
-local have = redis.call('HGET', KEYS[1], 'offset')
-if have ~= ARGV[1] then return 0 end
-for i = 3, #ARGV, 3 do
-  if ARGV[i] == 's' then redis.call('SET', ARGV[i + 1], ARGV[i + 2]) else redis.call('DEL', ARGV[i + 1]) end
+#: Bumped when the key layout or the profile encoding changes: a model in another layout reads as
+#: empty (`RedisReadModel.offset` is None), so the worker rebuilds it instead of mixing layouts.
+LAYOUT = "2"
+
+#: Mean entries per bucket before the next split. Under linear hashing an unsplit bucket holds up
+#: to twice the mean, so buckets stay well below 128 entries, far inside the listpack limit.
+_LOAD = 48
+
+#: Hash fields above Redis's listpack value limit turn the whole bucket into a hashtable.
+_MAX_FIELD = 64
+
+#: Write one step. ARGV[1]: the offset the model must be at ('' = unconditional: `apply`, `rebuild`);
+#: ARGV[2]: the new offset ('' = leave it); ARGV[3]: the prefix; ARGV[4]: `LAYOUT`; ARGV[5]: `_LOAD`;
+#: then triples (op, a, b): c/C set/delete profile a (= b); i/I set/delete identifier field a (-> b);
+#: a/A the same for aliases.
+#: Returns 0 (nothing written) when the model is not at ARGV[1] in this layout, so the worker
+#: rebuilds instead of writing a partial model that looks current; else 1.
+_APPLY = """
+local meta = KEYS[1]
+if ARGV[1] ~= '' then
+  local have = redis.call('HMGET', meta, 'offset', 'layout')
+  if have[1] ~= ARGV[1] or have[2] ~= ARGV[4] then return 0 end
 end
-redis.call('HSET', KEYS[1], 'offset', ARGV[2])
+local P, LOAD = ARGV[3], tonumber(ARGV[5])
+local tables = {}
+local function state(t)
+  local s = tables[t]
+  if s == nil then
+    local v = redis.call('HMGET', meta, t .. '.level', t .. '.split', t .. '.count')
+    s = {level = tonumber(v[1]) or 0, split = tonumber(v[2]) or 0, count = tonumber(v[3]) or 0}
+    tables[t] = s
+  end
+  return s
+end
+local function hash(field) return tonumber(string.sub(redis.sha1hex(field), 1, 8), 16) end
+local function bucket(t, s, field)
+  local h = hash(field)
+  local b = h % 2 ^ s.level
+  if b < s.split then b = h % 2 ^ (s.level + 1) end
+  return P .. ':' .. t .. ':' .. b
+end
+local function split(t, s)
+  local from = s.split
+  local src = P .. ':' .. t .. ':' .. from
+  local wide = 2 ^ (s.level + 1)
+  local kv = redis.call('HGETALL', src)
+  local moved, fields = {}, {}
+  for j = 1, #kv, 2 do
+    if hash(kv[j]) % wide ~= from then
+      moved[#moved + 1] = kv[j]
+      moved[#moved + 1] = kv[j + 1]
+      fields[#fields + 1] = kv[j]
+    end
+  end
+  if #fields > 0 then
+    redis.call('HSET', P .. ':' .. t .. ':' .. (from + 2 ^ s.level), unpack(moved))
+    redis.call('HDEL', src, unpack(fields))
+  end
+  s.split = from + 1
+  if s.split == 2 ^ s.level then
+    s.level = s.level + 1
+    s.split = 0
+  end
+end
+for j = 6, #ARGV, 3 do
+  local op, a = ARGV[j], ARGV[j + 1]
+  if op == 'c' then
+    redis.call('SET', P .. ':c:' .. a, ARGV[j + 2])
+  elseif op == 'C' then
+    redis.call('DEL', P .. ':c:' .. a)
+  else
+    local t = string.lower(op)
+    local s = state(t)
+    if op == t then
+      if redis.call('HSET', bucket(t, s, a), a, ARGV[j + 2]) == 1 then
+        s.count = s.count + 1
+        while s.count > LOAD * (2 ^ s.level + s.split) do split(t, s) end
+      end
+    else
+      s.count = s.count - redis.call('HDEL', bucket(t, s, a), a)
+    end
+  end
+end
+for t, s in pairs(tables) do
+  redis.call('HSET', meta, t .. '.level', s.level, t .. '.split', s.split, t .. '.count', s.count)
+end
+if ARGV[2] ~= '' then redis.call('HSET', meta, 'offset', ARGV[2]) end
 return 1
 """
+
+#: The value of field ARGV[3] in bucketed table ARGV[2] (see `_APPLY`), or nil. ARGV[1]: the prefix.
+_LOOKUP = """
+local t, field = ARGV[2], ARGV[3]
+local v = redis.call('HMGET', KEYS[1], t .. '.level', t .. '.split')
+local level, split = tonumber(v[1]) or 0, tonumber(v[2]) or 0
+local h = tonumber(string.sub(redis.sha1hex(field), 1, 8), 16)
+local b = h % 2 ^ level
+if b < split then b = h % 2 ^ (level + 1) end
+return redis.call('HGET', ARGV[1] .. ':' .. t .. ':' .. b, field)
+"""
+
+_PROFILE_FIELDS = frozenset(
+    (
+        "customer_id",
+        "phones",
+        "emails",
+        "source_ids",
+        "name",
+        "first_seen",
+        "last_seen",
+        "event_count",
+        "touchpoints",
+        "confidence",
+        "confidence_reasons",
+    )
+)
+
+#: Script arguments per `_APPLY` call in `rebuild` (a few thousand customers).
+_REBUILD_ARGS = 30_000
 
 
 def identifiers_of(profile: dict[str, Any]) -> list[str]:
@@ -44,13 +165,97 @@ def identifiers_of(profile: dict[str, Any]) -> list[str]:
     return out
 
 
+def _field(identifier: str) -> str:
+    """The hash field of an identifier: itself, or a digest when too long for a listpack."""
+    if len(identifier.encode()) <= _MAX_FIELD:
+        return identifier
+    return "#" + hashlib.sha1(identifier.encode()).hexdigest()
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _encode_profile(customer_id: str, profile: dict[str, Any]) -> str:
+    """The stored form of a profile; `_decode_profile` gives back an equal dict.
+
+    A `Profile.to_record` dict becomes ``[phones, emails, ["TP:source id", ...], name, first_seen,
+    last_seen - first_seen, event_count, confidence, reasons(, touchpoints)]``: the customer id is
+    the key, and touchpoints are stored only when they are not the source ids' touchpoints (the
+    resolver derives both from the same events). Any other dict is stored as it is.
+    """
+    sources = profile.get("source_ids")
+    if (
+        set(profile) != _PROFILE_FIELDS
+        or profile["customer_id"] != customer_id
+        or not isinstance(sources, list)
+        or not all(
+            isinstance(s, dict)
+            and len(s) == 2
+            and isinstance(s.get("touchpoint"), str)
+            and ":" not in s["touchpoint"]
+            and isinstance(s.get("source_id"), str)
+            for s in sources
+        )
+    ):
+        return _dumps(profile)
+    first, last = profile["first_seen"], profile["last_seen"]
+    row = [
+        profile["phones"],
+        profile["emails"],
+        [f"{s['touchpoint']}:{s['source_id']}" for s in sources],
+        profile["name"],
+        first,
+        last - first if _is_int(first) and _is_int(last) else last,
+        profile["event_count"],
+        profile["confidence"],
+        profile["confidence_reasons"],
+    ]
+    if profile["touchpoints"] != sorted({s["touchpoint"] for s in sources}):
+        row.append(profile["touchpoints"])
+    return _dumps(row)
+
+
+def _decode_profile(customer_id: str, raw: bytes | str) -> dict[str, Any]:
+    value = json.loads(raw)
+    if isinstance(value, dict):
+        return value
+    phones, emails, sources, name, first, last, count, confidence, reasons, *rest = value
+    pairs = [s.partition(":") for s in sources]
+    return {
+        "customer_id": customer_id,
+        "phones": phones,
+        "emails": emails,
+        "source_ids": [{"touchpoint": tp, "source_id": src} for tp, _, src in pairs],
+        "name": name,
+        "first_seen": first,
+        "last_seen": first + last if _is_int(first) and _is_int(last) else last,
+        "event_count": count,
+        "touchpoints": rest[0] if rest else sorted({tp for tp, _, _ in pairs}),
+        "confidence": confidence,
+        "confidence_reasons": reasons,
+    }
+
+
+def _text(raw: bytes | str | None) -> str | None:
+    if raw is None:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
 class RedisReadModel:
-    """Writes and reads the read model with pipelined commands (one round trip per step)."""
+    """Writes and reads the read model; a step is one script call (one round trip, atomic)."""
 
     def __init__(self, client: aioredis.Redis, prefix: str = "irl") -> None:
         self.r = client
         self.p = prefix
-        self._apply_if_at = client.register_script(_APPLY_IF_AT)
+        self._meta = f"{prefix}:meta"
+        self._apply_script = client.register_script(_APPLY)
+        self._lookup = client.register_script(_LOOKUP)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "irl") -> RedisReadModel:
@@ -60,13 +265,13 @@ class RedisReadModel:
         await self.r.aclose()
 
     async def offset(self) -> int | None:
-        """The offset the read model reflects, or None when it is empty or was flushed."""
-        raw = await self.r.hget(f"{self.p}:meta", "offset")
-        return None if raw is None else int(raw)
+        """The offset the read model reflects, or None when it is empty, flushed or in another layout."""
+        raw, layout = await self.r.hmget(self._meta, ["offset", "layout"])
+        return None if raw is None or _text(layout) != LAYOUT else int(raw)
 
     async def mark(self, offset: int) -> None:
         """Record that the read model reflects ``offset`` (steps that changed nothing visible)."""
-        await self.r.hset(f"{self.p}:meta", "offset", offset)
+        await self.r.hset(self._meta, "offset", offset)
 
     async def apply(
         self,
@@ -75,14 +280,11 @@ class RedisReadModel:
         offset: int,
         forget: Iterable[str] = (),
     ) -> None:
-        """Write changed profiles (None deletes), aliases of removed ids, and the offset.
+        """Write changed profiles (None deletes), aliases of removed ids, and the offset, atomically.
 
         ``forget`` lists identifiers to delete first (an erased person's).
         """
-        pipe = self.r.pipeline(transaction=False)
-        self._ops(pipe, profiles, removed, forget)
-        pipe.hset(f"{self.p}:meta", "offset", offset)
-        await pipe.execute()
+        await self._run("", str(offset), self._ops(profiles, removed, forget))
 
     async def apply_if_at(
         self,
@@ -93,52 +295,67 @@ class RedisReadModel:
         forget: Iterable[str] = (),
     ) -> bool:
         """`apply`, atomically, only when the model reflects offset ``expect``; False (nothing written) if not."""
-        ops = _Ops()
-        self._ops(ops, profiles, removed, forget)
-        done = await self._apply_if_at(keys=[f"{self.p}:meta"], args=[str(expect), str(offset), *ops.args])
-        return bool(done)
+        return bool(await self._run(str(expect), str(offset), self._ops(profiles, removed, forget)))
+
+    async def _run(self, expect: str, offset: str, ops: list[str], client: Any = None) -> Any:
+        args = [expect, offset, self.p, LAYOUT, str(_LOAD), *ops]
+        return await self._apply_script(keys=[self._meta], args=args, client=client)
 
     def _ops(
         self,
-        pipe: Any,
         profiles: dict[str, dict[str, Any] | None],
         removed: dict[str, str | None],
         forget: Iterable[str],
-    ) -> None:
+    ) -> list[str]:
+        ops: list[str] = []
         for ident in forget:
-            pipe.delete(f"{self.p}:i:{ident}")
+            ops += ["I", _field(ident), ""]
         for cid, profile in profiles.items():
             if profile is None:
-                pipe.delete(f"{self.p}:c:{cid}")
-                continue
-            pipe.set(f"{self.p}:c:{cid}", json.dumps(profile, separators=(",", ":"), ensure_ascii=False))
-            for ident in identifiers_of(profile):
-                pipe.set(f"{self.p}:i:{ident}", cid)
-        for gone, survivor in removed.items():
-            pipe.delete(f"{self.p}:c:{gone}")
-            if survivor is None:
-                pipe.delete(f"{self.p}:a:{gone}")
+                ops += ["C", cid, ""]
             else:
-                pipe.set(f"{self.p}:a:{gone}", survivor)
+                self._put(ops, cid, profile)
+        for gone, survivor in removed.items():
+            ops += ["C", gone, ""]
+            ops += ["A", gone, ""] if survivor is None else ["a", gone, survivor]
+        return ops
+
+    @staticmethod
+    def _put(ops: list[str], cid: str, profile: dict[str, Any]) -> None:
+        ops += ["c", cid, _encode_profile(cid, profile)]
+        for ident in identifiers_of(profile):
+            ops += ["i", _field(ident), cid]
 
     async def rebuild(
         self, profiles: Iterable[tuple[str, dict[str, Any]]], aliases: Iterable[tuple[str, str]], offset: int
     ) -> int:
-        """Replace the whole read model; returns the number of customers written."""
+        """Replace the whole read model; returns the number of customers written.
+
+        The offset is written last: until then the model reads as empty and `apply_if_at` refuses.
+        """
         await self.clear()
         n = 0
         pipe = self.r.pipeline(transaction=False)
-        for cid, profile in profiles:
-            pipe.set(f"{self.p}:c:{cid}", json.dumps(profile, separators=(",", ":"), ensure_ascii=False))
-            for ident in identifiers_of(profile):
-                pipe.set(f"{self.p}:i:{ident}", cid)
-            n += 1
-            if len(pipe) >= 5000:
+        ops: list[str] = []
+
+        async def send(final: bool) -> None:
+            nonlocal ops
+            if ops:
+                await self._run("", "", ops, client=pipe)
+                ops = []
+            if final or len(pipe) >= 8:
                 await pipe.execute()
+
+        for cid, profile in profiles:
+            self._put(ops, cid, profile)
+            n += 1
+            if len(ops) >= _REBUILD_ARGS:
+                await send(False)
         for gone, survivor in aliases:
-            pipe.set(f"{self.p}:a:{gone}", survivor)
-        pipe.hset(f"{self.p}:meta", mapping={"offset": offset, "customers": n})
-        await pipe.execute()
+            ops += ["a", gone, survivor]
+        await send(False)
+        pipe.hset(self._meta, mapping={"offset": offset, "layout": LAYOUT, "customers": n})
+        await send(True)
         return n
 
     async def clear(self) -> None:
@@ -154,33 +371,27 @@ class RedisReadModel:
 
     async def customer(self, customer_id: str) -> dict[str, Any] | None:
         raw = await self.r.get(f"{self.p}:c:{customer_id}")
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else _decode_profile(customer_id, raw)
 
     async def customer_of(self, identifier: str) -> str | None:
-        raw = await self.r.get(f"{self.p}:i:{identifier}")
-        if raw is None:
-            return None
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
+        return _text(await self._lookup(keys=[self._meta], args=[self.p, "i", _field(identifier)]))
 
     async def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every profile (for tests and checks): customer id -> profile."""
         out: dict[str, dict[str, Any]] = {}
+        skip = len(self.p) + 3
+        keys: list[str] = []
+
+        async def fetch() -> None:
+            for key, raw in zip(keys, await self.r.mget(keys), strict=True):
+                if raw is not None:
+                    out[key[skip:]] = _decode_profile(key[skip:], raw)
+            keys.clear()
+
         async for key in self.r.scan_iter(match=f"{self.p}:c:*", count=1000):
-            raw = await self.r.get(key)
-            if raw is not None:
-                name = key.decode() if isinstance(key, bytes) else str(key)
-                out[name[len(self.p) + 3 :]] = json.loads(raw)
+            keys.append(_text(key) or "")
+            if len(keys) >= 1000:
+                await fetch()
+        if keys:
+            await fetch()
         return out
-
-
-class _Ops:
-    """Collects set/delete calls as flat script arguments (see `_APPLY_IF_AT`)."""
-
-    def __init__(self) -> None:
-        self.args: list[str] = []
-
-    def set(self, key: str, value: str) -> None:
-        self.args += ["s", key, value]
-
-    def delete(self, key: str) -> None:
-        self.args += ["d", key, ""]

@@ -1,0 +1,83 @@
+"""The read model's compact profile form: decoding gives back the dict that was written, always."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.readmodel import _decode_profile, _encode_profile, _field
+
+TOUCHPOINT = st.sampled_from(["WEB", "WHATSAPP", "KIOSK"]) | st.text(max_size=8)
+SOURCES = st.lists(st.fixed_dictionaries({"touchpoint": TOUCHPOINT, "source_id": st.text(max_size=20)}), max_size=4)
+MILLIS = st.none() | st.integers(min_value=0, max_value=2**45) | st.floats(allow_nan=False)
+
+
+@st.composite
+def profiles(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    cid = draw(st.sampled_from(["c_000cc9770233146ac897", "c_x"]))
+    sources = draw(SOURCES)
+    derived = sorted({s["touchpoint"] for s in sources})
+    profile = {
+        "customer_id": draw(st.sampled_from([cid, cid, "c_other"])),
+        "phones": draw(st.lists(st.text(max_size=14), max_size=3)),
+        "emails": draw(st.lists(st.text(max_size=30), max_size=3)),
+        "source_ids": sources,
+        "name": draw(st.none() | st.text(max_size=20)),
+        "first_seen": draw(MILLIS),
+        "last_seen": draw(MILLIS),
+        "event_count": draw(st.integers(min_value=0, max_value=10**6)),
+        "touchpoints": draw(st.sampled_from([derived, derived, ["KIOSK"], []])),
+        "confidence": draw(st.floats(min_value=0, max_value=1)),
+        "confidence_reasons": draw(st.lists(st.text(max_size=40), max_size=3)),
+    }
+    if draw(st.booleans()) and draw(st.booleans()):
+        profile["survivor_id"] = None  # a dict of another shape is stored as it is
+    return cid, profile
+
+
+@given(profiles())
+def test_decoding_gives_back_what_was_encoded(case: tuple[str, dict[str, Any]]) -> None:
+    cid, profile = case
+    assert _decode_profile(cid, _encode_profile(cid, profile).encode()) == profile
+
+
+def test_a_resolver_profile_is_stored_without_what_can_be_derived() -> None:
+    profile = {
+        "customer_id": "c_000cc9770233146ac897",
+        "phones": ["+918757981918"],
+        "emails": ["sanjayiyer3242@gmail.com"],
+        "source_ids": [
+            {"touchpoint": "WEB", "source_id": "ck-12311-723196230"},
+            {"touchpoint": "WHATSAPP", "source_id": "918757981918"},
+        ],
+        "name": "Sanjay Iyer",
+        "first_seen": 1700370044719,
+        "last_seen": 1700919294201,
+        "event_count": 3,
+        "touchpoints": ["WEB", "WHATSAPP"],
+        "confidence": 0.7,
+        "confidence_reasons": ["+0.10 verified WhatsApp number"],
+    }
+    stored = _encode_profile(profile["customer_id"], profile)
+    assert json.loads(stored) == [
+        ["+918757981918"],
+        ["sanjayiyer3242@gmail.com"],
+        ["WEB:ck-12311-723196230", "WHATSAPP:918757981918"],
+        "Sanjay Iyer",
+        1700370044719,
+        549249482,
+        3,
+        0.7,
+        ["+0.10 verified WhatsApp number"],
+    ]
+    assert len(stored) < len(json.dumps(profile, separators=(",", ":"))) / 2
+
+
+def test_long_identifiers_become_digests_that_fit_a_listpack() -> None:
+    short = "email:" + "a" * 40 + "@x.org"
+    long = "email:" + "a" * 80 + "@x.org"
+    assert _field(short) == short
+    assert _field(long).startswith("#") and len(_field(long)) <= 64 and _field(long) == _field(long)
