@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Limits
@@ -40,7 +41,8 @@ from streams.pipeline import Pipeline, Step
 from streams.readmodel import RedisReadModel
 from streams.runtime import Runtime
 from streams.settings import Settings
-from streams.state_store import TableStateLog
+from streams.state_store import TableStateLog, read_state
+from streams.topics import state_topic_name
 from streams.web import install as install_web
 from streams.web import record_published
 
@@ -53,6 +55,8 @@ TRIAGE_BATCH = 500
 RESOLVE_BATCH = 200
 #: Largest state record (a step's write-ahead record) the table's changelog accepts.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
+#: Longest a takeover may spend reading the state topic.
+RESTORE_TIMEOUT_S = 900.0
 
 
 def resolver_config(settings: Settings) -> ResolverConfig:
@@ -61,7 +65,7 @@ def resolver_config(settings: Settings) -> ResolverConfig:
 
 
 def create_app(settings: Settings) -> faust.App:
-    """Build the Faust app, its topics, table, agents, timer and health views."""
+    """Build the Faust app, its topics, agents, timer and health views."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
@@ -125,12 +129,14 @@ def create_app(settings: Settings) -> faust.App:
         key_type=bytes,
         value_type=bytes,
     )
+    state_name = state_topic_name(settings)
 
     sender = BatchSender(app)
     links_name = links.get_topic_name()
+    links_tp = TP(links_name, 0)
 
     async def flush_state() -> None:
-        """Send the table records queued by the state log, in order, on partition 0."""
+        """Send the state records queued by the state log, in order, on partition 0."""
         assert rt.state is not None
         records = rt.state.take_outgoing()
         if records:
@@ -185,42 +191,84 @@ def create_app(settings: Settings) -> faust.App:
     # -- stage 2: resolve (single writer) -------------------------------------------------------
 
     async def table_recovered() -> None:
-        """Wait until Faust has finished rebalancing and recovering the table from its changelog.
-
-        Restoring the resolver from a half-recovered table would build it from part of the
-        state, so the single writer never reads the table before this.
-        """
+        """Wait until Faust has finished rebalancing and recovering the table from its changelog."""
         recovery = app.tables.recovery  # type: ignore[attr-defined]
         while app.rebalancing or recovery.in_recovery or not recovery.completed.is_set():
             await asyncio.sleep(0.05)
 
-    async def ensure_pipeline() -> Pipeline:
+    async def ensure_pipeline() -> Pipeline | None:
+        """The single writer's pipeline, restored from the table; None if the links partition moved away.
+
+        Faust's recovery is checked, not trusted: the writer folds the table's changelog to
+        its end itself and makes the table hold exactly that (see streams.state_store). The
+        previous owner cannot write any more: it was fenced and flushed before the group gave
+        us the partition (`on_revoked`), or it is dead.
+        """
         if rt.pipeline is None:
             await table_recovered()
-            state = TableStateLog(state_table)
-            wal = state.redo()
+            epoch = rt.writer_epoch
+            if not rt.owns_links:
+                return None
             t0 = time.monotonic()
+            data = await read_state(settings.kafka_bootstrap, state_name, timeout_s=RESTORE_TIMEOUT_S)
+            if epoch != rt.writer_epoch or not rt.owns_links:
+                return None
+            state = TableStateLog(state_table)
+            differ = state.replace(data)
+            if differ:
+                log.warning("table recovery differed from its changelog in %d keys: using the changelog", differ)
+            wal = state.redo()
             rt.state = state
             await flush_state()
             rt.pipeline = Pipeline(config, window_ms, grace_ms, state.records())
-            rt.state = state
             rt.applied_offset = -1 if wal is None else wal.offset
             if wal is not None and wal.outputs:
                 # The last step may have been cut short after its write-ahead record: send its
                 # outputs again (byte-identical; connectors deduplicate by change_id).
                 await publish(wal.outputs)
             log.info(
-                "resolver state restored: %d customers, applied offset %d, in %.2fs",
+                "resolver state restored: %d customers, applied offset %d, in %.2fs (%d state records)",
                 len(rt.pipeline.resolver.customer_ids()),
                 rt.applied_offset,
                 time.monotonic() - t0,
+                len(data),
             )
             await check_redis(force=False)
             rt.recovered = True
         return rt.pipeline
 
-    async def write_step(step: Step) -> None:
+    async def read_again_from(expected: int) -> None:
+        """Move the links consumer back to `expected`, the next offset to apply (at most once a second).
+
+        Records buffered across a rebalance can be dropped by Faust or come out of order; the
+        group's committed offset is not trusted to bring them back. If retention already
+        deleted `expected` from the log nobody can apply it: say so and go on from the start.
+        """
+        now = time.monotonic()
+        if rt.gap == expected and now - rt.gap_sought_at < 1.0:
+            return
+        earliest = (await app.consumer.earliest_offsets(links_tp)).get(links_tp, 0)
+        if earliest > expected:
+            log.error("links log starts at %d, after unapplied offset %d: lost to retention", earliest, expected)
+            rt.applied_offset = earliest - 1
+            rt.gap = None
+            return
+        if rt.gap != expected:
+            log.warning("links offset %d was not delivered in order: reading the log again from it", expected)
+        rt.gap, rt.gap_sought_at = expected, now
+        await app.consumer.seek_wait({links_tp: expected})
+
+    async def read_again_safely(expected: int) -> None:
+        try:
+            await read_again_from(expected)
+        except Exception as exc:  # a rebalance in progress, the broker away: the clock retries
+            log.warning("could not read the links log again from %d (%s); will retry", expected, exc)
+
+    async def write_step(step: Step, epoch: int) -> None:
+        """Make one step durable, publish it, mirror it; never for a writer whose partition moved."""
         assert rt.state is not None
+        if epoch != rt.writer_epoch:
+            raise _Fenced
         rt.state.write(step)
         await flush_state()
         if step.outputs:
@@ -295,55 +343,86 @@ def create_app(settings: Settings) -> faust.App:
     async def resolve(stream: Any) -> None:
         async for events in stream.take_events(RESOLVE_BATCH, within=0.05):
             if not rt.owns_links:
-                # Buffered before a revocation: the new owner reads them again from the committed offset.
+                # Buffered before a revocation: never commit them; the next owner reads them again.
+                _never_commit(events)
                 continue
             try:
                 pipeline = await ensure_pipeline()
-                batch: list[Any] = []
-                last_offset = rt.applied_offset
-                for event in events:
-                    msg = event.message
-                    if msg.offset <= rt.applied_offset:
-                        continue  # already applied before a restart
-                    kind = _header(msg.headers, KIND_HEADER)
-                    if kind == b"tick":
-                        if batch:
-                            await run_events(pipeline, last_offset, batch)
-                            batch = []
-                        now_ms = json.loads(msg.value)["now"]
-                        for step in pipeline.on_tick(msg.offset, now_ms):
-                            await write_step(step)
-                        rt.applied_offset = msg.offset
-                        await check_redis(force=False)
-                    elif kind == b"action":
-                        if batch:
-                            await run_events(pipeline, last_offset, batch)
-                            batch = []
-                        action = json.loads(msg.value)
-                        for step in pipeline.on_action(msg.offset, action):
-                            for note in step.notes:
-                                log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
-                            await write_step(step)
-                        rt.applied_offset = msg.offset
-                    else:
-                        batch.append(decode_interaction(msg.value))
-                    last_offset = msg.offset
-                if batch:
-                    await run_events(pipeline, last_offset, batch)
+                if pipeline is None:
+                    _never_commit(events)
+                    continue
+                epoch = rt.writer_epoch
+                async with rt.writer_lock:
+                    gap = await apply_batch(pipeline, events, epoch)
+                if gap is not None:
+                    await read_again_safely(gap)
+                elif rt.gap is not None and rt.applied_offset >= rt.gap:
+                    rt.gap = None
+            except _Fenced:
+                _never_commit(events)
+                log.info("links partition revoked mid-batch: the rest is left to the next owner")
             except Exception:
                 # A bug in the single writer must neither skip nor lose events: stop the process
-                # before these events are acknowledged; a restart resumes from the committed offset.
+                # before these events are acknowledged; a restart resumes from the last commit.
                 log.critical(
                     "the resolver failed; exiting so that a restart replays from the last commit", exc_info=True
                 )
                 logging.shutdown()
                 os._exit(70)
 
-    async def run_events(pipeline: Pipeline, offset: int, batch: list[Any]) -> None:
+    async def apply_batch(pipeline: Pipeline, events: list[Any], epoch: int) -> int | None:
+        """Apply links records strictly in offset order from `rt.applied_offset + 1`.
+
+        A record already applied is skipped. A record past the next offset (records buffered
+        across a rebalance arrive late or early) is not applied and, like every record this
+        writer did not apply, never committed. Returns the next offset when it stopped at such
+        a gap (the caller reads the log again from there).
+        """
+        if epoch != rt.writer_epoch:
+            raise _Fenced
+        batch: list[Any] = []
+        last_offset = rt.applied_offset
+        for i, event in enumerate(events):
+            msg = event.message
+            if msg.offset <= last_offset:
+                continue  # already applied (before a restart, or delivered twice)
+            if msg.offset != last_offset + 1:
+                _never_commit(events[i:])
+                if batch:
+                    await run_events(pipeline, last_offset, batch, epoch)
+                return last_offset + 1
+            kind = _header(msg.headers, KIND_HEADER)
+            if kind == b"tick":
+                if batch:
+                    await run_events(pipeline, last_offset, batch, epoch)
+                    batch = []
+                now_ms = json.loads(msg.value)["now"]
+                for step in pipeline.on_tick(msg.offset, now_ms):
+                    await write_step(step, epoch)
+                rt.applied_offset = msg.offset
+                await check_redis(force=False)
+            elif kind == b"action":
+                if batch:
+                    await run_events(pipeline, last_offset, batch, epoch)
+                    batch = []
+                action = json.loads(msg.value)
+                for step in pipeline.on_action(msg.offset, action):
+                    for note in step.notes:
+                        log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
+                    await write_step(step, epoch)
+                rt.applied_offset = msg.offset
+            else:
+                batch.append(decode_interaction(msg.value))
+            last_offset = msg.offset
+        if batch:
+            await run_events(pipeline, last_offset, batch, epoch)
+        return None
+
+    async def run_events(pipeline: Pipeline, offset: int, batch: list[Any], epoch: int) -> None:
         for step in pipeline.on_events(offset, batch):
+            await write_step(step, epoch)
             rt.stats["events_applied"] += step.events - step.duplicates
             rt.stats["duplicates"] += step.duplicates
-            await write_step(step)
         rt.applied_offset = offset
 
     # Every worker ticks (not only the leader): ticks are idempotent (the clock is a maximum),
@@ -352,6 +431,9 @@ def create_app(settings: Settings) -> faust.App:
     async def clock() -> None:
         now_ms = int(time.time() * 1000)
         await links.send(key=b"tick", value=json.dumps({"now": now_ms}).encode(), headers=[(KIND_HEADER, b"tick")])
+        if rt.gap is not None and rt.owns_links and rt.pipeline is not None:
+            # The records after the gap may all have come already: nothing else would seek again.
+            await read_again_safely(rt.gap)
 
     async def send_action(action: dict[str, Any]) -> None:
         """Queue an operator action for the single writer (applied in log order, audited)."""
@@ -362,15 +444,23 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
-        # Another worker may own the links partition next: rebuild from the table when it comes back.
-        if any(tp.topic == links.get_topic_name() for tp in revoked):
-            rt.pipeline = None
-            rt.recovered = False
+        # Another worker may own the links partition next. Fence this writer (no step of the old
+        # epoch is written from now on) and wait for the step in flight to finish its sends, so
+        # that the next owner, which can only be assigned after this returns, reads every record
+        # this one wrote. Rebuild from the table when the partition comes back.
+        if any(tp.topic == links_name for tp in revoked):
             rt.owns_links = False
+            rt.writer_epoch += 1
+            rt.gap = None
+            async with rt.writer_lock:
+                rt.pipeline = None
+                rt.state = None
+                rt.recovered = False
+            await app.producer.flush()  # every state record of the last step is in the topic
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
-        rt.owns_links = any(tp.topic == links.get_topic_name() for tp in assigned)
+        rt.owns_links = any(tp.topic == links_name for tp in assigned)
         rt.assigned = True
 
     # -- on-call web views (auth, lookups, explanations, stats, actions) -----------------------
@@ -378,6 +468,21 @@ def create_app(settings: Settings) -> faust.App:
     install_web(app, rt, settings, send_action)
 
     return app
+
+
+def _never_commit(events: Any) -> None:
+    """Keep these records out of the group's committed offset: they were not applied.
+
+    Faust commits every acknowledged record and `take_events` acknowledges the whole batch
+    it yielded; a message already marked acked is skipped by `Message.ack` (faust-streaming
+    0.15), so it is never counted as done. The group reads it again after a rebalance.
+    """
+    for event in events:
+        event.message.acked = True
+
+
+class _Fenced(Exception):
+    """The links partition was revoked: this writer's steps must not be written any more."""
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:

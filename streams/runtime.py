@@ -5,6 +5,7 @@ Shared by the agents (which write it) and the web views (which read it); one per
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -31,6 +32,13 @@ class Runtime:
         self.owns_links = False
         #: the consumer group has assigned partitions at least once
         self.assigned = False
+        #: bumped on every revocation of the links partition: a step of an older epoch is never written
+        self.writer_epoch = 0
+        #: held while the single writer applies and writes a batch; a revocation waits for it
+        self.writer_lock = asyncio.Lock()
+        #: the next links offset to apply when it was not delivered in order (the log is read again from it)
+        self.gap: int | None = None
+        self.gap_sought_at = 0.0
         self.stats: dict[str, Any] = {
             "events_triaged": 0,
             "dead_letters": 0,

@@ -1,14 +1,17 @@
-"""Durable resolver state in a Faust table, written ahead one step at a time.
+"""Durable resolver state in a one-partition Faust table, written ahead one step at a time.
 
 Every step is first written as ONE record under the key ``__wal__`` (its offset, its state
-changes and its output records), then its changes key by key. The table has one
-partition, so its changelog keeps that order: when any later write is durable, the whole
-step before it is. After a crash, `redo()` re-applies the last write-ahead record (the
-only step that may be half-written) and returns it, so its outputs can be sent again:
-byte-identical, because they were stored, not recomputed.
+changes and its output records), then its changes key by key. The table's changelog has
+one partition, so it keeps that order: when any later write is durable, the whole step before
+it is. After a crash, `redo()` re-applies the last write-ahead record (the only step that
+may be half-written) and returns it, so its outputs can be sent again: byte-identical,
+because they were stored, not recomputed.
 
-Keys and values are UTF-8 text stored as bytes (the ``raw`` serializer), so what
-recovery reads back is exactly what was written.
+The state lives in a one-partition Faust table. When the writer takes over it does not
+trust Faust's recovery alone (once it handed a new owner the write-ahead record without
+the state before it): it folds the table's changelog to its end itself (`read_state`) and
+makes the table hold exactly that (`TableStateLog.replace`). Keys and values are UTF-8
+text stored as bytes (the ``raw`` serializer).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from streams.pipeline import Step
+from streams.topics import records_to_end
 
-__all__ = ["InMemoryStateLog", "StateLog", "TableStateLog", "WriteAhead", "decode_wal", "encode_wal"]
+__all__ = ["InMemoryStateLog", "StateLog", "TableStateLog", "WriteAhead", "decode_wal", "encode_wal", "read_state"]
 
 WAL_KEY = "__wal__"
 
@@ -160,3 +164,33 @@ class TableStateLog(_Base):
         for key, value in list(self.table.data.items()):
             if key != wal and value is not None:
                 yield bytes(key).decode(), bytes(value).decode()
+
+    def replace(self, data: dict[str, str]) -> int:
+        """Make the table hold exactly `data` (the changelog folded by `read_state`); return how many keys differed."""
+        have = {bytes(k).decode(): bytes(v).decode() for k, v in list(self.table.data.items()) if v is not None}
+        differ = sum(1 for k in have.keys() | data.keys() if have.get(k) != data.get(k))
+        if differ:
+            for key in have.keys() - data.keys():
+                self.table.data.pop(key.encode(), None)
+            for key, value in data.items():
+                if have.get(key) != value:
+                    self.table.data[key.encode()] = value.encode()
+        return differ
+
+
+async def read_state(bootstrap: str, topic: str, timeout_s: float = 60.0) -> dict[str, str]:
+    """Fold a compacted state changelog into its current key -> value state (tombstones delete).
+
+    Raises LookupError when the topic does not exist, TimeoutError when reading takes longer
+    than `timeout_s`.
+    """
+    state: dict[str, str] = {}
+    async for rec in records_to_end(bootstrap, topic, timeout_s):
+        if rec.key is None:
+            continue
+        key = rec.key.decode()
+        if rec.value is None:
+            state.pop(key, None)
+        else:
+            state[key] = rec.value.decode()
+    return state

@@ -24,6 +24,7 @@ __all__ = [
     "describe_topics",
     "project_topics",
     "records_to_end",
+    "state_topic_name",
 ]
 
 
@@ -41,8 +42,19 @@ class TopicSpec:
 #: occurred_at). Time-based retention would then delete a replay of last month's events the
 #: moment they arrive, so these topics are kept by size only.
 _KEEP_BY_SIZE = (("retention.ms", "-1"),)
+#: The single writer's state: one partition, latest value per key, room for large steps.
+STATE_CONFIG = (
+    ("cleanup.policy", "compact"),
+    ("max.message.bytes", str(16 * 1024 * 1024)),
+    ("segment.bytes", str(64 * 1024 * 1024)),
+)
 #: Internal and output topics are stamped with the append time by our own producers.
 _WEEK = (("retention.ms", str(7 * 24 * 3600 * 1000)),)
+
+
+def state_topic_name(settings: Settings) -> str:
+    """The single writer's state topic (the name the Faust table's changelog had: state carries over)."""
+    return f"{settings.app_id}-irl-state-changelog"
 
 
 def project_topics(settings: Settings) -> list[TopicSpec]:
@@ -50,6 +62,7 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     n = settings.touchpoint_partitions
     internal = f"{settings.app_id}-links"
     return [
+        TopicSpec(state_topic_name(settings), 1, "the single writer's state, written ahead (compacted)", STATE_CONFIG),
         TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE),
         TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE),
         TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE),

@@ -8,28 +8,19 @@ import time
 import click
 
 from streams.settings import Settings, SettingsError
-from streams.topics import records_to_end
+from streams.state_store import read_state
+from streams.topics import state_topic_name
 
-__all__ = ["command", "read_state"]
+__all__ = ["command"]
 
 
-async def read_state(bootstrap: str, topic: str, timeout_s: float = 60.0) -> dict[str, str]:
-    """Fold a compacted table changelog into its current key -> value state (tombstones delete)."""
-    state: dict[str, str] = {}
+async def _read(bootstrap: str, topic: str) -> dict[str, str]:
     try:
-        async for rec in records_to_end(bootstrap, topic, timeout_s):
-            if rec.key is None:
-                continue
-            key = rec.key.decode()
-            if rec.value is None:
-                state.pop(key, None)
-            else:
-                state[key] = rec.value.decode()
+        return await read_state(bootstrap, topic, timeout_s=600.0)
     except LookupError:
         raise click.ClickException(f"topic {topic} does not exist: has the worker ever run?") from None
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
-    return state
 
 
 async def _rebuild(settings: Settings) -> tuple[int, int]:
@@ -38,8 +29,8 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
     from streams.readmodel import RedisReadModel
     from streams.state_store import InMemoryStateLog
 
-    topic = f"{settings.app_id}-irl-state-changelog"
-    log = InMemoryStateLog(await read_state(settings.kafka_bootstrap, topic))
+    topic = state_topic_name(settings)
+    log = InMemoryStateLog(await _read(settings.kafka_bootstrap, topic))
     wal = log.redo()
     offset = -1 if wal is None else wal.offset
     pipeline = Pipeline(

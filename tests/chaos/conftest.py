@@ -16,11 +16,6 @@ from tests.conftest import _reachable, flushed_database
 from tests.integration.harness import ROOT
 
 #: ports of the private services (not the ones the shared services or other suites use)
-# Scenario 6 (three workers, the resolving one killed -9) fails intermittently on a full
-# `make test` run: the final state differs from replay by one customer (a takeover defect
-# under investigation, see docs/reliability.md). It runs in `make chaos` until it is fixed,
-# rather than make every CI run a coin toss.
-collect_ignore = [] if os.environ.get("IRL_CHAOS_FULL") == "1" else ["test_more_workers.py"]
 
 PRIVATE_KAFKA_PORT = int(os.environ.get("IRL_CHAOS_KAFKA_PORT", "19292"))
 PRIVATE_REDIS_PORT = int(os.environ.get("IRL_CHAOS_REDIS_PORT", "16733"))
