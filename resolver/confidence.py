@@ -7,8 +7,8 @@ recomputed whenever a profile is built, so it always reflects the current eviden
   identifiers;
 * weakens: names that cannot be one person (the strongest sign of a wrong merge), a part of
   the customer joined by a single event only (a bridge), a quarantined or household-shared
-  identifier nearby, refused merges, a phone typed at a kiosk only, unusually many
-  phones or emails.
+  identifier nearby, refused merges, a phone typed at a kiosk only, a phone joined only as a
+  one-digit typo of another (near-phone rule), unusually many phones or emails.
 
 Reasons are ``"+0.15 verified WhatsApp number"`` style strings, sorted by impact, never PII.
 """
@@ -36,6 +36,7 @@ class Features:
     refused_merges: int
     shared_phone: bool
     kiosk_only_phone: bool
+    near_phones: int = 0  # near-phone links (one digit apart, same name) holding the customer together
 
 
 def score(f: Features) -> tuple[float, tuple[str, ...]]:
@@ -66,6 +67,8 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
         parts.append((-0.1, "merges with others were refused"))
     if f.shared_phone:
         parts.append((-0.1, "phone shared with another person"))
+    if f.near_phones:
+        parts.append((-0.05, "a phone linked by a one-digit typo and the name"))
     if f.kiosk_only_phone:
         parts.append((-0.1, "phone typed at a kiosk only"))
     extra = max(0, f.phones - 2) + max(0, f.emails - 2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["EmailRule", "ResolverConfig", "gmail_rules"]
+__all__ = ["EmailRule", "ResolverConfig", "domain_typos", "gmail_rules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,34 @@ def gmail_rules() -> tuple[EmailRule, ...]:
     return (EmailRule("gmail.com", aliases=("googlemail.com",), ignore_dots=True, plus_tags=True),)
 
 
+def domain_typos() -> tuple[tuple[str, str], ...]:
+    """The default email domain corrections: (typed domain, meant domain).
+
+    Only slips that no real mail provider owns: a typed domain is corrected before the
+    provider rules apply, so ``ravi@gmial.com`` and ``ravi@gmail.com`` are one mailbox.
+    """
+    fixes = {
+        "gmail.com": (
+            "gmial.com", "gamil.com", "gmai.com", "gmal.com", "gmil.com", "gmaill.com", "gmaiil.com",
+            "gnail.com", "gmail.con", "gmail.cm", "gmail.co", "gmail.om", "gmail.cmo", "gmail.comm",
+            "gmail.vom", "gmail.xom", "gmail.coom", "gmailcom", "gmaul.com", "gmsil.com", "gmali.com",
+        ),
+        "yahoo.com": (
+            "yahooo.com", "yaho.com", "yhoo.com", "yahho.com", "yaoo.com", "yahoo.con", "yahoo.cm",
+            "yahoo.om", "yahoo.comm", "tahoo.com", "uahoo.com",
+        ),
+        "yahoo.co.in": ("yahooo.co.in", "yaho.co.in", "yahoo.co.inn", "yahoo.coin", "yhoo.co.in"),
+        "hotmail.com": (
+            "hotmial.com", "hotmal.com", "hotmai.com", "hotmil.com", "hotamil.com", "hotmaill.com",
+            "hotmail.con", "hotmail.cm", "hotmail.om", "homail.com", "hotmali.com",
+        ),
+        "outlook.com": ("outlok.com", "outloo.com", "outlook.con", "outllook.com", "outlook.cm", "otlook.com"),
+        "rediffmail.com": ("redifmail.com", "rediffmai.com", "rediffmail.con", "rediffmial.com", "rediffmal.com"),
+        "icloud.com": ("iclod.com", "icloud.con", "icoud.com", "icluod.com", "iclould.com"),
+    }  # fmt: skip
+    return tuple((typo, meant) for meant, typos in fixes.items() for typo in typos)
+
+
 @dataclass(frozen=True, slots=True)
 class ResolverConfig:
     """Tunables of the core. Everything here is input; changing it may change the partition.
@@ -48,6 +76,11 @@ class ResolverConfig:
         junk_patterns: extra regular expressions (full match on the trimmed lower-case raw
             value, or on the phone's digits) never linked.
         email_rules: provider rules for email local parts.
+        email_domain_fixes: (typed domain, meant domain) corrections applied before the
+            provider rules (``gmial.com`` -> ``gmail.com``); `domain_typos` by default.
+        near_phones: link a phone one digit away from another (substituted or swapped) when
+            the names on both agree strongly and no email conflicts (`resolver.near`), as a
+            weaker, explained rule.
         phone_cache_size: bound of the phone normalisation cache (entries).
     """
 
@@ -60,6 +93,8 @@ class ResolverConfig:
     junk_values: tuple[str, ...] = ()
     junk_patterns: tuple[str, ...] = ()
     email_rules: tuple[EmailRule, ...] = field(default_factory=gmail_rules)
+    email_domain_fixes: tuple[tuple[str, str], ...] = field(default_factory=domain_typos)
+    near_phones: bool = True
     phone_cache_size: int = 500_000
 
     def __post_init__(self) -> None:

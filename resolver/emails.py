@@ -3,7 +3,8 @@
 `EmailNormaliser.normalise(raw)` returns an `Email` with the canonical address and a status:
 ``valid`` (links), ``invalid`` (bad syntax; kept, never linked) or ``junk`` (a placeholder).
 Provider rules come from `ResolverConfig.email_rules`: with the default, ``John.Smith+shop@
-GoogleMail.com`` and ``johnsmith@gmail.com`` are one mailbox.
+GoogleMail.com`` and ``johnsmith@gmail.com`` are one mailbox. Typed domain slips
+(``gmial.com``, ``gmail.con``...) are corrected first, from `ResolverConfig.email_domain_fixes`.
 """
 
 from __future__ import annotations
@@ -37,11 +38,16 @@ class Email:
 class EmailNormaliser:
     """Applies syntax checks and provider rules. Caches on the raw text (bounded)."""
 
-    __slots__ = ("_cache", "_cache_size", "_junk", "_rules")
+    __slots__ = ("_cache", "_cache_size", "_fixes", "_junk", "_rules")
 
     def __init__(
-        self, rules: Iterable[EmailRule] = (), junk: JunkRules | None = None, cache_size: int = 200_000
+        self,
+        rules: Iterable[EmailRule] = (),
+        junk: JunkRules | None = None,
+        cache_size: int = 200_000,
+        domain_fixes: Iterable[tuple[str, str]] = (),
     ) -> None:
+        self._fixes = {typo.strip().lower(): meant.strip().lower() for typo, meant in domain_fixes}
         self._rules: dict[str, EmailRule] = {}
         for rule in rules:
             for domain in (rule.domain, *rule.aliases):
@@ -65,6 +71,7 @@ class EmailNormaliser:
             text = text[7:]
         local, at, domain = text.rpartition("@")
         domain = domain.rstrip(".")
+        domain = self._fixes.get(domain, domain)
         if not at or len(text) > 254 or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
             return Email(text, "invalid")
         rule = self._rules.get(domain)

@@ -17,17 +17,24 @@ makes any order of the same events give the same customers:
 2. Household rule (chosen and measured): a phone is *shared* when two of its events carry
    different emails AND dissimilar names (`resolver.names`). A shared phone then no longer
    links events that carry an email, so each person keeps their own customer, while
-   events with only the phone still attach to it. One person with two emails and one name
-   (or a typo of it) is not affected. Households where one member never gives an email or
+   events with only the phone still attach to it. When the phone is also split by names
+   (per-person groups, `_name_groups`), an email event whose name belongs to one person's group links that person's
+   part of the phone instead. One person with two emails and one name (or a typo of it)
+   is not affected. Households where one member never gives an email or
    name cannot be told apart and stay merged (their confidence shows the name conflict).
 3. Raw components are the connected components of the effective links. A raw component
    that fits the limits (``max_phones``, ``max_emails``, split barriers) is one customer.
    Otherwise it is resolved greedily in canonical order (``occurred_at``, ``event_id``), each
    refused link recorded on its event with the reason.
+4. Near phones (`resolver.near`): two phones one digit apart (substituted or swapped) whose
+   events carry strongly agreeing names and no conflicting emails are joined by a weaker
+   ``near-phone`` link between the two phone nodes. Whether the link holds is a function of
+   the two phones' events, re-evaluated whenever either gains an event; it is recorded in
+   explanations and lowers the confidence a little.
 
 Incrementally, an event that joins customers within the limits is a plain union; anything
-else (a new hub, a shared phone, a limit, a split barrier) recomputes the affected raw
-component from the stored evidence (`_reresolve`).
+else (a new hub, a shared phone, a limit, a split barrier, a near link appearing or going)
+recomputes the affected raw component from the stored evidence (`_reresolve`).
 
 Ids: a new customer's id is derived from the hash of its first event id. The survivor of a
 merge is the customer with the oldest ``first_seen`` (ties: smallest id); recomputation
@@ -51,12 +58,15 @@ from resolver.confidence import Features, score
 from resolver.config import ResolverConfig
 from resolver.identifiers import IdentifierParser, kind_of, mask, touchpoint_key
 from resolver.interaction import Interaction
-from resolver.names import name_class, names_similar
+from resolver.names import name_class, name_parts, names_similar
+from resolver.near import NEAR_RULE, NearIndex, near_allowed
 from resolver.unionfind import DisjointSet
 
 __all__ = ["Explanation", "Lookup", "Outcome", "Profile", "Resolver", "customer_id_for"]
 
 _OK = "ok"
+#: Profiles memoised at most (the memo is cleared when full, so memory stays flat).
+_PROFILE_MEMO = 100_000
 #: Separates a shared phone from the name group of one of its people (``p:+91...#kavita``).
 _PERSON = "#"
 
@@ -136,6 +146,29 @@ class Outcome:
     absorbed: tuple[tuple[str, str], ...] = ()
     created: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+
+
+# The frozen dataclass __init__ sets each field through object.__setattr__ (~2 us); the one
+# outcome built for almost every event is filled through its slot descriptors instead.
+_NEW = object.__new__
+_SET_EID, _SET_DUP, _SET_SUP, _SET_CID, _SET_TOUCHED, _SET_ABSORBED, _SET_CREATED, _SET_NOTES = (
+    Outcome.__dict__[name].__set__
+    for name in ("event_id", "duplicate", "suppressed", "customer_id", "touched", "absorbed", "created", "notes")
+)
+
+
+def _touched_one(eid: str, cid: str) -> Outcome:
+    """``Outcome(eid, customer_id=cid, touched=(cid,))``, built faster (equal in every way)."""
+    out: Outcome = _NEW(Outcome)
+    _SET_EID(out, eid)
+    _SET_DUP(out, False)
+    _SET_SUP(out, False)
+    _SET_CID(out, cid)
+    _SET_TOUCHED(out, (cid,))
+    _SET_ABSORBED(out, ())
+    _SET_CREATED(out, ())
+    _SET_NOTES(out, ())
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +285,7 @@ class _Event:
 
 
 class _Node:
-    __slots__ = ("bars", "events", "groups", "names", "pairs", "shared", "sig", "status")
+    __slots__ = ("bars", "events", "groups", "names", "near", "pairs", "shared", "sig", "status")
 
     def __init__(self) -> None:
         self.status = _OK
@@ -265,6 +298,8 @@ class _Node:
         # phone) name class -> the per-person phone key its events link instead.
         self.names: dict[str, int] | None = None
         self.groups: dict[str, str] | None = None
+        # Phones only: phone keys one digit away -> whether the near link holds now.
+        self.near: dict[str, bool] | None = None
 
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}
@@ -282,6 +317,8 @@ class _Node:
             out["nm"] = sorted([c, n] for c, n in self.names.items())
         if self.bars:
             out["b"] = [list(b) for b in self.bars]
+        if self.near:
+            out["nr"] = sorted([k, int(v)] for k, v in self.near.items())
         return out
 
 
@@ -340,6 +377,12 @@ class Resolver:
         self._track = track_changes
         self._dirty: set[str] = set()
         self._regroup: dict[str, dict[str, str] | None] = {}
+        self._near = self.config.near_phones
+        self._household = self.config.household_rule
+        self._parts_cache: dict[str, tuple[str, str | None] | None] = {}
+        self._profiles: dict[str, Profile] = {}
+        self._near_index = NearIndex()
+        self._near_memo: dict[tuple[str, str], tuple[tuple[int, int], bool]] = {}
         self.merges = 0
 
     # ------------------------------------------------------------------ ingest
@@ -355,7 +398,9 @@ class Resolver:
             _digest("ev:" + eid) in self._suppressed or any(_digest(k) in self._suppressed for k in ext.keys)
         ):
             return Outcome(eid, suppressed=True)
-        name = event.name.strip() if event.name and event.name.strip() else None
+        name = event.name.strip() if event.name else None
+        if not name:
+            name = None
         ev = _Event(eid, event.occurred_at, event.touchpoint, event.source_id.strip(), name, ext.keys, ext.rejected)
         self._events[eid] = ev
         step = _Step()
@@ -367,18 +412,26 @@ class Resolver:
         values = [k for k in ext.keys if k[0] in signals]
         if cls is not None and "n" in signals:
             values.append(self._name_values.get(cls) or self._name_values.setdefault(cls, "n:" + cls))
+        near_check = False
         for key in ext.keys:
             node = nodes.get(key)
             if node is None:
                 node = nodes[key] = _Node()
                 self._uf.add(key)
                 new_keys.append(key)
-                self._mark("n/" + key)
+                if self._track:
+                    self._dirty.add("n/" + key)
+                if key[0] == "p":
+                    near_check = True
+            elif node.near:
+                near_check = True
             node.events.append(eid)
             if node.status == _OK:
                 change = self._observe(key, node, ev, cls, values)
                 if change is not None:
                     pending.append((key, change))
+        # Near candidates of a new phone are found whatever else happens (the lookup is symmetric).
+        near_flip = near_check and self._near and self._near_changed(ext.keys, new_keys)
         if pending:
             seeds = [k for k in ext.keys if nodes[k].status == _OK]
             events = self._raw_events(seeds)
@@ -386,10 +439,100 @@ class Resolver:
             for key, change in pending:
                 self._set_status(key, change, step)
             self._reresolve(self._closure(events), step)
+        elif near_flip:
+            events = self._raw_events([k for k in ext.keys if nodes[k].status == _OK])
+            events.add(eid)
+            self._reresolve(self._closure(events), step)
         else:
             self._link(ev, new_keys, step)
-        self._mark("e/" + eid)
+        if self._track:
+            self._dirty.add("e/" + eid)
         return self._outcome(eid, step)
+
+    # ------------------------------------------------------------------ near phones
+
+    def _near_changed(self, keys: tuple[str, ...], new_keys: list[str]) -> bool:
+        """Find near candidates of new phones; True when a near link of these phones must flip."""
+        nodes = self._nodes
+        changed = False
+        for key in keys:
+            if key[0] != "p":
+                continue
+            node = nodes[key]
+            if new_keys and key in new_keys:
+                found = self._near_index.near(key)
+                self._near_index.add(key)
+                for other in found:
+                    partner = nodes.get(other)
+                    if partner is not None:
+                        if node.near is None:
+                            node.near = {}
+                        node.near[other] = False
+                        if partner.near is None:
+                            partner.near = {}
+                        partner.near[key] = False
+                        if self._track:
+                            self._dirty.add("n/" + key)
+                        if self._track:
+                            self._dirty.add("n/" + other)
+            near = node.near
+            if near:
+                for other, used in near.items():
+                    if self._near_holds(key, other) != used:
+                        changed = True
+        return changed
+
+    def _near_holds(self, a: str, b: str) -> bool:
+        """Whether the near link between phones `a` and `b` holds (a function of their events)."""
+        na, nb = self._nodes.get(a), self._nodes.get(b)
+        if na is None or nb is None:
+            return False
+        for node in (na, nb):
+            if node.status != _OK or node.shared or node.groups is not None:
+                return False
+        # The answer depends only on the two phones' events, which are only ever appended
+        # (erase clears this memo): equal event counts mean an equal answer.
+        pair = (a, b) if a < b else (b, a)
+        counts = (len(na.events), len(nb.events)) if a < b else (len(nb.events), len(na.events))
+        memo = self._near_memo.get(pair)
+        if memo is not None and memo[0] == counts:
+            return memo[1]
+        names_a, emails_a = self._near_side(na)
+        names_b, emails_b = self._near_side(nb)
+        holds = near_allowed(names_a, names_b, emails_a, emails_b)
+        self._near_memo[pair] = (counts, holds)
+        return holds
+
+    def _near_side(self, node: _Node) -> tuple[list[tuple[str, str | None]], set[str]]:
+        names: list[tuple[str, str | None]] = []
+        emails: set[str] = set()
+        cache = self._parts_cache
+        for eid in node.events:
+            ev = self._events.get(eid)
+            if ev is None:
+                continue
+            if ev.name is not None:
+                parts = cache.get(ev.name)
+                if parts is None and ev.name not in cache:
+                    if len(cache) >= 200_000:
+                        cache.clear()
+                    parts = cache[ev.name] = name_parts(ev.name)
+                if parts is not None:
+                    names.append(parts)
+            for key in ev.keys:
+                if key[0] == "e":
+                    emails.add(key)
+        return names, emails
+
+    def _near_links(self, members: Iterable[str]) -> list[tuple[str, str]]:
+        """The near links in force between `members` (each pair once, sorted)."""
+        inside = set(members)
+        out: list[tuple[str, str]] = []
+        for key in sorted(inside):
+            near = self._nodes[key].near if key in self._nodes else None
+            if near:
+                out.extend((key, o) for o, used in sorted(near.items()) if used and key < o and o in inside)
+        return out
 
     def _link(self, ev: _Event, new_keys: list[str], step: _Step) -> None:
         eff = self._eff(ev)
@@ -397,7 +540,8 @@ class Resolver:
         by_root = self._by_root
         anchor = eff[0]
         for key in eff:
-            self._ensure_pseudo(key)
+            if key[0] == "x" or _PERSON in key:
+                self._ensure_pseudo(key)
         roots: list[str] = []
         for key in eff:
             root = uf.find(key)
@@ -411,7 +555,8 @@ class Resolver:
                 cust = self._cust[cid]
                 if ev.at < cust.first:
                     cust.first = ev.at
-                    self._mark("c/" + cid)
+                    if self._track:
+                        self._dirty.add("c/" + cid)
                 step.touched.add(cid)
                 return
         custs = [self._cust[by_root[r]] for r in roots if r in by_root]
@@ -432,7 +577,8 @@ class Resolver:
             self._count_into(cust, eff)
             self._cust[cid] = cust
             by_root[root] = cid
-            self._mark("c/" + cid)
+            if self._track:
+                self._dirty.add("c/" + cid)
             step.created.append(cid)
             step.touched.add(cid)
             return
@@ -452,7 +598,8 @@ class Resolver:
             survivor.root = root
         by_root[root] = survivor.cid
         survivor.first = min(survivor.first, ev.at)
-        self._mark("c/" + survivor.cid)
+        if self._track:
+            self._dirty.add("c/" + survivor.cid)
         step.touched.add(survivor.cid)
 
     def _absorb(self, gone: _Customer, survivor: _Customer, step: _Step) -> None:
@@ -466,13 +613,15 @@ class Resolver:
         step.absorbed[gone.cid] = survivor.cid
         step.touched.discard(gone.cid)
         self.merges += 1
-        self._mark("c/" + gone.cid)
-        self._mark("a/" + gone.cid)
+        if self._track:
+            self._dirty.add("c/" + gone.cid)
+        if self._track:
+            self._dirty.add("a/" + gone.cid)
 
     def _union(self, a: str, b: str) -> str:
         root, gone = self._uf.union(a, b)
-        if gone is not None:
-            self._mark("n/" + gone)
+        if gone is not None and self._track:
+            self._dirty.add("n/" + gone)
         return root
 
     def _count_into(self, cust: _Customer, keys: Iterable[str]) -> None:
@@ -514,15 +663,20 @@ class Resolver:
                     sig.append(value)
                     added = True
             if added:
-                self._mark("n/" + key)
+                if self._track:
+                    self._dirty.add("n/" + key)
                 limit = self.config.hub_threshold
                 if len(sig) > limit and _people(sig) > limit:
                     return "quarantined"
-        regroup = False
-        if key[0] == "p" and cls is not None and self.config.household_rule:
-            regroup = self._observe_name(key, node, cls)
-        if key[0] == "p" and self.config.household_rule and not node.shared and cls is not None:
-            email = next((k for k in ev.keys if k[0] == "e"), None)
+        if key[0] != "p" or cls is None or not self._household:
+            return None
+        regroup = self._observe_name(key, node, cls)
+        if not node.shared:
+            email = None
+            for k in ev.keys:
+                if k[0] == "e":
+                    email = k
+                    break
             if email is not None:
                 pairs = node.pairs
                 if pairs is None:
@@ -531,7 +685,8 @@ class Resolver:
                 if pair not in pairs:
                     conflict = any(e != email and not names_similar(n, cls) for e, n in pairs)
                     pairs.append(pair)
-                    self._mark("n/" + key)
+                    if self._track:
+                        self._dirty.add("n/" + key)
                     if conflict:
                         return "shared"
         return "regroup" if regroup else None
@@ -542,7 +697,8 @@ class Resolver:
         if names is None:
             names = node.names = {}
         count = names[cls] = names.get(cls, 0) + 1
-        self._mark("n/" + key)
+        if self._track:
+            self._dirty.add("n/" + key)
         # Only a new class, a class becoming solid, or a shift of counts on an already split
         # phone can change the grouping; the common repeat visit skips the recomputation.
         if len(names) < 2 or (count > 2 and node.groups is None):
@@ -554,6 +710,8 @@ class Resolver:
         return True
 
     def _set_status(self, key: str, change: str, step: _Step) -> None:
+        # A status shows on every customer holding an event with this key: drop all profiles.
+        self._profiles.clear()
         node = self._nodes[key]
         if key in self._regroup:
             # Whatever else changed, a new per-person split of the phone applies too.
@@ -604,15 +762,17 @@ class Resolver:
         ambiguous: str | None = None
         for key in ev.keys:
             node = nodes[key]
-            if node.status != _OK or (node.shared and has_email):
-                continue
             groups = node.groups
+            if node.status != _OK or (node.shared and has_email and groups is None):
+                continue
             if groups is not None:
                 # A phone shared by people with different names: each name group links its own
-                # key; an event without a known name links it only when it has nothing else.
+                # key (so an email event of a shared phone joins its own person's part); an
+                # event without a known name links it only when it has nothing else.
                 person = groups.get(self._class_of(ev.name) or "") if ev.name is not None else None
                 if person is None:
-                    ambiguous = key
+                    if not (node.shared and has_email):
+                        ambiguous = key
                     continue
                 key = person
             out.append(key)
@@ -652,6 +812,12 @@ class Resolver:
                 if base not in seen_nodes and base in self._nodes:
                     seen_nodes.add(base)
                     stack.append(base)
+            if node.near:
+                # Near candidates belong to the component whether or not their link holds now.
+                for other in node.near:
+                    if other not in seen_nodes and other in self._nodes:
+                        seen_nodes.add(other)
+                        stack.append(other)
             # Members of the customer are part of the component even if refused links hide them.
             root = self._uf.find(key)
             if root in self._by_root:
@@ -726,6 +892,9 @@ class Resolver:
             for key in eff:
                 self._ensure_pseudo(key)
                 old_nodes.add(key)
+        near_edges: list[tuple[str, str]] = []
+        if self._near:
+            near_edges = self._near_refresh(old_nodes, {k for eff in effs.values() for k in eff})
         # Old customers of these events are rebuilt; their ids are reassigned below.
         for cid in sorted(set(old_cid.values())):
             cust = self._cust.pop(cid)
@@ -741,12 +910,17 @@ class Resolver:
             for key in eff[1:]:
                 raw.add(key)
                 raw.union(eff[0], key)
+        for a, b in near_edges:
+            raw.union(a, b)
         groups: dict[str, list[_Event]] = {}
         for ev in events:
             groups.setdefault(raw.find(effs[ev.eid][0]), []).append(ev)
+        near_of: dict[str, list[tuple[str, str]]] = {}
+        for a, b in near_edges:
+            near_of.setdefault(raw.find(a), []).append((a, b))
         parts: dict[str, list[_Event]] = {}
         constrained: set[str] = set()
-        for members in groups.values():
+        for group_root, members in groups.items():
             keys = {k for ev in members for k in effs[ev.eid]}
             whole = self._group_fits(keys)
             roots_before: set[str] = set()
@@ -769,6 +943,13 @@ class Resolver:
                     self._mark("e/" + ev.eid)
                 if note is not None:
                     step.notes.append(f"event {ev.eid}: {note}")
+            # Near links are the weakest evidence: applied last, so a limit refuses them first.
+            for a, b in near_of.get(group_root, ()):
+                reason = None if whole else self._refusal(a, b)
+                if reason is None:
+                    uf.union(a, b)
+                else:
+                    step.notes.append(f"refused near phone link {mask(a)} ~ {mask(b)}: {reason}")
             for ev in members:
                 root = uf.find(ev.anchor)
                 parts.setdefault(root, []).append(ev)
@@ -806,6 +987,29 @@ class Resolver:
             self._by_root[root] = cid
             self._mark("c/" + cid)
             step.touched.add(cid)
+
+    def _near_refresh(self, nodes: set[str], linked: set[str]) -> list[tuple[str, str]]:
+        """Re-evaluate the near links of `nodes`; return those that hold between `linked` keys."""
+        out: list[tuple[str, str]] = []
+        for key in sorted(nodes):
+            node = self._nodes.get(key)
+            near = None if node is None else node.near
+            if not near:
+                continue
+            for other in sorted(near):
+                holds = self._near_holds(key, other)
+                if near[other] != holds:
+                    near[other] = holds
+                    self._profiles.clear()
+                    self._mark("n/" + key)
+                partner = self._nodes.get(other)
+                if partner is not None and partner.near is not None and partner.near.get(key) != holds:
+                    partner.near[key] = holds
+                    self._profiles.clear()
+                    self._mark("n/" + other)
+                if holds and key < other and key in linked and other in linked:
+                    out.append((key, other))
+        return out
 
     def _group_fits(self, keys: set[str]) -> bool:
         phones = sum(1 for k in keys if k[0] == "p")
@@ -852,9 +1056,18 @@ class Resolver:
         return self._by_root.get(self._uf.find(ev.anchor))
 
     def _outcome(self, eid: str | None, step: _Step) -> Outcome:
+        memo = self._profiles
+        if memo:
+            for cid in step.touched:
+                memo.pop(cid, None)
+            for cid in step.created:
+                memo.pop(cid, None)
+            for gone, survivor in step.absorbed.items():
+                memo.pop(gone, None)
+                memo.pop(survivor, None)
         if eid is not None and not step.absorbed and not step.created and not step.notes and len(step.touched) == 1:
             (only,) = step.touched
-            return Outcome(eid, customer_id=only, touched=(only,))
+            return _touched_one(eid, only)
         live = {c for c in step.touched if c in self._cust}
         customer = None
         if eid is not None and eid in self._events:
@@ -930,11 +1143,27 @@ class Resolver:
         out.sort(key=lambda ev: (ev.at, ev.eid))
         return out
 
-    def profile(self, customer_id: str) -> Profile | None:
-        """The profile of a live customer id (None for absorbed, erased or unknown ids)."""
+    def profile(self, customer_id: str, *, memo: bool = True) -> Profile | None:
+        """The profile of a live customer id (None for absorbed, erased or unknown ids).
+
+        Memoised per customer (``memo=False`` neither reads nor fills the memo, for one-off
+        sweeps). The memo is dropped for every customer a step touches, creates or absorbs,
+        and entirely on any status change (hub, household, block, split, erase, near link),
+        so a memoised profile always equals a fresh one.
+        """
         cust = self._cust.get(customer_id)
         if cust is None:
             return None
+        if not memo:
+            return self._build_profile(customer_id, cust)
+        hit = self._profiles.get(customer_id)
+        if hit is None:
+            if len(self._profiles) >= _PROFILE_MEMO:
+                self._profiles.clear()
+            hit = self._profiles[customer_id] = self._build_profile(customer_id, cust)
+        return hit
+
+    def _build_profile(self, customer_id: str, cust: _Customer) -> Profile:
         members = self._uf.members(cust.root)
         events = self._customer_events(cust)
         phones = sorted({k[2:].partition(_PERSON)[0] for k in members if k[0] == "p"})
@@ -964,12 +1193,34 @@ class Resolver:
 
     def _features(self, cust: _Customer, members: list[str], events: list[_Event]) -> Features:
         nodes = self._nodes
-        member_set = set(members)
+        effs: list[list[str]] = []
         counts: dict[str, int] = {}
+        verified = False
+        corroborating = near_q = refused = 0
+        phone_sources: set[str] = set()
+        # One pass over the events: this runs for every changed customer.
         for ev in events:
-            cls = name_class(ev.name)
-            if cls is not None:
-                counts[cls] = counts.get(cls, 0) + 1
+            eff = self._eff(ev)
+            effs.append(eff)
+            if ev.name is not None:
+                cls = self._class_of(ev.name)
+                if cls is not None:
+                    counts[cls] = counts.get(cls, 0) + 1
+            carries_phone = False
+            for k in ev.keys:
+                if k[0] == "p":
+                    carries_phone = True
+                if nodes[k].status != _OK:
+                    near_q += 1
+                    break
+            if not verified and ev.tp == "WHATSAPP" and (carries_phone or any(k[0] == "p" for k in ev.keys)):
+                verified = True
+            if len(eff) >= 2:
+                corroborating += 1
+            if ev.note:
+                refused += 1
+            if eff[0][0] == "p" or any(k[0] == "p" for k in eff):
+                phone_sources.add(ev.tp)
         groups: list[list[str]] = []
         # Initials last: "A." fits "Arjun" and "Anil" alike, so it must not bridge them.
         for cls in sorted(counts, key=lambda c: (len(c) == 1, -counts[c], c)):
@@ -980,13 +1231,10 @@ class Resolver:
             else:
                 groups.append([cls])
         minority = sum(counts[c] for g in groups[1:] for c in g)
-        verified = any(ev.tp == "WHATSAPP" and any(k[0] == "p" for k in ev.keys) for ev in events)
-        corroborating = sum(1 for ev in events if len(self._eff(ev)) >= 2)
-        near_q = sum(1 for ev in events if any(nodes[k].status != _OK for k in ev.keys))
-        refused = sum(1 for ev in events if ev.note)
         shared = any(nodes[k].shared for k in members if k[0] == "p")
-        phone_sources = {ev.tp for ev in events if any(k[0] == "p" for k in self._eff(ev))}
         kiosk_only = phone_sources == {"KIOSK"}
+        strong = sum(1 for k in members if k[0] in "pe")
+        near = len(self._near_links(members)) if self._near and any(nodes[k].near for k in members) else 0
         return Features(
             events=len(events),
             phones=cust.phones,
@@ -995,18 +1243,19 @@ class Resolver:
             minority_names=minority,
             verified_phone=verified,
             corroborating_events=corroborating,
-            weak_bridges=self._weak_bridges(member_set, events),
+            # A bridge needs phones/emails on both sides: most customers have one or none.
+            weak_bridges=self._weak_bridges(set(members), effs) if strong >= 2 else 0,
             near_quarantined=near_q,
             refused_merges=refused,
             shared_phone=shared,
             kiosk_only_phone=kiosk_only,
+            near_phones=near,
         )
 
-    def _weak_bridges(self, members: set[str], events: list[_Event]) -> int:
+    def _weak_bridges(self, members: set[str], effs: list[list[str]]) -> int:
         """Count single-event links whose removal separates phones/emails on both sides."""
         adj: dict[str, dict[str, int]] = {}
-        for ev in events:
-            eff = self._eff(ev)
+        for eff in effs:
             for key in eff[1:]:
                 if key in members and eff[0] in members:
                     a, b = eff[0], key
@@ -1113,7 +1362,12 @@ class Resolver:
         return key, self._by_root.get(self._uf.find(key))
 
     def explain(self, customer_id: str) -> Explanation:
-        """The evidence graph of a customer (JSON-able via `to_dict`). Contains PII: operators only."""
+        """The evidence graph of a customer (JSON-able via `to_dict`). Contains PII: operators only.
+
+        Edges are event links (``same-event:...``), refusals and rejected values, and near-phone
+        links (rule `resolver.near.NEAR_RULE`, ``weak``, ``event_id`` empty: the link rests on
+        the names of both phones' events, not on one event), refused ones with their reason.
+        """
         cid = self.current_id(customer_id)
         if cid is None:
             return Explanation(customer_id, found=False)
@@ -1160,6 +1414,24 @@ class Resolver:
                         "reason": f"{kind} {status}",
                     }
                 )
+        for a, b in self._near_links(members):
+            edges.append({"event_id": "", "from": a, "to": b, "rule": NEAR_RULE, "weak": True, "refused": False})
+        for key in sorted(members):
+            near = self._nodes[key].near
+            for other, used in sorted((near or {}).items()):
+                if other not in members and key[0] == "p" and other in self._nodes:
+                    reason = "refused by a limit" if used else "names do not agree strongly, or emails conflict"
+                    edges.append(
+                        {
+                            "event_id": "",
+                            "from": key,
+                            "to": other,
+                            "rule": NEAR_RULE,
+                            "weak": True,
+                            "refused": True,
+                            "reason": reason,
+                        }
+                    )
         for key in sorted(extra):
             nodes.append({"id": key, "kind": kind_of(key), "status": self._nodes[key].status, "outside": True})
         absorbed = sorted(a for a in self._absorbed if self.current_id(a) == cid)
@@ -1184,6 +1456,7 @@ class Resolver:
         if ca is None or cb is None or ca != cb or ka is None or kb is None:
             return {"joined": False, "customer_a": ca, "customer_b": cb, "path": []}
         cust = self._cust[ca]
+        # Near links sort after event links ("~" > any event id): a path prefers shared identifiers.
         adj: dict[str, list[tuple[str, str]]] = {}
         for ev in self._customer_events(cust):
             eff = self._eff(ev)
@@ -1191,22 +1464,28 @@ class Resolver:
                 if self._uf.find(key) == cust.root:
                     adj.setdefault(eff[0], []).append((key, ev.eid))
                     adj.setdefault(key, []).append((eff[0], ev.eid))
+        for x, y in self._near_links(self._uf.members(cust.root)):
+            adj.setdefault(x, []).append((y, "~"))
+            adj.setdefault(y, []).append((x, "~"))
         previous: dict[str, tuple[str, str] | None] = {ka: None}
         queue = [ka]
         for node in queue:
             if node == kb:
                 break
-            for nxt, eid in sorted(adj.get(node, [])):
+            for nxt, eid in sorted(adj.get(node, []), key=lambda p: (p[1] == "~", p)):
                 if nxt not in previous:
                     previous[nxt] = (node, eid)
                     queue.append(nxt)
-        path: list[dict[str, str]] = []
+        path: list[dict[str, Any]] = []
         cur = kb
         while previous.get(cur) is not None:
             prev, eid = previous[cur]  # type: ignore[misc]
-            path.append(
-                {"from": prev, "to": cur, "event_id": eid, "rule": f"same-event:{kind_of(prev)}+{kind_of(cur)}"}
-            )
+            if eid == "~":
+                path.append({"from": prev, "to": cur, "event_id": "", "rule": NEAR_RULE})
+            else:
+                path.append(
+                    {"from": prev, "to": cur, "event_id": eid, "rule": f"same-event:{kind_of(prev)}+{kind_of(cur)}"}
+                )
             cur = prev
         path.reverse()
         return {"joined": True, "customer_a": ca, "customer_b": cb, "path": path}
@@ -1244,6 +1523,16 @@ class Resolver:
                 notes = sorted({ev.note for e in node.events if (ev := self._events.get(e)) and ev.note})
                 why = "; ".join(notes) if notes else "a link through it was refused"
             reasons.append({"identifier": key, "reason": why})
+        for key in sorted(side_a):
+            near = self._nodes[key].near if key in self._nodes else None
+            for other, used in sorted((near or {}).items()):
+                if other in side_b:
+                    why = (
+                        "near phone link refused by a limit"
+                        if used
+                        else "near phone (one digit apart) not linked: names do not agree strongly, or emails conflict"
+                    )
+                    reasons.append({"identifier": key, "near": other, "rule": NEAR_RULE, "reason": why})
         for split_no in sorted({s for s, _ in bars_a} & {s for s, _ in bars_b}):
             reasons.append({"reason": f"kept apart by split {split_no}"})
         return {"apart": True, "customer_a": ca, "customer_b": cb, "reasons": reasons[:100]}
@@ -1282,6 +1571,7 @@ class Resolver:
         members = set(self._uf.members(cust.root))
         own = {ev.eid for ev in self._customer_events(cust)}
         step = _Step()
+        self._profiles.clear()
         target = identifier.strip()
         events = self._raw_events(sorted(members))
         if target in own:
@@ -1321,6 +1611,8 @@ class Resolver:
         members = list(self._uf.members(cust.root))
         own = self._customer_events(cust)
         step = _Step()
+        self._profiles.clear()
+        self._near_memo.clear()
         events = self._raw_events(members)
         for ev in own:
             self._suppressed.add(_digest("ev:" + ev.eid))
@@ -1333,7 +1625,9 @@ class Resolver:
             if not key.startswith("x:"):
                 self._suppressed.add(_digest(key))
                 self._mark("s/" + _digest(key))
-        # Identifiers of the person seen on other customers' events are removed from them too.
+        # Identifiers of the person seen on other customers' events are removed from them too,
+        # including events that carry one without linking it (a household phone, say).
+        events.update(e for key in members for e in self._nodes[key].events if e in self._events)
         for eid in sorted(events):
             ev = self._events[eid]
             if any(k in gone for k in ev.keys):
@@ -1342,6 +1636,15 @@ class Resolver:
         for key in members:
             node = self._nodes.pop(key)
             self._mark("n/" + key)
+            if key[0] == "p" and _PERSON not in key:
+                self._near_index.discard(key)
+            for near_key in node.near or ():
+                partner = self._nodes.get(near_key)
+                if partner is not None and partner.near is not None:
+                    partner.near.pop(key, None)
+                    if not partner.near:
+                        partner.near = None
+                    self._mark("n/" + near_key)
             for eid in node.events:
                 other = self._events.get(eid)
                 if other is not None and other.anchor == key:
@@ -1365,7 +1668,7 @@ class Resolver:
                 self._mark("a/" + absorbed)
                 self._mark("d/" + absorbed)
         if events:
-            self._reresolve(events, step)
+            self._reresolve(self._closure(events), step)
         step.notes.append(f"erased {cid}: {len(own)} event(s), {len(members)} identifier(s)")
         return self._outcome(None, step)
 
@@ -1390,8 +1693,11 @@ class Resolver:
         elif kind == "n":
             node = self._nodes.get(key)
             if node is not None:
-                parent = self._uf.parent_of(key) if key in self._uf else key
-                value = node.record(key, None if parent == key else parent)
+                # The root, not the stored parent: `find` compresses paths as a side effect of
+                # whatever was looked up, so parent pointers differ between a resolver and its
+                # restored copy while roots (union by size, ties by key) never do.
+                root = self._uf.find(key) if key in self._uf else key
+                value = node.record(key, None if root == key else root)
         elif kind == "c":
             cust = self._cust.get(key)
             value = None if cust is None else cust.record()
@@ -1434,6 +1740,9 @@ class Resolver:
                     node.names = {self._intern(c) or c: int(n) for c, n in named}
                     node.groups = _name_groups(key, node.names)
                 node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
+                near = value.get("nr")
+                if near:
+                    node.near = {k: bool(v) for k, v in near}
                 self._nodes[key] = node
                 parents.append((key, value.get("p", key)))
             elif kind == "c":
@@ -1454,6 +1763,10 @@ class Resolver:
             if pseudo is not None:
                 pseudo.events.append(eid)
         self._uf = DisjointSet.from_parents(parents)
+        if self._near:
+            for key in sorted(self._nodes):
+                if key[0] == "p" and _PERSON not in key:
+                    self._near_index.add(key)
         for cid, value in customers:
             cust = _Customer(cid, value["r"], value["f"])
             cust.phones, cust.emails = value["np"], value["ne"]

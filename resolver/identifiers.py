@@ -13,7 +13,7 @@ can be explained and counted, but never become keys of the identity graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from resolver.config import ResolverConfig
 from resolver.emails import EmailNormaliser
@@ -43,9 +43,11 @@ def mask(key: str) -> str:
     return f"{kind}:*{len(value)}*{value[-2:]}" if value else f"{kind}:"
 
 
-@dataclass(frozen=True, slots=True)
-class Extracted:
-    """What one event says: linkable keys in priority order, and what was refused with why."""
+class Extracted(NamedTuple):
+    """What one event says: linkable keys in priority order, and what was refused with why.
+
+    A named tuple, not a dataclass: one is built per event, and a tuple is built in C.
+    """
 
     keys: tuple[str, ...]
     rejected: tuple[str, ...]  # "phone:invalid:<value>", "email:junk:<value>", ...
@@ -59,7 +61,7 @@ class IdentifierParser:
     def __init__(self, config: ResolverConfig) -> None:
         self.junk = JunkRules(config.junk_values, config.junk_patterns)
         self.phones = PhoneNormaliser(config.default_region, self.junk, config.phone_cache_size)
-        self.emails = EmailNormaliser(config.email_rules, self.junk)
+        self.emails = EmailNormaliser(config.email_rules, self.junk, domain_fixes=config.email_domain_fixes)
 
     def extract(self, event: Interaction) -> Extracted:
         keys: list[str] = []
@@ -91,9 +93,7 @@ class IdentifierParser:
                 rejected.append(f"email:{email.status}:{email.address}")
         if tp_key is not None:
             keys.append(tp_key)
-        keys.sort(key=_priority)
+        # Built phones, email, touchpoint: already in priority order but for two phones.
+        if len(keys) > 1 and keys[1][0] == "p" and keys[1] < keys[0]:
+            keys[0], keys[1] = keys[1], keys[0]
         return Extracted(tuple(keys), tuple(rejected))
-
-
-def _priority(key: str) -> tuple[int, str]:
-    return ("pet".index(key[0]), key)

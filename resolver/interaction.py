@@ -31,6 +31,7 @@ TOUCHPOINTS: tuple[str, ...] = ("UNKNOWN", "WEB", "WHATSAPP", "KIOSK")
 _MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _DAY_MS = 86_400_000
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_MS = _dt.timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +82,52 @@ class InvalidInteraction(ValueError):
         self.reason = reason
 
 
+_TOUCHPOINT_SET = frozenset(TOUCHPOINTS)
+_REQUIRED = ("event_id", "touchpoint", "occurred_at", "source_id", "interaction")
+_REQUIRED_SET = frozenset(_REQUIRED)
+
+
+def _plainly_valid(event: Interaction, limits: Limits) -> bool:
+    """True when `event` certainly passes every rule of `validate` (the common case, checked fast).
+
+    False means "look closer", not "invalid": `validate` then runs every rule and says why.
+    """
+    eid, src, what = event.event_id, event.source_id, event.interaction
+    if type(eid) is not str or type(src) is not str or type(what) is not str:
+        return False
+    if len(eid) > limits.max_event_id or len(src) > limits.max_source_id or len(what) > limits.max_string:
+        return False
+    if not eid.strip() or not src.strip() or not what.strip():
+        return False
+    texts = [eid, src, what]
+    for value in (event.phone, event.email, event.name):
+        if value is not None:
+            if type(value) is not str or len(value) > limits.max_string:
+                return False
+            texts.append(value)
+    if type(event.touchpoint) is not str or event.touchpoint not in _TOUCHPOINT_SET:
+        return False
+    at = event.occurred_at
+    if type(at) is not int or at < _MIN_TIME_MS or (limits.now_ms is not None and at > limits.now_ms + _DAY_MS):
+        return False
+    attributes = event.attributes
+    if type(attributes) is not dict or len(attributes) > limits.max_attributes:
+        return False
+    for key, value in attributes.items():
+        if type(key) is not str or type(value) is not str:
+            return False
+        if len(key) > limits.max_string or len(value) > limits.max_string:
+            return False
+        texts.append(key)
+        texts.append(value)
+    joined = "".join(texts)
+    return "\x00" not in joined and (joined.isascii() or not _has_surrogate(joined))
+
+
 def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
     """Return the problems with `event` (empty when valid). Never raises for bad data."""
+    if _plainly_valid(event, limits):
+        return []
     problems: list[str] = []
 
     def _string(name: str, value: object, max_len: int, *, required: bool) -> None:
@@ -138,6 +183,8 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
 
 
 def _has_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -147,6 +194,8 @@ def _has_surrogate(text: str) -> bool:
 
 def parse_time(value: object) -> int:
     """Epoch milliseconds from an int (ms) or an ISO-8601 string with a zone. Raises InvalidInteraction."""
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         raise InvalidInteraction("occurred_at: must be ISO-8601 with a zone or epoch milliseconds")
     if isinstance(value, int):
@@ -157,13 +206,15 @@ def parse_time(value: object) -> int:
         text = value.strip()
         if text.isdigit():
             return int(text)
+        if "Z" in text or "z" in text:
+            text = text.replace("Z", "+00:00").replace("z", "+00:00")
         try:
-            parsed = _dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            parsed = _dt.datetime.fromisoformat(text)
         except ValueError:
             raise InvalidInteraction("occurred_at: not ISO-8601 nor epoch milliseconds") from None
         if parsed.tzinfo is None:
             raise InvalidInteraction("occurred_at: ISO-8601 time without a zone")
-        return (parsed - _EPOCH) // _dt.timedelta(milliseconds=1)
+        return (parsed - _EPOCH) // _MS
     raise InvalidInteraction("occurred_at: must be ISO-8601 with a zone or epoch milliseconds")
 
 
@@ -171,8 +222,8 @@ def from_json(obj: object, limits: Limits = Limits()) -> Interaction:
     """Build and validate an Interaction from its JSON form. Raises InvalidInteraction with every problem."""
     if not isinstance(obj, dict):
         raise InvalidInteraction("event: must be a JSON object")
-    missing = [f for f in ("event_id", "touchpoint", "occurred_at", "source_id", "interaction") if f not in obj]
-    if missing:
+    if not obj.keys() >= _REQUIRED_SET:
+        missing = [f for f in _REQUIRED if f not in obj]
         raise InvalidInteraction("; ".join(f"{f}: required" for f in missing))
     touchpoint = obj["touchpoint"]
     if not isinstance(touchpoint, str):

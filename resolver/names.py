@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["name_class", "names_similar"]
+__all__ = ["name_class", "name_parts", "names_similar"]
 
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari"})
 
@@ -25,6 +25,25 @@ def name_class(name: str | None) -> str | None:
         if letters and letters not in _TITLES:
             return letters
     return None
+
+
+def name_parts(name: str | None) -> tuple[str, str | None] | None:
+    """(first class, last-token class or None) of a name, folded as in `name_class`; None when absent.
+
+    The last token is what tells two people with one first name apart (``Ravi Kumar`` /
+    ``Ravi Shah``); a single-token name has none.
+    """
+    if not name:
+        return None
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    tokens: list[str] = []
+    for token in folded.replace(".", " ").replace(",", " ").split():
+        letters = "".join(ch for ch in token if ch.isalpha())
+        if letters and (tokens or letters not in _TITLES):
+            tokens.append(letters)
+    if not tokens:
+        return None
+    return tokens[0], (tokens[-1] if len(tokens) > 1 else None)
 
 
 def names_similar(a: str, b: str) -> bool:

@@ -114,7 +114,18 @@ class PhoneNormaliser:
 
     def international(self, digits: str) -> Phone:
         """A number given in international digits without ``+`` (a WhatsApp id)."""
-        return self.normalise("+" + digits.strip().lstrip("+"))
+        text = digits.strip().lstrip("+")
+        if not text.isdigit() or not text.isascii():
+            return self.normalise("+" + text)
+        # Plain digits are already their canonical key ("+" and digits): skip the reduction.
+        key = "+" + text
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._compute(key)
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
 
     def _compute(self, key: str) -> Phone:
         digits = key.lstrip("+")

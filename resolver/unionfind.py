@@ -3,8 +3,9 @@
 Union by size (ties: the smaller key stays root), path halving in `find`. Member lists make
 "all identifiers of a customer" O(size) without a scan. The root chosen never depends on
 timing, only on the sequence of calls, so the same calls give the same forest.
-`parent_of` exposes the stored parent for persistence; a persisted parent is always an
-ancestor, so rebuilding from persisted parents gives the same roots.
+Persistence stores each key's root at the time of writing (never the in-memory parent, which
+depends on the history of `find` calls); a root written earlier is still an ancestor, so
+`from_parents` rebuilds the same roots.
 """
 
 from __future__ import annotations
@@ -63,9 +64,6 @@ class DisjointSet:
 
     def roots(self) -> list[str]:
         return sorted(self._members)
-
-    def parent_of(self, key: str) -> str:
-        return self._parent[key]
 
     def reset(self, keys: Iterable[str]) -> None:
         """Make every key in `keys` a singleton. `keys` must be a union of whole sets."""

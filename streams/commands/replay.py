@@ -24,7 +24,7 @@ from resolver.replay import Reject, assignment_rows, profile_records, replay
 __all__ = ["command"]
 
 
-_FREEZE_EVERY = 100_000
+_FREEZE_EVERY = 10_000
 
 
 def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int, str]]:

@@ -3,7 +3,8 @@
 Counted as `irl evaluate` counts them: pairwise over the events that carry a personal
 identifier. 3,000 generated customers (~15k events) keep this under 20 s; the full-size figures
 (20,000 customers) are in the resolver note. Floors sit a little under what seed 1 measures,
-so a regression fails and noise does not: precision 0.997, recall 0.927, AUC 0.816 at 3k.
+so a regression fails and noise does not: precision 0.997, recall 0.935, AUC 0.832 at 3k
+(with the near-phone rule and per-person household links; 0.927 recall before them).
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def test_never_fuses_strangers(quality: Evaluation) -> None:
 
 
 def test_recall_floor(quality: Evaluation) -> None:
-    assert quality.pairs.recall >= 0.91
+    assert quality.pairs.recall >= 0.93
 
 
 def test_confidence_ranks_mixed_customers_lower(quality: Evaluation) -> None:
     assert quality.confidence_auc is not None
-    assert quality.confidence_auc >= 0.8
+    assert quality.confidence_auc >= 0.82

@@ -88,7 +88,9 @@ def test_disjoint_set_matches_networkx(n: int, pairs: list[tuple[int, int]]) -> 
 @SETTINGS
 @given(events())
 def test_engine_components_match_networkx_without_protections(evs: list[Interaction]) -> None:
-    config = ResolverConfig(hub_threshold=10_000, max_phones=10_000, max_emails=10_000, household_rule=False)
+    config = ResolverConfig(
+        hub_threshold=10_000, max_phones=10_000, max_emails=10_000, household_rule=False, near_phones=False
+    )
     resolver = run(evs, config)
     graph = nx.Graph()
     parser_resolver = Resolver(config)
