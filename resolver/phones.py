@@ -103,14 +103,7 @@ class PhoneNormaliser:
 
     def normalise(self, raw: str) -> Phone:
         """The E.164 form and status of a typed number (default region applies without ``+``)."""
-        key = canonical_digits(raw, self._intl_prefix)
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = self._compute(key)
-            if len(self._cache) >= self._cache_size:
-                self._cache.clear()
-            self._cache[key] = hit
-        return hit
+        return self._cached(canonical_digits(raw, self._intl_prefix))
 
     def international(self, digits: str) -> Phone:
         """A number given in international digits without ``+`` (a WhatsApp id)."""
@@ -118,7 +111,10 @@ class PhoneNormaliser:
         if not text.isdigit() or not text.isascii():
             return self.normalise("+" + text)
         # Plain digits are already their canonical key ("+" and digits): skip the reduction.
-        key = "+" + text
+        return self._cached("+" + text)
+
+    def _cached(self, key: str) -> Phone:
+        """The result for a canonical key, computed once (the cache is bounded: cleared when full)."""
         hit = self._cache.get(key)
         if hit is None:
             hit = self._compute(key)

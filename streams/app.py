@@ -42,7 +42,7 @@ from streams.readmodel import RedisReadModel
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.state_store import TableStateLog, read_state
-from streams.topics import state_topic_name
+from streams.topics import STATE_CONFIG, state_topic_name
 from streams.web import install as install_web
 from streams.web import record_published
 
@@ -125,7 +125,7 @@ def create_app(settings: Settings) -> faust.App:
         partitions=1,
         # One step is one write-ahead record; quarantining a busy store phone re-resolves
         # thousands of identifiers at once, so allow large records (and compact often).
-        extra_topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES), "segment.bytes": str(64 * 1024 * 1024)},
+        extra_topic_configs=dict(STATE_CONFIG),
         key_type=bytes,
         value_type=bytes,
     )

@@ -42,7 +42,8 @@ class TopicSpec:
 #: occurred_at). Time-based retention would then delete a replay of last month's events the
 #: moment they arrive, so these topics are kept by size only.
 _KEEP_BY_SIZE = (("retention.ms", "-1"),)
-#: The single writer's state: one partition, latest value per key, room for large steps.
+#: The single writer's state (the `irl-state` table's changelog): one partition, latest value
+#: per key, room for large steps. The worker declares the table with the same settings.
 STATE_CONFIG = (
     ("cleanup.policy", "compact"),
     ("max.message.bytes", str(16 * 1024 * 1024)),

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from streams.cli import main
 from streams.codec import encode_resolved
 from streams.crm import CrmStore, PostgresCrmStore, open_store
 from streams.topics import create_topics
+from tests.integration.harness import wait_for
 from tests.unit.test_crm_contract import CrmStoreContract
 from tests.unit.test_crm_world import assert_invariants, crm_state, make_record, simulate
 
@@ -254,11 +254,12 @@ async def test_sigterm_stops_cleanly_after_committing(kafka_bootstrap: str, uniq
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "crm.db").exists() or snapshot(url)[0] != EXPECTED_CUSTOMERS:
+
+        def applied() -> bool:
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the connector did not apply the topic in 30 s"
-            await asyncio.sleep(0.2)
+            return (tmp_path / "crm.db").exists() and snapshot(url)[0] == EXPECTED_CUSTOMERS
+
+        await wait_for("the connector to apply the topic", applied, 30, interval=0.2)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:
