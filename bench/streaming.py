@@ -34,7 +34,7 @@ from bench.common import (
     workers,
 )
 
-__all__ = ["bare_consumers", "latency", "stream_run"]
+__all__ = ["bare_consumers", "faust_noop", "latency", "stream_run"]
 
 _PARTITIONS = "6"
 
@@ -130,6 +130,48 @@ async def _consume(topics: list[str], expected: int, decode: bool, timeout: floa
         await consumer.stop()
 
 
+def _noop_once(prefix: str, expected: int, hops: int, timeout: float) -> float:
+    out = DATA / "run" / f"{prefix}.noop{hops}.{uuid.uuid4().hex[:6]}.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IRL_", "NOOP_"))}
+    env.update(
+        NOOP_APP_ID=f"{prefix}-noop{hops}-{uuid.uuid4().hex[:6]}",
+        NOOP_TOPICS=",".join(_topics(prefix)),
+        NOOP_EXPECTED=str(expected),
+        NOOP_HOPS=str(hops),
+        NOOP_OUT=str(out),
+        NOOP_BOOTSTRAP=KAFKA,
+        NOOP_LOG="info",
+    )
+    log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115  (closed below)
+    proc = subprocess.Popen(
+        [str(BIN / "python"), "-m", "bench.faust_noop"],
+        env=env,
+        cwd=str(DATA.parent.parent),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise TimeoutError(
+            f"the no-op Faust app ({hops} hop(s)) did not see {expected} events in {timeout:.0f}s"
+        ) from None
+    finally:
+        log.close()
+    if not out.exists():
+        raise RuntimeError(f"the no-op Faust app ({hops} hop(s)) exited {proc.returncode} without a result")
+    return float(json.loads(out.read_text())["events_per_s"])
+
+
+def faust_noop(prefix: str, expected: int, runs: int) -> dict[str, float]:
+    """Faust's own ceiling on the same topics: one no-op agent, and two no-op hops (the worker's shape)."""
+    one = [_noop_once(prefix, expected, 1, 120) for _ in range(runs)]
+    two = [_noop_once(prefix, expected, 2, 120) for _ in range(runs)]
+    return {"faust_noop_events_per_s": median(one), "faust_noop_two_hops_events_per_s": median(two)}
+
+
 def bare_consumers(prefix: str, expected: int, runs: int) -> dict[str, float]:
     plain, decoded = [], []
     for _ in range(runs):
@@ -208,6 +250,7 @@ def stream_run(
         expected = out["events"]
         if bare_runs:
             out.update(bare_consumers(prefix, expected, bare_runs))
+            out.update(faust_noop(prefix, expected, bare_runs))
         used_before = int(r.info("memory")["used_memory"])
         ws = [Worker(env, f"{prefix}-w{i}") for i in range(n_workers)]
         with workers(ws):

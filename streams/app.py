@@ -42,7 +42,7 @@ from streams.readmodel import RedisReadModel
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.state_store import TableStateLog, read_state
-from streams.topics import STATE_CONFIG, state_topic_name
+from streams.topics import STATE_CONFIG, state_topic_name, table_topic_name
 from streams.web import install as install_web
 from streams.web import record_published
 
@@ -119,17 +119,26 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
     )
     deadletters = app.topic(settings.topic_deadletter, partitions=1, key_serializer="raw", value_serializer="raw")
+    state_name = state_topic_name(settings)
     state_table = app.Table(
         "irl-state",
         default=None,
         partitions=1,
-        # One step is one write-ahead record; quarantining a busy store phone re-resolves
-        # thousands of identifiers at once, so allow large records (and compact often).
-        extra_topic_configs=dict(STATE_CONFIG),
+        # The writer fills the table itself and keeps it durable in its own write-ahead log
+        # (`state_name`), which it reads back once at takeover (streams.state_store). Faust's
+        # own changelog for the table is never written, so Faust's recovery of it is empty:
+        # it replayed the log record by record (75 s at 70k identifiers, BENCHMARKS.md) and
+        # once restored a wrong state (docs/reliability.md, bug 4).
+        changelog_topic=app.topic(
+            table_topic_name(settings),
+            partitions=1,
+            key_type=bytes,
+            value_type=bytes,
+            config=dict(STATE_CONFIG),
+        ),
         key_type=bytes,
         value_type=bytes,
     )
-    state_name = state_topic_name(settings)
 
     sender = BatchSender(app)
     links_name = links.get_topic_name()
@@ -197,12 +206,12 @@ def create_app(settings: Settings) -> faust.App:
             await asyncio.sleep(0.05)
 
     async def ensure_pipeline() -> Pipeline | None:
-        """The single writer's pipeline, restored from the table; None if the links partition moved away.
+        """The single writer's pipeline, restored from its state topic; None if the links partition moved away.
 
-        Faust's recovery is checked, not trusted: the writer folds the table's changelog to
-        its end itself and makes the table hold exactly that (see streams.state_store). The
-        previous owner cannot write any more: it was fenced and flushed before the group gave
-        us the partition (`on_revoked`), or it is dead.
+        The writer folds its write-ahead state topic to its end itself (one read, batched) and
+        makes the table hold exactly that (see streams.state_store). The previous owner cannot
+        write any more: it was fenced and flushed before the group gave us the partition
+        (`on_revoked`), or it is dead.
         """
         if rt.pipeline is None:
             await table_recovered()
@@ -213,10 +222,8 @@ def create_app(settings: Settings) -> faust.App:
             data = await read_state(settings.kafka_bootstrap, state_name, timeout_s=RESTORE_TIMEOUT_S)
             if epoch != rt.writer_epoch or not rt.owns_links:
                 return None
-            state = TableStateLog(state_table)
-            differ = state.replace(data)
-            if differ:
-                log.warning("table recovery differed from its changelog in %d keys: using the changelog", differ)
+            state = TableStateLog(state_table, state_name)
+            state.replace(data)
             wal = state.redo()
             rt.state = state
             await flush_state()

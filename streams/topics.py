@@ -25,6 +25,7 @@ __all__ = [
     "project_topics",
     "records_to_end",
     "state_topic_name",
+    "table_topic_name",
 ]
 
 
@@ -42,12 +43,14 @@ class TopicSpec:
 #: occurred_at). Time-based retention would then delete a replay of last month's events the
 #: moment they arrive, so these topics are kept by size only.
 _KEEP_BY_SIZE = (("retention.ms", "-1"),)
-#: The single writer's state (the `irl-state` table's changelog): one partition, latest value
-#: per key, room for large steps. The worker declares the table with the same settings.
+#: The single writer's state (the write-ahead log behind the `irl-state` table): one partition,
+#: latest value per key, room for large steps. Small segments and a low dirty ratio let the
+#: log cleaner compact most of it, so a takeover reads about one record per key, not history.
 STATE_CONFIG = (
     ("cleanup.policy", "compact"),
     ("max.message.bytes", str(16 * 1024 * 1024)),
-    ("segment.bytes", str(64 * 1024 * 1024)),
+    ("segment.bytes", str(16 * 1024 * 1024)),
+    ("min.cleanable.dirty.ratio", "0.2"),
 )
 #: Internal and output topics are stamped with the append time by our own producers.
 _WEEK = (("retention.ms", str(7 * 24 * 3600 * 1000)),)
@@ -58,12 +61,18 @@ def state_topic_name(settings: Settings) -> str:
     return f"{settings.app_id}-irl-state-changelog"
 
 
+def table_topic_name(settings: Settings) -> str:
+    """The `irl-state` table's own Faust changelog: declared, never written (see streams.state_store)."""
+    return f"{settings.app_id}-irl-state-table-changelog"
+
+
 def project_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic the worker reads or writes, with its fixed partition count and settings."""
     n = settings.touchpoint_partitions
     internal = f"{settings.app_id}-links"
     return [
         TopicSpec(state_topic_name(settings), 1, "the single writer's state, written ahead (compacted)", STATE_CONFIG),
+        TopicSpec(table_topic_name(settings), 1, "the irl-state table's Faust changelog (stays empty)", STATE_CONFIG),
         TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE),
         TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE),
         TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE),
