@@ -1,14 +1,21 @@
 """Offline figures: `irl replay` beside the reference script, and the phone normaliser beside bare phonenumbers.
 
 Each tool reports its own processing rate (reading and resolving, not writing outputs); the
-peak RSS is the child's own (wait4). Runs alternate (replay, reference, replay, ...) so that
-noise from other users of the machine lands on both.
+peak RSS is the child's own (wait4). Runs alternate (replay, reference, floors, replay, ...)
+so that noise from other users of the machine lands on all of them.
+
+The *floor* is what no Python resolver can beat: a loop that only reads the file and calls
+`json.loads` on each line (``json_only``), and the same plus reading the fields the reference
+touches, without phonenumbers (``json_fields``). Each runs in its own interpreter like the
+others (``python -m bench.offline floor EVENTS [--fields]``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +23,7 @@ from typing import Any
 
 from bench.common import BIN, ROOT, count_lines, dataset, median, run_measured
 
-__all__ = ["offline_core", "phones"]
+__all__ = ["floor_loop", "offline_core", "phones"]
 
 _RATE = re.compile(r"events_per_s=([\d.]+)")
 _SECONDS = re.compile(r"seconds=([\d.]+)")
@@ -46,13 +53,62 @@ def _reference_once(events: Path) -> tuple[float, float, int]:
     return float(_RATE.findall(out)[-1]), float(_SECONDS.findall(out)[-1]), rss
 
 
+def _floor_once(events: Path, fields: bool) -> tuple[float, float]:
+    argv = [str(BIN / "python"), "-m", "bench.offline", "floor", str(events)]
+    out, _, _, _ = run_measured([*argv, "--fields"] if fields else argv)
+    return float(_RATE.findall(out)[-1]), float(_SECONDS.findall(out)[-1])
+
+
+def floor_loop(path: str, fields: bool = False) -> tuple[int, float]:
+    """(events, seconds) of the cheapest loop over the file: read each line, `json.loads` it.
+
+    With `fields`, also read what the reference reads of each event and do its string work
+    (touchpoint key, WhatsApp id, phone, lower-cased email, event id), without phonenumbers
+    and without a union-find: the part of the reference's cost that is not its own choice.
+    """
+    loads = json.loads
+    count = 0
+    started = time.perf_counter()
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            event = loads(line)
+            count += 1
+            if fields:
+                touchpoint = str(event["touchpoint"]).upper()
+                keys = [f"t:{touchpoint}:{event['source_id']}"]
+                if touchpoint == "WHATSAPP":
+                    keys.append("+" + str(event["source_id"]))
+                if event.get("phone"):
+                    keys.append(event["phone"])
+                if event.get("email"):
+                    keys.append("e:" + event["email"].strip().lower())
+                keys.append(event["event_id"])
+    return count, time.perf_counter() - started
+
+
+def _floor_figures(name: str, rates: list[float], secs: list[float], n: int, reference: float) -> dict[str, Any]:
+    return {
+        f"{name}_events_per_s": median(rates),
+        f"{name}_us_per_event": 1e6 * median(secs) / n,
+        f"{name}_vs_reference": median(rates) / reference,
+    }
+
+
 def offline_core(sizes: list[tuple[int, int]]) -> dict[str, Any]:
-    """sizes: (customers, runs). Returns per-size medians, ratios and the per-event slope."""
+    """sizes: (customers, runs). Returns per-size medians, ratios, the floor and the per-event slope.
+
+    Each size row has a ``floor`` dict: ``json_only_*`` and ``json_fields_*`` (``events_per_s``,
+    ``us_per_event``, ``vs_reference``: rate / reference rate), and ``target_5x_events_per_s``
+    / ``target_5x_us_per_event``: what 5x the reference means, in the same run.
+    """
     rows: list[dict[str, Any]] = []
     for customers, runs in sizes:
         events = dataset(customers)
         n = count_lines(events)
         irl_rates, irl_secs, irl_rss, ref_rates, ref_secs, ref_rss = [], [], [], [], [], []
+        only_rates, only_secs, fields_rates, fields_secs = [], [], [], []
         for _ in range(runs):
             r, s, m = _replay_once(events)
             irl_rates.append(r)
@@ -62,6 +118,19 @@ def offline_core(sizes: list[tuple[int, int]]) -> dict[str, Any]:
             ref_rates.append(r)
             ref_secs.append(s)
             ref_rss.append(m)
+            r, s = _floor_once(events, fields=False)
+            only_rates.append(r)
+            only_secs.append(s)
+            r, s = _floor_once(events, fields=True)
+            fields_rates.append(r)
+            fields_secs.append(s)
+        reference = median(ref_rates)
+        floor = {
+            **_floor_figures("json_only", only_rates, only_secs, n, reference),
+            **_floor_figures("json_fields", fields_rates, fields_secs, n, reference),
+            "target_5x_events_per_s": 5 * reference,
+            "target_5x_us_per_event": 1e6 / (5 * reference),
+        }
         rows.append(
             {
                 "customers": customers,
@@ -74,7 +143,13 @@ def offline_core(sizes: list[tuple[int, int]]) -> dict[str, Any]:
                 "reference_us_per_event": 1e6 * median(ref_secs) / n,
                 "reference_peak_rss_mb": max(ref_rss) / 2**20,
                 "ratio": median(irl_rates) / median(ref_rates),
-                "samples": {"replay": irl_rates, "reference": ref_rates},
+                "floor": floor,
+                "samples": {
+                    "replay": irl_rates,
+                    "reference": ref_rates,
+                    "json_only": only_rates,
+                    "json_fields": fields_rates,
+                },
             }
         )
     result: dict[str, Any] = {"sizes": rows}
@@ -150,3 +225,20 @@ def phones(customers: int, limit: int, runs: int) -> dict[str, Any]:
         "ratio_cold": median(cold) / median(bare_cold),
         "ratio_real": median(real) / median(bare_real),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``floor EVENTS [--fields]``: run `floor_loop` and print its rate as the reference does."""
+    parser = argparse.ArgumentParser(description="The floor loop of the offline benchmark (one run).")
+    parser.add_argument("what", choices=["floor"])
+    parser.add_argument("events")
+    parser.add_argument("--fields", action="store_true", help="also read the fields the reference reads")
+    args = parser.parse_args(argv)
+    count, seconds = floor_loop(args.events, fields=args.fields)
+    rate = count / seconds if seconds > 0 else 0.0
+    print(f"events={count} seconds={seconds:.4f} events_per_s={rate:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

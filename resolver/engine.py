@@ -52,7 +52,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from resolver.confidence import Features, score
 from resolver.config import ResolverConfig
@@ -62,7 +62,10 @@ from resolver.names import name_class, name_parts, names_similar
 from resolver.near import NEAR_RULE, NearIndex, near_allowed
 from resolver.unionfind import DisjointSet
 
-__all__ = ["Explanation", "Lookup", "Outcome", "Profile", "Resolver", "customer_id_for"]
+__all__ = ["Explanation", "Ingested", "Lookup", "Outcome", "Profile", "Resolver", "customer_id_for"]
+
+#: What `Resolver.ingest` did with an event.
+Ingested = Literal["applied", "duplicate", "suppressed"]
 
 _OK = "ok"
 #: Profiles memoised at most (the memo is cleared when full, so memory stays flat).
@@ -157,8 +160,8 @@ _SET_EID, _SET_DUP, _SET_SUP, _SET_CID, _SET_TOUCHED, _SET_ABSORBED, _SET_CREATE
 )
 
 
-def _touched_one(eid: str, cid: str) -> Outcome:
-    """``Outcome(eid, customer_id=cid, touched=(cid,))``, built faster (equal in every way)."""
+def _touched_one(eid: str, cid: str, created: tuple[str, ...] = ()) -> Outcome:
+    """``Outcome(eid, customer_id=cid, touched=(cid,), created=created)``, built faster (equal in every way)."""
     out: Outcome = _NEW(Outcome)
     _SET_EID(out, eid)
     _SET_DUP(out, False)
@@ -166,7 +169,7 @@ def _touched_one(eid: str, cid: str) -> Outcome:
     _SET_CID(out, cid)
     _SET_TOUCHED(out, (cid,))
     _SET_ABSORBED(out, ())
-    _SET_CREATED(out, ())
+    _SET_CREATED(out, created)
     _SET_NOTES(out, ())
     return out
 
@@ -393,33 +396,74 @@ class Resolver:
         known = self._events.get(eid)
         if known is not None:
             return Outcome(eid, duplicate=True, customer_id=self._customer_of(known))
-        ext = self._parser.extract(event)
-        if self._suppressed and (
-            _digest("ev:" + eid) in self._suppressed or any(_digest(k) in self._suppressed for k in ext.keys)
-        ):
+        step = self._add(
+            eid, event.touchpoint, event.occurred_at, event.source_id, event.phone, event.email, event.name
+        )
+        if step is None:
             return Outcome(eid, suppressed=True)
-        name = event.name.strip() if event.name else None
-        if not name:
-            name = None
-        ev = _Event(eid, event.occurred_at, event.touchpoint, event.source_id.strip(), name, ext.keys, ext.rejected)
+        return self._outcome(eid, step)
+
+    def ingest(
+        self,
+        event_id: str,
+        touchpoint: str,
+        occurred_at: int,
+        source_id: str,
+        phone: str | None,
+        email: str | None,
+        name: str | None,
+    ) -> Ingested:
+        """`apply` for callers that only count (offline replay): the same state change, no `Outcome`.
+
+        Takes the fields of a valid event (`resolver.interaction.Fields`); returns whether the
+        event was applied, a duplicate, or suppressed.
+        """
+        if event_id in self._events:
+            return "duplicate"
+        step = self._add(event_id, touchpoint, occurred_at, source_id, phone, email, name)
+        if step is None:
+            return "suppressed"
+        if self._profiles:
+            self._forget_profiles(step)
+        return "applied"
+
+    def _add(
+        self,
+        eid: str,
+        touchpoint: str,
+        at: int,
+        source_id: str,
+        phone: str | None,
+        email: str | None,
+        name: str | None,
+    ) -> _Step | None:
+        """Add a new event (not held yet) and resolve it; None when it is suppressed."""
+        keys, rejected = self._parser.extract_fields(touchpoint, source_id, phone, email)
+        if self._suppressed and (
+            _digest("ev:" + eid) in self._suppressed or any(_digest(k) in self._suppressed for k in keys)
+        ):
+            return None
+        name = (name.strip() or None) if name else None
+        ev = _Event(eid, at, touchpoint, source_id.strip(), name, keys, rejected)
         self._events[eid] = ev
         step = _Step()
         nodes = self._nodes
-        cls = self._class_of(name)
+        track = self._track
+        cls = self._class_of(name) if name is not None else None
         pending: list[tuple[str, str]] = []
         new_keys: list[str] = []
         signals = self._signals
-        values = [k for k in ext.keys if k[0] in signals]
+        values = [k for k in keys if k[0] in signals]
         if cls is not None and "n" in signals:
             values.append(self._name_values.get(cls) or self._name_values.setdefault(cls, "n:" + cls))
         near_check = False
-        for key in ext.keys:
+        for key in keys:
             node = nodes.get(key)
             if node is None:
                 node = nodes[key] = _Node()
                 self._uf.add(key)
                 new_keys.append(key)
-                if self._track:
+                if track:
                     self._dirty.add("n/" + key)
                 if key[0] == "p":
                     near_check = True
@@ -431,23 +475,23 @@ class Resolver:
                 if change is not None:
                     pending.append((key, change))
         # Near candidates of a new phone are found whatever else happens (the lookup is symmetric).
-        near_flip = near_check and self._near and self._near_changed(ext.keys, new_keys)
+        near_flip = near_check and self._near and self._near_changed(keys, new_keys)
         if pending:
-            seeds = [k for k in ext.keys if nodes[k].status == _OK]
+            seeds = [k for k in keys if nodes[k].status == _OK]
             events = self._raw_events(seeds)
             events.add(eid)
             for key, change in pending:
                 self._set_status(key, change, step)
             self._reresolve(self._closure(events), step)
         elif near_flip:
-            events = self._raw_events([k for k in ext.keys if nodes[k].status == _OK])
+            events = self._raw_events([k for k in keys if nodes[k].status == _OK])
             events.add(eid)
             self._reresolve(self._closure(events), step)
         else:
             self._link(ev, new_keys, step)
-        if self._track:
+        if track:
             self._dirty.add("e/" + eid)
-        return self._outcome(eid, step)
+        return step
 
     # ------------------------------------------------------------------ near phones
 
@@ -542,11 +586,7 @@ class Resolver:
         for key in eff:
             if key[0] == "x" or _PERSON in key:
                 self._ensure_pseudo(key)
-        roots: list[str] = []
-        for key in eff:
-            root = uf.find(key)
-            if root not in roots:
-                roots.append(root)
+        roots = uf.roots_of(eff)
         if len(roots) == 1 and not new_keys:
             cid = by_root.get(roots[0])
             if cid is not None:
@@ -559,9 +599,18 @@ class Resolver:
                         self._dirty.add("c/" + cid)
                 step.touched.add(cid)
                 return
-        custs = [self._cust[by_root[r]] for r in roots if r in by_root]
-        fresh = [r for r in roots if r not in by_root]
-        if any(c.constrained for c in custs) or not self._fits(custs, fresh):
+        custs: list[_Customer] = []
+        fresh: list[str] = []
+        constrained = False
+        for r in roots:
+            held = by_root.get(r)
+            if held is None:
+                fresh.append(r)
+            else:
+                cust = self._cust[held]
+                custs.append(cust)
+                constrained = constrained or cust.constrained
+        if constrained or not self._fits(custs, fresh):
             events = self._raw_events([k for k in eff if not k.startswith("x:")])
             events.add(ev.eid)
             self._reresolve(events, step)
@@ -582,7 +631,7 @@ class Resolver:
             step.created.append(cid)
             step.touched.add(cid)
             return
-        survivor = min(custs, key=lambda c: (c.first, c.cid))
+        survivor = custs[0] if len(custs) == 1 else min(custs, key=lambda c: (c.first, c.cid))
         for c in custs:
             if c is not survivor:
                 self._absorb(c, survivor, step)
@@ -633,19 +682,21 @@ class Resolver:
 
     def _fits(self, custs: list[_Customer], fresh: list[str]) -> bool:
         """True when joining these customers and fresh roots respects limits and barriers."""
-        phones = sum(c.phones for c in custs)
-        emails = sum(c.emails for c in custs)
+        phones = emails = 0
         bars: dict[int, int] = {}
         for c in custs:
+            phones += c.phones
+            emails += c.emails
             for k, v in c.bars.items():
                 if bars.setdefault(k, v) != v:
                     return False
+        nodes = self._nodes
         for r in fresh:
             if r[0] == "p":
                 phones += 1
             elif r[0] == "e":
                 emails += 1
-            for k, v in self._nodes[r].bars:
+            for k, v in nodes[r].bars:
                 if bars.setdefault(k, v) != v:
                     return False
         return phones <= self.config.max_phones and emails <= self.config.max_emails
@@ -683,7 +734,11 @@ class Resolver:
                     pairs = node.pairs = []
                 pair = (email, cls)
                 if pair not in pairs:
-                    conflict = any(e != email and not names_similar(n, cls) for e, n in pairs)
+                    conflict = False
+                    for e, n in pairs:  # a loop, not any(): no generator per visit
+                        if e != email and not names_similar(n, cls):
+                            conflict = True
+                            break
                     pairs.append(pair)
                     if self._track:
                         self._dirty.add("n/" + key)
@@ -753,6 +808,16 @@ class Resolver:
     def _eff(self, ev: _Event) -> list[str]:
         """The keys this event links now (non-empty: a lone event gets its own ``x:`` key)."""
         nodes = self._nodes
+        keys = ev.keys
+        for key in keys:
+            node = nodes[key]
+            if node.status != _OK or node.shared or node.groups is not None:
+                break
+        else:
+            # Every key links plainly (the common case): the rules below keep them all.
+            if not keys:
+                return ["x:" + ev.eid]
+            return [keys[0]] if ev.cut else list(keys)
         out: list[str] = []
         has_email = False
         for key in ev.keys:
@@ -1055,19 +1120,29 @@ class Resolver:
             return None
         return self._by_root.get(self._uf.find(ev.anchor))
 
-    def _outcome(self, eid: str | None, step: _Step) -> Outcome:
+    def _forget_profiles(self, step: _Step) -> None:
+        """Drop the memoised profiles of every customer `step` touched, created or absorbed."""
         memo = self._profiles
-        if memo:
-            for cid in step.touched:
-                memo.pop(cid, None)
-            for cid in step.created:
-                memo.pop(cid, None)
-            for gone, survivor in step.absorbed.items():
-                memo.pop(gone, None)
-                memo.pop(survivor, None)
-        if eid is not None and not step.absorbed and not step.created and not step.notes and len(step.touched) == 1:
-            (only,) = step.touched
-            return _touched_one(eid, only)
+        for cid in step.touched:
+            memo.pop(cid, None)
+        for cid in step.created:
+            memo.pop(cid, None)
+        for gone, survivor in step.absorbed.items():
+            memo.pop(gone, None)
+            memo.pop(survivor, None)
+
+    def _outcome(self, eid: str | None, step: _Step) -> Outcome:
+        if self._profiles:
+            self._forget_profiles(step)
+        if eid is not None and not step.absorbed and not step.notes and len(step.touched) == 1:
+            # The common case (one customer re-seen, or created by this event), built faster. The
+            # event belongs to a customer the step touched, so to the only one.
+            created = step.created
+            if not created:
+                (only,) = step.touched
+                return _touched_one(eid, only, ())
+            if len(created) == 1 and created[0] in step.touched:
+                return _touched_one(eid, created[0], (created[0],))
         live = {c for c in step.touched if c in self._cust}
         customer = None
         if eid is not None and eid in self._events:

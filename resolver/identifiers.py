@@ -64,33 +64,37 @@ class IdentifierParser:
         self.emails = EmailNormaliser(config.email_rules, self.junk, domain_fixes=config.email_domain_fixes)
 
     def extract(self, event: Interaction) -> Extracted:
+        return self.extract_fields(event.touchpoint, event.source_id, event.phone, event.email)
+
+    def extract_fields(self, touchpoint: str, source_id: str, phone: str | None, email: str | None) -> Extracted:
+        """`extract` from the event's fields (the replay fast path has no `Interaction`)."""
         keys: list[str] = []
         rejected: list[str] = []
-        source = event.source_id.strip()
+        source = source_id.strip()
         tp_key: str | None = None
-        if event.touchpoint == "WHATSAPP" and source:
+        if touchpoint == "WHATSAPP" and source:
             wa = self.phones.international(source)
-            if wa.linkable:
+            if wa.status == "valid":
                 keys.append("p:" + wa.e164)
             else:
                 rejected.append(f"whatsapp:{wa.status}:{wa.e164}")
         elif self.junk.source_id(source):
             rejected.append(f"touchpoint:junk:{source}")
         else:
-            tp_key = touchpoint_key(event.touchpoint, source)
-        if event.phone and event.phone.strip():
-            phone = self.phones.normalise(event.phone)
-            key = "p:" + phone.e164
-            if not phone.linkable:
-                rejected.append(f"phone:{phone.status}:{phone.e164}")
+            tp_key = touchpoint_key(touchpoint, source)
+        if phone and phone.strip():
+            normal = self.phones.normalise(phone)
+            key = "p:" + normal.e164
+            if normal.status != "valid":
+                rejected.append(f"phone:{normal.status}:{normal.e164}")
             elif key not in keys:
                 keys.append(key)
-        if event.email and event.email.strip():
-            email = self.emails.normalise(event.email)
-            if email.linkable:
-                keys.append("e:" + email.address)
+        if email and email.strip():
+            address = self.emails.normalise(email)
+            if address.status == "valid":
+                keys.append("e:" + address.address)
             else:
-                rejected.append(f"email:{email.status}:{email.address}")
+                rejected.append(f"email:{address.status}:{address.address}")
         if tp_key is not None:
             keys.append(tp_key)
         # Built phones, email, touchpoint: already in priority order but for two phones.

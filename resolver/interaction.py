@@ -16,11 +16,13 @@ from typing import Any
 
 __all__ = [
     "TOUCHPOINTS",
+    "Fields",
     "Interaction",
     "InvalidInteraction",
     "Limits",
     "from_json",
     "parse_time",
+    "plain_fields",
     "to_json",
     "validate",
 ]
@@ -31,7 +33,6 @@ TOUCHPOINTS: tuple[str, ...] = ("UNKNOWN", "WEB", "WHATSAPP", "KIOSK")
 _MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _DAY_MS = 86_400_000
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-_MS = _dt.timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +215,10 @@ def parse_time(value: object) -> int:
             raise InvalidInteraction("occurred_at: not ISO-8601 nor epoch milliseconds") from None
         if parsed.tzinfo is None:
             raise InvalidInteraction("occurred_at: ISO-8601 time without a zone")
-        return (parsed - _EPOCH) // _MS
+        # Equal to `(parsed - _EPOCH) // timedelta(milliseconds=1)` (floor, exact), without the
+        # costly timedelta division: days and seconds are whole milliseconds.
+        since = parsed - _EPOCH
+        return since.days * _DAY_MS + since.seconds * 1000 + since.microseconds // 1000
     raise InvalidInteraction("occurred_at: must be ISO-8601 with a zone or epoch milliseconds")
 
 
@@ -248,6 +252,78 @@ def from_json(obj: object, limits: Limits = Limits()) -> Interaction:
     if problems:
         raise InvalidInteraction("; ".join(problems))
     return event
+
+
+#: What the resolver reads of an event: (event_id, touchpoint, occurred_at, source_id, phone, email, name).
+Fields = tuple[str, str, int, str, str | None, str | None, str | None]
+
+
+def plain_fields(obj: object, limits: Limits = Limits()) -> Fields | None:
+    """The resolver's fields of a JSON event that is certainly valid, read without building it.
+
+    The fast path of `irl replay`: one pass over the dict instead of `from_json` (build, then
+    `validate`). None means "look closer", not "invalid": call `from_json`, which then
+    accepts or says why. Contract (property-tested): when this returns fields, `from_json(obj,
+    limits)` returns an event with exactly these values; it never raises where `from_json`
+    would not.
+    """
+    if type(obj) is not dict:
+        return None
+    get = obj.get
+    eid, tp, src, what = get("event_id"), get("touchpoint"), get("source_id"), get("interaction")
+    if type(eid) is not str or type(tp) is not str or type(src) is not str or type(what) is not str:
+        return None
+    longest = limits.max_string
+    if len(eid) > limits.max_event_id or len(src) > limits.max_source_id or len(what) > longest:
+        return None
+    if not eid.strip() or not src.strip() or not what.strip():
+        return None
+    if tp not in _TOUCHPOINT_SET:
+        tp = tp.strip().upper()
+        if tp not in _TOUCHPOINT_SET:
+            return None
+    texts = [eid, src, what]
+    # Unrolled, not a loop over the three: this runs once per event.
+    phone = get("phone")
+    if phone is not None:
+        if type(phone) is not str or len(phone) > longest:
+            return None
+        texts.append(phone)
+    email = get("email")
+    if email is not None:
+        if type(email) is not str or len(email) > longest:
+            return None
+        texts.append(email)
+    name = get("name")
+    if name is not None:
+        if type(name) is not str or len(name) > longest:
+            return None
+        texts.append(name)
+    attributes = get("attributes")
+    if attributes is not None:
+        if type(attributes) is not dict or len(attributes) > limits.max_attributes:
+            return None
+        for key, value in attributes.items():
+            if type(key) is not str or type(value) is not str:
+                return None
+            if len(key) > longest or len(value) > longest:
+                return None
+            texts.append(key)
+            texts.append(value)
+    joined = "".join(texts)
+    if "\x00" in joined or _has_surrogate(joined):
+        return None
+    at = get("occurred_at")
+    if type(at) is not int:
+        if type(at) is not str:
+            return None
+        try:
+            at = parse_time(at)
+        except ValueError:  # InvalidInteraction, or int() of a non-ASCII digit: from_json says why
+            return None
+    if at < _MIN_TIME_MS or (limits.now_ms is not None and at > limits.now_ms + _DAY_MS):
+        return None
+    return eid, tp, at, src, phone, email, name
 
 
 def to_json(event: Interaction) -> dict[str, Any]:

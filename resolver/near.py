@@ -54,12 +54,15 @@ def phones_near(a: str, b: str) -> bool:
     """True when phone keys `a` and `b` are one edit apart in the sense of `phone_neighbours`."""
     if len(a) != len(b) or a == b:
         return False
-    diffs = [i for i in range(len(a)) if a[i] != b[i]]
-    if diffs[0] < max(_HEAD, len(a) - _SPAN):
+    start = max(_HEAD, len(a) - _SPAN)
+    if a[:start] != b[:start]:
         return False
-    if len(diffs) == 1:
-        return True
-    return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+    i = start
+    while a[i] == b[i]:  # the first difference (there is one: a != b)
+        i += 1
+    if a[i + 1 :] == b[i + 1 :]:
+        return True  # one substitution
+    return a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]  # one adjacent swap
 
 
 def near_allowed(
@@ -109,17 +112,17 @@ class NearIndex:
     def near(self, key: str) -> list[str]:
         """Indexed keys one edit from `key` (sorted, without `key`)."""
         first, second, middle = self._halves(key)
-        seen: list[str] = []
         buckets = self._buckets
-        for bucket in (first, second):
-            held = buckets.get(bucket)
+        # The key with the two digits around the middle swapped has the same length, so the
+        # same halves: its first-half bucket is this (without building the swapped key).
+        across = key[: middle - 1] + key[middle] + "<" if middle < len(key) else None
+        seen: list[str] = []
+        for bucket in (first, second, across):
+            held = buckets.get(bucket) if bucket is not None else None
             if held is not None:
                 seen.extend((held,) if isinstance(held, str) else held)
-        if middle < len(key):
-            swapped = key[: middle - 1] + key[middle] + key[middle - 1] + key[middle + 1 :]
-            held = buckets.get(self._halves(swapped)[0])
-            if held is not None:
-                seen.extend((held,) if isinstance(held, str) else held)
+        if not seen:
+            return []
         return sorted({other for other in seen if phones_near(key, other)})
 
     def add(self, key: str) -> None:

@@ -65,6 +65,7 @@ class PhoneNormaliser:
         "_cache_size",
         "_cc",
         "_cc_prefix",
+        "_cc_strip",
         "_general",
         "_intl_prefix",
         "_junk",
@@ -87,6 +88,14 @@ class PhoneNormaliser:
         prefix = metadata.international_prefix or ""
         self._intl_prefix = prefix if prefix.isdigit() else ""
         self._national_prefix = metadata.national_prefix or ""
+        # Whether a key like "919876543210" (the country code typed without "+") may take the
+        # fast path: only when the library's prefix rules are plain digits we can test exactly.
+        for_parsing = metadata.national_prefix_for_parsing or ""
+        self._cc_strip = (
+            bool(self._intl_prefix)
+            and for_parsing in ("", self._national_prefix)
+            and (self._national_prefix == "" or self._national_prefix.isdigit())
+        )
         general = metadata.general_desc
         assert general is not None, "phonenumbers metadata always has a general description"
         self._general = re.compile(general.national_number_pattern or r"(?!)")
@@ -127,8 +136,13 @@ class PhoneNormaliser:
         digits = key.lstrip("+")
         if len(digits) < 5 or len(digits) > 17:
             return Phone(key, "invalid")
+        if not key.isascii():  # other scripts' digits (٩, ९): the library maps them to ASCII
+            return self._slow(key)
         national = self._fast_national(key)
         if national is not None and self._fast_valid(national):
+            return self._judge(national, self._cc_prefix + national)
+        national = self._fast_code_stripped(key)
+        if national is not None:
             return self._judge(national, self._cc_prefix + national)
         return self._slow(key)
 
@@ -140,6 +154,20 @@ class PhoneNormaliser:
         if self._national_prefix and key.startswith(self._national_prefix):
             return key[len(self._national_prefix) :]
         return key
+
+    def _fast_code_stripped(self, key: str) -> str | None:
+        """The national number of a key that starts with the country code but has no ``+``, when valid.
+
+        As the library does (`_maybe_extract_country_code`): when the whole key is not a national
+        number of the region but the rest after the code is, the code is stripped. None: ask
+        the library.
+        """
+        if not self._cc_strip or key[:1] == "+" or not key.startswith(self._cc) or not key.isascii():
+            return None
+        rest = key[len(self._cc) :]
+        if self._general.fullmatch(key) or (self._national_prefix and rest.startswith(self._national_prefix)):
+            return None
+        return rest if self._fast_valid(rest) else None
 
     def _fast_valid(self, national: str) -> bool:
         if len(national) not in self._lengths or not self._general.fullmatch(national):

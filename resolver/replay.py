@@ -1,9 +1,11 @@
 """The offline replay loop, shared by `irl replay` and tests: JSON Lines in, resolver state out.
 
-`replay` feeds lines to a `Resolver` exactly as the stream does (one `apply` per valid event),
-collects the rejects with their line numbers, and counts. The writers (`assignment_rows`,
-`profile_records`) give sorted, deterministic output: the same lines in the same order give
-byte-identical files.
+`replay` feeds lines to a `Resolver` with the same state changes as the stream (one
+`Resolver.ingest`, which is `apply` without building its `Outcome`, per valid event), collects
+the rejects with their line numbers, and counts. The usual well-formed line is read by
+`plain_fields` in one pass; any other goes through `from_json`, which accepts it or says why.
+The writers (`assignment_rows`, `profile_records`) give sorted, deterministic output: the same
+lines in the same order give byte-identical files.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolver.engine import Resolver
-from resolver.interaction import InvalidInteraction, Limits, from_json
+from resolver.interaction import InvalidInteraction, Limits, from_json, plain_fields
 
 __all__ = ["Reject", "ReplayCounts", "assignment_rows", "profile_records", "replay"]
 
@@ -66,26 +68,40 @@ def replay(
 ) -> ReplayCounts:
     """Apply every valid event of (source, line number, text) lines; blank lines are skipped."""
     counts = ReplayCounts()
-    apply = resolver.apply
+    ingest = resolver.ingest
     for source, number, text in lines:
         if text[:1] != "{" and not text.strip():
             continue
         counts.lines += 1
         try:
-            event = from_json(_parse(text), limits)
+            obj = _parse(text)
+            # The common well-formed event is read in one pass; anything else goes through
+            # `from_json`, which accepts it or says why (see `plain_fields`).
+            fields = plain_fields(obj, limits)
+            if fields is None:
+                event = from_json(obj, limits)
+                fields = (
+                    event.event_id,
+                    event.touchpoint,
+                    event.occurred_at,
+                    event.source_id,
+                    event.phone,
+                    event.email,
+                    event.name,
+                )
         except (InvalidInteraction, ValueError, TypeError, KeyError) as exc:
             reason = exc.reason if isinstance(exc, InvalidInteraction) else f"not a JSON event: {type(exc).__name__}"
             counts.rejects += 1
             if on_reject is not None:
                 on_reject(Reject(source, number, reason))
             continue
-        outcome = apply(event)
-        if outcome.duplicate:
-            counts.duplicates += 1
-        elif outcome.suppressed:
-            counts.suppressed += 1
-        else:
+        done = ingest(*fields)
+        if done == "applied":
             counts.events += 1
+        elif done == "duplicate":
+            counts.duplicates += 1
+        else:
+            counts.suppressed += 1
     return counts
 
 

@@ -45,6 +45,20 @@ class DisjointSet:
             key, p = p, gp
         return key
 
+    def roots_of(self, keys: Iterable[str]) -> list[str]:
+        """The distinct roots of `keys` in the order first reached (`find` on each, inlined)."""
+        parent = self._parent
+        out: list[str] = []
+        for key in keys:
+            p = parent[key]
+            while p != key:
+                gp = parent[p]
+                parent[key] = gp
+                key, p = p, gp
+            if key not in out:
+                out.append(key)
+        return out
+
     def union(self, a: str, b: str) -> tuple[str, str | None]:
         """Join the sets of `a` and `b`. Returns (root, absorbed root or None if already one)."""
         ra, rb = self.find(a), self.find(b)

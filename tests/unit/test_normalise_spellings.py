@@ -148,3 +148,11 @@ def test_fast_path_agrees_with_the_library(national: str, prefix: str) -> None:
     assert (ours.status != "invalid") == valid
     if valid:
         assert ours.e164 == e164
+
+
+@pytest.mark.parametrize("raw", ["+91 9٨٧٦٥٤٣٢١٠", "९८७६५४३२१०", "+91 ९८७६५४३२१०"])
+def test_digits_of_other_scripts_give_ascii_e164(phones: PhoneNormaliser, raw: str) -> None:
+    """Arabic-Indic and Devanagari digits read as the number, and the key is plain ASCII."""
+    phone = phones.normalise(raw)
+    assert phone.e164 == "+919876543210"
+    assert phone.e164.isascii()

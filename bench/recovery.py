@@ -1,0 +1,138 @@
+"""Recovery at scale: a worker restarted on a large state, without streaming that state in first.
+
+Loading a million events through the single writer takes longer than a benchmark should, so
+the state is built the way the writer builds it, offline: `streams.pipeline.Pipeline` over
+the generated file in steps of 200 events (the writer's batch), every step written ahead
+exactly as `streams.state_store` writes it, and sent to the worker's state topic in order;
+then one tick closes every window. `irl rebuild-redis` brings Redis to the same offset. Then
+one `irl worker` starts on it (cold start: the group has no member yet) and is killed with
+``kill -9`` and started again (a crash: the dead member stays in the group until its session
+times out). Each time is measured until `GET /ready` answers 200 as the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench.common import KAFKA, Worker, bench_env, new_prefix, redis_url, workers
+from bench.streaming import _irl, _recover, cleanup
+
+__all__ = ["recovery_at_scale"]
+
+_STEP = 200
+_FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01: every window is due
+
+
+def _steps(events: Path) -> Iterator[Any]:
+    """Every step the writer would write for `events` (offset -1: the links topic starts empty), then the pipeline."""
+    from resolver.interaction import Limits, from_json
+    from streams.app import resolver_config
+    from streams.pipeline import Pipeline
+    from streams.settings import Settings
+
+    settings = Settings.from_env()
+    pipeline = Pipeline(resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000)
+    batch: list[Any] = []
+    limits = Limits()
+    with events.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                batch.append(from_json(json.loads(line), limits))
+            if len(batch) >= _STEP:
+                yield from pipeline.on_events(-1, batch)
+                batch = []
+    if batch:
+        yield from pipeline.on_events(-1, batch)
+    yield from pipeline.on_tick(-1, _FAR_FUTURE_MS)
+    yield pipeline
+
+
+async def _seed(topic: str, events: Path) -> dict[str, Any]:
+    """Build the steps and write each ahead into `topic` partition 0, in order, as the writer does."""
+    from aiokafka import AIOKafkaProducer
+
+    from streams.pipeline import Pipeline
+    from streams.state_store import WAL_KEY, encode_wal
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=KAFKA, max_request_size=16 * 1024 * 1024, max_batch_size=1024 * 1024, linger_ms=20
+    )
+    await producer.start()
+    sent = 0
+    wal_key = WAL_KEY.encode()
+    out: dict[str, Any] = {}
+    try:
+        batch = producer.create_batch()
+        for step in _steps(events):
+            if isinstance(step, Pipeline):
+                stats = step.resolver.stats()
+                out.update(identifiers=stats["identifiers"], customers=stats["customers"], events=stats["events"])
+                break
+            records = [(wal_key, encode_wal(step).encode())]
+            records.extend((k.encode(), None if v is None else v.encode()) for k, v in step.changes.items())
+            for key, value in records:
+                if batch.append(timestamp=None, key=key, value=value, headers=[]) is None:
+                    await producer.send_batch(batch, topic, partition=0)
+                    batch = producer.create_batch()
+                    if batch.append(timestamp=None, key=key, value=value, headers=[]) is None:
+                        raise ValueError("a state record is larger than the producer's batch")
+                sent += 1
+        await producer.send_batch(batch, topic, partition=0)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    out["state_records"] = sent
+    return out
+
+
+def recovery_at_scale(events: Path, timeout: float = 900) -> dict[str, Any]:
+    """Seed a worker's state from `events`, then time a cold start and a restart after kill -9."""
+    import os
+
+    prefix = new_prefix("r")
+    env = bench_env(prefix)
+    out: dict[str, Any] = {"prefix": prefix}
+    saved = {k: os.environ.get(k) for k in env}
+    try:
+        _irl(env, "topics", "create")
+        os.environ.update(env)  # the pipeline reads the same settings as the worker
+        from streams.settings import Settings
+        from streams.topics import state_topic_name
+
+        t0 = time.monotonic()
+        out.update(asyncio.run(_seed(state_topic_name(Settings.from_env()), events)))
+        out["seed_s"] = time.monotonic() - t0
+        out["redis_rebuild_s"] = _irl(env, "rebuild-redis", timeout=timeout)
+        w = Worker(env, f"{prefix}-w0")
+        with workers([w]):
+            t0 = time.monotonic()
+            w.start()
+            while time.monotonic() - t0 < timeout:
+                w.check()
+                status, body = w.ready()
+                if status == 200 and body is not None and body.get("role") == "writer":
+                    out["cold_start_s"] = time.monotonic() - t0
+                    out["recovered_customers"] = body.get("customers")
+                    break
+                time.sleep(0.1)
+            else:
+                raise TimeoutError(f"worker not ready on the seeded state within {timeout:.0f}s")
+            crash = _recover(w, timeout=timeout)
+            out["recovery_s"] = crash["recovery_s"]
+            out["redis_rebuilds_after_restart"] = crash["redis_rebuilds_after_restart"]
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        cleanup(prefix)
+        redis.Redis.from_url(redis_url()).flushdb()
+    return out
