@@ -150,7 +150,11 @@ def test_fast_path_agrees_with_the_library(national: str, prefix: str) -> None:
         assert ours.e164 == e164
 
 
-@pytest.mark.parametrize("raw", ["+91 9٨٧٦٥٤٣٢١٠", "९८७६५४३२१०", "+91 ९८७६५४३२१०"])
+_ARABIC_INDIC = "+91 9\u0668\u0667\u0666\u0665\u0664\u0663\u0662\u0661\u0660"
+_DEVANAGARI = "\u096f\u096e\u096d\u096c\u096b\u096a\u0969\u0968\u0967\u0966"
+
+
+@pytest.mark.parametrize("raw", [_ARABIC_INDIC, _DEVANAGARI, "+91 " + _DEVANAGARI])
 def test_digits_of_other_scripts_give_ascii_e164(phones: PhoneNormaliser, raw: str) -> None:
     """Arabic-Indic and Devanagari digits read as the number, and the key is plain ASCII."""
     phone = phones.normalise(raw)
