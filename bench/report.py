@@ -266,7 +266,12 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             f"{rec['rebuild_resolver_s']:.1f} s (measured in the bench process); the rest is start-up, the group "
             f"join and the Redis check"
             + (f", plus {over:.1f} s for the dead member's session to time out after `kill -9`" if over > 1 else "")
-            + ". Faust's own table recovery is no longer on this path: it replayed the changelog record by record "
+            + ". With one JSON record per state key it cannot be met: this state has "
+            f"{rec['state_keys'] / rec['identifiers']:.1f} keys per identifier and the resolver rebuilds at "
+            f"{1e6 * rec['rebuild_resolver_s'] / rec['state_keys']:.1f} us per key, so 1M identifiers need about "
+            f"{rec['rebuild_resolver_s'] * 1e6 / rec['identifiers']:.0f} s for the rebuild alone"
+            f" and {rec['read_state_s'] * 1e6 / rec['identifiers']:.0f} s to read the topic"
+            ". Faust's own table recovery is no longer on this path: it replayed the changelog record by record "
             "(84 s after `kill -9` at 71k identifiers in the previous run, now "
             + (f"{st['recovery_s']:.1f} s" if st.get("recovery_s") else "not measured")
             + "). Next steps: a periodic snapshot of the resolver in one compact binary record per chunk (rebuild "
