@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from streams.settings import Settings, SettingsError
@@ -53,3 +55,17 @@ def test_touchpoint_topics_keep_old_event_times() -> None:
     for topic in Settings.from_env({}).touchpoint_topics().values():
         assert specs[topic]["retention.ms"] == "-1", topic
     assert specs["irl-resolver-links"]["retention.ms"] != "-1"
+
+
+def test_faust_never_recovers_the_state_table(tmp_path: Path) -> None:
+    """The writer's own read of its state topic is the only recovery: the table's Faust changelog is another topic."""
+    from streams.app import create_app
+    from streams.topics import project_topics, state_topic_name, table_topic_name
+
+    settings = Settings.from_env({"IRL_DATA_DIR": str(tmp_path), "IRL_APP_ID": "irl-unit-state"})
+    app = create_app(settings)
+    table = app.tables["irl-state"]  # type: ignore[attr-defined]
+    assert table.changelog_topic.get_topic_name() == table_topic_name(settings)
+    assert table_topic_name(settings) != state_topic_name(settings)
+    names = {s.name for s in project_topics(settings)}
+    assert {table_topic_name(settings), state_topic_name(settings)} <= names
