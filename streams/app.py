@@ -25,6 +25,7 @@ import dataclasses
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ log = logging.getLogger("irl.worker")
 KIND_HEADER = "irl.kind"
 TRIAGE_BATCH = 500
 RESOLVE_BATCH = 200
+#: Longest a stop may take once begun (then the process exits, see `_App`).
+STOP_GRACE_S = 30.0
 #: Largest state record (a step's write-ahead record) the table's changelog accepts.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 #: Longest a takeover may spend reading the state topic.
@@ -64,10 +67,36 @@ def resolver_config(settings: Settings) -> ResolverConfig:
     return ResolverConfig(default_region=settings.default_region, hub_threshold=settings.hub_threshold)
 
 
+class _App(faust.App):
+    """Faust's App, with a stop that cannot hang.
+
+    With the broker gone, Faust's stop waits for ever on the consumer's final commit (a
+    SIGTERM was seen to leave the worker running for minutes). Once the stop has begun, a
+    watchdog ends the process after `STOP_GRACE_S`. Nothing is lost by it: offsets not
+    committed are read again by the next owner, and the single writer's steps are written
+    ahead and idempotent.
+    """
+
+    async def on_stop(self) -> None:
+        _stop_watchdog(STOP_GRACE_S)
+        await super().on_stop()
+
+
+def _stop_watchdog(seconds: float) -> None:
+    def expire() -> None:
+        log.error("the worker did not stop within %.0fs (broker unreachable?): exiting now", seconds)
+        logging.shutdown()
+        os._exit(75)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+
+
 def create_app(settings: Settings) -> faust.App:
     """Build the Faust app, its topics, agents, timer and health views."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = _App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,

@@ -8,12 +8,14 @@ Both use services of their own (tests/chaos/conftest.py), never the shared ones.
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from streams.app import STOP_GRACE_S
 from streams.synthetic import generate
 from tests.integration.harness import Worker, create_project_topics, isolated_env, wait_for
 
@@ -127,4 +129,28 @@ async def test_redis_flushed_and_restarted_mid_run(kafka_bootstrap: str, private
         ).save()  # fmt: skip
     finally:
         await client.aclose()
+        worker.stop()
+
+
+async def test_sigterm_without_broker_still_stops(private_kafka: str, chaos_redis_url: str, tmp_path: Path) -> None:
+    """Faust's stop waits for ever on a final commit to an absent broker: the worker must exit anyway."""
+    env = isolated_env(private_kafka, chaos_redis_url, **GROUP_ENV)
+    await create_project_topics(env)
+    worker = Worker(env, tmp_path / "worker.log").start()
+    try:
+        await wait_ready(worker)
+        kafka_script("stop")
+        await wait_for("the worker to see the broker gone", lambda: ready(worker).get("kafka") is False, 60, worker)
+        assert worker.proc is not None
+        worker.proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        deadline = t0 + STOP_GRACE_S + 30
+        while worker.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # polled against the deadline above
+        code = worker.proc.poll()
+        assert code is not None, f"the worker still runs {time.monotonic() - t0:.0f}s after SIGTERM"
+        assert code in (0, 75), worker.log_tail()
+        if code == 75:
+            assert "did not stop within" in worker.log_tail(200)
+    finally:
         worker.stop()
