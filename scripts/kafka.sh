@@ -81,7 +81,12 @@ start() {
   write_config
   if [[ ! -f "$DATA/meta.properties" ]]; then
     local cluster_id
-    cluster_id="$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+    # Never starting with "-": kafka-storage would read it as an option (1 start in 64 failed so).
+    cluster_id="$(python3 -c '
+import base64, uuid
+while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+    pass
+print(cid)')"
     java -cp "$LIBS/*" -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.properties" \
       -Dkafka.logs.dir="$RUN/logs" kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG" >"$RUN/logs/format.log" 2>&1 \
       || { say "formatting storage failed:"; tail -n 20 "$RUN/logs/format.log" >&2; exit 1; }
