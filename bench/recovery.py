@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import redis
@@ -30,15 +32,10 @@ _STEP = 200
 _FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01: every window is due
 
 
-def _steps(events: Path) -> Iterator[Any]:
-    """Every step the writer would write for `events` (offset -1: the links topic starts empty), then the pipeline."""
+def _steps(pipeline: Any, events: Path) -> Iterator[Any]:
+    """Every step the writer would write for `events` (offset -1: the links topic starts empty)."""
     from resolver.interaction import Limits, from_json
-    from streams.app import resolver_config
-    from streams.pipeline import Pipeline
-    from streams.settings import Settings
 
-    settings = Settings.from_env()
-    pipeline = Pipeline(resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000)
     batch: list[Any] = []
     limits = Limits()
     with events.open(encoding="utf-8") as handle:
@@ -51,33 +48,32 @@ def _steps(events: Path) -> Iterator[Any]:
     if batch:
         yield from pipeline.on_events(-1, batch)
     yield from pipeline.on_tick(-1, _FAR_FUTURE_MS)
-    yield pipeline
 
 
 async def _seed(topic: str, events: Path) -> dict[str, Any]:
     """Build the steps and write each ahead into `topic` partition 0, in order, as the writer does."""
     from aiokafka import AIOKafkaProducer
 
+    from streams.app import resolver_config
     from streams.pipeline import Pipeline
-    from streams.state_store import WAL_KEY, encode_wal
+    from streams.settings import Settings
+    from streams.state_store import TableStateLog
+
+    settings = Settings.from_env()
+    pipeline = Pipeline(resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000)
+    state = TableStateLog(SimpleNamespace(data={}), topic)  # the writer's own adapter, on a plain dict
 
     producer = AIOKafkaProducer(
         bootstrap_servers=KAFKA, max_request_size=16 * 1024 * 1024, max_batch_size=1024 * 1024, linger_ms=20
     )
     await producer.start()
     sent = 0
-    wal_key = WAL_KEY.encode()
     out: dict[str, Any] = {}
     try:
         batch = producer.create_batch()
-        for step in _steps(events):
-            if isinstance(step, Pipeline):
-                stats = step.resolver.stats()
-                out.update(identifiers=stats["identifiers"], customers=stats["customers"], events=stats["events"])
-                break
-            records = [(wal_key, encode_wal(step).encode())]
-            records.extend((k.encode(), None if v is None else v.encode()) for k, v in step.changes.items())
-            for key, value in records:
+        for step in _steps(pipeline, events):
+            state.write(step)
+            for key, value in state.take_outgoing():
                 if batch.append(timestamp=None, key=key, value=value, headers=[]) is None:
                     await producer.send_batch(batch, topic, partition=0)
                     batch = producer.create_batch()
@@ -86,6 +82,8 @@ async def _seed(topic: str, events: Path) -> dict[str, Any]:
                 sent += 1
         await producer.send_batch(batch, topic, partition=0)
         await producer.flush()
+        stats = pipeline.resolver.stats()
+        out.update(identifiers=stats["identifiers"], customers=stats["customers"], events=stats["events"])
     finally:
         await producer.stop()
     out["state_records"] = sent
@@ -112,8 +110,6 @@ def _restore_parts(topic: str) -> dict[str, Any]:
 
 def recovery_at_scale(events: Path, timeout: float = 900) -> dict[str, Any]:
     """Seed a worker's state from `events`, then time a cold start and a restart after kill -9."""
-    import os
-
     prefix = new_prefix("r")
     env = bench_env(prefix)
     out: dict[str, Any] = {"prefix": prefix}

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import json.scanner
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -59,6 +58,7 @@ from resolver.confidence import Features, score
 from resolver.config import ResolverConfig
 from resolver.identifiers import IdentifierParser, kind_of, mask, touchpoint_key
 from resolver.interaction import Interaction
+from resolver.jsontext import loads
 from resolver.names import name_class, name_parts, names_similar
 from resolver.near import NEAR_RULE, NearIndex, near_allowed
 from resolver.unionfind import DisjointSet
@@ -73,18 +73,6 @@ _OK = "ok"
 _PROFILE_MEMO = 100_000
 #: Separates a shared phone from the name group of one of its people (``p:+91...#kavita``).
 _PERSON = "#"
-
-
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner takes a decoder
-
-
-def _loads(text: str) -> Any:
-    """`json.loads` for the compact records this module writes, without its per-call overhead."""
-    try:
-        value, end = _SCAN(text, 0)
-    except StopIteration:
-        return json.loads(text)  # raises the usual error
-    return value if end == len(text) else json.loads(text)
 
 
 def _people(sig: list[str]) -> int:
@@ -1810,7 +1798,7 @@ class Resolver:
         for rec, text in records:
             if text is None:
                 continue
-            value = _loads(text)
+            value = loads(text)
             kind, key = rec[0], rec[2:]
             if kind == "e":
                 at, tp, src, name, keys, rejected, anchor, cut, note = value

@@ -20,6 +20,7 @@ __all__ = [
     "Interaction",
     "InvalidInteraction",
     "Limits",
+    "fields_of",
     "from_json",
     "parse_time",
     "plain_fields",
@@ -256,6 +257,11 @@ def from_json(obj: object, limits: Limits = Limits()) -> Interaction:
 
 #: What the resolver reads of an event: (event_id, touchpoint, occurred_at, source_id, phone, email, name).
 Fields = tuple[str, str, int, str, str | None, str | None, str | None]
+
+
+def fields_of(event: Interaction) -> Fields:
+    """The resolver's fields of a built event (what `plain_fields` reads without building it)."""
+    return (event.event_id, event.touchpoint, event.occurred_at, event.source_id, event.phone, event.email, event.name)
 
 
 def plain_fields(obj: object, limits: Limits = Limits()) -> Fields | None:

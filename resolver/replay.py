@@ -10,14 +10,13 @@ lines in the same order give byte-identical files.
 
 from __future__ import annotations
 
-import json
-import json.scanner
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from resolver.engine import Resolver
-from resolver.interaction import InvalidInteraction, Limits, from_json, plain_fields
+from resolver.interaction import InvalidInteraction, Limits, fields_of, from_json, plain_fields
+from resolver.jsontext import loads
 
 __all__ = ["Reject", "ReplayCounts", "assignment_rows", "profile_records", "replay"]
 
@@ -43,22 +42,6 @@ class ReplayCounts:
     rejects: int = 0
 
 
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner takes a decoder
-
-
-def _parse(text: str) -> Any:
-    """`json.loads(text)` for one line, without its per-call overhead on the usual ``{...}`` line."""
-    if text[:1] == "{":
-        try:
-            value, end = _SCAN(text, 0)
-        except StopIteration:
-            pass
-        else:
-            if end == len(text) or text[end:].isspace():
-                return value
-    return json.loads(text)
-
-
 def replay(
     lines: Iterable[tuple[str, int, str]],
     resolver: Resolver,
@@ -74,21 +57,12 @@ def replay(
             continue
         counts.lines += 1
         try:
-            obj = _parse(text)
+            obj = loads(text)
             # The common well-formed event is read in one pass; anything else goes through
             # `from_json`, which accepts it or says why (see `plain_fields`).
             fields = plain_fields(obj, limits)
             if fields is None:
-                event = from_json(obj, limits)
-                fields = (
-                    event.event_id,
-                    event.touchpoint,
-                    event.occurred_at,
-                    event.source_id,
-                    event.phone,
-                    event.email,
-                    event.name,
-                )
+                fields = fields_of(from_json(obj, limits))
         except (InvalidInteraction, ValueError, TypeError, KeyError) as exc:
             reason = exc.reason if isinstance(exc, InvalidInteraction) else f"not a JSON event: {type(exc).__name__}"
             counts.rejects += 1
