@@ -84,35 +84,74 @@ def count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+#: Runs ``argv[2:]`` as its own forked child and writes that child's ``ru_maxrss`` (KiB) to fd
+#: ``argv[1]``. A child of this process cannot be measured directly: `subprocess` starts it with
+#: vfork, and Linux carries the high-water RSS of the memory it leaves at exec (this process's)
+#: into the child's ``ru_maxrss``, so every child read at least this process's own peak. Forked
+#: from a bare ``python -S -I``, the floor is about 5 MB instead.
+_PEAK = (
+    "import os, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.close(fd)\n"
+    "    try:\n"
+    "        os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "    except OSError as exc:\n"
+    "        os.write(2, f'{sys.argv[2]}: {exc}\\n'.encode())\n"
+    "    os._exit(127)\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "os.write(fd, str(usage.ru_maxrss).encode())\n"
+    "code = os.waitstatus_to_exitcode(status)\n"
+    "sys.exit(128 - code if code < 0 else code)\n"
+)
+
+
 def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[str, str, float, int]:
-    """Run argv; return (stdout, stderr, wall seconds, peak RSS bytes of that child, from wait4)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
-    # Read both pipes without deadlock, then reap with wait4 to get this child's own rusage.
+    """Run argv; return (stdout, stderr, wall seconds, peak RSS bytes of that child, from wait4).
+
+    The child is started through a small trampoline (`_PEAK`) so that its peak RSS is its own,
+    not at least this process's; the wall time includes the trampoline's start (about 20 ms).
+    """
     import threading
 
+    read_fd, write_fd = os.pipe()
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-I", "-c", _PEAK, str(write_fd), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+            pass_fds=(write_fd,),
+        )
+    finally:
+        os.close(write_fd)
     chunks: dict[str, list[bytes]] = {"out": [], "err": []}
 
     def _drain(name: str, stream: Any) -> None:
         for block in iter(lambda: stream.read(65536), b""):
             chunks[name].append(block)
 
+    # Read both pipes without deadlock, then reap the trampoline and read what it measured.
     threads = [
         threading.Thread(target=_drain, args=("out", proc.stdout), daemon=True),
         threading.Thread(target=_drain, args=("err", proc.stderr), daemon=True),
     ]
     for t in threads:
         t.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc.wait()
     wall = time.perf_counter() - t0
     for t in threads:
         t.join(timeout=10)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    with os.fdopen(read_fd, "rb") as peak:
+        kib = peak.read().strip()
     out = b"".join(chunks["out"]).decode(errors="replace")
     err = b"".join(chunks["err"]).decode(errors="replace")
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not kib.isdigit():
         raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {err[-2000:]}")
-    return out, err, wall, int(usage.ru_maxrss) * 1024
+    return out, err, wall, int(kib) * 1024
 
 
 def free_port() -> int:

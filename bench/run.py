@@ -16,18 +16,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import offline, recovery, report, streaming
+from bench import copies, offline, recovery, report, streaming
 from bench.common import ROOT, dataset, machine
 
 __all__ = ["main"]
 
-_PARTS = ("offline", "phones", "stream", "latency", "scale", "recovery")
+_PARTS = ("offline", "copies", "phones", "stream", "latency", "scale", "recovery")
 
 
 def _plan(quick: bool) -> dict[str, Any]:
     if quick:
         return {
             "offline": [(20_000, 1)],
+            "copies": {"customers": 2_000, "copies": 16, "gap_days": 30, "runs": 1},
             "phones": {"customers": 20_000, "limit": 50_000, "runs": 1},
             "stream": {"customers": 4_000, "bare_runs": 1, "recovery": False},
             "latency": {"rate": 200, "seconds": 15},
@@ -37,6 +38,7 @@ def _plan(quick: bool) -> dict[str, Any]:
     # 200k customers are about 1M events (generated once, about 6 minutes, cached under bench/.data/).
     return {
         "offline": [(20_000, 3), (200_000, 1)],
+        "copies": {"customers": 10_000, "copies": 16, "gap_days": 30, "runs": 3},
         "phones": {"customers": 20_000, "limit": 200_000, "runs": 3},
         "stream": {"customers": 20_000, "bare_runs": 3, "recovery": True},
         "latency": {"rate": 200, "seconds": 60},
@@ -85,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "offline" in only:
         res["offline"] = _step("offline core", lambda: offline.offline_core(plan["offline"]), errors)
+    if "copies" in only:
+        c = plan["copies"]
+        res["copies"] = _step(
+            f"copies (1 and {c['copies']} copies of {c['customers']} customers)",
+            lambda: copies.copies_run(c["customers"], c["runs"], copies=c["copies"], gap_days=c["gap_days"]),
+            errors,
+        )
     if "phones" in only:
         p = plan["phones"]
         res["phones"] = _step("normalisation", lambda: offline.phones(p["customers"], p["limit"], p["runs"]), errors)

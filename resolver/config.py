@@ -82,6 +82,8 @@ class ResolverConfig:
             the names on both agree strongly and no email conflicts (`resolver.near`), as a
             weaker, explained rule.
         phone_cache_size: bound of the phone normalisation cache (entries).
+        duplicate_horizon_ms: a repeated event id within this much event time of the latest
+            event applied changes nothing (`resolver.horizon`); older copies only count.
     """
 
     default_region: str = "IN"
@@ -96,12 +98,15 @@ class ResolverConfig:
     email_domain_fixes: tuple[tuple[str, str], ...] = field(default_factory=domain_typos)
     near_phones: bool = True
     phone_cache_size: int = 500_000
+    duplicate_horizon_ms: int = 7 * 86_400_000
 
     def __post_init__(self) -> None:
         if self.hub_threshold < 1:
             raise ValueError("hub_threshold must be at least 1")
         if self.max_phones < 1 or self.max_emails < 1:
             raise ValueError("max_phones and max_emails must be at least 1")
+        if self.duplicate_horizon_ms < 0:
+            raise ValueError("duplicate_horizon_ms must be >= 0")
         unknown = set(self.hub_signals) - {"name", "email", "phone", "touchpoint"}
         if unknown:
             raise ValueError(f"hub_signals: unknown {sorted(unknown)}")

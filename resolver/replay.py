@@ -4,8 +4,9 @@
 `Resolver.ingest`, which is `apply` without building its `Outcome`, per valid event), collects
 the rejects with their line numbers, and counts. The usual well-formed line is read by
 `plain_fields` in one pass; any other goes through `from_json`, which accepts it or says why.
-The writers (`assignment_rows`, `profile_records`) give sorted, deterministic output: the same
-lines in the same order give byte-identical files.
+`assignment_rows` reads the lines a second time and gives each event its evidence's customer;
+`profile_records` gives sorted, deterministic output: the same lines in the same order give
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -79,12 +80,29 @@ def replay(
     return counts
 
 
-def assignment_rows(resolver: Resolver) -> Iterator[tuple[str, str]]:
-    """(event_id, customer_id) per held event, sorted by event_id."""
-    for eid in resolver.event_ids():
-        cid = resolver.customer_of_event(eid)
+def assignment_rows(
+    lines: Iterable[tuple[str, int, str]], resolver: Resolver, *, limits: Limits = Limits()
+) -> Iterator[tuple[str, str]]:
+    """(event_id, customer_id) of every valid event of `lines`, in input order (a second pass).
+
+    The core keeps distinct evidence, not every event id, so assignments are read back by
+    content: each event belongs to the customer of its evidence. Erased events have none.
+    Callers sort and deduplicate (the first line of a repeated id wins, as in `replay`).
+    """
+    customer_of = resolver.customer_of_fields
+    for _, _, text in lines:
+        if text[:1] != "{" and not text.strip():
+            continue
+        try:
+            obj = loads(text)
+            fields = plain_fields(obj, limits)
+            if fields is None:
+                fields = fields_of(from_json(obj, limits))
+        except (InvalidInteraction, ValueError, TypeError, KeyError):
+            continue
+        cid = customer_of(fields)
         if cid is not None:
-            yield eid, cid
+            yield fields[0], cid
 
 
 def profile_records(resolver: Resolver) -> Iterator[dict[str, Any]]:

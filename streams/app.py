@@ -64,7 +64,11 @@ RESTORE_TIMEOUT_S = 900.0
 
 def resolver_config(settings: Settings) -> ResolverConfig:
     """The core's configuration from the shell's settings (the core never reads settings)."""
-    return ResolverConfig(default_region=settings.default_region, hub_threshold=settings.hub_threshold)
+    return ResolverConfig(
+        default_region=settings.default_region,
+        hub_threshold=settings.hub_threshold,
+        duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+    )
 
 
 class _App(faust.App):

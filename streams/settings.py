@@ -75,6 +75,7 @@ class Settings:
     app_id: str = "irl-resolver"
     max_string: int = 4096
     hub_threshold: int = 5
+    duplicate_horizon_days: int = 7
     tick_seconds: float = 1.0
     session_timeout_seconds: int = 10
 
@@ -120,6 +121,7 @@ class Settings:
             app_id=_str(e, "IRL_APP_ID", d.app_id),
             max_string=_int(e, "IRL_MAX_STRING", d.max_string, 16, 1_000_000),
             hub_threshold=_int(e, "IRL_HUB_THRESHOLD", d.hub_threshold, 2, 1_000_000),
+            duplicate_horizon_days=_int(e, "IRL_DUPLICATE_HORIZON_DAYS", d.duplicate_horizon_days, 1, 3650),
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
         )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import gc
+import heapq
 import json
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,6 +77,13 @@ def _dump(record: Any) -> str:
     type=click.IntRange(1, 10_000),
     help="Distinct people above which a phone/email is quarantined.",
 )
+@click.option(
+    "--duplicate-horizon-days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="A repeated event id within this many days of event time changes nothing.",
+)
 def command(
     events: tuple[Path, ...],
     assignments_path: Path,
@@ -82,10 +91,15 @@ def command(
     rejects_path: Path,
     region: str,
     hub_threshold: int,
+    duplicate_horizon_days: int,
 ) -> None:
     """Resolve EVENTS (JSON Lines files) offline and write assignments, profiles and rejects."""
     try:
-        config = ResolverConfig(default_region=region.upper(), hub_threshold=hub_threshold)
+        config = ResolverConfig(
+            default_region=region.upper(),
+            hub_threshold=hub_threshold,
+            duplicate_horizon_ms=duplicate_horizon_days * 86_400_000,
+        )
         resolver = Resolver(config, track_changes=False)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -103,7 +117,7 @@ def command(
             counts = replay(_lines(events, None), resolver, on_reject=on_reject)
     resolve_seconds = time.perf_counter() - started
     with assignments_path.open("w", encoding="utf-8", newline="") as handle:
-        _write_assignments(handle, resolver)
+        _write_assignments(handle, assignment_rows(_lines(events, None), resolver))
     with profiles_path.open("w", encoding="utf-8", newline="\n") as handle:
         for record in profile_records(resolver):
             handle.write(_dump(record) + "\n")
@@ -111,15 +125,53 @@ def command(
     rate = counts.lines / resolve_seconds if resolve_seconds > 0 else 0.0
     click.echo(
         f"events={counts.events} duplicates={counts.duplicates} rejects={counts.rejects} "
-        f"suppressed={counts.suppressed} customers={stats['customers']} merges={stats['merges']} "
+        f"suppressed={counts.suppressed} evidence={stats['evidence']} customers={stats['customers']} "
+        f"merges={stats['merges']} "
         f"quarantined={stats['quarantined']} shared_phones={stats['shared_phones']} "
         f"seconds={resolve_seconds:.2f} events_per_s={rate:.0f}",
         err=True,
     )
 
 
-def _write_assignments(handle: IO[str], resolver: Resolver) -> None:
+#: Assignment rows sorted in memory at a time; more go through sorted runs on disk.
+_RUN_ROWS = 250_000
+
+
+def _write_assignments(handle: IO[str], rows: Iterable[tuple[str, str]]) -> None:
+    """Write (event_id, customer_id) rows sorted by event id, the first row of a repeated id kept.
+
+    Sorted in runs of `_RUN_ROWS` rows spilled to temporary files and merged, so memory stays
+    flat however many events the input holds.
+    """
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["event_id", "customer_id"])
-    for row in assignment_rows(resolver):
-        writer.writerow(row)
+    with tempfile.TemporaryDirectory(prefix="irl-assign-") as tmp:
+        runs: list[Path] = []
+        chunk: list[tuple[str, int, str]] = []
+        for seq, (eid, cid) in enumerate(rows):
+            chunk.append((eid, seq, cid))
+            if len(chunk) >= _RUN_ROWS:
+                runs.append(_spill(Path(tmp) / f"run{len(runs)}.tsv", chunk))
+                chunk = []
+        chunk.sort()
+        streams: list[Iterator[tuple[str, int, str]]] = [_read_run(p) for p in runs]
+        last = None
+        for eid, _, cid in heapq.merge(iter(chunk), *streams):
+            if eid != last:
+                writer.writerow((eid, cid))
+                last = eid
+
+
+def _spill(path: Path, chunk: list[tuple[str, int, str]]) -> Path:
+    chunk.sort()
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for eid, seq, cid in chunk:
+            out.write(f"{json.dumps(eid, ensure_ascii=False)}\t{seq}\t{cid}\n")
+    return path
+
+
+def _read_run(path: Path) -> Iterator[tuple[str, int, str]]:
+    with path.open("r", encoding="utf-8") as handle:
+        for line in handle:
+            eid, seq, cid = line.rstrip("\n").split("\t")
+            yield json.loads(eid), int(seq), cid

@@ -245,11 +245,27 @@ def explain_html(
                 escape(str(e.get("reason", ""))),
             ]
         )
-    events = list(explanation.get("events", ()))
-    shown = ", ".join(escape(str(e)) for e in events[:200]) + (
-        f" and {len(events) - 200} more" if len(events) > 200 else ""
+    evidence = list(explanation.get("evidence", ()))
+    interactions = sum(int(e.get("count", 0)) for e in evidence)
+    evidence_rows = [
+        [
+            f'<span class="mono">{escape(str(e.get("id")))}</span>',
+            f'<span class="mono">{escape(str(e.get("first_event_id")))}</span>',
+            escape(str(e.get("touchpoint"))),
+            escape(str(e.get("count"))),
+            escape(_when(e.get("first_seen"))),
+            escape(_when(e.get("last_seen"))),
+        ]
+        for e in evidence[:_MAX_ROWS]
+    ]
+    parts.append(f"<h2>Evidence ({len(evidence)} distinct, {interactions} interactions)</h2>")
+    parts.append(
+        _table(
+            ["evidence", "first event", "touchpoint", "interactions", "first seen", "last seen"], evidence_rows, "none"
+        )
     )
-    parts.append(f'<h2>Events ({len(events)})</h2><p class="mono">{shown or "none"}</p>')
+    if len(evidence) > _MAX_ROWS:
+        parts.append(f'<p class="muted">{len(evidence) - _MAX_ROWS} more in the JSON form</p>')
     parts.append("<h2>Linking events</h2>")
     parts.append(_table(["event", "from", "to", "rule", "link", "reason"], edge_rows, "no linking event"))
     if len(all_edges) > _MAX_ROWS:

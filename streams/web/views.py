@@ -266,6 +266,7 @@ class Views:
                     for a in explanation["absorbed_ids"]
                 ],
                 "events": explanation["events"][:_MAX_LISTED],
+                "evidence_seen": explanation["evidence"][:_MAX_LISTED],
                 "evidence": evidence[:_MAX_LISTED],
                 "truncated": len(evidence) > _MAX_LISTED or len(explanation["events"]) > _MAX_LISTED,
             },

@@ -14,8 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from resolver.engine import Outcome, Resolver, _touched_one
+from resolver.engine import Outcome, Resolver
 from resolver.interaction import InvalidInteraction, Limits, fields_of, from_json, parse_time, plain_fields
+from resolver.outcome import touched_one as _touched_one
 from resolver.phones import PhoneNormaliser
 from resolver.replay import replay
 

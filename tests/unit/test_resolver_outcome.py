@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from resolver.engine import Outcome, _touched_one
+from resolver.outcome import Outcome
+from resolver.outcome import touched_one as _touched_one
 
 
 def test_the_fast_outcome_equals_the_dataclass_one() -> None:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
+from resolver.identifiers import IdentifierParser
 from resolver.interaction import Interaction
 from resolver.unionfind import DisjointSet
 
@@ -93,9 +94,9 @@ def test_engine_components_match_networkx_without_protections(evs: list[Interact
     )
     resolver = run(evs, config)
     graph = nx.Graph()
-    parser_resolver = Resolver(config)
+    parser = IdentifierParser(config)
     for ev in evs:
-        keys = parser_resolver._parser.extract(ev).keys
+        keys = parser.extract(ev).keys
         graph.add_node(ev.event_id)
         for key in keys:
             graph.add_edge(ev.event_id, key)

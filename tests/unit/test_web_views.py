@@ -236,7 +236,10 @@ async def test_customer_profile_is_masked_for_read_scope(world: World) -> None:
     assert body["profile"]["name"] == "A***"
     assert body["confidence"] == body["profile"]["confidence"]
     assert body["confidence_reasons"]
-    assert body["history"]["events"] == ["evt-1", "evt-2"]
+    # Two distinct pieces of evidence (web and WhatsApp), each seen once, named by their first event.
+    seen = body["history"]["evidence_seen"]
+    assert [(e["first_event_id"], e["count"]) for e in seen] == [("evt-1", 1), ("evt-2", 1)]
+    assert body["history"]["events"] == [e["id"] for e in seen]
     assert {e["event_id"] for e in body["history"]["evidence"]} >= {"evt-1"}
 
 
@@ -355,7 +358,8 @@ async def test_explain_json_is_masked_and_complete(world: World) -> None:
     body = await r.json()
     assert body["customer_id"] == cid and body["found"] is True
     assert {n["kind"] for n in body["nodes"]} == {"phone", "email", "touchpoint"}
-    assert body["events"] == ["evt-3", "evt-4", "evt-5"]
+    assert [e["first_event_id"] for e in body["evidence"]] == ["evt-3", "evt-4", "evt-5"]
+    assert body["events"] == [e["id"] for e in body["evidence"]]
     assert {e["event_id"] for e in body["edges"]} >= {"evt-3", "evt-5"}
     _no_raw_pii(await r.text())
     assert "98450" not in await r.text() and "ravi.k" not in await r.text()

@@ -1,0 +1,338 @@
+"""Lookups and explanations: where an identifier leads, why two references are one customer or not.
+
+Everything returns typed, JSON-able results built from the graph; nothing here changes state
+(`find` may compress union-find paths, which changes no answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from resolver.evidence import Evidence
+from resolver.graph import OK, Graph
+from resolver.identifiers import kind_of, mask, touchpoint_key
+from resolver.near import NEAR_RULE
+from resolver.nearlinks import near_links
+
+__all__ = ["Explanation", "Lookup", "explain", "key_of", "lookup", "resolve_ref", "why", "why_not"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Where a raw identifier leads: a customer id, or why none (invalid, junk, quarantined...)."""
+
+    kind: str
+    key: str | None
+    status: str  # "linked" | "invalid" | "junk" | "unknown" | "quarantined" | "blocked" | "cut" | "shared"
+    customer_id: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "status": self.status,
+            "customer_id": self.customer_id,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The evidence graph of one customer: identifier nodes, evidence edges, refusals, the evidence.
+
+    ``events`` are the ids of the customer's evidence (what a split by "event" takes);
+    ``evidence`` describes each: its earliest event id, touchpoint, interaction count, first
+    and last seen.
+    """
+
+    customer_id: str
+    nodes: tuple[dict[str, Any], ...] = ()
+    edges: tuple[dict[str, Any], ...] = ()
+    events: tuple[str, ...] = ()
+    absorbed_ids: tuple[str, ...] = ()
+    found: bool = True
+    evidence: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "found": self.found,
+            "nodes": list(self.nodes),
+            "edges": list(self.edges),
+            "events": list(self.events),
+            "evidence": list(self.evidence),
+            "absorbed_ids": list(self.absorbed_ids),
+        }
+
+
+def key_of(g: Graph, raw: str, kind: str) -> tuple[str | None, str]:
+    """(key, status) for a raw identifier of `kind`; status "ok" when it could link."""
+    parser = g.parser
+    if kind == "phone":
+        phone = parser.phones.normalise(raw)
+        return "p:" + phone.e164, "ok" if phone.linkable else phone.status
+    if kind == "email":
+        email = parser.emails.normalise(raw)
+        return "e:" + email.address, "ok" if email.linkable else email.status
+    if kind == "touchpoint":
+        touchpoint, _, source = raw.partition(":")
+        touchpoint = touchpoint.strip().upper()
+        if touchpoint == "WHATSAPP":
+            wa = parser.phones.international(source)
+            if wa.linkable:
+                return "p:" + wa.e164, "ok"
+        if parser.junk.source_id(source):
+            return None, "junk"
+        return touchpoint_key(touchpoint, source), "ok"
+    raise ValueError(f"unknown identifier kind {kind!r}")
+
+
+def lookup(g: Graph, raw: str, kind: str) -> Lookup:
+    """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""
+    key, status = key_of(g, raw, kind)
+    shown = None if key is None else mask(key)
+    if status != "ok":
+        return Lookup(kind, shown, status, None, f"{kind} is {status}: never linked")
+    assert key is not None
+    node = g.nodes.get(key)
+    if node is None:
+        return Lookup(kind, shown, "unknown", None, "never seen")
+    if node.status != OK:
+        return Lookup(kind, shown, node.status, None, f"{node.status}: this {kind} does not link customers")
+    cid = g.by_root.get(g.uf.find(key))
+    if cid is None:
+        reason = "shared household phone: events with emails are kept apart" if node.shared else "unlinked"
+        return Lookup(kind, shown, "shared" if node.shared else "unknown", None, reason)
+    return Lookup(kind, shown, "linked", cid, "shared household phone" if node.shared else "linked")
+
+
+def resolve_ref(g: Graph, ref: str) -> tuple[str | None, str | None]:
+    """(node key, customer id) of a reference: customer id, evidence or event id, key, or raw identifier."""
+    ref = ref.strip()
+    if ref.startswith("c_"):
+        cid = g.current_id(ref)
+        return (None if cid is None else g.cust[cid].root), cid
+    ev = g.evidence_of(ref)
+    if ev is not None:
+        return ev.anchor or None, g.customer_of(ev)
+    key: str | None
+    if ref[:2] in ("p:", "e:", "t:") and ref in g.nodes:
+        key = ref
+    elif "@" in ref:
+        key = key_of(g, ref, "email")[0]
+    elif ref.lstrip("+(").strip()[:1].isdigit():
+        key = key_of(g, ref, "phone")[0]
+    else:
+        key = key_of(g, ref, "touchpoint")[0]
+    if key is None or key not in g.nodes:
+        return key, None
+    return key, g.by_root.get(g.uf.find(key))
+
+
+def _evidence_row(ev: Evidence) -> dict[str, Any]:
+    return {
+        "id": ev.vid,
+        "first_event_id": ev.eid,
+        "touchpoint": ev.tp,
+        "count": ev.count,
+        "first_seen": ev.at,
+        "last_seen": ev.last,
+    }
+
+
+def explain(g: Graph, customer_id: str) -> Explanation:
+    """The evidence graph of a customer (JSON-able via `to_dict`). Contains PII: operators only.
+
+    Edges are evidence links (``same-event:...``, with the evidence id and its interaction
+    count), refusals and rejected values, and near-phone links (rule
+    `resolver.near.NEAR_RULE`, ``weak``, ``event_id`` empty: the link rests on the names of
+    both phones' evidence), refused ones with their reason.
+    """
+    cid = g.current_id(customer_id)
+    if cid is None:
+        return Explanation(customer_id, found=False)
+    cust = g.cust[cid]
+    members = set(g.uf.members(cust.root))
+    evidence = g.customer_evidence(cust)
+    nodes = [
+        {"id": k, "kind": kind_of(k), "status": g.nodes[k].status, "shared": g.nodes[k].shared} for k in sorted(members)
+    ]
+    extra: set[str] = set()
+    edges: list[dict[str, Any]] = []
+    for ev in evidence:
+        eff = g.effective(ev)
+        extra.update(k for k in ev.keys if k not in members)
+        base = {"event_id": ev.eid, "evidence": ev.vid, "count": ev.count}
+        for key in ev.keys:
+            if key == eff[0]:
+                continue
+            edge: dict[str, Any] = {
+                **base,
+                "from": eff[0],
+                "to": key,
+                "rule": f"same-event:{kind_of(eff[0])}+{kind_of(key)}",
+                "weak": len(eff) < 2,
+                "refused": key not in members or key not in eff,
+            }
+            if key not in eff:
+                edge["reason"] = _why_not_linking(g, key, ev)
+            elif key not in members:
+                edge["reason"] = ev.note or "refused"
+            edges.append(edge)
+        for rejected in ev.rejected:
+            kind, status, value = rejected.split(":", 2)
+            edges.append(
+                {
+                    **base,
+                    "from": eff[0],
+                    "to": f"{kind}:{status}:{mask(value)}",
+                    "rule": "rejected",
+                    "weak": True,
+                    "refused": True,
+                    "reason": f"{kind} {status}",
+                }
+            )
+    for a, b in near_links(g, members):
+        edges.append({"event_id": "", "from": a, "to": b, "rule": NEAR_RULE, "weak": True, "refused": False})
+    for key in sorted(members):
+        for other, used in sorted((g.nodes[key].near or {}).items()):
+            if other not in members and key[0] == "p" and other in g.nodes:
+                reason = "refused by a limit" if used else "names do not agree strongly, or emails conflict"
+                edges.append(
+                    {
+                        "event_id": "",
+                        "from": key,
+                        "to": other,
+                        "rule": NEAR_RULE,
+                        "weak": True,
+                        "refused": True,
+                        "reason": reason,
+                    }
+                )
+    for key in sorted(extra):
+        nodes.append({"id": key, "kind": kind_of(key), "status": g.nodes[key].status, "outside": True})
+    absorbed = sorted(a for a in g.absorbed if g.current_id(a) == cid)
+    return Explanation(
+        cid,
+        tuple(nodes),
+        tuple(edges),
+        tuple(ev.vid for ev in evidence),
+        tuple(absorbed),
+        evidence=tuple(_evidence_row(ev) for ev in evidence),
+    )
+
+
+def _why_not_linking(g: Graph, key: str, ev: Evidence) -> str:
+    node = g.nodes[key]
+    if node.status != OK:
+        return f"{kind_of(key)} {node.status}"
+    if node.shared:
+        return "household phone shared with another person"
+    if node.groups is not None:
+        return "household phone used by people with different names: linked per person, or not at all"
+    if ev.cut:
+        return "evidence links cut by a split"
+    return ev.note or "refused"
+
+
+def why(g: Graph, a: str, b: str) -> dict[str, Any]:
+    """The chain of evidence joining `a` and `b` if they are one customer (JSON-able)."""
+    ka, ca = resolve_ref(g, a)
+    kb, cb = resolve_ref(g, b)
+    if ca is None or cb is None or ca != cb or ka is None or kb is None:
+        return {"joined": False, "customer_a": ca, "customer_b": cb, "path": []}
+    cust = g.cust[ca]
+    # Near links sort after evidence links ("~" > any event id): a path prefers shared identifiers.
+    adj: dict[str, list[tuple[str, str]]] = {}
+    for ev in g.customer_evidence(cust):
+        eff = g.effective(ev)
+        for key in eff[1:]:
+            if g.uf.find(key) == cust.root:
+                adj.setdefault(eff[0], []).append((key, ev.eid))
+                adj.setdefault(key, []).append((eff[0], ev.eid))
+    for x, y in near_links(g, g.uf.members(cust.root)):
+        adj.setdefault(x, []).append((y, "~"))
+        adj.setdefault(y, []).append((x, "~"))
+    previous: dict[str, tuple[str, str] | None] = {ka: None}
+    queue = [ka]
+    for node in queue:
+        if node == kb:
+            break
+        for nxt, eid in sorted(adj.get(node, []), key=lambda p: (p[1] == "~", p)):
+            if nxt not in previous:
+                previous[nxt] = (node, eid)
+                queue.append(nxt)
+    path: list[dict[str, Any]] = []
+    cur = kb
+    while (hop := previous.get(cur)) is not None:
+        prev, eid = hop
+        if eid == "~":
+            path.append({"from": prev, "to": cur, "event_id": "", "rule": NEAR_RULE})
+        else:
+            path.append(
+                {"from": prev, "to": cur, "event_id": eid, "rule": f"same-event:{kind_of(prev)}+{kind_of(cur)}"}
+            )
+        cur = prev
+    path.reverse()
+    return {"joined": True, "customer_a": ca, "customer_b": cb, "path": path}
+
+
+def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
+    """Why `a` and `b` are apart: their statuses and the evidence that was refused (JSON-able)."""
+    ka, ca = resolve_ref(g, a)
+    kb, cb = resolve_ref(g, b)
+    reasons: list[dict[str, Any]] = []
+    if ca is not None and ca == cb:
+        return {"apart": False, "customer_a": ca, "customer_b": cb, "reasons": []}
+    for ref, key in ((a, ka), (b, kb)):
+        if key is None:
+            reasons.append({"ref": ref, "reason": "not a linkable identifier"})
+        elif key not in g.nodes:
+            reasons.append({"ref": ref, "reason": "never seen"})
+        elif g.nodes[key].status != OK:
+            reasons.append({"ref": ref, "reason": f"{g.nodes[key].status}: does not link"})
+        elif g.nodes[key].shared:
+            reasons.append({"ref": ref, "reason": "household phone shared with another person"})
+    side_a = _side(g, ka, ca)
+    side_b = _side(g, kb, cb)
+    bars_a = {bar for k in side_a if k in g.nodes for bar in g.nodes[k].bars}
+    bars_b = {bar for k in side_b if k in g.nodes for bar in g.nodes[k].bars}
+    # Identifiers carried by evidence of both sides: each one says why it did not join them.
+    for key in sorted(side_a & side_b):
+        node = g.nodes.get(key)
+        if node is None:
+            continue
+        if node.status != OK:
+            reason = f"shared {kind_of(key)} {node.status}: it does not link"
+        elif node.shared:
+            reason = "household phone shared by people with different emails and names"
+        else:
+            notes = sorted({ev.note for v in node.evidence if (ev := g.evidence.get(v)) and ev.note})
+            reason = "; ".join(notes) if notes else "a link through it was refused"
+        reasons.append({"identifier": key, "reason": reason})
+    for key in sorted(side_a):
+        near = g.nodes[key].near if key in g.nodes else None
+        for other, used in sorted((near or {}).items()):
+            if other in side_b:
+                reason = (
+                    "near phone link refused by a limit"
+                    if used
+                    else "near phone (one digit apart) not linked: names do not agree strongly, or emails conflict"
+                )
+                reasons.append({"identifier": key, "near": other, "rule": NEAR_RULE, "reason": reason})
+    for split_no in sorted({s for s, _ in bars_a} & {s for s, _ in bars_b}):
+        reasons.append({"reason": f"kept apart by split {split_no}"})
+    return {"apart": True, "customer_a": ca, "customer_b": cb, "reasons": reasons[:100]}
+
+
+def _side(g: Graph, key: str | None, cid: str | None) -> set[str]:
+    """Every key the side's evidence carries (members and non-linking ones)."""
+    if cid is not None:
+        cust = g.cust[cid]
+        out = set(g.uf.members(cust.root))
+        for ev in g.customer_evidence(cust):
+            out.update(ev.keys)
+        return out
+    return {key} if key is not None and key in g.nodes else set()

@@ -1,0 +1,302 @@
+"""The identity graph: identifier nodes, distinct evidence, customers, and the reads every rule shares.
+
+Nodes are identifier keys (see `resolver.identifiers`): ``p:`` phones, ``e:`` emails, ``t:``
+touchpoint identities, plus ``x:<evidence id>`` for evidence with nothing linkable and
+``p:<phone>#<name class>`` for one person's part of a phone shared by people with different
+names. Each node lists the evidence that carries it; evidence links its *effective* keys
+(`effective`) together; a customer is a set of nodes joined by those links (one root of the
+union-find), and every piece of evidence belongs to the customer of its anchor.
+
+`Graph` is plain state: the modules that decide (`resolver.linking`,
+`resolver.reresolution`, `resolver.households`, `resolver.actions`) read and change it, and
+`mark` records which state records changed (`resolver.records`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from resolver.config import ResolverConfig
+from resolver.evidence import Content, Evidence
+from resolver.horizon import RecentEvents
+from resolver.identifiers import IdentifierParser
+from resolver.names import name_class, name_parts
+from resolver.near import NearIndex
+from resolver.unionfind import DisjointSet
+
+__all__ = ["OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "digest"]
+
+#: The status of a node that links.
+OK = "ok"
+#: Separates a shared phone from the name group of one of its people (``p:+91...#kavita``).
+PERSON = "#"
+#: Name caches are cleared when full, so memory stays flat.
+_NAME_CACHE = 200_000
+
+
+def customer_id_for(event_id: str, salt: int = 0) -> str:
+    """The deterministic id of a customer created by `event_id` (``salt`` resolves collisions)."""
+    text = event_id if salt == 0 else f"{event_id}#{salt}"
+    return "c_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def digest(text: str) -> str:
+    """The digest kept for a suppressed (erased) value or node record name."""
+    return hashlib.sha256(("irl-suppress:" + text).encode("utf-8")).hexdigest()[:32]
+
+
+class Node:
+    """What is known about one identifier key (status, evidence, household and hub signals)."""
+
+    __slots__ = ("bars", "evidence", "groups", "names", "near", "pairs", "shared", "sig", "status")
+
+    def __init__(self) -> None:
+        self.status = OK
+        self.evidence: list[str] = []
+        #: hub signals seen with this key (``n:<class>`` and co-occurring keys); None once it stops linking
+        self.sig: list[str] | None = []
+        #: phones only: (email, name class) pairs seen, for the household rule
+        self.pairs: list[tuple[str, str]] | None = None
+        self.shared = False
+        #: split barriers: (split number, part)
+        self.bars: tuple[tuple[int, int], ...] = ()
+        #: phones only: distinct evidence per name class, and the per-person split (when shared by names)
+        self.names: dict[str, int] | None = None
+        self.groups: dict[str, str] | None = None
+        #: phones only: phone keys one digit away -> whether the near link holds now
+        self.near: dict[str, bool] | None = None
+
+    def links(self) -> bool:
+        """True when every piece of evidence carrying this key links it plainly."""
+        return self.status == OK and not self.shared and self.groups is None
+
+    def record(self, key: str, parent: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"k": key}
+        if self.status != OK:
+            out["s"] = self.status
+        if parent is not None:
+            out["p"] = parent
+        if self.sig:
+            out["g"] = list(self.sig)
+        if self.pairs:
+            out["h"] = [list(p) for p in self.pairs]
+        if self.shared:
+            out["sh"] = 1
+        if self.names:
+            out["nm"] = sorted([c, n] for c, n in self.names.items())
+        if self.bars:
+            out["b"] = [list(b) for b in self.bars]
+        if self.near:
+            out["nr"] = sorted([k, int(v)] for k, v in self.near.items())
+        return out
+
+
+class Customer:
+    """A live customer: its union-find root, earliest time, phone/email counts and split barriers."""
+
+    __slots__ = ("bars", "cid", "constrained", "emails", "first", "phones", "root")
+
+    def __init__(self, cid: str, root: str, first: int) -> None:
+        self.cid = cid
+        self.root = root
+        self.first = first
+        self.phones = 0
+        self.emails = 0
+        self.bars: dict[int, int] = {}
+        #: resolved greedily (a limit or barrier refused a link): any new link re-resolves it
+        self.constrained = False
+
+    def record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"r": self.root, "f": self.first, "np": self.phones, "ne": self.emails}
+        if self.bars:
+            out["b"] = sorted([k, v] for k, v in self.bars.items())
+        if self.constrained:
+            out["k"] = 1
+        return out
+
+    def count_keys(self, keys: list[str] | tuple[str, ...]) -> None:
+        for key in keys:
+            if key[0] == "p":
+                self.phones += 1
+            elif key[0] == "e":
+                self.emails += 1
+
+
+class Graph:
+    """The whole core state. Pure data plus the reads that every rule shares."""
+
+    def __init__(self, config: ResolverConfig, *, track_changes: bool = True) -> None:
+        self.config = config
+        self.parser = IdentifierParser(config)
+        self.evidence: dict[str, Evidence] = {}
+        self.by_content: dict[Content, Evidence] = {}
+        self.recent = RecentEvents(config.duplicate_horizon_ms)
+        self.nodes: dict[str, Node] = {}
+        self.uf = DisjointSet()
+        self.cust: dict[str, Customer] = {}
+        self.by_root: dict[str, str] = {}
+        self.absorbed: dict[str, str] = {}
+        self.erased: set[str] = set()
+        self.suppressed: set[str] = set()
+        self.split_seq = 0
+        self.merges = 0
+        self.signals = frozenset(s[0] if s != "touchpoint" else "t" for s in config.hub_signals)
+        self.near_on = config.near_phones
+        self.household_on = config.household_rule
+        self.near_index = NearIndex()
+        self.near_memo: dict[tuple[str, str], tuple[tuple[int, int], bool]] = {}
+        self.track = track_changes
+        self.dirty: set[str] = set()
+        #: phone key -> its new per-person split, between detecting and applying it
+        self.regroup: dict[str, dict[str, str] | None] = {}
+        #: memoised profiles (`resolver.profile`), dropped for whatever a step touches
+        self.profiles: dict[str, Any] = {}
+        self._names: dict[str, str] = {}
+        self._classes: dict[str, str | None] = {}
+        self._parts: dict[str, tuple[str, str | None] | None] = {}
+        self._name_values: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    def mark(self, record: str) -> None:
+        """Note that state record `record` (``<kind>/<key>``) changed."""
+        if self.track:
+            self.dirty.add(record)
+
+    def intern(self, value: str) -> str:
+        return self._names.setdefault(value, value)
+
+    def class_of(self, name: str | None) -> str | None:
+        """Name class (`resolver.names.name_class`), cached: most names repeat."""
+        if name is None:
+            return None
+        cache = self._classes
+        if name in cache:
+            return cache[name]
+        if len(cache) >= _NAME_CACHE:
+            cache.clear()
+        found = name_class(name)
+        value = cache[name] = None if found is None else self.intern(found)
+        return value
+
+    def parts_of(self, name: str) -> tuple[str, str | None] | None:
+        """(first, surname) classes of a name (`resolver.names.name_parts`), cached."""
+        cache = self._parts
+        if name in cache:
+            return cache[name]
+        if len(cache) >= _NAME_CACHE:
+            cache.clear()
+        value = cache[name] = name_parts(name)
+        return value
+
+    def name_signal(self, cls: str) -> str:
+        """The hub signal of a name class (``n:<class>``), one string per class."""
+        value = self._name_values.get(cls)
+        if value is None:
+            value = self._name_values[cls] = "n:" + cls
+        return value
+
+    # ---------------------------------------------------------------- reads every rule shares
+
+    def effective(self, ev: Evidence) -> list[str]:
+        """The keys this evidence links now (non-empty: lone evidence gets its own ``x:`` key)."""
+        nodes = self.nodes
+        keys = ev.keys
+        for key in keys:
+            if not nodes[key].links():
+                break
+        else:
+            # Every key links plainly (the common case): the rules below keep them all.
+            if not keys:
+                return ["x:" + ev.vid]
+            return [keys[0]] if ev.cut else list(keys)
+        out: list[str] = []
+        has_email = any(key[0] == "e" and nodes[key].status == OK for key in keys)
+        ambiguous: str | None = None
+        for key in keys:
+            node = nodes[key]
+            groups = node.groups
+            if node.status != OK or (node.shared and has_email and groups is None):
+                continue
+            if groups is not None:
+                # A phone shared by people with different names: each name group links its own
+                # key (so an email event of a shared phone joins its own person's part); evidence
+                # without a known name links it only when it has nothing else.
+                person = groups.get(self.class_of(ev.name) or "") if ev.name is not None else None
+                if person is None:
+                    if not (node.shared and has_email):
+                        ambiguous = key
+                    continue
+                key = person
+            out.append(key)
+            if ev.cut:
+                break
+        if not out:
+            out.append(ambiguous or "x:" + ev.vid)
+        return out
+
+    def effective_uncut(self, ev: Evidence) -> list[str]:
+        """Effective keys ignoring a cut (cut evidence still belongs to its raw component)."""
+        if not ev.cut:
+            return self.effective(ev)
+        ev.cut = False
+        try:
+            return self.effective(ev)
+        finally:
+            ev.cut = True
+
+    def ensure_pseudo(self, key: str) -> None:
+        """Create the node of lone evidence (``x:``) or of one person on a shared phone (``p:..#``)."""
+        if (key[0] == "x" or PERSON in key) and key not in self.nodes:
+            node = self.nodes[key] = Node()
+            node.sig = None
+            if key[0] == "x":
+                node.evidence.append(key[2:])
+            self.uf.add(key)
+            self.mark("n/" + key)
+
+    def customer_of(self, ev: Evidence) -> str | None:
+        if not ev.anchor or ev.anchor not in self.uf:
+            return None
+        return self.by_root.get(self.uf.find(ev.anchor))
+
+    def customer_evidence(self, cust: Customer) -> list[Evidence]:
+        """The evidence anchored in a customer, in canonical order (earliest first)."""
+        out: list[Evidence] = []
+        evidence = self.evidence
+        for key in self.uf.members(cust.root):
+            holder = key.partition(PERSON)[0] if key[0] == "p" else key
+            for vid in self.nodes[holder].evidence:
+                ev = evidence.get(vid)
+                if ev is not None and ev.anchor == key:
+                    out.append(ev)
+        out.sort(key=lambda ev: (ev.at, ev.eid))
+        return out
+
+    def new_id(self, eid: str) -> str:
+        salt = 0
+        while True:
+            cid = customer_id_for(eid, salt)
+            if cid not in self.cust and cid not in self.absorbed and cid not in self.erased:
+                return cid
+            salt += 1
+
+    def current_id(self, customer_id: str) -> str | None:
+        """Follow the absorbed-into chain to a live id; None when unknown or erased."""
+        seen = 0
+        cid: str | None = customer_id
+        while cid is not None and cid not in self.cust:
+            cid = self.absorbed.get(cid)
+            seen += 1
+            if seen > 10_000:
+                return None
+        return cid
+
+    def evidence_of(self, ref: str) -> Evidence | None:
+        """The evidence an evidence id or a remembered event id refers to."""
+        ev = self.evidence.get(ref)
+        if ev is not None:
+            return ev
+        seen = self.recent.get(ref)
+        return None if seen is None else self.evidence.get(seen[1])

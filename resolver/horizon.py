@@ -1,0 +1,113 @@
+"""Duplicate event ids within a horizon of event time: exact, bounded, a pure function of the log.
+
+Producers deliver at least once, so the same event id can arrive twice. Every applied event
+id is remembered for one horizon of event time after it arrives: until the *watermark* (the
+latest event time applied so far, in log order) passes its *stamp* (the later of its own
+time and the watermark when it arrived) by more than the horizon. Within that, a repeated
+id changes nothing at all; a late event (older than the watermark) is remembered as long as
+an on-time one. Ids are kept by day of stamp and forgotten a day at a time, so memory is
+bounded by the events of one horizon, not by history.
+
+A copy that arrives later than that is not recognised: it counts as one more interaction of
+its evidence (``event_count``, ``last_seen`` may move) and can never change an identity,
+because who is who depends on distinct evidence only (`resolver.evidence`).
+
+Everything here depends only on the sequence of calls, so the same log gives the same
+decisions in replay and in the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["DAY_MS", "RecentEvents"]
+
+DAY_MS = 86_400_000
+
+
+class RecentEvents:
+    """Event id -> (stamp, evidence id) for the events applied within the last `horizon_ms` of event time."""
+
+    __slots__ = ("_by_day", "_ids", "_next", "horizon_ms", "watermark")
+
+    def __init__(self, horizon_ms: int) -> None:
+        if horizon_ms < 0:
+            raise ValueError("horizon_ms must be >= 0")
+        self.horizon_ms = horizon_ms
+        self.watermark: int | None = None
+        self._ids: dict[str, tuple[int, str]] = {}
+        self._by_day: dict[int, list[str]] = {}
+        #: the watermark at which the oldest remembered day is forgotten
+        self._next: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def get(self, event_id: str) -> tuple[int, str] | None:
+        """(stamp, evidence id) of a remembered event, or None."""
+        return self._ids.get(event_id)
+
+    def _floor(self) -> int | None:
+        return None if self.watermark is None else self.watermark - self.horizon_ms
+
+    def remember(self, event_id: str, at: int, vid: str) -> list[str]:
+        """Remember an applied event; returns the ids forgotten because the watermark moved."""
+        stamp = at if self.watermark is None or at > self.watermark else self.watermark
+        self._ids[event_id] = (stamp, vid)
+        day = stamp // DAY_MS
+        held = self._by_day.get(day)
+        if held is None:
+            self._by_day[day] = [event_id]
+            due = (day + 1) * DAY_MS + self.horizon_ms
+            if self._next is None or due < self._next:
+                self._next = due
+        else:
+            held.append(event_id)
+        if self.watermark is not None and at <= self.watermark:
+            return []
+        self.watermark = at
+        if self._next is None or at < self._next:
+            return []
+        return self._expire()
+
+    def _expire(self) -> list[str]:
+        floor = self._floor()
+        assert floor is not None
+        # A day is forgotten once all of it lies before the floor.
+        gone = [day for day in self._by_day if (day + 1) * DAY_MS <= floor]
+        out: list[str] = []
+        for day in sorted(gone):
+            for event_id in self._by_day.pop(day):
+                if self._ids.pop(event_id, None) is not None:
+                    out.append(event_id)
+        self._next = min(self._by_day, default=None)
+        if self._next is not None:
+            self._next = (self._next + 1) * DAY_MS + self.horizon_ms
+        return out
+
+    def forget(self, event_ids: Iterable[str]) -> None:
+        """Drop ids (an erasure); their day lists keep stale ids, skipped on expiry."""
+        for event_id in event_ids:
+            self._ids.pop(event_id, None)
+
+    def items(self) -> list[tuple[str, int, str]]:
+        """(event id, stamp, evidence id), sorted by id: for records and snapshots."""
+        return sorted((e, at, vid) for e, (at, vid) in self._ids.items())
+
+    def ids_of(self, vids: set[str]) -> list[str]:
+        """Remembered event ids whose evidence is in `vids`, sorted."""
+        return sorted(e for e, (_, vid) in self._ids.items() if vid in vids)
+
+    @classmethod
+    def restore(cls, horizon_ms: int, watermark: int | None, items: Iterable[tuple[str, int, str]]) -> RecentEvents:
+        out = cls(horizon_ms)
+        out.watermark = watermark
+        for event_id, at, vid in sorted(items, key=lambda item: (item[1], item[0])):
+            out._ids[event_id] = (at, vid)
+            out._by_day.setdefault(at // DAY_MS, []).append(event_id)
+        if out._by_day:
+            out._next = (min(out._by_day) + 1) * DAY_MS + horizon_ms
+        return out

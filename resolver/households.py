@@ -1,0 +1,176 @@
+"""Hubs and households: when an identifier stops linking, or links per person.
+
+One definition of "the same person by name" (`name_groups`) serves all three uses: the hub
+count (how many people a key is seen with), the household split of a phone, and the name
+conflict in confidence (`resolver.profile`).
+
+* Hub: a key seen with more than ``hub_threshold`` distinct people (distinct name groups,
+  emails, phones: ``hub_signals``) is *quarantined*: it stops linking.
+* Shared phone: two pieces of evidence on one phone carry different emails AND dissimilar
+  names; the phone then no longer links evidence that carries an email.
+* Split by names: two or more *solid* name groups on one phone (a group is solid when it is
+  seen on at least two distinct pieces of evidence); each group other than the largest links
+  ``phone#<group>`` instead of the phone.
+
+Everything here counts distinct evidence, never interactions: repeating an event cannot tip
+a hub, a household or a split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from resolver.evidence import Evidence
+from resolver.graph import PERSON, Graph, Node
+from resolver.identifiers import kind_of, mask
+from resolver.names import names_similar
+from resolver.outcome import Step
+
+__all__ = ["name_groups", "observe", "people", "person_split", "set_status"]
+
+
+def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
+    """Name class -> the label of its person (group); a function of the weighted set of classes.
+
+    Full names (two letters or more) are grouped by similarity, transitively; the label is
+    the smallest class of the group. An initial ("a") fits many names alike, so it never
+    bridges two groups: it joins the heaviest group it fits (total weight, then smallest
+    label), or stands alone.
+    """
+    full = sorted(c for c in weights if len(c) > 1)
+    label = {c: c for c in full}
+    for i, a in enumerate(full):
+        for b in full[i + 1 :]:
+            if label[a] != label[b] and names_similar(a, b):
+                old, new = max(label[a], label[b]), min(label[a], label[b])
+                for c in full:
+                    if label[c] == old:
+                        label[c] = new
+    initials = sorted(c for c in weights if len(c) <= 1)
+    if initials:
+        totals: dict[str, int] = {}
+        for c in full:
+            totals[label[c]] = totals.get(label[c], 0) + weights[c]
+        order = sorted(totals, key=lambda g: (-totals[g], g))
+        firsts = {g: {c[0] for c in full if label[c] == g} for g in order}
+        for c in initials:
+            label[c] = next((g for g in order if c[:1] in firsts[g]), c)
+    return label
+
+
+def people(sig: list[str]) -> int:
+    """The most distinct people any one signal kind shows (names: one per name group)."""
+    counts: dict[str, int] = {}
+    names: list[str] = []
+    for value in sig:
+        if value[0] == "n":
+            names.append(value[2:])
+        else:
+            counts[value[0]] = counts.get(value[0], 0) + 1
+    best = max(counts.values(), default=0)
+    if len(names) > best:
+        best = max(best, len(set(name_groups(dict.fromkeys(names, 1)).values())))
+    return best
+
+
+def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
+    """How a phone is split between people with different names; None when it is not.
+
+    `names` counts distinct evidence per name class. Groups seen on at least two are solid;
+    with two or more solid groups the phone is split: the largest group (ties: smallest
+    label) keeps the phone key, every other solid group links ``key#<label>`` instead.
+    Classes outside the solid groups are not in the mapping: their evidence is ambiguous
+    (see `Graph.effective`).
+    """
+    if len(names) < 2:
+        return None  # one name class is one group: never split
+    label = name_groups(names)
+    totals: dict[str, int] = {}
+    for c, n in names.items():
+        totals[label[c]] = totals.get(label[c], 0) + n
+    solid = sorted((g for g, n in totals.items() if n >= 2), key=lambda g: (-totals[g], g))
+    if len(solid) < 2:
+        return None
+    return {c: key if label[c] == solid[0] else f"{key}{PERSON}{label[c]}" for c in sorted(names) if label[c] in solid}
+
+
+def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, values: list[str]) -> str | None:
+    """Record what new evidence says about `key`; "quarantined" / "shared" / "regroup" on a change.
+
+    `values` are the evidence's hub signals (``n:<name class>`` and co-occurring keys).
+    """
+    sig = node.sig
+    if sig is not None:
+        added = False
+        for value in values:
+            if value != key and value not in sig:
+                sig.append(value)
+                added = True
+        if added:
+            g.mark("n/" + key)
+            limit = g.config.hub_threshold
+            if len(sig) > limit and people(sig) > limit:
+                return "quarantined"
+    if key[0] != "p" or cls is None or not g.household_on:
+        return None
+    regroup = _observe_name(g, key, node, cls)
+    if not node.shared:
+        email = next((k for k in ev.keys if k[0] == "e"), None)
+        if email is not None:
+            pairs = node.pairs
+            if pairs is None:
+                pairs = node.pairs = []
+            pair = (email, cls)
+            if pair not in pairs:
+                conflict = False
+                for e, n in pairs:  # a loop, not any(): no generator per visit
+                    if e != email and not names_similar(n, cls):
+                        conflict = True
+                        break
+                pairs.append(pair)
+                g.mark("n/" + key)
+                if conflict:
+                    return "shared"
+    return "regroup" if regroup else None
+
+
+def _observe_name(g: Graph, key: str, node: Node, cls: str) -> bool:
+    """Count `cls` on phone `key` (one more piece of evidence); True when the split changes."""
+    names = node.names
+    if names is None:
+        names = node.names = {}
+    count = names[cls] = names.get(cls, 0) + 1
+    g.mark("n/" + key)
+    # Only a new class, a class becoming solid, or a shift of counts on an already split
+    # phone can change the grouping; the common repeat skips the recomputation.
+    if len(names) < 2 or (count > 2 and node.groups is None):
+        return False
+    groups = person_split(key, names)
+    if groups == node.groups:
+        return False
+    g.regroup[key] = groups
+    return True
+
+
+def set_status(g: Graph, key: str, change: str, step: Step) -> None:
+    """Apply a status change found by `observe` (or an operator's block)."""
+    # A status shows on every customer holding evidence with this key: drop all profiles.
+    g.profiles.clear()
+    node = g.nodes[key]
+    if key in g.regroup:
+        # Whatever else changed, a new per-person split of the phone applies too.
+        node.groups = g.regroup.pop(key)
+        if node.groups is not None:
+            step.notes.append(f"household: phone {mask(key)} is used by people with different names")
+    if change == "regroup":
+        pass
+    elif change == "shared":
+        node.shared = True
+        node.pairs = None
+        step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
+    else:
+        node.status = change
+        node.sig = None
+        node.pairs = None
+        step.notes.append(f"{change}: {kind_of(key)} {mask(key)} stops linking")
+    g.mark("n/" + key)

@@ -1,0 +1,211 @@
+"""Taking in one event: a repeat moves counters, new evidence links its identifiers.
+
+An event whose content (`resolver.evidence`) is already known changes counters only: its
+evidence's count and times, and the customer's first seen. New evidence is recorded on its
+identifier nodes (hub and household signals, near candidates); if that changes how any of
+its identifiers links, the affected component is resolved again from its evidence
+(`resolver.reresolution`); otherwise it is a plain union within the limits
+(`resolver.limits`), the survivor of a merge being the customer with the oldest first seen
+(ties: smallest id).
+"""
+
+from __future__ import annotations
+
+from resolver.evidence import Evidence, evidence_id
+from resolver.graph import OK, PERSON, Customer, Graph, Node, digest
+from resolver.households import observe, set_status
+from resolver.limits import customers_refusal
+from resolver.nearlinks import near_changed
+from resolver.outcome import Step
+from resolver.reresolution import closure, raw_evidence, reresolve
+
+__all__ = ["add"]
+
+
+def add(
+    g: Graph,
+    eid: str,
+    touchpoint: str,
+    at: int,
+    source_id: str,
+    phone: str | None,
+    email: str | None,
+    name: str | None,
+) -> Step | None:
+    """Take in an event whose id is not remembered; None when it is suppressed (erased person)."""
+    keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
+    name = (name.strip() or None) if name else None
+    content = (touchpoint, source_id.strip(), name, keys, rejected)
+    ev = g.by_content.get(content)
+    if ev is not None:
+        return _repeat(g, ev, eid, at)
+    vid = evidence_id(content)
+    if g.suppressed and (digest("ev:" + vid) in g.suppressed or any(digest(k) in g.suppressed for k in keys)):
+        return None
+    ev = Evidence(vid, eid, at, touchpoint, content[1], name, keys, rejected)
+    g.evidence[vid] = ev
+    g.by_content[content] = ev
+    _remember(g, eid, at, vid)
+    g.mark("e/" + vid)
+    return _new_evidence(g, ev)
+
+
+def _remember(g: Graph, eid: str, at: int, vid: str) -> None:
+    before = g.recent.watermark
+    for gone in g.recent.remember(eid, at, vid):
+        g.mark("h/" + gone)
+    if eid in g.recent:
+        g.mark("h/" + eid)
+    if g.recent.watermark != before:
+        g.mark("m/watermark")
+
+
+def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
+    """One more interaction of known evidence: counters only, never a new link."""
+    step = Step()
+    earliest = ev.see(eid, at)
+    _remember(g, eid, at, ev.vid)
+    g.mark("e/" + ev.vid)
+    cid = g.customer_of(ev)
+    if cid is not None:
+        if earliest:
+            cust = g.cust[cid]
+            if ev.at < cust.first:
+                cust.first = ev.at
+                g.mark("c/" + cid)
+        step.touched.add(cid)
+    return step
+
+
+def _new_evidence(g: Graph, ev: Evidence) -> Step:
+    step = Step()
+    nodes = g.nodes
+    keys = ev.keys
+    cls = g.class_of(ev.name)
+    pending: list[tuple[str, str]] = []
+    new_keys: list[str] = []
+    signals = g.signals
+    values = [k for k in keys if k[0] in signals]
+    if cls is not None and "n" in signals:
+        values.append(g.name_signal(cls))
+    near_check = False
+    for key in keys:
+        node = nodes.get(key)
+        if node is None:
+            node = nodes[key] = Node()
+            g.uf.add(key)
+            new_keys.append(key)
+            g.mark("n/" + key)
+            if key[0] == "p":
+                near_check = True
+        elif node.near:
+            near_check = True
+        node.evidence.append(ev.vid)
+        if node.status == OK:
+            change = observe(g, key, node, ev, cls, values)
+            if change is not None:
+                pending.append((key, change))
+    # Near candidates of a new phone are found whatever else happens (the lookup is symmetric).
+    near_flip = near_check and g.near_on and near_changed(g, keys, new_keys)
+    if pending or near_flip:
+        seeds = raw_evidence(g, [k for k in keys if nodes[k].status == OK])
+        seeds.add(ev.vid)
+        for key, change in pending:
+            set_status(g, key, change, step)
+        reresolve(g, closure(g, seeds), step)
+    else:
+        _link(g, ev, new_keys, step)
+    return step
+
+
+def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
+    """Union the effective keys of new evidence, or re-resolve when a limit is in the way."""
+    eff = g.effective(ev)
+    uf = g.uf
+    by_root = g.by_root
+    anchor = eff[0]
+    for key in eff:
+        if key[0] == "x" or PERSON in key:
+            g.ensure_pseudo(key)
+    roots = uf.roots_of(eff)
+    if len(roots) == 1 and not new_keys:
+        cid = by_root.get(roots[0])
+        if cid is not None:
+            # The common case: new evidence that only re-sees one customer's identifiers.
+            ev.anchor = anchor
+            cust = g.cust[cid]
+            if ev.at < cust.first:
+                cust.first = ev.at
+                g.mark("c/" + cid)
+            step.touched.add(cid)
+            return
+    custs: list[Customer] = []
+    fresh: list[str] = []
+    constrained = False
+    for r in roots:
+        held = by_root.get(r)
+        if held is None:
+            fresh.append(r)
+        else:
+            cust = g.cust[held]
+            custs.append(cust)
+            constrained = constrained or cust.constrained
+    if constrained or customers_refusal(g, custs, fresh) is not None:
+        seeds = raw_evidence(g, [k for k in eff if not k.startswith("x:")])
+        seeds.add(ev.vid)
+        reresolve(g, seeds, step)
+        return
+    ev.anchor = anchor
+    if not custs:
+        root = anchor
+        for key in eff[1:]:
+            root = _union(g, root, key)
+        cid = g.new_id(ev.eid)
+        cust = Customer(cid, root, ev.at)
+        cust.count_keys(eff)
+        g.cust[cid] = cust
+        by_root[root] = cid
+        g.mark("c/" + cid)
+        step.created.append(cid)
+        step.touched.add(cid)
+        return
+    survivor = custs[0] if len(custs) == 1 else min(custs, key=lambda c: (c.first, c.cid))
+    for c in custs:
+        if c is not survivor:
+            _absorb(g, c, survivor, step)
+    root = survivor.root
+    for r in roots:
+        root = _union(g, root, r)
+    for r in fresh:
+        survivor.count_keys([r])
+        for split_no, part in g.nodes[r].bars:
+            survivor.bars[split_no] = part
+    if root != survivor.root:
+        del by_root[survivor.root]
+        survivor.root = root
+    by_root[root] = survivor.cid
+    survivor.first = min(survivor.first, ev.at)
+    g.mark("c/" + survivor.cid)
+    step.touched.add(survivor.cid)
+
+
+def _absorb(g: Graph, gone: Customer, survivor: Customer, step: Step) -> None:
+    del g.cust[gone.cid]
+    del g.by_root[gone.root]
+    g.absorbed[gone.cid] = survivor.cid
+    survivor.phones += gone.phones
+    survivor.emails += gone.emails
+    survivor.bars.update(gone.bars)
+    survivor.first = min(survivor.first, gone.first)
+    step.absorbed[gone.cid] = survivor.cid
+    step.touched.discard(gone.cid)
+    g.merges += 1
+    g.mark("c/" + gone.cid)
+    g.mark("a/" + gone.cid)
+
+
+def _union(g: Graph, a: str, b: str) -> str:
+    root, gone = g.uf.union(a, b)
+    if gone is not None:
+        g.mark("n/" + gone)
+    return root

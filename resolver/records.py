@@ -1,0 +1,162 @@
+"""The core state as records ``key -> compact JSON``: what changed since the last drain, and back.
+
+Record keys, by kind:
+
+=========  ======================================================================
+``e/<id>``  one piece of evidence (`Evidence.record`)
+``h/<eid>`` a remembered event id within the duplicate horizon: ``[at, evidence id]``
+``n/<d>``   an identifier node, named by a digest of its key (deletions leave no PII behind)
+``c/<id>``  a live customer; ``a/<id>`` an absorbed id -> survivor; ``d/<id>`` an erased id
+``s/<d>``   a suppressed (erased) digest; ``m/split``, ``m/watermark`` counters
+=========  ======================================================================
+
+`drain` is O(records changed); `restore` rebuilds an equal graph from the union of all
+drained records (latest value per key, deletions removed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from resolver.config import ResolverConfig
+from resolver.evidence import Evidence
+from resolver.graph import OK, PERSON, Customer, Graph, Node, digest
+from resolver.horizon import RecentEvents
+from resolver.households import person_split
+from resolver.jsontext import loads
+from resolver.unionfind import DisjointSet
+
+__all__ = ["StateFormatError", "drain", "restore"]
+
+
+class StateFormatError(ValueError):
+    """State records this version cannot read (written by an older IRL): rebuild the state."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def drain(g: Graph) -> dict[str, str | None]:
+    """Records changed since the last drain: key -> compact JSON (None = deleted), sorted by key."""
+    out: dict[str, str | None] = {}
+    for rec in g.dirty:
+        name = "n/" + digest(rec[2:]) if rec[0] == "n" else rec
+        out[name] = _record(g, rec)
+    g.dirty.clear()
+    return dict(sorted(out.items()))
+
+
+def _record(g: Graph, rec: str) -> str | None:
+    kind, key = rec[0], rec[2:]
+    value: Any = None
+    if kind == "e":
+        ev = g.evidence.get(key)
+        value = None if ev is None else ev.record()
+    elif kind == "h":
+        seen = g.recent.get(key)
+        value = None if seen is None else list(seen)
+    elif kind == "n":
+        node = g.nodes.get(key)
+        if node is not None:
+            # The root, not the stored parent: `find` compresses paths as a side effect of
+            # whatever was looked up, so parent pointers differ between a graph and its
+            # restored copy while roots (union by size, ties by key) never do.
+            root = g.uf.find(key) if key in g.uf else key
+            value = node.record(key, None if root == key else root)
+    elif kind == "c":
+        cust = g.cust.get(key)
+        value = None if cust is None else cust.record()
+    elif kind == "a":
+        value = g.absorbed.get(key)
+    elif kind == "d":
+        value = 1 if key in g.erased else None
+    elif kind == "s":
+        value = 1 if key in g.suppressed else None
+    elif kind == "m":
+        value = g.split_seq if key == "split" else g.recent.watermark
+    return None if value is None else _dumps(value)
+
+
+def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph:
+    """Rebuild a graph from the union of drained records."""
+    g = Graph(config)
+    parents: list[tuple[str, str]] = []
+    customers: list[tuple[str, dict[str, Any]]] = []
+    recent: list[tuple[str, int, str]] = []
+    watermark: int | None = None
+    for rec, text in records:
+        if text is None:
+            continue
+        value = loads(text)
+        kind, key = rec[0], rec[2:]
+        if kind == "e":
+            if len(value) != 12:
+                raise StateFormatError(
+                    "the state holds per-event records of an older IRL; this version keeps distinct evidence: "
+                    "rebuild the state from the touchpoint topics (new app id, or delete the state topic)"
+                )
+            ev = Evidence.from_record(key, value)
+            g.evidence[key] = ev
+            g.by_content.setdefault(ev.content(), ev)
+        elif kind == "h":
+            recent.append((key, int(value[0]), str(value[1])))
+        elif kind == "n":
+            key = value["k"]
+            g.nodes[key] = _node(g, key, value)
+            parents.append((key, value.get("p", key)))
+        elif kind == "c":
+            customers.append((key, value))
+        elif kind == "a":
+            g.absorbed[key] = value
+        elif kind == "d":
+            g.erased.add(key)
+        elif kind == "s":
+            g.suppressed.add(key)
+        elif kind == "m":
+            if key == "split":
+                g.split_seq = int(value)
+            else:
+                watermark = int(value)
+    g.recent = RecentEvents.restore(config.duplicate_horizon_ms, watermark, recent)
+    for vid in sorted(g.evidence):
+        for key in g.evidence[vid].keys:
+            g.nodes[key].evidence.append(vid)
+        pseudo = g.nodes.get("x:" + vid)
+        if pseudo is not None:
+            pseudo.evidence.append(vid)
+    g.uf = DisjointSet.from_parents(parents)
+    if g.near_on:
+        for key in sorted(g.nodes):
+            if key[0] == "p" and PERSON not in key:
+                g.near_index.add(key)
+    for cid, value in customers:
+        cust = Customer(cid, value["r"], value["f"])
+        cust.phones, cust.emails = value["np"], value["ne"]
+        cust.bars = {int(k): int(v) for k, v in value.get("b", [])}
+        cust.constrained = bool(value.get("k"))
+        g.cust[cid] = cust
+        g.by_root[cust.root] = cid
+    g.merges = len(g.absorbed)
+    g.dirty.clear()
+    return g
+
+
+def _node(g: Graph, key: str, value: dict[str, Any]) -> Node:
+    node = Node()
+    node.status = value.get("s", OK)
+    node.sig = list(value.get("g", [])) if node.status == OK and not key.startswith("x:") else None
+    pairs = value.get("h")
+    node.pairs = [(p[0], g.intern(p[1])) for p in pairs] if pairs else None
+    node.shared = bool(value.get("sh"))
+    named = value.get("nm")
+    if named:
+        node.names = {g.intern(c): int(n) for c, n in named}
+        node.groups = person_split(key, node.names)
+    node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
+    near = value.get("nr")
+    if near:
+        node.near = {k: bool(v) for k, v in near}
+    return node

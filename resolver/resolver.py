@@ -1,0 +1,247 @@
+"""The resolver facade: events in, stable customers out, with evidence for every decision.
+
+Pure: no I/O, no clock. The state is `resolver.graph.Graph`: identifier nodes, distinct
+evidence (`resolver.evidence`) and customers. Each job lives in its own module:
+
+* taking in an event: `resolver.linking` (repeats move counters; new evidence links),
+  duplicates within a horizon of event time: `resolver.horizon`;
+* re-resolving a component from its evidence: `resolver.reresolution`, with the limits of
+  `resolver.limits`, hubs and households of `resolver.households`, near phones of
+  `resolver.nearlinks`;
+* operator actions: `resolver.actions`; profiles and confidence: `resolver.profile`;
+  lookups and explanations: `resolver.explain`; state records: `resolver.records`.
+
+The partition is a function of the SET of distinct evidence plus operator actions, so any
+order of the same events gives the same customers, and repeating events under new ids
+never changes who is who (only counts). Ids: a new customer's id is derived from its
+earliest event id; the survivor of a merge is the customer with the oldest first seen
+(ties: smallest id); re-resolution keeps each old id on the part holding its oldest evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from resolver import actions, explain, records
+from resolver.config import ResolverConfig
+from resolver.explain import Explanation, Lookup
+from resolver.graph import Graph
+from resolver.identifiers import kind_of, mask
+from resolver.interaction import Fields, Interaction
+from resolver.linking import add
+from resolver.outcome import Outcome, Step, touched_one
+from resolver.profile import Profile, build_profile
+
+__all__ = ["Ingested", "Resolver"]
+
+#: What `Resolver.ingest` did with an event.
+Ingested = Literal["applied", "duplicate", "suppressed"]
+
+#: Profiles memoised at most (the memo is cleared when full, so memory stays flat).
+_PROFILE_MEMO = 100_000
+
+
+class Resolver:
+    """Streaming identity resolution over `Interaction` events. Pure: no I/O, no clock."""
+
+    def __init__(self, config: ResolverConfig | None = None, *, track_changes: bool = True) -> None:
+        self.config = config if config is not None else ResolverConfig()
+        self._g = Graph(self.config, track_changes=track_changes)
+
+    @property
+    def merges(self) -> int:
+        return self._g.merges
+
+    # ---------------------------------------------------------------- events
+
+    def apply(self, event: Interaction) -> Outcome:
+        """Resolve one event. A repeated id within the horizon is a no-op; an erased person is dropped."""
+        eid = event.event_id
+        seen = self._g.recent.get(eid)
+        if seen is not None:
+            ev = self._g.evidence.get(seen[1])
+            return Outcome(eid, duplicate=True, customer_id=None if ev is None else self._g.customer_of(ev))
+        step = add(
+            self._g, eid, event.touchpoint, event.occurred_at, event.source_id, event.phone, event.email, event.name
+        )
+        if step is None:
+            return Outcome(eid, suppressed=True)
+        return self._outcome(eid, step)
+
+    def ingest(
+        self,
+        event_id: str,
+        touchpoint: str,
+        occurred_at: int,
+        source_id: str,
+        phone: str | None,
+        email: str | None,
+        name: str | None,
+    ) -> Ingested:
+        """`apply` for callers that only count (offline replay): the same state change, no `Outcome`.
+
+        Takes the fields of a valid event (`resolver.interaction.Fields`).
+        """
+        if event_id in self._g.recent:
+            return "duplicate"
+        step = add(self._g, event_id, touchpoint, occurred_at, source_id, phone, email, name)
+        if step is None:
+            return "suppressed"
+        if self._g.profiles:
+            self._forget_profiles(step)
+        return "applied"
+
+    def customer_of_fields(self, fields: Fields) -> str | None:
+        """The customer an event with these fields (`resolver.interaction.Fields`) belongs to now.
+
+        Found by its evidence (the event id is not needed); None when erased or never seen.
+        """
+        _, touchpoint, _, source_id, phone, email, name = fields
+        g = self._g
+        keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
+        name = (name.strip() or None) if name else None
+        ev = g.by_content.get((touchpoint, source_id.strip(), name, keys, rejected))
+        return None if ev is None else g.customer_of(ev)
+
+    # ---------------------------------------------------------------- operator actions
+
+    def block(self, identifier: str) -> Outcome:
+        """Quarantine an identifier (raw phone/email/``TOUCHPOINT:id`` or key) and re-resolve."""
+        step = Step()
+        actions.block(self._g, identifier, step)
+        return self._outcome(None, step)
+
+    def split(self, customer_id: str, identifier: str) -> Outcome:
+        """Recompute a customer without an identifier (or evidence's links); bar the parts from re-merging."""
+        step = Step()
+        actions.split(self._g, customer_id, identifier, step)
+        return self._outcome(None, step)
+
+    def erase(self, customer_id: str) -> Outcome:
+        """Forget a customer's evidence and identifiers; suppress them so a replay cannot bring them back."""
+        step = Step()
+        actions.erase(self._g, customer_id, step)
+        return self._outcome(None, step)
+
+    # ---------------------------------------------------------------- queries
+
+    def customer_of_event(self, event_id: str) -> str | None:
+        """The customer of an event (remembered within the horizon) or evidence id; None if unknown."""
+        ev = self._g.evidence_of(event_id)
+        return None if ev is None else self._g.customer_of(ev)
+
+    def current_id(self, customer_id: str) -> str | None:
+        """Follow the absorbed-into chain to a live id; None when unknown or erased."""
+        return self._g.current_id(customer_id)
+
+    def customer_ids(self) -> list[str]:
+        return sorted(self._g.cust)
+
+    def event_ids(self) -> list[str]:
+        """Ids of the events remembered within the duplicate horizon (not erased), sorted."""
+        return [e for e, _, _ in self._g.recent.items()]
+
+    def quarantined(self) -> list[str]:
+        """Masked keys of quarantined (hub) and blocked identifiers, sorted by key."""
+        return [f"{self._g.nodes[k].status}:{kind_of(k)}:{mask(k)}" for k in self.quarantined_keys()]
+
+    def quarantined_keys(self) -> list[str]:
+        """The raw keys behind `quarantined()` (for operators; contains PII)."""
+        return sorted(k for k, node in self._g.nodes.items() if node.status in ("quarantined", "blocked"))
+
+    def stats(self) -> dict[str, int]:
+        g = self._g
+        return {
+            "events": sum(ev.count for ev in g.evidence.values()),
+            "evidence": len(g.evidence),
+            "identifiers": len(g.nodes),
+            "customers": len(g.cust),
+            "merges": g.merges,
+            "quarantined": sum(1 for n in g.nodes.values() if n.status == "quarantined"),
+            "shared_phones": sum(1 for n in g.nodes.values() if n.shared),
+        }
+
+    def profile(self, customer_id: str, *, memo: bool = True) -> Profile | None:
+        """The profile of a live customer id (None for absorbed, erased or unknown ids).
+
+        Memoised per customer (``memo=False`` neither reads nor fills the memo, for one-off
+        sweeps). The memo is dropped for every customer a step touches, creates or absorbs,
+        and entirely on any status change, so a memoised profile always equals a fresh one.
+        """
+        g = self._g
+        cust = g.cust.get(customer_id)
+        if cust is None:
+            return None
+        if not memo:
+            return build_profile(g, customer_id, cust)
+        hit: Profile | None = g.profiles.get(customer_id)
+        if hit is None:
+            if len(g.profiles) >= _PROFILE_MEMO:
+                g.profiles.clear()
+            hit = g.profiles[customer_id] = build_profile(g, customer_id, cust)
+        return hit
+
+    def lookup(self, raw: str, kind: str) -> Lookup:
+        """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""
+        return explain.lookup(self._g, raw, kind)
+
+    def explain(self, customer_id: str) -> Explanation:
+        """The evidence graph of a customer, with its evidence and counts. Contains PII: operators only."""
+        return explain.explain(self._g, customer_id)
+
+    def why(self, a: str, b: str) -> dict[str, Any]:
+        """The chain of evidence joining `a` and `b` if they are one customer (JSON-able)."""
+        return explain.why(self._g, a, b)
+
+    def why_not(self, a: str, b: str) -> dict[str, Any]:
+        """Why `a` and `b` are apart: their statuses and the evidence that was refused (JSON-able)."""
+        return explain.why_not(self._g, a, b)
+
+    # ---------------------------------------------------------------- persistence
+
+    def drain_changes(self) -> dict[str, str | None]:
+        """State records changed since the last drain (`resolver.records`). O(changes)."""
+        return records.drain(self._g)
+
+    @classmethod
+    def restore(cls, config: ResolverConfig, state: Iterable[tuple[str, str]]) -> Resolver:
+        """Rebuild from the union of drained records (latest value per key, deletions removed)."""
+        self = cls(config)
+        self._g = records.restore(config, state)
+        return self
+
+    # ---------------------------------------------------------------- outcomes
+
+    def _forget_profiles(self, step: Step) -> None:
+        memo = self._g.profiles
+        for cid in step.touched:
+            memo.pop(cid, None)
+        for cid in step.created:
+            memo.pop(cid, None)
+        for gone, survivor in step.absorbed.items():
+            memo.pop(gone, None)
+            memo.pop(survivor, None)
+
+    def _outcome(self, eid: str | None, step: Step) -> Outcome:
+        g = self._g
+        if g.profiles:
+            self._forget_profiles(step)
+        if eid is not None and not step.absorbed and not step.notes and len(step.touched) == 1:
+            # The common case (one customer re-seen, or created by this event), built faster.
+            created = step.created
+            if not created:
+                (only,) = step.touched
+                return touched_one(eid, only, ())
+            if len(created) == 1 and created[0] in step.touched:
+                return touched_one(eid, created[0], (created[0],))
+        live = {c for c in step.touched if c in g.cust}
+        customer = None if eid is None else self.customer_of_event(eid)
+        return Outcome(
+            eid,
+            customer_id=customer,
+            touched=tuple(sorted(live)),
+            absorbed=tuple(sorted(step.absorbed.items())),
+            created=tuple(sorted(c for c in step.created if c in g.cust)),
+            notes=tuple(step.notes),
+        )
