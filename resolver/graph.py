@@ -204,7 +204,8 @@ class Graph:
         nodes = self.nodes
         keys = ev.keys
         for key in keys:
-            if not nodes[key].links():
+            node = nodes[key]
+            if node.status != OK or node.shared or node.groups is not None:  # `Node.links`, inlined
                 break
         else:
             # Every key links plainly (the common case): the rules below keep them all.

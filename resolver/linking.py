@@ -17,6 +17,7 @@ from resolver.households import observe, set_status
 from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
 from resolver.outcome import Step
+from resolver.profile import see_again
 from resolver.reresolution import closure, raw_evidence, reresolve
 
 __all__ = ["add"]
@@ -61,19 +62,32 @@ def _remember(g: Graph, eid: str, at: int, vid: str) -> None:
 
 
 def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
-    """One more interaction of known evidence: counters only, never a new link."""
+    """One more interaction of known evidence: counters only, never a new link.
+
+    One exception keeps the result a function of the set of events: when the repeat is the
+    evidence's new earliest, it moves in the canonical order, which decides a component
+    resolved greedily (a limit refused a link there); such a component is resolved again.
+    """
     step = Step()
     earliest = ev.see(eid, at)
     _remember(g, eid, at, ev.vid)
     g.mark("e/" + ev.vid)
     cid = g.customer_of(ev)
-    if cid is not None:
-        if earliest:
-            cust = g.cust[cid]
-            if ev.at < cust.first:
-                cust.first = ev.at
-                g.mark("c/" + cid)
-        step.touched.add(cid)
+    if cid is None:
+        return step
+    cust = g.cust[cid]
+    if earliest and cust.constrained:
+        seeds = raw_evidence(g, [k for k in ev.keys if g.nodes[k].status == OK])
+        seeds.add(ev.vid)
+        reresolve(g, closure(g, seeds), step)
+        return step
+    step.repeat = True
+    if earliest and ev.at < cust.first:
+        cust.first = ev.at
+        g.mark("c/" + cid)
+    step.touched.add(cid)
+    if g.profiles:
+        see_again(g, cid, ev.name, at)
     return step
 
 

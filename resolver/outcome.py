@@ -47,9 +47,11 @@ def touched_one(eid: str, cid: str, created: tuple[str, ...] = ()) -> Outcome:
 class Step:
     """What one step changed (a plain slots class: built once per event, so kept cheap)."""
 
-    __slots__ = ("absorbed", "created", "notes", "touched")
+    __slots__ = ("absorbed", "created", "notes", "repeat", "touched")
 
     def __init__(self) -> None:
+        #: only counters moved (a repeat of known evidence): memoised profiles were updated in place
+        self.repeat = False
         self.touched: set[str] = set()
         self.absorbed: dict[str, str] = {}
         self.created: list[str] = []

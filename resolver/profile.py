@@ -1,15 +1,20 @@
 """A customer's profile and the evidence features its confidence is scored on.
 
 Built from the customer's distinct evidence (`Graph.customer_evidence`), so its cost grows
-with what is known about the customer, not with how often it was seen: interaction counts
-weigh in as counts. `Resolver` memoises profiles and drops a memo whenever a step touches
-the customer (or any status changes), so a memoised profile always equals a fresh one.
+with what is known about the customer, not with how often it was seen. Confidence is a
+function of distinct evidence alone (a bot repeating itself cannot raise or lower it); the
+counters (``event_count``, first and last seen, the most frequent name) come from a `Tally`.
+
+`Resolver` memoises (profile, tally) per customer. A repeat (an event that only moves
+counters) updates a memoised entry in place, O(names of the customer), through `see_again`;
+any other step drops the memo of every customer it touches (and any status change drops
+them all), so a memoised profile always equals a fresh one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from resolver.confidence import Features, score
@@ -18,7 +23,7 @@ from resolver.graph import OK, PERSON, Customer, Graph
 from resolver.households import name_groups
 from resolver.nearlinks import near_links
 
-__all__ = ["Profile", "build_profile"]
+__all__ = ["Profile", "Tally", "build_profile", "see_again"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,58 +59,104 @@ class Profile:
         }
 
 
-def build_profile(g: Graph, customer_id: str, cust: Customer) -> Profile:
+class Tally:
+    """A customer's counters: interactions, first and last seen, interactions and latest time per name."""
+
+    __slots__ = ("count", "first", "last", "names")
+
+    def __init__(self, evidence: Iterable[Evidence]) -> None:
+        self.count = 0
+        self.first: int | None = None
+        self.last: int | None = None
+        self.names: dict[str, list[int]] = {}
+        for ev in evidence:
+            self.count += ev.count
+            if self.first is None or ev.at < self.first:
+                self.first = ev.at
+            if self.last is None or ev.last > self.last:
+                self.last = ev.last
+            if ev.name:
+                entry = self.names.setdefault(ev.name, [0, 0])
+                entry[0] += ev.count
+                entry[1] = max(entry[1], ev.last)
+
+    def see(self, name: str | None, at: int) -> None:
+        """One more interaction (at `at`, with `name`) of evidence already counted."""
+        self.count += 1
+        if self.first is None or at < self.first:
+            self.first = at
+        if self.last is None or at > self.last:
+            self.last = at
+        if name:
+            entry = self.names.setdefault(name, [0, 0])
+            entry[0] += 1
+            entry[1] = max(entry[1], at)
+
+    def name(self) -> str | None:
+        """The most frequent name (ties: the latest seen, then the smallest)."""
+        names = self.names
+        return min(names, key=lambda n: (-names[n][0], -names[n][1], n)) if names else None
+
+
+def build_profile(g: Graph, customer_id: str, cust: Customer) -> tuple[Profile, Tally]:
+    """A fresh profile of a live customer, and the tally its counters came from."""
     members = g.uf.members(cust.root)
     evidence = g.customer_evidence(cust)
     phones = sorted({k[2:].partition(PERSON)[0] for k in members if k[0] == "p"})
     emails = sorted(k[2:] for k in members if k[0] == "e")
-    names: dict[str, list[int]] = {}
-    for ev in evidence:
-        if ev.name:
-            entry = names.setdefault(ev.name, [0, 0])
-            entry[0] += ev.count
-            entry[1] = max(entry[1], ev.last)
-    name = min(names, key=lambda n: (-names[n][0], -names[n][1], n)) if names else None
-    value, reasons = score(_features(g, cust, members, evidence))
-    return Profile(
+    tally = Tally(evidence)
+    value, reasons = score(_features(g, cust, members, evidence, tally.count))
+    profile = Profile(
         customer_id=customer_id,
         phones=tuple(phones),
         emails=tuple(emails),
         source_ids=tuple(sorted({(ev.tp, ev.src) for ev in evidence})),
-        name=name,
-        first_seen=evidence[0].at if evidence else None,
-        last_seen=max(ev.last for ev in evidence) if evidence else None,
-        event_count=sum(ev.count for ev in evidence),
+        name=tally.name(),
+        first_seen=tally.first,
+        last_seen=tally.last,
+        event_count=tally.count,
         touchpoints=tuple(sorted({ev.tp for ev in evidence})),
         confidence=value,
         confidence_reasons=reasons,
     )
+    return profile, tally
 
 
-def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evidence]) -> Features:
+def see_again(g: Graph, customer_id: str, name: str | None, at: int) -> None:
+    """Bring a memoised profile up to date with one more interaction of known evidence."""
+    entry = g.profiles.get(customer_id)
+    if entry is None:
+        return
+    profile, tally = entry
+    tally.see(name, at)
+    g.profiles[customer_id] = (
+        replace(profile, name=tally.name(), first_seen=tally.first, last_seen=tally.last, event_count=tally.count),
+        tally,
+    )
+
+
+def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evidence], events: int) -> Features:
+    """Evidence features; each distinct piece of evidence counts once, however often it was seen."""
     nodes = g.nodes
-    effs: list[tuple[list[str], int]] = []
+    effs: list[list[str]] = []
     counts: dict[str, int] = {}
     verified = False
-    corroborating = near_q = refused = total = 0
+    corroborating = near_q = refused = 0
     phone_sources: set[str] = set()
     for ev in evidence:
-        n = ev.count
-        total += n
         eff = g.effective(ev)
-        effs.append((eff, n))
+        effs.append(eff)
         cls = g.class_of(ev.name)
         if cls is not None:
-            counts[cls] = counts.get(cls, 0) + n
+            counts[cls] = counts.get(cls, 0) + 1
         if any(nodes[k].status != OK for k in ev.keys):
-            near_q += n
-        carries_phone = any(k[0] == "p" for k in ev.keys)
-        if ev.tp == "WHATSAPP" and carries_phone:
+            near_q += 1
+        if ev.tp == "WHATSAPP" and any(k[0] == "p" for k in ev.keys):
             verified = True
         if len(eff) >= 2:
-            corroborating += n
+            corroborating += 1
         if ev.note:
-            refused += n
+            refused += 1
         if any(k[0] == "p" for k in eff):
             phone_sources.add(ev.tp)
     label = name_groups(counts)
@@ -117,7 +168,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
     strong = sum(1 for k in members if k[0] in "pe")
     near = len(near_links(g, members)) if g.near_on and any(nodes[k].near for k in members) else 0
     return Features(
-        events=total,
+        events=events,
         phones=cust.phones,
         emails=cust.emails,
         name_groups=len(totals),
@@ -134,15 +185,15 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
     )
 
 
-def _weak_bridges(members: set[str], effs: Iterable[tuple[list[str], int]]) -> int:
-    """Count links made by a single interaction whose removal separates phones/emails on both sides."""
+def _weak_bridges(members: set[str], effs: Iterable[list[str]]) -> int:
+    """Count links made by a single piece of evidence whose removal separates phones/emails on both sides."""
     adj: dict[str, dict[str, int]] = {}
-    for eff, n in effs:
+    for eff in effs:
         for key in eff[1:]:
             if key in members and eff[0] in members:
                 a, b = eff[0], key
-                adj.setdefault(a, {})[b] = adj.setdefault(a, {}).get(b, 0) + n
-                adj.setdefault(b, {})[a] = adj.setdefault(b, {}).get(a, 0) + n
+                adj.setdefault(a, {})[b] = adj.setdefault(a, {}).get(b, 0) + 1
+                adj.setdefault(b, {})[a] = adj.setdefault(b, {}).get(a, 0) + 1
     strong = {k for k in adj if k[0] in "pe"}
     if len(strong) < 2:
         return 0

@@ -167,20 +167,22 @@ class Resolver:
 
         Memoised per customer (``memo=False`` neither reads nor fills the memo, for one-off
         sweeps). The memo is dropped for every customer a step touches, creates or absorbs,
-        and entirely on any status change, so a memoised profile always equals a fresh one.
+        and entirely on any status change; a repeat updates it in place. So a memoised profile
+        always equals a fresh one.
         """
         g = self._g
         cust = g.cust.get(customer_id)
         if cust is None:
             return None
         if not memo:
-            return build_profile(g, customer_id, cust)
-        hit: Profile | None = g.profiles.get(customer_id)
+            return build_profile(g, customer_id, cust)[0]
+        hit = g.profiles.get(customer_id)
         if hit is None:
             if len(g.profiles) >= _PROFILE_MEMO:
                 g.profiles.clear()
             hit = g.profiles[customer_id] = build_profile(g, customer_id, cust)
-        return hit
+        profile: Profile = hit[0]
+        return profile
 
     def lookup(self, raw: str, kind: str) -> Lookup:
         """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""
@@ -214,6 +216,8 @@ class Resolver:
     # ---------------------------------------------------------------- outcomes
 
     def _forget_profiles(self, step: Step) -> None:
+        if step.repeat:
+            return  # the core brought the memo up to date (`resolver.profile.see_again`)
         memo = self._g.profiles
         for cid in step.touched:
             memo.pop(cid, None)

@@ -3,19 +3,26 @@
     copy 0   |ev ev ev ... ev|                         one copy of 1,500 customers' events
     copy 1                     |ev~1 ev~1 ... |         the same events, new ids, 30 days later
     ...                                                 ... sixteen copies in all
-    -> the same customers (ids, identifiers, names, first seen); event counts x16
+    -> the same customers (ids, identifiers, names, first seen, confidence); event counts x16
 
 and within the duplicate horizon a repeated event id changes nothing at all.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.horizon import DAY_MS, RecentEvents
-from resolver.interaction import Interaction, from_json
+from resolver.interaction import Interaction, fields_of, from_json
 from streams.copies import copy_event
 from streams.synthetic import generate
+
+from .test_resolver_properties import events
 
 CUSTOMERS = 1_500
 COPIES = 16
@@ -27,8 +34,7 @@ def _customers(resolver: Resolver) -> dict[str, tuple[object, ...]]:
     for cid in resolver.customer_ids():
         p = resolver.profile(cid)
         assert p is not None
-        # Confidence may use the counts (a bridge seen 16 times is no longer a single event).
-        out[cid] = (p.phones, p.emails, p.source_ids, p.name, p.first_seen, p.touchpoints)
+        out[cid] = (p.phones, p.emails, p.source_ids, p.name, p.first_seen, p.touchpoints, p.confidence)
     return out
 
 
@@ -93,3 +99,50 @@ def test_recent_events_forget_by_day_of_event_time() -> None:
     assert sorted(recent.remember("e", 6 * DAY_MS, "v5")) == ["c", "late"]
     restored = RecentEvents.restore(2 * DAY_MS, recent.watermark, recent.items())
     assert restored.items() == recent.items() and restored.watermark == recent.watermark
+
+
+def test_an_explanation_shows_the_evidence_with_its_counts() -> None:
+    t0 = 1_700_000_000_000
+    r = Resolver(ResolverConfig())
+    cid = r.apply(_ev("m1", t0, phone="98765 43210", name="Asha Rao")).customer_id
+    for i in range(2, 6):  # a conversation: the same phone and name, again and again
+        assert r.apply(_ev(f"m{i}", t0 + i * 60_000, phone="98765 43210", name="Asha Rao")).customer_id == cid
+    r.apply(_ev("w1", t0 + 9 * 60_000, src="ck-9", phone="98765 43210", email="asha@x.in"))
+    explanation = r.explain(cid or "")
+    rows = [(e["first_event_id"], e["count"], e["first_seen"], e["last_seen"]) for e in explanation.evidence]
+    assert rows == [("m1", 5, t0, t0 + 5 * 60_000), ("w1", 1, t0 + 9 * 60_000, t0 + 9 * 60_000)]
+    assert list(explanation.events) == [e["id"] for e in explanation.evidence]
+    assert r.stats()["evidence"] == 2 and r.stats()["events"] == 6
+    # Any event id remembered within the horizon leads to its evidence's customer.
+    assert r.customer_of_event("m3") == cid
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events(), st.data())
+def test_later_copies_never_change_who_is_who(evs: list[Interaction], data: st.DataObject) -> None:
+    config = ResolverConfig(hub_threshold=3, max_phones=2, max_emails=2)
+    once = Resolver(config)
+    for ev in evs:
+        once.apply(ev)
+    again = Resolver(config)
+    stream = list(evs)
+    for i, ev in enumerate(evs):  # copies under new ids, at the same time or later, anywhere after
+        if data.draw(st.booleans()):
+            later = dataclasses.replace(
+                ev, event_id=f"{ev.event_id}~", occurred_at=ev.occurred_at + data.draw(st.integers(0, 10**9))
+            )
+            stream.insert(data.draw(st.integers(i + 1, len(stream))), later)
+    for ev in stream:
+        again.apply(ev)
+    assert {frozenset(e for e in group) for group in _groups(once, evs)} == {
+        frozenset(e for e in group) for group in _groups(again, evs)
+    }
+
+
+def _groups(r: Resolver, evs: list[Interaction]) -> list[set[str]]:
+    out: dict[str, set[str]] = {}
+    for ev in evs:
+        cid = r.customer_of_fields(fields_of(ev))  # by content: the id may be past the horizon
+        assert cid is not None
+        out.setdefault(cid, set()).add(ev.event_id)
+    return list(out.values())
