@@ -42,6 +42,7 @@ from streams.pipeline import Pipeline, Step
 from streams.readmodel import RedisReadModel
 from streams.runtime import Runtime
 from streams.settings import Settings
+from streams.stall import StallWatch, task_stacks
 from streams.state_store import TableStateLog, read_state
 from streams.topics import STATE_CONFIG, state_topic_name, table_topic_name
 from streams.web import install as install_web
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> faust.App:
     sender = BatchSender(app)
     links_name = links.get_topic_name()
     links_tp = TP(links_name, 0)
+    stall = StallWatch(settings.stall_seconds)
 
     async def flush_state() -> None:
         """Send the state records queued by the state log, in order, on partition 0."""
@@ -475,6 +477,41 @@ def create_app(settings: Settings) -> faust.App:
             # The records after the gap may all have come already: nothing else would seek again.
             await read_again_safely(rt.gap)
 
+    # Its own timer, awaiting nothing: a writer stuck on a send would hold the clock too.
+    @app.timer(interval=min(5.0, settings.stall_seconds / 4))  # type: ignore[untyped-decorator]
+    async def watch_stall() -> None:
+        """Never stall silently: records waiting and nothing applied for `stall_seconds` ends the process."""
+        now = time.monotonic()
+        end: int | None = None
+        if not (rt.owns_links and rt.pipeline is not None):
+            stall.observe(now, rt.applied_offset, None)
+        else:
+            try:
+                got = app.consumer.highwater(links_tp)
+            except Exception:  # no fetch yet: unknown, not waiting
+                got = None
+            end = got if isinstance(got, int) and got >= 0 else None
+            if stall.observe(now, rt.applied_offset, end):
+                log.critical(
+                    "the single writer applied nothing for %.0f s with records waiting (applied offset %d, "
+                    "log end %s); exiting so that a restart reads on from its state. Tasks:\n%s",
+                    stall.stalled_for(now),
+                    rt.applied_offset,
+                    end,
+                    task_stacks(),
+                )
+                logging.shutdown()
+                os._exit(75)
+        rt.stats["stalled_s"] = round(stall.stalled_for(now), 1)
+        if rt.owns_links and now - rt.progress_logged_at >= _PROGRESS_LOG_S:
+            rt.progress_logged_at = now
+            log.info(
+                "writer: applied offset %d, links log end %s, idle with records waiting %.0f s",
+                rt.applied_offset,
+                end,
+                stall.stalled_for(now),
+            )
+
     async def send_action(action: dict[str, Any]) -> None:
         """Queue an operator action for the single writer (applied in log order, audited)."""
         fut = await links.send(
@@ -508,6 +545,10 @@ def create_app(settings: Settings) -> faust.App:
     install_web(app, rt, settings, send_action)
 
     return app
+
+
+#: How often the writer logs its progress (applied offset, log end).
+_PROGRESS_LOG_S = 30.0
 
 
 def _never_commit(events: Any) -> None:

@@ -39,6 +39,8 @@ class Runtime:
         #: the next links offset to apply when it was not delivered in order (the log is read again from it)
         self.gap: int | None = None
         self.gap_sought_at = 0.0
+        #: when the writer last logged its progress (monotonic seconds)
+        self.progress_logged_at = 0.0
         self.stats: dict[str, Any] = {
             "events_triaged": 0,
             "dead_letters": 0,
@@ -49,5 +51,7 @@ class Runtime:
             "last_window_end": None,
             "last_publish_ms": None,
             "redis_rebuilds": 0,
+            #: seconds the single writer has applied nothing while records waited (`streams.stall`)
+            "stalled_s": 0.0,
             "started_ms": int(time.time() * 1000),
         }

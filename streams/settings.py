@@ -78,6 +78,7 @@ class Settings:
     duplicate_horizon_days: int = 7
     tick_seconds: float = 1.0
     session_timeout_seconds: int = 10
+    stall_seconds: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +125,7 @@ class Settings:
             duplicate_horizon_days=_int(e, "IRL_DUPLICATE_HORIZON_DAYS", d.duplicate_horizon_days, 1, 3650),
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
+            stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
         )
 
     def touchpoint_topics(self) -> dict[str, str]:

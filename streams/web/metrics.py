@@ -71,6 +71,12 @@ def render(snapshot: Mapping[str, Any]) -> str:
     w.one("irl_applied_offset", "gauge", "Last links-topic offset applied by the resolver.", worker["applied_offset"])
     w.one("irl_redis_offset", "gauge", "Links-topic offset the Redis read model reflects.", worker["redis_offset"])
     w.one("irl_redis_rebuilds_total", "counter", "Full rebuilds of the Redis read model.", worker["redis_rebuilds"])
+    w.one(
+        "irl_writer_stalled_seconds",
+        "gauge",
+        "Seconds the single writer has applied nothing while records waited (it exits at IRL_STALL_SECONDS).",
+        worker.get("stalled_s", 0.0),
+    )
     w.one("irl_events_triaged_total", "counter", "Touchpoint events that passed triage.", events["triaged"])
     w.one("irl_events_applied_total", "counter", "Events applied by the resolver.", events["applied"])
     w.one("irl_events_duplicate_total", "counter", "Events seen again and ignored.", events["duplicates"])

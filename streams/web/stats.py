@@ -72,6 +72,7 @@ class StatsCollector:
                 "applied_offset": rt.applied_offset,
                 "redis_offset": rt.redis_offset,
                 "redis_rebuilds": s.get("redis_rebuilds", 0),
+                "stalled_s": s.get("stalled_s", 0.0),
             },
             "events": {
                 "triaged": s.get("events_triaged", 0),

@@ -191,13 +191,16 @@ class Views:
         # The worker owning the single-writer partition is ready once its state is recovered;
         # the others (triage, standby) once the group has given them partitions.
         recovered = rt.recovered if rt.owns_links else rt.assigned
-        ready = kafka and redis and recovered
+        # A writer that has applied nothing for half its stall limit while records wait is not ready.
+        stalled = float(rt.stats.get("stalled_s") or 0.0) >= rt.settings.stall_seconds / 2
+        ready = kafka and redis and recovered and not stalled
         pipeline = rt.pipeline
         body = {
             "ready": ready,
             "kafka": kafka,
             "redis": redis,
             "recovered": rt.recovered,
+            "stalled": stalled,
             "role": "writer" if rt.owns_links else "standby",
             "applied_offset": rt.applied_offset,
             "redis_offset": rt.redis_offset,
