@@ -299,6 +299,7 @@ def create_app(settings: Settings) -> faust.App:
             log.warning("links offset %d was not delivered in order: reading the log again from it", expected)
         rt.gap, rt.gap_sought_at = expected, now
         await app.consumer.seek_wait({links_tp: expected})
+        _allow_reread(app.consumer, links_tp, expected)
 
     async def read_again_safely(expected: int) -> None:
         try:
@@ -545,6 +546,21 @@ def create_app(settings: Settings) -> faust.App:
     install_web(app, rt, settings, send_action)
 
     return app
+
+
+def _allow_reread(consumer: Any, tp: TP, offset: int) -> None:
+    """Let Faust deliver `tp` again from `offset` after a `seek_wait`.
+
+    Faust drops every fetched record below its read offset ("DROPPED MESSAGE ROFF" in
+    `Consumer._drain_messages`), and `seek_wait` moves the fetch position without lowering
+    that read offset (only `Consumer.seek` does): without this, records re-read at a gap
+    are dropped for as long as the read offset is past them, and the writer waits for ever.
+    """
+    read = getattr(consumer, "_read_offset", None)
+    if read is None:
+        log.error("this Faust has no consumer read offset: a re-read at a gap may be dropped")
+        return
+    read[tp] = offset if offset else None
 
 
 #: How often the writer logs its progress (applied offset, log end).
