@@ -16,12 +16,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import copies, offline, recovery, report, streaming
+from bench import copies, offline, recovery, report, snapshot, streaming
 from bench.common import ROOT, dataset, machine
 
 __all__ = ["main"]
 
-_PARTS = ("offline", "copies", "phones", "stream", "latency", "scale", "recovery")
+_PARTS = ("offline", "copies", "snapshot", "phones", "stream", "latency", "scale", "recovery")
 
 
 def _plan(quick: bool) -> dict[str, Any]:
@@ -29,6 +29,7 @@ def _plan(quick: bool) -> dict[str, Any]:
         return {
             "offline": [(20_000, 1)],
             "copies": {"customers": 2_000, "copies": 16, "gap_days": 30, "runs": 1},
+            "snapshot": {"customers": 20_000, "runs": 3, "restore_runs": 3},
             "phones": {"customers": 20_000, "limit": 50_000, "runs": 1},
             "stream": {"customers": 4_000, "bare_runs": 1, "recovery": False},
             "latency": {"rate": 200, "seconds": 15},
@@ -39,6 +40,8 @@ def _plan(quick: bool) -> dict[str, Any]:
     return {
         "offline": [(20_000, 3), (200_000, 1)],
         "copies": {"customers": 10_000, "copies": 16, "gap_days": 30, "runs": 3},
+        # The 1M-event file: about 620k identifiers; restore from records takes about a minute.
+        "snapshot": {"customers": 200_000, "runs": 3, "restore_runs": 1},
         "phones": {"customers": 20_000, "limit": 200_000, "runs": 3},
         "stream": {"customers": 20_000, "bare_runs": 3, "recovery": True},
         "latency": {"rate": 200, "seconds": 60},
@@ -92,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         res["copies"] = _step(
             f"copies (1 and {c['copies']} copies of {c['customers']} customers)",
             lambda: copies.copies_run(c["customers"], c["runs"], copies=c["copies"], gap_days=c["gap_days"]),
+            errors,
+        )
+    if "snapshot" in only:
+        sn = plan["snapshot"]
+        res["snapshot"] = _step(
+            f"snapshot ({sn['customers']} customers: dump, load, restore from records)",
+            lambda: snapshot.snapshot_run(sn["customers"], sn["runs"], sn["restore_runs"]),
             errors,
         )
     if "phones" in only:

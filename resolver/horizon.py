@@ -18,11 +18,16 @@ decisions in replay and in the stream.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
+from operator import itemgetter
 
 __all__ = ["DAY_MS", "RecentEvents"]
 
 DAY_MS = 86_400_000
+
+#: (stamp, event id) of an item: the order days and ids are rebuilt in.
+_BY_STAMP = itemgetter(1, 0)
 
 
 class RecentEvents:
@@ -103,11 +108,27 @@ class RecentEvents:
 
     @classmethod
     def restore(cls, horizon_ms: int, watermark: int | None, items: Iterable[tuple[str, int, str]]) -> RecentEvents:
+        """Rebuild from (event id, stamp, evidence id) items (`items`), in any order."""
+        ordered = sorted(items, key=_BY_STAMP)
+        return cls.from_columns(
+            horizon_ms, watermark, [e for e, _, _ in ordered], [at for _, at, _ in ordered], [v for _, _, v in ordered]
+        )
+
+    @classmethod
+    def from_columns(
+        cls, horizon_ms: int, watermark: int | None, event_ids: list[str], stamps: list[int], vids: list[str]
+    ) -> RecentEvents:
+        """Rebuild from one column per field of `items`, sorted by (stamp, event id) as `restore` sorts them."""
         out = cls(horizon_ms)
         out.watermark = watermark
-        for event_id, at, vid in sorted(items, key=lambda item: (item[1], item[0])):
-            out._ids[event_id] = (at, vid)
-            out._by_day.setdefault(at // DAY_MS, []).append(event_id)
+        out._ids = dict(zip(event_ids, zip(stamps, vids, strict=True), strict=True))
+        # Sorted by stamp, each day is one run of the columns.
+        lo, end = 0, len(stamps)
+        while lo < end:
+            day = stamps[lo] // DAY_MS
+            hi = bisect_left(stamps, (day + 1) * DAY_MS, lo)
+            out._by_day[day] = event_ids[lo:hi]
+            lo = hi
         if out._by_day:
             out._next = (min(out._by_day) + 1) * DAY_MS + horizon_ms
         return out

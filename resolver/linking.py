@@ -66,7 +66,9 @@ def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
 
     One exception keeps the result a function of the set of events: when the repeat is the
     evidence's new earliest, it moves in the canonical order, which decides a component
-    resolved greedily (a limit refused a link there); such a component is resolved again.
+    resolved greedily. Moving evidence whose links were all accepted earlier changes nothing
+    (the limits are monotone); evidence with a refused link, or in a customer cut apart by
+    the greedy pass, has its component resolved again.
     """
     step = Step()
     earliest = ev.see(eid, at)
@@ -76,7 +78,7 @@ def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
     if cid is None:
         return step
     cust = g.cust[cid]
-    if earliest and cust.constrained:
+    if earliest and (cust.constrained or ev.note is not None):
         seeds = raw_evidence(g, [k for k in ev.keys if g.nodes[k].status == OK])
         seeds.add(ev.vid)
         reresolve(g, closure(g, seeds), step)

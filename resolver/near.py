@@ -137,6 +137,23 @@ class NearIndex:
             elif key not in held:
                 held.append(key)
 
+    def add_all(self, keys: Iterable[str]) -> None:
+        """`add` every key of `keys`, in one pass (rebuilding the index of a loaded state)."""
+        buckets = self._buckets
+        for key in keys:
+            end = len(key)
+            start = max(_HEAD, end - _SPAN)
+            middle = start + (end - start) // 2  # as in `_halves`
+            for bucket in (key[:middle] + "<", key[:start] + ">" + key[middle:]):
+                held = buckets.get(bucket)
+                if held is None:
+                    buckets[bucket] = key
+                elif isinstance(held, str):
+                    if held != key:
+                        buckets[bucket] = [held, key]
+                elif key not in held:
+                    held.append(key)
+
     def discard(self, key: str) -> None:
         first, second, _ = self._halves(key)
         for bucket in (first, second):

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from resolver import actions, explain, records
+from resolver import snapshot as snapshots
 from resolver.config import ResolverConfig
 from resolver.explain import Explanation, Lookup
 from resolver.graph import Graph
@@ -211,6 +212,24 @@ class Resolver:
         """Rebuild from the union of drained records (latest value per key, deletions removed)."""
         self = cls(config)
         self._g = records.restore(config, state)
+        return self
+
+    def snapshot(self) -> bytes:
+        """The whole core state as one compact binary value (`resolver.snapshot`).
+
+        Drain changes first (`drain_changes`): a loaded copy starts with nothing to drain.
+        """
+        return snapshots.dump(self._g)
+
+    @classmethod
+    def from_snapshot(cls, config: ResolverConfig, data: bytes, *, track_changes: bool = True) -> Resolver:
+        """Rebuild from `snapshot()` bytes written with the same `config`.
+
+        Raises:
+            resolver.snapshot.SnapshotError: not a snapshot, another format version, or damaged.
+        """
+        self = cls(config, track_changes=track_changes)
+        self._g = snapshots.load(config, data, track_changes=track_changes)
         return self
 
     # ---------------------------------------------------------------- outcomes

@@ -11,6 +11,7 @@ depends on the history of `find` calls); a root written earlier is still an ance
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import chain, repeat
 
 __all__ = ["DisjointSet"]
 
@@ -90,6 +91,19 @@ class DisjointSet:
         for key in keys:
             self._parent.pop(key, None)
             self._members.pop(key, None)
+
+    @classmethod
+    def from_groups(cls, roots: list[str], members: list[list[str]]) -> DisjointSet:
+        """Rebuild from each set's root and its member list, kept as given (it becomes the set's own).
+
+        Unlike `from_parents`, the order of each member list is kept, so a rebuilt forest
+        lists members exactly as the original did (snapshots, `resolver.snapshot`).
+        """
+        ds = cls()
+        owners = chain.from_iterable(map(repeat, roots, map(len, members)))
+        ds._parent = dict(zip(chain.from_iterable(members), owners, strict=True))
+        ds._members = dict(zip(roots, members, strict=True))
+        return ds
 
     @classmethod
     def from_parents(cls, parents: Iterable[tuple[str, str]]) -> DisjointSet:

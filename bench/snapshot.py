@@ -1,0 +1,186 @@
+"""Snapshots: a generated data set's core state written as one binary value and loaded back, beside today's restore.
+
+The state is built offline, in this process: `resolver.replay.replay` of `bench.common.dataset(N)`
+into a `Resolver(track_changes=True)`, as `irl replay` does. Then, from that one state:
+
+* its state records are drained (`resolver.records.drain`, what the worker publishes) and
+  the snapshot is written (`resolver.snapshot.dump`, timed here);
+* `records.restore` of those records and `snapshot.load` of the snapshot are timed each in a
+  fresh interpreter (``python -m bench.snapshot restore|load FILE``), as a restarting worker
+  would run them: the input already in memory, nothing else on the heap. Runs alternate, so
+  noise from other users of the machine lands on both;
+* the loading child also writes the loaded graph's snapshot again and compares the bytes.
+
+Each child reports wall and CPU seconds (`time.process_time`): on a shared machine the CPU
+figure is the steadier one, and the target is read on wall time.
+
+Memory: the RSS growth of building the state (the replay: state, its change set not yet
+drained, and the parser's caches) and the RSS growth of loading the snapshot in the child
+(the state alone), each divided by the number of identifiers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import marshal
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import BIN, ROOT, dataset, median
+
+__all__ = ["LOAD_TARGET", "MEMORY_TARGET", "snapshot_run"]
+
+#: `records.restore` seconds over `snapshot.load` seconds, at least (issue 14: at 1M identifiers).
+LOAD_TARGET = 10.0
+#: Core memory per identifier at 1M identifiers, at most (bytes).
+MEMORY_TARGET = 300
+
+
+def _rss() -> int:
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _build(events: Path) -> tuple[Any, float, int]:
+    """(resolver, replay seconds, RSS growth bytes) of replaying `events` into a fresh resolver."""
+    from resolver.config import ResolverConfig
+    from resolver.replay import replay
+    from resolver.resolver import Resolver
+
+    gc.collect()
+    before = _rss()
+    resolver = Resolver(ResolverConfig(), track_changes=True)
+    t0 = time.perf_counter()
+    with events.open(encoding="utf-8") as handle:
+        replay(((str(events), n, line) for n, line in enumerate(handle, 1)), resolver)
+    seconds = time.perf_counter() - t0
+    return resolver, seconds, _rss() - before
+
+
+def _child(mode: str, path: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [str(BIN / "python"), "-m", "bench.snapshot", mode, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench.snapshot {mode} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def snapshot_run(customers: int, runs: int = 3, restore_runs: int = 1) -> dict[str, Any]:
+    """Build the state of `customers` generated customers, then time dump, load and restore.
+
+    Medians over `runs` (dump and load) and `restore_runs` (restore, the slow one).
+    """
+    from resolver import records, snapshot
+
+    events = dataset(customers)
+    resolver, replay_s, build_growth = _build(events)
+    g = resolver._g
+    stats = resolver.stats()
+    state = [(k, v) for k, v in records.drain(g).items() if v is not None]
+    dumps: list[float] = []
+    data = b""
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        data = snapshot.dump(g)
+        dumps.append(time.perf_counter() - t0)
+    loads: list[float] = []
+    restores: list[float] = []
+    load_cpu: list[float] = []
+    restore_cpu: list[float] = []
+    loaded: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="irl-bench-snap-") as tmp:
+        snap_file, records_file = Path(tmp) / "state.snap", Path(tmp) / "records.marshal"
+        snap_file.write_bytes(data)
+        records_file.write_bytes(marshal.dumps(state))
+        for i in range(max(runs, restore_runs)):
+            if i < runs:
+                loaded = _child("load", snap_file)
+                loads.append(loaded["load_s"])
+                load_cpu.append(loaded["load_cpu_s"])
+            if i < restore_runs:
+                restored = _child("restore", records_file)
+                restores.append(restored["restore_s"])
+                restore_cpu.append(restored["restore_cpu_s"])
+    identifiers = stats["identifiers"]
+    load_s, restore_s = median(loads), median(restores)
+    return {
+        "customers": customers,
+        "events": stats["events"],
+        "evidence": stats["evidence"],
+        "identifiers": identifiers,
+        "state_customers": stats["customers"],
+        "state_records": len(state),
+        "records_bytes": sum(len(k) + len(v) for k, v in state),
+        "snapshot_bytes": len(data),
+        "snapshot_bytes_per_identifier": len(data) / identifiers,
+        "replay_s": replay_s,
+        "dump_s": median(dumps),
+        "load_s": load_s,
+        "restore_s": restore_s,
+        "restore_over_load": restore_s / load_s,
+        # CPU seconds of the same children: steadier than wall time on a shared machine.
+        "load_cpu_s": median(load_cpu),
+        "restore_cpu_s": median(restore_cpu),
+        "restore_over_load_cpu": median(restore_cpu) / median(load_cpu),
+        "load_target": LOAD_TARGET,
+        "build_bytes_per_identifier": build_growth / identifiers,
+        "loaded_bytes_per_identifier": loaded["rss_growth"] / identifiers,
+        "memory_target": MEMORY_TARGET,
+        "roundtrip_equal": loaded["roundtrip_equal"],
+        "samples": {"dump_s": dumps, "load_s": loads, "restore_s": restores, "load_cpu_s": load_cpu},
+    }
+
+
+def _load_child(path: Path) -> dict[str, Any]:
+    from resolver.config import ResolverConfig
+    from resolver.snapshot import dump, load
+
+    data = path.read_bytes()
+    gc.collect()
+    before = _rss()
+    t0, c0 = time.perf_counter(), time.process_time()
+    g = load(ResolverConfig(), data)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    growth = _rss() - before
+    same = dump(g) == data
+    return {"load_s": seconds, "load_cpu_s": cpu, "rss_growth": growth, "nodes": len(g.nodes), "roundtrip_equal": same}
+
+
+def _restore_child(path: Path) -> dict[str, Any]:
+    from resolver import records
+    from resolver.config import ResolverConfig
+
+    state = marshal.loads(path.read_bytes())
+    gc.collect()
+    t0, c0 = time.perf_counter(), time.process_time()
+    g = records.restore(ResolverConfig(), state)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"restore_s": seconds, "restore_cpu_s": cpu, "identifiers": len(g.nodes)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="time one snapshot load or records restore (a bench child)")
+    parser.add_argument("mode", choices=("load", "restore"))
+    parser.add_argument("path", type=Path)
+    args = parser.parse_args(argv)
+    result = _load_child(args.path) if args.mode == "load" else _restore_child(args.path)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""Snapshots: any state, dumped and loaded, gives the same answers and the same future.
+
+The loaded copy is compared with the original on everything a caller can ask (customers,
+profiles, explanations, lookups, why and why-not, events), on every state record, and then
+both take the same further events and operator actions: the outcomes, the drained records
+and the snapshots that follow must stay equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from resolver import records
+from resolver.config import ResolverConfig
+from resolver.evidence import Evidence
+from resolver.graph import Customer, Graph, Node
+from resolver.horizon import DAY_MS
+from resolver.interaction import Interaction
+from resolver.resolver import Resolver
+from resolver.snapshot import MAGIC, VERSION, SnapshotError, dump, load
+
+T0 = 1_700_000_000_000
+# Two phones one digit apart (near links), a landline, and others.
+PHONES = ["98765 43210", "98765 43219", "91234 56789", "99887 76655", "022 2345 6789"]
+EMAILS = ["ravi@x.in", "priya@y.in", "anil@z.in", None]
+NAMES = ["Ravi Kumar", "Priya Kumar", "Anil Shah", "Ravi", "R Kumar", None]
+# A small duplicate horizon, so that remembered event ids also expire.
+CONFIG = ResolverConfig(hub_threshold=2, max_phones=2, max_emails=2, duplicate_horizon_ms=DAY_MS)
+
+Op = tuple[str, Any]
+
+
+@st.composite
+def operations(draw: st.DrawFn, prefix: str, max_size: int = 25) -> list[Op]:
+    """Events (new, and repeats of earlier ones) mixed with split, block and erase."""
+    ops: list[Op] = []
+    for i in range(draw(st.integers(0, max_size))):
+        kind = draw(st.sampled_from(["event"] * 6 + ["split", "block", "erase", "again"]))
+        if kind != "event":
+            ops.append((kind, draw(st.integers(0, 1000))))
+            continue
+        tp = draw(st.sampled_from(["WEB", "KIOSK", "WHATSAPP"]))
+        phone = draw(st.none() | st.sampled_from(PHONES))
+        src = (
+            "91" + (phone or PHONES[0]).replace(" ", "")
+            if tp == "WHATSAPP"
+            else f"{tp.lower()}-{draw(st.integers(0, 6))}"
+        )
+        at = T0 + draw(st.integers(0, 60)) * 3_600_000  # about two and a half days
+        ops.append(
+            (
+                "event",
+                Interaction(
+                    f"{prefix}-{i:02d}",
+                    tp,
+                    at,
+                    src,
+                    "visit",
+                    phone=phone,
+                    email=draw(st.sampled_from(EMAILS)),
+                    name=draw(st.sampled_from(NAMES)),
+                ),
+            )
+        )
+    return ops
+
+
+def run(r: Resolver, ops: list[Op], seen: list[Interaction]) -> list[object]:
+    """Apply `ops` to `r`; the outcome of each (repeats pick from `seen`, which grows)."""
+    out: list[object] = []
+    for kind, arg in ops:
+        customers = r.customer_ids()
+        if kind == "event":
+            out.append(r.apply(arg))
+            seen.append(arg)
+        elif kind == "again":
+            out.append(r.apply(seen[arg % len(seen)]) if seen else None)
+        elif not customers:
+            out.append(None)
+        else:
+            cid = customers[arg % len(customers)]
+            explanation = r.explain(cid)
+            if kind == "erase":
+                out.append(r.erase(cid))
+            elif kind == "block" and explanation.nodes:
+                out.append(r.block(explanation.nodes[arg % len(explanation.nodes)]["id"]))
+            elif kind == "split" and explanation.nodes:
+                targets = [n["id"] for n in explanation.nodes] + list(explanation.events)
+                out.append(r.split(cid, targets[arg % len(targets)]))
+        out.append(r.drain_changes())
+    return out
+
+
+def loaded(r: Resolver, data: bytes | None = None) -> Resolver:
+    return Resolver.from_snapshot(r.config, r.snapshot() if data is None else data)
+
+
+def every_record(g: Graph) -> dict[str, str | None]:
+    """Every state record of `g` (`resolver.records`), whether it changed or not."""
+    g.dirty.update("e/" + vid for vid in g.evidence)
+    g.dirty.update("h/" + eid for eid, _, _ in g.recent.items())
+    g.dirty.update("n/" + key for key in g.nodes)
+    g.dirty.update("c/" + cid for cid in g.cust)
+    g.dirty.update("a/" + cid for cid in g.absorbed)
+    g.dirty.update("d/" + cid for cid in g.erased)
+    g.dirty.update("s/" + d for d in g.suppressed)
+    g.dirty.update(("m/split", "m/watermark"))
+    return records.drain(g)
+
+
+def answers(r: Resolver) -> list[object]:
+    """Everything a caller can ask, in a fixed order."""
+    out: list[object] = [r.customer_ids(), r.event_ids(), r.quarantined(), r.stats(), r.merges]
+    for cid in r.customer_ids():
+        out += [r.profile(cid, memo=False), r.profile(cid), r.explain(cid).to_dict()]
+    out += [(e, r.customer_of_event(e)) for e in r.event_ids()]
+    g = r._g
+    out += [(c, r.current_id(c)) for c in sorted({*g.absorbed, *g.erased})]
+    out += [r.lookup(p, "phone").to_dict() for p in PHONES]
+    out += [r.lookup(e, "email").to_dict() for e in EMAILS if e is not None]
+    refs = [*PHONES[:3], *(e for e in EMAILS if e is not None)]
+    for a in refs:
+        for b in refs:
+            if a < b:
+                out += [r.why(a, b), r.why_not(a, b)]
+    out.append(sorted((v, ev.record()) for v, ev in g.evidence.items()))
+    out.append(sorted((repr(c), v.vid) for c, v in g.by_content.items()))
+    return out
+
+
+def assert_same(a: Resolver, b: Resolver) -> None:
+    assert answers(a) == answers(b)
+    assert every_record(a._g) == every_record(b._g)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations("ev"), operations("late", max_size=12))
+def test_a_loaded_snapshot_gives_the_same_answers_and_the_same_future(before: list[Op], after: list[Op]) -> None:
+    original = Resolver(CONFIG, track_changes=True)
+    seen: list[Interaction] = []
+    run(original, before, seen)
+    original.drain_changes()
+    data = dump(original._g)
+    copy = loaded(original, data)
+    assert copy.drain_changes() == {}
+    assert_same(original, copy)
+    # The same future: equal outcomes and equal drained records, step by step.
+    assert run(original, after, list(seen)) == run(copy, after, list(seen))
+    assert_same(original, copy)
+    assert dump(original._g) == dump(copy._g)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations("ev", max_size=35))
+def test_snapshot_bytes_are_deterministic(ops: list[Op]) -> None:
+    r = Resolver(CONFIG)
+    run(r, ops, [])
+    data = dump(r._g)
+    assert dump(r._g) == data
+    again = load(CONFIG, data)
+    assert dump(again) == data
+    assert dump(load(CONFIG, dump(again))) == data
+
+
+def _rich() -> Resolver:
+    """A state with every kind of node and evidence field set (checked below)."""
+    r = Resolver(CONFIG)
+    ev = 0
+
+    def add(tp: str, src: str, phone: str | None, email: str | None, name: str | None, hours: int = 0) -> None:
+        nonlocal ev
+        ev += 1
+        r.apply(Interaction(f"e{ev:03d}", tp, T0 + hours * 3_600_000 + ev, src, "visit", phone, email, name))
+
+    # A near phone (one digit off) with the same full name and email.
+    add("WEB", "w-1", "98765 43210", "ravi@x.in", "Ravi Kumar")
+    add("KIOSK", "k-1", "98765 43219", "ravi@x.in", "Ravi Kumar")
+    add("KIOSK", "k-1", "98765 43219", "ravi@x.in", "Ravi Kumar", hours=1)  # a repeat: counts only
+    # A household phone: two people with different names and emails, each seen twice.
+    add("WEB", "w-2", "91234 56789", "priya@y.in", "Priya Kumar")
+    add("KIOSK", "k-2", "91234 56789", None, "Priya Kumar")
+    add("WEB", "w-3", "91234 56789", "anil@z.in", "Anil Shah")
+    add("KIOSK", "k-3", "91234 56789", None, "Anil Shah")
+    # A hub: one kiosk id seen with many people.
+    for i, name in enumerate(["Meera Iyer", "John Das", "Sara Khan", "Om Rao"]):
+        add("KIOSK", "k-hub", f"9{i}000 1111{i}", None, name)
+    add("WHATSAPP", "12", None, None, "Nobody")  # nothing linkable: its own x: node
+    add("WEB", "w-5", "bad phone", "not-an-email", "Someone")  # rejected values
+    add("WEB", "w-7", "99887 76600", "someone@q.in", "Someone")
+    add("KIOSK", "k-7", "99887 76600", "someone@q.in", "Someone")
+    r.erase(r.customer_of_event("e015") or "")
+    add("WEB", "w-6", "99887 76655", "sunita@q.in", "Sunita")
+    add("KIOSK", "k-6", "99887 76655", "sunita2@q.in", "Sunita", hours=30)  # the first ids leave the horizon
+    r.split(r.customer_of_event("e017") or "", "99887 76655")
+    return r
+
+
+def test_a_rich_state_round_trips_every_field() -> None:
+    r = _rich()
+    g = r._g
+    nodes = list(g.nodes.values())
+    assert any(n.status != "ok" for n in nodes)
+    assert any(n.near for n in nodes) and any(n.names for n in nodes) and any(n.pairs for n in nodes)
+    assert any(n.groups for n in nodes) and any(n.bars for n in nodes) and any(n.sig is None for n in nodes)
+    assert any(k.startswith("x:") for k in g.nodes) and any("#" in k for k in g.nodes)
+    assert any(ev.rejected for ev in g.evidence.values()) and any(ev.count > 1 for ev in g.evidence.values())
+    assert any(ev.last != ev.at for ev in g.evidence.values())
+    assert any(c.bars for c in g.cust.values()) and g.split_seq and g.erased and g.suppressed and g.absorbed
+    assert g.recent.watermark is not None and 0 < len(g.recent) < r.stats()["events"]
+    r.drain_changes()
+    copy = loaded(r)
+    assert_same(r, copy)
+    # Lists keep their order (dicts need not: nothing reads them in insertion order).
+    assert {k: n.evidence for k, n in g.nodes.items()} == {k: n.evidence for k, n in copy._g.nodes.items()}
+    assert {k: g.uf.members(g.uf.find(k)) for k in g.nodes} == {
+        k: copy._g.uf.members(copy._g.uf.find(k)) for k in copy._g.nodes
+    }
+    late = [("event", Interaction("z1", "WEB", T0 + 40 * 3_600_000, "w-9", "visit", "98765 43210", None, "Ravi"))]
+    assert run(r, [*late, ("split", 3), ("block", 5), ("erase", 1)], []) == run(
+        copy, [*late, ("split", 3), ("block", 5), ("erase", 1)], []
+    )
+    assert dump(r._g) == dump(copy._g)
+
+
+def test_nodes_and_sets_that_do_not_match_round_trip_too() -> None:
+    """Every node is in the union-find and back; a snapshot does not rely on it."""
+    r = _rich()
+    g = r._g
+    g.nodes["t:WEB:orphan"] = Node()
+    g.uf.add("t:WEB:ghost")
+    again = load(CONFIG, dump(g))
+    assert set(again.nodes) == set(g.nodes) and "t:WEB:ghost" in again.uf and "t:WEB:orphan" not in again.uf
+    assert {k: again.uf.find(k) for k in g.nodes if k in g.uf} == {k: g.uf.find(k) for k in g.nodes if k in g.uf}
+    assert dump(again) == dump(g)
+
+
+def test_evidence_that_does_not_answer_for_its_content_round_trips() -> None:
+    """After some erasures two pieces can share a content, or one can have none in `by_content`."""
+    r = _rich()
+    g = r._g
+    first, second = list(g.evidence.values())[:2]
+    twin = Evidence("v" + "0" * 20, "twin", first.at, first.tp, first.src, first.name, first.keys, first.rejected)
+    twin.anchor = first.anchor
+    g.evidence[twin.vid] = twin
+    del g.by_content[second.content()]
+    again = load(CONFIG, dump(g))
+    assert {c: ev.vid for c, ev in again.by_content.items()} == {c: ev.vid for c, ev in g.by_content.items()}
+    assert dump(again) == dump(g)
+
+
+def test_an_empty_graph_round_trips() -> None:
+    g = Graph(CONFIG)
+    again = load(CONFIG, dump(g))
+    assert again.nodes == {} and again.evidence == {} and again.cust == {} and again.recent.watermark is None
+    assert dump(again) == dump(g)
+
+
+def test_load_keeps_track_changes_as_asked() -> None:
+    r = _rich()
+    data = dump(r._g)
+    assert load(CONFIG, data).track and not load(CONFIG, data, track_changes=False).track
+
+
+def test_snapshot_is_smaller_than_its_records() -> None:
+    r = _rich()
+    state = every_record(r._g)
+    assert len(dump(r._g)) < sum(len(k) + len(v or "") for k, v in state.items())
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: b"NOTASNAP" + d[8:], "not an IRL snapshot"),
+        (lambda d: d[: len(MAGIC)] + bytes((VERSION + 1,)) + d[len(MAGIC) + 1 :], "format version"),
+        (lambda d: d[: len(MAGIC) + 3], "truncated"),
+        (lambda d: d[:-10], "damaged"),
+        (lambda d: d[:40] + bytes((d[40] ^ 0xFF,)) + d[41:], "damaged"),
+        (lambda d: b"", "not an IRL snapshot"),
+    ],
+)
+def test_a_wrong_or_damaged_snapshot_is_refused_clearly(damage: Any, message: str) -> None:
+    data = dump(_rich()._g)
+    with pytest.raises(SnapshotError, match=message):
+        load(CONFIG, damage(data))
+    assert issubclass(SnapshotError, ValueError)
+
+
+def test_the_snapshot_covers_every_field_of_the_state() -> None:
+    """When the state gains a field, the snapshot must learn it (and this list with it)."""
+    assert set(Node.__slots__) == {
+        "bars", "evidence", "groups", "names", "near", "pairs", "shared", "sig", "status"
+    }  # fmt: skip
+    assert set(Evidence.__slots__) == {
+        "anchor", "at", "count", "cut", "eid", "keys", "last", "name", "note", "rejected", "src", "tp", "vid"
+    }  # fmt: skip
+    assert set(Customer.__slots__) == {"bars", "cid", "constrained", "emails", "first", "phones", "root"}
+    stored = {"evidence", "nodes", "uf", "cust", "absorbed", "erased", "suppressed", "split_seq", "merges", "recent"}
+    rebuilt = {"by_content", "by_root", "near_index"}
+    given_or_memo = {
+        "config", "parser", "signals", "near_on", "household_on", "track", "dirty", "regroup", "profiles",
+        "near_memo", "_names", "_classes", "_parts", "_name_values",
+    }  # fmt: skip
+    assert set(vars(Graph(CONFIG))) == stored | rebuilt | given_or_memo
