@@ -1,7 +1,8 @@
 """Email addresses: trim, lower-case, syntax check, provider rules (Gmail's by default).
 
 `EmailNormaliser.normalise(raw)` returns an `Email` with the canonical address and a status:
-``valid`` (links), ``invalid`` (bad syntax; kept, never linked) or ``junk`` (a placeholder).
+``valid`` (links), ``invalid`` (bad syntax; kept, never linked) or ``junk`` (a placeholder,
+a masked address such as ``jam***@domain.com``, or a word such as ``n/a``; see `resolver.junk`).
 Provider rules come from `ResolverConfig.email_rules`: with the default, ``John.Smith+shop@
 GoogleMail.com`` and ``johnsmith@gmail.com`` are one mailbox. Typed domain slips
 (``gmial.com``, ``gmail.con``...) are corrected first, from `ResolverConfig.email_domain_fixes`.
@@ -69,6 +70,8 @@ class EmailNormaliser:
         text = raw.strip().lower()
         if text.startswith("mailto:"):
             text = text[7:]
+        if self._junk.email_text(text):  # before the syntax check: a mask is not a typo
+            return Email(text, "junk")
         local, at, domain = text.rpartition("@")
         domain = domain.rstrip(".")
         domain = self._fixes.get(domain, domain)

@@ -3,6 +3,15 @@
 Junk is recorded on the event (so it can be explained and counted) but never links anything.
 Built-in rules cover the usual placeholders; `ResolverConfig.junk_values` and
 `junk_patterns` add exact values and regular expressions (full match).
+
+Two kinds of placeholder are judged on the text as typed, before any normalisation, because
+normalising would destroy what gives them away:
+
+* masked values, as CRMs, marketplaces and agent screens show them: ``98******10``,
+  ``+91 98XXXXXX10``, ``jam***@domain.com``. Dropping the mask would leave a short number
+  (or, worse, ``X`` read as a keypad letter) and a syntactically valid address that many
+  different people share;
+* words typed into a required field: ``n/a``, ``none``, ``not provided``, ``-``.
 """
 
 from __future__ import annotations
@@ -24,10 +33,23 @@ _JUNK_LOCALS = frozenset(
 _JUNK_DOMAINS = frozenset(
     {
         "test.com", "example.com", "example.org", "example.net", "na.com", "noemail.com", "nomail.com",
-        "none.com", "email.com", "mail.com", "abc.com", "xyz.com", "test.in", "domain.com", "invalid",
+        "none.com", "abc.com", "xyz.com", "test.in", "domain.com", "invalid",
     }
 )  # fmt: skip
 _JUNK_LOCAL_PREFIXES = ("noemail", "nomail", "no.email", "no-email", "dummy", "test123")
+#: Words typed into a required field, compared with letters and digits only (``N/A`` is ``na``).
+_PLACEHOLDER_WORDS = frozenset(
+    {
+        "na", "none", "nil", "null", "no", "nope", "unknown", "notprovided", "notgiven", "notavailable",
+        "notapplicable", "noemail", "nomail", "noemailid", "nophone", "nonumber", "nomobile", "refused",
+        "declined", "test", "dummy", "undefined",
+    }
+)  # fmt: skip
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+#: A masked phone: masking symbols, or a run of X or # standing for digits (one ``x`` is an extension).
+_PHONE_MASK = re.compile(r"[*\u2217\u2731\u2022\u25cf]|[xX]{2,}|#{2,}")
+#: A masked address: masking symbols anywhere, or a run of x standing for letters.
+_EMAIL_MASK = re.compile(r"[*\u2217\u2731\u2022\u25cf]|x{4,}")
 _JUNK_SOURCE_IDS = frozenset({"", "null", "none", "unknown", "undefined", "na", "n/a", "0", "-", "anonymous"})
 
 
@@ -58,10 +80,33 @@ class JunkRules:
             return True
         return bool(self._values or self._patterns) and self._configured(national, e164, e164[1:])
 
+    def phone_text(self, raw: str) -> bool:
+        """True when a typed phone is a mask or a placeholder word, not a number (``98******10``, ``n/a``).
+
+        Judged on the raw text, before its digits are taken: ``+91 98XXXXXX10`` has the digits
+        of no one's number. Text of punctuation alone (``-``, ``...``) is a placeholder too.
+        """
+        if _PHONE_MASK.search(raw):
+            return True
+        return _placeholder(raw)
+
+    def email_text(self, text: str) -> bool:
+        """True when a typed address (trimmed, lower case) is masked or a placeholder word.
+
+        Judged before the syntax check: ``j***@g***.com`` is not a mistyped address but a hidden
+        one, and ``n/a`` is a refusal. Both are junk, not invalid.
+        """
+        if _EMAIL_MASK.search(text):
+            return True
+        return "@" not in text and _placeholder(text)
+
     def email(self, address: str) -> bool:
         """True when the normalised address (``local@domain``) is a placeholder."""
         local, _, domain = address.partition("@")
         if local in _JUNK_LOCALS or domain in _JUNK_DOMAINS or local.startswith(_JUNK_LOCAL_PREFIXES):
+            return True
+        label = domain.partition(".")[0]
+        if len(label) > 2 and len(set(label)) == 1:  # xxxx.com, aaa.in: a typed filler, not a provider
             return True
         if len(set(local.replace(".", ""))) <= 1 and len(local) > 2:
             return True
@@ -73,3 +118,11 @@ class JunkRules:
         if value in _JUNK_SOURCE_IDS:
             return True
         return bool(self._values or self._patterns) and self._configured(value)
+
+
+def _placeholder(text: str) -> bool:
+    """A word typed instead of a value (``N/A``, ``none``), or punctuation alone (``-``)."""
+    if not text or text.isspace():
+        return False
+    word = _NOT_ALNUM.sub("", text.lower())
+    return word == "" or word in _PLACEHOLDER_WORDS

@@ -4,7 +4,14 @@
 
 * ``valid``: a valid number; only these ever link.
 * ``invalid``: not a valid number (kept on the event with its status, never linked).
-* ``junk``: a valid-looking placeholder (``9999999999``, ``1234567890``, configured values).
+* ``junk``: a valid-looking placeholder (``9999999999``, ``1234567890``, configured values), a
+  masked number (``98******10``, ``+91 98XXXXXX10``) or a placeholder word (``n/a``).
+
+An extension (``+1-215-555-0125 x2291``, ``022 2345 6789 extn 12``, ``;ext=12``) is not part
+of the number: it is cut off before the digits are taken, so the result is the main line
+(``+12155550125``), never the digits run together (``+121555501252291``). A main line is
+linkable like any number; whether several people behind one is a shared line is for the
+linking rules to decide, not for normalisation.
 
 Cost model (see FAUST_NOTES): a `phonenumbers` parse with validation is ~30-60 us, while most
 raw spellings of one number differ only in punctuation. So we first reduce the raw text to a
@@ -24,9 +31,19 @@ import phonenumbers
 
 from resolver.junk import JunkRules
 
-__all__ = ["Phone", "PhoneNormaliser", "canonical_digits"]
+__all__ = ["Phone", "PhoneNormaliser", "canonical_digits", "split_extension"]
 
 _NOT_DIGITS = re.compile(r"[^\d+]")
+#: Anything but digits, spacing and the punctuation of plain numbers: only such text can hold
+#: an extension, a mask or a word, so plain spellings (nearly all) skip those checks.
+_SPECIAL = re.compile(r"[^\d\s+().\-/]")
+#: An extension marker and its digits, as `phonenumbers` reads them (its _EXTN_PATTERNS_FOR_PARSING):
+#: ``;ext=``, ``ext``/``extn``/``extension``/``x`` not inside a word, ``#``, ``~``, dialler pauses.
+_EXTENSION = re.compile(
+    r"(?:;\s*ext=|(?<![a-z])(?:e?xt(?:ension|n)?|x|int)(?![a-z])|[#~]|,,|;)\s*[:.]?[\s,-]*(\d{1,9})",
+    re.IGNORECASE,
+)
+_SPACING = re.compile(r"[\s().\-/]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +58,39 @@ class Phone:
         return self.status == "valid"
 
 
+def split_extension(raw: str) -> tuple[str, str]:
+    """The number and its extension as typed: ``("+1-215-555-0125 ", "2291")`` for ``... x2291``.
+
+    The first extension marker that follows some digits of the number cuts the text; what
+    follows the extension's digits (``(office)``) is dropped. ``("raw", "")`` without one.
+    A marker before any digit (``Ph# 98765 43210``) is not an extension.
+    """
+    return _split_special(raw) if _SPECIAL.search(raw) is not None else (raw, "")
+
+
+def _split_special(raw: str) -> tuple[str, str]:
+    """`split_extension` of a text already known to hold more than digits and punctuation."""
+    for match in _EXTENSION.finditer(raw):
+        head = raw[: match.start()]
+        if any(ch.isdigit() for ch in head):
+            return head, match.group(1)
+    return raw, ""
+
+
 def canonical_digits(raw: str, international_prefix: str = "00") -> str:
     """Reduce a typed number to ``+digits`` (international) or ``digits`` (national).
 
     A ``+`` anywhere before the first digit, e.g. ``(+91) 98...``, marks an international
-    number; a leading international prefix (``00`` in India) does too. Extensions and letters
-    are dropped: this key only decides what to cache on; validity is checked afterwards.
+    number; a leading international prefix (``00`` in India) does too. An extension is cut
+    off first (`split_extension`), so its digits never join the number's; letters are
+    dropped. This key only decides what to cache on; validity is checked afterwards.
     """
-    text = _NOT_DIGITS.sub("", raw)
+    return _canonical(split_extension(raw)[0], international_prefix)
+
+
+def _canonical(number: str, international_prefix: str) -> str:
+    """`canonical_digits` of a text without an extension."""
+    text = _NOT_DIGITS.sub("", number)
     plus = text.startswith("+")
     digits = text.replace("+", "")
     if not plus and international_prefix and digits.startswith(international_prefix):
@@ -111,8 +153,16 @@ class PhoneNormaliser:
         return self._region
 
     def normalise(self, raw: str) -> Phone:
-        """The E.164 form and status of a typed number (default region applies without ``+``)."""
-        return self._cached(canonical_digits(raw, self._intl_prefix))
+        """The E.164 form and status of a typed number (default region applies without ``+``).
+
+        A masked number or a placeholder word is ``junk`` with the typed text, spacing and
+        punctuation removed, as its value (``98******10``); an extension is cut off.
+        """
+        if _SPECIAL.search(raw) is not None:  # one search: plain spellings skip what follows
+            if self._junk.phone_text(raw):
+                return Phone(_SPACING.sub("", raw), "junk")
+            raw = _split_special(raw)[0]
+        return self._cached(_canonical(raw, self._intl_prefix))
 
     def international(self, digits: str) -> Phone:
         """A number given in international digits without ``+`` (a WhatsApp id)."""

@@ -1,7 +1,11 @@
 """`irl replay`: run the resolver core offline over JSON Lines events and write its results.
 
 Exactly the core the stream uses (`resolver.replay`); this module only does files, the
-progress bar and the summary.
+progress bar and the summary. The options that are also settings of the worker
+(``--region``, ``--hub-threshold``, ``--duplicate-horizon-days``) default to the same
+environment variables, read and checked by `streams.settings` (`IRL_DEFAULT_REGION`,
+`IRL_HUB_THRESHOLD`, `IRL_DUPLICATE_HORIZON_DAYS`), so one data set resolves the same offline
+and in the worker; a flag given wins over its variable.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ import csv
 import gc
 import heapq
 import json
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,11 +27,34 @@ import click
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.replay import Reject, assignment_rows, profile_records, replay
+from streams.settings import Settings, SettingsError
 
 __all__ = ["command"]
 
 
 _FREEZE_EVERY = 10_000
+
+#: The options that are settings of the worker too: option -> the variable it defaults to.
+_FROM_ENV = {
+    "region": "IRL_DEFAULT_REGION",
+    "hub_threshold": "IRL_HUB_THRESHOLD",
+    "duplicate_horizon_days": "IRL_DUPLICATE_HORIZON_DAYS",
+}
+
+
+def _env_settings(missing: Iterable[str], environ: Mapping[str, str] | None = None) -> Settings:
+    """`Settings` from the variables of the options not given, and from those only.
+
+    Only those: replay needs no broker or Redis, so a bad ``IRL_REDIS_URL`` must not stop it,
+    and a flag given makes its variable irrelevant. Raises `click.ClickException` naming the
+    variable when one is bad, as the worker stops on it.
+    """
+    env = os.environ if environ is None else environ
+    wanted = {_FROM_ENV[name] for name in missing}
+    try:
+        return Settings.from_env({name: value for name, value in env.items() if name in wanted})
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int, str]]:
@@ -69,19 +97,24 @@ def _dump(record: Any) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON Lines output: invalid input lines with line number and reason.",
 )
-@click.option("--region", default="IN", show_default=True, help="Default phone region (ISO 3166 alpha-2).")
+@click.option(
+    "--region",
+    default=None,
+    show_default="IRL_DEFAULT_REGION, else IN",
+    help="Default phone region (ISO 3166 alpha-2).",
+)
 @click.option(
     "--hub-threshold",
-    default=5,
-    show_default=True,
-    type=click.IntRange(1, 10_000),
+    default=None,
+    show_default="IRL_HUB_THRESHOLD, else 5",
+    type=click.IntRange(2, 1_000_000),  # the range of IRL_HUB_THRESHOLD
     help="Distinct people above which a phone/email is quarantined.",
 )
 @click.option(
     "--duplicate-horizon-days",
-    default=7,
-    show_default=True,
-    type=click.IntRange(1, 3650),
+    default=None,
+    show_default="IRL_DUPLICATE_HORIZON_DAYS, else 7",
+    type=click.IntRange(1, 3650),  # the range of IRL_DUPLICATE_HORIZON_DAYS
     help="A repeated event id within this many days of event time changes nothing.",
 )
 def command(
@@ -89,20 +122,32 @@ def command(
     assignments_path: Path,
     profiles_path: Path,
     rejects_path: Path,
-    region: str,
-    hub_threshold: int,
-    duplicate_horizon_days: int,
+    region: str | None,
+    hub_threshold: int | None,
+    duplicate_horizon_days: int | None,
 ) -> None:
-    """Resolve EVENTS (JSON Lines files) offline and write assignments, profiles and rejects."""
+    """Resolve EVENTS (JSON Lines files) offline and write assignments, profiles and rejects.
+
+    --region, --hub-threshold and --duplicate-horizon-days default to IRL_DEFAULT_REGION,
+    IRL_HUB_THRESHOLD and IRL_DUPLICATE_HORIZON_DAYS, as the worker reads them.
+    """
+    given = {"region": region, "hub_threshold": hub_threshold, "duplicate_horizon_days": duplicate_horizon_days}
+    settings = _env_settings(name for name, value in given.items() if value is None)
+    region = (region if region is not None else settings.default_region).strip().upper()
+    hub_threshold = hub_threshold if hub_threshold is not None else settings.hub_threshold
+    if duplicate_horizon_days is None:
+        duplicate_horizon_days = settings.duplicate_horizon_days
     try:
         config = ResolverConfig(
-            default_region=region.upper(),
+            default_region=region,
             hub_threshold=hub_threshold,
             duplicate_horizon_ms=duplicate_horizon_days * 86_400_000,
         )
         resolver = Resolver(config, track_changes=False)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        if given["region"] is None:  # the only value the ranges above do not check
+            raise click.ClickException(f"{_FROM_ENV['region']}={region!r}: {exc}") from None
+        raise click.BadParameter(str(exc), param_hint="--region") from None
     started = time.perf_counter()
     with rejects_path.open("w", encoding="utf-8", newline="\n") as rejects_out:
 
@@ -128,7 +173,8 @@ def command(
         f"suppressed={counts.suppressed} evidence={stats['evidence']} customers={stats['customers']} "
         f"merges={stats['merges']} "
         f"quarantined={stats['quarantined']} shared_phones={stats['shared_phones']} "
-        f"seconds={resolve_seconds:.2f} events_per_s={rate:.0f}",
+        f"seconds={resolve_seconds:.2f} events_per_s={rate:.0f} "
+        f"region={region} hub_threshold={hub_threshold} duplicate_horizon_days={duplicate_horizon_days}",
         err=True,
     )
 
