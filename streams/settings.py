@@ -12,6 +12,8 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+import phonenumbers
+
 __all__ = ["Settings", "SettingsError"]
 
 
@@ -88,6 +90,8 @@ class Settings:
         region = _str(e, "IRL_DEFAULT_REGION", "IN").upper()
         if len(region) != 2 or not region.isalpha():
             raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: must be a two-letter region code such as IN")
+        if phonenumbers.PhoneMetadata.metadata_for_region(region) is None:
+            raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: not a region phone numbers are known for")
         bootstrap = _str(e, "IRL_KAFKA_BOOTSTRAP", d.kafka_bootstrap)
         for server in bootstrap.split(","):
             host, _, port = server.strip().rpartition(":")

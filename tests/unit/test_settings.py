@@ -30,6 +30,9 @@ def test_values_are_read_and_typed() -> None:
         ("IRL_WINDOW_SECONDS", "0"),
         ("IRL_WEB_PORT", "70000"),
         ("IRL_DEFAULT_REGION", "India"),
+        ("IRL_DEFAULT_REGION", "ZZ"),  # two letters, but no phone numbering plan
+        ("IRL_STALL_SECONDS", "5"),
+        ("IRL_DUPLICATE_HORIZON_DAYS", "0"),
         ("IRL_KAFKA_BOOTSTRAP", "localhost"),
         ("IRL_REDIS_URL", "http://x"),
         ("IRL_STORE", "sqlite://"),
