@@ -94,9 +94,10 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
             del g.by_content[ev.content()]
         g.mark("e/" + ev.vid)
     gone_ids = {ev.vid for ev in own}
-    for event_id in g.recent.ids_of(gone_ids):
+    forgotten = g.recent.ids_of(gone_ids)
+    for event_id in forgotten:
         g.mark("h/" + event_id)
-    g.recent.forget(g.recent.ids_of(gone_ids))
+    g.recent.forget(forgotten)
     gone = set(members)
     for key in members:
         if not key.startswith("x:"):

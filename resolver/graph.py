@@ -67,10 +67,6 @@ class Node:
         #: phones only: phone keys one digit away -> whether the near link holds now
         self.near: dict[str, bool] | None = None
 
-    def links(self) -> bool:
-        """True when every piece of evidence carrying this key links it plainly."""
-        return self.status == OK and not self.shared and self.groups is None
-
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}
         if self.status != OK:
@@ -205,7 +201,7 @@ class Graph:
         keys = ev.keys
         for key in keys:
             node = nodes[key]
-            if node.status != OK or node.shared or node.groups is not None:  # `Node.links`, inlined
+            if node.status != OK or node.shared or node.groups is not None:
                 break
         else:
             # Every key links plainly (the common case): the rules below keep them all.

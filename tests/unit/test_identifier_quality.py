@@ -26,6 +26,8 @@ from resolver.interaction import Interaction
 from resolver.junk import JunkRules
 from resolver.phones import PhoneNormaliser, canonical_digits, split_extension
 
+from .test_normalise_spellings import library_reading
+
 T0 = 1_700_000_000_000
 
 # (as typed, E.164 of the main line, extension)
@@ -101,15 +103,10 @@ def test_any_number_with_an_extension_reads_as_the_library_reads_it(
     ours = PhoneNormaliser("IN", JunkRules()).normalise(raw)
     head, tail = split_extension(raw)
     assert (head.rstrip(), tail) == (prefix + national, extension)
-    try:
-        number = phonenumbers.parse(raw, "IN")
-        valid = phonenumbers.is_valid_number(number)
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    except phonenumbers.NumberParseException:
-        valid, e164 = False, None
+    valid, e164, number = library_reading(raw)
     assert (ours.status != "invalid") == valid
     if valid:
-        assert ours.e164 == e164 and number.extension == extension
+        assert number is not None and ours.e164 == e164 and number.extension == extension
 
 
 def test_the_extension_digits_are_never_glued_onto_the_number(parser: IdentifierParser) -> None:

@@ -33,11 +33,14 @@ def test_an_unknown_log_end_is_never_a_stall() -> None:
 
 def test_task_stacks_name_every_task() -> None:
     async def main() -> str:
+        started, never = asyncio.Event(), asyncio.Event()
+
         async def waiter() -> None:
-            await asyncio.sleep(10)
+            started.set()
+            await never.wait()
 
         task = asyncio.create_task(waiter(), name="the-waiter")
-        await asyncio.sleep(0)
+        await asyncio.wait_for(started.wait(), timeout=5)
         try:
             return task_stacks()
         finally:
