@@ -12,7 +12,7 @@ from resolver.graph import PERSON, Graph, digest
 from resolver.households import set_status
 from resolver.identifiers import kind_of, mask
 from resolver.outcome import Step
-from resolver.reresolution import closure, raw_evidence, reresolve
+from resolver.reresolution import carrying, closure, raw_evidence, reresolve
 
 __all__ = ["block", "erase", "split"]
 
@@ -26,7 +26,7 @@ def block(g: Graph, identifier: str, step: Step) -> None:
     if g.nodes[key].status == "blocked":
         step.notes.append(f"block: {mask(key)} already blocked")
         return
-    vids = raw_evidence(g, [key])
+    vids = raw_evidence(g, [key]) | carrying(g, [key])
     set_status(g, key, "blocked", step)
     reresolve(g, closure(g, vids), step)
 

@@ -21,7 +21,7 @@ from resolver.config import ResolverConfig
 from resolver.evidence import Content, Evidence
 from resolver.horizon import RecentEvents
 from resolver.identifiers import IdentifierParser
-from resolver.names import name_class, name_parts
+from resolver.names import name_key
 from resolver.near import NearIndex
 from resolver.unionfind import DisjointSet
 
@@ -150,7 +150,6 @@ class Graph:
         self.profiles: dict[str, Any] = {}
         self._names: dict[str, str] = {}
         self._classes: dict[str, str | None] = {}
-        self._parts: dict[str, tuple[str, str | None] | None] = {}
         self._name_values: dict[str, str] = {}
 
     # ---------------------------------------------------------------- bookkeeping
@@ -164,7 +163,7 @@ class Graph:
         return self._names.setdefault(value, value)
 
     def class_of(self, name: str | None) -> str | None:
-        """Name class (`resolver.names.name_class`), cached: most names repeat."""
+        """Name key (`resolver.names.name_key`: first and last token), cached: most names repeat."""
         if name is None:
             return None
         cache = self._classes
@@ -172,18 +171,8 @@ class Graph:
             return cache[name]
         if len(cache) >= _NAME_CACHE:
             cache.clear()
-        found = name_class(name)
+        found = name_key(name)
         value = cache[name] = None if found is None else self.intern(found)
-        return value
-
-    def parts_of(self, name: str) -> tuple[str, str | None] | None:
-        """(first, surname) classes of a name (`resolver.names.name_parts`), cached."""
-        cache = self._parts
-        if name in cache:
-            return cache[name]
-        if len(cache) >= _NAME_CACHE:
-            cache.clear()
-        value = cache[name] = name_parts(name)
         return value
 
     def name_signal(self, cls: str) -> str:
@@ -210,11 +199,12 @@ class Graph:
             return [keys[0]] if ev.cut else list(keys)
         out: list[str] = []
         has_email = any(key[0] == "e" and nodes[key].status == OK for key in keys)
+        has_phone = any(key[0] == "p" and nodes[key].status == OK for key in keys)
         ambiguous: str | None = None
         for key in keys:
             node = nodes[key]
             groups = node.groups
-            if node.status != OK or (node.shared and has_email and groups is None):
+            if node.status != OK or (node.shared and groups is None and (has_email if key[0] == "p" else has_phone)):
                 continue
             if groups is not None:
                 # A phone shared by people with different names: each name group links its own

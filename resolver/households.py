@@ -1,17 +1,21 @@
 """Hubs and households: when an identifier stops linking, or links per person.
 
-One definition of "the same person by name" (`name_groups`) serves all three uses: the hub
-count (how many people a key is seen with), the household split of a phone, and the name
-conflict in confidence (`resolver.profile`).
+One definition of "the same person by name" (`name_groups` over `resolver.names.name_key`)
+serves all its uses: the hub count (how many people a key is seen with), the household
+rules, the near-phone rule and the name conflict in confidence (`resolver.profile`).
 
 * Hub: a key seen with more than ``hub_threshold`` distinct people (distinct name groups,
   emails, phones: ``hub_signals``) is *quarantined*: it stops linking.
-* Shared phone: two pieces of evidence on one phone carry different emails AND dissimilar
-  names; the phone then no longer links evidence that carries an email.
-* Split by names: two or more *solid* name groups on one phone (a group is solid when it is
-  seen on at least two distinct pieces of evidence); each group other than the largest links
-  ``phone#<group>`` instead of the phone.
+* Shared phone or email (a household): two pieces of evidence on it disagree on the other
+  identifier (different emails on a phone, different phones on an email) AND carry names
+  that cannot be one person; it then no longer links evidence that carries the other kind,
+  so each person's own email (or phone) decides.
+* Split by names (phones): two or more *solid* name groups on one phone (a group is solid
+  when it is seen on at least two distinct pieces of evidence), or three or more groups
+  however often each is seen (a shared line: an office switchboard, a family landline);
+  each group other than the largest links ``phone#<group>`` instead of the phone.
 
+A name order, an initial or a missing surname never makes a second person (`name_groups`).
 Everything here counts distinct evidence, never interactions: repeating an event cannot tip
 a hub, a household or a split.
 """
@@ -23,39 +27,13 @@ from collections.abc import Mapping
 from resolver.evidence import Evidence
 from resolver.graph import PERSON, Graph, Node
 from resolver.identifiers import kind_of, mask
-from resolver.names import names_similar
+from resolver.names import name_groups, same_person
 from resolver.outcome import Step
 
-__all__ = ["name_groups", "observe", "people", "person_split", "set_status"]
+__all__ = ["SHARED_LINE", "observe", "people", "person_split", "set_status"]
 
-
-def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
-    """Name class -> the label of its person (group); a function of the weighted set of classes.
-
-    Full names (two letters or more) are grouped by similarity, transitively; the label is
-    the smallest class of the group. An initial ("a") fits many names alike, so it never
-    bridges two groups: it joins the heaviest group it fits (total weight, then smallest
-    label), or stands alone.
-    """
-    full = sorted(c for c in weights if len(c) > 1)
-    label = {c: c for c in full}
-    for i, a in enumerate(full):
-        for b in full[i + 1 :]:
-            if label[a] != label[b] and names_similar(a, b):
-                old, new = max(label[a], label[b]), min(label[a], label[b])
-                for c in full:
-                    if label[c] == old:
-                        label[c] = new
-    initials = sorted(c for c in weights if len(c) <= 1)
-    if initials:
-        totals: dict[str, int] = {}
-        for c in full:
-            totals[label[c]] = totals.get(label[c], 0) + weights[c]
-        order = sorted(totals, key=lambda g: (-totals[g], g))
-        firsts = {g: {c[0] for c in full if label[c] == g} for g in order}
-        for c in initials:
-            label[c] = next((g for g in order if c[:1] in firsts[g]), c)
-    return label
+#: This many name groups on one phone are different people however rarely each is seen.
+SHARED_LINE = 3
 
 
 def people(sig: list[str]) -> int:
@@ -76,19 +54,20 @@ def people(sig: list[str]) -> int:
 def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     """How a phone is split between people with different names; None when it is not.
 
-    `names` counts distinct evidence per name class. Groups seen on at least two are solid;
-    with two or more solid groups the phone is split: the largest group (ties: smallest
-    label) keeps the phone key, every other solid group links ``key#<label>`` instead.
-    Classes outside the solid groups are not in the mapping: their evidence is ambiguous
-    (see `Graph.effective`).
+    `names` counts distinct evidence per name key. Groups seen on at least two are solid,
+    and every group is when there are `SHARED_LINE` or more; with two or more solid groups
+    the phone is split: the largest group (ties: smallest label) keeps the phone key, every
+    other solid group links ``key#<label>`` instead. Keys outside the solid groups are not in
+    the mapping: their evidence is ambiguous (see `Graph.effective`).
     """
     if len(names) < 2:
-        return None  # one name class is one group: never split
+        return None  # one name key is one group: never split
     label = name_groups(names)
     totals: dict[str, int] = {}
     for c, n in names.items():
         totals[label[c]] = totals.get(label[c], 0) + n
-    solid = sorted((g for g, n in totals.items() if n >= 2), key=lambda g: (-totals[g], g))
+    least = 1 if len(totals) >= SHARED_LINE else 2
+    solid = sorted((g for g, n in totals.items() if n >= least), key=lambda g: (-totals[g], g))
     if len(solid) < 2:
         return None
     return {c: key if label[c] == solid[0] else f"{key}{PERSON}{label[c]}" for c in sorted(names) if label[c] in solid}
@@ -97,7 +76,8 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
 def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, values: list[str]) -> str | None:
     """Record what new evidence says about `key`; "quarantined" / "shared" / "regroup" on a change.
 
-    `values` are the evidence's hub signals (``n:<name class>`` and co-occurring keys).
+    `values` are the evidence's hub signals (``n:<name key>`` and co-occurring keys); `cls`
+    is its name key.
     """
     sig = node.sig
     if sig is not None:
@@ -111,20 +91,22 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
             limit = g.config.hub_threshold
             if len(sig) > limit and people(sig) > limit:
                 return "quarantined"
-    if key[0] != "p" or cls is None or not g.household_on:
+    kind = key[0]
+    if kind not in "pe" or cls is None or not g.household_on:
         return None
-    regroup = _observe_name(g, key, node, cls)
+    regroup = _observe_name(g, key, node, cls) if kind == "p" else False
     if not node.shared:
-        email = next((k for k in ev.keys if k[0] == "e"), None)
-        if email is not None:
+        other_kind = "e" if kind == "p" else "p"
+        other = next((k for k in ev.keys if k[0] == other_kind), None)
+        if other is not None:
             pairs = node.pairs
             if pairs is None:
                 pairs = node.pairs = []
-            pair = (email, cls)
+            pair = (other, cls)
             if pair not in pairs:
                 conflict = False
-                for e, n in pairs:  # a loop, not any(): no generator per visit
-                    if e != email and not names_similar(n, cls):
+                for o, n in pairs:  # a loop, not any(): no generator per visit
+                    if o != other and not same_person(n, cls):
                         conflict = True
                         break
                 pairs.append(pair)
@@ -135,7 +117,7 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
 
 
 def _observe_name(g: Graph, key: str, node: Node, cls: str) -> bool:
-    """Count `cls` on phone `key` (one more piece of evidence); True when the split changes."""
+    """Count name key `cls` on phone `key` (one more piece of evidence); True when the split changes."""
     names = node.names
     if names is None:
         names = node.names = {}
@@ -167,7 +149,8 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
     elif change == "shared":
         node.shared = True
         node.pairs = None
-        step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
+        kind, other = ("phone", "email") if key[0] == "p" else ("email", "phone")
+        step.notes.append(f"household: {kind} {mask(key)} is shared; its {other} links are kept apart")
     else:
         node.status = change
         node.sig = None

@@ -18,7 +18,7 @@ from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
 from resolver.outcome import Step
 from resolver.profile import see_again
-from resolver.reresolution import closure, raw_evidence, reresolve
+from resolver.reresolution import carrying, closure, raw_evidence, reresolve
 
 __all__ = ["add"]
 
@@ -126,6 +126,7 @@ def _new_evidence(g: Graph, ev: Evidence) -> Step:
     if pending or near_flip:
         seeds = raw_evidence(g, [k for k in keys if nodes[k].status == OK])
         seeds.add(ev.vid)
+        seeds |= carrying(g, [key for key, _ in pending])
         for key, change in pending:
             set_status(g, key, change, step)
         reresolve(g, closure(g, seeds), step)

@@ -9,8 +9,14 @@ errs towards "similar": equal after folding, an initial of the other, a prefix o
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 
-__all__ = ["name_class", "name_parts", "names_similar"]
+__all__ = [
+    "KEY_JOIN", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "same_person", "weak_key",
+]  # fmt: skip
+
+#: Joins the first and last token of a name key (``asha_rao``); tokens are letters only.
+KEY_JOIN = "_"
 
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari"})
 
@@ -44,6 +50,101 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     if not tokens:
         return None
     return tokens[0], (tokens[-1] if len(tokens) > 1 else None)
+
+
+def name_key(name: str | None) -> str | None:
+    """What a name says about who someone is: ``first`` or ``first_last`` (folded); None when absent.
+
+    The first and last tokens only: a middle name comes and goes. Compare keys with
+    `same_person`, which reads ``Rao Asha`` and ``Asha Rao`` as one person.
+    """
+    parts = name_parts(name)
+    if parts is None:
+        return None
+    first, last = parts
+    return first if last is None else first + KEY_JOIN + last
+
+
+def _split(key: str) -> tuple[str, str]:
+    first, _, last = key.partition(KEY_JOIN)
+    return first, last
+
+
+def weak_key(key: str) -> bool:
+    """True for a key that fits many people: an initial first name, or one token only."""
+    first, last = _split(key)
+    return len(first) <= 1 or not last
+
+
+def same_person(a: str, b: str) -> bool:
+    """True when two name keys (`name_key`) could be one person (symmetric).
+
+    First names similar (`names_similar`: case, initials, prefixes, one slip) and surnames
+    similar where both have one; or the two tokens swapped (``Rao Asha`` / ``Asha Rao``);
+    or a one-token name that matches either token of the other (``Asha`` / ``Rao Asha``).
+    """
+    if a == b:
+        return True
+    fa, la = _split(a)
+    fb, lb = _split(b)
+    if names_similar(fa, fb) and (not la or not lb or names_similar(la, lb)):
+        return True
+    if la and lb:
+        return len(fa) > 1 and len(fb) > 1 and names_similar(fa, lb) and names_similar(la, fb)
+    if la and len(fb) > 1:
+        return names_similar(fb, la)
+    if lb and len(fa) > 1:
+        return names_similar(fa, lb)
+    return False
+
+
+def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
+    """Name key (`resolver.names.name_key`) -> the label of its person; a function of the weighted keys.
+
+    Keys with a first name and a surname are grouped by `same_person`, transitively, so a
+    swapped order or a typo stays one person; the label is the smallest key of the group.
+    A *weak* key (an initial, or one token: `weak_key`) fits many people, so it never
+    bridges two groups: one-token names join the heaviest group they fit (total weight, then
+    smallest label), then initials do the same; weak keys that fit no group are grouped
+    among themselves.
+    """
+    strong = sorted(k for k in weights if not weak_key(k))
+    label = _transitive(strong, {})
+    singles = sorted(k for k in weights if weak_key(k) and len(k.partition(KEY_JOIN)[0]) > 1)
+    initials = sorted(k for k in weights if weak_key(k) and len(k.partition(KEY_JOIN)[0]) <= 1)
+    for weak in (singles, initials):
+        if not weak:
+            continue
+        totals: dict[str, int] = {}
+        for k, grp in label.items():
+            totals[grp] = totals.get(grp, 0) + weights[k]
+        order = sorted(totals, key=lambda grp: (-totals[grp], grp))
+        members: dict[str, list[str]] = {grp: [] for grp in order}
+        for k, grp in label.items():
+            members[grp].append(k)
+        alone: list[str] = []
+        for k in weak:
+            fit = next((grp for grp in order if any(same_person(k, m) for m in members[grp])), None)
+            if fit is None:
+                alone.append(k)
+            else:
+                label[k] = fit
+        _transitive(alone, label)
+    return label
+
+
+def _transitive(keys: list[str], label: dict[str, str]) -> dict[str, str]:
+    """Group sorted `keys` by `same_person`, transitively, into `label` (smallest key labels)."""
+    own = {k: k for k in keys}
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            if own[a] != own[b] and same_person(a, b):
+                old, new = max(own[a], own[b]), min(own[a], own[b])
+                for c in keys:
+                    if own[c] == old:
+                        own[c] = new
+    label.update(own)
+    return label
 
 
 def names_similar(a: str, b: str) -> bool:

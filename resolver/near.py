@@ -7,9 +7,11 @@ often valid, phone; by exact matching the visit becomes a stranger. This module 
 
 * the two phone keys are one edit apart: one digit substituted, or two adjacent digits
   swapped, within the last ten digits (the country code is never "corrected");
-* both phones carry names, and the names agree strongly: every first name on one side is
-  similar to every first name on the other, every pair of surnames present is similar, and
-  at least one pair has both surnames (a first name alone is too common to trust);
+* both phones carry names, and the names agree strongly: each side's main person (the name
+  group, `resolver.households.name_groups`, of more than half its named evidence) is the
+  other's: every name of one main group is `same_person` as every name of the other, and at
+  least one pair has both surnames (a first name alone is too common to trust). A stray name
+  on one side (a cashier's slip, a relative once) does not block the link;
 * nothing conflicts: when both sides carry emails, they share one.
 
 The decision is a pure function of the two sets of events carrying the phones, so it does
@@ -18,9 +20,9 @@ not depend on which came first (`Resolver` re-evaluates it whenever either set g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from resolver.names import names_similar
+from resolver.names import KEY_JOIN, name_groups, same_person
 
 __all__ = ["NEAR_RULE", "NearIndex", "near_allowed", "phone_neighbours", "phones_near"]
 
@@ -66,27 +68,38 @@ def phones_near(a: str, b: str) -> bool:
 
 
 def near_allowed(
-    names_a: Iterable[tuple[str, str | None]],
-    names_b: Iterable[tuple[str, str | None]],
+    names_a: Mapping[str, int],
+    names_b: Mapping[str, int],
     emails_a: set[str],
     emails_b: set[str],
 ) -> bool:
-    """Whether two near phones may link, given the (first, surname) names and emails of their events."""
+    """Whether two near phones may link, given their name keys (distinct evidence each) and emails."""
     if emails_a and emails_b and not emails_a & emails_b:
         return False
-    side_a, side_b = set(names_a), set(names_b)
-    if not side_a or not side_b:
+    main_a, main_b = _main_person(names_a), _main_person(names_b)
+    if not main_a or not main_b:
         return False
     strong = False
-    for first_a, last_a in side_a:
-        for first_b, last_b in side_b:
-            if not names_similar(first_a, first_b):
+    for a in main_a:
+        for b in main_b:
+            if not same_person(a, b):
                 return False
-            if last_a is not None and last_b is not None:
-                if not names_similar(last_a, last_b):
-                    return False
-                strong = True
+            strong = strong or (KEY_JOIN in a and KEY_JOIN in b)
     return strong
+
+
+def _main_person(names: Mapping[str, int]) -> list[str]:
+    """The name keys of the group holding more than half of `names`' weight; [] when none does."""
+    if not names:
+        return []
+    label = name_groups(names)
+    totals: dict[str, int] = {}
+    for key, n in names.items():
+        totals[label[key]] = totals.get(label[key], 0) + n
+    main = min(totals, key=lambda grp: (-totals[grp], grp))
+    if 2 * totals[main] <= sum(totals.values()):
+        return []
+    return sorted(k for k in names if label[k] == main)
 
 
 class NearIndex:

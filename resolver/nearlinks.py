@@ -68,18 +68,18 @@ def near_holds(g: Graph, a: str, b: str) -> bool:
     return holds
 
 
-def _side(g: Graph, node: Node) -> tuple[list[tuple[str, str | None]], set[str]]:
-    names: list[tuple[str, str | None]] = []
+def _side(g: Graph, node: Node) -> tuple[dict[str, int], set[str]]:
+    """(name key -> distinct evidence, emails) of one phone's evidence."""
+    names: dict[str, int] = {}
     emails: set[str] = set()
     evidence = g.evidence
     for vid in node.evidence:
         ev = evidence.get(vid)
         if ev is None:
             continue
-        if ev.name is not None:
-            parts = g.parts_of(ev.name)
-            if parts is not None:
-                names.append(parts)
+        key = g.class_of(ev.name)
+        if key is not None:
+            names[key] = names.get(key, 0) + 1
         for key in ev.keys:
             if key[0] == "e":
                 emails.add(key)

@@ -20,7 +20,7 @@ from typing import Any
 from resolver.confidence import Features, score
 from resolver.evidence import Evidence
 from resolver.graph import OK, PERSON, Customer, Graph
-from resolver.households import name_groups
+from resolver.names import name_groups
 from resolver.nearlinks import near_links
 
 __all__ = ["Profile", "Tally", "build_profile", "see_again"]

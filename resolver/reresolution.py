@@ -19,7 +19,7 @@ from resolver.nearlinks import near_refresh
 from resolver.outcome import Step
 from resolver.unionfind import DisjointSet
 
-__all__ = ["closure", "raw_evidence", "reresolve"]
+__all__ = ["carrying", "closure", "raw_evidence", "reresolve"]
 
 
 def raw_evidence(g: Graph, seeds: Iterable[str]) -> set[str]:
@@ -67,6 +67,21 @@ def raw_evidence(g: Graph, seeds: Iterable[str]) -> set[str]:
             for other in keys:
                 visit(other)
     return seen
+
+
+def carrying(g: Graph, keys: Iterable[str]) -> set[str]:
+    """Ids of all evidence that carries any of `keys`, whether the key links it now or not.
+
+    A key's status decides more than its own links: a household's phone links again when its
+    email is quarantined, and the other way round. So evidence carrying a key whose status
+    changes is re-resolved, not only the evidence the key links now.
+    """
+    out: set[str] = set()
+    for key in keys:
+        node = g.nodes.get(key)
+        if node is not None:
+            out.update(vid for vid in node.evidence if vid in g.evidence)
+    return out
 
 
 def closure(g: Graph, vids: set[str]) -> set[str]:

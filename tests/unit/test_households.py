@@ -1,0 +1,142 @@
+"""Households and shared identifiers on real-world patterns (issue 18), in every arrival order.
+
+One rule for any shared identifier: it splits into people only on evidence that they differ,
+never on how one person writes a name. What each class must give:
+
+* a swapped given name and surname (``Rao Asha`` beside ``Asha Rao``), an initial or a
+  missing surname is one person: the phone is not split;
+* a family mailbox: one email used by two people with different phones and names that cannot
+  be one person keeps them apart, while each still joins their own phone's records;
+* a shared line (an office switchboard, a family landline): three or more people with
+  different names on one phone, below the hub threshold and without emails, are not fused;
+* one stray name on a phone does not block the near-phone rule when the other records agree.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from resolver.config import ResolverConfig
+from resolver.interaction import Interaction
+from resolver.names import name_groups, name_key, same_person
+from resolver.resolver import Resolver
+
+T0 = 1_700_000_000_000
+
+
+def ev(eid: str, t: int, tp: str = "KIOSK", src: str | None = None, **kw: str) -> Interaction:
+    return Interaction(eid, tp, T0 + t * 60_000, src or f"KV-{eid}", "purchase", **kw)
+
+
+def partition(events: list[Interaction], config: ResolverConfig | None = None) -> set[frozenset[str]]:
+    r = Resolver(config)
+    for e in events:
+        r.apply(e)
+    groups: dict[str, set[str]] = {}
+    for e in events:
+        groups.setdefault(r.customer_of_event(e.event_id) or "", set()).add(e.event_id)
+    return {frozenset(g) for g in groups.values()}
+
+
+def every_order(events: list[Interaction]) -> set[frozenset[str]]:
+    """The partition, checked to be the same in every arrival order (at most 6! orders)."""
+    seen = {frozenset(partition(list(order))) for order in itertools.permutations(events)}
+    assert len(seen) == 1, seen
+    return set(next(iter(seen)))
+
+
+# ---------------------------------------------------------------------------------------------
+# names: one person however the name is written
+
+
+def test_name_keys_read_order_initials_and_missing_surnames_as_one_person() -> None:
+    asha = name_key("Asha Rao")
+    assert asha == "asha_rao" and name_key("Mrs. ASHA  Devi RAO") == "asha_rao"
+    for other in ("Rao Asha", "RAO, Asha", "A. Rao", "Asha", "asha r", "Aasha Rao"):
+        key = name_key(other)
+        assert key is not None and same_person(asha, key) and same_person(key, asha), other
+    for stranger in ("Ravi Rao", "Asha Verma", "Priya"):
+        key = name_key(stranger)
+        assert key is not None and not same_person(asha, key), stranger
+
+
+def test_a_weak_name_never_bridges_two_people() -> None:
+    # "A. Rao" and "Rao" fit Asha Rao and Anil Rao alike: they join the heavier, never both.
+    label = name_groups({"asha_rao": 3, "anil_rao": 2, "a_rao": 1, "rao": 1})
+    assert label["asha_rao"] != label["anil_rao"]
+    assert label["a_rao"] == label["rao"] == label["asha_rao"]
+    # Swapped order is transitive like any other spelling.
+    label = name_groups({"asha_rao": 1, "rao_asha": 1, "asha": 1})
+    assert len(set(label.values())) == 1
+
+
+def test_a_swapped_name_order_does_not_split_a_phone() -> None:
+    phone = "98450 12345"
+    events = [
+        ev("k1", 0, phone=phone, name="Asha Rao"),
+        ev("k2", 1, phone=phone, name="Rao Asha"),
+        ev("k3", 2, phone=phone, name="RAO ASHA"),
+        ev("k4", 3, phone=phone, name="Asha Rao"),
+        ev("w1", 4, "WHATSAPP", src="919845012345", name="Asha"),
+    ]
+    assert every_order(events) == {frozenset(e.event_id for e in events)}
+
+
+# ---------------------------------------------------------------------------------------------
+# shared identifiers
+
+
+def test_a_family_mailbox_keeps_two_people_apart() -> None:
+    family = "rao.family@gmail.com"
+    events = [
+        ev("a1", 0, "WEB", src="u-asha", phone="98450 11111", email=family, name="Asha Rao"),
+        ev("a2", 1, "WHATSAPP", src="919845011111", name="Asha"),
+        ev("r1", 2, "WEB", src="u-ravi", phone="98860 22222", email=family, name="Ravi Rao"),
+        ev("r2", 3, "KIOSK", phone="98860 22222", name="Ravi Rao"),
+    ]
+    parts = every_order(events)
+    assert frozenset({"a1", "a2"}) in parts and frozenset({"r1", "r2"}) in parts
+
+
+def test_one_person_with_two_phones_on_one_email_stays_one() -> None:
+    mail = "asha.rao@gmail.com"
+    events = [
+        ev("a1", 0, "WEB", src="u-asha", phone="98450 11111", email=mail, name="Asha Rao"),
+        ev("a2", 1, "KIOSK", phone="98860 22222", email=mail, name="A. Rao"),
+        ev("a3", 2, "WHATSAPP", src="919845011111", name="Asha"),
+    ]
+    assert every_order(events) == {frozenset({"a1", "a2", "a3"})}
+
+
+def test_a_shared_line_does_not_fuse_the_people_who_use_it() -> None:
+    # Four people give their office number at the kiosk, once each; no email anywhere.
+    line = "80 4123 4567"  # a Bengaluru landline
+    names = ["Suresh Iyer", "Meena Pillai", "Farhan Khan", "Joseph Thomas"]
+    events = [ev(f"k{i}", i, phone=line, src=f"KC-{i}", name=n) for i, n in enumerate(names)]
+    parts = partition(events)
+    assert all(len(p) == 1 for p in parts), parts
+    assert every_order(events[:3]) == {frozenset({"k0"}), frozenset({"k1"}), frozenset({"k2"})}
+
+
+def test_two_spellings_of_one_person_on_a_phone_are_not_a_shared_line() -> None:
+    phone = "98450 12345"
+    names = ["Asha Rao", "A. Rao", "Rao Asha", "asha"]
+    events = [ev(f"k{i}", i, phone=phone, name=n) for i, n in enumerate(names)]
+    assert partition(events) == {frozenset(e.event_id for e in events)}
+
+
+# ---------------------------------------------------------------------------------------------
+# near phones
+
+
+def test_a_stray_name_does_not_block_a_near_phone() -> None:
+    real, typo = "98765 43210", "98765 43219"
+    events = [
+        ev("w1", 0, "WHATSAPP", src="919876543210", name="Ravi Kumar"),
+        ev("w2", 1, "WEB", src="u-ravi", phone=real, name="Ravi Kumar"),
+        ev("k1", 2, phone=real, name="Ravi Kumar"),
+        ev("k2", 3, phone=real, name="Sunil"),  # a cashier's slip, once
+        ev("k3", 4, phone=typo, name="RAVI KUMAR"),
+    ]
+    parts = every_order(events)
+    assert any({"w1", "k3"} <= p for p in parts), parts
