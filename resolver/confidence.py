@@ -37,6 +37,8 @@ class Features:
     shared_phone: bool
     kiosk_only_phone: bool
     near_phones: int = 0  # near-phone links (one digit apart, same name) holding the customer together
+    accounts: int = 0  # most recurring accounts of one touchpoint (ids seen on two or more pieces of evidence)
+    unnamed_emails: int = 0  # emails whose address contains none of the customer's names
 
 
 def score(f: Features) -> tuple[float, tuple[str, ...]]:
@@ -71,6 +73,13 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
         parts.append((-0.05, "a phone linked by a one-digit typo and the name"))
     if f.kiosk_only_phone:
         parts.append((-0.1, "phone typed at a kiosk only"))
+    if f.accounts >= 2:
+        # One person rarely keeps two accounts at one touchpoint; two people merged often do.
+        parts.append((-0.15, "two accounts at one touchpoint"))
+    if f.unnamed_emails:
+        parts.append((-0.15, "an email that matches none of the names"))
+    if f.emails >= 2:
+        parts.append((-0.1, "more than one email"))
     extra = max(0, f.phones - 2) + max(0, f.emails - 2)
     if extra:
         parts.append((-0.05 * min(extra, 4), "many phones or emails"))

@@ -25,11 +25,12 @@ from resolver.names import name_key
 from resolver.near import NearIndex
 from resolver.unionfind import DisjointSet
 
-__all__ = ["OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "digest"]
+__all__ = ["OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "digest", "holder_of", "is_person"]
 
 #: The status of a node that links.
 OK = "ok"
-#: Separates a shared phone from the name group of one of its people (``p:+91...#kavita``).
+#: Separates a shared phone or email from the name group of one of its people
+#: (``p:+91...#kavita``, ``e:rao.family@gmail.com#asha_rao``).
 PERSON = "#"
 #: Name caches are cleared when full, so memory stays flat.
 _NAME_CACHE = 200_000
@@ -39,6 +40,25 @@ def customer_id_for(event_id: str, salt: int = 0) -> str:
     """The deterministic id of a customer created by `event_id` (``salt`` resolves collisions)."""
     text = event_id if salt == 0 else f"{event_id}#{salt}"
     return "c_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def is_person(key: str) -> bool:
+    """True for one person's part of a shared phone or email (``<identifier>#<name group>``).
+
+    An email's local part may hold ``#`` itself; a name group never holds ``@``.
+    """
+    kind = key[0]
+    if kind == "p":
+        return PERSON in key
+    if kind == "e":
+        _, sep, tail = key.rpartition(PERSON)
+        return bool(sep) and "@" not in tail
+    return False
+
+
+def holder_of(key: str) -> str:
+    """The identifier node a key belongs to: itself, or the identifier of a person's part."""
+    return key.rpartition(PERSON)[0] if is_person(key) else key
 
 
 def digest(text: str) -> str:
@@ -199,17 +219,16 @@ class Graph:
             return [keys[0]] if ev.cut else list(keys)
         out: list[str] = []
         has_email = any(key[0] == "e" and nodes[key].status == OK for key in keys)
-        has_phone = any(key[0] == "p" and nodes[key].status == OK for key in keys)
         ambiguous: str | None = None
         for key in keys:
             node = nodes[key]
             groups = node.groups
-            if node.status != OK or (node.shared and groups is None and (has_email if key[0] == "p" else has_phone)):
+            if node.status != OK or (node.shared and has_email and groups is None):
                 continue
             if groups is not None:
-                # A phone shared by people with different names: each name group links its own
-                # key (so an email event of a shared phone joins its own person's part); evidence
-                # without a known name links it only when it has nothing else.
+                # A phone or email shared by people with different names: each name group links
+                # its own key (so an email event of a shared phone joins its own person's part);
+                # evidence without a known name links it only when it has nothing else.
                 person = groups.get(self.class_of(ev.name) or "") if ev.name is not None else None
                 if person is None:
                     if not (node.shared and has_email):
@@ -235,7 +254,7 @@ class Graph:
 
     def ensure_pseudo(self, key: str) -> None:
         """Create the node of lone evidence (``x:``) or of one person on a shared phone (``p:..#``)."""
-        if (key[0] == "x" or PERSON in key) and key not in self.nodes:
+        if (key[0] == "x" or is_person(key)) and key not in self.nodes:
             node = self.nodes[key] = Node()
             node.sig = None
             if key[0] == "x":
@@ -253,7 +272,7 @@ class Graph:
         out: list[Evidence] = []
         evidence = self.evidence
         for key in self.uf.members(cust.root):
-            holder = key.partition(PERSON)[0] if key[0] == "p" else key
+            holder = holder_of(key)
             for vid in self.nodes[holder].evidence:
                 ev = evidence.get(vid)
                 if ev is not None and ev.anchor == key:

@@ -6,14 +6,15 @@ rules, the near-phone rule and the name conflict in confidence (`resolver.profil
 
 * Hub: a key seen with more than ``hub_threshold`` distinct people (distinct name groups,
   emails, phones: ``hub_signals``) is *quarantined*: it stops linking.
-* Shared phone or email (a household): two pieces of evidence on it disagree on the other
-  identifier (different emails on a phone, different phones on an email) AND carry names
-  that cannot be one person; it then no longer links evidence that carries the other kind,
-  so each person's own email (or phone) decides.
-* Split by names (phones): two or more *solid* name groups on one phone (a group is solid
-  when it is seen on at least two distinct pieces of evidence), or three or more groups
-  however often each is seen (a shared line: an office switchboard, a family landline);
-  each group other than the largest links ``phone#<group>`` instead of the phone.
+* Shared phone: two pieces of evidence on one phone carry different emails AND names that
+  cannot be one person; the phone then no longer links evidence that carries an email.
+* Split by names (phones and emails): two or more *solid* name groups on one identifier (a
+  group is solid with a support of two: two distinct pieces of evidence, or one that also
+  carries the other kind of identifier, a person's own email beside a shared phone or a
+  person's own phone beside a family mailbox), or three or more groups however often each
+  is seen (a shared line: an office switchboard, a family landline); each group other than
+  the largest links ``<identifier>#<group>`` instead of the identifier, and evidence without
+  a name links it only when it has nothing else.
 
 A name order, an initial or a missing surname never makes a second person (`name_groups`).
 Everything here counts distinct evidence, never interactions: repeating an event cannot tip
@@ -54,7 +55,8 @@ def people(sig: list[str]) -> int:
 def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     """How a phone is split between people with different names; None when it is not.
 
-    `names` counts distinct evidence per name key. Groups seen on at least two are solid,
+    `names` holds the support of each name key (distinct evidence; twice for evidence with
+    an email, see `_observe_name`). Groups with a support of at least two are solid,
     and every group is when there are `SHARED_LINE` or more; with two or more solid groups
     the phone is split: the largest group (ties: smallest label) keeps the phone key, every
     other solid group links ``key#<label>`` instead. Keys outside the solid groups are not in
@@ -94,19 +96,18 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
     kind = key[0]
     if kind not in "pe" or cls is None or not g.household_on:
         return None
-    regroup = _observe_name(g, key, node, cls) if kind == "p" else False
-    if not node.shared:
-        other_kind = "e" if kind == "p" else "p"
-        other = next((k for k in ev.keys if k[0] == other_kind), None)
-        if other is not None:
+    regroup = _observe_name(g, key, node, cls, ev)
+    if kind == "p" and not node.shared:
+        email = next((k for k in ev.keys if k[0] == "e"), None)
+        if email is not None:
             pairs = node.pairs
             if pairs is None:
                 pairs = node.pairs = []
-            pair = (other, cls)
+            pair = (email, cls)
             if pair not in pairs:
                 conflict = False
-                for o, n in pairs:  # a loop, not any(): no generator per visit
-                    if o != other and not same_person(n, cls):
+                for e, n in pairs:  # a loop, not any(): no generator per visit
+                    if e != email and not same_person(n, cls):
                         conflict = True
                         break
                 pairs.append(pair)
@@ -116,22 +117,36 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
     return "regroup" if regroup else None
 
 
-def _observe_name(g: Graph, key: str, node: Node, cls: str) -> bool:
-    """Count name key `cls` on phone `key` (one more piece of evidence); True when the split changes."""
+def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> bool:
+    """Add `ev`'s support for name key `cls` on phone or email `key`; True when the split changes.
+
+    Support counts distinct evidence, and evidence that also carries the other kind (an
+    email beside a phone, a phone beside an email) or came through the phone's own WhatsApp
+    account counts twice: a person's own email, or the phone's own chat, corroborates them
+    as a second sighting would, so one order with a partner's phone and the partner's own
+    email is a person of its own (`person_split`).
+    """
     names = node.names
     if names is None:
         names = node.names = {}
-    count = names[cls] = names.get(cls, 0) + 1
+    other = "e" if key[0] == "p" else "p"
+    support = 2 if any(k[0] == other for k in ev.keys) or _own_channel(key, ev) else 1
+    count = names[cls] = names.get(cls, 0) + support
     g.mark("n/" + key)
     # Only a new class, a class becoming solid, or a shift of counts on an already split
-    # phone can change the grouping; the common repeat skips the recomputation.
-    if len(names) < 2 or (count > 2 and node.groups is None):
+    # phone can change the grouping; more support for a solid class skips the recomputation.
+    if len(names) < 2 or (count - support >= 2 and node.groups is None):
         return False
     groups = person_split(key, names)
     if groups == node.groups:
         return False
     g.regroup[key] = groups
     return True
+
+
+def _own_channel(key: str, ev: Evidence) -> bool:
+    """True when `ev` came through the phone's own WhatsApp account: it names the phone's owner."""
+    return ev.tp == "WHATSAPP" and key[0] == "p" and key[3:] == ev.src.removeprefix("+")
 
 
 def set_status(g: Graph, key: str, change: str, step: Step) -> None:
@@ -143,14 +158,13 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
         # Whatever else changed, a new per-person split of the phone applies too.
         node.groups = g.regroup.pop(key)
         if node.groups is not None:
-            step.notes.append(f"household: phone {mask(key)} is used by people with different names")
+            step.notes.append(f"household: {kind_of(key)} {mask(key)} is used by people with different names")
     if change == "regroup":
         pass
     elif change == "shared":
         node.shared = True
         node.pairs = None
-        kind, other = ("phone", "email") if key[0] == "p" else ("email", "phone")
-        step.notes.append(f"household: {kind} {mask(key)} is shared; its {other} links are kept apart")
+        step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
     else:
         node.status = change
         node.sig = None

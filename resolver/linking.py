@@ -12,7 +12,7 @@ its identifiers links, the affected component is resolved again from its evidenc
 from __future__ import annotations
 
 from resolver.evidence import Evidence, evidence_id
-from resolver.graph import OK, PERSON, Customer, Graph, Node, digest
+from resolver.graph import OK, Customer, Graph, Node, digest, is_person
 from resolver.households import observe, set_status
 from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
@@ -142,7 +142,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
     by_root = g.by_root
     anchor = eff[0]
     for key in eff:
-        if key[0] == "x" or PERSON in key:
+        if key[0] == "x" or is_person(key):
             g.ensure_pseudo(key)
     roots = uf.roots_of(eff)
     if len(roots) == 1 and not new_keys:

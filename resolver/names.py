@@ -1,9 +1,10 @@
-"""Person names, reduced to what is comparable: a lower-case first-name class and a similarity test.
+"""Person names, reduced to what is comparable: name keys, a similarity test, and name groups.
 
-Names are weak evidence: people type nicknames, initials and typos. They never link anything;
-they only tell two people apart (household rule, hub detection, confidence). So the test
-errs towards "similar": equal after folding, an initial of the other, a prefix of the other
-(``Rav`` / ``Ravi``), or one edit apart.
+Names are weak evidence: people type nicknames, initials and typos, swap the order of given
+name and surname, or leave the surname out. They never link anything; they only tell two
+people apart (household rules, hub detection, the near-phone rule, confidence). So the tests
+err towards "same person": `names_similar` on single tokens, `same_person` on name keys
+(first and last token), and `name_groups`, the one grouping every rule uses.
 """
 
 from __future__ import annotations
@@ -148,7 +149,12 @@ def _transitive(keys: list[str], label: dict[str, str]) -> dict[str, str]:
 
 
 def names_similar(a: str, b: str) -> bool:
-    """True when two name classes could be the same person (symmetric)."""
+    """True when two name tokens could be the same person's (symmetric).
+
+    Equal; an initial of the other; a prefix of three letters or more; one edit or one
+    transposition apart; or, from five letters, the same letters in another order with the
+    same first letter (two transpositions).
+    """
     if a == b:
         return True
     if len(a) == 1 or len(b) == 1:
@@ -158,7 +164,11 @@ def names_similar(a: str, b: str) -> bool:
         return True
     if len(long_) - len(short) > 1 or len(short) < 3:
         return False
-    return _within_one_edit(short, long_)
+    if _within_one_edit(short, long_):
+        return True
+    # Two slips of the fingers in a longer name ("Ajrun" / "Arujn", both "Arjun" mistyped)
+    # keep its letters and its first letter.
+    return len(a) == len(b) >= 5 and a[0] == b[0] and sorted(a) == sorted(b)
 
 
 def _within_one_edit(short: str, long_: str) -> bool:

@@ -19,8 +19,8 @@ from typing import Any
 
 from resolver.confidence import Features, score
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph
-from resolver.names import name_groups
+from resolver.graph import OK, Customer, Graph, holder_of
+from resolver.names import KEY_JOIN, name_groups
 from resolver.nearlinks import near_links
 
 __all__ = ["Profile", "Tally", "build_profile", "see_again"]
@@ -102,8 +102,8 @@ def build_profile(g: Graph, customer_id: str, cust: Customer) -> tuple[Profile, 
     """A fresh profile of a live customer, and the tally its counters came from."""
     members = g.uf.members(cust.root)
     evidence = g.customer_evidence(cust)
-    phones = sorted({k[2:].partition(PERSON)[0] for k in members if k[0] == "p"})
-    emails = sorted(k[2:] for k in members if k[0] == "e")
+    phones = sorted({holder_of(k)[2:] for k in members if k[0] == "p"})
+    emails = sorted({holder_of(k)[2:] for k in members if k[0] == "e"})
     tally = Tally(evidence)
     value, reasons = score(_features(g, cust, members, evidence, tally.count))
     profile = Profile(
@@ -143,6 +143,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
     verified = False
     corroborating = near_q = refused = 0
     phone_sources: set[str] = set()
+    seen_ids: dict[str, int] = {}
     for ev in evidence:
         eff = g.effective(ev)
         effs.append(eff)
@@ -151,7 +152,9 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
             counts[cls] = counts.get(cls, 0) + 1
         if any(nodes[k].status != OK for k in ev.keys):
             near_q += 1
-        if ev.tp == "WHATSAPP" and any(k[0] == "p" for k in ev.keys):
+        if ev.tp == "WHATSAPP" and ev.name is not None and any(k[0] == "p" for k in ev.keys):
+            # The phone's own chat, under a name: who holds the number is confirmed (a chat
+            # without a name confirms only that someone does).
             verified = True
         if len(eff) >= 2:
             corroborating += 1
@@ -159,6 +162,9 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
             refused += 1
         if any(k[0] == "p" for k in eff):
             phone_sources.add(ev.tp)
+        for k in ev.keys:
+            if k[0] == "t":
+                seen_ids[k] = seen_ids.get(k, 0) + 1
     label = name_groups(counts)
     totals: dict[str, int] = {}
     for cls, n in counts.items():
@@ -182,7 +188,36 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         shared_phone=any(nodes[k].shared for k in members if k[0] == "p"),
         kiosk_only_phone=phone_sources == {"KIOSK"},
         near_phones=near,
+        accounts=_accounts(seen_ids),
+        unnamed_emails=_unnamed_emails(members, counts),
     )
+
+
+def _unnamed_emails(members: list[str], names: dict[str, int]) -> int:
+    """Emails whose address holds none of the names' tokens (three letters or more); 0 without names.
+
+    Most addresses are made of their owner's names (``asha.rao``, ``arao``, ``rao.family``):
+    one that holds none of a customer's names often belongs to someone merged in.
+    """
+    tokens = {t for key in names for t in key.split(KEY_JOIN) if len(t) >= 3}
+    if not tokens:
+        return 0
+    out = 0
+    for key in {holder_of(k) for k in members if k[0] == "e"}:
+        local = "".join(ch for ch in key[2:].partition("@")[0] if ch.isalpha())
+        if not any(t in local for t in tokens):
+            out += 1
+    return out
+
+
+def _accounts(seen_ids: dict[str, int]) -> int:
+    """The most touchpoint ids of one touchpoint that recur (on two or more pieces of evidence)."""
+    per: dict[str, int] = {}
+    for key, n in seen_ids.items():
+        if n >= 2:
+            tp = key[2 : key.index(":", 2)]
+            per[tp] = per.get(tp, 0) + 1
+    return max(per.values(), default=0)
 
 
 def _weak_bridges(members: set[str], effs: Iterable[list[str]]) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph
+from resolver.graph import OK, Customer, Graph, holder_of, is_person
 from resolver.identifiers import kind_of, mask
 from resolver.limits import keys_refusal
 from resolver.nearlinks import near_refresh
@@ -43,9 +43,9 @@ def raw_evidence(g: Graph, seeds: Iterable[str]) -> set[str]:
         node = nodes[key]
         if node.status != OK:
             continue
-        if PERSON in key and key[0] == "p":
-            # One person's part of a shared phone: its evidence is that of the phone.
-            visit(key.partition(PERSON)[0])
+        if is_person(key):
+            # One person's part of a shared phone or email: its evidence is the identifier's.
+            visit(holder_of(key))
         for other in node.near or ():
             # Near candidates belong to the component whether or not their link holds now.
             visit(other)

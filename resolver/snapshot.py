@@ -69,7 +69,7 @@ from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node
+from resolver.graph import OK, PERSON, Customer, Graph, Node, holder_of, is_person
 from resolver.horizon import RecentEvents
 from resolver.unionfind import DisjointSet
 
@@ -271,7 +271,7 @@ def _evidence_order(g: Graph, order: list[str]) -> list[Evidence]:
     out: list[Evidence] = []
     for key in order:
         # One person's part of a shared phone lists no evidence: the phone's list holds it.
-        holder = nodes.get(key.partition(PERSON)[0]) if key[0] == "p" and PERSON in key else nodes[key]
+        holder = nodes.get(holder_of(key)) if is_person(key) else nodes[key]
         for vid in () if holder is None else holder.evidence:
             ev = evidence.get(vid)
             if ev is not None and ev.anchor == key:

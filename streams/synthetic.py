@@ -18,7 +18,13 @@ What real data contains, and this does (rates are per person or per event, see t
 * A store's own phone typed at the kiosk for people who give none (a hub: many people, one
   number); placeholder junk (``9999999999``, ``test@test.com``, ...); one-digit phone typos
   that make another valid number (a genuinely different identifier).
-* Households: two people with different names and emails sharing one phone.
+* Households: two people with different names and emails sharing one phone; family
+  mailboxes (one email, two people with different names and phones).
+* Shared lines: an office landline given by the several people who work there, each with
+  their own name and no email.
+* Names written swapped (``Rao Asha``), shortened (``Vik``), as initials; phone numbers with
+  an extension (``x221``); values masked by the system they were copied from
+  (``98******10``, ``asha***@gmail.com``).
 * Duplicate sends (same event, same content, sent again), small disorder, late events (hours).
 * ``occurred_at`` as epoch ms or ISO-8601 (``Z`` or ``+05:30``); ``touchpoint`` sometimes lower case.
 
@@ -65,6 +71,8 @@ _P_EMAIL = 0.75
 _P_SECOND_EMAIL = 0.12
 _P_GMAIL = 0.6
 _P_HOUSEHOLD = 0.02  # share of people who use another person's phone as their own
+_P_FAMILY_MAIL = 0.015  # share of people whose main email is a mailbox a partner also uses
+_P_OFFICE = 0.01  # share of people who give an office line (shared by 3-8 colleagues) now and then
 _P_LOYALTY = 0.5
 _P_REGISTERED = 0.6
 _P_REFUSES_PHONE_AT_KIOSK = 0.05
@@ -75,6 +83,9 @@ _P_DUPLICATE = 0.01
 _P_LATE = 0.02
 _P_DISORDER = 0.05
 _P_LOWER_TOUCHPOINT = 0.1
+_P_OFFICE_LINE_USED = 0.3  # an office worker's phone is the office line this often
+_P_EXTENSION = 0.02  # a typed phone carries an extension
+_P_MASKED = 0.005  # a phone or email copied from a system that masks it
 
 _FIRST = (
     "Aarav", "Aditi", "Aditya", "Akash", "Amit", "Ananya", "Anil", "Anjali", "Arjun", "Arun", "Asha", "Deepa",
@@ -119,6 +130,7 @@ class _Person:
     store: int = 0
     channels: tuple[str, ...] = ()
     owns_primary: bool = True  # False for a household member using someone else's phone
+    office: str | None = None  # an office line shared with colleagues (E.164)
 
 
 @dataclass(slots=True)
@@ -155,6 +167,15 @@ class _Ids:
                 e164 = "+9715" + str(self.rng.choice((0, 2, 4, 5, 6, 8))) + _digits(self.rng, 7)
             else:
                 e164 = "+65" + str(self.rng.choice((8, 9))) + _digits(self.rng, 7)
+            if e164 not in self.phones and _valid(e164):
+                self.phones.add(e164)
+                return e164
+
+    def landline(self) -> str:
+        """An Indian office landline: a city code and an eight-digit number."""
+        while True:
+            e164 = "+91" + self.rng.choice(("80", "22", "11", "44", "40", "33")) + str(self.rng.randint(2, 6))
+            e164 += _draw(self.rng, string.digits, 7)
             if e164 not in self.phones and _valid(e164):
                 self.phones.add(e164)
                 return e164
@@ -292,19 +313,27 @@ def _swap_typo(rng: random.Random, word: str) -> str:
 def _spell_name(rng: random.Random, person: _Person) -> str:
     full = f"{person.first} {person.last}"
     roll = rng.random()
-    if roll < 0.45:
+    if roll < 0.43:
         return full
-    if roll < 0.60:
+    if roll < 0.57:
         return full.lower()
-    if roll < 0.70:
+    if roll < 0.66:
         return full.upper()
-    if roll < 0.78:
+    if roll < 0.74:
         return f"{person.first[0]}. {person.last}"
-    if roll < 0.86:
+    if roll < 0.82:
         return person.first
-    if roll < 0.93:
+    if roll < 0.88:
         return f"{person.first} {_swap_typo(rng, person.last)}"
-    return f"{_swap_typo(rng, person.first)} {person.last}"
+    if roll < 0.93:
+        return f"{_swap_typo(rng, person.first)} {person.last}"
+    if roll < 0.975:
+        # Surname first, as forms and ID cards often have it.
+        return f"{person.last} {person.first}" if rng.random() < 0.6 else f"{person.last.upper()}, {person.first}"
+    # A short form of the first name ("Vik", "Rahu"): a prefix of three letters or more.
+    return person.first[: rng.randint(3, max(3, len(person.first) - 1))] + (
+        " " + person.last if rng.random() < 0.5 else ""
+    )
 
 
 def _email_for(rng: random.Random, ids: _Ids, first: str, last: str, gmail: bool, work: bool = False) -> str:
@@ -393,6 +422,8 @@ def _people(rng: random.Random, ids: _Ids, customers: int, stores: int) -> list[
         p.channels = tuple(channels) or ("WEB",)
         people.append(p)
     _households(rng, ids, people)
+    _family_mailboxes(rng, ids, people)
+    _offices(rng, ids, people)
     return people
 
 
@@ -415,6 +446,34 @@ def _households(rng: random.Random, ids: _Ids, people: list[_Person]) -> None:
         member.channels = tuple(c for c in member.channels if c != "WHATSAPP") or ("WEB",)
 
 
+def _family_mailboxes(rng: random.Random, ids: _Ids, people: list[_Person]) -> None:
+    """Some couples share a family mailbox: each has their own phone and name; one of them uses it first."""
+    owners = [p for p in people if p.phones and p.owns_primary]
+    for member in people:
+        if rng.random() >= _P_FAMILY_MAIL or not owners or not member.phones or not member.owns_primary:
+            continue
+        partner = rng.choice(owners)
+        if partner is member:
+            continue
+        a, b = name_class(partner.first), name_class(member.first)
+        if a is None or b is None or names_similar(a, b):
+            continue
+        family = _email_for(rng, ids, member.first[0] + partner.first[0], member.last + "family", gmail=True)
+        member.emails.insert(0, family)
+        partner.emails.append(family)
+
+
+def _offices(rng: random.Random, ids: _Ids, people: list[_Person]) -> None:
+    """A few offices: one landline that its 3 to 8 staff give now and then, instead of their mobile."""
+    workers = [p for p in people if rng.random() < _P_OFFICE and p.owns_primary]
+    while len(workers) >= 3:
+        size = min(len(workers), rng.randint(3, 8))
+        line = ids.landline()
+        for p in workers[:size]:
+            p.office = line
+        workers = workers[size:]
+
+
 # ---------------------------------------------------------------------------------------------
 # Events
 
@@ -427,11 +486,34 @@ class _Ctx:
 
 
 def _phone_as_typed(ctx: _Ctx, e164: str, typo_rate: float) -> str:
-    if ctx.rng.random() < typo_rate:
+    rng = ctx.rng
+    if rng.random() < typo_rate:
         typo = ctx.ids.typo_of(e164)
         if typo is not None:
             e164 = typo
-    return _spell_phone(ctx.rng, e164)
+    roll = rng.random()
+    if roll < _P_MASKED:
+        # Copied from a screen that shows "98******10".
+        national = e164[3:] if e164.startswith("+91") else e164[-10:]
+        return national[:2] + "*" * (len(national) - 4) + national[-2:]
+    typed = _spell_phone(rng, e164)
+    if roll < _P_MASKED + _P_EXTENSION:
+        typed += rng.choice((" x", " ext. ", " Ext ", "x", " extn ")) + str(rng.randint(2, 4999))
+    return typed
+
+
+def _email_as_typed(rng: random.Random, address: str) -> str:
+    if rng.random() < _P_MASKED:
+        local, domain = address.split("@", 1)
+        return local[: min(3, len(local))] + "***@" + domain
+    return _spell_email(rng, address)
+
+
+def _phone_of(rng: random.Random, p: _Person) -> str:
+    """The phone a person gives on a form: their own, or now and then their office line."""
+    if p.office is not None and rng.random() < _P_OFFICE_LINE_USED:
+        return p.office
+    return _pick(rng, p.phones)
 
 
 def _pick(rng: random.Random, values: list[str]) -> str:
@@ -465,7 +547,7 @@ def _web(ctx: _Ctx, p: _Person) -> dict[str, Any]:
     if interaction == "order":
         # Delivery needs a phone; the receipt wants an email.
         email = _pick(rng, p.emails) if p.emails and rng.random() < 0.85 else None
-        phone = _pick(rng, p.phones) if p.phones and rng.random() < 0.9 else None
+        phone = _phone_of(rng, p) if p.phones and rng.random() < 0.9 else None
         name = _spell_name(rng, p) if rng.random() < 0.9 else None
     elif interaction == "signup":
         email = _pick(rng, p.emails) if p.emails and rng.random() < 0.9 else None
@@ -475,7 +557,7 @@ def _web(ctx: _Ctx, p: _Person) -> dict[str, Any]:
         email = _pick(rng, p.emails) if p.emails and rng.random() < 0.5 else None
     elif interaction == "newsletter":
         email = _pick(rng, p.emails) if p.emails else None
-    spelt_email: str | None = _spell_email(rng, email) if email else None
+    spelt_email: str | None = _email_as_typed(rng, email) if email else None
     spelt_phone = _phone_as_typed(ctx, phone, _P_PHONE_TYPO_WEB) if phone else None
     if interaction == "signup" and rng.random() < 0.03:
         spelt_phone = rng.choice(_JUNK_PHONES)
@@ -500,7 +582,7 @@ def _kiosk(ctx: _Ctx, p: _Person) -> dict[str, Any]:
     source_id = p.loyalty_id if p.loyalty_id and rng.random() < 0.85 else ctx.ids.token("KV-", 10, string.digits)
     phone: str | None
     if p.phones and rng.random() >= _P_REFUSES_PHONE_AT_KIOSK:
-        phone = _phone_as_typed(ctx, _pick(rng, p.phones), _P_PHONE_TYPO_KIOSK)
+        phone = _phone_as_typed(ctx, _phone_of(rng, p), _P_PHONE_TYPO_KIOSK)
     else:
         roll = rng.random()
         # Staff must fill the field: the store's own number, a placeholder, or nothing.
@@ -512,7 +594,7 @@ def _kiosk(ctx: _Ctx, p: _Person) -> dict[str, Any]:
             phone = None
     email = None
     if p.emails and rng.random() < 0.15:
-        email = _spell_email(rng, _pick(rng, p.emails))
+        email = _email_as_typed(rng, _pick(rng, p.emails))
     elif rng.random() < 0.02:
         email = rng.choice(_JUNK_EMAILS)
     return {

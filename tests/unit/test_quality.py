@@ -1,10 +1,13 @@
-"""Quality has a floor: the resolver on generated, labelled data (issue 4, "Done when").
+"""Quality has a floor: the resolver on generated, labelled data (issues 4 and 18, "Done when").
 
 Counted as `irl evaluate` counts them: pairwise over the events that carry a personal
-identifier. 3,000 generated customers (~15k events) keep this under 20 s; the full-size figures
-(20,000 customers) are in the resolver note. Floors sit a little under what seed 1 measures,
-so a regression fails and noise does not: precision 0.997, recall 0.935, AUC 0.832 at 3k
-(with the near-phone rule and per-person household links; 0.927 recall before them).
+identifier. 10,000 generated customers (~50k events, about 15 s): at 3,000 the confidence AUC
+moved by 0.1 between seeds, a few mixed customers more or less. The data has the real-world
+patterns of issue 18 (extensions, masks, swapped names, family mailboxes, shared lines).
+Floors sit a little under what seed 1 measures, so a regression fails and noise does not:
+precision 0.9962, recall 0.9331, AUC 0.930. Recall cannot reach 0.94 on this data: about 82%
+of the pairs it misses are events that share no identifier at all (anonymous web visits,
+kiosk visits without a phone) and 15% share only a store's phone, a hub.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from resolver.evaluation import Evaluation, carries_identifier, evaluate
 from resolver.interaction import fields_of, from_json
 from streams.synthetic import generate
 
-CUSTOMERS = 3_000
+CUSTOMERS = 10_000
 SEED = 1
 
 
@@ -44,7 +47,7 @@ def quality() -> Evaluation:
 
 def test_never_fuses_strangers(quality: Evaluation) -> None:
     assert quality.unassigned == 0
-    assert quality.pairs.precision >= 0.99
+    assert quality.pairs.precision >= 0.995
 
 
 def test_recall_floor(quality: Evaluation) -> None:
@@ -53,4 +56,4 @@ def test_recall_floor(quality: Evaluation) -> None:
 
 def test_confidence_ranks_mixed_customers_lower(quality: Evaluation) -> None:
     assert quality.confidence_auc is not None
-    assert quality.confidence_auc >= 0.82
+    assert quality.confidence_auc >= 0.9

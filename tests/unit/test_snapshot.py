@@ -196,6 +196,10 @@ def _rich() -> Resolver:
     add("WEB", "w-6", "99887 76655", "sunita@q.in", "Sunita")
     add("KIOSK", "k-6", "99887 76655", "sunita2@q.in", "Sunita", hours=30)  # the first ids leave the horizon
     r.split(r.customer_of_event("e017") or "", "99887 76655")
+    # Two customers that one later event joins: the younger is absorbed.
+    add("WEB", "w-8", None, "kiran@q.in", "Kiran Rao", hours=31)
+    add("KIOSK", "k-8", "97777 12345", None, "Kiran Rao", hours=31)
+    add("WEB", "w-8", "97777 12345", "kiran@q.in", "Kiran Rao", hours=32)
     return r
 
 
