@@ -15,7 +15,8 @@ help: ## List the targets
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	@# An editable install is what we ask for: setuptools' notice about it is not news.
+	PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed ## Create the virtual environment and install IRL with its dev extra
