@@ -52,12 +52,46 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{name}={raw!r}: expected true or false")
+    return value in _TRUE
+
+
+def _registry_url(env: Mapping[str, str], default: str) -> str:
+    url = _str(env, "IRL_SCHEMA_REGISTRY_URL", default).rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"IRL_SCHEMA_REGISTRY_URL: expected http(s)://host:port/path, got {url[:40]!r}")
+    if parts.username or parts.password:
+        raise SettingsError(
+            "IRL_SCHEMA_REGISTRY_URL: put credentials in IRL_SCHEMA_REGISTRY_USER and IRL_SCHEMA_REGISTRY_PASSWORD"
+        )
+    return url
+
+
+#: Settings whose values are secrets: shown as *** by `describe()`.
+_SECRETS = ("token", "password")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every IRL_ setting, validated. Field `x` is variable `IRL_X`."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    schema_registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
+    schema_registry_user: str = ""
+    schema_registry_password: str = ""
+    schema_registry_ca_file: str = ""
+    read_single_object: bool = True
     window_seconds: int = 900
     grace_seconds: int = 10
     default_region: str = "IN"
@@ -104,9 +138,17 @@ class Settings:
         if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
             raise SettingsError(f"IRL_STORE={store!r}: expected memory:// or rocksdb://")
         prefix = _str(e, "IRL_TOPIC_PREFIX", d.topic_prefix)
+        ca_file = _str(e, "IRL_SCHEMA_REGISTRY_CA_FILE", "")
+        if ca_file and not os.path.isfile(ca_file):
+            raise SettingsError(f"IRL_SCHEMA_REGISTRY_CA_FILE={ca_file!r}: no such file")
         return cls(
             kafka_bootstrap=bootstrap,
             redis_url=redis_url,
+            schema_registry_url=_registry_url(e, d.schema_registry_url),
+            schema_registry_user=_str(e, "IRL_SCHEMA_REGISTRY_USER", ""),
+            schema_registry_password=_str(e, "IRL_SCHEMA_REGISTRY_PASSWORD", ""),
+            schema_registry_ca_file=ca_file,
+            read_single_object=_bool(e, "IRL_READ_SINGLE_OBJECT", d.read_single_object),
             window_seconds=_int(e, "IRL_WINDOW_SECONDS", 900, 1, 86_400),
             grace_seconds=_int(e, "IRL_GRACE_SECONDS", 10, 0, 86_400),
             default_region=region,
@@ -137,11 +179,12 @@ class Settings:
         return {"WEB": self.topic_web, "WHATSAPP": self.topic_whatsapp, "KIOSK": self.topic_kiosk}
 
     def describe(self) -> dict[str, str]:
-        """Every setting as IRL_ name to value, with tokens and Redis passwords masked."""
+        """Every setting as IRL_ name to value, with tokens, passwords and Redis passwords masked."""
         out: dict[str, str] = {}
         for f in fields(self):
-            value = str(getattr(self, f.name))
-            if f.name.endswith("token") and value:
+            raw = getattr(self, f.name)
+            value = str(raw).lower() if isinstance(raw, bool) else str(raw)
+            if f.name.endswith(_SECRETS) and value:
                 value = "***"
             if f.name == "redis_url":
                 parts = urllib.parse.urlsplit(value)

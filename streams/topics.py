@@ -6,6 +6,7 @@ the internal links topic has exactly one partition because one agent owns the un
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord
 
+from streams.contracts import Registration, register_contracts
+from streams.registry import RegistryClient, registry_client
 from streams.settings import Settings
 
 __all__ = [
@@ -22,8 +25,10 @@ __all__ = [
     "create_project_topics",
     "create_topics",
     "describe_topics",
+    "project_contracts",
     "project_topics",
     "records_to_end",
+    "register_project_contracts",
     "state_topic_name",
     "table_topic_name",
 ]
@@ -37,6 +42,8 @@ class TopicSpec:
     partitions: int
     purpose: str
     config: tuple[tuple[str, str], ...] = ()
+    #: the Avro contract of its values (schemas/avro/<contract>), registered under `<name>-value`
+    contract: str = ""
 
 
 #: Touchpoint records carry the event time as their Kafka timestamp (producers set it to
@@ -73,13 +80,34 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(state_topic_name(settings), 1, "the single writer's state, written ahead (compacted)", STATE_CONFIG),
         TopicSpec(table_topic_name(settings), 1, "the irl-state table's Faust changelog (stays empty)", STATE_CONFIG),
-        TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE),
-        TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE),
-        TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE),
+        TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE, _EVENTS),
+        TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE, _EVENTS),
+        TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE, _EVENTS),
         TopicSpec(internal, 1, "decoded events and ticks for the single-writer resolver", _WEEK),
-        TopicSpec(settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)", _WEEK),
-        TopicSpec(settings.topic_deadletter, 1, "undecodable or invalid records, original bytes and reason", _WEEK),
+        TopicSpec(
+            settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)", _WEEK, _RESOLVED
+        ),
+        TopicSpec(
+            settings.topic_deadletter, 1, "undecodable or invalid records, original bytes and reason", _WEEK, _DEAD
+        ),
     ]
+
+
+_EVENTS, _RESOLVED, _DEAD = "customer_interaction", "resolved_customer", "dead_letter"
+
+
+def project_contracts(settings: Settings) -> dict[str, str]:
+    """Each topic with a public contract (touchpoints, resolved, dead letters) and its contract's name.
+
+    The internal topics (links, state) carry the worker's private records and are not registered.
+    """
+    return {s.name: s.contract for s in project_topics(settings) if s.contract}
+
+
+async def register_project_contracts(settings: Settings, client: RegistryClient | None = None) -> list[Registration]:
+    """Register every contract under its topics' subjects (see streams.contracts), off the event loop."""
+    reg = client if client is not None else registry_client(settings)
+    return await asyncio.to_thread(register_contracts, reg, project_contracts(settings))
 
 
 async def create_topics(

@@ -36,6 +36,11 @@ def test_values_are_read_and_typed() -> None:
         ("IRL_KAFKA_BOOTSTRAP", "localhost"),
         ("IRL_REDIS_URL", "http://x"),
         ("IRL_STORE", "sqlite://"),
+        ("IRL_SCHEMA_REGISTRY_URL", "127.0.0.1:8081"),
+        ("IRL_SCHEMA_REGISTRY_URL", "ftp://registry/apis/ccompat/v7"),
+        ("IRL_SCHEMA_REGISTRY_URL", "https://key:secret@registry.example.com"),
+        ("IRL_SCHEMA_REGISTRY_CA_FILE", "/nonexistent/ca.pem"),
+        ("IRL_READ_SINGLE_OBJECT", "maybe"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
@@ -48,6 +53,26 @@ def test_describe_masks_secrets() -> None:
     text = repr(s.describe())
     assert "s3cret" not in text and "pw123" not in text
     assert s.describe()["IRL_WEB_TOKEN"] == "***"
+
+
+def test_registry_settings_default_to_the_local_registry_and_mask_the_password() -> None:
+    d = Settings.from_env({})
+    assert d.schema_registry_url == "http://127.0.0.1:8081/apis/ccompat/v7"
+    assert (d.schema_registry_user, d.schema_registry_password, d.read_single_object) == ("", "", True)
+    s = Settings.from_env(
+        {
+            "IRL_SCHEMA_REGISTRY_URL": "https://psrc-123.europe-west3.gcp.confluent.cloud/",
+            "IRL_SCHEMA_REGISTRY_USER": "API-KEY",
+            "IRL_SCHEMA_REGISTRY_PASSWORD": "api-secret-xyz",
+            "IRL_READ_SINGLE_OBJECT": "false",
+        }
+    )
+    assert s.schema_registry_url == "https://psrc-123.europe-west3.gcp.confluent.cloud"
+    assert s.read_single_object is False
+    shown = s.describe()
+    assert shown["IRL_SCHEMA_REGISTRY_PASSWORD"] == "***" and shown["IRL_SCHEMA_REGISTRY_USER"] == "API-KEY"
+    assert "api-secret-xyz" not in repr(shown)
+    assert shown["IRL_READ_SINGLE_OBJECT"] == "false"
 
 
 def test_touchpoint_topics_keep_old_event_times() -> None:
