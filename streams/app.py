@@ -39,6 +39,7 @@ from resolver.interaction import Limits
 from streams.batches import BatchSender, OutRecord
 from streams.codec import Codecs, decode_interaction, use
 from streams.deadletter import DeadLetterReason, classify, dead_letter
+from streams.kafka_auth import client_options, faust_credentials
 from streams.pipeline import Pipeline, Step
 from streams.readmodel import RedisReadModel
 from streams.registry import RegistryError
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> faust.App:
     app = _App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
         store=settings.store,
         datadir=settings.data_dir,
         web_enabled=True,
@@ -131,6 +133,7 @@ def create_app(settings: Settings) -> faust.App:
     )
     rt = Runtime(settings)
     app.irl = rt  # type: ignore[attr-defined]
+    security = client_options(settings)
     window_ms = settings.window_seconds * 1000
     grace_ms = settings.grace_seconds * 1000
     config = resolver_config(settings)
@@ -290,7 +293,9 @@ def create_app(settings: Settings) -> faust.App:
             if not rt.owns_links:
                 return None
             t0 = time.monotonic()
-            data = await read_state(settings.kafka_bootstrap, state_name, timeout_s=RESTORE_TIMEOUT_S)
+            data = await read_state(
+                settings.kafka_bootstrap, state_name, timeout_s=RESTORE_TIMEOUT_S, security=security
+            )
             if epoch != rt.writer_epoch or not rt.owns_links:
                 return None
             state = TableStateLog(state_table, state_name)
@@ -395,7 +400,7 @@ def create_app(settings: Settings) -> faust.App:
         if rt.pipeline is None:
             return
         if rt.redis is None:
-            rt.redis = RedisReadModel.from_url(settings.redis_url, prefix=settings.topic_prefix)
+            rt.redis = RedisReadModel.from_url(settings.redis_url, settings.topic_prefix, settings.redis_ca_file)
         try:
             have = await rt.redis.offset()
             in_sync = have is not None and have in (rt.redis_offset, rt.applied_offset)

@@ -32,6 +32,7 @@ from aiokafka.errors import KafkaError
 
 from resolver.interaction import Interaction, InvalidInteraction, Limits, validate
 from streams.codec import EncodeError, codecs, encode_interaction
+from streams.kafka_auth import options
 from streams.registry import ContractNotRegistered, RegistryError
 from streams.settings import Settings
 
@@ -123,6 +124,7 @@ class InteractionProducer:
         topic_timeout_s: float = 10.0,
         linger_ms: int = 5,
         max_batch_size: int = 256 * 1024,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics: dict[str, str] = dict(topics if topics is not None else Settings.from_env().touchpoint_topics())
@@ -131,6 +133,8 @@ class InteractionProducer:
         self._connect_timeout_s = connect_timeout_s
         self._topic_timeout_s = topic_timeout_s
         self._options: dict[str, Any] = {"linger_ms": linger_ms, "max_batch_size": max_batch_size}
+        # How to connect (TLS, SASL): the process's settings unless given (`streams.kafka_auth`).
+        self._options.update(options() if security is None else security)
         self._producer: AIOKafkaProducer | None = None
         self._known_topics: set[str] = set()
 

@@ -77,6 +77,16 @@ def _registry_url(env: Mapping[str, str], default: str) -> str:
     return url
 
 
+def _file(env: Mapping[str, str], name: str) -> str:
+    path = _str(env, name, "")
+    if path and not os.path.isfile(path):
+        raise SettingsError(f"{name}={path!r}: no such file")
+    return path
+
+
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
 #: Settings whose values are secrets: shown as *** by `describe()`.
 _SECRETS = ("token", "password")
 
@@ -86,7 +96,16 @@ class Settings:
     """Every IRL_ setting, validated. Field `x` is variable `IRL_X`."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_ca_file: str = ""
+    kafka_ssl_cert_file: str = ""
+    kafka_ssl_key_file: str = ""
+    kafka_ssl_key_password: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_ca_file: str = ""
     schema_registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
     schema_registry_user: str = ""
     schema_registry_password: str = ""
@@ -138,12 +157,35 @@ class Settings:
         if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
             raise SettingsError(f"IRL_STORE={store!r}: expected memory:// or rocksdb://")
         prefix = _str(e, "IRL_TOPIC_PREFIX", d.topic_prefix)
-        ca_file = _str(e, "IRL_SCHEMA_REGISTRY_CA_FILE", "")
-        if ca_file and not os.path.isfile(ca_file):
-            raise SettingsError(f"IRL_SCHEMA_REGISTRY_CA_FILE={ca_file!r}: no such file")
+        ca_file = _file(e, "IRL_SCHEMA_REGISTRY_CA_FILE")
+        protocol = _str(e, "IRL_KAFKA_SECURITY_PROTOCOL", d.kafka_security_protocol).upper()
+        if protocol not in _PROTOCOLS:
+            raise SettingsError(f"IRL_KAFKA_SECURITY_PROTOCOL={protocol!r}: expected one of {', '.join(_PROTOCOLS)}")
+        mechanism = _str(e, "IRL_KAFKA_SASL_MECHANISM", d.kafka_sasl_mechanism).upper()
+        if mechanism not in _MECHANISMS:
+            raise SettingsError(f"IRL_KAFKA_SASL_MECHANISM={mechanism!r}: expected one of {', '.join(_MECHANISMS)}")
+        sasl_user = _str(e, "IRL_KAFKA_SASL_USERNAME", "")
+        sasl_password = _str(e, "IRL_KAFKA_SASL_PASSWORD", "")
+        if protocol.startswith("SASL_") and not (sasl_user and sasl_password):
+            raise SettingsError(
+                "IRL_KAFKA_SASL_USERNAME and IRL_KAFKA_SASL_PASSWORD are required with "
+                f"IRL_KAFKA_SECURITY_PROTOCOL={protocol}"
+            )
+        cert_file, key_file = _file(e, "IRL_KAFKA_SSL_CERT_FILE"), _file(e, "IRL_KAFKA_SSL_KEY_FILE")
+        if key_file and not cert_file:
+            raise SettingsError("IRL_KAFKA_SSL_KEY_FILE is set without IRL_KAFKA_SSL_CERT_FILE")
         return cls(
             kafka_bootstrap=bootstrap,
+            kafka_security_protocol=protocol,
+            kafka_sasl_mechanism=mechanism,
+            kafka_sasl_username=sasl_user,
+            kafka_sasl_password=sasl_password,
+            kafka_ssl_ca_file=_file(e, "IRL_KAFKA_SSL_CA_FILE"),
+            kafka_ssl_cert_file=cert_file,
+            kafka_ssl_key_file=key_file,
+            kafka_ssl_key_password=_str(e, "IRL_KAFKA_SSL_KEY_PASSWORD", ""),
             redis_url=redis_url,
+            redis_ca_file=_file(e, "IRL_REDIS_CA_FILE"),
             schema_registry_url=_registry_url(e, d.schema_registry_url),
             schema_registry_user=_str(e, "IRL_SCHEMA_REGISTRY_USER", ""),
             schema_registry_password=_str(e, "IRL_SCHEMA_REGISTRY_PASSWORD", ""),

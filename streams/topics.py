@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -17,6 +18,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord
 
 from streams.contracts import Registration, register_contracts
+from streams.kafka_auth import client_options, options
 from streams.registry import RegistryClient, registry_client
 from streams.settings import Settings
 
@@ -115,13 +117,16 @@ async def create_topics(
     topics: dict[str, int],
     replication: int = 1,
     configs: dict[str, dict[str, str]] | None = None,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create each `name: partitions` that does not exist yet (with `configs[name]`); return the names created.
 
     An existing topic with a different partition count is an error: co-partitioning and
-    the single-writer design depend on the counts.
+    the single-writer design depend on the counts. `security`: aiokafka's security options
+    (default: the process's, `streams.kafka_auth.options()`), as for every function here.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = _admin(bootstrap, security)
     await admin.start()
     try:
         existing = await _partition_counts(admin, list(topics))
@@ -146,9 +151,16 @@ async def create_topics(
         await admin.close()
 
 
-async def describe_topics(bootstrap: str, names: list[str]) -> dict[str, int]:
+def _admin(bootstrap: str, security: Mapping[str, Any] | None) -> AIOKafkaAdminClient:
+    extra = options() if security is None else security
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000, **extra)
+
+
+async def describe_topics(
+    bootstrap: str, names: list[str], *, security: Mapping[str, Any] | None = None
+) -> dict[str, int]:
     """Partition count of each named topic that exists."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = _admin(bootstrap, security)
     await admin.start()
     try:
         return await _partition_counts(admin, names)
@@ -175,19 +187,23 @@ async def create_project_topics(settings: Settings) -> list[str]:
         settings.kafka_bootstrap,
         {s.name: s.partitions for s in specs},
         configs={s.name: dict(s.config) for s in specs},
+        security=client_options(settings),
     )
 
 
-async def records_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0) -> AsyncIterator[ConsumerRecord]:
+async def records_to_end(
+    bootstrap: str, topic: str, timeout_s: float = 60.0, *, security: Mapping[str, Any] | None = None
+) -> AsyncIterator[ConsumerRecord]:
     """Every record of `topic` from the beginning to the end offsets taken at the start, partition by partition.
 
     Raises LookupError when the topic does not exist and TimeoutError when reading takes
     longer than `timeout_s`. Commits nothing (no consumer group).
     """
-    count = (await describe_topics(bootstrap, [topic])).get(topic, 0)
+    count = (await describe_topics(bootstrap, [topic], security=security)).get(topic, 0)
     if not count:
         raise LookupError(f"topic {topic} does not exist")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    extra = options() if security is None else security
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **extra)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(count)]

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streams.deadletter import DeadLetterInfo, describe, original_value
+from streams.kafka_auth import options
 from streams.registry import RegistryError
 from streams.settings import Settings, SettingsError
 from streams.topics import describe_topics
@@ -56,6 +57,7 @@ async def read_dead_letters(
         raise DeadLettersUnavailable(f"topic {topic} does not exist on {bootstrap}")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **options(),
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(timeout_s * 1000),

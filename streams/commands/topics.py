@@ -6,6 +6,7 @@ import asyncio
 
 import click
 
+from streams.kafka_auth import client_options
 from streams.registry import RegistryError
 from streams.settings import Settings
 from streams.topics import create_project_topics, describe_topics, project_topics, register_project_contracts
@@ -45,7 +46,9 @@ def list_() -> None:
     """Show the project's topics and their partition counts on the broker."""
     settings = Settings.from_env()
     specs = project_topics(settings)
-    counts = asyncio.run(describe_topics(settings.kafka_bootstrap, [s.name for s in specs]))
+    counts = asyncio.run(
+        describe_topics(settings.kafka_bootstrap, [s.name for s in specs], security=client_options(settings))
+    )
     for spec in specs:
         have = counts.get(spec.name)
         click.echo(f"{spec.name:<36} {have if have is not None else 'missing':>7}  (expected {spec.partitions})")

@@ -24,6 +24,7 @@ from streams.crm.apply import apply_batch
 from streams.crm.errors import CrmSourceUnavailable
 from streams.crm.model import Outcome
 from streams.crm.store import CrmStore
+from streams.kafka_auth import options
 from streams.registry import RegistryError
 from streams.topics import describe_topics
 
@@ -93,6 +94,7 @@ async def sync_crm(
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
+        **options(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -152,20 +152,22 @@ async def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r:.300})\n{tail}")
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+async def read_topic(bootstrap: str, topic: str, security: Mapping[str, Any] | None = None) -> list[Any]:
     """Every record currently in `topic`, in partition then offset order ([] when it does not exist)."""
     try:
-        return [rec async for rec in records_to_end(bootstrap, topic)]
+        return [rec async for rec in records_to_end(bootstrap, topic, security=security)]
     except LookupError:
         return []
 
 
-async def resolved_state(bootstrap: str, topic: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+async def resolved_state(
+    bootstrap: str, topic: str, security: Mapping[str, Any] | None = None
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Fold the resolved changelog into current CRM state: live customer id -> latest record.
 
     Returns the state and every record read (for duplicate and version checks).
     """
-    records = [decode_resolved(m.value) for m in await read_topic(bootstrap, topic)]
+    records = [decode_resolved(m.value) for m in await read_topic(bootstrap, topic, security)]
     latest: dict[str, dict[str, Any]] = {}
     for rec in records:
         have = latest.get(rec["customer_id"])
