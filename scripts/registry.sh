@@ -68,7 +68,13 @@ start() {
   fetch
   local storage=()
   case "$STORAGE" in
-    kafkasql) storage=(-Dapicurio.storage.kind=kafkasql "-Dapicurio.kafkasql.bootstrap.servers=$KAFKA") ;;
+    kafkasql)
+      local khost="${KAFKA%%,*}"
+      if ! (exec 3<>"/dev/tcp/${khost%:*}/${khost##*:}") 2>/dev/null; then
+        say "kafkasql storage needs Kafka at $KAFKA: start it first (scripts/kafka.sh start), or IRL_REGISTRY_STORAGE=mem"
+        exit 1
+      fi
+      storage=(-Dapicurio.storage.kind=kafkasql "-Dapicurio.kafkasql.bootstrap.servers=$KAFKA") ;;
     mem) storage=() ;;  # the default: an in-memory database
     *) say "IRL_REGISTRY_STORAGE=$STORAGE: expected kafkasql or mem"; exit 2 ;;
   esac

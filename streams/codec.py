@@ -45,13 +45,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastavro import schemaless_reader, schemaless_writer
 
 from resolver.interaction import Interaction
 from streams.registry import ContractNotRegistered, RegistryClient, registry_client, subject_of
 from streams.schemas import SchemaRepository, SchemaRepositoryError, SchemaVersion, default_repository
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 __all__ = [
     "CONFLUENT_HEADER_SIZE",
@@ -442,8 +445,8 @@ class Codecs:
         return cls(cache, make("customer_interaction"), make("resolved_customer"), make("dead_letter"))
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Codecs:
-        """Codecs for the registry of `settings` (a `streams.settings.Settings`)."""
+    def from_settings(cls, settings: Settings) -> Codecs:
+        """Codecs for the registry of `settings`."""
         return cls.build(registry_client(settings), read_single_object=settings.read_single_object)
 
     def stale_ids(self, values: Iterable[bytes | None]) -> list[int]:

@@ -25,9 +25,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastavro.schema import to_parsing_canonical_form
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 __all__ = [
     "COMPATIBILITY",
@@ -197,8 +200,8 @@ class HttpRegistryClient:
             raise RegistryUnavailable(f"{method} {self._base}{path}: {type(exc).__name__}: {reason}") from None
 
 
-def registry_client(settings: Any) -> HttpRegistryClient:
-    """The client of the registry named by `settings` (a `streams.settings.Settings`)."""
+def registry_client(settings: Settings) -> HttpRegistryClient:
+    """The client of the registry named by `settings`."""
     return HttpRegistryClient(
         settings.schema_registry_url,
         settings.schema_registry_user,
