@@ -15,25 +15,27 @@ help: ## List the targets
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	@# An editable install is what we ask for: setuptools' notice about it is not news.
+	PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed ## Create the virtual environment and install IRL with its dev extra
 
-up: install ## Start local Kafka (KRaft) and Redis on 127.0.0.1 and create the topics
+up: install ## Start local Kafka (KRaft), the schema registry and Redis on 127.0.0.1; create topics and contracts
 	scripts/services.sh up
 
-down: ## Stop local Kafka and Redis (no process of ours is left)
+down: ## Stop local Kafka, the registry and Redis (no process of ours is left)
 	scripts/services.sh down
 
-status: ## Show whether Kafka and Redis are running
+status: ## Show whether Kafka, the registry and Redis are running
 	-scripts/kafka.sh status
+	-scripts/registry.sh status
 	-scripts/redis.sh status
 
-topics: install ## Create the project's topics with their fixed partition counts
+topics: install ## Create the project's topics with their fixed partition counts and register the contracts
 	$(IRL) topics create
 
-test: install ## The whole suite, unit and integration (starts Kafka and Redis when not reachable)
+test: install ## The whole suite, unit and integration (starts Kafka, the registry and Redis when not reachable)
 	scripts/services.sh ensure
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -63,5 +65,5 @@ chaos: install ## Crash, restart and bad-input scenarios at full size
 	scripts/services.sh ensure
 	IRL_CHAOS_FULL=1 $(VENV)/bin/pytest tests/chaos $(PYTEST_ARGS)
 
-clean: down ## Stop services and remove local state (keeps the Kafka jar cache)
-	rm -rf .cache/kafka/run-* .cache/redis irl-data demo-out .pytest_cache .mypy_cache .ruff_cache
+clean: down ## Stop services and remove local state (keeps the Kafka and registry downloads)
+	rm -rf .cache/kafka/run-* .cache/registry/run-* .cache/redis irl-data demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -424,7 +424,7 @@ async def _feed_and_watch(
                 obj["occurred_at"] = time.time_ns() // 1_000_000
                 ev = from_json(obj)
                 await producer.send(
-                    topic_of[ev.touchpoint], encode_interaction(ev), key=ev.source_id.encode(),
+                    topic_of[ev.touchpoint], encode_interaction(ev, topic_of[ev.touchpoint]), key=ev.source_id.encode(),
                     timestamp_ms=ev.occurred_at,
                 )  # fmt: skip
                 sent += 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the main job end to end on generated data.
 #
-#   services up -> topics -> irl generate -> worker (short windows) -> irl produce
+#   services up (Kafka, registry, Redis) -> topics and contracts -> irl generate -> worker (short windows) -> irl produce
 #   -> wait until every event is applied and every window published -> irl crm-sync
 #   -> before/after report (terminal + demo-out/report.html)
 #
@@ -20,7 +20,7 @@ SEED="${DEMO_SEED:-42}"
 t0=$SECONDS
 step() { printf '\n\033[1m[%4ss] %s\033[0m\n' "$((SECONDS - t0))" "$*"; }
 
-step "starting Kafka and Redis"
+step "starting Kafka, the schema registry and Redis"
 scripts/services.sh up >/dev/null
 
 RUN_ID="demo$(date +%Y%m%d%H%M%S)"

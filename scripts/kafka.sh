@@ -7,7 +7,9 @@
 #   scripts/kafka.sh status   exit 0 when our broker answers
 #
 # Settings: IRL_KAFKA_PORT (9092), IRL_KAFKA_CONTROLLER_PORT (9093), IRL_KAFKA_VERSION,
-# IRL_KAFKA_HOME (.cache/kafka), IRL_KAFKA_READY_TIMEOUT seconds (90).
+# IRL_KAFKA_HOME (.cache/kafka), IRL_KAFKA_READY_TIMEOUT seconds (90), IRL_KAFKA_EXTRA_CONFIG (a file
+# appended to server.properties: its keys win, e.g. another listener with TLS and SASL; readiness is
+# still checked on the PLAINTEXT port).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,6 +68,10 @@ log.retention.hours=168
 log.retention.bytes=1073741824
 log.segment.bytes=268435456
 EOF
+  if [[ -n "${IRL_KAFKA_EXTRA_CONFIG:-}" ]]; then
+    [[ -f "$IRL_KAFKA_EXTRA_CONFIG" ]] || { say "IRL_KAFKA_EXTRA_CONFIG=$IRL_KAFKA_EXTRA_CONFIG: no such file"; exit 1; }
+    { echo "# from $IRL_KAFKA_EXTRA_CONFIG"; cat "$IRL_KAFKA_EXTRA_CONFIG"; } >>"$CONFIG"
+  fi
 }
 
 running_pid() {

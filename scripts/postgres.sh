@@ -35,9 +35,10 @@ install() {
   bindir >/dev/null || { say "installing postgresql failed"; exit 1; }
 }
 
-# PostgreSQL refuses to run as root: as root, run its programs as the `postgres` OS user.
+# PostgreSQL refuses to run as root: as root, run its programs as the `postgres` OS user, from `/`
+# (its programs go back to the working directory, and a clone under a private home is closed to that user).
 as_owner() {
-  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 ready() { "$(bindir)/pg_isready" -q -h 127.0.0.1 -p "$PORT" -d postgres -U postgres 2>/dev/null; }

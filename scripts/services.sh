@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Kafka and Redis for development and tests.
-#   scripts/services.sh up       start both unless something already answers on their ports, create topics
+# Kafka, the schema registry, Redis (and PostgreSQL) for development and tests.
+#   scripts/services.sh up       start each unless something already answers on its port; create the
+#                                topics and register the contracts
 #   scripts/services.sh ensure   like up, but only for what is not reachable (used by make test)
 #   scripts/services.sh down     stop what we started
 set -euo pipefail
@@ -17,6 +18,8 @@ up() {
   else
     "$ROOT/scripts/kafka.sh" start
   fi
+  # After Kafka: it keeps its schemas in Kafka (kafkasql). Uses a registry that already answers.
+  "$ROOT/scripts/registry.sh" start
   if port_open "$RPORT" && ! "$ROOT/scripts/redis.sh" status >/dev/null 2>&1; then
     echo "redis: something already answers on 127.0.0.1:$RPORT; using it" >&2
   else
@@ -37,6 +40,7 @@ down() {
     echo "demo worker: stopped" >&2
   fi
   rm -f "$pidfile"
+  "$ROOT/scripts/registry.sh" stop
   "$ROOT/scripts/kafka.sh" stop
   "$ROOT/scripts/redis.sh" stop
   "$ROOT/scripts/postgres.sh" stop

@@ -6,7 +6,8 @@
                                               └─▶ irl.deadletter                  ├─▶ table irl-state (changelog)
                            [clock] leader timer ─▶ tick ─────┘                    └─▶ Redis read model
 
-* **triage** (parallel, one per touchpoint partition): decode + validate the raw bytes;
+* **triage** (parallel, one per touchpoint partition): decode + validate the raw bytes
+  (Confluent wire format, writer schemas fetched from the registry by id, see streams.codec);
   valid events go on, byte for byte, to the one-partition links topic; everything else
   goes to the dead-letter topic with its original bytes and the reason.
 * **resolve** (single writer, the links topic's only partition): owns the union-find
@@ -36,10 +37,12 @@ from faust.types import TP
 from resolver.config import ResolverConfig
 from resolver.interaction import Limits
 from streams.batches import BatchSender, OutRecord
-from streams.codec import decode_interaction
+from streams.codec import Codecs, decode_interaction, use
 from streams.deadletter import DeadLetterReason, classify, dead_letter
+from streams.kafka_auth import client_options, faust_credentials
 from streams.pipeline import Pipeline, Step
 from streams.readmodel import RedisReadModel
+from streams.registry import RegistryError
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.stall import StallWatch, task_stacks
@@ -104,6 +107,7 @@ def create_app(settings: Settings) -> faust.App:
     app = _App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
         store=settings.store,
         datadir=settings.data_dir,
         web_enabled=True,
@@ -129,10 +133,33 @@ def create_app(settings: Settings) -> faust.App:
     )
     rt = Runtime(settings)
     app.irl = rt  # type: ignore[attr-defined]
+    security = client_options(settings)
     window_ms = settings.window_seconds * 1000
     grace_ms = settings.grace_seconds * 1000
     config = resolver_config(settings)
     limits = Limits(max_string=settings.max_string)
+    codecs = Codecs.from_settings(settings)
+    use(codecs)  # decode_interaction and classify read with these
+
+    def encode_dead_letter(record: Any) -> bytes:
+        return codecs.dead_letter.encode(record, settings.topic_deadletter)
+
+    async def fetch_schemas(values: list[Any]) -> None:
+        """Have every writer schema these values need (asking the registry off the loop); wait while it is away.
+
+        A record must not be dead-lettered because the registry did not answer: nothing goes on
+        until it does (the records stay uncommitted; the stall watch catches a writer kept waiting).
+        """
+        delay = 0.5
+        while True:
+            try:
+                await codecs.prefetch(values)
+                return
+            except RegistryError as exc:
+                rt.stats["registry_errors"] += 1
+                log.warning("schema registry: %s; trying again in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     touchpoints = app.topic(
         settings.topic_web,
@@ -191,11 +218,22 @@ def create_app(settings: Settings) -> faust.App:
         futures = await sender.send_keyed(settings.topic_resolved, [(k, v, None, ()) for k, v in outputs])
         await asyncio.gather(*futures)
 
+    @app.task  # type: ignore[untyped-decorator]
+    async def look_up_schema_ids() -> None:
+        """Learn the ids we write with before the first record needs one (`irl worker` checked they exist)."""
+        try:
+            await codecs.prepare(
+                {"resolved_customer": [settings.topic_resolved], "dead_letter": [settings.topic_deadletter]}
+            )
+        except RegistryError as exc:  # the first send asks again, and fails there if it must
+            log.error("schema registry at %s: %s", settings.schema_registry_url, exc)
+
     # -- stage 1: triage ----------------------------------------------------------------------
 
     @app.agent(touchpoints, concurrency=1)
     async def triage(stream: Any) -> None:
         async for events in stream.take_events(TRIAGE_BATCH, within=0.05):
+            await fetch_schemas([event.message.value for event in events])
             now_ms = int(time.time() * 1000)
             bounded = dataclasses.replace(limits, now_ms=now_ms)
             forward: list[OutRecord] = []
@@ -215,6 +253,7 @@ def create_app(settings: Settings) -> faust.App:
                         verdict.stage,
                         verdict.reason,
                         now_ms,
+                        encode=encode_dead_letter,
                     )
                     await deadletters.send(key=dl.key, value=dl.value, headers=dl.headers)
                     rt.stats["dead_letters"] += 1
@@ -254,7 +293,9 @@ def create_app(settings: Settings) -> faust.App:
             if not rt.owns_links:
                 return None
             t0 = time.monotonic()
-            data = await read_state(settings.kafka_bootstrap, state_name, timeout_s=RESTORE_TIMEOUT_S)
+            data = await read_state(
+                settings.kafka_bootstrap, state_name, timeout_s=RESTORE_TIMEOUT_S, security=security
+            )
             if epoch != rt.writer_epoch or not rt.owns_links:
                 return None
             state = TableStateLog(state_table, state_name)
@@ -262,7 +303,7 @@ def create_app(settings: Settings) -> faust.App:
             wal = state.redo()
             rt.state = state
             await flush_state()
-            rt.pipeline = Pipeline(config, window_ms, grace_ms, state.records())
+            rt.pipeline = Pipeline(config, window_ms, grace_ms, state.records(), resolved_topic=settings.topic_resolved)
             rt.applied_offset = -1 if wal is None else wal.offset
             if wal is not None and wal.outputs:
                 # The last step may have been cut short after its write-ahead record: send its
@@ -359,7 +400,7 @@ def create_app(settings: Settings) -> faust.App:
         if rt.pipeline is None:
             return
         if rt.redis is None:
-            rt.redis = RedisReadModel.from_url(settings.redis_url, prefix=settings.topic_prefix)
+            rt.redis = RedisReadModel.from_url(settings.redis_url, settings.topic_prefix, settings.redis_ca_file)
         try:
             have = await rt.redis.offset()
             in_sync = have is not None and have in (rt.redis_offset, rt.applied_offset)
@@ -395,6 +436,7 @@ def create_app(settings: Settings) -> faust.App:
                     _never_commit(events)
                     continue
                 epoch = rt.writer_epoch
+                await fetch_schemas([event.message.value for event in events])
                 async with rt.writer_lock:
                     gap = await apply_batch(pipeline, events, epoch)
                 if gap is not None:

@@ -1,9 +1,11 @@
 """Dead letters: what the worker publishes instead of a record it cannot use, and how to read them back.
 
 `classify` is called on every consumed value: it decodes and validates, and returns either
-the event or a `DeadLetterReason`; it never raises. `dead_letter` builds the record sent to
-`irl.deadletter`: the **original bytes** as value (a tombstone becomes an empty value), the
-original key, and headers::
+the event or a `DeadLetterReason`; it never raises (but for `RegistryUnavailable`, when a new
+schema id must be fetched and the registry does not answer: retry). `dead_letter` builds the
+record sent to `irl.deadletter`: the original key, a `DeadLetter` Avro value (contract
+`schemas/avro/dead_letter`, Confluent wire format) holding the **original bytes** (None for a
+tombstone), the original headers and the reason, and the same facts as headers::
 
     irl.source.topic  irl.source.partition  irl.source.offset   where it was consumed
     irl.stage         decode | validate
@@ -17,12 +19,14 @@ All header values are UTF-8 decimal or text, so any Kafka tool can show them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from resolver.interaction import Interaction, Limits, validate
-from streams.codec import CodecError, decode_interaction
+from streams.codec import CodecError, decode_dead_letter, decode_interaction
 from streams.masking import mask_text
+from streams.registry import RegistryError
 
 __all__ = [
     "ORIGINAL_PREFIX",
@@ -33,6 +37,7 @@ __all__ = [
     "classify",
     "dead_letter",
     "describe",
+    "original_value",
 ]
 
 STAGES = ("decode", "validate")
@@ -56,11 +61,12 @@ class DeadLetterReason:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """A record ready to send to the dead-letter topic (value never None)."""
+    """A record ready to send to the dead-letter topic: `value` is `record` encoded (never None)."""
 
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
+    record: dict[str, Any]
 
 
 def classify(value: bytes | None, limits: Limits = Limits()) -> Interaction | DeadLetterReason:
@@ -73,6 +79,8 @@ def classify(value: bytes | None, limits: Limits = Limits()) -> Interaction | De
         event = decode_interaction(value)
     except CodecError as exc:
         return DeadLetterReason("decode", exc.code, exc.detail)
+    except RegistryError:
+        raise  # not the record's fault: the caller waits for the registry and tries again
     except Exception as exc:  # a codec bug must not stop the worker: the record is still dead-lettered
         return DeadLetterReason("decode", "codec_bug", type(exc).__name__)
     problems = validate(event, limits)
@@ -91,8 +99,11 @@ def dead_letter(
     stage: str,
     error: str,
     dead_at_ms: int,
+    *,
+    encode: Callable[[Mapping[str, Any]], bytes],
 ) -> DeadLetter:
-    """Build the dead-letter record of one consumed record. Pure: the caller passes the clock.
+    """Build the dead-letter record of one consumed record. Pure: the caller passes the clock and
+    `encode` (the dead-letter codec bound to the dead-letter topic).
 
     `error` is masked again here (emails, phone-like digit runs) and capped at 1000 characters,
     so a careless reason cannot leak personal data into the dead-letter topic.
@@ -110,9 +121,31 @@ def dead_letter(
         ("irl.error.code", code.encode()),
         ("irl.dead_at", str(dead_at_ms).encode()),
     ]
-    for name, raw in headers or ():
+    originals = [(name, raw) for name, raw in headers or ()]
+    for name, raw in originals:
         out.append((ORIGINAL_PREFIX + name, raw if raw is not None else b""))
-    return DeadLetter(key=key, value=value if value is not None else b"", headers=out)
+    record: dict[str, Any] = {
+        "source_topic": topic,
+        "source_partition": partition,
+        "source_offset": offset,
+        "stage": stage,
+        "code": code,
+        "error": safe_error,
+        "dead_at": dead_at_ms,
+        "key": key,
+        "value": value,
+        "headers": [{"name": name, "value": raw} for name, raw in originals],
+    }
+    return DeadLetter(key=key, value=encode(record), headers=out, record=record)
+
+
+def original_value(value: bytes | None) -> bytes | None:
+    """The original bytes a dead letter carries: from its DeadLetter record, or the value itself for a
+    dead letter written before the Avro value (the raw original). Raises RegistryUnavailable only."""
+    try:
+        return decode_dead_letter(value)["value"]  # type: ignore[no-any-return]
+    except CodecError:
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +171,10 @@ def _int_or_none(raw: str) -> int | None:
 
 
 def describe(headers: Sequence[tuple[str, bytes | None]], value: bytes | None) -> DeadLetterInfo:
-    """Read the headers of a dead letter back. Missing or odd headers give empty fields, never an error."""
+    """Read the headers of a dead letter back; `value` is the original bytes (`original_value`).
+
+    Missing or odd headers give empty fields, never an error.
+    """
     h: dict[str, str] = {}
     originals: list[str] = []
     for name, raw in headers:

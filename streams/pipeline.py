@@ -72,6 +72,8 @@ class Pipeline:
         window_ms: int,
         grace_ms: int,
         records: Iterable[tuple[str, str]] = (),
+        *,
+        resolved_topic: str = "irl.customers.resolved",
     ) -> None:
         by_owner: dict[str, list[tuple[str, str]]] = {"r": [], "b": [], "c": []}
         for key, value in records:
@@ -79,6 +81,8 @@ class Pipeline:
             if owner in by_owner:
                 by_owner[owner].append((inner, value))
         self.config = config
+        #: where the changelog goes: its records are encoded for this topic's subject
+        self.resolved_topic = resolved_topic
         self.resolver = Resolver.restore(config, by_owner["r"]) if by_owner["r"] else Resolver(config)
         self.batcher = Batcher.restore(window_ms, grace_ms, by_owner["b"])
         self.changelog = Changelog.restore(by_owner["c"])
@@ -180,7 +184,8 @@ class Pipeline:
                     break
                 records = self.changelog.build(chunk, window_absorbed, self.resolver)
                 step.records.extend(records)
-                step.outputs.extend((r["customer_id"].encode(), encode_resolved(r)) for r in records)
+                topic = self.resolved_topic
+                step.outputs.extend((r["customer_id"].encode(), encode_resolved(r, topic)) for r in records)
         if step.records or step.closed:
             yield self._drain(step)
 

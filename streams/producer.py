@@ -4,13 +4,17 @@ Every record is sent idempotently (acks=all, enable_idempotence) to its touchpoi
 keyed by `source_id` (UTF-8), with the Kafka record timestamp set to `occurred_at` and the
 value in Avro single-object encoding (`streams.codec`). An invalid event raises
 `resolver.interaction.InvalidInteraction` and nothing is sent; the UNKNOWN touchpoint has no
-topic, so it is invalid here (it exists only for readers meeting a newer symbol).
+topic, so it is invalid here (it exists only for readers meeting a newer symbol). Values are in
+the Confluent wire format with the schema id registered under `<topic>-value` (`streams.codec`);
+`start` looks the ids up, so a missing contract is found before anything is sent.
 
 Errors other than invalid input::
 
     ProducerError                 the event was valid but could not be published
     ├── BrokerUnavailable         no broker answered at the bootstrap address: check it, retry later
-    ├── TopicMissing              the touchpoint's topic does not exist: run `irl topics create`
+    ├── RegistryUnreachable       the schema registry did not answer or refused us: check it, retry later
+    ├── TopicMissing              the touchpoint's topic does not exist, or its contract is not
+    │                             registered under its subject: run `irl topics create`
     └── DeliveryFailed            the broker refused or timed out a send: retry the event
 """
 
@@ -27,7 +31,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from resolver.interaction import Interaction, InvalidInteraction, Limits, validate
-from streams.codec import EncodeError, encode_interaction
+from streams.codec import EncodeError, codecs, encode_interaction
+from streams.kafka_auth import options
+from streams.registry import ContractNotRegistered, RegistryError
 from streams.settings import Settings
 
 __all__ = [
@@ -36,6 +42,7 @@ __all__ = [
     "InteractionProducer",
     "OutgoingRecord",
     "ProducerError",
+    "RegistryUnreachable",
     "TopicMissing",
     "prepare",
 ]
@@ -47,6 +54,10 @@ class ProducerError(Exception):
 
 class BrokerUnavailable(ProducerError):
     """No broker answered at the bootstrap address. Check the address and the broker; retry later."""
+
+
+class RegistryUnreachable(ProducerError):
+    """The schema registry did not answer, or refused our credentials. Check IRL_SCHEMA_REGISTRY_*; retry later."""
 
 
 class TopicMissing(ProducerError):
@@ -72,7 +83,10 @@ def _wall_ms() -> int:
 
 
 def prepare(event: Interaction, topics: Mapping[str, str], limits: Limits) -> OutgoingRecord:
-    """Validate `event` and build its record. Pure. Raises InvalidInteraction with every problem."""
+    """Validate `event` and build its record. Raises InvalidInteraction with every problem, TopicMissing
+    when its contract is not registered under the topic's subject, RegistryUnreachable.
+
+    Pure once the topic's schema id is known (the first record for a topic looks it up)."""
     problems = validate(event, limits)
     topic = topics.get(event.touchpoint)
     if topic is None and not problems:
@@ -81,10 +95,14 @@ def prepare(event: Interaction, topics: Mapping[str, str], limits: Limits) -> Ou
         raise InvalidInteraction("; ".join(problems))
     assert topic is not None
     try:
-        value = encode_interaction(event)
+        value = encode_interaction(event, topic)
     except EncodeError as exc:
         # validate() lets lone surrogates (a JSON "\\ud800" escape) through, but UTF-8 cannot carry them.
         raise InvalidInteraction(f"event: cannot be encoded: {exc.detail}") from None
+    except ContractNotRegistered as exc:
+        raise TopicMissing(str(exc)) from None
+    except RegistryError as exc:
+        raise RegistryUnreachable(f"schema registry: {exc}") from None
     return OutgoingRecord(topic, event.source_id.encode("utf-8"), value, event.occurred_at)
 
 
@@ -106,6 +124,7 @@ class InteractionProducer:
         topic_timeout_s: float = 10.0,
         linger_ms: int = 5,
         max_batch_size: int = 256 * 1024,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics: dict[str, str] = dict(topics if topics is not None else Settings.from_env().touchpoint_topics())
@@ -114,11 +133,14 @@ class InteractionProducer:
         self._connect_timeout_s = connect_timeout_s
         self._topic_timeout_s = topic_timeout_s
         self._options: dict[str, Any] = {"linger_ms": linger_ms, "max_batch_size": max_batch_size}
+        # How to connect (TLS, SASL): the process's settings unless given (`streams.kafka_auth`).
+        self._options.update(options() if security is None else security)
         self._producer: AIOKafkaProducer | None = None
         self._known_topics: set[str] = set()
 
     async def start(self) -> None:
-        """Connect. Raises BrokerUnavailable (naming the address) within about `connect_timeout_s`."""
+        """Connect, then look up the schema ids. Raises BrokerUnavailable (naming the address) within about
+        `connect_timeout_s`, or RegistryUnreachable."""
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
@@ -131,6 +153,13 @@ class InteractionProducer:
         except (KafkaError, OSError, TimeoutError) as exc:
             await producer.stop()
             raise BrokerUnavailable(f"cannot reach Kafka at {self.bootstrap}: {type(exc).__name__}") from exc
+        try:
+            await codecs().prepare({"customer_interaction": sorted(set(self.topics.values()))})
+        except ContractNotRegistered:
+            pass  # like a missing topic: reported by the first send to it (see `prepare`)
+        except RegistryError as exc:
+            await producer.stop()
+            raise RegistryUnreachable(f"schema registry: {exc}") from exc
         self._producer = producer
 
     async def stop(self) -> None:

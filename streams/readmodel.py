@@ -258,8 +258,11 @@ class RedisReadModel:
         self._lookup = client.register_script(_LOOKUP)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "irl") -> RedisReadModel:
-        return cls(aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5), prefix)
+    def from_url(cls, url: str, prefix: str = "irl", ca_file: str = "") -> RedisReadModel:
+        """A read model on `url` (`redis://[:password@]host:port/db`, or `rediss://` for TLS, verified
+        with `ca_file` when given, else the system's CAs)."""
+        tls: dict[str, Any] = {"ssl_ca_certs": ca_file} if ca_file and url.startswith("rediss://") else {}
+        return cls(aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, **tls), prefix)
 
     async def close(self) -> None:
         await self.r.aclose()

@@ -51,6 +51,8 @@ class Runtime:
             "last_window_end": None,
             "last_publish_ms": None,
             "redis_rebuilds": 0,
+            #: failed attempts to fetch writer schemas from the registry (the worker waited each time)
+            "registry_errors": 0,
             #: seconds the single writer has applied nothing while records waited (`streams.stall`)
             "stalled_s": 0.0,
             "started_ms": int(time.time() * 1000),

@@ -1,7 +1,8 @@
-"""The schema registry kept in the repository: every version of every Avro contract.
+"""The schema repository: every version of every Avro contract, kept in `schemas/avro/`.
 
 Layout: `schemas/avro/<name>/v<N>.avsc`, N = 1, 2, ... with no gaps. Every published version
-stays in the repository forever: a reader finds the writer's schema by its fingerprint.
+stays in the repository forever. They are registered in the schema registry (`streams.contracts`);
+the fingerprints still find the writer of a single-object record written before the Confluent framing.
 
 Fingerprint: CRC-64-AVRO (Rabin) of the schema's Parsing Canonical Form, as 8 bytes
 little-endian (the Avro specification's single-object encoding header). The canonical form
@@ -9,7 +10,7 @@ is fastavro's, which, like Java's `SchemaNormalization`, writes a logical-type p
 the bare primitive name (`"long"`); the `avro` package writes `{"type":"long"}` for those, so
 its `Schema.fingerprint()` differs on schemas with logical types. Java is the reference.
 
-Errors: `SchemaRegistryError` (a ValueError): a schema file is missing, malformed or out of
+Errors: `SchemaRepositoryError` (a ValueError): a schema file is missing, malformed or out of
 sequence. It is raised at start-up: fix the files; nothing at run time raises it.
 """
 
@@ -29,12 +30,12 @@ from fastavro.schema import to_parsing_canonical_form
 
 __all__ = [
     "DEFAULT_SCHEMA_DIR",
-    "SchemaRegistry",
-    "SchemaRegistryError",
+    "SchemaRepository",
+    "SchemaRepositoryError",
     "SchemaVersion",
     "compatibility_problems",
     "crc64_avro",
-    "default_registry",
+    "default_repository",
     "fingerprint",
 ]
 
@@ -70,7 +71,7 @@ def fingerprint(canonical_form: str) -> bytes:
     return crc64_avro(canonical_form.encode("utf-8")).to_bytes(8, "little")
 
 
-class SchemaRegistryError(ValueError):
+class SchemaRepositoryError(ValueError):
     """A schema file is missing, malformed or out of sequence. Fix the files under schemas/avro."""
 
 
@@ -103,17 +104,22 @@ class SchemaVersion:
 
     @classmethod
     def from_source(cls, name: str, version: int, source: Mapping[str, Any]) -> SchemaVersion:
-        """Parse one schema document. Raises SchemaRegistryError when fastavro rejects it."""
+        """Parse one schema document. Raises SchemaRepositoryError when fastavro rejects it."""
         src = copy.deepcopy(dict(source))
         try:
             canonical = to_parsing_canonical_form(src)
             wire = parse_schema(_without_logical_types(src))
         except Exception as exc:  # fastavro raises several types for a bad schema
-            raise SchemaRegistryError(f"{name} v{version}: not a valid Avro schema: {exc}") from exc
+            raise SchemaRepositoryError(f"{name} v{version}: not a valid Avro schema: {exc}") from exc
         namespace = src.get("namespace")
         base = str(src.get("name", name))
         full = base if "." in base or not namespace else f"{namespace}.{base}"
         return cls(name, version, full, src, canonical, fingerprint(canonical), wire)
+
+    @property
+    def text(self) -> str:
+        """The schema as it is registered in the schema registry: its source, as compact JSON."""
+        return json.dumps(self.source, separators=(",", ":"))
 
     @property
     def label(self) -> str:
@@ -124,7 +130,7 @@ class SchemaVersion:
 _VERSION_RE = re.compile(r"^v([1-9][0-9]*)\.avsc$")
 
 
-class SchemaRegistry:
+class SchemaRepository:
     """Every version of every contract, indexed by name and by fingerprint. Immutable once built."""
 
     def __init__(self, versions: Iterable[SchemaVersion]) -> None:
@@ -133,7 +139,7 @@ class SchemaRegistry:
         for v in sorted(versions, key=lambda v: (v.name, v.version)):
             clash = self._by_fingerprint.get(v.fingerprint)
             if clash is not None and clash.name != v.name:
-                raise SchemaRegistryError(f"{v.label} has the same fingerprint as {clash.label}")
+                raise SchemaRepositoryError(f"{v.label} has the same fingerprint as {clash.label}")
             self._by_name.setdefault(v.name, []).append(v)
             # Two versions of one contract may share a canonical form (only docs changed):
             # the earliest wins, which reads the same bytes.
@@ -141,13 +147,13 @@ class SchemaRegistry:
         for name, vs in self._by_name.items():
             numbers = [v.version for v in vs]
             if numbers != list(range(1, len(vs) + 1)):
-                raise SchemaRegistryError(f"{name}: versions {numbers} must be 1..N without gaps")
+                raise SchemaRepositoryError(f"{name}: versions {numbers} must be 1..N without gaps")
 
     @classmethod
-    def load(cls, root: Path = DEFAULT_SCHEMA_DIR) -> SchemaRegistry:
-        """Load `root/<name>/vN.avsc` for every name. Raises SchemaRegistryError on a bad file."""
+    def load(cls, root: Path = DEFAULT_SCHEMA_DIR) -> SchemaRepository:
+        """Load `root/<name>/vN.avsc` for every name. Raises SchemaRepositoryError on a bad file."""
         if not root.is_dir():
-            raise SchemaRegistryError(f"schema directory {root} does not exist")
+            raise SchemaRepositoryError(f"schema directory {root} does not exist")
         versions: list[SchemaVersion] = []
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             for path in sorted(folder.iterdir()):
@@ -157,7 +163,7 @@ class SchemaRegistry:
                 try:
                     source = json.loads(path.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as exc:
-                    raise SchemaRegistryError(f"{path}: cannot read JSON: {exc}") from exc
+                    raise SchemaRepositoryError(f"{path}: cannot read JSON: {exc}") from exc
                 versions.append(SchemaVersion.from_source(folder.name, int(match.group(1)), source))
         return cls(versions)
 
@@ -179,9 +185,9 @@ class SchemaRegistry:
 
 
 @functools.cache
-def default_registry() -> SchemaRegistry:
-    """The repository's registry, loaded once per process."""
-    return SchemaRegistry.load()
+def default_repository() -> SchemaRepository:
+    """The repository's contracts, loaded once per process."""
+    return SchemaRepository.load()
 
 
 def compatibility_problems(versions: Iterable[SchemaVersion]) -> list[str]:

@@ -52,12 +52,65 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{name}={raw!r}: expected true or false")
+    return value in _TRUE
+
+
+def _registry_url(env: Mapping[str, str], default: str) -> str:
+    url = _str(env, "IRL_SCHEMA_REGISTRY_URL", default).rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"IRL_SCHEMA_REGISTRY_URL: expected http(s)://host:port/path, got {url[:40]!r}")
+    if parts.username or parts.password:
+        raise SettingsError(
+            "IRL_SCHEMA_REGISTRY_URL: put credentials in IRL_SCHEMA_REGISTRY_USER and IRL_SCHEMA_REGISTRY_PASSWORD"
+        )
+    return url
+
+
+def _file(env: Mapping[str, str], name: str) -> str:
+    path = _str(env, name, "")
+    if path and not os.path.isfile(path):
+        raise SettingsError(f"{name}={path!r}: no such file")
+    return path
+
+
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+#: Settings whose values are secrets: shown as *** by `describe()`.
+_SECRETS = ("token", "password")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every IRL_ setting, validated. Field `x` is variable `IRL_X`."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_ca_file: str = ""
+    kafka_ssl_cert_file: str = ""
+    kafka_ssl_key_file: str = ""
+    kafka_ssl_key_password: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_ca_file: str = ""
+    schema_registry_url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
+    schema_registry_user: str = ""
+    schema_registry_password: str = ""
+    schema_registry_ca_file: str = ""
+    read_single_object: bool = True
     window_seconds: int = 900
     grace_seconds: int = 10
     default_region: str = "IN"
@@ -104,9 +157,40 @@ class Settings:
         if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
             raise SettingsError(f"IRL_STORE={store!r}: expected memory:// or rocksdb://")
         prefix = _str(e, "IRL_TOPIC_PREFIX", d.topic_prefix)
+        ca_file = _file(e, "IRL_SCHEMA_REGISTRY_CA_FILE")
+        protocol = _str(e, "IRL_KAFKA_SECURITY_PROTOCOL", d.kafka_security_protocol).upper()
+        if protocol not in _PROTOCOLS:
+            raise SettingsError(f"IRL_KAFKA_SECURITY_PROTOCOL={protocol!r}: expected one of {', '.join(_PROTOCOLS)}")
+        mechanism = _str(e, "IRL_KAFKA_SASL_MECHANISM", d.kafka_sasl_mechanism).upper()
+        if mechanism not in _MECHANISMS:
+            raise SettingsError(f"IRL_KAFKA_SASL_MECHANISM={mechanism!r}: expected one of {', '.join(_MECHANISMS)}")
+        sasl_user = _str(e, "IRL_KAFKA_SASL_USERNAME", "")
+        sasl_password = _str(e, "IRL_KAFKA_SASL_PASSWORD", "")
+        if protocol.startswith("SASL_") and not (sasl_user and sasl_password):
+            raise SettingsError(
+                "IRL_KAFKA_SASL_USERNAME and IRL_KAFKA_SASL_PASSWORD are required with "
+                f"IRL_KAFKA_SECURITY_PROTOCOL={protocol}"
+            )
+        cert_file, key_file = _file(e, "IRL_KAFKA_SSL_CERT_FILE"), _file(e, "IRL_KAFKA_SSL_KEY_FILE")
+        if key_file and not cert_file:
+            raise SettingsError("IRL_KAFKA_SSL_KEY_FILE is set without IRL_KAFKA_SSL_CERT_FILE")
         return cls(
             kafka_bootstrap=bootstrap,
+            kafka_security_protocol=protocol,
+            kafka_sasl_mechanism=mechanism,
+            kafka_sasl_username=sasl_user,
+            kafka_sasl_password=sasl_password,
+            kafka_ssl_ca_file=_file(e, "IRL_KAFKA_SSL_CA_FILE"),
+            kafka_ssl_cert_file=cert_file,
+            kafka_ssl_key_file=key_file,
+            kafka_ssl_key_password=_str(e, "IRL_KAFKA_SSL_KEY_PASSWORD", ""),
             redis_url=redis_url,
+            redis_ca_file=_file(e, "IRL_REDIS_CA_FILE"),
+            schema_registry_url=_registry_url(e, d.schema_registry_url),
+            schema_registry_user=_str(e, "IRL_SCHEMA_REGISTRY_USER", ""),
+            schema_registry_password=_str(e, "IRL_SCHEMA_REGISTRY_PASSWORD", ""),
+            schema_registry_ca_file=ca_file,
+            read_single_object=_bool(e, "IRL_READ_SINGLE_OBJECT", d.read_single_object),
             window_seconds=_int(e, "IRL_WINDOW_SECONDS", 900, 1, 86_400),
             grace_seconds=_int(e, "IRL_GRACE_SECONDS", 10, 0, 86_400),
             default_region=region,
@@ -137,11 +221,12 @@ class Settings:
         return {"WEB": self.topic_web, "WHATSAPP": self.topic_whatsapp, "KIOSK": self.topic_kiosk}
 
     def describe(self) -> dict[str, str]:
-        """Every setting as IRL_ name to value, with tokens and Redis passwords masked."""
+        """Every setting as IRL_ name to value, with tokens, passwords and Redis passwords masked."""
         out: dict[str, str] = {}
         for f in fields(self):
-            value = str(getattr(self, f.name))
-            if f.name.endswith("token") and value:
+            raw = getattr(self, f.name)
+            value = str(raw).lower() if isinstance(raw, bool) else str(raw)
+            if f.name.endswith(_SECRETS) and value:
                 value = "***"
             if f.name == "redis_url":
                 parts = urllib.parse.urlsplit(value)

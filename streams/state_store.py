@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -176,14 +176,16 @@ class TableStateLog(_Base):
         return differ
 
 
-async def read_state(bootstrap: str, topic: str, timeout_s: float = 60.0) -> dict[str, str]:
+async def read_state(
+    bootstrap: str, topic: str, timeout_s: float = 60.0, *, security: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """Fold a compacted state changelog into its current key -> value state (tombstones delete).
 
     Raises LookupError when the topic does not exist, TimeoutError when reading takes longer
-    than `timeout_s`.
+    than `timeout_s`. `security`: as for `streams.topics.records_to_end`.
     """
     state: dict[str, str] = {}
-    async for rec in records_to_end(bootstrap, topic, timeout_s):
+    async for rec in records_to_end(bootstrap, topic, timeout_s, security=security):
         if rec.key is None:
             continue
         key = rec.key.decode()

@@ -6,15 +6,20 @@ the internal links topic has exactly one partition because one agent owns the un
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord
 
+from streams.contracts import Registration, register_contracts
+from streams.kafka_auth import client_options, options
+from streams.registry import RegistryClient, registry_client
 from streams.settings import Settings
 
 __all__ = [
@@ -22,8 +27,10 @@ __all__ = [
     "create_project_topics",
     "create_topics",
     "describe_topics",
+    "project_contracts",
     "project_topics",
     "records_to_end",
+    "register_project_contracts",
     "state_topic_name",
     "table_topic_name",
 ]
@@ -37,6 +44,8 @@ class TopicSpec:
     partitions: int
     purpose: str
     config: tuple[tuple[str, str], ...] = ()
+    #: the Avro contract of its values (schemas/avro/<contract>), registered under `<name>-value`
+    contract: str = ""
 
 
 #: Touchpoint records carry the event time as their Kafka timestamp (producers set it to
@@ -73,13 +82,34 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(state_topic_name(settings), 1, "the single writer's state, written ahead (compacted)", STATE_CONFIG),
         TopicSpec(table_topic_name(settings), 1, "the irl-state table's Faust changelog (stays empty)", STATE_CONFIG),
-        TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE),
-        TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE),
-        TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE),
+        TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE, _EVENTS),
+        TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE, _EVENTS),
+        TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE, _EVENTS),
         TopicSpec(internal, 1, "decoded events and ticks for the single-writer resolver", _WEEK),
-        TopicSpec(settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)", _WEEK),
-        TopicSpec(settings.topic_deadletter, 1, "undecodable or invalid records, original bytes and reason", _WEEK),
+        TopicSpec(
+            settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)", _WEEK, _RESOLVED
+        ),
+        TopicSpec(
+            settings.topic_deadletter, 1, "undecodable or invalid records, original bytes and reason", _WEEK, _DEAD
+        ),
     ]
+
+
+_EVENTS, _RESOLVED, _DEAD = "customer_interaction", "resolved_customer", "dead_letter"
+
+
+def project_contracts(settings: Settings) -> dict[str, str]:
+    """Each topic with a public contract (touchpoints, resolved, dead letters) and its contract's name.
+
+    The internal topics (links, state) carry the worker's private records and are not registered.
+    """
+    return {s.name: s.contract for s in project_topics(settings) if s.contract}
+
+
+async def register_project_contracts(settings: Settings, client: RegistryClient | None = None) -> list[Registration]:
+    """Register every contract under its topics' subjects (see streams.contracts), off the event loop."""
+    reg = client if client is not None else registry_client(settings)
+    return await asyncio.to_thread(register_contracts, reg, project_contracts(settings))
 
 
 async def create_topics(
@@ -87,13 +117,16 @@ async def create_topics(
     topics: dict[str, int],
     replication: int = 1,
     configs: dict[str, dict[str, str]] | None = None,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create each `name: partitions` that does not exist yet (with `configs[name]`); return the names created.
 
     An existing topic with a different partition count is an error: co-partitioning and
-    the single-writer design depend on the counts.
+    the single-writer design depend on the counts. `security`: aiokafka's security options
+    (default: the process's, `streams.kafka_auth.options()`), as for every function here.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = _admin(bootstrap, security)
     await admin.start()
     try:
         existing = await _partition_counts(admin, list(topics))
@@ -118,9 +151,16 @@ async def create_topics(
         await admin.close()
 
 
-async def describe_topics(bootstrap: str, names: list[str]) -> dict[str, int]:
+def _admin(bootstrap: str, security: Mapping[str, Any] | None) -> AIOKafkaAdminClient:
+    extra = options() if security is None else security
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000, **extra)
+
+
+async def describe_topics(
+    bootstrap: str, names: list[str], *, security: Mapping[str, Any] | None = None
+) -> dict[str, int]:
     """Partition count of each named topic that exists."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    admin = _admin(bootstrap, security)
     await admin.start()
     try:
         return await _partition_counts(admin, names)
@@ -147,19 +187,23 @@ async def create_project_topics(settings: Settings) -> list[str]:
         settings.kafka_bootstrap,
         {s.name: s.partitions for s in specs},
         configs={s.name: dict(s.config) for s in specs},
+        security=client_options(settings),
     )
 
 
-async def records_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0) -> AsyncIterator[ConsumerRecord]:
+async def records_to_end(
+    bootstrap: str, topic: str, timeout_s: float = 60.0, *, security: Mapping[str, Any] | None = None
+) -> AsyncIterator[ConsumerRecord]:
     """Every record of `topic` from the beginning to the end offsets taken at the start, partition by partition.
 
     Raises LookupError when the topic does not exist and TimeoutError when reading takes
     longer than `timeout_s`. Commits nothing (no consumer group).
     """
-    count = (await describe_topics(bootstrap, [topic])).get(topic, 0)
+    count = (await describe_topics(bootstrap, [topic], security=security)).get(topic, 0)
     if not count:
         raise LookupError(f"topic {topic} does not exist")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    extra = options() if security is None else security
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **extra)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(count)]

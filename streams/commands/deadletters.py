@@ -19,7 +19,9 @@ import click
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from streams.deadletter import DeadLetterInfo, describe
+from streams.deadletter import DeadLetterInfo, describe, original_value
+from streams.kafka_auth import options
+from streams.registry import RegistryError
 from streams.settings import Settings, SettingsError
 from streams.topics import describe_topics
 
@@ -55,6 +57,7 @@ async def read_dead_letters(
         raise DeadLettersUnavailable(f"topic {topic} does not exist on {bootstrap}")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **options(),
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(timeout_s * 1000),
@@ -84,9 +87,8 @@ async def read_dead_letters(
             for tp, records in batches.items():
                 for r in records:
                     if r.offset < end[tp]:
-                        rows.append(
-                            DeadLetterRow(tp.partition, r.offset, r.timestamp, describe(list(r.headers), r.value))
-                        )
+                        info = describe(list(r.headers), original_value(r.value))
+                        rows.append(DeadLetterRow(tp.partition, r.offset, r.timestamp, info))
             for tp in list(todo):
                 if await consumer.position(tp) >= end[tp]:
                     todo.discard(tp)
@@ -118,7 +120,7 @@ def command(limit: int | None, topic: str | None, bootstrap: str | None, as_json
     server = bootstrap or settings.kafka_bootstrap
     try:
         rows, total = asyncio.run(read_dead_letters(server, name, limit, timeout_s))
-    except DeadLettersUnavailable as exc:
+    except (DeadLettersUnavailable, RegistryError) as exc:
         click.echo(f"error: {exc}", err=True)
         raise click.exceptions.Exit(3) from None
     for row in rows:

@@ -32,6 +32,7 @@ from streams.producer import (
     DeliveryFailed,
     InteractionProducer,
     ProducerError,
+    RegistryUnreachable,
     TopicMissing,
 )
 from streams.settings import Settings, SettingsError
@@ -252,7 +253,7 @@ def command(
     started = time.perf_counter()
     try:
         asyncio.run(_run(list(files), producer, limits_at, rejects, summary, batch))
-    except (BrokerUnavailable, TopicMissing) as exc:
+    except (BrokerUnavailable, RegistryUnreachable, TopicMissing) as exc:
         click.echo(f"error: {exc}", err=True)
         raise click.exceptions.Exit(_EXIT_UNAVAILABLE) from None
     except ProducerError as exc:

@@ -36,7 +36,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
     pipeline = Pipeline(
         resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000, log.records()
     )
-    model = RedisReadModel.from_url(settings.redis_url, prefix=settings.topic_prefix)
+    model = RedisReadModel.from_url(settings.redis_url, settings.topic_prefix, settings.redis_ca_file)
     try:
         n = await model.rebuild(pipeline.mirror_records(), (), offset)
     finally:

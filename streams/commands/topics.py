@@ -1,4 +1,4 @@
-"""`irl topics create|list`: the project's topics, with fixed partition counts."""
+"""`irl topics create|list`: the project's topics, with fixed partition counts, and their contracts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import asyncio
 
 import click
 
+from streams.kafka_auth import client_options
+from streams.registry import RegistryError
 from streams.settings import Settings
-from streams.topics import create_project_topics, describe_topics, project_topics
+from streams.topics import create_project_topics, describe_topics, project_topics, register_project_contracts
 
 __all__ = ["command"]
 
@@ -19,7 +21,8 @@ def command() -> None:
 
 @command.command("create")
 def create() -> None:
-    """Create every topic the project uses (existing ones are checked, not changed)."""
+    """Create every topic the project uses (existing ones are checked, not changed) and register the
+    contracts under their subjects (`<topic>-value`, FULL_TRANSITIVE) in the schema registry."""
     settings = Settings.from_env()
     specs = project_topics(settings)
     try:
@@ -29,6 +32,13 @@ def create() -> None:
     for spec in specs:
         state = "created" if spec.name in created else "exists"
         click.echo(f"{spec.name:<36} {spec.partitions:>3} partitions  {state:<8} {spec.purpose}")
+    try:
+        registered = asyncio.run(register_project_contracts(settings))
+    except RegistryError as exc:
+        raise click.ClickException(f"cannot register the contracts in {settings.schema_registry_url}: {exc}") from exc
+    for reg in registered:
+        ids = ", ".join(f"v{n} id {i}" for n, i in enumerate(reg.ids, 1))
+        click.echo(f"{reg.subject:<42} {reg.contract:<22} {ids}  {reg.compatibility}")
 
 
 @command.command("list")
@@ -36,7 +46,9 @@ def list_() -> None:
     """Show the project's topics and their partition counts on the broker."""
     settings = Settings.from_env()
     specs = project_topics(settings)
-    counts = asyncio.run(describe_topics(settings.kafka_bootstrap, [s.name for s in specs]))
+    counts = asyncio.run(
+        describe_topics(settings.kafka_bootstrap, [s.name for s in specs], security=client_options(settings))
+    )
     for spec in specs:
         have = counts.get(spec.name)
         click.echo(f"{spec.name:<36} {have if have is not None else 'missing':>7}  (expected {spec.partitions})")

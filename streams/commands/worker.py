@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -30,6 +31,7 @@ def command(ctx: click.Context, loglevel: str) -> None:
     click.echo(
         f"irl worker: {settings.app_id} on {settings.kafka_bootstrap}, window {settings.window_seconds}s", err=True
     )
+    _check_contracts(settings)
     from streams.app import app  # imported here: building the app reads the settings
 
     if loglevel != "debug":
@@ -38,3 +40,15 @@ def command(ctx: click.Context, loglevel: str) -> None:
             logging.getLogger(name).setLevel(logging.INFO)
     sys.argv = ["irl-worker", "worker", "-l", loglevel, *ctx.args]
     app.main()
+
+
+def _check_contracts(settings: Settings) -> None:
+    """Fail at start, naming the cause, when the registry is away or a contract we write is not registered."""
+    from streams.codec import codecs
+    from streams.registry import RegistryError
+
+    try:
+        writes = {"resolved_customer": [settings.topic_resolved], "dead_letter": [settings.topic_deadletter]}
+        asyncio.run(codecs().prepare(writes))
+    except RegistryError as exc:
+        raise click.ClickException(f"schema registry {settings.schema_registry_url}: {exc}") from exc

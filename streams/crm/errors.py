@@ -3,8 +3,8 @@
     CrmError                  root; never raised itself
     ├── CrmUrlError           the --db URL is malformed or names an unknown backend: fix the URL
     ├── CrmUnavailable        the database cannot be opened or reached: start it, then retry
-    └── CrmSourceUnavailable  the broker cannot be reached or the topic does not exist: start it, create
-                              the topics (`irl topics create`), then retry
+    └── CrmSourceUnavailable  the broker or the schema registry cannot be reached, or the topic does not
+                              exist: start it, create the topics (`irl topics create`), then retry
 
 A record that cannot be applied (undecodable, or inconsistent such as ABSORBED without a
 survivor) is not an error: it is an `Outcome`, counted and skipped.

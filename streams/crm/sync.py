@@ -19,11 +19,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from streams.codec import CodecError, decode_resolved
+from streams.codec import CodecError, codecs, decode_resolved
 from streams.crm.apply import apply_batch
 from streams.crm.errors import CrmSourceUnavailable
 from streams.crm.model import Outcome
 from streams.crm.store import CrmStore
+from streams.kafka_auth import options
+from streams.registry import RegistryError
 from streams.topics import describe_topics
 
 __all__ = ["SyncReport", "sync_crm"]
@@ -92,6 +94,7 @@ async def sync_crm(
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
+        **options(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -141,6 +144,10 @@ async def _apply(
 ) -> None:
     records: list[dict[str, Any]] = []
     offsets: dict[TopicPartition, int] = {}
+    try:
+        await codecs().prefetch(msg.value for batch in fetched.values() for msg in batch)
+    except RegistryError as exc:  # nothing applied or committed: a restart reads these records again
+        raise CrmSourceUnavailable(f"schema registry: {exc}") from exc
     for tp, batch in fetched.items():
         for msg in batch:
             try:

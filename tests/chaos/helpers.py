@@ -182,7 +182,9 @@ def clean_run(settings: Settings, links: Sequence[ConsumerRecord]) -> list[dict[
     (the tests publish after the worker is ready) and event times are not ahead of it.
     """
     config = ResolverConfig(default_region=settings.default_region, hub_threshold=settings.hub_threshold)
-    pipeline = Pipeline(config, settings.window_seconds * 1000, settings.grace_seconds * 1000)
+    pipeline = Pipeline(
+        config, settings.window_seconds * 1000, settings.grace_seconds * 1000, resolved_topic=settings.topic_resolved
+    )
     out: list[dict[str, Any]] = []
     batch: list[Any] = []
     last = -1

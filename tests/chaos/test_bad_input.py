@@ -16,7 +16,15 @@ from aiokafka import AIOKafkaProducer
 
 from resolver.interaction import Interaction, from_json
 from resolver.window import window_of
-from streams.codec import HEADER_SIZE, MARKER, decode_interaction, encode_interaction, encode_resolved
+from streams.codec import (
+    CONFLUENT_HEADER_SIZE,
+    MARKER,
+    decode_dead_letter,
+    decode_interaction,
+    encode_interaction,
+    encode_resolved,
+)
+from streams.settings import Settings
 from streams.synthetic import generate
 from tests.integration.harness import Worker, create_project_topics, isolated_env, read_topic
 
@@ -46,21 +54,24 @@ _RESOLVED = {
 }
 
 
-def _pills(n: int, max_string: int) -> list[tuple[str, bytes | None]]:
+def _pills(n: int, settings: Settings) -> list[tuple[str, bytes | None]]:
     """One of each kind of poison pill, numbered `n` (all distinct bytes)."""
     ev = Interaction(f"pill-{n}", "WEB", 1_704_067_200_000 + n, f"pill-src-{n}", "visit", email=f"p{n}@example.org")
-    good = encode_interaction(ev)
+    web = settings.topic_web
+    good = encode_interaction(ev, web)
     bad_utf8 = bytearray(good)
-    at = bad_utf8.index(f"pill-{n}".encode(), HEADER_SIZE)
+    at = bad_utf8.index(f"pill-{n}".encode(), CONFLUENT_HEADER_SIZE)
     bad_utf8[at : at + 2] = b"\xff\xfe"
     oversized = Interaction(ev.event_id, ev.touchpoint, ev.occurred_at, ev.source_id, ev.interaction,
-                            name="x" * (max_string + 1 + n))  # fmt: skip
+                            name="x" * (settings.max_string + 1 + n))  # fmt: skip
+    unknown_id = (2**31 - 1 - n).to_bytes(4, "big")
     return [
         ("bad_marker", b'{"event_id": "pill-%d"}' % n),
         ("truncated", good[: -6 - n % 5]),
-        ("unknown_fingerprint", MARKER + bytes([n % 251, 0x13, 1, 2, 3, 4, 5, 6]) + good[HEADER_SIZE:]),
-        ("wrong_schema", encode_resolved({**_RESOLVED, "customer_id": f"c{n}"})),
-        ("oversized", encode_interaction(oversized)),
+        ("unknown_schema_id", b"\x00" + unknown_id + good[CONFLUENT_HEADER_SIZE:]),
+        ("unknown_fingerprint", MARKER + bytes([n % 251, 0x13, 1, 2, 3, 4, 5, 6]) + b"\x02"),
+        ("wrong_schema", encode_resolved({**_RESOLVED, "customer_id": f"c{n}"}, settings.topic_resolved)),
+        ("oversized", encode_interaction(oversized, web)),
         ("empty_value", b""),
         ("tombstone", None),
         ("invalid_utf8", bytes(bad_utf8)),
@@ -82,7 +93,7 @@ async def test_poison_pills_are_dead_lettered_and_nothing_else_is_lost(
         await producer.start()
         injected: dict[tuple[str, int, int], tuple[str, bytes | None]] = {}
         try:
-            pills = [p for n in range(max(2, len(events) // 400)) for p in _pills(n, settings.max_string)]
+            pills = [p for n in range(max(2, len(events) // 400)) for p in _pills(n, settings)]
             topics = list(settings.touchpoint_topics().values())
             step = max(1, len(events) // len(pills))
             sent = 0
@@ -105,13 +116,13 @@ async def test_poison_pills_are_dead_lettered_and_nothing_else_is_lost(
             h = {k: bytes(v) for k, v in letter.headers}
             where = (h["irl.source.topic"].decode(), int(h["irl.source.partition"]), int(h["irl.source.offset"]))
             kind, value = injected.pop(where)
-            assert letter.value == (value or b""), kind  # the original bytes (a tombstone as empty)
+            assert decode_dead_letter(letter.value)["value"] == value, kind  # the original bytes, or None
             assert h["irl.original.trace"] == letter.key and h["irl.error.code"]
         assert not injected
         assert worker.alive() and restored_count(worker) == 1, "the worker restarted"
         raw, after = duplicate_counts(records)
         Outcome(
-            "4-poison-pills", len(events), f"{len(letters)} poison pills (8 kinds)", 0, len(records), raw, after, [],
+            "4-poison-pills", len(events), f"{len(letters)} poison pills (9 kinds)", 0, len(records), raw, after, [],
             {"dead_letters": len(letters)},
         ).save()  # fmt: skip
     finally:

@@ -11,15 +11,28 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resolver.emails import EmailNormaliser
 from resolver.interaction import Interaction, Limits
 from resolver.phones import PhoneNormaliser
-from streams.codec import HEADER_SIZE, MARKER, CodecError, decode_interaction, encode_interaction
+from streams.codec import (
+    CONFLUENT_HEADER_SIZE,
+    HEADER_SIZE,
+    MARKER,
+    CodecError,
+    Codecs,
+    decode_interaction,
+    encode_interaction,
+    use,
+)
 from streams.deadletter import DeadLetterReason, classify
+from streams.registry import InMemoryRegistryClient
+from streams.schemas import default_repository
 
 from .helpers import FULL
 
@@ -27,8 +40,21 @@ EXAMPLES = 20_000 if FULL else 600
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PHONES = PhoneNormaliser("IN")
 EMAILS = EmailNormaliser()
-VALID = encode_interaction(Interaction("fz-1", "WEB", 1_704_067_200_000, "u-1", "signup", phone="+919876543210",
-                                       email="a.b@gmail.com", name="Asha"))  # fmt: skip
+EVENT = Interaction("fz-1", "WEB", 1_704_067_200_000, "u-1", "signup", phone="+919876543210",
+                    email="a.b@gmail.com", name="Asha")  # fmt: skip
+LEGACY = MARKER + default_repository().latest("customer_interaction").fingerprint
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _codecs_in_memory() -> Iterator[None]:
+    """The decoder is fuzzed, not the registry: random schema ids are answered in memory, fast."""
+    previous = use(Codecs.build(InMemoryRegistryClient(auto_register=True)))
+    yield
+    use(previous)
+
+
+def _valid() -> bytes:
+    return encode_interaction(EVENT, "irl.touchpoint.web")
 
 
 def _check_decode(data: bytes | None) -> None:
@@ -51,14 +77,15 @@ def test_arbitrary_bytes(data: bytes) -> None:
 @FUZZ
 @given(st.binary(max_size=512))
 def test_valid_header_arbitrary_body(body: bytes) -> None:
-    _check_decode(VALID[:HEADER_SIZE] + body)
+    _check_decode(_valid()[:CONFLUENT_HEADER_SIZE] + body)
+    _check_decode(LEGACY[:HEADER_SIZE] + body)
     _check_decode(MARKER + body)
 
 
 @FUZZ
 @given(st.data())
 def test_mutated_valid_record(data: st.DataObject) -> None:
-    raw = bytearray(VALID)
+    raw = bytearray(_valid())
     for _ in range(data.draw(st.integers(1, 8))):
         at = data.draw(st.integers(0, len(raw) - 1))
         raw[at] = data.draw(st.integers(0, 255))
@@ -94,10 +121,14 @@ _ATHERIS = textwrap.dedent(
     """
     import sys, atheris
     with atheris.instrument_imports():
-        from streams.codec import CodecError, decode_interaction
+        from streams.codec import CodecError, Codecs, decode_interaction, use
         from streams.deadletter import classify
+        from streams.registry import InMemoryRegistryClient
         from resolver.phones import PhoneNormaliser
         from resolver.emails import EmailNormaliser
+    codecs = Codecs.build(InMemoryRegistryClient(auto_register=True))
+    codecs.interaction.schema_id("irl.touchpoint.web")  # id 1 is a real interaction schema
+    use(codecs)
     P, E = PhoneNormaliser("IN"), EmailNormaliser()
     def one(data):
         try:

@@ -16,17 +16,20 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from streams.codec import decode_resolved
+from streams.codec import codecs, decode_resolved
+from streams.contracts import Registration, register_contracts
 from streams.settings import Settings
 from streams.topics import create_project_topics as streams_create_project_topics
-from streams.topics import records_to_end
+from streams.topics import records_to_end, register_project_contracts
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+#: The registry every test and worker uses (scripts/registry.sh; CI may point elsewhere).
+REGISTRY_URL = os.environ.get("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
 
 
 def free_port() -> int:
@@ -42,6 +45,7 @@ def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str
     env.update(
         IRL_KAFKA_BOOTSTRAP=kafka_bootstrap,
         IRL_REDIS_URL=redis_url,
+        IRL_SCHEMA_REGISTRY_URL=REGISTRY_URL,
         IRL_APP_ID=tag,
         IRL_TOPIC_PREFIX=tag,
         IRL_WINDOW_SECONDS="2",
@@ -59,9 +63,16 @@ def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str
 
 
 async def create_project_topics(env: dict[str, str]) -> Settings:
+    """What `irl topics create` does for this environment: the topics, then their contracts in the registry."""
     settings = Settings.from_env(env)
     await streams_create_project_topics(settings)
+    await register_project_contracts(settings)
     return settings
+
+
+def register(topics: Mapping[str, str]) -> list[Registration]:
+    """Register `{topic: contract}` in the registry this test process writes with (the real one)."""
+    return register_contracts(codecs().cache.client, topics)
 
 
 class Worker:
@@ -141,20 +152,22 @@ async def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r:.300})\n{tail}")
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+async def read_topic(bootstrap: str, topic: str, security: Mapping[str, Any] | None = None) -> list[Any]:
     """Every record currently in `topic`, in partition then offset order ([] when it does not exist)."""
     try:
-        return [rec async for rec in records_to_end(bootstrap, topic)]
+        return [rec async for rec in records_to_end(bootstrap, topic, security=security)]
     except LookupError:
         return []
 
 
-async def resolved_state(bootstrap: str, topic: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+async def resolved_state(
+    bootstrap: str, topic: str, security: Mapping[str, Any] | None = None
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Fold the resolved changelog into current CRM state: live customer id -> latest record.
 
     Returns the state and every record read (for duplicate and version checks).
     """
-    records = [decode_resolved(m.value) for m in await read_topic(bootstrap, topic)]
+    records = [decode_resolved(m.value) for m in await read_topic(bootstrap, topic, security)]
     latest: dict[str, dict[str, Any]] = {}
     for rec in records:
         have = latest.get(rec["customer_id"])

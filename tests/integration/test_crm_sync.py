@@ -24,7 +24,7 @@ from streams.cli import main
 from streams.codec import encode_resolved
 from streams.crm import CrmStore, PostgresCrmStore, open_store
 from streams.topics import create_topics
-from tests.integration.harness import wait_for
+from tests.integration.harness import register, wait_for
 from tests.unit.test_crm_contract import CrmStoreContract
 from tests.unit.test_crm_world import assert_invariants, crm_state, make_record, simulate
 
@@ -92,10 +92,13 @@ class TestPostgresCrmStore(CrmStoreContract):
 async def publish(bootstrap: str, topic: str, records: list[dict[str, Any]], partitions: int) -> None:
     """Create `topic` and publish `records` in order, keyed by customer id."""
     await create_topics(bootstrap, {topic: partitions})
+    register({topic: "resolved_customer"})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
-        sent = [await producer.send(topic, key=r["customer_id"].encode(), value=encode_resolved(r)) for r in records]
+        sent = [
+            await producer.send(topic, key=r["customer_id"].encode(), value=encode_resolved(r, topic)) for r in records
+        ]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()

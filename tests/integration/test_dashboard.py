@@ -23,6 +23,7 @@ from streams.settings import Settings
 from streams.web import create_web_app, record_published
 
 from .browser import headless
+from .harness import register
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,8 @@ T0 = 1_700_000_000_000
 
 def _runtime(settings: Settings) -> Runtime:
     rt = Runtime(settings)
-    rt.pipeline = Pipeline(ResolverConfig(), 60_000, 1_000)
+    register({settings.topic_resolved: "resolved_customer"})  # the changelog is encoded as the worker does
+    rt.pipeline = Pipeline(ResolverConfig(), 60_000, 1_000, resolved_topic=settings.topic_resolved)
 
     def ev(i: int, tp: str, src: str, **kw: Any) -> Interaction:
         return Interaction(f"evt-{i}", tp, T0 + i * 1000, src, "visit", **kw)

@@ -22,6 +22,7 @@ from streams.codec import decode_interaction
 from streams.commands.produce import parse_line
 from streams.producer import InteractionProducer, TopicMissing
 from streams.topics import create_topics, describe_topics
+from tests.integration.harness import register
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +57,7 @@ async def _touchpoint_topics(bootstrap: str, base: str) -> dict[str, str]:
     await create_topics(
         bootstrap, {t: 2 for t in topics.values()}, configs={t: {"retention.ms": "-1"} for t in topics.values()}
     )
+    register({t: "customer_interaction" for t in topics.values()})
     return topics
 
 

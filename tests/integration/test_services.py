@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -54,3 +58,26 @@ async def test_auto_creation_is_off(kafka_bootstrap: str, unique_topic: str) -> 
     finally:
         await producer.stop()
     assert await describe_topics(kafka_bootstrap, [unique_topic]) == {}
+
+
+def _registry_sh(action: str, **env: str) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        ["scripts/registry.sh", action], cwd=root, env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_registry_sh_uses_a_registry_that_answers_and_refuses_a_port_that_is_not_one() -> None:
+    """The registry services.sh started answers; a second start does not start another; a taken port is named."""
+    status = _registry_sh("status")
+    assert status.returncode == 0, status.stderr
+    again = _registry_sh("start")
+    assert again.returncode == 0 and ("already running" in again.stderr or "using it" in again.stderr), again.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        refused = _registry_sh("start", IRL_REGISTRY_PORT=port, IRL_REGISTRY_READY_TIMEOUT="5")
+        assert refused.returncode == 1 and "not a schema registry" in refused.stderr, refused.stderr
+        down = _registry_sh("status", IRL_REGISTRY_PORT=port)
+        assert down.returncode == 1 and "not running" in down.stderr

@@ -1,36 +1,49 @@
-"""Single-object Avro codec: wire layout, schema resolution, and one CodecError per kind of bad bytes."""
+"""The codec: Confluent wire layout, writers resolved by registry id, single-object records read for
+migration, and one CodecError per kind of bad bytes. Over the in-memory registry (tests/unit/conftest.py);
+the same against the real registry is in tests/integration/test_registry.py."""
 
 from __future__ import annotations
 
 import io
 import statistics
+import struct
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastavro import schemaless_writer
 
 from resolver.interaction import Interaction
 from streams.codec import (
-    HEADER_SIZE,
+    CONFLUENT_HEADER_SIZE,
     MARKER,
     BadMarker,
     BodyDecodeError,
     Codec,
     CodecError,
+    Codecs,
     EmptyValue,
     EncodeError,
+    IncompatibleSchema,
+    SchemaCache,
+    SingleObjectRefused,
     Truncated,
     UnknownFingerprint,
+    UnknownSchemaId,
     WrongSchema,
     decode_interaction,
     decode_resolved,
     encode_interaction,
     encode_resolved,
+    schema_id_of,
 )
-from streams.schemas import SchemaRegistry, default_registry
+from streams.registry import ContractNotRegistered, InMemoryRegistryClient, subject_of
+from streams.schemas import SchemaRepository, SchemaVersion, default_repository
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
+TOPIC = "irl.touchpoint.whatsapp"
+RESOLVED_TOPIC = "irl.customers.resolved"
 
 EVENT = Interaction(
     event_id="ev-1",
@@ -66,22 +79,37 @@ RESOLVED = {
 }
 
 
-def test_wire_layout_is_marker_fingerprint_body() -> None:
-    data = encode_interaction(EVENT)
-    assert data[:2] == MARKER == b"\xc3\x01"
-    assert data[2:HEADER_SIZE] == default_registry().latest("customer_interaction").fingerprint
+def body_of(version: SchemaVersion, record: dict[str, Any]) -> bytes:
+    out = io.BytesIO()
+    schemaless_writer(out, version.wire, record)
+    return out.getvalue()
+
+
+def single_object(version: SchemaVersion, record: dict[str, Any]) -> bytes:
+    """What the project wrote before the Confluent framing: C3 01, the fingerprint, the body."""
+    return MARKER + version.fingerprint + body_of(version, record)
+
+
+def test_wire_layout_is_magic_schema_id_body(in_memory_codecs: Codecs) -> None:
+    data = encode_interaction(EVENT, TOPIC)
+    latest = default_repository().latest("customer_interaction")
+    sid = in_memory_codecs.cache.client.lookup(subject_of(TOPIC), latest.text)
+    assert sid is not None
+    # byte for byte what Confluent's serializer writes: 00, the id big-endian, the Avro body
+    assert data == struct.pack(">bI", 0, sid) + body_of(latest, EVENT.to_record())
+    assert schema_id_of(data) == sid
     assert decode_interaction(data) == EVENT
 
 
 def test_resolved_round_trip_keeps_timestamps_as_int_millis() -> None:
-    decoded = decode_resolved(encode_resolved(RESOLVED))
+    decoded = decode_resolved(encode_resolved(RESOLVED, RESOLVED_TOPIC))
     assert decoded == RESOLVED
     assert isinstance(decoded["window_start"], int)
 
 
 def test_resolved_defaults_fill_optional_fields_on_encode() -> None:
     minimal = {k: RESOLVED[k] for k in ("customer_id", "change", "version", "change_id", "window_start", "window_end")}
-    decoded = decode_resolved(encode_resolved(minimal))
+    decoded = decode_resolved(encode_resolved(minimal, RESOLVED_TOPIC))
     assert decoded["merged_from"] == [] and decoded["survivor_id"] is None and decoded["event_count"] == 0
 
 
@@ -91,6 +119,10 @@ def test_resolved_defaults_fill_optional_fields_on_encode() -> None:
         (None, EmptyValue, "empty_value"),
         (b"", EmptyValue, "empty_value"),
         (b'{"event_id": "x"}', BadMarker, "bad_marker"),
+        (b"\x01\x00\x00\x00\x01\x02", BadMarker, "bad_marker"),
+        (b"\x00", Truncated, "truncated"),
+        (b"\x00\x00\x00\x01", Truncated, "truncated"),
+        (b"\x00\x7f\xff\xff\xfe\x02a", UnknownSchemaId, "unknown_schema_id"),
         (b"\xc3", Truncated, "truncated"),
         (b"\xc3\x01\x00\x01", Truncated, "truncated"),
         (b"\xc3\x00" + bytes(20), BadMarker, "bad_marker"),
@@ -106,76 +138,154 @@ def test_each_kind_of_bad_header_has_its_error(data: bytes | None, error: type[C
 
 
 def test_a_truncated_body_is_truncated() -> None:
-    data = encode_interaction(EVENT)
+    data = encode_interaction(EVENT, TOPIC)
     with pytest.raises(Truncated):
         decode_interaction(data[:-5])
 
 
 def test_trailing_bytes_are_a_body_error() -> None:
     with pytest.raises(BodyDecodeError, match="after the end"):
-        decode_interaction(encode_interaction(EVENT) + b"\x00")
+        decode_interaction(encode_interaction(EVENT, TOPIC) + b"\x00")
 
 
 def test_another_contract_is_the_wrong_schema() -> None:
-    with pytest.raises(WrongSchema, match="resolved_customer v1"):
-        decode_interaction(encode_resolved(RESOLVED))
+    with pytest.raises(WrongSchema, match=r"dev\.irl\.customers\.ResolvedCustomer"):
+        decode_interaction(encode_resolved(RESOLVED, RESOLVED_TOPIC))
 
 
 def test_invalid_utf8_inside_a_string_is_a_body_error() -> None:
-    header = MARKER + default_registry().latest("customer_interaction").fingerprint
-    data = bytearray(encode_interaction(EVENT))
+    data = bytearray(encode_interaction(EVENT, TOPIC))
     start = data.index(b"ev-1")
     data[start : start + 2] = b"\xff\xfe"
-    assert bytes(data[:HEADER_SIZE]) == header
     with pytest.raises(BodyDecodeError, match="UTF-8") as info:
         decode_interaction(bytes(data))
     assert "ev-1" not in info.value.reason
 
 
 def test_an_enum_index_out_of_range_is_a_body_error() -> None:
-    body = io.BytesIO()
-    wire = default_registry().latest("customer_interaction").wire
-    schemaless_writer(body, wire, EVENT.to_record())
-    raw = bytearray(body.getvalue())
+    data = encode_interaction(EVENT, TOPIC)
+    raw = bytearray(data[CONFLUENT_HEADER_SIZE:])
     raw[len(b"\x08ev-1")] = 0x7E  # zig-zag 63: far past the four symbols
     with pytest.raises(BodyDecodeError):
-        decode_interaction(MARKER + default_registry().latest("customer_interaction").fingerprint + bytes(raw))
+        decode_interaction(data[:CONFLUENT_HEADER_SIZE] + bytes(raw))
 
 
 def test_encode_refuses_a_record_that_does_not_fit() -> None:
     with pytest.raises(EncodeError) as info:
-        encode_resolved({"customer_id": "x"})
+        encode_resolved({"customer_id": "x"}, RESOLVED_TOPIC)
     assert info.value.stage == "encode"
 
 
-def test_old_reader_reads_a_newer_writer_unknown_symbol_as_default() -> None:
-    registry = SchemaRegistry.load(FIXTURES / "evolved")
-    writer_v2 = Codec("customer_interaction", registry)
-    reader_v1 = Codec("customer_interaction", registry, reader_version=1)
+def test_nothing_is_written_for_a_subject_the_contract_is_not_registered_under() -> None:
+    strict = Codecs.build(InMemoryRegistryClient())
+    with pytest.raises(ContractNotRegistered, match="irl topics create"):
+        strict.interaction.encode(EVENT.to_record(), TOPIC)
+    strict.cache.client.register(subject_of(TOPIC), strict.interaction.reader.text)
+    assert strict.interaction.decode(strict.interaction.encode(EVENT.to_record(), TOPIC)) == EVENT.to_record()
+
+
+def _pair(repository: SchemaRepository, writer_version: int, reader_version: int) -> tuple[Codec, Codec]:
+    """A producer and a consumer in two processes: one registry, separate caches."""
+    registry = InMemoryRegistryClient(default_level="NONE")
+    for v in repository.versions("customer_interaction")[:writer_version]:
+        registry.register(subject_of(TOPIC), v.text)
+    writer = Codec("customer_interaction", SchemaCache(registry), repository=repository, reader_version=writer_version)
+    reader = Codec("customer_interaction", SchemaCache(registry), repository=repository, reader_version=reader_version)
+    return writer, reader
+
+
+def test_an_old_reader_reads_a_newer_writer_fetched_by_id() -> None:
+    writer_v2, reader_v1 = _pair(SchemaRepository.load(FIXTURES / "evolved"), 2, 1)
     record = EVENT.to_record() | {"touchpoint": "POS", "channel": "app"}
-    decoded = reader_v1.decode(writer_v2.encode(record))
+    decoded = reader_v1.decode(writer_v2.encode(record, TOPIC))
     assert decoded["touchpoint"] == "UNKNOWN"
     assert "channel" not in decoded
     assert decoded["event_id"] == EVENT.event_id
 
 
-def test_new_reader_reads_an_older_writer_with_defaults() -> None:
-    registry = SchemaRegistry.load(FIXTURES / "evolved")
-    writer_v1 = Codec("customer_interaction", registry, reader_version=1)
-    reader_v2 = Codec("customer_interaction", registry)
-    decoded = reader_v2.decode(writer_v1.encode(EVENT.to_record()))
+def test_a_new_reader_reads_an_older_writer_with_defaults() -> None:
+    writer_v1, reader_v2 = _pair(SchemaRepository.load(FIXTURES / "evolved"), 1, 2)
+    decoded = reader_v2.decode(writer_v1.encode(EVENT.to_record(), TOPIC))
     assert decoded == EVENT.to_record() | {"channel": None}
 
 
-def test_repository_v1_bytes_are_unknown_to_a_registry_without_them() -> None:
-    other = Codec("sample", SchemaRegistry.load(FIXTURES / "nontransitive"))
+def test_a_writer_the_reader_cannot_read_is_an_incompatible_schema() -> None:
+    writer_v1, reader_v2 = _pair(SchemaRepository.load(FIXTURES / "incompatible"), 1, 2)
+    with pytest.raises(IncompatibleSchema, match="tenant"):
+        reader_v2.decode(writer_v1.encode(EVENT.to_record(), TOPIC))
+
+
+class CountingRegistry(InMemoryRegistryClient):
+    """The in-memory registry, counting fetches by id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetched: list[int] = []
+
+    def schema(self, schema_id: int) -> str | None:
+        self.fetched.append(schema_id)
+        return super().schema(schema_id)
+
+
+def test_a_writer_schema_is_fetched_once_and_an_unknown_id_again_after_its_ttl() -> None:
+    registry = CountingRegistry()
+    v1 = default_repository().latest("customer_interaction")
+    sid = registry.register(subject_of(TOPIC), v1.text)
+    now = [0.0]
+    cache = SchemaCache(registry, unknown_ttl_s=30.0, clock=lambda: now[0])
+    reader = Codec("customer_interaction", cache)
+    data = struct.pack(">bI", 0, sid) + body_of(v1, EVENT.to_record())
+    for _ in range(3):
+        assert reader.decode(data) == EVENT.to_record()
+    assert registry.fetched == [sid]
+
+    resolved = default_repository().latest("resolved_customer")
+    unknown = struct.pack(">bI", 0, sid + 1) + body_of(resolved, RESOLVED)
+    with pytest.raises(UnknownSchemaId):
+        reader.decode(unknown)
+    registry.register(subject_of(RESOLVED_TOPIC), resolved.text)  # registered a moment later: id sid + 1
+    assert cache.stale([sid, sid + 1]) == []
+    with pytest.raises(UnknownSchemaId):
+        reader.decode(unknown)  # not asked again within the TTL
+    now[0] = 31.0
+    assert cache.stale([sid, sid + 1]) == [sid + 1]
+    cache.fetch(cache.stale([sid + 1]))
+    with pytest.raises(WrongSchema):  # now known: a ResolvedCustomer, not an interaction
+        reader.decode(unknown)
+    assert registry.fetched == [sid, sid + 1, sid + 1]
+
+
+def test_single_object_records_are_still_read_for_the_migration() -> None:
+    v1 = default_repository().versions("customer_interaction")[0]
+    assert decode_interaction(single_object(v1, EVENT.to_record())) == EVENT
+    resolved = default_repository().latest("resolved_customer")
+    with pytest.raises(WrongSchema, match="resolved_customer v1"):
+        decode_interaction(single_object(resolved, RESOLVED))
+    with pytest.raises(Truncated):
+        decode_interaction(single_object(v1, EVENT.to_record())[:-5])
+
+
+def test_single_object_records_are_refused_once_the_migration_is_over() -> None:
+    done = Codecs.build(InMemoryRegistryClient(auto_register=True), read_single_object=False)
+    v1 = default_repository().versions("customer_interaction")[0]
+    with pytest.raises(SingleObjectRefused) as info:
+        done.interaction.decode(single_object(v1, EVENT.to_record()))
+    assert info.value.code == "single_object"
+    assert done.interaction.decode(done.interaction.encode(EVENT.to_record(), TOPIC)) == EVENT.to_record()
+
+
+def test_a_single_object_fingerprint_outside_the_repository_is_unknown() -> None:
+    other = Codec(
+        "sample", SchemaCache(InMemoryRegistryClient()), repository=SchemaRepository.load(FIXTURES / "nontransitive")
+    )
+    v1 = default_repository().versions("customer_interaction")[0]
     with pytest.raises(UnknownFingerprint):
-        other.decode(encode_interaction(EVENT))
+        other.decode(single_object(v1, EVENT.to_record()))
 
 
 def test_decode_is_fast_enough_for_the_worker() -> None:
     """Target about 20 µs per decode; asserted loosely because the CPUs are shared."""
-    data = encode_interaction(EVENT)
+    data = encode_interaction(EVENT, TOPIC)
     timings = []
     for _ in range(5):
         start = time.perf_counter()

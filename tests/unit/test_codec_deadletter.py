@@ -2,42 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.interaction import Interaction, Limits
-from streams.codec import MARKER, encode_interaction, encode_resolved
-from streams.deadletter import DeadLetterReason, classify, dead_letter, describe
+from streams.codec import MARKER, decode_dead_letter, encode_dead_letter, encode_interaction, encode_resolved
+from streams.deadletter import DeadLetterReason, classify, dead_letter, describe, original_value
 
 NOW = 1_714_557_600_000
 GOOD = Interaction("ev-1", "WEB", NOW, "cookie-1", "page_view", phone="+91 98765 43210", email="asha@example.com")
+WEB = "irl.touchpoint.web"
+DLT = "irl.deadletter"
+
+
+def to_dlt(record: Mapping[str, Any]) -> bytes:
+    return encode_dead_letter(record, DLT)
 
 
 def test_a_valid_value_is_the_event() -> None:
-    assert classify(encode_interaction(GOOD), Limits(now_ms=NOW)) == GOOD
+    assert classify(encode_interaction(GOOD, WEB), Limits(now_ms=NOW)) == GOOD
 
 
 @pytest.mark.parametrize(
     ("value", "code"),
     [
-        (None, "empty_value"),
-        (b"", "empty_value"),
-        (b'{"event_id":"x"}', "bad_marker"),
-        (MARKER + b"\x01\x02", "truncated"),
-        (MARKER + bytes(8) + b"\x00", "unknown_fingerprint"),
-        (encode_interaction(GOOD)[:-3], "truncated"),
+        (lambda: None, "empty_value"),
+        (lambda: b"", "empty_value"),
+        (lambda: b'{"event_id":"x"}', "bad_marker"),
+        (lambda: b"\x00\x00\x01", "truncated"),
+        (lambda: b"\x00\x00\x01\x00\x00\x02", "unknown_schema_id"),
+        (lambda: MARKER + b"\x01\x02", "truncated"),
+        (lambda: MARKER + bytes(8) + b"\x00", "unknown_fingerprint"),
+        (lambda: encode_interaction(GOOD, WEB)[:-3], "truncated"),
     ],
 )
-def test_undecodable_values_are_decode_dead_letters(value: bytes | None, code: str) -> None:
-    result = classify(value, Limits(now_ms=NOW))
+def test_undecodable_values_are_decode_dead_letters(value: Callable[[], bytes | None], code: str) -> None:
+    result = classify(value(), Limits(now_ms=NOW))
     assert isinstance(result, DeadLetterReason)
     assert (result.stage, result.code) == ("decode", code)
 
 
 def test_a_decodable_but_invalid_event_is_a_validate_dead_letter() -> None:
     late = Interaction("", "WEB", NOW + 2 * 86_400_000, "c", "x")
-    result = classify(encode_interaction(late), Limits(now_ms=NOW))
+    result = classify(encode_interaction(late, WEB), Limits(now_ms=NOW))
     assert isinstance(result, DeadLetterReason)
     assert result.stage == "validate" and result.code == "invalid"
     assert "event_id: must not be empty" in result.detail and "future" in result.detail
@@ -48,7 +59,7 @@ def test_a_resolved_record_in_a_touchpoint_topic_is_the_wrong_schema() -> None:
         "customer_id": "c", "change": "CREATED", "version": 1, "change_id": "x",
         "window_start": 0, "window_end": 1,
     }  # fmt: skip
-    result = classify(encode_resolved(record))
+    result = classify(encode_resolved(record, "irl.customers.resolved"))
     assert isinstance(result, DeadLetterReason) and result.code == "wrong_schema"
 
 
@@ -62,9 +73,16 @@ def test_dead_letter_keeps_the_original_bytes_key_and_headers() -> None:
     value = b"\xc3\x01garbage"
     dl = dead_letter(
         "irl.touchpoint.web", 3, 42, b"cookie-1", value, [("trace", b"abc"), ("empty", None)],
-        "decode", "bad_marker: starts with 7b 22", 1_714_557_600_123,
+        "decode", "bad_marker: starts with 7b 22", 1_714_557_600_123, encode=to_dlt,
     )  # fmt: skip
-    assert dl.value is value and dl.key == b"cookie-1"
+    assert dl.key == b"cookie-1"
+    assert decode_dead_letter(dl.value) == dl.record == {
+        "source_topic": "irl.touchpoint.web", "source_partition": 3, "source_offset": 42,
+        "stage": "decode", "code": "bad_marker", "error": "bad_marker: starts with 7b 22",
+        "dead_at": 1_714_557_600_123, "key": b"cookie-1", "value": value,
+        "headers": [{"name": "trace", "value": b"abc"}, {"name": "empty", "value": None}],
+    }  # fmt: skip
+    assert original_value(dl.value) == value
     headers = dict(dl.headers)
     assert headers["irl.source.topic"] == b"irl.touchpoint.web"
     assert headers["irl.source.partition"] == b"3"
@@ -76,25 +94,36 @@ def test_dead_letter_keeps_the_original_bytes_key_and_headers() -> None:
     assert headers["irl.original.trace"] == b"abc" and headers["irl.original.empty"] == b""
 
 
-def test_a_tombstone_becomes_an_empty_value() -> None:
-    dl = dead_letter("t", 0, 0, None, None, None, "decode", "empty_value: tombstone (no value)", 1)
-    assert dl.value == b"" and dl.key is None
+def test_a_tombstone_is_a_null_original_value() -> None:
+    dl = dead_letter("t", 0, 0, None, None, None, "decode", "empty_value: tombstone (no value)", 1, encode=to_dlt)
+    assert dl.value and dl.key is None
+    assert decode_dead_letter(dl.value)["value"] is None and original_value(dl.value) is None
+
+
+def test_a_dead_letter_from_before_the_avro_value_is_its_original_bytes() -> None:
+    assert original_value(b'{"event_id":"x"}') == b'{"event_id":"x"}'
+    assert original_value(None) is None
 
 
 def test_the_error_header_never_carries_raw_pii() -> None:
-    dl = dead_letter("t", 0, 0, None, b"x", [], "validate", "invalid: asha.rao@example.com +91 98765 43210", 1)
+    dl = dead_letter(
+        "t", 0, 0, None, b"x", [], "validate", "invalid: asha.rao@example.com +91 98765 43210", 1, encode=to_dlt
+    )
     error = dict(dl.headers)["irl.error"].decode()
     assert "asha.rao@example.com" not in error and "98765" not in error
+    assert dl.record["error"] == error
 
 
 def test_an_unknown_stage_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
-        dead_letter("t", 0, 0, None, b"x", [], "resolve", "x", 1)
+        dead_letter("t", 0, 0, None, b"x", [], "resolve", "x", 1, encode=to_dlt)
 
 
 def test_describe_reads_back_what_dead_letter_wrote() -> None:
-    dl = dead_letter("src", 1, 7, b"k", b"12345", [("h", b"v")], "validate", "invalid: event_id: required", 99)
-    info = describe(dl.headers, dl.value)
+    dl = dead_letter(
+        "src", 1, 7, b"k", b"12345", [("h", b"v")], "validate", "invalid: event_id: required", 99, encode=to_dlt
+    )
+    info = describe(dl.headers, original_value(dl.value))
     assert (info.source_topic, info.source_partition, info.source_offset) == ("src", 1, 7)
     assert (info.stage, info.code, info.dead_at_ms, info.size) == ("validate", "invalid", 99, 5)
     assert info.original_headers == ("h",)

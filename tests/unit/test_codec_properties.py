@@ -6,7 +6,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from resolver.interaction import TOUCHPOINTS, Interaction
-from streams.codec import HEADER_SIZE, CodecError, decode_interaction, encode_interaction
+from streams.codec import CONFLUENT_HEADER_SIZE, HEADER_SIZE, MARKER, CodecError, decode_interaction, encode_interaction
+from streams.schemas import default_repository
+
+TOPIC = "irl.touchpoint.web"
 
 LONG = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 # Any unicode text (surrogates cannot be UTF-8 encoded, so hypothesis' text() leaves them out),
@@ -36,14 +39,23 @@ interactions = st.builds(
 @example(Interaction("", "WEB", 0, "", "", "", "", "", {}))
 @example(Interaction("é" * 100_000, "KIOSK", 2**63 - 1, "🙂", "\x00", None, None, None, {"": ""}))
 def test_encode_then_decode_is_the_identity(event: Interaction) -> None:
-    assert decode_interaction(encode_interaction(event)) == event
+    assert decode_interaction(encode_interaction(event, TOPIC)) == event
 
 
-_VALID = encode_interaction(Interaction("ev", "WEB", 1_714_557_600_000, "s", "x", "p", "e", "n", {"k": "v"}))
+def _valid() -> bytes:
+    # Encoded on first use, not at import: the in-memory registry is installed per module (conftest).
+    return encode_interaction(Interaction("ev", "WEB", 1_714_557_600_000, "s", "x", "p", "e", "n", {"k": "v"}), TOPIC)
+
+
+_LEGACY = MARKER + default_repository().latest("customer_interaction").fingerprint
 
 
 @settings(max_examples=2000)
-@given(st.binary(max_size=64) | st.binary(max_size=64).map(lambda b: _VALID[:HEADER_SIZE] + b))
+@given(
+    st.binary(max_size=64)
+    | st.binary(max_size=64).map(lambda b: _valid()[:CONFLUENT_HEADER_SIZE] + b)
+    | st.binary(max_size=64).map(lambda b: _LEGACY[:HEADER_SIZE] + b)
+)
 def test_arbitrary_bytes_raise_only_codec_errors(data: bytes) -> None:
     try:
         decode_interaction(data)
@@ -54,7 +66,7 @@ def test_arbitrary_bytes_raise_only_codec_errors(data: bytes) -> None:
 @settings(max_examples=2000)
 @given(st.data())
 def test_mutated_valid_bytes_raise_only_codec_errors(data: st.DataObject) -> None:
-    raw = bytearray(_VALID)
+    raw = bytearray(_valid())
     for _ in range(data.draw(st.integers(1, 4))):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(raw)))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.schemas import crc64_avro, default_registry, fingerprint
+from streams.schemas import crc64_avro, default_repository, fingerprint
 
 # From apache/avro share/test/data/schema-tests.txt (cross-checked there by Java's reference code).
 SPEC_VECTORS = [
@@ -41,9 +41,9 @@ def test_matches_the_avro_package_on_any_bytes(data: bytes) -> None:
     assert crc64_avro(data).to_bytes(8, "little") == avro.schema._crc_64_fingerprint(data)
 
 
-@pytest.mark.parametrize("name", default_registry().names())
+@pytest.mark.parametrize("name", default_repository().names())
 def test_contract_fingerprints_agree_with_avro_and_fastavro(name: str) -> None:
-    for version in default_registry().versions(name):
+    for version in default_repository().versions(name):
         assert version.canonical == fastavro.schema.to_parsing_canonical_form(version.source)
         assert version.fingerprint.hex() == fastavro.schema.fingerprint(version.canonical, "CRC-64-AVRO")
         # The avro package keeps `{"type":"long"}` for logical-type longs in its canonical form
@@ -52,7 +52,7 @@ def test_contract_fingerprints_agree_with_avro_and_fastavro(name: str) -> None:
 
 
 def test_canonical_form_drops_docs_and_logical_types() -> None:
-    canonical = json.loads(default_registry().versions("customer_interaction")[0].canonical)
+    canonical = json.loads(default_repository().versions("customer_interaction")[0].canonical)
     occurred_at = next(f for f in canonical["fields"] if f["name"] == "occurred_at")
     assert occurred_at == {"name": "occurred_at", "type": "long"}
     assert "doc" not in json.dumps(canonical)

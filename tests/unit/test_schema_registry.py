@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from streams.schemas import SchemaRegistry, SchemaRegistryError, compatibility_problems, default_registry
+from streams.schemas import SchemaRepository, SchemaRepositoryError, compatibility_problems, default_repository
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
 
 
 def test_both_contracts_are_kept_from_version_one() -> None:
-    registry = default_registry()
+    registry = default_repository()
     assert {"customer_interaction", "resolved_customer"} <= set(registry.names())
     for name in registry.names():
         assert registry.versions(name)[0].version == 1
 
 
 def test_interaction_fields_are_the_contract() -> None:
-    source = default_registry().versions("customer_interaction")[0].source
+    source = default_repository().versions("customer_interaction")[0].source
     fields = {f["name"]: f for f in source["fields"]}
     assert list(fields) == [
         "event_id", "touchpoint", "occurred_at", "source_id", "interaction",
@@ -36,7 +36,7 @@ def test_interaction_fields_are_the_contract() -> None:
 
 
 def test_resolved_customer_fields_are_the_contract() -> None:
-    source = default_registry().latest("resolved_customer").source
+    source = default_repository().latest("resolved_customer").source
     names = {f["name"] for f in source["fields"]}
     assert names >= {
         "customer_id", "change", "survivor_id", "merged_from", "phones", "emails", "source_ids", "name",
@@ -48,32 +48,32 @@ def test_resolved_customer_fields_are_the_contract() -> None:
 
 
 def test_fingerprints_identify_one_version_each() -> None:
-    registry = default_registry()
+    registry = default_repository()
     all_versions = [v for n in registry.names() for v in registry.versions(n)]
     assert len({v.fingerprint for v in all_versions}) == len(all_versions)
     for v in all_versions:
         assert registry.by_fingerprint(v.fingerprint) is v
 
 
-@pytest.mark.parametrize("name", default_registry().names())
+@pytest.mark.parametrize("name", default_repository().names())
 def test_every_contract_is_full_transitive_compatible(name: str) -> None:
     """Runs over whatever versions exist (only v1 today): each compatible both ways with every earlier one."""
-    assert compatibility_problems(default_registry().versions(name)) == []
+    assert compatibility_problems(default_repository().versions(name)) == []
 
 
 def test_the_check_fails_on_an_incompatible_version() -> None:
-    registry = SchemaRegistry.load(FIXTURES / "incompatible")
+    registry = SchemaRepository.load(FIXTURES / "incompatible")
     problems = compatibility_problems(registry.versions("customer_interaction"))
     assert problems == ["customer_interaction v2 cannot read customer_interaction v1: tenant"]
 
 
 def test_the_check_accepts_a_compatible_evolution() -> None:
-    registry = SchemaRegistry.load(FIXTURES / "evolved")
+    registry = SchemaRepository.load(FIXTURES / "evolved")
     assert compatibility_problems(registry.versions("customer_interaction")) == []
 
 
 def test_the_check_is_transitive_not_just_pairwise() -> None:
-    versions = SchemaRegistry.load(FIXTURES / "nontransitive").versions("sample")
+    versions = SchemaRepository.load(FIXTURES / "nontransitive").versions("sample")
     assert compatibility_problems(versions[0:2]) == []
     assert compatibility_problems(versions[1:3]) == []
     problems = compatibility_problems(versions)
@@ -89,12 +89,12 @@ def test_a_gap_in_versions_is_refused(tmp_path: Path) -> None:
     record = json.dumps({"type": "record", "name": "R", "fields": []})
     _write(tmp_path, "r", 1, record)
     _write(tmp_path, "r", 3, record)
-    with pytest.raises(SchemaRegistryError, match="without gaps"):
-        SchemaRegistry.load(tmp_path)
+    with pytest.raises(SchemaRepositoryError, match="without gaps"):
+        SchemaRepository.load(tmp_path)
 
 
 @pytest.mark.parametrize("text", ["{not json", json.dumps({"type": "record", "name": "R", "fields": [{}]})])
 def test_a_malformed_schema_is_refused(tmp_path: Path, text: str) -> None:
     _write(tmp_path, "r", 1, text)
-    with pytest.raises(SchemaRegistryError):
-        SchemaRegistry.load(tmp_path)
+    with pytest.raises(SchemaRepositoryError):
+        SchemaRepository.load(tmp_path)

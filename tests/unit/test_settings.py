@@ -36,6 +36,16 @@ def test_values_are_read_and_typed() -> None:
         ("IRL_KAFKA_BOOTSTRAP", "localhost"),
         ("IRL_REDIS_URL", "http://x"),
         ("IRL_STORE", "sqlite://"),
+        ("IRL_SCHEMA_REGISTRY_URL", "127.0.0.1:8081"),
+        ("IRL_SCHEMA_REGISTRY_URL", "ftp://registry/apis/ccompat/v7"),
+        ("IRL_SCHEMA_REGISTRY_URL", "https://key:secret@registry.example.com"),
+        ("IRL_SCHEMA_REGISTRY_CA_FILE", "/nonexistent/ca.pem"),
+        ("IRL_READ_SINGLE_OBJECT", "maybe"),
+        ("IRL_KAFKA_SECURITY_PROTOCOL", "TLS"),
+        ("IRL_KAFKA_SASL_MECHANISM", "GSSAPI"),
+        ("IRL_KAFKA_SSL_CA_FILE", "/nonexistent/ca.pem"),
+        ("IRL_KAFKA_SSL_KEY_FILE", __file__),  # a key without its certificate
+        ("IRL_REDIS_CA_FILE", "/nonexistent/ca.pem"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
@@ -48,6 +58,52 @@ def test_describe_masks_secrets() -> None:
     text = repr(s.describe())
     assert "s3cret" not in text and "pw123" not in text
     assert s.describe()["IRL_WEB_TOKEN"] == "***"
+
+
+def test_sasl_needs_its_credentials() -> None:
+    with pytest.raises(SettingsError, match="IRL_KAFKA_SASL_USERNAME and IRL_KAFKA_SASL_PASSWORD"):
+        Settings.from_env({"IRL_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "IRL_KAFKA_SASL_USERNAME": "u"})
+
+
+def test_security_settings_are_read_and_their_secrets_masked() -> None:
+    s = Settings.from_env(
+        {
+            "IRL_KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+            "IRL_KAFKA_SASL_MECHANISM": "scram-sha-512",
+            "IRL_KAFKA_SASL_USERNAME": "worker",
+            "IRL_KAFKA_SASL_PASSWORD": "sasl-pw-1",
+            "IRL_KAFKA_SSL_CA_FILE": __file__,
+            "IRL_KAFKA_SSL_KEY_PASSWORD": "key-pw-2",
+            "IRL_REDIS_URL": "rediss://:redis-pw-3@redis.example.com:6380/0",
+        }
+    )
+    assert (s.kafka_security_protocol, s.kafka_sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    shown = s.describe()
+    for secret in ("sasl-pw-1", "key-pw-2", "redis-pw-3"):
+        assert secret not in repr(shown)
+    assert shown["IRL_KAFKA_SASL_PASSWORD"] == shown["IRL_KAFKA_SSL_KEY_PASSWORD"] == "***"
+    assert shown["IRL_KAFKA_SASL_USERNAME"] == "worker"
+    assert shown["IRL_REDIS_URL"] == "rediss://:***@redis.example.com:6380/0"
+
+
+def test_registry_settings_default_to_the_local_registry_and_mask_the_password() -> None:
+    d = Settings.from_env({})
+    assert d.schema_registry_url == "http://127.0.0.1:8081/apis/ccompat/v7"
+    assert (d.schema_registry_user, d.schema_registry_password, d.read_single_object) == ("", "", True)
+    s = Settings.from_env(
+        {
+            "IRL_SCHEMA_REGISTRY_URL": "https://psrc-123.europe-west3.gcp.confluent.cloud/",
+            "IRL_SCHEMA_REGISTRY_USER": "API-KEY",
+            "IRL_SCHEMA_REGISTRY_PASSWORD": "api-secret-xyz",
+            "IRL_READ_SINGLE_OBJECT": "false",
+        }
+    )
+    assert s.schema_registry_url == "https://psrc-123.europe-west3.gcp.confluent.cloud"
+    assert s.read_single_object is False
+    shown = s.describe()
+    assert shown["IRL_SCHEMA_REGISTRY_PASSWORD"] == "***" and shown["IRL_SCHEMA_REGISTRY_USER"] == "API-KEY"
+    assert "api-secret-xyz" not in repr(shown)
+    assert shown["IRL_READ_SINGLE_OBJECT"] == "false"
 
 
 def test_touchpoint_topics_keep_old_event_times() -> None:
