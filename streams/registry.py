@@ -21,6 +21,7 @@ import base64
 import json
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -167,7 +168,23 @@ class HttpRegistryClient:
         return None if level is None else str(level)
 
     def set_compatibility(self, subject: str, level: str) -> None:
-        self._call("PUT", f"/config/{_quote(subject)}", {"compatibility": level})
+        """Set the subject's compatibility rule; idempotent.
+
+        Apicurio with Kafka storage answers 409 ("a rule named 'COMPATIBILITY' already exists")
+        while it is still reading its journal after a start: the rule then shows up on a
+        read. So a 409 is polled (30 s) until the rule reads back as `level` or the PUT passes.
+        """
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                self._call("PUT", f"/config/{_quote(subject)}", {"compatibility": level})
+                return
+            except RegistryRefused as exc:
+                if exc.status != 409 or time.monotonic() > deadline:
+                    raise
+                if self.compatibility(subject) == level:
+                    return
+            time.sleep(0.5)
 
     def versions(self, subject: str) -> list[int]:
         answer = self._call("GET", f"/subjects/{_quote(subject)}/versions")
