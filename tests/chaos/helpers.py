@@ -34,6 +34,7 @@ from aiokafka.structs import ConsumerRecord
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.interaction import from_json
+from streams.app import resolver_config
 from streams.codec import decode_interaction
 from streams.pipeline import Pipeline
 from streams.producer import InteractionProducer
@@ -181,7 +182,7 @@ def clean_run(settings: Settings, links: Sequence[ConsumerRecord]) -> list[dict[
     no window closes on event time alone, which holds once the first tick is in the log
     (the tests publish after the worker is ready) and event times are not ahead of it.
     """
-    config = ResolverConfig(default_region=settings.default_region, hub_threshold=settings.hub_threshold)
+    config = resolver_config(settings)  # the worker's own: region, hub threshold, duplicate horizon
     pipeline = Pipeline(
         config, settings.window_seconds * 1000, settings.grace_seconds * 1000, resolved_topic=settings.topic_resolved
     )
