@@ -26,8 +26,8 @@ LOG="$RUN/logs/server.log"
 TIMEOUT="${IRL_KAFKA_READY_TIMEOUT:-90}"
 
 say() { echo "kafka: $*" >&2; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/process.sh
+source "$ROOT/scripts/lib/process.sh"
 
 fetch() {
   if [[ -f "$LIBS/.complete" ]]; then return 0; fi
@@ -74,12 +74,6 @@ EOF
   fi
 }
 
-running_pid() {
-  [[ -f "$PIDFILE" ]] || return 1
-  local pid; pid="$(cat "$PIDFILE")"
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
 start() {
   if running_pid >/dev/null; then say "already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"; return 0; fi
   if port_open "$PORT"; then say "port $PORT is taken by another process: stop it or set IRL_KAFKA_PORT"; exit 1; fi
@@ -121,18 +115,7 @@ print(cid)')"
   exit 1
 }
 
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then rm -f "$PIDFILE"; say "not running"; return 0; fi
-  kill -TERM "$pid"
-  local deadline=$((SECONDS + 60))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then say "pid $pid ignored SIGTERM for 60s; killing"; kill -KILL "$pid" || true; fi
-    sleep 0.2
-  done
-  rm -f "$PIDFILE"
-  say "stopped"
-}
+stop() { stop_pid 60; }
 
 status() {
   if running_pid >/dev/null && port_open "$PORT"; then say "running on 127.0.0.1:$PORT"; return 0; fi

@@ -13,6 +13,8 @@ PIDFILE="$RUN/redis.pid"
 LOG="$RUN/redis.log"
 
 say() { echo "redis: $*" >&2; }
+# shellcheck source=lib/process.sh
+source "$ROOT/scripts/lib/process.sh"
 
 install() {
   command -v redis-server >/dev/null && return 0
@@ -21,12 +23,6 @@ install() {
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
   command -v redis-server >/dev/null || { say "installing redis-server failed"; exit 1; }
-}
-
-running_pid() {
-  [[ -f "$PIDFILE" ]] || return 1
-  local pid; pid="$(cat "$PIDFILE")"
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
 start() {

@@ -30,8 +30,8 @@ TIMEOUT="${IRL_REGISTRY_READY_TIMEOUT:-120}"
 API="http://127.0.0.1:$PORT/apis/ccompat/v7"
 
 say() { echo "registry: $*" >&2; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/process.sh
+source "$ROOT/scripts/lib/process.sh"
 
 # A schema registry answers the Confluent API (a JSON list of subjects), not just the port.
 answers() { curl -fsS -m 3 "$API/subjects" 2>/dev/null | grep -q '^\['; }
@@ -49,12 +49,6 @@ fetch() {
   rm -rf "$HOME_DIR/download"
   [[ -f "$JAR" ]] || { say "the download has no $(basename "$JAR")"; exit 1; }
   touch "$APP/.complete"
-}
-
-running_pid() {
-  [[ -f "$PIDFILE" ]] || return 1
-  local pid; pid="$(cat "$PIDFILE")"
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
 start() {
@@ -104,18 +98,7 @@ start() {
   exit 1
 }
 
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then rm -f "$PIDFILE"; say "not running (none of ours)"; return 0; fi
-  kill -TERM "$pid"
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then say "pid $pid ignored SIGTERM for 30s; killing"; kill -KILL "$pid" || true; fi
-    sleep 0.2
-  done
-  rm -f "$PIDFILE"
-  say "stopped"
-}
+stop() { stop_pid 30 "not running (none of ours)"; }
 
 status() {
   if answers; then

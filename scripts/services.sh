@@ -10,7 +10,8 @@ KPORT="${IRL_KAFKA_PORT:-9092}"
 RPORT="${IRL_REDIS_PORT:-6379}"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/process.sh
+source "$ROOT/scripts/lib/process.sh"
 
 up() {
   if port_open "$KPORT" && ! "$ROOT/scripts/kafka.sh" status >/dev/null 2>&1; then
