@@ -42,7 +42,20 @@ def json_error(status: int, message: str, headers: Mapping[str, str] | None = No
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Outermost middleware: no view failure escapes as aiohttp's HTML error page."""
+    """Outermost middleware: no view failure escapes as aiohttp's HTML error page, nothing is cached.
+
+    Every answer may hold customer data (profiles, explanations, an operator's unmasked view):
+    ``Cache-Control: no-store`` unless a view set its own.
+    """
+    return _no_store(await _answer(request, handler))
+
+
+def _no_store(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _answer(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response

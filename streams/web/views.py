@@ -145,6 +145,8 @@ class Views:
                 body = await request.json()
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise ApiError(400, "the body is not valid JSON") from None
+            except RecursionError:
+                raise ApiError(400, "the body is nested too deeply") from None
             if not isinstance(body, dict):
                 raise ApiError(400, "the body must be a JSON object")
             return body

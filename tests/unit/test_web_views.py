@@ -545,9 +545,33 @@ async def test_block_bad_input(world: World) -> None:
     assert r.status == 400
     r = await world.client.post("/actions/block", json=["a"], headers=auth(ADMIN))
     assert r.status == 400
+    # Nested past the parser's recursion limit: a clear 400, not a 500 (issue 17).
+    deep = b"[" * 100_000 + b"]" * 100_000
+    r = await world.client.post(
+        "/actions/block", data=deep, headers={**auth(ADMIN), "Content-Type": "application/json"}
+    )
+    assert r.status == 400
+    assert "nested too deeply" in (await r.json())["error"]
     r = await world.client.post("/actions/block", data=b"x", headers={**auth(ADMIN), "Content-Type": "text/plain"})
     assert r.status == 415
     assert world.send.actions == []
+
+
+async def test_no_answer_is_cached(world: World) -> None:
+    """Profiles and explanations are customer data: no answer may stay in a browser or proxy cache."""
+    cid = world.cid_of("evt-6")
+    for path, headers in (
+        (f"/customers/{cid}", auth(ADMIN)),
+        (f"/customers/{cid}/explain", auth(READ)),
+        ("/stats", auth(READ)),
+        ("/nowhere", auth(READ)),
+        ("/stats", {}),  # refused: the error answer too
+        ("/health", {}),
+    ):
+        r = await world.client.get(path, headers=headers)
+        assert r.headers.get("Cache-Control") == "no-store", path
+    r = await world.client.post(f"/customers/{cid}/erase", json={"reason": "gdpr", "actor": "ops"}, headers=auth(ADMIN))
+    assert r.status == 202 and r.headers.get("Cache-Control") == "no-store"
 
 
 async def test_split_by_identifier_or_event(world: World) -> None:
