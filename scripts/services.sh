@@ -9,6 +9,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KPORT="${IRL_KAFKA_PORT:-9092}"
 RPORT="${IRL_REDIS_PORT:-6379}"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
+# PostgreSQL's cluster lives outside the clone (/var/tmp/irl-postgres) and every clone shares it:
+# this marker says that this clone started it, so that only this clone's `down` stops it.
+PG_MARK="$ROOT/.cache/postgres.started-here"
 
 # shellcheck source=lib/process.sh
 source "$ROOT/scripts/lib/process.sh"
@@ -27,7 +30,14 @@ up() {
     "$ROOT/scripts/redis.sh" start
   fi
   # PostgreSQL only serves the CRM connector's tests and users who point crm-sync at it.
-  if [[ "${IRL_WITH_POSTGRES:-1}" == "1" ]]; then "$ROOT/scripts/postgres.sh" start >/dev/null; fi
+  if [[ "${IRL_WITH_POSTGRES:-1}" == "1" ]]; then
+    if "$ROOT/scripts/postgres.sh" status >/dev/null 2>&1; then
+      echo "postgres: already running (started by another clone or by hand); using it" >&2
+    else
+      "$ROOT/scripts/postgres.sh" start >/dev/null
+      mkdir -p "$(dirname "$PG_MARK")" && touch "$PG_MARK"
+    fi
+  fi
   if [[ -x "$PY" ]]; then "$PY" -m streams.cli topics create; fi
 }
 
@@ -44,7 +54,12 @@ down() {
   "$ROOT/scripts/registry.sh" stop
   "$ROOT/scripts/kafka.sh" stop
   "$ROOT/scripts/redis.sh" stop
-  "$ROOT/scripts/postgres.sh" stop
+  if [[ -f "$PG_MARK" ]]; then
+    "$ROOT/scripts/postgres.sh" stop
+    rm -f "$PG_MARK"
+  else
+    echo "postgres: not started by this clone; left running" >&2
+  fi
 }
 
 case "${1:-}" in

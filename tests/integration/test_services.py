@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -81,3 +82,46 @@ def test_registry_sh_uses_a_registry_that_answers_and_refuses_a_port_that_is_not
         assert refused.returncode == 1 and "not a schema registry" in refused.stderr, refused.stderr
         down = _registry_sh("status", IRL_REGISTRY_PORT=port)
         assert down.returncode == 1 and "not running" in down.stderr
+
+
+def test_down_stops_only_the_postgres_this_clone_started(tmp_path: Path) -> None:
+    """PostgreSQL's cluster is shared by every clone: `down` in another clone must leave it running (issue 17)."""
+    root = Path(__file__).resolve().parents[2]
+    clone = tmp_path / "clone"
+    shutil.copytree(root / "scripts", clone / "scripts")
+    pg = str(root / "scripts" / "postgres.sh")
+    shared = subprocess.run([pg, "status"], capture_output=True, text=True, timeout=60)
+    assert shared.returncode == 0, "make test starts PostgreSQL: " + shared.stderr
+    # Nothing of the copy's own runs; ports nobody uses, so its Kafka, registry and Redis are "not running".
+    env = {**os.environ, "IRL_KAFKA_PORT": "1", "IRL_REDIS_PORT": "2", "IRL_REGISTRY_PORT": "3", "PYTHON": "/bin/false"}
+    down = subprocess.run(
+        [str(clone / "scripts" / "services.sh"), "down"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert down.returncode == 0, down.stderr
+    assert "not started by this clone; left running" in down.stderr
+    assert subprocess.run([pg, "status"], capture_output=True, timeout=60).returncode == 0
+    # A cluster this clone did start (its marker) is stopped by its own `down`.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    # Where the postgres OS user can reach it (as postgres.sh's own default), not under pytest's tmp.
+    home = Path("/var/tmp") / f"irl-pg-test-{port}"
+    private = {**env, "IRL_PG_PORT": port, "IRL_PG_HOME": str(home)}
+    try:
+        started = subprocess.run(
+            [str(clone / "scripts" / "postgres.sh"), "start"], env=private, capture_output=True, text=True, timeout=120
+        )
+        assert started.returncode == 0, started.stderr
+        (clone / ".cache").mkdir(exist_ok=True)
+        (clone / ".cache" / "postgres.started-here").touch()
+        down = subprocess.run(
+            [str(clone / "scripts" / "services.sh"), "down"], env=private, capture_output=True, text=True, timeout=120
+        )
+        assert down.returncode == 0 and "postgres: stopped" in down.stderr, down.stderr
+        assert not (clone / ".cache" / "postgres.started-here").exists()
+        gone = subprocess.run([str(clone / "scripts" / "postgres.sh"), "status"], env=private, capture_output=True)
+        assert gone.returncode == 1
+        assert subprocess.run([pg, "status"], capture_output=True, timeout=60).returncode == 0
+    finally:
+        subprocess.run([str(clone / "scripts" / "postgres.sh"), "stop"], env=private, capture_output=True, timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
