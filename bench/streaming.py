@@ -508,9 +508,9 @@ _CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("faust, mode, aiohttp, event loop", ("(faust/", "(mode/", "(aiohttp/", "(asyncio/")),
 )  # fmt: skip
 _INCLUSIVE = {
-    "triage agent": "triage (streams/app",
-    "resolve agent": "resolve (streams/app",
-    "mirror() in the resolve agent": "mirror (streams/app",
+    "triage agent": "process (streams/triage",
+    "resolve agent": "apply (streams/sequencer",
+    "mirror() in the resolve agent": "flush (streams/mirror",
 }
 
 

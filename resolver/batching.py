@@ -27,7 +27,7 @@ drain and `Batcher.restore()` rebuilds an equal batcher from them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from resolver.window import Window, window_of
@@ -231,6 +231,17 @@ class Batcher:
                 out[key] = "" if cid in getattr(pw, _KINDS[kind]) else None
         self._dirty.clear()
         return out
+
+    def records(self) -> Iterator[tuple[str, str]]:
+        """The whole state as records (what every drain so far adds up to); `restore` takes them back."""
+        yield _META, json.dumps([self.closed_until, self.last_tick, self.watermark], separators=(",", ":"))
+        for start, pw in sorted(self._pending.items()):
+            yield f"{_PREFIX}{start}:w:", str(pw.window.end)
+            for kind, attr in _KINDS.items():
+                for cid in sorted(getattr(pw, attr)):
+                    yield f"{_PREFIX}{start}:{kind}:{cid}", ""
+            for cid, survivor in sorted(pw.absorbed.items()):
+                yield f"{_PREFIX}{start}:a:{cid}", survivor
 
     @classmethod
     def restore(

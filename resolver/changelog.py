@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from resolver.batching import PendingWindow
@@ -161,6 +161,11 @@ class Changelog:
         out: dict[str, str | None] = {f"{_PREFIX}{cid}": str(self._versions[cid]) for cid in sorted(self._dirty)}
         self._dirty.clear()
         return out
+
+    def records(self) -> Iterator[tuple[str, str]]:
+        """The whole state as records (what every drain so far adds up to); `restore` takes them back."""
+        for cid in sorted(self._versions):
+            yield f"{_PREFIX}{cid}", str(self._versions[cid])
 
     @classmethod
     def restore(cls, records: Iterable[tuple[str, str]]) -> Changelog:

@@ -1,16 +1,22 @@
-"""The single writer's logic: events and ticks in, state records and changelog records out.
+"""The ordered stage's logic: events, ticks and actions in, changelog records out.
 
 `Pipeline` owns one `Resolver`, one `Batcher` and one `Changelog` and does no I/O: each
-call returns `Step` values that the agent makes durable (`streams.state_store`), sends
-(`irl.customers.resolved`) and mirrors (Redis), in that order. A step is the unit of
-atomicity: its state changes and its outputs are written ahead in one record, so a crash
-at any point replays to the same bytes.
+call returns `Step` values that the stage sends (`irl.customers.resolved`) and mirrors
+(Redis). What it publishes is a function of the links log alone, however the log is cut
+into calls: windows close only on ticks and actions, which are records of the log, so a
+window's records are built from the state at one offset of the log. That is what lets a
+worker recover from a snapshot and the log's tail (`snapshot`, `from_snapshot`): the tail
+publishes again exactly the bytes it published before.
 
-State keys are namespaced by owner: ``r/`` resolver, ``b/`` batcher, ``c/`` changelog.
+Records of the older state format (one record per key, namespaced ``r/`` resolver, ``b/``
+batcher, ``c/`` changelog) are still read by the constructor.
 """
 
 from __future__ import annotations
 
+import json
+import struct
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +30,17 @@ from resolver.window import Window
 from streams.codec import encode_resolved
 from streams.readmodel import identifiers_of
 
-__all__ = ["Pipeline", "Step"]
+__all__ = ["Pipeline", "SnapshotFormatError", "Step"]
+
+#: A pipeline snapshot: magic, format version, then three length-prefixed parts and a CRC-32.
+_MAGIC = b"IRLP"
+_FORMAT = 1
+_HEAD = struct.Struct(">4sBQQQ")
+
+
+class SnapshotFormatError(ValueError):
+    """Not a pipeline snapshot, another format version, or damaged."""
+
 
 #: Customers per published step: keeps each write-ahead record well under Kafka's 1 MB.
 CHUNK = 200
@@ -83,9 +99,48 @@ class Pipeline:
         self.config = config
         #: where the changelog goes: its records are encoded for this topic's subject
         self.resolved_topic = resolved_topic
-        self.resolver = Resolver.restore(config, by_owner["r"]) if by_owner["r"] else Resolver(config)
+        # The worker keeps snapshots, not per-key records: the core need not track its changes.
+        self.resolver = (
+            Resolver.restore(config, by_owner["r"]) if by_owner["r"] else Resolver(config, track_changes=False)
+        )
         self.batcher = Batcher.restore(window_ms, grace_ms, by_owner["b"])
         self.changelog = Changelog.restore(by_owner["c"])
+
+    def snapshot(self) -> bytes:
+        """The whole pipeline as bytes: the core's snapshot, the pending windows and the versions."""
+        core = self.resolver.snapshot()
+        batcher = json.dumps(list(self.batcher.records()), separators=(",", ":")).encode()
+        versions = json.dumps(list(self.changelog.records()), separators=(",", ":")).encode()
+        body = _HEAD.pack(_MAGIC, _FORMAT, len(core), len(batcher), len(versions)) + core + batcher + versions
+        return body + struct.pack(">I", zlib.crc32(body))
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        config: ResolverConfig,
+        window_ms: int,
+        grace_ms: int,
+        data: bytes,
+        *,
+        resolved_topic: str = "irl.customers.resolved",
+    ) -> Pipeline:
+        """The pipeline `snapshot()` wrote (with the same configuration). Raises SnapshotFormatError."""
+        if len(data) < _HEAD.size + 4 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
+            raise SnapshotFormatError("not a pipeline snapshot, or damaged (CRC)")
+        magic, version, n_core, n_batcher, n_versions = _HEAD.unpack_from(data)
+        if magic != _MAGIC or version != _FORMAT:
+            raise SnapshotFormatError(f"pipeline snapshot format {version}, this worker reads {_FORMAT}")
+        at = _HEAD.size
+        core = data[at : at + n_core]
+        at += n_core
+        batcher = json.loads(data[at : at + n_batcher])
+        at += n_batcher
+        versions = json.loads(data[at : at + n_versions])
+        self = cls(config, window_ms, grace_ms, resolved_topic=resolved_topic)
+        self.resolver = Resolver.from_snapshot(config, core, track_changes=False)
+        self.batcher = Batcher.restore(window_ms, grace_ms, [tuple(r) for r in batcher])
+        self.changelog = Changelog.restore([tuple(r) for r in versions])
+        return self
 
     def _drain(self, step: Step) -> Step:
         for prefix, owner in (("r/", self.resolver), ("b/", self.batcher), ("c/", self.changelog)):
@@ -94,7 +149,7 @@ class Pipeline:
         return step
 
     def on_events(self, offset: int, events: Sequence[Interaction]) -> list[Step]:
-        """Apply events (in log order); returns the event step and any window it closed."""
+        """Apply events (in log order); returns their step. Windows close on the next tick, never here."""
         step = Step(offset)
         for event in events:
             outcome = self.resolver.apply(event)
@@ -110,9 +165,7 @@ class Pipeline:
                 absorbed=outcome.absorbed,
             )
             step.note(outcome)
-        steps = [self._drain(step)]
-        steps.extend(self.close_due(offset))
-        return steps
+        return [self._drain(step)]
 
     def on_action(self, offset: int, action: dict[str, Any]) -> list[Step]:
         """Apply an operator action (block, split, erase) in log order; its effects join the open batch.

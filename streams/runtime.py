@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from streams.pipeline import Pipeline
 from streams.readmodel import RedisReadModel
 from streams.settings import Settings
-from streams.state_store import TableStateLog
 
 __all__ = ["Runtime"]
 
@@ -23,7 +23,6 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pipeline: Pipeline | None = None
-        self.state: TableStateLog | None = None
         self.applied_offset = -1
         self.redis: RedisReadModel | None = None
         self.redis_offset: int | None = None
@@ -36,9 +35,12 @@ class Runtime:
         self.writer_epoch = 0
         #: held while the single writer applies and writes a batch; a revocation waits for it
         self.writer_lock = asyncio.Lock()
-        #: the next links offset to apply when it was not delivered in order (the log is read again from it)
-        self.gap: int | None = None
-        self.gap_sought_at = 0.0
+        #: the links log's end offset as the ordered stage's consumer last saw it (None: unknown)
+        self.links_position: Callable[[], int | None] = lambda: None
+        #: consumer lag per ``topic/partition`` of each stage's consumer (None: not known yet)
+        self.lag_sources: list[Callable[[], dict[str, int] | None]] = []
+        #: called with the decoded records of every published step (the web layer's journal)
+        self.on_published: Callable[[list[dict[str, Any]]], None] | None = None
         #: when the writer last logged its progress (monotonic seconds)
         self.progress_logged_at = 0.0
         self.stats: dict[str, Any] = {
@@ -51,6 +53,10 @@ class Runtime:
             "last_window_end": None,
             "last_publish_ms": None,
             "redis_rebuilds": 0,
+            #: snapshots of the ordered stage stored by this worker, the last one's links offset and size
+            "snapshots": 0,
+            "snapshot_offset": None,
+            "snapshot_bytes": None,
             #: failed attempts to fetch writer schemas from the registry (the worker waited each time)
             "registry_errors": 0,
             #: seconds the single writer has applied nothing while records waited (`streams.stall`)

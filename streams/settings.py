@@ -8,6 +8,7 @@ The resolver core never sees these: the shell turns them into core values.
 from __future__ import annotations
 
 import os
+import socket
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -134,6 +135,10 @@ class Settings:
     tick_seconds: float = 1.0
     session_timeout_seconds: int = 10
     stall_seconds: int = 120
+    #: at most this often the ordered stage stores a snapshot of its state (when it changed)
+    snapshot_seconds: float = 10.0
+    #: this worker's static consumer-group member name (with the app id); default host name and web port
+    worker_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -214,6 +219,8 @@ class Settings:
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
+            snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
+            worker_id=_worker_id(e),
         )
 
     def touchpoint_topics(self) -> dict[str, str]:
@@ -234,3 +241,14 @@ class Settings:
                     value = value.replace(f":{parts.password}@", ":***@")
             out[f"IRL_{f.name.upper()}"] = value
         return out
+
+
+def _worker_id(e: Mapping[str, str]) -> str:
+    """IRL_WORKER_ID, or this host's name and web port: stable across restarts, distinct between workers."""
+    value = _str(e, "IRL_WORKER_ID", "")
+    if not value:
+        port = e.get("IRL_WEB_PORT", "6066").strip() or "6066"
+        value = f"{socket.gethostname()}-{port}"
+    if len(value) > 200 or not all(c.isalnum() or c in "._-" for c in value):
+        raise SettingsError(f"IRL_WORKER_ID={value[:40]!r}: letters, digits, '.', '_' and '-' only (at most 200)")
+    return value

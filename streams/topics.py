@@ -192,9 +192,14 @@ async def create_project_topics(settings: Settings) -> list[str]:
 
 
 async def records_to_end(
-    bootstrap: str, topic: str, timeout_s: float = 60.0, *, security: Mapping[str, Any] | None = None
+    bootstrap: str,
+    topic: str,
+    timeout_s: float = 60.0,
+    *,
+    security: Mapping[str, Any] | None = None,
+    start: int | None = None,
 ) -> AsyncIterator[ConsumerRecord]:
-    """Every record of `topic` from the beginning to the end offsets taken at the start, partition by partition.
+    """Every record of `topic` from the beginning (or `start`) to the end offsets taken at the start, by partition.
 
     Raises LookupError when the topic does not exist and TimeoutError when reading takes
     longer than `timeout_s`. Commits nothing (no consumer group).
@@ -209,6 +214,10 @@ async def records_to_end(
         tps = [TopicPartition(topic, p) for p in range(count)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        if start is not None:
+            for tp in tps:
+                if start > await consumer.position(tp):
+                    consumer.seek(tp, start)
         ends = await consumer.end_offsets(tps)
         deadline = time.monotonic() + timeout_s
         for tp in tps:

@@ -1,56 +1,100 @@
-"""`irl rebuild-redis`: rebuild the Redis read model from the worker's table changelog."""
+"""`irl rebuild-redis`: rebuild the Redis read model from the ordered stage's snapshot and the links log after it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import click
 
 from streams.settings import Settings, SettingsError
-from streams.state_store import read_state
-from streams.topics import state_topic_name
 
 __all__ = ["command"]
 
 
-async def _read(bootstrap: str, topic: str) -> dict[str, str]:
-    try:
-        return await read_state(bootstrap, topic, timeout_s=600.0)
-    except LookupError:
-        raise click.ClickException(f"topic {topic} does not exist: has the worker ever run?") from None
-    except TimeoutError as exc:
-        raise click.ClickException(str(exc)) from None
+class _Quiet:
+    """A mirror that writes nothing (the rebuild writes Redis once, at the end)."""
+
+    async def step(self, step: object) -> None:
+        return None
+
+    async def resume(self, applied: int) -> None:
+        return None
+
+    async def check(self, force: bool) -> None:
+        return None
+
+
+async def _nothing(*_args: object) -> None:
+    return None
 
 
 async def _rebuild(settings: Settings) -> tuple[int, int]:
-    from streams.app import resolver_config
-    from streams.pipeline import Pipeline
+    """The state the ordered stage would have at the links log's end, written to Redis; (customers, offset)."""
+    from streams.app import links_topic_name, resolver_config
+    from streams.codec import Codecs, use
+    from streams.kafka_auth import client_options
+    from streams.linkbatch import kind_of
     from streams.readmodel import RedisReadModel
-    from streams.state_store import InMemoryStateLog
+    from streams.runtime import Runtime
+    from streams.sequencer import LinkRecord, Ports, Sequencer
+    from streams.snapshots import BackgroundSnapshot, read_stored_state
+    from streams.topics import records_to_end, state_topic_name
 
-    topic = state_topic_name(settings)
-    log = InMemoryStateLog(await _read(settings.kafka_bootstrap, topic))
-    wal = log.redo()
-    offset = -1 if wal is None else wal.offset
-    pipeline = Pipeline(
-        resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000, log.records()
+    security = client_options(settings)
+    codecs = Codecs.from_settings(settings)
+    use(codecs)  # links records written before batches are touchpoint bytes
+
+    async def fetch_schemas(values: list[bytes]) -> None:
+        await codecs.prefetch(values)
+
+    async def read_state() -> dict[bytes, bytes]:
+        return await read_stored_state(settings.kafka_bootstrap, state_topic_name(settings), 600.0, security=security)
+
+    rt = Runtime(settings)
+    rt.owns_links = True
+    sequencer = Sequencer(
+        rt,
+        resolver_config(settings),
+        settings.window_seconds * 1000,
+        settings.grace_seconds * 1000,
+        settings.topic_resolved,
+        # Nothing is published or written: the outputs of the tail are on the resolved topic already.
+        Ports(read_state, _nothing, _nothing, _nothing, fetch_schemas, _Quiet()),
+        BackgroundSnapshot(Path(settings.data_dir) / "snapshots"),
     )
+    start = await sequencer.restore()
+    batch: list[LinkRecord] = []
+    async for rec in records_to_end(
+        settings.kafka_bootstrap, links_topic_name(settings), 600.0, security=security, start=start
+    ):
+        batch.append(LinkRecord(rec.offset, kind_of(rec.headers), rec.value or b""))
+        if len(batch) >= 100:
+            await sequencer.apply(batch, rt.writer_epoch)
+            batch = []
+    await sequencer.apply(batch, rt.writer_epoch)
+    assert rt.pipeline is not None
     model = RedisReadModel.from_url(settings.redis_url, settings.topic_prefix, settings.redis_ca_file)
     try:
-        n = await model.rebuild(pipeline.mirror_records(), (), offset)
+        n = await model.rebuild(rt.pipeline.mirror_records(), (), rt.applied_offset)
     finally:
         await model.close()
-    return n, offset
+    return n, rt.applied_offset
 
 
 @click.command("rebuild-redis")
 def command() -> None:
-    """Replace the Redis read model with the state in the worker's Faust table."""
+    """Replace the Redis read model with the ordered stage's state (its snapshot and the links log after it)."""
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     t0 = time.monotonic()
-    n, offset = asyncio.run(_rebuild(settings))
+    try:
+        n, offset = asyncio.run(_rebuild(settings))
+    except LookupError as exc:
+        raise click.ClickException(f"{exc}: has the worker ever run?") from None
+    except TimeoutError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"rebuilt Redis: {n} customers at links offset {offset} in {time.monotonic() - t0:.1f}s")

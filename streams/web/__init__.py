@@ -35,10 +35,10 @@ __all__ = [
     "SendAction",
     "build_routes",
     "create_web_app",
-    "faust_lag_probe",
     "install",
     "middlewares",
     "record_published",
+    "runtime_lag_probe",
 ]
 
 
@@ -78,23 +78,18 @@ def create_web_app(
     return app
 
 
-def faust_lag_probe(app: faust.App) -> LagProbe:
-    """Consumer lag per ``topic/partition`` from the Faust consumer (best effort: None when unknown)."""
+def runtime_lag_probe(rt: Runtime) -> LagProbe:
+    """Consumer lag per ``topic/partition`` from the stages' own consumers (None when none is known yet)."""
 
     def probe() -> dict[str, int] | None:
-        consumer = app.consumer
-        # Faust keeps committed offsets privately; without them lag cannot be told.
-        committed = getattr(consumer, "_committed_offset", None)
-        if committed is None:
-            return None
         out: dict[str, int] = {}
-        for tp in sorted(consumer.assignment()):
-            high = consumer.highwater(tp)
-            if high is None:
-                continue
-            done = committed.get(tp) or 0
-            out[f"{tp.topic}/{tp.partition}"] = max(0, int(high) - int(done))
-        return out
+        known = False
+        for source in rt.lag_sources:
+            lag = source()
+            if lag is not None:
+                known = True
+                out.update(lag)
+        return out if known else None
 
     return probe
 
@@ -110,7 +105,7 @@ def install(app: faust.App, rt: Runtime, settings: Settings, send_action: SendAc
     web_app = getattr(app.web, "web_app", None)
     if not isinstance(web_app, web.Application):
         raise TypeError("the views need Faust's aiohttp web driver")
-    routes = build_routes(rt, settings, send_action, lag_probe=faust_lag_probe(app))
+    routes = build_routes(rt, settings, send_action, lag_probe=runtime_lag_probe(rt))
     ours = {route.path for route in routes if isinstance(route, web.RouteDef)}
     # aiohttp serves the first match: an older page on one of our paths would shadow ours,
     # and bypass authentication if it was mounted without it.

@@ -35,7 +35,7 @@ from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.interaction import from_json
 from streams.app import resolver_config
-from streams.codec import decode_interaction
+from streams.linkbatch import events_of
 from streams.pipeline import Pipeline
 from streams.producer import InteractionProducer
 from streams.settings import Settings
@@ -208,7 +208,7 @@ def clean_run(settings: Settings, links: Sequence[ConsumerRecord]) -> list[dict[
             for step in pipeline.on_action(msg.offset, json.loads(msg.value)):
                 out.extend(step.records)
         else:
-            batch.append(decode_interaction(msg.value))
+            batch.extend(events_of(kind, msg.value))
         last = msg.offset
     flush()
     return out
@@ -296,7 +296,7 @@ async def check_nothing_lost(
         )
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nlast seen: {last}") from None
-    triaged = {decode_interaction(m.value).event_id for m in links if header(m, "irl.kind") == b"event"}
+    triaged = {ev.event_id for m in links for ev in events_of(header(m, "irl.kind"), m.value)}
     assert valid_ids <= triaged, f"{len(valid_ids - triaged)} acknowledged events never reached the resolver"
 
     by_version: dict[tuple[str, int], set[str]] = {}

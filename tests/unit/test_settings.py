@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -116,15 +117,37 @@ def test_touchpoint_topics_keep_old_event_times() -> None:
     assert specs["irl-resolver-links"]["retention.ms"] != "-1"
 
 
-def test_faust_never_recovers_the_state_table(tmp_path: Path) -> None:
-    """The writer's own read of its state topic is the only recovery: the table's Faust changelog is another topic."""
-    from streams.app import create_app
-    from streams.topics import project_topics, state_topic_name, table_topic_name
+def test_importing_the_app_builds_nothing(tmp_path: Path) -> None:
+    """`import streams.app` reads no setting and builds no app; `streams.app.app` builds one on first use."""
+    import subprocess
+    import sys
 
-    settings = Settings.from_env({"IRL_DATA_DIR": str(tmp_path), "IRL_APP_ID": "irl-unit-state"})
-    app = create_app(settings)
-    table = app.tables["irl-state"]  # type: ignore[attr-defined]
-    assert table.changelog_topic.get_topic_name() == table_topic_name(settings)
-    assert table_topic_name(settings) != state_topic_name(settings)
-    names = {s.name for s in project_topics(settings)}
-    assert {table_topic_name(settings), state_topic_name(settings)} <= names
+    env = {**os.environ, "IRL_DEFAULT_REGION": "ZZ", "IRL_DATA_DIR": str(tmp_path)}  # building would fail on ZZ
+    code = "import streams.app as m; assert m._built is None; m.build_app; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+    env["IRL_DEFAULT_REGION"] = "IN"
+    code = "import streams.app as m; a = m.app; assert m._built is a; print(type(a).__name__)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("_App")
+
+
+def test_the_worker_host_is_not_triage_group(tmp_path: Path) -> None:
+    """Faust's own group speaks another protocol than triage's consumer group (the app id): they must differ."""
+    from streams.app import build_app
+
+    settings = Settings.from_env({"IRL_DATA_DIR": str(tmp_path), "IRL_APP_ID": "irl-unit-host"})
+    app = build_app(settings)
+    assert app.conf.id != settings.app_id
+    assert not app.tables  # type: ignore[attr-defined]
+
+
+def test_worker_id_defaults_to_host_and_port_and_is_checked() -> None:
+    import socket
+
+    assert Settings.from_env({"IRL_WEB_PORT": "6123"}).worker_id == f"{socket.gethostname()}-6123"
+    assert Settings.from_env({"IRL_WORKER_ID": "w-1.a"}).worker_id == "w-1.a"
+    with pytest.raises(SettingsError, match="IRL_WORKER_ID"):
+        Settings.from_env({"IRL_WORKER_ID": "a b"})

@@ -1,0 +1,229 @@
+"""The Kafka side of the two stages: a consumer loop each, reading with ``getmany``.
+
+Faust's agents pay the framework per record (docs/architecture.md, "Cost per event"); these
+loops pay it per fetch. Each runs as a task of the Faust app and owns one aiokafka consumer:
+
+* `run_triage`: group ``<app id>``, the touchpoint topics; commits a fetch's offsets once
+  triage has put everything it caused on the broker, and what is done when partitions move.
+* `run_sequencer`: group ``<app id>-sequencer``, the links log's one partition, static
+  membership; never commits (the ordered stage keeps its offset in its state) and seeks to
+  the next offset to apply whenever it takes the partition.
+
+A bug in either stops the process (exit 70) before anything it did not finish is
+committed or written: a restart reads on from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from streams.kafka_auth import client_options
+from streams.linkbatch import kind_of
+from streams.runtime import Runtime
+from streams.sequencer import Fenced, LinkRecord, Sequencer
+from streams.settings import Settings
+from streams.triage import Consumed, Triage
+
+__all__ = ["run_sequencer", "run_triage", "sequencer_group", "worker_instance"]
+
+log = logging.getLogger("irl.worker")
+
+#: Records one triage fetch takes (of all its partitions).
+TRIAGE_FETCH = 2000
+#: Links records (batches, ticks, actions) one ordered-stage fetch takes.
+SEQUENCER_FETCH = 50
+#: Longest a taking-over ordered stage may spend restoring before the group thinks it dead.
+RESTORE_TIMEOUT_S = 900
+
+
+def sequencer_group(settings: Settings) -> str:
+    return f"{settings.app_id}-sequencer"
+
+
+def worker_instance(settings: Settings) -> str:
+    """This worker's static group member id: stable across its restarts, distinct between workers."""
+    return f"{settings.app_id}-{settings.worker_id}"
+
+
+def _consumer(settings: Settings, group: str, **extra: Any) -> AIOKafkaConsumer:
+    session_ms = settings.session_timeout_seconds * 1000
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=session_ms,
+        heartbeat_interval_ms=max(1000, session_ms // 5),
+        **client_options(settings),
+        **extra,
+    )
+
+
+def _die(what: str) -> None:
+    log.critical("%s failed; exiting so that a restart reads on from the last commit", what, exc_info=True)
+    logging.shutdown()
+    os._exit(70)
+
+
+class _TriageListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: _TriageLoop) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.owner.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner.rt.assigned = True
+
+
+class _TriageLoop:
+    def __init__(self, settings: Settings, rt: Runtime, triage: Triage) -> None:
+        self.settings = settings
+        self.rt = rt
+        self.triage = triage
+        self.lock = asyncio.Lock()
+        #: next offset per partition, triaged but not yet committed
+        self.done: dict[TopicPartition, int] = {}
+        #: next offset per partition to triage (for the lag)
+        self.position: dict[TopicPartition, int] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def commit(self, only: Any = None) -> None:
+        consumer = self.consumer
+        offsets = {tp: o for tp, o in self.done.items() if only is None or tp in only}
+        if consumer is None or not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:  # read again by the next owner: a no-op there
+            log.warning("triage could not commit (%s); those records will be triaged again", type(exc).__name__)
+        for tp in offsets:
+            if self.done.get(tp) == offsets[tp]:
+                del self.done[tp]
+
+    def lag(self) -> dict[str, int] | None:
+        """Records not yet triaged per assigned touchpoint partition."""
+        consumer = self.consumer
+        if consumer is None:
+            return None
+        out: dict[str, int] = {}
+        for tp in sorted(consumer.assignment()):
+            high = _highwater(consumer, tp)
+            at = self.position.get(tp)
+            if high is not None and at is not None:
+                out[f"{tp.topic}/{tp.partition}"] = max(0, high - at)
+        return out
+
+    async def on_revoked(self, revoked: Any) -> None:
+        async with self.lock:  # the fetch in flight finishes its sends first
+            await self.commit(set(revoked))
+            for tp in revoked:
+                self.done.pop(tp, None)
+
+    async def run(self) -> None:
+        s = self.settings
+        consumer = _consumer(s, s.app_id, max_poll_records=TRIAGE_FETCH)
+        self.consumer = consumer
+        self.rt.lag_sources.append(self.lag)
+        consumer.subscribe(list(s.touchpoint_topics().values()), listener=_TriageListener(self))
+        await consumer.start()
+        try:
+            while True:
+                data = await consumer.getmany(timeout_ms=200, max_records=TRIAGE_FETCH)
+                if not data:
+                    continue
+                async with self.lock:
+                    records = [
+                        Consumed(m.topic, m.partition, m.offset, m.key, m.value, list(m.headers or ()))
+                        for tp in sorted(data)
+                        for m in data[tp]
+                    ]
+                    try:
+                        await self.triage.process(records)
+                    except Exception:
+                        _die("triage")
+                    for tp, msgs in data.items():
+                        self.done[tp] = self.position[tp] = msgs[-1].offset + 1
+                await self.commit()
+        finally:
+            await consumer.stop()
+
+
+async def run_triage(settings: Settings, rt: Runtime, triage: Triage) -> None:
+    """Triage the touchpoint topics until cancelled."""
+    await _TriageLoop(settings, rt, triage).run()
+
+
+class _SequencerListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, rt: Runtime, sequencer: Sequencer, tp: TopicPartition) -> None:
+        self.rt = rt
+        self.sequencer = sequencer
+        self.tp = tp
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Another worker may own the links log next. Fence this stage and let the step in
+        # flight finish its sends, so that the next owner, which can only be assigned after
+        # this returns, reads every record this one wrote.
+        if self.tp in revoked:
+            await self.sequencer.revoke()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.rt.owns_links = self.tp in assigned
+        self.rt.assigned = True
+
+
+async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, links_topic: str) -> None:
+    """Apply the links log whenever this worker holds its partition, until cancelled."""
+    tp = TopicPartition(links_topic, 0)
+    consumer = _consumer(
+        settings,
+        sequencer_group(settings),
+        group_instance_id=worker_instance(settings),
+        max_poll_interval_ms=RESTORE_TIMEOUT_S * 1000,
+        max_poll_records=SEQUENCER_FETCH,
+    )
+    rt.links_position = lambda: _highwater(consumer, tp)
+
+    def lag() -> dict[str, int] | None:
+        end = _highwater(consumer, tp) if rt.owns_links else None
+        return None if end is None else {f"{links_topic}/0": max(0, end - rt.applied_offset - 1)}
+
+    rt.lag_sources.append(lag)
+    consumer.subscribe([links_topic], listener=_SequencerListener(rt, sequencer, tp))
+    await consumer.start()
+    try:
+        while True:
+            if rt.owns_links and rt.pipeline is None:
+                try:
+                    consumer.seek(tp, await sequencer.restore())
+                except Fenced:
+                    continue
+                except Exception:
+                    _die("restoring the ordered stage")
+            data = await consumer.getmany(timeout_ms=200, max_records=SEQUENCER_FETCH)
+            msgs = data.get(tp)
+            try:
+                if msgs and rt.owns_links and rt.pipeline is not None:
+                    records = [LinkRecord(m.offset, kind_of(m.headers), m.value) for m in msgs]
+                    await sequencer.apply(records, rt.writer_epoch)
+                await sequencer.tend()
+            except Fenced:
+                log.info("links partition revoked mid-batch: the rest is left to the next owner")
+            except Exception:
+                _die("the ordered stage")
+    finally:
+        await consumer.stop()
+
+
+def _highwater(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    try:
+        got = consumer.highwater(tp)
+    except Exception:  # not assigned, or no fetch yet: unknown
+        return None
+    return got if isinstance(got, int) and got >= 0 else None

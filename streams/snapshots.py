@@ -1,0 +1,203 @@
+"""The ordered stage's snapshots: written in the background, kept in chunks in the state topic.
+
+The state topic (compacted, one partition) holds the latest snapshot of the pipeline as
+chunks of at most `CHUNK_BYTES` and, after them, a manifest naming the links offset it
+was taken at:
+
+    key                          value
+    snapshot/<offset>/000000     bytes 0 .. 900k of the snapshot
+    snapshot/<offset>/000001     ...
+    snapshot                     {"offset": 41230, "chunks": 3, "size": 2351234, "crc": 123456789}
+    snapshot/<older>/...         tombstones: the previous snapshot's chunks, once this manifest is written
+
+One partition keeps that order, so whenever a manifest is readable its chunks are too, and
+a crash while chunks are written leaves the previous manifest and its chunks intact.
+Recovery loads the snapshot and applies the links log after its offset again (the tail):
+the pipeline's outputs are a function of the log, so the tail publishes the same bytes.
+
+`BackgroundSnapshot` takes the snapshot in a forked child (copy-on-write, like Redis's
+BGSAVE): the ordered stage goes on applying while the child writes the bytes to a file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streams.pipeline import Pipeline
+from streams.topics import records_to_end
+
+__all__ = [
+    "CHUNK_BYTES",
+    "MANIFEST_KEY",
+    "BackgroundSnapshot",
+    "Manifest",
+    "StoredState",
+    "read_stored_state",
+    "snapshot_records",
+    "unpack_state",
+]
+
+log = logging.getLogger("irl.worker")
+
+MANIFEST_KEY = b"snapshot"
+_CHUNK_PREFIX = b"snapshot/"
+#: Largest chunk record (the state topic accepts 16 MiB records; small chunks fetch evenly).
+CHUNK_BYTES = 900_000
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """Which snapshot is current: its links offset, chunk count, size and CRC-32."""
+
+    offset: int
+    chunks: int
+    size: int
+    crc: int
+
+    def chunk_keys(self) -> list[bytes]:
+        return [f"snapshot/{self.offset}/{i:06d}".encode() for i in range(self.chunks)]
+
+    def encode(self) -> bytes:
+        body = {"offset": self.offset, "chunks": self.chunks, "size": self.size, "crc": self.crc}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, value: bytes) -> Manifest:
+        d = json.loads(value)
+        return cls(int(d["offset"]), int(d["chunks"]), int(d["size"]), int(d["crc"]))
+
+
+def snapshot_records(
+    data: bytes, offset: int, previous: Manifest | None, forget: Iterable[bytes] = ()
+) -> tuple[Manifest, list[tuple[bytes, bytes | None]]]:
+    """The state records that make `data` (taken at links `offset`) current, in the order to send them.
+
+    Chunks, the manifest, then tombstones for the previous snapshot's chunks and for the
+    keys in `forget` (records of the older one-record-per-key format).
+    """
+    manifest = Manifest(offset, max(1, -(-len(data) // CHUNK_BYTES)), len(data), zlib.crc32(data))
+    out: list[tuple[bytes, bytes | None]] = [
+        (key, data[i * CHUNK_BYTES : (i + 1) * CHUNK_BYTES]) for i, key in enumerate(manifest.chunk_keys())
+    ]
+    out.append((MANIFEST_KEY, manifest.encode()))
+    if previous is not None and previous.offset != offset:
+        out.extend((key, None) for key in previous.chunk_keys())
+    out.extend((key, None) for key in forget)
+    return manifest, out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What the state topic holds: the current snapshot, or records of the older format, or nothing."""
+
+    manifest: Manifest | None
+    data: bytes | None
+    #: key -> value of the older one-record-per-key format (text)
+    legacy: dict[str, str]
+
+
+def unpack_state(folded: Mapping[bytes, bytes]) -> StoredState:
+    """Split a folded state topic into its snapshot and any older-format records.
+
+    Raises ValueError when the manifest names chunks that are missing or do not match.
+    """
+    manifest: Manifest | None = None
+    data: bytes | None = None
+    raw = folded.get(MANIFEST_KEY)
+    if raw is not None:
+        manifest = Manifest.decode(raw)
+        parts = [folded.get(key) for key in manifest.chunk_keys()]
+        if any(p is None for p in parts):
+            raise ValueError(f"snapshot at offset {manifest.offset}: chunks missing from the state topic")
+        data = b"".join(p for p in parts if p is not None)
+        if len(data) != manifest.size or zlib.crc32(data) != manifest.crc:
+            raise ValueError(f"snapshot at offset {manifest.offset}: size or CRC does not match its manifest")
+    legacy = {
+        k.decode(): v.decode() for k, v in folded.items() if k != MANIFEST_KEY and not k.startswith(_CHUNK_PREFIX)
+    }
+    return StoredState(manifest, data, legacy)
+
+
+async def read_stored_state(
+    bootstrap: str, topic: str, timeout_s: float, *, security: Mapping[str, Any] | None = None
+) -> dict[bytes, bytes]:
+    """Fold the state topic to its end (latest value per key; tombstones delete). Raises like `records_to_end`."""
+    state: dict[bytes, bytes] = {}
+    async for rec in records_to_end(bootstrap, topic, timeout_s, security=security):
+        if rec.key is None:
+            continue
+        if rec.value is None:
+            state.pop(rec.key, None)
+        else:
+            state[rec.key] = rec.value
+    return state
+
+
+class BackgroundSnapshot:
+    """At most one snapshot at a time, taken by a forked child that writes it to a file in `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._child: tuple[int, int, Path, float] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._child is not None
+
+    def start(self, pipeline: Pipeline, offset: int) -> None:
+        """Fork a child that writes `pipeline.snapshot()` (taken at links `offset`) to a file."""
+        if self._child is not None:
+            raise RuntimeError("a snapshot is already being taken")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"snapshot-{offset}.bin"
+        pid = os.fork()
+        if pid == 0:  # the child: write the file and leave, touching nothing of the parent's I/O
+            code = 1
+            try:
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(pipeline.snapshot())
+                os.replace(tmp, path)
+                code = 0
+            finally:
+                os._exit(code)
+        self._child = (pid, offset, path, time.monotonic())
+
+    def poll(self) -> tuple[int, bytes, float] | None:
+        """The finished snapshot (links offset, bytes, seconds taken), once; None while running or after a failure."""
+        if self._child is None:
+            return None
+        pid, offset, path, t0 = self._child
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == 0:
+            return None
+        self._child = None
+        try:
+            if os.waitstatus_to_exitcode(status) != 0:
+                log.error("the snapshot at links offset %d failed in its child (status %d)", offset, status)
+                return None
+            return offset, path.read_bytes(), time.monotonic() - t0
+        finally:
+            path.unlink(missing_ok=True)
+
+    def abandon(self) -> None:
+        """Forget a snapshot in progress (its partition moved away): end the child, drop its file."""
+        if self._child is None:
+            return
+        pid, _offset, path, _t0 = self._child
+        self._child = None
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            pass
+        path.unlink(missing_ok=True)
+        path.with_suffix(".tmp").unlink(missing_ok=True)

@@ -1,0 +1,323 @@
+"""The ordered stage in process: a links log through `Sequencer` with fake ports, crashed and resumed.
+
+links log   B B T B A B T B B T ...          (B: a batch of events, T: a tick, A: an action)
+run 1       |--apply--|snapshot|--apply--X    (X: the process dies: anywhere, even mid-publish)
+run 2                 restore ─▶ tail ─────▶  to the end
+oracle      a clean Pipeline over the whole log: the same records, deduplicated by change_id,
+            and one content per (customer id, version)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resolver.config import ResolverConfig
+from resolver.interaction import from_json
+from streams.codec import decode_resolved
+from streams.linkbatch import ACTION, BATCH, TICK, encode_batches
+from streams.pipeline import Pipeline, Step
+from streams.runtime import Runtime
+from streams.sequencer import Fenced, LinkRecord, Ports, Sequencer
+from streams.settings import Settings
+from streams.snapshots import CHUNK_BYTES, MANIFEST_KEY, BackgroundSnapshot, snapshot_records, unpack_state
+from streams.state_store import InMemoryStateLog, encode_wal
+from streams.synthetic import generate
+
+WINDOW_MS, GRACE_MS = 2000, 1000
+NOW = 1_800_000_000_000
+#: Live events, 150 ms apart from NOW: their times close 2-s windows between ticks, where the cut of the
+#: log into fetches would decide a window's records if windows closed on event time alone.
+EVENTS = [
+    dataclasses.replace(from_json(obj), occurred_at=NOW + 150 * i)
+    for i, obj in enumerate(generate(customers=80, seed=11)[0])
+]
+
+
+def links_log(seed: int) -> list[LinkRecord]:
+    """Batches of events (some sent twice), ticks between them, and one split action."""
+    rng = random.Random(seed)
+    out: list[LinkRecord] = [LinkRecord(0, TICK, json.dumps({"now": NOW}).encode())]
+    now = NOW
+    i = 0
+    while i < len(EVENTS):
+        n = rng.randint(1, 25)
+        chunk = EVENTS[i : i + n]
+        if rng.random() < 0.2:
+            chunk = chunk + chunk[:2]  # a duplicate triaged twice
+        i += n
+        (value,) = encode_batches(chunk, max_bytes=1 << 30)
+        out.append(LinkRecord(len(out), BATCH, value))
+        if rng.random() < 0.4:
+            now += 500 * rng.randint(1, 6)
+            out.append(LinkRecord(len(out), TICK, json.dumps({"now": now}).encode()))
+    action = {"action": "block", "identifier": "email:nobody@example.com", "action_id": "a1", "actor": "t", "at": now}
+    out.append(LinkRecord(len(out), ACTION, json.dumps(action).encode()))
+    out.append(LinkRecord(len(out), TICK, json.dumps({"now": now + 60_000}).encode()))
+    return out
+
+
+def clean_run(log: list[LinkRecord]) -> list[bytes]:
+    """What one uninterrupted pipeline publishes for `log` (encoded records, in order)."""
+    pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    out: list[bytes] = []
+    for rec in log:
+        if rec.kind == TICK:
+            steps = pipeline.on_tick(rec.offset, json.loads(rec.value)["now"])
+        elif rec.kind == ACTION:
+            steps = pipeline.on_action(rec.offset, json.loads(rec.value))
+        else:
+            from streams.linkbatch import decode_batch
+
+            steps = pipeline.on_events(rec.offset, decode_batch(rec.value))
+        for step in steps:
+            out.extend(v for _k, v in step.outputs)
+    return out
+
+
+class Crash(Exception):
+    """The process dies here."""
+
+
+class FakeKafka:
+    """The state topic as a dict (compacted), the resolved topic as a list; can die after N publishes."""
+
+    def __init__(self) -> None:
+        self.state: dict[bytes, bytes] = {}
+        self.published: list[bytes] = []
+        self.die_after: int | None = None
+
+    async def read_state(self) -> dict[bytes, bytes]:
+        return dict(self.state)
+
+    async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> None:
+        for key, value in records:
+            if value is None:
+                self.state.pop(key, None)
+            else:
+                self.state[key] = value
+
+    async def publish(self, outputs: list[tuple[bytes, bytes]]) -> None:
+        for _key, value in outputs:
+            if self.die_after is not None and len(self.published) >= self.die_after:
+                raise Crash
+            self.published.append(value)
+
+    async def nothing(self, *_args: Any) -> None:
+        return None
+
+
+class FakeMirror:
+    def __init__(self) -> None:
+        self.offsets: list[int] = []
+
+    async def step(self, step: Step) -> None:
+        self.offsets.append(step.offset)
+
+    async def resume(self, applied: int) -> None:
+        return None
+
+    async def check(self, force: bool) -> None:
+        return None
+
+
+class InlineSnapshot:
+    """`BackgroundSnapshot` without the fork: the snapshot is taken at once and handed over on the next poll."""
+
+    def __init__(self) -> None:
+        self.done: tuple[int, bytes, float] | None = None
+
+    @property
+    def running(self) -> bool:
+        return False
+
+    def start(self, pipeline: Pipeline, offset: int) -> None:
+        self.done = (offset, pipeline.snapshot(), 0.0)
+
+    def poll(self) -> tuple[int, bytes, float] | None:
+        done, self.done = self.done, None
+        return done
+
+    def abandon(self) -> None:
+        self.done = None
+
+
+def sequencer(kafka: FakeKafka, interval_s: float = 0.0) -> Sequencer:
+    rt = Runtime(Settings())
+    rt.owns_links = True
+    ports = Ports(kafka.read_state, kafka.send_state, kafka.publish, kafka.nothing, kafka.nothing, FakeMirror())
+    topic = "irl.customers.resolved"
+    return Sequencer(rt, ResolverConfig(), WINDOW_MS, GRACE_MS, topic, ports, InlineSnapshot(), interval_s)
+
+
+async def run(seq: Sequencer, log: list[LinkRecord], fetch: int, snapshot_every: int) -> None:
+    """What the Kafka loop does: restore, seek, then fetches of `fetch` records, tending snapshots between."""
+    position = await seq.restore()
+    fetches = 0
+    while position < len(log):
+        records = log[position : position + fetch]
+        await seq.apply(records, seq.rt.writer_epoch)
+        position = records[-1].offset + 1
+        fetches += 1
+        if fetches % snapshot_every == 0:
+            await seq.tend()  # starts one
+            await seq.tend()  # stores it
+
+
+def check_against(clean: list[bytes], published: list[bytes]) -> None:
+    assert set(published) == set(clean), "the deduplicated resolved topic differs from a clean run"
+    versions: dict[tuple[str, int], set[bytes]] = {}
+    for value in published:
+        rec = decode_resolved(value)
+        versions.setdefault((rec["customer_id"], rec["version"]), set()).add(value)
+    forked = [k for k, v in versions.items() if len(v) > 1]
+    assert not forked, f"one customer version published with two contents: {forked[:3]}"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_crash_anywhere_and_resume_from_the_snapshot_and_the_tail(seed: int) -> None:
+    rng = random.Random(seed)
+    log = links_log(seed)
+    clean = clean_run(log)
+    assert len(clean) > 50
+    kafka = FakeKafka()
+
+    async def scenario() -> None:
+        for _ in range(3):  # three crashes, each at a random publish, each run cut into other fetches
+            kafka.die_after = len(kafka.published) + rng.randint(0, max(1, len(clean) // 3))
+            with pytest.raises(Crash):
+                await run(sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+        kafka.die_after = None
+        await run(sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+
+    asyncio.run(scenario())
+    check_against(clean, kafka.published)
+    manifest = unpack_state(kafka.state).manifest
+    assert manifest is not None and manifest.offset <= len(log) - 1
+
+
+def test_a_resumed_stage_replays_only_the_tail_after_its_snapshot() -> None:
+    log = links_log(1)
+    kafka = FakeKafka()
+    first = sequencer(kafka)
+
+    async def scenario() -> tuple[int, int]:
+        await run(first, log[:40], 5, 1)
+        stored = unpack_state(kafka.state).manifest
+        assert stored is not None
+        second = sequencer(kafka)
+        start = await second.restore()
+        assert second.rt.pipeline is not None
+        # The restored state answers as the first one did at the snapshot's offset.
+        assert first.rt.pipeline is not None
+        return start, stored.offset
+
+    start, offset = asyncio.run(scenario())
+    assert start == offset + 1
+    assert offset >= 35  # a snapshot after each fetch: at most one fetch behind
+
+
+def test_a_revoked_stage_writes_nothing() -> None:
+    log = links_log(2)
+    kafka = FakeKafka()
+    seq = sequencer(kafka)
+
+    async def scenario() -> None:
+        await seq.restore()
+        await seq.apply(log[:10], seq.rt.writer_epoch)
+        epoch = seq.rt.writer_epoch
+        await seq.revoke()
+        before = (dict(kafka.state), list(kafka.published))
+        with pytest.raises(Fenced):
+            await seq.apply(log[10:], epoch)
+        await seq.tend()
+        assert (kafka.state, kafka.published) == before
+        assert seq.rt.pipeline is None and not seq.rt.owns_links
+
+    asyncio.run(scenario())
+
+
+def test_the_older_state_format_is_read_and_replaced_by_a_snapshot() -> None:
+    """A state topic of per-key records and a write-ahead record: its step's outputs go out again, then a snapshot."""
+    log = links_log(3)
+    pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    pipeline.resolver = type(pipeline.resolver)(ResolverConfig())  # the older worker tracked changes
+    legacy = InMemoryStateLog()
+    last: Step | None = None
+    from streams.linkbatch import decode_batch
+
+    for rec in log[:30]:
+        if rec.kind == TICK:
+            steps = pipeline.on_tick(rec.offset, json.loads(rec.value)["now"])
+        elif rec.kind == BATCH:
+            steps = pipeline.on_events(rec.offset, decode_batch(rec.value))
+        else:
+            continue
+        for step in steps:
+            for owner, part in (("r/", pipeline.resolver), ("b/", pipeline.batcher), ("c/", pipeline.changelog)):
+                step.changes.update({owner + k: v for k, v in part.drain_changes().items()})
+            legacy.write(step)
+            last = step
+    assert last is not None
+    kafka = FakeKafka()
+    kafka.state = {k.encode(): v.encode() for k, v in legacy.data.items()}
+    seq = sequencer(kafka)
+
+    async def scenario() -> int:
+        start = await seq.restore()
+        await seq.tend()
+        await seq.tend()
+        return start
+
+    start = asyncio.run(scenario())
+    assert start == last.offset + 1
+    assert kafka.published == [v for _k, v in last.outputs]
+    assert set(kafka.state) == {MANIFEST_KEY, *unpack_state(kafka.state).manifest.chunk_keys()}  # type: ignore[union-attr]
+    assert json.loads(kafka.state[MANIFEST_KEY])["offset"] == last.offset
+    assert encode_wal  # the format the older worker wrote
+
+
+def test_snapshot_records_chunk_and_replace_the_previous_snapshot() -> None:
+    data = bytes(random.Random(4).getrandbits(8) for _ in range(CHUNK_BYTES * 2 + 17))
+    first, records = snapshot_records(data, 10, None)
+    assert first.chunks == 3
+    state: dict[bytes, bytes] = {k: v for k, v in records if v is not None}
+    assert unpack_state(state).data == data
+    second, records = snapshot_records(b"small", 20, first, forget=[b"r/old"])
+    state[b"r/old"] = b"x"
+    for key, value in records:
+        if value is None:
+            state.pop(key, None)
+        else:
+            state[key] = value
+    assert set(state) == {MANIFEST_KEY, *second.chunk_keys()}
+    assert unpack_state(state).data == b"small"
+    del state[second.chunk_keys()[0]]
+    with pytest.raises(ValueError, match="missing"):
+        unpack_state(state)
+
+
+def test_background_snapshot_takes_the_snapshot_in_a_child(tmp_path: Path) -> None:
+    pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    pipeline.on_events(0, EVENTS[:200])
+    expected = pipeline.snapshot()
+    snap = BackgroundSnapshot(tmp_path)
+    snap.start(pipeline, 7)
+    assert snap.running
+    pipeline.on_events(1, EVENTS[200:300])  # the parent goes on; the child has the state at offset 7
+    done = None
+    for _ in range(600):
+        done = snap.poll()
+        if done is not None:
+            break
+        asyncio.run(asyncio.sleep(0.05))  # polling, with a deadline
+    assert done is not None, "the snapshot child did not finish within 30 s"
+    offset, data, _took = done
+    assert offset == 7 and data == expected
+    assert not snap.running and not list(tmp_path.iterdir())
