@@ -51,9 +51,9 @@ class RedisMirror:
     async def resume(self, applied: int) -> None:
         """The ordered stage was restored at links offset `applied`: continue Redis from where it is.
 
-        Redis ahead of `applied` already holds the effects of the log's tail up to its offset
-        (the same log gives the same state): those steps are not written again. Redis behind,
-        empty or unreachable is rebuilt (`check`).
+        Redis ahead of `applied` already holds the state at its own offset (the same log gives
+        the same state): nothing is written until the stage has passed that offset, then every
+        customer the tail touched, once. Redis behind, empty or unreachable is rebuilt (`check`).
         """
         self._clear()
         self._skip_until = -1
@@ -70,9 +70,7 @@ class RedisMirror:
         await self.check(False)
 
     async def step(self, step: Step) -> None:
-        """Note what `step` changed; flush when due."""
-        if step.offset <= self._skip_until:
-            return
+        """Note what `step` changed; flush when due (not before the steps Redis already holds are behind)."""
         for cid, survivor in step.removed.items():
             self._touched.discard(cid)
             self._removed[cid] = survivor
@@ -81,6 +79,8 @@ class RedisMirror:
             self._removed.pop(cid, None)
         self._forget.extend(step.forget)
         self._offset = step.offset
+        if step.offset <= self._skip_until:
+            return
         if len(self._touched) >= _MAX_PENDING or time.monotonic() - self._flushed_at >= self.interval_s:
             await self.flush()
 

@@ -20,6 +20,7 @@ applied strictly in offset order: never twice into one state, never skipped.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -39,6 +40,8 @@ __all__ = ["Fenced", "LinkRecord", "Mirror", "Ports", "Sequencer", "Snapshotter"
 
 log = logging.getLogger("irl.worker")
 
+#: Most events applied without letting the event loop run (about 50 ms of work).
+STEP_EVENTS = 1000
 #: A snapshot is due after this many links records without one, even if they are only ticks.
 MAX_TAIL_RECORDS = 20_000
 
@@ -250,11 +253,23 @@ class Sequencer:
         return steps
 
     async def _events(self, pipeline: Pipeline, offset: int, events: list[Interaction], epoch: int) -> None:
+        """Apply the events of the links records up to `offset`, in steps of at most `STEP_EVENTS`.
+
+        The loop runs between steps. Only the last step is of `offset`: the others are of the
+        offset before these records (a step's offset says which records it completes, for Redis).
+        """
         stats = self.rt.stats
-        for step in pipeline.on_events(offset, events):
-            await self._write(step, epoch)
-            stats["events_applied"] += step.events - step.duplicates
-            stats["duplicates"] += step.duplicates
+        before = self.rt.applied_offset
+        for i in range(0, len(events), STEP_EVENTS):
+            if i:
+                await asyncio.sleep(0)  # heartbeats, views and timers between steps
+                if epoch != self.rt.writer_epoch:
+                    raise Fenced
+            last = i + STEP_EVENTS >= len(events)
+            for step in pipeline.on_events(offset if last else before, events[i : i + STEP_EVENTS]):
+                await self._write(step, epoch)
+                stats["events_applied"] += step.events - step.duplicates
+                stats["duplicates"] += step.duplicates
         self._changes_since_snapshot += len(events)
         self.rt.applied_offset = offset
 
