@@ -49,6 +49,7 @@ def command() -> None:
     """Replace the Redis read model with the state in the worker's Faust table."""
     try:
         settings = Settings.from_env()
+        settings.require_digest_key()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     t0 = time.monotonic()

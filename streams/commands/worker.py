@@ -26,8 +26,13 @@ def command(ctx: click.Context, loglevel: str) -> None:
     """
     try:
         settings = Settings.from_env()
+        settings.require_digest_key()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    if not settings.digest_key:
+        click.echo(
+            "irl worker: IRL_DEV_MODE without IRL_DIGEST_KEY: digests use a PUBLIC key (not for production)", err=True
+        )
     click.echo(
         f"irl worker: {settings.app_id} on {settings.kafka_bootstrap}, window {settings.window_seconds}s", err=True
     )

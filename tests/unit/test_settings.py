@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from resolver.config import ResolverConfig
 from streams.settings import Settings, SettingsError
 
 
@@ -121,10 +122,42 @@ def test_faust_never_recovers_the_state_table(tmp_path: Path) -> None:
     from streams.app import create_app
     from streams.topics import project_topics, state_topic_name, table_topic_name
 
-    settings = Settings.from_env({"IRL_DATA_DIR": str(tmp_path), "IRL_APP_ID": "irl-unit-state"})
+    settings = Settings.from_env({"IRL_DATA_DIR": str(tmp_path), "IRL_APP_ID": "irl-unit-state", "IRL_DEV_MODE": "1"})
     app = create_app(settings)
     table = app.tables["irl-state"]  # type: ignore[attr-defined]
     assert table.changelog_topic.get_topic_name() == table_topic_name(settings)
     assert table_topic_name(settings) != state_topic_name(settings)
     names = {s.name for s in project_topics(settings)}
     assert {table_topic_name(settings), state_topic_name(settings)} <= names
+
+
+KEY = "0123456789abcdef" * 4
+
+
+def test_the_worker_needs_a_digest_key_unless_in_dev_mode() -> None:
+    from streams.app import resolver_config
+
+    with pytest.raises(SettingsError, match="IRL_DIGEST_KEY is required"):
+        resolver_config(Settings.from_env({}))
+    assert resolver_config(Settings.from_env({"IRL_DIGEST_KEY": KEY})).digest_key == KEY.encode()
+    dev = resolver_config(Settings.from_env({"IRL_DEV_MODE": "true"}))
+    assert dev.digest_key == ResolverConfig().digest_key  # the public key, for local runs only
+
+
+def test_digest_keys_are_checked_masked_and_rotated() -> None:
+    with pytest.raises(SettingsError, match="IRL_DIGEST_KEY: a key of 5 characters is too short") as short:
+        Settings.from_env({"IRL_DIGEST_KEY": "short"})
+    assert "short" not in str(short.value).replace("too short", "")
+    with pytest.raises(SettingsError, match="IRL_DIGEST_OLD_KEYS"):
+        Settings.from_env({"IRL_DIGEST_KEY": KEY, "IRL_DIGEST_OLD_KEYS": "tiny"})
+    with pytest.raises(SettingsError, match="without IRL_DIGEST_KEY"):
+        Settings.from_env({"IRL_DIGEST_OLD_KEYS": KEY})
+    old = "f" * 40
+    s = Settings.from_env({"IRL_DIGEST_KEY": KEY, "IRL_DIGEST_OLD_KEYS": f" {old} ,", "IRL_DIGEST_LEGACY": "no"})
+    shown = repr(s.describe())
+    assert KEY not in shown and old not in shown
+    assert s.describe()["IRL_DIGEST_KEY"] == "***" and s.describe()["IRL_DIGEST_OLD_KEYS"] == "***"
+    from streams.app import resolver_config
+
+    config = resolver_config(s)
+    assert config.digest_old_keys == (old.encode(),) and config.legacy_digests is False
