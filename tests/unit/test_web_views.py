@@ -434,7 +434,7 @@ async def test_search_redirects_to_the_explanation(world: World) -> None:
     cid = world.cid_of("evt-1")
     r = await world.client.get("/search", params={"q": "98765 43210", "token": READ}, allow_redirects=False)
     assert r.status == 303
-    assert r.headers["Location"] == f"/customers/{cid}/explain?format=html&token={READ}"
+    assert r.headers["Location"] == f"/customers/{cid}/explain?format=html"
     r = await world.client.get("/search", params={"q": cid}, headers=auth(READ), allow_redirects=False)
     assert r.headers["Location"] == f"/customers/{cid}/explain?format=html"
     r = await world.client.get("/search", params={"q": "nobody@gmail.com"}, headers=auth(READ))
@@ -482,9 +482,42 @@ async def test_dashboard_html(world: World) -> None:
     assert r.status == 200 and r.content_type == "text/html"
     page = await r.text()
     assert "Confidence distribution" in page and 'class="histogram"' in page
-    assert 'action="/search"' in page and f'value="{READ}"' in page
-    assert f"/customers/{world.cid_of('evt-3')}/explain?format=html&amp;token={READ}" in page
+    assert 'action="/search"' in page
+    assert f"/customers/{world.cid_of('evt-3')}/explain?format=html" in page
     _no_raw_pii(page)
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+async def test_a_browser_token_becomes_a_cookie_and_no_link_carries_it(world: World) -> None:
+    """Issue 17 (low): ?token= was carried into every link of the pages (browser history)."""
+    r = await world.client.get("/", params={"token": READ, "x": "1"}, headers=HTML, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/?x=1"
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith(f"irl_token={READ};") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/" in cookie
+    jar = {"Cookie": f"irl_token={READ}"}
+    for path in ("/", f"/customers/{world.cid_of('evt-3')}/explain?format=html", "/search?q=nobody@gmail.com"):
+        r = await world.client.get(path, headers={**HTML, **jar})
+        assert r.status in (200, 404), path
+        page = await r.text()
+        assert READ not in page and "token" not in page, path
+    r = await world.client.get("/search", params={"q": world.cid_of("evt-3")}, headers=jar, allow_redirects=False)
+    assert r.status == 303 and "token" not in r.headers["Location"]
+
+
+async def test_the_cookie_reads_but_never_acts_and_the_api_keeps_its_ways(world: World) -> None:
+    cid = world.cid_of("evt-6")
+    r = await world.client.post(
+        f"/customers/{cid}/erase", json={"reason": "x"}, headers={"Cookie": f"irl_token={ADMIN}"}
+    )
+    assert r.status == 401 and world.send.actions == []
+    assert (await world.client.get("/stats", headers={"Cookie": "irl_token=nope"})).status == 401
+    # API clients: the Authorization header, and ?token= answered directly (no redirect, no cookie).
+    assert (await world.client.get("/stats", headers=auth(READ))).status == 200
+    r = await world.client.get("/stats", params={"token": READ}, allow_redirects=False)
+    assert r.status == 200 and "Set-Cookie" not in r.headers
 
 
 async def test_standby_worker_answers_503_or_falls_back(world: World) -> None:
