@@ -13,6 +13,7 @@ World (one 60 s window, events in this order)::
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -720,3 +721,26 @@ def test_install_refuses_faust_table_views() -> None:
     app = faust.App("irl-web-test-2", broker="memory://", web_tables_enabled=True, web_router_enabled=False)
     with pytest.raises(ValueError, match="table and router views"):
         install(app, build_runtime(), SETTINGS, Recorder())
+
+
+async def test_an_over_long_request_line_is_logged_in_one_line_without_the_request(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 17 (low): aiohttp logged a traceback quoting the first 100 bytes of the line (a token, an email)."""
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    host, port = world.client.server.host, world.client.server.port
+    reader, writer = await asyncio.open_connection(host, port)
+    line = f"GET /lookup?token={ADMIN}&email={ASHA_EMAIL}&pad={'x' * 9000} HTTP/1.1\r\nHost: a\r\n\r\n"
+    writer.write(line.encode())
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(200), timeout=10)
+    writer.close()
+    assert answer.split(b"\r\n")[0].endswith(b" 400 Bad Request")
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert records, "aiohttp logged nothing about the bad request"
+    assert caplog.text.count("\n") == len(caplog.records)  # no traceback lines
+    for record in records:
+        assert record.exc_info is None and record.levelno == logging.WARNING
+        text = record.getMessage()
+        assert "bad HTTP request from" in text and "LineTooLong" in text and "400" in text
+    assert ADMIN not in caplog.text and ASHA_EMAIL not in caplog.text and "lookup" not in caplog.text
