@@ -154,6 +154,7 @@ class Settings:
     tick_seconds: float = 1.0
     session_timeout_seconds: int = 10
     stall_seconds: int = 120
+    kafka_connect_timeout_seconds: float = 15.0
     digest_key: str = ""
     digest_old_keys: tuple[str, ...] = ()
     digest_legacy: bool = True
@@ -239,6 +240,9 @@ class Settings:
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
+            kafka_connect_timeout_seconds=_float(
+                e, "IRL_KAFKA_CONNECT_TIMEOUT_SECONDS", d.kafka_connect_timeout_seconds, 0.5, 600.0
+            ),
             digest_key=digest_key,
             digest_old_keys=digest_old_keys,
             digest_legacy=_bool(e, "IRL_DIGEST_LEGACY", d.digest_legacy),
