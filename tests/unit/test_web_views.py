@@ -13,6 +13,7 @@ World (one 60 s window, events in this order)::
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -744,3 +745,19 @@ async def test_an_over_long_request_line_is_logged_in_one_line_without_the_reque
         text = record.getMessage()
         assert "bad HTTP request from" in text and "LineTooLong" in text and "400" in text
     assert ADMIN not in caplog.text and ASHA_EMAIL not in caplog.text and "lookup" not in caplog.text
+
+
+async def test_operator_reasons_are_kept_masked_and_hidden_from_read_callers(world: World) -> None:
+    """Issue 17 (low): reasons went raw to the links topic and were shown to read-token callers."""
+    cid = world.cid_of("evt-6")
+    reason = f"erasure asked by Asha Rao, {ASHA_EMAIL}, {ASHA_PHONE}, ticket T-88"
+    r = await world.client.post(f"/customers/{cid}/erase", json={"reason": reason}, headers=auth(ADMIN))
+    assert r.status == 202, await r.text()
+    sent = world.send.actions[-1]["reason"]  # what the links topic gets
+    assert ASHA_EMAIL not in sent and "9876543210" not in sent.replace(" ", "") and "T-88" in sent
+    read = await (await world.client.get("/stats", headers=auth(READ))).json()
+    entry = read["actions"][-1]
+    assert entry["reason"] is None and entry["reason_chars"] == len(sent)
+    assert "Asha Rao" not in json.dumps(read)
+    operator = await (await world.client.get("/stats", headers=auth(ADMIN))).json()
+    assert operator["actions"][-1]["reason"] == sent
