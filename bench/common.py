@@ -173,6 +173,7 @@ def bench_env(prefix: str, **extra: str) -> dict[str, str]:
             "IRL_GRACE_SECONDS": "1",
             "IRL_TICK_SECONDS": "0.5",
             "IRL_WEB_TOKEN": "bench-" + uuid.uuid4().hex[:12],
+            "IRL_DIGEST_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
             "IRL_DATA_DIR": str(DATA / "run" / prefix),
             "PYTHONUNBUFFERED": "1",
         }

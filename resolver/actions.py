@@ -2,13 +2,13 @@
 
 Each re-resolves the affected components from their evidence and returns the `Step`; a
 split bars its parts from merging again, an erasure suppresses what it removed so a replay
-cannot bring it back (`Graph.suppressed` holds digests, never raw values).
+cannot bring it back (`Graph.suppressed` holds keyed digests, never raw values: `resolver.digests`).
 """
 
 from __future__ import annotations
 
 from resolver.explain import resolve_ref
-from resolver.graph import PERSON, Graph, digest
+from resolver.graph import PERSON, Graph
 from resolver.households import set_status
 from resolver.identifiers import kind_of, mask
 from resolver.outcome import Step
@@ -86,8 +86,7 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
     g.near_memo.clear()
     vids = raw_evidence(g, members)
     for ev in own:
-        g.suppressed.add(digest("ev:" + ev.vid))
-        g.mark("s/" + digest("ev:" + ev.vid))
+        g.suppress("ev:" + ev.vid)
         vids.discard(ev.vid)
         del g.evidence[ev.vid]
         if g.by_content.get(ev.content()) is ev:
@@ -101,8 +100,7 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
     gone = set(members)
     for key in members:
         if not key.startswith("x:"):
-            g.suppressed.add(digest(key))
-            g.mark("s/" + digest(key))
+            g.suppress(key)
     # Identifiers of the person seen on other customers' evidence are removed from it too,
     # including evidence that carries one without linking it (a household phone, say).
     vids.update(v for key in members for v in g.nodes[key].evidence if v in g.evidence)

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["EmailRule", "ResolverConfig", "domain_typos", "gmail_rules"]
+__all__ = ["PUBLIC_DIGEST_KEY", "EmailRule", "ResolverConfig", "domain_typos", "gmail_rules"]
+
+#: The default digest key: public, so only for tests and offline runs. The worker always
+#: passes its secret ``IRL_DIGEST_KEY`` (see `resolver.digests`).
+PUBLIC_DIGEST_KEY = b"irl-public-digest-key: not a secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,10 @@ class ResolverConfig:
         phone_cache_size: bound of the phone normalisation cache (entries).
         duplicate_horizon_ms: a repeated event id within this much event time of the latest
             event applied changes nothing (`resolver.horizon`); older copies only count.
+        digest_key: the secret key of every digest the core keeps of an identifier (erasure
+            suppressions, identifier record names; `resolver.digests`). The default is public.
+        digest_old_keys: keys rotated out, whose digests are still honoured when checking.
+        legacy_digests: still honour the unkeyed digests written before keyed digests.
     """
 
     default_region: str = "IN"
@@ -99,12 +107,17 @@ class ResolverConfig:
     near_phones: bool = True
     phone_cache_size: int = 500_000
     duplicate_horizon_ms: int = 7 * 86_400_000
+    digest_key: bytes = field(default=PUBLIC_DIGEST_KEY, repr=False)
+    digest_old_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    legacy_digests: bool = True
 
     def __post_init__(self) -> None:
         if self.hub_threshold < 1:
             raise ValueError("hub_threshold must be at least 1")
         if self.max_phones < 1 or self.max_emails < 1:
             raise ValueError("max_phones and max_emails must be at least 1")
+        if not self.digest_key:
+            raise ValueError("digest_key must not be empty")
         if self.duplicate_horizon_ms < 0:
             raise ValueError("duplicate_horizon_ms must be >= 0")
         unknown = set(self.hub_signals) - {"name", "email", "phone", "touchpoint"}

@@ -18,6 +18,7 @@ import hashlib
 from typing import Any
 
 from resolver.config import ResolverConfig
+from resolver.digests import Digester
 from resolver.evidence import Content, Evidence
 from resolver.horizon import RecentEvents
 from resolver.identifiers import IdentifierParser
@@ -25,7 +26,7 @@ from resolver.names import name_key
 from resolver.near import NearIndex
 from resolver.unionfind import DisjointSet
 
-__all__ = ["OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "digest", "holder_of", "is_person"]
+__all__ = ["OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "holder_of", "is_person"]
 
 #: The status of a node that links.
 OK = "ok"
@@ -59,11 +60,6 @@ def is_person(key: str) -> bool:
 def holder_of(key: str) -> str:
     """The identifier node a key belongs to: itself, or the identifier of a person's part."""
     return key.rpartition(PERSON)[0] if is_person(key) else key
-
-
-def digest(text: str) -> str:
-    """The digest kept for a suppressed (erased) value or node record name."""
-    return hashlib.sha256(("irl-suppress:" + text).encode("utf-8")).hexdigest()[:32]
 
 
 class Node:
@@ -155,6 +151,9 @@ class Graph:
         self.absorbed: dict[str, str] = {}
         self.erased: set[str] = set()
         self.suppressed: set[str] = set()
+        self.digests = Digester(config.digest_key, config.digest_old_keys, legacy=config.legacy_digests)
+        #: state record names to delete at the next drain (node records named under an older key)
+        self.retired: set[str] = set()
         self.split_seq = 0
         self.merges = 0
         self.signals = frozenset(s[0] if s != "touchpoint" else "t" for s in config.hub_signals)
@@ -178,6 +177,16 @@ class Graph:
         """Note that state record `record` (``<kind>/<key>``) changed."""
         if self.track:
             self.dirty.add(record)
+
+    def suppress(self, text: str) -> None:
+        """Keep a digest of `text` (an erased identifier key or ``ev:<evidence id>``) for good."""
+        d = self.digests.digest(text)
+        self.suppressed.add(d)
+        self.mark("s/" + d)
+
+    def is_suppressed(self, text: str) -> bool:
+        """True when `text` was erased, under the current key, an old key or (legacy) no key."""
+        return any(d in self.suppressed for d in self.digests.candidates(text))
 
     def intern(self, value: str) -> str:
         return self._names.setdefault(value, value)

@@ -10,11 +10,13 @@ A phone or email that cannot be normalised is *not* invalid: it is data, judged 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "RULES",
     "TOUCHPOINTS",
     "Fields",
     "Interaction",
@@ -88,6 +90,43 @@ _TOUCHPOINT_SET = frozenset(TOUCHPOINTS)
 _REQUIRED = ("event_id", "touchpoint", "occurred_at", "source_id", "interaction")
 _REQUIRED_SET = frozenset(_REQUIRED)
 
+#: Characters no identifier or name may hold: C0 controls and DEL, C1 controls, and the
+#: Unicode bidirectional formatting characters (embeddings, overrides such as U+202E,
+#: isolates, marks) and line/paragraph separators. They are invisible or reorder what is
+#: shown: U+202E turned "evil" into "live" on the explain page. ZWJ and ZWNJ (U+200D,
+#: U+200C) are allowed: Indic scripts write names with them.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+#: Free text may hold tabs and line breaks; never NUL (Kafka tools and C consumers stop at it).
+_NUL = re.compile("\x00")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """How one string field is validated (see `RULES`)."""
+
+    required: bool
+    #: the `Limits` attribute holding its longest length
+    limit: str
+    #: characters it must not hold, and what to call them in a reason
+    forbidden: re.Pattern[str]
+    what: str
+
+
+_IDENT = "a control or bidirectional formatting character"
+#: The validation rules of every string field, in one table. A field breaking one makes the
+#: event invalid (dead-lettered with the reason, which names the field and the code point,
+#: never the value); nothing is stripped silently, so what is stored is what was sent.
+RULES: dict[str, _Rule] = {
+    "event_id": _Rule(True, "max_event_id", _UNSHOWABLE, _IDENT),
+    "source_id": _Rule(True, "max_source_id", _UNSHOWABLE, _IDENT),
+    "interaction": _Rule(True, "max_string", _NUL, "a NUL character"),
+    "phone": _Rule(False, "max_string", _UNSHOWABLE, _IDENT),
+    "email": _Rule(False, "max_string", _UNSHOWABLE, _IDENT),
+    "name": _Rule(False, "max_string", _UNSHOWABLE, _IDENT),
+}
+#: Attribute keys and values are free text: the rule of ``interaction``.
+_ATTRIBUTE_RULE = RULES["interaction"]
+
 
 def _plainly_valid(event: Interaction, limits: Limits) -> bool:
     """True when `event` certainly passes every rule of `validate` (the common case, checked fast).
@@ -102,11 +141,15 @@ def _plainly_valid(event: Interaction, limits: Limits) -> bool:
     if not eid.strip() or not src.strip() or not what.strip():
         return False
     texts = [eid, src, what]
+    shown = [eid, src]
     for value in (event.phone, event.email, event.name):
         if value is not None:
             if type(value) is not str or len(value) > limits.max_string:
                 return False
             texts.append(value)
+            shown.append(value)
+    if _UNSHOWABLE.search("".join(shown)):
+        return False
     if type(event.touchpoint) is not str or event.touchpoint not in _TOUCHPOINT_SET:
         return False
     at = event.occurred_at
@@ -132,28 +175,28 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
         return []
     problems: list[str] = []
 
-    def _string(name: str, value: object, max_len: int, *, required: bool) -> None:
+    def _string(name: str, value: object, rule: _Rule) -> None:
+        max_len: int = getattr(limits, rule.limit)
         if value is None:
-            if required:
+            if rule.required:
                 problems.append(f"{name}: required")
             return
         if not isinstance(value, str):
             problems.append(f"{name}: must be a string, got {type(value).__name__}")
             return
-        if required and not value.strip():
+        if rule.required and not value.strip():
             problems.append(f"{name}: must not be empty")
         if len(value) > max_len:
             problems.append(f"{name}: longer than {max_len} characters ({len(value)})")
-        if "\x00" in value:
-            problems.append(f"{name}: contains a NUL character")
+        bad = rule.forbidden.search(value)
+        if bad:
+            what = "a NUL character" if bad.group() == "\x00" else rule.what
+            problems.append(f"{name}: contains {what} (U+{ord(bad.group()):04X})")
         if _has_surrogate(value):
             problems.append(f"{name}: not valid Unicode (lone surrogate)")
 
-    _string("event_id", event.event_id, limits.max_event_id, required=True)
-    _string("source_id", event.source_id, limits.max_source_id, required=True)
-    _string("interaction", event.interaction, limits.max_string, required=True)
-    for name in ("phone", "email", "name"):
-        _string(name, getattr(event, name), limits.max_string, required=False)
+    for name, rule in RULES.items():
+        _string(name, getattr(event, name), rule)
     if event.touchpoint not in TOUCHPOINTS:
         problems.append(f"touchpoint: unknown symbol {event.touchpoint!r:.40}")
     if isinstance(event.occurred_at, bool) or not isinstance(event.occurred_at, int):
@@ -175,8 +218,8 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
             if len(key) > limits.max_string or len(value) > limits.max_string:
                 problems.append(f"attributes: an entry is longer than {limits.max_string} characters")
                 break
-            if "\x00" in key or "\x00" in value:
-                problems.append("attributes: contains a NUL character")
+            if _ATTRIBUTE_RULE.forbidden.search(key) or _ATTRIBUTE_RULE.forbidden.search(value):
+                problems.append(f"attributes: contains {_ATTRIBUTE_RULE.what}")
                 break
             if _has_surrogate(key) or _has_surrogate(value):
                 problems.append("attributes: not valid Unicode (lone surrogate)")
@@ -289,22 +332,26 @@ def plain_fields(obj: object, limits: Limits = Limits()) -> Fields | None:
         if tp not in _TOUCHPOINT_SET:
             return None
     texts = [eid, src, what]
+    shown = [eid, src]
     # Unrolled, not a loop over the three: this runs once per event.
     phone = get("phone")
     if phone is not None:
         if type(phone) is not str or len(phone) > longest:
             return None
         texts.append(phone)
+        shown.append(phone)
     email = get("email")
     if email is not None:
         if type(email) is not str or len(email) > longest:
             return None
         texts.append(email)
+        shown.append(email)
     name = get("name")
     if name is not None:
         if type(name) is not str or len(name) > longest:
             return None
         texts.append(name)
+        shown.append(name)
     attributes = get("attributes")
     if attributes is not None:
         if type(attributes) is not dict or len(attributes) > limits.max_attributes:
@@ -317,7 +364,7 @@ def plain_fields(obj: object, limits: Limits = Limits()) -> Fields | None:
             texts.append(key)
             texts.append(value)
     joined = "".join(texts)
-    if "\x00" in joined or _has_surrogate(joined):
+    if "\x00" in joined or _has_surrogate(joined) or _UNSHOWABLE.search("".join(shown)):
         return None
     at = get("occurred_at")
     if type(at) is not int:

@@ -12,7 +12,7 @@ its identifiers links, the affected component is resolved again from its evidenc
 from __future__ import annotations
 
 from resolver.evidence import Evidence, evidence_id
-from resolver.graph import OK, Customer, Graph, Node, digest, is_person
+from resolver.graph import OK, Customer, Graph, Node, is_person
 from resolver.households import observe, set_status
 from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
@@ -41,7 +41,7 @@ def add(
     if ev is not None:
         return _repeat(g, ev, eid, at)
     vid = evidence_id(content)
-    if g.suppressed and (digest("ev:" + vid) in g.suppressed or any(digest(k) in g.suppressed for k in keys)):
+    if g.suppressed and (g.is_suppressed("ev:" + vid) or any(g.is_suppressed(k) for k in keys)):
         return None
     ev = Evidence(vid, eid, at, touchpoint, content[1], name, keys, rejected)
     g.evidence[vid] = ev

@@ -5,10 +5,15 @@ Record keys, by kind:
 =========  ======================================================================
 ``e/<id>``  one piece of evidence (`Evidence.record`)
 ``h/<eid>`` a remembered event id within the duplicate horizon: ``[at, evidence id]``
-``n/<d>``   an identifier node, named by a digest of its key (deletions leave no PII behind)
+``n/<d>``   an identifier node, named by a keyed digest of its key (deletions leave no PII behind)
 ``c/<id>``  a live customer; ``a/<id>`` an absorbed id -> survivor; ``d/<id>`` an erased id
 ``s/<d>``   a suppressed (erased) digest; ``m/split``, ``m/watermark`` counters
 =========  ======================================================================
+
+Digests are keyed (`resolver.digests`). A node record named under another key (an old key
+after a rotation, or the unkeyed digest of an earlier version) is renamed when restored: the
+next drain deletes the old name and writes the node under the current key's digest. When two
+records hold the same node, the one named under the current key is the newer.
 
 `drain` is O(records changed); `restore` rebuilds an equal graph from the union of all
 drained records (latest value per key, deletions removed).
@@ -22,7 +27,7 @@ from typing import Any
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node, digest
+from resolver.graph import OK, PERSON, Customer, Graph, Node
 from resolver.horizon import RecentEvents
 from resolver.households import person_split
 from resolver.jsontext import loads
@@ -42,8 +47,11 @@ def _dumps(value: Any) -> str:
 def drain(g: Graph) -> dict[str, str | None]:
     """Records changed since the last drain: key -> compact JSON (None = deleted), sorted by key."""
     out: dict[str, str | None] = {}
+    for name in g.retired:
+        out[name] = None
+    g.retired.clear()
     for rec in g.dirty:
-        name = "n/" + digest(rec[2:]) if rec[0] == "n" else rec
+        name = "n/" + g.digests.digest(rec[2:]) if rec[0] == "n" else rec
         out[name] = _record(g, rec)
     g.dirty.clear()
     return dict(sorted(out.items()))
@@ -87,6 +95,9 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
     customers: list[tuple[str, dict[str, Any]]] = []
     recent: list[tuple[str, int, str]] = []
     watermark: int | None = None
+    #: node key -> whether its record was named under the current key, and that name
+    named: dict[str, tuple[bool, str]] = {}
+    node_values: dict[str, dict[str, Any]] = {}
     for rec, text in records:
         if text is None:
             continue
@@ -105,8 +116,15 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
             recent.append((key, int(value[0]), str(value[1])))
         elif kind == "n":
             key = value["k"]
-            g.nodes[key] = _node(g, key, value)
-            parents.append((key, value.get("p", key)))
+            current = rec[2:] == g.digests.digest(key)
+            seen = named.get(key)
+            if seen is not None:
+                if seen[0] and not current:
+                    g.retired.add(rec)
+                    continue
+                g.retired.add(seen[1])
+            named[key] = (current, rec)
+            node_values[key] = value
         elif kind == "c":
             customers.append((key, value))
         elif kind == "a":
@@ -120,6 +138,9 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
                 g.split_seq = int(value)
             else:
                 watermark = int(value)
+    for key, value in node_values.items():
+        g.nodes[key] = _node(g, key, value)
+        parents.append((key, value.get("p", key)))
     g.recent = RecentEvents.restore(config.duplicate_horizon_ms, watermark, recent)
     for vid in sorted(g.evidence):
         for key in g.evidence[vid].keys:
@@ -141,6 +162,10 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
         g.by_root[cust.root] = cid
     g.merges = len(g.absorbed)
     g.dirty.clear()
+    for key, (current, rec) in named.items():
+        if not current:
+            g.retired.add(rec)
+            g.mark("n/" + key)
     return g
 
 

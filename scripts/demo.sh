@@ -29,6 +29,9 @@ export IRL_WINDOW_SECONDS="${DEMO_WINDOW_SECONDS:-5}" IRL_GRACE_SECONDS="${DEMO_
 export IRL_WEB_PORT="${IRL_WEB_PORT:-6066}" IRL_WEB_TOKEN="${IRL_WEB_TOKEN:-demo-token}"
 export IRL_WEB_ADMIN_TOKEN="${IRL_WEB_ADMIN_TOKEN:-demo-admin-token}"
 export IRL_DATA_DIR="$OUT/worker-data"
+# The secret key of the digests kept of erased identifiers: generated once for this clone.
+IRL_DIGEST_KEY="${IRL_DIGEST_KEY:-$(scripts/local-secret.sh digest-key)}"
+export IRL_DIGEST_KEY
 mkdir -p "$OUT"
 echo "run $RUN_ID: topics $IRL_TOPIC_PREFIX.*, windows of ${IRL_WINDOW_SECONDS}s, output in $OUT"
 

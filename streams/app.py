@@ -77,6 +77,7 @@ def resolver_config(settings: Settings) -> ResolverConfig:
         default_region=settings.default_region,
         hub_threshold=settings.hub_threshold,
         duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+        **settings.digest_keys(),
     )
 
 

@@ -12,10 +12,11 @@ import socket
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 import phonenumbers
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["MIN_DIGEST_KEY", "Settings", "SettingsError"]
 
 
 class SettingsError(ValueError):
@@ -89,7 +90,26 @@ _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 #: Settings whose values are secrets: shown as *** by `describe()`.
-_SECRETS = ("token", "password")
+_SECRETS = ("token", "password", "digest_key", "digest_old_keys")
+#: Shortest digest key accepted (characters): 32 hex digits are 128 bits.
+MIN_DIGEST_KEY = 32
+
+
+def _digest_keys(env: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+    key = _str(env, "IRL_DIGEST_KEY", "")
+    old = tuple(k.strip() for k in _str(env, "IRL_DIGEST_OLD_KEYS", "").split(",") if k.strip())
+    given = [("IRL_DIGEST_KEY", key)] if key else []
+    given += [("IRL_DIGEST_OLD_KEYS", k) for k in old]
+    for name, value in given:
+        if len(value) < MIN_DIGEST_KEY:
+            # The value is a secret: say how long it is, never what it is.
+            raise SettingsError(
+                f"{name}: a key of {len(value)} characters is too short (at least {MIN_DIGEST_KEY}; "
+                "generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+    if old and not key:
+        raise SettingsError("IRL_DIGEST_OLD_KEYS is set without IRL_DIGEST_KEY")
+    return key, old
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +159,11 @@ class Settings:
     snapshot_seconds: float = 10.0
     #: this worker's static consumer-group member name (with the app id); default host name and web port
     worker_id: str = ""
+    kafka_connect_timeout_seconds: float = 15.0
+    digest_key: str = ""
+    digest_old_keys: tuple[str, ...] = ()
+    digest_legacy: bool = True
+    dev_mode: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -179,6 +204,7 @@ class Settings:
         cert_file, key_file = _file(e, "IRL_KAFKA_SSL_CERT_FILE"), _file(e, "IRL_KAFKA_SSL_KEY_FILE")
         if key_file and not cert_file:
             raise SettingsError("IRL_KAFKA_SSL_KEY_FILE is set without IRL_KAFKA_SSL_CERT_FILE")
+        digest_key, digest_old_keys = _digest_keys(e)
         return cls(
             kafka_bootstrap=bootstrap,
             kafka_security_protocol=protocol,
@@ -221,7 +247,43 @@ class Settings:
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
             worker_id=_worker_id(e),
+            kafka_connect_timeout_seconds=_float(
+                e, "IRL_KAFKA_CONNECT_TIMEOUT_SECONDS", d.kafka_connect_timeout_seconds, 0.5, 600.0
+            ),
+            digest_key=digest_key,
+            digest_old_keys=digest_old_keys,
+            digest_legacy=_bool(e, "IRL_DIGEST_LEGACY", d.digest_legacy),
+            dev_mode=_bool(e, "IRL_DEV_MODE", d.dev_mode),
         )
+
+    def require_digest_key(self) -> None:
+        """Raise SettingsError unless a digest key is set or dev mode allows the public one.
+
+        Called by whatever builds the core state (the worker, `irl rebuild-redis`): commands
+        that never digest an identifier run without a key.
+        """
+        if not self.digest_key and not self.dev_mode:
+            raise SettingsError(
+                "IRL_DIGEST_KEY is required: the secret key of the digests kept of erased identifiers "
+                f"(at least {MIN_DIGEST_KEY} characters; generate one with: "
+                "python3 -c 'import secrets; print(secrets.token_hex(32))'). "
+                "For a local run only, IRL_DEV_MODE=true uses a public key instead"
+            )
+
+    def digest_keys(self) -> dict[str, Any]:
+        """The core's digest settings (`ResolverConfig` keywords): the keys as bytes.
+
+        Raises SettingsError when no key is set outside dev mode (`require_digest_key`); in
+        dev mode without a key the core's public default key is used.
+        """
+        self.require_digest_key()
+        out: dict[str, Any] = {
+            "digest_old_keys": tuple(k.encode() for k in self.digest_old_keys),
+            "legacy_digests": self.digest_legacy,
+        }
+        if self.digest_key:
+            out["digest_key"] = self.digest_key.encode()
+        return out
 
     def touchpoint_topics(self) -> dict[str, str]:
         """Touchpoint symbol to the topic its events are published to."""
@@ -232,7 +294,7 @@ class Settings:
         out: dict[str, str] = {}
         for f in fields(self):
             raw = getattr(self, f.name)
-            value = str(raw).lower() if isinstance(raw, bool) else str(raw)
+            value = str(raw).lower() if isinstance(raw, bool) else ",".join(raw) if isinstance(raw, tuple) else str(raw)
             if f.name.endswith(_SECRETS) and value:
                 value = "***"
             if f.name == "redis_url":

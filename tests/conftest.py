@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
+
+# Generated for the test run: what builds the core state needs a digest key (issue 17).
+os.environ.setdefault("IRL_DIGEST_KEY", secrets.token_hex(32))
 
 KAFKA = os.environ.get("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 REDIS_URL = os.environ.get("IRL_TEST_REDIS_URL", "redis://127.0.0.1:6379")

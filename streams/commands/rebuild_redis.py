@@ -88,6 +88,7 @@ def command() -> None:
     """Replace the Redis read model with the ordered stage's state (its snapshot and the links log after it)."""
     try:
         settings = Settings.from_env()
+        settings.require_digest_key()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     t0 = time.monotonic()

@@ -26,11 +26,17 @@ def command(ctx: click.Context, loglevel: str) -> None:
     """
     try:
         settings = Settings.from_env()
+        settings.require_digest_key()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    if not settings.digest_key:
+        click.echo(
+            "irl worker: IRL_DEV_MODE without IRL_DIGEST_KEY: digests use a PUBLIC key (not for production)", err=True
+        )
     click.echo(
         f"irl worker: {settings.app_id} on {settings.kafka_bootstrap}, window {settings.window_seconds}s", err=True
     )
+    _check_kafka(settings, settings.kafka_connect_timeout_seconds)
     _check_contracts(settings)
     from streams.app import app  # imported here: building the app reads the settings
 
@@ -52,3 +58,45 @@ def _check_contracts(settings: Settings) -> None:
         asyncio.run(codecs().prepare(writes))
     except RegistryError as exc:
         raise click.ClickException(f"schema registry {settings.schema_registry_url}: {exc}") from exc
+
+
+def _check_kafka(settings: Settings, timeout_s: float) -> None:
+    """Fail at start, in one line naming IRL_KAFKA_BOOTSTRAP, when no broker answers within `timeout_s`.
+
+    Faust itself waits for ever on a port that accepts TCP but never answers, and prints a
+    long traceback that names no setting when the port refuses.
+    """
+    reason = asyncio.run(_kafka_answers(settings, timeout_s))
+    if reason is not None:
+        raise click.ClickException(f"IRL_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}: {reason}")
+
+
+async def _kafka_answers(settings: Settings, timeout_s: float) -> str | None:
+    """None when a broker answered a metadata request within `timeout_s`, else why not (one line)."""
+    from aiokafka import AIOKafkaClient
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    from streams.kafka_auth import client_options
+
+    # aiokafka logs each failed attempt on its own: the one line below says it all.
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    client = AIOKafkaClient(
+        bootstrap_servers=settings.kafka_bootstrap,
+        request_timeout_ms=int(timeout_s * 1000),
+        **client_options(settings),
+    )
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout_s)
+    except TimeoutError:
+        return f"no Kafka broker answered within {timeout_s:.0f}s (the port accepts connections but says nothing?)"
+    except KafkaConnectionError:
+        return "cannot reach a Kafka broker (connection refused or closed at every address)"
+    except (KafkaError, OSError) as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return f"cannot reach a Kafka broker ({type(exc).__name__}: {detail})"
+    finally:
+        await client.close()
+        quiet.setLevel(level)
+    return None

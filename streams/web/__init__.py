@@ -27,6 +27,7 @@ from streams.web.actions import SendAction
 from streams.web.auth import Scope, auth_middleware
 from streams.web.errors import error_middleware
 from streams.web.journal import record_published
+from streams.web.serverlog import quiet_bad_requests
 from streams.web.stats import LagProbe
 from streams.web.views import KafkaProbe, Views
 
@@ -71,6 +72,7 @@ def create_web_app(
     stats_ttl: float = 5.0,
 ) -> web.Application:
     """A plain aiohttp application serving the views (what `install` mounts on Faust's)."""
+    quiet_bad_requests()
     app = web.Application(middlewares=middlewares(settings))
     app.router.add_routes(
         build_routes(rt, settings, send_action, kafka_probe=kafka_probe, lag_probe=lag_probe, stats_ttl=stats_ttl)
@@ -102,6 +104,7 @@ def install(app: faust.App, rt: Runtime, settings: Settings, send_action: SendAc
     """
     if app.conf.web_tables_enabled or app.conf.web_router_enabled:
         raise ValueError("turn Faust's table and router views off: they bypass authentication")
+    quiet_bad_requests()
     web_app = getattr(app.web, "web_app", None)
     if not isinstance(web_app, web.Application):
         raise TypeError("the views need Faust's aiohttp web driver")

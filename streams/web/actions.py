@@ -7,6 +7,13 @@ publishes the resulting changelog records; the caller gets the ``action_id`` to 
 
 Action record: ``{"action": "block"|"split"|"erase", "action_id": <uuid4 hex>,
 "customer_id": str|None, "identifier": str|None, "actor": str, "reason": str, "at": epoch ms}``.
+
+Reasons (policy): an operator's reason is at most 500 characters of one line (the view
+refuses more, and control characters). What is kept of it, anywhere (the action record on
+the links topic, the log, the audit trail), has every email and phone-like digit run masked
+(`streams.masking.mask_text`): the raw text is never written. Masking cannot find a name in
+free text, so read-token callers never see a reason at all (`redact.redact_action`); write
+ticket references in reasons, not people.
 """
 
 from __future__ import annotations
@@ -59,14 +66,10 @@ class ActionDesk:
             "customer_id": customer_id,
             "identifier": identifier,
             "actor": actor,
-            "reason": reason,
+            "reason": mask_text(reason),
             "at": int(self.clock() * 1000),
         }
-        audit = {
-            **action,
-            "identifier": None if identifier is None else mask_ref(identifier),
-            "reason": mask_text(reason),
-        }
+        audit = {**action, "identifier": None if identifier is None else mask_ref(identifier)}
         try:
             await self.send_action(action)
         except Exception as exc:

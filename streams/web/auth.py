@@ -2,9 +2,14 @@
 
 Contract:
 
-* every path but ``/health`` needs a token; the token is ``Authorization: Bearer <token>``,
-  or, for GET and HEAD only, a ``?token=`` query parameter (browsers cannot send headers
-  when following a link; a POST never accepts it, so a link cannot trigger an action);
+* every path but ``/health`` needs a token; the token is ``Authorization: Bearer <token>``
+  (the API's way), or, for GET and HEAD only, the ``irl_token`` cookie or a ``?token=``
+  query parameter (browsers cannot send headers when following a link; a POST accepts
+  neither, so a link or another site cannot trigger an action);
+* a browser (``Accept: text/html``) that opens a page with a valid ``?token=`` is answered
+  303 to the same URL without it, with the token in a cookie (``HttpOnly``,
+  ``SameSite=Strict``, ``Path=/``, ``Secure`` over TLS, 12 hours): the token stays out of
+  the browser's history and of every link of the pages, which never carry it;
 * no token: 401; a token that matches neither setting: 401; a read token on an operator
   route: 403 (`require_operator`);
 * an empty setting never matches: with neither token configured every view but
@@ -23,12 +28,15 @@ from aiohttp import web
 from streams.settings import Settings
 from streams.web.errors import ApiError
 
-__all__ = ["OPEN_PATHS", "Scope", "auth_middleware", "query_token", "require_operator", "scope_of"]
+__all__ = ["COOKIE", "OPEN_PATHS", "Scope", "auth_middleware", "require_operator", "scope_of"]
 
 #: Paths answered without a token (liveness probes cannot carry secrets).
 OPEN_PATHS = frozenset({"/health"})
 
 _CHALLENGE = 'Bearer realm="irl"'
+#: The cookie a browser keeps the token in (set from ``?token=`` once).
+COOKIE = "irl_token"
+_COOKIE_SECONDS = 12 * 3600
 
 
 class Scope(enum.Enum):
@@ -43,7 +51,6 @@ class Scope(enum.Enum):
 
 
 _SCOPE_KEY = web.RequestKey("irl.scope", Scope)
-_QUERY_TOKEN_KEY = web.RequestKey("irl.query_token", str)
 
 
 def _matches(given: str, expected: str) -> bool:
@@ -79,6 +86,8 @@ def auth_middleware(settings: Settings) -> Any:
         if token is None and request.method in ("GET", "HEAD"):
             token = request.query.get("token") or None
             from_query = token is not None
+            if token is None:
+                token = request.cookies.get(COOKIE) or None
         if token is None:
             if not (settings.web_token or settings.web_admin_token):
                 message = "no token is configured (IRL_WEB_TOKEN): these views are closed"
@@ -89,8 +98,8 @@ def auth_middleware(settings: Settings) -> Any:
         if scope is None:
             raise ApiError(401, "invalid token", headers={"WWW-Authenticate": _CHALLENGE + ', error="invalid_token"'})
         request[_SCOPE_KEY] = scope
-        if from_query:
-            request[_QUERY_TOKEN_KEY] = token
+        if from_query and "text/html" in request.headers.get("Accept", ""):
+            raise _to_cookie(request, token)
         response = await handler(request)
         return response
 
@@ -103,9 +112,15 @@ def scope_of(request: web.Request) -> Scope:
     return scope
 
 
-def query_token(request: web.Request) -> str | None:
-    """The token a browser sent as ``?token=`` (to carry it on to the links of an HTML page)."""
-    return request.get(_QUERY_TOKEN_KEY)
+def _to_cookie(request: web.Request, token: str) -> web.HTTPSeeOther:
+    """303 to the same path and query without ``token``, setting the cookie from it."""
+    query = request.rel_url.query.copy()
+    query.popall("token")
+    redirect = web.HTTPSeeOther(str(request.rel_url.with_query(query)))
+    redirect.set_cookie(
+        COOKIE, token, max_age=_COOKIE_SECONDS, path="/", httponly=True, samesite="Strict", secure=request.secure
+    )
+    return redirect
 
 
 def require_operator(request: web.Request) -> None:

@@ -3,7 +3,8 @@
 Self-contained: inline CSS and SVG, no script, no font or CDN (these views are used offline);
 views send them with a Content-Security-Policy that forbids anything else (`HTML_HEADERS`).
 Every value is HTML-escaped; personal data arrives already masked for the caller's scope.
-A token given as ``?token=`` is carried on to the page's links and search form.
+Links and forms never carry the token: a browser that opened a page with ``?token=`` is sent
+a cookie instead and redirected to the same page without it (`streams.web.auth`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ HTML_HEADERS = {
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
-    "Referrer-Policy": "no-referrer",  # page URLs may carry ?token=
+    "Referrer-Policy": "no-referrer",  # a first URL may carry ?token= (then replaced by a cookie)
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
@@ -51,11 +52,9 @@ form.search button{padding:6px 12px;font-size:14px}
 """
 
 
-def href(path: str, token: str | None, **params: str) -> str:
-    """A link to ``path`` with ``params`` (and the browser's ``?token=``, when it used one)."""
+def href(path: str, **params: str) -> str:
+    """A link to ``path`` with ``params`` (never the token: the browser's cookie carries it)."""
     query = {k: v for k, v in params.items() if v is not None}
-    if token:
-        query["token"] = token
     url = urllib.parse.quote(path, safe="/_-.~")
     return url + ("?" + urllib.parse.urlencode(query) if query else "")
 
@@ -66,19 +65,18 @@ def _when(ms: Any) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _page(title: str, body: str, token: str | None) -> str:
+def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
-        f'<header><a href="{escape(href("/", token))}">IRL on-call</a><span>{escape(title)}</span></header>'
+        f'<header><a href="{escape(href("/"))}">IRL on-call</a><span>{escape(title)}</span></header>'
         f"<main>{body}</main></body></html>"
     )
 
 
-def _search_form(token: str | None) -> str:
-    hidden = f'<input type="hidden" name="token" value="{escape(token)}">' if token else ""
+def _search_form() -> str:
     return (
-        f'<form class="search" method="get" action="/search">{hidden}'
+        '<form class="search" method="get" action="/search">'
         '<input type="text" name="q" placeholder="phone, email, customer id or TOUCHPOINT:source_id" '
         'aria-label="search">'
         ' <button type="submit">Find</button></form>'
@@ -98,12 +96,12 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: str = "
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _customer_link(cid: str, token: str | None) -> str:
-    url = href(f"/customers/{cid}/explain", token, format="html")
+def _customer_link(cid: str) -> str:
+    url = href(f"/customers/{cid}/explain", format="html")
     return f'<a class="mono" href="{escape(url)}">{escape(cid)}</a>'
 
 
-def dashboard_html(snap: Mapping[str, Any], token: str | None) -> str:
+def dashboard_html(snap: Mapping[str, Any]) -> str:
     """The dashboard of a stats snapshot (`StatsCollector.snapshot`)."""
     ev = snap["events"]
     win = snap["windows"]
@@ -116,7 +114,7 @@ def dashboard_html(snap: Mapping[str, Any], token: str | None) -> str:
             '<div class="banner">This worker is on standby: it does not own the resolver partition, '
             "so customer figures are not available here.</div>"
         )
-    parts.append(_search_form(token))
+    parts.append(_search_form())
     cards = [
         _card("events applied", ev["applied"]),
         _card("events / s (last minute)", ev["rate_per_s"]),
@@ -148,7 +146,7 @@ def dashboard_html(snap: Mapping[str, Any], token: str | None) -> str:
         )
         for title, key in (("Largest clusters", "largest_clusters"), ("Lowest confidence", "lowest_confidence")):
             rows = [
-                [_customer_link(c["customer_id"], token), str(c["identifiers"]), str(c["events"]), str(c["confidence"])]
+                [_customer_link(c["customer_id"]), str(c["identifiers"]), str(c["events"]), str(c["confidence"])]
                 for c in customers[key]
             ]
             parts.append(f"<h2>{escape(title)}</h2>")
@@ -195,7 +193,7 @@ def dashboard_html(snap: Mapping[str, Any], token: str | None) -> str:
     ]
     parts.append("<h2>Recent operator actions</h2>")
     parts.append(_table(["at", "action", "customer", "identifier", "actor", "reason"], a_rows))
-    return _page("Dashboard", "".join(parts), token)
+    return _page("Dashboard", "".join(parts))
 
 
 def explain_html(
@@ -203,12 +201,11 @@ def explain_html(
     explanation: Mapping[str, Any],
     profile: Mapping[str, Any] | None,
     svg: str,
-    token: str | None,
     history: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """The explanation page of one customer: profile, confidence, the picture, the evidence table."""
     cid = str(explanation["customer_id"])
-    parts: list[str] = [_search_form(token), f'<h2>Customer <span class="mono">{escape(cid)}</span></h2>']
+    parts: list[str] = [_search_form(), f'<h2>Customer <span class="mono">{escape(cid)}</span></h2>']
     if requested_id != cid:
         parts.append(f'<div class="banner">{escape(requested_id)} was absorbed into this customer by a merge.</div>')
     if profile is not None:
@@ -283,11 +280,11 @@ def explain_html(
         ]
         parts.append("<h2>Published changes (since this worker started)</h2>")
         parts.append(_table(["version", "change", "window end", "merged from", "survivor"], h_rows))
-    json_link = href(f"/customers/{cid}/explain", token)
+    json_link = href(f"/customers/{cid}/explain")
     parts.append(f'<p class="muted"><a href="{escape(json_link)}">this explanation as JSON</a></p>')
-    return _page(f"Explain {cid}", "".join(parts), token)
+    return _page(f"Explain {cid}", "".join(parts))
 
 
-def message_html(title: str, message: str, token: str | None) -> str:
+def message_html(title: str, message: str) -> str:
     """A short page that says why there is nothing to show."""
-    return _page(title, _search_form(token) + f'<div class="banner">{escape(message)}</div>', token)
+    return _page(title, _search_form() + f'<div class="banner">{escape(message)}</div>')

@@ -13,7 +13,16 @@ from typing import Any
 from streams.masking import mask_email, mask_phone, mask_text
 from streams.web.auth import Scope
 
-__all__ = ["mask_key", "mask_name", "mask_ref", "mask_source", "redact_explanation", "redact_profile", "redact_why"]
+__all__ = [
+    "mask_key",
+    "mask_name",
+    "mask_ref",
+    "mask_source",
+    "redact_action",
+    "redact_explanation",
+    "redact_profile",
+    "redact_why",
+]
 
 
 def mask_source(touchpoint: str, source_id: str) -> str:
@@ -113,3 +122,16 @@ def redact_why(result: dict[str, Any], scope: Scope) -> dict[str, Any]:
             reasons.append(item)
         out["reasons"] = reasons
     return out
+
+
+def redact_action(entry: dict[str, Any], scope: Scope) -> dict[str, Any]:
+    """An audited operator action (`streams.web.actions`) as `scope` may see it.
+
+    Policy: an operator's reason is free text and may name a person however it is masked,
+    so a read-token caller never sees it: ``reason`` is None and ``reason_chars`` says how
+    long it was. The operator sees the kept form (emails and phone numbers already masked).
+    """
+    if scope.sees_pii:
+        return dict(entry)
+    reason = entry.get("reason")
+    return {**entry, "reason": None, "reason_chars": len(reason) if isinstance(reason, str) else 0}

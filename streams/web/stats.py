@@ -21,6 +21,7 @@ from resolver.engine import Resolver
 from streams.runtime import Runtime
 from streams.web.auth import Scope
 from streams.web.journal import journal_of
+from streams.web.redact import redact_action
 
 __all__ = ["CONFIDENCE_BUCKETS", "LagProbe", "StatsCollector"]
 
@@ -85,7 +86,7 @@ class StatsCollector:
             "consumer_lag": self._lag(),
             "windows": self._windows(now_ms),
             "changes": {"totals": dict(sorted(journal.totals.items())), "per_window": journal.windows()[:24]},
-            "actions": list(s.get("actions", ()))[-20:],
+            "actions": [redact_action(a, scope) for a in list(s.get("actions", ()))[-20:]],
         }
         if resolver is None:
             out["resolver"] = None

@@ -23,7 +23,7 @@ from streams.pipeline import Pipeline
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.web.actions import ActionDesk, SendAction
-from streams.web.auth import Scope, query_token, require_operator, scope_of
+from streams.web.auth import Scope, require_operator, scope_of
 from streams.web.errors import ApiError
 from streams.web.evidence_svg import evidence_svg
 from streams.web.journal import journal_of
@@ -223,7 +223,7 @@ class Views:
 
     async def dashboard(self, request: web.Request) -> web.Response:
         snap = await self.stats.snapshot(scope_of(request))
-        return self._html(dashboard_html(snap, query_token(request)))
+        return self._html(dashboard_html(snap))
 
     # -- customers ----------------------------------------------------------------------------
 
@@ -383,15 +383,14 @@ class Views:
         """The evidence graph: JSON, or an HTML picture (``Accept: text/html`` or ``?format=html``)."""
         cid = self._customer_id(request)
         html = self._wants_html(request)
-        token = query_token(request)
         if self.rt.pipeline is None and html:
-            return self._html(message_html("Standby", _STANDBY, token), 503)
+            return self._html(message_html("Standby", _STANDBY), 503)
         resolver = self._resolver()
         scope = scope_of(request)
         found = resolver.explain(cid)
         if not found.found:
             if html:
-                return self._html(message_html("Unknown customer", f"unknown customer id {cid}", token), 404)
+                return self._html(message_html("Unknown customer", f"unknown customer id {cid}"), 404)
             raise ApiError(404, "unknown customer id (never seen, or erased)", customer_id=cid)
         explanation = redact_explanation(found.to_dict(), scope)
         profile = resolver.profile(found.customer_id)
@@ -402,7 +401,6 @@ class Views:
                 explanation,
                 shown,
                 evidence_svg(explanation),
-                token,
                 journal_of(self.rt).history(found.customer_id),
             )
             return self._html(page)
@@ -427,24 +425,23 @@ class Views:
 
     async def search(self, request: web.Request) -> web.Response:
         """The dashboard's search box: redirects to the explanation of what ``q`` names."""
-        token = query_token(request)
         q = self._param(request, "q")
         if self.rt.pipeline is None:
-            return self._html(message_html("Standby", _STANDBY, token), 503)
+            return self._html(message_html("Standby", _STANDBY), 503)
         resolver = self._resolver()
         if _CUSTOMER_ID.fullmatch(q) and resolver.current_id(q) is not None:
-            raise web.HTTPSeeOther(href(f"/customers/{q}/explain", token, format="html"))
+            raise web.HTTPSeeOther(href(f"/customers/{q}/explain", format="html"))
         parsed = ref_kind(q)
         if parsed is None:
             message = "not a customer id, phone, email or TOUCHPOINT:source_id"
-            return self._html(message_html("Not found", message, token), 400)
+            return self._html(message_html("Not found", message), 400)
         kind, raw = parsed
         found = resolver.lookup(raw, kind)
         if found.customer_id is None:
             status = 422 if found.status in ("invalid", "junk") else 404
             message = f"no customer for this {kind}: {found.status} ({found.reason})"
-            return self._html(message_html("Not found", message, token), status)
-        raise web.HTTPSeeOther(href(f"/customers/{found.customer_id}/explain", token, format="html"))
+            return self._html(message_html("Not found", message), status)
+        raise web.HTTPSeeOther(href(f"/customers/{found.customer_id}/explain", format="html"))
 
     # -- actions ------------------------------------------------------------------------------
 

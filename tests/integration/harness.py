@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -56,6 +57,7 @@ def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str
         IRL_WEB_TOKEN="test-read-token",
         IRL_WEB_ADMIN_TOKEN="test-admin-token",
         IRL_DATA_DIR=f"/tmp/irl-test-data/{tag}",
+        IRL_DIGEST_KEY=secrets.token_hex(32),
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

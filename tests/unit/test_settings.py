@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from resolver.config import ResolverConfig
 from streams.settings import Settings, SettingsError
 
 
@@ -122,7 +123,7 @@ def test_importing_the_app_builds_nothing(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    env = {**os.environ, "IRL_DEFAULT_REGION": "ZZ", "IRL_DATA_DIR": str(tmp_path)}  # building would fail on ZZ
+    env = {**os.environ, "IRL_DEFAULT_REGION": "ZZ", "IRL_DATA_DIR": str(tmp_path), "IRL_DEV_MODE": "1"}
     code = "import streams.app as m; assert m._built is None; m.build_app; print('ok')"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -138,7 +139,7 @@ def test_the_worker_host_is_not_triage_group(tmp_path: Path) -> None:
     """Faust's own group speaks another protocol than triage's consumer group (the app id): they must differ."""
     from streams.app import build_app
 
-    settings = Settings.from_env({"IRL_DATA_DIR": str(tmp_path), "IRL_APP_ID": "irl-unit-host"})
+    settings = Settings.from_env({"IRL_DATA_DIR": str(tmp_path), "IRL_APP_ID": "irl-unit-host", "IRL_DEV_MODE": "1"})
     app = build_app(settings)
     assert app.conf.id != settings.app_id
     assert not app.tables  # type: ignore[attr-defined]
@@ -151,3 +152,35 @@ def test_worker_id_defaults_to_host_and_port_and_is_checked() -> None:
     assert Settings.from_env({"IRL_WORKER_ID": "w-1.a"}).worker_id == "w-1.a"
     with pytest.raises(SettingsError, match="IRL_WORKER_ID"):
         Settings.from_env({"IRL_WORKER_ID": "a b"})
+
+
+KEY = "0123456789abcdef" * 4
+
+
+def test_the_worker_needs_a_digest_key_unless_in_dev_mode() -> None:
+    from streams.app import resolver_config
+
+    with pytest.raises(SettingsError, match="IRL_DIGEST_KEY is required"):
+        resolver_config(Settings.from_env({}))
+    assert resolver_config(Settings.from_env({"IRL_DIGEST_KEY": KEY})).digest_key == KEY.encode()
+    dev = resolver_config(Settings.from_env({"IRL_DEV_MODE": "true"}))
+    assert dev.digest_key == ResolverConfig().digest_key  # the public key, for local runs only
+
+
+def test_digest_keys_are_checked_masked_and_rotated() -> None:
+    with pytest.raises(SettingsError, match="IRL_DIGEST_KEY: a key of 5 characters is too short") as short:
+        Settings.from_env({"IRL_DIGEST_KEY": "short"})
+    assert "short" not in str(short.value).replace("too short", "")
+    with pytest.raises(SettingsError, match="IRL_DIGEST_OLD_KEYS"):
+        Settings.from_env({"IRL_DIGEST_KEY": KEY, "IRL_DIGEST_OLD_KEYS": "tiny"})
+    with pytest.raises(SettingsError, match="without IRL_DIGEST_KEY"):
+        Settings.from_env({"IRL_DIGEST_OLD_KEYS": KEY})
+    old = "f" * 40
+    s = Settings.from_env({"IRL_DIGEST_KEY": KEY, "IRL_DIGEST_OLD_KEYS": f" {old} ,", "IRL_DIGEST_LEGACY": "no"})
+    shown = repr(s.describe())
+    assert KEY not in shown and old not in shown
+    assert s.describe()["IRL_DIGEST_KEY"] == "***" and s.describe()["IRL_DIGEST_OLD_KEYS"] == "***"
+    from streams.app import resolver_config
+
+    config = resolver_config(s)
+    assert config.digest_old_keys == (old.encode(),) and config.legacy_digests is False

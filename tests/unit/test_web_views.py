@@ -13,6 +13,8 @@ World (one 60 s window, events in this order)::
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -434,7 +436,7 @@ async def test_search_redirects_to_the_explanation(world: World) -> None:
     cid = world.cid_of("evt-1")
     r = await world.client.get("/search", params={"q": "98765 43210", "token": READ}, allow_redirects=False)
     assert r.status == 303
-    assert r.headers["Location"] == f"/customers/{cid}/explain?format=html&token={READ}"
+    assert r.headers["Location"] == f"/customers/{cid}/explain?format=html"
     r = await world.client.get("/search", params={"q": cid}, headers=auth(READ), allow_redirects=False)
     assert r.headers["Location"] == f"/customers/{cid}/explain?format=html"
     r = await world.client.get("/search", params={"q": "nobody@gmail.com"}, headers=auth(READ))
@@ -482,9 +484,42 @@ async def test_dashboard_html(world: World) -> None:
     assert r.status == 200 and r.content_type == "text/html"
     page = await r.text()
     assert "Confidence distribution" in page and 'class="histogram"' in page
-    assert 'action="/search"' in page and f'value="{READ}"' in page
-    assert f"/customers/{world.cid_of('evt-3')}/explain?format=html&amp;token={READ}" in page
+    assert 'action="/search"' in page
+    assert f"/customers/{world.cid_of('evt-3')}/explain?format=html" in page
     _no_raw_pii(page)
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+async def test_a_browser_token_becomes_a_cookie_and_no_link_carries_it(world: World) -> None:
+    """Issue 17 (low): ?token= was carried into every link of the pages (browser history)."""
+    r = await world.client.get("/", params={"token": READ, "x": "1"}, headers=HTML, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/?x=1"
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith(f"irl_token={READ};") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/" in cookie
+    jar = {"Cookie": f"irl_token={READ}"}
+    for path in ("/", f"/customers/{world.cid_of('evt-3')}/explain?format=html", "/search?q=nobody@gmail.com"):
+        r = await world.client.get(path, headers={**HTML, **jar})
+        assert r.status in (200, 404), path
+        page = await r.text()
+        assert READ not in page and "token" not in page, path
+    r = await world.client.get("/search", params={"q": world.cid_of("evt-3")}, headers=jar, allow_redirects=False)
+    assert r.status == 303 and "token" not in r.headers["Location"]
+
+
+async def test_the_cookie_reads_but_never_acts_and_the_api_keeps_its_ways(world: World) -> None:
+    cid = world.cid_of("evt-6")
+    r = await world.client.post(
+        f"/customers/{cid}/erase", json={"reason": "x"}, headers={"Cookie": f"irl_token={ADMIN}"}
+    )
+    assert r.status == 401 and world.send.actions == []
+    assert (await world.client.get("/stats", headers={"Cookie": "irl_token=nope"})).status == 401
+    # API clients: the Authorization header, and ?token= answered directly (no redirect, no cookie).
+    assert (await world.client.get("/stats", headers=auth(READ))).status == 200
+    r = await world.client.get("/stats", params={"token": READ}, allow_redirects=False)
+    assert r.status == 200 and "Set-Cookie" not in r.headers
 
 
 async def test_standby_worker_answers_503_or_falls_back(world: World) -> None:
@@ -687,3 +722,42 @@ def test_install_refuses_faust_table_views() -> None:
     app = faust.App("irl-web-test-2", broker="memory://", web_tables_enabled=True, web_router_enabled=False)
     with pytest.raises(ValueError, match="table and router views"):
         install(app, build_runtime(), SETTINGS, Recorder())
+
+
+async def test_an_over_long_request_line_is_logged_in_one_line_without_the_request(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 17 (low): aiohttp logged a traceback quoting the first 100 bytes of the line (a token, an email)."""
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    host, port = world.client.server.host, world.client.server.port
+    reader, writer = await asyncio.open_connection(host, port)
+    line = f"GET /lookup?token={ADMIN}&email={ASHA_EMAIL}&pad={'x' * 9000} HTTP/1.1\r\nHost: a\r\n\r\n"
+    writer.write(line.encode())
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(200), timeout=10)
+    writer.close()
+    assert answer.split(b"\r\n")[0].endswith(b" 400 Bad Request")
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert records, "aiohttp logged nothing about the bad request"
+    assert caplog.text.count("\n") == len(caplog.records)  # no traceback lines
+    for record in records:
+        assert record.exc_info is None and record.levelno == logging.WARNING
+        text = record.getMessage()
+        assert "bad HTTP request from" in text and "LineTooLong" in text and "400" in text
+    assert ADMIN not in caplog.text and ASHA_EMAIL not in caplog.text and "lookup" not in caplog.text
+
+
+async def test_operator_reasons_are_kept_masked_and_hidden_from_read_callers(world: World) -> None:
+    """Issue 17 (low): reasons went raw to the links topic and were shown to read-token callers."""
+    cid = world.cid_of("evt-6")
+    reason = f"erasure asked by Asha Rao, {ASHA_EMAIL}, {ASHA_PHONE}, ticket T-88"
+    r = await world.client.post(f"/customers/{cid}/erase", json={"reason": reason}, headers=auth(ADMIN))
+    assert r.status == 202, await r.text()
+    sent = world.send.actions[-1]["reason"]  # what the links topic gets
+    assert ASHA_EMAIL not in sent and "9876543210" not in sent.replace(" ", "") and "T-88" in sent
+    read = await (await world.client.get("/stats", headers=auth(READ))).json()
+    entry = read["actions"][-1]
+    assert entry["reason"] is None and entry["reason_chars"] == len(sent)
+    assert "Asha Rao" not in json.dumps(read)
+    operator = await (await world.client.get("/stats", headers=auth(ADMIN))).json()
+    assert operator["actions"][-1]["reason"] == sent

@@ -1,0 +1,63 @@
+"""Issue 17 (low): control and bidi formatting characters in ids and names are refused, with a reason.
+
+U+202E (right-to-left override) turned "evil" into "live" on the explain page; a C0 control
+in a source id can rewrite a terminal line. One table (`resolver.interaction.RULES`) says
+which characters each field may hold; the consumer dead-letters what breaks it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json, plain_fields, validate
+from streams.codec import encode_interaction
+from streams.deadletter import DeadLetterReason, classify
+
+NOW = 1_714_557_600_000
+GOOD = Interaction("ev-1", "WEB", NOW, "cookie-1", "page_view", phone="+91 98765 43210", email="asha@x.in", name="Asha")
+SPOOFS = ["\u202e", "\u202d", "\u2066", "\u2069", "\u200f", "\u061c", "\x1b", "\x07", "\r", "\n", "\t", "\x7f", "\x85"]
+SHOWN = ("event_id", "source_id", "phone", "email", "name")
+
+
+@pytest.mark.parametrize("field", SHOWN)
+@pytest.mark.parametrize("char", SPOOFS)
+def test_ids_and_names_refuse_control_and_bidi_characters(field: str, char: str) -> None:
+    value = "ev" + char + "il" if field != "email" else "ev" + char + "il@x.in"
+    event = dataclasses.replace(GOOD, **{field: value})
+    problems = validate(event)
+    assert problems == [f"{field}: contains a control or bidirectional formatting character (U+{ord(char):04X})"]
+    obj = {**event.to_record(), "occurred_at": NOW}
+    assert plain_fields(obj) is None  # the replay fast path agrees
+    with pytest.raises(InvalidInteraction, match=f"U\\+{ord(char):04X}") as raised:
+        from_json(obj)
+    assert value not in str(raised.value)
+
+
+def test_the_table_covers_every_string_field_shown_to_a_person() -> None:
+    from resolver.interaction import RULES
+
+    assert set(SHOWN) <= set(RULES)
+    assert all(RULES[f].forbidden.search("\u202e") for f in SHOWN)
+
+
+def test_what_real_names_and_free_text_need_is_still_accepted() -> None:
+    devanagari = "\u0915\u094d\u200d\u0937\u093e"  # a conjunct written with ZWJ
+    ok = dataclasses.replace(GOOD, name=devanagari, interaction="note\twith\nlines", attributes={"msg": "a\tb\nc"})
+    assert validate(ok) == []
+    assert (
+        dataclasses.replace(GOOD, name="Zoë Ångström-Nair").name
+        and validate(dataclasses.replace(GOOD, name="Zoë")) == []
+    )
+    assert validate(dataclasses.replace(GOOD, interaction="a\x00b")) == [
+        "interaction: contains a NUL character (U+0000)"
+    ]
+
+
+def test_the_consumer_dead_letters_a_spoofed_name_with_a_clear_reason() -> None:
+    spoofed = dataclasses.replace(GOOD, name="Asha \u202elive")
+    reason = classify(encode_interaction(spoofed, "irl.touchpoint.web"), Limits(now_ms=NOW))
+    assert isinstance(reason, DeadLetterReason)
+    assert (reason.stage, reason.code) == ("validate", "invalid")
+    assert reason.detail == "name: contains a control or bidirectional formatting character (U+202E)"
