@@ -5,6 +5,8 @@
 #   scripts/connect.sh start             start the worker on 127.0.0.1 unless a Connect worker with the sink
 #                                        plugin already answers there, then install the CRM sink connector
 #   scripts/connect.sh start --no-sink   the worker only (the tests add connectors of their own)
+#   scripts/connect.sh run               the worker in the foreground, the sink installed once it answers
+#                                        (docker-compose's connect service)
 #   scripts/connect.sh stop              stop the worker we started and wait until the process is gone
 #   scripts/connect.sh status            exit 0 when a worker answers; shows the sink's state
 #
@@ -12,7 +14,7 @@
 # rendered here (${NAME} -> value) into .cache/connect/run-$PORT. Standalone keeps no connector
 # config across restarts: `start` installs the sink again through the REST API (PUT, idempotent),
 # and the sink resumes from its consumer group's committed offsets.
-# Settings: IRL_CONNECT_PORT (8083, the REST API), IRL_CONNECT_HOME (.cache/connect),
+# Settings: IRL_CONNECT_PORT (8083, the REST API), IRL_CONNECT_HOST (127.0.0.1, where it listens), IRL_CONNECT_HOME (.cache/connect),
 # IRL_CONNECT_READY_TIMEOUT seconds (120), IRL_CONNECT_KAFKA (127.0.0.1:$IRL_KAFKA_PORT),
 # IRL_CONNECT_REGISTRY_URL (http://127.0.0.1:$IRL_REGISTRY_PORT/apis/registry/v2),
 # IRL_CONNECT_NAME (irl-crm-sink), IRL_CONNECT_TOPIC ($IRL_TOPIC_RESOLVED or irl.customers.resolved),
@@ -31,6 +33,7 @@ HOME_DIR="${IRL_CONNECT_HOME:-$ROOT/.cache/connect}"
 LIBS="$HOME_DIR/libs-$KAFKA_VERSION"
 PLUGINS="$HOME_DIR/plugins-$DEBEZIUM_VERSION-$APICURIO_VERSION"
 PORT="${IRL_CONNECT_PORT:-8083}"
+HOST="${IRL_CONNECT_HOST:-127.0.0.1}"
 RUN="$HOME_DIR/run-$PORT"
 PIDFILE="$RUN/connect.pid"
 LOG="$RUN/logs/connect.log"
@@ -180,6 +183,30 @@ install_sink() {
   say "sink $NAME is not running after 60s (state: ${state:-unknown})"; exit 1
 }
 
+write_worker_config() {
+  mkdir -p "$RUN/logs"
+  render "$ROOT/connect/worker.properties" KAFKA_BOOTSTRAP="$KAFKA" HOST="$HOST" PORT="$PORT" \
+    PLUGIN_PATH="$PLUGINS" RUN="$RUN" >"$RUN/worker.properties"
+}
+JAVA_CMD=(java -Xms128m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true
+  "-Dlog4j2.configurationFile=$ROOT/scripts/connect/log4j2.properties" "-Dconnect.logs.dir=$RUN/logs"
+  -cp "$LIBS/*" org.apache.kafka.connect.cli.ConnectStandalone "$RUN/worker.properties")
+
+# In the foreground (a container's main process): the sink is installed from the background once the worker answers.
+run() {
+  fetch
+  write_worker_config
+  (
+    deadline=$((SECONDS + TIMEOUT))
+    until answers; do
+      if ((SECONDS >= deadline)); then say "the worker did not answer within ${TIMEOUT}s; the sink is not installed"; exit 1; fi
+      sleep 1
+    done
+    install_sink
+  ) &
+  exec "${JAVA_CMD[@]}"
+}
+
 start() {
   local with_sink=1
   [[ "${1:-}" == "--no-sink" ]] && with_sink=0
@@ -197,13 +224,9 @@ start() {
     fetch
     mkdir -p "$RUN/logs"
     if ! running_pid >/dev/null; then
-      render "$ROOT/connect/worker.properties" KAFKA_BOOTSTRAP="$KAFKA" PORT="$PORT" PLUGIN_PATH="$PLUGINS" \
-        RUN="$RUN" >"$RUN/worker.properties"
+      write_worker_config
       : >"$LOG"
-      nohup java -Xms128m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
-        -Dlog4j2.configurationFile="$ROOT/scripts/connect/log4j2.properties" -Dconnect.logs.dir="$RUN/logs" \
-        -cp "$LIBS/*" org.apache.kafka.connect.cli.ConnectStandalone "$RUN/worker.properties" \
-        >"$RUN/logs/stdout.log" 2>&1 &
+      nohup "${JAVA_CMD[@]}" >"$RUN/logs/stdout.log" 2>&1 &
       echo $! >"$PIDFILE"
       say "started pid $! on 127.0.0.1:$PORT; waiting up to ${TIMEOUT}s"
     fi
@@ -238,6 +261,15 @@ status() {
     if running_pid >/dev/null; then say "running at $API (pid $(cat "$PIDFILE"))"; else say "answering at $API (not ours)"; fi
     local state; state="$(sink_state)"
     say "sink $NAME: ${state:-not installed}"
+    if [[ "$state" == *FAILED* ]]; then
+      say "its trace (GET $API/connectors/$NAME/status for all of it):"
+      curl -fsS -m 5 "$API/connectors/$NAME/status" | python3 -c '
+import json, sys
+for part in [(s := json.load(sys.stdin))["connector"], *s.get("tasks", [])]:
+    if part.get("trace"):
+        print("  " + "\n  ".join(part["trace"].splitlines()[:3]))' >&2 || true
+      return 1
+    fi
     return 0
   fi
   say "not running"; return 1
@@ -246,7 +278,8 @@ status() {
 case "${1:-}" in
   fetch) fetch ;;
   start) start "${2:-}" ;;
+  run) run ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 fetch|start [--no-sink]|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|start [--no-sink]|run|stop|status" >&2; exit 2 ;;
 esac

@@ -180,12 +180,24 @@ class Sink:
         with psycopg.connect(self.pg_server, autocommit=True, row_factory=dict_row) as conn:
             return {r["customer_id"]: r for r in conn.execute(sql).fetchall()}
 
-    def remove(self) -> None:
+    def remove(self, bootstrap: str) -> None:
+        """Delete the connector, its schema and its consumer group (connect-<name>)."""
         import psycopg
+        from confluent_kafka.admin import AdminClient
 
         _http("DELETE", f"/connectors/{self.name}")
         with psycopg.connect(self.pg_server, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        deadline = time.monotonic() + 15
+        while True:  # the group is not empty until the deleted task's consumer has left
+            try:
+                admin.delete_consumer_groups([f"connect-{self.name}"])[f"connect-{self.name}"].result(timeout=10)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    return  # a leftover group is harmless: the next sink has another name
+                time.sleep(0.5)
 
 
 def _host_port_path(url: str) -> tuple[str, int, str]:
@@ -197,12 +209,12 @@ def _host_port_path(url: str) -> tuple[str, int, str]:
 
 
 @pytest.fixture
-def sink(connect_worker: str, _pg_server: str, unique_topic: str) -> Iterator[Sink]:  # noqa: F811 - a fixture
+def sink(connect_worker: str, kafka_bootstrap: str, _pg_server: str, unique_topic: str) -> Iterator[Sink]:  # noqa: F811 - a fixture
     s = Sink(_pg_server, unique_topic)
     try:
         yield s
     finally:
-        s.remove()
+        s.remove(kafka_bootstrap)
 
 
 async def level(sink: Sink, bootstrap: str, timeout: float = 60) -> dict[str, dict[str, Any]]:
