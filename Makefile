@@ -7,7 +7,7 @@ IRL := $(VENV)/bin/irl
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status topics test test-unit lint worker demo bench bench-quick chaos clean
+.PHONY: help install up down status topics connect test test-unit lint worker demo bench bench-quick chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,13 +27,17 @@ up: install ## Start local Kafka (KRaft), the schema registry and Redis on 127.0
 down: ## Stop local Kafka, the registry and Redis (no process of ours is left)
 	scripts/services.sh down
 
-status: ## Show whether Kafka, the registry and Redis are running
+status: ## Show whether Kafka, the registry, Redis and Kafka Connect are running
 	-scripts/kafka.sh status
 	-scripts/registry.sh status
 	-scripts/redis.sh status
+	-scripts/connect.sh status
 
 topics: install ## Create the project's topics with their fixed partition counts and register the contracts
 	$(IRL) topics create
+
+connect: up ## Kafka Connect with Debezium's JDBC sink: the resolved topic into PostgreSQL (docs/crm-connector.md)
+	scripts/connect.sh start
 
 test: install ## The whole suite, unit and integration (starts Kafka, the registry and Redis when not reachable)
 	scripts/services.sh ensure
@@ -65,5 +69,5 @@ chaos: install ## Crash, restart and bad-input scenarios at full size
 	scripts/services.sh ensure
 	IRL_CHAOS_FULL=1 $(VENV)/bin/pytest tests/chaos $(PYTEST_ARGS)
 
-clean: down ## Stop services and remove local state (keeps the Kafka and registry downloads)
-	rm -rf .cache/kafka/run-* .cache/registry/run-* .cache/redis irl-data demo-out .pytest_cache .mypy_cache .ruff_cache
+clean: down ## Stop services and remove local state (keeps the Kafka, registry and Connect downloads)
+	rm -rf .cache/kafka/run-* .cache/registry/run-* .cache/connect/run-* .cache/redis irl-data demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,7 @@
 #   scripts/services.sh up       start each unless something already answers on its port; create the
 #                                topics and register the contracts
 #   scripts/services.sh ensure   like up, but only for what is not reachable (used by make test)
-#   scripts/services.sh down     stop what we started
+#   scripts/services.sh down     stop what we started (Kafka Connect too, when `make connect` or a test started it)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KPORT="${IRL_KAFKA_PORT:-9092}"
@@ -51,6 +51,8 @@ down() {
     echo "demo worker: stopped" >&2
   fi
   rm -f "$pidfile"
+  # Before Kafka: its sink commits offsets there on the way out.
+  "$ROOT/scripts/connect.sh" stop
   "$ROOT/scripts/registry.sh" stop
   "$ROOT/scripts/kafka.sh" stop
   "$ROOT/scripts/redis.sh" stop
