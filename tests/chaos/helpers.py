@@ -178,9 +178,9 @@ def header(msg: ConsumerRecord, name: str) -> bytes | None:
 def clean_run(settings: Settings, links: Sequence[ConsumerRecord]) -> list[dict[str, Any]]:
     """What a never-interrupted single writer publishes for this links log (decoded records, in order).
 
-    Consecutive events are one `on_events` call; this is the worker's batching as long as
-    no window closes on event time alone, which holds once the first tick is in the log
-    (the tests publish after the worker is ready) and event times are not ahead of it.
+    Consecutive events are one `on_events` call. The worker cuts the log into other steps
+    (fetches, crashes, restores from a snapshot); windows close only on ticks and actions,
+    so what it publishes is the same.
     """
     config = resolver_config(settings)  # the worker's own: region, hub threshold, duplicate horizon
     pipeline = Pipeline(
@@ -248,9 +248,9 @@ async def check_nothing_lost(
     2. the published state holds exactly the customers replay builds (identifiers and
        touchpoint ids of every live customer);
     3. after dedup by change_id the resolved topic equals the clean run of the links log
-       (unless ``clean`` is False: event times near the wall clock close windows between
-       ticks, where the cut of the log into steps matters), and a repeated (customer id,
-       version) is always the same bytes;
+       (windows close on ticks and actions only, so however the worker cut the log into
+       steps; ``clean`` False skips it), and a repeated (customer id, version) is always the
+       same bytes;
     4. versions of each customer id go 1, 2, 3, ... without gaps.
 
     Returns the folded state, every published record (raw, with duplicates) and the links log.

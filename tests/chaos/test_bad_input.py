@@ -210,7 +210,7 @@ async def test_shuffled_and_hours_late(kafka_bootstrap: str, chaos_redis_url: st
     try:
         await wait_ready(worker)
         assert await publish(settings, shuffled) == len(shuffled)
-        _state, records, _ = await check_nothing_lost(settings, shuffled, expected, [worker], clean=False)
+        _state, records, _ = await check_nothing_lost(settings, shuffled, expected, [worker])
         # Late effects are published in a later batch than their own window, never dropped.
         first_window: dict[tuple[str, str], int] = {}
         for r in records:
