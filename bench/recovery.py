@@ -1,13 +1,13 @@
 """Recovery at scale: a worker restarted on a large state, without streaming that state in first.
 
-Loading a million events through the single writer takes longer than a benchmark should, so
-the state is built the way the writer builds it, offline: `streams.pipeline.Pipeline` over
-the generated file in steps of 200 events (the writer's batch), every step written ahead
-exactly as `streams.state_store` writes it, and sent to the worker's state topic in order;
-then one tick closes every window. `irl rebuild-redis` brings Redis to the same offset. Then
-one `irl worker` starts on it (cold start: the group has no member yet) and is killed with
-``kill -9`` and started again (a crash: the dead member stays in the group until its session
-times out). Each time is measured until `GET /ready` answers 200 as the writer.
+Loading a million events through the ordered stage takes longer than a benchmark should, so
+the state is built offline: `streams.pipeline.Pipeline` over the generated file in steps of
+1,000 events, one tick closing every window, and its snapshot written to the worker's state
+topic exactly as the ordered stage writes it (`streams.snapshots`: chunks, then the manifest,
+at links offset -1: the links log is empty). `irl rebuild-redis` brings Redis to the same
+offset. Then one `irl worker` starts on it (cold start) and is killed with ``kill -9`` and
+started again (a crash: static membership gives the restarted worker its partition back).
+Each time is measured until `GET /ready` answers 200 as the writer.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import redis
@@ -28,7 +27,7 @@ from bench.streaming import _irl, _recover, cleanup
 
 __all__ = ["recovery_at_scale"]
 
-_STEP = 200
+_STEP = 1000
 _FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01: every window is due
 
 
@@ -51,61 +50,54 @@ def _steps(pipeline: Any, events: Path) -> Iterator[Any]:
 
 
 async def _seed(topic: str, events: Path) -> dict[str, Any]:
-    """Build the steps and write each ahead into `topic` partition 0, in order, as the writer does."""
+    """Build the state offline and write its snapshot into `topic` partition 0, as the ordered stage does."""
     from aiokafka import AIOKafkaProducer
 
     from streams.app import resolver_config
     from streams.pipeline import Pipeline
     from streams.settings import Settings
-    from streams.state_store import TableStateLog
+    from streams.snapshots import snapshot_records
 
     settings = Settings.from_env()
     pipeline = Pipeline(resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000)
-    state = TableStateLog(SimpleNamespace(data={}), topic)  # the writer's own adapter, on a plain dict
-
-    producer = AIOKafkaProducer(
-        bootstrap_servers=KAFKA, max_request_size=16 * 1024 * 1024, max_batch_size=1024 * 1024, linger_ms=20
-    )
+    for _step in _steps(pipeline, events):
+        pass
+    t0 = time.monotonic()
+    data = pipeline.snapshot()
+    out: dict[str, Any] = {"snapshot_dump_s": time.monotonic() - t0, "snapshot_bytes": len(data)}
+    _manifest, records = snapshot_records(data, -1, None)
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, max_request_size=16 * 1024 * 1024, linger_ms=20)
     await producer.start()
-    sent = 0
-    out: dict[str, Any] = {}
     try:
-        batch = producer.create_batch()
-        for step in _steps(pipeline, events):
-            state.write(step)
-            for key, value in state.take_outgoing():
-                if batch.append(timestamp=None, key=key, value=value, headers=[]) is None:
-                    await producer.send_batch(batch, topic, partition=0)
-                    batch = producer.create_batch()
-                    if batch.append(timestamp=None, key=key, value=value, headers=[]) is None:
-                        raise ValueError("a state record is larger than the producer's batch")
-                sent += 1
-        await producer.send_batch(batch, topic, partition=0)
+        for key, value in records:
+            await producer.send(topic, key=key, value=value, partition=0)
         await producer.flush()
         stats = pipeline.resolver.stats()
         out.update(identifiers=stats["identifiers"], customers=stats["customers"], events=stats["events"])
     finally:
         await producer.stop()
-    out["state_records"] = sent
+    out["state_records"] = len(records)
     return out
 
 
 def _restore_parts(topic: str) -> dict[str, Any]:
-    """The two parts of a takeover, timed in this process: fold the state topic, rebuild the resolver."""
+    """The two parts of a takeover, timed in this process: fold the state topic, load the snapshot."""
     from streams.app import resolver_config
     from streams.pipeline import Pipeline
     from streams.settings import Settings
-    from streams.state_store import InMemoryStateLog, read_state
+    from streams.snapshots import read_stored_state, unpack_state
 
     settings = Settings.from_env()
     t0 = time.monotonic()
-    data = asyncio.run(read_state(KAFKA, topic, timeout_s=900))
+    folded = asyncio.run(read_stored_state(KAFKA, topic, 900))
     read_s = time.monotonic() - t0
     t0 = time.monotonic()
-    log = InMemoryStateLog(data)
-    log.redo()
-    Pipeline(resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000, log.records())
-    return {"state_keys": len(data), "read_state_s": read_s, "rebuild_resolver_s": time.monotonic() - t0}
+    stored = unpack_state(folded)
+    assert stored.data is not None
+    Pipeline.from_snapshot(
+        resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000, stored.data
+    )
+    return {"state_keys": len(folded), "read_state_s": read_s, "rebuild_resolver_s": time.monotonic() - t0}
 
 
 def recovery_at_scale(events: Path, timeout: float = 900) -> dict[str, Any]:

@@ -271,6 +271,9 @@ def stream_run(
             out["redis_used_delta_per_identifier"] = (used_after - used_before) / n_ids
             out["worker_bytes_per_identifier"] = (rss_bytes(pid) - out["worker_rss_start"]) / n_ids
             if recovery:
+                with events.open(encoding="utf-8") as fh:
+                    templates = [json.loads(next(fh)) for _ in range(2000)]
+                out["fresh_after_kill_s"] = asyncio.run(_fresh_after_kill(writer, env, templates))
                 out.update(_recover(writer, timeout=300))
                 # The same restart after a graceful stop (the member leaves the group at once).
                 graceful = _recover(writer, timeout=300, sig=signal.SIGTERM)
@@ -368,6 +371,63 @@ def _recover(writer: Worker, timeout: float, sig: int = signal.SIGKILL) -> dict[
             }
         time.sleep(0.1)
     raise TimeoutError(f"restarted worker not ready within {timeout:.0f}s")
+
+
+async def _fresh_after_kill(writer: Worker, env: dict[str, str], templates: list[dict[str, Any]]) -> float:
+    """kill -9 the writer, start it again, send fresh events at once; seconds from the kill until all are published.
+
+    The events are web and kiosk templates under new source ids and event ids, timed at the
+    kill: they reach the resolved topic when the worker is back, has read them and their
+    window (IRL_WINDOW_SECONDS) has closed.
+    """
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from resolver.interaction import from_json
+    from streams.codec import decode_resolved, encode_interaction
+
+    prefix = env["IRL_TOPIC_PREFIX"]
+    topic_of = {"WEB": f"{prefix}.touchpoint.web", "KIOSK": f"{prefix}.touchpoint.kiosk"}
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        parts = await _partitions(consumer, [f"{prefix}.customers.resolved"])
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        for tp in parts:
+            await consumer.position(tp)
+        assert writer.proc is not None
+        writer.kill(signal.SIGKILL)
+        t0 = time.monotonic()
+        writer.start()
+        now_ms = time.time_ns() // 1_000_000
+        wanted: set[tuple[str, str]] = set()
+        for obj in templates:
+            if obj["touchpoint"] not in topic_of:
+                continue
+            fresh = {**obj, "event_id": "fr-" + uuid.uuid4().hex[:20], "occurred_at": now_ms}
+            fresh["source_id"] = "fresh-" + uuid.uuid4().hex[:16]
+            ev = from_json(fresh)
+            topic = topic_of[ev.touchpoint]
+            await producer.send(topic, encode_interaction(ev, topic), key=ev.source_id.encode(), timestamp_ms=now_ms)
+            wanted.add((ev.touchpoint, ev.source_id))
+            if len(wanted) >= 300:
+                break
+        await producer.flush()
+        while wanted and time.monotonic() - t0 < 180:
+            writer.check()
+            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            for records in batches.values():
+                for rec in records:
+                    for ref in decode_resolved(rec.value)["source_ids"]:
+                        wanted.discard((ref["touchpoint"], ref["source_id"]))
+        if wanted:
+            raise TimeoutError(f"{len(wanted)} fresh events not published within 180 s of the kill")
+        return time.monotonic() - t0
+    finally:
+        await producer.stop()
+        await consumer.stop()
 
 
 # -- batch latency on live traffic ------------------------------------------------------------
