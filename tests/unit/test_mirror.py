@@ -1,0 +1,119 @@
+"""The Redis mirror after a restore: behind Redis it writes nothing until it has passed Redis's offset.
+
+    links log   0 ........ 10 ........ 20 ........ 30
+    snapshot               ^ the stage restores here
+    Redis                              ^ Redis already holds the state at 20
+    mirror                 skip ------>| writes every customer touched since 10, once, then as usual
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from resolver.config import ResolverConfig
+from streams.linkbatch import ACTION, TICK, decode_batch
+from streams.mirror import RedisMirror
+from streams.pipeline import Pipeline, Step
+from streams.runtime import Runtime
+from streams.settings import Settings
+from tests.unit.test_sequencer import GRACE_MS, WINDOW_MS, links_log
+
+
+class FakeModel:
+    """The read model's compare-and-set contract, in memory."""
+
+    def __init__(self, offset: int | None, profiles: dict[str, dict[str, Any]]) -> None:
+        self.at = offset
+        self.profiles = dict(profiles)
+        self.rebuilds = 0
+        self.writes = 0
+
+    async def offset(self) -> int | None:
+        return self.at
+
+    async def mark(self, offset: int) -> None:
+        self.at = offset
+
+    async def apply_if_at(
+        self, expect: int, profiles: dict[str, Any], removed: dict[str, Any], offset: int, forget: Any = ()
+    ) -> bool:
+        if self.at != expect:
+            return False
+        for cid, profile in profiles.items():
+            if profile is None:
+                self.profiles.pop(cid, None)
+            else:
+                self.profiles[cid] = profile
+        for gone in removed:
+            self.profiles.pop(gone, None)
+        self.at = offset
+        self.writes += 1
+        return True
+
+    async def rebuild(self, profiles: Any, aliases: Any, offset: int) -> int:
+        self.profiles = dict(profiles)
+        self.at = offset
+        self.rebuilds += 1
+        return len(self.profiles)
+
+
+def steps_of(pipeline: Pipeline, records: Any) -> list[Step]:
+    out: list[Step] = []
+    for rec in records:
+        if rec.kind == TICK:
+            out += pipeline.on_tick(rec.offset, json.loads(rec.value)["now"])
+        elif rec.kind == ACTION:
+            out += pipeline.on_action(rec.offset, json.loads(rec.value))
+        else:
+            out += pipeline.on_events(rec.offset, decode_batch(rec.value))
+    return out
+
+
+def test_a_restored_stage_behind_redis_catches_up_without_a_rebuild() -> None:
+    log = links_log(7)
+    assert len(log) > 40
+    ahead = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    steps_of(ahead, log[:31])  # Redis was written by the stage that got to offset 30
+    model = FakeModel(30, dict(ahead.mirror_records()))
+
+    restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    steps_of(restored, log[:11])  # the snapshot is of offset 10
+    rt = Runtime(Settings())
+    rt.pipeline = restored
+    rt.applied_offset = 10
+    rt.redis = model  # type: ignore[assignment]
+    mirror = RedisMirror(rt, Settings(), interval_s=0.0)
+
+    async def scenario() -> None:
+        await mirror.resume(10)
+        assert rt.redis_offset == 30 and model.writes == 0
+        for step in steps_of(restored, log[11:30]):
+            await mirror.step(step)
+            rt.applied_offset = step.offset
+        await mirror.check(False)
+        assert model.writes == 0 and model.at == 30, "nothing written while the tail is behind Redis"
+        for step in steps_of(restored, log[30:]):
+            await mirror.step(step)
+            rt.applied_offset = step.offset
+        await mirror.check(False)
+
+    asyncio.run(scenario())
+    assert model.rebuilds == 0
+    assert model.at == len(log) - 1
+    assert model.profiles == dict(restored.mirror_records())
+
+
+def test_a_redis_behind_the_restored_stage_is_rebuilt() -> None:
+    log = links_log(8)
+    restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    steps_of(restored, log[:21])
+    model = FakeModel(5, {})
+    rt = Runtime(Settings())
+    rt.pipeline = restored
+    rt.applied_offset = 20
+    rt.redis = model  # type: ignore[assignment]
+    asyncio.run(RedisMirror(rt, Settings()).resume(20))
+    assert model.rebuilds == 1 and model.at == 20 and rt.redis_offset == 20
+    assert model.profiles == dict(restored.mirror_records())
