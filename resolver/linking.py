@@ -40,6 +40,9 @@ def add(
     ev = g.by_content.get(content)
     if ev is not None:
         return _repeat(g, ev, eid, at)
+    # A handful of touchpoints: one string object each, not one per piece of evidence.
+    touchpoint = g.intern(touchpoint)
+    content = (touchpoint, content[1], name, keys, rejected)
     vid = evidence_id(content)
     if g.suppressed and (digest("ev:" + vid) in g.suppressed or any(digest(k) in g.suppressed for k in keys)):
         return None
