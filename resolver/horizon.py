@@ -18,7 +18,6 @@ decisions in replay and in the stream.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterable
 from operator import itemgetter
 
@@ -102,6 +101,11 @@ class RecentEvents:
         """(event id, stamp, evidence id), sorted by id: for records and snapshots."""
         return sorted((e, at, vid) for e, (at, vid) in self._ids.items())
 
+    def columns(self) -> tuple[list[str], list[int], list[str]]:
+        """(event ids, stamps, evidence ids) in the order remembered: for snapshots (`from_columns`)."""
+        stamps, vids = zip(*self._ids.values(), strict=True) if self._ids else ((), ())
+        return list(self._ids), list(stamps), list(vids)
+
     def ids_of(self, vids: set[str]) -> list[str]:
         """Remembered event ids whose evidence is in `vids`, sorted."""
         return sorted(e for e, (_, vid) in self._ids.items() if vid in vids)
@@ -118,17 +122,18 @@ class RecentEvents:
     def from_columns(
         cls, horizon_ms: int, watermark: int | None, event_ids: list[str], stamps: list[int], vids: list[str]
     ) -> RecentEvents:
-        """Rebuild from one column per field of `items`, sorted by (stamp, event id) as `restore` sorts them."""
+        """Rebuild from one column per field of `items`, in any order (kept as the order remembered)."""
         out = cls(horizon_ms)
         out.watermark = watermark
         out._ids = dict(zip(event_ids, zip(stamps, vids, strict=True), strict=True))
-        # Sorted by stamp, each day is one run of the columns.
-        lo, end = 0, len(stamps)
-        while lo < end:
-            day = stamps[lo] // DAY_MS
-            hi = bisect_left(stamps, (day + 1) * DAY_MS, lo)
-            out._by_day[day] = event_ids[lo:hi]
-            lo = hi
-        if out._by_day:
-            out._next = (min(out._by_day) + 1) * DAY_MS + horizon_ms
+        by_day = out._by_day
+        for event_id, stamp in zip(event_ids, stamps, strict=True):
+            day = stamp // DAY_MS
+            held = by_day.get(day)
+            if held is None:
+                by_day[day] = [event_id]
+            else:
+                held.append(event_id)
+        if by_day:
+            out._next = (min(by_day) + 1) * DAY_MS + horizon_ms
         return out

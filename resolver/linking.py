@@ -40,6 +40,9 @@ def add(
     ev = g.by_content.get(content)
     if ev is not None:
         return _repeat(g, ev, eid, at)
+    # A handful of touchpoints: one string object each, not one per piece of evidence.
+    touchpoint = g.intern(touchpoint)
+    content = (touchpoint, content[1], name, keys, rejected)
     vid = evidence_id(content)
     if g.suppressed and (g.is_suppressed("ev:" + vid) or any(g.is_suppressed(k) for k in keys)):
         return None

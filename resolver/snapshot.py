@@ -7,46 +7,50 @@ JSON value per key, so the shell can write what changed; a snapshot is everythin
 laid out to load fast:
 
 * **Columns**, not records: one array per field across all evidence (or nodes, customers),
-  so loading is a few large decodes in C and one short pass per object.
+  read off the objects by `operator.attrgetter` and transposed by `zip` (in C: on a large
+  state the cost of a dump is touching each object once, not Python code per object), and
+  loaded with a few large decodes in C and one short pass per object.
 * **One string table**: every string is written once where it is first needed and columns
   hold its index (0 is None), so a loaded graph shares one string object per identifier.
-* **Packed integers**: each integer column is an `array` of the narrowest type that holds
-  it (1, 2, 4 or 8 bytes, little-endian).
-* **Customer order**: nodes are written customer by customer (union-find sets by root,
-  members in their own order), evidence by the node it is anchored to, customers by root.
-  What one customer holds lies together, so loading reads the table almost in order (on a
-  large state, memory latency, not decoding, is what a load costs) and the loaded objects
-  of a customer lie together in memory too. Nothing reads the graph's dicts in their
-  insertion order (every answer sorts), so this order changes no answer.
+* **Fixed-width integers**: each integer column is an `array` of unsigned 32-bit items when
+  they all fit, else signed 64-bit (little-endian), chosen without a pass over the column.
+* **The state's own order**: the graph's dicts (nodes, evidence, customers, union-find sets,
+  absorbed ids, remembered events) are written in their insertion order and loaded back in
+  it, so no sorting and no walk per customer. Nothing reads the graph's dicts in their
+  insertion order for an answer (every answer sorts); the order only makes the bytes
+  reproducible (below).
 
-Format, version 1::
+Format, version 2::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
 
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
-the worker wrote itself), since marshal is not made for data from others.
+the worker wrote itself), since marshal is not made for data from others. Version 1 (written
+customer by customer, narrowest integer types) is not read: rebuild from records or the log.
 
 The string table (section ``strings``) starts with None, then four runs the loader slices
 whole: node keys, evidence ids, the earliest event id and the source id of each piece of
-evidence; then every other string in order of first use. Sections ``n.*`` are the nodes
-(evidence lists, hub signals; sparse: status, shared, split barriers, household pairs,
-names, per-person split, near candidates), ``e.*`` the evidence (every field, and which
-piece answers for its content in `Graph.by_content`), ``u.*`` the union-find as each set's
-root and its members in their order (roots, never parent pointers: see
-`resolver.unionfind`), ``c.*`` customers, ``a.*`` absorbed ids, ``erased``,
-``suppressed``, ``h.*`` the duplicate horizon's events and its watermark, and the split
-counter and merge count. Rebuilt on load: the content index, the near-phone index and
-customer by root. Not kept: memos (profiles, near links, name classes), which refill on
-use, and the change set of `resolver.records`: a loaded graph has nothing to drain, so
-drain before dumping. A snapshot is taken between steps (no regroup pending).
+evidence, the customer ids; then every other string in order of first use (the remembered
+event ids are one more run). Sections ``n.*`` are the nodes (evidence lists, hub signals;
+sparse: status, shared, split barriers, household pairs, names, per-person split, near
+candidates), ``e.*`` the evidence (every field, and which piece answers for its content in
+`Graph.by_content`), ``u.*`` the union-find as each set's root and its members in their
+order (roots, never parent pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
+absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
+the duplicate horizon's events and its watermark, and the split counter and merge count.
+Rebuilt on load: the content index, the near-phone index and customer by root. Not kept:
+memos (profiles, near links, name classes), which refill on use, and the change set of
+`resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
+snapshot is taken between steps (no regroup pending).
 
-The bytes are a function of the state: the graph's large dicts (nodes, evidence,
-customers, ids) are written in the order above, never in the order they were filled in,
-while lists and each node's small dicts keep their own order, which a load keeps too. So
-``dump(load(c, dump(g))) == dump(g)``, and a graph and its loaded copy that take the same
-steps dump equal bytes. Marshal version 2 writes no object references, so the bytes do not
-depend on which equal strings happen to be one object in memory either.
+The bytes are a function of the state and of the order its dicts were filled in, which is a
+function of the calls made (the log): the same log gives the same bytes, a load keeps the
+order, so ``dump(load(c, dump(g))) == dump(g)`` and a graph and its loaded copy that take
+the same steps dump equal bytes. (Two graphs holding equal state built by different
+histories, say one restored from records, may dump different bytes that load to equal
+answers.) Marshal version 2 writes no object references, so the bytes do not depend on
+which equal strings happen to be one object in memory either.
 
 Errors::
 
@@ -62,14 +66,14 @@ import marshal
 import sys
 import zlib
 from array import array
-from collections.abc import Collection, Iterable, Sequence
-from itertools import accumulate, chain, pairwise
-from operator import attrgetter, itemgetter
+from collections.abc import Iterable, Sequence
+from itertools import accumulate, chain, compress, count, pairwise, repeat
+from operator import attrgetter, is_not, ne, not_
 from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node, holder_of, is_person
+from resolver.graph import OK, PERSON, Customer, Graph, Node
 from resolver.horizon import RecentEvents
 from resolver.unionfind import DisjointSet
 
@@ -78,20 +82,16 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
 #: The format written by `dump`; `load` reads this version only.
-VERSION = 1
+VERSION = 2
 
 _HEAD = len(MAGIC) + 1 + 4
 #: No object references (marshal 3+ adds them by object identity): bytes depend on values only.
 _MARSHAL = 2
 _SWAP = sys.byteorder != "little"
-#: Integer array types, narrowest first, with the end of their range.
-_UNSIGNED = (("B", 1 << 8), ("H", 1 << 16), ("I", 1 << 32), ("Q", 1 << 64))
-_SIGNED = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
+#: Integer array types tried in turn: unsigned 32-bit, signed 64-bit (each 4 and 8 bytes on every platform we run).
+_CODES = ("I", "q")
 #: An integer column too wide for 64 bits: marshalled as a list instead.
 _WIDE = b"*"
-#: Recent events in the order `RecentEvents.from_columns` takes: stamp, then id.
-_BY_STAMP = itemgetter(1, 0)
-
 T = TypeVar("T")
 
 _new = object.__new__
@@ -105,14 +105,22 @@ class SnapshotError(ValueError):
 
 
 def _pack(values: Sequence[int]) -> bytes:
-    """An integer column: its array type code, then the items (little-endian)."""
-    lo, hi = (min(values), max(values)) if values else (0, 0)
-    for code, end in _UNSIGNED if lo >= 0 else _SIGNED:
-        if hi < end and lo >= -end:
+    """An integer column: its array type code, then the items (little-endian).
+
+    Unsigned 32-bit when every item fits (indices, lengths, counts), else signed 64-bit
+    (times), else a marshalled list. The first type that takes the column is chosen by
+    trying it (a failure stops at the first item that does not fit): no pass to find the
+    range first, since on a large state each pass over cold integers costs as much as the
+    packing itself.
+    """
+    for code in _CODES:
+        try:
             packed = array(code, values)
-            if _SWAP:
-                packed.byteswap()
-            return code.encode("ascii") + packed.tobytes()
+        except OverflowError:
+            continue
+        if _SWAP:
+            packed.byteswap()
+        return code.encode("ascii") + packed.tobytes()
     return _WIDE + marshal.dumps(list(values), _MARSHAL)
 
 
@@ -151,24 +159,20 @@ class _Strings:
         if referred:
             self.index.update(zip(values, range(start, start + len(values)), strict=True))
 
-    def refs(self, values: Iterable[str | None]) -> bytes:
+    def refs(self, values: list[str | None] | list[str]) -> bytes:
         """The packed indices of `values`, adding new strings in order of first use."""
-        values = values if isinstance(values, list) else list(values)
         index = self.index
         try:
             return _pack(list(map(index.__getitem__, values)))
         except KeyError:
             pass
-        table = self.table
-        for value in dict.fromkeys(values):
-            if value not in index:
-                index[value] = len(table)
-                table.append(value)
+        # New strings in order of first use (dict.fromkeys keeps it; None is always known).
+        self.run([value for value in dict.fromkeys(values) if value is not None and value not in index])
         return _pack(list(map(index.__getitem__, values)))
 
 
 def _lengths(groups: Iterable[Sequence[Any] | dict[Any, Any]]) -> bytes:
-    return _pack([len(group) for group in groups])
+    return _pack(list(map(len, groups)))
 
 
 @overload
@@ -205,39 +209,32 @@ def dump(g: Graph) -> bytes:
 def _dump(g: Graph) -> bytes:
     out: dict[str, Any] = {}
     s = _Strings()
-    uf = g.uf
-    roots = uf.roots()
-    groups = [uf.members(root) for root in roots]
-    members = list(chain.from_iterable(groups))
-    nodes = g.nodes
-    # Every node is in one set and every key of a set is a node: members are written once.
-    whole = len(members) == len(nodes) and all(map(nodes.__contains__, members))
-    order = members if whole else [k for k in members if k in nodes] + [k for k in nodes if k not in uf]
-    evs = _evidence_order(g, order)
-    found = [g.cust.get(cid) for cid in map(g.by_root.get, roots) if cid is not None]
-    custs = _canonical([c for c in found if c is not None], g.cust.values(), attrgetter("cid"))
-    out["nodes"], out["evidence"], out["customers"] = len(order), len(evs), len(custs)
-    s.run(order)
-    s.run([ev.vid for ev in evs])
-    s.run([ev.eid for ev in evs])
-    s.run([ev.src for ev in evs], referred=False)
+    keys, nodes = list(g.nodes), list(g.nodes.values())
+    evs = list(g.evidence.values())
+    custs = list(g.cust.values())
+    out["nodes"], out["evidence"], out["customers"] = len(nodes), len(evs), len(custs)
+    ev_cols = _transpose(_EV_FIELDS, evs, 13)
+    s.run(keys)
+    s.run(list(ev_cols[0]))  # evidence ids
+    s.run(list(ev_cols[1]), referred=False)  # earliest event ids
+    s.run(list(ev_cols[6]), referred=False)  # source ids
     s.run([c.cid for c in custs])
-    _dump_nodes([nodes[k] for k in order], s, out)
-    _dump_evidence(g, evs, s, out)
+    _dump_nodes(nodes, s, out)
+    _dump_evidence(g, evs, ev_cols, s, out)
+    roots, groups = g.uf.groups()
     out["u.root"] = s.refs(roots)
     out["u.len"] = _lengths(groups)
-    if not whole:
-        out["u.key"] = s.refs(members)
+    out["u.key"] = s.refs(list(chain.from_iterable(groups)))
     _dump_customers(custs, s, out)
-    absorbed = sorted(g.absorbed.items())
-    out["a.from"] = s.refs([a for a, _ in absorbed])
-    out["a.to"] = s.refs([b for _, b in absorbed])
+    out["a.from"] = s.refs(list(g.absorbed))
+    out["a.to"] = s.refs(list(g.absorbed.values()))
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
-    recent = sorted(g.recent.items(), key=_BY_STAMP)
-    out["h.eid"] = s.refs([e for e, _, _ in recent])
-    out["h.stamp"] = _pack([stamp for _, stamp, _ in recent])
-    out["h.vid"] = s.refs([v for _, _, v in recent])
+    eids, stamps, vids = g.recent.columns()
+    out["h.eid"] = _pack(range(len(s.table), len(s.table) + len(eids)))
+    s.run(eids, referred=False)
+    out["h.stamp"] = _pack(stamps)
+    out["h.vid"] = s.refs(vids)
     out["h.watermark"] = g.recent.watermark
     out["split_seq"] = g.split_seq
     out["merges"] = g.merges
@@ -246,143 +243,99 @@ def _dump(g: Graph) -> bytes:
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
 
 
-def _canonical(found: list[T], every: Collection[T], key: Any) -> list[T]:
-    """`found` without repeats, then the rest of `every` sorted by `key` (none, when the state is whole)."""
-    seen = set(map(id, found))
-    if len(seen) != len(found):
-        seen, unique = set(), []
-        for x in found:
-            if id(x) not in seen:
-                seen.add(id(x))
-                unique.append(x)
-        found = unique
-    if len(seen) == len(every):
-        return found
-    return found + sorted((x for x in every if id(x) not in seen), key=key)
+_EV_FIELDS = attrgetter(
+    "vid", "eid", "at", "last", "count", "tp", "src", "name", "keys", "rejected", "anchor", "cut", "note"
+)  # fmt: skip
+_NODE_FIELDS = attrgetter("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
+_CUST_FIELDS = attrgetter("root", "first", "phones", "emails", "bars", "constrained")
 
 
-def _evidence_order(g: Graph, order: list[str]) -> list[Evidence]:
-    """The evidence customer by customer: under the node it is anchored to, in that node's own list order.
+def _transpose(fields: attrgetter[Any], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
+    """One tuple per field across `objs` (the attribute reads and the transposition run in C)."""
+    return list(zip(*map(fields, objs), strict=True)) if objs else [()] * width
 
-    A function of the state (node order, evidence lists, anchors), never of dict order; evidence
-    not reached so (none, in a whole state) follows, by id.
-    """
-    nodes, evidence = g.nodes, g.evidence
-    out: list[Evidence] = []
-    for key in order:
-        # One person's part of a shared phone lists no evidence: the phone's list holds it.
-        holder = nodes.get(holder_of(key)) if is_person(key) else nodes[key]
-        for vid in () if holder is None else holder.evidence:
-            ev = evidence.get(vid)
-            if ev is not None and ev.anchor == key:
-                out.append(ev)
-    return _canonical(out, evidence.values(), attrgetter("vid"))
+
+def _where(values: Iterable[Any]) -> list[int]:
+    """Indices of the truthy items (in C)."""
+    return list(compress(count(), values))
+
+
+def _not_none(values: Iterable[Any]) -> list[int]:
+    return _where(map(is_not, values, repeat(None)))
 
 
 def _dump_nodes(nodes: list[Node], s: _Strings, out: dict[str, Any]) -> None:
-    # One pass over the nodes (on a large state each visit is a cache miss), sparse fields by index.
-    held, held_len, sig_flat, sig_len = [], [], [], []
-    odd, shared, bars, pairs, names, groups, near = [], [], [], [], [], [], []
-    for i, n in enumerate(nodes):
-        held.extend(n.evidence)
-        held_len.append(len(n.evidence))
-        sig = n.sig
-        if sig is None:
-            sig_len.append(0)  # no signals kept; n + 1: a list of n
-        else:
-            sig_len.append(len(sig) + 1)
-            sig_flat.extend(sig)
-        if n.status != OK:
-            odd.append((i, n.status))
-        if n.shared:
-            shared.append(i)
-        if n.bars:
-            bars.append((i, n.bars))
-        if n.pairs is not None:
-            pairs.append((i, n.pairs))
-        if n.names is not None:
-            names.append((i, n.names))
-        if n.groups is not None:
-            groups.append((i, n.groups))
-        if n.near is not None:
-            near.append((i, n.near))
-    out["n.ev.len"] = _pack(held_len)
-    out["n.ev"] = s.refs(held)
-    out["n.sig.len"] = _pack(sig_len)
-    out["n.sig"] = s.refs(sig_flat)
-    out["n.status"] = _pack([i for i, _ in odd])
-    out["n.status.s"] = s.refs([x for _, x in odd])
-    out["n.shared"] = _pack(shared)
-    out["n.bars"] = _pack([i for i, _ in bars])
-    out["n.bars.len"] = _lengths([b for _, b in bars])
-    out["n.bars.sp"] = _pack([x for _, b in bars for bar in b for x in bar])
-    out["n.pairs"] = _pack([i for i, _ in pairs])
-    out["n.pairs.len"] = _lengths([p for _, p in pairs])
-    out["n.pairs.ec"] = s.refs([x for _, p in pairs for pair in p for x in pair])
-    out["n.names"] = _pack([i for i, _ in names])
-    out["n.names.len"] = _lengths([m for _, m in names])
-    out["n.names.c"] = s.refs([c for _, m in names for c in m])
-    out["n.names.n"] = _pack([n for _, m in names for n in m.values()])
-    out["n.groups"] = _pack([i for i, _ in groups])
-    out["n.groups.len"] = _lengths([m for _, m in groups])
-    out["n.groups.ck"] = s.refs([x for _, m in groups for kv in m.items() for x in kv])
-    out["n.near"] = _pack([i for i, _ in near])
-    out["n.near.len"] = _lengths([m for _, m in near])
-    out["n.near.k"] = s.refs([k for _, m in near for k in m])
-    out["n.near.on"] = _pack([int(v) for _, m in near for v in m.values()])
+    held, sig, status, shared, bars, pairs, names, groups, near = _transpose(_NODE_FIELDS, nodes, 9)
+    out["n.ev.len"] = _lengths(held)
+    out["n.ev"] = s.refs(list(chain.from_iterable(held)))
+    # 0: no signals kept (None); n + 1: a list of n
+    out["n.sig.len"] = _pack([0 if x is None else len(x) + 1 for x in sig])
+    out["n.sig"] = s.refs(list(chain.from_iterable(x for x in sig if x)))
+    odd = _where(map(ne, status, repeat(OK)))
+    out["n.status"] = _pack(odd)
+    out["n.status.s"] = s.refs([status[i] for i in odd])
+    out["n.shared"] = _pack(_where(shared))
+    at = _where(bars)
+    out["n.bars"] = _pack(at)
+    out["n.bars.len"] = _lengths([bars[i] for i in at])
+    out["n.bars.sp"] = _pack([x for i in at for bar in bars[i] for x in bar])
+    at = _not_none(pairs)
+    out["n.pairs"] = _pack(at)
+    out["n.pairs.len"] = _lengths([pairs[i] for i in at])
+    out["n.pairs.ec"] = s.refs([x for i in at for pair in pairs[i] for x in pair])
+    at = _not_none(names)
+    out["n.names"] = _pack(at)
+    out["n.names.len"] = _lengths([names[i] for i in at])
+    out["n.names.c"] = s.refs([c for i in at for c in names[i]])
+    out["n.names.n"] = _pack([n for i in at for n in names[i].values()])
+    at = _not_none(groups)
+    out["n.groups"] = _pack(at)
+    out["n.groups.len"] = _lengths([groups[i] for i in at])
+    out["n.groups.ck"] = s.refs([x for i in at for kv in groups[i].items() for x in kv])
+    at = _not_none(near)
+    out["n.near"] = _pack(at)
+    out["n.near.len"] = _lengths([near[i] for i in at])
+    out["n.near.k"] = s.refs([k for i in at for k in near[i]])
+    out["n.near.on"] = _pack([int(v) for i in at for v in near[i].values()])
 
 
-def _dump_evidence(g: Graph, evs: list[Evidence], s: _Strings, out: dict[str, Any]) -> None:
-    # What answers for its content in `by_content` (an erasure can leave two pieces with one content).
-    holders = set(map(id, g.by_content.values()))
-    keys: list[str] = []
-    tps, names, anchors, ats, counts, keys_len = [], [], [], [], [], []
-    later, rejected, cut, noted, loose = [], [], [], [], []
-    for i, ev in enumerate(evs):  # one pass: on a large state each visit is a cache miss
-        tps.append(ev.tp)
-        names.append(ev.name)
-        anchors.append(ev.anchor)
-        ats.append(ev.at)
-        counts.append(ev.count)
-        keys.extend(ev.keys)
-        keys_len.append(len(ev.keys))
-        if ev.last != ev.at:
-            later.append((i, ev.last - ev.at))
-        if ev.rejected:
-            rejected.append((i, ev.rejected))
-        if ev.cut:
-            cut.append(i)
-        if ev.note is not None:
-            noted.append((i, ev.note))
-        if id(ev) not in holders:
-            loose.append(i)
-    out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(tps), s.refs(names), s.refs(anchors)
+def _dump_evidence(
+    g: Graph, evs: list[Evidence], cols: list[tuple[Any, ...]], s: _Strings, out: dict[str, Any]
+) -> None:
+    _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
+    out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
     out["e.at"] = _pack(ats)
     out["e.count"] = _pack(counts)
     # Sparse: a loaded piece seen once shares one int object for first and last seen.
-    out["e.later"] = _pack([i for i, _ in later])
-    out["e.later.d"] = _pack([d for _, d in later])
-    out["e.keys.len"] = _pack(keys_len)
-    out["e.keys"] = s.refs(keys)
-    out["e.rejected"] = _pack([i for i, _ in rejected])
-    out["e.rejected.len"] = _lengths([r for _, r in rejected])
-    out["e.rejected.s"] = s.refs([x for _, r in rejected for x in r])
-    out["e.cut"] = _pack(cut)
-    out["e.note"] = _pack([i for i, _ in noted])
-    out["e.note.s"] = s.refs([x for _, x in noted])
-    out["e.loose"] = _pack(loose)
+    later = _where(map(ne, lasts, ats))
+    out["e.later"] = _pack(later)
+    out["e.later.d"] = _pack([lasts[i] - ats[i] for i in later])
+    out["e.keys.len"] = _lengths(keys)
+    out["e.keys"] = s.refs(list(chain.from_iterable(keys)))
+    at = _where(rejected)
+    out["e.rejected"] = _pack(at)
+    out["e.rejected.len"] = _lengths([rejected[i] for i in at])
+    out["e.rejected.s"] = s.refs([x for i in at for x in rejected[i]])
+    out["e.cut"] = _pack(_where(cut))
+    at = _not_none(notes)
+    out["e.note"] = _pack(at)
+    out["e.note.s"] = s.refs([notes[i] for i in at])
+    # What answers for its content in `by_content` (an erasure can leave two pieces with one content).
+    holders = set(map(id, g.by_content.values()))
+    out["e.loose"] = _pack(_where(map(not_, map(holders.__contains__, map(id, evs)))))
 
 
 def _dump_customers(custs: list[Customer], s: _Strings, out: dict[str, Any]) -> None:
-    out["c.root"] = s.refs([c.root for c in custs])
-    out["c.first"] = _pack([c.first for c in custs])
-    out["c.phones"] = _pack([c.phones for c in custs])
-    out["c.emails"] = _pack([c.emails for c in custs])
-    out["c.constrained"] = _pack([i for i, c in enumerate(custs) if c.constrained])
-    barred = [i for i, c in enumerate(custs) if c.bars]
+    roots, first, phones, emails, bars, constrained = _transpose(_CUST_FIELDS, custs, 6)
+    out["c.root"] = s.refs(list(roots))
+    out["c.first"] = _pack(first)
+    out["c.phones"] = _pack(phones)
+    out["c.emails"] = _pack(emails)
+    out["c.constrained"] = _pack(_where(constrained))
+    barred = _where(bars)
     out["c.bars"] = _pack(barred)
-    out["c.bars.len"] = _lengths([custs[i].bars for i in barred])
-    out["c.bars.kv"] = _pack([x for i in barred for kv in custs[i].bars.items() for x in kv])
+    out["c.bars.len"] = _lengths([bars[i] for i in barred])
+    out["c.bars.kv"] = _pack([x for i in barred for kv in bars[i].items() for x in kv])
 
 
 # ---------------------------------------------------------------- load

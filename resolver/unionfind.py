@@ -80,6 +80,10 @@ class DisjointSet:
     def roots(self) -> list[str]:
         return sorted(self._members)
 
+    def groups(self) -> tuple[list[str], list[list[str]]]:
+        """Each set's root and its member list, in the forest's own order (a function of its calls)."""
+        return list(self._members), list(self._members.values())
+
     def reset(self, keys: Iterable[str]) -> None:
         """Make every key in `keys` a singleton. `keys` must be a union of whole sets."""
         for key in keys:

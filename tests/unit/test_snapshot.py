@@ -309,3 +309,35 @@ def test_the_snapshot_covers_every_field_of_the_state() -> None:
         "near_memo", "_names", "_classes", "_name_values", "digests", "retired",
     }  # fmt: skip
     assert set(vars(Graph(CONFIG))) == stored | rebuilt | given_or_memo
+
+
+def test_a_load_keeps_the_order_of_the_state_it_was_written_from() -> None:
+    """Format 2 writes the graph's dicts in their own order; a load keeps it (so later dumps agree)."""
+    r = _rich()
+    g = r._g
+    again = load(CONFIG, dump(g))
+    assert list(again.nodes) == list(g.nodes)
+    assert list(again.evidence) == list(g.evidence)
+    assert list(again.cust) == list(g.cust)
+    assert list(again.absorbed.items()) == list(g.absorbed.items())
+    assert again.uf.groups() == g.uf.groups()
+    assert again.recent.columns() == g.recent.columns()
+
+
+@pytest.mark.parametrize(
+    ("values", "code"),
+    [
+        ([], b"I"),
+        ([0, 2**32 - 1], b"I"),
+        ([2**32], b"q"),
+        ([-1, 5], b"q"),
+        ([1_700_000_000_000], b"q"),
+        ([2**63], b"*"),
+    ],
+)
+def test_integer_columns_take_the_first_width_that_holds_them(values: list[int], code: bytes) -> None:
+    from resolver.snapshot import _pack, _unpack
+
+    packed = _pack(values)
+    assert packed[:1] == code
+    assert _unpack(packed) == values
