@@ -189,6 +189,12 @@ class _Kafka:
         futures = await self.sender.send_keyed(self.settings.topic_resolved, [(k, v, None, ()) for k, v in outputs])
         await asyncio.gather(*futures)
 
+    async def publish_interactions(self, records: list[tuple[bytes, bytes]]) -> None:
+        """Send resolved interactions (key customer id) and wait until the broker has them all."""
+        topic = self.settings.topic_interactions
+        futures = await self.sender.send_keyed(topic, [(k, v, None, ()) for k, v in records])
+        await asyncio.gather(*futures)
+
     async def flush(self) -> None:
         await self.app.producer.flush()
 
@@ -221,9 +227,18 @@ def build_app(settings: Settings) -> faust.App:
         settings.window_seconds * 1000,
         settings.grace_seconds * 1000,
         settings.topic_resolved,
-        Ports(kafka.read_state, kafka.send_state, kafka.publish, kafka.flush, kafka.fetch_schemas, mirror),
+        Ports(
+            kafka.read_state,
+            kafka.send_state,
+            kafka.publish,
+            kafka.publish_interactions,
+            kafka.flush,
+            kafka.fetch_schemas,
+            mirror,
+        ),
         BackgroundSnapshot(Path(settings.data_dir) / "snapshots"),
         settings.snapshot_seconds,
+        interactions_topic=settings.topic_interactions,
     )
     triage = Triage(
         rt,
@@ -235,9 +250,7 @@ def build_app(settings: Settings) -> faust.App:
     async def look_up_schema_ids() -> None:
         """Learn the ids we write with before the first record needs one (`irl worker` checked they exist)."""
         try:
-            await codecs.prepare(
-                {"resolved_customer": [settings.topic_resolved], "dead_letter": [settings.topic_deadletter]}
-            )
+            await codecs.prepare(_written_contracts(settings))
         except RegistryError as exc:  # the first send asks again, and fails there if it must
             log.error("schema registry at %s: %s", settings.schema_registry_url, exc)
 
@@ -268,6 +281,15 @@ def build_app(settings: Settings) -> faust.App:
 
     install_web(app, rt, settings, send_action)
     return app
+
+
+def _written_contracts(settings: Settings) -> dict[str, list[str]]:
+    """Each contract the worker writes and the topics it writes it to."""
+    return {
+        "resolved_customer": [settings.topic_resolved],
+        "dead_letter": [settings.topic_deadletter],
+        "resolved_interaction": [settings.topic_interactions],
+    }
 
 
 def _watch_stall(rt: Runtime, stall: StallWatch) -> None:

@@ -420,7 +420,7 @@ def _cannot_read(reader: SchemaVersion, writer: SchemaVersion) -> str:
 
 
 #: Each contract and the codec field that handles it.
-CONTRACTS = ("customer_interaction", "resolved_customer", "dead_letter")
+CONTRACTS = ("customer_interaction", "resolved_customer", "dead_letter", "resolved_interaction")
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +431,7 @@ class Codecs:
     interaction: Codec
     resolved: Codec
     dead_letter: Codec
+    resolved_interaction: Codec
 
     @classmethod
     def build(
@@ -442,7 +443,13 @@ class Codecs:
         def make(name: str) -> Codec:
             return Codec(name, cache, repository=repository, read_single_object=read_single_object)
 
-        return cls(cache, make("customer_interaction"), make("resolved_customer"), make("dead_letter"))
+        return cls(
+            cache,
+            make("customer_interaction"),
+            make("resolved_customer"),
+            make("dead_letter"),
+            make("resolved_interaction"),
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Codecs:
@@ -467,7 +474,7 @@ class Codecs:
 
         Raises ContractNotRegistered when a contract is missing from a topic's subject.
         """
-        by_name = {c.name: c for c in (self.interaction, self.resolved, self.dead_letter)}
+        by_name = {c.name: c for c in (self.interaction, self.resolved, self.dead_letter, self.resolved_interaction)}
 
         def look_up() -> None:
             for name, names in topics.items():
@@ -529,6 +536,16 @@ def encode_resolved(record: Mapping[str, Any], topic: str) -> bytes:
 def decode_resolved(data: bytes | None) -> dict[str, Any]:
     """Decode a ResolvedCustomer record. Raises CodecError subclasses only."""
     return codecs().resolved.decode(data)
+
+
+def encode_resolved_interaction(record: Mapping[str, Any], topic: str) -> bytes:
+    """Confluent-framed bytes of a ResolvedInteraction record for `topic`."""
+    return codecs().resolved_interaction.encode(record, topic)
+
+
+def decode_resolved_interaction(data: bytes | None) -> dict[str, Any]:
+    """Decode a ResolvedInteraction record. Raises CodecError subclasses only."""
+    return codecs().resolved_interaction.decode(data)
 
 
 def encode_dead_letter(record: Mapping[str, Any], topic: str) -> bytes:

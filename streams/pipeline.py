@@ -27,7 +27,7 @@ from resolver.config import ResolverConfig
 from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
-from streams.codec import encode_resolved
+from streams.codec import encode_resolved, encode_resolved_interaction
 from streams.readmodel import identifiers_of
 
 __all__ = ["Pipeline", "SnapshotFormatError", "Step"]
@@ -66,6 +66,8 @@ class Step:
     forget: list[str] = field(default_factory=list)
     #: the windows this step finished publishing
     closed: list[Window] = field(default_factory=list)
+    #: the accepted interactions of this step with their customers (key, value for the interactions topic)
+    interactions: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
         """Record what a resolver outcome changed, for the read models."""
@@ -90,6 +92,7 @@ class Pipeline:
         records: Iterable[tuple[str, str]] = (),
         *,
         resolved_topic: str = "irl.customers.resolved",
+        interactions_topic: str | None = None,
     ) -> None:
         by_owner: dict[str, list[tuple[str, str]]] = {"r": [], "b": [], "c": []}
         for key, value in records:
@@ -99,6 +102,8 @@ class Pipeline:
         self.config = config
         #: where the changelog goes: its records are encoded for this topic's subject
         self.resolved_topic = resolved_topic
+        #: where each accepted interaction goes with its customer (None: not published)
+        self.interactions_topic = interactions_topic
         # The worker keeps snapshots, not per-key records: the core need not track its changes.
         self.resolver = (
             Resolver.restore(config, by_owner["r"]) if by_owner["r"] else Resolver(config, track_changes=False)
@@ -123,6 +128,7 @@ class Pipeline:
         data: bytes,
         *,
         resolved_topic: str = "irl.customers.resolved",
+        interactions_topic: str | None = None,
     ) -> Pipeline:
         """The pipeline `snapshot()` wrote (with the same configuration). Raises SnapshotFormatError."""
         if len(data) < _HEAD.size + 4 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
@@ -136,7 +142,7 @@ class Pipeline:
         batcher = json.loads(data[at : at + n_batcher])
         at += n_batcher
         versions = json.loads(data[at : at + n_versions])
-        self = cls(config, window_ms, grace_ms, resolved_topic=resolved_topic)
+        self = cls(config, window_ms, grace_ms, resolved_topic=resolved_topic, interactions_topic=interactions_topic)
         self.resolver = Resolver.from_snapshot(config, core, track_changes=False)
         self.batcher = Batcher.restore(window_ms, grace_ms, [tuple(r) for r in batcher])
         self.changelog = Changelog.restore([tuple(r) for r in versions])
@@ -151,12 +157,15 @@ class Pipeline:
     def on_events(self, offset: int, events: Sequence[Interaction]) -> list[Step]:
         """Apply events (in log order); returns their step. Windows close on the next tick, never here."""
         step = Step(offset)
+        topic = self.interactions_topic
         for event in events:
             outcome = self.resolver.apply(event)
             step.events += 1
             if outcome.duplicate:
                 step.duplicates += 1
                 continue
+            if topic is not None and outcome.customer_id is not None and not outcome.suppressed:
+                step.interactions.append(_interaction(event, outcome.customer_id, topic))
             self.batcher.observe_event_time(event.occurred_at)
             self.batcher.record(
                 event.occurred_at,
@@ -248,3 +257,17 @@ class Pipeline:
             profile = self.resolver.profile(cid)
             if profile is not None:
                 yield cid, profile.to_record()
+
+
+def _interaction(event: Interaction, customer_id: str, topic: str) -> tuple[bytes, bytes]:
+    """The interactions topic's record of one accepted event (key: its customer id)."""
+    record = {
+        "event_id": event.event_id,
+        "customer_id": customer_id,
+        "touchpoint": event.touchpoint,
+        "source_id": event.source_id,
+        "interaction": event.interaction,
+        "occurred_at": event.occurred_at,
+        "attributes": dict(event.attributes),
+    }
+    return customer_id.encode(), encode_resolved_interaction(record, topic)

@@ -49,6 +49,7 @@ class Runtime:
             "events_applied": 0,
             "duplicates": 0,
             "records_published": 0,
+            "interactions_published": 0,
             "windows_published": 0,
             "last_window_end": None,
             "last_publish_ms": None,

@@ -92,6 +92,8 @@ class Ports:
     send_state: Callable[[list[tuple[bytes, bytes | None]]], Awaitable[None]]
     #: publish changelog records and wait until the broker has them all
     publish: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
+    #: publish resolved interactions (key customer id) and wait until the broker has them all
+    publish_interactions: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
     #: wait until every record sent so far is on the broker
     flush: Callable[[], Awaitable[None]]
     #: fetch the writer schemas of raw touchpoint values (one-event records written before batches)
@@ -118,12 +120,15 @@ class Sequencer:
         snapshots: Snapshotter,
         snapshot_interval_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        interactions_topic: str | None = None,
     ) -> None:
         self.rt = rt
         self.config = config
         self.window_ms = window_ms
         self.grace_ms = grace_ms
         self.resolved_topic = resolved_topic
+        #: the topics the pipeline encodes its records for
+        self._topics: dict[str, Any] = {"resolved_topic": resolved_topic, "interactions_topic": interactions_topic}
         self.ports = ports
         self.snapshots = snapshots
         self.snapshot_interval_s = snapshot_interval_s
@@ -152,7 +157,7 @@ class Sequencer:
             stored = unpack_state(folded)
             if stored.data is not None and stored.manifest is not None:
                 pipeline = Pipeline.from_snapshot(
-                    self.config, self.window_ms, self.grace_ms, stored.data, resolved_topic=self.resolved_topic
+                    self.config, self.window_ms, self.grace_ms, stored.data, **self._topics
                 )
                 applied = stored.manifest.offset
             else:
@@ -176,18 +181,16 @@ class Sequencer:
     async def _restore_records(self, records: dict[str, str]) -> tuple[Pipeline, int]:
         """The pipeline of the older state format (one record per key and a write-ahead record)."""
         if not records:
-            return Pipeline(self.config, self.window_ms, self.grace_ms, resolved_topic=self.resolved_topic), -1
+            return Pipeline(self.config, self.window_ms, self.grace_ms, **self._topics), -1
         state = InMemoryStateLog(dict(records))
         wal = state.redo()
         if wal is not None and wal.outputs:
             # Its last step may have been cut short after its write-ahead record: send its outputs
             # again (byte-identical; connectors deduplicate by change_id).
             await self.ports.publish(wal.outputs)
-        old = Pipeline(self.config, self.window_ms, self.grace_ms, state.records(), resolved_topic=self.resolved_topic)
+        old = Pipeline(self.config, self.window_ms, self.grace_ms, state.records(), **self._topics)
         # Through a snapshot: the loaded core does not track changes for per-key records.
-        pipeline = Pipeline.from_snapshot(
-            self.config, self.window_ms, self.grace_ms, old.snapshot(), resolved_topic=self.resolved_topic
-        )
+        pipeline = Pipeline.from_snapshot(self.config, self.window_ms, self.grace_ms, old.snapshot(), **self._topics)
         return pipeline, -1 if wal is None else wal.offset
 
     async def revoke(self) -> None:
@@ -279,6 +282,9 @@ class Sequencer:
         if epoch != rt.writer_epoch:
             raise Fenced
         stats = rt.stats
+        if step.interactions:
+            await self.ports.publish_interactions(step.interactions)
+            stats["interactions_published"] += len(step.interactions)
         if step.outputs:
             await self.ports.publish(step.outputs)
             stats["records_published"] += len(step.outputs)

@@ -146,6 +146,7 @@ class Settings:
     topic_whatsapp: str = "irl.touchpoint.whatsapp"
     topic_kiosk: str = "irl.touchpoint.kiosk"
     topic_resolved: str = "irl.customers.resolved"
+    topic_interactions: str = "irl.interactions.resolved"
     topic_deadletter: str = "irl.deadletter"
     touchpoint_partitions: int = 6
     app_id: str = "irl-resolver"
@@ -236,6 +237,7 @@ class Settings:
             topic_whatsapp=_str(e, "IRL_TOPIC_WHATSAPP", f"{prefix}.touchpoint.whatsapp"),
             topic_kiosk=_str(e, "IRL_TOPIC_KIOSK", f"{prefix}.touchpoint.kiosk"),
             topic_resolved=_str(e, "IRL_TOPIC_RESOLVED", f"{prefix}.customers.resolved"),
+            topic_interactions=_str(e, "IRL_TOPIC_INTERACTIONS", f"{prefix}.interactions.resolved"),
             topic_deadletter=_str(e, "IRL_TOPIC_DEADLETTER", f"{prefix}.deadletter"),
             touchpoint_partitions=_int(e, "IRL_TOUCHPOINT_PARTITIONS", d.touchpoint_partitions, 1, 1024),
             app_id=_str(e, "IRL_APP_ID", d.app_id),

@@ -80,14 +80,21 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     n = settings.touchpoint_partitions
     internal = f"{settings.app_id}-links"
     return [
-        TopicSpec(state_topic_name(settings), 1, "the single writer's state, written ahead (compacted)", STATE_CONFIG),
+        TopicSpec(state_topic_name(settings), 1, "the ordered stage's snapshots, chunked (compacted)", STATE_CONFIG),
         TopicSpec(table_topic_name(settings), 1, "the irl-state table's Faust changelog (stays empty)", STATE_CONFIG),
         TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE, _EVENTS),
         TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE, _EVENTS),
         TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE, _EVENTS),
-        TopicSpec(internal, 1, "decoded events and ticks for the single-writer resolver", _WEEK),
+        TopicSpec(internal, 1, "batches of validated events, ticks and actions for the ordered stage", _WEEK),
         TopicSpec(
             settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)", _WEEK, _RESOLVED
+        ),
+        TopicSpec(
+            settings.topic_interactions,
+            n,
+            "every accepted interaction with its customer, as applied (key customer_id)",
+            _WEEK,
+            _INTERACTIONS,
         ),
         TopicSpec(
             settings.topic_deadletter, 1, "undecodable or invalid records, original bytes and reason", _WEEK, _DEAD
@@ -95,7 +102,12 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-_EVENTS, _RESOLVED, _DEAD = "customer_interaction", "resolved_customer", "dead_letter"
+_EVENTS, _RESOLVED, _DEAD, _INTERACTIONS = (
+    "customer_interaction",
+    "resolved_customer",
+    "dead_letter",
+    "resolved_interaction",
+)
 
 
 def project_contracts(settings: Settings) -> dict[str, str]:

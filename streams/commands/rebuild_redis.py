@@ -61,7 +61,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
         settings.grace_seconds * 1000,
         settings.topic_resolved,
         # Nothing is published or written: the outputs of the tail are on the resolved topic already.
-        Ports(read_state, _nothing, _nothing, _nothing, fetch_schemas, _Quiet()),
+        Ports(read_state, _nothing, _nothing, _nothing, _nothing, fetch_schemas, _Quiet()),
         BackgroundSnapshot(Path(settings.data_dir) / "snapshots"),
     )
     start = await sequencer.restore()

@@ -54,8 +54,9 @@ def _check_contracts(settings: Settings) -> None:
     from streams.registry import RegistryError
 
     try:
-        writes = {"resolved_customer": [settings.topic_resolved], "dead_letter": [settings.topic_deadletter]}
-        asyncio.run(codecs().prepare(writes))
+        from streams.app import _written_contracts
+
+        asyncio.run(codecs().prepare(_written_contracts(settings)))
     except RegistryError as exc:
         raise click.ClickException(f"schema registry {settings.schema_registry_url}: {exc}") from exc
 

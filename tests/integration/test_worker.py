@@ -17,6 +17,7 @@ import pytest
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.interaction import Interaction, from_json
+from streams.codec import decode_resolved_interaction
 from streams.readmodel import RedisReadModel
 
 from .harness import (
@@ -25,6 +26,7 @@ from .harness import (
     create_project_topics,
     isolated_env,
     partition_by_source,
+    read_topic,
     resolved_state,
     wait_for,
 )
@@ -135,6 +137,23 @@ async def test_worker_matches_replay_and_mirrors_redis(kafka_bootstrap: str, red
             assert sorted(set(vs)) == list(range(1, max(vs) + 1)), (cid, vs)
         assert len({r["change_id"] for r in records}) == len({(r["customer_id"], r["version"]) for r in records})
         assert all(0.0 <= r["confidence"] <= 1.0 for r in records)
+
+        # every accepted event once on the interactions topic, with a customer that leads to its own
+        by_source = partition_by_source(state)
+        absorbed = {r["customer_id"]: r["survivor_id"] for r in records if r["change"] == "ABSORBED"}
+
+        async def interactions_complete() -> Any:
+            got = [decode_resolved_interaction(m.value) for m in await read_topic(kafka_bootstrap, topic)]
+            return got if len({g["event_id"] for g in got}) == len({ev.event_id for ev in parsed}) else None
+
+        topic = settings.topic_interactions
+        interactions = await wait_for("every event on the interactions topic", interactions_complete, 60, worker)
+        assert sorted(g["event_id"] for g in interactions) == sorted({ev.event_id for ev in parsed})
+        for g in interactions:
+            cid = g["customer_id"]
+            while cid in absorbed:
+                cid = absorbed[cid]
+            assert cid == by_source[(g["touchpoint"], g["source_id"])], g["event_id"]
 
         model = RedisReadModel.from_url(redis_url, prefix=settings.topic_prefix)
         try:

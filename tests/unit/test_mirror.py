@@ -1,9 +1,9 @@
 """The Redis mirror after a restore: behind Redis it writes nothing until it has passed Redis's offset.
 
-    links log   0 ........ 10 ........ 20 ........ 30
-    snapshot               ^ the stage restores here
-    Redis                              ^ Redis already holds the state at 20
-    mirror                 skip ------>| writes every customer touched since 10, once, then as usual
+links log   0 ........ 10 ........ 20 ........ 30
+snapshot               ^ the stage restores here
+Redis                              ^ Redis already holds the state at 20
+mirror                 skip ------>| writes every customer touched since 10, once, then as usual
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from streams.state_store import InMemoryStateLog, encode_wal
 from streams.synthetic import generate
 
 WINDOW_MS, GRACE_MS = 2000, 1000
+TOPIC_I = "irl.interactions.resolved"
 NOW = 1_800_000_000_000
 #: Live events, 150 ms apart from NOW: their times close 2-s windows between ticks, where the cut of the
 #: log into fetches would decide a window's records if windows closed on event time alone.
@@ -63,9 +64,9 @@ def links_log(seed: int) -> list[LinkRecord]:
     return out
 
 
-def clean_run(log: list[LinkRecord]) -> list[bytes]:
-    """What one uninterrupted pipeline publishes for `log` (encoded records, in order)."""
-    pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+def clean_run(log: list[LinkRecord], interactions: list[bytes] | None = None) -> list[bytes]:
+    """What one uninterrupted pipeline publishes for `log` (encoded records in order; interactions appended)."""
+    pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS, interactions_topic=TOPIC_I)
     out: list[bytes] = []
     for rec in log:
         if rec.kind == TICK:
@@ -78,6 +79,8 @@ def clean_run(log: list[LinkRecord]) -> list[bytes]:
             steps = pipeline.on_events(rec.offset, decode_batch(rec.value))
         for step in steps:
             out.extend(v for _k, v in step.outputs)
+            if interactions is not None:
+                interactions.extend(v for _k, v in step.interactions)
     return out
 
 
@@ -91,6 +94,7 @@ class FakeKafka:
     def __init__(self) -> None:
         self.state: dict[bytes, bytes] = {}
         self.published: list[bytes] = []
+        self.interactions_published: list[bytes] = []
         self.die_after: int | None = None
 
     async def read_state(self) -> dict[bytes, bytes]:
@@ -108,6 +112,9 @@ class FakeKafka:
             if self.die_after is not None and len(self.published) >= self.die_after:
                 raise Crash
             self.published.append(value)
+
+    async def interactions(self, records: list[tuple[bytes, bytes]]) -> None:
+        self.interactions_published.extend(v for _k, v in records)
 
     async def nothing(self, *_args: Any) -> None:
         return None
@@ -151,9 +158,27 @@ class InlineSnapshot:
 def sequencer(kafka: FakeKafka, interval_s: float = 0.0) -> Sequencer:
     rt = Runtime(Settings())
     rt.owns_links = True
-    ports = Ports(kafka.read_state, kafka.send_state, kafka.publish, kafka.nothing, kafka.nothing, FakeMirror())
+    ports = Ports(
+        kafka.read_state,
+        kafka.send_state,
+        kafka.publish,
+        kafka.interactions,
+        kafka.nothing,
+        kafka.nothing,
+        FakeMirror(),
+    )
     topic = "irl.customers.resolved"
-    return Sequencer(rt, ResolverConfig(), WINDOW_MS, GRACE_MS, topic, ports, InlineSnapshot(), interval_s)
+    return Sequencer(
+        rt,
+        ResolverConfig(),
+        WINDOW_MS,
+        GRACE_MS,
+        topic,
+        ports,
+        InlineSnapshot(),
+        interval_s,
+        interactions_topic=TOPIC_I,
+    )
 
 
 async def run(seq: Sequencer, log: list[LinkRecord], fetch: int, snapshot_every: int) -> None:
@@ -184,7 +209,8 @@ def check_against(clean: list[bytes], published: list[bytes]) -> None:
 def test_crash_anywhere_and_resume_from_the_snapshot_and_the_tail(seed: int) -> None:
     rng = random.Random(seed)
     log = links_log(seed)
-    clean = clean_run(log)
+    clean_interactions: list[bytes] = []
+    clean = clean_run(log, clean_interactions)
     assert len(clean) > 50
     kafka = FakeKafka()
 
@@ -198,6 +224,7 @@ def test_crash_anywhere_and_resume_from_the_snapshot_and_the_tail(seed: int) -> 
 
     asyncio.run(scenario())
     check_against(clean, kafka.published)
+    assert set(kafka.interactions_published) == set(clean_interactions)
     manifest = unpack_state(kafka.state).manifest
     assert manifest is not None and manifest.offset <= len(log) - 1
 
@@ -221,6 +248,47 @@ def test_a_resumed_stage_replays_only_the_tail_after_its_snapshot() -> None:
     start, offset = asyncio.run(scenario())
     assert start == offset + 1
     assert offset >= 35  # a snapshot after each fetch: at most one fetch behind
+
+
+def test_every_accepted_event_is_published_once_with_its_customer() -> None:
+    """Duplicates within the horizon are not published again; each interaction names its event's customer."""
+    from streams.codec import decode_resolved_interaction
+
+    log = links_log(5)
+    interactions: list[bytes] = []
+    clean_run(log, interactions)
+    decoded = [decode_resolved_interaction(v) for v in interactions]
+    ids = [d["event_id"] for d in decoded]
+    assert sorted(ids) == sorted({e.event_id for e in EVENTS}), "each accepted event exactly once"
+    replay = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    for rec in log:
+        if rec.kind == BATCH:
+            from streams.linkbatch import decode_batch
+
+            replay.on_events(rec.offset, decode_batch(rec.value))
+    # The CRM's rule (docs/crm-connector.md): the live customer holding the interaction's touchpoint
+    # record; of several (a shared number), the one its customer id was absorbed into or still is.
+    resolver = replay.resolver
+    holders: dict[tuple[str, str], set[str]] = {}
+    for cid in resolver.customer_ids():
+        profile = resolver.profile(cid)
+        assert profile is not None
+        for ref in profile.to_record()["source_ids"]:
+            holders.setdefault((ref["touchpoint"], ref["source_id"]), set()).add(cid)
+    moved = 0
+    for d in decoded:
+        candidates = holders[(d["touchpoint"], d["source_id"])]
+        current = resolver.current_id(d["customer_id"])
+        chosen = next(iter(candidates)) if len(candidates) == 1 else current
+        assert chosen == resolver.customer_of_event(d["event_id"]), d["event_id"]
+        moved += current != chosen
+    assert moved > 0, "the log re-resolves some customer: a split moves interactions"
+    first = next(d for d in decoded if d["event_id"] == EVENTS[0].event_id)
+    assert (first["touchpoint"], first["source_id"], first["occurred_at"]) == (
+        EVENTS[0].touchpoint,
+        EVENTS[0].source_id,
+        EVENTS[0].occurred_at,
+    )
 
 
 def test_a_revoked_stage_writes_nothing() -> None:
