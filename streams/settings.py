@@ -223,7 +223,12 @@ class Settings:
         (which no producer writes). The worker is to consume every topic of this map; CRM carries
         the contacts of an existing CRM brought in by `irl import`.
         """
-        return {"WEB": self.topic_web, "WHATSAPP": self.topic_whatsapp, "KIOSK": self.topic_kiosk, "CRM": self.topic_crm}
+        return {
+            "WEB": self.topic_web,
+            "WHATSAPP": self.topic_whatsapp,
+            "KIOSK": self.topic_kiosk,
+            "CRM": self.topic_crm,
+        }
 
     def describe(self) -> dict[str, str]:
         """Every setting as IRL_ name to value, with tokens, passwords and Redis passwords masked."""
