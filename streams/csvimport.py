@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from resolver.interaction import Interaction, InvalidInteraction, Limits, parse_time, validate
-from streams.commands.produce import InputRecord
+from streams.inputs import InputRecord
 
 __all__ = [
     "FIELDS",

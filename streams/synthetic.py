@@ -50,6 +50,7 @@ import phonenumbers
 
 from resolver.junk import JunkRules
 from resolver.names import name_class, names_similar
+from streams.csvimport import ColumnMap, event_id_of
 
 __all__ = [
     "CRM_COLUMNS",
@@ -958,13 +959,19 @@ def _crm_row(ctx: _Ctx, p: _Person, copy: int, start_ms: int) -> dict[str, str]:
 
 def write_crm(directory: Path, rows: list[dict[str, str]], truth: list[TruthRow]) -> None:
     """Write ``crm_contacts.csv`` (as a CRM's "CSV UTF-8" export: a byte-order mark, CRLF, quoted
-    where needed) and ``crm_truth.csv`` (``contact_id,true_customer``) into `directory`."""
+    where needed) and ``crm_truth.csv`` into `directory`.
+
+    ``crm_truth.csv`` is ``event_id,contact_id,true_customer``: the event id `irl import --map
+    CRM_MAP` gives each row, so that `irl evaluate --truth` reads it beside ``truth.csv``.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "crm_contacts.csv").open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=CRM_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
         writer.writerows(rows)
+    columns = ColumnMap.parse(CRM_MAP).columns
+    event_of = {r["ContactId"]: event_id_of({f: r[c] for f, c in columns.items()}) for r in rows}
     with (directory / "crm_truth.csv").open("w", encoding="utf-8", newline="") as out:
         plain = csv.writer(out, lineterminator="\n")
-        plain.writerow(["contact_id", "true_customer"])
-        plain.writerows(truth)
+        plain.writerow(["event_id", "contact_id", "true_customer"])
+        plain.writerows((event_of[contact], contact, who) for contact, who in truth)

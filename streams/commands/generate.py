@@ -48,7 +48,7 @@ __all__ = ["command"]
     "--crm",
     is_flag=True,
     help=f"Also write OUT/crm_contacts.csv, the same people as a CRM holds them (irl import --map '{CRM_MAP}'), "
-    "and OUT/crm_truth.csv (contact_id,true_customer).",
+    "and OUT/crm_truth.csv (event_id,contact_id,true_customer: irl evaluate --truth reads it).",
 )
 def command(
     customers: int, seed: int, out_dir: Path, start: str | None, days: int, copies: int, gap_days: int, crm: bool

@@ -36,6 +36,7 @@ import click
 
 from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
 from streams.codec import CodecError
+from streams.inputs import InputRecord
 from streams.masking import mask_text
 from streams.producer import (
     BrokerUnavailable,
@@ -110,20 +111,6 @@ class ProduceSummary:
     def total_sent(self) -> int:
         """Events acknowledged by the broker."""
         return sum(self.sent.values())
-
-
-@dataclass(frozen=True, slots=True)
-class InputRecord:
-    """One record of an input file: where it is, its raw bytes, and how to read it into an event.
-
-    `read` raises InvalidInteraction (PII-free reason) for a record that is not a valid event;
-    None means there is nothing to read (a blank line or row): counted as blank, never sent.
-    """
-
-    source: Path
-    line: int
-    raw: bytes
-    read: Callable[[Limits], Interaction] | None
 
 
 def jsonl_records(files: Iterable[Path]) -> Iterator[InputRecord]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,32 @@ def test_the_command_is_listed_with_its_options() -> None:
     for option in ("--map", "--dry-run", "--rejects", "--events-out", "--delimiter", "--timezone", "--topic"):
         assert option in result.output
     assert "import" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_the_readme_s_offline_flow_generate_import_replay_evaluate(tmp_path: Path, offline: None) -> None:
+    from streams.synthetic import CRM_MAP
+
+    d = tmp_path / "data"
+    run = CliRunner().invoke
+    assert run(main, ["generate", "--customers", "300", "--seed", "4", "--out", str(d), "--crm"]).exit_code == 0
+    imported = run(
+        main,
+        ["import", str(d / "crm_contacts.csv"), "--map", CRM_MAP, "--dry-run", "--events-out", str(d / "crm.jsonl")],
+    )
+    assert imported.exit_code == 0 and "rejected 0;" in imported.stdout
+    outputs = ["--assignments", str(tmp_path / "a.csv"), "--profiles", str(tmp_path / "p.jsonl")]
+    replayed = run(
+        main,
+        ["replay", str(d / "events.jsonl"), str(d / "crm.jsonl"), *outputs, "--rejects", str(tmp_path / "r.jsonl")],
+    )
+    assert replayed.exit_code == 0 and "rejects=0" in replayed.stderr + replayed.stdout
+    evaluated = run(main, [
+        "evaluate", "--truth", str(d / "truth.csv"), "--truth", str(d / "crm_truth.csv"), *outputs,
+        "--events", str(d / "events.jsonl"), "--events", str(d / "crm.jsonl"),
+    ])  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    crm_rows = (d / "crm_truth.csv").read_text().count("\n") - 1
+    events = len({json.loads(line)["event_id"] for line in (d / "events.jsonl").read_text().splitlines()})
+    assert re.search(rf"^events\s+{events + crm_rows}\s", evaluated.stdout, re.MULTILINE)  # every contact is scored
+    precision = float(re.search(r"pairwise precision\s+([\d.]+)%", evaluated.stdout).group(1))  # type: ignore[union-attr]
+    assert precision > 98.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import itertools
 import json
@@ -432,7 +433,7 @@ def test_the_crm_export_leaves_the_events_as_they_were(
 # Pinned like the events: the import's quality test depends on these bytes.
 CRM_GOLDEN = (
     "1b940025df49f9a0b19da86005d905cdcc0e9c77e24709cc820e0f99408f288b",
-    "52336b6e2f3dd6b8c4668455d434ace9f7c0db2449f117a7e79d9802de04930b",
+    "a43532c8e7f14caa0bde375d58686f66aa983535e442b0bc26e222bdc8e65d08",
 )
 
 
@@ -454,6 +455,9 @@ def test_every_crm_row_imports_with_the_documented_mapping(
     contacts = CsvContacts(tmp_path / "crm_contacts.csv", ColumnMap.parse(synthetic.CRM_MAP), default_ms=0)
     events = [record.read(Limits()) for record in contacts.records() if record.read is not None]
     assert [e.source_id for e in events] == [r["ContactId"] for r in rows] == [c for c, _ in truth]
+    with (tmp_path / "crm_truth.csv").open(newline="") as fh:  # keyed as irl evaluate reads truth
+        written = [(r["event_id"], r["contact_id"], r["true_customer"]) for r in csv.DictReader(fh)]
+    assert written == [(e.event_id, c, who) for e, (c, who) in zip(events, truth, strict=True)]
     assert all(e.occurred_at < synthetic.DEFAULT_START_MS for e in events)  # made before the events
 
 
@@ -492,4 +496,4 @@ def test_the_command_writes_the_crm_export_on_request(tmp_path: Path) -> None:
     result = CliRunner().invoke(command, ["--customers", "40", "--seed", "2", "--out", str(tmp_path), "--crm"])
     assert result.exit_code == 0, result.output
     assert "crm_contacts=" in result.stderr
-    assert (tmp_path / "crm_truth.csv").read_text().startswith("contact_id,true_customer\n")
+    assert (tmp_path / "crm_truth.csv").read_text().startswith("event_id,contact_id,true_customer\n")
