@@ -7,6 +7,10 @@ for millions of events without holding them. The output is a pure function of th
 one `random.Random(seed)` drives every choice, so the same seed gives byte-identical files.
 Speed-ups must keep every draw from it, in order (`tests/unit/test_synthetic.py` pins hashes).
 
+`generate_with_crm` and `generate_to(..., crm=True)` add the CRM export of the same people
+(``crm_contacts.csv``, ``crm_truth.csv``; see `crm_export`, for `irl import --map CRM_MAP`),
+drawn from a Random of its own after the events: the events are the same bytes with or without it.
+
 What real data contains, and this does (rates are per person or per event, see the constants):
 
 * Indian mobiles (valid numbers) in the many ways people type them, some foreign numbers

@@ -90,7 +90,7 @@ def test_replay_resolves_crm_contacts_with_the_touchpoint_events(tmp_path: Path)
     ]  # fmt: skip
     events = tmp_path / "events.jsonl"
     events.write_text("".join(json.dumps(x) + "\n" for x in [*LINES, *crm]), encoding="utf-8")
-    a, p, r, output = _run(tmp_path, events, "crm")
+    a, p, r, _ = _run(tmp_path, events, "crm")
     assigned = dict(list(csv.reader(a.open()))[1:])
     assert assigned["crm-1"] == assigned["e1"] == assigned["e2"] and assigned["crm-2"] == assigned["e4"]
     assert r.read_text() == ""

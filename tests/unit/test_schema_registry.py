@@ -121,9 +121,7 @@ def test_v2_adds_the_crm_touchpoint_and_changes_nothing_else() -> None:
     v1, v2 = default_repository().versions("customer_interaction")[:2]
     assert _touchpoint_enum(v2)["symbols"] == [*_touchpoint_enum(v1)["symbols"], "CRM"]  # appended, none moved
     assert _touchpoint_enum(v1)["default"] == _touchpoint_enum(v2)["default"] == "UNKNOWN"
-    without_touchpoint = [
-        [f for f in json.loads(v.canonical)["fields"] if f["name"] != "touchpoint"] for v in (v1, v2)
-    ]
+    without_touchpoint = [[f for f in json.loads(v.canonical)["fields"] if f["name"] != "touchpoint"] for v in (v1, v2)]
     assert without_touchpoint[0] == without_touchpoint[1]
 
 
