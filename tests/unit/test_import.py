@@ -3,6 +3,7 @@ deterministic event ids and the command's dry run (issue 19)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from click.testing import CliRunner, Result
 from resolver.interaction import InvalidInteraction, Limits, from_json
 from streams.cli import main
 from streams.commands.import_csv import default_time_ms
+from streams.commands.produce import Progress
 from streams.csvimport import (
     ColumnMap,
     CsvContacts,
@@ -365,3 +367,30 @@ def test_the_readme_s_offline_flow_generate_import_replay_evaluate(tmp_path: Pat
     assert re.search(rf"^events\s+{events + crm_rows}\s", evaluated.stdout, re.MULTILINE)  # every contact is scored
     precision = float(re.search(r"pairwise precision\s+([\d.]+)%", evaluated.stdout).group(1))  # type: ignore[union-attr]
     assert precision > 98.0
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_counts_the_bytes_of_the_rows_on_a_terminal_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contacts = _contacts(tmp_path, EXPORT)
+    size = (tmp_path / "contacts.csv").stat().st_size
+    header = len("\ufeffContactId,Full Name,Mobile,Email,Company,Notes\r\n".encode())
+    assert sum(len(r.raw) for r in contacts.records()) == size - header  # every row's bytes, as read
+    screen = _Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    bar = Progress(size, "importing")
+    for record in contacts.records():
+        bar.update(len(record.raw))
+    bar.close()
+    assert "importing" in screen.getvalue()
+    pipe = io.StringIO()
+    monkeypatch.setattr("sys.stderr", pipe)  # not a terminal: nothing drawn
+    quiet = Progress(size, "importing")
+    quiet.update(size)
+    quiet.close()
+    assert pipe.getvalue() == ""
