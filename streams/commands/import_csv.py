@@ -136,8 +136,6 @@ def command(
         )
     except CsvImportError as exc:
         raise click.UsageError(str(exc)) from None
-    except UnicodeDecodeError:  # surrogateescape decodes anything: only a broken BOM gets here
-        raise click.UsageError(f"{file.name}: not UTF-8: save the export as UTF-8 (CSV UTF-8)") from None
     _describe(contacts, default_is)
     topics = {TOUCHPOINT: topic or settings.touchpoint_topics()[TOUCHPOINT]}
     limits = Limits(max_string=settings.max_string)
