@@ -1,6 +1,7 @@
 """The canonical customer interaction event, and the rules that make one valid.
 
-`Interaction` mirrors `schemas/avro/customer_interaction/v1.avsc` field for field.
+`Interaction` mirrors the newest `schemas/avro/customer_interaction/vN.avsc` field for field
+(v2 added the touchpoint symbol CRM: contacts of an existing CRM brought in by `irl import`).
 `validate` is the single set of rules used by the producers and again by the consumer;
 `from_json` reads the contract's JSON form (JSON Lines input of `irl produce` / `irl replay`).
 
@@ -30,8 +31,9 @@ __all__ = [
     "validate",
 ]
 
-#: Touchpoint symbols of schema v1. UNKNOWN is what a reader sees for a symbol it does not know.
-TOUCHPOINTS: tuple[str, ...] = ("UNKNOWN", "WEB", "WHATSAPP", "KIOSK")
+#: Touchpoint symbols of the newest schema, in its order (a test holds them equal). UNKNOWN is the
+#: enum's default: what a reader sees for a symbol newer than its schema; no topic carries it.
+TOUCHPOINTS: tuple[str, ...] = ("UNKNOWN", "WEB", "WHATSAPP", "KIOSK", "CRM")
 
 _MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _DAY_MS = 86_400_000
@@ -40,7 +42,7 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
-    """One interaction of a person with a touchpoint (schema CustomerInteraction v1)."""
+    """One interaction of a person with a touchpoint (schema CustomerInteraction, newest version)."""
 
     event_id: str
     touchpoint: str

@@ -210,12 +210,22 @@ def _unnamed_emails(members: list[str], names: dict[str, int]) -> int:
     return out
 
 
+#: Touchpoints whose records of one person are expected to be several: a CRM's own duplicates
+#: are what it imports its contacts (`irl import`) for us to find, not a sign of a wrong merge.
+_MANY_RECORDS_EXPECTED = frozenset({"CRM"})
+
+
 def _accounts(seen_ids: dict[str, int]) -> int:
-    """The most touchpoint ids of one touchpoint that recur (on two or more pieces of evidence)."""
+    """The most touchpoint ids of one touchpoint that recur (on two or more pieces of evidence).
+
+    Touchpoints of `_MANY_RECORDS_EXPECTED` are not counted.
+    """
     per: dict[str, int] = {}
     for key, n in seen_ids.items():
         if n >= 2:
             tp = key[2 : key.index(":", 2)]
+            if tp in _MANY_RECORDS_EXPECTED:
+                continue
             per[tp] = per.get(tp, 0) + 1
     return max(per.values(), default=0)
 

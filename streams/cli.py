@@ -20,6 +20,7 @@ _COMMANDS: dict[str, str] = {
     "version": "version",
     "topics": "topics",
     "produce": "produce",
+    "import": "import_csv",
     "deadletters": "deadletters",
     "replay": "replay",
     "generate": "generate",

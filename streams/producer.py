@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -31,14 +31,15 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from resolver.interaction import Interaction, InvalidInteraction, Limits, validate
-from streams.codec import EncodeError, codecs, encode_interaction
+from streams.codec import Codecs, EncodeError, codecs, encode_interaction
 from streams.kafka_auth import options
-from streams.registry import ContractNotRegistered, RegistryError
+from streams.registry import ContractNotRegistered, InMemoryRegistryClient, RegistryError
 from streams.settings import Settings
 
 __all__ = [
     "BrokerUnavailable",
     "DeliveryFailed",
+    "DryRunProducer",
     "InteractionProducer",
     "OutgoingRecord",
     "ProducerError",
@@ -82,11 +83,17 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def prepare(event: Interaction, topics: Mapping[str, str], limits: Limits) -> OutgoingRecord:
+def prepare(
+    event: Interaction,
+    topics: Mapping[str, str],
+    limits: Limits,
+    encode: Callable[[Interaction, str], bytes] = encode_interaction,
+) -> OutgoingRecord:
     """Validate `event` and build its record. Raises InvalidInteraction with every problem, TopicMissing
     when its contract is not registered under the topic's subject, RegistryUnreachable.
 
-    Pure once the topic's schema id is known (the first record for a topic looks it up)."""
+    Pure once the topic's schema id is known (the first record for a topic looks it up).
+    `encode` writes the value (default: the process's codecs, `streams.codec`)."""
     problems = validate(event, limits)
     topic = topics.get(event.touchpoint)
     if topic is None and not problems:
@@ -95,7 +102,7 @@ def prepare(event: Interaction, topics: Mapping[str, str], limits: Limits) -> Ou
         raise InvalidInteraction("; ".join(problems))
     assert topic is not None
     try:
-        value = encode_interaction(event, topic)
+        value = encode(event, topic)
     except EncodeError as exc:
         # validate() lets lone surrogates (a JSON "\\ud800" escape) through, but UTF-8 cannot carry them.
         raise InvalidInteraction(f"event: cannot be encoded: {exc.detail}") from None
@@ -179,14 +186,7 @@ class InteractionProducer:
 
     def prepare(self, event: Interaction) -> OutgoingRecord:
         """Validate against the wall clock and build the record. Raises InvalidInteraction."""
-        limits = Limits(
-            max_event_id=self.limits.max_event_id,
-            max_source_id=self.limits.max_source_id,
-            max_string=self.limits.max_string,
-            max_attributes=self.limits.max_attributes,
-            now_ms=self._clock(),
-        )
-        return prepare(event, self.topics, limits)
+        return prepare(event, self.topics, replace(self.limits, now_ms=self._clock()))
 
     async def missing_topics(self, settle_s: float = 3.0) -> list[str]:
         """The configured topics that do not exist on the broker, sorted.
@@ -267,3 +267,47 @@ class InteractionProducer:
         except (KafkaError, TimeoutError) as exc:
             raise TopicMissing(f"topic {topic} does not exist on {self.bootstrap}: run `irl topics create`") from exc
         self._known_topics.add(topic)
+
+
+class DryRunProducer:
+    """`InteractionProducer`'s checks without sending: nothing is sent and no service is asked.
+
+    Each event is validated against the wall clock and encoded with the newest contract exactly
+    as it would be sent, by codecs over an in-memory registry; `enqueue` returns a future that is
+    already done with the `OutgoingRecord`. For `--dry-run`: what a run would send and reject.
+    """
+
+    bootstrap = "(dry run: nothing is sent)"
+
+    def __init__(
+        self, topics: Mapping[str, str], limits: Limits | None = None, *, clock: Callable[[], int] = _wall_ms
+    ) -> None:
+        self.topics: dict[str, str] = dict(topics)
+        self.limits = limits if limits is not None else Limits()
+        self._clock = clock
+        offline = Codecs.build(InMemoryRegistryClient(auto_register=True)).interaction
+        self._encode: Callable[[Interaction, str], bytes] = lambda event, topic: offline.encode(
+            event.to_record(), topic
+        )
+
+    async def __aenter__(self) -> DryRunProducer:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def missing_topics(self) -> list[str]:
+        """None: topics are not looked at in a dry run."""
+        return []
+
+    def prepare(self, event: Interaction) -> OutgoingRecord:
+        """Validate against the wall clock and build the record offline. Raises InvalidInteraction."""
+        return prepare(event, self.topics, replace(self.limits, now_ms=self._clock()), self._encode)
+
+    async def enqueue(self, event: Interaction) -> asyncio.Future[Any]:
+        """The record, as a done future (what a send's future resolves to is read for its `topic`)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result(self.prepare(event))
+        return future

@@ -232,10 +232,18 @@ def _quote(subject: str) -> str:
 
 
 def _canonical(schema: str) -> str:
+    """What identifies a schema here: its JSON with keys sorted and no whitespace.
+
+    Not Avro's Parsing Canonical Form: that drops defaults, and defaults decide compatibility
+    (an enum's default is what lets an older reader read a newer symbol), so two schemas that
+    differ only there must not share an id, or the check would compare against the wrong text.
+    """
     try:
-        return str(to_parsing_canonical_form(json.loads(schema)))
+        source = json.loads(schema)
+        to_parsing_canonical_form(source)  # refuses what is not an Avro schema
     except Exception as exc:  # fastavro and json raise several types for a bad schema
         raise RegistryRefused(f"invalid schema: {type(exc).__name__}", 422, 42201) from None
+    return json.dumps(source, sort_keys=True, separators=(",", ":"))
 
 
 class InMemoryRegistryClient:
@@ -252,7 +260,7 @@ class InMemoryRegistryClient:
         self._auto_register = auto_register
         self._default_level = default_level
         self._texts: dict[int, str] = {}
-        self._ids: dict[str, int] = {}  # canonical form -> id
+        self._ids: dict[str, int] = {}  # content (`_canonical`) -> id
         self._subjects: dict[str, list[int]] = {}  # subject -> schema id per version
         self._levels: dict[str, str] = {}
 

@@ -145,6 +145,7 @@ class Settings:
     topic_web: str = "irl.touchpoint.web"
     topic_whatsapp: str = "irl.touchpoint.whatsapp"
     topic_kiosk: str = "irl.touchpoint.kiosk"
+    topic_crm: str = "irl.touchpoint.crm"
     topic_resolved: str = "irl.customers.resolved"
     topic_interactions: str = "irl.interactions.resolved"
     topic_deadletter: str = "irl.deadletter"
@@ -236,6 +237,7 @@ class Settings:
             topic_web=_str(e, "IRL_TOPIC_WEB", f"{prefix}.touchpoint.web"),
             topic_whatsapp=_str(e, "IRL_TOPIC_WHATSAPP", f"{prefix}.touchpoint.whatsapp"),
             topic_kiosk=_str(e, "IRL_TOPIC_KIOSK", f"{prefix}.touchpoint.kiosk"),
+            topic_crm=_str(e, "IRL_TOPIC_CRM", f"{prefix}.touchpoint.crm"),
             topic_resolved=_str(e, "IRL_TOPIC_RESOLVED", f"{prefix}.customers.resolved"),
             topic_interactions=_str(e, "IRL_TOPIC_INTERACTIONS", f"{prefix}.interactions.resolved"),
             topic_deadletter=_str(e, "IRL_TOPIC_DEADLETTER", f"{prefix}.deadletter"),
@@ -288,8 +290,16 @@ class Settings:
         return out
 
     def touchpoint_topics(self) -> dict[str, str]:
-        """Touchpoint symbol to the topic its events are published to."""
-        return {"WEB": self.topic_web, "WHATSAPP": self.topic_whatsapp, "KIOSK": self.topic_kiosk}
+        """Touchpoint symbol to the topic its events are published to: every symbol but UNKNOWN
+        (which no producer writes). The worker is to consume every topic of this map; CRM carries
+        the contacts of an existing CRM brought in by `irl import`.
+        """
+        return {
+            "WEB": self.topic_web,
+            "WHATSAPP": self.topic_whatsapp,
+            "KIOSK": self.topic_kiosk,
+            "CRM": self.topic_crm,
+        }
 
     def describe(self) -> dict[str, str]:
         """Every setting as IRL_ name to value, with tokens, passwords and Redis passwords masked."""

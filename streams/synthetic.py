@@ -7,6 +7,10 @@ for millions of events without holding them. The output is a pure function of th
 one `random.Random(seed)` drives every choice, so the same seed gives byte-identical files.
 Speed-ups must keep every draw from it, in order (`tests/unit/test_synthetic.py` pins hashes).
 
+`generate_with_crm` and `generate_to(..., crm=True)` add the CRM export of the same people
+(``crm_contacts.csv``, ``crm_truth.csv``; see `crm_export`, for `irl import --map CRM_MAP`),
+drawn from a Random of its own after the events: the events are the same bytes with or without it.
+
 What real data contains, and this does (rates are per person or per event, see the constants):
 
 * Indian mobiles (valid numbers) in the many ways people type them, some foreign numbers
@@ -50,8 +54,22 @@ import phonenumbers
 
 from resolver.junk import JunkRules
 from resolver.names import name_class, names_similar
+from streams.csvimport import ColumnMap, event_id_of
 
-__all__ = ["DEFAULT_DAYS", "DEFAULT_START_MS", "TruthRow", "generate", "generate_to", "summary", "write"]
+__all__ = [
+    "CRM_COLUMNS",
+    "CRM_MAP",
+    "DEFAULT_DAYS",
+    "DEFAULT_START_MS",
+    "TruthRow",
+    "crm_export",
+    "generate",
+    "generate_to",
+    "generate_with_crm",
+    "summary",
+    "write",
+    "write_crm",
+]
 
 #: 2024-01-01T00:00:00Z: a fixed default keeps the output a function of the arguments.
 DEFAULT_START_MS = 1_704_067_200_000
@@ -633,17 +651,30 @@ def _check(customers: int, days: int) -> None:
         raise ValueError("days must be at least 1")
 
 
-def _sends(customers: int, seed: int, start_ms: int, days: int) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+@dataclass(slots=True)
+class _World:
+    """What `_sends` made besides the events: its people and every identifier drawn (for the CRM export)."""
+
+    people: list[_Person] = field(default_factory=list)
+    ids: _Ids | None = None
+
+
+def _sends(
+    customers: int, seed: int, start_ms: int, days: int, world: _World | None = None
+) -> Iterator[tuple[int, dict[str, Any], str | None]]:
     """Every send in the order made: ``(arrival_ms, event, true_customer)``.
 
     A duplicate send follows its first send, with the same event object and ``None`` as the
     customer. The order of the draws from the one Random is the data set: do not reorder them.
+    `world`, when given, receives the people and the identifiers (drawing nothing).
     """
     rng = random.Random(seed)
     ids = _Ids(rng)
     stores = max(2, customers // 1500)
     store_phones = [ids.indian_mobile() for _ in range(stores)]
     people = _people(rng, ids, customers, stores)
+    if world is not None:
+        world.people, world.ids = people, ids
     ctx = _Ctx(rng, ids, store_phones)
     span = days * 24 * _HOUR_MS
 
@@ -679,10 +710,16 @@ def generate(
     event_id. Raises ValueError for a negative `customers` or non-positive `days`. For large
     data sets `generate_to` writes the same files without holding them in memory.
     """
+    return _generate(customers, seed, start_ms, days, None)
+
+
+def _generate(
+    customers: int, seed: int, start_ms: int, days: int, world: _World | None
+) -> tuple[list[dict[str, Any]], list[TruthRow]]:
     _check(customers, days)
     arrivals: list[tuple[int, dict[str, Any]]] = []
     truth: list[TruthRow] = []
-    for arrival, event, owner in _sends(customers, seed, start_ms, days):
+    for arrival, event, owner in _sends(customers, seed, start_ms, days, world):
         if owner is not None:
             truth.append((event["event_id"], owner))
         arrivals.append((arrival, event))
@@ -691,14 +728,32 @@ def generate(
     return [dict(event) for _, event in arrivals], truth
 
 
+def generate_with_crm(
+    customers: int, seed: int, start_ms: int = DEFAULT_START_MS, days: int = DEFAULT_DAYS
+) -> tuple[list[dict[str, Any]], list[TruthRow], list[dict[str, str]], list[TruthRow]]:
+    """`generate`'s events and truth (the very same), and the CRM export of the same people:
+    its rows (`CRM_COLUMNS`, sorted by ContactId) and truth rows ``(ContactId, true_customer)``."""
+    world = _World()
+    events, truth = _generate(customers, seed, start_ms, days, world)
+    rows, crm_truth = crm_export(world, seed, start_ms)
+    return events, truth, rows, crm_truth
+
+
 def generate_to(
-    directory: Path, customers: int, seed: int, start_ms: int = DEFAULT_START_MS, days: int = DEFAULT_DAYS
+    directory: Path,
+    customers: int,
+    seed: int,
+    start_ms: int = DEFAULT_START_MS,
+    days: int = DEFAULT_DAYS,
+    *,
+    crm: bool = False,
 ) -> str:
     """Write what ``write(directory, *generate(...))`` writes, in bounded memory; return `summary`.
 
     Sends are spread over files by arrival time (and truth rows by the first digit of the
     event id), and each file is sorted on its own: concatenated, they are the global order.
-    Temporary files live in `directory` and are removed. Raises like `generate`.
+    Temporary files live in `directory` and are removed. Raises like `generate`. With `crm`,
+    also the CRM export of the same people (`write_crm`), the events unchanged.
     """
     _check(customers, days)
     directory.mkdir(parents=True, exist_ok=True)
@@ -710,7 +765,8 @@ def generate_to(
     with tempfile.TemporaryDirectory(dir=directory, prefix=".generate-") as tmp:
         events = _Parts(Path(tmp), "events", parts)
         truth = _Parts(Path(tmp), "truth", 16 if parts > 1 else 1)
-        for arrival, event, owner in _sends(customers, seed, start_ms, days):
+        world = _World()
+        for arrival, event, owner in _sends(customers, seed, start_ms, days, world):
             sent += 1
             if owner is not None:
                 distinct += 1
@@ -728,7 +784,12 @@ def generate_to(
             out.write("event_id,true_customer\n")
             for chunk in truth.sorted(None):
                 out.writelines(chunk)
-    return _summary_line(people, sent, distinct, per)
+    line = _summary_line(people, sent, distinct, per)
+    if crm:
+        rows, crm_truth = crm_export(world, seed, start_ms)
+        write_crm(directory, rows, crm_truth)
+        line += f" crm_contacts={len(rows)}"
+    return line
 
 
 class _Parts:
@@ -793,3 +854,128 @@ def write(directory: Path, events: list[dict[str, Any]], truth: list[TruthRow]) 
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["event_id", "true_customer"])
         writer.writerows(truth)
+
+
+# ---------------------------------------------------------------------------------------------
+# The CRM export: the same people as a company's CRM holds them (issue 19, `irl import`)
+
+#: The export's columns, as a CRM names them; `CRM_MAP` is the `irl import --map` that reads them.
+CRM_COLUMNS = ("ContactId", "Full Name", "Mobile", "Phone", "Email", "Company", "City", "Lead Source", "Created Date")
+CRM_MAP = 'id=ContactId,name="Full Name",phone=Mobile,email=Email,occurred_at="Created Date"'
+
+_P_IN_CRM = 0.5  # share of people the CRM knows
+_P_CRM_DUPLICATE = 0.2  # of those, share held twice (a lead from a call, another from a form, ...)
+_P_CRM_THIRD = 0.25  # of those held twice, share held three times
+_P_CRM_EMAIL = 0.85
+_P_CRM_JUNK = 0.03  # a placeholder typed into a required field
+_P_CRM_NO_CONTACT = 0.02  # a record with a name only (a walk-in, a business card without numbers)
+_CRM_ONLY = 0.1  # people only the CRM knows, as a share of the customers (never seen at a touchpoint)
+_CRM_YEARS = 2  # records were created during the two years before the events start
+_CRM_SOURCES = ("Walk-in", "Website", "Referral", "Phone Enquiry", "Trade Show", "WhatsApp", "Campaign")
+_CITIES = ("Bengaluru", "Mumbai", "Delhi", "Chennai", "Hyderabad", "Pune", "Kolkata", "Ahmedabad")
+_COMPANIES = ("", "", "", "Infosys", "TCS", "Wipro", "Acme Traders", "HDFC Bank", "Self-employed")
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def crm_export(
+    world: _World, seed: int, start_ms: int = DEFAULT_START_MS
+) -> tuple[list[dict[str, str]], list[TruthRow]]:
+    """The CRM export of `world`'s people: rows sorted by ContactId, and truth ``(ContactId, true_customer)``.
+
+    Drawn from its own Random (the events' draws are untouched), after every event was made:
+    people only the CRM knows get identifiers no event carries. Per person known to it, the CRM
+    holds one record (name as typed, mobile, email), sometimes two or three: fragments with
+    only the phone or only the email, a second phone or the work email, names written another
+    way; some hold a placeholder, a few a name only. Household members carry the shared phone,
+    as at the touchpoints. ``Created Date`` is ISO-8601 in IST, before the events start.
+    """
+    if world.ids is None:
+        return [], []
+    rng = random.Random(f"crm-export:{seed}")
+    ids = _Ids(rng, phones=set(world.ids.phones), tokens=set(world.ids.tokens))
+    ctx = _Ctx(rng, ids, [])
+    known = [p for p in world.people if rng.random() < _P_IN_CRM]
+    for n in range(int(len(world.people) * _CRM_ONLY)):
+        known.append(_crm_only_person(rng, ids, n))
+    rows: list[dict[str, str]] = []
+    truth: list[TruthRow] = []
+    for p in known:
+        copies = 1
+        if rng.random() < _P_CRM_DUPLICATE:
+            copies = 3 if rng.random() < _P_CRM_THIRD else 2
+        for copy in range(copies):
+            row = _crm_row(ctx, p, copy, start_ms)
+            row["ContactId"] = ids.token("003", 12, _BASE62)
+            rows.append(row)
+            truth.append((row["ContactId"], p.true_id))
+    rows.sort(key=lambda r: r["ContactId"])
+    truth.sort()
+    return rows, truth
+
+
+def _crm_only_person(rng: random.Random, ids: _Ids, n: int) -> _Person:
+    p = _Person(true_id=f"crm-only-{n + 1:06d}", first=rng.choice(_FIRST), last=rng.choice(_LAST))
+    p.phones.append(ids.indian_mobile())
+    if rng.random() < _P_EMAIL:
+        p.emails.append(_email_for(rng, ids, p.first, p.last, gmail=rng.random() < _P_GMAIL))
+    return p
+
+
+def _crm_row(ctx: _Ctx, p: _Person, copy: int, start_ms: int) -> dict[str, str]:
+    """One record of `p`: the main one (copy 0) or a fragment (copy 1, 2)."""
+    rng = ctx.rng
+    phone = email = office = ""
+    roll = rng.random()
+    if roll < _P_CRM_NO_CONTACT or not (p.phones or p.emails):
+        pass
+    elif copy == 0:
+        phone = _phone_as_typed(ctx, p.phones[0], 0.0) if p.phones else ""
+        email = _email_as_typed(rng, p.emails[0]) if p.emails and rng.random() < _P_CRM_EMAIL else ""
+    elif copy == 1 and len(p.phones) + len(p.emails) > 2 and rng.random() < 0.5:
+        # The other phone or the work email, as given on another occasion.
+        phone = _phone_as_typed(ctx, p.phones[-1], 0.0) if p.phones else ""
+        email = _email_as_typed(rng, p.emails[-1]) if p.emails else ""
+    elif p.phones and (not p.emails or rng.random() < 0.5):
+        phone = _phone_as_typed(ctx, p.phones[0], 0.0)  # a lead from a call: the phone only
+    else:
+        email = _email_as_typed(rng, p.emails[0])  # a lead from a form: the email only
+    if rng.random() < _P_CRM_JUNK:
+        if phone or not email:
+            phone = rng.choice(_JUNK_PHONES)
+        else:
+            email = rng.choice(_JUNK_EMAILS)
+    if p.office is not None and rng.random() < 0.5:
+        office = _spell_phone(rng, p.office)
+    created = start_ms - rng.randrange(_CRM_YEARS * 365 * 24 * _HOUR_MS) - _HOUR_MS
+    moment = (_EPOCH + _dt.timedelta(milliseconds=created)).astimezone(_IST)
+    return {
+        "ContactId": "",
+        "Full Name": _spell_name(rng, p),
+        "Mobile": phone,
+        "Phone": office,
+        "Email": email,
+        "Company": rng.choice(_COMPANIES),
+        "City": rng.choice(_CITIES),
+        "Lead Source": rng.choice(_CRM_SOURCES),
+        "Created Date": moment.isoformat(sep=" ", timespec="seconds"),
+    }
+
+
+def write_crm(directory: Path, rows: list[dict[str, str]], truth: list[TruthRow]) -> None:
+    """Write ``crm_contacts.csv`` (as a CRM's "CSV UTF-8" export: a byte-order mark, CRLF, quoted
+    where needed) and ``crm_truth.csv`` into `directory`.
+
+    ``crm_truth.csv`` is ``event_id,contact_id,true_customer``: the event id `irl import --map
+    CRM_MAP` gives each row, so that `irl evaluate --truth` reads it beside ``truth.csv``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "crm_contacts.csv").open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=CRM_COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    columns = ColumnMap.parse(CRM_MAP).columns
+    event_of = {r["ContactId"]: event_id_of({f: r[c] for f, c in columns.items()}) for r in rows}
+    with (directory / "crm_truth.csv").open("w", encoding="utf-8", newline="") as out:
+        plain = csv.writer(out, lineterminator="\n")
+        plain.writerow(["event_id", "contact_id", "true_customer"])
+        plain.writerows((event_of[contact], contact, who) for contact, who in truth)

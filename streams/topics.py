@@ -85,6 +85,7 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE, _EVENTS),
         TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE, _EVENTS),
         TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE, _EVENTS),
+        TopicSpec(settings.topic_crm, n, "contacts of an existing CRM (irl import)", _KEEP_BY_SIZE, _EVENTS),
         TopicSpec(internal, 1, "batches of validated events, ticks and actions for the ordered stage", _WEEK),
         TopicSpec(
             settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)", _WEEK, _RESOLVED

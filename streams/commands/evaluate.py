@@ -42,9 +42,12 @@ __all__ = [
 AssignmentSource = Callable[[], Mapping[str, str]]
 
 
-def read_truth(path: Path) -> dict[str, str]:
-    """event_id -> true customer from a CSV with the header ``event_id,true_customer``."""
-    return _read_pairs(path, "true_customer")
+def read_truth(path: Path, *more: Path) -> dict[str, str]:
+    """event_id -> true customer from CSVs with the header ``event_id,true_customer`` (other columns ignored)."""
+    out: dict[str, str] = {}
+    for each in (path, *more):
+        out.update(_read_pairs(each, "true_customer"))
+    return out
 
 
 def csv_assignments(path: Path) -> AssignmentSource:
@@ -83,11 +86,11 @@ class EventFacts:
     unreadable: int = 0
 
 
-def read_events(path: Path) -> EventFacts:
-    """Read events JSON Lines; a line that is not a JSON object with string ids is counted, not fatal."""
+def read_events(path: Path, *more: Path) -> EventFacts:
+    """Read events JSON Lines files; a line that is not a JSON object with string ids is counted, not fatal."""
     facts = EventFacts()
     seen: set[str] = set()
-    for line in _lines(path):
+    for line in (line for each in (path, *more) for line in _lines(each)):
         try:
             record = json.loads(line)
         except ValueError:
@@ -205,7 +208,14 @@ def render(report: Report) -> str:
 
 
 @click.command("evaluate")
-@click.option("--truth", "truth_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--truth",
+    "truth_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="event_id,true_customer CSV; again for more (irl generate --crm's crm_truth.csv).",
+)
 @click.option(
     "--assignments",
     "assignments_path",
@@ -218,27 +228,28 @@ def render(report: Report) -> str:
 @click.option("--profiles", "profiles_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--events",
-    "events_path",
+    "events_paths",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Events JSON Lines: adds figures for identified events and the 'before' figure.",
+    help="Events JSON Lines (again for more): adds figures for identified events and the 'before' figure.",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Low confidence.")
 def command(
-    truth_path: Path,
+    truth_paths: tuple[Path, ...],
     assignments_path: Path | None,
     crm_url: str | None,
     profiles_path: Path | None,
-    events_path: Path | None,
+    events_paths: tuple[Path, ...],
     json_path: Path | None,
     threshold: float,
 ) -> None:
     """Compare resolved customers (--assignments or --crm) with TRUTH (event_id,true_customer) and report."""
     if (assignments_path is None) == (crm_url is None):
         raise click.UsageError("give exactly one of --assignments and --crm")
-    truth = read_truth(truth_path)
+    truth = read_truth(*truth_paths)
     confidence = read_profiles(profiles_path) if profiles_path else None
-    facts = read_events(events_path) if events_path else None
+    facts = read_events(*events_paths) if events_paths else None
     source: AssignmentSource
     if crm_url is not None:
         if facts is None:

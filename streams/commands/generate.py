@@ -1,5 +1,8 @@
 """`irl generate`: write a realistic labelled data set (events.jsonl + truth.csv), see `streams.synthetic`.
 
+With ``--crm`` also the CRM export of the same people (crm_contacts.csv, for `irl import` with
+``--map`` `streams.synthetic.CRM_MAP`, and crm_truth.csv); the events are the same bytes either way.
+
 With ``--copies N`` the files hold N copies of the same customers' events, copy-major, each
 ``--copy-gap-days`` later under new event ids (see `streams.copies`).
 """
@@ -13,7 +16,7 @@ import click
 
 from resolver.interaction import InvalidInteraction, parse_time
 from streams.copies import write_copies, write_truth_copies
-from streams.synthetic import DEFAULT_DAYS, DEFAULT_START_MS, generate_to
+from streams.synthetic import CRM_MAP, DEFAULT_DAYS, DEFAULT_START_MS, generate_to
 
 __all__ = ["command"]
 
@@ -41,7 +44,15 @@ __all__ = ["command"]
     type=click.IntRange(0, 3650),
     help="Copy k happens k times this many days after copy 0.",
 )
-def command(customers: int, seed: int, out_dir: Path, start: str | None, days: int, copies: int, gap_days: int) -> None:
+@click.option(
+    "--crm",
+    is_flag=True,
+    help=f"Also write OUT/crm_contacts.csv, the same people as a CRM holds them (irl import --map '{CRM_MAP}'), "
+    "and OUT/crm_truth.csv (event_id,contact_id,true_customer: irl evaluate --truth reads it).",
+)
+def command(
+    customers: int, seed: int, out_dir: Path, start: str | None, days: int, copies: int, gap_days: int, crm: bool
+) -> None:
     """Write OUT/events.jsonl (about 5 events per customer) and OUT/truth.csv (event_id,true_customer)."""
     start_ms = DEFAULT_START_MS
     if start is not None:
@@ -50,12 +61,14 @@ def command(customers: int, seed: int, out_dir: Path, start: str | None, days: i
         except InvalidInteraction as exc:
             raise click.BadParameter(exc.reason, param_hint="--start") from None
     if copies == 1:
-        click.echo(generate_to(out_dir, customers, seed, start_ms=start_ms, days=days), err=True)
+        click.echo(generate_to(out_dir, customers, seed, start_ms=start_ms, days=days, crm=crm), err=True)
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".copies-") as tmp:
         one = Path(tmp)
-        line = generate_to(one, customers, seed, start_ms=start_ms, days=days)
+        line = generate_to(one, customers, seed, start_ms=start_ms, days=days, crm=crm)
+        for name in ("crm_contacts.csv", "crm_truth.csv") if crm else ():
+            (one / name).replace(out_dir / name)  # the CRM holds each contact once, whatever the copies
         events = write_copies(one / "events.jsonl", out_dir / "events.jsonl", copies, gap_days)
         truth = write_truth_copies(one / "truth.csv", out_dir / "truth.csv", copies)
     click.echo(

@@ -6,30 +6,42 @@ touchpoint's topic; invalid ones are not sent: each is reported on stderr (line 
 reason, personal data masked) and written to the rejects file as
 `{"file", "line", "reason", "raw"}`. Blank lines are skipped and counted.
 
-Exit status: 0 when every valid line was acknowledged and at least one was sent;
-1 when nothing was sent or a send failed; 3 when the broker or a topic is unavailable.
+`--dry-run` validates and encodes every line as it would be sent, writes the rejects and
+reports, and sends nothing (no broker, no registry).
+
+Exit status: 0 when every valid line was acknowledged and at least one was sent (in a dry
+run: at least one is valid); 1 when nothing was sent or a send failed; 3 when the broker or a
+topic is unavailable.
+
+The pieces are shared with `irl import` (CSV): an input is a stream of `InputRecord`s (where a
+record is, its raw bytes, how to read it into an event), which `execute` publishes with the
+same validation, rejects file, progress bar, summary and exit status.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, Any, Protocol
 
 import click
 
 from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
 from streams.codec import CodecError
+from streams.inputs import InputRecord
 from streams.masking import mask_text
 from streams.producer import (
     BrokerUnavailable,
     DeliveryFailed,
+    DryRunProducer,
     InteractionProducer,
     ProducerError,
     RegistryUnreachable,
@@ -37,7 +49,19 @@ from streams.producer import (
 )
 from streams.settings import Settings, SettingsError
 
-__all__ = ["ProduceSummary", "command", "parse_line", "rejects_path"]
+__all__ = [
+    "InputRecord",
+    "ProduceSummary",
+    "Progress",
+    "Publisher",
+    "Rejects",
+    "command",
+    "execute",
+    "jsonl_records",
+    "parse_line",
+    "publish",
+    "rejects_path",
+]
 
 _MAX_STDERR_REPORTS = 1000
 _EXIT_NOTHING_SENT = 1
@@ -89,8 +113,37 @@ class ProduceSummary:
         return sum(self.sent.values())
 
 
-class _Rejects:
-    """Writes rejected lines to the rejects file(s), opening each only when it is first needed."""
+def jsonl_records(files: Iterable[Path]) -> Iterator[InputRecord]:
+    """The lines of JSON Lines files, each read with `parse_line`."""
+    for source in files:
+        with source.open("rb") as fh:
+            for line, raw in enumerate(fh, 1):
+                yield InputRecord(source, line, raw, functools.partial(parse_line, raw) if raw.strip() else None)
+
+
+class Publisher(Protocol):
+    """What `publish` needs of a producer: `InteractionProducer`, or `DryRunProducer` for a dry run."""
+
+    bootstrap: str
+    topics: dict[str, str]
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def missing_topics(self) -> list[str]: ...
+
+    async def enqueue(self, event: Interaction) -> asyncio.Future[Any]: ...
+
+
+class Rejects:
+    """Writes rejected records to the rejects file(s), opening each only when it is first needed.
+
+    One JSON object a line: `{"file", "line", "reason", "raw"}`, `raw` the record as read (bytes
+    that are not UTF-8 as backslash escapes). The reason is reported on stderr too, masked.
+    """
 
     def __init__(self, fixed: Path | None, summary: ProduceSummary) -> None:
         self._fixed = fixed
@@ -99,6 +152,7 @@ class _Rejects:
         self._reported = 0
 
     def add(self, source: Path, line: int, reason: str, raw: bytes, *, kind: str = "rejected") -> None:
+        """Write one rejected (or failed) record and report it."""
         path = self._fixed or rejects_path(source)
         fh = self._open.get(path)
         if fh is None:
@@ -114,36 +168,48 @@ class _Rejects:
             click.echo(f"... more reported in {path} only", err=True)
 
     def close(self) -> None:
+        """Close every rejects file opened."""
         for fh in self._open.values():
             fh.close()
 
 
-class _Progress:
+class Progress:
     """A progress bar over input bytes, on a terminal only (stderr)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, label: str = "producing") -> None:
         self._bar: Any = None
         if sys.stderr.isatty():
-            self._bar = click.progressbar(length=total, label="producing", file=sys.stderr)
+            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
             self._bar.__enter__()
 
     def update(self, n: int) -> None:
+        """Advance by `n` bytes read."""
         if self._bar is not None:
             self._bar.update(n)
 
     def close(self) -> None:
+        """End the bar (a no-op off a terminal)."""
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
 
 
-async def _run(
-    files: list[Path],
-    producer: InteractionProducer,
+async def publish(
+    records: Iterable[InputRecord],
+    producer: Publisher,
     limits_at: Callable[[], Limits],
-    rejects: _Rejects,
+    rejects: Rejects,
     summary: ProduceSummary,
     batch: int,
+    progress: Progress,
+    on_sent: Callable[[Interaction], None] | None = None,
 ) -> None:
+    """Read, validate and send every record; reject the invalid ones; count everything in `summary`.
+
+    At most `batch` sends are in flight before their acknowledgements are awaited. `on_sent` is
+    called with each event once the broker has acknowledged it (in a dry run: once it is valid).
+    Raises TopicMissing before anything is sent when a topic does not exist, and the other
+    ProducerErrors as the producer raises them.
+    """
     topic_names = {topic: tp.lower() for tp, topic in producer.topics.items()}
     async with producer:
         missing = await producer.missing_topics()
@@ -151,45 +217,87 @@ async def _run(
             raise TopicMissing(
                 f"topics {', '.join(missing)} do not exist on {producer.bootstrap}: run `irl topics create`"
             )
-        pending: list[tuple[asyncio.Future[Any], Path, int, bytes]] = []
+        pending: list[tuple[asyncio.Future[Any], InputRecord, Interaction]] = []
 
         async def drain() -> None:
             results = await asyncio.gather(*(p[0] for p in pending), return_exceptions=True)
-            for (_, source, line, raw), result in zip(pending, results, strict=True):
+            for (_, record, event), result in zip(pending, results, strict=True):
                 if isinstance(result, BaseException):
                     summary.failed += 1
-                    rejects.add(source, line, f"not delivered: {type(result).__name__}", raw, kind="failed")
+                    rejects.add(
+                        record.source, record.line, f"not delivered: {type(result).__name__}", record.raw, kind="failed"
+                    )
                 else:
                     summary.sent[topic_names.get(result.topic, result.topic)] += 1
+                    if on_sent is not None:
+                        on_sent(event)
             pending.clear()
 
-        progress = _Progress(sum(f.stat().st_size for f in files))
-        try:
-            for source in files:
-                with source.open("rb") as fh:
-                    for line, raw in enumerate(fh, 1):
-                        summary.lines += 1
-                        progress.update(len(raw))
-                        if not raw.strip():
-                            summary.blank += 1
-                            continue
-                        try:
-                            event = parse_line(raw, limits_at())
-                            future = await producer.enqueue(event)
-                        except (InvalidInteraction, CodecError) as exc:
-                            summary.rejected += 1
-                            rejects.add(source, line, getattr(exc, "reason", str(exc)), raw)
-                            continue
-                        except DeliveryFailed as exc:  # e.g. a record larger than the broker accepts
-                            summary.failed += 1
-                            rejects.add(source, line, str(exc), raw, kind="failed")
-                            continue
-                        pending.append((future, source, line, raw))
-                        if len(pending) >= batch:
-                            await drain()
-            await drain()
-        finally:
-            progress.close()
+        for record in records:
+            summary.lines += 1
+            progress.update(len(record.raw))
+            if record.read is None:
+                summary.blank += 1
+                continue
+            try:
+                event = record.read(limits_at())
+                future = await producer.enqueue(event)
+            except (InvalidInteraction, CodecError) as exc:
+                summary.rejected += 1
+                rejects.add(record.source, record.line, getattr(exc, "reason", str(exc)), record.raw)
+                continue
+            except DeliveryFailed as exc:  # e.g. a record larger than the broker accepts
+                summary.failed += 1
+                rejects.add(record.source, record.line, str(exc), record.raw, kind="failed")
+                continue
+            pending.append((future, record, event))
+            if len(pending) >= batch:
+                await drain()
+        await drain()
+
+
+def execute(
+    records: Iterable[InputRecord],
+    producer: Publisher,
+    settings: Settings,
+    rejects_file: Path | None,
+    batch: int,
+    progress: Progress,
+    *,
+    unit: str = "lines",
+    dry_run: bool = False,
+    on_sent: Callable[[Interaction], None] | None = None,
+) -> ProduceSummary:
+    """Run `publish` to the end, print the summary and exit as the module docstring says.
+
+    Raises click's Exit with the status of a failed run; returns the summary of a good one.
+    """
+
+    def limits_at() -> Limits:
+        return Limits(max_string=settings.max_string, now_ms=time.time_ns() // 1_000_000)
+
+    summary = ProduceSummary()
+    rejects = Rejects(rejects_file, summary)
+    started = time.perf_counter()
+    try:
+        asyncio.run(publish(records, producer, limits_at, rejects, summary, batch, progress, on_sent))
+    except (BrokerUnavailable, RegistryUnreachable, TopicMissing) as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise click.exceptions.Exit(_EXIT_UNAVAILABLE) from None
+    except ProducerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise click.exceptions.Exit(_EXIT_NOTHING_SENT) from None
+    finally:
+        progress.close()
+        rejects.close()
+        summary.seconds = time.perf_counter() - started
+    _report(summary, unit, dry_run)
+    if summary.total_sent == 0:
+        click.echo("error: nothing is valid" if dry_run else "error: nothing could be sent", err=True)
+        raise click.exceptions.Exit(_EXIT_NOTHING_SENT)
+    if summary.failed:
+        raise click.exceptions.Exit(_EXIT_NOTHING_SENT)
+    return summary
 
 
 @click.command("produce")
@@ -204,6 +312,7 @@ async def _run(
 @click.option("--topic-web", default=None, help="Topic for WEB events (default IRL_TOPIC_WEB).")
 @click.option("--topic-whatsapp", default=None, help="Topic for WHATSAPP events (default IRL_TOPIC_WHATSAPP).")
 @click.option("--topic-kiosk", default=None, help="Topic for KIOSK events (default IRL_TOPIC_KIOSK).")
+@click.option("--topic-crm", default=None, help="Topic for CRM events (default IRL_TOPIC_CRM).")
 @click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default IRL_KAFKA_BOOTSTRAP).")
 @click.option(
     "--batch",
@@ -220,15 +329,18 @@ async def _run(
     type=click.FloatRange(0.5, 600),
     help="Seconds to wait for the broker before giving up.",
 )
+@click.option("--dry-run", is_flag=True, help="Validate and report, write the rejects; send nothing.")
 def command(
     files: tuple[Path, ...],
     rejects_file: Path | None,
     topic_web: str | None,
     topic_whatsapp: str | None,
     topic_kiosk: str | None,
+    topic_crm: str | None,
     bootstrap: str | None,
     batch: int,
     timeout_s: float,
+    dry_run: bool,
 ) -> None:
     """Publish the interaction events of JSON Lines FILES to their touchpoint topics."""
     try:
@@ -236,45 +348,27 @@ def command(
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     topics = settings.touchpoint_topics()
-    for tp, override in (("WEB", topic_web), ("WHATSAPP", topic_whatsapp), ("KIOSK", topic_kiosk)):
-        if override:
-            topics[tp] = override
-    server = bootstrap or settings.kafka_bootstrap
-    base = Limits(max_string=settings.max_string)
-
-    def limits_at() -> Limits:
-        return Limits(max_string=base.max_string, now_ms=time.time_ns() // 1_000_000)
-
-    producer = InteractionProducer(
-        server, topics, base, connect_timeout_s=timeout_s, topic_timeout_s=min(timeout_s, 10.0)
-    )
-    summary = ProduceSummary()
-    rejects = _Rejects(rejects_file, summary)
-    started = time.perf_counter()
-    try:
-        asyncio.run(_run(list(files), producer, limits_at, rejects, summary, batch))
-    except (BrokerUnavailable, RegistryUnreachable, TopicMissing) as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise click.exceptions.Exit(_EXIT_UNAVAILABLE) from None
-    except ProducerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise click.exceptions.Exit(_EXIT_NOTHING_SENT) from None
-    finally:
-        rejects.close()
-        summary.seconds = time.perf_counter() - started
-    _report(summary)
-    if summary.total_sent == 0:
-        click.echo("error: nothing could be sent", err=True)
-        raise click.exceptions.Exit(_EXIT_NOTHING_SENT)
-    if summary.failed:
-        raise click.exceptions.Exit(_EXIT_NOTHING_SENT)
+    overrides = {"WEB": topic_web, "WHATSAPP": topic_whatsapp, "KIOSK": topic_kiosk, "CRM": topic_crm}
+    topics.update({tp: topic for tp, topic in overrides.items() if topic})
+    limits = Limits(max_string=settings.max_string)
+    producer: Publisher
+    if dry_run:
+        producer = DryRunProducer(topics, limits)
+    else:
+        server = bootstrap or settings.kafka_bootstrap
+        producer = InteractionProducer(
+            server, topics, limits, connect_timeout_s=timeout_s, topic_timeout_s=min(timeout_s, 10.0)
+        )
+    progress = Progress(sum(f.stat().st_size for f in files), "producing")
+    execute(jsonl_records(files), producer, settings, rejects_file, batch, progress, dry_run=dry_run)
 
 
-def _report(s: ProduceSummary) -> None:
+def _report(s: ProduceSummary, unit: str, dry_run: bool) -> None:
     per_topic = ", ".join(f"{name} {n}" for name, n in sorted(s.sent.items())) or "none"
     rate = s.total_sent / s.seconds if s.seconds > 0 else 0.0
     where = f" (see {', '.join(str(p) for p in sorted(s.reject_files))})" if s.reject_files else ""
+    sent = "dry run, nothing sent: would send" if dry_run else "sent"
     click.echo(
-        f"sent {s.total_sent} ({per_topic}); rejected {s.rejected}; failed {s.failed}; "
-        f"blank {s.blank}; {s.lines} lines in {s.seconds:.2f}s, {rate:,.0f} events/s{where}"
+        f"{sent} {s.total_sent} ({per_topic}); rejected {s.rejected}; failed {s.failed}; "
+        f"blank {s.blank}; {s.lines} {unit} in {s.seconds:.2f}s, {rate:,.0f} events/s{where}"
     )

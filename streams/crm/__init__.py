@@ -9,7 +9,7 @@ PostgreSQL adapters), `url` (which store a URL opens), `sync` (the consumer loop
 from streams.crm.apply import Plan, apply_batch, apply_change, plan_change
 from streams.crm.errors import CrmError, CrmSourceUnavailable, CrmUnavailable, CrmUrlError
 from streams.crm.model import AppliedChange, CustomerRow, Outcome, SourceRef, TouchpointRecord
-from streams.crm.reading import assignments_from_crm, crm_customers
+from streams.crm.reading import assignments_from_crm, crm_customers, crm_duplicates
 from streams.crm.sql import PostgresCrmStore, SqliteCrmStore
 from streams.crm.store import CrmStore, CrmView, InMemoryCrmStore
 from streams.crm.sync import SyncReport, sync_crm
@@ -37,6 +37,7 @@ __all__ = [
     "apply_change",
     "assignments_from_crm",
     "crm_customers",
+    "crm_duplicates",
     "open_store",
     "plan_change",
     "safe_url",

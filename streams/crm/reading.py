@@ -6,7 +6,10 @@ from typing import Any
 
 from streams.crm.url import open_store
 
-__all__ = ["assignments_from_crm", "crm_customers"]
+__all__ = ["CRM_TOUCHPOINT", "assignments_from_crm", "crm_customers", "crm_duplicates"]
+
+#: The touchpoint of the CRM's own contacts, brought in by `irl import`.
+CRM_TOUCHPOINT = "CRM"
 
 
 def assignments_from_crm(url: str) -> dict[tuple[str, str], str]:
@@ -31,5 +34,23 @@ def crm_customers(url: str) -> dict[str, dict[str, Any]]:
             if r.customer_id in out:
                 out[r.customer_id]["source_ids"].append({"touchpoint": r.ref.touchpoint, "source_id": r.ref.source_id})
         return out
+    finally:
+        store.close()
+
+
+def crm_duplicates(url: str) -> dict[str, list[str]]:
+    """The CRM's own duplicates: customer id -> its CRM record ids (touchpoint CRM, sorted), for
+    each customer holding two or more of them.
+
+    Contacts imported with `irl import` come back as touchpoint records of the customer they
+    resolved into; two of the CRM's records on one customer are one person: merge them in the CRM.
+    """
+    store = open_store(url)
+    try:
+        held: dict[str, list[str]] = {}
+        for r in store.touchpoint_records():
+            if r.ref.touchpoint == CRM_TOUCHPOINT:
+                held.setdefault(r.customer_id, []).append(r.ref.source_id)
+        return {cid: sorted(ids) for cid, ids in sorted(held.items()) if len(ids) >= 2}
     finally:
         store.close()

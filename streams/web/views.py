@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from resolver.engine import Resolver
+from resolver.interaction import TOUCHPOINTS
 from streams.pipeline import Pipeline
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -39,7 +40,7 @@ KafkaProbe = Callable[[], Awaitable[bool]]
 
 _CUSTOMER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _ACTOR = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
-_TOUCHPOINTS = ("WEB", "WHATSAPP", "KIOSK")
+_TOUCHPOINTS = tuple(tp for tp in TOUCHPOINTS if tp != "UNKNOWN")  # what a lookup may name
 _MAX_REASON = 500
 _MAX_LISTED = 500
 _STANDBY = (

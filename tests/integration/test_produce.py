@@ -52,7 +52,7 @@ async def read_all(bootstrap: str, topic: str, deadline_s: float = 20.0) -> list
 
 
 async def _touchpoint_topics(bootstrap: str, base: str) -> dict[str, str]:
-    topics = {tp: f"{base}-{tp.lower()}" for tp in ("WEB", "WHATSAPP", "KIOSK")}
+    topics = {tp: f"{base}-{tp.lower()}" for tp in ("WEB", "WHATSAPP", "KIOSK", "CRM")}
     # as `irl topics create` does: old event times must not meet time-based retention
     await create_topics(
         bootstrap, {t: 2 for t in topics.values()}, configs={t: {"retention.ms": "-1"} for t in topics.values()}
@@ -74,6 +74,8 @@ def _topic_options(topics: dict[str, str]) -> list[str]:
         topics["WHATSAPP"],
         "--topic-kiosk",
         topics["KIOSK"],
+        "--topic-crm",
+        topics["CRM"],
     ]
 
 

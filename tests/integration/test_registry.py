@@ -93,6 +93,30 @@ def test_full_transitive_refuses_an_incompatible_version(registry: RegistryClien
     assert registry.versions(subject) == [1, 2]
 
 
+def _without_enum_default(text: str) -> str:
+    source = json.loads(text)
+    next(f for f in source["fields"] if f["name"] == "touchpoint")["type"].pop("default")
+    return json.dumps(source)
+
+
+def test_the_crm_symbol_passes_full_transitive_because_the_enum_has_a_default(
+    registry: RegistryClient, subject: str
+) -> None:
+    """Contract v2 added the CRM touchpoint: the registry's own check agrees with ours (issue 19)."""
+    v1, v2 = (v.text for v in default_repository().versions("customer_interaction")[:2])
+    registry.set_compatibility(subject, COMPATIBILITY)
+    registry.register(subject, v1)
+    registry.register(subject, v2)
+    assert registry.versions(subject) == [1, 2]
+    bare = subject.replace("-value", "-bare-value")
+    registry.set_compatibility(bare, COMPATIBILITY)
+    registry.register(bare, _without_enum_default(v1))
+    with pytest.raises(RegistryRefused) as info:  # a v1 reader without a default cannot read CRM
+        registry.register(bare, _without_enum_default(v2))
+    assert info.value.status == 409
+    assert registry.versions(bare) == [1]
+
+
 def test_compatibility_is_none_when_never_set(registry: RegistryClient, subject: str) -> None:
     assert registry.compatibility(subject) is None
 

@@ -209,6 +209,15 @@ def test_a_new_reader_reads_an_older_writer_with_defaults() -> None:
     assert decoded == EVENT.to_record() | {"channel": None}
 
 
+def test_a_reader_deployed_before_v2_reads_a_crm_event_as_unknown() -> None:
+    """The contract's own evolution (v2 added CRM): old readers get the enum's default, not an error."""
+    crm = EVENT.to_record() | {"touchpoint": "CRM", "source_id": "003Dn000001", "interaction": "crm_import"}
+    writer_v2, reader_v1 = _pair(default_repository(), 2, 1)
+    assert reader_v1.decode(writer_v2.encode(crm, TOPIC)) == crm | {"touchpoint": "UNKNOWN"}
+    writer_v1, reader_v2 = _pair(default_repository(), 1, 2)
+    assert reader_v2.decode(writer_v1.encode(EVENT.to_record(), TOPIC)) == EVENT.to_record()
+
+
 def test_a_writer_the_reader_cannot_read_is_an_incompatible_schema() -> None:
     writer_v1, reader_v2 = _pair(SchemaRepository.load(FIXTURES / "incompatible"), 1, 2)
     with pytest.raises(IncompatibleSchema, match="tenant"):

@@ -17,6 +17,7 @@ from streams.crm import (
     apply_batch,
     assignments_from_crm,
     crm_customers,
+    crm_duplicates,
     open_store,
     safe_url,
 )
@@ -94,3 +95,24 @@ def test_what_the_crm_holds_reads_back_for_evaluation(tmp_path: Path) -> None:
     ]
     assert customers["A"]["version"] == 1 and customers["A"]["name"] == "Name A v1"
     assert customers["C"]["version"] == 0  # a placeholder: C's own record has not arrived
+
+
+def test_the_crm_finds_its_own_duplicates_in_the_source_ids(tmp_path: Path) -> None:
+    """Contacts brought in by `irl import` come back as CRM touchpoint records: two on one customer
+    are one person the CRM holds twice. Claims follow merges, so an absorbed customer's move too."""
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    store = open_store(url)
+    try:
+        apply_batch(
+            store,
+            [
+                make_record("A", "CREATED", 1, 1_000, [("CRM", "003-7"), ("WEB", "w1"), ("CRM", "003-2")]),
+                make_record("B", "CREATED", 1, 1_000, [("CRM", "003-9"), ("KIOSK", "k1")]),
+                make_record("D", "CREATED", 1, 1_000, [("CRM", "003-4"), ("WEB", "w4"), ("WEB", "w5")]),
+                make_record("E", "CREATED", 1, 1_000, [("CRM", "003-5")]),
+                make_record("E", "ABSORBED", 2, 2_000, survivor_id="D"),
+            ],
+        )
+    finally:
+        store.close()
+    assert crm_duplicates(url) == {"A": ["003-2", "003-7"], "D": ["003-4", "003-5"]}

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from resolver.interaction import Interaction, InvalidInteraction, Limits
+from streams.cli import main
 from streams.codec import decode_interaction
 from streams.commands.produce import parse_line, rejects_path
 from streams.producer import prepare
@@ -82,3 +84,23 @@ def test_a_lone_surrogate_is_invalid_not_a_crash() -> None:
 def test_rejects_file_sits_next_to_the_input() -> None:
     assert rejects_path(Path("/d/events.jsonl")) == Path("/d/events.rejects.jsonl")
     assert rejects_path(Path("/d/events.txt")) == Path("/d/events.txt.rejects.jsonl")
+
+
+def test_a_dry_run_reports_and_rejects_what_a_run_would_and_asks_no_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing answers there: nothing may be asked
+    monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(CORPUS.read_bytes())
+    result = CliRunner().invoke(main, ["produce", str(source), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "dry run, nothing sent: would send 6 (kiosk 2, web 3, whatsapp 1); rejected 17; failed 0; blank 1" in (
+        result.stdout
+    )
+    rejects = [json.loads(line) for line in (tmp_path / "events.rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == sorted(int(n) for n in EXPECTED["rejected"])
+    nothing = tmp_path / "bad.jsonl"
+    nothing.write_text("not json\n")
+    result = CliRunner().invoke(main, ["produce", str(nothing), "--dry-run"])
+    assert result.exit_code == 1 and "nothing is valid" in result.stderr

@@ -78,3 +78,21 @@ def test_replay_function_counts() -> None:
     seen: list[int] = []
     counts = replay(lines, resolver, on_reject=lambda rej: seen.append(rej.line))
     assert (counts.events, counts.rejects, seen) == (4, 1, [9])
+
+
+def test_replay_resolves_crm_contacts_with_the_touchpoint_events(tmp_path: Path) -> None:
+    """`irl import --events-out` writes CRM events in the contract's JSON form: replay reads them."""
+    crm = [
+        {"event_id": "crm-1", "touchpoint": "CRM", "occurred_at": T0 - 9, "source_id": "003A1",
+         "interaction": "crm_import", "phone": "+91 98765 43210", "name": "RAVI KUMAR"},
+        {"event_id": "crm-2", "touchpoint": "crm", "occurred_at": T0 - 8, "source_id": "003A2",
+         "interaction": "crm_import", "email": "someone@else.in", "name": "Someone"},
+    ]  # fmt: skip
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(x) + "\n" for x in [*LINES, *crm]), encoding="utf-8")
+    a, p, r, _ = _run(tmp_path, events, "crm")
+    assigned = dict(list(csv.reader(a.open()))[1:])
+    assert assigned["crm-1"] == assigned["e1"] == assigned["e2"] and assigned["crm-2"] == assigned["e4"]
+    assert r.read_text() == ""
+    ravi = next(json.loads(x) for x in p.read_text().splitlines() if json.loads(x)["customer_id"] == assigned["e1"])
+    assert {"touchpoint": "CRM", "source_id": "003A1"} in ravi["source_ids"] and "CRM" in ravi["touchpoints"]

@@ -170,3 +170,22 @@ def test_confidence_is_lower_for_mixed_names_than_for_a_clean_customer() -> None
     assert clean is not None and mixed is not None
     assert 0.0 <= mixed.confidence < clean.confidence <= 1.0
     assert any("names" in reason for reason in mixed.confidence_reasons)
+
+
+def test_two_recurring_crm_records_are_the_crm_s_duplicates_not_two_accounts() -> None:
+    """`irl import` of two exports: each CRM record of one person on two pieces of evidence.
+
+    Two recurring web accounts on one customer lower its confidence; two CRM records do not:
+    finding a CRM's own duplicates is why it imports its contacts.
+    """
+    for touchpoint, lowered in (("WEB", True), ("CRM", False)):
+        r = Resolver()
+        for n, (src, name) in enumerate(
+            [("r-1", "Ravi Kumar"), ("r-1", "Ravi K"), ("r-2", "RAVI KUMAR"), ("r-2", "R. Kumar")]
+        ):
+            r.apply(ev(f"{touchpoint}{n}", n, touchpoint, src, phone="98450 12345", name=name))
+        cid = r.customer_of_event(f"{touchpoint}0")
+        assert cid is not None and {r.customer_of_event(f"{touchpoint}{n}") for n in range(4)} == {cid}
+        profile = r.profile(cid)
+        assert profile is not None
+        assert any("two accounts" in reason for reason in profile.confidence_reasons) is lowered, touchpoint

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 
-from streams.schemas import SchemaRepository, SchemaRepositoryError, compatibility_problems, default_repository
+from resolver.interaction import TOUCHPOINTS
+from streams.schemas import (
+    SchemaRepository,
+    SchemaRepositoryError,
+    SchemaVersion,
+    compatibility_problems,
+    default_repository,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
 
@@ -57,7 +65,7 @@ def test_fingerprints_identify_one_version_each() -> None:
 
 @pytest.mark.parametrize("name", default_repository().names())
 def test_every_contract_is_full_transitive_compatible(name: str) -> None:
-    """Runs over whatever versions exist (only v1 today): each compatible both ways with every earlier one."""
+    """Runs over whatever versions exist: each compatible both ways with every earlier one."""
     assert compatibility_problems(default_repository().versions(name)) == []
 
 
@@ -98,3 +106,39 @@ def test_a_malformed_schema_is_refused(tmp_path: Path, text: str) -> None:
     _write(tmp_path, "r", 1, text)
     with pytest.raises(SchemaRepositoryError):
         SchemaRepository.load(tmp_path)
+
+
+# -- v2: the CRM touchpoint (issue 19) ----------------------------------------------------------
+
+
+def _touchpoint_enum(version: SchemaVersion) -> dict[str, object]:
+    field = next(f for f in version.source["fields"] if f["name"] == "touchpoint")
+    enum: dict[str, object] = field["type"]
+    return enum
+
+
+def test_v2_adds_the_crm_touchpoint_and_changes_nothing_else() -> None:
+    v1, v2 = default_repository().versions("customer_interaction")[:2]
+    assert _touchpoint_enum(v2)["symbols"] == [*_touchpoint_enum(v1)["symbols"], "CRM"]  # appended, none moved
+    assert _touchpoint_enum(v1)["default"] == _touchpoint_enum(v2)["default"] == "UNKNOWN"
+    without_touchpoint = [[f for f in json.loads(v.canonical)["fields"] if f["name"] != "touchpoint"] for v in (v1, v2)]
+    assert without_touchpoint[0] == without_touchpoint[1]
+
+
+def test_the_core_knows_exactly_the_newest_symbols() -> None:
+    newest = default_repository().latest("customer_interaction")
+    assert list(TOUCHPOINTS) == _touchpoint_enum(newest)["symbols"]
+
+
+def _without_enum_default(version: SchemaVersion) -> SchemaVersion:
+    source = copy.deepcopy(version.source)
+    next(f for f in source["fields"] if f["name"] == "touchpoint")["type"].pop("default")
+    return SchemaVersion.from_source(version.name, version.version, source)
+
+
+def test_a_new_symbol_is_forward_compatible_only_because_the_enum_has_a_default() -> None:
+    """v1 readers read CRM as UNKNOWN, the enum's default; without one, v1 could not read v2 at all."""
+    versions = default_repository().versions("customer_interaction")
+    assert compatibility_problems(versions) == []
+    problems = compatibility_problems([_without_enum_default(v) for v in versions])
+    assert problems == ["customer_interaction v1 cannot read customer_interaction v2: {'CRM'}"]

@@ -108,6 +108,25 @@ def test_registry_settings_default_to_the_local_registry_and_mask_the_password()
     assert shown["IRL_READ_SINGLE_OBJECT"] == "false"
 
 
+def test_every_touchpoint_but_unknown_has_a_topic_crm_too() -> None:
+    from resolver.interaction import TOUCHPOINTS
+
+    s = Settings.from_env({"IRL_TOPIC_PREFIX": "acme"})
+    assert list(s.touchpoint_topics()) == [tp for tp in TOUCHPOINTS if tp != "UNKNOWN"]
+    assert s.touchpoint_topics()["CRM"] == s.topic_crm == "acme.touchpoint.crm"
+    assert Settings.from_env({"IRL_TOPIC_CRM": " crm.contacts "}).touchpoint_topics()["CRM"] == "crm.contacts"
+    assert Settings.from_env({}).describe()["IRL_TOPIC_CRM"] == "irl.touchpoint.crm"
+
+
+def test_the_crm_topic_is_created_and_registered_with_the_other_touchpoints() -> None:
+    from streams.topics import project_contracts, project_topics
+
+    s = Settings.from_env({})
+    specs = {spec.name: spec for spec in project_topics(s)}
+    assert specs["irl.touchpoint.crm"].partitions == specs["irl.touchpoint.web"].partitions == s.touchpoint_partitions
+    assert project_contracts(s)["irl.touchpoint.crm"] == "customer_interaction"
+
+
 def test_touchpoint_topics_keep_old_event_times() -> None:
     """Producers stamp records with occurred_at: time-based retention would delete last month's events."""
     from streams.topics import project_topics

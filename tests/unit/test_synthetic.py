@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import itertools
 import json
@@ -404,3 +405,95 @@ def test_an_email_is_numbered_when_every_address_for_the_name_is_taken() -> None
     assert address not in taken and address in ids.tokens
     ids.tokens.discard("asharma@tcs.com")  # one left: the draw finds it, as it always did
     assert synthetic._email_for(rng, ids, "Aditya", "Sharma", gmail=False, work=True) == "asharma@tcs.com"
+
+
+# -- the CRM export (issue 19) -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crm() -> tuple[Events, list[tuple[str, str]], list[dict[str, str]], list[tuple[str, str]]]:
+    return synthetic.generate_with_crm(CUSTOMERS, seed=7)
+
+
+def test_the_crm_export_leaves_the_events_as_they_were(
+    data: tuple[Events, list[tuple[str, str]]], crm: tuple[Events, Any, Any, Any], tmp_path: Path
+) -> None:
+    assert crm[:2] == data
+    plain = generate_to(tmp_path / "plain", 300, seed=5)
+    with_crm = generate_to(tmp_path / "crm", 300, seed=5, crm=True)
+    assert with_crm.startswith(plain + " crm_contacts=")
+    for name in ("events.jsonl", "truth.csv"):
+        assert (tmp_path / "crm" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+    assert _sha(tmp_path / "crm" / "events.jsonl") == GOLDEN[300, 5][0]
+    assert sorted(p.name for p in (tmp_path / "crm").iterdir()) == [
+        "crm_contacts.csv", "crm_truth.csv", "events.jsonl", "truth.csv",
+    ]  # fmt: skip
+
+
+# Pinned like the events: the import's quality test depends on these bytes.
+CRM_GOLDEN = (
+    "1b940025df49f9a0b19da86005d905cdcc0e9c77e24709cc820e0f99408f288b",
+    "a43532c8e7f14caa0bde375d58686f66aa983535e442b0bc26e222bdc8e65d08",
+)
+
+
+def test_the_crm_export_for_a_seed_never_changes_and_reads_as_excel_writes_it(tmp_path: Path) -> None:
+    generate_to(tmp_path, 300, seed=5, crm=True)
+    raw = (tmp_path / "crm_contacts.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfContactId,Full Name,Mobile,") and b"\r\n" in raw  # "CSV UTF-8"
+    assert (_sha(tmp_path / "crm_contacts.csv"), _sha(tmp_path / "crm_truth.csv")) == CRM_GOLDEN
+
+
+def test_every_crm_row_imports_with_the_documented_mapping(
+    crm: tuple[Events, Any, list[dict[str, str]], list[tuple[str, str]]], tmp_path: Path
+) -> None:
+    from resolver.interaction import Limits
+    from streams.csvimport import ColumnMap, CsvContacts
+
+    _, _, rows, truth = crm
+    synthetic.write_crm(tmp_path, rows, truth)
+    contacts = CsvContacts(tmp_path / "crm_contacts.csv", ColumnMap.parse(synthetic.CRM_MAP), default_ms=0)
+    events = [record.read(Limits()) for record in contacts.records() if record.read is not None]
+    assert [e.source_id for e in events] == [r["ContactId"] for r in rows] == [c for c, _ in truth]
+    with (tmp_path / "crm_truth.csv").open(newline="") as fh:  # keyed as irl evaluate reads truth
+        written = [(r["event_id"], r["contact_id"], r["true_customer"]) for r in csv.DictReader(fh)]
+    assert written == [(e.event_id, c, who) for e, (c, who) in zip(events, truth, strict=True)]
+    assert all(e.occurred_at < synthetic.DEFAULT_START_MS for e in events)  # made before the events
+
+
+def test_the_crm_holds_duplicates_fragments_placeholders_and_people_only_it_knows(
+    data: tuple[Events, list[tuple[str, str]]],
+    crm: tuple[Events, Any, list[dict[str, str]], list[tuple[str, str]]],
+) -> None:
+    _, _, rows, truth = crm
+    owner = dict(truth)
+    records = Counter(owner.values())
+    seen_at_touchpoints = {c for _, c in data[1]}
+    assert 0.4 < len([c for c in records if c in seen_at_touchpoints]) / CUSTOMERS < 0.6
+    assert sum(1 for c in records if c.startswith("crm-only-")) == CUSTOMERS // 10
+    assert not {c for c in records if c.startswith("crm-only-")} & seen_at_touchpoints
+    held_twice = [c for c, n in records.items() if n >= 2]
+    assert 0.1 < len(held_twice) / len(records) < 0.3 and any(n == 3 for n in records.values())
+    phone_only = [r for r in rows if r["Mobile"] and not r["Email"]]
+    email_only = [r for r in rows if r["Email"] and not r["Mobile"]]
+    name_only = [r for r in rows if not r["Email"] and not r["Mobile"]]
+    assert phone_only and email_only and name_only
+    assert any(r["Mobile"] in JUNK_PHONES for r in rows) and any(
+        r["Email"].strip().lower() in JUNK_EMAILS for r in rows
+    )
+    assert any("," in r["Full Name"] for r in rows)  # "RAO, Asha": quoted in the file
+    assert len({r["ContactId"] for r in rows}) == len(rows)
+    assert all(re.fullmatch(r"003[0-9A-Za-z]{12}", r["ContactId"]) for r in rows)
+    # A CRM-only person's records carry identifiers no event does.
+    event_phones = {
+        _e164(e["phone"]) for e in data[0] if e["phone"] and e["phone"] not in JUNK_PHONES and "*" not in e["phone"]
+    }
+    only = [r for r in rows if owner[r["ContactId"]].startswith("crm-only-") and r["Mobile"] and "*" not in r["Mobile"]]
+    assert only and all(_e164(r["Mobile"]) not in event_phones for r in only if r["Mobile"] not in JUNK_PHONES)
+
+
+def test_the_command_writes_the_crm_export_on_request(tmp_path: Path) -> None:
+    result = CliRunner().invoke(command, ["--customers", "40", "--seed", "2", "--out", str(tmp_path), "--crm"])
+    assert result.exit_code == 0, result.output
+    assert "crm_contacts=" in result.stderr
+    assert (tmp_path / "crm_truth.csv").read_text().startswith("event_id,contact_id,true_customer\n")

@@ -303,6 +303,23 @@ async def test_lookup_by_phone_email_and_touchpoint(world: World) -> None:
         _no_raw_pii(await r.text())
 
 
+async def test_a_crm_record_id_leads_to_its_customer_and_is_masked(world: World) -> None:
+    """Contacts brought in by `irl import` (touchpoint CRM) are looked up like any touchpoint record."""
+    assert world.rt.pipeline is not None
+    contact = _ev(7, "CRM", "003Dn00000RaviK", 6000, phone="+91 98450 12345", name="Ravi Kumar")
+    world.rt.pipeline.on_events(len(EVENTS), [contact])
+    ravi = world.cid_of("evt-3")
+    r = await world.client.get(
+        "/lookup", params={"touchpoint": "crm", "source_id": "003Dn00000RaviK"}, headers=auth(READ)
+    )
+    assert r.status == 200
+    body = await r.json()
+    assert body["customer_id"] == ravi and body["status"] == "linked"
+    assert "003Dn00000RaviK" not in await r.text()
+    profile = await (await world.client.get(f"/customers/{ravi}", headers=auth(ADMIN))).json()
+    assert {"touchpoint": "CRM", "source_id": "003Dn00000RaviK"} in profile["profile"]["source_ids"]
+
+
 async def test_lookup_says_why_there_is_no_customer(world: World) -> None:
     r = await world.client.get("/lookup", params={"phone": "12345"}, headers=auth(READ))
     assert r.status == 422

@@ -1,0 +1,185 @@
+"""`irl import FILE.csv --map ...`: an existing CRM's contacts export, published as CRM interaction events.
+
+Each row becomes one event of the CRM touchpoint on its topic (`IRL_TOPIC_CRM`), read as
+`streams.csvimport` says (mapping, dialect, UTF-8 with or without BOM, event ids from the
+row's values: importing a file again sends only duplicates, which change nothing). The
+publishing is `irl produce`'s (`streams.commands.produce`): the same validation, rejects file
+(``FILE.csv.rejects.jsonl`` by default, one ``{"file", "line", "reason", "raw"}`` a row),
+reports on stderr with personal data masked, progress bar, summary and exit status (0 sent,
+1 nothing sent or a send failed, 2 bad usage, mapping or file, 3 broker or topic unavailable).
+
+``occurred_at``: the mapped column, else the file's modification time (when the export was
+made), else, when that time is before 2000 or in the future (an archive's zeroed times, a
+wrong clock), now.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from pathlib import Path
+
+import click
+
+from resolver.interaction import Interaction, Limits, to_json
+from streams.commands.produce import Progress, Publisher, execute
+from streams.csvimport import (
+    FIELDS,
+    TOUCHPOINT,
+    ColumnMap,
+    CsvContacts,
+    CsvImportError,
+    parse_delimiter,
+    parse_timezone,
+)
+from streams.producer import DryRunProducer, InteractionProducer
+from streams.settings import Settings, SettingsError
+
+__all__ = ["command", "default_time_ms"]
+
+_MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: what the contract accepts
+_DAY_MS = 86_400_000
+
+
+def default_time_ms(path: Path, now_ms: int) -> tuple[int, str]:
+    """The time of rows without one, and what it is: the file's modification time, or `now_ms`
+    when that time is before 2000 or more than a day ahead of `now_ms`."""
+    modified = path.stat().st_mtime_ns // 1_000_000
+    if _MIN_MS <= modified <= now_ms + _DAY_MS:
+        return modified, f"the file's modification time, {_iso(modified)}"
+    return now_ms, f"now, {_iso(now_ms)} (the file's modification time, {_iso(modified)}, cannot be an event time)"
+
+
+def _iso(ms: int) -> str:
+    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(milliseconds=ms)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    required=True,
+    metavar="FIELD=COLUMN,...",
+    help=(
+        f"Which column holds each field ({', '.join(FIELDS)}; id is required), e.g. "
+        '--map phone=Mobile,email=Email,name="Full Name",id=ContactId. Quote a column name holding a comma.'
+    ),
+)
+@click.option(
+    "--rejects",
+    "rejects_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write rejected rows here (default: FILE.csv.rejects.jsonl next to the input).",
+)
+@click.option("--dry-run", is_flag=True, help="Read, validate and report, write the rejects; send nothing.")
+@click.option(
+    "--events-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write each event sent (in a dry run: each valid one) as JSON Lines, the input of irl replay.",
+)
+@click.option("--delimiter", default=None, help="The file's delimiter (default: sniffed among , ; tab |).")
+@click.option(
+    "--timezone",
+    "zone",
+    default=None,
+    help="Zone of occurred_at values written without one (Asia/Kolkata, UTC, +05:30); default: rejected.",
+)
+@click.option("--topic", default=None, help="Topic for the events (default IRL_TOPIC_CRM).")
+@click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default IRL_KAFKA_BOOTSTRAP).")
+@click.option(
+    "--batch",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Sends in flight before waiting for their acknowledgements.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 600),
+    help="Seconds to wait for the broker before giving up.",
+)
+def command(
+    file: Path,
+    mappings: tuple[str, ...],
+    rejects_file: Path | None,
+    dry_run: bool,
+    events_out: Path | None,
+    delimiter: str | None,
+    zone: str | None,
+    topic: str | None,
+    bootstrap: str | None,
+    batch: int,
+    timeout_s: float,
+) -> None:
+    """Import a CRM's contacts export FILE (CSV) as interaction events of the CRM touchpoint."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    default_ms, default_is = default_time_ms(file, time.time_ns() // 1_000_000)
+    try:
+        contacts = CsvContacts(
+            file,
+            ColumnMap.parse(",".join(mappings)),
+            default_ms=default_ms,
+            delimiter=parse_delimiter(delimiter) if delimiter is not None else None,
+            timezone=parse_timezone(zone) if zone is not None else None,
+        )
+    except CsvImportError as exc:
+        raise click.UsageError(str(exc)) from None
+    _describe(contacts, default_is)
+    topics = {TOUCHPOINT: topic or settings.touchpoint_topics()[TOUCHPOINT]}
+    limits = Limits(max_string=settings.max_string)
+    producer: Publisher
+    if dry_run:
+        producer = DryRunProducer(topics, limits)
+    else:
+        producer = InteractionProducer(
+            bootstrap or settings.kafka_bootstrap,
+            topics,
+            limits,
+            connect_timeout_s=timeout_s,
+            topic_timeout_s=min(timeout_s, 10.0),
+        )
+    progress = Progress(file.stat().st_size, "importing")
+    if events_out is None:
+        execute(contacts.records(), producer, settings, rejects_file, batch, progress, unit="rows", dry_run=dry_run)
+        return
+    with events_out.open("w", encoding="utf-8", newline="\n") as out:
+
+        def write(event: Interaction) -> None:
+            out.write(json.dumps(to_json(event), ensure_ascii=False, separators=(",", ":")) + "\n")
+
+        execute(
+            contacts.records(),
+            producer,
+            settings,
+            rejects_file,
+            batch,
+            progress,
+            unit="rows",
+            dry_run=dry_run,
+            on_sent=write,
+        )
+
+
+def _describe(contacts: CsvContacts, default_is: str) -> None:
+    """What will be read, on stderr: column names and the dialect, never a value."""
+    delimiter = {"\t": "tab"}.get(contacts.delimiter or ",", contacts.delimiter)
+    mapped = ", ".join(f"{f}={contacts.columns.columns[f]!r}" for f in FIELDS if f in contacts.columns.columns)
+    when = f"; occurred_at: {default_is}"
+    if "occurred_at" in contacts.columns.columns:
+        when = f"; occurred_at, when a cell is empty: {default_is}"
+    click.echo(
+        f"{contacts.path.name}: delimiter {delimiter!r}, {len(contacts.header)} columns; {mapped}{when}",
+        err=True,
+    )

@@ -1,0 +1,379 @@
+"""A CRM's contacts export (CSV) as interaction events of the CRM touchpoint: what `irl import` reads.
+
+Each data row is one event::
+
+    event_id     "crm-" and 32 hex digits of SHA-256 over the mapped values as read (id, phone, email,
+                 name, and occurred_at when that column is mapped): the same contact with the same
+                 values is the same event, whichever file, position or import it comes from, so
+                 importing a file again sends only duplicates; a changed value is a new event
+    touchpoint   CRM
+    source_id    the CRM's own record id (column `id`): its key `t:CRM:<id>` links like any touchpoint id
+    interaction  crm_import
+    phone, email, name   the mapped columns; empty is none
+    occurred_at  column `occurred_at` (ISO-8601 with a zone or epoch ms; a time without a zone only
+                 with a `timezone`); when the column is not mapped or the cell is empty, `default_ms`
+    attributes   {"import_file": the file's name, "import_line": the line the row starts on}
+
+Values are stripped of surrounding white space; the resolver normalises the rest.
+
+The file: UTF-8 with or without a byte-order mark; the delimiter sniffed among ``, ; tab |`` (or
+given); RFC 4180 quoting (``"..."``, ``""`` inside, line breaks allowed); the first non-blank row is
+the header, whose cells name the columns (matched exactly, else ignoring case and spacing). A row
+is rejected (`InvalidInteraction`, a reason without personal data) when it is not UTF-8, does not
+have as many cells as the header (a delimiter inside an unquoted value shifts every column after
+it: nothing of such a row is trusted), has no id, has a time that cannot be read, or fails the
+contract's validation; a row whose cells are all blank is skipped.
+
+Errors that stop an import before anything is read (fix the mapping or the file)::
+
+    CsvImportError (ValueError)
+    └── MappingError      --map is malformed, or names a column the header lacks
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import functools
+import hashlib
+import json
+import zoneinfo
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from resolver.interaction import Interaction, InvalidInteraction, Limits, parse_time, validate
+from streams.inputs import InputRecord
+
+__all__ = [
+    "FIELDS",
+    "INTERACTION",
+    "TOUCHPOINT",
+    "ColumnMap",
+    "CsvContacts",
+    "CsvImportError",
+    "MappingError",
+    "contact_event",
+    "event_id_of",
+    "parse_delimiter",
+    "parse_timezone",
+]
+
+#: What a column can be mapped to; `id` is required.
+FIELDS = ("id", "phone", "email", "name", "occurred_at")
+TOUCHPOINT = "CRM"
+INTERACTION = "crm_import"
+
+#: Delimiters the sniffer chooses among (a CRM export uses one of these).
+_DELIMITERS = ",;\t|"
+_SAMPLE_CHARS = 64 * 1024
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_MS = _dt.timedelta(milliseconds=1)
+
+
+class CsvImportError(ValueError):
+    """The file or the mapping cannot be used at all: nothing is imported. Fix them and run again."""
+
+
+class MappingError(CsvImportError):
+    """`--map` is malformed, or names a column that the file's header does not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMap:
+    """Which column holds each field: `{field: column name}`, `id` always among them."""
+
+    columns: Mapping[str, str]
+
+    @classmethod
+    def parse(cls, text: str) -> ColumnMap:
+        """Read ``field=Column,field="Column, with comma",...``. Raises MappingError saying what is wrong.
+
+        Fields are those of `FIELDS`, in any case. A column name may be double-quoted (needed only
+        when it holds a comma or a double quote, written ``""`` inside the quotes).
+        """
+        columns: dict[str, str] = {}
+        for item in _split_outside_quotes(text):
+            if not item.strip():
+                continue
+            key, sep, value = item.partition("=")
+            field, column = key.strip().lower(), _unquote(value.strip())
+            if not sep or not field:
+                raise MappingError(f"--map: {item.strip()!r:.60} is not FIELD=COLUMN")
+            if field not in FIELDS:
+                raise MappingError(f"--map: unknown field {field!r:.40}; fields are {', '.join(FIELDS)}")
+            if not column:
+                raise MappingError(f"--map: {field}= names no column")
+            if field in columns:
+                raise MappingError(f"--map: {field} is mapped twice")
+            columns[field] = column
+        if "id" not in columns:
+            raise MappingError("--map: id=COLUMN is required (the CRM's own record id)")
+        return cls(columns)
+
+    def locate(self, header: Sequence[str]) -> dict[str, int]:
+        """`{field: index of its column in header}`. Raises MappingError when a column is missing or ambiguous.
+
+        A column is found by its exact name, else by its name ignoring case and spacing.
+        """
+        cells = [h.strip() for h in header]
+        out: dict[str, int] = {}
+        for field, column in self.columns.items():
+            found = [i for i, h in enumerate(cells) if h == column] or [
+                i for i, h in enumerate(cells) if _fold(h) == _fold(column)
+            ]
+            if len(found) != 1:
+                shown = ", ".join(repr(h[:40]) for h in cells[:30]) + (", ..." if len(cells) > 30 else "")
+                problem = "is not in the header" if not found else "is in the header more than once"
+                raise MappingError(f"column {column!r:.60} ({field}) {problem}: {shown}")
+            out[field] = found[0]
+        return out
+
+
+def _split_outside_quotes(text: str) -> list[str]:
+    items: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    if quoted:
+        raise MappingError("--map: a double quote is not closed")
+    items.append("".join(current))
+    return items
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('""', '"').strip()
+    return value
+
+
+def _fold(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def parse_delimiter(text: str) -> str:
+    """One delimiter character from an option (``tab`` or ``\\t`` for a tab). Raises CsvImportError."""
+    value = {"tab": "\t", "\\t": "\t"}.get(text.strip().lower(), text)
+    if len(value) != 1 or value in '"\r\n':
+        raise CsvImportError(f"--delimiter: expected one character (or tab), got {text!r:.20}")
+    return value
+
+
+def parse_timezone(text: str) -> _dt.tzinfo:
+    """A zone for times written without one: ``UTC``, an offset such as ``+05:30``, or an IANA name
+    such as ``Asia/Kolkata``. Raises CsvImportError."""
+    name = text.strip()
+    if name.upper() in ("UTC", "Z"):
+        return _dt.UTC
+    if name[:1] in "+-":
+        try:
+            offset = _dt.datetime.strptime(name, "%z").utcoffset()
+        except ValueError:
+            offset = None
+        if offset is None:
+            raise CsvImportError(f"--timezone: {name!r:.20} is not an offset such as +05:30")
+        return _dt.timezone(offset)
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise CsvImportError(f"--timezone: unknown zone {name!r:.40} (try Asia/Kolkata, UTC or +05:30)") from None
+
+
+def event_id_of(values: Mapping[str, str]) -> str:
+    """The event id of a row: a digest of its mapped values (see the module docstring)."""
+    content = [(values.get(f) or "").strip() or None for f in FIELDS]
+    digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    return "crm-" + digest[:32]
+
+
+def contact_event(
+    values: Mapping[str, str], *, default_ms: int, file_name: str, line: int, timezone: _dt.tzinfo | None = None
+) -> Interaction:
+    """The event of one row, from its mapped values (`{field: cell}`). Not validated here.
+
+    Raises InvalidInteraction when it has no id or its time cannot be read.
+    """
+    source = (values.get("id") or "").strip()
+    if not source:
+        raise InvalidInteraction("id: empty")
+    written = (values.get("occurred_at") or "").strip()
+    return Interaction(
+        event_id=event_id_of(values),
+        touchpoint=TOUCHPOINT,
+        occurred_at=_time_of(written, timezone) if written else default_ms,
+        source_id=source,
+        interaction=INTERACTION,
+        phone=(values.get("phone") or "").strip() or None,
+        email=(values.get("email") or "").strip() or None,
+        name=(values.get("name") or "").strip() or None,
+        attributes={"import_file": file_name, "import_line": str(line)},
+    )
+
+
+def _time_of(text: str, timezone: _dt.tzinfo | None) -> int:
+    try:
+        return parse_time(text)
+    except InvalidInteraction as exc:
+        if timezone is None:
+            if "without a zone" in exc.reason:
+                raise InvalidInteraction(f"{exc.reason} (--timezone says which)") from None
+            raise
+        try:
+            parsed = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise exc from None
+        if parsed.tzinfo is not None:
+            raise exc from None
+        return (parsed.replace(tzinfo=timezone) - _EPOCH) // _MS
+
+
+class _Dialect(csv.excel):
+    """RFC 4180 quoting with the delimiter of the file."""
+
+    strict = False
+
+
+def _dialect(delimiter: str, skip_initial_space: bool) -> type[csv.Dialect]:
+    return type("_FileDialect", (_Dialect,), {"delimiter": delimiter, "skipinitialspace": skip_initial_space})
+
+
+class CsvContacts:
+    """The rows of one CSV export as `InputRecord`s of CRM events (see the module docstring).
+
+    The header is read, and the mapping checked against it, when this is built: a file or
+    mapping that cannot work raises CsvImportError before anything is sent. `records()` reads
+    the file again from the start, so it can be read more than once.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        columns: ColumnMap,
+        *,
+        default_ms: int,
+        delimiter: str | None = None,
+        timezone: _dt.tzinfo | None = None,
+    ) -> None:
+        self.path = path
+        self.columns = columns
+        self.default_ms = default_ms
+        self.timezone = timezone
+        with self._open() as fh:
+            sample = fh.read(_SAMPLE_CHARS)
+        if len(sample) == _SAMPLE_CHARS and "\n" in sample:
+            sample = sample[: sample.rindex("\n") + 1]  # whole lines only
+        self.delimiter, skip = delimiter, False
+        if delimiter is None:
+            try:
+                sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS)
+                self.delimiter, skip = sniffed.delimiter, bool(sniffed.skipinitialspace)
+            except csv.Error:  # one column, or nothing to tell: the CSV default
+                self.delimiter = ","
+        assert self.delimiter is not None
+        self.dialect = _dialect(self.delimiter, skip)
+        self.header: list[str] = []
+        self._header_rows = 0
+        with self._open() as fh:
+            for _, _, row in self._rows(fh):
+                self._header_rows += 1
+                if isinstance(row, list) and any(cell.strip() for cell in row):
+                    self.header = [cell.strip() for cell in row]
+                    break
+        if not self.header:
+            raise CsvImportError(f"{path.name}: no header row (the first non-blank row names the columns)")
+        if _not_utf8("".join(self.header)):
+            raise CsvImportError(f"{path.name}: the header is not UTF-8: save the export as UTF-8 (CSV UTF-8)")
+        try:
+            self.index = columns.locate(self.header)
+        except MappingError as exc:
+            if len(self.header) == 1:  # one column: the sniffer found no delimiter it knows
+                raise MappingError(f"{exc} (one column only: give the file's --delimiter)") from None
+            raise
+
+    def _open(self) -> IO[str]:
+        # utf-8-sig drops a byte-order mark; surrogateescape keeps bytes that are not UTF-8 so that
+        # only the rows holding them are rejected, with their bytes in the rejects file.
+        return self.path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+    def _rows(self, fh: IO[str]) -> Iterator[tuple[int, str, list[str] | csv.Error]]:
+        """(line the row starts on, its text as read, its cells or the csv error) for every row."""
+        parts: list[str] = []
+
+        def lines() -> Iterator[str]:
+            for text in fh:
+                parts.append(text)
+                yield text
+
+        reader = csv.reader(lines(), self.dialect)
+        consumed = 0
+        while True:
+            row: list[str] | csv.Error
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if not parts:
+                    return
+                row = exc
+            start, consumed = consumed + 1, reader.line_num
+            raw = "".join(parts)
+            parts.clear()
+            yield start, raw, row
+
+    def records(self) -> Iterator[InputRecord]:
+        """Every row after the header as an InputRecord (`read` None for a blank row)."""
+        width = len(self.header)
+        with self._open() as fh:
+            rows = self._rows(fh)
+            for _ in range(self._header_rows):
+                next(rows)
+            for line, raw, row in rows:
+                data = raw.encode("utf-8", "surrogateescape")
+                if isinstance(row, list) and not any(cell.strip() for cell in row):
+                    yield InputRecord(self.path, line, data, None)
+                    continue
+                problem, values = "", {}
+                if _not_utf8(raw):
+                    problem = "row: not UTF-8: save the export as UTF-8 (CSV UTF-8)"
+                elif isinstance(row, csv.Error):
+                    problem = f"row: not CSV ({str(row)[:80]})"
+                elif len(row) != width:
+                    problem = (
+                        f"row: {len(row)} cells, the header has {width} "
+                        f"(a {_shown(self.delimiter)} inside an unquoted value, or an unclosed quote?)"
+                    )
+                else:
+                    values = {f: row[i] for f, i in self.index.items()}
+                yield InputRecord(self.path, line, data, functools.partial(self._read, problem, values, line))
+
+    def _read(self, problem: str, values: Mapping[str, str], line: int, limits: Limits) -> Interaction:
+        if problem:
+            raise InvalidInteraction(problem)
+        event = contact_event(
+            values, default_ms=self.default_ms, file_name=self.path.name, line=line, timezone=self.timezone
+        )
+        problems = validate(event, limits)
+        if problems:
+            raise InvalidInteraction("; ".join(problems))
+        return event
+
+
+def _not_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _shown(delimiter: str | None) -> str:
+    return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delimiter or ",", repr(delimiter))
