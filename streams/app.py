@@ -57,7 +57,7 @@ from streams.triage import Triage, TriagePorts
 from streams.web import install as install_web
 from streams.web import record_published
 
-__all__ = ["build_app", "create_app", "links_topic_name", "resolver_config"]
+__all__ = ["build_app", "build_sequencer", "create_app", "links_topic_name", "resolver_config"]
 
 log = logging.getLogger("irl.worker")
 
@@ -210,6 +210,21 @@ class _Kafka:
         await asyncio.gather(*futures)
 
 
+def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
+    """The ordered stage of `settings`, doing its I/O through `ports`."""
+    return Sequencer(
+        rt,
+        resolver_config(settings),
+        settings.window_seconds * 1000,
+        settings.grace_seconds * 1000,
+        settings.topic_resolved,
+        ports,
+        BackgroundSnapshot(Path(settings.data_dir) / "snapshots"),
+        settings.snapshot_seconds,
+        interactions_topic=settings.topic_interactions,
+    )
+
+
 def build_app(settings: Settings) -> faust.App:
     """Build the worker's Faust app: its stages as tasks, the clock, the stall watch and the views."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -221,25 +236,16 @@ def build_app(settings: Settings) -> faust.App:
     kafka = _Kafka(app, settings, rt, codecs)
     mirror = RedisMirror(rt, settings)
     rt.on_published = lambda records: record_published(rt, records)
-    sequencer = Sequencer(
-        rt,
-        resolver_config(settings),
-        settings.window_seconds * 1000,
-        settings.grace_seconds * 1000,
-        settings.topic_resolved,
-        Ports(
-            kafka.read_state,
-            kafka.send_state,
-            kafka.publish,
-            kafka.publish_interactions,
-            kafka.flush,
-            kafka.fetch_schemas,
-            mirror,
-        ),
-        BackgroundSnapshot(Path(settings.data_dir) / "snapshots"),
-        settings.snapshot_seconds,
-        interactions_topic=settings.topic_interactions,
+    ports = Ports(
+        kafka.read_state,
+        kafka.send_state,
+        kafka.publish,
+        kafka.publish_interactions,
+        kafka.flush,
+        kafka.fetch_schemas,
+        mirror,
     )
+    sequencer = build_sequencer(rt, settings, ports)
     triage = Triage(
         rt,
         Limits(max_string=settings.max_string),

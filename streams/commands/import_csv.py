@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from resolver.interaction import Interaction, Limits, to_json
-from streams.commands.produce import Progress, Publisher, execute
+from streams.commands.produce import Progress, Publisher, execute, sending_options
 from streams.csvimport import (
     FIELDS,
     TOUCHPOINT,
@@ -91,22 +91,7 @@ def _iso(ms: int) -> str:
     help="Zone of occurred_at values written without one (Asia/Kolkata, UTC, +05:30); default: rejected.",
 )
 @click.option("--topic", default=None, help="Topic for the events (default IRL_TOPIC_CRM).")
-@click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default IRL_KAFKA_BOOTSTRAP).")
-@click.option(
-    "--batch",
-    default=5000,
-    show_default=True,
-    type=click.IntRange(1, 1_000_000),
-    help="Sends in flight before waiting for their acknowledgements.",
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    default=15.0,
-    show_default=True,
-    type=click.FloatRange(0.5, 600),
-    help="Seconds to wait for the broker before giving up.",
-)
+@sending_options
 def command(
     file: Path,
     mappings: tuple[str, ...],

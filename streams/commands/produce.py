@@ -300,6 +300,32 @@ def execute(
     return summary
 
 
+def sending_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a command that sends events: --bootstrap, --batch, --timeout (as `timeout_s`)."""
+    for option in reversed(
+        (
+            click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default IRL_KAFKA_BOOTSTRAP)."),
+            click.option(
+                "--batch",
+                default=5000,
+                show_default=True,
+                type=click.IntRange(1, 1_000_000),
+                help="Sends in flight before waiting for their acknowledgements.",
+            ),
+            click.option(
+                "--timeout",
+                "timeout_s",
+                default=15.0,
+                show_default=True,
+                type=click.FloatRange(0.5, 600),
+                help="Seconds to wait for the broker before giving up.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.command("produce")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -313,22 +339,7 @@ def execute(
 @click.option("--topic-whatsapp", default=None, help="Topic for WHATSAPP events (default IRL_TOPIC_WHATSAPP).")
 @click.option("--topic-kiosk", default=None, help="Topic for KIOSK events (default IRL_TOPIC_KIOSK).")
 @click.option("--topic-crm", default=None, help="Topic for CRM events (default IRL_TOPIC_CRM).")
-@click.option("--bootstrap", default=None, help="Kafka bootstrap servers (default IRL_KAFKA_BOOTSTRAP).")
-@click.option(
-    "--batch",
-    default=5000,
-    show_default=True,
-    type=click.IntRange(1, 1_000_000),
-    help="Sends in flight before waiting for their acknowledgements.",
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    default=15.0,
-    show_default=True,
-    type=click.FloatRange(0.5, 600),
-    help="Seconds to wait for the broker before giving up.",
-)
+@sending_options
 @click.option("--dry-run", is_flag=True, help="Validate and report, write the rejects; send nothing.")
 def command(
     files: tuple[Path, ...],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import click
 
@@ -32,14 +31,14 @@ async def _nothing(*_args: object) -> None:
 
 async def _rebuild(settings: Settings) -> tuple[int, int]:
     """The state the ordered stage would have at the links log's end, written to Redis; (customers, offset)."""
-    from streams.app import links_topic_name, resolver_config
+    from streams.app import build_sequencer, links_topic_name
     from streams.codec import Codecs, use
     from streams.kafka_auth import client_options
     from streams.linkbatch import kind_of
     from streams.readmodel import RedisReadModel
     from streams.runtime import Runtime
-    from streams.sequencer import LinkRecord, Ports, Sequencer
-    from streams.snapshots import BackgroundSnapshot, read_stored_state
+    from streams.sequencer import LinkRecord, Ports
+    from streams.snapshots import read_stored_state
     from streams.topics import records_to_end, state_topic_name
 
     security = client_options(settings)
@@ -54,16 +53,9 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
 
     rt = Runtime(settings)
     rt.owns_links = True
-    sequencer = Sequencer(
-        rt,
-        resolver_config(settings),
-        settings.window_seconds * 1000,
-        settings.grace_seconds * 1000,
-        settings.topic_resolved,
-        # Nothing is published or written: the outputs of the tail are on the resolved topic already.
-        Ports(read_state, _nothing, _nothing, _nothing, _nothing, fetch_schemas, _Quiet()),
-        BackgroundSnapshot(Path(settings.data_dir) / "snapshots"),
-    )
+    # Nothing is published or written: the outputs of the tail are on the resolved topic already.
+    ports = Ports(read_state, _nothing, _nothing, _nothing, _nothing, fetch_schemas, _Quiet())
+    sequencer = build_sequencer(rt, settings, ports)
     start = await sequencer.restore()
     batch: list[LinkRecord] = []
     async for rec in records_to_end(
