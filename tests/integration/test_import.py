@@ -5,7 +5,8 @@ with the touchpoint events into the customers of the same people.
     irl generate --crm ─┬─ events.jsonl ──▶ irl produce ──▶ <prefix>.touchpoint.{web,whatsapp,kiosk}  ─┐
                         └─ crm_contacts.csv ▶ irl import (twice) ▶ <prefix>.touchpoint.crm            ─┤ read back
                                                                                   irl replay ◀─────────┘
-The worker-level check (the worker consuming the CRM topic) comes once the worker subscribes to it.
+Then a worker resolves the same topics: its published customers are replay's (identifiers and touchpoint
+records of every customer, CRM record ids included).
 """
 
 from __future__ import annotations
@@ -26,8 +27,18 @@ from streams.codec import decode_interaction
 from streams.registry import HttpRegistryClient, subject_of
 from streams.schemas import default_repository
 from streams.synthetic import CRM_MAP, generate_with_crm, write, write_crm
+from tests.chaos.helpers import published_profiles, replay_profiles
 
-from .harness import BIN, REGISTRY_URL, create_project_topics, isolated_env, read_topic
+from .harness import (
+    BIN,
+    REGISTRY_URL,
+    Worker,
+    create_project_topics,
+    isolated_env,
+    read_topic,
+    resolved_state,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -140,6 +151,19 @@ async def test_a_crm_export_imported_twice_resolves_with_the_touchpoint_events(
     held = {p["customer_id"]: [s["source_id"] for s in p["source_ids"] if s["touchpoint"] == "CRM"] for p in profiles}
     assert sorted(i for ids in held.values() for i in ids) == sorted({e.source_id for _, e in once})
     assert sum(1 for ids in held.values() if len(ids) >= 2) > 10
+
+    # The worker reads the CRM topic with the touchpoint topics and publishes replay's customers.
+    expected = replay_profiles([to_json(e) for e in touchpoint_events + [e for _, e in once]])
+    worker = Worker(env, tmp_path / "worker.log").start()
+    try:
+
+        async def published() -> Any:
+            state, _records = await resolved_state(kafka_bootstrap, settings.topic_resolved)
+            return True if published_profiles(state) == expected else None
+
+        await wait_for("the worker's customers to equal replay's, CRM contacts included", published, 180, worker)
+    finally:
+        worker.stop()
 
 
 async def test_importing_into_a_missing_topic_exits_3(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
