@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             lambda: streaming.stream_run(dataset(s["customers"]), 1, bare_runs=s["bare_runs"], recovery=s["recovery"]),
             errors,
         )
+        ceiling = _step("the ordered stage alone", lambda: streaming.ordered_ceiling(dataset(s["customers"])), errors)
+        if res["stream"] is not None and ceiling is not None:
+            res["stream"]["ordered_events_per_s"] = ceiling["ordered_events_per_s"]
     if "latency" in only:
         lat = plan["latency"]
         res["latency"] = _step(

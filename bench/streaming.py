@@ -230,6 +230,71 @@ def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | Non
     )  # fmt: skip
 
 
+async def _fill_links(events: Path, topic: str) -> int:
+    """Write the file into the links log as triage and the clock would: batch records of validated events, a tick
+    (the wall clock) after each."""
+    from aiokafka import AIOKafkaProducer
+
+    from resolver.interaction import Limits, from_json, validate
+    from streams.linkbatch import BATCH, KIND_HEADER, TICK, encode_batches
+
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, max_request_size=4 * 1024 * 1024, linger_ms=20)
+    await producer.start()
+    n = 0
+    try:
+        batch = []
+        with events.open(encoding="utf-8") as fh:
+            for line in fh:
+                ev = from_json(json.loads(line), Limits())
+                if validate(ev):
+                    continue
+                batch.append(ev)
+                if len(batch) >= 2000:
+                    for value in encode_batches(batch):
+                        await producer.send(topic, value, partition=0, headers=[(KIND_HEADER, BATCH)])
+                    tick = json.dumps({"now": time.time_ns() // 1_000_000}).encode()
+                    await producer.send(topic, tick, key=TICK, partition=0, headers=[(KIND_HEADER, TICK)])
+                    n += len(batch)
+                    batch = []
+        for value in encode_batches(batch):
+            await producer.send(topic, value, partition=0, headers=[(KIND_HEADER, BATCH)])
+        n += len(batch)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return n
+
+
+def ordered_ceiling(events: Path, timeout: float = 1200) -> dict[str, Any]:
+    """The ordered stage alone: the links log filled first (as triage writes it), then one worker applies it."""
+    prefix = new_prefix("o")
+    env = bench_env(prefix)
+    r = _r()
+    r.flushdb()
+    try:
+        _irl(env, "topics", "create")
+        n = asyncio.run(_fill_links(events, f"{env['IRL_APP_ID']}-links"))
+        w = Worker(env, f"{prefix}-w0")
+        with workers([w]):
+            w.start()
+            first: tuple[float, int] | None = None
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                w.check()
+                _status, body = w.ready()
+                seen = 0 if body is None else int(body.get("events_applied") or 0) + int(body.get("duplicates") or 0)
+                now = time.monotonic()
+                if seen and first is None:
+                    first = (now, seen)
+                if seen >= n and first is not None:
+                    return {"events": n, "ordered_events_per_s": (n - first[1]) / max(1e-6, now - first[0])}
+                time.sleep(0.1)
+            raise TimeoutError(f"the ordered stage did not apply {n} events within {timeout:.0f}s")
+    finally:
+        r.flushdb()
+        cleanup(prefix)
+
+
 def stream_run(
     events: Path,
     n_workers: int = 1,

@@ -204,6 +204,10 @@ class Batcher:
         """Pending windows, oldest first."""
         return [pw.window for _, pw in sorted(self._pending.items())]
 
+    def pending_count(self) -> int:
+        """How many windows are pending, O(1) (`windows()` sorts them)."""
+        return len(self._pending)
+
     # -- persistence --------------------------------------------------------------------------
 
     def drain_changes(self) -> dict[str, str | None]:

@@ -137,7 +137,12 @@ class Resolver:
         return self._g.current_id(customer_id)
 
     def customer_ids(self) -> list[str]:
+        """Live customer ids, sorted: O(n log n) (use `customer_count` for how many)."""
         return sorted(self._g.cust)
+
+    def customer_count(self) -> int:
+        """How many live customers, O(1)."""
+        return len(self._g.cust)
 
     def event_ids(self) -> list[str]:
         """Ids of the events remembered within the duplicate horizon (not erased), sorted."""

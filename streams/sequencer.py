@@ -169,7 +169,7 @@ class Sequencer:
             rt.applied_offset = applied
             log.info(
                 "resolver state restored: %d customers, applied offset %d, in %.2fs (%d state records)",
-                len(pipeline.resolver.customer_ids()),
+                pipeline.resolver.customer_count(),
                 applied,
                 time.monotonic() - t0,
                 len(folded),

@@ -207,8 +207,8 @@ class Views:
             "role": "writer" if rt.owns_links else "standby",
             "applied_offset": rt.applied_offset,
             "redis_offset": rt.redis_offset,
-            "pending_windows": None if pipeline is None else len(pipeline.batcher.windows()),
-            "customers": None if pipeline is None else len(pipeline.resolver.customer_ids()),
+            "pending_windows": None if pipeline is None else pipeline.batcher.pending_count(),
+            "customers": None if pipeline is None else pipeline.resolver.customer_count(),
             **{k: v for k, v in rt.stats.items() if isinstance(v, (int, float, str)) or v is None},
         }
         return web.json_response(body, status=200 if ready else 503)
