@@ -97,6 +97,16 @@ class _App(faust.App):
 
     async def on_stop(self) -> None:
         _stop_watchdog(STOP_GRACE_S)
+        rt: Runtime | None = getattr(self, "irl", None)
+        if rt is not None:
+            # The stages first: they finish the step in flight while the producer still runs.
+            rt.stopping.set()
+            waits = [done.wait() for done in rt.stages_done]
+            if waits:
+                try:
+                    await asyncio.wait_for(asyncio.gather(*waits), STOP_GRACE_S / 2)
+                except TimeoutError:
+                    log.warning("a stage did not stop within %.0fs; stopping the rest anyway", STOP_GRACE_S / 2)
         await super().on_stop()
 
 

@@ -65,7 +65,10 @@ def _consumer(settings: Settings, group: str, **extra: Any) -> AIOKafkaConsumer:
     )
 
 
-def _die(what: str) -> None:
+def _die(what: str, rt: Runtime) -> None:
+    if rt.stopping.is_set():  # the worker stops: its producer may be gone already; nothing was committed
+        log.info("%s stopped with the worker", what)
+        return
     log.critical("%s failed; exiting so that a restart reads on from the last commit", what, exc_info=True)
     logging.shutdown()
     os._exit(70)
@@ -133,8 +136,10 @@ class _TriageLoop:
         self.rt.lag_sources.append(self.lag)
         consumer.subscribe(list(s.touchpoint_topics().values()), listener=_TriageListener(self))
         await consumer.start()
+        done = asyncio.Event()
+        self.rt.stages_done.append(done)
         try:
-            while True:
+            while not self.rt.stopping.is_set():
                 data = await consumer.getmany(timeout_ms=200, max_records=TRIAGE_FETCH)
                 if not data:
                     continue
@@ -147,12 +152,14 @@ class _TriageLoop:
                     try:
                         await self.triage.process(records)
                     except Exception:
-                        _die("triage")
+                        _die("triage", self.rt)
+                        return
                     for tp, msgs in data.items():
                         self.done[tp] = self.position[tp] = msgs[-1].offset + 1
                 await self.commit()
         finally:
             await consumer.stop()
+            done.set()
 
 
 async def run_triage(settings: Settings, rt: Runtime, triage: Triage) -> None:
@@ -197,15 +204,18 @@ async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, l
     rt.lag_sources.append(lag)
     consumer.subscribe([links_topic], listener=_SequencerListener(rt, sequencer, tp))
     await consumer.start()
+    done = asyncio.Event()
+    rt.stages_done.append(done)
     try:
-        while True:
+        while not rt.stopping.is_set():
             if rt.owns_links and rt.pipeline is None:
                 try:
                     consumer.seek(tp, await sequencer.restore())
                 except Fenced:
                     continue
                 except Exception:
-                    _die("restoring the ordered stage")
+                    _die("restoring the ordered stage", rt)
+                    return
             data = await consumer.getmany(timeout_ms=200, max_records=SEQUENCER_FETCH)
             msgs = data.get(tp)
             try:
@@ -214,11 +224,13 @@ async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, l
                     await sequencer.apply(records, rt.writer_epoch)
                 await sequencer.tend()
             except Fenced:
-                log.info("links partition revoked mid-batch: the rest is left to the next owner")
+                log.info("links partition revoked (or the worker stops) mid-batch: the rest is applied again later")
             except Exception:
-                _die("the ordered stage")
+                _die("the ordered stage", rt)
+                return
     finally:
         await consumer.stop()
+        done.set()
 
 
 def _highwater(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:

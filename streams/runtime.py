@@ -37,6 +37,10 @@ class Runtime:
         self.writer_lock = asyncio.Lock()
         #: the links log's end offset as the ordered stage's consumer last saw it (None: unknown)
         self.links_position: Callable[[], int | None] = lambda: None
+        #: set when the worker stops: the stages finish the step in flight and leave their loops
+        self.stopping = asyncio.Event()
+        #: one per running stage loop, set when it has left (the app stops its producer after them)
+        self.stages_done: list[asyncio.Event] = []
         #: consumer lag per ``topic/partition`` of each stage's consumer (None: not known yet)
         self.lag_sources: list[Callable[[], dict[str, int] | None]] = []
         #: called with the decoded records of every published step (the web layer's journal)

@@ -266,8 +266,8 @@ class Sequencer:
         for i in range(0, len(events), STEP_EVENTS):
             if i:
                 await asyncio.sleep(0)  # heartbeats, views and timers between steps
-                if epoch != self.rt.writer_epoch:
-                    raise Fenced
+                if epoch != self.rt.writer_epoch or self.rt.stopping.is_set():
+                    raise Fenced  # revoked, or the worker stops: the rest is applied again by the next owner
             last = i + STEP_EVENTS >= len(events)
             for step in pipeline.on_events(offset if last else before, events[i : i + STEP_EVENTS]):
                 await self._write(step, epoch)
