@@ -234,7 +234,7 @@ class Worker:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
-                [str(BIN / "irl"), "worker", "-l", "warn"],
+                [str(BIN / "irl"), "worker", "-l", os.environ.get("IRL_BENCH_LOG_LEVEL", "warn")],
                 env=env,
                 cwd=ROOT,
                 stdout=fh,

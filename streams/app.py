@@ -44,14 +44,14 @@ from streams.codec import Codecs, use
 from streams.deadletter import DeadLetter
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, BATCH, KIND_HEADER, TICK
-from streams.loops import run_sequencer, run_triage
+from streams.loops import run_sequencer, run_triage, worker_instance
 from streams.mirror import RedisMirror
 from streams.registry import RegistryError
 from streams.runtime import Runtime
 from streams.sequencer import Ports, Sequencer
 from streams.settings import Settings
 from streams.snapshots import BackgroundSnapshot, read_stored_state
-from streams.stall import StallWatch, task_stacks
+from streams.stall import LoopWatch, StallWatch, task_stacks
 from streams.topics import state_topic_name
 from streams.triage import Triage, TriagePorts
 from streams.web import install as install_web
@@ -143,6 +143,8 @@ def _faust_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=max(1, settings.session_timeout_seconds // 5),
+        # Static membership here too: a restarted worker's empty group must not wait out its old session.
+        consumer_group_instance_id=worker_instance(settings),
     )
 
 
@@ -269,6 +271,12 @@ def build_app(settings: Settings) -> faust.App:
             await codecs.prepare(_written_contracts(settings))
         except RegistryError as exc:  # the first send asks again, and fails there if it must
             log.error("schema registry at %s: %s", settings.schema_registry_url, exc)
+
+    loop_watch = LoopWatch(3.0, log)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def watch_loop() -> None:
+        loop_watch.start(asyncio.get_running_loop())
 
     @app.task  # type: ignore[untyped-decorator]
     async def triage_stage() -> None:

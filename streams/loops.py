@@ -3,8 +3,9 @@
 Faust's agents pay the framework per record (docs/architecture.md, "Cost per event"); these
 loops pay it per fetch. Each runs as a task of the Faust app and owns one aiokafka consumer:
 
-* `run_triage`: group ``<app id>``, the touchpoint topics; commits a fetch's offsets once
-  triage has put everything it caused on the broker, and what is done when partitions move.
+* `run_triage`: group ``<app id>``, the touchpoint topics, static membership; commits a
+  fetch's offsets once triage has put everything it caused on the broker, and what is done
+  when partitions move.
 * `run_sequencer`: group ``<app id>-sequencer``, the links log's one partition, static
   membership; never commits (the ordered stage keeps its offset in its state) and seeks to
   the next offset to apply whenever it takes the partition.
@@ -131,7 +132,7 @@ class _TriageLoop:
 
     async def run(self) -> None:
         s = self.settings
-        consumer = _consumer(s, s.app_id, max_poll_records=TRIAGE_FETCH)
+        consumer = _consumer(s, s.app_id, group_instance_id=worker_instance(s), max_poll_records=TRIAGE_FETCH)
         self.consumer = consumer
         self.rt.lag_sources.append(self.lag)
         consumer.subscribe(list(s.touchpoint_topics().values()), listener=_TriageListener(self))

@@ -14,6 +14,7 @@ batcher, ``c/`` changelog) are still read by the constructor.
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 import zlib
@@ -176,7 +177,7 @@ class Pipeline:
             step.note(outcome)
         return [self._drain(step)]
 
-    def on_action(self, offset: int, action: dict[str, Any]) -> list[Step]:
+    def on_action(self, offset: int, action: dict[str, Any]) -> Iterator[Step]:
         """Apply an operator action (block, split, erase) in log order; its effects join the open batch.
 
         ``action`` has ``action`` (block | split | erase), ``customer_id`` and/or ``identifier``,
@@ -201,7 +202,7 @@ class Pipeline:
         else:
             step = Step(offset)
             step.notes.append(f"action {action.get('action_id')}: nothing to do ({kind})")
-            return [self._drain(step)]
+            return iter([self._drain(step)])
         at = action.get("at")
         clock = self.batcher.clock
         when = clock if clock is not None else (at if isinstance(at, int) else 0)
@@ -218,12 +219,16 @@ class Pipeline:
         step.notes.extend(outcome.notes)
         if kind == "erase":
             step.forget.extend(forget)
-        return [self._drain(step), *self.close_due(offset)]
+        return itertools.chain([self._drain(step)], self.close_due(offset))
 
-    def on_tick(self, offset: int, now_ms: int) -> list[Step]:
-        """Record a wall-clock tick and publish every window it closes."""
+    def on_tick(self, offset: int, now_ms: int) -> Iterator[Step]:
+        """Record a wall-clock tick and publish every window it closes: steps of at most `CHUNK` customers.
+
+        Lazy: each step is built when it is taken, so a tick that closes many windows (a backlog
+        of history) lets its caller send each step before the next is built.
+        """
         self.batcher.tick(now_ms)
-        return [self._drain(Step(offset)), *self.close_due(offset)]
+        return itertools.chain([self._drain(Step(offset))], self.close_due(offset))
 
     def close_due(self, offset: int) -> Iterator[Step]:
         """Publish each closed window, oldest first, in steps of at most `CHUNK` customers.

@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +42,8 @@ log = logging.getLogger("irl.worker")
 
 #: Most events applied without letting the event loop run (about 50 ms of work).
 STEP_EVENTS = 1000
+#: Seconds without events or actions after which a changed state is snapshotted at once.
+IDLE_SNAPSHOT_S = 1.0
 #: A snapshot is due after this many links records without one, even if they are only ticks.
 MAX_TAIL_RECORDS = 20_000
 
@@ -139,6 +141,8 @@ class Sequencer:
         #: events and actions applied since the snapshot being taken or last written
         self._changes_since_snapshot = 0
         self._snapshot_started_at = 0.0
+        #: when events or an action were last applied (the stage is idle a while after)
+        self._changed_at = 0.0
 
     # -- ownership --------------------------------------------------------------------------
 
@@ -236,8 +240,10 @@ class Sequencer:
                     else:
                         steps = self._action(pipeline, rec.offset, json.loads(rec.value))
                         self._changes_since_snapshot += 1
-                    for step in steps:
+                        self._changed_at = self.clock()
+                    for step in steps:  # built one by one: a tick can close a backlog's many windows
                         await self._write(step, epoch)
+                        await asyncio.sleep(0)
                     rt.applied_offset = rec.offset
                     if rec.kind == TICK:
                         await self.ports.mirror.check(False)
@@ -248,12 +254,11 @@ class Sequencer:
                 await self._events(pipeline, last, events, epoch)
             rt.applied_offset = last
 
-    def _action(self, pipeline: Pipeline, offset: int, action: dict[str, Any]) -> list[Step]:
-        steps = pipeline.on_action(offset, action)
-        for step in steps:
+    def _action(self, pipeline: Pipeline, offset: int, action: dict[str, Any]) -> Iterator[Step]:
+        for step in pipeline.on_action(offset, action):
             for note in step.notes:
                 log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
-        return steps
+            yield step
 
     async def _events(self, pipeline: Pipeline, offset: int, events: list[Interaction], epoch: int) -> None:
         """Apply the events of the links records up to `offset`, in steps of at most `STEP_EVENTS`.
@@ -274,6 +279,7 @@ class Sequencer:
                 stats["events_applied"] += step.events - step.duplicates
                 stats["duplicates"] += step.duplicates
         self._changes_since_snapshot += len(events)
+        self._changed_at = self.clock()
         self.rt.applied_offset = offset
 
     async def _write(self, step: Step, epoch: int) -> None:
@@ -329,8 +335,11 @@ class Sequencer:
         if rt.applied_offset <= stored:
             return
         now = self.clock()
-        due = self._changes_since_snapshot > 0 and now - self._snapshot_started_at >= self.snapshot_interval_s
-        if due or rt.applied_offset - stored >= MAX_TAIL_RECORDS:
+        changed = self._changes_since_snapshot > 0
+        due = changed and now - self._snapshot_started_at >= self.snapshot_interval_s
+        # Idle after changes (a backlog done, a quiet moment): at once, so that a restart has no tail.
+        idle = changed and now - self._changed_at >= IDLE_SNAPSHOT_S
+        if due or idle or rt.applied_offset - stored >= MAX_TAIL_RECORDS:
             self.snapshots.start(pipeline, rt.applied_offset)
             self._snapshot_started_at = now
             self._changes_since_snapshot = 0

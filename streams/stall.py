@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import sys
+import threading
+import time
+import traceback
 
-__all__ = ["StallWatch", "task_stacks"]
+__all__ = ["LoopWatch", "StallWatch", "task_stacks"]
 
 
 class StallWatch:
@@ -52,3 +57,50 @@ def task_stacks(limit: int = 12) -> str:
         out.write(f"--- task {task.get_name()}\n")
         task.print_stack(limit=limit, file=out)
     return out.getvalue()
+
+
+class LoopWatch:
+    """Says when the event loop is blocked: a thread that logs where the loop's thread is stuck.
+
+    A callback on the loop stamps the time every `beat_s`; a daemon thread checks the stamp and,
+    once it is older than `limit_s`, logs the loop thread's stack (code locations only, no
+    values) once per block. A loop blocked longer than the group session timeout loses its
+    consumers' partitions: this names the code that did it.
+    """
+
+    def __init__(self, limit_s: float, log: logging.Logger, beat_s: float = 0.25) -> None:
+        self.limit_s = limit_s
+        self.beat_s = beat_s
+        self.log = log
+        self.longest_s = 0.0
+        self._stamp = time.monotonic()
+        self._thread_id = 0
+        self._stop = threading.Event()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Begin watching `loop` (call from the loop's thread)."""
+        self._thread_id = threading.get_ident()
+
+        def beat() -> None:
+            self._stamp = time.monotonic()
+            if not self._stop.is_set():
+                loop.call_later(self.beat_s, beat)
+
+        beat()
+        threading.Thread(target=self._watch, name="irl-loop-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        reported = 0.0
+        while not self._stop.wait(self.beat_s):
+            stamp = self._stamp
+            blocked = time.monotonic() - stamp
+            if blocked < self.limit_s or reported == stamp:
+                continue
+            reported = stamp
+            frame = sys._current_frames().get(self._thread_id)
+            where = "".join(traceback.format_list(traceback.extract_stack(frame)[-15:])) if frame else "(unknown)"
+            self.log.warning("the event loop is blocked for %.1f s; its thread is at:\n%s", blocked, where)
+            self.longest_s = max(self.longest_s, blocked)
