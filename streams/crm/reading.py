@@ -1,12 +1,13 @@
-"""What the CRM holds, read back for `irl evaluate --crm URL` and for tests."""
+"""What the CRM holds, read back for `irl evaluate --crm URL`, `irl crm-sync --timeline`, the demo and tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from streams.crm.timeline import Timeline, event_owners, timeline
 from streams.crm.url import open_store
 
-__all__ = ["assignments_from_crm", "crm_customers"]
+__all__ = ["assignments_from_crm", "crm_customers", "crm_timeline", "event_assignments_from_crm"]
 
 
 def assignments_from_crm(url: str) -> dict[tuple[str, str], str]:
@@ -31,5 +32,24 @@ def crm_customers(url: str) -> dict[str, dict[str, Any]]:
             if r.customer_id in out:
                 out[r.customer_id]["source_ids"].append({"touchpoint": r.ref.touchpoint, "source_id": r.ref.source_id})
         return out
+    finally:
+        store.close()
+
+
+def event_assignments_from_crm(url: str) -> dict[str, str | None]:
+    """event id -> the customer holding the interaction now (`streams.crm.owners.owner`), for every
+    interaction the CRM keeps; None where the changelog has not told yet."""
+    store = open_store(url)
+    try:
+        return event_owners(store)
+    finally:
+        store.close()
+
+
+def crm_timeline(url: str, customer_id: str) -> Timeline:
+    """One customer's interactions across touchpoints, oldest first (an absorbed id shows its survivor's)."""
+    store = open_store(url)
+    try:
+        return timeline(store, customer_id)
     finally:
         store.close()
