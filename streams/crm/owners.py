@@ -48,7 +48,6 @@ class OwnerView(Protocol):
         ...
 
 
-
 class ErasureView(OwnerView, Protocol):
     """What the erasure rule reads besides: the applied log and the records of erased customers."""
 

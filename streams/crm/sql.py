@@ -119,7 +119,15 @@ _DDL = (
     "CREATE INDEX IF NOT EXISTS interactions_ref ON interactions (touchpoint, source_id)",
 )
 
-_INTERACTION_COLUMNS = ("event_id", "customer_id", "touchpoint", "source_id", "interaction", "occurred_at", "attributes")
+_INTERACTION_COLUMNS = (
+    "event_id",
+    "customer_id",
+    "touchpoint",
+    "source_id",
+    "interaction",
+    "occurred_at",
+    "attributes",
+)
 _SELECT_INTERACTIONS = f"SELECT {', '.join(_INTERACTION_COLUMNS)} FROM interactions"
 #: Ids per `IN (...)` list: far below SQLite's and PostgreSQL's parameter limits.
 _IN_CHUNK = 500
@@ -142,7 +150,8 @@ _RELEASE = (
     " ON CONFLICT (ref_digest) DO UPDATE SET window_end = excluded.window_end"
 )
 _PUT_INTERACTION = (
-    f"INSERT INTO interactions ({', '.join(_INTERACTION_COLUMNS)}) VALUES ({', '.join('?' for _ in _INTERACTION_COLUMNS)})"
+    f"INSERT INTO interactions ({', '.join(_INTERACTION_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _INTERACTION_COLUMNS)})"
     " ON CONFLICT (event_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _INTERACTION_COLUMNS[1:])
 )
 _SOURCE = (

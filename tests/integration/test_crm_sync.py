@@ -273,8 +273,10 @@ async def test_sigterm_stops_cleanly_after_committing(kafka_bootstrap: str, uniq
     group = f"{unique_topic}-g"
     irl = Path(sys.executable).with_name("irl")
     proc = subprocess.Popen(
-        [str(irl), "crm-sync", "--bootstrap", kafka_bootstrap, "--db", url, "--topic", unique_topic, "--group", group]
-        + ["--no-interactions"],
+        [
+            *[str(irl), "crm-sync", "--bootstrap", kafka_bootstrap, "--db", url, "--topic", unique_topic],
+            *["--group", group, "--no-interactions"],
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

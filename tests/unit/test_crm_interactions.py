@@ -162,7 +162,7 @@ def run(items: Sequence[tuple[str, dict[str, Any]]]) -> tuple[CrmStore, list[Out
     store = InMemoryCrmStore()
     outcomes: list[Outcome] = []
     for kind, rec in items:
-        changes, kept = apply_records(store, [rec] if kind == "c" else [], [rec] if kind == "i" else [])
+        _, kept = apply_records(store, [rec] if kind == "c" else [], [rec] if kind == "i" else [])
         outcomes += kept
     return store, outcomes
 
@@ -250,7 +250,7 @@ def test_an_erased_customers_interactions_go_and_do_not_come_back() -> None:
         interaction("e3", "X", KIOSK),  # an id never announced, absorbed into A
         interaction("e1", "A", WEB),  # a redelivery
     ]
-    for store, outcomes in both_orders(changes, events):
+    for store, _ in both_orders(changes, events):
         assert store.interactions() == []
         assert resolved(store) == {}
         assert timeline(store, "A").customer_id is None

@@ -207,8 +207,8 @@ class World:
                     if who == cid and self.ref_of[eid] in moved:
                         self.holder[eid] = new
             elif op == "erase":
-                # With interactions, not a holder of a shared record: the CRM may lose the other holder's interactions on it
-                # (privacy first; docs/crm-connector.md), which tests/unit/test_crm_interactions.py shows.
+                # With interactions, not a holder of a shared record: the CRM may lose the other holder's
+                # interactions on it (privacy first; docs/crm-connector.md), as test_crm_interactions.py shows.
                 # Nor one changed since its last record (or never announced): the changelog never names
                 # what it gained, so those interactions stay unowned (a limit the same test file shows).
                 unshared = (
@@ -316,7 +316,6 @@ class World:
             old: self.current(old) for old in self.absorbed if self.versions.get(old, 0) > 0 and old not in self.erased
         }
         return customers, records, redirects
-
 
     def owners(self) -> dict[str, str]:
         """event id -> the customer holding it once every record is applied (erased people's left out)."""
