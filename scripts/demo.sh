@@ -2,8 +2,9 @@
 # make demo: the main job end to end on generated data.
 #
 #   services up (Kafka, registry, Redis) -> topics and contracts -> irl generate -> worker (short windows) -> irl produce
-#   -> wait until every event is applied and every window published -> irl crm-sync
-#   -> before/after report (terminal + demo-out/report.html)
+#   -> wait until every event is applied and every window published -> irl crm-sync (changelog and interactions)
+#   -> before/after report (terminal + demo-out/report.html): one customer's timeline from the CRM, and a
+#      check that the CRM holds as many customers as the worker counts (the demo fails when not)
 #
 # Each run uses its own topic prefix and app id, so it can be run again; `make down` stops
 # the worker it leaves running (for the dashboard) and the services.
@@ -68,12 +69,13 @@ step "waiting until every event is applied and every window is published"
   --pid "$(cat "$OUT/worker.pid")" --log "$OUT/worker.log" --timeout 1200
 
 step "syncing the CRM (SQLite: $OUT/crm.db)"
-rm -f "$OUT/crm.db"
+rm -f "$OUT/crm.db" "$OUT/crm.db-wal" "$OUT/crm.db-shm"
 "$IRL" crm-sync --db "sqlite:///$OUT/crm.db" --until-idle 5
 
 step "report"
 "$PY" -m streams.demo report --events "$DATA/events.jsonl" --truth "$DATA/truth.csv" \
-  --crm "sqlite:///$OUT/crm.db" --html "$OUT/report.html" --json "$OUT/report.json"
+  --crm "sqlite:///$OUT/crm.db" --html "$OUT/report.html" --json "$OUT/report.json" \
+  --port "$IRL_WEB_PORT" --token "$IRL_WEB_TOKEN"
 echo
 echo "dashboard: http://127.0.0.1:$IRL_WEB_PORT/?token=$IRL_WEB_TOKEN   (worker left running; 'make down' stops it)"
 echo "report:    $OUT/report.html"

@@ -2,6 +2,10 @@
 
 python -m streams.demo wait   --events E.jsonl --port 6066 --token T [--timeout S]
 python -m streams.demo report --events E.jsonl --truth T.csv --crm URL --html R.html [--json R.json]
+                              [--port 6066 --token T]
+
+With `--port`, the report checks that the CRM holds as many customers as the worker counts
+(its rows, and the customers its interactions belong to) and exits 1 when they differ.
 """
 
 from __future__ import annotations
@@ -76,6 +80,9 @@ def wait(events: Path, port: int, token: str, timeout: float, pid: int | None, l
     deadline = time.monotonic() + timeout
     last = ""
     t0 = time.monotonic()
+    # The ready view can show no pending window while the step that closed the last one is still
+    # sending its records: done means the same counts on two polls in a row.
+    previous: tuple[Any, ...] | None = None
     while time.monotonic() < deadline:
         if pid is not None and not _alive(pid):
             tail = ""
@@ -95,9 +102,11 @@ def wait(events: Path, port: int, token: str, timeout: float, pid: int | None, l
                 sys.stderr.write(line)
                 sys.stderr.flush()
                 last = line
-            if seen >= expected and pending == 0:
+            counts = (seen, body.get("records_published"), body.get("interactions_published"), body.get("customers"))
+            if seen >= expected and pending == 0 and counts == previous:
                 sys.stderr.write("\n")
                 return
+            previous = counts if seen >= expected and pending == 0 else None
         time.sleep(0.5)
     raise click.ClickException(f"the worker did not finish within {timeout:.0f}s (see the worker log)")
 
@@ -151,17 +160,61 @@ def _bars_svg(before: dict[str, int], after: dict[str, int]) -> str:
     return "".join(parts)
 
 
+def pick_timeline_customer(owners: dict[str, str | None], touchpoint_of: dict[str, str]) -> str | None:
+    """A customer whose interactions came through web, WhatsApp and kiosk: the one with the most
+    (then the smallest id), so that a run on the same data shows the same customer."""
+    seen: dict[str, set[str]] = {}
+    count: dict[str, int] = {}
+    for eid, cid in owners.items():
+        if cid is None or eid not in touchpoint_of:
+            continue
+        seen.setdefault(cid, set()).add(touchpoint_of[eid])
+        count[cid] = count.get(cid, 0) + 1
+    every = [cid for cid, tps in seen.items() if {"WEB", "WHATSAPP", "KIOSK"} <= tps]
+    return min(every, key=lambda cid: (-count[cid], cid), default=None)
+
+
+def count_check(worker: int | None, rows: int, placeholders: int, holding: int, unowned: int) -> tuple[bool, str]:
+    """Whether the CRM holds the customers the worker counts, and the lines that say so.
+
+    The check: the worker's count equals the CRM's customer rows, none of them a placeholder,
+    and every interaction the CRM keeps has its customer. `holding` (customers holding at least
+    one interaction) is shown, not checked: a household re-resolution can move a customer's
+    only events after they were published, and the interactions topic does not say so
+    (docs/crm-connector.md, "What the changelog cannot tell").
+    """
+    line = (
+        f"customers: worker {worker if worker is not None else '?'}, CRM {rows - placeholders}"
+        f" ({placeholders} placeholders); CRM customers holding interactions {holding},"
+        f" interactions without a customer {unowned}"
+    )
+    ok = worker is not None and worker == rows and placeholders == 0 and unowned == 0
+    return ok, line
+
+
 @main.command()
 @click.option("--events", "events_path", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--truth", "truth_path", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--crm", "crm_url", required=True)
 @click.option("--html", "html_path", type=click.Path(path_type=Path), required=True)
 @click.option("--json", "json_path", type=click.Path(path_type=Path))
-def report(events_path: Path, truth_path: Path, crm_url: str, html_path: Path, json_path: Path | None) -> None:
+@click.option("--port", type=int, help="The worker's web port: check its customer count against the CRM's.")
+@click.option("--token", default="")
+def report(
+    events_path: Path,
+    truth_path: Path,
+    crm_url: str,
+    html_path: Path,
+    json_path: Path | None,
+    port: int | None,
+    token: str,
+) -> None:
     """Print the before/after report and write it as HTML (with a plot) and JSON."""
     import html as _html
 
+    from streams.commands.crm_sync import render_timeline
     from streams.commands.evaluate import crm_source, read_events, read_truth, render, run
+    from streams.crm import crm_customers, crm_timeline, event_assignments_from_crm
 
     truth = read_truth(truth_path)
     facts = read_events(events_path)
@@ -193,6 +246,31 @@ def report(events_path: Path, truth_path: Path, crm_url: str, html_path: Path, j
     click.echo("")
     click.echo(summary)
     click.echo("confidence distribution (0.0-0.1 ... 0.9-1.0): " + " ".join(str(b) for b in bins))
+
+    owners = event_assignments_from_crm(crm_url)
+    touchpoint_of = {eid: tp.strip().upper() for eid, tp, _ in facts.touchpoints}
+    chosen = pick_timeline_customer(owners, touchpoint_of)
+    timeline_lines = ["no customer with web, WhatsApp and kiosk interactions in the CRM"]
+    if chosen is not None:
+        timeline_lines = render_timeline(crm_timeline(crm_url, chosen), limit=15)
+    click.echo("")
+    click.echo("one customer's timeline across touchpoints, from the CRM (irl crm-sync --timeline ID):")
+    click.echo("\n".join(timeline_lines))
+
+    rows = crm_customers(crm_url)
+    worker = None
+    if port is not None:
+        body = _ready(port, token)
+        worker = None if body is None else body.get("customers")
+    ok, count_line = count_check(
+        worker,
+        len(rows),
+        sum(1 for r in rows.values() if r["version"] == 0),
+        len({cid for cid in owners.values() if cid is not None}),
+        sum(1 for cid in owners.values() if cid is None),
+    )
+    click.echo("")
+    click.echo(count_line)
     figures = {
         "records_per_customer_before": per_before,
         "records_per_customer_after": per_after,
@@ -200,6 +278,8 @@ def report(events_path: Path, truth_path: Path, crm_url: str, html_path: Path, j
         "distribution_after": after,
         "confidence_histogram": bins,
         "evaluation": result.to_dict(),
+        "timeline_customer": chosen,
+        "customer_counts": count_line,
     }
     if json_path is not None:
         json_path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -209,8 +289,13 @@ def report(events_path: Path, truth_path: Path, crm_url: str, html_path: Path, j
 <p>{_html.escape(summary)}</p>{_bars_svg(before, after)}
 <h2>Figures</h2><pre>{_html.escape(text)}</pre>
 <h2>Confidence distribution</h2><pre>{_html.escape(" ".join(str(b) for b in bins))}</pre>
+<h2>One customer's timeline across touchpoints (from the CRM)</h2>
+<pre>{_html.escape(chr(10).join(timeline_lines))}</pre>
+<p>{_html.escape(count_line)}</p>
 </body></html>"""
     html_path.write_text(page, encoding="utf-8")
+    if port is not None and not ok:
+        raise click.ClickException(f"the worker and the CRM do not count the same customers: {count_line}")
 
 
 if __name__ == "__main__":

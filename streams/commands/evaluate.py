@@ -154,13 +154,23 @@ def run(
 
 
 def crm_source(url: str, facts: EventFacts) -> tuple[AssignmentSource, dict[str, float]]:
-    """Assignments of events to the CRM customers holding their touchpoint records, and confidences."""
-    from streams.crm import assignments_from_crm, crm_customers
+    """Assignments of events to CRM customers, and confidences.
+
+    An event the CRM keeps as an interaction (`irl crm-sync` with the interactions topic) is
+    assigned to the customer holding it (`streams.crm.owners`); any other to the customer
+    holding its touchpoint record. The interaction says more: a touchpoint record shared by
+    several customers (a household's WhatsApp number) is held by one of them in
+    `touchpoint_records`, so by touchpoint record alone every event of it goes to that one.
+    """
+    from streams.crm import assignments_from_crm, crm_customers, event_assignments_from_crm
 
     records = assignments_from_crm(url)
     customers = crm_customers(url)
     confidence = {cid: float(row.get("confidence") or 0.0) for cid, row in customers.items()}
-    assignments = assignments_via_touchpoints(facts.touchpoints, records)
+    assignments = dict(assignments_via_touchpoints(facts.touchpoints, records))
+    events = {eid for eid, _, _ in facts.touchpoints}
+    owners = event_assignments_from_crm(url)
+    assignments.update((eid, cid) for eid, cid in owners.items() if cid is not None and eid in events)
     return (lambda: assignments), confidence
 
 

@@ -18,7 +18,15 @@ Rules (the contract of docs/crm-connector.md):
   erased instead;
 * ERASED: the row, its touchpoint records, its redirect, and every id redirected into it
   are deleted; of its applied log only the erasure itself is kept, so that an old record
-  delivered later cannot bring the data back.
+  delivered later cannot bring the data back. Its interactions are deleted too (those
+  `owners.doomed` names in the CRM as it is after the erasure), and digests of its touchpoint
+  records are kept (`erased_records`) so that an interaction arriving later is not kept;
+* every full-state record also sets the customer's source ids (`customer_sources`): the
+  `source_ids` of its latest record, a record shared by several customers listed under each.
+
+Interactions (`plan_interaction`) are kept as published, upserted by event id; who holds
+one is decided at read time (`streams.crm.owners`), so the two topics may interleave in any
+order. An interaction of an erased customer is not kept (Outcome.ERASED).
 
 Claims are ordered by `window_end` because records of different customer ids arrive in any
 order (they live on different partitions): without it, an old record of one customer
@@ -33,21 +41,35 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streams.crm.model import AppliedChange, CustomerRow, Outcome, SourceRef, TouchpointRecord
+from streams.crm.model import AppliedChange, CustomerRow, InteractionRow, Outcome, SourceRef, TouchpointRecord
+from streams.crm.owners import doomed, erased_end, live
 from streams.crm.store import CrmStore, CrmView
 from streams.crm.writes import (
     ClaimRecord,
     DeleteCustomer,
     DropRedirect,
+    EraseEvent,
+    EraseRecord,
     MarkApplied,
     PruneApplied,
     PutCustomer,
+    PutInteraction,
     PutRedirect,
     ReleaseRecord,
+    SetSources,
     Write,
 )
 
-__all__ = ["CHANGES", "Plan", "apply_batch", "apply_change", "plan_change"]
+__all__ = [
+    "CHANGES",
+    "Plan",
+    "apply_batch",
+    "apply_change",
+    "apply_interaction",
+    "apply_records",
+    "plan_change",
+    "plan_interaction",
+]
 
 #: Every change the contract defines; the first four carry the customer's full state.
 CHANGES = frozenset({"CREATED", "UPDATED", "MERGED", "SPLIT", "ABSORBED", "ERASED"})
@@ -78,7 +100,7 @@ def plan_change(view: CrmView, record: Mapping[str, Any]) -> Plan:
     if record["change"] == "ABSORBED":
         return _absorb(view, record, mark)
     if record["change"] == "ERASED":
-        erased = _erase_ids(view, cid, keep_from=version)
+        erased = _erase_ids(view, cid, mark.change)
         return Plan(Outcome.APPLIED, (*erased, mark))
     return Plan(Outcome.APPLIED, (*_upsert(view, record), mark))
 
@@ -94,6 +116,41 @@ def apply_batch(store: CrmStore, records: Sequence[Mapping[str, Any]]) -> list[O
     """Apply records in order in ONE transaction; all or nothing. Returns each record's outcome."""
     with store.transaction():
         return [apply_change(store, r) for r in records]
+
+
+def plan_interaction(view: CrmView, record: Mapping[str, Any]) -> Plan:
+    """The writes that keep `record` (a decoded ResolvedInteraction): an upsert by event id, or nothing.
+
+    Not kept: an interaction of an erased customer (ERASED), a copy already held (DUPLICATE).
+    Copies of one event id naming different customers (sent again after the duplicate horizon)
+    keep the smallest customer id, so that the order they arrive in does not matter.
+    """
+    bad = _invalid_interaction(record)
+    if bad:
+        return Plan(Outcome.INVALID, reason=bad)
+    row = InteractionRow.from_record(record)
+    if doomed(view, row):
+        # A copy kept under another id goes with it: whichever copy arrives first, none stays.
+        return Plan(Outcome.ERASED, (EraseEvent(row.event_id),), reason="its customer is erased")
+    held = view.interaction(row.event_id)
+    if held == row or (held is not None and held.customer_id < row.customer_id):
+        return Plan(Outcome.DUPLICATE, reason="event id already held")
+    return Plan(Outcome.APPLIED, (PutInteraction(row),))
+
+
+def apply_interaction(store: CrmStore, record: Mapping[str, Any]) -> Outcome:
+    """Plan and execute one interaction (call inside `store.transaction()` for atomicity)."""
+    plan = plan_interaction(store, record)
+    store.execute(plan.writes)
+    return plan.outcome
+
+
+def apply_records(
+    store: CrmStore, changes: Sequence[Mapping[str, Any]], interactions: Sequence[Mapping[str, Any]]
+) -> tuple[list[Outcome], list[Outcome]]:
+    """Apply changelog records, then interactions, in ONE transaction; all or nothing. Returns their outcomes."""
+    with store.transaction():
+        return [apply_change(store, r) for r in changes], [apply_interaction(store, r) for r in interactions]
 
 
 # -- the rules ---------------------------------------------------------------------------------
@@ -122,6 +179,21 @@ def _invalid(record: Mapping[str, Any]) -> str:
     return ""
 
 
+def _invalid_interaction(record: Mapping[str, Any]) -> str:
+    for key in ("event_id", "customer_id", "touchpoint", "source_id"):
+        if not isinstance(record.get(key), str) or not record[key]:
+            return f"{key} missing"
+    if not isinstance(record.get("interaction"), str):
+        return "interaction missing"
+    occurred = record.get("occurred_at")
+    if not isinstance(occurred, int) or isinstance(occurred, bool):
+        return "occurred_at missing"
+    attributes = record.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        return "malformed attributes"
+    return ""
+
+
 def _stored_version(view: CrmView, customer_id: str) -> int:
     latest = view.latest_change(customer_id)
     row = view.customer(customer_id)
@@ -132,7 +204,7 @@ def _upsert(view: CrmView, record: Mapping[str, Any]) -> list[Write]:
     cid: str = record["customer_id"]
     end: int = record["window_end"]
     wanted = sorted({SourceRef(s["touchpoint"], s["source_id"]) for s in record.get("source_ids") or ()})
-    writes: list[Write] = [PutCustomer(CustomerRow.from_record(record))]
+    writes: list[Write] = [PutCustomer(CustomerRow.from_record(record)), SetSources(cid, tuple(wanted))]
     if view.redirect(cid) is not None:
         # A live record for an id once absorbed: it is a customer again, not an alias.
         writes.append(DropRedirect(cid))
@@ -147,20 +219,35 @@ def _upsert(view: CrmView, record: Mapping[str, Any]) -> list[Write]:
             writes.append(ClaimRecord(ref, cid, end))
     keep = set(wanted)
     writes.extend(_release(view, r) for r in view.records_of(cid) if r.ref not in keep and r.window_end <= end)
+    writes.extend(_orphaned(view, cid, set(view.sources_of(cid)) - keep))
+    return writes
+
+
+def _orphaned(view: CrmView, customer_id: str, lost: set[SourceRef]) -> list[Write]:
+    """Interactions that `customer_id` no longer listing `lost` leaves with an erased person's record and
+    no live customer listing it (`owners.doomed`): an erasure that came while this customer's older
+    record still listed it kept them."""
+    writes: list[Write] = []
+    for ref in sorted(lost):
+        if view.is_erased_record(ref) and not [h for h in view.holders(ref) if h != customer_id]:
+            writes.extend(EraseEvent(r.event_id) for r in view.interactions_at(ref))
     return writes
 
 
 def _absorb(view: CrmView, record: Mapping[str, Any], mark: MarkApplied) -> Plan:
     cid: str = record["customer_id"]
     end: int = record["window_end"]
-    target = _live(view, record["survivor_id"])
+    target = live(view, record["survivor_id"])
     if target == cid:
         return Plan(Outcome.INVALID, reason="survivor redirects back to the absorbed id")
-    if _erased(view, target):
-        # The survivor was erased after this merge: what this id held belongs to the erased person.
-        erased = _erase_ids(view, cid, keep_from=mark.change.version)
+    if erased_end(view, target):
+        # The survivor was erased after this merge (or went into a customer erased since): what this
+        # id held belongs to the erased person.
+        erased = _erase_ids(view, cid, mark.change)
         return Plan(Outcome.APPLIED, (*erased, mark), reason="survivor erased")
-    writes: list[Write] = []
+    # Its source ids go: the survivor's own record lists what it holds (until then a placeholder
+    # holds none, and the interactions published with this id reach it through the redirect).
+    writes: list[Write] = [SetSources(cid, ()), *_orphaned(view, cid, set(view.sources_of(cid)))]
     survivor = view.customer(target)
     if survivor is None:
         writes.append(PutCustomer(CustomerRow.placeholder(target)))
@@ -179,13 +266,20 @@ def _absorb(view: CrmView, record: Mapping[str, Any], mark: MarkApplied) -> Plan
     return Plan(Outcome.APPLIED, (*writes, mark))
 
 
-def _erase_ids(view: CrmView, customer_id: str, keep_from: int) -> list[Write]:
-    """Delete a customer and every id redirected into it; keep only each id's last applied change."""
+def _erase_ids(view: CrmView, customer_id: str, change: AppliedChange) -> list[Write]:
+    """Delete a customer and every id redirected into it, and their interactions; keep only each
+    id's last applied change (`change`, about to be marked, for `customer_id`)."""
     writes: list[Write] = []
+    keep_from = change.version
     todo, seen = [customer_id], {customer_id}
+    refs: set[SourceRef] = set()
     while todo:
         cid = todo.pop()
-        writes.extend(_release(view, r) for r in view.records_of(cid))
+        held = view.records_of(cid)
+        refs.update(r.ref for r in held)
+        refs.update(view.sources_of(cid))
+        writes.append(SetSources(cid, ()))
+        writes.extend(_release(view, r) for r in held)
         if view.customer(cid) is not None:
             writes.append(DeleteCustomer(cid))
         if view.redirect(cid) is not None:
@@ -201,29 +295,43 @@ def _erase_ids(view: CrmView, customer_id: str, keep_from: int) -> list[Write]:
             if old not in seen:
                 seen.add(old)
                 todo.append(old)
+    writes.extend(EraseRecord(ref) for ref in sorted(refs))
+    # Which interactions go is judged in the CRM as it will be after the erasure, by the very rule
+    # that turns away one arriving later: the two orders end alike.
+    after = _AfterErasure(view, seen, change, refs)
+    candidates = {r.event_id: r for r in view.interactions_of(sorted(seen))}
+    for ref in sorted(refs):
+        candidates.update((r.event_id, r) for r in view.interactions_at(ref))
+    writes.extend(EraseEvent(eid) for eid, row in sorted(candidates.items()) if doomed(after, row))
     return writes
+
+
+class _AfterErasure:
+    """The CRM seen as it will be once an erasure's writes are executed (for `owners.doomed`)."""
+
+    def __init__(self, view: CrmView, erased: set[str], change: AppliedChange, refs: set[SourceRef]) -> None:
+        self._view, self._erased, self._change, self._refs = view, erased, change, refs
+
+    def customer(self, customer_id: str) -> CustomerRow | None:
+        return None if customer_id in self._erased else self._view.customer(customer_id)
+
+    def redirect(self, old_id: str) -> str | None:
+        return None if old_id in self._erased else self._view.redirect(old_id)
+
+    def holders(self, ref: SourceRef) -> list[str]:
+        return [cid for cid in self._view.holders(ref) if cid not in self._erased]
+
+    def latest_change(self, customer_id: str) -> AppliedChange | None:
+        return self._change if customer_id == self._change.customer_id else self._view.latest_change(customer_id)
+
+    def is_erased_record(self, ref: SourceRef) -> bool:
+        return ref in self._refs or self._view.is_erased_record(ref)
+
+    def is_erased_event(self, event_id: str) -> bool:
+        return self._view.is_erased_event(event_id)
 
 
 def _release(view: CrmView, held: TouchpointRecord) -> ReleaseRecord:
     # Stamped with the window of the claim let go, not of the record that lets it go: the move
     # to a new holder happened somewhere after that claim, and the new holder's claim is newer.
     return ReleaseRecord(held.ref, max(held.window_end, view.released_at(held.ref) or 0))
-
-
-def _live(view: CrmView, customer_id: str) -> str:
-    """Follow redirects from `customer_id` to an id with a row, or to the end of the chain."""
-    cur, seen = customer_id, set()
-    while cur not in seen:
-        seen.add(cur)
-        if view.customer(cur) is not None:
-            return cur
-        nxt = view.redirect(cur)
-        if nxt is None:
-            return cur
-        cur = nxt
-    return cur
-
-
-def _erased(view: CrmView, customer_id: str) -> bool:
-    latest = view.latest_change(customer_id)
-    return view.customer(customer_id) is None and latest is not None and latest.change == "ERASED"

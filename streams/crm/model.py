@@ -1,4 +1,4 @@
-"""The CRM's rows as values: customers, touchpoint records, applied changes, outcomes.
+"""The CRM's rows as values: customers, touchpoint records, interactions, applied changes, outcomes.
 
 Values only; the store port (`streams.crm.store`) reads and writes them. Timestamps are
 epoch milliseconds, as in the ResolvedCustomer contract.
@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "AppliedChange",
     "CustomerRow",
+    "InteractionRow",
     "Outcome",
     "SourceRef",
     "TouchpointRecord",
@@ -117,6 +118,46 @@ class AppliedChange:
     change: str
 
 
+@dataclass(frozen=True, slots=True)
+class InteractionRow:
+    """One interaction as `irl.interactions.resolved` published it (contract resolved_interaction).
+
+    `customer_id` is the id the interaction resolved to when the worker applied it, kept as
+    published: who holds it now is a read-time question (`streams.crm.owners.owner`).
+    """
+
+    event_id: str
+    customer_id: str
+    ref: SourceRef
+    interaction: str
+    occurred_at: int
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> InteractionRow:
+        """The row a decoded ResolvedInteraction describes (attributes sorted by key)."""
+        return cls(
+            event_id=record["event_id"],
+            customer_id=record["customer_id"],
+            ref=SourceRef(record["touchpoint"], record["source_id"]),
+            interaction=record["interaction"],
+            occurred_at=int(record["occurred_at"]),
+            attributes=tuple(sorted((str(k), str(v)) for k, v in (record.get("attributes") or {}).items())),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict, in the contract's field names."""
+        return {
+            "event_id": self.event_id,
+            "customer_id": self.customer_id,
+            "touchpoint": self.ref.touchpoint,
+            "source_id": self.ref.source_id,
+            "interaction": self.interaction,
+            "occurred_at": self.occurred_at,
+            "attributes": dict(self.attributes),
+        }
+
+
 class Outcome(enum.Enum):
     """What applying one record did."""
 
@@ -127,3 +168,5 @@ class Outcome(enum.Enum):
     STALE = "stale"
     #: Inconsistent (e.g. ABSORBED without survivor_id, unknown change): skipped, nothing written.
     INVALID = "invalid"
+    #: An interaction of a customer the CRM has erased: not kept (interactions only).
+    ERASED = "erased"

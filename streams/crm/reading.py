@@ -1,12 +1,20 @@
-"""What the CRM holds, read back for `irl evaluate --crm URL` and for tests."""
+"""What the CRM holds, read back for `irl evaluate --crm URL`, `irl crm-sync --timeline`, the demo and tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from streams.crm.timeline import Timeline, event_owners, timeline
 from streams.crm.url import open_store
 
-__all__ = ["CRM_TOUCHPOINT", "assignments_from_crm", "crm_customers", "crm_duplicates"]
+__all__ = [
+    "CRM_TOUCHPOINT",
+    "assignments_from_crm",
+    "crm_customers",
+    "crm_duplicates",
+    "crm_timeline",
+    "event_assignments_from_crm",
+]
 
 #: The touchpoint of the CRM's own contacts, brought in by `irl import`.
 CRM_TOUCHPOINT = "CRM"
@@ -52,5 +60,24 @@ def crm_duplicates(url: str) -> dict[str, list[str]]:
             if r.ref.touchpoint == CRM_TOUCHPOINT:
                 held.setdefault(r.customer_id, []).append(r.ref.source_id)
         return {cid: sorted(ids) for cid, ids in sorted(held.items()) if len(ids) >= 2}
+    finally:
+        store.close()
+
+
+def event_assignments_from_crm(url: str) -> dict[str, str | None]:
+    """event id -> the customer holding the interaction now (`streams.crm.owners.owner`), for every
+    interaction the CRM keeps; None where the changelog has not told yet."""
+    store = open_store(url)
+    try:
+        return event_owners(store)
+    finally:
+        store.close()
+
+
+def crm_timeline(url: str, customer_id: str) -> Timeline:
+    """One customer's interactions across touchpoints, oldest first (an absorbed id shows its survivor's)."""
+    store = open_store(url)
+    try:
+        return timeline(store, customer_id)
     finally:
         store.close()

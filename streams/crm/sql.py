@@ -10,6 +10,12 @@ Tables (created when missing)::
     redirects          old_id PK, survivor_id
     released_records   ref_digest PK, window_end   (sha-256 of a ref no customer holds any more, with
                                                     the window it was let go in; never the raw source id)
+    customer_sources   (customer_id, touchpoint, source_id) PK   (each customer's latest record's source_ids:
+                                                    a record shared by several customers is listed under each)
+    erased_records     ref_digest PK               (sha-256 of a touchpoint record of an erased customer)
+    erased_events      event_id PK                 (interactions deleted as erased people's: later copies stay out)
+    interactions       event_id PK, customer_id (as published), touchpoint, source_id, interaction,
+                       occurred_at, attributes (a JSON object)
 
 Timestamps are epoch milliseconds (BIGINT). Both adapters run in autocommit mode outside
 `transaction()`, so a read never leaves a transaction open. Lists are sorted in Python (code
@@ -26,16 +32,20 @@ from pathlib import Path
 from typing import Any
 
 from streams.crm.errors import CrmUnavailable
-from streams.crm.model import AppliedChange, CustomerRow, SourceRef, TouchpointRecord
+from streams.crm.model import AppliedChange, CustomerRow, InteractionRow, SourceRef, TouchpointRecord
 from streams.crm.writes import (
     ClaimRecord,
     DeleteCustomer,
     DropRedirect,
+    EraseEvent,
+    EraseRecord,
     MarkApplied,
     PruneApplied,
     PutCustomer,
+    PutInteraction,
     PutRedirect,
     ReleaseRecord,
+    SetSources,
     Write,
 )
 
@@ -89,7 +99,38 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS redirects (old_id TEXT PRIMARY KEY, survivor_id TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS redirects_survivor ON redirects (survivor_id)",
     "CREATE TABLE IF NOT EXISTS released_records (ref_digest TEXT PRIMARY KEY, window_end BIGINT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS customer_sources (
+        customer_id TEXT NOT NULL,
+        touchpoint TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        PRIMARY KEY (customer_id, touchpoint, source_id))""",
+    "CREATE INDEX IF NOT EXISTS customer_sources_ref ON customer_sources (touchpoint, source_id)",
+    "CREATE TABLE IF NOT EXISTS erased_records (ref_digest TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS erased_events (event_id TEXT PRIMARY KEY)",
+    """CREATE TABLE IF NOT EXISTS interactions (
+        event_id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        touchpoint TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        interaction TEXT NOT NULL,
+        occurred_at BIGINT NOT NULL,
+        attributes {json} NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS interactions_customer ON interactions (customer_id)",
+    "CREATE INDEX IF NOT EXISTS interactions_ref ON interactions (touchpoint, source_id)",
 )
+
+_INTERACTION_COLUMNS = (
+    "event_id",
+    "customer_id",
+    "touchpoint",
+    "source_id",
+    "interaction",
+    "occurred_at",
+    "attributes",
+)
+_SELECT_INTERACTIONS = f"SELECT {', '.join(_INTERACTION_COLUMNS)} FROM interactions"
+#: Ids per `IN (...)` list: far below SQLite's and PostgreSQL's parameter limits.
+_IN_CHUNK = 500
 
 _PUT_CUSTOMER = (
     f"INSERT INTO customers ({', '.join(_CUSTOMER_COLUMNS)}) VALUES ({', '.join('?' for _ in _CUSTOMER_COLUMNS)})"
@@ -108,6 +149,16 @@ _RELEASE = (
     "INSERT INTO released_records (ref_digest, window_end) VALUES (?, ?)"
     " ON CONFLICT (ref_digest) DO UPDATE SET window_end = excluded.window_end"
 )
+_PUT_INTERACTION = (
+    f"INSERT INTO interactions ({', '.join(_INTERACTION_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _INTERACTION_COLUMNS)})"
+    " ON CONFLICT (event_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _INTERACTION_COLUMNS[1:])
+)
+_SOURCE = (
+    "INSERT INTO customer_sources (customer_id, touchpoint, source_id) VALUES (?, ?, ?)"
+    " ON CONFLICT (customer_id, touchpoint, source_id) DO NOTHING"
+)
+_ERASE_RECORD = "INSERT INTO erased_records (ref_digest) VALUES (?) ON CONFLICT (ref_digest) DO NOTHING"
 _MARK = (
     "INSERT INTO applied_changes (change_id, customer_id, version, change) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (change_id) DO NOTHING"
@@ -138,6 +189,9 @@ class _SqlCrmStore:
 
     def _json_out(self, value: Any) -> tuple[str, ...]:
         return tuple(json.loads(value) if isinstance(value, str) else value)
+
+    def _json_object_in(self, value: dict[str, str]) -> Any:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
     def close(self) -> None:
         raise NotImplementedError
@@ -190,6 +244,45 @@ class _SqlCrmStore:
         ).fetchall()
         return sorted(str(r[0]) for r in rows)
 
+    def sources_of(self, customer_id: str) -> list[SourceRef]:
+        rows = self._exec(
+            "SELECT touchpoint, source_id FROM customer_sources WHERE customer_id = ?", (customer_id,)
+        ).fetchall()
+        return sorted(SourceRef(r[0], r[1]) for r in rows)
+
+    def holders(self, ref: SourceRef) -> list[str]:
+        rows = self._exec(
+            "SELECT customer_id FROM customer_sources WHERE touchpoint = ? AND source_id = ?",
+            (ref.touchpoint, ref.source_id),
+        ).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    def is_erased_record(self, ref: SourceRef) -> bool:
+        return self._exec("SELECT 1 FROM erased_records WHERE ref_digest = ?", (ref.digest(),)).fetchone() is not None
+
+    def is_erased_event(self, event_id: str) -> bool:
+        return self._exec("SELECT 1 FROM erased_events WHERE event_id = ?", (event_id,)).fetchone() is not None
+
+    def interaction(self, event_id: str) -> InteractionRow | None:
+        row = self._exec(f"{_SELECT_INTERACTIONS} WHERE event_id = ?", (event_id,)).fetchone()
+        return None if row is None else self._interaction(row)
+
+    def interactions_of(self, customer_ids: Iterable[str]) -> list[InteractionRow]:
+        ids = sorted(set(customer_ids))
+        out: list[InteractionRow] = []
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._exec(f"{_SELECT_INTERACTIONS} WHERE customer_id IN ({marks})", chunk).fetchall()
+            out.extend(self._interaction(r) for r in rows)
+        return sorted(out, key=lambda r: r.event_id)
+
+    def interactions_at(self, ref: SourceRef) -> list[InteractionRow]:
+        rows = self._exec(
+            f"{_SELECT_INTERACTIONS} WHERE touchpoint = ? AND source_id = ?", (ref.touchpoint, ref.source_id)
+        ).fetchall()
+        return sorted((self._interaction(r) for r in rows), key=lambda r: r.event_id)
+
     # -- store ---------------------------------------------------------------------------------
 
     def execute(self, writes: Iterable[Write]) -> None:
@@ -215,6 +308,19 @@ class _SqlCrmStore:
                     self._exec(_MARK, (a.change_id, a.customer_id, a.version, a.change))
                 case PruneApplied(customer_id=cid, keep_from=keep):
                     self._exec("DELETE FROM applied_changes WHERE customer_id = ? AND version < ?", (cid, keep))
+                case SetSources(customer_id=cid, refs=refs):
+                    self._exec("DELETE FROM customer_sources WHERE customer_id = ?", (cid,))
+                    for ref in sorted(set(refs)):
+                        self._exec(_SOURCE, (cid, ref.touchpoint, ref.source_id))
+                case EraseRecord(ref=ref):
+                    self._exec(_ERASE_RECORD, (ref.digest(),))
+                case PutInteraction(row=row):
+                    self._exec(_PUT_INTERACTION, self._interaction_params(row))
+                case EraseEvent(event_id=eid):
+                    self._exec("DELETE FROM interactions WHERE event_id = ?", (eid,))
+                    self._exec(
+                        "INSERT INTO erased_events (event_id) VALUES (?) ON CONFLICT (event_id) DO NOTHING", (eid,)
+                    )
 
     def customers(self) -> list[CustomerRow]:
         rows = self._exec(f"SELECT {', '.join(_CUSTOMER_COLUMNS)} FROM customers ORDER BY customer_id").fetchall()
@@ -245,7 +351,46 @@ class _SqlCrmStore:
         rows = self._exec("SELECT ref_digest, window_end FROM released_records ORDER BY ref_digest").fetchall()
         return dict(sorted((str(r[0]), int(r[1])) for r in rows))
 
+    def customer_sources(self) -> dict[str, tuple[SourceRef, ...]]:
+        rows = self._exec("SELECT customer_id, touchpoint, source_id FROM customer_sources").fetchall()
+        out: dict[str, list[SourceRef]] = {}
+        for r in rows:
+            out.setdefault(str(r[0]), []).append(SourceRef(r[1], r[2]))
+        return {cid: tuple(sorted(refs)) for cid, refs in sorted(out.items())}
+
+    def erased_records(self) -> list[str]:
+        return sorted(str(r[0]) for r in self._exec("SELECT ref_digest FROM erased_records").fetchall())
+
+    def erased_events(self) -> list[str]:
+        return sorted(str(r[0]) for r in self._exec("SELECT event_id FROM erased_events").fetchall())
+
+    def interactions(self) -> list[InteractionRow]:
+        rows = self._exec(_SELECT_INTERACTIONS).fetchall()
+        return sorted((self._interaction(r) for r in rows), key=lambda r: r.event_id)
+
     # -- rows ----------------------------------------------------------------------------------
+
+    def _interaction_params(self, row: InteractionRow) -> tuple[Any, ...]:
+        return (
+            row.event_id,
+            row.customer_id,
+            row.ref.touchpoint,
+            row.ref.source_id,
+            row.interaction,
+            row.occurred_at,
+            self._json_object_in(dict(row.attributes)),
+        )
+
+    def _interaction(self, r: Sequence[Any]) -> InteractionRow:
+        attributes = json.loads(r[6]) if isinstance(r[6], str) else r[6]
+        return InteractionRow(
+            event_id=r[0],
+            customer_id=r[1],
+            ref=SourceRef(r[2], r[3]),
+            interaction=r[4],
+            occurred_at=int(r[5]),
+            attributes=tuple(sorted((str(k), str(v)) for k, v in attributes.items())),
+        )
 
     def _customer_params(self, row: CustomerRow) -> tuple[Any, ...]:
         values = row.to_dict()
@@ -341,6 +486,9 @@ class PostgresCrmStore(_SqlCrmStore):
 
     def _json_in(self, value: Sequence[str]) -> Any:
         return self._jsonb(list(value))
+
+    def _json_object_in(self, value: dict[str, str]) -> Any:
+        return self._jsonb(value)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

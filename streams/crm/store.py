@@ -15,16 +15,20 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from streams.crm.model import AppliedChange, CustomerRow, SourceRef, TouchpointRecord
+from streams.crm.model import AppliedChange, CustomerRow, InteractionRow, SourceRef, TouchpointRecord
 from streams.crm.writes import (
     ClaimRecord,
     DeleteCustomer,
     DropRedirect,
+    EraseEvent,
+    EraseRecord,
     MarkApplied,
     PruneApplied,
     PutCustomer,
+    PutInteraction,
     PutRedirect,
     ReleaseRecord,
+    SetSources,
     Write,
 )
 
@@ -66,6 +70,34 @@ class CrmView(Protocol):
         """Old ids redirected to this id (one step), sorted."""
         ...
 
+    def sources_of(self, customer_id: str) -> list[SourceRef]:
+        """The source ids of the customer's latest full-state record, sorted."""
+        ...
+
+    def holders(self, ref: SourceRef) -> list[str]:
+        """Customers whose latest record lists `ref` in its source ids, sorted (several: a shared record)."""
+        ...
+
+    def is_erased_record(self, ref: SourceRef) -> bool:
+        """Whether the touchpoint record belonged to a customer the CRM erased (kept as a digest)."""
+        ...
+
+    def is_erased_event(self, event_id: str) -> bool:
+        """Whether an interaction with this event id was deleted as an erased person's."""
+        ...
+
+    def interaction(self, event_id: str) -> InteractionRow | None:
+        """The interaction with this event id, or None."""
+        ...
+
+    def interactions_of(self, customer_ids: Iterable[str]) -> list[InteractionRow]:
+        """Interactions published with one of these customer ids, sorted by event id."""
+        ...
+
+    def interactions_at(self, ref: SourceRef) -> list[InteractionRow]:
+        """Interactions of this touchpoint record, sorted by event id."""
+        ...
+
 
 class CrmStore(CrmView, Protocol):
     """A CRM database: the view, writes in a transaction, and whole-table reads."""
@@ -98,6 +130,22 @@ class CrmStore(CrmView, Protocol):
         """Digest of each touchpoint record let go -> the window end it was let go in."""
         ...
 
+    def customer_sources(self) -> dict[str, tuple[SourceRef, ...]]:
+        """Every customer's source ids (of its latest full-state record), sorted; ids without any left out."""
+        ...
+
+    def erased_records(self) -> list[str]:
+        """Digests of the touchpoint records of erased customers, sorted."""
+        ...
+
+    def erased_events(self) -> list[str]:
+        """Event ids of interactions deleted as erased people's, sorted."""
+        ...
+
+    def interactions(self) -> list[InteractionRow]:
+        """Every interaction, sorted by event id."""
+        ...
+
     def close(self) -> None:
         """Release the connection. Idempotent."""
         ...
@@ -112,6 +160,10 @@ class InMemoryCrmStore:
         self._applied: dict[str, AppliedChange] = {}
         self._redirects: dict[str, str] = {}
         self._released: dict[str, int] = {}
+        self._sources: dict[str, tuple[SourceRef, ...]] = {}
+        self._erased_refs: set[str] = set()
+        self._interactions: dict[str, InteractionRow] = {}
+        self._erased_events: set[str] = set()
 
     # -- view ----------------------------------------------------------------------------------
 
@@ -140,6 +192,28 @@ class InMemoryCrmStore:
     def redirected_to(self, survivor_id: str) -> list[str]:
         return sorted(old for old, s in self._redirects.items() if s == survivor_id)
 
+    def sources_of(self, customer_id: str) -> list[SourceRef]:
+        return sorted(self._sources.get(customer_id, ()))
+
+    def holders(self, ref: SourceRef) -> list[str]:
+        return sorted(cid for cid, refs in self._sources.items() if ref in refs)
+
+    def is_erased_record(self, ref: SourceRef) -> bool:
+        return ref.digest() in self._erased_refs
+
+    def is_erased_event(self, event_id: str) -> bool:
+        return event_id in self._erased_events
+
+    def interaction(self, event_id: str) -> InteractionRow | None:
+        return self._interactions.get(event_id)
+
+    def interactions_of(self, customer_ids: Iterable[str]) -> list[InteractionRow]:
+        ids = set(customer_ids)
+        return [self._interactions[k] for k in sorted(self._interactions) if self._interactions[k].customer_id in ids]
+
+    def interactions_at(self, ref: SourceRef) -> list[InteractionRow]:
+        return [self._interactions[k] for k in sorted(self._interactions) if self._interactions[k].ref == ref]
+
     # -- store ---------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -150,11 +224,25 @@ class InMemoryCrmStore:
             dict(self._applied),
             dict(self._redirects),
             dict(self._released),
+            dict(self._sources),
+            set(self._erased_refs),
+            dict(self._interactions),
+            set(self._erased_events),
         )
         try:
             yield
         except BaseException:
-            self._customers, self._records, self._applied, self._redirects, self._released = saved
+            (
+                self._customers,
+                self._records,
+                self._applied,
+                self._redirects,
+                self._released,
+                self._sources,
+                self._erased_refs,
+                self._interactions,
+                self._erased_events,
+            ) = saved
             raise
 
     def execute(self, writes: Iterable[Write]) -> None:
@@ -178,6 +266,18 @@ class InMemoryCrmStore:
                 case PruneApplied(customer_id=cid, keep_from=keep):
                     for key in [k for k, a in self._applied.items() if a.customer_id == cid and a.version < keep]:
                         del self._applied[key]
+                case SetSources(customer_id=cid, refs=refs):
+                    if refs:
+                        self._sources[cid] = tuple(sorted(set(refs)))
+                    else:
+                        self._sources.pop(cid, None)
+                case EraseRecord(ref=ref):
+                    self._erased_refs.add(ref.digest())
+                case PutInteraction(row=row):
+                    self._interactions[row.event_id] = row
+                case EraseEvent(event_id=eid):
+                    self._interactions.pop(eid, None)
+                    self._erased_events.add(eid)
 
     def customers(self) -> list[CustomerRow]:
         return [self._customers[k] for k in sorted(self._customers)]
@@ -193,6 +293,18 @@ class InMemoryCrmStore:
 
     def released_records(self) -> dict[str, int]:
         return dict(sorted(self._released.items()))
+
+    def customer_sources(self) -> dict[str, tuple[SourceRef, ...]]:
+        return dict(sorted(self._sources.items()))
+
+    def erased_records(self) -> list[str]:
+        return sorted(self._erased_refs)
+
+    def erased_events(self) -> list[str]:
+        return sorted(self._erased_events)
+
+    def interactions(self) -> list[InteractionRow]:
+        return [self._interactions[k] for k in sorted(self._interactions)]
 
     def close(self) -> None:
         pass

@@ -1,10 +1,12 @@
-"""The connector's loop: consume the resolved changelog and apply it to a CRM store.
+"""The connector's loop: consume the resolved changelog (and the resolved interactions) into a CRM store.
 
-Per fetched batch: decode, apply every record in ONE database transaction (in a worker
-thread, so the consumer keeps its heartbeats), then commit the consumer offsets. A crash
-between the two commits redelivers records that are already applied; they are repeats, which
-change nothing (change_id, version). Undecodable records are counted, logged by position and
-reason (never by content) and skipped.
+One consumer, one group, both topics. Per fetched batch: decode, apply every record of both
+topics in ONE database transaction (in a worker thread, so the consumer keeps its heartbeats),
+then commit the consumer offsets. A crash between the two commits redelivers records that are
+already applied; they are repeats, which change nothing (change_id, version; an interaction is
+upserted by event id). The two topics interleave in any order: the CRM's rules do not depend on
+it (streams.crm.apply, streams.crm.owners). Undecodable records are counted, logged by position
+and reason (never by content) and skipped.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from streams.codec import CodecError, codecs, decode_resolved
-from streams.crm.apply import apply_batch
+from streams.codec import CodecError, codecs, decode_resolved, decode_resolved_interaction
+from streams.crm.apply import apply_records
 from streams.crm.errors import CrmSourceUnavailable
 from streams.crm.model import Outcome
 from streams.crm.store import CrmStore
@@ -38,7 +40,8 @@ _JOIN_GRACE_S = 30.0
 
 @dataclass(slots=True)
 class SyncReport:
-    """What a run did. `records` counts every consumed record, undecodable ones included."""
+    """What a run did. `records` counts every consumed changelog record, undecodable ones included;
+    `interactions` every consumed interaction record."""
 
     records: int = 0
     applied: int = 0
@@ -46,6 +49,15 @@ class SyncReport:
     stale: int = 0
     invalid: int = 0
     undecodable: int = 0
+    interactions: int = 0
+    #: interactions kept (new, or a copy naming another customer)
+    interactions_stored: int = 0
+    #: interactions already held (a redelivery)
+    interactions_repeated: int = 0
+    #: interactions of erased customers, not kept
+    interactions_erased: int = 0
+    interactions_invalid: int = 0
+    interactions_undecodable: int = 0
     batches: int = 0
     elapsed_s: float = 0.0
     #: "idle", "max-records" or "stop" (a signal or the caller's stop event).
@@ -54,13 +66,29 @@ class SyncReport:
     def count(self, outcome: Outcome) -> None:
         setattr(self, outcome.value, getattr(self, outcome.value) + 1)
 
+    def count_interaction(self, outcome: Outcome) -> None:
+        name = _INTERACTION_COUNTERS[outcome]
+        setattr(self, name, getattr(self, name) + 1)
+
     def summary(self) -> str:
         """One line for humans."""
         return (
             f"{self.records} records in {self.batches} batches, {self.elapsed_s:.1f}s: "
             f"applied {self.applied}, repeats {self.duplicate}, stale {self.stale}, "
-            f"invalid {self.invalid}, undecodable {self.undecodable}"
+            f"invalid {self.invalid}, undecodable {self.undecodable}; "
+            f"{self.interactions} interactions: stored {self.interactions_stored}, "
+            f"repeats {self.interactions_repeated}, erased {self.interactions_erased}, "
+            f"invalid {self.interactions_invalid}, undecodable {self.interactions_undecodable}"
         )
+
+
+_INTERACTION_COUNTERS = {
+    Outcome.APPLIED: "interactions_stored",
+    Outcome.DUPLICATE: "interactions_repeated",
+    Outcome.ERASED: "interactions_erased",
+    Outcome.INVALID: "interactions_invalid",
+    Outcome.STALE: "interactions_repeated",
+}
 
 
 async def sync_crm(
@@ -69,30 +97,34 @@ async def sync_crm(
     bootstrap: str,
     topic: str,
     group: str,
+    interactions_topic: str | None = None,
     until_idle_s: float | None = None,
     max_records: int | None = None,
     stop: asyncio.Event | None = None,
     on_batch: Callable[[SyncReport], None] | None = None,
     poll_ms: int = 500,
 ) -> SyncReport:
-    """Apply `topic` to `store` as consumer group `group`, from the committed offsets (earliest if none).
+    """Apply `topic` (and `interactions_topic`, when given) to `store` as consumer group `group`,
+    from the committed offsets (earliest if none).
 
     Returns when `stop` is set, after `until_idle_s` seconds without a record (counted from
-    when partitions are assigned), or once `max_records` records are applied and committed.
-    Raises CrmSourceUnavailable when the broker or the topic is missing; store errors propagate
-    (nothing of the failed batch is committed, on either side).
+    when partitions are assigned), or once `max_records` records (of both topics) are applied
+    and committed. Raises CrmSourceUnavailable when the broker or a topic is missing; store
+    errors propagate (nothing of the failed batch is committed, on either side).
     """
     report = SyncReport()
     started = time.monotonic()
     stop = stop or asyncio.Event()
+    topics = [topic] if interactions_topic is None else [topic, interactions_topic]
     try:
-        counts = await asyncio.wait_for(describe_topics(bootstrap, [topic]), 20)
+        counts = await asyncio.wait_for(describe_topics(bootstrap, topics), 20)
     except (KafkaError, OSError, TimeoutError) as exc:
         raise CrmSourceUnavailable(f"cannot reach Kafka at {bootstrap}: {type(exc).__name__}") from exc
-    if topic not in counts:
-        raise CrmSourceUnavailable(f"topic {topic} does not exist on {bootstrap}")
+    for name in topics:
+        if name not in counts:
+            raise CrmSourceUnavailable(f"topic {name} does not exist on {bootstrap}")
     consumer = AIOKafkaConsumer(
-        topic,
+        *topics,
         bootstrap_servers=bootstrap,
         **options(),
         group_id=group,
@@ -112,7 +144,7 @@ async def sync_crm(
             if stop.is_set():
                 report.stopped_by = "stop"
                 break
-            budget = None if max_records is None else max_records - report.records
+            budget = None if max_records is None else max_records - report.records - report.interactions
             if budget is not None and budget <= 0:
                 report.stopped_by = "max-records"
                 break
@@ -126,7 +158,7 @@ async def sync_crm(
                         report.stopped_by = "idle"
                         break
                 continue
-            await _apply(store, consumer, fetched, report)
+            await _apply(store, consumer, fetched, report, interactions_topic)
             idle_since = time.monotonic()
             if on_batch is not None:
                 on_batch(report)
@@ -141,26 +173,40 @@ async def _apply(
     consumer: AIOKafkaConsumer,
     fetched: dict[TopicPartition, list[Any]],
     report: SyncReport,
+    interactions_topic: str | None,
 ) -> None:
     records: list[dict[str, Any]] = []
+    interactions: list[dict[str, Any]] = []
     offsets: dict[TopicPartition, int] = {}
     try:
         await codecs().prefetch(msg.value for batch in fetched.values() for msg in batch)
     except RegistryError as exc:  # nothing applied or committed: a restart reads these records again
         raise CrmSourceUnavailable(f"schema registry: {exc}") from exc
     for tp, batch in fetched.items():
+        is_interaction = tp.topic == interactions_topic
         for msg in batch:
             try:
-                records.append(decode_resolved(msg.value))
+                if is_interaction:
+                    interactions.append(decode_resolved_interaction(msg.value))
+                else:
+                    records.append(decode_resolved(msg.value))
             except CodecError as exc:
-                report.undecodable += 1
+                if is_interaction:
+                    report.interactions_undecodable += 1
+                else:
+                    report.undecodable += 1
                 log.warning("skipping undecodable record %s[%d]@%d: %s", tp.topic, tp.partition, msg.offset, exc.reason)
         if batch:
             offsets[tp] = batch[-1].offset + 1
-    outcomes = await asyncio.to_thread(apply_batch, store, records)
+        if is_interaction:
+            report.interactions += len(batch)
+        else:
+            report.records += len(batch)
+    outcomes, kept = await asyncio.to_thread(apply_records, store, records, interactions)
     for outcome in outcomes:
         report.count(outcome)
-    report.records += sum(len(b) for b in fetched.values())
+    for outcome in kept:
+        report.count_interaction(outcome)
     report.batches += 1
     try:
         await consumer.commit(offsets)

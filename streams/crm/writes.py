@@ -8,17 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.crm.model import AppliedChange, CustomerRow, SourceRef
+from streams.crm.model import AppliedChange, CustomerRow, InteractionRow, SourceRef
 
 __all__ = [
     "ClaimRecord",
     "DeleteCustomer",
     "DropRedirect",
+    "EraseEvent",
+    "EraseRecord",
     "MarkApplied",
     "PruneApplied",
     "PutCustomer",
+    "PutInteraction",
     "PutRedirect",
     "ReleaseRecord",
+    "SetSources",
     "Write",
 ]
 
@@ -84,6 +88,46 @@ class PruneApplied:
     keep_from: int
 
 
+@dataclass(frozen=True, slots=True)
+class SetSources:
+    """The customer's source ids become exactly `refs` (its latest full-state record's `source_ids`; () drops them)."""
+
+    customer_id: str
+    refs: tuple[SourceRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EraseRecord:
+    """Remember, by digest only, that the touchpoint record `ref` belonged to an erased customer."""
+
+    ref: SourceRef
+
+
+@dataclass(frozen=True, slots=True)
+class EraseEvent:
+    """Delete the interaction with this event id as an erased person's, and remember its event id."""
+
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutInteraction:
+    """Insert or replace the interaction (by event id)."""
+
+    row: InteractionRow
+
+
 Write = (
-    PutCustomer | DeleteCustomer | ClaimRecord | ReleaseRecord | PutRedirect | DropRedirect | MarkApplied | PruneApplied
+    PutCustomer
+    | DeleteCustomer
+    | ClaimRecord
+    | ReleaseRecord
+    | PutRedirect
+    | DropRedirect
+    | MarkApplied
+    | PruneApplied
+    | SetSources
+    | EraseRecord
+    | EraseEvent
+    | PutInteraction
 )

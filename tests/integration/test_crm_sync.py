@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 from click.testing import CliRunner, Result
 
 from streams.cli import main
-from streams.codec import encode_resolved
-from streams.crm import CrmStore, PostgresCrmStore, open_store
+from streams.codec import encode_resolved, encode_resolved_interaction
+from streams.crm import CrmStore, PostgresCrmStore, SourceRef, event_owners, open_store
 from streams.topics import create_topics
 from tests.integration.harness import register, wait_for
 from tests.unit.test_crm_contract import CrmStoreContract
@@ -104,8 +104,30 @@ async def publish(bootstrap: str, topic: str, records: list[dict[str, Any]], par
         await producer.stop()
 
 
+async def publish_interactions(bootstrap: str, topic: str, records: list[dict[str, Any]], partitions: int) -> None:
+    """Create `topic` and publish resolved interactions, keyed by customer id as the worker does."""
+    await create_topics(bootstrap, {topic: partitions})
+    register({topic: "resolved_interaction"})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(topic, key=r["customer_id"].encode(), value=encode_resolved_interaction(r, topic))
+            for r in records
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
 async def crm_sync(bootstrap: str, *args: str) -> Result:
-    """Run `irl crm-sync` in a thread: it calls asyncio.run itself, which cannot nest in the test's loop."""
+    """Run `irl crm-sync` in a thread: it calls asyncio.run itself, which cannot nest in the test's loop.
+
+    Without `--interactions-topic`, the changelog only (`--no-interactions`): the default
+    interactions topic is shared by everything on the broker.
+    """
+    if "--interactions-topic" not in args:
+        args = (*args, "--no-interactions")
     argv = ["crm-sync", "--bootstrap", bootstrap, *args]
     result = await asyncio.to_thread(CliRunner().invoke, main, argv)
     assert result.exit_code == 0, (result.output, result.exception)
@@ -251,7 +273,10 @@ async def test_sigterm_stops_cleanly_after_committing(kafka_bootstrap: str, uniq
     group = f"{unique_topic}-g"
     irl = Path(sys.executable).with_name("irl")
     proc = subprocess.Popen(
-        [str(irl), "crm-sync", "--bootstrap", kafka_bootstrap, "--db", url, "--topic", unique_topic, "--group", group],
+        [
+            *[str(irl), "crm-sync", "--bootstrap", kafka_bootstrap, "--db", url, "--topic", unique_topic],
+            *["--group", group, "--no-interactions"],
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -274,3 +299,97 @@ async def test_sigterm_stops_cleanly_after_committing(kafka_bootstrap: str, uniq
     # Its offsets were committed: the same group finds nothing left to read.
     rest = await crm_sync(kafka_bootstrap, "--db", url, "--topic", unique_topic, "--group", group, "--until-idle", IDLE)
     assert "stopped (idle): 0 records" in rest.output
+
+
+# -- interactions beside the changelog ------------------------------------------------------------
+#
+#  Every interaction with the id it was published with, and where it ends (SCENARIO above):
+#  i-a1   A  a1   A                      i-b1  B  b1   H (A took b1 with B, then lost it to H)
+#  i-e1   E  e1   gone (D and E erased)  i-d1  D  d1   gone, also when it comes after the erasure
+#  i-k1   K  k1   L (its survivor)       i-c2  G  c2   C (G absorbed into C)
+#  i-j1   J  j1   C (J -> G -> C)        i-a2  X  a2   A (X: an id the changelog never named)
+#  i-c1   C  c1   C
+
+
+def _i(event_id: str, customer_id: str, ref: tuple[str, str], at: int, touchpoint_attr: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "customer_id": customer_id,
+        "touchpoint": ref[0],
+        "source_id": ref[1],
+        "interaction": "visit",
+        "occurred_at": at,
+        "attributes": {"where": touchpoint_attr},
+    }
+
+
+INTERACTIONS = [
+    _i("i-a1", "A", a1, 100, "web"),
+    _i("i-b1", "B", b1, 200, "web"),
+    _i("i-e1", "E", e1, 300, "chat"),
+    _i("i-d1", "D", d1, 400, "web"),
+    _i("i-k1", "K", k1, 500, "store"),
+    _i("i-c2", "G", c2, 600, "store"),
+    _i("i-j1", "J", j1, 700, "web"),
+    _i("i-a2", "X", a2, 800, "chat"),
+    _i("i-c1", "C", c1, 900, "store"),
+    _i("i-a1", "A", a1, 100, "web"),  # a redelivery
+]
+EXPECTED_OWNERS = {
+    "i-a1": "A",
+    "i-a2": "A",
+    "i-b1": "H",
+    "i-c1": "C",
+    "i-c2": "C",
+    "i-j1": "C",
+    "i-k1": "L",
+}
+
+
+async def test_crm_sync_keeps_each_customers_interactions_from_both_topics(
+    kafka_bootstrap: str, unique_topic: str, crm_url: str
+) -> None:
+    interactions_topic = f"{unique_topic}-interactions"
+    # The interactions first on the broker, on three partitions: many arrive before their customer's records.
+    await publish_interactions(kafka_bootstrap, interactions_topic, INTERACTIONS, partitions=3)
+    await publish(kafka_bootstrap, unique_topic, SCENARIO, partitions=1)
+    common = ["--db", crm_url, "--topic", unique_topic, "--interactions-topic", interactions_topic]
+    first = await crm_sync(kafka_bootstrap, *common, "--group", f"{unique_topic}-1", "--until-idle", IDLE)
+    assert "stopped (idle): 27 records" in first.output, first.output
+    assert "applied 23, repeats 2, stale 2, invalid 0, undecodable 0; 10 interactions:" in first.output
+    store = open_store(crm_url)
+    try:
+        assert_invariants(store)
+        assert event_owners(store) == EXPECTED_OWNERS
+        before = (store.interactions(), store.customer_sources(), store.erased_records(), store.erased_events())
+        # Nothing of D's and E's interactions is left; of their records only digests.
+        assert not {"i-d1", "i-e1"} & {r.event_id for r in before[0]}
+        assert before[2] == sorted(SourceRef(*r).digest() for r in (d1, e1))
+    finally:
+        store.close()
+
+    # A new group reads both topics again: every record a repeat, nothing changes.
+    again = await crm_sync(kafka_bootstrap, *common, "--group", f"{unique_topic}-2", "--until-idle", IDLE)
+    assert "applied 0," in again.output and "stored 0," in again.output, again.output
+    store = open_store(crm_url)
+    try:
+        assert (store.interactions(), store.customer_sources(), store.erased_records(), store.erased_events()) == before
+    finally:
+        store.close()
+
+    # One customer's timeline across touchpoints, by its id or by an id absorbed into it.
+    shown = await asyncio.to_thread(CliRunner().invoke, main, ["crm-sync", "--db", crm_url, "--timeline", "J"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0] == "customer C (J was absorbed into it): 3 interactions across KIOSK, WEB"
+    assert [line.split()[2] for line in lines[1:]] == ["KIOSK", "WEB", "KIOSK"]  # i-c2, i-j1, i-c1 by time
+    gone = await asyncio.to_thread(CliRunner().invoke, main, ["crm-sync", "--db", crm_url, "--timeline", "D"])
+    assert gone.exit_code == 4 and "erased" in gone.output
+
+
+async def test_a_missing_interactions_topic_is_named(kafka_bootstrap: str, unique_topic: str, tmp_path: Path) -> None:
+    await publish(kafka_bootstrap, unique_topic, SCENARIO[:1], partitions=1)
+    argv = ["crm-sync", "--bootstrap", kafka_bootstrap, "--db", f"sqlite:///{tmp_path / 'crm.db'}"]
+    argv += ["--topic", unique_topic, "--interactions-topic", f"{unique_topic}-nowhere", "--until-idle", IDLE]
+    result = await asyncio.to_thread(CliRunner().invoke, main, argv)
+    assert result.exit_code == 3 and f"topic {unique_topic}-nowhere does not exist" in result.output

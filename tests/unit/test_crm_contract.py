@@ -17,20 +17,27 @@ from streams.crm import (
     CrmStore,
     CustomerRow,
     InMemoryCrmStore,
+    InteractionRow,
     SourceRef,
     SqliteCrmStore,
     TouchpointRecord,
     apply_batch,
+    apply_records,
+    event_owners,
 )
 from streams.crm.writes import (
     ClaimRecord,
     DeleteCustomer,
     DropRedirect,
+    EraseEvent,
+    EraseRecord,
     MarkApplied,
     PruneApplied,
     PutCustomer,
+    PutInteraction,
     PutRedirect,
     ReleaseRecord,
+    SetSources,
 )
 from tests.unit.test_crm_world import assert_invariants, crm_state, interleave, make_record, simulate
 
@@ -74,6 +81,10 @@ class CrmStoreContract:
         assert store.redirect("x") is None and store.redirected_to("x") == [] and store.released_at(R1) is None
         assert store.customers() == [] and store.touchpoint_records() == [] and store.redirects() == {}
         assert store.applied_changes() == [] and store.released_records() == {}
+        assert store.sources_of("x") == [] and store.holders(R1) == [] and not store.is_erased_record(R1)
+        assert store.interaction("e") is None and store.interactions_of(["x"]) == [] and store.interactions_at(R1) == []
+        assert store.customer_sources() == {} and store.erased_records() == [] and store.interactions() == []
+        assert not store.is_erased_event("e") and store.erased_events() == []
 
     def test_a_customer_row_round_trips_and_is_replaced(self, store: CrmStore) -> None:
         sparse = CustomerRow.placeholder("cust-2")
@@ -124,16 +135,66 @@ class CrmStoreContract:
             store.execute([PruneApplied("a", 3)])
         assert [a.change_id for a in self.reopen(store).applied_changes()] == ["id-3"]
 
+    def test_source_ids_list_a_shared_record_under_each_holder(self, store: CrmStore) -> None:
+        with store.transaction():
+            store.execute([SetSources("a", (R1, R2)), SetSources("b", (R1,)), SetSources("c", (R3,))])
+            store.execute([SetSources("c", ())])
+        again = self.reopen(store)
+        assert again.holders(R1) == ["a", "b"] and again.holders(R3) == [] and again.sources_of("a") == [R2, R1]
+        assert again.customer_sources() == {"a": (R2, R1), "b": (R1,)}
+        with store.transaction():
+            store.execute([SetSources("a", (R3,))])
+        assert self.reopen(store).customer_sources() == {"a": (R3,), "b": (R1,)}
+
+    def test_interactions_round_trip_are_upserted_and_erased(self, store: CrmStore) -> None:
+        row = InteractionRow("e-1", "cust-1", R1, "purchase", 1_700_000_000_123, (("amount", "₹ 10"), ("page", "/p/ü")))
+        other = InteractionRow("e-2", "cust-2", R1, "visit", 5)
+        with store.transaction():
+            store.execute([PutInteraction(row), PutInteraction(other), PutInteraction(other)])
+        again = self.reopen(store)
+        assert again.interactions() == [row, other] and again.interaction("e-1") == row
+        assert again.interactions_of(["cust-2", "nobody"]) == [other] and again.interactions_at(R1) == [row, other]
+        moved = InteractionRow("e-2", "cust-3", R2, "visit", 5)
+        with store.transaction():
+            store.execute([PutInteraction(moved), EraseEvent("e-1"), EraseEvent("e-9"), EraseRecord(R3)])
+        again = self.reopen(store)
+        assert again.interactions() == [moved] and again.interactions_at(R1) == []
+        assert again.erased_events() == ["e-1", "e-9"] and again.is_erased_event("e-1")
+        # Of an erased touchpoint record only a digest is kept.
+        assert again.erased_records() == [R3.digest()] and again.is_erased_record(R3)
+
+    @pytest.mark.parametrize("seed", [5, 17])
+    def test_interactions_in_any_order_end_as_on_the_in_memory_store(self, store: CrmStore, seed: int) -> None:
+        world = simulate(seed, windows=10, ops=6, interactions=True)
+        rng = random.Random(seed)
+        items = [("c", r) for r in interleave(world.records, rng, repeats=0.1)]
+        for rec in world.interactions:
+            items.insert(rng.randint(0, len(items)), ("i", rec))
+        reference = InMemoryCrmStore()
+        for i in range(0, len(items), 6):
+            chunk = items[i : i + 6]
+            for target in (store, reference):
+                apply_records(target, [r for k, r in chunk if k == "c"], [r for k, r in chunk if k == "i"])
+        again = self.reopen(store)
+        assert again.interactions() == reference.interactions()
+        assert again.customer_sources() == reference.customer_sources()
+        assert again.erased_events() == reference.erased_events()
+        assert event_owners(again) == event_owners(reference) == world.owners()
+
     def test_a_failed_transaction_leaves_nothing(self, store: CrmStore) -> None:
         with store.transaction():
             store.execute([PutCustomer(FULL)])
         with pytest.raises(_Boom), store.transaction():
             store.execute([DeleteCustomer("cust-1"), ClaimRecord(R1, "cust-1", 1), PutRedirect("x", "cust-1")])
             store.execute([MarkApplied(AppliedChange("id-1", "x", 1, "ABSORBED")), ReleaseRecord(R2, 3)])
+            store.execute([SetSources("x", (R1,)), EraseRecord(R1), EraseEvent("e-0")])
+            store.execute([PutInteraction(InteractionRow("e-1", "x", R1, "visit", 1))])
             raise _Boom
         again = self.reopen(store)
         assert again.customers() == [FULL] and again.touchpoint_records() == [] and again.redirects() == {}
         assert again.applied_changes() == [] and again.released_records() == {}
+        assert again.customer_sources() == {} and again.erased_records() == [] and again.interactions() == []
+        assert again.erased_events() == []
 
     def test_reads_inside_a_transaction_see_its_writes(self, store: CrmStore) -> None:
         with store.transaction():

@@ -5,6 +5,12 @@ and emits ResolvedCustomer records the way the producer does (one per touched id
 versions 1, 2, ... per id, ABSORBED for a merged-away id the CRM saw, ERASED for an erased
 id and for the ids absorbed into it). `World.expected()` is the CRM a correct connector ends
 with once every record is applied, whatever order the customer ids interleave in.
+
+`simulate(seed, interactions=True)` also publishes interactions the way the ordered stage does
+(each with the id its customer had at that moment, announced or not), shares touchpoint
+records between customers (a household's number) and sends events again; `World.owners()`
+is who holds each interaction at the end (erased people's are gone), tracked event by event
+(merges carry them, splits move those of the records that moved), not by the CRM's rule.
 """
 
 from __future__ import annotations
@@ -99,8 +105,16 @@ class World:
     versions: dict[str, int] = field(default_factory=dict)
     last: dict[str, dict[str, Any]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
+    #: with interactions: every interaction published (copies included), and who holds each now
+    with_interactions: bool = False
+    interactions: list[dict[str, Any]] = field(default_factory=list)
+    holder: dict[str, str] = field(default_factory=dict)
+    ref_of: dict[str, Ref] = field(default_factory=dict)
+    shared: set[Ref] = field(default_factory=set)
     _ids: int = 0
     _refs: int = 0
+    _events: int = 0
+    _now: int = 0
 
     def _new_id(self) -> str:
         self._ids += 1
@@ -115,6 +129,28 @@ class World:
             cid = self.absorbed[cid]
         return cid
 
+    def _emit(self, cid: str, ref: Ref, end: int) -> None:
+        """An interaction of `cid`'s record `ref`, published with the id `cid` has now."""
+        self._events += 1
+        self._now += 1
+        eid = f"ev{self._events:04d}"
+        self.holder[eid] = cid
+        self.ref_of[eid] = ref
+        self.interactions.append(
+            {
+                "event_id": eid,
+                "customer_id": cid,
+                "touchpoint": ref[0],
+                "source_id": ref[1],
+                "interaction": "visit",
+                "occurred_at": end - 1_000 + self._now % 1_000,
+                "attributes": {"n": str(self._events)},
+            }
+        )
+
+    def _announced(self, cid: str) -> bool:
+        return self.versions.get(cid, 0) > 0
+
     def window(self, end: int, ops: int) -> None:
         """Play `ops` random operations, then publish the window's records."""
         touched: set[str] = set()
@@ -122,17 +158,26 @@ class World:
         merged_into: dict[str, list[str]] = {}
         split: set[str] = set()
         erased_now: set[str] = set()
+        choices = ["create", "create", "update", "merge", "merge", "split", "erase"]
+        if self.with_interactions:
+            choices += ["interact", "interact", "share", "resend"]
         for _ in range(ops):
-            op = self.rng.choice(["create", "create", "update", "merge", "merge", "split", "erase"])
+            op = self.rng.choice(choices)
             ids = sorted(self.live)
             if op == "create" or not ids:
                 cid = self._new_id()
                 self.live[cid] = {self._new_ref() for _ in range(self.rng.randint(1, 2))}
                 touched.add(cid)
+                if self.with_interactions:
+                    for ref in sorted(self.live[cid]):
+                        self._emit(cid, ref, end)
             elif op == "update":
                 cid = self.rng.choice(ids)
-                self.live[cid].add(self._new_ref())
+                ref = self._new_ref()
+                self.live[cid].add(ref)
                 touched.add(cid)
+                if self.with_interactions:
+                    self._emit(cid, ref, end)
             elif op == "merge" and len(ids) >= 2:
                 a, b = sorted(self.rng.sample(ids, 2))
                 # The survivor is the older customer (smaller id), as in the resolver.
@@ -141,25 +186,93 @@ class World:
                 gone.add(b)
                 touched.add(a)
                 merged_into.setdefault(a, []).append(b)
+                for eid, who in self.holder.items():
+                    if who == b:
+                        self.holder[eid] = a
+                self.shared = {r for r in self.shared if sum(r in refs for refs in self.live.values()) > 1}
             elif op == "split":
-                big = [c for c in ids if len(self.live[c]) >= 2]
+                # A shared record stays where it is: which part it would follow is the resolver's call.
+                big = [c for c in ids if len(self.live[c] - self.shared) >= 2]
                 if not big:
                     continue
                 cid = self.rng.choice(big)
-                moved = set(self.rng.sample(sorted(self.live[cid]), self.rng.randint(1, len(self.live[cid]) - 1)))
+                own = sorted(self.live[cid] - self.shared)
+                moved = set(self.rng.sample(own, self.rng.randint(1, len(own) - 1)))
                 self.live[cid] -= moved
                 new = self._new_id()
                 self.live[new] = moved
                 split.add(cid)
                 touched |= {cid, new}
+                for eid, who in self.holder.items():
+                    if who == cid and self.ref_of[eid] in moved:
+                        self.holder[eid] = new
             elif op == "erase":
-                cid = self.rng.choice(ids)
+                # With interactions, not a holder of a shared record: the CRM may lose the other holder's
+                # interactions on it (privacy first; docs/crm-connector.md), as test_crm_interactions.py shows.
+                # Nor one changed since its last record (or never announced): the changelog never names
+                # what it gained, so those interactions stay unowned (a limit the same test file shows).
+                unshared = (
+                    [c for c in ids if not self.live[c] & self.shared and self._announced(c) and c not in touched]
+                    if self.with_interactions
+                    else ids
+                )
+                if not unshared:
+                    continue
+                cid = self.rng.choice(unshared)
                 del self.live[cid]
                 victims = {cid} | {old for old in self.absorbed if self.current(old) == cid}
                 for old in victims - {cid}:
                     del self.absorbed[old]
                 self.erased |= victims
                 erased_now |= victims
+                # What the CRM deletes (privacy first, docs/crm-connector.md): what the erased customer
+                # holds, and every event a copy of which names an announced id that led to it, even one
+                # a split had moved to another customer before.
+                led = {
+                    ev["event_id"]
+                    for ev in self.interactions
+                    if self._announced(ev["customer_id"]) and ev["customer_id"] in victims
+                }
+                self.holder = {eid: who for eid, who in self.holder.items() if who != cid and eid not in led}
+                self.shared = {r for r in self.shared if sum(r in refs for refs in self.live.values()) > 1}
+            elif op == "interact":
+                cid = self.rng.choice(ids)
+                # On a shared record only an announced id can be told apart by the CRM (docs: the limits).
+                refs = sorted(r for r in self.live[cid] if r not in self.shared or self._announced(cid))
+                if refs:
+                    self._emit(cid, self.rng.choice(refs), end)
+            elif op == "share":
+                # A household: B starts using A's record too. Only records every interaction (and copy)
+                # of which names an announced id that still leads to its holder: the resolver's rule for
+                # a shared record (tests/unit/test_sequencer.py), which the CRM follows.
+                pairs = [(a, b) for a in ids for b in ids if a != b and self._announced(b)]
+                if not pairs:
+                    continue
+                a, b = self.rng.choice(pairs)
+                named = {
+                    (ev["touchpoint"], ev["source_id"])
+                    for ev in self.interactions
+                    if ev["event_id"] in self.holder
+                    and (
+                        not self._announced(ev["customer_id"])
+                        or self.current(ev["customer_id"]) != self.holder[ev["event_id"]]
+                    )
+                }
+                refs = sorted(r for r in self.live[a] - self.live[b] if r not in named)
+                if not refs:
+                    continue
+                ref = self.rng.choice(refs)
+                self.live[b].add(ref)
+                self.shared.add(ref)
+                touched.add(b)
+                self._emit(b, ref, end)
+            elif op == "resend":
+                # A copy sent again after the duplicate horizon: the same event, its customer's id now.
+                kept = [ev for ev in self.interactions if ev["event_id"] in self.holder]
+                kept = [ev for ev in kept if (ev["touchpoint"], ev["source_id"]) not in self.shared]
+                if kept:
+                    ev = self.rng.choice(kept)
+                    self.interactions.append({**ev, "customer_id": self.holder[ev["event_id"]]})
         self._publish(end, touched, gone, merged_into, split, erased_now)
 
     def _publish(
@@ -204,10 +317,14 @@ class World:
         }
         return customers, records, redirects
 
+    def owners(self) -> dict[str, str]:
+        """event id -> the customer holding it once every record is applied (erased people's left out)."""
+        return dict(sorted(self.holder.items()))
 
-def simulate(seed: int, windows: int = 8, ops: int = 4) -> World:
-    """A random world and its changelog, deterministic per seed."""
-    world = World(random.Random(seed))
+
+def simulate(seed: int, windows: int = 8, ops: int = 4, *, interactions: bool = False) -> World:
+    """A random world and its changelog (and its interactions), deterministic per seed."""
+    world = World(random.Random(seed), with_interactions=interactions)
     for w in range(1, windows + 1):
         world.window(w * 1_000, world.rng.randint(1, ops))
     return world
