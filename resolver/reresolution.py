@@ -194,7 +194,7 @@ def _link_components(
     for a, b in near_edges:
         raw.union(a, b)
     merge_of: dict[str, list[tuple[int, str, str]]] = {}
-    for number, a, b in merged:
+    for _, a, b in merged:
         raw.union(a, b)
     for number, a, b in merged:
         merge_of.setdefault(raw.find(a), []).append((number, a, b))

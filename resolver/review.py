@@ -108,11 +108,7 @@ def key_pairs(g: Graph, keys: Iterable[str]) -> list[ReviewPair]:
                 theirs = g.by_root.get(g.uf.find(other))
                 if theirs is None:
                     continue
-                why = (
-                    "refused by a limit"
-                    if used
-                    else "names do not agree strongly, or emails conflict"
-                )
+                why = "refused by a limit" if used else "names do not agree strongly, or emails conflict"
                 reason = f"phones {mask(key)} and {mask(other)} are one digit apart: {why}"
                 found = _pair(g, mine, theirs, "near-phone", key, reason)
                 if found is not None:
