@@ -539,10 +539,11 @@ class Views:
         assert other is not None
         pipeline = self.rt.pipeline
         if pipeline is not None:
-            refused = pipeline.resolver.merge_refusal(cid, other)
+            resolver = pipeline.resolver
+            refused = resolver.merge_refusal(cid, other)
             if refused is not None:
-                status = 404 if refused.startswith(("unknown customer", "customer c")) else 409
-                raise ApiError(status, f"merge refused: {refused}", customer_id=cid, other=other, refused=refused)
+                gone = resolver.current_id(cid) is None or resolver.current_id(other) is None
+                raise ApiError(404 if gone else 409, f"merge refused: {refused}", customer_id=cid, other=other)
         action = await self.desk.submit("merge", customer_id=cid, identifier=other, actor=actor, reason=reason)
         return self._accepted(action, request)
 

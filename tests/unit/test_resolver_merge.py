@@ -189,3 +189,14 @@ def test_the_review_queue_lists_a_refused_limit() -> None:
     r.apply(ev("c", 3, phone="98000 00033", email="one@x.in"))
     pairs = [p for chunk in r.review_scan() for p in chunk if p.rule == "limit"]
     assert pairs and "more than 2 phones" in pairs[0].reason
+
+
+def test_the_review_queue_lists_near_phones_whose_names_do_not_agree() -> None:
+    r = Resolver()
+    r.apply(ev("a", 1, phone="98765 43210", name="Ravi Kumar"))
+    r.apply(ev("b", 2, phone="98765 43219", name="Meera Iyer"))
+    a, b = r.customer_of_event("a") or "", r.customer_of_event("b") or ""
+    assert a != b
+    near = [p for chunk in r.review_scan() for p in chunk if p.rule == "near-phone"]
+    assert [(p.a, p.b) for p in near] == [tuple(sorted((a, b)))]
+    assert "names do not agree" in near[0].reason and "43210" not in near[0].reason

@@ -119,6 +119,8 @@ async def test_merge_is_queued_applied_in_log_order_and_then_refused_as_done(wor
     r = await world.client.get(f"/customers/{ravi}/explain", headers=auth(READ))
     edges = [e for e in (await r.json())["edges"] if e["rule"] == "operator-merge"]
     assert len(edges) == 1 and "98450" not in str(edges)
+    r = await world.client.get(f"/customers/{ravi}/explain?format=html", headers=auth(ADMIN))
+    assert r.status == 200 and "operator-merge" in await r.text()
     # Asked again: refused with the core's reason, nothing queued.
     r = await world.client.post(f"/customers/{ravi}/merge", json={"other": again, "reason": "t"}, headers=auth(ADMIN))
     assert r.status == 409 and "one customer already" in (await r.json())["error"]
