@@ -1,20 +1,30 @@
-"""Operator actions: block an identifier, split a customer, erase a person.
+"""Operator actions: block an identifier, split a customer, merge two, erase a person, dismiss a review item.
 
 Each re-resolves the affected components from their evidence and returns the `Step`; a
 split bars its parts from merging again, an erasure suppresses what it removed so a replay
 cannot bring it back (`Graph.suppressed` holds keyed digests, never raw values: `resolver.digests`).
+
+A merge is a *must-link*: operator merge ``n`` keeps the oldest piece of evidence of each
+customer in one customer (`Graph.must`), and every re-resolution joins their anchors
+(`resolver.reresolution`), so it holds whatever evidence comes later, like a split's ban.
+It is refused, as a value (`merge_refusal`), when a customer is unknown or erased, when the
+two are one already, when the merged customer would break the limits or a split's ban
+(`resolver.limits`), or when an identifier both carry is blocked (the block keeps them
+apart). Later actions win over it: a split that cuts either of its two pieces (a split
+by that evidence, or by an identifier it carries) ends it, and so does an erasure of either.
 """
 
 from __future__ import annotations
 
 from resolver.explain import resolve_ref
-from resolver.graph import PERSON, Graph
+from resolver.graph import PERSON, Customer, Graph, holder_of
 from resolver.households import set_status
 from resolver.identifiers import kind_of, mask
+from resolver.limits import customers_refusal
 from resolver.outcome import Step
 from resolver.reresolution import carrying, closure, raw_evidence, reresolve
 
-__all__ = ["block", "erase", "split"]
+__all__ = ["block", "dismiss", "erase", "merge", "merge_refusal", "split"]
 
 
 def block(g: Graph, identifier: str, step: Step) -> None:
@@ -44,6 +54,7 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
     vids = raw_evidence(g, sorted(members))
     ev = g.evidence_of(target)
     if ev is not None and ev.vid in own:
+        cut_vids = {ev.vid}
         ev.cut = True
         g.mark("e/" + ev.vid)
         label = f"evidence {ev.vid}"
@@ -52,11 +63,17 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
         if key is None or key not in members:
             step.notes.append("split: identifier not part of this customer")
             return
+        cut_vids = {v for v in g.nodes[holder_of(key)].evidence if v in own}
         g.nodes[key].status = "cut"
         g.nodes[key].sig = None
         g.mark("n/" + key)
         label = f"{kind_of(key)} {mask(key)}"
     g.profiles.clear()
+    # An operator merge holding a piece of evidence the split cuts is ended with it (the
+    # operator's newer word): otherwise it would hold the parts together.
+    for number in sorted({n for v in cut_vids for n in g.must_of.get(v, ())}):
+        g.drop_must(number)
+        step.notes.append(f"split {cid} ends operator merge {number}")
     reresolve(g, closure(g, vids), step)
     parts = sorted({c for v in own if (c := g.customer_of(g.evidence[v])) is not None})
     if len(parts) > 1:
@@ -71,6 +88,85 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
                 node.bars = (*node.bars, (g.split_seq, index))
                 g.mark("n/" + key)
     step.notes.append(f"split {cid} without {label}: {len(parts)} part(s)")
+
+
+def merge_refusal(g: Graph, a: str, b: str) -> tuple[str | None, str | None, str | None]:
+    """(why customers `a` and `b` may not be merged or None, the live id of each).
+
+    Refused: an unknown or erased id, the same customer already, a merged customer beyond
+    the limits or across a split's ban (`resolver.limits`), or an identifier carried by
+    evidence of both that an operator blocked (merging would undo what the block keeps apart).
+    """
+    ca, cb = g.current_id(a), g.current_id(b)
+    for given, live in ((a, ca), (b, cb)):
+        if live is None:
+            return (f"customer {given} was erased" if given in g.erased else f"unknown customer {given}"), ca, cb
+    assert ca is not None and cb is not None
+    if ca == cb:
+        return f"{a} and {b} are one customer already ({ca})", ca, cb
+    one, other = g.cust[ca], g.cust[cb]
+    limit = customers_refusal(g, [one, other], [])
+    if limit is not None:
+        return f"the merged customer would break a rule: {limit}", ca, cb
+    blocked = sorted(_carried(g, one) & _carried(g, other))
+    for key in blocked:
+        node = g.nodes.get(key)
+        if node is not None and node.status == "blocked":
+            return f"kept apart by a block on {kind_of(key)} {mask(key)}", ca, cb
+    return None, ca, cb
+
+
+def _carried(g: Graph, cust: Customer) -> set[str]:
+    """Every identifier key the customer's evidence carries (linking or not)."""
+    return {k for ev in g.customer_evidence(cust) for k in ev.keys}
+
+
+def merge(g: Graph, a: str, b: str, step: Step) -> str | None:
+    """Join customers `a` and `b` for good (a must-link); returns why it was refused, or None.
+
+    The survivor is chosen as for any merge (the customer with the oldest evidence keeps its
+    id); the other id is absorbed.
+    """
+    refused, ca, cb = merge_refusal(g, a, b)
+    if refused is not None:
+        step.notes.append(f"merge refused: {refused}")
+        return refused
+    assert ca is not None and cb is not None
+    first = g.customer_evidence(g.cust[ca])[0]
+    second = g.customer_evidence(g.cust[cb])[0]
+    g.merge_seq += 1
+    g.mark("m/merge")
+    number = g.merge_seq
+    g.add_must(number, first.vid, second.vid)
+    g.profiles.clear()
+    keys = list(g.uf.members(g.cust[ca].root)) + list(g.uf.members(g.cust[cb].root))
+    vids = raw_evidence(g, keys) | {first.vid, second.vid}
+    reresolve(g, closure(g, vids), step)
+    joined = g.customer_of(first)
+    if joined is None or joined != g.customer_of(second):
+        # Cannot happen after the refusal check; say so rather than pretend.
+        step.notes.append(f"operator merge {number} of {ca} and {cb} did not hold")
+        return None
+    step.notes.append(f"operator merge {number}: {ca} and {cb} are one customer ({joined})")
+    return None
+
+
+def dismiss(g: Graph, a: str, b: str | None, step: Step) -> str | None:
+    """Mark a review item reviewed: the pair `a`, `b` (or customer `a` alone); why not, or None."""
+    other = a if b is None else b
+    for given in (a, other):
+        if g.current_id(given) is None:
+            reason = f"customer {given} was erased" if given in g.erased else f"unknown customer {given}"
+            step.notes.append(f"dismiss refused: {reason}")
+            return reason
+    item = (a, other) if a <= other else (other, a)
+    if item in g.dismissed:
+        step.notes.append("dismiss: already dismissed")
+        return None
+    g.dismissed.add(item)
+    g.mark(f"r/{item[0]}/{item[1]}")
+    step.notes.append(f"dismissed review item {item[0]} {item[1]}")
+    return None
 
 
 def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
@@ -93,6 +189,8 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
             del g.by_content[ev.content()]
         g.mark("e/" + ev.vid)
     gone_ids = {ev.vid for ev in own}
+    for number in sorted({n for v in gone_ids for n in g.must_of.get(v, ())}):
+        g.drop_must(number)
     forgotten = g.recent.ids_of(gone_ids)
     for event_id in forgotten:
         g.mark("h/" + event_id)

@@ -15,7 +15,10 @@ from resolver.identifiers import kind_of, mask, touchpoint_key
 from resolver.near import NEAR_RULE
 from resolver.nearlinks import near_links
 
-__all__ = ["Explanation", "Lookup", "explain", "key_of", "lookup", "resolve_ref", "why", "why_not"]
+__all__ = ["MERGE_RULE", "Explanation", "Lookup", "explain", "key_of", "lookup", "resolve_ref", "why", "why_not"]
+
+#: The rule of an operator merge's link (`resolver.actions.merge`) in explanations.
+MERGE_RULE = "operator-merge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +199,7 @@ def explain(g: Graph, customer_id: str) -> Explanation:
             )
     for a, b in near_links(g, members):
         edges.append({"event_id": "", "from": a, "to": b, "rule": NEAR_RULE, "weak": True, "refused": False})
+    edges.extend(_merge_edges(g, evidence, members))
     for key in sorted(members):
         for other, used in sorted((g.nodes[key].near or {}).items()):
             if other not in members and key[0] == "p" and other in g.nodes:
@@ -222,6 +226,31 @@ def explain(g: Graph, customer_id: str) -> Explanation:
         tuple(absorbed),
         evidence=tuple(_evidence_row(ev) for ev in evidence),
     )
+
+
+def _merge_edges(g: Graph, evidence: list[Evidence], members: set[str]) -> list[dict[str, Any]]:
+    """Operator merges holding this customer's evidence: an operator link between their anchors."""
+    if not g.must_of:
+        return []
+    numbers = sorted({n for ev in evidence for n in g.must_of.get(ev.vid, ())})
+    out: list[dict[str, Any]] = []
+    for number in numbers:
+        a, b = (g.evidence[v] for v in g.must[number])
+        held = a.anchor in members and b.anchor in members
+        edge: dict[str, Any] = {
+            "event_id": "",
+            "from": a.anchor,
+            "to": b.anchor,
+            "rule": MERGE_RULE,
+            "merge": number,
+            "evidence_pair": [a.vid, b.vid],
+            "weak": False,
+            "refused": not held,
+        }
+        if not held:
+            edge["reason"] = "an operator merge refused by a limit"
+        out.append(edge)
+    return out
 
 
 def _why_not_linking(g: Graph, key: str, ev: Evidence) -> str:
@@ -255,6 +284,11 @@ def why(g: Graph, a: str, b: str) -> dict[str, Any]:
     for x, y in near_links(g, g.uf.members(cust.root)):
         adj.setdefault(x, []).append((y, "~"))
         adj.setdefault(y, []).append((x, "~"))
+    merges = [e for e in _merge_edges(g, g.customer_evidence(cust), set(g.uf.members(cust.root))) if not e["refused"]]
+    for e in merges:
+        # Marked with a control character, which no valid event id holds.
+        adj.setdefault(e["from"], []).append((e["to"], f"\x00{e['merge']}"))
+        adj.setdefault(e["to"], []).append((e["from"], f"\x00{e['merge']}"))
     previous: dict[str, tuple[str, str] | None] = {ka: None}
     queue = [ka]
     for node in queue:
@@ -270,6 +304,8 @@ def why(g: Graph, a: str, b: str) -> dict[str, Any]:
         prev, eid = hop
         if eid == "~":
             path.append({"from": prev, "to": cur, "event_id": "", "rule": NEAR_RULE})
+        elif eid.startswith("\x00"):
+            path.append({"from": prev, "to": cur, "event_id": "", "rule": MERGE_RULE, "merge": int(eid[1:])})
         else:
             path.append(
                 {"from": prev, "to": cur, "event_id": eid, "rule": f"same-event:{kind_of(prev)}+{kind_of(cur)}"}

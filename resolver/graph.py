@@ -156,6 +156,13 @@ class Graph:
         self.retired: set[str] = set()
         self.split_seq = 0
         self.merges = 0
+        #: operator merges (must-links): merge number -> the two pieces of evidence kept in one customer
+        self.must: dict[int, tuple[str, str]] = {}
+        #: evidence id -> numbers of the operator merges holding it (an index of `must`)
+        self.must_of: dict[str, list[int]] = {}
+        self.merge_seq = 0
+        #: review items an operator dismissed: (customer id, other customer id; the same id for one customer)
+        self.dismissed: set[tuple[str, str]] = set()
         self.signals = frozenset(s[0] if s != "touchpoint" else "t" for s in config.hub_signals)
         self.near_on = config.near_phones
         self.household_on = config.household_rule
@@ -187,6 +194,34 @@ class Graph:
     def is_suppressed(self, text: str) -> bool:
         """True when `text` was erased, under the current key, an old key or (legacy) no key."""
         return any(d in self.suppressed for d in self.digests.candidates(text))
+
+    def add_must(self, number: int, a: str, b: str) -> None:
+        """Record operator merge `number`: evidence `a` and `b` stay in one customer."""
+        self.must[number] = (a, b)
+        for vid in (a, b):
+            self.must_of.setdefault(vid, []).append(number)
+        self.mark(f"l/{number}")
+
+    def drop_must(self, number: int) -> None:
+        """Forget operator merge `number` (an erasure took one side, or a split ended it)."""
+        pair = self.must.pop(number, None)
+        if pair is None:
+            return
+        for vid in pair:
+            held = self.must_of.get(vid)
+            if held is not None and number in held:
+                held.remove(number)
+                if not held:
+                    del self.must_of[vid]
+        self.mark(f"l/{number}")
+
+    def must_partners(self, vid: str) -> list[str]:
+        """Evidence an operator merge keeps with `vid` (directly), in merge order."""
+        out: list[str] = []
+        for number in self.must_of.get(vid, ()):
+            a, b = self.must[number]
+            out.append(b if a == vid else a)
+        return out
 
     def intern(self, value: str) -> str:
         return self._names.setdefault(value, value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Outcome", "Step", "touched_one"]
+__all__ = ["Merged", "Outcome", "Step", "touched_one"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,16 @@ class Outcome:
     absorbed: tuple[tuple[str, str], ...] = ()
     created: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """What an operator merge did: accepted with the surviving id, or refused with a reason."""
+
+    accepted: bool
+    reason: str | None
+    customer_id: str | None
+    outcome: Outcome
 
 
 # The frozen dataclass __init__ sets each field through object.__setattr__ (~2 us); the one

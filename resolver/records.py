@@ -7,7 +7,9 @@ Record keys, by kind:
 ``h/<eid>`` a remembered event id within the duplicate horizon: ``[at, evidence id]``
 ``n/<d>``   an identifier node, named by a keyed digest of its key (deletions leave no PII behind)
 ``c/<id>``  a live customer; ``a/<id>`` an absorbed id -> survivor; ``d/<id>`` an erased id
-``s/<d>``   a suppressed (erased) digest; ``m/split``, ``m/watermark`` counters
+``s/<d>``   a suppressed (erased) digest; ``m/split``, ``m/merge``, ``m/watermark`` counters
+``l/<n>``   operator merge ``n``: ``[evidence id, evidence id]`` kept in one customer
+``r/<a>/<b>`` a review item an operator dismissed (two customer ids, or one id twice)
 =========  ======================================================================
 
 Digests are keyed (`resolver.digests`). A node record named under another key (an old key
@@ -84,7 +86,13 @@ def _record(g: Graph, rec: str) -> str | None:
     elif kind == "s":
         value = 1 if key in g.suppressed else None
     elif kind == "m":
-        value = g.split_seq if key == "split" else g.recent.watermark
+        value = g.split_seq if key == "split" else g.merge_seq if key == "merge" else g.recent.watermark
+    elif kind == "l":
+        pair = g.must.get(int(key))
+        value = None if pair is None else list(pair)
+    elif kind == "r":
+        a, _, b = key.partition("/")
+        value = 1 if (a, b) in g.dismissed else None
     return None if value is None else _dumps(value)
 
 
@@ -95,6 +103,7 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
     customers: list[tuple[str, dict[str, Any]]] = []
     recent: list[tuple[str, int, str]] = []
     watermark: int | None = None
+    must: list[tuple[int, str, str]] = []
     #: node key -> whether its record was named under the current key, and that name
     named: dict[str, tuple[bool, str]] = {}
     node_values: dict[str, dict[str, Any]] = {}
@@ -136,8 +145,15 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
         elif kind == "m":
             if key == "split":
                 g.split_seq = int(value)
+            elif key == "merge":
+                g.merge_seq = int(value)
             else:
                 watermark = int(value)
+        elif kind == "l":
+            must.append((int(key), str(value[0]), str(value[1])))
+        elif kind == "r":
+            a, _, b = key.partition("/")
+            g.dismissed.add((a, b))
     for key, value in node_values.items():
         g.nodes[key] = _node(g, key, value)
         parents.append((key, value.get("p", key)))
@@ -161,6 +177,8 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
         g.cust[cid] = cust
         g.by_root[cust.root] = cid
     g.merges = len(g.absorbed)
+    for number, a, b in sorted(must):
+        g.add_must(number, a, b)
     g.dirty.clear()
     for key, (current, rec) in named.items():
         if not current:

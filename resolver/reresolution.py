@@ -38,6 +38,20 @@ def raw_evidence(g: Graph, seeds: Iterable[str]) -> set[str]:
             seen_nodes.add(key)
             stack.append(key)
 
+    def take_merged(vid: str) -> None:
+        # Evidence an operator merge keeps with `vid` is in the component, with its own links.
+        todo = [vid]
+        while todo:
+            for partner in g.must_partners(todo.pop()):
+                ev = g.evidence.get(partner)
+                if ev is None or partner in seen:
+                    continue
+                seen.add(partner)
+                todo.append(partner)
+                for other in g.effective_uncut(ev):
+                    visit(other)
+
+    must = g.must_of
     while stack:
         key = stack.pop()
         node = nodes[key]
@@ -66,6 +80,8 @@ def raw_evidence(g: Graph, seeds: Iterable[str]) -> set[str]:
             seen.add(vid)
             for other in keys:
                 visit(other)
+            if must and vid in must:
+                take_merged(vid)
     return seen
 
 
@@ -118,7 +134,8 @@ def reresolve(g: Graph, vids: set[str], step: Step) -> None:
     g.uf.reset(old_nodes)
     for key in old_nodes:
         g.mark("n/" + key)
-    parts, constrained = _link_components(g, evidence, effs, near_edges, step)
+    merged = _merge_edges(g, effs)
+    parts, constrained = _link_components(g, evidence, effs, near_edges, merged, step)
     _assign_ids(g, parts, constrained, homes, step)
 
 
@@ -142,14 +159,30 @@ def _old_customers(g: Graph, evidence: list[Evidence]) -> tuple[dict[str, str], 
     return old_cid, homes, old_nodes
 
 
+def _merge_edges(g: Graph, effs: dict[str, list[str]]) -> list[tuple[int, str, str]]:
+    """Operator merges among this evidence, as (merge number, anchor, anchor), in merge order."""
+    if not g.must:
+        return []
+    out = []
+    for number, (a, b) in sorted(g.must.items()):
+        if a in effs and b in effs:
+            out.append((number, effs[a][0], effs[b][0]))
+    return out
+
+
 def _link_components(
     g: Graph,
     evidence: list[Evidence],
     effs: dict[str, list[str]],
     near_edges: list[tuple[str, str]],
+    merged: list[tuple[int, str, str]],
     step: Step,
 ) -> tuple[dict[str, list[Evidence]], set[str]]:
-    """Union each raw component whole when it fits the limits, else greedily; the parts by root."""
+    """Union each raw component whole when it fits the limits, else greedily; the parts by root.
+
+    Operator merges (`merged`) join their evidence's anchors; in a greedy pass they go first
+    (an operator's word outranks any evidence), each still checked against the limits.
+    """
     uf = g.uf
     raw = DisjointSet()
     for ev in evidence:
@@ -160,6 +193,11 @@ def _link_components(
             raw.union(eff[0], key)
     for a, b in near_edges:
         raw.union(a, b)
+    merge_of: dict[str, list[tuple[int, str, str]]] = {}
+    for _, a, b in merged:
+        raw.union(a, b)
+    for number, a, b in merged:
+        merge_of.setdefault(raw.find(a), []).append((number, a, b))
     groups: dict[str, list[Evidence]] = {}
     for ev in evidence:
         groups.setdefault(raw.find(effs[ev.vid][0]), []).append(ev)
@@ -170,6 +208,12 @@ def _link_components(
     constrained: set[str] = set()
     for group_root, members in groups.items():
         whole = keys_refusal(g, {k for ev in members for k in effs[ev.vid]}) is None
+        for number, a, b in merge_of.get(group_root, ()):
+            reason = None if whole else _link_refusal(g, a, b)
+            if reason is None:
+                uf.union(a, b)
+            else:
+                step.notes.append(f"refused operator merge {number}: {reason}")
         for ev in members:
             eff = effs[ev.vid]
             note: str | None = None

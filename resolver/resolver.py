@@ -8,8 +8,9 @@ evidence (`resolver.evidence`) and customers. Each job lives in its own module:
 * re-resolving a component from its evidence: `resolver.reresolution`, with the limits of
   `resolver.limits`, hubs and households of `resolver.households`, near phones of
   `resolver.nearlinks`;
-* operator actions: `resolver.actions`; profiles and confidence: `resolver.profile`;
-  lookups and explanations: `resolver.explain`; state records: `resolver.records`.
+* operator actions: `resolver.actions` (block, split, merge, erase, dismiss); profiles and
+  confidence: `resolver.profile`; lookups and explanations: `resolver.explain`; the review
+  queue's pairs: `resolver.review`; state records: `resolver.records`.
 
 The partition is a function of the SET of distinct evidence plus operator actions, so any
 order of the same events gives the same customers, and repeating events under new ids
@@ -20,10 +21,10 @@ earliest event id; the survivor of a merge is the customer with the oldest first
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from resolver import actions, explain, records
+from resolver import actions, explain, records, review
 from resolver import snapshot as snapshots
 from resolver.config import ResolverConfig
 from resolver.explain import Explanation, Lookup
@@ -31,8 +32,9 @@ from resolver.graph import Graph
 from resolver.identifiers import kind_of, mask
 from resolver.interaction import Fields, Interaction
 from resolver.linking import add
-from resolver.outcome import Outcome, Step, touched_one
+from resolver.outcome import Merged, Outcome, Step, touched_one
 from resolver.profile import Profile, build_profile
+from resolver.review import ReviewPair
 
 __all__ = ["Ingested", "Resolver"]
 
@@ -118,6 +120,53 @@ class Resolver:
         step = Step()
         actions.split(self._g, customer_id, identifier, step)
         return self._outcome(None, step)
+
+    def merge(self, customer_id: str, other_id: str) -> Merged:
+        """Join two customers for good (an operator's must-link), or say why not (`merge_refusal`).
+
+        The must-link is state: it survives snapshots, records and replay, and every later
+        re-resolution honours it. The younger customer is absorbed (MERGED/ABSORBED for the CRM).
+        """
+        step = Step()
+        refused = actions.merge(self._g, customer_id, other_id, step)
+        outcome = self._outcome(None, step)
+        if refused is not None:
+            return Merged(False, refused, None, outcome)
+        return Merged(True, None, self._g.current_id(customer_id), outcome)
+
+    def merge_refusal(self, customer_id: str, other_id: str) -> str | None:
+        """Why `merge` would refuse these two now (unknown, erased, one already, limits, a split, a block), or None."""
+        return actions.merge_refusal(self._g, customer_id, other_id)[0]
+
+    def dismiss(self, customer_id: str, other_id: str | None = None) -> Outcome:
+        """Mark a review item reviewed (a pair, or one customer's low confidence); it stays off the queue."""
+        step = Step()
+        actions.dismiss(self._g, customer_id, other_id, step)
+        return self._outcome(None, step)
+
+    def dismissed(self) -> set[tuple[str, str]]:
+        """Dismissed review items by the live ids they name now (one id twice for one customer)."""
+        out: set[tuple[str, str]] = set()
+        for a, b in self._g.dismissed:
+            ca, cb = self._g.current_id(a), self._g.current_id(b)
+            if ca is not None and cb is not None:
+                out.add((ca, cb) if ca <= cb else (cb, ca))
+        return out
+
+    def review_scan(self, chunk: int = 2000) -> Iterator[list[ReviewPair]]:
+        """Pairs of live customers kept apart (`resolver.review`), a chunk of the state at a time.
+
+        A generator over a copy of the node keys, then of the evidence ids: the caller may do
+        other work between chunks (the state may change meanwhile; each chunk reads it as it
+        is). Dismissed pairs are included: filter with `dismissed`.
+        """
+        g = self._g
+        keys = list(g.nodes)
+        for start in range(0, len(keys), chunk):
+            yield review.key_pairs(g, keys[start : start + chunk])
+        vids = list(g.evidence)
+        for start in range(0, len(vids), chunk):
+            yield review.evidence_pairs(g, vids[start : start + chunk])
 
     def erase(self, customer_id: str) -> Outcome:
         """Forget a customer's evidence and identifiers; suppress them so a replay cannot bring them back."""

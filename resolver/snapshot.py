@@ -38,8 +38,12 @@ candidates), ``e.*`` the evidence (every field, and which piece answers for its 
 `Graph.by_content`), ``u.*`` the union-find as each set's root and its members in their
 order (roots, never parent pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
 absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
-the duplicate horizon's events and its watermark, and the split counter and merge count.
-Rebuilt on load: the content index, the near-phone index and customer by root. Not kept:
+the duplicate horizon's events and its watermark, and the split counter and merge count;
+``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
+``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids). A
+snapshot written before operator merges has no ``l.*`` and loads with none.
+Rebuilt on load: the content index, the near-phone index, customer by root, and the index
+of operator merges by evidence. Not kept:
 memos (profiles, near links, name classes), which refill on use, and the change set of
 `resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
 snapshot is taken between steps (no regroup pending).
@@ -238,6 +242,11 @@ def _dump(g: Graph) -> bytes:
     out["h.watermark"] = g.recent.watermark
     out["split_seq"] = g.split_seq
     out["merges"] = g.merges
+    out["merge_seq"] = g.merge_seq
+    out["l.no"] = _pack(list(g.must))
+    out["l.ab"] = s.refs([v for pair in g.must.values() for v in pair])
+    dismissed = sorted(g.dismissed)
+    out["r.ab"] = s.refs([c for item in dismissed for c in item])
     out["strings"] = s.table
     body = marshal.dumps(out, _MARSHAL)
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
@@ -423,6 +432,13 @@ class _Loader:
         )
         g.split_seq = self.p["split_seq"]
         g.merges = self.p["merges"]
+        if "l.no" in self.p:  # written before operator merges: none, and nothing dismissed
+            g.merge_seq = self.p["merge_seq"]
+            ends = self.strs("l.ab")
+            for i, number in enumerate(self.ints("l.no")):
+                g.add_must(number, ends[2 * i], ends[2 * i + 1])
+            ids = self.strs("r.ab")
+            g.dismissed = set(zip(ids[::2], ids[1::2], strict=True))
         if g.near_on:
             g.near_index.add_all(k for k in self.keys if k[0] == "p" and PERSON not in k)
         g.dirty.clear()

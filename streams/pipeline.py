@@ -178,10 +178,13 @@ class Pipeline:
         return [self._drain(step)]
 
     def on_action(self, offset: int, action: dict[str, Any]) -> Iterator[Step]:
-        """Apply an operator action (block, split, erase) in log order; its effects join the open batch.
+        """Apply an operator action (block, split, merge, erase, dismiss) in log order; its effects join the batch.
 
-        ``action`` has ``action`` (block | split | erase), ``customer_id`` and/or ``identifier``,
-        ``actor``, ``reason``, ``action_id`` and ``at`` (epoch ms). Unknown actions change nothing.
+        ``action`` has ``action`` (block | split | merge | erase | dismiss), ``customer_id``
+        and/or ``identifier`` (for merge and dismiss: the other customer's id; a dismiss without
+        one is about the customer alone), ``actor``, ``reason``, ``action_id`` and ``at`` (epoch
+        ms). Unknown actions change nothing; a refused merge changes nothing and says why in
+        the step's notes.
         """
         kind = action.get("action")
         cid = action.get("customer_id") or ""
@@ -194,6 +197,17 @@ class Pipeline:
         elif kind == "split" and current and ident:
             outcome = self.resolver.split(current, ident)
             split.append(current)
+        elif kind == "merge" and current and ident:
+            merged = self.resolver.merge(current, ident)
+            outcome = merged.outcome
+            if not merged.accepted:
+                step = Step(offset)
+                step.notes.append(f"action {action.get('action_id')}: merge refused: {merged.reason}")
+                return iter([self._drain(step)])
+        elif kind == "dismiss" and cid:
+            step = Step(offset)
+            step.notes.extend(self.resolver.dismiss(cid, ident or None).notes)
+            return iter([self._drain(step)])
         elif kind == "erase" and current:
             before = self.resolver.profile(current)
             forget = [] if before is None else identifiers_of(before.to_record())

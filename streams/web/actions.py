@@ -5,8 +5,10 @@ in ``rt.stats["actions"]`` (the last `KEEP`, masked, for /stats) and awaits ``se
 which writes it to the single writer's topic. The writer applies it in log order and
 publishes the resulting changelog records; the caller gets the ``action_id`` to follow it.
 
-Action record: ``{"action": "block"|"split"|"erase", "action_id": <uuid4 hex>,
-"customer_id": str|None, "identifier": str|None, "actor": str, "reason": str, "at": epoch ms}``.
+Action record: ``{"action": "block"|"split"|"merge"|"erase"|"dismiss", "action_id": <uuid4 hex>,
+"customer_id": str|None, "identifier": str|None, "actor": str, "reason": str, "at": epoch ms}``;
+for a merge and a dismissal ``identifier`` is the other customer's id (a dismissal of one
+customer's low confidence has none).
 
 Reasons (policy): an operator's reason is at most 500 characters of one line (the view
 refuses more, and control characters). What is kept of it, anywhere (the action record on
@@ -32,7 +34,7 @@ from streams.web.redact import mask_ref
 __all__ = ["ACTIONS", "KEEP", "ActionDesk", "SendAction"]
 
 SendAction = Callable[[dict[str, Any]], Awaitable[None]]
-ACTIONS = ("block", "split", "erase")
+ACTIONS = ("block", "split", "merge", "erase", "dismiss")
 KEEP = 50
 
 log = logging.getLogger("irl.web.actions")

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from streams.web.auth import FORM_FIELD
 from streams.web.histogram_svg import histogram_svg
 
-__all__ = ["HTML_HEADERS", "dashboard_html", "explain_html", "href", "message_html"]
+__all__ = ["HTML_HEADERS", "dashboard_html", "explain_html", "href", "message_html", "review_html"]
 
 HTML_HEADERS = {
     "Content-Security-Policy": (
@@ -48,6 +49,7 @@ th{background:#edf2f7}
 .banner{background:#fffaf0;border:1px solid #dd6b20;padding:8px 12px;border-radius:6px;margin:8px 0}
 form.search input[type=text]{width:360px;padding:6px;font-size:14px}
 form.search button{padding:6px 12px;font-size:14px}
+form.act{display:inline-block;margin:2px 4px 2px 0}form.act input[type=text]{width:120px}
 .scroll{overflow-x:auto;background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px}
 """
 
@@ -115,6 +117,7 @@ def dashboard_html(snap: Mapping[str, Any]) -> str:
             "so customer figures are not available here.</div>"
         )
     parts.append(_search_form())
+    parts.append(f'<p><a href="{escape(href("/review"))}">Review queue</a>: pairs kept apart, low confidence</p>')
     cards = [
         _card("events applied", ev["applied"]),
         _card("events / s (last minute)", ev["rate_per_s"]),
@@ -288,3 +291,73 @@ def explain_html(
 def message_html(title: str, message: str) -> str:
     """A short page that says why there is nothing to show."""
     return _page(title, _search_form() + f'<div class="banner">{escape(message)}</div>')
+
+
+def _form(action: str, label: str, proof: str, fields: Mapping[str, str], extra: str = "") -> str:
+    """A one-click action button: the page's form proof, the fields, and a reason to audit."""
+    hidden = "".join(
+        f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+        for k, v in {**fields, FORM_FIELD: proof}.items()
+    )
+    return (
+        f'<form class="act" method="post" action="{escape(action)}">{hidden}{extra}'
+        '<input type="text" name="reason" value="review queue" required aria-label="reason">'
+        f' <button type="submit">{escape(label)}</button></form>'
+    )
+
+
+def review_html(body: Mapping[str, Any], proof: str | None, queued: str | None = None) -> str:
+    """The review queue (`Views.review`'s JSON) as a page; with `proof` (operator), a button per action."""
+    parts: list[str] = [_search_form()]
+    if queued:
+        parts.append(f'<div class="banner">Queued: {escape(queued)}. It applies in log order.</div>')
+    if proof is None:
+        parts.append('<p class="muted">Open this page with the operator token to merge, split or dismiss.</p>')
+    pairs = list(body.get("pairs", ()))
+    note = "" if body.get("complete", True) else f" (the first {body.get('limit')})"
+    parts.append(f"<h2>Kept apart ({len(pairs)}{escape(note)})</h2>")
+    rows = []
+    for p in pairs:
+        a, b = str(p["customer_a"]), str(p["customer_b"])
+        reasons = "<br>".join(
+            f'<b>{escape(str(r["rule"]))}</b> <span class="mono">{escape(str(r["identifier"]))}</span>: '
+            f"{escape(str(r['reason']))}"
+            for r in p.get("reasons", ())
+        )
+        why = "<br>".join(escape(str(r.get("reason", ""))) for r in p.get("why_not", ())[:5])
+        acts = ""
+        if proof is not None:
+            acts = _form(f"/customers/{a}/merge", "merge", proof, {"other": b}) + _form(
+                "/review/dismiss", "dismiss", proof, {"customer_id": a, "other": b}
+            )
+        conf = f"{p.get('confidence_a')} / {p.get('confidence_b')}"
+        rows.append([_customer_link(a) + "<br>" + _customer_link(b), escape(conf), reasons, why or "", acts])
+    parts.append(_table(["customers", "confidence", "kept apart by", "why not (evidence)", "act"], rows))
+    low = list(body.get("low_confidence", ()))
+    parts.append(f"<h2>Low confidence (below {escape(str(body.get('low_confidence_below')))})</h2>")
+    low_rows = []
+    for c in low:
+        cid = str(c["customer_id"])
+        acts = ""
+        if proof is not None:
+            # A split by a piece of evidence: always one of this customer's own.
+            ids = [
+                (str(e["id"]), f"{e.get('touchpoint')} {e['id']} ({e.get('count')}x)")
+                for e in c.get("evidence_seen", ())
+            ]
+            options = "".join(f'<option value="{escape(i)}">{escape(label)}</option>' for i, label in ids)
+            pick = f'<select name="identifier" aria-label="identifier">{options}</select> ' if ids else ""
+            if ids:
+                acts += _form(f"/customers/{cid}/split", "split", proof, {}, pick)
+            acts += _form("/review/dismiss", "dismiss", proof, {"customer_id": cid})
+        low_rows.append(
+            [
+                _customer_link(cid),
+                escape(str(c.get("confidence"))),
+                "<br>".join(escape(str(r)) for r in c.get("confidence_reasons", ())),
+                acts,
+            ]
+        )
+    parts.append(_table(["customer", "confidence", "why", "act"], low_rows))
+    parts.append(f'<p class="muted"><a href="{escape(href("/review", format="json"))}">this queue as JSON</a></p>')
+    return _page("Review queue", "".join(parts))

@@ -24,13 +24,13 @@ from streams.pipeline import Pipeline
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.web.actions import ActionDesk, SendAction
-from streams.web.auth import Scope, require_operator, scope_of
+from streams.web.auth import Scope, form_token, require_operator, scope_of, via_form
 from streams.web.errors import ApiError
 from streams.web.evidence_svg import evidence_svg
 from streams.web.journal import journal_of
 from streams.web.metrics import CONTENT_TYPE, render
-from streams.web.pages import HTML_HEADERS, dashboard_html, explain_html, href, message_html
-from streams.web.redact import mask_ref, redact_explanation, redact_profile, redact_why
+from streams.web.pages import HTML_HEADERS, dashboard_html, explain_html, href, message_html, review_html
+from streams.web.redact import mask_key, mask_ref, redact_explanation, redact_profile, redact_why
 from streams.web.refs import ReadModelKeys, ref_kind
 from streams.web.stats import LagProbe, StatsCollector
 
@@ -43,6 +43,11 @@ _ACTOR = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
 _TOUCHPOINTS = tuple(tp for tp in TOUCHPOINTS if tp != "UNKNOWN")  # what a lookup may name
 _MAX_REASON = 500
 _MAX_LISTED = 500
+#: Pairs on the review queue by default, and at most (``?limit=``).
+_REVIEW_DEFAULT = 50
+_REVIEW_MAX = 500
+#: Customers below this confidence are on the review queue (from the dashboard's sample).
+LOW_CONFIDENCE = 0.6
 _STANDBY = (
     "this worker is on standby: it does not own the resolver partition; "
     "ask the worker that does, or retry after the rebalance"
@@ -104,6 +109,9 @@ class Views:
             web.post("/actions/block", self.block),
             web.post("/customers/{id}/split", self.split),
             web.post("/customers/{id}/erase", self.erase),
+            web.post("/customers/{id}/merge", self.merge),
+            web.get("/review", self.review),
+            web.post("/review/dismiss", self.dismiss),
         ]
 
     # -- helpers ------------------------------------------------------------------------------
@@ -492,7 +500,7 @@ class Views:
                 if owner != current:
                     raise ApiError(422, "identifier is neither an identifier nor an event of this customer")
         action = await self.desk.submit("split", customer_id=cid, identifier=identifier, actor=actor, reason=reason)
-        return self._accepted(action)
+        return self._accepted(action, request)
 
     async def erase(self, request: web.Request) -> web.Response:
         """Erase a customer (right to erasure): queued for the single writer (operator; 202)."""
@@ -507,8 +515,164 @@ class Views:
         action = await self.desk.submit("erase", customer_id=cid, identifier=None, actor=actor, reason=reason)
         return self._accepted(action)
 
+    def _other_id(self, body: dict[str, Any], *, required: bool = True) -> str | None:
+        value = body.get("other")
+        if value is None and not required:
+            return None
+        other = self._text(value, "other")
+        if not _CUSTOMER_ID.fullmatch(other):
+            raise ApiError(400, "other: malformed customer id (expected letters, digits, '_', '.', '-')")
+        return other
+
+    async def merge(self, request: web.Request) -> web.Response:
+        """Join this customer and ``other`` for good (operator; 202 queued, 409 with the reason when refused).
+
+        The refusal is checked here against the current state and again by the single
+        writer in log order (an action queued before this one may change the answer; a
+        merge refused there changes nothing and says why in the log).
+        """
+        require_operator(request)
+        cid = self._customer_id(request)
+        body = await self._body(request)
+        other = self._other_id(body)
+        reason = self._reason(body)
+        actor = self._actor(request, body)
+        assert other is not None
+        pipeline = self.rt.pipeline
+        if pipeline is not None:
+            resolver = pipeline.resolver
+            refused = resolver.merge_refusal(cid, other)
+            if refused is not None:
+                gone = resolver.current_id(cid) is None or resolver.current_id(other) is None
+                raise ApiError(404 if gone else 409, f"merge refused: {refused}", customer_id=cid, other=other)
+        action = await self.desk.submit("merge", customer_id=cid, identifier=other, actor=actor, reason=reason)
+        return self._accepted(action, request)
+
+    async def dismiss(self, request: web.Request) -> web.Response:
+        """Take an item off the review queue for good: a pair (``customer_id``, ``other``) or one customer."""
+        require_operator(request)
+        body = await self._body(request)
+        cid = self._text(body.get("customer_id"), "customer_id")
+        if not _CUSTOMER_ID.fullmatch(cid):
+            raise ApiError(400, "customer_id: malformed customer id")
+        other = self._other_id(body, required=False)
+        reason = self._reason(body)
+        actor = self._actor(request, body)
+        pipeline = self.rt.pipeline
+        if pipeline is not None:
+            for given in (cid, other):
+                if given is not None and pipeline.resolver.current_id(given) is None:
+                    raise ApiError(404, "unknown customer id (never seen, or erased)", customer_id=given)
+        action = await self.desk.submit("dismiss", customer_id=cid, identifier=other, actor=actor, reason=reason)
+        return self._accepted(action, request)
+
+    async def review(self, request: web.Request) -> web.Response:
+        """The review queue: pairs kept apart and customers of low confidence, with their evidence.
+
+        Computed on request from the single writer's state (`Resolver.review_scan`), a chunk
+        at a time with the event loop free between chunks, and stopped once ``limit`` pairs
+        are found; JSON, or the dashboard's page (``Accept: text/html`` or ``?format=html``).
+        """
+        html = self._wants_html(request)
+        raw_limit = request.query.get("limit", str(_REVIEW_DEFAULT))
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _REVIEW_MAX:
+            raise ApiError(400, f"limit must be a whole number from 1 to {_REVIEW_MAX}")
+        if self.rt.pipeline is None and html:
+            return self._html(message_html("Standby", _STANDBY), 503)
+        resolver = self._resolver()
+        scope = scope_of(request)
+        body = await self._review_body(resolver, scope, int(raw_limit))
+        if html:
+            token = form_token(request) if scope.sees_pii else None
+            queued = request.query.get("queued")
+            shown = None if queued is None else self._text(queued, "queued", limit=100)
+            return self._html(review_html(body, token, shown))
+        return web.json_response(body)
+
+    async def _review_body(self, resolver: Resolver, scope: Scope, limit: int) -> dict[str, Any]:
+        dismissed = resolver.dismissed()
+        found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        chunks = 0
+        complete = True
+        for chunk in resolver.review_scan():
+            chunks += 1
+            for pair in chunk:
+                key = (pair.a, pair.b)
+                if key in dismissed:
+                    continue
+                if key not in found and len(found) >= limit:
+                    complete = False
+                    continue
+                reasons = found.setdefault(key, [])
+                item = pair.to_dict()
+                if item not in reasons and len(reasons) < 10:
+                    reasons.append(item)
+            if not complete:
+                break
+            await asyncio.sleep(0)  # let the single writer run between chunks
+        pairs = []
+        for (a, b), reasons in found.items():
+            if resolver.current_id(a) != a or resolver.current_id(b) != b:
+                continue  # merged or erased while we yielded
+            shown = [
+                {**r, "identifier": r["identifier"] if scope.sees_pii else mask_key(r["identifier"])} for r in reasons
+            ]
+            pa, pb = resolver.profile(a), resolver.profile(b)
+            pairs.append(
+                {
+                    "customer_a": a,
+                    "customer_b": b,
+                    "confidence_a": None if pa is None else pa.confidence,
+                    "confidence_b": None if pb is None else pb.confidence,
+                    "reasons": shown,
+                    "why_not": redact_why(resolver.why_not(a, b), scope)["reasons"],
+                    "links": {
+                        "explain_a": f"/customers/{a}/explain",
+                        "explain_b": f"/customers/{b}/explain",
+                        "why_not": href("/why-not", a=a, b=b),
+                        "merge": f"/customers/{a}/merge",
+                        "dismiss": "/review/dismiss",
+                    },
+                }
+            )
+        snap = await self.stats.snapshot(scope)
+        low = []
+        for c in (snap.get("customers") or {}).get("lowest_confidence", ()):
+            cid = c["customer_id"]
+            if c["confidence"] >= LOW_CONFIDENCE or (cid, cid) in dismissed:
+                continue
+            profile = resolver.profile(cid)
+            if profile is None:
+                continue
+            explained = redact_explanation(resolver.explain(cid).to_dict(), scope)
+            low.append(
+                {
+                    **c,
+                    "confidence_reasons": list(profile.confidence_reasons),
+                    "evidence": explained["edges"][:20],
+                    "evidence_seen": explained["evidence"][:20],
+                    "links": {
+                        "explain": f"/customers/{cid}/explain",
+                        "split": f"/customers/{cid}/split",
+                        "dismiss": "/review/dismiss",
+                    },
+                }
+            )
+        return {
+            "masked": not scope.sees_pii,
+            "pairs": pairs,
+            "low_confidence": low,
+            "low_confidence_below": LOW_CONFIDENCE,
+            "complete": complete,
+            "limit": limit,
+            "dismissed": len(dismissed),
+        }
+
     @staticmethod
-    def _accepted(action: dict[str, Any]) -> web.Response:
+    def _accepted(action: dict[str, Any], request: web.Request | None = None) -> web.Response:
+        if request is not None and via_form(request):
+            # A button of the review page: back to the page, which says what was queued.
+            raise web.HTTPSeeOther(href("/review", queued=f"{action['action']} {action['action_id']}"))
         body = {
             "status": "queued",
             "action": action["action"],

@@ -36,10 +36,10 @@ Op = tuple[str, Any]
 
 @st.composite
 def operations(draw: st.DrawFn, prefix: str, max_size: int = 25) -> list[Op]:
-    """Events (new, and repeats of earlier ones) mixed with split, block and erase."""
+    """Events (new, and repeats of earlier ones) mixed with split, block, erase, merge and dismiss."""
     ops: list[Op] = []
     for i in range(draw(st.integers(0, max_size))):
-        kind = draw(st.sampled_from(["event"] * 6 + ["split", "block", "erase", "again"]))
+        kind = draw(st.sampled_from(["event"] * 6 + ["split", "block", "erase", "again", "merge", "merge", "dismiss"]))
         if kind != "event":
             ops.append((kind, draw(st.integers(0, 1000))))
             continue
@@ -84,8 +84,13 @@ def run(r: Resolver, ops: list[Op], seen: list[Interaction]) -> list[object]:
         else:
             cid = customers[arg % len(customers)]
             explanation = r.explain(cid)
+            other = customers[(arg // 7) % len(customers)]
             if kind == "erase":
                 out.append(r.erase(cid))
+            elif kind == "merge":
+                out.append(r.merge(cid, other))
+            elif kind == "dismiss":
+                out.append(r.dismiss(cid, other))
             elif kind == "block" and explanation.nodes:
                 out.append(r.block(explanation.nodes[arg % len(explanation.nodes)]["id"]))
             elif kind == "split" and explanation.nodes:
@@ -108,7 +113,9 @@ def every_record(g: Graph) -> dict[str, str | None]:
     g.dirty.update("a/" + cid for cid in g.absorbed)
     g.dirty.update("d/" + cid for cid in g.erased)
     g.dirty.update("s/" + d for d in g.suppressed)
-    g.dirty.update(("m/split", "m/watermark"))
+    g.dirty.update(("m/split", "m/merge", "m/watermark"))
+    g.dirty.update(f"l/{n}" for n in g.must)
+    g.dirty.update(f"r/{a}/{b}" for a, b in g.dismissed)
     return records.drain(g)
 
 
@@ -120,6 +127,10 @@ def answers(r: Resolver) -> list[object]:
     out += [(e, r.customer_of_event(e)) for e in r.event_ids()]
     g = r._g
     out += [(c, r.current_id(c)) for c in sorted({*g.absorbed, *g.erased})]
+    out += [sorted(g.must.items()), sorted((v, sorted(ns)) for v, ns in g.must_of.items()), g.merge_seq]
+    out += [sorted(r.dismissed()), sorted((p for chunk in r.review_scan(7) for p in chunk), key=repr)]
+    ids = r.customer_ids()
+    out += [r.merge_refusal(a, b) for a in ids[:4] for b in ids[:4]]
     out += [r.lookup(p, "phone").to_dict() for p in PHONES]
     out += [r.lookup(e, "email").to_dict() for e in EMAILS if e is not None]
     refs = [*PHONES[:3], *(e for e in EMAILS if e is not None)]
@@ -302,8 +313,11 @@ def test_the_snapshot_covers_every_field_of_the_state() -> None:
         "anchor", "at", "count", "cut", "eid", "keys", "last", "name", "note", "rejected", "src", "tp", "vid"
     }  # fmt: skip
     assert set(Customer.__slots__) == {"bars", "cid", "constrained", "emails", "first", "phones", "root"}
-    stored = {"evidence", "nodes", "uf", "cust", "absorbed", "erased", "suppressed", "split_seq", "merges", "recent"}
-    rebuilt = {"by_content", "by_root", "near_index"}
+    stored = {
+        "evidence", "nodes", "uf", "cust", "absorbed", "erased", "suppressed", "split_seq", "merges", "recent",
+        "must", "merge_seq", "dismissed",
+    }  # fmt: skip
+    rebuilt = {"by_content", "by_root", "near_index", "must_of"}
     given_or_memo = {
         "config", "parser", "signals", "near_on", "household_on", "track", "dirty", "regroup", "profiles",
         "near_memo", "_names", "_classes", "_name_values", "digests", "retired",
