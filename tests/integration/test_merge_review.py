@@ -146,12 +146,11 @@ async def test_a_merge_survives_a_restart_and_the_review_queue_lists_a_household
         status, body = _call(worker, "POST", f"/customers/{ravi}/merge", admin, {"other": again, "reason": "T-1"})
         assert status == 409 and "one customer already" in body["error"]
 
-        # -- kill -9 and restart: the links log is replayed, the merge with it ------------------------
+        # -- kill -9 and restart: the snapshot and the links log after it hold the merge ----------------
         worker.stop(signal.SIGKILL)
         worker = Worker(env, tmp_path / "worker2.log").start()
         await wait_for("the restarted worker to be ready", lambda: _ready(worker), 120, worker)
-        # It applied the merge again from the log (its state came from before the merge).
-        assert "operator merge 1:" in (tmp_path / "worker2.log").read_text(errors="replace")
+        assert "resolver state restored" in (tmp_path / "worker2.log").read_text(errors="replace")
         status, found = _call(worker, "GET", "/lookup?touchpoint=KIOSK&source_id=kiosk-3", read)
         assert status == 200 and found["customer_id"] == ravi, found
         status, explained = _call(worker, "GET", f"/customers/{ravi}/explain", read)
