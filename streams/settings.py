@@ -112,6 +112,70 @@ def _digest_keys(env: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
     return key, old
 
 
+def _default_region(env: Mapping[str, str]) -> str:
+    """IRL_DEFAULT_REGION upper-cased: two letters naming a region phone numbers are known for."""
+    region = _str(env, "IRL_DEFAULT_REGION", "IN").upper()
+    if len(region) != 2 or not region.isalpha():
+        raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: must be a two-letter region code such as IN")
+    if phonenumbers.PhoneMetadata.metadata_for_region(region) is None:
+        raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: not a region phone numbers are known for")
+    return region
+
+
+def _kafka_bootstrap(env: Mapping[str, str], default: str) -> str:
+    """IRL_KAFKA_BOOTSTRAP as given: a comma-separated list of host:port."""
+    bootstrap = _str(env, "IRL_KAFKA_BOOTSTRAP", default)
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingsError(f"IRL_KAFKA_BOOTSTRAP={bootstrap!r}: expected host:port[,host:port]")
+    return bootstrap
+
+
+def _redis_url(env: Mapping[str, str], default: str) -> str:
+    """IRL_REDIS_URL: a redis://, rediss:// or unix:// URL (an error quotes its first 10 characters only)."""
+    redis_url = _str(env, "IRL_REDIS_URL", default)
+    if urllib.parse.urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError(f"IRL_REDIS_URL: expected redis://host:port/db, got scheme of {redis_url[:10]!r}")
+    return redis_url
+
+
+def _store(env: Mapping[str, str], default: str) -> str:
+    """IRL_STORE: the Faust table store URL (memory://, rocksdb:// or aerospike://)."""
+    store = _str(env, "IRL_STORE", default)
+    if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
+        raise SettingsError(f"IRL_STORE={store!r}: expected memory:// or rocksdb://")
+    return store
+
+
+def _one_of(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """Variable `name` upper-cased, which must be one of `allowed` (a Kafka protocol or SASL mechanism)."""
+    value = _str(env, name, default).upper()
+    if value not in allowed:
+        raise SettingsError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _sasl_credentials(env: Mapping[str, str], protocol: str) -> tuple[str, str]:
+    """The Kafka SASL user name and password: both required when `protocol` is a SASL_ one."""
+    sasl_user = _str(env, "IRL_KAFKA_SASL_USERNAME", "")
+    sasl_password = _str(env, "IRL_KAFKA_SASL_PASSWORD", "")
+    if protocol.startswith("SASL_") and not (sasl_user and sasl_password):
+        raise SettingsError(
+            "IRL_KAFKA_SASL_USERNAME and IRL_KAFKA_SASL_PASSWORD are required with "
+            f"IRL_KAFKA_SECURITY_PROTOCOL={protocol}"
+        )
+    return sasl_user, sasl_password
+
+
+def _ssl_client_files(env: Mapping[str, str]) -> tuple[str, str]:
+    """The Kafka client certificate and key files: each must exist, and a key needs its certificate."""
+    cert_file, key_file = _file(env, "IRL_KAFKA_SSL_CERT_FILE"), _file(env, "IRL_KAFKA_SSL_KEY_FILE")
+    if key_file and not cert_file:
+        raise SettingsError("IRL_KAFKA_SSL_KEY_FILE is set without IRL_KAFKA_SSL_CERT_FILE")
+    return cert_file, key_file
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every IRL_ setting, validated. Field `x` is variable `IRL_X`."""
@@ -172,40 +236,17 @@ class Settings:
         """Read and validate every setting. Raises SettingsError naming the first bad variable."""
         e = os.environ if env is None else env
         d = cls()
-        region = _str(e, "IRL_DEFAULT_REGION", "IN").upper()
-        if len(region) != 2 or not region.isalpha():
-            raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: must be a two-letter region code such as IN")
-        if phonenumbers.PhoneMetadata.metadata_for_region(region) is None:
-            raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: not a region phone numbers are known for")
-        bootstrap = _str(e, "IRL_KAFKA_BOOTSTRAP", d.kafka_bootstrap)
-        for server in bootstrap.split(","):
-            host, _, port = server.strip().rpartition(":")
-            if not host or not port.isdigit():
-                raise SettingsError(f"IRL_KAFKA_BOOTSTRAP={bootstrap!r}: expected host:port[,host:port]")
-        redis_url = _str(e, "IRL_REDIS_URL", d.redis_url)
-        if urllib.parse.urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-            raise SettingsError(f"IRL_REDIS_URL: expected redis://host:port/db, got scheme of {redis_url[:10]!r}")
-        store = _str(e, "IRL_STORE", d.store)
-        if not store.startswith(("memory://", "rocksdb://", "aerospike://")):
-            raise SettingsError(f"IRL_STORE={store!r}: expected memory:// or rocksdb://")
+        # The order of these reads is the order bad variables are reported in: keep it.
+        region = _default_region(e)
+        bootstrap = _kafka_bootstrap(e, d.kafka_bootstrap)
+        redis_url = _redis_url(e, d.redis_url)
+        store = _store(e, d.store)
         prefix = _str(e, "IRL_TOPIC_PREFIX", d.topic_prefix)
         ca_file = _file(e, "IRL_SCHEMA_REGISTRY_CA_FILE")
-        protocol = _str(e, "IRL_KAFKA_SECURITY_PROTOCOL", d.kafka_security_protocol).upper()
-        if protocol not in _PROTOCOLS:
-            raise SettingsError(f"IRL_KAFKA_SECURITY_PROTOCOL={protocol!r}: expected one of {', '.join(_PROTOCOLS)}")
-        mechanism = _str(e, "IRL_KAFKA_SASL_MECHANISM", d.kafka_sasl_mechanism).upper()
-        if mechanism not in _MECHANISMS:
-            raise SettingsError(f"IRL_KAFKA_SASL_MECHANISM={mechanism!r}: expected one of {', '.join(_MECHANISMS)}")
-        sasl_user = _str(e, "IRL_KAFKA_SASL_USERNAME", "")
-        sasl_password = _str(e, "IRL_KAFKA_SASL_PASSWORD", "")
-        if protocol.startswith("SASL_") and not (sasl_user and sasl_password):
-            raise SettingsError(
-                "IRL_KAFKA_SASL_USERNAME and IRL_KAFKA_SASL_PASSWORD are required with "
-                f"IRL_KAFKA_SECURITY_PROTOCOL={protocol}"
-            )
-        cert_file, key_file = _file(e, "IRL_KAFKA_SSL_CERT_FILE"), _file(e, "IRL_KAFKA_SSL_KEY_FILE")
-        if key_file and not cert_file:
-            raise SettingsError("IRL_KAFKA_SSL_KEY_FILE is set without IRL_KAFKA_SSL_CERT_FILE")
+        protocol = _one_of(e, "IRL_KAFKA_SECURITY_PROTOCOL", d.kafka_security_protocol, _PROTOCOLS)
+        mechanism = _one_of(e, "IRL_KAFKA_SASL_MECHANISM", d.kafka_sasl_mechanism, _MECHANISMS)
+        sasl_user, sasl_password = _sasl_credentials(e, protocol)
+        cert_file, key_file = _ssl_client_files(e)
         digest_key, digest_old_keys = _digest_keys(e)
         return cls(
             kafka_bootstrap=bootstrap,
