@@ -61,9 +61,26 @@ def _labels(labels: Mapping[str, str]) -> str:
 def render(snapshot: Mapping[str, Any]) -> str:
     """The Prometheus text of a stats snapshot (ends with a newline)."""
     w = _Writer()
-    worker = snapshot["worker"]
-    events = snapshot["events"]
-    windows = snapshot["windows"]
+    _worker_metrics(w, snapshot["worker"])
+    _event_metrics(w, snapshot["events"])
+    _window_metrics(w, snapshot["windows"])
+    _change_metrics(w, snapshot.get("changes", {}).get("totals", {}))
+    _lag_metrics(w, snapshot.get("consumer_lag"))
+    _action_metrics(w, snapshot.get("actions", ()))
+    resolver = snapshot.get("resolver")
+    customers = snapshot.get("customers")
+    if resolver:
+        _resolver_metrics(w, resolver)
+    quarantined = snapshot.get("quarantined")
+    if quarantined:
+        w.one("irl_blocked_or_quarantined", "gauge", "Identifiers that do not link.", quarantined["count"])
+    if customers:
+        _customer_metrics(w, customers)
+    return "\n".join(w.lines) + "\n"
+
+
+def _worker_metrics(w: _Writer, worker: Mapping[str, Any]) -> None:
+    """This worker's liveness, role, recovery, offsets and stall (the snapshot's ``worker``)."""
     w.one("irl_up", "gauge", "1 while this worker answers.", 1)
     w.one("irl_writer", "gauge", "1 when this worker owns the single-writer partition.", worker["role"] == "writer")
     w.one("irl_recovered", "gauge", "1 when the resolver state was restored from the tables.", worker["recovered"])
@@ -77,11 +94,19 @@ def render(snapshot: Mapping[str, Any]) -> str:
         "Seconds the single writer has applied nothing while records waited (it exits at IRL_STALL_SECONDS).",
         worker.get("stalled_s", 0.0),
     )
+
+
+def _event_metrics(w: _Writer, events: Mapping[str, Any]) -> None:
+    """Touchpoint events triaged, applied, duplicated and dead-lettered, and the rate (``events``)."""
     w.one("irl_events_triaged_total", "counter", "Touchpoint events that passed triage.", events["triaged"])
     w.one("irl_events_applied_total", "counter", "Events applied by the resolver.", events["applied"])
     w.one("irl_events_duplicate_total", "counter", "Events seen again and ignored.", events["duplicates"])
     w.one("irl_dead_letters_total", "counter", "Records sent to the dead-letter topic.", events["dead_letters"])
     w.one("irl_events_rate", "gauge", "Events applied per second over the last minute.", events["rate_per_s"])
+
+
+def _window_metrics(w: _Writer, windows: Mapping[str, Any]) -> None:
+    """Batch windows published, the last one's end and publish delay, and the open ones (``windows``)."""
     w.one("irl_records_published_total", "counter", "Changelog records sent to the CRM.", windows["records_published"])
     w.one("irl_windows_published_total", "counter", "Batch windows published.", windows["published"])
     last_end = windows.get("last_window_end")
@@ -99,14 +124,20 @@ def render(snapshot: Mapping[str, Any]) -> str:
         delay / 1000 if isinstance(delay, int) else None,
     )
     w.one("irl_open_windows", "gauge", "Windows with changes not yet published.", len(windows.get("open", ())))
-    changes = snapshot.get("changes", {}).get("totals", {})
+
+
+def _change_metrics(w: _Writer, totals: Mapping[str, int]) -> None:
+    """Changelog records published since start, one sample per change type (left out when none)."""
     w.metric(
         "irl_changes_published_total",
         "counter",
         "Changelog records published since start, by change type.",
-        [({"change": k}, v) for k, v in sorted(changes.items())],
+        [({"change": k}, v) for k, v in sorted(totals.items())],
     )
-    lag = snapshot.get("consumer_lag")
+
+
+def _lag_metrics(w: _Writer, lag: Mapping[str, int] | None) -> None:
+    """Consumer lag per topic/partition, when the snapshot has any."""
     if lag:
         w.metric(
             "irl_consumer_lag",
@@ -114,8 +145,12 @@ def render(snapshot: Mapping[str, Any]) -> str:
             "Records not yet consumed, per topic/partition.",
             [({"partition": k}, v) for k, v in sorted(lag.items())],
         )
+
+
+def _action_metrics(w: _Writer, recent: Iterable[Mapping[str, Any]]) -> None:
+    """The recent operator actions counted by kind (left out when none)."""
     actions: dict[str, int] = {}
-    for action in snapshot.get("actions", ()):
+    for action in recent:
         actions[action["action"]] = actions.get(action["action"], 0) + 1
     w.metric(
         "irl_recent_actions",
@@ -123,27 +158,27 @@ def render(snapshot: Mapping[str, Any]) -> str:
         "Operator actions among the last 20 queued by this worker, by kind.",
         [({"action": k}, v) for k, v in sorted(actions.items())],
     )
-    resolver = snapshot.get("resolver")
-    customers = snapshot.get("customers")
-    if resolver:
-        w.one("irl_customers", "gauge", "Live customers.", resolver["customers"])
-        w.one("irl_identifiers", "gauge", "Identifiers in the identity graph.", resolver["identifiers"])
-        w.one("irl_events_held", "gauge", "Events held by the resolver.", resolver["events"])
-        w.one("irl_merges_total", "counter", "Customers absorbed by merges.", resolver["merges"])
-        w.one("irl_quarantined_identifiers", "gauge", "Quarantined (hub) identifiers.", resolver["quarantined"])
-        w.one("irl_shared_phones", "gauge", "Phones shared by a household.", resolver["shared_phones"])
-    quarantined = snapshot.get("quarantined")
-    if quarantined:
-        w.one("irl_blocked_or_quarantined", "gauge", "Identifiers that do not link.", quarantined["count"])
-    if customers:
-        w.one(
-            "irl_single_identity_ratio",
-            "gauge",
-            "Share of customers with one identifier only.",
-            customers["single_identity_rate"],
-        )
-        _histogram(w, customers)
-    return "\n".join(w.lines) + "\n"
+
+
+def _resolver_metrics(w: _Writer, resolver: Mapping[str, Any]) -> None:
+    """The identity graph's sizes (``resolver``: only a writer has them)."""
+    w.one("irl_customers", "gauge", "Live customers.", resolver["customers"])
+    w.one("irl_identifiers", "gauge", "Identifiers in the identity graph.", resolver["identifiers"])
+    w.one("irl_events_held", "gauge", "Events held by the resolver.", resolver["events"])
+    w.one("irl_merges_total", "counter", "Customers absorbed by merges.", resolver["merges"])
+    w.one("irl_quarantined_identifiers", "gauge", "Quarantined (hub) identifiers.", resolver["quarantined"])
+    w.one("irl_shared_phones", "gauge", "Phones shared by a household.", resolver["shared_phones"])
+
+
+def _customer_metrics(w: _Writer, customers: Mapping[str, Any]) -> None:
+    """The single-identity ratio and the confidence histogram of the customers scanned (``customers``)."""
+    w.one(
+        "irl_single_identity_ratio",
+        "gauge",
+        "Share of customers with one identifier only.",
+        customers["single_identity_rate"],
+    )
+    _histogram(w, customers)
 
 
 def _histogram(w: _Writer, customers: Mapping[str, Any]) -> None:
