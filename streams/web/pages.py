@@ -105,20 +105,32 @@ def _customer_link(cid: str) -> str:
 
 def dashboard_html(snap: Mapping[str, Any]) -> str:
     """The dashboard of a stats snapshot (`StatsCollector.snapshot`)."""
-    ev = snap["events"]
-    win = snap["windows"]
-    worker = snap["worker"]
     customers = snap.get("customers")
-    resolver = snap.get("resolver")
     parts: list[str] = []
-    if worker["role"] != "writer":
+    if snap["worker"]["role"] != "writer":
         parts.append(
             '<div class="banner">This worker is on standby: it does not own the resolver partition, '
             "so customer figures are not available here.</div>"
         )
     parts.append(_search_form())
     parts.append(f'<p><a href="{escape(href("/review"))}">Review queue</a>: pairs kept apart, low confidence</p>')
-    cards = [
+    parts.append('<h2>Now</h2><div class="cards">' + "".join(_now_cards(snap)) + "</div>")
+    if customers:
+        parts.append(_customers_section(customers))
+    parts.append(_open_windows_section(snap["windows"]))
+    parts.append(_published_windows_section(snap))
+    parts.append(_quarantined_section(snap))
+    parts.append(_actions_section(snap))
+    return _page("Dashboard", "".join(parts))
+
+
+def _now_cards(snap: Mapping[str, Any]) -> list[str]:
+    """The headline figures as cards, "n/a" for those this worker does not have (a standby's resolver)."""
+    ev = snap["events"]
+    win = snap["windows"]
+    customers = snap.get("customers")
+    resolver = snap.get("resolver")
+    return [
         _card("events applied", ev["applied"]),
         _card("events / s (last minute)", ev["rate_per_s"]),
         _card("customers", resolver["customers"] if resolver else "n/a"),
@@ -138,23 +150,30 @@ def dashboard_html(snap: Mapping[str, Any]) -> str:
         ),
         _card("consumer lag", sum(snap["consumer_lag"].values()) if snap.get("consumer_lag") else "n/a"),
     ]
-    parts.append('<h2>Now</h2><div class="cards">' + "".join(cards) + "</div>")
-    if customers:
-        note = f" (sample of {customers['scanned']} of {customers['live']})" if customers["sampled"] else ""
-        mean = customers["confidence"]["mean"]
-        parts.append(f"<h2>Confidence distribution{escape(note)}</h2>")
-        parts.append(
-            f'<div class="scroll" style="display:inline-block">{histogram_svg(customers["confidence"]["buckets"])}'
-            f'<div class="muted">mean {escape(str(mean))}</div></div>'
-        )
-        for title, key in (("Largest clusters", "largest_clusters"), ("Lowest confidence", "lowest_confidence")):
-            rows = [
-                [_customer_link(c["customer_id"]), str(c["identifiers"]), str(c["events"]), str(c["confidence"])]
-                for c in customers[key]
-            ]
-            parts.append(f"<h2>{escape(title)}</h2>")
-            parts.append(_table(["customer (explain)", "identifiers", "events", "confidence"], rows))
-    open_rows = [
+
+
+def _customers_section(customers: Mapping[str, Any]) -> str:
+    """The confidence histogram (noting a sample) and the largest and lowest-confidence customers."""
+    note = f" (sample of {customers['scanned']} of {customers['live']})" if customers["sampled"] else ""
+    mean = customers["confidence"]["mean"]
+    parts = [
+        f"<h2>Confidence distribution{escape(note)}</h2>",
+        f'<div class="scroll" style="display:inline-block">{histogram_svg(customers["confidence"]["buckets"])}'
+        f'<div class="muted">mean {escape(str(mean))}</div></div>',
+    ]
+    for title, key in (("Largest clusters", "largest_clusters"), ("Lowest confidence", "lowest_confidence")):
+        rows = [
+            [_customer_link(c["customer_id"]), str(c["identifiers"]), str(c["events"]), str(c["confidence"])]
+            for c in customers[key]
+        ]
+        parts.append(f"<h2>{escape(title)}</h2>")
+        parts.append(_table(["customer (explain)", "identifiers", "events", "confidence"], rows))
+    return "".join(parts)
+
+
+def _open_windows_section(win: Mapping[str, Any]) -> str:
+    """The windows with changes not yet published, with their counts by kind."""
+    rows = [
         [
             escape(_when(w["window_start"])),
             escape(_when(w["window_end"])),
@@ -166,24 +185,33 @@ def dashboard_html(snap: Mapping[str, Any]) -> str:
         ]
         for w in win.get("open", ())
     ]
-    parts.append("<h2>Open windows</h2>")
-    parts.append(
-        _table(["start", "end", "touched", "created", "merges", "splits", "erased"], open_rows, "no open window")
-    )
-    pub_rows = [
+    table = _table(["start", "end", "touched", "created", "merges", "splits", "erased"], rows, "no open window")
+    return "<h2>Open windows</h2>" + table
+
+
+def _published_windows_section(snap: Mapping[str, Any]) -> str:
+    """The windows this worker published since it started, with their changes by kind."""
+    rows = [
         [
             escape(_when(w["window_end"])),
             escape(", ".join(f"{k} {v}" for k, v in w["changes"].items())),
         ]
         for w in snap.get("changes", {}).get("per_window", ())
     ]
-    parts.append("<h2>Published windows (since this worker started)</h2>")
-    parts.append(_table(["window end", "changes"], pub_rows, "nothing published yet"))
+    table = _table(["window end", "changes"], rows, "nothing published yet")
+    return "<h2>Published windows (since this worker started)</h2>" + table
+
+
+def _quarantined_section(snap: Mapping[str, Any]) -> str:
+    """The first 20 quarantined and blocked identifiers (already masked)."""
     quarantined = snap.get("quarantined") or {}
-    q_rows = [[f'<span class="mono">{escape(q)}</span>'] for q in quarantined.get("identifiers", ())[:20]]
-    parts.append("<h2>Quarantined and blocked identifiers</h2>")
-    parts.append(_table(["identifier"], q_rows))
-    a_rows = [
+    rows = [[f'<span class="mono">{escape(q)}</span>'] for q in quarantined.get("identifiers", ())[:20]]
+    return "<h2>Quarantined and blocked identifiers</h2>" + _table(["identifier"], rows)
+
+
+def _actions_section(snap: Mapping[str, Any]) -> str:
+    """The recent operator actions, newest first."""
+    rows = [
         [
             escape(_when(a.get("at"))),
             escape(str(a.get("action"))),
@@ -194,9 +222,9 @@ def dashboard_html(snap: Mapping[str, Any]) -> str:
         ]
         for a in reversed(snap.get("actions", ()))
     ]
-    parts.append("<h2>Recent operator actions</h2>")
-    parts.append(_table(["at", "action", "customer", "identifier", "actor", "reason"], a_rows))
-    return _page("Dashboard", "".join(parts))
+    return "<h2>Recent operator actions</h2>" + _table(
+        ["at", "action", "customer", "identifier", "actor", "reason"], rows
+    )
 
 
 def explain_html(
@@ -212,42 +240,47 @@ def explain_html(
     if requested_id != cid:
         parts.append(f'<div class="banner">{escape(requested_id)} was absorbed into this customer by a merge.</div>')
     if profile is not None:
-        src = ", ".join(f"{s['touchpoint']}:{s['source_id']}" for s in profile.get("source_ids", ()))
-        rows = [
-            ["name", escape(str(profile.get("name") or ""))],
-            ["phones", escape(", ".join(profile.get("phones", ())))],
-            ["emails", escape(", ".join(profile.get("emails", ())))],
-            ["touchpoint records", escape(src)],
-            ["events", escape(str(profile.get("event_count")))],
-            ["first seen", escape(_when(profile.get("first_seen")))],
-            ["last seen", escape(_when(profile.get("last_seen")))],
-            ["confidence", f"<b>{escape(str(profile.get('confidence')))}</b>"],
-            ["why", "<br>".join(escape(r) for r in profile.get("confidence_reasons", ())) or "no adjustment"],
-        ]
-        parts.append(_table(["", ""], rows))
+        parts.append(_profile_table(profile))
     absorbed = explanation.get("absorbed_ids", ())
     if absorbed:
         parts.append(f'<p>Absorbed ids: <span class="mono">{escape(", ".join(absorbed))}</span></p>')
     parts.append("<h2>Evidence graph</h2>")
     parts.append(f'<div class="scroll">{svg}</div>')
-    edge_rows = []
-    all_edges = list(explanation.get("edges", ()))
-    for e in all_edges[:_MAX_ROWS]:
-        kind = "refused" if e.get("refused") else "weak" if e.get("weak") else "link"
-        cls = ' class="warn"' if kind == "refused" else ""
-        edge_rows.append(
-            [
-                f'<span class="mono">{escape(str(e.get("event_id")))}</span>',
-                f'<span class="mono">{escape(str(e["from"]))}</span>',
-                f'<span class="mono">{escape(str(e["to"]))}</span>',
-                escape(str(e.get("rule", ""))),
-                f"<span{cls}>{kind}</span>",
-                escape(str(e.get("reason", ""))),
-            ]
-        )
-    evidence = list(explanation.get("evidence", ()))
+    parts.append(_evidence_section(list(explanation.get("evidence", ()))))
+    parts.append(_linking_events_section(list(explanation.get("edges", ()))))
+    if history:
+        parts.append(_history_section(history))
+    json_link = href(f"/customers/{cid}/explain")
+    parts.append(f'<p class="muted"><a href="{escape(json_link)}">this explanation as JSON</a></p>')
+    return _page(f"Explain {cid}", "".join(parts))
+
+
+def _more_in_json(total: int) -> str:
+    """The note under a table cut at `_MAX_ROWS` rows of `total`; empty when nothing was cut."""
+    return f'<p class="muted">{total - _MAX_ROWS} more in the JSON form</p>' if total > _MAX_ROWS else ""
+
+
+def _profile_table(profile: Mapping[str, Any]) -> str:
+    """The customer's profile (already masked for the scope) and its confidence with the reasons."""
+    src = ", ".join(f"{s['touchpoint']}:{s['source_id']}" for s in profile.get("source_ids", ()))
+    rows = [
+        ["name", escape(str(profile.get("name") or ""))],
+        ["phones", escape(", ".join(profile.get("phones", ())))],
+        ["emails", escape(", ".join(profile.get("emails", ())))],
+        ["touchpoint records", escape(src)],
+        ["events", escape(str(profile.get("event_count")))],
+        ["first seen", escape(_when(profile.get("first_seen")))],
+        ["last seen", escape(_when(profile.get("last_seen")))],
+        ["confidence", f"<b>{escape(str(profile.get('confidence')))}</b>"],
+        ["why", "<br>".join(escape(r) for r in profile.get("confidence_reasons", ())) or "no adjustment"],
+    ]
+    return _table(["", ""], rows)
+
+
+def _evidence_section(evidence: Sequence[Mapping[str, Any]]) -> str:
+    """The distinct evidence with its interaction counts: at most `_MAX_ROWS` rows, then a note."""
     interactions = sum(int(e.get("count", 0)) for e in evidence)
-    evidence_rows = [
+    rows = [
         [
             f'<span class="mono">{escape(str(e.get("id")))}</span>',
             f'<span class="mono">{escape(str(e.get("first_event_id")))}</span>',
@@ -258,34 +291,51 @@ def explain_html(
         ]
         for e in evidence[:_MAX_ROWS]
     ]
-    parts.append(f"<h2>Evidence ({len(evidence)} distinct, {interactions} interactions)</h2>")
-    parts.append(
-        _table(
-            ["evidence", "first event", "touchpoint", "interactions", "first seen", "last seen"], evidence_rows, "none"
-        )
+    return (
+        f"<h2>Evidence ({len(evidence)} distinct, {interactions} interactions)</h2>"
+        + _table(["evidence", "first event", "touchpoint", "interactions", "first seen", "last seen"], rows, "none")
+        + _more_in_json(len(evidence))
     )
-    if len(evidence) > _MAX_ROWS:
-        parts.append(f'<p class="muted">{len(evidence) - _MAX_ROWS} more in the JSON form</p>')
-    parts.append("<h2>Linking events</h2>")
-    parts.append(_table(["event", "from", "to", "rule", "link", "reason"], edge_rows, "no linking event"))
-    if len(all_edges) > _MAX_ROWS:
-        parts.append(f'<p class="muted">{len(all_edges) - _MAX_ROWS} more in the JSON form</p>')
-    if history:
-        h_rows = [
+
+
+def _linking_events_section(edges: Sequence[Mapping[str, Any]]) -> str:
+    """The events that link identifiers, each a link, a weak link or refused (in red), with its rule and reason."""
+    rows = []
+    for e in edges[:_MAX_ROWS]:
+        kind = "refused" if e.get("refused") else "weak" if e.get("weak") else "link"
+        cls = ' class="warn"' if kind == "refused" else ""
+        rows.append(
             [
-                escape(str(h.get("version"))),
-                escape(str(h.get("change"))),
-                escape(_when(h.get("window_end"))),
-                escape(", ".join(h.get("merged_from") or ())),
-                escape(str(h.get("survivor_id") or "")),
+                f'<span class="mono">{escape(str(e.get("event_id")))}</span>',
+                f'<span class="mono">{escape(str(e["from"]))}</span>',
+                f'<span class="mono">{escape(str(e["to"]))}</span>',
+                escape(str(e.get("rule", ""))),
+                f"<span{cls}>{kind}</span>",
+                escape(str(e.get("reason", ""))),
             ]
-            for h in history
+        )
+    return (
+        "<h2>Linking events</h2>"
+        + _table(["event", "from", "to", "rule", "link", "reason"], rows, "no linking event")
+        + _more_in_json(len(edges))
+    )
+
+
+def _history_section(history: Sequence[Mapping[str, Any]]) -> str:
+    """The changes published about this customer since this worker started."""
+    rows = [
+        [
+            escape(str(h.get("version"))),
+            escape(str(h.get("change"))),
+            escape(_when(h.get("window_end"))),
+            escape(", ".join(h.get("merged_from") or ())),
+            escape(str(h.get("survivor_id") or "")),
         ]
-        parts.append("<h2>Published changes (since this worker started)</h2>")
-        parts.append(_table(["version", "change", "window end", "merged from", "survivor"], h_rows))
-    json_link = href(f"/customers/{cid}/explain")
-    parts.append(f'<p class="muted"><a href="{escape(json_link)}">this explanation as JSON</a></p>')
-    return _page(f"Explain {cid}", "".join(parts))
+        for h in history
+    ]
+    return "<h2>Published changes (since this worker started)</h2>" + _table(
+        ["version", "change", "window end", "merged from", "survivor"], rows
+    )
 
 
 def message_html(title: str, message: str) -> str:
