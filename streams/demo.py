@@ -10,12 +10,15 @@ With `--port`, the report checks that the CRM holds as many customers as the wor
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -210,11 +213,8 @@ def report(
     token: str,
 ) -> None:
     """Print the before/after report and write it as HTML (with a plot) and JSON."""
-    import html as _html
-
-    from streams.commands.crm_sync import render_timeline
     from streams.commands.evaluate import crm_source, read_events, read_truth, render, run
-    from streams.crm import crm_customers, crm_timeline, event_assignments_from_crm
+    from streams.crm import event_assignments_from_crm
 
     truth = read_truth(truth_path)
     facts = read_events(events_path)
@@ -223,59 +223,26 @@ def report(
     text = render(result)
     click.echo(text)
 
-    before_groups: dict[str, set[str]] = {}
-    after_groups: dict[str, set[str]] = {}
-    assignments = source()
-    for eid, touchpoint, source_id in facts.touchpoints:
-        who = truth.get(eid)
-        if who is None:
-            continue
-        before_groups.setdefault(who, set()).add(f"{touchpoint.upper()}:{source_id}")
-        after_groups.setdefault(who, set()).add(assignments.get(eid, f"missing:{eid}"))
-    before, after = _distribution(before_groups), _distribution(after_groups)
-    per_before = sum(len(g) for g in before_groups.values()) / max(1, len(before_groups))
-    per_after = sum(len(g) for g in after_groups.values()) / max(1, len(after_groups))
-    bins = [0] * 10
-    for value in confidence.values():
-        bins[min(9, int(value * 10))] += 1
-    summary = (
-        f"CRM records per real customer: before {per_before:.2f}, after {per_after:.2f}; "
-        f"real customers with exactly one record: before {before['1']} of {len(before_groups)}, "
-        f"after {after['1']} of {len(after_groups)}"
-    )
+    records = _RecordFigures.of(truth, facts.touchpoints, source())
+    bins = _confidence_histogram(confidence)
     click.echo("")
-    click.echo(summary)
+    click.echo(records.summary())
     click.echo("confidence distribution (0.0-0.1 ... 0.9-1.0): " + " ".join(str(b) for b in bins))
 
     owners = event_assignments_from_crm(crm_url)
-    touchpoint_of = {eid: tp.strip().upper() for eid, tp, _ in facts.touchpoints}
-    chosen = pick_timeline_customer(owners, touchpoint_of)
-    timeline_lines = ["no customer with web, WhatsApp and kiosk interactions in the CRM"]
-    if chosen is not None:
-        timeline_lines = render_timeline(crm_timeline(crm_url, chosen), limit=15)
+    chosen, timeline_lines = _timeline(crm_url, owners, facts.touchpoints)
     click.echo("")
     click.echo("one customer's timeline across touchpoints, from the CRM (irl crm-sync --timeline ID):")
     click.echo("\n".join(timeline_lines))
 
-    rows = crm_customers(crm_url)
-    worker = None
-    if port is not None:
-        body = _ready(port, token)
-        worker = None if body is None else body.get("customers")
-    ok, count_line = count_check(
-        worker,
-        len(rows),
-        sum(1 for r in rows.values() if r["version"] == 0),
-        len({cid for cid in owners.values() if cid is not None}),
-        sum(1 for cid in owners.values() if cid is None),
-    )
+    ok, count_line = _customer_counts(crm_url, owners, port, token)
     click.echo("")
     click.echo(count_line)
     figures = {
-        "records_per_customer_before": per_before,
-        "records_per_customer_after": per_after,
-        "distribution_before": before,
-        "distribution_after": after,
+        "records_per_customer_before": records.per_customer_before,
+        "records_per_customer_after": records.per_customer_after,
+        "distribution_before": records.before,
+        "distribution_after": records.after,
         "confidence_histogram": bins,
         "evaluation": result.to_dict(),
         "timeline_customer": chosen,
@@ -283,19 +250,116 @@ def report(
     }
     if json_path is not None:
         json_path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>IRL demo report</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}pre{{background:#f4f4f4;padding:1em}}</style></head>
-<body><h1>IRL: the CRM before and after identity resolution</h1>
-<p>{_html.escape(summary)}</p>{_bars_svg(before, after)}
-<h2>Figures</h2><pre>{_html.escape(text)}</pre>
-<h2>Confidence distribution</h2><pre>{_html.escape(" ".join(str(b) for b in bins))}</pre>
-<h2>One customer's timeline across touchpoints (from the CRM)</h2>
-<pre>{_html.escape(chr(10).join(timeline_lines))}</pre>
-<p>{_html.escape(count_line)}</p>
-</body></html>"""
-    html_path.write_text(page, encoding="utf-8")
+    html_path.write_text(_report_html(records, text, bins, timeline_lines, count_line), encoding="utf-8")
     if port is not None and not ok:
         raise click.ClickException(f"the worker and the CRM do not count the same customers: {count_line}")
+
+
+@dataclass(frozen=True, slots=True)
+class _RecordFigures:
+    """Real customers by number of CRM records, before resolution (one record per touchpoint
+    record) and after (the CRM's customers now), and the mean records per real customer."""
+
+    before: dict[str, int]
+    after: dict[str, int]
+    per_customer_before: float
+    per_customer_after: float
+    customers: int
+
+    @classmethod
+    def of(
+        cls, truth: Mapping[str, str], touchpoints: Iterable[tuple[str, str, str]], assignments: Mapping[str, str]
+    ) -> _RecordFigures:
+        """The figures of the events the truth knows: `assignments` maps an event id to its CRM
+        customer (an event without one counts as a record of its own, ``missing:<id>``)."""
+        before_groups: dict[str, set[str]] = {}
+        after_groups: dict[str, set[str]] = {}
+        for eid, touchpoint, source_id in touchpoints:
+            who = truth.get(eid)
+            if who is None:
+                continue
+            before_groups.setdefault(who, set()).add(f"{touchpoint.upper()}:{source_id}")
+            after_groups.setdefault(who, set()).add(assignments.get(eid, f"missing:{eid}"))
+        return cls(
+            before=_distribution(before_groups),
+            after=_distribution(after_groups),
+            per_customer_before=_records_per_customer(before_groups),
+            per_customer_after=_records_per_customer(after_groups),
+            customers=len(before_groups),  # the same real customers in both groupings
+        )
+
+    def summary(self) -> str:
+        """One line: records per real customer, and real customers with exactly one record."""
+        return (
+            f"CRM records per real customer: before {self.per_customer_before:.2f}, "
+            f"after {self.per_customer_after:.2f}; "
+            f"real customers with exactly one record: before {self.before['1']} of {self.customers}, "
+            f"after {self.after['1']} of {self.customers}"
+        )
+
+
+def _records_per_customer(groups: Mapping[str, set[str]]) -> float:
+    """The mean number of records per real customer (0.0 when there is none)."""
+    return sum(len(g) for g in groups.values()) / max(1, len(groups))
+
+
+def _confidence_histogram(confidence: Mapping[str, float]) -> list[int]:
+    """Customers per confidence tenth: bin i counts [i/10, (i+1)/10); the last one also 1.0 and above."""
+    bins = [0] * 10
+    for value in confidence.values():
+        bins[min(9, int(value * 10))] += 1
+    return bins
+
+
+def _timeline(
+    crm_url: str, owners: dict[str, str | None], touchpoints: Iterable[tuple[str, str, str]]
+) -> tuple[str | None, list[str]]:
+    """The customer whose timeline is shown (`pick_timeline_customer`) and its first 15 lines from
+    the CRM; no customer and a line saying so when none came through web, WhatsApp and kiosk."""
+    from streams.commands.crm_sync import render_timeline
+    from streams.crm import crm_timeline
+
+    touchpoint_of = {eid: tp.strip().upper() for eid, tp, _ in touchpoints}
+    chosen = pick_timeline_customer(owners, touchpoint_of)
+    if chosen is None:
+        return None, ["no customer with web, WhatsApp and kiosk interactions in the CRM"]
+    return chosen, render_timeline(crm_timeline(crm_url, chosen), limit=15)
+
+
+def _customer_counts(crm_url: str, owners: Mapping[str, str | None], port: int | None, token: str) -> tuple[bool, str]:
+    """`count_check` of the CRM's customer rows and interaction owners against the worker's
+    customer count (asked on `port`'s /ready; unknown without a port or an answer)."""
+    from streams.crm import crm_customers
+
+    rows = crm_customers(crm_url)
+    worker = None
+    if port is not None:
+        body = _ready(port, token)
+        worker = None if body is None else body.get("customers")
+    return count_check(
+        worker,
+        len(rows),
+        sum(1 for r in rows.values() if r["version"] == 0),
+        len({cid for cid in owners.values() if cid is not None}),
+        sum(1 for cid in owners.values() if cid is None),
+    )
+
+
+def _report_html(
+    records: _RecordFigures, text: str, bins: list[int], timeline_lines: list[str], count_line: str
+) -> str:
+    """The report as one self-contained HTML page: the summary, the bar chart, the figures, the
+    confidence histogram, the timeline and the customer counts, every text escaped."""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>IRL demo report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}pre{{background:#f4f4f4;padding:1em}}</style></head>
+<body><h1>IRL: the CRM before and after identity resolution</h1>
+<p>{html.escape(records.summary())}</p>{_bars_svg(records.before, records.after)}
+<h2>Figures</h2><pre>{html.escape(text)}</pre>
+<h2>Confidence distribution</h2><pre>{html.escape(" ".join(str(b) for b in bins))}</pre>
+<h2>One customer's timeline across touchpoints (from the CRM)</h2>
+<pre>{html.escape(chr(10).join(timeline_lines))}</pre>
+<p>{html.escape(count_line)}</p>
+</body></html>"""
 
 
 if __name__ == "__main__":
