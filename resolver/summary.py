@@ -49,9 +49,9 @@ class Summary:
     """
 
     __slots__ = (
-        "bridges", "cached", "classes", "corroborating", "effs", "emails", "keys", "letters", "near", "near_q",
-        "phone_sources", "phones", "recurring", "refused", "seen_ids", "shared", "sources", "strong", "tally", "tps",
-        "verified",
+        "bridges", "cached", "classes", "corroborating", "effs", "emails", "keys", "letters", "named", "near", "near_q",
+        "phone_sources", "phones", "recurring", "refused", "seen_ids", "shared", "sources", "strong", "tally", "tokens",
+        "tps", "verified",
     )  # fmt: skip
 
     def __init__(self, g: Graph, cust: Customer) -> None:
@@ -93,6 +93,8 @@ class Summary:
         self.sources: tuple[tuple[str, str], ...] = ()
         self.tps: tuple[str, ...] = ()
         self.bridges: int | None = None
+        self.named: tuple[int, int] | None = None
+        self.tokens: frozenset[str] | None = None
         self.cached: Profile | None = None
 
     @classmethod
@@ -113,6 +115,7 @@ class Summary:
         sources = set(self.sources)
         tps = set(self.tps)
         links = False  # whether any of it links two keys (a bridge count can only move then)
+        named = False  # whether any of it has a name key (name groups can only move then)
         self.tally.extend(evidence)
         for ev in evidence:
             tp = ev.tp
@@ -124,6 +127,7 @@ class Summary:
             cls = class_of(ev.name)
             if cls is not None:
                 classes[cls] = classes.get(cls, 0) + 1
+                named = True
             has_phone = quarantined = False
             for key in ev.keys:
                 kind = key[0]
@@ -155,6 +159,8 @@ class Summary:
             self.tps = tuple(sorted(tps))
         if links:
             self.bridges = None
+        if named:
+            self.named = self.tokens = None
         self.cached = None
 
     def profile(self, customer_id: str, cust: Customer) -> Profile:
@@ -162,15 +168,21 @@ class Summary:
         cached = self.cached
         if cached is not None:
             return cached
-        groups, minority, tokens = _names(self.classes)
+        named = self.named
+        if named is None:
+            named = self.named = _names(self.classes)
+        groups, minority = named
         bridges = self.bridges
         if bridges is None:
             keys, effs = self.keys, self.effs
             bridges = self.bridges = 0 if keys is None or effs is None else weak_bridges(keys, effs)
         unnamed = 0
-        if tokens:
+        if self.letters and self.classes:
+            tokens = self.tokens
+            if tokens is None:
+                tokens = self.tokens = name_tokens(self.classes)
             for letters in self.letters:
-                if not any(t in letters for t in tokens):
+                if tokens and not any(t in letters for t in tokens):
                     unnamed += 1
         tally = self.tally
         value, reasons = _score(
@@ -241,32 +253,23 @@ def _evidence(g: Graph, cust: Customer) -> list[Evidence]:
     return out
 
 
-def _names(classes: dict[str, int]) -> tuple[int, int, frozenset[str]]:
-    """(name groups, evidence outside the largest group, name tokens) of name-key weights."""
-    if len(classes) == 1:
-        (cls,) = classes
-        return 1, 0, _tokens(cls)
-    if not classes:
-        return 0, 0, frozenset()
+def _names(classes: dict[str, int]) -> tuple[int, int]:
+    """(name groups, evidence outside the largest group) of name-key weights, as in `resolver.profile._features`."""
+    if len(classes) < 2:
+        return len(classes), 0
     return _grouped(tuple(sorted(classes.items())))
 
 
 @lru_cache(maxsize=_MEMO)
-def _tokens(cls: str) -> frozenset[str]:
-    return name_tokens((cls,))
-
-
-@lru_cache(maxsize=_MEMO)
-def _grouped(weights: tuple[tuple[str, int], ...]) -> tuple[int, int, frozenset[str]]:
-    """`_names` of two or more name keys (as in `resolver.profile._features`), memoised: a pure function."""
+def _grouped(weights: tuple[tuple[str, int], ...]) -> tuple[int, int]:
+    """`_names` of two or more name keys, memoised: a pure function of the weights."""
     counts = dict(weights)
     label = name_groups(counts)
     totals: dict[str, int] = {}
-    for cls, n in counts.items():
+    for cls, n in weights:
         totals[label[cls]] = totals.get(label[cls], 0) + n
     main = min(totals, key=lambda grp: (-totals[grp], grp))
-    minority = sum(n for grp, n in totals.items() if grp != main)
-    return len(totals), minority, name_tokens(counts)
+    return len(totals), sum(n for grp, n in totals.items() if grp != main)
 
 
 #: `Features` in field order.

@@ -6,7 +6,8 @@ built in one pass and then updated in place by repeats and by evidence joining a
 events (new, repeated under new ids, duplicated), merges through shared identifiers, hub and
 household status changes, near phones, splits, blocks, erasures and snapshot loads, every
 customer's profile, read through the memo or without it, equals the definition in every
-field, confidence and reasons included.
+field, confidence and reasons included. And `name_groups`, which both use, equals its plain
+first form.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Interaction, fields_of, from_json
+from resolver.names import name_groups, same_person, weak_key
 from resolver.profile import profile_from_scratch
 from resolver.resolver import Resolver
 from streams.synthetic import generate
@@ -164,3 +166,57 @@ def test_profiles_read_as_the_worker_reads_them_equal_the_definition() -> None:
             if cid in g.cust:
                 assert r.profile(cid) == profile_from_scratch(g, cid, g.cust[cid]), cid
     assert_profiles_are_the_definition(r)
+
+
+def plain_name_groups(weights: dict[str, int]) -> dict[str, str]:
+    """`resolver.names.name_groups` as first written (each key classified three times), the oracle."""
+    strong = sorted(k for k in weights if not weak_key(k))
+    label = plain_transitive(strong, {})
+    singles = sorted(k for k in weights if weak_key(k) and len(k.partition("_")[0]) > 1)
+    initials = sorted(k for k in weights if weak_key(k) and len(k.partition("_")[0]) <= 1)
+    for weak in (singles, initials):
+        if not weak:
+            continue
+        totals: dict[str, int] = {}
+        for k, grp in label.items():
+            totals[grp] = totals.get(grp, 0) + weights[k]
+        order = sorted(totals, key=lambda grp: (-totals[grp], grp))
+        members: dict[str, list[str]] = {grp: [] for grp in order}
+        for k, grp in label.items():
+            members[grp].append(k)
+        alone: list[str] = []
+        for k in weak:
+            fit = next((grp for grp in order if any(same_person(k, m) for m in members[grp])), None)
+            if fit is None:
+                alone.append(k)
+            else:
+                label[k] = fit
+        plain_transitive(alone, label)
+    return label
+
+
+def plain_transitive(keys: list[str], label: dict[str, str]) -> dict[str, str]:
+    own = {k: k for k in keys}
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            if own[a] != own[b] and same_person(a, b):
+                old, new = max(own[a], own[b]), min(own[a], own[b])
+                for c in keys:
+                    if own[c] == old:
+                        own[c] = new
+    label.update(own)
+    return label
+
+
+FIRSTS = ["a", "r", "p", "ra", "ravi", "rvai", "ravii", "asha", "aasha", "anil", "priya", "kumar"]
+LASTS = ["", "kumar", "kumr", "rao", "shah", "ravi"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.tuples(st.sampled_from(FIRSTS), st.sampled_from(LASTS)), st.integers(1, 4), max_size=7))
+def test_name_groups_equals_its_plain_form(drawn: dict[tuple[str, str], int]) -> None:
+    weights = {f"{first}_{last}" if last else first: n for (first, last), n in drawn.items()}
+    got = name_groups(weights)
+    want = plain_name_groups(weights)
+    assert got == want
+    assert list(got.items()) == list(want.items())  # the same order too
