@@ -49,9 +49,9 @@ class Summary:
     """
 
     __slots__ = (
-        "bridges", "cached", "classes", "corroborating", "effs", "emails", "keys", "letters", "named", "near", "near_q",
-        "phone_sources", "phones", "recurring", "refused", "seen_ids", "shared", "sources", "strong", "tally", "tokens",
-        "tps", "verified",
+        "bridges", "cached", "classes", "corroborating", "effs", "emails", "keys", "kiosk_phone", "letters", "named",
+        "near", "near_q", "other_phone", "phones", "recurring", "refused", "seen_ids", "shared", "sources", "strong",
+        "tally", "tokens", "tps", "verified",
     )  # fmt: skip
 
     def __init__(self, g: Graph, cust: Customer) -> None:
@@ -88,7 +88,8 @@ class Summary:
         self.classes: dict[str, int] = {}
         self.verified = False
         self.corroborating = self.near_q = self.refused = self.recurring = 0
-        self.phone_sources: set[str] = set()
+        # Where its linked phones came from: a kiosk, anywhere else (kiosk-only phones).
+        self.kiosk_phone = self.other_phone = False
         self.seen_ids: dict[str, int] = {}
         self.sources: tuple[tuple[str, str], ...] = ()
         self.tps: tuple[str, ...] = ()
@@ -151,7 +152,10 @@ class Summary:
                 self.refused += 1
             for key in eff:
                 if key[0] == "p":
-                    self.phone_sources.add(tp)
+                    if tp == "KIOSK":
+                        self.kiosk_phone = True
+                    else:
+                        self.other_phone = True
                     break
         if len(sources) != len(self.sources):
             self.sources = tuple(sorted(sources))
@@ -198,7 +202,7 @@ class Summary:
                 self.near_q,
                 self.refused,
                 self.shared,
-                len(self.phone_sources) == 1 and "KIOSK" in self.phone_sources,
+                self.kiosk_phone and not self.other_phone,
                 self.near,
                 recurring_accounts(self.seen_ids) if self.recurring else 0,
                 unnamed,
