@@ -18,9 +18,11 @@ per customer in `Graph.profiles`:
   (`Graph.forget_profiles`, before the change), whatever the step then reports; an
   operator's split or erasure drops them all.
 
-Invariant: ``summary.profile(g, cid, cust) == profile_from_scratch(g, cid, cust)`` for a
+Invariant: ``summary.profile(cid, cust) == profile_from_scratch(g, cid, cust)`` for a
 memoised summary at any time between steps (tests/unit/test_profile_oracle.py). Summaries are
-derived state: snapshots and state records never store them.
+derived state: snapshots and state records never store them. Name grouping and scoring are
+memoised per process (`functools.lru_cache`): pure functions of their arguments, so the
+memos hold for any graph and any config.
 """
 
 from __future__ import annotations
