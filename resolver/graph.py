@@ -15,7 +15,7 @@ union-find), and every piece of evidence belongs to the customer of its anchor.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resolver.config import ResolverConfig
 from resolver.digests import Digester
@@ -25,6 +25,9 @@ from resolver.identifiers import IdentifierParser
 from resolver.names import name_key
 from resolver.near import NearIndex
 from resolver.unionfind import DisjointSet
+
+if TYPE_CHECKING:
+    from resolver.summary import Summary
 
 __all__ = ["OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "holder_of", "is_person"]
 
@@ -172,8 +175,9 @@ class Graph:
         self.dirty: set[str] = set()
         #: phone key -> its new per-person split, between detecting and applying it
         self.regroup: dict[str, dict[str, str] | None] = {}
-        #: memoised profiles (`resolver.profile`), dropped for whatever a step touches
-        self.profiles: dict[str, Any] = {}
+        #: memoised customer summaries and their profiles (`resolver.summary`), kept up to date
+        #: by a repeat or evidence joining a customer, dropped for whatever else a step touches
+        self.profiles: dict[str, Summary] = {}
         self._names: dict[str, str] = {}
         self._classes: dict[str, str | None] = {}
         self._name_values: dict[str, str] = {}
@@ -310,6 +314,32 @@ class Graph:
         if not ev.anchor or ev.anchor not in self.uf:
             return None
         return self.by_root.get(self.uf.find(ev.anchor))
+
+    def forget_profiles(self, keys: list[str]) -> None:
+        """Drop the memoised profiles (`resolver.summary`) that read how `keys` link.
+
+        A key's status, sharing, per-person split and near links show on the customer that
+        holds it and on every customer holding evidence that carries it: those, and only
+        those, are dropped. Call before the change moves anything (the union-find is read).
+        """
+        memo = self.profiles
+        if not memo:
+            return
+        uf, by_root, evidence, nodes = self.uf, self.by_root, self.evidence, self.nodes
+        for key in keys:
+            if key in uf:
+                cid = by_root.get(uf.find(key))
+                if cid is not None:
+                    memo.pop(cid, None)
+            node = nodes.get(key)
+            if node is None:
+                continue
+            for vid in node.evidence:
+                ev = evidence.get(vid)
+                if ev is not None and ev.anchor and ev.anchor in uf:
+                    cid = by_root.get(uf.find(ev.anchor))
+                    if cid is not None:
+                        memo.pop(cid, None)
 
     def customer_evidence(self, cust: Customer) -> list[Evidence]:
         """The evidence anchored in a customer, in canonical order (earliest first)."""

@@ -151,8 +151,9 @@ def _own_channel(key: str, ev: Evidence) -> bool:
 
 def set_status(g: Graph, key: str, change: str, step: Step) -> None:
     """Apply a status change found by `observe` (or an operator's block)."""
-    # A status shows on every customer holding evidence with this key: drop all profiles.
-    g.profiles.clear()
+    # A status shows on the customer holding this key and on every customer holding evidence
+    # with it: their profiles are dropped.
+    g.forget_profiles([key])
     node = g.nodes[key]
     if key in g.regroup:
         # Whatever else changed, a new per-person split of the phone applies too.

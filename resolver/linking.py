@@ -17,8 +17,8 @@ from resolver.households import observe, set_status
 from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
 from resolver.outcome import Step
-from resolver.profile import see_again
 from resolver.reresolution import carrying, closure, raw_evidence, reresolve
+from resolver.summary import joined, see_again
 
 __all__ = ["add"]
 
@@ -86,7 +86,7 @@ def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
         seeds.add(ev.vid)
         reresolve(g, closure(g, seeds), step)
         return step
-    step.repeat = True
+    step.in_place = True
     if earliest and ev.at < cust.first:
         cust.first = ev.at
         g.mark("c/" + cid)
@@ -151,13 +151,17 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
     if len(roots) == 1 and not new_keys:
         cid = by_root.get(roots[0])
         if cid is not None:
-            # The common case: new evidence that only re-sees one customer's identifiers.
+            # The common case: new evidence that only re-sees one customer's identifiers
+            # (its membership and every status as they were): its summary takes it in.
             ev.anchor = anchor
             cust = g.cust[cid]
             if ev.at < cust.first:
                 cust.first = ev.at
                 g.mark("c/" + cid)
             step.touched.add(cid)
+            if g.profiles:
+                joined(g, cid, ev)
+            step.in_place = True
             return
     custs: list[Customer] = []
     fresh: list[str] = []

@@ -109,10 +109,21 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
     smallest label), then initials do the same; weak keys that fit no group are grouped
     among themselves.
     """
-    strong = sorted(k for k in weights if not weak_key(k))
+    strong: list[str] = []
+    singles: list[str] = []
+    initials: list[str] = []
+    for k in weights:  # `weak_key`, one partition per key
+        first, _, last = k.partition(KEY_JOIN)
+        if len(first) <= 1:
+            initials.append(k)
+        elif last:
+            strong.append(k)
+        else:
+            singles.append(k)
+    strong.sort()
+    singles.sort()
+    initials.sort()
     label = _transitive(strong, {})
-    singles = sorted(k for k in weights if weak_key(k) and len(k.partition(KEY_JOIN)[0]) > 1)
-    initials = sorted(k for k in weights if weak_key(k) and len(k.partition(KEY_JOIN)[0]) <= 1)
     for weak in (singles, initials):
         if not weak:
             continue
@@ -137,6 +148,9 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
 def _transitive(keys: list[str], label: dict[str, str]) -> dict[str, str]:
     """Group sorted `keys` by `same_person`, transitively, into `label` (smallest key labels)."""
     own = {k: k for k in keys}
+    if len(keys) < 2:
+        label.update(own)
+        return label
     for i, a in enumerate(keys):
         for b in keys[i + 1 :]:
             if own[a] != own[b] and same_person(a, b):

@@ -109,13 +109,13 @@ def near_refresh(g: Graph, keys: set[str], linked: set[str]) -> list[tuple[str, 
         for other in sorted(near):
             holds = near_holds(g, key, other)
             if near[other] != holds:
+                g.forget_profiles([key, other])
                 near[other] = holds
-                g.profiles.clear()
                 g.mark("n/" + key)
             partner = g.nodes.get(other)
             if partner is not None and partner.near is not None and partner.near.get(key) != holds:
+                g.forget_profiles([key, other])
                 partner.near[key] = holds
-                g.profiles.clear()
                 g.mark("n/" + other)
             if holds and key < other and key in linked and other in linked:
                 out.append((key, other))

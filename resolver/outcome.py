@@ -57,11 +57,12 @@ def touched_one(eid: str, cid: str, created: tuple[str, ...] = ()) -> Outcome:
 class Step:
     """What one step changed (a plain slots class: built once per event, so kept cheap)."""
 
-    __slots__ = ("absorbed", "created", "notes", "repeat", "touched")
+    __slots__ = ("absorbed", "created", "in_place", "notes", "touched")
 
     def __init__(self) -> None:
-        #: only counters moved (a repeat of known evidence): memoised profiles were updated in place
-        self.repeat = False
+        #: the core brought the memoised profile of the one touched customer up to date itself
+        #: (a repeat moved its counters, or new evidence joined it: `resolver.summary`)
+        self.in_place = False
         self.touched: set[str] = set()
         self.absorbed: dict[str, str] = {}
         self.created: list[str] = []

@@ -1,20 +1,20 @@
-"""A customer's profile and the evidence features its confidence is scored on.
+"""A customer's profile and the evidence features its confidence is scored on: the definition.
 
 Built from the customer's distinct evidence (`Graph.customer_evidence`), so its cost grows
 with what is known about the customer, not with how often it was seen. Confidence is a
 function of distinct evidence alone (a bot repeating itself cannot raise or lower it); the
 counters (``event_count``, first and last seen, the most frequent name) come from a `Tally`.
 
-`Resolver` memoises (profile, tally) per customer. A repeat (an event that only moves
-counters) updates a memoised entry in place, O(names of the customer), through `see_again`;
-any other step drops the memo of every customer it touches (and any status change drops
-them all), so a memoised profile always equals a fresh one.
+`profile_from_scratch` is the plain definition of every field and feature, kept as the
+oracle: `Resolver` serves profiles from per-customer summaries (`resolver.summary`), built
+in one pass and then kept up to date as evidence joins, and property tests hold them equal
+to this function after any operations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from resolver.confidence import Features, score
@@ -23,7 +23,15 @@ from resolver.graph import OK, Customer, Graph, holder_of
 from resolver.names import KEY_JOIN, name_groups
 from resolver.nearlinks import near_links
 
-__all__ = ["Profile", "Tally", "build_profile", "see_again"]
+__all__ = [
+    "Profile",
+    "Tally",
+    "email_letters",
+    "name_tokens",
+    "profile_from_scratch",
+    "recurring_accounts",
+    "weak_bridges",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,10 @@ class Tally:
         self.first: int | None = None
         self.last: int | None = None
         self.names: dict[str, list[int]] = {}
+        self.extend(evidence)
+
+    def extend(self, evidence: Iterable[Evidence]) -> None:
+        """Count evidence not counted yet (all its interactions)."""
         for ev in evidence:
             self.count += ev.count
             if self.first is None or ev.at < self.first:
@@ -98,8 +110,8 @@ class Tally:
         return min(names, key=lambda n: (-names[n][0], -names[n][1], n)) if names else None
 
 
-def build_profile(g: Graph, customer_id: str, cust: Customer) -> tuple[Profile, Tally]:
-    """A fresh profile of a live customer, and the tally its counters came from."""
+def profile_from_scratch(g: Graph, customer_id: str, cust: Customer) -> Profile:
+    """A fresh profile of a live customer, every field computed from its evidence as defined here."""
     members = g.uf.members(cust.root)
     evidence = g.customer_evidence(cust)
     phones = sorted({holder_of(k)[2:] for k in members if k[0] == "p"})
@@ -119,20 +131,7 @@ def build_profile(g: Graph, customer_id: str, cust: Customer) -> tuple[Profile, 
         confidence=value,
         confidence_reasons=reasons,
     )
-    return profile, tally
-
-
-def see_again(g: Graph, customer_id: str, name: str | None, at: int) -> None:
-    """Bring a memoised profile up to date with one more interaction of known evidence."""
-    entry = g.profiles.get(customer_id)
-    if entry is None:
-        return
-    profile, tally = entry
-    tally.see(name, at)
-    g.profiles[customer_id] = (
-        replace(profile, name=tally.name(), first_seen=tally.first, last_seen=tally.last, event_count=tally.count),
-        tally,
-    )
+    return profile
 
 
 def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evidence], events: int) -> Features:
@@ -182,13 +181,13 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         verified_phone=verified,
         corroborating_events=corroborating,
         # A bridge needs phones/emails on both sides: most customers have one or none.
-        weak_bridges=_weak_bridges(set(members), effs) if strong >= 2 else 0,
+        weak_bridges=weak_bridges(set(members), effs) if strong >= 2 else 0,
         near_quarantined=near_q,
         refused_merges=refused,
         shared_phone=any(nodes[k].shared for k in members if k[0] == "p"),
         kiosk_only_phone=phone_sources == {"KIOSK"},
         near_phones=near,
-        accounts=_accounts(seen_ids),
+        accounts=recurring_accounts(seen_ids),
         unnamed_emails=_unnamed_emails(members, counts),
     )
 
@@ -199,12 +198,12 @@ def _unnamed_emails(members: list[str], names: dict[str, int]) -> int:
     Most addresses are made of their owner's names (``asha.rao``, ``arao``, ``rao.family``):
     one that holds none of a customer's names often belongs to someone merged in.
     """
-    tokens = {t for key in names for t in key.split(KEY_JOIN) if len(t) >= 3}
+    tokens = name_tokens(names)
     if not tokens:
         return 0
     out = 0
     for key in {holder_of(k) for k in members if k[0] == "e"}:
-        local = "".join(ch for ch in key[2:].partition("@")[0] if ch.isalpha())
+        local = email_letters(key)
         if not any(t in local for t in tokens):
             out += 1
     return out
@@ -215,7 +214,17 @@ def _unnamed_emails(members: list[str], names: dict[str, int]) -> int:
 _MANY_RECORDS_EXPECTED = frozenset({"CRM"})
 
 
-def _accounts(seen_ids: dict[str, int]) -> int:
+def name_tokens(names: Iterable[str]) -> frozenset[str]:
+    """The tokens of three letters or more of name keys: what an email address is searched for."""
+    return frozenset(t for key in names for t in key.split(KEY_JOIN) if len(t) >= 3)
+
+
+def email_letters(key: str) -> str:
+    """The letters of an email key's local part (``e:asha.rao1@x.in`` -> ``asharao``)."""
+    return "".join(ch for ch in key[2:].partition("@")[0] if ch.isalpha())
+
+
+def recurring_accounts(seen_ids: dict[str, int]) -> int:
     """The most touchpoint ids of one touchpoint that recur (on two or more pieces of evidence).
 
     Touchpoints of `_MANY_RECORDS_EXPECTED` are not counted.
@@ -230,7 +239,7 @@ def _accounts(seen_ids: dict[str, int]) -> int:
     return max(per.values(), default=0)
 
 
-def _weak_bridges(members: set[str], effs: Iterable[list[str]]) -> int:
+def weak_bridges(members: set[str], effs: Iterable[list[str]]) -> int:
     """Count links made by a single piece of evidence whose removal separates phones/emails on both sides."""
     adj: dict[str, dict[str, int]] = {}
     for eff in effs:

@@ -33,8 +33,9 @@ from resolver.identifiers import kind_of, mask
 from resolver.interaction import Fields, Interaction
 from resolver.linking import add
 from resolver.outcome import Merged, Outcome, Step, touched_one
-from resolver.profile import Profile, build_profile
+from resolver.profile import Profile
 from resolver.review import ReviewPair
+from resolver.summary import Summary
 
 __all__ = ["Ingested", "Resolver"]
 
@@ -220,24 +221,25 @@ class Resolver:
     def profile(self, customer_id: str, *, memo: bool = True) -> Profile | None:
         """The profile of a live customer id (None for absorbed, erased or unknown ids).
 
-        Memoised per customer (``memo=False`` neither reads nor fills the memo, for one-off
-        sweeps). The memo is dropped for every customer a step touches, creates or absorbs,
-        and entirely on any status change; a repeat updates it in place. So a memoised profile
-        always equals a fresh one.
+        Memoised per customer as a summary (`resolver.summary`; ``memo=False`` neither reads
+        nor fills the memo, for one-off sweeps). The memo is dropped for every customer a step
+        touches, creates or absorbs, and for every customer a status change shows on; a
+        repeat, or new evidence that only re-sees one customer's identifiers, updates it in
+        place. So a memoised profile always equals a fresh one
+        (`resolver.profile.profile_from_scratch`).
         """
         g = self._g
         cust = g.cust.get(customer_id)
         if cust is None:
             return None
         if not memo:
-            return build_profile(g, customer_id, cust)[0]
-        hit = g.profiles.get(customer_id)
-        if hit is None:
+            return Summary.build(g, cust).profile(customer_id, cust)
+        summary: Summary | None = g.profiles.get(customer_id)
+        if summary is None:
             if len(g.profiles) >= _PROFILE_MEMO:
                 g.profiles.clear()
-            hit = g.profiles[customer_id] = build_profile(g, customer_id, cust)
-        profile: Profile = hit[0]
-        return profile
+            summary = g.profiles[customer_id] = Summary.build(g, cust)
+        return summary.profile(customer_id, cust)
 
     def lookup(self, raw: str, kind: str) -> Lookup:
         """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""
@@ -289,8 +291,8 @@ class Resolver:
     # ---------------------------------------------------------------- outcomes
 
     def _forget_profiles(self, step: Step) -> None:
-        if step.repeat:
-            return  # the core brought the memo up to date (`resolver.profile.see_again`)
+        if step.in_place:
+            return  # the core brought the memo up to date (`resolver.summary`)
         memo = self._g.profiles
         for cid in step.touched:
             memo.pop(cid, None)
