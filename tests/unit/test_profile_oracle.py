@@ -46,7 +46,8 @@ CONFIGS = [
 ]
 
 Op = tuple[str, Any]
-KINDS = ["event"] * 8 + ["variant"] * 4 + ["repeat"] * 2 + ["check"] * 3 + ["dup", "split", "block", "erase", "load"]
+KINDS = ["event"] * 8 + ["variant"] * 4 + ["repeat"] * 2 + ["check"] * 3
+KINDS += ["dup", "split", "block", "erase", "load", "merge", "merge", "dismiss"]
 
 
 @st.composite
@@ -137,6 +138,12 @@ def step(r: Resolver, kind: str, arg: Any, seen: list[Interaction]) -> Resolver:
         elif kind == "split" and explanation.nodes:
             targets = [n["id"] for n in explanation.nodes] + list(explanation.events)
             r.split(cid, targets[arg % len(targets)])
+        elif kind in ("merge", "dismiss") and len(customers) >= 2:
+            other = customers[(arg // len(customers) + 1 + customers.index(cid)) % len(customers)]
+            if kind == "merge":
+                r.merge(cid, other)  # accepted or refused: the profiles must agree either way
+            else:
+                r.dismiss(cid, other)
     return r
 
 
