@@ -231,7 +231,7 @@ def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
         settings.grace_seconds * 1000,
         settings.topic_resolved,
         ports,
-        BackgroundSnapshot(Path(settings.data_dir) / "snapshots"),
+        BackgroundSnapshot(Path(settings.data_dir) / "snapshots" / settings.app_id),
         settings.snapshot_seconds,
         interactions_topic=settings.topic_interactions,
     )
