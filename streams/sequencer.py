@@ -138,10 +138,10 @@ class Sequencer:
         self.manifest: Manifest | None = None
         #: records of the older state format, deleted with the first snapshot
         self._forget: list[bytes] = []
-        #: events and actions applied since the snapshot being taken or last written
+        #: events, actions and window-closing ticks applied since the snapshot being taken or last written
         self._changes_since_snapshot = 0
         self._snapshot_started_at = 0.0
-        #: when events or an action were last applied (the stage is idle a while after)
+        #: when events, an action or a window-closing tick were last applied (the stage is idle a while after)
         self._changed_at = 0.0
 
     # -- ownership --------------------------------------------------------------------------
@@ -241,9 +241,17 @@ class Sequencer:
                         steps = self._action(pipeline, rec.offset, json.loads(rec.value))
                         self._changes_since_snapshot += 1
                         self._changed_at = self.clock()
+                    closed = 0
                     for step in steps:  # built one by one: a tick can close a backlog's many windows
                         await self._write(step, epoch)
+                        closed += len(step.closed)
                         await asyncio.sleep(0)
+                    if closed and rec.kind == TICK:
+                        # Windows closed: a change too. Otherwise the idle snapshot taken after a backlog's
+                        # last event would leave every window close (every customer's profile, built and
+                        # published again) to the tail that a restart replays.
+                        self._changes_since_snapshot += 1
+                        self._changed_at = self.clock()
                     rt.applied_offset = rec.offset
                     if rec.kind == TICK:
                         await self.ports.mirror.check(False)

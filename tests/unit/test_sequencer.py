@@ -389,3 +389,45 @@ def test_background_snapshot_takes_the_snapshot_in_a_child(tmp_path: Path) -> No
     offset, data, _took = done
     assert offset == 7 and data == expected
     assert not snap.running and not list(tmp_path.iterdir())
+
+
+def test_windows_closed_after_the_idle_snapshot_are_snapshotted_too() -> None:
+    """A backlog's last event, its idle snapshot, then the tick that closes its windows: a second snapshot.
+
+    Without it a restart would replay that tick: every window of the backlog closed and
+    every customer published again before a fresh event's window (bench: 12 s after kill -9).
+    A tick that closes nothing is no change: an idle stage does not snapshot on every tick.
+    """
+    now = [0.0]
+    kafka = FakeKafka()
+    seq = sequencer(kafka, interval_s=3600.0)
+    seq.clock = lambda: now[0]
+    (batch,) = encode_batches(EVENTS[:30], max_bytes=1 << 30)
+    ticks = [json.dumps({"now": NOW + ms}).encode() for ms in (0, 60_000, 61_000)]
+    log = [LinkRecord(0, TICK, ticks[0]), LinkRecord(1, BATCH, batch)]
+
+    async def scenario() -> list[int]:
+        stored: list[int] = []
+
+        async def tend() -> None:
+            await seq.tend()  # starts one when due
+            await seq.tend()  # stores it
+            manifest = unpack_state(kafka.state).manifest
+            if manifest is not None and (not stored or stored[-1] != manifest.offset):
+                stored.append(manifest.offset)
+
+        await seq.restore()
+        await seq.apply(log, seq.rt.writer_epoch)
+        now[0] += 2.0  # idle after the events
+        await tend()
+        published = len(kafka.published)
+        await seq.apply([LinkRecord(2, TICK, ticks[1])], seq.rt.writer_epoch)  # closes the windows
+        assert len(kafka.published) > published
+        now[0] += 2.0
+        await tend()
+        await seq.apply([LinkRecord(3, TICK, ticks[2])], seq.rt.writer_epoch)  # closes nothing
+        now[0] += 2.0
+        await tend()
+        return stored
+
+    assert asyncio.run(scenario()) == [1, 2]
