@@ -21,6 +21,7 @@ BGSAVE): the ordered stage goes on applying while the child writes the bytes to 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -163,6 +164,9 @@ class BackgroundSnapshot:
         if pid == 0:  # the child: write the file and leave, touching nothing of the parent's I/O
             code = 1
             try:
+                # Background work: the stage it was forked from (fresh events, heartbeats) goes first.
+                with contextlib.suppress(OSError):
+                    os.nice(10)
                 tmp = path.with_suffix(".tmp")
                 tmp.write_bytes(pipeline.snapshot())
                 os.replace(tmp, path)
