@@ -204,7 +204,10 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
     if isinstance(event.occurred_at, bool) or not isinstance(event.occurred_at, int):
         problems.append("occurred_at: must be an integer of epoch milliseconds")
     else:
-        if event.occurred_at < _MIN_TIME_MS:
+        if _MIN_TIME_MS // 1000 <= event.occurred_at < _MIN_TIME_MS // 10:
+            # 2000-01-01 onwards read as seconds: a producer writing seconds is common; say so.
+            problems.append("occurred_at: looks like epoch seconds; epoch milliseconds expected")
+        elif event.occurred_at < _MIN_TIME_MS:
             problems.append("occurred_at: before 2000-01-01")
         if limits.now_ms is not None and event.occurred_at > limits.now_ms + _DAY_MS:
             problems.append("occurred_at: more than a day in the future")

@@ -61,3 +61,16 @@ def test_the_consumer_dead_letters_a_spoofed_name_with_a_clear_reason() -> None:
     assert isinstance(reason, DeadLetterReason)
     assert (reason.stage, reason.code) == ("validate", "invalid")
     assert reason.detail == "name: contains a control or bidirectional formatting character (U+202E)"
+
+
+@pytest.mark.parametrize("value", [NOW // 1000, 946_684_800, "1714557600"])
+def test_epoch_seconds_are_refused_with_a_reason_that_says_so(value: int | str) -> None:
+    obj = {**GOOD.to_record(), "occurred_at": value}
+    with pytest.raises(InvalidInteraction, match="looks like epoch seconds; epoch milliseconds expected"):
+        from_json(obj)
+    assert plain_fields(obj) is None  # the replay fast path agrees
+
+
+def test_times_before_2000_in_milliseconds_keep_their_reason() -> None:
+    event = dataclasses.replace(GOOD, occurred_at=946_684_799_999)
+    assert validate(event) == ["occurred_at: before 2000-01-01"]
