@@ -186,11 +186,6 @@ class PhoneNormaliser:
         digits = key.lstrip("+")
         if len(digits) < 5 or len(digits) > 17:
             return Phone(key, "invalid")
-        # One digit typed over and over (``0000000000``, ``+91 00000 00000``) fills a required
-        # field: a placeholder whether or not it parses, and counted as one.
-        national = digits[len(self._cc) :] if key.startswith(self._cc_prefix) else digits
-        if len(set(national)) <= 1:
-            return Phone(key, "junk")
         if not key.isascii():  # other scripts' digits (٩, ९): the library maps them to ASCII
             return self._slow(key)
         national = self._fast_national(key)

@@ -79,10 +79,17 @@ def test_every_way_of_writing_an_extension_links_the_main_line(raw: str) -> None
 # masked values and placeholders are junk: never a link, counted as junk
 
 
-@pytest.mark.parametrize("raw", ["98XXXXXX10", "+91 98******10", "+91 98xxxxxx10", "98\u2026\u202610", "0000000000"])
+@pytest.mark.parametrize("raw", ["98XXXXXX10", "+91 98******10", "+91 98xxxxxx10", "98\u2026\u202610", "9999999999"])
 def test_masked_and_placeholder_phones_are_junk(parser: IdentifierParser, raw: str) -> None:
     rejected = extracted(parser, phone=raw)
     assert len(rejected) == 1 and rejected[0].startswith("phone:junk:"), rejected
+
+
+def test_a_row_of_zeros_is_refused(parser: IdentifierParser) -> None:
+    """``0000000000`` is no number (`phonenumbers` refuses it): invalid, as the library reads it
+    (``junk`` is kept for placeholders that parse, `resolver.phones`), and it never links."""
+    rejected = extracted(parser, phone="0000000000")
+    assert len(rejected) == 1 and rejected[0].startswith("phone:invalid:"), rejected
 
 
 @pytest.mark.parametrize(
