@@ -313,7 +313,7 @@ def identifiable_events(events: Iterable[Mapping[str, Any]]) -> set[str]:
     anonymous visit that typed a number no other event carries. Values are compared loosely,
     more loosely than any resolver, so that no linkable event is left out: a phone by the last
     nine digits typed before an extension marker, and as shared when another phone is one
-    digit away from it (a typo some rule may correct); masks leave too few digits and compare
+    digit or one swap of neighbours away from it (a typo some rule may correct); masks leave too few digits and compare
     as nothing; an email lower case with dots and a ``+tag`` dropped from the local part. Junk
     and store numbers that many events share count as shared: those events stay in. Judged on
     the events alone (no truth, no resolver). Repeated sends of one event id are one event.
@@ -329,13 +329,17 @@ def identifiable_events(events: Iterable[Mapping[str, Any]]) -> set[str]:
         if carries_identifier(event):
             candidates[eid] = values
     shared = {value for value, held in holders.items() if len(held) > 1}
-    # A phone one digit from another phone (a typo) may link too: count it as shared.
+    # A phone one digit from another phone, or with two neighbouring digits swapped (a typo),
+    # may link too: count it as shared.
     near: dict[str, set[str]] = defaultdict(set)
     for value in holders:
         if value.startswith("p:"):
             digits = value[2:]
             for i in range(len(digits)):
                 near[digits[:i] + "?" + digits[i + 1 :]].add(value)
+                swapped = "p:" + digits[:i] + digits[i + 1 : i + 2] + digits[i] + digits[i + 2 :]
+                if swapped != value and swapped in holders:
+                    shared.add(value)
     for values in near.values():
         if len(values) > 1:
             shared |= values
