@@ -257,6 +257,17 @@ def classify_false(r: Run, only: set[str]) -> tuple[Counter[str], dict[str, list
     return counts, examples
 
 
+def _by_class(counts: Counter[str]) -> Counter[str]:
+    """The classes of `classify_missed` without their detail (what the smaller side carries)."""
+    out: Counter[str] = Counter()
+    for label, n in counts.items():
+        head = label.split(":")[0] if label.startswith("nothing-shared") else label
+        if label.startswith("direct:"):
+            head = "direct: " + " + ".join(sorted({part.strip().split("/")[0] for part in label[7:].split(",")}))
+        out[head] += n
+    return out
+
+
 def _table(title: str, counts: Counter[str], total: int) -> None:
     print(f"\n{title} (pairs; share of all such pairs)")
     for label, n in counts.most_common():
@@ -287,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.figures_only:
             continue
         missed, mex = classify_missed(r, r.identified)
+        _table("missed pairs, events carrying an identifier, by class", _by_class(missed), sum(missed.values()))
         _table("missed pairs, events carrying an identifier", missed, sum(missed.values()))
         false, fex = classify_false(r, r.identified)
         _table("false pairs", false, max(1, sum(false.values())))

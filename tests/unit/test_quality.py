@@ -14,12 +14,13 @@ The data has the real-world patterns of issue 18 (extensions, masks, swapped nam
 mailboxes, shared lines). Floors sit a little under what seed 1 measures, so a regression fails
 and noise does not. Seed 1 (seeds 2 and 3): identified P 0.9962 (0.9950, 0.9966), R 0.9335
 (0.9353, 0.9388), AUC 0.930 (0.926, 0.905); identifiable P 0.9962, R 0.9444 (0.9443, 0.9487).
-What recall misses on identified events (`python -m bench.quality`, seed 1): 80% of the pairs
+What recall misses on identified events (`python -m bench.quality`, seed 1): 77% of the pairs
 share no identifier value at all (two phones of one person, a web visit with an email only
 beside kiosk visits with a phone, placeholders typed at a kiosk), 15% share only a store's
 own phone (a hub, given for customers who refuse theirs), 4% are a typo one digit away where
-a side has no name or only a first name (the near-phone rule needs a surname), and 2% are
-events without a name on a phone split between two people (ambiguous: each could be either).
+a side has no name or only a first name (the near-phone rule needs a surname), 2% are events
+without a name on a phone split between two people (each could be either), 1% share only a
+placeholder (``9999999999``) and 0.4% are links the limits refuse (a fourth phone).
 """
 
 from __future__ import annotations
