@@ -9,6 +9,7 @@ err towards "same person": `names_similar` on single tokens, `same_person` on na
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 
@@ -20,6 +21,10 @@ __all__ = [
 KEY_JOIN = "_"
 
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari"})
+#: Written after a name, never a surname: generations and degrees.
+_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "md", "phd", "esq", "mba", "ca"})
+#: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.
+_BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 
 
 def name_class(name: str | None) -> str | None:
@@ -38,19 +43,39 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     """(first class, last-token class or None) of a name, folded as in `name_class`; None when absent.
 
     The last token is what tells two people with one first name apart (``Ravi Kumar`` /
-    ``Ravi Shah``); a single-token name has none.
+    ``Ravi Shah``); a single-token name has none. As CRMs and forms write names:
+
+    * ``Rao, Asha K.`` (surname, comma, given names) is Asha Rao, not "Rao K.";
+    * a part in brackets (``Asha Rao (Mrs)``, ``(home)``) says nothing about who it is;
+    * a generational suffix or a degree at the end (``Jr.``, ``III``, ``MD``) is not a surname,
+      with or without a comma before it.
     """
     if not name:
         return None
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    tokens: list[str] = []
-    for token in folded.replace(".", " ").replace(",", " ").split():
-        letters = "".join(ch for ch in token if ch.isalpha())
-        if letters and (tokens or letters not in _TITLES):
-            tokens.append(letters)
+    folded = _BRACKETS.sub(" ", folded)
+    head, comma, tail = folded.partition(",")
+    if comma:
+        given = _tokens(tail.replace(",", " "), titles=True)
+        family = _tokens(head, titles=True)
+        if given and family and given[0] not in _SUFFIXES:
+            return given[0], family[-1]
+    tokens = _tokens(folded.replace(",", " "), titles=True)
+    while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
+        tokens.pop()
     if not tokens:
         return None
     return tokens[0], (tokens[-1] if len(tokens) > 1 else None)
+
+
+def _tokens(text: str, *, titles: bool) -> list[str]:
+    """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped."""
+    tokens: list[str] = []
+    for token in text.replace(".", " ").split():
+        letters = "".join(ch for ch in token if ch.isalpha())
+        if letters and (tokens or not titles or letters not in _TITLES):
+            tokens.append(letters)
+    return tokens
 
 
 def name_key(name: str | None) -> str | None:

@@ -9,7 +9,9 @@
 
 An extension (``+1-215-555-0125 x2291``, ``022 2345 6789 extn 12``, ``;ext=12``) is not part
 of the number: it is cut off before the digits are taken, so the result is the main line
-(``+12155550125``), never the digits run together (``+121555501252291``). A main line is
+(``+12155550125``), never the digits run together (``+121555501252291``). A number a spreadsheet exported as a decimal (``9876543210.0``) is read
+without its ``.0``; one it showed in scientific notation (``9.87654321E+09``) lost digits and
+is junk. A field holding two numbers (``98765 43210 / 98765 43211``) gives its first. A main line is
 linkable like any number; whether several people behind one is a shared line is for the
 linking rules to decide, not for normalisation.
 
@@ -44,6 +46,10 @@ _EXTENSION = re.compile(
     re.IGNORECASE,
 )
 _SPACING = re.compile(r"[\s().\-/]")
+#: Separates two numbers typed into one field.
+_LIST = re.compile(r"\s*[/,;|]\s*|\s+or\s+", re.IGNORECASE)
+#: A number a spreadsheet exported as a decimal: ``9876543210.0`` is ``9876543210``.
+_FLOAT = re.compile(r"\s*(\+?\d{7,})\.0+\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +164,21 @@ class PhoneNormaliser:
         A masked number or a placeholder word is ``junk`` with the typed text, spacing and
         punctuation removed, as its value (``98******10``); an extension is cut off.
         """
+        if ".0" in raw:  # a substring test first: the pattern is for the few that hold one
+            spreadsheet = _FLOAT.fullmatch(raw)
+            if spreadsheet is not None:
+                raw = spreadsheet.group(1)
         if _SPECIAL.search(raw) is not None:  # one search: plain spellings skip what follows
             if self._junk.phone_text(raw):
                 return Phone(_SPACING.sub("", raw), "junk")
             raw = _split_special(raw)[0]
-        return self._cached(_canonical(raw, self._intl_prefix))
+        found = self._cached(_canonical(raw, self._intl_prefix))
+        if found.status == "invalid" and _LIST.search(raw) is not None:
+            # Two numbers in one field ("98765 43210 / 98765 43211"): the first is the number.
+            first = self.normalise(_LIST.split(raw, 1)[0])
+            if first.status != "invalid":
+                return first
+        return found
 
     def international(self, digits: str) -> Phone:
         """A number given in international digits without ``+`` (a WhatsApp id)."""

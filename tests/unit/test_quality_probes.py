@@ -162,3 +162,71 @@ def test_a_family_mailbox_with_different_phones_and_names_keeps_the_couple_apart
     ]
     parts = every_order(events)
     assert frozenset({"p1", "p2"}) in parts and frozenset({"r1", "r2"}) in parts
+
+
+# ---------------------------------------------------------------------------------------------
+# fields as CRM and spreadsheet exports hold them
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("9876543210.0", "+919876543210"),  # a spreadsheet's decimal
+        ("+919876543210.00", "+919876543210"),
+        ("98765 43210 / 98765 43211", "+919876543210"),  # two numbers in one field: the first
+        ("98765 43210, 98765 43211", "+919876543210"),
+        ("+91 98765 43210 or 98765 43211", "+919876543210"),
+        ("Mob: +91 98765 43210 (home)", "+919876543210"),
+    ],
+)
+def test_exported_phone_fields_read_as_their_number(parser: IdentifierParser, raw: str, e164: str) -> None:
+    extracted = parser.extract(ev("x", 0, "WEB", src="s", phone=raw))
+    assert extracted.keys == ("p:" + e164, "t:WEB:s"), extracted
+
+
+@pytest.mark.parametrize("raw", ["9.87654321E+09", "9.876543210e9", "9.87654E+09"])
+def test_a_number_in_scientific_notation_is_junk(parser: IdentifierParser, raw: str) -> None:
+    """Its digits run together would be another, valid number (9.87654321E9 is not +91 98765 43219)."""
+    rejected = extracted(parser, phone=raw)
+    assert len(rejected) == 1 and rejected[0].startswith("phone:junk:"), rejected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Asha Rao <asha.rao@gmail.com>",
+        '"Rao, Asha" <Asha.Rao@Gmail.com>',
+        "<asha.rao@gmail.com>",
+        "mailto:asha.rao@gmail.com;",
+        "asha.rao@gmail.com, asha@raodesigns.in",
+        "'asha.rao@gmail.com'",
+        "asha.rao @ gmail.com",
+        "asha.rao@gmail..com",
+    ],
+)
+def test_exported_email_fields_read_as_their_address(parser: IdentifierParser, raw: str) -> None:
+    extracted = parser.extract(ev("x", 0, "WEB", src="s", email=raw))
+    assert extracted.keys == ("e:asharao@gmail.com", "t:WEB:s"), extracted
+
+
+def test_spacing_inside_an_address_is_not_a_list() -> None:
+    """``ravi kumar@gmail.com`` is a typo of someone's address, never ``kumar@gmail.com``."""
+    rejected = extracted(IdentifierParser(ResolverConfig()), email="ravi kumar@gmail.com")
+    assert rejected and rejected[0].startswith("email:invalid:")
+
+
+@pytest.mark.parametrize(
+    "written", ["Rao, Asha K.", "RAO, Asha Kumari", "Mrs. Rao, Asha", "Asha Rao (Mrs)", "Asha Rao, MD", "Asha Rao Jr."]
+)
+def test_names_as_crms_write_them_are_one_person(written: str) -> None:
+    from resolver.names import name_key
+
+    assert name_key(written) == "asha_rao"
+    phone = "98450 12345"
+    events = [
+        ev("k1", 0, phone=phone, name="Asha Rao"),
+        ev("k2", 1, phone=phone, email="asha.rao@gmail.com", name=written),
+        ev("k3", 2, phone=phone, email="asha@raodesigns.in", name=written),
+        ev("w1", 3, "WHATSAPP", src="919845012345", name="Asha Rao"),
+    ]
+    assert every_order(events) == {frozenset(e.event_id for e in events)}
