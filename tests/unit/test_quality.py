@@ -13,7 +13,7 @@ customers, ~50k events, about 15 s: at 3,000 the confidence AUC moved by 0.1 bet
 The data has the real-world patterns of issue 18 (extensions, masks, swapped names, family
 mailboxes, shared lines). Floors sit a little under what seed 1 measures, so a regression fails
 and noise does not. Seed 1 (seeds 2 and 3): identified P 0.9962 (0.9950, 0.9966), R 0.9335
-(0.9353, 0.9388), AUC 0.930 (0.926, 0.905); identifiable P 0.9962, R 0.9444 (0.9443, 0.9487).
+(0.9353, 0.9388), AUC 0.930 (0.917, 0.905); identifiable P 0.9962, R 0.9444 (0.9442, 0.9487).
 What recall misses on identified events (`python -m bench.quality`, seed 1): 77% of the pairs
 share no identifier value at all (two phones of one person, a web visit with an email only
 beside kiosk visits with a phone, placeholders typed at a kiosk), 15% share only a store's
