@@ -340,9 +340,9 @@ def identifiable_events(events: Iterable[Mapping[str, Any]]) -> set[str]:
                 swapped = "p:" + digits[:i] + digits[i + 1 : i + 2] + digits[i] + digits[i + 2 :]
                 if swapped != value and swapped in holders:
                     shared.add(value)
-    for values in near.values():
-        if len(values) > 1:
-            shared |= values
+    for bucket in near.values():
+        if len(bucket) > 1:
+            shared |= bucket
     return {eid for eid, values in candidates.items() if any(value in shared for value in values)}
 
 

@@ -9,11 +9,13 @@
 
 An extension (``+1-215-555-0125 x2291``, ``022 2345 6789 extn 12``, ``;ext=12``) is not part
 of the number: it is cut off before the digits are taken, so the result is the main line
-(``+12155550125``), never the digits run together (``+121555501252291``). A number a spreadsheet exported as a decimal (``9876543210.0``) is read
-without its ``.0``; one it showed in scientific notation (``9.87654321E+09``) lost digits and
-is junk. A field holding two numbers (``98765 43210 / 98765 43211``) gives its first. A main line is
+(``+12155550125``), never the digits run together (``+121555501252291``). A main line is
 linkable like any number; whether several people behind one is a shared line is for the
 linking rules to decide, not for normalisation.
+
+Exports: a number a spreadsheet wrote as a decimal (``9876543210.0``) is read without its
+``.0``; one it showed in scientific notation (``9.87654321E+09``) lost digits and is junk; a
+field holding two numbers (``98765 43210 / 98765 43211``) gives its first.
 
 Cost model (see FAUST_NOTES): a `phonenumbers` parse with validation is ~30-60 us, while most
 raw spellings of one number differ only in punctuation. So we first reduce the raw text to a

@@ -159,9 +159,7 @@ def run(
     identified = identifiable = before = None
     if facts is not None:
         identified = evaluate(truth, assignments, confidence=confidence, only=facts.identified, threshold=threshold)
-        identifiable = evaluate(
-            truth, assignments, confidence=confidence, only=facts.identifiable, threshold=threshold
-        )
+        identifiable = evaluate(truth, assignments, confidence=confidence, only=facts.identifiable, threshold=threshold)
         before = before_crm(facts.touchpoints, truth)
     return Report(every, identified, before, identifiable)
 

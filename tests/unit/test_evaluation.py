@@ -192,7 +192,11 @@ def test_identifiable_events_share_a_value_with_another_event() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["WEB", "KIOSK", "WHATSAPP"]), st.integers(0, 5), st.integers(0, 5)), max_size=12))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["WEB", "KIOSK", "WHATSAPP"]), st.integers(0, 5), st.integers(0, 5)), max_size=12
+    )
+)
 def test_identifiable_events_are_identified_and_do_not_depend_on_order(rows: list[tuple[str, int, int]]) -> None:
     events = [
         {"event_id": f"e{i}", "touchpoint": tp, "source_id": f"{'9198765432' if tp == 'WHATSAPP' else 's'}{src}",

@@ -108,7 +108,9 @@ def test_a_swapped_name_and_an_initial_with_two_emails_keep_one_phone() -> None:
 
 def test_an_initial_joins_the_person_whose_surname_it_carries() -> None:
     """``V. Verma`` is Varun Verma, although the heavier group holds a bare ``Vikram``."""
-    label = name_groups({"vikram_saxena": 5, "saxena_vikram": 2, "vikram": 2, "varun_verma": 3, "varun": 2, "v_verma": 2})
+    label = name_groups(
+        {"vikram_saxena": 5, "saxena_vikram": 2, "vikram": 2, "varun_verma": 3, "varun": 2, "v_verma": 2}
+    )
     assert label["v_verma"] == label["varun_verma"] != label["vikram_saxena"]
     # With no surname to go by, the heavier group still takes it.
     label = name_groups({"vikram": 3, "varun": 1, "v_verma": 1})

@@ -134,7 +134,9 @@ def test_a_business_line_given_by_five_colleagues_fuses_none_of_them() -> None:
     """A switchboard below the hub threshold, no email anywhere, each colleague seen twice."""
     line = "022 2345 6789"
     names = ["Suresh Iyer", "Meena Pillai", "Farhan Khan", "Joseph Thomas", "Priya Nair"]
-    events = [ev(f"k{i}{j}", 2 * i + j, phone=line, src=f"KC-{i}{j}", name=n) for i, n in enumerate(names) for j in (0, 1)]
+    events = [
+        ev(f"k{i}{j}", 2 * i + j, phone=line, src=f"KC-{i}{j}", name=n) for i, n in enumerate(names) for j in (0, 1)
+    ]
     for part in partition(events):
         assert len({e[1] for e in part}) == 1, part  # never two colleagues in one customer
 
