@@ -28,6 +28,7 @@ __all__ = [
     "Before",
     "Cluster",
     "Evaluation",
+    "Identifiable",
     "PairCounts",
     "assignments_via_touchpoints",
     "auc",
@@ -313,37 +314,64 @@ def identifiable_events(events: Iterable[Mapping[str, Any]]) -> set[str]:
     anonymous visit that typed a number no other event carries. Values are compared loosely,
     more loosely than any resolver, so that no linkable event is left out: a phone by the last
     nine digits typed before an extension marker, and as shared when another phone is one
-    digit or one swap of neighbours away from it (a typo some rule may correct); masks leave too few digits and compare
-    as nothing; an email lower case with dots and a ``+tag`` dropped from the local part. Junk
-    and store numbers that many events share count as shared: those events stay in. Judged on
-    the events alone (no truth, no resolver). Repeated sends of one event id are one event.
+    digit or one swap of neighbours away from it (a typo some rule may correct); masks leave
+    too few digits and compare as nothing; an email lower case with dots and a ``+tag``
+    dropped from the local part. Junk and store numbers that many events share count as
+    shared: those events stay in. Judged on the events alone (no truth, no resolver).
+    Repeated sends of one event id are one event.
     """
-    holders: dict[str, set[str]] = defaultdict(set)
-    candidates: dict[str, list[str]] = {}
+    found = Identifiable()
     for event in events:
+        found.add(event)
+    return found.ids()
+
+
+class Identifiable:
+    """`identifiable_events` one event at a time (for a reader that streams a file): `add`, then `ids`.
+
+    Holds, per identifier value, the first event carrying it (or that it is shared), and the
+    values of each identified event: not the events.
+    """
+
+    __slots__ = ("_candidates", "_first", "_shared")
+
+    def __init__(self) -> None:
+        self._first: dict[str, str] = {}
+        self._shared: set[str] = set()
+        self._candidates: dict[str, tuple[str, ...]] = {}
+
+    def add(self, event: Mapping[str, Any]) -> None:
         eid = str(event.get("event_id"))
         values = _loose_values(event)
+        first = self._first
         for value in values:
-            holders[value].add(eid)
+            held = first.setdefault(value, eid)
+            if held != eid:
+                self._shared.add(value)
         # An event without a personal identifier is no candidate, but its values count for others.
         if carries_identifier(event):
-            candidates[eid] = values
-    shared = {value for value, held in holders.items() if len(held) > 1}
-    # A phone one digit from another phone, or with two neighbouring digits swapped (a typo),
-    # may link too: count it as shared.
-    near: dict[str, set[str]] = defaultdict(set)
-    for value in holders:
-        if value.startswith("p:"):
+            self._candidates[eid] = tuple(values)
+
+    def ids(self) -> set[str]:
+        """The identifiable events among those added."""
+        shared = set(self._shared)
+        # A phone one digit from another phone, or with two neighbouring digits swapped (a typo),
+        # may link too: count it as shared.
+        near: dict[str, str] = {}
+        for value in self._first:
+            if not value.startswith("p:"):
+                continue
             digits = value[2:]
             for i in range(len(digits)):
-                near[digits[:i] + "?" + digits[i + 1 :]].add(value)
-                swapped = "p:" + digits[:i] + digits[i + 1 : i + 2] + digits[i] + digits[i + 2 :]
-                if swapped != value and swapped in holders:
+                bucket = digits[:i] + "?" + digits[i + 1 :]
+                other = near.setdefault(bucket, value)
+                if other != value:
                     shared.add(value)
-    for bucket in near.values():
-        if len(bucket) > 1:
-            shared |= bucket
-    return {eid for eid, values in candidates.items() if any(value in shared for value in values)}
+                    shared.add(other)
+                swapped = "p:" + digits[:i] + digits[i + 1 : i + 2] + digits[i] + digits[i + 2 :]
+                if swapped != value and swapped in self._first:
+                    shared.add(value)
+        return {eid for eid, values in self._candidates.items() if any(value in shared for value in values)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,11 @@ import click
 from resolver.evaluation import (
     Before,
     Evaluation,
+    Identifiable,
     assignments_via_touchpoints,
     before_crm,
     carries_identifier,
     evaluate,
-    identifiable_events,
 )
 
 __all__ = [
@@ -94,7 +94,7 @@ def read_events(path: Path, *more: Path) -> EventFacts:
     """Read events JSON Lines files; a line that is not a JSON object with string ids is counted, not fatal."""
     facts = EventFacts()
     seen: set[str] = set()
-    values: list[dict[str, Any]] = []
+    identifiable = Identifiable()
     for line in (line for each in (path, *more) for line in _lines(each)):
         try:
             record = json.loads(line)
@@ -114,8 +114,8 @@ def read_events(path: Path, *more: Path) -> EventFacts:
         facts.touchpoints.append((eid, tp, sid))
         if carries_identifier(record):
             facts.identified.add(eid)
-        values.append({k: record.get(k) for k in ("event_id", "touchpoint", "source_id", "phone", "email")})
-    facts.identifiable = identifiable_events(values)
+        identifiable.add(record)
+    facts.identifiable = identifiable.ids()
     return facts
 
 
