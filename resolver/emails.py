@@ -30,6 +30,8 @@ _AROUND_AT = re.compile(r"\s*@\s*")
 #: Between addresses listed in one field; never spacing: ``ravi kumar@x.in`` is not ``kumar@x.in``.
 _SEPARATORS = re.compile(r"\s*[,;]+\s*")
 _DOTS = re.compile(r"\.{2,}")
+#: Text with none of what `_address_of` takes apart: brackets, quotes, spacing, separators.
+_PLAIN = re.compile(r"[^<>'\"\s,;]*")
 
 
 def _address_of(text: str) -> str:
@@ -40,6 +42,8 @@ def _address_of(text: str) -> str:
     a field listing several addresses (``a@x.in; b@y.in``) gives its first. Anything else is
     returned as it is, for the syntax check to judge.
     """
+    if _PLAIN.fullmatch(text) is not None:  # nearly every address: nothing to take apart
+        return text[7:] if text.startswith("mailto:") else text
     bracketed = _BRACKETED.search(text)
     if bracketed is not None:
         text = bracketed.group(1)
