@@ -24,6 +24,39 @@ _LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
+#: ``Asha Rao <asha.rao@gmail.com>``: the address of a display-name form is inside the brackets.
+_BRACKETED = re.compile(r"<([^<>]*@[^<>]*)>")
+_AROUND_AT = re.compile(r"\s*@\s*")
+#: Between addresses listed in one field; never spacing: ``ravi kumar@x.in`` is not ``kumar@x.in``.
+_SEPARATORS = re.compile(r"\s*[,;]+\s*")
+_DOTS = re.compile(r"\.{2,}")
+#: Text with none of what `_address_of` takes apart: brackets, quotes, spacing, separators.
+_PLAIN = re.compile(r"[^<>'\"\s,;]*")
+
+
+def _address_of(text: str) -> str:
+    """The address in an email field as exports hold it (trimmed, lower-case text).
+
+    A display-name form (``"Rao, Asha" <asha.rao@gmail.com>``) gives the address in its
+    brackets; ``mailto:``, quotes and trailing separators go; spacing around ``@`` closes up;
+    a field listing several addresses (``a@x.in; b@y.in``) gives its first. Anything else is
+    returned as it is, for the syntax check to judge.
+    """
+    if _PLAIN.fullmatch(text) is not None:  # nearly every address: nothing to take apart
+        return text[7:] if text.startswith("mailto:") else text
+    bracketed = _BRACKETED.search(text)
+    if bracketed is not None:
+        text = bracketed.group(1)
+    text = _AROUND_AT.sub("@", text.strip().strip("'\"").strip())
+    if text.startswith("mailto:"):
+        text = text[7:]
+    if _SEPARATORS.search(text) is not None:
+        first = next((part for part in _SEPARATORS.split(text) if "@" in part), None)
+        if first is not None:
+            text = first.strip("'\"")
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Email:
     """A normalised address. `address` is canonical when valid, else the trimmed lower-case text."""
@@ -67,13 +100,11 @@ class EmailNormaliser:
         return hit
 
     def _compute(self, raw: str) -> Email:
-        text = raw.strip().lower()
-        if text.startswith("mailto:"):
-            text = text[7:]
+        text = _address_of(raw.strip().lower())
         if self._junk.email_text(text):  # before the syntax check: a mask is not a typo
             return Email(text, "junk")
         local, at, domain = text.rpartition("@")
-        domain = domain.rstrip(".")
+        domain = _DOTS.sub(".", domain.rstrip("."))
         domain = self._fixes.get(domain, domain)
         if not at or len(text) > 254 or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
             return Email(text, "invalid")

@@ -18,6 +18,7 @@ Contracts:
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,12 +28,14 @@ __all__ = [
     "Before",
     "Cluster",
     "Evaluation",
+    "Identifiable",
     "PairCounts",
     "assignments_via_touchpoints",
     "auc",
     "before_crm",
     "carries_identifier",
     "evaluate",
+    "identifiable_events",
     "pair_counts",
 ]
 
@@ -271,6 +274,104 @@ def carries_identifier(event: Mapping[str, Any]) -> bool:
             return True
     touchpoint = event.get("touchpoint")
     return isinstance(touchpoint, str) and touchpoint.strip().upper() == "WHATSAPP"
+
+
+#: Where a typed phone's own digits end: a letter (``x``, ``ext``), ``#``, ``;`` or ``,``.
+_PHONE_END = re.compile(r"[A-Za-z#;,~]")
+#: Digits of a phone compared: the last nine (the subscriber number, whatever prefix was typed).
+_PHONE_TAIL = 9
+
+
+def _loose_values(event: Mapping[str, Any]) -> list[str]:
+    """The identifier values of a JSON event, loosely normalised (see `identifiable_events`)."""
+    out: list[str] = []
+    touchpoint = str(event.get("touchpoint") or "").strip().upper()
+    source = str(event.get("source_id") or "").strip()
+    phones = [event.get("phone")]
+    if touchpoint == "WHATSAPP":
+        phones.append(source)
+    elif source:
+        out.append(f"t:{touchpoint}:{source}")
+    for phone in phones:
+        if isinstance(phone, str):
+            digits = "".join(ch for ch in _PHONE_END.split(phone, 1)[0] if ch.isdigit())
+            if len(digits) >= 7:
+                out.append("p:" + digits[-_PHONE_TAIL:])
+    email = event.get("email")
+    if isinstance(email, str) and "@" in email:
+        local, _, domain = email.strip().lower().rpartition("@")
+        domain = "gmail.com" if domain == "googlemail.com" else domain
+        out.append("e:" + local.partition("+")[0].replace(".", "") + "@" + domain)
+    return out
+
+
+def identifiable_events(events: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Ids of the events that some method could link: they carry a personal identifier
+    (`carries_identifier`) and share an identifier value with another event.
+
+    An event whose every identifier value (phone, email, touchpoint record id) appears on no
+    other event at all, anyone's, cannot be linked to anything by any method: a one-off
+    anonymous visit that typed a number no other event carries. Values are compared loosely,
+    more loosely than any resolver, so that no linkable event is left out: a phone by the last
+    nine digits typed before an extension marker, and as shared when another phone is one
+    digit or one swap of neighbours away from it (a typo some rule may correct); masks leave
+    too few digits and compare as nothing; an email lower case with dots and a ``+tag``
+    dropped from the local part. Junk and store numbers that many events share count as
+    shared: those events stay in. Judged on the events alone (no truth, no resolver).
+    Repeated sends of one event id are one event.
+    """
+    found = Identifiable()
+    for event in events:
+        found.add(event)
+    return found.ids()
+
+
+class Identifiable:
+    """`identifiable_events` one event at a time (for a reader that streams a file): `add`, then `ids`.
+
+    Holds, per identifier value, the first event carrying it (or that it is shared), and the
+    values of each identified event: not the events.
+    """
+
+    __slots__ = ("_candidates", "_first", "_shared")
+
+    def __init__(self) -> None:
+        self._first: dict[str, str] = {}
+        self._shared: set[str] = set()
+        self._candidates: dict[str, tuple[str, ...]] = {}
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        eid = str(event.get("event_id"))
+        values = _loose_values(event)
+        first = self._first
+        for value in values:
+            held = first.setdefault(value, eid)
+            if held != eid:
+                self._shared.add(value)
+        # An event without a personal identifier is no candidate, but its values count for others.
+        if carries_identifier(event):
+            self._candidates[eid] = tuple(values)
+
+    def ids(self) -> set[str]:
+        """The identifiable events among those added."""
+        shared = set(self._shared)
+        # A phone one digit from another phone, or with two neighbouring digits swapped (a typo),
+        # may link too: count it as shared.
+        near: dict[str, str] = {}
+        for value in self._first:
+            if not value.startswith("p:"):
+                continue
+            digits = value[2:]
+            for i in range(len(digits)):
+                bucket = digits[:i] + "?" + digits[i + 1 :]
+                other = near.setdefault(bucket, value)
+                if other != value:
+                    shared.add(value)
+                    shared.add(other)
+                swapped = "p:" + digits[:i] + digits[i + 1 : i + 2] + digits[i] + digits[i + 2 :]
+                if swapped != value and swapped in self._first:
+                    shared.add(value)
+        return {eid for eid, values in self._candidates.items() if any(value in shared for value in values)}
 
 
 @dataclass(frozen=True, slots=True)

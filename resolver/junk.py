@@ -8,7 +8,7 @@ Two kinds of placeholder are judged on the text as typed, before any normalisati
 normalising would destroy what gives them away:
 
 * masked values, as CRMs, marketplaces and agent screens show them: ``98******10``,
-  ``+91 98XXXXXX10``, ``jam***@domain.com``. Dropping the mask would leave a short number
+  ``+91 98XXXXXX10``, ``jam***@domain.com``, ``j.....@x.com``. Dropping the mask would leave a short number
   (or, worse, ``X`` read as a keypad letter) and a syntactically valid address that many
   different people share;
 * words typed into a required field: ``n/a``, ``none``, ``not provided``, ``-``.
@@ -46,10 +46,15 @@ _PLACEHOLDER_WORDS = frozenset(
     }
 )  # fmt: skip
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
-#: A masked phone: masking symbols, or a run of X or # standing for digits (one ``x`` is an extension).
-_PHONE_MASK = re.compile(r"[*\u2217\u2731\u2022\u25cf]|[xX]{2,}|#{2,}")
-#: A masked address: masking symbols anywhere, or a run of x standing for letters.
-_EMAIL_MASK = re.compile(r"[*\u2217\u2731\u2022\u25cf]|x{4,}")
+#: A masked phone: masking symbols (an ellipsis among them), or a run of X or # standing for
+#: digits (one ``x`` is an extension).
+_PHONE_MASK = re.compile(r"[*\u2217\u2731\u2022\u25cf\u2026]|[xX]{2,}|#{2,}")
+#: A masked address: masking symbols anywhere (an ellipsis among them), a run of x standing for
+#: letters, or a run of dots before the ``@`` (``j.....@x.com``, ``ja...@gmail.com``: no real
+#: address has two dots in a row, so they stand for hidden letters; ``gmail..com`` is a typo).
+_EMAIL_MASK = re.compile(r"[*\u2217\u2731\u2022\u25cf\u2026]|x{4,}|\.{2,}(?=[^@]*@)")
+#: A number as a spreadsheet shows it in scientific notation: ``9.87654321E+09``.
+_SCIENTIFIC = re.compile(r"\s*[+-]?\d(?:\.\d+)?[eE][+-]?\d{1,2}\s*")
 _JUNK_SOURCE_IDS = frozenset({"", "null", "none", "unknown", "undefined", "na", "n/a", "0", "-", "anonymous"})
 
 
@@ -84,9 +89,11 @@ class JunkRules:
         """True when a typed phone is a mask or a placeholder word, not a number (``98******10``, ``n/a``).
 
         Judged on the raw text, before its digits are taken: ``+91 98XXXXXX10`` has the digits
-        of no one's number. Text of punctuation alone (``-``, ``...``) is a placeholder too.
+        of no one's number, and neither has ``9.87654321E+09``, a number a spreadsheet showed in
+        scientific notation (its last digits rounded away; its digits run together would make
+        another, valid number). Text of punctuation alone (``-``, ``...``) is a placeholder too.
         """
-        if _PHONE_MASK.search(raw):
+        if _PHONE_MASK.search(raw) or _SCIENTIFIC.fullmatch(raw):
             return True
         return _placeholder(raw)
 

@@ -9,6 +9,7 @@ err towards "same person": `names_similar` on single tokens, `same_person` on na
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 
@@ -20,6 +21,10 @@ __all__ = [
 KEY_JOIN = "_"
 
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari"})
+#: Written after a name, never a surname: generations and degrees.
+_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "md", "phd", "esq", "mba", "ca"})
+#: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.
+_BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 
 
 def name_class(name: str | None) -> str | None:
@@ -38,19 +43,39 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     """(first class, last-token class or None) of a name, folded as in `name_class`; None when absent.
 
     The last token is what tells two people with one first name apart (``Ravi Kumar`` /
-    ``Ravi Shah``); a single-token name has none.
+    ``Ravi Shah``); a single-token name has none. As CRMs and forms write names:
+
+    * ``Rao, Asha K.`` (surname, comma, given names) is Asha Rao, not "Rao K.";
+    * a part in brackets (``Asha Rao (Mrs)``, ``(home)``) says nothing about who it is;
+    * a generational suffix or a degree at the end (``Jr.``, ``III``, ``MD``) is not a surname,
+      with or without a comma before it.
     """
     if not name:
         return None
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    tokens: list[str] = []
-    for token in folded.replace(".", " ").replace(",", " ").split():
-        letters = "".join(ch for ch in token if ch.isalpha())
-        if letters and (tokens or letters not in _TITLES):
-            tokens.append(letters)
+    folded = _BRACKETS.sub(" ", folded)
+    head, comma, tail = folded.partition(",")
+    if comma:
+        given = _tokens(tail.replace(",", " "), titles=True)
+        family = _tokens(head, titles=True)
+        if given and family and given[0] not in _SUFFIXES:
+            return given[0], family[-1]
+    tokens = _tokens(folded.replace(",", " "), titles=True)
+    while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
+        tokens.pop()
     if not tokens:
         return None
     return tokens[0], (tokens[-1] if len(tokens) > 1 else None)
+
+
+def _tokens(text: str, *, titles: bool) -> list[str]:
+    """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped."""
+    tokens: list[str] = []
+    for token in text.replace(".", " ").split():
+        letters = "".join(ch for ch in token if ch.isalpha())
+        if letters and (tokens or not titles or letters not in _TITLES):
+            tokens.append(letters)
+    return tokens
 
 
 def name_key(name: str | None) -> str | None:
@@ -81,8 +106,10 @@ def same_person(a: str, b: str) -> bool:
     """True when two name keys (`name_key`) could be one person (symmetric).
 
     First names similar (`names_similar`: case, initials, prefixes, one slip) and surnames
-    similar where both have one; or the two tokens swapped (``Rao Asha`` / ``Asha Rao``);
-    or a one-token name that matches either token of the other (``Asha`` / ``Rao Asha``).
+    similar where both have one; or the two tokens swapped (``Rao Asha`` / ``Asha Rao``, and
+    with an initial on one side, ``A. Rao`` / ``Rao Asha``, but not two initials: ``A. Bose``
+    / ``B. Anand`` are not one person); or a one-token name that matches either token of the
+    other (``Asha`` / ``Rao Asha``).
     """
     if a == b:
         return True
@@ -91,7 +118,8 @@ def same_person(a: str, b: str) -> bool:
     if names_similar(fa, fb) and (not la or not lb or names_similar(la, lb)):
         return True
     if la and lb:
-        return len(fa) > 1 and len(fb) > 1 and names_similar(fa, lb) and names_similar(la, fb)
+        # Swapped, an initial allowed on one side: ``A. Rao`` / ``RAO, Asha`` (``rao_asha``).
+        return (len(fa) > 1 or len(fb) > 1) and names_similar(fa, lb) and names_similar(la, fb)
     if la and len(fb) > 1:
         return names_similar(fb, la)
     if lb and len(fa) > 1:
@@ -106,8 +134,8 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
     swapped order or a typo stays one person; the label is the smallest key of the group.
     A *weak* key (an initial, or one token: `weak_key`) fits many people, so it never
     bridges two groups: one-token names join the heaviest group they fit (total weight, then
-    smallest label), then initials do the same; weak keys that fit no group are grouped
-    among themselves.
+    smallest label), then initials do the same, through a name with a surname where one fits
+    (`_fit`); weak keys that fit no group are grouped among themselves.
     """
     strong: list[str] = []
     singles: list[str] = []
@@ -136,13 +164,27 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
             members[grp].append(k)
         alone: list[str] = []
         for k in weak:
-            fit = next((grp for grp in order if any(same_person(k, m) for m in members[grp])), None)
+            fit = _fit(k, order, members)
             if fit is None:
                 alone.append(k)
             else:
                 label[k] = fit
         _transitive(alone, label)
     return label
+
+
+def _fit(weak: str, order: list[str], members: Mapping[str, list[str]]) -> str | None:
+    """The first group of `order` that weak key `weak` can be one person with; None when none.
+
+    An initial with a surname (``v_verma``) is matched against names with a surname first:
+    ``V. Verma`` is Varun Verma, not the ``Vikram`` of the heavier group (``Vikram Saxena``).
+    Only when no group has a name with a surname it fits does a first name alone decide.
+    """
+    if KEY_JOIN in weak:
+        for grp in order:
+            if any(KEY_JOIN in m and same_person(weak, m) for m in members[grp]):
+                return grp
+    return next((grp for grp in order if any(same_person(weak, m) for m in members[grp])), None)
 
 
 def _transitive(keys: list[str], label: dict[str, str]) -> dict[str, str]:

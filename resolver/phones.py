@@ -13,6 +13,10 @@ of the number: it is cut off before the digits are taken, so the result is the m
 linkable like any number; whether several people behind one is a shared line is for the
 linking rules to decide, not for normalisation.
 
+Exports: a number a spreadsheet wrote as a decimal (``9876543210.0``) is read without its
+``.0``; one it showed in scientific notation (``9.87654321E+09``) lost digits and is junk; a
+field holding two numbers (``98765 43210 / 98765 43211``) gives its first.
+
 Cost model (see FAUST_NOTES): a `phonenumbers` parse with validation is ~30-60 us, while most
 raw spellings of one number differ only in punctuation. So we first reduce the raw text to a
 canonical key (``+`` and digits, international prefix ``00`` folded into ``+``), cache on that
@@ -44,6 +48,10 @@ _EXTENSION = re.compile(
     re.IGNORECASE,
 )
 _SPACING = re.compile(r"[\s().\-/]")
+#: Separates two numbers typed into one field.
+_LIST = re.compile(r"\s*[/,;|]\s*|\s+or\s+", re.IGNORECASE)
+#: A number a spreadsheet exported as a decimal: ``9876543210.0`` is ``9876543210``.
+_FLOAT = re.compile(r"\s*(\+?\d{7,})\.0+\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +166,21 @@ class PhoneNormaliser:
         A masked number or a placeholder word is ``junk`` with the typed text, spacing and
         punctuation removed, as its value (``98******10``); an extension is cut off.
         """
+        if ".0" in raw:  # a substring test first: the pattern is for the few that hold one
+            spreadsheet = _FLOAT.fullmatch(raw)
+            if spreadsheet is not None:
+                raw = spreadsheet.group(1)
         if _SPECIAL.search(raw) is not None:  # one search: plain spellings skip what follows
             if self._junk.phone_text(raw):
                 return Phone(_SPACING.sub("", raw), "junk")
             raw = _split_special(raw)[0]
-        return self._cached(_canonical(raw, self._intl_prefix))
+        found = self._cached(_canonical(raw, self._intl_prefix))
+        if found.status == "invalid" and _LIST.search(raw) is not None:
+            # Two numbers in one field ("98765 43210 / 98765 43211"): the first is the number.
+            first = self.normalise(_LIST.split(raw, 1)[0])
+            if first.status != "invalid":
+                return first
+        return found
 
     def international(self, digits: str) -> Phone:
         """A number given in international digits without ``+`` (a WhatsApp id)."""

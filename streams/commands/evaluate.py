@@ -20,6 +20,7 @@ import click
 from resolver.evaluation import (
     Before,
     Evaluation,
+    Identifiable,
     assignments_via_touchpoints,
     before_crm,
     carries_identifier,
@@ -79,17 +80,21 @@ def read_profiles(path: Path) -> dict[str, float]:
 
 @dataclass(slots=True)
 class EventFacts:
-    """What evaluation needs from the events file: touchpoint identities and the identified events."""
+    """What evaluation needs from the events file: touchpoint identities, the identified events
+    (carrying a personal identifier) and the identifiable ones among them (sharing an identifier
+    value with another event: `resolver.evaluation.identifiable_events`)."""
 
     touchpoints: list[tuple[str, str, str]] = field(default_factory=list)
     identified: set[str] = field(default_factory=set)
     unreadable: int = 0
+    identifiable: set[str] = field(default_factory=set)
 
 
 def read_events(path: Path, *more: Path) -> EventFacts:
     """Read events JSON Lines files; a line that is not a JSON object with string ids is counted, not fatal."""
     facts = EventFacts()
     seen: set[str] = set()
+    identifiable = Identifiable()
     for line in (line for each in (path, *more) for line in _lines(each)):
         try:
             record = json.loads(line)
@@ -109,6 +114,8 @@ def read_events(path: Path, *more: Path) -> EventFacts:
         facts.touchpoints.append((eid, tp, sid))
         if carries_identifier(record):
             facts.identified.add(eid)
+        identifiable.add(record)
+    facts.identifiable = identifiable.ids()
     return facts
 
 
@@ -126,11 +133,13 @@ class Report:
     all_events: Evaluation
     identified: Evaluation | None
     before: Before | None
+    identifiable: Evaluation | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "all": self.all_events.to_dict(),
             "identified": self.identified.to_dict() if self.identified else None,
+            "identifiable": self.identifiable.to_dict() if self.identifiable else None,
             "before": self.before.to_dict() if self.before else None,
         }
 
@@ -143,14 +152,16 @@ def run(
     facts: EventFacts | None = None,
     threshold: float = 0.5,
 ) -> Report:
-    """Evaluate one assignment source: over all events, and over identified events when `facts` is given."""
+    """Evaluate one assignment source: over all events, and over identified and identifiable events
+    when `facts` is given."""
     assignments = source()
     every = evaluate(truth, assignments, confidence=confidence, threshold=threshold)
-    identified = before = None
+    identified = identifiable = before = None
     if facts is not None:
         identified = evaluate(truth, assignments, confidence=confidence, only=facts.identified, threshold=threshold)
+        identifiable = evaluate(truth, assignments, confidence=confidence, only=facts.identifiable, threshold=threshold)
         before = before_crm(facts.touchpoints, truth)
-    return Report(every, identified, before)
+    return Report(every, identified, before, identifiable)
 
 
 def crm_source(url: str, facts: EventFacts) -> tuple[AssignmentSource, dict[str, float]]:
@@ -183,6 +194,8 @@ def render(report: Report) -> str:
     columns = [("all events", report.all_events)]
     if report.identified is not None:
         columns.append(("identified events", report.identified))
+    if report.identifiable is not None:
+        columns.append(("identifiable events", report.identifiable))
     rows: list[tuple[str, list[str]]] = [
         ("events", [str(e.events) for _, e in columns]),
         ("real customers", [str(e.true_customers) for _, e in columns]),
@@ -241,7 +254,7 @@ def render(report: Report) -> str:
     "events_paths",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Events JSON Lines (again for more): adds figures for identified events and the 'before' figure.",
+    help="Events JSON Lines (again for more): adds figures for identified and identifiable events and 'before'.",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="Low confidence.")

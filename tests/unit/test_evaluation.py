@@ -16,6 +16,7 @@ from resolver.evaluation import (
     before_crm,
     carries_identifier,
     evaluate,
+    identifiable_events,
     pair_counts,
 )
 
@@ -163,6 +164,50 @@ def test_carries_identifier(event: dict[str, object], expected: bool) -> None:
     assert carries_identifier(event) is expected
 
 
+def test_identifiable_events_share_a_value_with_another_event() -> None:
+    events = [
+        # one person's number, typed three ways, and their chat
+        {"event_id": "a", "touchpoint": "WEB", "source_id": "anon-1", "phone": "+91 98765 43210"},
+        {"event_id": "b", "touchpoint": "KIOSK", "source_id": "KV-1", "phone": "098765-43210 ext. 12"},
+        {"event_id": "c", "touchpoint": "WHATSAPP", "source_id": "919876543210"},
+        # an email written with dots and a tag on one event, plainly on another
+        {"event_id": "d", "touchpoint": "WEB", "source_id": "anon-2", "email": "Asha.Rao+shop@GoogleMail.com"},
+        {"event_id": "e", "touchpoint": "KIOSK", "source_id": "KV-2", "email": "asharao@gmail.com"},
+        # a typo one digit from a known number: some rule may link it
+        {"event_id": "f", "touchpoint": "KIOSK", "source_id": "KV-3", "phone": "98765 43219"},
+        # two neighbouring digits swapped
+        {"event_id": "f2", "touchpoint": "KIOSK", "source_id": "KV-5", "phone": "91111 22323"},
+        {"event_id": "f3", "touchpoint": "KIOSK", "source_id": "KV-6", "phone": "91111 23223"},
+        # a one-off visit: its number and its record are on no other event
+        {"event_id": "g", "touchpoint": "KIOSK", "source_id": "KV-4", "phone": "91234 56780"},
+        # a masked number compares as nothing; its cookie is shared with a page view (no identifier)
+        {"event_id": "h", "touchpoint": "WEB", "source_id": "anon-3", "phone": "98******10"},
+        {"event_id": "i", "touchpoint": "WEB", "source_id": "anon-3"},
+        {"event_id": "j", "touchpoint": "WEB", "source_id": "anon-4", "email": "j***@gmail.com"},
+        # a resent event is one event: its values are not shared with itself
+        {"event_id": "k", "touchpoint": "WEB", "source_id": "u-5", "email": "once@example.in"},
+        {"event_id": "k", "touchpoint": "WEB", "source_id": "u-5", "email": "once@example.in"},
+    ]
+    assert identifiable_events(events) == {"a", "b", "c", "d", "e", "f", "f2", "f3", "h"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["WEB", "KIOSK", "WHATSAPP"]), st.integers(0, 5), st.integers(0, 5)), max_size=12
+    )
+)
+def test_identifiable_events_are_identified_and_do_not_depend_on_order(rows: list[tuple[str, int, int]]) -> None:
+    events = [
+        {"event_id": f"e{i}", "touchpoint": tp, "source_id": f"{'9198765432' if tp == 'WHATSAPP' else 's'}{src}",
+         "phone": f"98765 4321{ph}" if ph < 4 else None}
+        for i, (tp, src, ph) in enumerate(rows)
+    ]  # fmt: skip
+    found = identifiable_events(events)
+    assert found <= {e["event_id"] for e in events if carries_identifier(e)}
+    assert identifiable_events(list(reversed(events))) == found
+
+
 def test_before_counts_touchpoint_identities_per_real_customer() -> None:
     rows = [
         ("a", "WEB", "anon-1"),
@@ -220,5 +265,7 @@ def test_evaluate_command_prints_a_table_and_writes_json(tmp_path: Path) -> None
     figures = json.loads((tmp_path / "out.json").read_text())
     assert figures["all"]["recall"] == 0.25
     assert figures["identified"]["events"] == 3  # a, c, d
+    assert "identifiable events" in result.stdout
+    assert figures["identifiable"]["events"] == 2  # a and d share a phone; c's email is on no other event
     assert figures["all"]["confidence_auc"] == 1.0
     assert figures["before"]["records_per_customer"] == 2.0  # 1: WEB u1, KIOSK k1; 2: WHATSAPP, WEB u2

@@ -82,6 +82,55 @@ def test_a_swapped_name_order_does_not_split_a_phone() -> None:
     assert every_order(events) == {frozenset(e.event_id for e in events)}
 
 
+def test_an_initial_beside_a_swapped_name_is_one_person() -> None:
+    """Forms write ``RAO, Asha``; receipts write ``A. Rao``: one person, in either order (seed 1
+    of the quality test: ``N. Ghosh`` beside ``Ghosh Nikhil`` split a phone; ``Z. Hegde`` beside
+    ``HEGDE, Zoya`` with her two emails marked her own phone shared)."""
+    for a, b in (("A. Rao", "RAO, Asha"), ("N. Ghosh", "Ghosh Nikhil"), ("K. Ravi", "Ravi Kumar")):
+        ka, kb = name_key(a), name_key(b)
+        assert ka is not None and kb is not None
+        assert same_person(ka, kb) and same_person(kb, ka), (a, b)
+    # Two initials swapped are two people: A. Bose is not B. Anand.
+    assert not same_person("a_bose", "b_anand")
+    assert not same_person("a_rao", "verma_anil")
+
+
+def test_a_swapped_name_and_an_initial_with_two_emails_keep_one_phone() -> None:
+    phone = "68214 59742"
+    events = [
+        ev("k1", 0, phone=phone, email="zoyahegde@rediffmail.com", name="Z. Hegde"),
+        ev("k2", 1, phone=phone, email="zhegde@wipro.com", name="HEGDE, Zoya"),
+        ev("k3", 2, phone=phone, name="Zoya Hegde"),
+        ev("w1", 3, "WHATSAPP", src="916821459742", name="Zoya"),
+    ]
+    assert every_order(events) == {frozenset(e.event_id for e in events)}
+
+
+def test_an_initial_joins_the_person_whose_surname_it_carries() -> None:
+    """``V. Verma`` is Varun Verma, although the heavier group holds a bare ``Vikram``."""
+    label = name_groups(
+        {"vikram_saxena": 5, "saxena_vikram": 2, "vikram": 2, "varun_verma": 3, "varun": 2, "v_verma": 2}
+    )
+    assert label["v_verma"] == label["varun_verma"] != label["vikram_saxena"]
+    # With no surname to go by, the heavier group still takes it.
+    label = name_groups({"vikram": 3, "varun": 1, "v_verma": 1})
+    assert label["v_verma"] == label["vikram"]
+
+
+def test_a_household_phone_keeps_the_initial_with_its_own_person() -> None:
+    phone = "88992 99545"
+    events = [
+        ev("v1", 0, phone=phone, src="KC-1", name="Vikram Saxena"),
+        ev("v2", 1, phone=phone, src="KC-1", name="Vikram"),
+        ev("v3", 2, phone=phone, name="Saxena Vikram"),
+        ev("r1", 3, "WEB", src="u-varun", phone=phone, email="varun_verma46@gmail.com", name="Varun Verma"),
+        ev("r2", 4, phone=phone, src="KC-2", name="V. Verma"),
+        ev("r3", 5, phone=phone, src="KC-2", name="V. Verma "),
+    ]
+    parts = every_order(events)
+    assert frozenset({"v1", "v2", "v3"}) in parts and frozenset({"r1", "r2", "r3"}) in parts
+
+
 # ---------------------------------------------------------------------------------------------
 # shared identifiers
 

@@ -193,7 +193,10 @@ def plain_name_groups(weights: dict[str, int]) -> dict[str, str]:
             members[grp].append(k)
         alone: list[str] = []
         for k in weak:
-            fit = next((grp for grp in order if any(same_person(k, m) for m in members[grp])), None)
+            # An initial with a surname goes by the names with a surname first (`_fit`).
+            with_surname = [g for g in order if any("_" in m and same_person(k, m) for m in members[g])]
+            anywhere = [g for g in order if any(same_person(k, m) for m in members[g])]
+            fit = (with_surname if "_" in k and with_surname else anywhere or [None])[0]
             if fit is None:
                 alone.append(k)
             else:

@@ -1,13 +1,26 @@
 """Quality has a floor: the resolver on generated, labelled data (issues 4 and 18, "Done when").
 
-Counted as `irl evaluate` counts them: pairwise over the events that carry a personal
-identifier. 10,000 generated customers (~50k events, about 15 s): at 3,000 the confidence AUC
-moved by 0.1 between seeds, a few mixed customers more or less. The data has the real-world
-patterns of issue 18 (extensions, masks, swapped names, family mailboxes, shared lines).
-Floors sit a little under what seed 1 measures, so a regression fails and noise does not:
-precision 0.9962, recall 0.9331, AUC 0.930. Recall cannot reach 0.94 on this data: about 82%
-of the pairs it misses are events that share no identifier at all (anonymous web visits,
-kiosk visits without a phone) and 15% share only a store's phone, a hub.
+Counted as `irl evaluate` counts them, pairwise, over two sets of events (10,000 generated
+customers, ~50k events, about 15 s: at 3,000 the confidence AUC moved by 0.1 between seeds):
+
+* *identified* events carry a personal identifier (a phone, an email, a WhatsApp chat);
+* *identifiable* events are the identified events that share an identifier value with another
+  event (`resolver.evaluation.identifiable_events`, compared more loosely than any resolver, a
+  phone one digit away counting as shared). An event whose every value is on no other event
+  (a one-off visit giving a number no one else ever gives) cannot be linked by any method; the
+  issue's goal, recall 0.94, is on identifiable events.
+
+The data has the real-world patterns of issue 18 (extensions, masks, swapped names, family
+mailboxes, shared lines). Floors sit a little under what seed 1 measures, so a regression fails
+and noise does not. Seed 1 (seeds 2 and 3): identified P 0.9962 (0.9950, 0.9966), R 0.9335
+(0.9353, 0.9388), AUC 0.930 (0.917, 0.905); identifiable P 0.9962, R 0.9444 (0.9442, 0.9487).
+What recall misses on identified events (`python -m bench.quality`, seed 1): 77% of the pairs
+share no identifier value at all (two phones of one person, a web visit with an email only
+beside kiosk visits with a phone, placeholders typed at a kiosk), 15% share only a store's
+own phone (a hub, given for customers who refuse theirs), 4% are a typo one digit away where
+a side has no name or only a first name (the near-phone rule needs a surname), 2% are events
+without a name on a phone split between two people (each could be either), 1% share only a
+placeholder (``9999999999``) and 0.4% are links the limits refuse (a fourth phone).
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ import pytest
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
-from resolver.evaluation import Evaluation, carries_identifier, evaluate
+from resolver.evaluation import Evaluation, carries_identifier, evaluate, identifiable_events
 from resolver.interaction import fields_of, from_json
 from streams.synthetic import generate
 
@@ -25,7 +38,19 @@ SEED = 1
 
 
 @pytest.fixture(scope="module")
-def quality() -> Evaluation:
+def quality(both: tuple[Evaluation, Evaluation]) -> Evaluation:
+    """Over identified events (carrying a personal identifier)."""
+    return both[0]
+
+
+@pytest.fixture(scope="module")
+def identifiable(both: tuple[Evaluation, Evaluation]) -> Evaluation:
+    """Over identifiable events (identified, and sharing an identifier value with another event)."""
+    return both[1]
+
+
+@pytest.fixture(scope="module")
+def both() -> tuple[Evaluation, Evaluation]:
     events, truth = generate(CUSTOMERS, SEED)
     resolver = Resolver(ResolverConfig(), track_changes=False)
     parsed = [from_json(obj) for obj in events]
@@ -42,7 +67,10 @@ def quality() -> Evaluation:
         profile = resolver.profile(cid)
         assert profile is not None
         confidence[cid] = profile.confidence
-    return evaluate(truth_map, assignments, confidence=confidence, only=identified)
+    return (
+        evaluate(truth_map, assignments, confidence=confidence, only=identified),
+        evaluate(truth_map, assignments, confidence=confidence, only=identifiable_events(events)),
+    )
 
 
 def test_never_fuses_strangers(quality: Evaluation) -> None:
@@ -51,9 +79,15 @@ def test_never_fuses_strangers(quality: Evaluation) -> None:
 
 
 def test_recall_floor(quality: Evaluation) -> None:
-    assert quality.pairs.recall >= 0.93
+    assert quality.pairs.recall >= 0.933
+
+
+def test_recall_on_identifiable_events_meets_the_goal(identifiable: Evaluation) -> None:
+    assert identifiable.unassigned == 0
+    assert identifiable.pairs.precision >= 0.995
+    assert identifiable.pairs.recall >= 0.943
 
 
 def test_confidence_ranks_mixed_customers_lower(quality: Evaluation) -> None:
     assert quality.confidence_auc is not None
-    assert quality.confidence_auc >= 0.9
+    assert quality.confidence_auc >= 0.92
