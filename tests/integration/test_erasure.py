@@ -135,7 +135,14 @@ async def test_an_erasure_reaches_every_copy(kafka_bootstrap: str, redis_url: st
             return ids.pop() if len(ids) == 1 and ravi and dead == 2 else None
 
         cid = await wait_for("both people and both dead letters", her_id, 120, worker)
-        assert await _topic_has_her(bootstrap, links) and await _redis_has_her(redis_url)  # the test can see her
+
+        async def stored() -> bool:  # a snapshot that holds her, so that the checks below can see her
+            return bool(await _topic_has_her(bootstrap, state_topic_name(settings)))
+
+        await wait_for("a snapshot of her", stored, 60, worker)
+        for topic in (links, settings.topic_deadletter, settings.topic_resolved):
+            assert await _topic_has_her(bootstrap, topic), f"the test cannot see her in {topic}"
+        assert await _redis_has_her(redis_url), "the test cannot see her in Redis"
 
         t0 = time.monotonic()
         status, body = _post(worker, f"/customers/{cid}/erase", {"reason": "ticket 17"}, admin)
