@@ -10,7 +10,9 @@ as the resolver knew them (`streams.readmodel.identifiers_of`: ``phone:+91...``,
   end with the number's national significant number, with at most a country code, a trunk
   ``0`` or an international prefix before it (``+91 98765-43210``, ``09876543210``,
   ``0091 9876543210``, ``98765 43210``);
-* an email matches case-insensitively (``Late@Example.ORG``);
+* an email matches case-insensitively (``Late@Example.ORG``), and so does any address in the
+  text that the resolver's email rules make the same mailbox (``Meera.Iyer+shop@GoogleMail.com``
+  for ``meeraiyer@gmail.com``);
 * a touchpoint source id matches as a whole token: not inside a longer id (``u-3`` is not
   ``u-30``). A WhatsApp source id is a phone number and also matches as a phone.
 
@@ -26,12 +28,18 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from resolver.config import ResolverConfig
+from resolver.emails import EmailNormaliser
+
 __all__ = ["ErasedPerson", "mentions"]
 
 #: A written phone number: digits with the punctuation people put between them.
 _PHONE_RUN = re.compile(r"\+?\d[\d\s().\-/]{4,}\d")
 #: Most digits that may stand before a national number in a written form (``0091``, ``+91``, ``0``).
 _MAX_PREFIX = 4
+#: An email address as written in free text (the normaliser decides what it is).
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAILS = EmailNormaliser(ResolverConfig().email_rules, domain_fixes=ResolverConfig().email_domain_fixes)
 #: Characters that continue a token: a source id found between two of these is part of a longer one.
 _TOKEN = re.compile(r"[\w.@+-]")
 
@@ -94,6 +102,10 @@ def _mentions_text(person: ErasedPerson, text: str) -> bool:
     folded = text.casefold()
     if any(email in folded for email in person.emails):
         return True
+    if person.emails and "@" in folded:
+        for found in _EMAIL.finditer(folded):
+            if _EMAILS.normalise(found.group()).address in person.emails:
+                return True
     if person.national_numbers:
         for run in _PHONE_RUN.finditer(text):
             digits = re.sub(r"\D", "", run.group())

@@ -61,3 +61,10 @@ def test_an_empty_person_matches_nothing() -> None:
 def test_a_phone_that_does_not_parse_still_matches_on_its_digits() -> None:
     person = ErasedPerson.from_identifiers(["phone:+0001234567"])
     assert mentions(person, [b"call 0001234567"])
+
+
+def test_another_spelling_of_the_same_mailbox_matches() -> None:
+    person = ErasedPerson.from_identifiers(["email:meeraiyer@gmail.com"])
+    assert mentions(person, [b'{"email": "Meera.Iyer+shop@GoogleMail.com"}'])
+    assert mentions(person, [b"write to meera.iyer@gmial.com today"])  # a typed domain slip
+    assert not mentions(person, [b"meera.iyer2@gmail.com"])
