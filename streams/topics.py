@@ -260,7 +260,10 @@ async def delete_records_before(
     admin = _admin(bootstrap, security)
     await admin.start()
     try:
-        return await admin.delete_records({tp: RecordsToDelete(offset) for tp, offset in before.items()})
+        starts: dict[TopicPartition, int] = await admin.delete_records(
+            {tp: RecordsToDelete(offset) for tp, offset in before.items()}
+        )
+        return starts
     finally:
         await admin.close()
 
