@@ -215,3 +215,36 @@ async def test_the_erased_record_is_sent_again_after_the_compaction_lag() -> Non
     await seq.tend()
     assert kafka.published.count(erased[0]) == 2 and kafka.published[-1] == erased[0]
     assert seq.rt.stats["erased_resent"] == 1
+
+
+def test_an_id_absorbed_into_a_customer_erased_in_the_same_window_ends_with_a_record_without_personal_data() -> None:
+    """u-1 (A, published) and k-1 (B, published) join in one window; A is erased in that window.
+
+    window    1: A CREATED     2: B CREATED     3: e3 joins B into A, erase A ──▶ A ERASED, B ERASED
+    B's last record used to stay its CREATED (phone, email, name): kept for good by compaction and the CRM.
+    """
+    from resolver.config import ResolverConfig as Config
+    from streams.pipeline import Pipeline
+
+    pipeline = Pipeline(Config(), WINDOW_MS, GRACE_MS)
+    out: list[dict[str, Any]] = []
+
+    def take(steps: Any) -> None:
+        out.extend(decode_resolved(v) for step in steps for _k, v in step.outputs)
+
+    phone, email = "+91 99887 76655", "meera.iyer@gmail.com"
+    take(pipeline.on_tick(0, NOW))
+    take(pipeline.on_events(1, [Interaction("e1", "WEB", NOW, "u-1", "visit", phone, None, "Meera Iyer")]))
+    take(pipeline.on_tick(2, NOW + 10_000))
+    take(pipeline.on_events(3, [Interaction("e2", "KIOSK", NOW + 10_001, "k-1", "visit", None, email, "Meera")]))
+    take(pipeline.on_tick(4, NOW + 20_000))
+    take(pipeline.on_events(5, [Interaction("e3", "WEB", NOW + 20_001, "u-1", "visit", phone, email, "Meera Iyer")]))
+    (survivor,) = pipeline.resolver.customer_ids()
+    action = {"action": "erase", "customer_id": survivor, "action_id": "x", "actor": "o", "at": NOW + 20_002}
+    take(pipeline.on_action(6, action))
+    take(pipeline.on_tick(7, NOW + 40_000))
+    last = {r["customer_id"]: r for r in out}
+    assert len(last) == 2
+    for record in last.values():
+        assert record["change"] in ("ERASED", "ABSORBED"), record
+        assert not (record["phones"] or record["emails"] or record["name"] or record["source_ids"]), record
