@@ -249,6 +249,9 @@ class Sequencer:
             rt.pipeline = None
             rt.recovered = False
             self.snapshots.abandon()
+            # The next owner applies these erasures again, or finishes them from its snapshot; the
+            # identifiers held for a purge are not kept here a moment longer.
+            self._purges, self._erasures, self._truncation, self._reseals = [], [], None, []
         await self.ports.flush()
 
     # -- applying ---------------------------------------------------------------------------
@@ -471,7 +474,10 @@ class Sequencer:
                     "completed_at": done,
                 }
                 if self.ports.record_erasure is not None:
-                    await self.ports.record_erasure(str(receipt.get("customer_id")), full)
+                    # Under the id erased and, when it differs, the id the operator named (absorbed into it).
+                    for cid in dict.fromkeys([receipt.get("customer_id"), receipt.get("requested_id")]):
+                        if cid:
+                            await self.ports.record_erasure(str(cid), full)
         except Exception as exc:
             log.error(
                 "erasure: deleting the records before links offset %d failed (%s); trying again. A topic "
