@@ -169,6 +169,8 @@ class Sequencer:
         self._changed_at = 0.0
         #: erasures applied whose dead letters are not purged yet (oldest first)
         self._purges: list[Erasure] = []
+        #: the task purging them (in the background: a large dead-letter topic takes seconds to read)
+        self._purge_task: asyncio.Task[None] | None = None
         #: erasures applied that no stored snapshot includes yet (oldest first)
         self._erasures: list[Erasure] = []
         #: (links offset, state offset) before which records are to be deleted, and the receipts then due
@@ -205,7 +207,7 @@ class Sequencer:
                 pipeline, applied = await self._restore_records(stored.legacy)
             self.manifest = stored.manifest
             self._state_start = snapshot_start(folded, stored.manifest)
-            self._purges, self._erasures, self._truncation = [], [], None
+            self._forget_erasures()
             if stored.manifest is not None and stored.manifest.erasures:
                 # Stored to end an erasure: its deletions may not have happened (they are idempotent).
                 m = stored.manifest
@@ -251,7 +253,7 @@ class Sequencer:
             self.snapshots.abandon()
             # The next owner applies these erasures again, or finishes them from its snapshot; the
             # identifiers held for a purge are not kept here a moment longer.
-            self._purges, self._erasures, self._truncation, self._reseals = [], [], None, []
+            self._forget_erasures()
         await self.ports.flush()
 
     # -- applying ---------------------------------------------------------------------------
@@ -385,8 +387,8 @@ class Sequencer:
         the receipt is written.
         """
         rt = self.rt
-        if self._purges and rt.owns_links and self.clock() >= self._retry_at:
-            await self._purge()
+        if self._purges and rt.owns_links and self._purge_task is None and self.clock() >= self._retry_at:
+            self._purge_task = asyncio.ensure_future(self._purge())
         done = self.snapshots.poll()
         if done is not None:
             await self._store(*done)
@@ -442,21 +444,38 @@ class Sequencer:
                 took,
             )
 
+    def _forget_erasures(self) -> None:
+        """Drop the erasures in hand (the partition moved, or a restore): they are applied or finished again."""
+        if self._purge_task is not None:
+            self._purge_task.cancel()
+            self._purge_task = None
+        self._purges, self._erasures, self._truncation, self._reseals = [], [], None, []
+
     async def _purge(self) -> None:
-        """Purge the dead letters of each erasure waiting for it, oldest first; on failure, try again later."""
+        """Purge the dead letters of each erasure waiting for it, oldest first; on failure, try again later.
+
+        Runs as a task beside the stage: `_store` keeps any snapshot that includes an erasure
+        not yet purged out of the state topic meanwhile.
+        """
         purge = self.ports.purge_dead_letters
-        while self._purges:
-            erasure = self._purges[0]
-            try:
-                purged = 0 if purge is None else await purge(erasure.identifiers)
-            except Exception as exc:
-                log.warning("erasure %s: purging dead letters failed (%s); trying again", erasure.offset, exc)
-                self._retry_at = self.clock() + RETRY_S
-                return
-            erasure.identifiers = []  # no longer needed: not kept a moment longer
-            erasure.receipt.update(dead_letters_purged=purged, dead_letters_purged_at=int(time.time() * 1000))
-            self._purges.pop(0)
-            log.info("erasure at links offset %d: %d dead letters purged", erasure.offset, purged)
+        try:
+            while self._purges:
+                erasure = self._purges[0]
+                try:
+                    purged = 0 if purge is None else await purge(erasure.identifiers)
+                except Exception as exc:  # Kafka or the registry away: the erasure waits, nothing is lost
+                    log.warning("erasure %s: purging dead letters failed (%s); trying again", erasure.offset, exc)
+                    self._retry_at = self.clock() + RETRY_S
+                    return
+                if not self._purges or self._purges[0] is not erasure:
+                    return  # forgotten meanwhile (the partition moved)
+                erasure.identifiers = []  # no longer needed: not kept a moment longer
+                erasure.receipt.update(dead_letters_purged=purged, dead_letters_purged_at=int(time.time() * 1000))
+                self._purges.pop(0)
+                log.info("erasure at links offset %d: %d dead letters purged", erasure.offset, purged)
+        finally:
+            if self._purge_task is asyncio.current_task():
+                self._purge_task = None
 
     async def _truncate(self) -> None:
         """Delete the links log and state topic before the snapshot that ended erasures; write their receipts."""

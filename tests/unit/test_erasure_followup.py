@@ -9,6 +9,7 @@ A crash anywhere in between is finished by the next owner: before the snapshot, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -127,6 +128,14 @@ def stage(kafka: Kafka, clock: Clock, reseal_after_s: float | None = None) -> Se
     )
 
 
+async def tend(seq: Sequencer, times: int = 1) -> None:
+    """`Sequencer.tend`, then let the purge task it may have started run."""
+    for _ in range(times):
+        await seq.tend()
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
 async def meera(seq: Sequencer, clock: Clock) -> str:
     """Apply both people's events and a tick; return Meera's customer id."""
     await seq.restore()
@@ -143,8 +152,9 @@ async def test_an_erasure_purges_then_snapshots_at_once_then_deletes_and_writes_
     seq = stage(kafka, clock)
     cid = await meera(seq, clock)
     await seq.apply([erase(2, cid), tick(3, NOW + 20_000)], seq.rt.writer_epoch)
-    await seq.tend()  # purge, start the snapshot at once (no cadence, not idle)
-    await seq.tend()  # store it, delete, receipt
+    await tend(seq)  # purge (a task)
+    await tend(seq)  # start the snapshot at once (no cadence, not idle)
+    await tend(seq)  # store it, delete, receipt
     assert [c[0] for c in kafka.calls] == ["purge", "snapshot", "truncate"]
     assert kafka.calls[0][1] == sorted(
         ["email:meeraiyer@gmail.com", "phone:+919988776655", "tp:WEB:u-meera", "tp:WHATSAPP:919988776655"]
@@ -160,7 +170,7 @@ async def test_an_erasure_purges_then_snapshots_at_once_then_deletes_and_writes_
     assert "99887" not in text and "meera" not in text.casefold() and "Meera" not in text
     assert seq.rt.stats["erasures_completed"] == 1
     # nothing more to do: no further deletion, and the next snapshot's manifest names no erasure
-    await seq.tend()
+    await tend(seq, 3)
     assert [c[0] for c in kafka.calls].count("truncate") == 1
 
 
@@ -171,12 +181,12 @@ async def test_no_snapshot_with_the_erasure_is_stored_before_its_dead_letters_ar
     cid = await meera(seq, clock)
     await seq.apply([erase(2, cid)], seq.rt.writer_epoch)
     for _ in range(3):
-        await seq.tend()
+        await tend(seq)
         clock.now += 1.0  # within RETRY_S: not tried again yet
     assert not [c for c in kafka.calls if c[0] in ("snapshot", "truncate")]
     for _ in range(4):
         clock.now += 10.0
-        await seq.tend()
+        await tend(seq)
     assert [c[0] for c in kafka.calls] == ["purge", "snapshot", "truncate"]
     assert cid in kafka.receipts
 
@@ -187,16 +197,16 @@ async def test_a_crash_before_the_deletions_is_finished_by_the_next_owner() -> N
     seq = stage(kafka, clock)
     cid = await meera(seq, clock)
     await seq.apply([erase(2, cid)], seq.rt.writer_epoch)
-    await seq.tend()
+    await tend(seq, 2)
     try:
-        await seq.tend()
+        await tend(seq)
     except Crash:
         pass
     assert cid not in kafka.receipts
     stored = [c for c in kafka.calls if c[0] == "snapshot"]
     again = stage(kafka, clock)  # the next owner, from the state topic alone
     assert await again.restore() == stored[-1][1] + 1
-    await again.tend()
+    await tend(again)
     assert kafka.calls[-1][0] == "truncate" and kafka.calls[-1][1][0] == stored[-1][1] + 1
     assert kafka.receipts[cid]["action_offset"] == 2
 
@@ -248,3 +258,33 @@ def test_an_id_absorbed_into_a_customer_erased_in_the_same_window_ends_with_a_re
     for record in last.values():
         assert record["change"] in ("ERASED", "ABSORBED"), record
         assert not (record["phones"] or record["emails"] or record["name"] or record["source_ids"]), record
+
+
+async def test_the_stage_goes_on_applying_while_dead_letters_are_purged() -> None:
+    """A large dead-letter topic takes seconds to read: the purge is a task, and no snapshot with the erasure
+    reaches the state topic before it is done."""
+    kafka, clock = Kafka(), Clock()
+    seq = stage(kafka, clock)
+    release = asyncio.Event()
+    purge = kafka.purge
+
+    async def slow(identifiers: list[str]) -> int:
+        await release.wait()
+        return await purge(identifiers)
+
+    seq.ports.purge_dead_letters = slow
+    cid = await meera(seq, clock)
+    await seq.apply([erase(2, cid)], seq.rt.writer_epoch)
+    await tend(seq)
+    (value,) = encode_batches(
+        [Interaction("z1", "WEB", NOW + 50, "u-z", "visit", None, "z@mail.org")], max_bytes=1 << 30
+    )
+    await seq.apply([LinkRecord(3, BATCH, value), tick(4, NOW + 30_000)], seq.rt.writer_epoch)
+    assert seq.rt.applied_offset == 4
+    clock.now += 5.0  # idle: a snapshot is started, and taken, but not stored while the purge runs
+    await tend(seq, 3)
+    assert not [c for c in kafka.calls if c[0] == "snapshot"]
+    release.set()
+    await tend(seq, 3)
+    assert [c[0] for c in kafka.calls] == ["purge", "snapshot", "truncate"]
+    assert kafka.calls[-1][1][0] == 5
