@@ -168,6 +168,12 @@ async def test_an_erasure_reaches_every_copy(kafka_bootstrap: str, redis_url: st
         for folder in (Path(env["IRL_DATA_DIR"]) / "snapshots").glob("*/*"):
             assert not _hers([folder.read_bytes()]), folder
 
+        early = subprocess.run([str(BIN / "irl"), "erasure-status", cid], env=env, capture_output=True, timeout=120)
+        assert early.returncode == 2, early.stderr.decode()  # the resolved topic is not compacted yet
+        lines = early.stdout.decode().splitlines()
+        assert any(line.startswith("links log") and " done " in line for line in lines), lines
+        assert any(line.startswith("resolved topic") and " pending" in line for line in lines), lines
+
         async def resolved_clean() -> bool:
             return not await _topic_has_her(bootstrap, settings.topic_resolved)
 
@@ -184,6 +190,7 @@ async def test_an_erasure_reaches_every_copy(kafka_bootstrap: str, redis_url: st
             assert rows[copy]["state"] == "done", (copy, rows)
         assert rows["touchpoint topics"]["state"] == "pending" and rows["touchpoint topics"]["until_ms"]
         assert report.returncode == 2  # touchpoints and interactions wait for their retention
+        assert not _hers([worker.log_path.read_bytes()]), "the worker logged her data"
         print(f"\nerasure: own copies clean {own_s:.1f}s after the request; resolved topic {resolved_s:.1f}s")
     finally:
         worker.stop()
