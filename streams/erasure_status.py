@@ -109,7 +109,8 @@ def _resolved(records: Sequence[tuple[str, int]], h: Horizons) -> CopyStatus:
         return CopyStatus(name, "done", None, "only records without personal data left")
     until = erased[0] + h.resolved_compaction_lag_ms + CLEANER_SLACK_MS
     older = sum(1 for change, _ts in records if change not in _EMPTY_CHANGES)
-    return CopyStatus(name, "pending", until, f"{older} older record{'s' if older != 1 else ''} await compaction")
+    plural = "s await" if older != 1 else " awaits"
+    return CopyStatus(name, "pending", until, f"{older} older record{plural} compaction")
 
 
 def _interactions(stamps: Sequence[int], h: Horizons, now_ms: int) -> CopyStatus:

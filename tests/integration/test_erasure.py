@@ -169,7 +169,6 @@ async def test_an_erasure_reaches_every_copy(kafka_bootstrap: str, redis_url: st
             assert not _hers([folder.read_bytes()]), folder
 
         early = subprocess.run([str(BIN / "irl"), "erasure-status", cid], env=env, capture_output=True, timeout=120)
-        print("\n" + early.stdout.decode() + early.stderr.decode())
         assert early.returncode == 2, early.stderr.decode()  # the resolved topic is not compacted yet
         lines = early.stdout.decode().splitlines()
         assert any(line.startswith("links log") and " done " in line for line in lines), lines
