@@ -42,6 +42,7 @@ __all__ = [
     "register_project_contracts",
     "state_topic_name",
     "table_topic_name",
+    "topic_settings_drift",
 ]
 
 
@@ -326,6 +327,27 @@ async def ensure_project_topics(settings: Settings) -> TopicsOutcome:
 async def create_project_topics(settings: Settings) -> list[str]:
     """Create every topic of `project_topics(settings)` and align existing ones; return the names created."""
     return (await ensure_project_topics(settings)).created
+
+
+async def topic_settings_drift(settings: Settings) -> dict[str, list[str]]:
+    """Each existing project topic whose settings differ from its spec, with the keys that differ.
+
+    `irl worker` warns about them at start: an erasure needs the state topic's ``delete``
+    policy, and retention and compaction are what bound every copy (docs/privacy.md).
+    """
+    wanted = {s.name: dict(s.config) for s in project_topics(settings) if s.config}
+    admin = _admin(settings.kafka_bootstrap, client_options(settings))
+    await admin.start()
+    try:
+        current = await _topic_overrides(admin, list(wanted))
+    finally:
+        await admin.close()
+    drift: dict[str, list[str]] = {}
+    for name, have in current.items():
+        keys = sorted(k for k, v in wanted[name].items() if have.get(k) != v)
+        if keys:
+            drift[name] = keys
+    return drift
 
 
 #: DescribeConfigs' source of a value set on the topic itself.

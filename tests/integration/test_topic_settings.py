@@ -15,6 +15,7 @@ from streams.topics import (
     ensure_project_topics,
     project_topics,
     state_topic_name,
+    topic_settings_drift,
 )
 
 from .harness import isolated_env
@@ -55,6 +56,10 @@ async def test_existing_topics_get_the_new_settings(kafka_bootstrap: str, redis_
     with pytest.raises(PolicyViolationError):  # what an erasure met on a state topic of the old version
         await delete_records_before(kafka_bootstrap, {TopicPartition(state, 0): 0}, security={})
 
+    drift = await topic_settings_drift(settings)
+    assert "cleanup.policy" in drift[state] and "message.timestamp.type" in drift[settings.topic_web]
+    assert "max.compaction.lag.ms" in drift[settings.topic_resolved]
+
     outcome = await ensure_project_topics(settings)
     assert {state, settings.topic_web, settings.topic_resolved} <= set(outcome.updated)
     assert state not in outcome.created
@@ -67,3 +72,4 @@ async def test_existing_topics_get_the_new_settings(kafka_bootstrap: str, redis_
 
     again = await ensure_project_topics(settings)
     assert again.created == [] and again.updated == []
+    assert await topic_settings_drift(settings) == {}
