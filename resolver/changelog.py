@@ -7,8 +7,10 @@ it into ResolvedCustomer records (schema v1 field names), deterministically:
   this window is ``MERGED`` (``merged_from`` lists them); otherwise ``UPDATED``;
 * an id that disappeared into another is ``ABSORBED`` with ``survivor_id`` (the live id
   it now belongs to); an id the CRM never saw is not announced;
-* an erased customer is ``ERASED`` with no personal data; a customer that lost parts is
-  ``SPLIT``;
+* an erased customer is ``ERASED`` with no personal data, and so is an id the CRM saw that
+  was absorbed into a customer erased before its ``ABSORBED`` was published (its chain leads
+  nowhere: every id's last record carries no personal data once its person is erased); a
+  customer that lost parts is ``SPLIT``;
 * ``version`` is 1 for an id's first record and grows by one per record of that id;
 * ``change_id`` is a hash of the record's content (without itself): the same input
   gives the same id, and a record published again after a crash is byte-identical.
@@ -130,7 +132,11 @@ class Changelog:
                     continue  # the CRM never saw this id
                 rec = {**base, **_EMPTY, "change": "ABSORBED", "survivor_id": current}
             elif current is None:
-                continue  # unknown id: nothing to say
+                if self.version(cid) == 0:
+                    continue  # unknown id: nothing to say
+                # Seen by the CRM, and its chain ends in an erasure (absorbed into a customer erased
+                # in this same window): its last record must not be one with personal data.
+                rec = {**base, **_EMPTY, "change": "ERASED"}
             else:
                 profile = view.profile(cid)
                 if profile is None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Limits
@@ -45,14 +46,16 @@ from streams.deadletter import DeadLetter
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, BATCH, KIND_HEADER, TICK
 from streams.loops import run_sequencer, run_triage, worker_instance
+from streams.mentions import ErasedPerson
 from streams.mirror import RedisMirror
+from streams.purge import purge_dead_letters
 from streams.registry import RegistryError
 from streams.runtime import Runtime
 from streams.sequencer import Ports, Sequencer
 from streams.settings import Settings
 from streams.snapshots import BackgroundSnapshot, read_stored_state
 from streams.stall import LoopWatch, StallWatch, task_stacks
-from streams.topics import state_topic_name
+from streams.topics import delete_records_before, erasures_topic_name, state_topic_name
 from streams.triage import Triage, TriagePorts
 from streams.web import install as install_web
 from streams.web import record_published
@@ -159,6 +162,7 @@ class _Kafka:
         self.sender = BatchSender(app)
         self.links = links_topic_name(settings)
         self.state = state_topic_name(settings)
+        self.erasures = erasures_topic_name(settings)
 
     async def fetch_schemas(self, values: list[Any]) -> None:
         """Have every writer schema these values need (asking the registry off the loop); wait while it is away.
@@ -190,11 +194,45 @@ class _Kafka:
         futures = await self.sender.send(self.settings.topic_deadletter, 0, records)
         await asyncio.gather(*futures)
 
-    async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> None:
-        """Send state records in order on partition 0 and wait until the broker has them."""
-        if records:
-            futures = await self.sender.send(self.state, 0, [(k, v, None, ()) for k, v in records])
-            await asyncio.gather(*futures)
+    async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> list[int]:
+        """Send state records in order on partition 0, wait until the broker has them; return their offsets."""
+        if not records:
+            return []
+        futures = await self.sender.send(self.state, 0, [(k, v, None, ()) for k, v in records])
+        offsets: list[int] = []
+        for batch in await asyncio.gather(*futures):  # one future per record batch: its first record's metadata
+            offsets.append(batch.offset)
+        first = offsets[0]
+        return list(range(first, first + len(records)))
+
+    async def truncate(self, links_before: int, state_before: int | None) -> None:
+        """Delete the links log before `links_before` and the state topic before `state_before` (DeleteRecords)."""
+        before = {TopicPartition(self.links, 0): links_before}
+        if state_before is not None:
+            before[TopicPartition(self.state, 0)] = state_before
+        await delete_records_before(self.settings.kafka_bootstrap, before, security=client_options(self.settings))
+
+    async def purge_dead_letters(self, identifiers: list[str]) -> int:
+        """Make the dead letters that mention these identifiers unreadable (`streams.purge`); how many went."""
+        s = self.settings
+
+        async def send(partition: int, records: list[Any]) -> None:
+            await asyncio.gather(*await self.sender.send(s.topic_deadletter, partition, records))
+
+        result = await purge_dead_letters(
+            s.kafka_bootstrap,
+            s.topic_deadletter,
+            ErasedPerson.from_identifiers(identifiers),
+            send,
+            prefetch=self.fetch_schemas,
+            security=client_options(s),
+        )
+        return result.purged
+
+    async def record_erasure(self, customer_id: str, receipt: dict[str, Any]) -> None:
+        """Store an erasure's receipt (key: the customer id) and wait until the broker has it."""
+        value = json.dumps(receipt, sort_keys=True, separators=(",", ":")).encode()
+        await asyncio.gather(*await self.sender.send(self.erasures, 0, [(customer_id.encode(), value, None, ())]))
 
     async def publish(self, outputs: list[tuple[bytes, bytes]]) -> None:
         """Send changelog records for the CRM and wait until the broker has them all."""
@@ -234,6 +272,7 @@ def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
         BackgroundSnapshot(Path(settings.data_dir) / "snapshots" / settings.app_id),
         settings.snapshot_seconds,
         interactions_topic=settings.topic_interactions,
+        reseal_after_s=settings.resolved_compaction_lag_hours * 3600 + 1.0,
     )
 
 
@@ -256,6 +295,9 @@ def build_app(settings: Settings) -> faust.App:
         kafka.flush,
         kafka.fetch_schemas,
         mirror,
+        truncate=kafka.truncate,
+        purge_dead_letters=kafka.purge_dead_letters,
+        record_erasure=kafka.record_erasure,
     )
     sequencer = build_sequencer(rt, settings, ports)
     triage = Triage(

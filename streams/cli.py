@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "worker": "worker",
     "rebuild-redis": "rebuild_redis",
     "crm-sync": "crm_sync",
+    "erasure-status": "erasure_status",
 }
 
 

@@ -62,6 +62,10 @@ class Runtime:
             "snapshots": 0,
             "snapshot_offset": None,
             "snapshot_bytes": None,
+            #: erasures whose follow-up finished (dead letters purged, links and state deleted), and
+            #: ERASED records sent again after the compaction lag (`streams.sequencer`)
+            "erasures_completed": 0,
+            "erased_resent": 0,
             #: failed attempts to fetch writer schemas from the registry (the worker waited each time)
             "registry_errors": 0,
             #: seconds the single writer has applied nothing while records waited (`streams.stall`)

@@ -33,7 +33,7 @@ from resolver.interaction import Interaction
 from streams.linkbatch import ACTION, BATCH, TICK, events_of
 from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
-from streams.snapshots import Manifest, snapshot_records, unpack_state
+from streams.snapshots import Manifest, snapshot_records, snapshot_start, unpack_state
 from streams.state_store import InMemoryStateLog
 
 __all__ = ["Fenced", "LinkRecord", "Mirror", "Ports", "Sequencer", "Snapshotter"]
@@ -46,6 +46,21 @@ STEP_EVENTS = 1000
 IDLE_SNAPSHOT_S = 1.0
 #: A snapshot is due after this many links records without one, even if they are only ticks.
 MAX_TAIL_RECORDS = 20_000
+#: Seconds before an erasure's follow-up (dead-letter purge, deletions) that failed is tried again.
+RETRY_S = 5.0
+
+
+@dataclass
+class Erasure:
+    """An erasure applied by this stage whose follow-up is not finished (docs/privacy.md).
+
+    `identifiers` (the person's phones, emails and touchpoint ids, in the clear) are held in
+    memory only, until the dead letters are purged; `receipt` has no personal data.
+    """
+
+    offset: int
+    identifiers: list[str]
+    receipt: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +106,8 @@ class Ports:
     #: the state topic folded to its end (key -> value)
     read_state: Callable[[], Awaitable[dict[bytes, bytes]]]
     #: send state records in order (partition 0 of the state topic) and wait until the broker has them
-    send_state: Callable[[list[tuple[bytes, bytes | None]]], Awaitable[None]]
+    #: (returns each record's offset, or None when unknown)
+    send_state: Callable[[list[tuple[bytes, bytes | None]]], Awaitable[list[int] | None]]
     #: publish changelog records and wait until the broker has them all
     publish: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
     #: publish resolved interactions (key customer id) and wait until the broker has them all
@@ -101,6 +117,13 @@ class Ports:
     #: fetch the writer schemas of raw touchpoint values (one-event records written before batches)
     fetch_schemas: Callable[[list[bytes]], Awaitable[None]]
     mirror: Mirror
+    #: make links records before the first offset, and state records before the second (if not
+    #: None), unreadable (Kafka's DeleteRecords); None: this stage deletes nothing
+    truncate: Callable[[int, int | None], Awaitable[None]] | None = None
+    #: make the dead letters that mention these identifiers unreadable (`streams.purge`); returns how many
+    purge_dead_letters: Callable[[list[str]], Awaitable[int]] | None = None
+    #: store an erasure's receipt under its customer id (no personal data; `irl erasure-status` reads it)
+    record_erasure: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
 
 
 class Sequencer:
@@ -123,6 +146,7 @@ class Sequencer:
         snapshot_interval_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         interactions_topic: str | None = None,
+        reseal_after_s: float | None = None,
     ) -> None:
         self.rt = rt
         self.config = config
@@ -143,6 +167,21 @@ class Sequencer:
         self._snapshot_started_at = 0.0
         #: when events, an action or a window-closing tick were last applied (the stage is idle a while after)
         self._changed_at = 0.0
+        #: erasures applied whose dead letters are not purged yet (oldest first)
+        self._purges: list[Erasure] = []
+        #: the task purging them (in the background: a large dead-letter topic takes seconds to read)
+        self._purge_task: asyncio.Task[None] | None = None
+        #: erasures applied that no stored snapshot includes yet (oldest first)
+        self._erasures: list[Erasure] = []
+        #: (links offset, state offset) before which records are to be deleted, and the receipts then due
+        self._truncation: tuple[int, int | None, tuple[dict[str, Any], ...]] | None = None
+        #: state topic offset of the current snapshot's first chunk
+        self._state_start: int | None = None
+        self._retry_at = 0.0
+        #: send each ERASED record again this long after it was published (None: never; see `_reseal`)
+        self.reseal_after_s = reseal_after_s
+        #: (when, key, value) of ERASED records to send again
+        self._reseals: list[tuple[float, bytes, bytes]] = []
 
     # -- ownership --------------------------------------------------------------------------
 
@@ -167,6 +206,12 @@ class Sequencer:
             else:
                 pipeline, applied = await self._restore_records(stored.legacy)
             self.manifest = stored.manifest
+            self._state_start = snapshot_start(folded, stored.manifest)
+            self._forget_erasures()
+            if stored.manifest is not None and stored.manifest.erasures:
+                # Stored to end an erasure: its deletions may not have happened (they are idempotent).
+                m = stored.manifest
+                self._truncation = (m.offset + 1, self._state_start, m.erasures)
             self._forget = [key.encode() for key in stored.legacy]
             self._changes_since_snapshot = 1 if self._forget else 0
             rt.pipeline = pipeline
@@ -206,6 +251,9 @@ class Sequencer:
             rt.pipeline = None
             rt.recovered = False
             self.snapshots.abandon()
+            # The next owner applies these erasures again, or finishes them from its snapshot; the
+            # identifiers held for a purge are not kept here a moment longer.
+            self._forget_erasures()
         await self.ports.flush()
 
     # -- applying ---------------------------------------------------------------------------
@@ -266,7 +314,24 @@ class Sequencer:
         for step in pipeline.on_action(offset, action):
             for note in step.notes:
                 log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
+            if step.forget:
+                self._erased(offset, action, step)
             yield step
+
+    def _erased(self, offset: int, action: dict[str, Any], step: Step) -> None:
+        """Note an erasure just applied: its dead letters, links and state records are to go (`tend`)."""
+        gone = [cid for cid, survivor in step.removed.items() if survivor is None]
+        receipt = {
+            "customer_id": gone[0] if gone else action.get("customer_id"),
+            "requested_id": action.get("customer_id"),
+            "action_id": action.get("action_id"),
+            "action_offset": offset,
+            "requested_at": action.get("at"),
+            "applied_at": int(time.time() * 1000),
+        }
+        erasure = Erasure(offset, list(step.forget), receipt)
+        self._purges.append(erasure)
+        self._erasures.append(erasure)
 
     async def _events(self, pipeline: Pipeline, offset: int, events: list[Interaction], epoch: int) -> None:
         """Apply the events of the links records up to `offset`, in steps of at most `STEP_EVENTS`.
@@ -301,6 +366,12 @@ class Sequencer:
             stats["interactions_published"] += len(step.interactions)
         if step.outputs:
             await self.ports.publish(step.outputs)
+            if self.reseal_after_s is not None:
+                due = self.clock() + self.reseal_after_s
+                erased = [
+                    out for rec, out in zip(step.records, step.outputs, strict=False) if rec["change"] == "ERASED"
+                ]
+                self._reseals.extend((due, key, value) for key, value in erased)
             stats["records_published"] += len(step.outputs)
             stats["last_publish_ms"] = int(time.time() * 1000)
             stats["last_window_end"] = step.records[-1]["window_end"] if step.records else None
@@ -315,27 +386,24 @@ class Sequencer:
     # -- snapshots ----------------------------------------------------------------------------
 
     async def tend(self) -> None:
-        """Store a finished snapshot; start the next one when due. Call between `apply` calls."""
+        """Store a finished snapshot; start the next one when due; follow erasures up. Call between `apply` calls.
+
+        An erasure is followed up in this order, each step only after the one before: its dead
+        letters are purged; a snapshot that includes it is taken at once and stored (never
+        before the purge: a crash before it applies the erasure, and purges, again); then the
+        links log before that snapshot and the state topic before its chunks are deleted, and
+        the receipt is written.
+        """
         rt = self.rt
+        if self._purges and rt.owns_links and self._purge_task is None and self.clock() >= self._retry_at:
+            self._purge_task = asyncio.ensure_future(self._purge())
         done = self.snapshots.poll()
         if done is not None:
-            offset, data, took = done
-            async with rt.writer_lock:
-                if rt.pipeline is None or not rt.owns_links:
-                    return
-                manifest, records = snapshot_records(data, offset, self.manifest, self._forget)
-                await self.ports.send_state(records)
-                self.manifest, self._forget = manifest, []
-                rt.stats["snapshots"] += 1
-                rt.stats["snapshot_offset"] = offset
-                rt.stats["snapshot_bytes"] = len(data)
-                log.info(
-                    "snapshot at links offset %d stored: %d bytes in %d chunks, %.2fs",
-                    offset,
-                    len(data),
-                    manifest.chunks,
-                    took,
-                )
+            await self._store(*done)
+        if self._truncation is not None and rt.owns_links and self.clock() >= self._retry_at:
+            await self._truncate()
+        if self._reseals and self._reseals[0][0] <= self.clock() and rt.owns_links:
+            await self._reseal()
         pipeline = rt.pipeline
         if pipeline is None or self.snapshots.running or not rt.owns_links:
             return
@@ -347,7 +415,121 @@ class Sequencer:
         due = changed and now - self._snapshot_started_at >= self.snapshot_interval_s
         # Idle after changes (a backlog done, a quiet moment): at once, so that a restart has no tail.
         idle = changed and now - self._changed_at >= IDLE_SNAPSHOT_S
-        if due or idle or rt.applied_offset - stored >= MAX_TAIL_RECORDS:
+        erasing = bool(self._erasures) and not self._purges
+        if due or idle or erasing or rt.applied_offset - stored >= MAX_TAIL_RECORDS:
             self.snapshots.start(pipeline, rt.applied_offset)
             self._snapshot_started_at = now
             self._changes_since_snapshot = 0
+
+    async def _store(self, offset: int, data: bytes, took: float) -> None:
+        """Store a finished snapshot in the state topic (not one that includes an erasure not yet purged)."""
+        rt = self.rt
+        async with rt.writer_lock:
+            if rt.pipeline is None or not rt.owns_links:
+                return
+            if self._purges and offset >= self._purges[0].offset:
+                self._changes_since_snapshot += 1  # taken again once the purge is done
+                return
+            ends = [e for e in self._erasures if e.offset <= offset]
+            # Erasures whose deletions are still to do ride along: a restart from this snapshot does them.
+            waiting = list(self._truncation[2]) if self._truncation is not None else []
+            receipts = waiting + [e.receipt for e in ends]
+            manifest, records = snapshot_records(data, offset, self.manifest, self._forget, receipts)
+            offsets = await self.ports.send_state(records)
+            self.manifest, self._forget = manifest, []
+            self._state_start = offsets[0] if offsets else None
+            self._erasures = self._erasures[len(ends) :]
+            if receipts:
+                self._truncation = (offset + 1, self._state_start, manifest.erasures)
+            rt.stats["snapshots"] += 1
+            rt.stats["snapshot_offset"] = offset
+            rt.stats["snapshot_bytes"] = len(data)
+            log.info(
+                "snapshot at links offset %d stored: %d bytes in %d chunks, %.2fs",
+                offset,
+                len(data),
+                manifest.chunks,
+                took,
+            )
+
+    def _forget_erasures(self) -> None:
+        """Drop the erasures in hand (the partition moved, or a restore): they are applied or finished again."""
+        if self._purge_task is not None:
+            self._purge_task.cancel()
+            self._purge_task = None
+        self._purges, self._erasures, self._truncation, self._reseals = [], [], None, []
+
+    async def _purge(self) -> None:
+        """Purge the dead letters of each erasure waiting for it, oldest first; on failure, try again later.
+
+        Runs as a task beside the stage: `_store` keeps any snapshot that includes an erasure
+        not yet purged out of the state topic meanwhile.
+        """
+        purge = self.ports.purge_dead_letters
+        try:
+            while self._purges:
+                erasure = self._purges[0]
+                try:
+                    purged = 0 if purge is None else await purge(erasure.identifiers)
+                except Exception as exc:  # Kafka or the registry away: the erasure waits, nothing is lost
+                    log.warning("erasure %s: purging dead letters failed (%s); trying again", erasure.offset, exc)
+                    self._retry_at = self.clock() + RETRY_S
+                    return
+                if not self._purges or self._purges[0] is not erasure:
+                    return  # forgotten meanwhile (the partition moved)
+                erasure.identifiers = []  # no longer needed: not kept a moment longer
+                erasure.receipt.update(dead_letters_purged=purged, dead_letters_purged_at=int(time.time() * 1000))
+                self._purges.pop(0)
+                log.info("erasure at links offset %d: %d dead letters purged", erasure.offset, purged)
+        finally:
+            if self._purge_task is asyncio.current_task():
+                self._purge_task = None
+
+    async def _truncate(self) -> None:
+        """Delete the links log and state topic before the snapshot that ended erasures; write their receipts."""
+        assert self._truncation is not None
+        links_before, state_before, receipts = self._truncation
+        try:
+            if self.ports.truncate is not None:
+                await self.ports.truncate(links_before, state_before)
+            done = int(time.time() * 1000)
+            for receipt in receipts:
+                full = {
+                    **receipt,
+                    "links_deleted_before": links_before,
+                    "state_deleted_before": state_before,
+                    "completed_at": done,
+                }
+                if self.ports.record_erasure is not None:
+                    # Under the id erased and, when it differs, the id the operator named (absorbed into it).
+                    for cid in dict.fromkeys([receipt.get("customer_id"), receipt.get("requested_id")]):
+                        if cid:
+                            await self.ports.record_erasure(str(cid), full)
+        except Exception as exc:
+            log.error(
+                "erasure: deleting the records before links offset %d failed (%s); trying again. A topic "
+                "whose cleanup.policy lacks 'delete' needs this version's settings: run `irl topics create`",
+                links_before,
+                exc,
+            )
+            self._retry_at = self.clock() + RETRY_S
+            return
+        self._truncation = None
+        self.rt.stats["erasures_completed"] += len(receipts)
+        log.info("erasure: links records before %d and state records before %s deleted", links_before, state_before)
+
+    async def _reseal(self) -> None:
+        """Send again, byte for byte, each ERASED record published `reseal_after_s` ago.
+
+        The log cleaner never compacts a partition's active segment, and a segment rolls only
+        when a record is appended to it: an ERASED record in a quiet partition would keep the
+        person's older records in the resolved topic for as long as nothing else arrives. The
+        copy, sent once the compaction lag has passed, rolls that segment so the cleaner can
+        compact it. Consumers deduplicate by change_id. Kept in memory: a restart forgets it,
+        and then any later record in the partition does the same.
+        """
+        now = self.clock()
+        due = [(k, v) for when, k, v in self._reseals if when <= now]
+        self._reseals = [r for r in self._reseals if r[0] > now]
+        await self.ports.publish(due)
+        self.rt.stats["erased_resent"] += len(due)

@@ -223,6 +223,12 @@ class Settings:
     stall_seconds: int = 120
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
     snapshot_seconds: float = 10.0
+    #: touchpoint records are deleted this long after the broker appended them (docs/privacy.md)
+    touchpoint_retention_hours: float = 168.0
+    #: resolved interactions are deleted this long after they were published
+    interactions_retention_hours: float = 168.0
+    #: a resolved customer's records replaced by a later one (an ERASED) are compacted away within this long
+    resolved_compaction_lag_hours: float = 24.0
     #: this worker's static consumer-group member name (with the app id); default host name and web port
     worker_id: str = ""
     kafka_connect_timeout_seconds: float = 15.0
@@ -291,6 +297,15 @@ class Settings:
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
+            touchpoint_retention_hours=_float(
+                e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
+            ),
+            interactions_retention_hours=_float(
+                e, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours, 0.001, 87_600.0
+            ),
+            resolved_compaction_lag_hours=_float(
+                e, "IRL_RESOLVED_COMPACTION_LAG_HOURS", d.resolved_compaction_lag_hours, 0.001, 8_760.0
+            ),
             worker_id=_worker_id(e),
             kafka_connect_timeout_seconds=_float(
                 e, "IRL_KAFKA_CONNECT_TIMEOUT_SECONDS", d.kafka_connect_timeout_seconds, 0.5, 600.0

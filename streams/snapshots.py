@@ -40,10 +40,12 @@ __all__ = [
     "CHUNK_BYTES",
     "MANIFEST_KEY",
     "BackgroundSnapshot",
+    "FoldedState",
     "Manifest",
     "StoredState",
     "read_stored_state",
     "snapshot_records",
+    "snapshot_start",
     "unpack_state",
 ]
 
@@ -57,35 +59,68 @@ CHUNK_BYTES = 900_000
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    """Which snapshot is current: its links offset, chunk count, size and CRC-32."""
+    """Which snapshot is current: its links offset, chunk count, size and CRC-32.
+
+    `erasures`: the erasures this snapshot is the first to include (receipts without personal
+    data: customer id, action id and offset, times). Storing it makes the links log before it
+    and the state topic before its chunks deletable; a worker restored from it deletes them
+    again if it has to (DeleteRecords is idempotent) and writes the receipts.
+    """
 
     offset: int
     chunks: int
     size: int
     crc: int
+    erasures: tuple[dict[str, Any], ...] = ()
 
     def chunk_keys(self) -> list[bytes]:
         return [f"snapshot/{self.offset}/{i:06d}".encode() for i in range(self.chunks)]
 
     def encode(self) -> bytes:
-        body = {"offset": self.offset, "chunks": self.chunks, "size": self.size, "crc": self.crc}
+        body: dict[str, Any] = {"offset": self.offset, "chunks": self.chunks, "size": self.size, "crc": self.crc}
+        if self.erasures:
+            body["erasures"] = list(self.erasures)
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, value: bytes) -> Manifest:
         d = json.loads(value)
-        return cls(int(d["offset"]), int(d["chunks"]), int(d["size"]), int(d["crc"]))
+        erasures = tuple(e for e in d.get("erasures", ()) if isinstance(e, dict))
+        return cls(int(d["offset"]), int(d["chunks"]), int(d["size"]), int(d["crc"]), erasures)
+
+
+class FoldedState(dict[bytes, bytes]):
+    """The state topic folded to its end (key -> latest value), with the offset of each key's latest record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offsets: dict[bytes, int] = {}
+
+
+def snapshot_start(folded: Mapping[bytes, bytes], manifest: Manifest | None) -> int | None:
+    """The state topic offset of the current snapshot's first chunk (None when unknown)."""
+    offsets = getattr(folded, "offsets", None)
+    if manifest is None or not offsets:
+        return None
+    found = [offsets[k] for k in manifest.chunk_keys() if k in offsets]
+    return min(found) if found else None
 
 
 def snapshot_records(
-    data: bytes, offset: int, previous: Manifest | None, forget: Iterable[bytes] = ()
+    data: bytes,
+    offset: int,
+    previous: Manifest | None,
+    forget: Iterable[bytes] = (),
+    erasures: Iterable[dict[str, Any]] = (),
 ) -> tuple[Manifest, list[tuple[bytes, bytes | None]]]:
     """The state records that make `data` (taken at links `offset`) current, in the order to send them.
 
-    Chunks, the manifest, then tombstones for the previous snapshot's chunks and for the
-    keys in `forget` (records of the older one-record-per-key format).
+    Chunks first (the first record sent is the first chunk), the manifest (with `erasures`),
+    then tombstones for the previous snapshot's chunks and for the keys in `forget` (records
+    of the older one-record-per-key format).
     """
-    manifest = Manifest(offset, max(1, -(-len(data) // CHUNK_BYTES)), len(data), zlib.crc32(data))
+    chunks = max(1, -(-len(data) // CHUNK_BYTES))
+    manifest = Manifest(offset, chunks, len(data), zlib.crc32(data), tuple(erasures))
     out: list[tuple[bytes, bytes | None]] = [
         (key, data[i * CHUNK_BYTES : (i + 1) * CHUNK_BYTES]) for i, key in enumerate(manifest.chunk_keys())
     ]
@@ -132,14 +167,16 @@ async def read_stored_state(
     bootstrap: str, topic: str, timeout_s: float, *, security: Mapping[str, Any] | None = None
 ) -> dict[bytes, bytes]:
     """Fold the state topic to its end (latest value per key; tombstones delete). Raises like `records_to_end`."""
-    state: dict[bytes, bytes] = {}
+    state = FoldedState()
     async for rec in records_to_end(bootstrap, topic, timeout_s, security=security):
         if rec.key is None:
             continue
         if rec.value is None:
             state.pop(rec.key, None)
+            state.offsets.pop(rec.key, None)
         else:
             state[rec.key] = rec.value
+            state.offsets[rec.key] = rec.offset
     return state
 
 
@@ -154,11 +191,25 @@ class BackgroundSnapshot:
     def running(self) -> bool:
         return self._child is not None
 
+    def remove_stale(self) -> int:
+        """Delete snapshot files no child of this process is writing (left by a killed worker); return how many.
+
+        A snapshot file holds the whole state, an erased person's data included: none may outlive its use.
+        """
+        busy = set() if self._child is None else {self._child[2], self._child[2].with_suffix(".tmp")}
+        removed = 0
+        for path in list(self.folder.glob("snapshot-*")) if self.folder.is_dir() else []:
+            if path not in busy:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def start(self, pipeline: Pipeline, offset: int) -> None:
         """Fork a child that writes `pipeline.snapshot()` (taken at links `offset`) to a file."""
         if self._child is not None:
             raise RuntimeError("a snapshot is already being taken")
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.remove_stale()
         path = self.folder / f"snapshot-{offset}.bin"
         pid = os.fork()
         if pid == 0:  # the child: write the file and leave, touching nothing of the parent's I/O

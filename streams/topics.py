@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord
 
@@ -23,16 +24,25 @@ from streams.registry import RegistryClient, registry_client
 from streams.settings import Settings
 
 __all__ = [
+    "STATE_CONFIG",
     "TopicSpec",
+    "TopicsOutcome",
+    "align_topic_configs",
+    "bounded_retention",
+    "compacted_changelog",
     "create_project_topics",
     "create_topics",
+    "delete_records_before",
     "describe_topics",
+    "ensure_project_topics",
+    "erasures_topic_name",
     "project_contracts",
     "project_topics",
     "records_to_end",
     "register_project_contracts",
     "state_topic_name",
     "table_topic_name",
+    "topic_settings_drift",
 ]
 
 
@@ -48,26 +58,86 @@ class TopicSpec:
     contract: str = ""
 
 
-#: Touchpoint records carry the event time as their Kafka timestamp (producers set it to
-#: occurred_at). Time-based retention would then delete a replay of last month's events the
-#: moment they arrive, so these topics are kept by size only.
-_KEEP_BY_SIZE = (("retention.ms", "-1"),)
-#: The single writer's state (the write-ahead log behind the `irl-state` table): one partition,
-#: latest value per key, room for large steps. Small segments and a low dirty ratio let the
-#: log cleaner compact most of it, so a takeover reads about one record per key, not history.
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+#: The single writer's state: one partition, latest value per key, room for large chunks.
+#: ``compact,delete`` with no time or size limit keeps the latest value per key as plain
+#: compaction does, and lets the worker delete the records before its newest snapshot at once
+#: (DeleteRecords is refused on a topic whose policy lacks ``delete``: docs/privacy.md). Small
+#: segments, rolled at least hourly, and a low dirty ratio let the log cleaner and the deletion
+#: reach the disk soon; a takeover reads about one snapshot, not history.
 STATE_CONFIG = (
-    ("cleanup.policy", "compact"),
+    ("cleanup.policy", "compact,delete"),
+    ("retention.ms", "-1"),
+    ("retention.bytes", "-1"),
     ("max.message.bytes", str(16 * 1024 * 1024)),
     ("segment.bytes", str(16 * 1024 * 1024)),
+    ("segment.ms", str(_HOUR_MS)),
     ("min.cleanable.dirty.ratio", "0.2"),
 )
-#: Internal and output topics are stamped with the append time by our own producers.
-_WEEK = (("retention.ms", str(7 * 24 * 3600 * 1000)),)
+
+
+def _ms(hours: float) -> int:
+    return max(1000, int(hours * _HOUR_MS))
+
+
+def bounded_retention(hours: float) -> tuple[tuple[str, str], ...]:
+    """Delete records `hours` after the broker appended them, whatever timestamp the producer set.
+
+    ``LogAppendTime``: touchpoint producers stamp records with the event time, and retention
+    must not delete a replay of last month's events on arrival nor keep a record for ever
+    because it claims a future time. A segment rolls at the latest a day (or the retention, if
+    shorter) after its first record, so a record is gone at most retention + segment.ms + the
+    broker's retention check interval (5 minutes by default) after it was appended.
+    """
+    ms = _ms(hours)
+    return (
+        ("cleanup.policy", "delete"),
+        ("retention.ms", str(ms)),
+        ("segment.ms", str(min(ms, _DAY_MS))),
+        ("message.timestamp.type", "LogAppendTime"),
+    )
+
+
+def compacted_changelog(lag_hours: float) -> tuple[tuple[str, str], ...]:
+    """Latest record per key, and every older one removed within `lag_hours` of being replaced.
+
+    ``max.compaction.lag.ms`` makes a segment compactable that long after its first record
+    and rolls the active segment on the first append after it (the active segment is never
+    compacted), so an ERASED record replaces the customer's older records within about the
+    lag once a later record reaches the partition (the worker sends one: docs/privacy.md).
+    """
+    ms = _ms(lag_hours)
+    return (
+        ("cleanup.policy", "compact"),
+        ("max.compaction.lag.ms", str(ms)),
+        ("segment.ms", str(ms)),
+        ("min.cleanable.dirty.ratio", "0.1"),
+    )
+
+
+#: The dead letters: seven days from when they died. ``CreateTime``: a purge (an erasure) copies
+#: the records it keeps with their original timestamps, so a copy is not kept longer.
+_DEAD_CONFIG = (
+    ("cleanup.policy", "delete"),
+    ("retention.ms", str(7 * _DAY_MS)),
+    ("segment.ms", str(_DAY_MS)),
+    ("message.timestamp.type", "CreateTime"),
+)
 
 
 def state_topic_name(settings: Settings) -> str:
     """The single writer's state topic (the name the Faust table's changelog had: state carries over)."""
     return f"{settings.app_id}-irl-state-changelog"
+
+
+def erasures_topic_name(settings: Settings) -> str:
+    """Receipts of completed erasures, by customer id (no personal data; `irl erasure-status`)."""
+    return f"{settings.app_id}-erasures"
+
+
+#: Erasure receipts: the latest per customer id, kept for good (they hold no personal data).
+_RECEIPTS_CONFIG = (("cleanup.policy", "compact"), ("retention.ms", "-1"))
 
 
 def table_topic_name(settings: Settings) -> str:
@@ -79,26 +149,39 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic the worker reads or writes, with its fixed partition count and settings."""
     n = settings.touchpoint_partitions
     internal = f"{settings.app_id}-links"
+    kept = bounded_retention(settings.touchpoint_retention_hours)
+    links = bounded_retention(7 * 24)
+    interactions = bounded_retention(settings.interactions_retention_hours)
+    resolved = compacted_changelog(settings.resolved_compaction_lag_hours)
     return [
         TopicSpec(state_topic_name(settings), 1, "the ordered stage's snapshots, chunked (compacted)", STATE_CONFIG),
         TopicSpec(table_topic_name(settings), 1, "the irl-state table's Faust changelog (stays empty)", STATE_CONFIG),
-        TopicSpec(settings.topic_web, n, "touchpoint events from the web", _KEEP_BY_SIZE, _EVENTS),
-        TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", _KEEP_BY_SIZE, _EVENTS),
-        TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", _KEEP_BY_SIZE, _EVENTS),
-        TopicSpec(settings.topic_crm, n, "contacts of an existing CRM (irl import)", _KEEP_BY_SIZE, _EVENTS),
-        TopicSpec(internal, 1, "batches of validated events, ticks and actions for the ordered stage", _WEEK),
+        TopicSpec(settings.topic_web, n, "touchpoint events from the web", kept, _EVENTS),
+        TopicSpec(settings.topic_whatsapp, n, "touchpoint events from WhatsApp", kept, _EVENTS),
+        TopicSpec(settings.topic_kiosk, n, "touchpoint events from in-store kiosks", kept, _EVENTS),
+        TopicSpec(settings.topic_crm, n, "contacts of an existing CRM (irl import)", kept, _EVENTS),
+        TopicSpec(erasures_topic_name(settings), 1, "receipts of completed erasures (compacted)", _RECEIPTS_CONFIG),
+        TopicSpec(internal, 1, "batches of validated events, ticks and actions for the ordered stage", links),
         TopicSpec(
-            settings.topic_resolved, n, "resolved customer changelog for the CRM (key customer_id)", _WEEK, _RESOLVED
+            settings.topic_resolved,
+            n,
+            "resolved customer changelog for the CRM (key customer_id, compacted)",
+            resolved,
+            _RESOLVED,
         ),
         TopicSpec(
             settings.topic_interactions,
             n,
             "every accepted interaction with its customer, as applied (key customer_id)",
-            _WEEK,
+            interactions,
             _INTERACTIONS,
         ),
         TopicSpec(
-            settings.topic_deadletter, 1, "undecodable or invalid records, original bytes and reason", _WEEK, _DEAD
+            settings.topic_deadletter,
+            1,
+            "undecodable or invalid records, original bytes and reason",
+            _DEAD_CONFIG,
+            _DEAD,
         ),
     ]
 
@@ -164,6 +247,28 @@ async def create_topics(
         await admin.close()
 
 
+async def delete_records_before(
+    bootstrap: str, before: Mapping[TopicPartition, int], *, security: Mapping[str, Any] | None = None
+) -> dict[TopicPartition, int]:
+    """Make every record of each partition before `before[tp]` unreadable (Kafka's DeleteRecords).
+
+    Returns each partition's new log start offset. An offset at or below the current start
+    changes nothing. Raises PolicyViolationError when a topic's cleanup.policy lacks
+    ``delete`` (run `irl topics create` to give it this version's settings).
+    """
+    if not before:
+        return {}
+    admin = _admin(bootstrap, security)
+    await admin.start()
+    try:
+        starts: dict[TopicPartition, int] = await admin.delete_records(
+            {tp: RecordsToDelete(offset) for tp, offset in before.items()}
+        )
+        return starts
+    finally:
+        await admin.close()
+
+
 def _admin(bootstrap: str, security: Mapping[str, Any] | None) -> AIOKafkaAdminClient:
     extra = options() if security is None else security
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000, **extra)
@@ -193,15 +298,104 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
     return out
 
 
-async def create_project_topics(settings: Settings) -> list[str]:
-    """Create every topic of `project_topics(settings)` with its partitions and settings."""
+@dataclass(frozen=True, slots=True)
+class TopicsOutcome:
+    """What `ensure_project_topics` did: the topics it created and those whose settings it changed."""
+
+    created: list[str]
+    updated: list[str]
+
+
+async def ensure_project_topics(settings: Settings) -> TopicsOutcome:
+    """Create every topic of `project_topics(settings)`; give existing ones the settings of their spec.
+
+    A topic created by an earlier version keeps its partitions (a different count is an error)
+    but gets this version's settings (retention, compaction, timestamp type: docs/privacy.md);
+    overrides it has for other keys are kept.
+    """
     specs = project_topics(settings)
-    return await create_topics(
-        settings.kafka_bootstrap,
-        {s.name: s.partitions for s in specs},
-        configs={s.name: dict(s.config) for s in specs},
-        security=client_options(settings),
+    configs = {s.name: dict(s.config) for s in specs}
+    security = client_options(settings)
+    created = await create_topics(
+        settings.kafka_bootstrap, {s.name: s.partitions for s in specs}, configs=configs, security=security
     )
+    existing = {name: cfg for name, cfg in configs.items() if name not in created and cfg}
+    updated = await align_topic_configs(settings.kafka_bootstrap, existing, security=security)
+    return TopicsOutcome(created, updated)
+
+
+async def create_project_topics(settings: Settings) -> list[str]:
+    """Create every topic of `project_topics(settings)` and align existing ones; return the names created."""
+    return (await ensure_project_topics(settings)).created
+
+
+async def topic_settings_drift(settings: Settings) -> dict[str, list[str]]:
+    """Each existing project topic whose settings differ from its spec, with the keys that differ.
+
+    `irl worker` warns about them at start: an erasure needs the state topic's ``delete``
+    policy, and retention and compaction are what bound every copy (docs/privacy.md).
+    """
+    wanted = {s.name: dict(s.config) for s in project_topics(settings) if s.config}
+    admin = _admin(settings.kafka_bootstrap, client_options(settings))
+    await admin.start()
+    try:
+        current = await _topic_overrides(admin, list(wanted))
+    finally:
+        await admin.close()
+    drift: dict[str, list[str]] = {}
+    for name, have in current.items():
+        keys = sorted(k for k, v in wanted[name].items() if have.get(k) != v)
+        if keys:
+            drift[name] = keys
+    return drift
+
+
+#: DescribeConfigs' source of a value set on the topic itself.
+_TOPIC_OVERRIDE = 1
+
+
+async def align_topic_configs(
+    bootstrap: str, configs: Mapping[str, Mapping[str, str]], *, security: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Give each existing topic the `configs[topic]` values it lacks; return the names changed.
+
+    AlterConfigs replaces a topic's whole set of overrides, so the overrides it has for other
+    keys are sent along and kept. Raises RuntimeError naming the topic when the broker refuses.
+    """
+    if not configs:
+        return []
+    admin = _admin(bootstrap, security)
+    await admin.start()
+    try:
+        current = await _topic_overrides(admin, list(configs))
+        changed: list[str] = []
+        for name, want in configs.items():
+            have = current.get(name)
+            if have is None or all(have.get(k) == v for k, v in want.items()):
+                continue
+            merged = {**have, **want}
+            for response in await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, merged)]):
+                for error_code, error_message, *_ in response.resources:
+                    if error_code:
+                        raise RuntimeError(f"topic {name}: the broker refused its settings ({error_message})")
+            changed.append(name)
+        return changed
+    finally:
+        await admin.close()
+
+
+async def _topic_overrides(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
+    """The settings set on each existing topic itself (not the broker's defaults)."""
+    present = set(await admin.list_topics())
+    ask = [ConfigResource(ConfigResourceType.TOPIC, n) for n in names if n in present]
+    if not ask:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(ask):
+        for error_code, _message, _type, name, entries, *_ in response.resources:
+            if error_code == 0:
+                out[name] = {e[0]: e[1] for e in entries if e[3] == _TOPIC_OVERRIDE and e[1] is not None}
+    return out
 
 
 async def records_to_end(

@@ -9,7 +9,7 @@ import click
 from streams.kafka_auth import client_options
 from streams.registry import RegistryError
 from streams.settings import Settings
-from streams.topics import create_project_topics, describe_topics, project_topics, register_project_contracts
+from streams.topics import describe_topics, ensure_project_topics, project_topics, register_project_contracts
 
 __all__ = ["command"]
 
@@ -21,16 +21,17 @@ def command() -> None:
 
 @command.command("create")
 def create() -> None:
-    """Create every topic the project uses (existing ones are checked, not changed) and register the
+    """Create every topic the project uses (existing ones keep their partitions and get this version's
+    settings: retention, compaction, timestamp type) and register the
     contracts under their subjects (`<topic>-value`, FULL_TRANSITIVE) in the schema registry."""
     settings = Settings.from_env()
     specs = project_topics(settings)
     try:
-        created = asyncio.run(create_project_topics(settings))
+        outcome = asyncio.run(ensure_project_topics(settings))
     except Exception as exc:  # the operator needs the cause, not a traceback
         raise click.ClickException(f"cannot create topics on {settings.kafka_bootstrap}: {exc}") from exc
     for spec in specs:
-        state = "created" if spec.name in created else "exists"
+        state = "created" if spec.name in outcome.created else "updated" if spec.name in outcome.updated else "exists"
         click.echo(f"{spec.name:<36} {spec.partitions:>3} partitions  {state:<8} {spec.purpose}")
     try:
         registered = asyncio.run(register_project_contracts(settings))

@@ -38,6 +38,7 @@ def command(ctx: click.Context, loglevel: str) -> None:
     )
     _check_kafka(settings, settings.kafka_connect_timeout_seconds)
     _check_contracts(settings)
+    _warn_topic_settings(settings)
     from streams.app import app  # imported here: building the app reads the settings
 
     if loglevel != "debug":
@@ -46,6 +47,23 @@ def command(ctx: click.Context, loglevel: str) -> None:
             logging.getLogger(name).setLevel(logging.INFO)
     sys.argv = ["irl-worker", "worker", "-l", loglevel, *ctx.args]
     app.main()
+
+
+def _warn_topic_settings(settings: Settings) -> None:
+    """Say at start which topics lack this version's settings (created by an earlier one): run `irl topics create`."""
+    from streams.topics import topic_settings_drift
+
+    try:
+        drift = asyncio.run(topic_settings_drift(settings))
+    except Exception as exc:  # a broker that refuses DescribeConfigs: not a reason to stop
+        click.echo(f"irl worker: could not check the topics' settings ({type(exc).__name__})", err=True)
+        return
+    for name, keys in sorted(drift.items()):
+        click.echo(
+            f"irl worker: WARNING topic {name} lacks this version's {', '.join(keys)}: run `irl topics create` "
+            "(erasures and retention depend on them, docs/privacy.md)",
+            err=True,
+        )
 
 
 def _check_contracts(settings: Settings) -> None:

@@ -127,14 +127,47 @@ def test_the_crm_topic_is_created_and_registered_with_the_other_touchpoints() ->
     assert project_contracts(s)["irl.touchpoint.crm"] == "customer_interaction"
 
 
-def test_touchpoint_topics_keep_old_event_times() -> None:
-    """Producers stamp records with occurred_at: time-based retention would delete last month's events."""
+def test_touchpoint_topics_are_kept_a_bounded_time_after_they_were_appended() -> None:
+    """Producers stamp records with occurred_at: retention counts from the append time, so a replay of
+    last month's events is not deleted on arrival, and nothing is kept for ever (issue 17)."""
     from streams.topics import project_topics
 
-    specs = {s.name: dict(s.config) for s in project_topics(Settings.from_env({}))}
-    for topic in Settings.from_env({}).touchpoint_topics().values():
-        assert specs[topic]["retention.ms"] == "-1", topic
+    s = Settings.from_env({"IRL_TOUCHPOINT_RETENTION_HOURS": "48"})
+    specs = {spec.name: dict(spec.config) for spec in project_topics(s)}
+    for topic in s.touchpoint_topics().values():
+        assert specs[topic]["message.timestamp.type"] == "LogAppendTime", topic
+        assert specs[topic]["retention.ms"] == str(48 * 3_600_000), topic
+        assert specs[topic]["cleanup.policy"] == "delete"
+        assert int(specs[topic]["segment.ms"]) <= 24 * 3_600_000
+    assert Settings.from_env({}).touchpoint_retention_hours == 168
     assert specs["irl-resolver-links"]["retention.ms"] != "-1"
+
+
+def test_the_project_topics_bound_every_copy_of_personal_data() -> None:
+    """Resolved: compacted with a bounded lag; interactions: bounded retention; state: DeleteRecords allowed."""
+    from streams.topics import project_topics
+
+    s = Settings.from_env({"IRL_RESOLVED_COMPACTION_LAG_HOURS": "0.5", "IRL_INTERACTIONS_RETENTION_HOURS": "12"})
+    specs = {spec.name: dict(spec.config) for spec in project_topics(s)}
+    resolved = specs[s.topic_resolved]
+    assert resolved["cleanup.policy"] == "compact" and resolved["max.compaction.lag.ms"] == str(1_800_000)
+    assert int(resolved["segment.ms"]) <= 1_800_000
+    assert specs[s.topic_interactions]["retention.ms"] == str(12 * 3_600_000)
+    assert specs[s.topic_interactions]["message.timestamp.type"] == "LogAppendTime"
+    for state in ("irl-resolver-irl-state-changelog", "irl-resolver-irl-state-table-changelog"):
+        assert specs[state]["cleanup.policy"] == "compact,delete" and specs[state]["retention.ms"] == "-1"
+    assert specs["irl-resolver-erasures"]["cleanup.policy"] == "compact"
+    assert specs[s.topic_deadletter]["message.timestamp.type"] == "CreateTime"  # purged copies keep their time
+
+
+@pytest.mark.parametrize(
+    "name", ["IRL_TOUCHPOINT_RETENTION_HOURS", "IRL_INTERACTIONS_RETENTION_HOURS", "IRL_RESOLVED_COMPACTION_LAG_HOURS"]
+)
+def test_retention_settings_are_validated(name: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: "0"})
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: "soon"})
 
 
 def test_importing_the_app_builds_nothing(tmp_path: Path) -> None:

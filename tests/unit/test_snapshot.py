@@ -8,6 +8,7 @@ and the snapshots that follow must stay equal.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -355,3 +356,16 @@ def test_integer_columns_take_the_first_width_that_holds_them(values: list[int],
     packed = _pack(values)
     assert packed[:1] == code
     assert _unpack(packed) == values
+
+
+def test_snapshot_files_a_killed_worker_left_are_removed(tmp_path: Path) -> None:
+    """A snapshot file holds the whole state, an erased person's included: none outlives its use (issue 17)."""
+    from streams.snapshots import BackgroundSnapshot
+
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    (folder / "snapshot-41.bin").write_bytes(b"old state")
+    (folder / "snapshot-42.tmp").write_bytes(b"half written")
+    snapshots = BackgroundSnapshot(folder)
+    assert snapshots.remove_stale() == 2
+    assert list(folder.iterdir()) == []
