@@ -222,7 +222,7 @@ class Settings:
     session_timeout_seconds: int = 10
     stall_seconds: int = 120
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
-    snapshot_seconds: float = 10.0
+    snapshot_seconds: float = 5.0
     #: touchpoint records are deleted this long after the broker appended them (docs/privacy.md)
     touchpoint_retention_hours: float = 168.0
     #: resolved interactions are deleted this long after they were published
