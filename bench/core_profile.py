@@ -1,0 +1,218 @@
+"""A quick, repeatable check of the core's per-event cost: `irl replay` beside the reference, and the core in process.
+
+Not part of `make bench` (whose figures stay in `bench/offline.py` and `bench/streaming.py`):
+this is the tool for one change at a time, measured beside its baseline in the same run.
+
+``replay FILE [--runs N] [--tree DIR ...]``
+    Alternates, N times: `irl replay` of this checkout, of every other source tree given
+    (a copy of an older commit, e.g. ``git archive <rev> | tar -x -C DIR``; it runs with this
+    environment's packages), and `bench/reference_replay.py`. Prints each one's median
+    resolve rate (what `irl replay` reports: reading and resolving, not writing outputs),
+    its median wall time and its ratio to the reference. With ``--compare`` the outputs of
+    every tree are compared byte for byte with this checkout's.
+
+``core FILE [--runs N]``
+    In this interpreter: the file's lines parsed to fields once, then timed separately:
+    reading (`jsontext.loads` + `plain_fields`), `Resolver.ingest` over the fields,
+    `Resolver.apply` over built `Interaction` values, and `Pipeline.on_events` (apply plus
+    the batcher) followed by the ticks that publish every window (changelog, Avro). Rates
+    are medians of N fresh runs.
+
+``profile FILE [--what ingest|apply|pipeline|read]``
+    cProfile of one `core` part, the top functions by own time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import filecmp
+import gc
+import pstats
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import BIN, ROOT, median
+
+__all__ = ["main"]
+
+_RATE = re.compile(r"events_per_s=([\d.]+)")
+
+#: Runs `streams.cli` from another source tree (argv[1]) with this environment's packages.
+_TREE_MAIN = (
+    "import sys; tree = sys.argv.pop(1); "
+    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+    "sys.path.insert(0, tree); "
+    "import streams.cli; assert streams.cli.__file__.startswith(tree), streams.cli.__file__; "
+    "sys.argv[0] = 'irl'; sys.exit(streams.cli.main())"
+)
+
+
+def _replay_argv(tree: Path | None, events: Path, out: Path) -> list[str]:
+    args = ["replay", str(events), "--assignments", str(out / "a.csv")]
+    args += ["--profiles", str(out / "p.jsonl"), "--rejects", str(out / "r.jsonl")]
+    if tree is None:
+        return [str(BIN / "irl"), *args]
+    return [str(BIN / "python"), "-c", _TREE_MAIN, str(tree), *args]
+
+
+def _timed(argv: list[str]) -> tuple[float, float, str]:
+    """(reported rate, wall seconds, output) of one child."""
+    started = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=True)
+    wall = time.perf_counter() - started
+    text = proc.stdout + proc.stderr
+    return float(_RATE.findall(text)[-1]), wall, text
+
+
+def replay_ab(events: Path, runs: int, trees: list[Path], compare: bool) -> None:
+    names = ["this", *(str(t) for t in trees), "reference"]
+    rates: dict[str, list[float]] = {n: [] for n in names}
+    walls: dict[str, list[float]] = {n: [] for n in names}
+    with tempfile.TemporaryDirectory(prefix="irl-core-") as tmp:
+        outs = {n: Path(tmp) / str(i) for i, n in enumerate(names)}
+        for path in outs.values():
+            path.mkdir()
+        for _ in range(runs):
+            for name, tree in [("this", None), *((str(t), t) for t in trees)]:
+                rate, wall, _ = _timed(_replay_argv(tree, events, outs[name]))
+                rates[name].append(rate)
+                walls[name].append(wall)
+            rate, wall, _ = _timed([str(BIN / "python"), str(ROOT / "bench" / "reference_replay.py"), str(events)])
+            rates["reference"].append(rate)
+            walls["reference"].append(wall)
+        ref = median(rates["reference"])
+        for name in names:
+            print(
+                f"{name:>40}: {median(rates[name]):>9.0f} events/s  wall {median(walls[name]):6.2f} s  "
+                f"x{median(rates[name]) / ref:5.2f} of the reference  samples {[round(r) for r in rates[name]]}"
+            )
+        if compare:
+            for name in names[1:-1]:
+                same = all(
+                    filecmp.cmp(outs["this"] / f, outs[name] / f, shallow=False) for f in ("a.csv", "p.jsonl", "r.jsonl")
+                )
+                print(f"outputs of {name} {'byte-identical' if same else 'DIFFER'} to this checkout's")
+
+
+def _read(events: Path) -> tuple[list[Any], list[str]]:
+    from resolver.interaction import fields_of, from_json, plain_fields
+    from resolver.jsontext import loads
+
+    fields: list[Any] = []
+    lines = events.read_text(encoding="utf-8").splitlines()
+    for text in lines:
+        if not text.strip():
+            continue
+        obj = loads(text)
+        f = plain_fields(obj)
+        fields.append(f if f is not None else fields_of(from_json(obj)))
+    return fields, lines
+
+
+def _interactions(lines: list[str]) -> list[Any]:
+    from resolver.interaction import from_json
+    from resolver.jsontext import loads
+
+    return [from_json(loads(t)) for t in lines if t.strip()]
+
+
+def _time(fn: Callable[[], Any]) -> float:
+    # As `irl replay` and the worker do: long-lived state out of the collector's generations.
+    gc.collect()
+    gc.freeze()
+    started = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - started
+    gc.unfreeze()
+    return seconds
+
+
+def _parts(events: Path) -> dict[str, Callable[[], Any]]:
+    from resolver.config import ResolverConfig
+    from resolver.engine import Resolver
+    from resolver.interaction import plain_fields
+    from resolver.jsontext import loads
+
+    fields, lines = _read(events)
+    interactions = _interactions(lines)
+    config = ResolverConfig()
+
+    def read() -> None:
+        for text in lines:
+            plain_fields(loads(text))
+
+    def ingest() -> None:
+        r = Resolver(config, track_changes=False)
+        for f in fields:
+            r.ingest(*f)
+
+    def apply() -> None:
+        r = Resolver(config, track_changes=False)
+        for e in interactions:
+            r.apply(e)
+
+    def pipeline() -> None:
+        from streams.pipeline import Pipeline
+
+        p = Pipeline(config, 5_000, 1_000)
+        batch = 500
+        last = 0
+        for i in range(0, len(interactions), batch):
+            chunk = interactions[i : i + batch]
+            p.on_events(i, chunk)
+            last = max(last, max(e.occurred_at for e in chunk))
+            for _ in p.on_tick(i, last):
+                pass
+        for _ in p.on_tick(len(interactions), last + 10_000_000):
+            pass
+
+    return {"read": read, "ingest": ingest, "apply": apply, "pipeline": pipeline, "_n": lambda: len(interactions)}
+
+
+def core(events: Path, runs: int) -> None:
+    parts = _parts(events)
+    n = parts.pop("_n")()
+    samples: dict[str, list[float]] = {name: [] for name in parts}
+    for _ in range(runs):
+        for name, fn in parts.items():
+            samples[name].append(_time(fn))
+    for name, secs in samples.items():
+        s = median(secs)
+        print(f"{name:>10}: {n / s:>9.0f} events/s  {1e6 * s / n:6.2f} us/event  samples {[round(x, 3) for x in secs]}")
+
+
+def profile(events: Path, what: str, top: int) -> None:
+    fn = _parts(events)[what]
+    prof = cProfile.Profile()
+    prof.runcall(fn)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["replay", "core", "profile"])
+    parser.add_argument("events", type=Path)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tree", type=Path, action="append", default=[], help="another source tree (replay)")
+    parser.add_argument("--compare", action="store_true", help="compare the trees' outputs byte for byte")
+    parser.add_argument("--what", default="ingest", choices=["read", "ingest", "apply", "pipeline"])
+    parser.add_argument("--top", type=int, default=35)
+    args = parser.parse_args(argv)
+    if args.mode == "replay":
+        replay_ab(args.events, args.runs, args.tree, args.compare)
+    elif args.mode == "core":
+        core(args.events, args.runs)
+    else:
+        profile(args.events, args.what, args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
