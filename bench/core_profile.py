@@ -11,12 +11,13 @@ this is the tool for one change at a time, measured beside its baseline in the s
     its median wall time and its ratio to the reference. With ``--compare`` the outputs of
     every tree are compared byte for byte with this checkout's.
 
-``core FILE [--runs N]``
-    In this interpreter: the file's lines parsed to fields once, then timed separately:
+``core FILE [--runs N] [--tree DIR ...]``
+    In one interpreter per source tree (alternating, N times): the file's lines parsed to
+    fields once, then timed separately:
     reading (`jsontext.loads` + `plain_fields`), `Resolver.ingest` over the fields,
     `Resolver.apply` over built `Interaction` values, and `Pipeline.on_events` (apply plus
-    the batcher) followed by the ticks that publish every window (changelog, Avro). Rates
-    are medians of N fresh runs.
+    the batcher) followed by the ticks that publish every window (changelog, Avro; 5-s
+    windows, a tick after every 500 events). Rates are medians of the N runs.
 
 ``profile FILE [--what ingest|apply|pipeline|read]``
     cProfile of one `core` part, the top functions by own time.
@@ -28,6 +29,7 @@ import argparse
 import cProfile
 import filecmp
 import gc
+import json
 import pstats
 import re
 import subprocess
@@ -51,6 +53,16 @@ _TREE_MAIN = (
     "sys.path.insert(0, tree); "
     "import streams.cli; assert streams.cli.__file__.startswith(tree), streams.cli.__file__; "
     "sys.argv[0] = 'irl'; sys.exit(streams.cli.main())"
+)
+
+
+#: Runs one `core` pass with `resolver` and `streams` from another source tree (argv[1]).
+_TREE_CORE = (
+    "import sys; tree, root = sys.argv.pop(1), sys.argv.pop(1); "
+    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+    "sys.path.insert(0, tree); import resolver.resolver, streams.pipeline; "
+    "assert streams.pipeline.__file__.startswith(tree), streams.pipeline.__file__; "
+    "sys.path.insert(0, root); from bench.core_profile import main; sys.exit(main())"
 )
 
 
@@ -176,16 +188,37 @@ def _parts(events: Path) -> dict[str, Callable[[], Any]]:
     return {"read": read, "ingest": ingest, "apply": apply, "pipeline": pipeline, "_n": lambda: len(interactions)}
 
 
-def core(events: Path, runs: int) -> None:
+def core_once(events: Path) -> dict[str, float]:
+    """Seconds of each part, once, in this interpreter."""
     parts = _parts(events)
     n = parts.pop("_n")()
-    samples: dict[str, list[float]] = {name: [] for name in parts}
+    out = {name: _time(fn) for name, fn in parts.items()}
+    out["_n"] = n
+    return out
+
+
+def core(events: Path, runs: int, trees: list[Path]) -> None:
+    names = ["this", *(str(t) for t in trees)]
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in names}
+    n = 0
     for _ in range(runs):
-        for name, fn in parts.items():
-            samples[name].append(_time(fn))
-    for name, secs in samples.items():
-        s = median(secs)
-        print(f"{name:>10}: {n / s:>9.0f} events/s  {1e6 * s / n:6.2f} us/event  samples {[round(x, 3) for x in secs]}")
+        for name, tree in [("this", None), *((str(t), t) for t in trees)]:
+            head = [str(BIN / "python"), "-m", "bench.core_profile"]
+            if tree is not None:
+                head = [str(BIN / "python"), "-c", _TREE_CORE, str(tree), str(ROOT)]
+            out = subprocess.run([*head, "core-once", str(events)], capture_output=True, text=True, check=True, cwd=ROOT)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            n = int(result.pop("_n"))
+            for part, secs in result.items():
+                samples[name].setdefault(part, []).append(secs)
+    for part in samples["this"]:
+        for name in names:
+            secs = samples[name][part]
+            s = median(secs)
+            print(
+                f"{part:>9} {name:>30}: {n / s:>9.0f} events/s  {1e6 * s / n:7.2f} us/event  "
+                f"(best {n / min(secs):>9.0f}/s)  samples {[round(x, 3) for x in secs]}"
+            )
 
 
 def profile(events: Path, what: str, top: int) -> None:
@@ -197,10 +230,10 @@ def profile(events: Path, what: str, top: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["replay", "core", "profile"])
+    parser.add_argument("mode", choices=["replay", "core", "core-once", "profile"])
     parser.add_argument("events", type=Path)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--tree", type=Path, action="append", default=[], help="another source tree (replay)")
+    parser.add_argument("--tree", type=Path, action="append", default=[], help="another source tree (replay, core)")
     parser.add_argument("--compare", action="store_true", help="compare the trees' outputs byte for byte")
     parser.add_argument("--what", default="ingest", choices=["read", "ingest", "apply", "pipeline"])
     parser.add_argument("--top", type=int, default=35)
@@ -208,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "replay":
         replay_ab(args.events, args.runs, args.tree, args.compare)
     elif args.mode == "core":
-        core(args.events, args.runs)
+        core(args.events, args.runs, args.tree)
+    elif args.mode == "core-once":
+        print(json.dumps(core_once(args.events)))
     else:
         profile(args.events, args.what, args.top)
     return 0

@@ -77,10 +77,15 @@ _FIELDS = (
 )
 
 
+_HASHED = tuple(k for k in _FIELDS if k != "change_id")
+#: `json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, one encoder for
+#: every call: `dumps` with options builds a new encoder each time, a third of this function's cost.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def change_id(record: Mapping[str, Any]) -> str:
     """Deterministic id of a record: a hash of every field but ``change_id``."""
-    body = {k: record[k] for k in _FIELDS if k != "change_id"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODE({k: record[k] for k in _HASHED})
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
