@@ -108,7 +108,8 @@ def replay_ab(events: Path, runs: int, trees: list[Path], compare: bool) -> None
         if compare:
             for name in names[1:-1]:
                 same = all(
-                    filecmp.cmp(outs["this"] / f, outs[name] / f, shallow=False) for f in ("a.csv", "p.jsonl", "r.jsonl")
+                    filecmp.cmp(outs["this"] / f, outs[name] / f, shallow=False)
+                    for f in ("a.csv", "p.jsonl", "r.jsonl")
                 )
                 print(f"outputs of {name} {'byte-identical' if same else 'DIFFER'} to this checkout's")
 
@@ -206,7 +207,9 @@ def core(events: Path, runs: int, trees: list[Path]) -> None:
             head = [str(BIN / "python"), "-m", "bench.core_profile"]
             if tree is not None:
                 head = [str(BIN / "python"), "-c", _TREE_CORE, str(tree), str(ROOT)]
-            out = subprocess.run([*head, "core-once", str(events)], capture_output=True, text=True, check=True, cwd=ROOT)
+            out = subprocess.run(
+                [*head, "core-once", str(events)], capture_output=True, text=True, check=True, cwd=ROOT
+            )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             n = int(result.pop("_n"))
             for part, secs in result.items():

@@ -216,7 +216,9 @@ class Batcher:
                 self._dirty.add((window.start, "a", cid))
         return chunk
 
-    def _take_all(self, pw: PendingWindow, chunk: PendingWindow, live: set[str], absorbed_only: set[str]) -> PendingWindow:
+    def _take_all(
+        self, pw: PendingWindow, chunk: PendingWindow, live: set[str], absorbed_only: set[str]
+    ) -> PendingWindow:
         """`take` when the whole window fits: its sets move into `chunk` as they are.
 
         The same chunk contents and the same dirty records as moving the ids one by one; the
