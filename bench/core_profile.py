@@ -17,7 +17,8 @@ this is the tool for one change at a time, measured beside its baseline in the s
     reading (`jsontext.loads` + `plain_fields`), `Resolver.ingest` over the fields,
     `Resolver.apply` over built `Interaction` values, and `Pipeline.on_events` (apply plus
     the batcher) followed by the ticks that publish every window (changelog, Avro; 5-s
-    windows, a tick after every 500 events). Rates are medians of the N runs.
+    windows, a tick after every 500 events). Rates are per CPU second of this process
+    (`time.process_time`), medians of the N runs.
 
 ``profile FILE [--what ingest|apply|pipeline|read]``
     cProfile of one `core` part, the top functions by own time.
@@ -32,6 +33,7 @@ import gc
 import json
 import pstats
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -74,43 +76,55 @@ def _replay_argv(tree: Path | None, events: Path, out: Path) -> list[str]:
     return [str(BIN / "python"), "-c", _TREE_MAIN, str(tree), *args]
 
 
-def _timed(argv: list[str]) -> tuple[float, float, str]:
-    """(reported rate, wall seconds, output) of one child."""
+def _timed(argv: list[str]) -> tuple[float, float, float, str]:
+    """(reported rate, wall seconds, CPU seconds, output) of one child.
+
+    CPU seconds (user + system, from the children's rusage) of the whole run: on a machine
+    shared with others they move much less than wall time, which counts time spent waiting
+    for a core.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     text = proc.stdout + proc.stderr
-    return float(_RATE.findall(text)[-1]), wall, text
+    return float(_RATE.findall(text)[-1]), wall, cpu, text
 
 
 def replay_ab(events: Path, runs: int, trees: list[Path], compare: bool) -> None:
     names = ["this", *(str(t) for t in trees), "reference"]
     rates: dict[str, list[float]] = {n: [] for n in names}
     walls: dict[str, list[float]] = {n: [] for n in names}
+    cpus: dict[str, list[float]] = {n: [] for n in names}
     with tempfile.TemporaryDirectory(prefix="irl-core-") as tmp:
         outs = {n: Path(tmp) / str(i) for i, n in enumerate(names)}
         for path in outs.values():
             path.mkdir()
         for _ in range(runs):
             for name, tree in [("this", None), *((str(t), t) for t in trees)]:
-                rate, wall, _ = _timed(_replay_argv(tree, events, outs[name]))
+                rate, wall, cpu, _ = _timed(_replay_argv(tree, events, outs[name]))
                 rates[name].append(rate)
                 walls[name].append(wall)
-            rate, wall, _ = _timed([str(BIN / "python"), str(ROOT / "bench" / "reference_replay.py"), str(events)])
+                cpus[name].append(cpu)
+            rate, wall, cpu, _ = _timed([str(BIN / "python"), str(ROOT / "bench" / "reference_replay.py"), str(events)])
             rates["reference"].append(rate)
             walls["reference"].append(wall)
+            cpus["reference"].append(cpu)
         ref = median(rates["reference"])
+        print("resolve rate: as each reports it (wall clock, reading and resolving); CPU: the whole run's CPU seconds")
         for name in names:
             print(
-                f"{name:>40}: {median(rates[name]):>9.0f} events/s  wall {median(walls[name]):6.2f} s  "
-                f"x{median(rates[name]) / ref:5.2f} of the reference  samples {[round(r) for r in rates[name]]}"
+                f"{name:>30}: {median(rates[name]):>8.0f} events/s x{median(rates[name]) / ref:5.2f} of the reference"
+                f" (best {max(rates[name]):>6.0f}/s)  wall {median(walls[name]):6.2f} s"
+                f"  CPU {median(cpus[name]):6.2f} s"
+                f"  samples {[round(r) for r in rates[name]]}"
             )
         if compare:
             for name in names[1:-1]:
-                same = all(
-                    filecmp.cmp(outs["this"] / f, outs[name] / f, shallow=False)
-                    for f in ("a.csv", "p.jsonl", "r.jsonl")
-                )
+                files = ("a.csv", "p.jsonl", "r.jsonl")
+                same = all(filecmp.cmp(outs["this"] / f, outs[name] / f, shallow=False) for f in files)
                 print(f"outputs of {name} {'byte-identical' if same else 'DIFFER'} to this checkout's")
 
 
@@ -137,12 +151,13 @@ def _interactions(lines: list[str]) -> list[Any]:
 
 
 def _time(fn: Callable[[], Any]) -> float:
+    """CPU seconds of `fn()` in this process: on a shared machine, steadier than wall time."""
     # As `irl replay` and the worker do: long-lived state out of the collector's generations.
     gc.collect()
     gc.freeze()
-    started = time.perf_counter()
+    started = time.process_time()
     fn()
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     gc.unfreeze()
     return seconds
 

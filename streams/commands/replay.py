@@ -27,6 +27,7 @@ import click
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.replay import Reject, assignment_rows, profile_records, replay
+from streams.gcpolicy import paced_for_state
 from streams.settings import Settings, SettingsError
 
 __all__ = ["command"]
@@ -117,6 +118,7 @@ def _dump(record: Any) -> str:
     type=click.IntRange(1, 3650),  # the range of IRL_DUPLICATE_HORIZON_DAYS
     help="A repeated event id within this many days of event time changes nothing.",
 )
+@paced_for_state()
 def command(
     events: tuple[Path, ...],
     assignments_path: Path,
