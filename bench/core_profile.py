@@ -205,7 +205,13 @@ def _parts(events: Path) -> dict[str, Callable[[], Any]]:
 
 
 def core_once(events: Path) -> dict[str, float]:
-    """Seconds of each part, once, in this interpreter."""
+    """Seconds of each part, once, in this interpreter (with the collector paced as `irl worker` paces it)."""
+    try:
+        from streams import gcpolicy
+    except ImportError:  # an older tree: its worker left CPython's thresholds
+        pass
+    else:
+        gcpolicy.for_state()
     parts = _parts(events)
     n = parts.pop("_n")()
     out = {name: _time(fn) for name, fn in parts.items()}
