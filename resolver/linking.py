@@ -165,7 +165,8 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
             cust = g.cust[cid]
             if ev.at < cust.first:
                 cust.first = ev.at
-                g.mark("c/" + cid)
+                if g.track:
+                    g.mark("c/" + cid)
             step.touched.add(cid)
             if g.profiles:
                 joined(g, cid, ev)
@@ -197,7 +198,8 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
         cust.count_keys(eff)
         g.cust[cid] = cust
         by_root[root] = cid
-        g.mark("c/" + cid)
+        if g.track:
+            g.mark("c/" + cid)
         step.created.append(cid)
         step.touched.add(cid)
         return
@@ -217,7 +219,8 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
         survivor.root = root
     by_root[root] = survivor.cid
     survivor.first = min(survivor.first, ev.at)
-    g.mark("c/" + survivor.cid)
+    if g.track:
+        g.mark("c/" + survivor.cid)
     step.touched.add(survivor.cid)
 
 
