@@ -268,12 +268,12 @@ class Batcher:
         One record per (window, kind, customer id), so a step writes only what it changed.
         """
         out: dict[str, str | None] = {}
-        for item in sorted(self._dirty, key=_sort_key):
-            if item == _META:
-                out[_META] = json.dumps([self.closed_until, self.last_tick, self.watermark], separators=(",", ":"))
-                continue
-            assert isinstance(item, tuple)
-            start, kind, cid = item
+        dirty = self._dirty
+        if _META in dirty:  # the meta record first; the rest are (start, kind, id) tuples, sorted as they are
+            dirty.discard(_META)
+            out[_META] = json.dumps([self.closed_until, self.last_tick, self.watermark], separators=(",", ":"))
+        items: list[tuple[int, str, str]] = sorted(dirty)  # type: ignore[arg-type]
+        for start, kind, cid in items:
             pw = self._pending.get(start)
             if kind == "w":
                 out[f"{_PREFIX}{start}:w:"] = None if pw is None else str(pw.window.end)
@@ -331,10 +331,3 @@ class Batcher:
 
 
 _KINDS = {"t": "touched", "c": "created", "e": "erased", "s": "split"}
-
-
-def _sort_key(item: object) -> tuple[int, str, str]:
-    if item == _META:
-        return (-(2**62), "", "")
-    assert isinstance(item, tuple)
-    return item  # type: ignore[return-value,unused-ignore]
