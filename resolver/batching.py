@@ -49,6 +49,9 @@ class PendingWindow:
     absorbed: dict[str, str] = field(default_factory=dict)
     erased: set[str] = field(default_factory=set)
     split: set[str] = field(default_factory=set)
+    #: the ids `Batcher.take` has still to hand out, in reverse order (derived, kept between the
+    #: takes of a window too big for one chunk; None: computed again from the sets)
+    order: list[str] | None = field(default=None, compare=False, repr=False)
 
     def is_empty(self) -> bool:
         return not (self.touched or self.created or self.absorbed or self.erased or self.split)
@@ -155,6 +158,7 @@ class Batcher:
         if pw is None:
             pw = self._pending[start] = PendingWindow(Window(start, start + self.size_ms))
             dirty.add((start, "w", ""))
+        pw.order = None  # what is left to take may change
         for kind, ids in (("t", touched), ("c", created), ("e", erased), ("s", split)):
             if not ids:
                 continue
@@ -198,13 +202,19 @@ class Batcher:
         chunk = PendingWindow(window)
         if pw is None:
             return chunk
-        # Live customers first, absorbed ids last: a survivor's record lists what it absorbed
-        # (merged_from) while those entries are still pending.
-        live = pw.touched | pw.created | pw.erased | pw.split
-        absorbed_only = pw.absorbed.keys() - live
-        if len(live) + len(absorbed_only) <= limit:
-            return self._take_all(pw, chunk, live, absorbed_only)
-        ids = (sorted(live) + sorted(absorbed_only))[:limit]
+        order = pw.order
+        if order is None:
+            # Live customers first, absorbed ids last: a survivor's record lists what it absorbed
+            # (merged_from) while those entries are still pending.
+            live = pw.touched | pw.created | pw.erased | pw.split
+            absorbed_only = pw.absorbed.keys() - live
+            if len(live) + len(absorbed_only) <= limit:
+                return self._take_all(pw, chunk, live, absorbed_only)
+            # A window bigger than a chunk: sorted once and handed out from the end, not sorted
+            # again for every chunk (a backlog puts thousands of customers in one window).
+            order = pw.order = sorted(live) + sorted(absorbed_only)
+            order.reverse()
+        ids = [order.pop() for _ in range(min(limit, len(order)))]
         for cid in ids:
             for kind, bucket in (("t", pw.touched), ("c", pw.created), ("e", pw.erased), ("s", pw.split)):
                 if cid in bucket:
