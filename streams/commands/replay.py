@@ -60,6 +60,7 @@ def _env_settings(missing: Iterable[str], environ: Mapping[str, str] | None = No
 
 def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int, str]]:
     for path in paths:
+        name = path.name  # once per file: `Path.name` is computed on every access
         with path.open("r", encoding="utf-8", errors="replace") as handle:
             for number, text in enumerate(handle, start=1):
                 if bar is not None:
@@ -68,7 +69,7 @@ def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int,
                     # Resolver state lives until the end: move it out of the collector's
                     # generations, or every full collection rescans all of it (~10% of CPU).
                     gc.freeze()
-                yield path.name, number, text
+                yield name, number, text
 
 
 def _dump(record: Any) -> str:
