@@ -49,6 +49,9 @@ class PendingWindow:
     absorbed: dict[str, str] = field(default_factory=dict)
     erased: set[str] = field(default_factory=set)
     split: set[str] = field(default_factory=set)
+    #: the ids `Batcher.take` has still to hand out, in reverse order (derived, kept between the
+    #: takes of a window too big for one chunk; None: computed again from the sets)
+    order: list[str] | None = field(default=None, compare=False, repr=False)
 
     def is_empty(self) -> bool:
         return not (self.touched or self.created or self.absorbed or self.erased or self.split)
@@ -89,11 +92,28 @@ class Batcher:
         function of the clock, so the batches do not depend on how the log was cut into steps
         (a window that is due but not yet published takes no new effects).
         """
-        w = window_of(event_ms, self.size_ms)
-        floor = max((t for t in (self.closed_until, self.horizon()) if t is not None), default=None)
-        if floor is not None and w.start < floor:
-            return window_of(floor, self.size_ms)
-        return w
+        return self._target_window(self._target_start(event_ms))
+
+    def _target_start(self, event_ms: int) -> int:
+        """The start of `target`'s window, computed on integers (no `Window` built)."""
+        size = self.size_ms
+        start = event_ms - event_ms % size
+        # `horizon()` and the floor of `target`, inlined: this runs once per event.
+        tick, mark = self.last_tick, self.watermark
+        clock = tick if mark is None else mark if tick is None or mark > tick else tick
+        floor = self.closed_until
+        if clock is not None:
+            t = clock - self.grace_ms
+            horizon = t - t % size
+            if floor is None or horizon > floor:
+                floor = horizon
+        if floor is not None and start < floor:
+            return floor - floor % size
+        return start
+
+    def _target_window(self, start: int) -> Window:
+        pw = self._pending.get(start)
+        return pw.window if pw is not None else Window(start, start + self.size_ms)
 
     def observe_event_time(self, event_ms: int) -> None:
         """Advance the watermark with an event's time (capped by the skew rule)."""
@@ -128,23 +148,30 @@ class Batcher:
         split: Iterable[str] = (),
     ) -> Window:
         """Record the effects of one step that happened at ``event_ms``; return the window they went to."""
-        w = self.target(event_ms)
+        start = self._target_start(event_ms)
         touched, created, absorbed = list(touched), list(created), list(absorbed)
         erased, split = list(erased), list(split)
         if not (touched or created or absorbed or erased or split):
-            return w
-        pw = self._window(w)
+            return self._target_window(start)
+        pw = self._pending.get(start)
+        dirty = self._dirty
+        if pw is None:
+            pw = self._pending[start] = PendingWindow(Window(start, start + self.size_ms))
+            dirty.add((start, "w", ""))
+        pw.order = None  # what is left to take may change
         for kind, ids in (("t", touched), ("c", created), ("e", erased), ("s", split)):
+            if not ids:
+                continue
             bucket: set[str] = getattr(pw, _KINDS[kind])
             for cid in ids:
                 if cid not in bucket:
                     bucket.add(cid)
-                    self._dirty.add((w.start, kind, cid))
+                    dirty.add((start, kind, cid))
         for gone, survivor in absorbed:
             if pw.absorbed.get(gone) != survivor:
                 pw.absorbed[gone] = survivor
-                self._dirty.add((w.start, "a", gone))
-        return w
+                dirty.add((start, "a", gone))
+        return pw.window
 
     def due(self) -> list[Window]:
         """Windows that are closed by the clock and not yet published, oldest first.
@@ -175,10 +202,19 @@ class Batcher:
         chunk = PendingWindow(window)
         if pw is None:
             return chunk
-        # Live customers first, absorbed ids last: a survivor's record lists what it absorbed
-        # (merged_from) while those entries are still pending.
-        live = pw.touched | pw.created | pw.erased | pw.split
-        ids = (sorted(live) + sorted(set(pw.absorbed) - live))[:limit]
+        order = pw.order
+        if order is None:
+            # Live customers first, absorbed ids last: a survivor's record lists what it absorbed
+            # (merged_from) while those entries are still pending.
+            live = pw.touched | pw.created | pw.erased | pw.split
+            absorbed_only = pw.absorbed.keys() - live
+            if len(live) + len(absorbed_only) <= limit:
+                return self._take_all(pw, chunk, live, absorbed_only)
+            # A window bigger than a chunk: sorted once and handed out from the end, not sorted
+            # again for every chunk (a backlog puts thousands of customers in one window).
+            order = pw.order = sorted(live) + sorted(absorbed_only)
+            order.reverse()
+        ids = [order.pop() for _ in range(min(limit, len(order)))]
         for cid in ids:
             for kind, bucket in (("t", pw.touched), ("c", pw.created), ("e", pw.erased), ("s", pw.split)):
                 if cid in bucket:
@@ -188,6 +224,32 @@ class Batcher:
             if cid in pw.absorbed:
                 chunk.absorbed[cid] = pw.absorbed.pop(cid)
                 self._dirty.add((window.start, "a", cid))
+        return chunk
+
+    def _take_all(
+        self, pw: PendingWindow, chunk: PendingWindow, live: set[str], absorbed_only: set[str]
+    ) -> PendingWindow:
+        """`take` when the whole window fits: its sets move into `chunk` as they are.
+
+        The same chunk contents and the same dirty records as moving the ids one by one; the
+        absorbed entries keep `take`'s order (live ids first, each part sorted).
+        """
+        start = pw.window.start
+        dirty = self._dirty
+        for kind, attr in _KINDS.items():
+            bucket: set[str] = getattr(pw, attr)
+            if bucket:
+                for cid in bucket:
+                    dirty.add((start, kind, cid))
+                setattr(chunk, attr, bucket)
+                setattr(pw, attr, set())
+        if pw.absorbed:
+            gone = pw.absorbed
+            order = sorted(live.intersection(gone)) + sorted(absorbed_only)
+            chunk.absorbed = {cid: gone[cid] for cid in order}
+            for cid in order:
+                dirty.add((start, "a", cid))
+            pw.absorbed = {}
         return chunk
 
     def close(self, window: Window) -> None:
@@ -216,12 +278,12 @@ class Batcher:
         One record per (window, kind, customer id), so a step writes only what it changed.
         """
         out: dict[str, str | None] = {}
-        for item in sorted(self._dirty, key=_sort_key):
-            if item == _META:
-                out[_META] = json.dumps([self.closed_until, self.last_tick, self.watermark], separators=(",", ":"))
-                continue
-            assert isinstance(item, tuple)
-            start, kind, cid = item
+        dirty = self._dirty
+        if _META in dirty:  # the meta record first; the rest are (start, kind, id) tuples, sorted as they are
+            dirty.discard(_META)
+            out[_META] = json.dumps([self.closed_until, self.last_tick, self.watermark], separators=(",", ":"))
+        items: list[tuple[int, str, str]] = sorted(dirty)  # type: ignore[arg-type]
+        for start, kind, cid in items:
             pw = self._pending.get(start)
             if kind == "w":
                 out[f"{_PREFIX}{start}:w:"] = None if pw is None else str(pw.window.end)
@@ -279,10 +341,3 @@ class Batcher:
 
 
 _KINDS = {"t": "touched", "c": "created", "e": "erased", "s": "split"}
-
-
-def _sort_key(item: object) -> tuple[int, str, str]:
-    if item == _META:
-        return (-(2**62), "", "")
-    assert isinstance(item, tuple)
-    return item  # type: ignore[return-value,unused-ignore]

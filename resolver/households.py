@@ -89,7 +89,8 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
                 sig.append(value)
                 added = True
         if added:
-            g.mark("n/" + key)
+            if g.track:
+                g.mark("n/" + key)
             limit = g.config.hub_threshold
             if len(sig) > limit and people(sig) > limit:
                 return "quarantined"
@@ -111,7 +112,8 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
                         conflict = True
                         break
                 pairs.append(pair)
-                g.mark("n/" + key)
+                if g.track:
+                    g.mark("n/" + key)
                 if conflict:
                     return "shared"
     return "regroup" if regroup else None
@@ -132,7 +134,8 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     other = "e" if key[0] == "p" else "p"
     support = 2 if any(k[0] == other for k in ev.keys) or _own_channel(key, ev) else 1
     count = names[cls] = names.get(cls, 0) + support
-    g.mark("n/" + key)
+    if g.track:
+        g.mark("n/" + key)
     # Only a new class, a class becoming solid, or a shift of counts on an already split
     # phone can change the grouping; more support for a solid class skips the recomputation.
     if len(names) < 2 or (count - support >= 2 and node.groups is None):

@@ -53,21 +53,42 @@ class Extracted(NamedTuple):
     rejected: tuple[str, ...]  # "phone:invalid:<value>", "email:junk:<value>", ...
 
 
+#: `IdentifierParser.extract_fields` results memoised at most (cleared when full: memory stays flat).
+_MEMO = 1 << 17
+
+
 class IdentifierParser:
     """Builds `Extracted` from an `Interaction` with the configured normalisers (cached)."""
 
-    __slots__ = ("emails", "junk", "phones")
+    __slots__ = ("_memo", "emails", "junk", "phones")
 
     def __init__(self, config: ResolverConfig) -> None:
         self.junk = JunkRules(config.junk_values, config.junk_patterns)
         self.phones = PhoneNormaliser(config.default_region, self.junk, config.phone_cache_size)
         self.emails = EmailNormaliser(config.email_rules, self.junk, domain_fixes=config.email_domain_fixes)
+        self._memo: dict[tuple[str, str, str | None, str | None], Extracted] = {}
 
     def extract(self, event: Interaction) -> Extracted:
         return self.extract_fields(event.touchpoint, event.source_id, event.phone, event.email)
 
     def extract_fields(self, touchpoint: str, source_id: str, phone: str | None, email: str | None) -> Extracted:
-        """`extract` from the event's fields (the replay fast path has no `Interaction`)."""
+        """`extract` from the event's fields (the replay fast path has no `Interaction`).
+
+        Memoised on the four values as given: a pure function of them (and of the
+        configuration), and a returning customer sends the same ones again (a chat, a
+        repeat order), so a repeat costs one lookup instead of its normalisation.
+        """
+        memo = self._memo
+        raw = (touchpoint, source_id, phone, email)
+        hit = memo.get(raw)
+        if hit is None:
+            hit = self._extract(touchpoint, source_id, phone, email)
+            if len(memo) >= _MEMO:
+                memo.clear()
+            memo[raw] = hit
+        return hit
+
+    def _extract(self, touchpoint: str, source_id: str, phone: str | None, email: str | None) -> Extracted:
         keys: list[str] = []
         rejected: list[str] = []
         source = source_id.strip()

@@ -12,7 +12,7 @@ its identifiers links, the affected component is resolved again from its evidenc
 from __future__ import annotations
 
 from resolver.evidence import Evidence, evidence_id
-from resolver.graph import OK, Customer, Graph, Node, is_person
+from resolver.graph import OK, PERSON, Customer, Graph, Node, is_person
 from resolver.households import observe, set_status
 from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
@@ -50,11 +50,16 @@ def add(
     g.evidence[vid] = ev
     g.by_content[content] = ev
     _remember(g, eid, at, vid)
-    g.mark("e/" + vid)
+    if g.track:
+        g.mark("e/" + vid)
     return _new_evidence(g, ev)
 
 
 def _remember(g: Graph, eid: str, at: int, vid: str) -> None:
+    if not g.track:
+        # What follows only names changed records (`Graph.mark`): nothing to name.
+        g.recent.remember(eid, at, vid)
+        return
     before = g.recent.watermark
     for gone in g.recent.remember(eid, at, vid):
         g.mark("h/" + gone)
@@ -76,7 +81,8 @@ def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
     step = Step()
     earliest = ev.see(eid, at)
     _remember(g, eid, at, ev.vid)
-    g.mark("e/" + ev.vid)
+    if g.track:
+        g.mark("e/" + ev.vid)
     cid = g.customer_of(ev)
     if cid is None:
         return step
@@ -114,7 +120,8 @@ def _new_evidence(g: Graph, ev: Evidence) -> Step:
             node = nodes[key] = Node()
             g.uf.add(key)
             new_keys.append(key)
-            g.mark("n/" + key)
+            if g.track:
+                g.mark("n/" + key)
             if key[0] == "p":
                 near_check = True
         elif node.near:
@@ -145,7 +152,8 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
     by_root = g.by_root
     anchor = eff[0]
     for key in eff:
-        if key[0] == "x" or is_person(key):
+        # `is_person` needs a "#" in the key: most keys are neither pseudo nor a person's part.
+        if key[0] == "x" or (PERSON in key and is_person(key)):
             g.ensure_pseudo(key)
     roots = uf.roots_of(eff)
     if len(roots) == 1 and not new_keys:
@@ -157,7 +165,8 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
             cust = g.cust[cid]
             if ev.at < cust.first:
                 cust.first = ev.at
-                g.mark("c/" + cid)
+                if g.track:
+                    g.mark("c/" + cid)
             step.touched.add(cid)
             if g.profiles:
                 joined(g, cid, ev)
@@ -189,7 +198,8 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
         cust.count_keys(eff)
         g.cust[cid] = cust
         by_root[root] = cid
-        g.mark("c/" + cid)
+        if g.track:
+            g.mark("c/" + cid)
         step.created.append(cid)
         step.touched.add(cid)
         return
@@ -209,7 +219,8 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
         survivor.root = root
     by_root[root] = survivor.cid
     survivor.first = min(survivor.first, ev.at)
-    g.mark("c/" + survivor.cid)
+    if g.track:
+        g.mark("c/" + survivor.cid)
     step.touched.add(survivor.cid)
 
 
@@ -230,6 +241,6 @@ def _absorb(g: Graph, gone: Customer, survivor: Customer, step: Step) -> None:
 
 def _union(g: Graph, a: str, b: str) -> str:
     root, gone = g.uf.union(a, b)
-    if gone is not None:
+    if gone is not None and g.track:
         g.mark("n/" + gone)
     return root

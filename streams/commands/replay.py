@@ -27,6 +27,7 @@ import click
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.replay import Reject, assignment_rows, profile_records, replay
+from streams.gcpolicy import paced_for_state
 from streams.settings import Settings, SettingsError
 
 __all__ = ["command"]
@@ -59,6 +60,7 @@ def _env_settings(missing: Iterable[str], environ: Mapping[str, str] | None = No
 
 def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int, str]]:
     for path in paths:
+        name = path.name  # once per file: `Path.name` is computed on every access
         with path.open("r", encoding="utf-8", errors="replace") as handle:
             for number, text in enumerate(handle, start=1):
                 if bar is not None:
@@ -67,7 +69,7 @@ def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int,
                     # Resolver state lives until the end: move it out of the collector's
                     # generations, or every full collection rescans all of it (~10% of CPU).
                     gc.freeze()
-                yield path.name, number, text
+                yield name, number, text
 
 
 def _dump(record: Any) -> str:
@@ -117,6 +119,7 @@ def _dump(record: Any) -> str:
     type=click.IntRange(1, 3650),  # the range of IRL_DUPLICATE_HORIZON_DAYS
     help="A repeated event id within this many days of event time changes nothing.",
 )
+@paced_for_state()
 def command(
     events: tuple[Path, ...],
     assignments_path: Path,

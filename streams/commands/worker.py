@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from streams import gcpolicy
 from streams.settings import Settings, SettingsError
 
 __all__ = ["command"]
@@ -46,6 +47,7 @@ def command(ctx: click.Context, loglevel: str) -> None:
         for name in ("aiokafka", "faust", "mode"):
             logging.getLogger(name).setLevel(logging.INFO)
     sys.argv = ["irl-worker", "worker", "-l", loglevel, *ctx.args]
+    gcpolicy.for_state()
     app.main()
 
 

@@ -112,3 +112,50 @@ def test_chunks_put_absorbed_ids_last_and_drain_restores() -> None:
     final = Batcher.restore(SIZE, GRACE, state.items())
     assert final.closed_until == w.end and final.windows() == []
     assert not any(k.startswith(f"b:{w.start}:") for k in state)  # nothing of a closed window is kept
+
+
+_IDS = st.sampled_from([f"c{i:02d}" for i in range(40)])
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("record"),
+            st.integers(0, 3),  # minutes past 10:00: all in W0
+            st.lists(_IDS, max_size=6),
+            st.lists(_IDS, max_size=3),
+            st.lists(st.tuples(_IDS, _IDS), max_size=3),
+        ),
+        st.tuples(st.just("take"), st.integers(1, 12)),
+    ),
+    max_size=40,
+)
+
+
+@given(_OPS)
+def test_take_in_chunks_is_take_from_scratch(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+    """A window taken in chunks hands out what `take` computed from its sets every time would.
+
+    `take` keeps the order of a window too big for one chunk between calls (`PendingWindow.order`);
+    any record in between starts it again. The chunks and the drained records are the same as a
+    batcher that forgets the order before every take.
+    """
+    kept, fresh = Batcher(SIZE, GRACE), Batcher(SIZE, GRACE)
+    w0 = Window(T10, T10 + SIZE)
+    for op in ops:
+        if op[0] == "record":
+            _, minute, touched, created, absorbed = op
+            for b in (kept, fresh):
+                b.record(T10 + minute * MIN, touched=touched, created=created, absorbed=absorbed)
+        else:
+            pending = fresh.pending(w0.start)
+            if pending is not None:
+                pending.order = None
+            a, b = kept.take(w0, op[1]), fresh.take(w0, op[1])
+            assert (a.touched, a.created, a.absorbed, a.erased, a.split) == (
+                b.touched,
+                b.created,
+                b.absorbed,
+                b.erased,
+                b.split,
+            )
+            assert list(a.absorbed) == list(b.absorbed)
+        assert kept.drain_changes() == fresh.drain_changes()
