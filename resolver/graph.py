@@ -15,6 +15,7 @@ union-find), and every piece of evidence belongs to the customer of its anchor.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
 from resolver.config import ResolverConfig
@@ -354,11 +355,16 @@ class Graph:
         out.sort(key=lambda ev: (ev.at, ev.eid))
         return out
 
-    def new_id(self, eid: str) -> str:
+    def new_id(self, eid: str, reserved: Container[str] = ()) -> str:
+        """A fresh customer id from event id `eid`: not live, absorbed, erased or in `reserved`.
+
+        `reserved` holds the ids a re-resolution has taken off `cust` to hand back to their
+        parts: a new part must not take one of them first.
+        """
         salt = 0
         while True:
             cid = customer_id_for(eid, salt)
-            if cid not in self.cust and cid not in self.absorbed and cid not in self.erased:
+            if cid not in self.cust and cid not in self.absorbed and cid not in self.erased and cid not in reserved:
                 return cid
             salt += 1
 

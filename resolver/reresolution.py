@@ -276,7 +276,7 @@ def _assign_ids(
                 g.mark("a/" + other)
                 g.mark("c/" + other)
         else:
-            cid = g.new_id(inside[0].eid)
+            cid = g.new_id(inside[0].eid, homes)  # never an old id a later part claims
             step.created.append(cid)
         cust = Customer(cid, root, inside[0].at)
         members = g.uf.members(root)

@@ -144,6 +144,17 @@ def answers(r: Resolver) -> list[object]:
     return out
 
 
+def consistent(g: Graph) -> list[object]:
+    """What breaks the index of customers by root: stale roots, customers without their root."""
+    bad: list[object] = []
+    for root, cid in g.by_root.items():
+        cust = g.cust.get(cid)
+        if cust is None or cust.root != root or g.uf.find(root) != root:
+            bad.append(("stale root", root, cid))
+    bad += [("customer without its root", cid) for cid, c in g.cust.items() if g.by_root.get(c.root) != cid]
+    return bad
+
+
 def assert_same(a: Resolver, b: Resolver) -> None:
     assert answers(a) == answers(b)
     assert every_record(a._g) == every_record(b._g)
@@ -164,6 +175,7 @@ def test_a_loaded_snapshot_gives_the_same_answers_and_the_same_future(before: li
     assert run(original, after, list(seen)) == run(copy, after, list(seen))
     assert_same(original, copy)
     assert dump(original._g) == dump(copy._g)
+    assert consistent(original._g) == []  # no stale customer index left behind (test_reresolution_ids)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
