@@ -51,8 +51,9 @@ lint: install ## ruff (lint and format check) and mypy (strict on resolver/)
 	$(VENV)/bin/ruff format --check resolver streams tests bench
 	$(VENV)/bin/mypy resolver streams
 
-worker: up ## Run the resolving worker in the foreground (digest key: IRL_DIGEST_KEY, else this clone's own)
-	IRL_DIGEST_KEY="$${IRL_DIGEST_KEY:-$$(scripts/local-secret.sh digest-key)}" $(IRL) worker
+worker: up ## Run the resolving worker in the foreground (digest key: IRL_DIGEST_KEY, else this clone's own; Redis: IRL_REDIS_URL, else the local one)
+	IRL_DIGEST_KEY="$${IRL_DIGEST_KEY:-$$(scripts/local-secret.sh digest-key)}" \
+	IRL_REDIS_URL="$${IRL_REDIS_URL:-$$(scripts/redis.sh url)}" $(IRL) worker
 
 demo: install ## The main job end to end on generated data, with a report
 	scripts/demo.sh

@@ -8,6 +8,7 @@ each run isolates itself: a unique topic prefix and app id, and a Redis database
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -50,8 +51,17 @@ KAFKA = os.environ.get("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 REDIS_DB = int(os.environ.get("IRL_BENCH_REDIS_DB", "12"))
 
 
+@functools.cache
+def _local_redis() -> str:
+    """The local Redis's URL without a database, password included (`scripts/redis.sh url`)."""
+    done = subprocess.run(["scripts/redis.sh", "url"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True)
+    return done.stdout.strip().rsplit("/", 1)[0]
+
+
 def redis_url() -> str:
-    return f"redis://127.0.0.1:{os.environ.get('IRL_REDIS_PORT', '6379')}/{REDIS_DB}"
+    """Our Redis database: IRL_BENCH_REDIS_URL's server if set, else the local one (it requires a password)."""
+    base = os.environ.get("IRL_BENCH_REDIS_URL") or _local_redis()
+    return f"{base.rstrip('/')}/{REDIS_DB}"
 
 
 def median(values: list[float]) -> float:

@@ -33,6 +33,9 @@ export IRL_DATA_DIR="$OUT/worker-data"
 # The secret key of the digests kept of erased identifiers: generated once for this clone.
 IRL_DIGEST_KEY="${IRL_DIGEST_KEY:-$(scripts/local-secret.sh digest-key)}"
 export IRL_DIGEST_KEY
+# The local Redis requires a password (scripts/redis.sh): its URL carries it.
+IRL_REDIS_URL="${IRL_REDIS_URL:-$(scripts/redis.sh url)}"
+export IRL_REDIS_URL
 mkdir -p "$OUT"
 echo "run $RUN_ID: topics $IRL_TOPIC_PREFIX.*, windows of ${IRL_WINDOW_SECONDS}s, output in $OUT"
 

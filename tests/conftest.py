@@ -10,8 +10,10 @@ import contextlib
 import os
 import secrets
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +21,24 @@ import pytest
 os.environ.setdefault("IRL_DIGEST_KEY", secrets.token_hex(32))
 
 KAFKA = os.environ.get("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-REDIS_URL = os.environ.get("IRL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def local_redis_url(port: int | None = None) -> str:
+    """The URL of the local Redis on `port` (IRL_REDIS_PORT, 6379), its password included.
+
+    `scripts/redis.sh url` knows it (the local Redis requires a password, issue 17); the
+    database part is left off.
+    """
+    env = dict(os.environ)
+    if port is not None:
+        env["IRL_REDIS_PORT"] = str(port)
+    done = subprocess.run(["scripts/redis.sh", "url"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/redis.sh url failed: {done.stderr[-500:]}")
+    return done.stdout.strip().rsplit("/", 1)[0]
+
+
 #: Redis databases handed out to tests, one at a time per process (flushed before and after).
 _REDIS_DB = int(os.environ.get("IRL_TEST_REDIS_DB", "9"))
 
@@ -51,10 +70,11 @@ def unique_topic(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def _redis_server() -> str:
-    hostport = REDIS_URL.split("//", 1)[1].split("/", 1)[0]
+    url = os.environ.get("IRL_TEST_REDIS_URL") or local_redis_url()
+    hostport = url.split("//", 1)[1].split("/", 1)[0].rpartition("@")[2]
     if not _reachable(hostport):
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}: run `make up` (or `make test`, which starts it)")
-    return REDIS_URL.rstrip("/")
+        pytest.fail(f"Redis is not reachable at {hostport}: run `make up` (or `make test`, which starts it)")
+    return url.rstrip("/")
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ def command(ctx: click.Context, loglevel: str) -> None:
         f"irl worker: {settings.app_id} on {settings.kafka_bootstrap}, window {settings.window_seconds}s", err=True
     )
     _check_kafka(settings, settings.kafka_connect_timeout_seconds)
+    _check_redis(settings)
     _check_contracts(settings)
     _warn_topic_settings(settings)
     from streams.app import app  # imported here: building the app reads the settings
@@ -79,6 +80,52 @@ def _check_contracts(settings: Settings) -> None:
         asyncio.run(codecs().prepare(_written_contracts(settings)))
     except RegistryError as exc:
         raise click.ClickException(f"schema registry {settings.schema_registry_url}: {exc}") from exc
+
+
+def _check_redis(settings: Settings) -> None:
+    """Fail at start, naming IRL_REDIS_URL (password masked), when Redis refuses our credentials.
+
+    A Redis that does not answer is only reported: the read model catches up when it is back
+    (docs/reliability.md), so it does not stop the worker. Wrong or missing credentials never
+    heal by themselves, so they do.
+    """
+    reason, fatal = asyncio.run(_redis_answers(settings))
+    if reason is None:
+        return
+    shown = settings.describe()["IRL_REDIS_URL"]
+    if fatal:
+        raise click.ClickException(f"IRL_REDIS_URL={shown}: {reason}")
+    click.echo(f"irl worker: IRL_REDIS_URL={shown}: {reason}; the read model catches up when it answers", err=True)
+
+
+async def _redis_answers(settings: Settings) -> tuple[str | None, bool]:
+    """(None, False) when Redis answered PING; else why not (one line) and whether it is a credentials error."""
+    from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
+    from streams.readmodel import RedisReadModel
+
+    model = RedisReadModel.from_url(settings.redis_url, ca_file=settings.redis_ca_file)
+    try:
+        await model.r.ping()
+    except AuthenticationError as exc:
+        return _auth_reason(str(exc)), True
+    except ResponseError as exc:  # NOAUTH on PING: a password is required and none was given
+        if "NOAUTH" in str(exc) or "auth" in str(exc).lower():
+            return _auth_reason(str(exc)), True
+        return f"Redis answered {type(exc).__name__}: {str(exc)[:120]}", False
+    except (RedisError, OSError) as exc:
+        return f"Redis does not answer ({type(exc).__name__})", False
+    finally:
+        await model.close()
+    return None, False
+
+
+def _auth_reason(detail: str) -> str:
+    """The one line for a credentials error (`detail` is Redis's message: it never holds the password)."""
+    return (
+        f"Redis refused the credentials ({detail.splitlines()[0][:120]}): put its password in the URL, "
+        "redis://:PASSWORD@host:port/db (for the local Redis: scripts/redis.sh url)"
+    )
 
 
 def _check_kafka(settings: Settings, timeout_s: float) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import _reachable, flushed_database
+from tests.conftest import _reachable, flushed_database, local_redis_url
 from tests.integration.harness import ROOT
 
 #: ports of the private services (not the ones the shared services or other suites use)
@@ -57,7 +57,7 @@ def private_redis() -> Iterator[str]:
         pytest.fail(f"port {PRIVATE_REDIS_PORT} is taken: set IRL_CHAOS_REDIS_PORT to a free port")
     redis_script("start")
     try:
-        yield f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/0"
+        yield f"{local_redis_url(PRIVATE_REDIS_PORT)}/0"
     finally:
         redis_script("stop")
 
