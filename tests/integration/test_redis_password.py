@@ -61,8 +61,10 @@ def test_a_running_redis_without_password_gets_one(redis_env: dict[str, str], tm
     run.mkdir(parents=True)
     # as an older scripts/redis.sh started it: no password
     subprocess.run(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(PORT), "--daemonize", "yes"]
-        + ["--pidfile", str(run / "redis.pid"), "--save", "", "--dir", str(run)],
+        [
+            *("redis-server", "--bind", "127.0.0.1", "--port", str(PORT), "--daemonize", "yes"),
+            *("--pidfile", str(run / "redis.pid"), "--save", "", "--dir", str(run)),
+        ],
         check=True,
         timeout=30,
     )
