@@ -60,5 +60,6 @@ def test_a_masked_email_never_contains_the_local_part(raw: str) -> None:
     local = raw.rpartition("@")[0]
     masked = mask_email(raw)
     assert masked.count("@") == 1
-    if len(local) > 1:
+    # A local part of one character and asterisks ("0*") reads as the mask itself: it shows nothing more.
+    if len(local) > 1 and local[1:].strip("*"):
         assert local not in masked
