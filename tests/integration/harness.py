@@ -64,6 +64,18 @@ def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str
     return env
 
 
+def visit(event_id: str, touchpoint: str, source_id: str, at_ms: int, **fields: Any) -> dict[str, Any]:
+    """An interaction event as JSON (a "visit"), with its optional fields (phone, email, name, attributes)."""
+    return {
+        "event_id": event_id,
+        "touchpoint": touchpoint,
+        "occurred_at": at_ms,
+        "source_id": source_id,
+        "interaction": "visit",
+        **fields,
+    }
+
+
 async def create_project_topics(env: dict[str, str]) -> Settings:
     """What `irl topics create` does for this environment: the topics, then their contracts in the registry."""
     settings = Settings.from_env(env)

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from streams.mentions import ErasedPerson, mentions
 from streams.topics import erasures_topic_name, state_topic_name
 
-from .harness import BIN, Worker, create_project_topics, isolated_env, read_topic, resolved_state, wait_for
+from .harness import BIN, Worker, create_project_topics, isolated_env, read_topic, resolved_state, visit, wait_for
 from .test_actions import _post
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -49,14 +49,7 @@ MEERA = ErasedPerson.from_identifiers(
 
 def _events() -> list[dict[str, Any]]:
     def ev(eid: str, tp: str, sid: str, t: int, **kw: Any) -> dict[str, Any]:
-        return {
-            "event_id": eid,
-            "touchpoint": tp,
-            "occurred_at": NOW + t,
-            "source_id": sid,
-            "interaction": "visit",
-            **kw,
-        }
+        return visit(eid, tp, sid, NOW + t, **kw)
 
     return [
         ev("m1", "web", "u-meera", 0, email=EMAIL, phone=PHONE, name=NAME),

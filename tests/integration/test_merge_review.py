@@ -23,7 +23,16 @@ from typing import Any
 import pytest
 
 from .browser import headless
-from .harness import BIN, Worker, create_project_topics, isolated_env, partition_by_source, resolved_state, wait_for
+from .harness import (
+    BIN,
+    Worker,
+    create_project_topics,
+    isolated_env,
+    partition_by_source,
+    resolved_state,
+    visit,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,14 +42,7 @@ FAMILY = "+91 91234 56789"
 
 def _events() -> list[dict[str, Any]]:
     def ev(eid: str, tp: str, sid: str, t: int, **kw: Any) -> dict[str, Any]:
-        return {
-            "event_id": eid,
-            "touchpoint": tp,
-            "occurred_at": NOW + t,
-            "source_id": sid,
-            "interaction": "visit",
-            **kw,
-        }
+        return visit(eid, tp, sid, NOW + t, **kw)
 
     return [
         ev("h1", "WEB", "ck-priya-01", 0, phone=FAMILY, email="priya@example.org", name="Priya Kumar"),
