@@ -78,6 +78,9 @@ class RedisMirror:
         """
         await self._wait()  # a child of the stage before (the partition came back) ends first
         self._clear()
+        # What this process wrote before says nothing now: the customers it noted since are
+        # dropped, so Redis behind `applied` is current only when it is exactly at `applied`.
+        self.rt.redis_offset = None
         self._skip_until = -1
         try:
             have = await self._model().offset()
