@@ -10,12 +10,16 @@ Redis is empty, flushed, behind or ahead (`check`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import logging
+import os
 import time
 from typing import Any
 
-from streams.pipeline import Step
-from streams.readmodel import RedisReadModel
+from streams.pipeline import Pipeline, Step
+from streams.readmodel import RedisReadModel, apply_if_at_blocking
 from streams.runtime import Runtime
 from streams.settings import Settings
 
@@ -26,12 +30,29 @@ log = logging.getLogger("irl.worker")
 #: Most customers noted before a flush whatever the time.
 _MAX_PENDING = 20_000
 
+#: Customers noted at a flush from which a forked child writes them (`RedisMirror.fork_at`).
+FORK_AT = 1_000
+
+
+def _profiles(pipeline: Pipeline, cids: set[str]) -> dict[str, dict[str, Any] | None]:
+    """The read-model records of `cids` (None: the customer is gone), in id order."""
+    resolver = pipeline.resolver
+    out: dict[str, dict[str, Any] | None] = {}
+    for cid in sorted(cids):
+        p = resolver.profile(cid)
+        out[cid] = None if p is None else p.to_record()
+    return out
+
 
 class RedisMirror:
     """Writes the ordered stage's customers to Redis; `rt.redis_offset` is the links offset Redis holds."""
 
-    def __init__(self, rt: Runtime, settings: Settings, interval_s: float = 0.5) -> None:
+    def __init__(self, rt: Runtime, settings: Settings, interval_s: float = 0.5, fork_at: int | None = FORK_AT) -> None:
         self.rt = rt
+        #: customers noted from which a flush is written by a forked child (None: never)
+        self.fork_at = fork_at
+        #: (pid, links offset) of the child writing a flush
+        self._child: tuple[int, int] | None = None
         self.settings = settings
         self.interval_s = interval_s
         self._touched: set[str] = set()
@@ -55,7 +76,11 @@ class RedisMirror:
         the same state): nothing is written until the stage has passed that offset, then every
         customer the tail touched, once. Redis behind, empty or unreachable is rebuilt (`check`).
         """
+        await self._wait()  # a child of the stage before (the partition came back) ends first
         self._clear()
+        # What this process wrote before says nothing now: the customers it noted since are
+        # dropped, so Redis behind `applied` is current only when it is exactly at `applied`.
+        self.rt.redis_offset = None
         self._skip_until = -1
         try:
             have = await self._model().offset()
@@ -88,8 +113,15 @@ class RedisMirror:
         self._touched, self._removed, self._forget, self._offset = set(), {}, [], None
 
     async def flush(self) -> None:
-        """Write every customer noted since the last flush, on top of the offset Redis holds."""
+        """Write every customer noted since the last flush, on top of the offset Redis holds.
+
+        Many customers (a backlog) are written by a forked child while the stage goes on
+        (`_fork`); until it ends, nothing else is written and the customers noted meanwhile
+        wait for the next flush.
+        """
         self._flushed_at = time.monotonic()
+        if self._reap():
+            return  # a child still writes the flush before
         rt = self.rt
         pipeline = rt.pipeline
         offset = self._offset
@@ -99,11 +131,10 @@ class RedisMirror:
         if rt.redis_offset is None:
             self._clear()  # Redis is behind or unreachable: `check` rebuilds it on the next tick
             return
-        resolver = pipeline.resolver
-        profiles: dict[str, dict[str, Any] | None] = {}
-        for cid in sorted(self._touched):
-            p = resolver.profile(cid)
-            profiles[cid] = None if p is None else p.to_record()
+        if self.fork_at is not None and len(self._touched) + len(self._removed) >= self.fork_at:
+            self._fork(pipeline, rt.redis_offset, offset)
+            return
+        profiles = _profiles(pipeline, self._touched)
         removed, forget = self._removed, self._forget
         self._clear()
         try:
@@ -112,11 +143,62 @@ class RedisMirror:
             if await self._model().apply_if_at(rt.redis_offset, profiles, removed, offset, forget):
                 rt.redis_offset = offset
             else:
-                log.warning("redis read model not at offset %d (flushed, restarted): rebuild", rt.redis_offset)
-                rt.redis_offset = None
+                self._behind()
         except Exception as exc:  # Redis is a read model: the state stays right, rebuild later
             log.warning("redis mirror failed (%s); will rebuild", type(exc).__name__)
             rt.redis_offset = None
+
+    def _behind(self) -> None:
+        log.warning("redis read model not at offset %d (flushed, restarted): rebuild", self.rt.redis_offset)
+        self.rt.redis_offset = None
+
+    def _fork(self, pipeline: Pipeline, expect: int, offset: int) -> None:
+        """Fork a child that builds the noted customers' profiles and writes them (`apply_if_at`) at `offset`.
+
+        The child sees the state as it is now, the state at `offset`; it exits 0 when written,
+        3 when Redis was not at `expect`, 1 on any other failure (`_reap` reads which).
+        """
+        touched, removed, forget = self._touched, self._removed, self._forget
+        self._clear()
+        s = self.settings
+        pid = os.fork()
+        if pid == 0:  # the child: its own connection, nothing of the parent's I/O, no collector
+            code = 1
+            try:
+                gc.disable()  # a collection would touch (and so copy) every page of the parent's state
+                with contextlib.suppress(OSError):
+                    os.nice(5)
+                write = (_profiles(pipeline, touched), removed, offset, forget)
+                ok = apply_if_at_blocking(s.redis_url, s.topic_prefix, s.redis_ca_file, expect, write)
+                code = 0 if ok else 3
+            finally:
+                os._exit(code)
+        self._child = (pid, offset)
+        self.rt.stats["redis_child_flushes"] += 1
+
+    async def _wait(self) -> None:
+        """Until no child writes (its result collected)."""
+        while self._reap():
+            await asyncio.sleep(0.02)
+
+    def _reap(self) -> bool:
+        """Collect a finished child's result into `rt.redis_offset`; True while one still runs."""
+        if self._child is None:
+            return False
+        pid, offset = self._child
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == 0:
+            return True
+        self._child = None
+        code = os.waitstatus_to_exitcode(status)
+        if code == 0:
+            self.rt.redis_offset = offset
+        elif code == 3:
+            self._behind()
+        else:
+            log.warning("redis mirror failed in its child (exit status %d); will rebuild", code)
+            self.rt.redis_offset = None
+        return False
 
     async def check(self, force: bool) -> None:
         """Flush, then rebuild Redis from the state when it is empty, flushed, behind or ahead; else mark it current.
@@ -129,6 +211,10 @@ class RedisMirror:
         if rt.pipeline is None or (rt.applied_offset < self._skip_until and not force):
             return  # none yet, or still applying steps that Redis already holds
         await self.flush()
+        if self._child is not None:
+            if not force:
+                return  # a child writes Redis: its offset says nothing until it ends
+            await self._wait()
         try:
             model = self._model()
             have = await model.offset()

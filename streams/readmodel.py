@@ -32,9 +32,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 
-__all__ = ["LAYOUT", "RedisReadModel", "identifiers_of"]
+__all__ = ["LAYOUT", "RedisReadModel", "apply_if_at_blocking", "identifiers_of"]
 
 #: Bumped when the key layout or the profile encoding changes: a model in another layout reads as
 #: empty (`RedisReadModel.offset` is None), so the worker rebuilds it instead of mixing layouts.
@@ -241,6 +242,56 @@ def _decode_profile(customer_id: str, raw: bytes | str) -> dict[str, Any]:
     }
 
 
+def _ops(
+    profiles: dict[str, dict[str, Any] | None],
+    removed: dict[str, str | None],
+    forget: Iterable[str],
+) -> list[str]:
+    """The `_APPLY` triples that write `profiles` (None deletes), alias `removed` and delete `forget` first."""
+    ops: list[str] = []
+    for ident in forget:
+        ops += ["I", _field(ident), ""]
+    for cid, profile in profiles.items():
+        if profile is None:
+            ops += ["C", cid, ""]
+        else:
+            _put(ops, cid, profile)
+    for gone, survivor in removed.items():
+        ops += ["C", gone, ""]
+        ops += ["A", gone, ""] if survivor is None else ["a", gone, survivor]
+    return ops
+
+
+def _put(ops: list[str], cid: str, profile: dict[str, Any]) -> None:
+    ops += ["c", cid, _encode_profile(cid, profile)]
+    for ident in identifiers_of(profile):
+        ops += ["i", _field(ident), cid]
+
+
+def _tls(url: str, ca_file: str) -> dict[str, Any]:
+    return {"ssl_ca_certs": ca_file} if ca_file and url.startswith("rediss://") else {}
+
+
+def apply_if_at_blocking(
+    url: str,
+    prefix: str,
+    ca_file: str,
+    expect: int,
+    write: tuple[dict[str, dict[str, Any] | None], dict[str, str | None], int, Iterable[str]],
+) -> bool:
+    """`RedisReadModel.apply_if_at` on a connection of its own, blocking: for a forked child (`streams.mirror`).
+
+    ``write`` is (profiles, removed, offset, forget). Raises on a Redis error.
+    """
+    profiles, removed, offset, forget = write
+    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5, **_tls(url, ca_file))
+    try:
+        args = [str(expect), str(offset), prefix, LAYOUT, str(_LOAD), *_ops(profiles, removed, forget)]
+        return bool(client.register_script(_APPLY)(keys=[f"{prefix}:meta"], args=args))
+    finally:
+        client.close()
+
+
 def _text(raw: bytes | str | None) -> str | None:
     if raw is None:
         return None
@@ -261,8 +312,9 @@ class RedisReadModel:
     def from_url(cls, url: str, prefix: str = "irl", ca_file: str = "") -> RedisReadModel:
         """A read model on `url` (`redis://[:password@]host:port/db`, or `rediss://` for TLS, verified
         with `ca_file` when given, else the system's CAs)."""
-        tls: dict[str, Any] = {"ssl_ca_certs": ca_file} if ca_file and url.startswith("rediss://") else {}
-        return cls(aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, **tls), prefix)
+        return cls(
+            aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, **_tls(url, ca_file)), prefix
+        )
 
     async def close(self) -> None:
         await self.r.aclose()
@@ -287,7 +339,7 @@ class RedisReadModel:
 
         ``forget`` lists identifiers to delete first (an erased person's).
         """
-        await self._run("", str(offset), self._ops(profiles, removed, forget))
+        await self._run("", str(offset), _ops(profiles, removed, forget))
 
     async def apply_if_at(
         self,
@@ -298,36 +350,11 @@ class RedisReadModel:
         forget: Iterable[str] = (),
     ) -> bool:
         """`apply`, atomically, only when the model reflects offset ``expect``; False (nothing written) if not."""
-        return bool(await self._run(str(expect), str(offset), self._ops(profiles, removed, forget)))
+        return bool(await self._run(str(expect), str(offset), _ops(profiles, removed, forget)))
 
     async def _run(self, expect: str, offset: str, ops: list[str], client: Any = None) -> Any:
         args = [expect, offset, self.p, LAYOUT, str(_LOAD), *ops]
         return await self._apply_script(keys=[self._meta], args=args, client=client)
-
-    def _ops(
-        self,
-        profiles: dict[str, dict[str, Any] | None],
-        removed: dict[str, str | None],
-        forget: Iterable[str],
-    ) -> list[str]:
-        ops: list[str] = []
-        for ident in forget:
-            ops += ["I", _field(ident), ""]
-        for cid, profile in profiles.items():
-            if profile is None:
-                ops += ["C", cid, ""]
-            else:
-                self._put(ops, cid, profile)
-        for gone, survivor in removed.items():
-            ops += ["C", gone, ""]
-            ops += ["A", gone, ""] if survivor is None else ["a", gone, survivor]
-        return ops
-
-    @staticmethod
-    def _put(ops: list[str], cid: str, profile: dict[str, Any]) -> None:
-        ops += ["c", cid, _encode_profile(cid, profile)]
-        for ident in identifiers_of(profile):
-            ops += ["i", _field(ident), cid]
 
     async def rebuild(
         self, profiles: Iterable[tuple[str, dict[str, Any]]], aliases: Iterable[tuple[str, str]], offset: int
@@ -350,7 +377,7 @@ class RedisReadModel:
                 await pipe.execute()
 
         for cid, profile in profiles:
-            self._put(ops, cid, profile)
+            _put(ops, cid, profile)
             n += 1
             if len(ops) >= _REBUILD_ARGS:
                 await send(False)

@@ -58,6 +58,8 @@ class Runtime:
             "last_window_end": None,
             "last_publish_ms": None,
             "redis_rebuilds": 0,
+            #: flushes of the Redis mirror written by a forked child (a backlog's; `streams.mirror`)
+            "redis_child_flushes": 0,
             #: snapshots of the ordered stage stored by this worker, the last one's links offset and size
             "snapshots": 0,
             "snapshot_offset": None,

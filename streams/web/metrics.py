@@ -89,6 +89,12 @@ def _worker_metrics(w: _Writer, worker: Mapping[str, Any]) -> None:
     w.one("irl_redis_offset", "gauge", "Links-topic offset the Redis read model reflects.", worker["redis_offset"])
     w.one("irl_redis_rebuilds_total", "counter", "Full rebuilds of the Redis read model.", worker["redis_rebuilds"])
     w.one(
+        "irl_redis_child_flushes_total",
+        "counter",
+        "Flushes of the Redis read model written by a forked child (a backlog's many customers).",
+        worker.get("redis_child_flushes", 0),
+    )
+    w.one(
         "irl_writer_stalled_seconds",
         "gauge",
         "Seconds the single writer has applied nothing while records waited (it exits at IRL_STALL_SECONDS).",

@@ -73,6 +73,7 @@ class StatsCollector:
                 "applied_offset": rt.applied_offset,
                 "redis_offset": rt.redis_offset,
                 "redis_rebuilds": s.get("redis_rebuilds", 0),
+                "redis_child_flushes": s.get("redis_child_flushes", 0),
                 "stalled_s": s.get("stalled_s", 0.0),
             },
             "events": {

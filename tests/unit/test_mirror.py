@@ -117,3 +117,41 @@ def test_a_redis_behind_the_restored_stage_is_rebuilt() -> None:
     asyncio.run(RedisMirror(rt, Settings()).resume(20))
     assert model.rebuilds == 1 and model.at == 20 and rt.redis_offset == 20
     assert model.profiles == dict(restored.mirror_records())
+
+
+def test_a_stage_restored_again_in_the_same_process_rewrites_what_redis_missed() -> None:
+    """Redis at 20, steps to 30 noted but not flushed, the partition revoked and given back: the
+    stage restores its snapshot of 25 in the same process. Redis misses 21..25: it must not be
+    marked current at 25 (the customers only those steps touched would stay stale for good)."""
+    log = links_log(9)
+    first = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    rt = Runtime(Settings())
+    rt.pipeline = first
+    rt.applied_offset = -1
+    model = FakeModel(None, {})
+    rt.redis = model  # type: ignore[assignment]
+    mirror = RedisMirror(rt, Settings(), interval_s=3600.0)
+
+    async def scenario() -> None:
+        await mirror.resume(-1)  # empty Redis: rebuilt at -1
+        for step in steps_of(first, log[:21]):
+            await mirror.step(step)
+        rt.applied_offset = 20
+        await mirror.check(False)
+        assert model.at == 20
+        for step in steps_of(first, log[21:31]):
+            await mirror.step(step)  # noted, not flushed
+        rt.applied_offset = 30
+        rt.pipeline = None  # revoked
+        again = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+        steps_of(again, log[:26])  # the snapshot of 25
+        rt.pipeline, rt.applied_offset = again, 25
+        await mirror.resume(25)
+        for step in steps_of(again, log[26:]):
+            await mirror.step(step)
+        rt.applied_offset = len(log) - 1
+        await mirror.check(False)
+
+    asyncio.run(scenario())
+    assert model.at == len(log) - 1
+    assert model.profiles == dict(rt.pipeline.mirror_records())  # type: ignore[union-attr]

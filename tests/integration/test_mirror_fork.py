@@ -1,0 +1,114 @@
+"""The Redis mirror's forked flushes on a real Redis: the same read model as writing in process.
+
+A flush of many customers (a backlog) is written by a forked child while the stage goes on;
+customers noted meanwhile wait for the next flush. Whatever the cut, Redis ends equal to the
+state's own records at the last offset, and a Redis moved under the child is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis
+
+from resolver.config import ResolverConfig
+from streams.linkbatch import TICK
+from streams.mirror import RedisMirror
+from streams.pipeline import Pipeline
+from streams.readmodel import RedisReadModel
+from streams.runtime import Runtime
+from streams.settings import Settings
+from tests.unit.test_mirror import steps_of
+from tests.unit.test_sequencer import GRACE_MS, WINDOW_MS, links_log
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "irlforktest"
+
+
+def _stage(url: str, fork_at: int | None) -> tuple[Runtime, RedisMirror, Pipeline]:
+    settings = Settings(redis_url=url, topic_prefix=PREFIX)
+    rt = Runtime(settings)
+    rt.pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    rt.applied_offset = -1
+    return rt, RedisMirror(rt, settings, interval_s=0.0, fork_at=fork_at), rt.pipeline
+
+
+async def _read(url: str) -> dict[str, Any]:
+    model = RedisReadModel.from_url(url, PREFIX)
+    try:
+        return {"offset": await model.offset(), "profiles": await model.snapshot()}
+    finally:
+        await model.close()
+
+
+async def _settle(mirror: RedisMirror) -> None:
+    """Ticks until no child writes after one: what a quiet stage's next ticks do."""
+    for _ in range(10):
+        await mirror._wait()
+        await mirror.check(False)
+        if mirror._child is None:
+            return
+    raise AssertionError("the mirror kept forking with nothing new to write")
+
+
+async def _drive(rt: Runtime, mirror: RedisMirror, pipeline: Pipeline, log: list[Any]) -> dict[str, Any]:
+    """Every step of `log` through the mirror, a check on every tick; then until no child writes."""
+    await mirror.resume(-1)
+    for rec in log:
+        for step in steps_of(pipeline, [rec]):
+            await mirror.step(step)
+        rt.applied_offset = rec.offset
+        if rec.kind == TICK:
+            await mirror.check(False)
+    await _settle(mirror)
+    return await _read(rt.settings.redis_url)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_forked_flushes_leave_the_same_read_model_as_flushes_in_process(redis_url: str, seed: int) -> None:
+    log = links_log(seed)
+    forked = _stage(redis_url, fork_at=1)  # every flush with a customer in it forks
+    got = asyncio.run(_drive(*forked, log))
+    rt, mirror, pipeline = forked
+    assert rt.stats["redis_rebuilds"] == 1, "one rebuild of the empty model at the start, none after"
+    assert got["offset"] == len(log) - 1
+    assert got["profiles"] == dict(pipeline.mirror_records())
+    assert mirror._child is None
+    assert rt.stats["redis_child_flushes"] >= 5, "the flushes were written by children"
+
+    redis.Redis.from_url(redis_url).flushdb()
+    in_process = _stage(redis_url, fork_at=None)
+    assert asyncio.run(_drive(*in_process, log)) == got
+
+
+def test_a_redis_moved_under_the_child_is_rebuilt(redis_url: str) -> None:
+    log = links_log(5)
+    rt, mirror, pipeline = _stage(redis_url, fork_at=1)
+    client = redis.Redis.from_url(redis_url)
+
+    async def scenario() -> None:
+        await mirror.resume(-1)
+        half = len(log) // 2
+        for rec in log[:half]:
+            for step in steps_of(pipeline, [rec]):
+                await mirror.step(step)
+            rt.applied_offset = rec.offset
+        await mirror._wait()
+        client.hset(f"{PREFIX}:meta", "offset", 999_999)  # someone else's write: not the offset we hold
+        for rec in log[half:]:
+            for step in steps_of(pipeline, [rec]):
+                await mirror.step(step)
+            rt.applied_offset = rec.offset
+        await mirror._wait()
+        assert rt.redis_offset is None, "the child found Redis at another offset and wrote nothing"
+        await _settle(mirror)
+
+    asyncio.run(scenario())
+    assert rt.stats["redis_rebuilds"] == 2
+    assert rt.redis_offset == len(log) - 1
+    got = asyncio.run(_read(redis_url))
+    assert got["offset"] == len(log) - 1
+    assert got["profiles"] == dict(pipeline.mirror_records()) and got["profiles"]
