@@ -25,6 +25,10 @@ __all__ = ["BatchSender", "OutRecord"]
 OutRecord = tuple[bytes | None, bytes | None, int | None, Sequence[tuple[str, bytes]]]
 
 
+#: Keys whose partition is remembered per topic at most (the memo is cleared when full).
+_MEMO_KEYS = 200_000
+
+
 class BatchSender:
     """Batches records per partition on a Faust app's producer."""
 
@@ -32,6 +36,8 @@ class BatchSender:
         self.app = app
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
+        #: per topic, the partition of each key seen lately (murmur2 in Python costs microseconds a key)
+        self._memo: dict[str, dict[bytes, int]] = {}
 
     def _producer(self) -> AIOKafkaProducer:
         producer: AIOKafkaProducer = self.app.producer._ensure_producer()
@@ -60,12 +66,18 @@ class BatchSender:
         partitions = self._partitions.get(topic)
         if partitions is None:
             partitions = self._partitions[topic] = sorted(await self._producer().partitions_for(topic))
+            self._memo[topic] = {}
+        memo = self._memo[topic]
+        if len(memo) > _MEMO_KEYS:
+            memo.clear()
         by_partition: dict[int, list[OutRecord]] = {}
         for rec in records:
             key = rec[0]
             if key is None:
                 raise ValueError("keyed records need a key")
-            p = self._partitioner(key, partitions, partitions)
+            p = memo.get(key)
+            if p is None:
+                p = memo[key] = self._partitioner(key, partitions, partitions)
             by_partition.setdefault(p, []).append(rec)
         futures: list[asyncio.Future[Any]] = []
         for p in sorted(by_partition):
