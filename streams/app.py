@@ -55,7 +55,7 @@ from streams.sequencer import Ports, Sequencer
 from streams.settings import Settings
 from streams.snapshots import BackgroundSnapshot, read_stored_state
 from streams.stall import LoopWatch, StallWatch, task_stacks
-from streams.topics import delete_records_before, erasures_topic_name, state_topic_name
+from streams.topics import delete_records_before, end_offset, erasures_topic_name, state_topic_name
 from streams.triage import Triage, TriagePorts
 from streams.web import install as install_web
 from streams.web import record_published
@@ -254,6 +254,9 @@ class _Kafka:
             s.kafka_bootstrap, self.state, timeout_s=RESTORE_TIMEOUT_S, security=client_options(s)
         )
 
+    async def state_end(self) -> int:
+        return await end_offset(self.settings.kafka_bootstrap, self.state, security=client_options(self.settings))
+
     async def send_control(self, kind: bytes, value: bytes) -> None:
         """A tick or an operator action on the links log; returns once the broker has it."""
         futures = await self.sender.send(self.links, 0, [(kind, value, None, [(KIND_HEADER, kind)])])
@@ -298,6 +301,7 @@ def build_app(settings: Settings) -> faust.App:
         truncate=kafka.truncate,
         purge_dead_letters=kafka.purge_dead_letters,
         record_erasure=kafka.record_erasure,
+        state_end=kafka.state_end,
     )
     sequencer = build_sequencer(rt, settings, ports)
     triage = Triage(

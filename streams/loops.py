@@ -22,8 +22,10 @@ import os
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from streams.assignor import keep_owner
 from streams.kafka_auth import client_options
 from streams.linkbatch import kind_of
 from streams.runtime import Runtime
@@ -183,6 +185,7 @@ class _SequencerListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.rt.owns_links = self.tp in assigned
+        self.sequencer.assigned(self.rt.owns_links)
         self.rt.assigned = True
 
 
@@ -195,6 +198,8 @@ async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, l
         group_instance_id=worker_instance(settings),
         max_poll_interval_ms=RESTORE_TIMEOUT_S * 1000,
         max_poll_records=SEQUENCER_FETCH,
+        # The links log stays where its state is; range is the fallback while older workers are in the group.
+        partition_assignment_strategy=(keep_owner(lambda: sequencer.holds_state), RangePartitionAssignor),
     )
     rt.links_position = lambda: _highwater(consumer, tp)
 
@@ -211,7 +216,8 @@ async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, l
         while not rt.stopping.is_set():
             if rt.owns_links and rt.pipeline is None:
                 try:
-                    consumer.seek(tp, await sequencer.restore())
+                    given_back = await sequencer.resume_parked()
+                    consumer.seek(tp, given_back if given_back is not None else await sequencer.restore())
                 except Fenced:
                     continue
                 except Exception:

@@ -124,6 +124,8 @@ class Ports:
     purge_dead_letters: Callable[[list[str]], Awaitable[int]] | None = None
     #: store an erasure's receipt under its customer id (no personal data; `irl erasure-status` reads it)
     record_erasure: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    #: the state topic's end offset (None: unknown); None: a revoked stage never keeps its state (`Sequencer.revoke`)
+    state_end: Callable[[], Awaitable[int | None]] | None = None
 
 
 class Sequencer:
@@ -182,6 +184,10 @@ class Sequencer:
         self.reseal_after_s = reseal_after_s
         #: (when, key, value) of ERASED records to send again
         self._reseals: list[tuple[float, bytes, bytes]] = []
+        #: the pipeline holds exactly the records up to `rt.applied_offset` (no step cut short)
+        self._clean = True
+        #: the state kept at a revoke, and the state topic's end then (`revoke`, `resume_parked`)
+        self._parked: tuple[Pipeline, int] | None = None
 
     # -- ownership --------------------------------------------------------------------------
 
@@ -193,6 +199,7 @@ class Sequencer:
         rt = self.rt
         epoch = rt.writer_epoch
         t0 = time.monotonic()
+        self._drop_parked()
         folded = await self.ports.read_state()
         async with rt.writer_lock:
             if epoch != rt.writer_epoch or not rt.owns_links:
@@ -216,6 +223,7 @@ class Sequencer:
             self._changes_since_snapshot = 1 if self._forget else 0
             rt.pipeline = pipeline
             rt.applied_offset = applied
+            self._clean = True
             log.info(
                 "resolver state restored: %d customers, applied offset %d, in %.2fs (%d state records)",
                 pipeline.resolver.customer_count(),
@@ -243,18 +251,77 @@ class Sequencer:
         return pipeline, -1 if wal is None else wal.offset
 
     async def revoke(self) -> None:
-        """The partition moves away: fence this stage, let the step in flight finish, flush its sends."""
+        """The partition moves away: fence this stage, let the step in flight finish, flush its sends.
+
+        The state is kept (parked) when no step was cut short and the state topic's end is
+        known: a rebalance usually gives the partition back to this worker (`streams.assignor`),
+        which then goes on from it (`resume_parked`) instead of restoring its snapshot.
+        """
         rt = self.rt
         rt.owns_links = False
         rt.writer_epoch += 1
         async with rt.writer_lock:
-            rt.pipeline = None
+            pipeline, rt.pipeline = rt.pipeline, None
             rt.recovered = False
             self.snapshots.abandon()
-            # The next owner applies these erasures again, or finishes them from its snapshot; the
-            # identifiers held for a purge are not kept here a moment longer.
-            self._forget_erasures()
+            end = await self._state_end() if pipeline is not None and self._clean else None
+            if pipeline is not None and end is not None:
+                self._parked = (pipeline, end)
+            else:
+                self._drop_parked()
         await self.ports.flush()
+
+    @property
+    def holds_state(self) -> bool:
+        """True while this stage has the state in memory, in use or parked (the assignor asks)."""
+        return self.rt.pipeline is not None or self._parked is not None
+
+    def assigned(self, owns: bool) -> None:
+        """A new assignment: a parked state whose partition went elsewhere is dropped."""
+        if not owns:
+            self._drop_parked()
+
+    def _drop_parked(self) -> None:
+        # The next owner applies these erasures again, or finishes them from its snapshot; the
+        # identifiers held for a purge are not kept here a moment longer.
+        self._parked = None
+        self._forget_erasures()
+
+    async def _state_end(self) -> int | None:
+        if self.ports.state_end is None:
+            return None
+        try:
+            return await self.ports.state_end()
+        except Exception as exc:  # unknown: restore instead of trusting a state nobody checked
+            log.warning("state topic end unknown (%s): the state will be restored", type(exc).__name__)
+            return None
+
+    async def resume_parked(self) -> int | None:
+        """Take the parked state back when the partition came back to this stage; the next links offset to apply.
+
+        None (the state dropped) when there is none, or when the state topic changed since the
+        revoke (another owner stored a snapshot): then `restore`. Another owner that applied
+        records meanwhile without storing one published what this stage publishes again
+        (the same log gives the same records). Raises `Fenced` when revoked meanwhile.
+        """
+        if self._parked is None:
+            return None
+        rt = self.rt
+        epoch = rt.writer_epoch
+        pipeline, end = self._parked
+        now = await self._state_end()
+        async with rt.writer_lock:
+            if epoch != rt.writer_epoch or not rt.owns_links:
+                raise Fenced
+            if now != end:
+                log.info("the state topic moved while the links log was away (%s -> %s): restoring", end, now)
+                self._drop_parked()
+                return None
+            self._parked = None
+            rt.pipeline = pipeline
+            rt.recovered = True
+            log.info("links log given back: going on from offset %d without a restore", rt.applied_offset)
+            return rt.applied_offset + 1
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -269,6 +336,7 @@ class Sequencer:
             pipeline = rt.pipeline
             if epoch != rt.writer_epoch or pipeline is None:
                 raise Fenced
+            self._clean = False  # until every record below is applied (a Fenced or an error leaves it so)
             legacy = [r.value for r in records if r.offset > rt.applied_offset and r.kind not in (BATCH, TICK, ACTION)]
             if legacy:
                 await self.ports.fetch_schemas(legacy)
@@ -309,6 +377,7 @@ class Sequencer:
             if events:
                 await self._events(pipeline, last, events, epoch)
             rt.applied_offset = last
+            self._clean = True
 
     def _action(self, pipeline: Pipeline, offset: int, action: dict[str, Any]) -> Iterator[Step]:
         for step in pipeline.on_action(offset, action):

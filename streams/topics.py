@@ -34,6 +34,7 @@ __all__ = [
     "create_topics",
     "delete_records_before",
     "describe_topics",
+    "end_offset",
     "ensure_project_topics",
     "erasures_topic_name",
     "project_contracts",
@@ -396,6 +397,20 @@ async def _topic_overrides(admin: AIOKafkaAdminClient, names: list[str]) -> dict
             if error_code == 0:
                 out[name] = {e[0]: e[1] for e in entries if e[3] == _TOPIC_OVERRIDE and e[1] is not None}
     return out
+
+
+async def end_offset(
+    bootstrap: str, topic: str, partition: int = 0, *, security: Mapping[str, Any] | None = None
+) -> int:
+    """The offset the next record of `topic`'s `partition` will get (a ListOffsets request)."""
+    extra = options() if security is None else security
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **extra)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        return int((await consumer.end_offsets([tp]))[tp])
+    finally:
+        await consumer.stop()
 
 
 async def records_to_end(

@@ -57,3 +57,73 @@ async def test_three_workers_match_replay(kafka_bootstrap: str, redis_url: str, 
     finally:
         for w in workers:
             w.stop()
+
+
+async def test_a_joining_worker_leaves_the_links_log_with_its_state(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    """A second worker whose id sorts first joins a running one: the links log stays where its state is.
+
+    Kafka's range assignor would hand it to the newcomer (first by member id), which would restore
+    the snapshot; `streams.assignor` keeps it with the member holding the state, which parks its
+    state through the rebalance and goes on without a restore.
+    """
+    events, _truth = generate(customers=200, seed=5)
+    expected = replay_profiles(events)
+    env = isolated_env(kafka_bootstrap, redis_url)
+    settings = await create_project_topics(env)
+    half = len(events) // 2
+    paths = []
+    for name, part in (("first", events[:half]), ("second", events[half:])):
+        paths.append(tmp_path / f"{name}.jsonl")
+        paths[-1].write_text("".join(json.dumps(ev) + "\n" for ev in part))
+
+    def worker(worker_id: str) -> Worker:
+        extra = {"IRL_WEB_PORT": str(free_port()), "IRL_DATA_DIR": f"{env['IRL_DATA_DIR']}-{worker_id}"}
+        return Worker({**env, **extra, "IRL_WORKER_ID": worker_id}, tmp_path / f"{worker_id}.log")
+
+    def produce(path: Path) -> None:
+        done = subprocess.run([str(BIN / "irl"), "produce", str(path)], env=env, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+
+    owner, newcomer = worker("b-owner"), worker("a-newcomer")
+    owner.start()
+    try:
+        produce(paths[0])
+
+        async def applied_some() -> bool:
+            if not owner.alive():
+                raise AssertionError(f"the worker died:\n{owner.log_tail()}")
+            try:
+                _status, body = owner.get("/ready")
+            except OSError:  # not listening yet
+                return False
+            return int(body.get("events_applied") or 0) > 0
+
+        await wait_for("the first worker to apply events", applied_some, 120)
+        newcomer.start()
+
+        async def rebalanced() -> bool:
+            owner_log, newcomer_log = (tmp_path / "b-owner.log").read_text(), (tmp_path / "a-newcomer.log").read_text()
+            moved = owner_log.count("resolver state restored") > 1 or "resolver state restored" in newcomer_log
+            return moved or "links log given back" in owner_log
+
+        await wait_for("the newcomer to join and the links log to be assigned again", rebalanced, 120)
+        produce(paths[1])
+
+        async def converged() -> bool:
+            for w in (owner, newcomer):
+                if not w.alive():
+                    raise AssertionError(f"a worker died:\n{w.log_tail()}")
+            state, _records = await resolved_state(kafka_bootstrap, settings.topic_resolved)
+            return published_profiles(state) == expected
+
+        await wait_for("two workers to publish what replay builds", converged, 180)
+    finally:
+        for w in (owner, newcomer):
+            w.stop()
+    owner_log = (tmp_path / "b-owner.log").read_text()
+    newcomer_log = (tmp_path / "a-newcomer.log").read_text()
+    assert "links log given back" in owner_log, "the owner went through a rebalance and kept its state"
+    assert owner_log.count("resolver state restored") == 1, "restored once, at its start"
+    assert "resolver state restored" not in newcomer_log, "the newcomer never took the links log"
