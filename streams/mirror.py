@@ -132,8 +132,11 @@ class RedisMirror:
             self._clear()  # Redis is behind or unreachable: `check` rebuilds it on the next tick
             return
         if self.fork_at is not None and len(self._touched) + len(self._removed) >= self.fork_at:
-            self._fork(pipeline, rt.redis_offset, offset)
-            return
+            try:
+                self._fork(pipeline, rt.redis_offset, offset)
+                return
+            except OSError as exc:  # no memory or processes left for a child: written here instead
+                log.warning("redis mirror: cannot fork (%s); writing in process", exc)
         profiles = _profiles(pipeline, self._touched)
         removed, forget = self._removed, self._forget
         self._clear()
@@ -156,10 +159,10 @@ class RedisMirror:
         """Fork a child that builds the noted customers' profiles and writes them (`apply_if_at`) at `offset`.
 
         The child sees the state as it is now, the state at `offset`; it exits 0 when written,
-        3 when Redis was not at `expect`, 1 on any other failure (`_reap` reads which).
+        3 when Redis was not at `expect`, 1 on any other failure (`_reap` reads which). Raises
+        OSError when no child can be made (nothing noted is dropped then).
         """
         touched, removed, forget = self._touched, self._removed, self._forget
-        self._clear()
         s = self.settings
         pid = os.fork()
         if pid == 0:  # the child: its own connection, nothing of the parent's I/O, no collector
@@ -173,6 +176,7 @@ class RedisMirror:
                 code = 0 if ok else 3
             finally:
                 os._exit(code)
+        self._clear()
         self._child = (pid, offset)
         self.rt.stats["redis_child_flushes"] += 1
 

