@@ -263,6 +263,8 @@ class Sequencer:
         async with rt.writer_lock:
             pipeline, rt.pipeline = rt.pipeline, None
             rt.recovered = False
+            if self.snapshots.running:
+                self._changes_since_snapshot += 1  # the snapshot abandoned here is taken again if the state comes back
             self.snapshots.abandon()
             end = await self._state_end() if pipeline is not None and self._clean else None
             if pipeline is not None and end is not None:
