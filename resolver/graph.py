@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from resolver.config import ResolverConfig
 from resolver.digests import Digester
-from resolver.evidence import Content, Evidence
+from resolver.evidence import ContentIndex, Evidence
 from resolver.horizon import RecentEvents
 from resolver.identifiers import IdentifierParser
 from resolver.names import name_key
@@ -146,7 +146,8 @@ class Graph:
         self.config = config
         self.parser = IdentifierParser(config)
         self.evidence: dict[str, Evidence] = {}
-        self.by_content: dict[Content, Evidence] = {}
+        #: content -> the piece answering for it, derived from `evidence` (which is never replaced)
+        self.by_content = ContentIndex(self.evidence)
         self.recent = RecentEvents(config.duplicate_horizon_ms)
         self.nodes: dict[str, Node] = {}
         self.uf = DisjointSet()

@@ -37,18 +37,18 @@ def add(
     keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
     name = (name.strip() or None) if name else None
     content = (touchpoint, source_id.strip(), name, keys, rejected)
-    ev = g.by_content.get(content)
+    vid = evidence_id(content)
+    ev = g.by_content.get(content, vid)
     if ev is not None:
         return _repeat(g, ev, eid, at)
     # A handful of touchpoints: one string object each, not one per piece of evidence.
     touchpoint = g.intern(touchpoint)
     content = (touchpoint, content[1], name, keys, rejected)
-    vid = evidence_id(content)
     if g.suppressed and (g.is_suppressed("ev:" + vid) or any(g.is_suppressed(k) for k in keys)):
         return None
     ev = Evidence(vid, eid, at, touchpoint, content[1], name, keys, rejected)
     g.evidence[vid] = ev
-    g.by_content[content] = ev
+    g.by_content.set(content, ev, vid)
     _remember(g, eid, at, vid)
     if g.track:
         g.mark("e/" + vid)

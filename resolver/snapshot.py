@@ -20,31 +20,33 @@ laid out to load fast:
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 2::
+Format, version 3::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
 
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
-the worker wrote itself), since marshal is not made for data from others. Version 1 (written
-customer by customer, narrowest integer types) is not read: rebuild from records or the log.
+the worker wrote itself), since marshal is not made for data from others. Version 2 (which
+marked the pieces of evidence that do not answer for their content, ``e.loose``, where 3
+writes the content index's exceptions) is read too, more slowly (a digest per piece); version
+1 (written customer by customer, narrowest integer types) is not: rebuild from records or the log.
 
 The string table (section ``strings``) starts with None, then four runs the loader slices
 whole: node keys, evidence ids, the earliest event id and the source id of each piece of
 evidence, the customer ids; then every other string in order of first use (the remembered
 event ids are one more run). Sections ``n.*`` are the nodes (evidence lists, hub signals;
 sparse: status, shared, split barriers, household pairs, names, per-person split, near
-candidates), ``e.*`` the evidence (every field, and which piece answers for its content in
-`Graph.by_content`), ``u.*`` the union-find as each set's root and its members in their
-order (roots, never parent pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
+candidates), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content index
+(`resolver.evidence.ContentIndex`: each content, and the id of its piece or None), ``u.*``
+the union-find as each set's root and its members in their order (roots, never parent
+pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
 absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
 the duplicate horizon's events and its watermark, and the split counter and merge count;
 ``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
 ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids). A
 snapshot written before operator merges has no ``l.*`` and loads with none.
-Rebuilt on load: the content index, the near-phone index, customer by root, and the index
-of operator merges by evidence. Not kept:
-memos (profiles, near links, name classes), which refill on use, and the change set of
+Rebuilt on load: the near-phone index, customer by root, and the index of operator merges
+by evidence. Not kept: memos (profiles, near links, name classes), which refill on use, and the change set of
 `resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
 snapshot is taken between steps (no regroup pending).
 
@@ -70,13 +72,13 @@ import marshal
 import sys
 import zlib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import attrgetter, is_not, ne, not_
+from operator import attrgetter, is_not, itemgetter, ne
 from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
-from resolver.evidence import Evidence
+from resolver.evidence import Content, Evidence
 from resolver.graph import OK, PERSON, Customer, Graph, Node
 from resolver.horizon import RecentEvents
 from resolver.unionfind import DisjointSet
@@ -85,8 +87,10 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
-#: The format written by `dump`; `load` reads this version only.
-VERSION = 2
+#: The format written by `dump`; `load` reads it and `_OLDER`.
+VERSION = 3
+#: Older formats `load` reads.
+_OLDER = (2,)
 
 _HEAD = len(MAGIC) + 1 + 4
 #: No object references (marshal 3+ adds them by object identity): bytes depend on values only.
@@ -256,10 +260,11 @@ _EV_FIELDS = attrgetter(
     "vid", "eid", "at", "last", "count", "tp", "src", "name", "keys", "rejected", "anchor", "cut", "note"
 )  # fmt: skip
 _NODE_FIELDS = attrgetter("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
+_CONTENT = itemgetter(0, 1, 2, 3, 4)
 _CUST_FIELDS = attrgetter("root", "first", "phones", "emails", "bars", "constrained")
 
 
-def _transpose(fields: attrgetter[Any], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
+def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
     """One tuple per field across `objs` (the attribute reads and the transposition run in C)."""
     return list(zip(*map(fields, objs), strict=True)) if objs else [()] * width
 
@@ -329,9 +334,13 @@ def _dump_evidence(
     at = _not_none(notes)
     out["e.note"] = _pack(at)
     out["e.note.s"] = s.refs([notes[i] for i in at])
-    # What answers for its content in `by_content` (an erasure can leave two pieces with one content).
-    holders = set(map(id, g.by_content.values()))
-    out["e.loose"] = _pack(_where(map(not_, map(holders.__contains__, map(id, evs)))))
+    # The exceptions of `by_content` (after erasures), in their order; the rest is derived.
+    odd = g.by_content.odd
+    tps, srcs, names, keys, rejected = _transpose(_CONTENT, list(odd), 5)
+    out["o.tp"], out["o.src"], out["o.name"] = s.refs(list(tps)), s.refs(list(srcs)), s.refs(list(names))
+    out["o.keys.len"], out["o.keys"] = _lengths(keys), s.refs(list(chain.from_iterable(keys)))
+    out["o.rejected.len"], out["o.rejected"] = _lengths(rejected), s.refs(list(chain.from_iterable(rejected)))
+    out["o.ev"] = s.refs([None if ev is None else ev.vid for ev in odd.values()])
 
 
 def _dump_customers(custs: list[Customer], s: _Strings, out: dict[str, Any]) -> None:
@@ -388,7 +397,7 @@ def _body(data: bytes) -> memoryview:
     if len(view) < _HEAD:
         raise SnapshotError("the snapshot is truncated: rebuild the state")
     version = view[len(MAGIC)]
-    if version != VERSION:
+    if version != VERSION and version not in _OLDER:
         raise SnapshotError(
             f"snapshot format version {version}, this IRL reads version {VERSION}: "
             "rebuild the state from its records or the log (or load it with a matching IRL)"
@@ -500,7 +509,7 @@ class _Loader:
         held = _split(self.strs("e.rejected.s"), self.ints("e.rejected.len"))
         for i, values in zip(self.ints("e.rejected"), held, strict=True):
             rejected[i] = tuple(values)
-        evidence, by_content = g.evidence, g.by_content
+        evidence = g.evidence
 
         def piece(
             vid: str,
@@ -515,7 +524,7 @@ class _Loader:
             rejected: tuple[str, ...],
             anchor: str,
         ) -> Evidence:
-            # Every slot and both dict entries in one call: one visit per piece, not four.
+            # Every slot and the dict entry in one call: one visit per piece, not three.
             ev: Evidence = _new(Evidence)
             ev.vid = vid
             ev.eid = eid
@@ -531,7 +540,6 @@ class _Loader:
             ev.cut = False
             ev.note = None
             evidence[vid] = ev
-            by_content[tp, src, name, keys, rejected] = ev
             return ev
 
         column = self.strings.__getitem__
@@ -542,10 +550,31 @@ class _Loader:
             evs[i].cut = True
         for i, note in zip(self.ints("e.note"), self.strs("e.note.s"), strict=True):
             evs[i].note = note
+        if "e.loose" in self.p:
+            self._odd_v2(evs)
+        else:
+            self._odd()
+
+    def _odd(self) -> None:
+        """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
+        evidence = self.g.evidence
+        keys = _split(tuple(self.strs("o.keys")), self.ints("o.keys.len"))
+        rejected = _split(tuple(self.strs("o.rejected")), self.ints("o.rejected.len"))
+        contents = zip(self.strs("o.tp"), self.strs("o.src"), self.strs("o.name"), keys, rejected, strict=True)
+        held = [None if vid is None else evidence[vid] for vid in self.strs("o.ev")]
+        self.g.by_content.odd = dict(zip(contents, held, strict=True))
+
+    def _odd_v2(self, evs: list[Evidence]) -> None:
+        """The content index of a version 2 snapshot: every piece but the loose ones answers for its content."""
+        index = self.g.by_content
         loose = set(self.ints("e.loose"))
-        if loose:
-            # Pieces that do not answer for their content (rare: after some erasures).
-            g.by_content = {ev.content(): ev for i, ev in enumerate(evs) if i not in loose}
+        held = {ev.content(): ev for i, ev in enumerate(evs) if i not in loose}
+        odd: dict[Content, Evidence | None] = {c: ev for c, ev in held.items() if index.get(c) is not ev}
+        for i in sorted(loose):
+            content = evs[i].content()
+            if content not in held and index.get(content) is not None:
+                odd[content] = None
+        index.odd = odd
 
     def _customers(self) -> None:
         g = self.g
