@@ -81,7 +81,7 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
         g.mark("m/split")
         for index, part in enumerate(parts):
             pc = g.cust[part]
-            pc.bars[g.split_seq] = index
+            pc.bar(g.split_seq, index)
             g.mark("c/" + part)
             for key in g.uf.members(pc.root):
                 node = g.nodes[key]

@@ -213,7 +213,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
     for r in fresh:
         survivor.count_keys([r])
         for split_no, part in g.nodes[r].bars:
-            survivor.bars[split_no] = part
+            survivor.bar(split_no, part)
     if root != survivor.root:
         del by_root[survivor.root]
         survivor.root = root
@@ -230,7 +230,8 @@ def _absorb(g: Graph, gone: Customer, survivor: Customer, step: Step) -> None:
     g.absorbed[gone.cid] = survivor.cid
     survivor.phones += gone.phones
     survivor.emails += gone.emails
-    survivor.bars.update(gone.bars)
+    for split_no, part in gone.bars.items():
+        survivor.bar(split_no, part)
     survivor.first = min(survivor.first, gone.first)
     step.absorbed[gone.cid] = survivor.cid
     step.touched.discard(gone.cid)

@@ -79,7 +79,7 @@ from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Content, Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node
+from resolver.graph import NO_BARS, OK, PERSON, Customer, Graph, Node
 from resolver.horizon import RecentEvents
 from resolver.unionfind import DisjointSet
 
@@ -597,7 +597,7 @@ class _Loader:
             made.first = first
             made.phones = phones
             made.emails = emails
-            made.bars = {}
+            made.bars = NO_BARS
             made.constrained = False
             return made
 
