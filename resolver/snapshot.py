@@ -34,7 +34,9 @@ writes the content index's exceptions) is read too, more slowly (a digest per pi
 The string table (section ``strings``) starts with None, then four runs the loader slices
 whole: node keys, evidence ids, the earliest event id and the source id of each piece of
 evidence, the customer ids; then every other string in order of first use (the remembered
-event ids are one more run). Sections ``n.*`` are the nodes (evidence lists, hub signals;
+event ids are one more run, but for those that are the earliest event of their evidence:
+``h.own`` marks them, and a load shares the evidence's string, as the state it was written
+from did). Sections ``n.*`` are the nodes (evidence lists, hub signals;
 sparse: status, shared, split barriers, household pairs, names, per-person split, near
 candidates), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content index
 (`resolver.evidence.ContentIndex`: each content, and the id of its piece or None), ``u.*``
@@ -46,8 +48,8 @@ the duplicate horizon's events and its watermark, and the split counter and merg
 ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids). A
 snapshot written before operator merges has no ``l.*`` and loads with none.
 Rebuilt on load: the near-phone index, customer by root, and the index of operator merges
-by evidence. Not kept: memos (profiles, near links, name classes), which refill on use, and the change set of
-`resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
+by evidence. Not kept: memos (profiles, near links, name classes), which refill on use, and
+the change set of `resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
 snapshot is taken between steps (no regroup pending).
 
 The bytes are a function of the state and of the order its dicts were filled in, which is a
@@ -74,7 +76,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import attrgetter, is_not, itemgetter, ne
+from operator import attrgetter, is_not, itemgetter, ne, not_
 from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
@@ -252,8 +254,12 @@ def _dump(g: Graph) -> bytes:
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
     eids, stamps, vids = g.recent.columns()
-    out["h.eid"] = _pack(range(len(s.table), len(s.table) + len(eids)))
-    s.run(eids, referred=False)
+    evidence = g.evidence
+    own = [(ev := evidence.get(v)) is not None and ev.eid == e for e, v in zip(eids, vids, strict=True)]
+    others = list(compress(eids, map(not_, own)))
+    out["h.own"] = _pack(_where(own))
+    out["h.eid"] = _pack(range(len(s.table), len(s.table) + len(others)))
+    s.run(others, referred=False)
     out["h.stamp"] = _pack(stamps)
     out["h.vid"] = s.refs(vids)
     out["h.watermark"] = g.recent.watermark
@@ -274,6 +280,7 @@ _EV_FIELDS = attrgetter(
 )  # fmt: skip
 _NODE_FIELDS = attrgetter("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
 _CONTENT = itemgetter(0, 1, 2, 3, 4)
+_EID = attrgetter("eid")
 _CUST_FIELDS = attrgetter("root", "first", "phones", "emails", "bars", "constrained")
 
 
@@ -449,9 +456,8 @@ class _Loader:
         g.erased = set(self.strs("erased"))
         g.suppressed = set(self.strs("suppressed"))
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
-        g.recent = RecentEvents.from_columns(
-            horizon, watermark, self.strs("h.eid"), self.ints("h.stamp"), self.strs("h.vid")
-        )
+        vids = self.strs("h.vid")
+        g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), self.ints("h.stamp"), vids)
         g.split_seq = self.p["split_seq"]
         g.merges = self.p["merges"]
         if "l.no" in self.p:  # written before operator merges: none, and nothing dismissed
@@ -465,6 +471,20 @@ class _Loader:
             g.near_index.add_all(k for k in self.keys if k[0] == "p" and PERSON not in k)
         g.dirty.clear()
         return g
+
+    def _recent_ids(self, vids: list[str]) -> list[str]:
+        """The remembered event ids: their evidence's own string where ``h.own`` marks it, else the run's."""
+        others = self.strs("h.eid")
+        own = self.ints("h.own") if "h.own" in self.p else []  # none in version 2
+        if not own:
+            return others
+        evidence = self.g.evidence
+        shared = map(_EID, map(evidence.__getitem__, map(vids.__getitem__, own)))
+        flags = bytearray(len(vids))
+        for i in own:
+            flags[i] = 1
+        # Each position takes the next id of its source (in C).
+        return list(map(next, map((iter(others), shared).__getitem__, flags)))
 
     def _nodes(self) -> None:
         lists = _split(self.strs("n.ev"), self.ints("n.ev.len"))
