@@ -443,7 +443,11 @@ class _Loader:
         return _unpack(self.p[name])
 
     def strs(self, name: str) -> list[Any]:
-        return list(map(self.strings.__getitem__, _column(self.p[name])))
+        return list(self.each(name))
+
+    def each(self, name: str) -> Iterator[Any]:
+        """The strings of a column one by one (no list of them: each is touched once, into its container)."""
+        return map(self.strings.__getitem__, _column(self.p[name]))
 
     def graph(self) -> Graph:
         g = self.g
@@ -518,7 +522,7 @@ class _Loader:
         for i, part in zip(self.ints("n.pairs"), parts, strict=True):
             made[i].pairs = list(zip(part[::2], part[1::2], strict=True))
         lengths = self.ints("n.names.len")
-        classes, counts = _tuples(self.strs("n.names.c"), lengths), _tuples(_column(self.p["n.names.n"]), lengths)
+        classes, counts = _tuples(self.each("n.names.c"), lengths), _tuples(_column(self.p["n.names.n"]), lengths)
         for i, names in zip(self.ints("n.names"), map(dict, map(zip, classes, counts)), strict=True):
             made[i].names = names
         parts = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
@@ -536,9 +540,9 @@ class _Loader:
         lasts = list(ats)
         for i, delta in zip(self.ints("e.later"), self.ints("e.later.d"), strict=True):
             lasts[i] = ats[i] + delta
-        keys = _tuples(self.strs("e.keys"), self.ints("e.keys.len"))
+        keys = _tuples(self.each("e.keys"), self.ints("e.keys.len"))
         rejected: list[tuple[str, ...]] = [()] * len(ats)
-        held = _tuples(self.strs("e.rejected.s"), self.ints("e.rejected.len"))
+        held = _tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
         for i, values in zip(self.ints("e.rejected"), held, strict=True):
             rejected[i] = values
 
@@ -589,8 +593,8 @@ class _Loader:
     def _odd(self) -> None:
         """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
         evidence = self.g.evidence
-        keys = _tuples(self.strs("o.keys"), self.ints("o.keys.len"))
-        rejected = _tuples(self.strs("o.rejected"), self.ints("o.rejected.len"))
+        keys = _tuples(self.each("o.keys"), self.ints("o.keys.len"))
+        rejected = _tuples(self.each("o.rejected"), self.ints("o.rejected.len"))
         contents = zip(self.strs("o.tp"), self.strs("o.src"), self.strs("o.name"), keys, rejected, strict=True)
         held = [None if vid is None else evidence[vid] for vid in self.strs("o.ev")]
         self.g.by_content.odd = dict(zip(contents, held, strict=True))
