@@ -81,7 +81,7 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
         g.mark("m/split")
         for index, part in enumerate(parts):
             pc = g.cust[part]
-            pc.bars[g.split_seq] = index
+            pc.bar(g.split_seq, index)
             g.mark("c/" + part)
             for key in g.uf.members(pc.root):
                 node = g.nodes[key]
@@ -185,8 +185,7 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
         g.suppress("ev:" + ev.vid)
         vids.discard(ev.vid)
         del g.evidence[ev.vid]
-        if g.by_content.get(ev.content()) is ev:
-            del g.by_content[ev.content()]
+        g.by_content.discard(ev.content(), ev)
         g.mark("e/" + ev.vid)
     gone_ids = {ev.vid for ev in own}
     for number in sorted({n for v in gone_ids for n in g.must_of.get(v, ())}):
@@ -205,8 +204,7 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
     for vid in sorted(vids):
         ev = g.evidence[vid]
         if any(k in gone for k in ev.keys):
-            if g.by_content.get(ev.content()) is ev:
-                del g.by_content[ev.content()]
+            g.by_content.discard(ev.content(), ev)
             ev.keys = tuple(k for k in ev.keys if k not in gone)
             g.by_content.setdefault(ev.content(), ev)
             g.mark("e/" + vid)

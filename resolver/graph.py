@@ -15,12 +15,13 @@ union-find), and every piece of evidence belongs to the customer of its anchor.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Container
+from collections.abc import Container, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from resolver.config import ResolverConfig
 from resolver.digests import Digester
-from resolver.evidence import Content, Evidence
+from resolver.evidence import ContentIndex, Evidence
 from resolver.horizon import RecentEvents
 from resolver.identifiers import IdentifierParser
 from resolver.names import name_key
@@ -30,13 +31,15 @@ from resolver.unionfind import DisjointSet
 if TYPE_CHECKING:
     from resolver.summary import Summary
 
-__all__ = ["OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "holder_of", "is_person"]
+__all__ = ["NO_BARS", "OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "holder_of", "is_person"]
 
 #: The status of a node that links.
 OK = "ok"
 #: Separates a shared phone or email from the name group of one of its people
 #: (``p:+91...#kavita``, ``e:rao.family@gmail.com#asha_rao``).
 PERSON = "#"
+#: The split barriers of a customer without any: one shared, read-only mapping (most have none).
+NO_BARS: Mapping[int, int] = MappingProxyType({})
 #: Name caches are cleared when full, so memory stays flat.
 _NAME_CACHE = 200_000
 
@@ -119,7 +122,8 @@ class Customer:
         self.first = first
         self.phones = 0
         self.emails = 0
-        self.bars: dict[int, int] = {}
+        #: split number -> this customer's part; `NO_BARS` until `bar` adds one
+        self.bars: Mapping[int, int] = NO_BARS
         #: resolved greedily (a limit or barrier refused a link): any new link re-resolves it
         self.constrained = False
 
@@ -130,6 +134,14 @@ class Customer:
         if self.constrained:
             out["k"] = 1
         return out
+
+    def bar(self, split_no: int, part: int) -> None:
+        """Record that this customer is part `part` of split `split_no` (a barrier to re-merging)."""
+        bars = self.bars
+        if isinstance(bars, dict):
+            bars[split_no] = part
+        else:
+            self.bars = {**bars, split_no: part}
 
     def count_keys(self, keys: list[str] | tuple[str, ...]) -> None:
         for key in keys:
@@ -146,7 +158,8 @@ class Graph:
         self.config = config
         self.parser = IdentifierParser(config)
         self.evidence: dict[str, Evidence] = {}
-        self.by_content: dict[Content, Evidence] = {}
+        #: content -> the piece answering for it, derived from `evidence` (which is never replaced)
+        self.by_content = ContentIndex(self.evidence)
         self.recent = RecentEvents(config.duplicate_horizon_ms)
         self.nodes: dict[str, Node] = {}
         self.uf = DisjointSet()

@@ -14,6 +14,8 @@ from typing import Any
 
 __all__ = ["loads"]
 
+#: What `json.loads` skips after a value.
+_JSON_SPACE = " \t\n\r"
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner takes a decoder
 
 
@@ -23,6 +25,7 @@ def loads(text: str) -> Any:
         value, end = _SCAN(text, 0)
     except StopIteration:
         return json.loads(text)
-    if end == len(text) or text[end:].isspace():
+    # JSON whitespace only: str.isspace() also takes \x1c-\x1f and Unicode spaces, which json.loads refuses.
+    if end == len(text) or not text[end:].strip(_JSON_SPACE):
         return value
     return json.loads(text)

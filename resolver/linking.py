@@ -37,18 +37,18 @@ def add(
     keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
     name = (name.strip() or None) if name else None
     content = (touchpoint, source_id.strip(), name, keys, rejected)
-    ev = g.by_content.get(content)
+    vid = evidence_id(content)
+    ev = g.by_content.get(content, vid)
     if ev is not None:
         return _repeat(g, ev, eid, at)
     # A handful of touchpoints: one string object each, not one per piece of evidence.
     touchpoint = g.intern(touchpoint)
     content = (touchpoint, content[1], name, keys, rejected)
-    vid = evidence_id(content)
     if g.suppressed and (g.is_suppressed("ev:" + vid) or any(g.is_suppressed(k) for k in keys)):
         return None
     ev = Evidence(vid, eid, at, touchpoint, content[1], name, keys, rejected)
     g.evidence[vid] = ev
-    g.by_content[content] = ev
+    g.by_content.set(content, ev, vid)
     _remember(g, eid, at, vid)
     if g.track:
         g.mark("e/" + vid)
@@ -213,7 +213,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
     for r in fresh:
         survivor.count_keys([r])
         for split_no, part in g.nodes[r].bars:
-            survivor.bars[split_no] = part
+            survivor.bar(split_no, part)
     if root != survivor.root:
         del by_root[survivor.root]
         survivor.root = root
@@ -230,7 +230,8 @@ def _absorb(g: Graph, gone: Customer, survivor: Customer, step: Step) -> None:
     g.absorbed[gone.cid] = survivor.cid
     survivor.phones += gone.phones
     survivor.emails += gone.emails
-    survivor.bars.update(gone.bars)
+    for split_no, part in gone.bars.items():
+        survivor.bar(split_no, part)
     survivor.first = min(survivor.first, gone.first)
     step.absorbed[gone.cid] = survivor.cid
     step.touched.discard(gone.cid)

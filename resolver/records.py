@@ -172,7 +172,8 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
     for cid, value in customers:
         cust = Customer(cid, value["r"], value["f"])
         cust.phones, cust.emails = value["np"], value["ne"]
-        cust.bars = {int(k): int(v) for k, v in value.get("b", [])}
+        for k, v in value.get("b", []):
+            cust.bar(int(k), int(v))
         cust.constrained = bool(value.get("k"))
         g.cust[cid] = cust
         g.by_root[cust.root] = cid

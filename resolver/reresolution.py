@@ -283,7 +283,7 @@ def _assign_ids(
         cust.count_keys(members)
         for key in members:
             for split_no, part in g.nodes[key].bars:
-                cust.bars[split_no] = part
+                cust.bar(split_no, part)
         cust.constrained = root in constrained
         g.cust[cid] = cust
         g.by_root[root] = cid

@@ -20,32 +20,36 @@ laid out to load fast:
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 2::
+Format, version 3::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
 
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
-the worker wrote itself), since marshal is not made for data from others. Version 1 (written
-customer by customer, narrowest integer types) is not read: rebuild from records or the log.
+the worker wrote itself), since marshal is not made for data from others. Version 2 (which
+marked the pieces of evidence that do not answer for their content, ``e.loose``, where 3
+writes the content index's exceptions) is read too, more slowly (a digest per piece); version
+1 (written customer by customer, narrowest integer types) is not: rebuild from records or the log.
 
 The string table (section ``strings``) starts with None, then four runs the loader slices
 whole: node keys, evidence ids, the earliest event id and the source id of each piece of
 evidence, the customer ids; then every other string in order of first use (the remembered
-event ids are one more run). Sections ``n.*`` are the nodes (evidence lists, hub signals;
+event ids are one more run, but for those that are the earliest event of their evidence:
+``h.own`` marks them, and a load shares the evidence's string, as the state it was written
+from did). Sections ``n.*`` are the nodes (evidence lists, hub signals;
 sparse: status, shared, split barriers, household pairs, names, per-person split, near
-candidates), ``e.*`` the evidence (every field, and which piece answers for its content in
-`Graph.by_content`), ``u.*`` the union-find as each set's root and its members in their
-order (roots, never parent pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
+candidates), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content index
+(`resolver.evidence.ContentIndex`: each content, and the id of its piece or None), ``u.*``
+the union-find as each set's root and its members in their order (roots, never parent
+pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
 absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
 the duplicate horizon's events and its watermark, and the split counter and merge count;
 ``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
 ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids). A
 snapshot written before operator merges has no ``l.*`` and loads with none.
-Rebuilt on load: the content index, the near-phone index, customer by root, and the index
-of operator merges by evidence. Not kept:
-memos (profiles, near links, name classes), which refill on use, and the change set of
-`resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
+Rebuilt on load: the near-phone index, customer by root, and the index of operator merges
+by evidence. Not kept: memos (profiles, near links, name classes), which refill on use, and
+the change set of `resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
 snapshot is taken between steps (no regroup pending).
 
 The bytes are a function of the state and of the order its dicts were filled in, which is a
@@ -70,14 +74,14 @@ import marshal
 import sys
 import zlib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import attrgetter, is_not, ne, not_
+from operator import attrgetter, is_not, itemgetter, ne, not_
 from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
-from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node
+from resolver.evidence import Content, Evidence
+from resolver.graph import NO_BARS, OK, PERSON, Customer, Graph, Node
 from resolver.horizon import RecentEvents
 from resolver.unionfind import DisjointSet
 
@@ -85,8 +89,10 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
-#: The format written by `dump`; `load` reads this version only.
-VERSION = 2
+#: The format written by `dump`; `load` reads it and `_OLDER`.
+VERSION = 3
+#: Older formats `load` reads.
+_OLDER = (2,)
 
 _HEAD = len(MAGIC) + 1 + 4
 #: No object references (marshal 3+ adds them by object identity): bytes depend on values only.
@@ -189,6 +195,19 @@ def _split(flat: Sequence[T], lengths: list[int]) -> list[Any]:
     return list(map(flat.__getitem__, map(slice, chain((0,), ends), ends)))
 
 
+def _tuples(flat: Iterable[T], lengths: Iterable[int]) -> list[tuple[T, ...]]:
+    """`flat` cut into consecutive tuples of `lengths` (each made by a `zip` over one iterator, in C).
+
+    Faster than slicing for short runs: a zip of k copies of one iterator takes the next k
+    items per call, and the lengths pick the zip (the shared empty tuple for 0).
+    """
+    lengths = lengths if isinstance(lengths, list) else list(lengths)
+    items = iter(flat)
+    makers: list[Iterator[tuple[T, ...]]] = [repeat(())]
+    makers += [zip(*repeat(items, k), strict=True) for k in range(1, max(lengths, default=0) + 1)]
+    return list(map(next, map(makers.__getitem__, lengths)))
+
+
 def _pairs(flat: list[T], lengths: list[int]) -> list[list[T]]:
     """`_split` of a column holding two values per item (the lengths count items)."""
     return _split(flat, [2 * n for n in lengths])
@@ -235,8 +254,12 @@ def _dump(g: Graph) -> bytes:
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
     eids, stamps, vids = g.recent.columns()
-    out["h.eid"] = _pack(range(len(s.table), len(s.table) + len(eids)))
-    s.run(eids, referred=False)
+    evidence = g.evidence
+    own = [(ev := evidence.get(v)) is not None and ev.eid == e for e, v in zip(eids, vids, strict=True)]
+    others = list(compress(eids, map(not_, own)))
+    out["h.own"] = _pack(_where(own))
+    out["h.eid"] = _pack(range(len(s.table), len(s.table) + len(others)))
+    s.run(others, referred=False)
     out["h.stamp"] = _pack(stamps)
     out["h.vid"] = s.refs(vids)
     out["h.watermark"] = g.recent.watermark
@@ -256,10 +279,12 @@ _EV_FIELDS = attrgetter(
     "vid", "eid", "at", "last", "count", "tp", "src", "name", "keys", "rejected", "anchor", "cut", "note"
 )  # fmt: skip
 _NODE_FIELDS = attrgetter("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
+_CONTENT = itemgetter(0, 1, 2, 3, 4)
+_EID = attrgetter("eid")
 _CUST_FIELDS = attrgetter("root", "first", "phones", "emails", "bars", "constrained")
 
 
-def _transpose(fields: attrgetter[Any], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
+def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
     """One tuple per field across `objs` (the attribute reads and the transposition run in C)."""
     return list(zip(*map(fields, objs), strict=True)) if objs else [()] * width
 
@@ -329,9 +354,13 @@ def _dump_evidence(
     at = _not_none(notes)
     out["e.note"] = _pack(at)
     out["e.note.s"] = s.refs([notes[i] for i in at])
-    # What answers for its content in `by_content` (an erasure can leave two pieces with one content).
-    holders = set(map(id, g.by_content.values()))
-    out["e.loose"] = _pack(_where(map(not_, map(holders.__contains__, map(id, evs)))))
+    # The exceptions of `by_content` (after erasures), in their order; the rest is derived.
+    odd = g.by_content.odd
+    tps, srcs, names, keys, rejected = _transpose(_CONTENT, list(odd), 5)
+    out["o.tp"], out["o.src"], out["o.name"] = s.refs(list(tps)), s.refs(list(srcs)), s.refs(list(names))
+    out["o.keys.len"], out["o.keys"] = _lengths(keys), s.refs(list(chain.from_iterable(keys)))
+    out["o.rejected.len"], out["o.rejected"] = _lengths(rejected), s.refs(list(chain.from_iterable(rejected)))
+    out["o.ev"] = s.refs([None if ev is None else ev.vid for ev in odd.values()])
 
 
 def _dump_customers(custs: list[Customer], s: _Strings, out: dict[str, Any]) -> None:
@@ -388,7 +417,7 @@ def _body(data: bytes) -> memoryview:
     if len(view) < _HEAD:
         raise SnapshotError("the snapshot is truncated: rebuild the state")
     version = view[len(MAGIC)]
-    if version != VERSION:
+    if version != VERSION and version not in _OLDER:
         raise SnapshotError(
             f"snapshot format version {version}, this IRL reads version {VERSION}: "
             "rebuild the state from its records or the log (or load it with a matching IRL)"
@@ -414,7 +443,11 @@ class _Loader:
         return _unpack(self.p[name])
 
     def strs(self, name: str) -> list[Any]:
-        return list(map(self.strings.__getitem__, _column(self.p[name])))
+        return list(self.each(name))
+
+    def each(self, name: str) -> Iterator[Any]:
+        """The strings of a column one by one (no list of them: each is touched once, into its container)."""
+        return map(self.strings.__getitem__, _column(self.p[name]))
 
     def graph(self) -> Graph:
         g = self.g
@@ -427,9 +460,8 @@ class _Loader:
         g.erased = set(self.strs("erased"))
         g.suppressed = set(self.strs("suppressed"))
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
-        g.recent = RecentEvents.from_columns(
-            horizon, watermark, self.strs("h.eid"), self.ints("h.stamp"), self.strs("h.vid")
-        )
+        vids = self.strs("h.vid")
+        g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), self.ints("h.stamp"), vids)
         g.split_seq = self.p["split_seq"]
         g.merges = self.p["merges"]
         if "l.no" in self.p:  # written before operator merges: none, and nothing dismissed
@@ -444,15 +476,28 @@ class _Loader:
         g.dirty.clear()
         return g
 
+    def _recent_ids(self, vids: list[str]) -> list[str]:
+        """The remembered event ids: their evidence's own string where ``h.own`` marks it, else the run's."""
+        others = self.strs("h.eid")
+        own = self.ints("h.own") if "h.own" in self.p else []  # none in version 2
+        if not own:
+            return others
+        evidence = self.g.evidence
+        shared = map(_EID, map(evidence.__getitem__, map(vids.__getitem__, own)))
+        flags = bytearray(len(vids))
+        for i in own:
+            flags[i] = 1
+        # Each position takes the next id of its source (in C).
+        return list(map(next, map((iter(others), shared).__getitem__, flags)))
+
     def _nodes(self) -> None:
         lists = _split(self.strs("n.ev"), self.ints("n.ev.len"))
         codes = self.ints("n.sig.len")
         held = _split(self.strs("n.sig"), [c - 1 if c else 0 for c in codes])
         sigs = [sig if c else None for sig, c in zip(held, codes, strict=True)]
-        nodes = self.g.nodes
 
-        def node(key: str, evidence: list[str], sig: list[str] | None) -> Node:
-            # Every slot and the dict entry in one call: one visit per node, not three.
+        def node(evidence: list[str], sig: list[str] | None) -> Node:
+            # Every slot in one call: one visit per node.
             made: Node = _new(Node)
             made.status = OK
             made.evidence = evidence
@@ -463,10 +508,10 @@ class _Loader:
             made.names = None
             made.groups = None
             made.near = None
-            nodes[key] = made
             return made
 
-        made = list(map(node, self.keys, lists, sigs))
+        made = list(map(node, lists, sigs))
+        self.g.nodes.update(zip(self.keys, made, strict=True))
         for i, status in zip(self.ints("n.status"), self.strs("n.status.s"), strict=True):
             made[i].status = status
         for i in self.ints("n.shared"):
@@ -477,9 +522,9 @@ class _Loader:
         for i, part in zip(self.ints("n.pairs"), parts, strict=True):
             made[i].pairs = list(zip(part[::2], part[1::2], strict=True))
         lengths = self.ints("n.names.len")
-        names = zip(_split(self.strs("n.names.c"), lengths), _split(self.ints("n.names.n"), lengths), strict=True)
-        for i, (classes, counts) in zip(self.ints("n.names"), names, strict=True):
-            made[i].names = dict(zip(classes, counts, strict=True))
+        classes, counts = _tuples(self.each("n.names.c"), lengths), _tuples(_column(self.p["n.names.n"]), lengths)
+        for i, names in zip(self.ints("n.names"), map(dict, map(zip, classes, counts)), strict=True):
+            made[i].names = names
         parts = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
         for i, part in zip(self.ints("n.groups"), parts, strict=True):
             made[i].groups = dict(zip(part[::2], part[1::2], strict=True))
@@ -495,12 +540,11 @@ class _Loader:
         lasts = list(ats)
         for i, delta in zip(self.ints("e.later"), self.ints("e.later.d"), strict=True):
             lasts[i] = ats[i] + delta
-        keys = _split(tuple(self.strs("e.keys")), self.ints("e.keys.len"))
+        keys = _tuples(self.each("e.keys"), self.ints("e.keys.len"))
         rejected: list[tuple[str, ...]] = [()] * len(ats)
-        held = _split(self.strs("e.rejected.s"), self.ints("e.rejected.len"))
+        held = _tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
         for i, values in zip(self.ints("e.rejected"), held, strict=True):
-            rejected[i] = tuple(values)
-        evidence, by_content = g.evidence, g.by_content
+            rejected[i] = values
 
         def piece(
             vid: str,
@@ -515,7 +559,7 @@ class _Loader:
             rejected: tuple[str, ...],
             anchor: str,
         ) -> Evidence:
-            # Every slot and both dict entries in one call: one visit per piece, not four.
+            # Every slot in one call: one visit per piece.
             ev: Evidence = _new(Evidence)
             ev.vid = vid
             ev.eid = eid
@@ -530,26 +574,45 @@ class _Loader:
             ev.anchor = anchor
             ev.cut = False
             ev.note = None
-            evidence[vid] = ev
-            by_content[tp, src, name, keys, rejected] = ev
             return ev
 
         column = self.strings.__getitem__
         tps, names, anchors = (map(column, _column(self.p[f])) for f in ("e.tp", "e.name", "e.anchor"))
         columns = (ats, lasts, self.ints("e.count"), tps, srcs, names, keys, rejected, anchors)
         evs = list(map(piece, self.vids, self.eids, *columns))
+        g.evidence.update(zip(self.vids, evs, strict=True))  # the same dict: the content index reads it
         for i in self.ints("e.cut"):
             evs[i].cut = True
         for i, note in zip(self.ints("e.note"), self.strs("e.note.s"), strict=True):
             evs[i].note = note
+        if "e.loose" in self.p:
+            self._odd_v2(evs)
+        else:
+            self._odd()
+
+    def _odd(self) -> None:
+        """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
+        evidence = self.g.evidence
+        keys = _tuples(self.each("o.keys"), self.ints("o.keys.len"))
+        rejected = _tuples(self.each("o.rejected"), self.ints("o.rejected.len"))
+        contents = zip(self.strs("o.tp"), self.strs("o.src"), self.strs("o.name"), keys, rejected, strict=True)
+        held = [None if vid is None else evidence[vid] for vid in self.strs("o.ev")]
+        self.g.by_content.odd = dict(zip(contents, held, strict=True))
+
+    def _odd_v2(self, evs: list[Evidence]) -> None:
+        """The content index of a version 2 snapshot: every piece but the loose ones answers for its content."""
+        index = self.g.by_content
         loose = set(self.ints("e.loose"))
-        if loose:
-            # Pieces that do not answer for their content (rare: after some erasures).
-            g.by_content = {ev.content(): ev for i, ev in enumerate(evs) if i not in loose}
+        held = {ev.content(): ev for i, ev in enumerate(evs) if i not in loose}
+        odd: dict[Content, Evidence | None] = {c: ev for c, ev in held.items() if index.get(c) is not ev}
+        for i in sorted(loose):
+            content = evs[i].content()
+            if content not in held and index.get(content) is not None:
+                odd[content] = None
+        index.odd = odd
 
     def _customers(self) -> None:
         g = self.g
-        cust, by_root = g.cust, g.by_root
 
         def customer(cid: str, root: str, first: int, phones: int, emails: int) -> Customer:
             made: Customer = _new(Customer)
@@ -558,14 +621,15 @@ class _Loader:
             made.first = first
             made.phones = phones
             made.emails = emails
-            made.bars = {}
+            made.bars = NO_BARS
             made.constrained = False
-            cust[cid] = made
-            by_root[root] = cid
             return made
 
+        roots = self.strs("c.root")
         columns = (self.ints("c.first"), self.ints("c.phones"), self.ints("c.emails"))
-        custs = list(map(customer, self.cids, self.strs("c.root"), *columns))
+        custs = list(map(customer, self.cids, roots, *columns))
+        g.cust.update(zip(self.cids, custs, strict=True))
+        g.by_root.update(zip(roots, self.cids, strict=True))
         for i in self.ints("c.constrained"):
             custs[i].constrained = True
         for i, part in zip(self.ints("c.bars"), _pairs(self.ints("c.bars.kv"), self.ints("c.bars.len")), strict=True):

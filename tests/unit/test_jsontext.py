@@ -34,7 +34,8 @@ def test_any_text_parses_or_fails_like_json_loads(text: str) -> None:
         assert repr(loads(text)) == repr(expected)  # repr: NaN equals itself
 
 
-@pytest.mark.parametrize("text", ['{"a":1} x', "1 2", "", "\ufeff{}", "{", "[1,]"])
+# After a value, only JSON's four whitespace characters: not the others str.isspace() takes.
+@pytest.mark.parametrize("text", ['{"a":1} x', "1 2", "", "\ufeff{}", "{", "[1,]", "0\x1f", "1 \u2003", "[]\x0b"])
 def test_invalid_texts_raise(text: str) -> None:
     with pytest.raises(ValueError):
         loads(text)
