@@ -3,7 +3,8 @@
 links log   0 ........ 10 ........ 20 ........ 30
 snapshot               ^ the stage restores here
 Redis                              ^ Redis already holds the state at 20
-mirror                 skip ------>| writes every customer touched since 10, once, then as usual
+mirror                 skip ------>| writes what changes after 20, as usual (the steps up to 20 are
+                                     not even noted: Redis holds them)
 """
 
 from __future__ import annotations
