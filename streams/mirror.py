@@ -52,8 +52,8 @@ class RedisMirror:
         """The ordered stage was restored at links offset `applied`: continue Redis from where it is.
 
         Redis ahead of `applied` already holds the state at its own offset (the same log gives
-        the same state): the steps up to that offset are not noted, and nothing is written until
-        the stage has passed it. Redis behind, empty or unreachable is rebuilt (`check`).
+        the same state): nothing is written until the stage has passed that offset, then every
+        customer the tail touched, once. Redis behind, empty or unreachable is rebuilt (`check`).
         """
         self._clear()
         self._skip_until = -1
@@ -70,11 +70,7 @@ class RedisMirror:
         await self.check(False)
 
     async def step(self, step: Step) -> None:
-        """Note what `step` changed; flush when due. A step Redis already holds (after `resume`) is not noted."""
-        if step.offset <= self._skip_until:
-            # Redis at `_skip_until` holds this step's changes; a customer changed again later is
-            # noted then, so nothing of it needs writing again.
-            return
+        """Note what `step` changed; flush when due (not before the steps Redis already holds are behind)."""
         for cid, survivor in step.removed.items():
             self._touched.discard(cid)
             self._removed[cid] = survivor
@@ -83,6 +79,8 @@ class RedisMirror:
             self._removed.pop(cid, None)
         self._forget.extend(step.forget)
         self._offset = step.offset
+        if step.offset <= self._skip_until:
+            return
         if len(self._touched) >= _MAX_PENDING or time.monotonic() - self._flushed_at >= self.interval_s:
             await self.flush()
 

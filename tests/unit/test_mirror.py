@@ -3,8 +3,7 @@
 links log   0 ........ 10 ........ 20 ........ 30
 snapshot               ^ the stage restores here
 Redis                              ^ Redis already holds the state at 20
-mirror                 skip ------>| writes what changes after 20, as usual (the steps up to 20 are
-                                     not even noted: Redis holds them)
+mirror                 skip ------>| writes every customer touched since 10, once, then as usual
 """
 
 from __future__ import annotations
@@ -118,3 +117,38 @@ def test_a_redis_behind_the_restored_stage_is_rebuilt() -> None:
     asyncio.run(RedisMirror(rt, Settings()).resume(20))
     assert model.rebuilds == 1 and model.at == 20 and rt.redis_offset == 20
     assert model.profiles == dict(restored.mirror_records())
+
+
+def test_a_step_of_an_earlier_offset_with_later_changes_is_written_after_redis_offset() -> None:
+    """The first steps of a run of events carry the offset before the run, yet hold changes of the records in it.
+
+    Redis at 30, the stage restored at 10: a step of offset 25 may hold events of records
+    26 to 34 (one run of events cut into steps). Its customers must reach Redis once the
+    stage has passed 30, even though its offset is not past it.
+    """
+    log = links_log(7)
+    restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    steps_of(restored, log[:11])
+    model = FakeModel(30, {})
+    rt = Runtime(Settings())
+    rt.pipeline = restored
+    rt.applied_offset = 10
+    rt.redis = model  # type: ignore[assignment]
+    mirror = RedisMirror(rt, Settings(), interval_s=0.0)
+    batches = [rec for rec in log[11:] if rec.kind not in (TICK, ACTION)]
+    events = [e for rec in batches[:3] for e in decode_batch(rec.value)]
+
+    async def scenario() -> set[str]:
+        await mirror.resume(10)
+        (step,) = restored.on_events(25, events)  # offset 25: a step before the run's last one
+        await mirror.step(step)
+        rt.applied_offset = 35
+        (last,) = restored.on_events(35, [])
+        await mirror.step(last)
+        await mirror.check(False)
+        return step.touched
+
+    touched = asyncio.run(scenario())
+    assert touched
+    current = dict(restored.mirror_records())
+    assert {cid: model.profiles.get(cid) for cid in touched} == {cid: current.get(cid) for cid in touched}
