@@ -77,6 +77,9 @@ class Step:
     closed: list[Window] = field(default_factory=list)
     #: the accepted interactions of this step with their customers (key, value for the interactions topic)
     interactions: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: the last links offset whose changes this step may hold (None: `offset`). A run of events cut
+    #: into steps gives its first steps the offset before the run, but they hold changes of it
+    holds_through: int | None = None
 
     def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
         """Record what a resolver outcome changed, for the read models."""

@@ -404,6 +404,7 @@ class Sequencer:
                     raise Fenced  # revoked, or the worker stops: the rest is applied again by the next owner
             last = i + STEP_EVENTS >= len(events)
             for step in pipeline.on_events(offset if last else before, events[i : i + STEP_EVENTS], quiet=quiet):
+                step.holds_through = offset
                 await self._write(step, epoch, quiet)
                 stats["events_applied"] += step.events - step.duplicates
                 stats["duplicates"] += step.duplicates
