@@ -57,10 +57,20 @@ class PendingWindow:
         return not (self.touched or self.created or self.absorbed or self.erased or self.split)
 
 
+class _Untracked(set[object]):
+    """A change set that keeps nothing: for an owner kept whole by snapshots, not by drained records."""
+
+    def add(self, element: object, /) -> None:
+        return None
+
+    def update(self, *others: Iterable[object]) -> None:
+        return None
+
+
 class Batcher:
     """Pending changes per window and the closing rule. Not thread-safe; one owner."""
 
-    def __init__(self, size_ms: int, grace_ms: int, max_skew_ms: int = 60_000) -> None:
+    def __init__(self, size_ms: int, grace_ms: int, max_skew_ms: int = 60_000, *, track_changes: bool = True) -> None:
         if size_ms <= 0 or grace_ms < 0:
             raise ValueError("size_ms must be positive and grace_ms non-negative")
         self.size_ms = size_ms
@@ -70,7 +80,8 @@ class Batcher:
         self.last_tick: int | None = None
         self.watermark: int | None = None
         self._pending: dict[int, PendingWindow] = {}
-        self._dirty: set[object] = set()
+        #: the records changed since the last `drain_changes` (none kept without `track_changes`)
+        self._dirty: set[object] = set() if track_changes else _Untracked()
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -236,19 +247,20 @@ class Batcher:
         """
         start = pw.window.start
         dirty = self._dirty
+        tracked = not isinstance(dirty, _Untracked)
         for kind, attr in _KINDS.items():
             bucket: set[str] = getattr(pw, attr)
             if bucket:
-                for cid in bucket:
-                    dirty.add((start, kind, cid))
+                if tracked:
+                    dirty.update((start, kind, cid) for cid in bucket)
                 setattr(chunk, attr, bucket)
                 setattr(pw, attr, set())
         if pw.absorbed:
             gone = pw.absorbed
             order = sorted(live.intersection(gone)) + sorted(absorbed_only)
             chunk.absorbed = {cid: gone[cid] for cid in order}
-            for cid in order:
-                dirty.add((start, "a", cid))
+            if tracked:
+                dirty.update((start, "a", cid) for cid in order)
             pw.absorbed = {}
         return chunk
 
@@ -311,10 +323,16 @@ class Batcher:
 
     @classmethod
     def restore(
-        cls, size_ms: int, grace_ms: int, records: Iterable[tuple[str, str]], max_skew_ms: int = 60_000
+        cls,
+        size_ms: int,
+        grace_ms: int,
+        records: Iterable[tuple[str, str]],
+        max_skew_ms: int = 60_000,
+        *,
+        track_changes: bool = True,
     ) -> Batcher:
         """Rebuild from drained records (keys of other owners are ignored)."""
-        b = cls(size_ms, grace_ms, max_skew_ms)
+        b = cls(size_ms, grace_ms, max_skew_ms, track_changes=track_changes)
         entries: list[tuple[int, str, str, str]] = []
         for key, value in records:
             if key == _META:

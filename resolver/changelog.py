@@ -36,7 +36,10 @@ class _Profile(Protocol):
 
 
 class CustomerView(Protocol):
-    """What the changelog needs to know about customers (the Resolver provides it)."""
+    """What the changelog needs to know about customers (the Resolver provides it).
+
+    A live id (``current_id(cid) == cid``) always has a profile.
+    """
 
     def current_id(self, customer_id: str) -> str | None: ...
 
@@ -99,9 +102,11 @@ def change_id(record: Mapping[str, Any]) -> str:
 class Changelog:
     """Published versions per customer id; builds batch records. One owner."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, track_changes: bool = True) -> None:
         self._versions: dict[str, int] = {}
         self._dirty: set[str] = set()
+        #: keep the ids changed since the last `drain_changes` (the worker keeps snapshots: it need not)
+        self._track = track_changes
 
     def version(self, customer_id: str) -> int:
         """Version of the last record published for ``customer_id`` (0: never published)."""
@@ -110,20 +115,23 @@ class Changelog:
     def _next(self, customer_id: str) -> int:
         v = self._versions.get(customer_id, 0) + 1
         self._versions[customer_id] = v
-        self._dirty.add(customer_id)
+        if self._track:
+            self._dirty.add(customer_id)
         return v
 
     def build(
-        self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView
+        self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView, *, quiet: bool = False
     ) -> list[dict[str, Any]]:
         """Records for one chunk of a closed window, sorted by customer id; bumps versions.
 
         ``window_absorbed`` is every absorbed id still pending in the window (including the
-        chunk's own), used for ``merged_from``.
+        chunk's own), used for ``merged_from``. ``quiet``: the records are on the broker already
+        (a restart's catch-up): bump the same versions, but build only the ``ERASED`` records
+        (cheap, and sent again later); no profile is built, nothing is hashed.
         """
         w = chunk.window
         absorbed_into: dict[str, list[str]] = {}
-        for gone in sorted(set(window_absorbed) | set(chunk.absorbed)):
+        for gone in () if quiet else sorted(set(window_absorbed) | set(chunk.absorbed)):
             survivor = view.current_id(gone)
             if survivor is not None and self.version(gone) > 0:
                 absorbed_into.setdefault(survivor, []).append(gone)
@@ -140,6 +148,9 @@ class Changelog:
             elif current is not None and current != cid:
                 if self.version(cid) == 0:
                     continue  # the CRM never saw this id
+                if quiet:
+                    self._next(cid)
+                    continue
                 rec = {**base, **_EMPTY, "change": "ABSORBED", "survivor_id": current}
             elif current is None:
                 if self.version(cid) == 0:
@@ -147,6 +158,9 @@ class Changelog:
                 # Seen by the CRM, and its chain ends in an erasure (absorbed into a customer erased
                 # in this same window): its last record must not be one with personal data.
                 rec = {**base, **_EMPTY, "change": "ERASED"}
+            elif quiet:
+                self._next(cid)  # live: it has a profile (`CustomerView`), so `build` makes a record
+                continue
             else:
                 profile = view.profile(cid)
                 if profile is None:
@@ -201,9 +215,9 @@ class Changelog:
             yield f"{_PREFIX}{cid}", str(self._versions[cid])
 
     @classmethod
-    def restore(cls, records: Iterable[tuple[str, str]]) -> Changelog:
+    def restore(cls, records: Iterable[tuple[str, str]], *, track_changes: bool = True) -> Changelog:
         """Rebuild from drained records (keys of other owners are ignored)."""
-        c = cls()
+        c = cls(track_changes=track_changes)
         for key, value in records:
             if key.startswith(_PREFIX):
                 c._versions[key[len(_PREFIX) :]] = int(value)

@@ -74,7 +74,8 @@ class RedisMirror:
 
         Redis ahead of `applied` already holds the state at its own offset (the same log gives
         the same state): nothing is written until the stage has passed that offset, then every
-        customer the tail touched, once. Redis behind, empty or unreachable is rebuilt (`check`).
+        customer the tail touched after it (`step`). Redis behind, empty or unreachable is rebuilt
+        (`check`).
         """
         await self._wait()  # a child of the stage before (the partition came back) ends first
         self._clear()
@@ -95,7 +96,15 @@ class RedisMirror:
         await self.check(False)
 
     async def step(self, step: Step) -> None:
-        """Note what `step` changed; flush when due (not before the steps Redis already holds are behind)."""
+        """Note what `step` changed; flush when due (not before the steps Redis already holds are behind).
+
+        A step that holds only changes Redis has (after `resume`: of links records up to the offset
+        Redis holds) is not even noted: otherwise the first write after that offset would build
+        and send again every customer of the tail (seconds, with the loop blocked, after a backlog).
+        """
+        holds = step.offset if step.holds_through is None else step.holds_through
+        if holds <= self._skip_until:
+            return
         for cid, survivor in step.removed.items():
             self._touched.discard(cid)
             self._removed[cid] = survivor

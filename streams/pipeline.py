@@ -6,7 +6,9 @@ call returns `Step` values that the stage sends (`irl.customers.resolved`) and m
 into calls: windows close only on ticks and actions, which are records of the log, so a
 window's records are built from the state at one offset of the log. That is what lets a
 worker recover from a snapshot and the log's tail (`snapshot`, `from_snapshot`): the tail
-publishes again exactly the bytes it published before.
+publishes again exactly the bytes it published before. A tail whose outputs are known to be
+on the broker already is applied ``quiet``: the same state, the same future, but no record
+built or encoded that is only there to be sent (`streams.sequencer`, "quiet catch-up").
 
 Records of the older state format (one record per key, namespaced ``r/`` resolver, ``b/``
 batcher, ``c/`` changelog) are still read by the constructor.
@@ -49,9 +51,15 @@ CHUNK = 200
 
 @dataclass(slots=True)
 class Step:
-    """What one step changed. Apply `changes`, then send `outputs`, then mirror."""
+    """What one step changed. Send `outputs`, then mirror.
+
+    A quiet step (`Pipeline.on_events` etc. with ``quiet=True``) carries the same state changes
+    for the read models (touched, removed, forget, closed, notes) but only the ``ERASED``
+    records, and no interactions.
+    """
 
     offset: int
+    #: state records of the older per-key format (`streams.state_store`); the pipeline fills none
     changes: dict[str, str | None] = field(default_factory=dict)
     outputs: list[tuple[bytes, bytes]] = field(default_factory=list)
     #: live customer ids whose profile must be mirrored
@@ -69,6 +77,9 @@ class Step:
     closed: list[Window] = field(default_factory=list)
     #: the accepted interactions of this step with their customers (key, value for the interactions topic)
     interactions: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: the last links offset whose changes this step may hold (None: `offset`). A run of events cut
+    #: into steps gives its first steps the offset before the run, but they hold changes of it
+    holds_through: int | None = None
 
     def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
         """Record what a resolver outcome changed, for the read models."""
@@ -109,8 +120,8 @@ class Pipeline:
         self.resolver = (
             Resolver.restore(config, by_owner["r"]) if by_owner["r"] else Resolver(config, track_changes=False)
         )
-        self.batcher = Batcher.restore(window_ms, grace_ms, by_owner["b"])
-        self.changelog = Changelog.restore(by_owner["c"])
+        self.batcher = Batcher.restore(window_ms, grace_ms, by_owner["b"], track_changes=False)
+        self.changelog = Changelog.restore(by_owner["c"], track_changes=False)
 
     def snapshot(self) -> bytes:
         """The whole pipeline as bytes: the core's snapshot, the pending windows and the versions."""
@@ -145,20 +156,17 @@ class Pipeline:
         versions = json.loads(data[at : at + n_versions])
         self = cls(config, window_ms, grace_ms, resolved_topic=resolved_topic, interactions_topic=interactions_topic)
         self.resolver = Resolver.from_snapshot(config, core, track_changes=False)
-        self.batcher = Batcher.restore(window_ms, grace_ms, [tuple(r) for r in batcher])
-        self.changelog = Changelog.restore([tuple(r) for r in versions])
+        self.batcher = Batcher.restore(window_ms, grace_ms, [tuple(r) for r in batcher], track_changes=False)
+        self.changelog = Changelog.restore([tuple(r) for r in versions], track_changes=False)
         return self
 
-    def _drain(self, step: Step) -> Step:
-        for prefix, owner in (("r/", self.resolver), ("b/", self.batcher), ("c/", self.changelog)):
-            for key, value in owner.drain_changes().items():
-                step.changes[prefix + key] = value
-        return step
+    def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:
+        """Apply events (in log order); returns their step. Windows close on the next tick, never here.
 
-    def on_events(self, offset: int, events: Sequence[Interaction]) -> list[Step]:
-        """Apply events (in log order); returns their step. Windows close on the next tick, never here."""
+        ``quiet``: the same state, without the interactions records (already on the broker).
+        """
         step = Step(offset)
-        topic = self.interactions_topic
+        topic = None if quiet else self.interactions_topic
         for event in events:
             outcome = self.resolver.apply(event)
             step.events += 1
@@ -175,16 +183,16 @@ class Pipeline:
                 absorbed=outcome.absorbed,
             )
             step.note(outcome)
-        return [self._drain(step)]
+        return [step]
 
-    def on_action(self, offset: int, action: dict[str, Any]) -> Iterator[Step]:
+    def on_action(self, offset: int, action: dict[str, Any], *, quiet: bool = False) -> Iterator[Step]:
         """Apply an operator action (block, split, merge, erase, dismiss) in log order; its effects join the batch.
 
         ``action`` has ``action`` (block | split | merge | erase | dismiss), ``customer_id``
         and/or ``identifier`` (for merge and dismiss: the other customer's id; a dismiss without
         one is about the customer alone), ``actor``, ``reason``, ``action_id`` and ``at`` (epoch
         ms). Unknown actions change nothing; a refused merge changes nothing and says why in
-        the step's notes.
+        the step's notes. ``quiet`` as in `close_due`.
         """
         kind = action.get("action")
         cid = action.get("customer_id") or ""
@@ -203,11 +211,11 @@ class Pipeline:
             if not merged.accepted:
                 step = Step(offset)
                 step.notes.append(f"action {action.get('action_id')}: merge refused: {merged.reason}")
-                return iter([self._drain(step)])
+                return iter([step])
         elif kind == "dismiss" and cid:
             step = Step(offset)
             step.notes.extend(self.resolver.dismiss(cid, ident or None).notes)
-            return iter([self._drain(step)])
+            return iter([step])
         elif kind == "erase" and current:
             before = self.resolver.profile(current)
             forget = [] if before is None else identifiers_of(before.to_record())
@@ -216,7 +224,7 @@ class Pipeline:
         else:
             step = Step(offset)
             step.notes.append(f"action {action.get('action_id')}: nothing to do ({kind})")
-            return iter([self._drain(step)])
+            return iter([step])
         at = action.get("at")
         clock = self.batcher.clock
         when = clock if clock is not None else (at if isinstance(at, int) else 0)
@@ -233,42 +241,47 @@ class Pipeline:
         step.notes.extend(outcome.notes)
         if kind == "erase":
             step.forget.extend(forget)
-        return itertools.chain([self._drain(step)], self.close_due(offset))
+        return itertools.chain([step], self.close_due(offset, quiet=quiet))
 
-    def on_tick(self, offset: int, now_ms: int) -> Iterator[Step]:
+    def on_tick(self, offset: int, now_ms: int, *, quiet: bool = False) -> Iterator[Step]:
         """Record a wall-clock tick and publish every window it closes: steps of at most `CHUNK` customers.
 
         Lazy: each step is built when it is taken, so a tick that closes many windows (a backlog
-        of history) lets its caller send each step before the next is built.
+        of history) lets its caller send each step before the next is built. ``quiet`` as in
+        `close_due`.
         """
         self.batcher.tick(now_ms)
-        return itertools.chain([self._drain(Step(offset))], self.close_due(offset))
+        return itertools.chain([Step(offset)], self.close_due(offset, quiet=quiet))
 
-    def close_due(self, offset: int) -> Iterator[Step]:
+    def close_due(self, offset: int, *, quiet: bool = False) -> Iterator[Step]:
         """Publish each closed window, oldest first, in steps of at most `CHUNK` customers.
 
         One step may carry several small windows (each record keeps its own window), so
-        replaying history with short windows does not cost a step per window.
+        replaying history with short windows does not cost a step per window. ``quiet``: the
+        windows' records are on the broker already; the windows close and the versions move
+        exactly as they would, but only the ``ERASED`` records are built (`Changelog.build`).
         """
         step = Step(offset)
+        size = 0  # records in `step`; quiet: a step per chunk taken
         for window in self.batcher.due():
             while True:
-                if len(step.records) >= CHUNK:
-                    yield self._drain(step)
-                    step = Step(offset)
-                pending = self.batcher.pending(window.start)
+                if size >= CHUNK:
+                    yield step
+                    step, size = Step(offset), 0
+                pending = None if quiet else self.batcher.pending(window.start)
                 window_absorbed = dict(pending.absorbed) if pending else {}
-                chunk = self.batcher.take(window, CHUNK - len(step.records))
+                chunk = self.batcher.take(window, CHUNK - size)
                 if chunk.is_empty():
                     self.batcher.close(window)
                     step.closed.append(window)
                     break
-                records = self.changelog.build(chunk, window_absorbed, self.resolver)
+                records = self.changelog.build(chunk, window_absorbed, self.resolver, quiet=quiet)
                 step.records.extend(records)
                 topic = self.resolved_topic
                 step.outputs.extend((r["customer_id"].encode(), encode_resolved(r, topic)) for r in records)
+                size = CHUNK if quiet else len(step.records)
         if step.records or step.closed:
-            yield self._drain(step)
+            yield step
 
     def mirror_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every live customer's profile record (for a full Redis rebuild), sorted by id."""

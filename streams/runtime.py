@@ -68,6 +68,9 @@ class Runtime:
             #: ERASED records sent again after the compaction lag (`streams.sequencer`)
             "erasures_completed": 0,
             "erased_resent": 0,
+            #: steps of a restart's tail applied without publishing them again (their outputs were on
+            #: the broker: `streams.sequencer`, quiet catch-up)
+            "steps_quiet": 0,
             #: failed attempts to fetch writer schemas from the registry (the worker waited each time)
             "registry_errors": 0,
             #: seconds the single writer has applied nothing while records waited (`streams.stall`)

@@ -14,6 +14,12 @@ pipeline's outputs are a function of the log (`streams.pipeline`), so the tail p
 exactly the bytes it published before (connectors deduplicate by change_id). Records are
 applied strictly in offset order: never twice into one state, never skipped.
 
+Quiet catch-up: after each tick record whose steps (or the events before it) published
+anything, and once the broker has acknowledged all of it, the stage writes
+``snapshot/published`` (that offset) to the state topic. A restart applies the tail up to it
+quietly: the same state changes, but nothing built, encoded or sent that only the broker
+needed (`Pipeline.on_events` etc. with ``quiet=True``); the rest of the tail as usual.
+
 `Sequencer` holds the logic and is driven in process by tests through `restore`, `apply`,
 `tend` and `revoke` with fake ports (`Ports`); `streams.loops.run_sequencer` is its Kafka loop.
 """
@@ -33,7 +39,7 @@ from resolver.interaction import Interaction
 from streams.linkbatch import ACTION, BATCH, TICK, events_of
 from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
-from streams.snapshots import Manifest, snapshot_records, snapshot_start, unpack_state
+from streams.snapshots import Manifest, published_record, snapshot_records, snapshot_start, unpack_state
 from streams.state_store import InMemoryStateLog
 
 __all__ = ["Fenced", "LinkRecord", "Mirror", "Ports", "Sequencer", "Snapshotter"]
@@ -188,6 +194,12 @@ class Sequencer:
         self._clean = True
         #: the state kept at a revoke, and the state topic's end then (`revoke`, `resume_parked`)
         self._parked: tuple[Pipeline, int] | None = None
+        #: (monotonic time, links offset) of the last restore, until the stage has caught up (logged once)
+        self._restored: tuple[float, int] | None = None
+        #: the links records up to this offset have every output on the broker: applied quietly (`restore`)
+        self._quiet_through = -1
+        #: outputs were published since the state topic last said how far (`_mark_published`)
+        self._unmarked = False
 
     # -- ownership --------------------------------------------------------------------------
 
@@ -213,6 +225,8 @@ class Sequencer:
             else:
                 pipeline, applied = await self._restore_records(stored.legacy)
             self.manifest = stored.manifest
+            self._quiet_through = stored.published if stored.published is not None else -1
+            self._unmarked = False
             self._state_start = snapshot_start(folded, stored.manifest)
             self._forget_erasures()
             if stored.manifest is not None and stored.manifest.erasures:
@@ -225,14 +239,17 @@ class Sequencer:
             rt.applied_offset = applied
             self._clean = True
             log.info(
-                "resolver state restored: %d customers, applied offset %d, in %.2fs (%d state records)",
+                "resolver state restored: %d customers, applied offset %d, in %.2fs (%d state records); "
+                "published up to offset %d: applied quietly",
                 pipeline.resolver.customer_count(),
                 applied,
                 time.monotonic() - t0,
                 len(folded),
+                self._quiet_through,
             )
             await self.ports.mirror.resume(applied)
             rt.recovered = True
+            self._restored = (t0, applied)
             return applied + 1
 
     async def _restore_records(self, records: dict[str, str]) -> tuple[Pipeline, int]:
@@ -343,46 +360,82 @@ class Sequencer:
             if legacy:
                 await self.ports.fetch_schemas(legacy)
             events: list[Interaction] = []
+            quiet = False  # `events` are of records published already (up to `_quiet_through`)
             last = rt.applied_offset
             for rec in records:
                 if rec.offset <= last:
                     continue
                 if rec.offset != last + 1 and last >= 0:
                     log.warning("links log jumps from %d to %d (deleted by retention?)", last, rec.offset)
-                if rec.kind == TICK or rec.kind == ACTION:
-                    if events:
-                        await self._events(pipeline, last, events, epoch)
-                        events = []
-                    if rec.kind == TICK:
-                        steps = pipeline.on_tick(rec.offset, json.loads(rec.value)["now"])
-                    else:
-                        steps = self._action(pipeline, rec.offset, json.loads(rec.value))
-                        self._changes_since_snapshot += 1
-                        self._changed_at = self.clock()
-                    closed = 0
-                    for step in steps:  # built one by one: a tick can close a backlog's many windows
-                        await self._write(step, epoch)
-                        closed += len(step.closed)
-                        await asyncio.sleep(0)
-                    if closed and rec.kind == TICK:
-                        # Windows closed: a change too. Otherwise the idle snapshot taken after a backlog's
-                        # last event would leave every window close (every customer's profile, built and
-                        # published again) to the tail that a restart replays.
-                        self._changes_since_snapshot += 1
-                        self._changed_at = self.clock()
-                    rt.applied_offset = rec.offset
-                    if rec.kind == TICK:
-                        await self.ports.mirror.check(False)
+                control = rec.kind == TICK or rec.kind == ACTION
+                if events and (control or (rec.offset <= self._quiet_through) != quiet):
+                    await self._events(pipeline, last, events, epoch, quiet)
+                    events = []
+                quiet = rec.offset <= self._quiet_through
+                if control:
+                    await self._control(pipeline, rec, epoch, quiet)
                 else:
                     events.extend(events_of(rec.kind, rec.value))
                 last = rec.offset
             if events:
-                await self._events(pipeline, last, events, epoch)
+                await self._events(pipeline, last, events, epoch, quiet)
             rt.applied_offset = last
             self._clean = True
+            self._log_caught_up()
 
-    def _action(self, pipeline: Pipeline, offset: int, action: dict[str, Any]) -> Iterator[Step]:
-        for step in pipeline.on_action(offset, action):
+    async def _control(self, pipeline: Pipeline, rec: LinkRecord, epoch: int, quiet: bool) -> None:
+        """Apply one tick or action record and write its steps (`quiet`: without publishing them again)."""
+        rt = self.rt
+        if rec.kind == TICK:
+            steps = pipeline.on_tick(rec.offset, json.loads(rec.value)["now"], quiet=quiet)
+        else:
+            steps = self._action(pipeline, rec.offset, json.loads(rec.value), quiet)
+            self._changes_since_snapshot += 1
+            self._changed_at = self.clock()
+        closed = 0
+        for step in steps:  # built one by one: a tick can close a backlog's many windows
+            await self._write(step, epoch, quiet)
+            closed += len(step.closed)
+            await asyncio.sleep(0)
+        if closed and rec.kind == TICK:
+            # Windows closed: a change too. Otherwise the idle snapshot taken after a backlog's
+            # last event would leave every window close (every customer's profile, built and
+            # published again) to the tail that a restart replays.
+            self._changes_since_snapshot += 1
+            self._changed_at = self.clock()
+        rt.applied_offset = rec.offset
+        if rec.kind == TICK:
+            await self._mark_published(epoch)
+            await self.ports.mirror.check(False)
+
+    async def _mark_published(self, epoch: int) -> None:
+        """Note in the state topic that every output up to `rt.applied_offset` is on the broker (if any is new).
+
+        Called after a tick record, whose steps' sends have all been acknowledged: a restart
+        applies the links records up to it quietly (`restore`).
+        """
+        if not self._unmarked:
+            return
+        if epoch != self.rt.writer_epoch:
+            raise Fenced
+        self._unmarked = False
+        await self.ports.send_state([published_record(self.rt.applied_offset)])
+
+    def _log_caught_up(self) -> None:
+        """Log once, after a restore, when the stage has applied the links log to the end it last saw."""
+        end = self.rt.links_position()
+        if self._restored is None or end is None or self.rt.applied_offset < end - 1:
+            return
+        t0, start = self._restored
+        self._restored = None
+        log.info(
+            "caught up with the links log: %d records after the snapshot applied, %.2fs after the restore began",
+            self.rt.applied_offset - start,
+            time.monotonic() - t0,
+        )
+
+    def _action(self, pipeline: Pipeline, offset: int, action: dict[str, Any], quiet: bool) -> Iterator[Step]:
+        for step in pipeline.on_action(offset, action, quiet=quiet):
             for note in step.notes:
                 log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
             if step.forget:
@@ -404,11 +457,14 @@ class Sequencer:
         self._purges.append(erasure)
         self._erasures.append(erasure)
 
-    async def _events(self, pipeline: Pipeline, offset: int, events: list[Interaction], epoch: int) -> None:
+    async def _events(
+        self, pipeline: Pipeline, offset: int, events: list[Interaction], epoch: int, quiet: bool
+    ) -> None:
         """Apply the events of the links records up to `offset`, in steps of at most `STEP_EVENTS`.
 
         The loop runs between steps. Only the last step is of `offset`: the others are of the
         offset before these records (a step's offset says which records it completes, for Redis).
+        `quiet`: these records' outputs are on the broker already (`restore`).
         """
         stats = self.rt.stats
         before = self.rt.applied_offset
@@ -418,41 +474,55 @@ class Sequencer:
                 if epoch != self.rt.writer_epoch or self.rt.stopping.is_set():
                     raise Fenced  # revoked, or the worker stops: the rest is applied again by the next owner
             last = i + STEP_EVENTS >= len(events)
-            for step in pipeline.on_events(offset if last else before, events[i : i + STEP_EVENTS]):
-                await self._write(step, epoch)
+            for step in pipeline.on_events(offset if last else before, events[i : i + STEP_EVENTS], quiet=quiet):
+                step.holds_through = offset
+                await self._write(step, epoch, quiet)
                 stats["events_applied"] += step.events - step.duplicates
                 stats["duplicates"] += step.duplicates
         self._changes_since_snapshot += len(events)
         self._changed_at = self.clock()
         self.rt.applied_offset = offset
 
-    async def _write(self, step: Step, epoch: int) -> None:
-        """Publish one step and mirror it; never for a stage whose partition moved."""
+    async def _write(self, step: Step, epoch: int, quiet: bool = False) -> None:
+        """Publish one step and mirror it; never for a stage whose partition moved.
+
+        `quiet`: its outputs are on the broker already (`restore`): only mirrored (the read
+        model may be behind), and its ERASED records are sent again later as if just published.
+        """
         rt = self.rt
         if epoch != rt.writer_epoch:
             raise Fenced
         stats = rt.stats
+        if quiet:
+            stats["steps_quiet"] += 1
+        else:
+            await self._publish(step)
+        if self.reseal_after_s is not None and step.outputs:
+            due = self.clock() + self.reseal_after_s
+            erased = [out for rec, out in zip(step.records, step.outputs, strict=False) if rec["change"] == "ERASED"]
+            self._reseals.extend((due, key, value) for key, value in erased)
+        if step.closed:
+            stats["windows_published"] += len(step.closed)
+            stats["last_window_end"] = step.closed[-1].end
+        await self.ports.mirror.step(step)
+
+    async def _publish(self, step: Step) -> None:
+        """Send a step's interactions and changelog records and wait for the broker's acknowledgements."""
+        rt = self.rt
+        stats = rt.stats
         if step.interactions:
             await self.ports.publish_interactions(step.interactions)
             stats["interactions_published"] += len(step.interactions)
+            self._unmarked = True
         if step.outputs:
             await self.ports.publish(step.outputs)
-            if self.reseal_after_s is not None:
-                due = self.clock() + self.reseal_after_s
-                erased = [
-                    out for rec, out in zip(step.records, step.outputs, strict=False) if rec["change"] == "ERASED"
-                ]
-                self._reseals.extend((due, key, value) for key, value in erased)
+            self._unmarked = True
             stats["records_published"] += len(step.outputs)
             stats["last_publish_ms"] = int(time.time() * 1000)
             stats["last_window_end"] = step.records[-1]["window_end"] if step.records else None
             published = rt.on_published
             if published is not None:
                 published(step.records)
-        if step.closed:
-            stats["windows_published"] += len(step.closed)
-            stats["last_window_end"] = step.closed[-1].end
-        await self.ports.mirror.step(step)
 
     # -- snapshots ----------------------------------------------------------------------------
 

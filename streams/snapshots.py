@@ -9,11 +9,15 @@ was taken at:
     snapshot/<offset>/000001     ...
     snapshot                     {"offset": 41230, "chunks": 3, "size": 2351234, "crc": 123456789}
     snapshot/<older>/...         tombstones: the previous snapshot's chunks, once this manifest is written
+    snapshot/published           {"offset": 41388}: every output of the links records up to it is on the broker
 
 One partition keeps that order, so whenever a manifest is readable its chunks are too, and
 a crash while chunks are written leaves the previous manifest and its chunks intact.
 Recovery loads the snapshot and applies the links log after its offset again (the tail):
 the pipeline's outputs are a function of the log, so the tail publishes the same bytes.
+The part of the tail up to ``snapshot/published`` is applied without publishing
+(`streams.sequencer`, "quiet catch-up"); that key starts with ``snapshot/`` so that an older
+worker, which knows no such record, ignores it as it ignores chunks.
 
 `BackgroundSnapshot` takes the snapshot in a forked child (copy-on-write, like Redis's
 BGSAVE): the ordered stage goes on applying while the child writes the bytes to a file.
@@ -39,10 +43,12 @@ from streams.topics import records_to_end
 __all__ = [
     "CHUNK_BYTES",
     "MANIFEST_KEY",
+    "PUBLISHED_KEY",
     "BackgroundSnapshot",
     "FoldedState",
     "Manifest",
     "StoredState",
+    "published_record",
     "read_stored_state",
     "snapshot_records",
     "snapshot_start",
@@ -53,6 +59,8 @@ log = logging.getLogger("irl.worker")
 
 MANIFEST_KEY = b"snapshot"
 _CHUNK_PREFIX = b"snapshot/"
+#: The links offset up to which every output is on the broker (written by the ordered stage after the acks).
+PUBLISHED_KEY = b"snapshot/published"
 #: Largest chunk record (the state topic accepts 16 MiB records; small chunks fetch evenly).
 CHUNK_BYTES = 900_000
 
@@ -139,6 +147,13 @@ class StoredState:
     data: bytes | None
     #: key -> value of the older one-record-per-key format (text)
     legacy: dict[str, str]
+    #: every output of the links records up to this offset is on the broker (None: not known)
+    published: int | None = None
+
+
+def published_record(offset: int) -> tuple[bytes, bytes]:
+    """The state record saying that every output of the links records up to `offset` is on the broker."""
+    return PUBLISHED_KEY, json.dumps({"offset": offset}, separators=(",", ":")).encode()
 
 
 def unpack_state(folded: Mapping[bytes, bytes]) -> StoredState:
@@ -160,7 +175,14 @@ def unpack_state(folded: Mapping[bytes, bytes]) -> StoredState:
     legacy = {
         k.decode(): v.decode() for k, v in folded.items() if k != MANIFEST_KEY and not k.startswith(_CHUNK_PREFIX)
     }
-    return StoredState(manifest, data, legacy)
+    published = None
+    raw = folded.get(PUBLISHED_KEY)
+    if raw is not None:
+        try:
+            published = int(json.loads(raw)["offset"])
+        except (ValueError, KeyError, TypeError):
+            published = None  # unreadable: the tail is published again, as before this record existed
+    return StoredState(manifest, data, legacy, published)
 
 
 async def read_stored_state(

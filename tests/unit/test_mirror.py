@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from typing import Any
 
+import pytest
+
+import streams.sequencer
 from resolver.config import ResolverConfig
 from streams.linkbatch import ACTION, TICK, decode_batch
 from streams.mirror import RedisMirror
 from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
 from streams.settings import Settings
-from tests.unit.test_sequencer import GRACE_MS, WINDOW_MS, links_log
+from tests.unit.test_sequencer import GRACE_MS, WINDOW_MS, FakeKafka, links_log, run, sequencer
 
 
 class FakeModel:
@@ -155,3 +159,74 @@ def test_a_stage_restored_again_in_the_same_process_rewrites_what_redis_missed()
     asyncio.run(scenario())
     assert model.at == len(log) - 1
     assert model.profiles == dict(rt.pipeline.mirror_records())  # type: ignore[union-attr]
+
+
+def test_a_step_of_an_earlier_offset_with_later_changes_is_written_after_redis_offset() -> None:
+    """The first steps of a run of events carry the offset before the run, yet hold changes of the records in it.
+
+    Redis at 30, the stage restored at 10: a step of offset 25 may hold events of records
+    26 to 34 (one run of events cut into steps). Its customers must reach Redis once the
+    stage has passed 30, even though its offset is not past it.
+    """
+    log = links_log(7)
+    restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    steps_of(restored, log[:11])
+    model = FakeModel(30, {})
+    rt = Runtime(Settings())
+    rt.pipeline = restored
+    rt.applied_offset = 10
+    rt.redis = model  # type: ignore[assignment]
+    mirror = RedisMirror(rt, Settings(), interval_s=0.0)
+    batches = [rec for rec in log[11:] if rec.kind not in (TICK, ACTION)]
+    events = [e for rec in batches[:3] for e in decode_batch(rec.value)]
+
+    async def scenario() -> set[str]:
+        await mirror.resume(10)
+        (step,) = restored.on_events(25, events)  # offset 25: a step before the run's last one
+        step.holds_through = 34  # as `Sequencer._events` marks it
+        await mirror.step(step)
+        rt.applied_offset = 35
+        (last,) = restored.on_events(35, [])
+        await mirror.step(last)
+        await mirror.check(False)
+        return step.touched
+
+    touched = asyncio.run(scenario())
+    assert touched
+    current = dict(restored.mirror_records())
+    assert {cid: model.profiles.get(cid) for cid in touched} == {cid: current.get(cid) for cid in touched}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_stage_restored_behind_redis_ends_with_redis_equal_to_its_state(seed: int) -> None:
+    """The Sequencer with the Redis mirror: snapshot at S, Redis at R > S, runs of events cut into small steps.
+
+    The steps holding only changes Redis has are not noted; every other one is, and Redis
+    ends equal to the state, without a rebuild.
+    """
+    log = links_log(seed)
+    kafka = FakeKafka()
+    rng = random.Random(seed)
+    s_at, r_at = len(log) // 4, len(log) // 2 + rng.randint(0, 5)
+
+    async def scenario() -> tuple[FakeModel, Pipeline]:
+        await run(sequencer(kafka), log[: s_at + 1], 3, 1)  # a snapshot at (about) S
+        ahead = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+        steps_of(ahead, log[: r_at + 1])
+        model = FakeModel(r_at, dict(ahead.mirror_records()))
+        second = sequencer(kafka)
+        second.rt.redis = model  # type: ignore[assignment]
+        second.ports.mirror = RedisMirror(second.rt, Settings(), interval_s=0.0)
+        await run(second, log, 7, 1000)
+        assert second.rt.pipeline is not None
+        return model, second.rt.pipeline
+
+    saved = streams.sequencer.STEP_EVENTS
+    streams.sequencer.STEP_EVENTS = 5  # runs of events over several steps, some straddling R
+    try:
+        model, state = asyncio.run(scenario())
+    finally:
+        streams.sequencer.STEP_EVENTS = saved
+    assert model.rebuilds == 0
+    assert model.at == len(log) - 1
+    assert model.profiles == dict(state.mirror_records())

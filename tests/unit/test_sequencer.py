@@ -315,7 +315,10 @@ def test_the_older_state_format_is_read_and_replaced_by_a_snapshot() -> None:
     """A state topic of per-key records and a write-ahead record: its step's outputs go out again, then a snapshot."""
     log = links_log(3)
     pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
-    pipeline.resolver = type(pipeline.resolver)(ResolverConfig())  # the older worker tracked changes
+    # The older worker tracked changes (the pipeline no longer does: it keeps snapshots).
+    pipeline.resolver = type(pipeline.resolver)(ResolverConfig())
+    pipeline.batcher = type(pipeline.batcher)(WINDOW_MS, GRACE_MS)
+    pipeline.changelog = type(pipeline.changelog)()
     legacy = InMemoryStateLog()
     last: Step | None = None
     from streams.linkbatch import decode_batch
