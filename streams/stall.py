@@ -50,13 +50,30 @@ class StallWatch:
         return 0.0 if self._since is None else now - self._since
 
 
-def task_stacks(limit: int = 12) -> str:
-    """Every asyncio task's stack, for the log of a stalled worker (frames only: no values)."""
+def task_stacks(limit: int = 24) -> str:
+    """Every asyncio task's stack, for the log of a stalled worker (code locations only: no values).
+
+    A suspended task's own stack is its outermost coroutine alone; the coroutines it awaits
+    (where it is really stuck) are followed down the ``cr_await`` chain.
+    """
     out = io.StringIO()
     for task in asyncio.all_tasks():
         out.write(f"--- task {task.get_name()}\n")
-        task.print_stack(limit=limit, file=out)
+        out.write("".join(traceback.format_list(_awaiting(task.get_coro())[-limit:])))
     return out.getvalue()
+
+
+def _awaiting(coro: object) -> list[traceback.FrameSummary]:
+    """The frames of `coro` and of what it awaits, outermost first (generators and coroutines alike)."""
+    frames: list[traceback.FrameSummary] = []
+    seen = 0
+    while coro is not None and seen < 64:
+        seen += 1
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            frames.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+    return frames
 
 
 class LoopWatch:
