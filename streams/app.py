@@ -19,9 +19,7 @@
 
 Both stages read with their own consumer loops (`streams.loops`): the framework is paid per
 fetch, not per record. Faust hosts them (tasks, timers, the producer, the web server, the
-lifecycle). The two stages start as soon as the producer runs (`_Stages`), not after
-Faust's own start-up (its table manager waits a second, then its consumer group joins):
-they use neither. Nothing is built at import: `build_app(settings)` builds an app, and the module
+lifecycle). Nothing is built at import: `build_app(settings)` builds an app, and the module
 attribute ``app`` (what ``faust -A streams.app worker`` and ``irl worker`` use) builds one
 from the environment on first use.
 """
@@ -34,14 +32,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import faust
-import mode
 from aiokafka import TopicPartition
-from faust.app.base import BootStrategy
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Limits
@@ -94,45 +89,14 @@ def links_topic_name(settings: Settings) -> str:
     return f"{settings.app_id}-links"
 
 
-class _Stages(mode.Service):
-    """The stages' loops, run from the moment the producer has started.
-
-    Faust starts `app.task` functions only after its table recovery, about a second and a
-    consumer group join later (`TableManager.on_start` sleeps 1 s); the stages read with their
-    own consumers and need only the producer. Stopping: `_App.on_stop` lets them finish first.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.runs: list[Callable[[], Awaitable[None]]] = []
-
-    async def on_started(self) -> None:
-        for run in self.runs:
-            self.add_future(run())
-
-
-class _Boot(BootStrategy):
-    """Faust's start-up graph with `_Stages` right after the producer (and so stopped before it)."""
-
-    def kafka_producer(self) -> Iterable[mode.ServiceT]:
-        stages: _Stages | None = getattr(self.app, "stages", None)
-        return [*super().kafka_producer(), *([stages] if stages is not None else [])]
-
-
 class _App(faust.App):
-    """Faust's App, with the stages started early (`_Stages`) and a stop that cannot hang.
+    """Faust's App, with a stop that cannot hang.
 
     With the broker gone, Faust's stop waits for ever on the consumer's final commit (a
     SIGTERM was seen to leave the worker running for minutes). Once the stop has begun, a
     watchdog ends the process after `STOP_GRACE_S`. Nothing is lost by it: offsets not
     committed are read again, and the ordered stage's steps are written ahead and idempotent.
     """
-
-    BootStrategy = _Boot
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.stages = _Stages()
-        super().__init__(*args, **kwargs)
 
     async def on_stop(self) -> None:
         _stop_watchdog(STOP_GRACE_S)
@@ -360,13 +324,13 @@ def build_app(settings: Settings) -> faust.App:
     async def watch_loop() -> None:
         loop_watch.start(asyncio.get_running_loop())
 
+    @app.task  # type: ignore[untyped-decorator]
     async def triage_stage() -> None:
         await run_triage(settings, rt, triage)
 
+    @app.task  # type: ignore[untyped-decorator]
     async def ordered_stage() -> None:
         await run_sequencer(settings, rt, sequencer, kafka.links)
-
-    app.stages.runs.extend([triage_stage, ordered_stage])  # type: ignore[attr-defined]
 
     # Every worker ticks (not only the one holding the links log): ticks are idempotent (the
     # clock is a maximum), and windows keep closing while the links log moves between workers.

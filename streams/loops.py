@@ -1,8 +1,7 @@
 """The Kafka side of the two stages: a consumer loop each, reading with ``getmany``.
 
 Faust's agents pay the framework per record (docs/architecture.md, "Cost per event"); these
-loops pay it per fetch. Each runs as a task of the Faust app, started with its producer
-(`streams.app._Stages`), and owns one aiokafka consumer:
+loops pay it per fetch. Each runs as a task of the Faust app and owns one aiokafka consumer:
 
 * `run_triage`: group ``<app id>``, the touchpoint topics, static membership; commits a
   fetch's offsets once triage has put everything it caused on the broker, and what is done
