@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import click
 
 from streams.kafka_auth import client_options
-from streams.registry import RegistryError
+from streams.registry import RegistryError, RegistryUnavailable
 from streams.settings import Settings
 from streams.topics import describe_topics, ensure_project_topics, project_topics, register_project_contracts
 
 __all__ = ["command"]
+
+#: Seconds `irl topics create` keeps asking a registry that does not answer (a cold JVM's first requests).
+REGISTER_WAIT_S = 60.0
 
 
 @click.group("topics")
@@ -33,13 +38,29 @@ def create() -> None:
     for spec in specs:
         state = "created" if spec.name in outcome.created else "updated" if spec.name in outcome.updated else "exists"
         click.echo(f"{spec.name:<36} {spec.partitions:>3} partitions  {state:<8} {spec.purpose}")
-    try:
-        registered = asyncio.run(register_project_contracts(settings))
-    except RegistryError as exc:
-        raise click.ClickException(f"cannot register the contracts in {settings.schema_registry_url}: {exc}") from exc
+    registered = _register(settings)
     for reg in registered:
         ids = ", ".join(f"v{n} id {i}" for n, i in enumerate(reg.ids, 1))
         click.echo(f"{reg.subject:<42} {reg.contract:<22} {ids}  {reg.compatibility}")
+
+
+def _register(settings: Settings) -> list[Any]:
+    """Register the contracts; a registry that does not answer yet (a cold start) is asked again for a while."""
+    deadline = time.monotonic() + REGISTER_WAIT_S
+    while True:
+        try:
+            return asyncio.run(register_project_contracts(settings))
+        except RegistryUnavailable as exc:
+            if time.monotonic() >= deadline:
+                raise click.ClickException(
+                    f"cannot register the contracts in {settings.schema_registry_url}: {exc}"
+                ) from exc
+            click.echo(f"schema registry not answering yet ({exc}); trying again", err=True)
+            time.sleep(2.0)
+        except RegistryError as exc:  # refused: asking again changes nothing
+            raise click.ClickException(
+                f"cannot register the contracts in {settings.schema_registry_url}: {exc}"
+            ) from exc
 
 
 @command.command("list")
