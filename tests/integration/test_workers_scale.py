@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,15 @@ from tests.chaos.helpers import published_profiles, replay_profiles
 from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, resolved_state, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+async def _publish_replays(workers: list[Worker], bootstrap: str, topic: str, expected: Any) -> bool:
+    """True once the resolved topic holds what replay builds; fails when a worker died."""
+    for w in workers:
+        if not w.alive():
+            raise AssertionError(f"a worker died:\n{w.log_tail()}")
+    state, _records = await resolved_state(bootstrap, topic)
+    return bool(published_profiles(state) == expected)
 
 
 async def test_three_workers_match_replay(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
@@ -47,11 +57,7 @@ async def test_three_workers_match_replay(kafka_bootstrap: str, redis_url: str, 
         assert produced.returncode == 0, produced.stderr.decode()
 
         async def converged() -> bool:
-            for w in workers:
-                if not w.alive():
-                    raise AssertionError(f"a worker died:\n{w.log_tail()}")
-            state, _records = await resolved_state(kafka_bootstrap, settings.topic_resolved)
-            return published_profiles(state) == expected
+            return await _publish_replays(workers, kafka_bootstrap, settings.topic_resolved, expected)
 
         await wait_for("three workers to publish what replay builds", converged, 180)
     finally:
@@ -112,11 +118,7 @@ async def test_a_joining_worker_leaves_the_links_log_with_its_state(
         produce(paths[1])
 
         async def converged() -> bool:
-            for w in (owner, newcomer):
-                if not w.alive():
-                    raise AssertionError(f"a worker died:\n{w.log_tail()}")
-            state, _records = await resolved_state(kafka_bootstrap, settings.topic_resolved)
-            return published_profiles(state) == expected
+            return await _publish_replays([owner, newcomer], kafka_bootstrap, settings.topic_resolved, expected)
 
         await wait_for("two workers to publish what replay builds", converged, 180)
     finally:

@@ -75,6 +75,17 @@ def steps_of(pipeline: Pipeline, records: Any) -> list[Step]:
     return out
 
 
+def restored_stage(log: list[Any], offset: int, model: FakeModel) -> tuple[Runtime, Pipeline]:
+    """A stage restored from a snapshot of `offset` (the log applied up to it), writing to `model`."""
+    restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    steps_of(restored, log[: offset + 1])
+    rt = Runtime(Settings())
+    rt.pipeline = restored
+    rt.applied_offset = offset
+    rt.redis = model  # type: ignore[assignment]
+    return rt, restored
+
+
 def test_a_restored_stage_behind_redis_catches_up_without_a_rebuild() -> None:
     log = links_log(7)
     assert len(log) > 40
@@ -82,12 +93,7 @@ def test_a_restored_stage_behind_redis_catches_up_without_a_rebuild() -> None:
     steps_of(ahead, log[:31])  # Redis was written by the stage that got to offset 30
     model = FakeModel(30, dict(ahead.mirror_records()))
 
-    restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
-    steps_of(restored, log[:11])  # the snapshot is of offset 10
-    rt = Runtime(Settings())
-    rt.pipeline = restored
-    rt.applied_offset = 10
-    rt.redis = model  # type: ignore[assignment]
+    rt, restored = restored_stage(log, 10, model)  # the snapshot is of offset 10
     mirror = RedisMirror(rt, Settings(), interval_s=0.0)
 
     async def scenario() -> None:
@@ -111,13 +117,8 @@ def test_a_restored_stage_behind_redis_catches_up_without_a_rebuild() -> None:
 
 def test_a_redis_behind_the_restored_stage_is_rebuilt() -> None:
     log = links_log(8)
-    restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
-    steps_of(restored, log[:21])
     model = FakeModel(5, {})
-    rt = Runtime(Settings())
-    rt.pipeline = restored
-    rt.applied_offset = 20
-    rt.redis = model  # type: ignore[assignment]
+    rt, restored = restored_stage(log, 20, model)
     asyncio.run(RedisMirror(rt, Settings()).resume(20))
     assert model.rebuilds == 1 and model.at == 20 and rt.redis_offset == 20
     assert model.profiles == dict(restored.mirror_records())
@@ -169,13 +170,8 @@ def test_a_step_of_an_earlier_offset_with_later_changes_is_written_after_redis_o
     stage has passed 30, even though its offset is not past it.
     """
     log = links_log(7)
-    restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
-    steps_of(restored, log[:11])
     model = FakeModel(30, {})
-    rt = Runtime(Settings())
-    rt.pipeline = restored
-    rt.applied_offset = 10
-    rt.redis = model  # type: ignore[assignment]
+    rt, restored = restored_stage(log, 10, model)
     mirror = RedisMirror(rt, Settings(), interval_s=0.0)
     batches = [rec for rec in log[11:] if rec.kind not in (TICK, ACTION)]
     events = [e for rec in batches[:3] for e in decode_batch(rec.value)]
