@@ -225,8 +225,13 @@ def test_a_restarted_stage_sends_only_what_the_broker_lacks_and_ends_as_a_clean_
         second = sequencer(kafka)  # the first is gone without a word (kill -9)
         await run(second, log, fetch, snapshot_every)
         assert second.rt.pipeline is not None
-        assert mark is not None, "the stage says how far its outputs are on the broker"
-        return mark, at, sent, second.rt.stats["steps_quiet"], second.rt.pipeline.snapshot()
+        # A mark is written after a tick record that follows published outputs (a prefix without a
+        # tick after its first events has none: nothing is claimed, the whole tail is sent again).
+        kinds = [r.kind for r in log[:cut]]
+        first = next((i for i, k in enumerate(kinds) if k == BATCH), len(kinds))
+        if TICK in kinds[first + 1 :]:
+            assert mark is not None, "the stage says how far its outputs are on the broker"
+        return -1 if mark is None else mark, at, sent, second.rt.stats["steps_quiet"], second.rt.pipeline.snapshot()
 
     mark, at, sent, quiet_steps, end = asyncio.run(scenario())
     # The snapshot may be later than the mark: the records up to it are not applied again at all.
