@@ -283,6 +283,8 @@ class Sequencer:
             if self.snapshots.running:
                 self._changes_since_snapshot += 1  # the snapshot abandoned here is taken again if the state comes back
             self.snapshots.abandon()
+            if pipeline is not None and not self._clean:
+                log.info("links log revoked mid-step: the state is restored when the links log comes back")
             end = await self._state_end() if pipeline is not None and self._clean else None
             if pipeline is not None and end is not None:
                 self._parked = (pipeline, end)
