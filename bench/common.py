@@ -211,14 +211,33 @@ def ready(port: int, token: str, timeout: float = 3.0) -> tuple[int, dict[str, A
         return 0, None
 
 
-def rss_bytes(pid: int, field_name: str = "VmRSS") -> int:
+def rss_bytes(pid: int, field_name: str = "VmRSS", children: bool = True) -> int:
+    """`field_name` of process `pid` in bytes, plus its child processes' (a worker's triage processes)."""
+    total = 0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field_name + ":"):
-                return int(line.split()[1]) * 1024
+                total = int(line.split()[1]) * 1024
     except OSError:
-        pass
-    return 0
+        return 0
+    if children:
+        total += sum(rss_bytes(child, field_name, children=False) for child in child_pids(pid))
+    return total
+
+
+def child_pids(pid: int) -> list[int]:
+    """Live child processes of `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            after = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(after[1]) == pid and after[0] != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 @dataclass

@@ -236,8 +236,8 @@ def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | Non
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100", "--nonblocking",
-         "--format", "raw", "--output", str(out)],
+        [str(spy), "record", "--pid", str(pid), "--subprocesses", "--duration", str(seconds), "--rate", "100",
+         "--nonblocking", "--format", "raw", "--output", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -42,9 +42,8 @@ from resolver.config import ResolverConfig
 from resolver.interaction import Limits
 from streams.batches import BatchSender
 from streams.codec import Codecs, use
-from streams.deadletter import DeadLetter
 from streams.kafka_auth import client_options, faust_credentials
-from streams.linkbatch import ACTION, BATCH, KIND_HEADER, TICK
+from streams.linkbatch import ACTION, KIND_HEADER, TICK
 from streams.loops import run_sequencer, run_triage, worker_instance
 from streams.mentions import ErasedPerson
 from streams.mirror import RedisMirror
@@ -55,8 +54,15 @@ from streams.sequencer import Ports, Sequencer
 from streams.settings import Settings
 from streams.snapshots import BackgroundSnapshot, read_stored_state
 from streams.stall import LoopWatch, StallWatch, task_stacks
-from streams.topics import delete_records_before, end_offset, erasures_topic_name, state_topic_name
-from streams.triage import Triage, TriagePorts
+from streams.topics import (
+    delete_records_before,
+    end_offset,
+    erasures_topic_name,
+    links_topic_name,
+    state_topic_name,
+)
+from streams.triage import Triage
+from streams.triage_process import TriageKafka, TriageProcesses
 from streams.web import install as install_web
 from streams.web import record_published
 
@@ -82,11 +88,6 @@ def resolver_config(settings: Settings) -> ResolverConfig:
         duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
         **settings.digest_keys(),
     )
-
-
-def links_topic_name(settings: Settings) -> str:
-    """The links log: triage's batches, ticks and operator actions, in the order they are applied."""
-    return f"{settings.app_id}-links"
 
 
 class _App(faust.App):
@@ -160,39 +161,11 @@ class _Kafka:
         self.rt = rt
         self.codecs = codecs
         self.sender = BatchSender(app)
+        self.triage = TriageKafka(self.sender, settings, rt, codecs)
+        self.fetch_schemas = self.triage.fetch_schemas
         self.links = links_topic_name(settings)
         self.state = state_topic_name(settings)
         self.erasures = erasures_topic_name(settings)
-
-    async def fetch_schemas(self, values: list[Any]) -> None:
-        """Have every writer schema these values need (asking the registry off the loop); wait while it is away.
-
-        A record must not be dead-lettered because the registry did not answer: nothing goes on
-        until it does (the records stay uncommitted; the stall watch catches a stage kept waiting).
-        """
-        delay = 0.5
-        while True:
-            try:
-                await self.codecs.prefetch(values)
-                return
-            except RegistryError as exc:
-                self.rt.stats["registry_errors"] += 1
-                log.warning("schema registry: %s; trying again in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    def encode_dead_letter(self, record: Any) -> bytes:
-        return self.codecs.dead_letter.encode(record, self.settings.topic_deadletter)
-
-    async def send_links(self, values: list[bytes]) -> None:
-        # Append time: the event time is in the payload, and retention must not see 2019.
-        futures = await self.sender.send(self.links, 0, [(None, v, None, [(KIND_HEADER, BATCH)]) for v in values])
-        await asyncio.gather(*futures)
-
-    async def send_dead(self, letters: list[DeadLetter]) -> None:
-        records = [(dl.key, dl.value, None, dl.headers) for dl in letters]
-        futures = await self.sender.send(self.settings.topic_deadletter, 0, records)
-        await asyncio.gather(*futures)
 
     async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> list[int]:
         """Send state records in order on partition 0, wait until the broker has them; return their offsets."""
@@ -304,11 +277,7 @@ def build_app(settings: Settings) -> faust.App:
         state_end=kafka.state_end,
     )
     sequencer = build_sequencer(rt, settings, ports)
-    triage = Triage(
-        rt,
-        Limits(max_string=settings.max_string),
-        TriagePorts(kafka.send_links, kafka.send_dead, kafka.fetch_schemas, kafka.encode_dead_letter),
-    )
+    triage = Triage(rt, Limits(max_string=settings.max_string), kafka.triage.ports())
 
     @app.task  # type: ignore[untyped-decorator]
     async def look_up_schema_ids() -> None:
@@ -326,7 +295,10 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.task  # type: ignore[untyped-decorator]
     async def triage_stage() -> None:
-        await run_triage(settings, rt, triage)
+        if settings.triage_processes:
+            await TriageProcesses(settings, rt, settings.triage_processes).run()
+        else:
+            await run_triage(settings, rt, triage)
 
     @app.task  # type: ignore[untyped-decorator]
     async def ordered_stage() -> None:

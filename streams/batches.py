@@ -32,14 +32,18 @@ _MEMO_KEYS = 200_000
 class BatchSender:
     """Batches records per partition on a Faust app's producer."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, producer: AIOKafkaProducer | None = None) -> None:
+        """Over `app`'s producer (a Faust app), or over `producer` (a process without one) when given."""
         self.app = app
+        self._plain = producer
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         #: per topic, the partition of each key seen lately (murmur2 in Python costs microseconds a key)
         self._memo: dict[str, dict[bytes, int]] = {}
 
     def _producer(self) -> AIOKafkaProducer:
+        if self._plain is not None:
+            return self._plain
         producer: AIOKafkaProducer = self.app.producer._ensure_producer()
         return producer
 

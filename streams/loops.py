@@ -89,8 +89,9 @@ class _TriageListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class _TriageLoop:
-    def __init__(self, settings: Settings, rt: Runtime, triage: Triage) -> None:
+    def __init__(self, settings: Settings, rt: Runtime, triage: Triage, instance: str) -> None:
         self.settings = settings
+        self.instance = instance
         self.rt = rt
         self.triage = triage
         self.lock = asyncio.Lock()
@@ -134,7 +135,7 @@ class _TriageLoop:
 
     async def run(self) -> None:
         s = self.settings
-        consumer = _consumer(s, s.app_id, group_instance_id=worker_instance(s), max_poll_records=TRIAGE_FETCH)
+        consumer = _consumer(s, s.app_id, group_instance_id=self.instance, max_poll_records=TRIAGE_FETCH)
         self.consumer = consumer
         self.rt.lag_sources.append(self.lag)
         consumer.subscribe(list(s.touchpoint_topics().values()), listener=_TriageListener(self))
@@ -165,9 +166,9 @@ class _TriageLoop:
             done.set()
 
 
-async def run_triage(settings: Settings, rt: Runtime, triage: Triage) -> None:
-    """Triage the touchpoint topics until cancelled."""
-    await _TriageLoop(settings, rt, triage).run()
+async def run_triage(settings: Settings, rt: Runtime, triage: Triage, instance: str | None = None) -> None:
+    """Triage the touchpoint topics until cancelled, as static member `instance` (default: the worker's name)."""
+    await _TriageLoop(settings, rt, triage, instance or worker_instance(settings)).run()
 
 
 class _SequencerListener(ConsumerRebalanceListener):  # type: ignore[misc]

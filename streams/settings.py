@@ -221,6 +221,8 @@ class Settings:
     tick_seconds: float = 1.0
     session_timeout_seconds: int = 10
     stall_seconds: int = 120
+    #: triage's own processes (0: triage runs in the worker's process; `streams.triage_process`)
+    triage_processes: int = 0
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
     snapshot_seconds: float = 5.0
     #: touchpoint records are deleted this long after the broker appended them (docs/privacy.md)
@@ -296,6 +298,7 @@ class Settings:
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
+            triage_processes=_int(e, "IRL_TRIAGE_PROCESSES", d.triage_processes, 0, 64),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
             touchpoint_retention_hours=_float(
                 e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0

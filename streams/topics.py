@@ -37,6 +37,7 @@ __all__ = [
     "end_offset",
     "ensure_project_topics",
     "erasures_topic_name",
+    "links_topic_name",
     "project_contracts",
     "project_topics",
     "records_to_end",
@@ -127,6 +128,11 @@ _DEAD_CONFIG = (
 )
 
 
+def links_topic_name(settings: Settings) -> str:
+    """The links log: triage's batches, ticks and operator actions, in the order they are applied."""
+    return f"{settings.app_id}-links"
+
+
 def state_topic_name(settings: Settings) -> str:
     """The single writer's state topic (the name the Faust table's changelog had: state carries over)."""
     return f"{settings.app_id}-irl-state-changelog"
@@ -149,7 +155,7 @@ def table_topic_name(settings: Settings) -> str:
 def project_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic the worker reads or writes, with its fixed partition count and settings."""
     n = settings.touchpoint_partitions
-    internal = f"{settings.app_id}-links"
+    internal = links_topic_name(settings)
     kept = bounded_retention(settings.touchpoint_retention_hours)
     links = bounded_retention(7 * 24)
     interactions = bounded_retention(settings.interactions_retention_hours)

@@ -1,0 +1,47 @@
+"""The worker's side of triage children: their reports become the worker's counters and lag."""
+
+from __future__ import annotations
+
+from streams.runtime import Runtime
+from streams.settings import Settings
+from streams.triage_process import TriageProcesses, child_instance
+
+
+def _processes() -> tuple[Runtime, TriageProcesses]:
+    rt = Runtime(Settings())
+    return rt, TriageProcesses(rt.settings, rt, 2)
+
+
+def test_reports_add_what_each_child_counted_since_its_last_report() -> None:
+    rt, procs = _processes()
+    rt.stats["registry_errors"] = 3  # the ordered stage's own
+    procs.take_report(0, {"events_triaged": 10, "dead_letters": 1, "registry_errors": 0, "assigned": False})
+    procs.take_report(1, {"events_triaged": 5, "dead_letters": 0, "registry_errors": 2, "assigned": False})
+    procs.take_report(0, {"events_triaged": 25, "dead_letters": 1, "registry_errors": 1, "assigned": True})
+    assert rt.stats["events_triaged"] == 30
+    assert rt.stats["dead_letters"] == 1
+    assert rt.stats["registry_errors"] == 3 + 2 + 1
+    assert rt.assigned
+
+
+def test_no_child_assigned_leaves_the_worker_unassigned() -> None:
+    rt, procs = _processes()
+    procs.take_report(0, {"events_triaged": 0, "assigned": False})
+    assert not rt.assigned
+
+
+def test_lag_merges_the_children_partitions_and_is_unknown_before_any_report() -> None:
+    _rt, procs = _processes()
+    assert procs.lag() is None
+    procs.take_report(0, {"lag": {"t.web/0": 4}})
+    procs.take_report(1, {"lag": None})
+    assert procs.lag() == {"t.web/0": 4}
+    procs.take_report(1, {"lag": {"t.web/1": 0, "t.kiosk/0": 7}})
+    assert procs.lag() == {"t.web/0": 4, "t.web/1": 0, "t.kiosk/0": 7}
+
+
+def test_child_zero_keeps_the_worker_member_name_and_others_get_their_own() -> None:
+    s = Settings(app_id="irl", worker_id="host-6066")
+    assert child_instance(s, 0) == "irl-host-6066"
+    assert child_instance(s, 1) == "irl-host-6066-t1"
+    assert child_instance(s, 2) != child_instance(s, 1)
