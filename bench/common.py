@@ -212,7 +212,11 @@ def ready(port: int, token: str, timeout: float = 3.0) -> tuple[int, dict[str, A
 
 
 def rss_bytes(pid: int, field_name: str = "VmRSS", children: bool = True) -> int:
-    """`field_name` of process `pid` in bytes, plus its child processes' (a worker's triage processes)."""
+    """`field_name` of process `pid` in bytes, plus its triage processes' (`streams.triage_process`).
+
+    Forked children (a snapshot's or a Redis flush's writer) are not added: they share their
+    pages with the worker until either writes, so adding their RSS would count those twice.
+    """
     total = 0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -225,8 +229,15 @@ def rss_bytes(pid: int, field_name: str = "VmRSS", children: bool = True) -> int
     return total
 
 
-def child_pids(pid: int) -> list[int]:
-    """Live child processes of `pid` (from /proc)."""
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def child_pids(pid: int, command: bytes = b"streams.triage_process") -> list[int]:
+    """Live child processes of `pid` whose command line holds `command` (from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -235,7 +246,7 @@ def child_pids(pid: int) -> list[int]:
             after = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(after[1]) == pid and after[0] != "Z":
+        if int(after[1]) == pid and after[0] != "Z" and command in _cmdline(entry):
             found.append(int(entry.name))
     return found
 
