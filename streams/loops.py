@@ -23,7 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 
 from streams.assignor import keep_owner
 from streams.kafka_auth import client_options
@@ -33,7 +33,7 @@ from streams.sequencer import Fenced, LinkRecord, Sequencer
 from streams.settings import Settings
 from streams.triage import Consumed, Triage
 
-__all__ = ["run_sequencer", "run_triage", "sequencer_group", "worker_instance"]
+__all__ = ["run_sequencer", "run_triage", "sequencer_group", "start_client", "worker_instance"]
 
 log = logging.getLogger("irl.worker")
 
@@ -66,6 +66,27 @@ def _consumer(settings: Settings, group: str, **extra: Any) -> AIOKafkaConsumer:
         **client_options(settings),
         **extra,
     )
+
+
+async def start_client(client: Any, what: str, stopping: asyncio.Event, first_delay: float = 0.5) -> bool:
+    """Start an aiokafka client, asking again while no broker answers; False when `stopping` is set first.
+
+    A broker restarting while a stage starts (a triage process starts after its worker) is
+    waited for, as the running stages wait for it, instead of ending the process.
+    """
+    delay = first_delay
+    while not stopping.is_set():
+        try:
+            await client.start()
+            return True
+        except KafkaConnectionError as exc:
+            log.warning("%s: no broker answers (%s); trying again in %.1fs", what, type(exc).__name__, delay)
+            try:
+                await asyncio.wait_for(stopping.wait(), delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, 5.0)
+    return False
 
 
 def _die(what: str, rt: Runtime) -> None:
@@ -139,7 +160,8 @@ class _TriageLoop:
         self.consumer = consumer
         self.rt.lag_sources.append(self.lag)
         consumer.subscribe(list(s.touchpoint_topics().values()), listener=_TriageListener(self))
-        await consumer.start()
+        if not await start_client(consumer, "triage's consumer", self.rt.stopping):
+            return
         done = asyncio.Event()
         self.rt.stages_done.append(done)
         try:

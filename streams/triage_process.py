@@ -40,7 +40,7 @@ from streams.codec import Codecs, use
 from streams.deadletter import DeadLetter
 from streams.kafka_auth import client_options
 from streams.linkbatch import BATCH, KIND_HEADER
-from streams.loops import run_triage, worker_instance
+from streams.loops import run_triage, start_client, worker_instance
 from streams.registry import RegistryError
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -256,7 +256,8 @@ async def _child_main(index: int, parent: int) -> int:
         request_timeout_ms=_REQUEST_TIMEOUT_MS,
         **client_options(settings),
     )
-    await producer.start()
+    if not await start_client(producer, f"triage process {index}'s producer", rt.stopping):
+        return 0
     kafka = TriageKafka(BatchSender(None, producer), settings, rt, codecs)
     triage = Triage(rt, Limits(max_string=settings.max_string), kafka.ports())
     lag_of: list[Any] = []

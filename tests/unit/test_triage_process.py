@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from aiokafka.errors import KafkaConnectionError
+
+from streams import loops
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.triage_process import TriageProcesses, child_instance
@@ -45,3 +50,37 @@ def test_child_zero_keeps_the_worker_member_name_and_others_get_their_own() -> N
     assert child_instance(s, 0) == "irl-host-6066"
     assert child_instance(s, 1) == "irl-host-6066-t1"
     assert child_instance(s, 2) != child_instance(s, 1)
+
+
+class _FlakyClient:
+    """Refuses `refusals` starts as aiokafka does when no broker answers, then starts."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.starts = 0
+
+    async def start(self) -> None:
+        self.starts += 1
+        if self.starts <= self.refusals:
+            raise KafkaConnectionError("Unable to bootstrap")
+
+
+async def test_a_client_is_started_again_until_a_broker_answers() -> None:
+    client = _FlakyClient(refusals=3)
+    assert await loops.start_client(client, "test", asyncio.Event(), first_delay=0.001)
+    assert client.starts == 4
+
+
+async def test_a_stop_ends_the_waiting_for_a_broker() -> None:
+    stopping = asyncio.Event()
+    client = _FlakyClient(refusals=10**6)
+
+    async def stop_soon() -> None:
+        while client.starts < 2:
+            await asyncio.sleep(0.01)
+        stopping.set()
+
+    stopper = asyncio.ensure_future(stop_soon())
+    assert not await asyncio.wait_for(loops.start_client(client, "test", stopping, first_delay=0.001), 10)
+    await stopper
+    assert 2 <= client.starts < 10
