@@ -370,7 +370,13 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             "what is left is our own work in the ordered stage: the resolver, the profiles and confidence of the "
             "customers each window closes, the changelog's and the interactions' Avro (a backlog's Redis writes "
             "run in a forked child). "
-            f"The triage stage alone ran at {st.get('triage_events_per_s', 0):.0f}/s in the same worker"
+            + (
+                f"Triage ran in {st['triage_processes']} process(es) of its own beside the ordered stage "
+                "(`IRL_TRIAGE_PROCESSES`), at "
+                if st.get("triage_processes")
+                else "Triage ran in the worker's process, at "
+            )
+            + f"{st.get('triage_events_per_s', 0):.0f}/s"
             + (
                 f"; the ordered stage alone, on a links log filled first, at {st['ordered_events_per_s']:.0f}/s: "
                 "the ceiling of one deployment, whatever the number of workers."

@@ -322,7 +322,7 @@ def stream_run(
     env = bench_env(prefix)
     r = _r()
     r.flushdb()
-    out: dict[str, Any] = {"workers": n_workers, "prefix": prefix}
+    out: dict[str, Any] = {"workers": n_workers, "prefix": prefix, "triage_processes": _triage_processes(env)}
     try:
         out.update(load(events, prefix, env))
         expected = out["events"]
@@ -360,6 +360,13 @@ def stream_run(
         r.flushdb()
         cleanup(prefix)
     return out
+
+
+def _triage_processes(env: dict[str, str]) -> int:
+    """How many triage processes each worker of `env` runs (its setting, else the default)."""
+    from streams.settings import Settings
+
+    return int(env.get("IRL_TRIAGE_PROCESSES", Settings().triage_processes))
 
 
 def _drive(ws: list[Worker], expected: int, timeout: float, profile_s: int, prefix: str) -> dict[str, Any]:
