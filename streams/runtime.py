@@ -75,5 +75,7 @@ class Runtime:
             "registry_errors": 0,
             #: seconds the single writer has applied nothing while records waited (`streams.stall`)
             "stalled_s": 0.0,
+            #: triage processes of this worker running (`streams.triage_process`)
+            "triage_processes": 0,
             "started_ms": int(time.time() * 1000),
         }

@@ -169,6 +169,7 @@ class TriageProcesses:
             stdout=asyncio.subprocess.PIPE,
         )
         self.procs[index] = proc
+        self.rt.stats["triage_processes"] += 1
         log.info("triage process %d started (pid %d)", index, proc.pid)
         assert proc.stdout is not None
         async for line in proc.stdout:
@@ -179,6 +180,7 @@ class TriageProcesses:
             if isinstance(report, dict):
                 self.take_report(index, report)
         code = await proc.wait()
+        self.rt.stats["triage_processes"] -= 1
         if code == 0 and not self.rt.stopping.is_set():
             # Stopped by a signal sent to the whole process group (a terminal's ^C, a supervisor's
             # stop): the same signal stops the worker a moment later.

@@ -95,6 +95,12 @@ def _worker_metrics(w: _Writer, worker: Mapping[str, Any]) -> None:
         worker.get("redis_child_flushes", 0),
     )
     w.one(
+        "irl_triage_processes",
+        "gauge",
+        "Triage processes of this worker running (IRL_TRIAGE_PROCESSES; 0 when triage runs in its own process).",
+        worker.get("triage_processes", 0),
+    )
+    w.one(
         "irl_writer_stalled_seconds",
         "gauge",
         "Seconds the single writer has applied nothing while records waited (it exits at IRL_STALL_SECONDS).",

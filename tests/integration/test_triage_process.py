@@ -93,7 +93,10 @@ async def test_triage_children_resolve_count_and_die_with_the_worker(
                 return body
             return None
 
-        await wait_for("the children's counts on /ready", counted, 30, worker)
+        body = await wait_for("the children's counts on /ready", counted, 30, worker)
+        assert body["triage_processes"] == 2
+        status, stats = worker.get("/stats")
+        assert status == 200 and stats["worker"]["triage_processes"] == 2
         letters = await read_topic(kafka_bootstrap, settings.topic_deadletter)
         assert [m.key for m in letters] == [b"poison"]
 
