@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from resolver.evidence import Evidence
 from resolver.graph import PERSON, Graph, Node
 from resolver.identifiers import kind_of, mask
-from resolver.names import name_groups, same_person
+from resolver.names import name_groups, one_group, same_person
 from resolver.outcome import Step
 
 __all__ = ["SHARED_LINE", "observe", "people", "person_split", "set_status"]
@@ -62,8 +62,8 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     other solid group links ``key#<label>`` instead. Keys outside the solid groups are not in
     the mapping: their evidence is ambiguous (see `Graph.effective`).
     """
-    if len(names) < 2:
-        return None  # one name key is one group: never split
+    if len(names) < 2 or one_group(names):
+        return None  # one group (most often: one person's spellings): never split
     label = name_groups(names)
     totals: dict[str, int] = {}
     for c, n in names.items():

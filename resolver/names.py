@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 __all__ = [
-    "KEY_JOIN", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "same_person", "weak_key",
+    "KEY_JOIN", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group", "same_person",
+    "weak_key",
 ]  # fmt: skip
 
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only.
@@ -171,6 +172,29 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
                 label[k] = fit
         _transitive(alone, label)
     return label
+
+
+def one_group(keys: Collection[str]) -> bool:
+    """A quick, sufficient test that `name_groups` puts all of `keys` in one group (whatever the weights).
+
+    True when one key of the first tier present (names with a surname, else one-token
+    names, else initials) is `same_person` as every other key: that tier groups around it
+    transitively and every weaker key fits its only group. False says nothing: the keys may
+    still be one group (through a chain of similar names); compute `name_groups` then.
+    """
+    hub = ""
+    hub_tier = 3
+    for k in keys:  # `weak_key`'s tiers, one partition per key
+        first, _, last = k.partition(KEY_JOIN)
+        tier = 2 if len(first) <= 1 else 0 if last else 1
+        if tier < hub_tier:
+            hub, hub_tier = k, tier
+            if tier == 0:
+                break
+    for k in keys:
+        if k != hub and not same_person(hub, k):
+            return False
+    return True
 
 
 def _fit(weak: str, order: list[str], members: Mapping[str, list[str]]) -> str | None:
