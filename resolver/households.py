@@ -48,7 +48,8 @@ def people(sig: list[str]) -> int:
             counts[value[0]] = counts.get(value[0], 0) + 1
     best = max(counts.values(), default=0)
     if len(names) > best:
-        best = max(best, len(set(name_groups(dict.fromkeys(names, 1)).values())))
+        groups = 1 if one_group(names) else len(set(name_groups(dict.fromkeys(names, 1)).values()))
+        best = max(best, groups)
     return best
 
 
@@ -132,7 +133,13 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     if names is None:
         names = node.names = {}
     other = "e" if key[0] == "p" else "p"
-    support = 2 if any(k[0] == other for k in ev.keys) or _own_channel(key, ev) else 1
+    support = 1
+    for k in ev.keys:  # a loop, not any(): no generator per visit
+        if k[0] == other:
+            support = 2
+            break
+    if support == 1 and _own_channel(key, ev):
+        support = 2
     count = names[cls] = names.get(cls, 0) + support
     if g.track:
         g.mark("n/" + key)

@@ -34,7 +34,7 @@ def name_class(name: str | None) -> str | None:
         return None
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
     for token in folded.replace(".", " ").replace(",", " ").split():
-        letters = "".join(ch for ch in token if ch.isalpha())
+        letters = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
         if letters and letters not in _TITLES:
             return letters
     return None
@@ -73,7 +73,8 @@ def _tokens(text: str, *, titles: bool) -> list[str]:
     """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped."""
     tokens: list[str] = []
     for token in text.replace(".", " ").split():
-        letters = "".join(ch for ch in token if ch.isalpha())
+        # Most tokens are letters only: the filter (a generator) is for the others.
+        letters = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
         if letters and (tokens or not titles or letters not in _TITLES):
             tokens.append(letters)
     return tokens
@@ -253,15 +254,20 @@ def names_similar(a: str, b: str) -> bool:
 
 def _within_one_edit(short: str, long_: str) -> bool:
     if len(short) == len(long_):
-        diffs = [i for i, (x, y) in enumerate(zip(short, long_, strict=True)) if x != y]
-        if len(diffs) == 1:
-            return True
+        n = len(short)
+        i = 0
+        while i < n and short[i] == long_[i]:  # the first difference
+            i += 1
+        if i >= n:
+            return False  # equal: not one edit
+        if short[i + 1 :] == long_[i + 1 :]:
+            return True  # one substitution
         # One transposition ("Rvai" / "Ravi") is one slip of the fingers.
         return (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and short[diffs[0]] == long_[diffs[1]]
-            and (short[diffs[1]] == long_[diffs[0]])
+            i + 1 < n
+            and short[i] == long_[i + 1]
+            and short[i + 1] == long_[i]
+            and short[i + 2 :] == long_[i + 2 :]
         )
     i = j = edits = 0
     while i < len(short) and j < len(long_):
