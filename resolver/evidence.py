@@ -163,6 +163,15 @@ class ContentIndex:
         else:
             self.odd[content] = ev
 
+    def added(self, content: Content) -> None:
+        """`set` for a piece just added to the evidence under ``evidence_id(content)``, with `content`.
+
+        Its implicit answer holds already: only an exception left for that content goes.
+        """
+        odd = self.odd
+        if odd:
+            odd.pop(content, None)
+
     def setdefault(self, content: Content, ev: Evidence) -> Evidence:
         """The piece answering for `content`; `ev` from now on when none does."""
         held = self.get(content)

@@ -100,7 +100,11 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
         return None
     regroup = _observe_name(g, key, node, cls, ev)
     if kind == "p" and not node.shared:
-        email = next((k for k in ev.keys if k[0] == "e"), None)
+        email = None
+        for k in ev.keys:  # a loop, not next(generator): this runs for most new evidence
+            if k[0] == "e":
+                email = k
+                break
         if email is not None:
             pairs = node.pairs
             if pairs is None:

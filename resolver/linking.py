@@ -48,7 +48,7 @@ def add(
         return None
     ev = Evidence(vid, eid, at, touchpoint, content[1], name, keys, rejected)
     g.evidence[vid] = ev
-    g.by_content.set(content, ev, vid)
+    g.by_content.added(content)  # `vid` is the digest of `content`: the implicit answer
     _remember(g, eid, at, vid)
     if g.track:
         g.mark("e/" + vid)

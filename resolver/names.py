@@ -192,10 +192,7 @@ def one_group(keys: Collection[str]) -> bool:
             hub, hub_tier = k, tier
             if tier == 0:
                 break
-    for k in keys:
-        if k != hub and not same_person(hub, k):
-            return False
-    return True
+    return all(k == hub or same_person(hub, k) for k in keys)
 
 
 def _fit(weak: str, order: list[str], members: Mapping[str, list[str]]) -> str | None:
@@ -263,12 +260,7 @@ def _within_one_edit(short: str, long_: str) -> bool:
         if short[i + 1 :] == long_[i + 1 :]:
             return True  # one substitution
         # One transposition ("Rvai" / "Ravi") is one slip of the fingers.
-        return (
-            i + 1 < n
-            and short[i] == long_[i + 1]
-            and short[i + 1] == long_[i]
-            and short[i + 2 :] == long_[i + 2 :]
-        )
+        return i + 1 < n and short[i] == long_[i + 1] and short[i + 1] == long_[i] and short[i + 2 :] == long_[i + 2 :]
     i = j = edits = 0
     while i < len(short) and j < len(long_):
         if short[i] != long_[j]:
