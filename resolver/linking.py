@@ -110,7 +110,10 @@ def _new_evidence(g: Graph, ev: Evidence) -> Step:
     pending: list[tuple[str, str]] = []
     new_keys: list[str] = []
     signals = g.signals
-    values = [k for k in keys if k[0] in signals]
+    values: list[str] = []
+    for k in keys:  # a loop, not a comprehension: no function object per event
+        if k[0] in signals:
+            values.append(k)
     if cls is not None and "n" in signals:
         values.append(g.name_signal(cls))
     near_check = False
