@@ -144,7 +144,9 @@ class ContentIndex:
         odd = self.odd
         if odd and content in odd:
             return odd[content]
-        return self._implicit(content, vid)
+        # `_implicit`, inlined: this runs once per event.
+        ev = self.evidence.get(evidence_id(content) if vid is None else vid)
+        return ev if ev is not None and ev.content() == content else None
 
     def __getitem__(self, content: Content) -> Evidence:
         ev = self.get(content)

@@ -32,12 +32,19 @@ def name_class(name: str | None) -> str | None:
     """The first real token of a name, folded to lower-case ASCII letters; None when absent."""
     if not name:
         return None
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    folded = _fold(name)
     for token in folded.replace(".", " ").replace(",", " ").split():
         letters = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
         if letters and letters not in _TITLES:
             return letters
     return None
+
+
+def _fold(name: str) -> str:
+    """`name` in lower-case ASCII: accents dropped (NFKD), letters of other scripts removed."""
+    if name.isascii():
+        return name.lower()  # NFKD leaves ASCII as it is
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
 
 
 def name_parts(name: str | None) -> tuple[str, str | None] | None:
@@ -53,8 +60,9 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     """
     if not name:
         return None
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    folded = _BRACKETS.sub(" ", folded)
+    folded = _fold(name)
+    if "(" in folded or "[" in folded:  # the only way a part in brackets starts
+        folded = _BRACKETS.sub(" ", folded)
     head, comma, tail = folded.partition(",")
     if comma:
         given = _tokens(tail.replace(",", " "), titles=True)
