@@ -92,8 +92,8 @@ def _main_person(names: Mapping[str, int]) -> list[str]:
     """The name keys of the group holding more than half of `names`' weight; [] when none does."""
     if not names:
         return []
-    if one_group(names):
-        return sorted(names)  # one group holds all the weight
+    if one_group(names):  # one group holds all the weight: a majority when there is any
+        return sorted(names) if sum(names.values()) > 0 else []
     label = name_groups(names)
     totals: dict[str, int] = {}
     for key, n in names.items():
