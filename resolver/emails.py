@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from resolver.config import EmailRule
 from resolver.junk import JunkRules
@@ -57,9 +57,11 @@ def _address_of(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
-class Email:
-    """A normalised address. `address` is canonical when valid, else the trimmed lower-case text."""
+class Email(NamedTuple):
+    """A normalised address. `address` is canonical when valid, else the trimmed lower-case text.
+
+    A named tuple, not a frozen dataclass: one is built per new address, and a tuple is built in C.
+    """
 
     address: str
     status: str  # "valid" | "invalid" | "junk"

@@ -144,7 +144,9 @@ class ContentIndex:
         odd = self.odd
         if odd and content in odd:
             return odd[content]
-        return self._implicit(content, vid)
+        # `_implicit`, inlined: this runs once per event.
+        ev = self.evidence.get(evidence_id(content) if vid is None else vid)
+        return ev if ev is not None and ev.content() == content else None
 
     def __getitem__(self, content: Content) -> Evidence:
         ev = self.get(content)
@@ -162,6 +164,15 @@ class ContentIndex:
                 self.odd.pop(content, None)
         else:
             self.odd[content] = ev
+
+    def added(self, content: Content) -> None:
+        """`set` for a piece just added to the evidence under ``evidence_id(content)``, with `content`.
+
+        Its implicit answer holds already: only an exception left for that content goes.
+        """
+        odd = self.odd
+        if odd:
+            odd.pop(content, None)
 
     def setdefault(self, content: Content, ev: Evidence) -> Evidence:
         """The piece answering for `content`; `ev` from now on when none does."""

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from resolver.evidence import Evidence
 from resolver.graph import PERSON, Graph, Node
 from resolver.identifiers import kind_of, mask
-from resolver.names import name_groups, same_person
+from resolver.names import name_groups, one_group, same_person
 from resolver.outcome import Step
 
 __all__ = ["SHARED_LINE", "observe", "people", "person_split", "set_status"]
@@ -48,7 +48,8 @@ def people(sig: list[str]) -> int:
             counts[value[0]] = counts.get(value[0], 0) + 1
     best = max(counts.values(), default=0)
     if len(names) > best:
-        best = max(best, len(set(name_groups(dict.fromkeys(names, 1)).values())))
+        groups = 1 if one_group(names) else len(set(name_groups(dict.fromkeys(names, 1)).values()))
+        best = max(best, groups)
     return best
 
 
@@ -62,8 +63,8 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     other solid group links ``key#<label>`` instead. Keys outside the solid groups are not in
     the mapping: their evidence is ambiguous (see `Graph.effective`).
     """
-    if len(names) < 2:
-        return None  # one name key is one group: never split
+    if len(names) < 2 or one_group(names):
+        return None  # one group (most often: one person's spellings): never split
     label = name_groups(names)
     totals: dict[str, int] = {}
     for c, n in names.items():
@@ -99,7 +100,11 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
         return None
     regroup = _observe_name(g, key, node, cls, ev)
     if kind == "p" and not node.shared:
-        email = next((k for k in ev.keys if k[0] == "e"), None)
+        email = None
+        for k in ev.keys:  # a loop, not next(generator): this runs for most new evidence
+            if k[0] == "e":
+                email = k
+                break
         if email is not None:
             pairs = node.pairs
             if pairs is None:
@@ -132,7 +137,13 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     if names is None:
         names = node.names = {}
     other = "e" if key[0] == "p" else "p"
-    support = 2 if any(k[0] == other for k in ev.keys) or _own_channel(key, ev) else 1
+    support = 1
+    for k in ev.keys:  # a loop, not any(): no generator per visit
+        if k[0] == other:
+            support = 2
+            break
+    if support == 1 and _own_channel(key, ev):
+        support = 2
     count = names[cls] = names.get(cls, 0) + support
     if g.track:
         g.mark("n/" + key)

@@ -78,10 +78,10 @@ class JunkRules:
 
     def phone(self, national: str, e164: str) -> bool:
         """True when the national significant number (digits) or E.164 form is a placeholder."""
-        if len(set(national)) <= 1 or national in _JUNK_PHONE_DIGITS:
+        if _one_char(national) or national in _JUNK_PHONE_DIGITS:
             return True
         # One digit repeated after a single leading digit (9000000000, 9999999990) is typed, not owned.
-        if len(set(national[1:])) <= 1 or len(set(national[:-1])) <= 1:
+        if _one_char(national[1:]) or _one_char(national[:-1]):
             return True
         return bool(self._values or self._patterns) and self._configured(national, e164, e164[1:])
 
@@ -113,9 +113,9 @@ class JunkRules:
         if local in _JUNK_LOCALS or domain in _JUNK_DOMAINS or local.startswith(_JUNK_LOCAL_PREFIXES):
             return True
         label = domain.partition(".")[0]
-        if len(label) > 2 and len(set(label)) == 1:  # xxxx.com, aaa.in: a typed filler, not a provider
+        if len(label) > 2 and _one_char(label):  # xxxx.com, aaa.in: a typed filler, not a provider
             return True
-        if len(set(local.replace(".", ""))) <= 1 and len(local) > 2:
+        if len(local) > 2 and _one_char(local.replace(".", "")):
             return True
         return bool(self._values or self._patterns) and self._configured(address)
 
@@ -125,6 +125,11 @@ class JunkRules:
         if value in _JUNK_SOURCE_IDS:
             return True
         return bool(self._values or self._patterns) and self._configured(value)
+
+
+def _one_char(text: str) -> bool:
+    """True when `text` repeats one character (or is empty): ``len(set(text)) <= 1`` without the set."""
+    return not text or text.count(text[0]) == len(text)
 
 
 def _placeholder(text: str) -> bool:

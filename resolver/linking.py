@@ -48,7 +48,7 @@ def add(
         return None
     ev = Evidence(vid, eid, at, touchpoint, content[1], name, keys, rejected)
     g.evidence[vid] = ev
-    g.by_content.set(content, ev, vid)
+    g.by_content.added(content)  # `vid` is the digest of `content`: the implicit answer
     _remember(g, eid, at, vid)
     if g.track:
         g.mark("e/" + vid)
@@ -110,7 +110,10 @@ def _new_evidence(g: Graph, ev: Evidence) -> Step:
     pending: list[tuple[str, str]] = []
     new_keys: list[str] = []
     signals = g.signals
-    values = [k for k in keys if k[0] in signals]
+    values: list[str] = []
+    for k in keys:  # a loop, not a comprehension: no function object per event
+        if k[0] in signals:
+            values.append(k)
     if cls is not None and "n" in signals:
         values.append(g.name_signal(cls))
     near_check = False

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 __all__ = [
-    "KEY_JOIN", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "same_person", "weak_key",
+    "KEY_JOIN", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group", "same_person",
+    "weak_key",
 ]  # fmt: skip
 
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only.
@@ -31,12 +32,19 @@ def name_class(name: str | None) -> str | None:
     """The first real token of a name, folded to lower-case ASCII letters; None when absent."""
     if not name:
         return None
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    folded = _fold(name)
     for token in folded.replace(".", " ").replace(",", " ").split():
-        letters = "".join(ch for ch in token if ch.isalpha())
+        letters = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
         if letters and letters not in _TITLES:
             return letters
     return None
+
+
+def _fold(name: str) -> str:
+    """`name` in lower-case ASCII: accents dropped (NFKD), letters of other scripts removed."""
+    if name.isascii():
+        return name.lower()  # NFKD leaves ASCII as it is
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
 
 
 def name_parts(name: str | None) -> tuple[str, str | None] | None:
@@ -52,8 +60,9 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     """
     if not name:
         return None
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    folded = _BRACKETS.sub(" ", folded)
+    folded = _fold(name)
+    if "(" in folded or "[" in folded:  # the only way a part in brackets starts
+        folded = _BRACKETS.sub(" ", folded)
     head, comma, tail = folded.partition(",")
     if comma:
         given = _tokens(tail.replace(",", " "), titles=True)
@@ -72,7 +81,8 @@ def _tokens(text: str, *, titles: bool) -> list[str]:
     """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped."""
     tokens: list[str] = []
     for token in text.replace(".", " ").split():
-        letters = "".join(ch for ch in token if ch.isalpha())
+        # Most tokens are letters only: the filter (a generator) is for the others.
+        letters = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
         if letters and (tokens or not titles or letters not in _TITLES):
             tokens.append(letters)
     return tokens
@@ -173,6 +183,31 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
     return label
 
 
+def one_group(keys: Collection[str]) -> bool:
+    """A quick, sufficient test that `name_groups` puts all of `keys` in one group (whatever the weights).
+
+    True when one key of the first tier present (names with a surname, else one-token
+    names, else initials) is `same_person` as every other key: that tier groups around it
+    transitively and every weaker key fits its only group. False says nothing: the keys may
+    still be one group (through a chain of similar names); compute `name_groups` then.
+    """
+    hub = ""
+    hub_tier = 3
+    for k in keys:  # `weak_key`'s tiers, one partition per key
+        first, _, last = k.partition(KEY_JOIN)
+        tier = 2 if len(first) <= 1 else 0 if last else 1
+        if tier < hub_tier:
+            hub, hub_tier = k, tier
+            if tier == 0:
+                break
+    for k in keys:  # a loop, not all(): no generator per call
+        if k != hub and not same_person(hub, k):
+            break
+    else:
+        return True
+    return False
+
+
 def _fit(weak: str, order: list[str], members: Mapping[str, list[str]]) -> str | None:
     """The first group of `order` that weak key `weak` can be one person with; None when none.
 
@@ -229,16 +264,16 @@ def names_similar(a: str, b: str) -> bool:
 
 def _within_one_edit(short: str, long_: str) -> bool:
     if len(short) == len(long_):
-        diffs = [i for i, (x, y) in enumerate(zip(short, long_, strict=True)) if x != y]
-        if len(diffs) == 1:
-            return True
+        n = len(short)
+        i = 0
+        while i < n and short[i] == long_[i]:  # the first difference
+            i += 1
+        if i >= n:
+            return False  # equal: not one edit
+        if short[i + 1 :] == long_[i + 1 :]:
+            return True  # one substitution
         # One transposition ("Rvai" / "Ravi") is one slip of the fingers.
-        return (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and short[diffs[0]] == long_[diffs[1]]
-            and (short[diffs[1]] == long_[diffs[0]])
-        )
+        return i + 1 < n and short[i] == long_[i + 1] and short[i + 1] == long_[i] and short[i + 2 :] == long_[i + 2 :]
     i = j = edits = 0
     while i < len(short) and j < len(long_):
         if short[i] != long_[j]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from resolver.names import KEY_JOIN, name_groups, same_person
+from resolver.names import KEY_JOIN, name_groups, one_group, same_person
 
 __all__ = ["NEAR_RULE", "NearIndex", "near_allowed", "phone_neighbours", "phones_near"]
 
@@ -92,6 +92,8 @@ def _main_person(names: Mapping[str, int]) -> list[str]:
     """The name keys of the group holding more than half of `names`' weight; [] when none does."""
     if not names:
         return []
+    if one_group(names):  # one group holds all the weight: a majority when there is any
+        return sorted(names) if sum(names.values()) > 0 else []
     label = name_groups(names)
     totals: dict[str, int] = {}
     for key, n in names.items():

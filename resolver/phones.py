@@ -29,7 +29,7 @@ defers to the library, so the result never depends on which path ran.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import phonenumbers
 
@@ -54,9 +54,11 @@ _LIST = re.compile(r"\s*[/,;|]\s*|\s+or\s+", re.IGNORECASE)
 _FLOAT = re.compile(r"\s*(\+?\d{7,})\.0+\s*")
 
 
-@dataclass(frozen=True, slots=True)
-class Phone:
-    """A normalised phone. `e164` is ``+`` and digits when parseable, else the canonical key."""
+class Phone(NamedTuple):
+    """A normalised phone. `e164` is ``+`` and digits when parseable, else the canonical key.
+
+    A named tuple, not a frozen dataclass: one is built per new number, and a tuple is built in C.
+    """
 
     e164: str
     status: str  # "valid" | "invalid" | "junk"
@@ -98,7 +100,8 @@ def canonical_digits(raw: str, international_prefix: str = "00") -> str:
 
 def _canonical(number: str, international_prefix: str) -> str:
     """`canonical_digits` of a text without an extension."""
-    text = _NOT_DIGITS.sub("", number)
+    # Digits alone (``\d`` is Unicode category Nd, as `str.isdecimal`) need no substitution.
+    text = number if number.isdecimal() else _NOT_DIGITS.sub("", number)
     plus = text.startswith("+")
     digits = text.replace("+", "")
     if not plus and international_prefix and digits.startswith(international_prefix):
@@ -240,7 +243,12 @@ class PhoneNormaliser:
     def _fast_valid(self, national: str) -> bool:
         if len(national) not in self._lengths or not self._general.fullmatch(national):
             return False
-        return any(pattern.fullmatch(national) for pattern in self._types)
+        for pattern in self._types:  # a loop, not any(): no generator per number
+            if pattern.fullmatch(national):
+                break
+        else:
+            return False
+        return True
 
     def _slow(self, key: str) -> Phone:
         try:

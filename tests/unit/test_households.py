@@ -189,3 +189,30 @@ def test_a_stray_name_does_not_block_a_near_phone() -> None:
     ]
     parts = every_order(events)
     assert any({"w1", "k3"} <= p for p in parts), parts
+
+
+_TOKENS = ["a", "asha", "asah", "ash", "rao", "r", "ravi", "rvai", "kumar", "kumr", "shah", "s", "vikram", "v"]
+
+
+def test_one_group_never_claims_one_group_for_two() -> None:
+    """`one_group` is a sufficient test: when it says one group, `name_groups` agrees, whatever the weights."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from resolver.names import KEY_JOIN, one_group
+
+    key = st.builds(
+        lambda f, last: f if last is None else f + KEY_JOIN + last,
+        st.sampled_from([t for t in _TOKENS if t]),
+        st.none() | st.sampled_from([t for t in _TOKENS if len(t) > 1]),
+    )
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.dictionaries(key, st.integers(1, 5), min_size=1, max_size=5))
+    def check(weights: dict[str, int]) -> None:
+        if one_group(weights):
+            assert len(set(name_groups(weights).values())) == 1
+
+    check()
+    assert one_group({"asha_rao": 1, "rao_asha": 2, "a_rao": 1, "asha": 1})
+    assert not one_group({"asha_rao": 1, "ravi_shah": 1})
