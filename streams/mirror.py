@@ -33,6 +33,9 @@ _MAX_PENDING = 20_000
 #: Customers noted at a flush from which a forked child writes them (`RedisMirror.fork_at`).
 FORK_AT = 1_000
 
+#: After a forked flush ended, the next one waits this many times as long as it took (`RedisMirror.fork_gap`).
+FORK_GAP = 2.0
+
 
 def _profiles(pipeline: Pipeline, cids: set[str]) -> dict[str, dict[str, Any] | None]:
     """The read-model records of `cids` (None: the customer is gone), in id order."""
@@ -47,10 +50,21 @@ def _profiles(pipeline: Pipeline, cids: set[str]) -> dict[str, dict[str, Any] | 
 class RedisMirror:
     """Writes the ordered stage's customers to Redis; `rt.redis_offset` is the links offset Redis holds."""
 
-    def __init__(self, rt: Runtime, settings: Settings, interval_s: float = 0.5, fork_at: int | None = FORK_AT) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        settings: Settings,
+        interval_s: float = 0.5,
+        fork_at: int | None = FORK_AT,
+        fork_gap: float = FORK_GAP,
+    ) -> None:
         self.rt = rt
         #: customers noted from which a flush is written by a forked child (None: never)
         self.fork_at = fork_at
+        #: a forked flush starts no sooner than this many times the last one's duration after it ended
+        self.fork_gap = fork_gap
+        self._fork_started = 0.0
+        self._fork_resume_at = 0.0
         #: (pid, links offset) of the child writing a flush
         self._child: tuple[int, int] | None = None
         self.settings = settings
@@ -121,12 +135,19 @@ class RedisMirror:
     def _clear(self) -> None:
         self._touched, self._removed, self._forget, self._offset = set(), {}, [], None
 
-    async def flush(self) -> None:
+    def pending(self) -> bool:
+        """Changes noted and not yet in Redis, or a child still writing some."""
+        return bool(self._touched or self._removed or self._forget) or self._child is not None
+
+    async def flush(self, force: bool = False) -> None:
         """Write every customer noted since the last flush, on top of the offset Redis holds.
 
         Many customers (a backlog) are written by a forked child while the stage goes on
         (`_fork`); until it ends, nothing else is written and the customers noted meanwhile
-        wait for the next flush.
+        wait for the next flush. The next forked flush waits `fork_gap` times as long as the
+        last one took (unless `force`, or `_MAX_PENDING` customers wait): a backlog's Redis
+        writes then take about a third of a core at most, not all of one, and a customer
+        touched again meanwhile is built and written once.
         """
         self._flushed_at = time.monotonic()
         if self._reap():
@@ -140,7 +161,10 @@ class RedisMirror:
         if rt.redis_offset is None:
             self._clear()  # Redis is behind or unreachable: `check` rebuilds it on the next tick
             return
-        if self.fork_at is not None and len(self._touched) + len(self._removed) >= self.fork_at:
+        noted = len(self._touched) + len(self._removed)
+        if self.fork_at is not None and noted >= self.fork_at:
+            if not force and noted < _MAX_PENDING and time.monotonic() < self._fork_resume_at:
+                return  # the last child's pause: these customers wait for a later flush
             try:
                 self._fork(pipeline, rt.redis_offset, offset)
                 return
@@ -187,6 +211,7 @@ class RedisMirror:
                 os._exit(code)
         self._clear()
         self._child = (pid, offset)
+        self._fork_started = time.monotonic()
         self.rt.stats["redis_child_flushes"] += 1
 
     async def _wait(self) -> None:
@@ -203,6 +228,8 @@ class RedisMirror:
         if done == 0:
             return True
         self._child = None
+        now = time.monotonic()
+        self._fork_resume_at = now + self.fork_gap * (now - self._fork_started)
         code = os.waitstatus_to_exitcode(status)
         if code == 0:
             self.rt.redis_offset = offset
@@ -223,10 +250,10 @@ class RedisMirror:
         rt = self.rt
         if rt.pipeline is None or (rt.applied_offset < self._skip_until and not force):
             return  # none yet, or still applying steps that Redis already holds
-        await self.flush()
-        if self._child is not None:
+        await self.flush(force)
+        if self.pending():
             if not force:
-                return  # a child writes Redis: its offset says nothing until it ends
+                return  # a child writes Redis, or customers wait for the next: its offset says nothing yet
             await self._wait()
         try:
             model = self._model()

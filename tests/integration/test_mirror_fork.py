@@ -44,13 +44,16 @@ async def _read(url: str) -> dict[str, Any]:
         await model.close()
 
 
-async def _settle(mirror: RedisMirror) -> None:
-    """Ticks until no child writes after one: what a quiet stage's next ticks do."""
-    for _ in range(10):
+async def _settle(mirror: RedisMirror, timeout: float = 30.0) -> None:
+    """Ticks until nothing is left to write (a child's pause included): what a quiet stage's next ticks do."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
         await mirror._wait()
         await mirror.check(False)
-        if mirror._child is None:
+        if not mirror.pending():
             return
+        await asyncio.sleep(0.01)
     raise AssertionError("the mirror kept forking with nothing new to write")
 
 
@@ -125,3 +128,39 @@ def test_a_flush_that_cannot_fork_is_written_in_process(redis_url: str, monkeypa
     assert rt.stats["redis_child_flushes"] == 0 and rt.stats["redis_rebuilds"] == 1
     assert got["offset"] == len(log) - 1
     assert got["profiles"] == dict(pipeline.mirror_records())
+
+
+def test_a_forked_flush_pauses_the_next_and_redis_claims_nothing_meanwhile(redis_url: str) -> None:
+    log = links_log(3)
+    rt, mirror, pipeline = _stage(redis_url, fork_at=1)
+    mirror.fork_gap = 1e6  # the pause after the first child lasts the whole test
+
+    async def scenario() -> None:
+        await mirror.resume(-1)
+        half = len(log) // 2
+        for rec in log[:half]:
+            for step in steps_of(pipeline, [rec]):
+                await mirror.step(step)
+            rt.applied_offset = rec.offset
+        await mirror._wait()
+        written = rt.redis_offset
+        assert written is not None and rt.stats["redis_child_flushes"] == 1
+        for rec in log[half:]:
+            for step in steps_of(pipeline, [rec]):
+                await mirror.step(step)
+            rt.applied_offset = rec.offset
+            await mirror.check(False)
+        # Paused: the customers noted since wait, and Redis still says the offset it holds.
+        assert mirror.pending() and mirror._child is None
+        assert rt.stats["redis_child_flushes"] == 1
+        assert (await _read(redis_url))["offset"] == written < rt.applied_offset
+        mirror.fork_gap = 0.0
+        mirror._fork_resume_at = 0.0
+        await _settle(mirror)
+        assert rt.stats["redis_child_flushes"] == 2, "the customers that waited went in one flush"
+
+    asyncio.run(scenario())
+    assert rt.stats["redis_rebuilds"] == 1
+    got = asyncio.run(_read(redis_url))
+    assert got["offset"] == len(log) - 1
+    assert got["profiles"] == dict(pipeline.mirror_records()) and got["profiles"]
