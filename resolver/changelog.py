@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from resolver.batching import PendingWindow
 from resolver.window import Window
 
-__all__ = ["Changelog", "CustomerView", "change_id"]
+__all__ = ["Changelog", "CustomerView", "canonical_text", "change_id"]
 
 _PREFIX = "v:"
 
@@ -94,9 +95,95 @@ _PROFILE_FIELDS = tuple(k for k in _FIELDS if k in _EMPTY and k not in ("survivo
 
 
 def change_id(record: Mapping[str, Any]) -> str:
-    """Deterministic id of a record: a hash of every field but ``change_id``."""
-    text = _ENCODE({k: record[k] for k in _HASHED})
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """Deterministic id of a record: a hash of every field but ``change_id``.
+
+    The hashed text is `_ENCODE` of those fields (`canonical_text`).
+    """
+    return hashlib.sha256(canonical_text(record).encode()).hexdigest()[:32]
+
+
+def canonical_text(record: Mapping[str, Any]) -> str:
+    """`_ENCODE` of every field but ``change_id``, written directly when the values have the usual types.
+
+    The same text, character for character (tests/unit/test_changelog_text.py): strings through
+    json's own string encoder, ints and finite floats by their ``repr`` as json writes them,
+    keys in sorted order. Any other value (a bool, a NaN, a dict of other keys, ...) takes
+    `_ENCODE`.
+    """
+    try:
+        return _direct(record)
+    except _Unusual:
+        return _ENCODE({k: record[k] for k in _HASHED})
+
+
+class _Unusual(Exception):
+    """A value `_direct` leaves to the json encoder."""
+
+
+_STR = json.encoder.encode_basestring  # what `_ENCODE` writes a str with (ensure_ascii=False)
+_SOURCE_KEYS = frozenset(("source_id", "touchpoint"))
+
+
+def _strs(items: Any) -> str:
+    kind = type(items)
+    if kind is not list and kind is not tuple:
+        raise _Unusual
+    if not items:
+        return "[]"
+    for x in items:
+        if type(x) is not str:
+            raise _Unusual
+    return "[" + ",".join(map(_STR, items)) + "]"
+
+
+def _int(v: Any) -> str:
+    if type(v) is not int:
+        raise _Unusual
+    return int.__repr__(v)
+
+
+def _opt_int(v: Any) -> str:
+    return "null" if v is None else _int(v)
+
+
+def _opt_str(v: Any) -> str:
+    if v is None:
+        return "null"
+    if type(v) is not str:
+        raise _Unusual
+    return _STR(v)
+
+
+def _sources(items: Any) -> str:
+    kind = type(items)
+    if kind is not list and kind is not tuple:
+        raise _Unusual
+    parts = []
+    for d in items:
+        if type(d) is not dict or d.keys() != _SOURCE_KEYS:
+            raise _Unusual
+        parts.append(f'{{"source_id":{_opt_str(d["source_id"])},"touchpoint":{_opt_str(d["touchpoint"])}}}')
+    return "[" + ",".join(parts) + "]"
+
+
+def _direct(r: Mapping[str, Any]) -> str:
+    """The canonical text of a record whose values have the usual types; raises `_Unusual` otherwise."""
+    confidence = r["confidence"]
+    if type(confidence) is not float or not math.isfinite(confidence):
+        raise _Unusual
+    change = r["change"]
+    if type(change) is not str:
+        raise _Unusual
+    return (
+        f'{{"change":{_STR(change)},"confidence":{float.__repr__(confidence)},'
+        f'"confidence_reasons":{_strs(r["confidence_reasons"])},"customer_id":{_opt_str(r["customer_id"])},'
+        f'"emails":{_strs(r["emails"])},"event_count":{_int(r["event_count"])},'
+        f'"first_seen":{_opt_int(r["first_seen"])},"last_seen":{_opt_int(r["last_seen"])},'
+        f'"merged_from":{_strs(r["merged_from"])},"name":{_opt_str(r["name"])},"phones":{_strs(r["phones"])},'
+        f'"source_ids":{_sources(r["source_ids"])},"survivor_id":{_opt_str(r["survivor_id"])},'
+        f'"touchpoints":{_strs(r["touchpoints"])},"version":{_int(r["version"])},'
+        f'"window_end":{_int(r["window_end"])},"window_start":{_int(r["window_start"])}}}'
+    )
 
 
 class Changelog:
