@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from resolver.batching import PendingWindow
+from resolver.profile import Profile
 from resolver.window import Window
 
 __all__ = ["Changelog", "CustomerView", "canonical_text", "change_id"]
@@ -217,43 +218,29 @@ class Changelog:
         (cheap, and sent again later); no profile is built, nothing is hashed.
         """
         w = chunk.window
+        versions = self._versions
         absorbed_into: dict[str, list[str]] = {}
-        for gone in () if quiet else sorted(set(window_absorbed) | set(chunk.absorbed)):
-            survivor = view.current_id(gone)
-            if survivor is not None and self.version(gone) > 0:
-                absorbed_into.setdefault(survivor, []).append(gone)
+        if not quiet and (window_absorbed or chunk.absorbed):
+            for gone in sorted(set(window_absorbed) | set(chunk.absorbed)):
+                survivor = view.current_id(gone)
+                if survivor is not None and versions.get(gone, 0) > 0:
+                    absorbed_into.setdefault(survivor, []).append(gone)
 
         records: list[dict[str, Any]] = []
-        ids = sorted(chunk.touched | chunk.created | set(chunk.absorbed) | chunk.erased | chunk.split)
-        for cid in ids:
+        ids = chunk.touched | chunk.created
+        if chunk.absorbed or chunk.erased or chunk.split:
+            ids = ids | set(chunk.absorbed) | chunk.erased | chunk.split
+        for cid in sorted(ids):
             current = view.current_id(cid)
-            base: dict[str, Any] = {"customer_id": cid, "window_start": w.start, "window_end": w.end}
-            if cid in chunk.erased and current is None:
-                if self.version(cid) == 0:
-                    continue
-                rec = {**base, **_EMPTY, "change": "ERASED"}
-            elif current is not None and current != cid:
-                if self.version(cid) == 0:
-                    continue  # the CRM never saw this id
+            if current == cid:  # live (the usual case; erased ids are live again if so)
                 if quiet:
-                    self._next(cid)
+                    self._next(cid)  # it has a profile (`CustomerView`), so `build` makes a record
                     continue
-                rec = {**base, **_EMPTY, "change": "ABSORBED", "survivor_id": current}
-            elif current is None:
-                if self.version(cid) == 0:
-                    continue  # unknown id: nothing to say
-                # Seen by the CRM, and its chain ends in an erasure (absorbed into a customer erased
-                # in this same window): its last record must not be one with personal data.
-                rec = {**base, **_EMPTY, "change": "ERASED"}
-            elif quiet:
-                self._next(cid)  # live: it has a profile (`CustomerView`), so `build` makes a record
-                continue
-            else:
                 profile = view.profile(cid)
                 if profile is None:
                     continue
                 merged_from = absorbed_into.get(cid, [])
-                if self.version(cid) == 0:
+                if versions.get(cid, 0) == 0:
                     change = "CREATED"
                 elif merged_from:
                     change = "MERGED"
@@ -261,26 +248,67 @@ class Changelog:
                     change = "SPLIT"
                 else:
                     change = "UPDATED"
-                records.append(self._live(cid, change, merged_from, profile.to_record(), w))
+                records.append(self._live(cid, change, merged_from, profile, w))
                 continue
-            rec["version"] = self._next(cid)
-            rec["change_id"] = ""
-            ordered = {k: rec[k] for k in _FIELDS}
-            ordered["change_id"] = change_id(ordered)
-            records.append(ordered)
+            rec = self._gone(cid, current, quiet, w)
+            if rec is not None:
+                records.append(rec)
         return records
 
-    def _live(
-        self, cid: str, change: str, merged_from: list[str], data: Mapping[str, Any], w: Window
-    ) -> dict[str, Any]:
+    def _gone(self, cid: str, current: str | None, quiet: bool, w: Window) -> dict[str, Any] | None:
+        """The record of an id that is no longer live: ``ERASED`` (``current`` None) or ``ABSORBED``; None: no record.
+
+        An id the CRM never saw (version 0) gets none; ``quiet``: only the ``ERASED`` ones are built.
+        """
+        if self._versions.get(cid, 0) == 0:
+            # Erased or absorbed before the CRM saw it, or unknown: nothing to say.
+            return None
+        base: dict[str, Any] = {"customer_id": cid, "window_start": w.start, "window_end": w.end}
+        if current is None:
+            # Erased, or seen by the CRM and its chain ends in an erasure (absorbed into a customer
+            # erased in this same window): its last record must not be one with personal data.
+            rec = {**base, **_EMPTY, "change": "ERASED"}
+        elif quiet:
+            self._next(cid)
+            return None
+        else:
+            rec = {**base, **_EMPTY, "change": "ABSORBED", "survivor_id": current}
+        rec["version"] = self._next(cid)
+        rec["change_id"] = ""
+        ordered = {k: rec[k] for k in _FIELDS}
+        ordered["change_id"] = change_id(ordered)
+        return ordered
+
+    def _live(self, cid: str, change: str, merged_from: list[str], profile: _Profile, w: Window) -> dict[str, Any]:
         """The record of a live customer, in `_FIELDS` order: its profile's fields, else `_EMPTY`'s.
 
-        Built in one pass (this runs once per customer of every window).
+        Built in one pass (this runs once per customer of every window); a `Profile` is read
+        directly, anything else through its ``to_record()``.
         """
-        rec: dict[str, Any] = {"customer_id": cid, "change": change, "survivor_id": None, "merged_from": merged_from}
-        get = data.get
-        for k in _PROFILE_FIELDS:
-            rec[k] = get(k, _EMPTY[k])
+        rec: dict[str, Any]
+        if type(profile) is Profile:
+            p: Profile = profile
+            rec = {
+                "customer_id": cid,
+                "change": change,
+                "survivor_id": None,
+                "merged_from": merged_from,
+                "phones": list(p.phones),
+                "emails": list(p.emails),
+                "source_ids": [{"touchpoint": t, "source_id": s} for t, s in p.source_ids],
+                "name": p.name,
+                "first_seen": p.first_seen,
+                "last_seen": p.last_seen,
+                "event_count": p.event_count,
+                "touchpoints": list(p.touchpoints),
+                "confidence": p.confidence,
+                "confidence_reasons": list(p.confidence_reasons),
+            }
+        else:
+            rec = {"customer_id": cid, "change": change, "survivor_id": None, "merged_from": merged_from}
+            get = profile.to_record().get
+            for k in _PROFILE_FIELDS:
+                rec[k] = get(k, _EMPTY[k])
         rec["version"] = self._next(cid)
         rec["change_id"] = ""
         rec["window_start"] = w.start
