@@ -187,6 +187,55 @@ def _direct(r: Mapping[str, Any]) -> str:
     )
 
 
+#: JSON texts of the tuples profiles share from one record to the next (phones, reasons, sources):
+#: the same tuple objects until the customer's summary moves. Cleared when full.
+_TEXTS: dict[tuple[Any, ...], str] = {}
+_SOURCE_TEXTS: dict[tuple[Any, ...], str] = {}
+_TEXTS_MAX = 1 << 16
+
+
+def _tuple_text(items: Any, memo: dict[tuple[Any, ...], str], encode: Any) -> str:
+    """``encode(items)`` for a tuple, memoised by value (a tuple of the usual types only; else `_Unusual`)."""
+    if type(items) is not tuple:
+        raise _Unusual
+    try:
+        text = memo.get(items)
+    except TypeError:  # an unhashable item: not a usual value
+        raise _Unusual from None
+    if text is None:
+        text = encode(items)  # checks every item's type
+        if len(memo) >= _TEXTS_MAX:
+            memo.clear()
+        memo[items] = text
+    return text
+
+
+def _sources_of_pairs(pairs: tuple[Any, ...]) -> str:
+    """The text of ``source_ids`` from a profile's ``(touchpoint, source_id)`` pairs."""
+    for pair in pairs:
+        if type(pair) is not tuple or len(pair) != 2:
+            raise _Unusual
+    return _sources([{"touchpoint": t, "source_id": s} for t, s in pairs])
+
+
+def _profile_text(p: Profile, cid: str, change: str, merged_from: list[str], version: int, w: Window) -> str:
+    """`canonical_text` of `Changelog._live`'s record of ``p``, read from the profile; `_Unusual` for unusual types."""
+    confidence = p.confidence
+    if type(confidence) is not float or not math.isfinite(confidence):
+        raise _Unusual
+    return (
+        f'{{"change":{_STR(change)},"confidence":{float.__repr__(confidence)},'
+        f'"confidence_reasons":{_tuple_text(p.confidence_reasons, _TEXTS, _strs)},'
+        f'"customer_id":{_opt_str(cid)},"emails":{_tuple_text(p.emails, _TEXTS, _strs)},'
+        f'"event_count":{_int(p.event_count)},"first_seen":{_opt_int(p.first_seen)},'
+        f'"last_seen":{_opt_int(p.last_seen)},"merged_from":{_strs(merged_from)},"name":{_opt_str(p.name)},'
+        f'"phones":{_tuple_text(p.phones, _TEXTS, _strs)},'
+        f'"source_ids":{_tuple_text(p.source_ids, _SOURCE_TEXTS, _sources_of_pairs)},"survivor_id":null,'
+        f'"touchpoints":{_tuple_text(p.touchpoints, _TEXTS, _strs)},"version":{_int(version)},'
+        f'"window_end":{_int(w.end)},"window_start":{_int(w.start)}}}'
+    )
+
+
 class Changelog:
     """Published versions per customer id; builds batch records. One owner."""
 
@@ -309,11 +358,19 @@ class Changelog:
             get = profile.to_record().get
             for k in _PROFILE_FIELDS:
                 rec[k] = get(k, _EMPTY[k])
-        rec["version"] = self._next(cid)
+        rec["version"] = version = self._next(cid)
         rec["change_id"] = ""
         rec["window_start"] = w.start
         rec["window_end"] = w.end
-        rec["change_id"] = change_id(rec)
+        text = None
+        if type(profile) is Profile:
+            try:
+                text = _profile_text(profile, cid, change, merged_from, version, w)
+            except _Unusual:
+                pass
+        if text is None:
+            text = canonical_text(rec)
+        rec["change_id"] = hashlib.sha256(text.encode()).hexdigest()[:32]
         return rec
 
     # -- persistence --------------------------------------------------------------------------
