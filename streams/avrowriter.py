@@ -48,6 +48,23 @@ def _long(value: int, out: bytearray) -> None:
     out.append(n)
 
 
+#: Encodings of longs of 64 and more (and negative ones) seen lately: the times a record carries
+#: (window bounds, first seen) repeat from one record to the next. Cleared when full.
+_LONGS: dict[int, bytes] = {}
+_LONGS_MAX = 1 << 16
+
+
+def _long_bytes(value: int) -> bytes:
+    """The zig-zag varint of an int (`_long`'s bytes), memoised in `_LONGS`; `Unhandled` out of range."""
+    out = bytearray()
+    _long(value, out)
+    data = bytes(out)
+    if len(_LONGS) >= _LONGS_MAX:
+        _LONGS.clear()
+    _LONGS[value] = data
+    return data
+
+
 def _write_long(value: Any, out: bytearray) -> None:
     if type(value) is not int:
         raise Unhandled
@@ -235,7 +252,14 @@ class _Source:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.env: dict[str, Any] = {"Unhandled": Unhandled, "_long": _long, "SMALL": _SMALL, "DOUBLE": _DOUBLE}
+        self.env: dict[str, Any] = {
+            "Unhandled": Unhandled,
+            "_long": _long,
+            "_long_bytes": _long_bytes,
+            "LONGS": _LONGS,
+            "SMALL": _SMALL,
+            "DOUBLE": _DOUBLE,
+        }
         self.named: dict[str, Writer] = {}
         self._n = 0
 
@@ -271,7 +295,7 @@ def _gen(src: _Source, node: Any, depth: int, v: str) -> None:
             _gen_string(src, depth, v)
         elif node == "long":
             src.emit(depth, f"if type({v}) is not int:", "    raise Unhandled", f"if 0 <= {v} < 64:")
-            src.emit(depth, f"    out += SMALL[{v}]", "else:", f"    _long({v}, out)")
+            src.emit(depth, f"    out += SMALL[{v}]", "else:", f"    out += LONGS.get({v}) or _long_bytes({v})")
         elif node == "double":
             src.emit(depth, f"if type({v}) is not float:", "    raise Unhandled", f"out += DOUBLE({v})")
         elif node == "null":
