@@ -27,8 +27,9 @@ drain and `Batcher.restore()` rebuilds an equal batcher from them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from resolver.window import Window, window_of
 
@@ -82,6 +83,7 @@ class Batcher:
         self._pending: dict[int, PendingWindow] = {}
         #: the records changed since the last `drain_changes` (none kept without `track_changes`)
         self._dirty: set[object] = set() if track_changes else _Untracked()
+        self._tracked = track_changes
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -160,8 +162,8 @@ class Batcher:
     ) -> Window:
         """Record the effects of one step that happened at ``event_ms``; return the window they went to."""
         start = self._target_start(event_ms)
-        touched, created, absorbed = list(touched), list(created), list(absorbed)
-        erased, split = list(erased), list(split)
+        touched, created, absorbed = _seq(touched), _seq(created), _seq(absorbed)
+        erased, split = _seq(erased), _seq(split)
         if not (touched or created or absorbed or erased or split):
             return self._target_window(start)
         pw = self._pending.get(start)
@@ -170,6 +172,18 @@ class Batcher:
             pw = self._pending[start] = PendingWindow(Window(start, start + self.size_ms))
             dirty.add((start, "w", ""))
         pw.order = None  # what is left to take may change
+        if not self._tracked:  # the same sets, without a record of each change
+            if touched:
+                pw.touched.update(touched)
+            if created:
+                pw.created.update(created)
+            if erased:
+                pw.erased.update(erased)
+            if split:
+                pw.split.update(split)
+            if absorbed:
+                pw.absorbed.update(absorbed)
+            return pw.window
         for kind, ids in (("t", touched), ("c", created), ("e", erased), ("s", split)):
             if not ids:
                 continue
@@ -248,6 +262,12 @@ class Batcher:
         start = pw.window.start
         dirty = self._dirty
         tracked = not isinstance(dirty, _Untracked)
+        if not tracked and not pw.absorbed:  # the usual case: the sets change hands, nothing to record
+            chunk.touched, pw.touched = pw.touched, chunk.touched
+            chunk.created, pw.created = pw.created, chunk.created
+            chunk.erased, pw.erased = pw.erased, chunk.erased
+            chunk.split, pw.split = pw.split, chunk.split
+            return chunk
         for kind, attr in _KINDS.items():
             bucket: set[str] = getattr(pw, attr)
             if bucket:
@@ -359,3 +379,9 @@ class Batcher:
 
 
 _KINDS = {"t": "touched", "c": "created", "e": "erased", "s": "split"}
+
+
+def _seq(items: Iterable[Any]) -> Sequence[Any]:
+    """``items`` as a sequence (a tuple or list as it is: `record` reads each argument twice)."""
+    kind = type(items)
+    return items if kind is tuple or kind is list else list(items)  # type: ignore[return-value]

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from resolver.batching import PendingWindow
+from resolver.profile import Profile
 from resolver.window import Window
 
-__all__ = ["Changelog", "CustomerView", "change_id"]
+__all__ = ["Changelog", "CustomerView", "canonical_text", "change_id"]
 
 _PREFIX = "v:"
 
@@ -94,9 +96,144 @@ _PROFILE_FIELDS = tuple(k for k in _FIELDS if k in _EMPTY and k not in ("survivo
 
 
 def change_id(record: Mapping[str, Any]) -> str:
-    """Deterministic id of a record: a hash of every field but ``change_id``."""
-    text = _ENCODE({k: record[k] for k in _HASHED})
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """Deterministic id of a record: a hash of every field but ``change_id``.
+
+    The hashed text is `_ENCODE` of those fields (`canonical_text`).
+    """
+    return hashlib.sha256(canonical_text(record).encode()).hexdigest()[:32]
+
+
+def canonical_text(record: Mapping[str, Any]) -> str:
+    """`_ENCODE` of every field but ``change_id``, written directly when the values have the usual types.
+
+    The same text, character for character (tests/unit/test_changelog_text.py): strings through
+    json's own string encoder, ints and finite floats by their ``repr`` as json writes them,
+    keys in sorted order. Any other value (a bool, a NaN, a dict of other keys, ...) takes
+    `_ENCODE`.
+    """
+    try:
+        return _direct(record)
+    except _Unusual:
+        return _ENCODE({k: record[k] for k in _HASHED})
+
+
+class _Unusual(Exception):
+    """A value `_direct` leaves to the json encoder."""
+
+
+_STR = json.encoder.encode_basestring  # what `_ENCODE` writes a str with (ensure_ascii=False)
+_SOURCE_KEYS = frozenset(("source_id", "touchpoint"))
+
+
+def _strs(items: Any) -> str:
+    kind = type(items)
+    if kind is not list and kind is not tuple:
+        raise _Unusual
+    if not items:
+        return "[]"
+    for x in items:
+        if type(x) is not str:
+            raise _Unusual
+    return "[" + ",".join(map(_STR, items)) + "]"
+
+
+def _int(v: Any) -> str:
+    if type(v) is not int:
+        raise _Unusual
+    return int.__repr__(v)
+
+
+def _opt_int(v: Any) -> str:
+    return "null" if v is None else _int(v)
+
+
+def _opt_str(v: Any) -> str:
+    if v is None:
+        return "null"
+    if type(v) is not str:
+        raise _Unusual
+    return _STR(v)
+
+
+def _sources(items: Any) -> str:
+    kind = type(items)
+    if kind is not list and kind is not tuple:
+        raise _Unusual
+    parts = []
+    for d in items:
+        if type(d) is not dict or d.keys() != _SOURCE_KEYS:
+            raise _Unusual
+        parts.append(f'{{"source_id":{_opt_str(d["source_id"])},"touchpoint":{_opt_str(d["touchpoint"])}}}')
+    return "[" + ",".join(parts) + "]"
+
+
+def _direct(r: Mapping[str, Any]) -> str:
+    """The canonical text of a record whose values have the usual types; raises `_Unusual` otherwise."""
+    confidence = r["confidence"]
+    if type(confidence) is not float or not math.isfinite(confidence):
+        raise _Unusual
+    change = r["change"]
+    if type(change) is not str:
+        raise _Unusual
+    return (
+        f'{{"change":{_STR(change)},"confidence":{float.__repr__(confidence)},'
+        f'"confidence_reasons":{_strs(r["confidence_reasons"])},"customer_id":{_opt_str(r["customer_id"])},'
+        f'"emails":{_strs(r["emails"])},"event_count":{_int(r["event_count"])},'
+        f'"first_seen":{_opt_int(r["first_seen"])},"last_seen":{_opt_int(r["last_seen"])},'
+        f'"merged_from":{_strs(r["merged_from"])},"name":{_opt_str(r["name"])},"phones":{_strs(r["phones"])},'
+        f'"source_ids":{_sources(r["source_ids"])},"survivor_id":{_opt_str(r["survivor_id"])},'
+        f'"touchpoints":{_strs(r["touchpoints"])},"version":{_int(r["version"])},'
+        f'"window_end":{_int(r["window_end"])},"window_start":{_int(r["window_start"])}}}'
+    )
+
+
+#: JSON texts of the tuples profiles share from one record to the next (phones, reasons, sources):
+#: the same tuple objects until the customer's summary moves. Cleared when full.
+_TEXTS: dict[tuple[Any, ...], str] = {}
+_SOURCE_TEXTS: dict[tuple[Any, ...], str] = {}
+_TEXTS_MAX = 1 << 16
+
+
+def _tuple_text(items: Any, memo: dict[tuple[Any, ...], str], encode: Any) -> str:
+    """``encode(items)`` for a tuple, memoised by value (a tuple of the usual types only; else `_Unusual`)."""
+    if type(items) is not tuple:
+        raise _Unusual
+    try:
+        text = memo.get(items)
+    except TypeError:  # an unhashable item: not a usual value
+        raise _Unusual from None
+    if text is None:
+        text = encode(items)  # checks every item's type
+        if len(memo) >= _TEXTS_MAX:
+            memo.clear()
+        memo[items] = text
+    return text
+
+
+def _sources_of_pairs(pairs: tuple[Any, ...]) -> str:
+    """The text of ``source_ids`` from a profile's ``(touchpoint, source_id)`` pairs."""
+    for pair in pairs:
+        if type(pair) is not tuple or len(pair) != 2:
+            raise _Unusual
+    return _sources([{"touchpoint": t, "source_id": s} for t, s in pairs])
+
+
+def _profile_text(p: Profile, cid: str, change: str, merged_from: list[str], version: int, w: Window) -> str:
+    """`canonical_text` of `Changelog._live`'s record of ``p``, read from the profile; `_Unusual` for unusual types."""
+    confidence = p.confidence
+    if type(confidence) is not float or not math.isfinite(confidence):
+        raise _Unusual
+    return (
+        f'{{"change":{_STR(change)},"confidence":{float.__repr__(confidence)},'
+        f'"confidence_reasons":{_tuple_text(p.confidence_reasons, _TEXTS, _strs)},'
+        f'"customer_id":{_opt_str(cid)},"emails":{_tuple_text(p.emails, _TEXTS, _strs)},'
+        f'"event_count":{_int(p.event_count)},"first_seen":{_opt_int(p.first_seen)},'
+        f'"last_seen":{_opt_int(p.last_seen)},"merged_from":{_strs(merged_from)},"name":{_opt_str(p.name)},'
+        f'"phones":{_tuple_text(p.phones, _TEXTS, _strs)},'
+        f'"source_ids":{_tuple_text(p.source_ids, _SOURCE_TEXTS, _sources_of_pairs)},"survivor_id":null,'
+        f'"touchpoints":{_tuple_text(p.touchpoints, _TEXTS, _strs)},"version":{_int(version)},'
+        f'"window_end":{_int(w.end)},"window_start":{_int(w.start)}}}'
+    )
 
 
 class Changelog:
@@ -130,43 +267,29 @@ class Changelog:
         (cheap, and sent again later); no profile is built, nothing is hashed.
         """
         w = chunk.window
+        versions = self._versions
         absorbed_into: dict[str, list[str]] = {}
-        for gone in () if quiet else sorted(set(window_absorbed) | set(chunk.absorbed)):
-            survivor = view.current_id(gone)
-            if survivor is not None and self.version(gone) > 0:
-                absorbed_into.setdefault(survivor, []).append(gone)
+        if not quiet and (window_absorbed or chunk.absorbed):
+            for gone in sorted(set(window_absorbed) | set(chunk.absorbed)):
+                survivor = view.current_id(gone)
+                if survivor is not None and versions.get(gone, 0) > 0:
+                    absorbed_into.setdefault(survivor, []).append(gone)
 
         records: list[dict[str, Any]] = []
-        ids = sorted(chunk.touched | chunk.created | set(chunk.absorbed) | chunk.erased | chunk.split)
-        for cid in ids:
+        ids = chunk.touched | chunk.created
+        if chunk.absorbed or chunk.erased or chunk.split:
+            ids = ids | set(chunk.absorbed) | chunk.erased | chunk.split
+        for cid in sorted(ids):
             current = view.current_id(cid)
-            base: dict[str, Any] = {"customer_id": cid, "window_start": w.start, "window_end": w.end}
-            if cid in chunk.erased and current is None:
-                if self.version(cid) == 0:
-                    continue
-                rec = {**base, **_EMPTY, "change": "ERASED"}
-            elif current is not None and current != cid:
-                if self.version(cid) == 0:
-                    continue  # the CRM never saw this id
+            if current == cid:  # live (the usual case; erased ids are live again if so)
                 if quiet:
-                    self._next(cid)
+                    self._next(cid)  # it has a profile (`CustomerView`), so `build` makes a record
                     continue
-                rec = {**base, **_EMPTY, "change": "ABSORBED", "survivor_id": current}
-            elif current is None:
-                if self.version(cid) == 0:
-                    continue  # unknown id: nothing to say
-                # Seen by the CRM, and its chain ends in an erasure (absorbed into a customer erased
-                # in this same window): its last record must not be one with personal data.
-                rec = {**base, **_EMPTY, "change": "ERASED"}
-            elif quiet:
-                self._next(cid)  # live: it has a profile (`CustomerView`), so `build` makes a record
-                continue
-            else:
                 profile = view.profile(cid)
                 if profile is None:
                     continue
                 merged_from = absorbed_into.get(cid, [])
-                if self.version(cid) == 0:
+                if versions.get(cid, 0) == 0:
                     change = "CREATED"
                 elif merged_from:
                     change = "MERGED"
@@ -174,31 +297,80 @@ class Changelog:
                     change = "SPLIT"
                 else:
                     change = "UPDATED"
-                records.append(self._live(cid, change, merged_from, profile.to_record(), w))
+                records.append(self._live(cid, change, merged_from, profile, w))
                 continue
-            rec["version"] = self._next(cid)
-            rec["change_id"] = ""
-            ordered = {k: rec[k] for k in _FIELDS}
-            ordered["change_id"] = change_id(ordered)
-            records.append(ordered)
+            rec = self._gone(cid, current, quiet, w)
+            if rec is not None:
+                records.append(rec)
         return records
 
-    def _live(
-        self, cid: str, change: str, merged_from: list[str], data: Mapping[str, Any], w: Window
-    ) -> dict[str, Any]:
+    def _gone(self, cid: str, current: str | None, quiet: bool, w: Window) -> dict[str, Any] | None:
+        """The record of an id that is no longer live: ``ERASED`` (``current`` None) or ``ABSORBED``; None: no record.
+
+        An id the CRM never saw (version 0) gets none; ``quiet``: only the ``ERASED`` ones are built.
+        """
+        if self._versions.get(cid, 0) == 0:
+            # Erased or absorbed before the CRM saw it, or unknown: nothing to say.
+            return None
+        base: dict[str, Any] = {"customer_id": cid, "window_start": w.start, "window_end": w.end}
+        if current is None:
+            # Erased, or seen by the CRM and its chain ends in an erasure (absorbed into a customer
+            # erased in this same window): its last record must not be one with personal data.
+            rec = {**base, **_EMPTY, "change": "ERASED"}
+        elif quiet:
+            self._next(cid)
+            return None
+        else:
+            rec = {**base, **_EMPTY, "change": "ABSORBED", "survivor_id": current}
+        rec["version"] = self._next(cid)
+        rec["change_id"] = ""
+        ordered = {k: rec[k] for k in _FIELDS}
+        ordered["change_id"] = change_id(ordered)
+        return ordered
+
+    def _live(self, cid: str, change: str, merged_from: list[str], profile: _Profile, w: Window) -> dict[str, Any]:
         """The record of a live customer, in `_FIELDS` order: its profile's fields, else `_EMPTY`'s.
 
-        Built in one pass (this runs once per customer of every window).
+        Built in one pass (this runs once per customer of every window); a `Profile` is read
+        directly, anything else through its ``to_record()``.
         """
-        rec: dict[str, Any] = {"customer_id": cid, "change": change, "survivor_id": None, "merged_from": merged_from}
-        get = data.get
-        for k in _PROFILE_FIELDS:
-            rec[k] = get(k, _EMPTY[k])
-        rec["version"] = self._next(cid)
+        rec: dict[str, Any]
+        if type(profile) is Profile:
+            p: Profile = profile
+            rec = {
+                "customer_id": cid,
+                "change": change,
+                "survivor_id": None,
+                "merged_from": merged_from,
+                "phones": list(p.phones),
+                "emails": list(p.emails),
+                "source_ids": [{"touchpoint": t, "source_id": s} for t, s in p.source_ids],
+                "name": p.name,
+                "first_seen": p.first_seen,
+                "last_seen": p.last_seen,
+                "event_count": p.event_count,
+                "touchpoints": list(p.touchpoints),
+                "confidence": p.confidence,
+                "confidence_reasons": list(p.confidence_reasons),
+            }
+        else:
+            rec = {"customer_id": cid, "change": change, "survivor_id": None, "merged_from": merged_from}
+            get = profile.to_record().get
+            for k in _PROFILE_FIELDS:
+                rec[k] = get(k, _EMPTY[k])
+        rec["version"] = version = self._next(cid)
         rec["change_id"] = ""
         rec["window_start"] = w.start
         rec["window_end"] = w.end
-        rec["change_id"] = change_id(rec)
+        text = None
+        if type(profile) is Profile:
+            try:
+                text = _profile_text(profile, cid, change, merged_from, version, w)
+            except _Unusual:
+                pass
+        if text is None:
+            text = canonical_text(rec)
+        rec["change_id"] = hashlib.sha256(text.encode()).hexdigest()[:32]
         return rec
 
     # -- persistence --------------------------------------------------------------------------

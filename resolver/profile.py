@@ -29,6 +29,7 @@ __all__ = [
     "email_letters",
     "name_tokens",
     "profile_from_scratch",
+    "profile_of",
     "recurring_accounts",
     "weak_bridges",
 ]
@@ -65,6 +66,45 @@ class Profile:
             "confidence": self.confidence,
             "confidence_reasons": list(self.confidence_reasons),
         }
+
+
+# The frozen dataclass __init__ sets each field through object.__setattr__; `profile_of`, which
+# builds the profile of every published record, fills the slots through their descriptors instead.
+_NEW = object.__new__
+(_SET_ID, _SET_PHONES, _SET_EMAILS, _SET_SOURCES, _SET_NAME, _SET_FIRST, _SET_LAST, _SET_COUNT, _SET_TPS, _SET_VALUE,
+ _SET_REASONS) = (Profile.__dict__[name].__set__ for name in (
+    "customer_id", "phones", "emails", "source_ids", "name", "first_seen", "last_seen", "event_count", "touchpoints",
+    "confidence", "confidence_reasons",
+))  # fmt: skip
+
+
+def profile_of(
+    customer_id: str,
+    phones: tuple[str, ...],
+    emails: tuple[str, ...],
+    source_ids: tuple[tuple[str, str], ...],
+    name: str | None,
+    first_seen: int | None,
+    last_seen: int | None,
+    event_count: int,
+    touchpoints: tuple[str, ...],
+    confidence: float,
+    confidence_reasons: tuple[str, ...],
+) -> Profile:
+    """``Profile(...)`` of the same arguments, built faster (equal in every way)."""
+    out: Profile = _NEW(Profile)
+    _SET_ID(out, customer_id)
+    _SET_PHONES(out, phones)
+    _SET_EMAILS(out, emails)
+    _SET_SOURCES(out, source_ids)
+    _SET_NAME(out, name)
+    _SET_FIRST(out, first_seen)
+    _SET_LAST(out, last_seen)
+    _SET_COUNT(out, event_count)
+    _SET_TPS(out, touchpoints)
+    _SET_VALUE(out, confidence)
+    _SET_REASONS(out, confidence_reasons)
+    return out
 
 
 class Tally:
@@ -107,6 +147,9 @@ class Tally:
     def name(self) -> str | None:
         """The most frequent name (ties: the latest seen, then the smallest)."""
         names = self.names
+        if len(names) == 1:  # most customers go by one name
+            for only in names:
+                return only
         return min(names, key=lambda n: (-names[n][0], -names[n][1], n)) if names else None
 
 

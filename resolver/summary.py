@@ -34,7 +34,15 @@ from resolver.evidence import Evidence
 from resolver.graph import OK, PERSON, Customer, Graph, holder_of
 from resolver.names import name_groups
 from resolver.nearlinks import near_links
-from resolver.profile import Profile, Tally, email_letters, name_tokens, recurring_accounts, weak_bridges
+from resolver.profile import (
+    Profile,
+    Tally,
+    email_letters,
+    name_tokens,
+    profile_of,
+    recurring_accounts,
+    weak_bridges,
+)
 
 __all__ = ["Summary", "joined", "see_again"]
 
@@ -210,7 +218,7 @@ class Summary:
                 unnamed,
             )
         )
-        cached = self.cached = Profile(
+        cached = self.cached = profile_of(
             customer_id,
             self.phones,
             self.emails,

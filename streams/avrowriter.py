@@ -2,7 +2,8 @@
 
 `compile_writer(schema)` turns a fastavro-parsed schema into a function that appends the
 Avro binary encoding of a record to a `bytearray`: one closure per schema node, built once,
-so a record costs a call per field and no schema walk. It writes exactly what fastavro's
+and for a record schema one generated function doing what those closures do inline, so a
+record costs one call and no schema walk. It writes exactly what fastavro's
 `schemaless_writer` writes (arrays and maps in one block followed by an empty one, a union
 as its branch index then the value, zig-zag variable-length longs, little-endian doubles),
 and it only handles values whose Python type is the one a field plainly takes (`str` for a
@@ -45,6 +46,23 @@ def _long(value: int, out: bytearray) -> None:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
+
+
+#: Encodings of longs of 64 and more (and negative ones) seen lately: the times a record carries
+#: (window bounds, first seen) repeat from one record to the next. Cleared when full.
+_LONGS: dict[int, bytes] = {}
+_LONGS_MAX = 1 << 16
+
+
+def _long_bytes(value: int) -> bytes:
+    """The zig-zag varint of an int (`_long`'s bytes), memoised in `_LONGS`; `Unhandled` out of range."""
+    out = bytearray()
+    _long(value, out)
+    data = bytes(out)
+    if len(_LONGS) >= _LONGS_MAX:
+        _LONGS.clear()
+    _LONGS[value] = data
+    return data
 
 
 def _write_long(value: Any, out: bytearray) -> None:
@@ -208,8 +226,131 @@ def _compile(node: Any, named: dict[str, Writer]) -> Writer:
 
 
 def compile_writer(schema: Any) -> Writer | None:
-    """The writer of a fastavro-parsed schema, or None when it uses a type this module leaves to fastavro."""
+    """The writer of a fastavro-parsed schema, or None when it uses a type this module leaves to fastavro.
+
+    A record schema gets one generated function (`_generate`: the same bytes and the same
+    `Unhandled` cases as the closures, without a call per field); anything else, the closures.
+    """
     try:
-        return _compile(schema, {})
+        closures = _compile(schema, {})
     except Unhandled:
         return None
+    if isinstance(schema, Mapping) and schema.get("type") == "record":
+        return _generate(schema)
+    return closures
+
+
+# -- generated writers ------------------------------------------------------------------------
+#
+# `_generate` writes the closures' logic out as the straight-line source of one function per
+# top-level record, so a record costs one call instead of one per field and item. Named types
+# referenced again by name (and recursive ones) call the closure writer of their definition.
+
+
+class _Source:
+    """The lines of a generated function and the globals they use."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.env: dict[str, Any] = {
+            "Unhandled": Unhandled,
+            "_long": _long,
+            "_long_bytes": _long_bytes,
+            "LONGS": _LONGS,
+            "SMALL": _SMALL,
+            "DOUBLE": _DOUBLE,
+        }
+        self.named: dict[str, Writer] = {}
+        self._n = 0
+
+    def var(self, stem: str) -> str:
+        self._n += 1
+        return f"{stem}{self._n}"
+
+    def const(self, stem: str, value: Any) -> str:
+        name = self.var(stem)
+        self.env[name] = value
+        return name
+
+    def emit(self, depth: int, *lines: str) -> None:
+        self.lines.extend("    " * depth + line for line in lines)
+
+
+def _gen_length(src: _Source, depth: int, n: str) -> None:
+    """Append the varint of the non-negative int in ``n`` (a length or count)."""
+    src.emit(depth, f"if {n} < 64:", f"    out += SMALL[{n}]", "else:", f"    _long({n}, out)")
+
+
+def _gen_string(src: _Source, depth: int, v: str) -> None:
+    d = src.var("d")
+    src.emit(depth, f"if type({v}) is not str:", "    raise Unhandled", f"{d} = {v}.encode()", f"n = len({d})")
+    _gen_length(src, depth, "n")
+    src.emit(depth, f"out += {d}")
+
+
+def _gen(src: _Source, node: Any, depth: int, v: str) -> None:
+    """Emit the code writing the value held in variable ``v`` as ``node`` (as `_compile`'s closures do)."""
+    if isinstance(node, str):
+        if node == "string":
+            _gen_string(src, depth, v)
+        elif node == "long":
+            src.emit(depth, f"if type({v}) is not int:", "    raise Unhandled", f"if 0 <= {v} < 64:")
+            src.emit(depth, f"    out += SMALL[{v}]", "else:", f"    out += LONGS.get({v}) or _long_bytes({v})")
+        elif node == "double":
+            src.emit(depth, f"if type({v}) is not float:", "    raise Unhandled", f"out += DOUBLE({v})")
+        elif node == "null":
+            src.emit(depth, f"if {v} is not None:", "    raise Unhandled")
+        else:  # int, boolean, a named type referenced again: the closure
+            writer = _PRIMITIVES.get(node) or (_int32 if node == "int" else src.named[node])
+            src.emit(depth, f"{src.const('w', writer)}({v}, out)")
+        return
+    if isinstance(node, list):  # [null, X] (`_compile` refused any other union)
+        src.emit(depth, f"if {v} is None:", "    out.append(0)", "else:", "    out.append(2)")
+        _gen(src, node[1], depth + 1, v)
+        return
+    kind = node.get("type")
+    if kind == "record":
+        src.named[node["name"]] = _compile(node, src.named)
+        src.emit(depth, f"if type({v}) is not dict:", "    raise Unhandled")
+        for f in node["fields"]:
+            x = src.var("f")
+            src.emit(depth, f"{x} = {v}[{f['name']!r}]")
+            _gen(src, f["type"], depth, x)
+    elif kind == "enum":
+        src.named[node["name"]] = _compile(node, src.named)
+        index = src.const("symbols", {s: i for i, s in enumerate(node["symbols"])})
+        i = src.var("i")
+        src.emit(
+            depth, f"{i} = {index}.get({v}) if type({v}) is str else None", f"if {i} is None:", "    raise Unhandled"
+        )
+        _gen_length(src, depth, i)
+    elif kind in ("array", "map"):
+        if kind == "array":  # a tuple is an array too
+            src.emit(depth, f"if type({v}) is not list and type({v}) is not tuple:", "    raise Unhandled")
+        else:
+            src.emit(depth, f"if type({v}) is not dict:", "    raise Unhandled")
+        src.emit(depth, f"if {v}:", f"    n = len({v})")
+        _gen_length(src, depth + 1, "n")
+        if kind == "array":
+            x = src.var("x")
+            src.emit(depth + 1, f"for {x} in {v}:")
+            _gen(src, node["items"], depth + 2, x)
+        else:
+            k, x = src.var("k"), src.var("x")
+            src.emit(depth + 1, f"for {k}, {x} in {v}.items():")
+            _gen_string(src, depth + 2, k)
+            _gen(src, node["values"], depth + 2, x)
+        src.emit(depth, "out.append(0)")
+    else:  # a primitive spelled as a mapping (`_compile` refused anything else)
+        _gen(src, kind, depth, v)
+
+
+def _generate(schema: Mapping[str, Any]) -> Writer:
+    """One function writing records of ``schema``; a missing field raises `Unhandled` as the closures do."""
+    src = _Source()
+    _gen(src, schema, 2, "record")
+    body = "\n".join(src.lines)
+    code = f"def write(record, out):\n    try:\n{body}\n    except KeyError:\n        raise Unhandled from None\n"
+    exec(compile(code, f"<avro writer {schema.get('name')}>", "exec"), src.env)  # our own source, from the schema
+    writer: Writer = src.env["write"]
+    return writer

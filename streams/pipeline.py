@@ -263,18 +263,19 @@ class Pipeline:
         """
         step = Step(offset)
         size = 0  # records in `step`; quiet: a step per chunk taken
-        for window in self.batcher.due():
+        batcher = self.batcher
+        for window in batcher.due():
+            pending = batcher.pending(window.start)  # what `take` hands out, chunk by chunk
             while True:
                 if size >= CHUNK:
                     yield step
                     step, size = Step(offset), 0
-                pending = None if quiet else self.batcher.pending(window.start)
-                window_absorbed = dict(pending.absorbed) if pending else {}
-                chunk = self.batcher.take(window, CHUNK - size)
-                if chunk.is_empty():
-                    self.batcher.close(window)
+                if pending is None or pending.is_empty():  # `take` would hand out nothing more
+                    batcher.close(window)
                     step.closed.append(window)
                     break
+                window_absorbed = {} if quiet else dict(pending.absorbed)
+                chunk = batcher.take(window, CHUNK - size)
                 records = self.changelog.build(chunk, window_absorbed, self.resolver, quiet=quiet)
                 step.records.extend(records)
                 topic = self.resolved_topic

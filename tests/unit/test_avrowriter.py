@@ -180,3 +180,30 @@ def test_missing_field_is_unhandled() -> None:
     del record["window_end"]
     with pytest.raises(Unhandled):
         writer(record, bytearray())
+
+
+def test_a_recursive_named_record_is_fastavros() -> None:
+    """A named type referenced again (here recursively) is written by its definition's writer."""
+    from fastavro import parse_schema
+
+    schema = parse_schema(
+        {
+            "type": "record",
+            "name": "Node",
+            "fields": [
+                {"name": "label", "type": "string"},
+                {"name": "next", "type": ["null", "Node"]},
+                {"name": "tags", "type": {"type": "map", "values": "long"}},
+                {"name": "flag", "type": "boolean"},
+                {"name": "small", "type": "int"},
+            ],
+        }
+    )
+    record = {
+        "label": "a",
+        "next": {"label": "b" * 70, "next": None, "tags": {}, "flag": False, "small": -5},
+        "tags": {"x": 1, "y": -(2**40)},
+        "flag": True,
+        "small": 2**31 - 1,
+    }
+    assert _compiled(schema, record) == _fastavro(schema, record)
