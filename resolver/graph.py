@@ -267,7 +267,11 @@ class Graph:
     # ---------------------------------------------------------------- reads every rule shares
 
     def effective(self, ev: Evidence) -> list[str]:
-        """The keys this evidence links now (non-empty: lone evidence gets its own ``x:`` key)."""
+        """The keys this evidence links now (non-empty: lone evidence gets its own ``x:`` key).
+
+        Every key returned has status `OK` (an ``x:`` or person key may have no node yet:
+        `ensure_pseudo`), so a person's part that an operator cut or blocked links nothing.
+        """
         nodes = self.nodes
         keys = ev.keys
         for key in keys:
@@ -295,6 +299,11 @@ class Graph:
                 if person is None:
                     if not (node.shared and has_email):
                         ambiguous = key
+                    continue
+                part = nodes.get(person)
+                if part is not None and part.status != OK:
+                    # An operator cut or blocked this person's part: like any such key, it
+                    # links nothing (the components of `resolver.reresolution` stop there).
                     continue
                 key = person
             out.append(key)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.interaction import Interaction
+from resolver.profile import profile_from_scratch
 
 T0 = 1_700_000_000_000
 STORE = "022 2345 6789"
@@ -125,6 +128,39 @@ def test_block_quarantines_and_re_resolves() -> None:
     r.block("98000 00011")
     assert r.customer_of_event("a") != r.customer_of_event("b")
     assert r.lookup("98000 00011", "phone").status == "blocked"
+
+
+@pytest.mark.parametrize("action", ["split", "block"])
+def test_cutting_one_person_s_part_of_a_shared_phone_stops_it_linking_and_keeps_the_state_whole(action: str) -> None:
+    """A split or block by ``<phone>#<person>`` stops that part linking, as for any identifier.
+
+    Ravi orders on the web with the family phone; Asha chats from it on WhatsApp (its wa_id is
+    the phone), so the phone is split between them and Asha links ``p:+919123456798#asha_rao``.
+    The operator cuts her customer by that part. It used to stay linked while the
+    re-resolution's components stopped at its non-ok status: her next chat, refused a second
+    phone, was re-resolved alone and got a new customer on her old customer's root; erasing
+    one then left the other without its identifiers (KeyError reading its profile).
+    """
+    r = Resolver(ResolverConfig(max_phones=1))
+    for n, email in enumerate(["ravi@x.in", "ravi.k@x.in", "rk@x.in"]):
+        r.apply(ev(f"web{n}", n, phone="91234 56798", email=email, name="Ravi Kumar"))
+    r.apply(ev("chat", 5, "WHATSAPP", "919123456798", name="Asha Rao"))
+    asha = r.customer_of_event("chat") or ""
+    part = "p:+919123456798#asha_rao"
+    assert part in {n["id"] for n in r.explain(asha).nodes}
+    if action == "split":
+        r.split(asha, part)
+    else:
+        r.block(part)
+    assert part not in {n["id"] for n in r.explain(asha).nodes}
+    r.apply(ev("chat2", 6, "WHATSAPP", "919123456798", phone="98765 43210", name="Asha Rao"))
+    g = r._g
+    for cid, cust in g.cust.items():
+        assert g.by_root.get(cust.root) == cid and g.uf.find(cust.root) == cust.root
+    r.erase(r.customer_of_event("chat2") or "")
+    for cid in r.customer_ids():
+        assert r.profile(cid) == profile_from_scratch(g, cid, g.cust[cid])
+        r.explain(cid)
 
 
 def test_erase_removes_the_person_and_a_replay_does_not_bring_them_back() -> None:
