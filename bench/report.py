@@ -212,6 +212,9 @@ def _profile_md(prof: dict[str, Any] | None) -> str:
     lines = [f"py-spy, {prof['samples']} samples of the single worker (all its threads, exclusive split; the first "
              "matching category in this order wins):", "", "| part | % of samples |", "|---|---|"]  # fmt: skip
     lines += [f"| {k} | {v} |" for k, v in prof["split_pct"].items()]
+    if prof.get("by_process_pct"):
+        lines += ["", "The worker's processes (py-spy `--subprocesses`; the split above is of the worker's own "
+                  "samples): " + ", ".join(f"{k} {v}%" for k, v in prof["by_process_pct"].items()) + "."]  # fmt: skip
     lines += ["", "Inclusive: " + ", ".join(f"{k} {v}%" for k, v in prof["inclusive_pct"].items()) + ".", ""]
     lines += ["Hottest own frames (leaf-most frame in `resolver/` or `streams/`):", ""]
     lines += [f"- `{k}`: {v}%" for k, v in prof["top_own_frames_pct"]]

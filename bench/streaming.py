@@ -665,9 +665,22 @@ _INCLUSIVE = {
 }
 
 
+def _process_of(stack: str) -> str:
+    """Which process of the worker a py-spy stack (``--subprocesses``) is from: worker, triage or forked writer."""
+    procs = [frame for frame in stack.split(";", 3)[:3] if frame.startswith("process ")]
+    if len(procs) < 2:
+        return "worker"
+    return "triage processes" if "streams.triage_process" in procs[1] else "forked writers (snapshot, Redis)"
+
+
 def profile_split(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Exclusive split of the worker's CPU samples (py-spy raw format; first category in order wins)."""
+    """Exclusive split of the worker process's CPU samples (py-spy raw format; first category in order wins).
+
+    With ``--subprocesses`` the samples of the worker's children are counted apart (``by_process``),
+    and the split is of the worker's own samples: the ordered stage's process.
+    """
     split = dict.fromkeys([name for name, _ in _CATEGORIES] + ["other"], 0)
+    by_process: dict[str, int] = {}
     inclusive = dict.fromkeys(_INCLUSIVE, 0)
     own: dict[str, int] = {}
     n = 0
@@ -677,6 +690,10 @@ def profile_split(path: str | os.PathLike[str]) -> dict[str, Any]:
         if not count.isdigit():
             continue
         c = int(count)
+        who = _process_of(stack)
+        by_process[who] = by_process.get(who, 0) + c
+        if who != "worker":
+            continue
         n += c
         for name, needles in _CATEGORIES:
             if any(nd in stack for nd in needles):
@@ -693,8 +710,10 @@ def profile_split(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not n:
         return {"samples": 0}
     top = sorted(own.items(), key=lambda kv: -kv[1])[:10]
+    total = sum(by_process.values())
     return {
         "samples": n,
+        "by_process_pct": {k: round(100 * v / total, 1) for k, v in sorted(by_process.items())},
         "split_pct": {k: round(100 * v / n, 1) for k, v in split.items()},
         "inclusive_pct": {k: round(100 * v / n, 1) for k, v in inclusive.items()},
         "top_own_frames_pct": [[k, round(100 * v / n, 1)] for k, v in top],
