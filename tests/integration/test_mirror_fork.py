@@ -57,6 +57,14 @@ async def _settle(mirror: RedisMirror, timeout: float = 30.0) -> None:
     raise AssertionError("the mirror kept forking with nothing new to write")
 
 
+async def _apply(rt: Runtime, mirror: RedisMirror, pipeline: Pipeline, log: list[Any]) -> None:
+    """Each record of `log` through the pipeline, its steps noted by the mirror (no ticks' checks)."""
+    for rec in log:
+        for step in steps_of(pipeline, [rec]):
+            await mirror.step(step)
+        rt.applied_offset = rec.offset
+
+
 async def _drive(rt: Runtime, mirror: RedisMirror, pipeline: Pipeline, log: list[Any]) -> dict[str, Any]:
     """Every step of `log` through the mirror, a check on every tick; then until no child writes."""
     await mirror.resume(-1)
@@ -95,16 +103,10 @@ def test_a_redis_moved_under_the_child_is_rebuilt(redis_url: str) -> None:
     async def scenario() -> None:
         await mirror.resume(-1)
         half = len(log) // 2
-        for rec in log[:half]:
-            for step in steps_of(pipeline, [rec]):
-                await mirror.step(step)
-            rt.applied_offset = rec.offset
+        await _apply(rt, mirror, pipeline, log[:half])
         await mirror._wait()
         client.hset(f"{PREFIX}:meta", "offset", 999_999)  # someone else's write: not the offset we hold
-        for rec in log[half:]:
-            for step in steps_of(pipeline, [rec]):
-                await mirror.step(step)
-            rt.applied_offset = rec.offset
+        await _apply(rt, mirror, pipeline, log[half:])
         await mirror._wait()
         assert rt.redis_offset is None, "the child found Redis at another offset and wrote nothing"
         await _settle(mirror)
@@ -138,10 +140,7 @@ def test_a_forked_flush_pauses_the_next_and_redis_claims_nothing_meanwhile(redis
     async def scenario() -> None:
         await mirror.resume(-1)
         half = len(log) // 2
-        for rec in log[:half]:
-            for step in steps_of(pipeline, [rec]):
-                await mirror.step(step)
-            rt.applied_offset = rec.offset
+        await _apply(rt, mirror, pipeline, log[:half])
         await mirror._wait()
         written = rt.redis_offset
         assert written is not None and rt.stats["redis_child_flushes"] == 1

@@ -59,6 +59,21 @@ async def _poison(bootstrap: str, topic: str) -> None:
         await producer.stop()
 
 
+async def _start_with_two_children(env: dict[str, str], log: Path) -> tuple[Worker, int, list[int]]:
+    """A worker started with `env`, once its two triage children run: (worker, its pid, theirs)."""
+    worker = Worker(env, log).start()
+    assert worker.proc is not None
+    pid = worker.proc.pid
+    try:
+        children = await wait_for(
+            "two triage children", lambda: len(_children(pid)) == 2 and _children(pid), 60, worker
+        )
+    except BaseException:
+        worker.stop()
+        raise
+    return worker, pid, list(children)
+
+
 async def test_triage_children_resolve_count_and_die_with_the_worker(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -70,13 +85,8 @@ async def test_triage_children_resolve_count_and_die_with_the_worker(
     settings = await create_project_topics(env)
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(ev) + "\n" for ev in events))
-    worker = Worker(env, tmp_path / "worker.log").start()
-    assert worker.proc is not None
-    pid = worker.proc.pid
+    worker, pid, children = await _start_with_two_children(env, tmp_path / "worker.log")
     try:
-        children = await wait_for(
-            "two triage children", lambda: len(_children(pid)) == 2 and _children(pid), 60, worker
-        )
         produced = subprocess.run([str(BIN / "irl"), "produce", str(path)], env=env, capture_output=True, timeout=120)
         assert produced.returncode == 0, produced.stderr.decode()
         await _poison(kafka_bootstrap, settings.topic_web)
@@ -110,13 +120,8 @@ async def test_triage_children_resolve_count_and_die_with_the_worker(
         worker.stop()
 
     # kill -9 of the worker: its children die with it.
-    worker = Worker(env, tmp_path / "worker2.log").start()
-    assert worker.proc is not None
-    pid = worker.proc.pid
+    worker, pid, children = await _start_with_two_children(env, tmp_path / "worker2.log")
     try:
-        children = await wait_for(
-            "two triage children", lambda: len(_children(pid)) == 2 and _children(pid), 60, worker
-        )
         os.kill(pid, signal.SIGKILL)
         worker.proc.wait(10)
         await wait_for("the children to die with the worker", lambda: not any(_alive(c) for c in children), 20)
