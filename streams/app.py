@@ -53,7 +53,7 @@ from streams.runtime import Runtime
 from streams.sequencer import Ports, Sequencer
 from streams.settings import Settings
 from streams.snapshots import BackgroundSnapshot, read_stored_state
-from streams.stall import LoopWatch, StallWatch, task_stacks
+from streams.stall import LoopWatch, StallWatch, revoke_overdue, task_stacks
 from streams.topics import (
     delete_records_before,
     end_offset,
@@ -337,6 +337,15 @@ def _written_contracts(settings: Settings) -> dict[str, list[str]]:
 def _watch_stall(rt: Runtime, stall: StallWatch) -> None:
     """Never stall silently: records waiting and nothing applied for `stall_seconds` ends the process."""
     now = time.monotonic()
+    if revoke_overdue(rt.revoke_started, now, rt.settings.stall_seconds):
+        log.critical(
+            "giving the links log back has waited %.0f s for the step in flight (the group waits for this "
+            "worker meanwhile); exiting so that a restart reads on from its state. Tasks:\n%s",
+            now - (rt.revoke_started or now),
+            task_stacks(),
+        )
+        logging.shutdown()
+        os._exit(75)
     end: int | None = None
     if not (rt.owns_links and rt.pipeline is not None):
         stall.observe(now, rt.applied_offset, None)

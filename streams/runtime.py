@@ -33,6 +33,8 @@ class Runtime:
         self.assigned = False
         #: bumped on every revocation of the links partition: a step of an older epoch is never written
         self.writer_epoch = 0
+        #: when (monotonic seconds) the revoke under way began, waiting for the step in flight (None: none)
+        self.revoke_started: float | None = None
         #: held while the single writer applies and writes a batch; a revocation waits for it
         self.writer_lock = asyncio.Lock()
         #: the links log's end offset as the ordered stage's consumer last saw it (None: unknown)

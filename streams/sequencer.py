@@ -277,6 +277,14 @@ class Sequencer:
         rt = self.rt
         rt.owns_links = False
         rt.writer_epoch += 1
+        rt.revoke_started = time.monotonic()  # the stall watch ends a revoke that never ends (`streams.stall`)
+        try:
+            await self._give_back()
+        finally:
+            rt.revoke_started = None
+
+    async def _give_back(self) -> None:
+        rt = self.rt
         async with rt.writer_lock:
             pipeline, rt.pipeline = rt.pipeline, None
             rt.recovered = False

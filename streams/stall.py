@@ -17,7 +17,12 @@ import threading
 import time
 import traceback
 
-__all__ = ["LoopWatch", "StallWatch", "task_stacks"]
+__all__ = [
+    "LoopWatch",
+    "StallWatch",
+    "revoke_overdue",
+    "task_stacks",
+]
 
 
 class StallWatch:
@@ -48,6 +53,16 @@ class StallWatch:
     def stalled_for(self, now: float) -> float:
         """Seconds since the writer last moved while records waited (0 when none wait)."""
         return 0.0 if self._since is None else now - self._since
+
+
+def revoke_overdue(started: float | None, now: float, limit_s: float) -> bool:
+    """True when a revoke of the links log began at `started` (None: none under way) and waited `limit_s` or more.
+
+    A revoke waits for the step in flight (`Sequencer.revoke`); meanwhile the stage owns no
+    partition, so `StallWatch` sees nothing waiting, and the group waits for this member to
+    rejoin: a step that never ends would stall every worker silently.
+    """
+    return started is not None and now - started >= limit_s
 
 
 def task_stacks(limit: int = 24) -> str:

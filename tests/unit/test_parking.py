@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import streams.sequencer as sequencer_module
 from streams.assignor import HOLDING, choose_owner, keep_owner
 from streams.sequencer import Sequencer
+from streams.stall import revoke_overdue
 from tests.unit.test_sequencer import FakeKafka, check_against, clean_run, links_log, sequencer
 
 
@@ -184,3 +185,28 @@ def test_the_assignor_gives_the_links_log_to_the_member_holding_the_state() -> N
     assert got["w0"].assignment == [] and got["w1"].assignment == []
     fresh = {m: ConsumerProtocolMemberMetadata(0, ["links"], b"") for m in ("w1", "w0")}
     assert keep_owner(lambda: False).assign(_Cluster(), fresh)["w0"].assignment == [("links", [0])]
+
+
+def test_a_revoke_under_way_is_visible_to_the_stall_watch_until_it_ends() -> None:
+    kafka = CountingKafka()
+    seq = parking_stage(kafka)
+
+    async def scenario() -> None:
+        await seq.restore()
+        assert seq.rt.revoke_started is None
+        await seq.rt.writer_lock.acquire()  # a step in flight that does not end
+        revoking = asyncio.ensure_future(seq.revoke())
+        await asyncio.sleep(0.01)
+        started = seq.rt.revoke_started
+        assert started is not None and not revoking.done()
+        assert revoke_overdue(started, started + seq.rt.settings.stall_seconds, seq.rt.settings.stall_seconds)
+        assert not revoke_overdue(started, started + 1.0, seq.rt.settings.stall_seconds)
+        seq.rt.writer_lock.release()  # the step ends: the revoke finishes and says so
+        await asyncio.wait_for(revoking, 5)
+        assert seq.rt.revoke_started is None
+
+    asyncio.run(scenario())
+
+
+def test_no_revoke_under_way_is_never_overdue() -> None:
+    assert not revoke_overdue(None, 1e9, 10.0)
