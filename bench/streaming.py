@@ -337,6 +337,7 @@ def stream_run(
             out.update(_drive(ws, expected, timeout, profile_s, prefix))
             writer_pid = out.pop("_writer_pid")
             writer = next(w for w in ws if w.proc is not None and w.proc.pid == writer_pid)
+            _wait_redis_level(writer)
             mem = _redis_memory(prefix)
             used_after = int(r.info("memory")["used_memory"])
             pid = writer.proc.pid if writer.proc else 0
@@ -360,6 +361,18 @@ def stream_run(
         r.flushdb()
         cleanup(prefix)
     return out
+
+
+def _wait_redis_level(writer: Worker, timeout: float = 120.0) -> None:
+    """Until the writer's Redis read model holds its applied offset (a backlog's writes are paced: `streams.mirror`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _status, body = writer.ready()
+        held = None if body is None else body.get("redis_offset")
+        if held is not None and body is not None and int(held) >= int(body.get("applied_offset") or -1):
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"Redis did not reach the writer's applied offset within {timeout:.0f}s")
 
 
 def _triage_processes(env: dict[str, str]) -> int:
