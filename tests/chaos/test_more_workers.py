@@ -55,7 +55,12 @@ async def test_three_workers_and_one_killed(kafka_bootstrap: str, chaos_redis_ur
         half = len(events) // 2
         assert await publish(settings, events[:half]) == half
         await wait_for("a first batch", lambda: any(int(ready(w).get("records_published") or 0) for w in workers), 120)
-        victim = next(w for w in workers if ready(w).get("role") not in (None, "standby"))
+        # A rebalance (a worker joining late) can leave the links log with no owner for a moment.
+        victim = await wait_for(
+            "a worker holding the links log",
+            lambda: next((w for w in workers if ready(w).get("role") not in (None, "standby")), None),
+            120,
+        )
         others = [w for w in workers if w is not victim]
         before = sum(restored_count(w) for w in others)
         t0 = time.monotonic()
