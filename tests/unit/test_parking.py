@@ -196,7 +196,7 @@ def test_a_revoke_under_way_is_visible_to_the_stall_watch_until_it_ends() -> Non
         assert seq.rt.revoke_started is None
         await seq.rt.writer_lock.acquire()  # a step in flight that does not end
         revoking = asyncio.ensure_future(seq.revoke())
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # one turn of the loop: the revoke starts, notes its start, waits for the lock
         started = seq.rt.revoke_started
         assert started is not None and not revoking.done()
         assert revoke_overdue(started, started + seq.rt.settings.stall_seconds, seq.rt.settings.stall_seconds)
