@@ -9,6 +9,15 @@ id (what the range assignor does with one partition). `choose_owner` is the pure
 
 aiokafka's assignors are classes with class methods, so `keep_owner` makes a class per
 consumer, closed over that consumer's own answer to "do I hold the state?".
+
+A consumer must name exactly one assignor: aiokafka (0.14) sends one JoinGroup per assignor
+it is given (the send sits inside its loop over them; aio-libs/aiokafka#1168), the second
+without the member id the first got, so each static member replaced itself in the group on
+every rebalance and three workers starting together could leave the group waiting in
+PreparingRebalance until its rebalance timeout. So this assignor speaks the protocol name
+``range``: workers of older versions (range alone, or this assignor and range) agree with it
+on one protocol, and for the links log's one partition its choice is range's (the first
+member by id) whenever no member says it holds the state.
 """
 
 from __future__ import annotations
@@ -19,10 +28,12 @@ from aiokafka.cluster import ClusterMetadata
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
 
-__all__ = ["HOLDING", "choose_owner", "keep_owner"]
+__all__ = ["HOLDING", "PROTOCOL", "choose_owner", "keep_owner"]
 
 #: The join metadata's user data of a member that holds the state.
 HOLDING = b"1"
+#: The protocol name members agree on (see the module's docstring: why not a name of its own).
+PROTOCOL = "range"
 
 
 def choose_owner(members: Mapping[str, bytes]) -> str:
@@ -40,7 +51,7 @@ def keep_owner(holds_state: Callable[[], bool]) -> type[AbstractPartitionAssigno
     """An assignor class for one consumer; `holds_state` answers for this member when it joins."""
 
     class KeepOwner(AbstractPartitionAssignor):  # type: ignore[misc]
-        name = "irl-keep-owner"
+        name = PROTOCOL
         version = 0
 
         @classmethod

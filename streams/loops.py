@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 
 from streams.assignor import keep_owner
@@ -47,6 +48,16 @@ RESTORE_TIMEOUT_S = 900
 
 def sequencer_group(settings: Settings) -> str:
     return f"{settings.app_id}-sequencer"
+
+
+def sequencer_assignors(holds_state: Callable[[], bool]) -> tuple[type[AbstractPartitionAssignor], ...]:
+    """The ordered stage's assignors: the links log stays where its state is (`streams.assignor`).
+
+    One only: aiokafka sends one JoinGroup per assignor it is given, and two made every
+    rebalance of the group a pair of them (aio-libs/aiokafka#1168). It speaks "range", as
+    workers of older versions in the group do.
+    """
+    return (keep_owner(holds_state),)
 
 
 def worker_instance(settings: Settings) -> str:
@@ -221,8 +232,7 @@ async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, l
         group_instance_id=worker_instance(settings),
         max_poll_interval_ms=RESTORE_TIMEOUT_S * 1000,
         max_poll_records=SEQUENCER_FETCH,
-        # The links log stays where its state is; range is the fallback while older workers are in the group.
-        partition_assignment_strategy=(keep_owner(lambda: sequencer.holds_state), RangePartitionAssignor),
+        partition_assignment_strategy=sequencer_assignors(lambda: sequencer.holds_state),
     )
     rt.links_position = lambda: _highwater(consumer, tp)
 

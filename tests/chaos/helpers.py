@@ -90,7 +90,7 @@ def published_profiles(state: dict[str, dict[str, Any]]) -> Profiles:
     return tuple(sorted(_content(rec) for rec in state.values()))
 
 
-def _diff(got: Profiles, expected: Profiles) -> dict[str, int]:
+def diff_profiles(got: Profiles, expected: Profiles) -> dict[str, int]:
     g, e = Counter(got), Counter(expected)
     return {
         "customers": len(got),
@@ -269,7 +269,7 @@ async def check_nothing_lost(
         got = published_profiles(state)
         if got == expected:
             return True
-        last.update(records=len(records), **_diff(got, expected))
+        last.update(records=len(records), **diff_profiles(got, expected))
         return None
 
     last: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from streams.synthetic import generate
-from tests.integration.harness import Worker, create_project_topics, free_port, isolated_env, wait_for
+from tests.integration.harness import Worker, create_project_topics, free_port, isolated_env, stall_report, wait_for
 
 from .helpers import (
     CUSTOMERS,
@@ -47,11 +47,14 @@ async def test_three_workers_and_one_killed(kafka_bootstrap: str, chaos_redis_ur
     for w in workers:
         w.start()
     try:
-        await wait_for(
-            "one of three workers to resolve",
-            lambda: [w for w in workers if ready(w).get("role") not in (None, "standby") and ready(w).get("recovered")],
-            120,
-        )
+
+        def resolving() -> list[Worker]:
+            return [w for w in workers if ready(w).get("role") not in (None, "standby") and ready(w).get("recovered")]
+
+        try:
+            await wait_for("one of three workers to resolve", resolving, 120)
+        except AssertionError as exc:  # a stalled rebalance shows in the groups and the logs
+            raise AssertionError(f"{exc}\n{await stall_report(kafka_bootstrap, env, workers)}") from None
         half = len(events) // 2
         assert await publish(settings, events[:half]) == half
         await wait_for("a first batch", lambda: any(int(ready(w).get("records_published") or 0) for w in workers), 120)

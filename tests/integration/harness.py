@@ -200,3 +200,31 @@ def partition_by_source(state: dict[str, dict[str, Any]]) -> dict[tuple[str, str
             assert key not in out, f"{key} belongs to two customers: {out[key]} and {cid}"
             out[key] = cid
     return out
+
+
+async def describe_groups(bootstrap: str, groups: list[str]) -> str:
+    """The broker's view of consumer groups (state, members), for a failure message: a stalled rebalance shows here."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        lines = []
+        for wanted in groups:  # one per request: aiokafka 0.14 misreads the groups after the first of a response
+            resp = (await admin.describe_consumer_groups([wanted]))[0]
+            _error, group_id, state, _ptype, protocol, members = resp.groups[0][:6]
+            names = [" ".join(str(x) for x in m[:2]) for m in members]
+            lines.append(f"group {group_id}: {state} ({protocol}), members: {names}")
+        return "\n".join(lines)
+    except Exception as exc:  # a failure message must not fail for this
+        return f"groups not described: {exc!r}"
+    finally:
+        await admin.close()
+
+
+async def stall_report(bootstrap: str, env: Mapping[str, str], workers: list[Worker], lines: int = 120) -> str:
+    """What a timed-out wait on several workers shows: the broker's view of their groups, then their logs."""
+    app = env["IRL_APP_ID"]
+    groups = await describe_groups(bootstrap, [app, f"{app}-sequencer", f"{app}-host"])
+    tails = "\n".join(f"--- worker {i}:\n{w.log_tail(lines)}" for i, w in enumerate(workers))
+    return f"{groups}\n{tails}"

@@ -17,20 +17,34 @@ from typing import Any
 import pytest
 
 from streams.synthetic import generate
-from tests.chaos.helpers import published_profiles, replay_profiles
+from tests.chaos.helpers import diff_profiles, published_profiles, replay_profiles
 
-from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, resolved_state, wait_for
+from .harness import (
+    BIN,
+    Worker,
+    create_project_topics,
+    free_port,
+    isolated_env,
+    resolved_state,
+    stall_report,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-async def _publish_replays(workers: list[Worker], bootstrap: str, topic: str, expected: Any) -> bool:
-    """True once the resolved topic holds what replay builds; fails when a worker died."""
+async def _publish_replays(
+    workers: list[Worker], bootstrap: str, topic: str, expected: Any, last: dict[str, Any] | None = None
+) -> bool:
+    """True once the resolved topic holds what replay builds; fails when a worker died. `last`: the difference seen."""
     for w in workers:
         if not w.alive():
             raise AssertionError(f"a worker died:\n{w.log_tail()}")
     state, _records = await resolved_state(bootstrap, topic)
-    return bool(published_profiles(state) == expected)
+    got = published_profiles(state)
+    if last is not None:
+        last.update(diff_profiles(got, expected))
+    return bool(got == expected)
 
 
 async def test_three_workers_match_replay(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
@@ -57,9 +71,14 @@ async def test_three_workers_match_replay(kafka_bootstrap: str, redis_url: str, 
         assert produced.returncode == 0, produced.stderr.decode()
 
         async def converged() -> bool:
-            return await _publish_replays(workers, kafka_bootstrap, settings.topic_resolved, expected)
+            return await _publish_replays(workers, kafka_bootstrap, settings.topic_resolved, expected, last)
 
-        await wait_for("three workers to publish what replay builds", converged, 180)
+        last: dict[str, Any] = {}
+        try:
+            await wait_for("three workers to publish what replay builds", converged, 180)
+        except AssertionError as exc:  # a stall shows in the workers' logs, not in the topic
+            report = await stall_report(kafka_bootstrap, env, workers)
+            raise AssertionError(f"{exc}\nlast seen: {last}\n{report}") from None
     finally:
         for w in workers:
             w.stop()

@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streams.sequencer as sequencer_module
-from streams.assignor import HOLDING, choose_owner, keep_owner
+from streams.assignor import HOLDING, PROTOCOL, choose_owner, keep_owner
+from streams.loops import sequencer_assignors
 from streams.sequencer import Sequencer
 from streams.stall import revoke_overdue
 from tests.unit.test_sequencer import FakeKafka, check_against, clean_run, links_log, sequencer
@@ -210,3 +211,10 @@ def test_a_revoke_under_way_is_visible_to_the_stall_watch_until_it_ends() -> Non
 
 def test_no_revoke_under_way_is_never_overdue() -> None:
     assert not revoke_overdue(None, 1e9, 10.0)
+
+
+def test_the_ordered_stage_names_one_assignor_speaking_range() -> None:
+    """aiokafka sends one JoinGroup per assignor (aio-libs/aiokafka#1168): two made every rebalance a pair."""
+    assignors = sequencer_assignors(lambda: False)
+    assert len(assignors) == 1
+    assert assignors[0].name == PROTOCOL == "range"  # what older workers in the group speak
