@@ -222,7 +222,7 @@ class Settings:
     session_timeout_seconds: int = 10
     stall_seconds: int = 120
     #: triage's own processes (0: triage runs in the worker's process; `streams.triage_process`)
-    triage_processes: int = 0
+    triage_processes: int = 1
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
     snapshot_seconds: float = 5.0
     #: touchpoint records are deleted this long after the broker appended them (docs/privacy.md)
