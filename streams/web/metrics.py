@@ -97,7 +97,7 @@ def _worker_metrics(w: _Writer, worker: Mapping[str, Any]) -> None:
     w.one(
         "irl_triage_processes",
         "gauge",
-        "Triage processes of this worker running (IRL_TRIAGE_PROCESSES; 0 when triage runs in the worker's own process).",
+        "Triage processes of this worker running (IRL_TRIAGE_PROCESSES; 0: triage runs in the worker's process).",
         worker.get("triage_processes", 0),
     )
     w.one(
