@@ -278,7 +278,8 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "and 300 fresh events (web and kiosk, new source ids, timed at the kill) sent: seconds from the kill until "
         "all of them are on the resolved topic (their 5-s window closed and published). Then `kill -9` (and "
         "SIGTERM) again: time until `GET /ready` answers 200 as the writer (snapshot loaded, tail applied, Redis "
-        "checked). At scale (`bench/recovery.py`): the state of the 1M-event file built offline by "
+        "checked). At scale (`bench/recovery.py`): the state of a generated file of 320k customers (about 1M "
+        "identifiers) built offline by "
         "`streams.pipeline.Pipeline` and its snapshot written into the state topic exactly as the ordered stage "
         "writes it, Redis brought level with `irl rebuild-redis`, then one worker started (cold start), killed "
         "with `kill -9` and started again.",

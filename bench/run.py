@@ -46,7 +46,7 @@ def _plan(quick: bool) -> dict[str, Any]:
         "stream": {"customers": 20_000, "bare_runs": 3, "recovery": True},
         "latency": {"rate": 200, "seconds": 60},
         "scale": {"customers": 8_000, "workers": (1, 2, 3), "profile_s": 20},
-        "recovery": 200_000,
+        "recovery": 320_000,  # about 1M identifiers: the size issue 15 names
     }
 
 
