@@ -209,14 +209,19 @@ class _Kafka:
 
     async def publish(self, outputs: list[tuple[bytes, bytes]]) -> None:
         """Send changelog records for the CRM and wait until the broker has them all."""
-        futures = await self.sender.send_keyed(self.settings.topic_resolved, [(k, v, None, ()) for k, v in outputs])
-        await asyncio.gather(*futures)
+        await asyncio.gather(*await self.queue_publish(outputs))
 
     async def publish_interactions(self, records: list[tuple[bytes, bytes]]) -> None:
         """Send resolved interactions (key customer id) and wait until the broker has them all."""
-        topic = self.settings.topic_interactions
-        futures = await self.sender.send_keyed(topic, [(k, v, None, ()) for k, v in records])
-        await asyncio.gather(*futures)
+        await asyncio.gather(*await self.queue_interactions(records))
+
+    async def queue_publish(self, outputs: list[tuple[bytes, bytes]]) -> list[asyncio.Future[Any]]:
+        """Queue changelog records for the CRM; the futures are set once the broker has them."""
+        return await self.sender.send_keyed(self.settings.topic_resolved, [(k, v, None, ()) for k, v in outputs])
+
+    async def queue_interactions(self, records: list[tuple[bytes, bytes]]) -> list[asyncio.Future[Any]]:
+        """Queue resolved interactions (key customer id); the futures are set once the broker has them."""
+        return await self.sender.send_keyed(self.settings.topic_interactions, [(k, v, None, ()) for k, v in records])
 
     async def flush(self) -> None:
         await self.app.producer.flush()
@@ -275,6 +280,8 @@ def build_app(settings: Settings) -> faust.App:
         purge_dead_letters=kafka.purge_dead_letters,
         record_erasure=kafka.record_erasure,
         state_end=kafka.state_end,
+        queue_publish=kafka.queue_publish,
+        queue_interactions=kafka.queue_interactions,
     )
     sequencer = build_sequencer(rt, settings, ports)
     triage = Triage(rt, Limits(max_string=settings.max_string), kafka.triage.ports())

@@ -132,6 +132,11 @@ class Ports:
     record_erasure: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
     #: the state topic's end offset (None: unknown); None: a revoked stage never keeps its state (`Sequencer.revoke`)
     state_end: Callable[[], Awaitable[int | None]] | None = None
+    #: queue changelog records after those queued before, without waiting for the broker; returns what
+    #: completes once it has them (raising if it refused them). None: each step awaits `publish` instead
+    queue_publish: Callable[[list[tuple[bytes, bytes]]], Awaitable[Sequence[Awaitable[Any]]]] | None = None
+    #: the same for resolved interactions (`publish_interactions`)
+    queue_interactions: Callable[[list[tuple[bytes, bytes]]], Awaitable[Sequence[Awaitable[Any]]]] | None = None
 
 
 class Sequencer:
@@ -200,6 +205,10 @@ class Sequencer:
         self._quiet_through = -1
         #: outputs were published since the state topic last said how far (`_mark_published`)
         self._unmarked = False
+        #: the tick record up to which the state topic is to say so once the broker has it all
+        self._mark_at: int | None = None
+        #: acknowledgements of outputs queued and not yet awaited (`_settle`)
+        self._acks: list[Awaitable[Any]] = []
 
     # -- ownership --------------------------------------------------------------------------
 
@@ -226,7 +235,7 @@ class Sequencer:
                 pipeline, applied = await self._restore_records(stored.legacy)
             self.manifest = stored.manifest
             self._quiet_through = stored.published if stored.published is not None else -1
-            self._unmarked = False
+            self._unmarked, self._mark_at = False, None
             self._state_start = snapshot_start(folded, stored.manifest)
             self._forget_erasures()
             if stored.manifest is not None and stored.manifest.erasures:
@@ -299,6 +308,12 @@ class Sequencer:
             else:
                 self._drop_parked()
         await self.ports.flush()
+        self._mark_at = None  # a mark is only ever a saving: the next owner sends again what none claims
+        try:
+            await self._settle()
+        except Exception as exc:  # the next owner publishes again what no mark or snapshot claims
+            log.warning("outputs the broker refused before the links log moved (%s): a restore sends them again", exc)
+            self._drop_parked()
 
     @property
     def holds_state(self) -> bool:
@@ -389,6 +404,8 @@ class Sequencer:
                 last = rec.offset
             if events:
                 await self._events(pipeline, last, events, epoch, quiet)
+            await self._settle()  # when `apply` returns, every output of these records is on the broker
+            await self._mark_published(epoch)
             rt.applied_offset = last
             self._clean = True
             self._log_caught_up()
@@ -415,21 +432,23 @@ class Sequencer:
             self._changed_at = self.clock()
         rt.applied_offset = rec.offset
         if rec.kind == TICK:
-            await self._mark_published(epoch)
+            if self._unmarked:  # marked once the broker has it all (`_mark_published`, at the end of `apply`)
+                self._unmarked = False
+                self._mark_at = rec.offset
             await self.ports.mirror.check(False)
 
     async def _mark_published(self, epoch: int) -> None:
-        """Note in the state topic that every output up to `rt.applied_offset` is on the broker (if any is new).
+        """Note in the state topic that every output up to the last tick applied is on the broker (if any is new).
 
-        Called after a tick record, whose steps' sends have all been acknowledged: a restart
-        applies the links records up to it quietly (`restore`).
+        Called once every send queued so far is acknowledged (`_settle`): a restart applies the
+        links records up to the mark quietly (`restore`).
         """
-        if not self._unmarked:
+        offset, self._mark_at = self._mark_at, None
+        if offset is None:
             return
         if epoch != self.rt.writer_epoch:
             raise Fenced
-        self._unmarked = False
-        await self.ports.send_state([published_record(self.rt.applied_offset)])
+        await self.ports.send_state([published_record(offset)])
 
     def _log_caught_up(self) -> None:
         """Log once, after a restore, when the stage has applied the links log to the end it last saw."""
@@ -517,15 +536,27 @@ class Sequencer:
         await self.ports.mirror.step(step)
 
     async def _publish(self, step: Step) -> None:
-        """Send a step's interactions and changelog records and wait for the broker's acknowledgements."""
+        """Send a step's interactions and changelog records (queued: `_settle` awaits the broker's acknowledgements).
+
+        Steps go on while the broker acknowledges the ones before (the order of records per
+        partition is the producer's queue order); whatever claims outputs as published (the
+        end of `apply`, the published mark, a revoke) settles first.
+        """
         rt = self.rt
         stats = rt.stats
+        ports = self.ports
         if step.interactions:
-            await self.ports.publish_interactions(step.interactions)
+            if ports.queue_interactions is not None:
+                self._acks.extend(await ports.queue_interactions(step.interactions))
+            else:
+                await ports.publish_interactions(step.interactions)
             stats["interactions_published"] += len(step.interactions)
             self._unmarked = True
         if step.outputs:
-            await self.ports.publish(step.outputs)
+            if ports.queue_publish is not None:
+                self._acks.extend(await ports.queue_publish(step.outputs))
+            else:
+                await ports.publish(step.outputs)
             self._unmarked = True
             stats["records_published"] += len(step.outputs)
             stats["last_publish_ms"] = int(time.time() * 1000)
@@ -533,6 +564,12 @@ class Sequencer:
             published = rt.on_published
             if published is not None:
                 published(step.records)
+
+    async def _settle(self) -> None:
+        """Wait until the broker has every output queued so far; raises what it refused."""
+        acks, self._acks = self._acks, []
+        if acks:
+            await asyncio.gather(*acks)
 
     # -- snapshots ----------------------------------------------------------------------------
 
@@ -556,8 +593,8 @@ class Sequencer:
         if self._reseals and self._reseals[0][0] <= self.clock() and rt.owns_links:
             await self._reseal()
         pipeline = rt.pipeline
-        if pipeline is None or self.snapshots.running or not rt.owns_links:
-            return
+        if pipeline is None or self.snapshots.running or not rt.owns_links or not self._clean:
+            return  # (never a snapshot of a state that a step cut short: the process ends, or the state goes)
         stored = -1 if self.manifest is None else self.manifest.offset
         if rt.applied_offset <= stored:
             return
@@ -578,6 +615,7 @@ class Sequencer:
         async with rt.writer_lock:
             if rt.pipeline is None or not rt.owns_links:
                 return
+            await self._settle()  # a snapshot claims every output up to its offset (`apply` settled them already)
             if self._purges and offset >= self._purges[0].offset:
                 self._changes_since_snapshot += 1  # taken again once the purge is done
                 return

@@ -26,7 +26,14 @@ from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
 from streams.sequencer import Fenced, LinkRecord, Ports, Sequencer
 from streams.settings import Settings
-from streams.snapshots import CHUNK_BYTES, MANIFEST_KEY, BackgroundSnapshot, snapshot_records, unpack_state
+from streams.snapshots import (
+    CHUNK_BYTES,
+    MANIFEST_KEY,
+    PUBLISHED_KEY,
+    BackgroundSnapshot,
+    snapshot_records,
+    unpack_state,
+)
 from streams.state_store import InMemoryStateLog, encode_wal
 from streams.synthetic import generate
 
@@ -89,13 +96,66 @@ class Crash(Exception):
 
 
 class FakeKafka:
-    """The state topic as a dict (compacted), the resolved topic as a list; can die after N publishes."""
+    """The state topic as a dict (compacted), the resolved topic as a list; can die after N publishes.
+
+    Queued sends (`queue_publish`, `queue_interactions`) reach the broker in queue order in
+    tasks of their own, as acknowledgements arrive while the stage goes on; `hold` keeps
+    them from arriving until `release`. A death (`die_after`) loses whatever was queued after it.
+    """
 
     def __init__(self) -> None:
         self.state: dict[bytes, bytes] = {}
         self.published: list[bytes] = []
         self.interactions_published: list[bytes] = []
         self.die_after: int | None = None
+        #: the process died at `die_after`: nothing queued reaches the broker any more
+        self.dead = False
+        #: when set, queued records wait (unacknowledged) until `release`
+        self.hold: asyncio.Event | None = None
+        #: refuse queued records with this error instead of taking them
+        self.refuse: Exception | None = None
+        #: how many queued sends the broker has not acknowledged yet
+        self.unacked = 0
+        self._last: asyncio.Future[None] | None = None
+        #: which process (`sequencer`) queues now; what an earlier one queued never arrives
+        self.process = 0
+
+    def release(self) -> None:
+        assert self.hold is not None
+        self.hold.set()
+
+    async def queue_publish(self, outputs: list[tuple[bytes, bytes]]) -> list[asyncio.Future[None]]:
+        return [self._queue(outputs, self.publish)]
+
+    async def queue_interactions(self, records: list[tuple[bytes, bytes]]) -> list[asyncio.Future[None]]:
+        return [self._queue(records, self.interactions)]
+
+    def _queue(self, records: list[tuple[bytes, bytes]], take: Any) -> asyncio.Future[None]:
+        """One send, taken by the broker after every send queued before it (a producer's order)."""
+        before = self._last
+        self._last = asyncio.ensure_future(self._arrive(records, take, before, self.process))
+        return self._last
+
+    async def _arrive(
+        self, records: list[tuple[bytes, bytes]], take: Any, before: asyncio.Future[None] | None, process: int
+    ) -> None:
+        self.unacked += 1
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own sender's to read
+            if self.hold is not None:
+                await self.hold.wait()
+            if self.dead or process != self.process:
+                return  # queued by a process that died: lost with it
+            if self.refuse is not None:
+                raise self.refuse
+            try:
+                await take(records)
+            except Crash:
+                self.dead = True
+                raise
+        finally:
+            self.unacked -= 1
 
     async def read_state(self) -> dict[bytes, bytes]:
         return dict(self.state)
@@ -155,7 +215,12 @@ class InlineSnapshot:
         self.done = None
 
 
-def sequencer(kafka: FakeKafka, interval_s: float = 0.0) -> Sequencer:
+def sequencer(kafka: FakeKafka, interval_s: float = 0.0, queued: bool = True) -> Sequencer:
+    """A stage on `kafka` (a new process: a death before is over).
+
+    `queued`: sends are not awaited one by one (as in the worker).
+    """
+    kafka.dead, kafka._last, kafka.process = False, None, kafka.process + 1
     rt = Runtime(Settings())
     rt.owns_links = True
     ports = Ports(
@@ -166,6 +231,8 @@ def sequencer(kafka: FakeKafka, interval_s: float = 0.0) -> Sequencer:
         kafka.nothing,
         kafka.nothing,
         FakeMirror(),
+        queue_publish=kafka.queue_publish if queued else None,
+        queue_interactions=kafka.queue_interactions if queued else None,
     )
     topic = "irl.customers.resolved"
     return Sequencer(
@@ -205,8 +272,9 @@ def check_against(clean: list[bytes], published: list[bytes]) -> None:
     assert not forked, f"one customer version published with two contents: {forked[:3]}"
 
 
+@pytest.mark.parametrize("queued", [True, False], ids=["queued", "awaited"])
 @pytest.mark.parametrize("seed", range(6))
-def test_crash_anywhere_and_resume_from_the_snapshot_and_the_tail(seed: int) -> None:
+def test_crash_anywhere_and_resume_from_the_snapshot_and_the_tail(seed: int, queued: bool) -> None:
     rng = random.Random(seed)
     log = links_log(seed)
     clean_interactions: list[bytes] = []
@@ -218,15 +286,71 @@ def test_crash_anywhere_and_resume_from_the_snapshot_and_the_tail(seed: int) -> 
         for _ in range(3):  # three crashes, each at a random publish, each run cut into other fetches
             kafka.die_after = len(kafka.published) + rng.randint(0, max(1, len(clean) // 3))
             with pytest.raises(Crash):
-                await run(sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+                await run(sequencer(kafka, queued=queued), log, rng.randint(1, 7), rng.randint(1, 4))
         kafka.die_after = None
-        await run(sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+        await run(sequencer(kafka, queued=queued), log, rng.randint(1, 7), rng.randint(1, 4))
 
     asyncio.run(scenario())
     check_against(clean, kafka.published)
     assert set(kafka.interactions_published) == set(clean_interactions)
     manifest = unpack_state(kafka.state).manifest
     assert manifest is not None and manifest.offset <= len(log) - 1
+
+
+def test_steps_go_on_while_the_broker_acknowledges_and_apply_returns_once_it_has_all() -> None:
+    log = links_log(2)
+    clean_interactions: list[bytes] = []
+    clean = clean_run(log, clean_interactions)
+    kafka = FakeKafka()
+
+    async def scenario() -> None:
+        kafka.hold = asyncio.Event()
+        seq = sequencer(kafka)
+        await seq.restore()
+        applying = asyncio.ensure_future(seq.apply(log, seq.rt.writer_epoch))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while kafka.unacked < 3 and not applying.done() and loop.time() < deadline:
+            await asyncio.sleep(0)
+        assert kafka.unacked >= 3, "later steps were queued while the first waited for the broker"
+        assert not applying.done(), "apply does not return before the broker has every output"
+        assert PUBLISHED_KEY not in kafka.state, "no mark claims outputs the broker has not acknowledged"
+        kafka.release()
+        await applying
+        assert kafka.unacked == 0 and seq.rt.applied_offset == len(log) - 1
+
+    asyncio.run(scenario())
+    check_against(clean, kafka.published)
+    assert set(kafka.interactions_published) == set(clean_interactions)
+
+    awaited = FakeKafka()  # each send awaited before the next step: the order the broker must see
+
+    async def one_by_one() -> None:
+        seq = sequencer(awaited, queued=False)
+        await seq.restore()
+        await seq.apply(log, seq.rt.writer_epoch)
+
+    asyncio.run(one_by_one())
+    assert kafka.published == awaited.published, "changelog records reach the broker in the same order"
+    assert kafka.interactions_published == awaited.interactions_published
+
+
+def test_a_send_the_broker_refuses_fails_the_apply_and_nothing_claims_it() -> None:
+    log = links_log(4)
+    kafka = FakeKafka()
+    kafka.refuse = RuntimeError("NotEnoughReplicas")
+
+    async def scenario() -> None:
+        seq = sequencer(kafka)
+        await seq.restore()
+        with pytest.raises(RuntimeError, match="NotEnoughReplicas"):
+            await seq.apply(log, seq.rt.writer_epoch)
+        await seq.tend()
+        await seq.tend()
+
+    asyncio.run(scenario())
+    assert not kafka.published and PUBLISHED_KEY not in kafka.state
+    assert MANIFEST_KEY not in kafka.state, "no snapshot stored over outputs the broker refused"
 
 
 def test_a_resumed_stage_replays_only_the_tail_after_its_snapshot() -> None:
