@@ -53,7 +53,7 @@ from streams.runtime import Runtime
 from streams.sequencer import Ports, Sequencer
 from streams.settings import Settings
 from streams.snapshots import BackgroundSnapshot, read_stored_state
-from streams.stall import LoopWatch, StallWatch, revoke_overdue, task_stacks
+from streams.stall import LoopWatch, StallWatch, rebalance_overdue, revoke_overdue, task_stacks
 from streams.topics import (
     delete_records_before,
     end_offset,
@@ -349,6 +349,17 @@ def _watch_stall(rt: Runtime, stall: StallWatch) -> None:
             "giving the links log back has waited %.0f s for the step in flight (the group waits for this "
             "worker meanwhile); exiting so that a restart reads on from its state. Tasks:\n%s",
             now - (rt.revoke_started or now),
+            task_stacks(),
+        )
+        logging.shutdown()
+        os._exit(75)
+    started = rt.rebalance_started
+    rt.stats["rebalancing_s"] = 0.0 if started is None else round(now - started, 1)
+    if rebalance_overdue(started, now, rt.settings.stall_seconds):
+        log.critical(
+            "the ordered stage's consumer group has been in a rebalance for %.0f s (a member that never "
+            "rejoins: no worker applies the links log meanwhile); exiting so that a restart joins again. Tasks:\n%s",
+            now - (started or now),
             task_stacks(),
         )
         logging.shutdown()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -211,6 +212,9 @@ class _SequencerListener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.tp = tp
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        # A rebalance begins (the first join too): the stall watch ends one that never ends.
+        if self.rt.rebalance_started is None:
+            self.rt.rebalance_started = time.monotonic()
         # Another worker may own the links log next. Fence this stage and let the step in
         # flight finish its sends, so that the next owner, which can only be assigned after
         # this returns, reads every record this one wrote.
@@ -218,6 +222,7 @@ class _SequencerListener(ConsumerRebalanceListener):  # type: ignore[misc]
             await self.sequencer.revoke()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.rt.rebalance_started = None
         self.rt.owns_links = self.tp in assigned
         self.sequencer.assigned(self.rt.owns_links)
         self.rt.assigned = True

@@ -35,6 +35,8 @@ class Runtime:
         self.writer_epoch = 0
         #: when (monotonic seconds) the revoke under way began, waiting for the step in flight (None: none)
         self.revoke_started: float | None = None
+        #: monotonic time the ordered stage's group began a rebalance not yet ended (`streams.loops`, `streams.stall`)
+        self.rebalance_started: float | None = None
         #: held while the single writer applies and writes a batch; a revocation waits for it
         self.writer_lock = asyncio.Lock()
         #: the links log's end offset as the ordered stage's consumer last saw it (None: unknown)
@@ -77,6 +79,8 @@ class Runtime:
             "registry_errors": 0,
             #: seconds the single writer has applied nothing while records waited (`streams.stall`)
             "stalled_s": 0.0,
+            #: seconds the ordered stage's group has been in a rebalance (0: none under way; `streams.stall`)
+            "rebalancing_s": 0.0,
             #: triage processes of this worker running (`streams.triage_process`)
             "triage_processes": 0,
             "started_ms": int(time.time() * 1000),

@@ -65,6 +65,23 @@ def revoke_overdue(started: float | None, now: float, limit_s: float) -> bool:
     return started is not None and now - started >= limit_s
 
 
+def rebalance_limit(stall_seconds: float) -> float:
+    """Seconds the ordered stage's group may stay in one rebalance before this worker ends itself.
+
+    A healthy rebalance takes seconds; a member stuck in its revoke ends itself after
+    `stall_seconds` (`revoke_overdue`) and the broker drops it a session later, so the others
+    wait less than this. Longer, the group is stuck (a member that never rejoins) and every
+    worker is idle and silent: exiting lets a supervisor start it again, and its static
+    member id rejoins at once. At least five minutes: a broker restart is not a stall.
+    """
+    return max(300.0, 2.5 * stall_seconds)
+
+
+def rebalance_overdue(started: float | None, now: float, stall_seconds: float) -> bool:
+    """True when a rebalance of the ordered stage's group began at `started` and lasted `rebalance_limit` or more."""
+    return started is not None and now - started >= rebalance_limit(stall_seconds)
+
+
 def task_stacks(limit: int = 24) -> str:
     """Every asyncio task's stack, for the log of a stalled worker (code locations only: no values).
 

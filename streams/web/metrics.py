@@ -106,6 +106,12 @@ def _worker_metrics(w: _Writer, worker: Mapping[str, Any]) -> None:
         "Seconds the single writer has applied nothing while records waited (it exits at IRL_STALL_SECONDS).",
         worker.get("stalled_s", 0.0),
     )
+    w.one(
+        "irl_rebalance_seconds",
+        "gauge",
+        "Seconds the ordered stage's group has been rebalancing (0: none; exits at max(300, 2.5 x IRL_STALL_SECONDS)).",
+        worker.get("rebalancing_s", 0.0),
+    )
 
 
 def _event_metrics(w: _Writer, events: Mapping[str, Any]) -> None:

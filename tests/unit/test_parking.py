@@ -15,15 +15,16 @@ import json
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 from hypothesis import given
 from hypothesis import strategies as st
 
 import streams.sequencer as sequencer_module
 from streams.assignor import HOLDING, PROTOCOL, choose_owner, keep_owner
-from streams.loops import sequencer_assignors
+from streams.loops import _SequencerListener, sequencer_assignors
 from streams.sequencer import Sequencer
-from streams.stall import revoke_overdue
+from streams.stall import rebalance_limit, rebalance_overdue, revoke_overdue
 from tests.unit.test_sequencer import FakeKafka, check_against, clean_run, links_log, sequencer
 
 
@@ -218,3 +219,29 @@ def test_the_ordered_stage_names_one_assignor_speaking_range() -> None:
     assignors = sequencer_assignors(lambda: False)
     assert len(assignors) == 1
     assert assignors[0].name == PROTOCOL == "range"  # what older workers in the group speak
+
+
+def test_a_rebalance_is_timed_from_its_revoke_to_its_assignment_and_ends_the_worker_only_when_stuck() -> None:
+    """The group of the ordered stage stuck in a rebalance leaves every worker idle: the stall watch ends this one."""
+    kafka = CountingKafka()
+    seq = parking_stage(kafka)
+    rt = seq.rt
+    tp = TopicPartition("links", 0)
+    listener = _SequencerListener(rt, seq, tp)
+
+    async def scenario() -> None:
+        await listener.on_partitions_revoked(set())  # the first join: nothing to give back
+        started = rt.rebalance_started
+        assert started is not None
+        await listener.on_partitions_revoked(set())  # a join again within the same rebalance keeps its start
+        assert rt.rebalance_started == started
+        await listener.on_partitions_assigned({tp})
+        assert rt.rebalance_started is None and rt.owns_links
+
+    asyncio.run(scenario())
+    limit = rebalance_limit(rt.settings.stall_seconds)
+    assert limit >= 300.0, "a broker restart is not a stall"
+    assert limit > rt.settings.stall_seconds + rt.settings.session_timeout_seconds, "a stuck revoke ends first"
+    assert rebalance_overdue(0.0, limit, rt.settings.stall_seconds)
+    assert not rebalance_overdue(0.0, limit - 1.0, rt.settings.stall_seconds)
+    assert not rebalance_overdue(None, 1e9, rt.settings.stall_seconds)
