@@ -131,7 +131,7 @@ def reresolve(g: Graph, vids: set[str], step: Step) -> None:
     for cid in sorted(set(old_cid.values())):
         cust = g.cust.pop(cid)
         g.by_root.pop(cust.root, None)
-    g.uf.reset(old_nodes)
+    g.uf.reset(sorted(old_nodes))  # in a set's order a dict would take new keys in the hash seed's order
     for key in old_nodes:
         g.mark("n/" + key)
     merged = _merge_edges(g, effs)
