@@ -1,0 +1,148 @@
+"""Where the core's memory goes: RSS per identifier after a replay and after a snapshot load, by part.
+
+``python -m bench.memory N`` replays `bench.common.dataset(N)` into a `Resolver(track_changes=True)`
+(as `bench.snapshot` does; ``--untracked``: without the change set, as `irl replay` and the worker
+run), writes its snapshot, then loads it in a fresh interpreter and reports, for both states: RSS
+growth per identifier and the bytes held by each part of the state, found by walking the graph from
+`Graph`'s attributes (each object counted once, under the first path that reaches it, so a string
+shared by several maps is charged to the first; ``sys.getsizeof``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.common import BIN, ROOT, dataset
+
+__all__ = ["breakdown"]
+
+#: Objects shared by every state (small ints, interned names, config): not the state's bytes.
+_SKIP = (type, type(None), bool)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def breakdown(g: Any) -> Counter[str]:
+    """Bytes per (path, type) of everything reachable from graph `g`'s attributes, each object once."""
+    seen: set[int] = {id(g), id(g.config)}
+    sizes: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    stack: list[tuple[Any, str]] = [
+        (getattr(g, name), "g." + name) for name in sorted(vars(g), reverse=True) if name != "config"
+    ]
+    while stack:
+        obj, path = stack.pop()
+        if id(obj) in seen or isinstance(obj, _SKIP) or (isinstance(obj, int) and -5 <= obj <= 256):
+            continue
+        seen.add(id(obj))
+        kind = type(obj).__name__
+        label = f"{path} {kind}"
+        sizes[label] += sys.getsizeof(obj)
+        counts[label] += 1
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                stack.append((v, path + "{v}"))
+                stack.append((k, path + "{k}"))
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend((item, path + "[]") for item in obj)
+        elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):
+            for cls in type(obj).__mro__:
+                for name in getattr(cls, "__slots__", ()):
+                    if hasattr(obj, name):
+                        stack.append((getattr(obj, name), f"{kind}.{name}"))
+        elif hasattr(obj, "__dict__"):
+            for name, value in vars(obj).items():
+                stack.append((value, f"{kind}.{name}"))
+    return Counter({f"{k} (n={counts[k]})": v for k, v in sizes.items()})
+
+
+def _report(g: Any, growth: int, extra: dict[str, Any], top: int) -> dict[str, Any]:
+    nodes = len(g.nodes)
+    parts = breakdown(g)
+    total = sum(parts.values())
+    return {
+        **extra,
+        "identifiers": nodes,
+        "evidence": len(g.evidence),
+        "customers": len(g.cust),
+        "rss_per_identifier": round(growth / nodes, 1),
+        "walked_per_identifier": round(total / nodes, 1),
+        "parts_per_identifier": [(k, round(v / nodes, 1)) for k, v in parts.most_common(top)],
+    }
+
+
+def _build(customers: int, snap: Path, top: int, track: bool) -> dict[str, Any]:
+    from resolver import records, snapshot
+    from resolver.config import ResolverConfig
+    from resolver.replay import replay
+    from resolver.resolver import Resolver
+
+    events = dataset(customers)
+    gc.collect()
+    before = _rss()
+    resolver = Resolver(ResolverConfig(), track_changes=track)
+    t0 = time.perf_counter()
+    with events.open(encoding="utf-8") as handle:
+        replay(((str(events), n, line) for n, line in enumerate(handle, 1)), resolver)
+    seconds = time.perf_counter() - t0
+    growth = _rss() - before
+    g = resolver._g
+    out = _report(g, growth, {"replay_s": round(seconds, 2), "track_changes": track}, top)
+    records.drain(g)
+    snap.write_bytes(snapshot.dump(g))
+    return out
+
+
+def _load(snap: Path, top: int) -> dict[str, Any]:
+    from resolver.config import ResolverConfig
+    from resolver.snapshot import dump, load
+
+    data = snap.read_bytes()
+    gc.collect()
+    before = _rss()
+    t0, c0 = time.perf_counter(), time.process_time()
+    g = load(ResolverConfig(), data)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    growth = _rss() - before
+    extra = {"load_s": round(seconds, 2), "load_cpu_s": round(cpu, 2), "roundtrip_equal": dump(g) == data}
+    return _report(g, growth, extra, top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="core memory per identifier, by part (after replay and load)")
+    parser.add_argument("customers", type=int)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--untracked", action="store_true", help="replay without change tracking (as irl replay)")
+    parser.add_argument("--load", type=Path, help="(child) load this snapshot and report")
+    args = parser.parse_args(argv)
+    if args.load is not None:
+        print(json.dumps(_load(args.load, args.top)))
+        return 0
+    snap = dataset(args.customers).parent / "state.snap"
+    built = _build(args.customers, snap, args.top, not args.untracked)
+    proc = subprocess.run(
+        [str(BIN / "python"), "-m", "bench.memory", str(args.customers), "--top", str(args.top), "--load", str(snap)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(json.dumps({"customers": args.customers, "replay": built, "load": loaded}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
