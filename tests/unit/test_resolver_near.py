@@ -12,7 +12,7 @@ from resolver.emails import EmailNormaliser
 from resolver.engine import Resolver
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Interaction
-from resolver.near import NEAR_RULE, near_allowed, phone_neighbours, phones_near
+from resolver.near import NEAR_RULE, NearIndex, near_allowed, phone_neighbours, phones_near
 
 T0 = 1_700_000_000_000
 REAL = "98765 43210"
@@ -56,6 +56,39 @@ def test_neighbours_are_one_substitution_or_one_adjacent_swap() -> None:
     assert not phones_near(key, "p:+919876543200" + "0")
     assert not phones_near(key, "p:+919876543300")  # two substitutions
     assert not phones_near(key, key)
+
+
+_DIGITS = st.text("0123456789", min_size=1, max_size=12)
+
+
+@st.composite
+def _phone_keys(draw: st.DrawFn) -> list[str]:
+    """Phone keys of a few country codes and lengths, many of them one edit from another."""
+    keys = [
+        f"p:+{draw(st.sampled_from(['1', '44', '91', '971']))}{draw(_DIGITS)}" for _ in range(draw(st.integers(1, 6)))
+    ]
+    for key in list(keys):
+        others = sorted(set(phone_neighbours(key)))
+        keys += draw(st.lists(st.sampled_from(others), max_size=4))
+    return keys
+
+
+@settings(max_examples=200, deadline=None)
+@given(_phone_keys(), st.data())
+def test_the_near_index_finds_exactly_the_indexed_keys_one_edit_away(keys: list[str], data: st.DataObject) -> None:
+    """Oracle: every indexed key `phones_near` the query, after adds, a bulk add and discards in any order."""
+    index, held = NearIndex(), set()
+    split = data.draw(st.integers(0, len(keys)))
+    for key in keys[:split]:
+        index.add(key)
+        held.add(key)
+    index.add_all(keys[split:])
+    held.update(keys[split:])
+    for key in data.draw(st.lists(st.sampled_from(keys), max_size=len(keys))):
+        index.discard(key)
+        held.discard(key)
+    for key in keys:
+        assert index.near(key) == sorted(other for other in held if phones_near(key, other))
 
 
 def test_near_needs_strong_agreeing_names_and_no_email_conflict() -> None:

@@ -84,6 +84,17 @@ def test_disjoint_set_matches_networkx(n: int, pairs: list[tuple[int, int]]) -> 
             graph.add_edge(str(a), str(b))
     ours = {frozenset(ds.members(r)) for r in ds.roots()}
     assert ours == {frozenset(c) for c in nx.connected_components(graph)}
+    # Rebuilt from its groups or its roots, the forest is the same (singletons keep one key, not a list).
+    roots, groups = ds.groups()
+    assert DisjointSet.from_groups(roots, [list(g) for g in groups]).groups() == (roots, groups)
+    rebuilt = DisjointSet.from_parents((str(i), ds.find(str(i))) for i in range(n))
+    assert {frozenset(rebuilt.members(r)) for r in rebuilt.roots()} == ours
+    # Resetting a whole set makes singletons of it; removing them forgets them.
+    whole = list(ds.members(ds.find("0")))
+    ds.reset(whole)
+    assert all(ds.members(k) == [k] for k in whole)
+    ds.remove(whole)
+    assert all(k not in ds for k in whole) and len(ds) == n - len(whole)
 
 
 @SETTINGS
