@@ -11,27 +11,20 @@ shared by several maps is charged to the first; ``sys.getsizeof``).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.common import BIN, ROOT, dataset
+from bench.snapshot import build_state, load_timed
 
 __all__ = ["breakdown"]
 
 #: Objects shared by every state (small ints, interned names, config): not the state's bytes.
 _SKIP = (type, type(None), bool)
-
-
-def _rss() -> int:
-    with open("/proc/self/statm", encoding="ascii") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def breakdown(g: Any) -> Counter[str]:
@@ -85,19 +78,8 @@ def _report(g: Any, growth: int, extra: dict[str, Any], top: int) -> dict[str, A
 
 def _build(customers: int, snap: Path, top: int, track: bool) -> dict[str, Any]:
     from resolver import records, snapshot
-    from resolver.config import ResolverConfig
-    from resolver.replay import replay
-    from resolver.resolver import Resolver
 
-    events = dataset(customers)
-    gc.collect()
-    before = _rss()
-    resolver = Resolver(ResolverConfig(), track_changes=track)
-    t0 = time.perf_counter()
-    with events.open(encoding="utf-8") as handle:
-        replay(((str(events), n, line) for n, line in enumerate(handle, 1)), resolver)
-    seconds = time.perf_counter() - t0
-    growth = _rss() - before
+    resolver, seconds, growth = build_state(dataset(customers), track_changes=track)
     g = resolver._g
     out = _report(g, growth, {"replay_s": round(seconds, 2), "track_changes": track}, top)
     records.drain(g)
@@ -106,18 +88,13 @@ def _build(customers: int, snap: Path, top: int, track: bool) -> dict[str, Any]:
 
 
 def _load(snap: Path, top: int) -> dict[str, Any]:
-    from resolver.config import ResolverConfig
-    from resolver.snapshot import dump, load
-
-    data = snap.read_bytes()
-    gc.collect()
-    before = _rss()
-    t0, c0 = time.perf_counter(), time.process_time()
-    g = load(ResolverConfig(), data)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    growth = _rss() - before
-    extra = {"load_s": round(seconds, 2), "load_cpu_s": round(cpu, 2), "roundtrip_equal": dump(g) == data}
-    return _report(g, growth, extra, top)
+    g, m = load_timed(snap)
+    extra = {
+        "load_s": round(m["load_s"], 2),
+        "load_cpu_s": round(m["load_cpu_s"], 2),
+        "roundtrip_equal": m["roundtrip_equal"],
+    }
+    return _report(g, m["rss_growth"], extra, top)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.common import BIN, ROOT, dataset, median
 
-__all__ = ["LOAD_TARGET", "MEMORY_TARGET", "snapshot_run"]
+__all__ = ["LOAD_TARGET", "MEMORY_TARGET", "build_state", "load_timed", "rss", "snapshot_run"]
 
 #: `records.restore` seconds over `snapshot.load` seconds, at least (issue 14: at 1M identifiers).
 LOAD_TARGET = 10.0
@@ -43,25 +43,25 @@ LOAD_TARGET = 10.0
 MEMORY_TARGET = 300
 
 
-def _rss() -> int:
+def rss() -> int:
     with open("/proc/self/statm", encoding="ascii") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _build(events: Path) -> tuple[Any, float, int]:
+def build_state(events: Path, track_changes: bool = True) -> tuple[Any, float, int]:
     """(resolver, replay seconds, RSS growth bytes) of replaying `events` into a fresh resolver."""
     from resolver.config import ResolverConfig
     from resolver.replay import replay
     from resolver.resolver import Resolver
 
     gc.collect()
-    before = _rss()
-    resolver = Resolver(ResolverConfig(), track_changes=True)
+    before = rss()
+    resolver = Resolver(ResolverConfig(), track_changes=track_changes)
     t0 = time.perf_counter()
     with events.open(encoding="utf-8") as handle:
         replay(((str(events), n, line) for n, line in enumerate(handle, 1)), resolver)
     seconds = time.perf_counter() - t0
-    return resolver, seconds, _rss() - before
+    return resolver, seconds, rss() - before
 
 
 def _child(mode: str, path: Path) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def snapshot_run(customers: int, runs: int = 3, restore_runs: int = 1) -> dict[s
     from resolver import records, snapshot
 
     events = dataset(customers)
-    resolver, replay_s, build_growth = _build(events)
+    resolver, replay_s, build_growth = build_state(events)
     g = resolver._g
     stats = resolver.stats()
     state = [(k, v) for k, v in records.drain(g).items() if v is not None]
@@ -146,18 +146,29 @@ def snapshot_run(customers: int, runs: int = 3, restore_runs: int = 1) -> dict[s
 
 
 def _load_child(path: Path) -> dict[str, Any]:
+    return load_timed(path)[1]
+
+
+def load_timed(path: Path) -> tuple[Any, dict[str, Any]]:
+    """The graph of the snapshot in `path`, and its load's seconds, CPU seconds, RSS growth and round trip."""
     from resolver.config import ResolverConfig
     from resolver.snapshot import dump, load
 
     data = path.read_bytes()
     gc.collect()
-    before = _rss()
+    before = rss()
     t0, c0 = time.perf_counter(), time.process_time()
     g = load(ResolverConfig(), data)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    growth = _rss() - before
+    growth = rss() - before
     same = dump(g) == data
-    return {"load_s": seconds, "load_cpu_s": cpu, "rss_growth": growth, "nodes": len(g.nodes), "roundtrip_equal": same}
+    return g, {
+        "load_s": seconds,
+        "load_cpu_s": cpu,
+        "rss_growth": growth,
+        "nodes": len(g.nodes),
+        "roundtrip_equal": same,
+    }
 
 
 def _restore_child(path: Path) -> dict[str, Any]:
