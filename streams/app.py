@@ -40,7 +40,7 @@ from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Limits
-from streams.batches import BatchSender
+from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, KIND_HEADER, TICK
@@ -72,8 +72,6 @@ log = logging.getLogger("irl.worker")
 
 #: Longest a stop may take once begun (then the process exits, see `_App`).
 STOP_GRACE_S = 30.0
-#: Largest record the worker's producer sends (a step's write-ahead record).
-MAX_RECORD_BYTES = 16 * 1024 * 1024
 #: Longest a takeover may spend reading the state topic.
 RESTORE_TIMEOUT_S = 900.0
 #: How often the ordered stage logs its progress (applied offset, log end).

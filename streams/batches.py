@@ -19,11 +19,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-__all__ = ["BatchSender", "OutRecord"]
+__all__ = ["MAX_RECORD_BYTES", "BatchSender", "OutRecord"]
 
 #: key, value, timestamp in epoch ms (None: now), headers
 OutRecord = tuple[bytes | None, bytes | None, int | None, Sequence[tuple[str, bytes]]]
 
+
+#: Largest record a stage's producer sends; the state topic takes as much (`streams.topics`).
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 #: Keys whose partition is remembered per topic at most (the memo is cleared when full).
 _MEMO_KEYS = 200_000

@@ -546,17 +546,11 @@ class Sequencer:
         stats = rt.stats
         ports = self.ports
         if step.interactions:
-            if ports.queue_interactions is not None:
-                self._acks.extend(await ports.queue_interactions(step.interactions))
-            else:
-                await ports.publish_interactions(step.interactions)
+            await self._send(ports.queue_interactions, ports.publish_interactions, step.interactions)
             stats["interactions_published"] += len(step.interactions)
             self._unmarked = True
         if step.outputs:
-            if ports.queue_publish is not None:
-                self._acks.extend(await ports.queue_publish(step.outputs))
-            else:
-                await ports.publish(step.outputs)
+            await self._send(ports.queue_publish, ports.publish, step.outputs)
             self._unmarked = True
             stats["records_published"] += len(step.outputs)
             stats["last_publish_ms"] = int(time.time() * 1000)
@@ -564,6 +558,18 @@ class Sequencer:
             published = rt.on_published
             if published is not None:
                 published(step.records)
+
+    async def _send(
+        self,
+        queue: Callable[[list[tuple[bytes, bytes]]], Awaitable[Sequence[Awaitable[Any]]]] | None,
+        publish: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]],
+        records: list[tuple[bytes, bytes]],
+    ) -> None:
+        """Queue `records` (their acknowledgements kept for `_settle`), or publish them and wait when no queue."""
+        if queue is None:
+            await publish(records)
+        else:
+            self._acks.extend(await queue(records))
 
     async def _settle(self) -> None:
         """Wait until the broker has every output queued so far; raises what it refused."""
@@ -615,7 +621,6 @@ class Sequencer:
         async with rt.writer_lock:
             if rt.pipeline is None or not rt.owns_links:
                 return
-            await self._settle()  # a snapshot claims every output up to its offset (`apply` settled them already)
             if self._purges and offset >= self._purges[0].offset:
                 self._changes_since_snapshot += 1  # taken again once the purge is done
                 return

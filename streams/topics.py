@@ -18,6 +18,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord
 
+from streams.batches import MAX_RECORD_BYTES
 from streams.contracts import Registration, register_contracts
 from streams.kafka_auth import client_options, options
 from streams.registry import RegistryClient, registry_client
@@ -72,7 +73,7 @@ STATE_CONFIG = (
     ("cleanup.policy", "compact,delete"),
     ("retention.ms", "-1"),
     ("retention.bytes", "-1"),
-    ("max.message.bytes", str(16 * 1024 * 1024)),
+    ("max.message.bytes", str(MAX_RECORD_BYTES)),
     ("segment.bytes", str(16 * 1024 * 1024)),
     ("segment.ms", str(_HOUR_MS)),
     ("min.cleanable.dirty.ratio", "0.2"),

@@ -35,7 +35,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from resolver.interaction import Limits
-from streams.batches import BatchSender
+from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
 from streams.deadletter import DeadLetter
 from streams.kafka_auth import client_options
@@ -53,8 +53,6 @@ log = logging.getLogger("irl.worker")
 
 #: How often a child reports its counters to the worker.
 REPORT_S = 0.5
-#: Largest record a triage producer sends (a batch of events is far smaller).
-MAX_RECORD_BYTES = 16 * 1024 * 1024
 #: Faust's producer waits this long for the broker (a broker restart must not end triage).
 _REQUEST_TIMEOUT_MS = 1_200_000
 #: How long a child that stopped cleanly on its own waits for the worker's stop before it counts as a failure.
