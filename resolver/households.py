@@ -31,7 +31,12 @@ from resolver.identifiers import kind_of, mask
 from resolver.names import name_groups, one_group, same_person
 from resolver.outcome import Step
 
-__all__ = ["SHARED_LINE", "observe", "people", "person_split", "set_status"]
+__all__ = ["SHARED_LINE", "observe", "people", "person_split", "set_status", "shared_account"]
+
+#: A WhatsApp identity is its phone: the phone's household rules apply to it, not `shared_account`.
+_WHATSAPP = "t:WHATSAPP:"
+#: The hub signal of a name seen on a touchpoint identity beside a phone or email.
+_SOLID = "N:"
 
 #: This many name groups on one phone are different people however rarely each is seen.
 SHARED_LINE = 3
@@ -42,15 +47,43 @@ def people(sig: list[str]) -> int:
     counts: dict[str, int] = {}
     names: list[str] = []
     for value in sig:
-        if value[0] == "n":
+        kind = value[0]
+        if kind == "n":
             names.append(value[2:])
-        else:
-            counts[value[0]] = counts.get(value[0], 0) + 1
+        elif kind != "N":  # `shared_account`'s names, already counted as ``n:``
+            counts[kind] = counts.get(kind, 0) + 1
     best = max(counts.values(), default=0)
     if len(names) > best:
         groups = 1 if one_group(names) else len(set(name_groups(dict.fromkeys(names, 1)).values()))
         best = max(best, groups)
     return best
+
+
+def shared_account(key: str, sig: list[str]) -> bool:
+    """True when touchpoint identity `key` is used by two or more people: it must stop linking.
+
+    A web user or cookie id or a kiosk id (not a WhatsApp wa_id: that is the phone, whose own
+    household rules apply) seen with names of two or more people (`name_groups`), each name on
+    evidence that also carries a phone or email (``N:<name key>`` signals, which `observe`
+    adds), and with two or more phones or emails: a family computer's cookie, an account a couple shares, a store
+    terminal's id typed for every visitor. Linking through it would fuse people who share
+    nothing of their own; their phones and emails still link each of them. One person's second
+    phone or email under one name, or a second name without a phone or email of its own,
+    never makes it shared.
+    """
+    if key.startswith(_WHATSAPP):
+        return False
+    names: list[str] = []
+    lines = 0
+    for value in sig:
+        kind = value[0]
+        if kind == "N":
+            names.append(value[2:])
+        elif kind == "p" or kind == "e":
+            lines += 1
+    if lines < 2 or len(names) < 2 or one_group(names):
+        return False
+    return len(set(name_groups(dict.fromkeys(names, 1)).values())) >= 2
 
 
 def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
@@ -89,11 +122,22 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
             if value != key and value not in sig:
                 sig.append(value)
                 added = True
+        if key[0] == "t" and cls is not None and g.household_on and not key.startswith(_WHATSAPP):
+            # The names that came with a phone or email of their own, for `shared_account`.
+            for k in ev.keys:  # a loop, not any(): this runs for most new evidence
+                if k[0] == "p" or k[0] == "e":
+                    solid = g.intern(_SOLID + cls)
+                    if solid not in sig:
+                        sig.append(solid)
+                        added = True
+                    break
         if added:
             if g.track:
                 g.mark("n/" + key)
             limit = g.config.hub_threshold
             if len(sig) > limit and people(sig) > limit:
+                return "quarantined"
+            if key[0] == "t" and g.household_on and shared_account(key, sig):
                 return "quarantined"
     kind = key[0]
     if kind not in "pe" or cls is None or not g.household_on:

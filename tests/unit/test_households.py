@@ -9,7 +9,10 @@ never on how one person writes a name. What each class must give:
   be one person keeps them apart, while each still joins their own phone's records;
 * a shared line (an office switchboard, a family landline): three or more people with
   different names on one phone, below the hub threshold and without emails, are not fused;
-* one stray name on a phone does not block the near-phone rule when the other records agree.
+* one stray name on a phone does not block the near-phone rule when the other records agree;
+* a touchpoint identity used by two or more people (names of different people and phones or
+  emails of their own: a family cookie, a shared account, a store terminal's id) stops linking,
+  while one person's second phone or a name without details of its own keeps it.
 """
 
 from __future__ import annotations
@@ -172,6 +175,66 @@ def test_two_spellings_of_one_person_on_a_phone_are_not_a_shared_line() -> None:
     names = ["Asha Rao", "A. Rao", "Rao Asha", "asha"]
     events = [ev(f"k{i}", i, phone=phone, name=n) for i, n in enumerate(names)]
     assert partition(events) == {frozenset(e.event_id for e in events)}
+
+
+# ---------------------------------------------------------------------------------------------
+# shared touchpoint identities: a family computer's cookie, a shared account, a store terminal
+
+
+def test_a_store_terminal_id_typed_for_every_visitor_does_not_fuse_them() -> None:
+    names = [("Anita Desai", "98222 22222"), ("Rohan Das", "98333 33333"), ("Zara Ali", "98444 44444")]
+    events = [ev(f"t{i}", i, src="KIOSK-TERMINAL-1", phone=ph, name=n) for i, (n, ph) in enumerate(names)]
+    assert every_order(events) == {frozenset({"t0"}), frozenset({"t1"}), frozenset({"t2"})}
+
+
+def test_a_family_cookie_keeps_two_people_apart_and_each_joins_their_own_records() -> None:
+    events = [
+        ev("c1", 0, "WEB", src="anon-family", email="meera.iyer@gmail.com", name="Meera Iyer"),
+        ev("c2", 1, "WEB", src="anon-family", email="rahul.k@yahoo.com", name="Rahul Kapoor"),
+        ev("c3", 2, "WEB", src="u-meera", email="meera.iyer@gmail.com", name="Meera Iyer"),
+        ev("c4", 3, "WEB", src="anon-family"),  # an anonymous page view: neither person's
+    ]
+    parts = every_order(events)
+    assert {"c1", "c3"} <= next(p for p in parts if "c1" in p)
+    assert not any({"c1", "c2"} <= p for p in parts)
+    assert not any("c4" in p and ("c1" in p or "c2" in p) for p in parts), parts
+
+
+def test_one_person_with_two_phones_on_one_account_stays_one() -> None:
+    events = [
+        ev("u1", 0, "WEB", src="u-asha", phone="98450 11111", name="Asha Rao"),
+        ev("u2", 1, "WEB", src="u-asha", phone="98860 22222", name="A. Rao"),
+        ev("u3", 2, "WEB", src="u-asha", email="asha.rao@gmail.com", name="Rao Asha"),
+    ]
+    assert every_order(events) == {frozenset({"u1", "u2", "u3"})}
+
+
+def test_a_second_name_without_a_phone_or_email_of_its_own_keeps_the_account() -> None:
+    events = [
+        ev("s1", 0, "WEB", src="u-priya", phone="98450 33333", name="Priya Sharma"),
+        ev("s2", 1, "WEB", src="u-priya", name="Rahul Sharma"),  # her husband ordered once, no details
+        ev("s3", 2, "WEB", src="u-priya", email="priya.s@gmail.com", name="Priya Sharma"),
+    ]
+    assert every_order(events) == {frozenset({"s1", "s2", "s3"})}
+
+
+def test_a_whatsapp_identity_is_its_phone_not_a_shared_account() -> None:
+    # Two people on one WhatsApp number: the phone's household rules decide, not the account rule.
+    from resolver.households import shared_account
+
+    sig = ["N:meera_iyer", "N:rahul_kapoor", "e:a@x.in", "e:b@y.in"]
+    assert not shared_account("t:WHATSAPP:919845012345", sig)
+    assert shared_account("t:WEB:anon-1", sig)
+    assert not shared_account("t:WEB:anon-1", ["N:meera_iyer", "N:rahul_kapoor", "e:a@x.in"])
+    assert not shared_account("t:WEB:anon-1", ["N:asha_rao", "N:a_rao", "e:a@x.in", "p:+919845011111"])
+    # names without a phone or email of their own (``n:`` only) never make it shared
+    assert not shared_account("t:WEB:anon-1", ["n:meera_iyer", "n:rahul_kapoor", "e:a@x.in", "e:b@y.in"])
+
+
+def test_households_off_keeps_a_shared_terminal_linking() -> None:
+    names = [("Anita Desai", "98222 22222"), ("Rohan Das", "98333 33333")]
+    events = [ev(f"t{i}", i, src="KIOSK-TERMINAL-1", phone=ph, name=n) for i, (n, ph) in enumerate(names)]
+    assert partition(events, ResolverConfig(household_rule=False)) == {frozenset({"t0", "t1"})}
 
 
 # ---------------------------------------------------------------------------------------------
