@@ -41,6 +41,7 @@ from resolver.evaluation import Evaluation, carries_identifier, evaluate, identi
 from resolver.evidence import Evidence
 from resolver.graph import OK, Graph, holder_of
 from resolver.interaction import fields_of, from_json
+from resolver.linking import evidence_name
 from streams.synthetic import generate
 
 __all__ = ["Run", "classify_false", "classify_missed", "main", "run"]
@@ -76,7 +77,7 @@ def run(customers: int, seed: int, config: ResolverConfig | None = None) -> Run:
     for event in parsed:
         _, touchpoint, _, source_id, phone, email, name = fields_of(event)
         keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
-        stripped = (name.strip() or None) if name else None
+        stripped = evidence_name(g.parser.junk, name)
         ev = g.by_content.get((touchpoint, source_id.strip(), stripped, keys, rejected))
         if ev is None:
             continue

@@ -76,9 +76,10 @@ class ResolverConfig:
             "phone" (for emails and touchpoint identities), "touchpoint".
         max_phones, max_emails: per-customer limits; a merge exceeding one is refused.
         household_rule: refuse phone links between people with different emails AND names.
-        junk_values: extra exact values (phones as digits, emails lower-case) never linked.
+        junk_values: extra exact values (phones as digits, emails and names lower-case)
+            never linked (a junk name is no name: it tells no one apart).
         junk_patterns: extra regular expressions (full match on the trimmed lower-case raw
-            value, or on the phone's digits) never linked.
+            value, or on the phone's digits) never linked, nor read as a name.
         email_rules: provider rules for email local parts.
         email_domain_fixes: (typed domain, meant domain) corrections applied before the
             provider rules (``gmial.com`` -> ``gmail.com``); `domain_typos` by default.

@@ -46,6 +46,24 @@ _PLACEHOLDER_WORDS = frozenset(
     }
 )  # fmt: skip
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
+#: Words typed for a name by someone who does not know it or will not give it (``Guest``,
+#: ``Walk-in Customer``, ``Test User``, ``NA``), and forms of address or kinship a cashier or a
+#: contact list uses instead of one (``Sir``, ``Madam``, ``Aunty``, ``Bhaiya``), compared by
+#: letters. A name of these words alone says nothing about who someone is.
+_PLACEHOLDER_NAME_WORDS = frozenset(
+    {
+        "na", "none", "nil", "null", "no", "nope", "unknown", "notprovided", "notgiven", "notavailable",
+        "refused", "declined", "test", "testing", "tester", "dummy", "undefined", "sample", "fake",
+        "guest", "customer", "cust", "user", "client", "visitor", "walkin", "walk", "in", "new",
+        "cash", "default", "anonymous", "anon", "noname", "name", "self", "owner", "xyz", "abc",
+        "asdf", "qwerty", "sir", "madam", "maam", "mam", "mr", "mrs", "ms", "miss", "dr",
+        "mom", "mum", "mummy", "mother", "dad", "daddy", "papa", "father", "bhai", "bhaiya", "didi",
+        "aunty", "auntie", "uncle", "ji",
+    }
+)  # fmt: skip
+#: Names already judged: most names repeat. Cleared when full, so memory stays flat.
+_NAME_MEMO = 100_000
+_UNSEEN = object()
 #: A masked phone: masking symbols (an ellipsis among them), or a run of X or # standing for
 #: digits (one ``x`` is an extension).
 _PHONE_MASK = re.compile(r"[*\u2217\u2731\u2022\u25cf\u2026]|[xX]{2,}|#{2,}")
@@ -61,11 +79,12 @@ _JUNK_SOURCE_IDS = frozenset({"", "null", "none", "unknown", "undefined", "na", 
 class JunkRules:
     """Decides whether a normalised value is a placeholder. Pure and cheap: call per event."""
 
-    __slots__ = ("_patterns", "_values")
+    __slots__ = ("_names", "_patterns", "_values")
 
     def __init__(self, values: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
         self._values = frozenset(v.strip().lower() for v in values)
         self._patterns = tuple(re.compile(p) for p in patterns)
+        self._names: dict[str, str | None] = {}
 
     def _configured(self, *candidates: str) -> bool:
         for value in candidates:
@@ -118,6 +137,39 @@ class JunkRules:
         if len(local) > 2 and _one_char(local.replace(".", "")):
             return True
         return bool(self._values or self._patterns) and self._configured(address)
+
+    def name(self, name: str) -> bool:
+        """True when a name is a placeholder: no letters at all, or only placeholder words.
+
+        ``Guest``, ``Walk-in Customer``, ``Test User``, ``N/A``, ``Sir``, ``xxx``, ``12345``, an
+        emoji: none of them tells people apart or names anyone, so the evidence carries no name
+        (it never splits a phone, counts as a person for a hub or lowers a confidence). A name
+        with one real word (``Guest Ravi``, ``Asha Aunty``) is a name.
+        """
+        return self.name_of(name) is None
+
+    def name_of(self, raw: str) -> str | None:
+        """The name evidence carries for a typed name: trimmed; None when blank or a placeholder (`name`)."""
+        found = self._names.get(raw, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
+        memo = self._names
+        text = raw.strip()
+        found = None if not text or self._placeholder_name(text) else text
+        if len(memo) >= _NAME_MEMO:
+            memo.clear()
+        memo[raw] = found
+        return found
+
+    def _placeholder_name(self, name: str) -> bool:
+        lower = name.lower()
+        words = ["".join(ch for ch in token if ch.isalpha()) for token in lower.replace(".", " ").split()]
+        words = [w for w in words if w]
+        if not words:
+            return True
+        if all(w in _PLACEHOLDER_NAME_WORDS or _one_char(w) for w in words):
+            return True
+        return bool(self._values or self._patterns) and self._configured(lower)
 
     def source_id(self, source_id: str) -> bool:
         """True when a touchpoint record id is a placeholder (``null``, ``unknown``...)."""

@@ -14,13 +14,19 @@ from __future__ import annotations
 from resolver.evidence import Evidence, evidence_id
 from resolver.graph import OK, PERSON, Customer, Graph, Node, is_person
 from resolver.households import observe, set_status
+from resolver.junk import JunkRules
 from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
 from resolver.outcome import Step
 from resolver.reresolution import carrying, closure, raw_evidence, reresolve
 from resolver.summary import joined, see_again
 
-__all__ = ["add"]
+__all__ = ["add", "evidence_name"]
+
+
+def evidence_name(junk: JunkRules, name: str | None) -> str | None:
+    """The name evidence carries: trimmed; None when absent or a placeholder (`JunkRules.name_of`)."""
+    return junk.name_of(name) if name else None
 
 
 def add(
@@ -35,7 +41,7 @@ def add(
 ) -> Step | None:
     """Take in an event whose id is not remembered; None when it is suppressed (erased person)."""
     keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
-    name = (name.strip() or None) if name else None
+    name = g.parser.junk.name_of(name) if name else None  # `evidence_name`, inline: per event
     content = (touchpoint, source_id.strip(), name, keys, rejected)
     vid = evidence_id(content)
     ev = g.by_content.get(content, vid)

@@ -31,7 +31,7 @@ from resolver.explain import Explanation, Lookup
 from resolver.graph import Graph
 from resolver.identifiers import kind_of, mask
 from resolver.interaction import Fields, Interaction
-from resolver.linking import add
+from resolver.linking import add, evidence_name
 from resolver.outcome import Merged, Outcome, Step, touched_one
 from resolver.profile import Profile
 from resolver.review import ReviewPair
@@ -104,7 +104,7 @@ class Resolver:
         _, touchpoint, _, source_id, phone, email, name = fields
         g = self._g
         keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
-        name = (name.strip() or None) if name else None
+        name = evidence_name(g.parser.junk, name)
         ev = g.by_content.get((touchpoint, source_id.strip(), name, keys, rejected))
         return None if ev is None else g.customer_of(ev)
 

@@ -1,0 +1,81 @@
+"""Placeholder names (``Guest``, ``Walk-in Customer``, ``Test User``, ``Sir``) are no names.
+
+A cashier who must fill the name field types a placeholder; a web form gets ``Test User``.
+Read as names, two such records on a customer's phone made a "second person" that split the
+phone, a third made a shared line, and one beside the real name cost the customer its
+confidence ("names that cannot be one person"). Evidence now carries no name for them.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from resolver.config import ResolverConfig
+from resolver.interaction import Interaction
+from resolver.junk import JunkRules
+from resolver.resolver import Resolver
+
+T0 = 1_733_000_000_000
+
+
+def ev(eid: str, t: int, tp: str, src: str, **kw: str) -> Interaction:
+    return Interaction(eid, tp, T0 + t * 60_000, src, "visit", **kw)
+
+
+def test_placeholders_are_no_names_and_real_names_are_names() -> None:
+    junk = JunkRules()
+    for text in ["Guest", "Walk-in Customer", "walk in customer", "Test User", "NA", "N/A", "Sir", "MADAM",
+                 "xxx", "Aaaa", "12345", "-", "🙏", "Mr. Customer", "Unknown", "Cash Customer", "Bhaiya"]:  # fmt: skip
+        assert junk.name(text), text
+    for text in ["Rohit Sharma", "Asha", "Guest Ravi", "Asha Aunty", "प्रिया शर्मा", "Na Li", "Dr. Meera Iyer",
+                 "O'Brien", "Jo"]:  # fmt: skip
+        assert not junk.name(text), text
+    assert JunkRules(values=["store staff"]).name("Store Staff")
+    assert not JunkRules().name("Store Staff")
+
+
+def _partition(events: list[Interaction], config: ResolverConfig | None = None) -> set[frozenset[str]]:
+    r = Resolver(config)
+    for e in events:
+        r.apply(e)
+    groups: dict[str, set[str]] = {}
+    for e in events:
+        groups.setdefault(r.customer_of_event(e.event_id) or "", set()).add(e.event_id)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_placeholder_names_at_the_kiosk_do_not_split_a_customers_phone() -> None:
+    events = [
+        ev("w1", 0, "WEB", "u-rohit", phone="98112 00001", email="rohit.sharma@gmail.com", name="Rohit Sharma"),
+        ev("k1", 1, "KIOSK", "KV-1", phone="98112 00001", name="Walk-in Customer"),
+        ev("k2", 2, "KIOSK", "KV-2", phone="98112 00001", name="Walk-in Customer"),
+        ev("k3", 3, "KIOSK", "KV-3", phone="98112 00001", name="Guest"),
+        ev("k4", 4, "KIOSK", "KV-4", phone="98112 00001", email="rohit.sharma@gmail.com", name="NA"),
+    ]
+    seen = {frozenset(_partition(list(order))) for order in itertools.permutations(events)}
+    assert seen == {frozenset({frozenset({"w1", "k1", "k2", "k3", "k4"})})}
+
+
+def test_a_customer_keeps_its_real_name_and_its_confidence_beside_placeholders() -> None:
+    r = Resolver()
+    r.apply(ev("w1", 0, "WEB", "u-amit", phone="98112 00003", email="amit.jain@gmail.com", name="Amit Jain"))
+    for i in range(3):
+        r.apply(ev(f"k{i}", 1 + i, "KIOSK", f"KV-{i}", phone="98112 00003", name="Test User"))
+    cid = r.customer_of_event("w1")
+    assert cid is not None and all(r.customer_of_event(f"k{i}") == cid for i in range(3))
+    profile = r.profile(cid)
+    assert profile is not None
+    assert profile.name == "Amit Jain"
+    assert not any("names" in reason or "name that" in reason for reason in profile.confidence_reasons)
+
+
+def test_a_placeholder_name_repeats_the_nameless_evidence() -> None:
+    # "Guest" with the same phone and kiosk id is the same evidence as no name at all.
+    r = Resolver()
+    r.apply(ev("a", 0, "KIOSK", "KV-9", phone="98112 00004"))
+    r.apply(ev("b", 1, "KIOSK", "KV-9", phone="98112 00004", name="Guest"))
+    r.apply(ev("c", 2, "KIOSK", "KV-9", phone="98112 00004", name="  "))
+    cid = r.customer_of_event("a")
+    profile = r.profile(cid or "")
+    assert profile is not None and profile.name is None and profile.event_count == 3
+    assert len(r.explain(cid or "").evidence) == 1
