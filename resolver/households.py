@@ -9,12 +9,15 @@ rules, the near-phone rule and the name conflict in confidence (`resolver.profil
 * Shared phone: two pieces of evidence on one phone carry different emails AND names that
   cannot be one person; the phone then no longer links evidence that carries an email.
 * Split by names (phones and emails): two or more *solid* name groups on one identifier (a
-  group is solid with a support of two: two distinct pieces of evidence, or one that also
-  carries the other kind of identifier, a person's own email beside a shared phone or a
-  person's own phone beside a family mailbox), or three or more groups however often each
-  is seen (a shared line: an office switchboard, a family landline); each group other than
-  the largest links ``<identifier>#<group>`` instead of the identifier, and evidence without
-  a name links it only when it has nothing else.
+  group is solid when one of its names is a full name, given name and surname, or with a
+  support of two: two distinct pieces of evidence, or one that also carries the other kind
+  of identifier, a person's own email beside a shared phone or a person's own phone beside
+  a family mailbox), or three or more groups however often each is seen (a shared line: an
+  office switchboard, a family landline); each group other than the largest links
+  ``<identifier>#<group>`` instead of the identifier, and evidence without a name links it
+  only when it has nothing else.
+* Shared touchpoint identity (`shared_account`): a web, kiosk or CRM id used by two or more
+  people, each with a phone or email of their own, is quarantined.
 
 A name order, an initial or a missing surname never makes a second person (`name_groups`).
 Everything here counts distinct evidence, never interactions: repeating an event cannot tip
@@ -28,7 +31,7 @@ from collections.abc import Mapping
 from resolver.evidence import Evidence
 from resolver.graph import PERSON, Graph, Node
 from resolver.identifiers import kind_of, mask
-from resolver.names import name_groups, one_group, same_person
+from resolver.names import name_groups, one_group, same_person, weak_key
 from resolver.outcome import Step
 
 __all__ = ["SHARED_LINE", "observe", "people", "person_split", "set_status", "shared_account"]
@@ -65,8 +68,8 @@ def shared_account(key: str, sig: list[str]) -> bool:
     A web user or cookie id or a kiosk id (not a WhatsApp wa_id: that is the phone, whose own
     household rules apply) seen with names of two or more people (`name_groups`), each name on
     evidence that also carries a phone or email (``N:<name key>`` signals, which `observe`
-    adds), and with two or more phones or emails: a family computer's cookie, an account a couple shares, a store
-    terminal's id typed for every visitor. Linking through it would fuse people who share
+    adds), and with two or more phones or emails: a family computer's cookie, an account a
+    couple shares, a store terminal's id typed for every visitor. Linking through it would fuse people who share
     nothing of their own; their phones and emails still link each of them. One person's second
     phone or email under one name, or a second name without a phone or email of its own,
     never makes it shared.
@@ -90,10 +93,12 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     """How a phone is split between people with different names; None when it is not.
 
     `names` holds the support of each name key (distinct evidence; twice for evidence with
-    an email, see `_observe_name`). Groups with a support of at least two are solid,
-    and every group is when there are `SHARED_LINE` or more; with two or more solid groups
-    the phone is split: the largest group (ties: smallest label) keeps the phone key, every
-    other solid group links ``key#<label>`` instead. Keys outside the solid groups are not in
+    an email, see `_observe_name`). Groups with a full name (`weak_key` false) or a support
+    of at least two are solid, and every group is when there are `SHARED_LINE` or more: two
+    people who each gave the phone once under their full names are two people, a lone first
+    name typed once is not a person of its own. With two or more solid groups the phone is
+    split: the largest group (ties: smallest label) keeps the phone key, every other solid
+    group links ``key#<label>`` instead. Keys outside the solid groups are not in
     the mapping: their evidence is ambiguous (see `Graph.effective`).
     """
     if len(names) < 2 or one_group(names):
@@ -103,7 +108,10 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     for c, n in names.items():
         totals[label[c]] = totals.get(label[c], 0) + n
     least = 1 if len(totals) >= SHARED_LINE else 2
-    solid = sorted((g for g, n in totals.items() if n >= least), key=lambda g: (-totals[g], g))
+    # A full name (first and last) is solid at once: two people, each with a full name, gave
+    # the phone once each (a store's own number for two walk-ins); a lone first name is not.
+    full = {label[c] for c in names if not weak_key(c)}
+    solid = sorted((g for g, n in totals.items() if n >= least or g in full), key=lambda g: (-totals[g], g))
     if len(solid) < 2:
         return None
     return {c: key if label[c] == solid[0] else f"{key}{PERSON}{label[c]}" for c in sorted(names) if label[c] in solid}

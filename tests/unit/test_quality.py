@@ -12,8 +12,16 @@ customers, ~50k events, about 15 s: at 3,000 the confidence AUC moved by 0.1 bet
 
 The data has the real-world patterns of issue 18 (extensions, masks, swapped names, family
 mailboxes, shared lines). Floors sit a little under what seed 1 measures, so a regression fails
-and noise does not. Seed 1 (seeds 2 and 3): identified P 0.9962 (0.9950, 0.9966), R 0.9335
-(0.9353, 0.9388), AUC 0.930 (0.917, 0.905); identifiable P 0.9962, R 0.9444 (0.9442, 0.9487).
+and noise does not. Seed 1 (seeds 2 and 3): identified P 0.9981 (0.9974, 0.9980), R 0.9332
+(0.9349, 0.9386), AUC 0.850 (0.801, 0.803), customers mixing people 0.27%; identifiable P
+0.9981, R 0.9441 (0.9439, 0.9485).
+
+Since two people who each gave a phone once under a full name are two people (not one, as
+when a name group needed two sightings), the customers mixing people halved (0.58% to
+0.27%) and the false pairs fell from 349 to 178 (seed 1), for 0.0003 of recall. The AUC fell
+from 0.930 to 0.850 with them: the mixes it ranked lowest most easily (two full names on one
+phone) are no longer made; the ones left are rarer and quieter (an account or one event
+joining two people). Pure customers' confidence is unchanged (mean 0.754).
 What recall misses on identified events (`python -m bench.quality`, seed 1): 77% of the pairs
 share no identifier value at all (two phones of one person, a web visit with an email only
 beside kiosk visits with a phone, placeholders typed at a kiosk), 15% share only a store's
@@ -75,7 +83,8 @@ def both() -> tuple[Evaluation, Evaluation]:
 
 def test_never_fuses_strangers(quality: Evaluation) -> None:
     assert quality.unassigned == 0
-    assert quality.pairs.precision >= 0.995
+    assert quality.pairs.precision >= 0.997
+    assert quality.purity >= 0.997  # at most 0.3% of customers mix two people
 
 
 def test_recall_floor(quality: Evaluation) -> None:
@@ -84,10 +93,10 @@ def test_recall_floor(quality: Evaluation) -> None:
 
 def test_recall_on_identifiable_events_meets_the_goal(identifiable: Evaluation) -> None:
     assert identifiable.unassigned == 0
-    assert identifiable.pairs.precision >= 0.995
+    assert identifiable.pairs.precision >= 0.997
     assert identifiable.pairs.recall >= 0.943
 
 
 def test_confidence_ranks_mixed_customers_lower(quality: Evaluation) -> None:
     assert quality.confidence_auc is not None
-    assert quality.confidence_auc >= 0.92
+    assert quality.confidence_auc >= 0.84

@@ -44,7 +44,7 @@ NOW = 1_800_000_000_000
 #: log into fetches would decide a window's records if windows closed on event time alone.
 EVENTS = [
     dataclasses.replace(from_json(obj), occurred_at=NOW + 150 * i)
-    for i, obj in enumerate(generate(customers=80, seed=11)[0])
+    for i, obj in enumerate(generate(customers=80, seed=12)[0])
 ]
 
 
