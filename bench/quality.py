@@ -29,6 +29,7 @@ by the keys their events share inside it. Not a test: an instrument for issue 18
 from __future__ import annotations
 
 import argparse
+import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -63,9 +64,32 @@ class Run:
     identified: set[str] = field(default_factory=set)
 
 
-def run(customers: int, seed: int, config: ResolverConfig | None = None) -> Run:
+#: Profile names people choose on WhatsApp that are not their names (`--whatsapp-nicknames`).
+NICKNAMES = (
+    "Bunty", "Pinky", "Chotu", "Babu", "Dolly", "Khushi", "Raja Ji", "Happy Life", "Jai Mata Di",
+    "Radhe Radhe", "Om Sai Ram", "Sharma Traders", "Busy", "Hello", "Mom", "\U0001f64f",
+)  # fmt: skip
+
+
+def with_whatsapp_nicknames(events: list[dict[str, Any]], truth: dict[str, str], share: float, seed: int) -> None:
+    """Give `share` of the people a WhatsApp profile name that is not their name (in place, deterministic)."""
+    rng = random.Random(f"nicknames:{seed}")
+    chosen: dict[str, str | None] = {}
+    for event in events:
+        if event["touchpoint"] == "WHATSAPP" and event.get("name"):
+            person = truth[event["event_id"]]
+            if person not in chosen:
+                chosen[person] = rng.choice(NICKNAMES) if rng.random() < share else None
+            nickname = chosen[person]
+            if nickname is not None:
+                event["name"] = nickname
+
+
+def run(customers: int, seed: int, config: ResolverConfig | None = None, nicknames: float = 0.0) -> Run:
     """Resolve one generated data set as the quality test does, and evaluate it both ways."""
     events, truth_rows = generate(customers, seed)
+    if nicknames:
+        with_whatsapp_nicknames(events, dict(truth_rows), nicknames, seed)
     started = time.perf_counter()
     resolver = Resolver(config or ResolverConfig(), track_changes=False)
     parsed = [from_json(obj) for obj in events]
@@ -290,9 +314,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--examples", type=int, default=0, help="examples printed per class")
     parser.add_argument("--figures-only", action="store_true")
+    parser.add_argument(
+        "--whatsapp-nicknames",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="give this share of the people a WhatsApp profile name that is not their name",
+    )
     args = parser.parse_args(argv)
     for seed in args.seeds:
-        r = run(args.customers, seed)
+        r = run(args.customers, seed, nicknames=args.whatsapp_nicknames)
         print(f"\n=== seed {seed}: {args.customers} customers, resolved in {r.seconds:.1f} s")
         print(_figures("carrying", r.carrying))
         print(_figures("identifiable", r.identifiable))
