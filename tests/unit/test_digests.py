@@ -18,8 +18,10 @@ KEY_B = b"key-b-0123456789abcdef0123456789"
 PHONE_KEY = "p:+919800000011"
 
 
-def ev(eid: str, t: int = 0, **kw: str) -> Interaction:
-    return Interaction(eid, "WEB", T0 + t * 1000, f"src-{eid}", "visit", **kw)
+def ev(
+    eid: str, t: int = 0, *, phone: str | None = None, email: str | None = None, name: str | None = None
+) -> Interaction:
+    return Interaction(eid, "WEB", T0 + t * 1000, f"src-{eid}", "visit", phone=phone, email=email, name=name)
 
 
 def plain(text: str) -> str:

@@ -27,8 +27,17 @@ from resolver.resolver import Resolver
 T0 = 1_700_000_000_000
 
 
-def ev(eid: str, t: int, tp: str = "KIOSK", src: str | None = None, **kw: str) -> Interaction:
-    return Interaction(eid, tp, T0 + t * 60_000, src or f"KV-{eid}", "purchase", **kw)
+def ev(
+    eid: str,
+    t: int,
+    tp: str = "KIOSK",
+    src: str | None = None,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+) -> Interaction:
+    return Interaction(eid, tp, T0 + t * 60_000, src or f"KV-{eid}", "purchase", phone=phone, email=email, name=name)
 
 
 def partition(events: list[Interaction], config: ResolverConfig | None = None) -> set[frozenset[str]]:

@@ -62,8 +62,16 @@ def parser() -> IdentifierParser:
     return IdentifierParser(ResolverConfig())
 
 
-def ev(eid: str, tp: str = "WEB", src: str | None = None, **fields: str) -> Interaction:
-    return Interaction(eid, tp, T0, src or f"src-{eid}", "visit", **fields)
+def ev(
+    eid: str,
+    tp: str = "WEB",
+    src: str | None = None,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+) -> Interaction:
+    return Interaction(eid, tp, T0, src or f"src-{eid}", "visit", phone=phone, email=email, name=name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,8 +18,10 @@ from resolver.resolver import Resolver
 T0 = 1_733_000_000_000
 
 
-def ev(eid: str, t: int, tp: str, src: str, **kw: str) -> Interaction:
-    return Interaction(eid, tp, T0 + t * 60_000, src, "visit", **kw)
+def ev(
+    eid: str, t: int, tp: str, src: str, *, phone: str | None = None, email: str | None = None, name: str | None = None
+) -> Interaction:
+    return Interaction(eid, tp, T0 + t * 60_000, src, "visit", phone=phone, email=email, name=name)
 
 
 def test_placeholders_are_no_names_and_real_names_are_names() -> None:

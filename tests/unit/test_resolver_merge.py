@@ -18,8 +18,17 @@ from resolver.resolver import Resolver
 T0 = 1_700_000_000_000
 
 
-def ev(eid: str, t: int = 0, tp: str = "WEB", src: str | None = None, **kw: str) -> Interaction:
-    return Interaction(eid, tp, T0 + t * 1000, src or f"src-{eid}", "visit", **kw)
+def ev(
+    eid: str,
+    t: int = 0,
+    tp: str = "WEB",
+    src: str | None = None,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+) -> Interaction:
+    return Interaction(eid, tp, T0 + t * 1000, src or f"src-{eid}", "visit", phone=phone, email=email, name=name)
 
 
 A = ev("a", 1, phone="98000 00011", email="asha@x.in", name="Asha Rao")

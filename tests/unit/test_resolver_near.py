@@ -20,8 +20,17 @@ TYPO = "98765 43219"  # one digit wrong
 SWAP = "98765 43201"  # two neighbours swapped
 
 
-def ev(eid: str, t: int = 0, tp: str = "KIOSK", src: str | None = None, **kw: str) -> Interaction:
-    return Interaction(eid, tp, T0 + t * 1000, src or f"src-{eid}", "visit", **kw)
+def ev(
+    eid: str,
+    t: int = 0,
+    tp: str = "KIOSK",
+    src: str | None = None,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+) -> Interaction:
+    return Interaction(eid, tp, T0 + t * 1000, src or f"src-{eid}", "visit", phone=phone, email=email, name=name)
 
 
 def run(events: list[Interaction], config: ResolverConfig | None = None) -> Resolver:
