@@ -24,6 +24,14 @@ KEY_JOIN = "_"
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari"})
 #: Written after a name, never a surname: generations and degrees.
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "md", "phd", "esq", "mba", "ca"})
+#: Said after a name out of respect or by a cashier (``Sharma ji``, ``Rohit bhai``, ``Priya
+#: Madam``, ``Rao garu``), never a surname.
+_HONORIFICS = frozenset(
+    {"ji", "bhai", "bhaiya", "bhaisahab", "madam", "maam", "sir", "uncle", "aunty", "auntie", "sahab", "saab", "saheb",
+     "didi", "garu"}
+)  # fmt: skip
+#: Spellings of Mohammed, often written before the name a person goes by (``Md. Imran Khan``).
+_MOHAMMED = frozenset({"md", "mohd", "mohamed", "mohammad", "mohammed", "muhammad", "muhammed", "mohamad", "mohmmad"})
 #: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.
 _BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 
@@ -56,7 +64,9 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     * ``Rao, Asha K.`` (surname, comma, given names) is Asha Rao, not "Rao K.";
     * a part in brackets (``Asha Rao (Mrs)``, ``(home)``) says nothing about who it is;
     * a generational suffix or a degree at the end (``Jr.``, ``III``, ``MD``) is not a surname,
-      with or without a comma before it.
+      with or without a comma before it, nor is an honorific (``Sharma ji``, ``Rohit bhai``);
+    * ``Md.``, ``Mohd`` and ``Muhammad`` are Mohammed, passed over before a given name
+      (``Md. Imran Khan`` is Imran Khan).
     """
     if not name:
         return None
@@ -67,14 +77,26 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     if comma:
         given = _tokens(tail.replace(",", " "), titles=True)
         family = _tokens(head, titles=True)
-        if given and family and given[0] not in _SUFFIXES:
-            return given[0], family[-1]
+        if given and family and (given[0] not in _SUFFIXES or (given[0] in _MOHAMMED and len(given) > 1)):
+            return _given(given, 2), family[-1]
     tokens = _tokens(folded.replace(",", " "), titles=True)
     while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
         tokens.pop()
+    while len(tokens) > 1 and tokens[-1] in _HONORIFICS:
+        tokens.pop()
     if not tokens:
         return None
-    return tokens[0], (tokens[-1] if len(tokens) > 1 else None)
+    return _given(tokens, 3), (tokens[-1] if len(tokens) > 1 else None)
+
+
+def _given(tokens: list[str], enough: int) -> str:
+    """The given name of `tokens`: ``Md``/``Mohd``/``Muhammad`` is Mohammed, and is passed over
+    for the name after it when at least `enough` tokens are there (``Md. Imran Khan`` is Imran
+    Khan; ``Mohd Khan`` is Mohammed Khan)."""
+    first = tokens[0]
+    if first not in _MOHAMMED:
+        return first
+    return tokens[1] if len(tokens) >= enough else "mohammed"
 
 
 def _tokens(text: str, *, titles: bool) -> list[str]:

@@ -1,0 +1,62 @@
+"""Forms of one name that must never read as two people (South Asian usage).
+
+A name group written as a full name is solid at once (two people who each gave one phone
+once under their full names are two people), so a full name read as someone else's would
+split a customer's phone: honorifics after a name (``Sharma ji``, ``Rohit bhai``, ``Priya
+Madam``) and the spellings of Mohammed before a given name (``Md. Imran Khan``) are read as
+the person's name.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from resolver.interaction import Interaction
+from resolver.names import name_key, same_person
+from resolver.resolver import Resolver
+
+T0 = 1_733_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("written", "known"),
+    [
+        ("Sharma ji", "Rohit Sharma"),
+        ("Rohit bhai", "Rohit Sharma"),
+        ("Priya Madam", "Priya Sharma"),
+        ("Rao Garu", "Venkat Rao"),
+        ("Md. Imran Khan", "Imran Khan"),
+        ("Mohd Imran Khan", "Mohammad Imran Khan"),
+        ("Khan, Md Imran", "Imran Khan"),
+        ("Mohd Salim", "Mohammed Salim"),
+        ("Muhammad Ali", "Mohamed Ali"),
+    ],
+)
+def test_one_person_written_two_ways(written: str, known: str) -> None:
+    a, b = name_key(written), name_key(known)
+    assert a is not None and b is not None
+    assert same_person(a, b), (a, b)
+
+
+def test_forms_that_stay_apart() -> None:
+    pairs = [("Mohd Salim", "Mohd Imran"), ("Sharma ji", "Verma ji"), ("Anna Thomas", "Ravi Thomas")]
+    for a, b in pairs:
+        ka, kb = name_key(a), name_key(b)
+        assert ka is not None and kb is not None
+        assert not same_person(ka, kb), (a, b)
+
+
+def test_an_honorific_at_the_kiosk_does_not_split_a_customers_phone() -> None:
+    events = [
+        Interaction("w1", "WEB", T0, "u-imran", "order", phone="98112 00007", name="Mohammad Imran Khan"),
+        Interaction("k1", "KIOSK", T0 + 60_000, "KV-1", "visit", phone="98112 00007", name="Md. Imran Khan"),
+        Interaction("k2", "KIOSK", T0 + 120_000, "KV-2", "visit", phone="98112 00007", name="Imran bhai"),
+        Interaction("k3", "KIOSK", T0 + 180_000, "KV-3", "visit", phone="98112 00007", name="Khan Sahab"),
+    ]
+    for order in itertools.permutations(events):
+        r = Resolver()
+        for e in order:
+            r.apply(e)
+        assert len({r.customer_of_event(e.event_id) for e in events}) == 1, [e.name for e in order]
