@@ -261,12 +261,40 @@ def _transitive(keys: list[str], label: dict[str, str]) -> dict[str, str]:
     return label
 
 
+#: How one sound of an Indian name is romanised several ways, folded to one spelling (in order).
+_ROMANISED = (
+    ("ksh", "x"), ("chh", "c"), ("sh", "s"), ("th", "t"), ("dh", "d"), ("bh", "b"), ("ph", "f"), ("kh", "k"),
+    ("gh", "g"), ("ch", "c"), ("ee", "i"), ("oo", "u"), ("aa", "a"), ("w", "v"), ("z", "j"), ("q", "k"),
+)  # fmt: skip
+_DOUBLED = re.compile(r"(.)\1+")
+#: Tokens already folded by `_sound`; cleared when full.
+_SOUNDS: dict[str, str] = {}
+
+
+def _sound(token: str) -> str:
+    """`token` with its romanisation variants folded: doubled letters single, a final ``y`` an ``i``."""
+    found = _SOUNDS.get(token)
+    if found is None:
+        found = token
+        for spelling, sound in _ROMANISED:
+            if spelling in found:
+                found = found.replace(spelling, sound)
+        found = _DOUBLED.sub(r"\1", found)
+        if found.endswith("y"):
+            found = found[:-1] + "i"
+        if len(_SOUNDS) >= 50_000:
+            _SOUNDS.clear()
+        _SOUNDS[token] = found
+    return found
+
+
 def names_similar(a: str, b: str) -> bool:
     """True when two name tokens could be the same person's (symmetric).
 
-    Equal; an initial of the other; a prefix of three letters or more; one edit or one
-    transposition apart; or, from five letters, the same letters in another order with the
-    same first letter (two transpositions).
+    Equal; an initial of the other; a prefix of three letters or more; the same name in
+    another romanisation (`_sound`: ``Lakshmi`` / ``Laxmi``, ``Deepak`` / ``Dipak``); one edit
+    or one transposition apart; or, from five letters, the same letters in another order with
+    the same first letter (two transpositions).
     """
     if a == b:
         return True
@@ -275,6 +303,8 @@ def names_similar(a: str, b: str) -> bool:
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     if long_.startswith(short) and len(short) >= 3:
         return True
+    if len(short) >= 3 and _sound(a) == _sound(b):
+        return True  # one name in two romanisations: Lakshmi / Laxmi, Pooja / Puja, Sanjay / Sanjai
     if len(long_) - len(short) > 1 or len(short) < 3:
         return False
     if _within_one_edit(short, long_):

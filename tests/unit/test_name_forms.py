@@ -3,8 +3,8 @@
 A name group written as a full name is solid at once (two people who each gave one phone
 once under their full names are two people), so a full name read as someone else's would
 split a customer's phone: honorifics after a name (``Sharma ji``, ``Rohit bhai``, ``Priya
-Madam``) and the spellings of Mohammed before a given name (``Md. Imran Khan``) are read as
-the person's name.
+Madam``), the spellings of Mohammed before a given name (``Md. Imran Khan``) and one name in
+two romanisations (``Lakshmi`` / ``Laxmi``, ``Pooja`` / ``Puja``) are read as the person's name.
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ T0 = 1_733_000_000_000
         ("Khan, Md Imran", "Imran Khan"),
         ("Mohd Salim", "Mohammed Salim"),
         ("Muhammad Ali", "Mohamed Ali"),
+        ("Laxmi Iyer", "Lakshmi Iyer"),
+        ("Puja Chaudhary", "Pooja Choudhary"),
+        ("Dipak Shah", "Deepak Shah"),
+        ("Sanjai Kumar", "Sanjay Kumar"),
+        ("Sidharth Rao", "Siddharth Rao"),
+        ("Shrinivas Reddy", "Srinivas Reddy"),
+        ("Sima Verma", "Seema Verma"),
     ],
 )
 def test_one_person_written_two_ways(written: str, known: str) -> None:
@@ -41,7 +48,13 @@ def test_one_person_written_two_ways(written: str, known: str) -> None:
 
 
 def test_forms_that_stay_apart() -> None:
-    pairs = [("Mohd Salim", "Mohd Imran"), ("Sharma ji", "Verma ji"), ("Anna Thomas", "Ravi Thomas")]
+    pairs = [
+        ("Mohd Salim", "Mohd Imran"),
+        ("Sharma ji", "Verma ji"),
+        ("Anna Thomas", "Ravi Thomas"),
+        ("Priya Shah", "Pooja Shah"),
+        ("Anil Rao", "Sunil Rao"),
+    ]
     for a, b in pairs:
         ka, kb = name_key(a), name_key(b)
         assert ka is not None and kb is not None
