@@ -81,3 +81,29 @@ def test_a_placeholder_name_repeats_the_nameless_evidence() -> None:
     profile = r.profile(cid or "")
     assert profile is not None and profile.name is None and profile.event_count == 3
     assert len(r.explain(cid or "").evidence) == 1
+
+
+def test_replay_reads_placeholder_names_as_the_stream_does() -> None:
+    """`irl replay`'s path (`resolver.replay`) leaves placeholder names out exactly as `Resolver.apply`."""
+    import json
+
+    from resolver.replay import replay
+
+    rows = [
+        ("w1", "WEB", "u-rohit", "98112 00001", "rohit.sharma@gmail.com", "Rohit Sharma"),
+        ("k1", "KIOSK", "KV-1", "98112 00001", None, "Walk-in Customer"),
+        ("k2", "KIOSK", "KV-2", "98112 00001", None, " Walk-in Customer "),
+        ("k3", "KIOSK", "KV-3", "98112 00001", None, "Guest"),
+    ]
+    lines = []
+    for n, (eid, tp, src, phone, email, name) in enumerate(rows, start=1):
+        obj = {"event_id": eid, "touchpoint": tp, "occurred_at": T0 + n * 60_000, "source_id": src,
+               "interaction": "visit", "phone": phone, "email": email, "name": name, "attributes": {}}  # fmt: skip
+        lines.append(("events.jsonl", n, json.dumps(obj)))
+    r = Resolver()
+    counts = replay(lines, r)
+    assert counts.events == 4
+    assert len(set(r.customer_ids())) == 1
+    (cid,) = r.customer_ids()
+    profile = r.profile(cid)
+    assert profile is not None and profile.name == "Rohit Sharma"
