@@ -10,8 +10,9 @@ Each data row is one event::
     source_id    the CRM's own record id (column `id`): its key `t:CRM:<id>` links like any touchpoint id
     interaction  crm_import
     phone, email, name   the mapped columns; empty is none
-    occurred_at  column `occurred_at` (ISO-8601 with a zone or epoch ms; a time without a zone only
-                 with a `timezone`); when the column is not mapped or the cell is empty, `default_ms`
+    occurred_at  column `occurred_at` (ISO-8601 with a zone or epoch ms, or as `date_format` says,
+                 a strptime format such as ``%d/%m/%Y %H:%M``; a time without a zone only with a
+                 `timezone`); when the column is not mapped or the cell is empty, `default_ms`
     attributes   {"import_file": the file's name, "import_line": the line the row starts on}
 
 Values are stripped of surrounding white space; the resolver normalises the rest.
@@ -56,6 +57,7 @@ __all__ = [
     "MappingError",
     "contact_event",
     "event_id_of",
+    "parse_date_format",
     "parse_delimiter",
     "parse_timezone",
 ]
@@ -195,7 +197,13 @@ def event_id_of(values: Mapping[str, str]) -> str:
 
 
 def contact_event(
-    values: Mapping[str, str], *, default_ms: int, file_name: str, line: int, timezone: _dt.tzinfo | None = None
+    values: Mapping[str, str],
+    *,
+    default_ms: int,
+    file_name: str,
+    line: int,
+    timezone: _dt.tzinfo | None = None,
+    date_format: str | None = None,
 ) -> Interaction:
     """The event of one row, from its mapped values (`{field: cell}`). Not validated here.
 
@@ -208,7 +216,7 @@ def contact_event(
     return Interaction(
         event_id=event_id_of(values),
         touchpoint=TOUCHPOINT,
-        occurred_at=_time_of(written, timezone) if written else default_ms,
+        occurred_at=_time_of(written, timezone, date_format) if written else default_ms,
         source_id=source,
         interaction=INTERACTION,
         phone=(values.get("phone") or "").strip() or None,
@@ -218,21 +226,52 @@ def contact_event(
     )
 
 
-def _time_of(text: str, timezone: _dt.tzinfo | None) -> int:
+def _time_of(text: str, timezone: _dt.tzinfo | None, date_format: str | None = None) -> int:
     try:
         return parse_time(text)
     except InvalidInteraction as exc:
+        if timezone is not None:
+            try:
+                parsed = _dt.datetime.fromisoformat(text)
+            except ValueError:
+                pass
+            else:
+                if parsed.tzinfo is not None:
+                    raise exc from None
+                return (parsed.replace(tzinfo=timezone) - _EPOCH) // _MS
+        if date_format is not None:
+            return _formatted_time(text, date_format, timezone)
+        if timezone is None and "without a zone" in exc.reason:
+            raise InvalidInteraction(f"{exc.reason} (--timezone says which)") from None
+        raise InvalidInteraction(f"{exc.reason} (--date-format reads others, e.g. %d/%m/%Y %H:%M)") from None
+
+
+def _formatted_time(text: str, date_format: str, timezone: _dt.tzinfo | None) -> int:
+    """`text` read with the strptime `date_format` (ISO-8601 and epoch ms were tried first)."""
+    try:
+        parsed = _dt.datetime.strptime(text, date_format)
+    except ValueError:
+        raise InvalidInteraction(f"occurred_at: neither ISO-8601, epoch milliseconds nor {date_format!r}") from None
+    if parsed.tzinfo is None:
         if timezone is None:
-            if "without a zone" in exc.reason:
-                raise InvalidInteraction(f"{exc.reason} (--timezone says which)") from None
-            raise
-        try:
-            parsed = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise exc from None
-        if parsed.tzinfo is not None:
-            raise exc from None
-        return (parsed.replace(tzinfo=timezone) - _EPOCH) // _MS
+            raise InvalidInteraction("occurred_at: a time without a zone (--timezone says which)")
+        parsed = parsed.replace(tzinfo=timezone)
+    return (parsed - _EPOCH) // _MS
+
+
+def parse_date_format(text: str) -> str:
+    """A strptime format for `--date-format`, checked to read a date; raises CsvImportError."""
+    if "%" not in text:
+        raise CsvImportError(f"--date-format: {text!r:.40} has no % directive (e.g. %d/%m/%Y %H:%M)")
+    sample = _dt.datetime(2024, 5, 1, 15, 30, 45, tzinfo=_dt.UTC)
+    try:
+        written = sample.strftime(text)
+        back = _dt.datetime.strptime(written, text)
+    except ValueError as exc:
+        raise CsvImportError(f"--date-format: {text!r:.40} cannot be read back: {exc}") from None
+    if back.date() != sample.date():
+        raise CsvImportError(f"--date-format: {text!r:.40} does not give the day, month and year")
+    return text
 
 
 class _Dialect(csv.excel):
@@ -261,11 +300,13 @@ class CsvContacts:
         default_ms: int,
         delimiter: str | None = None,
         timezone: _dt.tzinfo | None = None,
+        date_format: str | None = None,
     ) -> None:
         self.path = path
         self.columns = columns
         self.default_ms = default_ms
         self.timezone = timezone
+        self.date_format = date_format
         with self._open() as fh:
             sample = fh.read(_SAMPLE_CHARS)
         if len(sample) == _SAMPLE_CHARS and "\n" in sample:
@@ -359,7 +400,12 @@ class CsvContacts:
         if problem:
             raise InvalidInteraction(problem)
         event = contact_event(
-            values, default_ms=self.default_ms, file_name=self.path.name, line=line, timezone=self.timezone
+            values,
+            default_ms=self.default_ms,
+            file_name=self.path.name,
+            line=line,
+            timezone=self.timezone,
+            date_format=self.date_format,
         )
         problems = validate(event, limits)
         if problems:

@@ -30,6 +30,7 @@ from streams.csvimport import (
     ColumnMap,
     CsvContacts,
     CsvImportError,
+    parse_date_format,
     parse_delimiter,
     parse_timezone,
 )
@@ -90,6 +91,12 @@ def _iso(ms: int) -> str:
     default=None,
     help="Zone of occurred_at values written without one (Asia/Kolkata, UTC, +05:30); default: rejected.",
 )
+@click.option(
+    "--date-format",
+    default=None,
+    metavar="FORMAT",
+    help="How occurred_at is written when not ISO-8601 or epoch ms: a strptime format, e.g. %d/%m/%Y %H:%M.",
+)
 @click.option("--topic", default=None, help="Topic for the events (default IRL_TOPIC_CRM).")
 @sending_options
 def command(
@@ -100,6 +107,7 @@ def command(
     events_out: Path | None,
     delimiter: str | None,
     zone: str | None,
+    date_format: str | None,
     topic: str | None,
     bootstrap: str | None,
     batch: int,
@@ -118,6 +126,7 @@ def command(
             default_ms=default_ms,
             delimiter=parse_delimiter(delimiter) if delimiter is not None else None,
             timezone=parse_timezone(zone) if zone is not None else None,
+            date_format=parse_date_format(date_format) if date_format is not None else None,
         )
     except CsvImportError as exc:
         raise click.UsageError(str(exc)) from None

@@ -24,6 +24,7 @@ from streams.csvimport import (
     contact_event,
     event_id_of,
     parse_delimiter,
+    parse_date_format,
     parse_timezone,
 )
 
@@ -226,11 +227,39 @@ def test_times_are_read_as_produce_reads_them_and_without_a_zone_only_with_one_g
     assert at("2024-05-01 15:30:00", "Asia/Kolkata") == at("2024-05-01 15:30", "+05:30") == T_2024
     assert at("2024-05-01", "UTC") == T_2024 - 10 * 3_600_000
     assert at("2024-05-01T15:30:00+05:30", "America/New_York") == T_2024  # a written zone wins
-    assert at("01/05/2024", "UTC") == "occurred_at: not ISO-8601 nor epoch milliseconds"
+    assert at("01/05/2024", "UTC") == (
+        "occurred_at: not ISO-8601 nor epoch milliseconds (--date-format reads others, e.g. %d/%m/%Y %H:%M)"
+    )
     assert at("") == 0  # an empty cell: the default
     for bad in ("Mars/Olympus", "+5:3x"):
         with pytest.raises(CsvImportError):
             parse_timezone(bad)
+
+
+def test_a_date_format_reads_what_crm_exports_write() -> None:
+    def at(text: str, fmt: str, zone: str | None = "Asia/Kolkata") -> int | str:
+        tz = parse_timezone(zone) if zone else None
+        try:
+            event = contact_event(
+                {"id": "1", "occurred_at": text}, default_ms=0, file_name="f", line=1, timezone=tz, date_format=fmt
+            )
+            return event.occurred_at
+        except InvalidInteraction as exc:
+            return exc.reason
+
+    day_first = "%d/%m/%Y %H:%M"
+    assert at("01/05/2024 15:30", day_first) == T_2024
+    assert at("01/05/2024 10:00", day_first, "UTC") == T_2024
+    assert at("2024-05-01T10:00:00Z", day_first) == T_2024  # ISO-8601 and epoch ms still read first
+    assert at("2024-05-01 15:30", day_first) == T_2024  # and a zoneless ISO time in the --timezone
+    assert at("05/01/2024 15:30", "%m/%d/%Y %H:%M") == T_2024
+    assert at("01/05/2024 15:30 +0530", day_first + " %z", None) == T_2024  # a written zone needs none given
+    assert at("01/05/2024 15:30", day_first, None) == "occurred_at: a time without a zone (--timezone says which)"
+    assert at("1 May 2024", day_first) == "occurred_at: neither ISO-8601, epoch milliseconds nor '%d/%m/%Y %H:%M'"
+    assert parse_date_format("%d-%m-%Y") == "%d-%m-%Y"
+    for bad in ("dd/mm/yyyy", "%H:%M", "%d/%m"):
+        with pytest.raises(CsvImportError):
+            parse_date_format(bad)
 
 
 def test_the_default_time_is_the_file_s_modification_time_unless_it_cannot_be(tmp_path: Path) -> None:
