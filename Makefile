@@ -46,10 +46,10 @@ test: install ## The whole suite, unit and integration (starts Kafka, the regist
 test-unit: install ## Unit tests only (no services)
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-lint: install ## ruff (lint and format check) and mypy (strict on resolver/)
+lint: install ## ruff (lint and format check) and mypy (strict on resolver/; streams, tests and bench too)
 	$(VENV)/bin/ruff check resolver streams tests bench
 	$(VENV)/bin/ruff format --check resolver streams tests bench
-	$(VENV)/bin/mypy resolver streams
+	$(VENV)/bin/mypy resolver streams tests bench
 
 worker: up ## Run the resolving worker in the foreground (digest key: IRL_DIGEST_KEY, else this clone's own; Redis: IRL_REDIS_URL, else the local one)
 	IRL_DIGEST_KEY="$${IRL_DIGEST_KEY:-$$(scripts/local-secret.sh digest-key)}" \

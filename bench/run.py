@@ -8,6 +8,7 @@ is left alone unless ``--doc`` is given, so it always shows a full run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -72,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render", metavar="JSON", help="only rewrite BENCHMARKS.md from a results file")
     args = parser.parse_args(argv)
     if args.render:
-        res = json.loads((ROOT / args.render).read_text(encoding="utf-8"))
-        print(report.table(res))
-        (ROOT / "BENCHMARKS.md").write_text(report.benchmarks_md(res), encoding="utf-8")
+        rendered = json.loads((ROOT / args.render).read_text(encoding="utf-8"))
+        print(report.table(rendered))
+        (ROOT / "BENCHMARKS.md").write_text(report.benchmarks_md(rendered), encoding="utf-8")
         return 0
     plan = _plan(args.quick)
     only = set(args.only.split(",")) if args.only else set(_PARTS)
@@ -128,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in sc["workers"]:
             got = _step(
                 f"scale out ({n} workers)",
-                lambda n=n: streaming.stream_run(
-                    dataset(sc["customers"]), n, profile_s=sc["profile_s"] if n == 1 else 0
+                functools.partial(
+                    streaming.stream_run, dataset(sc["customers"]), n, profile_s=sc["profile_s"] if n == 1 else 0
                 ),
                 errors,
             )

@@ -118,7 +118,7 @@ async def test_block_split_erase_reach_the_crm_and_redis(
         async def redis_agrees() -> bool:
             kiosk = await model.customer_of("tp:KIOSK:k-77")
             web = await model.customer_of("tp:WEB:u-1")
-            return kiosk == after[("KIOSK", "k-77")] and web == after[("WEB", "u-1")]
+            return bool(kiosk == after[("KIOSK", "k-77")] and web == after[("WEB", "u-1")])
 
         await wait_for("Redis to follow the block", redis_agrees, 60, worker)
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -127,7 +128,7 @@ def redis_with_password(certs: Certs, tmp_path: Path) -> Iterator[str]:
          "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    tls = {"ssl": True, "ssl_ca_certs": str(certs.ca), "socket_timeout": 2}
+    tls: dict[str, Any] = {"ssl": True, "ssl_ca_certs": str(certs.ca), "socket_timeout": 2}
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -178,8 +179,8 @@ async def test_worker_resolves_on_a_sasl_ssl_cluster_with_a_password_redis(
     created = _irl(env, "topics", "create")
     assert created.returncode == 0, created.stderr.decode()[-2000:]
     lines = created.stdout.decode().splitlines()
-    expected = len(project_topics(Settings.from_env(env)))  # the refused attempt created nothing
-    assert sum(" created " in line for line in lines) == expected, lines
+    topics = len(project_topics(Settings.from_env(env)))  # the refused attempt created nothing
+    assert sum(" created " in line for line in lines) == topics, lines
     events = _events()
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(ev) + "\n" for ev in events))

@@ -112,6 +112,7 @@ async def test_triage_children_resolve_count_and_die_with_the_worker(
 
         # SIGTERM to the worker alone: it stops its children, which commit and leave.
         os.kill(pid, signal.SIGTERM)
+        assert worker.proc is not None
         worker.proc.wait(40)
         assert worker.proc.returncode == 0, worker.log_tail()
         await wait_for("the children to stop", lambda: not any(_alive(c) for c in children), 20)
@@ -123,6 +124,7 @@ async def test_triage_children_resolve_count_and_die_with_the_worker(
     worker, pid, children = await _start_with_two_children(env, tmp_path / "worker2.log")
     try:
         os.kill(pid, signal.SIGKILL)
+        assert worker.proc is not None
         worker.proc.wait(10)
         await wait_for("the children to die with the worker", lambda: not any(_alive(c) for c in children), 20)
     finally:

@@ -139,7 +139,7 @@ def _record(**changes: Any) -> dict[str, Any]:
     return base
 
 
-UNUSUAL = [
+UNUSUAL: list[dict[str, Any]] = [
     {"event_count": True},  # a bool where a long is
     {"version": 2**63},  # out of range
     {"confidence": 1},  # an int where a double is

@@ -65,7 +65,9 @@ class Kafka:
         first = len(self.state_log)
         self.state_log.extend(records)
         if any(key == MANIFEST_KEY for key, _ in records):  # not a mark of what is published
-            self.calls.append(("snapshot", Manifest.decode(dict(self.state_log)[MANIFEST_KEY]).offset))
+            manifest = dict(self.state_log)[MANIFEST_KEY]
+            assert manifest is not None
+            self.calls.append(("snapshot", Manifest.decode(manifest).offset))
         return list(range(first, len(self.state_log)))
 
     async def publish(self, outputs: list[tuple[bytes, bytes]]) -> None:
@@ -160,7 +162,9 @@ async def test_an_erasure_purges_then_snapshots_at_once_then_deletes_and_writes_
     assert kafka.calls[0][1] == sorted(
         ["email:meeraiyer@gmail.com", "phone:+919988776655", "tp:WEB:u-meera", "tp:WHATSAPP:919988776655"]
     )
-    manifest = Manifest.decode(dict(kafka.state_log)[MANIFEST_KEY])
+    written = dict(kafka.state_log)[MANIFEST_KEY]
+    assert written is not None
+    manifest = Manifest.decode(written)
     assert manifest.offset == 3 and [e["customer_id"] for e in manifest.erasures] == [cid]
     first_chunk = next(i for i, (k, _v) in enumerate(kafka.state_log) if k == manifest.chunk_keys()[0])
     assert kafka.calls[2][1] == (4, first_chunk)

@@ -8,11 +8,12 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
-from resolver.interaction import InvalidInteraction, Limits, from_json
+from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
 from streams.cli import main
 from streams.commands.import_csv import default_time_ms
 from streams.commands.produce import Progress
@@ -23,8 +24,8 @@ from streams.csvimport import (
     MappingError,
     contact_event,
     event_id_of,
-    parse_delimiter,
     parse_date_format,
+    parse_delimiter,
     parse_timezone,
 )
 
@@ -51,9 +52,9 @@ def _contacts(tmp_path: Path, text: str | bytes, mapping: str = MAP, delimiter: 
     return CsvContacts(path, ColumnMap.parse(mapping), default_ms=T_2024, delimiter=delimiter)
 
 
-def _outcomes(contacts: CsvContacts) -> list[tuple[int, object]]:
+def _outcomes(contacts: CsvContacts) -> list[tuple[int, Any]]:
     """(line, event or reject reason or None for blank) of every record."""
-    out: list[tuple[int, object]] = []
+    out: list[tuple[int, Any]] = []
     for record in contacts.records():
         if record.read is None:
             out.append((record.line, None))
@@ -124,14 +125,15 @@ def test_a_realistic_export_gives_its_events_rejects_and_blanks(tmp_path: Path) 
     out = _outcomes(contacts)
     assert [line for line, _ in out] == [2, 4, 5, 6, 7, 8]  # row 2 spans lines 2 and 3
     asha, vikram, shifted, no_id, blank, again = (o for _, o in out)
-    assert asha.name == "Rao, Asha" and asha.phone == "+91 98765 43210"  # type: ignore[union-attr]
-    assert asha.touchpoint == "CRM" and asha.source_id == "003A1" and asha.interaction == "crm_import"  # type: ignore[union-attr]
-    assert asha.occurred_at == T_2024 and asha.attributes == {"import_file": "contacts.csv", "import_line": "2"}  # type: ignore[union-attr]
-    assert vikram.email is None and vikram.name == "Vikram D'Souza"  # type: ignore[union-attr]
+    assert isinstance(asha, Interaction) and isinstance(vikram, Interaction) and isinstance(again, Interaction)
+    assert asha.name == "Rao, Asha" and asha.phone == "+91 98765 43210"
+    assert asha.touchpoint == "CRM" and asha.source_id == "003A1" and asha.interaction == "crm_import"
+    assert asha.occurred_at == T_2024 and asha.attributes == {"import_file": "contacts.csv", "import_line": "2"}
+    assert vikram.email is None and vikram.name == "Vikram D'Souza"
     assert shifted == "row: 7 cells, the header has 6 (a comma inside an unquoted value, or an unclosed quote?)"
     assert no_id == "id: empty"
     assert blank is None
-    assert again.source_id == "003A1" and again.event_id != asha.event_id  # type: ignore[union-attr]
+    assert again.source_id == "003A1" and again.event_id != asha.event_id
     records = list(contacts.records())
     assert (
         records[0].raw
@@ -151,7 +153,7 @@ def test_the_delimiter_is_sniffed(tmp_path: Path, delimiter: str, shown: str) ->
     contacts = _contacts(tmp_path, text)
     assert contacts.delimiter == shown
     events = [o for _, o in _outcomes(contacts)]
-    assert [e.name for e in events] == ["Rao, Asha", "Ravi"]  # type: ignore[union-attr]
+    assert [e.name for e in events] == ["Rao, Asha", "Ravi"]
 
 
 def test_a_delimiter_the_sniffer_does_not_know_can_be_given(tmp_path: Path) -> None:
@@ -159,7 +161,7 @@ def test_a_delimiter_the_sniffer_does_not_know_can_be_given(tmp_path: Path) -> N
     with pytest.raises(MappingError, match="one column only: give the file's --delimiter"):
         _contacts(tmp_path, text)
     contacts = _contacts(tmp_path, text, delimiter=parse_delimiter(":"))
-    assert [o.name for _, o in _outcomes(contacts)] == ["Asha"]  # type: ignore[union-attr]
+    assert [o.name for _, o in _outcomes(contacts)] == ["Asha"]
     assert parse_delimiter("tab") == "\t"
     with pytest.raises(CsvImportError):
         parse_delimiter(";;")
@@ -170,7 +172,7 @@ def test_a_row_that_is_not_utf8_is_rejected_alone(tmp_path: Path) -> None:
     contacts = _contacts(tmp_path, data, "id=ContactId,name=Full Name")
     out = dict(_outcomes(contacts))
     assert out[3] == "row: not UTF-8: save the export as UTF-8 (CSV UTF-8)"
-    assert [out[2].name, out[4].name] == ["Asha", "Ravi"]  # type: ignore[union-attr]
+    assert [out[2].name, out[4].name] == ["Asha", "Ravi"]
     assert next(r for r in contacts.records() if r.line == 3).raw == b"2,Caf\xe9 Owner\n"  # the bytes as they were
 
 

@@ -159,7 +159,8 @@ def test_a_stage_restored_again_in_the_same_process_rewrites_what_redis_missed()
 
     asyncio.run(scenario())
     assert model.at == len(log) - 1
-    assert model.profiles == dict(rt.pipeline.mirror_records())  # type: ignore[union-attr]
+    assert rt.pipeline is not None
+    assert model.profiles == dict(rt.pipeline.mirror_records())
 
 
 def test_a_step_of_an_earlier_offset_with_later_changes_is_written_after_redis_offset() -> None:

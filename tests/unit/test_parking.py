@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -175,11 +176,15 @@ class _Cluster:
         return {0}
 
 
+def _holder(holds: dict[str, bool], member: str) -> Callable[[], bool]:
+    return lambda: holds.get(member, False)
+
+
 def test_the_assignor_gives_the_links_log_to_the_member_holding_the_state() -> None:
     holds = {"w2": True}
     metas: dict[str, Any] = {}
     for member in ("w0", "w1", "w2"):
-        cls = keep_owner(lambda m=member: holds.get(m, False))
+        cls = keep_owner(_holder(holds, member))
         metas[member] = cls.metadata(["links"])
     assert [metas[m].user_data for m in ("w0", "w1", "w2")] == [b"", b"", HOLDING]
     got = keep_owner(lambda: False).assign(_Cluster(), metas)

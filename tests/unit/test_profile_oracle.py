@@ -59,9 +59,9 @@ def operations(draw: st.DrawFn) -> tuple[ResolverConfig, list[Op]]:
         if kind != "event":
             ops.append((kind, draw(st.integers(0, 1000))))
             continue
-        phone, email, names = draw(st.sampled_from(PEOPLE))
+        own, email, names = draw(st.sampled_from(PEOPLE))
         tp = draw(st.sampled_from(TOUCHPOINTS))
-        phone = draw(st.sampled_from([phone, phone, None, *OTHER_PHONES]))
+        phone: str | None = draw(st.sampled_from([own, own, None, *OTHER_PHONES]))
         if tp == "WHATSAPP":
             # The chat's own number, or a source id that is not a phone (no key of its own).
             src = draw(st.sampled_from(["91" + (phone or OTHER_PHONES[0]).replace(" ", ""), "wa-1"]))
@@ -196,7 +196,8 @@ def plain_name_groups(weights: dict[str, int]) -> dict[str, str]:
             # An initial with a surname goes by the names with a surname first (`_fit`).
             with_surname = [g for g in order if any("_" in m and same_person(k, m) for m in members[g])]
             anywhere = [g for g in order if any(same_person(k, m) for m in members[g])]
-            fit = (with_surname if "_" in k and with_surname else anywhere or [None])[0]
+            candidates: list[str | None] = [*(with_surname if "_" in k and with_surname else anywhere)] or [None]
+            fit = candidates[0]
             if fit is None:
                 alone.append(k)
             else:

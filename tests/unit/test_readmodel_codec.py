@@ -45,7 +45,7 @@ def test_decoding_gives_back_what_was_encoded(case: tuple[str, dict[str, Any]]) 
 
 
 def test_a_resolver_profile_is_stored_without_what_can_be_derived() -> None:
-    profile = {
+    profile: dict[str, Any] = {
         "customer_id": "c_000cc9770233146ac897",
         "phones": ["+918757981918"],
         "emails": ["sanjayiyer3242@gmail.com"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,9 +112,9 @@ def test_a_malformed_schema_is_refused(tmp_path: Path, text: str) -> None:
 # -- v2: the CRM touchpoint (issue 19) ----------------------------------------------------------
 
 
-def _touchpoint_enum(version: SchemaVersion) -> dict[str, object]:
+def _touchpoint_enum(version: SchemaVersion) -> dict[str, Any]:
     field = next(f for f in version.source["fields"] if f["name"] == "touchpoint")
-    enum: dict[str, object] = field["type"]
+    enum: dict[str, Any] = field["type"]
     return enum
 
 

@@ -194,7 +194,7 @@ def test_the_worker_host_is_not_triage_group(tmp_path: Path) -> None:
     settings = Settings.from_env({"IRL_DATA_DIR": str(tmp_path), "IRL_APP_ID": "irl-unit-host", "IRL_DEV_MODE": "1"})
     app = build_app(settings)
     assert app.conf.id != settings.app_id
-    assert not app.tables  # type: ignore[attr-defined]
+    assert not app.tables
 
 
 def test_worker_id_defaults_to_host_and_port_and_is_checked() -> None:

@@ -23,7 +23,7 @@ def _answers(monkeypatch: pytest.MonkeyPatch, answers: list[Any]) -> list[int]:
         return answer  # type: ignore[no-any-return]
 
     monkeypatch.setattr(topics_command, "register_project_contracts", register)
-    monkeypatch.setattr(topics_command.time, "sleep", lambda _s: None)
+    monkeypatch.setattr("streams.commands.topics.time.sleep", lambda _s: None)
     return calls
 
 

@@ -149,13 +149,13 @@ def test_take_in_chunks_is_take_from_scratch(ops: list[tuple]) -> None:  # type:
             pending = fresh.pending(w0.start)
             if pending is not None:
                 pending.order = None
-            a, b = kept.take(w0, op[1]), fresh.take(w0, op[1])
-            assert (a.touched, a.created, a.absorbed, a.erased, a.split) == (
-                b.touched,
-                b.created,
-                b.absorbed,
-                b.erased,
-                b.split,
+            x, y = kept.take(w0, op[1]), fresh.take(w0, op[1])
+            assert (x.touched, x.created, x.absorbed, x.erased, x.split) == (
+                y.touched,
+                y.created,
+                y.absorbed,
+                y.erased,
+                y.split,
             )
-            assert list(a.absorbed) == list(b.absorbed)
+            assert list(x.absorbed) == list(y.absorbed)
         assert kept.drain_changes() == fresh.drain_changes()
