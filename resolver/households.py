@@ -34,8 +34,10 @@ from resolver.identifiers import kind_of, mask
 from resolver.names import name_groups, one_group, same_person, weak_key
 from resolver.outcome import Step
 
-__all__ = ["SHARED_LINE", "observe", "people", "person_split", "set_status", "shared_account"]
+__all__ = ["SHARED_ACCOUNT", "SHARED_LINE", "observe", "people", "person_split", "set_status", "shared_account"]
 
+#: What `observe` says of a touchpoint identity `shared_account` finds: it is quarantined.
+SHARED_ACCOUNT = "shared-account"
 #: A WhatsApp identity is its phone: the phone's household rules apply to it, not `shared_account`.
 _WHATSAPP = "t:WHATSAPP:"
 #: The hub signal of a name seen on a touchpoint identity beside a phone or email.
@@ -118,7 +120,7 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
 
 
 def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, values: list[str]) -> str | None:
-    """Record what new evidence says about `key`; "quarantined" / "shared" / "regroup" on a change.
+    """Record what new evidence says about `key`; "quarantined" / `SHARED_ACCOUNT` / "shared" / "regroup" on a change.
 
     `values` are the evidence's hub signals (``n:<name key>`` and co-occurring keys); `cls`
     is its name key.
@@ -146,7 +148,7 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
             if len(sig) > limit and people(sig) > limit:
                 return "quarantined"
             if key[0] == "t" and g.household_on and shared_account(key, sig):
-                return "quarantined"
+                return SHARED_ACCOUNT
     kind = key[0]
     if kind not in "pe" or cls is None or not g.household_on:
         return None
@@ -232,6 +234,11 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
         node.shared = True
         node.pairs = None
         step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
+    elif change == SHARED_ACCOUNT:
+        node.status = "quarantined"
+        node.sig = None
+        node.pairs = None
+        step.notes.append(f"quarantined: {kind_of(key)} {mask(key)} is used by several people; it stops linking")
     else:
         node.status = change
         node.sig = None

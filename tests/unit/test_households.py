@@ -194,6 +194,10 @@ def test_a_store_terminal_id_typed_for_every_visitor_does_not_fuse_them() -> Non
     names = [("Anita Desai", "98222 22222"), ("Rohan Das", "98333 33333"), ("Zara Ali", "98444 44444")]
     events = [ev(f"t{i}", i, src="KIOSK-TERMINAL-1", phone=ph, name=n) for i, (n, ph) in enumerate(names)]
     assert every_order(events) == {frozenset({"t0"}), frozenset({"t1"}), frozenset({"t2"})}
+    r = Resolver()
+    notes = [note for e in events for note in r.apply(e).notes]
+    assert any("used by several people" in n and "KIOSK-TERMINAL-1" not in n for n in notes), notes  # said, masked
+    assert r.quarantined_keys() == ["t:KIOSK:KIOSK-TERMINAL-1"]
 
 
 def test_a_family_cookie_keeps_two_people_apart_and_each_joins_their_own_records() -> None:
