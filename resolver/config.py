@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["PUBLIC_DIGEST_KEY", "EmailRule", "ResolverConfig", "domain_typos", "gmail_rules"]
+__all__ = ["PUBLIC_DIGEST_KEY", "EmailRule", "ResolverConfig", "domain_typos", "gmail_rules", "provider_rules"]
 
 #: The default digest key: public, so only for tests and offline runs. The worker always
 #: passes its secret ``IRL_DIGEST_KEY`` (see `resolver.digests`).
@@ -31,8 +31,22 @@ class EmailRule:
 
 
 def gmail_rules() -> tuple[EmailRule, ...]:
-    """The default provider rules: Gmail ignores dots and +tags, googlemail.com is gmail.com."""
+    """Gmail's rule: it ignores dots and +tags, and googlemail.com is gmail.com."""
     return (EmailRule("gmail.com", aliases=("googlemail.com",), ignore_dots=True, plus_tags=True),)
+
+
+#: Providers that deliver ``name+tag@`` to ``name@`` (and keep dots): Microsoft's consumer
+#: domains, Apple's, Proton's, Fastmail. Each domain is its own mailbox space (``asha@outlook.com``
+#: and ``asha@hotmail.com`` are two accounts), so none is an alias of another.
+_PLUS_TAG_DOMAINS = (
+    "outlook.com", "hotmail.com", "live.com", "msn.com", "outlook.in", "hotmail.co.uk", "icloud.com", "me.com",
+    "mac.com", "protonmail.com", "proton.me", "pm.me", "fastmail.com",
+)  # fmt: skip
+
+
+def provider_rules() -> tuple[EmailRule, ...]:
+    """The default provider rules: `gmail_rules`, and +tags dropped where the provider ignores them."""
+    return (*gmail_rules(), *(EmailRule(domain, plus_tags=True) for domain in _PLUS_TAG_DOMAINS))
 
 
 def domain_typos() -> tuple[tuple[str, str], ...]:
@@ -103,7 +117,7 @@ class ResolverConfig:
     household_rule: bool = True
     junk_values: tuple[str, ...] = ()
     junk_patterns: tuple[str, ...] = ()
-    email_rules: tuple[EmailRule, ...] = field(default_factory=gmail_rules)
+    email_rules: tuple[EmailRule, ...] = field(default_factory=provider_rules)
     email_domain_fixes: tuple[tuple[str, str], ...] = field(default_factory=domain_typos)
     near_phones: bool = True
     phone_cache_size: int = 500_000

@@ -286,3 +286,26 @@ def test_mail_com_and_email_com_are_mail_providers(domain: str) -> None:
 @pytest.mark.parametrize("address", ["email@email.com", "mail@mail.com", "test@mail.com", "noemail@email.com"])
 def test_placeholders_at_those_providers_are_still_junk(address: str) -> None:
     assert EmailNormaliser(ResolverConfig().email_rules).normalise(address).status == "junk"
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("Asha.Rao+shop@Outlook.com", "asha.rao@outlook.com"),  # dots kept: Outlook does not ignore them
+        ("a.rao+x@hotmail.com", "a.rao@hotmail.com"),
+        ("a.rao+orders@icloud.com", "a.rao@icloud.com"),
+        ("a.rao+x@proton.me", "a.rao@proton.me"),
+        ("a.rao+x@gmail.com", "arao@gmail.com"),
+        ("a.rao+x@yahoo.com", "a.rao+x@yahoo.com"),  # Yahoo tags with "-", a plus is part of the name
+        ("a.rao+x@company.in", "a.rao+x@company.in"),  # an unknown domain may route a plus anywhere
+    ],
+)
+def test_plus_tags_are_dropped_where_the_provider_ignores_them(typed: str, read: str) -> None:
+    normaliser = EmailNormaliser(ResolverConfig().email_rules)
+    assert normaliser.normalise(typed).address == read
+    assert normaliser.normalise(typed).status == "valid"
+
+
+def test_outlook_and_hotmail_are_two_mailbox_spaces() -> None:
+    normaliser = EmailNormaliser(ResolverConfig().email_rules)
+    assert normaliser.normalise("asha@outlook.com").address != normaliser.normalise("asha@hotmail.com").address
