@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from resolver.evidence import Evidence
 from resolver.graph import PERSON, Graph, Node
 from resolver.identifiers import kind_of, mask
-from resolver.names import name_groups, one_group, same_person, weak_key
+from resolver.names import KEY_JOIN, name_groups, one_group, same_person, weak_key
 from resolver.outcome import Step
 
 __all__ = ["SHARED_ACCOUNT", "SHARED_LINE", "observe", "people", "person_split", "set_status", "shared_account"]
@@ -112,7 +112,7 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     least = 1 if len(totals) >= SHARED_LINE else 2
     # A full name (first and last) is solid at once: two people, each with a full name, gave
     # the phone once each (a store's own number for two walk-ins); a lone first name is not.
-    full = {label[c] for c in names if not weak_key(c)}
+    full = {label[c] for c in names if _full_name(c)}
     solid = sorted((g for g, n in totals.items() if n >= least or g in full), key=lambda g: (-totals[g], g))
     if len(solid) < 2:
         return None
@@ -210,6 +210,14 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
         return False
     g.regroup[key] = groups
     return True
+
+
+def _full_name(key: str) -> bool:
+    """True for a name key with a given name and a surname, not initials (``ramesh_s`` of
+    ``Ramesh K. S.`` is a given name and initials, as South Indian names are often written)."""
+    if weak_key(key):
+        return False
+    return len(key.rpartition(KEY_JOIN)[2]) > 1
 
 
 def _own_channel(key: str, ev: Evidence) -> bool:

@@ -73,3 +73,17 @@ def test_an_honorific_at_the_kiosk_does_not_split_a_customers_phone() -> None:
         for e in order:
             r.apply(e)
         assert len({r.customer_of_event(e.event_id) for e in events}) == 1, [e.name for e in order]
+
+
+def test_initials_after_a_given_name_are_not_a_surname_to_split_a_phone_on() -> None:
+    # South Indian names: initials (father's name, village) beside the given name, in either order.
+    events = [
+        Interaction("w1", "WEB", T0, "u-ramesh", "order", phone="98112 00009", name="Ramesh K S"),
+        Interaction("k1", "KIOSK", T0 + 60_000, "KV-1", "visit", phone="98112 00009", name="K. S. Ramesh"),
+        Interaction("k2", "KIOSK", T0 + 120_000, "KV-2", "visit", phone="98112 00009", name="K.S. Ramesh"),
+    ]
+    for order in itertools.permutations(events):
+        r = Resolver()
+        for e in order:
+            r.apply(e)
+        assert len({r.customer_of_event(e.event_id) for e in events}) == 1
