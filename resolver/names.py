@@ -140,8 +140,9 @@ def same_person(a: str, b: str) -> bool:
     First names similar (`names_similar`: case, initials, prefixes, one slip) and surnames
     similar where both have one; or the two tokens swapped (``Rao Asha`` / ``Asha Rao``, and
     with an initial on one side, ``A. Rao`` / ``Rao Asha``, but not two initials: ``A. Bose``
-    / ``B. Anand`` are not one person); or a one-token name that matches either token of the
-    other (``Asha`` / ``Rao Asha``).
+    / ``B. Anand`` are not one person); or a given name with initials before it and after it
+    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a one-token name
+    that matches either token of the other (``Asha`` / ``Rao Asha``).
     """
     if a == b:
         return True
@@ -150,6 +151,10 @@ def same_person(a: str, b: str) -> bool:
     if names_similar(fa, fb) and (not la or not lb or names_similar(la, lb)):
         return True
     if la and lb:
+        if len(fa) == 1 and len(lb) == 1 and len(la) > 1 and names_similar(la, fb):
+            return True  # a given name with initials before or after it: ``K. S. Ramesh`` / ``Ramesh K S``
+        if len(fb) == 1 and len(la) == 1 and len(lb) > 1 and names_similar(lb, fa):
+            return True
         # Swapped, an initial allowed on one side: ``A. Rao`` / ``RAO, Asha`` (``rao_asha``).
         return (len(fa) > 1 or len(fb) > 1) and names_similar(fa, lb) and names_similar(la, fb)
     if la and len(fb) > 1:

@@ -39,6 +39,8 @@ T0 = 1_733_000_000_000
         ("Sidharth Rao", "Siddharth Rao"),
         ("Shrinivas Reddy", "Srinivas Reddy"),
         ("Sima Verma", "Seema Verma"),
+        ("K. S. Ramesh", "Ramesh K S"),
+        ("R. Karthik", "Karthik R."),
     ],
 )
 def test_one_person_written_two_ways(written: str, known: str) -> None:
