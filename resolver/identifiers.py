@@ -104,7 +104,7 @@ class IdentifierParser:
         memo = self._memo
         if len(memo) >= _MEMO:
             memo.clear()
-        memo[touchpoint, source_id, phone, email] = Extracted(*found)
+        memo[touchpoint, source_id, phone, email] = tuple.__new__(Extracted, found)  # no Python-level __new__
 
     def _extract(self, touchpoint: str, source_id: str, phone: str | None, email: str | None) -> Extracted:
         keys: list[str] = []

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
-from resolver.engine import Resolver
+from resolver.engine import Ingested, Resolver
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Fields, InvalidInteraction, Limits, fields_of, from_json, plain_fields
 from resolver.jsontext import loads as _json_loads
@@ -38,6 +38,8 @@ Loads = Callable[[str], Any]
 #: `resolver.identifiers.Extracted` as a plain tuple), or a reject as (source, line, reason).
 Parsed = tuple[Fields, tuple[tuple[str, ...], tuple[str, ...]]] | tuple[str, int, str]
 
+#: What `Resolver.ingest` answers.
+_INGESTED: tuple[Ingested, ...] = get_args(Ingested)
 #: What a line that is not a valid event raises on its way to fields.
 _NOT_EVENT = (InvalidInteraction, ValueError, TypeError, KeyError)
 
@@ -85,30 +87,26 @@ def replay(
     loads: Loads = _json_loads,
 ) -> ReplayCounts:
     """Apply every valid event of (source, line number, text) lines; blank lines are skipped."""
-    counts = ReplayCounts()
+    tally = dict.fromkeys(_INGESTED, 0)
+    rejects = 0
     ingest = resolver.ingest
     for source, number, text in lines:
         if text[:1] != "{" and not text.strip():
             continue
-        counts.lines += 1
         try:
             fields = _fields(text, limits, loads)
         except _NOT_EVENT as exc:
-            counts.rejects += 1
+            rejects += 1
             if on_reject is not None:
                 on_reject(Reject(source, number, _reason(exc)))
             continue
-        _count(counts, ingest(*fields))
-    return counts
+        tally[ingest(*fields)] += 1
+    return _counts(tally, rejects)
 
 
-def _count(counts: ReplayCounts, done: str) -> None:
-    if done == "applied":
-        counts.events += 1
-    elif done == "duplicate":
-        counts.duplicates += 1
-    else:
-        counts.suppressed += 1
+def _counts(tally: dict[Ingested, int], rejects: int) -> ReplayCounts:
+    applied, duplicates, suppressed = tally["applied"], tally["duplicate"], tally["suppressed"]
+    return ReplayCounts(applied + duplicates + suppressed + rejects, applied, duplicates, suppressed, rejects)
 
 
 def parse(
@@ -145,21 +143,21 @@ def ingest_parsed(
     Each event's identifiers are handed to the resolver's parser (`IdentifierParser.remember`),
     so the core takes them instead of normalising the same values again.
     """
-    counts = ReplayCounts()
+    tally = dict.fromkeys(_INGESTED, 0)  # a dict, not a function per event: Resolver.ingest's answer counted
+    rejects = 0
     ingest = resolver.ingest
     remember = resolver._g.parser.remember  # the parser the core's `extract_fields` calls go to
     for item in items:
-        counts.lines += 1
         if len(item) == 2:
             fields, found = item
             remember(fields[1], fields[3], fields[4], fields[5], found)
-            _count(counts, ingest(*fields))
+            tally[ingest(*fields)] += 1
             continue
         source, number, reason = item
-        counts.rejects += 1
+        rejects += 1
         if on_reject is not None:
             on_reject(Reject(source, number, reason))
-    return counts
+    return _counts(tally, rejects)
 
 
 def assignment_rows(
