@@ -40,8 +40,9 @@ Parsed = tuple[Fields, tuple[tuple[str, ...], tuple[str, ...]]] | tuple[str, int
 
 #: What `Resolver.ingest` answers.
 _INGESTED: tuple[Ingested, ...] = get_args(Ingested)
-#: What a line that is not a valid event raises on its way to fields.
-_NOT_EVENT = (InvalidInteraction, ValueError, TypeError, KeyError)
+#: What a line that is not a valid event raises on its way to fields (RecursionError: JSON
+#: nested deeper than the parser goes, a line no event is).
+_NOT_EVENT = (InvalidInteraction, ValueError, TypeError, KeyError, RecursionError)
 
 
 @dataclass(frozen=True, slots=True)

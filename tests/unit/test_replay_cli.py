@@ -141,3 +141,12 @@ def test_the_child_stops_when_the_parent_stops_reading(tmp_path: Path) -> None:
     children = multiprocessing.active_children()
     parsed.close()
     assert children and not any(child.is_alive() for child in children)
+
+
+def test_json_nested_too_deep_is_a_reject_not_a_crash(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    deep = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
+    events.write_text("\n".join([json.dumps(LINES[0]), deep, json.dumps(LINES[3])]) + "\n", encoding="utf-8")
+    child, sequential = _run_with(tmp_path, events, "child"), _run_with(tmp_path, events, "one", "--sequential")
+    assert child == sequential
+    assert json.loads(child[2]) == {"source": "events.jsonl", "line": 2, "reason": "not a JSON event: RecursionError"}
