@@ -13,6 +13,8 @@ when the parent stops reading early.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import marshal
 import multiprocessing
 import traceback
@@ -29,8 +31,10 @@ from resolver.replay import Loads, Parsed, parse
 __all__ = ["CHUNK", "StageFailed", "lines_of", "parsed_in_child"]
 
 #: Lines per message: large enough that a message's cost is spread thin, small enough that the
-#: parent starts early and the pipe's back-pressure keeps the child close behind it.
+#: parent starts early.
 CHUNK = 1000
+#: The pipe's capacity asked for, about eight chunks: how far the child may run ahead.
+PIPE_BYTES = 1 << 20
 
 
 class StageFailed(RuntimeError):
@@ -63,6 +67,7 @@ def parsed_in_child(
     """
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
+    _widen(sender)
     child = ctx.Process(target=_child, args=(sender, paths, config, limits, loads, sizes), daemon=True)
     child.start()
     sender.close()
@@ -85,6 +90,19 @@ def parsed_in_child(
         if child.is_alive():
             child.kill()
         child.join()
+
+
+def _widen(sender: Connection) -> None:
+    """Let the pipe hold several chunks, so that neither stage waits on the other's every pause.
+
+    Linux only (elsewhere, or beyond the system's limit, the pipe keeps its size): 64 KiB is
+    half a chunk, and a process of a busy machine is paused for longer than a chunk takes.
+    """
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setpipe is None:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(sender.fileno(), setpipe, PIPE_BYTES)
 
 
 def _child(
