@@ -1,8 +1,10 @@
 """Offline figures: `irl replay` beside the reference script, and the phone normaliser beside bare phonenumbers.
 
 Each tool reports its own processing rate (reading and resolving, not writing outputs); the
-peak RSS is the child's own (wait4). Runs alternate (replay, reference, floors, replay, ...)
-so that noise from other users of the machine lands on all of them.
+peak RSS is the child's own (wait4). Runs alternate (replay, replay --sequential, reference,
+floors, replay, ...) so that noise from other users of the machine lands on all of them.
+`irl replay` parses in a second process where there are two cores; ``--sequential`` (one
+process) shows what it does without one.
 
 The *floor* is what no Python resolver can beat: a loop that only reads the file and calls
 `json.loads` on each line (``json_only``), and the same plus reading the fields the reference
@@ -29,7 +31,7 @@ _RATE = re.compile(r"events_per_s=([\d.]+)")
 _SECONDS = re.compile(r"seconds=([\d.]+)")
 
 
-def _replay_once(events: Path) -> tuple[float, float, int]:
+def _replay_once(events: Path, *flags: str) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory(prefix="irl-bench-") as tmp:
         t = Path(tmp)
         _, err, _, rss = run_measured(
@@ -43,6 +45,7 @@ def _replay_once(events: Path) -> tuple[float, float, int]:
                 str(t / "p.jsonl"),
                 "--rejects",
                 str(t / "r.jsonl"),
+                *flags,
             ]
         )
     return float(_RATE.findall(err)[-1]), float(_SECONDS.findall(err)[-1]), rss
@@ -108,12 +111,13 @@ def offline_core(sizes: list[tuple[int, int]]) -> dict[str, Any]:
         events = dataset(customers)
         n = count_lines(events)
         irl_rates, irl_secs, irl_rss, ref_rates, ref_secs, ref_rss = [], [], [], [], [], []
-        only_rates, only_secs, fields_rates, fields_secs = [], [], [], []
+        only_rates, only_secs, fields_rates, fields_secs, seq_rates = [], [], [], [], []
         for _ in range(runs):
             r, s, m = _replay_once(events)
             irl_rates.append(r)
             irl_secs.append(s)
             irl_rss.append(m)
+            seq_rates.append(_replay_once(events, "--sequential")[0])
             r, s, m = _reference_once(events)
             ref_rates.append(r)
             ref_secs.append(s)
@@ -143,9 +147,13 @@ def offline_core(sizes: list[tuple[int, int]]) -> dict[str, Any]:
                 "reference_us_per_event": 1e6 * median(ref_secs) / n,
                 "reference_peak_rss_mb": max(ref_rss) / 2**20,
                 "ratio": median(irl_rates) / median(ref_rates),
+                # One process: what the core and the parsing cost together, without a second core.
+                "replay_sequential_events_per_s": median(seq_rates),
+                "sequential_ratio": median(seq_rates) / median(ref_rates),
                 "floor": floor,
                 "samples": {
                     "replay": irl_rates,
+                    "replay_sequential": seq_rates,
                     "reference": ref_rates,
                     "json_only": only_rates,
                     "json_fields": fields_rates,

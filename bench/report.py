@@ -33,6 +33,15 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 ">= 5x reference",
                 _yes(s["ratio"] >= 5),
             ))  # fmt: skip
+            if "replay_sequential_events_per_s" in s:
+                out.append((
+                    f"  one process (--sequential), {_n(s['events'])} events/s",
+                    _k(s["replay_sequential_events_per_s"]),
+                    _k(s["reference_events_per_s"]),
+                    f"{s['sequential_ratio']:.2f}x",
+                    "-",
+                    "-",
+                ))  # fmt: skip
         if "slope" in off:
             sl = off["slope"]
             out.append((

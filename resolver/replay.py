@@ -7,19 +7,42 @@ the rejects with their line numbers, and counts. The usual well-formed line is r
 `assignment_rows` reads the lines a second time and gives each event its evidence's customer;
 `profile_records` gives sorted, deterministic output: the same lines in the same order give
 byte-identical files.
+
+The same loop in two stages, for a shell that runs them in two processes: `parse` reads,
+validates and normalises each line into a `Parsed` value of plain tuples, strings and ints
+(any serialiser carries it); `ingest_parsed` applies those values in order. Both stages
+together change the state, count and reject exactly as `replay` does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
-from resolver.engine import Resolver
-from resolver.interaction import InvalidInteraction, Limits, fields_of, from_json, plain_fields
-from resolver.jsontext import loads
+from resolver.engine import Ingested, Resolver
+from resolver.identifiers import IdentifierParser
+from resolver.interaction import Fields, InvalidInteraction, Limits, fields_of, from_json, plain_fields
+from resolver.jsontext import loads as _json_loads
 
-__all__ = ["Reject", "ReplayCounts", "assignment_rows", "profile_records", "replay"]
+__all__ = [
+    "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed", "parse", "profile_records",
+    "replay",
+]  # fmt: skip
+
+#: A JSON text to its value, as `json.loads` (`resolver.jsontext.loads`, or a compiled parser the
+#: shell has shown to give the same values, and to raise ValueError where `json.loads` does).
+Loads = Callable[[str], Any]
+
+#: One line after `parse`: a valid event's fields with its identifiers (keys, refusals: an
+#: `resolver.identifiers.Extracted` as a plain tuple), or a reject as (source, line, reason).
+Parsed = tuple[Fields, tuple[tuple[str, ...], tuple[str, ...]]] | tuple[str, int, str]
+
+#: What `Resolver.ingest` answers.
+_INGESTED: tuple[Ingested, ...] = get_args(Ingested)
+#: What a line that is not a valid event raises on its way to fields (RecursionError: JSON
+#: nested deeper than the parser goes, a line no event is).
+_NOT_EVENT = (InvalidInteraction, ValueError, TypeError, KeyError, RecursionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,45 +66,103 @@ class ReplayCounts:
     rejects: int = 0
 
 
+def _reason(exc: Exception) -> str:
+    return exc.reason if isinstance(exc, InvalidInteraction) else f"not a JSON event: {type(exc).__name__}"
+
+
+def _fields(text: str, limits: Limits, loads: Loads) -> Fields:
+    """The fields of one event line, or an exception of `_NOT_EVENT` (see `_reason`)."""
+    obj = loads(text)
+    # The common well-formed event is read in one pass; anything else goes through
+    # `from_json`, which accepts it or says why (see `plain_fields`).
+    fields = plain_fields(obj, limits)
+    return fields if fields is not None else fields_of(from_json(obj, limits))
+
+
 def replay(
     lines: Iterable[tuple[str, int, str]],
     resolver: Resolver,
     *,
     limits: Limits = Limits(),
     on_reject: Callable[[Reject], None] | None = None,
+    loads: Loads = _json_loads,
 ) -> ReplayCounts:
     """Apply every valid event of (source, line number, text) lines; blank lines are skipped."""
-    counts = ReplayCounts()
+    tally = dict.fromkeys(_INGESTED, 0)
+    rejects = 0
     ingest = resolver.ingest
     for source, number, text in lines:
         if text[:1] != "{" and not text.strip():
             continue
-        counts.lines += 1
         try:
-            obj = loads(text)
-            # The common well-formed event is read in one pass; anything else goes through
-            # `from_json`, which accepts it or says why (see `plain_fields`).
-            fields = plain_fields(obj, limits)
-            if fields is None:
-                fields = fields_of(from_json(obj, limits))
-        except (InvalidInteraction, ValueError, TypeError, KeyError) as exc:
-            reason = exc.reason if isinstance(exc, InvalidInteraction) else f"not a JSON event: {type(exc).__name__}"
-            counts.rejects += 1
+            fields = _fields(text, limits, loads)
+        except _NOT_EVENT as exc:
+            rejects += 1
             if on_reject is not None:
-                on_reject(Reject(source, number, reason))
+                on_reject(Reject(source, number, _reason(exc)))
             continue
-        done = ingest(*fields)
-        if done == "applied":
-            counts.events += 1
-        elif done == "duplicate":
-            counts.duplicates += 1
-        else:
-            counts.suppressed += 1
-    return counts
+        tally[ingest(*fields)] += 1
+    return _counts(tally, rejects)
+
+
+def _counts(tally: dict[Ingested, int], rejects: int) -> ReplayCounts:
+    applied, duplicates, suppressed = tally["applied"], tally["duplicate"], tally["suppressed"]
+    return ReplayCounts(applied + duplicates + suppressed + rejects, applied, duplicates, suppressed, rejects)
+
+
+def parse(
+    lines: Iterable[tuple[str, int, str]],
+    parser: IdentifierParser,
+    *,
+    limits: Limits = Limits(),
+    loads: Loads = _json_loads,
+) -> Iterator[Parsed]:
+    """The first stage of `replay`: each line that is not blank as a `Parsed` value, in order.
+
+    `parser` must be built from the configuration of the resolver that `ingest_parsed` feeds:
+    its identifiers are that resolver's own (`IdentifierParser.extract_fields` is a pure
+    function of the fields and the configuration).
+    """
+    extract = parser.extract_fields
+    for source, number, text in lines:
+        if text[:1] != "{" and not text.strip():
+            continue
+        try:
+            fields = _fields(text, limits, loads)
+        except _NOT_EVENT as exc:
+            yield source, number, _reason(exc)
+            continue
+        keys, rejected = extract(fields[1], fields[3], fields[4], fields[5])
+        yield fields, (keys, rejected)
+
+
+def ingest_parsed(
+    items: Iterable[Parsed], resolver: Resolver, *, on_reject: Callable[[Reject], None] | None = None
+) -> ReplayCounts:
+    """The second stage of `replay`: apply `parse`'s values in order, as `replay` applies lines.
+
+    Each event's identifiers are handed to the resolver's parser (`IdentifierParser.remember`),
+    so the core takes them instead of normalising the same values again.
+    """
+    tally = dict.fromkeys(_INGESTED, 0)  # a dict, not a function per event: Resolver.ingest's answer counted
+    rejects = 0
+    ingest = resolver.ingest
+    remember = resolver._g.parser.remember  # the parser the core's `extract_fields` calls go to
+    for item in items:
+        if len(item) == 2:
+            fields, found = item
+            remember(fields[1], fields[3], fields[4], fields[5], found)
+            tally[ingest(*fields)] += 1
+            continue
+        source, number, reason = item
+        rejects += 1
+        if on_reject is not None:
+            on_reject(Reject(source, number, reason))
+    return _counts(tally, rejects)
 
 
 def assignment_rows(
-    lines: Iterable[tuple[str, int, str]], resolver: Resolver, *, limits: Limits = Limits()
+    lines: Iterable[tuple[str, int, str]], resolver: Resolver, *, limits: Limits = Limits(), loads: Loads = _json_loads
 ) -> Iterator[tuple[str, str]]:
     """(event_id, customer_id) of every valid event of `lines`, in input order (a second pass).
 
@@ -94,11 +175,8 @@ def assignment_rows(
         if text[:1] != "{" and not text.strip():
             continue
         try:
-            obj = loads(text)
-            fields = plain_fields(obj, limits)
-            if fields is None:
-                fields = fields_of(from_json(obj, limits))
-        except (InvalidInteraction, ValueError, TypeError, KeyError):
+            fields = _fields(text, limits, loads)
+        except _NOT_EVENT:
             continue
         cid = customer_of(fields)
         if cid is not None:

@@ -1,11 +1,14 @@
 """`irl replay`: run the resolver core offline over JSON Lines events and write its results.
 
 Exactly the core the stream uses (`resolver.replay`); this module only does files, the
-progress bar and the summary. The options that are also settings of the worker
-(``--region``, ``--hub-threshold``, ``--duplicate-horizon-days``) default to the same
-environment variables, read and checked by `streams.settings` (`IRL_DEFAULT_REGION`,
-`IRL_HUB_THRESHOLD`, `IRL_DUPLICATE_HORIZON_DAYS`), so one data set resolves the same offline
-and in the worker; a flag given wins over its variable.
+progress bar and the summary. With two cores or more, a forked child reads, validates and
+normalises the lines while this process resolves them (`streams.replay_stage`: the same
+results, about 1.6x the events per second); ``--sequential`` does it all in this process.
+
+The options that are also settings of the worker (``--region``, ``--hub-threshold``,
+``--duplicate-horizon-days``) default to the same environment variables, read and checked by
+`streams.settings` (`IRL_DEFAULT_REGION`, `IRL_HUB_THRESHOLD`, `IRL_DUPLICATE_HORIZON_DAYS`),
+so one data set resolves the same offline and in the worker; a flag given wins over its variable.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,8 +30,9 @@ import click
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
-from resolver.replay import Reject, assignment_rows, profile_records, replay
+from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed, profile_records, replay
 from streams.gcpolicy import paced_for_state
+from streams.replay_stage import StageFailed, lines_of, parsed_in_child
 from streams.settings import Settings, SettingsError
 
 __all__ = ["command"]
@@ -59,17 +64,43 @@ def _env_settings(missing: Iterable[str], environ: Mapping[str, str] | None = No
 
 
 def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int, str]]:
-    for path in paths:
-        name = path.name  # once per file: `Path.name` is computed on every access
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
-            for number, text in enumerate(handle, start=1):
-                if bar is not None:
-                    bar.update(len(text.encode("utf-8", errors="replace")))
-                if number % _FREEZE_EVERY == 0:
-                    # Resolver state lives until the end: move it out of the collector's
-                    # generations, or every full collection rescans all of it (~10% of CPU).
-                    gc.freeze()
-                yield name, number, text
+    for name, number, text in lines_of(paths):
+        if bar is not None:
+            bar.update(len(text.encode("utf-8", errors="replace")))
+        if number % _FREEZE_EVERY == 0:
+            # Resolver state lives until the end: move it out of the collector's
+            # generations, or every full collection rescans all of it (~10% of CPU).
+            gc.freeze()
+        yield name, number, text
+
+
+def _resolve(
+    events: tuple[Path, ...],
+    resolver: Resolver,
+    on_reject: Callable[[Reject], None],
+    bar: Any | None,
+    *,
+    sequential: bool,
+) -> ReplayCounts:
+    """`replay` of the files into `resolver`: in this process, or with parsing in a child."""
+    if sequential or (os.cpu_count() or 1) < 2:
+        return replay(_lines(events, bar), resolver, on_reject=on_reject)
+    seen = 0
+
+    def on_chunk(lines: int, size: int) -> None:
+        nonlocal seen
+        if bar is not None:
+            bar.update(size)
+        if (seen + lines) // _FREEZE_EVERY != seen // _FREEZE_EVERY:
+            gc.freeze()  # as `_lines` does
+        seen += lines
+
+    parsed = parsed_in_child(events, resolver.config, on_chunk=on_chunk, sizes=bar is not None)
+    try:
+        with closing(parsed):  # the child is ended whatever happens here
+            return ingest_parsed(parsed, resolver, on_reject=on_reject)
+    except StageFailed as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _dump(record: Any) -> str:
@@ -119,6 +150,11 @@ def _dump(record: Any) -> str:
     type=click.IntRange(1, 3650),  # the range of IRL_DUPLICATE_HORIZON_DAYS
     help="A repeated event id within this many days of event time changes nothing.",
 )
+@click.option(
+    "--sequential",
+    is_flag=True,
+    help="Parse in this process too (by default a second process reads, validates and normalises).",
+)
 @paced_for_state()
 def command(
     events: tuple[Path, ...],
@@ -128,6 +164,7 @@ def command(
     region: str | None,
     hub_threshold: int | None,
     duplicate_horizon_days: int | None,
+    sequential: bool,
 ) -> None:
     """Resolve EVENTS (JSON Lines files) offline and write assignments, profiles and rejects.
 
@@ -160,9 +197,9 @@ def command(
         if sys.stderr.isatty():
             total = sum(p.stat().st_size for p in events)
             with click.progressbar(length=total, label="replay", file=sys.stderr) as bar:
-                counts = replay(_lines(events, bar), resolver, on_reject=on_reject)
+                counts = _resolve(events, resolver, on_reject, bar, sequential=sequential)
         else:
-            counts = replay(_lines(events, None), resolver, on_reject=on_reject)
+            counts = _resolve(events, resolver, on_reject, None, sequential=sequential)
     resolve_seconds = time.perf_counter() - started
     with assignments_path.open("w", encoding="utf-8", newline="") as handle:
         _write_assignments(handle, assignment_rows(_lines(events, None), resolver))

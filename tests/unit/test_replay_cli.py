@@ -1,15 +1,20 @@
-"""`irl replay` end to end on a small file: outputs, rejects, determinism."""
+"""`irl replay` end to end on a small file: outputs, rejects, determinism, parsing in a child or not."""
 
 from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
+from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.replay import replay
+from streams import replay_stage
 from streams.commands.replay import command
 
 T0 = 1_700_000_000_000
@@ -96,3 +101,52 @@ def test_replay_resolves_crm_contacts_with_the_touchpoint_events(tmp_path: Path)
     assert r.read_text() == ""
     ravi = next(json.loads(x) for x in p.read_text().splitlines() if json.loads(x)["customer_id"] == assigned["e1"])
     assert {"touchpoint": "CRM", "source_id": "003A1"} in ravi["source_ids"] and "CRM" in ravi["touchpoints"]
+
+
+def _run_with(tmp_path: Path, events: Path, tag: str, *flags: str) -> tuple[bytes, ...]:
+    out = tmp_path / tag
+    out.mkdir()
+    paths = [out / "a.csv", out / "p.jsonl", out / "r.jsonl"]
+    argv = [str(events), "--assignments", str(paths[0]), "--profiles", str(paths[1]), "--rejects", str(paths[2])]
+    result = CliRunner().invoke(command, [*argv, *flags])
+    assert result.exit_code == 0, result.output
+    summary = result.output.rpartition("seconds=")[0]  # all but the timing
+    return (*(p.read_bytes() for p in paths), summary.encode())
+
+
+def test_parsing_in_a_child_gives_the_sequential_outputs_byte_for_byte(tmp_path: Path, monkeypatch: Any) -> None:
+    events = _write(tmp_path)
+    lines = []
+    for n in range(2 * replay_stage.CHUNK + 7):  # more than one chunk, odd lines in each
+        line = json.dumps({**LINES[n % 4], "event_id": f"x{n}"})
+        lines.append("" if n % 97 == 0 else "{}" if n % 89 == 0 else line)
+    with events.open("ab") as handle:
+        handle.write(("\n".join(lines) + "\n").encode())
+        handle.write(b'{"event_id": "\\ud800", "name": "\xff\xfe not UTF-8"}\n')
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert _run_with(tmp_path, events, "child") == _run_with(tmp_path, events, "one", "--sequential")
+
+
+def test_a_failing_child_is_an_error_in_the_parent(tmp_path: Path) -> None:
+    with pytest.raises(replay_stage.StageFailed, match="FileNotFoundError"):
+        list(replay_stage.parsed_in_child((tmp_path / "missing.jsonl",), ResolverConfig()))
+
+
+def test_the_child_stops_when_the_parent_stops_reading(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"  # chunks larger than a pipe holds: the child waits to send
+    lines = (json.dumps({**LINES[n % 4], "event_id": f"x{n}"}) + "\n" for n in range(5 * replay_stage.CHUNK))
+    events.write_text("".join(lines), encoding="utf-8")
+    parsed = replay_stage.parsed_in_child((events,), ResolverConfig())
+    next(parsed)
+    children = multiprocessing.active_children()
+    parsed.close()
+    assert children and not any(child.is_alive() for child in children)
+
+
+def test_json_nested_too_deep_is_a_reject_not_a_crash(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    deep = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
+    events.write_text("\n".join([json.dumps(LINES[0]), deep, json.dumps(LINES[3])]) + "\n", encoding="utf-8")
+    child, sequential = _run_with(tmp_path, events, "child"), _run_with(tmp_path, events, "one", "--sequential")
+    assert child == sequential
+    assert json.loads(child[2]) == {"source": "events.jsonl", "line": 2, "reason": "not a JSON event: RecursionError"}

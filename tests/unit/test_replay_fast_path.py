@@ -1,24 +1,28 @@
 """The replay fast paths give exactly what the general paths give.
 
 `plain_fields` (one pass over the JSON dict) against `from_json`; `Resolver.ingest` against
-`Resolver.apply`; the fast `Outcome` against the dataclass one; the phone key typed with the
-country code but no ``+`` against the library; ISO times in milliseconds without a division.
+`Resolver.apply`; replay in two stages (`parse`, `ingest_parsed`) against `replay`; the fast
+`Outcome` against the dataclass one; the phone key typed with the country code but no ``+``
+against the library; ISO times in milliseconds without a division.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from resolver.config import ResolverConfig
 from resolver.engine import Outcome, Resolver
+from resolver.identifiers import IdentifierParser
 from resolver.interaction import InvalidInteraction, Limits, fields_of, from_json, parse_time, plain_fields
 from resolver.outcome import touched_one as _touched_one
 from resolver.phones import PhoneNormaliser
-from resolver.replay import replay
+from resolver.replay import Reject, ingest_parsed, parse, replay
 
 from .test_resolver_properties import events
 
@@ -149,3 +153,24 @@ def test_iso_times_are_floored_to_milliseconds_exactly(moment: datetime, offset_
     aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
     expected = (aware - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
     assert parse_time(aware.isoformat()) == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events(max_size=30), st.lists(json_events(), max_size=6))
+def test_the_two_stages_equal_replay(evs: list[Any], odd: list[object]) -> None:
+    """`parse` then `ingest_parsed`, through marshal as between the processes, is `replay`."""
+    lines = [json.dumps(ev.to_record()) for ev in evs] + [json.dumps(x) for x in odd] + ["", "{", "[]"]
+    numbered = [("f", n, text + "\n") for n, text in enumerate([*lines, *lines[:3]], 1)]
+    by_replay, by_stages = Resolver(), Resolver()
+    seen: dict[str, list[Reject]] = {"replay": [], "stages": []}
+    counts = replay(numbered, by_replay, on_reject=seen["replay"].append)
+    parsed = marshal.loads(marshal.dumps(list(parse(numbered, IdentifierParser(by_stages.config)))))
+    assert ingest_parsed(parsed, by_stages, on_reject=seen["stages"].append) == counts
+    assert seen["stages"] == seen["replay"]
+    assert by_stages.drain_changes() == by_replay.drain_changes()
+
+
+def test_remembered_identifiers_are_what_the_core_takes() -> None:
+    parser = IdentifierParser(ResolverConfig())
+    parser.remember("WEB", "ck1", "98765 43210", None, (("p:+919876543210", "t:WEB:ck1"), ()))
+    assert parser.extract_fields("WEB", "ck1", "98765 43210", None) == (("p:+919876543210", "t:WEB:ck1"), ())
