@@ -18,7 +18,7 @@ from streams import replay_stage
 from streams.commands.replay import command
 
 T0 = 1_700_000_000_000
-LINES = [
+LINES: list[dict[str, Any]] = [
     {"event_id": "e1", "touchpoint": "WEB", "occurred_at": T0, "source_id": "ck1", "interaction": "visit",
      "phone": "098765-43210", "email": "Ravi.Kumar@gmail.com", "name": "Ravi Kumar"},
     {"event_id": "e2", "touchpoint": "WHATSAPP", "occurred_at": T0 + 5, "source_id": "919876543210",
