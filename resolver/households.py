@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from resolver.evidence import Evidence
 from resolver.graph import PERSON, Graph, Node
 from resolver.identifiers import kind_of, mask
-from resolver.names import KEY_JOIN, name_groups, one_group, same_person, weak_key
+from resolver.names import KEY_JOIN, name_groups, names_similar, one_group, same_person, weak_key
 from resolver.outcome import Step
 
 __all__ = ["SHARED_ACCOUNT", "SHARED_LINE", "observe", "people", "person_split", "set_status", "shared_account"]
@@ -68,13 +68,16 @@ def shared_account(key: str, sig: list[str]) -> bool:
     """True when touchpoint identity `key` is used by two or more people: it must stop linking.
 
     A web user or cookie id or a kiosk id (not a WhatsApp wa_id: that is the phone, whose own
-    household rules apply) seen with names of two or more people (`name_groups`), each name on
+    household rules apply) seen with the full names (`_full_name`) of people of two families
+    (surnames that are not one name), or of three or more people (`SHARED_LINE`), each name on
     evidence that also carries a phone or email (``N:<name key>`` signals, which `observe`
-    adds), and with two or more phones or emails: a family computer's cookie, an account a
-    couple shares, a store terminal's id typed for every visitor. Linking through it would fuse people who share
-    nothing of their own; their phones and emails still link each of them. One person's second
-    phone or email under one name, or a second name without a phone or email of its own,
-    never makes it shared.
+    adds), and with two or more phones or emails in all: a family computer's cookie, a store
+    terminal's id typed for every visitor, a CRM record that mixed two people. Linking through
+    it would fuse people who share nothing of their own; their phones and emails still link
+    each of them. A first name alone (``San``), a given name with initials, two first names
+    under one surname (``Kir Jain`` / ``Kiarn Jain``: a short form of a mistyped name, or a
+    couple: their phone's and email's own rules tell them apart), one person's second phone
+    or email, or a name without a phone or email of its own never makes it shared.
     """
     if key.startswith(_WHATSAPP):
         return False
@@ -83,12 +86,23 @@ def shared_account(key: str, sig: list[str]) -> bool:
     for value in sig:
         kind = value[0]
         if kind == "N":
-            names.append(value[2:])
+            if _full_name(value[2:]):  # a first name alone (``San``) may be anyone's short form
+                names.append(value[2:])
         elif kind == "p" or kind == "e":
             lines += 1
     if lines < 2 or len(names) < 2 or one_group(names):
         return False
-    return len(set(name_groups(dict.fromkeys(names, 1)).values())) >= 2
+    label = name_groups(dict.fromkeys(names, 1))
+    groups = set(label.values())
+    if len(groups) >= SHARED_LINE:
+        return True
+    if len(groups) < 2:
+        return False
+    # Two people of one family name may be one person written two ways (``Kir Jain`` /
+    # ``Kiarn Jain``: a short form of a mistyped name); two family names are two families.
+    surnames = {g: {n.rpartition(KEY_JOIN)[2] for n in names if label[n] == g} for g in groups}
+    first, second = surnames.values()
+    return not any(names_similar(a, b) for a in first for b in second)
 
 
 def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:

@@ -292,3 +292,17 @@ def test_one_group_never_claims_one_group_for_two() -> None:
     check()
     assert one_group({"asha_rao": 1, "rao_asha": 2, "a_rao": 1, "asha": 1})
     assert not one_group({"asha_rao": 1, "ravi_shah": 1})
+
+
+def test_a_short_name_seen_first_does_not_make_an_account_shared() -> None:
+    # Found in make demo's data: "San" and then a typo of the full name, each beside the
+    # person's own phone and email, quarantined one person's web account (a first name alone
+    # is no second person, whatever follows it).
+    mail, phone = "spatel39@gmail.com", "93410 93719"
+    events = [
+        ev("s1", 0, "WEB", src="u350472766", phone=phone, email=mail, name="San"),
+        ev("s2", 1, "WEB", src="u350472766", phone=phone, email=mail, name="Snajay Patel"),
+        ev("s3", 2, "WEB", src="u350472766", email="sanjay.patel@tcs.com"),
+        ev("s4", 3, "WEB", src="u350472766", phone=phone, email=mail, name="Sanjay Paetl"),
+    ]
+    assert every_order(events) == {frozenset({"s1", "s2", "s3", "s4"})}
