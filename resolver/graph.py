@@ -77,8 +77,9 @@ class Node:
     def __init__(self) -> None:
         self.status = OK
         self.evidence: list[str] = []
-        #: hub signals seen with this key (``n:<class>`` and co-occurring keys); None once it stops linking
-        self.sig: list[str] | None = []
+        #: hub signals seen with this key (``n:<class>`` and co-occurring keys), in order seen; None once
+        #: it stops linking. A tuple (the shared empty one until a signal comes): short, and rarely grown
+        self.sig: tuple[str, ...] | None = ()
         #: phones only: (email, name class) pairs seen, for the household rule
         self.pairs: list[tuple[str, str]] | None = None
         self.shared = False

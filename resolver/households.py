@@ -23,7 +23,7 @@ a hub, a household or a split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from resolver.evidence import Evidence
 from resolver.graph import PERSON, Graph, Node
@@ -37,7 +37,7 @@ __all__ = ["SHARED_LINE", "observe", "people", "person_split", "set_status"]
 SHARED_LINE = 3
 
 
-def people(sig: list[str]) -> int:
+def people(sig: Sequence[str]) -> int:
     """The most distinct people any one signal kind shows (names: one per name group)."""
     counts: dict[str, int] = {}
     names: list[str] = []
@@ -84,12 +84,12 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
     """
     sig = node.sig
     if sig is not None:
-        added = False
+        added: list[str] = []
         for value in values:
-            if value != key and value not in sig:
-                sig.append(value)
-                added = True
+            if value != key and value not in sig and value not in added:
+                added.append(value)
         if added:
+            node.sig = sig = (*sig, *added)
             if g.track:
                 g.mark("n/" + key)
             limit = g.config.hub_threshold

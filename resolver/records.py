@@ -191,7 +191,7 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
 def _node(g: Graph, key: str, value: dict[str, Any]) -> Node:
     node = Node()
     node.status = value.get("s", OK)
-    node.sig = list(value.get("g", [])) if node.status == OK and not key.startswith("x:") else None
+    node.sig = tuple(value.get("g", ())) if node.status == OK and not key.startswith("x:") else None
     pairs = value.get("h")
     node.pairs = [(p[0], g.intern(p[1])) for p in pairs] if pairs else None
     node.shared = bool(value.get("sh"))

@@ -493,10 +493,10 @@ class _Loader:
     def _nodes(self) -> None:
         lists = _split(self.strs("n.ev"), self.ints("n.ev.len"))
         codes = self.ints("n.sig.len")
-        held = _split(self.strs("n.sig"), [c - 1 if c else 0 for c in codes])
+        held = _tuples(self.each("n.sig"), [c - 1 if c else 0 for c in codes])
         sigs = [sig if c else None for sig, c in zip(held, codes, strict=True)]
 
-        def node(evidence: list[str], sig: list[str] | None) -> Node:
+        def node(evidence: list[str], sig: tuple[str, ...] | None) -> Node:
             # Every slot in one call: one visit per node.
             made: Node = _new(Node)
             made.status = OK
