@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Container, Mapping
+from itertools import chain
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from resolver.config import ResolverConfig
 from resolver.digests import Digester
@@ -31,7 +32,22 @@ from resolver.unionfind import DisjointSet
 if TYPE_CHECKING:
     from resolver.summary import Summary
 
-__all__ = ["NO_BARS", "OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "holder_of", "is_person"]
+__all__ = [
+    "NO_BARS",
+    "OK",
+    "PERSON",
+    "Customer",
+    "FlatNames",
+    "Graph",
+    "Node",
+    "customer_id_for",
+    "flat_names",
+    "holder_of",
+    "is_person",
+    "name_counts",
+    "name_keys",
+    "name_support",
+]
 
 #: The status of a node that links.
 OK = "ok"
@@ -42,6 +58,33 @@ PERSON = "#"
 NO_BARS: Mapping[int, int] = MappingProxyType({})
 #: Name caches are cleared when full, so memory stays flat.
 _NAME_CACHE = 200_000
+
+
+#: A node's name support kept flat, without a dict per node: name key, count, name key, count...
+#: in the order first seen (`flat_names`; read back with `name_counts`, `name_keys`, `name_support`).
+FlatNames = tuple[str | int, ...]
+
+
+def flat_names(counts: Mapping[str, int]) -> FlatNames:
+    """`counts` (name key -> distinct evidence) as a node keeps it, in the same order."""
+    return tuple(chain.from_iterable(counts.items()))
+
+
+def name_keys(flat: FlatNames) -> tuple[str, ...]:
+    """The name keys of flat name support, in order."""
+    return cast("tuple[str, ...]", flat[::2])
+
+
+def name_support(flat: FlatNames) -> tuple[int, ...]:
+    """The counts of flat name support, in the order of `name_keys`."""
+    return cast("tuple[int, ...]", flat[1::2])
+
+
+def name_counts(flat: FlatNames | None) -> dict[str, int]:
+    """Flat name support as a new dict (name key -> count) in its order; {} for None."""
+    if not flat:
+        return {}
+    return dict(zip(name_keys(flat), name_support(flat), strict=True))
 
 
 def customer_id_for(event_id: str, salt: int = 0) -> str:
@@ -85,8 +128,9 @@ class Node:
         self.shared = False
         #: split barriers: (split number, part)
         self.bars: tuple[tuple[int, int], ...] = ()
-        #: phones only: distinct evidence per name class, and the per-person split (when shared by names)
-        self.names: dict[str, int] | None = None
+        #: phones and emails: distinct evidence per name class (flat: `FlatNames`), and the
+        #: per-person split (when shared by names)
+        self.names: FlatNames | None = None
         self.groups: dict[str, str] | None = None
         #: phones only: phone keys one digit away -> whether the near link holds now
         self.near: dict[str, bool] | None = None
@@ -104,7 +148,7 @@ class Node:
         if self.shared:
             out["sh"] = 1
         if self.names:
-            out["nm"] = sorted([c, n] for c, n in self.names.items())
+            out["nm"] = sorted([c, n] for c, n in name_counts(self.names).items())
         if self.bars:
             out["b"] = [list(b) for b in self.bars]
         if self.near:

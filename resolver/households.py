@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from resolver.evidence import Evidence
-from resolver.graph import PERSON, Graph, Node
+from resolver.graph import PERSON, Graph, Node, flat_names, name_counts
 from resolver.identifiers import kind_of, mask
 from resolver.names import name_groups, one_group, same_person
 from resolver.outcome import Step
@@ -133,9 +133,7 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     as a second sighting would, so one order with a partner's phone and the partner's own
     email is a person of its own (`person_split`).
     """
-    names = node.names
-    if names is None:
-        names = node.names = {}
+    names = name_counts(node.names)
     other = "e" if key[0] == "p" else "p"
     support = 1
     for k in ev.keys:  # a loop, not any(): no generator per visit
@@ -145,6 +143,7 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     if support == 1 and _own_channel(key, ev):
         support = 2
     count = names[cls] = names.get(cls, 0) + support
+    node.names = flat_names(names)
     if g.track:
         g.mark("n/" + key)
     # Only a new class, a class becoming solid, or a shift of counts on an already split

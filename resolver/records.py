@@ -29,7 +29,7 @@ from typing import Any
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node
+from resolver.graph import OK, PERSON, Customer, Graph, Node, flat_names
 from resolver.horizon import RecentEvents
 from resolver.households import person_split
 from resolver.jsontext import loads
@@ -197,8 +197,9 @@ def _node(g: Graph, key: str, value: dict[str, Any]) -> Node:
     node.shared = bool(value.get("sh"))
     named = value.get("nm")
     if named:
-        node.names = {g.intern(c): int(n) for c, n in named}
-        node.groups = person_split(key, node.names)
+        counts = {g.intern(c): int(n) for c, n in named}
+        node.names = flat_names(counts)
+        node.groups = person_split(key, counts)
     node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
     near = value.get("nr")
     if near:

@@ -81,7 +81,7 @@ from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Content, Evidence
-from resolver.graph import NO_BARS, OK, PERSON, Customer, Graph, Node
+from resolver.graph import NO_BARS, OK, PERSON, Customer, Graph, Node, name_keys, name_support
 from resolver.horizon import RecentEvents
 from resolver.unionfind import DisjointSet
 
@@ -319,9 +319,9 @@ def _dump_nodes(nodes: list[Node], s: _Strings, out: dict[str, Any]) -> None:
     out["n.pairs.ec"] = s.refs([x for i in at for pair in pairs[i] for x in pair])
     at = _not_none(names)
     out["n.names"] = _pack(at)
-    out["n.names.len"] = _lengths([names[i] for i in at])
-    out["n.names.c"] = s.refs([c for i in at for c in names[i]])
-    out["n.names.n"] = _pack([n for i in at for n in names[i].values()])
+    out["n.names.len"] = _pack([len(names[i]) // 2 for i in at])
+    out["n.names.c"] = s.refs([c for i in at for c in name_keys(names[i])])
+    out["n.names.n"] = _pack([n for i in at for n in name_support(names[i])])
     at = _not_none(groups)
     out["n.groups"] = _pack(at)
     out["n.groups.len"] = _lengths([groups[i] for i in at])
@@ -523,7 +523,8 @@ class _Loader:
             made[i].pairs = list(zip(part[::2], part[1::2], strict=True))
         lengths = self.ints("n.names.len")
         classes, counts = _tuples(self.each("n.names.c"), lengths), _tuples(_column(self.p["n.names.n"]), lengths)
-        for i, names in zip(self.ints("n.names"), map(dict, map(zip, classes, counts)), strict=True):
+        flat = map(tuple, map(chain.from_iterable, map(zip, classes, counts)))
+        for i, names in zip(self.ints("n.names"), flat, strict=True):
             made[i].names = names
         parts = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
         for i, part in zip(self.ints("n.groups"), parts, strict=True):
