@@ -111,18 +111,25 @@ class NearIndex:
     inside a half leaves the other half equal too; the one swap across the middle is looked up
     in the bucket of the swapped key's first half. So a lookup reads three small buckets
     instead of probing all 99 neighbours (which touches memory 99 times per new phone).
+
+    Keys are phone keys in E.164 (``p:+`` and digits). A bucket is named by a number, not a
+    string (half the memory per bucket): the first half's digits behind a 1, and the second
+    half's (the digits before the last ten, then those after the middle) behind a 1, negated.
+    Both are one-to-one: within each kind, digits of another length give another number.
     """
 
     __slots__ = ("_buckets",)
 
     def __init__(self) -> None:
-        self._buckets: dict[str, str | list[str]] = {}
+        self._buckets: dict[int, str | list[str]] = {}
 
     @staticmethod
-    def _halves(key: str) -> tuple[str, str, int]:
-        start = max(_HEAD, len(key) - _SPAN)
-        middle = start + (len(key) - start) // 2
-        return key[:middle] + "<", key[:start] + ">" + key[middle:], middle
+    def _halves(key: str) -> tuple[int, int, int]:
+        """The buckets of `key`'s two halves, and where its first half ends."""
+        end = len(key)
+        start = max(_HEAD, end - _SPAN)
+        middle = start + (end - start) // 2
+        return int("1" + key[_HEAD:middle]), -int("1" + key[_HEAD:start] + key[middle:]), middle
 
     def near(self, key: str) -> list[str]:
         """Indexed keys one edit from `key` (sorted, without `key`)."""
@@ -130,7 +137,7 @@ class NearIndex:
         buckets = self._buckets
         # The key with the two digits around the middle swapped has the same length, so the
         # same halves: its first-half bucket is this (without building the swapped key).
-        across = key[: middle - 1] + key[middle] + "<" if middle < len(key) else None
+        across = int("1" + key[_HEAD : middle - 1] + key[middle]) if middle < len(key) else None
         seen: list[str] = []
         for bucket in (first, second, across):
             held = buckets.get(bucket) if bucket is not None else None
@@ -142,32 +149,27 @@ class NearIndex:
 
     def add(self, key: str) -> None:
         first, second, _ = self._halves(key)
-        for bucket in (first, second):
-            held = self._buckets.get(bucket)
-            if held is None:
-                self._buckets[bucket] = key
-            elif isinstance(held, str):
-                if held != key:
-                    self._buckets[bucket] = [held, key]
-            elif key not in held:
-                held.append(key)
+        self._put(first, key)
+        self._put(second, key)
+
+    def _put(self, bucket: int, key: str) -> None:
+        buckets = self._buckets
+        held = buckets.get(bucket)
+        if held is None:
+            buckets[bucket] = key
+        elif isinstance(held, str):
+            if held != key:
+                buckets[bucket] = [held, key]
+        elif key not in held:
+            held.append(key)
 
     def add_all(self, keys: Iterable[str]) -> None:
-        """`add` every key of `keys`, in one pass (rebuilding the index of a loaded state)."""
-        buckets = self._buckets
+        """`add` every key of `keys` (rebuilding the index of a loaded state)."""
+        halves, put = self._halves, self._put
         for key in keys:
-            end = len(key)
-            start = max(_HEAD, end - _SPAN)
-            middle = start + (end - start) // 2  # as in `_halves`
-            for bucket in (key[:middle] + "<", key[:start] + ">" + key[middle:]):
-                held = buckets.get(bucket)
-                if held is None:
-                    buckets[bucket] = key
-                elif isinstance(held, str):
-                    if held != key:
-                        buckets[bucket] = [held, key]
-                elif key not in held:
-                    held.append(key)
+            first, second, _ = halves(key)
+            put(first, key)
+            put(second, key)
 
     def discard(self, key: str) -> None:
         first, second, _ = self._halves(key)
