@@ -17,7 +17,7 @@ by that evidence, or by an identifier it carries) ends it, and so does an erasur
 from __future__ import annotations
 
 from resolver.explain import resolve_ref
-from resolver.graph import PERSON, Customer, Graph, holder_of
+from resolver.graph import PERSON, Customer, Graph, as_line, holder_of
 from resolver.households import set_status
 from resolver.identifiers import kind_of, mask
 from resolver.limits import customers_refusal
@@ -245,7 +245,7 @@ def _drop_nodes(g: Graph, members: list[str]) -> None:
             if partner is not None and partner.near is not None:
                 partner.near.pop(key, None)
                 if not partner.near:
-                    partner.near = None
+                    as_line(partner).near = None
                 g.mark("n/" + near_key)
         for vid in node.evidence:
             other = g.evidence.get(vid)

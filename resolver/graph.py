@@ -39,7 +39,9 @@ __all__ = [
     "Customer",
     "FlatNames",
     "Graph",
+    "LineNode",
     "Node",
+    "as_line",
     "customer_id_for",
     "flat_names",
     "holder_of",
@@ -47,6 +49,7 @@ __all__ = [
     "name_counts",
     "name_keys",
     "name_support",
+    "new_node",
 ]
 
 #: The status of a node that links.
@@ -112,10 +115,42 @@ def holder_of(key: str) -> str:
     return key.rpartition(PERSON)[0] if is_person(key) else key
 
 
-class Node:
-    """What is known about one identifier key (status, evidence, household and hub signals)."""
+def new_node(key: str) -> Node:
+    """A fresh node for `key`: a `LineNode` for a phone or an email (or a person's part of one), else a `Node`."""
+    return LineNode() if key[0] in "pe" else Node()
 
-    __slots__ = ("bars", "evidence", "groups", "names", "near", "pairs", "shared", "sig", "status")
+
+def as_line(node: Node) -> LineNode:
+    """`node` as the `LineNode` it must be: a household field is being set, which only phones and emails hold.
+
+    Raises:
+        TypeError: it is another key's node (a rule set a household field where none belongs).
+    """
+    if not isinstance(node, LineNode):
+        raise TypeError("household fields are kept on phone and email nodes only")
+    return node
+
+
+class Node:
+    """What is known about one identifier key (status, evidence, hub signals, split barriers).
+
+    Touchpoint identities and lone evidence (``t:``, ``x:``, most nodes) hold only these; the
+    household fields, below as class attributes, read as "none" on them and are never set:
+    phones and emails are `LineNode`s, which hold them (`new_node` picks the class by key).
+    """
+
+    __slots__ = ("bars", "evidence", "sig", "status")
+
+    #: phones and emails (`LineNode`): shared by people (its email links are kept apart)
+    shared: bool = False
+    #: phones only: (email, name class) pairs seen, for the household rule
+    pairs: list[tuple[str, str]] | None = None
+    #: phones and emails: distinct evidence per name class (flat: `FlatNames`), and the
+    #: per-person split (when shared by names)
+    names: FlatNames | None = None
+    groups: dict[str, str] | None = None
+    #: phones only: phone keys one digit away -> whether the near link holds now
+    near: dict[str, bool] | None = None
 
     def __init__(self) -> None:
         self.status = OK
@@ -123,17 +158,8 @@ class Node:
         #: hub signals seen with this key (``n:<class>`` and co-occurring keys), in order seen; None once
         #: it stops linking. A tuple (the shared empty one until a signal comes): short, and rarely grown
         self.sig: tuple[str, ...] | None = ()
-        #: phones only: (email, name class) pairs seen, for the household rule
-        self.pairs: list[tuple[str, str]] | None = None
-        self.shared = False
         #: split barriers: (split number, part)
         self.bars: tuple[tuple[int, int], ...] = ()
-        #: phones and emails: distinct evidence per name class (flat: `FlatNames`), and the
-        #: per-person split (when shared by names)
-        self.names: FlatNames | None = None
-        self.groups: dict[str, str] | None = None
-        #: phones only: phone keys one digit away -> whether the near link holds now
-        self.near: dict[str, bool] | None = None
 
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}
@@ -154,6 +180,20 @@ class Node:
         if self.near:
             out["nr"] = sorted([k, int(v)] for k, v in self.near.items())
         return out
+
+
+class LineNode(Node):
+    """The node of a phone or an email (or a person's part of one): a `Node` with the household fields."""
+
+    __slots__ = ("groups", "names", "near", "pairs", "shared")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shared = False
+        self.pairs = None
+        self.names = None
+        self.groups = None
+        self.near = None
 
 
 class Customer:
@@ -371,7 +411,7 @@ class Graph:
     def ensure_pseudo(self, key: str) -> None:
         """Create the node of lone evidence (``x:``) or of one person on a shared phone (``p:..#``)."""
         if (key[0] == "x" or is_person(key)) and key not in self.nodes:
-            node = self.nodes[key] = Node()
+            node = self.nodes[key] = new_node(key)
             node.sig = None
             if key[0] == "x":
                 node.evidence.append(key[2:])

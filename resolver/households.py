@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from resolver.evidence import Evidence
-from resolver.graph import PERSON, Graph, Node, flat_names, name_counts
+from resolver.graph import PERSON, Graph, Node, as_line, flat_names, name_counts
 from resolver.identifiers import kind_of, mask
 from resolver.names import name_groups, one_group, same_person
 from resolver.outcome import Step
@@ -108,7 +108,7 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
         if email is not None:
             pairs = node.pairs
             if pairs is None:
-                pairs = node.pairs = []
+                pairs = as_line(node).pairs = []
             pair = (email, cls)
             if pair not in pairs:
                 conflict = False
@@ -143,7 +143,7 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     if support == 1 and _own_channel(key, ev):
         support = 2
     count = names[cls] = names.get(cls, 0) + support
-    node.names = flat_names(names)
+    as_line(node).names = flat_names(names)
     if g.track:
         g.mark("n/" + key)
     # Only a new class, a class becoming solid, or a shift of counts on an already split
@@ -170,18 +170,20 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
     node = g.nodes[key]
     if key in g.regroup:
         # Whatever else changed, a new per-person split of the phone applies too.
-        node.groups = g.regroup.pop(key)
-        if node.groups is not None:
+        groups = as_line(node).groups = g.regroup.pop(key)
+        if groups is not None:
             step.notes.append(f"household: {kind_of(key)} {mask(key)} is used by people with different names")
     if change == "regroup":
         pass
-    elif change == "shared":
-        node.shared = True
-        node.pairs = None
+    elif change == "shared":  # a phone's (`observe`)
+        line = as_line(node)
+        line.shared = True
+        line.pairs = None
         step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
     else:
         node.status = change
         node.sig = None
-        node.pairs = None
+        if node.pairs is not None:  # only a phone's are ever set
+            as_line(node).pairs = None
         step.notes.append(f"{change}: {kind_of(key)} {mask(key)} stops linking")
     g.mark("n/" + key)

@@ -12,7 +12,7 @@ its identifiers links, the affected component is resolved again from its evidenc
 from __future__ import annotations
 
 from resolver.evidence import Evidence, evidence_id
-from resolver.graph import OK, PERSON, Customer, Graph, Node, is_person
+from resolver.graph import OK, PERSON, Customer, Graph, is_person, new_node
 from resolver.households import observe, set_status
 from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
@@ -120,7 +120,7 @@ def _new_evidence(g: Graph, ev: Evidence) -> Step:
     for key in keys:
         node = nodes.get(key)
         if node is None:
-            node = nodes[key] = Node()
+            node = nodes[key] = new_node(key)
             g.uf.add(key)
             new_keys.append(key)
             if g.track:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from resolver.graph import OK, Graph, Node
+from resolver.graph import OK, Graph, Node, as_line
 from resolver.near import near_allowed
 
 __all__ = ["near_changed", "near_holds", "near_links", "near_refresh"]
@@ -30,12 +30,13 @@ def near_changed(g: Graph, keys: tuple[str, ...], new_keys: list[str]) -> bool:
             for other in found:
                 partner = nodes.get(other)
                 if partner is not None:
-                    if node.near is None:
-                        node.near = {}
-                    node.near[other] = False
-                    if partner.near is None:
-                        partner.near = {}
-                    partner.near[key] = False
+                    here, there = as_line(node), as_line(partner)
+                    if here.near is None:
+                        here.near = {}
+                    here.near[other] = False
+                    if there.near is None:
+                        there.near = {}
+                    there.near[key] = False
                     g.mark("n/" + key)
                     g.mark("n/" + other)
         near = node.near

@@ -29,7 +29,7 @@ from typing import Any
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node, flat_names
+from resolver.graph import OK, PERSON, Customer, Graph, Node, as_line, flat_names, new_node
 from resolver.horizon import RecentEvents
 from resolver.households import person_split
 from resolver.jsontext import loads
@@ -189,19 +189,23 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
 
 
 def _node(g: Graph, key: str, value: dict[str, Any]) -> Node:
-    node = Node()
+    node = new_node(key)
     node.status = value.get("s", OK)
     node.sig = tuple(value.get("g", ())) if node.status == OK and not key.startswith("x:") else None
+    node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
+    # The household fields, which only phones and emails hold (`resolver.graph.LineNode`).
     pairs = value.get("h")
-    node.pairs = [(p[0], g.intern(p[1])) for p in pairs] if pairs else None
-    node.shared = bool(value.get("sh"))
+    if pairs:
+        as_line(node).pairs = [(p[0], g.intern(p[1])) for p in pairs]
+    if value.get("sh"):
+        as_line(node).shared = True
     named = value.get("nm")
     if named:
         counts = {g.intern(c): int(n) for c, n in named}
-        node.names = flat_names(counts)
-        node.groups = person_split(key, counts)
-    node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
+        line = as_line(node)
+        line.names = flat_names(counts)
+        line.groups = person_split(key, counts)
     near = value.get("nr")
     if near:
-        node.near = {k: bool(v) for k, v in near}
+        as_line(node).near = {k: bool(v) for k, v in near}
     return node

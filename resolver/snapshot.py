@@ -81,7 +81,7 @@ from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Content, Evidence
-from resolver.graph import NO_BARS, OK, PERSON, Customer, Graph, Node, name_keys, name_support
+from resolver.graph import NO_BARS, OK, PERSON, Customer, Graph, LineNode, Node, as_line, name_keys, name_support
 from resolver.horizon import RecentEvents
 from resolver.unionfind import DisjointSet
 
@@ -496,43 +496,47 @@ class _Loader:
         held = _tuples(self.each("n.sig"), [c - 1 if c else 0 for c in codes])
         sigs = [sig if c else None for sig, c in zip(held, codes, strict=True)]
 
-        def node(evidence: list[str], sig: tuple[str, ...] | None) -> Node:
-            # Every slot in one call: one visit per node.
-            made: Node = _new(Node)
+        def node(key: str, evidence: list[str], sig: tuple[str, ...] | None) -> Node:
+            # Every slot in one call: one visit per node (as `resolver.graph.new_node` would pick the class).
+            made: Node
+            if key[0] in "pe":
+                made = line = _new(LineNode)
+                line.pairs = None
+                line.shared = False
+                line.names = None
+                line.groups = None
+                line.near = None
+            else:
+                made = _new(Node)
             made.status = OK
             made.evidence = evidence
             made.sig = sig
-            made.pairs = None
-            made.shared = False
             made.bars = ()
-            made.names = None
-            made.groups = None
-            made.near = None
             return made
 
-        made = list(map(node, lists, sigs))
+        made = list(map(node, self.keys, lists, sigs))
         self.g.nodes.update(zip(self.keys, made, strict=True))
         for i, status in zip(self.ints("n.status"), self.strs("n.status.s"), strict=True):
             made[i].status = status
         for i in self.ints("n.shared"):
-            made[i].shared = True
+            as_line(made[i]).shared = True
         for i, bars in zip(self.ints("n.bars"), _pairs(self.ints("n.bars.sp"), self.ints("n.bars.len")), strict=True):
             made[i].bars = tuple(zip(bars[::2], bars[1::2], strict=True))
         parts = _pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
         for i, part in zip(self.ints("n.pairs"), parts, strict=True):
-            made[i].pairs = list(zip(part[::2], part[1::2], strict=True))
+            as_line(made[i]).pairs = list(zip(part[::2], part[1::2], strict=True))
         lengths = self.ints("n.names.len")
         classes, counts = _tuples(self.each("n.names.c"), lengths), _tuples(_column(self.p["n.names.n"]), lengths)
         flat = map(tuple, map(chain.from_iterable, map(zip, classes, counts)))
         for i, names in zip(self.ints("n.names"), flat, strict=True):
-            made[i].names = names
+            as_line(made[i]).names = names
         parts = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
         for i, part in zip(self.ints("n.groups"), parts, strict=True):
-            made[i].groups = dict(zip(part[::2], part[1::2], strict=True))
+            as_line(made[i]).groups = dict(zip(part[::2], part[1::2], strict=True))
         lengths = self.ints("n.near.len")
         near = zip(_split(self.strs("n.near.k"), lengths), _split(self.ints("n.near.on"), lengths), strict=True)
         for i, (others, used) in zip(self.ints("n.near"), near, strict=True):
-            made[i].near = dict(zip(others, map(bool, used), strict=True))
+            as_line(made[i]).near = dict(zip(others, map(bool, used), strict=True))
 
     def _evidence(self) -> None:
         g = self.g
