@@ -164,12 +164,21 @@ class NearIndex:
             held.append(key)
 
     def add_all(self, keys: Iterable[str]) -> None:
-        """`add` every key of `keys` (rebuilding the index of a loaded state)."""
-        halves, put = self._halves, self._put
+        """`add` every key of `keys`, in one pass (rebuilding the index of a loaded state)."""
+        buckets = self._buckets
         for key in keys:
-            first, second, _ = halves(key)
-            put(first, key)
-            put(second, key)
+            end = len(key)
+            start = max(_HEAD, end - _SPAN)
+            middle = start + (end - start) // 2  # as in `_halves`, inlined: this runs per phone
+            for bucket in (int("1" + key[_HEAD:middle]), -int("1" + key[_HEAD:start] + key[middle:])):
+                held = buckets.get(bucket)
+                if held is None:
+                    buckets[bucket] = key
+                elif isinstance(held, str):
+                    if held != key:
+                        buckets[bucket] = [held, key]
+                elif key not in held:
+                    held.append(key)
 
     def discard(self, key: str) -> None:
         first, second, _ = self._halves(key)

@@ -12,7 +12,8 @@ depends on the history of `find` calls); a root written earlier is still an ance
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
+from operator import eq, itemgetter
 
 __all__ = ["DisjointSet"]
 
@@ -117,7 +118,10 @@ class DisjointSet:
         ds = cls()
         owners = chain.from_iterable(map(repeat, roots, map(len, members)))
         ds._parent = dict(zip(chain.from_iterable(members), owners, strict=True))
-        ds._members = dict(zip(roots, map(_held, members), strict=True))
+        ds._members = dict(zip(roots, members, strict=True))
+        # Singletons keep their one key (as `_held`), set in C: a loaded forest has many.
+        ones = list(map(eq, map(len, members), repeat(1)))
+        ds._members.update(zip(compress(roots, ones), map(itemgetter(0), compress(members, ones)), strict=True))
         return ds
 
     @classmethod
