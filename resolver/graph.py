@@ -36,6 +36,7 @@ __all__ = [
     "NO_BARS",
     "OK",
     "PERSON",
+    "SHORT_EVIDENCE",
     "Customer",
     "FlatNames",
     "Graph",
@@ -61,6 +62,10 @@ PERSON = "#"
 NO_BARS: Mapping[int, int] = MappingProxyType({})
 #: Name caches are cleared when full, so memory stays flat.
 _NAME_CACHE = 200_000
+#: A node carrying at most this many pieces of evidence lists them in a tuple, more in a list
+#: (`Node.add_evidence`): most carry one or two, and a tuple of one is 16 bytes smaller than a
+#: list of one (40 smaller than the list one append makes); a list keeps a hub's appends cheap.
+SHORT_EVIDENCE = 8
 
 
 #: A node's name support kept flat, without a dict per node: name key, count, name key, count...
@@ -154,12 +159,24 @@ class Node:
 
     def __init__(self) -> None:
         self.status = OK
-        self.evidence: list[str] = []
+        #: ids of the evidence carrying this key, in the order added (`add_evidence`): a tuple of at
+        #: most `SHORT_EVIDENCE`, else a list
+        self.evidence: tuple[str, ...] | list[str] = ()
         #: hub signals seen with this key (``n:<class>`` and co-occurring keys), in order seen; None once
         #: it stops linking. A tuple (the shared empty one until a signal comes): short, and rarely grown
         self.sig: tuple[str, ...] | None = ()
         #: split barriers: (split number, part)
         self.bars: tuple[tuple[int, int], ...] = ()
+
+    def add_evidence(self, vid: str) -> None:
+        """Append evidence id `vid` to `evidence` (a tuple while short, then a list)."""
+        held = self.evidence
+        if isinstance(held, list):
+            held.append(vid)
+        elif len(held) < SHORT_EVIDENCE:
+            self.evidence = (*held, vid)
+        else:
+            self.evidence = [*held, vid]
 
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}
@@ -414,7 +431,7 @@ class Graph:
             node = self.nodes[key] = new_node(key)
             node.sig = None
             if key[0] == "x":
-                node.evidence.append(key[2:])
+                node.add_evidence(key[2:])
             self.uf.add(key)
             self.mark("n/" + key)
 

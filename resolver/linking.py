@@ -129,7 +129,7 @@ def _new_evidence(g: Graph, ev: Evidence) -> Step:
                 near_check = True
         elif node.near:
             near_check = True
-        node.evidence.append(ev.vid)
+        node.add_evidence(ev.vid)
         if node.status == OK:
             change = observe(g, key, node, ev, cls, values)
             if change is not None:

@@ -160,10 +160,10 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
     g.recent = RecentEvents.restore(config.duplicate_horizon_ms, watermark, recent)
     for vid in sorted(g.evidence):
         for key in g.evidence[vid].keys:
-            g.nodes[key].evidence.append(vid)
+            g.nodes[key].add_evidence(vid)
         pseudo = g.nodes.get("x:" + vid)
         if pseudo is not None:
-            pseudo.evidence.append(vid)
+            pseudo.add_evidence(vid)
     g.uf = DisjointSet.from_parents(parents)
     if g.near_on:
         for key in sorted(g.nodes):

@@ -76,12 +76,24 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import attrgetter, is_not, itemgetter, ne, not_
+from operator import attrgetter, is_not, itemgetter, lt, ne, not_
 from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Content, Evidence
-from resolver.graph import NO_BARS, OK, PERSON, Customer, Graph, LineNode, Node, as_line, name_keys, name_support
+from resolver.graph import (
+    NO_BARS,
+    OK,
+    PERSON,
+    SHORT_EVIDENCE,
+    Customer,
+    Graph,
+    LineNode,
+    Node,
+    as_line,
+    name_keys,
+    name_support,
+)
 from resolver.horizon import RecentEvents
 from resolver.unionfind import DisjointSet
 
@@ -491,12 +503,16 @@ class _Loader:
         return list(map(next, map((iter(others), shared).__getitem__, flags)))
 
     def _nodes(self) -> None:
-        lists = _split(self.strs("n.ev"), self.ints("n.ev.len"))
+        # Evidence ids as `Node.add_evidence` keeps them: a tuple, a list when long.
+        lengths = self.ints("n.ev.len")
+        lists: list[tuple[str, ...] | list[str]] = list(_split(tuple(self.each("n.ev")), lengths))
+        for i in _where(map(lt, repeat(SHORT_EVIDENCE), lengths)):
+            lists[i] = list(lists[i])
         codes = self.ints("n.sig.len")
         held = _tuples(self.each("n.sig"), [c - 1 if c else 0 for c in codes])
         sigs = [sig if c else None for sig, c in zip(held, codes, strict=True)]
 
-        def node(key: str, evidence: list[str], sig: tuple[str, ...] | None) -> Node:
+        def node(key: str, evidence: tuple[str, ...] | list[str], sig: tuple[str, ...] | None) -> Node:
             # Every slot in one call: one visit per node (as `resolver.graph.new_node` would pick the class).
             made: Node
             if key[0] in "pe":
