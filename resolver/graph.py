@@ -288,7 +288,9 @@ class Graph:
         self.near_index = NearIndex()
         self.near_memo: dict[tuple[str, str], tuple[tuple[int, int], bool]] = {}
         self.track = track_changes
-        self.dirty: set[str] = set()
+        #: changed state records (``<kind>/<key>``, `mark`) by kind, each a set of keys: the keys are
+        #: the state's own strings, so a record costs a set entry, not a string of its own
+        self.dirty: dict[str, set[str]] = {}
         #: phone key -> its new per-person split, between detecting and applying it
         self.regroup: dict[str, dict[str, str] | None] = {}
         #: memoised customer summaries and their profiles (`resolver.summary`), kept up to date
@@ -300,16 +302,19 @@ class Graph:
 
     # ---------------------------------------------------------------- bookkeeping
 
-    def mark(self, record: str) -> None:
-        """Note that state record `record` (``<kind>/<key>``) changed."""
+    def mark(self, kind: str, key: str) -> None:
+        """Note that state record ``<kind>/<key>`` changed (`kind`: one letter, `resolver.records`)."""
         if self.track:
-            self.dirty.add(record)
+            held = self.dirty.get(kind)
+            if held is None:
+                held = self.dirty[kind] = set()
+            held.add(key)
 
     def suppress(self, text: str) -> None:
         """Keep a digest of `text` (an erased identifier key or ``ev:<evidence id>``) for good."""
         d = self.digests.digest(text)
         self.suppressed.add(d)
-        self.mark("s/" + d)
+        self.mark("s", d)
 
     def is_suppressed(self, text: str) -> bool:
         """True when `text` was erased, under the current key, an old key or (legacy) no key."""
@@ -320,7 +325,7 @@ class Graph:
         self.must[number] = (a, b)
         for vid in (a, b):
             self.must_of.setdefault(vid, []).append(number)
-        self.mark(f"l/{number}")
+        self.mark("l", str(number))
 
     def drop_must(self, number: int) -> None:
         """Forget operator merge `number` (an erasure took one side, or a split ended it)."""
@@ -333,7 +338,7 @@ class Graph:
                 held.remove(number)
                 if not held:
                     del self.must_of[vid]
-        self.mark(f"l/{number}")
+        self.mark("l", str(number))
 
     def must_partners(self, vid: str) -> list[str]:
         """Evidence an operator merge keeps with `vid` (directly), in merge order."""
@@ -433,7 +438,7 @@ class Graph:
             if key[0] == "x":
                 node.add_evidence(key[2:])
             self.uf.add(key)
-            self.mark("n/" + key)
+            self.mark("n", key)
 
     def customer_of(self, ev: Evidence) -> str | None:
         if not ev.anchor or ev.anchor not in self.uf:

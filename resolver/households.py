@@ -91,7 +91,7 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
         if added:
             node.sig = sig = (*sig, *added)
             if g.track:
-                g.mark("n/" + key)
+                g.mark("n", key)
             limit = g.config.hub_threshold
             if len(sig) > limit and people(sig) > limit:
                 return "quarantined"
@@ -118,7 +118,7 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
                         break
                 pairs.append(pair)
                 if g.track:
-                    g.mark("n/" + key)
+                    g.mark("n", key)
                 if conflict:
                     return "shared"
     return "regroup" if regroup else None
@@ -145,7 +145,7 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     count = names[cls] = names.get(cls, 0) + support
     as_line(node).names = flat_names(names)
     if g.track:
-        g.mark("n/" + key)
+        g.mark("n", key)
     # Only a new class, a class becoming solid, or a shift of counts on an already split
     # phone can change the grouping; more support for a solid class skips the recomputation.
     if len(names) < 2 or (count - support >= 2 and node.groups is None):
@@ -186,4 +186,4 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
         if node.pairs is not None:  # only a phone's are ever set
             as_line(node).pairs = None
         step.notes.append(f"{change}: {kind_of(key)} {mask(key)} stops linking")
-    g.mark("n/" + key)
+    g.mark("n", key)

@@ -51,7 +51,7 @@ def add(
     g.by_content.added(content)  # `vid` is the digest of `content`: the implicit answer
     _remember(g, eid, at, vid)
     if g.track:
-        g.mark("e/" + vid)
+        g.mark("e", vid)
     return _new_evidence(g, ev)
 
 
@@ -62,11 +62,11 @@ def _remember(g: Graph, eid: str, at: int, vid: str) -> None:
         return
     before = g.recent.watermark
     for gone in g.recent.remember(eid, at, vid):
-        g.mark("h/" + gone)
+        g.mark("h", gone)
     if eid in g.recent:
-        g.mark("h/" + eid)
+        g.mark("h", eid)
     if g.recent.watermark != before:
-        g.mark("m/watermark")
+        g.mark("m", "watermark")
 
 
 def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
@@ -82,7 +82,7 @@ def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
     earliest = ev.see(eid, at)
     _remember(g, eid, at, ev.vid)
     if g.track:
-        g.mark("e/" + ev.vid)
+        g.mark("e", ev.vid)
     cid = g.customer_of(ev)
     if cid is None:
         return step
@@ -95,7 +95,7 @@ def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
     step.in_place = True
     if earliest and ev.at < cust.first:
         cust.first = ev.at
-        g.mark("c/" + cid)
+        g.mark("c", cid)
     step.touched.add(cid)
     if g.profiles:
         see_again(g, cid, ev.name, at)
@@ -124,7 +124,7 @@ def _new_evidence(g: Graph, ev: Evidence) -> Step:
             g.uf.add(key)
             new_keys.append(key)
             if g.track:
-                g.mark("n/" + key)
+                g.mark("n", key)
             if key[0] == "p":
                 near_check = True
         elif node.near:
@@ -169,7 +169,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
             if ev.at < cust.first:
                 cust.first = ev.at
                 if g.track:
-                    g.mark("c/" + cid)
+                    g.mark("c", cid)
             step.touched.add(cid)
             if g.profiles:
                 joined(g, cid, ev)
@@ -202,7 +202,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
         g.cust[cid] = cust
         by_root[root] = cid
         if g.track:
-            g.mark("c/" + cid)
+            g.mark("c", cid)
         step.created.append(cid)
         step.touched.add(cid)
         return
@@ -223,7 +223,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
     by_root[root] = survivor.cid
     survivor.first = min(survivor.first, ev.at)
     if g.track:
-        g.mark("c/" + survivor.cid)
+        g.mark("c", survivor.cid)
     step.touched.add(survivor.cid)
 
 
@@ -239,12 +239,12 @@ def _absorb(g: Graph, gone: Customer, survivor: Customer, step: Step) -> None:
     step.absorbed[gone.cid] = survivor.cid
     step.touched.discard(gone.cid)
     g.merges += 1
-    g.mark("c/" + gone.cid)
-    g.mark("a/" + gone.cid)
+    g.mark("c", gone.cid)
+    g.mark("a", gone.cid)
 
 
 def _union(g: Graph, a: str, b: str) -> str:
     root, gone = g.uf.union(a, b)
     if gone is not None and g.track:
-        g.mark("n/" + gone)
+        g.mark("n", gone)
     return root

@@ -37,8 +37,8 @@ def near_changed(g: Graph, keys: tuple[str, ...], new_keys: list[str]) -> bool:
                     if there.near is None:
                         there.near = {}
                     there.near[key] = False
-                    g.mark("n/" + key)
-                    g.mark("n/" + other)
+                    g.mark("n", key)
+                    g.mark("n", other)
         near = node.near
         if near:
             for other, used in near.items():
@@ -112,12 +112,12 @@ def near_refresh(g: Graph, keys: set[str], linked: set[str]) -> list[tuple[str, 
             if near[other] != holds:
                 g.forget_profiles([key, other])
                 near[other] = holds
-                g.mark("n/" + key)
+                g.mark("n", key)
             partner = g.nodes.get(other)
             if partner is not None and partner.near is not None and partner.near.get(key) != holds:
                 g.forget_profiles([key, other])
                 partner.near[key] = holds
-                g.mark("n/" + other)
+                g.mark("n", other)
             if holds and key < other and key in linked and other in linked:
                 out.append((key, other))
     return out

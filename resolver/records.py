@@ -52,9 +52,11 @@ def drain(g: Graph) -> dict[str, str | None]:
     for name in g.retired:
         out[name] = None
     g.retired.clear()
-    for rec in g.dirty:
-        name = "n/" + g.digests.digest(rec[2:]) if rec[0] == "n" else rec
-        out[name] = _record(g, rec)
+    for kind, keys in g.dirty.items():
+        for key in keys:
+            rec = f"{kind}/{key}"
+            name = "n/" + g.digests.digest(key) if kind == "n" else rec
+            out[name] = _record(g, rec)
     g.dirty.clear()
     return dict(sorted(out.items()))
 
@@ -184,7 +186,7 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
     for key, (current, rec) in named.items():
         if not current:
             g.retired.add(rec)
-            g.mark("n/" + key)
+            g.mark("n", key)
     return g
 
 

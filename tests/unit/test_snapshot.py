@@ -12,6 +12,7 @@ import marshal
 import struct
 import zlib
 from array import array
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +112,20 @@ def loaded(r: Resolver, data: bytes | None = None) -> Resolver:
 
 def every_record(g: Graph) -> dict[str, str | None]:
     """Every state record of `g` (`resolver.records`), whether it changed or not."""
-    g.dirty.update("e/" + vid for vid in g.evidence)
-    g.dirty.update("h/" + eid for eid, _, _ in g.recent.items())
-    g.dirty.update("n/" + key for key in g.nodes)
-    g.dirty.update("c/" + cid for cid in g.cust)
-    g.dirty.update("a/" + cid for cid in g.absorbed)
-    g.dirty.update("d/" + cid for cid in g.erased)
-    g.dirty.update("s/" + d for d in g.suppressed)
-    g.dirty.update(("m/split", "m/merge", "m/watermark"))
-    g.dirty.update(f"l/{n}" for n in g.must)
-    g.dirty.update(f"r/{a}/{b}" for a, b in g.dismissed)
+    every: dict[str, Iterable[str]] = {
+        "e": g.evidence,
+        "h": [eid for eid, _, _ in g.recent.items()],
+        "n": g.nodes,
+        "c": g.cust,
+        "a": g.absorbed,
+        "d": g.erased,
+        "s": g.suppressed,
+        "m": ("split", "merge", "watermark"),
+        "l": [str(n) for n in g.must],
+        "r": [f"{a}/{b}" for a, b in g.dismissed],
+    }
+    for kind, keys in every.items():
+        g.dirty.setdefault(kind, set()).update(keys)
     return records.drain(g)
 
 
