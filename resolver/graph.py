@@ -47,6 +47,7 @@ __all__ = [
     "flat_names",
     "holder_of",
     "is_person",
+    "name_added",
     "name_counts",
     "name_keys",
     "name_support",
@@ -86,6 +87,21 @@ def name_keys(flat: FlatNames) -> tuple[str, ...]:
 def name_support(flat: FlatNames) -> tuple[int, ...]:
     """The counts of flat name support, in the order of `name_keys`."""
     return cast("tuple[int, ...]", flat[1::2])
+
+
+def name_added(flat: FlatNames | None, cls: str, support: int) -> tuple[FlatNames, int]:
+    """`flat` with `support` more for name key `cls` (appended when new), and the new count of `cls`.
+
+    Without a dict: this runs for every new piece of evidence naming a phone or an email.
+    """
+    if not flat:
+        return (cls, support), support
+    try:
+        at = flat.index(cls)  # counts are ints: only a name key equals `cls`
+    except ValueError:
+        return (*flat, cls, support), support
+    count = cast(int, flat[at + 1]) + support
+    return (*flat[: at + 1], count, *flat[at + 2 :]), count
 
 
 def name_counts(flat: FlatNames | None) -> dict[str, int]:
@@ -171,12 +187,10 @@ class Node:
     def add_evidence(self, vid: str) -> None:
         """Append evidence id `vid` to `evidence` (a tuple while short, then a list)."""
         held = self.evidence
-        if isinstance(held, list):
-            held.append(vid)
-        elif len(held) < SHORT_EVIDENCE:
-            self.evidence = (*held, vid)
+        if isinstance(held, tuple):
+            self.evidence = (*held, vid) if len(held) < SHORT_EVIDENCE else [*held, vid]
         else:
-            self.evidence = [*held, vid]
+            held.append(vid)
 
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}

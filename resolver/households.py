@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from resolver.evidence import Evidence
-from resolver.graph import PERSON, Graph, Node, as_line, flat_names, name_counts
+from resolver.graph import PERSON, Graph, Node, as_line, name_added, name_counts
 from resolver.identifiers import kind_of, mask
 from resolver.names import name_groups, one_group, same_person
 from resolver.outcome import Step
@@ -133,7 +133,6 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     as a second sighting would, so one order with a partner's phone and the partner's own
     email is a person of its own (`person_split`).
     """
-    names = name_counts(node.names)
     other = "e" if key[0] == "p" else "p"
     support = 1
     for k in ev.keys:  # a loop, not any(): no generator per visit
@@ -142,15 +141,16 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
             break
     if support == 1 and _own_channel(key, ev):
         support = 2
-    count = names[cls] = names.get(cls, 0) + support
-    as_line(node).names = flat_names(names)
+    line = as_line(node)
+    flat, count = name_added(line.names, cls, support)
+    line.names = flat
     if g.track:
         g.mark("n", key)
     # Only a new class, a class becoming solid, or a shift of counts on an already split
     # phone can change the grouping; more support for a solid class skips the recomputation.
-    if len(names) < 2 or (count - support >= 2 and node.groups is None):
+    if len(flat) < 4 or (count - support >= 2 and node.groups is None):  # fewer than two name keys
         return False
-    groups = person_split(key, names)
+    groups = person_split(key, name_counts(flat))
     if groups == node.groups:
         return False
     g.regroup[key] = groups
