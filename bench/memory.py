@@ -45,9 +45,11 @@ def breakdown(g: Any) -> Counter[str]:
         sizes[label] += sys.getsizeof(obj)
         counts[label] += 1
         if isinstance(obj, dict):
-            for k, v in obj.items():
+            for k, v in dict.items(obj):  # the dict's own values (an EvidenceTable's cold rows stay cold)
                 stack.append((v, path + "{v}"))
                 stack.append((k, path + "{k}"))
+            for name in getattr(type(obj), "__slots__", ()):  # a dict subclass's own fields (its columns)
+                stack.append((getattr(obj, name), f"{kind}.{name}"))
         elif isinstance(obj, (list, tuple, set, frozenset)):
             stack.extend((item, path + "[]") for item in obj)
         elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):

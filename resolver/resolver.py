@@ -27,6 +27,7 @@ from typing import Any, Literal
 from resolver import actions, explain, records, review
 from resolver import snapshot as snapshots
 from resolver.config import ResolverConfig
+from resolver.evidence_table import interactions
 from resolver.explain import Explanation, Lookup
 from resolver.graph import Graph
 from resolver.identifiers import kind_of, mask
@@ -209,7 +210,7 @@ class Resolver:
     def stats(self) -> dict[str, int]:
         g = self._g
         return {
-            "events": sum(ev.count for ev in g.evidence.values()),
+            "events": interactions(g.evidence),
             "evidence": len(g.evidence),
             "identifiers": len(g.nodes),
             "customers": len(g.cust),

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from resolver.evidence_table import peek
 from resolver.graph import OK, Graph, holder_of
 from resolver.identifiers import kind_of, mask
 from resolver.limits import refusal
@@ -58,7 +59,7 @@ def _customers_carrying(g: Graph, key: str) -> list[str]:
     out: list[str] = []
     node = g.nodes[key]
     for vid in node.evidence[:SCAN_PER_KEY]:
-        ev = g.evidence.get(vid)
+        ev = peek(g.evidence, vid)
         cid = None if ev is None else g.customer_of(ev)
         if cid is not None and cid not in out:
             out.append(cid)
@@ -120,7 +121,7 @@ def evidence_pairs(g: Graph, vids: Iterable[str]) -> list[ReviewPair]:
     """The pairs kept apart by a limit: evidence whose link to another customer's identifier was refused."""
     out: list[ReviewPair] = []
     for vid in vids:
-        ev = g.evidence.get(vid)
+        ev = peek(g.evidence, vid)  # a scan of all evidence: read, never thaw
         if ev is None or ev.note is None:
             continue
         mine = g.customer_of(ev)

@@ -47,8 +47,10 @@ the duplicate horizon's events and its watermark, and the split counter and merg
 ``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
 ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids). A
 snapshot written before operator merges has no ``l.*`` and loads with none.
-Rebuilt on load: the near-phone index, customer by root, and the index of operator merges
-by evidence. Not kept: memos (profiles, near links, name classes), which refill on use, and
+A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
+when first read, and a dump reads the columns of those never read. Rebuilt on load: the
+near-phone index, customer by root, and the index of operator merges by evidence. Not
+kept: memos (profiles, near links, name classes), which refill on use, and
 the change set of `resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
 snapshot is taken between steps (no regroup pending).
 
@@ -76,11 +78,12 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import attrgetter, is_not, itemgetter, lt, ne, not_
+from operator import attrgetter, eq, is_not, itemgetter, lt, ne, not_
 from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Content, Evidence
+from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns
 from resolver.graph import (
     NO_BARS,
     OK,
@@ -149,6 +152,12 @@ def _pack(values: Sequence[int]) -> bytes:
 def _unpack(data: bytes) -> list[int]:
     column = _column(data)
     return column if isinstance(column, list) else column.tolist()
+
+
+def _array(data: bytes) -> array[int]:
+    """An integer column as an array (signed 64-bit when too wide for its own code)."""
+    column = _column(data)
+    return column if isinstance(column, array) else array("q", column)
 
 
 def _column(data: bytes) -> array[int] | list[int]:
@@ -245,17 +254,16 @@ def _dump(g: Graph) -> bytes:
     out: dict[str, Any] = {}
     s = _Strings()
     keys, nodes = list(g.nodes), list(g.nodes.values())
-    evs = list(g.evidence.values())
     custs = list(g.cust.values())
-    out["nodes"], out["evidence"], out["customers"] = len(nodes), len(evs), len(custs)
-    ev_cols = _transpose(_EV_FIELDS, evs, 13)
+    out["nodes"], out["evidence"], out["customers"] = len(nodes), len(g.evidence), len(custs)
+    ev_cols = field_columns(g.evidence)  # a loaded table's cold pieces stay cold
     s.run(keys)
     s.run(list(ev_cols[0]))  # evidence ids
     s.run(list(ev_cols[1]), referred=False)  # earliest event ids
     s.run(list(ev_cols[6]), referred=False)  # source ids
     s.run([c.cid for c in custs])
     _dump_nodes(nodes, s, out)
-    _dump_evidence(g, evs, ev_cols, s, out)
+    _dump_evidence(g, ev_cols, s, out)
     roots, groups = g.uf.groups()
     out["u.root"] = s.refs(roots)
     out["u.len"] = _lengths(groups)
@@ -266,8 +274,9 @@ def _dump(g: Graph) -> bytes:
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
     eids, stamps, vids = g.recent.columns()
-    evidence = g.evidence
-    own = [(ev := evidence.get(v)) is not None and ev.eid == e for e, v in zip(eids, vids, strict=True)]
+    # Whether each remembered event is the earliest of its evidence (read off the columns: nothing thawed).
+    eid_of = dict(zip(ev_cols[0], ev_cols[1], strict=True))
+    own = list(map(eq, eids, map(eid_of.get, vids)))
     others = list(compress(eids, map(not_, own)))
     out["h.own"] = _pack(_where(own))
     out["h.eid"] = _pack(range(len(s.table), len(s.table) + len(others)))
@@ -287,12 +296,8 @@ def _dump(g: Graph) -> bytes:
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
 
 
-_EV_FIELDS = attrgetter(
-    "vid", "eid", "at", "last", "count", "tp", "src", "name", "keys", "rejected", "anchor", "cut", "note"
-)  # fmt: skip
 _NODE_FIELDS = attrgetter("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
 _CONTENT = itemgetter(0, 1, 2, 3, 4)
-_EID = attrgetter("eid")
 _CUST_FIELDS = attrgetter("root", "first", "phones", "emails", "bars", "constrained")
 
 
@@ -345,9 +350,7 @@ def _dump_nodes(nodes: list[Node], s: _Strings, out: dict[str, Any]) -> None:
     out["n.near.on"] = _pack([int(v) for i in at for v in near[i].values()])
 
 
-def _dump_evidence(
-    g: Graph, evs: list[Evidence], cols: list[tuple[Any, ...]], s: _Strings, out: dict[str, Any]
-) -> None:
+def _dump_evidence(g: Graph, cols: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
     _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
     out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
     out["e.at"] = _pack(ats)
@@ -474,6 +477,11 @@ class _Loader:
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
         vids = self.strs("h.vid")
         g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), self.ints("h.stamp"), vids)
+        # After the remembered events, which read the evidence's rows before any piece is thawed.
+        if "e.loose" in self.p:
+            self._odd_v2()
+        else:
+            self._odd()
         g.split_seq = self.p["split_seq"]
         g.merges = self.p["merges"]
         if "l.no" in self.p:  # written before operator merges: none, and nothing dismissed
@@ -494,8 +502,9 @@ class _Loader:
         own = self.ints("h.own") if "h.own" in self.p else []  # none in version 2
         if not own:
             return others
-        evidence = self.g.evidence
-        shared = map(_EID, map(evidence.__getitem__, map(vids.__getitem__, own)))
+        # The evidence's own earliest event id, read off its cold row (no piece is thawed yet).
+        rows = map(dict.__getitem__, repeat(self.g.evidence), map(vids.__getitem__, own))
+        shared = map(self.eids.__getitem__, rows)
         flags = bytearray(len(vids))
         for i in own:
             flags[i] = 1
@@ -555,61 +564,33 @@ class _Loader:
             as_line(made[i]).near = dict(zip(others, map(bool, used), strict=True))
 
     def _evidence(self) -> None:
+        """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""
         g = self.g
-        srcs = self.srcs
-        ats = self.ints("e.at")
-        lasts = list(ats)
+        ats = _column(self.p["e.at"])
+        lasts = array("q", ats)
         for i, delta in zip(self.ints("e.later"), self.ints("e.later.d"), strict=True):
             lasts[i] = ats[i] + delta
-        keys = _tuples(self.each("e.keys"), self.ints("e.keys.len"))
-        rejected: list[tuple[str, ...]] = [()] * len(ats)
+        lengths = self.ints("e.keys.len")
+        starts = array("Q", chain((0,), accumulate(lengths)))
         held = _tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
-        for i, values in zip(self.ints("e.rejected"), held, strict=True):
-            rejected[i] = values
-
-        def piece(
-            vid: str,
-            eid: str,
-            at: int,
-            last: int,
-            count: int,
-            tp: str,
-            src: str,
-            name: str | None,
-            keys: tuple[str, ...],
-            rejected: tuple[str, ...],
-            anchor: str,
-        ) -> Evidence:
-            # Every slot in one call: one visit per piece.
-            ev: Evidence = _new(Evidence)
-            ev.vid = vid
-            ev.eid = eid
-            ev.at = at
-            ev.last = last
-            ev.count = count
-            ev.tp = tp
-            ev.src = src
-            ev.name = name
-            ev.keys = keys
-            ev.rejected = rejected
-            ev.anchor = anchor
-            ev.cut = False
-            ev.note = None
-            return ev
-
-        column = self.strings.__getitem__
-        tps, names, anchors = (map(column, _column(self.p[f])) for f in ("e.tp", "e.name", "e.anchor"))
-        columns = (ats, lasts, self.ints("e.count"), tps, srcs, names, keys, rejected, anchors)
-        evs = list(map(piece, self.vids, self.eids, *columns))
-        g.evidence.update(zip(self.vids, evs, strict=True))  # the same dict: the content index reads it
-        for i in self.ints("e.cut"):
-            evs[i].cut = True
-        for i, note in zip(self.ints("e.note"), self.strs("e.note.s"), strict=True):
-            evs[i].note = note
-        if "e.loose" in self.p:
-            self._odd_v2(evs)
-        else:
-            self._odd()
+        notes = zip(self.ints("e.note"), self.strs("e.note.s"), strict=True)
+        cold = EvidenceColumns(
+            eid=self.eids,
+            at=ats if isinstance(ats, array) else array("q", ats),
+            last=lasts,
+            count=_array(self.p["e.count"]),
+            tp=self.strs("e.tp"),
+            src=self.srcs,
+            name=self.strs("e.name"),
+            starts=starts,
+            keys=self.strs("e.keys"),
+            anchor=self.strs("e.anchor"),
+            rejected=dict(zip(self.ints("e.rejected"), held, strict=True)),
+            cut=set(self.ints("e.cut")),
+            note=dict(notes),
+        )
+        # The same table for the graph and its content index, which reads it.
+        g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold)
 
     def _odd(self) -> None:
         """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
@@ -620,9 +601,10 @@ class _Loader:
         held = [None if vid is None else evidence[vid] for vid in self.strs("o.ev")]
         self.g.by_content.odd = dict(zip(contents, held, strict=True))
 
-    def _odd_v2(self, evs: list[Evidence]) -> None:
+    def _odd_v2(self) -> None:
         """The content index of a version 2 snapshot: every piece but the loose ones answers for its content."""
         index = self.g.by_content
+        evs = list(self.g.evidence.values())  # thawed: this older format is read the slow way
         loose = set(self.ints("e.loose"))
         held = {ev.content(): ev for i, ev in enumerate(evs) if i not in loose}
         odd: dict[Content, Evidence | None] = {c: ev for c, ev in held.items() if index.get(c) is not ev}
