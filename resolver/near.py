@@ -21,6 +21,7 @@ not depend on which came first (`Resolver` re-evaluates it whenever either set g
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import accumulate, repeat
 
 from resolver.names import KEY_JOIN, name_groups, one_group, same_person
 
@@ -179,6 +180,25 @@ class NearIndex:
                         buckets[bucket] = [held, key]
                 elif key not in held:
                     held.append(key)
+
+    def columns(self) -> tuple[list[int], list[int], list[str]]:
+        """The buckets in their order: (numbers, sizes (0 for a bucket of one key), keys, flat): for snapshots."""
+        buckets = self._buckets
+        held = list(buckets.values())
+        sizes = [0 if isinstance(h, str) else len(h) for h in held]
+        keys = [k for h in held for k in ((h,) if isinstance(h, str) else h)]
+        return list(buckets), sizes, keys
+
+    @classmethod
+    def from_columns(cls, numbers: list[int], sizes: list[int], keys: list[str]) -> NearIndex:
+        """The index `columns` gave, in the same order."""
+        out = cls()
+        ends = list(accumulate(map(max, sizes, repeat(1))))
+        held = [keys[end - 1] if size == 0 else keys[end - size : end] for end, size in zip(ends, sizes, strict=True)]
+        if ends and ends[-1] != len(keys):
+            raise ValueError("near index: sizes and keys disagree")
+        out._buckets = dict(zip(numbers, held, strict=True))
+        return out
 
     def discard(self, key: str) -> None:
         first, second, _ = self._halves(key)

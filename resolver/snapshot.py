@@ -20,7 +20,7 @@ laid out to load fast:
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 3::
+Format, version 4::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
@@ -28,8 +28,9 @@ Format, version 3::
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
 the worker wrote itself), since marshal is not made for data from others. Version 2 (which
 marked the pieces of evidence that do not answer for their content, ``e.loose``, where 3
-writes the content index's exceptions) is read too, more slowly (a digest per piece); version
-1 (written customer by customer, narrowest integer types) is not: rebuild from records or the log.
+writes the content index's exceptions) and version 3 (without the near-phone index, which 4
+writes) are read too, more slowly (a digest per piece; the index rebuilt); version 1
+(written customer by customer, narrowest integer types) is not: rebuild from records or the log.
 
 The string table (section ``strings``) starts with None, then four runs the loader slices
 whole: node keys, evidence ids, the earliest event id and the source id of each piece of
@@ -45,14 +46,14 @@ pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
 absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
 the duplicate horizon's events and its watermark, and the split counter and merge count;
 ``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
-``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids). A
+``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids), ``nr.*``
+the near-phone index (`resolver.near.NearIndex`: bucket numbers, sizes, keys, in its order). A
 snapshot written before operator merges has no ``l.*`` and loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
-when first read, and a dump reads the columns of those never read. Rebuilt on load: the
-near-phone index, customer by root, and the index of operator merges by evidence. Not
-kept: memos (profiles, near links, name classes), which refill on use, and
-the change set of `resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
-snapshot is taken between steps (no regroup pending).
+when first read, and a dump reads the columns of those never read. Rebuilt on load:
+customer by root, and the index of operator merges by evidence. Not kept: memos (profiles,
+near links, name classes), which refill on use, and the change set of `resolver.records`: a
+loaded graph has nothing to drain, so drain before dumping. A snapshot is taken between steps (no regroup pending).
 
 The bytes are a function of the state and of the order its dicts were filled in, which is a
 function of the calls made (the log): the same log gives the same bytes, a load keeps the
@@ -98,6 +99,7 @@ from resolver.graph import (
     name_support,
 )
 from resolver.horizon import RecentEvents
+from resolver.near import NearIndex
 from resolver.unionfind import DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
@@ -105,9 +107,9 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
 #: The format written by `dump`; `load` reads it and `_OLDER`.
-VERSION = 3
-#: Older formats `load` reads.
-_OLDER = (2,)
+VERSION = 4
+#: Older formats `load` reads (3: without the near-phone index, rebuilt on load).
+_OLDER = (2, 3)
 
 _HEAD = len(MAGIC) + 1 + 4
 #: No object references (marshal 3+ adds them by object identity): bytes depend on values only.
@@ -287,6 +289,8 @@ def _dump(g: Graph) -> bytes:
     out["split_seq"] = g.split_seq
     out["merges"] = g.merges
     out["merge_seq"] = g.merge_seq
+    numbers, sizes, near = g.near_index.columns()
+    out["nr.b"], out["nr.len"], out["nr.k"] = _pack(numbers), _pack(sizes), s.refs(near)
     out["l.no"] = _pack(list(g.must))
     out["l.ab"] = s.refs([v for pair in g.must.values() for v in pair])
     dismissed = sorted(g.dismissed)
@@ -491,7 +495,9 @@ class _Loader:
                 g.add_must(number, ends[2 * i], ends[2 * i + 1])
             ids = self.strs("r.ab")
             g.dismissed = set(zip(ids[::2], ids[1::2], strict=True))
-        if g.near_on:
+        if "nr.b" in self.p:
+            g.near_index = NearIndex.from_columns(self.ints("nr.b"), self.ints("nr.len"), self.strs("nr.k"))
+        elif g.near_on:  # version 3 and older: rebuilt
             g.near_index.add_all(k for k in self.keys if k[0] == "p" and PERSON not in k)
         g.dirty.clear()
         return g

@@ -295,7 +295,7 @@ def _as_version_2(data: bytes) -> bytes:
     g = load(CONFIG, data)
     holders = {id(ev) for _, ev in g.by_content.items()}
     loose = [i for i, ev in enumerate(g.evidence.values()) if id(ev) not in holders]
-    sections = {k: v for k, v in sections.items() if not k.startswith("o.") and k != "h.own"}
+    sections = {k: v for k, v in sections.items() if not k.startswith(("o.", "nr.")) and k != "h.own"}
     sections["e.loose"] = b"I" + array("I", loose).tobytes()
     # Every remembered event id in a run of its own (format 2 shared none with the evidence).
     eids, _, _ = g.recent.columns()
@@ -315,7 +315,7 @@ def test_a_version_2_snapshot_still_loads() -> None:
     g.evidence[twin.vid] = twin
     del g.by_content[second.content()]
     r.drain_changes()
-    assert VERSION == 3 and g.by_content.odd
+    assert VERSION == 4 and g.by_content.odd
     old = loaded(r, _as_version_2(dump(g)))
     assert_same(r, old)
     ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
@@ -408,6 +408,24 @@ def test_a_load_keeps_the_order_of_the_state_it_was_written_from() -> None:
     assert list(again.absorbed.items()) == list(g.absorbed.items())
     assert again.uf.groups() == g.uf.groups()
     assert again.recent.columns() == g.recent.columns()
+    assert again.near_index.columns() == g.near_index.columns()
+
+
+def test_a_version_3_snapshot_still_loads() -> None:
+    """Format 3 (before the near-phone index was written) loads, the index rebuilt, to the same answers and future."""
+    r = _rich()
+    r.drain_changes()
+    data = dump(r._g)
+    sections = {k: v for k, v in marshal.loads(data[len(MAGIC) + 5 :]).items() if not k.startswith("nr.")}
+    body = marshal.dumps(sections, 2)
+    old = loaded(r, MAGIC + bytes((3,)) + zlib.crc32(body).to_bytes(4, "little") + body)
+    assert old._g.near_index.columns()[0] and sorted(old._g.near_index.columns()[2]) == sorted(
+        r._g.near_index.columns()[2]
+    )
+    assert_same(r, old)
+    ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
+    assert run(r, ops, []) == run(old, ops, [])
+    assert_same(r, old)
 
 
 @pytest.mark.parametrize(
