@@ -80,7 +80,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
 from operator import attrgetter, eq, is_not, itemgetter, lt, ne, not_
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Content, Evidence
@@ -94,7 +94,6 @@ from resolver.graph import (
     Graph,
     LineNode,
     Node,
-    as_line,
     name_keys,
     name_support,
 )
@@ -416,7 +415,7 @@ def load(config: ResolverConfig, data: bytes, *, track_changes: bool = True) -> 
     gc.disable()
     try:
         return _Loader(config, sections, track_changes).graph()
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
         raise SnapshotError(f"the snapshot is damaged ({type(exc).__name__}: {exc}): rebuild the state") from exc
     finally:
         if gc.get_freeze_count() == 0:
@@ -547,27 +546,30 @@ class _Loader:
 
         made = list(map(node, self.keys, lists, sigs))
         self.g.nodes.update(zip(self.keys, made, strict=True))
+        # The same nodes, for the household fields: the snapshot sets them on phones and emails only,
+        # which `node` made `LineNode`s (no `as_line` check per node).
+        lines = cast("list[LineNode]", made)
         for i, status in zip(self.ints("n.status"), self.strs("n.status.s"), strict=True):
             made[i].status = status
         for i in self.ints("n.shared"):
-            as_line(made[i]).shared = True
+            lines[i].shared = True
         for i, bars in zip(self.ints("n.bars"), _pairs(self.ints("n.bars.sp"), self.ints("n.bars.len")), strict=True):
             made[i].bars = tuple(zip(bars[::2], bars[1::2], strict=True))
         parts = _pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
         for i, part in zip(self.ints("n.pairs"), parts, strict=True):
-            as_line(made[i]).pairs = list(zip(part[::2], part[1::2], strict=True))
+            lines[i].pairs = list(zip(part[::2], part[1::2], strict=True))
         lengths = self.ints("n.names.len")
         classes, counts = _tuples(self.each("n.names.c"), lengths), _tuples(_column(self.p["n.names.n"]), lengths)
         flat = map(tuple, map(chain.from_iterable, map(zip, classes, counts)))
         for i, names in zip(self.ints("n.names"), flat, strict=True):
-            as_line(made[i]).names = names
+            lines[i].names = names
         parts = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
         for i, part in zip(self.ints("n.groups"), parts, strict=True):
-            as_line(made[i]).groups = dict(zip(part[::2], part[1::2], strict=True))
+            lines[i].groups = dict(zip(part[::2], part[1::2], strict=True))
         lengths = self.ints("n.near.len")
         near = zip(_split(self.strs("n.near.k"), lengths), _split(self.ints("n.near.on"), lengths), strict=True)
         for i, (others, used) in zip(self.ints("n.near"), near, strict=True):
-            as_line(made[i]).near = dict(zip(others, map(bool, used), strict=True))
+            lines[i].near = dict(zip(others, map(bool, used), strict=True))
 
     def _evidence(self) -> None:
         """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""
