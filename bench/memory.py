@@ -48,8 +48,9 @@ def breakdown(g: Any) -> Counter[str]:
             for k, v in dict.items(obj):  # the dict's own values (an EvidenceTable's cold rows stay cold)
                 stack.append((v, path + "{v}"))
                 stack.append((k, path + "{k}"))
-            for name in getattr(type(obj), "__slots__", ()):  # a dict subclass's own fields (its columns)
-                stack.append((getattr(obj, name), f"{kind}.{name}"))
+            for cls in type(obj).__mro__:  # a dict subclass's own fields (a cold table's columns)
+                for name in getattr(cls, "__slots__", ()) if cls is not dict else ():
+                    stack.append((getattr(obj, name), f"{kind}.{name}"))
         elif isinstance(obj, (list, tuple, set, frozenset)):
             stack.extend((item, path + "[]") for item in obj)
         elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):

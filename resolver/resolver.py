@@ -33,6 +33,7 @@ from resolver.graph import Graph
 from resolver.identifiers import kind_of, mask
 from resolver.interaction import Fields, Interaction
 from resolver.linking import add
+from resolver.node_table import statuses
 from resolver.outcome import Merged, Outcome, Step, touched_one
 from resolver.profile import Profile
 from resolver.review import ReviewPair
@@ -205,7 +206,7 @@ class Resolver:
 
     def quarantined_keys(self) -> list[str]:
         """The raw keys behind `quarantined()` (for operators; contains PII)."""
-        return sorted(k for k, node in self._g.nodes.items() if node.status in ("quarantined", "blocked"))
+        return sorted(k for k, status, _ in statuses(self._g.nodes) if status in ("quarantined", "blocked"))
 
     def stats(self) -> dict[str, int]:
         g = self._g
@@ -215,8 +216,8 @@ class Resolver:
             "identifiers": len(g.nodes),
             "customers": len(g.cust),
             "merges": g.merges,
-            "quarantined": sum(1 for n in g.nodes.values() if n.status == "quarantined"),
-            "shared_phones": sum(1 for n in g.nodes.values() if n.shared),
+            "quarantined": sum(1 for _, status, _ in statuses(g.nodes) if status == "quarantined"),
+            "shared_phones": sum(1 for _, _, shared in statuses(g.nodes) if shared),
         }
 
     def profile(self, customer_id: str, *, memo: bool = True) -> Profile | None:

@@ -78,27 +78,26 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import attrgetter, eq, is_not, itemgetter, lt, ne, not_
-from typing import Any, TypeVar, cast, overload
+from itertools import accumulate, chain, compress, count, repeat
+from operator import add, eq, is_not, itemgetter, ne, not_, sub
+from typing import Any, TypeVar, overload
 
 from resolver.config import ResolverConfig
+from resolver.customer_table import CustomerColumns, CustomerTable
+from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Content, Evidence
 from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns
 from resolver.graph import (
-    NO_BARS,
     OK,
     PERSON,
-    SHORT_EVIDENCE,
-    Customer,
     Graph,
-    LineNode,
-    Node,
     name_keys,
     name_support,
 )
 from resolver.horizon import RecentEvents
 from resolver.near import NearIndex
+from resolver.node_table import NodeColumns, NodeTable
+from resolver.node_table import field_columns as node_columns
 from resolver.unionfind import DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
@@ -153,6 +152,16 @@ def _pack(values: Sequence[int]) -> bytes:
 def _unpack(data: bytes) -> list[int]:
     column = _column(data)
     return column if isinstance(column, list) else column.tolist()
+
+
+def _halves(flat: Sequence[T]) -> Iterator[tuple[T, T]]:
+    """Consecutive pairs of `flat` (a, b, c, d -> (a, b), (c, d))."""
+    return zip(flat[::2], flat[1::2], strict=True)
+
+
+def _starts(lengths: Iterable[int]) -> array[int]:
+    """Start offsets of consecutive runs of `lengths`, and the end of the last (one more item)."""
+    return array("Q", chain((0,), accumulate(lengths)))
 
 
 def _array(data: bytes) -> array[int]:
@@ -254,22 +263,22 @@ def dump(g: Graph) -> bytes:
 def _dump(g: Graph) -> bytes:
     out: dict[str, Any] = {}
     s = _Strings()
-    keys, nodes = list(g.nodes), list(g.nodes.values())
-    custs = list(g.cust.values())
-    out["nodes"], out["evidence"], out["customers"] = len(nodes), len(g.evidence), len(custs)
+    keys = list(g.nodes)
+    cids = list(g.cust)
+    out["nodes"], out["evidence"], out["customers"] = len(keys), len(g.evidence), len(cids)
     ev_cols = field_columns(g.evidence)  # a loaded table's cold pieces stay cold
     s.run(keys)
     s.run(list(ev_cols[0]))  # evidence ids
     s.run(list(ev_cols[1]), referred=False)  # earliest event ids
     s.run(list(ev_cols[6]), referred=False)  # source ids
-    s.run([c.cid for c in custs])
-    _dump_nodes(nodes, s, out)
+    s.run(cids)
+    _dump_nodes(node_columns(g.nodes), s, out)  # a loaded table's cold nodes stay cold
     _dump_evidence(g, ev_cols, s, out)
     roots, groups = g.uf.groups()
     out["u.root"] = s.refs(roots)
     out["u.len"] = _lengths(groups)
     out["u.key"] = s.refs(list(chain.from_iterable(groups)))
-    _dump_customers(custs, s, out)
+    _dump_customers(customer_columns(g.cust), s, out)  # a loaded table's cold customers stay cold
     out["a.from"] = s.refs(list(g.absorbed))
     out["a.to"] = s.refs(list(g.absorbed.values()))
     out["erased"] = s.refs(sorted(g.erased))
@@ -299,9 +308,7 @@ def _dump(g: Graph) -> bytes:
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
 
 
-_NODE_FIELDS = attrgetter("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
 _CONTENT = itemgetter(0, 1, 2, 3, 4)
-_CUST_FIELDS = attrgetter("root", "first", "phones", "emails", "bars", "constrained")
 
 
 def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
@@ -318,8 +325,8 @@ def _not_none(values: Iterable[Any]) -> list[int]:
     return _where(map(is_not, values, repeat(None)))
 
 
-def _dump_nodes(nodes: list[Node], s: _Strings, out: dict[str, Any]) -> None:
-    held, sig, status, shared, bars, pairs, names, groups, near = _transpose(_NODE_FIELDS, nodes, 9)
+def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
+    held, sig, status, shared, bars, pairs, names, groups, near = columns
     out["n.ev.len"] = _lengths(held)
     out["n.ev"] = s.refs(list(chain.from_iterable(held)))
     # 0: no signals kept (None); n + 1: a list of n
@@ -381,8 +388,8 @@ def _dump_evidence(g: Graph, cols: list[Sequence[Any]], s: _Strings, out: dict[s
     out["o.ev"] = s.refs([None if ev is None else ev.vid for ev in odd.values()])
 
 
-def _dump_customers(custs: list[Customer], s: _Strings, out: dict[str, Any]) -> None:
-    roots, first, phones, emails, bars, constrained = _transpose(_CUST_FIELDS, custs, 6)
+def _dump_customers(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
+    roots, first, phones, emails, bars, constrained = columns
     out["c.root"] = s.refs(list(roots))
     out["c.first"] = _pack(first)
     out["c.phones"] = _pack(phones)
@@ -454,11 +461,18 @@ class _Loader:
         self.g = Graph(config, track_changes=track_changes)
         self.strings: list[Any] = sections["strings"]
         n, e, c = sections["nodes"], sections["evidence"], sections["customers"]
-        runs = list(accumulate((1, n, e, e, e, c)))
-        self.keys, self.vids, self.eids, self.srcs, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
+        #: where each run of the string table starts: node keys, evidence ids, earliest event ids, source ids, customers
+        self.runs = runs = list(accumulate((1, n, e, e, e, c)))
+        self.keys, self.vids, self.cids = (self.strings[runs[i] : runs[i + 1]] for i in (0, 1, 4))
+        #: row numbers, one int object each, shared by the cold tables (`resolver.cold.ColdTable`)
+        self.rows = list(range(max(n, e, c)))
 
     def ints(self, name: str) -> list[int]:
         return _unpack(self.p[name])
+
+    def refs(self, name: str) -> array[int]:
+        """A column of string references (indices into the string table) as an array."""
+        return _array(self.p[name])
 
     def strs(self, name: str) -> list[Any]:
         return list(self.each(name))
@@ -509,7 +523,7 @@ class _Loader:
             return others
         # The evidence's own earliest event id, read off its cold row (no piece is thawed yet).
         rows = map(dict.__getitem__, repeat(self.g.evidence), map(vids.__getitem__, own))
-        shared = map(self.eids.__getitem__, rows)
+        shared = map(self.strings.__getitem__, map(add, rows, repeat(self.runs[2])))
         flags = bytearray(len(vids))
         for i in own:
             flags[i] = 1
@@ -517,59 +531,46 @@ class _Loader:
         return list(map(next, map((iter(others), shared).__getitem__, flags)))
 
     def _nodes(self) -> None:
-        # Evidence ids as `Node.add_evidence` keeps them: a tuple, a list when long.
-        lengths = self.ints("n.ev.len")
-        lists: list[tuple[str, ...] | list[str]] = list(_split(tuple(self.each("n.ev")), lengths))
-        for i in _where(map(lt, repeat(SHORT_EVIDENCE), lengths)):
-            lists[i] = list(lists[i])
-        codes = self.ints("n.sig.len")
-        held = _tuples(self.each("n.sig"), [c - 1 if c else 0 for c in codes])
-        sigs = [sig if c else None for sig, c in zip(held, codes, strict=True)]
-
-        def node(key: str, evidence: tuple[str, ...] | list[str], sig: tuple[str, ...] | None) -> Node:
-            # Every slot in one call: one visit per node (as `resolver.graph.new_node` would pick the class).
-            made: Node
-            if key[0] in "pe":
-                made = line = _new(LineNode)
-                line.pairs = None
-                line.shared = False
-                line.names = None
-                line.groups = None
-                line.near = None
-            else:
-                made = _new(Node)
-            made.status = OK
-            made.evidence = evidence
-            made.sig = sig
-            made.bars = ()
-            return made
-
-        made = list(map(node, self.keys, lists, sigs))
-        self.g.nodes.update(zip(self.keys, made, strict=True))
-        # The same nodes, for the household fields: the snapshot sets them on phones and emails only,
-        # which `node` made `LineNode`s (no `as_line` check per node).
-        lines = cast("list[LineNode]", made)
-        for i, status in zip(self.ints("n.status"), self.strs("n.status.s"), strict=True):
-            made[i].status = status
-        for i in self.ints("n.shared"):
-            lines[i].shared = True
-        for i, bars in zip(self.ints("n.bars"), _pairs(self.ints("n.bars.sp"), self.ints("n.bars.len")), strict=True):
-            made[i].bars = tuple(zip(bars[::2], bars[1::2], strict=True))
-        parts = _pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
-        for i, part in zip(self.ints("n.pairs"), parts, strict=True):
-            lines[i].pairs = list(zip(part[::2], part[1::2], strict=True))
-        lengths = self.ints("n.names.len")
-        classes, counts = _tuples(self.each("n.names.c"), lengths), _tuples(_column(self.p["n.names.n"]), lengths)
+        """The nodes as a `NodeTable` of cold rows: flat columns and sparse maps, no object per node."""
+        keys = self.keys
+        lengths, codes = self.ints("n.ev.len"), self.ints("n.sig.len")
+        if len(lengths) != len(keys) or len(codes) != len(keys):
+            raise ValueError("node columns and keys differ in length")
+        # 0: no signals kept (None); n + 1: a tuple of n
+        sig_lengths = list(map(max, map(sub, codes, repeat(1)), repeat(0)))
+        bars = _pairs(self.ints("n.bars.sp"), self.ints("n.bars.len"))
+        pairs = _pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
+        lengths_n = self.ints("n.names.len")
+        classes, counts = _tuples(self.each("n.names.c"), lengths_n), _tuples(_column(self.p["n.names.n"]), lengths_n)
         flat = map(tuple, map(chain.from_iterable, map(zip, classes, counts)))
-        for i, names in zip(self.ints("n.names"), flat, strict=True):
-            lines[i].names = names
-        parts = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
-        for i, part in zip(self.ints("n.groups"), parts, strict=True):
-            lines[i].groups = dict(zip(part[::2], part[1::2], strict=True))
-        lengths = self.ints("n.near.len")
-        near = zip(_split(self.strs("n.near.k"), lengths), _split(self.ints("n.near.on"), lengths), strict=True)
-        for i, (others, used) in zip(self.ints("n.near"), near, strict=True):
-            lines[i].near = dict(zip(others, map(bool, used), strict=True))
+        groups = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
+        lengths_r = self.ints("n.near.len")
+        near = list(
+            zip(_split(self.strs("n.near.k"), lengths_r), _split(self.ints("n.near.on"), lengths_r), strict=True)
+        )
+        if len(near) != len(self.ints("n.near")):
+            raise ValueError("near candidates and their nodes differ in length")
+        cold = NodeColumns(
+            strings=self.strings,
+            evidence=self.refs("n.ev"),
+            ev_starts=_starts(lengths),
+            sig=self.refs("n.sig"),
+            sig_starts=_starts(sig_lengths),
+            sig_none=set(_where(map(not_, codes))),
+            status=dict(zip(self.ints("n.status"), self.strs("n.status.s"), strict=True)),
+            shared=set(self.ints("n.shared")),
+            bars={i: tuple(_halves(b)) for i, b in zip(self.ints("n.bars"), bars, strict=True)},
+            pairs={i: list(_halves(p)) for i, p in zip(self.ints("n.pairs"), pairs, strict=True)},
+            names=dict(zip(self.ints("n.names"), flat, strict=True)),
+            groups={i: dict(_halves(p)) for i, p in zip(self.ints("n.groups"), groups, strict=True)},
+            near={
+                i: dict(zip(k, map(bool, on), strict=True))
+                for i, (k, on) in zip(self.ints("n.near"), near, strict=True)
+            },
+        )
+        if cold.ev_starts[-1] != len(cold.evidence) or cold.sig_starts[-1] != len(cold.sig):
+            raise ValueError("node lengths and their columns disagree")
+        self.g.nodes = NodeTable(keys, cold, self.rows)
 
     def _evidence(self) -> None:
         """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""
@@ -579,26 +580,32 @@ class _Loader:
         for i, delta in zip(self.ints("e.later"), self.ints("e.later.d"), strict=True):
             lasts[i] = ats[i] + delta
         lengths = self.ints("e.keys.len")
-        starts = array("Q", chain((0,), accumulate(lengths)))
+        starts = _starts(lengths)
         held = _tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
         notes = zip(self.ints("e.note"), self.strs("e.note.s"), strict=True)
+        strings = self.strings
         cold = EvidenceColumns(
-            eid=self.eids,
+            strings=strings,
+            eid0=self.runs[2],
+            src0=self.runs[3],
             at=ats if isinstance(ats, array) else array("q", ats),
             last=lasts,
             count=_array(self.p["e.count"]),
-            tp=self.strs("e.tp"),
-            src=self.srcs,
-            name=self.strs("e.name"),
+            tp=self.refs("e.tp"),
+            name=self.refs("e.name"),
+            anchor=self.refs("e.anchor"),
             starts=starts,
-            keys=self.strs("e.keys"),
-            anchor=self.strs("e.anchor"),
+            keys=self.refs("e.keys"),
             rejected=dict(zip(self.ints("e.rejected"), held, strict=True)),
             cut=set(self.ints("e.cut")),
             note=dict(notes),
         )
+        if len(cold.tp) != len(ats) or len(cold.name) != len(ats) or len(cold.anchor) != len(ats):
+            raise ValueError("evidence columns differ in length")
+        if starts[-1] != len(cold.keys) or len(starts) != len(ats) + 1 or self.runs[3] - self.runs[2] != len(ats):
+            raise ValueError("evidence keys and their lengths disagree")
         # The same table for the graph and its content index, which reads it.
-        g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold)
+        g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold, self.rows)
 
     def _odd(self) -> None:
         """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
@@ -623,25 +630,20 @@ class _Loader:
         index.odd = odd
 
     def _customers(self) -> None:
-        g = self.g
-
-        def customer(cid: str, root: str, first: int, phones: int, emails: int) -> Customer:
-            made: Customer = _new(Customer)
-            made.cid = cid
-            made.root = root
-            made.first = first
-            made.phones = phones
-            made.emails = emails
-            made.bars = NO_BARS
-            made.constrained = False
-            return made
-
-        roots = self.strs("c.root")
-        columns = (self.ints("c.first"), self.ints("c.phones"), self.ints("c.emails"))
-        custs = list(map(customer, self.cids, roots, *columns))
-        g.cust.update(zip(self.cids, custs, strict=True))
-        g.by_root.update(zip(roots, self.cids, strict=True))
-        for i in self.ints("c.constrained"):
-            custs[i].constrained = True
-        for i, part in zip(self.ints("c.bars"), _pairs(self.ints("c.bars.kv"), self.ints("c.bars.len")), strict=True):
-            custs[i].bars = dict(zip(part[::2], part[1::2], strict=True))
+        """The customers as a `CustomerTable` of cold rows, and the index of customers by root."""
+        g, cids = self.g, self.cids
+        roots = self.refs("c.root")
+        bars = _pairs(self.ints("c.bars.kv"), self.ints("c.bars.len"))
+        cold = CustomerColumns(
+            strings=self.strings,
+            root=roots,
+            first=_array(self.p["c.first"]),
+            phones=_array(self.p["c.phones"]),
+            emails=_array(self.p["c.emails"]),
+            bars={i: dict(_halves(b)) for i, b in zip(self.ints("c.bars"), bars, strict=True)},
+            constrained=set(self.ints("c.constrained")),
+        )
+        if not len(roots) == len(cold.first) == len(cold.phones) == len(cold.emails) == len(cids):
+            raise ValueError("customer columns differ in length")
+        g.cust = CustomerTable(cids, cold, self.rows)
+        g.by_root.update(zip(map(self.strings.__getitem__, roots), cids, strict=True))

@@ -1,4 +1,4 @@
-"""A loaded state's evidence table: cold rows behave as the plain dict of evidence they stand for.
+"""A loaded state's evidence, node and customer tables: cold rows behave as the plain dicts they stand for.
 
 Reads thaw a piece once, in its place; `peek`, `interactions` and `field_columns` thaw
 nothing; a dump in any mix of cold, thawed and new pieces writes the bytes the original
@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolver.cold import peek
+from resolver.customer_table import CustomerTable
+from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Evidence
-from resolver.evidence_table import FIELDS, EvidenceTable, field_columns, interactions, peek
+from resolver.evidence_table import FIELDS, EvidenceTable, field_columns, interactions
 from resolver.interaction import Interaction
+from resolver.node_table import NodeTable, statuses
+from resolver.node_table import field_columns as node_columns
 from resolver.resolver import Resolver
 from resolver.snapshot import dump, load
 from tests.unit.test_snapshot import CONFIG, T0, _rich, answers
 
 
-def _cold(table: dict[str, Evidence]) -> list[str]:
+def _cold(table: dict[str, Any]) -> list[str]:
     return [vid for vid, value in dict.items(table) if isinstance(value, int)]
 
 
@@ -83,3 +88,33 @@ def test_the_table_answers_as_a_dict_of_evidence() -> None:
     values: list[Any] = list(table.values())
     assert not _cold(table) and [v.record() for v in values] == [v.record() for v in plain.values()]
     assert [k for k, _ in table.items()] == list(plain)
+
+
+def test_loaded_nodes_stay_cold_until_read_and_dump_the_same_bytes() -> None:
+    original, copy = _loaded()
+    nodes, plain = copy._g.nodes, original._g.nodes
+    assert isinstance(nodes, NodeTable) and list(nodes) == list(plain)
+    assert list(statuses(nodes)) == list(statuses(plain)) and len(_cold(nodes)) == len(nodes)
+    assert node_columns(nodes) == [list(c) for c in node_columns(plain)]
+    key = next(k for k in _cold(nodes) if k.startswith("p:"))
+    seen = peek(nodes, key)
+    assert seen is not None and seen.record(key, None) == plain[key].record(key, None) and key in _cold(nodes)
+    for k in _cold(nodes)[::3]:
+        node = nodes[k]
+        assert type(node) is type(plain[k]) and node.record(k, None) == plain[k].record(k, None)
+        assert nodes.get(k) is node
+    assert _cold(nodes) and dump(copy._g) == dump(original._g)
+    assert node_columns(nodes) == [list(c) for c in node_columns(plain)]
+    assert copy.stats() == original.stats() and copy.quarantined() == original.quarantined()
+    assert _cold(nodes)  # stats and quarantined keys read the columns
+
+
+def test_loaded_customers_stay_cold_until_read() -> None:
+    original, copy = _loaded()
+    custs, plain = copy._g.cust, original._g.cust
+    assert isinstance(custs, CustomerTable) and list(custs) == list(plain) and len(_cold(custs)) == len(custs)
+    assert customer_columns(custs) == [list(c) for c in customer_columns(plain)]
+    cid = _cold(custs)[0]
+    assert custs[cid].record() == plain[cid].record() and custs.get(cid) is custs[cid] and cid not in _cold(custs)
+    assert _cold(custs) and customer_columns(custs) == [list(c) for c in customer_columns(plain)]
+    assert dump(copy._g) == dump(original._g)
