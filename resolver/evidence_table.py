@@ -18,7 +18,7 @@ from typing import Any
 from resolver.cold import ColdTable, merge, peek, split
 from resolver.evidence import Evidence
 
-__all__ = ["FIELDS", "EvidenceColumns", "EvidenceTable", "field_columns", "interactions", "peek"]
+__all__ = ["FIELDS", "EvidenceColumns", "EvidenceTable", "Text", "field_columns", "interactions", "peek", "read_texts"]
 
 _new = object.__new__
 #: Every field of a piece, in the order `field_columns` gives them.
@@ -27,27 +27,44 @@ _FIELDS = attrgetter(*FIELDS)
 _PIECE_FIELDS = attrgetter(*FIELDS[1:])
 
 
+#: Strings one per row as UTF-8 text and the start of each (and the end of the last):
+#: row ``r`` is ``text[starts[r]:starts[r + 1]]``.
+Text = tuple[bytes, "array[int]"]
+
+
+def _read(text: Text, row: int) -> str:
+    data, starts = text
+    return data[starts[row] : starts[row + 1]].decode("utf-8", "surrogatepass")
+
+
+def read_texts(text: Text, rows: list[int]) -> list[str]:
+    """The strings of `rows` of `text`."""
+    data, starts = text
+    spans = map(slice, map(starts.__getitem__, rows), map(starts.__getitem__, map(add, rows, repeat(1))))
+    return list(map(bytes.decode, map(data.__getitem__, spans), repeat("utf-8"), repeat("surrogatepass")))
+
+
 class EvidenceColumns:
     """The fields of the cold pieces, one column per field, indexed by row.
 
     Strings are references into ``strings`` (the loaded snapshot's string table, kept whole:
     a reference is 4 bytes where a list item is 8, and a load makes no list of them): row
-    ``r``'s earliest event id is ``strings[eid0 + r]``, its source id ``strings[src0 + r]``,
-    its touchpoint ``strings[tp[r]]`` (and so name and anchor), its keys those of
-    ``keys[starts[r]:starts[r + 1]]``. Sparse fields (rejected values, cut, notes) hold only
-    their rows that have one.
+    ``r``'s touchpoint is ``strings[tp[r]]`` (and so name and anchor), its keys those of
+    ``keys[starts[r]:starts[r + 1]]``. Its earliest event id and source id, one per piece,
+    are UTF-8 text (`Text`), made strings only when read. Sparse fields (rejected values,
+    cut, notes) hold only their rows that have one.
     """
 
     __slots__ = (
-        "anchor", "at", "count", "cut", "eid0", "keys", "last", "name", "note", "rejected", "src0", "starts",
+        "anchor", "at", "count", "cut", "eid", "keys", "last", "name", "note", "rejected", "src", "starts",
         "strings", "tp",
     )  # fmt: skip
 
     def __init__(
         self,
         strings: list[Any],
-        eid0: int,
-        src0: int,
+        eid: Text,
+        src: Text,
         at: array[int],
         last: array[int],
         count: array[int],
@@ -60,7 +77,7 @@ class EvidenceColumns:
         cut: set[int],
         note: dict[int, str],
     ) -> None:
-        self.strings, self.eid0, self.src0 = strings, eid0, src0
+        self.strings, self.eid, self.src = strings, eid, src
         self.at, self.last, self.count = at, last, count
         self.tp, self.name, self.anchor = tp, name, anchor
         self.starts, self.keys = starts, keys
@@ -71,12 +88,12 @@ class EvidenceColumns:
         strings = self.strings
         ev: Evidence = _new(Evidence)
         ev.vid = vid
-        ev.eid = strings[self.eid0 + row]
+        ev.eid = _read(self.eid, row)
         ev.at = self.at[row]
         ev.last = self.last[row]
         ev.count = self.count[row]
         ev.tp = strings[self.tp[row]]
-        ev.src = strings[self.src0 + row]
+        ev.src = _read(self.src, row)
         ev.name = strings[self.name[row]]
         ev.keys = tuple(map(strings.__getitem__, self.keys[self.starts[row] : self.starts[row + 1]]))
         ev.rejected = self.rejected.get(row, ())
@@ -92,12 +109,12 @@ class EvidenceColumns:
         spans = map(slice, map(starts.__getitem__, rows), map(starts.__getitem__, map(add, rows, repeat(1))))
         keys = list(map(text, self.keys))
         return [
-            list(map(text, map(add, rows, repeat(self.eid0)))),
+            read_texts(self.eid, rows),
             list(map(self.at.__getitem__, rows)),
             list(map(self.last.__getitem__, rows)),
             list(map(self.count.__getitem__, rows)),
             list(map(text, map(self.tp.__getitem__, rows))),
-            list(map(text, map(add, rows, repeat(self.src0)))),
+            read_texts(self.src, rows),
             list(map(text, map(self.name.__getitem__, rows))),
             list(map(tuple, map(keys.__getitem__, spans))),
             list(map(self.rejected.get, rows, repeat(()))),
@@ -105,11 +122,6 @@ class EvidenceColumns:
             list(map(self.cut.__contains__, rows)),
             list(map(self.note.get, rows)),
         ]
-
-    def eid(self, row: int) -> str:
-        """The earliest event id of row `row`."""
-        value: str = self.strings[self.eid0 + row]
-        return value
 
 
 class EvidenceTable(ColdTable[Evidence]):

@@ -32,15 +32,17 @@ writes the content index's exceptions) and version 3 (without the near-phone ind
 writes) are read too, more slowly (a digest per piece; the index rebuilt); version 1
 (written customer by customer, narrowest integer types) is not: rebuild from records or the log.
 
-The string table (section ``strings``) starts with None, then four runs the loader slices
-whole: node keys, evidence ids, the earliest event id and the source id of each piece of
-evidence, the customer ids; then every other string in order of first use (the remembered
-event ids are one more run, but for those that are the earliest event of their evidence:
-``h.own`` marks them, and a load shares the evidence's string, as the state it was written
-from did). Sections ``n.*`` are the nodes (evidence lists, hub signals;
-sparse: status, shared, split barriers, household pairs, names, per-person split, near
-candidates), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content index
-(`resolver.evidence.ContentIndex`: each content, and the id of its piece or None), ``u.*``
+The string table (section ``strings``) starts with None, then three runs the loader slices
+whole: node keys, evidence ids, the customer ids; then every other string in order of first
+use (the remembered event ids are one more run, but for those that are the earliest event
+of their evidence: ``h.own`` marks them, and a load reads them off the evidence's text).
+The earliest event id and the source id of each piece of evidence are not strings of the
+table but UTF-8 texts with their byte lengths (``e.eid``, ``e.src``: version 3 had them as
+two more runs), which a load keeps as they are until a piece is read. Sections ``n.*`` are
+the nodes (evidence lists, hub signals; sparse: status, shared, split barriers, household
+pairs, names, per-person split, near candidates), ``e.*`` the evidence (every field),
+``o.*`` the exceptions of the content index (`resolver.evidence.ContentIndex`: each
+content, and the id of its piece or None), ``u.*``
 the union-find as each set's root and its members in their order (roots, never parent
 pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
 absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
@@ -78,15 +80,15 @@ import sys
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate, chain, compress, count, repeat
-from operator import add, eq, is_not, itemgetter, ne, not_, sub
-from typing import Any, TypeVar, overload
+from itertools import accumulate, chain, compress, count, pairwise, repeat
+from operator import eq, is_not, itemgetter, ne, not_, sub
+from typing import Any, TypeVar, cast, overload
 
 from resolver.config import ResolverConfig
 from resolver.customer_table import CustomerColumns, CustomerTable
 from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Content, Evidence
-from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns
+from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns, read_texts
 from resolver.graph import (
     OK,
     PERSON,
@@ -157,6 +159,12 @@ def _unpack(data: bytes) -> list[int]:
 def _halves(flat: Sequence[T]) -> Iterator[tuple[T, T]]:
     """Consecutive pairs of `flat` (a, b, c, d -> (a, b), (c, d))."""
     return zip(flat[::2], flat[1::2], strict=True)
+
+
+def _text(values: Iterable[str]) -> tuple[bytes, bytes]:
+    """Strings as one UTF-8 text (lone surrogates kept, as JSON may bring them) and their packed byte lengths."""
+    encoded = list(map(str.encode, values, repeat("utf-8"), repeat("surrogatepass")))
+    return b"".join(encoded), _pack(list(map(len, encoded)))
 
 
 def _starts(lengths: Iterable[int]) -> array[int]:
@@ -269,9 +277,10 @@ def _dump(g: Graph) -> bytes:
     ev_cols = field_columns(g.evidence)  # a loaded table's cold pieces stay cold
     s.run(keys)
     s.run(list(ev_cols[0]))  # evidence ids
-    s.run(list(ev_cols[1]), referred=False)  # earliest event ids
-    s.run(list(ev_cols[6]), referred=False)  # source ids
     s.run(cids)
+    # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
+    out["e.eid"], out["e.eid.len"] = _text(ev_cols[1])
+    out["e.src"], out["e.src.len"] = _text(ev_cols[6])
     _dump_nodes(node_columns(g.nodes), s, out)  # a loaded table's cold nodes stay cold
     _dump_evidence(g, ev_cols, s, out)
     roots, groups = g.uf.groups()
@@ -462,8 +471,16 @@ class _Loader:
         self.strings: list[Any] = sections["strings"]
         n, e, c = sections["nodes"], sections["evidence"], sections["customers"]
         #: where each run of the string table starts: node keys, evidence ids, earliest event ids, source ids, customers
-        self.runs = runs = list(accumulate((1, n, e, e, e, c)))
-        self.keys, self.vids, self.cids = (self.strings[runs[i] : runs[i + 1]] for i in (0, 1, 4))
+        if "e.eid" in sections:
+            runs = list(accumulate((1, n, e, c)))
+            self.keys, self.vids, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
+            self.eid_text = (sections["e.eid"], _starts(_column(sections["e.eid.len"])))
+            self.src_text = (sections["e.src"], _starts(_column(sections["e.src.len"])))
+        else:  # version 3 and older: earliest event ids and source ids are runs of the string table
+            runs = list(accumulate((1, n, e, e, e, c)))
+            self.keys, self.vids, eids, srcs, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
+            (eid, eid_len), (src, src_len) = _text(eids), _text(srcs)
+            self.eid_text, self.src_text = (eid, _starts(_column(eid_len))), (src, _starts(_column(src_len)))
         #: row numbers, one int object each, shared by the cold tables (`resolver.cold.ColdTable`)
         self.rows = list(range(max(n, e, c)))
 
@@ -522,8 +539,9 @@ class _Loader:
         if not own:
             return others
         # The evidence's own earliest event id, read off its cold row (no piece is thawed yet).
-        rows = map(dict.__getitem__, repeat(self.g.evidence), map(vids.__getitem__, own))
-        shared = map(self.strings.__getitem__, map(add, rows, repeat(self.runs[2])))
+        table = cast("dict[str, Any]", self.g.evidence)
+        rows: list[int] = list(map(dict.__getitem__, repeat(table), map(vids.__getitem__, own)))
+        shared = iter(read_texts(self.eid_text, rows))
         flags = bytearray(len(vids))
         for i in own:
             flags[i] = 1
@@ -586,8 +604,8 @@ class _Loader:
         strings = self.strings
         cold = EvidenceColumns(
             strings=strings,
-            eid0=self.runs[2],
-            src0=self.runs[3],
+            eid=self.eid_text,
+            src=self.src_text,
             at=ats if isinstance(ats, array) else array("q", ats),
             last=lasts,
             count=_array(self.p["e.count"]),
@@ -602,7 +620,10 @@ class _Loader:
         )
         if len(cold.tp) != len(ats) or len(cold.name) != len(ats) or len(cold.anchor) != len(ats):
             raise ValueError("evidence columns differ in length")
-        if starts[-1] != len(cold.keys) or len(starts) != len(ats) + 1 or self.runs[3] - self.runs[2] != len(ats):
+        texts = (cold.eid, cold.src)
+        if any(len(t[1]) != len(ats) + 1 or t[1][-1] != len(t[0]) for t in texts):
+            raise ValueError("evidence texts and their lengths disagree")
+        if starts[-1] != len(cold.keys) or len(starts) != len(ats) + 1:
             raise ValueError("evidence keys and their lengths disagree")
         # The same table for the graph and its content index, which reads it.
         g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold, self.rows)
