@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from operator import add, attrgetter
 from typing import Any, cast
 
@@ -29,13 +30,15 @@ class NodeColumns:
 
     Row ``r`` carries the evidence ids that ``evidence[ev_starts[r]:ev_starts[r + 1]]`` refer
     to in ``strings`` (the loaded snapshot's string table), the hub signals of
-    ``sig[sig_starts[r]:sig_starts[r + 1]]`` (None where ``sig_none`` holds the row). Rows
-    missing from a sparse map hold the field's none value (`OK`, (), None; not shared).
+    ``sig[sig_starts[r]:sig_starts[r + 1]]`` (None where ``sig_none`` holds the row), and
+    where ``names_has[r]``, name support: the name keys of ``name_keys`` and the counts of
+    ``name_counts`` over ``name_starts[r]:name_starts[r + 1]``. Rows missing from a sparse
+    map hold the field's none value (`OK`, (), None; not shared).
     """
 
     __slots__ = (
-        "bars", "ev_starts", "evidence", "groups", "names", "near", "pairs", "shared", "sig", "sig_none",
-        "sig_starts", "status", "strings",
+        "bars", "ev_starts", "evidence", "groups", "name_counts", "name_keys", "name_starts", "names_has", "near",
+        "pairs", "shared", "sig", "sig_none", "sig_starts", "status", "strings",
     )  # fmt: skip
 
     def __init__(
@@ -50,7 +53,10 @@ class NodeColumns:
         shared: set[int],
         bars: dict[int, tuple[tuple[int, int], ...]],
         pairs: dict[int, list[tuple[str, str]]],
-        names: dict[int, FlatNames],
+        names_has: bytes,
+        name_starts: array[int],
+        name_keys: array[int],
+        name_counts: array[int],
         groups: dict[int, dict[str, str]],
         near: dict[int, dict[str, bool]],
     ) -> None:
@@ -58,7 +64,13 @@ class NodeColumns:
         self.evidence, self.ev_starts = evidence, ev_starts
         self.sig, self.sig_starts, self.sig_none = sig, sig_starts, sig_none
         self.status, self.shared, self.bars = status, shared, bars
-        self.pairs, self.names, self.groups, self.near = pairs, names, groups, near
+        self.pairs, self.groups, self.near = pairs, groups, near
+        self.names_has, self.name_starts, self.name_keys, self.name_counts = (
+            names_has,
+            name_starts,
+            name_keys,
+            name_counts,
+        )
 
     def _evidence(self, row: int) -> tuple[str, ...] | list[str]:
         held = tuple(map(self.strings.__getitem__, self.evidence[self.ev_starts[row] : self.ev_starts[row + 1]]))
@@ -69,6 +81,13 @@ class NodeColumns:
             return None
         return tuple(map(self.strings.__getitem__, self.sig[self.sig_starts[row] : self.sig_starts[row + 1]]))
 
+    def _names(self, row: int) -> FlatNames | None:
+        if not self.names_has[row]:
+            return None
+        start, end = self.name_starts[row], self.name_starts[row + 1]
+        keys = map(self.strings.__getitem__, self.name_keys[start:end])
+        return tuple(chain.from_iterable(zip(keys, self.name_counts[start:end], strict=True)))
+
     def make(self, key: str, row: int) -> Node:
         """A new node holding row `row` of key `key`, of the class `resolver.graph.new_node` picks."""
         made: Node
@@ -76,7 +95,7 @@ class NodeColumns:
             made = line = _new(LineNode)
             line.shared = row in self.shared
             line.pairs = self.pairs.get(row)
-            line.names = self.names.get(row)
+            line.names = self._names(row)
             line.groups = self.groups.get(row)
             line.near = self.near.get(row)
         else:
@@ -104,7 +123,7 @@ class NodeColumns:
             list(map(self.shared.__contains__, rows)),
             [self.bars.get(r, ()) for r in rows],
             list(map(self.pairs.get, rows)),
-            list(map(self.names.get, rows)),
+            list(map(self._names, rows)),
             list(map(self.groups.get, rows)),
             list(map(self.near.get, rows)),
         ]

@@ -558,9 +558,10 @@ class _Loader:
         sig_lengths = list(map(max, map(sub, codes, repeat(1)), repeat(0)))
         bars = _pairs(self.ints("n.bars.sp"), self.ints("n.bars.len"))
         pairs = _pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
-        lengths_n = self.ints("n.names.len")
-        classes, counts = _tuples(self.each("n.names.c"), lengths_n), _tuples(_column(self.p["n.names.n"]), lengths_n)
-        flat = map(tuple, map(chain.from_iterable, map(zip, classes, counts)))
+        # Name support, dense: row r's name keys and counts are those of its run (empty without).
+        named, name_lengths, names_has = self.ints("n.names"), [0] * len(keys), bytearray(len(keys))
+        for i, length in zip(named, self.ints("n.names.len"), strict=True):
+            name_lengths[i], names_has[i] = length, 1
         groups = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
         lengths_r = self.ints("n.near.len")
         near = list(
@@ -579,13 +580,18 @@ class _Loader:
             shared=set(self.ints("n.shared")),
             bars={i: tuple(_halves(b)) for i, b in zip(self.ints("n.bars"), bars, strict=True)},
             pairs={i: list(_halves(p)) for i, p in zip(self.ints("n.pairs"), pairs, strict=True)},
-            names=dict(zip(self.ints("n.names"), flat, strict=True)),
+            names_has=bytes(names_has),
+            name_starts=_starts(name_lengths),
+            name_keys=self.refs("n.names.c"),
+            name_counts=_array(self.p["n.names.n"]),
             groups={i: dict(_halves(p)) for i, p in zip(self.ints("n.groups"), groups, strict=True)},
             near={
                 i: dict(zip(k, map(bool, on), strict=True))
                 for i, (k, on) in zip(self.ints("n.near"), near, strict=True)
             },
         )
+        if cold.name_starts[-1] != len(cold.name_keys) or len(cold.name_keys) != len(cold.name_counts):
+            raise ValueError("name support and its lengths disagree")
         if cold.ev_starts[-1] != len(cold.evidence) or cold.sig_starts[-1] != len(cold.sig):
             raise ValueError("node lengths and their columns disagree")
         self.g.nodes = NodeTable(keys, cold, self.rows)
