@@ -49,7 +49,7 @@ absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their ow
 the duplicate horizon's events and its watermark, and the split counter and merge count;
 ``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
 ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids), ``nr.*``
-the near-phone index (`resolver.near.NearIndex`: bucket numbers, sizes, keys, in its order). A
+the near-phone index (`resolver.near.NearIndex`: bucket names, sizes, keys, in its order). A
 snapshot written before operator merges has no ``l.*`` and loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
@@ -306,8 +306,8 @@ def _dump(g: Graph) -> bytes:
     out["split_seq"] = g.split_seq
     out["merges"] = g.merges
     out["merge_seq"] = g.merge_seq
-    numbers, sizes, near = g.near_index.columns()
-    out["nr.b"], out["nr.len"], out["nr.k"] = _pack(numbers), _pack(sizes), s.refs(near)
+    buckets, sizes, near = g.near_index.columns()
+    out["nr.b"], out["nr.len"], out["nr.k"] = s.refs(buckets), _pack(sizes), s.refs(near)
     out["l.no"] = _pack(list(g.must))
     out["l.ab"] = s.refs([v for pair in g.must.values() for v in pair])
     dismissed = sorted(g.dismissed)
@@ -526,7 +526,7 @@ class _Loader:
             ids = self.strs("r.ab")
             g.dismissed = set(zip(ids[::2], ids[1::2], strict=True))
         if "nr.b" in self.p:
-            g.near_index = NearIndex.from_columns(self.ints("nr.b"), self.ints("nr.len"), self.strs("nr.k"))
+            g.near_index = NearIndex.from_columns(self.strs("nr.b"), self.ints("nr.len"), self.strs("nr.k"))
         elif g.near_on:  # version 3 and older: rebuilt
             g.near_index.add_all(k for k in self.keys if k[0] == "p" and PERSON not in k)
         g.dirty.clear()
