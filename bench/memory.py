@@ -45,9 +45,12 @@ def breakdown(g: Any) -> Counter[str]:
         sizes[label] += sys.getsizeof(obj)
         counts[label] += 1
         if isinstance(obj, dict):
-            for k, v in obj.items():
+            for k, v in dict.items(obj):  # the dict's own values (an EvidenceTable's cold rows stay cold)
                 stack.append((v, path + "{v}"))
                 stack.append((k, path + "{k}"))
+            for cls in type(obj).__mro__:  # a dict subclass's own fields (a cold table's columns)
+                for name in getattr(cls, "__slots__", ()) if cls is not dict else ():
+                    stack.append((getattr(obj, name), f"{kind}.{name}"))
         elif isinstance(obj, (list, tuple, set, frozenset)):
             stack.extend((item, path + "[]") for item in obj)
         elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):

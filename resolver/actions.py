@@ -17,7 +17,7 @@ by that evidence, or by an identifier it carries) ends it, and so does an erasur
 from __future__ import annotations
 
 from resolver.explain import resolve_ref
-from resolver.graph import PERSON, Customer, Graph, holder_of
+from resolver.graph import PERSON, Customer, Graph, as_line, holder_of
 from resolver.households import set_status
 from resolver.identifiers import kind_of, mask
 from resolver.limits import customers_refusal
@@ -56,7 +56,7 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
     if ev is not None and ev.vid in own:
         cut_vids = {ev.vid}
         ev.cut = True
-        g.mark("e/" + ev.vid)
+        g.mark("e", ev.vid)
         label = f"evidence {ev.vid}"
     else:
         key, _ = resolve_ref(g, target)
@@ -66,7 +66,7 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
         cut_vids = {v for v in g.nodes[holder_of(key)].evidence if v in own}
         g.nodes[key].status = "cut"
         g.nodes[key].sig = None
-        g.mark("n/" + key)
+        g.mark("n", key)
         label = f"{kind_of(key)} {mask(key)}"
     g.profiles.clear()
     # An operator merge holding a piece of evidence the split cuts is ended with it (the
@@ -78,15 +78,15 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
     parts = sorted({c for v in own if (c := g.customer_of(g.evidence[v])) is not None})
     if len(parts) > 1:
         g.split_seq += 1
-        g.mark("m/split")
+        g.mark("m", "split")
         for index, part in enumerate(parts):
             pc = g.cust[part]
             pc.bar(g.split_seq, index)
-            g.mark("c/" + part)
+            g.mark("c", part)
             for key in g.uf.members(pc.root):
                 node = g.nodes[key]
                 node.bars = (*node.bars, (g.split_seq, index))
-                g.mark("n/" + key)
+                g.mark("n", key)
     step.notes.append(f"split {cid} without {label}: {len(parts)} part(s)")
 
 
@@ -135,7 +135,7 @@ def merge(g: Graph, a: str, b: str, step: Step) -> str | None:
     first = g.customer_evidence(g.cust[ca])[0]
     second = g.customer_evidence(g.cust[cb])[0]
     g.merge_seq += 1
-    g.mark("m/merge")
+    g.mark("m", "merge")
     number = g.merge_seq
     g.add_must(number, first.vid, second.vid)
     g.profiles.clear()
@@ -164,7 +164,7 @@ def dismiss(g: Graph, a: str, b: str | None, step: Step) -> str | None:
         step.notes.append("dismiss: already dismissed")
         return None
     g.dismissed.add(item)
-    g.mark(f"r/{item[0]}/{item[1]}")
+    g.mark("r", f"{item[0]}/{item[1]}")
     step.notes.append(f"dismissed review item {item[0]} {item[1]}")
     return None
 
@@ -186,13 +186,13 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
         vids.discard(ev.vid)
         del g.evidence[ev.vid]
         g.by_content.discard(ev.content(), ev)
-        g.mark("e/" + ev.vid)
+        g.mark("e", ev.vid)
     gone_ids = {ev.vid for ev in own}
     for number in sorted({n for v in gone_ids for n in g.must_of.get(v, ())}):
         g.drop_must(number)
     forgotten = g.recent.ids_of(gone_ids)
     for event_id in forgotten:
-        g.mark("h/" + event_id)
+        g.mark("h", event_id)
     g.recent.forget(forgotten)
     gone = set(members)
     for key in members:
@@ -207,27 +207,27 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
             g.by_content.discard(ev.content(), ev)
             ev.keys = tuple(k for k in ev.keys if k not in gone)
             g.by_content.setdefault(ev.content(), ev)
-            g.mark("e/" + vid)
+            g.mark("e", vid)
     _drop_nodes(g, members)
     for key in {k for ev in own for k in ev.keys} - gone:
         kept = g.nodes.get(key)
         if kept is not None:
             kept.evidence = [v for v in kept.evidence if v in g.evidence]
-            g.mark("n/" + key)
+            g.mark("n", key)
     del g.by_root[cust.root]
     del g.cust[cid]
     g.uf.reset(members)
     g.uf.remove(members)
     erased = [cid]
     g.erased.add(cid)
-    g.mark("c/" + cid)
-    g.mark("d/" + cid)
+    g.mark("c", cid)
+    g.mark("d", cid)
     for absorbed, survivor in list(g.absorbed.items()):
         if survivor == cid:
             del g.absorbed[absorbed]
             g.erased.add(absorbed)
-            g.mark("a/" + absorbed)
-            g.mark("d/" + absorbed)
+            g.mark("a", absorbed)
+            g.mark("d", absorbed)
     if vids:
         reresolve(g, closure(g, vids), step)
     step.notes.append(f"erased {cid}: {len(own)} piece(s) of evidence, {len(members)} identifier(s)")
@@ -237,7 +237,7 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
 def _drop_nodes(g: Graph, members: list[str]) -> None:
     for key in members:
         node = g.nodes.pop(key)
-        g.mark("n/" + key)
+        g.mark("n", key)
         if key[0] == "p" and PERSON not in key:
             g.near_index.discard(key)
         for near_key in node.near or ():
@@ -245,8 +245,8 @@ def _drop_nodes(g: Graph, members: list[str]) -> None:
             if partner is not None and partner.near is not None:
                 partner.near.pop(key, None)
                 if not partner.near:
-                    partner.near = None
-                g.mark("n/" + near_key)
+                    as_line(partner).near = None
+                g.mark("n", near_key)
         for vid in node.evidence:
             other = g.evidence.get(vid)
             if other is not None and other.anchor == key:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Container, Mapping
+from itertools import chain
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from resolver.config import ResolverConfig
 from resolver.digests import Digester
@@ -31,7 +32,27 @@ from resolver.unionfind import DisjointSet
 if TYPE_CHECKING:
     from resolver.summary import Summary
 
-__all__ = ["NO_BARS", "OK", "PERSON", "Customer", "Graph", "Node", "customer_id_for", "holder_of", "is_person"]
+__all__ = [
+    "NO_BARS",
+    "OK",
+    "PERSON",
+    "SHORT_EVIDENCE",
+    "Customer",
+    "FlatNames",
+    "Graph",
+    "LineNode",
+    "Node",
+    "as_line",
+    "customer_id_for",
+    "flat_names",
+    "holder_of",
+    "is_person",
+    "name_added",
+    "name_counts",
+    "name_keys",
+    "name_support",
+    "new_node",
+]
 
 #: The status of a node that links.
 OK = "ok"
@@ -42,6 +63,52 @@ PERSON = "#"
 NO_BARS: Mapping[int, int] = MappingProxyType({})
 #: Name caches are cleared when full, so memory stays flat.
 _NAME_CACHE = 200_000
+#: A node carrying at most this many pieces of evidence lists them in a tuple, more in a list
+#: (`Node.add_evidence`): most carry one or two, and a tuple of one is 16 bytes smaller than a
+#: list of one (40 smaller than the list one append makes); a list keeps a hub's appends cheap.
+SHORT_EVIDENCE = 8
+
+
+#: A node's name support kept flat, without a dict per node: name key, count, name key, count...
+#: in the order first seen (`flat_names`; read back with `name_counts`, `name_keys`, `name_support`).
+FlatNames = tuple[str | int, ...]
+
+
+def flat_names(counts: Mapping[str, int]) -> FlatNames:
+    """`counts` (name key -> distinct evidence) as a node keeps it, in the same order."""
+    return tuple(chain.from_iterable(counts.items()))
+
+
+def name_keys(flat: FlatNames) -> tuple[str, ...]:
+    """The name keys of flat name support, in order."""
+    return cast("tuple[str, ...]", flat[::2])
+
+
+def name_support(flat: FlatNames) -> tuple[int, ...]:
+    """The counts of flat name support, in the order of `name_keys`."""
+    return cast("tuple[int, ...]", flat[1::2])
+
+
+def name_added(flat: FlatNames | None, cls: str, support: int) -> tuple[FlatNames, int]:
+    """`flat` with `support` more for name key `cls` (appended when new), and the new count of `cls`.
+
+    Without a dict: this runs for every new piece of evidence naming a phone or an email.
+    """
+    if not flat:
+        return (cls, support), support
+    try:
+        at = flat.index(cls)  # counts are ints: only a name key equals `cls`
+    except ValueError:
+        return (*flat, cls, support), support
+    count = cast(int, flat[at + 1]) + support
+    return (*flat[: at + 1], count, *flat[at + 2 :]), count
+
+
+def name_counts(flat: FlatNames | None) -> dict[str, int]:
+    """Flat name support as a new dict (name key -> count) in its order; {} for None."""
+    if not flat:
+        return {}
+    return dict(zip(name_keys(flat), name_support(flat), strict=True))
 
 
 def customer_id_for(event_id: str, salt: int = 0) -> str:
@@ -69,26 +136,61 @@ def holder_of(key: str) -> str:
     return key.rpartition(PERSON)[0] if is_person(key) else key
 
 
-class Node:
-    """What is known about one identifier key (status, evidence, household and hub signals)."""
+def new_node(key: str) -> Node:
+    """A fresh node for `key`: a `LineNode` for a phone or an email (or a person's part of one), else a `Node`."""
+    return LineNode() if key[0] in "pe" else Node()
 
-    __slots__ = ("bars", "evidence", "groups", "names", "near", "pairs", "shared", "sig", "status")
+
+def as_line(node: Node) -> LineNode:
+    """`node` as the `LineNode` it must be: a household field is being set, which only phones and emails hold.
+
+    Raises:
+        TypeError: it is another key's node (a rule set a household field where none belongs).
+    """
+    if not isinstance(node, LineNode):
+        raise TypeError("household fields are kept on phone and email nodes only")
+    return node
+
+
+class Node:
+    """What is known about one identifier key (status, evidence, hub signals, split barriers).
+
+    Touchpoint identities and lone evidence (``t:``, ``x:``, most nodes) hold only these; the
+    household fields, below as class attributes, read as "none" on them and are never set:
+    phones and emails are `LineNode`s, which hold them (`new_node` picks the class by key).
+    """
+
+    __slots__ = ("bars", "evidence", "sig", "status")
+
+    #: phones and emails (`LineNode`): shared by people (its email links are kept apart)
+    shared: bool = False
+    #: phones only: (email, name class) pairs seen, for the household rule
+    pairs: list[tuple[str, str]] | None = None
+    #: phones and emails: distinct evidence per name class (flat: `FlatNames`), and the
+    #: per-person split (when shared by names)
+    names: FlatNames | None = None
+    groups: dict[str, str] | None = None
+    #: phones only: phone keys one digit away -> whether the near link holds now
+    near: dict[str, bool] | None = None
 
     def __init__(self) -> None:
         self.status = OK
-        self.evidence: list[str] = []
-        #: hub signals seen with this key (``n:<class>`` and co-occurring keys); None once it stops linking
-        self.sig: list[str] | None = []
-        #: phones only: (email, name class) pairs seen, for the household rule
-        self.pairs: list[tuple[str, str]] | None = None
-        self.shared = False
+        #: ids of the evidence carrying this key, in the order added (`add_evidence`): a tuple of at
+        #: most `SHORT_EVIDENCE`, else a list
+        self.evidence: tuple[str, ...] | list[str] = ()
+        #: hub signals seen with this key (``n:<class>`` and co-occurring keys), in order seen; None once
+        #: it stops linking. A tuple (the shared empty one until a signal comes): short, and rarely grown
+        self.sig: tuple[str, ...] | None = ()
         #: split barriers: (split number, part)
         self.bars: tuple[tuple[int, int], ...] = ()
-        #: phones only: distinct evidence per name class, and the per-person split (when shared by names)
-        self.names: dict[str, int] | None = None
-        self.groups: dict[str, str] | None = None
-        #: phones only: phone keys one digit away -> whether the near link holds now
-        self.near: dict[str, bool] | None = None
+
+    def add_evidence(self, vid: str) -> None:
+        """Append evidence id `vid` to `evidence` (a tuple while short, then a list)."""
+        held = self.evidence
+        if isinstance(held, tuple):
+            self.evidence = (*held, vid) if len(held) < SHORT_EVIDENCE else [*held, vid]
+        else:
+            held.append(vid)
 
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}
@@ -103,12 +205,26 @@ class Node:
         if self.shared:
             out["sh"] = 1
         if self.names:
-            out["nm"] = sorted([c, n] for c, n in self.names.items())
+            out["nm"] = sorted([c, n] for c, n in name_counts(self.names).items())
         if self.bars:
             out["b"] = [list(b) for b in self.bars]
         if self.near:
             out["nr"] = sorted([k, int(v)] for k, v in self.near.items())
         return out
+
+
+class LineNode(Node):
+    """The node of a phone or an email (or a person's part of one): a `Node` with the household fields."""
+
+    __slots__ = ("groups", "names", "near", "pairs", "shared")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shared = False
+        self.pairs = None
+        self.names = None
+        self.groups = None
+        self.near = None
 
 
 class Customer:
@@ -186,7 +302,9 @@ class Graph:
         self.near_index = NearIndex()
         self.near_memo: dict[tuple[str, str], tuple[tuple[int, int], bool]] = {}
         self.track = track_changes
-        self.dirty: set[str] = set()
+        #: changed state records (``<kind>/<key>``, `mark`) by kind, each a set of keys: the keys are
+        #: the state's own strings, so a record costs a set entry, not a string of its own
+        self.dirty: dict[str, set[str]] = {}
         #: phone key -> its new per-person split, between detecting and applying it
         self.regroup: dict[str, dict[str, str] | None] = {}
         #: memoised customer summaries and their profiles (`resolver.summary`), kept up to date
@@ -198,16 +316,19 @@ class Graph:
 
     # ---------------------------------------------------------------- bookkeeping
 
-    def mark(self, record: str) -> None:
-        """Note that state record `record` (``<kind>/<key>``) changed."""
+    def mark(self, kind: str, key: str) -> None:
+        """Note that state record ``<kind>/<key>`` changed (`kind`: one letter, `resolver.records`)."""
         if self.track:
-            self.dirty.add(record)
+            held = self.dirty.get(kind)
+            if held is None:
+                held = self.dirty[kind] = set()
+            held.add(key)
 
     def suppress(self, text: str) -> None:
         """Keep a digest of `text` (an erased identifier key or ``ev:<evidence id>``) for good."""
         d = self.digests.digest(text)
         self.suppressed.add(d)
-        self.mark("s/" + d)
+        self.mark("s", d)
 
     def is_suppressed(self, text: str) -> bool:
         """True when `text` was erased, under the current key, an old key or (legacy) no key."""
@@ -218,7 +339,7 @@ class Graph:
         self.must[number] = (a, b)
         for vid in (a, b):
             self.must_of.setdefault(vid, []).append(number)
-        self.mark(f"l/{number}")
+        self.mark("l", str(number))
 
     def drop_must(self, number: int) -> None:
         """Forget operator merge `number` (an erasure took one side, or a split ended it)."""
@@ -231,7 +352,7 @@ class Graph:
                 held.remove(number)
                 if not held:
                     del self.must_of[vid]
-        self.mark(f"l/{number}")
+        self.mark("l", str(number))
 
     def must_partners(self, vid: str) -> list[str]:
         """Evidence an operator merge keeps with `vid` (directly), in merge order."""
@@ -326,12 +447,12 @@ class Graph:
     def ensure_pseudo(self, key: str) -> None:
         """Create the node of lone evidence (``x:``) or of one person on a shared phone (``p:..#``)."""
         if (key[0] == "x" or is_person(key)) and key not in self.nodes:
-            node = self.nodes[key] = Node()
+            node = self.nodes[key] = new_node(key)
             node.sig = None
             if key[0] == "x":
-                node.evidence.append(key[2:])
+                node.add_evidence(key[2:])
             self.uf.add(key)
-            self.mark("n/" + key)
+            self.mark("n", key)
 
     def customer_of(self, ev: Evidence) -> str | None:
         if not ev.anchor or ev.anchor not in self.uf:

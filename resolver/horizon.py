@@ -19,7 +19,8 @@ decisions in replay and in the stream.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from operator import itemgetter
+from itertools import compress, count, repeat
+from operator import floordiv, itemgetter, ne
 
 __all__ = ["DAY_MS", "RecentEvents"]
 
@@ -126,14 +127,16 @@ class RecentEvents:
         out = cls(horizon_ms)
         out.watermark = watermark
         out._ids = dict(zip(event_ids, zip(stamps, vids, strict=True), strict=True))
+        if len(stamps) != len(event_ids):
+            raise ValueError("event ids and stamps differ in length")
         by_day = out._by_day
-        for event_id, stamp in zip(event_ids, stamps, strict=True):
-            day = stamp // DAY_MS
-            held = by_day.get(day)
-            if held is None:
-                by_day[day] = [event_id]
-            else:
-                held.append(event_id)
+        days = list(map(floordiv, stamps, repeat(DAY_MS)))
+        # Runs of one day, in order (stamps never decrease in the order remembered, so a day is
+        # usually one run): each run's ids join its day's list, as one append per id would.
+        cuts = [i + 1 for i in compress(count(), map(ne, days[1:], days))]
+        for start, end in zip([0, *cuts], [*cuts, len(days)], strict=True):
+            if start < end:
+                by_day.setdefault(days[start], []).extend(event_ids[start:end])
         if by_day:
             out._next = (min(by_day) + 1) * DAY_MS + horizon_ms
         return out

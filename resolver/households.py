@@ -26,10 +26,10 @@ a hub, a household or a split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from resolver.evidence import Evidence
-from resolver.graph import PERSON, Graph, Node
+from resolver.graph import PERSON, Graph, Node, as_line, name_added, name_counts
 from resolver.identifiers import kind_of, mask
 from resolver.names import KEY_JOIN, name_groups, names_similar, one_group, same_person, weak_key
 from resolver.outcome import Step
@@ -47,7 +47,7 @@ _SOLID = "N:"
 SHARED_LINE = 3
 
 
-def people(sig: list[str]) -> int:
+def people(sig: Sequence[str]) -> int:
     """The most distinct people any one signal kind shows (names: one per name group)."""
     counts: dict[str, int] = {}
     names: list[str] = []
@@ -64,7 +64,7 @@ def people(sig: list[str]) -> int:
     return best
 
 
-def shared_account(key: str, sig: list[str]) -> bool:
+def shared_account(key: str, sig: Sequence[str]) -> bool:
     """True when touchpoint identity `key` is used by two or more people: it must stop linking.
 
     A web user or cookie id or a kiosk id (not a WhatsApp wa_id: that is the phone, whose own
@@ -141,23 +141,22 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
     """
     sig = node.sig
     if sig is not None:
-        added = False
+        added: list[str] = []
         for value in values:
-            if value != key and value not in sig:
-                sig.append(value)
-                added = True
+            if value != key and value not in sig and value not in added:
+                added.append(value)
         if key[0] == "t" and cls is not None and g.household_on and not key.startswith(_WHATSAPP):
             # The names that came with a phone or email of their own, for `shared_account`.
             for k in ev.keys:  # a loop, not any(): this runs for most new evidence
                 if k[0] == "p" or k[0] == "e":
                     solid = g.intern(_SOLID + cls)
-                    if solid not in sig:
-                        sig.append(solid)
-                        added = True
+                    if solid not in sig and solid not in added:
+                        added.append(solid)
                     break
         if added:
+            node.sig = sig = (*sig, *added)
             if g.track:
-                g.mark("n/" + key)
+                g.mark("n", key)
             limit = g.config.hub_threshold
             if len(sig) > limit and people(sig) > limit:
                 return "quarantined"
@@ -176,7 +175,7 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
         if email is not None:
             pairs = node.pairs
             if pairs is None:
-                pairs = node.pairs = []
+                pairs = as_line(node).pairs = []
             pair = (email, cls)
             if pair not in pairs:
                 conflict = False
@@ -186,7 +185,7 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
                         break
                 pairs.append(pair)
                 if g.track:
-                    g.mark("n/" + key)
+                    g.mark("n", key)
                 if conflict:
                     return "shared"
     return "regroup" if regroup else None
@@ -201,9 +200,6 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     as a second sighting would, so one order with a partner's phone and the partner's own
     email is a person of its own (`person_split`).
     """
-    names = node.names
-    if names is None:
-        names = node.names = {}
     other = "e" if key[0] == "p" else "p"
     support = 1
     for k in ev.keys:  # a loop, not any(): no generator per visit
@@ -212,14 +208,16 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
             break
     if support == 1 and _own_channel(key, ev):
         support = 2
-    count = names[cls] = names.get(cls, 0) + support
+    line = as_line(node)
+    flat, count = name_added(line.names, cls, support)
+    line.names = flat
     if g.track:
-        g.mark("n/" + key)
+        g.mark("n", key)
     # Only a new class, a class becoming solid, or a shift of counts on an already split
     # phone can change the grouping; more support for a solid class skips the recomputation.
-    if len(names) < 2 or (count - support >= 2 and node.groups is None):
+    if len(flat) < 4 or (count - support >= 2 and node.groups is None):  # fewer than two name keys
         return False
-    groups = person_split(key, names)
+    groups = person_split(key, name_counts(flat))
     if groups == node.groups:
         return False
     g.regroup[key] = groups
@@ -247,23 +245,24 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
     node = g.nodes[key]
     if key in g.regroup:
         # Whatever else changed, a new per-person split of the phone applies too.
-        node.groups = g.regroup.pop(key)
-        if node.groups is not None:
+        groups = as_line(node).groups = g.regroup.pop(key)
+        if groups is not None:
             step.notes.append(f"household: {kind_of(key)} {mask(key)} is used by people with different names")
     if change == "regroup":
         pass
-    elif change == "shared":
-        node.shared = True
-        node.pairs = None
+    elif change == "shared":  # a phone's (`observe`)
+        line = as_line(node)
+        line.shared = True
+        line.pairs = None
         step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
-    elif change == SHARED_ACCOUNT:
+    elif change == SHARED_ACCOUNT:  # a touchpoint identity's: a plain node, no household fields
         node.status = "quarantined"
         node.sig = None
-        node.pairs = None
         step.notes.append(f"quarantined: {kind_of(key)} {mask(key)} is used by several people; it stops linking")
     else:
         node.status = change
         node.sig = None
-        node.pairs = None
+        if node.pairs is not None:  # only a phone's are ever set
+            as_line(node).pairs = None
         step.notes.append(f"{change}: {kind_of(key)} {mask(key)} stops linking")
-    g.mark("n/" + key)
+    g.mark("n", key)

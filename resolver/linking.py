@@ -12,7 +12,7 @@ its identifiers links, the affected component is resolved again from its evidenc
 from __future__ import annotations
 
 from resolver.evidence import Evidence, evidence_id
-from resolver.graph import OK, PERSON, Customer, Graph, Node, is_person
+from resolver.graph import OK, PERSON, Customer, Graph, is_person, new_node
 from resolver.households import observe, set_status
 from resolver.junk import JunkRules
 from resolver.limits import customers_refusal
@@ -57,7 +57,7 @@ def add(
     g.by_content.added(content)  # `vid` is the digest of `content`: the implicit answer
     _remember(g, eid, at, vid)
     if g.track:
-        g.mark("e/" + vid)
+        g.mark("e", vid)
     return _new_evidence(g, ev)
 
 
@@ -68,11 +68,11 @@ def _remember(g: Graph, eid: str, at: int, vid: str) -> None:
         return
     before = g.recent.watermark
     for gone in g.recent.remember(eid, at, vid):
-        g.mark("h/" + gone)
+        g.mark("h", gone)
     if eid in g.recent:
-        g.mark("h/" + eid)
+        g.mark("h", eid)
     if g.recent.watermark != before:
-        g.mark("m/watermark")
+        g.mark("m", "watermark")
 
 
 def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
@@ -88,7 +88,7 @@ def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
     earliest = ev.see(eid, at)
     _remember(g, eid, at, ev.vid)
     if g.track:
-        g.mark("e/" + ev.vid)
+        g.mark("e", ev.vid)
     cid = g.customer_of(ev)
     if cid is None:
         return step
@@ -101,7 +101,7 @@ def _repeat(g: Graph, ev: Evidence, eid: str, at: int) -> Step:
     step.in_place = True
     if earliest and ev.at < cust.first:
         cust.first = ev.at
-        g.mark("c/" + cid)
+        g.mark("c", cid)
     step.touched.add(cid)
     if g.profiles:
         see_again(g, cid, ev.name, at)
@@ -126,16 +126,16 @@ def _new_evidence(g: Graph, ev: Evidence) -> Step:
     for key in keys:
         node = nodes.get(key)
         if node is None:
-            node = nodes[key] = Node()
+            node = nodes[key] = new_node(key)
             g.uf.add(key)
             new_keys.append(key)
             if g.track:
-                g.mark("n/" + key)
+                g.mark("n", key)
             if key[0] == "p":
                 near_check = True
         elif node.near:
             near_check = True
-        node.evidence.append(ev.vid)
+        node.add_evidence(ev.vid)
         if node.status == OK:
             change = observe(g, key, node, ev, cls, values)
             if change is not None:
@@ -175,7 +175,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
             if ev.at < cust.first:
                 cust.first = ev.at
                 if g.track:
-                    g.mark("c/" + cid)
+                    g.mark("c", cid)
             step.touched.add(cid)
             if g.profiles:
                 joined(g, cid, ev)
@@ -208,7 +208,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
         g.cust[cid] = cust
         by_root[root] = cid
         if g.track:
-            g.mark("c/" + cid)
+            g.mark("c", cid)
         step.created.append(cid)
         step.touched.add(cid)
         return
@@ -229,7 +229,7 @@ def _link(g: Graph, ev: Evidence, new_keys: list[str], step: Step) -> None:
     by_root[root] = survivor.cid
     survivor.first = min(survivor.first, ev.at)
     if g.track:
-        g.mark("c/" + survivor.cid)
+        g.mark("c", survivor.cid)
     step.touched.add(survivor.cid)
 
 
@@ -245,12 +245,12 @@ def _absorb(g: Graph, gone: Customer, survivor: Customer, step: Step) -> None:
     step.absorbed[gone.cid] = survivor.cid
     step.touched.discard(gone.cid)
     g.merges += 1
-    g.mark("c/" + gone.cid)
-    g.mark("a/" + gone.cid)
+    g.mark("c", gone.cid)
+    g.mark("a", gone.cid)
 
 
 def _union(g: Graph, a: str, b: str) -> str:
     root, gone = g.uf.union(a, b)
     if gone is not None and g.track:
-        g.mark("n/" + gone)
+        g.mark("n", gone)
     return root

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from resolver.graph import OK, Graph, Node
+from resolver.graph import OK, Graph, Node, as_line
 from resolver.near import near_allowed
 
 __all__ = ["near_changed", "near_holds", "near_links", "near_refresh"]
@@ -30,14 +30,15 @@ def near_changed(g: Graph, keys: tuple[str, ...], new_keys: list[str]) -> bool:
             for other in found:
                 partner = nodes.get(other)
                 if partner is not None:
-                    if node.near is None:
-                        node.near = {}
-                    node.near[other] = False
-                    if partner.near is None:
-                        partner.near = {}
-                    partner.near[key] = False
-                    g.mark("n/" + key)
-                    g.mark("n/" + other)
+                    here, there = as_line(node), as_line(partner)
+                    if here.near is None:
+                        here.near = {}
+                    here.near[other] = False
+                    if there.near is None:
+                        there.near = {}
+                    there.near[key] = False
+                    g.mark("n", key)
+                    g.mark("n", other)
         near = node.near
         if near:
             for other, used in near.items():
@@ -111,12 +112,12 @@ def near_refresh(g: Graph, keys: set[str], linked: set[str]) -> list[tuple[str, 
             if near[other] != holds:
                 g.forget_profiles([key, other])
                 near[other] = holds
-                g.mark("n/" + key)
+                g.mark("n", key)
             partner = g.nodes.get(other)
             if partner is not None and partner.near is not None and partner.near.get(key) != holds:
                 g.forget_profiles([key, other])
                 partner.near[key] = holds
-                g.mark("n/" + other)
+                g.mark("n", other)
             if holds and key < other and key in linked and other in linked:
                 out.append((key, other))
     return out

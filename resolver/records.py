@@ -29,7 +29,7 @@ from typing import Any
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node
+from resolver.graph import OK, PERSON, Customer, Graph, Node, as_line, flat_names, new_node
 from resolver.horizon import RecentEvents
 from resolver.households import person_split
 from resolver.jsontext import loads
@@ -52,9 +52,11 @@ def drain(g: Graph) -> dict[str, str | None]:
     for name in g.retired:
         out[name] = None
     g.retired.clear()
-    for rec in g.dirty:
-        name = "n/" + g.digests.digest(rec[2:]) if rec[0] == "n" else rec
-        out[name] = _record(g, rec)
+    for kind, keys in g.dirty.items():
+        for key in keys:
+            rec = f"{kind}/{key}"
+            name = "n/" + g.digests.digest(key) if kind == "n" else rec
+            out[name] = _record(g, rec)
     g.dirty.clear()
     return dict(sorted(out.items()))
 
@@ -160,10 +162,10 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
     g.recent = RecentEvents.restore(config.duplicate_horizon_ms, watermark, recent)
     for vid in sorted(g.evidence):
         for key in g.evidence[vid].keys:
-            g.nodes[key].evidence.append(vid)
+            g.nodes[key].add_evidence(vid)
         pseudo = g.nodes.get("x:" + vid)
         if pseudo is not None:
-            pseudo.evidence.append(vid)
+            pseudo.add_evidence(vid)
     g.uf = DisjointSet.from_parents(parents)
     if g.near_on:
         for key in sorted(g.nodes):
@@ -184,23 +186,28 @@ def restore(config: ResolverConfig, records: Iterable[tuple[str, str]]) -> Graph
     for key, (current, rec) in named.items():
         if not current:
             g.retired.add(rec)
-            g.mark("n/" + key)
+            g.mark("n", key)
     return g
 
 
 def _node(g: Graph, key: str, value: dict[str, Any]) -> Node:
-    node = Node()
+    node = new_node(key)
     node.status = value.get("s", OK)
-    node.sig = list(value.get("g", [])) if node.status == OK and not key.startswith("x:") else None
+    node.sig = tuple(value.get("g", ())) if node.status == OK and not key.startswith("x:") else None
+    node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
+    # The household fields, which only phones and emails hold (`resolver.graph.LineNode`).
     pairs = value.get("h")
-    node.pairs = [(p[0], g.intern(p[1])) for p in pairs] if pairs else None
-    node.shared = bool(value.get("sh"))
+    if pairs:
+        as_line(node).pairs = [(p[0], g.intern(p[1])) for p in pairs]
+    if value.get("sh"):
+        as_line(node).shared = True
     named = value.get("nm")
     if named:
-        node.names = {g.intern(c): int(n) for c, n in named}
-        node.groups = person_split(key, node.names)
-    node.bars = tuple((b[0], b[1]) for b in value.get("b", []))
+        counts = {g.intern(c): int(n) for c, n in named}
+        line = as_line(node)
+        line.names = flat_names(counts)
+        line.groups = person_split(key, counts)
     near = value.get("nr")
     if near:
-        node.near = {k: bool(v) for k, v in near}
+        as_line(node).near = {k: bool(v) for k, v in near}
     return node

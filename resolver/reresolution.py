@@ -133,7 +133,7 @@ def reresolve(g: Graph, vids: set[str], step: Step) -> None:
         g.by_root.pop(cust.root, None)
     g.uf.reset(sorted(old_nodes))  # in a set's order a dict would take new keys in the hash seed's order
     for key in old_nodes:
-        g.mark("n/" + key)
+        g.mark("n", key)
     merged = _merge_edges(g, effs)
     parts, constrained = _link_components(g, evidence, effs, near_edges, merged, step)
     _assign_ids(g, parts, constrained, homes, step)
@@ -226,7 +226,7 @@ def _link_components(
             if ev.anchor != eff[0] or ev.note != note:
                 ev.anchor = eff[0]
                 ev.note = note
-                g.mark("e/" + ev.vid)
+                g.mark("e", ev.vid)
             if note is not None:
                 step.notes.append(f"evidence {ev.vid}: {note}")
         # Near links are the weakest evidence: applied last, so a limit refuses them first.
@@ -273,8 +273,8 @@ def _assign_ids(
                 step.absorbed[other] = cid
                 step.touched.discard(other)
                 g.merges += 1
-                g.mark("a/" + other)
-                g.mark("c/" + other)
+                g.mark("a", other)
+                g.mark("c", other)
         else:
             cid = g.new_id(inside[0].eid, homes)  # never an old id a later part claims
             step.created.append(cid)
@@ -287,5 +287,5 @@ def _assign_ids(
         cust.constrained = root in constrained
         g.cust[cid] = cust
         g.by_root[root] = cid
-        g.mark("c/" + cid)
+        g.mark("c", cid)
         step.touched.add(cid)

@@ -27,11 +27,13 @@ from typing import Any, Literal
 from resolver import actions, explain, records, review
 from resolver import snapshot as snapshots
 from resolver.config import ResolverConfig
+from resolver.evidence_table import interactions
 from resolver.explain import Explanation, Lookup
 from resolver.graph import Graph
 from resolver.identifiers import kind_of, mask
 from resolver.interaction import Fields, Interaction
 from resolver.linking import add, evidence_name
+from resolver.node_table import statuses
 from resolver.outcome import Merged, Outcome, Step, touched_one
 from resolver.profile import Profile
 from resolver.review import ReviewPair
@@ -204,18 +206,18 @@ class Resolver:
 
     def quarantined_keys(self) -> list[str]:
         """The raw keys behind `quarantined()` (for operators; contains PII)."""
-        return sorted(k for k, node in self._g.nodes.items() if node.status in ("quarantined", "blocked"))
+        return sorted(k for k, status, _ in statuses(self._g.nodes) if status in ("quarantined", "blocked"))
 
     def stats(self) -> dict[str, int]:
         g = self._g
         return {
-            "events": sum(ev.count for ev in g.evidence.values()),
+            "events": interactions(g.evidence),
             "evidence": len(g.evidence),
             "identifiers": len(g.nodes),
             "customers": len(g.cust),
             "merges": g.merges,
-            "quarantined": sum(1 for n in g.nodes.values() if n.status == "quarantined"),
-            "shared_phones": sum(1 for n in g.nodes.values() if n.shared),
+            "quarantined": sum(1 for _, status, _ in statuses(g.nodes) if status == "quarantined"),
+            "shared_phones": sum(1 for _, _, shared in statuses(g.nodes) if shared),
         }
 
     def profile(self, customer_id: str, *, memo: bool = True) -> Profile | None:

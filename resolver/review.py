@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from resolver.cold import peek
 from resolver.graph import OK, Graph, holder_of
 from resolver.identifiers import kind_of, mask
 from resolver.limits import refusal
@@ -56,9 +57,10 @@ class ReviewPair:
 
 def _customers_carrying(g: Graph, key: str) -> list[str]:
     out: list[str] = []
-    node = g.nodes[key]
+    node = peek(g.nodes, key)
+    assert node is not None
     for vid in node.evidence[:SCAN_PER_KEY]:
-        ev = g.evidence.get(vid)
+        ev = peek(g.evidence, vid)
         cid = None if ev is None else g.customer_of(ev)
         if cid is not None and cid not in out:
             out.append(cid)
@@ -85,7 +87,7 @@ def key_pairs(g: Graph, keys: Iterable[str]) -> list[ReviewPair]:
     out: list[ReviewPair] = []
     nodes = g.nodes
     for key in keys:
-        node = nodes.get(key)
+        node = peek(nodes, key)  # a scan of all nodes: read, never thaw
         if node is None or key[0] not in "pet" or holder_of(key) != key:
             continue
         if node.status == "quarantined" or node.shared or node.groups is not None:
@@ -102,7 +104,7 @@ def key_pairs(g: Graph, keys: Iterable[str]) -> list[ReviewPair]:
         if node.near and node.status == OK:
             mine = g.by_root.get(g.uf.find(key))
             for other, used in sorted(node.near.items()):
-                partner = nodes.get(other)
+                partner = peek(nodes, other)
                 if other < key or partner is None or partner.status != OK or mine is None:
                     continue
                 theirs = g.by_root.get(g.uf.find(other))
@@ -120,7 +122,7 @@ def evidence_pairs(g: Graph, vids: Iterable[str]) -> list[ReviewPair]:
     """The pairs kept apart by a limit: evidence whose link to another customer's identifier was refused."""
     out: list[ReviewPair] = []
     for vid in vids:
-        ev = g.evidence.get(vid)
+        ev = peek(g.evidence, vid)  # a scan of all evidence: read, never thaw
         if ev is None or ev.note is None:
             continue
         mine = g.customer_of(ev)
@@ -128,7 +130,7 @@ def evidence_pairs(g: Graph, vids: Iterable[str]) -> list[ReviewPair]:
             continue
         seen: set[str] = {mine}
         for key in ev.keys:
-            if key not in g.uf or g.nodes[key].status != OK:
+            if key not in g.uf or (node := peek(g.nodes, key)) is None or node.status != OK:
                 continue
             theirs = g.by_root.get(g.uf.find(key))
             if theirs is None or theirs in seen:

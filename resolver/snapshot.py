@@ -20,7 +20,7 @@ laid out to load fast:
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 3::
+Format, version 4::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
@@ -28,29 +28,34 @@ Format, version 3::
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
 the worker wrote itself), since marshal is not made for data from others. Version 2 (which
 marked the pieces of evidence that do not answer for their content, ``e.loose``, where 3
-writes the content index's exceptions) is read too, more slowly (a digest per piece); version
-1 (written customer by customer, narrowest integer types) is not: rebuild from records or the log.
+writes the content index's exceptions) and version 3 (without the near-phone index, which 4
+writes) are read too, more slowly (a digest per piece; the index rebuilt); version 1
+(written customer by customer, narrowest integer types) is not: rebuild from records or the log.
 
-The string table (section ``strings``) starts with None, then four runs the loader slices
-whole: node keys, evidence ids, the earliest event id and the source id of each piece of
-evidence, the customer ids; then every other string in order of first use (the remembered
-event ids are one more run, but for those that are the earliest event of their evidence:
-``h.own`` marks them, and a load shares the evidence's string, as the state it was written
-from did). Sections ``n.*`` are the nodes (evidence lists, hub signals;
-sparse: status, shared, split barriers, household pairs, names, per-person split, near
-candidates), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content index
-(`resolver.evidence.ContentIndex`: each content, and the id of its piece or None), ``u.*``
+The string table (section ``strings``) starts with None, then three runs the loader slices
+whole: node keys, evidence ids, the customer ids; then every other string in order of first
+use (the remembered event ids are one more run, but for those that are the earliest event
+of their evidence: ``h.own`` marks them, and a load reads them off the evidence's text).
+The earliest event id and the source id of each piece of evidence are not strings of the
+table but UTF-8 texts with their byte lengths (``e.eid``, ``e.src``: version 3 had them as
+two more runs), which a load keeps as they are until a piece is read. Sections ``n.*`` are
+the nodes (evidence lists, hub signals; sparse: status, shared, split barriers, household
+pairs, names, per-person split, near candidates), ``e.*`` the evidence (every field),
+``o.*`` the exceptions of the content index (`resolver.evidence.ContentIndex`: each
+content, and the id of its piece or None), ``u.*``
 the union-find as each set's root and its members in their order (roots, never parent
 pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
 absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
 the duplicate horizon's events and its watermark, and the split counter and merge count;
 ``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
-``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids). A
+``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids), ``nr.*``
+the near-phone index (`resolver.near.NearIndex`: bucket names, sizes, keys, in its order). A
 snapshot written before operator merges has no ``l.*`` and loads with none.
-Rebuilt on load: the near-phone index, customer by root, and the index of operator merges
-by evidence. Not kept: memos (profiles, near links, name classes), which refill on use, and
-the change set of `resolver.records`: a loaded graph has nothing to drain, so drain before dumping. A
-snapshot is taken between steps (no regroup pending).
+A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
+when first read, and a dump reads the columns of those never read. Rebuilt on load:
+customer by root, and the index of operator merges by evidence. Not kept: memos (profiles,
+near links, name classes), which refill on use, and the change set of `resolver.records`: a
+loaded graph has nothing to drain, so drain before dumping. A snapshot is taken between steps (no regroup pending).
 
 The bytes are a function of the state and of the order its dicts were filled in, which is a
 function of the calls made (the log): the same log gives the same bytes, a load keeps the
@@ -76,13 +81,25 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import attrgetter, is_not, itemgetter, ne, not_
-from typing import Any, TypeVar, overload
+from operator import eq, is_not, itemgetter, ne, not_, sub
+from typing import Any, TypeVar, cast, overload
 
 from resolver.config import ResolverConfig
+from resolver.customer_table import CustomerColumns, CustomerTable
+from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Content, Evidence
-from resolver.graph import NO_BARS, OK, PERSON, Customer, Graph, Node
+from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns, read_texts
+from resolver.graph import (
+    OK,
+    PERSON,
+    Graph,
+    name_keys,
+    name_support,
+)
 from resolver.horizon import RecentEvents
+from resolver.near import NearIndex
+from resolver.node_table import NodeColumns, NodeTable
+from resolver.node_table import field_columns as node_columns
 from resolver.unionfind import DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
@@ -90,9 +107,9 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
 #: The format written by `dump`; `load` reads it and `_OLDER`.
-VERSION = 3
-#: Older formats `load` reads.
-_OLDER = (2,)
+VERSION = 4
+#: Older formats `load` reads (3: without the near-phone index, rebuilt on load).
+_OLDER = (2, 3)
 
 _HEAD = len(MAGIC) + 1 + 4
 #: No object references (marshal 3+ adds them by object identity): bytes depend on values only.
@@ -137,6 +154,28 @@ def _pack(values: Sequence[int]) -> bytes:
 def _unpack(data: bytes) -> list[int]:
     column = _column(data)
     return column if isinstance(column, list) else column.tolist()
+
+
+def _halves(flat: Sequence[T]) -> Iterator[tuple[T, T]]:
+    """Consecutive pairs of `flat` (a, b, c, d -> (a, b), (c, d))."""
+    return zip(flat[::2], flat[1::2], strict=True)
+
+
+def _text(values: Iterable[str]) -> tuple[bytes, bytes]:
+    """Strings as one UTF-8 text (lone surrogates kept, as JSON may bring them) and their packed byte lengths."""
+    encoded = list(map(str.encode, values, repeat("utf-8"), repeat("surrogatepass")))
+    return b"".join(encoded), _pack(list(map(len, encoded)))
+
+
+def _starts(lengths: Iterable[int]) -> array[int]:
+    """Start offsets of consecutive runs of `lengths`, and the end of the last (one more item)."""
+    return array("Q", chain((0,), accumulate(lengths)))
+
+
+def _array(data: bytes) -> array[int]:
+    """An integer column as an array (signed 64-bit when too wide for its own code)."""
+    column = _column(data)
+    return column if isinstance(column, array) else array("q", column)
 
 
 def _column(data: bytes) -> array[int] | list[int]:
@@ -232,30 +271,31 @@ def dump(g: Graph) -> bytes:
 def _dump(g: Graph) -> bytes:
     out: dict[str, Any] = {}
     s = _Strings()
-    keys, nodes = list(g.nodes), list(g.nodes.values())
-    evs = list(g.evidence.values())
-    custs = list(g.cust.values())
-    out["nodes"], out["evidence"], out["customers"] = len(nodes), len(evs), len(custs)
-    ev_cols = _transpose(_EV_FIELDS, evs, 13)
+    keys = list(g.nodes)
+    cids = list(g.cust)
+    out["nodes"], out["evidence"], out["customers"] = len(keys), len(g.evidence), len(cids)
+    ev_cols = field_columns(g.evidence)  # a loaded table's cold pieces stay cold
     s.run(keys)
     s.run(list(ev_cols[0]))  # evidence ids
-    s.run(list(ev_cols[1]), referred=False)  # earliest event ids
-    s.run(list(ev_cols[6]), referred=False)  # source ids
-    s.run([c.cid for c in custs])
-    _dump_nodes(nodes, s, out)
-    _dump_evidence(g, evs, ev_cols, s, out)
+    s.run(cids)
+    # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
+    out["e.eid"], out["e.eid.len"] = _text(ev_cols[1])
+    out["e.src"], out["e.src.len"] = _text(ev_cols[6])
+    _dump_nodes(node_columns(g.nodes), s, out)  # a loaded table's cold nodes stay cold
+    _dump_evidence(g, ev_cols, s, out)
     roots, groups = g.uf.groups()
     out["u.root"] = s.refs(roots)
     out["u.len"] = _lengths(groups)
     out["u.key"] = s.refs(list(chain.from_iterable(groups)))
-    _dump_customers(custs, s, out)
+    _dump_customers(customer_columns(g.cust), s, out)  # a loaded table's cold customers stay cold
     out["a.from"] = s.refs(list(g.absorbed))
     out["a.to"] = s.refs(list(g.absorbed.values()))
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
     eids, stamps, vids = g.recent.columns()
-    evidence = g.evidence
-    own = [(ev := evidence.get(v)) is not None and ev.eid == e for e, v in zip(eids, vids, strict=True)]
+    # Whether each remembered event is the earliest of its evidence (read off the columns: nothing thawed).
+    eid_of = dict(zip(ev_cols[0], ev_cols[1], strict=True))
+    own = list(map(eq, eids, map(eid_of.get, vids)))
     others = list(compress(eids, map(not_, own)))
     out["h.own"] = _pack(_where(own))
     out["h.eid"] = _pack(range(len(s.table), len(s.table) + len(others)))
@@ -266,6 +306,8 @@ def _dump(g: Graph) -> bytes:
     out["split_seq"] = g.split_seq
     out["merges"] = g.merges
     out["merge_seq"] = g.merge_seq
+    buckets, sizes, near = g.near_index.columns()
+    out["nr.b"], out["nr.len"], out["nr.k"] = s.refs(buckets), _pack(sizes), s.refs(near)
     out["l.no"] = _pack(list(g.must))
     out["l.ab"] = s.refs([v for pair in g.must.values() for v in pair])
     dismissed = sorted(g.dismissed)
@@ -275,13 +317,7 @@ def _dump(g: Graph) -> bytes:
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
 
 
-_EV_FIELDS = attrgetter(
-    "vid", "eid", "at", "last", "count", "tp", "src", "name", "keys", "rejected", "anchor", "cut", "note"
-)  # fmt: skip
-_NODE_FIELDS = attrgetter("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
 _CONTENT = itemgetter(0, 1, 2, 3, 4)
-_EID = attrgetter("eid")
-_CUST_FIELDS = attrgetter("root", "first", "phones", "emails", "bars", "constrained")
 
 
 def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
@@ -298,8 +334,8 @@ def _not_none(values: Iterable[Any]) -> list[int]:
     return _where(map(is_not, values, repeat(None)))
 
 
-def _dump_nodes(nodes: list[Node], s: _Strings, out: dict[str, Any]) -> None:
-    held, sig, status, shared, bars, pairs, names, groups, near = _transpose(_NODE_FIELDS, nodes, 9)
+def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
+    held, sig, status, shared, bars, pairs, names, groups, near = columns
     out["n.ev.len"] = _lengths(held)
     out["n.ev"] = s.refs(list(chain.from_iterable(held)))
     # 0: no signals kept (None); n + 1: a list of n
@@ -319,9 +355,9 @@ def _dump_nodes(nodes: list[Node], s: _Strings, out: dict[str, Any]) -> None:
     out["n.pairs.ec"] = s.refs([x for i in at for pair in pairs[i] for x in pair])
     at = _not_none(names)
     out["n.names"] = _pack(at)
-    out["n.names.len"] = _lengths([names[i] for i in at])
-    out["n.names.c"] = s.refs([c for i in at for c in names[i]])
-    out["n.names.n"] = _pack([n for i in at for n in names[i].values()])
+    out["n.names.len"] = _pack([len(names[i]) // 2 for i in at])
+    out["n.names.c"] = s.refs([c for i in at for c in name_keys(names[i])])
+    out["n.names.n"] = _pack([n for i in at for n in name_support(names[i])])
     at = _not_none(groups)
     out["n.groups"] = _pack(at)
     out["n.groups.len"] = _lengths([groups[i] for i in at])
@@ -333,9 +369,7 @@ def _dump_nodes(nodes: list[Node], s: _Strings, out: dict[str, Any]) -> None:
     out["n.near.on"] = _pack([int(v) for i in at for v in near[i].values()])
 
 
-def _dump_evidence(
-    g: Graph, evs: list[Evidence], cols: list[tuple[Any, ...]], s: _Strings, out: dict[str, Any]
-) -> None:
+def _dump_evidence(g: Graph, cols: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
     _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
     out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
     out["e.at"] = _pack(ats)
@@ -363,8 +397,8 @@ def _dump_evidence(
     out["o.ev"] = s.refs([None if ev is None else ev.vid for ev in odd.values()])
 
 
-def _dump_customers(custs: list[Customer], s: _Strings, out: dict[str, Any]) -> None:
-    roots, first, phones, emails, bars, constrained = _transpose(_CUST_FIELDS, custs, 6)
+def _dump_customers(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
+    roots, first, phones, emails, bars, constrained = columns
     out["c.root"] = s.refs(list(roots))
     out["c.first"] = _pack(first)
     out["c.phones"] = _pack(phones)
@@ -397,7 +431,7 @@ def load(config: ResolverConfig, data: bytes, *, track_changes: bool = True) -> 
     gc.disable()
     try:
         return _Loader(config, sections, track_changes).graph()
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
         raise SnapshotError(f"the snapshot is damaged ({type(exc).__name__}: {exc}): rebuild the state") from exc
     finally:
         if gc.get_freeze_count() == 0:
@@ -436,11 +470,26 @@ class _Loader:
         self.g = Graph(config, track_changes=track_changes)
         self.strings: list[Any] = sections["strings"]
         n, e, c = sections["nodes"], sections["evidence"], sections["customers"]
-        runs = list(accumulate((1, n, e, e, e, c)))
-        self.keys, self.vids, self.eids, self.srcs, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
+        #: where each run of the string table starts: node keys, evidence ids, earliest event ids, source ids, customers
+        if "e.eid" in sections:
+            runs = list(accumulate((1, n, e, c)))
+            self.keys, self.vids, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
+            self.eid_text = (sections["e.eid"], _starts(_column(sections["e.eid.len"])))
+            self.src_text = (sections["e.src"], _starts(_column(sections["e.src.len"])))
+        else:  # version 3 and older: earliest event ids and source ids are runs of the string table
+            runs = list(accumulate((1, n, e, e, e, c)))
+            self.keys, self.vids, eids, srcs, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
+            (eid, eid_len), (src, src_len) = _text(eids), _text(srcs)
+            self.eid_text, self.src_text = (eid, _starts(_column(eid_len))), (src, _starts(_column(src_len)))
+        #: row numbers, one int object each, shared by the cold tables (`resolver.cold.ColdTable`)
+        self.rows = list(range(max(n, e, c)))
 
     def ints(self, name: str) -> list[int]:
         return _unpack(self.p[name])
+
+    def refs(self, name: str) -> array[int]:
+        """A column of string references (indices into the string table) as an array."""
+        return _array(self.p[name])
 
     def strs(self, name: str) -> list[Any]:
         return list(self.each(name))
@@ -462,6 +511,11 @@ class _Loader:
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
         vids = self.strs("h.vid")
         g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), self.ints("h.stamp"), vids)
+        # After the remembered events, which read the evidence's rows before any piece is thawed.
+        if "e.loose" in self.p:
+            self._odd_v2()
+        else:
+            self._odd()
         g.split_seq = self.p["split_seq"]
         g.merges = self.p["merges"]
         if "l.no" in self.p:  # written before operator merges: none, and nothing dismissed
@@ -471,7 +525,9 @@ class _Loader:
                 g.add_must(number, ends[2 * i], ends[2 * i + 1])
             ids = self.strs("r.ab")
             g.dismissed = set(zip(ids[::2], ids[1::2], strict=True))
-        if g.near_on:
+        if "nr.b" in self.p:
+            g.near_index = NearIndex.from_columns(self.strs("nr.b"), self.ints("nr.len"), self.strs("nr.k"))
+        elif g.near_on:  # version 3 and older: rebuilt
             g.near_index.add_all(k for k in self.keys if k[0] == "p" and PERSON not in k)
         g.dirty.clear()
         return g
@@ -482,8 +538,10 @@ class _Loader:
         own = self.ints("h.own") if "h.own" in self.p else []  # none in version 2
         if not own:
             return others
-        evidence = self.g.evidence
-        shared = map(_EID, map(evidence.__getitem__, map(vids.__getitem__, own)))
+        # The evidence's own earliest event id, read off its cold row (no piece is thawed yet).
+        table = cast("dict[str, Any]", self.g.evidence)
+        rows: list[int] = list(map(dict.__getitem__, repeat(table), map(vids.__getitem__, own)))
+        shared = iter(read_texts(self.eid_text, rows))
         flags = bytearray(len(vids))
         for i in own:
             flags[i] = 1
@@ -491,104 +549,90 @@ class _Loader:
         return list(map(next, map((iter(others), shared).__getitem__, flags)))
 
     def _nodes(self) -> None:
-        lists = _split(self.strs("n.ev"), self.ints("n.ev.len"))
-        codes = self.ints("n.sig.len")
-        held = _split(self.strs("n.sig"), [c - 1 if c else 0 for c in codes])
-        sigs = [sig if c else None for sig, c in zip(held, codes, strict=True)]
-
-        def node(evidence: list[str], sig: list[str] | None) -> Node:
-            # Every slot in one call: one visit per node.
-            made: Node = _new(Node)
-            made.status = OK
-            made.evidence = evidence
-            made.sig = sig
-            made.pairs = None
-            made.shared = False
-            made.bars = ()
-            made.names = None
-            made.groups = None
-            made.near = None
-            return made
-
-        made = list(map(node, lists, sigs))
-        self.g.nodes.update(zip(self.keys, made, strict=True))
-        for i, status in zip(self.ints("n.status"), self.strs("n.status.s"), strict=True):
-            made[i].status = status
-        for i in self.ints("n.shared"):
-            made[i].shared = True
-        for i, bars in zip(self.ints("n.bars"), _pairs(self.ints("n.bars.sp"), self.ints("n.bars.len")), strict=True):
-            made[i].bars = tuple(zip(bars[::2], bars[1::2], strict=True))
-        parts = _pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
-        for i, part in zip(self.ints("n.pairs"), parts, strict=True):
-            made[i].pairs = list(zip(part[::2], part[1::2], strict=True))
-        lengths = self.ints("n.names.len")
-        classes, counts = _tuples(self.each("n.names.c"), lengths), _tuples(_column(self.p["n.names.n"]), lengths)
-        for i, names in zip(self.ints("n.names"), map(dict, map(zip, classes, counts)), strict=True):
-            made[i].names = names
-        parts = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
-        for i, part in zip(self.ints("n.groups"), parts, strict=True):
-            made[i].groups = dict(zip(part[::2], part[1::2], strict=True))
-        lengths = self.ints("n.near.len")
-        near = zip(_split(self.strs("n.near.k"), lengths), _split(self.ints("n.near.on"), lengths), strict=True)
-        for i, (others, used) in zip(self.ints("n.near"), near, strict=True):
-            made[i].near = dict(zip(others, map(bool, used), strict=True))
+        """The nodes as a `NodeTable` of cold rows: flat columns and sparse maps, no object per node."""
+        keys = self.keys
+        lengths, codes = self.ints("n.ev.len"), self.ints("n.sig.len")
+        if len(lengths) != len(keys) or len(codes) != len(keys):
+            raise ValueError("node columns and keys differ in length")
+        # 0: no signals kept (None); n + 1: a tuple of n
+        sig_lengths = list(map(max, map(sub, codes, repeat(1)), repeat(0)))
+        bars = _pairs(self.ints("n.bars.sp"), self.ints("n.bars.len"))
+        pairs = _pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
+        # Name support, dense: row r's name keys and counts are those of its run (empty without).
+        named, name_lengths, names_has = self.ints("n.names"), [0] * len(keys), bytearray(len(keys))
+        for i, length in zip(named, self.ints("n.names.len"), strict=True):
+            name_lengths[i], names_has[i] = length, 1
+        groups = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
+        lengths_r = self.ints("n.near.len")
+        near = list(
+            zip(_split(self.strs("n.near.k"), lengths_r), _split(self.ints("n.near.on"), lengths_r), strict=True)
+        )
+        if len(near) != len(self.ints("n.near")):
+            raise ValueError("near candidates and their nodes differ in length")
+        cold = NodeColumns(
+            strings=self.strings,
+            evidence=self.refs("n.ev"),
+            ev_starts=_starts(lengths),
+            sig=self.refs("n.sig"),
+            sig_starts=_starts(sig_lengths),
+            sig_none=set(_where(map(not_, codes))),
+            status=dict(zip(self.ints("n.status"), self.strs("n.status.s"), strict=True)),
+            shared=set(self.ints("n.shared")),
+            bars={i: tuple(_halves(b)) for i, b in zip(self.ints("n.bars"), bars, strict=True)},
+            pairs={i: list(_halves(p)) for i, p in zip(self.ints("n.pairs"), pairs, strict=True)},
+            names_has=bytes(names_has),
+            name_starts=_starts(name_lengths),
+            name_keys=self.refs("n.names.c"),
+            name_counts=_array(self.p["n.names.n"]),
+            groups={i: dict(_halves(p)) for i, p in zip(self.ints("n.groups"), groups, strict=True)},
+            near={
+                i: dict(zip(k, map(bool, on), strict=True))
+                for i, (k, on) in zip(self.ints("n.near"), near, strict=True)
+            },
+        )
+        if cold.name_starts[-1] != len(cold.name_keys) or len(cold.name_keys) != len(cold.name_counts):
+            raise ValueError("name support and its lengths disagree")
+        if cold.ev_starts[-1] != len(cold.evidence) or cold.sig_starts[-1] != len(cold.sig):
+            raise ValueError("node lengths and their columns disagree")
+        self.g.nodes = NodeTable(keys, cold, self.rows)
 
     def _evidence(self) -> None:
+        """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""
         g = self.g
-        srcs = self.srcs
-        ats = self.ints("e.at")
-        lasts = list(ats)
+        ats = _column(self.p["e.at"])
+        lasts = array("q", ats)
         for i, delta in zip(self.ints("e.later"), self.ints("e.later.d"), strict=True):
             lasts[i] = ats[i] + delta
-        keys = _tuples(self.each("e.keys"), self.ints("e.keys.len"))
-        rejected: list[tuple[str, ...]] = [()] * len(ats)
+        lengths = self.ints("e.keys.len")
+        starts = _starts(lengths)
         held = _tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
-        for i, values in zip(self.ints("e.rejected"), held, strict=True):
-            rejected[i] = values
-
-        def piece(
-            vid: str,
-            eid: str,
-            at: int,
-            last: int,
-            count: int,
-            tp: str,
-            src: str,
-            name: str | None,
-            keys: tuple[str, ...],
-            rejected: tuple[str, ...],
-            anchor: str,
-        ) -> Evidence:
-            # Every slot in one call: one visit per piece.
-            ev: Evidence = _new(Evidence)
-            ev.vid = vid
-            ev.eid = eid
-            ev.at = at
-            ev.last = last
-            ev.count = count
-            ev.tp = tp
-            ev.src = src
-            ev.name = name
-            ev.keys = keys
-            ev.rejected = rejected
-            ev.anchor = anchor
-            ev.cut = False
-            ev.note = None
-            return ev
-
-        column = self.strings.__getitem__
-        tps, names, anchors = (map(column, _column(self.p[f])) for f in ("e.tp", "e.name", "e.anchor"))
-        columns = (ats, lasts, self.ints("e.count"), tps, srcs, names, keys, rejected, anchors)
-        evs = list(map(piece, self.vids, self.eids, *columns))
-        g.evidence.update(zip(self.vids, evs, strict=True))  # the same dict: the content index reads it
-        for i in self.ints("e.cut"):
-            evs[i].cut = True
-        for i, note in zip(self.ints("e.note"), self.strs("e.note.s"), strict=True):
-            evs[i].note = note
-        if "e.loose" in self.p:
-            self._odd_v2(evs)
-        else:
-            self._odd()
+        notes = zip(self.ints("e.note"), self.strs("e.note.s"), strict=True)
+        strings = self.strings
+        cold = EvidenceColumns(
+            strings=strings,
+            eid=self.eid_text,
+            src=self.src_text,
+            at=ats if isinstance(ats, array) else array("q", ats),
+            last=lasts,
+            count=_array(self.p["e.count"]),
+            tp=self.refs("e.tp"),
+            name=self.refs("e.name"),
+            anchor=self.refs("e.anchor"),
+            starts=starts,
+            keys=self.refs("e.keys"),
+            rejected=dict(zip(self.ints("e.rejected"), held, strict=True)),
+            cut=set(self.ints("e.cut")),
+            note=dict(notes),
+        )
+        if len(cold.tp) != len(ats) or len(cold.name) != len(ats) or len(cold.anchor) != len(ats):
+            raise ValueError("evidence columns differ in length")
+        texts = (cold.eid, cold.src)
+        if any(len(t[1]) != len(ats) + 1 or t[1][-1] != len(t[0]) for t in texts):
+            raise ValueError("evidence texts and their lengths disagree")
+        if starts[-1] != len(cold.keys) or len(starts) != len(ats) + 1:
+            raise ValueError("evidence keys and their lengths disagree")
+        # The same table for the graph and its content index, which reads it.
+        g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold, self.rows)
 
     def _odd(self) -> None:
         """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
@@ -599,9 +643,10 @@ class _Loader:
         held = [None if vid is None else evidence[vid] for vid in self.strs("o.ev")]
         self.g.by_content.odd = dict(zip(contents, held, strict=True))
 
-    def _odd_v2(self, evs: list[Evidence]) -> None:
+    def _odd_v2(self) -> None:
         """The content index of a version 2 snapshot: every piece but the loose ones answers for its content."""
         index = self.g.by_content
+        evs = list(self.g.evidence.values())  # thawed: this older format is read the slow way
         loose = set(self.ints("e.loose"))
         held = {ev.content(): ev for i, ev in enumerate(evs) if i not in loose}
         odd: dict[Content, Evidence | None] = {c: ev for c, ev in held.items() if index.get(c) is not ev}
@@ -612,25 +657,20 @@ class _Loader:
         index.odd = odd
 
     def _customers(self) -> None:
-        g = self.g
-
-        def customer(cid: str, root: str, first: int, phones: int, emails: int) -> Customer:
-            made: Customer = _new(Customer)
-            made.cid = cid
-            made.root = root
-            made.first = first
-            made.phones = phones
-            made.emails = emails
-            made.bars = NO_BARS
-            made.constrained = False
-            return made
-
-        roots = self.strs("c.root")
-        columns = (self.ints("c.first"), self.ints("c.phones"), self.ints("c.emails"))
-        custs = list(map(customer, self.cids, roots, *columns))
-        g.cust.update(zip(self.cids, custs, strict=True))
-        g.by_root.update(zip(roots, self.cids, strict=True))
-        for i in self.ints("c.constrained"):
-            custs[i].constrained = True
-        for i, part in zip(self.ints("c.bars"), _pairs(self.ints("c.bars.kv"), self.ints("c.bars.len")), strict=True):
-            custs[i].bars = dict(zip(part[::2], part[1::2], strict=True))
+        """The customers as a `CustomerTable` of cold rows, and the index of customers by root."""
+        g, cids = self.g, self.cids
+        roots = self.refs("c.root")
+        bars = _pairs(self.ints("c.bars.kv"), self.ints("c.bars.len"))
+        cold = CustomerColumns(
+            strings=self.strings,
+            root=roots,
+            first=_array(self.p["c.first"]),
+            phones=_array(self.p["c.phones"]),
+            emails=_array(self.p["c.emails"]),
+            bars={i: dict(_halves(b)) for i, b in zip(self.ints("c.bars"), bars, strict=True)},
+            constrained=set(self.ints("c.constrained")),
+        )
+        if not len(roots) == len(cold.first) == len(cold.phones) == len(cold.emails) == len(cids):
+            raise ValueError("customer columns differ in length")
+        g.cust = CustomerTable(cids, cold, self.rows)
+        g.by_root.update(zip(map(self.strings.__getitem__, roots), cids, strict=True))

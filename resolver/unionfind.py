@@ -1,7 +1,8 @@
 """A deterministic disjoint-set forest over string keys, with member lists.
 
 Union by size (ties: the smaller key stays root), path halving in `find`. Member lists make
-"all identifiers of a customer" O(size) without a scan. The root chosen never depends on
+"all identifiers of a customer" O(size) without a scan; a singleton set keeps its one key
+instead of a list (most sets are singletons: a list each would cost 64 bytes). The root chosen never depends on
 timing, only on the sequence of calls, so the same calls give the same forest.
 Persistence stores each key's root at the time of writing (never the in-memory parent, which
 depends on the history of `find` calls); a root written earlier is still an ancestor, so
@@ -11,7 +12,8 @@ depends on the history of `find` calls); a root written earlier is still an ance
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
+from operator import eq, itemgetter
 
 __all__ = ["DisjointSet"]
 
@@ -23,7 +25,8 @@ class DisjointSet:
 
     def __init__(self) -> None:
         self._parent: dict[str, str] = {}
-        self._members: dict[str, list[str]] = {}
+        #: root -> its members in order: a list, or the root itself when it is alone
+        self._members: dict[str, list[str] | str] = {}
 
     def __contains__(self, key: object) -> bool:
         return key in self._parent
@@ -35,7 +38,7 @@ class DisjointSet:
         """Add `key` as a singleton (no-op when present)."""
         if key not in self._parent:
             self._parent[key] = key
-            self._members[key] = [key]
+            self._members[key] = key
 
     def find(self, key: str) -> str:
         parent = self._parent
@@ -65,30 +68,39 @@ class DisjointSet:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return ra, None
-        ma, mb = self._members[ra], self._members[rb]
-        if len(ma) < len(mb) or (len(ma) == len(mb) and rb < ra):
+        members = self._members
+        ma, mb = members[ra], members[rb]
+        na = 1 if isinstance(ma, str) else len(ma)
+        nb = 1 if isinstance(mb, str) else len(mb)
+        if na < nb or (na == nb and rb < ra):
             ra, rb, ma, mb = rb, ra, mb, ma
         self._parent[rb] = ra
-        ma.extend(mb)
-        del self._members[rb]
+        if isinstance(ma, str):
+            ma = members[ra] = [ma]
+        if isinstance(mb, str):
+            ma.append(mb)
+        else:
+            ma.extend(mb)
+        del members[rb]
         return ra, rb
 
     def members(self, root: str) -> list[str]:
-        """Keys in the set whose root is `root` (root must be a root)."""
-        return self._members[root]
+        """Keys in the set whose root is `root` (root must be a root). Read only: a singleton's is a new list."""
+        held = self._members[root]
+        return [held] if isinstance(held, str) else held
 
     def roots(self) -> list[str]:
         return sorted(self._members)
 
     def groups(self) -> tuple[list[str], list[list[str]]]:
         """Each set's root and its member list, in the forest's own order (a function of its calls)."""
-        return list(self._members), list(self._members.values())
+        return list(self._members), [[m] if isinstance(m, str) else m for m in self._members.values()]
 
     def reset(self, keys: Iterable[str]) -> None:
         """Make every key in `keys` a singleton. `keys` must be a union of whole sets."""
         for key in keys:
             self._parent[key] = key
-            self._members[key] = [key]
+            self._members[key] = key
 
     def remove(self, keys: Iterable[str]) -> None:
         """Forget `keys`. They must form whole sets, or be `reset` singletons."""
@@ -107,6 +119,9 @@ class DisjointSet:
         owners = chain.from_iterable(map(repeat, roots, map(len, members)))
         ds._parent = dict(zip(chain.from_iterable(members), owners, strict=True))
         ds._members = dict(zip(roots, members, strict=True))
+        # Singletons keep their one key (as `_held`), set in C: a loaded forest has many.
+        ones = list(map(eq, map(len, members), repeat(1)))
+        ds._members.update(zip(compress(roots, ones), map(itemgetter(0), compress(members, ones)), strict=True))
         return ds
 
     @classmethod
@@ -117,5 +132,10 @@ class DisjointSet:
         members: dict[str, list[str]] = {}
         for key in sorted(ds._parent):
             members.setdefault(ds.find(key), []).append(key)
-        ds._members = members
+        ds._members = {root: _held(held) for root, held in members.items()}
         return ds
+
+
+def _held(members: list[str]) -> list[str] | str:
+    """A set's members as `DisjointSet` keeps them: the one key of a singleton, else the list."""
+    return members[0] if len(members) == 1 else members

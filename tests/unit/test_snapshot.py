@@ -12,6 +12,7 @@ import marshal
 import struct
 import zlib
 from array import array
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from resolver import records
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import Customer, Graph, Node
+from resolver.graph import Customer, Graph, LineNode, Node
 from resolver.horizon import DAY_MS
 from resolver.interaction import Interaction
 from resolver.resolver import Resolver
@@ -111,16 +112,20 @@ def loaded(r: Resolver, data: bytes | None = None) -> Resolver:
 
 def every_record(g: Graph) -> dict[str, str | None]:
     """Every state record of `g` (`resolver.records`), whether it changed or not."""
-    g.dirty.update("e/" + vid for vid in g.evidence)
-    g.dirty.update("h/" + eid for eid, _, _ in g.recent.items())
-    g.dirty.update("n/" + key for key in g.nodes)
-    g.dirty.update("c/" + cid for cid in g.cust)
-    g.dirty.update("a/" + cid for cid in g.absorbed)
-    g.dirty.update("d/" + cid for cid in g.erased)
-    g.dirty.update("s/" + d for d in g.suppressed)
-    g.dirty.update(("m/split", "m/merge", "m/watermark"))
-    g.dirty.update(f"l/{n}" for n in g.must)
-    g.dirty.update(f"r/{a}/{b}" for a, b in g.dismissed)
+    every: dict[str, Iterable[str]] = {
+        "e": g.evidence,
+        "h": [eid for eid, _, _ in g.recent.items()],
+        "n": g.nodes,
+        "c": g.cust,
+        "a": g.absorbed,
+        "d": g.erased,
+        "s": g.suppressed,
+        "m": ("split", "merge", "watermark"),
+        "l": [str(n) for n in g.must],
+        "r": [f"{a}/{b}" for a, b in g.dismissed],
+    }
+    for kind, keys in every.items():
+        g.dirty.setdefault(kind, set()).update(keys)
     return records.drain(g)
 
 
@@ -290,7 +295,7 @@ def _as_version_2(data: bytes) -> bytes:
     g = load(CONFIG, data)
     holders = {id(ev) for _, ev in g.by_content.items()}
     loose = [i for i, ev in enumerate(g.evidence.values()) if id(ev) not in holders]
-    sections = {k: v for k, v in sections.items() if not k.startswith("o.") and k != "h.own"}
+    sections = {k: v for k, v in sections.items() if not k.startswith(("o.", "nr.")) and k != "h.own"}
     sections["e.loose"] = b"I" + array("I", loose).tobytes()
     # Every remembered event id in a run of its own (format 2 shared none with the evidence).
     eids, _, _ = g.recent.columns()
@@ -310,7 +315,7 @@ def test_a_version_2_snapshot_still_loads() -> None:
     g.evidence[twin.vid] = twin
     del g.by_content[second.content()]
     r.drain_changes()
-    assert VERSION == 3 and g.by_content.odd
+    assert VERSION == 4 and g.by_content.odd
     old = loaded(r, _as_version_2(dump(g)))
     assert_same(r, old)
     ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
@@ -319,19 +324,22 @@ def test_a_version_2_snapshot_still_loads() -> None:
     assert dump(load(CONFIG, dump(old._g))) == dump(old._g)
 
 
-def test_remembered_event_ids_share_the_string_of_their_evidence() -> None:
-    """An id remembered as the earliest event of its evidence is one string with the evidence's (as in the original)."""
+def test_remembered_event_ids_that_are_their_evidence_s_earliest_are_written_once() -> None:
+    """An id remembered as the earliest event of its evidence is read back off the evidence's text (``h.own``)."""
     r = _rich()
     r.apply(Interaction("zz", "WEB", T0 + 33 * 3_600_000, "w-8", "visit", None, "kiran@q.in", "Kiran Rao"))  # a repeat
     g = r._g
-    again = load(CONFIG, dump(g))
+    data = dump(g)
+    again = load(CONFIG, data)
 
-    def shared(graph: Graph) -> list[bool]:
+    def own(graph: Graph) -> list[bool]:
         eids, _, vids = graph.recent.columns()
-        return [v in graph.evidence and graph.evidence[v].eid is e for e, v in zip(eids, vids, strict=True)]
+        return [v in graph.evidence and graph.evidence[v].eid == e for e, v in zip(eids, vids, strict=True)]
 
-    assert any(shared(g)) and not all(shared(g))
-    assert shared(again) == shared(g) and again.recent.columns() == g.recent.columns()
+    assert any(own(g)) and not all(own(g))
+    assert own(again) == own(g) and again.recent.columns() == g.recent.columns()
+    sections = marshal.loads(data[len(MAGIC) + 5 :])
+    assert len(sections["h.eid"]) - 1 == 4 * own(g).count(False)  # only the others are in the string table
 
 
 def test_an_empty_graph_round_trips() -> None:
@@ -373,7 +381,7 @@ def test_a_wrong_or_damaged_snapshot_is_refused_clearly(damage: Any, message: st
 
 def test_the_snapshot_covers_every_field_of_the_state() -> None:
     """When the state gains a field, the snapshot must learn it (and this list with it)."""
-    assert set(Node.__slots__) == {
+    assert set(Node.__slots__) | set(LineNode.__slots__) == {
         "bars", "evidence", "groups", "names", "near", "pairs", "shared", "sig", "status"
     }  # fmt: skip
     assert set(Evidence.__slots__) == {
@@ -403,6 +411,24 @@ def test_a_load_keeps_the_order_of_the_state_it_was_written_from() -> None:
     assert list(again.absorbed.items()) == list(g.absorbed.items())
     assert again.uf.groups() == g.uf.groups()
     assert again.recent.columns() == g.recent.columns()
+    assert again.near_index.columns() == g.near_index.columns()
+
+
+def test_a_version_3_snapshot_still_loads() -> None:
+    """Format 3 (before the near-phone index was written) loads, the index rebuilt, to the same answers and future."""
+    r = _rich()
+    r.drain_changes()
+    data = dump(r._g)
+    sections = {k: v for k, v in marshal.loads(data[len(MAGIC) + 5 :]).items() if not k.startswith("nr.")}
+    body = marshal.dumps(sections, 2)
+    old = loaded(r, MAGIC + bytes((3,)) + zlib.crc32(body).to_bytes(4, "little") + body)
+    assert old._g.near_index.columns()[0] and sorted(old._g.near_index.columns()[2]) == sorted(
+        r._g.near_index.columns()[2]
+    )
+    assert_same(r, old)
+    ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
+    assert run(r, ops, []) == run(old, ops, [])
+    assert_same(r, old)
 
 
 @pytest.mark.parametrize(

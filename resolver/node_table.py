@@ -1,0 +1,165 @@
+"""Identifier nodes by key, where the nodes a snapshot loaded stay in columns until first read.
+
+`NodeTable` is the graph's node dict (key -> `Node`) as a `resolver.cold.ColdTable`: a loaded
+node is a row of `NodeColumns` until first read, when it becomes the `Node` or `LineNode` a
+load would have made (`resolver.graph.new_node` picks the class by key), in its own place.
+`statuses` (stats, quarantined keys) and `field_columns` (`resolver.snapshot`) thaw nothing.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from operator import add, attrgetter
+from typing import Any, cast
+
+from resolver.cold import ColdTable, merge, split
+from resolver.graph import OK, SHORT_EVIDENCE, FlatNames, LineNode, Node
+
+__all__ = ["FIELDS", "NodeColumns", "NodeTable", "field_columns", "statuses"]
+
+_new = object.__new__
+#: The fields of a node, in the order `field_columns` gives them.
+FIELDS = ("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
+_FIELDS = attrgetter(*FIELDS)
+
+
+class NodeColumns:
+    """The fields of the cold nodes by row: flat columns with start offsets, sparse maps for the rare fields.
+
+    Row ``r`` carries the evidence ids that ``evidence[ev_starts[r]:ev_starts[r + 1]]`` refer
+    to in ``strings`` (the loaded snapshot's string table), the hub signals of
+    ``sig[sig_starts[r]:sig_starts[r + 1]]`` (None where ``sig_none`` holds the row), and
+    where ``names_has[r]``, name support: the name keys of ``name_keys`` and the counts of
+    ``name_counts`` over ``name_starts[r]:name_starts[r + 1]``. Rows missing from a sparse
+    map hold the field's none value (`OK`, (), None; not shared).
+    """
+
+    __slots__ = (
+        "bars", "ev_starts", "evidence", "groups", "name_counts", "name_keys", "name_starts", "names_has", "near",
+        "pairs", "shared", "sig", "sig_none", "sig_starts", "status", "strings",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        strings: list[Any],
+        evidence: array[int],
+        ev_starts: array[int],
+        sig: array[int],
+        sig_starts: array[int],
+        sig_none: set[int],
+        status: dict[int, str],
+        shared: set[int],
+        bars: dict[int, tuple[tuple[int, int], ...]],
+        pairs: dict[int, list[tuple[str, str]]],
+        names_has: bytes,
+        name_starts: array[int],
+        name_keys: array[int],
+        name_counts: array[int],
+        groups: dict[int, dict[str, str]],
+        near: dict[int, dict[str, bool]],
+    ) -> None:
+        self.strings = strings
+        self.evidence, self.ev_starts = evidence, ev_starts
+        self.sig, self.sig_starts, self.sig_none = sig, sig_starts, sig_none
+        self.status, self.shared, self.bars = status, shared, bars
+        self.pairs, self.groups, self.near = pairs, groups, near
+        self.names_has, self.name_starts, self.name_keys, self.name_counts = (
+            names_has,
+            name_starts,
+            name_keys,
+            name_counts,
+        )
+
+    def _evidence(self, row: int) -> tuple[str, ...] | list[str]:
+        held = tuple(map(self.strings.__getitem__, self.evidence[self.ev_starts[row] : self.ev_starts[row + 1]]))
+        return held if len(held) <= SHORT_EVIDENCE else list(held)
+
+    def _sig(self, row: int) -> tuple[str, ...] | None:
+        if row in self.sig_none:
+            return None
+        return tuple(map(self.strings.__getitem__, self.sig[self.sig_starts[row] : self.sig_starts[row + 1]]))
+
+    def _names(self, row: int) -> FlatNames | None:
+        if not self.names_has[row]:
+            return None
+        start, end = self.name_starts[row], self.name_starts[row + 1]
+        keys = map(self.strings.__getitem__, self.name_keys[start:end])
+        return tuple(chain.from_iterable(zip(keys, self.name_counts[start:end], strict=True)))
+
+    def make(self, key: str, row: int) -> Node:
+        """A new node holding row `row` of key `key`, of the class `resolver.graph.new_node` picks."""
+        made: Node
+        if key[0] in "pe":
+            made = line = _new(LineNode)
+            line.shared = row in self.shared
+            line.pairs = self.pairs.get(row)
+            line.names = self._names(row)
+            line.groups = self.groups.get(row)
+            line.near = self.near.get(row)
+        else:
+            made = _new(Node)
+        made.status = self.status.get(row, OK)
+        made.evidence = self._evidence(row)
+        made.sig = self._sig(row)
+        made.bars = self.bars.get(row, ())
+        return made
+
+    def fields(self, rows: list[int]) -> list[list[Any]]:
+        """Every field of `rows` (`FIELDS` order), one list per field, as their nodes would hold them."""
+        ends = list(map(add, rows, [1] * len(rows)))
+        text = self.strings.__getitem__
+        vids, signals = list(map(text, self.evidence)), list(map(text, self.sig))
+        held = list(map(tuple, map(vids.__getitem__, _spans(self.ev_starts, rows, ends))))
+        evidence = [h if len(h) <= SHORT_EVIDENCE else list(h) for h in held]
+        sigs = map(tuple, map(signals.__getitem__, _spans(self.sig_starts, rows, ends)))
+        none = self.sig_none
+        sig = [None if r in none else s for r, s in zip(rows, sigs, strict=True)]
+        return [
+            evidence,
+            sig,
+            [self.status.get(r, OK) for r in rows],
+            list(map(self.shared.__contains__, rows)),
+            [self.bars.get(r, ()) for r in rows],
+            list(map(self.pairs.get, rows)),
+            list(map(self._names, rows)),
+            list(map(self.groups.get, rows)),
+            list(map(self.near.get, rows)),
+        ]
+
+
+def _spans(starts: array[int], rows: list[int], ends: list[int]) -> Iterator[slice]:
+    return map(slice, map(starts.__getitem__, rows), map(starts.__getitem__, ends))
+
+
+class NodeTable(ColdTable[Node]):
+    """The graph's nodes by key, with loaded nodes cold until first read (`resolver.cold.ColdTable`)."""
+
+    __slots__ = ()
+
+    cold: NodeColumns
+
+
+def field_columns(nodes: dict[str, Node]) -> list[Sequence[Any]]:
+    """One sequence per field of `FIELDS` across all nodes, in the dict's order, without thawing anything."""
+    if not isinstance(nodes, NodeTable):
+        held = list(nodes.values())
+        return list(zip(*map(_FIELDS, held), strict=True)) if held else [()] * len(FIELDS)
+    flags, rows, objs = split(nodes)
+    return cast("list[Sequence[Any]]", merge(flags, nodes.cold.fields(rows), objs, _FIELDS))
+
+
+def statuses(nodes: dict[str, Node]) -> Iterator[tuple[str, str, bool]]:
+    """(key, status, shared) of every node, in order, without thawing anything."""
+    if not isinstance(nodes, NodeTable):
+        for key, node in nodes.items():
+            yield key, node.status, node.shared
+        return
+    cold = nodes.cold
+    status, shared = cold.status, cold.shared
+    for key, value in dict.items(cast("dict[str, Any]", nodes)):
+        if value.__class__ is int:
+            yield key, status.get(value, OK), value in shared
+        else:
+            yield key, value.status, value.shared
