@@ -367,8 +367,9 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             + (", and a loaded state writes the same bytes again." if sn["roundtrip_equal"] else ".")
             + f" The core holds {sn['build_bytes_per_identifier']:.0f} bytes of RSS per identifier after the replay "
             f"and {sn['loaded_bytes_per_identifier']:.0f} after a load (target {sn['memory_target']} at 1M): a load "
-            "builds the same Python objects a replay does (evidence, nodes, customers, their dicts), so its time is "
-            "the allocation and the memory latency of those objects, and both figures wait for compact state."
+            "keeps evidence, nodes and customers as columns of the snapshot until each is first read "
+            "(`resolver/cold.py`), while a replay builds their objects; what is left is mostly the identifier, "
+            "evidence and customer id strings that key the core's dicts, which wait for integer ids."
         )
     if st:
         one = st.get("faust_noop_events_per_s") or 0.0
