@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from resolver.evidence import Evidence
 from resolver.graph import PERSON, Graph, Node, as_line, name_added, name_counts
 from resolver.identifiers import kind_of, mask
-from resolver.names import KEY_JOIN, name_groups, names_similar, one_group, same_person, weak_key
+from resolver.names import KEY_JOIN, full_name, name_groups, names_similar, one_group, same_person
 from resolver.outcome import Step
 
 __all__ = ["SHARED_ACCOUNT", "SHARED_LINE", "observe", "people", "person_split", "set_status", "shared_account"]
@@ -68,7 +68,7 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
     """True when touchpoint identity `key` is used by two or more people: it must stop linking.
 
     A web user or cookie id or a kiosk id (not a WhatsApp wa_id: that is the phone, whose own
-    household rules apply) seen with the full names (`_full_name`) of people of two families
+    household rules apply) seen with the full names (`full_name`) of people of two families
     (surnames that are not one name), or of three or more people (`SHARED_LINE`), each name on
     evidence that also carries a phone or email (``N:<name key>`` signals, which `observe`
     adds), and with two or more phones or emails in all: a family computer's cookie, a store
@@ -86,7 +86,7 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
     for value in sig:
         kind = value[0]
         if kind == "N":
-            if _full_name(value[2:]):  # a first name alone (``San``) may be anyone's short form
+            if full_name(value[2:]):  # a first name alone (``San``) may be anyone's short form
                 names.append(value[2:])
         elif kind == "p" or kind == "e":
             lines += 1
@@ -109,7 +109,7 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     """How a phone is split between people with different names; None when it is not.
 
     `names` holds the support of each name key (distinct evidence; twice for evidence with
-    an email, see `_observe_name`). Groups with a full name (`weak_key` false) or a support
+    an email, see `_observe_name`). Groups with a full name (`full_name`) or a support
     of at least two are solid, and every group is when there are `SHARED_LINE` or more: two
     people who each gave the phone once under their full names are two people, a lone first
     name typed once is not a person of its own. With two or more solid groups the phone is
@@ -126,7 +126,7 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     least = 1 if len(totals) >= SHARED_LINE else 2
     # A full name (first and last) is solid at once: two people, each with a full name, gave
     # the phone once each (a store's own number for two walk-ins); a lone first name is not.
-    full = {label[c] for c in names if _full_name(c)}
+    full = {label[c] for c in names if full_name(c)}
     solid = sorted((g for g, n in totals.items() if n >= least or g in full), key=lambda g: (-totals[g], g))
     if len(solid) < 2:
         return None
@@ -222,14 +222,6 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
         return False
     g.regroup[key] = groups
     return True
-
-
-def _full_name(key: str) -> bool:
-    """True for a name key with a given name and a surname, not initials (``ramesh_s`` of
-    ``Ramesh K. S.`` is a given name and initials, as South Indian names are often written)."""
-    if weak_key(key):
-        return False
-    return len(key.rpartition(KEY_JOIN)[2]) > 1
 
 
 def _own_channel(key: str, ev: Evidence) -> bool:

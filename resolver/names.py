@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Collection, Mapping
 
 __all__ = [
-    "KEY_JOIN", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group", "same_person",
-    "weak_key",
+    "KEY_JOIN", "full_name", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group",
+    "same_person", "weak_key",
 ]  # fmt: skip
 
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only.
@@ -132,6 +132,14 @@ def weak_key(key: str) -> bool:
     """True for a key that fits many people: an initial first name, or one token only."""
     first, last = _split(key)
     return len(first) <= 1 or not last
+
+
+def full_name(key: str) -> bool:
+    """True for a name key with a given name and a surname, not initials (``ramesh_s`` of
+    ``Ramesh K. S.`` is a given name and initials, as South Indian names are often written)."""
+    if weak_key(key):
+        return False
+    return len(_split(key)[1]) > 1
 
 
 def same_person(a: str, b: str) -> bool:

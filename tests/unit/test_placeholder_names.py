@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import itertools
 
-from resolver.config import ResolverConfig
 from resolver.interaction import Interaction
 from resolver.junk import JunkRules
 from resolver.resolver import Resolver
+
+from .test_households import partition
 
 T0 = 1_733_000_000_000
 
@@ -36,16 +37,6 @@ def test_placeholders_are_no_names_and_real_names_are_names() -> None:
     assert not JunkRules().name("Store Staff")
 
 
-def _partition(events: list[Interaction], config: ResolverConfig | None = None) -> set[frozenset[str]]:
-    r = Resolver(config)
-    for e in events:
-        r.apply(e)
-    groups: dict[str, set[str]] = {}
-    for e in events:
-        groups.setdefault(r.customer_of_event(e.event_id) or "", set()).add(e.event_id)
-    return {frozenset(g) for g in groups.values()}
-
-
 def test_placeholder_names_at_the_kiosk_do_not_split_a_customers_phone() -> None:
     events = [
         ev("w1", 0, "WEB", "u-rohit", phone="98112 00001", email="rohit.sharma@gmail.com", name="Rohit Sharma"),
@@ -54,7 +45,7 @@ def test_placeholder_names_at_the_kiosk_do_not_split_a_customers_phone() -> None
         ev("k3", 3, "KIOSK", "KV-3", phone="98112 00001", name="Guest"),
         ev("k4", 4, "KIOSK", "KV-4", phone="98112 00001", email="rohit.sharma@gmail.com", name="NA"),
     ]
-    seen = {frozenset(_partition(list(order))) for order in itertools.permutations(events)}
+    seen = {frozenset(partition(list(order))) for order in itertools.permutations(events)}
     assert seen == {frozenset({frozenset({"w1", "k1", "k2", "k3", "k4"})})}
 
 
