@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Collection, Mapping
 
 __all__ = [
-    "KEY_JOIN", "full_name", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group",
-    "same_person", "weak_key",
+    "HONORIFICS", "KEY_JOIN", "SUFFIXES", "TITLES", "full_name", "name_class", "name_groups", "name_key", "name_parts",
+    "names_similar", "one_group", "same_person", "weak_key",
 ]  # fmt: skip
 
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only.
@@ -30,6 +30,8 @@ _HONORIFICS = frozenset(
     {"ji", "bhai", "bhaiya", "bhaisahab", "madam", "maam", "sir", "uncle", "aunty", "auntie", "sahab", "saab", "saheb",
      "didi", "garu"}
 )  # fmt: skip
+#: Public names of the word lists above, for `resolver.display_name`.
+TITLES, SUFFIXES, HONORIFICS = _TITLES, _SUFFIXES, _HONORIFICS
 #: Spellings of Mohammed, often written before the name a person goes by (``Md. Imran Khan``).
 _MOHAMMED = frozenset({"md", "mohd", "mohamed", "mohammad", "mohammed", "muhammad", "muhammed", "mohamad", "mohmmad"})
 #: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.

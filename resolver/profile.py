@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolver.confidence import Features, score
+from resolver.display_name import display_name, preferred_name
 from resolver.evidence import Evidence
 from resolver.graph import OK, Customer, Graph, holder_of
 from resolver.names import KEY_JOIN, name_groups
@@ -145,12 +146,12 @@ class Tally:
             entry[1] = max(entry[1], at)
 
     def name(self) -> str | None:
-        """The most frequent name (ties: the latest seen, then the smallest)."""
+        """The name to show: `resolver.display_name.preferred_name` of the names counted."""
         names = self.names
         if len(names) == 1:  # most customers go by one name
             for only in names:
-                return only
-        return min(names, key=lambda n: (-names[n][0], -names[n][1], n)) if names else None
+                return display_name(only) or only
+        return preferred_name(names)
 
 
 def profile_from_scratch(g: Graph, customer_id: str, cust: Customer) -> Profile:
