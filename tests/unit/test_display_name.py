@@ -80,7 +80,7 @@ def test_forms_equal_but_for_case_are_one() -> None:
 
 @given(
     st.dictionaries(
-        st.sampled_from(["Rohit", "Rohit Sharma", "ROHIT SHARMA", "Mr. Rohit Sharma", "Rohit Verma", "Asha", "😎", "(x)"]),
+        st.sampled_from(["Rohit", "Rohit Sharma", "ROHIT SHARMA", "Mr. Rohit Sharma", "Rohit Verma", "Asha", "(x)"]),
         st.tuples(st.integers(1, 5), st.integers(0, 9)),
         min_size=1,
     ),
