@@ -186,12 +186,22 @@ class PhoneNormaliser:
         return found
 
     def international(self, digits: str) -> Phone:
-        """A number given in international digits without ``+`` (a WhatsApp id)."""
+        """A number given in international digits without ``+`` (a WhatsApp id).
+
+        Digits that are no valid international number but a valid number of the default
+        region (``9876543210``, ``09876543210``: some WhatsApp providers send national
+        numbers) are that number; a placeholder stays a placeholder.
+        """
         text = digits.strip().lstrip("+")
         if not text.isdigit() or not text.isascii():
             return self.normalise("+" + text)
         # Plain digits are already their canonical key ("+" and digits): skip the reduction.
-        return self._cached("+" + text)
+        found = self._cached("+" + text)
+        if found.status == "invalid":
+            national = self.normalise(text)
+            if national.status == "valid":
+                return national
+        return found
 
     def _cached(self, key: str) -> Phone:
         """The result for a canonical key, computed once (the cache is bounded: cleared when full)."""

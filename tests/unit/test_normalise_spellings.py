@@ -107,6 +107,24 @@ def test_whatsapp_source_id_is_the_phone() -> None:
     assert parser.extract(event).keys == ("p:" + RAVI,)
 
 
+@pytest.mark.parametrize(
+    "wa_id", ["919876543210", "+919876543210", "whatsapp:+919876543210", "9876543210", "09876543210", "+91 98765 43210"]
+)
+def test_whatsapp_ids_as_providers_send_them_are_the_phone(wa_id: str) -> None:
+    parser = IdentifierParser(ResolverConfig())
+    event = Interaction("e1", "WHATSAPP", 1_700_000_000_000, wa_id, "chat")
+    assert parser.extract(event).keys == ("p:" + RAVI,)
+
+
+def test_a_whatsapp_id_valid_nowhere_links_nothing() -> None:
+    parser = IdentifierParser(ResolverConfig())
+    for wa_id in ("98765", "0000000000", "98765432101234"):
+        assert parser.extract(Interaction("e1", "WHATSAPP", 1_700_000_000_000, wa_id, "chat")).keys == ()
+    # A valid international number keeps its country, whatever the default region.
+    uk = IdentifierParser(ResolverConfig(default_region="GB"))
+    assert uk.extract(Interaction("e1", "WHATSAPP", 1_700_000_000_000, "919876543210", "chat")).keys == ("p:" + RAVI,)
+
+
 def test_foreign_number_keeps_its_country_in_another_default_region() -> None:
     uk = PhoneNormaliser("GB")
     assert uk.normalise("07911 123456").e164 == "+447911123456"
