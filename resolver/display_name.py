@@ -68,7 +68,7 @@ def _clean(raw: str) -> str | None:
     joined = " ".join(tokens)
     cased = [ch for ch in joined if ch.isupper() or ch.islower()]
     if cased and (all(ch.isupper() for ch in cased) or all(ch.islower() for ch in cased)):
-        joined = " ".join(_recase(token, i) for i, token in enumerate(tokens))
+        joined = unicodedata.normalize("NFC", " ".join(_recase(token, i) for i, token in enumerate(tokens)))
     return joined
 
 
@@ -98,14 +98,14 @@ def _trim(token: str) -> str:
 
 def _recase(token: str, index: int) -> str:
     """A word as names are written: capital after a start, ``'``, ``-`` or ``.``; particles lower."""
-    lower = token.lower()
-    if index > 0 and lower in _PARTICLES:
-        return lower
+    if index > 0 and token.lower() in _PARTICLES:
+        return token.lower()
     out: list[str] = []
     start = True
-    for ch in lower:
-        out.append(ch.upper() if start else ch)
-        start = not ch.isalpha()
+    for ch in token:
+        changed = ch.upper() if start else ch.lower()
+        out.append(changed if len(changed) == 1 else ch)  # ``ß`` has no one-letter capital
+        start = not ch.isalpha() and unicodedata.category(ch)[0] != "M"  # a mark belongs to its letter
     return "".join(out)
 
 

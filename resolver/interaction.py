@@ -11,6 +11,8 @@ A phone or email that cannot be normalised is *not* invalid: it is data, judged 
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -287,20 +289,51 @@ def from_json(obj: object, limits: Limits = Limits()) -> Interaction:
     if not isinstance(attributes, dict):
         raise InvalidInteraction("attributes: must be a map of strings")
     event = Interaction(
-        event_id=obj["event_id"],
+        event_id=_digits_as_text(obj["event_id"]),
         touchpoint=touchpoint.strip().upper(),
         occurred_at=parse_time(obj["occurred_at"]),
-        source_id=obj["source_id"],
+        source_id=_digits_as_text(obj["source_id"]),
         interaction=obj["interaction"],
-        phone=obj.get("phone"),
+        phone=_digits_as_text(obj.get("phone"), whole_floats=True),
         email=obj.get("email"),
         name=obj.get("name"),
-        attributes=attributes,
+        attributes=_attributes_as_text(attributes),
     )
     problems = validate(event, limits)
     if problems:
         raise InvalidInteraction("; ".join(problems))
     return event
+
+
+def _digits_as_text(value: Any, *, whole_floats: bool = False) -> Any:
+    """A JSON integer as its decimal text (``"source_id": 919876543210``, ``"phone": 9876543210``,
+    as JSON exports write ids and numbers); with `whole_floats`, a whole float too (a
+    spreadsheet's ``9876543210.0``). Anything else as it is, for `validate` to judge."""
+    if type(value) is int:
+        return str(value)
+    if whole_floats and type(value) is float and value.is_integer():
+        return str(int(value))
+    return value
+
+
+def _attributes_as_text(attributes: dict[Any, Any]) -> dict[Any, Any]:
+    """Attributes with JSON values as text: numbers and booleans as JSON writes them
+    (``1299.5``, ``true``), lists and objects as compact JSON; a null is no entry. The
+    contract's map holds strings ("anything else, as strings"); an Avro producer cannot send
+    other values, a JSON file can. Strings, and keys, are as they are."""
+    if all(type(v) is str for v in attributes.values()):
+        return attributes
+    out: dict[Any, Any] = {}
+    for key, value in attributes.items():
+        if value is None:
+            continue
+        if type(value) is str:
+            out[key] = value
+        elif type(value) is float and not math.isfinite(value):
+            out[key] = value  # not JSON: `validate` says so
+        else:
+            out[key] = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return out
 
 
 #: What the resolver reads of an event: (event_id, touchpoint, occurred_at, source_id, phone, email, name).

@@ -74,3 +74,37 @@ def test_epoch_seconds_are_refused_with_a_reason_that_says_so(value: int | str) 
 def test_times_before_2000_in_milliseconds_keep_their_reason() -> None:
     event = dataclasses.replace(GOOD, occurred_at=946_684_799_999)
     assert validate(event) == ["occurred_at: before 2000-01-01"]
+
+
+BASE = {"event_id": "e1", "touchpoint": "WEB", "occurred_at": 1_733_000_000_000, "source_id": "u1", "interaction": "x"}
+
+
+def test_json_numbers_for_ids_and_phones_are_their_digits() -> None:
+    event = from_json({**BASE, "event_id": 8, "source_id": 919876543210, "phone": 9876543210})
+    assert (event.event_id, event.source_id, event.phone) == ("8", "919876543210", "9876543210")
+    assert from_json({**BASE, "phone": 9876543210.0}).phone == "9876543210"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"event_id": 8.5}, "event_id: must be a string, got float"),
+        ({"source_id": True}, "source_id: must be a string, got bool"),
+        ({"phone": 98765.5}, "phone: must be a string, got float"),
+        ({"email": 12345}, "email: must be a string, got int"),
+        ({"name": 7}, "name: must be a string, got int"),
+    ],
+)
+def test_other_json_values_for_identity_fields_keep_their_reason(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(InvalidInteraction, match=reason):
+        from_json({**BASE, **changes})
+
+
+def test_json_attribute_values_are_kept_as_text() -> None:
+    attributes = {"store": 12, "amount": 1299.5, "member": True, "items": ["a", "é"], "cart": {"n": 1}, "coupon": None}
+    event = from_json({**BASE, "attributes": attributes})
+    assert dict(event.attributes) == {
+        "store": "12", "amount": "1299.5", "member": "true", "items": '["a","é"]', "cart": '{"n":1}',
+    }  # fmt: skip
+    assert plain_fields({**BASE, "attributes": attributes}) is None  # the fast path leaves them to from_json
+    assert from_json({**BASE, "attributes": {"page": "/cart"}}).attributes == {"page": "/cart"}
