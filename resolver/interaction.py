@@ -80,6 +80,8 @@ class Limits:
     max_string: int = 4096
     max_attributes: int = 64
     now_ms: int | None = None
+    #: the zone of an ISO-8601 time written without one (JSON input); None: such a time is invalid
+    zone: _dt.tzinfo | None = None
 
 
 class InvalidInteraction(ValueError):
@@ -244,8 +246,9 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
-def parse_time(value: object) -> int:
-    """Epoch milliseconds from an int (ms) or an ISO-8601 string with a zone. Raises InvalidInteraction."""
+def parse_time(value: object, zone: _dt.tzinfo | None = None) -> int:
+    """Epoch milliseconds from an int (ms) or an ISO-8601 string with a zone (or without one, read
+    in `zone` when given). Raises InvalidInteraction."""
     if type(value) is int:
         return value
     if isinstance(value, bool):
@@ -265,7 +268,9 @@ def parse_time(value: object) -> int:
         except ValueError:
             raise InvalidInteraction("occurred_at: not ISO-8601 nor epoch milliseconds") from None
         if parsed.tzinfo is None:
-            raise InvalidInteraction("occurred_at: ISO-8601 time without a zone")
+            if zone is None:
+                raise InvalidInteraction("occurred_at: ISO-8601 time without a zone")
+            parsed = parsed.replace(tzinfo=zone)
         # Equal to `(parsed - _EPOCH) // timedelta(milliseconds=1)` (floor, exact), without the
         # costly timedelta division: days and seconds are whole milliseconds.
         since = parsed - _EPOCH
@@ -291,7 +296,7 @@ def from_json(obj: object, limits: Limits = Limits()) -> Interaction:
     event = Interaction(
         event_id=_digits_as_text(obj["event_id"]),
         touchpoint=touchpoint.strip().upper(),
-        occurred_at=parse_time(obj["occurred_at"]),
+        occurred_at=parse_time(obj["occurred_at"], limits.zone),
         source_id=_digits_as_text(obj["source_id"]),
         interaction=obj["interaction"],
         phone=_digits_as_text(obj.get("phone"), whole_floats=True),
@@ -409,7 +414,7 @@ def plain_fields(obj: object, limits: Limits = Limits()) -> Fields | None:
         if type(at) is not str:
             return None
         try:
-            at = parse_time(at)
+            at = parse_time(at, limits.zone)
         except ValueError:  # InvalidInteraction, or int() of a non-ASCII digit: from_json says why
             return None
     if at < _MIN_TIME_MS or (limits.now_ms is not None and at > limits.now_ms + _DAY_MS):

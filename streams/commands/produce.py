@@ -21,6 +21,7 @@ same validation, rejects file, progress bar, summary and exit status.
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import functools
 import json
 import sys
@@ -36,6 +37,7 @@ import click
 
 from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
 from streams.codec import CodecError
+from streams.csvimport import CsvImportError, parse_timezone
 from streams.inputs import InputRecord
 from streams.masking import mask_text
 from streams.producer import (
@@ -267,6 +269,7 @@ def execute(
     unit: str = "lines",
     dry_run: bool = False,
     on_sent: Callable[[Interaction], None] | None = None,
+    zone: _dt.tzinfo | None = None,
 ) -> ProduceSummary:
     """Run `publish` to the end, print the summary and exit as the module docstring says.
 
@@ -274,7 +277,7 @@ def execute(
     """
 
     def limits_at() -> Limits:
-        return Limits(max_string=settings.max_string, now_ms=time.time_ns() // 1_000_000)
+        return Limits(max_string=settings.max_string, now_ms=time.time_ns() // 1_000_000, zone=zone)
 
     summary = ProduceSummary()
     rejects = Rejects(rejects_file, summary)
@@ -341,6 +344,12 @@ def sending_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--topic-crm", default=None, help="Topic for CRM events (default IRL_TOPIC_CRM).")
 @sending_options
 @click.option("--dry-run", is_flag=True, help="Validate and report, write the rejects; send nothing.")
+@click.option(
+    "--timezone",
+    "zone_name",
+    default=None,
+    help="Zone of ISO-8601 times written without one (UTC, +05:30, Asia/Kolkata); without it they are rejected.",
+)
 def command(
     files: tuple[Path, ...],
     rejects_file: Path | None,
@@ -352,6 +361,7 @@ def command(
     batch: int,
     timeout_s: float,
     dry_run: bool,
+    zone_name: str | None,
 ) -> None:
     """Publish the interaction events of JSON Lines FILES to their touchpoint topics."""
     try:
@@ -361,7 +371,11 @@ def command(
     topics = settings.touchpoint_topics()
     overrides = {"WEB": topic_web, "WHATSAPP": topic_whatsapp, "KIOSK": topic_kiosk, "CRM": topic_crm}
     topics.update({tp: topic for tp, topic in overrides.items() if topic})
-    limits = Limits(max_string=settings.max_string)
+    try:
+        zone = parse_timezone(zone_name) if zone_name is not None else None
+    except CsvImportError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    limits = Limits(max_string=settings.max_string, zone=zone)
     producer: Publisher
     if dry_run:
         producer = DryRunProducer(topics, limits)
@@ -371,7 +385,7 @@ def command(
             server, topics, limits, connect_timeout_s=timeout_s, topic_timeout_s=min(timeout_s, 10.0)
         )
     progress = Progress(sum(f.stat().st_size for f in files), "producing")
-    execute(jsonl_records(files), producer, settings, rejects_file, batch, progress, dry_run=dry_run)
+    execute(jsonl_records(files), producer, settings, rejects_file, batch, progress, dry_run=dry_run, zone=zone)
 
 
 def _report(s: ProduceSummary, unit: str, dry_run: bool) -> None:

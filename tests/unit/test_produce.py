@@ -104,3 +104,24 @@ def test_a_dry_run_reports_and_rejects_what_a_run_would_and_asks_no_service(
     nothing.write_text("not json\n")
     result = CliRunner().invoke(main, ["produce", str(nothing), "--dry-run"])
     assert result.exit_code == 1 and "nothing is valid" in result.stderr
+
+
+def test_times_without_a_zone_are_read_in_the_zone_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
+    source = tmp_path / "events.jsonl"
+    line = {
+        "event_id": "z1",
+        "touchpoint": "WEB",
+        "occurred_at": "2024-12-01 10:00:00",
+        "source_id": "u",
+        "interaction": "x",
+    }
+    source.write_text(json.dumps(line) + "\n")
+    refused = CliRunner().invoke(main, ["produce", str(source), "--dry-run"])
+    assert refused.exit_code == 1
+    assert "without a zone" in (tmp_path / "events.rejects.jsonl").read_text()
+    read = CliRunner().invoke(main, ["produce", str(source), "--dry-run", "--timezone", "Asia/Kolkata"])
+    assert read.exit_code == 0 and "would send 1 (web 1)" in read.stdout, read.output
+    bad = CliRunner().invoke(main, ["produce", str(source), "--dry-run", "--timezone", "Mars/Olympus"])
+    assert bad.exit_code == 2 and "unknown zone" in bad.output

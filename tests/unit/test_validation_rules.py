@@ -8,6 +8,7 @@ which characters each field may hold; the consumer dead-letters what breaks it.
 from __future__ import annotations
 
 import dataclasses
+import zoneinfo
 
 import pytest
 
@@ -108,3 +109,18 @@ def test_json_attribute_values_are_kept_as_text() -> None:
     }  # fmt: skip
     assert plain_fields({**BASE, "attributes": attributes}) is None  # the fast path leaves them to from_json
     assert from_json({**BASE, "attributes": {"page": "/cart"}}).attributes == {"page": "/cart"}
+
+
+def test_a_time_without_a_zone_is_read_in_the_zone_given() -> None:
+    kolkata = zoneinfo.ZoneInfo("Asia/Kolkata")
+    obj = {**BASE, "occurred_at": "2024-12-01T10:00:00"}
+    with pytest.raises(InvalidInteraction, match="without a zone"):
+        from_json(obj)
+    assert plain_fields(obj) is None
+    expected = 1_733_027_400_000  # 2024-12-01T04:30:00Z
+    assert from_json(obj, Limits(zone=kolkata)).occurred_at == expected
+    fields = plain_fields(obj, Limits(zone=kolkata))
+    assert fields is not None and fields[2] == expected
+    assert from_json({**BASE, "occurred_at": "2024-12-01T10:00:00Z"}, Limits(zone=kolkata)).occurred_at == (
+        expected + 19_800_000
+    )  # a time with its zone keeps it
