@@ -27,6 +27,7 @@ from typing import Any, Literal
 from resolver import actions, explain, records, review
 from resolver import snapshot as snapshots
 from resolver.config import ResolverConfig
+from resolver.effects import CustomerInput, Effect, EffectLog, input_of
 from resolver.evidence_table import interactions
 from resolver.explain import Explanation, Lookup
 from resolver.graph import Graph
@@ -242,6 +243,21 @@ class Resolver:
                 g.profiles.clear()
             summary = g.profiles[customer_id] = Summary.build(g, cust)
         return summary.profile(customer_id, cust)
+
+    def profile_input(self, customer_id: str) -> CustomerInput | None:
+        """What a live customer's profile is made of (`resolver.effects`), None for any other id."""
+        return input_of(self._g, customer_id)
+
+    def flush_effects(self, log: EffectLog) -> list[Effect]:
+        """The effects of what ``log`` noted (`EffectLog.flush`); the first call starts watching status changes.
+
+        Call it once before the steps it is to describe (and again after a snapshot load): a
+        status change shows on customers no outcome names, and only a watching graph names them.
+        """
+        g = self._g
+        if g.shown is None:
+            EffectLog.watch(g)
+        return log.flush(g)
 
     def lookup(self, raw: str, kind: str) -> Lookup:
         """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""

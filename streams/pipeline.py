@@ -27,6 +27,7 @@ from typing import Any
 from resolver.batching import Batcher
 from resolver.changelog import Changelog
 from resolver.config import ResolverConfig
+from resolver.effects import Effect, EffectLog, Tick
 from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
@@ -80,6 +81,9 @@ class Step:
     #: the last links offset whose changes this step may hold (None: `offset`). A run of events cut
     #: into steps gives its first steps the offset before the run, but they hold changes of it
     holds_through: int | None = None
+    #: the per-customer stage's effects of this step, in log order (only with ``customer_stage``):
+    #: the closed windows' records are here as `Planned` effects, not in `records` and `outputs`
+    effects: list[Effect] = field(default_factory=list)
 
     def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
         """Record what a resolver outcome changed, for the read models."""
@@ -105,6 +109,7 @@ class Pipeline:
         *,
         resolved_topic: str = "irl.customers.resolved",
         interactions_topic: str | None = None,
+        customer_stage: bool = False,
     ) -> None:
         by_owner: dict[str, list[tuple[str, str]]] = {"r": [], "b": [], "c": []}
         for key, value in records:
@@ -122,6 +127,16 @@ class Pipeline:
         )
         self.batcher = Batcher.restore(window_ms, grace_ms, by_owner["b"], track_changes=False)
         self.changelog = Changelog.restore(by_owner["c"], track_changes=False)
+        #: with ``customer_stage``: steps carry effects for the per-customer stage (`resolver.effects`)
+        #: instead of changelog records; the profiles are built there
+        self.effect_log: EffectLog | None = None
+        if customer_stage:
+            self._start_effects()
+
+    def _start_effects(self) -> None:
+        """Hand profiles to the per-customer stage from here on (the graph starts naming whom a status shows on)."""
+        self.effect_log = EffectLog()
+        self.resolver.flush_effects(self.effect_log)
 
     def snapshot(self) -> bytes:
         """The whole pipeline as bytes: the core's snapshot, the pending windows and the versions."""
@@ -141,6 +156,7 @@ class Pipeline:
         *,
         resolved_topic: str = "irl.customers.resolved",
         interactions_topic: str | None = None,
+        customer_stage: bool = False,
     ) -> Pipeline:
         """The pipeline `snapshot()` wrote (with the same configuration). Raises SnapshotFormatError."""
         if len(data) < _HEAD.size + 4 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
@@ -158,6 +174,8 @@ class Pipeline:
         self.resolver = Resolver.from_snapshot(config, core, track_changes=False)
         self.batcher = Batcher.restore(window_ms, grace_ms, [tuple(r) for r in batcher], track_changes=False)
         self.changelog = Changelog.restore([tuple(r) for r in versions], track_changes=False)
+        if customer_stage:
+            self._start_effects()
         return self
 
     def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:
@@ -167,6 +185,7 @@ class Pipeline:
         """
         step = Step(offset)
         topic = None if quiet else self.interactions_topic
+        log = self.effect_log
         for event in events:
             outcome = self.resolver.apply(event)
             step.events += 1
@@ -183,6 +202,10 @@ class Pipeline:
                 absorbed=outcome.absorbed,
             )
             step.note(outcome)
+            if log is not None:
+                log.note(outcome)
+        if log is not None:
+            step.effects = self.resolver.flush_effects(log)
         return [step]
 
     def on_action(self, offset: int, action: dict[str, Any], *, quiet: bool = False) -> Iterator[Step]:
@@ -239,6 +262,9 @@ class Pipeline:
         step = Step(offset)
         step.note(outcome, erased)
         step.notes.extend(outcome.notes)
+        if self.effect_log is not None:
+            self.effect_log.note(outcome, erased)
+            step.effects = self.resolver.flush_effects(self.effect_log)
         if kind == "erase":
             step.forget.extend(forget)
         return itertools.chain([step], self.close_due(offset, quiet=quiet))
@@ -251,7 +277,10 @@ class Pipeline:
         `close_due`.
         """
         self.batcher.tick(now_ms)
-        return itertools.chain([Step(offset)], self.close_due(offset, quiet=quiet))
+        step = Step(offset)
+        if self.effect_log is not None:
+            step.effects = [*self.resolver.flush_effects(self.effect_log), Tick(now_ms)]
+        return itertools.chain([step], self.close_due(offset, quiet=quiet))
 
     def close_due(self, offset: int, *, quiet: bool = False) -> Iterator[Step]:
         """Publish each closed window, oldest first, in steps of at most `CHUNK` customers.
@@ -274,15 +303,28 @@ class Pipeline:
                     batcher.close(window)
                     step.closed.append(window)
                     break
-                window_absorbed = {} if quiet else dict(pending.absorbed)
-                chunk = batcher.take(window, CHUNK - size)
-                records = self.changelog.build(chunk, window_absorbed, self.resolver, quiet=quiet)
-                step.records.extend(records)
-                topic = self.resolved_topic
-                step.outputs.extend((r["customer_id"].encode(), encode_resolved(r, topic)) for r in records)
-                size = CHUNK if quiet else len(step.records)
-        if step.records or step.closed:
+                size = self._publish(step, window, pending.absorbed, CHUNK - size, quiet) + size
+        if step.records or step.closed or step.effects:
             yield step
+
+    def _publish(self, step: Step, window: Window, absorbed: dict[str, str], limit: int, quiet: bool) -> int:
+        """Take a chunk of at most ``limit`` customers of ``window`` into ``step``; returns how much the step grew.
+
+        The records, encoded, or (``customer_stage``) their `Planned` effects, chunked as a normal
+        apply chunks them whatever ``quiet`` says (the partitions decide what to send). ``quiet``
+        otherwise counts as a full chunk (a step per chunk taken).
+        """
+        window_absorbed = {} if quiet and self.effect_log is None else dict(absorbed)
+        chunk = self.batcher.take(window, limit)
+        if self.effect_log is not None:
+            planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
+            step.effects.extend(planned)
+            return len(planned)
+        records = self.changelog.build(chunk, window_absorbed, self.resolver, quiet=quiet)
+        step.records.extend(records)
+        topic = self.resolved_topic
+        step.outputs.extend((r["customer_id"].encode(), encode_resolved(r, topic)) for r in records)
+        return limit if quiet else len(records)
 
     def mirror_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every live customer's profile record (for a full Redis rebuild), sorted by id."""
