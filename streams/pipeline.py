@@ -81,7 +81,8 @@ class Step:
     #: the last links offset whose changes this step may hold (None: `offset`). A run of events cut
     #: into steps gives its first steps the offset before the run, but they hold changes of it
     holds_through: int | None = None
-    #: the per-customer stage's effects of this step, in log order (only with ``customer_stage``):
+    #: the per-customer stage's effects of this step, in log order (only with ``customer_stage``; the
+    #: steps of ticks and actions: events are noted and their customers' inputs sent at the next one):
     #: the closed windows' records are here as `Planned` effects, not in `records` and `outputs`
     effects: list[Effect] = field(default_factory=list)
 
@@ -203,9 +204,7 @@ class Pipeline:
             )
             step.note(outcome)
             if log is not None:
-                log.note(outcome)
-        if log is not None:
-            step.effects = self.resolver.flush_effects(log)
+                log.note(outcome)  # sent at the next tick or action: once per customer, however many steps
         return [step]
 
     def on_action(self, offset: int, action: dict[str, Any], *, quiet: bool = False) -> Iterator[Step]:
@@ -234,11 +233,11 @@ class Pipeline:
             if not merged.accepted:
                 step = Step(offset)
                 step.notes.append(f"action {action.get('action_id')}: merge refused: {merged.reason}")
-                return iter([step])
+                return iter([self._flushed(step)])
         elif kind == "dismiss" and cid:
             step = Step(offset)
             step.notes.extend(self.resolver.dismiss(cid, ident or None).notes)
-            return iter([step])
+            return iter([self._flushed(step)])
         elif kind == "erase" and current:
             before = self.resolver.profile(current)
             forget = [] if before is None else identifiers_of(before.to_record())
@@ -247,7 +246,7 @@ class Pipeline:
         else:
             step = Step(offset)
             step.notes.append(f"action {action.get('action_id')}: nothing to do ({kind})")
-            return iter([step])
+            return iter([self._flushed(step)])
         at = action.get("at")
         clock = self.batcher.clock
         when = clock if clock is not None else (at if isinstance(at, int) else 0)
@@ -268,6 +267,12 @@ class Pipeline:
         if kind == "erase":
             step.forget.extend(forget)
         return itertools.chain([step], self.close_due(offset, quiet=quiet))
+
+    def _flushed(self, step: Step) -> Step:
+        """``step`` with the effects noted so far (``customer_stage``): every action sends them, as every tick does."""
+        if self.effect_log is not None:
+            step.effects = self.resolver.flush_effects(self.effect_log)
+        return step
 
     def on_tick(self, offset: int, now_ms: int, *, quiet: bool = False) -> Iterator[Step]:
         """Record a wall-clock tick and publish every window it closes: steps of at most `CHUNK` customers.
