@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from resolver.changelog import Planned
 from resolver.graph import OK, PERSON, Graph, holder_of
@@ -64,9 +64,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """One piece of a customer's evidence as its profile reads it (attribute names as `Evidence`'s)."""
+class Facts(NamedTuple):
+    """One piece of a customer's evidence as its profile reads it (attribute names as `Evidence`'s).
+
+    A named tuple, not a dataclass: one is built per piece of evidence of every customer sent.
+    """
 
     tp: str
     src: str
@@ -88,8 +90,7 @@ class Facts:
     refused: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CustomerInput:
+class CustomerInput(NamedTuple):
     """Everything a live customer's profile is made of (`profile_from_input`), read off the graph."""
 
     customer_id: str
@@ -169,21 +170,32 @@ def input_of(g: Graph, customer_id: str) -> CustomerInput | None:
             strong += 1
             emails.add(holder_of(key) if PERSON in key else key)
     facts = []
+    class_of, effective = g.class_of, g.effective
     for ev in g.customer_evidence(cust):
-        keys = ev.keys
+        tkeys: list[str] = []
+        phone = quarantined = False
+        for k in ev.keys:
+            kind = k[0]
+            if kind == "t":
+                tkeys.append(k)
+            elif kind == "p":
+                phone = True
+            if nodes[k].status != OK:
+                quarantined = True
+        name = ev.name
         facts.append(
             Facts(
                 ev.tp,
                 ev.src,
-                ev.name,
-                g.class_of(ev.name),
+                name,
+                class_of(name),
                 ev.at,
                 ev.last,
                 ev.count,
-                tuple(g.effective(ev)),
-                tuple(k for k in keys if k[0] == "t"),
-                any(k[0] == "p" for k in keys),
-                any(nodes[k].status != OK for k in keys),
+                tuple(effective(ev)),
+                tuple(tkeys),
+                phone,
+                quarantined,
                 bool(ev.note),
             )
         )
@@ -383,6 +395,8 @@ def by_partition(effects: Iterable[Effect], partitions: int) -> list[list[Effect
 # ---------------------------------------------------------------------------- bytes
 
 _PHONE, _QUARANTINED, _REFUSED = 1, 2, 4
+#: one encoder for every effect (`json.dumps` with options builds one per call)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _input_json(inp: CustomerInput) -> dict[str, Any]:
@@ -471,7 +485,7 @@ def encode_effect(effect: Effect) -> bytes:
         body = ["e", effect.customer_id]
     else:
         body = ["t", effect.now]
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODE(body).encode()
 
 
 def decode_effect(data: bytes) -> Effect:
