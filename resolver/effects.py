@@ -64,30 +64,73 @@ __all__ = [
 ]
 
 
-class Facts(NamedTuple):
+class Facts:
     """One piece of a customer's evidence as its profile reads it (attribute names as `Evidence`'s).
 
-    A named tuple, not a dataclass: one is built per piece of evidence of every customer sent.
+    A plain slots class (one is built per piece of evidence of every customer sent), equal by value.
     """
 
-    tp: str
-    src: str
-    name: str | None
-    #: its name key (`Graph.class_of`)
-    cls: str | None
-    at: int
-    last: int
-    count: int
-    #: the keys it links now (`Graph.effective`)
-    eff: tuple[str, ...]
-    #: the touchpoint id keys it carries
-    tkeys: tuple[str, ...]
-    #: it carries a phone key
-    phone: bool
-    #: a key it carries is not OK (quarantined, blocked, cut)
-    quarantined: bool
-    #: a link of it was refused (``Evidence.note``)
-    refused: bool
+    __slots__ = ("at", "cls", "count", "eff", "last", "name", "phone", "quarantined", "refused", "src", "tkeys", "tp")
+
+    def __init__(
+        self,
+        tp: str,
+        src: str,
+        name: str | None,
+        cls: str | None,
+        at: int,
+        last: int,
+        count: int,
+        eff: tuple[str, ...],
+        tkeys: tuple[str, ...],
+        phone: bool,
+        quarantined: bool,
+        refused: bool,
+    ) -> None:
+        self.tp = tp
+        self.src = src
+        self.name = name
+        #: its name key (`Graph.class_of`)
+        self.cls = cls
+        self.at = at
+        self.last = last
+        self.count = count
+        #: the keys it links now (`Graph.effective`)
+        self.eff = eff
+        #: the touchpoint id keys it carries
+        self.tkeys = tkeys
+        #: it carries a phone key
+        self.phone = phone
+        #: a key it carries is not OK (quarantined, blocked, cut)
+        self.quarantined = quarantined
+        #: a link of it was refused (``Evidence.note``)
+        self.refused = refused
+
+    def values(self) -> tuple[Any, ...]:
+        """Every field, in the constructor's order."""
+        return (
+            self.tp,
+            self.src,
+            self.name,
+            self.cls,
+            self.at,
+            self.last,
+            self.count,
+            self.eff,
+            self.tkeys,
+            self.phone,
+            self.quarantined,
+            self.refused,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Facts) and self.values() == other.values()
+
+    def __hash__(self) -> int:
+        return hash(self.values())
+
+    def __repr__(self) -> str:
+        return f"Facts{self.values()!r}"
 
 
 class CustomerInput(NamedTuple):
