@@ -300,6 +300,10 @@ class Pipeline:
         batcher = self.batcher
         for window in batcher.due():
             pending = batcher.pending(window.start)  # what `take` hands out, chunk by chunk
+            # Every id the window absorbed, taken before its first chunk: a survivor lists the ids
+            # it absorbed (`merged_from`) whichever chunk took them (an absorbed id touched earlier
+            # in the window is handed out among the live ids, possibly in an earlier chunk).
+            absorbed = {} if pending is None else dict(pending.absorbed)
             while True:
                 if size >= CHUNK:
                     yield step
@@ -308,7 +312,7 @@ class Pipeline:
                     batcher.close(window)
                     step.closed.append(window)
                     break
-                size = self._publish(step, window, pending.absorbed, CHUNK - size, quiet) + size
+                size = self._publish(step, window, absorbed, CHUNK - size, quiet) + size
         if step.records or step.closed or step.effects:
             yield step
 
@@ -319,7 +323,7 @@ class Pipeline:
         apply chunks them whatever ``quiet`` says (the partitions decide what to send). ``quiet``
         otherwise counts as a full chunk (a step per chunk taken).
         """
-        window_absorbed = {} if quiet and self.effect_log is None else dict(absorbed)
+        window_absorbed = {} if quiet and self.effect_log is None else absorbed
         chunk = self.batcher.take(window, limit)
         if self.effect_log is not None:
             planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
