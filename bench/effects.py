@@ -34,7 +34,7 @@ from typing import Any
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
 from resolver.customer_stage import CustomerStage
-from resolver.effects import Replaced, decode_effect, encode_effect
+from resolver.effects import Replaced, Seen, decode_effect, encode_effect
 from resolver.interaction import Interaction, from_json
 from streams.codec import encode_resolved
 from streams.linkbatch import encode_batches
@@ -45,6 +45,9 @@ TOPIC = "irl.customers.resolved"
 #: a tick after this many steps (``--tick-every``); windows of ``--window-ms``
 TICK_EVERY = 1
 WINDOW_MS = 5_000
+
+
+_KINDS: dict[type, str] = {Replaced: "replaced", Seen: "seen", Planned: "planned"}
 
 
 def _drive(p: Pipeline, events: list[Interaction], batch: int, quiet: bool, sink: Callable[[Any], None]) -> None:
@@ -78,15 +81,15 @@ def run_quiet(events: list[Interaction], batch: int) -> dict[str, Any]:
 
 def run_effects(events: list[Interaction], batch: int) -> dict[str, Any]:
     """The ordered side; keeps the encoded effects (for ``stage``) and counts their bytes by kind."""
-    sizes = {"replaced": 0, "planned": 0, "other": 0}
-    counts = {"replaced": 0, "planned": 0, "other": 0}
+    sizes = {"replaced": 0, "seen": 0, "planned": 0, "other": 0}
+    counts = {"replaced": 0, "seen": 0, "planned": 0, "other": 0}
     encoded: list[bytes] = []
 
     def sink(step: Any) -> None:
         for effect in step.effects:
             data = encode_effect(effect)
             encoded.append(data)
-            kind = "replaced" if isinstance(effect, Replaced) else "planned" if isinstance(effect, Planned) else "other"
+            kind = _KINDS.get(type(effect), "other")
             sizes[kind] += len(data)
             counts[kind] += 1
 

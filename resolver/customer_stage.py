@@ -27,6 +27,7 @@ from resolver.effects import (
     Erased,
     Removed,
     Replaced,
+    Seen,
     Tick,
     decode_effect,
     encode_effect,
@@ -64,6 +65,14 @@ class CustomerStage:
                 self._profiles.pop(cid, None)
                 self._touched.add(cid)
                 self._removed.pop(cid, None)
+            elif isinstance(effect, Seen):
+                cid = effect.customer_id
+                inp = self._inputs.get(cid)
+                if inp is None:
+                    raise StageError("a piece of evidence sent for a customer without input")
+                self._inputs[cid] = inp.with_facts(effect.facts)
+                self._profiles.pop(cid, None)
+                self._touched.add(cid)
             elif isinstance(effect, Planned):
                 out.append(self._record(effect))
             elif isinstance(effect, Removed | Erased):
@@ -93,6 +102,10 @@ class CustomerStage:
                 return None
             profile = self._profiles[customer_id] = profile_from_input(inp)
         return profile
+
+    def input(self, customer_id: str) -> CustomerInput | None:
+        """The profile input the partition holds for a customer (None: not one of its live customers)."""
+        return self._inputs.get(customer_id)
 
     def customer_ids(self) -> list[str]:
         """The partition's live customers, sorted."""

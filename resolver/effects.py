@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from resolver.changelog import Planned
+from resolver.evidence import Evidence
 from resolver.graph import OK, PERSON, Graph, holder_of
 from resolver.nearlinks import near_links
 from resolver.outcome import Outcome
@@ -53,6 +54,7 @@ __all__ = [
     "Facts",
     "Removed",
     "Replaced",
+    "Seen",
     "Tick",
     "by_partition",
     "decode_effect",
@@ -70,10 +72,13 @@ class Facts:
     A plain slots class (one is built per piece of evidence of every customer sent), equal by value.
     """
 
-    __slots__ = ("at", "cls", "count", "eff", "last", "name", "phone", "quarantined", "refused", "src", "tkeys", "tp")
+    __slots__ = (
+        "at", "cls", "count", "eff", "last", "name", "phone", "quarantined", "refused", "src", "tkeys", "tp", "vid"
+    )  # fmt: skip
 
     def __init__(
         self,
+        vid: str,
         tp: str,
         src: str,
         name: str | None,
@@ -87,6 +92,8 @@ class Facts:
         quarantined: bool,
         refused: bool,
     ) -> None:
+        #: its evidence id (`Evidence.vid`): what a `Seen` effect replaces it by
+        self.vid = vid
         self.tp = tp
         self.src = src
         self.name = name
@@ -109,6 +116,7 @@ class Facts:
     def values(self) -> tuple[Any, ...]:
         """Every field, in the constructor's order."""
         return (
+            self.vid,
             self.tp,
             self.src,
             self.name,
@@ -148,8 +156,15 @@ class CustomerInput(NamedTuple):
     #: `Customer.phones`, `Customer.emails`
     phone_count: int
     email_count: int
-    #: in canonical order (`Graph.customer_evidence`)
+    #: sorted by (first seen, evidence id): a partition keeps the same order as pieces join (`with_facts`)
     evidence: tuple[Facts, ...]
+
+    def with_facts(self, facts: Facts) -> CustomerInput:
+        """This input with ``facts`` in place of the piece of the same evidence id, or added (`Seen`)."""
+        rest = [f for f in self.evidence if f.vid != facts.vid]
+        rest.append(facts)
+        rest.sort(key=_facts_order)
+        return self._replace(evidence=tuple(rest))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +173,19 @@ class Replaced:
 
     customer_id: str
     input: CustomerInput
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One piece of a live customer's evidence as it is now (new, or seen again); the rest of its input as it was.
+
+    Sent instead of `Replaced` when every change to the customer since the last flush was one
+    the resolver's own summary takes in place (`resolver.summary`: a repeat, or new evidence
+    that only re-sees the customer's identifiers, no status moved).
+    """
+
+    customer_id: str
+    facts: Facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +210,7 @@ class Tick:
     now: int
 
 
-Effect = Replaced | Removed | Erased | Planned | Tick
+Effect = Replaced | Seen | Removed | Erased | Planned | Tick
 
 
 # ---------------------------------------------------------------------------- inputs and profiles
@@ -212,36 +240,8 @@ def input_of(g: Graph, customer_id: str) -> CustomerInput | None:
         elif kind == "e":
             strong += 1
             emails.add(holder_of(key) if PERSON in key else key)
-    facts = []
-    class_of, effective = g.class_of, g.effective
-    for ev in g.customer_evidence(cust):
-        tkeys: list[str] = []
-        phone = quarantined = False
-        for k in ev.keys:
-            kind = k[0]
-            if kind == "t":
-                tkeys.append(k)
-            elif kind == "p":
-                phone = True
-            if nodes[k].status != OK:
-                quarantined = True
-        name = ev.name
-        facts.append(
-            Facts(
-                ev.tp,
-                ev.src,
-                name,
-                class_of(name),
-                ev.at,
-                ev.last,
-                ev.count,
-                tuple(effective(ev)),
-                tuple(tkeys),
-                phone,
-                quarantined,
-                bool(ev.note),
-            )
-        )
+    facts = [facts_of(g, ev) for ev in g.customer_evidence(cust)]
+    facts.sort(key=_facts_order)
     return CustomerInput(
         customer_id,
         tuple(sorted(k[2:] for k in phones)),
@@ -254,6 +254,41 @@ def input_of(g: Graph, customer_id: str) -> CustomerInput | None:
         cust.emails,
         tuple(facts),
     )
+
+
+def facts_of(g: Graph, ev: Evidence) -> Facts:
+    """A piece of evidence as a profile reads it, now."""
+    nodes = g.nodes
+    tkeys: list[str] = []
+    phone = quarantined = False
+    for k in ev.keys:
+        kind = k[0]
+        if kind == "t":
+            tkeys.append(k)
+        elif kind == "p":
+            phone = True
+        if nodes[k].status != OK:
+            quarantined = True
+    name = ev.name
+    return Facts(
+        ev.vid,
+        ev.tp,
+        ev.src,
+        name,
+        g.class_of(name),
+        ev.at,
+        ev.last,
+        ev.count,
+        tuple(g.effective(ev)),
+        tuple(tkeys),
+        phone,
+        quarantined,
+        bool(ev.note),
+    )
+
+
+def _facts_order(f: Facts) -> tuple[int, str]:
+    return f.at, f.vid
 
 
 def profile_from_input(inp: CustomerInput) -> Profile:
@@ -345,7 +380,10 @@ class EffectLog:
     """
 
     def __init__(self) -> None:
+        #: customers to send whole (`Replaced`)
         self._dirty: set[str] = set()
+        #: customer -> evidence ids changed in place (`Seen`), unless the customer is dirty by the flush
+        self._seen: dict[str, set[str]] = {}
         self._removed: dict[str, str | None] = {}
 
     @staticmethod
@@ -354,10 +392,22 @@ class EffectLog:
         if g.shown is None:
             g.shown = set()
 
-    def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
-        """What an outcome touched, created, absorbed; ``erased``: the ids an erasure removed."""
+    def note(self, outcome: Outcome, erased: Iterable[str] = (), in_place: str | None = None) -> None:
+        """What an outcome touched, created, absorbed; ``erased``: the ids an erasure removed.
+
+        ``in_place``: the evidence id of an event the resolver took in place (`Resolver.in_place`):
+        its one customer is then sent that piece of evidence, not its whole input.
+        """
+        touched = outcome.touched
+        if in_place is not None and len(touched) == 1 and not outcome.created and not outcome.absorbed:
+            held = self._seen.get(touched[0])
+            if held is None:
+                self._seen[touched[0]] = {in_place}
+            else:
+                held.add(in_place)
+            return
         dirty = self._dirty
-        dirty.update(outcome.touched)
+        dirty.update(touched)
         dirty.update(outcome.created)
         for gone, survivor in outcome.absorbed:
             self._removed[gone] = survivor
@@ -368,7 +418,8 @@ class EffectLog:
     def flush(self, g: Graph) -> list[Effect]:
         """The effects of what was noted since the last flush: removals first, then live customers' inputs.
 
-        Sorted by customer id within each part, so the same log gives the same effects.
+        Sorted by customer id within each part (a customer's pieces by evidence id), so the same
+        log gives the same effects.
         """
         dirty = self._dirty
         shown = g.shown
@@ -380,12 +431,30 @@ class EffectLog:
             if cid in g.cust:
                 continue  # live again (a re-resolution handed the id back): its input follows
             out.append(Erased(cid) if survivor is None else Removed(cid, survivor))
-        for cid in sorted(dirty):
+        seen = self._seen
+        for cid in sorted(dirty.union(seen)):
+            if cid not in dirty:
+                pieces = self._pieces(g, cid, seen[cid])
+                if pieces is not None:
+                    out.extend(pieces)
+                    continue
             inp = input_of(g, cid)
             if inp is not None:
                 out.append(Replaced(cid, inp))
         dirty.clear()
+        seen.clear()
         self._removed.clear()
+        return out
+
+    @staticmethod
+    def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Effect] | None:
+        """`Seen` of each piece, or None when one no longer belongs to the live customer (send it whole)."""
+        out: list[Effect] = []
+        for vid in sorted(vids):
+            ev = g.evidence.get(vid)
+            if ev is None or g.customer_of(ev) != cid:
+                return None
+            out.append(Seen(cid, facts_of(g, ev)))
         return out
 
 
@@ -452,6 +521,7 @@ def _input_json(inp: CustomerInput) -> dict[str, Any]:
     members = None if inp.keys is None else ref(inp.keys)
     evidence = [
         [
+            f.vid,
             f.tp,
             f.src,
             f.name,
@@ -482,6 +552,7 @@ def _input_from(cid: str, d: dict[str, Any]) -> CustomerInput:
     table: list[str] = d["k"]
     evidence = tuple(
         Facts(
+            vid,
             tp,
             src,
             name,
@@ -495,7 +566,7 @@ def _input_from(cid: str, d: dict[str, Any]) -> CustomerInput:
             bool(flags & _QUARANTINED),
             bool(flags & _REFUSED),
         )
-        for tp, src, name, cls, at, span, count, eff, tkeys, flags in d["v"]
+        for vid, tp, src, name, cls, at, span, count, eff, tkeys, flags in d["v"]
     )
     members = d["m"]
     return CustomerInput(
@@ -512,6 +583,10 @@ def _input_from(cid: str, d: dict[str, Any]) -> CustomerInput:
     )
 
 
+def _flags(flags: int) -> tuple[bool, bool, bool]:
+    return bool(flags & _PHONE), bool(flags & _QUARANTINED), bool(flags & _REFUSED)
+
+
 def encode_effect(effect: Effect) -> bytes:
     """An effect as compact JSON (``[kind, ...]``); `decode_effect` gives it back equal."""
     body: list[Any]
@@ -522,6 +597,11 @@ def encode_effect(effect: Effect) -> bytes:
         body = ["w", effect.customer_id, effect.change, effect.version, w.start, w.end, effect.survivor_id]
         if effect.merged_from:
             body.append(list(effect.merged_from))
+    elif isinstance(effect, Seen):
+        f = effect.facts
+        flags = (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0)
+        body = ["s", effect.customer_id, f.vid, f.tp, f.src, f.name, f.cls, f.at, f.last - f.at, f.count]
+        body += [list(f.eff), list(f.tkeys), flags]
     elif isinstance(effect, Removed):
         body = ["a", effect.customer_id, effect.survivor_id]
     elif isinstance(effect, Erased):
@@ -540,6 +620,10 @@ def decode_effect(data: bytes) -> Effect:
     if kind == "w":
         merged = tuple(body[7]) if len(body) > 7 else ()
         return Planned(body[1], body[2], body[3], Window(body[4], body[5]), body[6], merged)
+    if kind == "s":
+        _, cid, vid, tp, src, name, cls, at, span, count, eff, tkeys, flags = body
+        facts = Facts(vid, tp, src, name, cls, at, at + span, count, tuple(eff), tuple(tkeys), *_flags(flags))
+        return Seen(cid, facts)
     if kind == "a":
         return Removed(body[1], body[2])
     if kind == "e":

@@ -55,6 +55,9 @@ class Resolver:
     def __init__(self, config: ResolverConfig | None = None, *, track_changes: bool = True) -> None:
         self.config = config if config is not None else ResolverConfig()
         self._g = Graph(self.config, track_changes=track_changes)
+        #: while effects are watched (`flush_effects`): the evidence id of the last `apply` when it
+        #: was taken in place (a repeat, or evidence re-seeing one customer's identifiers), else None
+        self.in_place: str | None = None
 
     @property
     def merges(self) -> int:
@@ -67,14 +70,21 @@ class Resolver:
         eid = event.event_id
         seen = self._g.recent.get(eid)
         if seen is not None:
+            self.in_place = None
             ev = self._g.evidence.get(seen[1])
             return Outcome(eid, duplicate=True, customer_id=None if ev is None else self._g.customer_of(ev))
         step = add(
             self._g, eid, event.touchpoint, event.occurred_at, event.source_id, event.phone, event.email, event.name
         )
+        if self._g.shown is not None:
+            self.in_place = None if step is None or not step.in_place else self._in_place(eid)
         if step is None:
             return Outcome(eid, suppressed=True)
         return self._outcome(eid, step)
+
+    def _in_place(self, eid: str) -> str | None:
+        seen = self._g.recent.get(eid)
+        return None if seen is None else seen[1]
 
     def ingest(
         self,

@@ -203,8 +203,8 @@ class Pipeline:
                 absorbed=outcome.absorbed,
             )
             step.note(outcome)
-            if log is not None:
-                log.note(outcome)  # sent at the next tick or action: once per customer, however many steps
+            if log is not None:  # sent at the next tick or action: once per customer, however many steps
+                log.note(outcome, in_place=self.resolver.in_place)
         return [step]
 
     def on_action(self, offset: int, action: dict[str, Any], *, quiet: bool = False) -> Iterator[Step]:

@@ -28,6 +28,7 @@ from resolver.effects import (
     Erased,
     Removed,
     Replaced,
+    Seen,
     Tick,
     by_partition,
     decode_effect,
@@ -93,6 +94,7 @@ def _same_customers(resolver: Resolver, stages: list[CustomerStage], partitions:
     for cid in live:
         stage = stages[partition_of(cid, partitions)]
         assert stage.profile(cid) == resolver.profile(cid), cid
+        assert stage.input(cid) == resolver.profile_input(cid), cid
 
 
 @settings(max_examples=30, deadline=None)
@@ -185,7 +187,11 @@ def test_effects_travel_as_bytes_and_come_back_equal() -> None:
     for obj in generate(customers=50, seed=2)[0]:
         r.apply(from_json(obj))
     effects: list[Effect] = [Replaced(c, i) for c in r.customer_ids() if (i := r.profile_input(c)) is not None]
+    ids = r.customer_ids()
+    inp0 = r.profile_input(ids[0])
+    assert inp0 is not None
     effects += [
+        Seen(ids[0], inp0.evidence[0]),
         Removed("a", "b"),
         Erased("c"),
         Tick(5),
@@ -279,3 +285,20 @@ def test_effects_leave_a_pipelines_records_and_snapshot_unchanged() -> None:
     assert a.snapshot() == b.snapshot()
     restored = Pipeline.from_snapshot(ResolverConfig(), WINDOW_MS, GRACE_MS, b.snapshot(), customer_stage=True)
     assert restored.effect_log is not None
+
+
+def test_an_event_taken_in_place_sends_one_piece_of_evidence_not_the_whole_customer() -> None:
+    """Repeats and evidence re-seeing a customer's identifiers are sent as `Seen`; the partition's input stays equal."""
+    p = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS, customer_stage=True)
+    stage = CustomerStage()
+    events = [from_json(obj) for obj in generate(customers=200, seed=4)[0]]
+    kinds: dict[str, int] = {}
+    for i in range(0, len(events), 40):
+        p.on_events(i, events[i : i + 40])
+        for step in p.on_tick(i, 1):
+            for effect in step.effects:
+                kinds[type(effect).__name__] = kinds.get(type(effect).__name__, 0) + 1
+            stage.apply(step.effects)
+    assert kinds["Seen"] > 0 and kinds["Replaced"] > 0
+    for cid in p.resolver.customer_ids():
+        assert stage.input(cid) == p.resolver.profile_input(cid)
