@@ -55,8 +55,12 @@ class CustomerStage:
         self._touched: set[str] = set()
         self._removed: dict[str, str | None] = {}
 
-    def apply(self, effects: Iterable[Effect]) -> list[dict[str, Any]]:
-        """Apply effects in log order; returns the changelog records they publish, in order."""
+    def apply(self, effects: Iterable[Effect], *, quiet: bool = False) -> list[dict[str, Any]]:
+        """Apply effects in log order; returns the changelog records they publish, in order.
+
+        ``quiet``: the records are on the broker already (a restart's catch-up): the same state,
+        but only the ``ERASED`` records are built (cheap, and sent again later), as `Changelog.build`.
+        """
         out: list[dict[str, Any]] = []
         for effect in effects:
             if isinstance(effect, Replaced):
@@ -74,7 +78,8 @@ class CustomerStage:
                 self._profiles.pop(cid, None)
                 self._touched.add(cid)
             elif isinstance(effect, Planned):
-                out.append(self._record(effect))
+                if not quiet or effect.change == "ERASED":
+                    out.append(self._record(effect))
             elif isinstance(effect, Removed | Erased):
                 cid = effect.customer_id
                 self._inputs.pop(cid, None)

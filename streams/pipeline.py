@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolver.batching import Batcher
-from resolver.changelog import Changelog
+from resolver.changelog import Changelog, Planned
 from resolver.config import ResolverConfig
-from resolver.effects import Effect, EffectLog, Tick
+from resolver.customer_stage import CustomerStage
+from resolver.effects import Effect, EffectLog, Replaced, Seen, Tick, by_partition
 from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
@@ -111,6 +112,7 @@ class Pipeline:
         resolved_topic: str = "irl.customers.resolved",
         interactions_topic: str | None = None,
         customer_stage: bool = False,
+        customer_partitions: int = 0,
     ) -> None:
         by_owner: dict[str, list[tuple[str, str]]] = {"r": [], "b": [], "c": []}
         for key, value in records:
@@ -131,7 +133,10 @@ class Pipeline:
         #: with ``customer_stage``: steps carry effects for the per-customer stage (`resolver.effects`)
         #: instead of changelog records; the profiles are built there
         self.effect_log: EffectLog | None = None
-        if customer_stage:
+        #: ``customer_partitions``: the per-customer stage in this process, that many partitions, builds
+        #: the records from the effects (`IRL_CUSTOMER_STAGE`); the steps carry both
+        self.stages = [CustomerStage() for _ in range(customer_partitions)]
+        if customer_stage or customer_partitions:
             self._start_effects()
 
     def _start_effects(self) -> None:
@@ -158,6 +163,7 @@ class Pipeline:
         resolved_topic: str = "irl.customers.resolved",
         interactions_topic: str | None = None,
         customer_stage: bool = False,
+        customer_partitions: int = 0,
     ) -> Pipeline:
         """The pipeline `snapshot()` wrote (with the same configuration). Raises SnapshotFormatError."""
         if len(data) < _HEAD.size + 4 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
@@ -171,12 +177,19 @@ class Pipeline:
         batcher = json.loads(data[at : at + n_batcher])
         at += n_batcher
         versions = json.loads(data[at : at + n_versions])
-        self = cls(config, window_ms, grace_ms, resolved_topic=resolved_topic, interactions_topic=interactions_topic)
+        self = cls(
+            config,
+            window_ms,
+            grace_ms,
+            resolved_topic=resolved_topic,
+            interactions_topic=interactions_topic,
+            customer_partitions=customer_partitions,
+        )
         self.resolver = Resolver.from_snapshot(config, core, track_changes=False)
         self.batcher = Batcher.restore(window_ms, grace_ms, [tuple(r) for r in batcher], track_changes=False)
         self.changelog = Changelog.restore([tuple(r) for r in versions], track_changes=False)
-        if customer_stage:
-            self._start_effects()
+        if customer_stage or customer_partitions:
+            self._start_effects()  # a new graph: watched again
         return self
 
     def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:
@@ -233,11 +246,11 @@ class Pipeline:
             if not merged.accepted:
                 step = Step(offset)
                 step.notes.append(f"action {action.get('action_id')}: merge refused: {merged.reason}")
-                return iter([self._flushed(step)])
+                return self._filled([self._flushed(step)], quiet)
         elif kind == "dismiss" and cid:
             step = Step(offset)
             step.notes.extend(self.resolver.dismiss(cid, ident or None).notes)
-            return iter([self._flushed(step)])
+            return self._filled([self._flushed(step)], quiet)
         elif kind == "erase" and current:
             before = self.resolver.profile(current)
             forget = [] if before is None else identifiers_of(before.to_record())
@@ -246,7 +259,7 @@ class Pipeline:
         else:
             step = Step(offset)
             step.notes.append(f"action {action.get('action_id')}: nothing to do ({kind})")
-            return iter([self._flushed(step)])
+            return self._filled([self._flushed(step)], quiet)
         at = action.get("at")
         clock = self.batcher.clock
         when = clock if clock is not None else (at if isinstance(at, int) else 0)
@@ -266,7 +279,7 @@ class Pipeline:
             step.effects = self.resolver.flush_effects(self.effect_log)
         if kind == "erase":
             step.forget.extend(forget)
-        return itertools.chain([step], self.close_due(offset, quiet=quiet))
+        return self._filled(itertools.chain([step], self.close_due(offset, quiet=quiet)), quiet)
 
     def _flushed(self, step: Step) -> Step:
         """``step`` with the effects noted so far (``customer_stage``): every action sends them, as every tick does."""
@@ -285,7 +298,7 @@ class Pipeline:
         step = Step(offset)
         if self.effect_log is not None:
             step.effects = [*self.resolver.flush_effects(self.effect_log), Tick(now_ms)]
-        return itertools.chain([step], self.close_due(offset, quiet=quiet))
+        return self._filled(itertools.chain([step], self.close_due(offset, quiet=quiet)), quiet)
 
     def close_due(self, offset: int, *, quiet: bool = False) -> Iterator[Step]:
         """Publish each closed window, oldest first, in steps of at most `CHUNK` customers.
@@ -334,6 +347,40 @@ class Pipeline:
         topic = self.resolved_topic
         step.outputs.extend((r["customer_id"].encode(), encode_resolved(r, topic)) for r in records)
         return limit if quiet else len(records)
+
+    def _filled(self, steps: Iterable[Step], quiet: bool) -> Iterator[Step]:
+        """``steps``, each with the records the in-process per-customer stage built from its effects.
+
+        The records come in the order their `Planned` effects do (the order `build` gives), so
+        the outputs are the bytes a pipeline without the stage sends. ``quiet``: only ``ERASED``
+        records, as `Changelog.build` does. No in-process stage: ``steps`` as they are.
+        """
+        stages = self.stages
+        for step in steps:
+            if stages and step.effects:
+                built: dict[tuple[str, int], dict[str, Any]] = {}
+                for stage, part in zip(stages, by_partition(step.effects, len(stages)), strict=True):
+                    self._seed(stage, part)
+                    for record in stage.apply(part, quiet=quiet):
+                        built[record["customer_id"], record["version"]] = record
+                order = [e for e in step.effects if isinstance(e, Planned)]
+                step.records = [r for e in order if (r := built.get((e.customer_id, e.version))) is not None]
+                topic = self.resolved_topic
+                step.outputs = [(r["customer_id"].encode(), encode_resolved(r, topic)) for r in step.records]
+            yield step
+
+    def _seed(self, stage: CustomerStage, effects: list[Effect]) -> None:
+        """Give ``stage`` the inputs it lacks for ``effects`` (customers not sent since a snapshot load).
+
+        In process only: the resolver is at the offset of the effects, so its inputs are theirs.
+        """
+        for effect in effects:
+            if isinstance(effect, Seen | Planned):
+                cid = effect.customer_id
+                if stage.input(cid) is None:
+                    inp = self.resolver.profile_input(cid)
+                    if inp is not None:
+                        stage.apply([Replaced(cid, inp)])
 
     def mirror_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every live customer's profile record (for a full Redis rebuild), sorted by id."""
