@@ -85,6 +85,7 @@ class Step:
     #: the per-customer stage's effects of this step, in log order (only with ``customer_stage``; the
     #: steps of ticks and actions: events are noted and their customers' inputs sent at the next one):
     #: the closed windows' records are here as `Planned` effects, not in `records` and `outputs`
+    #: (unless the stage runs in process, ``customer_partitions``: then in both)
     effects: list[Effect] = field(default_factory=list)
 
     def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
@@ -363,6 +364,7 @@ class Pipeline:
                     self._seed(stage, part)
                     for record in stage.apply(part, quiet=quiet):
                         built[record["customer_id"], record["version"]] = record
+                    stage.take_changes()  # the mirror reads the resolver here: nobody else asks
                 order = [e for e in step.effects if isinstance(e, Planned)]
                 step.records = [r for e in order if (r := built.get((e.customer_id, e.version))) is not None]
                 topic = self.resolved_topic
