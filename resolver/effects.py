@@ -11,6 +11,10 @@ builds profiles, confidence and the changelog's records, partitioned by customer
   evidence with its effective keys and whether a key it carries is not OK, the customer's
   phones and emails, how many near links and whether a phone is shared. So a partition
   builds the profile with no graph (`profile_from_input`), equal to `Resolver.profile`.
+* `Seen` (cid, `Facts`): one piece of a customer's evidence as it is now, instead of the
+  whole input, when every change to the customer since the last flush was one the resolver
+  took in place (a repeat, or evidence re-seeing its identifiers: the summary's own in-place
+  paths, `resolver.summary`); a partition puts it in place of the piece with its evidence id.
 * `Removed` (cid, survivor): the id was absorbed; `Erased` (cid): erased. The partition drops
   the customer's input.
 * `Planned` (`resolver.changelog`): a record of a closed window, decided by the ordered stage
@@ -23,8 +27,14 @@ survivor's ``merged_from`` lists the absorbed ids the CRM saw (their versions, o
 partitions' state), and an absorbed id's record names where its chain ends at the close
 (a later merge or erasure of its survivor, elsewhere). Both are facts of the whole log that
 no partition has; deciding them costs set operations and a counter per record (no
-profile, no hash, no Avro). Whole inputs rather than deltas: one value to prove equal, no
-ordering of deltas to get right; `bench.effects` measures what it costs.
+profile, no hash, no Avro). Whole inputs, or whole pieces of evidence (`Seen`), never
+increments: each effect says what a value is now, so applying one again changes nothing, and
+a partition's input equals `input_of` at every flush (tests/unit/test_customer_stage.py);
+`bench.effects` measures what they cost.
+
+Effects are sent when the ordered stage flushes (`EffectLog.flush`: at every tick and action,
+before the windows they close), so a window's records are filled with the profiles as of the
+offset the window closed at, as `streams.pipeline.Pipeline` builds them in one process.
 
 Pure: standard library only. Keys and names travel as they are (the effects hold personal
 data, as the links log does).
