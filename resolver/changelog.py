@@ -22,13 +22,14 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from resolver.batching import PendingWindow
 from resolver.profile import Profile
 from resolver.window import Window
 
-__all__ = ["Changelog", "CustomerView", "canonical_text", "change_id"]
+__all__ = ["Changelog", "CustomerView", "Planned", "canonical_text", "change_id", "record_of"]
 
 _PREFIX = "v:"
 
@@ -236,6 +237,102 @@ def _profile_text(p: Profile, cid: str, change: str, merged_from: list[str], ver
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One changelog record decided without its profile (`Changelog.plan`); `record_of` completes it.
+
+    What the ordered stage knows and a per-customer partition does not: the record's kind,
+    its version, and for a survivor the absorbed ids it lists (``merged_from``), which are
+    other customers' (their versions tell whether the CRM saw them).
+    """
+
+    customer_id: str
+    change: str
+    version: int
+    window: Window
+    #: ``ABSORBED``: the live id the customer now belongs to
+    survivor_id: str | None = None
+    merged_from: tuple[str, ...] = ()
+
+
+#: The changes of a live customer's record (built with its profile); the others carry no personal data.
+LIVE_CHANGES = frozenset({"CREATED", "MERGED", "SPLIT", "UPDATED"})
+
+
+def record_of(planned: Planned, profile: _Profile | None) -> dict[str, Any]:
+    """The record `Changelog.build` gives for ``planned``, with ``profile`` (the customer's, at that offset).
+
+    ``profile`` is read only for a live change (`LIVE_CHANGES`), which needs one.
+    """
+    if planned.change in LIVE_CHANGES:
+        if profile is None:
+            raise ValueError(f"a {planned.change} record needs the customer's profile")
+        return _live_record(
+            planned.customer_id, planned.change, list(planned.merged_from), profile, planned.window, planned.version
+        )
+    return _gone_record(planned.customer_id, planned.change, planned.survivor_id, planned.window, planned.version)
+
+
+def _gone_record(cid: str, change: str, survivor: str | None, w: Window, version: int) -> dict[str, Any]:
+    """An ``ERASED`` (no survivor) or ``ABSORBED`` record, in `_FIELDS` order with its change id."""
+    rec: dict[str, Any] = {"customer_id": cid, "window_start": w.start, "window_end": w.end, **_EMPTY}
+    rec["change"] = change
+    rec["survivor_id"] = survivor
+    rec["version"] = version
+    rec["change_id"] = ""
+    ordered = {k: rec[k] for k in _FIELDS}
+    ordered["change_id"] = change_id(ordered)
+    return ordered
+
+
+def _live_record(
+    cid: str, change: str, merged_from: list[str], profile: _Profile, w: Window, version: int
+) -> dict[str, Any]:
+    """The record of a live customer, in `_FIELDS` order: its profile's fields, else `_EMPTY`'s.
+
+    Built in one pass (this runs once per customer of every window); a `Profile` is read
+    directly, anything else through its ``to_record()``.
+    """
+    rec: dict[str, Any]
+    if type(profile) is Profile:
+        p: Profile = profile
+        rec = {
+            "customer_id": cid,
+            "change": change,
+            "survivor_id": None,
+            "merged_from": merged_from,
+            "phones": list(p.phones),
+            "emails": list(p.emails),
+            "source_ids": [{"touchpoint": t, "source_id": s} for t, s in p.source_ids],
+            "name": p.name,
+            "first_seen": p.first_seen,
+            "last_seen": p.last_seen,
+            "event_count": p.event_count,
+            "touchpoints": list(p.touchpoints),
+            "confidence": p.confidence,
+            "confidence_reasons": list(p.confidence_reasons),
+        }
+    else:
+        rec = {"customer_id": cid, "change": change, "survivor_id": None, "merged_from": merged_from}
+        get = profile.to_record().get
+        for k in _PROFILE_FIELDS:
+            rec[k] = get(k, _EMPTY[k])
+    rec["version"] = version
+    rec["change_id"] = ""
+    rec["window_start"] = w.start
+    rec["window_end"] = w.end
+    text = None
+    if type(profile) is Profile:
+        try:
+            text = _profile_text(profile, cid, change, merged_from, version, w)
+        except _Unusual:
+            pass
+    if text is None:
+        text = canonical_text(rec)
+    rec["change_id"] = hashlib.sha256(text.encode()).hexdigest()[:32]
+    return rec
+
+
 class Changelog:
     """Published versions per customer id; builds batch records. One owner."""
 
@@ -268,13 +365,7 @@ class Changelog:
         """
         w = chunk.window
         versions = self._versions
-        absorbed_into: dict[str, list[str]] = {}
-        if not quiet and (window_absorbed or chunk.absorbed):
-            for gone in sorted(set(window_absorbed) | set(chunk.absorbed)):
-                survivor = view.current_id(gone)
-                if survivor is not None and versions.get(gone, 0) > 0:
-                    absorbed_into.setdefault(survivor, []).append(gone)
-
+        absorbed_into = {} if quiet else self._absorbed_into(chunk, window_absorbed, view)
         records: list[dict[str, Any]] = []
         ids = chunk.touched | chunk.created
         if chunk.absorbed or chunk.erased or chunk.split:
@@ -304,6 +395,51 @@ class Changelog:
                 records.append(rec)
         return records
 
+    def _absorbed_into(
+        self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView
+    ) -> dict[str, list[str]]:
+        """Survivor -> the absorbed ids of the window the CRM saw that now belong to it (``merged_from``)."""
+        versions = self._versions
+        absorbed_into: dict[str, list[str]] = {}
+        if window_absorbed or chunk.absorbed:
+            for gone in sorted(set(window_absorbed) | set(chunk.absorbed)):
+                survivor = view.current_id(gone)
+                if survivor is not None and versions.get(gone, 0) > 0:
+                    absorbed_into.setdefault(survivor, []).append(gone)
+        return absorbed_into
+
+    def plan(self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView) -> list[Planned]:
+        """`build` without profiles: the same records, each decided but not filled (`record_of` fills it).
+
+        Bumps the same versions as `build`: ``[record_of(p, view.profile(p.customer_id)) for p in
+        plan(...)]`` equals ``build(...)`` (a live id has a profile: `CustomerView`). What the
+        ordered stage hands the per-customer stage (`resolver.effects`).
+        """
+        w = chunk.window
+        versions = self._versions
+        absorbed_into = self._absorbed_into(chunk, window_absorbed, view)
+        out: list[Planned] = []
+        ids = chunk.touched | chunk.created
+        if chunk.absorbed or chunk.erased or chunk.split:
+            ids = ids | set(chunk.absorbed) | chunk.erased | chunk.split
+        for cid in sorted(ids):
+            current = view.current_id(cid)
+            if current == cid:
+                merged_from = absorbed_into.get(cid, [])
+                if versions.get(cid, 0) == 0:
+                    change = "CREATED"
+                elif merged_from:
+                    change = "MERGED"
+                elif cid in chunk.split:
+                    change = "SPLIT"
+                else:
+                    change = "UPDATED"
+                out.append(Planned(cid, change, self._next(cid), w, None, tuple(merged_from)))
+            elif versions.get(cid, 0) > 0:
+                change = "ERASED" if current is None else "ABSORBED"
+                out.append(Planned(cid, change, self._next(cid), w, current))
+        return out
+
     def _gone(self, cid: str, current: str | None, quiet: bool, w: Window) -> dict[str, Any] | None:
         """The record of an id that is no longer live: ``ERASED`` (``current`` None) or ``ABSORBED``; None: no record.
 
@@ -312,66 +448,18 @@ class Changelog:
         if self._versions.get(cid, 0) == 0:
             # Erased or absorbed before the CRM saw it, or unknown: nothing to say.
             return None
-        base: dict[str, Any] = {"customer_id": cid, "window_start": w.start, "window_end": w.end}
         if current is None:
             # Erased, or seen by the CRM and its chain ends in an erasure (absorbed into a customer
             # erased in this same window): its last record must not be one with personal data.
-            rec = {**base, **_EMPTY, "change": "ERASED"}
-        elif quiet:
+            return _gone_record(cid, "ERASED", None, w, self._next(cid))
+        if quiet:
             self._next(cid)
             return None
-        else:
-            rec = {**base, **_EMPTY, "change": "ABSORBED", "survivor_id": current}
-        rec["version"] = self._next(cid)
-        rec["change_id"] = ""
-        ordered = {k: rec[k] for k in _FIELDS}
-        ordered["change_id"] = change_id(ordered)
-        return ordered
+        return _gone_record(cid, "ABSORBED", current, w, self._next(cid))
 
     def _live(self, cid: str, change: str, merged_from: list[str], profile: _Profile, w: Window) -> dict[str, Any]:
-        """The record of a live customer, in `_FIELDS` order: its profile's fields, else `_EMPTY`'s.
-
-        Built in one pass (this runs once per customer of every window); a `Profile` is read
-        directly, anything else through its ``to_record()``.
-        """
-        rec: dict[str, Any]
-        if type(profile) is Profile:
-            p: Profile = profile
-            rec = {
-                "customer_id": cid,
-                "change": change,
-                "survivor_id": None,
-                "merged_from": merged_from,
-                "phones": list(p.phones),
-                "emails": list(p.emails),
-                "source_ids": [{"touchpoint": t, "source_id": s} for t, s in p.source_ids],
-                "name": p.name,
-                "first_seen": p.first_seen,
-                "last_seen": p.last_seen,
-                "event_count": p.event_count,
-                "touchpoints": list(p.touchpoints),
-                "confidence": p.confidence,
-                "confidence_reasons": list(p.confidence_reasons),
-            }
-        else:
-            rec = {"customer_id": cid, "change": change, "survivor_id": None, "merged_from": merged_from}
-            get = profile.to_record().get
-            for k in _PROFILE_FIELDS:
-                rec[k] = get(k, _EMPTY[k])
-        rec["version"] = version = self._next(cid)
-        rec["change_id"] = ""
-        rec["window_start"] = w.start
-        rec["window_end"] = w.end
-        text = None
-        if type(profile) is Profile:
-            try:
-                text = _profile_text(profile, cid, change, merged_from, version, w)
-            except _Unusual:
-                pass
-        if text is None:
-            text = canonical_text(rec)
-        rec["change_id"] = hashlib.sha256(text.encode()).hexdigest()[:32]
-        return rec
+        """The record of a live customer (`_live_record`), with its next version."""
+        return _live_record(cid, change, merged_from, profile, w, self._next(cid))
 
     # -- persistence --------------------------------------------------------------------------
 

@@ -310,6 +310,9 @@ class Graph:
         #: memoised customer summaries and their profiles (`resolver.summary`), kept up to date
         #: by a repeat or evidence joining a customer, dropped for whatever else a step touches
         self.profiles: dict[str, Summary] = {}
+        #: when a set: every customer `forget_profiles` names is added to it, memoised or not
+        #: (the ordered stage's effects: `resolver.effects`); None: nobody asks
+        self.shown: set[str] | None = None
         self._names: dict[str, str] = {}
         self._classes: dict[str, str | None] = {}
         self._name_values: dict[str, str] = {}
@@ -467,7 +470,8 @@ class Graph:
         those, are dropped. Call before the change moves anything (the union-find is read).
         """
         memo = self.profiles
-        if not memo:
+        shown = self.shown
+        if not memo and shown is None:
             return
         uf, by_root, evidence, nodes = self.uf, self.by_root, self.evidence, self.nodes
         for key in keys:
@@ -475,6 +479,8 @@ class Graph:
                 cid = by_root.get(uf.find(key))
                 if cid is not None:
                     memo.pop(cid, None)
+                    if shown is not None:
+                        shown.add(cid)
             node = nodes.get(key)
             if node is None:
                 continue
@@ -484,6 +490,8 @@ class Graph:
                     cid = by_root.get(uf.find(ev.anchor))
                     if cid is not None:
                         memo.pop(cid, None)
+                        if shown is not None:
+                            shown.add(cid)
 
     def customer_evidence(self, cust: Customer) -> list[Evidence]:
         """The evidence anchored in a customer, in canonical order (earliest first)."""

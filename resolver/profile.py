@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from resolver.confidence import Features, score
 from resolver.display_name import display_name, preferred_name
@@ -108,19 +108,32 @@ def profile_of(
     return out
 
 
+class Counted(Protocol):
+    """What a `Tally` reads of a piece of evidence (an `Evidence`, or its facts in an effect)."""
+
+    @property
+    def count(self) -> int: ...
+    @property
+    def at(self) -> int: ...
+    @property
+    def last(self) -> int: ...
+    @property
+    def name(self) -> str | None: ...
+
+
 class Tally:
     """A customer's counters: interactions, first and last seen, interactions and latest time per name."""
 
     __slots__ = ("count", "first", "last", "names")
 
-    def __init__(self, evidence: Iterable[Evidence]) -> None:
+    def __init__(self, evidence: Iterable[Counted]) -> None:
         self.count = 0
         self.first: int | None = None
         self.last: int | None = None
         self.names: dict[str, list[int]] = {}
         self.extend(evidence)
 
-    def extend(self, evidence: Iterable[Evidence]) -> None:
+    def extend(self, evidence: Iterable[Counted]) -> None:
         """Count evidence not counted yet (all its interactions)."""
         for ev in evidence:
             self.count += ev.count

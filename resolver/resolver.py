@@ -27,6 +27,7 @@ from typing import Any, Literal
 from resolver import actions, explain, records, review
 from resolver import snapshot as snapshots
 from resolver.config import ResolverConfig
+from resolver.effects import CustomerInput, Effect, EffectLog, input_of
 from resolver.evidence_table import interactions
 from resolver.explain import Explanation, Lookup
 from resolver.graph import Graph
@@ -54,6 +55,9 @@ class Resolver:
     def __init__(self, config: ResolverConfig | None = None, *, track_changes: bool = True) -> None:
         self.config = config if config is not None else ResolverConfig()
         self._g = Graph(self.config, track_changes=track_changes)
+        #: while effects are watched (`flush_effects`): the evidence id of the last `apply` when it
+        #: was taken in place (a repeat, or evidence re-seeing one customer's identifiers), else None
+        self.in_place: str | None = None
 
     @property
     def merges(self) -> int:
@@ -66,14 +70,21 @@ class Resolver:
         eid = event.event_id
         seen = self._g.recent.get(eid)
         if seen is not None:
+            self.in_place = None
             ev = self._g.evidence.get(seen[1])
             return Outcome(eid, duplicate=True, customer_id=None if ev is None else self._g.customer_of(ev))
         step = add(
             self._g, eid, event.touchpoint, event.occurred_at, event.source_id, event.phone, event.email, event.name
         )
+        if self._g.shown is not None:
+            self.in_place = None if step is None or not step.in_place else self._in_place(eid)
         if step is None:
             return Outcome(eid, suppressed=True)
         return self._outcome(eid, step)
+
+    def _in_place(self, eid: str) -> str | None:
+        seen = self._g.recent.get(eid)
+        return None if seen is None else seen[1]
 
     def ingest(
         self,
@@ -242,6 +253,21 @@ class Resolver:
                 g.profiles.clear()
             summary = g.profiles[customer_id] = Summary.build(g, cust)
         return summary.profile(customer_id, cust)
+
+    def profile_input(self, customer_id: str) -> CustomerInput | None:
+        """What a live customer's profile is made of (`resolver.effects`), None for any other id."""
+        return input_of(self._g, customer_id)
+
+    def flush_effects(self, log: EffectLog) -> list[Effect]:
+        """The effects of what ``log`` noted (`EffectLog.flush`); the first call starts watching status changes.
+
+        Call it once before the steps it is to describe (and again after a snapshot load): a
+        status change shows on customers no outcome names, and only a watching graph names them.
+        """
+        g = self._g
+        if g.shown is None:
+            EffectLog.watch(g)
+        return log.flush(g)
 
     def lookup(self, raw: str, kind: str) -> Lookup:
         """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""

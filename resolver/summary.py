@@ -44,7 +44,7 @@ from resolver.profile import (
     weak_bridges,
 )
 
-__all__ = ["Summary", "joined", "see_again"]
+__all__ = ["FeatureKey", "Summary", "grouped_names", "joined", "scored", "see_again"]
 
 #: The features key (`Features` in field order) and the name-key weights memoised at most.
 _MEMO = 1 << 16
@@ -294,3 +294,9 @@ FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool
 def _score(key: FeatureKey) -> tuple[float, tuple[str, ...]]:
     """`resolver.confidence.score` of `Features(*key)`, memoised: a pure function of few distinct values."""
     return score(Features(*key))
+
+
+#: (name groups, evidence outside the largest group) of name-key weights, memoised (`resolver.effects`).
+grouped_names = _names
+#: `resolver.confidence.score` of `Features(*key)`, memoised (`resolver.effects`).
+scored = _score

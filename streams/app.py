@@ -252,6 +252,7 @@ def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
         settings.snapshot_seconds,
         interactions_topic=settings.topic_interactions,
         reseal_after_s=settings.resolved_compaction_lag_hours * 3600 + 1.0,
+        customer_partitions=settings.customer_stage,
     )
 
 

@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolver.batching import Batcher
-from resolver.changelog import Changelog
+from resolver.changelog import Changelog, Planned
 from resolver.config import ResolverConfig
+from resolver.customer_stage import CustomerStage
+from resolver.effects import Effect, EffectLog, Replaced, Seen, Tick, by_partition
 from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
@@ -80,6 +82,11 @@ class Step:
     #: the last links offset whose changes this step may hold (None: `offset`). A run of events cut
     #: into steps gives its first steps the offset before the run, but they hold changes of it
     holds_through: int | None = None
+    #: the per-customer stage's effects of this step, in log order (only with ``customer_stage``; the
+    #: steps of ticks and actions: events are noted and their customers' inputs sent at the next one):
+    #: the closed windows' records are here as `Planned` effects, not in `records` and `outputs`
+    #: (unless the stage runs in process, ``customer_partitions``: then in both)
+    effects: list[Effect] = field(default_factory=list)
 
     def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
         """Record what a resolver outcome changed, for the read models."""
@@ -105,6 +112,8 @@ class Pipeline:
         *,
         resolved_topic: str = "irl.customers.resolved",
         interactions_topic: str | None = None,
+        customer_stage: bool = False,
+        customer_partitions: int = 0,
     ) -> None:
         by_owner: dict[str, list[tuple[str, str]]] = {"r": [], "b": [], "c": []}
         for key, value in records:
@@ -122,6 +131,19 @@ class Pipeline:
         )
         self.batcher = Batcher.restore(window_ms, grace_ms, by_owner["b"], track_changes=False)
         self.changelog = Changelog.restore(by_owner["c"], track_changes=False)
+        #: with ``customer_stage``: steps carry effects for the per-customer stage (`resolver.effects`)
+        #: instead of changelog records; the profiles are built there
+        self.effect_log: EffectLog | None = None
+        #: ``customer_partitions``: the per-customer stage in this process, that many partitions, builds
+        #: the records from the effects (`IRL_CUSTOMER_STAGE`); the steps carry both
+        self.stages = [CustomerStage() for _ in range(customer_partitions)]
+        if customer_stage or customer_partitions:
+            self._start_effects()
+
+    def _start_effects(self) -> None:
+        """Hand profiles to the per-customer stage from here on (the graph starts naming whom a status shows on)."""
+        self.effect_log = EffectLog()
+        self.resolver.flush_effects(self.effect_log)
 
     def snapshot(self) -> bytes:
         """The whole pipeline as bytes: the core's snapshot, the pending windows and the versions."""
@@ -141,6 +163,8 @@ class Pipeline:
         *,
         resolved_topic: str = "irl.customers.resolved",
         interactions_topic: str | None = None,
+        customer_stage: bool = False,
+        customer_partitions: int = 0,
     ) -> Pipeline:
         """The pipeline `snapshot()` wrote (with the same configuration). Raises SnapshotFormatError."""
         if len(data) < _HEAD.size + 4 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
@@ -154,10 +178,19 @@ class Pipeline:
         batcher = json.loads(data[at : at + n_batcher])
         at += n_batcher
         versions = json.loads(data[at : at + n_versions])
-        self = cls(config, window_ms, grace_ms, resolved_topic=resolved_topic, interactions_topic=interactions_topic)
+        self = cls(
+            config,
+            window_ms,
+            grace_ms,
+            resolved_topic=resolved_topic,
+            interactions_topic=interactions_topic,
+            customer_partitions=customer_partitions,
+        )
         self.resolver = Resolver.from_snapshot(config, core, track_changes=False)
         self.batcher = Batcher.restore(window_ms, grace_ms, [tuple(r) for r in batcher], track_changes=False)
         self.changelog = Changelog.restore([tuple(r) for r in versions], track_changes=False)
+        if customer_stage or customer_partitions:
+            self._start_effects()  # a new graph: watched again
         return self
 
     def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:
@@ -167,6 +200,7 @@ class Pipeline:
         """
         step = Step(offset)
         topic = None if quiet else self.interactions_topic
+        log = self.effect_log
         for event in events:
             outcome = self.resolver.apply(event)
             step.events += 1
@@ -183,6 +217,8 @@ class Pipeline:
                 absorbed=outcome.absorbed,
             )
             step.note(outcome)
+            if log is not None:  # sent at the next tick or action: once per customer, however many steps
+                log.note(outcome, in_place=self.resolver.in_place)
         return [step]
 
     def on_action(self, offset: int, action: dict[str, Any], *, quiet: bool = False) -> Iterator[Step]:
@@ -211,11 +247,11 @@ class Pipeline:
             if not merged.accepted:
                 step = Step(offset)
                 step.notes.append(f"action {action.get('action_id')}: merge refused: {merged.reason}")
-                return iter([step])
+                return self._filled([self._flushed(step)], quiet)
         elif kind == "dismiss" and cid:
             step = Step(offset)
             step.notes.extend(self.resolver.dismiss(cid, ident or None).notes)
-            return iter([step])
+            return self._filled([self._flushed(step)], quiet)
         elif kind == "erase" and current:
             before = self.resolver.profile(current)
             forget = [] if before is None else identifiers_of(before.to_record())
@@ -224,7 +260,7 @@ class Pipeline:
         else:
             step = Step(offset)
             step.notes.append(f"action {action.get('action_id')}: nothing to do ({kind})")
-            return iter([step])
+            return self._filled([self._flushed(step)], quiet)
         at = action.get("at")
         clock = self.batcher.clock
         when = clock if clock is not None else (at if isinstance(at, int) else 0)
@@ -239,9 +275,18 @@ class Pipeline:
         step = Step(offset)
         step.note(outcome, erased)
         step.notes.extend(outcome.notes)
+        if self.effect_log is not None:
+            self.effect_log.note(outcome, erased)
+            step.effects = self.resolver.flush_effects(self.effect_log)
         if kind == "erase":
             step.forget.extend(forget)
-        return itertools.chain([step], self.close_due(offset, quiet=quiet))
+        return self._filled(itertools.chain([step], self.close_due(offset, quiet=quiet)), quiet)
+
+    def _flushed(self, step: Step) -> Step:
+        """``step`` with the effects noted so far (``customer_stage``): every action sends them, as every tick does."""
+        if self.effect_log is not None:
+            step.effects = self.resolver.flush_effects(self.effect_log)
+        return step
 
     def on_tick(self, offset: int, now_ms: int, *, quiet: bool = False) -> Iterator[Step]:
         """Record a wall-clock tick and publish every window it closes: steps of at most `CHUNK` customers.
@@ -251,7 +296,10 @@ class Pipeline:
         `close_due`.
         """
         self.batcher.tick(now_ms)
-        return itertools.chain([Step(offset)], self.close_due(offset, quiet=quiet))
+        step = Step(offset)
+        if self.effect_log is not None:
+            step.effects = [*self.resolver.flush_effects(self.effect_log), Tick(now_ms)]
+        return self._filled(itertools.chain([step], self.close_due(offset, quiet=quiet)), quiet)
 
     def close_due(self, offset: int, *, quiet: bool = False) -> Iterator[Step]:
         """Publish each closed window, oldest first, in steps of at most `CHUNK` customers.
@@ -266,6 +314,10 @@ class Pipeline:
         batcher = self.batcher
         for window in batcher.due():
             pending = batcher.pending(window.start)  # what `take` hands out, chunk by chunk
+            # Every id the window absorbed, taken before its first chunk: a survivor lists the ids
+            # it absorbed (`merged_from`) whichever chunk took them (an absorbed id touched earlier
+            # in the window is handed out among the live ids, possibly in an earlier chunk).
+            absorbed = {} if pending is None else dict(pending.absorbed)
             while True:
                 if size >= CHUNK:
                     yield step
@@ -274,15 +326,63 @@ class Pipeline:
                     batcher.close(window)
                     step.closed.append(window)
                     break
-                window_absorbed = {} if quiet else dict(pending.absorbed)
-                chunk = batcher.take(window, CHUNK - size)
-                records = self.changelog.build(chunk, window_absorbed, self.resolver, quiet=quiet)
-                step.records.extend(records)
-                topic = self.resolved_topic
-                step.outputs.extend((r["customer_id"].encode(), encode_resolved(r, topic)) for r in records)
-                size = CHUNK if quiet else len(step.records)
-        if step.records or step.closed:
+                size = self._publish(step, window, absorbed, CHUNK - size, quiet) + size
+        if step.records or step.closed or step.effects:
             yield step
+
+    def _publish(self, step: Step, window: Window, absorbed: dict[str, str], limit: int, quiet: bool) -> int:
+        """Take a chunk of at most ``limit`` customers of ``window`` into ``step``; returns how much the step grew.
+
+        The records, encoded, or (``customer_stage``) their `Planned` effects, chunked as a normal
+        apply chunks them whatever ``quiet`` says (the partitions decide what to send). ``quiet``
+        otherwise counts as a full chunk (a step per chunk taken).
+        """
+        window_absorbed = {} if quiet and self.effect_log is None else absorbed
+        chunk = self.batcher.take(window, limit)
+        if self.effect_log is not None:
+            planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
+            step.effects.extend(planned)
+            return len(planned)
+        records = self.changelog.build(chunk, window_absorbed, self.resolver, quiet=quiet)
+        step.records.extend(records)
+        topic = self.resolved_topic
+        step.outputs.extend((r["customer_id"].encode(), encode_resolved(r, topic)) for r in records)
+        return limit if quiet else len(records)
+
+    def _filled(self, steps: Iterable[Step], quiet: bool) -> Iterator[Step]:
+        """``steps``, each with the records the in-process per-customer stage built from its effects.
+
+        The records come in the order their `Planned` effects do (the order `build` gives), so
+        the outputs are the bytes a pipeline without the stage sends. ``quiet``: only ``ERASED``
+        records, as `Changelog.build` does. No in-process stage: ``steps`` as they are.
+        """
+        stages = self.stages
+        for step in steps:
+            if stages and step.effects:
+                built: dict[tuple[str, int], dict[str, Any]] = {}
+                for stage, part in zip(stages, by_partition(step.effects, len(stages)), strict=True):
+                    self._seed(stage, part)
+                    for record in stage.apply(part, quiet=quiet):
+                        built[record["customer_id"], record["version"]] = record
+                    stage.take_changes()  # the mirror reads the resolver here: nobody else asks
+                order = [e for e in step.effects if isinstance(e, Planned)]
+                step.records = [r for e in order if (r := built.get((e.customer_id, e.version))) is not None]
+                topic = self.resolved_topic
+                step.outputs = [(r["customer_id"].encode(), encode_resolved(r, topic)) for r in step.records]
+            yield step
+
+    def _seed(self, stage: CustomerStage, effects: list[Effect]) -> None:
+        """Give ``stage`` the inputs it lacks for ``effects`` (customers not sent since a snapshot load).
+
+        In process only: the resolver is at the offset of the effects, so its inputs are theirs.
+        """
+        for effect in effects:
+            if isinstance(effect, Seen | Planned):
+                cid = effect.customer_id
+                if stage.input(cid) is None:
+                    inp = self.resolver.profile_input(cid)
+                    if inp is not None:
+                        stage.apply([Replaced(cid, inp)])
 
     def mirror_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every live customer's profile record (for a full Redis rebuild), sorted by id."""

@@ -160,6 +160,7 @@ class Sequencer:
         clock: Callable[[], float] = time.monotonic,
         interactions_topic: str | None = None,
         reseal_after_s: float | None = None,
+        customer_partitions: int = 0,
     ) -> None:
         self.rt = rt
         self.config = config
@@ -167,7 +168,12 @@ class Sequencer:
         self.grace_ms = grace_ms
         self.resolved_topic = resolved_topic
         #: the topics the pipeline encodes its records for
-        self._topics: dict[str, Any] = {"resolved_topic": resolved_topic, "interactions_topic": interactions_topic}
+        #: (and, `IRL_CUSTOMER_STAGE`, the partitions of the per-customer stage that builds them in process)
+        self._topics: dict[str, Any] = {
+            "resolved_topic": resolved_topic,
+            "interactions_topic": interactions_topic,
+            "customer_partitions": customer_partitions,
+        }
         self.ports = ports
         self.snapshots = snapshots
         self.snapshot_interval_s = snapshot_interval_s

@@ -225,6 +225,9 @@ class Settings:
     triage_processes: int = 1
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
     snapshot_seconds: float = 5.0
+    #: partitions of the per-customer stage building the changelog's records from the ordered stage's
+    #: effects, in the worker's process (0: off, the ordered stage builds them; docs/architecture.md)
+    customer_stage: int = 0
     #: touchpoint records are deleted this long after the broker appended them (docs/privacy.md)
     touchpoint_retention_hours: float = 168.0
     #: resolved interactions are deleted this long after they were published
@@ -300,6 +303,7 @@ class Settings:
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
             triage_processes=_int(e, "IRL_TRIAGE_PROCESSES", d.triage_processes, 0, 64),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
+            customer_stage=_int(e, "IRL_CUSTOMER_STAGE", d.customer_stage, 0, 64),
             touchpoint_retention_hours=_float(
                 e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
             ),

@@ -60,6 +60,9 @@ def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str
         IRL_DIGEST_KEY=secrets.token_hex(32),
         PYTHONUNBUFFERED="1",
     )
+    # The whole suite against a worker setting: IRL_TEST_CUSTOMER_STAGE=3 runs the per-customer stage in process.
+    if os.environ.get("IRL_TEST_CUSTOMER_STAGE"):
+        env["IRL_CUSTOMER_STAGE"] = os.environ["IRL_TEST_CUSTOMER_STAGE"]
     env.update(extra)
     return env
 

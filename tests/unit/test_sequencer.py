@@ -216,10 +216,13 @@ class InlineSnapshot:
         self.done = None
 
 
-def sequencer(kafka: FakeKafka, interval_s: float = 0.0, queued: bool = True) -> Sequencer:
+def sequencer(
+    kafka: FakeKafka, interval_s: float = 0.0, queued: bool = True, customer_partitions: int = 0
+) -> Sequencer:
     """A stage on `kafka` (a new process: a death before is over).
 
-    `queued`: sends are not awaited one by one (as in the worker).
+    `queued`: sends are not awaited one by one (as in the worker). `customer_partitions`:
+    `IRL_CUSTOMER_STAGE`.
     """
     kafka.dead, kafka._last, kafka.process = False, None, kafka.process + 1
     rt = Runtime(Settings())
@@ -246,6 +249,7 @@ def sequencer(kafka: FakeKafka, interval_s: float = 0.0, queued: bool = True) ->
         InlineSnapshot(),
         interval_s,
         interactions_topic=TOPIC_I,
+        customer_partitions=customer_partitions,
     )
 
 

@@ -394,7 +394,7 @@ def test_the_snapshot_covers_every_field_of_the_state() -> None:
     }  # fmt: skip
     rebuilt = {"by_content", "by_root", "near_index", "must_of"}
     given_or_memo = {
-        "config", "parser", "signals", "near_on", "household_on", "track", "dirty", "regroup", "profiles",
+        "config", "parser", "signals", "near_on", "household_on", "track", "dirty", "regroup", "profiles", "shown",
         "near_memo", "_names", "_classes", "_name_values", "digests", "retired",
     }  # fmt: skip
     assert set(vars(Graph(CONFIG))) == stored | rebuilt | given_or_memo

@@ -1,0 +1,191 @@
+"""What the per-customer stage's effects cost: bytes per event, and the ordered stage's CPU with and without profiles.
+
+``python -m bench.effects [--customers N] [--seed S] [--runs R] [--batch B]``
+
+Generated data (`streams.synthetic.generate`, about 5 events per customer) in process,
+applied as the ordered stage applies a backlog: steps of ``--batch`` events, a tick after
+each (``--tick-every`` steps) at the latest event time (5-s windows, 1-s grace:
+`bench/core_profile.py`'s ``pipeline``; ``--window-ms``), and a last tick that closes every
+window. Timed per CPU second of this
+process (`time.process_time`), medians of ``--runs``, the modes alternating:
+
+* ``records``: today's ordered stage (`Pipeline`): resolver, batcher, profiles, changelog
+  records and their Avro;
+* ``effects``: `Pipeline(customer_stage=True)`: resolver, batcher, the profile inputs and
+  planned records, each effect encoded to the bytes it would be sent as;
+* ``quiet``: `Pipeline` applying quietly: resolver, batcher and versions, no profile and no
+  record (a floor: what deciding identities and windows costs);
+* ``stage``: the per-customer side of ``effects`` in one partition: decoding the effects,
+  `CustomerStage` (profiles, records) and the records' Avro; and the same split over
+  ``--partitions`` (3), each partition timed on its own (what each of as many cores would do).
+
+Prints the figures as JSON lines and a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from resolver.changelog import Planned
+from resolver.config import ResolverConfig
+from resolver.customer_stage import CustomerStage
+from resolver.effects import Replaced, Seen, Tick, decode_effect, encode_effect, partition_of
+from resolver.interaction import Interaction, from_json
+from streams.codec import encode_resolved
+from streams.linkbatch import encode_batches
+from streams.pipeline import Pipeline
+from streams.synthetic import generate
+
+TOPIC = "irl.customers.resolved"
+#: a tick after this many steps (``--tick-every``); windows of ``--window-ms``
+TICK_EVERY = 1
+WINDOW_MS = 5_000
+
+
+_KINDS: dict[type, str] = {Replaced: "replaced", Seen: "seen", Planned: "planned"}
+
+
+def _drive(p: Pipeline, events: list[Interaction], batch: int, quiet: bool, sink: Callable[[Any], None]) -> None:
+    last = 0
+    for i in range(0, len(events), batch):
+        chunk = events[i : i + batch]
+        for step in p.on_events(i, chunk, quiet=quiet):
+            sink(step)
+        last = max(last, max(e.occurred_at for e in chunk))
+        if (i // batch) % TICK_EVERY == TICK_EVERY - 1:
+            for step in p.on_tick(i, last, quiet=quiet):
+                sink(step)
+    for step in p.on_tick(len(events), last + 10_000_000, quiet=quiet):
+        sink(step)
+
+
+def run_records(events: list[Interaction], batch: int) -> dict[str, Any]:
+    out = {"records": 0}
+
+    def sink(step: Any) -> None:
+        out["records"] += len(step.outputs)
+
+    _drive(Pipeline(ResolverConfig(), WINDOW_MS, 1_000), events, batch, False, sink)
+    return out
+
+
+def run_quiet(events: list[Interaction], batch: int) -> dict[str, Any]:
+    _drive(Pipeline(ResolverConfig(), WINDOW_MS, 1_000), events, batch, True, lambda step: None)
+    return {}
+
+
+def run_effects(events: list[Interaction], batch: int) -> dict[str, Any]:
+    """The ordered side; keeps the encoded effects (for ``stage``) and counts their bytes by kind."""
+    sizes = {"replaced": 0, "seen": 0, "planned": 0, "other": 0}
+    counts = {"replaced": 0, "seen": 0, "planned": 0, "other": 0}
+    encoded: list[bytes] = []
+
+    def sink(step: Any) -> None:
+        for effect in step.effects:
+            data = encode_effect(effect)
+            encoded.append(data)
+            kind = _KINDS.get(type(effect), "other")
+            sizes[kind] += len(data)
+            counts[kind] += 1
+
+    _drive(Pipeline(ResolverConfig(), WINDOW_MS, 1_000, customer_stage=True), events, batch, False, sink)
+    return {"bytes": sizes, "counts": counts, "_encoded": encoded}
+
+
+def run_stage(encoded: list[bytes]) -> dict[str, Any]:
+    stage = CustomerStage()
+    records = 0
+    for data in encoded:
+        for record in stage.apply([decode_effect(data)]):
+            encode_resolved(record, TOPIC)
+            records += 1
+    return {"records": records}
+
+
+def split(encoded: list[bytes], partitions: int) -> list[list[bytes]]:
+    """The encoded effects by partition (`by_partition`: a tick to every one), in order."""
+    out: list[list[bytes]] = [[] for _ in range(partitions)]
+    for data in encoded:
+        effect = decode_effect(data)
+        if isinstance(effect, Tick):
+            for part in out:
+                part.append(data)
+        else:
+            out[partition_of(effect.customer_id, partitions)].append(data)
+    return out
+
+
+def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[float, dict[str, Any]]:
+    t0 = time.process_time()
+    result = fn()
+    return time.process_time() - t0, result
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--tick-every", type=int, default=1, help="steps between ticks")
+    ap.add_argument("--window-ms", type=int, default=5_000)
+    ap.add_argument("--partitions", type=int, default=3, help="the per-customer stage split this many ways")
+    args = ap.parse_args(argv)
+    global TICK_EVERY, WINDOW_MS
+    TICK_EVERY, WINDOW_MS = args.tick_every, args.window_ms
+    events = [from_json(obj) for obj in generate(customers=args.customers, seed=args.seed)[0]]
+    n = len(events)
+    links_bytes = sum(len(v) for v in encode_batches(events, max_bytes=512 * 1024))
+    cpu: dict[str, list[float]] = {"records": [], "effects": [], "quiet": [], "stage": []}
+    parts: list[list[float]] = [[] for _ in range(args.partitions)]
+    info: dict[str, Any] = {}
+    for _ in range(args.runs):
+        t, info["records"] = _timed(lambda: run_records(events, args.batch))
+        cpu["records"].append(t)
+        t, info["quiet"] = _timed(lambda: run_quiet(events, args.batch))
+        cpu["quiet"].append(t)
+        t, eff = _timed(lambda: run_effects(events, args.batch))
+        cpu["effects"].append(t)
+        encoded = eff.pop("_encoded")
+        info["effects"] = eff
+        t, info["stage"] = _timed(functools.partial(run_stage, encoded))
+        cpu["stage"].append(t)
+        for i, part in enumerate(split(encoded, args.partitions)):
+            t, _ = _timed(functools.partial(run_stage, part))
+            parts[i].append(t)
+    us = {mode: statistics.median(ts) / n * 1e6 for mode, ts in cpu.items()}
+    sizes = info["effects"]["bytes"]
+    figures = {
+        "customers": args.customers,
+        "events": n,
+        "batch": args.batch,
+        "tick_every": args.tick_every,
+        "window_ms": args.window_ms,
+        "runs": args.runs,
+        "cpu_us_per_event": {k: round(v, 2) for k, v in us.items()},
+        "stage_us_per_event_by_partition": [round(statistics.median(ts) / n * 1e6, 2) for ts in parts],
+        "records": info["records"]["records"],
+        "stage_records": info["stage"]["records"],
+        "effects_bytes_per_event": round(sum(sizes.values()) / n, 1),
+        "effects_bytes_per_event_by_kind": {k: round(v / n, 1) for k, v in sizes.items()},
+        "effects_per_event": {k: round(v / n, 3) for k, v in info["effects"]["counts"].items()},
+        "links_bytes_per_event": round(links_bytes / n, 1),
+    }
+    print(json.dumps(figures))
+    print(
+        f"{n} events: ordered stage {us['records']:.1f} us/event today (profiles, records, Avro), "
+        f"{us['effects']:.1f} with effects instead, {us['quiet']:.1f} quiet (identity and windows only); "
+        f"per-customer stage {us['stage']:.1f} us/event in one partition, at most "
+        f"{max(figures['stage_us_per_event_by_partition']):.1f} in each of {args.partitions}. Effects "
+        f"{figures['effects_bytes_per_event']} B/event (links log {figures['links_bytes_per_event']} B/event)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,643 @@
+"""Per-customer effects: what one step of the ordered stage did, as records a partition can apply alone.
+
+The ordered stage decides who is who; the per-customer stage (`resolver.customer_stage`)
+builds profiles, confidence and the changelog's records, partitioned by customer id
+(`partition_of`). What the ordered stage hands over, in log order:
+
+* `Replaced` (cid, `CustomerInput`): the whole profile input of a live customer whose
+  profile may have moved in the step (touched, created, a survivor, or shown a status
+  change of a key its evidence carries: `Graph.forget_profiles` names those). The input is
+  what `resolver.profile` reads beyond the customer's own evidence, resolved: each piece of
+  evidence with its effective keys and whether a key it carries is not OK, the customer's
+  phones and emails, how many near links and whether a phone is shared. So a partition
+  builds the profile with no graph (`profile_from_input`), equal to `Resolver.profile`.
+* `Seen` (cid, `Facts`): one piece of a customer's evidence as it is now, instead of the
+  whole input, when every change to the customer since the last flush was one the resolver
+  took in place (a repeat, or evidence re-seeing its identifiers: the summary's own in-place
+  paths, `resolver.summary`); a partition puts it in place of the piece with its evidence id.
+* `Removed` (cid, survivor): the id was absorbed; `Erased` (cid): erased. The partition drops
+  the customer's input.
+* `Planned` (`resolver.changelog`): a record of a closed window, decided by the ordered stage
+  (kind, version, survivor, merged_from) and filled by the partition with the profile
+  (`resolver.changelog.record_of`).
+* `Tick` (now): sent to every partition.
+
+Why the ordered stage still decides the records (and keeps `Batcher` and the versions): a
+survivor's ``merged_from`` lists the absorbed ids the CRM saw (their versions, other
+partitions' state), and an absorbed id's record names where its chain ends at the close
+(a later merge or erasure of its survivor, elsewhere). Both are facts of the whole log that
+no partition has; deciding them costs set operations and a counter per record (no
+profile, no hash, no Avro). Whole inputs, or whole pieces of evidence (`Seen`), never
+increments: each effect says what a value is now, so applying one again changes nothing, and
+a partition's input equals `input_of` at every flush (tests/unit/test_customer_stage.py);
+`bench.effects` measures what they cost.
+
+Effects are sent when the ordered stage flushes (`EffectLog.flush`: at every tick and action,
+before the windows they close), so a window's records are filled with the profiles as of the
+offset the window closed at, as `streams.pipeline.Pipeline` builds them in one process.
+
+Pure: standard library only. Keys and names travel as they are (the effects hold personal
+data, as the links log does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from resolver.changelog import Planned
+from resolver.evidence import Evidence
+from resolver.graph import OK, PERSON, Graph, holder_of
+from resolver.nearlinks import near_links
+from resolver.outcome import Outcome
+from resolver.profile import Profile, Tally, email_letters, name_tokens, profile_of, recurring_accounts, weak_bridges
+from resolver.summary import grouped_names, scored
+from resolver.window import Window
+
+__all__ = [
+    "CustomerInput",
+    "Effect",
+    "EffectLog",
+    "Erased",
+    "Facts",
+    "Removed",
+    "Replaced",
+    "Seen",
+    "Tick",
+    "by_partition",
+    "decode_effect",
+    "encode_effect",
+    "input_of",
+    "murmur2",
+    "partition_of",
+    "profile_from_input",
+]
+
+
+class Facts:
+    """One piece of a customer's evidence as its profile reads it (attribute names as `Evidence`'s).
+
+    A plain slots class (one is built per piece of evidence of every customer sent), equal by value.
+    """
+
+    __slots__ = (
+        "at", "cls", "count", "eff", "last", "name", "phone", "quarantined", "refused", "src", "tkeys", "tp", "vid"
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        vid: str,
+        tp: str,
+        src: str,
+        name: str | None,
+        cls: str | None,
+        at: int,
+        last: int,
+        count: int,
+        eff: tuple[str, ...],
+        tkeys: tuple[str, ...],
+        phone: bool,
+        quarantined: bool,
+        refused: bool,
+    ) -> None:
+        #: its evidence id (`Evidence.vid`): what a `Seen` effect replaces it by
+        self.vid = vid
+        self.tp = tp
+        self.src = src
+        self.name = name
+        #: its name key (`Graph.class_of`)
+        self.cls = cls
+        self.at = at
+        self.last = last
+        self.count = count
+        #: the keys it links now (`Graph.effective`)
+        self.eff = eff
+        #: the touchpoint id keys it carries
+        self.tkeys = tkeys
+        #: it carries a phone key
+        self.phone = phone
+        #: a key it carries is not OK (quarantined, blocked, cut)
+        self.quarantined = quarantined
+        #: a link of it was refused (``Evidence.note``)
+        self.refused = refused
+
+    def values(self) -> tuple[Any, ...]:
+        """Every field, in the constructor's order."""
+        return (
+            self.vid,
+            self.tp,
+            self.src,
+            self.name,
+            self.cls,
+            self.at,
+            self.last,
+            self.count,
+            self.eff,
+            self.tkeys,
+            self.phone,
+            self.quarantined,
+            self.refused,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Facts) and self.values() == other.values()
+
+    def __hash__(self) -> int:
+        return hash(self.values())
+
+    def __repr__(self) -> str:
+        return f"Facts{self.values()!r}"
+
+
+class CustomerInput(NamedTuple):
+    """Everything a live customer's profile is made of (`profile_from_input`), read off the graph."""
+
+    customer_id: str
+    phones: tuple[str, ...]
+    emails: tuple[str, ...]
+    #: phone and email keys (a person's part of a shared phone counts on its own)
+    strong: int
+    shared: bool
+    near: int
+    #: the customer's keys, sorted, when ``strong >= 2`` (weak bridges need them); else None
+    keys: tuple[str, ...] | None
+    #: `Customer.phones`, `Customer.emails`
+    phone_count: int
+    email_count: int
+    #: sorted by (first seen, evidence id): a partition keeps the same order as pieces join (`with_facts`)
+    evidence: tuple[Facts, ...]
+
+    def with_facts(self, facts: Facts) -> CustomerInput:
+        """This input with ``facts`` in place of the piece of the same evidence id, or added (`Seen`)."""
+        rest = [f for f in self.evidence if f.vid != facts.vid]
+        rest.append(facts)
+        rest.sort(key=_facts_order)
+        return self._replace(evidence=tuple(rest))
+
+
+@dataclass(frozen=True, slots=True)
+class Replaced:
+    """A live customer's profile input as it is now (replaces what the partition held)."""
+
+    customer_id: str
+    input: CustomerInput
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One piece of a live customer's evidence as it is now (new, or seen again); the rest of its input as it was.
+
+    Sent instead of `Replaced` when every change to the customer since the last flush was one
+    the resolver's own summary takes in place (`resolver.summary`: a repeat, or new evidence
+    that only re-sees the customer's identifiers, no status moved).
+    """
+
+    customer_id: str
+    facts: Facts
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """``customer_id`` was absorbed into ``survivor_id`` (as of the step)."""
+
+    customer_id: str
+    survivor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """``customer_id`` was erased."""
+
+    customer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A tick of the log (epoch ms), sent to every partition after the effects before it."""
+
+    now: int
+
+
+Effect = Replaced | Seen | Removed | Erased | Planned | Tick
+
+
+# ---------------------------------------------------------------------------- inputs and profiles
+
+
+def input_of(g: Graph, customer_id: str) -> CustomerInput | None:
+    """The profile input of a live customer (None for any other id). The identifier side as `Summary`'s."""
+    cust = g.cust.get(customer_id)
+    if cust is None:
+        return None
+    nodes = g.nodes
+    members = g.uf.members(cust.root)
+    phones: set[str] = set()
+    emails: set[str] = set()
+    shared = any_near = False
+    strong = 0
+    for key in members:
+        kind = key[0]
+        node = nodes[key]
+        if node.near:
+            any_near = True
+        if kind == "p":
+            strong += 1
+            phones.add(holder_of(key) if PERSON in key else key)
+            if node.shared:
+                shared = True
+        elif kind == "e":
+            strong += 1
+            emails.add(holder_of(key) if PERSON in key else key)
+    facts = [facts_of(g, ev) for ev in g.customer_evidence(cust)]
+    facts.sort(key=_facts_order)
+    return CustomerInput(
+        customer_id,
+        tuple(sorted(k[2:] for k in phones)),
+        tuple(sorted(k[2:] for k in emails)),
+        strong,
+        shared,
+        len(near_links(g, members)) if g.near_on and any_near else 0,
+        tuple(sorted(members)) if strong >= 2 else None,
+        cust.phones,
+        cust.emails,
+        tuple(facts),
+    )
+
+
+def facts_of(g: Graph, ev: Evidence) -> Facts:
+    """A piece of evidence as a profile reads it, now."""
+    nodes = g.nodes
+    tkeys: list[str] = []
+    phone = quarantined = False
+    for k in ev.keys:
+        kind = k[0]
+        if kind == "t":
+            tkeys.append(k)
+        elif kind == "p":
+            phone = True
+        if nodes[k].status != OK:
+            quarantined = True
+    name = ev.name
+    return Facts(
+        ev.vid,
+        ev.tp,
+        ev.src,
+        name,
+        g.class_of(name),
+        ev.at,
+        ev.last,
+        ev.count,
+        tuple(g.effective(ev)),
+        tuple(tkeys),
+        phone,
+        quarantined,
+        bool(ev.note),
+    )
+
+
+def _facts_order(f: Facts) -> tuple[int, str]:
+    return f.at, f.vid
+
+
+def profile_from_input(inp: CustomerInput) -> Profile:
+    """The customer's profile from its input alone: equal to `Resolver.profile` at the input's offset.
+
+    The same features as `resolver.summary.Summary` (which reads them off the graph).
+    """
+    tally = Tally(inp.evidence)
+    classes: dict[str, int] = {}
+    seen_ids: dict[str, int] = {}
+    effs: list[list[str]] = []
+    sources: set[tuple[str, str]] = set()
+    tps: set[str] = set()
+    verified = kiosk_phone = other_phone = False
+    corroborating = near_q = refused = 0
+    for f in inp.evidence:
+        sources.add((f.tp, f.src))
+        tps.add(f.tp)
+        effs.append(list(f.eff))
+        if f.cls is not None:
+            classes[f.cls] = classes.get(f.cls, 0) + 1
+        for key in f.tkeys:
+            seen_ids[key] = seen_ids.get(key, 0) + 1
+        if f.quarantined:
+            near_q += 1
+        if f.phone and f.tp == "WHATSAPP" and f.name is not None:
+            verified = True
+        if len(f.eff) >= 2:
+            corroborating += 1
+        if f.refused:
+            refused += 1
+        if any(key[0] == "p" for key in f.eff):
+            if f.tp == "KIOSK":
+                kiosk_phone = True
+            else:
+                other_phone = True
+    groups, minority = grouped_names(classes)
+    bridges = 0 if inp.keys is None else weak_bridges(set(inp.keys), effs)
+    unnamed = 0
+    if inp.emails and classes:
+        tokens = name_tokens(classes)
+        for email in inp.emails:
+            if tokens and not any(t in email_letters("e:" + email) for t in tokens):
+                unnamed += 1
+    value, reasons = scored(
+        (
+            tally.count,
+            inp.phone_count,
+            inp.email_count,
+            groups,
+            minority,
+            verified,
+            corroborating,
+            bridges,
+            near_q,
+            refused,
+            inp.shared,
+            kiosk_phone and not other_phone,
+            inp.near,
+            recurring_accounts(seen_ids),
+            unnamed,
+        )
+    )
+    return profile_of(
+        inp.customer_id,
+        inp.phones,
+        inp.emails,
+        tuple(sorted(sources)),
+        tally.name(),
+        tally.first,
+        tally.last,
+        tally.count,
+        tuple(sorted(tps)),
+        value,
+        reasons,
+    )
+
+
+# ---------------------------------------------------------------------------- the ordered stage's side
+
+
+class EffectLog:
+    """Collects what steps of the ordered stage did to customers; `flush` turns it into effects.
+
+    Feed it every outcome (`note`); call `flush` with the graph at the end of a step, and
+    always before a window closes (a tick or an action), so that every partition holds each
+    of its customers' input as of the close. The customers a status change showed on come
+    from the graph (`Graph.shown`, which `watch` switches on).
+    """
+
+    def __init__(self) -> None:
+        #: customers to send whole (`Replaced`)
+        self._dirty: set[str] = set()
+        #: customer -> evidence ids changed in place (`Seen`), unless the customer is dirty by the flush
+        self._seen: dict[str, set[str]] = {}
+        self._removed: dict[str, str | None] = {}
+
+    @staticmethod
+    def watch(g: Graph) -> None:
+        """Make ``g`` name every customer a status change shows on (`Graph.forget_profiles`)."""
+        if g.shown is None:
+            g.shown = set()
+
+    def note(self, outcome: Outcome, erased: Iterable[str] = (), in_place: str | None = None) -> None:
+        """What an outcome touched, created, absorbed; ``erased``: the ids an erasure removed.
+
+        ``in_place``: the evidence id of an event the resolver took in place (`Resolver.in_place`):
+        its one customer is then sent that piece of evidence, not its whole input.
+        """
+        touched = outcome.touched
+        if in_place is not None and len(touched) == 1 and not outcome.created and not outcome.absorbed:
+            held = self._seen.get(touched[0])
+            if held is None:
+                self._seen[touched[0]] = {in_place}
+            else:
+                held.add(in_place)
+            return
+        dirty = self._dirty
+        dirty.update(touched)
+        dirty.update(outcome.created)
+        for gone, survivor in outcome.absorbed:
+            self._removed[gone] = survivor
+            dirty.add(survivor)
+        for gone in erased:
+            self._removed[gone] = None
+
+    def flush(self, g: Graph) -> list[Effect]:
+        """The effects of what was noted since the last flush: removals first, then live customers' inputs.
+
+        Sorted by customer id within each part (a customer's pieces by evidence id), so the same
+        log gives the same effects.
+        """
+        dirty = self._dirty
+        shown = g.shown
+        if shown:
+            dirty |= shown
+            shown.clear()
+        out: list[Effect] = []
+        for cid, survivor in sorted(self._removed.items()):
+            if cid in g.cust:
+                continue  # live again (a re-resolution handed the id back): its input follows
+            out.append(Erased(cid) if survivor is None else Removed(cid, survivor))
+        seen = self._seen
+        for cid in sorted(dirty.union(seen)):
+            if cid not in dirty:
+                pieces = self._pieces(g, cid, seen[cid])
+                if pieces is not None:
+                    out.extend(pieces)
+                    continue
+            inp = input_of(g, cid)
+            if inp is not None:
+                out.append(Replaced(cid, inp))
+        dirty.clear()
+        seen.clear()
+        self._removed.clear()
+        return out
+
+    @staticmethod
+    def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Effect] | None:
+        """`Seen` of each piece, or None when one no longer belongs to the live customer (send it whole)."""
+        out: list[Effect] = []
+        for vid in sorted(vids):
+            ev = g.evidence.get(vid)
+            if ev is None or g.customer_of(ev) != cid:
+                return None
+            out.append(Seen(cid, facts_of(g, ev)))
+        return out
+
+
+# ---------------------------------------------------------------------------- partitions
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`), as a signed 32-bit int."""
+    m, r = 0x5BD1E995, 24
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    extra = length % 4
+    tail = length - extra
+    if extra >= 3:
+        h ^= data[tail + 2] << 16
+    if extra >= 2:
+        h ^= data[tail + 1] << 8
+    if extra >= 1:
+        h ^= data[tail]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def partition_of(customer_id: str, partitions: int) -> int:
+    """The partition of a customer id: Kafka's default partitioner of the id as a UTF-8 key."""
+    return (murmur2(customer_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def by_partition(effects: Iterable[Effect], partitions: int) -> list[list[Effect]]:
+    """Effects split over ``partitions``, each in the order given; a `Tick` goes to every one."""
+    out: list[list[Effect]] = [[] for _ in range(partitions)]
+    for effect in effects:
+        if isinstance(effect, Tick):
+            for part in out:
+                part.append(effect)
+        else:
+            out[partition_of(effect.customer_id, partitions)].append(effect)
+    return out
+
+
+# ---------------------------------------------------------------------------- bytes
+
+_PHONE, _QUARANTINED, _REFUSED = 1, 2, 4
+#: one encoder for every effect (`json.dumps` with options builds one per call)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _input_json(inp: CustomerInput) -> dict[str, Any]:
+    """An input as JSON-able values: keys once each in a table, evidence referring to them by index."""
+    table: dict[str, int] = {}
+
+    def ref(keys: Sequence[str]) -> list[int]:
+        return [table.setdefault(k, len(table)) for k in keys]
+
+    members = None if inp.keys is None else ref(inp.keys)
+    evidence = [
+        [
+            f.vid,
+            f.tp,
+            f.src,
+            f.name,
+            f.cls,
+            f.at,
+            f.last - f.at,
+            f.count,
+            ref(f.eff),
+            ref(f.tkeys),
+            (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0),
+        ]
+        for f in inp.evidence
+    ]
+    return {
+        "p": list(inp.phones),
+        "e": list(inp.emails),
+        "s": inp.strong,
+        "h": int(inp.shared),
+        "n": inp.near,
+        "k": list(table),
+        "m": members,
+        "c": [inp.phone_count, inp.email_count],
+        "v": evidence,
+    }
+
+
+def _input_from(cid: str, d: dict[str, Any]) -> CustomerInput:
+    table: list[str] = d["k"]
+    evidence = tuple(
+        Facts(
+            vid,
+            tp,
+            src,
+            name,
+            cls,
+            at,
+            at + span,
+            count,
+            tuple(table[i] for i in eff),
+            tuple(table[i] for i in tkeys),
+            bool(flags & _PHONE),
+            bool(flags & _QUARANTINED),
+            bool(flags & _REFUSED),
+        )
+        for vid, tp, src, name, cls, at, span, count, eff, tkeys, flags in d["v"]
+    )
+    members = d["m"]
+    return CustomerInput(
+        cid,
+        tuple(d["p"]),
+        tuple(d["e"]),
+        d["s"],
+        bool(d["h"]),
+        d["n"],
+        None if members is None else tuple(table[i] for i in members),
+        d["c"][0],
+        d["c"][1],
+        evidence,
+    )
+
+
+def _flags(flags: int) -> tuple[bool, bool, bool]:
+    return bool(flags & _PHONE), bool(flags & _QUARANTINED), bool(flags & _REFUSED)
+
+
+def encode_effect(effect: Effect) -> bytes:
+    """An effect as compact JSON (``[kind, ...]``); `decode_effect` gives it back equal."""
+    body: list[Any]
+    if isinstance(effect, Replaced):
+        body = ["r", effect.customer_id, _input_json(effect.input)]
+    elif isinstance(effect, Planned):
+        w = effect.window
+        body = ["w", effect.customer_id, effect.change, effect.version, w.start, w.end, effect.survivor_id]
+        if effect.merged_from:
+            body.append(list(effect.merged_from))
+    elif isinstance(effect, Seen):
+        f = effect.facts
+        flags = (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0)
+        body = ["s", effect.customer_id, f.vid, f.tp, f.src, f.name, f.cls, f.at, f.last - f.at, f.count]
+        body += [list(f.eff), list(f.tkeys), flags]
+    elif isinstance(effect, Removed):
+        body = ["a", effect.customer_id, effect.survivor_id]
+    elif isinstance(effect, Erased):
+        body = ["e", effect.customer_id]
+    else:
+        body = ["t", effect.now]
+    return _ENCODE(body).encode()
+
+
+def decode_effect(data: bytes) -> Effect:
+    """The effect `encode_effect` wrote. Raises ValueError for anything else."""
+    body = json.loads(data)
+    kind = body[0]
+    if kind == "r":
+        return Replaced(body[1], _input_from(body[1], body[2]))
+    if kind == "w":
+        merged = tuple(body[7]) if len(body) > 7 else ()
+        return Planned(body[1], body[2], body[3], Window(body[4], body[5]), body[6], merged)
+    if kind == "s":
+        _, cid, vid, tp, src, name, cls, at, span, count, eff, tkeys, flags = body
+        facts = Facts(vid, tp, src, name, cls, at, at + span, count, tuple(eff), tuple(tkeys), *_flags(flags))
+        return Seen(cid, facts)
+    if kind == "a":
+        return Removed(body[1], body[2])
+    if kind == "e":
+        return Erased(body[1])
+    if kind == "t":
+        return Tick(body[1])
+    raise ValueError(f"not an effect: {kind!r}")
