@@ -22,7 +22,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import closing
+from contextlib import closing, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,8 +31,9 @@ import click
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
-from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed, profile_records, replay
+from resolver.replay import Parsed, Reject, ReplayCounts, assignment_rows, ingest_parsed, profile_records, replay
 from streams.gcpolicy import paced_for_state
+from streams.replay_shards import Sharded, merged_profiles, parse_in_workers, resolve_sharded
 from streams.replay_stage import StageFailed, lines_of, parsed_in_child
 from streams.settings import Settings, SettingsError
 
@@ -153,7 +155,15 @@ def _dump(record: Any) -> str:
 @click.option(
     "--sequential",
     is_flag=True,
-    help="Parse in this process too (by default a second process reads, validates and normalises).",
+    help="One process: parse and resolve here (overrides --workers).",
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 1024),
+    show_default="the cores this process may run on",
+    help="Processes: N >= 2 parse in N and resolve N shards of the events (the outputs of one process); "
+    "1 parses in a child and resolves here.",
 )
 @paced_for_state()
 def command(
@@ -165,6 +175,7 @@ def command(
     hub_threshold: int | None,
     duplicate_horizon_days: int | None,
     sequential: bool,
+    workers: int | None,
 ) -> None:
     """Resolve EVENTS (JSON Lines files) offline and write assignments, profiles and rejects.
 
@@ -188,25 +199,12 @@ def command(
         if given["region"] is None:  # the only value the ranges above do not check
             raise click.ClickException(f"{_FROM_ENV['region']}={region!r}: {exc}") from None
         raise click.BadParameter(str(exc), param_hint="--region") from None
-    started = time.perf_counter()
-    with rejects_path.open("w", encoding="utf-8", newline="\n") as rejects_out:
-
-        def on_reject(reject: Reject) -> None:
-            rejects_out.write(_dump(reject.to_record()) + "\n")
-
-        if sys.stderr.isatty():
-            total = sum(p.stat().st_size for p in events)
-            with click.progressbar(length=total, label="replay", file=sys.stderr) as bar:
-                counts = _resolve(events, resolver, on_reject, bar, sequential=sequential)
-        else:
-            counts = _resolve(events, resolver, on_reject, None, sequential=sequential)
-    resolve_seconds = time.perf_counter() - started
-    with assignments_path.open("w", encoding="utf-8", newline="") as handle:
-        _write_assignments(handle, assignment_rows(_lines(events, None), resolver))
-    with profiles_path.open("w", encoding="utf-8", newline="\n") as handle:
-        for record in profile_records(resolver):
-            handle.write(_dump(record) + "\n")
-    stats = resolver.stats()
+    outputs = _Outputs(assignments_path, profiles_path, rejects_path)
+    shards = workers if workers is not None else len(os.sched_getaffinity(0))
+    done = None if sequential or shards < 2 else _replay_sharded(events, config, shards, outputs)
+    if done is None:
+        done = _replay_here(events, resolver, outputs, sequential=sequential)
+    counts, stats, resolve_seconds = done
     rate = counts.lines / resolve_seconds if resolve_seconds > 0 else 0.0
     click.echo(
         f"events={counts.events} duplicates={counts.duplicates} rejects={counts.rejects} "
@@ -217,6 +215,72 @@ def command(
         f"region={region} hub_threshold={hub_threshold} duplicate_horizon_days={duplicate_horizon_days}",
         err=True,
     )
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    assignments: Path
+    profiles: Path
+    rejects: Path
+
+
+def _bar(events: tuple[Path, ...]) -> Any:
+    """A progress bar over the files' bytes on a terminal; else a context of None."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=sum(p.stat().st_size for p in events), label="replay", file=sys.stderr)
+    return nullcontext(None)
+
+
+def _replay_here(
+    events: tuple[Path, ...], resolver: Resolver, outputs: _Outputs, *, sequential: bool
+) -> tuple[ReplayCounts, dict[str, int], float]:
+    """Resolve in this process (parsing in a child unless `sequential`) and write the outputs."""
+    started = time.perf_counter()
+    with outputs.rejects.open("w", encoding="utf-8", newline="\n") as rejects_out:
+
+        def on_reject(reject: Reject) -> None:
+            rejects_out.write(_dump(reject.to_record()) + "\n")
+
+        with _bar(events) as bar:
+            counts = _resolve(events, resolver, on_reject, bar, sequential=sequential)
+    resolve_seconds = time.perf_counter() - started
+    with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
+        _write_assignments(handle, assignment_rows(_lines(events, None), resolver))
+    with outputs.profiles.open("w", encoding="utf-8", newline="\n") as handle:
+        for record in profile_records(resolver):
+            handle.write(_dump(record) + "\n")
+    return counts, resolver.stats(), resolve_seconds
+
+
+def _replay_sharded(
+    events: tuple[Path, ...], config: ResolverConfig, shards: int, outputs: _Outputs
+) -> tuple[ReplayCounts, dict[str, int], float] | None:
+    """Resolve in `shards` processes (`streams.replay_shards`) and write the outputs; None: do it in one."""
+    started = time.perf_counter()
+    try:
+        with _bar(events) as bar:
+            items = parse_in_workers(events, config, shards, on_chunk=None if bar is None else bar.update)
+        with tempfile.TemporaryDirectory(prefix="irl-shards-") as tmp:
+            done = resolve_sharded(items, config, shards, Path(tmp), _dump)
+            if done is None:
+                return None  # a customer id in two shards: only one process mints ids exactly
+            _write_sharded(items, done, outputs)
+    except StageFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    return done.counts, done.stats, done.resolved_at - started
+
+
+def _write_sharded(items: list[Parsed], done: Sharded, outputs: _Outputs) -> None:
+    with outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
+        for item in items:
+            if len(item) == 3:
+                handle.write(_dump(Reject(*item).to_record()) + "\n")
+    with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["event_id", "customer_id"])
+        writer.writerows(done.assignments)
+    with outputs.profiles.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(merged_profiles(done.profiles))
 
 
 #: Assignment rows sorted in memory at a time; more go through sorted runs on disk.
