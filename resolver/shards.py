@@ -33,66 +33,83 @@ from resolver.near import NearIndex
 
 __all__ = ["ids_disjoint", "link_keys", "partition", "watermarks"]
 
-#: Prefixes of the keys `link_keys` adds: no identifier key starts with a control character.
-_EVENT = "\x00i"
+#: The prefix of the key `link_keys` gives an event without identifier keys: no identifier
+#: key starts with a control character.
 _CONTENT = "\x00x"
 
 
-def link_keys(event_id: str, touchpoint: str, source_id: str, keys: tuple[str, ...]) -> tuple[str, ...]:
-    """What relates an event to others: its event id, its identifier keys, else its touchpoint identity.
+def link_keys(touchpoint: str, source_id: str, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys that relate an event to others besides its id: its identifier keys, else its touchpoint identity.
 
     An event without identifier keys is evidence of its own content (touchpoint, source id,
     name, rejected values): two such events of one touchpoint identity go together, a
     coarser relation than equal content, so closed under it too.
     """
-    if keys:
-        return (_EVENT + event_id, *keys)
-    return (_EVENT + event_id, _CONTENT + touchpoint + "\x1f" + source_id.strip())
+    return keys if keys else (_CONTENT + touchpoint + "\x1f" + source_id.strip(),)
 
 
-def partition(links: Iterable[Sequence[str]], shards: int) -> list[int]:
-    """The shard (0 .. shards - 1) of each event, given each event's `link_keys`.
+def partition(events: Iterable[tuple[str, Sequence[str]]], shards: int) -> list[int]:
+    """The shard (0 .. shards - 1) of each (event id, `link_keys`) of a log.
 
-    Closed: two events sharing a key, or carrying phone keys one edit apart (`NearIndex`),
-    get the same shard. The closed sets are packed largest first, each into the shard with
-    the fewest events so far (ties: the lowest shard), so shards balance when no set is a
-    large part of the log. Deterministic: a function of the sequence of links.
+    Closed: two events sharing an event id or a key, or carrying phone keys one edit apart
+    (`NearIndex`), get the same shard. The closed sets are packed largest first, each into
+    the shard with the fewest events so far (ties: the lowest shard), so shards balance when
+    no set is a large part of the log. Deterministic: a function of the sequence given.
     """
     if shards < 1:
         raise ValueError("shards must be >= 1")
     index: dict[str, int] = {}
-    parent: list[int] = []
+    parent: list[int] = []  # a disjoint-set forest over key numbers: each root is its set's smallest
+    first: dict[str, int] = {}  # event id -> a key number of its first event
     heads: list[int] = []
-    for keys in links:
-        head = -1
+    for event_id, keys in events:
+        root = -1
         for key in keys:
             node = index.get(key)
-            if node is None:
+            if node is None:  # a new key joins this event's set directly
                 node = index[key] = len(parent)
-                parent.append(node)
-            if head < 0:
-                head = node
-            else:
-                _union(parent, head, node)
-        heads.append(head)
+                parent.append(node if root < 0 else root)
+                if root < 0:
+                    root = node
+                continue
+            while parent[node] != node:  # find, halving the path
+                parent[node] = parent[parent[node]]
+                node = parent[node]
+            if root < 0:
+                root = node
+            elif node < root:
+                parent[root] = root = node
+            elif node > root:
+                parent[node] = root
+        if root < 0:  # no keys: related by its id alone
+            root = len(parent)
+            parent.append(root)
+        held = first.setdefault(event_id, root)
+        if held != root:
+            _union(parent, held, root)
+        heads.append(root)
     near = NearIndex()
     phones = [key for key in index if key[:2] == "p:"]
     near.add_all(phones)
     for key in phones:
         for other in near.near(key):
             _union(parent, index[key], index[other])
-    roots = [_find(parent, head) for head in heads]
+    return _packed([_find(parent, head) for head in heads], shards)
+
+
+def _packed(sets: list[int], shards: int) -> list[int]:
+    """Each event's shard, given its closed set's name: largest sets first, each to the emptiest shard."""
     sizes: dict[int, int] = {}
-    for root in roots:
-        sizes[root] = sizes.get(root, 0) + 1
+    for name in sets:
+        sizes[name] = sizes.get(name, 0) + 1
     load = [(0, shard) for shard in range(shards)]  # a heap: (events so far, shard)
     shard_of: dict[int, int] = {}
     # Largest first; equal sizes in order of first appearance (dicts keep it, sorts are stable).
-    for root, size in sorted(sizes.items(), key=lambda item: -item[1]):
+    for name, size in sorted(sizes.items(), key=lambda item: -item[1]):
         events, shard = load[0]
-        shard_of[root] = shard
+        shard_of[name] = shard
         heapq.heapreplace(load, (events + size, shard))
-    return [shard_of[root] for root in roots]
+    return [shard_of[name] for name in sets]
 
 
 def _find(parent: list[int], node: int) -> int:
@@ -104,10 +121,9 @@ def _find(parent: list[int], node: int) -> int:
 
 def _union(parent: list[int], a: int, b: int) -> None:
     ra, rb = _find(parent, a), _find(parent, b)
-    if ra != rb:
-        if rb < ra:
-            ra, rb = rb, ra
-        parent[rb] = ra
+    if rb < ra:
+        ra, rb = rb, ra
+    parent[rb] = ra
 
 
 def watermarks(events: Iterable[tuple[str, int]], horizon_ms: int) -> list[int | None]:

@@ -288,7 +288,7 @@ def resolve_sharded(
     `out` is a directory for the shards' files; `dump` writes a profile record as one line.
     """
     events: list[_Event] = [item for item in items if len(item) == 2]
-    shard_of = partition((link_keys(f[0], f[1], f[3], found[0]) for f, found in events), shards)
+    shard_of = partition(((f[0], link_keys(f[1], f[3], found[0])) for f, found in events), shards)
     marks = watermarks(((f[0], f[2]) for f, _ in events), config.duplicate_horizon_ms)
     gc.freeze()  # the children inherit these values: no collection should touch (and so copy) them
     done: list[tuple[Any, ...]] = []
