@@ -26,13 +26,33 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     if off:
         for s in off["sizes"]:
             out.append((
-                f"replay {_n(s['events'])} events/s (peak RSS)",
+                f"replay {_n(s['events'])} events/s, {s.get('workers', 1)} shards (peak RSS)",
                 f"{_k(s['replay_events_per_s'])} ({s['replay_peak_rss_mb']:.0f} MB)",
                 f"{_k(s['reference_events_per_s'])} ({s['reference_peak_rss_mb']:.0f} MB)",
                 f"{s['ratio']:.2f}x",
                 ">= 5x reference",
                 _yes(s["ratio"] >= 5),
             ))  # fmt: skip
+            if "replay_two_process_events_per_s" in s:
+                out.append((
+                    f"  parse in a child, resolve in one (--workers 1), {_n(s['events'])} events/s",
+                    _k(s["replay_two_process_events_per_s"]),
+                    _k(s["reference_events_per_s"]),
+                    f"{s['two_process_ratio']:.2f}x",
+                    "-",
+                    "-",
+                ))  # fmt: skip
+            if "wall_seconds" in s:
+                w = s["wall_seconds"]
+                out.append((
+                    f"  whole command, outputs written, {_n(s['events'])}: {s['workers']} shards / --workers 1 "
+                    "/ --sequential",
+                    f"{w['sharded']:.1f} / {w['two_process']:.1f} / {w['sequential']:.1f} s",
+                    "-",
+                    f"{w['sequential'] / w['sharded']:.2f}x faster",
+                    "-",
+                    "-",
+                ))  # fmt: skip
             if "replay_sequential_events_per_s" in s:
                 out.append((
                     f"  one process (--sequential), {_n(s['events'])} events/s",

@@ -3,13 +3,14 @@
 The core's decisions about an event read only the state of the events it is linked to, in
 the widest sense (`resolver.linking`, `resolver.reresolution`): events that share an
 identifier key (links, hubs, households, limits), pieces of evidence that share content (a
-repeat), events that share an event id (the duplicate rule) and phones one edit apart (the
-near-phone rule, `resolver.near`, whether or not the link holds). `partition` closes the
-events under those four relations and packs the closed sets into shards: an event and every
-event related to it land in one shard. Each shard's core, fed its events in log order, then
-takes every decision the one core takes, with one global value given from outside: the
-watermark of event time before each event (`watermarks`; the duplicate horizon's stamps and
-forgetting read it, `resolver.horizon`).
+repeat), phones one edit apart (the near-phone rule, `resolver.near`, whether or not the
+link holds), and an event whose id is remembered when it comes (the duplicate rule,
+`resolver.horizon`: the one it repeats). `Planner` closes the events of a log under those
+relations, in log order and in memory that grows with identifiers and the horizon, not with
+events (a few bytes per event), and packs the closed sets into shards. Each shard's core,
+fed its events in log order, takes every decision the one core takes, given one global
+value from outside: the watermark of event time before each event (`Planner.marks`; the
+duplicate horizon's stamps and forgetting read it).
 
 What the closure does not cover, and so must not be in a sharded log: operator actions
 (block, split, merge, erase), which reach customers anywhere. A replay file holds events only.
@@ -17,8 +18,9 @@ What the closure does not cover, and so must not be in a sharded log: operator a
 Customer ids are minted from event ids (`resolver.graph.Graph.new_id`), with a salt when the
 id is taken: taken by this shard's customers only, in a shard. A shard's choice differs
 from the one core's only if the id it picks is taken in another shard, where it then stays
-(live or absorbed ids are never freed in a replay): the shell checks that no id is held by
-two shards (`ids_disjoint`) and replays in one process when one is.
+(live or absorbed ids are never freed in a replay): an event id sent again after the horizon
+with new content, in another shard, or an id that is another's salted form. The shell checks
+that no id is held by two shards (`ids_disjoint`) and replays in one process when one is.
 
 Pure: values in, values out.
 """
@@ -26,12 +28,13 @@ Pure: values in, values out.
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections.abc import Iterable, Sequence
 
 from resolver.horizon import RecentEvents
 from resolver.near import NearIndex
 
-__all__ = ["ids_disjoint", "link_keys", "partition", "watermarks"]
+__all__ = ["NO_MARK", "Planner", "ids_disjoint", "link_keys", "plan"]
 
 #: The prefix of the key `link_keys` gives an event without identifier keys: no identifier
 #: key starts with a control character.
@@ -48,21 +51,33 @@ def link_keys(touchpoint: str, source_id: str, keys: tuple[str, ...]) -> tuple[s
     return keys if keys else (_CONTENT + touchpoint + "\x1f" + source_id.strip(),)
 
 
-def partition(events: Iterable[tuple[str, Sequence[str]]], shards: int) -> list[int]:
-    """The shard (0 .. shards - 1) of each (event id, `link_keys`) of a log.
+#: `Planner.marks`' value for "no watermark yet" (an array holds integers only).
+NO_MARK = -(2**63)
 
-    Closed: two events sharing an event id or a key, or carrying phone keys one edit apart
-    (`NearIndex`), get the same shard. The closed sets are packed largest first, each into
-    the shard with the fewest events so far (ties: the lowest shard), so shards balance when
-    no set is a large part of the log. Deterministic: a function of the sequence given.
+
+class Planner:
+    """The shard of each event of a log, and the watermark before it, from one pass in log order.
+
+    `add` each valid event in log order (its id, time and `link_keys`), then `shards` once.
+    Memory: a disjoint-set forest over distinct keys, the ids within the duplicate horizon,
+    and 17 bytes per event (`heads`, `marks`, the shard of each).
     """
-    if shards < 1:
-        raise ValueError("shards must be >= 1")
-    index: dict[str, int] = {}
-    parent: list[int] = []  # a disjoint-set forest over key numbers: each root is its set's smallest
-    first: dict[str, int] = {}  # event id -> a key number of its first event
-    heads: list[int] = []
-    for event_id, keys in events:
+
+    __slots__ = ("_first", "_index", "_parent", "_recent", "heads", "marks")
+
+    def __init__(self, horizon_ms: int) -> None:
+        self._index: dict[str, int] = {}
+        self._parent: list[int] = []  # a forest over key numbers: each root is its set's smallest
+        self._recent = RecentEvents(horizon_ms)
+        self._first: dict[str, int] = {}  # remembered event id -> a key number of its set
+        #: per event, in order: a key number of its set (its root when it was added)
+        self.heads = array("q")
+        #: per event, in order: the watermark before it (as one core moves it), `NO_MARK` before any
+        self.marks = array("q")
+
+    def add(self, event_id: str, at: int, keys: Sequence[str]) -> None:
+        """Take the next valid event of the log (the one core applies it unless its id is remembered)."""
+        index, parent = self._index, self._parent
         root = -1
         for key in keys:
             node = index.get(key)
@@ -84,32 +99,56 @@ def partition(events: Iterable[tuple[str, Sequence[str]]], shards: int) -> list[
         if root < 0:  # no keys: related by its id alone
             root = len(parent)
             parent.append(root)
-        held = first.setdefault(event_id, root)
-        if held != root:
-            _union(parent, held, root)
-        heads.append(root)
-    near = NearIndex()
-    phones = [key for key in index if key[:2] == "p:"]
-    near.add_all(phones)
-    for key in phones:
-        for other in near.near(key):
-            _union(parent, index[key], index[other])
-    return _packed([_find(parent, head) for head in heads], shards)
+        recent = self._recent
+        self.marks.append(NO_MARK if recent.watermark is None else recent.watermark)
+        if event_id in recent:  # a duplicate: the one it repeats decides, so they go together
+            _union(parent, self._first[event_id], root)
+        else:
+            self._first[event_id] = root
+            for gone in recent.remember(event_id, at, ""):
+                del self._first[gone]
+        self.heads.append(root)
+
+    def shards(self, shards: int) -> bytearray:
+        """The shard (0 .. shards - 1, at most 256) of each event added, in order.
+
+        Closed under the relations above: phones one edit apart (`NearIndex`) are joined
+        here. The closed sets are packed largest first, each into the shard with the fewest
+        events so far (ties: the lowest shard), so shards balance when no set is a large part
+        of the log. Deterministic: a function of the events added.
+        """
+        if not 1 <= shards <= 256:
+            raise ValueError("shards must be in 1..256")
+        index, parent = self._index, self._parent
+        near = NearIndex()
+        phones = [key for key in index if key[:2] == "p:"]
+        near.add_all(phones)
+        for key in phones:
+            for other in near.near(key):
+                _union(parent, index[key], index[other])
+        sizes: dict[int, int] = {}
+        for head in self.heads:
+            root = _find(parent, head)
+            sizes[root] = sizes.get(root, 0) + 1
+        load = [(0, shard) for shard in range(shards)]  # a heap: (events so far, shard)
+        shard_of: dict[int, int] = {}
+        # Largest first; equal sizes in order of first appearance (dicts keep it, sorts are stable).
+        for root, size in sorted(sizes.items(), key=lambda item: -item[1]):
+            events, shard = load[0]
+            shard_of[root] = shard
+            heapq.heapreplace(load, (events + size, shard))
+        return bytearray(shard_of[_find(parent, head)] for head in self.heads)
 
 
-def _packed(sets: list[int], shards: int) -> list[int]:
-    """Each event's shard, given its closed set's name: largest sets first, each to the emptiest shard."""
-    sizes: dict[int, int] = {}
-    for name in sets:
-        sizes[name] = sizes.get(name, 0) + 1
-    load = [(0, shard) for shard in range(shards)]  # a heap: (events so far, shard)
-    shard_of: dict[int, int] = {}
-    # Largest first; equal sizes in order of first appearance (dicts keep it, sorts are stable).
-    for name, size in sorted(sizes.items(), key=lambda item: -item[1]):
-        events, shard = load[0]
-        shard_of[name] = shard
-        heapq.heapreplace(load, (events + size, shard))
-    return [shard_of[name] for name in sets]
+def plan(
+    events: Iterable[tuple[str, int, Sequence[str]]], shards: int, horizon_ms: int
+) -> tuple[list[int], list[int | None]]:
+    """`Planner` over (event id, time, `link_keys`) in log order: each event's shard and the watermark before it."""
+    planner = Planner(horizon_ms)
+    for event_id, at, keys in events:
+        planner.add(event_id, at, keys)
+    marks = [None if mark == NO_MARK else mark for mark in planner.marks]
+    return list(planner.shards(shards)), marks
 
 
 def _find(parent: list[int], node: int) -> int:
@@ -124,23 +163,6 @@ def _union(parent: list[int], a: int, b: int) -> None:
     if rb < ra:
         ra, rb = rb, ra
     parent[rb] = ra
-
-
-def watermarks(events: Iterable[tuple[str, int]], horizon_ms: int) -> list[int | None]:
-    """The watermark of event time before each (event id, time) of a log of valid events, in order.
-
-    As one core moves it (`resolver.horizon.RecentEvents`): every event applied moves it, a
-    duplicate (its id remembered within the horizon) does not. In a replay every valid event
-    whose id is not remembered is applied (nothing is suppressed without an erasure).
-    """
-    recent = RecentEvents(horizon_ms)
-    out: list[int | None] = []
-    append = out.append
-    for event_id, at in events:
-        append(recent.watermark)
-        if event_id not in recent:
-            recent.remember(event_id, at, "")
-    return out
 
 
 def ids_disjoint(held: Iterable[Iterable[str]]) -> bool:

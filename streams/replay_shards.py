@@ -2,23 +2,26 @@
 
 1. **Parse.** Each file is cut at line ends into about N pieces of equal bytes; N forked
    workers read, validate and normalise them (`resolver.replay.parse`, with a parser of the
-   same configuration) and send their values in marshal'd chunks. A piece is decoded as the
-   whole file is (a cut follows a ``\\n``, where a UTF-8 decoder and universal newlines hold no
-   state), and a reject's line number is made whole by adding the lines of the file's
-   earlier pieces.
-2. **Plan** (this process): `resolver.shards.partition` closes the events under shared
-   identifier keys, shared event ids and near phones, and packs them into N shards;
-   `resolver.shards.watermarks` gives the log's watermark before each event.
-3. **Resolve.** One forked child per shard inherits the parsed events and resolves its own
-   in log order (`resolver.replay.ingest_timed`), then writes its assignment rows (sorted by
-   event id, the first of a repeated id kept: one id is in one shard) and its profiles
-   (sorted by customer id) to files.
+   same configuration) and write, per piece, the valid events' values (``items<p>``) and what
+   planning needs (``plan<p>``: each event's id, time and `resolver.shards.link_keys`, and
+   the rejects), in marshal'd chunks on disk. A piece is decoded as the whole file is (a cut
+   follows a ``\n``, where a UTF-8 decoder and universal newlines hold no state); a
+   reject's line number is made whole by adding the lines of the file's earlier pieces.
+2. **Plan** (this process, reading the plan files in log order): `resolver.shards.Planner`
+   closes the events under shared identifier keys, repeated event ids and near phones, packs
+   them into N shards and keeps the log's watermark before each event; rejects are written.
+3. **Resolve.** One forked child per shard reads the items files in order and resolves its
+   own events (`resolver.replay.ingest_timed`); then, in a second pass, writes its
+   assignment rows (event id, event number, customer id) in sorted runs, and its profiles
+   (sorted by customer id).
 4. **Merge** (this process): no customer id may be held by two shards
    (`resolver.shards.ids_disjoint`; else `resolve_sharded` answers None and the caller
-   replays in one process); rows and profiles are merged by key, so the outputs are those of
-   one process byte for byte.
+   replays in one process); rows (the first of a repeated id kept, by event number) and
+   profiles are merged by key, so the outputs are those of one process byte for byte.
 
-A failure in any child is raised here as `streams.replay_stage.StageFailed` with its traceback.
+Memory grows with identifiers and the duplicate horizon, not with events: the events wait
+on disk, and this process keeps 17 bytes per event (`Planner`). A failure in any child is
+raised here as `streams.replay_stage.StageFailed` with its traceback.
 """
 
 from __future__ import annotations
@@ -26,28 +29,33 @@ from __future__ import annotations
 import gc
 import heapq
 import io
+import json
 import marshal
 import multiprocessing
 import time
 import traceback
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from resolver import jsontext
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Limits
-from resolver.replay import Loads, Parsed, ReplayCounts, ingest_timed, parse, profile_records
-from resolver.shards import ids_disjoint, link_keys, partition, watermarks
+from resolver.replay import Loads, Reject, ReplayCounts, ingest_timed, parse, profile_records
+from resolver.shards import NO_MARK, Planner, ids_disjoint, link_keys
 from streams.replay_stage import CHUNK, StageFailed, widen
 
-__all__ = ["Sharded", "parse_in_workers", "pieces", "resolve_sharded"]
+__all__ = [
+    "RUN_ROWS", "Sharded", "merged_assignments", "merged_profiles", "parse_in_workers", "pieces", "plan_events",
+    "records", "resolve_sharded", "spill_run",
+]  # fmt: skip
 
 #: A file smaller than this is one piece: cutting it saves less than a worker costs.
 SMALL = 1 << 20
@@ -145,6 +153,7 @@ def _parse_worker(
     paths: tuple[Path, ...],
     mine: list[tuple[int, Piece]],
     config: ResolverConfig,
+    out: Path,
     limits: Limits,
     loads: Loads,
     sizes: bool,
@@ -153,166 +162,268 @@ def _parse_worker(
     for number, (index, start, end) in mine:
         batch: list[tuple[str, int, str]] = []
         lines = 0
-        for line in _piece_lines(paths[index], start, end):
-            batch.append(line)
-            lines = line[1]
-            if len(batch) >= CHUNK:
-                sender.send_bytes(_chunk(number, batch, parser, limits, loads, sizes))
-                batch = []
-        sender.send_bytes(_chunk(number, batch, parser, limits, loads, sizes))
+        with (out / f"items{number}").open("wb") as items, (out / f"plan{number}").open("wb") as plan:
+            for line in _piece_lines(paths[index], start, end):
+                batch.append(line)
+                lines = line[1]
+                if len(batch) >= CHUNK:
+                    sender.send_bytes(_chunk(batch, parser, limits, loads, sizes, items, plan))
+                    batch = []
+            sender.send_bytes(_chunk(batch, parser, limits, loads, sizes, items, plan))
         sender.send_bytes(marshal.dumps(("end", number, lines)))
     sender.send_bytes(marshal.dumps(("done",)))
 
 
 def _chunk(
-    number: int, batch: list[tuple[str, int, str]], parser: IdentifierParser, limits: Limits, loads: Loads, sizes: bool
+    batch: list[tuple[str, int, str]],
+    parser: IdentifierParser,
+    limits: Limits,
+    loads: Loads,
+    sizes: bool,
+    items: BinaryIO,
+    plan: BinaryIO,
 ) -> bytes:
+    """Parse `batch`, write its values to `items` and `plan`; the progress message for the parent."""
+    valid: list[Any] = []
+    planned: list[tuple[str, int, tuple[str, ...]]] = []
+    rejects: list[Any] = []
+    for item in parse(batch, parser, limits=limits, loads=loads):
+        if len(item) == 2:
+            fields, found = item
+            valid.append(item)
+            planned.append((fields[0], fields[2], link_keys(fields[1], fields[3], found[0])))
+        else:
+            rejects.append(item)
+    _write_record(items, valid)
+    _write_record(plan, (planned, rejects))
     size = sum(len(text.encode("utf-8", errors="replace")) for _, _, text in batch) if sizes else 0
-    return marshal.dumps(("chunk", number, size, list(parse(batch, parser, limits=limits, loads=loads))))
+    return marshal.dumps(("chunk", size))
 
 
 def parse_in_workers(
     paths: tuple[Path, ...],
     config: ResolverConfig,
     workers: int,
+    out: Path,
     *,
     limits: Limits = Limits(),
     loads: Loads = jsontext.loads,
     on_chunk: Callable[[int], None] | None = None,
-) -> list[Parsed]:
-    """`list(parse(lines_of(paths), IdentifierParser(config)))`, computed by `workers` forked processes.
+) -> list[tuple[int, int]]:
+    """`parse(lines_of(paths), ...)` by `workers` forked processes, into files under `out`.
 
-    `on_chunk(size)` is called as values arrive, with their lines' UTF-8 bytes (for a
-    progress bar; 0 without one).
+    Answers (file index, lines) of each piece, in order: its files are ``items<n>`` and
+    ``plan<n>`` (`records` reads them). `on_chunk(size)` is called as chunks are done, with
+    their lines' UTF-8 bytes (for a progress bar; 0 without one).
     """
     plan = pieces(paths, workers)
-    got: list[list[list[Parsed]]] = [[] for _ in plan]
     lines = [0] * len(plan)
     children = _Children()
     try:
         for worker in range(min(workers, len(plan))):
             mine = [(number, plan[number]) for number in range(worker, len(plan), workers)]
-            children.start(_parse_worker, paths, mine, config, limits, loads, on_chunk is not None)
+            children.start(_parse_worker, paths, mine, config, out, limits, loads, on_chunk is not None)
         for message in children.messages():
-            if message[0] == "chunk":
-                got[message[1]].append(message[3])
-                if on_chunk is not None:
-                    on_chunk(message[2])
+            if message[0] == "chunk" and on_chunk is not None:
+                on_chunk(message[1])
             elif message[0] == "end":
                 lines[message[1]] = message[2]
     finally:
         children.close()
-    return _in_order(plan, got, lines)
+    return [(index, count) for (index, _, _), count in zip(plan, lines, strict=True)]
 
 
-def _in_order(plan: list[Piece], got: list[list[list[Parsed]]], lines: list[int]) -> list[Parsed]:
-    """The pieces' values in order, each reject's line number counted from its file's start."""
-    out: list[Parsed] = []
+def _write_record(handle: BinaryIO, value: Any) -> None:
+    """Append `value` to a file of records (`records`): its marshal'd length, then its bytes."""
+    blob = marshal.dumps(value)
+    handle.write(len(blob).to_bytes(8, "little"))
+    handle.write(blob)
+
+
+def records(path: Path) -> Iterator[Any]:
+    """The records of a file `_write_record` wrote, in order.
+
+    Length-prefixed: `marshal.load` on a file reads it in small steps, about 12x slower than
+    `marshal.loads` on a record read whole.
+    """
+    with path.open("rb") as handle:
+        while head := handle.read(8):
+            yield marshal.loads(handle.read(int.from_bytes(head, "little")))
+
+
+def plan_events(
+    out: Path, parsed: list[tuple[int, int]], planner: Planner, on_reject: Callable[[Reject], object]
+) -> int:
+    """Add every valid event of the plan files to `planner` in log order, rejects to `on_reject`; how many rejects."""
+    rejected = 0
     offset, current = 0, -1
-    for number, (index, _, _) in enumerate(plan):
+    add = planner.add
+    for number, (index, lines) in enumerate(parsed):
         if index != current:
             offset, current = 0, index
-        for chunk in got[number]:
-            if offset:
-                out.extend(item if len(item) == 2 else (item[0], item[1] + offset, item[2]) for item in chunk)
-            else:
-                out.extend(chunk)
-        offset += lines[number]
-    return out
+        for planned, rejects in records(out / f"plan{number}"):
+            for event_id, at, keys in planned:
+                add(event_id, at, keys)
+            for source, line, reason in rejects:
+                on_reject(Reject(source, line + offset, reason))
+            rejected += len(rejects)
+        offset += lines
+    return rejected
 
 
 @dataclass
 class Sharded:
-    """What a sharded replay found: counts, the core's stats summed over shards, and when resolving ended."""
+    """What a sharded replay found: counts, the core's stats summed over shards, and when resolving ended.
+
+    `resolve_cpu`: each shard's CPU seconds until its events were resolved (before its
+    outputs). `runs`: the shards' sorted runs of assignment rows (`merged_assignments`);
+    `profiles`: each shard's profile lines (`merged_profiles`).
+    """
 
     counts: ReplayCounts
     stats: dict[str, int]
     resolved_at: float
-    assignments: list[tuple[str, str]]
+    resolve_cpu: list[float]
+    runs: list[Path]
     profiles: list[Path]
 
 
-#: A valid event as `parse` gives it: (fields, (keys, rejected)).
-_Event = tuple[Any, tuple[tuple[str, ...], tuple[str, ...]]]
+def _own(out: Path, pieces: int, shard_of: bytearray, shard: int) -> Iterator[tuple[int, Any]]:
+    """(event number in the log, (fields, found)) of this shard's events, in log order, from the items files."""
+    number = 0
+    for piece in range(pieces):
+        for chunk in records(out / f"items{piece}"):
+            for item in chunk:
+                if shard_of[number] == shard:
+                    yield number, item
+                number += 1
+
+
+def _resolve_shard(
+    resolver: Resolver, out: Path, pieces: int, shard_of: bytearray, marks: array[int], shard: int
+) -> tuple[int, int, int]:
+    """Resolve this shard's events; (applied, duplicates, suppressed)."""
+    found = [0, 0, 0]
+    batch: list[Any] = []
+    for number, (fields, keys) in _own(out, pieces, shard_of, shard):
+        mark = marks[number]
+        batch.append((fields, keys, None if mark == NO_MARK else mark))
+        if len(batch) >= _FREEZE_EVERY:
+            _ingest(batch, resolver, found)
+            batch = []
+    _ingest(batch, resolver, found)
+    return found[0], found[1], found[2]
+
+
+def _ingest(batch: list[Any], resolver: Resolver, found: list[int]) -> None:
+    done = ingest_timed(batch, resolver)
+    found[0] += done.events
+    found[1] += done.duplicates
+    found[2] += done.suppressed
+    gc.freeze()  # the state lives until the end: keep it out of the collector's generations
 
 
 def _shard(
     sender: Connection,
     shard: int,
-    events: list[_Event],
-    shard_of: list[int],
-    marks: list[int | None],
-    config: ResolverConfig,
     out: Path,
+    pieces: int,
+    shard_of: bytearray,
+    marks: array[int],
+    config: ResolverConfig,
     dump: Callable[[Any], str],
 ) -> None:
     resolver = Resolver(config, track_changes=False)
-    mine = [i for i, s in enumerate(shard_of) if s == shard]
-    counts = ReplayCounts()
-    for start in range(0, len(mine), _FREEZE_EVERY):
-        part = ingest_timed(
-            ((events[i][0], events[i][1], marks[i]) for i in mine[start : start + _FREEZE_EVERY]), resolver
-        )
-        counts.events += part.events
-        counts.duplicates += part.duplicates
-        counts.suppressed += part.suppressed
-        gc.freeze()  # the state lives until the end: keep it out of the collector's generations
-    resolved_at = time.perf_counter()
+    found = _resolve_shard(resolver, out, pieces, shard_of, marks, shard)
+    resolved_at, resolve_cpu = time.perf_counter(), time.process_time()  # a forked child's starts at 0
     customer_of = resolver.customer_of_fields
+    runs: list[str] = []
     rows: list[tuple[str, int, str]] = []
-    for i in mine:
-        fields = events[i][0]
+    for number, (fields, _) in _own(out, pieces, shard_of, shard):
         cid = customer_of(fields)
         if cid is not None:
-            rows.append((fields[0], i, cid))
-    rows.sort()
-    kept: list[tuple[str, str]] = []
-    last = None
-    for eid, _, cid in rows:
-        if eid != last:
-            kept.append((eid, cid))
-            last = eid
-    (out / f"a{shard}").write_bytes(marshal.dumps(kept))
-    with (out / f"p{shard}").open("w", encoding="utf-8", newline="\n") as handle:
+            rows.append((fields[0], number, cid))
+            if len(rows) >= RUN_ROWS:
+                runs.append(str(spill_run(out / f"run{shard}-{len(runs)}", rows)))
+                rows = []
+    if rows:
+        runs.append(str(spill_run(out / f"run{shard}-{len(runs)}", rows)))
+    with (out / f"profiles{shard}").open("w", encoding="utf-8", newline="\n") as handle:
         for record in profile_records(resolver):
             handle.write(record["customer_id"] + "\t" + dump(record) + "\n")
-    found = (counts.events, counts.duplicates, counts.suppressed)
-    sender.send_bytes(marshal.dumps(("done", shard, found, resolver.stats(), resolver.minted_ids(), resolved_at)))
+    minted = resolver.minted_ids()
+    sender.send_bytes(marshal.dumps(("done", shard, found, resolver.stats(), minted, resolved_at, resolve_cpu, runs)))
 
 
 def resolve_sharded(
-    items: list[Parsed], config: ResolverConfig, shards: int, out: Path, dump: Callable[[Any], str]
+    out: Path,
+    parsed: list[tuple[int, int]],
+    planner: Planner,
+    rejects: int,
+    config: ResolverConfig,
+    shards: int,
+    dump: Callable[[Any], str],
 ) -> Sharded | None:
-    """Resolve `parse`'s values in `shards` forked processes; None when one process must do it (`ids_disjoint`).
+    """Resolve the planned events in `shards` forked processes; None when one process must do it (`ids_disjoint`).
 
-    `out` is a directory for the shards' files; `dump` writes a profile record as one line.
+    `out` holds the pieces' files (`parse_in_workers`, answering `parsed`) and takes the
+    shards'; `planner` has every event added (`plan_events`, answering `rejects`); `dump`
+    writes a profile record as one line.
     """
-    events: list[_Event] = [item for item in items if len(item) == 2]
-    shard_of = partition(((f[0], link_keys(f[1], f[3], found[0])) for f, found in events), shards)
-    marks = watermarks(((f[0], f[2]) for f, _ in events), config.duplicate_horizon_ms)
-    gc.freeze()  # the children inherit these values: no collection should touch (and so copy) them
+    shard_of, marks = planner.shards(shards), planner.marks
+    gc.freeze()  # the children inherit this state: no collection should touch (and so copy) it
     done: list[tuple[Any, ...]] = []
     children = _Children()
     try:
         for shard in range(shards):
-            children.start(_shard, shard, events, shard_of, marks, config, out, dump)
-        done = [m for m in children.messages() if m[0] == "done"]
+            children.start(_shard, shard, out, len(parsed), shard_of, marks, config, dump)
+        done = sorted(m for m in children.messages() if m[0] == "done")
     finally:
         children.close()
     if not ids_disjoint(m[4] for m in done):
         return None
-    counts = ReplayCounts(rejects=len(items) - len(events))
+    counts = ReplayCounts(rejects=rejects)
     stats: dict[str, int] = {}
-    for _, _, (applied, duplicates, suppressed), shard_stats, _, _ in done:
+    for _, _, (applied, duplicates, suppressed), shard_stats, *_ in done:
         counts.events += applied
         counts.duplicates += duplicates
         counts.suppressed += suppressed
         for key, value in shard_stats.items():
             stats[key] = stats.get(key, 0) + value
     counts.lines = counts.events + counts.duplicates + counts.suppressed + counts.rejects
-    rows = [row for shard in range(shards) for row in marshal.loads((out / f"a{shard}").read_bytes())]
-    rows.sort()  # each shard's rows are one sorted run: a merge of runs
-    return Sharded(counts, stats, max(m[5] for m in done), rows, [out / f"p{s}" for s in range(shards)])
+    runs = [Path(run) for m in done for run in m[7]]
+    profiles = [out / f"profiles{shard}" for shard in range(shards)]
+    return Sharded(counts, stats, max(m[5] for m in done), [m[6] for m in done], runs, profiles)
+
+
+#: Assignment rows sorted in memory at a time; more go through sorted runs on disk.
+RUN_ROWS = 250_000
+
+
+def spill_run(path: Path, rows: list[tuple[str, int, str]]) -> Path:
+    """Write (event id, event number, customer id) rows to `path`, sorted: one run for `merged_assignments`."""
+    rows.sort()
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for eid, seq, cid in rows:
+            out.write(f"{json.dumps(eid, ensure_ascii=False)}\t{seq}\t{cid}\n")
+    return path
+
+
+def _read_run(path: Path) -> Iterator[tuple[str, int, str]]:
+    with path.open("r", encoding="utf-8") as handle:
+        for line in handle:
+            eid, seq, cid = line.rstrip("\n").split("\t")
+            yield json.loads(eid), int(seq), cid
+
+
+def merged_assignments(runs: list[Path], rows: list[tuple[str, int, str]] | None = None) -> Iterator[tuple[str, str]]:
+    """(event id, customer id) of the runs and `rows` (sorted here) by event id; the first (by number) of an id kept."""
+    rows = sorted(rows or ())
+    last = None
+    for eid, _, cid in heapq.merge(iter(rows), *map(_read_run, runs)):
+        if eid != last:
+            yield eid, cid
+            last = eid
 
 
 def merged_profiles(paths: list[Path]) -> Iterator[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import heapq
 import json
 import os
 import sys
@@ -31,9 +30,18 @@ import click
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
-from resolver.replay import Parsed, Reject, ReplayCounts, assignment_rows, ingest_parsed, profile_records, replay
+from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed, profile_records, replay
+from resolver.shards import Planner
 from streams.gcpolicy import paced_for_state
-from streams.replay_shards import Sharded, merged_profiles, parse_in_workers, resolve_sharded
+from streams.replay_shards import (
+    RUN_ROWS,
+    merged_assignments,
+    merged_profiles,
+    parse_in_workers,
+    plan_events,
+    resolve_sharded,
+    spill_run,
+)
 from streams.replay_stage import StageFailed, lines_of, parsed_in_child
 from streams.settings import Settings, SettingsError
 
@@ -258,39 +266,31 @@ def _replay_sharded(
     """Resolve in `shards` processes (`streams.replay_shards`) and write the outputs; None: do it in one."""
     started = time.perf_counter()
     try:
-        with _bar(events) as bar:
-            items = parse_in_workers(events, config, shards, on_chunk=None if bar is None else bar.update)
         with tempfile.TemporaryDirectory(prefix="irl-shards-") as tmp:
-            done = resolve_sharded(items, config, shards, Path(tmp), _dump)
+            out = Path(tmp)
+            with _bar(events) as bar:
+                parsed = parse_in_workers(events, config, shards, out, on_chunk=None if bar is None else bar.update)
+            planner = Planner(config.duplicate_horizon_ms)
+            with outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
+                rejects = plan_events(out, parsed, planner, lambda r: handle.write(_dump(r.to_record()) + "\n"))
+            done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
             if done is None:
                 return None  # a customer id in two shards: only one process mints ids exactly
-            _write_sharded(items, done, outputs)
+            with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(["event_id", "customer_id"])
+                writer.writerows(merged_assignments(done.runs))
+            with outputs.profiles.open("w", encoding="utf-8", newline="\n") as handle:
+                handle.writelines(merged_profiles(done.profiles))
     except StageFailed as exc:
         raise click.ClickException(str(exc)) from None
     return done.counts, done.stats, done.resolved_at - started
 
 
-def _write_sharded(items: list[Parsed], done: Sharded, outputs: _Outputs) -> None:
-    with outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
-        for item in items:
-            if len(item) == 3:
-                handle.write(_dump(Reject(*item).to_record()) + "\n")
-    with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["event_id", "customer_id"])
-        writer.writerows(done.assignments)
-    with outputs.profiles.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.writelines(merged_profiles(done.profiles))
-
-
-#: Assignment rows sorted in memory at a time; more go through sorted runs on disk.
-_RUN_ROWS = 250_000
-
-
 def _write_assignments(handle: IO[str], rows: Iterable[tuple[str, str]]) -> None:
     """Write (event_id, customer_id) rows sorted by event id, the first row of a repeated id kept.
 
-    Sorted in runs of `_RUN_ROWS` rows spilled to temporary files and merged, so memory stays
+    Sorted in runs of `RUN_ROWS` rows spilled to temporary files and merged, so memory stays
     flat however many events the input holds.
     """
     writer = csv.writer(handle, lineterminator="\n")
@@ -300,28 +300,7 @@ def _write_assignments(handle: IO[str], rows: Iterable[tuple[str, str]]) -> None
         chunk: list[tuple[str, int, str]] = []
         for seq, (eid, cid) in enumerate(rows):
             chunk.append((eid, seq, cid))
-            if len(chunk) >= _RUN_ROWS:
-                runs.append(_spill(Path(tmp) / f"run{len(runs)}.tsv", chunk))
+            if len(chunk) >= RUN_ROWS:
+                runs.append(spill_run(Path(tmp) / f"run{len(runs)}.tsv", chunk))
                 chunk = []
-        chunk.sort()
-        streams: list[Iterator[tuple[str, int, str]]] = [_read_run(p) for p in runs]
-        last = None
-        for eid, _, cid in heapq.merge(iter(chunk), *streams):
-            if eid != last:
-                writer.writerow((eid, cid))
-                last = eid
-
-
-def _spill(path: Path, chunk: list[tuple[str, int, str]]) -> Path:
-    chunk.sort()
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        for eid, seq, cid in chunk:
-            out.write(f"{json.dumps(eid, ensure_ascii=False)}\t{seq}\t{cid}\n")
-    return path
-
-
-def _read_run(path: Path) -> Iterator[tuple[str, int, str]]:
-    with path.open("r", encoding="utf-8") as handle:
-        for line in handle:
-            eid, seq, cid = line.rstrip("\n").split("\t")
-            yield json.loads(eid), int(seq), cid
+        writer.writerows(merged_assignments(runs, chunk))
