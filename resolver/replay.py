@@ -11,7 +11,8 @@ byte-identical files.
 The same loop in two stages, for a shell that runs them in two processes: `parse` reads,
 validates and normalises each line into a `Parsed` value of plain tuples, strings and ints
 (any serialiser carries it); `ingest_parsed` applies those values in order. Both stages
-together change the state, count and reject exactly as `replay` does.
+together change the state, count and reject exactly as `replay` does. `ingest_timed` applies
+one shard's events of a log (`resolver.shards`), each with the log's watermark before it.
 """
 
 from __future__ import annotations

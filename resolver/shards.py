@@ -60,7 +60,7 @@ class Planner:
 
     `add` each valid event in log order (its id, time and `link_keys`), then `shards` once.
     Memory: a disjoint-set forest over distinct keys, the ids within the duplicate horizon,
-    and 17 bytes per event (`heads`, `marks`, the shard of each).
+    and 13 bytes per event (`heads`, `marks`, the shard of each).
     """
 
     __slots__ = ("_first", "_index", "_parent", "_recent", "heads", "marks")
@@ -71,7 +71,7 @@ class Planner:
         self._recent = RecentEvents(horizon_ms)
         self._first: dict[str, int] = {}  # remembered event id -> a key number of its set
         #: per event, in order: a key number of its set (its root when it was added)
-        self.heads = array("q")
+        self.heads = array("i")
         #: per event, in order: the watermark before it (as one core moves it), `NO_MARK` before any
         self.marks = array("q")
 

@@ -20,7 +20,7 @@
    profiles are merged by key, so the outputs are those of one process byte for byte.
 
 Memory grows with identifiers and the duplicate horizon, not with events: the events wait
-on disk, and this process keeps 17 bytes per event (`Planner`). A failure in any child is
+on disk, and this process keeps 13 bytes per event (`Planner`). A failure in any child is
 raised here as `streams.replay_stage.StageFailed` with its traceback.
 """
 
@@ -85,14 +85,34 @@ def pieces(paths: tuple[Path, ...], parts: int) -> list[Piece]:
     return out
 
 
+class _Slice(io.RawIOBase):
+    """The bytes of an open file from where it stands, `size` of them at most: one piece, read as a stream."""
+
+    def __init__(self, raw: io.RawIOBase, size: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left <= 0:
+            return 0
+        with memoryview(buffer) as view:
+            got = self._raw.readinto(view[: self._left]) or 0
+        self._left -= got
+        return got
+
+
 def _piece_lines(path: Path, start: int, end: int) -> Iterator[tuple[str, int, str]]:
     """(file name, line number within the piece from 1, text) as `streams.replay_stage.lines_of` reads them."""
-    with path.open("rb") as handle:
-        handle.seek(start)
-        data = handle.read(end - start)
     name = path.name
-    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace") as text:
-        yield from ((name, number, line) for number, line in enumerate(text, start=1))
+    with path.open("rb", buffering=0) as raw:
+        raw.seek(start)
+        piece = io.BufferedReader(_Slice(raw, end - start), 1 << 16)
+        with io.TextIOWrapper(piece, encoding="utf-8", errors="replace") as text:
+            yield from ((name, number, line) for number, line in enumerate(text, start=1))
 
 
 @dataclass
@@ -343,7 +363,7 @@ def _shard(
         cid = customer_of(fields)
         if cid is not None:
             rows.append((fields[0], number, cid))
-            if len(rows) >= RUN_ROWS:
+            if len(rows) >= _SHARD_RUN_ROWS:
                 runs.append(str(spill_run(out / f"run{shard}-{len(runs)}", rows)))
                 rows = []
     if rows:
@@ -398,6 +418,9 @@ def resolve_sharded(
 
 #: Assignment rows sorted in memory at a time; more go through sorted runs on disk.
 RUN_ROWS = 250_000
+#: The same in a shard, which holds a state of its own beside them: smaller runs, so that a
+#: long history of the same customers costs little more memory than a short one.
+_SHARD_RUN_ROWS = 50_000
 
 
 def spill_run(path: Path, rows: list[tuple[str, int, str]]) -> Path:

@@ -1,9 +1,14 @@
 """`irl replay`: run the resolver core offline over JSON Lines events and write its results.
 
 Exactly the core the stream uses (`resolver.replay`); this module only does files, the
-progress bar and the summary. With two cores or more, a forked child reads, validates and
-normalises the lines while this process resolves them (`streams.replay_stage`: the same
-results, about 1.6x the events per second); ``--sequential`` does it all in this process.
+progress bar and the summary. Three ways, one result byte for byte:
+
+* ``--workers N`` (N >= 2; the default is the cores this process may run on): N processes
+  parse, then N shards of the events, closed under everything the core links, resolve in N
+  processes (`streams.replay_shards`, `resolver.shards`);
+* ``--workers 1``: a forked child reads, validates and normalises the lines while this
+  process resolves them (`streams.replay_stage`);
+* ``--sequential`` (or one core): all of it in this process.
 
 The options that are also settings of the worker (``--region``, ``--hub-threshold``,
 ``--duplicate-horizon-days``) default to the same environment variables, read and checked by
