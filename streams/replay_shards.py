@@ -29,7 +29,6 @@ from __future__ import annotations
 import gc
 import heapq
 import io
-import json
 import marshal
 import multiprocessing
 import time
@@ -418,6 +417,8 @@ def resolve_sharded(
 
 #: Assignment rows sorted in memory at a time; more go through sorted runs on disk.
 RUN_ROWS = 250_000
+#: Rows per record of a run's file (`records`).
+_RUN_RECORD = 10_000
 #: The same in a shard, which holds a state of its own beside them: smaller runs, so that a
 #: long history of the same customers costs little more memory than a short one.
 _SHARD_RUN_ROWS = 50_000
@@ -426,17 +427,15 @@ _SHARD_RUN_ROWS = 50_000
 def spill_run(path: Path, rows: list[tuple[str, int, str]]) -> Path:
     """Write (event id, event number, customer id) rows to `path`, sorted: one run for `merged_assignments`."""
     rows.sort()
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        for eid, seq, cid in rows:
-            out.write(f"{json.dumps(eid, ensure_ascii=False)}\t{seq}\t{cid}\n")
+    with path.open("wb") as out:
+        for start in range(0, len(rows), _RUN_RECORD):
+            _write_record(out, rows[start : start + _RUN_RECORD])
     return path
 
 
 def _read_run(path: Path) -> Iterator[tuple[str, int, str]]:
-    with path.open("r", encoding="utf-8") as handle:
-        for line in handle:
-            eid, seq, cid = line.rstrip("\n").split("\t")
-            yield json.loads(eid), int(seq), cid
+    for rows in records(path):
+        yield from rows
 
 
 def merged_assignments(runs: list[Path], rows: list[tuple[str, int, str]] | None = None) -> Iterator[tuple[str, str]]:

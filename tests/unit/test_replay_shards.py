@@ -102,3 +102,15 @@ def test_a_customer_id_in_two_shards_replays_in_one_process(tmp_path: Path, monk
     events.write_text("\n".join(lines) + "\n", encoding="utf-8")
     monkeypatch.setattr(replay_shards, "ids_disjoint", lambda held: False)
     assert _run(tmp_path, [events], "fallback", "--workers", "2") == _run(tmp_path, [events], "one", "--sequential")
+
+
+def test_assignments_spilled_in_many_runs_are_the_same_file(tmp_path: Path, monkeypatch: Any) -> None:
+    lines = _with_trouble(_generated(tmp_path, 6), 6)
+    events = tmp_path / "e.jsonl"
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole = _run(tmp_path, [events], "whole", "--sequential")
+    monkeypatch.setattr("streams.commands.replay.RUN_ROWS", 7)
+    monkeypatch.setattr(replay_shards, "_SHARD_RUN_ROWS", 5)
+    monkeypatch.setattr(replay_shards, "_RUN_RECORD", 2)
+    assert _run(tmp_path, [events], "runs", "--sequential") == whole
+    assert _run(tmp_path, [events], "shard-runs", "--workers", "3") == whole
