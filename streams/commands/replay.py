@@ -173,7 +173,7 @@ def _dump(record: Any) -> str:
 @click.option(
     "--workers",
     default=None,
-    type=click.IntRange(1, 1024),
+    type=click.IntRange(1, 256),
     show_default="the cores this process may run on",
     help="Processes: N >= 2 parse in N and resolve N shards of the events (the outputs of one process); "
     "1 parses in a child and resolves here.",

@@ -114,3 +114,18 @@ def test_assignments_spilled_in_many_runs_are_the_same_file(tmp_path: Path, monk
     monkeypatch.setattr(replay_shards, "_RUN_RECORD", 2)
     assert _run(tmp_path, [events], "runs", "--sequential") == whole
     assert _run(tmp_path, [events], "shard-runs", "--workers", "3") == whole
+
+
+def test_a_failing_child_is_an_error_with_its_traceback(tmp_path: Path, monkeypatch: Any) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text("\n".join(_generated(tmp_path, 7)[:50]) + "\n", encoding="utf-8")
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("resolver broke")
+
+    monkeypatch.setattr(replay_shards, "ingest_timed", broken)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [str(events), "--assignments", str(out / "a"), "--profiles", str(out / "p"), "--rejects", str(out / "r")]
+    result = CliRunner().invoke(command, [*argv, "--workers", "2"])
+    assert result.exit_code == 1 and "a replay child failed" in result.output and "resolver broke" in result.output
