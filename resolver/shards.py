@@ -110,7 +110,7 @@ class Planner:
         self.heads.append(root)
 
     def shards(self, shards: int) -> bytearray:
-        """The shard (0 .. shards - 1, at most 256) of each event added, in order.
+        """The shard (0 .. shards - 1, at most 256) of each event added, in order (`heads` become roots).
 
         Closed under the relations above: phones one edit apart (`NearIndex`) are joined
         here. The closed sets are packed largest first, each into the shard with the fewest
@@ -126,9 +126,10 @@ class Planner:
         for key in phones:
             for other in near.near(key):
                 _union(parent, index[key], index[other])
+        heads = self.heads
         sizes: dict[int, int] = {}
-        for head in self.heads:
-            root = _find(parent, head)
+        for i, head in enumerate(heads):
+            root = heads[i] = _find(parent, head)  # each head becomes its root: found once
             sizes[root] = sizes.get(root, 0) + 1
         load = [(0, shard) for shard in range(shards)]  # a heap: (events so far, shard)
         shard_of: dict[int, int] = {}
@@ -137,7 +138,7 @@ class Planner:
             events, shard = load[0]
             shard_of[root] = shard
             heapq.heapreplace(load, (events + size, shard))
-        return bytearray(shard_of[_find(parent, head)] for head in self.heads)
+        return bytearray(map(shard_of.__getitem__, heads))
 
 
 def plan(
