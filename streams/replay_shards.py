@@ -61,7 +61,7 @@ SMALL = 1 << 20
 #: Events a shard resolves between two `gc.freeze` calls (its state lives until the end).
 _FREEZE_EVERY = 10_000
 
-#: One piece of a file: (file index, first byte, end byte).
+#: One piece of a file: (file index, first byte, end byte; -1: a pipe's end).
 Piece = tuple[int, int, int]
 
 
@@ -69,6 +69,9 @@ def pieces(paths: tuple[Path, ...], parts: int) -> list[Piece]:
     """Each file cut into at most `parts` pieces of about equal bytes, each cut just after a ``\\n``."""
     out: list[Piece] = []
     for index, path in enumerate(paths):
+        if not path.is_file():  # a pipe (`<(zcat events.gz)`): one piece, read to its end
+            out.append((index, 0, -1))
+            continue
         size = path.stat().st_size
         cuts = [0]
         if size >= SMALL and parts > 1:
@@ -108,8 +111,10 @@ def _piece_lines(path: Path, start: int, end: int) -> Iterator[tuple[str, int, s
     """(file name, line number within the piece from 1, text) as `streams.replay_stage.lines_of` reads them."""
     name = path.name
     with path.open("rb", buffering=0) as raw:
-        raw.seek(start)
-        piece = io.BufferedReader(_Slice(raw, end - start), 1 << 16)
+        if end >= 0:
+            raw.seek(start)
+        source: io.RawIOBase = raw if end < 0 else _Slice(raw, end - start)  # a pipe whole (`pieces`)
+        piece = io.BufferedReader(source, 1 << 16)
         with io.TextIOWrapper(piece, encoding="utf-8", errors="replace") as text:
             yield from ((name, number, line) for number, line in enumerate(text, start=1))
 

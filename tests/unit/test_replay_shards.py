@@ -9,7 +9,9 @@ files, each cut into pieces parsed by different workers.
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,24 @@ def test_a_failing_child_is_an_error_with_its_traceback(tmp_path: Path, monkeypa
     argv = [str(events), "--assignments", str(out / "a"), "--profiles", str(out / "p"), "--rejects", str(out / "r")]
     result = CliRunner().invoke(command, [*argv, "--workers", "2"])
     assert result.exit_code == 1 and "a replay child failed" in result.output and "resolver broke" in result.output
+
+
+def test_a_pipe_is_read_whole_once(tmp_path: Path) -> None:
+    """A pipe has no size to cut by: one worker reads it whole, and nothing reads it twice.
+
+    (`--workers 1` and `--sequential` read the input a second time for the assignments: a
+    pipe hangs them.)
+    """
+    lines = _generated(tmp_path, 8)[:100]
+    events = tmp_path / "e.jsonl"
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pipe = tmp_path / "events.pipe"
+    os.mkfifo(pipe)
+    writer = subprocess.Popen(["cp", str(events), str(pipe)])  # opens the pipe when a reader does
+    try:
+        piped = _run(tmp_path, [pipe], "pipe", "--workers", "2")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert piped[:2] == _run(tmp_path, [events], "file", "--workers", "2")[:2]
+    assert b"events=0 " not in piped[3]
