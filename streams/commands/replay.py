@@ -279,8 +279,9 @@ def _replay_sharded(
             with outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
                 rejects = plan_events(out, parsed, planner, lambda r: handle.write(_dump(r.to_record()) + "\n"))
             done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
-            if done is None:
-                return None  # a customer id in two shards: only one process mints ids exactly
+            if done is None:  # a customer id in two shards: only one process mints ids exactly
+                click.echo("a customer id was minted in two shards: replaying in one process", err=True)
+                return None
             with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle, lineterminator="\n")
                 writer.writerow(["event_id", "customer_id"])
