@@ -63,13 +63,14 @@ class Planner:
     and 13 bytes per event (`heads`, `marks`, the shard of each).
     """
 
-    __slots__ = ("_first", "_index", "_parent", "_recent", "heads", "marks")
+    __slots__ = ("_first", "_index", "_near", "_parent", "_recent", "heads", "marks")
 
     def __init__(self, horizon_ms: int) -> None:
         self._index: dict[str, int] = {}
         self._parent: list[int] = []  # a forest over key numbers: each root is its set's smallest
         self._recent = RecentEvents(horizon_ms)
         self._first: dict[str, int] = {}  # remembered event id -> a key number of its set
+        self._near = NearIndex()  # the phone keys so far
         #: per event, in order: a key number of its set (its root when it was added)
         self.heads = array("i")
         #: per event, in order: the watermark before it (as one core moves it), `NO_MARK` before any
@@ -79,6 +80,7 @@ class Planner:
         """Take the next valid event of the log (the one core applies it unless its id is remembered)."""
         index, parent = self._index, self._parent
         root = -1
+        phones: list[str] | None = None
         for key in keys:
             node = index.get(key)
             if node is None:  # a new key joins this event's set directly
@@ -86,6 +88,8 @@ class Planner:
                 parent.append(node if root < 0 else root)
                 if root < 0:
                     root = node
+                if key[:2] == "p:":
+                    phones = [key] if phones is None else [*phones, key]
                 continue
             while parent[node] != node:  # find, halving the path
                 parent[node] = parent[parent[node]]
@@ -99,6 +103,13 @@ class Planner:
         if root < 0:  # no keys: related by its id alone
             root = len(parent)
             parent.append(root)
+        if phones is not None:  # a new phone joins the phones one edit from it (each pair met once)
+            near = self._near
+            for key in phones:
+                for other in near.near(key):
+                    _union(parent, index[key], index[other])
+                near.add(key)
+            root = _find(parent, root)
         recent = self._recent
         self.marks.append(NO_MARK if recent.watermark is None else recent.watermark)
         if event_id in recent:  # a duplicate: the one it repeats decides, so they go together
@@ -112,20 +123,13 @@ class Planner:
     def shards(self, shards: int) -> bytearray:
         """The shard (0 .. shards - 1, at most 256) of each event added, in order (`heads` become roots).
 
-        Closed under the relations above: phones one edit apart (`NearIndex`) are joined
-        here. The closed sets are packed largest first, each into the shard with the fewest
-        events so far (ties: the lowest shard), so shards balance when no set is a large part
-        of the log. Deterministic: a function of the events added.
+        Closed under the relations above. The closed sets are packed largest first, each into
+        the shard with the fewest events so far (ties: the lowest shard), so shards balance
+        when no set is a large part of the log. Deterministic: a function of the events added.
         """
         if not 1 <= shards <= 256:
             raise ValueError("shards must be in 1..256")
-        index, parent = self._index, self._parent
-        near = NearIndex()
-        phones = [key for key in index if key[:2] == "p:"]
-        near.add_all(phones)
-        for key in phones:
-            for other in near.near(key):
-                _union(parent, index[key], index[other])
+        parent = self._parent
         heads = self.heads
         sizes: dict[int, int] = {}
         for i, head in enumerate(heads):
