@@ -2,9 +2,10 @@
 
 ``python -m bench.shard_phases EVENTS N``: parse in N workers, plan here, resolve N shards;
 prints each phase's CPU (the workers' and shards' from wait4, this process's own) and the
-wall a replay would take on N free cores by these figures: parse / N + plan + the slowest
-shard's resolving. On a shared machine wall times say little (the kernel shares the cores
-between sessions); CPU per phase holds.
+wall a replay would take on N free cores by these figures: max((parse + plan) / N, plan) (the
+plan pass runs beside the workers) + packing + the slowest shard's resolving. On a shared
+machine wall times say little (the kernel shares the cores between sessions); CPU per phase
+holds.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from resolver.config import ResolverConfig
 from resolver.shards import Planner
 from streams.gcpolicy import for_state
-from streams.replay_shards import parse_in_workers, plan_events, resolve_sharded
+from streams.replay_shards import parse_and_plan, resolve_sharded
 
 __all__ = ["main", "phases"]
 
@@ -42,26 +43,31 @@ def phases(events: Path, shards: int) -> dict[str, Any]:
     config = ResolverConfig()
     with tempfile.TemporaryDirectory(prefix="irl-phases-") as tmp:
         out = Path(tmp)
-        c0 = _cpu()
-        parsed = parse_in_workers((events,), config, shards, out)
-        c1 = _cpu()
         planner = Planner(config.duplicate_horizon_ms)
-        rejects = plan_events(out, parsed, planner, lambda _: None)
-        c2 = _cpu()
+        c0 = _cpu()
+        t0 = time.perf_counter()
+        parsed, rejects = parse_and_plan((events,), config, shards, out, planner, lambda _: None)
+        c1 = c2 = _cpu()
+        parse_wall = time.perf_counter() - t0
         started = time.perf_counter()
         done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
         c3 = _cpu()
     if done is None:
         raise SystemExit("a customer id was minted in two shards: no sharded figures")
     parse_cpu = c1[1] - c0[1]
-    plan_cpu = (c2[0] - c1[0]) + (c3[0] - c2[0])  # the pass, then packing and forking
+    plan_cpu = c1[0] - c0[0]  # the pass, mostly while the workers parse
+    pack_cpu = c3[0] - c2[0]  # packing and forking: after them
     lines = done.counts.lines
-    ideal = parse_cpu / shards + plan_cpu + max(done.resolve_cpu)
+    # On free cores: the workers and this process share them while parsing, then packing, then the shards.
+    # (the plan pass is one process: it cannot end before its own CPU time has passed).
+    ideal = max((parse_cpu + plan_cpu) / shards, plan_cpu) + pack_cpu + max(done.resolve_cpu)
     return {
         "events": lines,
         "shards": shards,
         "parse_cpu_s": parse_cpu,
         "plan_cpu_s": plan_cpu,
+        "pack_cpu_s": pack_cpu,
+        "parse_and_plan_wall_s": parse_wall,
         "resolve_cpu_s": done.resolve_cpu,
         "shards_cpu_with_outputs_s": c3[1] - c2[1],
         "resolved_after_s": done.resolved_at - started,

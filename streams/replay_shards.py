@@ -7,7 +7,8 @@
    the rejects), in marshal'd chunks on disk. A piece is decoded as the whole file is (a cut
    follows a ``\n``, where a UTF-8 decoder and universal newlines hold no state); a
    reject's line number is made whole by adding the lines of the file's earlier pieces.
-2. **Plan** (this process, reading the plan files in log order): `resolver.shards.Planner`
+2. **Plan** (this process, reading the plan files in log order, each piece as soon as it
+   and those before it are parsed, so mostly while later ones are): `resolver.shards.Planner`
    closes the events under shared identifier keys, repeated event ids and near phones, packs
    them into N shards and keeps the log's watermark before each event; rejects are written.
 3. **Resolve.** One forked child per shard reads the items files in order and resolves its
@@ -52,12 +53,14 @@ from resolver.shards import NO_MARK, Planner, ids_disjoint, link_keys
 from streams.replay_stage import CHUNK, StageFailed, widen
 
 __all__ = [
-    "RUN_ROWS", "Sharded", "merged_assignments", "merged_profiles", "parse_in_workers", "pieces", "plan_events",
+    "PIECES_PER_WORKER", "RUN_ROWS", "Sharded", "merged_assignments", "merged_profiles", "parse_and_plan", "pieces",
     "records", "resolve_sharded", "spill_run",
 ]  # fmt: skip
 
 #: A file smaller than this is one piece: cutting it saves less than a worker costs.
 SMALL = 1 << 20
+#: Pieces per worker of a file: more pieces end sooner, so planning keeps closer to parsing.
+PIECES_PER_WORKER = 4
 #: Events a shard resolves between two `gc.freeze` calls (its state lives until the end).
 _FREEZE_EVERY = 10_000
 
@@ -224,24 +227,63 @@ def _chunk(
     return marshal.dumps(("chunk", size))
 
 
-def parse_in_workers(
+@dataclass
+class _Plan:
+    """The plan pass over the pieces, in order, as each piece is done (`parse_and_plan`)."""
+
+    out: Path
+    plan: list[Piece]
+    planner: Planner
+    on_reject: Callable[[Reject], object]
+    lines: list[int] = field(default_factory=list)
+    done: list[bool] = field(default_factory=list)
+    planned: int = 0
+    rejects: int = 0
+    offset: int = 0
+
+    def ended(self, number: int, lines: int) -> None:
+        """Piece `number` is parsed: plan it, and the pieces after it that were waiting for it."""
+        self.lines[number] = lines
+        self.done[number] = True
+        while self.planned < len(self.plan) and self.done[self.planned]:
+            self._plan_piece(self.planned)
+            self.planned += 1
+
+    def _plan_piece(self, number: int) -> None:
+        if number and self.plan[number][0] != self.plan[number - 1][0]:
+            self.offset = 0  # a reject's line counts from its own file's start
+        add = self.planner.add
+        for planned, rejects in records(self.out / f"plan{number}"):
+            for event_id, at, keys in planned:
+                add(event_id, at, keys)
+            for source, line, reason in rejects:
+                self.on_reject(Reject(source, line + self.offset, reason))
+            self.rejects += len(rejects)
+        self.offset += self.lines[number]
+
+
+def parse_and_plan(
     paths: tuple[Path, ...],
     config: ResolverConfig,
     workers: int,
     out: Path,
+    planner: Planner,
+    on_reject: Callable[[Reject], object],
     *,
     limits: Limits = Limits(),
     loads: Loads = jsontext.loads,
     on_chunk: Callable[[int], None] | None = None,
-) -> list[tuple[int, int]]:
-    """`parse(lines_of(paths), ...)` by `workers` forked processes, into files under `out`.
+) -> tuple[int, int]:
+    """Parse `paths` in `workers` forked processes into files under `out`; plan each piece as it is done.
 
-    Answers (file index, lines) of each piece, in order: its files are ``items<n>`` and
-    ``plan<n>`` (`records` reads them). `on_chunk(size)` is called as chunks are done, with
-    their lines' UTF-8 bytes (for a progress bar; 0 without one).
+    Each file is cut into up to `PIECES_PER_WORKER` pieces per worker, each worker taking
+    every `workers`-th in order, so pieces end nearly in order and this process adds their
+    events to `planner` (in log order, rejects to `on_reject`) while later ones are parsed.
+    Answers (pieces, rejects). `on_chunk(size)` is called as chunks are done, with their
+    lines' UTF-8 bytes (for a progress bar; 0 without one).
     """
-    plan = pieces(paths, workers)
-    lines = [0] * len(plan)
+    plan = pieces(paths, workers * PIECES_PER_WORKER)
+    state = _Plan(out, plan, planner, on_reject, [0] * len(plan), [False] * len(plan))
     children = _Children()
     try:
         for worker in range(min(workers, len(plan))):
@@ -251,10 +293,10 @@ def parse_in_workers(
             if message[0] == "chunk" and on_chunk is not None:
                 on_chunk(message[1])
             elif message[0] == "end":
-                lines[message[1]] = message[2]
+                state.ended(message[1], message[2])
     finally:
         children.close()
-    return [(index, count) for (index, _, _), count in zip(plan, lines, strict=True)]
+    return len(plan), state.rejects
 
 
 def _write_record(handle: BinaryIO, value: Any) -> None:
@@ -273,26 +315,6 @@ def records(path: Path) -> Iterator[Any]:
     with path.open("rb") as handle:
         while head := handle.read(8):
             yield marshal.loads(handle.read(int.from_bytes(head, "little")))
-
-
-def plan_events(
-    out: Path, parsed: list[tuple[int, int]], planner: Planner, on_reject: Callable[[Reject], object]
-) -> int:
-    """Add every valid event of the plan files to `planner` in log order, rejects to `on_reject`; how many rejects."""
-    rejected = 0
-    offset, current = 0, -1
-    add = planner.add
-    for number, (index, lines) in enumerate(parsed):
-        if index != current:
-            offset, current = 0, index
-        for planned, rejects in records(out / f"plan{number}"):
-            for event_id, at, keys in planned:
-                add(event_id, at, keys)
-            for source, line, reason in rejects:
-                on_reject(Reject(source, line + offset, reason))
-            rejected += len(rejects)
-        offset += lines
-    return rejected
 
 
 @dataclass
@@ -381,7 +403,7 @@ def _shard(
 
 def resolve_sharded(
     out: Path,
-    parsed: list[tuple[int, int]],
+    pieces: int,
     planner: Planner,
     rejects: int,
     config: ResolverConfig,
@@ -390,9 +412,9 @@ def resolve_sharded(
 ) -> Sharded | None:
     """Resolve the planned events in `shards` forked processes; None when one process must do it (`ids_disjoint`).
 
-    `out` holds the pieces' files (`parse_in_workers`, answering `parsed`) and takes the
-    shards'; `planner` has every event added (`plan_events`, answering `rejects`); `dump`
-    writes a profile record as one line.
+    `out` holds the files of `pieces` pieces and takes the shards'; `planner` has every
+    event added (`parse_and_plan`, which answers `pieces` and `rejects`); `dump` writes a
+    profile record as one line.
     """
     shard_of, marks = planner.shards(shards), planner.marks
     gc.freeze()  # the children inherit this state: no collection should touch (and so copy) it
@@ -400,7 +422,7 @@ def resolve_sharded(
     children = _Children()
     try:
         for shard in range(shards):
-            children.start(_shard, shard, out, len(parsed), shard_of, marks, config, dump)
+            children.start(_shard, shard, out, pieces, shard_of, marks, config, dump)
         done = sorted(m for m in children.messages() if m[0] == "done")
     finally:
         children.close()

@@ -42,8 +42,7 @@ from streams.replay_shards import (
     RUN_ROWS,
     merged_assignments,
     merged_profiles,
-    parse_in_workers,
-    plan_events,
+    parse_and_plan,
     resolve_sharded,
     spill_run,
 )
@@ -273,11 +272,17 @@ def _replay_sharded(
     try:
         with tempfile.TemporaryDirectory(prefix="irl-shards-") as tmp:
             out = Path(tmp)
-            with _bar(events) as bar:
-                parsed = parse_in_workers(events, config, shards, out, on_chunk=None if bar is None else bar.update)
             planner = Planner(config.duplicate_horizon_ms)
-            with outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
-                rejects = plan_events(out, parsed, planner, lambda r: handle.write(_dump(r.to_record()) + "\n"))
+            with _bar(events) as bar, outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
+                parsed, rejects = parse_and_plan(
+                    events,
+                    config,
+                    shards,
+                    out,
+                    planner,
+                    lambda r: handle.write(_dump(r.to_record()) + "\n"),
+                    on_chunk=None if bar is None else bar.update,
+                )
             done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
             if done is None:  # a customer id in two shards: only one process mints ids exactly
                 click.echo("a customer id was minted in two shards: replaying in one process", err=True)
