@@ -342,7 +342,7 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             f"- **Offline replay is {big['ratio']:.2f}x the reference at {_n(big['events'])} events "
             f"({s0['ratio']:.2f}x at {_n(s0['events'])}) with {big.get('workers', 1)} shards on as many cores, "
             "not 5x, and 5x is out of reach in one CPython process.** Shards divide the parsing and the "
-            "resolving by the cores, not the plan (about 2.5 us per event in one process): docs/architecture.md, "
+            "resolving by the cores, not the plan (about 2.2 us per event in one process): docs/architecture.md, "
             '"Offline replay on every core", gives the cost of each phase. '
             "In one process: "
             + (
