@@ -3,8 +3,10 @@
 Each tool reports its own processing rate (reading and resolving, not writing outputs); the
 peak RSS is the child's own (wait4). Runs alternate (replay, replay --sequential, reference,
 floors, replay, ...) so that noise from other users of the machine lands on all of them.
-`irl replay` parses in a second process where there are two cores; ``--sequential`` (one
-process) shows what it does without one.
+`irl replay` runs as many shards as there are cores by default (`streams.replay_shards`);
+``--workers 1`` (parsing in a child, resolving in one process) and ``--sequential`` (one
+process) show what it does without them. The whole command's wall time, outputs written, is
+kept too: the rates stop when resolving ends.
 
 The *floor* is what no Python resolver can beat: a loop that only reads the file and calls
 `json.loads` on each line (``json_only``), and the same plus reading the fields the reference
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import tempfile
@@ -31,10 +34,11 @@ _RATE = re.compile(r"events_per_s=([\d.]+)")
 _SECONDS = re.compile(r"seconds=([\d.]+)")
 
 
-def _replay_once(events: Path, *flags: str) -> tuple[float, float, int]:
+def _replay_once(events: Path, *flags: str) -> tuple[float, float, int, float]:
+    """(events/s, resolve seconds, peak RSS, wall seconds of the whole command, outputs written)."""
     with tempfile.TemporaryDirectory(prefix="irl-bench-") as tmp:
         t = Path(tmp)
-        _, err, _, rss = run_measured(
+        _, err, wall, rss = run_measured(
             [
                 str(BIN / "irl"),
                 "replay",
@@ -48,7 +52,7 @@ def _replay_once(events: Path, *flags: str) -> tuple[float, float, int]:
                 *flags,
             ]
         )
-    return float(_RATE.findall(err)[-1]), float(_SECONDS.findall(err)[-1]), rss
+    return float(_RATE.findall(err)[-1]), float(_SECONDS.findall(err)[-1]), rss, wall
 
 
 def _reference_once(events: Path) -> tuple[float, float, int]:
@@ -112,12 +116,20 @@ def offline_core(sizes: list[tuple[int, int]]) -> dict[str, Any]:
         n = count_lines(events)
         irl_rates, irl_secs, irl_rss, ref_rates, ref_secs, ref_rss = [], [], [], [], [], []
         only_rates, only_secs, fields_rates, fields_secs, seq_rates = [], [], [], [], []
+        two_rates: list[float] = []
+        walls: dict[str, list[float]] = {"sharded": [], "two_process": [], "sequential": []}
         for _ in range(runs):
-            r, s, m = _replay_once(events)
+            r, s, m, w = _replay_once(events)
             irl_rates.append(r)
             irl_secs.append(s)
             irl_rss.append(m)
-            seq_rates.append(_replay_once(events, "--sequential")[0])
+            walls["sharded"].append(w)
+            r, _, _, w = _replay_once(events, "--workers", "1")
+            two_rates.append(r)
+            walls["two_process"].append(w)
+            r, _, _, w = _replay_once(events, "--sequential")
+            seq_rates.append(r)
+            walls["sequential"].append(w)
             r, s, m = _reference_once(events)
             ref_rates.append(r)
             ref_secs.append(s)
@@ -147,13 +159,21 @@ def offline_core(sizes: list[tuple[int, int]]) -> dict[str, Any]:
                 "reference_us_per_event": 1e6 * median(ref_secs) / n,
                 "reference_peak_rss_mb": max(ref_rss) / 2**20,
                 "ratio": median(irl_rates) / median(ref_rates),
+                # The default: `--workers` = the cores (N shards; `streams.replay_shards`).
+                "workers": len(os.sched_getaffinity(0)),
                 # One process: what the core and the parsing cost together, without a second core.
                 "replay_sequential_events_per_s": median(seq_rates),
                 "sequential_ratio": median(seq_rates) / median(ref_rates),
+                # Parsing in a child, resolving in one process (`--workers 1`, the default before shards).
+                "replay_two_process_events_per_s": median(two_rates),
+                "two_process_ratio": median(two_rates) / median(ref_rates),
+                # The whole command, outputs written (the rates above stop when resolving ends).
+                "wall_seconds": {name: median(values) for name, values in walls.items()},
                 "floor": floor,
                 "samples": {
                     "replay": irl_rates,
                     "replay_sequential": seq_rates,
+                    "replay_two_process": two_rates,
                     "reference": ref_rates,
                     "json_only": only_rates,
                     "json_fields": fields_rates,

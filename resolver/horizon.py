@@ -78,6 +78,21 @@ class RecentEvents:
             return []
         return self._expire()
 
+    def advance(self, at: int) -> list[str]:
+        """Move the watermark to `at` as an event applied at that time would, remembering no id.
+
+        For a shard of one log (`resolver.shards`): the events applied in other shards moved
+        the one watermark too. `advance(w)` then `remember(e, at, v)` leaves exactly the state
+        `remember(e, at, v)` leaves after the same events in one process, when `w` is the
+        watermark that process had (restricted to this shard's ids). Returns the ids forgotten.
+        """
+        if self.watermark is not None and at <= self.watermark:
+            return []
+        self.watermark = at
+        if self._next is None or at < self._next:
+            return []
+        return self._expire()
+
     def _expire(self) -> list[str]:
         floor = self._floor()
         assert floor is not None

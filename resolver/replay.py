@@ -11,7 +11,8 @@ byte-identical files.
 The same loop in two stages, for a shell that runs them in two processes: `parse` reads,
 validates and normalises each line into a `Parsed` value of plain tuples, strings and ints
 (any serialiser carries it); `ingest_parsed` applies those values in order. Both stages
-together change the state, count and reject exactly as `replay` does.
+together change the state, count and reject exactly as `replay` does. `ingest_timed` applies
+one shard's events of a log (`resolver.shards`), each with the log's watermark before it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from resolver.interaction import Fields, InvalidInteraction, Limits, fields_of, 
 from resolver.jsontext import loads as _json_loads
 
 __all__ = [
-    "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed", "parse", "profile_records",
-    "replay",
+    "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed", "ingest_timed", "parse",
+    "profile_records", "replay",
 ]  # fmt: skip
 
 #: A JSON text to its value, as `json.loads` (`resolver.jsontext.loads`, or a compiled parser the
@@ -159,6 +160,28 @@ def ingest_parsed(
         if on_reject is not None:
             on_reject(Reject(source, number, reason))
     return _counts(tally, rejects)
+
+
+def ingest_timed(
+    events: Iterable[tuple[Fields, tuple[tuple[str, ...], tuple[str, ...]], int | None]], resolver: Resolver
+) -> ReplayCounts:
+    """`ingest_parsed` for one shard of a log (`resolver.shards`): each valid event with the watermark before it.
+
+    The watermark is the whole log's (`resolver.shards.watermarks`): the resolver's is moved
+    to it before the event, so the duplicate rule decides as in one process.
+    """
+    tally = dict.fromkeys(_INGESTED, 0)
+    ingest = resolver.ingest
+    advance = resolver.advance_watermark
+    remember = resolver._g.parser.remember
+    last: int | None = None
+    for fields, found, mark in events:
+        if mark is not None and mark != last:
+            advance(mark)
+            last = mark
+        remember(fields[1], fields[3], fields[4], fields[5], found)
+        tally[ingest(*fields)] += 1
+    return _counts(tally, 0)
 
 
 def assignment_rows(

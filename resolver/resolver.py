@@ -109,6 +109,20 @@ class Resolver:
             self._forget_profiles(step)
         return "applied"
 
+    def advance_watermark(self, at: int) -> None:
+        """Let the duplicate horizon's watermark reach `at`, as events applied elsewhere moved it.
+
+        For one shard of a log resolved in several (`resolver.shards`): called with the one
+        log's watermark before each of this shard's events, the duplicate rule decides here
+        as it decides in one process.
+        """
+        g = self._g
+        before = g.recent.watermark
+        for gone in g.recent.advance(at):
+            g.mark("h", gone)
+        if g.recent.watermark != before:
+            g.mark("m", "watermark")
+
     def customer_of_fields(self, fields: Fields) -> str | None:
         """The customer an event with these fields (`resolver.interaction.Fields`) belongs to now.
 
@@ -202,6 +216,11 @@ class Resolver:
     def customer_ids(self) -> list[str]:
         """Live customer ids, sorted: O(n log n) (use `customer_count` for how many)."""
         return sorted(self._g.cust)
+
+    def minted_ids(self) -> set[str]:
+        """Every customer id this resolver has handed out: live, absorbed or erased (ids are never freed)."""
+        g = self._g
+        return {*g.cust, *g.absorbed, *g.erased}
 
     def customer_count(self) -> int:
         """How many live customers, O(1)."""

@@ -28,7 +28,7 @@ from resolver.identifiers import IdentifierParser
 from resolver.interaction import Limits
 from resolver.replay import Loads, Parsed, parse
 
-__all__ = ["CHUNK", "StageFailed", "lines_of", "parsed_in_child"]
+__all__ = ["CHUNK", "StageFailed", "lines_of", "parsed_in_child", "widen"]
 
 #: Lines per message: large enough that a message's cost is spread thin, small enough that the
 #: parent starts early.
@@ -67,7 +67,7 @@ def parsed_in_child(
     """
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    _widen(sender)
+    widen(sender)
     child = ctx.Process(target=_child, args=(sender, paths, config, limits, loads, sizes), daemon=True)
     child.start()
     sender.close()
@@ -92,7 +92,7 @@ def parsed_in_child(
         child.join()
 
 
-def _widen(sender: Connection) -> None:
+def widen(sender: Connection) -> None:
     """Let the pipe hold several chunks, so that neither stage waits on the other's every pause.
 
     Linux only (elsewhere, or beyond the system's limit, the pipe keeps its size): 64 KiB is

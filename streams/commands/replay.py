@@ -1,9 +1,14 @@
 """`irl replay`: run the resolver core offline over JSON Lines events and write its results.
 
 Exactly the core the stream uses (`resolver.replay`); this module only does files, the
-progress bar and the summary. With two cores or more, a forked child reads, validates and
-normalises the lines while this process resolves them (`streams.replay_stage`: the same
-results, about 1.6x the events per second); ``--sequential`` does it all in this process.
+progress bar and the summary. Three ways, one result byte for byte:
+
+* ``--workers N`` (N >= 2; the default is the cores this process may run on): N processes
+  parse, then N shards of the events, closed under everything the core links, resolve in N
+  processes (`streams.replay_shards`, `resolver.shards`);
+* ``--workers 1``: a forked child reads, validates and normalises the lines while this
+  process resolves them (`streams.replay_stage`);
+* ``--sequential`` (or one core): all of it in this process.
 
 The options that are also settings of the worker (``--region``, ``--hub-threshold``,
 ``--duplicate-horizon-days``) default to the same environment variables, read and checked by
@@ -15,14 +20,14 @@ from __future__ import annotations
 
 import csv
 import gc
-import heapq
 import json
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import closing
+from contextlib import closing, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +36,16 @@ import click
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed, profile_records, replay
+from resolver.shards import Planner
 from streams.gcpolicy import paced_for_state
+from streams.replay_shards import (
+    RUN_ROWS,
+    merged_assignments,
+    merged_profiles,
+    parse_and_plan,
+    resolve_sharded,
+    spill_run,
+)
 from streams.replay_stage import StageFailed, lines_of, parsed_in_child
 from streams.settings import Settings, SettingsError
 
@@ -153,7 +167,15 @@ def _dump(record: Any) -> str:
 @click.option(
     "--sequential",
     is_flag=True,
-    help="Parse in this process too (by default a second process reads, validates and normalises).",
+    help="One process: parse and resolve here (overrides --workers).",
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 256),
+    show_default="the cores this process may run on",
+    help="Processes: N >= 2 parse in N and resolve N shards of the events (the outputs of one process); "
+    "1 parses in a child and resolves here.",
 )
 @paced_for_state()
 def command(
@@ -165,6 +187,7 @@ def command(
     hub_threshold: int | None,
     duplicate_horizon_days: int | None,
     sequential: bool,
+    workers: int | None,
 ) -> None:
     """Resolve EVENTS (JSON Lines files) offline and write assignments, profiles and rejects.
 
@@ -188,25 +211,12 @@ def command(
         if given["region"] is None:  # the only value the ranges above do not check
             raise click.ClickException(f"{_FROM_ENV['region']}={region!r}: {exc}") from None
         raise click.BadParameter(str(exc), param_hint="--region") from None
-    started = time.perf_counter()
-    with rejects_path.open("w", encoding="utf-8", newline="\n") as rejects_out:
-
-        def on_reject(reject: Reject) -> None:
-            rejects_out.write(_dump(reject.to_record()) + "\n")
-
-        if sys.stderr.isatty():
-            total = sum(p.stat().st_size for p in events)
-            with click.progressbar(length=total, label="replay", file=sys.stderr) as bar:
-                counts = _resolve(events, resolver, on_reject, bar, sequential=sequential)
-        else:
-            counts = _resolve(events, resolver, on_reject, None, sequential=sequential)
-    resolve_seconds = time.perf_counter() - started
-    with assignments_path.open("w", encoding="utf-8", newline="") as handle:
-        _write_assignments(handle, assignment_rows(_lines(events, None), resolver))
-    with profiles_path.open("w", encoding="utf-8", newline="\n") as handle:
-        for record in profile_records(resolver):
-            handle.write(_dump(record) + "\n")
-    stats = resolver.stats()
+    outputs = _Outputs(assignments_path, profiles_path, rejects_path)
+    shards = workers if workers is not None else len(os.sched_getaffinity(0))
+    done = None if sequential or shards < 2 else _replay_sharded(events, config, shards, outputs)
+    if done is None:
+        done = _replay_here(events, resolver, outputs, sequential=sequential)
+    counts, stats, resolve_seconds = done
     rate = counts.lines / resolve_seconds if resolve_seconds > 0 else 0.0
     click.echo(
         f"events={counts.events} duplicates={counts.duplicates} rejects={counts.rejects} "
@@ -219,14 +229,79 @@ def command(
     )
 
 
-#: Assignment rows sorted in memory at a time; more go through sorted runs on disk.
-_RUN_ROWS = 250_000
+@dataclass(frozen=True)
+class _Outputs:
+    assignments: Path
+    profiles: Path
+    rejects: Path
+
+
+def _bar(events: tuple[Path, ...]) -> Any:
+    """A progress bar over the files' bytes on a terminal; else a context of None."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=sum(p.stat().st_size for p in events), label="replay", file=sys.stderr)
+    return nullcontext(None)
+
+
+def _replay_here(
+    events: tuple[Path, ...], resolver: Resolver, outputs: _Outputs, *, sequential: bool
+) -> tuple[ReplayCounts, dict[str, int], float]:
+    """Resolve in this process (parsing in a child unless `sequential`) and write the outputs."""
+    started = time.perf_counter()
+    with outputs.rejects.open("w", encoding="utf-8", newline="\n") as rejects_out:
+
+        def on_reject(reject: Reject) -> None:
+            rejects_out.write(_dump(reject.to_record()) + "\n")
+
+        with _bar(events) as bar:
+            counts = _resolve(events, resolver, on_reject, bar, sequential=sequential)
+    resolve_seconds = time.perf_counter() - started
+    with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
+        _write_assignments(handle, assignment_rows(_lines(events, None), resolver))
+    with outputs.profiles.open("w", encoding="utf-8", newline="\n") as handle:
+        for record in profile_records(resolver):
+            handle.write(_dump(record) + "\n")
+    return counts, resolver.stats(), resolve_seconds
+
+
+def _replay_sharded(
+    events: tuple[Path, ...], config: ResolverConfig, shards: int, outputs: _Outputs
+) -> tuple[ReplayCounts, dict[str, int], float] | None:
+    """Resolve in `shards` processes (`streams.replay_shards`) and write the outputs; None: do it in one."""
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="irl-shards-") as tmp:
+            out = Path(tmp)
+            planner = Planner(config.duplicate_horizon_ms)
+            with _bar(events) as bar, outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
+                parsed, rejects = parse_and_plan(
+                    events,
+                    config,
+                    shards,
+                    out,
+                    planner,
+                    lambda r: handle.write(_dump(r.to_record()) + "\n"),
+                    on_chunk=None if bar is None else bar.update,
+                )
+            done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
+            if done is None:  # a customer id in two shards: only one process mints ids exactly
+                click.echo("a customer id was minted in two shards: replaying in one process", err=True)
+                return None
+            with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(["event_id", "customer_id"])
+                writer.writerows(merged_assignments(done.runs))
+            with outputs.profiles.open("w", encoding="utf-8", newline="\n") as handle:
+                handle.writelines(merged_profiles(done.profiles))
+    except StageFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    return done.counts, done.stats, done.resolved_at - started
 
 
 def _write_assignments(handle: IO[str], rows: Iterable[tuple[str, str]]) -> None:
     """Write (event_id, customer_id) rows sorted by event id, the first row of a repeated id kept.
 
-    Sorted in runs of `_RUN_ROWS` rows spilled to temporary files and merged, so memory stays
+    Sorted in runs of `RUN_ROWS` rows spilled to temporary files and merged, so memory stays
     flat however many events the input holds.
     """
     writer = csv.writer(handle, lineterminator="\n")
@@ -236,28 +311,7 @@ def _write_assignments(handle: IO[str], rows: Iterable[tuple[str, str]]) -> None
         chunk: list[tuple[str, int, str]] = []
         for seq, (eid, cid) in enumerate(rows):
             chunk.append((eid, seq, cid))
-            if len(chunk) >= _RUN_ROWS:
-                runs.append(_spill(Path(tmp) / f"run{len(runs)}.tsv", chunk))
+            if len(chunk) >= RUN_ROWS:
+                runs.append(spill_run(Path(tmp) / f"run{len(runs)}.tsv", chunk))
                 chunk = []
-        chunk.sort()
-        streams: list[Iterator[tuple[str, int, str]]] = [_read_run(p) for p in runs]
-        last = None
-        for eid, _, cid in heapq.merge(iter(chunk), *streams):
-            if eid != last:
-                writer.writerow((eid, cid))
-                last = eid
-
-
-def _spill(path: Path, chunk: list[tuple[str, int, str]]) -> Path:
-    chunk.sort()
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        for eid, seq, cid in chunk:
-            out.write(f"{json.dumps(eid, ensure_ascii=False)}\t{seq}\t{cid}\n")
-    return path
-
-
-def _read_run(path: Path) -> Iterator[tuple[str, int, str]]:
-    with path.open("r", encoding="utf-8") as handle:
-        for line in handle:
-            eid, seq, cid = line.rstrip("\n").split("\t")
-            yield json.loads(eid), int(seq), cid
+        writer.writerows(merged_assignments(runs, chunk))

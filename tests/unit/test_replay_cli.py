@@ -124,7 +124,9 @@ def test_parsing_in_a_child_gives_the_sequential_outputs_byte_for_byte(tmp_path:
         handle.write(("\n".join(lines) + "\n").encode())
         handle.write(b'{"event_id": "\\ud800", "name": "\xff\xfe not UTF-8"}\n')
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert _run_with(tmp_path, events, "child") == _run_with(tmp_path, events, "one", "--sequential")
+    child = _run_with(tmp_path, events, "child", "--workers", "1")
+    assert child == _run_with(tmp_path, events, "one", "--sequential")
+    assert _run_with(tmp_path, events, "shards", "--workers", "2") == child
 
 
 def test_a_failing_child_is_an_error_in_the_parent(tmp_path: Path) -> None:
@@ -147,6 +149,9 @@ def test_json_nested_too_deep_is_a_reject_not_a_crash(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     deep = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
     events.write_text("\n".join([json.dumps(LINES[0]), deep, json.dumps(LINES[3])]) + "\n", encoding="utf-8")
-    child, sequential = _run_with(tmp_path, events, "child"), _run_with(tmp_path, events, "one", "--sequential")
-    assert child == sequential
+    child, sequential = (
+        _run_with(tmp_path, events, "child", "--workers", "1"),
+        _run_with(tmp_path, events, "one", "--sequential"),
+    )
+    assert child == sequential == _run_with(tmp_path, events, "shards", "--workers", "2")
     assert json.loads(child[2]) == {"source": "events.jsonl", "line": 2, "reason": "not a JSON event: RecursionError"}
