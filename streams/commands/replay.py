@@ -35,8 +35,10 @@ import click
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
+from resolver.interaction import Limits
 from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed, profile_records, replay
 from resolver.shards import Planner
+from streams.csvimport import CsvImportError, parse_timezone
 from streams.gcpolicy import paced_for_state
 from streams.replay_shards import (
     RUN_ROWS,
@@ -95,10 +97,11 @@ def _resolve(
     bar: Any | None,
     *,
     sequential: bool,
+    limits: Limits,
 ) -> ReplayCounts:
     """`replay` of the files into `resolver`: in this process, or with parsing in a child."""
-    if sequential or (os.cpu_count() or 1) < 2:
-        return replay(_lines(events, bar), resolver, on_reject=on_reject)
+    if sequential or len(os.sched_getaffinity(0)) < 2:
+        return replay(_lines(events, bar), resolver, on_reject=on_reject, limits=limits)
     seen = 0
 
     def on_chunk(lines: int, size: int) -> None:
@@ -109,7 +112,7 @@ def _resolve(
             gc.freeze()  # as `_lines` does
         seen += lines
 
-    parsed = parsed_in_child(events, resolver.config, on_chunk=on_chunk, sizes=bar is not None)
+    parsed = parsed_in_child(events, resolver.config, limits=limits, on_chunk=on_chunk, sizes=bar is not None)
     try:
         with closing(parsed):  # the child is ended whatever happens here
             return ingest_parsed(parsed, resolver, on_reject=on_reject)
@@ -177,6 +180,12 @@ def _dump(record: Any) -> str:
     help="Processes: N >= 2 parse in N and resolve N shards of the events (the outputs of one process); "
     "1 parses in a child and resolves here.",
 )
+@click.option(
+    "--timezone",
+    "zone_name",
+    default=None,
+    help="Zone of ISO-8601 times written without one (UTC, +05:30, Asia/Kolkata); without it they are rejected.",
+)
 @paced_for_state()
 def command(
     events: tuple[Path, ...],
@@ -188,6 +197,7 @@ def command(
     duplicate_horizon_days: int | None,
     sequential: bool,
     workers: int | None,
+    zone_name: str | None,
 ) -> None:
     """Resolve EVENTS (JSON Lines files) offline and write assignments, profiles and rejects.
 
@@ -211,7 +221,11 @@ def command(
         if given["region"] is None:  # the only value the ranges above do not check
             raise click.ClickException(f"{_FROM_ENV['region']}={region!r}: {exc}") from None
         raise click.BadParameter(str(exc), param_hint="--region") from None
-    outputs = _Outputs(assignments_path, profiles_path, rejects_path)
+    try:
+        limits = Limits(zone=parse_timezone(zone_name) if zone_name is not None else None)
+    except CsvImportError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    outputs = _Outputs(assignments_path, profiles_path, rejects_path, limits)
     shards = workers if workers is not None else len(os.sched_getaffinity(0))
     done = None if sequential or shards < 2 else _replay_sharded(events, config, shards, outputs)
     if done is None:
@@ -234,6 +248,7 @@ class _Outputs:
     assignments: Path
     profiles: Path
     rejects: Path
+    limits: Limits
 
 
 def _bar(events: tuple[Path, ...]) -> Any:
@@ -254,10 +269,10 @@ def _replay_here(
             rejects_out.write(_dump(reject.to_record()) + "\n")
 
         with _bar(events) as bar:
-            counts = _resolve(events, resolver, on_reject, bar, sequential=sequential)
+            counts = _resolve(events, resolver, on_reject, bar, sequential=sequential, limits=outputs.limits)
     resolve_seconds = time.perf_counter() - started
     with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
-        _write_assignments(handle, assignment_rows(_lines(events, None), resolver))
+        _write_assignments(handle, assignment_rows(_lines(events, None), resolver, limits=outputs.limits))
     with outputs.profiles.open("w", encoding="utf-8", newline="\n") as handle:
         for record in profile_records(resolver):
             handle.write(_dump(record) + "\n")
@@ -282,6 +297,7 @@ def _replay_sharded(
                     planner,
                     lambda r: handle.write(_dump(r.to_record()) + "\n"),
                     on_chunk=None if bar is None else bar.update,
+                    limits=outputs.limits,
                 )
             done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
             if done is None:  # a customer id in two shards: only one process mints ids exactly

@@ -155,3 +155,27 @@ def test_json_nested_too_deep_is_a_reject_not_a_crash(tmp_path: Path) -> None:
     )
     assert child == sequential == _run_with(tmp_path, events, "shards", "--workers", "2")
     assert json.loads(child[2]) == {"source": "events.jsonl", "line": 2, "reason": "not a JSON event: RecursionError"}
+
+
+def test_times_without_a_zone_are_read_in_the_zone_given_in_every_mode(tmp_path: Path) -> None:
+    naive, zoned = tmp_path / "naive.jsonl", tmp_path / "zoned.jsonl"
+    naive.write_text("".join(json.dumps({**x, "occurred_at": "2023-11-14 22:13:20"}) + "\n" for x in LINES))
+    zoned.write_text("".join(json.dumps({**x, "occurred_at": "2023-11-14T22:13:20+00:00"}) + "\n" for x in LINES))
+    refused = _outputs(tmp_path / "refused", naive, "--sequential")
+    assert refused["rejects"].count("without a zone") == len(LINES)
+    read = [
+        _outputs(tmp_path / m[2:], naive, m, "--timezone", "UTC")
+        for m in ("--sequential", "--workers=1", "--workers=2")
+    ]
+    expected = _outputs(tmp_path / "zoned", zoned, "--sequential")
+    assert read[0] == read[1] == read[2] == expected
+    assert expected["rejects"] == "" and len(expected["assignments"].splitlines()) == len(LINES) + 1
+
+
+def _outputs(out: Path, source: Path, *options: str) -> dict[str, str]:
+    out.mkdir()
+    paths = {name: out / f"{name}.out" for name in ("assignments", "profiles", "rejects")}
+    args = [str(source), *(f"--{name}={path}" for name, path in paths.items()), *options]
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 0, result.output
+    return {name: path.read_text(encoding="utf-8") for name, path in paths.items()}
