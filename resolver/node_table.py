@@ -37,8 +37,8 @@ class NodeColumns:
     """
 
     __slots__ = (
-        "bars", "ev_starts", "evidence", "groups", "name_counts", "name_keys", "name_starts", "names_has", "near",
-        "pairs", "shared", "sig", "sig_none", "sig_starts", "status", "strings",
+        "bars", "ev_starts", "evidence", "first_key", "groups", "name_counts", "name_keys", "name_starts", "names_has",
+        "near", "pairs", "shared", "sig", "sig_none", "sig_starts", "status", "strings",
     )  # fmt: skip
 
     def __init__(
@@ -71,6 +71,13 @@ class NodeColumns:
             name_keys,
             name_counts,
         )
+        #: where the rows' keys start in ``strings``: row ``r``'s key is ``strings[first_key + r]``
+        self.first_key = 1
+
+    def key_of(self, row: int) -> str:
+        """The key of row `row`, the very string the table holds it under."""
+        key: str = self.strings[self.first_key + row]
+        return key
 
     def _evidence(self, row: int) -> tuple[str, ...] | list[str]:
         held = tuple(map(self.strings.__getitem__, self.evidence[self.ev_starts[row] : self.ev_starts[row + 1]]))
@@ -100,6 +107,7 @@ class NodeColumns:
             line.near = self.near.get(row)
         else:
             made = _new(Node)
+        made.key = key
         made.status = self.status.get(row, OK)
         made.evidence = self._evidence(row)
         made.sig = self._sig(row)
