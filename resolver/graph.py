@@ -546,5 +546,5 @@ class Graph:
         ev = self.evidence.get(ref)
         if ev is not None:
             return ev
-        seen = self.recent.get(ref)
-        return None if seen is None else self.evidence.get(seen[1])
+        seen = self.recent.vid_of(ref)
+        return None if seen is None else self.evidence.get(seen)
