@@ -198,6 +198,10 @@ class PhoneNormaliser:
         hit = self._cache.get(key)
         if hit is None:
             hit = self._compute(key)
+            if hit.e164 == key:
+                # Most keys are their own E.164 form (a WhatsApp id, a number with its code): one
+                # string for both, not two (about 27 bytes per identifier at 100k identifiers).
+                hit = Phone(key, hit.status)
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
             self._cache[key] = hit
