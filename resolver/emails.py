@@ -96,6 +96,8 @@ class EmailNormaliser:
         hit = self._cache.get(raw)
         if hit is None:
             hit = self._compute(raw)
+            if hit.address == raw:  # already its own normal form (most are): one string, not two
+                hit = Email(raw, hit.status)
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
             self._cache[raw] = hit
