@@ -66,8 +66,8 @@ _raw_get = dict.get
 #: Name caches are cleared when full, so memory stays flat.
 _NAME_CACHE = 200_000
 #: A node carrying at most this many pieces of evidence lists them in a tuple, more in a list
-#: (`Node.add_evidence`): most carry one or two, and a tuple of one is 16 bytes smaller than a
-#: list of one (40 smaller than the list one append makes); a list keeps a hub's appends cheap.
+#: (`Node.add_evidence`; one piece is its id alone): most carry one or two, a bare id saves the
+#: 48 bytes of a tuple of one, and a list keeps a hub's appends cheap.
 SHORT_EVIDENCE = 8
 
 
@@ -180,9 +180,9 @@ class Node:
         #: name this identifier refer to this object (`resolver.linking`), not copies of it
         self.key = key
         self.status = OK
-        #: ids of the evidence carrying this key, in the order added (`add_evidence`): a tuple of at
-        #: most `SHORT_EVIDENCE`, else a list
-        self.evidence: tuple[str, ...] | list[str] = ()
+        #: ids of the evidence carrying this key, in the order added (`add_evidence`): the one id
+        #: alone, a tuple of at most `SHORT_EVIDENCE`, else a list. Read them with `vids`.
+        self.evidence: str | tuple[str, ...] | list[str] = ()
         #: hub signals seen with this key (``n:<class>`` and co-occurring keys), in order seen; None once
         #: it stops linking. A tuple (the shared empty one until a signal comes): short, and rarely grown
         self.sig: tuple[str, ...] | None = ()
@@ -190,12 +190,22 @@ class Node:
         self.bars: tuple[tuple[int, int], ...] = ()
 
     def add_evidence(self, vid: str) -> None:
-        """Append evidence id `vid` to `evidence` (a tuple while short, then a list)."""
+        """Append evidence id `vid` to `evidence` (the id alone, a tuple while short, then a list)."""
         held = self.evidence
         if isinstance(held, tuple):
-            self.evidence = (*held, vid) if len(held) < SHORT_EVIDENCE else [*held, vid]
+            if not held:
+                self.evidence = vid
+            else:
+                self.evidence = (*held, vid) if len(held) < SHORT_EVIDENCE else [*held, vid]
+        elif isinstance(held, str):
+            self.evidence = (held, vid)
         else:
             held.append(vid)
+
+    def vids(self) -> tuple[str, ...] | list[str]:
+        """The ids of the evidence carrying this key, in the order added (read only)."""
+        held = self.evidence
+        return (held,) if isinstance(held, str) else held
 
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}
@@ -497,7 +507,7 @@ class Graph:
             node = nodes.get(key)
             if node is None:
                 continue
-            for vid in node.evidence:
+            for vid in node.vids():
                 ev = evidence.get(vid)
                 if ev is not None and ev.anchor and ev.anchor in uf:
                     cid = by_root.get(uf.find(ev.anchor))
@@ -510,7 +520,7 @@ class Graph:
         evidence = self.evidence
         for key in self.uf.members(cust.root):
             holder = holder_of(key)
-            for vid in self.nodes[holder].evidence:
+            for vid in self.nodes[holder].vids():
                 ev = evidence.get(vid)
                 if ev is not None and ev.anchor == key:
                     out.append(ev)

@@ -79,9 +79,9 @@ class NodeColumns:
         key: str = self.strings[self.first_key + row]
         return key
 
-    def _evidence(self, row: int) -> tuple[str, ...] | list[str]:
+    def _evidence(self, row: int) -> str | tuple[str, ...] | list[str]:
         held = tuple(map(self.strings.__getitem__, self.evidence[self.ev_starts[row] : self.ev_starts[row + 1]]))
-        return held if len(held) <= SHORT_EVIDENCE else list(held)
+        return _held(held)
 
     def _sig(self, row: int) -> tuple[str, ...] | None:
         if row in self.sig_none:
@@ -120,7 +120,7 @@ class NodeColumns:
         text = self.strings.__getitem__
         vids, signals = list(map(text, self.evidence)), list(map(text, self.sig))
         held = list(map(tuple, map(vids.__getitem__, _spans(self.ev_starts, rows, ends))))
-        evidence = [h if len(h) <= SHORT_EVIDENCE else list(h) for h in held]
+        evidence = list(map(_held, held))
         sigs = map(tuple, map(signals.__getitem__, _spans(self.sig_starts, rows, ends)))
         none = self.sig_none
         sig = [None if r in none else s for r, s in zip(rows, sigs, strict=True)]
@@ -135,6 +135,13 @@ class NodeColumns:
             list(map(self.groups.get, rows)),
             list(map(self.near.get, rows)),
         ]
+
+
+def _held(vids: tuple[str, ...]) -> str | tuple[str, ...] | list[str]:
+    """Evidence ids as a node holds them (`resolver.graph.Node.add_evidence`)."""
+    if len(vids) == 1:
+        return vids[0]
+    return vids if len(vids) <= SHORT_EVIDENCE else list(vids)
 
 
 def _spans(starts: array[int], rows: list[int], ends: list[int]) -> Iterator[slice]:

@@ -336,6 +336,7 @@ def _not_none(values: Iterable[Any]) -> list[int]:
 
 def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
     held, sig, status, shared, bars, pairs, names, groups, near = columns
+    held = [(h,) if h.__class__ is str else h for h in held]  # a node's one piece is its id alone
     out["n.ev.len"] = _lengths(held)
     out["n.ev"] = s.refs(list(chain.from_iterable(held)))
     # 0: no signals kept (None); n + 1: a list of n

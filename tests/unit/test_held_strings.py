@@ -39,3 +39,19 @@ def test_after_a_load_new_evidence_refers_to_the_cold_node_keys() -> None:
     _events(again, ["098765-43210", "9876543210"], T0 + 1000)
     assert _copies(again) == []
     assert dump(load(config, dump(loaded))) == dump(loaded)
+
+
+def test_a_node_of_one_piece_holds_its_id_alone_and_reads_as_a_sequence() -> None:
+    config = ResolverConfig()
+    r = Resolver(config, track_changes=False)
+    _events(r, ["98765 43210", "91234 56789"])
+    g = r._g
+    one = g.nodes["t:WEB:cookie-0"]
+    assert isinstance(one.evidence, str) and one.vids() == (one.evidence,)
+    two = g.nodes["e:p0@x.in"]
+    assert isinstance(two.evidence, str)
+    _events(r, ["99887 76655"], T0 + 1000)
+    assert isinstance(two.evidence, tuple) and len(two.vids()) == 2
+    loaded = load(config, dump(g))
+    assert {k: n.vids() for k, n in g.nodes.items()} == {k: loaded.nodes[k].vids() for k in loaded.nodes}
+    assert dump(loaded) == dump(g)
