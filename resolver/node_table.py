@@ -115,14 +115,13 @@ class NodeColumns:
         return made
 
     def fields(self, rows: list[int]) -> list[list[Any]]:
-        """Every field of `rows` (`FIELDS` order), one list per field, as their nodes hold them (one id: a tuple)."""
+        """Every field of `rows` (`FIELDS` order), one list per field, as their nodes would hold them."""
         ends = list(map(add, rows, [1] * len(rows)))
         text = self.strings.__getitem__
         vids, signals = list(map(text, self.evidence)), list(map(text, self.sig))
         held = list(map(tuple, map(vids.__getitem__, _spans(self.ev_starts, rows, ends))))
-        # A cold row's ids as a tuple even when there is one (a dump reads them as a sequence:
-        # `resolver.snapshot`); a node made from the row holds that one id alone (`_held`).
-        evidence = [h if len(h) <= SHORT_EVIDENCE else list(h) for h in held]
+        # `_held`, inline (no call per row): one id alone, a tuple while short, else a list.
+        evidence = [h[0] if len(h) == 1 else h if len(h) <= SHORT_EVIDENCE else list(h) for h in held]
         sigs = map(tuple, map(signals.__getitem__, _spans(self.sig_starts, rows, ends)))
         none = self.sig_none
         sig = [None if r in none else s for r, s in zip(rows, sigs, strict=True)]
