@@ -595,6 +595,7 @@ class _Loader:
             raise ValueError("name support and its lengths disagree")
         if cold.ev_starts[-1] != len(cold.evidence) or cold.sig_starts[-1] != len(cold.sig):
             raise ValueError("node lengths and their columns disagree")
+        # Row r's key is strings[1 + r] (`NodeColumns.key_of`): the node keys are the table's first run.
         self.g.nodes = NodeTable(keys, cold, self.rows)
 
     def _evidence(self) -> None:
