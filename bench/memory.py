@@ -5,7 +5,8 @@
 run), writes its snapshot, then loads it in a fresh interpreter and reports, for both states: RSS
 growth per identifier and the bytes held by each part of the state, found by walking the graph from
 `Graph`'s attributes (each object counted once, under the first path that reaches it, so a string
-shared by several maps is charged to the first; ``sys.getsizeof``).
+shared by several maps is charged to the first; ``sys.getsizeof``), and those bytes summed by part
+(evidence, nodes, union-find, customers, horizon, near-phone index, bounded caches: `groups`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from bench.common import BIN, ROOT, dataset
 from bench.snapshot import build_state, load_timed
 
-__all__ = ["breakdown"]
+__all__ = ["breakdown", "groups"]
 
 #: Objects shared by every state (small ints, interned names, config): not the state's bytes.
 _SKIP = (type, type(None), bool)
@@ -64,6 +65,34 @@ def breakdown(g: Any) -> Counter[str]:
     return Counter({f"{k} (n={counts[k]})": v for k, v in sizes.items()})
 
 
+#: Parts of the state by the first step of their path (`breakdown`): what grows with identifiers,
+#: and the parser's and profiles' caches, which are bounded (their share falls at 1M identifiers).
+_GROUPS = (
+    ("strings (a loaded snapshot's table)", ("EvidenceColumns.strings",)),
+    ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "g.evidence", "g.by_content")),
+    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.")),
+    ("union-find", ("DisjointSet", "g.uf")),
+    ("customers", ("g.cust", "Customer.", "CustomerColumns.", "g.by_root", "g.absorbed", "g.erased")),
+    ("duplicate horizon", ("RecentEvents", "g.recent")),
+    ("near-phone index", ("NearIndex", "g.near_index")),
+    ("change set (tracked only)", ("g.dirty", "g.retired")),
+    (
+        "caches (bounded)",
+        ("IdentifierParser", "PhoneNormaliser", "EmailNormaliser", "JunkRules", "g.parser", "g._", "g.profiles"),
+    ),
+)
+
+
+def groups(parts: Counter[str]) -> dict[str, float]:
+    """`breakdown`'s bytes summed by part of the state (`_GROUPS`; the rest as "other")."""
+    out: Counter[str] = Counter()
+    for label, size in parts.items():
+        path = label.split(" ", 1)[0]
+        name = next((n for n, heads in _GROUPS if path.startswith(heads)), "other")
+        out[name] += size
+    return dict(out.most_common())
+
+
 def _report(g: Any, growth: int, extra: dict[str, Any], top: int) -> dict[str, Any]:
     nodes = len(g.nodes)
     parts = breakdown(g)
@@ -75,6 +104,7 @@ def _report(g: Any, growth: int, extra: dict[str, Any], top: int) -> dict[str, A
         "customers": len(g.cust),
         "rss_per_identifier": round(growth / nodes, 1),
         "walked_per_identifier": round(total / nodes, 1),
+        "groups_per_identifier": {k: round(v / nodes, 1) for k, v in groups(parts).items()},
         "parts_per_identifier": [(k, round(v / nodes, 1)) for k, v in parts.most_common(top)],
     }
 

@@ -63,7 +63,7 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
         if key is None or key not in members:
             step.notes.append("split: identifier not part of this customer")
             return
-        cut_vids = {v for v in g.nodes[holder_of(key)].evidence if v in own}
+        cut_vids = {v for v in g.nodes[holder_of(key)].vids() if v in own}
         g.nodes[key].status = "cut"
         g.nodes[key].sig = None
         g.mark("n", key)
@@ -200,7 +200,7 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
             g.suppress(key)
     # Identifiers of the person seen on other customers' evidence are removed from it too,
     # including evidence that carries one without linking it (a household phone, say).
-    vids.update(v for key in members for v in g.nodes[key].evidence if v in g.evidence)
+    vids.update(v for key in members for v in g.nodes[key].vids() if v in g.evidence)
     for vid in sorted(vids):
         ev = g.evidence[vid]
         if any(k in gone for k in ev.keys):
@@ -212,7 +212,7 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
     for key in {k for ev in own for k in ev.keys} - gone:
         kept = g.nodes.get(key)
         if kept is not None:
-            kept.evidence = [v for v in kept.evidence if v in g.evidence]
+            kept.evidence = [v for v in kept.vids() if v in g.evidence]
             g.mark("n", key)
     del g.by_root[cust.root]
     del g.cust[cid]
@@ -247,7 +247,7 @@ def _drop_nodes(g: Graph, members: list[str]) -> None:
                 if not partner.near:
                     as_line(partner).near = None
                 g.mark("n", near_key)
-        for vid in node.evidence:
+        for vid in node.vids():
             other = g.evidence.get(vid)
             if other is not None and other.anchor == key:
                 other.anchor = ""

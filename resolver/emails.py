@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from resolver.config import EmailRule
 from resolver.junk import JunkRules
 
 __all__ = ["Email", "EmailNormaliser"]
+
+_new_email = tuple.__new__
 
 # Deliberately simple: the practical subset of RFC 5322 that real forms accept.
 _LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -89,17 +91,23 @@ class EmailNormaliser:
             for domain in (rule.domain, *rule.aliases):
                 self._rules[domain.lower()] = rule
         self._junk = junk or JunkRules()
-        self._cache: dict[str, Email] = {}
+        #: raw text -> its result; a valid address's as its string alone (no tuple each)
+        self._cache: dict[str, Email | str] = {}
         self._cache_size = cache_size
 
     def normalise(self, raw: str) -> Email:
-        hit = self._cache.get(raw)
-        if hit is None:
+        held = self._cache.get(raw)
+        if held is None:
             hit = self._compute(raw)
+            if hit.address == raw:  # already its own normal form (most are): one string, not two
+                hit = _new_email(Email, (raw, hit.status))
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
-            self._cache[raw] = hit
-        return hit
+            self._cache[raw] = hit.address if hit.status == "valid" else hit
+            return hit
+        if held.__class__ is str:
+            return _new_email(Email, (held, "valid"))  # built in C: no Python-level __new__
+        return cast(Email, held)
 
     def _compute(self, raw: str) -> Email:
         text = _address_of(raw.strip().lower())

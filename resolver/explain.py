@@ -345,7 +345,7 @@ def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
         elif node.shared:
             reason = "household phone shared by people with different emails and names"
         else:
-            notes = sorted({ev.note for v in node.evidence if (ev := g.evidence.get(v)) and ev.note})
+            notes = sorted({ev.note for v in node.vids() if (ev := g.evidence.get(v)) and ev.note})
             reason = "; ".join(notes) if notes else "a link through it was refused"
         reasons.append({"identifier": key, "reason": reason})
     for key in sorted(side_a):

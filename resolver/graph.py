@@ -61,11 +61,13 @@ OK = "ok"
 PERSON = "#"
 #: The split barriers of a customer without any: one shared, read-only mapping (most have none).
 NO_BARS: Mapping[int, int] = MappingProxyType({})
+#: A dict's own `get`: a `resolver.cold.ColdTable`'s raw value (a cold row's number) without a thaw.
+_raw_get = dict.get
 #: Name caches are cleared when full, so memory stays flat.
 _NAME_CACHE = 200_000
 #: A node carrying at most this many pieces of evidence lists them in a tuple, more in a list
-#: (`Node.add_evidence`): most carry one or two, and a tuple of one is 16 bytes smaller than a
-#: list of one (40 smaller than the list one append makes); a list keeps a hub's appends cheap.
+#: (`Node.add_evidence`; one piece is its id alone): most carry one or two, a bare id saves the
+#: 48 bytes of a tuple of one, and a list keeps a hub's appends cheap.
 SHORT_EVIDENCE = 8
 
 
@@ -138,7 +140,7 @@ def holder_of(key: str) -> str:
 
 def new_node(key: str) -> Node:
     """A fresh node for `key`: a `LineNode` for a phone or an email (or a person's part of one), else a `Node`."""
-    return LineNode() if key[0] in "pe" else Node()
+    return LineNode(key) if key[0] in "pe" else Node(key)
 
 
 def as_line(node: Node) -> LineNode:
@@ -160,7 +162,7 @@ class Node:
     phones and emails are `LineNode`s, which hold them (`new_node` picks the class by key).
     """
 
-    __slots__ = ("bars", "evidence", "sig", "status")
+    __slots__ = ("bars", "evidence", "key", "sig", "status")
 
     #: phones and emails (`LineNode`): shared by people (its email links are kept apart)
     shared: bool = False
@@ -173,11 +175,14 @@ class Node:
     #: phones only: phone keys one digit away -> whether the near link holds now
     near: dict[str, bool] | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = "") -> None:
+        #: the node's key, the one string of it the state holds: evidence and hub signals that
+        #: name this identifier refer to this object (`resolver.linking`), not copies of it
+        self.key = key
         self.status = OK
-        #: ids of the evidence carrying this key, in the order added (`add_evidence`): a tuple of at
-        #: most `SHORT_EVIDENCE`, else a list
-        self.evidence: tuple[str, ...] | list[str] = ()
+        #: ids of the evidence carrying this key, in the order added (`add_evidence`): the one id
+        #: alone, a tuple of at most `SHORT_EVIDENCE`, else a list. Read them with `vids`.
+        self.evidence: str | tuple[str, ...] | list[str] = ()
         #: hub signals seen with this key (``n:<class>`` and co-occurring keys), in order seen; None once
         #: it stops linking. A tuple (the shared empty one until a signal comes): short, and rarely grown
         self.sig: tuple[str, ...] | None = ()
@@ -185,12 +190,22 @@ class Node:
         self.bars: tuple[tuple[int, int], ...] = ()
 
     def add_evidence(self, vid: str) -> None:
-        """Append evidence id `vid` to `evidence` (a tuple while short, then a list)."""
+        """Append evidence id `vid` to `evidence` (the id alone, a tuple while short, then a list)."""
         held = self.evidence
         if isinstance(held, tuple):
-            self.evidence = (*held, vid) if len(held) < SHORT_EVIDENCE else [*held, vid]
+            if not held:
+                self.evidence = vid
+            else:
+                self.evidence = (*held, vid) if len(held) < SHORT_EVIDENCE else [*held, vid]
+        elif isinstance(held, str):
+            self.evidence = (held, vid)
         else:
             held.append(vid)
+
+    def vids(self) -> tuple[str, ...] | list[str]:
+        """The ids of the evidence carrying this key, in the order added (read only)."""
+        held = self.evidence
+        return (held,) if isinstance(held, str) else held
 
     def record(self, key: str, parent: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"k": key}
@@ -218,8 +233,8 @@ class LineNode(Node):
 
     __slots__ = ("groups", "names", "near", "pairs", "shared")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, key: str = "") -> None:
+        super().__init__(key)
         self.shared = False
         self.pairs = None
         self.names = None
@@ -273,6 +288,7 @@ class Graph:
     def __init__(self, config: ResolverConfig, *, track_changes: bool = True) -> None:
         self.config = config
         self.parser = IdentifierParser(config)
+        self.parser.held = self.held_key
         self.evidence: dict[str, Evidence] = {}
         #: content -> the piece answering for it, derived from `evidence` (which is never replaced)
         self.by_content = ContentIndex(self.evidence)
@@ -364,6 +380,19 @@ class Graph:
             a, b = self.must[number]
             out.append(b if a == vid else a)
         return out
+
+    def held_key(self, key: str) -> str:
+        """`key` as the string its node holds (`Node.key`; a cold node's, unthawed), else `key` itself.
+
+        The parser gives new evidence these (`IdentifierParser.held`): each identifier string is
+        then held once, by its node, and not once more per piece of evidence and hub signal.
+        """
+        node: Any = _raw_get(self.nodes, key)  # the raw value: a cold node is its row (`resolver.cold`)
+        if node is None:
+            return key
+        if node.__class__ is int:
+            return cast(str, self.nodes.cold.key_of(node))  # type: ignore[attr-defined]
+        return node.key or key
 
     def intern(self, value: str) -> str:
         return self._names.setdefault(value, value)
@@ -484,7 +513,7 @@ class Graph:
             node = nodes.get(key)
             if node is None:
                 continue
-            for vid in node.evidence:
+            for vid in node.vids():
                 ev = evidence.get(vid)
                 if ev is not None and ev.anchor and ev.anchor in uf:
                     cid = by_root.get(uf.find(ev.anchor))
@@ -499,7 +528,7 @@ class Graph:
         evidence = self.evidence
         for key in self.uf.members(cust.root):
             holder = holder_of(key)
-            for vid in self.nodes[holder].evidence:
+            for vid in self.nodes[holder].vids():
                 ev = evidence.get(vid)
                 if ev is not None and ev.anchor == key:
                     out.append(ev)
@@ -535,5 +564,5 @@ class Graph:
         ev = self.evidence.get(ref)
         if ev is not None:
             return ev
-        seen = self.recent.get(ref)
-        return None if seen is None else self.evidence.get(seen[1])
+        seen = self.recent.vid_of(ref)
+        return None if seen is None else self.evidence.get(seen)

@@ -18,7 +18,8 @@ decisions in replay and in the stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, MutableSequence, Sequence
 from itertools import compress, count, repeat
 from operator import floordiv, itemgetter, ne
 
@@ -31,17 +32,30 @@ _BY_STAMP = itemgetter(1, 0)
 
 
 class RecentEvents:
-    """Event id -> (stamp, evidence id) for the events applied within the last `horizon_ms` of event time."""
+    """Event id -> (stamp, evidence id) for the events applied within the last `horizon_ms` of event time.
 
-    __slots__ = ("_by_day", "_ids", "_next", "horizon_ms", "watermark")
+    Kept compact: event id -> evidence id in one dict (both strings the evidence holds already,
+    for an event that is its evidence's earliest), and each day's ids with their stamps in a
+    list beside them (no tuple per event; a stamp is the int of its event's time or of the
+    watermark, held by the evidence too). Stamps never decrease in the
+    order remembered (a stamp is the watermark after its event), so the days, in order, list
+    the ids in that order. A stamp is read by a scan (`get`, `stamps`): only state records and
+    snapshots read them, and `stamps` gives them all in one pass.
+    """
+
+    __slots__ = ("_by_day", "_ids", "_next", "_stamps", "horizon_ms", "watermark")
 
     def __init__(self, horizon_ms: int) -> None:
         if horizon_ms < 0:
             raise ValueError("horizon_ms must be >= 0")
         self.horizon_ms = horizon_ms
         self.watermark: int | None = None
-        self._ids: dict[str, tuple[int, str]] = {}
+        #: event id -> evidence id, in the order remembered
+        self._ids: dict[str, str] = {}
+        #: day of stamp -> the ids remembered with a stamp that day, in order (forgotten ones too:
+        #: `forget`); `_stamps` holds their stamps, item for item
         self._by_day: dict[int, list[str]] = {}
+        self._stamps: dict[int, MutableSequence[int]] = {}
         #: the watermark at which the oldest remembered day is forgotten
         self._next: int | None = None
 
@@ -52,8 +66,29 @@ class RecentEvents:
         return event_id in self._ids
 
     def get(self, event_id: str) -> tuple[int, str] | None:
-        """(stamp, evidence id) of a remembered event, or None."""
+        """(stamp, evidence id) of a remembered event, or None. The stamp costs a scan: see `vid_of`."""
+        vid = self._ids.get(event_id)
+        if vid is None:
+            return None
+        for day in reversed(self._by_day):
+            ids = self._by_day[day]
+            if event_id in ids:
+                # Its last place: an id forgotten and remembered again is listed twice.
+                at = len(ids) - 1 - ids[::-1].index(event_id)
+                return self._stamps[day][at], vid
+        raise AssertionError(f"remembered event id {event_id!r} is in no day")  # pragma: no cover
+
+    def vid_of(self, event_id: str) -> str | None:
+        """The evidence id of a remembered event, or None (O(1))."""
         return self._ids.get(event_id)
+
+    def stamps(self) -> dict[str, int]:
+        """Event id -> stamp of every remembered event, in one pass over the days."""
+        out: dict[str, int] = {}
+        for day, ids in self._by_day.items():
+            out.update(zip(ids, self._stamps[day], strict=True))  # a later place (an id remembered again) wins
+        held = self._ids
+        return {e: at for e, at in out.items() if e in held}
 
     def _floor(self) -> int | None:
         return None if self.watermark is None else self.watermark - self.horizon_ms
@@ -61,16 +96,18 @@ class RecentEvents:
     def remember(self, event_id: str, at: int, vid: str) -> list[str]:
         """Remember an applied event; returns the ids forgotten because the watermark moved."""
         stamp = at if self.watermark is None or at > self.watermark else self.watermark
-        self._ids[event_id] = (stamp, vid)
+        self._ids[event_id] = vid
         day = stamp // DAY_MS
         held = self._by_day.get(day)
         if held is None:
             self._by_day[day] = [event_id]
+            self._stamps[day] = [stamp]
             due = (day + 1) * DAY_MS + self.horizon_ms
             if self._next is None or due < self._next:
                 self._next = due
         else:
             held.append(event_id)
+            self._stamps[day].append(stamp)
         if self.watermark is not None and at <= self.watermark:
             return []
         self.watermark = at
@@ -100,6 +137,7 @@ class RecentEvents:
         gone = [day for day in self._by_day if (day + 1) * DAY_MS <= floor]
         out: list[str] = []
         for day in sorted(gone):
+            del self._stamps[day]
             for event_id in self._by_day.pop(day):
                 if self._ids.pop(event_id, None) is not None:
                     out.append(event_id)
@@ -115,16 +153,17 @@ class RecentEvents:
 
     def items(self) -> list[tuple[str, int, str]]:
         """(event id, stamp, evidence id), sorted by id: for records and snapshots."""
-        return sorted((e, at, vid) for e, (at, vid) in self._ids.items())
+        stamps = self.stamps()
+        return sorted((e, stamps[e], vid) for e, vid in self._ids.items())
 
     def columns(self) -> tuple[list[str], list[int], list[str]]:
         """(event ids, stamps, evidence ids) in the order remembered: for snapshots (`from_columns`)."""
-        stamps, vids = zip(*self._ids.values(), strict=True) if self._ids else ((), ())
-        return list(self._ids), list(stamps), list(vids)
+        eids = list(self._ids)
+        return eids, list(map(self.stamps().__getitem__, eids)), list(self._ids.values())
 
     def ids_of(self, vids: set[str]) -> list[str]:
         """Remembered event ids whose evidence is in `vids`, sorted."""
-        return sorted(e for e, (_, vid) in self._ids.items() if vid in vids)
+        return sorted(e for e, vid in self._ids.items() if vid in vids)
 
     @classmethod
     def restore(cls, horizon_ms: int, watermark: int | None, items: Iterable[tuple[str, int, str]]) -> RecentEvents:
@@ -136,15 +175,15 @@ class RecentEvents:
 
     @classmethod
     def from_columns(
-        cls, horizon_ms: int, watermark: int | None, event_ids: list[str], stamps: list[int], vids: list[str]
+        cls, horizon_ms: int, watermark: int | None, event_ids: list[str], stamps: Sequence[int], vids: list[str]
     ) -> RecentEvents:
         """Rebuild from one column per field of `items`, in any order (kept as the order remembered)."""
         out = cls(horizon_ms)
         out.watermark = watermark
-        out._ids = dict(zip(event_ids, zip(stamps, vids, strict=True), strict=True))
+        out._ids = dict(zip(event_ids, vids, strict=True))
         if len(stamps) != len(event_ids):
             raise ValueError("event ids and stamps differ in length")
-        by_day = out._by_day
+        by_day, by_day_stamps = out._by_day, out._stamps
         days = list(map(floordiv, stamps, repeat(DAY_MS)))
         # Runs of one day, in order (stamps never decrease in the order remembered, so a day is
         # usually one run): each run's ids join its day's list, as one append per id would.
@@ -152,6 +191,8 @@ class RecentEvents:
         for start, end in zip([0, *cuts], [*cuts, len(days)], strict=True):
             if start < end:
                 by_day.setdefault(days[start], []).extend(event_ids[start:end])
+                # A loaded day's stamps in an array (its ints would be objects of their own).
+                by_day_stamps.setdefault(days[start], array("q")).extend(array("q", stamps[start:end]))
         if by_day:
             out._next = (min(by_day) + 1) * DAY_MS + horizon_ms
         return out

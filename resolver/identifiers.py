@@ -13,6 +13,7 @@ can be explained and counted, but never become keys of the identity graph.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from resolver.config import ResolverConfig
@@ -60,13 +61,16 @@ _MEMO = 1 << 17
 class IdentifierParser:
     """Builds `Extracted` from an `Interaction` with the configured normalisers (cached)."""
 
-    __slots__ = ("_memo", "emails", "junk", "phones")
+    __slots__ = ("_memo", "emails", "held", "junk", "phones")
 
     def __init__(self, config: ResolverConfig) -> None:
         self.junk = JunkRules(config.junk_values, config.junk_patterns)
         self.phones = PhoneNormaliser(config.default_region, self.junk, config.phone_cache_size)
         self.emails = EmailNormaliser(config.email_rules, self.junk, domain_fixes=config.email_domain_fixes)
         self._memo: dict[tuple[str, str, str | None, str | None], Extracted] = {}
+        #: a key -> the equal string the state holds already (`resolver.graph.Graph.held_key`), or
+        #: None: a new combination of raw values makes new key strings, and evidence keeps them
+        self.held: Callable[[str], str] | None = None
 
     def extract(self, event: Interaction) -> Extracted:
         return self.extract_fields(event.touchpoint, event.source_id, event.phone, event.email)
@@ -83,6 +87,8 @@ class IdentifierParser:
         hit = memo.get(raw)
         if hit is None:
             hit = self._extract(touchpoint, source_id, phone, email)
+            if self.held is not None and hit.keys:
+                hit = tuple.__new__(Extracted, (tuple(map(self.held, hit.keys)), hit.rejected))
             if len(memo) >= _MEMO:
                 memo.clear()
             memo[raw] = hit
@@ -104,6 +110,8 @@ class IdentifierParser:
         memo = self._memo
         if len(memo) >= _MEMO:
             memo.clear()
+        if self.held is not None and found[0]:
+            found = (tuple(map(self.held, found[0])), found[1])
         memo[touchpoint, source_id, phone, email] = tuple.__new__(Extracted, found)  # no Python-level __new__
 
     def _extract(self, touchpoint: str, source_id: str, phone: str | None, email: str | None) -> Extracted:

@@ -58,7 +58,7 @@ def near_holds(g: Graph, a: str, b: str) -> bool:
     # The answer depends only on the two phones' evidence, which is only ever appended
     # (erase clears this memo): equal evidence counts mean an equal answer.
     pair = (a, b) if a < b else (b, a)
-    counts = (len(na.evidence), len(nb.evidence)) if a < b else (len(nb.evidence), len(na.evidence))
+    counts = (len(na.vids()), len(nb.vids())) if a < b else (len(nb.vids()), len(na.vids()))
     memo = g.near_memo.get(pair)
     if memo is not None and memo[0] == counts:
         return memo[1]
@@ -74,7 +74,7 @@ def _side(g: Graph, node: Node) -> tuple[dict[str, int], set[str]]:
     names: dict[str, int] = {}
     emails: set[str] = set()
     evidence = g.evidence
-    for vid in node.evidence:
+    for vid in node.vids():
         ev = evidence.get(vid)
         if ev is None:
             continue

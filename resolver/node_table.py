@@ -37,8 +37,8 @@ class NodeColumns:
     """
 
     __slots__ = (
-        "bars", "ev_starts", "evidence", "groups", "name_counts", "name_keys", "name_starts", "names_has", "near",
-        "pairs", "shared", "sig", "sig_none", "sig_starts", "status", "strings",
+        "bars", "ev_starts", "evidence", "first_key", "groups", "name_counts", "name_keys", "name_starts", "names_has",
+        "near", "pairs", "shared", "sig", "sig_none", "sig_starts", "status", "strings",
     )  # fmt: skip
 
     def __init__(
@@ -71,10 +71,17 @@ class NodeColumns:
             name_keys,
             name_counts,
         )
+        #: where the rows' keys start in ``strings``: row ``r``'s key is ``strings[first_key + r]``
+        self.first_key = 1
 
-    def _evidence(self, row: int) -> tuple[str, ...] | list[str]:
+    def key_of(self, row: int) -> str:
+        """The key of row `row`, the very string the table holds it under."""
+        key: str = self.strings[self.first_key + row]
+        return key
+
+    def _evidence(self, row: int) -> str | tuple[str, ...] | list[str]:
         held = tuple(map(self.strings.__getitem__, self.evidence[self.ev_starts[row] : self.ev_starts[row + 1]]))
-        return held if len(held) <= SHORT_EVIDENCE else list(held)
+        return _held(held)
 
     def _sig(self, row: int) -> tuple[str, ...] | None:
         if row in self.sig_none:
@@ -100,6 +107,7 @@ class NodeColumns:
             line.near = self.near.get(row)
         else:
             made = _new(Node)
+        made.key = key
         made.status = self.status.get(row, OK)
         made.evidence = self._evidence(row)
         made.sig = self._sig(row)
@@ -112,7 +120,8 @@ class NodeColumns:
         text = self.strings.__getitem__
         vids, signals = list(map(text, self.evidence)), list(map(text, self.sig))
         held = list(map(tuple, map(vids.__getitem__, _spans(self.ev_starts, rows, ends))))
-        evidence = [h if len(h) <= SHORT_EVIDENCE else list(h) for h in held]
+        # `_held`, inline (no call per row): one id alone, a tuple while short, else a list.
+        evidence = [h[0] if len(h) == 1 else h if len(h) <= SHORT_EVIDENCE else list(h) for h in held]
         sigs = map(tuple, map(signals.__getitem__, _spans(self.sig_starts, rows, ends)))
         none = self.sig_none
         sig = [None if r in none else s for r, s in zip(rows, sigs, strict=True)]
@@ -127,6 +136,13 @@ class NodeColumns:
             list(map(self.groups.get, rows)),
             list(map(self.near.get, rows)),
         ]
+
+
+def _held(vids: tuple[str, ...]) -> str | tuple[str, ...] | list[str]:
+    """Evidence ids as a node holds them (`resolver.graph.Node.add_evidence`)."""
+    if len(vids) == 1:
+        return vids[0]
+    return vids if len(vids) <= SHORT_EVIDENCE else list(vids)
 
 
 def _spans(starts: array[int], rows: list[int], ends: list[int]) -> Iterator[slice]:

@@ -29,13 +29,15 @@ defers to the library, so the result never depends on which path ran.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import phonenumbers
 
 from resolver.junk import JunkRules
 
 __all__ = ["Phone", "PhoneNormaliser", "canonical_digits", "split_extension"]
+
+_new_phone = tuple.__new__
 
 _NOT_DIGITS = re.compile(r"[^\d+]")
 #: Anything but digits, spacing and the punctuation of plain numbers: only such text can hold
@@ -134,7 +136,8 @@ class PhoneNormaliser:
             raise ValueError(f"unknown phone region {region!r}")
         self._region = region.upper()
         self._junk = junk or JunkRules()
-        self._cache: dict[str, Phone] = {}
+        #: canonical key -> its result; a valid number's as its E.164 string alone (no tuple each)
+        self._cache: dict[str, Phone | str] = {}
         self._cache_size = cache_size
         self._cc = str(metadata.country_code)
         self._cc_prefix = "+" + self._cc
@@ -205,13 +208,21 @@ class PhoneNormaliser:
 
     def _cached(self, key: str) -> Phone:
         """The result for a canonical key, computed once (the cache is bounded: cleared when full)."""
-        hit = self._cache.get(key)
-        if hit is None:
+        held = self._cache.get(key)
+        if held is None:
             hit = self._compute(key)
+            if hit.e164 == key:
+                # Most keys are their own E.164 form (a WhatsApp id, a number with its code): one
+                # string for both, not two (about 27 bytes per identifier at 100k identifiers).
+                hit = _new_phone(Phone, (key, hit.status))
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
-            self._cache[key] = hit
-        return hit
+            # A valid number (nearly all) is kept as its string: the cache holds one per phone.
+            self._cache[key] = hit.e164 if hit.status == "valid" else hit
+            return hit
+        if held.__class__ is str:
+            return _new_phone(Phone, (held, "valid"))  # built in C: no Python-level __new__
+        return cast(Phone, held)
 
     def _compute(self, key: str) -> Phone:
         digits = key.lstrip("+")

@@ -53,12 +53,30 @@ def drain(g: Graph) -> dict[str, str | None]:
         out[name] = None
     g.retired.clear()
     for kind, keys in g.dirty.items():
+        if kind == "h" and len(keys) > _FEW:
+            out.update(_remembered(g, keys))
+            continue
         for key in keys:
             rec = f"{kind}/{key}"
             name = "n/" + g.digests.digest(key) if kind == "n" else rec
             out[name] = _record(g, rec)
     g.dirty.clear()
     return dict(sorted(out.items()))
+
+
+#: Remembered event ids a drain reads one by one at most (a stamp is a scan of the horizon's
+#: days: `resolver.horizon.RecentEvents.get`); more are read in one pass (`_remembered`).
+_FEW = 16
+
+
+def _remembered(g: Graph, keys: set[str]) -> dict[str, str | None]:
+    """The ``h/`` records of `keys`, as `_record` gives them, with every stamp read in one pass."""
+    stamps = g.recent.stamps()
+    out: dict[str, str | None] = {}
+    for key in keys:
+        vid = g.recent.vid_of(key)
+        out["h/" + key] = None if vid is None else _dumps([stamps[key], vid])
+    return out
 
 
 def _record(g: Graph, rec: str) -> str | None:

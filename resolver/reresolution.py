@@ -68,7 +68,7 @@ def raw_evidence(g: Graph, seeds: Iterable[str]) -> set[str]:
         if root in g.by_root:
             for member in g.uf.members(root):
                 visit(member)
-        for vid in node.evidence:
+        for vid in node.vids():
             if vid in seen:
                 continue
             ev = g.evidence.get(vid)
@@ -96,7 +96,7 @@ def carrying(g: Graph, keys: Iterable[str]) -> set[str]:
     for key in keys:
         node = g.nodes.get(key)
         if node is not None:
-            out.update(vid for vid in node.evidence if vid in g.evidence)
+            out.update(vid for vid in node.vids() if vid in g.evidence)
     return out
 
 

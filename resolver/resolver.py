@@ -68,10 +68,10 @@ class Resolver:
     def apply(self, event: Interaction) -> Outcome:
         """Resolve one event. A repeated id within the horizon is a no-op; an erased person is dropped."""
         eid = event.event_id
-        seen = self._g.recent.get(eid)
+        seen = self._g.recent.vid_of(eid)
         if seen is not None:
             self.in_place = None
-            ev = self._g.evidence.get(seen[1])
+            ev = self._g.evidence.get(seen)
             return Outcome(eid, duplicate=True, customer_id=None if ev is None else self._g.customer_of(ev))
         step = add(
             self._g, eid, event.touchpoint, event.occurred_at, event.source_id, event.phone, event.email, event.name
@@ -83,8 +83,7 @@ class Resolver:
         return self._outcome(eid, step)
 
     def _in_place(self, eid: str) -> str | None:
-        seen = self._g.recent.get(eid)
-        return None if seen is None else seen[1]
+        return self._g.recent.vid_of(eid)
 
     def ingest(
         self,

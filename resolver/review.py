@@ -59,7 +59,7 @@ def _customers_carrying(g: Graph, key: str) -> list[str]:
     out: list[str] = []
     node = peek(g.nodes, key)
     assert node is not None
-    for vid in node.evidence[:SCAN_PER_KEY]:
+    for vid in node.vids()[:SCAN_PER_KEY]:
         ev = peek(g.evidence, vid)
         cid = None if ev is None else g.customer_of(ev)
         if cid is not None and cid not in out:

@@ -336,6 +336,7 @@ def _not_none(values: Iterable[Any]) -> list[int]:
 
 def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
     held, sig, status, shared, bars, pairs, names, groups, near = columns
+    held = [(h,) if h.__class__ is str else h for h in held]  # a node's one piece is its id alone
     out["n.ev.len"] = _lengths(held)
     out["n.ev"] = s.refs(list(chain.from_iterable(held)))
     # 0: no signals kept (None); n + 1: a list of n
@@ -594,6 +595,7 @@ class _Loader:
             raise ValueError("name support and its lengths disagree")
         if cold.ev_starts[-1] != len(cold.evidence) or cold.sig_starts[-1] != len(cold.sig):
             raise ValueError("node lengths and their columns disagree")
+        # Row r's key is strings[1 + r] (`NodeColumns.key_of`): the node keys are the table's first run.
         self.g.nodes = NodeTable(keys, cold, self.rows)
 
     def _evidence(self) -> None:

@@ -260,7 +260,7 @@ def _evidence(g: Graph, cust: Customer) -> list[Evidence]:
     nodes = g.nodes
     for key in g.uf.members(cust.root):
         holder = holder_of(key) if PERSON in key else key
-        for vid in nodes[holder].evidence:
+        for vid in nodes[holder].vids():
             ev = evidence.get(vid)
             if ev is not None and ev.anchor == key:
                 out.append(ev)

@@ -34,3 +34,27 @@ def test_from_columns_gives_the_same_days_and_the_same_future(
         if f"f{n}" not in original:
             assert original.remember(f"f{n}", at, "v") == copy.remember(f"f{n}", at, "v")
     assert copy.items() == original.items()
+
+
+@given(times, st.lists(st.integers(0, 40), max_size=5), times)
+def test_each_stamp_is_the_one_its_event_was_remembered_with(
+    before: list[tuple[int, int]], gone: list[int], again: list[tuple[int, int]]
+) -> None:
+    """Stamps kept beside the ids of each day (no tuple per event); an id remembered again reads its new one."""
+    recent = RecentEvents(HORIZON)
+    expected: dict[str, tuple[int, str]] = {}
+    for i, (n, at) in enumerate([*before, (-1, -1), *again]):
+        if n < 0:
+            recent.forget(f"e{g}" for g in gone)
+            for g in gone:
+                expected.pop(f"e{g}", None)
+            continue
+        if f"e{n}" in recent:
+            continue
+        watermark = recent.watermark
+        for forgotten in recent.remember(f"e{n}", at, f"v{i}"):
+            expected.pop(forgotten)
+        expected[f"e{n}"] = (at if watermark is None or at > watermark else watermark, f"v{i}")
+    assert {e: recent.get(e) for e in expected} == expected
+    assert recent.items() == sorted((e, at, v) for e, (at, v) in expected.items())
+    assert list(recent.columns()[0]) == list(expected)

@@ -381,8 +381,9 @@ def test_a_wrong_or_damaged_snapshot_is_refused_clearly(damage: Any, message: st
 
 def test_the_snapshot_covers_every_field_of_the_state() -> None:
     """When the state gains a field, the snapshot must learn it (and this list with it)."""
+    # `key` is the node's key in the nodes dict (written as such, set again on load)
     assert set(Node.__slots__) | set(LineNode.__slots__) == {
-        "bars", "evidence", "groups", "names", "near", "pairs", "shared", "sig", "status"
+        "bars", "evidence", "groups", "key", "names", "near", "pairs", "shared", "sig", "status"
     }  # fmt: skip
     assert set(Evidence.__slots__) == {
         "anchor", "at", "count", "cut", "eid", "keys", "last", "name", "note", "rejected", "src", "tp", "vid"
