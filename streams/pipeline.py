@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolver.batching import Batcher
-from resolver.changelog import Changelog, Planned
+from resolver.changelog import Changelog, Planned, record_of
 from resolver.config import ResolverConfig
 from resolver.customer_stage import CustomerStage
 from resolver.effects import Effect, EffectLog, Replaced, Seen, Tick, by_partition
@@ -310,7 +310,7 @@ class Pipeline:
         exactly as they would, but only the ``ERASED`` records are built (`Changelog.build`).
         """
         step = Step(offset)
-        size = 0  # records in `step`; quiet: a step per chunk taken
+        size = 0  # records in `step` (quiet: that a normal apply would make)
         batcher = self.batcher
         for window in batcher.due():
             pending = batcher.pending(window.start)  # what `take` hands out, chunk by chunk
@@ -335,7 +335,7 @@ class Pipeline:
 
         The records, encoded, or (``customer_stage``) their `Planned` effects, chunked as a normal
         apply chunks them whatever ``quiet`` says (the partitions decide what to send). ``quiet``
-        otherwise counts as a full chunk (a step per chunk taken).
+        otherwise plans the chunk and builds its ``ERASED`` records only.
         """
         window_absorbed = {} if quiet and self.effect_log is None else absorbed
         chunk = self.batcher.take(window, limit)
@@ -343,11 +343,19 @@ class Pipeline:
             planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
             step.effects.extend(planned)
             return len(planned)
-        records = self.changelog.build(chunk, window_absorbed, self.resolver, quiet=quiet)
+        if quiet:
+            # Planned, not built: the same versions, and the count of records a normal apply makes,
+            # so the steps are cut (and the ERASED records ordered) exactly as a normal apply does.
+            planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
+            records = [record_of(p, None) for p in planned if p.change == "ERASED"]
+            grown = len(planned)
+        else:
+            records = self.changelog.build(chunk, window_absorbed, self.resolver)
+            grown = len(records)
         step.records.extend(records)
         topic = self.resolved_topic
         step.outputs.extend((r["customer_id"].encode(), encode_resolved(r, topic)) for r in records)
-        return limit if quiet else len(records)
+        return grown
 
     def _filled(self, steps: Iterable[Step], quiet: bool) -> Iterator[Step]:
         """``steps``, each with the records the in-process per-customer stage built from its effects.
