@@ -354,46 +354,19 @@ class Changelog:
         return v
 
     def build(
-        self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView, *, quiet: bool = False
+        self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView
     ) -> list[dict[str, Any]]:
         """Records for one chunk of a closed window, sorted by customer id; bumps versions.
 
         ``window_absorbed`` is every absorbed id still pending in the window (including the
-        chunk's own), used for ``merged_from``. ``quiet``: the records are on the broker already
-        (a restart's catch-up): bump the same versions, but build only the ``ERASED`` records
-        (cheap, and sent again later); no profile is built, nothing is hashed.
+        chunk's own), used for ``merged_from``. `plan`, each record filled with its customer's
+        profile (`record_of`).
         """
-        w = chunk.window
-        versions = self._versions
-        absorbed_into = {} if quiet else self._absorbed_into(chunk, window_absorbed, view)
-        records: list[dict[str, Any]] = []
-        ids = chunk.touched | chunk.created
-        if chunk.absorbed or chunk.erased or chunk.split:
-            ids = ids | set(chunk.absorbed) | chunk.erased | chunk.split
-        for cid in sorted(ids):
-            current = view.current_id(cid)
-            if current == cid:  # live (the usual case; erased ids are live again if so)
-                if quiet:
-                    self._next(cid)  # it has a profile (`CustomerView`), so `build` makes a record
-                    continue
-                profile = view.profile(cid)
-                if profile is None:
-                    continue
-                merged_from = absorbed_into.get(cid, [])
-                if versions.get(cid, 0) == 0:
-                    change = "CREATED"
-                elif merged_from:
-                    change = "MERGED"
-                elif cid in chunk.split:
-                    change = "SPLIT"
-                else:
-                    change = "UPDATED"
-                records.append(self._live(cid, change, merged_from, profile, w))
-                continue
-            rec = self._gone(cid, current, quiet, w)
-            if rec is not None:
-                records.append(rec)
-        return records
+        profile = view.profile
+        return [
+            record_of(p, profile(p.customer_id) if p.change in LIVE_CHANGES else None)
+            for p in self.plan(chunk, window_absorbed, view)
+        ]
 
     def _absorbed_into(
         self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView
@@ -439,27 +412,6 @@ class Changelog:
                 change = "ERASED" if current is None else "ABSORBED"
                 out.append(Planned(cid, change, self._next(cid), w, current))
         return out
-
-    def _gone(self, cid: str, current: str | None, quiet: bool, w: Window) -> dict[str, Any] | None:
-        """The record of an id that is no longer live: ``ERASED`` (``current`` None) or ``ABSORBED``; None: no record.
-
-        An id the CRM never saw (version 0) gets none; ``quiet``: only the ``ERASED`` ones are built.
-        """
-        if self._versions.get(cid, 0) == 0:
-            # Erased or absorbed before the CRM saw it, or unknown: nothing to say.
-            return None
-        if current is None:
-            # Erased, or seen by the CRM and its chain ends in an erasure (absorbed into a customer
-            # erased in this same window): its last record must not be one with personal data.
-            return _gone_record(cid, "ERASED", None, w, self._next(cid))
-        if quiet:
-            self._next(cid)
-            return None
-        return _gone_record(cid, "ABSORBED", current, w, self._next(cid))
-
-    def _live(self, cid: str, change: str, merged_from: list[str], profile: _Profile, w: Window) -> dict[str, Any]:
-        """The record of a live customer (`_live_record`), with its next version."""
-        return _live_record(cid, change, merged_from, profile, w, self._next(cid))
 
     # -- persistence --------------------------------------------------------------------------
 

@@ -104,7 +104,8 @@ def _recase(token: str, index: int) -> str:
     start = True
     for ch in token:
         changed = ch.upper() if start else ch.lower()
-        out.append(changed if len(changed) == 1 else ch)  # ``ß`` has no one-letter capital
+        # Only a letter whose case comes back: ``ß`` has no one-letter capital, dotless i capitalised is I.
+        out.append(changed if len(changed) == 1 and changed.swapcase() == ch else ch)
         start = not ch.isalpha() and unicodedata.category(ch)[0] != "M"  # a mark belongs to its letter
     return "".join(out)
 

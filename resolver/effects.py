@@ -49,11 +49,11 @@ from typing import Any, NamedTuple
 
 from resolver.changelog import Planned
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Graph, holder_of
+from resolver.graph import OK, Graph
 from resolver.nearlinks import near_links
 from resolver.outcome import Outcome
 from resolver.profile import Profile, Tally, email_letters, name_tokens, profile_of, recurring_accounts, weak_bridges
-from resolver.summary import grouped_names, scored
+from resolver.summary import grouped_names, member_identifiers, scored
 from resolver.window import Window
 
 __all__ = [
@@ -231,25 +231,8 @@ def input_of(g: Graph, customer_id: str) -> CustomerInput | None:
     cust = g.cust.get(customer_id)
     if cust is None:
         return None
-    nodes = g.nodes
     members = g.uf.members(cust.root)
-    phones: set[str] = set()
-    emails: set[str] = set()
-    shared = any_near = False
-    strong = 0
-    for key in members:
-        kind = key[0]
-        node = nodes[key]
-        if node.near:
-            any_near = True
-        if kind == "p":
-            strong += 1
-            phones.add(holder_of(key) if PERSON in key else key)
-            if node.shared:
-                shared = True
-        elif kind == "e":
-            strong += 1
-            emails.add(holder_of(key) if PERSON in key else key)
+    phones, emails, strong, shared, any_near = member_identifiers(g, members)
     facts = [facts_of(g, ev) for ev in g.customer_evidence(cust)]
     facts.sort(key=_facts_order)
     return CustomerInput(

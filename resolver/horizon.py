@@ -43,7 +43,7 @@ class RecentEvents:
     snapshots read them, and `stamps` gives them all in one pass.
     """
 
-    __slots__ = ("_by_day", "_ids", "_next", "_stamps", "horizon_ms", "watermark")
+    __slots__ = ("_by_day", "_ids", "_next", "_stale", "_stamps", "horizon_ms", "watermark")
 
     def __init__(self, horizon_ms: int) -> None:
         if horizon_ms < 0:
@@ -58,6 +58,9 @@ class RecentEvents:
         self._stamps: dict[int, MutableSequence[int]] = {}
         #: the watermark at which the oldest remembered day is forgotten
         self._next: int | None = None
+        #: event id -> how many places of it in the day lists are stale (`forget`): an id
+        #: remembered again is listed again, later, and only its last place is its own
+        self._stale: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -139,7 +142,11 @@ class RecentEvents:
         for day in sorted(gone):
             del self._stamps[day]
             for event_id in self._by_day.pop(day):
-                if self._ids.pop(event_id, None) is not None:
+                if self._stale and event_id in self._stale:
+                    left = self._stale.pop(event_id) - 1  # a place `forget` left: not the id's own
+                    if left:
+                        self._stale[event_id] = left
+                elif self._ids.pop(event_id, None) is not None:
                     out.append(event_id)
         self._next = min(self._by_day, default=None)
         if self._next is not None:
@@ -147,9 +154,10 @@ class RecentEvents:
         return out
 
     def forget(self, event_ids: Iterable[str]) -> None:
-        """Drop ids (an erasure); their day lists keep stale ids, skipped on expiry."""
+        """Drop ids (an erasure); their places in the day lists stay, counted stale and skipped on expiry."""
         for event_id in event_ids:
-            self._ids.pop(event_id, None)
+            if self._ids.pop(event_id, None) is not None:
+                self._stale[event_id] = self._stale.get(event_id, 0) + 1
 
     def items(self) -> list[tuple[str, int, str]]:
         """(event id, stamp, evidence id), sorted by id: for records and snapshots."""

@@ -27,6 +27,7 @@ memos hold for any graph and any config.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 from resolver.confidence import Features, score
@@ -50,6 +51,31 @@ __all__ = ["FeatureKey", "Summary", "grouped_names", "joined", "scored", "see_ag
 _MEMO = 1 << 16
 
 
+def member_identifiers(g: Graph, members: Iterable[str]) -> tuple[set[str], set[str], int, bool, bool]:
+    """What a customer's keys say: (phone keys, email keys, how many phone and email keys, a
+    shared phone among them, any key with a near link). A person's part of a shared phone
+    counts on its own and shows as the phone's key."""
+    nodes = g.nodes
+    phones: set[str] = set()
+    emails: set[str] = set()
+    shared = any_near = False
+    strong = 0
+    for key in members:
+        kind = key[0]
+        node = nodes[key]
+        if node.near:
+            any_near = True
+        if kind == "p":
+            strong += 1
+            phones.add(holder_of(key) if PERSON in key else key)
+            if node.shared:
+                shared = True
+        elif kind == "e":
+            strong += 1
+            emails.add(holder_of(key) if PERSON in key else key)
+    return phones, emails, strong, shared, any_near
+
+
 class Summary:
     """One customer's profile inputs; `profile` is its profile (cached until something moves).
 
@@ -66,25 +92,8 @@ class Summary:
 
     def __init__(self, g: Graph, cust: Customer) -> None:
         """The identifier side of a customer; no evidence yet (`build` adds it)."""
-        nodes = g.nodes
         members = g.uf.members(cust.root)
-        phones: set[str] = set()
-        emails: set[str] = set()
-        shared = any_near = False
-        strong = 0  # phone and email keys (a person's part of a shared phone counts on its own)
-        for key in members:
-            kind = key[0]
-            node = nodes[key]
-            if node.near:
-                any_near = True
-            if kind == "p":
-                strong += 1
-                phones.add(holder_of(key) if PERSON in key else key)
-                if node.shared:
-                    shared = True
-            elif kind == "e":
-                strong += 1
-                emails.add(holder_of(key) if PERSON in key else key)
+        phones, emails, strong, shared, any_near = member_identifiers(g, members)
         self.phones = tuple(sorted(k[2:] for k in phones))
         self.emails = tuple(sorted(k[2:] for k in emails))
         self.letters = tuple(email_letters(k) for k in emails)

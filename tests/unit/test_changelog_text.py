@@ -96,20 +96,20 @@ PROFILE = st.builds(
 def test_a_live_records_id_is_the_hash_of_its_canonical_text(
     fields: tuple[Any, ...], merged_from: list[str], change: str, start: int
 ) -> None:
-    """`Changelog._live` writes a Profile's text from the profile (memoised parts): the record's text all the same."""
-    from resolver.changelog import Changelog
+    """`record_of` writes a Profile's text from the profile (memoised parts): the record's text all the same."""
+    from resolver.changelog import Planned, record_of
     from resolver.profile import Profile
     from resolver.window import Window
 
     profile = Profile(*fields)
 
-    class _Plain:  # the same profile through to_record(): `_live`'s generic path, hashing the record's text
+    class _Plain:  # the same profile through to_record(): the generic path, hashing the record's text
         def to_record(self) -> dict[str, Any]:
             return profile.to_record()
 
     def live(p: Any) -> dict[str, Any] | type[Exception]:
         try:
-            return Changelog()._live("c_1", change, merged_from, p, Window(start, start + 5))
+            return record_of(Planned("c_1", change, 1, Window(start, start + 5), None, tuple(merged_from)), p)
         except (TypeError, ValueError) as exc:
             return type(exc)
 
