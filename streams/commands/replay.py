@@ -22,11 +22,13 @@ import csv
 import gc
 import json
 import os
+import shutil
+import stat
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import closing, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -125,7 +127,9 @@ def _dump(record: Any) -> str:
 
 
 @click.command("replay")
-@click.argument("events", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "events", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option(
     "--assignments",
     "assignments_path",
@@ -227,9 +231,10 @@ def command(
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
     outputs = _Outputs(assignments_path, profiles_path, rejects_path, limits)
     shards = workers if workers is not None else len(os.sched_getaffinity(0))
-    done = None if sequential or shards < 2 else _replay_sharded(events, config, shards, outputs)
-    if done is None:
-        done = _replay_here(events, resolver, outputs, sequential=sequential)
+    with _readable_twice(events) as events:
+        done = None if sequential or shards < 2 else _replay_sharded(events, config, shards, outputs)
+        if done is None:
+            done = _replay_here(events, resolver, outputs, sequential=sequential)
     counts, stats, resolve_seconds = done
     rate = counts.lines / resolve_seconds if resolve_seconds > 0 else 0.0
     click.echo(
@@ -241,6 +246,34 @@ def command(
         f"region={region} hub_threshold={hub_threshold} duplicate_horizon_days={duplicate_horizon_days}",
         err=True,
     )
+
+
+@contextmanager
+def _readable_twice(events: tuple[Path, ...]) -> Iterator[tuple[Path, ...]]:
+    """``events``, each that is not a regular file (``-``: stdin; a pipe, a FIFO) copied to a temporary file.
+
+    Every way reads its input twice (resolving, then the assignments; or a fallback to one
+    process): a pipe would give the second pass nothing, and the assignments would be empty.
+    """
+    if all(str(path) != "-" and stat.S_ISREG(path.stat().st_mode) for path in events):
+        yield events
+        return
+    with tempfile.TemporaryDirectory(prefix="irl-replay-input-") as tmp:
+        copies = []
+        for number, path in enumerate(events):
+            if str(path) != "-" and stat.S_ISREG(path.stat().st_mode):
+                copies.append(path)
+                continue
+            copy = Path(tmp) / str(number) / ("stdin" if str(path) == "-" else path.name)  # rejects name the source
+            copy.parent.mkdir()
+            with copy.open("wb") as out:
+                if str(path) == "-":
+                    shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+                else:
+                    with path.open("rb") as source:
+                        shutil.copyfileobj(source, out, 1 << 20)
+            copies.append(copy)
+        yield tuple(copies)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +181,34 @@ def _outputs(out: Path, source: Path, *options: str) -> dict[str, str]:
     result = CliRunner().invoke(command, args)
     assert result.exit_code == 0, result.output
     return {name: path.read_text(encoding="utf-8") for name, path in paths.items()}
+
+
+def _outputs_of_stdin(out: Path, text: str, *options: str) -> dict[str, str]:
+    out.mkdir()
+    paths = {name: out / f"{name}.out" for name in ("assignments", "profiles", "rejects")}
+    result = CliRunner().invoke(
+        command, ["-", *(f"--{name}={path}" for name, path in paths.items()), *options], input=text
+    )
+    assert result.exit_code == 0, result.output
+    return {name: path.read_text(encoding="utf-8") for name, path in paths.items()}
+
+
+@pytest.mark.parametrize("mode", ["--sequential", "--workers=1", "--workers=2"])
+def test_events_from_stdin_or_a_pipe_give_the_outputs_of_the_file(tmp_path: Path, mode: str) -> None:
+    """Every way reads its input twice (the assignments are a second pass): a pipe is read once, into a copy."""
+    events = _write(tmp_path)
+    expected = _outputs(tmp_path / "file", events, mode)
+    assert len(expected["assignments"].splitlines()) == 5  # the header and e1-e4
+    piped = _outputs_of_stdin(tmp_path / "stdin", events.read_text(encoding="utf-8"), mode)
+    assert piped["assignments"] == expected["assignments"] and piped["profiles"] == expected["profiles"]
+    assert piped["rejects"] == expected["rejects"].replace('"events.jsonl"', '"stdin"')
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(events.read_bytes(),))
+    writer.start()
+    try:
+        from_fifo = _outputs(tmp_path / "fifo", fifo, mode)
+    finally:
+        writer.join(timeout=30)
+    assert from_fifo["assignments"] == expected["assignments"] and from_fifo["profiles"] == expected["profiles"]
+    assert from_fifo["rejects"] == expected["rejects"].replace('"events.jsonl"', '"fifo.jsonl"')
