@@ -200,6 +200,49 @@ def test_a_store_terminal_id_typed_for_every_visitor_does_not_fuse_them() -> Non
     assert r.quarantined_keys() == ["t:KIOSK:KIOSK-TERMINAL-1"]
 
 
+def test_a_kiosk_id_typed_for_walk_ins_who_gave_only_their_names_does_not_fuse_them() -> None:
+    """Three full names of three people on one terminal id: shared, though only one gave a phone."""
+    events = [
+        ev("k1", 0, "KIOSK", src="KIOSK-DEL-07", phone="98100 11111", name="Ankit Sharma"),
+        ev("k2", 1, "KIOSK", src="KIOSK-DEL-07", name="Fatima Khan"),
+        ev("k3", 2, "KIOSK", src="KIOSK-DEL-07", name="Joseph Dsouza"),
+    ]
+    assert every_order(events) == {frozenset({"k1"}), frozenset({"k2"}), frozenset({"k3"})}
+    r = Resolver()
+    for e in events:
+        r.apply(e)
+    assert r.quarantined_keys() == ["t:KIOSK:KIOSK-DEL-07"]
+    profile = r.profile(r.customer_of_event("k1"))
+    assert profile is not None and profile.name == "Ankit Sharma"
+
+
+def test_a_couple_on_one_kiosk_id_and_one_phone_stay_two_people() -> None:
+    """Two given names of one surname that cannot be one person (different first letters) are two people."""
+    events = [
+        ev(
+            "h1",
+            0,
+            "KIOSK",
+            src="kiosk-e",
+            phone="+91 94480 11223",
+            email="rk.gupta@gmail.com",
+            name="Rajesh Kumar Gupta",
+        ),
+        ev("h2", 1, "WEB", src="u-e-wife", phone="09448011223", email="sunita.gupta@yahoo.com", name="Sunita Gupta"),
+        ev("h3", 2, "KIOSK", src="kiosk-e", phone="94480 11223", name="Smt. Sunita Gupta"),
+    ]
+    assert every_order(events) == {frozenset({"h1"}), frozenset({"h2", "h3"})}
+
+
+def test_two_spellings_under_one_surname_on_an_account_stay_one_person() -> None:
+    """``Kir Jain`` / ``Kiarn Jain``: one letter, maybe a short form beside a typo: the account keeps linking."""
+    events = [
+        ev("j1", 0, "WEB", src="u-jain", phone="98450 44444", name="Kiran Jain"),
+        ev("j2", 1, "WEB", src="u-jain", email="kir.jain@gmail.com", name="Kir Jain"),
+    ]
+    assert every_order(events) == {frozenset({"j1", "j2"})}
+
+
 def test_a_family_cookie_keeps_two_people_apart_and_each_joins_their_own_records() -> None:
     events = [
         ev("c1", 0, "WEB", src="anon-family", email="meera.iyer@gmail.com", name="Meera Iyer"),
