@@ -297,16 +297,22 @@ def recurring_accounts(seen_ids: dict[str, int]) -> int:
 
 
 def weak_bridges(members: set[str], effs: Iterable[list[str]]) -> int:
-    """Count links made by a single piece of evidence whose removal separates phones/emails on both sides."""
+    """Count links made by a single piece of evidence whose removal separates phones/emails on both sides.
+
+    None on a customer of one piece of evidence: a single record (one signup with a phone and
+    an email) joins nothing to anything; it has no second part to be wrong about.
+    """
     adj: dict[str, dict[str, int]] = {}
+    pieces = 0
     for eff in effs:
+        pieces += 1
         for key in eff[1:]:
             if key in members and eff[0] in members:
                 a, b = eff[0], key
                 adj.setdefault(a, {})[b] = adj.setdefault(a, {}).get(b, 0) + 1
                 adj.setdefault(b, {})[a] = adj.setdefault(b, {}).get(a, 0) + 1
     strong = {k for k in adj if k[0] in "pe"}
-    if len(strong) < 2:
+    if len(strong) < 2 or pieces < 2:
         return 0
     total = len(strong)
     disc: dict[str, int] = {}

@@ -180,8 +180,8 @@ class Summary:
             self.sources = tuple(sorted(sources))
         if len(tps) != len(self.tps):
             self.tps = tuple(sorted(tps))
-        if links:
-            self.bridges = None
+        if links or (effs is not None and len(effs) - len(evidence) <= 1):
+            self.bridges = None  # a link, or a second piece of evidence (`weak_bridges` counts none on one)
         if named:
             self.named = self.tokens = None
         self.cached = None
