@@ -212,3 +212,17 @@ def test_events_from_stdin_or_a_pipe_give_the_outputs_of_the_file(tmp_path: Path
         writer.join(timeout=30)
     assert from_fifo["assignments"] == expected["assignments"] and from_fifo["profiles"] == expected["profiles"]
     assert from_fifo["rejects"] == expected["rejects"].replace('"events.jsonl"', '"fifo.jsonl"')
+
+
+@pytest.mark.parametrize("mode", ["--sequential", "--workers=1", "--workers=2"])
+def test_a_time_more_than_a_day_ahead_is_a_reject_and_does_not_end_the_horizon(tmp_path: Path, mode: str) -> None:
+    """As the worker and `irl produce` judge it: a kiosk clock set to 2099 would move the watermark."""
+    events = tmp_path / "events.jsonl"
+    future = {**LINES[3], "event_id": "clock", "occurred_at": "2099-01-01T00:00:00Z"}
+    events.write_text("".join(json.dumps(x) + "\n" for x in [LINES[0], future, LINES[0]]), encoding="utf-8")
+    out = _outputs(tmp_path / "out", events, mode)
+    assert [json.loads(x) for x in out["rejects"].splitlines()] == [
+        {"line": 2, "reason": "occurred_at: more than a day in the future", "source": "events.jsonl"}
+    ]
+    profile = json.loads(out["profiles"])
+    assert profile["event_count"] == 1  # the resend is still a duplicate
