@@ -122,8 +122,8 @@ def _one_person(a: str, b: str) -> bool:
     A surname that is not one name makes two families. Under one surname, given names that are
     similar or start with one letter may be a short form beside a typo (``Kir Jain`` / ``Kiarn Jain``).
     """
-    given_a, _, surname_a = a.rpartition(KEY_JOIN)
-    given_b, _, surname_b = b.rpartition(KEY_JOIN)
+    given_a, surname_a = a.partition(KEY_JOIN)[0], a.rpartition(KEY_JOIN)[2]
+    given_b, surname_b = b.partition(KEY_JOIN)[0], b.rpartition(KEY_JOIN)[2]
     if not names_similar(surname_a, surname_b):
         return False
     return given_a[:1] == given_b[:1] or names_similar(given_a, given_b)

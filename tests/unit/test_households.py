@@ -63,13 +63,37 @@ def every_order(events: list[Interaction]) -> set[frozenset[str]]:
 
 def test_name_keys_read_order_initials_and_missing_surnames_as_one_person() -> None:
     asha = name_key("Asha Rao")
-    assert asha == "asha_rao" and name_key("Mrs. ASHA  Devi RAO") == "asha_rao"
-    for other in ("Rao Asha", "RAO, Asha", "A. Rao", "Asha", "asha r", "Aasha Rao"):
+    assert asha == "asha_rao" and name_key("Mrs. ASHA  Devi RAO") == "asha_devi_rao"
+    for other in ("Rao Asha", "RAO, Asha", "A. Rao", "Asha", "asha r", "Aasha Rao", "Mrs. ASHA  Devi RAO"):
         key = name_key(other)
         assert key is not None and same_person(asha, key) and same_person(key, asha), other
     for stranger in ("Ravi Rao", "Asha Verma", "Priya"):
         key = name_key(stranger)
         assert key is not None and not same_person(asha, key), stranger
+
+
+def test_a_surname_left_off_after_a_middle_name_is_one_person_but_not_a_family_name_alone() -> None:
+    """``Anil Kumar`` / ``Anil Kumar Yadav``: the middle name written as if it were the surname."""
+    full = name_key("Anil Kumar Yadav")
+    assert full == "anil_kumar_yadav"
+    for other in ("Anil Kumar", "ANIL KUMAR", "Anil Yadav", "Yadav, Anil Kumar", "Anil K. Yadav", "Anil Kumaar"):
+        key = name_key(other)
+        assert key is not None and same_person(full, key) and same_person(key, full), other
+    for stranger in ("Sunil Kumar", "Kumar Yadav", "Anil Sharma", "Anil Prasad"):
+        key = name_key(stranger)
+        assert key is not None and not same_person(full, key), stranger
+    # A family name alone fits every brother: it never joins two of them.
+    label = name_groups({"anil_kumar_yadav": 1, "sunil_kumar_yadav": 1, "kumar_yadav": 1})
+    assert label["anil_kumar_yadav"] != label["sunil_kumar_yadav"]
+
+
+def test_one_person_with_and_without_a_surname_on_one_phone_stays_one_customer() -> None:
+    events = [
+        ev("n1", 0, "KIOSK", src="kiosk-n1", phone="97000 12345", name="Anil Kumar"),
+        ev("n2", 1, "KIOSK", src="kiosk-n2", phone="97000 12345", name="Anil Kumar"),
+        ev("n3", 2, "WEB", src="u-n3", phone="97000 12345", email="anilyadav@gmail.com", name="Anil Kumar Yadav"),
+    ]
+    assert every_order(events) == {frozenset({"n1", "n2", "n3"})}
 
 
 def test_a_weak_name_never_bridges_two_people() -> None:
