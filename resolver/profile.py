@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from resolver.confidence import Features, score
 from resolver.display_name import display_name, preferred_name
 from resolver.evidence import Evidence
-from resolver.graph import OK, Customer, Graph, holder_of
+from resolver.graph import OK, Customer, Graph, holder_of, shared_line
 from resolver.names import KEY_JOIN, name_groups
 from resolver.nearlinks import near_links
 
@@ -241,7 +241,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         weak_bridges=weak_bridges(set(members), effs) if strong >= 2 else 0,
         near_quarantined=near_q,
         refused_merges=refused,
-        shared_phone=any(nodes[k].shared for k in members if k[0] == "p"),
+        shared_phone=any(shared_line(k, nodes[k]) for k in members if k[0] == "p"),
         kiosk_only_phone=phone_sources == {"KIOSK"},
         near_phones=near,
         accounts=recurring_accounts(seen_ids),

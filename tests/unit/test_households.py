@@ -373,3 +373,18 @@ def test_a_short_name_seen_first_does_not_make_an_account_shared() -> None:
         ev("s4", 3, "WEB", src="u350472766", phone=phone, email=mail, name="Sanjay Paetl"),
     ]
     assert every_order(events) == {frozenset({"s1", "s2", "s3", "s4"})}
+
+
+def test_every_person_of_a_shared_phone_carries_the_reason_not_only_the_one_left_with_its_key() -> None:
+    events = [
+        ev("h1", 0, "WEB", src="u-h1", phone="98450 77777", email="ramesh.iyer@gmail.com", name="Ramesh Iyer"),
+        ev("h2", 1, "WEB", src="u-h2", phone="98450 77777", email="lakshmi.iyer@gmail.com", name="Lakshmi Iyer"),
+        ev("h3", 2, "KIOSK", src="k-h3", phone="98450 77777", name="Karthik Iyer"),
+    ]
+    assert every_order(events) == {frozenset({"h1"}), frozenset({"h2"}), frozenset({"h3"})}
+    r = Resolver()
+    for e in events:
+        r.apply(e)
+    for eid in ("h1", "h2", "h3"):
+        profile = r.profile(r.customer_of_event(eid) or "")
+        assert profile is not None and "-0.10 phone shared with another person" in profile.confidence_reasons, eid
