@@ -21,12 +21,25 @@ from resolver.outcome import Step
 from resolver.reresolution import carrying, closure, raw_evidence, reresolve
 from resolver.summary import joined, see_again
 
-__all__ = ["add", "evidence_name"]
+__all__ = ["add", "content_id", "evidence_name"]
 
 
 def evidence_name(junk: JunkRules, name: str | None) -> str | None:
     """The name evidence carries: trimmed; None when absent or a placeholder (`JunkRules.name_of`)."""
     return junk.name_of(name) if name else None
+
+
+def content_id(
+    g: Graph, touchpoint: str, source_id: str, phone: str | None, email: str | None, name: str | None
+) -> str:
+    """The evidence id an event of these fields has (`add` computes the same), without taking it in.
+
+    Two events of one id are one event sent twice only when this is equal: the same
+    touchpoint, source id, name and identifiers (its interaction, attributes and time may differ).
+    """
+    keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
+    name = g.parser.junk.name_of(name) if name else None
+    return evidence_id((touchpoint, source_id.strip(), name, keys, rejected))
 
 
 def add(

@@ -19,6 +19,9 @@ class Outcome:
     absorbed: tuple[tuple[str, str], ...] = ()
     created: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: with ``duplicate``: the id was remembered with other content (another event reusing the
+    #: id, not a resend): nothing was taken in; the caller dead-letters or rejects it
+    conflict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +37,12 @@ class Merged:
 # The frozen dataclass __init__ sets each field through object.__setattr__ (~2 us); the one
 # outcome built for almost every event is filled through its slot descriptors instead.
 _NEW = object.__new__
-_SET_EID, _SET_DUP, _SET_SUP, _SET_CID, _SET_TOUCHED, _SET_ABSORBED, _SET_CREATED, _SET_NOTES = (
+_SET_EID, _SET_DUP, _SET_SUP, _SET_CID, _SET_TOUCHED, _SET_ABSORBED, _SET_CREATED, _SET_NOTES, _SET_CONFLICT = (
     Outcome.__dict__[name].__set__
-    for name in ("event_id", "duplicate", "suppressed", "customer_id", "touched", "absorbed", "created", "notes")
-)
+    for name in (
+        "event_id", "duplicate", "suppressed", "customer_id", "touched", "absorbed", "created", "notes", "conflict"
+    )
+)  # fmt: skip
 
 
 def touched_one(eid: str, cid: str, created: tuple[str, ...] = ()) -> Outcome:
@@ -51,6 +56,7 @@ def touched_one(eid: str, cid: str, created: tuple[str, ...] = ()) -> Outcome:
     _SET_ABSORBED(out, ())
     _SET_CREATED(out, created)
     _SET_NOTES(out, ())
+    _SET_CONFLICT(out, False)
     return out
 
 

@@ -22,14 +22,19 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from resolver.engine import Ingested, Resolver
+from resolver.evidence import evidence_id
+from resolver.horizon import RecentEvents
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Fields, InvalidInteraction, Limits, fields_of, from_json, plain_fields
 from resolver.jsontext import loads as _json_loads
 
 __all__ = [
-    "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed", "ingest_timed", "parse",
-    "profile_records", "replay",
+    "REUSED_ID", "IdWatch", "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed",
+    "ingest_timed", "parse", "parsed_content_id", "profile_records", "replay",
 ]  # fmt: skip
+
+#: The reject reason of an event whose id an event with other content used within the horizon.
+REUSED_ID = "event_id: used within the duplicate horizon by an event with other content (the first is kept)"
 
 #: A JSON text to its value, as `json.loads` (`resolver.jsontext.loads`, or a compiled parser the
 #: shell has shown to give the same values, and to raise ValueError where `json.loads` does).
@@ -102,12 +107,20 @@ def replay(
             if on_reject is not None:
                 on_reject(Reject(source, number, _reason(exc)))
             continue
-        tally[ingest(*fields)] += 1
+        done = ingest(*fields)
+        if done == "conflict":
+            rejects += 1
+            if on_reject is not None:
+                on_reject(Reject(source, number, REUSED_ID))
+            continue
+        tally[done] += 1
     return _counts(tally, rejects)
 
 
 def _counts(tally: dict[Ingested, int], rejects: int) -> ReplayCounts:
+    """Counts of a tally; a "conflict" is a reject (`REUSED_ID`)."""
     applied, duplicates, suppressed = tally["applied"], tally["duplicate"], tally["suppressed"]
+    rejects += tally["conflict"]
     return ReplayCounts(applied + duplicates + suppressed + rejects, applied, duplicates, suppressed, rejects)
 
 
@@ -117,12 +130,15 @@ def parse(
     *,
     limits: Limits = Limits(),
     loads: Loads = _json_loads,
+    watch: IdWatch | None = None,
 ) -> Iterator[Parsed]:
     """The first stage of `replay`: each line that is not blank as a `Parsed` value, in order.
 
     `parser` must be built from the configuration of the resolver that `ingest_parsed` feeds:
     its identifiers are that resolver's own (`IdentifierParser.extract_fields` is a pure
-    function of the fields and the configuration).
+    function of the fields and the configuration). With `watch` (lines of the whole log, in
+    order), an event reusing a remembered id with other content is a reject (`REUSED_ID`), as
+    `replay` makes it: the resolver would take nothing of it.
     """
     extract = parser.extract_fields
     for source, number, text in lines:
@@ -134,7 +150,40 @@ def parse(
             yield source, number, _reason(exc)
             continue
         keys, rejected = extract(fields[1], fields[3], fields[4], fields[5])
+        if watch is not None and watch.reused(fields[0], fields[2], parsed_content_id(parser, fields, keys, rejected)):
+            yield source, number, REUSED_ID
+            continue
         yield fields, (keys, rejected)
+
+
+def parsed_content_id(
+    parser: IdentifierParser, fields: Fields, keys: tuple[str, ...], rejected: tuple[str, ...]
+) -> str:
+    """The evidence id of a parsed event (`resolver.linking.content_id` of its fields, from its identifiers)."""
+    name = fields[6]
+    held = parser.junk.name_of(name) if name else None
+    return evidence_id((fields[1], fields[3].strip(), held, keys, rejected))
+
+
+class IdWatch:
+    """The duplicate horizon of a log read in order, with each id's content: a resend, or another event?
+
+    Mirrors the resolver's horizon offline (`Resolver.ingest` remembers every valid event whose
+    id is not remembered), so `reused` answers as `ingest`'s "conflict" would, without a resolver.
+    """
+
+    __slots__ = ("_recent",)
+
+    def __init__(self, horizon_ms: int) -> None:
+        self._recent = RecentEvents(horizon_ms)
+
+    def reused(self, event_id: str, at: int, content: str) -> bool:
+        """Take the next valid event; True when its id is remembered with other content (take nothing)."""
+        seen = self._recent.vid_of(event_id)
+        if seen is not None:
+            return seen != content
+        self._recent.remember(event_id, at, content)
+        return False
 
 
 def ingest_parsed(

@@ -33,7 +33,7 @@ from resolver.explain import Explanation, Lookup
 from resolver.graph import Graph
 from resolver.identifiers import kind_of, mask
 from resolver.interaction import Fields, Interaction
-from resolver.linking import add, evidence_name
+from resolver.linking import add, content_id, evidence_name
 from resolver.node_table import statuses
 from resolver.outcome import Merged, Outcome, Step, touched_one
 from resolver.profile import Profile
@@ -43,7 +43,7 @@ from resolver.summary import Summary
 __all__ = ["Ingested", "Resolver"]
 
 #: What `Resolver.ingest` did with an event.
-Ingested = Literal["applied", "duplicate", "suppressed"]
+Ingested = Literal["applied", "duplicate", "suppressed", "conflict"]
 
 #: Profiles memoised at most (the memo is cleared when full, so memory stays flat).
 _PROFILE_MEMO = 100_000
@@ -66,11 +66,14 @@ class Resolver:
     # ---------------------------------------------------------------- events
 
     def apply(self, event: Interaction) -> Outcome:
-        """Resolve one event. A repeated id within the horizon is a no-op; an erased person is dropped."""
+        """Resolve one event. A repeated id within the horizon is a no-op (``duplicate``; ``conflict`` too
+        when its content differs from the first's: another event reusing the id); an erased person is dropped."""
         eid = event.event_id
         seen = self._g.recent.vid_of(eid)
         if seen is not None:
             self.in_place = None
+            if seen != content_id(self._g, event.touchpoint, event.source_id, event.phone, event.email, event.name):
+                return Outcome(eid, duplicate=True, conflict=True)
             ev = self._g.evidence.get(seen)
             return Outcome(eid, duplicate=True, customer_id=None if ev is None else self._g.customer_of(ev))
         step = add(
@@ -97,10 +100,13 @@ class Resolver:
     ) -> Ingested:
         """`apply` for callers that only count (offline replay): the same state change, no `Outcome`.
 
-        Takes the fields of a valid event (`resolver.interaction.Fields`).
+        Takes the fields of a valid event (`resolver.interaction.Fields`). "conflict": a duplicate
+        whose id was remembered with other content (`content_id`): another event reusing the id.
         """
-        if event_id in self._g.recent:
-            return "duplicate"
+        seen = self._g.recent.vid_of(event_id)
+        if seen is not None:
+            same = seen == content_id(self._g, touchpoint, source_id, phone, email, name)
+            return "duplicate" if same else "conflict"
         step = add(self._g, event_id, touchpoint, occurred_at, source_id, phone, email, name)
         if step is None:
             return "suppressed"

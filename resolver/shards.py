@@ -76,8 +76,13 @@ class Planner:
         #: per event, in order: the watermark before it (as one core moves it), `NO_MARK` before any
         self.marks = array("q")
 
-    def add(self, event_id: str, at: int, keys: Sequence[str]) -> None:
-        """Take the next valid event of the log (the one core applies it unless its id is remembered)."""
+    def add(self, event_id: str, at: int, keys: Sequence[str], content: str = "") -> bool:
+        """Take the next valid event of the log (the one core applies it unless its id is remembered).
+
+        `content`: its evidence id (`resolver.replay.parsed_content_id`). True when its id is
+        remembered with other content: the core takes nothing of it (`Resolver.ingest`'s
+        "conflict"); it is still planned, with the event it conflicts with.
+        """
         index, parent = self._index, self._parent
         root = -1
         phones: list[str] | None = None
@@ -112,13 +117,15 @@ class Planner:
             root = _find(parent, root)
         recent = self._recent
         self.marks.append(NO_MARK if recent.watermark is None else recent.watermark)
-        if event_id in recent:  # a duplicate: the one it repeats decides, so they go together
+        seen = recent.vid_of(event_id)
+        if seen is not None:  # a duplicate: the one it repeats decides, so they go together
             _union(parent, self._first[event_id], root)
         else:
             self._first[event_id] = root
-            for gone in recent.remember(event_id, at, ""):
+            for gone in recent.remember(event_id, at, content):
                 del self._first[gone]
         self.heads.append(root)
+        return seen is not None and seen != content
 
     def shards(self, shards: int) -> bytearray:
         """The shard (0 .. shards - 1, at most 256) of each event added, in order (`heads` become roots).

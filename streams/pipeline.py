@@ -70,6 +70,8 @@ class Step:
     removed: dict[str, str | None] = field(default_factory=dict)
     events: int = 0
     duplicates: int = 0
+    #: ids of this step's events that reused a remembered id with other content (among `duplicates`)
+    reused_ids: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     #: what happened, masked (operator actions, refusals): for the audit log
     notes: list[str] = field(default_factory=list)
@@ -206,6 +208,8 @@ class Pipeline:
             step.events += 1
             if outcome.duplicate:
                 step.duplicates += 1
+                if outcome.conflict:
+                    step.reused_ids.append(event.event_id)
                 continue
             if topic is not None and outcome.customer_id is not None and not outcome.suppressed:
                 step.interactions.append(_interaction(event, outcome.customer_id, topic))

@@ -48,7 +48,16 @@ from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Limits
-from resolver.replay import Loads, Reject, ReplayCounts, ingest_timed, parse, profile_records
+from resolver.replay import (
+    REUSED_ID,
+    Loads,
+    Reject,
+    ReplayCounts,
+    ingest_timed,
+    parse,
+    parsed_content_id,
+    profile_records,
+)
 from resolver.shards import NO_MARK, Planner, ids_disjoint, link_keys
 from streams.replay_stage import CHUNK, StageFailed, widen
 
@@ -212,13 +221,16 @@ def _chunk(
 ) -> bytes:
     """Parse `batch`, write its values to `items` and `plan`; the progress message for the parent."""
     valid: list[Any] = []
-    planned: list[tuple[str, int, tuple[str, ...]]] = []
+    planned: list[tuple[str, int, tuple[str, ...], str, str, int]] = []
     rejects: list[Any] = []
-    for item in parse(batch, parser, limits=limits, loads=loads):
+    lines = iter([(source, number) for source, number, text in batch if text[:1] == "{" or text.strip()])
+    for item in parse(batch, parser, limits=limits, loads=loads):  # one item per line that is not blank
+        source, number = next(lines)
         if len(item) == 2:
             fields, found = item
             valid.append(item)
-            planned.append((fields[0], fields[2], link_keys(fields[1], fields[3], found[0])))
+            content = parsed_content_id(parser, fields, found[0], found[1])
+            planned.append((fields[0], fields[2], link_keys(fields[1], fields[3], found[0]), content, source, number))
         else:
             rejects.append(item)
     _write_record(items, valid)
@@ -254,8 +266,12 @@ class _Plan:
             self.offset = 0  # a reject's line counts from its own file's start
         add = self.planner.add
         for planned, rejects in records(self.out / f"plan{number}"):
-            for event_id, at, keys in planned:
-                add(event_id, at, keys)
+            reused = []
+            for event_id, at, keys, content, source, line in planned:
+                if add(event_id, at, keys, content):  # its shard's resolver takes nothing of it either
+                    reused.append((source, line, REUSED_ID))
+            if reused:  # in line order with the chunk's other rejects, as one process writes them
+                rejects = sorted([*rejects, *reused], key=lambda r: r[1])
             for source, line, reason in rejects:
                 self.on_reject(Reject(source, line + self.offset, reason))
             self.rejects += len(rejects)

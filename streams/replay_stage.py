@@ -26,7 +26,7 @@ from resolver import jsontext
 from resolver.config import ResolverConfig
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Limits
-from resolver.replay import Loads, Parsed, parse
+from resolver.replay import IdWatch, Loads, Parsed, parse
 
 __all__ = ["CHUNK", "StageFailed", "lines_of", "parsed_in_child", "widen"]
 
@@ -131,13 +131,14 @@ def _send_parsed(
     sizes: bool,
 ) -> None:
     parser = IdentifierParser(config)
+    watch = IdWatch(config.duplicate_horizon_ms)  # the whole log, in order: ids reused with other content
     batch: list[tuple[str, int, str]] = []
     for line in lines_of(paths):
         batch.append(line)
         if len(batch) >= CHUNK:
-            sender.send_bytes(_message(batch, parse(batch, parser, limits=limits, loads=loads), sizes))
+            sender.send_bytes(_message(batch, parse(batch, parser, limits=limits, loads=loads, watch=watch), sizes))
             batch = []
-    sender.send_bytes(_message(batch, parse(batch, parser, limits=limits, loads=loads), sizes))
+    sender.send_bytes(_message(batch, parse(batch, parser, limits=limits, loads=loads, watch=watch), sizes))
     sender.send_bytes(marshal.dumps(("end", 0, 0, None)))
 
 

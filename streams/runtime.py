@@ -56,6 +56,8 @@ class Runtime:
             "dead_letters": 0,
             "events_applied": 0,
             "duplicates": 0,
+            #: events that reused a remembered event id with other content (among the duplicates)
+            "reused_ids": 0,
             "records_published": 0,
             "interactions_published": 0,
             "windows_published": 0,

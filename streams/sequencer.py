@@ -514,6 +514,8 @@ class Sequencer:
                 await self._write(step, epoch, quiet)
                 stats["events_applied"] += step.events - step.duplicates
                 stats["duplicates"] += step.duplicates
+                if step.reused_ids:
+                    _reused(stats, step.reused_ids, offset)
         self._changes_since_snapshot += len(events)
         self._changed_at = self.clock()
         self.rt.applied_offset = offset
@@ -733,3 +735,19 @@ class Sequencer:
         self._reseals = [r for r in self._reseals if r[0] > now]
         await self.ports.publish(due)
         self.rt.stats["erased_resent"] += len(due)
+
+
+def _reused(stats: dict[str, Any], event_ids: list[str], offset: int) -> None:
+    """Count and log events that reused a remembered event id with other content: nothing of them was taken.
+
+    Their records stay on the links log (at or before `offset`) and their touchpoint topic for
+    the retention (`irl replay` writes them to its rejects file, `REUSED_ID`).
+    """
+    stats["reused_ids"] = stats.get("reused_ids", 0) + len(event_ids)
+    shown = ", ".join(repr(e[:40]) for e in event_ids[:5])
+    more = f" and {len(event_ids) - 5} more" if len(event_ids) > 5 else ""
+    log.warning(
+        "%d event(s) reused an event id within the duplicate horizon with other content, and were not taken "
+        "(links offset <= %d): %s%s",
+        len(event_ids), offset, shown, more,
+    )  # fmt: skip

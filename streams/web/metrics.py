@@ -119,6 +119,12 @@ def _event_metrics(w: _Writer, events: Mapping[str, Any]) -> None:
     w.one("irl_events_triaged_total", "counter", "Touchpoint events that passed triage.", events["triaged"])
     w.one("irl_events_applied_total", "counter", "Events applied by the resolver.", events["applied"])
     w.one("irl_events_duplicate_total", "counter", "Events seen again and ignored.", events["duplicates"])
+    w.one(
+        "irl_events_reused_id_total",
+        "counter",
+        "Events ignored because another event used their id within the duplicate horizon (among the duplicates).",
+        events.get("reused_ids", 0),
+    )
     w.one("irl_dead_letters_total", "counter", "Records sent to the dead-letter topic.", events["dead_letters"])
     w.one("irl_events_rate", "gauge", "Events applied per second over the last minute.", events["rate_per_s"])
 

@@ -82,6 +82,7 @@ class StatsCollector:
                 "triaged": s.get("events_triaged", 0),
                 "applied": s.get("events_applied", 0),
                 "duplicates": s.get("duplicates", 0),
+                "reused_ids": s.get("reused_ids", 0),
                 "dead_letters": s.get("dead_letters", 0),
                 **self._rates(int(s.get("events_applied", 0)), now_ms),
             },

@@ -67,7 +67,9 @@ def test_a_duplicate_within_the_horizon_changes_nothing() -> None:
     first = r.apply(_ev("e1", t0, phone="98765 43210", name="Asha Rao"))
     r.drain_changes()
     again = r.apply(_ev("e1", t0 + 3 * DAY_MS, phone="91234 56789", name="Somebody Else"))
-    assert again.duplicate and again.customer_id == first.customer_id
+    assert again.duplicate and again.conflict and again.customer_id is None  # another event under the id
+    resent = r.apply(_ev("e1", t0 + 4 * DAY_MS, phone="98765 43210", name="Asha Rao"))
+    assert resent.duplicate and not resent.conflict and resent.customer_id == first.customer_id
     assert r.drain_changes() == {}
     profile = r.profile(first.customer_id or "")
     assert profile is not None and profile.event_count == 1 and profile.phones == ("+919876543210",)

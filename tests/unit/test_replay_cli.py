@@ -226,3 +226,29 @@ def test_a_time_more_than_a_day_ahead_is_a_reject_and_does_not_end_the_horizon(t
     ]
     profile = json.loads(out["profiles"])
     assert profile["event_count"] == 1  # the resend is still a duplicate
+
+
+def test_an_event_id_reused_by_another_event_is_a_reject_in_every_mode(tmp_path: Path) -> None:
+    """The event id is the idempotency key: a resend changes nothing; another event under it is not lost silently."""
+    kavya = {
+        "event_id": "ord-1001",
+        "touchpoint": "WEB",
+        "occurred_at": T0,
+        "source_id": "u-d1",
+        "interaction": "order",
+        "phone": "98450 11111",
+        "name": "Kavya S",
+    }
+    deepak = {**kavya, "source_id": "u-d2", "phone": "98450 22222", "name": "Deepak Menon", "occurred_at": T0 + 60_000}
+    resend = {**kavya, "interaction": "order_retry", "occurred_at": T0 + 120_000}  # same content: a duplicate
+    other = {**LINES[3], "occurred_at": T0 + 9 * 86_400_000}  # the log's time moves on 9 days
+    later = {**deepak, "occurred_at": T0 + 9 * 86_400_000}  # beyond the 7-day horizon: a new event
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(x) + "\n" for x in [kavya, deepak, resend, other, later]), encoding="utf-8")
+    outputs = [_outputs(tmp_path / m[2:], events, m) for m in ("--sequential", "--workers=1", "--workers=2")]
+    assert outputs[0] == outputs[1] == outputs[2]
+    rejects = [json.loads(x) for x in outputs[0]["rejects"].splitlines()]
+    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects] == [(2, "event_id")]
+    assert "other content" in rejects[0]["reason"] and "Deepak" not in rejects[0]["reason"]
+    names = sorted(json.loads(x)["name"] for x in outputs[0]["profiles"].splitlines() if json.loads(x)["phones"])
+    assert names == ["Deepak Menon", "Kavya S"]  # Deepak's later event under the id, beyond the horizon

@@ -20,8 +20,8 @@ from resolver.horizon import DAY_MS, RecentEvents
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Fields
 from resolver.near import phones_near
-from resolver.replay import ingest_parsed, ingest_timed, parse
-from resolver.shards import ids_disjoint, link_keys, plan
+from resolver.replay import IdWatch, ingest_parsed, ingest_timed, parse, parsed_content_id
+from resolver.shards import Planner, ids_disjoint, link_keys, plan
 
 T0 = 1_700_000_000_000
 #: Valid Indian mobiles, several one substitution or one swap from another.
@@ -202,3 +202,27 @@ def test_a_shard_forgets_an_id_when_the_logs_watermark_passes_it() -> None:
     one = Resolver(config, track_changes=False)
     ingest_parsed(parsed, one)
     assert alone.customer_of_fields(log[2]) == one.customer_of_fields(log[2]) is not None
+
+
+@SETTINGS
+@given(logs(), st.integers(1, 3))
+def test_an_id_reused_with_other_content_is_told_alike_by_the_core_the_watch_and_the_planner(
+    log: list[Fields], horizon_days: int
+) -> None:
+    """One answer in every mode of `irl replay`: the core's "conflict", `IdWatch`, `Planner.add`."""
+    config = ResolverConfig(duplicate_horizon_ms=horizon_days * DAY_MS)
+    resolver = Resolver(config, track_changes=False)
+    core = [resolver.ingest(*fields) == "conflict" for fields in log]
+    parser = IdentifierParser(config)
+    watch, planner = IdWatch(config.duplicate_horizon_ms), Planner(config.duplicate_horizon_ms)
+    by_watch, by_planner = [], []
+    for f, (keys, rejected) in _parsed(log, config):
+        content = parsed_content_id(parser, f, keys, rejected)
+        by_watch.append(watch.reused(f[0], f[2], content))
+        by_planner.append(planner.add(f[0], f[2], link_keys(f[1], f[3], keys), content))
+    assert by_watch == core and by_planner == core
+    # a resend of an event taken in is a duplicate, never a conflict
+    again = Resolver(config, track_changes=False)
+    for fields in log:
+        if again.ingest(*fields) == "applied":
+            assert again.ingest(*fields) == "duplicate"

@@ -1,0 +1,34 @@
+"""An event id reused by another event within the duplicate horizon: the stream takes nothing of it and says so."""
+
+from __future__ import annotations
+
+from resolver.config import ResolverConfig
+from resolver.interaction import Interaction
+from resolver.resolver import Resolver
+from streams.pipeline import Pipeline
+
+T0 = 1_700_000_000_000
+
+
+def _event(eid: str, src: str, phone: str, name: str, at: int = T0, what: str = "order") -> Interaction:
+    return Interaction(eid, "WEB", at, src, what, phone=phone, name=name)
+
+
+def test_the_pipeline_counts_a_reused_id_among_duplicates_and_names_it() -> None:
+    p = Pipeline(ResolverConfig(), 1000, 0)
+    first = _event("ord-1", "u-1", "98450 11111", "Kavya S")
+    resend = _event("ord-1", "u-1", "98450 11111", "Kavya S", T0 + 5_000, "order_retry")
+    other = _event("ord-1", "u-2", "98450 22222", "Deepak Menon", T0 + 9_000)
+    (step,) = p.on_events(0, [first, resend, other])
+    assert (step.events, step.duplicates, step.reused_ids) == (3, 2, ["ord-1"])
+    assert len(p.resolver.customer_ids()) == 1  # Deepak's event under Kavya's id took nothing
+
+
+def test_the_core_answers_conflict_only_for_other_content() -> None:
+    r = Resolver()
+    assert not r.apply(_event("e1", "u-1", "98450 11111", "Kavya S")).duplicate
+    resend = r.apply(_event("e1", "u-1", "+91 98450 11111", " Kavya S", T0 + 1, "retry"))  # same evidence
+    assert resend.duplicate and not resend.conflict and resend.customer_id is not None
+    other = r.apply(_event("e1", "u-2", "98450 22222", "Deepak Menon", T0 + 2))
+    assert other.duplicate and other.conflict and other.customer_id is None
+    assert len(r.customer_ids()) == 1
