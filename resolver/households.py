@@ -73,16 +73,17 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
     * the full names (`full_name`) of three or more people (`SHARED_LINE` name groups), on any
       of its evidence: a store terminal's id typed for every walk-in, who may give a name and
       nothing else;
-    * or, with two or more phones or emails in all, the full names of two people, each name on
-      evidence that also carries a phone or email (``N:<name key>`` signals, which `observe`
-      adds): a family computer's cookie, a CRM record that mixed two people. Two people of one
+    * or, with two or more phones or emails in all, the names of two people, each a given name
+      with a surname or its initial (``Karthik R``), on evidence that also carries a phone or
+      email (``N:<name key>`` signals, which `observe` adds): a family computer's cookie, a CRM
+      record that mixed two people. Two people of one
       surname are two when their given names cannot be one (`names_similar`) and start with
       different letters (``Rajesh Gupta`` / ``Sunita Gupta``); ``Kir Jain`` / ``Kiarn Jain`` may
       be one person's short form beside a typo, and a couple of one initial stays linked (their
       phones' and emails' own rules tell them apart).
 
     Linking through it would fuse people who share nothing of their own; their phones and
-    emails still link each of them. A first name alone (``San``), a given name with initials,
+    emails still link each of them. A first name alone (``San``), initials before a name,
     one person's second phone or email, or one other name without a phone or email of its own
     (a partner's order under the account holder's details) never makes it shared.
     """
@@ -93,9 +94,12 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
     lines = 0
     for value in sig:
         kind = value[0]
-        if kind == "N" or kind == "n":
-            if full_name(value[2:]):  # a first name alone (``San``) may be anyone's short form
-                (solid if kind == "N" else named).append(value[2:])
+        if kind == "N":
+            if _given_and_more(value[2:]):  # a first name alone (``San``) may be anyone's short form
+                solid.append(value[2:])
+        elif kind == "n":
+            if full_name(value[2:]):
+                named.append(value[2:])
         elif kind == "p" or kind == "e":
             lines += 1
     if len(named) >= SHARED_LINE and not one_group(named) and _groups(named) >= SHARED_LINE:
@@ -110,6 +114,12 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
         return False
     first, second = ({n for n in solid if label[n] == g} for g in groups)
     return not any(_one_person(a, b) for a in first for b in second)
+
+
+def _given_and_more(key: str) -> bool:
+    """A given name (not an initial) with a surname or its initial: ``Karthik R``, ``Asha Rao``."""
+    first, join, _ = key.partition(KEY_JOIN)
+    return bool(join) and len(first) > 1
 
 
 def _groups(keys: list[str]) -> int:

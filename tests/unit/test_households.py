@@ -258,6 +258,21 @@ def test_a_couple_on_one_kiosk_id_and_one_phone_stay_two_people() -> None:
     assert every_order(events) == {frozenset({"h1"}), frozenset({"h2", "h3"})}
 
 
+def test_an_account_with_a_given_name_and_initial_beside_another_family_is_shared() -> None:
+    """``Karthik R`` and ``Sai Kiran Reddy``, each with their own phone and email, on one web id: two people."""
+    events = [
+        ev("a1", 0, "WEB", src="u-n4", phone="98400 12345", email="karthik.ramasamy@outlook.com", name="Karthik R"),
+        ev("a2", 1, "WEB", src="u-n4", phone="97000 54321", email="saikiran.reddy@gmail.com", name="Sai Kiran Reddy"),
+    ]
+    assert every_order(events) == {frozenset({"a1"}), frozenset({"a2"})}
+    # one person's initial and full surname stay one: Karthik R / Karthik Ramasamy
+    same = [
+        ev("b1", 0, "WEB", src="u-k", phone="98400 12345", name="Karthik R"),
+        ev("b2", 1, "WEB", src="u-k", email="karthik.ramasamy@outlook.com", name="Karthik Ramasamy"),
+    ]
+    assert every_order(same) == {frozenset({"b1", "b2"})}
+
+
 def test_two_spellings_under_one_surname_on_an_account_stay_one_person() -> None:
     """``Kir Jain`` / ``Kiarn Jain``: one letter, maybe a short form beside a typo: the account keeps linking."""
     events = [
