@@ -17,6 +17,7 @@ one shard's events of a log (`resolver.shards`), each with the log's watermark b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -71,9 +72,28 @@ def _reason(exc: Exception) -> str:
     return exc.reason if isinstance(exc, InvalidInteraction) else f"not a JSON event: {type(exc).__name__}"
 
 
+#: A byte that is not UTF-8, as a decoder with ``errors="surrogateescape"`` keeps it (the shell
+#: reads lines so): text decoded from valid UTF-8 never holds one.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _fields(text: str, limits: Limits, loads: Loads) -> Fields:
-    """The fields of one event line, or an exception of `_NOT_EVENT` (see `_reason`)."""
-    obj = loads(text)
+    """The fields of one event line, or an exception of `_NOT_EVENT` (see `_reason`).
+
+    A line holding a byte that is not UTF-8 (read as a lone surrogate, see `_ESCAPED_BYTE`) is
+    not an event: a Latin-1 ``José`` must not become a name with a replaced letter. Its reason
+    says where, never what.
+    """
+    if not text.isascii():
+        bad = _ESCAPED_BYTE.search(text)
+        if bad is not None:
+            raise InvalidInteraction(f"not UTF-8: invalid byte at column {bad.start() + 1}")
+    try:
+        obj = loads(text)
+    except ValueError:
+        if "\x00" in text:  # UTF-16 without a byte-order mark: every other byte is NUL
+            raise InvalidInteraction("not a JSON event: NUL bytes (UTF-16 text without a byte-order mark?)") from None
+        raise
     # The common well-formed event is read in one pass; anything else goes through
     # `from_json`, which accepts it or says why (see `plain_fields`).
     fields = plain_fields(obj, limits)

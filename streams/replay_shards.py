@@ -5,7 +5,8 @@
    same configuration) and write, per piece, the valid events' values (``items<p>``) and what
    planning needs (``plan<p>``: each event's id, time and `resolver.shards.link_keys`, and
    the rejects), in marshal'd chunks on disk. A piece is decoded as the whole file is (a cut
-   follows a ``\n``, where a UTF-8 decoder and universal newlines hold no state); a
+   follows a ``\n``, where a UTF-8 decoder and universal newlines hold no state; only a
+   file's first piece drops a byte-order mark); a
    reject's line number is made whole by adding the lines of the file's earlier pieces.
 2. **Plan** (this process, reading the plan files in log order, each piece as soon as it
    and those before it are parsed, so mostly while later ones are): `resolver.shards.Planner`
@@ -50,7 +51,7 @@ from resolver.identifiers import IdentifierParser
 from resolver.interaction import Limits
 from resolver.replay import Loads, Reject, ReplayCounts, ingest_timed, parse, profile_records
 from resolver.shards import NO_MARK, Planner, ids_disjoint, link_keys
-from streams.replay_stage import CHUNK, StageFailed, widen
+from streams.replay_stage import CHUNK, ENCODING, ENCODING_MID, ERRORS, StageFailed, widen
 
 __all__ = [
     "PIECES_PER_WORKER", "RUN_ROWS", "Sharded", "merged_assignments", "merged_profiles", "parse_and_plan", "pieces",
@@ -118,7 +119,8 @@ def _piece_lines(path: Path, start: int, end: int) -> Iterator[tuple[str, int, s
             raw.seek(start)
         source: io.RawIOBase = raw if end < 0 else _Slice(raw, end - start)  # a pipe whole (`pieces`)
         piece = io.BufferedReader(source, 1 << 16)
-        with io.TextIOWrapper(piece, encoding="utf-8", errors="replace") as text:
+        encoding = ENCODING if start == 0 else ENCODING_MID  # a byte-order mark only at the file's start
+        with io.TextIOWrapper(piece, encoding=encoding, errors=ERRORS) as text:
             yield from ((name, number, line) for number, line in enumerate(text, start=1))
 
 
@@ -223,7 +225,7 @@ def _chunk(
             rejects.append(item)
     _write_record(items, valid)
     _write_record(plan, (planned, rejects))
-    size = sum(len(text.encode("utf-8", errors="replace")) for _, _, text in batch) if sizes else 0
+    size = sum(len(text.encode("utf-8", errors=ERRORS)) for _, _, text in batch) if sizes else 0
     return marshal.dumps(("chunk", size))
 
 

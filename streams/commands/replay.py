@@ -42,6 +42,7 @@ from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed
 from resolver.shards import Planner
 from streams.csvimport import CsvImportError, parse_timezone
 from streams.gcpolicy import paced_for_state
+from streams.inputs import wide_encoding
 from streams.replay_shards import (
     RUN_ROWS,
     merged_assignments,
@@ -84,7 +85,7 @@ def _env_settings(missing: Iterable[str], environ: Mapping[str, str] | None = No
 def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int, str]]:
     for name, number, text in lines_of(paths):
         if bar is not None:
-            bar.update(len(text.encode("utf-8", errors="replace")))
+            bar.update(len(text.encode("utf-8", errors="surrogateescape")))
         if number % _FREEZE_EVERY == 0:
             # Resolver state lives until the end: move it out of the collector's
             # generations, or every full collection rescans all of it (~10% of CPU).
@@ -232,6 +233,10 @@ def command(
     outputs = _Outputs(assignments_path, profiles_path, rejects_path, limits)
     shards = workers if workers is not None else len(os.sched_getaffinity(0))
     with _readable_twice(events) as events:
+        for path in events:
+            wide = wide_encoding(path)
+            if wide is not None:
+                raise click.ClickException(wide)
         done = None if sequential or shards < 2 else _replay_sharded(events, config, shards, outputs)
         if done is None:
             done = _replay_here(events, resolver, outputs, sequential=sequential)
