@@ -1,16 +1,18 @@
 """One record of an input file, as the publishing commands read it (`irl produce`, `irl import`),
-and the check that a file of lines is not in an encoding other than UTF-8 (`irl produce`, `irl replay`)."""
+the check that a file of lines is not in an encoding other than UTF-8, and the check that no output
+of a command is one of its inputs or another of its outputs (`irl produce`, `irl import`, `irl replay`)."""
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from resolver.interaction import Interaction, Limits
 
-__all__ = ["InputRecord", "wide_encoding"]
+__all__ = ["InputRecord", "clashing_outputs", "wide_encoding"]
 
 #: Byte-order marks of the encodings whose lines are not lines of bytes (UTF-32's first, as a
 #: UTF-32LE mark starts with UTF-16LE's).
@@ -53,3 +55,31 @@ class InputRecord:
     line: int
     raw: bytes
     read: Callable[[Limits], Interaction] | None
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same inode when both exist (a hard link, a symbolic
+    link, another spelling), else the same resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def clashing_outputs(inputs: Iterable[Path], outputs: Mapping[str, Path | None]) -> str | None:
+    """Why the `outputs` (option name to path; None: not written) cannot be written, else None.
+
+    An output that is an input would be truncated before it is read (the run then finds no
+    events and succeeds); two outputs on one path would leave one of them. ``-`` (stdin) is
+    no file and clashes with nothing.
+    """
+    sources = [path for path in inputs if str(path) != "-"]
+    named = [(option, path) for option, path in outputs.items() if path is not None]
+    for index, (option, path) in enumerate(named):
+        for source in sources:
+            if _same(path, source):
+                return f"{option} {path} is the input {source}: it would be overwritten; write the outputs elsewhere"
+        for other, other_path in named[:index]:
+            if _same(path, other_path):
+                return f"{other} and {option} are one file ({path}): give each output its own path"
+    return None

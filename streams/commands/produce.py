@@ -42,7 +42,7 @@ import click
 from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
 from streams.codec import CodecError
 from streams.csvimport import CsvImportError, parse_timezone
-from streams.inputs import InputRecord, wide_encoding
+from streams.inputs import InputRecord, clashing_outputs, wide_encoding
 from streams.masking import mask_text
 from streams.producer import (
     BrokerUnavailable,
@@ -385,6 +385,15 @@ def command(
         zone = parse_timezone(zone_name) if zone_name is not None else None
     except CsvImportError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    given = (
+        [{"--rejects": rejects_file}]
+        if rejects_file is not None
+        else [{"--rejects (default)": rejects_path(f)} for f in files]
+    )
+    for outputs in given:
+        clash = clashing_outputs(files, outputs)
+        if clash is not None:
+            raise click.UsageError(clash)
     for path in files:
         wide = wide_encoding(path)
         if wide is not None:

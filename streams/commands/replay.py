@@ -42,7 +42,7 @@ from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed
 from resolver.shards import Planner
 from streams.csvimport import CsvImportError, parse_timezone
 from streams.gcpolicy import paced_for_state
-from streams.inputs import wide_encoding
+from streams.inputs import clashing_outputs, wide_encoding
 from streams.replay_shards import (
     RUN_ROWS,
     merged_assignments,
@@ -209,6 +209,10 @@ def command(
     --region, --hub-threshold and --duplicate-horizon-days default to IRL_DEFAULT_REGION,
     IRL_HUB_THRESHOLD and IRL_DUPLICATE_HORIZON_DAYS, as the worker reads them.
     """
+    named = {"--assignments": assignments_path, "--profiles": profiles_path, "--rejects": rejects_path}
+    clash = clashing_outputs(events, named)
+    if clash is not None:
+        raise click.UsageError(clash)
     given = {"region": region, "hub_threshold": hub_threshold, "duplicate_horizon_days": duplicate_horizon_days}
     settings = _env_settings(name for name, value in given.items() if value is None)
     region = (region if region is not None else settings.default_region).strip().upper()
