@@ -61,11 +61,16 @@ class Reject:
 
 @dataclass(slots=True)
 class ReplayCounts:
+    """What a replay read: `lines` not blank (events, duplicates, suppressed and rejects), and
+    `blank` lines skipped. `replay` counts them all; `ingest_parsed` and `ingest_timed` never see a
+    blank line (`parse` drops them), so a shell running the stages counts those itself."""
+
     lines: int = 0
     events: int = 0
     duplicates: int = 0
     suppressed: int = 0
     rejects: int = 0
+    blank: int = 0
 
 
 def _reason(exc: Exception) -> str:
@@ -108,12 +113,13 @@ def replay(
     on_reject: Callable[[Reject], None] | None = None,
     loads: Loads = _json_loads,
 ) -> ReplayCounts:
-    """Apply every valid event of (source, line number, text) lines; blank lines are skipped."""
+    """Apply every valid event of (source, line number, text) lines; blank lines are skipped (and counted)."""
     tally = dict.fromkeys(_INGESTED, 0)
-    rejects = 0
+    rejects = blank = 0
     ingest = resolver.ingest
     for source, number, text in lines:
         if text[:1] != "{" and not text.strip():
+            blank += 1
             continue
         try:
             fields = _fields(text, limits, loads)
@@ -123,12 +129,12 @@ def replay(
                 on_reject(Reject(source, number, _reason(exc)))
             continue
         tally[ingest(*fields)] += 1
-    return _counts(tally, rejects)
+    return _counts(tally, rejects, blank)
 
 
-def _counts(tally: dict[Ingested, int], rejects: int) -> ReplayCounts:
+def _counts(tally: dict[Ingested, int], rejects: int, blank: int = 0) -> ReplayCounts:
     applied, duplicates, suppressed = tally["applied"], tally["duplicate"], tally["suppressed"]
-    return ReplayCounts(applied + duplicates + suppressed + rejects, applied, duplicates, suppressed, rejects)
+    return ReplayCounts(applied + duplicates + suppressed + rejects, applied, duplicates, suppressed, rejects, blank)
 
 
 def parse(

@@ -241,6 +241,7 @@ class _Plan:
     done: list[bool] = field(default_factory=list)
     planned: int = 0
     rejects: int = 0
+    blank: int = 0
     offset: int = 0
 
     def ended(self, number: int, lines: int) -> None:
@@ -255,12 +256,15 @@ class _Plan:
         if number and self.plan[number][0] != self.plan[number - 1][0]:
             self.offset = 0  # a reject's line counts from its own file's start
         add = self.planner.add
+        read = 0  # lines not blank
         for planned, rejects in records(self.out / f"plan{number}"):
             for event_id, at, keys in planned:
                 add(event_id, at, keys)
             for source, line, reason in rejects:
                 self.on_reject(Reject(source, line + self.offset, reason))
             self.rejects += len(rejects)
+            read += len(planned) + len(rejects)
+        self.blank += self.lines[number] - read
         self.offset += self.lines[number]
 
 
@@ -275,13 +279,13 @@ def parse_and_plan(
     limits: Limits = Limits(),
     loads: Loads = jsontext.loads,
     on_chunk: Callable[[int], None] | None = None,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Parse `paths` in `workers` forked processes into files under `out`; plan each piece as it is done.
 
     Each file is cut into up to `PIECES_PER_WORKER` pieces per worker, each worker taking
     every `workers`-th in order, so pieces end nearly in order and this process adds their
     events to `planner` (in log order, rejects to `on_reject`) while later ones are parsed.
-    Answers (pieces, rejects). `on_chunk(size)` is called as chunks are done, with their
+    Answers (pieces, rejects, blank lines). `on_chunk(size)` is called as chunks are done, with their
     lines' UTF-8 bytes (for a progress bar; 0 without one).
     """
     plan = pieces(paths, workers * PIECES_PER_WORKER)
@@ -298,7 +302,7 @@ def parse_and_plan(
                 state.ended(message[1], message[2])
     finally:
         children.close()
-    return len(plan), state.rejects
+    return len(plan), state.rejects, state.blank
 
 
 def _write_record(handle: BinaryIO, value: Any) -> None:
@@ -411,11 +415,13 @@ def resolve_sharded(
     config: ResolverConfig,
     shards: int,
     dump: Callable[[Any], str],
+    *,
+    blank: int = 0,
 ) -> Sharded | None:
     """Resolve the planned events in `shards` forked processes; None when one process must do it (`ids_disjoint`).
 
     `out` holds the files of `pieces` pieces and takes the shards'; `planner` has every
-    event added (`parse_and_plan`, which answers `pieces` and `rejects`); `dump` writes a
+    event added (`parse_and_plan`, which answers `pieces`, `rejects` and `blank`); `dump` writes a
     profile record as one line.
     """
     shard_of, marks = planner.shards(shards), planner.marks
@@ -430,7 +436,7 @@ def resolve_sharded(
         children.close()
     if not ids_disjoint(m[4] for m in done):
         return None
-    counts = ReplayCounts(rejects=rejects)
+    counts = ReplayCounts(rejects=rejects, blank=blank)
     stats: dict[str, int] = {}
     for _, _, (applied, duplicates, suppressed), shard_stats, *_ in done:
         counts.events += applied

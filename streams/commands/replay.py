@@ -118,9 +118,11 @@ def _resolve(
     parsed = parsed_in_child(events, resolver.config, limits=limits, on_chunk=on_chunk, sizes=bar is not None)
     try:
         with closing(parsed):  # the child is ended whatever happens here
-            return ingest_parsed(parsed, resolver, on_reject=on_reject)
+            counts = ingest_parsed(parsed, resolver, on_reject=on_reject)
     except StageFailed as exc:
         raise click.ClickException(str(exc)) from None
+    counts.blank = seen - counts.lines  # the child drops blank lines; every line was in a chunk
+    return counts
 
 
 def _dump(record: Any) -> str:
@@ -247,7 +249,7 @@ def command(
     counts, stats, resolve_seconds = done
     rate = counts.lines / resolve_seconds if resolve_seconds > 0 else 0.0
     click.echo(
-        f"events={counts.events} duplicates={counts.duplicates} rejects={counts.rejects} "
+        f"events={counts.events} duplicates={counts.duplicates} rejects={counts.rejects} blank={counts.blank} "
         f"suppressed={counts.suppressed} evidence={stats['evidence']} customers={stats['customers']} "
         f"merges={stats['merges']} "
         f"quarantined={stats['quarantined']} shared_phones={stats['shared_phones']} "
@@ -331,7 +333,7 @@ def _replay_sharded(
             out = Path(tmp)
             planner = Planner(config.duplicate_horizon_ms)
             with _bar(events) as bar, outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
-                parsed, rejects = parse_and_plan(
+                parsed, rejects, blank = parse_and_plan(
                     events,
                     config,
                     shards,
@@ -341,7 +343,7 @@ def _replay_sharded(
                     on_chunk=None if bar is None else bar.update,
                     limits=outputs.limits,
                 )
-            done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
+            done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump, blank=blank)
             if done is None:  # a customer id in two shards: only one process mints ids exactly
                 click.echo("a customer id was minted in two shards: replaying in one process", err=True)
                 return None

@@ -165,7 +165,9 @@ def test_the_two_stages_equal_replay(evs: list[Any], odd: list[object]) -> None:
     seen: dict[str, list[Reject]] = {"replay": [], "stages": []}
     counts = replay(numbered, by_replay, on_reject=seen["replay"].append)
     parsed = marshal.loads(marshal.dumps(list(parse(numbered, IdentifierParser(by_stages.config)))))
-    assert ingest_parsed(parsed, by_stages, on_reject=seen["stages"].append) == counts
+    staged = ingest_parsed(parsed, by_stages, on_reject=seen["stages"].append)
+    staged.blank = len(numbered) - staged.lines  # `parse` drops blank lines: the shell counts them so
+    assert staged == counts
     assert seen["stages"] == seen["replay"]
     assert by_stages.drain_changes() == by_replay.drain_changes()
 
