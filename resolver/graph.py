@@ -52,6 +52,7 @@ __all__ = [
     "name_keys",
     "name_support",
     "new_node",
+    "shared_line",
 ]
 
 #: The status of a node that links.
@@ -136,6 +137,13 @@ def is_person(key: str) -> bool:
 def holder_of(key: str) -> str:
     """The identifier node a key belongs to: itself, or the identifier of a person's part."""
     return key.rpartition(PERSON)[0] if is_person(key) else key
+
+
+def shared_line(key: str, node: Node) -> bool:
+    """True when phone or email `key` (its node `node`) is shared with another person: emails of
+    people with different names on it, or split between people by their names (the part of any
+    of them, the identifier's own key included)."""
+    return is_person(key) or node.shared or node.groups is not None
 
 
 def new_node(key: str) -> Node:

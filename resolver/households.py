@@ -16,8 +16,8 @@ rules, the near-phone rule and the name conflict in confidence (`resolver.profil
   office switchboard, a family landline); each group other than the largest links
   ``<identifier>#<group>`` instead of the identifier, and evidence without a name links it
   only when it has nothing else.
-* Shared touchpoint identity (`shared_account`): a web, kiosk or CRM id used by two or more
-  people, each with a phone or email of their own, is quarantined.
+* Shared touchpoint identity (`shared_account`): a web, kiosk or CRM id used by three or more
+  people, or by two each with a phone or email of their own, is quarantined.
 
 A name order, an initial or a missing surname never makes a second person (`name_groups`).
 Everything here counts distinct evidence, never interactions: repeating an event cannot tip
@@ -67,42 +67,66 @@ def people(sig: Sequence[str]) -> int:
 def shared_account(key: str, sig: Sequence[str]) -> bool:
     """True when touchpoint identity `key` is used by two or more people: it must stop linking.
 
-    A web user or cookie id or a kiosk id (not a WhatsApp wa_id: that is the phone, whose own
-    household rules apply) seen with the full names (`full_name`) of people of two families
-    (surnames that are not one name), or of three or more people (`SHARED_LINE`), each name on
-    evidence that also carries a phone or email (``N:<name key>`` signals, which `observe`
-    adds), and with two or more phones or emails in all: a family computer's cookie, a store
-    terminal's id typed for every visitor, a CRM record that mixed two people. Linking through
-    it would fuse people who share nothing of their own; their phones and emails still link
-    each of them. A first name alone (``San``), a given name with initials, two first names
-    under one surname (``Kir Jain`` / ``Kiarn Jain``: a short form of a mistyped name, or a
-    couple: their phone's and email's own rules tell them apart), one person's second phone
-    or email, or a name without a phone or email of its own never makes it shared.
+    A web user or cookie id, a kiosk id or a CRM record id (not a WhatsApp wa_id: that is the
+    phone, whose own household rules apply) is shared when it shows people who cannot be one:
+
+    * the full names (`full_name`) of three or more people (`SHARED_LINE` name groups), on any
+      of its evidence: a store terminal's id typed for every walk-in, who may give a name and
+      nothing else;
+    * or, with two or more phones or emails in all, the full names of two people, each name on
+      evidence that also carries a phone or email (``N:<name key>`` signals, which `observe`
+      adds): a family computer's cookie, a CRM record that mixed two people. Two people of one
+      surname are two when their given names cannot be one (`names_similar`) and start with
+      different letters (``Rajesh Gupta`` / ``Sunita Gupta``); ``Kir Jain`` / ``Kiarn Jain`` may
+      be one person's short form beside a typo, and a couple of one initial stays linked (their
+      phones' and emails' own rules tell them apart).
+
+    Linking through it would fuse people who share nothing of their own; their phones and
+    emails still link each of them. A first name alone (``San``), a given name with initials,
+    one person's second phone or email, or one other name without a phone or email of its own
+    (a partner's order under the account holder's details) never makes it shared.
     """
     if key.startswith(_WHATSAPP):
         return False
-    names: list[str] = []
+    solid: list[str] = []
+    named: list[str] = []
     lines = 0
     for value in sig:
         kind = value[0]
-        if kind == "N":
+        if kind == "N" or kind == "n":
             if full_name(value[2:]):  # a first name alone (``San``) may be anyone's short form
-                names.append(value[2:])
+                (solid if kind == "N" else named).append(value[2:])
         elif kind == "p" or kind == "e":
             lines += 1
-    if lines < 2 or len(names) < 2 or one_group(names):
+    if len(named) >= SHARED_LINE and not one_group(named) and _groups(named) >= SHARED_LINE:
+        return True
+    if lines < 2 or len(solid) < 2 or one_group(solid):
         return False
-    label = name_groups(dict.fromkeys(names, 1))
+    label = name_groups(dict.fromkeys(solid, 1))
     groups = set(label.values())
     if len(groups) >= SHARED_LINE:
         return True
     if len(groups) < 2:
         return False
-    # Two people of one family name may be one person written two ways (``Kir Jain`` /
-    # ``Kiarn Jain``: a short form of a mistyped name); two family names are two families.
-    surnames = {g: {n.rpartition(KEY_JOIN)[2] for n in names if label[n] == g} for g in groups}
-    first, second = surnames.values()
-    return not any(names_similar(a, b) for a in first for b in second)
+    first, second = ({n for n in solid if label[n] == g} for g in groups)
+    return not any(_one_person(a, b) for a in first for b in second)
+
+
+def _groups(keys: list[str]) -> int:
+    return len(set(name_groups(dict.fromkeys(keys, 1)).values()))
+
+
+def _one_person(a: str, b: str) -> bool:
+    """Whether two full-name keys of different name groups may still be one person written two ways.
+
+    A surname that is not one name makes two families. Under one surname, given names that are
+    similar or start with one letter may be a short form beside a typo (``Kir Jain`` / ``Kiarn Jain``).
+    """
+    given_a, surname_a = a.partition(KEY_JOIN)[0], a.rpartition(KEY_JOIN)[2]
+    given_b, surname_b = b.partition(KEY_JOIN)[0], b.rpartition(KEY_JOIN)[2]
+    if not names_similar(surname_a, surname_b):
+        return False
+    return given_a[:1] == given_b[:1] or names_similar(given_a, given_b)
 
 
 def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:

@@ -70,6 +70,19 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     * ``Md.``, ``Mohd`` and ``Muhammad`` are Mohammed, passed over before a given name
       (``Md. Imran Khan`` is Imran Khan).
     """
+    found = _key_tokens(name)
+    if found is None:
+        return None
+    return found[0], (found[-1] if len(found) > 1 else None)
+
+
+def _key_tokens(name: str | None) -> list[str] | None:
+    """[given, middle names..., surname] of a name as `name_parts` reads it; None when absent.
+
+    Middle names are the tokens of two letters or more between the given name and the surname
+    (``Anil Kumar Yadav``: ``kumar``); initials between them say nothing more than the
+    surname does and are left out.
+    """
     if not name:
         return None
     folded = _fold(name)
@@ -80,7 +93,9 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
         given = _tokens(tail.replace(",", " "), titles=True)
         family = _tokens(head, titles=True)
         if given and family and (given[0] not in _SUFFIXES or (given[0] in _MOHAMMED and len(given) > 1)):
-            return _given(given, 2), family[-1]
+            first = _given(given, 2)
+            rest = given[given.index(first) + 1 :] if first in given else given[1:]
+            return [first, *_middle(rest), family[-1]]
     tokens = _tokens(folded.replace(",", " "), titles=True)
     while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
         tokens.pop()
@@ -88,7 +103,16 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
         tokens.pop()
     if not tokens:
         return None
-    return _given(tokens, 3), (tokens[-1] if len(tokens) > 1 else None)
+    first = _given(tokens, 3)
+    if len(tokens) == 1:
+        return [first]
+    start = 2 if first != tokens[0] else 1  # ``Md. Imran Khan``: the middle starts after Imran
+    return [first, *_middle(tokens[start:-1]), tokens[-1]]
+
+
+def _middle(tokens: list[str]) -> list[str]:
+    """The middle names among `tokens`: not initials, not a title (``Asha Kumari Rao``: Kumari is Miss)."""
+    return [t for t in tokens if len(t) > 1 and t not in _TITLES]
 
 
 def _given(tokens: list[str], enough: int) -> str:
@@ -113,21 +137,23 @@ def _tokens(text: str, *, titles: bool) -> list[str]:
 
 
 def name_key(name: str | None) -> str | None:
-    """What a name says about who someone is: ``first`` or ``first_last`` (folded); None when absent.
+    """What a name says about who someone is: ``first``, ``first_last``, ``first_middle_last`` (folded), or None.
 
-    The first and last tokens only: a middle name comes and goes. Compare keys with
-    `same_person`, which reads ``Rao Asha`` and ``Asha Rao`` as one person.
+    Middle names of two letters or more are kept (``anil_kumar_yadav``): a middle name comes
+    and goes, so `same_person` compares the first and last tokens, and reads a name that is
+    another's without its surname (``Anil Kumar`` / ``Anil Kumar Yadav``) as one person too; it
+    reads ``Rao Asha`` and ``Asha Rao`` as one person.
     """
-    parts = name_parts(name)
-    if parts is None:
+    tokens = _key_tokens(name)
+    if tokens is None:
         return None
-    first, last = parts
-    return first if last is None else first + KEY_JOIN + last
+    return KEY_JOIN.join(tokens)
 
 
 def _split(key: str) -> tuple[str, str]:
-    first, _, last = key.partition(KEY_JOIN)
-    return first, last
+    """(given name, surname or ``""``) of a name key; middle names are left out."""
+    first, _, rest = key.partition(KEY_JOIN)
+    return first, rest.rpartition(KEY_JOIN)[2]
 
 
 def weak_key(key: str) -> bool:
@@ -152,7 +178,8 @@ def same_person(a: str, b: str) -> bool:
     with an initial on one side, ``A. Rao`` / ``Rao Asha``, but not two initials: ``A. Bose``
     / ``B. Anand`` are not one person); or a given name with initials before it and after it
     (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a one-token name
-    that matches either token of the other (``Asha`` / ``Rao Asha``).
+    that matches either token of the other (``Asha`` / ``Rao Asha``); or, with middle names, a
+    surname left off after a middle name (``Anil Kumar`` / ``Anil Kumar Yadav``: `_within`).
     """
     if a == b:
         return True
@@ -160,6 +187,8 @@ def same_person(a: str, b: str) -> bool:
     fb, lb = _split(b)
     if names_similar(fa, fb) and (not la or not lb or names_similar(la, lb)):
         return True
+    if la and lb and (a.count(KEY_JOIN) > 1 or b.count(KEY_JOIN) > 1) and _within(a, b):
+        return True  # a middle name as the surname, or a surname written first: ``Anil Kumar`` / ``Anil Kumar Yadav``
     if la and lb:
         if len(fa) == 1 and len(lb) == 1 and len(la) > 1 and names_similar(la, fb):
             return True  # a given name with initials before or after it: ``K. S. Ramesh`` / ``Ramesh K S``
@@ -172,6 +201,29 @@ def same_person(a: str, b: str) -> bool:
     if lb and len(fa) > 1:
         return names_similar(fa, lb)
     return False
+
+
+def _within(a: str, b: str) -> bool:
+    """True when the longer key starts with the shorter's given name and its next name, and holds
+    its other tokens in order (a surname left off after a middle name: ``Anil Kumar`` / ``Anil
+    Kumar Yadav``); similar tokens (`names_similar`) count. Not a name the longer ends with
+    (``Kumar Yadav``): that fits every brother of the family, and would join them through it.
+    """
+    short, long_ = a.split(KEY_JOIN), b.split(KEY_JOIN)
+    if len(short) > len(long_):
+        short, long_ = long_, short
+    if len(short) == len(long_) or len(short[0]) <= 1 or len(short[-1]) <= 1:
+        return False
+    if not (names_similar(short[0], long_[0]) and names_similar(short[1], long_[1])):
+        return False
+    at = 2
+    for token in short[2:]:
+        while at < len(long_) and not names_similar(token, long_[at]):
+            at += 1
+        if at == len(long_):
+            return False
+        at += 1
+    return True
 
 
 def name_groups(weights: Mapping[str, int]) -> dict[str, str]:

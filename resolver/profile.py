@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from resolver.confidence import Features, score
 from resolver.display_name import display_name, preferred_name, typed_name
 from resolver.evidence import Evidence
-from resolver.graph import OK, Customer, Graph, holder_of
+from resolver.graph import OK, Customer, Graph, holder_of, shared_line
 from resolver.names import KEY_JOIN, name_groups
 from resolver.nearlinks import near_links
 
@@ -241,7 +241,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         weak_bridges=weak_bridges(set(members), effs) if strong >= 2 else 0,
         near_quarantined=near_q,
         refused_merges=refused,
-        shared_phone=any(nodes[k].shared for k in members if k[0] == "p"),
+        shared_phone=any(shared_line(k, nodes[k]) for k in members if k[0] == "p"),
         kiosk_only_phone=phone_sources == {"KIOSK"},
         near_phones=near,
         accounts=recurring_accounts(seen_ids),
@@ -297,16 +297,22 @@ def recurring_accounts(seen_ids: dict[str, int]) -> int:
 
 
 def weak_bridges(members: set[str], effs: Iterable[list[str]]) -> int:
-    """Count links made by a single piece of evidence whose removal separates phones/emails on both sides."""
+    """Count links made by a single piece of evidence whose removal separates phones/emails on both sides.
+
+    None on a customer of one piece of evidence: a single record (one signup with a phone and
+    an email) joins nothing to anything; it has no second part to be wrong about.
+    """
     adj: dict[str, dict[str, int]] = {}
+    pieces = 0
     for eff in effs:
+        pieces += 1
         for key in eff[1:]:
             if key in members and eff[0] in members:
                 a, b = eff[0], key
                 adj.setdefault(a, {})[b] = adj.setdefault(a, {}).get(b, 0) + 1
                 adj.setdefault(b, {})[a] = adj.setdefault(b, {}).get(a, 0) + 1
     strong = {k for k in adj if k[0] in "pe"}
-    if len(strong) < 2:
+    if len(strong) < 2 or pieces < 2:
         return 0
     total = len(strong)
     disc: dict[str, int] = {}

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 from resolver.confidence import Features, score
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, holder_of
+from resolver.graph import OK, PERSON, Customer, Graph, holder_of, shared_line
 from resolver.names import name_groups
 from resolver.nearlinks import near_links
 from resolver.profile import (
@@ -53,8 +53,8 @@ _MEMO = 1 << 16
 
 def member_identifiers(g: Graph, members: Iterable[str]) -> tuple[set[str], set[str], int, bool, bool]:
     """What a customer's keys say: (phone keys, email keys, how many phone and email keys, a
-    shared phone among them, any key with a near link). A person's part of a shared phone
-    counts on its own and shows as the phone's key."""
+    shared phone among them (`shared_line`), any key with a near link). A person's part of a
+    shared phone counts on its own and shows as the phone's key."""
     nodes = g.nodes
     phones: set[str] = set()
     emails: set[str] = set()
@@ -68,7 +68,7 @@ def member_identifiers(g: Graph, members: Iterable[str]) -> tuple[set[str], set[
         if kind == "p":
             strong += 1
             phones.add(holder_of(key) if PERSON in key else key)
-            if node.shared:
+            if shared_line(key, node):
                 shared = True
         elif kind == "e":
             strong += 1
@@ -180,8 +180,8 @@ class Summary:
             self.sources = tuple(sorted(sources))
         if len(tps) != len(self.tps):
             self.tps = tuple(sorted(tps))
-        if links:
-            self.bridges = None
+        if links or (effs is not None and len(effs) - len(evidence) <= 1):
+            self.bridges = None  # a link, or a second piece of evidence (`weak_bridges` counts none on one)
         if named:
             self.named = self.tokens = None
         self.cached = None

@@ -233,7 +233,10 @@ def command(
             raise click.ClickException(f"{_FROM_ENV['region']}={region!r}: {exc}") from None
         raise click.BadParameter(str(exc), param_hint="--region") from None
     try:
-        limits = Limits(zone=parse_timezone(zone_name) if zone_name is not None else None)
+        # A time more than a day ahead of now is invalid, as the worker and `irl produce` judge it:
+        # one clock set to 2099 would otherwise move the watermark and end every id's horizon.
+        zone = parse_timezone(zone_name) if zone_name is not None else None
+        limits = Limits(zone=zone, now_ms=int(time.time() * 1000))
     except CsvImportError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
     outputs = _Outputs(assignments_path, profiles_path, rejects_path, limits)

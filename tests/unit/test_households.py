@@ -63,13 +63,37 @@ def every_order(events: list[Interaction]) -> set[frozenset[str]]:
 
 def test_name_keys_read_order_initials_and_missing_surnames_as_one_person() -> None:
     asha = name_key("Asha Rao")
-    assert asha == "asha_rao" and name_key("Mrs. ASHA  Devi RAO") == "asha_rao"
-    for other in ("Rao Asha", "RAO, Asha", "A. Rao", "Asha", "asha r", "Aasha Rao"):
+    assert asha == "asha_rao" and name_key("Mrs. ASHA  Devi RAO") == "asha_devi_rao"
+    for other in ("Rao Asha", "RAO, Asha", "A. Rao", "Asha", "asha r", "Aasha Rao", "Mrs. ASHA  Devi RAO"):
         key = name_key(other)
         assert key is not None and same_person(asha, key) and same_person(key, asha), other
     for stranger in ("Ravi Rao", "Asha Verma", "Priya"):
         key = name_key(stranger)
         assert key is not None and not same_person(asha, key), stranger
+
+
+def test_a_surname_left_off_after_a_middle_name_is_one_person_but_not_a_family_name_alone() -> None:
+    """``Anil Kumar`` / ``Anil Kumar Yadav``: the middle name written as if it were the surname."""
+    full = name_key("Anil Kumar Yadav")
+    assert full == "anil_kumar_yadav"
+    for other in ("Anil Kumar", "ANIL KUMAR", "Anil Yadav", "Yadav, Anil Kumar", "Anil K. Yadav", "Anil Kumaar"):
+        key = name_key(other)
+        assert key is not None and same_person(full, key) and same_person(key, full), other
+    for stranger in ("Sunil Kumar", "Kumar Yadav", "Anil Sharma", "Anil Prasad"):
+        key = name_key(stranger)
+        assert key is not None and not same_person(full, key), stranger
+    # A family name alone fits every brother: it never joins two of them.
+    label = name_groups({"anil_kumar_yadav": 1, "sunil_kumar_yadav": 1, "kumar_yadav": 1})
+    assert label["anil_kumar_yadav"] != label["sunil_kumar_yadav"]
+
+
+def test_one_person_with_and_without_a_surname_on_one_phone_stays_one_customer() -> None:
+    events = [
+        ev("n1", 0, "KIOSK", src="kiosk-n1", phone="97000 12345", name="Anil Kumar"),
+        ev("n2", 1, "KIOSK", src="kiosk-n2", phone="97000 12345", name="Anil Kumar"),
+        ev("n3", 2, "WEB", src="u-n3", phone="97000 12345", email="anilyadav@gmail.com", name="Anil Kumar Yadav"),
+    ]
+    assert every_order(events) == {frozenset({"n1", "n2", "n3"})}
 
 
 def test_a_weak_name_never_bridges_two_people() -> None:
@@ -200,6 +224,49 @@ def test_a_store_terminal_id_typed_for_every_visitor_does_not_fuse_them() -> Non
     assert r.quarantined_keys() == ["t:KIOSK:KIOSK-TERMINAL-1"]
 
 
+def test_a_kiosk_id_typed_for_walk_ins_who_gave_only_their_names_does_not_fuse_them() -> None:
+    """Three full names of three people on one terminal id: shared, though only one gave a phone."""
+    events = [
+        ev("k1", 0, "KIOSK", src="KIOSK-DEL-07", phone="98100 11111", name="Ankit Sharma"),
+        ev("k2", 1, "KIOSK", src="KIOSK-DEL-07", name="Fatima Khan"),
+        ev("k3", 2, "KIOSK", src="KIOSK-DEL-07", name="Joseph Dsouza"),
+    ]
+    assert every_order(events) == {frozenset({"k1"}), frozenset({"k2"}), frozenset({"k3"})}
+    r = Resolver()
+    for e in events:
+        r.apply(e)
+    assert r.quarantined_keys() == ["t:KIOSK:KIOSK-DEL-07"]
+    profile = r.profile(r.customer_of_event("k1"))
+    assert profile is not None and profile.name == "Ankit Sharma"
+
+
+def test_a_couple_on_one_kiosk_id_and_one_phone_stay_two_people() -> None:
+    """Two given names of one surname that cannot be one person (different first letters) are two people."""
+    events = [
+        ev(
+            "h1",
+            0,
+            "KIOSK",
+            src="kiosk-e",
+            phone="+91 94480 11223",
+            email="rk.gupta@gmail.com",
+            name="Rajesh Kumar Gupta",
+        ),
+        ev("h2", 1, "WEB", src="u-e-wife", phone="09448011223", email="sunita.gupta@yahoo.com", name="Sunita Gupta"),
+        ev("h3", 2, "KIOSK", src="kiosk-e", phone="94480 11223", name="Smt. Sunita Gupta"),
+    ]
+    assert every_order(events) == {frozenset({"h1"}), frozenset({"h2", "h3"})}
+
+
+def test_two_spellings_under_one_surname_on_an_account_stay_one_person() -> None:
+    """``Kir Jain`` / ``Kiarn Jain``: one letter, maybe a short form beside a typo: the account keeps linking."""
+    events = [
+        ev("j1", 0, "WEB", src="u-jain", phone="98450 44444", name="Kiran Jain"),
+        ev("j2", 1, "WEB", src="u-jain", email="kir.jain@gmail.com", name="Kir Jain"),
+    ]
+    assert every_order(events) == {frozenset({"j1", "j2"})}
+
+
 def test_a_family_cookie_keeps_two_people_apart_and_each_joins_their_own_records() -> None:
     events = [
         ev("c1", 0, "WEB", src="anon-family", email="meera.iyer@gmail.com", name="Meera Iyer"),
@@ -306,3 +373,18 @@ def test_a_short_name_seen_first_does_not_make_an_account_shared() -> None:
         ev("s4", 3, "WEB", src="u350472766", phone=phone, email=mail, name="Sanjay Paetl"),
     ]
     assert every_order(events) == {frozenset({"s1", "s2", "s3", "s4"})}
+
+
+def test_every_person_of_a_shared_phone_carries_the_reason_not_only_the_one_left_with_its_key() -> None:
+    events = [
+        ev("h1", 0, "WEB", src="u-h1", phone="98450 77777", email="ramesh.iyer@gmail.com", name="Ramesh Iyer"),
+        ev("h2", 1, "WEB", src="u-h2", phone="98450 77777", email="lakshmi.iyer@gmail.com", name="Lakshmi Iyer"),
+        ev("h3", 2, "KIOSK", src="k-h3", phone="98450 77777", name="Karthik Iyer"),
+    ]
+    assert every_order(events) == {frozenset({"h1"}), frozenset({"h2"}), frozenset({"h3"})}
+    r = Resolver()
+    for e in events:
+        r.apply(e)
+    for eid in ("h1", "h2", "h3"):
+        profile = r.profile(r.customer_of_event(eid) or "")
+        assert profile is not None and "-0.10 phone shared with another person" in profile.confidence_reasons, eid

@@ -215,6 +215,20 @@ def test_events_from_stdin_or_a_pipe_give_the_outputs_of_the_file(tmp_path: Path
 
 
 @pytest.mark.parametrize("mode", ["--sequential", "--workers=1", "--workers=2"])
+def test_a_time_more_than_a_day_ahead_is_a_reject_and_does_not_end_the_horizon(tmp_path: Path, mode: str) -> None:
+    """As the worker and `irl produce` judge it: a kiosk clock set to 2099 would move the watermark."""
+    events = tmp_path / "events.jsonl"
+    future = {**LINES[3], "event_id": "clock", "occurred_at": "2099-01-01T00:00:00Z"}
+    events.write_text("".join(json.dumps(x) + "\n" for x in [LINES[0], future, LINES[0]]), encoding="utf-8")
+    out = _outputs(tmp_path / "out", events, mode)
+    assert [json.loads(x) for x in out["rejects"].splitlines()] == [
+        {"line": 2, "reason": "occurred_at: more than a day in the future", "source": "events.jsonl"}
+    ]
+    profile = json.loads(out["profiles"])
+    assert profile["event_count"] == 1  # the resend is still a duplicate
+
+
+@pytest.mark.parametrize("mode", ["--sequential", "--workers=1", "--workers=2"])
 def test_the_summary_counts_blank_lines_in_every_mode(tmp_path: Path, mode: str, monkeypatch: Any) -> None:
     """``blank=N`` as `irl produce` counts them; a file cut into pieces (`--workers 2`) counts each once."""
     monkeypatch.setattr("streams.replay_shards.SMALL", 2048)

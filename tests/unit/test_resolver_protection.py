@@ -234,3 +234,24 @@ def test_two_recurring_crm_records_are_the_crm_s_duplicates_not_two_accounts() -
         profile = r.profile(cid)
         assert profile is not None
         assert any("two accounts" in reason for reason in profile.confidence_reasons) is lowered, touchpoint
+
+
+def test_one_signup_with_a_phone_and_an_email_is_not_a_bridge_and_scores_as_a_phone_alone() -> None:
+    """A single record joins nothing: its phone and email are one person's as far as it goes.
+
+    Two records joined by one event still are (the penalty that separates wrong merges).
+    """
+    r = Resolver()
+    r.apply(ev("both", 0, phone="98450 12121", email="meera.das@gmail.com", name="Meera Das"))
+    r.apply(ev("alone", 1, phone="98450 34343", name="Vikram Rao"))
+    both = r.profile(r.customer_of_event("both") or "")
+    alone = r.profile(r.customer_of_event("alone") or "")
+    assert both is not None and alone is not None
+    assert not any("single event" in reason for reason in both.confidence_reasons), both.confidence_reasons
+    assert both.confidence == alone.confidence
+    r.apply(ev("p", 2, phone="98450 56565", name="Asha Iyer"))
+    r.apply(ev("e", 3, email="asha.iyer@gmail.com", name="Asha Iyer"))
+    r.apply(ev("bridge", 4, phone="98450 56565", email="asha.iyer@gmail.com", name="Asha Iyer"))
+    joined = r.profile(r.customer_of_event("bridge") or "")
+    assert joined is not None and r.customer_of_event("p") == r.customer_of_event("e") == joined.customer_id
+    assert any("single event" in reason for reason in joined.confidence_reasons), joined.confidence_reasons
