@@ -46,11 +46,11 @@ def phases(events: Path, shards: int) -> dict[str, Any]:
         planner = Planner(config.duplicate_horizon_ms)
         c0 = _cpu()
         t0 = time.perf_counter()
-        parsed, rejects = parse_and_plan((events,), config, shards, out, planner, lambda _: None)
+        parsed, rejects, blank = parse_and_plan((events,), config, shards, out, planner, lambda _: None)
         c1 = c2 = _cpu()
         parse_wall = time.perf_counter() - t0
         started = time.perf_counter()
-        done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
+        done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump, blank=blank)
         c3 = _cpu()
     if done is None:
         raise SystemExit("a customer id was minted in two shards: no sharded figures")

@@ -10,6 +10,17 @@ their script. Forms that differ only in case are one form; a one-word form that 
 first word of exactly one longer form counts for the longer one (``Rohit`` on WhatsApp,
 ``Rohit Sharma`` at the kiosk: the CRM shows Rohit Sharma).
 
+What is not a name gives no display form: digits (a phone typed as the name) and an email
+address (``priya.sharma@gmail.com``, or one beside the name) are dropped. A title is dropped
+only when more of the name follows it: those of `resolver.names.TITLES` and the other forms
+of address Indian and English records carry (`TITLES`: ``Capt``, ``Col``, ``Er.``, ``Adv.``,
+``Kum``, ``Mx``, ``Rev``, ``Fr``, ``Sr`` (Sister; after a name it is Senior and stays), and
+a firm's ``M/s``, Messrs). Initials are never a title: a token with a dot inside
+(``M.S. Dhoni``), and a two-letter title written in capitals in a name that is not
+(``MS Dhoni``, ``KM Sharma``); the two-letter titles added here (``Sr``, ``Km``, ``Er``, ...)
+are titles only when not written in capitals at all, since ``SR RAO`` is as likely S. R. Rao.
+Initials keep their last dot (``A.P.J. Abdul Kalam``).
+
 Pure: a function of the names and their counts, so replay and the stream show the same name.
 """
 
@@ -19,9 +30,26 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from resolver.names import HONORIFICS, SUFFIXES, TITLES
+from resolver.names import HONORIFICS, SUFFIXES
+from resolver.names import TITLES as _NAME_TITLES
 
-__all__ = ["display_name", "preferred_name"]
+__all__ = ["TITLES", "display_name", "preferred_name", "typed_name"]
+
+#: Two-letter forms of address that are as often initials (S. R., K. M., S. H.): titles only
+#: when not written in capitals (``Sr.``, ``sr``; never ``SR``), see `_is_title`.
+_INITIAL_LIKE = frozenset({"sr", "km", "ku", "sh", "er", "mx", "fr", "lt", "pt"})
+#: Forms of address dropped before a name (folded: lower-case letters only). `resolver.names`
+#: reads its own list (who is who); these are the further ones a CRM does not show.
+TITLES: frozenset[str] = _NAME_TITLES | _INITIAL_LIKE | frozenset(
+    {"capt", "cdr", "col", "maj", "brig", "sgt", "hon", "rev", "engr", "adv", "advocate", "kum", "sushri", "shree",
+     "shrimati", "thiru", "thirumathi", "janab", "ustad", "messrs"}
+)  # fmt: skip
+#: A firm's ``M/s`` (Messrs) before its name: read as the title it is (``/`` is no name character).
+_MESSRS = re.compile(r"^\s*m\s*/\s*s\b\.?", re.IGNORECASE)
+#: An email address, or what is left of one, in a name field: no part of a name.
+_EMAIL = re.compile(r"[^\s@]*@[^\s@]*")
+#: An email address in a typed name (`typed_name`): something on both sides of the ``@``.
+_EMAIL_SHAPED = re.compile(r"[^\s@]+@[^\s@]+")
 
 #: A part in brackets says nothing a CRM shows: ``(Mrs)``, ``(home)``, ``[old]``.
 _BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?|\{[^}]*\}?")
@@ -34,6 +62,7 @@ _PARTICLES = frozenset(
     {"da", "de", "del", "della", "der", "den", "di", "do", "dos", "du", "van", "von", "bin", "binti"}
 )
 _MEMO: dict[str, str | None] = {}
+_SCRIPTS: dict[str, str] = {}
 _MEMO_SIZE = 1 << 16
 
 
@@ -54,22 +83,35 @@ def display_name(raw: str) -> str | None:
 
 def _clean(raw: str) -> str | None:
     text = _BRACKETS.sub(" ", unicodedata.normalize("NFC", raw).replace("\u2019", "'"))
+    text = _MESSRS.sub("Messrs ", _EMAIL.sub(" ", text))
     text = "".join(ch if _kept(ch) else " " for ch in text)
     head, comma, tail = text.partition(",")
     if comma and "," not in tail and _letters(head) and _letters(tail) and _folded(tail.split()[0]) not in SUFFIXES:
         text = tail + " " + head  # ``Sharma, Rohit`` is Rohit Sharma
     tokens = [t for t in (_trim(token) for token in text.replace(",", " ").split()) if t]
-    while len(tokens) > 1 and _folded(tokens[0]) in TITLES:
+    if not tokens:
+        return None
+    cased = [ch for ch in "".join(tokens) if ch.isupper() or ch.islower()]
+    shouted = bool(cased) and all(ch.isupper() for ch in cased)
+    while len(tokens) > 1 and _is_title(tokens[0], shouted):
         tokens.pop(0)
     while len(tokens) > 1 and _folded(tokens[-1]) in HONORIFICS:
         tokens.pop()
-    if not tokens:
-        return None
     joined = " ".join(tokens)
     cased = [ch for ch in joined if ch.isupper() or ch.islower()]
     if cased and (all(ch.isupper() for ch in cased) or all(ch.islower() for ch in cased)):
         joined = unicodedata.normalize("NFC", " ".join(_recase(token, i) for i, token in enumerate(tokens)))
     return joined
+
+
+def _is_title(token: str, shouted: bool) -> bool:
+    """Whether `token`, first of a name, is a title (`shouted`: the whole name is in capitals)."""
+    folded = _folded(token)
+    if folded not in TITLES or "." in token.rstrip("."):  # ``M.S.``: initials
+        return False
+    if len(folded) == 2 and token[:2].isupper():  # ``MS``, ``SR``: initials, or a title shouted
+        return shouted and folded not in _INITIAL_LIKE
+    return True
 
 
 def _kept(ch: str) -> bool:
@@ -91,15 +133,23 @@ def _trim(token: str) -> str:
     while end > start and not (token[end - 1].isalpha() or unicodedata.category(token[end - 1])[0] == "M"):
         end -= 1
     word = token[start:end]
-    if word and end < len(token) and token[end] == "." and len(word) <= 3:
-        return word + "."  # ``K.``, ``Md.``, ``Jr.``
+    if word and end < len(token) and token[end] == "." and (len(word) <= 3 or _initials(word)):
+        return word + "."  # ``K.``, ``Md.``, ``Jr.``, ``A.P.J.``
     return word
+
+
+def _initials(word: str) -> bool:
+    """``A.P.J``, ``K.S``: short parts joined by dots."""
+    parts = word.split(".")
+    return len(parts) > 1 and all(0 < len(part) <= 3 for part in parts)
 
 
 def _recase(token: str, index: int) -> str:
     """A word as names are written: capital after a start, ``'``, ``-`` or ``.``; particles lower."""
     if index > 0 and token.lower() in _PARTICLES:
         return token.lower()
+    if len(token) == 2 and _folded(token) in _INITIAL_LIKE:
+        return token  # ``KM SHARMA``: KM Sharma, not ``Km``, which would read as a title (idempotence)
     out: list[str] = []
     start = True
     for ch in token:
@@ -118,13 +168,27 @@ def _folded(token: str) -> str:
     return "".join(ch for ch in token.lower() if ch.isalpha())
 
 
+def typed_name(raw: str) -> str | None:
+    """A typed name that has no display form, as it may still be shown: as typed, but None when it
+    holds an email address (an email is no name, and is shown as the customer's email already)."""
+    return None if "@" in raw and _EMAIL_SHAPED.search(raw) else raw
+
+
 def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
-    """The display form a customer goes by: the most interactions, then the latest, then the smallest.
+    """The display form a customer goes by: the most interactions; among forms written as often,
+    the one in the script most of the customer's names are written in; then the latest; then
+    the smallest (code points).
 
     ``names`` maps each typed name to (interactions, latest epoch ms). Forms equal but for
     case are one (shown as the variant with most interactions, then latest, then smallest);
-    a one-word form counts for the one longer form it is the first word of. When no name has
-    a display form, the typed name chosen by the same order.
+    a one-word form counts for the one longer form it is the first word of. The script of a
+    form is the one most of its letters are in (Latin, Devanagari, Tamil, ...); a script's
+    share is the interactions of every form in it. So three Latin spellings written once each
+    and one Devanagari form written once show a Latin spelling, whichever came last; a
+    Devanagari form written more often than any one spelling shows (a CRM user expects the
+    name written most, then the customer's usual script). When no name has a display form,
+    the typed name chosen by count, latest and smallest (`typed_name`: never an email).
+    Deterministic and independent of the order of ``names``.
     """
     variants: dict[str, dict[str, list[int]]] = {}
     for raw, (count, last) in names.items():
@@ -135,7 +199,7 @@ def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
         entry[0] += count
         entry[1] = max(entry[1], last)
     if not variants:
-        return _best({raw: (v[0], v[1]) for raw, v in names.items()}) if names else None
+        return _best({raw: (v[0], v[1]) for raw, v in names.items() if typed_name(raw) is not None})
     totals = {
         key: (sum(v[0] for v in forms.values()), max(v[1] for v in forms.values())) for key, forms in variants.items()
     }
@@ -150,9 +214,28 @@ def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
             count, last = totals.pop(key)
             owner = owners[0]
             totals[owner] = (totals[owner][0] + count, max(totals[owner][1], last))
-    chosen = _best(totals)
-    assert chosen is not None
+    share: dict[str, int] = {}
+    for key, (count, _) in totals.items():
+        share[_script(key)] = share.get(_script(key), 0) + count
+    chosen = min(totals, key=lambda k: (-totals[k][0], -share[_script(k)], -totals[k][1], k))
     return _best({form: (v[0], v[1]) for form, v in variants[chosen].items()})
+
+
+def _script(form: str) -> str:
+    """The script most letters of `form` are in (the first word of their Unicode names:
+    ``LATIN``, ``DEVANAGARI``, ...); ties to the smallest name."""
+    found = _SCRIPTS.get(form)
+    if found is None:
+        counts: dict[str, int] = {}
+        for ch in form:
+            if ch.isalpha():
+                script = unicodedata.name(ch, "UNKNOWN").split(" ", 1)[0]
+                counts[script] = counts.get(script, 0) + 1
+        found = min(counts, key=lambda k: (-counts[k], k)) if counts else ""
+        if len(_SCRIPTS) >= _MEMO_SIZE:
+            _SCRIPTS.clear()
+        _SCRIPTS[form] = found
+    return found
 
 
 def _best(scores: Mapping[str, tuple[int, int]]) -> str | None:

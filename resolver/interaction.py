@@ -204,7 +204,7 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
     for name, rule in RULES.items():
         _string(name, getattr(event, name), rule)
     if event.touchpoint not in TOUCHPOINTS:
-        problems.append(f"touchpoint: unknown symbol {event.touchpoint!r:.40}")
+        problems.append(f"touchpoint: unknown symbol {_shown_symbol(event.touchpoint)}")
     if isinstance(event.occurred_at, bool) or not isinstance(event.occurred_at, int):
         problems.append("occurred_at: must be an integer of epoch milliseconds")
     else:
@@ -234,6 +234,26 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
                 problems.append("attributes: not valid Unicode (lone surrogate)")
                 break
     return problems
+
+
+#: What a touchpoint a reason may quote looks like: an enum symbol's letters and ``_``, short
+#: (``SMS``, ``MOBILE_APP``). Anything else (digits, ``@``, spaces, a long text: a phone, an
+#: email or a full name in the wrong column) is not quoted, only measured.
+_SYMBOL_SHAPE = re.compile(r"[A-Z_]{1,16}")
+
+
+def _shown_symbol(value: object) -> str:
+    """An unknown touchpoint as a reason may show it: quoted when symbol-shaped, else only its length.
+
+    A reason goes to rejects files, dead letters and logs, so it never carries a value that may be
+    personal data. A one-word given name in the touchpoint field is symbol-shaped and is quoted:
+    a lone given name identifies no one.
+    """
+    if not isinstance(value, str):
+        return f"(a {type(value).__name__})"
+    if _SYMBOL_SHAPE.fullmatch(value):
+        return f"'{value}'"
+    return f"(not shown: {len(value)} characters, not a symbol's letters)"
 
 
 def _has_surrogate(text: str) -> bool:

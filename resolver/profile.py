@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from resolver.confidence import Features, score
-from resolver.display_name import display_name, preferred_name
+from resolver.display_name import display_name, preferred_name, typed_name
 from resolver.evidence import Evidence
 from resolver.graph import OK, Customer, Graph, holder_of, shared_line
 from resolver.names import KEY_JOIN, name_groups
@@ -163,7 +163,7 @@ class Tally:
         names = self.names
         if len(names) == 1:  # most customers go by one name
             for only in names:
-                return display_name(only) or only
+                return display_name(only) or typed_name(only)
         return preferred_name(names)
 
 

@@ -17,6 +17,7 @@ one shard's events of a log (`resolver.shards`), each with the log's watermark b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -65,20 +66,44 @@ class Reject:
 
 @dataclass(slots=True)
 class ReplayCounts:
+    """What a replay read: `lines` not blank (events, duplicates, suppressed and rejects), and
+    `blank` lines skipped. `replay` counts them all; `ingest_parsed` and `ingest_timed` never see a
+    blank line (`parse` drops them), so a shell running the stages counts those itself."""
+
     lines: int = 0
     events: int = 0
     duplicates: int = 0
     suppressed: int = 0
     rejects: int = 0
+    blank: int = 0
 
 
 def _reason(exc: Exception) -> str:
     return exc.reason if isinstance(exc, InvalidInteraction) else f"not a JSON event: {type(exc).__name__}"
 
 
+#: A byte that is not UTF-8, as a decoder with ``errors="surrogateescape"`` keeps it (the shell
+#: reads lines so): text decoded from valid UTF-8 never holds one.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _fields(text: str, limits: Limits, loads: Loads) -> Fields:
-    """The fields of one event line, or an exception of `_NOT_EVENT` (see `_reason`)."""
-    obj = loads(text)
+    """The fields of one event line, or an exception of `_NOT_EVENT` (see `_reason`).
+
+    A line holding a byte that is not UTF-8 (read as a lone surrogate, see `_ESCAPED_BYTE`) is
+    not an event: a Latin-1 ``José`` must not become a name with a replaced letter. Its reason
+    says where, never what.
+    """
+    if not text.isascii():
+        bad = _ESCAPED_BYTE.search(text)
+        if bad is not None:
+            raise InvalidInteraction(f"not UTF-8: invalid byte at column {bad.start() + 1}")
+    try:
+        obj = loads(text)
+    except ValueError:
+        if "\x00" in text:  # UTF-16 without a byte-order mark: every other byte is NUL
+            raise InvalidInteraction("not a JSON event: NUL bytes (UTF-16 text without a byte-order mark?)") from None
+        raise
     # The common well-formed event is read in one pass; anything else goes through
     # `from_json`, which accepts it or says why (see `plain_fields`).
     fields = plain_fields(obj, limits)
@@ -93,12 +118,13 @@ def replay(
     on_reject: Callable[[Reject], None] | None = None,
     loads: Loads = _json_loads,
 ) -> ReplayCounts:
-    """Apply every valid event of (source, line number, text) lines; blank lines are skipped."""
+    """Apply every valid event of (source, line number, text) lines; blank lines are skipped (and counted)."""
     tally = dict.fromkeys(_INGESTED, 0)
-    rejects = 0
+    rejects = blank = 0
     ingest = resolver.ingest
     for source, number, text in lines:
         if text[:1] != "{" and not text.strip():
+            blank += 1
             continue
         try:
             fields = _fields(text, limits, loads)
@@ -114,14 +140,14 @@ def replay(
                 on_reject(Reject(source, number, REUSED_ID))
             continue
         tally[done] += 1
-    return _counts(tally, rejects)
+    return _counts(tally, rejects, blank)
 
 
-def _counts(tally: dict[Ingested, int], rejects: int) -> ReplayCounts:
+def _counts(tally: dict[Ingested, int], rejects: int, blank: int = 0) -> ReplayCounts:
     """Counts of a tally; a "conflict" is a reject (`REUSED_ID`)."""
     applied, duplicates, suppressed = tally["applied"], tally["duplicate"], tally["suppressed"]
     rejects += tally["conflict"]
-    return ReplayCounts(applied + duplicates + suppressed + rejects, applied, duplicates, suppressed, rejects)
+    return ReplayCounts(applied + duplicates + suppressed + rejects, applied, duplicates, suppressed, rejects, blank)
 
 
 def parse(
@@ -192,7 +218,9 @@ def ingest_parsed(
     """The second stage of `replay`: apply `parse`'s values in order, as `replay` applies lines.
 
     Each event's identifiers are handed to the resolver's parser (`IdentifierParser.remember`),
-    so the core takes them instead of normalising the same values again.
+    so the core takes them instead of normalising the same values again. `items` must come from
+    a `parse` given an `IdWatch` over the whole log: an id reused with other content is then a
+    reject item in its line's place (here it would only be counted, without its line).
     """
     tally = dict.fromkeys(_INGESTED, 0)  # a dict, not a function per event: Resolver.ingest's answer counted
     rejects = 0

@@ -5,7 +5,8 @@
    same configuration) and write, per piece, the valid events' values (``items<p>``) and what
    planning needs (``plan<p>``: each event's id, time and `resolver.shards.link_keys`, and
    the rejects), in marshal'd chunks on disk. A piece is decoded as the whole file is (a cut
-   follows a ``\n``, where a UTF-8 decoder and universal newlines hold no state); a
+   follows a ``\n``, where a UTF-8 decoder and universal newlines hold no state; only a
+   file's first piece drops a byte-order mark); a
    reject's line number is made whole by adding the lines of the file's earlier pieces.
 2. **Plan** (this process, reading the plan files in log order, each piece as soon as it
    and those before it are parsed, so mostly while later ones are): `resolver.shards.Planner`
@@ -59,7 +60,7 @@ from resolver.replay import (
     profile_records,
 )
 from resolver.shards import NO_MARK, Planner, ids_disjoint, link_keys
-from streams.replay_stage import CHUNK, StageFailed, widen
+from streams.replay_stage import CHUNK, ENCODING, ENCODING_MID, ERRORS, StageFailed, widen
 
 __all__ = [
     "PIECES_PER_WORKER", "RUN_ROWS", "Sharded", "merged_assignments", "merged_profiles", "parse_and_plan", "pieces",
@@ -127,7 +128,8 @@ def _piece_lines(path: Path, start: int, end: int) -> Iterator[tuple[str, int, s
             raw.seek(start)
         source: io.RawIOBase = raw if end < 0 else _Slice(raw, end - start)  # a pipe whole (`pieces`)
         piece = io.BufferedReader(source, 1 << 16)
-        with io.TextIOWrapper(piece, encoding="utf-8", errors="replace") as text:
+        encoding = ENCODING if start == 0 else ENCODING_MID  # a byte-order mark only at the file's start
+        with io.TextIOWrapper(piece, encoding=encoding, errors=ERRORS) as text:
             yield from ((name, number, line) for number, line in enumerate(text, start=1))
 
 
@@ -235,7 +237,7 @@ def _chunk(
             rejects.append(item)
     _write_record(items, valid)
     _write_record(plan, (planned, rejects))
-    size = sum(len(text.encode("utf-8", errors="replace")) for _, _, text in batch) if sizes else 0
+    size = sum(len(text.encode("utf-8", errors=ERRORS)) for _, _, text in batch) if sizes else 0
     return marshal.dumps(("chunk", size))
 
 
@@ -251,6 +253,7 @@ class _Plan:
     done: list[bool] = field(default_factory=list)
     planned: int = 0
     rejects: int = 0
+    blank: int = 0
     offset: int = 0
 
     def ended(self, number: int, lines: int) -> None:
@@ -265,6 +268,7 @@ class _Plan:
         if number and self.plan[number][0] != self.plan[number - 1][0]:
             self.offset = 0  # a reject's line counts from its own file's start
         add = self.planner.add
+        read = 0  # lines not blank
         for planned, rejects in records(self.out / f"plan{number}"):
             reused = []
             for event_id, at, keys, content, source, line in planned:
@@ -275,6 +279,8 @@ class _Plan:
             for source, line, reason in rejects:
                 self.on_reject(Reject(source, line + self.offset, reason))
             self.rejects += len(rejects)
+            read += len(planned) + len(rejects) - len(reused)  # a reused id is planned and a reject
+        self.blank += self.lines[number] - read
         self.offset += self.lines[number]
 
 
@@ -289,13 +295,13 @@ def parse_and_plan(
     limits: Limits = Limits(),
     loads: Loads = jsontext.loads,
     on_chunk: Callable[[int], None] | None = None,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Parse `paths` in `workers` forked processes into files under `out`; plan each piece as it is done.
 
     Each file is cut into up to `PIECES_PER_WORKER` pieces per worker, each worker taking
     every `workers`-th in order, so pieces end nearly in order and this process adds their
     events to `planner` (in log order, rejects to `on_reject`) while later ones are parsed.
-    Answers (pieces, rejects). `on_chunk(size)` is called as chunks are done, with their
+    Answers (pieces, rejects, blank lines). `on_chunk(size)` is called as chunks are done, with their
     lines' UTF-8 bytes (for a progress bar; 0 without one).
     """
     plan = pieces(paths, workers * PIECES_PER_WORKER)
@@ -312,7 +318,7 @@ def parse_and_plan(
                 state.ended(message[1], message[2])
     finally:
         children.close()
-    return len(plan), state.rejects
+    return len(plan), state.rejects, state.blank
 
 
 def _write_record(handle: BinaryIO, value: Any) -> None:
@@ -425,11 +431,13 @@ def resolve_sharded(
     config: ResolverConfig,
     shards: int,
     dump: Callable[[Any], str],
+    *,
+    blank: int = 0,
 ) -> Sharded | None:
     """Resolve the planned events in `shards` forked processes; None when one process must do it (`ids_disjoint`).
 
     `out` holds the files of `pieces` pieces and takes the shards'; `planner` has every
-    event added (`parse_and_plan`, which answers `pieces` and `rejects`); `dump` writes a
+    event added (`parse_and_plan`, which answers `pieces`, `rejects` and `blank`); `dump` writes a
     profile record as one line.
     """
     shard_of, marks = planner.shards(shards), planner.marks
@@ -444,7 +452,7 @@ def resolve_sharded(
         children.close()
     if not ids_disjoint(m[4] for m in done):
         return None
-    counts = ReplayCounts(rejects=rejects)
+    counts = ReplayCounts(rejects=rejects, blank=blank)
     stats: dict[str, int] = {}
     for _, _, (applied, duplicates, suppressed), shard_stats, *_ in done:
         counts.events += applied

@@ -28,7 +28,7 @@ from resolver.identifiers import IdentifierParser
 from resolver.interaction import Limits
 from resolver.replay import IdWatch, Loads, Parsed, parse
 
-__all__ = ["CHUNK", "StageFailed", "lines_of", "parsed_in_child", "widen"]
+__all__ = ["CHUNK", "ENCODING", "ENCODING_MID", "ERRORS", "StageFailed", "lines_of", "parsed_in_child", "widen"]
 
 #: Lines per message: large enough that a message's cost is spread thin, small enough that the
 #: parent starts early.
@@ -41,11 +41,19 @@ class StageFailed(RuntimeError):
     """The parsing child failed or died; the message holds its traceback when it could send one."""
 
 
+#: How `irl replay` decodes its input: UTF-8, a byte-order mark at a file's start dropped (Excel's
+#: and Windows' exports write one), and each byte that is not UTF-8 kept as a lone surrogate
+#: (U+DC80 to U+DCFF), so that the core rejects the line holding it (`resolver.replay`) instead
+#: of reading a replaced character into a name. Later pieces of a file (`streams.replay_shards`)
+#: start mid-file: `ENCODING_MID` there.
+ENCODING, ENCODING_MID, ERRORS = "utf-8-sig", "utf-8", "surrogateescape"
+
+
 def lines_of(paths: tuple[Path, ...]) -> Iterator[tuple[str, int, str]]:
-    """(file name, line number from 1, text) of every line, as `irl replay` reads them (bad UTF-8 replaced)."""
+    """(file name, line number from 1, text) of every line, as `irl replay` reads them (`ENCODING`)."""
     for path in paths:
         name = path.name  # once per file: `Path.name` is computed on every access
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
+        with path.open("r", encoding=ENCODING, errors=ERRORS) as handle:
             for number, text in enumerate(handle, start=1):
                 yield name, number, text
 
@@ -143,5 +151,5 @@ def _send_parsed(
 
 
 def _message(batch: list[tuple[str, int, str]], parsed: Iterator[Parsed], sizes: bool) -> bytes:
-    size = sum(len(text.encode("utf-8", errors="replace")) for _, _, text in batch) if sizes else 0
+    size = sum(len(text.encode("utf-8", errors=ERRORS)) for _, _, text in batch) if sizes else 0
     return marshal.dumps(("chunk", len(batch), size, list(parsed)))

@@ -120,7 +120,8 @@ def read_events(path: Path, *more: Path) -> EventFacts:
 
 
 def _lines(path: Path) -> Iterator[str]:
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
+    # As `irl replay` reads its input (`streams.replay_stage`): a byte-order mark is no part of line 1.
+    with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
         for line in handle:
             if line.strip():
                 yield line

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from resolver.interaction import Interaction, Limits, to_json
-from streams.commands.produce import Progress, Publisher, execute, sending_options
+from streams.commands.produce import Progress, Publisher, execute, rejects_path, sending_options
 from streams.csvimport import (
     FIELDS,
     TOUCHPOINT,
@@ -34,6 +34,7 @@ from streams.csvimport import (
     parse_delimiter,
     parse_timezone,
 )
+from streams.inputs import clashing_outputs
 from streams.producer import DryRunProducer, InteractionProducer
 from streams.settings import Settings, SettingsError
 
@@ -118,6 +119,9 @@ def command(
         settings = Settings.from_env()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    clash = clashing_outputs((file,), {"--rejects": rejects_file or rejects_path(file), "--events-out": events_out})
+    if clash is not None:
+        raise click.UsageError(clash)
     default_ms, default_is = default_time_ms(file, time.time_ns() // 1_000_000)
     try:
         contacts = CsvContacts(

@@ -4,7 +4,10 @@ Each line is one event in the contract's JSON form (`occurred_at` as ISO-8601 wi
 epoch milliseconds, `touchpoint` in any case). Valid lines are published to their
 touchpoint's topic; invalid ones are not sent: each is reported on stderr (line number and
 reason, personal data masked) and written to the rejects file as
-`{"file", "line", "reason", "raw"}`. Blank lines are skipped and counted.
+`{"file", "line", "reason", "raw"}`. Blank lines are skipped and counted. Lines are UTF-8 (a
+byte-order mark at a file's start is skipped); a line that is not is rejected, saying at which
+column, and a file in UTF-16 or UTF-32 (a byte-order mark saying so) is refused before anything
+is sent.
 
 `--dry-run` validates and encodes every line as it would be sent, writes the rejects and
 reports, and sends nothing (no broker, no registry).
@@ -21,6 +24,7 @@ same validation, rejects file, progress bar, summary and exit status.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import datetime as _dt
 import functools
 import json
@@ -38,7 +42,7 @@ import click
 from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
 from streams.codec import CodecError
 from streams.csvimport import CsvImportError, parse_timezone
-from streams.inputs import InputRecord
+from streams.inputs import InputRecord, clashing_outputs, wide_encoding
 from streams.masking import mask_text
 from streams.producer import (
     BrokerUnavailable,
@@ -75,10 +79,14 @@ def parse_line(raw: bytes, limits: Limits) -> Interaction:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInteraction(f"line: not UTF-8 (byte {exc.start})") from None
+        # The column as `irl replay` gives it: characters before the byte, from 1.
+        column = len(raw[: exc.start].decode("utf-8")) + 1
+        raise InvalidInteraction(f"line: not UTF-8: invalid byte at column {column}") from None
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
+        if "\x00" in text:  # UTF-16 without a byte-order mark: every other byte is NUL
+            raise InvalidInteraction("line: not JSON: NUL bytes (UTF-16 text without a byte-order mark?)") from None
         raise InvalidInteraction(f"line: not JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:
         raise InvalidInteraction("line: JSON nested too deeply") from None
@@ -120,6 +128,8 @@ def jsonl_records(files: Iterable[Path]) -> Iterator[InputRecord]:
     for source in files:
         with source.open("rb") as fh:
             for line, raw in enumerate(fh, 1):
+                if line == 1 and raw.startswith(codecs.BOM_UTF8):  # Excel's and Windows' exports write one
+                    raw = raw[len(codecs.BOM_UTF8) :]
                 yield InputRecord(source, line, raw, functools.partial(parse_line, raw) if raw.strip() else None)
 
 
@@ -375,6 +385,19 @@ def command(
         zone = parse_timezone(zone_name) if zone_name is not None else None
     except CsvImportError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
+    given = (
+        [{"--rejects": rejects_file}]
+        if rejects_file is not None
+        else [{"--rejects (default)": rejects_path(f)} for f in files]
+    )
+    for outputs in given:
+        clash = clashing_outputs(files, outputs)
+        if clash is not None:
+            raise click.UsageError(clash)
+    for path in files:
+        wide = wide_encoding(path)
+        if wide is not None:
+            raise click.ClickException(wide)
     limits = Limits(max_string=settings.max_string, zone=zone)
     producer: Publisher
     if dry_run:

@@ -42,6 +42,7 @@ from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed
 from resolver.shards import Planner
 from streams.csvimport import CsvImportError, parse_timezone
 from streams.gcpolicy import paced_for_state
+from streams.inputs import clashing_outputs, wide_encoding
 from streams.replay_shards import (
     RUN_ROWS,
     merged_assignments,
@@ -84,7 +85,7 @@ def _env_settings(missing: Iterable[str], environ: Mapping[str, str] | None = No
 def _lines(paths: tuple[Path, ...], bar: Any | None) -> Iterator[tuple[str, int, str]]:
     for name, number, text in lines_of(paths):
         if bar is not None:
-            bar.update(len(text.encode("utf-8", errors="replace")))
+            bar.update(len(text.encode("utf-8", errors="surrogateescape")))
         if number % _FREEZE_EVERY == 0:
             # Resolver state lives until the end: move it out of the collector's
             # generations, or every full collection rescans all of it (~10% of CPU).
@@ -117,9 +118,11 @@ def _resolve(
     parsed = parsed_in_child(events, resolver.config, limits=limits, on_chunk=on_chunk, sizes=bar is not None)
     try:
         with closing(parsed):  # the child is ended whatever happens here
-            return ingest_parsed(parsed, resolver, on_reject=on_reject)
+            counts = ingest_parsed(parsed, resolver, on_reject=on_reject)
     except StageFailed as exc:
         raise click.ClickException(str(exc)) from None
+    counts.blank = seen - counts.lines  # the child drops blank lines; every line was in a chunk
+    return counts
 
 
 def _dump(record: Any) -> str:
@@ -208,6 +211,10 @@ def command(
     --region, --hub-threshold and --duplicate-horizon-days default to IRL_DEFAULT_REGION,
     IRL_HUB_THRESHOLD and IRL_DUPLICATE_HORIZON_DAYS, as the worker reads them.
     """
+    named = {"--assignments": assignments_path, "--profiles": profiles_path, "--rejects": rejects_path}
+    clash = clashing_outputs(events, named)
+    if clash is not None:
+        raise click.UsageError(clash)
     given = {"region": region, "hub_threshold": hub_threshold, "duplicate_horizon_days": duplicate_horizon_days}
     settings = _env_settings(name for name, value in given.items() if value is None)
     region = (region if region is not None else settings.default_region).strip().upper()
@@ -235,13 +242,17 @@ def command(
     outputs = _Outputs(assignments_path, profiles_path, rejects_path, limits)
     shards = workers if workers is not None else len(os.sched_getaffinity(0))
     with _readable_twice(events) as events:
+        for path in events:
+            wide = wide_encoding(path)
+            if wide is not None:
+                raise click.ClickException(wide)
         done = None if sequential or shards < 2 else _replay_sharded(events, config, shards, outputs)
         if done is None:
             done = _replay_here(events, resolver, outputs, sequential=sequential)
     counts, stats, resolve_seconds = done
     rate = counts.lines / resolve_seconds if resolve_seconds > 0 else 0.0
     click.echo(
-        f"events={counts.events} duplicates={counts.duplicates} rejects={counts.rejects} "
+        f"events={counts.events} duplicates={counts.duplicates} rejects={counts.rejects} blank={counts.blank} "
         f"suppressed={counts.suppressed} evidence={stats['evidence']} customers={stats['customers']} "
         f"merges={stats['merges']} "
         f"quarantined={stats['quarantined']} shared_phones={stats['shared_phones']} "
@@ -325,7 +336,7 @@ def _replay_sharded(
             out = Path(tmp)
             planner = Planner(config.duplicate_horizon_ms)
             with _bar(events) as bar, outputs.rejects.open("w", encoding="utf-8", newline="\n") as handle:
-                parsed, rejects = parse_and_plan(
+                parsed, rejects, blank = parse_and_plan(
                     events,
                     config,
                     shards,
@@ -335,7 +346,7 @@ def _replay_sharded(
                     on_chunk=None if bar is None else bar.update,
                     limits=outputs.limits,
                 )
-            done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump)
+            done = resolve_sharded(out, parsed, planner, rejects, config, shards, _dump, blank=blank)
             if done is None:  # a customer id in two shards: only one process mints ids exactly
                 click.echo("a customer id was minted in two shards: replaying in one process", err=True)
                 return None

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.display_name import display_name, preferred_name
+from resolver.display_name import TITLES, display_name, preferred_name, typed_name
 from resolver.interaction import Interaction
 from resolver.resolver import Resolver
 
@@ -47,6 +47,36 @@ T0 = 1_733_000_000_000
         ("Anil\u200d", "Anil"),
         ("(Mrs)", None),
         ("😎", None),
+        # The audit's names, and their neighbours.
+        ("M/s Sharma Traders", "Sharma Traders"),
+        ("M/S. SHARMA TRADERS", "Sharma Traders"),
+        ("m/s sharma traders", "Sharma Traders"),
+        ("Messrs Sharma & Sons", "Sharma Sons"),
+        ("priya.sharma@gmail.com", None),
+        ("Priya Sharma <priya.sharma@gmail.com>", "Priya Sharma"),
+        ("PRIYA SHARMA priya.sharma@gmail.com", "Priya Sharma"),
+        ("Dr. A.P.J. Abdul Kalam", "A.P.J. Abdul Kalam"),
+        ("A.P.J Abdul Kalam", "A.P.J Abdul Kalam"),  # no dot typed, none added
+        ("k.s. ramesh", "K.S. Ramesh"),
+        ("M.S. Dhoni", "M.S. Dhoni"),  # initials, not Ms
+        ("MS Dhoni", "MS Dhoni"),
+        ("Ms Priya Nair", "Priya Nair"),
+        ("DR PRIYA NAIR", "Priya Nair"),  # a title shouted with the name
+        ("KM SHARMA", "KM Sharma"),  # K. M., or Kumari: kept
+        ("SR RAO", "SR Rao"),
+        ("Sr. Mary Joseph", "Mary Joseph"),  # Sister
+        ("Rohit Sharma Sr.", "Rohit Sharma Sr."),  # Senior
+        ("Capt Vikram Batra", "Vikram Batra"),
+        ("Col. Sophia Qureshi", "Sophia Qureshi"),
+        ("Er. Rohit Jain", "Rohit Jain"),
+        ("Adv. Meena Rao", "Meena Rao"),
+        ("Kum Asha Rao", "Asha Rao"),
+        ("Mx Sam Rao", "Sam Rao"),
+        ("Rev. Thomas Kurian", "Thomas Kurian"),
+        ("Fr Joseph Mathew", "Joseph Mathew"),
+        ("Smt. Sushma Swaraj", "Sushma Swaraj"),
+        ("Shri Ram Nath", "Ram Nath"),
+        ("Capt", "Capt"),  # a title alone is what was typed
     ],
 )
 def test_display_forms(typed: str, shown: str | None) -> None:
@@ -54,7 +84,11 @@ def test_display_forms(typed: str, shown: str | None) -> None:
 
 
 @settings(max_examples=1000)
-@given(st.text(max_size=40) | st.text(alphabet="aAßİ\u0131ǅ ,.'-()~😎\u200d\u0301\u093fरोहनMrjiSHARMA", max_size=30))
+@given(
+    st.text(max_size=40)
+    | st.text(alphabet="aAßİ\u0131ǅ ,.'-()~😎\u200d\u0301\u093fरोहनMrjiSHARMA", max_size=30)
+    | st.text(alphabet="SrKmMs/@.x ,ColEAPJ", max_size=30)
+)
 def test_display_name_is_clean_and_idempotent(typed: str) -> None:
     shown = display_name(typed)
     if shown is None:
@@ -107,3 +141,55 @@ def test_the_profile_shows_one_clean_name_in_every_arrival_order() -> None:
         assert outcome.customer_id is not None
         profile = resolver.profile(outcome.customer_id)
         assert profile is not None and profile.name == "Rohit Sharma"
+
+
+@pytest.mark.parametrize("title", sorted(TITLES))
+def test_every_title_goes_only_before_more_of_the_name(title: str) -> None:
+    written = title.capitalize()
+    assert display_name(f"{written} Asha Rao") == "Asha Rao"
+    assert display_name(f"{written}. Asha Rao") == "Asha Rao"
+    assert display_name(written) is not None  # nothing follows: it stays
+
+
+@given(st.sampled_from(sorted(TITLES)), st.sampled_from(["Asha Rao", "A.P.J. Abdul Kalam", "Rohit Sharma Sr."]))
+def test_a_title_before_a_name_changes_nothing_else(title: str, name: str) -> None:
+    assert display_name(f"{title.capitalize()} {name}") == display_name(name)
+
+
+def test_an_email_is_no_name_in_a_profile() -> None:
+    assert typed_name("priya.sharma@gmail.com") is None and typed_name("(Mrs)") == "(Mrs)"
+    assert preferred_name({"priya.sharma@gmail.com": (3, 9), "PRIYA@GMAIL.COM": (1, 2)}) is None
+    assert preferred_name({"priya.sharma@gmail.com": (3, 9), "Priya Sharma": (1, 2)}) == "Priya Sharma"
+    for names in (["priya.sharma@gmail.com"], ["priya.sharma@gmail.com", "Priya Sharma"]):
+        resolver = Resolver()
+        for i, name in enumerate(names):
+            outcome = resolver.apply(
+                Interaction(f"e{i}", "WEB", T0 + i, f"ck{i}", "signup", email="priya.sharma@gmail.com", name=name)
+            )
+        assert outcome.customer_id is not None
+        profile = resolver.profile(outcome.customer_id)
+        assert profile is not None and profile.name == (None if len(names) == 1 else "Priya Sharma")
+
+
+def test_forms_written_as_often_go_to_the_script_most_names_are_in() -> None:
+    latin = {"Rohan Verma": (1, 1), "Rohan Varma": (1, 2), "Rohun Verma": (1, 3)}
+    assert preferred_name({**latin, "रोहन वर्मा": (1, 4)}) == "Rohun Verma"  # the latest Latin spelling
+    assert preferred_name({**latin, "रोहन वर्मा": (2, 0)}) == "रोहन वर्मा"  # written most
+    tamil = {"ரோஹன் வர்மா": (1, 5), "ரோகன் வர்மா": (1, 6)}
+    assert preferred_name({"Rohan Verma": (1, 9), **tamil}) == "ரோகன் வர்மா"  # two of three names are Tamil
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["Rohan Verma", "ROHAN VARMA", "Rohun Verma", "रोहन वर्मा", "रोहन", "ரோஹன் வர்மா", "Rohan",
+                         "priya@x.in", "M/s Verma Traders", "(x)"]),
+        st.tuples(st.integers(1, 3), st.integers(0, 3)),
+        min_size=1,
+    ),
+    st.randoms(use_true_random=False),
+)  # fmt: skip
+def test_the_script_rule_ignores_order(names: dict[str, tuple[int, int]], rnd: random.Random) -> None:
+    items = list(names.items())
+    rnd.shuffle(items)
+    assert preferred_name(dict(items)) == preferred_name(names)
+    assert preferred_name(names) != "priya@x.in"

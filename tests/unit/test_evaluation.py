@@ -268,4 +268,9 @@ def test_evaluate_command_prints_a_table_and_writes_json(tmp_path: Path) -> None
     assert "identifiable events" in result.stdout
     assert figures["identifiable"]["events"] == 2  # a and d share a phone; c's email is on no other event
     assert figures["all"]["confidence_auc"] == 1.0
+    # The same events with a byte-order mark (as `irl replay` reads them): the same figures.
+    (tmp_path / "e.jsonl").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "e.jsonl").read_bytes())
+    marked = CliRunner().invoke(command, [*args, "--json", str(tmp_path / "marked.json")])
+    assert marked.exit_code == 0 and "1 unreadable" in marked.stderr, marked.output
+    assert json.loads((tmp_path / "marked.json").read_text()) == figures
     assert figures["before"]["records_per_customer"] == 2.0  # 1: WEB u1, KIOSK k1; 2: WHATSAPP, WEB u2

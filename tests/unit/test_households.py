@@ -236,7 +236,7 @@ def test_a_kiosk_id_typed_for_walk_ins_who_gave_only_their_names_does_not_fuse_t
     for e in events:
         r.apply(e)
     assert r.quarantined_keys() == ["t:KIOSK:KIOSK-DEL-07"]
-    profile = r.profile(r.customer_of_event("k1"))
+    profile = r.profile(r.customer_of_event("k1") or "")
     assert profile is not None and profile.name == "Ankit Sharma"
 
 

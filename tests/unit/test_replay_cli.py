@@ -252,3 +252,24 @@ def test_an_event_id_reused_by_another_event_is_a_reject_in_every_mode(tmp_path:
     assert "other content" in rejects[0]["reason"] and "Deepak" not in rejects[0]["reason"]
     names = sorted(json.loads(x)["name"] for x in outputs[0]["profiles"].splitlines() if json.loads(x)["phones"])
     assert names == ["Deepak Menon", "Kavya S"]  # Deepak's later event under the id, beyond the horizon
+
+
+@pytest.mark.parametrize("mode", ["--sequential", "--workers=1", "--workers=2"])
+def test_the_summary_counts_blank_lines_in_every_mode(tmp_path: Path, mode: str, monkeypatch: Any) -> None:
+    """``blank=N`` as `irl produce` counts them; a file cut into pieces (`--workers 2`) counts each once."""
+    monkeypatch.setattr("streams.replay_shards.SMALL", 2048)
+    lines, blank = [], 0
+    for n in range(300):
+        lines.append(json.dumps({**LINES[n % 4], "event_id": f"x{n}"}))
+        if n % 7 == 0:
+            lines.append(["", "   ", "\t", "\r"][n % 4])
+            blank += 1
+    events, second = tmp_path / "events.jsonl", tmp_path / "second.jsonl"
+    events.write_text("\n".join(lines) + "\n\n", encoding="utf-8")  # one more at the end
+    second.write_text("\n\n" + json.dumps(LINES[0]), encoding="utf-8")  # two first, no newline at the end
+    out = tmp_path / "out"
+    out.mkdir()
+    paths = [f"--{name}={out / name}" for name in ("assignments", "profiles", "rejects")]
+    result = CliRunner().invoke(command, [str(events), str(second), *paths, mode])
+    assert result.exit_code == 0, result.output
+    assert f" rejects=0 blank={blank + 3} " in result.output
