@@ -108,7 +108,7 @@ async def test_dashboard_and_explanation_inheadless(chromium: str, server: tuple
         "evt-30",
         "refused",
         "phone quarantined",
-        "+91********10",
+        "+91********23",
     ):
         assert text in dom, text
     assert "9845071623" not in dom

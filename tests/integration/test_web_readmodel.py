@@ -84,7 +84,7 @@ async def test_standby_worker_answers_lookups_from_redis(served: tuple[Runtime, 
     assert r.status == 200
     body = await r.json()
     assert body["source"] == "redis" and body["customer_id"] == asha
-    assert body["profile"]["phones"] == ["+91********10"]
+    assert body["profile"]["phones"] == ["+91********23"]
     r = await client.get("/lookup", params={"touchpoint": "web", "source_id": "ck-aaaa1111"}, headers=auth(ADMIN))
     assert (await r.json())["profile"]["phones"] == ["+919845071623"]
     r = await client.get("/lookup", params={"email": "nobody@gmail.com"}, headers=auth(READ))

@@ -234,7 +234,7 @@ async def test_customer_profile_is_masked_for_read_scope(world: World) -> None:
     _no_raw_pii(text)
     body = await r.json()
     assert body["status"] == "live" and body["masked"] is True
-    assert body["profile"]["phones"] == ["+91********10"]
+    assert body["profile"]["phones"] == ["+91********23"]
     assert body["profile"]["name"] == "A***"
     assert body["confidence"] == body["profile"]["confidence"]
     assert body["confidence_reasons"]
