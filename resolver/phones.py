@@ -23,7 +23,7 @@ linking rules to decide, not for normalisation.
 
 Exports: a number a spreadsheet wrote as a decimal (``9845071623.0``) is read without its
 ``.0``; one it showed in scientific notation (``9.84507162E+09``) lost digits and is junk; a
-field holding two numbers (``98450 12345 / 98450 12346``, or ``9845012345 9845012346``:
+field holding two numbers (``98450 71623 / 97318 62045``, or ``9845071623 9731862045``:
 spaces alone, when the whole is no number and each part is one) gives its first.
 
 Cost model (see FAUST_NOTES): a `phonenumbers` parse with validation is ~30-60 us, while most
@@ -78,7 +78,7 @@ _SERVICE_DESCS = ("toll_free", "premium_rate", "shared_cost", "uan", "voicemail"
 _INTERNATIONAL_DIGITS = (11, 15)
 #: Each of two numbers separated by spaces alone has at least this many digits.
 _MIN_PART_DIGITS = 7
-#: A number a spreadsheet exported as a decimal: ``9845012345.0`` is ``9845012345``.
+#: A number a spreadsheet exported as a decimal: ``9845071623.0`` is ``9845071623``.
 _FLOAT = re.compile(r"\s*(\+?\d{7,})\.0+\s*")
 
 
@@ -101,7 +101,7 @@ def split_extension(raw: str) -> tuple[str, str]:
 
     The first extension marker that follows some digits of the number cuts the text; what
     follows the extension's digits (``(office)``) is dropped. ``("raw", "")`` without one.
-    A marker before any digit (``Ph# 98450 12345``) is not an extension.
+    A marker before any digit (``Ph# 98450 71623``) is not an extension.
     """
     return _split_special(raw) if _SPECIAL.search(raw) is not None else (raw, "")
 
@@ -171,7 +171,7 @@ class PhoneNormaliser:
         prefix = metadata.international_prefix or ""
         self._intl_prefix = prefix if prefix.isdigit() else ""
         self._national_prefix = metadata.national_prefix or ""
-        # Whether a key like "919845012345" (the country code typed without "+") may take the
+        # Whether a key like "919845071623" (the country code typed without "+") may take the
         # fast path: only when the library's prefix rules are plain digits we can test exactly.
         for_parsing = metadata.national_prefix_for_parsing or ""
         self._cc_strip = (
@@ -215,7 +215,7 @@ class PhoneNormaliser:
             raw = _split_special(raw)[0]
         found = self._cached(_canonical(raw, self._intl_prefix))
         if found.status == "invalid" and _LIST.search(raw) is not None:
-            # Two numbers in one field ("98450 12345 / 98450 12346"): the first is the number.
+            # Two numbers in one field ("98450 71623 / 97318 62045"): the first is the number.
             first = self.normalise(_LIST.split(raw, 1)[0])
             if first.status != "invalid":
                 return first
@@ -224,10 +224,10 @@ class PhoneNormaliser:
         return found
 
     def _spaced(self, raw: str) -> Phone | None:
-        """The first of two or more numbers separated by spaces alone (``9845012345 9845012346``).
+        """The first of two or more numbers separated by spaces alone (``9845071623 9731862045``).
 
         Only when every part is a number of its own (valid or a placeholder) of at least seven
-        digits, so a number written in groups (``98450 12345``) is never split. None otherwise.
+        digits, so a number written in groups (``98450 71623``) is never split. None otherwise.
         """
         parts = raw.split()
         if len(parts) < 2 or any(sum(ch.isdigit() for ch in part) < _MIN_PART_DIGITS for part in parts):
@@ -239,7 +239,7 @@ class PhoneNormaliser:
         """A number given in international digits without ``+`` (a WhatsApp id).
 
         Digits that are no valid international number but a valid number of the default
-        region (``9845012345``, ``09845012345``: some WhatsApp providers send national
+        region (``9845071623``, ``09845071623``: some WhatsApp providers send national
         numbers) are that number; a placeholder stays a placeholder.
         """
         text = digits.strip().lstrip("+")
