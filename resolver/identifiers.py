@@ -3,7 +3,7 @@
 Keys are prefixed by kind so that one dictionary holds them all and their order is the
 merge priority (phone ``p:`` < email ``e:`` < touchpoint identity ``t:``):
 
-* ``p:+919876543210``: a valid phone in E.164 (also a WhatsApp ``source_id``);
+* ``p:+919845071623``: a valid phone in E.164 (also a WhatsApp ``source_id``);
 * ``e:johnsmith@gmail.com``: a valid, provider-normalised email;
 * ``t:WEB:cookie-123``: a touchpoint identity (touchpoint, source_id).
 

@@ -1,7 +1,7 @@
 """Near phones: a number typed with one wrong digit, linked only when the names say it is one person.
 
-People mistype numbers at kiosks and checkouts: one digit wrong (``98765 43219`` for
-``98765 43210``) or two neighbours swapped (``98765 43201``). Such a number is a different,
+People mistype numbers at kiosks and checkouts: one digit wrong (``98450 71629`` for
+``98450 71623``) or two neighbours swapped (``98450 71632``). Such a number is a different,
 often valid, phone; by exact matching the visit becomes a stranger. This module decides the
 *near-phone* rule, a weaker link than a shared identifier:
 

@@ -4,8 +4,16 @@
 
 * ``valid``: a valid number; only these ever link.
 * ``invalid``: not a valid number (kept on the event with its status, never linked).
-* ``junk``: a valid-looking placeholder (``9999999999``, ``1234567890``, configured values), a
-  masked number (``98******10``, ``+91 98XXXXXX10``) or a placeholder word (``n/a``).
+* ``junk``: a valid number that is no person's own (`resolver.junk.JunkRules.phone`: a
+  service's number such as toll-free ``1800 22 1234``, a patterned placeholder such as
+  ``9876543210`` or ``9898989898``, configured values), a masked number (``98******10``,
+  ``+91 98XXXXXX10``) or a placeholder word (``n/a``).
+
+Digits without ``+`` that are no valid number of the default region, 11 to 15 of them and
+not starting with a trunk ``0``, are read as an international number when they are one with
+a ``+`` in front (``971502846193`` is ``+971502846193``, ``14155550132`` is ``+14155550132``),
+as a WhatsApp id is. A number valid in the default region stays that region's
+(``6591234567`` is Indian, not Singaporean).
 
 An extension (``+1-215-555-0125 x2291``, ``022 2345 6789 extn 12``, ``;ext=12``) is not part
 of the number: it is cut off before the digits are taken, so the result is the main line
@@ -13,9 +21,10 @@ of the number: it is cut off before the digits are taken, so the result is the m
 linkable like any number; whether several people behind one is a shared line is for the
 linking rules to decide, not for normalisation.
 
-Exports: a number a spreadsheet wrote as a decimal (``9876543210.0``) is read without its
-``.0``; one it showed in scientific notation (``9.87654321E+09``) lost digits and is junk; a
-field holding two numbers (``98765 43210 / 98765 43211``) gives its first.
+Exports: a number a spreadsheet wrote as a decimal (``9845071623.0``) is read without its
+``.0``; one it showed in scientific notation (``9.84507162E+09``) lost digits and is junk; a
+field holding two numbers (``98450 71623 / 97318 62045``, or ``9845071623 9731862045``:
+spaces alone, when the whole is no number and each part is one) gives its first.
 
 Cost model (see FAUST_NOTES): a `phonenumbers` parse with validation is ~30-60 us, while most
 raw spellings of one number differ only in punctuation. So we first reduce the raw text to a
@@ -52,7 +61,24 @@ _EXTENSION = re.compile(
 _SPACING = re.compile(r"[\s().\-/]")
 #: Separates two numbers typed into one field.
 _LIST = re.compile(r"\s*[/,;|]\s*|\s+or\s+", re.IGNORECASE)
-#: A number a spreadsheet exported as a decimal: ``9876543210.0`` is ``9876543210``.
+#: Number types that are a service's line, not a person's: junk (`JunkRules.phone`'s ``service``).
+_SERVICE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.UAN,
+        phonenumbers.PhoneNumberType.VOICEMAIL,
+        phonenumbers.PhoneNumberType.PAGER,
+    }
+)
+#: The metadata descriptions of those types (for the fast path's test of the default region).
+_SERVICE_DESCS = ("toll_free", "premium_rate", "shared_cost", "uan", "voicemail", "pager")
+#: Digits without "+" read as an international number when they are none of the default region.
+_INTERNATIONAL_DIGITS = (11, 15)
+#: Each of two numbers separated by spaces alone has at least this many digits.
+_MIN_PART_DIGITS = 7
+#: A number a spreadsheet exported as a decimal: ``9845071623.0`` is ``9845071623``.
 _FLOAT = re.compile(r"\s*(\+?\d{7,})\.0+\s*")
 
 
@@ -75,7 +101,7 @@ def split_extension(raw: str) -> tuple[str, str]:
 
     The first extension marker that follows some digits of the number cuts the text; what
     follows the extension's digits (``(office)``) is dropped. ``("raw", "")`` without one.
-    A marker before any digit (``Ph# 98765 43210``) is not an extension.
+    A marker before any digit (``Ph# 98450 71623``) is not an extension.
     """
     return _split_special(raw) if _SPECIAL.search(raw) is not None else (raw, "")
 
@@ -127,6 +153,7 @@ class PhoneNormaliser:
         "_lengths",
         "_national_prefix",
         "_region",
+        "_services",
         "_types",
     )
 
@@ -144,7 +171,7 @@ class PhoneNormaliser:
         prefix = metadata.international_prefix or ""
         self._intl_prefix = prefix if prefix.isdigit() else ""
         self._national_prefix = metadata.national_prefix or ""
-        # Whether a key like "919876543210" (the country code typed without "+") may take the
+        # Whether a key like "919845071623" (the country code typed without "+") may take the
         # fast path: only when the library's prefix rules are plain digits we can test exactly.
         for_parsing = metadata.national_prefix_for_parsing or ""
         self._cc_strip = (
@@ -161,6 +188,12 @@ class PhoneNormaliser:
             for desc in (metadata.mobile, metadata.fixed_line)
             if desc is not None and desc.national_number_pattern
         )
+        services = [
+            desc.national_number_pattern
+            for desc in (getattr(metadata, name) for name in _SERVICE_DESCS)
+            if desc is not None and desc.national_number_pattern
+        ]
+        self._services = re.compile("|".join(f"(?:{p})" for p in services)) if services else None
 
     @property
     def region(self) -> str:
@@ -182,17 +215,31 @@ class PhoneNormaliser:
             raw = _split_special(raw)[0]
         found = self._cached(_canonical(raw, self._intl_prefix))
         if found.status == "invalid" and _LIST.search(raw) is not None:
-            # Two numbers in one field ("98765 43210 / 98765 43211"): the first is the number.
+            # Two numbers in one field ("98450 71623 / 97318 62045"): the first is the number.
             first = self.normalise(_LIST.split(raw, 1)[0])
             if first.status != "invalid":
                 return first
+        if found.status == "invalid":
+            return self._spaced(raw) or found
         return found
+
+    def _spaced(self, raw: str) -> Phone | None:
+        """The first of two or more numbers separated by spaces alone (``9845071623 9731862045``).
+
+        Only when every part is a number of its own (valid or a placeholder) of at least seven
+        digits, so a number written in groups (``98450 71623``) is never split. None otherwise.
+        """
+        parts = raw.split()
+        if len(parts) < 2 or any(sum(ch.isdigit() for ch in part) < _MIN_PART_DIGITS for part in parts):
+            return None
+        found = [self.normalise(part) for part in parts]
+        return found[0] if all(phone.status != "invalid" for phone in found) else None
 
     def international(self, digits: str) -> Phone:
         """A number given in international digits without ``+`` (a WhatsApp id).
 
         Digits that are no valid international number but a valid number of the default
-        region (``9876543210``, ``09876543210``: some WhatsApp providers send national
+        region (``9845071623``, ``09845071623``: some WhatsApp providers send national
         numbers) are that number; a placeholder stays a placeholder.
         """
         text = digits.strip().lstrip("+")
@@ -225,6 +272,22 @@ class PhoneNormaliser:
         return cast(Phone, held)
 
     def _compute(self, key: str) -> Phone:
+        found = self._compute_key(key)
+        if (
+            found.status == "invalid"
+            and _INTERNATIONAL_DIGITS[0] <= len(key) <= _INTERNATIONAL_DIGITS[1]
+            and key.isdigit()
+            and key[0] != "0"
+        ):
+            # International digits typed without "+" (971502846193): no number of the default
+            # region, but one with "+" in front, as a WhatsApp id is read.
+            international = self._compute_key("+" + key)
+            if international.status != "invalid":
+                return international
+        return found
+
+    def _compute_key(self, key: str) -> Phone:
+        """The result for a canonical key as written: without ``+``, a number of the default region."""
         digits = key.lstrip("+")
         if len(digits) < 5 or len(digits) > 17:
             return Phone(key, "invalid")
@@ -262,6 +325,7 @@ class PhoneNormaliser:
         return rest if self._fast_valid(rest) else None
 
     def _fast_valid(self, national: str) -> bool:
+        """True when a national number is the region's valid mobile or fixed line (False: ask the library)."""
         if len(national) not in self._lengths or not self._general.fullmatch(national):
             return False
         for pattern in self._types:  # a loop, not any(): no generator per number
@@ -269,7 +333,9 @@ class PhoneNormaliser:
                 break
         else:
             return False
-        return True
+        # A service's number (toll-free...) may match a fixed line's pattern too: its type, which
+        # the library tests first, is for the library to tell.
+        return self._services is None or self._services.fullmatch(national) is None
 
     def _slow(self, key: str) -> Phone:
         try:
@@ -279,7 +345,8 @@ class PhoneNormaliser:
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         if not phonenumbers.is_valid_number(number):
             return Phone(e164, "invalid")
-        return self._judge(str(number.national_number), e164)
+        service = phonenumbers.number_type(number) in _SERVICE_TYPES
+        return self._judge(str(number.national_number), e164, service)
 
-    def _judge(self, national: str, e164: str) -> Phone:
-        return Phone(e164, "junk" if self._junk.phone(national, e164) else "valid")
+    def _judge(self, national: str, e164: str, service: bool = False) -> Phone:
+        return Phone(e164, "junk" if self._junk.phone(national, e164, service) else "valid")

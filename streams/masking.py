@@ -21,7 +21,7 @@ _PHONE_RE = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}")
 
 
 def mask_phone(raw: str) -> str:
-    """Mask a phone number as captured, in any format: `+91 98765 43210` -> `+91********10`.
+    """Mask a phone number as captured, in any format: `+91 98450 71623` -> `+91********23`.
 
     Keeps a leading `+`, the first two digits when there are at least ten (usually the
     country code) and the last two digits; anything shorter than five digits is fully masked.

@@ -8,8 +8,8 @@ as the resolver knew them (`streams.readmodel.identifiers_of`: ``phone:+91...``,
 
 * a phone matches any written form of it: a run of digits and phone punctuation whose digits
   end with the number's national significant number, with at most a country code, a trunk
-  ``0`` or an international prefix before it (``+91 98765-43210``, ``09876543210``,
-  ``0091 9876543210``, ``98765 43210``);
+  ``0`` or an international prefix before it (``+91 98450-71623``, ``09845071623``,
+  ``0091 9845071623``, ``98450 71623``);
 * an email matches case-insensitively (``Late@Example.ORG``), and so does any address in the
   text that the resolver's email rules make the same mailbox (``Meera.Iyer+shop@GoogleMail.com``
   for ``meeraiyer@gmail.com``);

@@ -167,50 +167,81 @@ class _Ids:
                 return value
 
     def indian_mobile(self) -> str:
-        while True:
-            national = str(self.rng.randint(6, 9)) + _draw(self.rng, string.digits, 9)
-            e164 = "+91" + national
-            if e164 not in self.phones and _valid(e164) and not _JUNK.phone(national, e164):
-                self.phones.add(e164)
-                return e164
+        return self._phone(_indian_mobile)
 
     def foreign_mobile(self) -> str:
-        region = _weighted(self.rng, _FOREIGN)
-        while True:
-            if region == "US":
-                e164 = "+1" + self.rng.choice(_US_AREAS) + str(self.rng.randint(200, 989)) + _digits(self.rng, 4)
-            elif region == "GB":
-                e164 = "+447" + str(self.rng.choice((4, 5, 7, 8, 9))) + _digits(self.rng, 8)
-            elif region == "AE":
-                e164 = "+9715" + str(self.rng.choice((0, 2, 4, 5, 6, 8))) + _digits(self.rng, 7)
-            else:
-                e164 = "+65" + str(self.rng.choice((8, 9))) + _digits(self.rng, 7)
-            if e164 not in self.phones and _valid(e164):
-                self.phones.add(e164)
-                return e164
+        return self._phone(functools.partial(_foreign_mobile, region=_weighted(self.rng, _FOREIGN)))
 
     def landline(self) -> str:
         """An Indian office landline: a city code and an eight-digit number."""
+        return self._phone(_landline)
+
+    def _phone(self, draw: Callable[[random.Random], str]) -> str:
+        """A valid, unused number of `draw`'s kind that is no placeholder (`JunkRules.phone`).
+
+        A drawn number the junk rule refuses (``9876543210``, one in about 250,000) is replaced
+        by one drawn from a Random of its own, seeded by that number, not from the world's: the
+        rest of the data stays as drawn, so quality figures stay comparable when the rule grows.
+        """
         while True:
-            e164 = "+91" + self.rng.choice(("80", "22", "11", "44", "40", "33")) + str(self.rng.randint(2, 6))
-            e164 += _draw(self.rng, string.digits, 7)
+            e164 = draw(self.rng)
             if e164 not in self.phones and _valid(e164):
+                if _junk_phone(e164):
+                    e164 = self._stand_in(e164, draw)
                 self.phones.add(e164)
                 return e164
 
+    def _stand_in(self, junk: str, draw: Callable[[random.Random], str]) -> str:
+        side = random.Random(junk)
+        while True:
+            e164 = draw(side)
+            if e164 not in self.phones and _valid(e164) and not _junk_phone(e164):
+                return e164
+
     def typo_of(self, e164: str) -> str | None:
-        """One wrong digit that still makes a valid, unused number (None if none found quickly)."""
+        """One wrong digit that still makes a valid, unused number (None if none found quickly).
+
+        A typo that makes a placeholder (``9876543210``) is not made: None, and nothing more is
+        drawn, so the rest of the data stays as drawn.
+        """
         head = 3 if e164.startswith("+91") else len(e164) - 7
         for _ in range(20):
             pos = self.rng.randrange(head + 1, len(e164))
             digit = self.rng.choice(string.digits)
             candidate = e164[:pos] + digit + e164[pos + 1 :]
             if candidate != e164 and candidate not in self.phones and _valid(candidate):
-                national = candidate[3:] if candidate.startswith("+91") else candidate[-10:]
-                if not _JUNK.phone(national, candidate):
-                    self.phones.add(candidate)
-                    return candidate
+                if _junk_phone(candidate):
+                    return None
+                self.phones.add(candidate)
+                return candidate
         return None
+
+
+def _indian_mobile(rng: random.Random) -> str:
+    return "+91" + str(rng.randint(6, 9)) + _draw(rng, string.digits, 9)
+
+
+def _foreign_mobile(rng: random.Random, region: str) -> str:
+    if region == "US":
+        return "+1" + rng.choice(_US_AREAS) + str(rng.randint(200, 989)) + _digits(rng, 4)
+    if region == "GB":
+        return "+447" + str(rng.choice((4, 5, 7, 8, 9))) + _digits(rng, 8)
+    if region == "AE":
+        return "+9715" + str(rng.choice((0, 2, 4, 5, 6, 8))) + _digits(rng, 7)
+    return "+65" + str(rng.choice((8, 9))) + _digits(rng, 7)
+
+
+def _landline(rng: random.Random) -> str:
+    area = rng.choice(("80", "22", "11", "44", "40", "33"))
+    return "+91" + area + str(rng.randint(2, 6)) + _draw(rng, string.digits, 7)
+
+
+def _junk_phone(e164: str) -> bool:
+    """`JunkRules.phone` of a number drawn here (its national number after the calling code)."""
+    for prefix, _ in _CALLING_CODES:
+        if e164.startswith(prefix):
+            return _JUNK.phone(e164[len(prefix) :], e164)
+    return _JUNK.phone(e164[-10:], e164)
 
 
 def _valid(e164: str) -> bool:

@@ -40,7 +40,7 @@ EXAMPLES = 20_000 if FULL else 600
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PHONES = PhoneNormaliser("IN")
 EMAILS = EmailNormaliser()
-EVENT = Interaction("fz-1", "WEB", 1_704_067_200_000, "u-1", "signup", phone="+919876543210",
+EVENT = Interaction("fz-1", "WEB", 1_704_067_200_000, "u-1", "signup", phone="+919845071623",
                     email="a.b@gmail.com", name="Asha")  # fmt: skip
 LEGACY = MARKER + default_repository().latest("customer_interaction").fingerprint
 

@@ -98,14 +98,14 @@ async def test_block_split_erase_reach_the_crm_and_redis(
             "explain.png",
         )
         assert asha in dom and "<svg" in dom, dom[:500]
-        assert "9876543210" not in dom  # PII masked for a read token
+        assert "9845071623" not in dom  # PII masked for a read token
         assert (tmp_path / "dashboard.png").stat().st_size > 1000 and (tmp_path / "explain.png").stat().st_size > 1000
 
         # -- block: a read token may not act; the operator's block re-resolves ------------------------
-        status, _ = _post(worker, "/actions/block", {"identifier": "+91 98765 43210", "reason": "test"}, read)
+        status, _ = _post(worker, "/actions/block", {"identifier": "+91 98450 71623", "reason": "test"}, read)
         assert status == 403
         status, body = _post(
-            worker, "/actions/block", {"identifier": "+91 98765 43210", "reason": "store phone"}, admin
+            worker, "/actions/block", {"identifier": "+91 98450 71623", "reason": "store phone"}, admin
         )
         assert status == 202, body
         after = await wait_for(

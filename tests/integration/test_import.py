@@ -170,7 +170,7 @@ async def test_a_crm_export_imported_twice_resolves_with_the_touchpoint_events(
 async def test_importing_into_a_missing_topic_exits_3(kafka_bootstrap: str, redis_url: str, tmp_path: Path) -> None:
     env = isolated_env(kafka_bootstrap, redis_url)  # topics never created
     export = tmp_path / "c.csv"
-    export.write_text("ContactId,Mobile\n003A1,98765 43210\n", encoding="utf-8")
+    export.write_text("ContactId,Mobile\n003A1,98450 71623\n", encoding="utf-8")
     result = _irl(env, "import", str(export), "--map", "id=ContactId,phone=Mobile")
     assert result.returncode == 3
     assert f"{env['IRL_TOPIC_PREFIX']}.touchpoint.crm" in result.stderr and "irl topics create" in result.stderr

@@ -37,7 +37,7 @@ from .harness import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NOW = 1_764_410_400_000
-FAMILY = "+91 91234 56789"
+FAMILY = "+91 97318 62045"
 
 
 def _events() -> list[dict[str, Any]]:
@@ -116,14 +116,14 @@ async def test_a_merge_survives_a_restart_and_the_review_queue_lists_a_household
         assert status == 200, queue
         pair = next(p for p in queue["pairs"] if {p["customer_a"], p["customer_b"]} == {priya, anil})
         assert pair["reasons"][0]["rule"] == "household" and pair["why_not"]
-        assert "9123456789" not in json.dumps(queue) and "priya@example.org" not in json.dumps(queue)
+        assert "9731862045" not in json.dumps(queue) and "priya@example.org" not in json.dumps(queue)
 
         # -- the review page in a browser: the pair, masked, no buttons for a read token ---------------
         url = f"http://127.0.0.1:{worker.port}/review?token={read}"
         await headless(chromium, tmp_path / "chromium", f"--screenshot={tmp_path / 'review.png'}", url)
         dom = await headless(chromium, tmp_path / "chromium", "--dump-dom", url)
         assert "Review queue" in dom and "household" in dom and priya in dom and anil in dom, dom[:500]
-        assert "9123456789" not in dom and "irl_form" not in dom
+        assert "9731862045" not in dom and "irl_form" not in dom
         assert (tmp_path / "review.png").stat().st_size > 1000
         url = f"http://127.0.0.1:{worker.port}/review?token={admin}"
         dom = await headless(chromium, tmp_path / "chromium-operator", "--dump-dom", url)

@@ -180,7 +180,7 @@ async def test_irl_produce_throughput(kafka_bootstrap: str, unique_topic: str, t
             fh.write(json.dumps({
                 "event_id": f"bulk-{i}", "touchpoint": tp, "occurred_at": 1_714_557_600_000 + i,
                 "source_id": f"src-{i % 997}", "interaction": "page_view",
-                "phone": f"+9198765{i % 100000:05d}",
+                "phone": f"+9198450{i % 100000:05d}",
                 "attributes": {"n": str(i)},
             }) + "\n")  # fmt: skip
     started = time.perf_counter()

@@ -52,9 +52,9 @@ def _events() -> list[dict[str, Any]]:
             }
         )
 
-    add("e1", "web", "u-1", 0, interaction="signup", email="Asha.Rao@Gmail.com", phone="098765-43210", name="Asha Rao")
-    add("e2", "WHATSAPP", "919876543210", 1000, interaction="message")
-    add("e3", "kiosk", "k-77", 2000, phone="+91 98765 43210", name="asha rao")
+    add("e1", "web", "u-1", 0, interaction="signup", email="Asha.Rao@Gmail.com", phone="098450-71623", name="Asha Rao")
+    add("e2", "WHATSAPP", "919845071623", 1000, interaction="message")
+    add("e3", "kiosk", "k-77", 2000, phone="+91 98450 71623", name="asha rao")
     add("e4", "web", "anon-5", 3000, email="asharao+shop@googlemail.com")
     add(
         "e5",

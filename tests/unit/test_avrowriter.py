@@ -120,7 +120,7 @@ def _record(**changes: Any) -> dict[str, Any]:
         "change": "UPDATED",
         "survivor_id": None,
         "merged_from": [],
-        "phones": ["+919876543210"],
+        "phones": ["+919845071623"],
         "emails": [],
         "source_ids": [{"touchpoint": "WEB", "source_id": "w1"}],
         "name": "Asha",
@@ -145,7 +145,7 @@ UNUSUAL: list[dict[str, Any]] = [
     {"confidence": 1},  # an int where a double is
     {"confidence": math.nan},
     {"change": "UNKNOWN"},  # not a symbol
-    {"phones": ("+919876543210",)},  # a tuple: handled, the same bytes
+    {"phones": ("+919845071623",)},  # a tuple: handled, the same bytes
     {"name": "\ud800"},  # a lone surrogate
     {"source_ids": [{"touchpoint": "WEB"}]},  # a field missing in a nested record
 ]

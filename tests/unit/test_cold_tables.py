@@ -64,7 +64,7 @@ def test_any_mix_of_cold_thawed_and_new_pieces_dumps_the_original_bytes() -> Non
     for r in (original, copy):
         r.apply(Interaction("n1", "WEB", T0 + 40 * 3_600_000, "w-9", "visit", "93333 44444", None, "Tara"))
         r.apply(
-            Interaction("n2", "KIOSK", T0 + 40 * 3_600_000, "k-1", "visit", "98765 43219", "ravi@x.in", "Ravi Kumar")
+            Interaction("n2", "KIOSK", T0 + 40 * 3_600_000, "k-1", "visit", "98450 71629", "ravi@x.in", "Ravi Kumar")
         )
         r.erase(r.customer_of_event("n1") or "")
     assert dump(copy._g) == dump(original._g)

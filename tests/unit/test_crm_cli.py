@@ -76,7 +76,7 @@ def test_what_the_crm_holds_reads_back_for_evaluation(tmp_path: Path) -> None:
             store,
             [
                 make_record("A", "CREATED", 1, 1_000, [("WEB", "w1"), ("KIOSK", "k1")]),
-                make_record("B", "CREATED", 1, 1_000, [("WHATSAPP", "+919876543210")]),
+                make_record("B", "CREATED", 1, 1_000, [("WHATSAPP", "+919845071623")]),
                 make_record("B", "ABSORBED", 2, 2_000, survivor_id="C"),
             ],
         )
@@ -85,7 +85,7 @@ def test_what_the_crm_holds_reads_back_for_evaluation(tmp_path: Path) -> None:
     assert assignments_from_crm(url) == {
         ("WEB", "w1"): "A",
         ("KIOSK", "k1"): "A",
-        ("WHATSAPP", "+919876543210"): "C",
+        ("WHATSAPP", "+919845071623"): "C",
     }
     customers = crm_customers(url)
     assert set(customers) == {"A", "C"}

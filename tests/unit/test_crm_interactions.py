@@ -155,7 +155,7 @@ def test_the_sqlite_store_ends_like_the_in_memory_store(tmp_path: Path) -> None:
 
 # -- each rule, both orders --------------------------------------------------------------------
 
-WEB, WA, KIOSK = ("WEB", "w1"), ("WHATSAPP", "+919876543210"), ("KIOSK", "k1")
+WEB, WA, KIOSK = ("WEB", "w1"), ("WHATSAPP", "+919845071623"), ("KIOSK", "k1")
 
 
 def run(items: Sequence[tuple[str, dict[str, Any]]]) -> tuple[CrmStore, list[Outcome]]:

@@ -50,7 +50,7 @@ def make_record(
         "change": change,
         "survivor_id": survivor_id,
         "merged_from": list(merged_from),
-        "phones": [f"+9198765{int(hashlib.sha256(customer_id.encode()).hexdigest(), 16) % 100000:05d}"] if live else [],
+        "phones": [f"+9198450{int(hashlib.sha256(customer_id.encode()).hexdigest(), 16) % 100000:05d}"] if live else [],
         "emails": [f"{customer_id.lower()}@example.com"] if live else [],
         "source_ids": [{"touchpoint": t, "source_id": s} for t, s in refs],
         "name": (name or f"Name {customer_id} v{version}") if live else None,

@@ -152,12 +152,12 @@ def test_figures_equal_a_brute_force_oracle(labels: dict[str, tuple[str, str | N
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
-        ({"touchpoint": "WEB", "phone": "98765 43210"}, True),
+        ({"touchpoint": "WEB", "phone": "98450 71623"}, True),
         ({"touchpoint": "KIOSK", "email": "a@b.in"}, True),
         ({"touchpoint": "whatsapp"}, True),
         ({"touchpoint": "WEB", "phone": "  ", "email": None}, False),
         ({"touchpoint": "WEB"}, False),
-        ({"touchpoint": "KIOSK", "phone": 9876543210}, False),
+        ({"touchpoint": "KIOSK", "phone": 9845071623}, False),
     ],
 )
 def test_carries_identifier(event: dict[str, object], expected: bool) -> None:
@@ -167,19 +167,19 @@ def test_carries_identifier(event: dict[str, object], expected: bool) -> None:
 def test_identifiable_events_share_a_value_with_another_event() -> None:
     events = [
         # one person's number, typed three ways, and their chat
-        {"event_id": "a", "touchpoint": "WEB", "source_id": "anon-1", "phone": "+91 98765 43210"},
-        {"event_id": "b", "touchpoint": "KIOSK", "source_id": "KV-1", "phone": "098765-43210 ext. 12"},
-        {"event_id": "c", "touchpoint": "WHATSAPP", "source_id": "919876543210"},
+        {"event_id": "a", "touchpoint": "WEB", "source_id": "anon-1", "phone": "+91 98450 71623"},
+        {"event_id": "b", "touchpoint": "KIOSK", "source_id": "KV-1", "phone": "098450-71623 ext. 12"},
+        {"event_id": "c", "touchpoint": "WHATSAPP", "source_id": "919845071623"},
         # an email written with dots and a tag on one event, plainly on another
         {"event_id": "d", "touchpoint": "WEB", "source_id": "anon-2", "email": "Asha.Rao+shop@GoogleMail.com"},
         {"event_id": "e", "touchpoint": "KIOSK", "source_id": "KV-2", "email": "asharao@gmail.com"},
         # a typo one digit from a known number: some rule may link it
-        {"event_id": "f", "touchpoint": "KIOSK", "source_id": "KV-3", "phone": "98765 43219"},
+        {"event_id": "f", "touchpoint": "KIOSK", "source_id": "KV-3", "phone": "98450 71629"},
         # two neighbouring digits swapped
         {"event_id": "f2", "touchpoint": "KIOSK", "source_id": "KV-5", "phone": "91111 22323"},
         {"event_id": "f3", "touchpoint": "KIOSK", "source_id": "KV-6", "phone": "91111 23223"},
         # a one-off visit: its number and its record are on no other event
-        {"event_id": "g", "touchpoint": "KIOSK", "source_id": "KV-4", "phone": "91234 56780"},
+        {"event_id": "g", "touchpoint": "KIOSK", "source_id": "KV-4", "phone": "97318 62040"},
         # a masked number compares as nothing; its cookie is shared with a page view (no identifier)
         {"event_id": "h", "touchpoint": "WEB", "source_id": "anon-3", "phone": "98******10"},
         {"event_id": "i", "touchpoint": "WEB", "source_id": "anon-3"},
@@ -199,8 +199,8 @@ def test_identifiable_events_share_a_value_with_another_event() -> None:
 )
 def test_identifiable_events_are_identified_and_do_not_depend_on_order(rows: list[tuple[str, int, int]]) -> None:
     events = [
-        {"event_id": f"e{i}", "touchpoint": tp, "source_id": f"{'9198765432' if tp == 'WHATSAPP' else 's'}{src}",
-         "phone": f"98765 4321{ph}" if ph < 4 else None}
+        {"event_id": f"e{i}", "touchpoint": tp, "source_id": f"{'9198450716' if tp == 'WHATSAPP' else 's'}{src}",
+         "phone": f"98450 7162{ph}" if ph < 4 else None}
         for i, (tp, src, ph) in enumerate(rows)
     ]  # fmt: skip
     found = identifiable_events(events)
@@ -213,7 +213,7 @@ def test_before_counts_touchpoint_identities_per_real_customer() -> None:
         ("a", "WEB", "anon-1"),
         ("b", "web", "anon-1"),  # same record, other spelling of the touchpoint
         ("c", "KIOSK", "KC-1"),
-        ("d", "WHATSAPP", "919876543210"),
+        ("d", "WHATSAPP", "919845071623"),
         ("e", "WEB", "anon-1"),  # customer 2 on customer 1's cookie
         ("zz", "WEB", "u9"),  # not in truth
     ]
@@ -248,10 +248,10 @@ def test_evaluate_command_prints_a_table_and_writes_json(tmp_path: Path) -> None
     profiles = [{"customer_id": "X", "confidence": 0.9}, {"customer_id": "Y", "confidence": 0.3}]
     (tmp_path / "p.jsonl").write_text("".join(json.dumps(p) + "\n" for p in profiles))
     events = [
-        {"event_id": "a", "touchpoint": "WEB", "source_id": "u1", "phone": "9876543210"},
+        {"event_id": "a", "touchpoint": "WEB", "source_id": "u1", "phone": "9845071623"},
         {"event_id": "b", "touchpoint": "WEB", "source_id": "u1"},
         {"event_id": "c", "touchpoint": "KIOSK", "source_id": "k1", "email": "x@y.in"},
-        {"event_id": "d", "touchpoint": "WHATSAPP", "source_id": "919876543210"},
+        {"event_id": "d", "touchpoint": "WHATSAPP", "source_id": "919845071623"},
         {"event_id": "e", "touchpoint": "WEB", "source_id": "u2"},
     ]
     (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events) + "not json\n")

@@ -64,24 +64,24 @@ def _ev(eid: str, at: int, **kw: str) -> Interaction:
 def test_a_duplicate_within_the_horizon_changes_nothing() -> None:
     t0 = 1_700_000_000_000
     r = Resolver(ResolverConfig())
-    first = r.apply(_ev("e1", t0, phone="98765 43210", name="Asha Rao"))
+    first = r.apply(_ev("e1", t0, phone="98450 71623", name="Asha Rao"))
     r.drain_changes()
-    again = r.apply(_ev("e1", t0 + 3 * DAY_MS, phone="91234 56789", name="Somebody Else"))
+    again = r.apply(_ev("e1", t0 + 3 * DAY_MS, phone="97318 62045", name="Somebody Else"))
     assert again.duplicate and again.conflict and again.customer_id is None  # another event under the id
-    resent = r.apply(_ev("e1", t0 + 4 * DAY_MS, phone="98765 43210", name="Asha Rao"))
+    resent = r.apply(_ev("e1", t0 + 4 * DAY_MS, phone="98450 71623", name="Asha Rao"))
     assert resent.duplicate and not resent.conflict and resent.customer_id == first.customer_id
     assert r.drain_changes() == {}
     profile = r.profile(first.customer_id or "")
-    assert profile is not None and profile.event_count == 1 and profile.phones == ("+919876543210",)
+    assert profile is not None and profile.event_count == 1 and profile.phones == ("+919845071623",)
 
 
 def test_a_copy_older_than_the_horizon_only_counts() -> None:
     t0 = 1_700_000_000_000
     r = Resolver(ResolverConfig(duplicate_horizon_ms=7 * DAY_MS))
-    cid = r.apply(_ev("e1", t0, phone="98765 43210", name="Asha Rao")).customer_id
+    cid = r.apply(_ev("e1", t0, phone="98450 71623", name="Asha Rao")).customer_id
     r.apply(_ev("e2", t0 + 20 * DAY_MS, src="ck-2", email="asha@x.in"))
     assert "e1" not in r.event_ids()  # forgotten: 20 days of event time later
-    late = r.apply(_ev("e1", t0, phone="98765 43210", name="Asha Rao"))
+    late = r.apply(_ev("e1", t0, phone="98450 71623", name="Asha Rao"))
     assert not late.duplicate and late.customer_id == cid
     profile = r.profile(cid or "")
     assert profile is not None and profile.event_count == 2 and profile.first_seen == t0
@@ -106,10 +106,10 @@ def test_recent_events_forget_by_day_of_event_time() -> None:
 def test_an_explanation_shows_the_evidence_with_its_counts() -> None:
     t0 = 1_700_000_000_000
     r = Resolver(ResolverConfig())
-    cid = r.apply(_ev("m1", t0, phone="98765 43210", name="Asha Rao")).customer_id
+    cid = r.apply(_ev("m1", t0, phone="98450 71623", name="Asha Rao")).customer_id
     for i in range(2, 6):  # a conversation: the same phone and name, again and again
-        assert r.apply(_ev(f"m{i}", t0 + i * 60_000, phone="98765 43210", name="Asha Rao")).customer_id == cid
-    r.apply(_ev("w1", t0 + 9 * 60_000, src="ck-9", phone="98765 43210", email="asha@x.in"))
+        assert r.apply(_ev(f"m{i}", t0 + i * 60_000, phone="98450 71623", name="Asha Rao")).customer_id == cid
+    r.apply(_ev("w1", t0 + 9 * 60_000, src="ck-9", phone="98450 71623", email="asha@x.in"))
     explanation = r.explain(cid or "")
     rows = [(e["first_event_id"], e["count"], e["first_seen"], e["last_seen"]) for e in explanation.evidence]
     assert rows == [("m1", 5, t0, t0 + 5 * 60_000), ("w1", 1, t0 + 9 * 60_000, t0 + 9 * 60_000)]

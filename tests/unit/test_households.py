@@ -215,7 +215,7 @@ def test_two_spellings_of_one_person_on_a_phone_are_not_a_shared_line() -> None:
 
 
 def test_a_store_terminal_id_typed_for_every_visitor_does_not_fuse_them() -> None:
-    names = [("Anita Desai", "98222 22222"), ("Rohan Das", "98333 33333"), ("Zara Ali", "98444 44444")]
+    names = [("Anita Desai", "98220 41736"), ("Rohan Das", "98330 52817"), ("Zara Ali", "98440 63928")]
     events = [ev(f"t{i}", i, src="KIOSK-TERMINAL-1", phone=ph, name=n) for i, (n, ph) in enumerate(names)]
     assert every_order(events) == {frozenset({"t0"}), frozenset({"t1"}), frozenset({"t2"})}
     r = Resolver()
@@ -327,7 +327,7 @@ def test_a_whatsapp_identity_is_its_phone_not_a_shared_account() -> None:
 
 
 def test_households_off_keeps_a_shared_terminal_linking() -> None:
-    names = [("Anita Desai", "98222 22222"), ("Rohan Das", "98333 33333")]
+    names = [("Anita Desai", "98220 41736"), ("Rohan Das", "98330 52817")]
     events = [ev(f"t{i}", i, src="KIOSK-TERMINAL-1", phone=ph, name=n) for i, (n, ph) in enumerate(names)]
     assert partition(events, ResolverConfig(household_rule=False)) == {frozenset({"t0", "t1"})}
 
@@ -337,9 +337,9 @@ def test_households_off_keeps_a_shared_terminal_linking() -> None:
 
 
 def test_a_stray_name_does_not_block_a_near_phone() -> None:
-    real, typo = "98765 43210", "98765 43219"
+    real, typo = "98450 71623", "98450 71629"
     events = [
-        ev("w1", 0, "WHATSAPP", src="919876543210", name="Ravi Kumar"),
+        ev("w1", 0, "WHATSAPP", src="919845071623", name="Ravi Kumar"),
         ev("w2", 1, "WEB", src="u-ravi", phone=real, name="Ravi Kumar"),
         ev("k1", 2, phone=real, name="Ravi Kumar"),
         ev("k2", 3, phone=real, name="Sunil"),  # a cashier's slip, once

@@ -127,12 +127,12 @@ def test_the_extension_digits_are_never_glued_onto_the_number(parser: Identifier
 @pytest.mark.parametrize(
     "raw",
     [
-        "+91 98765 43210",
-        "Ph# 98765 43210",  # a marker before any digit is a label, not an extension
+        "+91 98450 71623",
+        "Ph# 98450 71623",  # a marker before any digit is a label, not an extension
         "Fax: 022 2345 6789",
-        "Mobile: 98765 43210",
-        "next 98765 43210",  # "ext" inside a word
-        "98765 43210 (Alex)",
+        "Mobile: 98450 71623",
+        "next 98450 71623",  # "ext" inside a word
+        "98450 71623 (Alex)",
     ],
 )
 def test_labels_and_words_are_not_extensions(phones: PhoneNormaliser, raw: str) -> None:
@@ -163,7 +163,7 @@ MASKED_PHONES = [
     "**********",
     "XXXXXX3210",
     "+91-98****3210",
-    "98765 4••••",
+    "98450 7••••",
     "(***) ***-0125",
     "98######10",
     "n/a",
@@ -256,15 +256,15 @@ def test_strangers_behind_one_masked_phone_stay_apart_and_the_reason_is_explaine
 
 def test_a_masked_value_beside_a_real_one_does_not_stop_the_real_one_linking() -> None:
     r = Resolver()
-    r.apply(ev("a", phone="+91 98765 43210", email="j***@gmail.com", name="Jaya Nair"))
-    r.apply(ev("b", phone="098765-43210", name="Jaya Nair"))
+    r.apply(ev("a", phone="+91 98450 71623", email="j***@gmail.com", name="Jaya Nair"))
+    r.apply(ev("b", phone="098450-71623", name="Jaya Nair"))
     assert r.customer_of_event("a") == r.customer_of_event("b")
 
 
 def test_junk_rules_judge_the_typed_text() -> None:
     junk = JunkRules()
     assert junk.phone_text("98******10") and junk.phone_text("n/a") and junk.phone_text("...")
-    assert not junk.phone_text("+1-215-555-0125 x2291") and not junk.phone_text("tel:+919876543210")
+    assert not junk.phone_text("+1-215-555-0125 x2291") and not junk.phone_text("tel:+919845071623")
     assert junk.email_text("jam***@domain.com") and junk.email_text("n/a")
     assert not junk.email_text("ravi") and not junk.email_text("ravi@gmail.com")
 

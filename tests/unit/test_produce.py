@@ -52,10 +52,10 @@ def test_json_form_is_read_in_any_case_and_time_format() -> None:
 
 
 def test_prepare_keys_by_source_id_and_stamps_occurred_at() -> None:
-    event = Interaction("ev", "WHATSAPP", 1_714_557_600_000, "919876543210", "message")
+    event = Interaction("ev", "WHATSAPP", 1_714_557_600_000, "919845071623", "message")
     record = prepare(event, TOPICS, Limits(now_ms=NOW))
     assert record.topic == "t.whatsapp"
-    assert record.key == b"919876543210"
+    assert record.key == b"919845071623"
     assert record.timestamp_ms == event.occurred_at
     assert decode_interaction(record.value) == event
 

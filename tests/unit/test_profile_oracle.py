@@ -30,12 +30,12 @@ T0 = 1_700_000_000_000
 # family phone (a household), Anil's phone has a one-digit typo (near phones), Asha's email is
 # a family mailbox that holds none of her names; the landline and the store phone go to hubs.
 PEOPLE = [
-    ("98765 43210", "ravi.kumar@x.in", ["Ravi Kumar", "Kumar Ravi", "R Kumar", "Ravi"]),
-    ("98765 43210", "priya@y.in", ["Priya Kumar", "Priya"]),
-    ("91234 56789", "anil.shah@z.in", ["Anil Shah", "Anil"]),
-    ("99887 76655", "family@home.in", ["Asha Rao", "A Rao"]),
+    ("98450 71623", "ravi.kumar@x.in", ["Ravi Kumar", "Kumar Ravi", "R Kumar", "Ravi"]),
+    ("98450 71623", "priya@y.in", ["Priya Kumar", "Priya"]),
+    ("97318 62045", "anil.shah@z.in", ["Anil Shah", "Anil"]),
+    ("98862 71453", "family@home.in", ["Asha Rao", "A Rao"]),
 ]
-OTHER_PHONES = ["91234 56798", "022 2345 6789", "98765 43219"]
+OTHER_PHONES = ["97318 62054", "022 2345 6789", "98450 71629"]
 OTHER_EMAILS = ["zz99@q.in", "priya@y.in"]
 OTHER_NAMES = ["Vikram Singh", "Asha"]
 TOUCHPOINTS = ["WEB", "KIOSK", "WHATSAPP", "APP"]

@@ -22,8 +22,8 @@ from streams.commands.replay import command
 T0 = 1_700_000_000_000
 LINES: list[dict[str, Any]] = [
     {"event_id": "e1", "touchpoint": "WEB", "occurred_at": T0, "source_id": "ck1", "interaction": "visit",
-     "phone": "098765-43210", "email": "Ravi.Kumar@gmail.com", "name": "Ravi Kumar"},
-    {"event_id": "e2", "touchpoint": "WHATSAPP", "occurred_at": T0 + 5, "source_id": "919876543210",
+     "phone": "098450-71623", "email": "Ravi.Kumar@gmail.com", "name": "Ravi Kumar"},
+    {"event_id": "e2", "touchpoint": "WHATSAPP", "occurred_at": T0 + 5, "source_id": "919845071623",
      "interaction": "chat"},
     {"event_id": "e3", "touchpoint": "KIOSK", "occurred_at": "2023-11-14T22:13:20Z", "source_id": "k7",
      "interaction": "checkin", "email": "ravikumar+x@googlemail.com"},
@@ -64,7 +64,7 @@ def test_replay_writes_assignments_profiles_rejects_and_a_summary(tmp_path: Path
     profiles = [json.loads(line) for line in p.read_text().splitlines()]
     assert [x["customer_id"] for x in profiles] == sorted(x["customer_id"] for x in profiles)
     ravi = next(x for x in profiles if x["customer_id"] == assigned["e1"])
-    assert ravi["phones"] == ["+919876543210"] and ravi["emails"] == ["ravikumar@gmail.com"]
+    assert ravi["phones"] == ["+919845071623"] and ravi["emails"] == ["ravikumar@gmail.com"]
     assert 0.0 <= ravi["confidence"] <= 1.0 and ravi["event_count"] == 3
     rejects = [json.loads(line) for line in r.read_text().splitlines()]
     assert [x["line"] for x in rejects] == [3, 6]
@@ -91,7 +91,7 @@ def test_replay_resolves_crm_contacts_with_the_touchpoint_events(tmp_path: Path)
     """`irl import --events-out` writes CRM events in the contract's JSON form: replay reads them."""
     crm = [
         {"event_id": "crm-1", "touchpoint": "CRM", "occurred_at": T0 - 9, "source_id": "003A1",
-         "interaction": "crm_import", "phone": "+91 98765 43210", "name": "RAVI KUMAR"},
+         "interaction": "crm_import", "phone": "+91 98450 71623", "name": "RAVI KUMAR"},
         {"event_id": "crm-2", "touchpoint": "crm", "occurred_at": T0 - 8, "source_id": "003A2",
          "interaction": "crm_import", "email": "someone@else.in", "name": "Someone"},
     ]  # fmt: skip

@@ -15,9 +15,9 @@ from resolver.interaction import Interaction
 from resolver.near import NEAR_RULE, NearIndex, near_allowed, phone_neighbours, phones_near
 
 T0 = 1_700_000_000_000
-REAL = "98765 43210"
-TYPO = "98765 43219"  # one digit wrong
-SWAP = "98765 43201"  # two neighbours swapped
+REAL = "98450 71623"
+TYPO = "98450 71629"  # one digit wrong
+SWAP = "98450 71632"  # two neighbours swapped
 
 
 def ev(
@@ -56,14 +56,14 @@ def partition(r: Resolver) -> set[frozenset[str]]:
 
 
 def test_neighbours_are_one_substitution_or_one_adjacent_swap() -> None:
-    key = "p:+919876543210"
+    key = "p:+919845071623"
     near = set(phone_neighbours(key)) - {key}
-    assert "p:+919876543219" in near and "p:+919876543201" in near
+    assert "p:+919845071629" in near and "p:+919845071632" in near
     assert len(near) == 10 * 9 + 9
     assert all(phones_near(key, other) for other in near)
-    assert "p:+819876543210" not in near  # the country code is never corrected
-    assert not phones_near(key, "p:+919876543200" + "0")
-    assert not phones_near(key, "p:+919876543300")  # two substitutions
+    assert "p:+819845071623" not in near  # the country code is never corrected
+    assert not phones_near(key, "p:+919845071620" + "0")
+    assert not phones_near(key, "p:+919845071703")  # two substitutions
     assert not phones_near(key, key)
 
 
@@ -127,7 +127,7 @@ def test_a_stray_name_does_not_block_the_near_link() -> None:
 
 
 BASE = [
-    ev("w1", 0, "WHATSAPP", src="919876543210", name="Ravi Kumar"),
+    ev("w1", 0, "WHATSAPP", src="919845071623", name="Ravi Kumar"),
     ev("w2", 1, "WEB", phone=REAL, email="ravi@x.in", name="Ravi Kumar"),
 ]
 
@@ -181,7 +181,7 @@ def test_explain_and_why_show_the_near_rule() -> None:
     edges = r.explain(cid).to_dict()["edges"]
     near = [e for e in edges if e["rule"] == NEAR_RULE]
     assert near and near[0]["weak"] and not near[0]["refused"]
-    assert {near[0]["from"], near[0]["to"]} == {"p:+919876543210", "p:+919876543219"}
+    assert {near[0]["from"], near[0]["to"]} == {"p:+919845071623", "p:+919845071629"}
     path = r.why("k1", "w2")["path"]
     assert [step["rule"] for step in path].count(NEAR_RULE) == 1
 
@@ -208,14 +208,14 @@ def test_restore_keeps_near_links() -> None:
 
 
 def test_erase_forgets_near_candidates() -> None:
-    r = run([*BASE, ev("k1", 2, phone=TYPO, name="Anil Shah"), ev("o1", 3, phone="91234 56789", name="Zoya")])
+    r = run([*BASE, ev("k1", 2, phone=TYPO, name="Anil Shah"), ev("o1", 3, phone="97318 62045", name="Zoya")])
     r.erase(r.customer_of_event("k1") or "")
     r.apply(ev("k3", 9, phone=TYPO, name="Ravi Kumar"))
     assert r.customer_of_event("k3") is None  # suppressed: the erased phone cannot come back
     assert together(r, "w1", "w2")
 
 
-NEAR_PHONES = ["98765 43210", "98765 43219", "98765 43201", "98765 43290", "91234 56789", "91234 56788"]
+NEAR_PHONES = ["98450 71623", "98450 71629", "98450 71632", "98450 71693", "97318 62045", "97318 62044"]
 NAMES = ["Ravi Kumar", "ravi kumar", "R. Kumar", "Ravi", "Priya Kumar", "Anil Shah", None]
 
 

@@ -10,7 +10,7 @@ from resolver.engine import Resolver
 from resolver.interaction import Interaction
 
 T0 = 1_700_000_000_000
-PHONES = ["98765 43210", "98765 43219", "91234 56789", "99887 76655", "022 2345 6789"]
+PHONES = ["98450 71623", "98450 71629", "97318 62045", "98862 71453", "022 2345 6789"]
 EMAILS = ["ravi@x.in", "priya@y.in", "anil@z.in", None]
 NAMES = ["Ravi Kumar", "Priya Kumar", "Anil Shah", "Ravi", None]
 
@@ -85,11 +85,11 @@ def test_memoised_profiles_equal_fresh_ones_after_any_operations(ops: list[tuple
 
 def test_a_repeat_visit_refreshes_the_memoised_profile() -> None:
     r = Resolver()
-    r.apply(Interaction("a", "WEB", T0, "web-1", "visit", phone="98765 43210", name="Ravi"))
+    r.apply(Interaction("a", "WEB", T0, "web-1", "visit", phone="98450 71623", name="Ravi"))
     cid = r.customer_of_event("a") or ""
     before = r.profile(cid)
     assert before is not None and before.event_count == 1
     assert r.profile(cid) is before  # memoised
-    r.apply(Interaction("b", "KIOSK", T0 + 5, "k-1", "visit", phone="98765 43210", name="Ravi"))
+    r.apply(Interaction("b", "KIOSK", T0 + 5, "k-1", "visit", phone="98450 71623", name="Ravi"))
     after = r.profile(cid)
     assert after is not None and after.event_count == 2 and after.last_seen == T0 + 5

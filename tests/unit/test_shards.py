@@ -25,7 +25,7 @@ from resolver.shards import Planner, ids_disjoint, link_keys, plan
 
 T0 = 1_700_000_000_000
 #: Valid Indian mobiles, several one substitution or one swap from another.
-PHONES = ["9876543210", "9876543211", "9876543201", "9123456780", "9123456789", *(f"9{n}88776655" for n in range(10))]
+PHONES = ["9845071623", "9845071624", "9845071632", "9731862040", "9731862045", *(f"9{n}88176655" for n in range(10))]
 EMAILS = [f"{name}@example.in" for name in ("ravi", "priya", "family", "shop", "anil", "sunita", "a", "b")]
 NAMES = ["Ravi Kumar", "Ravi K", "Priya Sharma", "Priya", "Anil Rao", "Sunita Rao", None]
 TOUCH = ["WEB", "KIOSK", "WHATSAPP"]

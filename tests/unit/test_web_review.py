@@ -2,10 +2,10 @@
 
 World (one 60 s window)::
 
-    h-1 WEB   ck-priya-01  phone 91234 56789, priya@y.in  "Priya Kumar"  ─┐ one family phone,
-    h-2 KIOSK kiosk-1      phone 91234 56789              "Priya Kumar"   │ two people with different
-    h-3 WEB   ck-anil-001  phone 91234 56789, anil@z.in   "Anil Shah"     │ names and emails: the household
-    h-4 KIOSK kiosk-2      phone 91234 56789              "Anil Shah"    ─┘ rule keeps them apart
+    h-1 WEB   ck-priya-01  phone 97318 62045, priya@y.in  "Priya Kumar"  ─┐ one family phone,
+    h-2 KIOSK kiosk-1      phone 97318 62045              "Priya Kumar"   │ two people with different
+    h-3 WEB   ck-anil-001  phone 97318 62045, anil@z.in   "Anil Shah"     │ names and emails: the household
+    h-4 KIOSK kiosk-2      phone 97318 62045              "Anil Shah"    ─┘ rule keeps them apart
     r-1 WEB   ck-ravi-001  phone 98450 12345              "Ravi Kumar"   ─ Ravi
     r-2 KIOSK kiosk-3      email ravi.k@yahoo.co.in       "Ravi Kumar"   ─ Ravi again, nothing shared
 
@@ -40,10 +40,10 @@ def _ev(eid: str, tp: str, src: str, at: int, **kw: Any) -> Interaction:
 
 
 EVENTS = [
-    _ev("h-1", "WEB", "ck-priya-01", 0, phone="91234 56789", email="priya@y.in", name="Priya Kumar"),
-    _ev("h-2", "KIOSK", "kiosk-1", 1000, phone="91234 56789", name="Priya Kumar"),
-    _ev("h-3", "WEB", "ck-anil-001", 2000, phone="91234 56789", email="anil@z.in", name="Anil Shah"),
-    _ev("h-4", "KIOSK", "kiosk-2", 3000, phone="91234 56789", name="Anil Shah"),
+    _ev("h-1", "WEB", "ck-priya-01", 0, phone="97318 62045", email="priya@y.in", name="Priya Kumar"),
+    _ev("h-2", "KIOSK", "kiosk-1", 1000, phone="97318 62045", name="Priya Kumar"),
+    _ev("h-3", "WEB", "ck-anil-001", 2000, phone="97318 62045", email="anil@z.in", name="Anil Shah"),
+    _ev("h-4", "KIOSK", "kiosk-2", 3000, phone="97318 62045", name="Anil Shah"),
     _ev("r-1", "WEB", "ck-ravi-001", 4000, phone="98450 12345", name="Ravi Kumar"),
     _ev("r-2", "KIOSK", "kiosk-3", 5000, email="ravi.k@yahoo.co.in", name="Ravi Kumar"),
 ]
@@ -132,12 +132,12 @@ async def test_merge_is_queued_applied_in_log_order_and_then_refused_as_done(wor
 
 
 async def test_a_merge_refused_by_a_block_says_so_masked(world: World) -> None:
-    world.pipeline.on_action(50, {"action": "block", "identifier": "91234 56789", "action_id": "b1", "at": T0})
+    world.pipeline.on_action(50, {"action": "block", "identifier": "97318 62045", "action_id": "b1", "at": T0})
     priya, anil = world.cid("h-1"), world.cid("h-3")
     r = await world.client.post(f"/customers/{priya}/merge", json={"other": anil, "reason": "t"}, headers=auth(ADMIN))
     assert r.status == 409
     error = (await r.json())["error"]
-    assert "kept apart by a block on phone" in error and "91234" not in error and "9123456789" not in error
+    assert "kept apart by a block on phone" in error and "91234" not in error and "9731862045" not in error
 
 
 async def test_a_merge_refused_by_the_writer_changes_nothing(world: World) -> None:
@@ -160,11 +160,11 @@ async def test_review_lists_the_household_pair_with_its_evidence_masked_for_read
     assert [x["rule"] for x in pair["reasons"]] == ["household"]
     assert pair["why_not"] and pair["links"]["merge"].endswith("/merge")
     text = await r.text()
-    for raw in ("9123456789", "priya@y.in", "anil@z.in", "Priya Kumar"):
+    for raw in ("9731862045", "priya@y.in", "anil@z.in", "Priya Kumar"):
         assert raw not in text, raw
     r = await world.client.get("/review", headers=auth(ADMIN))
     pair = next(p for p in (await r.json())["pairs"] if {p["customer_a"], p["customer_b"]} == {priya, anil})
-    assert pair["reasons"][0]["identifier"] == "p:+919123456789"
+    assert pair["reasons"][0]["identifier"] == "p:+919731862045"
     assert (await world.client.get("/review?limit=0", headers=auth(READ))).status == 400
 
 
@@ -207,4 +207,4 @@ async def test_the_review_page_acts_through_its_own_forms_only(world: World) -> 
     assert [a["action"] for a in world.send.actions] == ["merge"]
     # A read token's page has no buttons.
     page = await (await world.client.get("/review", headers={**HTML, "Cookie": f"irl_token={READ}"})).text()
-    assert "irl_form" not in page and '<form class="act"' not in page and "9123456789" not in page
+    assert "irl_form" not in page and '<form class="act"' not in page and "9731862045" not in page

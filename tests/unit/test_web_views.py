@@ -2,8 +2,8 @@
 
 World (one 60 s window, events in this order)::
 
-    evt-1 WEB ck-aaaa1111  phone +91 98765 43210, email asha.rao@gmail.com, "Asha Rao"  ─┐ Asha
-    evt-2 WHATSAPP 919876543210 (same phone), "Asha"                                     ─┘
+    evt-1 WEB ck-aaaa1111  phone +91 98450 71623, email asha.rao@gmail.com, "Asha Rao"  ─┐ Asha
+    evt-2 WHATSAPP 919845071623 (same phone), "Asha"                                     ─┘
     evt-3 KIOSK kiosk-7    phone 98450 12345, "Ravi Kumar"                               ─┐ Ravi (absorbs
     evt-4 WEB ck-bbbb2222  email ravi.k@yahoo.co.in, "Ravi Kumar"                        ─┤ evt-4's customer
     evt-5 WEB ck-bbbb2222  phone 98450 12345                                             ─┘ via evt-5)
@@ -36,7 +36,7 @@ READ = "read-token-123"
 ADMIN = "admin-token-456"
 T0 = 1_700_000_000_000
 SETTINGS = Settings(web_token=READ, web_admin_token=ADMIN, kafka_bootstrap="127.0.0.1:1")
-ASHA_PHONE = "+919876543210"
+ASHA_PHONE = "+919845071623"
 ASHA_EMAIL = "asha.rao@gmail.com"
 RAVI_PHONE = "+919845012345"
 
@@ -48,8 +48,8 @@ def _ev(i: int, tp: str, src: str, at: int, **kw: Any) -> Interaction:
 
 
 EVENTS = [
-    _ev(1, "WEB", "ck-aaaa1111", 0, phone="+91 98765 43210", email=ASHA_EMAIL, name="Asha Rao"),
-    _ev(2, "WHATSAPP", "919876543210", 1000, name="Asha"),
+    _ev(1, "WEB", "ck-aaaa1111", 0, phone="+91 98450 71623", email=ASHA_EMAIL, name="Asha Rao"),
+    _ev(2, "WHATSAPP", "919845071623", 1000, name="Asha"),
     _ev(3, "KIOSK", "kiosk-7", 2000, phone="98450 12345", name="Ravi Kumar"),
     _ev(4, "WEB", "ck-bbbb2222", 3000, email="ravi.k@yahoo.co.in", name="Ravi Kumar"),
     _ev(5, "WEB", "ck-bbbb2222", 4000, phone="98450 12345"),
@@ -116,7 +116,7 @@ def auth(token: str) -> dict[str, str]:
 def _no_raw_pii(text: str) -> None:
     for raw in (
         ASHA_PHONE,
-        "9876543210",
+        "9845071623",
         ASHA_EMAIL,
         "asharao@gmail.com",
         "ravi.k@yahoo.co.in",
@@ -234,7 +234,7 @@ async def test_customer_profile_is_masked_for_read_scope(world: World) -> None:
     _no_raw_pii(text)
     body = await r.json()
     assert body["status"] == "live" and body["masked"] is True
-    assert body["profile"]["phones"] == ["+91********10"]
+    assert body["profile"]["phones"] == ["+91********23"]
     assert body["profile"]["name"] == "A***"
     assert body["confidence"] == body["profile"]["confidence"]
     assert body["confidence_reasons"]
@@ -291,10 +291,10 @@ async def test_customer_bad_input(world: World) -> None:
 async def test_lookup_by_phone_email_and_touchpoint(world: World) -> None:
     asha = world.cid_of("evt-1")
     for params in (
-        {"phone": "098765 43210"},
+        {"phone": "098450 71623"},
         {"email": "Asha.Rao@Gmail.com"},
         {"touchpoint": "web", "source_id": "ck-aaaa1111"},
-        {"touchpoint": "WHATSAPP", "source_id": "919876543210"},
+        {"touchpoint": "WHATSAPP", "source_id": "919845071623"},
     ):
         r = await world.client.get("/lookup", params=params, headers=auth(READ))
         assert r.status == 200, params
@@ -353,17 +353,17 @@ async def test_quarantined_identifier_is_explained(world: World) -> None:
     # Seven different people on one kiosk number: the phone becomes a hub and stops linking.
     assert world.rt.pipeline is not None
     hub = [
-        _ev(100 + i, "KIOSK", f"kiosk-h{i}", 9000 + i, phone="99000 00001", name=n, email=f"{n.lower()}@gmail.com")
+        _ev(100 + i, "KIOSK", f"kiosk-h{i}", 9000 + i, phone="99004 12871", name=n, email=f"{n.lower()}@gmail.com")
         for i, n in enumerate(["Amit", "Bina", "Chen", "Dev", "Esha", "Farid", "Gita"])
     ]
     world.rt.pipeline.on_events(50, hub)
-    r = await world.client.get("/lookup", params={"phone": "99000 00001"}, headers=auth(READ))
+    r = await world.client.get("/lookup", params={"phone": "99004 12871"}, headers=auth(READ))
     assert r.status == 200
     body = await r.json()
     assert body["status"] == "quarantined" and body["customer_id"] is None
     stats = await (await world.client.get("/stats", headers=auth(READ))).json()
     assert stats["quarantined"]["count"] == 1
-    assert "9900000001" not in str(stats["quarantined"])
+    assert "9900412871" not in str(stats["quarantined"])
 
 
 # -- explanations ------------------------------------------------------------------------------------
@@ -451,7 +451,7 @@ async def test_strange_refs_never_cause_a_500(world: World, ref: str) -> None:
 
 async def test_search_redirects_to_the_explanation(world: World) -> None:
     cid = world.cid_of("evt-1")
-    r = await world.client.get("/search", params={"q": "98765 43210", "token": READ}, allow_redirects=False)
+    r = await world.client.get("/search", params={"q": "98450 71623", "token": READ}, allow_redirects=False)
     assert r.status == 303
     assert r.headers["Location"] == f"/customers/{cid}/explain?format=html"
     r = await world.client.get("/search", params={"q": cid}, headers=auth(READ), allow_redirects=False)
@@ -691,12 +691,12 @@ async def test_no_raw_pii_in_logs(world: World, caplog: pytest.LogCaptureFixture
     caplog.set_level("DEBUG")
     await world.client.post(
         "/actions/block",
-        json={"identifier": "+91 98765 43210", "reason": f"reported by {ASHA_EMAIL}"},
+        json={"identifier": "+91 98450 71623", "reason": f"reported by {ASHA_EMAIL}"},
         headers=auth(ADMIN),
     )
     assert world.send.actions
     assert "operator action" in caplog.text
-    for raw in ("98765 43210", ASHA_EMAIL, ADMIN):
+    for raw in ("98450 71623", ASHA_EMAIL, ADMIN):
         assert raw not in caplog.text
 
 
@@ -771,7 +771,7 @@ async def test_operator_reasons_are_kept_masked_and_hidden_from_read_callers(wor
     r = await world.client.post(f"/customers/{cid}/erase", json={"reason": reason}, headers=auth(ADMIN))
     assert r.status == 202, await r.text()
     sent = world.send.actions[-1]["reason"]  # what the links topic gets
-    assert ASHA_EMAIL not in sent and "9876543210" not in sent.replace(" ", "") and "T-88" in sent
+    assert ASHA_EMAIL not in sent and "9845071623" not in sent.replace(" ", "") and "T-88" in sent
     read = await (await world.client.get("/stats", headers=auth(READ))).json()
     entry = read["actions"][-1]
     assert entry["reason"] is None and entry["reason_chars"] == len(sent)
