@@ -21,7 +21,11 @@ __all__ = [
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only.
 KEY_JOIN = "_"
 
-_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari"})
+_TITLES = frozenset(
+    {"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari", "er", "capt", "cdr", "col", "maj", "brig",
+     "sgt", "hon", "rev", "engr", "adv", "advocate", "kum", "sushri", "shree", "shrimati", "thiru", "thirumathi",
+     "janab", "ustad", "messrs"}
+)  # fmt: skip
 #: Written after a name, never a surname: generations and degrees.
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "md", "phd", "esq", "mba", "ca"})
 #: Said after a name out of respect or by a cashier (``Sharma ji``, ``Rohit bhai``, ``Priya
@@ -36,6 +40,8 @@ TITLES, SUFFIXES, HONORIFICS = _TITLES, _SUFFIXES, _HONORIFICS
 _MOHAMMED = frozenset({"md", "mohd", "mohamed", "mohammad", "mohammed", "muhammad", "muhammed", "mohamad", "mohmmad"})
 #: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.
 _BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
+#: An email address typed in a name field: no part of the name.
+_EMAIL = re.compile(r"[^\s@]*@[^\s@]*")
 
 
 def name_class(name: str | None) -> str | None:
@@ -43,6 +49,8 @@ def name_class(name: str | None) -> str | None:
     if not name:
         return None
     folded = _fold(name)
+    if "@" in folded:
+        folded = _EMAIL.sub(" ", folded)
     for token in folded.replace(".", " ").replace(",", " ").split():
         letters = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
         if letters and letters not in _TITLES:
@@ -88,6 +96,8 @@ def _key_tokens(name: str | None) -> list[str] | None:
     folded = _fold(name)
     if "(" in folded or "[" in folded:  # the only way a part in brackets starts
         folded = _BRACKETS.sub(" ", folded)
+    if "@" in folded:  # ``priya.sharma@gmail.com`` in the name field is no name
+        folded = _EMAIL.sub(" ", folded)
     head, comma, tail = folded.partition(",")
     if comma:
         given = _tokens(tail.replace(",", " "), titles=True)

@@ -403,3 +403,16 @@ def test_every_person_of_a_shared_phone_carries_the_reason_not_only_the_one_left
     for eid in ("h1", "h2", "h3"):
         profile = r.profile(r.customer_of_event(eid) or "")
         assert profile is not None and "-0.10 phone shared with another person" in profile.confidence_reasons, eid
+
+
+def test_titles_and_an_email_in_the_name_field_are_no_part_of_who_it_is() -> None:
+    assert name_key("Er. Rajesh Kumar") == name_key("Rajesh Kumar") == "rajesh_kumar"
+    assert name_key("Capt Vikram Batra") == "vikram_batra" and name_key("Adv. Meera Nair") == "meera_nair"
+    assert name_key("priya.sharma@gmail.com") is None
+    assert name_key("Priya Sharma priya.sharma@gmail.com") == "priya_sharma"
+    # an engineer's title does not make a second person on the phone
+    events = [
+        ev("t1", 0, "KIOSK", src="k-t1", phone="98450 61234", name="Er. Rajesh Kumar"),
+        ev("t2", 1, "WEB", src="u-t2", phone="98450 61234", email="rajesh.k@gmail.com", name="Rajesh Kumar"),
+    ]
+    assert every_order(events) == {frozenset({"t1", "t2"})}
