@@ -11,10 +11,10 @@ depends on the history of `find` calls); a root written earlier is still an ance
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import chain, compress, repeat
-from operator import eq, itemgetter
-from typing import cast
+from operator import eq, itemgetter, not_
+from typing import Any, cast
 
 __all__ = ["DisjointSet"]
 
@@ -125,6 +125,35 @@ class DisjointSet:
         # Singletons keep their one key (as `_held`), set in C: a loaded forest has many.
         ones = list(map(eq, map(len, members), repeat(1)))
         ds._members.update(zip(compress(roots, ones), map(itemgetter(0), compress(members, ones)), strict=True))
+        return ds
+
+    @classmethod
+    def from_sets(
+        cls, roots: list[str], many: bytes, sets: list[list[str]], keys: dict[str, Any] | None = None
+    ) -> DisjointSet:
+        """Rebuild from each set's root, a flag per set (1: more than one member) and the member lists of those flagged.
+
+        As `from_groups`, but a singleton comes as its root alone (no list made and dropped).
+        `keys`: a dict whose keys are the forest's keys, if known (the graph's nodes): the
+        parent map then starts as its copy (a copy of a dict's table, where a new map would
+        insert every key again) and each value is set. A dict with other keys is noticed by
+        the map's size, and the map made afresh.
+        """
+        ds = cls()
+        singles = list(compress(roots, map(not_, many)))
+        # Each set takes the next of its source (in C): a singleton's root, or its list.
+        sources: tuple[Iterator[Any], Iterator[Any]] = (iter(singles), iter(sets))
+        ds._members = dict(zip(roots, map(next, map(sources.__getitem__, many)), strict=True))
+        size = len(singles) + sum(map(len, sets))
+        parent: dict[str, Any] = dict.copy(keys) if keys is not None and len(keys) == size else {}
+        for _ in range(2):
+            parent.update(zip(singles, singles, strict=True))
+            owners = chain.from_iterable(map(repeat, compress(roots, many), map(len, sets)))
+            parent.update(zip(chain.from_iterable(sets), owners, strict=True))
+            if len(parent) == size:
+                break
+            parent = {}  # `keys` held keys the forest has not: made afresh
+        ds._parent = parent
         return ds
 
     @classmethod
