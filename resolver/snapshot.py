@@ -415,7 +415,7 @@ class _Loader:
         self._evidence()
         if "u.many" in self.p:  # version 5: singletons written as their root alone
             sets = col.split(self.strs("u.key"), self.ints("u.len"))
-            g.uf = DisjointSet.from_sets(self.strs("u.root"), self.p["u.many"], sets, g.nodes)
+            g.uf = DisjointSet.from_sets(self.strs("u.root"), self.p["u.many"], sets)
         else:
             members = self.strs("u.key") if "u.key" in self.p else self.keys
             g.uf = DisjointSet.from_groups(self.strs("u.root"), col.split(members, self.ints("u.len")))
@@ -480,7 +480,6 @@ class _Loader:
         if len(ev_starts) != len(keys) + 1 or len(sig_starts) != len(keys) + 1:
             raise ValueError("node columns and keys differ in length")
         bars = col.pairs(self.ints("n.bars.sp"), self.ints("n.bars.len"))
-        pairs = col.pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
         # Name support, dense: row r's name keys and counts are those of its run (empty without).
         if "n.names.has" in self.p:  # version 5
             names_has, name_starts = self.p["n.names.has"], self.refs("n.names.at")
@@ -508,7 +507,9 @@ class _Loader:
             status=dict(zip(self.ints("n.status"), self.strs("n.status.s"), strict=True)),
             shared=set(self.ints("n.shared")),
             bars={i: tuple(col.halves(b)) for i, b in zip(self.ints("n.bars"), bars, strict=True)},
-            pairs={i: list(col.halves(p)) for i, p in zip(self.ints("n.pairs"), pairs, strict=True)},
+            pairs=dict(zip(self.ints("n.pairs"), count(), strict=False)),
+            pair_starts=col.starts(2 * n for n in col.column(self.p["n.pairs.len"])),
+            pair_refs=self.refs("n.pairs.ec"),
             names_has=names_has,
             name_starts=name_starts,
             name_keys=self.refs("n.names.c"),
@@ -523,6 +524,8 @@ class _Loader:
             raise ValueError("name support and its lengths disagree")
         if cold.ev_starts[-1] != len(cold.evidence) or cold.sig_starts[-1] != len(cold.sig):
             raise ValueError("node lengths and their columns disagree")
+        if len(cold.pair_starts) != len(cold.pairs) + 1 or cold.pair_starts[-1] != len(cold.pair_refs):
+            raise ValueError("household pairs and their lengths disagree")
         # Row r's key is strings[1 + r] (`NodeColumns.key_of`): the node keys are the table's first run.
         self.g.nodes = NodeTable(keys, cold, self.rows)
 

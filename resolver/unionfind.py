@@ -128,32 +128,19 @@ class DisjointSet:
         return ds
 
     @classmethod
-    def from_sets(
-        cls, roots: list[str], many: bytes, sets: list[list[str]], keys: dict[str, Any] | None = None
-    ) -> DisjointSet:
+    def from_sets(cls, roots: list[str], many: bytes, sets: list[list[str]]) -> DisjointSet:
         """Rebuild from each set's root, a flag per set (1: more than one member) and the member lists of those flagged.
 
         As `from_groups`, but a singleton comes as its root alone (no list made and dropped).
-        `keys`: a dict whose keys are the forest's keys, if known (the graph's nodes): the
-        parent map then starts as its copy (a copy of a dict's table, where a new map would
-        insert every key again) and each value is set. A dict with other keys is noticed by
-        the map's size, and the map made afresh.
         """
         ds = cls()
         singles = list(compress(roots, map(not_, many)))
         # Each set takes the next of its source (in C): a singleton's root, or its list.
         sources: tuple[Iterator[Any], Iterator[Any]] = (iter(singles), iter(sets))
         ds._members = dict(zip(roots, map(next, map(sources.__getitem__, many)), strict=True))
-        size = len(singles) + sum(map(len, sets))
-        parent: dict[str, Any] = dict.copy(keys) if keys is not None and len(keys) == size else {}
-        for _ in range(2):
-            parent.update(zip(singles, singles, strict=True))
-            owners = chain.from_iterable(map(repeat, compress(roots, many), map(len, sets)))
-            parent.update(zip(chain.from_iterable(sets), owners, strict=True))
-            if len(parent) == size:
-                break
-            parent = {}  # `keys` held keys the forest has not: made afresh
-        ds._parent = parent
+        ds._parent = dict(zip(singles, singles, strict=True))
+        owners = chain.from_iterable(map(repeat, compress(roots, many), map(len, sets)))
+        ds._parent.update(zip(chain.from_iterable(sets), owners, strict=True))
         return ds
 
     @classmethod
