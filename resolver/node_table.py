@@ -34,13 +34,15 @@ class NodeColumns:
     where ``names_has[r]``, name support: the name keys of ``name_keys`` and the counts of
     ``name_counts`` over ``name_starts[r]:name_starts[r + 1]``. Household pairs are runs too,
     made a list only when read: ``pairs[r]`` is row r's run k, whose (email, name class)
-    pairs are the strings of ``pair_refs[pair_starts[k]:pair_starts[k + 1]]``, two by two.
+    pairs are the strings of ``pair_refs[pair_starts[k]:pair_starts[k + 1]]``, two by two;
+    so are near candidates (``near``: keys ``near_refs``, whether each is on ``near_on``).
     Rows missing from a sparse map hold the field's none value (`OK`, (), None; not shared).
     """
 
     __slots__ = (
         "bars", "ev_starts", "evidence", "first_key", "groups", "name_counts", "name_keys", "name_starts", "names_has",
-        "near", "pair_refs", "pair_starts", "pairs", "shared", "sig", "sig_none", "sig_starts", "status", "strings",
+        "near", "near_on", "near_refs", "near_starts", "pair_refs", "pair_starts", "pairs", "shared", "sig",
+        "sig_none", "sig_starts", "status", "strings",
     )  # fmt: skip
 
     def __init__(
@@ -62,7 +64,10 @@ class NodeColumns:
         name_keys: array[int],
         name_counts: array[int],
         groups: dict[int, dict[str, str]],
-        near: dict[int, dict[str, bool]],
+        near: dict[int, int],
+        near_starts: array[int],
+        near_refs: array[int],
+        near_on: array[int],
     ) -> None:
         self.strings = strings
         self.evidence, self.ev_starts = evidence, ev_starts
@@ -70,6 +75,7 @@ class NodeColumns:
         self.status, self.shared, self.bars = status, shared, bars
         self.pairs, self.pair_starts, self.pair_refs = pairs, pair_starts, pair_refs
         self.groups, self.near = groups, near
+        self.near_starts, self.near_refs, self.near_on = near_starts, near_refs, near_on
         self.names_has, self.name_starts, self.name_keys, self.name_counts = (
             names_has,
             name_starts,
@@ -99,6 +105,13 @@ class NodeColumns:
         flat = list(map(self.strings.__getitem__, self.pair_refs[self.pair_starts[run] : self.pair_starts[run + 1]]))
         return list(zip(flat[::2], flat[1::2], strict=True))
 
+    def _near(self, run: int | None) -> dict[str, bool] | None:
+        if run is None:
+            return None
+        start, end = self.near_starts[run], self.near_starts[run + 1]
+        keys = map(self.strings.__getitem__, self.near_refs[start:end])
+        return dict(zip(keys, map(bool, self.near_on[start:end]), strict=True))
+
     def _names(self, row: int) -> FlatNames | None:
         if not self.names_has[row]:
             return None
@@ -115,7 +128,7 @@ class NodeColumns:
             line.pairs = self._pairs(self.pairs.get(row))
             line.names = self._names(row)
             line.groups = self.groups.get(row)
-            line.near = self.near.get(row)
+            line.near = self._near(self.near.get(row))
         else:
             made = _new(Node)
         made.key = key
@@ -145,7 +158,7 @@ class NodeColumns:
             list(map(self._pairs, map(self.pairs.get, rows))),
             list(map(self._names, rows)),
             list(map(self.groups.get, rows)),
-            list(map(self.near.get, rows)),
+            list(map(self._near, map(self.near.get, rows))),
         ]
 
 

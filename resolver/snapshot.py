@@ -425,7 +425,8 @@ class _Loader:
         g.suppressed = set(self.strs("suppressed"))
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
         vids = self.strs("h.vid")
-        g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), self.ints("h.stamp"), vids)
+        stamps = col.as_array(self.p["h.stamp"])
+        g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), stamps, vids)
         # After the remembered events, which read the evidence's rows before any piece is thawed.
         if "e.loose" in self.p:
             self._odd_v2()
@@ -491,12 +492,6 @@ class _Loader:
         if len(names_has) != len(keys) or len(name_starts) != len(keys) + 1:
             raise ValueError("name support and the nodes differ in length")
         groups = col.pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
-        lengths_r = self.ints("n.near.len")
-        near = list(
-            zip(col.split(self.strs("n.near.k"), lengths_r), col.split(self.ints("n.near.on"), lengths_r), strict=True)
-        )
-        if len(near) != len(self.ints("n.near")):
-            raise ValueError("near candidates and their nodes differ in length")
         cold = NodeColumns(
             strings=self.strings,
             evidence=self.refs("n.ev"),
@@ -515,10 +510,10 @@ class _Loader:
             name_keys=self.refs("n.names.c"),
             name_counts=col.as_array(self.p["n.names.n"]),
             groups={i: dict(col.halves(p)) for i, p in zip(self.ints("n.groups"), groups, strict=True)},
-            near={
-                i: dict(zip(k, map(bool, on), strict=True))
-                for i, (k, on) in zip(self.ints("n.near"), near, strict=True)
-            },
+            near=dict(zip(self.ints("n.near"), count(), strict=False)),
+            near_starts=col.starts(col.column(self.p["n.near.len"])),
+            near_refs=self.refs("n.near.k"),
+            near_on=self.refs("n.near.on"),
         )
         if cold.name_starts[-1] != len(cold.name_keys) or len(cold.name_keys) != len(cold.name_counts):
             raise ValueError("name support and its lengths disagree")
@@ -526,6 +521,10 @@ class _Loader:
             raise ValueError("node lengths and their columns disagree")
         if len(cold.pair_starts) != len(cold.pairs) + 1 or cold.pair_starts[-1] != len(cold.pair_refs):
             raise ValueError("household pairs and their lengths disagree")
+        if len(cold.near_starts) != len(cold.near) + 1 or cold.near_starts[-1] != len(cold.near_refs):
+            raise ValueError("near candidates and their lengths disagree")
+        if len(cold.near_on) != len(cold.near_refs):
+            raise ValueError("near candidates and their flags disagree")
         # Row r's key is strings[1 + r] (`NodeColumns.key_of`): the node keys are the table's first run.
         self.g.nodes = NodeTable(keys, cold, self.rows)
 
