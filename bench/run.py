@@ -52,6 +52,14 @@ def _plan(quick: bool) -> dict[str, Any]:
     }
 
 
+def _command(quick: bool, only: str | None, name: str | None) -> str:
+    """The command that made a results file: the make target for a whole run, else the module's own."""
+    if not only and not name:
+        return "make bench-quick" if quick else "make bench"
+    options = (" --quick" if quick else "") + (f" --only {only}" if only else "") + (f" --name {name}" if name else "")
+    return "python -m bench.run" + options
+
+
 def _step(name: str, fn: Callable[[], Any], errors: dict[str, str]) -> Any:
     t0 = time.monotonic()
     print(f"-- {name} ...", flush=True)
@@ -85,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     errors: dict[str, str] = {}
     res: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
-        "command": "make bench-quick" if args.quick else "make bench",
+        "command": _command(args.quick, args.only, args.name),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "tick_s": 0.5,
