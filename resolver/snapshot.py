@@ -39,24 +39,24 @@ types) is not: rebuild from records or the log.
 
 The string table (section ``strings``) starts with None, then three runs the loader slices
 whole: node keys, evidence ids, the customer ids; then every other string in order of first
-use (the remembered event ids are one more run, but for those that are the earliest event
-of their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's rows, and a load
+use (the remembered event ids are one more run, but for those that are the earliest event of
+their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's rows, and a load
 reads them off the evidence's text). The earliest event id and the source id of each piece
-of evidence are not strings of the table but UTF-8 texts with their start offsets (``e.eid``,
-``e.src``: version 3 had them as two more runs), which a load keeps as they are until a
-piece is read. Sections ``n.*`` are
-the nodes (evidence lists, hub signals; sparse: status, shared, split barriers, household
-pairs, per-person split, near candidates; dense: name support), ``e.*`` the evidence (every field),
-``o.*`` the exceptions of the content index (`resolver.evidence.ContentIndex`: each
-content, and the id of its piece or None), ``u.*``
-the union-find as each set's root, a flag for the sets of more than one member and their
-members in their order (roots, never parent pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
-absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
-the duplicate horizon's events and its watermark, and the split counter and merge count;
-``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
-``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids), ``nr.*``
-the near-phone index (`resolver.near.NearIndex`: bucket names, sizes, keys, in its order). A
-snapshot written before operator merges has no ``l.*`` and loads with none.
+of evidence are not strings of the table but UTF-8 texts with their start offsets
+(``e.eid``, ``e.src``: version 3 had them as two more runs), which a load keeps as they are
+until a piece is read. Sections ``n.*`` are the nodes (evidence lists, hub signals; sparse:
+status, shared, split barriers, household pairs, per-person split, near candidates; dense:
+name support), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content
+index (`resolver.evidence.ContentIndex`: each content, and the id of its piece or None),
+``u.*`` the union-find as each set's root, a flag for the sets of more than one member and
+their members in their order (roots, never parent pointers: see `resolver.unionfind`),
+``c.*`` customers, ``a.*`` absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no
+order of their own), ``h.*`` the duplicate horizon's events and its watermark, and the split
+counter and merge count; ``l.*`` the operator merges (numbers, then their two evidence ids
+each, in their order) and ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs
+of customer ids), ``nr.*`` the near-phone index (`resolver.near.NearIndex`: bucket names,
+sizes, keys, in its order). A snapshot written before operator merges has no ``l.*`` and
+loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
 customer by root, and the index of operator merges by evidence. Not kept: memos (profiles,
