@@ -19,6 +19,15 @@ def _yes(ok: bool | None) -> str:
     return "-" if ok is None else ("met" if ok else "NOT met")
 
 
+#: Identifiers from which a figure counts for a target set "at 1M identifiers" (320k customers give 999k).
+_AT_1M = 950_000
+
+
+def _yes_at_1m(ok: bool, identifiers: int) -> str:
+    """`_yes`, said to be below the target's size when measured on fewer identifiers (a quick run)."""
+    return _yes(ok) if identifiers >= _AT_1M else f"{_yes(ok)} at {identifiers / 1000:.0f}k (target: 1M)"
+
+
 def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     """(measure, IRL, reference, ratio, target, status) per figure."""
     out: list[tuple[str, str, str, str, str, str]] = []
@@ -121,7 +130,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             f"{sn['restore_s']:.2f} s (records.restore)",
             f"{sn['restore_over_load']:.1f}x",
             f">= {sn['load_target']:g}x at 1M identifiers",
-            _yes(sn["restore_over_load"] >= sn["load_target"]),
+            _yes_at_1m(sn["restore_over_load"] >= sn["load_target"], sn["identifiers"]),
         ))  # fmt: skip
         if "load_cpu_s" in sn:
             out.append((
@@ -154,7 +163,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             "-",
             "-",
             f"<= {sn['memory_target']} at 1M identifiers",
-            _yes(sn["build_bytes_per_identifier"] <= sn["memory_target"]),
+            _yes_at_1m(sn["build_bytes_per_identifier"] <= sn["memory_target"], sn["identifiers"]),
         ))  # fmt: skip
     ph = res.get("phones")
     if ph:
@@ -323,12 +332,14 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "replay`: sixteen copies teach nothing new about who is who, so they should cost little more memory "
         "than one. With shards (the default: one per core) the peak is the largest process's, each shard "
         "holding its part of the state. The customers `irl replay` finds in each file are shown too.",
-        "9. **Snapshots** (`bench/snapshot.py`): the core state of `irl generate --customers N --seed 1` built "
+        "9. **Snapshots** (`bench/snapshot.py`): the core state of `irl generate --customers N --seed 1` (320k "
+        "customers in the full run, about 1M identifiers, the size the target names) built "
         "offline by `resolver.replay.replay` into `Resolver(track_changes=True)`; its state records drained "
         "(`resolver.records.drain`) and its snapshot written (`resolver.snapshot.dump`, timed in the bench "
         "process). `records.restore` of those records and `snapshot.load` of the snapshot are each timed in a "
-        "fresh interpreter with the input already in memory, as a restarting worker runs them, alternating; the "
-        "loading child writes the snapshot again and compares the bytes. Core memory per identifier: the RSS "
+        "fresh interpreter with the input already in memory, as a restarting worker runs them, alternating (the "
+        "restore, the slow one, once in the full run); the first loading child writes the snapshot again and "
+        "compares the bytes. Core memory per identifier: the RSS "
         "growth of the replay (state, its undrained change set and the parser's caches) and of the load in the "
         "child (the state alone), divided by identifiers.",
         "",
@@ -385,7 +396,8 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             f"- **Snapshots: at {sn['identifiers']} identifiers ({_n(sn['evidence'])} evidence) the snapshot loads in "
             f"{sn['load_s']:.1f} s, {sn['restore_over_load']:.1f}x faster than `records.restore` of the same state "
             f"({sn['restore_s']:.1f} s)**; the target ({sn['load_target']:g}x at 1M identifiers) is "
-            + ("met." if sn["restore_over_load"] >= sn["load_target"] else "not met.")
+            + ("met" if sn["restore_over_load"] >= sn["load_target"] else "not met")
+            + ("." if sn["identifiers"] >= _AT_1M else " at this size.")
             + f" Writing it takes {sn['dump_s']:.1f} s; it is {sn['snapshot_bytes'] / 2**20:.0f} MB "
             f"({sn['snapshot_bytes_per_identifier']:.0f} bytes per identifier, "
             f"{sn['snapshot_bytes'] / sn['records_bytes']:.2f}x the bytes of the {sn['state_records']} state records)"

@@ -20,8 +20,9 @@ not depend on which came first (`Resolver` re-evaluates it whenever either set g
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from itertools import accumulate, repeat
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import accumulate, compress, repeat
+from operator import not_
 
 from resolver.names import KEY_JOIN, name_groups, one_group, same_person
 
@@ -189,10 +190,14 @@ class NearIndex:
         """The index `columns` gave, in the same order."""
         out = cls()
         ends = list(accumulate(map(max, sizes, repeat(1))))
-        held = [keys[end - 1] if size == 0 else keys[end - size : end] for end, size in zip(ends, sizes, strict=True)]
         if ends and ends[-1] != len(keys):
             raise ValueError("near index: sizes and keys disagree")
-        out._buckets = dict(zip(names, held, strict=True))
+        starts = [0, *ends[:-1]]
+        # Each bucket takes the next of its source (in C): its one key alone, or its run as a list.
+        ones = map(keys.__getitem__, compress(starts, map(not_, sizes)))
+        lists = map(keys.__getitem__, map(slice, compress(starts, sizes), compress(ends, sizes)))
+        sources: tuple[Iterator[str | list[str]], ...] = (ones, lists)
+        out._buckets = dict(zip(names, map(next, map(sources.__getitem__, map(bool, sizes))), strict=True))
         return out
 
     def discard(self, key: str) -> None:

@@ -32,13 +32,17 @@ class NodeColumns:
     to in ``strings`` (the loaded snapshot's string table), the hub signals of
     ``sig[sig_starts[r]:sig_starts[r + 1]]`` (None where ``sig_none`` holds the row), and
     where ``names_has[r]``, name support: the name keys of ``name_keys`` and the counts of
-    ``name_counts`` over ``name_starts[r]:name_starts[r + 1]``. Rows missing from a sparse
-    map hold the field's none value (`OK`, (), None; not shared).
+    ``name_counts`` over ``name_starts[r]:name_starts[r + 1]``. Household pairs are runs too,
+    made a list only when read: ``pairs[r]`` is row r's run k, whose (email, name class)
+    pairs are the strings of ``pair_refs[pair_starts[k]:pair_starts[k + 1]]``, two by two;
+    so are near candidates (``near``: keys ``near_refs``, whether each is on ``near_on``).
+    Rows missing from a sparse map hold the field's none value (`OK`, (), None; not shared).
     """
 
     __slots__ = (
         "bars", "ev_starts", "evidence", "first_key", "groups", "name_counts", "name_keys", "name_starts", "names_has",
-        "near", "pairs", "shared", "sig", "sig_none", "sig_starts", "status", "strings",
+        "near", "near_on", "near_refs", "near_starts", "pair_refs", "pair_starts", "pairs", "shared", "sig",
+        "sig_none", "sig_starts", "status", "strings",
     )  # fmt: skip
 
     def __init__(
@@ -52,19 +56,26 @@ class NodeColumns:
         status: dict[int, str],
         shared: set[int],
         bars: dict[int, tuple[tuple[int, int], ...]],
-        pairs: dict[int, list[tuple[str, str]]],
+        pairs: dict[int, int],
+        pair_starts: array[int],
+        pair_refs: array[int],
         names_has: bytes,
         name_starts: array[int],
         name_keys: array[int],
         name_counts: array[int],
         groups: dict[int, dict[str, str]],
-        near: dict[int, dict[str, bool]],
+        near: dict[int, int],
+        near_starts: array[int],
+        near_refs: array[int],
+        near_on: array[int],
     ) -> None:
         self.strings = strings
         self.evidence, self.ev_starts = evidence, ev_starts
         self.sig, self.sig_starts, self.sig_none = sig, sig_starts, sig_none
         self.status, self.shared, self.bars = status, shared, bars
-        self.pairs, self.groups, self.near = pairs, groups, near
+        self.pairs, self.pair_starts, self.pair_refs = pairs, pair_starts, pair_refs
+        self.groups, self.near = groups, near
+        self.near_starts, self.near_refs, self.near_on = near_starts, near_refs, near_on
         self.names_has, self.name_starts, self.name_keys, self.name_counts = (
             names_has,
             name_starts,
@@ -88,6 +99,19 @@ class NodeColumns:
             return None
         return tuple(map(self.strings.__getitem__, self.sig[self.sig_starts[row] : self.sig_starts[row + 1]]))
 
+    def _pairs(self, run: int | None) -> list[tuple[str, str]] | None:
+        if run is None:
+            return None
+        flat = list(map(self.strings.__getitem__, self.pair_refs[self.pair_starts[run] : self.pair_starts[run + 1]]))
+        return list(zip(flat[::2], flat[1::2], strict=True))
+
+    def _near(self, run: int | None) -> dict[str, bool] | None:
+        if run is None:
+            return None
+        start, end = self.near_starts[run], self.near_starts[run + 1]
+        keys = map(self.strings.__getitem__, self.near_refs[start:end])
+        return dict(zip(keys, map(bool, self.near_on[start:end]), strict=True))
+
     def _names(self, row: int) -> FlatNames | None:
         if not self.names_has[row]:
             return None
@@ -101,10 +125,10 @@ class NodeColumns:
         if key[0] in "pe":
             made = line = _new(LineNode)
             line.shared = row in self.shared
-            line.pairs = self.pairs.get(row)
+            line.pairs = self._pairs(self.pairs.get(row))
             line.names = self._names(row)
             line.groups = self.groups.get(row)
-            line.near = self.near.get(row)
+            line.near = self._near(self.near.get(row))
         else:
             made = _new(Node)
         made.key = key
@@ -131,10 +155,10 @@ class NodeColumns:
             [self.status.get(r, OK) for r in rows],
             list(map(self.shared.__contains__, rows)),
             [self.bars.get(r, ()) for r in rows],
-            list(map(self.pairs.get, rows)),
+            list(map(self._pairs, map(self.pairs.get, rows))),
             list(map(self._names, rows)),
             list(map(self.groups.get, rows)),
-            list(map(self.near.get, rows)),
+            list(map(self._near, map(self.near.get, rows))),
         ]
 
 

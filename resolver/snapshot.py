@@ -13,14 +13,16 @@ laid out to load fast:
 * **One string table**: every string is written once where it is first needed and columns
   hold its index (0 is None), so a loaded graph shares one string object per identifier.
 * **Fixed-width integers**: each integer column is an `array` of unsigned 32-bit items when
-  they all fit, else signed 64-bit (little-endian), chosen without a pass over the column.
+  they all fit, else signed 64-bit (little-endian), chosen without a pass over the column
+  (`resolver.columns`). Runs (a node's evidence, a piece's keys, its texts) are written as
+  their start offsets, which a load takes as they are; flags as bytes, one per item.
 * **The state's own order**: the graph's dicts (nodes, evidence, customers, union-find sets,
   absorbed ids, remembered events) are written in their insertion order and loaded back in
   it, so no sorting and no walk per customer. Nothing reads the graph's dicts in their
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 4::
+Format, version 5::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
@@ -29,28 +31,32 @@ The checksum catches damage in storage or transit; a snapshot is trusted data (t
 the worker wrote itself), since marshal is not made for data from others. Version 2 (which
 marked the pieces of evidence that do not answer for their content, ``e.loose``, where 3
 writes the content index's exceptions) and version 3 (without the near-phone index, which 4
-writes) are read too, more slowly (a digest per piece; the index rebuilt); version 1
-(written customer by customer, narrowest integer types) is not: rebuild from records or the log.
+writes) are read too, more slowly (a digest per piece; the index rebuilt), and so is version
+4 (run lengths, ``.len``, where 5 writes start offsets, ``.at``; every set's members where 5
+writes a singleton as its root alone; the remembered events of ``h.own`` as their positions,
+the evidence rows looked up); version 1 (written customer by customer, narrowest integer
+types) is not: rebuild from records or the log.
 
 The string table (section ``strings``) starts with None, then three runs the loader slices
 whole: node keys, evidence ids, the customer ids; then every other string in order of first
-use (the remembered event ids are one more run, but for those that are the earliest event
-of their evidence: ``h.own`` marks them, and a load reads them off the evidence's text).
-The earliest event id and the source id of each piece of evidence are not strings of the
-table but UTF-8 texts with their byte lengths (``e.eid``, ``e.src``: version 3 had them as
-two more runs), which a load keeps as they are until a piece is read. Sections ``n.*`` are
-the nodes (evidence lists, hub signals; sparse: status, shared, split barriers, household
-pairs, names, per-person split, near candidates), ``e.*`` the evidence (every field),
-``o.*`` the exceptions of the content index (`resolver.evidence.ContentIndex`: each
-content, and the id of its piece or None), ``u.*``
-the union-find as each set's root and its members in their order (roots, never parent
-pointers: see `resolver.unionfind`), ``c.*`` customers, ``a.*``
-absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no order of their own), ``h.*``
-the duplicate horizon's events and its watermark, and the split counter and merge count;
-``l.*`` the operator merges (numbers, then their two evidence ids each, in their order) and
-``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs of customer ids), ``nr.*``
-the near-phone index (`resolver.near.NearIndex`: bucket names, sizes, keys, in its order). A
-snapshot written before operator merges has no ``l.*`` and loads with none.
+use (the remembered event ids are one more run, but for those that are the earliest event of
+their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's rows, and a load
+reads them off the evidence's text). The earliest event id and the source id of each piece
+of evidence are not strings of the table but UTF-8 texts with their start offsets
+(``e.eid``, ``e.src``: version 3 had them as two more runs), which a load keeps as they are
+until a piece is read. Sections ``n.*`` are the nodes (evidence lists, hub signals; sparse:
+status, shared, split barriers, household pairs, per-person split, near candidates; dense:
+name support), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content
+index (`resolver.evidence.ContentIndex`: each content, and the id of its piece or None),
+``u.*`` the union-find as each set's root, a flag for the sets of more than one member and
+their members in their order (roots, never parent pointers: see `resolver.unionfind`),
+``c.*`` customers, ``a.*`` absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no
+order of their own), ``h.*`` the duplicate horizon's events and its watermark, and the split
+counter and merge count; ``l.*`` the operator merges (numbers, then their two evidence ids
+each, in their order) and ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs
+of customer ids), ``nr.*`` the near-phone index (`resolver.near.NearIndex`: bucket names,
+sizes, keys, in its order). A snapshot written before operator merges has no ``l.*`` and
+loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
 customer by root, and the index of operator merges by evidence. Not kept: memos (profiles,
@@ -76,14 +82,14 @@ from __future__ import annotations
 
 import gc
 import marshal
-import sys
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import eq, is_not, itemgetter, ne, not_, sub
-from typing import Any, TypeVar, cast, overload
+from operator import eq, gt, is_, is_not, itemgetter, ne, not_, sub
+from typing import Any, cast
 
+from resolver import columns as col
 from resolver.config import ResolverConfig
 from resolver.customer_table import CustomerColumns, CustomerTable
 from resolver.customer_table import field_columns as customer_columns
@@ -107,19 +113,11 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
 #: The format written by `dump`; `load` reads it and `_OLDER`.
-VERSION = 4
-#: Older formats `load` reads (3: without the near-phone index, rebuilt on load).
-_OLDER = (2, 3)
+VERSION = 5
+#: Older formats `load` reads (4: run lengths where 5 writes start offsets; 3: without the near-phone index).
+_OLDER = (2, 3, 4)
 
 _HEAD = len(MAGIC) + 1 + 4
-#: No object references (marshal 3+ adds them by object identity): bytes depend on values only.
-_MARSHAL = 2
-_SWAP = sys.byteorder != "little"
-#: Integer array types tried in turn: unsigned 32-bit, signed 64-bit (each 4 and 8 bytes on every platform we run).
-_CODES = ("I", "q")
-#: An integer column too wide for 64 bits: marshalled as a list instead.
-_WIDE = b"*"
-T = TypeVar("T")
 
 _new = object.__new__
 
@@ -128,66 +126,7 @@ class SnapshotError(ValueError):
     """Bytes that are not a snapshot this version reads: rebuild the state from its records or the log."""
 
 
-# ---------------------------------------------------------------- encoding
-
-
-def _pack(values: Sequence[int]) -> bytes:
-    """An integer column: its array type code, then the items (little-endian).
-
-    Unsigned 32-bit when every item fits (indices, lengths, counts), else signed 64-bit
-    (times), else a marshalled list. The first type that takes the column is chosen by
-    trying it (a failure stops at the first item that does not fit): no pass to find the
-    range first, since on a large state each pass over cold integers costs as much as the
-    packing itself.
-    """
-    for code in _CODES:
-        try:
-            packed = array(code, values)
-        except OverflowError:
-            continue
-        if _SWAP:
-            packed.byteswap()
-        return code.encode("ascii") + packed.tobytes()
-    return _WIDE + marshal.dumps(list(values), _MARSHAL)
-
-
-def _unpack(data: bytes) -> list[int]:
-    column = _column(data)
-    return column if isinstance(column, list) else column.tolist()
-
-
-def _halves(flat: Sequence[T]) -> Iterator[tuple[T, T]]:
-    """Consecutive pairs of `flat` (a, b, c, d -> (a, b), (c, d))."""
-    return zip(flat[::2], flat[1::2], strict=True)
-
-
-def _text(values: Iterable[str]) -> tuple[bytes, bytes]:
-    """Strings as one UTF-8 text (lone surrogates kept, as JSON may bring them) and their packed byte lengths."""
-    encoded = list(map(str.encode, values, repeat("utf-8"), repeat("surrogatepass")))
-    return b"".join(encoded), _pack(list(map(len, encoded)))
-
-
-def _starts(lengths: Iterable[int]) -> array[int]:
-    """Start offsets of consecutive runs of `lengths`, and the end of the last (one more item)."""
-    return array("Q", chain((0,), accumulate(lengths)))
-
-
-def _array(data: bytes) -> array[int]:
-    """An integer column as an array (signed 64-bit when too wide for its own code)."""
-    column = _column(data)
-    return column if isinstance(column, array) else array("q", column)
-
-
-def _column(data: bytes) -> array[int] | list[int]:
-    """An integer column as an array (iterated without a list of ints) or, when too wide, a list."""
-    if data[:1] == _WIDE:
-        values: list[int] = marshal.loads(data[1:])
-        return values
-    packed = array(data[:1].decode("ascii"))
-    packed.frombytes(memoryview(data)[1:])
-    if _SWAP:
-        packed.byteswap()
-    return packed
+# ---------------------------------------------------------------- the string table
 
 
 class _Strings:
@@ -212,44 +151,12 @@ class _Strings:
         """The packed indices of `values`, adding new strings in order of first use."""
         index = self.index
         try:
-            return _pack(list(map(index.__getitem__, values)))
+            return col.pack(list(map(index.__getitem__, values)))
         except KeyError:
             pass
         # New strings in order of first use (dict.fromkeys keeps it; None is always known).
         self.run([value for value in dict.fromkeys(values) if value is not None and value not in index])
-        return _pack(list(map(index.__getitem__, values)))
-
-
-def _lengths(groups: Iterable[Sequence[Any] | dict[Any, Any]]) -> bytes:
-    return _pack(list(map(len, groups)))
-
-
-@overload
-def _split(flat: list[T], lengths: list[int]) -> list[list[T]]: ...
-@overload
-def _split(flat: tuple[T, ...], lengths: list[int]) -> list[tuple[T, ...]]: ...
-def _split(flat: Sequence[T], lengths: list[int]) -> list[Any]:
-    """`flat` cut into consecutive runs of `lengths`, of its own type (C-level slicing, no Python loop)."""
-    ends = list(accumulate(lengths))
-    return list(map(flat.__getitem__, map(slice, chain((0,), ends), ends)))
-
-
-def _tuples(flat: Iterable[T], lengths: Iterable[int]) -> list[tuple[T, ...]]:
-    """`flat` cut into consecutive tuples of `lengths` (each made by a `zip` over one iterator, in C).
-
-    Faster than slicing for short runs: a zip of k copies of one iterator takes the next k
-    items per call, and the lengths pick the zip (the shared empty tuple for 0).
-    """
-    lengths = lengths if isinstance(lengths, list) else list(lengths)
-    items = iter(flat)
-    makers: list[Iterator[tuple[T, ...]]] = [repeat(())]
-    makers += [zip(*repeat(items, k), strict=True) for k in range(1, max(lengths, default=0) + 1)]
-    return list(map(next, map(makers.__getitem__, lengths)))
-
-
-def _pairs(flat: list[T], lengths: list[int]) -> list[list[T]]:
-    """`_split` of a column holding two values per item (the lengths count items)."""
-    return _split(flat, [2 * n for n in lengths])
+        return col.pack(list(map(index.__getitem__, values)))
 
 
 # ---------------------------------------------------------------- dump
@@ -279,13 +186,17 @@ def _dump(g: Graph) -> bytes:
     s.run(list(ev_cols[0]))  # evidence ids
     s.run(cids)
     # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
-    out["e.eid"], out["e.eid.len"] = _text(ev_cols[1])
-    out["e.src"], out["e.src.len"] = _text(ev_cols[6])
+    for name, values in (("e.eid", ev_cols[1]), ("e.src", ev_cols[6])):
+        out[name], sizes = col.text(values)
+        out[name + ".at"] = col.offsets(sizes)
     _dump_nodes(node_columns(g.nodes), s, out)  # a loaded table's cold nodes stay cold
     _dump_evidence(g, ev_cols, s, out)
     roots, groups = g.uf.groups()
     out["u.root"] = s.refs(roots)
-    out["u.len"] = _lengths(groups)
+    # Sets of more than one member (a flag per set), their sizes and members; a singleton is its root.
+    many = bytes(map(gt, map(len, groups), repeat(1)))
+    groups = list(compress(groups, many))
+    out["u.many"], out["u.len"] = many, col.lengths(groups)
     out["u.key"] = s.refs(list(chain.from_iterable(groups)))
     _dump_customers(customer_columns(g.cust), s, out)  # a loaded table's cold customers stay cold
     out["a.from"] = s.refs(list(g.absorbed))
@@ -293,27 +204,29 @@ def _dump(g: Graph) -> bytes:
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
     eids, stamps, vids = g.recent.columns()
-    # Whether each remembered event is the earliest of its evidence (read off the columns: nothing thawed).
-    eid_of = dict(zip(ev_cols[0], ev_cols[1], strict=True))
-    own = list(map(eq, eids, map(eid_of.get, vids)))
+    # Whether each remembered event is the earliest of its evidence (read off the columns: nothing
+    # thawed), and its evidence's row; a piece no longer held is the row past the last (no event id).
+    row_of = dict(zip(ev_cols[0], count(), strict=False))
+    rows = list(map(row_of.get, vids, repeat(len(row_of))))
+    own = bytes(map(eq, eids, map([*ev_cols[1], None].__getitem__, rows)))
     others = list(compress(eids, map(not_, own)))
-    out["h.own"] = _pack(_where(own))
-    out["h.eid"] = _pack(range(len(s.table), len(s.table) + len(others)))
+    out["h.own"], out["h.row"] = own, col.pack(list(compress(rows, own)))
+    out["h.eid"] = col.pack(range(len(s.table), len(s.table) + len(others)))
     s.run(others, referred=False)
-    out["h.stamp"] = _pack(stamps)
+    out["h.stamp"] = col.pack(stamps)
     out["h.vid"] = s.refs(vids)
     out["h.watermark"] = g.recent.watermark
     out["split_seq"] = g.split_seq
     out["merges"] = g.merges
     out["merge_seq"] = g.merge_seq
     buckets, sizes, near = g.near_index.columns()
-    out["nr.b"], out["nr.len"], out["nr.k"] = s.refs(buckets), _pack(sizes), s.refs(near)
-    out["l.no"] = _pack(list(g.must))
+    out["nr.b"], out["nr.len"], out["nr.k"] = s.refs(buckets), col.pack(sizes), s.refs(near)
+    out["l.no"] = col.pack(list(g.must))
     out["l.ab"] = s.refs([v for pair in g.must.values() for v in pair])
     dismissed = sorted(g.dismissed)
     out["r.ab"] = s.refs([c for item in dismissed for c in item])
     out["strings"] = s.table
-    body = marshal.dumps(out, _MARSHAL)
+    body = marshal.dumps(out, col.MARSHAL)
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
 
 
@@ -325,90 +238,81 @@ def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width:
     return list(zip(*map(fields, objs), strict=True)) if objs else [()] * width
 
 
-def _where(values: Iterable[Any]) -> list[int]:
-    """Indices of the truthy items (in C)."""
-    return list(compress(count(), values))
-
-
-def _not_none(values: Iterable[Any]) -> list[int]:
-    return _where(map(is_not, values, repeat(None)))
-
-
 def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
     held, sig, status, shared, bars, pairs, names, groups, near = columns
     held = [(h,) if h.__class__ is str else h for h in held]  # a node's one piece is its id alone
-    out["n.ev.len"] = _lengths(held)
+    out["n.ev.at"] = col.offsets(map(len, held))
     out["n.ev"] = s.refs(list(chain.from_iterable(held)))
-    # 0: no signals kept (None); n + 1: a list of n
-    out["n.sig.len"] = _pack([0 if x is None else len(x) + 1 for x in sig])
+    out["n.sig.at"] = col.offsets([0 if x is None else len(x) for x in sig])
+    out["n.sig.none"] = col.pack(col.where(map(is_, sig, repeat(None))))  # no signals kept
     out["n.sig"] = s.refs(list(chain.from_iterable(x for x in sig if x)))
-    odd = _where(map(ne, status, repeat(OK)))
-    out["n.status"] = _pack(odd)
+    odd = col.where(map(ne, status, repeat(OK)))
+    out["n.status"] = col.pack(odd)
     out["n.status.s"] = s.refs([status[i] for i in odd])
-    out["n.shared"] = _pack(_where(shared))
-    at = _where(bars)
-    out["n.bars"] = _pack(at)
-    out["n.bars.len"] = _lengths([bars[i] for i in at])
-    out["n.bars.sp"] = _pack([x for i in at for bar in bars[i] for x in bar])
-    at = _not_none(pairs)
-    out["n.pairs"] = _pack(at)
-    out["n.pairs.len"] = _lengths([pairs[i] for i in at])
+    out["n.shared"] = col.pack(col.where(shared))
+    at = col.where(bars)
+    out["n.bars"] = col.pack(at)
+    out["n.bars.len"] = col.lengths([bars[i] for i in at])
+    out["n.bars.sp"] = col.pack([x for i in at for bar in bars[i] for x in bar])
+    at = col.not_none(pairs)
+    out["n.pairs"] = col.pack(at)
+    out["n.pairs.len"] = col.lengths([pairs[i] for i in at])
     out["n.pairs.ec"] = s.refs([x for i in at for pair in pairs[i] for x in pair])
-    at = _not_none(names)
-    out["n.names"] = _pack(at)
-    out["n.names.len"] = _pack([len(names[i]) // 2 for i in at])
+    at = col.not_none(names)
+    out["n.names.has"] = bytes(map(is_not, names, repeat(None)))
+    out["n.names.at"] = col.offsets([0 if x is None else len(x) // 2 for x in names])
     out["n.names.c"] = s.refs([c for i in at for c in name_keys(names[i])])
-    out["n.names.n"] = _pack([n for i in at for n in name_support(names[i])])
-    at = _not_none(groups)
-    out["n.groups"] = _pack(at)
-    out["n.groups.len"] = _lengths([groups[i] for i in at])
+    out["n.names.n"] = col.pack([n for i in at for n in name_support(names[i])])
+    at = col.not_none(groups)
+    out["n.groups"] = col.pack(at)
+    out["n.groups.len"] = col.lengths([groups[i] for i in at])
     out["n.groups.ck"] = s.refs([x for i in at for kv in groups[i].items() for x in kv])
-    at = _not_none(near)
-    out["n.near"] = _pack(at)
-    out["n.near.len"] = _lengths([near[i] for i in at])
+    at = col.not_none(near)
+    out["n.near"] = col.pack(at)
+    out["n.near.len"] = col.lengths([near[i] for i in at])
     out["n.near.k"] = s.refs([k for i in at for k in near[i]])
-    out["n.near.on"] = _pack([int(v) for i in at for v in near[i].values()])
+    out["n.near.on"] = col.pack([int(v) for i in at for v in near[i].values()])
 
 
 def _dump_evidence(g: Graph, cols: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
     _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
     out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
-    out["e.at"] = _pack(ats)
-    out["e.count"] = _pack(counts)
+    out["e.at"] = col.pack(ats)
+    out["e.count"] = col.pack(counts)
     # Sparse: a loaded piece seen once shares one int object for first and last seen.
-    later = _where(map(ne, lasts, ats))
-    out["e.later"] = _pack(later)
-    out["e.later.d"] = _pack([lasts[i] - ats[i] for i in later])
-    out["e.keys.len"] = _lengths(keys)
+    later = col.where(map(ne, lasts, ats))
+    out["e.later"] = col.pack(later)
+    out["e.later.d"] = col.pack([lasts[i] - ats[i] for i in later])
+    out["e.keys.at"] = col.offsets(map(len, keys))
     out["e.keys"] = s.refs(list(chain.from_iterable(keys)))
-    at = _where(rejected)
-    out["e.rejected"] = _pack(at)
-    out["e.rejected.len"] = _lengths([rejected[i] for i in at])
+    at = col.where(rejected)
+    out["e.rejected"] = col.pack(at)
+    out["e.rejected.len"] = col.lengths([rejected[i] for i in at])
     out["e.rejected.s"] = s.refs([x for i in at for x in rejected[i]])
-    out["e.cut"] = _pack(_where(cut))
-    at = _not_none(notes)
-    out["e.note"] = _pack(at)
+    out["e.cut"] = col.pack(col.where(cut))
+    at = col.not_none(notes)
+    out["e.note"] = col.pack(at)
     out["e.note.s"] = s.refs([notes[i] for i in at])
     # The exceptions of `by_content` (after erasures), in their order; the rest is derived.
     odd = g.by_content.odd
     tps, srcs, names, keys, rejected = _transpose(_CONTENT, list(odd), 5)
     out["o.tp"], out["o.src"], out["o.name"] = s.refs(list(tps)), s.refs(list(srcs)), s.refs(list(names))
-    out["o.keys.len"], out["o.keys"] = _lengths(keys), s.refs(list(chain.from_iterable(keys)))
-    out["o.rejected.len"], out["o.rejected"] = _lengths(rejected), s.refs(list(chain.from_iterable(rejected)))
+    out["o.keys.len"], out["o.keys"] = col.lengths(keys), s.refs(list(chain.from_iterable(keys)))
+    out["o.rejected.len"], out["o.rejected"] = col.lengths(rejected), s.refs(list(chain.from_iterable(rejected)))
     out["o.ev"] = s.refs([None if ev is None else ev.vid for ev in odd.values()])
 
 
 def _dump_customers(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
     roots, first, phones, emails, bars, constrained = columns
     out["c.root"] = s.refs(list(roots))
-    out["c.first"] = _pack(first)
-    out["c.phones"] = _pack(phones)
-    out["c.emails"] = _pack(emails)
-    out["c.constrained"] = _pack(_where(constrained))
-    barred = _where(bars)
-    out["c.bars"] = _pack(barred)
-    out["c.bars.len"] = _lengths([bars[i] for i in barred])
-    out["c.bars.kv"] = _pack([x for i in barred for kv in bars[i].items() for x in kv])
+    out["c.first"] = col.pack(first)
+    out["c.phones"] = col.pack(phones)
+    out["c.emails"] = col.pack(emails)
+    out["c.constrained"] = col.pack(col.where(constrained))
+    barred = col.where(bars)
+    out["c.bars"] = col.pack(barred)
+    out["c.bars.len"] = col.lengths([bars[i] for i in barred])
+    out["c.bars.kv"] = col.pack([x for i in barred for kv in bars[i].items() for x in kv])
 
 
 # ---------------------------------------------------------------- load
@@ -475,43 +379,54 @@ class _Loader:
         if "e.eid" in sections:
             runs = list(accumulate((1, n, e, c)))
             self.keys, self.vids, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
-            self.eid_text = (sections["e.eid"], _starts(_column(sections["e.eid.len"])))
-            self.src_text = (sections["e.src"], _starts(_column(sections["e.src.len"])))
+            self.eid_text = (sections["e.eid"], self.starts("e.eid"))
+            self.src_text = (sections["e.src"], self.starts("e.src"))
         else:  # version 3 and older: earliest event ids and source ids are runs of the string table
             runs = list(accumulate((1, n, e, e, e, c)))
             self.keys, self.vids, eids, srcs, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
-            (eid, eid_len), (src, src_len) = _text(eids), _text(srcs)
-            self.eid_text, self.src_text = (eid, _starts(_column(eid_len))), (src, _starts(_column(src_len)))
+            (eid, eid_sizes), (src, src_sizes) = col.text(eids), col.text(srcs)
+            self.eid_text, self.src_text = (eid, col.starts(eid_sizes)), (src, col.starts(src_sizes))
         #: row numbers, one int object each, shared by the cold tables (`resolver.cold.ColdTable`)
         self.rows = list(range(max(n, e, c)))
 
     def ints(self, name: str) -> list[int]:
-        return _unpack(self.p[name])
+        return col.unpack(self.p[name])
 
     def refs(self, name: str) -> array[int]:
         """A column of string references (indices into the string table) as an array."""
-        return _array(self.p[name])
+        return col.as_array(self.p[name])
+
+    def starts(self, name: str) -> array[int]:
+        """The start offsets of the runs of `name`: ``name.at`` as written (version 5), or from ``name.len``."""
+        if name + ".at" in self.p:
+            return self.refs(name + ".at")
+        return col.starts(col.column(self.p[name + ".len"]))
 
     def strs(self, name: str) -> list[Any]:
         return list(self.each(name))
 
     def each(self, name: str) -> Iterator[Any]:
         """The strings of a column one by one (no list of them: each is touched once, into its container)."""
-        return map(self.strings.__getitem__, _column(self.p[name]))
+        return map(self.strings.__getitem__, col.column(self.p[name]))
 
     def graph(self) -> Graph:
         g = self.g
         self._nodes()
         self._evidence()
-        members = self.strs("u.key") if "u.key" in self.p else self.keys
-        g.uf = DisjointSet.from_groups(self.strs("u.root"), _split(members, self.ints("u.len")))
+        if "u.many" in self.p:  # version 5: singletons written as their root alone
+            sets = col.split(self.strs("u.key"), self.ints("u.len"))
+            g.uf = DisjointSet.from_sets(self.strs("u.root"), self.p["u.many"], sets)
+        else:
+            members = self.strs("u.key") if "u.key" in self.p else self.keys
+            g.uf = DisjointSet.from_groups(self.strs("u.root"), col.split(members, self.ints("u.len")))
         self._customers()
         g.absorbed = dict(zip(self.strs("a.from"), self.strs("a.to"), strict=True))
         g.erased = set(self.strs("erased"))
         g.suppressed = set(self.strs("suppressed"))
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
         vids = self.strs("h.vid")
-        g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), self.ints("h.stamp"), vids)
+        stamps = col.as_array(self.p["h.stamp"])
+        g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), stamps, vids)
         # After the remembered events, which read the evidence's rows before any piece is thawed.
         if "e.loose" in self.p:
             self._odd_v2()
@@ -536,78 +451,92 @@ class _Loader:
     def _recent_ids(self, vids: list[str]) -> list[str]:
         """The remembered event ids: their evidence's own string where ``h.own`` marks it, else the run's."""
         others = self.strs("h.eid")
-        own = self.ints("h.own") if "h.own" in self.p else []  # none in version 2
-        if not own:
-            return others
+        flags: bytes | bytearray
+        if "h.row" in self.p:  # version 5: a flag per event, and the evidence rows of those flagged
+            flags, rows = self.p["h.own"], self.ints("h.row")
+        else:
+            own = self.ints("h.own") if "h.own" in self.p else []  # none in version 2
+            if not own:
+                return others
+            table = cast("dict[str, Any]", self.g.evidence)
+            rows = list(map(dict.__getitem__, repeat(table), map(vids.__getitem__, own)))
+            flags = bytearray(len(vids))
+            for i in own:
+                flags[i] = 1
         # The evidence's own earliest event id, read off its cold row (no piece is thawed yet).
-        table = cast("dict[str, Any]", self.g.evidence)
-        rows: list[int] = list(map(dict.__getitem__, repeat(table), map(vids.__getitem__, own)))
         shared = iter(read_texts(self.eid_text, rows))
-        flags = bytearray(len(vids))
-        for i in own:
-            flags[i] = 1
         # Each position takes the next id of its source (in C).
         return list(map(next, map((iter(others), shared).__getitem__, flags)))
 
     def _nodes(self) -> None:
         """The nodes as a `NodeTable` of cold rows: flat columns and sparse maps, no object per node."""
         keys = self.keys
-        lengths, codes = self.ints("n.ev.len"), self.ints("n.sig.len")
-        if len(lengths) != len(keys) or len(codes) != len(keys):
+        ev_starts = self.starts("n.ev")
+        if "n.sig.at" in self.p:  # version 5
+            sig_starts, sig_none = self.refs("n.sig.at"), set(self.ints("n.sig.none"))
+        else:  # 0: no signals kept (None); n + 1: a tuple of n
+            codes = self.ints("n.sig.len")
+            sig_starts = col.starts(map(max, map(sub, codes, repeat(1)), repeat(0)))
+            sig_none = set(col.where(map(not_, codes)))
+        if len(ev_starts) != len(keys) + 1 or len(sig_starts) != len(keys) + 1:
             raise ValueError("node columns and keys differ in length")
-        # 0: no signals kept (None); n + 1: a tuple of n
-        sig_lengths = list(map(max, map(sub, codes, repeat(1)), repeat(0)))
-        bars = _pairs(self.ints("n.bars.sp"), self.ints("n.bars.len"))
-        pairs = _pairs(self.strs("n.pairs.ec"), self.ints("n.pairs.len"))
+        bars = col.pairs(self.ints("n.bars.sp"), self.ints("n.bars.len"))
         # Name support, dense: row r's name keys and counts are those of its run (empty without).
-        named, name_lengths, names_has = self.ints("n.names"), [0] * len(keys), bytearray(len(keys))
-        for i, length in zip(named, self.ints("n.names.len"), strict=True):
-            name_lengths[i], names_has[i] = length, 1
-        groups = _pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
-        lengths_r = self.ints("n.near.len")
-        near = list(
-            zip(_split(self.strs("n.near.k"), lengths_r), _split(self.ints("n.near.on"), lengths_r), strict=True)
-        )
-        if len(near) != len(self.ints("n.near")):
-            raise ValueError("near candidates and their nodes differ in length")
+        if "n.names.has" in self.p:  # version 5
+            names_has, name_starts = self.p["n.names.has"], self.refs("n.names.at")
+        else:
+            named, name_lengths, has = self.ints("n.names"), [0] * len(keys), bytearray(len(keys))
+            for i, length in zip(named, self.ints("n.names.len"), strict=True):
+                name_lengths[i], has[i] = length, 1
+            names_has, name_starts = bytes(has), col.starts(name_lengths)
+        if len(names_has) != len(keys) or len(name_starts) != len(keys) + 1:
+            raise ValueError("name support and the nodes differ in length")
+        groups = col.pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
         cold = NodeColumns(
             strings=self.strings,
             evidence=self.refs("n.ev"),
-            ev_starts=_starts(lengths),
+            ev_starts=ev_starts,
             sig=self.refs("n.sig"),
-            sig_starts=_starts(sig_lengths),
-            sig_none=set(_where(map(not_, codes))),
+            sig_starts=sig_starts,
+            sig_none=sig_none,
             status=dict(zip(self.ints("n.status"), self.strs("n.status.s"), strict=True)),
             shared=set(self.ints("n.shared")),
-            bars={i: tuple(_halves(b)) for i, b in zip(self.ints("n.bars"), bars, strict=True)},
-            pairs={i: list(_halves(p)) for i, p in zip(self.ints("n.pairs"), pairs, strict=True)},
-            names_has=bytes(names_has),
-            name_starts=_starts(name_lengths),
+            bars={i: tuple(col.halves(b)) for i, b in zip(self.ints("n.bars"), bars, strict=True)},
+            pairs=dict(zip(self.ints("n.pairs"), count(), strict=False)),
+            pair_starts=col.starts(2 * n for n in col.column(self.p["n.pairs.len"])),
+            pair_refs=self.refs("n.pairs.ec"),
+            names_has=names_has,
+            name_starts=name_starts,
             name_keys=self.refs("n.names.c"),
-            name_counts=_array(self.p["n.names.n"]),
-            groups={i: dict(_halves(p)) for i, p in zip(self.ints("n.groups"), groups, strict=True)},
-            near={
-                i: dict(zip(k, map(bool, on), strict=True))
-                for i, (k, on) in zip(self.ints("n.near"), near, strict=True)
-            },
+            name_counts=col.as_array(self.p["n.names.n"]),
+            groups={i: dict(col.halves(p)) for i, p in zip(self.ints("n.groups"), groups, strict=True)},
+            near=dict(zip(self.ints("n.near"), count(), strict=False)),
+            near_starts=col.starts(col.column(self.p["n.near.len"])),
+            near_refs=self.refs("n.near.k"),
+            near_on=self.refs("n.near.on"),
         )
         if cold.name_starts[-1] != len(cold.name_keys) or len(cold.name_keys) != len(cold.name_counts):
             raise ValueError("name support and its lengths disagree")
         if cold.ev_starts[-1] != len(cold.evidence) or cold.sig_starts[-1] != len(cold.sig):
             raise ValueError("node lengths and their columns disagree")
+        if len(cold.pair_starts) != len(cold.pairs) + 1 or cold.pair_starts[-1] != len(cold.pair_refs):
+            raise ValueError("household pairs and their lengths disagree")
+        if len(cold.near_starts) != len(cold.near) + 1 or cold.near_starts[-1] != len(cold.near_refs):
+            raise ValueError("near candidates and their lengths disagree")
+        if len(cold.near_on) != len(cold.near_refs):
+            raise ValueError("near candidates and their flags disagree")
         # Row r's key is strings[1 + r] (`NodeColumns.key_of`): the node keys are the table's first run.
         self.g.nodes = NodeTable(keys, cold, self.rows)
 
     def _evidence(self) -> None:
         """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""
         g = self.g
-        ats = _column(self.p["e.at"])
+        ats = col.column(self.p["e.at"])
         lasts = array("q", ats)
         for i, delta in zip(self.ints("e.later"), self.ints("e.later.d"), strict=True):
             lasts[i] = ats[i] + delta
-        lengths = self.ints("e.keys.len")
-        starts = _starts(lengths)
-        held = _tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
+        starts = self.starts("e.keys")
+        held = col.tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
         notes = zip(self.ints("e.note"), self.strs("e.note.s"), strict=True)
         strings = self.strings
         cold = EvidenceColumns(
@@ -616,7 +545,7 @@ class _Loader:
             src=self.src_text,
             at=ats if isinstance(ats, array) else array("q", ats),
             last=lasts,
-            count=_array(self.p["e.count"]),
+            count=col.as_array(self.p["e.count"]),
             tp=self.refs("e.tp"),
             name=self.refs("e.name"),
             anchor=self.refs("e.anchor"),
@@ -639,8 +568,8 @@ class _Loader:
     def _odd(self) -> None:
         """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
         evidence = self.g.evidence
-        keys = _tuples(self.each("o.keys"), self.ints("o.keys.len"))
-        rejected = _tuples(self.each("o.rejected"), self.ints("o.rejected.len"))
+        keys = col.tuples(self.each("o.keys"), self.ints("o.keys.len"))
+        rejected = col.tuples(self.each("o.rejected"), self.ints("o.rejected.len"))
         contents = zip(self.strs("o.tp"), self.strs("o.src"), self.strs("o.name"), keys, rejected, strict=True)
         held = [None if vid is None else evidence[vid] for vid in self.strs("o.ev")]
         self.g.by_content.odd = dict(zip(contents, held, strict=True))
@@ -662,14 +591,14 @@ class _Loader:
         """The customers as a `CustomerTable` of cold rows, and the index of customers by root."""
         g, cids = self.g, self.cids
         roots = self.refs("c.root")
-        bars = _pairs(self.ints("c.bars.kv"), self.ints("c.bars.len"))
+        bars = col.pairs(self.ints("c.bars.kv"), self.ints("c.bars.len"))
         cold = CustomerColumns(
             strings=self.strings,
             root=roots,
-            first=_array(self.p["c.first"]),
-            phones=_array(self.p["c.phones"]),
-            emails=_array(self.p["c.emails"]),
-            bars={i: dict(_halves(b)) for i, b in zip(self.ints("c.bars"), bars, strict=True)},
+            first=col.as_array(self.p["c.first"]),
+            phones=col.as_array(self.p["c.phones"]),
+            emails=col.as_array(self.p["c.emails"]),
+            bars={i: dict(col.halves(b)) for i, b in zip(self.ints("c.bars"), bars, strict=True)},
             constrained=set(self.ints("c.constrained")),
         )
         if not len(roots) == len(cold.first) == len(cold.phones) == len(cold.emails) == len(cids):

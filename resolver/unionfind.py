@@ -11,10 +11,10 @@ depends on the history of `find` calls); a root written earlier is still an ance
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import chain, compress, repeat
-from operator import eq, itemgetter
-from typing import cast
+from operator import eq, itemgetter, not_
+from typing import Any, cast
 
 __all__ = ["DisjointSet"]
 
@@ -125,6 +125,22 @@ class DisjointSet:
         # Singletons keep their one key (as `_held`), set in C: a loaded forest has many.
         ones = list(map(eq, map(len, members), repeat(1)))
         ds._members.update(zip(compress(roots, ones), map(itemgetter(0), compress(members, ones)), strict=True))
+        return ds
+
+    @classmethod
+    def from_sets(cls, roots: list[str], many: bytes, sets: list[list[str]]) -> DisjointSet:
+        """Rebuild from each set's root, a flag per set (1: more than one member) and the member lists of those flagged.
+
+        As `from_groups`, but a singleton comes as its root alone (no list made and dropped).
+        """
+        ds = cls()
+        singles = list(compress(roots, map(not_, many)))
+        # Each set takes the next of its source (in C): a singleton's root, or its list.
+        sources: tuple[Iterator[Any], Iterator[Any]] = (iter(singles), iter(sets))
+        ds._members = dict(zip(roots, map(next, map(sources.__getitem__, many)), strict=True))
+        ds._parent = dict(zip(singles, singles, strict=True))
+        owners = chain.from_iterable(map(repeat, compress(roots, many), map(len, sets)))
+        ds._parent.update(zip(chain.from_iterable(sets), owners, strict=True))
         return ds
 
     @classmethod

@@ -98,6 +98,9 @@ def test_the_near_index_finds_exactly_the_indexed_keys_one_edit_away(keys: list[
         held.discard(key)
     for key in keys:
         assert index.near(key) == sorted(other for other in held if phones_near(key, other))
+    # Its columns (a snapshot's) give back the same index, in the same order.
+    again = NearIndex.from_columns(*index.columns())
+    assert again.columns() == index.columns() and again._buckets == index._buckets
 
 
 def test_near_needs_strong_agreeing_names_and_no_email_conflict() -> None:

@@ -87,6 +87,10 @@ def test_disjoint_set_matches_networkx(n: int, pairs: list[tuple[int, int]]) -> 
     # Rebuilt from its groups or its roots, the forest is the same (singletons keep one key, not a list).
     roots, groups = ds.groups()
     assert DisjointSet.from_groups(roots, [list(g) for g in groups]).groups() == (roots, groups)
+    # From the sets of more than one member: the same forest, the same roots.
+    again = DisjointSet.from_sets(roots, bytes(len(g) > 1 for g in groups), [list(g) for g in groups if len(g) > 1])
+    assert again.groups() == (roots, groups) and len(again) == n
+    assert [again.find(str(i)) for i in range(n)] == [ds.find(str(i)) for i in range(n)]
     rebuilt = DisjointSet.from_parents((str(i), ds.find(str(i))) for i in range(n))
     assert {frozenset(rebuilt.members(r)) for r in rebuilt.roots()} == ours
     # Resetting a whole set makes singletons of it; removing them forgets them.

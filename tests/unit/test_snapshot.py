@@ -13,6 +13,7 @@ import struct
 import zlib
 from array import array
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from resolver import columns as col
 from resolver import records
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
@@ -289,9 +291,80 @@ def test_evidence_that_does_not_answer_for_its_content_round_trips() -> None:
     assert dump(again) == dump(g)
 
 
+#: A version 4 snapshot of `_rich()`'s state (drained), as the version 4 writer wrote it (commit 8763c7d).
+RICH_V4 = Path(__file__).parent.parent / "fixtures" / "snapshot" / "rich-v4.bin"
+
+
+def _sections(data: bytes) -> dict[str, Any]:
+    sections: dict[str, Any] = marshal.loads(data[len(MAGIC) + 5 :])
+    return sections
+
+
+def _snapshot(version: int, sections: dict[str, Any]) -> bytes:
+    body = marshal.dumps(sections, 2)
+    return MAGIC + bytes((version,)) + zlib.crc32(body).to_bytes(4, "little") + body
+
+
+def _as_version_4(data: bytes) -> bytes:
+    """A format 5 snapshot as format 4 wrote it: run lengths where 5 writes start offsets, every set's
+    members (5 writes a singleton as its root alone), ``h.own`` as positions (5: a flag per event and
+    the evidence rows of those flagged), sparse name support (5: dense offsets and flags)."""
+    assert data[len(MAGIC)] == 5
+    p = _sections(data)
+
+    def sizes(name: str) -> list[int]:
+        return [b - a for a, b in pairwise(col.unpack(p.pop(name + ".at")))]
+
+    for name in ("e.eid", "e.src", "n.ev", "e.keys"):
+        p[name + ".len"] = col.pack(sizes(name))
+    none = set(col.unpack(p.pop("n.sig.none")))
+    p["n.sig.len"] = col.pack([0 if i in none else n + 1 for i, n in enumerate(sizes("n.sig"))])
+    names, has = sizes("n.names"), p.pop("n.names.has")
+    named = [i for i, flag in enumerate(has) if flag]
+    p["n.names"], p["n.names.len"] = col.pack(named), col.pack([names[i] for i in named])
+    set_sizes, keys = iter(col.unpack(p["u.len"])), iter(col.unpack(p["u.key"]))
+    every: list[list[int]] = []
+    for root, many in zip(col.unpack(p["u.root"]), p.pop("u.many"), strict=True):
+        every.append([next(keys) for _ in range(next(set_sizes))] if many else [root])
+    p["u.len"], p["u.key"] = col.pack([len(m) for m in every]), col.pack([k for m in every for k in m])
+    own = p.pop("h.own")
+    del p["h.row"]
+    p["h.own"] = col.pack([i for i, flag in enumerate(own) if flag])
+    return _snapshot(4, p)
+
+
+def test_a_version_4_snapshot_still_loads() -> None:
+    """Format 4 (run lengths, every set's members; the bytes its writer wrote) loads to the same answers and future."""
+    r = _rich()
+    r.drain_changes()
+    v4 = RICH_V4.read_bytes()
+    # The test's own format 4 writer (below) agrees with the real one.
+    assert _sections(_as_version_4(dump(r._g))) == _sections(v4)
+    old = loaded(r, v4)
+    assert_same(r, old)
+    ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
+    assert run(r, ops, []) == run(old, ops, [])
+    assert_same(r, old)
+    assert dump(old._g) == dump(r._g)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations("ev"), operations("late", max_size=12))
+def test_any_state_in_version_4_loads_the_same(before: list[Op], after: list[Op]) -> None:
+    original = Resolver(CONFIG, track_changes=True)
+    seen: list[Interaction] = []
+    run(original, before, seen)
+    original.drain_changes()
+    copy = loaded(original, _as_version_4(dump(original._g)))
+    assert_same(original, copy)
+    assert run(original, after, list(seen)) == run(copy, after, list(seen))
+    assert_same(original, copy)
+    assert dump(original._g) == dump(copy._g)
+
+
 def _as_version_2(data: bytes) -> bytes:
-    """A format 3 snapshot as format 2 wrote it: ``e.loose`` (pieces not answering for their content), no ``o.*``."""
-    sections = marshal.loads(data[len(MAGIC) + 5 :])
+    """A format 4 snapshot as format 2 wrote it: ``e.loose`` (pieces not answering for their content), no ``o.*``."""
+    sections = _sections(data)
     g = load(CONFIG, data)
     holders = {id(ev) for _, ev in g.by_content.items()}
     loose = [i for i, ev in enumerate(g.evidence.values()) if id(ev) not in holders]
@@ -315,8 +388,8 @@ def test_a_version_2_snapshot_still_loads() -> None:
     g.evidence[twin.vid] = twin
     del g.by_content[second.content()]
     r.drain_changes()
-    assert VERSION == 4 and g.by_content.odd
-    old = loaded(r, _as_version_2(dump(g)))
+    assert VERSION == 5 and g.by_content.odd
+    old = loaded(r, _as_version_2(_as_version_4(dump(g))))
     assert_same(r, old)
     ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
     assert run(r, ops, []) == run(old, ops, [])
@@ -419,10 +492,8 @@ def test_a_version_3_snapshot_still_loads() -> None:
     """Format 3 (before the near-phone index was written) loads, the index rebuilt, to the same answers and future."""
     r = _rich()
     r.drain_changes()
-    data = dump(r._g)
-    sections = {k: v for k, v in marshal.loads(data[len(MAGIC) + 5 :]).items() if not k.startswith("nr.")}
-    body = marshal.dumps(sections, 2)
-    old = loaded(r, MAGIC + bytes((3,)) + zlib.crc32(body).to_bytes(4, "little") + body)
+    data = _as_version_4(dump(r._g))
+    old = loaded(r, _snapshot(3, {k: v for k, v in _sections(data).items() if not k.startswith("nr.")}))
     assert old._g.near_index.columns()[0] and sorted(old._g.near_index.columns()[2]) == sorted(
         r._g.near_index.columns()[2]
     )
@@ -444,11 +515,9 @@ def test_a_version_3_snapshot_still_loads() -> None:
     ],
 )
 def test_integer_columns_take_the_first_width_that_holds_them(values: list[int], code: bytes) -> None:
-    from resolver.snapshot import _pack, _unpack
-
-    packed = _pack(values)
+    packed = col.pack(values)
     assert packed[:1] == code
-    assert _unpack(packed) == values
+    assert col.unpack(packed) == values
 
 
 def test_snapshot_files_a_killed_worker_left_are_removed(tmp_path: Path) -> None:
