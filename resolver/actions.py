@@ -209,11 +209,22 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
             g.by_content.setdefault(ev.content(), ev)
             g.mark("e", vid)
     _drop_nodes(g, members)
-    for key in {k for ev in own for k in ev.keys} - gone:
+    orphans: list[str] = []
+    for key in sorted({k for ev in own for k in ev.keys} - gone):
         kept = g.nodes.get(key)
         if kept is not None:
             kept.evidence = [v for v in kept.vids() if v in g.evidence]
             g.mark("n", key)
+            if not kept.evidence and key not in g.by_root:
+                orphans.append(key)
+    # An identifier of the person's evidence that linked nothing (blocked, or cut by a split) and
+    # that no one else's evidence carries is theirs alone: it goes too, as the linking ones do.
+    for key in orphans:
+        g.suppress(key)
+    _drop_nodes(g, orphans)
+    present = [key for key in orphans if key in g.uf]
+    g.uf.reset(present)
+    g.uf.remove(present)
     del g.by_root[cust.root]
     del g.cust[cid]
     g.uf.reset(members)

@@ -142,6 +142,23 @@ class Resolver:
 
     # ---------------------------------------------------------------- operator actions
 
+    def identifier_key(self, ref: str) -> str | None:
+        """The node key a raw identifier (phone, email, ``TOUCHPOINT:id``) or a key names; None for a
+        customer, event or evidence id, or an identifier the state does not hold."""
+        ref = ref.strip()
+        g = self._g
+        if ref.startswith("c_") or g.evidence_of(ref) is not None:
+            return None
+        key = explain.resolve_ref(g, ref)[0]
+        return key if key is not None and key in g.nodes else None
+
+    def evidence_keys(self, customer_id: str) -> list[str]:
+        """Every identifier key a customer's evidence carries, linking or not (blocked, cut by a split), sorted."""
+        cid = self._g.current_id(customer_id)
+        if cid is None:
+            return []
+        return sorted({k for ev in self._g.customer_evidence(self._g.cust[cid]) for k in ev.keys})
+
     def block(self, identifier: str) -> Outcome:
         """Quarantine an identifier (raw phone/email/``TOUCHPOINT:id`` or key) and re-resolve."""
         step = Step()

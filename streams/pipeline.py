@@ -33,7 +33,7 @@ from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
 from streams.codec import encode_resolved, encode_resolved_interaction
-from streams.readmodel import identifiers_of
+from streams.readmodel import identifier_of_key, identifiers_of
 
 __all__ = ["Pipeline", "SnapshotFormatError", "Step"]
 
@@ -240,9 +240,12 @@ class Pipeline:
         current = self.resolver.current_id(cid) if cid else None
         erased: list[str] = []
         split: list[str] = []
+        forget: list[str] = []
         if kind == "block" and ident:
+            forget = self._detached(ident)  # the read model must not answer with its old customer
             outcome = self.resolver.block(ident)
         elif kind == "split" and current and ident:
+            forget = self._detached(ident)  # written again with its new customer's profile, if any
             outcome = self.resolver.split(current, ident)
             split.append(current)
         elif kind == "merge" and current and ident:
@@ -259,6 +262,8 @@ class Pipeline:
         elif kind == "erase" and current:
             before = self.resolver.profile(current)
             forget = [] if before is None else identifiers_of(before.to_record())
+            # and what its evidence carries without linking (blocked, cut): the read model may still hold it
+            forget += [i for k in self.resolver.evidence_keys(current) if (i := identifier_of_key(k)) is not None]
             outcome = self.resolver.erase(current)
             erased.append(current)
         else:
@@ -282,9 +287,14 @@ class Pipeline:
         if self.effect_log is not None:
             self.effect_log.note(outcome, erased)
             step.effects = self.resolver.flush_effects(self.effect_log)
-        if kind == "erase":
-            step.forget.extend(forget)
+        step.forget.extend(dict.fromkeys(forget))
         return self._filled(itertools.chain([step], self.close_due(offset, quiet=quiet)), quiet)
+
+    def _detached(self, ref: str) -> list[str]:
+        """The read model's identifier string of the identifier `ref` names (none for an event or evidence id)."""
+        key = self.resolver.identifier_key(ref)
+        found = None if key is None else identifier_of_key(key)
+        return [] if found is None else [found]
 
     def _flushed(self, step: Step) -> Step:
         """``step`` with the effects noted so far (``customer_stage``): every action sends them, as every tick does."""

@@ -166,6 +166,19 @@ def identifiers_of(profile: dict[str, Any]) -> list[str]:
     return out
 
 
+#: A resolver key's kind letter -> the read model's identifier prefix (`identifiers_of`).
+_KINDS = {"p": "phone:", "e": "email:", "t": "tp:"}
+
+
+def identifier_of_key(key: str) -> str | None:
+    """The read model's identifier string of a resolver key (``p:+91...`` -> ``phone:+91...``, a
+    person's part of a shared phone as the phone); None for a key the read model never holds."""
+    prefix = _KINDS.get(key[:1])
+    if prefix is None or key[1:2] != ":":
+        return None
+    return prefix + key[2:].partition("#")[0] if key[0] in "pe" else prefix + key[2:]
+
+
 def _field(identifier: str) -> str:
     """The hash field of an identifier: itself, or a digest when too long for a listpack."""
     if len(identifier.encode()) <= _MAX_FIELD:
