@@ -87,7 +87,13 @@ def split(g: Graph, customer_id: str, identifier: str, step: Step) -> None:
                 node = g.nodes[key]
                 node.bars = (*node.bars, (g.split_seq, index))
                 g.mark("n", key)
-    step.notes.append(f"split {cid} without {label}: {len(parts)} part(s)")
+    if len(parts) > 1:
+        step.notes.append(f"split {cid} without {label}: {len(parts)} part(s)")
+    else:
+        step.notes.append(
+            f"split {cid} without {label}: nothing separated (its evidence links by its other identifiers); "
+            "it links nothing from now on"
+        )
 
 
 def merge_refusal(g: Graph, a: str, b: str) -> tuple[str | None, str | None, str | None]:

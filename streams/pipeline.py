@@ -247,7 +247,8 @@ class Pipeline:
         elif kind == "split" and current and ident:
             forget = self._detached(ident)  # written again with its new customer's profile, if any
             outcome = self.resolver.split(current, ident)
-            split.append(current)
+            if outcome.created:  # parts: a SPLIT; else it only stops linking (an UPDATED, if anything moved)
+                split.append(current)
         elif kind == "merge" and current and ident:
             merged = self.resolver.merge(current, ident)
             outcome = merged.outcome

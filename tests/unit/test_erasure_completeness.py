@@ -13,7 +13,7 @@ from resolver.config import ResolverConfig
 from resolver.interaction import Interaction
 from resolver.resolver import Resolver
 from resolver.snapshot import dump
-from streams.pipeline import Pipeline
+from streams.pipeline import Pipeline, Step
 from streams.readmodel import identifier_of_key
 
 T0 = 1_700_000_000_000
@@ -67,3 +67,35 @@ def test_read_model_identifiers_of_keys() -> None:
     assert identifier_of_key("e:a@x.in") == "email:a@x.in"
     assert identifier_of_key("t:WEB:u-1#x") == "tp:WEB:u-1#x"
     assert identifier_of_key("x:v123") is None
+
+
+def _published(p: Pipeline, offset: int, events: list[Interaction]) -> None:
+    p.on_events(offset, events)
+    assert [r for s in p.on_tick(offset + 1, T0 + 600_000) for r in s.records]  # the CRM has them
+
+
+def _changes(p: Pipeline, steps: list[Step]) -> set[str]:
+    out = {r["change"] for s in steps for r in s.records}
+    return out | {r["change"] for s in p.on_tick(100, T0 + 3_600_000) for r in s.records}
+
+
+def test_a_split_that_separates_nothing_is_no_split_for_the_crm() -> None:
+    """The kiosk record also carries the phone: cutting its card id parts nothing; the card links nothing more."""
+    p = Pipeline(ResolverConfig(), 5000, 0)
+    _published(p, 0, [
+        Interaction("web-3001", "WEB", T0, "u-3001", "signup", "+91 94470 12345", "meera.pillai@gmail.com", "Meera"),
+        Interaction("kiosk-5001", "KIOSK", T0 + 1000, "KV-5001", "visit", "94470 12345", None, "Meera"),
+    ])  # fmt: skip
+    cid = p.resolver.customer_of_event("web-3001") or ""
+    steps = list(p.on_action(2, {"action": "split", "customer_id": cid, "identifier": "KIOSK:KV-5001"}))
+    assert any("nothing separated" in n for s in steps for n in s.notes)
+    assert "SPLIT" not in _changes(p, steps)
+    # a split that parts the customer is one
+    q = Pipeline(ResolverConfig(), 5000, 0)
+    _published(q, 0, [
+        Interaction("w1", "WEB", T0, "u-1", "order", "98450 33121", None, "Zed Khan"),
+        Interaction("w2", "WEB", T0 + 1, "u-1", "order", None, "zed@x.in", "Zed Khan"),
+    ])  # fmt: skip
+    zed = q.resolver.customer_of_event("w1") or ""
+    steps = list(q.on_action(2, {"action": "split", "customer_id": zed, "identifier": "WEB:u-1"}))
+    assert "SPLIT" in _changes(q, steps), [s.notes for s in steps]
