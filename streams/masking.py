@@ -61,4 +61,26 @@ def mask_text(text: str) -> str:
 def _mask_phone_run(match: re.Match[str]) -> str:
     token = match.group(0)
     # Dates such as 2000-01-01 look like digit runs but say nothing about a person.
-    return token if _DATE_RE.fullmatch(token) else mask_phone(token)
+    if _DATE_RE.fullmatch(token):
+        return token
+    if _reference(match.string, match.start(), token):
+        return token
+    return mask_phone(token)
+
+
+#: What joins a ticket's letters to its number (``DSR-2026-881``, ``INC#0012345``, ``JIRA_1234567``).
+_JOINERS = "-_#/"
+
+
+def _reference(text: str, start: int, token: str) -> bool:
+    """True for the number of a reference written after letters (a ticket id), shorter than a mobile number.
+
+    ``DSR-2026-881`` and ``INC0012345`` are kept; ``Mob-9845071623`` (ten digits) is masked: a
+    number as long as a mobile's is masked wherever it stands.
+    """
+    if sum(c.isdigit() for c in token) >= 10 or token.startswith("+"):
+        return False
+    before = text[start - 1 : start] if start else ""
+    if before in _JOINERS and start >= 2:
+        before = text[start - 2]
+    return before.isalpha()

@@ -66,3 +66,10 @@ def test_a_masked_email_never_contains_the_local_part(raw: str) -> None:
     shown = masked.rpartition(".")[0] if "." in masked.rpartition("@")[2] else masked
     if len(local) > 1 and local[1:].strip("*"):
         assert local not in shown
+
+
+def test_a_ticket_reference_in_a_reason_is_kept_and_a_mobile_after_letters_is_not() -> None:
+    """Operators write ticket references, not people (README): ``DSR-2026-881`` stays readable."""
+    assert mask_text("erase: DSR-2026-881, INC0012345, JIRA_7654321") == "erase: DSR-2026-881, INC0012345, JIRA_7654321"
+    assert "9845071623" not in mask_text("Mob-9845071623") and "45071" not in mask_text("Mob-9845071623")
+    assert "98450 71623" not in mask_text("ref 98450 71623") and mask_text("x+919845071623").endswith("23")
