@@ -473,7 +473,7 @@ class Sequencer:
         for step in pipeline.on_action(offset, action, quiet=quiet):
             for note in step.notes:
                 log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
-            if step.forget:
+            if action.get("action") == "erase" and step.forget:  # a block's or a split's forget is no erasure
                 self._erased(offset, action, step)
             yield step
 

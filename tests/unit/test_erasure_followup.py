@@ -293,3 +293,16 @@ async def test_the_stage_goes_on_applying_while_dead_letters_are_purged() -> Non
     await tend(seq, 3)
     assert [c[0] for c in kafka.calls] == ["purge", "snapshot", "truncate"]
     assert kafka.calls[-1][1][0] == 5
+
+
+async def test_a_block_or_a_split_is_no_erasure_though_the_read_model_forgets_an_identifier() -> None:
+    kafka, clock = Kafka(), Clock()
+    seq = stage(kafka, clock)
+    cid = await meera(seq, clock)
+    block = {"action": "block", "identifier": "Meera.Iyer@GMail.com", "action_id": "b1", "actor": "op", "reason": "t"}
+    split = {"action": "split", "customer_id": cid, "identifier": "WHATSAPP:919886271453", "action_id": "s1"}
+    records = [LinkRecord(2, ACTION, json.dumps(block).encode()), LinkRecord(3, ACTION, json.dumps(split).encode())]
+    await seq.apply([*records, tick(4, NOW + 20_000)], seq.rt.writer_epoch)
+    await tend(seq, 3)
+    assert [c[0] for c in kafka.calls if c[0] != "snapshot"] == []  # no purge, no deletion, no receipt
+    assert kafka.receipts == {} and seq.rt.stats.get("erasures_completed", 0) == 0
