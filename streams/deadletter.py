@@ -42,6 +42,7 @@ __all__ = [
 
 STAGES = ("decode", "validate")
 ORIGINAL_PREFIX = "irl.original."
+_MAX_EVENT_ID = 128
 _MAX_ERROR = 1000
 
 
@@ -52,6 +53,8 @@ class DeadLetterReason:
     stage: str
     code: str
     detail: str
+    #: the event's id when the record decoded (a validation failure): what an operator searches by
+    event_id: str | None = None
 
     @property
     def reason(self) -> str:
@@ -85,7 +88,8 @@ def classify(value: bytes | None, limits: Limits = Limits()) -> Interaction | De
         return DeadLetterReason("decode", "codec_bug", type(exc).__name__)
     problems = validate(event, limits)
     if problems:
-        return DeadLetterReason("validate", "invalid", "; ".join(problems))
+        eid = event.event_id if isinstance(event.event_id, str) and event.event_id.strip() else None
+        return DeadLetterReason("validate", "invalid", "; ".join(problems), eid)
     return event
 
 
@@ -101,6 +105,7 @@ def dead_letter(
     dead_at_ms: int,
     *,
     encode: Callable[[Mapping[str, Any]], bytes],
+    event_id: str | None = None,
 ) -> DeadLetter:
     """Build the dead-letter record of one consumed record. Pure: the caller passes the clock and
     `encode` (the dead-letter codec bound to the dead-letter topic).
@@ -121,6 +126,8 @@ def dead_letter(
         ("irl.error.code", code.encode()),
         ("irl.dead_at", str(dead_at_ms).encode()),
     ]
+    if event_id is not None:  # masked and capped as the error is: a producer may put anything in an id
+        out.append(("irl.event_id", mask_text(event_id)[:_MAX_EVENT_ID].encode()))
     originals = [(name, raw) for name, raw in headers or ()]
     for name, raw in originals:
         out.append((ORIGINAL_PREFIX + name, raw if raw is not None else b""))
@@ -161,6 +168,8 @@ class DeadLetterInfo:
     dead_at_ms: int | None
     size: int
     original_headers: tuple[str, ...]
+    #: the event's id (masked) when the record decoded and failed validation; None otherwise
+    event_id: str | None = None
 
 
 def _int_or_none(raw: str) -> int | None:
@@ -193,4 +202,5 @@ def describe(headers: Sequence[tuple[str, bytes | None]], value: bytes | None) -
         dead_at_ms=_int_or_none(h.get("irl.dead_at", "")),
         size=len(value or b""),
         original_headers=tuple(originals),
+        event_id=h.get("irl.event_id") or None,
     )

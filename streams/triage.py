@@ -86,6 +86,7 @@ class Triage:
                         verdict.reason,
                         now_ms,
                         encode=self.ports.encode_dead_letter,
+                        event_id=verdict.event_id,
                     )
                 )
                 log.warning("dead letter from %s[%s]@%s: %s", rec.topic, rec.partition, rec.offset, verdict.code)

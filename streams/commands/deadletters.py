@@ -131,7 +131,8 @@ def command(limit: int | None, topic: str | None, bootstrap: str | None, as_json
             click.echo(json.dumps(out, ensure_ascii=False))
         else:
             origin = f"{i.source_topic}[{i.source_partition}]@{i.source_offset}"
-            click.echo(f"{_iso(i.dead_at_ms or row.timestamp_ms)}  {i.stage:<8} {origin}  {i.size} B  {i.error}")
+            event = f"  event {i.event_id}" if i.event_id else ""
+            click.echo(f"{_iso(i.dead_at_ms or row.timestamp_ms)}  {i.stage:<8} {origin}  {i.size} B{event}  {i.error}")
     codes = Counter(row.info.code for row in rows)
     by_code = ", ".join(f"{code} {n}" for code, n in codes.most_common()) or "none"
     click.echo(f"{total} dead letters in {name}; shown {len(rows)} (by reason: {by_code})", err=as_json)

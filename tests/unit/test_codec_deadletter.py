@@ -132,3 +132,19 @@ def test_describe_reads_back_what_dead_letter_wrote() -> None:
 def test_describe_tolerates_foreign_records() -> None:
     info = describe([("irl.source.offset", b"not a number")], None)
     assert info.source_offset is None and info.size == 0 and info.stage == ""
+
+
+def test_a_dead_letter_of_a_decoded_event_names_its_event_id_masked() -> None:
+    """On call, "what happened to event X?": a validation failure's dead letter carries X (no decode needed)."""
+    future = Interaction("web-9002", "WEB", NOW + 2 * 86_400_000, "c", "x")
+    verdict = classify(encode_interaction(future, WEB), Limits(now_ms=NOW))
+    assert isinstance(verdict, DeadLetterReason) and verdict.event_id == "web-9002"
+    dl = dead_letter("src", 0, 1, None, b"x", [], verdict.stage, verdict.reason, 9, encode=to_dlt, event_id="web-9002")
+    assert describe(dl.headers, original_value(dl.value)).event_id == "web-9002"
+    leaky = dead_letter(
+        "src", 0, 1, None, b"x", [], "validate", "invalid", 9, encode=to_dlt, event_id="a@b.in-98450 71623"
+    )
+    shown = describe(leaky.headers, original_value(leaky.value)).event_id or ""
+    assert "a@b.in" not in shown and "71623" not in shown
+    undecodable = classify(b"\x00\x00\x01", Limits(now_ms=NOW))
+    assert isinstance(undecodable, DeadLetterReason) and undecodable.event_id is None
