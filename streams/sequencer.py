@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from resolver.config import ResolverConfig
 from resolver.interaction import Interaction
 from streams.linkbatch import ACTION, BATCH, TICK, events_of
+from streams.masking import mask_text
 from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
 from streams.snapshots import Manifest, published_record, snapshot_records, snapshot_start, unpack_state
@@ -470,12 +471,15 @@ class Sequencer:
         )
 
     def _action(self, pipeline: Pipeline, offset: int, action: dict[str, Any], quiet: bool) -> Iterator[Step]:
+        notes: list[str] = []
         for step in pipeline.on_action(offset, action, quiet=quiet):
             for note in step.notes:
                 log.info("action %s by %s: %s", action.get("action_id"), action.get("actor"), note)
+            notes += step.notes
             if action.get("action") == "erase" and step.forget:  # a block's or a split's forget is no erasure
                 self._erased(offset, action, step)
             yield step
+        _applied(self.rt.stats, action.get("action_id"), offset, notes)
 
     def _erased(self, offset: int, action: dict[str, Any], step: Step) -> None:
         """Note an erasure just applied: its dead letters, links and state records are to go (`tend`)."""
@@ -751,3 +755,11 @@ def _reused(stats: dict[str, Any], event_ids: list[str], offset: int) -> None:
         "(links offset <= %d): %s%s",
         len(event_ids), offset, shown, more,
     )  # fmt: skip
+
+
+def _applied(stats: dict[str, Any], action_id: object, offset: int, notes: list[str]) -> None:
+    """Mark the audit trail's entry of an action this worker queued as applied, with what it did (masked notes)."""
+    for entry in reversed(stats.get("actions", [])):
+        if entry.get("action_id") == action_id and entry.get("status") == "queued":
+            entry.update(status="applied", links_offset=offset, outcome=[mask_text(n) for n in notes][:10])
+            return

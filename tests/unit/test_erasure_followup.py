@@ -306,3 +306,14 @@ async def test_a_block_or_a_split_is_no_erasure_though_the_read_model_forgets_an
     await tend(seq, 3)
     assert [c[0] for c in kafka.calls if c[0] != "snapshot"] == []  # no purge, no deletion, no receipt
     assert kafka.receipts == {} and seq.rt.stats.get("erasures_completed", 0) == 0
+
+
+async def test_an_action_this_worker_queued_is_marked_applied_with_what_it_did() -> None:
+    kafka, clock = Kafka(), Clock()
+    seq = stage(kafka, clock)
+    cid = await meera(seq, clock)
+    seq.rt.stats["actions"] = [{"action": "erase", "action_id": "x1", "customer_id": cid, "status": "queued"}]
+    await seq.apply([erase(2, cid), tick(3, NOW + 20_000)], seq.rt.writer_epoch)
+    (entry,) = seq.rt.stats["actions"]
+    assert entry["status"] == "applied" and entry["links_offset"] == 2
+    assert any(cid in note and "erased" in note for note in entry["outcome"]), entry
