@@ -39,9 +39,12 @@ import faust
 from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
+from resolver.effects import murmur2
 from resolver.interaction import Limits
-from streams.batches import MAX_RECORD_BYTES, BatchSender
+from streams.batches import MAX_RECORD_BYTES, BatchSender, OutRecord
 from streams.codec import Codecs, use
+from streams.customer_loop import run_customers
+from streams.customers import POSITION_HEADER
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, KIND_HEADER, TICK
 from streams.loops import run_sequencer, run_triage, worker_instance
@@ -50,12 +53,13 @@ from streams.mirror import RedisMirror
 from streams.purge import purge_dead_letters
 from streams.registry import RegistryError
 from streams.runtime import Runtime
-from streams.sequencer import Ports, Sequencer
+from streams.sequencer import EffectOut, Ports, Sequencer
 from streams.settings import Settings
 from streams.snapshots import BackgroundSnapshot, read_stored_state
 from streams.stall import LoopWatch, StallWatch, rebalance_overdue, revoke_overdue, task_stacks
 from streams.topics import (
     delete_records_before,
+    effects_topic_name,
     end_offset,
     erasures_topic_name,
     links_topic_name,
@@ -164,6 +168,7 @@ class _Kafka:
         self.links = links_topic_name(settings)
         self.state = state_topic_name(settings)
         self.erasures = erasures_topic_name(settings)
+        self.effects = effects_topic_name(settings)
 
     async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> list[int]:
         """Send state records in order on partition 0, wait until the broker has them; return their offsets."""
@@ -221,6 +226,21 @@ class _Kafka:
         """Queue resolved interactions (key customer id); the futures are set once the broker has them."""
         return await self.sender.send_keyed(self.settings.topic_interactions, [(k, v, None, ()) for k, v in records])
 
+    async def queue_effects(self, effects: list[EffectOut]) -> list[asyncio.Future[Any]]:
+        """Queue effects for the per-customer stage: by customer id as Kafka's partitioner does, a tick to every
+        partition, each with its position header; the futures are set once the broker has them."""
+        n = self.settings.touchpoint_partitions  # the effects topic has the resolved topic's partitions
+        by_partition: dict[int, list[OutRecord]] = {}
+        for key, value, position in effects:
+            record: OutRecord = (key, value, None, [(POSITION_HEADER, position)])
+            targets = range(n) if key is None else ((murmur2(key) & 0x7FFFFFFF) % n,)
+            for p in targets:
+                by_partition.setdefault(p, []).append(record)
+        futures: list[asyncio.Future[Any]] = []
+        for p in sorted(by_partition):
+            futures.extend(await self.sender.send(self.effects, p, by_partition[p]))
+        return futures
+
     async def flush(self) -> None:
         await self.app.producer.flush()
 
@@ -252,7 +272,8 @@ def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
         settings.snapshot_seconds,
         interactions_topic=settings.topic_interactions,
         reseal_after_s=settings.resolved_compaction_lag_hours * 3600 + 1.0,
-        customer_partitions=settings.customer_stage,
+        customer_partitions=settings.customer_partitions,
+        effects_topic=effects_topic_name(settings) if settings.customer_stage_kafka else None,
     )
 
 
@@ -281,6 +302,7 @@ def build_app(settings: Settings) -> faust.App:
         state_end=kafka.state_end,
         queue_publish=kafka.queue_publish,
         queue_interactions=kafka.queue_interactions,
+        queue_effects=kafka.queue_effects if settings.customer_stage_kafka else None,
     )
     sequencer = build_sequencer(rt, settings, ports)
     triage = Triage(rt, Limits(max_string=settings.max_string), kafka.triage.ports())
@@ -309,6 +331,12 @@ def build_app(settings: Settings) -> faust.App:
     @app.task  # type: ignore[untyped-decorator]
     async def ordered_stage() -> None:
         await run_sequencer(settings, rt, sequencer, kafka.links)
+
+    if settings.customer_stage_kafka:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def customer_stage() -> None:
+            await run_customers(settings, rt, kafka.sender)
 
     # Every worker ticks (not only the one holding the links log): ticks are idempotent (the
     # clock is a maximum), and windows keep closing while the links log moves between workers.

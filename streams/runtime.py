@@ -58,6 +58,11 @@ class Runtime:
             "duplicates": 0,
             "records_published": 0,
             "interactions_published": 0,
+            #: effects sent to the per-customer stage (``IRL_CUSTOMER_STAGE=kafka``), and what that stage
+            #: applied and published on this worker (`streams.customers`)
+            "effects_published": 0,
+            "effects_applied": 0,
+            "customer_records_published": 0,
             "windows_published": 0,
             "last_window_end": None,
             "last_publish_ms": None,
