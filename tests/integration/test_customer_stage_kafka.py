@@ -1,0 +1,109 @@
+"""The per-customer stage over Kafka (``IRL_CUSTOMER_STAGE=kafka``): one and two real workers.
+
+touchpoints ──▶ triage ──▶ links log ──▶ ordered stage ──effects──▶ <app>-effects (3 partitions)
+                                                                        │ <app>-customers group, every worker
+                                                                        ▼
+                                                         CustomerPartition x 3 ──▶ resolved topic
+assert   the resolved topic, deduplicated by change_id, is what the default mode publishes for the
+         same links log (a clean Pipeline over it, `tests.chaos.helpers.clean_run`), and its
+         customers are `irl replay`'s
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.settings import Settings
+from streams.synthetic import generate
+from streams.topics import effects_topic_name, links_topic_name
+from tests.chaos.helpers import clean_run, diff_profiles, published_profiles, replay_profiles
+
+from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, read_topic, resolved_state, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _workers(env: dict[str, str], tmp_path: Path, n: int) -> list[Worker]:
+    return [
+        Worker(
+            {
+                **env,
+                "IRL_CUSTOMER_STAGE": "kafka",
+                "IRL_WEB_PORT": str(free_port()),
+                "IRL_DATA_DIR": f"{env['IRL_DATA_DIR']}-{i}",
+                "IRL_WORKER_ID": f"w{i}",
+            },
+            tmp_path / f"w{i}.log",
+        )
+        for i in range(n)
+    ]
+
+
+async def _converged(
+    bootstrap: str, settings: Settings, workers: list[Worker], expected: Any, seen: dict[str, Any]
+) -> bool:
+    """The resolved topic holds replay's customers, and every record the default mode publishes for the links log."""
+    for w in workers:
+        if not w.alive():
+            raise AssertionError(f"a worker died:\n{w.log_tail()}")
+    state, records = await resolved_state(bootstrap, settings.topic_resolved)
+    got = published_profiles(state)
+    seen["replay"] = diff_profiles(got, expected)
+    if got != expected:
+        return False
+    clean = {r["change_id"]: r for r in clean_run(settings, await read_topic(bootstrap, links_topic_name(settings)))}
+    published = {r["change_id"]: r for r in records}
+    seen["missing"], seen["unexpected"] = len(clean.keys() - published.keys()), len(published.keys() - clean.keys())
+    return published == clean
+
+
+async def _run(bootstrap: str, redis_url: str, tmp_path: Path, n: int, customers: int, seed: int) -> list[Worker]:
+    events, _truth = generate(customers=customers, seed=seed)
+    expected = replay_profiles(events)
+    env = isolated_env(bootstrap, redis_url)
+    settings = await create_project_topics(env)
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(ev) + "\n" for ev in events))
+    workers = _workers(env, tmp_path, n)
+    for w in workers:
+        w.start()
+    try:
+        produced = subprocess.run([str(BIN / "irl"), "produce", str(path)], env=env, capture_output=True, timeout=120)
+        assert produced.returncode == 0, produced.stderr.decode()
+        seen: dict[str, Any] = {}
+        try:
+            await wait_for(
+                f"{n} worker(s) in effects mode to publish the default mode's changelog",
+                lambda: _converged(bootstrap, settings, workers, expected, seen),
+                180,
+                interval=1.0,
+            )
+        except AssertionError as exc:
+            tails = "\n".join(f"--- worker {i}:\n{w.log_tail(80)}" for i, w in enumerate(workers))
+            raise AssertionError(f"{exc}\nlast seen: {seen}\n{tails}") from None
+        effects = await read_topic(bootstrap, effects_topic_name(settings))
+        assert effects and {m.partition for m in effects} == {0, 1, 2}
+        return workers
+    finally:
+        for w in workers:
+            w.stop()
+
+
+async def test_one_worker_in_effects_mode_publishes_the_default_modes_changelog(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    workers = await _run(kafka_bootstrap, redis_url, tmp_path, 1, 300, 11)
+    assert "effects partition" in workers[0].log_path.read_text()
+
+
+async def test_two_workers_share_the_effects_partitions_and_publish_the_same_changelog(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    workers = await _run(kafka_bootstrap, redis_url, tmp_path, 2, 300, 5)
+    for w in workers:  # each held effects partitions at some point (3 partitions, 2 members)
+        assert "effects partition" in w.log_path.read_text(), w.log_tail()
