@@ -28,7 +28,7 @@ from streams.loops import start_client, worker_instance
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.snapshots import read_stored_state
-from streams.topics import customers_state_topic_name, effects_topic_name
+from streams.topics import customers_state_topic_name, delete_records_before, effects_topic_name
 
 __all__ = ["CUSTOMERS_FETCH", "CustomersKafka", "customers_group", "run_customers"]
 
@@ -57,7 +57,15 @@ class CustomersKafka:
         self.consumer: AIOKafkaConsumer | None = None
 
     def ports(self) -> CustomerPorts:
-        return CustomerPorts(self.read_state, self.send_state, self.publish, self.commit, self.committed)
+        return CustomerPorts(
+            self.read_state, self.send_state, self.publish, self.commit, self.committed, truncate=self.truncate
+        )
+
+    async def truncate(self, partition: int, before: int) -> None:
+        """Delete an effects partition's records before ``before`` (DeleteRecords)."""
+        s = self.settings
+        tp = TopicPartition(self.effects, partition)
+        await delete_records_before(s.kafka_bootstrap, {tp: before}, security=client_options(s))
 
     async def read_state(self) -> Mapping[bytes, bytes]:
         s = self.settings
@@ -125,6 +133,7 @@ class _CustomersLoop:
                         self.settings.topic_resolved,
                         self.rt.stats,
                         self.settings.snapshot_seconds,
+                        reseal_after_s=self.settings.resolved_compaction_lag_hours * 3600 + 1.0,
                     )
                     consumer.seek(tp, await part.load(folded))
                     self.parts[tp.partition] = part

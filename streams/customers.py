@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolver.effect_feed import PartitionFeed, Position, decode_position
-from resolver.effects import Effect, decode_effect
+from resolver.effects import Effect, Erased, decode_effect
 from streams.codec import encode_resolved
 from streams.customer_state import PartitionSnapshot, snapshot_records, stored_snapshot
 
@@ -70,6 +70,8 @@ class CustomerPorts:
     commit: Callable[[int, int], Awaitable[None]]
     #: the group's committed next offset of a partition (None: none)
     committed: Callable[[int], Awaitable[int | None]]
+    #: make an effects partition's records before an offset unreadable (Kafka's DeleteRecords); None: never
+    truncate: Callable[[int, int], Awaitable[None]] | None = None
 
 
 class CustomerPartition:
@@ -87,6 +89,7 @@ class CustomerPartition:
         stats: dict[str, Any],
         snapshot_interval_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        reseal_after_s: float | None = None,
     ) -> None:
         self.partition = partition
         self.ports = ports
@@ -101,6 +104,13 @@ class CustomerPartition:
         #: effects below this offset have their records on the broker: applied quietly (`load`)
         self.quiet_below = 0
         self._stored_at = clock()
+        #: send each ERASED record again this long after it was published (None: never), as the
+        #: ordered stage does without this stage (`streams.sequencer.Sequencer._reseal`): (when, key, value)
+        self.reseal_after_s = reseal_after_s
+        self._reseals: list[tuple[float, bytes, bytes]] = []
+        #: an erasure was applied: its effects (the person's data) are to leave the effects partition once a
+        #: snapshot after it is stored (`tend`)
+        self._erasing = False
 
     async def load(self, folded: Mapping[bytes, bytes]) -> int:
         """Load the partition's snapshot from the folded state topic; returns the next effects offset to read."""
@@ -128,29 +138,58 @@ class CustomerPartition:
         fresh = [r for r in records if r.offset > self.applied]
         if not fresh:
             return
-        quiet = [r for r in fresh if r.offset < self.quiet_below]
-        loud = fresh[len(quiet) :]
-        if quiet:
-            self.feed.apply(_decoded(quiet), quiet=True)  # their records are on the broker already
-        published = self.feed.apply(_decoded(loud)) if loud else []
-        if published:
-            topic = self.resolved_topic
-            await self.ports.publish([(r["customer_id"].encode(), encode_resolved(r, topic)) for r in published])
+        quiet = _decoded([r for r in fresh if r.offset < self.quiet_below])
+        loud = _decoded(fresh[len(quiet) :])
+        self._erasing = self._erasing or any(isinstance(e, Erased) for _p, e in quiet + loud)
+        # The quiet part's records are on the broker already: only its ERASED records come back, to send again later.
+        erased = self.feed.apply(quiet, quiet=True) if quiet else []
+        published = self.feed.apply(loud) if loud else []
+        topic = self.resolved_topic
+        outputs = [(r["customer_id"].encode(), encode_resolved(r, topic)) for r in published]
+        if outputs:
+            await self.ports.publish(outputs)
+        if self.reseal_after_s is not None:
+            due = self.clock() + self.reseal_after_s
+            again = [(r["customer_id"].encode(), encode_resolved(r, topic)) for r in erased]
+            again += [out for r, out in zip(published, outputs, strict=True) if r["change"] == "ERASED"]
+            self._reseals.extend((due, key, value) for key, value in again)
         self.applied = fresh[-1].offset
         self.stats["effects_applied"] += len(fresh)
         self.stats["customer_records_published"] += len(published)
         await self.ports.commit(self.partition, self.applied + 1)
 
     async def tend(self, force: bool = False) -> bool:
-        """Store a snapshot when the partition moved and `snapshot_interval_s` passed (or ``force``); True if stored."""
-        stored = -1 if self.manifest is None else self.manifest.offset
+        """Store a snapshot when the partition moved and `snapshot_interval_s` passed (or ``force``); True if stored.
+
+        After an erasure, at once; then the effects partition before the snapshot's offset is
+        deleted (the person's effects go with it). ERASED records due to be sent again are sent.
+        """
         now = self.clock()
-        if self.applied <= stored or not (force or now - self._stored_at >= self.snapshot_interval_s):
-            return False
-        manifest, records = snapshot_records(self.partition, self.applied, self.feed.snapshot(), self.manifest)
-        await self.ports.send_state(records)
-        self.manifest, self._stored_at = manifest, now
-        return True
+        if self._reseals and self._reseals[0][0] <= now:
+            due = [(k, v) for when, k, v in self._reseals if when <= now]
+            self._reseals = [r for r in self._reseals if r[0] > now]
+            await self.ports.publish(due)
+            self.stats["erased_resent"] += len(due)
+        last = -1 if self.manifest is None else self.manifest.offset
+        stored = False
+        if self.applied > last and (force or self._erasing or now - self._stored_at >= self.snapshot_interval_s):
+            manifest, records = snapshot_records(self.partition, self.applied, self.feed.snapshot(), self.manifest)
+            await self.ports.send_state(records)
+            self.manifest, self._stored_at, last, stored = manifest, now, manifest.offset, True
+        if self._erasing and self.applied == last:
+            await self._truncate(last + 1)
+        return stored
+
+    async def _truncate(self, before: int) -> None:
+        """Delete the effects partition before ``before`` (an erasure's snapshot is stored); on failure, later."""
+        truncate = self.ports.truncate
+        try:
+            if truncate is not None:
+                await truncate(self.partition, before)
+                log.info("erasure: effects partition %d deleted before offset %d", self.partition, before)
+            self._erasing = False
+        except Exception as exc:
+            log.warning("erasure: deleting effects partition %d before %d failed (%s)", self.partition, before, exc)
 
 
 def _decoded(records: Sequence[EffectRecord]) -> list[tuple[Position, Effect]]:

@@ -16,9 +16,13 @@ from collections.abc import Mapping
 
 import pytest
 
+from resolver.changelog import Planned
 from resolver.config import ResolverConfig
-from resolver.effect_feed import decode_position
-from resolver.effects import murmur2, partition_of
+from resolver.effect_feed import decode_position, encode_position, place
+from resolver.effects import Effect, Erased, Replaced, Tick, encode_effect, murmur2, partition_of
+from resolver.interaction import from_json
+from resolver.resolver import Resolver
+from resolver.window import Window
 from streams.codec import decode_resolved
 from streams.customer_state import stored_snapshot
 from streams.customers import CustomerPartition, CustomerPorts, EffectRecord
@@ -30,6 +34,7 @@ from streams.snapshots import PUBLISHED_KEY
 from tests.unit.test_customer_stage import _steps
 from tests.unit.test_sequencer import (
     GRACE_MS,
+    NOW,
     TOPIC_I,
     WINDOW_MS,
     Crash,
@@ -292,5 +297,61 @@ def test_the_published_mark_waits_for_the_effects_and_a_restore_does_not_send_th
         # Only the records after the last tick (none send effects) are applied loudly: nothing again.
         assert resent == 0, f"{resent} effects sent again though the mark covered them"
         assert again.rt.stats["steps_quiet"] > 0
+
+    asyncio.run(scenario())
+
+
+def test_an_erasure_leaves_the_effects_partition_and_its_erased_record_is_sent_again_later() -> None:
+    """Erased: a snapshot at once, the effects before it deleted; the ERASED record sent again after the lag."""
+    resolver = Resolver(ResolverConfig())
+    event = from_json(
+        {"event_id": "e1", "touchpoint": "WEB", "source_id": "u1", "occurred_at": NOW, "interaction": "v"}
+    )
+    cid = resolver.apply(event).customer_id
+    assert cid is not None
+    inp = resolver.profile_input(cid)
+    assert inp is not None
+    effects: list[Effect] = [
+        Replaced(cid, inp),
+        Tick(20),
+        Planned(cid, "CREATED", 1, Window(0, 10)),
+        Erased(cid),
+        Planned(cid, "ERASED", 2, Window(10, 20)),
+    ]
+    records = [EffectRecord(i, encode_position(pos), encode_effect(e)) for i, (pos, e) in enumerate(place(7, effects))]
+    kafka = FakeCustomerKafka()
+    truncated: list[tuple[int, int]] = []
+
+    async def truncate(partition: int, before: int) -> None:
+        truncated.append((partition, before))
+
+    now = [0.0]
+    ports = kafka.ports()
+    ports.truncate = truncate
+
+    def partition() -> CustomerPartition:
+        stats = Runtime(Settings()).stats
+        return CustomerPartition(0, ports, RESOLVED, stats, 3600.0, clock=lambda: now[0], reseal_after_s=60.0)
+
+    async def scenario() -> None:
+        part = partition()
+        await part.load(kafka.state)
+        await part.apply(records)
+        assert [decode_resolved(v)["change"] for v in kafka.published] == ["CREATED", "ERASED"]
+        assert await part.tend(), "a snapshot at once after an erasure, whatever the interval"
+        assert truncated == [(0, 5)]
+        assert not (await part.tend()) and truncated == [(0, 5)]
+        now[0] = 61.0
+        await part.tend()
+        assert kafka.published[-1] == kafka.published[1], "the ERASED record again, byte for byte"
+        # A restart whose catch-up is quiet (the records committed) sends it again later too.
+        restarted = partition()
+        kafka.state.clear()
+        await restarted.load(kafka.state)
+        await restarted.apply(records)
+        assert len(kafka.published) == 3
+        now[0] = 200.0
+        await restarted.tend()
+        assert kafka.published[-1] == kafka.published[1]
 
     asyncio.run(scenario())
