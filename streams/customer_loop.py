@@ -61,11 +61,13 @@ class CustomersKafka:
             self.read_state, self.send_state, self.publish, self.commit, self.committed, truncate=self.truncate
         )
 
-    async def truncate(self, partition: int, before: int) -> None:
-        """Delete an effects partition's records before ``before`` (DeleteRecords)."""
+    async def truncate(self, partition: int, effects_before: int, state_before: int | None) -> None:
+        """Delete an effects partition's records, and its state partition's, before these offsets (DeleteRecords)."""
         s = self.settings
-        tp = TopicPartition(self.effects, partition)
-        await delete_records_before(s.kafka_bootstrap, {tp: before}, security=client_options(s))
+        before = {TopicPartition(self.effects, partition): effects_before}
+        if state_before is not None:
+            before[TopicPartition(self.state, partition)] = state_before
+        await delete_records_before(s.kafka_bootstrap, before, security=client_options(s))
 
     async def read_state(self) -> Mapping[bytes, bytes]:
         s = self.settings
@@ -73,8 +75,11 @@ class CustomersKafka:
             s.kafka_bootstrap, self.state, timeout_s=_RESTORE_TIMEOUT_S, security=client_options(s)
         )
 
-    async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> None:
-        await asyncio.gather(*await self.sender.send(self.state, 0, [(k, v, None, ()) for k, v in records]))
+    async def send_state(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int | None:
+        """Send an effects partition's state records to the state partition of its number; the first one's offset."""
+        futures = await self.sender.send(self.state, partition, [(k, v, None, ()) for k, v in records])
+        batches = await asyncio.gather(*futures)  # one future per record batch: its first record's metadata
+        return int(batches[0].offset) if batches else None
 
     async def publish(self, records: list[tuple[bytes, bytes]]) -> None:
         topic = self.settings.topic_resolved

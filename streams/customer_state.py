@@ -1,8 +1,9 @@
 """The per-customer stage's snapshots: one per effects partition, chunked in ``<app id>-customers-state``.
 
 The scheme of `streams.snapshots` (chunks first, then a manifest, then tombstones for the
-chunks it replaces; one partition of a compacted topic keeps that order), with keys per
-effects partition:
+chunks it replaces; one partition of a compacted topic keeps that order), effects partition
+p's in partition p of the state topic (an erasure deletes that partition before its new
+snapshot), with keys per effects partition:
 
     key                     value
     p3/812/000000           bytes 0 .. 900k of effects partition 3's snapshot (`PartitionFeed.snapshot`)

@@ -62,16 +62,18 @@ class CustomerPorts:
 
     #: the state topic (``<app id>-customers-state``) folded to its end (key -> value)
     read_state: Callable[[], Awaitable[Mapping[bytes, bytes]]]
-    #: send state records in order and wait until the broker has them
-    send_state: Callable[[list[tuple[bytes, bytes | None]]], Awaitable[None]]
+    #: send state records of an effects partition in order (to the state partition of the same number) and wait
+    #: until the broker has them; returns the first one's offset (None: unknown)
+    send_state: Callable[[int, list[tuple[bytes, bytes | None]]], Awaitable[int | None]]
     #: publish changelog records (key customer id) and wait until the broker has them all
     publish: Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
     #: commit the next effects offset to read of a partition (a failure is logged, not raised)
     commit: Callable[[int, int], Awaitable[None]]
     #: the group's committed next offset of a partition (None: none)
     committed: Callable[[int], Awaitable[int | None]]
-    #: make an effects partition's records before an offset unreadable (Kafka's DeleteRecords); None: never
-    truncate: Callable[[int, int], Awaitable[None]] | None = None
+    #: make the records of an effects partition before the first offset, and of its state partition before the
+    #: second (if not None), unreadable (Kafka's DeleteRecords); None: this stage deletes nothing
+    truncate: Callable[[int, int, int | None], Awaitable[None]] | None = None
 
 
 class CustomerPartition:
@@ -111,6 +113,8 @@ class CustomerPartition:
         #: an erasure was applied: its effects (the person's data) are to leave the effects partition once a
         #: snapshot after it is stored (`tend`)
         self._erasing = False
+        #: the state partition's offset of the current snapshot's first chunk (None: unknown)
+        self._state_start: int | None = None
 
     async def load(self, folded: Mapping[bytes, bytes]) -> int:
         """Load the partition's snapshot from the folded state topic; returns the next effects offset to read."""
@@ -174,19 +178,24 @@ class CustomerPartition:
         stored = False
         if self.applied > last and (force or self._erasing or now - self._stored_at >= self.snapshot_interval_s):
             manifest, records = snapshot_records(self.partition, self.applied, self.feed.snapshot(), self.manifest)
-            await self.ports.send_state(records)
+            self._state_start = await self.ports.send_state(self.partition, records)
             self.manifest, self._stored_at, last, stored = manifest, now, manifest.offset, True
         if self._erasing and self.applied == last:
             await self._truncate(last + 1)
         return stored
 
     async def _truncate(self, before: int) -> None:
-        """Delete the effects partition before ``before`` (an erasure's snapshot is stored); on failure, later."""
+        """Delete the effects before ``before`` and the older snapshots (an erasure's snapshot is stored); or later."""
         truncate = self.ports.truncate
         try:
             if truncate is not None:
-                await truncate(self.partition, before)
-                log.info("erasure: effects partition %d deleted before offset %d", self.partition, before)
+                await truncate(self.partition, before, self._state_start)
+                log.info(
+                    "erasure: effects partition %d deleted before offset %d, its state before %s",
+                    self.partition,
+                    before,
+                    self._state_start,
+                )
             self._erasing = False
         except Exception as exc:
             log.warning("erasure: deleting effects partition %d before %d failed (%s)", self.partition, before, exc)

@@ -156,7 +156,10 @@ def effects_topic_name(settings: Settings) -> str:
 
 
 def customers_state_topic_name(settings: Settings) -> str:
-    """The per-customer stage's snapshots, one per effects partition (chunks and a manifest each)."""
+    """The per-customer stage's snapshots: effects partition p's (chunks and a manifest) in its partition p.
+
+    One partition each, so that an erasure deletes the older snapshots of its partition alone (DeleteRecords).
+    """
     return f"{settings.app_id}-customers-state"
 
 
@@ -194,8 +197,8 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         ),
         TopicSpec(
             customers_state_topic_name(settings),
-            1,
-            "the per-customer stage's snapshots, chunked, per effects partition (compacted)",
+            n,
+            "the per-customer stage's snapshots, chunked, in the partition of their effects partition's number",
             STATE_CONFIG,
         ),
         TopicSpec(

@@ -120,6 +120,7 @@ class FakeCustomerKafka:
         self.state: dict[bytes, bytes] = {}
         self.published: list[bytes] = []
         self.commits: dict[int, int] = {}
+        self.state_sent = 0
         #: the process dies at the publish of the record after this many (None: never)
         self.die_after: int | None = None
 
@@ -129,12 +130,14 @@ class FakeCustomerKafka:
     async def read_state(self) -> Mapping[bytes, bytes]:
         return dict(self.state)
 
-    async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> None:
+    async def send_state(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int | None:
         for key, value in records:
             if value is None:
                 self.state.pop(key, None)
             else:
                 self.state[key] = value
+        self.state_sent += len(records)
+        return 17  # the first record's offset, as the fake broker says
 
     async def publish(self, records: list[tuple[bytes, bytes]]) -> None:
         for _key, value in records:
@@ -320,10 +323,10 @@ def test_an_erasure_leaves_the_effects_partition_and_its_erased_record_is_sent_a
     ]
     records = [EffectRecord(i, encode_position(pos), encode_effect(e)) for i, (pos, e) in enumerate(place(7, effects))]
     kafka = FakeCustomerKafka()
-    truncated: list[tuple[int, int]] = []
+    truncated: list[tuple[int, int, int | None]] = []
 
-    async def truncate(partition: int, before: int) -> None:
-        truncated.append((partition, before))
+    async def truncate(partition: int, before: int, state_before: int | None) -> None:
+        truncated.append((partition, before, state_before))
 
     now = [0.0]
     ports = kafka.ports()
@@ -339,8 +342,8 @@ def test_an_erasure_leaves_the_effects_partition_and_its_erased_record_is_sent_a
         await part.apply(records)
         assert [decode_resolved(v)["change"] for v in kafka.published] == ["CREATED", "ERASED"]
         assert await part.tend(), "a snapshot at once after an erasure, whatever the interval"
-        assert truncated == [(0, 5)]
-        assert not (await part.tend()) and truncated == [(0, 5)]
+        assert truncated == [(0, 5, 17)]
+        assert not (await part.tend()) and truncated == [(0, 5, 17)]
         now[0] = 61.0
         await part.tend()
         assert kafka.published[-1] == kafka.published[1], "the ERASED record again, byte for byte"
