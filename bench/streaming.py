@@ -278,10 +278,16 @@ async def _fill_links(events: Path, topic: str) -> int:
     return n
 
 
-def ordered_ceiling(events: Path, timeout: float = 1200) -> dict[str, Any]:
-    """The ordered stage alone: the links log filled first (as triage writes it), then one worker applies it."""
+def ordered_ceiling(
+    events: Path, timeout: float = 1200, extra: dict[str, str] | None = None, settle: bool = False
+) -> dict[str, Any]:
+    """The ordered stage alone: the links log filled first (as triage writes it), then one worker applies it.
+
+    ``extra``: more settings of the worker (``IRL_CUSTOMER_STAGE="kafka"``: `bench.customer_stage`).
+    ``settle``: also wait until the changelog's records stop coming (`_records_out`).
+    """
     prefix = new_prefix("o")
-    env = bench_env(prefix)
+    env = bench_env(prefix, **(extra or {}))
     r = _r()
     r.flushdb()
     try:
@@ -300,12 +306,35 @@ def ordered_ceiling(events: Path, timeout: float = 1200) -> dict[str, Any]:
                 if seen and first is None:
                     first = (now, seen)
                 if seen >= n and first is not None:
-                    return {"events": n, "ordered_events_per_s": (n - first[1]) / max(1e-6, now - first[0])}
+                    got = {"events": n, "ordered_events_per_s": (n - first[1]) / max(1e-6, now - first[0])}
+                    if settle:
+                        got.update(_records_out(w, first[0], deadline))
+                    return got
                 time.sleep(0.1)
             raise TimeoutError(f"the ordered stage did not apply {n} events within {timeout:.0f}s")
     finally:
         r.flushdb()
         cleanup(prefix)
+
+
+def _records_out(w: Worker, start: float, deadline: float, quiet_s: float = 2.0) -> dict[str, Any]:
+    """Seconds from ``start`` until the worker's changelog records stopped coming (none for ``quiet_s``), and how many.
+
+    The ordered stage's own count, or the per-customer stage's (``IRL_CUSTOMER_STAGE=kafka``).
+    """
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        w.check()
+        _status, body = w.ready()
+        body = body or {}
+        count = int(body.get("records_published") or 0) + int(body.get("customer_records_published") or 0)
+        now = time.monotonic()
+        if count != last:
+            last, since = count, now
+        elif now - since >= quiet_s:
+            return {"records": last, "records_out_s": since - start}
+        time.sleep(0.1)
+    raise TimeoutError("the changelog's records did not stop coming")
 
 
 def stream_run(
