@@ -44,6 +44,7 @@ from resolver.interaction import Limits
 from streams.batches import MAX_RECORD_BYTES, BatchSender, OutRecord
 from streams.codec import Codecs, use
 from streams.customer_loop import run_customers
+from streams.customer_process import CustomerProcess
 from streams.customers import POSITION_HEADER
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, KIND_HEADER, TICK
@@ -277,18 +278,9 @@ def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
     )
 
 
-def build_app(settings: Settings) -> faust.App:
-    """Build the worker's Faust app: its stages as tasks, the clock, the stall watch and the views."""
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    app = _faust_app(settings)
-    rt = Runtime(settings)
-    app.irl = rt  # type: ignore[attr-defined]
-    codecs = Codecs.from_settings(settings)
-    use(codecs)  # decode_interaction and classify read with these
-    kafka = _Kafka(app, settings, rt, codecs)
-    mirror = RedisMirror(rt, settings)
-    rt.on_published = lambda records: record_published(rt, records)
-    ports = Ports(
+def _ports(kafka: _Kafka, mirror: RedisMirror) -> Ports:
+    """The ordered stage's ports over the worker's Kafka adapter and its Redis mirror."""
+    return Ports(
         kafka.read_state,
         kafka.send_state,
         kafka.publish,
@@ -302,9 +294,22 @@ def build_app(settings: Settings) -> faust.App:
         state_end=kafka.state_end,
         queue_publish=kafka.queue_publish,
         queue_interactions=kafka.queue_interactions,
-        queue_effects=kafka.queue_effects if settings.customer_stage_kafka else None,
+        queue_effects=kafka.queue_effects if kafka.settings.customer_stage_kafka else None,
     )
-    sequencer = build_sequencer(rt, settings, ports)
+
+
+def build_app(settings: Settings) -> faust.App:
+    """Build the worker's Faust app: its stages as tasks, the clock, the stall watch and the views."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    app = _faust_app(settings)
+    rt = Runtime(settings)
+    app.irl = rt  # type: ignore[attr-defined]
+    codecs = Codecs.from_settings(settings)
+    use(codecs)  # decode_interaction and classify read with these
+    kafka = _Kafka(app, settings, rt, codecs)
+    mirror = RedisMirror(rt, settings)
+    rt.on_published = lambda records: record_published(rt, records)
+    sequencer = build_sequencer(rt, settings, _ports(kafka, mirror))
     triage = Triage(rt, Limits(max_string=settings.max_string), kafka.triage.ports())
 
     @app.task  # type: ignore[untyped-decorator]
@@ -336,7 +341,10 @@ def build_app(settings: Settings) -> faust.App:
 
         @app.task  # type: ignore[untyped-decorator]
         async def customer_stage() -> None:
-            await run_customers(settings, rt, kafka.sender)
+            if settings.triage_processes:  # a process of its own, as triage (0: everything in this one)
+                await CustomerProcess(settings, rt, 1).run()
+            else:
+                await run_customers(settings, rt, kafka.sender)
 
     # Every worker ticks (not only the one holding the links log): ticks are idempotent (the
     # clock is a maximum), and windows keep closing while the links log moves between workers.

@@ -88,5 +88,7 @@ class Runtime:
             "rebalancing_s": 0.0,
             #: triage processes of this worker running (`streams.triage_process`)
             "triage_processes": 0,
+            #: per-customer stage processes of this worker running (`streams.customer_process`)
+            "customer_processes": 0,
             "started_ms": int(time.time() * 1000),
         }

@@ -12,6 +12,8 @@ assert   the resolved topic, deduplicated by change_id, is what the default mode
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import pytest
 
 from streams.settings import Settings
 from streams.synthetic import generate
-from streams.topics import effects_topic_name, links_topic_name
+from streams.topics import customers_state_topic_name, effects_topic_name, links_topic_name
 from tests.chaos.helpers import clean_run, diff_profiles, published_profiles, replay_profiles
 
 from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, read_topic, resolved_state, wait_for
@@ -62,10 +64,12 @@ async def _converged(
     return published == clean
 
 
-async def _run(bootstrap: str, redis_url: str, tmp_path: Path, n: int, customers: int, seed: int) -> list[Worker]:
+async def _run(
+    bootstrap: str, redis_url: str, tmp_path: Path, n: int, customers: int, seed: int, **extra: str
+) -> list[Worker]:
     events, _truth = generate(customers=customers, seed=seed)
     expected = replay_profiles(events)
-    env = isolated_env(bootstrap, redis_url)
+    env = isolated_env(bootstrap, redis_url, **extra)
     settings = await create_project_topics(env)
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(ev) + "\n" for ev in events))
@@ -73,8 +77,7 @@ async def _run(bootstrap: str, redis_url: str, tmp_path: Path, n: int, customers
     for w in workers:
         w.start()
     try:
-        produced = subprocess.run([str(BIN / "irl"), "produce", str(path)], env=env, capture_output=True, timeout=120)
-        assert produced.returncode == 0, produced.stderr.decode()
+        _produce(env, path)
         seen: dict[str, Any] = {}
         try:
             await wait_for(
@@ -94,11 +97,69 @@ async def _run(bootstrap: str, redis_url: str, tmp_path: Path, n: int, customers
             w.stop()
 
 
+@pytest.mark.parametrize("processes", ["1", "0"], ids=["own-process", "in-process"])
 async def test_one_worker_in_effects_mode_publishes_the_default_modes_changelog(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, processes: str
+) -> None:
+    """The per-customer stage in a child process (the default), and in the worker's (IRL_TRIAGE_PROCESSES=0)."""
+    workers = await _run(kafka_bootstrap, redis_url, tmp_path, 1, 300, 11, IRL_TRIAGE_PROCESSES=processes)
+    text = workers[0].log_path.read_text()
+    assert "effects partition" in text
+    assert ("per-customer stage process 0 started" in text) == (processes != "0")
+
+
+async def test_a_killed_worker_resumes_from_the_partitions_snapshots_to_the_same_changelog(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path
 ) -> None:
-    workers = await _run(kafka_bootstrap, redis_url, tmp_path, 1, 300, 11)
-    assert "effects partition" in workers[0].log_path.read_text()
+    """kill -9 of a worker whose partitions stored snapshots, then a restart: the same changelog, no record lost."""
+    events, _truth = generate(customers=300, seed=3)
+    expected = replay_profiles(events)
+    env = isolated_env(kafka_bootstrap, redis_url, IRL_SNAPSHOT_SECONDS="0.5")
+    settings = await create_project_topics(env)
+    half = len(events) // 2
+    paths = [tmp_path / "first.jsonl", tmp_path / "second.jsonl"]
+    for path, part in zip(paths, (events[:half], events[half:]), strict=True):
+        path.write_text("".join(json.dumps(ev) + "\n" for ev in part))
+    (worker,) = _workers(env, tmp_path, 1)
+    worker.start()
+    try:
+        _produce(env, paths[0])
+        await wait_for(
+            "snapshots of the effects partitions",
+            lambda: _stored(bootstrap=kafka_bootstrap, settings=settings),
+            120,
+            worker,
+        )
+        worker.stop(signal.SIGKILL)
+        worker.start()
+        _produce(env, paths[1])
+        seen: dict[str, Any] = {}
+        try:
+            await wait_for(
+                "the restarted worker to publish the default mode's changelog",
+                lambda: _converged(kafka_bootstrap, settings, [worker], expected, seen),
+                180,
+                interval=1.0,
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nlast seen: {seen}\n{worker.log_tail(80)}") from None
+        loaded = re.findall(
+            rb"effects partition \d: \d+ customers restored at offset (\d+)", worker.log_path.read_bytes()
+        )
+        assert len(loaded) >= 3, "the restarted worker loaded each partition's snapshot"
+    finally:
+        worker.stop()
+
+
+async def _stored(bootstrap: str, settings: Settings) -> bool:
+    """Every effects partition has a snapshot in the customers' state topic."""
+    keys = {m.key for m in await read_topic(bootstrap, customers_state_topic_name(settings)) if m.value is not None}
+    return {b"p0", b"p1", b"p2"} <= keys
+
+
+def _produce(env: dict[str, str], path: Path) -> None:
+    produced = subprocess.run([str(BIN / "irl"), "produce", str(path)], env=env, capture_output=True, timeout=120)
+    assert produced.returncode == 0, produced.stderr.decode()
 
 
 async def test_two_workers_share_the_effects_partitions_and_publish_the_same_changelog(
