@@ -297,6 +297,7 @@ def ordered_ceiling(
         with workers([w]):
             w.start()
             first: tuple[float, int] | None = None
+            cpu0 = 0.0
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 w.check()
@@ -304,9 +305,11 @@ def ordered_ceiling(
                 seen = 0 if body is None else int(body.get("events_applied") or 0) + int(body.get("duplicates") or 0)
                 now = time.monotonic()
                 if seen and first is None:
-                    first = (now, seen)
+                    first, cpu0 = (now, seen), _cpu_s(w)
                 if seen >= n and first is not None:
                     got = {"events": n, "ordered_events_per_s": (n - first[1]) / max(1e-6, now - first[0])}
+                    # The worker's own process (its children apart): CPU per event, whatever else the machine ran.
+                    got["worker_cpu_us_per_event"] = (_cpu_s(w) - cpu0) * 1e6 / max(1, n - first[1])
                     if settle:
                         got.update(_records_out(w, first[0], deadline))
                     return got
@@ -315,6 +318,13 @@ def ordered_ceiling(
     finally:
         r.flushdb()
         cleanup(prefix)
+
+
+def _cpu_s(w: Worker) -> float:
+    """CPU seconds (user and system) of the worker's own process so far (Linux's /proc)."""
+    assert w.proc is not None
+    fields = Path(f"/proc/{w.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _records_out(w: Worker, start: float, deadline: float, quiet_s: float = 2.0) -> dict[str, Any]:
