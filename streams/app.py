@@ -170,6 +170,8 @@ class _Kafka:
         self.state = state_topic_name(settings)
         self.erasures = erasures_topic_name(settings)
         self.effects = effects_topic_name(settings)
+        #: the effects partition of each customer id seen lately (`queue_effects`)
+        self._effect_partitions: dict[bytes, int] = {}
 
     async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> list[int]:
         """Send state records in order on partition 0, wait until the broker has them; return their offsets."""
@@ -231,15 +233,24 @@ class _Kafka:
         """Queue effects for the per-customer stage: by customer id as Kafka's partitioner does, a tick to every
         partition, each with its position header; the futures are set once the broker has them."""
         n = self.settings.touchpoint_partitions  # the effects topic has the resolved topic's partitions
-        by_partition: dict[int, list[OutRecord]] = {}
+        memo = self._effect_partitions
+        if len(memo) > 200_000:
+            memo.clear()
+        by_partition: dict[int, list[OutRecord]] = {p: [] for p in range(n)}
         for key, value, position in effects:
             record: OutRecord = (key, value, None, [(POSITION_HEADER, position)])
-            targets = range(n) if key is None else ((murmur2(key) & 0x7FFFFFFF) % n,)
-            for p in targets:
-                by_partition.setdefault(p, []).append(record)
+            if key is None:  # a tick: every partition
+                for records in by_partition.values():
+                    records.append(record)
+                continue
+            p = memo.get(key)
+            if p is None:  # murmur2 in Python costs microseconds a key; customers come back
+                p = memo[key] = (murmur2(key) & 0x7FFFFFFF) % n
+            by_partition[p].append(record)
         futures: list[asyncio.Future[Any]] = []
-        for p in sorted(by_partition):
-            futures.extend(await self.sender.send(self.effects, p, by_partition[p]))
+        for p, records in by_partition.items():
+            if records:
+                futures.extend(await self.sender.send(self.effects, p, records))
         return futures
 
     async def flush(self) -> None:
