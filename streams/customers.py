@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolver.effect_feed import PartitionFeed, Position, decode_position
-from resolver.effects import Effect, Erased, decode_effect
+from resolver.effects import Effect, Erased, Tick, decode_effect
 from streams.codec import encode_resolved
 from streams.customer_state import PartitionSnapshot, snapshot_records, stored_snapshot
 
@@ -113,6 +113,8 @@ class CustomerPartition:
         #: an erasure was applied: its effects (the person's data) are to leave the effects partition once a
         #: snapshot after it is stored (`tend`)
         self._erasing = False
+        #: effects other than ticks applied since the last snapshot (ticks alone are not worth one)
+        self._changed = 0
         #: the state partition's offset of the current snapshot's first chunk (None: unknown)
         self._state_start: int | None = None
 
@@ -158,12 +160,14 @@ class CustomerPartition:
             again += [out for r, out in zip(published, outputs, strict=True) if r["change"] == "ERASED"]
             self._reseals.extend((due, key, value) for key, value in again)
         self.applied = fresh[-1].offset
+        self._changed += sum(1 for _p, e in quiet + loud if not isinstance(e, Tick))
         self.stats["effects_applied"] += len(fresh)
         self.stats["customer_records_published"] += len(published)
         await self.ports.commit(self.partition, self.applied + 1)
 
     async def tend(self, force: bool = False) -> bool:
-        """Store a snapshot when the partition moved and `snapshot_interval_s` passed (or ``force``); True if stored.
+        """Store a snapshot when effects other than ticks were applied and `snapshot_interval_s` passed (or
+        ``force``); True if stored. Ticks alone are read again after a restart: they cost nothing.
 
         After an erasure, at once; then the effects partition before the snapshot's offset is
         deleted (the person's effects go with it). ERASED records due to be sent again are sent.
@@ -176,10 +180,12 @@ class CustomerPartition:
             self.stats["erased_resent"] += len(due)
         last = -1 if self.manifest is None else self.manifest.offset
         stored = False
-        if self.applied > last and (force or self._erasing or now - self._stored_at >= self.snapshot_interval_s):
+        timely = self._changed > 0 and now - self._stored_at >= self.snapshot_interval_s
+        if self.applied > last and (force or self._erasing or timely):
             manifest, records = snapshot_records(self.partition, self.applied, self.feed.snapshot(), self.manifest)
             self._state_start = await self.ports.send_state(self.partition, records)
             self.manifest, self._stored_at, last, stored = manifest, now, manifest.offset, True
+            self._changed = 0
         if self._erasing and self.applied == last:
             await self._truncate(last + 1)
         return stored

@@ -586,7 +586,9 @@ class Sequencer:
         if effects:
             assert ports.queue_effects is not None, "IRL_CUSTOMER_STAGE=kafka needs a port for the effects"
             self._acks.extend(await ports.queue_effects(effects))
-            self._unmarked = True
+            # A tick alone changes no partition's records: sent again after a restart, it is skipped
+            # (its position), so it needs no mark (an idle stage writes none, as without effects).
+            self._unmarked = self._unmarked or any(key is not None for key, _v, _p in effects)
             stats["effects_published"] += len(effects)
         if step.outputs:
             await self._send(ports.queue_publish, ports.publish, step.outputs)

@@ -11,6 +11,7 @@ oracle      a clean Pipeline without the stage: the same records, deduplicated b
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Mapping
 
@@ -26,6 +27,7 @@ from resolver.window import Window
 from streams.codec import decode_resolved
 from streams.customer_state import stored_snapshot
 from streams.customers import CustomerPartition, CustomerPorts, EffectRecord
+from streams.linkbatch import TICK
 from streams.pipeline import Pipeline
 from streams.runtime import Runtime
 from streams.sequencer import EffectOut, LinkRecord, Ports, Sequencer
@@ -356,5 +358,24 @@ def test_an_erasure_leaves_the_effects_partition_and_its_erased_record_is_sent_a
         now[0] = 200.0
         await restarted.tend()
         assert kafka.published[-1] == kafka.published[1]
+
+    asyncio.run(scenario())
+
+
+def test_an_idle_stage_sends_ticks_but_no_mark_and_its_partitions_take_no_snapshot() -> None:
+    """Ticks alone (an idle worker's clock) move no partition's records: no published mark, no snapshot."""
+    log = [LinkRecord(i, TICK, json.dumps({"now": NOW + 1000 * i}).encode()) for i in range(20)]
+    kafka = EffectsKafka()
+    customers = FakeCustomerKafka()
+
+    async def scenario() -> None:
+        await run(effects_sequencer(kafka), log, 3, 10_000)
+        assert len(kafka.effects) == len(log) and PUBLISHED_KEY not in kafka.state
+        part = CustomerPartition(0, customers.ports(), RESOLVED, Runtime(Settings()).stats, snapshot_interval_s=0.0)
+        await part.load(customers.state)
+        await part.apply(kafka.partition(0))
+        assert part.applied == len(log) - 1 and customers.commits == {0: len(log)}
+        assert not await part.tend() and not customers.state
+        assert await part.tend(force=True) and stored_snapshot(customers.state, 0) is not None
 
     asyncio.run(scenario())
