@@ -145,6 +145,22 @@ class _CustomersLoop:
             except Exception:
                 _die("restoring the per-customer stage", self.rt)
 
+    def lag(self) -> dict[str, int] | None:
+        """Effects not yet applied per assigned partition (``topic/partition``; None: no consumer yet)."""
+        consumer = self.consumer
+        if consumer is None:
+            return None
+        out: dict[str, int] = {}
+        for tp in sorted(consumer.assignment()):
+            part = self.parts.get(tp.partition)
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not fetched yet: unknown
+                continue
+            if part is not None and isinstance(end, int) and end >= 0:
+                out[f"{tp.topic}/{tp.partition}"] = max(0, end - part.applied - 1)
+        return out
+
     async def run(self) -> None:
         s = self.settings
         consumer = AIOKafkaConsumer(
@@ -161,6 +177,7 @@ class _CustomersLoop:
         )
         self.consumer = self.kafka.consumer = consumer
         consumer.subscribe([self.kafka.effects], listener=_Listener(self))
+        self.rt.lag_sources.append(self.lag)
         if not await start_client(consumer, "the per-customer stage's consumer", self.rt.stopping):
             return
         done = asyncio.Event()

@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -70,7 +71,9 @@ async def _child_main(parent: int) -> int:
     )
     if not await start_client(producer, "the per-customer stage's producer", rt.stopping):
         return 0
-    reporter = asyncio.ensure_future(report(rt, lambda: None, parent, COUNTERS))
+    lag_of: list[Any] = []
+    rt.lag_sources = lag_of  # the consumer loop appends its lag here
+    reporter = asyncio.ensure_future(report(rt, lambda: lag_of[0]() if lag_of else None, parent, COUNTERS))
     try:
         await run_customers(settings, rt, BatchSender(None, producer))
     finally:

@@ -65,8 +65,12 @@ async def _converged(
 
 
 async def _run(
-    bootstrap: str, redis_url: str, tmp_path: Path, n: int, customers: int, seed: int, **extra: str
+    bootstrap: str, redis_url: str, tmp_path: Path, n: int, customers: int, seed: int, keep: bool = False, **extra: str
 ) -> list[Worker]:
+    """``n`` workers in effects mode on generated data, until they published the default mode's changelog.
+
+    ``keep``: the workers are left running (the caller stops them); else stopped.
+    """
     events, _truth = generate(customers=customers, seed=seed)
     expected = replay_profiles(events)
     env = isolated_env(bootstrap, redis_url, **extra)
@@ -76,6 +80,7 @@ async def _run(
     workers = _workers(env, tmp_path, n)
     for w in workers:
         w.start()
+    done = False
     try:
         _produce(env, path)
         seen: dict[str, Any] = {}
@@ -91,9 +96,10 @@ async def _run(
             raise AssertionError(f"{exc}\nlast seen: {seen}\n{tails}") from None
         effects = await read_topic(bootstrap, effects_topic_name(settings))
         assert effects and {m.partition for m in effects} == {0, 1, 2}
+        done = True
         return workers
     finally:
-        for w in workers:
+        for w in workers if not (keep and done) else ():
             w.stop()
 
 
@@ -102,8 +108,21 @@ async def test_one_worker_in_effects_mode_publishes_the_default_modes_changelog(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, processes: str
 ) -> None:
     """The per-customer stage in a child process (the default), and in the worker's (IRL_TRIAGE_PROCESSES=0)."""
-    workers = await _run(kafka_bootstrap, redis_url, tmp_path, 1, 300, 11, IRL_TRIAGE_PROCESSES=processes)
-    text = workers[0].log_path.read_text()
+    workers = await _run(kafka_bootstrap, redis_url, tmp_path, 1, 300, 11, IRL_TRIAGE_PROCESSES=processes, keep=True)
+    (worker,) = workers
+    try:
+
+        def reported() -> dict[str, Any] | None:  # the stage's counters and lag reach the worker's views
+            _status, ready = worker.get("/ready")
+            _status, stats = worker.get("/stats")
+            lag = {k: v for k, v in (stats.get("consumer_lag") or {}).items() if "-effects/" in k}
+            done = ready.get("effects_applied", 0) > 0 and ready.get("customer_records_published", 0) > 0
+            return lag if done and len(lag) == 3 and not any(lag.values()) else None
+
+        await wait_for("the per-customer stage's counters and lag in /ready and /stats", reported, 30, worker)
+    finally:
+        worker.stop()
+    text = worker.log_path.read_text()
     assert "effects partition" in text
     assert ("per-customer stage process 0 started" in text) == (processes != "0")
 
