@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,7 @@ from streams.loops import start_client, worker_instance
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.snapshots import read_stored_state
+from streams.stall import StallWatch, task_stacks
 from streams.topics import customers_state_topic_name, delete_records_before, effects_topic_name
 
 __all__ = ["CUSTOMERS_FETCH", "CustomersKafka", "customers_group", "run_customers"]
@@ -118,6 +120,8 @@ class _CustomersLoop:
         self.lock = asyncio.Lock()
         self.parts: dict[int, CustomerPartition] = {}
         self.consumer: AIOKafkaConsumer | None = None
+        #: per effects partition held: has it applied anything while effects waited (`stalled`)
+        self.watches: dict[int, StallWatch] = {}
 
     async def on_revoked(self, revoked: Any) -> None:
         async with self.lock:  # the fetch in flight publishes and commits first
@@ -144,6 +148,42 @@ class _CustomersLoop:
                     self.parts[tp.partition] = part
             except Exception:
                 _die("restoring the per-customer stage", self.rt)
+
+    def stalled(self, now: float) -> list[int]:
+        """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited."""
+        consumer = self.consumer
+        if consumer is None:
+            return []
+        out: list[int] = []
+        for tp in sorted(consumer.assignment()):
+            part = self.parts.get(tp.partition)
+            if part is None:
+                continue  # loading: its restore is the group's to time out
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not fetched yet: unknown, never waiting
+                end = None
+            watch = self.watches.setdefault(tp.partition, StallWatch(self.settings.stall_seconds))
+            if watch.observe(now, part.applied, end if isinstance(end, int) and end >= 0 else None):
+                out.append(tp.partition)
+        return out
+
+    async def _watch(self) -> None:
+        """Never stall silently: a partition with effects waiting that applies nothing for `IRL_STALL_SECONDS`
+        ends the process (75), as the ordered stage's watch does; a restart reads on from its snapshot."""
+        while not self.rt.stopping.is_set():
+            await asyncio.sleep(min(5.0, self.settings.stall_seconds / 4))
+            stalled = self.stalled(time.monotonic())
+            if stalled:
+                log.critical(
+                    "the per-customer stage applied nothing for %d s with effects waiting (partitions %s); "
+                    "exiting so that a restart reads on from its snapshots. Tasks:\n%s",
+                    self.settings.stall_seconds,
+                    stalled,
+                    task_stacks(),
+                )
+                logging.shutdown()
+                os._exit(75)
 
     def lag(self) -> dict[str, int] | None:
         """Effects not yet applied per assigned partition (``topic/partition``; None: no consumer yet)."""
@@ -182,6 +222,7 @@ class _CustomersLoop:
             return
         done = asyncio.Event()
         self.rt.stages_done.append(done)
+        watch = asyncio.ensure_future(self._watch())
         try:
             while not self.rt.stopping.is_set():
                 data = await consumer.getmany(timeout_ms=200, max_records=CUSTOMERS_FETCH)
@@ -197,6 +238,7 @@ class _CustomersLoop:
                     _die("the per-customer stage", self.rt)
                     return
         finally:
+            watch.cancel()
             await consumer.stop()
             done.set()
 

@@ -16,6 +16,7 @@ import random
 from collections.abc import Mapping
 
 import pytest
+from aiokafka import TopicPartition
 
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
@@ -24,7 +25,9 @@ from resolver.effects import Effect, Erased, Replaced, Tick, encode_effect, murm
 from resolver.interaction import from_json
 from resolver.resolver import Resolver
 from resolver.window import Window
+from streams.batches import BatchSender
 from streams.codec import decode_resolved
+from streams.customer_loop import CustomersKafka, _CustomersLoop
 from streams.customer_state import stored_snapshot
 from streams.customers import CustomerPartition, CustomerPorts, EffectRecord
 from streams.linkbatch import TICK
@@ -379,3 +382,35 @@ def test_an_idle_stage_sends_ticks_but_no_mark_and_its_partitions_take_no_snapsh
         assert await part.tend(force=True) and stored_snapshot(customers.state, 0) is not None
 
     asyncio.run(scenario())
+
+
+class _FakeConsumer:
+    """What `stalled` and `lag` read of an aiokafka consumer: its assignment and each partition's end."""
+
+    def __init__(self, ends: dict[int, int]) -> None:
+        self.ends = ends
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t-effects", p) for p in self.ends}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self.ends[tp.partition]
+
+
+def test_a_partition_that_applies_nothing_while_effects_wait_is_a_stall() -> None:
+    """t=0        t=60       t=119      t=120                     (IRL_STALL_SECONDS=120)
+    p0  applied 4, end 9 ─────────────────▶ stalled           (nothing moved while effects waited)
+    p1  applied 4, end 5 ─────────────────▶ never             (nothing waits: end is applied + 1)
+    """
+    settings = Settings.from_env({"IRL_STALL_SECONDS": "120"})
+    loop = _CustomersLoop(settings, Runtime(settings), CustomersKafka(BatchSender(None), settings))
+    loop.consumer = _FakeConsumer({0: 9, 1: 5})
+    for p in (0, 1):
+        part = CustomerPartition(p, FakeCustomerKafka().ports(), RESOLVED, Runtime(settings).stats)
+        part.applied = 4
+        loop.parts[p] = part
+    assert loop.stalled(0.0) == [] and loop.stalled(60.0) == [] and loop.stalled(119.0) == []
+    assert loop.stalled(120.0) == [0]
+    assert loop.lag() == {"t-effects/0": 4, "t-effects/1": 0}
+    loop.parts[0].applied = 8  # it moved: the clock starts again, and nothing waits any more
+    assert loop.stalled(500.0) == [] and loop.stalled(10_000.0) == []
