@@ -228,10 +228,13 @@ class _CustomersLoop:
                 data = await consumer.getmany(timeout_ms=200, max_records=CUSTOMERS_FETCH)
                 try:
                     async with self.lock:
-                        for tp in sorted(data):
-                            part = self.parts.get(tp.partition)
-                            if part is not None:
-                                await part.apply([_record(m) for m in data[tp]])
+                        # Each partition applies in turn; their publishes then wait for the broker together.
+                        applying = [
+                            part.apply([_record(m) for m in data[tp]])
+                            for tp in sorted(data)
+                            if (part := self.parts.get(tp.partition)) is not None
+                        ]
+                        await asyncio.gather(*applying)
                         for part in self.parts.values():
                             await part.tend()
                 except Exception:
