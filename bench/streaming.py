@@ -278,10 +278,16 @@ async def _fill_links(events: Path, topic: str) -> int:
     return n
 
 
-def ordered_ceiling(events: Path, timeout: float = 1200) -> dict[str, Any]:
-    """The ordered stage alone: the links log filled first (as triage writes it), then one worker applies it."""
+def ordered_ceiling(
+    events: Path, timeout: float = 1200, extra: dict[str, str] | None = None, settle: bool = False
+) -> dict[str, Any]:
+    """The ordered stage alone: the links log filled first (as triage writes it), then one worker applies it.
+
+    ``extra``: more settings of the worker (``IRL_CUSTOMER_STAGE="kafka"``: `bench.customer_stage`).
+    ``settle``: also wait until the changelog's records stop coming (`_records_out`).
+    """
     prefix = new_prefix("o")
-    env = bench_env(prefix)
+    env = bench_env(prefix, **(extra or {}))
     r = _r()
     r.flushdb()
     try:
@@ -291,6 +297,7 @@ def ordered_ceiling(events: Path, timeout: float = 1200) -> dict[str, Any]:
         with workers([w]):
             w.start()
             first: tuple[float, int] | None = None
+            cpu0 = 0.0
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 w.check()
@@ -298,14 +305,46 @@ def ordered_ceiling(events: Path, timeout: float = 1200) -> dict[str, Any]:
                 seen = 0 if body is None else int(body.get("events_applied") or 0) + int(body.get("duplicates") or 0)
                 now = time.monotonic()
                 if seen and first is None:
-                    first = (now, seen)
+                    first, cpu0 = (now, seen), _cpu_s(w)
                 if seen >= n and first is not None:
-                    return {"events": n, "ordered_events_per_s": (n - first[1]) / max(1e-6, now - first[0])}
+                    got = {"events": n, "ordered_events_per_s": (n - first[1]) / max(1e-6, now - first[0])}
+                    # The worker's own process (its children apart): CPU per event, whatever else the machine ran.
+                    got["worker_cpu_us_per_event"] = (_cpu_s(w) - cpu0) * 1e6 / max(1, n - first[1])
+                    if settle:
+                        got.update(_records_out(w, first[0], deadline))
+                    return got
                 time.sleep(0.1)
             raise TimeoutError(f"the ordered stage did not apply {n} events within {timeout:.0f}s")
     finally:
         r.flushdb()
         cleanup(prefix)
+
+
+def _cpu_s(w: Worker) -> float:
+    """CPU seconds (user and system) of the worker's own process so far (Linux's /proc)."""
+    assert w.proc is not None
+    fields = Path(f"/proc/{w.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _records_out(w: Worker, start: float, deadline: float, quiet_s: float = 2.0) -> dict[str, Any]:
+    """Seconds from ``start`` until the worker's changelog records stopped coming (none for ``quiet_s``), and how many.
+
+    The ordered stage's own count, or the per-customer stage's (``IRL_CUSTOMER_STAGE=kafka``).
+    """
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        w.check()
+        _status, body = w.ready()
+        body = body or {}
+        count = int(body.get("records_published") or 0) + int(body.get("customer_records_published") or 0)
+        now = time.monotonic()
+        if count != last:
+            last, since = count, now
+        elif now - since >= quiet_s:
+            return {"records": last, "records_out_s": since - start}
+        time.sleep(0.1)
+    raise TimeoutError("the changelog's records did not stop coming")
 
 
 def stream_run(

@@ -439,6 +439,34 @@ class EffectLog:
         self._removed.clear()
         return out
 
+    def pending(self, g: Graph) -> dict[str, Any]:
+        """What was noted and not flushed yet, as JSON-able values (a pipeline snapshot keeps it).
+
+        The customers a status change showed on (``g.shown``) are among those to send whole,
+        as `flush` sends them; `restore` gives a log whose next flush is this one's.
+        """
+        dirty = set(self._dirty)
+        if g.shown:
+            dirty |= g.shown
+        return {
+            "dirty": sorted(dirty),
+            "seen": {cid: sorted(vids) for cid, vids in sorted(self._seen.items())},
+            "removed": dict(sorted(self._removed.items())),
+        }
+
+    @classmethod
+    def restore(cls, pending: dict[str, Any]) -> EffectLog:
+        """The log `pending` described. Raises KeyError or TypeError for anything else."""
+        log = cls()
+        log._dirty = {str(c) for c in pending["dirty"]}
+        log._seen = {str(c): {str(v) for v in vids} for c, vids in pending["seen"].items()}
+        log._removed = {str(c): None if s is None else str(s) for c, s in pending["removed"].items()}
+        return log
+
+    def note_all(self, customer_ids: Iterable[str]) -> None:
+        """Send these customers whole at the next flush (a per-customer stage that holds none of them yet)."""
+        self._dirty.update(customer_ids)
+
     @staticmethod
     def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Effect] | None:
         """`Seen` of each piece, or None when one no longer belongs to the live customer (send it whole)."""

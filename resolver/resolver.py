@@ -310,6 +310,10 @@ class Resolver:
             EffectLog.watch(g)
         return log.flush(g)
 
+    def pending_effects(self, log: EffectLog) -> dict[str, Any]:
+        """What ``log`` noted and has not flushed (`EffectLog.pending`): for a snapshot between two flushes."""
+        return log.pending(self._g)
+
     def lookup(self, raw: str, kind: str) -> Lookup:
         """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""
         return explain.lookup(self._g, raw, kind)

@@ -39,9 +39,13 @@ import faust
 from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
+from resolver.effects import murmur2
 from resolver.interaction import Limits
-from streams.batches import MAX_RECORD_BYTES, BatchSender
+from streams.batches import MAX_RECORD_BYTES, BatchSender, OutRecord
 from streams.codec import Codecs, use
+from streams.customer_loop import run_customers
+from streams.customer_process import CustomerProcess
+from streams.customers import POSITION_HEADER
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, KIND_HEADER, TICK
 from streams.loops import run_sequencer, run_triage, worker_instance
@@ -50,12 +54,13 @@ from streams.mirror import RedisMirror
 from streams.purge import purge_dead_letters
 from streams.registry import RegistryError
 from streams.runtime import Runtime
-from streams.sequencer import Ports, Sequencer
+from streams.sequencer import EffectOut, Ports, Sequencer
 from streams.settings import Settings
 from streams.snapshots import BackgroundSnapshot, read_stored_state
 from streams.stall import LoopWatch, StallWatch, rebalance_overdue, revoke_overdue, task_stacks
 from streams.topics import (
     delete_records_before,
+    effects_topic_name,
     end_offset,
     erasures_topic_name,
     links_topic_name,
@@ -164,6 +169,9 @@ class _Kafka:
         self.links = links_topic_name(settings)
         self.state = state_topic_name(settings)
         self.erasures = erasures_topic_name(settings)
+        self.effects = effects_topic_name(settings)
+        #: the effects partition of each customer id seen lately (`queue_effects`)
+        self._effect_partitions: dict[bytes, int] = {}
 
     async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> list[int]:
         """Send state records in order on partition 0, wait until the broker has them; return their offsets."""
@@ -221,6 +229,30 @@ class _Kafka:
         """Queue resolved interactions (key customer id); the futures are set once the broker has them."""
         return await self.sender.send_keyed(self.settings.topic_interactions, [(k, v, None, ()) for k, v in records])
 
+    async def queue_effects(self, effects: list[EffectOut]) -> list[asyncio.Future[Any]]:
+        """Queue effects for the per-customer stage: by customer id as Kafka's partitioner does, a tick to every
+        partition, each with its position header; the futures are set once the broker has them."""
+        n = self.settings.touchpoint_partitions  # the effects topic has the resolved topic's partitions
+        memo = self._effect_partitions
+        if len(memo) > 200_000:
+            memo.clear()
+        by_partition: dict[int, list[OutRecord]] = {p: [] for p in range(n)}
+        for key, value, position in effects:
+            record: OutRecord = (key, value, None, [(POSITION_HEADER, position)])
+            if key is None:  # a tick: every partition
+                for records in by_partition.values():
+                    records.append(record)
+                continue
+            p = memo.get(key)
+            if p is None:  # murmur2 in Python costs microseconds a key; customers come back
+                p = memo[key] = (murmur2(key) & 0x7FFFFFFF) % n
+            by_partition[p].append(record)
+        futures: list[asyncio.Future[Any]] = []
+        for p, records in by_partition.items():
+            if records:
+                futures.extend(await self.sender.send(self.effects, p, records))
+        return futures
+
     async def flush(self) -> None:
         await self.app.producer.flush()
 
@@ -252,7 +284,28 @@ def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
         settings.snapshot_seconds,
         interactions_topic=settings.topic_interactions,
         reseal_after_s=settings.resolved_compaction_lag_hours * 3600 + 1.0,
-        customer_partitions=settings.customer_stage,
+        customer_partitions=settings.customer_partitions,
+        effects_topic=effects_topic_name(settings) if settings.customer_stage_kafka else None,
+    )
+
+
+def _ports(kafka: _Kafka, mirror: RedisMirror) -> Ports:
+    """The ordered stage's ports over the worker's Kafka adapter and its Redis mirror."""
+    return Ports(
+        kafka.read_state,
+        kafka.send_state,
+        kafka.publish,
+        kafka.publish_interactions,
+        kafka.flush,
+        kafka.fetch_schemas,
+        mirror,
+        truncate=kafka.truncate,
+        purge_dead_letters=kafka.purge_dead_letters,
+        record_erasure=kafka.record_erasure,
+        state_end=kafka.state_end,
+        queue_publish=kafka.queue_publish,
+        queue_interactions=kafka.queue_interactions,
+        queue_effects=kafka.queue_effects if kafka.settings.customer_stage_kafka else None,
     )
 
 
@@ -267,22 +320,7 @@ def build_app(settings: Settings) -> faust.App:
     kafka = _Kafka(app, settings, rt, codecs)
     mirror = RedisMirror(rt, settings)
     rt.on_published = lambda records: record_published(rt, records)
-    ports = Ports(
-        kafka.read_state,
-        kafka.send_state,
-        kafka.publish,
-        kafka.publish_interactions,
-        kafka.flush,
-        kafka.fetch_schemas,
-        mirror,
-        truncate=kafka.truncate,
-        purge_dead_letters=kafka.purge_dead_letters,
-        record_erasure=kafka.record_erasure,
-        state_end=kafka.state_end,
-        queue_publish=kafka.queue_publish,
-        queue_interactions=kafka.queue_interactions,
-    )
-    sequencer = build_sequencer(rt, settings, ports)
+    sequencer = build_sequencer(rt, settings, _ports(kafka, mirror))
     triage = Triage(rt, Limits(max_string=settings.max_string), kafka.triage.ports())
 
     @app.task  # type: ignore[untyped-decorator]
@@ -309,6 +347,15 @@ def build_app(settings: Settings) -> faust.App:
     @app.task  # type: ignore[untyped-decorator]
     async def ordered_stage() -> None:
         await run_sequencer(settings, rt, sequencer, kafka.links)
+
+    if settings.customer_stage_kafka:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def customer_stage() -> None:
+            if settings.triage_processes:  # a process of its own, as triage (0: everything in this one)
+                await CustomerProcess(settings, rt, 1).run()
+            else:
+                await run_customers(settings, rt, kafka.sender)
 
     # Every worker ticks (not only the one holding the links log): ticks are idempotent (the
     # clock is a maximum), and windows keep closing while the links log moves between workers.

@@ -37,10 +37,15 @@ from streams.readmodel import identifier_of_key, identifiers_of
 
 __all__ = ["Pipeline", "SnapshotFormatError", "Step"]
 
-#: A pipeline snapshot: magic, format version, then three length-prefixed parts and a CRC-32.
+#: A pipeline snapshot: magic, format version, then three length-prefixed parts and a CRC-32. Format 2 (a
+#: pipeline handing effects to the per-customer stage) has a fourth part after them, its length first: the
+#: effect log's customers noted and not yet sent (`EffectLog.pending`). Format 1 is still written without
+#: effects (the same bytes as before them) and read by both.
 _MAGIC = b"IRLP"
 _FORMAT = 1
+_FORMAT_EFFECTS = 2
 _HEAD = struct.Struct(">4sBQQQ")
+_LENGTH = struct.Struct(">Q")
 
 
 class SnapshotFormatError(ValueError):
@@ -148,11 +153,20 @@ class Pipeline:
         self.resolver.flush_effects(self.effect_log)
 
     def snapshot(self) -> bytes:
-        """The whole pipeline as bytes: the core's snapshot, the pending windows and the versions."""
+        """The whole pipeline as bytes: the core's snapshot, the pending windows, the versions and the effect log.
+
+        The effect log (with ``customer_stage``): the customers touched since its last flush,
+        whose effects the next tick or action sends. A restore between two ticks sends them then.
+        """
         core = self.resolver.snapshot()
         batcher = json.dumps(list(self.batcher.records()), separators=(",", ":")).encode()
         versions = json.dumps(list(self.changelog.records()), separators=(",", ":")).encode()
-        body = _HEAD.pack(_MAGIC, _FORMAT, len(core), len(batcher), len(versions)) + core + batcher + versions
+        log = self.effect_log
+        fmt = _FORMAT if log is None else _FORMAT_EFFECTS
+        body = _HEAD.pack(_MAGIC, fmt, len(core), len(batcher), len(versions)) + core + batcher + versions
+        if log is not None:
+            pending = json.dumps(self.resolver.pending_effects(log), separators=(",", ":")).encode()
+            body += _LENGTH.pack(len(pending)) + pending
         return body + struct.pack(">I", zlib.crc32(body))
 
     @classmethod
@@ -168,18 +182,29 @@ class Pipeline:
         customer_stage: bool = False,
         customer_partitions: int = 0,
     ) -> Pipeline:
-        """The pipeline `snapshot()` wrote (with the same configuration). Raises SnapshotFormatError."""
+        """The pipeline `snapshot()` wrote (with the same configuration). Raises SnapshotFormatError.
+
+        With ``customer_stage`` (the stage over Kafka), a snapshot without an effect log (format 1:
+        written with the stage off) sends every live customer whole at the next flush: the
+        partitions hold none of them yet. In process (``customer_partitions``) they are seeded instead.
+        """
         if len(data) < _HEAD.size + 4 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
             raise SnapshotFormatError("not a pipeline snapshot, or damaged (CRC)")
         magic, version, n_core, n_batcher, n_versions = _HEAD.unpack_from(data)
-        if magic != _MAGIC or version != _FORMAT:
-            raise SnapshotFormatError(f"pipeline snapshot format {version}, this worker reads {_FORMAT}")
+        if magic != _MAGIC or version not in (_FORMAT, _FORMAT_EFFECTS):
+            raise SnapshotFormatError(f"pipeline snapshot format {version}, this worker reads 1 and 2")
         at = _HEAD.size
         core = data[at : at + n_core]
         at += n_core
         batcher = json.loads(data[at : at + n_batcher])
         at += n_batcher
         versions = json.loads(data[at : at + n_versions])
+        at += n_versions
+        pending: dict[str, Any] | None = None
+        if version == _FORMAT_EFFECTS:
+            (n_pending,) = _LENGTH.unpack_from(data, at)
+            at += _LENGTH.size
+            pending = json.loads(data[at : at + n_pending])
         self = cls(
             config,
             window_ms,
@@ -193,6 +218,10 @@ class Pipeline:
         self.changelog = Changelog.restore([tuple(r) for r in versions], track_changes=False)
         if customer_stage or customer_partitions:
             self._start_effects()  # a new graph: watched again
+            if pending is not None:
+                self.effect_log = EffectLog.restore(pending)
+            elif customer_stage and self.effect_log is not None:
+                self.effect_log.note_all(self.resolver.customer_ids())
         return self
 
     def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:

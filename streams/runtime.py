@@ -60,6 +60,11 @@ class Runtime:
             "reused_ids": 0,
             "records_published": 0,
             "interactions_published": 0,
+            #: effects sent to the per-customer stage (``IRL_CUSTOMER_STAGE=kafka``), and what that stage
+            #: applied and published on this worker (`streams.customers`)
+            "effects_published": 0,
+            "effects_applied": 0,
+            "customer_records_published": 0,
             "windows_published": 0,
             "last_window_end": None,
             "last_publish_ms": None,
@@ -85,5 +90,7 @@ class Runtime:
             "rebalancing_s": 0.0,
             #: triage processes of this worker running (`streams.triage_process`)
             "triage_processes": 0,
+            #: per-customer stage processes of this worker running (`streams.customer_process`)
+            "customer_processes": 0,
             "started_ms": int(time.time() * 1000),
         }

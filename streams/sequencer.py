@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from resolver.config import ResolverConfig
+from resolver.effect_feed import encode_position, place
+from resolver.effects import Tick, encode_effect
 from resolver.interaction import Interaction
 from streams.linkbatch import ACTION, BATCH, TICK, events_of
 from streams.masking import mask_text
@@ -43,7 +45,7 @@ from streams.runtime import Runtime
 from streams.snapshots import Manifest, published_record, snapshot_records, snapshot_start, unpack_state
 from streams.state_store import InMemoryStateLog
 
-__all__ = ["Fenced", "LinkRecord", "Mirror", "Ports", "Sequencer", "Snapshotter"]
+__all__ = ["EffectOut", "Fenced", "LinkRecord", "Mirror", "Ports", "Sequencer", "Snapshotter"]
 
 log = logging.getLogger("irl.worker")
 
@@ -106,6 +108,10 @@ class Snapshotter(Protocol):
     def abandon(self) -> None: ...
 
 
+#: An effect as the effects topic carries it: key (customer id; None: every partition), value, position.
+EffectOut = tuple[bytes | None, bytes, bytes]
+
+
 @dataclass
 class Ports:
     """What the ordered stage does I/O through (Kafka and Redis adapters in the worker, fakes in tests)."""
@@ -138,6 +144,9 @@ class Ports:
     queue_publish: Callable[[list[tuple[bytes, bytes]]], Awaitable[Sequence[Awaitable[Any]]]] | None = None
     #: the same for resolved interactions (`publish_interactions`)
     queue_interactions: Callable[[list[tuple[bytes, bytes]]], Awaitable[Sequence[Awaitable[Any]]]] | None = None
+    #: queue effects for the per-customer stage (``IRL_CUSTOMER_STAGE=kafka``) after those queued before:
+    #: (key customer id, or None for a tick that goes to every partition; value; position), as `queue_publish`
+    queue_effects: Callable[[list[EffectOut]], Awaitable[Sequence[Awaitable[Any]]]] | None = None
 
 
 class Sequencer:
@@ -162,6 +171,7 @@ class Sequencer:
         interactions_topic: str | None = None,
         reseal_after_s: float | None = None,
         customer_partitions: int = 0,
+        effects_topic: str | None = None,
     ) -> None:
         self.rt = rt
         self.config = config
@@ -174,7 +184,13 @@ class Sequencer:
             "resolved_topic": resolved_topic,
             "interactions_topic": interactions_topic,
             "customer_partitions": customer_partitions,
+            "customer_stage": effects_topic is not None,
         }
+        #: ``IRL_CUSTOMER_STAGE=kafka``: each step's effects go to this topic (`Ports.queue_effects`) instead
+        #: of records built here; the per-customer stage builds them on every worker (`streams.customers`)
+        self.effects_topic = effects_topic
+        #: effects of the links record being applied so far (their ordinals: `resolver.effect_feed.place`)
+        self._ordinal = 0
         self.ports = ports
         self.snapshots = snapshots
         self.snapshot_interval_s = snapshot_interval_s
@@ -427,6 +443,7 @@ class Sequencer:
             self._changes_since_snapshot += 1
             self._changed_at = self.clock()
         closed = 0
+        self._ordinal = 0
         for step in steps:  # built one by one: a tick can close a backlog's many windows
             await self._write(step, epoch, quiet)
             closed += len(step.closed)
@@ -536,8 +553,10 @@ class Sequencer:
         stats = rt.stats
         if quiet:
             stats["steps_quiet"] += 1
+            self._ordinal += len(step.effects)  # on the broker already: placed, not sent
         else:
-            await self._publish(step)
+            effects = self._effects_out(step) if self.effects_topic is not None and step.effects else []
+            await self._publish(step, effects)
         if self.reseal_after_s is not None and step.outputs:
             due = self.clock() + self.reseal_after_s
             erased = [out for rec, out in zip(step.records, step.outputs, strict=False) if rec["change"] == "ERASED"]
@@ -547,8 +566,17 @@ class Sequencer:
             stats["last_window_end"] = step.closed[-1].end
         await self.ports.mirror.step(step)
 
-    async def _publish(self, step: Step) -> None:
-        """Send a step's interactions and changelog records (queued: `_settle` awaits the broker's acknowledgements).
+    def _effects_out(self, step: Step) -> list[EffectOut]:
+        """A step's effects as the effects topic carries them, placed after the record's effects before it."""
+        placed = place(step.offset, step.effects, self._ordinal)
+        self._ordinal += len(placed)
+        return [
+            (None if isinstance(e, Tick) else e.customer_id.encode(), encode_effect(e), encode_position(pos))
+            for pos, e in placed
+        ]
+
+    async def _publish(self, step: Step, effects: list[EffectOut]) -> None:
+        """Send a step's interactions, changelog records and effects (queued: `_settle` awaits the acknowledgements).
 
         Steps go on while the broker acknowledges the ones before (the order of records per
         partition is the producer's queue order); whatever claims outputs as published (the
@@ -561,6 +589,13 @@ class Sequencer:
             await self._send(ports.queue_interactions, ports.publish_interactions, step.interactions)
             stats["interactions_published"] += len(step.interactions)
             self._unmarked = True
+        if effects:
+            assert ports.queue_effects is not None, "IRL_CUSTOMER_STAGE=kafka needs a port for the effects"
+            self._acks.extend(await ports.queue_effects(effects))
+            # A tick alone changes no partition's records: sent again after a restart, it is skipped
+            # (its position), so it needs no mark (an idle stage writes none, as without effects).
+            self._unmarked = self._unmarked or any(key is not None for key, _v, _p in effects)
+            stats["effects_published"] += len(effects)
         if step.outputs:
             await self._send(ports.queue_publish, ports.publish, step.outputs)
             self._unmarked = True

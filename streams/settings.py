@@ -225,9 +225,10 @@ class Settings:
     triage_processes: int = 1
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
     snapshot_seconds: float = 5.0
-    #: partitions of the per-customer stage building the changelog's records from the ordered stage's
-    #: effects, in the worker's process (0: off, the ordered stage builds them; docs/architecture.md)
-    customer_stage: int = 0
+    #: the per-customer stage building the changelog's records from the ordered stage's effects
+    #: (docs/architecture.md): "0" off (the ordered stage builds them); "N" (1 to 64) N partitions in the
+    #: worker's process; "kafka" over the effects topic, on every worker (`streams.customers`)
+    customer_stage: str = "0"
     #: touchpoint records are deleted this long after the broker appended them (docs/privacy.md)
     touchpoint_retention_hours: float = 168.0
     #: resolved interactions are deleted this long after they were published
@@ -303,7 +304,7 @@ class Settings:
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
             triage_processes=_int(e, "IRL_TRIAGE_PROCESSES", d.triage_processes, 0, 64),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
-            customer_stage=_int(e, "IRL_CUSTOMER_STAGE", d.customer_stage, 0, 64),
+            customer_stage=_customer_stage(e),
             touchpoint_retention_hours=_float(
                 e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
             ),
@@ -352,6 +353,16 @@ class Settings:
             out["digest_key"] = self.digest_key.encode()
         return out
 
+    @property
+    def customer_partitions(self) -> int:
+        """Partitions of the per-customer stage in the worker's process (0: none, off or over Kafka)."""
+        return 0 if self.customer_stage == KAFKA else int(self.customer_stage)
+
+    @property
+    def customer_stage_kafka(self) -> bool:
+        """The per-customer stage runs over the effects topic on every worker (``IRL_CUSTOMER_STAGE=kafka``)."""
+        return self.customer_stage == KAFKA
+
     def touchpoint_topics(self) -> dict[str, str]:
         """Touchpoint symbol to the topic its events are published to: every symbol but UNKNOWN
         (which no producer writes). The worker is to consume every topic of this map; CRM carries
@@ -378,6 +389,18 @@ class Settings:
                     value = value.replace(f":{parts.password}@", ":***@")
             out[f"IRL_{f.name.upper()}"] = value
         return out
+
+
+#: ``IRL_CUSTOMER_STAGE`` for the per-customer stage over Kafka.
+KAFKA = "kafka"
+
+
+def _customer_stage(e: Mapping[str, str]) -> str:
+    """IRL_CUSTOMER_STAGE: ``kafka``, or a number of in-process partitions from 0 (off) to 64."""
+    raw = _str(e, "IRL_CUSTOMER_STAGE", "0").lower()
+    if raw == KAFKA:
+        return KAFKA
+    return str(_int({"IRL_CUSTOMER_STAGE": raw}, "IRL_CUSTOMER_STAGE", 0, 0, 64))
 
 
 def _worker_id(e: Mapping[str, str]) -> str:

@@ -33,8 +33,10 @@ __all__ = [
     "compacted_changelog",
     "create_project_topics",
     "create_topics",
+    "customers_state_topic_name",
     "delete_records_before",
     "describe_topics",
+    "effects_topic_name",
     "end_offset",
     "ensure_project_topics",
     "erasures_topic_name",
@@ -144,6 +146,23 @@ def erasures_topic_name(settings: Settings) -> str:
     return f"{settings.app_id}-erasures"
 
 
+def effects_topic_name(settings: Settings) -> str:
+    """The ordered stage's effects for the per-customer stage (``IRL_CUSTOMER_STAGE=kafka``), key customer id.
+
+    As many partitions as the resolved topic: murmur2 of a customer id puts its effects and its
+    records in partitions of the same number.
+    """
+    return f"{settings.app_id}-effects"
+
+
+def customers_state_topic_name(settings: Settings) -> str:
+    """The per-customer stage's snapshots: effects partition p's (chunks and a manifest) in its partition p.
+
+    One partition each, so that an erasure deletes the older snapshots of its partition alone (DeleteRecords).
+    """
+    return f"{settings.app_id}-customers-state"
+
+
 #: Erasure receipts: the latest per customer id, kept for good (they hold no personal data).
 _RECEIPTS_CONFIG = (("cleanup.policy", "compact"), ("retention.ms", "-1"))
 
@@ -170,6 +189,18 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_crm, n, "contacts of an existing CRM (irl import)", kept, _EVENTS),
         TopicSpec(erasures_topic_name(settings), 1, "receipts of completed erasures (compacted)", _RECEIPTS_CONFIG),
         TopicSpec(internal, 1, "batches of validated events, ticks and actions for the ordered stage", links),
+        TopicSpec(
+            effects_topic_name(settings),
+            n,
+            "the ordered stage's effects for the per-customer stage (IRL_CUSTOMER_STAGE=kafka; key customer_id)",
+            links,
+        ),
+        TopicSpec(
+            customers_state_topic_name(settings),
+            n,
+            "the per-customer stage's snapshots, chunked, in the partition of their effects partition's number",
+            STATE_CONFIG,
+        ),
         TopicSpec(
             settings.topic_resolved,
             n,

@@ -47,7 +47,7 @@ from streams.settings import Settings
 from streams.topics import links_topic_name
 from streams.triage import Triage, TriagePorts
 
-__all__ = ["REPORT_S", "TriageKafka", "TriageProcesses", "child_instance", "main"]
+__all__ = ["REPORT_S", "TriageKafka", "TriageProcesses", "child_instance", "die_with_parent", "main", "report"]
 
 log = logging.getLogger("irl.worker")
 
@@ -117,7 +117,18 @@ def child_instance(settings: Settings, index: int) -> str:
 
 
 class TriageProcesses:
-    """The worker's triage children: started, watched, reported on, stopped with the worker."""
+    """The worker's triage children: started, watched, reported on, stopped with the worker.
+
+    The same watch serves another stage's children (`streams.customer_process`): its module
+    (run as ``python -m MODULE INDEX PARENT_PID``), its name in the log, the counters it
+    reports and the stat counting its running children.
+    """
+
+    #: the child's module, its stage's name, the counters it reports, the stat of running children
+    MODULE = "streams.triage_process"
+    NAME = "triage"
+    COUNTERS: tuple[str, ...] = _COUNTERS
+    RUNNING = "triage_processes"
 
     def __init__(self, settings: Settings, rt: Runtime, count: int) -> None:
         self.settings = settings
@@ -137,7 +148,7 @@ class TriageProcesses:
     def take_report(self, index: int, report: dict[str, Any]) -> None:
         """Add what child `index` counted since its last report to the worker's stats."""
         last = self.reports.get(index, {})
-        for name in _COUNTERS:
+        for name in self.COUNTERS:
             self.rt.stats[name] += int(report.get(name, 0)) - int(last.get(name, 0))
         if report.get("assigned"):
             self.rt.assigned = True
@@ -161,14 +172,14 @@ class TriageProcesses:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "streams.triage_process",
+            self.MODULE,
             str(index),
             str(os.getpid()),
             stdout=asyncio.subprocess.PIPE,
         )
         self.procs[index] = proc
-        self.rt.stats["triage_processes"] += 1
-        log.info("triage process %d started (pid %d)", index, proc.pid)
+        self.rt.stats[self.RUNNING] += 1
+        log.info("%s process %d started (pid %d)", self.NAME, index, proc.pid)
         assert proc.stdout is not None
         async for line in proc.stdout:
             try:
@@ -178,7 +189,7 @@ class TriageProcesses:
             if isinstance(report, dict):
                 self.take_report(index, report)
         code = await proc.wait()
-        self.rt.stats["triage_processes"] -= 1
+        self.rt.stats[self.RUNNING] -= 1
         if code == 0 and not self.rt.stopping.is_set():
             # Stopped by a signal sent to the whole process group (a terminal's ^C, a supervisor's
             # stop): the same signal stops the worker a moment later.
@@ -187,10 +198,13 @@ class TriageProcesses:
             except TimeoutError:
                 pass
         if self.rt.stopping.is_set():
-            log.info("triage process %d stopped (exit %d)", index, code)
+            log.info("%s process %d stopped (exit %d)", self.NAME, index, code)
             return
         log.critical(
-            "triage process %d exited (code %d); exiting so that a restart reads on from the last commit", index, code
+            "%s process %d exited (code %d); exiting so that a restart reads on from the last commit",
+            self.NAME,
+            index,
+            code,
         )
         logging.shutdown()
         os._exit(70)
@@ -205,14 +219,16 @@ class TriageProcesses:
         except TimeoutError:
             for proc in self.procs.values():
                 if proc.returncode is None:
-                    log.warning("triage process (pid %d) did not stop within %.0f s: killed", proc.pid, _CHILD_STOP_S)
+                    log.warning(
+                        "%s process (pid %d) did not stop within %.0f s: killed", self.NAME, proc.pid, _CHILD_STOP_S
+                    )
                     proc.kill()
 
 
 # ---------------------------------------------------------------- the child's side
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Be killed when the worker dies (Linux), and leave at once if it is already gone."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -223,16 +239,17 @@ def _die_with_parent(parent: int) -> None:
         os._exit(70)
 
 
-async def _report(rt: Runtime, lag: Any, parent: int) -> None:
+async def report(rt: Runtime, lag: Any, parent: int, counters: tuple[str, ...] = _COUNTERS) -> None:
+    """Write the child's counters, whether it holds partitions and its lag to stdout every `REPORT_S`."""
     out = sys.stdout
     while True:
         if os.getppid() != parent:
-            log.error("triage process: the worker is gone; exiting")
+            log.error("child process: the worker is gone; exiting")
             os._exit(70)
-        report = {name: rt.stats[name] for name in _COUNTERS}
-        report["assigned"] = rt.assigned
-        report["lag"] = lag()
-        out.write(json.dumps(report) + "\n")
+        body = {name: rt.stats[name] for name in counters}
+        body["assigned"] = rt.assigned
+        body["lag"] = lag()
+        out.write(json.dumps(body) + "\n")
         out.flush()
         await asyncio.sleep(REPORT_S)
 
@@ -262,7 +279,7 @@ async def _child_main(index: int, parent: int) -> int:
     triage = Triage(rt, Limits(max_string=settings.max_string), kafka.ports())
     lag_of: list[Any] = []
     rt.lag_sources = lag_of  # run_triage appends its consumer's lag here
-    reporter = asyncio.ensure_future(_report(rt, lambda: lag_of[0]() if lag_of else None, parent))
+    reporter = asyncio.ensure_future(report(rt, lambda: lag_of[0]() if lag_of else None, parent))
     try:
         await run_triage(settings, rt, triage, instance=child_instance(settings, index))
     finally:
@@ -275,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m streams.triage_process INDEX PARENT_PID``: one triage child of a worker."""
     args = sys.argv[1:] if argv is None else argv
     index, parent = int(args[0]), int(args[1])
-    _die_with_parent(parent)
+    die_with_parent(parent)
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,

@@ -29,6 +29,11 @@ async def _nothing(*_args: object) -> None:
     return None
 
 
+async def _sent(*_args: object) -> list[asyncio.Future[None]]:
+    """A queued send that sends nothing (the effects of ``IRL_CUSTOMER_STAGE=kafka`` are on their topic already)."""
+    return []
+
+
 async def _rebuild(settings: Settings) -> tuple[int, int]:
     """The state the ordered stage would have at the links log's end, written to Redis; (customers, offset)."""
     from streams.app import build_sequencer, links_topic_name
@@ -54,7 +59,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
     rt = Runtime(settings)
     rt.owns_links = True
     # Nothing is published or written: the outputs of the tail are on the resolved topic already.
-    ports = Ports(read_state, _nothing, _nothing, _nothing, _nothing, fetch_schemas, _Quiet())
+    ports = Ports(read_state, _nothing, _nothing, _nothing, _nothing, fetch_schemas, _Quiet(), queue_effects=_sent)
     sequencer = build_sequencer(rt, settings, ports)
     start = await sequencer.restore()
     batch: list[LinkRecord] = []

@@ -386,7 +386,10 @@ async def test_jdbc_sink_and_crm_sync_agree_on_a_workers_changelog(
 
         async def owners(*refs: tuple[str, str]) -> list[str | None] | None:
             state, _ = await resolved_state(kafka_bootstrap, settings.topic_resolved)
-            by_source = partition_by_source(state)
+            try:
+                by_source = partition_by_source(state)
+            except AssertionError:  # a MERGED read before its ABSORBED (docs/crm-connector.md): not yet
+                return None
             found = [by_source.get(r) for r in refs]
             return found if all(found) else None
 

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
 from streams.mentions import ErasedPerson, mentions
-from streams.topics import erasures_topic_name, state_topic_name
+from streams.topics import customers_state_topic_name, effects_topic_name, erasures_topic_name, state_topic_name
 
 from .harness import BIN, Worker, create_project_topics, isolated_env, read_topic, resolved_state, visit, wait_for
 from .test_actions import _post
@@ -147,6 +147,9 @@ async def test_an_erasure_reaches_every_copy(kafka_bootstrap: str, redis_url: st
                 "state": await _topic_has_her(bootstrap, state_topic_name(settings)),
                 "dead letters": await _topic_has_her(bootstrap, settings.topic_deadletter),
                 "receipts": await _topic_has_her(bootstrap, erasures_topic_name(settings)),
+                # the per-customer stage over Kafka (IRL_TEST_CUSTOMER_STAGE=kafka; empty otherwise)
+                "effects": await _topic_has_her(bootstrap, effects_topic_name(settings)),
+                "customers' state": await _topic_has_her(bootstrap, customers_state_topic_name(settings)),
                 "redis": await _redis_has_her(redis_url),
             }
             receipts = await read_topic(bootstrap, erasures_topic_name(settings))

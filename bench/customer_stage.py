@@ -1,0 +1,46 @@
+"""The ordered stage's ceiling with the per-customer stage over Kafka against without it, alternating runs.
+
+    python -m bench.customer_stage --customers 20000 --runs 2
+
+Each run fills a links log first (as triage writes it, `bench.streaming.ordered_ceiling`) and
+times one worker applying it (events/s from the first applied event to the last), then until
+its changelog's records stop coming (seconds from the first applied event): ``default``
+builds every record in the ordered stage; ``kafka`` (``IRL_CUSTOMER_STAGE=kafka``) sends
+effects instead, and the worker's own per-customer consumer (a task in the same process, this
+step) builds the records. Also the CPU the worker's own process (the ordered stage; not its
+triage and per-customer children) spent per event, which the machine's other load does not move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bench.common import dataset, median
+from bench.streaming import ordered_ceiling
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    events = dataset(args.customers)
+    rates: dict[str, list[float]] = {"default": [], "kafka": []}
+    out: dict[str, list[float]] = {"default": [], "kafka": []}
+    cpu: dict[str, list[float]] = {"default": [], "kafka": []}
+    for _ in range(args.runs):
+        modes: tuple[tuple[str, dict[str, str]], ...] = (("default", {}), ("kafka", {"IRL_CUSTOMER_STAGE": "kafka"}))
+        for mode, extra in modes:
+            got = ordered_ceiling(events, extra=extra, settle=True)
+            rates[mode].append(got["ordered_events_per_s"])
+            out[mode].append(got["records_out_s"])
+            cpu[mode].append(got["worker_cpu_us_per_event"])
+            print(json.dumps({"mode": mode, **got}), flush=True)
+    print(json.dumps({mode: round(median(r)) for mode, r in rates.items()}))
+    print(json.dumps({f"{mode} records out (s)": round(median(r), 2) for mode, r in out.items()}))
+    print(json.dumps({f"{mode} worker CPU us/event": round(median(r), 1) for mode, r in cpu.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""The Kafka side of the per-customer stage (``IRL_CUSTOMER_STAGE=kafka``): one consumer loop on every worker.
+
+Group ``<app id>-customers``, the effects topic, static membership (the worker's member
+name, as its other groups). On assignment each partition loads its snapshot and the
+consumer seeks to the offset after it; a revocation waits for the fetch in flight (its
+records published, its offsets committed). Records go out on the worker's producer
+(`streams.batches.BatchSender`), so the Avro encoding is the ordered stage's
+(`streams.codec.encode_resolved`). A bug stops the process (exit 70) before its offsets are
+committed: a restart reads on from its snapshot and the commit (`streams.customers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from resolver.effect_feed import Position, encode_position
+from streams.batches import BatchSender
+from streams.customers import POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
+from streams.kafka_auth import client_options
+from streams.loops import start_client, worker_instance
+from streams.runtime import Runtime
+from streams.settings import Settings
+from streams.snapshots import read_stored_state
+from streams.stall import StallWatch, task_stacks
+from streams.topics import customers_state_topic_name, delete_records_before, effects_topic_name
+
+__all__ = ["CUSTOMERS_FETCH", "CustomersKafka", "customers_group", "run_customers"]
+
+log = logging.getLogger("irl.worker")
+
+#: Effects one fetch takes (of all the worker's effects partitions).
+CUSTOMERS_FETCH = 2000
+#: Longest a taking-over member may spend reading the state topic.
+_RESTORE_TIMEOUT_S = 900.0
+#: A record without a position header (never written by this version): placed before every other.
+_NO_POSITION = encode_position(Position(-1, 0))
+
+
+def customers_group(settings: Settings) -> str:
+    return f"{settings.app_id}-customers"
+
+
+class CustomersKafka:
+    """The per-customer stage's ports over the worker's producer and its own consumer."""
+
+    def __init__(self, sender: BatchSender, settings: Settings) -> None:
+        self.sender = sender
+        self.settings = settings
+        self.effects = effects_topic_name(settings)
+        self.state = customers_state_topic_name(settings)
+        self.consumer: AIOKafkaConsumer | None = None
+
+    def ports(self) -> CustomerPorts:
+        return CustomerPorts(
+            self.read_state, self.send_state, self.publish, self.commit, self.committed, truncate=self.truncate
+        )
+
+    async def truncate(self, partition: int, effects_before: int, state_before: int | None) -> None:
+        """Delete an effects partition's records, and its state partition's, before these offsets (DeleteRecords)."""
+        s = self.settings
+        before = {TopicPartition(self.effects, partition): effects_before}
+        if state_before is not None:
+            before[TopicPartition(self.state, partition)] = state_before
+        await delete_records_before(s.kafka_bootstrap, before, security=client_options(s))
+
+    async def read_state(self) -> Mapping[bytes, bytes]:
+        s = self.settings
+        return await read_stored_state(
+            s.kafka_bootstrap, self.state, timeout_s=_RESTORE_TIMEOUT_S, security=client_options(s)
+        )
+
+    async def send_state(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int | None:
+        """Send an effects partition's state records to the state partition of its number; the first one's offset."""
+        futures = await self.sender.send(self.state, partition, [(k, v, None, ()) for k, v in records])
+        batches = await asyncio.gather(*futures)  # one future per record batch: its first record's metadata
+        return int(batches[0].offset) if batches else None
+
+    async def publish(self, records: list[tuple[bytes, bytes]]) -> None:
+        topic = self.settings.topic_resolved
+        await asyncio.gather(*await self.sender.send_keyed(topic, [(k, v, None, ()) for k, v in records]))
+
+    async def commit(self, partition: int, offset: int) -> None:
+        if self.consumer is None:
+            return
+        try:
+            await self.consumer.commit({TopicPartition(self.effects, partition): offset})
+        except (CommitFailedError, KafkaError) as exc:  # applied again by the next owner: the same records
+            log.warning("the per-customer stage could not commit (%s)", type(exc).__name__)
+
+    async def committed(self, partition: int) -> int | None:
+        assert self.consumer is not None
+        got = await self.consumer.committed(TopicPartition(self.effects, partition))
+        return got if isinstance(got, int) and got >= 0 else None
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: _CustomersLoop) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.owner.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.owner.on_assigned(assigned)
+
+
+class _CustomersLoop:
+    def __init__(self, settings: Settings, rt: Runtime, kafka: CustomersKafka) -> None:
+        self.settings = settings
+        self.rt = rt
+        self.kafka = kafka
+        self.lock = asyncio.Lock()
+        self.parts: dict[int, CustomerPartition] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        #: per effects partition held: has it applied anything while effects waited (`stalled`)
+        self.watches: dict[int, StallWatch] = {}
+
+    async def on_revoked(self, revoked: Any) -> None:
+        async with self.lock:  # the fetch in flight publishes and commits first
+            for tp in revoked:
+                self.parts.pop(tp.partition, None)
+
+    async def on_assigned(self, assigned: Any) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        async with self.lock:
+            try:
+                folded = await self.kafka.read_state()
+                for tp in sorted(assigned):
+                    part = CustomerPartition(
+                        tp.partition,
+                        self.kafka.ports(),
+                        self.settings.topic_resolved,
+                        self.rt.stats,
+                        self.settings.snapshot_seconds,
+                        reseal_after_s=self.settings.resolved_compaction_lag_hours * 3600 + 1.0,
+                    )
+                    consumer.seek(tp, await part.load(folded))
+                    self.parts[tp.partition] = part
+            except Exception:
+                _die("restoring the per-customer stage", self.rt)
+
+    def stalled(self, now: float) -> list[int]:
+        """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited."""
+        consumer = self.consumer
+        if consumer is None:
+            return []
+        out: list[int] = []
+        for tp in sorted(consumer.assignment()):
+            part = self.parts.get(tp.partition)
+            if part is None:
+                continue  # loading: its restore is the group's to time out
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not fetched yet: unknown, never waiting
+                end = None
+            watch = self.watches.setdefault(tp.partition, StallWatch(self.settings.stall_seconds))
+            if watch.observe(now, part.applied, end if isinstance(end, int) and end >= 0 else None):
+                out.append(tp.partition)
+        return out
+
+    async def _watch(self) -> None:
+        """Never stall silently: a partition with effects waiting that applies nothing for `IRL_STALL_SECONDS`
+        ends the process (75), as the ordered stage's watch does; a restart reads on from its snapshot."""
+        while not self.rt.stopping.is_set():
+            await asyncio.sleep(min(5.0, self.settings.stall_seconds / 4))
+            stalled = self.stalled(time.monotonic())
+            if stalled:
+                log.critical(
+                    "the per-customer stage applied nothing for %d s with effects waiting (partitions %s); "
+                    "exiting so that a restart reads on from its snapshots. Tasks:\n%s",
+                    self.settings.stall_seconds,
+                    stalled,
+                    task_stacks(),
+                )
+                logging.shutdown()
+                os._exit(75)
+
+    def lag(self) -> dict[str, int] | None:
+        """Effects not yet applied per assigned partition (``topic/partition``; None: no consumer yet)."""
+        consumer = self.consumer
+        if consumer is None:
+            return None
+        out: dict[str, int] = {}
+        for tp in sorted(consumer.assignment()):
+            part = self.parts.get(tp.partition)
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not fetched yet: unknown
+                continue
+            if part is not None and isinstance(end, int) and end >= 0:
+                out[f"{tp.topic}/{tp.partition}"] = max(0, end - part.applied - 1)
+        return out
+
+    async def run(self) -> None:
+        s = self.settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=customers_group(s),
+            group_instance_id=worker_instance(s),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.session_timeout_seconds * 1000,
+            heartbeat_interval_ms=max(1000, s.session_timeout_seconds * 200),
+            max_poll_interval_ms=int(_RESTORE_TIMEOUT_S * 1000),
+            max_poll_records=CUSTOMERS_FETCH,
+            **client_options(s),
+        )
+        self.consumer = self.kafka.consumer = consumer
+        consumer.subscribe([self.kafka.effects], listener=_Listener(self))
+        self.rt.lag_sources.append(self.lag)
+        if not await start_client(consumer, "the per-customer stage's consumer", self.rt.stopping):
+            return
+        done = asyncio.Event()
+        self.rt.stages_done.append(done)
+        watch = asyncio.ensure_future(self._watch())
+        try:
+            while not self.rt.stopping.is_set():
+                data = await consumer.getmany(timeout_ms=200, max_records=CUSTOMERS_FETCH)
+                try:
+                    async with self.lock:
+                        # Each partition applies in turn; their publishes then wait for the broker together.
+                        applying = [
+                            part.apply([_record(m) for m in data[tp]])
+                            for tp in sorted(data)
+                            if (part := self.parts.get(tp.partition)) is not None
+                        ]
+                        await asyncio.gather(*applying)
+                        for part in self.parts.values():
+                            await part.tend()
+                except Exception:
+                    _die("the per-customer stage", self.rt)
+                    return
+        finally:
+            watch.cancel()
+            await consumer.stop()
+            done.set()
+
+
+def _record(m: Any) -> EffectRecord:
+    position = next((v for k, v in m.headers or () if k == POSITION_HEADER), _NO_POSITION)
+    return EffectRecord(m.offset, position, m.value)
+
+
+def _die(what: str, rt: Runtime) -> None:
+    if rt.stopping.is_set():
+        log.info("%s stopped with the worker", what)
+        return
+    log.critical("%s failed; exiting so that a restart reads on from its snapshot", what, exc_info=True)
+    logging.shutdown()
+    os._exit(70)
+
+
+async def run_customers(settings: Settings, rt: Runtime, sender: BatchSender) -> None:
+    """Build the records of the effects partitions this worker holds, until the worker stops."""
+    await _CustomersLoop(settings, rt, CustomersKafka(sender, settings)).run()

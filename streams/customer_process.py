@@ -1,0 +1,104 @@
+"""The per-customer stage over Kafka in a process of its own: the worker's second core.
+
+With ``IRL_CUSTOMER_STAGE=kafka`` the worker starts one child (``python -m
+streams.customer_process``) that runs the per-customer stage's consumer loop
+(`streams.customer_loop`) with its own producer, so the records' profiles and Avro leave the
+ordered stage's interpreter. It lives and dies as a triage child does (`streams.triage_process`):
+it dies with its worker, reports its counters every half second (they appear in ``/ready``,
+``/stats`` and ``/metrics``), and a child that exits while the worker runs ends the worker
+(exit 70). With ``IRL_TRIAGE_PROCESSES=0`` (one process: one core, less memory) the stage
+runs in the worker's process instead, as a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from streams.batches import MAX_RECORD_BYTES, BatchSender
+from streams.codec import Codecs, use
+from streams.customer_loop import run_customers
+from streams.kafka_auth import client_options
+from streams.loops import start_client
+from streams.registry import RegistryError
+from streams.runtime import Runtime
+from streams.settings import Settings
+from streams.triage_process import TriageProcesses, die_with_parent, report
+
+__all__ = ["COUNTERS", "CustomerProcess", "main"]
+
+log = logging.getLogger("irl.worker")
+
+#: Counters the child reports, added to the worker's stats.
+COUNTERS = ("effects_applied", "customer_records_published", "erased_resent")
+#: Faust's producer waits this long for the broker (a broker restart must not end the stage).
+_REQUEST_TIMEOUT_MS = 1_200_000
+
+
+class CustomerProcess(TriageProcesses):
+    """The worker's per-customer stage child: started, watched, reported on, stopped with the worker."""
+
+    MODULE = "streams.customer_process"
+    NAME = "per-customer stage"
+    COUNTERS = COUNTERS
+    RUNNING = "customer_processes"
+
+
+async def _child_main(parent: int) -> int:
+    settings = Settings.from_env()
+    rt = Runtime(settings)
+    codecs = Codecs.from_settings(settings)
+    use(codecs)  # encode_resolved writes with these
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, rt.stopping.set)
+    try:
+        await codecs.prepare({"resolved_customer": [settings.topic_resolved]})
+    except RegistryError as exc:  # the first record asks again, and fails there if it must
+        log.error("schema registry at %s: %s", settings.schema_registry_url, exc)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        max_request_size=MAX_RECORD_BYTES,
+        request_timeout_ms=_REQUEST_TIMEOUT_MS,
+        **client_options(settings),
+    )
+    if not await start_client(producer, "the per-customer stage's producer", rt.stopping):
+        return 0
+    lag_of: list[Any] = []
+    rt.lag_sources = lag_of  # the consumer loop appends its lag here
+    reporter = asyncio.ensure_future(report(rt, lambda: lag_of[0]() if lag_of else None, parent, COUNTERS))
+    try:
+        await run_customers(settings, rt, BatchSender(None, producer))
+    finally:
+        reporter.cancel()
+        await producer.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m streams.customer_process INDEX PARENT_PID``: the per-customer stage's child of a worker."""
+    args = sys.argv[1:] if argv is None else argv
+    parent = int(args[1])
+    die_with_parent(parent)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] customers: %(message)s",
+    )
+    for name in ("aiokafka", "faust", "mode"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    started = time.monotonic()
+    code = asyncio.run(_child_main(parent))
+    log.info("per-customer stage process done after %.0f s", time.monotonic() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

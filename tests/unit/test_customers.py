@@ -1,0 +1,416 @@
+"""The per-customer stage over Kafka in process: the ordered stage sends effects, partitions build the records.
+
+links log   B B T B A B T ...  ──▶ Sequencer (effects mode) ──▶ effects topic (P partitions, fake)
+                                     crashes, restores, sends its tail's effects again
+effects p   e e e e e e ...    ──▶ CustomerPartition ──▶ resolved topic (fake)
+                                     crashes after a publish and before its commit, restores its snapshot
+oracle      a clean Pipeline without the stage: the same records, deduplicated by change_id,
+            and one content per (customer id, version)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Mapping
+
+import pytest
+from aiokafka import TopicPartition
+
+from resolver.changelog import Planned
+from resolver.config import ResolverConfig
+from resolver.effect_feed import decode_position, encode_position, place
+from resolver.effects import Effect, Erased, Replaced, Tick, encode_effect, murmur2, partition_of
+from resolver.interaction import from_json
+from resolver.resolver import Resolver
+from resolver.window import Window
+from streams.batches import BatchSender
+from streams.codec import decode_resolved
+from streams.customer_loop import CustomersKafka, _CustomersLoop
+from streams.customer_state import stored_snapshot
+from streams.customers import CustomerPartition, CustomerPorts, EffectRecord
+from streams.linkbatch import TICK
+from streams.pipeline import Pipeline
+from streams.runtime import Runtime
+from streams.sequencer import EffectOut, LinkRecord, Ports, Sequencer
+from streams.settings import Settings
+from streams.snapshots import PUBLISHED_KEY
+from tests.unit.test_customer_stage import _steps
+from tests.unit.test_sequencer import (
+    GRACE_MS,
+    NOW,
+    TOPIC_I,
+    WINDOW_MS,
+    Crash,
+    FakeKafka,
+    FakeMirror,
+    InlineSnapshot,
+    check_against,
+    clean_run,
+    links_log,
+    run,
+)
+
+RESOLVED = "irl.customers.resolved"
+PARTITIONS = 3
+
+
+class EffectsKafka(FakeKafka):
+    """`FakeKafka` with the effects topic; the process dies once it has taken `die_after_effects` effects."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.effects: list[EffectOut] = []
+        self.die_after_effects: int | None = None
+
+    async def queue_effects(self, effects: list[EffectOut]) -> list[asyncio.Future[None]]:
+        return [self._queue(effects, self._take_effects)]  # type: ignore[arg-type]
+
+    async def _take_effects(self, effects: list[EffectOut]) -> None:
+        for effect in effects:
+            if self.die_after_effects is not None and len(self.effects) >= self.die_after_effects:
+                raise Crash
+            self.effects.append(effect)
+
+    def partition(self, p: int) -> list[EffectRecord]:
+        """Effects partition ``p`` as the broker holds it (a tick in every partition, the rest by key)."""
+        held = [
+            (pos, value)
+            for key, value, pos in self.effects
+            if key is None or (murmur2(key) & 0x7FFFFFFF) % PARTITIONS == p
+        ]
+        return [EffectRecord(offset, pos, value) for offset, (pos, value) in enumerate(held)]
+
+
+def _partition(key: bytes) -> int:
+    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+
+def effects_sequencer(kafka: EffectsKafka) -> Sequencer:
+    """An ordered stage in effects mode on ``kafka`` (a new process: a death before is over)."""
+    kafka.dead, kafka._last, kafka.process = False, None, kafka.process + 1
+    rt = Runtime(Settings())
+    rt.owns_links = True
+    ports = Ports(
+        kafka.read_state,
+        kafka.send_state,
+        kafka.publish,
+        kafka.interactions,
+        kafka.nothing,
+        kafka.nothing,
+        FakeMirror(),
+        queue_publish=kafka.queue_publish,
+        queue_interactions=kafka.queue_interactions,
+        queue_effects=kafka.queue_effects,
+    )
+    return Sequencer(
+        rt,
+        ResolverConfig(),
+        WINDOW_MS,
+        GRACE_MS,
+        RESOLVED,
+        ports,
+        InlineSnapshot(),
+        0.0,
+        interactions_topic=TOPIC_I,
+        effects_topic="t-effects",
+    )
+
+
+class FakeCustomerKafka:
+    """The customers' state topic as a dict, the resolved topic as a list, the group's commits; can die."""
+
+    def __init__(self) -> None:
+        self.state: dict[bytes, bytes] = {}
+        self.published: list[bytes] = []
+        self.commits: dict[int, int] = {}
+        self.state_sent = 0
+        #: the process dies at the publish of the record after this many (None: never)
+        self.die_after: int | None = None
+
+    def ports(self) -> CustomerPorts:
+        return CustomerPorts(self.read_state, self.send_state, self.publish, self.commit, self.committed)
+
+    async def read_state(self) -> Mapping[bytes, bytes]:
+        return dict(self.state)
+
+    async def send_state(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int | None:
+        for key, value in records:
+            if value is None:
+                self.state.pop(key, None)
+            else:
+                self.state[key] = value
+        self.state_sent += len(records)
+        return 17  # the first record's offset, as the fake broker says
+
+    async def publish(self, records: list[tuple[bytes, bytes]]) -> None:
+        for _key, value in records:
+            if self.die_after is not None and len(self.published) >= self.die_after:
+                raise Crash  # the records before it are on the broker; the commit never happens
+            self.published.append(value)
+
+    async def commit(self, partition: int, offset: int) -> None:
+        self.commits[partition] = offset
+
+    async def committed(self, partition: int) -> int | None:
+        return self.commits.get(partition)
+
+
+async def run_partition(
+    kafka: FakeCustomerKafka, p: int, records: list[EffectRecord], fetch: int, snapshot_every: int
+) -> CustomerPartition:
+    """What the Kafka loop does for one partition: load, seek, fetches, a snapshot now and then."""
+    part = CustomerPartition(p, kafka.ports(), RESOLVED, Runtime(Settings()).stats, snapshot_interval_s=0.0)
+    position = await part.load(await kafka.read_state())
+    fetches = 0
+    while position < len(records):
+        batch = records[position : position + fetch]
+        await part.apply(batch)
+        position = batch[-1].offset + 1
+        fetches += 1
+        if fetches % snapshot_every == 0:
+            await part.tend()
+    return part
+
+
+def _effect_count(log: list[LinkRecord]) -> int:
+    """How many effects a clean run sends for ``log``."""
+    p = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS, customer_stage=True)
+    return sum(len(s.effects) for rec in log for s in _steps(p, rec))
+
+
+def _crashing_ordered_stage(log: list[LinkRecord], rng: random.Random) -> EffectsKafka:
+    kafka = EffectsKafka()
+    expected = _effect_count(log)
+
+    async def scenario() -> None:
+        for _ in range(3):  # three deaths, each after a random number of effects on the broker
+            kafka.die_after_effects = len(kafka.effects) + rng.randint(0, max(1, expected // 4))
+            with pytest.raises(Crash):
+                await run(effects_sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+        kafka.die_after_effects = None
+        await run(effects_sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+
+    asyncio.run(scenario())
+    return kafka
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_both_stages_crash_and_resume_to_a_clean_runs_records(seed: int) -> None:
+    rng = random.Random(seed)
+    log = links_log(seed)
+    clean = clean_run(log)
+    effects = _crashing_ordered_stage(log, rng)
+    assert not effects.published, "in effects mode the ordered stage builds no record"
+    positions = [decode_position(pos) for _k, _v, pos in effects.effects]
+    assert positions != sorted(set(positions)), "some effects were sent twice (the scenario's point)"
+    kafka = FakeCustomerKafka()
+
+    async def scenario() -> None:
+        for p in range(PARTITIONS):
+            records = effects.partition(p)
+            for _ in range(2):  # each partition dies twice, each time mid-publish
+                kafka.die_after = len(kafka.published) + rng.randint(0, 40)
+                try:
+                    await run_partition(kafka, p, records, rng.randint(1, 30), rng.randint(1, 3))
+                except Crash:
+                    pass
+            kafka.die_after = None
+            await run_partition(kafka, p, records, rng.randint(1, 30), rng.randint(1, 3))
+
+    asyncio.run(scenario())
+    check_against(clean, kafka.published)
+
+
+def test_a_crash_after_the_publish_and_before_the_commit_sends_the_same_bytes_again() -> None:
+    """The records of a fetch are on the broker, its offsets not committed: a restart sends them again, equal."""
+    log = links_log(1)
+    clean = clean_run(log)
+    effects = _crashing_ordered_stage(log, random.Random(1))
+    records = effects.partition(0)
+    kafka = FakeCustomerKafka()
+
+    async def publish_then_die(batch: list[tuple[bytes, bytes]]) -> None:
+        await FakeCustomerKafka.publish(kafka, batch)
+        if len(kafka.published) > 30:
+            raise Crash  # after the broker took them, before `commit`
+
+    async def scenario() -> list[bytes]:
+        dying = CustomerPartition(0, kafka.ports(), RESOLVED, Runtime(Settings()).stats, snapshot_interval_s=0.0)
+        dying.ports.publish = publish_then_die
+        await dying.load(await kafka.read_state())
+        with pytest.raises(Crash):
+            for i in range(0, len(records), 10):
+                await dying.apply(records[i : i + 10])
+                await dying.tend()
+        before = list(kafka.published)
+        stored = stored_snapshot(kafka.state, 0)
+        assert stored is not None and stored[0].offset < kafka.commits.get(0, 0) + 10
+        await run_partition(kafka, 0, records, 10, 1)
+        return before
+
+    before = asyncio.run(scenario())
+    again = kafka.published[len(before) :]
+    assert set(again) & set(before[-5:]), "the uncommitted fetch's records were sent again"
+    check_against(
+        [v for v in clean if partition_of(decode_resolved(v)["customer_id"], PARTITIONS) == 0], kafka.published
+    )
+
+
+def test_a_restart_applies_the_committed_effects_quietly() -> None:
+    """Effects below the group's committed offset had their records acknowledged: nothing sent for them again."""
+    log = links_log(3)
+    effects = _crashing_ordered_stage(log, random.Random(3))
+    records = effects.partition(1)
+    kafka = FakeCustomerKafka()
+
+    async def scenario() -> None:
+        await run_partition(kafka, 1, records[: len(records) // 2], 5, 10_000)  # never a snapshot
+        sent = len(kafka.published)
+        assert sent > 0 and not kafka.state
+        part = await run_partition(kafka, 1, records[: len(records) // 2], 5, 10_000)
+        assert len(kafka.published) == sent, "the committed part was published again"
+        assert part.applied == len(records) // 2 - 1
+        await run_partition(kafka, 1, records, 5, 10_000)
+
+    asyncio.run(scenario())
+    one = FakeCustomerKafka()
+    asyncio.run(run_partition(one, 1, records, 7, 3))
+    assert kafka.published == one.published
+
+
+def test_the_published_mark_waits_for_the_effects_and_a_restore_does_not_send_them_again() -> None:
+    log = links_log(2)
+    kafka = EffectsKafka()
+
+    async def scenario() -> None:
+        kafka.hold = asyncio.Event()
+        seq = effects_sequencer(kafka)
+        await seq.restore()
+        applying = asyncio.ensure_future(seq.apply(log, seq.rt.writer_epoch))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while kafka.unacked < 3 and not applying.done() and loop.time() < deadline:
+            await asyncio.sleep(0)
+        assert not applying.done() and PUBLISHED_KEY not in kafka.state, "no mark before the effects are acked"
+        kafka.release()
+        await applying
+        assert PUBLISHED_KEY in kafka.state
+        sent = len(kafka.effects)
+        again = effects_sequencer(kafka)  # a restart with no snapshot: the whole log is its tail
+        kafka.hold = None
+        await run(again, log, 5, 10_000)
+        resent = len(kafka.effects) - sent
+        # Only the records after the last tick (none send effects) are applied loudly: nothing again.
+        assert resent == 0, f"{resent} effects sent again though the mark covered them"
+        assert again.rt.stats["steps_quiet"] > 0
+
+    asyncio.run(scenario())
+
+
+def test_an_erasure_leaves_the_effects_partition_and_its_erased_record_is_sent_again_later() -> None:
+    """Erased: a snapshot at once, the effects before it deleted; the ERASED record sent again after the lag."""
+    resolver = Resolver(ResolverConfig())
+    event = from_json(
+        {"event_id": "e1", "touchpoint": "WEB", "source_id": "u1", "occurred_at": NOW, "interaction": "v"}
+    )
+    cid = resolver.apply(event).customer_id
+    assert cid is not None
+    inp = resolver.profile_input(cid)
+    assert inp is not None
+    effects: list[Effect] = [
+        Replaced(cid, inp),
+        Tick(20),
+        Planned(cid, "CREATED", 1, Window(0, 10)),
+        Erased(cid),
+        Planned(cid, "ERASED", 2, Window(10, 20)),
+    ]
+    records = [EffectRecord(i, encode_position(pos), encode_effect(e)) for i, (pos, e) in enumerate(place(7, effects))]
+    kafka = FakeCustomerKafka()
+    truncated: list[tuple[int, int, int | None]] = []
+
+    async def truncate(partition: int, before: int, state_before: int | None) -> None:
+        truncated.append((partition, before, state_before))
+
+    now = [0.0]
+    ports = kafka.ports()
+    ports.truncate = truncate
+
+    def partition() -> CustomerPartition:
+        stats = Runtime(Settings()).stats
+        return CustomerPartition(0, ports, RESOLVED, stats, 3600.0, clock=lambda: now[0], reseal_after_s=60.0)
+
+    async def scenario() -> None:
+        part = partition()
+        await part.load(kafka.state)
+        await part.apply(records)
+        assert [decode_resolved(v)["change"] for v in kafka.published] == ["CREATED", "ERASED"]
+        assert await part.tend(), "a snapshot at once after an erasure, whatever the interval"
+        assert truncated == [(0, 5, 17)]
+        assert not (await part.tend()) and truncated == [(0, 5, 17)]
+        now[0] = 61.0
+        await part.tend()
+        assert kafka.published[-1] == kafka.published[1], "the ERASED record again, byte for byte"
+        # A restart whose catch-up is quiet (the records committed) sends it again later too.
+        restarted = partition()
+        kafka.state.clear()
+        await restarted.load(kafka.state)
+        await restarted.apply(records)
+        assert len(kafka.published) == 3
+        now[0] = 200.0
+        await restarted.tend()
+        assert kafka.published[-1] == kafka.published[1]
+
+    asyncio.run(scenario())
+
+
+def test_an_idle_stage_sends_ticks_but_no_mark_and_its_partitions_take_no_snapshot() -> None:
+    """Ticks alone (an idle worker's clock) move no partition's records: no published mark, no snapshot."""
+    log = [LinkRecord(i, TICK, json.dumps({"now": NOW + 1000 * i}).encode()) for i in range(20)]
+    kafka = EffectsKafka()
+    customers = FakeCustomerKafka()
+
+    async def scenario() -> None:
+        await run(effects_sequencer(kafka), log, 3, 10_000)
+        assert len(kafka.effects) == len(log) and PUBLISHED_KEY not in kafka.state
+        part = CustomerPartition(0, customers.ports(), RESOLVED, Runtime(Settings()).stats, snapshot_interval_s=0.0)
+        await part.load(customers.state)
+        await part.apply(kafka.partition(0))
+        assert part.applied == len(log) - 1 and customers.commits == {0: len(log)}
+        assert not await part.tend() and not customers.state
+        assert await part.tend(force=True) and stored_snapshot(customers.state, 0) is not None
+
+    asyncio.run(scenario())
+
+
+class _FakeConsumer:
+    """What `stalled` and `lag` read of an aiokafka consumer: its assignment and each partition's end."""
+
+    def __init__(self, ends: dict[int, int]) -> None:
+        self.ends = ends
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t-effects", p) for p in self.ends}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self.ends[tp.partition]
+
+
+def test_a_partition_that_applies_nothing_while_effects_wait_is_a_stall() -> None:
+    """t=0        t=60       t=119      t=120                     (IRL_STALL_SECONDS=120)
+    p0  applied 4, end 9 ─────────────────▶ stalled           (nothing moved while effects waited)
+    p1  applied 4, end 5 ─────────────────▶ never             (nothing waits: end is applied + 1)
+    """
+    settings = Settings.from_env({"IRL_STALL_SECONDS": "120"})
+    loop = _CustomersLoop(settings, Runtime(settings), CustomersKafka(BatchSender(None), settings))
+    loop.consumer = _FakeConsumer({0: 9, 1: 5})
+    for p in (0, 1):
+        part = CustomerPartition(p, FakeCustomerKafka().ports(), RESOLVED, Runtime(settings).stats)
+        part.applied = 4
+        loop.parts[p] = part
+    assert loop.stalled(0.0) == [] and loop.stalled(60.0) == [] and loop.stalled(119.0) == []
+    assert loop.stalled(120.0) == [0]
+    assert loop.lag() == {"t-effects/0": 4, "t-effects/1": 0}
+    loop.parts[0].applied = 8  # it moved: the clock starts again, and nothing waits any more
+    assert loop.stalled(500.0) == [] and loop.stalled(10_000.0) == []
