@@ -18,14 +18,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from resolver.effect_feed import Position, encode_position
 from streams.batches import BatchSender
 from streams.customers import POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
 from streams.kafka_auth import client_options
-from streams.loops import start_client, worker_instance
+from streams.loops import Delegating, start_client, worker_instance
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.snapshots import read_stored_state
@@ -99,17 +99,6 @@ class CustomersKafka:
         assert self.consumer is not None
         got = await self.consumer.committed(TopicPartition(self.effects, partition))
         return got if isinstance(got, int) and got >= 0 else None
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, owner: _CustomersLoop) -> None:
-        self.owner = owner
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self.owner.on_revoked(revoked)
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.owner.on_assigned(assigned)
 
 
 class _CustomersLoop:
@@ -216,7 +205,7 @@ class _CustomersLoop:
             **client_options(s),
         )
         self.consumer = self.kafka.consumer = consumer
-        consumer.subscribe([self.kafka.effects], listener=_Listener(self))
+        consumer.subscribe([self.kafka.effects], listener=Delegating(self))
         self.rt.lag_sources.append(self.lag)
         if not await start_client(consumer, "the per-customer stage's consumer", self.rt.stopping):
             return

@@ -21,7 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
@@ -110,15 +110,25 @@ def _die(what: str, rt: Runtime) -> None:
     os._exit(70)
 
 
-class _TriageListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, owner: _TriageLoop) -> None:
+class RebalanceOwner(Protocol):
+    """A consumer loop that handles its own revocations and assignments."""
+
+    async def on_revoked(self, revoked: Any) -> None: ...
+
+    async def on_assigned(self, assigned: Any) -> None: ...
+
+
+class Delegating(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A rebalance listener handing both callbacks to its loop (`RebalanceOwner`)."""
+
+    def __init__(self, owner: RebalanceOwner) -> None:
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         await self.owner.on_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        self.owner.rt.assigned = True
+        await self.owner.on_assigned(assigned)
 
 
 class _TriageLoop:
@@ -160,6 +170,9 @@ class _TriageLoop:
                 out[f"{tp.topic}/{tp.partition}"] = max(0, high - at)
         return out
 
+    async def on_assigned(self, assigned: Any) -> None:
+        self.rt.assigned = True
+
     async def on_revoked(self, revoked: Any) -> None:
         async with self.lock:  # the fetch in flight finishes its sends first
             await self.commit(set(revoked))
@@ -171,7 +184,7 @@ class _TriageLoop:
         consumer = _consumer(s, s.app_id, group_instance_id=self.instance, max_poll_records=TRIAGE_FETCH)
         self.consumer = consumer
         self.rt.lag_sources.append(self.lag)
-        consumer.subscribe(list(s.touchpoint_topics().values()), listener=_TriageListener(self))
+        consumer.subscribe(list(s.touchpoint_topics().values()), listener=Delegating(self))
         if not await start_client(consumer, "triage's consumer", self.rt.stopping):
             return
         done = asyncio.Event()
