@@ -60,20 +60,25 @@ class Planner:
 
     `add` each valid event in log order (its id, time and `link_keys`), then `shards` once.
     Memory: a disjoint-set forest over distinct keys, the ids within the duplicate horizon,
-    a hash of every event id (about 70 bytes per event) and 13 bytes per event (`heads`,
-    `marks`, the shard of each).
+    a hash of the id of each event that brought a new key (at most one per key) and 13 bytes
+    per event (`heads`, `marks`, the shard of each).
     """
 
-    __slots__ = ("_index", "_near", "_parent", "_recent", "_seen", "heads", "marks")
+    __slots__ = ("_first", "_index", "_near", "_parent", "_recent", "_seen", "heads", "marks")
 
     def __init__(self, horizon_ms: int) -> None:
         self._index: dict[str, int] = {}
         self._parent: list[int] = []  # a forest over key numbers: each root is its set's smallest
         self._recent = RecentEvents(horizon_ms)
-        #: every event id's hash -> a key number of its set: one id, one shard, within the horizon (a
-        #: duplicate goes with what it repeats) and beyond it (an id taken in twice mints one customer
-        #: id, salted the second time: only one process knows it is taken). A hash, not the id: about
-        #: 70 bytes per event; two ids of one hash only put two sets in one shard
+        self._first: dict[str, int] = {}  # remembered event id -> a key number of its set
+        #: the id's hash of each event that brought a new key -> a key number of its set. A
+        #: customer id is minted from the first event of new evidence (`Graph.new_id`), most often
+        #: one with a new key: an id taken in again beyond the horizon joins that set, so one
+        #: process mints both (salted the second time) and the replay need not fall back to one
+        #: process. Events that only repeat what is known (a returning customer) add nothing here:
+        #: memory grows with keys, not events. A hash, not the id: two ids of one hash only put
+        #: two sets in one shard. The rare id minted by an event without a new key (a new name on
+        #: a split phone) and taken in again is still caught by `ids_disjoint`.
         self._seen: dict[int, int] = {}
         self._near = NearIndex()  # the phone keys so far
         #: per event, in order: a key number of its set (its root when it was added)
@@ -90,10 +95,12 @@ class Planner:
         """
         index, parent = self._index, self._parent
         root = -1
+        fresh = False
         phones: list[str] | None = None
         for key in keys:
             node = index.get(key)
             if node is None:  # a new key joins this event's set directly
+                fresh = True
                 node = index[key] = len(parent)
                 parent.append(node if root < 0 else root)
                 if root < 0:
@@ -113,6 +120,7 @@ class Planner:
         if root < 0:  # no keys: related by its id alone
             root = len(parent)
             parent.append(root)
+            fresh = True
         if phones is not None:  # a new phone joins the phones one edit from it (each pair met once)
             near = self._near
             for key in phones:
@@ -122,12 +130,19 @@ class Planner:
             root = _find(parent, root)
         recent = self._recent
         self.marks.append(NO_MARK if recent.watermark is None else recent.watermark)
-        before = self._seen.setdefault(hash(event_id), root)
-        if before != root:  # the id was seen: its events go together (a duplicate, or taken in again)
+        hashed = hash(event_id)
+        before = self._seen.get(hashed)
+        if before is not None:  # an id that brought a new key, taken in again: its events go together
             _union(parent, before, root)
+        elif fresh:
+            self._seen[hashed] = root
         seen = recent.vid_of(event_id)
-        if seen is None:
-            recent.remember(event_id, at, content)
+        if seen is not None:  # a duplicate: the one it repeats decides, so they go together
+            _union(parent, self._first[event_id], root)
+        else:
+            self._first[event_id] = root
+            for gone in recent.remember(event_id, at, content):
+                del self._first[gone]
         self.heads.append(root)
         return seen is not None and seen != content
 
