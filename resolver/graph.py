@@ -46,6 +46,7 @@ __all__ = [
     "Node",
     "account_part",
     "as_account",
+    "other_account",
     "as_line",
     "customer_id_for",
     "flat_names",
@@ -150,6 +151,15 @@ def holder_of(key: str) -> str:
         head, _, source = key[2:].partition(":")
         return f"t:{head.partition(PERSON)[0]}:{source}"
     return key.rpartition(PERSON)[0]
+
+
+def other_account(eff: list[str] | tuple[str, ...]) -> bool:
+    """True when effective keys `eff` hold a person's part of a touchpoint identity: evidence that
+    the account's holder placed for this person (an order for someone else) links it."""
+    for key in eff:  # a loop, not any(): this runs for every piece of evidence of a profile
+        if key[0] == "t" and PERSON in key and is_person(key):
+            return True
+    return False
 
 
 def account_part(key: str, label: str) -> str:

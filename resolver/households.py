@@ -178,20 +178,20 @@ def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict
     """How touchpoint identity `key` is split between people; None when it is not.
 
     `seen` holds, per distinct piece of evidence on the identity that carries a name, its name
-    key and its phone and email keys. A name group (`name_groups`, support: distinct evidence)
+    key and its phone and email keys. A name group (`name_groups`; support: distinct evidence)
     *brings a phone or email of its own* when one of its pieces carries one that no piece of
     another name group on this identity carries. With two or more such groups the identity is
-    split: the largest of them (ties: smallest label) keeps it, and the name keys of every
-    other map to that group's part (`resolver.graph.account_part`). Names outside those groups
-    are not in the mapping: their evidence links the identity itself, as evidence without a
-    name does (an account's anonymous visits are its holder's).
+    split: the largest of them keeps it (on a tie none is known to hold it, and none does),
+    and each other links its part (`resolver.graph.account_part`): the mapping gives its name
+    keys' part. Other names, and evidence without one, link the identity itself (an account's
+    anonymous visits and a name without details of its own are its holder's).
 
     So an order the account holder places for someone else, under the recipient's name and
-    with the recipient's phone, links the recipient's part, and does not fuse the holder with
-    the recipient's own records; a partner's order under the holder's phone and email, or under
-    a name alone, brings nothing of its own and splits nothing. Two groups that may be one
-    person written two ways under one surname (``Kir Jain`` / ``Kiarn Jain``: `_one_person`)
-    are not split, as `shared_account` does not count them as two.
+    with the recipient's phone, links the recipient's part of the account, and the account no
+    longer fuses its holder with the recipient's own records; a partner's order under the
+    holder's phone or email, or under a name alone, brings nothing of its own and splits
+    nothing. Names are told apart as a phone's are (`name_groups`): a name order, an initial,
+    a short form or a missing surname is one person, so one person's second phone is theirs.
     """
     support: dict[str, int] = {}
     carried: dict[str, set[str]] = {}
@@ -199,12 +199,9 @@ def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict
         support[cls] = support.get(cls, 0) + 1
         if contacts:
             carried.setdefault(cls, set()).update(contacts)
-    if len(carried) < 2 or one_group(support):
-        return None
+    if len(carried) < 2 or one_group(carried):
+        return None  # fewer than two names with a phone or email: fewer than two that bring their own
     label = name_groups(support)
-    totals: dict[str, int] = {}
-    for c, n in support.items():
-        totals[label[c]] = totals.get(label[c], 0) + n
     holders: dict[str, set[str]] = {}
     for c, contacts in carried.items():
         for contact in contacts:
@@ -212,15 +209,13 @@ def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict
     own = {next(iter(grps)) for grps in holders.values() if len(grps) == 1}
     if len(own) < 2:
         return None
-    keep, *others = sorted(own, key=lambda grp: (-totals[grp], grp))
-    kept = [c for c in support if label[c] == keep and KEY_JOIN in c]
-    parts: dict[str, str] = {}
-    for grp in others:
-        names = [c for c in support if label[c] == grp]
-        if any(_one_person(a, b) for a in kept for b in names if KEY_JOIN in b):
-            continue  # perhaps one person's short form beside a typo: not two on evidence alone
-        parts.update((c, account_part(key, grp)) for c in names)
-    return dict(sorted(parts.items())) or None
+    totals: dict[str, int] = {}
+    for c, n in support.items():
+        totals[label[c]] = totals.get(label[c], 0) + n
+    ranked = sorted(own, key=lambda grp: (-totals[grp], grp))
+    keep = ranked[0] if totals[ranked[0]] > totals[ranked[1]] else None
+    parts = {c: account_part(key, label[c]) for c in sorted(support) if label[c] in own and label[c] != keep}
+    return parts
 
 
 def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, values: list[str]) -> str | None:
