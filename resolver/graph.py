@@ -4,7 +4,8 @@ Nodes are identifier keys (see `resolver.identifiers`): ``p:`` phones, ``e:`` em
 touchpoint identities, plus ``x:<evidence id>`` for evidence with nothing linkable,
 ``p:<phone>#<name class>`` for one person's part of a phone (or email) shared by people with
 different names, and ``t:<touchpoint>#<name class>:<source id>`` for one person's part of a
-touchpoint identity (`account_part`: a source id may hold ``#``, a touchpoint's name never does). Each node lists the evidence that carries it; evidence links its *effective* keys
+touchpoint identity (`account_part`: a source id may hold ``#``, a touchpoint's name never
+does). Each node lists the evidence that carries it; evidence links its *effective* keys
 (`effective`) together; a customer is a set of nodes joined by those links (one root of the
 union-find), and every piece of evidence belongs to the customer of its anchor.
 
@@ -46,7 +47,6 @@ __all__ = [
     "Node",
     "account_part",
     "as_account",
-    "other_account",
     "as_line",
     "customer_id_for",
     "flat_names",
@@ -57,6 +57,7 @@ __all__ = [
     "name_keys",
     "name_support",
     "new_node",
+    "other_account",
     "shared_line",
 ]
 
@@ -156,10 +157,12 @@ def holder_of(key: str) -> str:
 def other_account(eff: list[str] | tuple[str, ...]) -> bool:
     """True when effective keys `eff` hold a person's part of a touchpoint identity: evidence that
     the account's holder placed for this person (an order for someone else) links it."""
+    found = False
     for key in eff:  # a loop, not any(): this runs for every piece of evidence of a profile
         if key[0] == "t" and PERSON in key and is_person(key):
-            return True
-    return False
+            found = True
+            break
+    return found
 
 
 def account_part(key: str, label: str) -> str:

@@ -21,7 +21,7 @@ rules, the near-phone rule and the name conflict in confidence (`resolver.profil
 * Split account (`account_split`): a touchpoint identity that is not quarantined, on which two
   or more name groups each bring a phone or email of their own (one no other name group on it
   carries: an order for someone else, with the recipient's name and phone), links per person:
-  the largest such group keeps the identity, each other links its part
+  the largest such group keeps the identity (on a tie, none), each other links its part
   (`resolver.graph.account_part`). A name without a phone or email of its own splits nothing.
 
 A name order, an initial or a missing surname never makes a second person (`name_groups`).
@@ -40,7 +40,8 @@ from resolver.names import KEY_JOIN, full_name, name_groups, names_similar, one_
 from resolver.outcome import Step
 
 __all__ = [
-    "SHARED_ACCOUNT", "SHARED_LINE", "account_split", "observe", "people", "person_split", "set_status", "shared_account",
+    "SHARED_ACCOUNT", "SHARED_LINE", "account_split", "observe", "people", "person_split", "set_status",
+    "shared_account",
 ]  # fmt: skip
 
 #: What `observe` says of a touchpoint identity `shared_account` finds: it is quarantined.
@@ -199,12 +200,12 @@ def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict
         support[cls] = support.get(cls, 0) + 1
         if contacts:
             carried.setdefault(cls, set()).update(contacts)
-    if len(carried) < 2 or one_group(carried):
-        return None  # fewer than two names with a phone or email: fewer than two that bring their own
+    if len(carried) < 2 or one_group(support):
+        return None  # fewer than two names with a phone or email, or one person: none brings their own
     label = name_groups(support)
     holders: dict[str, set[str]] = {}
-    for c, contacts in carried.items():
-        for contact in contacts:
+    for c, held in carried.items():
+        for contact in held:
             holders.setdefault(contact, set()).add(label[c])
     own = {next(iter(grps)) for grps in holders.values() if len(grps) == 1}
     if len(own) < 2:

@@ -111,6 +111,8 @@ def test_the_split_is_the_account_s_and_explain_why_and_confidence_say_so() -> N
     # why-not: the account both carry says why it did not join them
     reasons = r.why_not(priya, arun)["reasons"]
     assert any(x.get("identifier") == key and "account used by another person" in x["reason"] for x in reasons)
+    # the review queue lists the pair, with the account's rule
+    assert any(p.identifier == key and "another person" in p.reason for chunk in r.review_scan(50) for p in chunk)
     # confidence: the recipient's customer holds an order placed on another person's account
     profile = r.profile(arun)
     assert profile is not None
@@ -244,7 +246,11 @@ def account_events(draw: st.DrawFn) -> list[Interaction]:
     for i in range(draw(st.integers(2, 12))):
         tp = draw(st.sampled_from(["WEB", "WEB", "KIOSK", "WHATSAPP"]))
         phone = draw(st.none() | st.sampled_from(PHONES))
-        src = "91" + (phone or PHONES[0]).replace(" ", "") if tp == "WHATSAPP" else f"{tp.lower()}-{draw(st.integers(0, 2))}"
+        src = (
+            "91" + (phone or PHONES[0]).replace(" ", "")
+            if tp == "WHATSAPP"
+            else f"{tp.lower()}-{draw(st.integers(0, 2))}"
+        )
         out.append(
             Interaction(
                 f"e{i:02d}",
@@ -281,3 +287,25 @@ def test_accounts_split_the_same_in_any_order(events: list[Interaction], rnd: ra
             if cls is not None:
                 seen.append((cls, tuple(k for k in piece.keys if k[0] in "pe")))
         assert node.groups == account_split(key, seen)
+
+
+def test_erasing_the_account_holder_or_the_recipient_leaves_the_other_and_no_part_behind() -> None:
+    """The recipient's part of an erased holder's account (and of her email) links nothing: it goes."""
+    r = resolve(PRIYA)
+    arun = r.customer_of_event("a1")
+    r.erase(r.customer_of_event("p1") or "")
+    g = r._g
+    assert not [k for k in g.nodes if "#" in k]  # no part of her account or email is left
+    assert not [k for k, n in g.nodes.items() if any("priya" in s for s in n.sig or ())]  # nor in hub signals
+    assert {r.customer_of_event(e) for e in ("gift", "a1", "a2")} == {arun}
+    for cid in r.customer_ids():
+        assert r.profile(cid, memo=False) == r.profile(cid)
+        r.explain(cid)
+    copy = Resolver.from_snapshot(r.config, r.snapshot())
+    assert copy.customer_ids() == r.customer_ids()
+    # the other way round: the holder keeps her account and its records
+    r = resolve(PRIYA)
+    r.erase(r.customer_of_event("a1") or "")
+    g = r._g
+    assert {r.customer_of_event(e) for e in ("p1", "p2", "view")} == {r.customer_of_event("p1")} != {None}
+    assert not [k for k in g.nodes if "#" in k]

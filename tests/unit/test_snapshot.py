@@ -521,7 +521,9 @@ def test_an_account_split_round_trips_and_a_version_5_snapshot_still_loads() -> 
     assert dump(r._g) == dump(copy._g)
     # A restore from the state records gives the same answers too.
     again = _account_split_state()
-    assert answers(Resolver.restore(CONFIG, [(k, v) for k, v in every_record(again._g).items() if v is not None])) == answers(again)
+    assert answers(
+        Resolver.restore(CONFIG, [(k, v) for k, v in every_record(again._g).items() if v is not None])
+    ) == answers(again)
     # Format 5 is 6 without account splits: a state without one, written as 5, loads the same.
     plain = _rich()
     plain.drain_changes()
