@@ -216,7 +216,7 @@ def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict
     ranked = sorted(own, key=lambda grp: (-totals[grp], grp))
     keep = ranked[0] if totals[ranked[0]] > totals[ranked[1]] else None
     parts = {c: account_part(key, label[c]) for c in sorted(support) if label[c] in own and label[c] != keep}
-    return parts
+    return parts or None
 
 
 def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, values: list[str]) -> str | None:
