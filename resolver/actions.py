@@ -201,6 +201,9 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
         g.mark("h", event_id)
     g.recent.forget(forgotten)
     gone = set(members)
+    # The other people's parts of the person's shared identifiers (`resolver.households`): their
+    # keys hold the person's identifier; those that link nothing once it is gone go too.
+    parts = sorted({p for key in members for p in (g.nodes[key].groups or {}).values() if p not in gone})
     for key in members:
         if not key.startswith("x:"):
             g.suppress(key)
@@ -214,6 +217,12 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
             ev.keys = tuple(k for k in ev.keys if k not in gone)
             g.by_content.setdefault(ev.content(), ev)
             g.mark("e", vid)
+            for key in ev.keys:
+                # Hub signals hold the keys seen beside this one: the person's go too.
+                node = g.nodes[key]
+                if node.sig and any(s in gone for s in node.sig):
+                    node.sig = tuple(s for s in node.sig if s not in gone)
+                    g.mark("n", key)
     _drop_nodes(g, members)
     orphans: list[str] = []
     for key in sorted({k for ev in own for k in ev.keys} - gone):
@@ -247,8 +256,24 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
             g.mark("d", absorbed)
     if vids:
         reresolve(g, closure(g, vids), step)
+    _drop_parts_left(g, parts)
     step.notes.append(f"erased {cid}: {len(own)} piece(s) of evidence, {len(members)} identifier(s)")
     return erased
+
+
+def _drop_parts_left(g: Graph, parts: list[str]) -> None:
+    """Drop the person parts (`parts`) of erased identifiers that no live customer holds any more.
+
+    Such a part (``e:<erased email>#<name>``, ``t:WEB#<name>:<erased account>``) links nothing:
+    no evidence carries its identifier now. Its key holds the erased identifier, so it goes.
+    """
+    left = [p for p in parts if p in g.nodes and (p not in g.uf or g.uf.find(p) not in g.by_root)]
+    if not left:
+        return
+    _drop_nodes(g, left)
+    present = [key for key in left if key in g.uf]
+    g.uf.reset(present)
+    g.uf.remove(present)
 
 
 def _drop_nodes(g: Graph, members: list[str]) -> None:

@@ -8,7 +8,8 @@ recomputed whenever a profile is built, so it always reflects the current eviden
 * weakens: names that cannot be one person (the strongest sign of a wrong merge), a part of
   the customer joined by a single event only (a bridge), a quarantined or household-shared
   identifier nearby, refused merges, a phone typed at a kiosk only, a phone joined only as a
-  one-digit typo of another (near-phone rule), unusually many phones or emails.
+  one-digit typo of another (near-phone rule), unusually many phones or emails, evidence
+  placed on another person's account.
 
 Reasons are ``"+0.15 verified WhatsApp number"`` style strings, sorted by impact, never PII.
 """
@@ -39,6 +40,7 @@ class Features:
     near_phones: int = 0  # near-phone links (one digit apart, same name) holding the customer together
     accounts: int = 0  # most recurring accounts of one touchpoint (ids seen on two or more pieces of evidence)
     unnamed_emails: int = 0  # emails whose address contains none of the customer's names
+    other_account: bool = False  # evidence linking a person's part of another person's account
 
 
 def score(f: Features) -> tuple[float, tuple[str, ...]]:
@@ -76,6 +78,10 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
     if f.accounts >= 2:
         # One person rarely keeps two accounts at one touchpoint; two people merged often do.
         parts.append((-0.15, "two accounts at one touchpoint"))
+    if f.other_account:
+        # Evidence placed on someone else's account for this person (an order for them): its
+        # event may be the account holder's (the buyer's) as much as this person's.
+        parts.append((-0.2, "an order placed on another person's account"))
     if f.unnamed_emails:
         parts.append((-0.15, "an email that matches none of the names"))
     if f.emails >= 2:

@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 
 from resolver.changelog import Planned
 from resolver.evidence import Evidence
-from resolver.graph import OK, Graph
+from resolver.graph import OK, Graph, other_account
 from resolver.nearlinks import near_links
 from resolver.outcome import Outcome
 from resolver.profile import Profile, Tally, email_letters, name_tokens, profile_of, recurring_accounts, weak_bridges
@@ -295,7 +295,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
     effs: list[list[str]] = []
     sources: set[tuple[str, str]] = set()
     tps: set[str] = set()
-    verified = kiosk_phone = other_phone = False
+    verified = kiosk_phone = other_phone = placed = False
     corroborating = near_q = refused = 0
     for f in inp.evidence:
         sources.add((f.tp, f.src))
@@ -311,6 +311,8 @@ def profile_from_input(inp: CustomerInput) -> Profile:
             verified = True
         if len(f.eff) >= 2:
             corroborating += 1
+        if not placed and other_account(f.eff):
+            placed = True
         if f.refused:
             refused += 1
         if any(key[0] == "p" for key in f.eff):
@@ -343,6 +345,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
             inp.near,
             recurring_accounts(seen_ids),
             unnamed,
+            placed,
         )
     )
     return profile_of(

@@ -260,10 +260,20 @@ def _why_not_linking(g: Graph, key: str, ev: Evidence) -> str:
     if node.shared:
         return "household phone shared with another person"
     if node.groups is not None:
-        return "household phone used by people with different names: linked per person, or not at all"
+        return _split_reason(key)
     if ev.cut:
         return "evidence links cut by a split"
     return ev.note or "refused"
+
+
+def _split_reason(key: str) -> str:
+    """Why an identifier split between people did not link this evidence as itself."""
+    if key[0] == "t":
+        return (
+            "account used by another person with a phone or email of their own (an order for someone else): "
+            "that person's evidence links their own part of it"
+        )
+    return "household phone used by people with different names: linked per person, or not at all"
 
 
 def why(g: Graph, a: str, b: str) -> dict[str, Any]:
@@ -344,6 +354,8 @@ def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
             reason = f"shared {kind_of(key)} {node.status}: it does not link"
         elif node.shared:
             reason = "household phone shared by people with different emails and names"
+        elif node.groups is not None:
+            reason = _split_reason(key)
         else:
             notes = sorted({ev.note for v in node.vids() if (ev := g.evidence.get(v)) and ev.note})
             reason = "; ".join(notes) if notes else "a link through it was refused"

@@ -1,9 +1,11 @@
 """The identity graph: identifier nodes, distinct evidence, customers, and the reads every rule shares.
 
 Nodes are identifier keys (see `resolver.identifiers`): ``p:`` phones, ``e:`` emails, ``t:``
-touchpoint identities, plus ``x:<evidence id>`` for evidence with nothing linkable and
-``p:<phone>#<name class>`` for one person's part of a phone shared by people with different
-names. Each node lists the evidence that carries it; evidence links its *effective* keys
+touchpoint identities, plus ``x:<evidence id>`` for evidence with nothing linkable,
+``p:<phone>#<name class>`` for one person's part of a phone (or email) shared by people with
+different names, and ``t:<touchpoint>#<name class>:<source id>`` for one person's part of a
+touchpoint identity (`account_part`: a source id may hold ``#``, a touchpoint's name never
+does). Each node lists the evidence that carries it; evidence links its *effective* keys
 (`effective`) together; a customer is a set of nodes joined by those links (one root of the
 union-find), and every piece of evidence belongs to the customer of its anchor.
 
@@ -37,11 +39,14 @@ __all__ = [
     "OK",
     "PERSON",
     "SHORT_EVIDENCE",
+    "AccountNode",
     "Customer",
     "FlatNames",
     "Graph",
     "LineNode",
     "Node",
+    "account_part",
+    "as_account",
     "as_line",
     "customer_id_for",
     "flat_names",
@@ -52,6 +57,7 @@ __all__ = [
     "name_keys",
     "name_support",
     "new_node",
+    "other_account",
     "shared_line",
 ]
 
@@ -121,9 +127,11 @@ def customer_id_for(event_id: str, salt: int = 0) -> str:
 
 
 def is_person(key: str) -> bool:
-    """True for one person's part of a shared phone or email (``<identifier>#<name group>``).
+    """True for one person's part of a shared identifier (``<identifier>#<name group>``; `account_part`).
 
-    An email's local part may hold ``#`` itself; a name group never holds ``@``.
+    An email's local part may hold ``#`` itself; a name group never holds ``@``. A touchpoint
+    identity's source id may hold anything printable, so its part carries the name group in
+    the touchpoint's place (``t:WEB#asha_rao:u1``), which is one of a few fixed words.
     """
     kind = key[0]
     if kind == "p":
@@ -131,12 +139,36 @@ def is_person(key: str) -> bool:
     if kind == "e":
         _, sep, tail = key.rpartition(PERSON)
         return bool(sep) and "@" not in tail
+    if kind == "t":
+        return PERSON in key[: key.find(":", 2)]
     return False
 
 
 def holder_of(key: str) -> str:
     """The identifier node a key belongs to: itself, or the identifier of a person's part."""
-    return key.rpartition(PERSON)[0] if is_person(key) else key
+    if not is_person(key):
+        return key
+    if key[0] == "t":
+        head, _, source = key[2:].partition(":")
+        return f"t:{head.partition(PERSON)[0]}:{source}"
+    return key.rpartition(PERSON)[0]
+
+
+def other_account(eff: list[str] | tuple[str, ...]) -> bool:
+    """True when effective keys `eff` hold a person's part of a touchpoint identity: evidence that
+    the account's holder placed for this person (an order for someone else) links it."""
+    found = False
+    for key in eff:  # a loop, not any(): this runs for every piece of evidence of a profile
+        if key[0] == "t" and PERSON in key and is_person(key):
+            found = True
+            break
+    return found
+
+
+def account_part(key: str, label: str) -> str:
+    """The key of person `label`'s part of touchpoint identity `key` (``t:WEB:u1`` -> ``t:WEB#label:u1``)."""
+    touchpoint, _, source = key[2:].partition(":")
+    return f"t:{touchpoint}{PERSON}{label}:{source}"
 
 
 def shared_line(key: str, node: Node) -> bool:
@@ -149,6 +181,21 @@ def shared_line(key: str, node: Node) -> bool:
 def new_node(key: str) -> Node:
     """A fresh node for `key`: a `LineNode` for a phone or an email (or a person's part of one), else a `Node`."""
     return LineNode(key) if key[0] in "pe" else Node(key)
+
+
+def as_account(nodes: dict[str, Node], key: str) -> AccountNode:
+    """The node of touchpoint identity `key` as an `AccountNode`, put in `nodes` in its place when it was a `Node`.
+
+    A touchpoint identity's node gains the field only when it is first split between people:
+    the others stay plain `Node`s.
+    """
+    node = nodes[key]
+    if isinstance(node, AccountNode):
+        return node
+    made = AccountNode(node.key)
+    made.status, made.evidence, made.sig, made.bars = node.status, node.evidence, node.sig, node.bars
+    nodes[key] = made
+    return made
 
 
 def as_line(node: Node) -> LineNode:
@@ -177,7 +224,8 @@ class Node:
     #: phones only: (email, name class) pairs seen, for the household rule
     pairs: list[tuple[str, str]] | None = None
     #: phones and emails: distinct evidence per name class (flat: `FlatNames`), and the
-    #: per-person split (when shared by names)
+    #: per-person split (when shared by names); touchpoint identities (`AccountNode`): the
+    #: parts of the people other than the account's own
     names: FlatNames | None = None
     groups: dict[str, str] | None = None
     #: phones only: phone keys one digit away -> whether the near link holds now
@@ -248,6 +296,27 @@ class LineNode(Node):
         self.names = None
         self.groups = None
         self.near = None
+
+
+class AccountNode(Node):
+    """The node of a touchpoint identity split between people (`resolver.households.account_split`).
+
+    ``groups`` maps the name keys of each person other than the account's own to that person's
+    part (`account_part`); evidence with any other name, or none, links the identity itself.
+    A `Node` becomes one only when first split (`as_account`): most accounts are one person's.
+    """
+
+    __slots__ = ("groups",)
+
+    def __init__(self, key: str = "") -> None:
+        super().__init__(key)
+        self.groups = None
+
+    def record(self, key: str, parent: str | None) -> dict[str, Any]:
+        out = super().record(key, parent)
+        if self.groups:
+            out["sp"] = sorted([c, part] for c, part in self.groups.items())
+        return out
 
 
 class Customer:
@@ -452,7 +521,17 @@ class Graph:
             groups = node.groups
             if node.status != OK or (node.shared and has_email and groups is None):
                 continue
-            if groups is not None:
+            if groups is not None and key[0] == "t":
+                # An account used by another person with a phone or email of their own: that
+                # person's evidence links their part; any other (the holder's, a name without
+                # details of its own, none) links the account itself.
+                person = groups.get(self.class_of(ev.name) or "") if ev.name is not None else None
+                if person is not None:
+                    part = nodes.get(person)
+                    if part is not None and part.status != OK:
+                        continue  # an operator cut or blocked this person's part
+                    key = person
+            elif groups is not None:
                 # A phone or email shared by people with different names: each name group links
                 # its own key (so an email event of a shared phone joins its own person's part);
                 # evidence without a known name links it only when it has nothing else.

@@ -18,6 +18,11 @@ rules, the near-phone rule and the name conflict in confidence (`resolver.profil
   only when it has nothing else.
 * Shared touchpoint identity (`shared_account`): a web, kiosk or CRM id used by three or more
   people, or by two each with a phone or email of their own, is quarantined.
+* Split account (`account_split`): a touchpoint identity that is not quarantined, on which two
+  or more name groups each bring a phone or email of their own (one no other name group on it
+  carries: an order for someone else, with the recipient's name and phone), links per person:
+  the largest such group keeps the identity (on a tie, none), each other links its part
+  (`resolver.graph.account_part`). A name without a phone or email of its own splits nothing.
 
 A name order, an initial or a missing surname never makes a second person (`name_groups`).
 Everything here counts distinct evidence, never interactions: repeating an event cannot tip
@@ -26,15 +31,18 @@ a hub, a household or a split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from resolver.evidence import Evidence
-from resolver.graph import PERSON, Graph, Node, as_line, name_added, name_counts
+from resolver.graph import PERSON, Graph, Node, account_part, as_account, as_line, name_added, name_counts
 from resolver.identifiers import kind_of, mask
 from resolver.names import KEY_JOIN, full_name, name_groups, names_similar, one_group, same_person
 from resolver.outcome import Step
 
-__all__ = ["SHARED_ACCOUNT", "SHARED_LINE", "observe", "people", "person_split", "set_status", "shared_account"]
+__all__ = [
+    "SHARED_ACCOUNT", "SHARED_LINE", "account_split", "observe", "people", "person_split", "set_status",
+    "shared_account",
+]  # fmt: skip
 
 #: What `observe` says of a touchpoint identity `shared_account` finds: it is quarantined.
 SHARED_ACCOUNT = "shared-account"
@@ -167,6 +175,50 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     return {c: key if label[c] == solid[0] else f"{key}{PERSON}{label[c]}" for c in sorted(names) if label[c] in solid}
 
 
+def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict[str, str] | None:
+    """How touchpoint identity `key` is split between people; None when it is not.
+
+    `seen` holds, per distinct piece of evidence on the identity that carries a name, its name
+    key and its phone and email keys. A name group (`name_groups`; support: distinct evidence)
+    *brings a phone or email of its own* when one of its pieces carries one that no piece of
+    another name group on this identity carries. With two or more such groups the identity is
+    split: the largest of them keeps it (on a tie none is known to hold it, and none does),
+    and each other links its part (`resolver.graph.account_part`): the mapping gives its name
+    keys' part. Other names, and evidence without one, link the identity itself (an account's
+    anonymous visits and a name without details of its own are its holder's).
+
+    So an order the account holder places for someone else, under the recipient's name and
+    with the recipient's phone, links the recipient's part of the account, and the account no
+    longer fuses its holder with the recipient's own records; a partner's order under the
+    holder's phone or email, or under a name alone, brings nothing of its own and splits
+    nothing. Names are told apart as a phone's are (`name_groups`): a name order, an initial,
+    a short form or a missing surname is one person, so one person's second phone is theirs.
+    """
+    support: dict[str, int] = {}
+    carried: dict[str, set[str]] = {}
+    for cls, contacts in seen:
+        support[cls] = support.get(cls, 0) + 1
+        if contacts:
+            carried.setdefault(cls, set()).update(contacts)
+    if len(carried) < 2 or one_group(support):
+        return None  # fewer than two names with a phone or email, or one person: none brings their own
+    label = name_groups(support)
+    holders: dict[str, set[str]] = {}
+    for c, held in carried.items():
+        for contact in held:
+            holders.setdefault(contact, set()).add(label[c])
+    own = {next(iter(grps)) for grps in holders.values() if len(grps) == 1}
+    if len(own) < 2:
+        return None
+    totals: dict[str, int] = {}
+    for c, n in support.items():
+        totals[label[c]] = totals.get(label[c], 0) + n
+    ranked = sorted(own, key=lambda grp: (-totals[grp], grp))
+    keep = ranked[0] if totals[ranked[0]] > totals[ranked[1]] else None
+    parts = {c: account_part(key, label[c]) for c in sorted(support) if label[c] in own and label[c] != keep}
+    return parts or None
+
+
 def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, values: list[str]) -> str | None:
     """Record what new evidence says about `key`; "quarantined" / `SHARED_ACCOUNT` / "shared" / "regroup" on a change.
 
@@ -197,7 +249,11 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
             if key[0] == "t" and g.household_on and shared_account(key, sig):
                 return SHARED_ACCOUNT
     kind = key[0]
-    if kind not in "pe" or cls is None or not g.household_on:
+    if cls is None or not g.household_on:
+        return None
+    if kind == "t":
+        return "regroup" if _observe_account(g, key, node) else None
+    if kind not in "pe":
         return None
     regroup = _observe_name(g, key, node, cls, ev)
     if kind == "p" and not node.shared:
@@ -258,6 +314,36 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     return True
 
 
+def _observe_account(g: Graph, key: str, node: Node) -> bool:
+    """Whether new named evidence on touchpoint identity `key` changes its split (`account_split`).
+
+    Only an identity that shows names of two or more groups can be split (read off its hub
+    signals, when names are among them): for the others, most, nothing is read. The split
+    is computed again from the identity's evidence, so it is a function of that evidence,
+    whatever the order it came in.
+    """
+    if key.startswith(_WHATSAPP):
+        return False  # a WhatsApp identity is its phone: the phone's rules split it
+    if node.groups is None and "n" in g.signals:
+        names = [value[2:] for value in node.sig or () if value[0] == "n"]
+        if len(names) < 2 or one_group(names):
+            return False
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    evidence = g.evidence
+    for vid in node.vids():
+        other = evidence.get(vid)
+        if other is None or other.name is None:
+            continue
+        cls = g.class_of(other.name)
+        if cls is not None:
+            seen.append((cls, tuple(k for k in other.keys if k[0] == "p" or k[0] == "e")))
+    groups = account_split(key, seen)
+    if groups == node.groups:
+        return False
+    g.regroup[key] = groups
+    return True
+
+
 def _own_channel(key: str, ev: Evidence) -> bool:
     """True when `ev` came through the phone's own WhatsApp account: it names the phone's owner."""
     return ev.tp == "WHATSAPP" and key[0] == "p" and key[3:] == ev.src.removeprefix("+")
@@ -270,10 +356,20 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
     g.forget_profiles([key])
     node = g.nodes[key]
     if key in g.regroup:
-        # Whatever else changed, a new per-person split of the phone applies too.
-        groups = as_line(node).groups = g.regroup.pop(key)
-        if groups is not None:
-            step.notes.append(f"household: {kind_of(key)} {mask(key)} is used by people with different names")
+        # Whatever else changed, a new per-person split of the identifier applies too.
+        groups = g.regroup.pop(key)
+        if key[0] == "t":
+            node = as_account(g.nodes, key)
+            node.groups = groups
+            if groups is not None:
+                step.notes.append(
+                    f"household: {kind_of(key)} {mask(key)} is used by another person with a phone or email "
+                    "of their own; it links per person"
+                )
+        else:
+            as_line(node).groups = groups
+            if groups is not None:
+                step.notes.append(f"household: {kind_of(key)} {mask(key)} is used by people with different names")
     if change == "regroup":
         pass
     elif change == "shared":  # a phone's (`observe`)
@@ -281,9 +377,11 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
         line.shared = True
         line.pairs = None
         step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
-    elif change == SHARED_ACCOUNT:  # a touchpoint identity's: a plain node, no household fields
+    elif change == SHARED_ACCOUNT:  # a touchpoint identity's: no household fields, perhaps a split
         node.status = "quarantined"
         node.sig = None
+        if node.groups is not None:
+            as_account(g.nodes, key).groups = None  # it links nothing now: its parts neither
         step.notes.append(f"quarantined: {kind_of(key)} {mask(key)} is used by several people; it stops linking")
     else:
         node.status = change

@@ -1,8 +1,9 @@
 """Identifier nodes by key, where the nodes a snapshot loaded stay in columns until first read.
 
 `NodeTable` is the graph's node dict (key -> `Node`) as a `resolver.cold.ColdTable`: a loaded
-node is a row of `NodeColumns` until first read, when it becomes the `Node` or `LineNode` a
-load would have made (`resolver.graph.new_node` picks the class by key), in its own place.
+node is a row of `NodeColumns` until first read, when it becomes the `Node`, `LineNode` or
+`AccountNode` a load would have made (`resolver.graph.new_node` picks the class by key; a
+touchpoint identity with a split is an `AccountNode`), in its own place.
 `statuses` (stats, quarantined keys) and `field_columns` (`resolver.snapshot`) thaw nothing.
 """
 
@@ -15,7 +16,7 @@ from operator import add, attrgetter
 from typing import Any, cast
 
 from resolver.cold import ColdTable, merge, split
-from resolver.graph import OK, SHORT_EVIDENCE, FlatNames, LineNode, Node
+from resolver.graph import OK, SHORT_EVIDENCE, AccountNode, FlatNames, LineNode, Node
 
 __all__ = ["FIELDS", "NodeColumns", "NodeTable", "field_columns", "statuses"]
 
@@ -129,6 +130,9 @@ class NodeColumns:
             line.names = self._names(row)
             line.groups = self.groups.get(row)
             line.near = self._near(self.near.get(row))
+        elif key[0] == "t" and row in self.groups:
+            made = account = _new(AccountNode)  # a touchpoint identity split between people
+            account.groups = self.groups[row]
         else:
             made = _new(Node)
         made.key = key

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from resolver.confidence import Features, score
 from resolver.display_name import display_name, preferred_name, typed_name
 from resolver.evidence import Evidence
-from resolver.graph import OK, Customer, Graph, holder_of, shared_line
+from resolver.graph import OK, Customer, Graph, holder_of, other_account, shared_line
 from resolver.names import KEY_JOIN, name_groups
 from resolver.nearlinks import near_links
 
@@ -222,6 +222,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
             if k[0] == "t":
                 seen_ids[k] = seen_ids.get(k, 0) + 1
     label = name_groups(counts)
+    placed = any(other_account(eff) for eff in effs)
     totals: dict[str, int] = {}
     for cls, n in counts.items():
         totals[label[cls]] = totals.get(label[cls], 0) + n
@@ -246,6 +247,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         near_phones=near,
         accounts=recurring_accounts(seen_ids),
         unnamed_emails=_unnamed_emails(members, counts),
+        other_account=placed,
     )
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, Node, as_line, flat_names, new_node
+from resolver.graph import OK, PERSON, AccountNode, Customer, Graph, Node, as_line, flat_names, new_node
 from resolver.horizon import RecentEvents
 from resolver.households import person_split
 from resolver.jsontext import loads
@@ -228,4 +228,12 @@ def _node(g: Graph, key: str, value: dict[str, Any]) -> Node:
     near = value.get("nr")
     if near:
         as_line(node).near = {k: bool(v) for k, v in near}
+    parts = value.get("sp")
+    if parts:
+        # A touchpoint identity split between people: its split is not derived from the node's own
+        # fields (`resolver.households.account_split` reads its evidence), so it is kept.
+        account = AccountNode(key)
+        account.status, account.sig, account.bars = node.status, node.sig, node.bars
+        account.groups = {g.intern(c): part for c, part in parts}
+        return account
     return node

@@ -95,6 +95,9 @@ def key_pairs(g: Graph, keys: Iterable[str]) -> list[ReviewPair]:
                 rule, reason = "hub", f"{kind_of(key)} {mask(key)} is seen with too many people: it stops linking"
             elif node.status != OK:
                 continue  # blocked or cut: an operator's decision
+            elif key[0] == "t":
+                rule = "household"
+                reason = f"account {mask(key)} is used by another person with a phone or email of their own"
             else:
                 rule, reason = "household", f"{kind_of(key)} {mask(key)} is used by people with different names"
             for a, b in combinations(_customers_carrying(g, key), 2):

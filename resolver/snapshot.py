@@ -22,13 +22,17 @@ laid out to load fast:
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 5::
+Format, version 6::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
 
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
-the worker wrote itself), since marshal is not made for data from others. Version 2 (which
+the worker wrote itself), since marshal is not made for data from others. Version 6 is
+version 5 whose per-person splits (``n.groups``) may hold touchpoint identities too (an
+account split between people, `resolver.households.account_split`); version 5 is read as it
+is (it holds none), and an IRL that reads version 5 refuses version 6 rather than drop the
+splits. Version 2 (which
 marked the pieces of evidence that do not answer for their content, ``e.loose``, where 3
 writes the content index's exceptions) and version 3 (without the near-phone index, which 4
 writes) are read too, more slowly (a digest per piece; the index rebuilt), and so is version
@@ -113,9 +117,10 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
 #: The format written by `dump`; `load` reads it and `_OLDER`.
-VERSION = 5
-#: Older formats `load` reads (4: run lengths where 5 writes start offsets; 3: without the near-phone index).
-_OLDER = (2, 3, 4)
+VERSION = 6
+#: Older formats `load` reads (5: no touchpoint identity split; 4: run lengths where 5 writes start
+#: offsets; 3: without the near-phone index).
+_OLDER = (2, 3, 4, 5)
 
 _HEAD = len(MAGIC) + 1 + 4
 

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 from resolver.confidence import Features, score
 from resolver.evidence import Evidence
-from resolver.graph import OK, PERSON, Customer, Graph, holder_of, shared_line
+from resolver.graph import OK, PERSON, Customer, Graph, holder_of, other_account, shared_line
 from resolver.names import name_groups
 from resolver.nearlinks import near_links
 from resolver.profile import (
@@ -86,8 +86,8 @@ class Summary:
 
     __slots__ = (
         "bridges", "cached", "classes", "corroborating", "effs", "emails", "keys", "kiosk_phone", "letters", "named",
-        "near", "near_q", "other_phone", "phones", "recurring", "refused", "seen_ids", "shared", "sources", "strong",
-        "tally", "tokens", "tps", "verified",
+        "near", "near_q", "other_phone", "phones", "placed", "recurring", "refused", "seen_ids", "shared", "sources",
+        "strong", "tally", "tokens", "tps", "verified",
     )  # fmt: skip
 
     def __init__(self, g: Graph, cust: Customer) -> None:
@@ -109,6 +109,8 @@ class Summary:
         self.corroborating = self.near_q = self.refused = self.recurring = 0
         # Where its linked phones came from: a kiosk, anywhere else (kiosk-only phones).
         self.kiosk_phone = self.other_phone = False
+        #: evidence linking a person's part of another person's account (`other_account`)
+        self.placed = False
         self.seen_ids: dict[str, int] = {}
         self.sources: tuple[tuple[str, str], ...] = ()
         self.tps: tuple[str, ...] = ()
@@ -167,6 +169,8 @@ class Summary:
             if len(eff) >= 2:
                 self.corroborating += 1
                 links = True
+            if not self.placed and other_account(eff):
+                self.placed = True
             if ev.note:
                 self.refused += 1
             for key in eff:
@@ -225,6 +229,7 @@ class Summary:
                 self.near,
                 recurring_accounts(self.seen_ids) if self.recurring else 0,
                 unnamed,
+                self.placed,
             )
         )
         cached = self.cached = profile_of(
@@ -296,7 +301,7 @@ def _grouped(weights: tuple[tuple[str, int], ...]) -> tuple[int, int]:
 
 
 #: `Features` in field order.
-FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool, int, int, int]
+FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool, int, int, int, bool]
 
 
 @lru_cache(maxsize=_MEMO)

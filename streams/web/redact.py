@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from resolver.graph import holder_of, is_person
 from streams.masking import mask_email, mask_phone, mask_text
 from streams.web.auth import Scope
 
@@ -38,7 +39,17 @@ def mask_name(name: str | None) -> str | None:
 
 
 def mask_key(key: str) -> str:
-    """A resolver key (``p:``, ``e:``, ``t:TP:``, ``x:``) with its value masked."""
+    """A resolver key (``p:``, ``e:``, ``t:TP:``, ``x:``) with its value masked.
+
+    One person's part of a shared identifier (``p:...#<name>``, ``e:...#<name>``,
+    ``t:TP#<name>:...``) names that person: the name is masked too (``#***``).
+    """
+    if is_person(key):
+        holder = holder_of(key)
+        if key[0] == "t":
+            touchpoint, _, source = holder[2:].partition(":")
+            return f"t:{touchpoint}#***:{mask_source(touchpoint, source)}"
+        return mask_key(holder) + "#***"
     kind, sep, rest = key.partition(":")
     if not sep:
         return mask_text(key)

@@ -25,7 +25,7 @@ from resolver import columns as col
 from resolver import records
 from resolver.config import ResolverConfig
 from resolver.evidence import Evidence
-from resolver.graph import Customer, Graph, LineNode, Node
+from resolver.graph import AccountNode, Customer, Graph, LineNode, Node
 from resolver.horizon import DAY_MS
 from resolver.interaction import Interaction
 from resolver.resolver import Resolver
@@ -306,10 +306,11 @@ def _snapshot(version: int, sections: dict[str, Any]) -> bytes:
 
 
 def _as_version_4(data: bytes) -> bytes:
-    """A format 5 snapshot as format 4 wrote it: run lengths where 5 writes start offsets, every set's
+    """A format 6 snapshot as format 4 wrote it: run lengths where 5 and 6 write start offsets, every set's
     members (5 writes a singleton as its root alone), ``h.own`` as positions (5: a flag per event and
-    the evidence rows of those flagged), sparse name support (5: dense offsets and flags)."""
-    assert data[len(MAGIC)] == 5
+    the evidence rows of those flagged), sparse name support (5: dense offsets and flags). (6 is 5 with
+    touchpoint identities among the per-person splits, which a state of 4 never held.)"""
+    assert data[len(MAGIC)] == VERSION == 6
     p = _sections(data)
 
     def sizes(name: str) -> list[int]:
@@ -388,7 +389,7 @@ def test_a_version_2_snapshot_still_loads() -> None:
     g.evidence[twin.vid] = twin
     del g.by_content[second.content()]
     r.drain_changes()
-    assert VERSION == 5 and g.by_content.odd
+    assert VERSION == 6 and g.by_content.odd
     old = loaded(r, _as_version_2(_as_version_4(dump(g))))
     assert_same(r, old)
     ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
@@ -455,7 +456,7 @@ def test_a_wrong_or_damaged_snapshot_is_refused_clearly(damage: Any, message: st
 def test_the_snapshot_covers_every_field_of_the_state() -> None:
     """When the state gains a field, the snapshot must learn it (and this list with it)."""
     # `key` is the node's key in the nodes dict (written as such, set again on load)
-    assert set(Node.__slots__) | set(LineNode.__slots__) == {
+    assert set(Node.__slots__) | set(LineNode.__slots__) | set(AccountNode.__slots__) == {
         "bars", "evidence", "groups", "key", "names", "near", "pairs", "shared", "sig", "status"
     }  # fmt: skip
     assert set(Evidence.__slots__) == {
@@ -486,6 +487,48 @@ def test_a_load_keeps_the_order_of_the_state_it_was_written_from() -> None:
     assert again.uf.groups() == g.uf.groups()
     assert again.recent.columns() == g.recent.columns()
     assert again.near_index.columns() == g.near_index.columns()
+
+
+def _account_split_state() -> Resolver:
+    """A web account split between its holder and the recipient of an order (`account_split`), then more."""
+    r = Resolver(CONFIG)
+    events = [
+        ("a1", "WEB", "u-priya", "98716 16828", "priya.arun@gmail.com", "Priya A"),
+        ("a2", "WEB", "u-priya", "98716 16828", "priya.arun@gmail.com", "Priya A"),
+        ("a3", "WEB", "u-priya", "65652 94130", "priya.arun@gmail.com", "K. Arun"),
+        ("a4", "KIOSK", "kv-1", "65652 94130", None, "Arun K"),
+        ("a5", "WEB", "u-priya", None, None, None),
+    ]
+    for i, (eid, tp, src, phone, email, name) in enumerate(events):
+        r.apply(Interaction(eid, tp, T0 + i * 60_000, src, "order", phone, email, name))
+    return r
+
+
+def test_an_account_split_round_trips_and_a_version_5_snapshot_still_loads() -> None:
+    """Format 6 carries a touchpoint identity's split; a format 5 snapshot (none) loads to the same answers."""
+    r = _account_split_state()
+    g = r._g
+    assert any(n.groups for k, n in g.nodes.items() if k.startswith("t:"))
+    r.drain_changes()
+    copy = loaded(r)
+    assert_same(r, copy)
+    later: list[Op] = [
+        ("event", Interaction("a6", "WEB", T0 + 10 * 60_000, "u-priya", "order", "65652 94130", None, "Arun")),
+        ("split", 2),
+        ("erase", 1),
+    ]
+    assert run(r, later, []) == run(copy, later, [])
+    assert dump(r._g) == dump(copy._g)
+    # A restore from the state records gives the same answers too.
+    again = _account_split_state()
+    assert answers(
+        Resolver.restore(CONFIG, [(k, v) for k, v in every_record(again._g).items() if v is not None])
+    ) == answers(again)
+    # Format 5 is 6 without account splits: a state without one, written as 5, loads the same.
+    plain = _rich()
+    plain.drain_changes()
+    data = dump(plain._g)
+    assert_same(plain, loaded(plain, _snapshot(5, _sections(data))))
 
 
 def test_a_version_3_snapshot_still_loads() -> None:

@@ -137,6 +137,11 @@ def test_metrics_histogram_is_cumulative() -> None:
         ("t:WHATSAPP:919845012345", "t:WHATSAPP:91********45"),
         ("t:KIOSK:k7", "t:KIOSK:***"),
         ("x:evt-9", "x:evt-9"),
+        # one person's part of a shared identifier: the name group is masked too
+        ("p:+919845012345#asha_rao", "p:+91********45#***"),
+        ("e:ravi.k@yahoo.co.in#asha_rao", "e:r***@y***.in#***"),
+        ("t:WEB#asha_rao:ck-bbbb2222", "t:WEB#***:ck***22"),
+        ("t:CRM:ACC#bob-1234", "t:CRM:AC***34"),
     ],
 )
 def test_mask_key(key: str, masked: str) -> None:
