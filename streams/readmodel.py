@@ -35,6 +35,8 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from resolver.graph import holder_of
+
 __all__ = ["LAYOUT", "RedisReadModel", "apply_if_at_blocking", "identifiers_of"]
 
 #: Bumped when the key layout or the profile encoding changes: a model in another layout reads as
@@ -172,11 +174,12 @@ _KINDS = {"p": "phone:", "e": "email:", "t": "tp:"}
 
 def identifier_of_key(key: str) -> str | None:
     """The read model's identifier string of a resolver key (``p:+91...`` -> ``phone:+91...``, a
-    person's part of a shared phone as the phone); None for a key the read model never holds."""
+    person's part of a shared phone, email or account as that identifier: ``t:WEB#asha_rao:u1``
+    -> ``tp:WEB:u1``, never the name); None for a key the read model never holds."""
     prefix = _KINDS.get(key[:1])
     if prefix is None or key[1:2] != ":":
         return None
-    return prefix + key[2:].partition("#")[0] if key[0] in "pe" else prefix + key[2:]
+    return prefix + holder_of(key)[2:]
 
 
 def _field(identifier: str) -> str:

@@ -65,7 +65,11 @@ def test_read_model_identifiers_of_keys() -> None:
     assert identifier_of_key("p:+919447012345") == "phone:+919447012345"
     assert identifier_of_key("p:+919447012345#meera_pillai") == "phone:+919447012345"
     assert identifier_of_key("e:a@x.in") == "email:a@x.in"
-    assert identifier_of_key("t:WEB:u-1#x") == "tp:WEB:u-1#x"
+    assert identifier_of_key("t:WEB:u-1#x") == "tp:WEB:u-1#x"  # a source id may hold "#"
+    # a person's part of an account (an order for someone else) is the account, never the name
+    assert identifier_of_key("t:WEB#meera_pillai:u-1#x") == "tp:WEB:u-1#x"
+    assert identifier_of_key("e:a#b@x.in") == "email:a#b@x.in"  # "#" in an email's local part
+    assert identifier_of_key("e:a@x.in#meera_pillai") == "email:a@x.in"
     assert identifier_of_key("x:v123") is None
 
 
