@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from resolver.explain import resolve_ref
 from resolver.graph import PERSON, Customer, Graph, as_line, holder_of
-from resolver.households import set_status
+from resolver.households import scrub, set_status
 from resolver.identifiers import kind_of, mask
 from resolver.limits import customers_refusal
 from resolver.outcome import Step
@@ -213,9 +213,11 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
     for vid in sorted(vids):
         ev = g.evidence[vid]
         if any(k in gone for k in ev.keys):
-            g.by_content.discard(ev.content(), ev)
+            before = ev.content()
+            g.by_content.discard(before, ev)
             ev.keys = tuple(k for k in ev.keys if k not in gone)
             g.by_content.setdefault(ev.content(), ev)
+            g.by_content.forget(before)  # no trace of the erased identifiers
             g.mark("e", vid)
             for key in ev.keys:
                 # Hub signals hold the keys seen beside this one: the person's go too.
@@ -254,6 +256,13 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
             g.erased.add(absorbed)
             g.mark("a", absorbed)
             g.mark("d", absorbed)
+    # What the person's evidence left on identifiers that stay: names, emails and parts in their
+    # hub signals, name support, splits and pairs (a household's shared phone).
+    stay = {k for ev in own for k in ev.keys} | {k for vid in vids for k in g.evidence[vid].keys}
+    for key in scrub(g, stay - gone, gone):
+        vids.update(v for v in g.nodes[key].vids() if v in g.evidence)
+    for ev in own:
+        g.forget_name(ev.name)
     if vids:
         reresolve(g, closure(g, vids), step)
     _drop_parts_left(g, parts)

@@ -194,6 +194,17 @@ class ContentIndex:
         if self.get(content) is ev:
             del self[content]
 
+    def forget(self, content: Content) -> None:
+        """Drop a "no piece answers" exception for `content` its implicit answer no longer needs.
+
+        After an erasure took keys off a piece (between `discard` and a new `setdefault`), its old
+        content is answered by no piece either way: the exception would only keep the erased
+        identifiers in the index (and in a snapshot). Nothing changes what `get` answers.
+        """
+        odd = self.odd
+        if content in odd and odd[content] is None and self._implicit(content) is None:
+            del odd[content]
+
     def items(self) -> Iterator[tuple[Content, Evidence]]:
         """Every (content, piece answering for it): the implicit ones in evidence order, then the others."""
         odd = self.odd

@@ -474,6 +474,11 @@ class Graph:
     def intern(self, value: str) -> str:
         return self._names.setdefault(value, value)
 
+    def forget_name(self, name: str | None) -> None:
+        """Drop `name` from the name key cache (`class_of`): an erased person's name is kept nowhere."""
+        if name is not None:
+            self._classes.pop(name, None)
+
     def class_of(self, name: str | None) -> str | None:
         """Name key (`resolver.names.name_key`: first and last token), cached: most names repeat."""
         if name is None:

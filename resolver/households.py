@@ -34,14 +34,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from resolver.evidence import Evidence
-from resolver.graph import PERSON, Graph, Node, account_part, as_account, as_line, name_added, name_counts
+from resolver.graph import (
+    PERSON,
+    Graph,
+    Node,
+    account_part,
+    as_account,
+    as_line,
+    flat_names,
+    name_added,
+    name_counts,
+)
 from resolver.identifiers import kind_of, mask
 from resolver.names import KEY_JOIN, full_name, name_groups, names_similar, one_group, same_person
 from resolver.outcome import Step
 
 __all__ = [
-    "SHARED_ACCOUNT", "SHARED_LINE", "account_split", "observe", "people", "person_split", "set_status",
-    "shared_account",
+    "SHARED_ACCOUNT", "SHARED_LINE", "account_split", "name_support_of", "observe", "people", "person_split", "scrub",
+    "set_status", "shared_account",
 ]  # fmt: skip
 
 #: What `observe` says of a touchpoint identity `shared_account` finds: it is quarantined.
@@ -290,14 +300,7 @@ def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> boo
     as a second sighting would, so one order with a partner's phone and the partner's own
     email is a person of its own (`person_split`).
     """
-    other = "e" if key[0] == "p" else "p"
-    support = 1
-    for k in ev.keys:  # a loop, not any(): no generator per visit
-        if k[0] == other:
-            support = 2
-            break
-    if support == 1 and _own_channel(key, ev):
-        support = 2
+    support = name_support_of(key, ev)
     line = as_line(node)
     flat, count = name_added(line.names, cls, support)
     line.names = flat
@@ -342,6 +345,56 @@ def _observe_account(g: Graph, key: str, node: Node) -> bool:
         return False
     g.regroup[key] = groups
     return True
+
+
+def name_support_of(key: str, ev: Evidence) -> int:
+    """The support `ev` gives its name on phone or email `key` (`_observe_name`): 2 when it also
+    carries the other kind or came through the phone's own WhatsApp account, else 1."""
+    other = "e" if key[0] == "p" else "p"
+    for k in ev.keys:  # a loop, not any(): no generator per visit
+        if k[0] == other:
+            return 2
+    return 2 if _own_channel(key, ev) else 1
+
+
+def scrub(g: Graph, keys: Iterable[str], gone: set[str]) -> list[str]:
+    """Take what an erased person left on identifiers that stay (`keys`) off them: a household's shared
+    phone keeps the other people's evidence, not the erased one's name or email in its hub signals,
+    name support, per-person split or (email, name) pairs. Counts are taken again from the evidence
+    each identifier still carries, as `observe` took them; statuses stay as decided. `gone` holds
+    the erased identifiers (and their parts). Returns the keys whose split changed: their evidence
+    must be resolved again."""
+    evidence = g.evidence
+    regrouped: list[str] = []
+    for key in sorted(keys):
+        node = g.nodes.get(key)
+        if node is None:
+            continue
+        counts: dict[str, int] = {}
+        for vid in node.vids():
+            ev = evidence.get(vid)
+            cls = None if ev is None else g.class_of(ev.name)
+            if ev is not None and cls is not None:
+                counts[cls] = counts.get(cls, 0) + (name_support_of(key, ev) if key[0] in "pe" else 1)
+        if node.sig:
+            node.sig = tuple(
+                v for v in node.sig if v not in gone and not (v[:2] in ("n:", "N:") and v[2:] not in counts)
+            )
+        if node.names is not None:
+            kept = {c: n for c, n in name_counts(node.names).items() if c in counts}
+            node.names = flat_names({c: counts[c] for c in kept}) or None
+        if node.groups is not None:
+            groups = {c: part for c, part in node.groups.items() if c in counts and part not in gone}
+            groups_left = groups if any(part != key for part in groups.values()) else None
+            if groups_left != node.groups:
+                node.groups = groups_left
+                regrouped.append(key)
+        if node.pairs is not None:
+            node.pairs = [(e, c) for e, c in node.pairs if e not in gone and c in counts] or None
+        if node.near:
+            node.near = {k: held for k, held in node.near.items() if k not in gone} or None
+        g.mark("n", key)
+    return regrouped
 
 
 def _own_channel(key: str, ev: Evidence) -> bool:

@@ -103,3 +103,40 @@ def test_a_split_that_separates_nothing_is_no_split_for_the_crm() -> None:
     zed = q.resolver.customer_of_event("w1") or ""
     steps = list(q.on_action(2, {"action": "split", "customer_id": zed, "identifier": "WEB:u-1"}))
     assert "SPLIT" in _changes(q, steps), [s.notes for s in steps]
+
+
+def test_an_erasure_leaves_no_old_content_of_another_persons_evidence_in_the_state() -> None:
+    """Ravi's evidence carried Meera's phone (a household's, split by names): it loses the key, and
+    the content index keeps no trace of what it carried before (found by helper s30-recipient)."""
+    r = Resolver(ResolverConfig(digest_key=b"k" * 32))
+    cid = _meera(r)
+    r.apply(Interaction("web-4001", "WEB", T0 + 3000, "u-4001", "signup", "94470 12345", "ravi.k@x.in", "Ravi Kumar"))
+    ravi_email = "ravi.k@x.in"
+    r.apply(Interaction("kiosk-4002", "KIOSK", T0 + 4000, "KV-4002", "visit", "94470 12345", ravi_email, "Ravi Kumar"))
+    ravi = r.customer_of_event("web-4001")
+    assert ravi is not None and ravi != r.current_id(cid)  # two people on one phone
+    r.erase(r.current_id(cid) or cid)
+    assert r._g.by_content.odd == {} or all(held is not None for held in r._g.by_content.odd.values())
+    blob = dump(r._g)
+    # the phone is Ravi's too and stays; nothing else of Meera's does (her name, her email)
+    assert [s for s in SECRETS if s in blob] == [b"9447012345"]
+    assert b"meera" not in blob
+    assert "Meera Pillai" not in r._g._classes
+    assert r.customer_of_event("web-4001") is not None  # Ravi stays
+    phone = r._g.nodes["p:+919447012345"]
+    assert phone.groups is None and phone.sig is not None and all("meera" not in s for s in phone.sig)
+
+
+def test_an_erasure_leaves_no_old_content_of_evidence_that_carried_the_persons_email() -> None:
+    """Ravi ordered under Meera's mailbox: his evidence loses her email, and the content index
+    keeps no "no piece answers" entry for what it carried before."""
+    r = Resolver(ResolverConfig(digest_key=b"k" * 32))
+    cid = _meera(r)
+    r.apply(Interaction("web-4001", "WEB", T0 + 3000, "u-4001", "signup", "98450 71623", None, "Ravi Kumar"))
+    mailbox = "meera.pillai@gmail.com"
+    r.apply(Interaction("web-4002", "WEB", T0 + 4000, "u-4001", "order", "98450 71623", mailbox, "Ravi Kumar"))
+    r.erase(r.current_id(cid) or cid)
+    assert all(held is not None for held in r._g.by_content.odd.values())
+    blob = dump(r._g)
+    assert [s for s in SECRETS if s in blob] == []
+    assert r.customer_of_event("web-4002") is not None  # Ravi stays, with his phone
