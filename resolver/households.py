@@ -37,6 +37,7 @@ from resolver.evidence import Evidence
 from resolver.graph import (
     PERSON,
     Graph,
+    LineNode,
     Node,
     account_part,
     as_account,
@@ -380,19 +381,20 @@ def scrub(g: Graph, keys: Iterable[str], gone: set[str]) -> list[str]:
             node.sig = tuple(
                 v for v in node.sig if v not in gone and not (v[:2] in ("n:", "N:") and v[2:] not in counts)
             )
-        if node.names is not None:
-            kept = {c: n for c, n in name_counts(node.names).items() if c in counts}
-            node.names = flat_names({c: counts[c] for c in kept}) or None
-        if node.groups is not None:
+        if node.groups is not None:  # a phone's, an email's or an account's (`AccountNode`)
             groups = {c: part for c, part in node.groups.items() if c in counts and part not in gone}
             groups_left = groups if any(part != key for part in groups.values()) else None
             if groups_left != node.groups:
-                node.groups = groups_left
+                split = as_line(node) if key[0] in "pe" else as_account(g.nodes, key)
+                split.groups = groups_left
                 regrouped.append(key)
-        if node.pairs is not None:
-            node.pairs = [(e, c) for e, c in node.pairs if e not in gone and c in counts] or None
-        if node.near:
-            node.near = {k: held for k, held in node.near.items() if k not in gone} or None
+        if isinstance(node, LineNode):
+            if node.names is not None:
+                node.names = flat_names({c: counts[c] for c in name_counts(node.names) if c in counts}) or None
+            if node.pairs is not None:
+                node.pairs = [(e, c) for e, c in node.pairs if e not in gone and c in counts] or None
+            if node.near:
+                node.near = {k: held for k, held in node.near.items() if k not in gone} or None
         g.mark("n", key)
     return regrouped
 
