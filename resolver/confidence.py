@@ -41,6 +41,7 @@ class Features:
     accounts: int = 0  # most recurring accounts of one touchpoint (ids seen on two or more pieces of evidence)
     unnamed_emails: int = 0  # emails whose address contains none of the customer's names
     other_account: bool = False  # evidence linking a person's part of another person's account
+    lone_parts: int = 0  # phones/emails seen on one single-event link only (`resolver.profile.weak_bridges`)
 
 
 def score(f: Features) -> tuple[float, tuple[str, ...]]:
@@ -65,6 +66,10 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
         parts.append((-0.2, "a name that matches no other on this customer"))
     if f.weak_bridges:
         parts.append((-0.3 if f.weak_bridges == 1 else -0.4, "joined by a single event only"))
+    elif f.lone_parts:
+        # A signup's email seen once beside the phone: one person typed both (most often), or a
+        # stray event put a stranger's email on them (how many wrong merges look): a milder doubt.
+        parts.append((-0.2, "a phone or email seen on one event only"))
     if f.near_quarantined:
         parts.append((-0.1, "a quarantined shared identifier was seen"))
     if f.refused_merges:

@@ -321,7 +321,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
             else:
                 other_phone = True
     groups, minority = grouped_names(classes)
-    bridges = 0 if inp.keys is None else weak_bridges(set(inp.keys), effs)
+    bridges = (0, 0) if inp.keys is None else weak_bridges(set(inp.keys), effs)
     unnamed = 0
     if inp.emails and classes:
         tokens = name_tokens(classes)
@@ -337,7 +337,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
             minority,
             verified,
             corroborating,
-            bridges,
+            bridges[0],
             near_q,
             refused,
             inp.shared,
@@ -346,6 +346,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
             recurring_accounts(seen_ids),
             unnamed,
             placed,
+            bridges[1],
         )
     )
     return profile_of(

@@ -229,6 +229,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
     main = min(totals, key=lambda grp: (-totals[grp], grp)) if totals else None
     minority = sum(n for grp, n in totals.items() if grp != main)
     strong = sum(1 for k in members if k[0] in "pe")
+    bridges, lone = weak_bridges(set(members), effs) if strong >= 2 else (0, 0)
     near = len(near_links(g, members)) if g.near_on and any(nodes[k].near for k in members) else 0
     return Features(
         events=events,
@@ -239,7 +240,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         verified_phone=verified,
         corroborating_events=corroborating,
         # A bridge needs phones/emails on both sides: most customers have one or none.
-        weak_bridges=weak_bridges(set(members), effs) if strong >= 2 else 0,
+        weak_bridges=bridges,
         near_quarantined=near_q,
         refused_merges=refused,
         shared_phone=any(shared_line(k, nodes[k]) for k in members if k[0] == "p"),
@@ -248,6 +249,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         accounts=recurring_accounts(seen_ids),
         unnamed_emails=_unnamed_emails(members, counts),
         other_account=placed,
+        lone_parts=lone,
     )
 
 
@@ -298,55 +300,96 @@ def recurring_accounts(seen_ids: dict[str, int]) -> int:
     return max(per.values(), default=0)
 
 
-def weak_bridges(members: set[str], effs: Iterable[list[str]]) -> int:
-    """Count links made by a single piece of evidence whose removal separates phones/emails on both sides.
+def weak_bridges(members: set[str], effs: Iterable[list[str]]) -> tuple[int, int]:
+    """Links made by a single piece of evidence whose removal separates phones or emails: (bridges, lone).
 
-    None on a customer of one piece of evidence: a single record (one signup with a phone and
-    an email) joins nothing to anything; it has no second part to be wrong about.
+    A bridge joins two parts of a customer that each have a phone or email and evidence of their
+    own besides that piece: two records held together by one event. A *lone* part is made of the
+    linking piece's own identifiers alone (a signup's email, never seen again): one person typed
+    both and nothing was joined, a weaker doubt. Nothing on a customer of one piece of
+    evidence. Counted within each connected part of the evidence: an operator's merge joins
+    parts no evidence links, and is no single-event link.
     """
     adj: dict[str, dict[str, int]] = {}
+    carried: dict[str, int] = {}  # pieces of evidence carrying each key
     pieces = 0
     for eff in effs:
         pieces += 1
+        first = eff[0]
+        if first in members:
+            carried[first] = carried.get(first, 0) + 1
         for key in eff[1:]:
-            if key in members and eff[0] in members:
-                a, b = eff[0], key
-                adj.setdefault(a, {})[b] = adj.setdefault(a, {}).get(b, 0) + 1
-                adj.setdefault(b, {})[a] = adj.setdefault(b, {}).get(a, 0) + 1
+            if key in members:
+                carried[key] = carried.get(key, 0) + 1
+                if first in members:
+                    adj.setdefault(first, {})[key] = adj.setdefault(first, {}).get(key, 0) + 1
+                    adj.setdefault(key, {})[first] = adj.setdefault(key, {}).get(first, 0) + 1
     strong = {k for k in adj if k[0] in "pe"}
     if len(strong) < 2 or pieces < 2:
-        return 0
-    total = len(strong)
-    disc: dict[str, int] = {}
-    low: dict[str, int] = {}
-    sub: dict[str, int] = {}
-    count = 0
+        return 0, 0
+    bridges = lone = 0
+    seen: set[str] = set()
     for start in sorted(adj):
-        if start in disc:
+        if start in seen:
             continue
-        disc[start] = low[start] = len(disc)
-        sub[start] = 1 if start in strong else 0
-        stack: list[tuple[str, str | None, Iterable[str]]] = [(start, None, iter(sorted(adj[start])))]
-        while stack:
-            node, parent, it = stack[-1]
-            advanced = False
-            for nxt in it:
-                if nxt == parent:
-                    continue
-                if nxt in disc:
-                    low[node] = min(low[node], disc[nxt])
-                else:
-                    disc[nxt] = low[nxt] = len(disc)
-                    sub[nxt] = 1 if nxt in strong else 0
-                    stack.append((nxt, node, iter(sorted(adj[nxt]))))
-                    advanced = True
-                    break
-            if advanced:
+        part = _component(adj, start)
+        seen.update(part)
+        b, n = _part_bridges(adj, start, part & strong, {k for k in part if carried.get(k, 0) >= 2})
+        bridges += b
+        lone += n
+    return bridges, lone
+
+
+def _component(adj: dict[str, dict[str, int]], start: str) -> set[str]:
+    part = {start}
+    todo = [start]
+    while todo:
+        for nxt in adj[todo.pop()]:
+            if nxt not in part:
+                part.add(nxt)
+                todo.append(nxt)
+    return part
+
+
+def _part_bridges(adj: dict[str, dict[str, int]], start: str, strong: set[str], repeated: set[str]) -> tuple[int, int]:
+    """`weak_bridges` within the connected part of `start` (Tarjan's bridges, iteratively): a link
+    made by one piece with a phone or email (`strong`, the part's) on each side; a bridge when a key
+    carried by another piece (`repeated`, the part's) is on each side too, else a lone part."""
+    total = len(strong)
+    total_rep = len(repeated)
+    if total < 2:
+        return 0, 0
+    disc: dict[str, int] = {start: 0}
+    low: dict[str, int] = {start: 0}
+    sub: dict[str, int] = {start: 1 if start in strong else 0}
+    rep: dict[str, int] = {start: 1 if start in repeated else 0}
+    bridges = lone = 0
+    stack: list[tuple[str, str | None, Iterable[str]]] = [(start, None, iter(sorted(adj[start])))]
+    while stack:
+        node, parent, it = stack[-1]
+        advanced = False
+        for nxt in it:
+            if nxt == parent:
                 continue
-            stack.pop()
-            if parent is not None:
-                low[parent] = min(low[parent], low[node])
-                sub[parent] += sub[node]
-                if low[node] > disc[parent] and adj[parent][node] == 1 and 0 < sub[node] < total:
-                    count += 1
-    return count
+            if nxt in disc:
+                low[node] = min(low[node], disc[nxt])
+            else:
+                disc[nxt] = low[nxt] = len(disc)
+                sub[nxt] = 1 if nxt in strong else 0
+                rep[nxt] = 1 if nxt in repeated else 0
+                stack.append((nxt, node, iter(sorted(adj[nxt]))))
+                advanced = True
+                break
+        if advanced:
+            continue
+        stack.pop()
+        if parent is not None:
+            low[parent] = min(low[parent], low[node])
+            sub[parent] += sub[node]
+            rep[parent] += rep[node]
+            if low[node] > disc[parent] and adj[parent][node] == 1 and 0 < sub[node] < total:
+                if 0 < rep[node] < total_rep:
+                    bridges += 1
+                else:
+                    lone += 1
+    return bridges, lone

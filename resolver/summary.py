@@ -114,7 +114,7 @@ class Summary:
         self.seen_ids: dict[str, int] = {}
         self.sources: tuple[tuple[str, str], ...] = ()
         self.tps: tuple[str, ...] = ()
-        self.bridges: int | None = None
+        self.bridges: tuple[int, int] | None = None
         self.named: tuple[int, int] | None = None
         self.tokens: frozenset[str] | None = None
         self.cached: Profile | None = None
@@ -136,7 +136,6 @@ class Summary:
         effs = self.effs
         sources = set(self.sources)
         tps = set(self.tps)
-        links = False  # whether any of it links two keys (a bridge count can only move then)
         named = False  # whether any of it has a name key (name groups can only move then)
         self.tally.extend(evidence)
         for ev in evidence:
@@ -168,7 +167,6 @@ class Summary:
                 self.verified = True
             if len(eff) >= 2:
                 self.corroborating += 1
-                links = True
             if not self.placed and other_account(eff):
                 self.placed = True
             if ev.note:
@@ -184,8 +182,10 @@ class Summary:
             self.sources = tuple(sorted(sources))
         if len(tps) != len(self.tps):
             self.tps = tuple(sorted(tps))
-        if links or (effs is not None and len(effs) - len(evidence) <= 1):
-            self.bridges = None  # a link, or a second piece of evidence (`weak_bridges` counts none on one)
+        if evidence:
+            # any new piece may move them: a link, a second piece, a key seen again (a lone part
+            # becomes a record of its own: `weak_bridges`)
+            self.bridges = None
         if named:
             self.named = self.tokens = None
         self.cached = None
@@ -202,7 +202,7 @@ class Summary:
         bridges = self.bridges
         if bridges is None:
             keys, effs = self.keys, self.effs
-            bridges = self.bridges = 0 if keys is None or effs is None else weak_bridges(keys, effs)
+            bridges = self.bridges = (0, 0) if keys is None or effs is None else weak_bridges(keys, effs)
         unnamed = 0
         if self.letters and self.classes:
             tokens = self.tokens
@@ -221,7 +221,7 @@ class Summary:
                 minority,
                 self.verified,
                 self.corroborating,
-                bridges,
+                bridges[0],
                 self.near_q,
                 self.refused,
                 self.shared,
@@ -230,6 +230,7 @@ class Summary:
                 recurring_accounts(self.seen_ids) if self.recurring else 0,
                 unnamed,
                 self.placed,
+                bridges[1],
             )
         )
         cached = self.cached = profile_of(
