@@ -19,11 +19,11 @@ decisions in replay and in the stream.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, MutableSequence, Sequence
+from collections.abc import Callable, Iterable, MutableSequence, Sequence
 from itertools import compress, count, repeat
 from operator import floordiv, itemgetter, ne
 
-__all__ = ["DAY_MS", "RecentEvents"]
+__all__ = ["DAY_MS", "RecentEvents", "still_remembered"]
 
 DAY_MS = 86_400_000
 
@@ -130,6 +130,20 @@ class RecentEvents:
             return []
         return self._expire()
 
+    def lapses(self, event_id: str, at: int) -> bool:
+        """Whether `advance(at)` would forget remembered `event_id` (nothing moves).
+
+        O(1) unless `at` ends a day of ids (`_next`), then a scan of the days for the id: only
+        for an id sent again at such a moment.
+        """
+        if self._next is None or at < self._next or (self.watermark is not None and at <= self.watermark):
+            return False
+        floor = at - self.horizon_ms
+        for day in sorted(self._by_day, reverse=True):  # its last place is its own (`forget`)
+            if event_id in self._by_day[day]:
+                return (day + 1) * DAY_MS <= floor
+        return False
+
     def _expire(self) -> list[str]:
         floor = self._floor()
         assert floor is not None
@@ -201,3 +215,22 @@ class RecentEvents:
         if by_day:
             out._next = (min(by_day) + 1) * DAY_MS + horizon_ms
         return out
+
+
+def still_remembered(
+    recent: RecentEvents, event_id: str, at: int, advance: Callable[[int], object] | None = None
+) -> str | None:
+    """The evidence id of remembered `event_id` after the event's own time `at` moved the watermark.
+
+    Call only for an id `vid_of` found. An event carries its own time: one that ends its id's
+    horizon (sent again 18 days later by a producer that reuses ids) is a new event, not a
+    repeat, whether or not events in between moved the watermark first (the stream's order of
+    topics and partitions is not the file's). Every caller (`Resolver`, the replay's `IdWatch`,
+    the shard `Planner`) decides this one way. A repeat within the horizon moves nothing: the
+    watermark moves only when it ends the id's horizon (then the event is new, and would move
+    it anyway). `advance`: what moves the watermark (default `recent.advance`; a caller that
+    keeps more per remembered id forgets it there too).
+    """
+    if recent.lapses(event_id, at):
+        (recent.advance if advance is None else advance)(at)
+    return recent.vid_of(event_id)

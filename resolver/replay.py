@@ -24,7 +24,7 @@ from typing import Any, get_args
 
 from resolver.engine import Ingested, Resolver
 from resolver.evidence import evidence_id
-from resolver.horizon import RecentEvents
+from resolver.horizon import RecentEvents, still_remembered
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Fields, InvalidInteraction, Limits, fields_of, from_json, plain_fields
 from resolver.jsontext import loads as _json_loads
@@ -206,6 +206,8 @@ class IdWatch:
     def reused(self, event_id: str, at: int, content: str) -> bool:
         """Take the next valid event; True when its id is remembered with other content (take nothing)."""
         seen = self._recent.vid_of(event_id)
+        if seen is not None:
+            seen = still_remembered(self._recent, event_id, at)
         if seen is not None:
             return seen != content
         self._recent.remember(event_id, at, content)

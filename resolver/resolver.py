@@ -31,6 +31,7 @@ from resolver.effects import CustomerInput, Effect, EffectLog, input_of
 from resolver.evidence_table import interactions
 from resolver.explain import Explanation, Lookup
 from resolver.graph import Graph
+from resolver.horizon import still_remembered
 from resolver.identifiers import kind_of, mask
 from resolver.interaction import Fields, Interaction
 from resolver.linking import add, content_id, evidence_name
@@ -71,6 +72,8 @@ class Resolver:
         eid = event.event_id
         seen = self._g.recent.vid_of(eid)
         if seen is not None:
+            seen = self._still_remembered(eid, event.occurred_at)
+        if seen is not None:
             self.in_place = None
             if seen != content_id(self._g, event.touchpoint, event.source_id, event.phone, event.email, event.name):
                 return Outcome(eid, duplicate=True, conflict=True)
@@ -105,6 +108,8 @@ class Resolver:
         """
         seen = self._g.recent.vid_of(event_id)
         if seen is not None:
+            seen = self._still_remembered(event_id, occurred_at)
+        if seen is not None:
             same = seen == content_id(self._g, touchpoint, source_id, phone, email, name)
             return "duplicate" if same else "conflict"
         step = add(self._g, event_id, touchpoint, occurred_at, source_id, phone, email, name)
@@ -113,6 +118,12 @@ class Resolver:
         if self._g.profiles:
             self._forget_profiles(step)
         return "applied"
+
+    def _still_remembered(self, event_id: str, at: int) -> str | None:
+        """The evidence id of remembered `event_id` once the event's own time `at` has moved the
+        watermark (`resolver.horizon.still_remembered`): an id taken in again beyond the horizon
+        of its first sighting is a new event, whichever order the events in between came in."""
+        return still_remembered(self._g.recent, event_id, at, self.advance_watermark)
 
     def advance_watermark(self, at: int) -> None:
         """Let the duplicate horizon's watermark reach `at`, as events applied elsewhere moved it.

@@ -31,7 +31,7 @@ import heapq
 from array import array
 from collections.abc import Iterable, Sequence
 
-from resolver.horizon import RecentEvents
+from resolver.horizon import RecentEvents, still_remembered
 from resolver.near import NearIndex
 
 __all__ = ["NO_MARK", "Planner", "ids_disjoint", "link_keys", "plan"]
@@ -137,6 +137,8 @@ class Planner:
         elif fresh:
             self._seen[hashed] = root
         seen = recent.vid_of(event_id)
+        if seen is not None:
+            seen = still_remembered(recent, event_id, at, self._advance)
         if seen is not None:  # a duplicate: the one it repeats decides, so they go together
             _union(parent, self._first[event_id], root)
         else:
@@ -145,6 +147,10 @@ class Planner:
                 del self._first[gone]
         self.heads.append(root)
         return seen is not None and seen != content
+
+    def _advance(self, at: int) -> None:
+        for gone in self._recent.advance(at):
+            del self._first[gone]
 
     def shards(self, shards: int) -> bytearray:
         """The shard (0 .. shards - 1, at most 256) of each event added, in order (`heads` become roots).

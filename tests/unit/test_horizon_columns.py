@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,3 +60,20 @@ def test_each_stamp_is_the_one_its_event_was_remembered_with(
     assert {e: recent.get(e) for e in expected} == expected
     assert recent.items() == sorted((e, at, v) for e, (at, v) in expected.items())
     assert list(recent.columns()[0]) == list(expected)
+
+
+@given(times, st.lists(st.integers(0, 40), max_size=5), times, st.integers(0, 20 * DAY_MS))
+def test_lapses_says_whether_advance_would_forget_the_id(
+    first: list[tuple[int, int]], erased: list[int], then: list[tuple[int, int]], later: int
+) -> None:
+    """`lapses` (used by `still_remembered` to decide a repeat without moving anything) is `advance`'s answer."""
+    recent = RecentEvents(HORIZON)
+    for n, t in first:
+        recent.remember(f"e{n}", t, f"v{n}")
+    recent.forget(f"e{n}" for n in erased)
+    for n, t in then:  # ids remembered again after an erasure: listed twice
+        if f"e{n}" not in recent:
+            recent.remember(f"e{n}", t, f"w{n}")
+    for event_id in sorted(recent._ids):
+        moved = copy.deepcopy(recent)
+        assert recent.lapses(event_id, later) == (event_id in moved.advance(later))

@@ -254,6 +254,21 @@ def test_an_event_id_reused_by_another_event_is_a_reject_in_every_mode(tmp_path:
     assert names == ["Deepak Menon", "Kavya S"]  # Deepak's later event under the id, beyond the horizon
 
 
+def test_an_id_taken_in_again_beyond_the_horizon_with_nothing_between_is_a_new_event_in_every_mode(
+    tmp_path: Path,
+) -> None:
+    kavya = {"event_id": "k-3001", "touchpoint": "KIOSK", "occurred_at": T0, "source_id": "KV-1"}
+    kavya |= {"interaction": "visit", "phone": "98450 11111", "name": "Kavya S"}
+    deepak = {**kavya, "source_id": "KV-2", "phone": "98450 22222", "name": "Deepak Menon"}
+    deepak["occurred_at"] = T0 + 18 * 86_400_000  # the next line: it moves the log's time on itself
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(x) + "\n" for x in [kavya, deepak]), encoding="utf-8")
+    outputs = [_outputs(tmp_path / m[2:], events, m) for m in ("--sequential", "--workers=1", "--workers=2")]
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0]["rejects"] == ""
+    assert len(outputs[0]["profiles"].splitlines()) == 2
+
+
 @pytest.mark.parametrize("mode", ["--sequential", "--workers=1", "--workers=2"])
 def test_the_summary_counts_blank_lines_in_every_mode(tmp_path: Path, mode: str, monkeypatch: Any) -> None:
     """``blank=N`` as `irl produce` counts them; a file cut into pieces (`--workers 2`) counts each once."""

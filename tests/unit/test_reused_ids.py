@@ -32,3 +32,26 @@ def test_the_core_answers_conflict_only_for_other_content() -> None:
     other = r.apply(_event("e1", "u-2", "98450 22222", "Deepak Menon", T0 + 2))
     assert other.duplicate and other.conflict and other.customer_id is None
     assert len(r.customer_ids()) == 1
+
+
+def test_an_id_taken_in_again_beyond_the_horizon_is_a_new_event_whatever_came_between() -> None:
+    """The later event's own time ends its id's horizon: the stream, whose order of topics is not
+    the file's, and the file decide alike (found by audit s30: kiosk-3001 reused 18 days later was
+    a reject in the worker and a new event in replay)."""
+    day = 86_400_000
+    for between in (False, True):
+        r = Resolver()
+        assert not r.apply(_event("k-1", "u-1", "98450 11111", "Kavya S")).duplicate
+        if between:  # another event moves the log's time on first
+            assert not r.apply(_event("w-9", "u-9", "98450 99999", "Ravi K", T0 + 17 * day)).duplicate
+        later = r.apply(_event("k-1", "u-2", "98450 22222", "Deepak Menon", T0 + 18 * day))
+        assert not later.duplicate and not later.conflict
+        assert len(r.customer_ids()) == (3 if between else 2)
+        assert r.ingest("k-1", "WEB", T0 + 18 * day + 1, "u-3", "98450 33333", None, "Anu P") == "conflict"
+
+
+def test_an_id_sent_again_within_the_horizon_is_still_a_repeat_when_it_moves_the_time_on() -> None:
+    r = Resolver()
+    r.apply(_event("k-1", "u-1", "98450 11111", "Kavya S"))
+    again = r.apply(_event("k-1", "u-1", "98450 11111", "Kavya S", T0 + 6 * 86_400_000, "retry"))
+    assert again.duplicate and not again.conflict
