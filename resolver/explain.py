@@ -140,7 +140,8 @@ def _split_what(key: str, whatsapp: bool) -> str:
         return "the WhatsApp account's own messages came under names of different people"
     if key[0] == "t":
         return "an account used by another person with a phone or email of their own"
-    return f"a {kind_of(key)} used by people with different names: each person's part is linked on its own"
+    what = "an email" if key[0] == "e" else "a phone"
+    return f"{what} used by people with different names: each person's part is linked on its own"
 
 
 def _is_whatsapp(raw: str) -> bool:
