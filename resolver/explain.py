@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
+
 from resolver.evidence import Evidence
-from resolver.graph import OK, Graph
+from resolver.graph import OK, Graph, holder_of
 from resolver.identifiers import kind_of, mask, touchpoint_key
 from resolver.near import NEAR_RULE
 from resolver.nearlinks import near_links
@@ -23,13 +25,19 @@ MERGE_RULE = "operator-merge"
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
-    """Where a raw identifier leads: a customer id, or why none (invalid, junk, quarantined...)."""
+    """Where a raw identifier leads: a customer id, or why none (invalid, junk, quarantined...).
+
+    ``split``: the identifier is held by several customers, one per person (a phone, email or
+    account split between people by their names): ``customers`` lists them, and
+    ``customer_id`` is None rather than one of them picked at random.
+    """
 
     kind: str
     key: str | None
-    status: str  # "linked" | "invalid" | "junk" | "unknown" | "quarantined" | "blocked" | "cut" | "shared"
+    status: str  # "linked" | "invalid" | "junk" | "unknown" | "quarantined" | "blocked" | "cut" | "shared" | "split"
     customer_id: str | None
     reason: str
+    customers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +45,7 @@ class Lookup:
             "key": self.key,
             "status": self.status,
             "customer_id": self.customer_id,
+            "customers": list(self.customers),
             "reason": self.reason,
         }
 
@@ -93,7 +102,13 @@ def key_of(g: Graph, raw: str, kind: str) -> tuple[str | None, str]:
 
 
 def lookup(g: Graph, raw: str, kind: str) -> Lookup:
-    """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere."""
+    """Where `raw` (a phone, email or ``TOUCHPOINT:source_id``) leads, or why nowhere.
+
+    A WhatsApp identity is its phone, but when the phone is split between people the
+    account's own evidence (its chats) names its owner: the lookup answers with the customer
+    holding that evidence. An identifier held by several customers (each person's part of a
+    split phone, email or account) is ``split``, with every holder.
+    """
     key, status = key_of(g, raw, kind)
     shown = None if key is None else mask(key)
     if status != "ok":
@@ -104,11 +119,98 @@ def lookup(g: Graph, raw: str, kind: str) -> Lookup:
         return Lookup(kind, shown, "unknown", None, "never seen")
     if node.status != OK:
         return Lookup(kind, shown, node.status, None, f"{node.status}: this {kind} does not link customers")
-    cid = g.by_root.get(g.uf.find(key))
-    if cid is None:
+    own = _whatsapp_holders(g, key) if kind == "touchpoint" and _is_whatsapp(raw) else {}
+    holders = own or _holders(g, key)
+    if len(holders) > 1:
+        reason = "held by several customers, one per person: " + _split_what(key, bool(own))
+        return Lookup(kind, shown, "split", None, reason, tuple(sorted(holders)))
+    if not holders:
         reason = "shared household phone: events with emails are kept apart" if node.shared else "unlinked"
         return Lookup(kind, shown, "shared" if node.shared else "unknown", None, reason)
-    return Lookup(kind, shown, "linked", cid, "shared household phone" if node.shared else "linked")
+    cid = next(iter(holders))
+    if own and node.groups is not None:
+        reason = "the WhatsApp account's own messages: its phone is split between people, this is its owner"
+    else:
+        reason = "shared household phone" if node.shared else "linked"
+    return Lookup(kind, shown, "linked", cid, reason)
+
+
+def _split_what(key: str, whatsapp: bool) -> str:
+    if whatsapp:
+        return "the WhatsApp account's own messages came under names of different people"
+    if key[0] == "t":
+        return "an account used by another person with a phone or email of their own"
+    what = "an email" if key[0] == "e" else "a phone"
+    return f"{what} used by people with different names: each person's part is linked on its own"
+
+
+def _is_whatsapp(raw: str) -> bool:
+    return raw.partition(":")[0].strip().upper() == "WHATSAPP"
+
+
+def _holders(g: Graph, key: str) -> dict[str, str]:
+    """Customer id -> the key holding it: identifier `key` itself and each person's part of it."""
+    node = g.nodes.get(key)
+    if node is None:
+        return {}
+    keys = [key]
+    if node.groups is not None:
+        keys += sorted(set(node.groups.values()) - {key})
+    out: dict[str, str] = {}
+    for k in keys:
+        part = g.nodes.get(k)
+        if part is None or part.status != OK or k not in g.uf:
+            continue
+        cid = g.by_root.get(g.uf.find(k))
+        if cid is not None:
+            out.setdefault(cid, k)
+    return out
+
+
+def _whatsapp_holders(g: Graph, key: str) -> dict[str, str]:
+    """Customer id -> key, for the customers holding the evidence of phone `key`'s own WhatsApp account."""
+    node = g.nodes.get(key)
+    if node is None or key[0] != "p":
+        return {}
+    out: dict[str, str] = {}
+    phones = g.parser.phones
+    for vid in node.vids():
+        ev = g.evidence.get(vid)
+        if ev is None or ev.tp != "WHATSAPP" or "p:" + phones.international(ev.src).e164 != key:
+            continue
+        cid = g.customer_of(ev)
+        if cid is None:
+            continue
+        held = next((k for k in g.effective(ev) if holder_of(k) == key and k in g.uf), ev.anchor)
+        out.setdefault(cid, held)
+    return out
+
+
+def _holders_of_ref(g: Graph, ref: str) -> tuple[str | None, dict[str, str]]:
+    """(node key, customer id -> the key holding it there) of a reference (`resolve_ref`).
+
+    A customer id, an evidence or event id has one holder. An identifier has one per customer
+    holding it or a person's part of it; a WhatsApp account, the customers holding its own
+    messages (when it has any).
+    """
+    key, cid = resolve_ref(g, ref)
+    text = ref.strip()
+    direct = text.startswith("c_") or g.evidence_of(text) is not None
+    if direct or key is None or key not in g.nodes or g.nodes[key].status != OK:
+        return key, ({} if cid is None else {cid: key or ""})
+    whatsapp = text[:2] not in ("p:", "e:", "t:") and "@" not in text and _is_whatsapp(text)
+    holders = (_whatsapp_holders(g, key) if whatsapp else {}) or _holders(g, key)
+    if not holders and cid is not None:
+        holders = {cid: key}
+    return key, holders
+
+
+def _pick(ha: dict[str, str], hb: dict[str, str]) -> tuple[str | None, str | None]:
+    """The customers to compare: one both sides are held by, else each side's only holder (or None)."""
+    common = sorted(set(ha) & set(hb))
+    if common:
+        return common[0], common[0]
+    return (next(iter(ha)) if len(ha) == 1 else None), (next(iter(hb)) if len(hb) == 1 else None)
 
 
 def resolve_ref(g: Graph, ref: str) -> tuple[str | None, str | None]:
@@ -277,11 +379,18 @@ def _split_reason(key: str) -> str:
 
 
 def why(g: Graph, a: str, b: str) -> dict[str, Any]:
-    """The chain of evidence joining `a` and `b` if they are one customer (JSON-able)."""
-    ka, ca = resolve_ref(g, a)
-    kb, cb = resolve_ref(g, b)
+    """The chain of evidence joining `a` and `b` if they are one customer (JSON-able).
+
+    A reference held by several customers (`lookup`'s ``split``) lists them in
+    ``customers_a`` / ``customers_b``; it joins the other side when one of them is its customer.
+    """
+    ka, ha = _holders_of_ref(g, a)
+    kb, hb = _holders_of_ref(g, b)
+    ca, cb = _pick(ha, hb)
+    held = _held_by(ha, hb)
     if ca is None or cb is None or ca != cb or ka is None or kb is None:
-        return {"joined": False, "customer_a": ca, "customer_b": cb, "path": []}
+        return {"joined": False, "customer_a": ca, "customer_b": cb, **held, "path": []}
+    ka, kb = ha[ca] or ka, hb[cb] or kb
     cust = g.cust[ca]
     # Near links sort after evidence links ("~" > any event id): a path prefers shared identifiers.
     adj: dict[str, list[tuple[str, str]]] = {}
@@ -322,17 +431,37 @@ def why(g: Graph, a: str, b: str) -> dict[str, Any]:
             )
         cur = prev
     path.reverse()
-    return {"joined": True, "customer_a": ca, "customer_b": cb, "path": path}
+    return {"joined": True, "customer_a": ca, "customer_b": cb, **held, "path": path}
+
+
+def _held_by(ha: dict[str, str], hb: dict[str, str]) -> dict[str, list[str]]:
+    """``customers_a`` / ``customers_b`` for a side held by several customers."""
+    out: dict[str, list[str]] = {}
+    if len(ha) > 1:
+        out["customers_a"] = sorted(ha)
+    if len(hb) > 1:
+        out["customers_b"] = sorted(hb)
+    return out
 
 
 def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
     """Why `a` and `b` are apart: their statuses and the evidence that was refused (JSON-able)."""
-    ka, ca = resolve_ref(g, a)
-    kb, cb = resolve_ref(g, b)
+    ka, ha = _holders_of_ref(g, a)
+    kb, hb = _holders_of_ref(g, b)
+    ca, cb = _pick(ha, hb)
+    held = _held_by(ha, hb)
     reasons: list[dict[str, Any]] = []
     if ca is not None and ca == cb:
-        return {"apart": False, "customer_a": ca, "customer_b": cb, "reasons": []}
-    for ref, key in ((a, ka), (b, kb)):
+        return {"apart": False, "customer_a": ca, "customer_b": cb, **held, "reasons": []}
+    for ref, key, holders in ((a, ka, ha), (b, kb, hb)):
+        if len(holders) > 1:
+            reasons.append(
+                {
+                    "ref": ref,
+                    "customers": sorted(holders),
+                    "reason": "held by several customers, one per person (split between people by their names)",
+                }
+            )
         if key is None:
             reasons.append({"ref": ref, "reason": "not a linkable identifier"})
         elif key not in g.nodes:
@@ -341,8 +470,8 @@ def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
             reasons.append({"ref": ref, "reason": f"{g.nodes[key].status}: does not link"})
         elif g.nodes[key].shared:
             reasons.append({"ref": ref, "reason": "household phone shared with another person"})
-    side_a = _side(g, ka, ca)
-    side_b = _side(g, kb, cb)
+    side_a = _side(g, ka, ha)
+    side_b = _side(g, kb, hb)
     bars_a = {bar for k in side_a if k in g.nodes for bar in g.nodes[k].bars}
     bars_b = {bar for k in side_b if k in g.nodes for bar in g.nodes[k].bars}
     # Identifiers carried by evidence of both sides: each one says why it did not join them.
@@ -372,15 +501,89 @@ def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
                 reasons.append({"identifier": key, "near": other, "rule": NEAR_RULE, "reason": reason})
     for split_no in sorted({s for s, _ in bars_a} & {s for s, _ in bars_b}):
         reasons.append({"reason": f"kept apart by split {split_no}"})
-    return {"apart": True, "customer_a": ca, "customer_b": cb, "reasons": reasons[:100]}
+    if not reasons:
+        reasons = _nothing_shared(side_a, side_b)
+    return {"apart": True, "customer_a": ca, "customer_b": cb, **held, "reasons": reasons[:100]}
 
 
-def _side(g: Graph, key: str | None, cid: str | None) -> set[str]:
-    """Every key the side's evidence carries (members and non-linking ones)."""
-    if cid is not None:
+def _side(g: Graph, key: str | None, holders: dict[str, str]) -> set[str]:
+    """Every key the side's evidence carries (members and non-linking ones), over all its customers."""
+    out: set[str] = set()
+    for cid in holders:
         cust = g.cust[cid]
-        out = set(g.uf.members(cust.root))
+        out.update(g.uf.members(cust.root))
         for ev in g.customer_evidence(cust):
             out.update(ev.keys)
-        return out
-    return {key} if key is not None and key in g.nodes else set()
+    if not out and key is not None and key in g.nodes:
+        out.add(key)
+    return out
+
+
+#: Keys of one kind compared per side by `_nothing_shared` (the closest pair is a hint, not a search).
+_COMPARED = 20
+
+
+def _nothing_shared(side_a: set[str], side_b: set[str]) -> list[dict[str, Any]]:
+    """Why-not's answer when no shared identifier, refusal or split explains it: they share no
+    identifier; and per kind, the closest phones and emails that differ, masked, with how."""
+    reasons: list[dict[str, Any]] = [{"reason": "they share no identifier"}]
+    for kind, name in (("p", "phone"), ("e", "email")):
+        mine = sorted({holder_of(k) for k in side_a if k[0] == kind and k[1:2] == ":"})[:_COMPARED]
+        theirs = sorted({holder_of(k) for k in side_b if k[0] == kind and k[1:2] == ":"})[:_COMPARED]
+        best: tuple[int, str, str, str] | None = None
+        for x in mine:
+            for y in theirs:
+                score, how = _phone_difference(x, y) if kind == "p" else _email_difference(x, y)
+                if best is None or (score, x, y) < best[:3]:
+                    best = (score, x, y, how)
+        if best is not None:
+            reasons.append(
+                {"kind": name, "identifier_a": mask(best[1]), "identifier_b": mask(best[2]), "reason": best[3]}
+            )
+    return reasons
+
+
+def _national(e164_key: str) -> str:
+    try:
+        return str(phonenumbers.parse(e164_key[2:]).national_number)
+    except phonenumbers.NumberParseException:
+        return e164_key[3:]
+
+
+def _phone_difference(x: str, y: str) -> tuple[int, str]:
+    nx, ny = _national(x), _national(y)
+    if nx == ny:
+        return 0, (
+            "phones with the same national number and different country codes "
+            "(a number written without one is read in the default region)"
+        )
+    d = _distance(nx, ny)
+    return d, f"phones that differ in {d} digit{'s' if d > 1 else ''}"
+
+
+def _email_difference(x: str, y: str) -> tuple[int, str]:
+    local_x, _, domain_x = x[2:].rpartition("@")
+    local_y, _, domain_y = y[2:].rpartition("@")
+    if domain_x == domain_y and _bare(local_x) == _bare(local_y):
+        return 0, (
+            "emails that differ only by a +tag or dots, which this domain keeps "
+            "(only domains with a provider rule drop them)"
+        )
+    if local_x == local_y:
+        return 1, "emails with the same mailbox name at different domains"
+    return 1 + _distance(x, y), "emails that differ"
+
+
+def _bare(local: str) -> str:
+    return local.partition("+")[0].replace(".", "")
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (short strings: identifiers)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]

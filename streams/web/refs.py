@@ -59,3 +59,16 @@ class ReadModelKeys:
                 return None, "junk"
             return f"tp:{touchpoint}:{source}", "ok"
         raise ValueError(f"unknown identifier kind {kind!r}")
+
+    def whatsapp_accounts(self, kind: str, raw: str) -> list[str]:
+        """The read-model identifiers of a WhatsApp account's own source id (as typed, and as the
+        digits of its number), to try before its phone (`identifier`); empty for anything else."""
+        touchpoint, _, source = raw.partition(":")
+        source = source.strip()
+        if kind != "touchpoint" or touchpoint.strip().upper() != "WHATSAPP" or not source:
+            return []
+        out = [f"tp:WHATSAPP:{source}"]
+        phone = self._parser.phones.international(source)
+        if phone.linkable and phone.e164[1:] != source:
+            out.append(f"tp:WHATSAPP:{phone.e164[1:]}")
+        return out

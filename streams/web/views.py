@@ -341,6 +341,8 @@ class Views:
             raise ApiError(422, f"{kind} is {found.status}: the resolver never links it", lookup=body)
         if found.status == "unknown":
             raise ApiError(404, f"no customer: {found.reason}", lookup=body)
+        if found.status == "split":  # held by several customers, one per person: each, none picked
+            body["links"] = {"customers": [f"/customers/{cid}" for cid in found.customers]}
         if found.customer_id is not None:
             profile = resolver.profile(found.customer_id)
             body["profile"] = None if profile is None else redact_profile(profile.to_record(), scope)
@@ -359,7 +361,12 @@ class Views:
             lookup = {"query": query, "source": "redis", "status": status, "customer_id": None}
             raise ApiError(422, f"{kind} is {status}: the resolver never links it", lookup=lookup)
         try:
-            cid = await redis.customer_of(ident)
+            cid = None
+            # A WhatsApp account is answered by the customer its own messages were published
+            # on (its source id), before its phone: a phone split between people is theirs too.
+            for account in self.keys.whatsapp_accounts(kind, raw):
+                cid = cid or await redis.customer_of(account)
+            cid = cid or await redis.customer_of(ident)
             record = None if cid is None else await redis.customer(cid)
         except Exception:
             raise ApiError(503, _STANDBY + "; the Redis read model is not reachable either") from None
@@ -449,6 +456,8 @@ class Views:
         if found.customer_id is None:
             status = 422 if found.status in ("invalid", "junk") else 404
             message = f"no customer for this {kind}: {found.status} ({found.reason})"
+            if found.customers:
+                message += ": " + ", ".join(found.customers)
             return self._html(message_html("Not found", message), status)
         raise web.HTTPSeeOther(href(f"/customers/{found.customer_id}/explain", format="html"))
 
@@ -496,8 +505,9 @@ class Views:
                 raise ApiError(404, "unknown customer id (never seen, or erased)", customer_id=cid)
             if resolver.customer_of_event(identifier) != current:
                 parsed = ref_kind(identifier)
-                owner = None if parsed is None else resolver.lookup(parsed[1], parsed[0]).customer_id
-                if owner != current:
+                found = None if parsed is None else resolver.lookup(parsed[1], parsed[0])
+                owners = () if found is None else (found.customer_id, *found.customers)
+                if current not in owners:
                     raise ApiError(422, "identifier is neither an identifier nor an event of this customer")
         action = await self.desk.submit("split", customer_id=cid, identifier=identifier, actor=actor, reason=reason)
         return self._accepted(action, request)

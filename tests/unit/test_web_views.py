@@ -366,6 +366,93 @@ async def test_quarantined_identifier_is_explained(world: World) -> None:
     assert "9900412871" not in str(stats["quarantined"])
 
 
+def _oliver(world: World) -> tuple[str, str]:
+    """Oliver's web signup and kiosk visit give his UK mobile; the phone's own WhatsApp chat comes as
+    "Olly", another name group: the phone is split per person and the chat is a customer of its own."""
+    assert world.rt.pipeline is not None
+    world.rt.pipeline.on_events(
+        60,
+        [
+            _ev(201, "WEB", "cookie-uk42", 20_000, phone="+44 7911 123456", name="Mr Oliver Brown"),
+            _ev(202, "KIOSK", "kiosk-uk", 21_000, phone="07911 123456", name="Oliver Brown"),
+            _ev(203, "WHATSAPP", "447911123456", 22_000, name="Olly"),
+        ],
+    )
+    web_id, chat = world.cid_of("evt-201"), world.cid_of("evt-203")
+    assert web_id != chat
+    return web_id, chat
+
+
+async def test_lookup_of_a_whatsapp_account_on_a_split_phone_is_its_chats_customer(world: World) -> None:
+    web_id, chat = _oliver(world)
+    params = {"touchpoint": "WHATSAPP", "source_id": "447911123456"}
+    body = await (await world.client.get("/lookup", params=params, headers=auth(READ))).json()
+    assert (body["status"], body["customer_id"]) == ("linked", chat)
+    r = await world.client.get("/lookup", params={"phone": "+44 7911 123456"}, headers=auth(READ))
+    assert r.status == 200
+    body = await r.json()
+    assert body["status"] == "split" and body["customer_id"] is None
+    assert body["customers"] == sorted([web_id, chat])
+    assert body["links"]["customers"] == [f"/customers/{c}" for c in sorted([web_id, chat])]
+    assert "7911123456" not in await r.text()
+    why = await (
+        await world.client.get(
+            "/why", params={"a": "WEB:cookie-uk42", "b": "WHATSAPP:447911123456"}, headers=auth(READ)
+        )
+    ).json()
+    assert why["joined"] is False
+
+
+async def test_why_not_always_says_why_and_masks_the_closest_identifiers(world: World) -> None:
+    assert world.rt.pipeline is not None
+    world.rt.pipeline.on_events(
+        70,
+        [
+            _ev(301, "WEB", "cookie-us77", 30_000, phone="+1 (646) 829-3417", email="John.Smith+deals@company.com",
+                name="John Smith"),
+            _ev(302, "KIOSK", "KC-300901", 31_000, phone="(646) 829-3417", email="john.smith@company.com",
+                name="JOHN SMITH"),
+        ],
+    )  # fmt: skip
+    r = await world.client.get("/why-not", params={"a": "WEB:cookie-us77", "b": "KIOSK:KC-300901"}, headers=auth(READ))
+    body = await r.json()
+    assert body["apart"] is True and body["reasons"][0]["reason"] == "they share no identifier"
+    assert {item.get("kind") for item in body["reasons"]} >= {"phone", "email"}
+    text = (await r.text()).lower()
+    assert "8293417" not in text and "john" not in text
+
+
+class _StandbyModel:
+    """The Redis read model as a standby worker reads it: identifier -> customer id, profiles."""
+
+    def __init__(self, ids: dict[str, str]) -> None:
+        self.ids = ids
+
+    async def customer_of(self, identifier: str) -> str | None:
+        return self.ids.get(identifier)
+
+    async def customer(self, customer_id: str) -> dict[str, Any] | None:
+        return None
+
+
+async def test_standby_lookup_of_a_whatsapp_account_reads_its_own_source_id_first(world: World) -> None:
+    world.rt.pipeline = None
+    # The split phone was last written by the web customer's profile; the chat's by its own.
+    model = _StandbyModel({"phone:+447911123456": "c_web", "tp:WHATSAPP:447911123456": "c_chat"})
+    world.rt.redis = model  # type: ignore[assignment]
+    for source in ("447911123456", "+44 7911 123456"):
+        params = {"touchpoint": "WHATSAPP", "source_id": source}
+        body = await (await world.client.get("/lookup", params=params, headers=auth(READ))).json()
+        assert (body["source"], body["customer_id"]) == ("redis", "c_chat"), source
+    body = await (await world.client.get("/lookup", params={"phone": "+447911123456"}, headers=auth(READ))).json()
+    assert body["customer_id"] == "c_web"
+    # An account without messages of its own in the model: its phone answers, as before.
+    params = {"touchpoint": "WHATSAPP", "source_id": "447911123457"}
+    model.ids["phone:+447911123457"] = "c_other"
+    body = await (await world.client.get("/lookup", params=params, headers=auth(READ))).json()
+    assert body["customer_id"] == "c_other"
+
+
 # -- explanations ------------------------------------------------------------------------------------
 
 
