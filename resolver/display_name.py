@@ -87,6 +87,9 @@ def _clean(raw: str) -> str | None:
     text = "".join(ch if _kept(ch) else " " for ch in text)
     head, comma, tail = text.partition(",")
     if comma and "," not in tail and _letters(head) and _letters(tail) and _folded(tail.split()[0]) not in SUFFIXES:
+        if any(ch.islower() for ch in tail) and not any(ch.islower() for ch in head):
+            # ``RAO, Asha K.``: a surname in capitals by the register's convention is Rao
+            head = " ".join(_recase(token, 1) for token in head.split())
         text = tail + " " + head  # ``Sharma, Rohit`` is Rohit Sharma
     tokens = [t for t in (_trim(token) for token in text.replace(",", " ").split()) if t]
     if not tokens:
@@ -176,8 +179,9 @@ def typed_name(raw: str) -> str | None:
 
 def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
     """The display form a customer goes by: the most interactions; among forms written as often,
-    the one in the script most of the customer's names are written in; then the latest; then
-    the smallest (code points).
+    the one in the script most of the customer's names are written in; then the one with more
+    words written out (``Rahul Verma`` before a later ``R. Verma``); then the latest; then the
+    smallest (code points).
 
     ``names`` maps each typed name to (interactions, latest epoch ms). Forms equal but for
     case are one (shown as the variant with most interactions, then latest, then smallest);
@@ -217,8 +221,13 @@ def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
     share: dict[str, int] = {}
     for key, (count, _) in totals.items():
         share[_script(key)] = share.get(_script(key), 0) + count
-    chosen = min(totals, key=lambda k: (-totals[k][0], -share[_script(k)], -totals[k][1], k))
+    chosen = min(totals, key=lambda k: (-totals[k][0], -share[_script(k)], -_whole_words(k), -totals[k][1], k))
     return _best({form: (v[0], v[1]) for form, v in variants[chosen].items()})
+
+
+def _whole_words(form: str) -> int:
+    """Words of `form` written out (not an initial): ``Rahul Verma`` 2, ``R. Verma`` 1."""
+    return sum(1 for word in form.split() if len(_folded(word)) > 1 and not _initials(word))
 
 
 def _script(form: str) -> str:

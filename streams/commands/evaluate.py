@@ -249,7 +249,12 @@ def render(report: Report) -> str:
 @click.option(
     "--crm", "crm_url", help="Score what a CRM store holds (sqlite:///..., postgresql://...); needs --events."
 )
-@click.option("--profiles", "profiles_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--profiles",
+    "profiles_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Profiles JSON Lines (from irl replay): adds the confidence figures (AUC, low-confidence share).",
+)
 @click.option(
     "--events",
     "events_paths",

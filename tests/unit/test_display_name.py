@@ -109,6 +109,18 @@ def test_a_first_name_counts_for_the_one_full_name_it_starts() -> None:
     assert preferred_name({"Rohit": (5, 9), "Rohit Sharma": (1, 5), "Rohit Verma": (1, 6)}) == "Rohit"
 
 
+def test_among_forms_written_as_often_the_written_out_one_shows() -> None:
+    """A later ``R. Verma`` does not replace ``Rahul Verma`` (found by audit s30)."""
+    assert preferred_name({"Rahul Verma": (1, 5), "R. Verma": (1, 9)}) == "Rahul Verma"
+    assert preferred_name({"Rahul Verma": (1, 5), "R. Verma": (2, 9)}) == "R. Verma"  # written more
+
+
+def test_a_register_surname_in_capitals_is_cased() -> None:
+    assert display_name("RAO, Asha K.") == "Asha K. Rao"
+    assert display_name("RAO, ASHA") == "Asha Rao"
+    assert display_name("Rao, Asha") == "Asha Rao"
+
+
 def test_forms_equal_but_for_case_are_one() -> None:
     assert preferred_name({"Rohit sharma": (2, 9), "Rohit Sharma": (1, 5), "Anil Rao": (2, 9)}) == "Rohit sharma"
 
