@@ -60,7 +60,8 @@ _PLACEHOLDER_WORDS = frozenset(
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 #: Words typed for a name by someone who does not know it or will not give it (``Guest``,
 #: ``Walk-in Customer``, ``Test User``, ``NA``), and forms of address or kinship a cashier or a
-#: contact list uses instead of one (``Sir``, ``Madam``, ``Aunty``, ``Bhaiya``), compared by
+#: contact list uses instead of one (``Sir``, ``Madam``, ``Aunty``, ``Bhaiya``), and the salutations
+#: of a letter or a message template (``Dear``, ``Valued Customer``, ``Respected Sir``), compared by
 #: letters. A name of these words alone says nothing about who someone is.
 _PLACEHOLDER_NAME_WORDS = frozenset(
     {
@@ -71,6 +72,8 @@ _PLACEHOLDER_NAME_WORDS = frozenset(
         "asdf", "qwerty", "sir", "madam", "maam", "mam", "mr", "mrs", "ms", "miss", "dr",
         "mom", "mum", "mummy", "mother", "dad", "daddy", "papa", "father", "bhai", "bhaiya", "didi",
         "aunty", "auntie", "uncle", "ji",
+        "dear", "valued", "respected", "esteemed", "hello", "hi", "friend", "member", "patron", "shopper",
+        "buyer", "consumer", "sirji", "madamji", "sahab", "saab", "sahib", "boss", "bro", "brother", "sister",
     }
 )  # fmt: skip
 #: Names already judged: most names repeat. Cleared when full, so memory stays flat.
@@ -180,7 +183,7 @@ class JunkRules:
 
     def _placeholder_name(self, name: str) -> bool:
         lower = name.lower()
-        words = ["".join(ch for ch in token if ch.isalpha()) for token in lower.replace(".", " ").split()]
+        words = ["".join(ch for ch in token if ch.isalpha()) for token in lower.replace(".", " ").replace("/", " ").split()]
         words = [w for w in words if w]
         if not words:
             return True
