@@ -21,6 +21,7 @@ number that would otherwise link.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 __all__ = ["JunkRules", "patterned_phone"]
@@ -183,11 +184,12 @@ class JunkRules:
 
     def _placeholder_name(self, name: str) -> bool:
         lower = name.lower()
-        words = ["".join(ch for ch in token if ch.isalpha()) for token in lower.replace(".", " ").replace("/", " ").split()]
-        words = [w for w in words if w]
+        tokens = lower.replace(".", " ").replace("/", " ").split()
+        words = [w for w in ("".join(ch for ch in token if ch.isalpha()) for token in tokens) if w]
         if not words:
             return True
-        if all(w in _PLACEHOLDER_NAME_WORDS or _one_char(w) for w in words):
+        # A letter repeated (``xxx``, ``a``) is a filler; a Han or Hangul syllable (``丽丽``) is a name.
+        if all(w in _PLACEHOLDER_NAME_WORDS or (_one_char(w) and not _syllabic(w[0])) for w in words):
             return True
         return bool(self._values or self._patterns) and self._configured(lower)
 
@@ -237,6 +239,12 @@ def patterned_phone(national: str) -> bool:
     if size <= 12 and national[size // 2 - 1] != national[size // 2]:
         return False  # up to 12 digits, a run of seven covers these two
     return _SAME_DIGIT_RUN.search(national) is not None
+
+
+def _syllabic(ch: str) -> bool:
+    """True for a character that is a syllable or a word of its own (Han, kana, Hangul): ``李 颖``
+    and ``丽丽`` are names, where ``a b`` and ``xxx`` are not."""
+    return not ch.isascii() and unicodedata.name(ch, "").startswith(("CJK", "HANGUL", "HIRAGANA", "KATAKANA"))
 
 
 def _one_char(text: str) -> bool:
