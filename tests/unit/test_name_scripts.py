@@ -135,3 +135,17 @@ def test_only_a_name_in_devanagari_with_a_latin_email_is_not_an_unmatched_email(
     profile = r.profile(r.customer_of_event("a") or "")
     assert profile is not None and profile.name == "अनिल यादव"
     assert not any("email that matches" in reason for reason in profile.confidence_reasons)
+
+
+def test_a_name_in_another_script_does_not_stop_the_near_phone_rule() -> None:
+    """Found on a copy of the realistic data with 30% of WhatsApp names in Devanagari letters:
+    the chat's name was in the phone's main name group, and compared with the typo phone's."""
+    events = [
+        ev("web", 0, "WEB", "cookie-sv", phone="9810012345", email="sunita.verma@gmail.com", name="Sunita Verma"),
+        ev("k1", 1, "KIOSK", "KC-1", phone="9810012345", name="Sunita Verma"),
+        ev("wa", 2, "WHATSAPP", "919810012345", name="सुनीता वर्मा"),
+        ev("k2", 3, "KIOSK", "KC-2", phone="9810012354", name="Sunita Verma"),
+    ]
+    latin = [*events[:2], ev("wa", 2, "WHATSAPP", "919810012345", name="Sunita Verma"), events[3]]
+    assert partition(latin) == {frozenset({"web", "k1", "wa", "k2"})}
+    assert every_order(events) == partition(latin)
