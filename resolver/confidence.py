@@ -9,7 +9,7 @@ recomputed whenever a profile is built, so it always reflects the current eviden
   the customer joined by a single event only (a bridge), a quarantined or household-shared
   identifier nearby, refused merges, a phone typed at a kiosk only, a phone joined only as a
   one-digit typo of another (near-phone rule), unusually many phones or emails, evidence
-  placed on another person's account.
+  placed on another person's account, a name in another script that no name was compared with.
 
 Reasons are ``"+0.15 verified WhatsApp number"`` style strings, sorted by impact, never PII.
 """
@@ -42,6 +42,7 @@ class Features:
     unnamed_emails: int = 0  # emails whose address contains none of the customer's names
     other_account: bool = False  # evidence linking a person's part of another person's account
     lone_parts: int = 0  # phones/emails seen on one single-event link only (`resolver.profile.weak_bridges`)
+    unread_names: int = 0  # evidence whose name is in another script than the names compared
 
 
 def score(f: Features) -> tuple[float, tuple[str, ...]]:
@@ -87,6 +88,10 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
         # Evidence placed on someone else's account for this person (an order for them): its
         # event may be the account holder's (the buyer's) as much as this person's.
         parts.append((-0.2, "an order placed on another person's account"))
+    if f.unread_names:
+        # ``सुनीता वर्मा`` beside ``Rahul Verma``: most often one person's WhatsApp name and form
+        # name, so nothing is split; but no name check vouches for it, which the score says.
+        parts.append((-0.1, "a name in another script, not compared"))
     if f.unnamed_emails:
         parts.append((-0.15, "an email that matches none of the names"))
     if f.emails >= 2:

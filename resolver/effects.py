@@ -320,7 +320,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
                 kiosk_phone = True
             else:
                 other_phone = True
-    groups, minority = grouped_names(classes)
+    groups, minority, foreign = grouped_names(classes)
     bridges = (0, 0) if inp.keys is None else weak_bridges(set(inp.keys), effs)
     unnamed = 0
     if inp.emails and classes:
@@ -347,6 +347,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
             unnamed,
             placed,
             bridges[1],
+            foreign,
         )
     )
     return profile_of(

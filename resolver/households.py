@@ -24,7 +24,9 @@ rules, the near-phone rule and the name conflict in confidence (`resolver.profil
   the largest such group keeps the identity (on a tie, none), each other links its part
   (`resolver.graph.account_part`). A name without a phone or email of its own splits nothing.
 
-A name order, an initial or a missing surname never makes a second person (`name_groups`).
+A name order, an initial or a missing surname never makes a second person (`name_groups`),
+nor does a name in another script than the names it is beside (``सुनीता वर्मा`` beside
+``Rahul Verma``: `resolver.names.compared`), which cannot be compared without transliteration.
 Everything here counts distinct evidence, never interactions: repeating an event cannot tip
 a hub, a household or a split.
 """
@@ -47,7 +49,7 @@ from resolver.graph import (
     name_counts,
 )
 from resolver.identifiers import kind_of, mask
-from resolver.names import KEY_JOIN, full_name, name_groups, names_similar, one_group, same_person
+from resolver.names import KEY_JOIN, compared, full_name, name_groups, names_similar, one_group, same_person
 from resolver.outcome import Step
 
 __all__ = [
@@ -138,7 +140,7 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
 def _given_and_more(key: str) -> bool:
     """A given name (not an initial) with a surname or its initial: ``Karthik R``, ``Asha Rao``."""
     first, join, _ = key.partition(KEY_JOIN)
-    return bool(join) and len(first) > 1
+    return (bool(join) and len(first) > 1) or full_name(key)  # or a name written without a space: ``李颖``
 
 
 def _groups(keys: list[str]) -> int:
@@ -168,8 +170,13 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     name typed once is not a person of its own. With two or more solid groups the phone is
     split: the largest group (ties: smallest label) keeps the phone key, every other solid
     group links ``key#<label>`` instead. Keys outside the solid groups are not in
-    the mapping: their evidence is ambiguous (see `Graph.effective`).
+    the mapping: their evidence is ambiguous (see `Graph.effective`). So are the names of
+    another script than the one `compared` reads (``सुनीता वर्मा`` beside ``Rahul Verma`` and
+    ``Sunita Verma``): they cannot be told apart from either, and split nothing.
     """
+    if len(names) < 2:
+        return None
+    names = compared(names)
     if len(names) < 2 or one_group(names):
         return None  # one group (most often: one person's spellings): never split
     label = name_groups(names)

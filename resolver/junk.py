@@ -21,6 +21,7 @@ number that would otherwise link.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 __all__ = ["JunkRules", "patterned_phone"]
@@ -60,7 +61,8 @@ _PLACEHOLDER_WORDS = frozenset(
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 #: Words typed for a name by someone who does not know it or will not give it (``Guest``,
 #: ``Walk-in Customer``, ``Test User``, ``NA``), and forms of address or kinship a cashier or a
-#: contact list uses instead of one (``Sir``, ``Madam``, ``Aunty``, ``Bhaiya``), compared by
+#: contact list uses instead of one (``Sir``, ``Madam``, ``Aunty``, ``Bhaiya``), and the salutations
+#: of a letter or a message template (``Dear``, ``Valued Customer``, ``Respected Sir``), compared by
 #: letters. A name of these words alone says nothing about who someone is.
 _PLACEHOLDER_NAME_WORDS = frozenset(
     {
@@ -71,6 +73,8 @@ _PLACEHOLDER_NAME_WORDS = frozenset(
         "asdf", "qwerty", "sir", "madam", "maam", "mam", "mr", "mrs", "ms", "miss", "dr",
         "mom", "mum", "mummy", "mother", "dad", "daddy", "papa", "father", "bhai", "bhaiya", "didi",
         "aunty", "auntie", "uncle", "ji",
+        "dear", "valued", "respected", "esteemed", "hello", "hi", "friend", "member", "patron", "shopper",
+        "buyer", "consumer", "sirji", "madamji", "sahab", "saab", "sahib", "boss", "bro", "brother", "sister",
     }
 )  # fmt: skip
 #: Names already judged: most names repeat. Cleared when full, so memory stays flat.
@@ -180,11 +184,12 @@ class JunkRules:
 
     def _placeholder_name(self, name: str) -> bool:
         lower = name.lower()
-        words = ["".join(ch for ch in token if ch.isalpha()) for token in lower.replace(".", " ").split()]
-        words = [w for w in words if w]
+        tokens = lower.replace(".", " ").replace("/", " ").split()
+        words = [w for w in ("".join(ch for ch in token if ch.isalpha()) for token in tokens) if w]
         if not words:
             return True
-        if all(w in _PLACEHOLDER_NAME_WORDS or _one_char(w) for w in words):
+        # A letter repeated (``xxx``, ``a``) is a filler; a Han or Hangul syllable (``丽丽``) is a name.
+        if all(w in _PLACEHOLDER_NAME_WORDS or (_one_char(w) and not _syllabic(w[0])) for w in words):
             return True
         return bool(self._values or self._patterns) and self._configured(lower)
 
@@ -234,6 +239,12 @@ def patterned_phone(national: str) -> bool:
     if size <= 12 and national[size // 2 - 1] != national[size // 2]:
         return False  # up to 12 digits, a run of seven covers these two
     return _SAME_DIGIT_RUN.search(national) is not None
+
+
+def _syllabic(ch: str) -> bool:
+    """True for a character that is a syllable or a word of its own (Han, kana, Hangul): ``李 颖``
+    and ``丽丽`` are names, where ``a b`` and ``xxx`` are not."""
+    return not ch.isascii() and unicodedata.name(ch, "").startswith(("CJK", "HANGUL", "HIRAGANA", "KATAKANA"))
 
 
 def _one_char(text: str) -> bool:

@@ -14,11 +14,12 @@ import unicodedata
 from collections.abc import Collection, Mapping
 
 __all__ = [
-    "HONORIFICS", "KEY_JOIN", "SUFFIXES", "TITLES", "full_name", "name_class", "name_groups", "name_key", "name_parts",
-    "names_similar", "one_group", "same_person", "weak_key",
+    "HONORIFICS", "KEY_JOIN", "SUFFIXES", "TITLES", "compared", "full_name", "name_class", "name_groups", "name_key",
+    "name_parts", "names_similar", "one_group", "same_person", "script_of", "unread", "weak_key",
 ]  # fmt: skip
 
-#: Joins the first and last token of a name key (``asha_rao``); tokens are letters only.
+#: Joins the first and last token of a name key (``asha_rao``); tokens are letters only (of any
+#: script: ``सुनीता_वर्मा``, ``李颖``), with the vowel signs and marks of scripts other than Latin.
 KEY_JOIN = "_"
 
 _TITLES = frozenset(
@@ -52,17 +53,71 @@ def name_class(name: str | None) -> str | None:
     if "@" in folded:
         folded = _EMAIL.sub(" ", folded)
     for token in folded.replace(".", " ").replace(",", " ").split():
-        letters = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
+        letters = token if token.isalpha() else _letters(token)
         if letters and letters not in _TITLES:
             return letters
     return None
 
 
 def _fold(name: str) -> str:
-    """`name` in lower-case ASCII: accents dropped (NFKD), letters of other scripts removed."""
+    """`name` folded for comparison: Latin letters lower-case ASCII, accents dropped (NFKD);
+    letters of other scripts kept, with their vowel signs and marks (NFKC, casefolded).
+
+    A punctuation mark or a space of another script after its letters (``·``, ``・``, an
+    ideographic space) separates names; other characters outside ASCII are dropped, as for a
+    Latin name (``D\u2019Souza`` is ``dsouza``).
+    """
     if name.isascii():
         return name.lower()  # NFKD leaves ASCII as it is
-    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    out: list[str] = []
+    other = False  # the last character kept is a letter or mark of a script other than Latin
+    for ch in unicodedata.normalize("NFKD", name):
+        if ch.isascii():
+            out.append(ch)
+            other = False
+        elif ch.isalpha():
+            other = not unicodedata.name(ch, "LATIN").startswith("LATIN")
+            if other:
+                out.append(ch)
+        elif unicodedata.category(ch)[0] == "M":
+            if other:
+                out.append(ch)  # a vowel sign or a virama: part of the letter (``सु``); on Latin, an accent
+        elif other and unicodedata.category(ch)[0] in "PZ":
+            out.append(" ")
+            other = False
+    folded = "".join(out)
+    if folded.isascii():
+        return folded.lower()
+    return unicodedata.normalize("NFKC", folded.casefold())
+
+
+def _letters(token: str) -> str:
+    """The letters of a folded token, with the marks of scripts other than Latin (``सुनीता``)."""
+    return "".join(ch for ch in token if ch.isalpha() or (not ch.isascii() and unicodedata.category(ch)[0] == "M"))
+
+
+#: Scripts whose names are written without a space between surname and given name.
+_UNSPACED = frozenset({"CJK", "HANGUL"})
+#: Scripts read as one for names (a Japanese name mixes kanji and kana).
+_SAME_SCRIPT = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "IDEOGRAPHIC": "CJK"}
+
+
+def script_of(key: str) -> str:
+    """The script a name key is written in: ``""`` for Latin (ASCII), else its first letter's
+    (``DEVANAGARI``, ``TAMIL``, ``CJK`` for Han and kana, ``HANGUL``, ``CYRILLIC``...)."""
+    if key.isascii():
+        return ""
+    for ch in key:
+        if not ch.isascii() and ch.isalpha():
+            word = unicodedata.name(ch, "").partition(" ")[0]
+            return _SAME_SCRIPT.get(word, word)
+    return ""
+
+
+def _whole(key: str) -> bool:
+    """True for a name written without a space in a script that writes names so (``李颖``: Li
+    Ying, surname and given name; ``김민준``): of two characters or more, it is a full name."""
+    return not key.isascii() and KEY_JOIN not in key and len(key) >= 2 and script_of(key) in _UNSPACED
 
 
 def name_parts(name: str | None) -> tuple[str, str | None] | None:
@@ -139,8 +194,8 @@ def _tokens(text: str, *, titles: bool) -> list[str]:
     """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped."""
     tokens: list[str] = []
     for token in text.replace(".", " ").split():
-        # Most tokens are letters only: the filter (a generator) is for the others.
-        letters = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
+        # Most tokens are letters only: the filter is for the others.
+        letters = token if token.isalpha() else _letters(token)
         if letters and (tokens or not titles or letters not in _TITLES):
             tokens.append(letters)
     return tokens
@@ -167,9 +222,10 @@ def _split(key: str) -> tuple[str, str]:
 
 
 def weak_key(key: str) -> bool:
-    """True for a key that fits many people: an initial first name, or one token only."""
+    """True for a key that fits many people: an initial first name, or one token only (not a
+    name written without a space, `_whole`: ``李颖``)."""
     first, last = _split(key)
-    return len(first) <= 1 or not last
+    return len(first) <= 1 or (not last and not _whole(key))
 
 
 def full_name(key: str) -> bool:
@@ -177,7 +233,7 @@ def full_name(key: str) -> bool:
     ``Ramesh K. S.`` is a given name and initials, as South Indian names are often written)."""
     if weak_key(key):
         return False
-    return len(_split(key)[1]) > 1
+    return _whole(key) or len(_split(key)[1]) > 1
 
 
 def same_person(a: str, b: str) -> bool:
@@ -239,6 +295,12 @@ def _within(a: str, b: str) -> bool:
 def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
     """Name key (`resolver.names.name_key`) -> the label of its person; a function of the weighted keys.
 
+    Names are compared within their script only (`script_of`): ``李颖`` and ``王芳`` are two
+    people as ``Li Ying`` and ``Wang Fang`` are, but ``सुनीता वर्मा`` beside ``Rahul Verma``
+    cannot be read without transliteration, so it is no evidence of a second person. The keys
+    of the script `compared` keeps are grouped as below; every other key joins the heaviest
+    group (total weight, then smallest label), as a weak key does, and never bridges two.
+
     Keys with a first name and a surname are grouped by `same_person`, transitively, so a
     swapped order or a typo stays one person; the label is the smallest key of the group.
     A *weak* key (an initial, or one token: `weak_key`) fits many people, so it never
@@ -246,6 +308,54 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
     smallest label), then initials do the same, through a name with a surname where one fits
     (`_fit`); weak keys that fit no group are grouped among themselves.
     """
+    for k in weights:
+        if not k.isascii():
+            kept = compared(weights)
+            if len(kept) == len(weights):
+                break
+            label = _groups(kept)
+            totals: dict[str, int] = {}
+            for k2, grp in label.items():
+                totals[grp] = totals.get(grp, 0) + kept[k2]
+            heaviest = min(totals, key=lambda grp: (-totals[grp], grp))
+            for k2 in weights:
+                label.setdefault(k2, heaviest)
+            return label
+    return _groups(weights)
+
+
+def compared(weights: Mapping[str, int]) -> Mapping[str, int]:
+    """The keys of `weights` whose names can tell people apart: those of one script (`script_of`).
+
+    Two names of one script are compared (``李颖`` / ``王芳``); names of two scripts cannot be
+    without transliteration (``सुनीता वर्मा`` / ``Rahul Verma`` may be one person's WhatsApp
+    name and form name, or two people), so only one script's names are read: the one whose
+    names make the most people (name groups), then the heaviest, then Latin, then by name.
+    Returns `weights` itself when all its keys are of one script (nearly always).
+    """
+    by_script: dict[str, dict[str, int]] = {}
+    for k, n in weights.items():
+        by_script.setdefault(script_of(k), {})[k] = n
+    if len(by_script) < 2:
+        return weights
+
+    def rank(script: str) -> tuple[int, int, bool, str]:
+        keys = by_script[script]
+        return -len(set(_groups(keys).values())), -sum(keys.values()), script != "", script
+
+    return by_script[min(by_script, key=rank)]
+
+
+def unread(weights: Mapping[str, int]) -> int:
+    """The weight of the names `compared` leaves out: names in another script, not compared."""
+    if all(k.isascii() for k in weights):
+        return 0
+    kept = compared(weights)
+    return sum(n for k, n in weights.items() if k not in kept)
+
+
+def _groups(weights: Mapping[str, int]) -> dict[str, str]:
+    """`name_groups` of keys of one script."""
     strong: list[str] = []
     singles: list[str] = []
     initials: list[str] = []
@@ -253,7 +363,7 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
         first, _, last = k.partition(KEY_JOIN)
         if len(first) <= 1:
             initials.append(k)
-        elif last:
+        elif last or _whole(k):
             strong.append(k)
         else:
             singles.append(k)
@@ -294,7 +404,7 @@ def one_group(keys: Collection[str]) -> bool:
     hub_tier = 3
     for k in keys:  # `weak_key`'s tiers, one partition per key
         first, _, last = k.partition(KEY_JOIN)
-        tier = 2 if len(first) <= 1 else 0 if last else 1
+        tier = 2 if len(first) <= 1 else 0 if last or _whole(k) else 1
         if tier < hub_tier:
             hub, hub_tier = k, tier
             if tier == 0:

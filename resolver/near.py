@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate, compress, repeat
 from operator import not_
 
-from resolver.names import KEY_JOIN, name_groups, one_group, same_person
+from resolver.names import KEY_JOIN, compared, name_groups, one_group, same_person
 
 __all__ = ["NEAR_RULE", "NearIndex", "near_allowed", "phone_neighbours", "phones_near"]
 
@@ -91,7 +91,11 @@ def near_allowed(
 
 
 def _main_person(names: Mapping[str, int]) -> list[str]:
-    """The name keys of the group holding more than half of `names`' weight; [] when none does."""
+    """The name keys of the group holding more than half of `names`' weight; [] when none does.
+
+    A name in another script than the names compared (`resolver.names.compared`) counts towards
+    its group's weight but is not returned: it cannot be compared with the other phone's names.
+    """
     if not names:
         return []
     if one_group(names):  # one group holds all the weight: a majority when there is any
@@ -103,7 +107,7 @@ def _main_person(names: Mapping[str, int]) -> list[str]:
     main = min(totals, key=lambda grp: (-totals[grp], grp))
     if 2 * totals[main] <= sum(totals.values()):
         return []
-    return sorted(k for k in names if label[k] == main)
+    return sorted(k for k in compared(names) if label[k] == main)
 
 
 class NearIndex:

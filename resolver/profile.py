@@ -21,7 +21,7 @@ from resolver.confidence import Features, score
 from resolver.display_name import display_name, preferred_name, typed_name
 from resolver.evidence import Evidence
 from resolver.graph import OK, Customer, Graph, holder_of, other_account, shared_line
-from resolver.names import KEY_JOIN, name_groups
+from resolver.names import KEY_JOIN, name_groups, unread
 from resolver.nearlinks import near_links
 
 __all__ = [
@@ -250,6 +250,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         unnamed_emails=_unnamed_emails(members, counts),
         other_account=placed,
         lone_parts=lone,
+        unread_names=unread(counts),
     )
 
 
@@ -277,7 +278,8 @@ _MANY_RECORDS_EXPECTED = frozenset({"CRM"})
 
 def name_tokens(names: Iterable[str]) -> frozenset[str]:
     """The tokens of three letters or more of name keys: what an email address is searched for."""
-    return frozenset(t for key in names for t in key.split(KEY_JOIN) if len(t) >= 3)
+    # Addresses are ASCII: a name in another script (``सुनीता``) says nothing about one.
+    return frozenset(t for key in names for t in key.split(KEY_JOIN) if len(t) >= 3 and t.isascii())
 
 
 def email_letters(key: str) -> str:

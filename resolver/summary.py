@@ -33,7 +33,7 @@ from functools import lru_cache
 from resolver.confidence import Features, score
 from resolver.evidence import Evidence
 from resolver.graph import OK, PERSON, Customer, Graph, holder_of, other_account, shared_line
-from resolver.names import name_groups
+from resolver.names import name_groups, unread
 from resolver.nearlinks import near_links
 from resolver.profile import (
     Profile,
@@ -115,7 +115,7 @@ class Summary:
         self.sources: tuple[tuple[str, str], ...] = ()
         self.tps: tuple[str, ...] = ()
         self.bridges: tuple[int, int] | None = None
-        self.named: tuple[int, int] | None = None
+        self.named: tuple[int, int, int] | None = None
         self.tokens: frozenset[str] | None = None
         self.cached: Profile | None = None
 
@@ -198,7 +198,7 @@ class Summary:
         named = self.named
         if named is None:
             named = self.named = _names(self.classes)
-        groups, minority = named
+        groups, minority, foreign = named
         bridges = self.bridges
         if bridges is None:
             keys, effs = self.keys, self.effs
@@ -231,6 +231,7 @@ class Summary:
                 unnamed,
                 self.placed,
                 bridges[1],
+                foreign,
             )
         )
         cached = self.cached = profile_of(
@@ -282,15 +283,16 @@ def _evidence(g: Graph, cust: Customer) -> list[Evidence]:
     return out
 
 
-def _names(classes: dict[str, int]) -> tuple[int, int]:
-    """(name groups, evidence outside the largest group) of name-key weights, as in `resolver.profile._features`."""
+def _names(classes: dict[str, int]) -> tuple[int, int, int]:
+    """(name groups, evidence outside the largest group, evidence whose name is not compared:
+    `resolver.names.unread`) of name-key weights, as in `resolver.profile._features`."""
     if len(classes) < 2:
-        return len(classes), 0
+        return len(classes), 0, 0
     return _grouped(tuple(sorted(classes.items())))
 
 
 @lru_cache(maxsize=_MEMO)
-def _grouped(weights: tuple[tuple[str, int], ...]) -> tuple[int, int]:
+def _grouped(weights: tuple[tuple[str, int], ...]) -> tuple[int, int, int]:
     """`_names` of two or more name keys, memoised: a pure function of the weights."""
     counts = dict(weights)
     label = name_groups(counts)
@@ -298,11 +300,11 @@ def _grouped(weights: tuple[tuple[str, int], ...]) -> tuple[int, int]:
     for cls, n in weights:
         totals[label[cls]] = totals.get(label[cls], 0) + n
     main = min(totals, key=lambda grp: (-totals[grp], grp))
-    return len(totals), sum(n for grp, n in totals.items() if grp != main)
+    return len(totals), sum(n for grp, n in totals.items() if grp != main), unread(counts)
 
 
 #: `Features` in field order.
-FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool, int, int, int, bool]
+FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool, int, int, int, bool, int]
 
 
 @lru_cache(maxsize=_MEMO)

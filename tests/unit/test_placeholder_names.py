@@ -98,3 +98,26 @@ def test_replay_reads_placeholder_names_as_the_stream_does() -> None:
     (cid,) = r.customer_ids()
     profile = r.profile(cid)
     assert profile is not None and profile.name == "Rohit Sharma"
+
+
+def test_salutations_on_a_customers_phone_do_not_cut_off_her_nameless_visits() -> None:
+    """The audit's case: ``Dear`` and ``Valued Customer`` at the kiosk, beside four nameless visits.
+
+    Read as names, the two salutations were two more people: the phone split, and the four
+    visits without a name (ambiguous on a split phone) became four customers without a phone.
+    """
+    events = [
+        ev("base", 0, "WEB", "ck-base", phone="8826140937", email="anita.d@gmail.com", name="Anita Desai"),
+        *(ev(f"v{i}", 1 + i, "KIOSK", f"KC-{i}", phone="88261 40937") for i in range(4)),
+        ev("dear", 5, "KIOSK", "KC-4", phone="88261 40937", name="Dear"),
+        ev("valued", 6, "KIOSK", "KC-5", phone="88261 40937", name="Valued Customer"),
+    ]
+    every = {"base", "v0", "v1", "v2", "v3", "dear", "valued"}
+    assert partition(events) == {frozenset(every)}
+    for text in ["Dear", "Valued Customer", "Dear Customer", "Respected Sir", "Dear Sir/Madam", "Hello"]:
+        assert JunkRules().name(text), text
+    r = Resolver()
+    for e in events:
+        r.apply(e)
+    profile = r.profile(r.customer_of_event("v0") or "")
+    assert profile is not None and profile.name == "Anita Desai" and profile.phones == ("+918826140937",)
