@@ -85,9 +85,9 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
         # One person rarely keeps two accounts at one touchpoint; two people merged often do.
         parts.append((-0.15, "two accounts at one touchpoint"))
     if f.other_account:
-        # Evidence placed on someone else's account for this person (an order for them): its
-        # event may be the account holder's (the buyer's) as much as this person's.
-        parts.append((-0.2, "an order placed on another person's account"))
+        # Evidence on an account another person uses too (an order placed for this person, a
+        # family's shared computer): its event may be the other person's as much as this one's.
+        parts.append((-0.2, "evidence on another person's account too"))
     if f.unread_names:
         # ``सुनीता वर्मा`` beside ``Rahul Verma``: most often one person's WhatsApp name and form
         # name, so nothing is split; but no name check vouches for it, which the score says.

@@ -113,7 +113,7 @@ def test_the_split_is_the_account_s_and_explain_why_and_confidence_say_so() -> N
     assert any(x.get("identifier") == key and "account used by another person" in x["reason"] for x in reasons)
     # the review queue lists the pair, with the account's rule
     assert any(p.identifier == key and "another person" in p.reason for chunk in r.review_scan(50) for p in chunk)
-    # confidence: the recipient's customer holds an order placed on another person's account
+    # confidence: the recipient's customer holds evidence on another person's account
     profile = r.profile(arun)
     assert profile is not None
     assert any("another person's account" in reason for reason in profile.confidence_reasons)
@@ -309,3 +309,16 @@ def test_erasing_the_account_holder_or_the_recipient_leaves_the_other_and_no_par
     g = r._g
     assert {r.customer_of_event(e) for e in ("p1", "p2", "view")} == {r.customer_of_event("p1")} != {None}
     assert not [k for k in g.nodes if "#" in k]
+
+
+def test_a_couple_on_one_computer_each_with_their_own_email_are_two_customers() -> None:
+    """Found by audit s30 (then one customer at 0.01, 'names that cannot be one person')."""
+    r = Resolver(ResolverConfig(digest_key=b"k" * 32))
+    r.apply(Interaction("s3-1", "WEB", T0, "cookie-couple", "login", None, "kiran.jain@gmail.com", "Kiran Jain"))
+    r.apply(Interaction("s3-2", "WEB", T0 + 1, "cookie-couple", "login", None, "kirti.jain@gmail.com", "Kirti Jain"))
+    kiran, kirti = r.customer_of_event("s3-1"), r.customer_of_event("s3-2")
+    assert kiran is not None and kirti is not None and kiran != kirti
+    for cid in (kiran, kirti):
+        profile = r.profile(cid)
+        assert profile is not None and len(profile.emails) == 1
+        assert "-0.20 evidence on another person's account too" in profile.confidence_reasons
