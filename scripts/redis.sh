@@ -98,11 +98,21 @@ url() {
   echo "redis://:$PASSWORD@127.0.0.1:$PORT/0"
 }
 
+# usable: whether the Redis answering on our port (ours or not) takes this checkout's password or
+# needs none; else say what to do (a Redis another checkout started has that checkout's password).
+usable() {
+  if cli ping 2>/dev/null | grep -q PONG || open_cli ping 2>/dev/null | grep -q PONG; then return 0; fi
+  say "the Redis on 127.0.0.1:$PORT was started elsewhere and refuses this checkout's password: set"
+  say "IRL_REDIS_PASSWORD to its password (\`scripts/redis.sh url\` in the checkout that started it), or stop it"
+  return 1
+}
+
 case "${1:-}" in
   install) install ;;
+  usable) usable ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
   url) url ;;
-  *) echo "usage: $0 install|start|stop|status|url" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|url|usable" >&2; exit 2 ;;
 esac

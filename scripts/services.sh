@@ -26,6 +26,7 @@ up() {
   "$ROOT/scripts/registry.sh" start
   if port_open "$RPORT" && ! "$ROOT/scripts/redis.sh" status >/dev/null 2>&1; then
     echo "redis: something already answers on 127.0.0.1:$RPORT; using it" >&2
+    "$ROOT/scripts/redis.sh" usable || exit 1
   else
     "$ROOT/scripts/redis.sh" start
   fi
