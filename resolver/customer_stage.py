@@ -25,12 +25,14 @@ from resolver.effects import (
     CustomerInput,
     Effect,
     Erased,
+    Patched,
     Removed,
     Replaced,
     Seen,
     Tick,
     decode_effect,
     encode_effect,
+    patch,
     profile_from_input,
 )
 from resolver.profile import Profile
@@ -69,6 +71,14 @@ class CustomerStage:
                 self._profiles.pop(cid, None)
                 self._touched.add(cid)
                 self._removed.pop(cid, None)
+            elif isinstance(effect, Patched):
+                cid = effect.customer_id
+                inp = self._inputs.get(cid)
+                if inp is None:
+                    raise StageError("a patch sent for a customer without input")
+                self._inputs[cid] = patch(inp, effect)
+                self._profiles.pop(cid, None)
+                self._touched.add(cid)
             elif isinstance(effect, Seen):
                 cid = effect.customer_id
                 inp = self._inputs.get(cid)

@@ -15,6 +15,12 @@ builds profiles, confidence and the changelog's records, partitioned by customer
   whole input, when every change to the customer since the last flush was one the resolver
   took in place (a repeat, or evidence re-seeing its identifiers: the summary's own in-place
   paths, `resolver.summary`); a partition puts it in place of the piece with its evidence id.
+* `Patched` (cid, head, facts, gone): what moved in a live customer's input since the ordered
+  stage last sent it (the identifier side if it moved, the pieces of evidence new or changed,
+  the evidence ids that left), instead of `Replaced`, when the ordered stage still holds what it
+  sent (`EffectLog`'s memory of sent inputs, bounded, not part of any snapshot: after a restart
+  or once forgotten the customer is sent whole). One effect per customer either way, so positions
+  do not depend on it; applied to what the partition holds, it gives the same input as `Replaced`.
 * `Removed` (cid, survivor): the id was absorbed; `Erased` (cid): erased. The partition drops
   the customer's input.
 * `Planned` (`resolver.changelog`): a record of a closed window, decided by the ordered stage
@@ -43,7 +49,7 @@ data, as the links log does).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -62,16 +68,20 @@ __all__ = [
     "EffectLog",
     "Erased",
     "Facts",
+    "Patched",
     "Removed",
     "Replaced",
     "Seen",
     "Tick",
     "by_partition",
     "decode_effect",
+    "decode_effects",
     "encode_effect",
+    "encode_effects",
     "input_of",
     "murmur2",
     "partition_of",
+    "patch",
     "profile_from_input",
 ]
 
@@ -198,6 +208,55 @@ class Seen:
     facts: Facts
 
 
+#: `CustomerInput`'s fields before its evidence: the customer's identifier side (`Patched.head`)
+Head = tuple[tuple[str, ...], tuple[str, ...], int, bool, int, "tuple[str, ...] | None", int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Patched:
+    """What moved in a live customer's input since the last `Replaced` or `Patched` of it (`patch` applies it).
+
+    ``head``: the identifier side (`CustomerInput`'s fields before ``evidence``) when it moved, else
+    None; ``facts``: the pieces of evidence new or changed (in input order); ``gone``: the evidence
+    ids no longer the customer's.
+    """
+
+    customer_id: str
+    head: Head | None
+    facts: tuple[Facts, ...]
+    gone: tuple[str, ...]
+
+
+def _head(inp: CustomerInput) -> Head:
+    return inp[1:9]
+
+
+def patch(inp: CustomerInput, p: Patched) -> CustomerInput:
+    """``inp`` with `Patched` ``p`` applied (the customer's input as the ordered stage had it)."""
+    if p.facts or p.gone:
+        pieces = {f.vid: f for f in inp.evidence}
+        for vid in p.gone:
+            pieces.pop(vid, None)
+        for f in p.facts:
+            pieces[f.vid] = f
+        evidence = tuple(sorted(pieces.values(), key=_facts_order))
+    else:
+        evidence = inp.evidence
+    if p.head is None:
+        return inp._replace(evidence=evidence)
+    return CustomerInput(inp.customer_id, *p.head, evidence)
+
+
+def _delta(held: CustomerInput, now: CustomerInput) -> Replaced | Patched:
+    """The smaller of `Replaced` and `Patched` taking ``held`` to ``now`` (the same customer)."""
+    before = {f.vid: f for f in held.evidence}
+    changed = tuple(f for f in now.evidence if (b := before.pop(f.vid, None)) is None or (b is not f and b != f))
+    if len(changed) == len(now.evidence) and not before:
+        return Replaced(now.customer_id, now)
+    head = _head(now)
+    return Patched(now.customer_id, None if head == _head(held) else head, changed, tuple(before))
+
+
 @dataclass(frozen=True, slots=True)
 class Removed:
     """``customer_id`` was absorbed into ``survivor_id`` (as of the step)."""
@@ -220,7 +279,7 @@ class Tick:
     now: int
 
 
-Effect = Replaced | Seen | Removed | Erased | Planned | Tick
+Effect = Replaced | Patched | Seen | Removed | Erased | Planned | Tick
 
 
 # ---------------------------------------------------------------------------- inputs and profiles
@@ -363,6 +422,10 @@ def profile_from_input(inp: CustomerInput) -> Profile:
 # ---------------------------------------------------------------------------- the ordered stage's side
 
 
+#: Customers whose last sent input `EffectLog` keeps (the rest are sent whole): about 1 kB each.
+SENT_MEMORY = 65_536
+
+
 class EffectLog:
     """Collects what steps of the ordered stage did to customers; `flush` turns it into effects.
 
@@ -372,12 +435,17 @@ class EffectLog:
     from the graph (`Graph.shown`, which `watch` switches on).
     """
 
-    def __init__(self) -> None:
-        #: customers to send whole (`Replaced`)
+    def __init__(self, memory: int | None = None) -> None:
+        #: customers to send (`Replaced` or `Patched`)
         self._dirty: set[str] = set()
         #: customer -> evidence ids changed in place (`Seen`), unless the customer is dirty by the flush
         self._seen: dict[str, set[str]] = {}
         self._removed: dict[str, str | None] = {}
+        #: the input each customer was last sent with (as its partition holds it), the least lately sent
+        #: forgotten beyond `memory` customers: a customer in it is sent as a `Patched` against it.
+        #: Never in a snapshot: a restored log sends each customer whole once (the same partition state)
+        self._sent: dict[str, CustomerInput] = {}
+        self.memory = SENT_MEMORY if memory is None else memory
 
     @staticmethod
     def watch(g: Graph) -> None:
@@ -420,20 +488,31 @@ class EffectLog:
             dirty |= shown
             shown.clear()
         out: list[Effect] = []
+        sent = self._sent
         for cid, survivor in sorted(self._removed.items()):
             if cid in g.cust:
                 continue  # live again (a re-resolution handed the id back): its input follows
             out.append(Erased(cid) if survivor is None else Removed(cid, survivor))
+            sent.pop(cid, None)
         seen = self._seen
         for cid in sorted(dirty.union(seen)):
             if cid not in dirty:
                 pieces = self._pieces(g, cid, seen[cid])
                 if pieces is not None:
                     out.extend(pieces)
+                    held = sent.get(cid)
+                    if held is not None:  # the partition puts each piece in place: so does the memory
+                        for piece in pieces:
+                            held = held.with_facts(piece.facts)
+                        sent[cid] = held
                     continue
             inp = input_of(g, cid)
             if inp is not None:
-                out.append(Replaced(cid, inp))
+                held = sent.pop(cid, None)
+                out.append(Replaced(cid, inp) if held is None else _delta(held, inp))
+                sent[cid] = inp
+                if len(sent) > self.memory:
+                    del sent[next(iter(sent))]  # the least lately sent: sent whole next time
         dirty.clear()
         seen.clear()
         self._removed.clear()
@@ -468,9 +547,9 @@ class EffectLog:
         self._dirty.update(customer_ids)
 
     @staticmethod
-    def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Effect] | None:
+    def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Seen] | None:
         """`Seen` of each piece, or None when one no longer belongs to the live customer (send it whole)."""
-        out: list[Effect] = []
+        out: list[Seen] = []
         for vid in sorted(vids):
             ev = g.evidence.get(vid)
             if ev is None or g.customer_of(ev) != cid:
@@ -508,9 +587,22 @@ def murmur2(data: bytes) -> int:
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
+#: partition counts -> customer id -> its partition, for ids seen lately (murmur2 in Python costs microseconds)
+_PARTITION_MEMO: dict[int, dict[str, int]] = {}
+_MEMO_IDS = 200_000
+
+
 def partition_of(customer_id: str, partitions: int) -> int:
     """The partition of a customer id: Kafka's default partitioner of the id as a UTF-8 key."""
-    return (murmur2(customer_id.encode()) & 0x7FFFFFFF) % partitions
+    memo = _PARTITION_MEMO.get(partitions)
+    if memo is None:
+        memo = _PARTITION_MEMO[partitions] = {}
+    found = memo.get(customer_id)
+    if found is None:
+        if len(memo) >= _MEMO_IDS:
+            memo.clear()
+        found = memo[customer_id] = (murmur2(customer_id.encode()) & 0x7FFFFFFF) % partitions
+    return found
 
 
 def by_partition(effects: Iterable[Effect], partitions: int) -> list[list[Effect]]:
@@ -532,44 +624,129 @@ _PHONE, _QUARANTINED, _REFUSED = 1, 2, 4
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _input_json(inp: CustomerInput) -> dict[str, Any]:
-    """An input as JSON-able values: keys once each in a table, evidence referring to them by index."""
+def _facts_json(f: Facts, ref: Callable[[Sequence[str]], list[int]]) -> list[Any]:
+    flags = (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0)
+    return [f.vid, f.tp, f.src, f.name, f.cls, f.at, f.last - f.at, f.count, ref(f.eff), ref(f.tkeys), flags]
+
+
+def _facts_from(body: Sequence[Any], table: Sequence[str]) -> Facts:
+    vid, tp, src, name, cls, at, span, count, eff, tkeys, flags = body
+    return Facts(
+        vid,
+        tp,
+        src,
+        name,
+        cls,
+        at,
+        at + span,
+        count,
+        tuple([table[i] for i in eff]),
+        tuple([table[i] for i in tkeys]),
+        bool(flags & _PHONE),
+        bool(flags & _QUARANTINED),
+        bool(flags & _REFUSED),
+    )
+
+
+def _head_json(head: Head, ref: Callable[[Sequence[str]], list[int]]) -> list[Any]:
+    phones, emails, strong, shared, near, keys, phone_count, email_count = head
+    members = None if keys is None else ref(keys)
+    return [list(phones), list(emails), strong, int(shared), near, members, phone_count, email_count]
+
+
+def _head_from(body: Sequence[Any], table: Sequence[str]) -> Head:
+    phones, emails, strong, shared, near, members, phone_count, email_count = body
+    keys = None if members is None else tuple([table[i] for i in members])
+    return (tuple(phones), tuple(emails), strong, bool(shared), near, keys, phone_count, email_count)
+
+
+def _keyed(head: Head | None, facts: Sequence[Facts]) -> tuple[list[Any] | None, list[list[Any]], list[str]]:
+    """A head and pieces of evidence as JSON-able values, keys once each in a table they refer to by index."""
     table: dict[str, int] = {}
 
     def ref(keys: Sequence[str]) -> list[int]:
         return [table.setdefault(k, len(table)) for k in keys]
 
-    members = None if inp.keys is None else ref(inp.keys)
-    evidence = [
-        [
-            f.vid,
-            f.tp,
-            f.src,
-            f.name,
-            f.cls,
-            f.at,
-            f.last - f.at,
-            f.count,
-            ref(f.eff),
-            ref(f.tkeys),
-            (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0),
-        ]
-        for f in inp.evidence
-    ]
-    return {
-        "p": list(inp.phones),
-        "e": list(inp.emails),
-        "s": inp.strong,
-        "h": int(inp.shared),
-        "n": inp.near,
-        "k": list(table),
-        "m": members,
-        "c": [inp.phone_count, inp.email_count],
-        "v": evidence,
-    }
+    head_body = None if head is None else _head_json(head, ref)
+    return head_body, [_facts_json(f, ref) for f in facts], list(table)
+
+
+#: change kinds of planned records on the wire (a batch's ``Planned`` bodies)
+_CHANGES = ("CREATED", "UPDATED", "MERGED", "ABSORBED", "SPLIT", "ERASED")
+_CHANGE_CODE = {c: i for i, c in enumerate(_CHANGES)}
+
+
+def _body(effect: Effect, windows: dict[Window, int] | None = None) -> list[Any]:
+    """An effect as JSON-able values (``[kind, ...]``). ``windows``: a batch's windows (`Planned` refers to one)."""
+    if isinstance(effect, Planned):
+        if windows is None:
+            w = effect.window
+            body = ["w", effect.customer_id, effect.change, effect.version, w.start, w.end, effect.survivor_id]
+        else:
+            at = windows.setdefault(effect.window, len(windows))
+            change = _CHANGE_CODE.get(effect.change, effect.change)
+            body = ["W", effect.customer_id, change, effect.version, at, effect.survivor_id]
+        if effect.merged_from:
+            body.append(list(effect.merged_from))
+        return body
+    if isinstance(effect, Patched):
+        head, facts, table = _keyed(effect.head, effect.facts)
+        return ["p", effect.customer_id, head, table, facts, list(effect.gone)]
+    if isinstance(effect, Replaced):
+        inp = effect.input
+        head, facts, table = _keyed(_head(inp), inp.evidence)
+        return ["R", effect.customer_id, head, table, facts]
+    if isinstance(effect, Seen):
+        _head_body, facts, table = _keyed(None, (effect.facts,))
+        return ["S", effect.customer_id, table, facts[0]]
+    if isinstance(effect, Removed):
+        return ["a", effect.customer_id, effect.survivor_id]
+    if isinstance(effect, Erased):
+        return ["e", effect.customer_id]
+    return ["t", effect.now]
+
+
+def _effect(body: Sequence[Any], windows: Sequence[Window] = ()) -> Effect:
+    """The effect `_body` made (and the older forms: ``r`` with its input as an object, ``s``)."""
+    kind = body[0]
+    if kind == "W":
+        change = body[2] if isinstance(body[2], str) else _CHANGES[body[2]]
+        merged = tuple(body[6]) if len(body) > 6 else ()
+        return Planned(body[1], change, body[3], windows[body[4]], body[5], merged)
+    if kind == "p":
+        _, cid, head, table, facts, gone = body
+        return Patched(
+            cid,
+            None if head is None else _head_from(head, table),
+            tuple([_facts_from(f, table) for f in facts]),
+            tuple(gone),
+        )
+    if kind == "R":
+        _, cid, head, table, facts = body
+        evidence = tuple([_facts_from(f, table) for f in facts])
+        return Replaced(cid, CustomerInput(cid, *_head_from(head, table), evidence))
+    if kind == "S":
+        return Seen(body[1], _facts_from(body[3], body[2]))
+    if kind == "w":
+        merged = tuple(body[7]) if len(body) > 7 else ()
+        return Planned(body[1], body[2], body[3], Window(body[4], body[5]), body[6], merged)
+    if kind == "a":
+        return Removed(body[1], body[2])
+    if kind == "e":
+        return Erased(body[1])
+    if kind == "t":
+        return Tick(body[1])
+    if kind == "r":
+        return Replaced(body[1], _input_from(body[1], body[2]))
+    if kind == "s":
+        _, cid, vid, tp, src, name, cls, at, span, count, eff, tkeys, flags = body
+        facts = Facts(vid, tp, src, name, cls, at, at + span, count, tuple(eff), tuple(tkeys), *_flags(flags))
+        return Seen(cid, facts)
+    raise ValueError(f"not an effect: {kind!r}")
 
 
 def _input_from(cid: str, d: dict[str, Any]) -> CustomerInput:
+    """An input in the object form of earlier versions (``["r", cid, {...}]``)."""
     table: list[str] = d["k"]
     evidence = tuple(
         Facts(
@@ -609,46 +786,38 @@ def _flags(flags: int) -> tuple[bool, bool, bool]:
 
 
 def encode_effect(effect: Effect) -> bytes:
-    """An effect as compact JSON (``[kind, ...]``); `decode_effect` gives it back equal."""
-    body: list[Any]
-    if isinstance(effect, Replaced):
-        body = ["r", effect.customer_id, _input_json(effect.input)]
-    elif isinstance(effect, Planned):
-        w = effect.window
-        body = ["w", effect.customer_id, effect.change, effect.version, w.start, w.end, effect.survivor_id]
-        if effect.merged_from:
-            body.append(list(effect.merged_from))
-    elif isinstance(effect, Seen):
-        f = effect.facts
-        flags = (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0)
-        body = ["s", effect.customer_id, f.vid, f.tp, f.src, f.name, f.cls, f.at, f.last - f.at, f.count]
-        body += [list(f.eff), list(f.tkeys), flags]
-    elif isinstance(effect, Removed):
-        body = ["a", effect.customer_id, effect.survivor_id]
-    elif isinstance(effect, Erased):
-        body = ["e", effect.customer_id]
-    else:
-        body = ["t", effect.now]
-    return _ENCODE(body).encode()
+    """One effect as compact JSON (``[kind, ...]``); `decode_effect` gives it back equal."""
+    return _ENCODE(_body(effect)).encode()
 
 
 def decode_effect(data: bytes) -> Effect:
-    """The effect `encode_effect` wrote. Raises ValueError for anything else."""
+    """The effect `encode_effect` wrote (this version's or an earlier one's). Raises ValueError for anything else."""
     body = json.loads(data)
-    kind = body[0]
-    if kind == "r":
-        return Replaced(body[1], _input_from(body[1], body[2]))
-    if kind == "w":
-        merged = tuple(body[7]) if len(body) > 7 else ()
-        return Planned(body[1], body[2], body[3], Window(body[4], body[5]), body[6], merged)
-    if kind == "s":
-        _, cid, vid, tp, src, name, cls, at, span, count, eff, tkeys, flags = body
-        facts = Facts(vid, tp, src, name, cls, at, at + span, count, tuple(eff), tuple(tkeys), *_flags(flags))
-        return Seen(cid, facts)
-    if kind == "a":
-        return Removed(body[1], body[2])
-    if kind == "e":
-        return Erased(body[1])
-    if kind == "t":
-        return Tick(body[1])
-    raise ValueError(f"not an effect: {kind!r}")
+    if not isinstance(body, list) or not body:
+        raise ValueError("not an effect")
+    return _effect(body)
+
+
+#: The first byte of a batch of effects (`encode_effects`); one effect (`encode_effect`) starts with ``[``.
+BATCH_MAGIC = b"\x02"
+
+
+def encode_effects(effects: Sequence[Effect]) -> bytes:
+    """Effects of one partition as one value: `BATCH_MAGIC`, then JSON ``[windows, bodies]``.
+
+    The windows of the `Planned` effects are written once each; `decode_effects` gives the effects back equal.
+    """
+    windows: dict[Window, int] = {}
+    bodies = [_body(e, windows) for e in effects]
+    return BATCH_MAGIC + _ENCODE([[[w.start, w.end] for w in windows], bodies]).encode()
+
+
+def decode_effects(data: bytes) -> list[Effect]:
+    """The effects `encode_effects` wrote, or the one `encode_effect` wrote. Raises ValueError for anything else."""
+    if data[:1] != BATCH_MAGIC:
+        return [decode_effect(data)]
+    head = json.loads(data[1:])
+    if not isinstance(head, list) or len(head) != 2:
+        raise ValueError("not a batch of effects")
+    windows = [Window(start, end) for start, end in head[0]]
+    return [_effect(body, windows) for body in head[1]]

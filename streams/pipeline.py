@@ -28,7 +28,7 @@ from resolver.batching import Batcher
 from resolver.changelog import Changelog, Planned, record_of
 from resolver.config import ResolverConfig
 from resolver.customer_stage import CustomerStage
-from resolver.effects import Effect, EffectLog, Replaced, Seen, Tick, by_partition
+from resolver.effects import Effect, EffectLog, Patched, Replaced, Seen, Tick, by_partition
 from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
@@ -429,7 +429,7 @@ class Pipeline:
         In process only: the resolver is at the offset of the effects, so its inputs are theirs.
         """
         for effect in effects:
-            if isinstance(effect, Seen | Planned):
+            if isinstance(effect, Seen | Patched | Planned):
                 cid = effect.customer_id
                 if stage.input(cid) is None:
                     inp = self.resolver.profile_input(cid)

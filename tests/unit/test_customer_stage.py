@@ -23,10 +23,12 @@ import streams.pipeline
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
 from resolver.customer_stage import CustomerStage, StageError
+from resolver.effect_feed import batches, unbatch
 from resolver.effects import (
     Effect,
     EffectLog,
     Erased,
+    Patched,
     Removed,
     Replaced,
     Seen,
@@ -71,22 +73,45 @@ def _key(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True)
 
 
-def check_split(log: list[LinkRecord], partitions: int, window_ms: int, grace_ms: int, *, every: int = 1) -> int:
+def check_split(
+    log: list[LinkRecord],
+    partitions: int,
+    window_ms: int,
+    grace_ms: int,
+    *,
+    every: int = 1,
+    batched: bool = False,
+    memory: int | None = None,
+) -> int:
     """Run ``log`` through both; assert the same records per links record and the same profiles.
 
     Profiles are compared after every ``every``-th tick or action (events are sent to the
     partitions at the next one) and at the end. Returns how many records were published.
+    ``batched``: the effects travel as the effects topic's records (`batches`, small ones:
+    values cut often) instead of one by one; ``memory``: the ordered stage remembers the inputs
+    it sent of at most that many customers (fewer `Patched`, more `Replaced`).
     """
     config = ResolverConfig()
     one = Pipeline(config, window_ms, grace_ms)
     split = Pipeline(config, window_ms, grace_ms, customer_stage=True)
+    if memory is not None:
+        assert split.effect_log is not None
+        split.effect_log.memory = memory
     stages = [CustomerStage() for _ in range(partitions)]
     published = checks = 0
     for n, rec in enumerate(log):
         expected = sorted(_key(r) for s in _steps(one, rec) for r in s.records)
-        effects = [decode_effect(encode_effect(e)) for s in _steps(split, rec) for e in s.effects]
+        if batched:
+            ordinals = [0] * partitions
+            parts: list[list[Effect]] = [[] for _ in range(partitions)]
+            for s in _steps(split, rec):
+                for p, pos, value in batches(rec.offset, s.effects, ordinals, max_bytes=600):
+                    parts[p].extend(e for _pos, e in unbatch(pos, value))
+        else:
+            effects = [decode_effect(encode_effect(e)) for s in _steps(split, rec) for e in s.effects]
+            parts = by_partition(effects, partitions)
         got: list[str] = []
-        for stage, part in zip(stages, by_partition(effects, partitions), strict=True):
+        for stage, part in zip(stages, parts, strict=True):
             got.extend(_key(r) for r in stage.apply(part))
         assert sorted(got) == expected, f"records of links record {rec.offset}"
         published += len(expected)
@@ -118,6 +143,33 @@ def test_split_over_partitions_publishes_what_one_process_publishes(seed: int, p
         check_split(rich_log(seed), partitions, WINDOW_MS, GRACE_MS)
     finally:
         streams.pipeline.CHUNK = saved
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    partitions=st.sampled_from([1, 2, 3]),
+    chunk=st.sampled_from([2, 200]),
+    memory=st.sampled_from([0, 1, 5, 10_000]),
+)
+def test_patches_in_batches_publish_what_one_process_publishes(
+    seed: int, partitions: int, chunk: int, memory: int
+) -> None:
+    """Effects as the effects topic carries them (a value per partition per step, cut small), customers sent as
+    patches against what the ordered stage remembers sending (none, a few, all): the default mode's records and
+    profiles, every partition's input equal to the resolver's."""
+    saved = streams.pipeline.CHUNK
+    streams.pipeline.CHUNK = chunk
+    try:
+        check_split(rich_log(seed), partitions, WINDOW_MS, GRACE_MS, batched=True, memory=memory)
+    finally:
+        streams.pipeline.CHUNK = saved
+
+
+def test_generated_history_in_batches_with_patches_splits_equal() -> None:
+    """Realistic data with actions, batched, patched: most customers come back, and are sent as patches."""
+    published = check_split(history_log(300, 8), 3, 15 * 60_000, 60_000, every=5, batched=True)
+    assert published > 300
 
 
 def history_log(customers: int, seed: int, *, actions: bool = True) -> list[LinkRecord]:
@@ -278,7 +330,7 @@ def test_an_effect_log_sends_every_customer_a_status_change_shows_on() -> None:
         log.note(r.apply(from_json(obj)))
         named = {c for c in g.shown or () if c in g.cust}
         shown += len(named)
-        sent = {e.customer_id for e in r.flush_effects(log) if isinstance(e, Replaced)}
+        sent = {e.customer_id for e in r.flush_effects(log) if isinstance(e, Replaced | Patched)}
         assert named <= sent
     assert shown > 0
 

@@ -20,7 +20,7 @@ from aiokafka import TopicPartition
 
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
-from resolver.effect_feed import decode_position, encode_position, place
+from resolver.effect_feed import batches, decode_position, encode_position, place
 from resolver.effects import Effect, Erased, Replaced, Tick, encode_effect, murmur2, partition_of
 from resolver.interaction import from_json
 from resolver.resolver import Resolver
@@ -74,12 +74,8 @@ class EffectsKafka(FakeKafka):
             self.effects.append(effect)
 
     def partition(self, p: int) -> list[EffectRecord]:
-        """Effects partition ``p`` as the broker holds it (a tick in every partition, the rest by key)."""
-        held = [
-            (pos, value)
-            for key, value, pos in self.effects
-            if key is None or (murmur2(key) & 0x7FFFFFFF) % PARTITIONS == p
-        ]
+        """Effects partition ``p`` as the broker holds it (a record per partition per step)."""
+        held = [(pos, value) for part, value, pos in self.effects if part == p]
         return [EffectRecord(offset, pos, value) for offset, (pos, value) in enumerate(held)]
 
 
@@ -115,6 +111,7 @@ def effects_sequencer(kafka: EffectsKafka) -> Sequencer:
         0.0,
         interactions_topic=TOPIC_I,
         effects_topic="t-effects",
+        effect_partitions=PARTITIONS,
     )
 
 
@@ -175,9 +172,13 @@ async def run_partition(
 
 
 def _effect_count(log: list[LinkRecord]) -> int:
-    """How many effects a clean run sends for ``log``."""
+    """How many records of effects a clean run sends for ``log`` (one per partition per step)."""
     p = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS, customer_stage=True)
-    return sum(len(s.effects) for rec in log for s in _steps(p, rec))
+    count = 0
+    for rec in log:
+        ordinals = [0] * PARTITIONS
+        count += sum(len(batches(rec.offset, s.effects, ordinals)) for s in _steps(p, rec))
+    return count
 
 
 def _crashing_ordered_stage(log: list[LinkRecord], rng: random.Random) -> EffectsKafka:
@@ -203,7 +204,7 @@ def test_both_stages_crash_and_resume_to_a_clean_runs_records(seed: int) -> None
     clean = clean_run(log)
     effects = _crashing_ordered_stage(log, rng)
     assert not effects.published, "in effects mode the ordered stage builds no record"
-    positions = [decode_position(pos) for _k, _v, pos in effects.effects]
+    positions = [(p, decode_position(pos)) for p, _v, pos in effects.effects]
     assert positions != sorted(set(positions)), "some effects were sent twice (the scenario's point)"
     kafka = FakeCustomerKafka()
 
@@ -373,7 +374,7 @@ def test_an_idle_stage_sends_ticks_but_no_mark_and_its_partitions_take_no_snapsh
 
     async def scenario() -> None:
         await run(effects_sequencer(kafka), log, 3, 10_000)
-        assert len(kafka.effects) == len(log) and PUBLISHED_KEY not in kafka.state
+        assert len(kafka.effects) == len(log) * PARTITIONS and PUBLISHED_KEY not in kafka.state
         part = CustomerPartition(0, customers.ports(), RESOLVED, Runtime(Settings()).stats, snapshot_interval_s=0.0)
         await part.load(customers.state)
         await part.apply(kafka.partition(0))
