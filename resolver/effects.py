@@ -56,6 +56,7 @@ from typing import Any, NamedTuple
 from resolver.changelog import Planned
 from resolver.evidence import Evidence
 from resolver.graph import OK, Graph
+from resolver.names import name_key
 from resolver.nearlinks import near_links
 from resolver.outcome import Outcome
 from resolver.profile import Profile, Tally, email_letters, name_tokens, profile_of, recurring_accounts, weak_bridges
@@ -68,6 +69,7 @@ __all__ = [
     "EffectLog",
     "Erased",
     "Facts",
+    "Head",
     "Patched",
     "Removed",
     "Replaced",
@@ -625,18 +627,36 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _facts_json(f: Facts, ref: Callable[[Sequence[str]], list[int]]) -> list[Any]:
+    """A piece of evidence without its name key (a function of its name: `_name_key`)."""
     flags = (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0)
-    return [f.vid, f.tp, f.src, f.name, f.cls, f.at, f.last - f.at, f.count, ref(f.eff), ref(f.tkeys), flags]
+    return [f.vid, f.tp, f.src, f.name, f.at, f.last - f.at, f.count, ref(f.eff), ref(f.tkeys), flags]
+
+
+#: name -> its name key, for names seen lately (`_name_key`)
+_NAME_KEYS: dict[str, str | None] = {}
+
+
+def _name_key(name: str | None) -> str | None:
+    """`Graph.class_of`'s value for ``name`` (`resolver.names.name_key`), memoised: most names repeat."""
+    if name is None:
+        return None
+    try:
+        return _NAME_KEYS[name]
+    except KeyError:
+        if len(_NAME_KEYS) >= _MEMO_IDS:
+            _NAME_KEYS.clear()
+        found = _NAME_KEYS[name] = name_key(name)
+        return found
 
 
 def _facts_from(body: Sequence[Any], table: Sequence[str]) -> Facts:
-    vid, tp, src, name, cls, at, span, count, eff, tkeys, flags = body
+    vid, tp, src, name, at, span, count, eff, tkeys, flags = body
     return Facts(
         vid,
         tp,
         src,
         name,
-        cls,
+        _name_key(name),
         at,
         at + span,
         count,
@@ -688,6 +708,8 @@ def _body(effect: Effect, windows: dict[Window, int] | None = None) -> list[Any]
             body = ["W", effect.customer_id, change, effect.version, at, effect.survivor_id]
         if effect.merged_from:
             body.append(list(effect.merged_from))
+        elif body[-1] is None:
+            body.pop()  # no survivor, nothing merged: the common case, five values
         return body
     if isinstance(effect, Patched):
         head, facts, table = _keyed(effect.head, effect.facts)
@@ -711,8 +733,9 @@ def _effect(body: Sequence[Any], windows: Sequence[Window] = ()) -> Effect:
     kind = body[0]
     if kind == "W":
         change = body[2] if isinstance(body[2], str) else _CHANGES[body[2]]
+        survivor = body[5] if len(body) > 5 else None
         merged = tuple(body[6]) if len(body) > 6 else ()
-        return Planned(body[1], change, body[3], windows[body[4]], body[5], merged)
+        return Planned(body[1], change, body[3], windows[body[4]], survivor, merged)
     if kind == "p":
         _, cid, head, table, facts, gone = body
         return Patched(
@@ -728,8 +751,9 @@ def _effect(body: Sequence[Any], windows: Sequence[Window] = ()) -> Effect:
     if kind == "S":
         return Seen(body[1], _facts_from(body[3], body[2]))
     if kind == "w":
+        survivor = body[6] if len(body) > 6 else None
         merged = tuple(body[7]) if len(body) > 7 else ()
-        return Planned(body[1], body[2], body[3], Window(body[4], body[5]), body[6], merged)
+        return Planned(body[1], body[2], body[3], Window(body[4], body[5]), survivor, merged)
     if kind == "a":
         return Removed(body[1], body[2])
     if kind == "e":
