@@ -161,7 +161,7 @@ class CustomerPartition:
             self._reseals.extend((due, key, value) for key, value in again)
         self.applied = fresh[-1].offset
         self._changed += sum(1 for _p, e in quiet + loud if not isinstance(e, Tick))
-        self.stats["effects_applied"] += len(fresh)
+        self.stats["effects_applied"] += len(quiet) + len(loud)
         self.stats["customer_records_published"] += len(published)
         await self.ports.commit(self.partition, self.applied + 1)
 
