@@ -49,7 +49,7 @@ data, as the links log does).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -626,12 +626,6 @@ _PHONE, _QUARANTINED, _REFUSED = 1, 2, 4
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _facts_json(f: Facts, ref: Callable[[Sequence[str]], list[int]]) -> list[Any]:
-    """A piece of evidence without its name key (a function of its name: `_name_key`)."""
-    flags = (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0)
-    return [f.vid, f.tp, f.src, f.name, f.at, f.last - f.at, f.count, ref(f.eff), ref(f.tkeys), flags]
-
-
 #: name -> its name key, for names seen lately (`_name_key`)
 _NAME_KEYS: dict[str, str | None] = {}
 
@@ -668,12 +662,6 @@ def _facts_from(body: Sequence[Any], table: Sequence[str]) -> Facts:
     )
 
 
-def _head_json(head: Head, ref: Callable[[Sequence[str]], list[int]]) -> list[Any]:
-    phones, emails, strong, shared, near, keys, phone_count, email_count = head
-    members = None if keys is None else ref(keys)
-    return [list(phones), list(emails), strong, int(shared), near, members, phone_count, email_count]
-
-
 def _head_from(body: Sequence[Any], table: Sequence[str]) -> Head:
     phones, emails, strong, shared, near, members, phone_count, email_count = body
     keys = None if members is None else tuple([table[i] for i in members])
@@ -681,14 +669,33 @@ def _head_from(body: Sequence[Any], table: Sequence[str]) -> Head:
 
 
 def _keyed(head: Head | None, facts: Sequence[Facts]) -> tuple[list[Any] | None, list[list[Any]], list[str]]:
-    """A head and pieces of evidence as JSON-able values, keys once each in a table they refer to by index."""
+    """A head and pieces of evidence as JSON-able values, keys once each in a table they refer to by index.
+
+    A piece of evidence goes without its name key (a function of its name: `_name_key`).
+    """
     table: dict[str, int] = {}
-
-    def ref(keys: Sequence[str]) -> list[int]:
-        return [table.setdefault(k, len(table)) for k in keys]
-
-    head_body = None if head is None else _head_json(head, ref)
-    return head_body, [_facts_json(f, ref) for f in facts], list(table)
+    put = table.setdefault
+    head_body = None
+    if head is not None:
+        phones, emails, strong, shared, near, keys, phone_count, email_count = head
+        members = None if keys is None else [put(k, len(table)) for k in keys]
+        head_body = [list(phones), list(emails), strong, int(shared), near, members, phone_count, email_count]
+    bodies = [
+        [
+            f.vid,
+            f.tp,
+            f.src,
+            f.name,
+            f.at,
+            f.last - f.at,
+            f.count,
+            [put(k, len(table)) for k in f.eff],
+            [put(k, len(table)) for k in f.tkeys],
+            f.phone + 2 * f.quarantined + 4 * f.refused,  # _PHONE, _QUARANTINED, _REFUSED
+        ]
+        for f in facts
+    ]
+    return head_body, bodies, list(table)
 
 
 #: change kinds of planned records on the wire (a batch's ``Planned`` bodies)
