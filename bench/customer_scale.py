@@ -3,9 +3,9 @@
     python -m bench.customer_scale --customers 20000 --workers 1,2,3 [--runs 1]
 
 The effects come from the ordered stage's logic in this process (`Pipeline(customer_stage=True)`
-over the links log `bench.streaming.ordered_ceiling` fills: batches of 2,000 events, a tick of
-one wall-clock time after each, so every window of the history closes at each tick as in that
-part), as the worker sends them (`resolver.effect_feed.batches`, the effects topic's 6
+over a links log of batches of 2,000 events, a tick after each whose clock is 6 s (a window
+and its grace) later than the one before, so that each tick closes the window the 2,000
+events went to: a busy stream's), as the worker sends them (`resolver.effect_feed.batches`, the effects topic's 6
 partitions, their positions far above any the workers' own ordered stage could send, whose
 clock is off: ``IRL_TICK_SECONDS=3600``). For each count of workers: new topics, the workers
 started with ``IRL_CUSTOMER_STAGE=kafka`` (each runs the stage in its child process) and
@@ -50,7 +50,8 @@ def effects_of(events: Path, now_ms: int) -> dict[str, Any]:
     def tick() -> None:
         nonlocal offset, planned, effects
         ordinals = [0] * PARTITIONS
-        for step in p.on_tick(offset, now_ms):
+        # A clock one window and its grace later each time: every tick closes the window before it.
+        for step in p.on_tick(offset, now_ms + (offset - OFFSET_BASE) * 6_000):
             sent.extend(batches(offset, step.effects, ordinals))
             effects += len(step.effects)
             planned += sum(1 for e in step.effects if type(e).__name__ == "Planned")

@@ -49,7 +49,7 @@ data, as the links log does).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -249,14 +249,31 @@ def patch(inp: CustomerInput, p: Patched) -> CustomerInput:
     return CustomerInput(inp.customer_id, *p.head, evidence)
 
 
-def _delta(held: CustomerInput, now: CustomerInput) -> Replaced | Patched:
-    """The smaller of `Replaced` and `Patched` taking ``held`` to ``now`` (the same customer)."""
-    before = {f.vid: f for f in held.evidence}
-    changed = tuple(f for f in now.evidence if (b := before.pop(f.vid, None)) is None or (b is not f and b != f))
-    if len(changed) == len(now.evidence) and not before:
+def _delta(held: _Held, now: CustomerInput) -> Replaced | Patched:
+    """The smaller of `Replaced` and `Patched` taking what the partition ``held`` to ``now`` (the same customer)."""
+    head_before, before = held
+    changed: list[Facts] = []
+    kept = 0
+    for f in now.evidence:
+        b = before.get(f.vid)
+        if b is None:
+            changed.append(f)
+        else:
+            kept += 1
+            if b is not f and b != f:
+                changed.append(f)
+    gone: tuple[str, ...] = ()
+    if kept != len(before):
+        now_vids = {f.vid for f in now.evidence}
+        gone = tuple(v for v in before if v not in now_vids)
+    if len(changed) == len(now.evidence) and not gone:
         return Replaced(now.customer_id, now)
     head = _head(now)
-    return Patched(now.customer_id, None if head == _head(held) else head, changed, tuple(before))
+    return Patched(now.customer_id, None if head == head_before else head, tuple(changed), gone)
+
+
+#: What `EffectLog` remembers of a customer it sent: its head and its pieces of evidence by evidence id
+_Held = tuple[Head, dict[str, Facts]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,7 +463,7 @@ class EffectLog:
         #: the input each customer was last sent with (as its partition holds it), the least lately sent
         #: forgotten beyond `memory` customers: a customer in it is sent as a `Patched` against it.
         #: Never in a snapshot: a restored log sends each customer whole once (the same partition state)
-        self._sent: dict[str, CustomerInput] = {}
+        self._sent: dict[str, _Held] = {}
         self.memory = SENT_MEMORY if memory is None else memory
 
     @staticmethod
@@ -484,41 +501,43 @@ class EffectLog:
         Sorted by customer id within each part (a customer's pieces by evidence id), so the same
         log gives the same effects.
         """
-        dirty = self._dirty
+        return list(self.flushing(g))
+
+    def flushing(self, g: Graph) -> Iterator[Effect]:
+        """`flush`, lazily: each customer's input is read off ``g`` when its effect is taken.
+
+        The log is empty (all noted taken) as soon as this is called; take every effect before
+        ``g`` changes.
+        """
+        dirty, seen, removed = self._dirty, self._seen, self._removed
         shown = g.shown
         if shown:
             dirty |= shown
             shown.clear()
-        out: list[Effect] = []
+        self._dirty, self._seen, self._removed = set(), {}, {}
         sent = self._sent
-        for cid, survivor in sorted(self._removed.items()):
+        for cid, survivor in sorted(removed.items()):
             if cid in g.cust:
                 continue  # live again (a re-resolution handed the id back): its input follows
-            out.append(Erased(cid) if survivor is None else Removed(cid, survivor))
             sent.pop(cid, None)
-        seen = self._seen
+            yield Erased(cid) if survivor is None else Removed(cid, survivor)
         for cid in sorted(dirty.union(seen)):
             if cid not in dirty:
                 pieces = self._pieces(g, cid, seen[cid])
                 if pieces is not None:
-                    out.extend(pieces)
                     held = sent.get(cid)
                     if held is not None:  # the partition puts each piece in place: so does the memory
                         for piece in pieces:
-                            held = held.with_facts(piece.facts)
-                        sent[cid] = held
+                            held[1][piece.facts.vid] = piece.facts
+                    yield from pieces
                     continue
             inp = input_of(g, cid)
             if inp is not None:
                 held = sent.pop(cid, None)
-                out.append(Replaced(cid, inp) if held is None else _delta(held, inp))
-                sent[cid] = inp
+                sent[cid] = (_head(inp), {f.vid: f for f in inp.evidence})
                 if len(sent) > self.memory:
                     del sent[next(iter(sent))]  # the least lately sent: sent whole next time
-        dirty.clear()
-        seen.clear()
-        self._removed.clear()
-        return out
+                yield Replaced(cid, inp) if held is None else _delta(held, inp)
 
     def pending(self, g: Graph) -> dict[str, Any]:
         """What was noted and not flushed yet, as JSON-able values (a pipeline snapshot keeps it).

@@ -340,10 +340,24 @@ class Pipeline:
         `close_due`.
         """
         self.batcher.tick(now_ms)
+        first: Iterable[Step] = [Step(offset)]
+        if self.effect_log is not None and self.batcher.due():
+            # Effects go when a window closes (before its records are planned), not at every tick:
+            # a customer touched many times between two closes is sent once.
+            first = self._flushing(offset, Tick(now_ms))
+        return self._filled(itertools.chain(first, self.close_due(offset, quiet=quiet)), quiet)
+
+    def _flushing(self, offset: int, tick: Tick) -> Iterator[Step]:
+        """Steps of at most `CHUNK` effects of what the effect log noted, the last with ``tick``; built lazily."""
+        assert self.effect_log is not None
         step = Step(offset)
-        if self.effect_log is not None:
-            step.effects = [*self.resolver.flush_effects(self.effect_log), Tick(now_ms)]
-        return self._filled(itertools.chain([step], self.close_due(offset, quiet=quiet)), quiet)
+        for effect in self.resolver.flushing_effects(self.effect_log):
+            step.effects.append(effect)
+            if len(step.effects) >= CHUNK:
+                yield step
+                step = Step(offset)
+        step.effects.append(tick)
+        yield step
 
     def close_due(self, offset: int, *, quiet: bool = False) -> Iterator[Step]:
         """Publish each closed window, oldest first, in steps of at most `CHUNK` customers.

@@ -85,8 +85,8 @@ def check_split(
 ) -> int:
     """Run ``log`` through both; assert the same records per links record and the same profiles.
 
-    Profiles are compared after every ``every``-th tick or action (events are sent to the
-    partitions at the next one) and at the end. Returns how many records were published.
+    Profiles are compared after every ``every``-th action or tick that closes a window (what was noted
+    is sent to the partitions then, at the latest), and at the end. Returns how many records were published.
     ``batched``: the effects travel as the effects topic's records (`batches`, small ones:
     values cut often) instead of one by one; ``memory``: the ordered stage remembers the inputs
     it sent of at most that many customers (fewer `Patched`, more `Replaced`).
@@ -115,7 +115,8 @@ def check_split(
             got.extend(_key(r) for r in stage.apply(part))
         assert sorted(got) == expected, f"records of links record {rec.offset}"
         published += len(expected)
-        if rec.kind != BATCH:  # a tick or an action: every partition holds its customers as of here
+        flushed = rec.kind == ACTION or any(isinstance(e, Tick) for part in parts for e in part)
+        if flushed:  # an action, or a tick that closed a window: every partition holds its customers as of here
             checks += 1
             if checks % every == 0 or n == len(log) - 1:
                 _same_customers(one.resolver, stages, partitions)
@@ -301,12 +302,13 @@ def test_the_stage_snapshot_loads_back_to_the_same_profiles() -> None:
     p = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS, customer_stage=True)
     stage = CustomerStage()
     events = [from_json(obj) for obj in generate(customers=40, seed=9)[0]]
+    later = 1 << 45  # a tick that closes every window: what was noted is sent
     for i in range(0, len(events), 50):
         (step,) = p.on_events(i, events[i : i + 50])
-        assert not step.effects  # noted: sent at the next tick
-        stage.apply(e for s in p.on_tick(i, 7) for e in s.effects)
+        assert not step.effects  # noted: sent at the next tick that closes a window
+        stage.apply(e for s in p.on_tick(i, later + i * WINDOW_MS) for e in s.effects)
     loaded = CustomerStage.from_snapshot(stage.snapshot())
-    assert loaded.now == 7
+    assert loaded.now == later + i * WINDOW_MS
     assert loaded.customer_ids() == stage.customer_ids() == p.resolver.customer_ids()
     assert all(loaded.profile(c) == stage.profile(c) for c in stage.customer_ids())
     touched, removed = stage.take_changes()
@@ -361,7 +363,7 @@ def test_an_event_taken_in_place_sends_one_piece_of_evidence_not_the_whole_custo
     kinds: dict[str, int] = {}
     for i in range(0, len(events), 40):
         p.on_events(i, events[i : i + 40])
-        for step in p.on_tick(i, 1):
+        for step in p.on_tick(i, (1 << 45) + i * WINDOW_MS):  # every window closes: what was noted is sent
             for effect in step.effects:
                 kinds[type(effect).__name__] = kinds.get(type(effect).__name__, 0) + 1
             stage.apply(step.effects)

@@ -20,8 +20,8 @@ from aiokafka import TopicPartition
 
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
-from resolver.effect_feed import batches, decode_position, encode_position, place
-from resolver.effects import Effect, Erased, Replaced, Tick, encode_effect, murmur2, partition_of
+from resolver.effect_feed import Position, batches, decode_position, encode_position, place
+from resolver.effects import Effect, Erased, Replaced, Tick, encode_effect, encode_effects, murmur2, partition_of
 from resolver.interaction import from_json
 from resolver.resolver import Resolver
 from resolver.window import Window
@@ -366,19 +366,21 @@ def test_an_erasure_leaves_the_effects_partition_and_its_erased_record_is_sent_a
     asyncio.run(scenario())
 
 
-def test_an_idle_stage_sends_ticks_but_no_mark_and_its_partitions_take_no_snapshot() -> None:
-    """Ticks alone (an idle worker's clock) move no partition's records: no published mark, no snapshot."""
+def test_an_idle_stage_sends_no_effects_and_ticks_alone_take_no_snapshot() -> None:
+    """Ticks that close no window (an idle worker's clock) send nothing and set no mark; a partition that applied
+    ticks alone (the ones sent with a window's effects) moves no records: no snapshot."""
     log = [LinkRecord(i, TICK, json.dumps({"now": NOW + 1000 * i}).encode()) for i in range(20)]
     kafka = EffectsKafka()
     customers = FakeCustomerKafka()
+    ticks = [EffectRecord(i, encode_position(Position(i, 0)), encode_effects([Tick(NOW + i)])) for i in range(20)]
 
     async def scenario() -> None:
         await run(effects_sequencer(kafka), log, 3, 10_000)
-        assert len(kafka.effects) == len(log) * PARTITIONS and PUBLISHED_KEY not in kafka.state
+        assert not kafka.effects and PUBLISHED_KEY not in kafka.state
         part = CustomerPartition(0, customers.ports(), RESOLVED, Runtime(Settings()).stats, snapshot_interval_s=0.0)
         await part.load(customers.state)
-        await part.apply(kafka.partition(0))
-        assert part.applied == len(log) - 1 and customers.commits == {0: len(log)}
+        await part.apply(ticks)
+        assert part.applied == len(ticks) - 1 and customers.commits == {0: len(ticks)}
         assert not await part.tend() and not customers.state
         assert await part.tend(force=True) and stored_snapshot(customers.state, 0) is not None
 

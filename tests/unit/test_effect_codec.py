@@ -161,7 +161,7 @@ def test_a_patch_between_two_inputs_takes_the_first_to_the_second(data: st.DataO
     moved: Head | None = data.draw(st.none() | _head)
     evidence = tuple(sorted(pieces.values(), key=lambda f: (f.at, f.vid)))
     now = held._replace(evidence=evidence) if moved is None else CustomerInput("c1", *moved, evidence)
-    delta = _delta(held, now)
+    delta = _delta((held[1:9], {f.vid: f for f in held.evidence}), now)
     assert delta.customer_id == "c1"
     got = delta.input if isinstance(delta, Replaced) else patch(held, delta)
     assert got == now
