@@ -156,6 +156,7 @@ def customer_rate(made: dict[str, Any], n_workers: int, timeout: float = 900) ->
 
             poll_until(done, timeout, every=0.1, what="every effect applied")
             seconds = time.monotonic() - t0
+            time.sleep(1.0)  # the children report their counters every half second
             applied = sum(int((w.ready()[1] or {}).get("customer_records_published") or 0) for w in ws)
         return {
             "workers": n_workers,
