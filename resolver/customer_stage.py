@@ -5,8 +5,9 @@ in log order and keeps, per live customer of the partition, the profile input th
 stage last sent; each `Planned` record of a closed window is filled with the customer's
 profile as of that point of the log (`resolver.changelog.record_of`). Because every
 customer's input is sent before any window that could publish it closes (`EffectLog.flush`
-before every tick and action), the records equal what `streams.pipeline.Pipeline` builds in
-one process, for 1, 2 or 3 partitions alike (tests/unit/test_customer_stage.py proves it).
+at every action and every tick that closes a window, before its records are planned), the
+records equal what `streams.pipeline.Pipeline` builds in one process, for 1, 2 or 3
+partitions alike (tests/unit/test_customer_stage.py proves it).
 
     ordered stage   events ─ flush ─ events ─ flush ─ tick ─ plan(window) ──────────▶
     partition k     Replaced(c1) ... Replaced(c1) ... Tick   Planned(c1) → record(c1, profile)

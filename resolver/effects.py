@@ -38,9 +38,10 @@ increments: each effect says what a value is now, so applying one again changes 
 a partition's input equals `input_of` at every flush (tests/unit/test_customer_stage.py);
 `bench.effects` measures what they cost.
 
-Effects are sent when the ordered stage flushes (`EffectLog.flush`: at every tick and action,
-before the windows they close), so a window's records are filled with the profiles as of the
-offset the window closed at, as `streams.pipeline.Pipeline` builds them in one process.
+Effects are sent when the ordered stage flushes (`EffectLog.flush`: at every action and every
+tick that closes a window, before the windows' records are planned), so a window's records
+are filled with the profiles as of the offset the window closed at, as `streams.pipeline.Pipeline`
+builds them in one process.
 
 Pure: standard library only. Keys and names travel as they are (the effects hold personal
 data, as the links log does).

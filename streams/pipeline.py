@@ -327,7 +327,8 @@ class Pipeline:
         return [] if found is None else [found]
 
     def _flushed(self, step: Step) -> Step:
-        """``step`` with the effects noted so far (``customer_stage``): every action sends them, as every tick does."""
+        """``step`` with the effects noted so far (``customer_stage``): every action sends them (a tick, if it closes
+        a window)."""
         if self.effect_log is not None:
             step.effects = self.resolver.flush_effects(self.effect_log)
         return step
@@ -337,7 +338,8 @@ class Pipeline:
 
         Lazy: each step is built when it is taken, so a tick that closes many windows (a backlog
         of history) lets its caller send each step before the next is built. ``quiet`` as in
-        `close_due`.
+        `close_due`. With ``customer_stage``, a tick that closes a window first sends the effects
+        noted since the last send (in steps of at most `CHUNK`), then its `Tick`.
         """
         self.batcher.tick(now_ms)
         first: Iterable[Step] = [Step(offset)]
