@@ -11,13 +11,15 @@ process (`time.process_time`), medians of ``--runs``, the modes alternating:
 
 * ``records``: today's ordered stage (`Pipeline`): resolver, batcher, profiles, changelog
   records and their Avro;
-* ``effects``: `Pipeline(customer_stage=True)`: resolver, batcher, the profile inputs and
-  planned records, each effect encoded to the bytes it would be sent as;
+* ``effects``: `Pipeline(customer_stage=True)`: resolver, batcher, the profile inputs (or
+  patches) and planned records, encoded as the ordered stage sends them (`batches`: one
+  value per partition of ``--partitions`` per step);
 * ``quiet``: `Pipeline` applying quietly: resolver, batcher and versions, no profile and no
   record (a floor: what deciding identities and windows costs);
 * ``stage``: the per-customer side of ``effects`` in one partition: decoding the effects,
-  `CustomerStage` (profiles, records) and the records' Avro; and the same split over
-  ``--partitions`` (3), each partition timed on its own (what each of as many cores would do).
+  `CustomerStage` (profiles, records) and the records' Avro; and the same per partition
+  (``--partitions``, 6 as the worker's effects topic), each timed on its own (what each of as
+  many cores would do).
 
 Prints the figures as JSON lines and a summary.
 """
@@ -34,8 +36,9 @@ from typing import Any
 
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
-from resolver.customer_stage import CustomerStage
-from resolver.effects import Replaced, Seen, Tick, decode_effect, encode_effect, partition_of
+from resolver.effect_codec import encode_effect
+from resolver.effect_feed import PartitionFeed, Position, batches, unbatch
+from resolver.effects import Patched, Replaced, Seen
 from resolver.interaction import Interaction, from_json
 from streams.codec import encode_resolved
 from streams.linkbatch import encode_batches
@@ -43,12 +46,14 @@ from streams.pipeline import Pipeline
 from streams.synthetic import generate
 
 TOPIC = "irl.customers.resolved"
+#: the effects topic's partitions (``--partitions``; the worker's: the resolved topic's)
+PARTITIONS = 6
 #: a tick after this many steps (``--tick-every``); windows of ``--window-ms``
 TICK_EVERY = 1
 WINDOW_MS = 5_000
 
 
-_KINDS: dict[type, str] = {Replaced: "replaced", Seen: "seen", Planned: "planned"}
+_KINDS: dict[type, str] = {Replaced: "replaced", Patched: "patched", Seen: "seen", Planned: "planned"}
 
 
 def _drive(p: Pipeline, events: list[Interaction], batch: int, quiet: bool, sink: Callable[[Any], None]) -> None:
@@ -81,44 +86,51 @@ def run_quiet(events: list[Interaction], batch: int) -> dict[str, Any]:
 
 
 def run_effects(events: list[Interaction], batch: int) -> dict[str, Any]:
-    """The ordered side; keeps the encoded effects (for ``stage``) and counts their bytes by kind."""
-    sizes = {"replaced": 0, "seen": 0, "planned": 0, "other": 0}
-    counts = {"replaced": 0, "seen": 0, "planned": 0, "other": 0}
-    encoded: list[bytes] = []
+    """The ordered side; keeps the records of effects it would send (for ``stage``)."""
+    sent: list[tuple[int, Position, bytes]] = []
+    ordinals = [0] * PARTITIONS
 
     def sink(step: Any) -> None:
-        for effect in step.effects:
-            data = encode_effect(effect)
-            encoded.append(data)
-            kind = _KINDS.get(type(effect), "other")
-            sizes[kind] += len(data)
-            counts[kind] += 1
+        if step.effects:
+            sent.extend(batches(step.offset, step.effects, ordinals))
 
     _drive(Pipeline(ResolverConfig(), WINDOW_MS, 1_000, customer_stage=True), events, batch, False, sink)
-    return {"bytes": sizes, "counts": counts, "_encoded": encoded}
+    return {"_sent": sent}
 
 
-def run_stage(encoded: list[bytes]) -> dict[str, Any]:
-    stage = CustomerStage()
+def kinds(sent: list[tuple[int, Position, bytes]]) -> dict[str, Any]:
+    """How many effects of each kind, and their bytes one by one (`encode_effect`; a batch's are fewer), untimed."""
+    sizes = dict.fromkeys(("replaced", "patched", "seen", "planned", "other"), 0)
+    counts = dict(sizes)
+    for _p, pos, value in sent:
+        for _pos, effect in unbatch(pos, value):
+            kind = _KINDS.get(type(effect), "other")
+            sizes[kind] += len(encode_effect(effect))
+            counts[kind] += 1
+    return {"bytes": sizes, "counts": counts, "records": len(sent), "wire_bytes": sum(len(v) for _p, _o, v in sent)}
+
+
+def run_stage(values: list[tuple[Position, bytes]]) -> dict[str, Any]:
+    stage = PartitionFeed()
     records = 0
-    for data in encoded:
-        for record in stage.apply([decode_effect(data)]):
+    for pos, value in values:
+        for record in stage.apply(unbatch(pos, value)):
             encode_resolved(record, TOPIC)
             records += 1
     return {"records": records}
 
 
-def split(encoded: list[bytes], partitions: int) -> list[list[bytes]]:
-    """The encoded effects by partition (`by_partition`: a tick to every one), in order."""
-    out: list[list[bytes]] = [[] for _ in range(partitions)]
-    for data in encoded:
-        effect = decode_effect(data)
-        if isinstance(effect, Tick):
-            for part in out:
-                part.append(data)
-        else:
-            out[partition_of(effect.customer_id, partitions)].append(data)
+def split(sent: list[tuple[int, Position, bytes]]) -> list[list[tuple[Position, bytes]]]:
+    """The records of effects by partition, in order."""
+    out: list[list[tuple[Position, bytes]]] = [[] for _ in range(PARTITIONS)]
+    for p, pos, value in sent:
+        out[p].append((pos, value))
     return out
+
+
+def one_partition(sent: list[tuple[int, Position, bytes]]) -> list[tuple[Position, bytes]]:
+    """Every partition's records for one stage (each customer's effects in order; positions renumbered)."""
+    return [(Position(i, 0), value) for i, (_p, _pos, value) in enumerate(sent)]
 
 
 def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[float, dict[str, Any]]:
@@ -135,10 +147,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--tick-every", type=int, default=1, help="steps between ticks")
     ap.add_argument("--window-ms", type=int, default=5_000)
-    ap.add_argument("--partitions", type=int, default=3, help="the per-customer stage split this many ways")
+    ap.add_argument("--partitions", type=int, default=6, help="the effects topic's partitions")
     args = ap.parse_args(argv)
-    global TICK_EVERY, WINDOW_MS
-    TICK_EVERY, WINDOW_MS = args.tick_every, args.window_ms
+    global TICK_EVERY, WINDOW_MS, PARTITIONS
+    TICK_EVERY, WINDOW_MS, PARTITIONS = args.tick_every, args.window_ms, args.partitions
     events = [from_json(obj) for obj in generate(customers=args.customers, seed=args.seed)[0]]
     n = len(events)
     links_bytes = sum(len(v) for v in encode_batches(events, max_bytes=512 * 1024))
@@ -152,11 +164,11 @@ def main(argv: list[str] | None = None) -> None:
         cpu["quiet"].append(t)
         t, eff = _timed(lambda: run_effects(events, args.batch))
         cpu["effects"].append(t)
-        encoded = eff.pop("_encoded")
-        info["effects"] = eff
-        t, info["stage"] = _timed(functools.partial(run_stage, encoded))
+        sent = eff.pop("_sent")
+        info["effects"] = kinds(sent)
+        t, info["stage"] = _timed(functools.partial(run_stage, one_partition(sent)))
         cpu["stage"].append(t)
-        for i, part in enumerate(split(encoded, args.partitions)):
+        for i, part in enumerate(split(sent)):
             t, _ = _timed(functools.partial(run_stage, part))
             parts[i].append(t)
     us = {mode: statistics.median(ts) / n * 1e6 for mode, ts in cpu.items()}
@@ -172,8 +184,9 @@ def main(argv: list[str] | None = None) -> None:
         "stage_us_per_event_by_partition": [round(statistics.median(ts) / n * 1e6, 2) for ts in parts],
         "records": info["records"]["records"],
         "stage_records": info["stage"]["records"],
-        "effects_bytes_per_event": round(sum(sizes.values()) / n, 1),
-        "effects_bytes_per_event_by_kind": {k: round(v / n, 1) for k, v in sizes.items()},
+        "effects_bytes_per_event": round(info["effects"]["wire_bytes"] / n, 1),
+        "effect_records_per_event": round(info["effects"]["records"] / n, 3),
+        "effects_bytes_per_event_one_by_one": {k: round(v / n, 1) for k, v in sizes.items()},
         "effects_per_event": {k: round(v / n, 3) for k, v in info["effects"]["counts"].items()},
         "links_bytes_per_event": round(links_bytes / n, 1),
     }

@@ -223,6 +223,15 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         out.append((f"scale: {sc['workers']} worker(s), writer / triage events/s", _k(sc["end_to_end_events_per_s"]),
                     f"{_k(sc.get('triage_events_per_s', 0))} (triage)", f"{sc['end_to_end_events_per_s'] / one:.2f}x",
                     "-", "-"))  # fmt: skip
+    cust = res.get("customers")
+    if cust:
+        runs = cust["by_workers"]
+        one = runs[0]["events_per_s"]
+        for i, cu in enumerate(runs):
+            grows = None if i == 0 else cu["events_per_s"] > runs[i - 1]["events_per_s"]
+            out.append((f"per-customer stage: {cu['workers']} worker(s), events/s", _k(cu["events_per_s"]),
+                        f"{_k(one)} (1 worker)", f"{cu['events_per_s'] / one:.2f}x", "grows with workers",
+                        "-" if grows is None else _yes(grows)))  # fmt: skip
     return out
 
 
@@ -478,6 +487,16 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             + ". Extra workers take triage partitions; the ordered stage is one sequence on one worker, so its "
             "rate is the deployment's ceiling until the per-customer work (profiles, windows, changelog, Redis) runs "
             "partitioned on every worker (issue 15)."
+        )
+    cust = res.get("customers")
+    if cust:
+        parts.append(
+            "- **The per-customer stage** (`IRL_CUSTOMER_STAGE=kafka`, `bench/customer_scale.py`): the effects of "
+            f"{cust['events']} events ({cust['effect_records']} records, {cust['effect_bytes_per_event']} B per "
+            "event) produced into its topic once every worker's consumer holds its partitions, timed until the "
+            "group's committed offsets reach the end (each effect applied, its records on the broker): "
+            + "; ".join(f"{c['workers']} worker(s) {c['events_per_s']:.0f} events/s" for c in cust["by_workers"])
+            + "."
         )
     parts += [
         "",

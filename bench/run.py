@@ -17,12 +17,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import copies, offline, recovery, report, snapshot, streaming
+from bench import copies, customer_scale, offline, recovery, report, snapshot, streaming
 from bench.common import ROOT, dataset, machine
 
 __all__ = ["main"]
 
-_PARTS = ("offline", "copies", "snapshot", "phones", "stream", "latency", "scale", "recovery")
+_PARTS = ("offline", "copies", "snapshot", "phones", "stream", "latency", "scale", "customers", "recovery")
 
 
 def _plan(quick: bool) -> dict[str, Any]:
@@ -35,6 +35,7 @@ def _plan(quick: bool) -> dict[str, Any]:
             "stream": {"customers": 4_000, "bare_runs": 1, "recovery": False},
             "latency": {"rate": 200, "seconds": 15},
             "scale": None,
+            "customers": None,
             "recovery": None,
         }
     # 200k customers are about 1M events (generated once, about 6 minutes, cached under bench/.data/).
@@ -48,6 +49,8 @@ def _plan(quick: bool) -> dict[str, Any]:
         "stream": {"customers": 20_000, "bare_runs": 3, "recovery": True},
         "latency": {"rate": 200, "seconds": 60},
         "scale": {"customers": 8_000, "workers": (1, 2, 3), "profile_s": 20},
+        # The per-customer stage (IRL_CUSTOMER_STAGE=kafka) alone on a filled effects topic: about 3 minutes.
+        "customers": {"customers": 20_000, "workers": (1, 2, 3)},
         "recovery": 320_000,  # about 1M identifiers: the size issue 15 names
     }
 
@@ -148,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
                     res["profile"] = streaming.profile_split(got.pop("profile"))
                 runs.append(got)
         res["scale"] = runs
+    if "customers" in only and plan["customers"]:
+        cu = plan["customers"]
+        res["customers"] = _step(
+            f"the per-customer stage ({', '.join(map(str, cu['workers']))} workers)",
+            lambda: customer_scale.scale_run(cu["customers"], cu["workers"]),
+            errors,
+        )
     if "recovery" in only and plan["recovery"]:
         n = plan["recovery"]
         res["recovery"] = _step(

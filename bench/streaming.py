@@ -243,9 +243,14 @@ def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | Non
     )  # fmt: skip
 
 
-async def _fill_links(events: Path, topic: str) -> int:
+async def _fill_links(events: Path, topic: str, clock_step_ms: int | None = None) -> int:
     """Write the file into the links log as triage and the clock would: batch records of validated events, a tick
-    (the wall clock) after each."""
+    (the wall clock) after each.
+
+    ``clock_step_ms``: the ticks' clock starts that many ms per tick before now and moves on by
+    as much each tick (the same windows close at the same ticks in every run, whatever the
+    fill's speed), instead of the wall clock.
+    """
     from aiokafka import AIOKafkaProducer
 
     from resolver.interaction import Limits, from_json, validate
@@ -254,6 +259,10 @@ async def _fill_links(events: Path, topic: str) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, max_request_size=4 * 1024 * 1024, linger_ms=20)
     await producer.start()
     n = 0
+    ticks = 0
+    start = time.time_ns() // 1_000_000 - (
+        0 if clock_step_ms is None else clock_step_ms * (count_lines(events) // 2000 + 2)
+    )
     try:
         batch = []
         with events.open(encoding="utf-8") as fh:
@@ -265,7 +274,9 @@ async def _fill_links(events: Path, topic: str) -> int:
                 if len(batch) >= 2000:
                     for value in encode_batches(batch):
                         await producer.send(topic, value, partition=0, headers=[(KIND_HEADER, BATCH)])
-                    tick = json.dumps({"now": time.time_ns() // 1_000_000}).encode()
+                    ticks += 1
+                    now = time.time_ns() // 1_000_000 if clock_step_ms is None else start + ticks * clock_step_ms
+                    tick = json.dumps({"now": now}).encode()
                     await producer.send(topic, tick, key=TICK, partition=0, headers=[(KIND_HEADER, TICK)])
                     n += len(batch)
                     batch = []
@@ -279,12 +290,17 @@ async def _fill_links(events: Path, topic: str) -> int:
 
 
 def ordered_ceiling(
-    events: Path, timeout: float = 1200, extra: dict[str, str] | None = None, settle: bool = False
+    events: Path,
+    timeout: float = 1200,
+    extra: dict[str, str] | None = None,
+    settle: bool = False,
+    clock_step_ms: int | None = None,
 ) -> dict[str, Any]:
     """The ordered stage alone: the links log filled first (as triage writes it), then one worker applies it.
 
     ``extra``: more settings of the worker (``IRL_CUSTOMER_STAGE="kafka"``: `bench.customer_stage`).
     ``settle``: also wait until the changelog's records stop coming (`_records_out`).
+    ``clock_step_ms``: the filled ticks' clock (`_fill_links`).
     """
     prefix = new_prefix("o")
     env = bench_env(prefix, **(extra or {}))
@@ -292,7 +308,7 @@ def ordered_ceiling(
     r.flushdb()
     try:
         _irl(env, "topics", "create")
-        n = asyncio.run(_fill_links(events, f"{env['IRL_APP_ID']}-links"))
+        n = asyncio.run(_fill_links(events, f"{env['IRL_APP_ID']}-links", clock_step_ms))
         w = Worker(env, f"{prefix}-w0")
         with workers([w]):
             w.start()

@@ -5,8 +5,9 @@ in log order and keeps, per live customer of the partition, the profile input th
 stage last sent; each `Planned` record of a closed window is filled with the customer's
 profile as of that point of the log (`resolver.changelog.record_of`). Because every
 customer's input is sent before any window that could publish it closes (`EffectLog.flush`
-before every tick and action), the records equal what `streams.pipeline.Pipeline` builds in
-one process, for 1, 2 or 3 partitions alike (tests/unit/test_customer_stage.py proves it).
+at every action and every tick that closes a window, before its records are planned), the
+records equal what `streams.pipeline.Pipeline` builds in one process, for 1, 2 or 3
+partitions alike (tests/unit/test_customer_stage.py proves it).
 
     ordered stage   events ─ flush ─ events ─ flush ─ tick ─ plan(window) ──────────▶
     partition k     Replaced(c1) ... Replaced(c1) ... Tick   Planned(c1) → record(c1, profile)
@@ -21,16 +22,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from resolver.changelog import LIVE_CHANGES, Planned, record_of
+from resolver.effect_codec import decode_effect, encode_effect
 from resolver.effects import (
     CustomerInput,
     Effect,
     Erased,
+    Patched,
     Removed,
     Replaced,
     Seen,
     Tick,
-    decode_effect,
-    encode_effect,
+    patch,
     profile_from_input,
 )
 from resolver.profile import Profile
@@ -69,6 +71,14 @@ class CustomerStage:
                 self._profiles.pop(cid, None)
                 self._touched.add(cid)
                 self._removed.pop(cid, None)
+            elif isinstance(effect, Patched):
+                cid = effect.customer_id
+                inp = self._inputs.get(cid)
+                if inp is None:
+                    raise StageError("a patch sent for a customer without input")
+                self._inputs[cid] = patch(inp, effect)
+                self._profiles.pop(cid, None)
+                self._touched.add(cid)
             elif isinstance(effect, Seen):
                 cid = effect.customer_id
                 inp = self._inputs.get(cid)

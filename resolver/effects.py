@@ -2,7 +2,8 @@
 
 The ordered stage decides who is who; the per-customer stage (`resolver.customer_stage`)
 builds profiles, confidence and the changelog's records, partitioned by customer id
-(`partition_of`). What the ordered stage hands over, in log order:
+(`resolver.effect_codec.partition_of`, which also puts them on the wire). What the ordered
+stage hands over, in log order:
 
 * `Replaced` (cid, `CustomerInput`): the whole profile input of a live customer whose
   profile may have moved in the step (touched, created, a survivor, or shown a status
@@ -15,6 +16,12 @@ builds profiles, confidence and the changelog's records, partitioned by customer
   whole input, when every change to the customer since the last flush was one the resolver
   took in place (a repeat, or evidence re-seeing its identifiers: the summary's own in-place
   paths, `resolver.summary`); a partition puts it in place of the piece with its evidence id.
+* `Patched` (cid, head, facts, gone): what moved in a live customer's input since the ordered
+  stage last sent it (the identifier side if it moved, the pieces of evidence new or changed,
+  the evidence ids that left), instead of `Replaced`, when the ordered stage still holds what it
+  sent (`EffectLog`'s memory of sent inputs, bounded, not part of any snapshot: after a restart
+  or once forgotten the customer is sent whole). One effect per customer either way, so positions
+  do not depend on it; applied to what the partition holds, it gives the same input as `Replaced`.
 * `Removed` (cid, survivor): the id was absorbed; `Erased` (cid): erased. The partition drops
   the customer's input.
 * `Planned` (`resolver.changelog`): a record of a closed window, decided by the ordered stage
@@ -32,9 +39,10 @@ increments: each effect says what a value is now, so applying one again changes 
 a partition's input equals `input_of` at every flush (tests/unit/test_customer_stage.py);
 `bench.effects` measures what they cost.
 
-Effects are sent when the ordered stage flushes (`EffectLog.flush`: at every tick and action,
-before the windows they close), so a window's records are filled with the profiles as of the
-offset the window closed at, as `streams.pipeline.Pipeline` builds them in one process.
+Effects are sent when the ordered stage flushes (`EffectLog.flush`: at every action and every
+tick that closes a window, before the windows' records are planned), so a window's records
+are filled with the profiles as of the offset the window closed at, as `streams.pipeline.Pipeline`
+builds them in one process.
 
 Pure: standard library only. Keys and names travel as they are (the effects hold personal
 data, as the links log does).
@@ -42,8 +50,7 @@ data, as the links log does).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -54,7 +61,6 @@ from resolver.nearlinks import near_links
 from resolver.outcome import Outcome
 from resolver.profile import Profile, Tally, email_letters, name_tokens, profile_of, recurring_accounts, weak_bridges
 from resolver.summary import grouped_names, member_identifiers, scored
-from resolver.window import Window
 
 __all__ = [
     "CustomerInput",
@@ -62,16 +68,15 @@ __all__ = [
     "EffectLog",
     "Erased",
     "Facts",
+    "Head",
+    "Patched",
     "Removed",
     "Replaced",
     "Seen",
     "Tick",
-    "by_partition",
-    "decode_effect",
-    "encode_effect",
+    "head_of",
     "input_of",
-    "murmur2",
-    "partition_of",
+    "patch",
     "profile_from_input",
 ]
 
@@ -198,6 +203,72 @@ class Seen:
     facts: Facts
 
 
+#: `CustomerInput`'s fields before its evidence: the customer's identifier side (`Patched.head`)
+Head = tuple[tuple[str, ...], tuple[str, ...], int, bool, int, "tuple[str, ...] | None", int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Patched:
+    """What moved in a live customer's input since the last `Replaced` or `Patched` of it (`patch` applies it).
+
+    ``head``: the identifier side (`CustomerInput`'s fields before ``evidence``) when it moved, else
+    None; ``facts``: the pieces of evidence new or changed (in input order); ``gone``: the evidence
+    ids no longer the customer's.
+    """
+
+    customer_id: str
+    head: Head | None
+    facts: tuple[Facts, ...]
+    gone: tuple[str, ...]
+
+
+def head_of(inp: CustomerInput) -> Head:
+    return inp[1:9]
+
+
+def patch(inp: CustomerInput, p: Patched) -> CustomerInput:
+    """``inp`` with `Patched` ``p`` applied (the customer's input as the ordered stage had it)."""
+    if p.facts or p.gone:
+        pieces = {f.vid: f for f in inp.evidence}
+        for vid in p.gone:
+            pieces.pop(vid, None)
+        for f in p.facts:
+            pieces[f.vid] = f
+        evidence = tuple(sorted(pieces.values(), key=_facts_order))
+    else:
+        evidence = inp.evidence
+    if p.head is None:
+        return inp._replace(evidence=evidence)
+    return CustomerInput(inp.customer_id, *p.head, evidence)
+
+
+def _delta(held: _Held, now: CustomerInput) -> Replaced | Patched:
+    """The smaller of `Replaced` and `Patched` taking what the partition ``held`` to ``now`` (the same customer)."""
+    head_before, before = held
+    changed: list[Facts] = []
+    kept = 0
+    for f in now.evidence:
+        b = before.get(f.vid)
+        if b is None:
+            changed.append(f)
+        else:
+            kept += 1
+            if b is not f and b != f:
+                changed.append(f)
+    gone: tuple[str, ...] = ()
+    if kept != len(before):
+        now_vids = {f.vid for f in now.evidence}
+        gone = tuple(v for v in before if v not in now_vids)
+    if len(changed) == len(now.evidence) and not gone:
+        return Replaced(now.customer_id, now)
+    head = head_of(now)
+    return Patched(now.customer_id, None if head == head_before else head, tuple(changed), gone)
+
+
+#: What `EffectLog` remembers of a customer it sent: its head and its pieces of evidence by evidence id
+_Held = tuple[Head, dict[str, Facts]]
+
+
 @dataclass(frozen=True, slots=True)
 class Removed:
     """``customer_id`` was absorbed into ``survivor_id`` (as of the step)."""
@@ -220,7 +291,7 @@ class Tick:
     now: int
 
 
-Effect = Replaced | Seen | Removed | Erased | Planned | Tick
+Effect = Replaced | Patched | Seen | Removed | Erased | Planned | Tick
 
 
 # ---------------------------------------------------------------------------- inputs and profiles
@@ -368,6 +439,10 @@ def profile_from_input(inp: CustomerInput) -> Profile:
 # ---------------------------------------------------------------------------- the ordered stage's side
 
 
+#: Customers whose last sent input `EffectLog` keeps (the rest are sent whole): about 1 kB each.
+SENT_MEMORY = 65_536
+
+
 class EffectLog:
     """Collects what steps of the ordered stage did to customers; `flush` turns it into effects.
 
@@ -377,12 +452,17 @@ class EffectLog:
     from the graph (`Graph.shown`, which `watch` switches on).
     """
 
-    def __init__(self) -> None:
-        #: customers to send whole (`Replaced`)
+    def __init__(self, memory: int | None = None) -> None:
+        #: customers to send (`Replaced` or `Patched`)
         self._dirty: set[str] = set()
         #: customer -> evidence ids changed in place (`Seen`), unless the customer is dirty by the flush
         self._seen: dict[str, set[str]] = {}
         self._removed: dict[str, str | None] = {}
+        #: the input each customer was last sent with (as its partition holds it), the least lately sent
+        #: forgotten beyond `memory` customers: a customer in it is sent as a `Patched` against it.
+        #: Never in a snapshot: a restored log sends each customer whole once (the same partition state)
+        self._sent: dict[str, _Held] = {}
+        self.memory = SENT_MEMORY if memory is None else memory
 
     @staticmethod
     def watch(g: Graph) -> None:
@@ -419,30 +499,43 @@ class EffectLog:
         Sorted by customer id within each part (a customer's pieces by evidence id), so the same
         log gives the same effects.
         """
-        dirty = self._dirty
+        return list(self.flushing(g))
+
+    def flushing(self, g: Graph) -> Iterator[Effect]:
+        """`flush`, lazily: each customer's input is read off ``g`` when its effect is taken.
+
+        The log is empty (all noted taken) as soon as this is called; take every effect before
+        ``g`` changes.
+        """
+        dirty, seen, removed = self._dirty, self._seen, self._removed
         shown = g.shown
         if shown:
             dirty |= shown
             shown.clear()
-        out: list[Effect] = []
-        for cid, survivor in sorted(self._removed.items()):
+        self._dirty, self._seen, self._removed = set(), {}, {}
+        sent = self._sent
+        for cid, survivor in sorted(removed.items()):
             if cid in g.cust:
                 continue  # live again (a re-resolution handed the id back): its input follows
-            out.append(Erased(cid) if survivor is None else Removed(cid, survivor))
-        seen = self._seen
+            sent.pop(cid, None)
+            yield Erased(cid) if survivor is None else Removed(cid, survivor)
         for cid in sorted(dirty.union(seen)):
             if cid not in dirty:
                 pieces = self._pieces(g, cid, seen[cid])
                 if pieces is not None:
-                    out.extend(pieces)
+                    held = sent.get(cid)
+                    if held is not None:  # the partition puts each piece in place: so does the memory
+                        for piece in pieces:
+                            held[1][piece.facts.vid] = piece.facts
+                    yield from pieces
                     continue
             inp = input_of(g, cid)
             if inp is not None:
-                out.append(Replaced(cid, inp))
-        dirty.clear()
-        seen.clear()
-        self._removed.clear()
-        return out
+                held = sent.pop(cid, None)
+                sent[cid] = (head_of(inp), {f.vid: f for f in inp.evidence})
+                if len(sent) > self.memory:
+                    del sent[next(iter(sent))]  # the least lately sent: sent whole next time
+                yield Replaced(cid, inp) if held is None else _delta(held, inp)
 
     def pending(self, g: Graph) -> dict[str, Any]:
         """What was noted and not flushed yet, as JSON-able values (a pipeline snapshot keeps it).
@@ -473,187 +566,12 @@ class EffectLog:
         self._dirty.update(customer_ids)
 
     @staticmethod
-    def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Effect] | None:
+    def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Seen] | None:
         """`Seen` of each piece, or None when one no longer belongs to the live customer (send it whole)."""
-        out: list[Effect] = []
+        out: list[Seen] = []
         for vid in sorted(vids):
             ev = g.evidence.get(vid)
             if ev is None or g.customer_of(ev) != cid:
                 return None
             out.append(Seen(cid, facts_of(g, ev)))
         return out
-
-
-# ---------------------------------------------------------------------------- partitions
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`), as a signed 32-bit int."""
-    m, r = 0x5BD1E995, 24
-    length = len(data)
-    h = (0x9747B28C ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    extra = length % 4
-    tail = length - extra
-    if extra >= 3:
-        h ^= data[tail + 2] << 16
-    if extra >= 2:
-        h ^= data[tail + 1] << 8
-    if extra >= 1:
-        h ^= data[tail]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return h - (1 << 32) if h >= 1 << 31 else h
-
-
-def partition_of(customer_id: str, partitions: int) -> int:
-    """The partition of a customer id: Kafka's default partitioner of the id as a UTF-8 key."""
-    return (murmur2(customer_id.encode()) & 0x7FFFFFFF) % partitions
-
-
-def by_partition(effects: Iterable[Effect], partitions: int) -> list[list[Effect]]:
-    """Effects split over ``partitions``, each in the order given; a `Tick` goes to every one."""
-    out: list[list[Effect]] = [[] for _ in range(partitions)]
-    for effect in effects:
-        if isinstance(effect, Tick):
-            for part in out:
-                part.append(effect)
-        else:
-            out[partition_of(effect.customer_id, partitions)].append(effect)
-    return out
-
-
-# ---------------------------------------------------------------------------- bytes
-
-_PHONE, _QUARANTINED, _REFUSED = 1, 2, 4
-#: one encoder for every effect (`json.dumps` with options builds one per call)
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _input_json(inp: CustomerInput) -> dict[str, Any]:
-    """An input as JSON-able values: keys once each in a table, evidence referring to them by index."""
-    table: dict[str, int] = {}
-
-    def ref(keys: Sequence[str]) -> list[int]:
-        return [table.setdefault(k, len(table)) for k in keys]
-
-    members = None if inp.keys is None else ref(inp.keys)
-    evidence = [
-        [
-            f.vid,
-            f.tp,
-            f.src,
-            f.name,
-            f.cls,
-            f.at,
-            f.last - f.at,
-            f.count,
-            ref(f.eff),
-            ref(f.tkeys),
-            (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0),
-        ]
-        for f in inp.evidence
-    ]
-    return {
-        "p": list(inp.phones),
-        "e": list(inp.emails),
-        "s": inp.strong,
-        "h": int(inp.shared),
-        "n": inp.near,
-        "k": list(table),
-        "m": members,
-        "c": [inp.phone_count, inp.email_count],
-        "v": evidence,
-    }
-
-
-def _input_from(cid: str, d: dict[str, Any]) -> CustomerInput:
-    table: list[str] = d["k"]
-    evidence = tuple(
-        Facts(
-            vid,
-            tp,
-            src,
-            name,
-            cls,
-            at,
-            at + span,
-            count,
-            tuple(table[i] for i in eff),
-            tuple(table[i] for i in tkeys),
-            bool(flags & _PHONE),
-            bool(flags & _QUARANTINED),
-            bool(flags & _REFUSED),
-        )
-        for vid, tp, src, name, cls, at, span, count, eff, tkeys, flags in d["v"]
-    )
-    members = d["m"]
-    return CustomerInput(
-        cid,
-        tuple(d["p"]),
-        tuple(d["e"]),
-        d["s"],
-        bool(d["h"]),
-        d["n"],
-        None if members is None else tuple(table[i] for i in members),
-        d["c"][0],
-        d["c"][1],
-        evidence,
-    )
-
-
-def _flags(flags: int) -> tuple[bool, bool, bool]:
-    return bool(flags & _PHONE), bool(flags & _QUARANTINED), bool(flags & _REFUSED)
-
-
-def encode_effect(effect: Effect) -> bytes:
-    """An effect as compact JSON (``[kind, ...]``); `decode_effect` gives it back equal."""
-    body: list[Any]
-    if isinstance(effect, Replaced):
-        body = ["r", effect.customer_id, _input_json(effect.input)]
-    elif isinstance(effect, Planned):
-        w = effect.window
-        body = ["w", effect.customer_id, effect.change, effect.version, w.start, w.end, effect.survivor_id]
-        if effect.merged_from:
-            body.append(list(effect.merged_from))
-    elif isinstance(effect, Seen):
-        f = effect.facts
-        flags = (_PHONE if f.phone else 0) | (_QUARANTINED if f.quarantined else 0) | (_REFUSED if f.refused else 0)
-        body = ["s", effect.customer_id, f.vid, f.tp, f.src, f.name, f.cls, f.at, f.last - f.at, f.count]
-        body += [list(f.eff), list(f.tkeys), flags]
-    elif isinstance(effect, Removed):
-        body = ["a", effect.customer_id, effect.survivor_id]
-    elif isinstance(effect, Erased):
-        body = ["e", effect.customer_id]
-    else:
-        body = ["t", effect.now]
-    return _ENCODE(body).encode()
-
-
-def decode_effect(data: bytes) -> Effect:
-    """The effect `encode_effect` wrote. Raises ValueError for anything else."""
-    body = json.loads(data)
-    kind = body[0]
-    if kind == "r":
-        return Replaced(body[1], _input_from(body[1], body[2]))
-    if kind == "w":
-        merged = tuple(body[7]) if len(body) > 7 else ()
-        return Planned(body[1], body[2], body[3], Window(body[4], body[5]), body[6], merged)
-    if kind == "s":
-        _, cid, vid, tp, src, name, cls, at, span, count, eff, tkeys, flags = body
-        facts = Facts(vid, tp, src, name, cls, at, at + span, count, tuple(eff), tuple(tkeys), *_flags(flags))
-        return Seen(cid, facts)
-    if kind == "a":
-        return Removed(body[1], body[2])
-    if kind == "e":
-        return Erased(body[1])
-    if kind == "t":
-        return Tick(body[1])
-    raise ValueError(f"not an effect: {kind!r}")

@@ -321,6 +321,13 @@ class Resolver:
             EffectLog.watch(g)
         return log.flush(g)
 
+    def flushing_effects(self, log: EffectLog) -> Iterator[Effect]:
+        """`flush_effects`, lazily (`EffectLog.flushing`): take them all before the next change."""
+        g = self._g
+        if g.shown is None:
+            EffectLog.watch(g)
+        return log.flushing(g)
+
     def pending_effects(self, log: EffectLog) -> dict[str, Any]:
         """What ``log`` noted and has not flushed (`EffectLog.pending`): for a snapshot between two flushes."""
         return log.pending(self._g)

@@ -39,9 +39,8 @@ import faust
 from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
-from resolver.effects import murmur2
 from resolver.interaction import Limits
-from streams.batches import MAX_RECORD_BYTES, BatchSender, OutRecord
+from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
 from streams.customer_loop import run_customers
 from streams.customer_process import CustomerProcess
@@ -170,8 +169,6 @@ class _Kafka:
         self.state = state_topic_name(settings)
         self.erasures = erasures_topic_name(settings)
         self.effects = effects_topic_name(settings)
-        #: the effects partition of each customer id seen lately (`queue_effects`)
-        self._effect_partitions: dict[bytes, int] = {}
 
     async def send_state(self, records: list[tuple[bytes, bytes | None]]) -> list[int]:
         """Send state records in order on partition 0, wait until the broker has them; return their offsets."""
@@ -230,27 +227,13 @@ class _Kafka:
         return await self.sender.send_keyed(self.settings.topic_interactions, [(k, v, None, ()) for k, v in records])
 
     async def queue_effects(self, effects: list[EffectOut]) -> list[asyncio.Future[Any]]:
-        """Queue effects for the per-customer stage: by customer id as Kafka's partitioner does, a tick to every
-        partition, each with its position header; the futures are set once the broker has them."""
-        n = self.settings.touchpoint_partitions  # the effects topic has the resolved topic's partitions
-        memo = self._effect_partitions
-        if len(memo) > 200_000:
-            memo.clear()
-        by_partition: dict[int, list[OutRecord]] = {p: [] for p in range(n)}
-        for key, value, position in effects:
-            record: OutRecord = (key, value, None, [(POSITION_HEADER, position)])
-            if key is None:  # a tick: every partition
-                for records in by_partition.values():
-                    records.append(record)
-                continue
-            p = memo.get(key)
-            if p is None:  # murmur2 in Python costs microseconds a key; customers come back
-                p = memo[key] = (murmur2(key) & 0x7FFFFFFF) % n
-            by_partition[p].append(record)
+        """Queue records of effects for the per-customer stage, each in its partition with its position header;
+        the futures are set once the broker has them."""
         futures: list[asyncio.Future[Any]] = []
-        for p, records in by_partition.items():
-            if records:
-                futures.extend(await self.sender.send(self.effects, p, records))
+        for p, value, position in effects:
+            futures.extend(
+                await self.sender.send(self.effects, p, [(None, value, None, [(POSITION_HEADER, position)])])
+            )
         return futures
 
     async def flush(self) -> None:
@@ -286,6 +269,7 @@ def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
         reseal_after_s=settings.resolved_compaction_lag_hours * 3600 + 1.0,
         customer_partitions=settings.customer_partitions,
         effects_topic=effects_topic_name(settings) if settings.customer_stage_kafka else None,
+        effect_partitions=settings.touchpoint_partitions,  # the effects topic has the resolved topic's partitions
     )
 
 

@@ -36,8 +36,10 @@ __all__ = ["CUSTOMERS_FETCH", "CustomersKafka", "customers_group", "run_customer
 
 log = logging.getLogger("irl.worker")
 
-#: Effects one fetch takes (of all the worker's effects partitions).
-CUSTOMERS_FETCH = 2000
+#: Records of effects one fetch takes (of all the worker's effects partitions). A record holds a partition's
+#: effects of one step (tens to hundreds): 200 are a few thousand effects, a fraction of a second to apply,
+#: so a fetch's records are published (and the counters move) steadily.
+CUSTOMERS_FETCH = 200
 #: Longest a taking-over member may spend reading the state topic.
 _RESTORE_TIMEOUT_S = 900.0
 #: A record without a position header (never written by this version): placed before every other.

@@ -1,8 +1,8 @@
 """The per-customer stage over Kafka (``IRL_CUSTOMER_STAGE=kafka``): the records of each effects partition.
 
     <app id>-effects (P partitions) ──getmany──▶ CustomerPartition (a `PartitionFeed`) ──▶ irl.customers.resolved
-         ▲ key customer id, value                        │ commit the effects offset once the records are acked
-         │ `encode_effect`, header its position           └─▶ <app id>-customers-state: a snapshot now and then
+         ▲ a partition's effects of a step,              │ commit the effects offset once the records are acked
+         │ `encode_effects`, header the first's position  └─▶ <app id>-customers-state: a snapshot now and then
     the ordered stage (`streams.sequencer`)
 
 Every worker is a member of the group ``<app id>-customers`` and holds some effects
@@ -32,8 +32,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolver.effect_feed import PartitionFeed, Position, decode_position
-from resolver.effects import Effect, Erased, Tick, decode_effect
+from resolver.effect_feed import PartitionFeed, Position, decode_position, unbatch
+from resolver.effects import Effect, Erased, Tick
 from streams.codec import encode_resolved
 from streams.customer_state import PartitionSnapshot, snapshot_records, stored_snapshot
 
@@ -50,9 +50,9 @@ class EffectRecord:
     """One record of an effects partition, as the stage needs it."""
 
     offset: int
-    #: `encode_position`'s bytes (the `POSITION_HEADER` header)
+    #: `encode_position`'s bytes (the `POSITION_HEADER` header): its first effect's position
     position: bytes
-    #: `encode_effect`'s bytes
+    #: `encode_effects`' bytes (one partition's effects of a step; or one effect, `encode_effect`)
     value: bytes
 
 
@@ -144,8 +144,8 @@ class CustomerPartition:
         fresh = [r for r in records if r.offset > self.applied]
         if not fresh:
             return
-        quiet = _decoded([r for r in fresh if r.offset < self.quiet_below])
-        loud = _decoded(fresh[len(quiet) :])
+        held = sum(1 for r in fresh if r.offset < self.quiet_below)  # records, in offset order
+        quiet, loud = _decoded(fresh[:held]), _decoded(fresh[held:])
         self._erasing = self._erasing or any(isinstance(e, Erased) for _p, e in quiet + loud)
         # The quiet part's records are on the broker already: only its ERASED records come back, to send again later.
         erased = self.feed.apply(quiet, quiet=True) if quiet else []
@@ -161,7 +161,7 @@ class CustomerPartition:
             self._reseals.extend((due, key, value) for key, value in again)
         self.applied = fresh[-1].offset
         self._changed += sum(1 for _p, e in quiet + loud if not isinstance(e, Tick))
-        self.stats["effects_applied"] += len(fresh)
+        self.stats["effects_applied"] += len(quiet) + len(loud)
         self.stats["customer_records_published"] += len(published)
         await self.ports.commit(self.partition, self.applied + 1)
 
@@ -208,4 +208,4 @@ class CustomerPartition:
 
 
 def _decoded(records: Sequence[EffectRecord]) -> list[tuple[Position, Effect]]:
-    return [(decode_position(r.position), decode_effect(r.value)) for r in records]
+    return [placed for r in records for placed in unbatch(decode_position(r.position), r.value)]

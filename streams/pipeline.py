@@ -28,7 +28,8 @@ from resolver.batching import Batcher
 from resolver.changelog import Changelog, Planned, record_of
 from resolver.config import ResolverConfig
 from resolver.customer_stage import CustomerStage
-from resolver.effects import Effect, EffectLog, Replaced, Seen, Tick, by_partition
+from resolver.effect_codec import by_partition
+from resolver.effects import Effect, EffectLog, Patched, Replaced, Seen, Tick
 from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
@@ -327,7 +328,8 @@ class Pipeline:
         return [] if found is None else [found]
 
     def _flushed(self, step: Step) -> Step:
-        """``step`` with the effects noted so far (``customer_stage``): every action sends them, as every tick does."""
+        """``step`` with the effects noted so far (``customer_stage``): every action sends them (a tick, if it closes
+        a window)."""
         if self.effect_log is not None:
             step.effects = self.resolver.flush_effects(self.effect_log)
         return step
@@ -337,13 +339,28 @@ class Pipeline:
 
         Lazy: each step is built when it is taken, so a tick that closes many windows (a backlog
         of history) lets its caller send each step before the next is built. ``quiet`` as in
-        `close_due`.
+        `close_due`. With ``customer_stage``, a tick that closes a window first sends the effects
+        noted since the last send (in steps of at most `CHUNK`), then its `Tick`.
         """
         self.batcher.tick(now_ms)
+        first: Iterable[Step] = [Step(offset)]
+        if self.effect_log is not None and self.batcher.due():
+            # Effects go when a window closes (before its records are planned), not at every tick:
+            # a customer touched many times between two closes is sent once.
+            first = self._flushing(offset, Tick(now_ms))
+        return self._filled(itertools.chain(first, self.close_due(offset, quiet=quiet)), quiet)
+
+    def _flushing(self, offset: int, tick: Tick) -> Iterator[Step]:
+        """Steps of at most `CHUNK` effects of what the effect log noted, the last with ``tick``; built lazily."""
+        assert self.effect_log is not None
         step = Step(offset)
-        if self.effect_log is not None:
-            step.effects = [*self.resolver.flush_effects(self.effect_log), Tick(now_ms)]
-        return self._filled(itertools.chain([step], self.close_due(offset, quiet=quiet)), quiet)
+        for effect in self.resolver.flushing_effects(self.effect_log):
+            step.effects.append(effect)
+            if len(step.effects) >= CHUNK:
+                yield step
+                step = Step(offset)
+        step.effects.append(tick)
+        yield step
 
     def close_due(self, offset: int, *, quiet: bool = False) -> Iterator[Step]:
         """Publish each closed window, oldest first, in steps of at most `CHUNK` customers.
@@ -429,7 +446,7 @@ class Pipeline:
         In process only: the resolver is at the offset of the effects, so its inputs are theirs.
         """
         for effect in effects:
-            if isinstance(effect, Seen | Planned):
+            if isinstance(effect, Seen | Patched | Planned):
                 cid = effect.customer_id
                 if stage.input(cid) is None:
                     inp = self.resolver.profile_input(cid)

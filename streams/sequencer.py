@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from resolver.config import ResolverConfig
-from resolver.effect_feed import encode_position, place
-from resolver.effects import Tick, encode_effect
+from resolver.effect_feed import batches, count_by_partition, encode_position
+from resolver.effects import Tick
 from resolver.interaction import Interaction
 from streams.linkbatch import ACTION, BATCH, TICK, events_of
 from streams.masking import mask_text
@@ -108,8 +108,9 @@ class Snapshotter(Protocol):
     def abandon(self) -> None: ...
 
 
-#: An effect as the effects topic carries it: key (customer id; None: every partition), value, position.
-EffectOut = tuple[bytes | None, bytes, bytes]
+#: A record of the effects topic: its partition, its value (`resolver.effects.encode_effects`: that partition's
+#: effects of one step) and its first effect's position (`resolver.effect_feed.batches`).
+EffectOut = tuple[int, bytes, bytes]
 
 
 @dataclass
@@ -145,7 +146,7 @@ class Ports:
     #: the same for resolved interactions (`publish_interactions`)
     queue_interactions: Callable[[list[tuple[bytes, bytes]]], Awaitable[Sequence[Awaitable[Any]]]] | None = None
     #: queue effects for the per-customer stage (``IRL_CUSTOMER_STAGE=kafka``) after those queued before:
-    #: (key customer id, or None for a tick that goes to every partition; value; position), as `queue_publish`
+    #: one record per partition of a step (`EffectOut`), as `queue_publish`
     queue_effects: Callable[[list[EffectOut]], Awaitable[Sequence[Awaitable[Any]]]] | None = None
 
 
@@ -172,6 +173,7 @@ class Sequencer:
         reseal_after_s: float | None = None,
         customer_partitions: int = 0,
         effects_topic: str | None = None,
+        effect_partitions: int = 6,
     ) -> None:
         self.rt = rt
         self.config = config
@@ -189,8 +191,9 @@ class Sequencer:
         #: ``IRL_CUSTOMER_STAGE=kafka``: each step's effects go to this topic (`Ports.queue_effects`) instead
         #: of records built here; the per-customer stage builds them on every worker (`streams.customers`)
         self.effects_topic = effects_topic
-        #: effects of the links record being applied so far (their ordinals: `resolver.effect_feed.place`)
-        self._ordinal = 0
+        #: per effects partition (``effect_partitions``: the resolved topic's), the effects of the links record
+        #: being applied so far (their ordinals: `resolver.effect_feed.batches`)
+        self._ordinals = [0] * effect_partitions
         self.ports = ports
         self.snapshots = snapshots
         self.snapshot_interval_s = snapshot_interval_s
@@ -443,7 +446,7 @@ class Sequencer:
             self._changes_since_snapshot += 1
             self._changed_at = self.clock()
         closed = 0
-        self._ordinal = 0
+        self._ordinals = [0] * len(self._ordinals)
         for step in steps:  # built one by one: a tick can close a backlog's many windows
             await self._write(step, epoch, quiet)
             closed += len(step.closed)
@@ -553,7 +556,7 @@ class Sequencer:
         stats = rt.stats
         if quiet:
             stats["steps_quiet"] += 1
-            self._ordinal += len(step.effects)  # on the broker already: placed, not sent
+            count_by_partition(step.effects, self._ordinals)  # on the broker already: placed, not sent
         else:
             effects = self._effects_out(step) if self.effects_topic is not None and step.effects else []
             await self._publish(step, effects)
@@ -567,12 +570,10 @@ class Sequencer:
         await self.ports.mirror.step(step)
 
     def _effects_out(self, step: Step) -> list[EffectOut]:
-        """A step's effects as the effects topic carries them, placed after the record's effects before it."""
-        placed = place(step.offset, step.effects, self._ordinal)
-        self._ordinal += len(placed)
+        """A step's effects as the effects topic carries them: a record per partition, placed after the record's
+        effects before it."""
         return [
-            (None if isinstance(e, Tick) else e.customer_id.encode(), encode_effect(e), encode_position(pos))
-            for pos, e in placed
+            (p, value, encode_position(pos)) for p, pos, value in batches(step.offset, step.effects, self._ordinals)
         ]
 
     async def _publish(self, step: Step, effects: list[EffectOut]) -> None:
@@ -594,8 +595,8 @@ class Sequencer:
             self._acks.extend(await ports.queue_effects(effects))
             # A tick alone changes no partition's records: sent again after a restart, it is skipped
             # (its position), so it needs no mark (an idle stage writes none, as without effects).
-            self._unmarked = self._unmarked or any(key is not None for key, _v, _p in effects)
-            stats["effects_published"] += len(effects)
+            self._unmarked = self._unmarked or any(not isinstance(e, Tick) for e in step.effects)
+            stats["effects_published"] += len(step.effects)
         if step.outputs:
             await self._send(ports.queue_publish, ports.publish, step.outputs)
             self._unmarked = True

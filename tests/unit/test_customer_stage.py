@@ -23,21 +23,9 @@ import streams.pipeline
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
 from resolver.customer_stage import CustomerStage, StageError
-from resolver.effects import (
-    Effect,
-    EffectLog,
-    Erased,
-    Removed,
-    Replaced,
-    Seen,
-    Tick,
-    by_partition,
-    decode_effect,
-    encode_effect,
-    murmur2,
-    partition_of,
-    profile_from_input,
-)
+from resolver.effect_codec import by_partition, decode_effect, encode_effect, murmur2, partition_of
+from resolver.effect_feed import batches, unbatch
+from resolver.effects import Effect, EffectLog, Erased, Patched, Removed, Replaced, Seen, Tick, profile_from_input
 from resolver.interaction import from_json
 from resolver.resolver import Resolver
 from resolver.window import Window
@@ -71,26 +59,50 @@ def _key(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True)
 
 
-def check_split(log: list[LinkRecord], partitions: int, window_ms: int, grace_ms: int, *, every: int = 1) -> int:
+def check_split(
+    log: list[LinkRecord],
+    partitions: int,
+    window_ms: int,
+    grace_ms: int,
+    *,
+    every: int = 1,
+    batched: bool = False,
+    memory: int | None = None,
+) -> int:
     """Run ``log`` through both; assert the same records per links record and the same profiles.
 
-    Profiles are compared after every ``every``-th tick or action (events are sent to the
-    partitions at the next one) and at the end. Returns how many records were published.
+    Profiles are compared after every ``every``-th action or tick that closes a window (what was noted
+    is sent to the partitions then, at the latest), and at the end. Returns how many records were published.
+    ``batched``: the effects travel as the effects topic's records (`batches`, small ones:
+    values cut often) instead of one by one; ``memory``: the ordered stage remembers the inputs
+    it sent of at most that many customers (fewer `Patched`, more `Replaced`).
     """
     config = ResolverConfig()
     one = Pipeline(config, window_ms, grace_ms)
     split = Pipeline(config, window_ms, grace_ms, customer_stage=True)
+    if memory is not None:
+        assert split.effect_log is not None
+        split.effect_log.memory = memory
     stages = [CustomerStage() for _ in range(partitions)]
     published = checks = 0
     for n, rec in enumerate(log):
         expected = sorted(_key(r) for s in _steps(one, rec) for r in s.records)
-        effects = [decode_effect(encode_effect(e)) for s in _steps(split, rec) for e in s.effects]
+        if batched:
+            ordinals = [0] * partitions
+            parts: list[list[Effect]] = [[] for _ in range(partitions)]
+            for s in _steps(split, rec):
+                for p, pos, value in batches(rec.offset, s.effects, ordinals, max_bytes=600):
+                    parts[p].extend(e for _pos, e in unbatch(pos, value))
+        else:
+            effects = [decode_effect(encode_effect(e)) for s in _steps(split, rec) for e in s.effects]
+            parts = by_partition(effects, partitions)
         got: list[str] = []
-        for stage, part in zip(stages, by_partition(effects, partitions), strict=True):
+        for stage, part in zip(stages, parts, strict=True):
             got.extend(_key(r) for r in stage.apply(part))
         assert sorted(got) == expected, f"records of links record {rec.offset}"
         published += len(expected)
-        if rec.kind != BATCH:  # a tick or an action: every partition holds its customers as of here
+        flushed = rec.kind == ACTION or any(isinstance(e, Tick) for part in parts for e in part)
+        if flushed:  # an action, or a tick that closed a window: every partition holds its customers as of here
             checks += 1
             if checks % every == 0 or n == len(log) - 1:
                 _same_customers(one.resolver, stages, partitions)
@@ -118,6 +130,33 @@ def test_split_over_partitions_publishes_what_one_process_publishes(seed: int, p
         check_split(rich_log(seed), partitions, WINDOW_MS, GRACE_MS)
     finally:
         streams.pipeline.CHUNK = saved
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    partitions=st.sampled_from([1, 2, 3]),
+    chunk=st.sampled_from([2, 200]),
+    memory=st.sampled_from([0, 1, 5, 10_000]),
+)
+def test_patches_in_batches_publish_what_one_process_publishes(
+    seed: int, partitions: int, chunk: int, memory: int
+) -> None:
+    """Effects as the effects topic carries them (a value per partition per step, cut small), customers sent as
+    patches against what the ordered stage remembers sending (none, a few, all): the default mode's records and
+    profiles, every partition's input equal to the resolver's."""
+    saved = streams.pipeline.CHUNK
+    streams.pipeline.CHUNK = chunk
+    try:
+        check_split(rich_log(seed), partitions, WINDOW_MS, GRACE_MS, batched=True, memory=memory)
+    finally:
+        streams.pipeline.CHUNK = saved
+
+
+def test_generated_history_in_batches_with_patches_splits_equal() -> None:
+    """Realistic data with actions, batched, patched: most customers come back, and are sent as patches."""
+    published = check_split(history_log(300, 8), 3, 15 * 60_000, 60_000, every=5, batched=True)
+    assert published > 300
 
 
 def history_log(customers: int, seed: int, *, actions: bool = True) -> list[LinkRecord]:
@@ -249,12 +288,13 @@ def test_the_stage_snapshot_loads_back_to_the_same_profiles() -> None:
     p = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS, customer_stage=True)
     stage = CustomerStage()
     events = [from_json(obj) for obj in generate(customers=40, seed=9)[0]]
+    later = 1 << 45  # a tick that closes every window: what was noted is sent
     for i in range(0, len(events), 50):
         (step,) = p.on_events(i, events[i : i + 50])
-        assert not step.effects  # noted: sent at the next tick
-        stage.apply(e for s in p.on_tick(i, 7) for e in s.effects)
+        assert not step.effects  # noted: sent at the next tick that closes a window
+        stage.apply(e for s in p.on_tick(i, later + i * WINDOW_MS) for e in s.effects)
     loaded = CustomerStage.from_snapshot(stage.snapshot())
-    assert loaded.now == 7
+    assert loaded.now == later + i * WINDOW_MS
     assert loaded.customer_ids() == stage.customer_ids() == p.resolver.customer_ids()
     assert all(loaded.profile(c) == stage.profile(c) for c in stage.customer_ids())
     touched, removed = stage.take_changes()
@@ -278,7 +318,7 @@ def test_an_effect_log_sends_every_customer_a_status_change_shows_on() -> None:
         log.note(r.apply(from_json(obj)))
         named = {c for c in g.shown or () if c in g.cust}
         shown += len(named)
-        sent = {e.customer_id for e in r.flush_effects(log) if isinstance(e, Replaced)}
+        sent = {e.customer_id for e in r.flush_effects(log) if isinstance(e, Replaced | Patched)}
         assert named <= sent
     assert shown > 0
 
@@ -309,7 +349,7 @@ def test_an_event_taken_in_place_sends_one_piece_of_evidence_not_the_whole_custo
     kinds: dict[str, int] = {}
     for i in range(0, len(events), 40):
         p.on_events(i, events[i : i + 40])
-        for step in p.on_tick(i, 1):
+        for step in p.on_tick(i, (1 << 45) + i * WINDOW_MS):  # every window closes: what was noted is sent
             for effect in step.effects:
                 kinds[type(effect).__name__] = kinds.get(type(effect).__name__, 0) + 1
             stage.apply(step.effects)

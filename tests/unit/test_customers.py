@@ -20,8 +20,9 @@ from aiokafka import TopicPartition
 
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
-from resolver.effect_feed import decode_position, encode_position, place
-from resolver.effects import Effect, Erased, Replaced, Tick, encode_effect, murmur2, partition_of
+from resolver.effect_codec import encode_effect, encode_effects, murmur2, partition_of
+from resolver.effect_feed import Position, batches, decode_position, encode_position, place
+from resolver.effects import Effect, Erased, Replaced, Tick
 from resolver.interaction import from_json
 from resolver.resolver import Resolver
 from resolver.window import Window
@@ -74,12 +75,8 @@ class EffectsKafka(FakeKafka):
             self.effects.append(effect)
 
     def partition(self, p: int) -> list[EffectRecord]:
-        """Effects partition ``p`` as the broker holds it (a tick in every partition, the rest by key)."""
-        held = [
-            (pos, value)
-            for key, value, pos in self.effects
-            if key is None or (murmur2(key) & 0x7FFFFFFF) % PARTITIONS == p
-        ]
+        """Effects partition ``p`` as the broker holds it (a record per partition per step)."""
+        held = [(pos, value) for part, value, pos in self.effects if part == p]
         return [EffectRecord(offset, pos, value) for offset, (pos, value) in enumerate(held)]
 
 
@@ -115,6 +112,7 @@ def effects_sequencer(kafka: EffectsKafka) -> Sequencer:
         0.0,
         interactions_topic=TOPIC_I,
         effects_topic="t-effects",
+        effect_partitions=PARTITIONS,
     )
 
 
@@ -175,9 +173,13 @@ async def run_partition(
 
 
 def _effect_count(log: list[LinkRecord]) -> int:
-    """How many effects a clean run sends for ``log``."""
+    """How many records of effects a clean run sends for ``log`` (one per partition per step)."""
     p = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS, customer_stage=True)
-    return sum(len(s.effects) for rec in log for s in _steps(p, rec))
+    count = 0
+    for rec in log:
+        ordinals = [0] * PARTITIONS
+        count += sum(len(batches(rec.offset, s.effects, ordinals)) for s in _steps(p, rec))
+    return count
 
 
 def _crashing_ordered_stage(log: list[LinkRecord], rng: random.Random) -> EffectsKafka:
@@ -203,7 +205,7 @@ def test_both_stages_crash_and_resume_to_a_clean_runs_records(seed: int) -> None
     clean = clean_run(log)
     effects = _crashing_ordered_stage(log, rng)
     assert not effects.published, "in effects mode the ordered stage builds no record"
-    positions = [decode_position(pos) for _k, _v, pos in effects.effects]
+    positions = [(p, decode_position(pos)) for p, _v, pos in effects.effects]
     assert positions != sorted(set(positions)), "some effects were sent twice (the scenario's point)"
     kafka = FakeCustomerKafka()
 
@@ -365,19 +367,21 @@ def test_an_erasure_leaves_the_effects_partition_and_its_erased_record_is_sent_a
     asyncio.run(scenario())
 
 
-def test_an_idle_stage_sends_ticks_but_no_mark_and_its_partitions_take_no_snapshot() -> None:
-    """Ticks alone (an idle worker's clock) move no partition's records: no published mark, no snapshot."""
+def test_an_idle_stage_sends_no_effects_and_ticks_alone_take_no_snapshot() -> None:
+    """Ticks that close no window (an idle worker's clock) send nothing and set no mark; a partition that applied
+    ticks alone (the ones sent with a window's effects) moves no records: no snapshot."""
     log = [LinkRecord(i, TICK, json.dumps({"now": NOW + 1000 * i}).encode()) for i in range(20)]
     kafka = EffectsKafka()
     customers = FakeCustomerKafka()
+    ticks = [EffectRecord(i, encode_position(Position(i, 0)), encode_effects([Tick(NOW + i)])) for i in range(20)]
 
     async def scenario() -> None:
         await run(effects_sequencer(kafka), log, 3, 10_000)
-        assert len(kafka.effects) == len(log) and PUBLISHED_KEY not in kafka.state
+        assert not kafka.effects and PUBLISHED_KEY not in kafka.state
         part = CustomerPartition(0, customers.ports(), RESOLVED, Runtime(Settings()).stats, snapshot_interval_s=0.0)
         await part.load(customers.state)
-        await part.apply(kafka.partition(0))
-        assert part.applied == len(log) - 1 and customers.commits == {0: len(log)}
+        await part.apply(ticks)
+        assert part.applied == len(ticks) - 1 and customers.commits == {0: len(ticks)}
         assert not await part.tend() and not customers.state
         assert await part.tend(force=True) and stored_snapshot(customers.state, 0) is not None
 

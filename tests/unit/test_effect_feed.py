@@ -3,10 +3,11 @@
 links log      T B B T A B T B A T ...                  (B: events, T: a tick, A: an operator action)
 clean run      Pipeline(customer_stage) ──▶ effects e(offset, index) ──▶ PartitionFeed x P ──▶ records
 crashed runs   ──▶ e(0,0) .. e(k,i)  ✕   restore at s <= k (snapshot + pending effect log)
-                                         ──▶ e(s+1,0) .. again, byte for byte ──▶ ...
+                                         ──▶ e(s+1,0) .. again, the same positions and customers ──▶ ...
 partitions     skip what they applied (by position), crash too, restore their own snapshot
-assert         the same effects after any restore point; the same records (one content per
-               customer version) as the clean run
+assert         after any restore point, effects for the same customers at the same positions
+               that bring each partition to the clean run's inputs; the same records (one
+               content per customer version) as the clean run
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from hypothesis import strategies as st
 
 import streams.pipeline
 from resolver.config import ResolverConfig
-from resolver.effect_feed import PartitionFeed, Position, decode_position, encode_position, place
-from resolver.effects import Effect, EffectLog, Replaced, Seen, Tick, decode_effect, encode_effect, partition_of
+from resolver.effect_feed import PartitionFeed, Position, batches, decode_position, encode_position, place, unbatch
+from resolver.effects import Effect, EffectLog, Patched, Replaced, Seen, Tick
 from resolver.interaction import from_json
 from streams.pipeline import Pipeline
 from streams.sequencer import LinkRecord
@@ -30,14 +31,14 @@ from tests.unit.test_customer_stage import _steps
 from tests.unit.test_quiet_catchup import rich_log
 from tests.unit.test_sequencer import GRACE_MS, WINDOW_MS
 
-#: (position, the effect's bytes): what the effects topic carries
-Sent = tuple[Position, bytes]
+#: (partition, position of its first effect, value): a record of the effects topic (one partition's effects of a step)
+Sent = tuple[int, Position, bytes]
 
 
-def _effects(p: Pipeline, rec: LinkRecord) -> list[Sent]:
-    """The effects of one links record, placed, as bytes."""
-    effects = [e for s in _steps(p, rec) for e in s.effects]
-    return [(pos, encode_effect(e)) for pos, e in place(rec.offset, effects)]
+def _effects(p: Pipeline, rec: LinkRecord, partitions: int = 1) -> list[Sent]:
+    """The records of effects of one links record, as the ordered stage sends them (`batches`)."""
+    ordinals = [0] * partitions
+    return [sent for s in _steps(p, rec) for sent in batches(rec.offset, s.effects, ordinals)]
 
 
 def _stage(snapshot: bytes | None = None) -> Pipeline:
@@ -47,26 +48,27 @@ def _stage(snapshot: bytes | None = None) -> Pipeline:
     return Pipeline.from_snapshot(config, WINDOW_MS, GRACE_MS, snapshot, customer_stage=True)
 
 
-def _clean(log: list[LinkRecord]) -> list[Sent]:
+def _clean(log: list[LinkRecord], partitions: int = 1) -> list[Sent]:
     p = _stage()
-    return [sent for rec in log for sent in _effects(p, rec)]
+    return [sent for rec in log for sent in _effects(p, rec, partitions)]
 
 
 def _to_partitions(sent: list[Sent], partitions: int) -> list[list[Sent]]:
-    """What each partition of the effects topic holds: a tick in every one, the rest by customer id."""
+    """What each partition of the effects topic holds."""
     out: list[list[Sent]] = [[] for _ in range(partitions)]
-    for pos, data in sent:
-        effect = decode_effect(data)
-        if isinstance(effect, Tick):
-            for part in out:
-                part.append((pos, data))
-        else:
-            out[partition_of(effect.customer_id, partitions)].append((pos, data))
+    for item in sent:
+        out[item[0]].append(item)
     return out
 
 
 def _decoded(items: list[Sent]) -> list[tuple[Position, Effect]]:
-    return [(decode_position(encode_position(pos)), decode_effect(data)) for pos, data in items]
+    return [placed for _p, pos, value in items for placed in unbatch(decode_position(encode_position(pos)), value)]
+
+
+def _who(effect: Effect) -> tuple[str, str | None]:
+    """What a position names whatever run sent it: the kind (an input whole or patched alike) and the customer."""
+    kind = "input" if isinstance(effect, Replaced | Patched) else type(effect).__name__
+    return kind, getattr(effect, "customer_id", None)
 
 
 def _key(record: dict[str, Any]) -> str:
@@ -74,21 +76,41 @@ def _key(record: dict[str, Any]) -> str:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), cut=st.floats(0.0, 1.0), chunk=st.sampled_from([3, 200]))
-def test_a_restore_at_any_offset_sends_the_clean_runs_effects_after_it(seed: int, cut: float, chunk: int) -> None:
-    """A snapshot at any links offset (between two ticks too), loaded, then the tail: the same effects, same bytes."""
+@given(
+    seed=st.integers(0, 10_000),
+    cut=st.floats(0.0, 1.0),
+    chunk=st.sampled_from([3, 200]),
+    partitions=st.sampled_from([1, 3]),
+)
+def test_a_restore_at_any_offset_sends_effects_that_bring_partitions_to_the_clean_runs_state(
+    seed: int, cut: float, chunk: int, partitions: int
+) -> None:
+    """A snapshot at any links offset (between two ticks too), loaded, then the tail: at every position an effect
+    for the same customer (sent whole where the clean run sent a patch: the restored stage remembers no input),
+    and partitions fed the clean run up to the snapshot, then the restored tail, publish the clean run's records
+    and end with its inputs."""
     saved = streams.pipeline.CHUNK
     streams.pipeline.CHUNK = chunk
     try:
         log = rich_log(seed)
-        clean = _clean(log)
+        clean = _clean(log, partitions)
         at = int(cut * (len(log) - 1))
         p = _stage()
         for rec in log[: at + 1]:
-            _effects(p, rec)
+            _effects(p, rec, partitions)
         restored = _stage(p.snapshot())
-        again = [sent for rec in log[at + 1 :] for sent in _effects(restored, rec)]
-        assert again == [s for s in clean if s[0].offset > at]
+        again = [sent for rec in log[at + 1 :] for sent in _effects(restored, rec, partitions)]
+        for mine, theirs in zip(_to_partitions(again, partitions), _to_partitions(clean, partitions), strict=True):
+            tail = [(pos, _who(e)) for pos, e in _decoded(theirs) if pos.offset > at]
+            assert [(pos, _who(e)) for pos, e in _decoded(mine)] == tail
+        for mine, theirs in zip(_to_partitions(again, partitions), _to_partitions(clean, partitions), strict=True):
+            before = [s for s in theirs if s[1].offset <= at]
+            one, two = PartitionFeed(), PartitionFeed()
+            one.apply(_decoded(before))
+            two.apply(_decoded(before))
+            expected = [_key(r) for r in one.apply(_decoded(theirs[len(before) :]))]
+            assert [_key(r) for r in two.apply(_decoded(mine))] == expected
+            assert two.snapshot() == one.snapshot()
     finally:
         streams.pipeline.CHUNK = saved
 
@@ -115,10 +137,9 @@ def test_a_snapshot_without_an_effect_log_sends_every_customer() -> None:
     events = [from_json(obj) for obj in generate(customers=30, seed=3)[0]]
     off = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
     off.on_events(0, events)
-    list(off.on_tick(1, 5))
     on = _stage(off.snapshot())
-    sent = [e for s in on.on_tick(2, 6) for e in s.effects]
-    assert sorted(e.customer_id for e in sent if not isinstance(e, Tick)) == off.resolver.customer_ids()
+    sent = [e for s in on.on_tick(2, 1 << 45) for e in s.effects]  # the windows close: the effects go first
+    assert sorted(e.customer_id for e in sent if isinstance(e, Replaced)) == off.resolver.customer_ids()
 
 
 @settings(max_examples=25, deadline=None)
@@ -137,10 +158,11 @@ def test_partitions_fed_at_least_once_publish_the_clean_runs_records(
     """The ordered stage crashes (after sending any prefix of its effects) and restores from an earlier
     snapshot; each partition crashes too and restores its own snapshot. The records: the clean run's."""
     log = rich_log(seed)
-    clean = _clean(log)
+    clean = _clean(log, partitions)
     expected = _records(clean, partitions, None)
-    topic = _crashed_topic(log, crashes)
-    assert list(dict.fromkeys(topic)) == clean  # every effect on the topic, some of them twice or more
+    topic = _crashed_topic(log, crashes, partitions)
+    placed = [(part, pos) for part, pos, _value in clean]
+    assert list(dict.fromkeys((part, pos) for part, pos, _v in topic)) == placed  # every one, some twice or more
     got = _records(topic, partitions, feed_crash)
     assert set(got) == set(expected), "the deduplicated records differ from a clean run's"
     versions: dict[tuple[str, int], set[str]] = {}
@@ -150,7 +172,7 @@ def test_partitions_fed_at_least_once_publish_the_clean_runs_records(
     assert all(len(v) == 1 for v in versions.values()), "one customer version with two contents"
 
 
-def _crashed_topic(log: list[LinkRecord], crashes: list[tuple[float, float, float]]) -> list[Sent]:
+def _crashed_topic(log: list[LinkRecord], crashes: list[tuple[float, float, float]], partitions: int) -> list[Sent]:
     """The effects topic after ordered-stage runs that each died: (how far it got, snapshot point, sent prefix).
 
     A stored snapshot's effects are all on the broker (the stage snapshots only what `apply`
@@ -166,14 +188,14 @@ def _crashed_topic(log: list[LinkRecord], crashes: list[tuple[float, float, floa
         held = 0  # effects of the records before `at`
         taken = snapshot
         for rec in log[start:end]:
-            sent.extend(_effects(p, rec))
+            sent.extend(_effects(p, rec, partitions))
             if rec.offset + 1 == at:
                 taken, held = p.snapshot(), len(sent)
         topic.extend(sent[: held + int(prefix * (len(sent) - held))])
         if taken is not snapshot:
             start, snapshot = at, taken
     p = _stage(snapshot)
-    topic.extend(sent for rec in log[start:] for sent in _effects(p, rec))
+    topic.extend(sent for rec in log[start:] for sent in _effects(p, rec, partitions))
     return topic
 
 
