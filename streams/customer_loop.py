@@ -25,7 +25,7 @@ from resolver.effect_feed import Position, encode_position
 from streams.batches import BatchSender
 from streams.customers import POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
 from streams.kafka_auth import client_options
-from streams.loops import Delegating, start_client, worker_instance
+from streams.loops import Delegating, highwater, start_client, worker_instance
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.snapshots import read_stored_state
@@ -184,11 +184,8 @@ class _CustomersLoop:
         out: dict[str, int] = {}
         for tp in sorted(consumer.assignment()):
             part = self.parts.get(tp.partition)
-            try:
-                end = consumer.highwater(tp)
-            except Exception:  # not fetched yet: unknown
-                continue
-            if part is not None and isinstance(end, int) and end >= 0:
+            end = highwater(consumer, tp)
+            if part is not None and end is not None:
                 out[f"{tp.topic}/{tp.partition}"] = max(0, end - part.applied - 1)
         return out
 

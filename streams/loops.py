@@ -35,7 +35,7 @@ from streams.sequencer import Fenced, LinkRecord, Sequencer
 from streams.settings import Settings
 from streams.triage import Consumed, Triage
 
-__all__ = ["run_sequencer", "run_triage", "sequencer_group", "start_client", "worker_instance"]
+__all__ = ["highwater", "run_sequencer", "run_triage", "sequencer_group", "start_client", "worker_instance"]
 
 log = logging.getLogger("irl.worker")
 
@@ -164,7 +164,7 @@ class _TriageLoop:
             return None
         out: dict[str, int] = {}
         for tp in sorted(consumer.assignment()):
-            high = _highwater(consumer, tp)
+            high = highwater(consumer, tp)
             at = self.position.get(tp)
             if high is not None and at is not None:
                 out[f"{tp.topic}/{tp.partition}"] = max(0, high - at)
@@ -252,10 +252,10 @@ async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, l
         max_poll_records=SEQUENCER_FETCH,
         partition_assignment_strategy=sequencer_assignors(lambda: sequencer.holds_state),
     )
-    rt.links_position = lambda: _highwater(consumer, tp)
+    rt.links_position = lambda: highwater(consumer, tp)
 
     def lag() -> dict[str, int] | None:
-        end = _highwater(consumer, tp) if rt.owns_links else None
+        end = highwater(consumer, tp) if rt.owns_links else None
         return None if end is None else {f"{links_topic}/0": max(0, end - rt.applied_offset - 1)}
 
     rt.lag_sources.append(lag)
@@ -291,7 +291,8 @@ async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, l
         done.set()
 
 
-def _highwater(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+def highwater(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """The partition's high-water mark, None while unknown (not assigned, or no fetch yet)."""
     try:
         got = consumer.highwater(tp)
     except Exception:  # not assigned, or no fetch yet: unknown
