@@ -58,6 +58,7 @@ __all__ = [
     "name_support",
     "new_node",
     "other_account",
+    "set_account_groups",
     "shared_line",
 ]
 
@@ -196,6 +197,22 @@ def as_account(nodes: dict[str, Node], key: str) -> AccountNode:
     made.status, made.evidence, made.sig, made.bars = node.status, node.evidence, node.sig, node.bars
     nodes[key] = made
     return made
+
+
+def set_account_groups(nodes: dict[str, Node], key: str, groups: dict[str, str] | None) -> None:
+    """Split touchpoint identity `key` between people as `groups` says (None: not split).
+
+    An identity split becomes an `AccountNode` (`as_account`); one no longer split becomes a
+    plain `Node` again, as a snapshot loads it, so a state and its loaded copy hold the same nodes.
+    """
+    if groups is not None:
+        as_account(nodes, key).groups = groups
+        return
+    node = nodes[key]
+    if isinstance(node, AccountNode):
+        plain = Node(node.key)
+        plain.status, plain.evidence, plain.sig, plain.bars = node.status, node.evidence, node.sig, node.bars
+        nodes[key] = plain
 
 
 def as_line(node: Node) -> LineNode:

@@ -17,12 +17,14 @@ rules, the near-phone rule and the name conflict in confidence (`resolver.profil
   ``<identifier>#<group>`` instead of the identifier, and evidence without a name links it
   only when it has nothing else.
 * Shared touchpoint identity (`shared_account`): a web, kiosk or CRM id used by three or more
-  people, or by two each with a phone or email of their own, is quarantined.
+  people is quarantined.
 * Split account (`account_split`): a touchpoint identity that is not quarantined, on which two
   or more name groups each bring a phone or email of their own (one no other name group on it
   carries: an order for someone else, with the recipient's name and phone), links per person:
   the largest such group keeps the identity (on a tie, none), each other links its part
-  (`resolver.graph.account_part`). A name without a phone or email of its own splits nothing.
+  (`resolver.graph.account_part`). Two people named in full, each beside a phone or email
+  though not each with one of their own (a couple on one kiosk id and one phone), link their
+  own parts and none keeps it. A name without a phone or email of its own splits nothing.
 
 A name order, an initial or a missing surname never makes a second person (`name_groups`),
 nor does a name in another script than the names it is beside (``सुनीता वर्मा`` beside
@@ -37,16 +39,17 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from resolver.evidence import Evidence
 from resolver.graph import (
+    OK,
     PERSON,
     Graph,
     LineNode,
     Node,
     account_part,
-    as_account,
     as_line,
     flat_names,
     name_added,
     name_counts,
+    set_account_groups,
 )
 from resolver.identifiers import kind_of, mask
 from resolver.names import KEY_JOIN, compared, full_name, name_groups, names_similar, one_group, same_person
@@ -86,27 +89,22 @@ def people(sig: Sequence[str]) -> int:
 
 
 def shared_account(key: str, sig: Sequence[str]) -> bool:
-    """True when touchpoint identity `key` is used by two or more people: it must stop linking.
+    """True when touchpoint identity `key` is used by three or more people: it must stop linking.
 
     A web user or cookie id, a kiosk id or a CRM record id (not a WhatsApp wa_id: that is the
-    phone, whose own household rules apply) is shared when it shows people who cannot be one:
+    phone, whose own household rules apply) is shared when it shows three or more people:
 
     * the full names (`full_name`) of three or more people (`SHARED_LINE` name groups), on any
       of its evidence: a store terminal's id typed for every walk-in, who may give a name and
       nothing else;
-    * or, with two or more phones or emails in all, the names of two people, each a given name
-      with a surname or its initial (``Karthik R``), on evidence that also carries a phone or
-      email (``N:<name key>`` signals, which `observe` adds): a family computer's cookie, a CRM
-      record that mixed two people. Two people of one
-      surname are two when their given names cannot be one (`names_similar`) and start with
-      different letters (``Rajesh Gupta`` / ``Sunita Gupta``); ``Kir Jain`` / ``Kiarn Jain`` may
-      be one person's short form beside a typo, and a couple of one initial stays linked (their
-      phones' and emails' own rules tell them apart).
+    * or, with two or more phones or emails in all, the names of three or more people, each a
+      given name with a surname or its initial (``Karthik R``), on evidence that also carries
+      a phone or email (``N:<name key>`` signals, which `observe` adds).
 
     Linking through it would fuse people who share nothing of their own; their phones and
-    emails still link each of them. A first name alone (``San``), initials before a name,
-    one person's second phone or email, or one other name without a phone or email of its own
-    (a partner's order under the account holder's details) never makes it shared.
+    emails still link each of them. Two people on one identity are not this rule's: the
+    identity links per person (`account_split`), so the one who holds it keeps its anonymous
+    visits.
     """
     if key.startswith(_WHATSAPP):
         return False
@@ -125,16 +123,32 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
             lines += 1
     if len(named) >= SHARED_LINE and not one_group(named) and _groups(named) >= SHARED_LINE:
         return True
-    if lines < 2 or len(solid) < 2 or one_group(solid):
+    if lines < 2 or len(solid) < SHARED_LINE or one_group(solid):
         return False
+    return _groups(solid) >= SHARED_LINE
+
+
+def _two_people(solid: list[str]) -> set[str] | None:
+    """The two name groups (`name_groups` of `solid` alone) when `solid` names two people; else None.
+
+    `solid` holds the name keys that came beside a phone or email, each a given name with a
+    surname or its initial (`_given_and_more`). Two groups are two people unless some pair of
+    their names may be one person written two ways (`_one_person`): two people of one surname
+    are two when their given names cannot be one (`names_similar`) and start with different
+    letters (``Rajesh Gupta`` / ``Sunita Gupta``); ``Kir Jain`` / ``Kiarn Jain`` may be one
+    person's short form beside a typo, and a couple of one initial stays linked (their phones'
+    and emails' own rules tell them apart).
+    """
+    if len(solid) < 2 or one_group(solid):
+        return None
     label = name_groups(dict.fromkeys(solid, 1))
     groups = set(label.values())
-    if len(groups) >= SHARED_LINE:
-        return True
-    if len(groups) < 2:
-        return False
+    if len(groups) != 2:
+        return None
     first, second = ({n for n in solid if label[n] == g} for g in groups)
-    return not any(_one_person(a, b) for a in first for b in second)
+    if any(_one_person(a, b) for a in first for b in second):
+        return None
+    return groups
 
 
 def _given_and_more(key: str) -> bool:
@@ -227,7 +241,18 @@ def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict
             holders.setdefault(contact, set()).add(label[c])
     own = {next(iter(grps)) for grps in holders.values() if len(grps) == 1}
     if len(own) < 2:
-        return None
+        # Two people named in full, each beside a phone or email, though not each with one of
+        # their own (a couple on one kiosk id and one phone, only one of them with an email):
+        # none is known to hold the identity, each links their own part.
+        solid = sorted(c for c in carried if _given_and_more(c))
+        pair = _two_people(solid) if len(holders) >= 2 else None
+        if pair is None:
+            return None
+        solid_label = name_groups(dict.fromkeys(solid, 1))
+        both = {label[c] for c in solid if solid_label[c] in pair}
+        if len(both) < 2:
+            return None
+        return {c: account_part(key, label[c]) for c in sorted(support) if label[c] in both}
     totals: dict[str, int] = {}
     for c, n in support.items():
         totals[label[c]] = totals.get(label[c], 0) + n
@@ -333,8 +358,8 @@ def _observe_account(g: Graph, key: str, node: Node) -> bool:
     is computed again from the identity's evidence, so it is a function of that evidence,
     whatever the order it came in.
     """
-    if key.startswith(_WHATSAPP):
-        return False  # a WhatsApp identity is its phone: the phone's rules split it
+    if key.startswith(_WHATSAPP) or node.status != OK:
+        return False  # a WhatsApp identity is its phone (its rules split it); a quarantined one links nothing
     if node.groups is None and "n" in g.signals:
         names = [value[2:] for value in node.sig or () if value[0] == "n"]
         if len(names) < 2 or one_group(names):
@@ -392,8 +417,11 @@ def scrub(g: Graph, keys: Iterable[str], gone: set[str]) -> list[str]:
             groups = {c: part for c, part in node.groups.items() if c in counts and part not in gone}
             groups_left = groups if any(part != key for part in groups.values()) else None
             if groups_left != node.groups:
-                split = as_line(node) if key[0] in "pe" else as_account(g.nodes, key)
-                split.groups = groups_left
+                if key[0] in "pe":
+                    as_line(node).groups = groups_left
+                else:
+                    set_account_groups(g.nodes, key, groups_left)
+                node = g.nodes[key]
                 regrouped.append(key)
         if isinstance(node, LineNode):
             if node.names is not None:
@@ -421,8 +449,8 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
         # Whatever else changed, a new per-person split of the identifier applies too.
         groups = g.regroup.pop(key)
         if key[0] == "t":
-            node = as_account(g.nodes, key)
-            node.groups = groups
+            set_account_groups(g.nodes, key, groups)
+            node = g.nodes[key]
             if groups is not None:
                 step.notes.append(
                     f"household: {kind_of(key)} {mask(key)} is used by another person with a phone or email "
@@ -442,13 +470,14 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
     elif change == SHARED_ACCOUNT:  # a touchpoint identity's: no household fields, perhaps a split
         node.status = "quarantined"
         node.sig = None
-        if node.groups is not None:
-            as_account(g.nodes, key).groups = None  # it links nothing now: its parts neither
+        set_account_groups(g.nodes, key, None)  # it links nothing now: its parts neither
         step.notes.append(f"quarantined: {kind_of(key)} {mask(key)} is used by several people; it stops linking")
     else:
         node.status = change
         node.sig = None
         if node.pairs is not None:  # only a phone's are ever set
             as_line(node).pairs = None
+        if key[0] == "t":
+            set_account_groups(g.nodes, key, None)  # as a shared account: its parts link nothing either
         step.notes.append(f"{change}: {kind_of(key)} {mask(key)} stops linking")
     g.mark("n", key)

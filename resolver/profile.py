@@ -179,7 +179,8 @@ def profile_from_scratch(g: Graph, customer_id: str, cust: Customer) -> Profile:
         customer_id=customer_id,
         phones=tuple(phones),
         emails=tuple(emails),
-        source_ids=tuple(sorted({(ev.tp, ev.src) for ev in evidence})),
+        # another person's account (an order placed for this customer) is not one of its source ids
+        source_ids=tuple(sorted({(ev.tp, ev.src) for ev in evidence if not other_account(g.effective(ev))})),
         name=tally.name(),
         first_seen=tally.first,
         last_seen=tally.last,

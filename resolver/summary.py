@@ -140,9 +140,11 @@ class Summary:
         self.tally.extend(evidence)
         for ev in evidence:
             tp = ev.tp
-            sources.add((tp, ev.src))
             tps.add(tp)
             eff = effective(ev)
+            placed = other_account(eff)
+            if not placed:  # another person's account is not one of this customer's source ids
+                sources.add((tp, ev.src))
             if effs is not None:
                 effs.append(eff)
             cls = class_of(ev.name)
@@ -167,7 +169,7 @@ class Summary:
                 self.verified = True
             if len(eff) >= 2:
                 self.corroborating += 1
-            if not self.placed and other_account(eff):
+            if placed:
                 self.placed = True
             if ev.note:
                 self.refused += 1

@@ -181,6 +181,44 @@ def test_two_people_seen_as_often_share_the_account_neither_keeps_it() -> None:
     }
 
 
+ASHA = [
+    ev("b1", 0, "u-asha", phone="+91 98450 71623", email="asha.rao@gmail.com", name="Asha Rao"),
+    ev("b2", 1, "u-asha", email="asha.rao@gmail.com", name="Asha Rao"),  # a login
+    ev("gift", 2, "u-asha", phone="97318 62045", name="Vikram Menon"),  # a gift, the recipient's name and phone
+    ev("view", 3, "u-asha"),  # her page view after it
+    ev("m1", 4, "919731862045", tp="WHATSAPP", name="Vikram"),
+    ev("m2", 5, "K-1", tp="KIOSK", phone="9731862045", email="vik.menon@yahoo.com", name="Vikram Menon"),
+]
+
+
+def test_a_gift_under_the_recipient_s_full_name_leaves_the_holder_her_account() -> None:
+    """Two people named in full, each with a phone or email of their own, on one web id: the account is
+    split, not quarantined, so the holder's anonymous visits stay hers (they were a customer of their own)."""
+    parts = every_order(ASHA)
+    assert parts == {frozenset({"b1", "b2", "view"}), frozenset({"gift", "m1", "m2"})}
+    r = resolve(ASHA)
+    assert r.quarantined_keys() == []
+    asha, vikram = r.profile(r.customer_of_event("b1") or ""), r.profile(r.customer_of_event("m2") or "")
+    assert asha is not None and vikram is not None
+    # the account is the holder's source id only; the recipient's order shows in his confidence
+    assert ("WEB", "u-asha") in asha.source_ids and ("WEB", "u-asha") not in vikram.source_ids
+    assert "WEB" in vikram.touchpoints
+    assert any("another person's account" in x for x in vikram.confidence_reasons)
+    assert not any("quarantined" in x for x in asha.confidence_reasons)
+    assert r.profile(r.customer_of_event("m2") or "", memo=False) == vikram
+
+
+def test_three_people_named_in_full_with_their_own_phones_quarantine_the_id() -> None:
+    """A store terminal's id typed for every walk-in: from the third person it links nobody, parts neither."""
+    events = [
+        ev(f"w{i}", i, "k-hub", tp="KIOSK", phone=f"9{i}000 1111{i}", name=name)
+        for i, name in enumerate(["Meera Iyer", "John Das", "Sara Khan"])
+    ]
+    assert every_order(events) == {frozenset({"w0"}), frozenset({"w1"}), frozenset({"w2"})}
+    node = resolve(events)._g.nodes["t:KIOSK:k-hub"]
+    assert node.status == "quarantined" and node.groups is None
+
+
 def test_a_source_id_holding_the_person_separator_is_no_person_s_part() -> None:
     """A source id may hold ``#``: a part names its person in the touchpoint's place, which never does."""
     assert not is_person("t:CRM:ACC#bob")

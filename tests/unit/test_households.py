@@ -317,9 +317,11 @@ def test_a_whatsapp_identity_is_its_phone_not_a_shared_account() -> None:
     # Two people on one WhatsApp number: the phone's household rules decide, not the account rule.
     from resolver.households import shared_account
 
-    sig = ["N:meera_iyer", "N:rahul_kapoor", "e:a@x.in", "e:b@y.in"]
+    sig = ["N:meera_iyer", "N:rahul_kapoor", "N:sara_khan", "e:a@x.in", "e:b@y.in"]
     assert not shared_account("t:WHATSAPP:919845012345", sig)
     assert shared_account("t:WEB:anon-1", sig)
+    # two people: the account links per person instead (`account_split`), it is not shared
+    assert not shared_account("t:WEB:anon-1", sig[:2] + sig[3:])
     assert not shared_account("t:WEB:anon-1", ["N:meera_iyer", "N:rahul_kapoor", "e:a@x.in"])
     assert not shared_account("t:WEB:anon-1", ["N:asha_rao", "N:a_rao", "e:a@x.in", "p:+919845011111"])
     # names without a phone or email of their own (``n:`` only) never make it shared
