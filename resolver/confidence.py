@@ -43,6 +43,7 @@ class Features:
     other_account: bool = False  # evidence linking a person's part of another person's account
     lone_parts: int = 0  # phones/emails seen on one single-event link only (`resolver.profile.weak_bridges`)
     unread_names: int = 0  # evidence whose name is in another script than the names compared
+    lone_evidence: bool = False  # none of its evidence links an identifier (each its own ``x:`` key)
 
 
 def score(f: Features) -> tuple[float, tuple[str, ...]]:
@@ -58,6 +59,10 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
     if f.phones + f.emails == 0:
         # A lone touchpoint record cannot mix two people; it is only thin, not doubtful.
         parts.append((-0.05, "no personal identifier (touchpoint identity only)"))
+        if f.lone_evidence and f.near_quarantined and not f.name_groups:
+            # No name, and nothing but a shared identifier (a store terminal's id, its phone):
+            # the walk-ins who gave nothing, together. Whoever they are, they are not one person.
+            parts.append((-0.5, "anonymous visits on a shared identifier, anyone's"))
     if f.name_groups >= 2:
         # The strongest sign of a wrong merge: it must outweigh every support together.
         parts.append((-0.65, "names that cannot be one person"))

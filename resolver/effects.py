@@ -420,6 +420,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
             placed,
             bridges[1],
             foreign,
+            all(f.eff[0][0] == "x" for f in inp.evidence),
         )
     )
     return profile_of(

@@ -252,6 +252,7 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         other_account=placed,
         lone_parts=lone,
         unread_names=unread(counts),
+        lone_evidence=all(eff[0][0] == "x" for eff in effs),
     )
 
 

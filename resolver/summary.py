@@ -85,9 +85,9 @@ class Summary:
     """
 
     __slots__ = (
-        "bridges", "cached", "classes", "corroborating", "effs", "emails", "keys", "kiosk_phone", "letters", "named",
-        "near", "near_q", "other_phone", "phones", "placed", "recurring", "refused", "seen_ids", "shared", "sources",
-        "strong", "tally", "tokens", "tps", "verified",
+        "bridges", "cached", "classes", "corroborating", "effs", "emails", "keys", "kiosk_phone", "letters", "linked",
+        "named", "near", "near_q", "other_phone", "phones", "placed", "recurring", "refused", "seen_ids", "shared",
+        "sources", "strong", "tally", "tokens", "tps", "verified",
     )  # fmt: skip
 
     def __init__(self, g: Graph, cust: Customer) -> None:
@@ -111,6 +111,8 @@ class Summary:
         self.kiosk_phone = self.other_phone = False
         #: evidence linking a person's part of another person's account (`other_account`)
         self.placed = False
+        #: whether any of its evidence links an identifier (not its own ``x:`` key alone)
+        self.linked = False
         self.seen_ids: dict[str, int] = {}
         self.sources: tuple[tuple[str, str], ...] = ()
         self.tps: tuple[str, ...] = ()
@@ -142,6 +144,8 @@ class Summary:
             tp = ev.tp
             tps.add(tp)
             eff = effective(ev)
+            if eff[0][0] != "x":
+                self.linked = True
             placed = other_account(eff)
             if not placed:  # another person's account is not one of this customer's source ids
                 sources.add((tp, ev.src))
@@ -234,6 +238,7 @@ class Summary:
                 self.placed,
                 bridges[1],
                 foreign,
+                not self.linked,
             )
         )
         cached = self.cached = profile_of(
@@ -306,7 +311,7 @@ def _grouped(weights: tuple[tuple[str, int], ...]) -> tuple[int, int, int]:
 
 
 #: `Features` in field order.
-FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool, int, int, int, bool, int]
+FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool, int, int, int, bool, int, int, bool]
 
 
 @lru_cache(maxsize=_MEMO)
