@@ -14,16 +14,18 @@ import unicodedata
 from collections.abc import Collection, Mapping
 
 __all__ = [
-    "HONORIFICS", "KEY_JOIN", "SUFFIXES", "TITLES", "compared", "full_name", "name_class", "name_groups", "name_key",
-    "name_parts", "names_similar", "one_group", "same_person", "script_of", "unread", "weak_key",
+    "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "compared", "full_name", "is_title", "name_class",
+    "name_groups", "name_key", "name_parts", "names_similar", "one_group", "same_person", "script_of", "unread",
+    "weak_key",
 ]  # fmt: skip
 
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only (of any
 #: script: ``सुनीता_वर्मा``, ``李颖``), with the vowel signs and marks of scripts other than Latin.
 KEY_JOIN = "_"
 
+#: Forms of address written before a name, whatever their case (see `is_title`).
 _TITLES = frozenset(
-    {"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari", "er", "capt", "cdr", "col", "maj", "brig",
+    {"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari", "capt", "cdr", "col", "maj", "brig",
      "sgt", "hon", "rev", "engr", "adv", "advocate", "kum", "sushri", "shree", "shrimati", "thiru", "thirumathi",
      "janab", "ustad", "messrs"}
 )  # fmt: skip
@@ -35,8 +37,35 @@ _HONORIFICS = frozenset(
     {"ji", "bhai", "bhaiya", "bhaisahab", "madam", "maam", "sir", "uncle", "aunty", "auntie", "sahab", "saab", "saheb",
      "didi", "garu"}
 )  # fmt: skip
+#: Two-letter forms of address that are as often initials: ``Sh.`` is Shri (North India) but
+#: ``SH`` is S. H.; ``Km.`` Kumari, ``Er.`` Engineer, ``Sr.`` Sister, ``Mx``, ``Fr.``, ``Lt.``,
+#: ``Pt.`` (Pandit). Titles only when not written in capitals (`is_title`).
+INITIAL_LIKE = frozenset({"sr", "km", "ku", "sh", "er", "mx", "fr", "lt", "pt"})
 #: Public names of the word lists above, for `resolver.display_name`.
 TITLES, SUFFIXES, HONORIFICS = _TITLES, _SUFFIXES, _HONORIFICS
+
+
+def is_title(word: str, shouted: bool) -> bool:
+    """Whether `word`, typed before more of a name, is a form of address and no part of the name.
+
+    The one rule the matcher (`name_key`) and the display (`resolver.display_name`) follow: a
+    word of `TITLES` or `INITIAL_LIKE` (letters compared, lower case), but never initials: not
+    a word with a dot inside (``M.S.``), not an `INITIAL_LIKE` word written in capitals (``SH
+    Rao`` is S. H. Rao, ``Sh. Rao`` and ``Sh Rao`` are Shri Rao), and not a two-letter title in
+    capitals in a name that is not all capitals (`shouted`): ``MS Dhoni`` is M. S. Dhoni (the
+    matcher reads the last two as titles all the same: a lone surname matches either way).
+    """
+    core = word.strip(_NOT_CORE)
+    folded = core.lower() if core.isalpha() else "".join(ch for ch in core.lower() if ch.isalpha())
+    if "." in core or (folded not in _TITLES and folded not in INITIAL_LIKE):
+        return False
+    if len(folded) == 2 and core[:2].isupper():
+        return shouted and folded not in INITIAL_LIKE
+    return True
+
+
+#: What may surround a typed word without being part of it (`is_title`).
+_NOT_CORE = " .,;:!?'\"()[]{}~*-_/"
 #: Spellings of Mohammed, often written before the name a person goes by (``Md. Imran Khan``).
 _MOHAMMED = frozenset({"md", "mohd", "mohamed", "mohammad", "mohammed", "muhammad", "muhammed", "mohamad", "mohmmad"})
 #: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.
@@ -54,7 +83,7 @@ def name_class(name: str | None) -> str | None:
         folded = _EMAIL.sub(" ", folded)
     for token in folded.replace(".", " ").replace(",", " ").split():
         letters = token if token.isalpha() else _letters(token)
-        if letters and letters not in _TITLES:
+        if letters and letters not in _TITLES and not _typed_title(letters, name):
             return letters
     return None
 
@@ -155,13 +184,13 @@ def _key_tokens(name: str | None) -> list[str] | None:
         folded = _EMAIL.sub(" ", folded)
     head, comma, tail = folded.partition(",")
     if comma:
-        given = _tokens(tail.replace(",", " "), titles=True)
-        family = _tokens(head, titles=True)
+        given = _tokens(tail.replace(",", " "), titles=True, raw=name)
+        family = _tokens(head, titles=True, raw=name)
         if given and family and (given[0] not in _SUFFIXES or (given[0] in _MOHAMMED and len(given) > 1)):
             first = _given(given, 2)
             rest = given[given.index(first) + 1 :] if first in given else given[1:]
             return [first, *_middle(rest), family[-1]]
-    tokens = _tokens(folded.replace(",", " "), titles=True)
+    tokens = _tokens(folded.replace(",", " "), titles=True, raw=name)
     while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
         tokens.pop()
     while len(tokens) > 1 and tokens[-1] in _HONORIFICS:
@@ -190,15 +219,28 @@ def _given(tokens: list[str], enough: int) -> str:
     return tokens[1] if len(tokens) >= enough else "mohammed"
 
 
-def _tokens(text: str, *, titles: bool) -> list[str]:
-    """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped."""
+def _tokens(text: str, *, titles: bool, raw: str = "") -> list[str]:
+    """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped,
+    and a leading `INITIAL_LIKE` one when `raw` (the name as typed) writes it as a title
+    (`is_title`: ``Sh. Arun``, not ``SH ARUN``)."""
     tokens: list[str] = []
     for token in text.replace(".", " ").split():
         # Most tokens are letters only: the filter is for the others.
         letters = token if token.isalpha() else _letters(token)
-        if letters and (tokens or not titles or letters not in _TITLES):
+        if letters and (tokens or not titles or (letters not in _TITLES and not _typed_title(letters, raw))):
             tokens.append(letters)
     return tokens
+
+
+def _typed_title(letters: str, raw: str) -> bool:
+    """Whether folded `letters` (of `INITIAL_LIKE`) is written as a title somewhere in `raw` (`is_title`)."""
+    if letters not in INITIAL_LIKE:
+        return False
+    for word in raw.replace(",", " ").split():
+        core = word.strip(_NOT_CORE)
+        if core.lower() == letters and is_title(word, False):
+            return True
+    return False
 
 
 def name_key(name: str | None) -> str | None:
