@@ -68,6 +68,8 @@ def is_title(word: str, shouted: bool) -> bool:
 _NOT_CORE = " .,;:!?'\"()[]{}~*-_/"
 #: Spellings of Mohammed, often written before the name a person goes by (``Md. Imran Khan``).
 _MOHAMMED = frozenset({"md", "mohd", "mohamed", "mohammad", "mohammed", "muhammad", "muhammed", "mohamad", "mohmmad"})
+#: The given name of a key whose Mohammed has no name after it to pass over for (`_given`).
+_MOHAMMED_KEY = "mohammed"
 #: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.
 _BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 #: An email address typed in a name field: no part of the name.
@@ -201,7 +203,10 @@ def _key_tokens(name: str | None) -> list[str] | None:
     if len(tokens) == 1:
         return [first]
     start = 2 if first != tokens[0] else 1  # ``Md. Imran Khan``: the middle starts after Imran
-    return [first, *_middle(tokens[start:-1]), tokens[-1]]
+    last = tokens[-1]
+    if last in _MOHAMMED and last != "md":  # ``Iqbal Muhammad``: Mohammed written last, one spelling
+        last = "mohammed"
+    return [first, *_middle(tokens[start:-1]), last]
 
 
 def _middle(tokens: list[str]) -> list[str]:
@@ -216,7 +221,7 @@ def _given(tokens: list[str], enough: int) -> str:
     first = tokens[0]
     if first not in _MOHAMMED:
         return first
-    return tokens[1] if len(tokens) >= enough else "mohammed"
+    return tokens[1] if len(tokens) >= enough else _MOHAMMED_KEY
 
 
 def _tokens(text: str, *, titles: bool, raw: str = "") -> list[str]:
@@ -285,7 +290,9 @@ def same_person(a: str, b: str) -> bool:
     similar where both have one; or the two tokens swapped (``Rao Asha`` / ``Asha Rao``, and
     with an initial on one side, ``A. Rao`` / ``Rao Asha``, but not two initials: ``A. Bose``
     / ``B. Anand`` are not one person); or a given name with initials before it and after it
-    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a one-token name
+    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or Mohammed and a
+    given name without a surname beside that given name with one (``Md. Imran`` / ``Mohammed
+    Imran Khan``, read ``imran_khan``; not ``Mohd Khan`` / ``Salman Khan``); or a one-token name
     that matches either token of the other (``Asha`` / ``Rao Asha``); or, with middle names, a
     surname left off after a middle name (``Anil Kumar`` / ``Anil Kumar Yadav``: `_within`).
     """
@@ -294,6 +301,10 @@ def same_person(a: str, b: str) -> bool:
     fa, la = _split(a)
     fb, lb = _split(b)
     if names_similar(fa, fb) and (not la or not lb or names_similar(la, lb)):
+        return True
+    if fa == _MOHAMMED_KEY and fb != _MOHAMMED_KEY and a.count(KEY_JOIN) == 1 and names_similar(la, fb):
+        return True  # ``Md. Imran`` / ``Mohammed Imran Khan`` (``imran_khan``): Mohammed and a given name, no surname
+    if fb == _MOHAMMED_KEY and fa != _MOHAMMED_KEY and b.count(KEY_JOIN) == 1 and names_similar(lb, fa):
         return True
     if la and lb and (a.count(KEY_JOIN) > 1 or b.count(KEY_JOIN) > 1) and _within(a, b):
         return True  # a middle name as the surname, or a surname written first: ``Anil Kumar`` / ``Anil Kumar Yadav``

@@ -47,6 +47,11 @@ T0 = 1_733_000_000_000
         ("Murthy, Sh. Arun", "Arun Murthy"),
         ("Km. Asha Rao", "Asha Rao"),
         ("Er. Vikram Saxena", "Vikram Saxena"),
+        ("Md. Imran", "Mohammed Imran Khan"),  # Mohammed and the call name, no surname (audit 4)
+        ("Mohd Salim", "Mohammed Salim Ansari"),
+        ("Mohd Zubair", "Zubair Shaikh"),
+        ("Iqbal Muhammad", "Muhammad Iqbal"),  # swapped without a comma
+        ("Iqbal Mohd.", "IQBAL, MUHAMMAD"),
     ],
 )
 def test_one_person_written_two_ways(written: str, known: str) -> None:
@@ -62,6 +67,10 @@ def test_forms_that_stay_apart() -> None:
         ("Anna Thomas", "Ravi Thomas"),
         ("Priya Shah", "Pooja Shah"),
         ("Anil Rao", "Sunil Rao"),
+        ("Mohammed Imran", "Mohammed Salim"),
+        ("Md. Imran", "Md. Arif"),
+        ("Mohd Khan", "Salman Khan"),  # Mohammed Khan: the surname, not the call name, is shared
+        ("Md. Imran", "Salim Imran"),
     ]
     for a, b in pairs:
         ka, kb = name_key(a), name_key(b)
