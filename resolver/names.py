@@ -290,7 +290,10 @@ def same_person(a: str, b: str) -> bool:
     similar where both have one; or the two tokens swapped (``Rao Asha`` / ``Asha Rao``, and
     with an initial on one side, ``A. Rao`` / ``Rao Asha``, but not two initials: ``A. Bose``
     / ``B. Anand`` are not one person); or a given name with initials before it and after it
-    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or Mohammed and a
+    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a given name
+    with an initial only beside that given name with a surname (``A. Venkatesh`` / ``Venkatesh
+    Shetty``, ``Suresh R`` / ``Suresh Naidu``: the initial is a father's or village name,
+    `_initialled`; not ``R. Kumar`` / ``Anil Kumar``); or Mohammed and a
     given name without a surname beside that given name with one (``Md. Imran`` / ``Mohammed
     Imran Khan``, read ``imran_khan``; not ``Mohd Khan`` / ``Salman Khan``); or a one-token name
     that matches either token of the other (``Asha`` / ``Rao Asha``); or, with middle names, a
@@ -306,6 +309,8 @@ def same_person(a: str, b: str) -> bool:
         return True  # ``Md. Imran`` / ``Mohammed Imran Khan`` (``imran_khan``): Mohammed and a given name, no surname
     if fb == _MOHAMMED_KEY and fa != _MOHAMMED_KEY and b.count(KEY_JOIN) == 1 and names_similar(lb, fa):
         return True
+    if _initialled(fa, la, lb, fb) or _initialled(fb, lb, la, fa):
+        return True
     if la and lb and (a.count(KEY_JOIN) > 1 or b.count(KEY_JOIN) > 1) and _within(a, b):
         return True  # a middle name as the surname, or a surname written first: ``Anil Kumar`` / ``Anil Kumar Yadav``
     if la and lb:
@@ -320,6 +325,23 @@ def same_person(a: str, b: str) -> bool:
     if lb and len(fa) > 1:
         return names_similar(fa, lb)
     return False
+
+
+def _initialled(first: str, last: str, other_last: str, other_first: str) -> bool:
+    """True when `first`/`last` is a given name with an initial only (``A. Venkatesh``, ``Suresh R``)
+    and the other key a given name with a surname whose given name is similar (``Venkatesh
+    Shetty``): in South India the initial is the father's or the village's name, not a surname's."""
+    if not other_last or len(other_first) <= 1 or len(other_last) <= 1:
+        return False
+    if len(first) == 1 and len(last) > 1:
+        return _same_given(last, other_first)
+    return len(last) == 1 and len(first) > 1 and _same_given(first, other_first)
+
+
+def _same_given(a: str, b: str) -> bool:
+    """One given name, perhaps in another romanisation (`_sound`), not one a typo away: with
+    only an initial beside it, ``Rajesh`` is not ``Rakesh``."""
+    return a == b or (len(a) >= 3 and len(b) >= 3 and _sound(a) == _sound(b))
 
 
 def _within(a: str, b: str) -> bool:
@@ -414,8 +436,8 @@ def _groups(weights: Mapping[str, int]) -> dict[str, str]:
     initials: list[str] = []
     for k in weights:  # `weak_key`, one partition per key
         first, _, last = k.partition(KEY_JOIN)
-        if len(first) <= 1:
-            initials.append(k)
+        if len(first) <= 1 or _initial_last(last):
+            initials.append(k)  # ``a_venkatesh``, ``suresh_r``: a given name and initials (`_initialled`)
         elif last or _whole(k):
             strong.append(k)
         else:
@@ -457,7 +479,7 @@ def one_group(keys: Collection[str]) -> bool:
     hub_tier = 3
     for k in keys:  # `weak_key`'s tiers, one partition per key
         first, _, last = k.partition(KEY_JOIN)
-        tier = 2 if len(first) <= 1 else 0 if last or _whole(k) else 1
+        tier = 2 if len(first) <= 1 or _initial_last(last) else 0 if last or _whole(k) else 1
         if tier < hub_tier:
             hub, hub_tier = k, tier
             if tier == 0:
@@ -468,6 +490,12 @@ def one_group(keys: Collection[str]) -> bool:
     else:
         return True
     return False
+
+
+def _initial_last(rest: str) -> bool:
+    """True when `rest`, a key after its given name, ends in an initial (``suresh_r``): a given
+    name and initials fit many people, so such a key is grouped as initials are (`_groups`)."""
+    return bool(rest) and rest[-2:-1] in ("", KEY_JOIN)
 
 
 def _fit(weak: str, order: list[str], members: Mapping[str, list[str]]) -> str | None:

@@ -15,7 +15,7 @@ import pytest
 
 from resolver.display_name import display_name
 from resolver.interaction import Interaction
-from resolver.names import name_key, same_person
+from resolver.names import name_groups, name_key, same_person
 from resolver.resolver import Resolver
 
 T0 = 1_733_000_000_000
@@ -52,6 +52,10 @@ T0 = 1_733_000_000_000
         ("Mohd Zubair", "Zubair Shaikh"),
         ("Iqbal Muhammad", "Muhammad Iqbal"),  # swapped without a comma
         ("Iqbal Mohd.", "IQBAL, MUHAMMAD"),
+        ("A. Venkatesh", "Venkatesh Shetty"),  # the initial is a father's or village name (audit 4)
+        ("Suresh R", "Suresh Naidu"),
+        ("R SURESH", "Suresh Naidu"),
+        ("Sureshh R", "Suresh R."),
     ],
 )
 def test_one_person_written_two_ways(written: str, known: str) -> None:
@@ -71,6 +75,10 @@ def test_forms_that_stay_apart() -> None:
         ("Md. Imran", "Md. Arif"),
         ("Mohd Khan", "Salman Khan"),  # Mohammed Khan: the surname, not the call name, is shared
         ("Md. Imran", "Salim Imran"),
+        ("R. Kumar", "Anil Kumar"),  # R. Kumar may be Ravi Kumar: the initial before a surname
+        ("A. Venkatesh", "B. Venkatesh"),  # two fathers' initials
+        ("K RAJESH", "Rakesh Chauhan"),  # one letter apart is another name, not a typo, beside an initial
+        ("Suresh R", "Ramesh Naidu"),
     ]
     for a, b in pairs:
         ka, kb = name_key(a), name_key(b)
@@ -135,3 +143,36 @@ def test_sh_before_a_name_does_not_split_a_customers_phone() -> None:
         for e in order:
             r.apply(e)
         assert len({r.customer_of_event(e.event_id) for e in events}) == 1
+
+
+@pytest.mark.parametrize("with_email", [False, True])
+@pytest.mark.parametrize(
+    ("initialled", "full"),
+    [("A. Venkatesh", "Venkatesh Shetty"), ("Suresh R", "Suresh Naidu"), ("Md. Imran", "Mohammed Imran Khan")],
+)
+def test_a_given_name_with_initials_is_one_customer_and_no_conflict(
+    initialled: str, full: str, with_email: bool
+) -> None:
+    # Audit 4: with a phone only they merged at 0.01 ("names that cannot be one person"); with an
+    # email as well they split. Matching and confidence read one definition (`name_groups`).
+    email = "v.person@example.in" if with_email else None
+    events = [
+        Interaction("w1", "WEB", T0, "u-1", "order", phone="98112 00012", email=email, name=initialled),
+        Interaction("c1", "CRM", T0 + 60_000, "crm-1", "visit", phone="98112 00012", email=email, name=full),
+    ]
+    for order in itertools.permutations(events):
+        r = Resolver()
+        for e in order:
+            r.apply(e)
+        assert len({r.customer_of_event(e.event_id) for e in events}) == 1
+        profile = r.profile(r.customer_of_event("w1") or "")
+        assert profile is not None
+        assert not any("cannot be one person" in reason for reason in profile.confidence_reasons)
+
+
+def test_a_given_name_with_an_initial_never_joins_two_people_of_that_given_name() -> None:
+    # ``Suresh R`` fits Suresh Naidu and Suresh Reddy: it is grouped as an initial is, never a bridge.
+    weights = {"suresh_naidu": 2, "suresh_reddy": 1, "suresh_r": 1, "a_suresh": 1}
+    label = name_groups(weights)
+    assert label["suresh_naidu"] != label["suresh_reddy"]
+    assert label["suresh_r"] == label["a_suresh"] == label["suresh_naidu"]
