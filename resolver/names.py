@@ -290,7 +290,8 @@ def same_person(a: str, b: str) -> bool:
     similar where both have one; or the two tokens swapped (``Rao Asha`` / ``Asha Rao``, and
     with an initial on one side, ``A. Rao`` / ``Rao Asha``, but not two initials: ``A. Bose``
     / ``B. Anand`` are not one person); or a given name with initials before it and after it
-    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a given name
+    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a pet form of
+    the given name (`_NICKNAME_TABLE`: ``Bill`` / ``William``) beside one surname; or a given name
     with an initial only beside that given name with a surname (``A. Venkatesh`` / ``Venkatesh
     Shetty``, ``Suresh R`` / ``Suresh Naidu``: the initial is a father's or village name,
     `_initialled`; not ``R. Kumar`` / ``Anil Kumar``); or Mohammed and a
@@ -305,6 +306,8 @@ def same_person(a: str, b: str) -> bool:
     fb, lb = _split(b)
     if names_similar(fa, fb) and (not la or not lb or names_similar(la, lb)):
         return True
+    if la and lb and len(la) > 1 and len(lb) > 1 and names_similar(la, lb) and _nicknamed(fa, fb):
+        return True  # ``Bill Walker`` / ``William Walker``: a pet form, only beside one surname
     if fa == _MOHAMMED_KEY and fb != _MOHAMMED_KEY and a.count(KEY_JOIN) == 1 and names_similar(la, fb):
         return True  # ``Md. Imran`` / ``Mohammed Imran Khan`` (``imran_khan``): Mohammed and a given name, no surname
     if fb == _MOHAMMED_KEY and fa != _MOHAMMED_KEY and b.count(KEY_JOIN) == 1 and names_similar(lb, fa):
@@ -554,6 +557,48 @@ def _sound(token: str) -> str:
             _SOUNDS.clear()
         _SOUNDS[token] = found
     return found
+
+
+#: Pet forms of given names that are the same person's (English, and Indian ones from a given
+#: name): full name, then its pet forms. Only forms made from the name itself: a pet name that
+#: could be anyone's (``Bunty``, ``Guddu``) is not here. Compared folded (`_sound`), and used
+#: only beside one surname (`same_person`), so ``Bill Walker`` is William Walker but ``Bill``
+#: alone is not. Short forms that are prefixes (``Vik``, ``Chris``, ``Sam``) need no entry.
+_NICKNAME_TABLE = (
+    ("william", "bill", "billy", "will", "willy"), ("robert", "bob", "bobby", "rob", "robbie"),
+    ("elizabeth", "liz", "lizzie", "lizzy", "beth", "betty", "libby"), ("richard", "rick", "ricky", "dick", "rich"),
+    ("katherine", "kate", "katie", "kathy", "cathy", "kath"), ("catherine", "kate", "katie", "cathy", "cath"),
+    ("margaret", "peggy", "maggie", "meg"), ("jennifer", "jenny", "jen"), ("eleanor", "ellie", "nell"),
+    ("james", "jim", "jimmy"), ("michael", "mike", "mick"), ("david", "dave"), ("edward", "eddie", "ted", "ned"),
+    ("henry", "harry"), ("john", "jack", "johnny"), ("charles", "charlie", "chuck"), ("anthony", "tony"),
+    ("stephen", "steve"), ("steven", "steve"), ("joseph", "joe", "joey"), ("rebecca", "becky", "becca"),
+    ("susan", "sue", "susie"), ("andrew", "andy"), ("nicholas", "nick"), ("sarah", "sally"),
+    ("harpreet", "harry"), ("harjit", "harry"), ("harinder", "harry"), ("harvinder", "harry"),
+    ("balwinder", "bally", "balli"), ("jaspreet", "jassi"), ("jasmeet", "jassi"), ("jaswinder", "jassi"),
+    ("rajesh", "raju"), ("rajendra", "raju"), ("rajkumar", "raju"), ("vikram", "vicky"), ("vikas", "vicky"),
+    ("sunil", "sunny"),
+)  # fmt: skip
+
+
+def _pet_forms() -> dict[str, frozenset[str]]:
+    """Pet form -> the names it is a form of (`_NICKNAME_TABLE`), folded (`_sound`)."""
+    found: dict[str, set[str]] = {}
+    for full, *pets in _NICKNAME_TABLE:
+        for pet in pets:
+            found.setdefault(pet, set()).add(_sound(full))
+    return {pet: frozenset(fulls) for pet, fulls in found.items()}
+
+
+def _nicknamed(a: str, b: str) -> bool:
+    """True when given names `a` and `b` are one name and its pet form, or two pet forms of one
+    name (`_NICKNAME_TABLE`; ``Bill`` / ``William``, ``Liz`` / ``Beth``); folded as `_sound` does."""
+    na, nb = _NICKNAMES.get(a), _NICKNAMES.get(b)
+    if na is None and nb is None:
+        return False
+    return not (na or {_sound(a)}).isdisjoint(nb or {_sound(b)})
+
+
+_NICKNAMES = _pet_forms()
 
 
 def names_similar(a: str, b: str) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from resolver.display_name import display_name
 from resolver.interaction import Interaction
@@ -56,6 +58,18 @@ T0 = 1_733_000_000_000
         ("Suresh R", "Suresh Naidu"),
         ("R SURESH", "Suresh Naidu"),
         ("Sureshh R", "Suresh R."),
+        ("Bill Walker", "William Walker"),  # pet forms beside one surname (audit 4)
+        ("Bob Smith", "Robert Smith"),
+        ("Liz Clark", "Elizabeth Clark"),
+        ("Beth Clark", "Liz Clark"),
+        ("Kate Thompson", "Katherine Thompson"),
+        ("Peggy White", "Margaret White"),
+        ("Rick Hall", "Richard Hall"),
+        ("Jenny Lopez", "Jennifer Lopez"),
+        ("Ellie Roberts", "Eleanor Roberts"),
+        ("Harry Iqbal", "Harpreet Iqbal"),
+        ("Raju Gupta", "Rajesh Gupta"),
+        ("Bally Singh", "Balwinder Singh"),
     ],
 )
 def test_one_person_written_two_ways(written: str, known: str) -> None:
@@ -79,6 +93,9 @@ def test_forms_that_stay_apart() -> None:
         ("A. Venkatesh", "B. Venkatesh"),  # two fathers' initials
         ("K RAJESH", "Rakesh Chauhan"),  # one letter apart is another name, not a typo, beside an initial
         ("Suresh R", "Ramesh Naidu"),
+        ("Bill Walker", "William Smith"),  # a pet form only beside one surname
+        ("Harry Iqbal", "Harjit Singh"),
+        ("Harpreet Iqbal", "Harjit Iqbal"),  # both Harry, but two names
     ]
     for a, b in pairs:
         ka, kb = name_key(a), name_key(b)
@@ -176,3 +193,29 @@ def test_a_given_name_with_an_initial_never_joins_two_people_of_that_given_name(
     label = name_groups(weights)
     assert label["suresh_naidu"] != label["suresh_reddy"]
     assert label["suresh_r"] == label["a_suresh"] == label["suresh_naidu"]
+
+
+_KEYS = st.sampled_from(
+    [name_key(n) or "" for n in (
+        "Bill Walker", "William Walker", "Will Smith", "Harry Iqbal", "Harpreet Iqbal", "Harjit Iqbal", "A. Venkatesh",
+        "Venkatesh Shetty", "Suresh R", "Suresh Naidu", "R. Kumar", "Anil Kumar", "Md. Imran", "Mohammed Imran Khan",
+        "Iqbal Muhammad", "Muhammad Iqbal", "Mohd Khan", "Salman Khan", "Asha", "Rao Asha", "K. S. Ramesh",
+        "Ramesh K S",
+        "Anil Kumar Yadav", "Raju", "Liz Clark", "Beth Clark", "Sh. Arun Murthy", "SH ARUN MURTHY",
+    )]
+)  # fmt: skip
+
+
+@given(_KEYS, _KEYS)
+def test_same_person_is_symmetric(a: str, b: str) -> None:
+    assert same_person(a, b) == same_person(b, a)
+    assert same_person(a, a)
+
+
+@given(st.dictionaries(_KEYS, st.integers(1, 5), min_size=1, max_size=6))
+def test_name_groups_never_join_keys_that_no_strong_chain_joins(weights: dict[str, int]) -> None:
+    # Every key of a group is one person with some other key of it (or is alone).
+    label = name_groups(weights)
+    for k, grp in label.items():
+        members = [m for m in label if label[m] == grp]
+        assert len(members) == 1 or any(same_person(k, m) for m in members if m != k)
