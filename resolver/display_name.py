@@ -163,9 +163,13 @@ def typed_name(raw: str) -> str | None:
 
 
 def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
-    """The display form a customer goes by: the most interactions; among forms written as often,
-    the one in the script most of the customer's names are written in; then the one with more
-    words written out (``Rahul Verma`` before a later ``R. Verma``); then the latest; then the
+    """The display form a customer goes by: a full name (two words written out) before a one-word
+    form that starts no longer one, however often that is written (``Sunil Bansal`` before a
+    WhatsApp pet name ``Guddu``); then the most interactions; among forms written as often, the
+    one in the script most of the customer's names are written in, then Latin (a CRM user reads
+    it); then the one with more
+    words written out (``Rahul Verma`` before a later ``R. Verma``); then the one with more
+    apostrophes and hyphens (``O'Brien`` before ``OBrien``); then the latest; then the
     smallest (code points).
 
     ``names`` maps each typed name to (interactions, latest epoch ms). Forms equal but for
@@ -203,11 +207,29 @@ def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
             count, last = totals.pop(key)
             owner = owners[0]
             totals[owner] = (totals[owner][0] + count, max(totals[owner][1], last))
+    full = any(_whole_words(k) >= 2 for k in totals)  # some form has a given name and a surname
     share: dict[str, int] = {}
     for key, (count, _) in totals.items():
         share[_script(key)] = share.get(_script(key), 0) + count
-    chosen = min(totals, key=lambda k: (-totals[k][0], -share[_script(k)], -_whole_words(k), -totals[k][1], k))
+    chosen = min(
+        totals,
+        key=lambda k: (
+            full and " " not in k and k not in longer,  # a pet name (``Guddu``): a full name shows first
+            -totals[k][0],
+            -share[_script(k)],
+            _script(k) != "LATIN",
+            -_whole_words(k),
+            -_marks(k),
+            -totals[k][1],
+            k,
+        ),
+    )
     return _best({form: (v[0], v[1]) for form, v in variants[chosen].items()})
+
+
+def _marks(form: str) -> int:
+    """Apostrophes and hyphens inside words: ``O'Brien`` is written more fully than ``OBrien``."""
+    return sum(1 for i, ch in enumerate(form) if ch in "'-" and 0 < i < len(form) - 1 and form[i + 1].isalpha())
 
 
 def _whole_words(form: str) -> int:
