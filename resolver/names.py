@@ -317,12 +317,14 @@ def same_person(a: str, b: str) -> bool:
     if la and lb and (a.count(KEY_JOIN) > 1 or b.count(KEY_JOIN) > 1) and _within(a, b):
         return True  # a middle name as the surname, or a surname written first: ``Anil Kumar`` / ``Anil Kumar Yadav``
     if la and lb:
-        if len(fa) == 1 and len(lb) == 1 and len(la) > 1 and names_similar(la, fb):
+        if len(fa) == 1 and len(lb) == 1 and len(la) > 1 and _same_given(la, fb):
             return True  # a given name with initials before or after it: ``K. S. Ramesh`` / ``Ramesh K S``
-        if len(fb) == 1 and len(la) == 1 and len(lb) > 1 and names_similar(lb, fa):
+        if len(fb) == 1 and len(la) == 1 and len(lb) > 1 and _same_given(lb, fa):
             return True
         # Swapped, an initial allowed on one side: ``A. Rao`` / ``RAO, Asha`` (``rao_asha``).
-        return (len(fa) > 1 or len(fb) > 1) and names_similar(fa, lb) and names_similar(la, fb)
+        if len(fa) == 1 or len(la) == 1 or len(fb) == 1 or len(lb) == 1:  # one name to compare: the same name
+            return (len(fa) > 1 or len(fb) > 1) and _similar_or_same(fa, lb) and _similar_or_same(la, fb)
+        return names_similar(fa, lb) and names_similar(la, fb)
     if la and len(fb) > 1:
         return names_similar(fb, la)
     if lb and len(fa) > 1:
@@ -342,9 +344,19 @@ def _initialled(first: str, last: str, other_last: str, other_first: str) -> boo
 
 
 def _same_given(a: str, b: str) -> bool:
-    """One given name, perhaps in another romanisation (`_sound`), not one a typo away: with
-    only an initial beside it, ``Rajesh`` is not ``Rakesh``."""
-    return a == b or (len(a) >= 3 and len(b) >= 3 and _sound(a) == _sound(b))
+    """One given name, perhaps in another romanisation (`_sound`) or with two letters swapped
+    (``Ramseh``), not one letter off: with only an initial beside it to compare, ``Rajesh`` is
+    not ``Rakesh`` (two common names; audit 4 found ``K RAJESH`` joined to ``Rakesh C``)."""
+    if a == b:
+        return True
+    if len(a) < 3 or len(b) < 3:
+        return False
+    return _sound(a) == _sound(b) or (len(a) == len(b) and sorted(a) == sorted(b) and _within_one_edit(a, b))
+
+
+def _similar_or_same(a: str, b: str) -> bool:
+    """An initial against a name (`names_similar`), or two names that are one (`_same_given`)."""
+    return names_similar(a, b) if len(a) == 1 or len(b) == 1 else _same_given(a, b)
 
 
 def _within(a: str, b: str) -> bool:

@@ -44,6 +44,7 @@ T0 = 1_733_000_000_000
         ("Sima Verma", "Seema Verma"),
         ("K. S. Ramesh", "Ramesh K S"),
         ("R. Karthik", "Karthik R."),
+        ("K. S. Ramseh", "Ramesh K S"),  # two letters swapped is a slip of the fingers
         ("Sh. Arun Murthy", "Arun Murthy"),  # Sh. is Shri (North India): audit 4, 110 split events
         ("Sh Anand Raman", "Anand Raman"),
         ("Murthy, Sh. Arun", "Arun Murthy"),
@@ -92,6 +93,8 @@ def test_forms_that_stay_apart() -> None:
         ("R. Kumar", "Anil Kumar"),  # R. Kumar may be Ravi Kumar: the initial before a surname
         ("A. Venkatesh", "B. Venkatesh"),  # two fathers' initials
         ("K RAJESH", "Rakesh Chauhan"),  # one letter apart is another name, not a typo, beside an initial
+        ("K RAJESH", "Rakesh C"),  # audit 4 repro_order: joined on an office switchboard
+        ("K RAJESH", "Rakesh K"),
         ("Suresh R", "Ramesh Naidu"),
         ("Bill Walker", "William Smith"),  # a pet form only beside one surname
         ("Harry Iqbal", "Harjit Singh"),
