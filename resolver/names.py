@@ -297,7 +297,8 @@ def same_person(a: str, b: str) -> bool:
     `_initialled`; not ``R. Kumar`` / ``Anil Kumar``); or Mohammed and a
     given name without a surname beside that given name with one (``Md. Imran`` / ``Mohammed
     Imran Khan``, read ``imran_khan``; not ``Mohd Khan`` / ``Salman Khan``); or a one-token name
-    that matches either token of the other (``Asha`` / ``Rao Asha``); or, with middle names, a
+    that matches either token of the other written out (``Asha`` / ``Rao Asha``; not an initial:
+    ``Christopher`` / ``Katherine C``); or, with middle names, a
     surname left off after a middle name (``Anil Kumar`` / ``Anil Kumar Yadav``: `_within`).
     """
     if a == b:
@@ -325,9 +326,10 @@ def same_person(a: str, b: str) -> bool:
         if len(fa) == 1 or len(la) == 1 or len(fb) == 1 or len(lb) == 1:  # one name to compare: the same name
             return (len(fa) > 1 or len(fb) > 1) and _similar_or_same(fa, lb) and _similar_or_same(la, fb)
         return names_similar(fa, lb) and names_similar(la, fb)
-    if la and len(fb) > 1:
+    # A lone name is the other's surname written out, not its initial: ``Christopher`` is not ``Katherine C``.
+    if len(la) > 1 and len(fb) > 1:
         return names_similar(fb, la)
-    if lb and len(fa) > 1:
+    if len(lb) > 1 and len(fa) > 1:
         return names_similar(fa, lb)
     return False
 
