@@ -30,20 +30,15 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from resolver.names import HONORIFICS, SUFFIXES
+from resolver.names import HONORIFICS, INITIAL_LIKE, SUFFIXES, is_title
 from resolver.names import TITLES as _NAME_TITLES
 
 __all__ = ["TITLES", "display_name", "preferred_name", "typed_name"]
 
-#: Two-letter forms of address that are as often initials (S. R., K. M., S. H.): titles only
-#: when not written in capitals (``Sr.``, ``sr``; never ``SR``), see `_is_title`.
-_INITIAL_LIKE = frozenset({"sr", "km", "ku", "sh", "er", "mx", "fr", "lt", "pt"})
-#: Forms of address dropped before a name (folded: lower-case letters only). `resolver.names`
-#: reads its own list (who is who); these are the further ones a CRM does not show.
-TITLES: frozenset[str] = _NAME_TITLES | _INITIAL_LIKE | frozenset(
-    {"capt", "cdr", "col", "maj", "brig", "sgt", "hon", "rev", "engr", "adv", "advocate", "kum", "sushri", "shree",
-     "shrimati", "thiru", "thirumathi", "janab", "ustad", "messrs"}
-)  # fmt: skip
+#: Forms of address dropped before a name (folded: lower-case letters only): those the matcher
+#: reads (`resolver.names.is_title`, one rule for both), two-letter ones among them titles only
+#: when not written in capitals (``Sh.``, ``sr``; never ``SH``, ``SR``: initials).
+TITLES: frozenset[str] = _NAME_TITLES | INITIAL_LIKE
 #: A firm's ``M/s`` (Messrs) before its name: read as the title it is (``/`` is no name character).
 _MESSRS = re.compile(r"^\s*m\s*/\s*s\b\.?", re.IGNORECASE)
 #: An email address, or what is left of one, in a name field: no part of a name.
@@ -96,7 +91,7 @@ def _clean(raw: str) -> str | None:
         return None
     cased = [ch for ch in "".join(tokens) if ch.isupper() or ch.islower()]
     shouted = bool(cased) and all(ch.isupper() for ch in cased)
-    while len(tokens) > 1 and _is_title(tokens[0], shouted):
+    while len(tokens) > 1 and is_title(tokens[0], shouted):
         tokens.pop(0)
     while len(tokens) > 1 and _folded(tokens[-1]) in HONORIFICS:
         tokens.pop()
@@ -105,16 +100,6 @@ def _clean(raw: str) -> str | None:
     if cased and (all(ch.isupper() for ch in cased) or all(ch.islower() for ch in cased)):
         joined = unicodedata.normalize("NFC", " ".join(_recase(token, i) for i, token in enumerate(tokens)))
     return joined
-
-
-def _is_title(token: str, shouted: bool) -> bool:
-    """Whether `token`, first of a name, is a title (`shouted`: the whole name is in capitals)."""
-    folded = _folded(token)
-    if folded not in TITLES or "." in token.rstrip("."):  # ``M.S.``: initials
-        return False
-    if len(folded) == 2 and token[:2].isupper():  # ``MS``, ``SR``: initials, or a title shouted
-        return shouted and folded not in _INITIAL_LIKE
-    return True
 
 
 def _kept(ch: str) -> bool:
@@ -151,7 +136,7 @@ def _recase(token: str, index: int) -> str:
     """A word as names are written: capital after a start, ``'``, ``-`` or ``.``; particles lower."""
     if index > 0 and token.lower() in _PARTICLES:
         return token.lower()
-    if len(token) == 2 and _folded(token) in _INITIAL_LIKE:
+    if len(token) == 2 and _folded(token) in INITIAL_LIKE:
         return token  # ``KM SHARMA``: KM Sharma, not ``Km``, which would read as a title (idempotence)
     out: list[str] = []
     start = True
@@ -178,9 +163,13 @@ def typed_name(raw: str) -> str | None:
 
 
 def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
-    """The display form a customer goes by: the most interactions; among forms written as often,
-    the one in the script most of the customer's names are written in; then the one with more
-    words written out (``Rahul Verma`` before a later ``R. Verma``); then the latest; then the
+    """The display form a customer goes by: a full name (two words written out) before a one-word
+    form that starts no longer one, however often that is written (``Sunil Bansal`` before a
+    WhatsApp pet name ``Guddu``); then the most interactions; among forms written as often, the
+    one in the script most of the customer's names are written in, then Latin (a CRM user reads
+    it); then the one with more
+    words written out (``Rahul Verma`` before a later ``R. Verma``); then the one with more
+    apostrophes and hyphens (``O'Brien`` before ``OBrien``); then the latest; then the
     smallest (code points).
 
     ``names`` maps each typed name to (interactions, latest epoch ms). Forms equal but for
@@ -218,11 +207,29 @@ def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
             count, last = totals.pop(key)
             owner = owners[0]
             totals[owner] = (totals[owner][0] + count, max(totals[owner][1], last))
+    full = any(_whole_words(k) >= 2 for k in totals)  # some form has a given name and a surname
     share: dict[str, int] = {}
     for key, (count, _) in totals.items():
         share[_script(key)] = share.get(_script(key), 0) + count
-    chosen = min(totals, key=lambda k: (-totals[k][0], -share[_script(k)], -_whole_words(k), -totals[k][1], k))
+    chosen = min(
+        totals,
+        key=lambda k: (
+            full and " " not in k and k not in longer,  # a pet name (``Guddu``): a full name shows first
+            -totals[k][0],
+            -share[_script(k)],
+            _script(k) != "LATIN",
+            -_whole_words(k),
+            -_marks(k),
+            -totals[k][1],
+            k,
+        ),
+    )
     return _best({form: (v[0], v[1]) for form, v in variants[chosen].items()})
+
+
+def _marks(form: str) -> int:
+    """Apostrophes and hyphens inside words: ``O'Brien`` is written more fully than ``OBrien``."""
+    return sum(1 for i, ch in enumerate(form) if ch in "'-" and 0 < i < len(form) - 1 and form[i + 1].isalpha())
 
 
 def _whole_words(form: str) -> int:

@@ -75,6 +75,19 @@ _PLACEHOLDER_NAME_WORDS = frozenset(
         "aunty", "auntie", "uncle", "ji",
         "dear", "valued", "respected", "esteemed", "hello", "hi", "friend", "member", "patron", "shopper",
         "buyer", "consumer", "sirji", "madamji", "sahab", "saab", "sahib", "boss", "bro", "brother", "sister",
+        # WhatsApp profile words that are no one's name: a blessing or a status (audit 4)
+        "waheguru", "alhamdulillah", "subhanallah", "mashallah", "mashaallah", "inshallah", "inshaallah", "bismillah",
+        "busy", "available", "blessed", "sleeping", "urgent",
+    }
+)  # fmt: skip
+#: WhatsApp profile phrases that are no one's name, compared by their letters joined
+#: (``Jai Shree Krishna``): each word alone may be a name (Krishna, Ram, Sai, Happy).
+_PLACEHOLDER_NAME_PHRASES = frozenset(
+    {
+        "jaimatadi", "jaishreeram", "jaishriram", "jaishreekrishna", "jaishrikrishna", "radheradhe", "radhekrishna",
+        "omsairam", "omnamahshivaya", "harharmahadev", "jaihind", "satsriakal", "jaijinendra", "ramram", "jaisiyaram",
+        "praisethelord", "godisgreat", "godisgood", "happysoul", "liveandletlive", "keepsmiling", "behappy",
+        "heythereiamusingwhatsapp", "atwork", "callsonly", "urgentcallsonly", "nocalls", "whatsapponly",
     }
 )  # fmt: skip
 #: Names already judged: most names repeat. Cleared when full, so memory stays flat.
@@ -190,6 +203,8 @@ class JunkRules:
             return True
         # A letter repeated (``xxx``, ``a``) is a filler; a Han or Hangul syllable (``丽丽``) is a name.
         if all(w in _PLACEHOLDER_NAME_WORDS or (_one_char(w) and not _syllabic(w[0])) for w in words):
+            return True
+        if "".join(words) in _PLACEHOLDER_NAME_PHRASES:
             return True
         return bool(self._values or self._patterns) and self._configured(lower)
 

@@ -14,16 +14,18 @@ import unicodedata
 from collections.abc import Collection, Mapping
 
 __all__ = [
-    "HONORIFICS", "KEY_JOIN", "SUFFIXES", "TITLES", "compared", "full_name", "name_class", "name_groups", "name_key",
-    "name_parts", "names_similar", "one_group", "same_person", "script_of", "unread", "weak_key",
+    "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "compared", "full_name", "is_title", "name_class",
+    "name_groups", "name_key", "name_parts", "names_similar", "one_group", "same_person", "script_of", "unread",
+    "weak_key",
 ]  # fmt: skip
 
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only (of any
 #: script: ``सुनीता_वर्मा``, ``李颖``), with the vowel signs and marks of scripts other than Latin.
 KEY_JOIN = "_"
 
+#: Forms of address written before a name, whatever their case (see `is_title`).
 _TITLES = frozenset(
-    {"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari", "er", "capt", "cdr", "col", "maj", "brig",
+    {"mr", "mrs", "ms", "miss", "dr", "shri", "smt", "sri", "prof", "kumari", "capt", "cdr", "col", "maj", "brig",
      "sgt", "hon", "rev", "engr", "adv", "advocate", "kum", "sushri", "shree", "shrimati", "thiru", "thirumathi",
      "janab", "ustad", "messrs"}
 )  # fmt: skip
@@ -35,10 +37,39 @@ _HONORIFICS = frozenset(
     {"ji", "bhai", "bhaiya", "bhaisahab", "madam", "maam", "sir", "uncle", "aunty", "auntie", "sahab", "saab", "saheb",
      "didi", "garu"}
 )  # fmt: skip
+#: Two-letter forms of address that are as often initials: ``Sh.`` is Shri (North India) but
+#: ``SH`` is S. H.; ``Km.`` Kumari, ``Er.`` Engineer, ``Sr.`` Sister, ``Mx``, ``Fr.``, ``Lt.``,
+#: ``Pt.`` (Pandit). Titles only when not written in capitals (`is_title`).
+INITIAL_LIKE = frozenset({"sr", "km", "ku", "sh", "er", "mx", "fr", "lt", "pt"})
 #: Public names of the word lists above, for `resolver.display_name`.
 TITLES, SUFFIXES, HONORIFICS = _TITLES, _SUFFIXES, _HONORIFICS
+
+
+def is_title(word: str, shouted: bool) -> bool:
+    """Whether `word`, typed before more of a name, is a form of address and no part of the name.
+
+    The one rule the matcher (`name_key`) and the display (`resolver.display_name`) follow: a
+    word of `TITLES` or `INITIAL_LIKE` (letters compared, lower case), but never initials: not
+    a word with a dot inside (``M.S.``), not an `INITIAL_LIKE` word written in capitals (``SH
+    Rao`` is S. H. Rao, ``Sh. Rao`` and ``Sh Rao`` are Shri Rao), and not a two-letter title in
+    capitals in a name that is not all capitals (`shouted`): ``MS Dhoni`` is M. S. Dhoni (the
+    matcher reads the last two as titles all the same: a lone surname matches either way).
+    """
+    core = word.strip(_NOT_CORE)
+    folded = core.lower() if core.isalpha() else "".join(ch for ch in core.lower() if ch.isalpha())
+    if "." in core or (folded not in _TITLES and folded not in INITIAL_LIKE):
+        return False
+    if len(folded) == 2 and core[:2].isupper():
+        return shouted and folded not in INITIAL_LIKE
+    return True
+
+
+#: What may surround a typed word without being part of it (`is_title`).
+_NOT_CORE = " .,;:!?'\"()[]{}~*-_/"
 #: Spellings of Mohammed, often written before the name a person goes by (``Md. Imran Khan``).
 _MOHAMMED = frozenset({"md", "mohd", "mohamed", "mohammad", "mohammed", "muhammad", "muhammed", "mohamad", "mohmmad"})
+#: The given name of a key whose Mohammed has no name after it to pass over for (`_given`).
+_MOHAMMED_KEY = "mohammed"
 #: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.
 _BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 #: An email address typed in a name field: no part of the name.
@@ -54,7 +85,7 @@ def name_class(name: str | None) -> str | None:
         folded = _EMAIL.sub(" ", folded)
     for token in folded.replace(".", " ").replace(",", " ").split():
         letters = token if token.isalpha() else _letters(token)
-        if letters and letters not in _TITLES:
+        if letters and letters not in _TITLES and not _typed_title(letters, name):
             return letters
     return None
 
@@ -155,13 +186,13 @@ def _key_tokens(name: str | None) -> list[str] | None:
         folded = _EMAIL.sub(" ", folded)
     head, comma, tail = folded.partition(",")
     if comma:
-        given = _tokens(tail.replace(",", " "), titles=True)
-        family = _tokens(head, titles=True)
+        given = _tokens(tail.replace(",", " "), titles=True, raw=name)
+        family = _tokens(head, titles=True, raw=name)
         if given and family and (given[0] not in _SUFFIXES or (given[0] in _MOHAMMED and len(given) > 1)):
             first = _given(given, 2)
             rest = given[given.index(first) + 1 :] if first in given else given[1:]
             return [first, *_middle(rest), family[-1]]
-    tokens = _tokens(folded.replace(",", " "), titles=True)
+    tokens = _tokens(folded.replace(",", " "), titles=True, raw=name)
     while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
         tokens.pop()
     while len(tokens) > 1 and tokens[-1] in _HONORIFICS:
@@ -172,7 +203,10 @@ def _key_tokens(name: str | None) -> list[str] | None:
     if len(tokens) == 1:
         return [first]
     start = 2 if first != tokens[0] else 1  # ``Md. Imran Khan``: the middle starts after Imran
-    return [first, *_middle(tokens[start:-1]), tokens[-1]]
+    last = tokens[-1]
+    if last in _MOHAMMED and last != "md":  # ``Iqbal Muhammad``: Mohammed written last, one spelling
+        last = "mohammed"
+    return [first, *_middle(tokens[start:-1]), last]
 
 
 def _middle(tokens: list[str]) -> list[str]:
@@ -187,18 +221,31 @@ def _given(tokens: list[str], enough: int) -> str:
     first = tokens[0]
     if first not in _MOHAMMED:
         return first
-    return tokens[1] if len(tokens) >= enough else "mohammed"
+    return tokens[1] if len(tokens) >= enough else _MOHAMMED_KEY
 
 
-def _tokens(text: str, *, titles: bool) -> list[str]:
-    """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped."""
+def _tokens(text: str, *, titles: bool, raw: str = "") -> list[str]:
+    """The letter tokens of folded `text`; with `titles`, a leading title (``Mrs``) is skipped,
+    and a leading `INITIAL_LIKE` one when `raw` (the name as typed) writes it as a title
+    (`is_title`: ``Sh. Arun``, not ``SH ARUN``)."""
     tokens: list[str] = []
     for token in text.replace(".", " ").split():
         # Most tokens are letters only: the filter is for the others.
         letters = token if token.isalpha() else _letters(token)
-        if letters and (tokens or not titles or letters not in _TITLES):
+        if letters and (tokens or not titles or (letters not in _TITLES and not _typed_title(letters, raw))):
             tokens.append(letters)
     return tokens
+
+
+def _typed_title(letters: str, raw: str) -> bool:
+    """Whether folded `letters` (of `INITIAL_LIKE`) is written as a title somewhere in `raw` (`is_title`)."""
+    if letters not in INITIAL_LIKE:
+        return False
+    for word in raw.replace(",", " ").split():
+        core = word.strip(_NOT_CORE)
+        if core.lower() == letters and is_title(word, False):
+            return True
+    return False
 
 
 def name_key(name: str | None) -> str | None:
@@ -243,8 +290,15 @@ def same_person(a: str, b: str) -> bool:
     similar where both have one; or the two tokens swapped (``Rao Asha`` / ``Asha Rao``, and
     with an initial on one side, ``A. Rao`` / ``Rao Asha``, but not two initials: ``A. Bose``
     / ``B. Anand`` are not one person); or a given name with initials before it and after it
-    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a one-token name
-    that matches either token of the other (``Asha`` / ``Rao Asha``); or, with middle names, a
+    (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a pet form of
+    the given name (`_NICKNAME_TABLE`: ``Bill`` / ``William``) beside one surname; or a given name
+    with an initial only beside that given name with a surname (``A. Venkatesh`` / ``Venkatesh
+    Shetty``, ``Suresh R`` / ``Suresh Naidu``: the initial is a father's or village name,
+    `_initialled`; not ``R. Kumar`` / ``Anil Kumar``); or Mohammed and a
+    given name without a surname beside that given name with one (``Md. Imran`` / ``Mohammed
+    Imran Khan``, read ``imran_khan``; not ``Mohd Khan`` / ``Salman Khan``); or a one-token name
+    that matches either token of the other written out (``Asha`` / ``Rao Asha``; not an initial:
+    ``Christopher`` / ``Katherine C``); or, with middle names, a
     surname left off after a middle name (``Anil Kumar`` / ``Anil Kumar Yadav``: `_within`).
     """
     if a == b:
@@ -253,20 +307,58 @@ def same_person(a: str, b: str) -> bool:
     fb, lb = _split(b)
     if names_similar(fa, fb) and (not la or not lb or names_similar(la, lb)):
         return True
+    if la and lb and len(la) > 1 and len(lb) > 1 and names_similar(la, lb) and _nicknamed(fa, fb):
+        return True  # ``Bill Walker`` / ``William Walker``: a pet form, only beside one surname
+    if fa == _MOHAMMED_KEY and fb != _MOHAMMED_KEY and a.count(KEY_JOIN) == 1 and names_similar(la, fb):
+        return True  # ``Md. Imran`` / ``Mohammed Imran Khan`` (``imran_khan``): Mohammed and a given name, no surname
+    if fb == _MOHAMMED_KEY and fa != _MOHAMMED_KEY and b.count(KEY_JOIN) == 1 and names_similar(lb, fa):
+        return True
+    if _initialled(fa, la, lb, fb) or _initialled(fb, lb, la, fa):
+        return True
     if la and lb and (a.count(KEY_JOIN) > 1 or b.count(KEY_JOIN) > 1) and _within(a, b):
         return True  # a middle name as the surname, or a surname written first: ``Anil Kumar`` / ``Anil Kumar Yadav``
     if la and lb:
-        if len(fa) == 1 and len(lb) == 1 and len(la) > 1 and names_similar(la, fb):
+        if len(fa) == 1 and len(lb) == 1 and len(la) > 1 and _same_given(la, fb):
             return True  # a given name with initials before or after it: ``K. S. Ramesh`` / ``Ramesh K S``
-        if len(fb) == 1 and len(la) == 1 and len(lb) > 1 and names_similar(lb, fa):
+        if len(fb) == 1 and len(la) == 1 and len(lb) > 1 and _same_given(lb, fa):
             return True
         # Swapped, an initial allowed on one side: ``A. Rao`` / ``RAO, Asha`` (``rao_asha``).
-        return (len(fa) > 1 or len(fb) > 1) and names_similar(fa, lb) and names_similar(la, fb)
-    if la and len(fb) > 1:
+        if len(fa) == 1 or len(la) == 1 or len(fb) == 1 or len(lb) == 1:  # one name to compare: the same name
+            return (len(fa) > 1 or len(fb) > 1) and _similar_or_same(fa, lb) and _similar_or_same(la, fb)
+        return names_similar(fa, lb) and names_similar(la, fb)
+    # A lone name is the other's surname written out, not its initial: ``Christopher`` is not ``Katherine C``.
+    if len(la) > 1 and len(fb) > 1:
         return names_similar(fb, la)
-    if lb and len(fa) > 1:
+    if len(lb) > 1 and len(fa) > 1:
         return names_similar(fa, lb)
     return False
+
+
+def _initialled(first: str, last: str, other_last: str, other_first: str) -> bool:
+    """True when `first`/`last` is a given name with an initial only (``A. Venkatesh``, ``Suresh R``)
+    and the other key a given name with a surname whose given name is similar (``Venkatesh
+    Shetty``): in South India the initial is the father's or the village's name, not a surname's."""
+    if not other_last or len(other_first) <= 1 or len(other_last) <= 1:
+        return False
+    if len(first) == 1 and len(last) > 1:
+        return _same_given(last, other_first)
+    return len(last) == 1 and len(first) > 1 and _same_given(first, other_first)
+
+
+def _same_given(a: str, b: str) -> bool:
+    """One given name, perhaps in another romanisation (`_sound`) or with two letters swapped
+    (``Ramseh``), not one letter off: with only an initial beside it to compare, ``Rajesh`` is
+    not ``Rakesh`` (two common names; audit 4 found ``K RAJESH`` joined to ``Rakesh C``)."""
+    if a == b:
+        return True
+    if len(a) < 3 or len(b) < 3:
+        return False
+    return _sound(a) == _sound(b) or (len(a) == len(b) and sorted(a) == sorted(b) and _within_one_edit(a, b))
+
+
+def _similar_or_same(a: str, b: str) -> bool:
+    """An initial against a name (`names_similar`), or two names that are one (`_same_given`)."""
+    return names_similar(a, b) if len(a) == 1 or len(b) == 1 else _same_given(a, b)
 
 
 def _within(a: str, b: str) -> bool:
@@ -361,8 +453,8 @@ def _groups(weights: Mapping[str, int]) -> dict[str, str]:
     initials: list[str] = []
     for k in weights:  # `weak_key`, one partition per key
         first, _, last = k.partition(KEY_JOIN)
-        if len(first) <= 1:
-            initials.append(k)
+        if len(first) <= 1 or _initial_last(last):
+            initials.append(k)  # ``a_venkatesh``, ``suresh_r``: a given name and initials (`_initialled`)
         elif last or _whole(k):
             strong.append(k)
         else:
@@ -404,7 +496,7 @@ def one_group(keys: Collection[str]) -> bool:
     hub_tier = 3
     for k in keys:  # `weak_key`'s tiers, one partition per key
         first, _, last = k.partition(KEY_JOIN)
-        tier = 2 if len(first) <= 1 else 0 if last or _whole(k) else 1
+        tier = 2 if len(first) <= 1 or _initial_last(last) else 0 if last or _whole(k) else 1
         if tier < hub_tier:
             hub, hub_tier = k, tier
             if tier == 0:
@@ -415,6 +507,12 @@ def one_group(keys: Collection[str]) -> bool:
     else:
         return True
     return False
+
+
+def _initial_last(rest: str) -> bool:
+    """True when `rest`, a key after its given name, ends in an initial (``suresh_r``): a given
+    name and initials fit many people, so such a key is grouped as initials are (`_groups`)."""
+    return bool(rest) and rest[-2:-1] in ("", KEY_JOIN)
 
 
 def _fit(weak: str, order: list[str], members: Mapping[str, list[str]]) -> str | None:
@@ -473,6 +571,48 @@ def _sound(token: str) -> str:
             _SOUNDS.clear()
         _SOUNDS[token] = found
     return found
+
+
+#: Pet forms of given names that are the same person's (English, and Indian ones from a given
+#: name): full name, then its pet forms. Only forms made from the name itself: a pet name that
+#: could be anyone's (``Bunty``, ``Guddu``) is not here. Compared folded (`_sound`), and used
+#: only beside one surname (`same_person`), so ``Bill Walker`` is William Walker but ``Bill``
+#: alone is not. Short forms that are prefixes (``Vik``, ``Chris``, ``Sam``) need no entry.
+_NICKNAME_TABLE = (
+    ("william", "bill", "billy", "will", "willy"), ("robert", "bob", "bobby", "rob", "robbie"),
+    ("elizabeth", "liz", "lizzie", "lizzy", "beth", "betty", "libby"), ("richard", "rick", "ricky", "dick", "rich"),
+    ("katherine", "kate", "katie", "kathy", "cathy", "kath"), ("catherine", "kate", "katie", "cathy", "cath"),
+    ("margaret", "peggy", "maggie", "meg"), ("jennifer", "jenny", "jen"), ("eleanor", "ellie", "nell"),
+    ("james", "jim", "jimmy"), ("michael", "mike", "mick"), ("david", "dave"), ("edward", "eddie", "ted", "ned"),
+    ("henry", "harry"), ("john", "jack", "johnny"), ("charles", "charlie", "chuck"), ("anthony", "tony"),
+    ("stephen", "steve"), ("steven", "steve"), ("joseph", "joe", "joey"), ("rebecca", "becky", "becca"),
+    ("susan", "sue", "susie"), ("andrew", "andy"), ("nicholas", "nick"), ("sarah", "sally"),
+    ("harpreet", "harry"), ("harjit", "harry"), ("harinder", "harry"), ("harvinder", "harry"),
+    ("balwinder", "bally", "balli"), ("jaspreet", "jassi"), ("jasmeet", "jassi"), ("jaswinder", "jassi"),
+    ("rajesh", "raju"), ("rajendra", "raju"), ("rajkumar", "raju"), ("vikram", "vicky"), ("vikas", "vicky"),
+    ("sunil", "sunny"),
+)  # fmt: skip
+
+
+def _pet_forms() -> dict[str, frozenset[str]]:
+    """Pet form -> the names it is a form of (`_NICKNAME_TABLE`), folded (`_sound`)."""
+    found: dict[str, set[str]] = {}
+    for full, *pets in _NICKNAME_TABLE:
+        for pet in pets:
+            found.setdefault(pet, set()).add(_sound(full))
+    return {pet: frozenset(fulls) for pet, fulls in found.items()}
+
+
+def _nicknamed(a: str, b: str) -> bool:
+    """True when given names `a` and `b` are one name and its pet form, or two pet forms of one
+    name (`_NICKNAME_TABLE`; ``Bill`` / ``William``, ``Liz`` / ``Beth``); folded as `_sound` does."""
+    na, nb = _NICKNAMES.get(a), _NICKNAMES.get(b)
+    if na is None and nb is None:
+        return False
+    return not (na or {_sound(a)}).isdisjoint(nb or {_sound(b)})
+
+
+_NICKNAMES = _pet_forms()
 
 
 def names_similar(a: str, b: str) -> bool:

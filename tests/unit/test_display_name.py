@@ -205,3 +205,15 @@ def test_the_script_rule_ignores_order(names: dict[str, tuple[int, int]], rnd: r
     rnd.shuffle(items)
     assert preferred_name(dict(items)) == preferred_name(names)
     assert preferred_name(names) != "priya@x.in"
+
+
+def test_a_pet_name_written_most_does_not_hide_a_full_name() -> None:
+    # Audit 4: ``Guddu`` shown for Sunil Bansal (his WhatsApp chat is most of his interactions).
+    assert preferred_name({"Guddu": (40, 9), "Sunil Bansal": (3, 5)}) == "Sunil Bansal"
+    assert preferred_name({"Guddu": (40, 9), "S. Bansal": (3, 5)}) == "Guddu"  # no full name to show
+
+
+def test_ties_prefer_the_apostrophe_and_latin_script() -> None:
+    assert preferred_name({"Sean OBrien": (1, 9), "Sean O'Brien": (1, 5)}) == "Sean O'Brien"
+    assert preferred_name({"राहुल शर्मा": (1, 9), "Rahul Sharma": (1, 5)}) == "Rahul Sharma"
+    assert preferred_name({"राहुल शर्मा": (2, 9), "Rahul Sharma": (1, 5)}) == "राहुल शर्मा"  # written more

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from resolver.interaction import Interaction
 from resolver.junk import JunkRules
 from resolver.resolver import Resolver
@@ -121,3 +123,17 @@ def test_salutations_on_a_customers_phone_do_not_cut_off_her_nameless_visits() -
         r.apply(e)
     profile = r.profile(r.customer_of_event("v0") or "")
     assert profile is not None and profile.name == "Anita Desai" and profile.phones == ("+918826140937",)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["Waheguru", "Busy", "Jai Shree Krishna", "Alhamdulillah", "~ Blessed ~", "Live and let live", "Available",
+     "Jai Mata Di", "Om Sai Ram", "Radhe Radhe"],
+)  # fmt: skip
+def test_a_whatsapp_phrase_is_no_name(typed: str) -> None:
+    assert JunkRules().name(typed)
+
+
+@pytest.mark.parametrize("typed", ["Krishna", "Ram", "Sai Ram", "Happy Singh", "Radhe Shyam", "Blessy"])
+def test_a_name_made_of_a_phrase_word_is_a_name(typed: str) -> None:
+    assert not JunkRules().name(typed)
