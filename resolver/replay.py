@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from resolver.engine import Ingested, Resolver
-from resolver.evidence import evidence_id
 from resolver.horizon import RecentEvents, still_remembered
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Fields, InvalidInteraction, Limits, fields_of, from_json, plain_fields
 from resolver.jsontext import loads as _json_loads
+from resolver.linking import Found, found_of
 
 __all__ = [
-    "REUSED_ID", "IdWatch", "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed",
-    "ingest_timed", "parse", "parsed_content_id", "profile_records", "replay",
+    "REUSED_ID", "Found", "IdWatch", "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed",
+    "ingest_timed", "parse", "profile_records", "replay",
 ]  # fmt: skip
 
 #: The reject reason of an event whose id an event with other content used within the horizon.
@@ -41,9 +41,10 @@ REUSED_ID = "event_id: used within the duplicate horizon by an event with other 
 #: shell has shown to give the same values, and to raise ValueError where `json.loads` does).
 Loads = Callable[[str], Any]
 
-#: One line after `parse`: a valid event's fields with its identifiers (keys, refusals: an
-#: `resolver.identifiers.Extracted` as a plain tuple), or a reject as (source, line, reason).
-Parsed = tuple[Fields, tuple[tuple[str, ...], tuple[str, ...]]] | tuple[str, int, str]
+#: One line after `parse`: a valid event's fields with what parsing found of it (its keys,
+#: refusals, evidence name and evidence id: `resolver.linking.Found`), or a reject as (source,
+#: line, reason).
+Parsed = tuple[Fields, Found] | tuple[str, int, str]
 
 #: What `Resolver.ingest` answers.
 _INGESTED: tuple[Ingested, ...] = get_args(Ingested)
@@ -166,7 +167,6 @@ def parse(
     order), an event reusing a remembered id with other content is a reject (`REUSED_ID`), as
     `replay` makes it: the resolver would take nothing of it.
     """
-    extract = parser.extract_fields
     for source, number, text in lines:
         if text[:1] != "{" and not text.strip():
             continue
@@ -175,20 +175,11 @@ def parse(
         except _NOT_EVENT as exc:
             yield source, number, _reason(exc)
             continue
-        keys, rejected = extract(fields[1], fields[3], fields[4], fields[5])
-        if watch is not None and watch.reused(fields[0], fields[2], parsed_content_id(parser, fields, keys, rejected)):
+        found = found_of(parser, fields[1], fields[3], fields[4], fields[5], fields[6])
+        if watch is not None and watch.reused(fields[0], fields[2], found[3]):
             yield source, number, REUSED_ID
             continue
-        yield fields, (keys, rejected)
-
-
-def parsed_content_id(
-    parser: IdentifierParser, fields: Fields, keys: tuple[str, ...], rejected: tuple[str, ...]
-) -> str:
-    """The evidence id of a parsed event (`resolver.linking.content_id` of its fields, from its identifiers)."""
-    name = fields[6]
-    held = parser.junk.name_of(name) if name else None
-    return evidence_id((fields[1], fields[3].strip(), held, keys, rejected))
+        yield fields, found
 
 
 class IdWatch:
@@ -219,20 +210,18 @@ def ingest_parsed(
 ) -> ReplayCounts:
     """The second stage of `replay`: apply `parse`'s values in order, as `replay` applies lines.
 
-    Each event's identifiers are handed to the resolver's parser (`IdentifierParser.remember`),
-    so the core takes them instead of normalising the same values again. `items` must come from
+    Each event is taken with what parsing found of it (`Resolver.ingest_found`): the core does
+    not normalise or digest the same values again. `items` must come from
     a `parse` given an `IdWatch` over the whole log: an id reused with other content is then a
     reject item in its line's place (here it would only be counted, without its line).
     """
     tally = dict.fromkeys(_INGESTED, 0)  # a dict, not a function per event: Resolver.ingest's answer counted
     rejects = 0
-    ingest = resolver.ingest
-    remember = resolver._g.parser.remember  # the parser the core's `extract_fields` calls go to
+    ingest = resolver.ingest_found
     for item in items:
         if len(item) == 2:
             fields, found = item
-            remember(fields[1], fields[3], fields[4], fields[5], found)
-            tally[ingest(*fields)] += 1
+            tally[ingest(fields, found)] += 1
             continue
         source, number, reason = item
         rejects += 1
@@ -241,25 +230,21 @@ def ingest_parsed(
     return _counts(tally, rejects)
 
 
-def ingest_timed(
-    events: Iterable[tuple[Fields, tuple[tuple[str, ...], tuple[str, ...]], int | None]], resolver: Resolver
-) -> ReplayCounts:
+def ingest_timed(events: Iterable[tuple[Fields, Found, int | None]], resolver: Resolver) -> ReplayCounts:
     """`ingest_parsed` for one shard of a log (`resolver.shards`): each valid event with the watermark before it.
 
     The watermark is the whole log's (`resolver.shards.watermarks`): the resolver's is moved
     to it before the event, so the duplicate rule decides as in one process.
     """
     tally = dict.fromkeys(_INGESTED, 0)
-    ingest = resolver.ingest
+    ingest = resolver.ingest_found
     advance = resolver.advance_watermark
-    remember = resolver._g.parser.remember
     last: int | None = None
     for fields, found, mark in events:
         if mark is not None and mark != last:
             advance(mark)
             last = mark
-        remember(fields[1], fields[3], fields[4], fields[5], found)
-        tally[ingest(*fields)] += 1
+        tally[ingest(fields, found)] += 1
     return _counts(tally, 0)
 
 

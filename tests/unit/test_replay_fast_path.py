@@ -16,7 +16,6 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from resolver.config import ResolverConfig
 from resolver.engine import Outcome, Resolver
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import InvalidInteraction, Limits, fields_of, from_json, parse_time, plain_fields
@@ -171,9 +170,3 @@ def test_the_two_stages_equal_replay(evs: list[Any], odd: list[object]) -> None:
     assert staged == counts
     assert seen["stages"] == seen["replay"]
     assert by_stages.drain_changes() == by_replay.drain_changes()
-
-
-def test_remembered_identifiers_are_what_the_core_takes() -> None:
-    parser = IdentifierParser(ResolverConfig())
-    parser.remember("WEB", "ck1", "98450 71623", None, (("p:+919845071623", "t:WEB:ck1"), ()))
-    assert parser.extract_fields("WEB", "ck1", "98450 71623", None) == (("p:+919845071623", "t:WEB:ck1"), ())
