@@ -30,8 +30,8 @@ from resolver.jsontext import loads as _json_loads
 from resolver.linking import Found, found_of
 
 __all__ = [
-    "REUSED_ID", "Found", "IdWatch", "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed",
-    "ingest_timed", "parse", "profile_records", "replay",
+    "REUSED_ID", "Found", "IdWatch", "Loads", "Parsed", "Read", "Reject", "ReplayCounts", "assignment_rows",
+    "ingest_parsed", "ingest_timed", "parse", "profile_records", "replay",
 ]  # fmt: skip
 
 #: The reject reason of an event whose id an event with other content used within the horizon.
@@ -40,6 +40,11 @@ REUSED_ID = "event_id: used within the duplicate horizon by an event with other 
 #: A JSON text to its value, as `json.loads` (`resolver.jsontext.loads`, or a compiled parser the
 #: shell has shown to give the same values, and to raise ValueError where `json.loads` does).
 Loads = Callable[[str], Any]
+
+#: A compiled reader of the shell (`streams.eventjson.read_fields`): the fields of a certainly
+#: valid event line, exactly as `plain_fields` of `json.loads` of it gives them; None when it
+#: cannot tell (the line then takes the core's own path, which accepts it or says why).
+Read = Callable[[str, Limits], Fields | None]
 
 #: One line after `parse`: a valid event's fields with what parsing found of it (its keys,
 #: refusals, evidence name and evidence id: `resolver.linking.Found`), or a reject as (source,
@@ -88,7 +93,7 @@ def _reason(exc: Exception) -> str:
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
-def _fields(text: str, limits: Limits, loads: Loads) -> Fields:
+def _fields(text: str, limits: Limits, loads: Loads, read: Read | None = None) -> Fields:
     """The fields of one event line, or an exception of `_NOT_EVENT` (see `_reason`).
 
     A line holding a byte that is not UTF-8 (read as a lone surrogate, see `_ESCAPED_BYTE`) is
@@ -99,6 +104,10 @@ def _fields(text: str, limits: Limits, loads: Loads) -> Fields:
         bad = _ESCAPED_BYTE.search(text)
         if bad is not None:
             raise InvalidInteraction(f"not UTF-8: invalid byte at column {bad.start() + 1}")
+    if read is not None:
+        fields = read(text, limits)
+        if fields is not None:
+            return fields
     try:
         obj = loads(text)
     except ValueError:
@@ -118,8 +127,12 @@ def replay(
     limits: Limits = Limits(),
     on_reject: Callable[[Reject], None] | None = None,
     loads: Loads = _json_loads,
+    read: Read | None = None,
 ) -> ReplayCounts:
-    """Apply every valid event of (source, line number, text) lines; blank lines are skipped (and counted)."""
+    """Apply every valid event of (source, line number, text) lines; blank lines are skipped (and counted).
+
+    `read`: a compiled reader of the usual line (`Read`), tried before `loads`.
+    """
     tally = dict.fromkeys(_INGESTED, 0)
     rejects = blank = 0
     ingest = resolver.ingest
@@ -128,7 +141,7 @@ def replay(
             blank += 1
             continue
         try:
-            fields = _fields(text, limits, loads)
+            fields = _fields(text, limits, loads, read)
         except _NOT_EVENT as exc:
             rejects += 1
             if on_reject is not None:
@@ -158,6 +171,7 @@ def parse(
     limits: Limits = Limits(),
     loads: Loads = _json_loads,
     watch: IdWatch | None = None,
+    read: Read | None = None,
 ) -> Iterator[Parsed]:
     """The first stage of `replay`: each line that is not blank as a `Parsed` value, in order.
 
@@ -171,7 +185,7 @@ def parse(
         if text[:1] != "{" and not text.strip():
             continue
         try:
-            fields = _fields(text, limits, loads)
+            fields = _fields(text, limits, loads, read)
         except _NOT_EVENT as exc:
             yield source, number, _reason(exc)
             continue
@@ -249,7 +263,12 @@ def ingest_timed(events: Iterable[tuple[Fields, Found, int | None]], resolver: R
 
 
 def assignment_rows(
-    lines: Iterable[tuple[str, int, str]], resolver: Resolver, *, limits: Limits = Limits(), loads: Loads = _json_loads
+    lines: Iterable[tuple[str, int, str]],
+    resolver: Resolver,
+    *,
+    limits: Limits = Limits(),
+    loads: Loads = _json_loads,
+    read: Read | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(event_id, customer_id) of every valid event of `lines`, in input order (a second pass).
 
@@ -262,7 +281,7 @@ def assignment_rows(
         if text[:1] != "{" and not text.strip():
             continue
         try:
-            fields = _fields(text, limits, loads)
+            fields = _fields(text, limits, loads, read)
         except _NOT_EVENT:
             continue
         cid = customer_of(fields)

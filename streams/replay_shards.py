@@ -59,6 +59,7 @@ from resolver.replay import (
     profile_records,
 )
 from resolver.shards import NO_MARK, Planner, ids_disjoint, link_keys
+from streams.eventjson import read_fields
 from streams.replay_stage import CHUNK, ENCODING, ENCODING_MID, ERRORS, StageFailed, widen
 
 __all__ = [
@@ -225,7 +226,7 @@ def _chunk(
     planned: list[tuple[str, int, tuple[str, ...], str, str, int]] = []
     rejects: list[Any] = []
     lines = iter([(source, number) for source, number, text in batch if text[:1] == "{" or text.strip()])
-    for item in parse(batch, parser, limits=limits, loads=loads):  # one item per line that is not blank
+    for item in parse(batch, parser, limits=limits, loads=loads, read=read_fields):  # one item per line not blank
         source, number = next(lines)
         if len(item) == 2:
             fields, found = item
