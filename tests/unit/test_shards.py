@@ -63,7 +63,7 @@ def logs(draw: st.DrawFn, max_size: int = 40) -> list[Fields]:
 
 def _parsed(log: list[Fields], config: ResolverConfig) -> list[Any]:
     parser = IdentifierParser(config)
-    return [(f, found_of(parser, *f[1:2], *f[3:])) for f in log]
+    return [(f, found_of(parser, f[1], f[3], f[4], f[5], f[6])) for f in log]
 
 
 def _planned(parsed: list[Any]) -> list[tuple[str, int, tuple[str, ...]]]:
