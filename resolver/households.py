@@ -108,6 +108,14 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
     """
     if key.startswith(_WHATSAPP):
         return False
+    names = solids = 0
+    for value in sig:  # a first look, by kind only: most identities show one or two names
+        if value[0] == "n":
+            names += 1
+        elif value[0] == "N":
+            solids += 1
+    if names < SHARED_LINE and solids < 2:
+        return False  # neither test below can hold: too few full names, too few solid ones
     solid: list[str] = []
     named: list[str] = []
     lines = 0

@@ -94,26 +94,6 @@ class IdentifierParser:
             memo[raw] = hit
         return hit
 
-    def remember(
-        self,
-        touchpoint: str,
-        source_id: str,
-        phone: str | None,
-        email: str | None,
-        found: tuple[tuple[str, ...], tuple[str, ...]],
-    ) -> None:
-        """Memoise `extract_fields` of these values as `found` (keys, rejected), computed elsewhere.
-
-        For a parser of the same configuration in another process (`irl replay` normalises in
-        a child): the caller vouches that they are what `extract_fields` would return here.
-        """
-        memo = self._memo
-        if len(memo) >= _MEMO:
-            memo.clear()
-        if self.held is not None and found[0]:
-            found = (tuple(map(self.held, found[0])), found[1])
-        memo[touchpoint, source_id, phone, email] = tuple.__new__(Extracted, found)  # no Python-level __new__
-
     def _extract(self, touchpoint: str, source_id: str, phone: str | None, email: str | None) -> Extracted:
         keys: list[str] = []
         rejected: list[str] = []

@@ -29,6 +29,7 @@ __all__ = [
     "from_json",
     "parse_time",
     "plain_fields",
+    "plain_values",
     "to_json",
     "validate",
 ]
@@ -382,7 +383,38 @@ def plain_fields(obj: object, limits: Limits = Limits()) -> Fields | None:
     if type(obj) is not dict:
         return None
     get = obj.get
-    eid, tp, src, what = get("event_id"), get("touchpoint"), get("source_id"), get("interaction")
+    return plain_values(
+        get("event_id"),
+        get("touchpoint"),
+        get("occurred_at"),
+        get("source_id"),
+        get("interaction"),
+        get("phone"),
+        get("email"),
+        get("name"),
+        get("attributes"),
+        limits,
+    )
+
+
+def plain_values(
+    eid: object,
+    tp: object,
+    at: object,
+    src: object,
+    what: object,
+    phone: object,
+    email: object,
+    name: object,
+    attributes: object,
+    limits: Limits,
+) -> Fields | None:
+    """`plain_fields` of a JSON event's values however they were read (a field absent is None).
+
+    One set of rules for the dict `json.loads` gives and for the values a compiled decoder of
+    the shell reads straight from the text (`streams.eventjson`): the same answer for the same
+    values.
+    """
     if type(eid) is not str or type(tp) is not str or type(src) is not str or type(what) is not str:
         return None
     longest = limits.max_string
@@ -397,25 +429,21 @@ def plain_fields(obj: object, limits: Limits = Limits()) -> Fields | None:
     texts = [eid, src, what]
     shown = [eid, src]
     # Unrolled, not a loop over the three: this runs once per event.
-    phone = get("phone")
     if phone is not None:
         if type(phone) is not str or len(phone) > longest:
             return None
         texts.append(phone)
         shown.append(phone)
-    email = get("email")
     if email is not None:
         if type(email) is not str or len(email) > longest:
             return None
         texts.append(email)
         shown.append(email)
-    name = get("name")
     if name is not None:
         if type(name) is not str or len(name) > longest:
             return None
         texts.append(name)
         shown.append(name)
-    attributes = get("attributes")
     if attributes is not None:
         if type(attributes) is not dict or len(attributes) > limits.max_attributes:
             return None
@@ -429,7 +457,6 @@ def plain_fields(obj: object, limits: Limits = Limits()) -> Fields | None:
     joined = "".join(texts)
     if "\x00" in joined or _has_surrogate(joined) or _UNSHOWABLE.search("".join(shown)):
         return None
-    at = get("occurred_at")
     if type(at) is not int:
         if type(at) is not str:
             return None

@@ -197,12 +197,17 @@ class JunkRules:
 
     def _placeholder_name(self, name: str) -> bool:
         lower = name.lower()
-        tokens = lower.replace(".", " ").replace("/", " ").split()
-        words = [w for w in ("".join(ch for ch in token if ch.isalpha()) for token in tokens) if w]
-        if not words:
-            return True
-        # A letter repeated (``xxx``, ``a``) is a filler; a Han or Hangul syllable (``丽丽``) is a name.
-        if all(w in _PLACEHOLDER_NAME_WORDS or (_one_char(w) and not _syllabic(w[0])) for w in words):
+        filler = True  # so far every word is a placeholder word or a filler
+        for token in lower.replace(".", " ").replace("/", " ").split():
+            # Its letters: most tokens are letters only, and need no pass over their characters.
+            word = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
+            if not word:
+                continue
+            # A letter repeated (``xxx``, ``a``) is a filler; a Han or Hangul syllable (``丽丽``) is a name.
+            if word not in _PLACEHOLDER_NAME_WORDS and not (_one_char(word) and not _syllabic(word[0])):
+                filler = False
+                break
+        if filler:  # no word at all, or only placeholders and fillers
             return True
         if "".join(words) in _PLACEHOLDER_NAME_PHRASES:
             return True

@@ -11,9 +11,10 @@ its identifiers links, the affected component is resolved again from its evidenc
 
 from __future__ import annotations
 
-from resolver.evidence import Evidence, evidence_id
+from resolver.evidence import Content, Evidence, evidence_id
 from resolver.graph import OK, PERSON, Customer, Graph, is_person, new_node
 from resolver.households import observe, set_status
+from resolver.identifiers import IdentifierParser
 from resolver.junk import JunkRules
 from resolver.limits import customers_refusal
 from resolver.nearlinks import near_changed
@@ -21,7 +22,13 @@ from resolver.outcome import Step
 from resolver.reresolution import carrying, closure, raw_evidence, reresolve
 from resolver.summary import joined, see_again
 
-__all__ = ["add", "content_id", "evidence_name"]
+__all__ = ["Found", "add", "add_content", "content_id", "evidence_name", "found_of"]
+
+#: What parsing finds of an event besides its fields: its identifier keys and refused values
+#: (`resolver.identifiers.Extracted`), the name its evidence carries (`evidence_name`) and its
+#: evidence id (`resolver.evidence.evidence_id` of its content). Plain tuples and strings: any
+#: serialiser carries them between processes.
+Found = tuple[tuple[str, ...], tuple[str, ...], str | None, str]
 
 
 def evidence_name(junk: JunkRules, name: str | None) -> str | None:
@@ -37,9 +44,16 @@ def content_id(
     Two events of one id are one event sent twice only when this is equal: the same
     touchpoint, source id, name and identifiers (its interaction, attributes and time may differ).
     """
-    keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
-    name = g.parser.junk.name_of(name) if name else None
-    return evidence_id((touchpoint, source_id.strip(), name, keys, rejected))
+    return found_of(g.parser, touchpoint, source_id, phone, email, name)[3]
+
+
+def found_of(
+    parser: IdentifierParser, touchpoint: str, source_id: str, phone: str | None, email: str | None, name: str | None
+) -> Found:
+    """`Found` of an event's fields, with `parser` (of the configuration of the core that takes it)."""
+    keys, rejected = parser.extract_fields(touchpoint, source_id, phone, email)
+    name = parser.junk.name_of(name) if name else None
+    return keys, rejected, name, evidence_id((touchpoint, source_id.strip(), name, keys, rejected))
 
 
 def add(
@@ -56,16 +70,29 @@ def add(
     keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
     name = g.parser.junk.name_of(name) if name else None  # `evidence_name`, inline: per event
     content = (touchpoint, source_id.strip(), name, keys, rejected)
-    vid = evidence_id(content)
+    return add_content(g, eid, at, content, evidence_id(content))
+
+
+def add_content(g: Graph, eid: str, at: int, content: Content, vid: str, *, foreign: bool = False) -> Step | None:
+    """`add` of an event whose content (`resolver.evidence`) and its id `vid` are known already.
+
+    A parsing process computes them once per event (`resolver.replay.parse`): the core then
+    neither normalises nor digests the same values again. `foreign`: the keys were made
+    elsewhere, so new evidence takes the equal strings the state holds (`Graph.held_key`)
+    instead of keeping one more copy of each.
+    """
     ev = g.by_content.get(content, vid)
     if ev is not None:
         return _repeat(g, ev, eid, at)
+    touchpoint, src, name, keys, rejected = content
     # A handful of touchpoints: one string object each, not one per piece of evidence.
     touchpoint = g.intern(touchpoint)
-    content = (touchpoint, content[1], name, keys, rejected)
+    if foreign and keys:
+        keys = tuple(map(g.held_key, keys))
+    content = (touchpoint, src, name, keys, rejected)
     if g.suppressed and (g.is_suppressed("ev:" + vid) or any(g.is_suppressed(k) for k in keys)):
         return None
-    ev = Evidence(vid, eid, at, touchpoint, content[1], name, keys, rejected)
+    ev = Evidence(vid, eid, at, touchpoint, src, name, keys, rejected)
     g.evidence[vid] = ev
     g.by_content.added(content)  # `vid` is the digest of `content`: the implicit answer
     _remember(g, eid, at, vid)

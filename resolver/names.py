@@ -425,6 +425,11 @@ def compared(weights: Mapping[str, int]) -> Mapping[str, int]:
     names make the most people (name groups), then the heaviest, then Latin, then by name.
     Returns `weights` itself when all its keys are of one script (nearly always).
     """
+    for k in weights:  # nearly always all ASCII, one script (`script_of`): no grouping needed
+        if not k.isascii():
+            break
+    else:
+        return weights
     by_script: dict[str, dict[str, int]] = {}
     for k, n in weights.items():
         by_script.setdefault(script_of(k), {})[k] = n

@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from resolver.engine import Ingested, Resolver
-from resolver.evidence import evidence_id
 from resolver.horizon import RecentEvents, still_remembered
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Fields, InvalidInteraction, Limits, fields_of, from_json, plain_fields
 from resolver.jsontext import loads as _json_loads
+from resolver.linking import Found, found_of
 
 __all__ = [
-    "REUSED_ID", "IdWatch", "Loads", "Parsed", "Reject", "ReplayCounts", "assignment_rows", "ingest_parsed",
-    "ingest_timed", "parse", "parsed_content_id", "profile_records", "replay",
+    "REUSED_ID", "Found", "IdWatch", "Loads", "Parsed", "Read", "Reject", "ReplayCounts", "assignment_rows",
+    "ingest_parsed", "ingest_timed", "parse", "profile_records", "replay",
 ]  # fmt: skip
 
 #: The reject reason of an event whose id an event with other content used within the horizon.
@@ -41,9 +41,15 @@ REUSED_ID = "event_id: used within the duplicate horizon by an event with other 
 #: shell has shown to give the same values, and to raise ValueError where `json.loads` does).
 Loads = Callable[[str], Any]
 
-#: One line after `parse`: a valid event's fields with its identifiers (keys, refusals: an
-#: `resolver.identifiers.Extracted` as a plain tuple), or a reject as (source, line, reason).
-Parsed = tuple[Fields, tuple[tuple[str, ...], tuple[str, ...]]] | tuple[str, int, str]
+#: A compiled reader of the shell (`streams.eventjson.read_fields`): the fields of a certainly
+#: valid event line, exactly as `plain_fields` of `json.loads` of it gives them; None when it
+#: cannot tell (the line then takes the core's own path, which accepts it or says why).
+Read = Callable[[str, Limits], Fields | None]
+
+#: One line after `parse`: a valid event's fields with what parsing found of it (its keys,
+#: refusals, evidence name and evidence id: `resolver.linking.Found`), or a reject as (source,
+#: line, reason).
+Parsed = tuple[Fields, Found] | tuple[str, int, str]
 
 #: What `Resolver.ingest` answers.
 _INGESTED: tuple[Ingested, ...] = get_args(Ingested)
@@ -87,7 +93,7 @@ def _reason(exc: Exception) -> str:
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
-def _fields(text: str, limits: Limits, loads: Loads) -> Fields:
+def _fields(text: str, limits: Limits, loads: Loads, read: Read | None = None) -> Fields:
     """The fields of one event line, or an exception of `_NOT_EVENT` (see `_reason`).
 
     A line holding a byte that is not UTF-8 (read as a lone surrogate, see `_ESCAPED_BYTE`) is
@@ -98,6 +104,10 @@ def _fields(text: str, limits: Limits, loads: Loads) -> Fields:
         bad = _ESCAPED_BYTE.search(text)
         if bad is not None:
             raise InvalidInteraction(f"not UTF-8: invalid byte at column {bad.start() + 1}")
+    if read is not None:
+        fields = read(text, limits)
+        if fields is not None:
+            return fields
     try:
         obj = loads(text)
     except ValueError:
@@ -117,8 +127,12 @@ def replay(
     limits: Limits = Limits(),
     on_reject: Callable[[Reject], None] | None = None,
     loads: Loads = _json_loads,
+    read: Read | None = None,
 ) -> ReplayCounts:
-    """Apply every valid event of (source, line number, text) lines; blank lines are skipped (and counted)."""
+    """Apply every valid event of (source, line number, text) lines; blank lines are skipped (and counted).
+
+    `read`: a compiled reader of the usual line (`Read`), tried before `loads`.
+    """
     tally = dict.fromkeys(_INGESTED, 0)
     rejects = blank = 0
     ingest = resolver.ingest
@@ -127,7 +141,7 @@ def replay(
             blank += 1
             continue
         try:
-            fields = _fields(text, limits, loads)
+            fields = _fields(text, limits, loads, read)
         except _NOT_EVENT as exc:
             rejects += 1
             if on_reject is not None:
@@ -157,6 +171,7 @@ def parse(
     limits: Limits = Limits(),
     loads: Loads = _json_loads,
     watch: IdWatch | None = None,
+    read: Read | None = None,
 ) -> Iterator[Parsed]:
     """The first stage of `replay`: each line that is not blank as a `Parsed` value, in order.
 
@@ -166,29 +181,19 @@ def parse(
     order), an event reusing a remembered id with other content is a reject (`REUSED_ID`), as
     `replay` makes it: the resolver would take nothing of it.
     """
-    extract = parser.extract_fields
     for source, number, text in lines:
         if text[:1] != "{" and not text.strip():
             continue
         try:
-            fields = _fields(text, limits, loads)
+            fields = _fields(text, limits, loads, read)
         except _NOT_EVENT as exc:
             yield source, number, _reason(exc)
             continue
-        keys, rejected = extract(fields[1], fields[3], fields[4], fields[5])
-        if watch is not None and watch.reused(fields[0], fields[2], parsed_content_id(parser, fields, keys, rejected)):
+        found = found_of(parser, fields[1], fields[3], fields[4], fields[5], fields[6])
+        if watch is not None and watch.reused(fields[0], fields[2], found[3]):
             yield source, number, REUSED_ID
             continue
-        yield fields, (keys, rejected)
-
-
-def parsed_content_id(
-    parser: IdentifierParser, fields: Fields, keys: tuple[str, ...], rejected: tuple[str, ...]
-) -> str:
-    """The evidence id of a parsed event (`resolver.linking.content_id` of its fields, from its identifiers)."""
-    name = fields[6]
-    held = parser.junk.name_of(name) if name else None
-    return evidence_id((fields[1], fields[3].strip(), held, keys, rejected))
+        yield fields, found
 
 
 class IdWatch:
@@ -219,20 +224,18 @@ def ingest_parsed(
 ) -> ReplayCounts:
     """The second stage of `replay`: apply `parse`'s values in order, as `replay` applies lines.
 
-    Each event's identifiers are handed to the resolver's parser (`IdentifierParser.remember`),
-    so the core takes them instead of normalising the same values again. `items` must come from
+    Each event is taken with what parsing found of it (`Resolver.ingest_found`): the core does
+    not normalise or digest the same values again. `items` must come from
     a `parse` given an `IdWatch` over the whole log: an id reused with other content is then a
     reject item in its line's place (here it would only be counted, without its line).
     """
     tally = dict.fromkeys(_INGESTED, 0)  # a dict, not a function per event: Resolver.ingest's answer counted
     rejects = 0
-    ingest = resolver.ingest
-    remember = resolver._g.parser.remember  # the parser the core's `extract_fields` calls go to
+    ingest = resolver.ingest_found
     for item in items:
         if len(item) == 2:
             fields, found = item
-            remember(fields[1], fields[3], fields[4], fields[5], found)
-            tally[ingest(*fields)] += 1
+            tally[ingest(fields, found)] += 1
             continue
         source, number, reason = item
         rejects += 1
@@ -241,30 +244,31 @@ def ingest_parsed(
     return _counts(tally, rejects)
 
 
-def ingest_timed(
-    events: Iterable[tuple[Fields, tuple[tuple[str, ...], tuple[str, ...]], int | None]], resolver: Resolver
-) -> ReplayCounts:
+def ingest_timed(events: Iterable[tuple[Fields, Found, int | None]], resolver: Resolver) -> ReplayCounts:
     """`ingest_parsed` for one shard of a log (`resolver.shards`): each valid event with the watermark before it.
 
     The watermark is the whole log's (`resolver.shards.watermarks`): the resolver's is moved
     to it before the event, so the duplicate rule decides as in one process.
     """
     tally = dict.fromkeys(_INGESTED, 0)
-    ingest = resolver.ingest
+    ingest = resolver.ingest_found
     advance = resolver.advance_watermark
-    remember = resolver._g.parser.remember
     last: int | None = None
     for fields, found, mark in events:
         if mark is not None and mark != last:
             advance(mark)
             last = mark
-        remember(fields[1], fields[3], fields[4], fields[5], found)
-        tally[ingest(*fields)] += 1
+        tally[ingest(fields, found)] += 1
     return _counts(tally, 0)
 
 
 def assignment_rows(
-    lines: Iterable[tuple[str, int, str]], resolver: Resolver, *, limits: Limits = Limits(), loads: Loads = _json_loads
+    lines: Iterable[tuple[str, int, str]],
+    resolver: Resolver,
+    *,
+    limits: Limits = Limits(),
+    loads: Loads = _json_loads,
+    read: Read | None = None,
 ) -> Iterator[tuple[str, str]]:
     """(event_id, customer_id) of every valid event of `lines`, in input order (a second pass).
 
@@ -277,7 +281,7 @@ def assignment_rows(
         if text[:1] != "{" and not text.strip():
             continue
         try:
-            fields = _fields(text, limits, loads)
+            fields = _fields(text, limits, loads, read)
         except _NOT_EVENT:
             continue
         cid = customer_of(fields)

@@ -34,7 +34,7 @@ from resolver.graph import Graph
 from resolver.horizon import still_remembered
 from resolver.identifiers import kind_of, mask
 from resolver.interaction import Fields, Interaction
-from resolver.linking import add, content_id, evidence_name
+from resolver.linking import Found, add, add_content, content_id, evidence_name
 from resolver.node_table import statuses
 from resolver.outcome import Merged, Outcome, Step, touched_one
 from resolver.profile import Profile
@@ -112,7 +112,23 @@ class Resolver:
         if seen is not None:
             same = seen == content_id(self._g, touchpoint, source_id, phone, email, name)
             return "duplicate" if same else "conflict"
-        step = add(self._g, event_id, touchpoint, occurred_at, source_id, phone, email, name)
+        return self._took(add(self._g, event_id, touchpoint, occurred_at, source_id, phone, email, name))
+
+    def ingest_found(self, fields: Fields, found: Found) -> Ingested:
+        """`ingest` of an event whose identifiers, name and evidence id were found by parsing
+        (`resolver.linking.found_of`, with a parser of this resolver's configuration, perhaps in
+        another process): the same state change, without normalising or digesting again."""
+        event_id, touchpoint, occurred_at, source_id = fields[0], fields[1], fields[2], fields[3]
+        keys, rejected, name, vid = found
+        seen = self._g.recent.vid_of(event_id)
+        if seen is not None:
+            seen = self._still_remembered(event_id, occurred_at)
+        if seen is not None:
+            return "duplicate" if seen == vid else "conflict"
+        content = (touchpoint, source_id.strip(), name, keys, rejected)
+        return self._took(add_content(self._g, event_id, occurred_at, content, vid, foreign=True))
+
+    def _took(self, step: Step | None) -> Ingested:
         if step is None:
             return "suppressed"
         if self._g.profiles:
@@ -150,6 +166,12 @@ class Resolver:
         name = evidence_name(g.parser.junk, name)
         ev = g.by_content.get((touchpoint, source_id.strip(), name, keys, rejected))
         return None if ev is None else g.customer_of(ev)
+
+    def customer_of_found(self, fields: Fields, found: Found) -> str | None:
+        """`customer_of_fields` of an event parsed already (`ingest_found`), without normalising again."""
+        keys, rejected, name, vid = found
+        ev = self._g.by_content.get((fields[1], fields[3].strip(), name, keys, rejected), vid)
+        return None if ev is None else self._g.customer_of(ev)
 
     # ---------------------------------------------------------------- operator actions
 

@@ -89,7 +89,7 @@ class Planner:
     def add(self, event_id: str, at: int, keys: Sequence[str], content: str = "") -> bool:
         """Take the next valid event of the log (the one core applies it unless its id is remembered).
 
-        `content`: its evidence id (`resolver.replay.parsed_content_id`). True when its id is
+        `content`: its evidence id (`resolver.linking.Found`, as `resolver.replay.parse` finds it). True when its id is
         remembered with other content: the core takes nothing of it (`Resolver.ingest`'s
         "conflict"); it is still planned, with the event it conflicts with.
         """

@@ -56,10 +56,10 @@ from resolver.replay import (
     ReplayCounts,
     ingest_timed,
     parse,
-    parsed_content_id,
     profile_records,
 )
 from resolver.shards import NO_MARK, Planner, ids_disjoint, link_keys
+from streams.eventjson import read_fields
 from streams.replay_stage import CHUNK, ENCODING, ENCODING_MID, ERRORS, StageFailed, widen
 
 __all__ = [
@@ -226,13 +226,12 @@ def _chunk(
     planned: list[tuple[str, int, tuple[str, ...], str, str, int]] = []
     rejects: list[Any] = []
     lines = iter([(source, number) for source, number, text in batch if text[:1] == "{" or text.strip()])
-    for item in parse(batch, parser, limits=limits, loads=loads):  # one item per line that is not blank
+    for item in parse(batch, parser, limits=limits, loads=loads, read=read_fields):  # one item per line not blank
         source, number = next(lines)
         if len(item) == 2:
             fields, found = item
             valid.append(item)
-            content = parsed_content_id(parser, fields, found[0], found[1])
-            planned.append((fields[0], fields[2], link_keys(fields[1], fields[3], found[0]), content, source, number))
+            planned.append((fields[0], fields[2], link_keys(fields[1], fields[3], found[0]), found[3], source, number))
         else:
             rejects.append(item)
     _write_record(items, valid)
@@ -404,11 +403,11 @@ def _shard(
     resolver = Resolver(config, track_changes=False)
     found = _resolve_shard(resolver, out, pieces, shard_of, marks, shard)
     resolved_at, resolve_cpu = time.perf_counter(), time.process_time()  # a forked child's starts at 0
-    customer_of = resolver.customer_of_fields
+    customer_of = resolver.customer_of_found
     runs: list[str] = []
     rows: list[tuple[str, int, str]] = []
-    for number, (fields, _) in _own(out, pieces, shard_of, shard):
-        cid = customer_of(fields)
+    for number, (fields, parsed) in _own(out, pieces, shard_of, shard):
+        cid = customer_of(fields, parsed)
         if cid is not None:
             rows.append((fields[0], number, cid))
             if len(rows) >= _SHARD_RUN_ROWS:

@@ -27,6 +27,7 @@ from resolver.config import ResolverConfig
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Limits
 from resolver.replay import IdWatch, Loads, Parsed, parse
+from streams.eventjson import read_fields
 
 __all__ = ["CHUNK", "ENCODING", "ENCODING_MID", "ERRORS", "StageFailed", "lines_of", "parsed_in_child", "widen"]
 
@@ -144,9 +145,13 @@ def _send_parsed(
     for line in lines_of(paths):
         batch.append(line)
         if len(batch) >= CHUNK:
-            sender.send_bytes(_message(batch, parse(batch, parser, limits=limits, loads=loads, watch=watch), sizes))
+            sender.send_bytes(
+                _message(batch, parse(batch, parser, limits=limits, loads=loads, watch=watch, read=read_fields), sizes)
+            )
             batch = []
-    sender.send_bytes(_message(batch, parse(batch, parser, limits=limits, loads=loads, watch=watch), sizes))
+    sender.send_bytes(
+        _message(batch, parse(batch, parser, limits=limits, loads=loads, watch=watch, read=read_fields), sizes)
+    )
     sender.send_bytes(marshal.dumps(("end", 0, 0, None)))
 
 

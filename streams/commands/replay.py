@@ -41,6 +41,7 @@ from resolver.interaction import Limits
 from resolver.replay import Reject, ReplayCounts, assignment_rows, ingest_parsed, profile_records, replay
 from resolver.shards import Planner
 from streams.csvimport import CsvImportError, parse_timezone
+from streams.eventjson import read_fields
 from streams.gcpolicy import paced_for_state
 from streams.inputs import clashing_outputs, wide_encoding
 from streams.replay_shards import (
@@ -104,7 +105,7 @@ def _resolve(
 ) -> ReplayCounts:
     """`replay` of the files into `resolver`: in this process, or with parsing in a child."""
     if sequential or len(os.sched_getaffinity(0)) < 2:
-        return replay(_lines(events, bar), resolver, on_reject=on_reject, limits=limits)
+        return replay(_lines(events, bar), resolver, on_reject=on_reject, limits=limits, read=read_fields)
     seen = 0
 
     def on_chunk(lines: int, size: int) -> None:
@@ -319,7 +320,8 @@ def _replay_here(
             counts = _resolve(events, resolver, on_reject, bar, sequential=sequential, limits=outputs.limits)
     resolve_seconds = time.perf_counter() - started
     with outputs.assignments.open("w", encoding="utf-8", newline="") as handle:
-        _write_assignments(handle, assignment_rows(_lines(events, None), resolver, limits=outputs.limits))
+        rows = assignment_rows(_lines(events, None), resolver, limits=outputs.limits, read=read_fields)
+        _write_assignments(handle, rows)
     with outputs.profiles.open("w", encoding="utf-8", newline="\n") as handle:
         for record in profile_records(resolver):
             handle.write(_dump(record) + "\n")

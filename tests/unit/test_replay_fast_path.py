@@ -16,13 +16,13 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from resolver.config import ResolverConfig
 from resolver.engine import Outcome, Resolver
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import InvalidInteraction, Limits, fields_of, from_json, parse_time, plain_fields
 from resolver.outcome import touched_one as _touched_one
 from resolver.phones import PhoneNormaliser
 from resolver.replay import IdWatch, Reject, ingest_parsed, parse, replay
+from streams.eventjson import read_fields
 
 from .test_resolver_properties import events
 
@@ -98,6 +98,54 @@ def test_plain_fields_agree_with_from_json(obj: object, limits: Limits) -> None:
         assert fields == fields_of(event)
 
 
+#: JSON texts a compiled reader might read otherwise than `json.loads`: repeated keys, escaped
+#: keys and values, lone surrogates, whitespace around, trailing data, numbers of every shape.
+_ODD_TEXTS = st.sampled_from(
+    [
+        '{"event_id":"a","event_id":"b",%s}',
+        '{"event\\u005fid":"a",%s}',
+        '{"event_id":"\\ud800",%s}',
+        '{"event_id":"\\u00e9\\u200e",%s}',
+        ' {"event_id":"a",%s} \n',
+        '{"event_id":"a",%s}x',
+        '{"event_id":"a",%s,"occurred_at":1704067209506.0}',
+        '{"event_id":"a",%s,"occurred_at":1.704067209506e12}',
+        '{"event_id":"a",%s,"occurred_at":170406720950600000000000000}',
+        '{"event_id":"a",%s,"phone":9845071623}',
+        '{"event_id":"a",%s,"attributes":{"k":"1","k":2}}',
+        '{"event_id":"a",%s,"attributes":{"k":[1,{"x":null}]}}',
+        '{"event_id":"a",%s,"name":"Ravi\\u0000"}',
+        '{"event_id":"a",%s,"extra":[[[[[[[[[[[[]]]]]]]]]]]]}',
+        '[{"event_id":"a",%s}]',
+    ]
+)
+_REST = '"touchpoint":"web","occurred_at":1704067209506,"source_id":"s","interaction":"visit"'
+
+
+def _core_fields(text: str, limits: Limits) -> object:
+    """What the core's own path reads of a line: fields, None (look closer) or the exception's type."""
+    try:
+        return plain_fields(json.loads(text), limits)
+    except ValueError as exc:
+        return type(exc)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    json_events() | _ODD_TEXTS.map(lambda t: t % _REST),
+    st.sampled_from([Limits(), Limits(max_event_id=3, max_attributes=1, now_ms=1_704_067_200_000)]),
+)
+@example(_GOOD, Limits())
+def test_the_compiled_reader_answers_only_what_the_core_reads(obj: object, limits: Limits) -> None:
+    """`streams.eventjson.read_fields` gives fields only where `plain_fields` of `json.loads` gives the same."""
+    text = obj if isinstance(obj, str) else json.dumps(obj)
+    fields = read_fields(text, limits)
+    if fields is not None:
+        assert _core_fields(text, limits) == fields
+    if obj is _GOOD:
+        assert fields is not None
+
+
 def test_plain_fields_take_the_usual_event() -> None:
     assert plain_fields(_GOOD) == ("ev-1", "WHATSAPP", 1_704_067_209_506, "919845071623", None, None, "Anil")
     assert plain_fields({**_GOOD, "attributes": None, "occurred_at": 1_704_067_209_506}) is not None
@@ -171,9 +219,3 @@ def test_the_two_stages_equal_replay(evs: list[Any], odd: list[object]) -> None:
     assert staged == counts
     assert seen["stages"] == seen["replay"]
     assert by_stages.drain_changes() == by_replay.drain_changes()
-
-
-def test_remembered_identifiers_are_what_the_core_takes() -> None:
-    parser = IdentifierParser(ResolverConfig())
-    parser.remember("WEB", "ck1", "98450 71623", None, (("p:+919845071623", "t:WEB:ck1"), ()))
-    assert parser.extract_fields("WEB", "ck1", "98450 71623", None) == (("p:+919845071623", "t:WEB:ck1"), ())

@@ -19,8 +19,9 @@ from resolver.engine import Resolver
 from resolver.horizon import DAY_MS, RecentEvents
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Fields
+from resolver.linking import found_of
 from resolver.near import phones_near
-from resolver.replay import IdWatch, ingest_parsed, ingest_timed, parse, parsed_content_id
+from resolver.replay import IdWatch, ingest_parsed, ingest_timed, parse
 from resolver.shards import Planner, ids_disjoint, link_keys, plan
 
 T0 = 1_700_000_000_000
@@ -62,7 +63,7 @@ def logs(draw: st.DrawFn, max_size: int = 40) -> list[Fields]:
 
 def _parsed(log: list[Fields], config: ResolverConfig) -> list[Any]:
     parser = IdentifierParser(config)
-    return [(f, tuple(parser.extract_fields(f[1], f[3], f[4], f[5]))) for f in log]
+    return [(f, found_of(parser, f[1], f[3], f[4], f[5], f[6])) for f in log]
 
 
 def _planned(parsed: list[Any]) -> list[tuple[str, int, tuple[str, ...]]]:
@@ -214,11 +215,9 @@ def test_an_id_reused_with_other_content_is_told_alike_by_the_core_the_watch_and
     config = ResolverConfig(duplicate_horizon_ms=horizon_days * DAY_MS)
     resolver = Resolver(config, track_changes=False)
     core = [resolver.ingest(*fields) == "conflict" for fields in log]
-    parser = IdentifierParser(config)
     watch, planner = IdWatch(config.duplicate_horizon_ms), Planner(config.duplicate_horizon_ms)
     by_watch, by_planner = [], []
-    for f, (keys, rejected) in _parsed(log, config):
-        content = parsed_content_id(parser, f, keys, rejected)
+    for f, (keys, _, _, content) in _parsed(log, config):
         by_watch.append(watch.reused(f[0], f[2], content))
         by_planner.append(planner.add(f[0], f[2], link_keys(f[1], f[3], keys), content))
     assert by_watch == core and by_planner == core
