@@ -134,6 +134,7 @@ class _CustomersLoop:
                         self.rt.stats,
                         self.settings.snapshot_seconds,
                         reseal_after_s=self.settings.resolved_compaction_lag_hours * 3600 + 1.0,
+                        on_published=self.rt.on_published,
                     )
                     consumer.seek(tp, await part.load(folded))
                     self.parts[tp.partition] = part
@@ -141,11 +142,16 @@ class _CustomersLoop:
                 _die("restoring the per-customer stage", self.rt)
 
     def stalled(self, now: float) -> list[int]:
-        """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited."""
+        """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited.
+
+        The longest any of them has applied nothing while effects waited goes to the stats
+        (``customers_stalled_s``: `/ready` turns 503 from half the limit, as for the ordered stage).
+        """
         consumer = self.consumer
         if consumer is None:
             return []
         out: list[int] = []
+        longest = 0.0
         for tp in sorted(consumer.assignment()):
             part = self.parts.get(tp.partition)
             if part is None:
@@ -157,6 +163,8 @@ class _CustomersLoop:
             watch = self.watches.setdefault(tp.partition, StallWatch(self.settings.stall_seconds))
             if watch.observe(now, part.applied, end if isinstance(end, int) and end >= 0 else None):
                 out.append(tp.partition)
+            longest = max(longest, watch.stalled_for(now))
+        self.rt.stats["customers_stalled_s"] = round(longest, 1)
         return out
 
     async def _watch(self) -> None:

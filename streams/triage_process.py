@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -239,8 +240,17 @@ def die_with_parent(parent: int) -> None:
         os._exit(70)
 
 
-async def report(rt: Runtime, lag: Any, parent: int, counters: tuple[str, ...] = _COUNTERS) -> None:
-    """Write the child's counters, whether it holds partitions and its lag to stdout every `REPORT_S`."""
+async def report(
+    rt: Runtime,
+    lag: Any,
+    parent: int,
+    counters: tuple[str, ...] = _COUNTERS,
+    extra: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Write the child's counters, whether it holds partitions and its lag to stdout every `REPORT_S`.
+
+    ``extra``: more fields of the report, taken at each (the worker's side reads them: `take_report`).
+    """
     out = sys.stdout
     while True:
         if os.getppid() != parent:
@@ -249,6 +259,8 @@ async def report(rt: Runtime, lag: Any, parent: int, counters: tuple[str, ...] =
         body = {name: rt.stats[name] for name in counters}
         body["assigned"] = rt.assigned
         body["lag"] = lag()
+        if extra is not None:
+            body.update(extra())
         out.write(json.dumps(body) + "\n")
         out.flush()
         await asyncio.sleep(REPORT_S)

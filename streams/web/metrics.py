@@ -107,6 +107,13 @@ def _worker_metrics(w: _Writer, worker: Mapping[str, Any]) -> None:
         worker.get("stalled_s", 0.0),
     )
     w.one(
+        "irl_customer_stage_stalled_seconds",
+        "gauge",
+        "Seconds a partition of the per-customer stage on this worker has applied nothing while effects waited "
+        "(IRL_CUSTOMER_STAGE=kafka; it exits at IRL_STALL_SECONDS).",
+        worker.get("customers_stalled_s", 0.0),
+    )
+    w.one(
         "irl_rebalance_seconds",
         "gauge",
         "Seconds the ordered stage's group has been rebalancing (0: none; exits at max(300, 2.5 x IRL_STALL_SECONDS)).",

@@ -75,6 +75,7 @@ class StatsCollector:
                 "redis_rebuilds": s.get("redis_rebuilds", 0),
                 "redis_child_flushes": s.get("redis_child_flushes", 0),
                 "stalled_s": s.get("stalled_s", 0.0),
+                "customers_stalled_s": s.get("customers_stalled_s", 0.0),
                 "rebalancing_s": s.get("rebalancing_s", 0.0),
                 "triage_processes": s.get("triage_processes", 0),
             },

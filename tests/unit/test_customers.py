@@ -414,7 +414,45 @@ def test_a_partition_that_applies_nothing_while_effects_wait_is_a_stall() -> Non
         part.applied = 4
         loop.parts[p] = part
     assert loop.stalled(0.0) == [] and loop.stalled(60.0) == [] and loop.stalled(119.0) == []
+    assert loop.rt.stats["customers_stalled_s"] == 119.0  # /ready says 503 from half the limit (test_web_views)
     assert loop.stalled(120.0) == [0]
     assert loop.lag() == {"t-effects/0": 4, "t-effects/1": 0}
     loop.parts[0].applied = 8  # it moved: the clock starts again, and nothing waits any more
     assert loop.stalled(500.0) == [] and loop.stalled(10_000.0) == []
+    assert loop.rt.stats["customers_stalled_s"] == 0.0
+
+
+def test_published_records_reach_the_journal_only_once_the_broker_has_them() -> None:
+    """The views' journal (`rt.on_published`) hears of a fetch's records after its publish, never of a failed one."""
+    log = links_log(4)
+    effects = _crashing_ordered_stage(log, random.Random(4))
+    records = effects.partition(2)
+    kafka = FakeCustomerKafka()
+    heard: list[dict[str, object]] = []
+
+    async def scenario() -> None:
+        part = CustomerPartition(2, kafka.ports(), RESOLVED, Runtime(Settings()).stats, on_published=heard.extend)
+        await part.load(await kafka.read_state())
+        kafka.die_after = 5
+        with pytest.raises(Crash):
+            for i in range(0, len(records), 3):
+                await part.apply(records[i : i + 3])
+        assert len(heard) < len(kafka.published) == 5, "the failed fetch's records were told to the journal"
+        assert [r["change_id"] for r in heard] == [
+            decode_resolved(v)["change_id"] for v in kafka.published[: len(heard)]
+        ]
+
+    asyncio.run(scenario())
+    heard.clear()
+    whole = FakeCustomerKafka()
+
+    async def clean() -> None:
+        part = CustomerPartition(2, whole.ports(), RESOLVED, Runtime(Settings()).stats, on_published=heard.extend)
+        await part.load({})
+        for i in range(0, len(records), 4):
+            await part.apply(records[i : i + 4])
+
+    asyncio.run(clean())
+    assert whole.published and [r["change_id"] for r in heard] == [
+        decode_resolved(v)["change_id"] for v in whole.published
+    ]

@@ -7,9 +7,11 @@ import asyncio
 from aiokafka.errors import KafkaConnectionError
 
 from streams import loops
+from streams.customer_process import CustomerProcess
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.triage_process import TriageProcesses, child_instance
+from streams.web.journal import JournalFeed, journal_of
 
 
 def _processes() -> tuple[Runtime, TriageProcesses]:
@@ -83,3 +85,18 @@ async def test_a_stop_ends_the_waiting_for_a_broker() -> None:
     client = _StoppedAtSecondStart(refusals=10**6)
     assert not await asyncio.wait_for(loops.start_client(client, "test", stopping, first_delay=0.001), 10)
     assert client.starts == 2
+
+
+def test_the_customer_stage_child_reports_its_stall_and_feeds_the_journal() -> None:
+    """/ready and the views' journal read what the per-customer stage's child reported."""
+    rt = Runtime(Settings())
+    procs = CustomerProcess(rt.settings, rt, 1)
+    feed = JournalFeed()
+    feed.record([{"customer_id": "c_1", "change": "CREATED", "version": 1, "window_start": 0, "window_end": 5}])
+    procs.take_report(0, {"effects_applied": 7, "customers_stalled_s": 61.5, "journal": feed.take()})
+    assert rt.stats["effects_applied"] == 7 and rt.stats["customers_stalled_s"] == 61.5
+    assert [h["version"] for h in journal_of(rt).history("c_1")] == [1]
+    assert "journal" not in procs.reports[0]  # the records are not kept twice
+    procs.take_report(0, {"effects_applied": 9, "customers_stalled_s": 0.0, "journal": None})
+    assert rt.stats["effects_applied"] == 9 and rt.stats["customers_stalled_s"] == 0.0
+    assert journal_of(rt).totals == {"CREATED": 1}
