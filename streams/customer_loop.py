@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -113,6 +113,8 @@ class _CustomersLoop:
         self.consumer: AIOKafkaConsumer | None = None
         #: per effects partition held: has it applied anything while effects waited (`stalled`)
         self.watches: dict[int, StallWatch] = {}
+        #: assignments loaded so far (`on_assigned`): a fetch begun before the last one is not applied (`apply_fetch`)
+        self.assignments = 0
 
     async def on_revoked(self, revoked: Any) -> None:
         async with self.lock:  # the fetch in flight publishes and commits first
@@ -138,8 +140,33 @@ class _CustomersLoop:
                     )
                     consumer.seek(tp, await part.load(folded))
                     self.parts[tp.partition] = part
+                self.assignments += 1
             except Exception:
                 _die("restoring the per-customer stage", self.rt)
+
+    async def apply_fetch(self, data: Mapping[Any, Sequence[Any]], assignments: int) -> None:
+        """Apply a fetch to the partitions held, then store their snapshots when due. Under `lock`.
+
+        ``assignments``: `self.assignments` when the fetch began. The consumer fetches while
+        `on_assigned` reads the state topic, from the group's committed offset, which is past
+        the snapshot's: those records, applied, would skip the effects between the two (a
+        partition's quiet catch-up; found by the chaos suite's kill -9, a `Planned` for a
+        customer whose input was never applied). A fetch begun before the last assignment was
+        loaded is dropped, and its partitions sought back to the offset after the last applied.
+        """
+        consumer = self.consumer
+        held = [(tp, part) for tp in sorted(data) if (part := self.parts.get(tp.partition)) is not None]
+        if assignments != self.assignments:
+            assert consumer is not None
+            for tp, part in held:
+                consumer.seek(tp, part.applied + 1)
+            if held:
+                log.info("the per-customer stage dropped a fetch begun before its partitions were loaded")
+            return
+        # Each partition applies in turn; their publishes then wait for the broker together.
+        await asyncio.gather(*(part.apply([_record(m) for m in data[tp]]) for tp, part in held))
+        for part in self.parts.values():
+            await part.tend()
 
     def stalled(self, now: float) -> list[int]:
         """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited.
@@ -221,18 +248,11 @@ class _CustomersLoop:
         watch = asyncio.ensure_future(self._watch())
         try:
             while not self.rt.stopping.is_set():
+                assignments = self.assignments
                 data = await consumer.getmany(timeout_ms=200, max_records=CUSTOMERS_FETCH)
                 try:
                     async with self.lock:
-                        # Each partition applies in turn; their publishes then wait for the broker together.
-                        applying = [
-                            part.apply([_record(m) for m in data[tp]])
-                            for tp in sorted(data)
-                            if (part := self.parts.get(tp.partition)) is not None
-                        ]
-                        await asyncio.gather(*applying)
-                        for part in self.parts.values():
-                            await part.tend()
+                        await self.apply_fetch(data, assignments)
                 except Exception:
                     _die("the per-customer stage", self.rt)
                     return

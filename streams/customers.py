@@ -147,6 +147,13 @@ class CustomerPartition:
         fresh = [r for r in records if r.offset > self.applied]
         if not fresh:
             return
+        if fresh[0].offset != self.applied + 1:  # never expected: only retention deletes effects not applied
+            log.warning(
+                "effects partition %d: offsets %d to %d were not there to apply",
+                self.partition,
+                self.applied + 1,
+                fresh[0].offset - 1,
+            )
         held = sum(1 for r in fresh if r.offset < self.quiet_below)  # records, in offset order
         quiet, loud = _decoded(fresh[:held]), _decoded(fresh[held:])
         self._erasing = self._erasing or any(isinstance(e, Erased) for _p, e in quiet + loud)
