@@ -83,7 +83,7 @@ class JournalFeed:
     `max_history` records' kept fields (no personal fields) go for the customers' histories.
     """
 
-    def __init__(self, max_history: int = 2000) -> None:
+    def __init__(self, max_history: int = 500) -> None:
         self._windows: dict[tuple[int, int], Counter[str]] = {}
         self._history: deque[tuple[str, dict[str, Any]]] = deque(maxlen=max_history)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from streams.settings import Settings
+from streams.triage_process import REPORT_LINE_LIMIT
 from streams.web.auth import Scope
 from streams.web.evidence_svg import MAX_NODES_PER_COLUMN, evidence_svg
 from streams.web.histogram_svg import histogram_svg
@@ -274,3 +275,6 @@ def test_a_child_process_journal_feed_gives_the_worker_the_journal_it_would_have
     bounded.merge(report)
     assert bounded.totals == direct.totals and bounded.windows() == direct.windows()
     assert [h["change_id"] for h in bounded.history("c_2")] == ["x44"]  # only the newest five were sent
+    many = JournalFeed()  # a busy half second of a child: its report line stays far below what the worker reads
+    many.record(_published(50_000))
+    assert len(json.dumps(many.take())) < REPORT_LINE_LIMIT / 20
