@@ -138,7 +138,12 @@ def _event_metrics(w: _Writer, events: Mapping[str, Any]) -> None:
 
 def _window_metrics(w: _Writer, windows: Mapping[str, Any]) -> None:
     """Batch windows published, the last one's end and publish delay, and the open ones (``windows``)."""
-    w.one("irl_records_published_total", "counter", "Changelog records sent to the CRM.", windows["records_published"])
+    w.one(
+        "irl_records_published_total",
+        "counter",
+        "Changelog records this worker sent to the CRM (the ordered stage's, or its per-customer stage's).",
+        windows["records_published"],
+    )
     w.one("irl_windows_published_total", "counter", "Batch windows published.", windows["published"])
     last_end = windows.get("last_window_end")
     w.one(

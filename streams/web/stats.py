@@ -135,7 +135,8 @@ class StatsCollector:
         delay = last_pub - last_end if isinstance(last_end, int) and isinstance(last_pub, int) else None
         out: dict[str, Any] = {
             "published": s.get("windows_published", 0),
-            "records_published": s.get("records_published", 0),
+            # this worker's: the ordered stage's, or its per-customer stage's (IRL_CUSTOMER_STAGE=kafka)
+            "records_published": s.get("records_published", 0) + s.get("customer_records_published", 0),
             "last_window_end": last_end,
             "last_publish_ms": last_pub,
             # How long after its end the last window reached the CRM.

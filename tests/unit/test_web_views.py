@@ -580,6 +580,10 @@ async def test_stats(world: World) -> None:
     assert [x["confidence"] for x in lowest] == sorted(x["confidence"] for x in lowest)
     assert s["windows"]["open"][0]["merges"] == 1
     assert s["worker"]["role"] == "writer"
+    world.rt.stats["records_published"] = 3  # the ordered stage's
+    world.rt.stats["customer_records_published"] = 7  # this worker's per-customer stage's (IRL_CUSTOMER_STAGE=kafka)
+    s = await (await world.client.get("/stats", headers=auth(READ))).json()
+    assert s["windows"]["records_published"] == 10
 
 
 async def test_metrics_are_prometheus_text(world: World) -> None:
