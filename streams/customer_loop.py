@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -113,6 +113,8 @@ class _CustomersLoop:
         self.consumer: AIOKafkaConsumer | None = None
         #: per effects partition held: has it applied anything while effects waited (`stalled`)
         self.watches: dict[int, StallWatch] = {}
+        #: assignments loaded so far (`on_assigned`): a fetch begun before the last one is not applied (`apply_fetch`)
+        self.assignments = 0
 
     async def on_revoked(self, revoked: Any) -> None:
         async with self.lock:  # the fetch in flight publishes and commits first
@@ -134,18 +136,49 @@ class _CustomersLoop:
                         self.rt.stats,
                         self.settings.snapshot_seconds,
                         reseal_after_s=self.settings.resolved_compaction_lag_hours * 3600 + 1.0,
+                        on_published=self.rt.on_published,
                     )
                     consumer.seek(tp, await part.load(folded))
                     self.parts[tp.partition] = part
+                self.assignments += 1
             except Exception:
                 _die("restoring the per-customer stage", self.rt)
 
+    async def apply_fetch(self, data: Mapping[Any, Sequence[Any]], assignments: int) -> None:
+        """Apply a fetch to the partitions held, then store their snapshots when due. Under `lock`.
+
+        ``assignments``: `self.assignments` when the fetch began. The consumer fetches while
+        `on_assigned` reads the state topic, from the group's committed offset, which is past
+        the snapshot's: those records, applied, would skip the effects between the two (a
+        partition's quiet catch-up; found by the chaos suite's kill -9, a `Planned` for a
+        customer whose input was never applied). A fetch begun before the last assignment was
+        loaded is dropped, and its partitions sought back to the offset after the last applied.
+        """
+        consumer = self.consumer
+        held = [(tp, part) for tp in sorted(data) if (part := self.parts.get(tp.partition)) is not None]
+        if assignments != self.assignments:
+            assert consumer is not None
+            for tp, part in held:
+                consumer.seek(tp, part.applied + 1)
+            if held:
+                log.info("the per-customer stage dropped a fetch begun before its partitions were loaded")
+            return
+        # Each partition applies in turn; their publishes then wait for the broker together.
+        await asyncio.gather(*(part.apply([_record(m) for m in data[tp]]) for tp, part in held))
+        for part in self.parts.values():
+            await part.tend()
+
     def stalled(self, now: float) -> list[int]:
-        """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited."""
+        """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited.
+
+        The longest any of them has applied nothing while effects waited goes to the stats
+        (``customers_stalled_s``: `/ready` turns 503 from half the limit, as for the ordered stage).
+        """
         consumer = self.consumer
         if consumer is None:
             return []
         out: list[int] = []
+        longest = 0.0
         for tp in sorted(consumer.assignment()):
             part = self.parts.get(tp.partition)
             if part is None:
@@ -157,6 +190,8 @@ class _CustomersLoop:
             watch = self.watches.setdefault(tp.partition, StallWatch(self.settings.stall_seconds))
             if watch.observe(now, part.applied, end if isinstance(end, int) and end >= 0 else None):
                 out.append(tp.partition)
+            longest = max(longest, watch.stalled_for(now))
+        self.rt.stats["customers_stalled_s"] = round(longest, 1)
         return out
 
     async def _watch(self) -> None:
@@ -213,18 +248,11 @@ class _CustomersLoop:
         watch = asyncio.ensure_future(self._watch())
         try:
             while not self.rt.stopping.is_set():
+                assignments = self.assignments
                 data = await consumer.getmany(timeout_ms=200, max_records=CUSTOMERS_FETCH)
                 try:
                     async with self.lock:
-                        # Each partition applies in turn; their publishes then wait for the broker together.
-                        applying = [
-                            part.apply([_record(m) for m in data[tp]])
-                            for tp in sorted(data)
-                            if (part := self.parts.get(tp.partition)) is not None
-                        ]
-                        await asyncio.gather(*applying)
-                        for part in self.parts.values():
-                            await part.tend()
+                        await self.apply_fetch(data, assignments)
                 except Exception:
                     _die("the per-customer stage", self.rt)
                     return

@@ -30,6 +30,7 @@ from streams.registry import RegistryError
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.triage_process import TriageProcesses, die_with_parent, report
+from streams.web.journal import JournalFeed, journal_of
 
 __all__ = ["COUNTERS", "CustomerProcess", "main"]
 
@@ -42,12 +43,24 @@ _REQUEST_TIMEOUT_MS = 1_200_000
 
 
 class CustomerProcess(TriageProcesses):
-    """The worker's per-customer stage child: started, watched, reported on, stopped with the worker."""
+    """The worker's per-customer stage child: started, watched, reported on, stopped with the worker.
+
+    Beyond its counters a report carries how long the child's partitions have applied nothing
+    while effects waited (``customers_stalled_s``, for `/ready`) and what it published since
+    the report before (``journal``, a `JournalFeed`'s, for the views' journal).
+    """
 
     MODULE = "streams.customer_process"
     NAME = "per-customer stage"
     COUNTERS = COUNTERS
     RUNNING = "customer_processes"
+
+    def take_report(self, index: int, report: dict[str, Any]) -> None:
+        journal = report.pop("journal", None)
+        super().take_report(index, report)
+        self.rt.stats["customers_stalled_s"] = float(report.get("customers_stalled_s") or 0.0)
+        if journal:
+            journal_of(self.rt).merge(journal)
 
 
 async def _child_main(parent: int) -> int:
@@ -73,7 +86,13 @@ async def _child_main(parent: int) -> int:
         return 0
     lag_of: list[Any] = []
     rt.lag_sources = lag_of  # the consumer loop appends its lag here
-    reporter = asyncio.ensure_future(report(rt, lambda: lag_of[0]() if lag_of else None, parent, COUNTERS))
+    feed = JournalFeed()
+    rt.on_published = feed.record
+
+    def extra() -> dict[str, Any]:
+        return {"customers_stalled_s": rt.stats["customers_stalled_s"], "journal": feed.take()}
+
+    reporter = asyncio.ensure_future(report(rt, lambda: lag_of[0]() if lag_of else None, parent, COUNTERS, extra))
     try:
         await run_customers(settings, rt, BatchSender(None, producer))
     finally:

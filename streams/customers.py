@@ -92,6 +92,7 @@ class CustomerPartition:
         snapshot_interval_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         reseal_after_s: float | None = None,
+        on_published: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.partition = partition
         self.ports = ports
@@ -117,6 +118,8 @@ class CustomerPartition:
         self._changed = 0
         #: the state partition's offset of the current snapshot's first chunk (None: unknown)
         self._state_start: int | None = None
+        #: called with the decoded records of each published fetch once the broker has them (the views' journal)
+        self.on_published = on_published
 
     async def load(self, folded: Mapping[bytes, bytes]) -> int:
         """Load the partition's snapshot from the folded state topic; returns the next effects offset to read."""
@@ -144,6 +147,13 @@ class CustomerPartition:
         fresh = [r for r in records if r.offset > self.applied]
         if not fresh:
             return
+        if fresh[0].offset != self.applied + 1:  # never expected: only retention deletes effects not applied
+            log.warning(
+                "effects partition %d: offsets %d to %d were not there to apply",
+                self.partition,
+                self.applied + 1,
+                fresh[0].offset - 1,
+            )
         held = sum(1 for r in fresh if r.offset < self.quiet_below)  # records, in offset order
         quiet, loud = _decoded(fresh[:held]), _decoded(fresh[held:])
         self._erasing = self._erasing or any(isinstance(e, Erased) for _p, e in quiet + loud)
@@ -154,6 +164,8 @@ class CustomerPartition:
         outputs = [(r["customer_id"].encode(), encode_resolved(r, topic)) for r in published]
         if outputs:
             await self.ports.publish(outputs)
+            if self.on_published is not None:
+                self.on_published(published)
         if self.reseal_after_s is not None:
             due = self.clock() + self.reseal_after_s
             again = [(r["customer_id"].encode(), encode_resolved(r, topic)) for r in erased]

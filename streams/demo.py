@@ -43,8 +43,8 @@ def _valid_lines(path: Path) -> int:
     return n
 
 
-def _ready(port: int, token: str) -> dict[str, Any] | None:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/ready", headers={"Authorization": f"Bearer {token}"})
+def _ready(port: int, token: str, path: str = "/ready") -> dict[str, Any] | None:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return dict(json.loads(resp.read()))
@@ -63,6 +63,28 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def settled(body: Mapping[str, Any], effects_lag: Mapping[str, int] | None, expected: int) -> tuple[Any, ...] | None:
+    """The counts that must hold still over two polls for the run to be done; None while it is not.
+
+    Every valid event applied and no window pending; with the per-customer stage over Kafka
+    (`IRL_CUSTOMER_STAGE=kafka`: the ordered stage sends effects, the stage publishes the
+    records), every effects partition known and applied to its end (``effects_lag``, from
+    `/stats`), else the CRM could be counted before the last records reach it.
+    """
+    seen = int(body.get("events_applied", 0)) + int(body.get("duplicates", 0))
+    if seen < expected or body.get("pending_windows") != 0:
+        return None
+    if int(body.get("effects_published") or 0) > 0 and (not effects_lag or any(effects_lag.values())):
+        return None
+    published = int(body.get("records_published") or 0) + int(body.get("customer_records_published") or 0)
+    return (seen, published, body.get("interactions_published"), body.get("customers"), body.get("effects_applied"))
+
+
+def _effects_lag(port: int, token: str) -> dict[str, int] | None:
+    stats = _ready(port, token, "/stats") or {}
+    return {k: int(v) for k, v in (stats.get("consumer_lag") or {}).items() if "-effects/" in k and v is not None}
 
 
 @click.group()
@@ -95,21 +117,22 @@ def wait(events: Path, port: int, token: str, timeout: float, pid: int | None, l
         body = _ready(port, token)
         if body is not None and body.get("role") == "writer":
             seen = int(body.get("events_applied", 0)) + int(body.get("duplicates", 0))
-            pending = body.get("pending_windows")
+            published = int(body.get("records_published") or 0) + int(body.get("customer_records_published") or 0)
             line = (
                 f"\r  events applied {seen:>7}/{expected}  customers {body.get('customers') or 0:>6}  "
-                f"dead letters {body.get('dead_letters', 0)}  records published {body.get('records_published', 0):>6}  "
-                f"pending windows {pending}  ({time.monotonic() - t0:.0f}s)"
+                f"dead letters {body.get('dead_letters', 0)}  records published {published:>6}  "
+                f"pending windows {body.get('pending_windows')}  ({time.monotonic() - t0:.0f}s)"
             )
             if line != last:
                 sys.stderr.write(line)
                 sys.stderr.flush()
                 last = line
-            counts = (seen, body.get("records_published"), body.get("interactions_published"), body.get("customers"))
-            if seen >= expected and pending == 0 and counts == previous:
+            lag = _effects_lag(port, token) if int(body.get("effects_published") or 0) > 0 else None
+            counts = settled(body, lag, expected)
+            if counts is not None and counts == previous:
                 sys.stderr.write("\n")
                 return
-            previous = counts if seen >= expected and pending == 0 else None
+            previous = counts
         time.sleep(0.5)
     raise click.ClickException(f"the worker did not finish within {timeout:.0f}s (see the worker log)")
 

@@ -86,6 +86,9 @@ class Runtime:
             "registry_errors": 0,
             #: seconds the single writer has applied nothing while records waited (`streams.stall`)
             "stalled_s": 0.0,
+            #: seconds the per-customer stage has applied nothing in a partition while effects waited (the
+            #: longest of this worker's partitions; `streams.customer_loop`)
+            "customers_stalled_s": 0.0,
             #: seconds the ordered stage's group has been in a rebalance (0: none under way; `streams.stall`)
             "rebalancing_s": 0.0,
             #: triage processes of this worker running (`streams.triage_process`)

@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -47,7 +48,16 @@ from streams.settings import Settings
 from streams.topics import links_topic_name
 from streams.triage import Triage, TriagePorts
 
-__all__ = ["REPORT_S", "TriageKafka", "TriageProcesses", "child_instance", "die_with_parent", "main", "report"]
+__all__ = [
+    "REPORT_LINE_LIMIT",
+    "REPORT_S",
+    "TriageKafka",
+    "TriageProcesses",
+    "child_instance",
+    "die_with_parent",
+    "main",
+    "report",
+]
 
 log = logging.getLogger("irl.worker")
 
@@ -61,6 +71,9 @@ _GROUP_STOP_S = 5.0
 _CHILD_STOP_S = 12.0
 #: Counters a child reports, added to the worker's stats.
 _COUNTERS = ("events_triaged", "dead_letters", "registry_errors")
+#: The longest report line the worker reads (asyncio's default, 64 KiB, is less than a per-customer stage's
+#: report with its journal: a longer line failed the watch, and the stage ended without a word).
+REPORT_LINE_LIMIT = 8 * 1024 * 1024
 
 
 class TriageKafka:
@@ -164,9 +177,19 @@ class TriageProcesses:
             stopping = asyncio.ensure_future(self.rt.stopping.wait())
             await asyncio.wait([stopping, *watches], return_when=asyncio.FIRST_COMPLETED)
             await self._stop_all()
-            await asyncio.gather(*watches, return_exceptions=True)
+            results = await asyncio.gather(*watches, return_exceptions=True)
+            failed = next((r for r in results if isinstance(r, Exception)), None)
+            if failed is not None and not self.rt.stopping.is_set():
+                # A watch that fails leaves the stage's children stopped: never silently.
+                self._fail(f"{self.NAME}: watching its processes failed ({failed!r})")
         finally:
             done.set()
+
+    def _fail(self, why: str) -> None:
+        """End the worker (70), for its supervisor to restart it: a restart reads on from the last commit."""
+        log.critical("%s; exiting so that a restart reads on from the last commit", why)
+        logging.shutdown()
+        os._exit(70)
 
     async def _child(self, index: int) -> None:
         proc = await asyncio.create_subprocess_exec(
@@ -176,6 +199,7 @@ class TriageProcesses:
             str(index),
             str(os.getpid()),
             stdout=asyncio.subprocess.PIPE,
+            limit=REPORT_LINE_LIMIT,
         )
         self.procs[index] = proc
         self.rt.stats[self.RUNNING] += 1
@@ -200,14 +224,7 @@ class TriageProcesses:
         if self.rt.stopping.is_set():
             log.info("%s process %d stopped (exit %d)", self.NAME, index, code)
             return
-        log.critical(
-            "%s process %d exited (code %d); exiting so that a restart reads on from the last commit",
-            self.NAME,
-            index,
-            code,
-        )
-        logging.shutdown()
-        os._exit(70)
+        self._fail(f"{self.NAME} process {index} exited (code {code})")
 
     async def _stop_all(self) -> None:
         for proc in self.procs.values():
@@ -239,8 +256,17 @@ def die_with_parent(parent: int) -> None:
         os._exit(70)
 
 
-async def report(rt: Runtime, lag: Any, parent: int, counters: tuple[str, ...] = _COUNTERS) -> None:
-    """Write the child's counters, whether it holds partitions and its lag to stdout every `REPORT_S`."""
+async def report(
+    rt: Runtime,
+    lag: Any,
+    parent: int,
+    counters: tuple[str, ...] = _COUNTERS,
+    extra: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Write the child's counters, whether it holds partitions and its lag to stdout every `REPORT_S`.
+
+    ``extra``: more fields of the report, taken at each (the worker's side reads them: `take_report`).
+    """
     out = sys.stdout
     while True:
         if os.getppid() != parent:
@@ -249,6 +275,8 @@ async def report(rt: Runtime, lag: Any, parent: int, counters: tuple[str, ...] =
         body = {name: rt.stats[name] for name in counters}
         body["assigned"] = rt.assigned
         body["lag"] = lag()
+        if extra is not None:
+            body.update(extra())
         out.write(json.dumps(body) + "\n")
         out.flush()
         await asyncio.sleep(REPORT_S)

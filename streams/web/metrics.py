@@ -107,6 +107,13 @@ def _worker_metrics(w: _Writer, worker: Mapping[str, Any]) -> None:
         worker.get("stalled_s", 0.0),
     )
     w.one(
+        "irl_customer_stage_stalled_seconds",
+        "gauge",
+        "Seconds a partition of the per-customer stage on this worker has applied nothing while effects waited "
+        "(IRL_CUSTOMER_STAGE=kafka; it exits at IRL_STALL_SECONDS).",
+        worker.get("customers_stalled_s", 0.0),
+    )
+    w.one(
         "irl_rebalance_seconds",
         "gauge",
         "Seconds the ordered stage's group has been rebalancing (0: none; exits at max(300, 2.5 x IRL_STALL_SECONDS)).",
@@ -131,7 +138,12 @@ def _event_metrics(w: _Writer, events: Mapping[str, Any]) -> None:
 
 def _window_metrics(w: _Writer, windows: Mapping[str, Any]) -> None:
     """Batch windows published, the last one's end and publish delay, and the open ones (``windows``)."""
-    w.one("irl_records_published_total", "counter", "Changelog records sent to the CRM.", windows["records_published"])
+    w.one(
+        "irl_records_published_total",
+        "counter",
+        "Changelog records this worker sent to the CRM (the ordered stage's, or its per-customer stage's).",
+        windows["records_published"],
+    )
     w.one("irl_windows_published_total", "counter", "Batch windows published.", windows["published"])
     last_end = windows.get("last_window_end")
     w.one(

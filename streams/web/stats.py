@@ -75,6 +75,7 @@ class StatsCollector:
                 "redis_rebuilds": s.get("redis_rebuilds", 0),
                 "redis_child_flushes": s.get("redis_child_flushes", 0),
                 "stalled_s": s.get("stalled_s", 0.0),
+                "customers_stalled_s": s.get("customers_stalled_s", 0.0),
                 "rebalancing_s": s.get("rebalancing_s", 0.0),
                 "triage_processes": s.get("triage_processes", 0),
             },
@@ -134,7 +135,8 @@ class StatsCollector:
         delay = last_pub - last_end if isinstance(last_end, int) and isinstance(last_pub, int) else None
         out: dict[str, Any] = {
             "published": s.get("windows_published", 0),
-            "records_published": s.get("records_published", 0),
+            # this worker's: the ordered stage's, or its per-customer stage's (IRL_CUSTOMER_STAGE=kafka)
+            "records_published": s.get("records_published", 0) + s.get("customer_records_published", 0),
             "last_window_end": last_end,
             "last_publish_ms": last_pub,
             # How long after its end the last window reached the CRM.

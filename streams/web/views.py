@@ -202,8 +202,10 @@ class Views:
         # The worker owning the single-writer partition is ready once its state is recovered;
         # the others (triage, standby) once the group has given them partitions.
         recovered = rt.recovered if rt.owns_links else rt.assigned
-        # A writer that has applied nothing for half its stall limit while records wait is not ready.
-        stalled = float(rt.stats.get("stalled_s") or 0.0) >= rt.settings.stall_seconds / 2
+        # A stage that has applied nothing for half its stall limit while its input waits is not ready: the
+        # ordered stage, or a partition of the per-customer stage on this worker.
+        idle = max(float(rt.stats.get("stalled_s") or 0.0), float(rt.stats.get("customers_stalled_s") or 0.0))
+        stalled = idle >= rt.settings.stall_seconds / 2
         ready = kafka and redis and recovered and not stalled
         pipeline = rt.pipeline
         body = {

@@ -109,6 +109,17 @@ async def publish(settings: Settings, events: Sequence[dict[str, Any]], chunk: i
     return acked
 
 
+#: The worker setting the whole suite runs against (tests/integration/harness.py: IRL_TEST_CUSTOMER_STAGE=kafka
+#: runs every worker with the per-customer stage over Kafka); "off" is the default mode.
+CUSTOMER_STAGE = os.environ.get("IRL_TEST_CUSTOMER_STAGE") or "off"
+
+
+def records_out(body: dict[str, Any]) -> int:
+    """Changelog records a worker has published, from its /ready body: the ordered stage's (default mode) and
+    its per-customer stage's (``IRL_CUSTOMER_STAGE=kafka``, where the ordered stage publishes none)."""
+    return int(body.get("records_published") or 0) + int(body.get("customer_records_published") or 0)
+
+
 def ready(worker: Worker) -> dict[str, Any]:
     """The worker's /ready body ({} while it does not answer)."""
     try:
@@ -152,7 +163,7 @@ async def kill_and_restart(worker: Worker, when: str, timeout: float = 120.0) ->
     Recovery time runs from the kill to the log line of the restored single writer (the
     consumer group must first drop the dead member: BROKER_SESSION_TIMEOUT).
     """
-    published = int(ready(worker).get("records_published") or 0)
+    published = records_out(ready(worker))
     before = restored_count(worker)
     t0 = time.monotonic()
     worker.stop(signal.SIGKILL)
@@ -230,7 +241,12 @@ class Outcome:
 
     def save(self) -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        body = {**self.__dict__, "restarts": [r.__dict__ for r in self.restarts], "full": FULL}
+        body = {
+            **self.__dict__,
+            "restarts": [r.__dict__ for r in self.restarts],
+            "full": FULL,
+            "customer_stage": CUSTOMER_STAGE,
+        }
         (RESULTS / f"{self.scenario}.json").write_text(json.dumps(body, indent=2) + "\n")
 
 

@@ -21,15 +21,15 @@ def table() -> str:
     """The markdown table, one row per scenario file, in scenario order."""
     rows = [
         "| scenario | events sent | faults injected | events lost | records (raw) | duplicates raw / after dedup "
-        "| recovery | size |",
-        "|---|---|---|---|---|---|---|---|",
+        "| recovery | size | per-customer stage |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS.glob("*.json")):
         b = json.loads(path.read_text())
         rows.append(
             f"| {b['scenario']} | {b['events']} | {b['faults']} | {b['lost']} | {b['raw_records']} "
             f"| {b['duplicates_raw']} / {b['duplicates_after_dedup']} | {_recovery(b)} "
-            f"| {'full' if b['full'] else 'reduced'} |"
+            f"| {'full' if b['full'] else 'reduced'} | {b.get('customer_stage', 'off')} |"
         )
     return "\n".join(rows)
 

@@ -25,6 +25,7 @@ from .helpers import (
     duplicate_counts,
     publish,
     ready,
+    records_out,
     replay_profiles,
     restored_count,
 )
@@ -57,7 +58,7 @@ async def test_three_workers_and_one_killed(kafka_bootstrap: str, chaos_redis_ur
             raise AssertionError(f"{exc}\n{await stall_report(kafka_bootstrap, env, workers)}") from None
         half = len(events) // 2
         assert await publish(settings, events[:half]) == half
-        await wait_for("a first batch", lambda: any(int(ready(w).get("records_published") or 0) for w in workers), 120)
+        await wait_for("a first batch", lambda: any(records_out(ready(w)) for w in workers), 120)
         # A rebalance (a worker joining late) can leave the links log with no owner for a moment.
         victim = await wait_for(
             "a worker holding the links log",

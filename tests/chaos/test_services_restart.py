@@ -28,6 +28,7 @@ from .helpers import (
     duplicate_counts,
     publish,
     ready,
+    records_out,
     redis_equals,
     replay_profiles,
     restored_count,
@@ -47,18 +48,18 @@ async def test_broker_restart_mid_run(private_kafka: str, chaos_redis_url: str, 
         await wait_ready(worker)
         half = len(events) // 2
         assert await publish(settings, events[:half]) == half
-        await wait_for("a first batch", lambda: int(ready(worker).get("records_published") or 0) > 0, 120, worker)
+        await wait_for("a first batch", lambda: records_out(ready(worker)) > 0, 120, worker)
 
         kafka_script("stop")
         down_since = time.monotonic()
         await wait_for("the worker to see the broker gone", lambda: ready(worker).get("kafka") is False, 60, worker)
         kafka_script("start")
         up_at = time.monotonic()
-        published = int(ready(worker).get("records_published") or 0)
+        published = records_out(ready(worker))
         assert await publish(settings, events[half:]) == len(events) - half
         await wait_for(
             "the worker to publish again",
-            lambda: int(ready(worker).get("records_published") or 0) > published and ready(worker).get("ready"),
+            lambda: records_out(ready(worker)) > published and ready(worker).get("ready"),
             180,
             worker,
         )
@@ -90,9 +91,7 @@ async def test_redis_flushed_and_restarted_mid_run(kafka_bootstrap: str, private
         await wait_ready(worker)
         third = len(events) // 3
         assert await publish(settings, events[:third]) == third
-        await wait_for(
-            "Redis to hold customers", lambda: int(ready(worker).get("records_published") or 0) > 0, 120, worker
-        )
+        await wait_for("Redis to hold customers", lambda: records_out(ready(worker)) > 0, 120, worker)
 
         async def rebuilt_since(n: int) -> bool:
             return int(ready(worker).get("redis_rebuilds") or 0) > n and await client.hget(meta, "offset") is not None

@@ -25,6 +25,7 @@ from .helpers import (
     kill_and_restart,
     publish,
     ready,
+    records_out,
     redis_equals,
     replay_profiles,
     sleep_until,
@@ -49,11 +50,9 @@ async def test_worker_killed_three_times_loses_nothing(
         third = len(events) // 3
         assert await publish(settings, events[:third]) == third
 
-        # 1: while a batch is being published (records_published moves between two polls)
-        base = int(ready(worker).get("records_published") or 0)
-        await sleep_until(
-            "a batch being published", lambda: int(ready(worker).get("records_published") or 0) > base, 120, worker
-        )
+        # 1: while a batch is being published (the records published move between two polls)
+        base = records_out(ready(worker))
+        await sleep_until("a batch being published", lambda: records_out(ready(worker)) > base, 120, worker)
         restarts.append(await kill_and_restart(worker, "while publishing a batch"))
 
         # 2: just after a window boundary (a window finished publishing)

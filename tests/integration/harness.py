@@ -228,6 +228,6 @@ async def describe_groups(bootstrap: str, groups: list[str]) -> str:
 async def stall_report(bootstrap: str, env: Mapping[str, str], workers: list[Worker], lines: int = 120) -> str:
     """What a timed-out wait on several workers shows: the broker's view of their groups, then their logs."""
     app = env["IRL_APP_ID"]
-    groups = await describe_groups(bootstrap, [app, f"{app}-sequencer", f"{app}-host"])
+    groups = await describe_groups(bootstrap, [app, f"{app}-sequencer", f"{app}-host", f"{app}-customers"])
     tails = "\n".join(f"--- worker {i}:\n{w.log_tail(lines)}" for i, w in enumerate(workers))
     return f"{groups}\n{tails}"

@@ -112,12 +112,15 @@ async def test_one_worker_in_effects_mode_publishes_the_default_modes_changelog(
     (worker,) = workers
     try:
 
-        def reported() -> dict[str, Any] | None:  # the stage's counters and lag reach the worker's views
+        def reported() -> dict[str, Any] | None:  # the stage's counters, lag and journal reach the worker's views
             _status, ready = worker.get("/ready")
             _status, stats = worker.get("/stats")
             lag = {k: v for k, v in (stats.get("consumer_lag") or {}).items() if "-effects/" in k}
-            done = ready.get("effects_applied", 0) > 0 and ready.get("customer_records_published", 0) > 0
-            return lag if done and len(lag) == 3 and not any(lag.values()) else None
+            published = ready.get("customer_records_published", 0)
+            done = ready.get("effects_applied", 0) > 0 and published > 0 and ready.get("stalled") is False
+            # the dashboard's journal of published changes counts what this worker's partitions published
+            journal = sum((stats.get("changes") or {}).get("totals", {}).values())
+            return lag if done and journal == published and len(lag) == 3 and not any(lag.values()) else None
 
         await wait_for("the per-customer stage's counters and lag in /ready and /stats", reported, 30, worker)
     finally:

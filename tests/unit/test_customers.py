@@ -30,7 +30,7 @@ from streams.batches import BatchSender
 from streams.codec import decode_resolved
 from streams.customer_loop import CustomersKafka, _CustomersLoop
 from streams.customer_state import stored_snapshot
-from streams.customers import CustomerPartition, CustomerPorts, EffectRecord
+from streams.customers import POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
 from streams.linkbatch import TICK
 from streams.pipeline import Pipeline
 from streams.runtime import Runtime
@@ -389,10 +389,14 @@ def test_an_idle_stage_sends_no_effects_and_ticks_alone_take_no_snapshot() -> No
 
 
 class _FakeConsumer:
-    """What `stalled` and `lag` read of an aiokafka consumer: its assignment and each partition's end."""
+    """What `stalled`, `lag` and `apply_fetch` use of an aiokafka consumer: assignment, partition ends, seeks."""
 
     def __init__(self, ends: dict[int, int]) -> None:
         self.ends = ends
+        self.sought: list[tuple[int, int]] = []
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought.append((tp.partition, offset))
 
     def assignment(self) -> set[TopicPartition]:
         return {TopicPartition("t-effects", p) for p in self.ends}
@@ -414,7 +418,116 @@ def test_a_partition_that_applies_nothing_while_effects_wait_is_a_stall() -> Non
         part.applied = 4
         loop.parts[p] = part
     assert loop.stalled(0.0) == [] and loop.stalled(60.0) == [] and loop.stalled(119.0) == []
+    assert loop.rt.stats["customers_stalled_s"] == 119.0  # /ready says 503 from half the limit (test_web_views)
     assert loop.stalled(120.0) == [0]
     assert loop.lag() == {"t-effects/0": 4, "t-effects/1": 0}
     loop.parts[0].applied = 8  # it moved: the clock starts again, and nothing waits any more
     assert loop.stalled(500.0) == [] and loop.stalled(10_000.0) == []
+    assert loop.rt.stats["customers_stalled_s"] == 0.0
+
+
+def test_published_records_reach_the_journal_only_once_the_broker_has_them() -> None:
+    """The views' journal (`rt.on_published`) hears of a fetch's records after its publish, never of a failed one."""
+    log = links_log(4)
+    effects = _crashing_ordered_stage(log, random.Random(4))
+    records = effects.partition(2)
+    kafka = FakeCustomerKafka()
+    heard: list[dict[str, object]] = []
+
+    async def scenario() -> None:
+        part = CustomerPartition(2, kafka.ports(), RESOLVED, Runtime(Settings()).stats, on_published=heard.extend)
+        await part.load(await kafka.read_state())
+        kafka.die_after = 5
+        with pytest.raises(Crash):
+            for i in range(0, len(records), 3):
+                await part.apply(records[i : i + 3])
+        assert len(heard) < len(kafka.published) == 5, "the failed fetch's records were told to the journal"
+        assert [r["change_id"] for r in heard] == [
+            decode_resolved(v)["change_id"] for v in kafka.published[: len(heard)]
+        ]
+
+    asyncio.run(scenario())
+    heard.clear()
+    whole = FakeCustomerKafka()
+
+    async def clean() -> None:
+        part = CustomerPartition(2, whole.ports(), RESOLVED, Runtime(Settings()).stats, on_published=heard.extend)
+        await part.load({})
+        for i in range(0, len(records), 4):
+            await part.apply(records[i : i + 4])
+
+    asyncio.run(clean())
+    assert whole.published and [r["change_id"] for r in heard] == [
+        decode_resolved(v)["change_id"] for v in whole.published
+    ]
+
+
+class _Message:
+    """A fetched record as `_CustomersLoop` reads it (offset, headers, value)."""
+
+    def __init__(self, record: EffectRecord) -> None:
+        self.offset, self.value = record.offset, record.value
+        self.headers = [(POSITION_HEADER, record.position)]
+
+
+class _LoopKafka(CustomersKafka):
+    """The loop's Kafka ports over a `FakeCustomerKafka`."""
+
+    def __init__(self, fake: FakeCustomerKafka) -> None:
+        super().__init__(BatchSender(None), Settings())
+        self.fake = fake
+
+    def ports(self) -> CustomerPorts:
+        return self.fake.ports()
+
+    async def read_state(self) -> Mapping[bytes, bytes]:
+        return await self.fake.read_state()
+
+
+def test_a_fetch_begun_before_the_partitions_were_loaded_is_dropped_and_read_again() -> None:
+    """The chaos suite's kill -9 (IRL_CUSTOMER_STAGE=kafka): the consumer fetched from the group's committed
+    offset while `on_assigned` read the state topic; applied after the load, that fetch skipped the effects
+    between the snapshot and the commit (here: a `Planned` for a customer without input, the process ended).
+
+        effects p   0 ......... s | s+1 ........ c-1 | c ........... end
+        first life  applied, snapshot at s | applied, committed c | ✕ killed
+        restart     load s, seek s+1   fetch begun before the load: c..  dropped, sought back to s+1
+                                        next fetch: s+1 .. end applied  ==> the clean run's records
+    """
+    log = links_log(6)
+    clean = clean_run(log)
+    effects = _crashing_ordered_stage(log, random.Random(6))
+    p = 1
+    records = effects.partition(p)
+    snap, commit = len(records) // 4, len(records) // 2
+    kafka = FakeCustomerKafka()
+    settings = Settings()
+    consumer = _FakeConsumer({p: len(records)})
+    tp = TopicPartition("t-effects", p)
+
+    async def scenario() -> None:
+        first = CustomerPartition(p, kafka.ports(), RESOLVED, Runtime(settings).stats, snapshot_interval_s=1e9)
+        await first.load({})
+        await first.apply(records[:snap])
+        assert await first.tend(force=True)
+        await first.apply(records[snap:commit])
+        stored = stored_snapshot(kafka.state, p)
+        assert kafka.commits[p] == commit and stored is not None and stored[0].offset == snap - 1
+        loop = _CustomersLoop(settings, Runtime(settings), _LoopKafka(kafka))
+        loop.consumer = consumer
+        begun = loop.assignments  # a fetch begins ...
+        await loop.on_assigned({tp})  # ... while the partition is loaded and sought
+        assert consumer.sought == [(p, snap)] and loop.parts[p].applied == snap - 1
+        sent = len(kafka.published)
+        stale = {tp: [_Message(r) for r in records[commit:]]}  # read from the committed offset
+        await loop.apply_fetch(stale, begun)
+        assert len(kafka.published) == sent and loop.parts[p].applied == snap - 1, "the stale fetch was applied"
+        assert consumer.sought[-1] == (p, snap)
+        for i in range(snap, len(records), 7):
+            await loop.apply_fetch({tp: [_Message(r) for r in records[i : i + 7]]}, loop.assignments)
+        assert loop.parts[p].applied == len(records) - 1
+
+    asyncio.run(scenario())
+    check_against(
+        [v for v in clean if partition_of(decode_resolved(v)["customer_id"], PARTITIONS) == p], kafka.published
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.demo import count_check, pick_timeline_customer
+from streams.demo import count_check, pick_timeline_customer, settled
 
 
 def test_the_timeline_shows_a_customer_seen_on_web_whatsapp_and_kiosk_with_the_most_interactions() -> None:
@@ -23,3 +23,15 @@ def test_the_counts_agree_only_when_the_crm_holds_every_customer_the_worker_coun
     assert not count_check(31094, 31094, 1, 31094, 0)[0]  # a survivor whose record never came
     assert not count_check(31094, 31094, 0, 31094, 3)[0]  # interactions the CRM cannot place
     assert not count_check(None, 31094, 0, 31094, 0)[0]  # the worker did not answer
+
+
+def test_the_demo_waits_for_the_per_customer_stage_over_kafka() -> None:
+    """With IRL_CUSTOMER_STAGE=kafka the ordered stage is done before the stage has published its records."""
+    done = {"events_applied": 95, "duplicates": 5, "pending_windows": 0, "records_published": 40, "customers": 9}
+    assert settled(done, None, 100) == (100, 40, None, 9, None)
+    assert settled({**done, "pending_windows": 1}, None, 100) is None
+    assert settled(done, None, 101) is None  # an event not applied yet
+    kafka = {**done, "records_published": 0, "effects_published": 300, "customer_records_published": 38}
+    assert settled(kafka, None, 100) is None  # the stage's lag not known yet
+    assert settled(kafka, {"t-effects/0": 0, "t-effects/1": 2}, 100) is None
+    assert settled(kafka, {"t-effects/0": 0, "t-effects/1": 0}, 100) == (100, 38, None, 9, None)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from aiokafka.errors import KafkaConnectionError
 
 from streams import loops
+from streams.customer_process import CustomerProcess
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.triage_process import TriageProcesses, child_instance
+from streams.web.journal import JournalFeed, journal_of
 
 
 def _processes() -> tuple[Runtime, TriageProcesses]:
@@ -83,3 +87,70 @@ async def test_a_stop_ends_the_waiting_for_a_broker() -> None:
     client = _StoppedAtSecondStart(refusals=10**6)
     assert not await asyncio.wait_for(loops.start_client(client, "test", stopping, first_delay=0.001), 10)
     assert client.starts == 2
+
+
+def test_the_customer_stage_child_reports_its_stall_and_feeds_the_journal() -> None:
+    """/ready and the views' journal read what the per-customer stage's child reported."""
+    rt = Runtime(Settings())
+    procs = CustomerProcess(rt.settings, rt, 1)
+    feed = JournalFeed()
+    feed.record([{"customer_id": "c_1", "change": "CREATED", "version": 1, "window_start": 0, "window_end": 5}])
+    procs.take_report(0, {"effects_applied": 7, "customers_stalled_s": 61.5, "journal": feed.take()})
+    assert rt.stats["effects_applied"] == 7 and rt.stats["customers_stalled_s"] == 61.5
+    assert [h["version"] for h in journal_of(rt).history("c_1")] == [1]
+    assert "journal" not in procs.reports[0]  # the records are not kept twice
+    procs.take_report(0, {"effects_applied": 9, "customers_stalled_s": 0.0, "journal": None})
+    assert rt.stats["effects_applied"] == 9 and rt.stats["customers_stalled_s"] == 0.0
+    assert journal_of(rt).totals == {"CREATED": 1}
+
+
+class _Watched(TriageProcesses):
+    """The worker's side over `tests.unit.long_report_child`; a failure is recorded instead of ending the process."""
+
+    MODULE = "tests.unit.long_report_child"
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt.settings, rt, 1)
+        self.failed: list[str] = []
+
+    def _fail(self, why: str) -> None:
+        self.failed.append(why)
+
+
+async def _until(check: Callable[[], bool], running: asyncio.Future[None], timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check() and not running.done() and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def test_a_report_longer_than_64_kib_is_read() -> None:
+    """A per-customer stage's report with its journal was longer than asyncio's line limit: the watch failed,
+    its child was stopped and the worker went on without the stage, silently (the chaos suite in kafka mode)."""
+    rt = Runtime(Settings())
+    procs = _Watched(rt)
+    running = asyncio.ensure_future(procs.run())
+    try:
+        await _until(lambda: rt.stats["events_triaged"] == 3, running)
+        assert rt.stats["events_triaged"] == 3 and not procs.failed and not running.done()
+    finally:
+        rt.stopping.set()
+        await asyncio.wait_for(running, 20)
+    assert not procs.failed  # stopped with the worker: no failure
+
+
+async def test_a_watch_that_fails_ends_the_worker() -> None:
+    """Whatever fails in watching the children (here a report it cannot take) ends the worker (70), never silently."""
+    rt = Runtime(Settings())
+    procs = _Watched(rt)
+
+    def refuse(index: int, report: dict[str, Any]) -> None:
+        raise ValueError("a report the worker cannot take")
+
+    procs.take_report = refuse  # type: ignore[method-assign]
+    running = asyncio.ensure_future(procs.run())
+    try:
+        await asyncio.wait_for(running, 30)  # the child is stopped, and the failure said
+    finally:
+        rt.stopping.set()
+    assert len(procs.failed) == 1 and "cannot take" in procs.failed[0]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 
 from streams.settings import Settings
+from streams.triage_process import REPORT_LINE_LIMIT
 from streams.web.auth import Scope
 from streams.web.evidence_svg import MAX_NODES_PER_COLUMN, evidence_svg
 from streams.web.histogram_svg import histogram_svg
-from streams.web.journal import Journal
+from streams.web.journal import Journal, JournalFeed
 from streams.web.metrics import render
 from streams.web.pages import href
 from streams.web.redact import mask_key, mask_ref, redact_explanation, redact_profile, redact_why
@@ -230,3 +232,49 @@ def test_journal_is_bounded_and_keeps_no_personal_fields() -> None:
 def test_href_never_carries_a_token() -> None:
     assert href("/customers/c_1/explain", format="html") == "/customers/c_1/explain?format=html"
     assert href("/") == "/"
+
+
+def _published(n: int) -> list[dict[str, object]]:
+    """n records as the per-customer stage publishes them (with personal fields the journal must drop)."""
+    return [
+        {
+            "customer_id": f"c_{i % 7}",
+            "change": ("CREATED", "UPDATED", "MERGED")[i % 3],
+            "version": i // 7 + 1,
+            "window_start": 1000 * (i // 10),
+            "window_end": 1000 * (i // 10 + 1),
+            "change_id": f"x{i}",
+            "merged_from": [f"c_{i}"] if i % 3 == 2 else [],
+            "survivor_id": None,
+            "phones": ["+919845012345"],
+            "emails": ["asha.rao@gmail.com"],
+        }
+        for i in range(n)
+    ]
+
+
+def test_a_child_process_journal_feed_gives_the_worker_the_journal_it_would_have_recorded() -> None:
+    """The per-customer stage's child reports what it published (`JournalFeed`); merged, the worker's journal is
+    the one recording the records in process gives; past the feed's bound only the oldest histories are left out."""
+    records = _published(45)
+    direct, merged, feed = Journal(), Journal(), JournalFeed(max_history=100)
+    direct.record(records)
+    for part in (records[:20], records[20:]):  # two reports
+        feed.record(part)
+        report = json.loads(json.dumps(feed.take()))  # through the child's stdout
+        merged.merge(report)
+    assert feed.take() is None  # nothing new since
+    assert merged.totals == direct.totals and merged.windows() == direct.windows()
+    for cid in {str(r["customer_id"]) for r in records}:
+        assert merged.history(cid) == direct.history(cid)
+        assert all("phones" not in h and "emails" not in h for h in merged.history(cid))
+    small, bounded = JournalFeed(max_history=5), Journal()
+    small.record(records)
+    report = small.take()
+    assert report is not None and len(report["history"]) == 5
+    bounded.merge(report)
+    assert bounded.totals == direct.totals and bounded.windows() == direct.windows()
+    assert [h["change_id"] for h in bounded.history("c_2")] == ["x44"]  # only the newest five were sent
+    many = JournalFeed()  # a busy half second of a child: its report line stays far below what the worker reads
+    many.record(_published(50_000))
+    assert len(json.dumps(many.take())) < REPORT_LINE_LIMIT / 20

@@ -206,6 +206,18 @@ async def test_ready_says_what_is_missing(world: World) -> None:
     body = await r.json()
     # Nothing listens on 127.0.0.1:1 and this runtime has no Redis.
     assert body["kafka"] is False and body["redis"] is False and body["recovered"] is True
+    assert body["stalled"] is False
+
+
+@pytest.mark.parametrize("stat", ["stalled_s", "customers_stalled_s"])
+async def test_ready_says_stalled_from_half_the_limit_for_either_stage(world: World, stat: str) -> None:
+    """The ordered stage's stall, or a partition of the per-customer stage on this worker (IRL_CUSTOMER_STAGE=kafka)."""
+    half = world.rt.settings.stall_seconds / 2
+    world.rt.stats[stat] = half - 1
+    assert (await (await world.client.get("/ready", headers=auth(READ))).json())["stalled"] is False
+    world.rt.stats[stat] = half
+    r = await world.client.get("/ready", headers=auth(READ))
+    assert r.status == 503 and (await r.json())["stalled"] is True
 
 
 async def test_ready_probes_kafka_over_tcp() -> None:
@@ -568,6 +580,10 @@ async def test_stats(world: World) -> None:
     assert [x["confidence"] for x in lowest] == sorted(x["confidence"] for x in lowest)
     assert s["windows"]["open"][0]["merges"] == 1
     assert s["worker"]["role"] == "writer"
+    world.rt.stats["records_published"] = 3  # the ordered stage's
+    world.rt.stats["customer_records_published"] = 7  # this worker's per-customer stage's (IRL_CUSTOMER_STAGE=kafka)
+    s = await (await world.client.get("/stats", headers=auth(READ))).json()
+    assert s["windows"]["records_published"] == 10
 
 
 async def test_metrics_are_prometheus_text(world: World) -> None:
