@@ -209,7 +209,9 @@ class JunkRules:
                 break
         if filler:  # no word at all, or only placeholders and fillers
             return True
-        if "".join(words) in _PLACEHOLDER_NAME_PHRASES:
+        # A phrase or status for a name (``Jai Shree Krishna``, ``Busy``): its letters run together.
+        letters = lower if lower.isalpha() else "".join(ch for ch in lower if ch.isalpha())
+        if letters in _PLACEHOLDER_NAME_PHRASES:
             return True
         return bool(self._values or self._patterns) and self._configured(lower)
 
