@@ -369,8 +369,7 @@ def profile_from_input(inp: CustomerInput) -> Profile:
     verified = kiosk_phone = other_phone = placed = False
     corroborating = near_q = refused = 0
     for f in inp.evidence:
-        if not other_account(f.eff):  # another person's account is not one of this customer's source ids
-            sources.add((f.tp, f.src))
+        sources.add((f.tp, f.src))
         tps.add(f.tp)
         effs.append(list(f.eff))
         if f.cls is not None:

@@ -179,8 +179,9 @@ def profile_from_scratch(g: Graph, customer_id: str, cust: Customer) -> Profile:
         customer_id=customer_id,
         phones=tuple(phones),
         emails=tuple(emails),
-        # another person's account (an order placed for this customer) is not one of its source ids
-        source_ids=tuple(sorted({(ev.tp, ev.src) for ev in evidence if not other_account(g.effective(ev))})),
+        # every event's touchpoint record, an order placed on another person's account too: the CRM
+        # gives an interaction to the customer that lists its record (docs/crm-connector.md)
+        source_ids=tuple(sorted({(ev.tp, ev.src) for ev in evidence})),
         name=tally.name(),
         first_seen=tally.first,
         last_seen=tally.last,

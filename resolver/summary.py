@@ -147,8 +147,7 @@ class Summary:
             if eff[0][0] != "x":
                 self.linked = True
             placed = other_account(eff)
-            if not placed:  # another person's account is not one of this customer's source ids
-                sources.add((tp, ev.src))
+            sources.add((tp, ev.src))
             if effs is not None:
                 effs.append(eff)
             cls = class_of(ev.name)
