@@ -28,6 +28,7 @@ import codecs
 import datetime as _dt
 import functools
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -168,7 +169,11 @@ class Rejects:
         path = self._fixed or rejects_path(source)
         fh = self._open.get(path)
         if fh is None:
-            fh = self._open[path] = path.open("w", encoding="utf-8")
+            # The rejected lines as read, personal data and all (to fix and send again): the
+            # owner's alone, as the input they came from should be (docs/privacy.md).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # a file that was there keeps its mode through os.open
+            fh = self._open[path] = os.fdopen(fd, "w", encoding="utf-8")
             self._summary.reject_files.add(path)
         text = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
         record = {"file": str(source), "line": line, "reason": reason, "raw": text}

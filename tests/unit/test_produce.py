@@ -100,6 +100,8 @@ def test_a_dry_run_reports_and_rejects_what_a_run_would_and_asks_no_service(
     )
     rejects = [json.loads(line) for line in (tmp_path / "events.rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == sorted(int(n) for n in EXPECTED["rejected"])
+    # the refused lines as read hold personal data: the owner's alone
+    assert (tmp_path / "events.rejects.jsonl").stat().st_mode & 0o777 == 0o600
     nothing = tmp_path / "bad.jsonl"
     nothing.write_text("not json\n")
     result = CliRunner().invoke(main, ["produce", str(nothing), "--dry-run"])
