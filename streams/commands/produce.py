@@ -88,7 +88,8 @@ def parse_line(raw: bytes, limits: Limits) -> Interaction:
     except json.JSONDecodeError as exc:
         if "\x00" in text:  # UTF-16 without a byte-order mark: every other byte is NUL
             raise InvalidInteraction("line: not JSON: NUL bytes (UTF-16 text without a byte-order mark?)") from None
-        raise InvalidInteraction(f"line: not JSON ({exc.msg} at column {exc.colno})") from None
+        what = exc.msg.removesuffix(" at")  # json's "Invalid control character at"
+        raise InvalidInteraction(f"line: not JSON ({what} at column {exc.colno})") from None
     except RecursionError:
         raise InvalidInteraction("line: JSON nested too deeply") from None
     try:

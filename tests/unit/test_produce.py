@@ -127,3 +127,13 @@ def test_times_without_a_zone_are_read_in_the_zone_given(tmp_path: Path, monkeyp
     assert read.exit_code == 0 and "would send 1 (web 1)" in read.stdout, read.output
     bad = CliRunner().invoke(main, ["produce", str(source), "--dry-run", "--timezone", "Mars/Olympus"])
     assert bad.exit_code == 2 and "unknown zone" in bad.output
+
+
+def test_a_control_character_in_a_line_is_said_once() -> None:
+    """json says "Invalid control character at"; the reason gives the column once, not "at at"."""
+    from resolver.interaction import Limits
+    from streams.commands.produce import InvalidInteraction, parse_line
+
+    with pytest.raises(InvalidInteraction) as err:
+        parse_line(b'{"event_id": "a\tb"}', Limits())
+    assert str(err.value) == "line: not JSON (Invalid control character at column 16)"
