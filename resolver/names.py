@@ -269,10 +269,10 @@ def _split(key: str) -> tuple[str, str]:
 
 
 def weak_key(key: str) -> bool:
-    """True for a key that fits many people: an initial first name, or one token only (not a
-    name written without a space, `_whole`: ``李颖``)."""
+    """True for a key that fits many people: an initial first name, a given name with initials
+    only (``suresh_r``), or one token only (not a name written without a space, `_whole`: ``李颖``)."""
     first, last = _split(key)
-    return len(first) <= 1 or (not last and not _whole(key))
+    return len(first) <= 1 or len(last) == 1 or (not last and not _whole(key))
 
 
 def full_name(key: str) -> bool:
