@@ -269,10 +269,10 @@ def _split(key: str) -> tuple[str, str]:
 
 
 def weak_key(key: str) -> bool:
-    """True for a key that fits many people: an initial first name, or one token only (not a
-    name written without a space, `_whole`: ``李颖``)."""
+    """True for a key that fits many people: an initial first name, a given name with initials
+    only (``suresh_r``), or one token only (not a name written without a space, `_whole`: ``李颖``)."""
     first, last = _split(key)
-    return len(first) <= 1 or (not last and not _whole(key))
+    return len(first) <= 1 or len(last) == 1 or (not last and not _whole(key))
 
 
 def full_name(key: str) -> bool:
@@ -397,7 +397,8 @@ def name_groups(weights: Mapping[str, int]) -> dict[str, str]:
     swapped order or a typo stays one person; the label is the smallest key of the group.
     A *weak* key (an initial, or one token: `weak_key`) fits many people, so it never
     bridges two groups: one-token names join the heaviest group they fit (total weight, then
-    smallest label), then initials do the same, through a name with a surname where one fits
+    smallest label), then initials (and a given name with initials only, ``Suresh R``) do the
+    same, through a name with a surname where one fits
     (`_fit`); weak keys that fit no group are grouped among themselves.
     """
     for k in weights:
@@ -492,7 +493,7 @@ def _groups(weights: Mapping[str, int]) -> dict[str, str]:
 def one_group(keys: Collection[str]) -> bool:
     """A quick, sufficient test that `name_groups` puts all of `keys` in one group (whatever the weights).
 
-    True when one key of the first tier present (names with a surname, else one-token
+    True when one key of the first tier present (names with a surname not an initial, else one-token
     names, else initials) is `same_person` as every other key: that tier groups around it
     transitively and every weaker key fits its only group. False says nothing: the keys may
     still be one group (through a chain of similar names); compute `name_groups` then.
