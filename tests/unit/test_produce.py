@@ -131,8 +131,8 @@ def test_times_without_a_zone_are_read_in_the_zone_given(tmp_path: Path, monkeyp
 
 def test_a_control_character_in_a_line_is_said_once() -> None:
     """json says "Invalid control character at"; the reason gives the column once, not "at at"."""
-    from resolver.interaction import Limits
-    from streams.commands.produce import InvalidInteraction, parse_line
+    from resolver.interaction import InvalidInteraction, Limits
+    from streams.commands.produce import parse_line
 
     with pytest.raises(InvalidInteraction) as err:
         parse_line(b'{"event_id": "a\tb"}', Limits())
