@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Container, Mapping
 from itertools import chain
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from resolver.config import ResolverConfig
 from resolver.digests import Digester
@@ -193,10 +193,18 @@ def as_account(nodes: dict[str, Node], key: str) -> AccountNode:
     node = nodes[key]
     if isinstance(node, AccountNode):
         return node
-    made = AccountNode(node.key)
-    made.status, made.evidence, made.sig, made.bars = node.status, node.evidence, node.sig, node.bars
+    made = _moved(node, AccountNode(node.key))
     nodes[key] = made
     return made
+
+
+_N = TypeVar("_N", bound="Node")
+
+
+def _moved(node: Node, into: _N) -> _N:
+    """`into` holding `node`'s fields (a `Node` made an `AccountNode` or back)."""
+    into.status, into.evidence, into.sig, into.bars = node.status, node.evidence, node.sig, node.bars
+    return into
 
 
 def set_account_groups(nodes: dict[str, Node], key: str, groups: dict[str, str] | None) -> None:
@@ -210,9 +218,7 @@ def set_account_groups(nodes: dict[str, Node], key: str, groups: dict[str, str] 
         return
     node = nodes[key]
     if isinstance(node, AccountNode):
-        plain = Node(node.key)
-        plain.status, plain.evidence, plain.sig, plain.bars = node.status, node.evidence, node.sig, node.bars
-        nodes[key] = plain
+        nodes[key] = _moved(node, Node(node.key))
 
 
 def as_line(node: Node) -> LineNode:

@@ -114,7 +114,7 @@ def shared_account(key: str, sig: Sequence[str]) -> bool:
             names += 1
         elif value[0] == "N":
             solids += 1
-    if names < SHARED_LINE and solids < 2:
+    if names < SHARED_LINE and solids < SHARED_LINE:
         return False  # neither test below can hold: too few full names, too few solid ones
     solid: list[str] = []
     named: list[str] = []

@@ -146,7 +146,6 @@ class Summary:
             eff = effective(ev)
             if eff[0][0] != "x":
                 self.linked = True
-            placed = other_account(eff)
             sources.add((tp, ev.src))
             if effs is not None:
                 effs.append(eff)
@@ -172,7 +171,7 @@ class Summary:
                 self.verified = True
             if len(eff) >= 2:
                 self.corroborating += 1
-            if placed:
+            if not self.placed and other_account(eff):
                 self.placed = True
             if ev.note:
                 self.refused += 1
