@@ -26,6 +26,8 @@ from streams.batches import BatchSender
 from streams.customers import POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
 from streams.kafka_auth import client_options
 from streams.loops import Delegating, highwater, start_client, worker_instance
+from streams.mirror import PartitionMirror
+from streams.readmodel import RedisReadModel
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.snapshots import read_stored_state
@@ -115,6 +117,14 @@ class _CustomersLoop:
         self.watches: dict[int, StallWatch] = {}
         #: assignments loaded so far (`on_assigned`): a fetch begun before the last one is not applied (`apply_fetch`)
         self.assignments = 0
+        #: the Redis read model the partitions mirror their customers to (one client for all; made on first use)
+        self.redis: RedisReadModel | None = None
+
+    def _model(self) -> RedisReadModel:
+        if self.redis is None:
+            s = self.settings
+            self.redis = RedisReadModel.from_url(s.redis_url, s.topic_prefix, s.redis_ca_file)
+        return self.redis
 
     async def on_revoked(self, revoked: Any) -> None:
         async with self.lock:  # the fetch in flight publishes and commits first
@@ -137,6 +147,9 @@ class _CustomersLoop:
                         self.settings.snapshot_seconds,
                         reseal_after_s=self.settings.resolved_compaction_lag_hours * 3600 + 1.0,
                         on_published=self.rt.on_published,
+                        mirror=PartitionMirror(
+                            tp.partition, self.settings.touchpoint_partitions, self._model, self.rt.stats
+                        ),
                     )
                     consumer.seek(tp, await part.load(folded))
                     self.parts[tp.partition] = part
@@ -259,6 +272,8 @@ class _CustomersLoop:
         finally:
             watch.cancel()
             await consumer.stop()
+            if self.redis is not None:
+                await self.redis.close()
             done.set()
 
 

@@ -37,7 +37,7 @@ __all__ = ["COUNTERS", "CustomerProcess", "main"]
 log = logging.getLogger("irl.worker")
 
 #: Counters the child reports, added to the worker's stats.
-COUNTERS = ("effects_applied", "customer_records_published", "erased_resent")
+COUNTERS = ("effects_applied", "customer_records_published", "erased_resent", "redis_rebuilds")
 #: Faust's producer waits this long for the broker (a broker restart must not end the stage).
 _REQUEST_TIMEOUT_MS = 1_200_000
 

@@ -19,6 +19,9 @@ have P partitions).
   acknowledged, so they are applied quietly (nothing sent: as the ordered stage's quiet
   catch-up), the rest as usual. The records sent again are the same bytes: the feed's state
   at an offset is a function of the effects topic.
+* **Its customers in Redis.** Each partition mirrors its own customers into the Redis read
+  model (`streams.mirror.PartitionMirror`, at its effects offset), flushed before each
+  snapshot is stored; the ordered stage writes no Redis in this mode.
 
 `CustomerPartition` is the logic, driven in process by tests through `load`, `apply` and
 `tend` with fake ports (`CustomerPorts`); `streams.customer_loop` is its Kafka loop.
@@ -36,6 +39,7 @@ from resolver.effect_feed import PartitionFeed, Position, decode_position, unbat
 from resolver.effects import Effect, Erased, Tick
 from streams.codec import encode_resolved
 from streams.customer_state import PartitionSnapshot, snapshot_records, stored_snapshot
+from streams.mirror import PartitionMirror
 
 __all__ = ["POSITION_HEADER", "CustomerPartition", "CustomerPorts", "EffectRecord"]
 
@@ -93,6 +97,7 @@ class CustomerPartition:
         clock: Callable[[], float] = time.monotonic,
         reseal_after_s: float | None = None,
         on_published: Callable[[list[dict[str, Any]]], None] | None = None,
+        mirror: PartitionMirror | None = None,
     ) -> None:
         self.partition = partition
         self.ports = ports
@@ -120,6 +125,8 @@ class CustomerPartition:
         self._state_start: int | None = None
         #: called with the decoded records of each published fetch once the broker has them (the views' journal)
         self.on_published = on_published
+        #: the partition's customers in the Redis read model (None: not mirrored)
+        self.mirror = mirror
 
     async def load(self, folded: Mapping[bytes, bytes]) -> int:
         """Load the partition's snapshot from the folded state topic; returns the next effects offset to read."""
@@ -130,6 +137,8 @@ class CustomerPartition:
             self.applied = self.manifest.offset
         committed = await self.ports.committed(self.partition)
         self.quiet_below = committed if committed is not None else 0
+        if self.mirror is not None:
+            await self.mirror.resume(self.feed.stage, self.applied)
         log.info(
             "effects partition %d: %d customers restored at offset %d; published up to offset %d: applied quietly",
             self.partition,
@@ -176,6 +185,9 @@ class CustomerPartition:
         self.stats["effects_applied"] += len(quiet) + len(loud)
         self.stats["customer_records_published"] += len(published)
         await self.ports.commit(self.partition, self.applied + 1)
+        if self.mirror is not None:
+            self.mirror.note(self.feed.stage, self.applied)
+            await self.mirror.flush(self.feed.stage)
 
     async def tend(self, force: bool = False) -> bool:
         """Store a snapshot when effects other than ticks were applied and `snapshot_interval_s` passed (or
@@ -193,7 +205,10 @@ class CustomerPartition:
         last = -1 if self.manifest is None else self.manifest.offset
         stored = False
         timely = self._changed > 0 and now - self._stored_at >= self.snapshot_interval_s
-        if self.applied > last and (force or self._erasing or timely):
+        storing = self.applied > last and (force or self._erasing or timely)
+        if self.mirror is not None:  # before a snapshot, Redis is brought up to it: never behind a stored snapshot
+            await self.mirror.flush(self.feed.stage, force=storing)
+        if storing:
             manifest, records = snapshot_records(self.partition, self.applied, self.feed.snapshot(), self.manifest)
             self._state_start = await self.ports.send_state(self.partition, records)
             self.manifest, self._stored_at, last, stored = manifest, now, manifest.offset, True

@@ -1,4 +1,8 @@
-"""The Redis read model's writer: the ordered stage's customers, coalesced, on top of the offset last written.
+"""The Redis read model's writers: the ordered stage's customers, or each effects partition's, coalesced.
+
+`RedisMirror` is the default mode's (the ordered stage mirrors from its resolver); with
+``IRL_CUSTOMER_STAGE=kafka`` it writes nothing and every effects partition mirrors its own
+customers instead (`PartitionMirror`, at the partition's effects offset).
 
 Steps come faster than Redis needs them: `RedisMirror.step` only notes which customers a
 step touched, absorbed or erased, and `flush` writes them at most every `interval_s` (and
@@ -16,14 +20,17 @@ import gc
 import logging
 import os
 import time
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
 
+from resolver.customer_stage import CustomerStage
+from resolver.effect_codec import partition_of
 from streams.pipeline import Pipeline, Step
-from streams.readmodel import RedisReadModel, apply_if_at_blocking
+from streams.readmodel import RedisReadModel, apply_if_at_blocking, partition_field
 from streams.runtime import Runtime
 from streams.settings import Settings
 
-__all__ = ["RedisMirror"]
+__all__ = ["PartitionMirror", "PartitionModel", "RedisMirror"]
 
 log = logging.getLogger("irl.worker")
 
@@ -59,6 +66,9 @@ class RedisMirror:
         fork_gap: float = FORK_GAP,
     ) -> None:
         self.rt = rt
+        #: with ``IRL_CUSTOMER_STAGE=kafka`` the effects partitions mirror their customers (`PartitionMirror`):
+        #: this one writes nothing, and the ordered stage builds no profile for Redis
+        self.off = settings.customer_stage_kafka
         #: customers noted from which a flush is written by a forked child (None: never)
         self.fork_at = fork_at
         #: a forked flush starts no sooner than this many times the last one's duration after it ended
@@ -91,6 +101,8 @@ class RedisMirror:
         customer the tail touched after it (`step`). Redis behind, empty or unreachable is rebuilt
         (`check`).
         """
+        if self.off:
+            return
         await self._wait()  # a child of the stage before (the partition came back) ends first
         self._clear()
         # What this process wrote before says nothing now: the customers it noted since are
@@ -116,6 +128,8 @@ class RedisMirror:
         Redis holds) is not even noted: otherwise the first write after that offset would build
         and send again every customer of the tail (seconds, with the loop blocked, after a backlog).
         """
+        if self.off:
+            return
         holds = step.offset if step.holds_through is None else step.holds_through
         if holds <= self._skip_until:
             return
@@ -248,7 +262,7 @@ class RedisMirror:
         restart, a worker restarted with Redis at another offset) means rebuild.
         """
         rt = self.rt
-        if rt.pipeline is None or (rt.applied_offset < self._skip_until and not force):
+        if self.off or rt.pipeline is None or (rt.applied_offset < self._skip_until and not force):
             return  # none yet, or still applying steps that Redis already holds
         await self.flush(force)
         if self.pending():
@@ -277,3 +291,224 @@ class RedisMirror:
         except Exception as exc:
             log.warning("redis unavailable (%s); the state remains the source of truth", type(exc).__name__)
             rt.redis_offset = None
+
+
+class PartitionModel(Protocol):
+    """What a `PartitionMirror` needs of the read model (`RedisReadModel`; an in-memory fake in tests)."""
+
+    async def offset(self, field: str = ...) -> int | None: ...
+
+    async def apply_if_at(
+        self,
+        expect: int,
+        profiles: dict[str, dict[str, Any] | None],
+        removed: dict[str, str | None],
+        offset: int,
+        forget: Iterable[str] = (),
+        field: str = ...,
+    ) -> bool: ...
+
+    async def rebuild_partition(
+        self,
+        partition: int,
+        mine: Callable[[str], bool],
+        live: Callable[[str], bool],
+        profiles: Iterable[tuple[str, dict[str, Any]]],
+        offset: int,
+    ) -> int: ...
+
+
+class PartitionMirror:
+    """One effects partition's customers in the Redis read model (``IRL_CUSTOMER_STAGE=kafka``).
+
+    The partition's `CustomerStage` notes which of its customers moved and which ids left
+    (`CustomerStage.take_changes`); `note` takes them after each fetch, and `flush` writes them
+    at most every `interval_s`, each customer's profile built once per flush (the stage
+    memoises it), with the partition's effects offset in ``P:meta`` (`partition_field`), in one
+    script call that applies only when Redis holds the offset this mirror last wrote. So Redis
+    at effects offset X of partition n holds every change of partition n's customers up to X.
+
+    `resume` (a partition taken, its snapshot loaded at offset S) compares that offset R with S:
+    R = S, level; R > S, ahead (a crash after a Redis write and before the snapshot): nothing is
+    written until the partition has passed R, the same log giving the same state; R < S or none
+    (Redis flushed, restarted, restored from an older dump, never written): this partition's
+    part is rebuilt from its own state (`RedisReadModel.rebuild_partition`), the others' left
+    alone. A write refused (Redis not at the offset last written) or failed is rebuilt the same
+    way, retried every `retry_s`; with nothing to write, Redis's offset is read every `check_s`
+    (a FLUSHALL while the partition is idle). The owner flushes (``force``) before it stores a snapshot, so
+    Redis is never behind a stored snapshot unless Redis lost data.
+
+    Partitions write different customers, and the identifier index is derived from the stored
+    profiles (`streams.readmodel._APPLY`), so their writes commute: Redis ends the same for
+    1, 2 or 3 workers, whatever the order of their flushes.
+    """
+
+    def __init__(
+        self,
+        partition: int,
+        partitions: int,
+        model: Callable[[], PartitionModel],
+        stats: dict[str, Any],
+        interval_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        retry_s: float = 5.0,
+        check_s: float = 2.0,
+    ) -> None:
+        self.partition = partition
+        self.partitions = partitions
+        self.field = partition_field(partition)
+        self._model = model
+        self.stats = stats
+        self.interval_s = interval_s
+        self.clock = clock
+        self.retry_s = retry_s
+        #: with nothing to write, Redis's offset of this partition is read this often (a FLUSHALL while idle)
+        self.check_s = check_s
+        self._checked_at = clock()
+        #: the effects offset Redis holds for this partition as this mirror last wrote or read it (None:
+        #: unknown or behind: `flush` rebuilds the partition's part)
+        self.at: int | None = None
+        #: after a resume behind Redis: changes up to this offset are in Redis already
+        self._skip_until = -1
+        self._touched: set[str] = set()
+        self._removed: dict[str, str | None] = {}
+        #: the last effects offset noted (None: none since the resume)
+        self._offset: int | None = None
+        self._flushed_at = clock()
+        self._tried_at: float | None = None
+
+    def _clear(self) -> None:
+        self._touched, self._removed = set(), {}
+
+    async def resume(self, stage: CustomerStage, applied: int) -> None:
+        """The partition's state was loaded at effects offset ``applied``: go on from where Redis is."""
+        stage.take_changes()  # a loaded stage holds all its customers: a rebuild, not a flush, writes them
+        self._clear()
+        self.at, self._skip_until, self._offset = None, -1, applied
+        try:
+            have = await self._model().offset(self.field)
+        except Exception as exc:
+            log.warning("redis unavailable for effects partition %d (%s): rebuilt later", self.partition, exc)
+            self._tried_at = self.clock()
+            return
+        if have is not None and have > applied:
+            self.at = self._skip_until = have
+        elif have == applied:
+            self.at = applied
+        else:
+            await self._rebuild(stage)
+
+    def note(self, stage: CustomerStage, offset: int) -> None:
+        """Take what the stage changed up to effects offset ``offset`` (applied), to write at the next flush."""
+        touched, removed = stage.take_changes()
+        self._offset = offset
+        if offset <= self._skip_until:
+            return  # Redis holds these changes already
+        for cid, survivor in removed.items():
+            self._touched.discard(cid)
+            self._removed[cid] = survivor
+        for cid in touched:
+            self._touched.add(cid)
+            self._removed.pop(cid, None)
+
+    def pending(self) -> bool:
+        """Changes noted and not yet in Redis, or an offset Redis does not hold yet."""
+        return bool(self._touched or self._removed) or (self._offset is not None and self._offset != self.at)
+
+    async def flush(self, stage: CustomerStage, force: bool = False) -> None:
+        """Write what was noted, when `interval_s` passed since the last write (now with ``force``);
+        rebuild this partition's part instead when Redis is not where this mirror left it."""
+        offset = self._offset
+        if offset is None or offset <= self._skip_until:
+            return
+        now = self.clock()
+        if self.at is None:
+            if force or self._tried_at is None or now - self._tried_at >= self.retry_s:
+                await self._rebuild(stage)
+            return
+        if not self.pending():
+            if now - self._checked_at >= self.check_s:
+                await self._check(stage, now)
+            return
+        if not force and now - self._flushed_at < self.interval_s:
+            return
+        self._flushed_at = self._checked_at = now
+        profiles = _partition_profiles(stage, self._touched)
+        removed = self._removed
+        self._clear()
+        try:
+            ok = await self._model().apply_if_at(self.at, profiles, removed, offset, field=self.field)
+        except Exception as exc:  # Redis is a read model: the partition's state stays right, rebuilt later
+            log.warning("redis mirror of effects partition %d failed (%s); will rebuild", self.partition, exc)
+            self.at, self._tried_at = None, now
+            return
+        if ok:
+            self.at = offset
+        else:
+            log.warning(
+                "redis read model not at offset %d of effects partition %d (flushed, restarted): rebuild",
+                self.at,
+                self.partition,
+            )
+            self.at = None
+            await self._rebuild(stage)
+
+    async def _check(self, stage: CustomerStage, now: float) -> None:
+        """Nothing to write: rebuild when Redis no longer holds this partition at the offset last written."""
+        self._checked_at = now
+        try:
+            have = await self._model().offset(self.field)
+        except Exception as exc:
+            log.warning("redis unavailable for effects partition %d (%s): rebuilt later", self.partition, exc)
+            self.at, self._tried_at = None, now
+            return
+        if have != self.at:
+            log.warning("redis read model lost effects partition %d (flushed, restarted): rebuild", self.partition)
+            self.at = None
+            await self._rebuild(stage)
+
+    async def _rebuild(self, stage: CustomerStage) -> None:
+        """Replace this partition's part of Redis with its customers at the offset noted last."""
+        offset = -1 if self._offset is None else self._offset
+        self._clear()
+        self._skip_until = -1
+        self._tried_at = t0 = self.clock()
+        n, me = self.partitions, self.partition
+        try:
+            written = await self._model().rebuild_partition(
+                me,
+                lambda cid: partition_of(cid, n) == me,
+                lambda cid: stage.input(cid) is not None,
+                _all_profiles(stage),
+                offset,
+            )
+        except Exception as exc:
+            log.warning("redis unavailable for effects partition %d (%s): rebuilt later", self.partition, exc)
+            self.at = None
+            return
+        self.at = offset
+        self._flushed_at = self.clock()
+        self.stats["redis_rebuilds"] = self.stats.get("redis_rebuilds", 0) + 1
+        log.info(
+            "redis read model: effects partition %d rebuilt from its state, %d customers (offset %d) in %.2fs",
+            me,
+            written,
+            offset,
+            self.clock() - t0,
+        )
+
+
+def _partition_profiles(stage: CustomerStage, cids: set[str]) -> dict[str, dict[str, Any] | None]:
+    """The read-model records of a partition's customers (None: gone), in id order."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for cid in sorted(cids):
+        p = stage.profile(cid)
+        out[cid] = None if p is None else p.to_record()
+    return out
+
+
+def _all_profiles(stage: CustomerStage) -> Iterator[tuple[str, dict[str, Any]]]:
+    for cid in stage.customer_ids():
+        p = stage.profile(cid)
+        if p is not None:
+            yield cid, p.to_record()

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -37,11 +37,20 @@ import redis.asyncio as aioredis
 
 from resolver.graph import holder_of
 
-__all__ = ["LAYOUT", "RedisReadModel", "apply_if_at_blocking", "identifiers_of"]
+__all__ = ["LAYOUT", "OFFSET", "RedisReadModel", "apply_if_at_blocking", "holders", "identifiers_of", "partition_field"]
 
 #: Bumped when the key layout or the profile encoding changes: a model in another layout reads as
 #: empty (`RedisReadModel.offset` is None), so the worker rebuilds it instead of mixing layouts.
-LAYOUT = "2"
+LAYOUT = "3"
+
+#: The `P:meta` field of the links offset the ordered stage's mirror reflects (`streams.mirror.RedisMirror`).
+OFFSET = "offset"
+
+
+def partition_field(partition: int) -> str:
+    """The `P:meta` field of the effects offset partition ``partition``'s mirror reflects (`PartitionMirror`)."""
+    return f"p.{partition}"
+
 
 #: Mean entries per bucket before the next split. Under linear hashing an unsplit bucket holds up
 #: to twice the mean, so buckets stay well below 128 entries, far inside the listpack limit.
@@ -52,14 +61,22 @@ _MAX_FIELD = 64
 
 #: Write one step. ARGV[1]: the offset the model must be at ('' = unconditional: `apply`, `rebuild`);
 #: ARGV[2]: the new offset ('' = leave it); ARGV[3]: the prefix; ARGV[4]: `LAYOUT`; ARGV[5]: `_LOAD`;
-#: then triples (op, a, b): c/C set/delete profile a (= b); i/I set/delete identifier field a (-> b);
-#: a/A the same for aliases.
+#: ARGV[6]: the `P:meta` field holding the offset (``offset``: the links offset of the ordered stage's mirror;
+#: ``p.<n>``: the effects offset of partition n's, `streams.mirror.PartitionMirror`); then triples (op, a, b):
+#: c set profile a to b; C delete profile a; a/A set/delete alias a (-> b); I prune identifier field a.
 #: Returns 0 (nothing written) when the model is not at ARGV[1] in this layout, so the worker
 #: rebuilds instead of writing a partial model that looks current; else 1.
+#:
+#: The identifier index is derived from the stored profiles, never written on its own: field f of
+#: ``P:i:*`` holds, space-separated and sorted, exactly the customers whose stored profile lists f
+#: (`holders`), and a lookup answers the first. A profile's write drops this customer from the
+#: identifiers of the profile it replaces that the new one lacks and adds it to the new one's, so writers
+#: of different customers (the per-customer stage's partitions) commute: the index is a function
+#: of the stored profiles, whatever the order of their writes. A live customer has no alias.
 _APPLY = """
 local meta = KEYS[1]
 if ARGV[1] ~= '' then
-  local have = redis.call('HMGET', meta, 'offset', 'layout')
+  local have = redis.call('HMGET', meta, ARGV[6], 'layout')
   if have[1] ~= ARGV[1] or have[2] ~= ARGV[4] then return 0 end
 end
 local P, LOAD = ARGV[3], tonumber(ARGV[5])
@@ -103,29 +120,110 @@ local function split(t, s)
     s.split = 0
   end
 end
-for j = 6, #ARGV, 3 do
-  local op, a = ARGV[j], ARGV[j + 1]
-  if op == 'c' then
-    redis.call('SET', P .. ':c:' .. a, ARGV[j + 2])
-  elseif op == 'C' then
-    redis.call('DEL', P .. ':c:' .. a)
+local function put(t, field, value)
+  local s = state(t)
+  if redis.call('HSET', bucket(t, s, field), field, value) == 1 then
+    s.count = s.count + 1
+    while s.count > LOAD * (2 ^ s.level + s.split) do split(t, s) end
+  end
+end
+local function del(t, field)
+  local s = state(t)
+  s.count = s.count - redis.call('HDEL', bucket(t, s, field), field)
+end
+local function get(t, field)
+  local s = state(t)
+  return redis.call('HGET', bucket(t, s, field), field)
+end
+-- the hash field of an identifier: itself, or a digest when longer than a listpack value (`_field`)
+local function fieldof(ident)
+  if #ident > 64 then return '#' .. redis.sha1hex(ident) end
+  return ident
+end
+local function strings(list, prefix, out)
+  if type(list) ~= 'table' then return end
+  for _, x in ipairs(list) do
+    if type(x) == 'string' then out[fieldof(prefix .. x)] = true end
+  end
+end
+-- the identifier fields a stored profile lists (`identifiers_of`): the compact row or a plain dict
+local function idents(raw)
+  local out = {}
+  if not raw then return out end
+  local ok, v = pcall(cjson.decode, raw)
+  if not ok or type(v) ~= 'table' then return out end
+  if v[1] ~= nil then
+    strings(v[1], 'phone:', out)
+    strings(v[2], 'email:', out)
+    strings(v[3], 'tp:', out)
   else
-    local t = string.lower(op)
-    local s = state(t)
-    if op == t then
-      if redis.call('HSET', bucket(t, s, a), a, ARGV[j + 2]) == 1 then
-        s.count = s.count + 1
-        while s.count > LOAD * (2 ^ s.level + s.split) do split(t, s) end
+    strings(v.phones, 'phone:', out)
+    strings(v.emails, 'email:', out)
+    if type(v.source_ids) == 'table' then
+      for _, x in ipairs(v.source_ids) do
+        if type(x) == 'table' and type(x.touchpoint) == 'string' and type(x.source_id) == 'string' then
+          out[fieldof('tp:' .. x.touchpoint .. ':' .. x.source_id)] = true
+        end
       end
+    end
+  end
+  return out
+end
+local function hold(field, cid)
+  local v = get('i', field)
+  if not v then return put('i', field, cid) end
+  local hs = {}
+  for h in string.gmatch(v, '[^ ]+') do
+    if h == cid then return end
+    hs[#hs + 1] = h
+  end
+  hs[#hs + 1] = cid
+  table.sort(hs)
+  put('i', field, table.concat(hs, ' '))
+end
+local function release(field, cid)
+  local v = get('i', field)
+  if not v then return end
+  local hs = {}
+  for h in string.gmatch(v, '[^ ]+') do
+    if h ~= cid then hs[#hs + 1] = h end
+  end
+  if #hs == 0 then del('i', field) else put('i', field, table.concat(hs, ' ')) end
+end
+for j = 7, #ARGV, 3 do
+  local op, a = ARGV[j], ARGV[j + 1]
+  if op == 'c' or op == 'C' then
+    local key = P .. ':c:' .. a
+    local old = idents(redis.call('GET', key))
+    local new = {}
+    if op == 'c' then
+      redis.call('SET', key, ARGV[j + 2])
+      new = idents(ARGV[j + 2])
+      del('a', a)
     else
-      s.count = s.count - redis.call('HDEL', bucket(t, s, a), a)
+      redis.call('DEL', key)
+    end
+    for f in pairs(old) do
+      if not new[f] then release(f, a) end
+    end
+    for f in pairs(new) do hold(f, a) end
+  elseif op == 'a' then
+    put('a', a, ARGV[j + 2])
+  elseif op == 'A' then
+    del('a', a)
+  elseif op == 'I' then
+    local v = get('i', a)
+    if v then
+      for h in string.gmatch(v, '[^ ]+') do
+        if not idents(redis.call('GET', P .. ':c:' .. h))[a] then release(a, h) end
+      end
     end
   end
 end
 for t, s in pairs(tables) do
   redis.call('HSET', meta, t .. '.level', s.level, t .. '.split', s.split, t .. '.count', s.count)
 end
-if ARGV[2] ~= '' then redis.call('HSET', meta, 'offset', ARGV[2]) end
+if ARGV[2] ~= '' then redis.call('HSET', meta, ARGV[6], ARGV[2]) end
 return 1
 """
 
@@ -137,7 +235,9 @@ local level, split = tonumber(v[1]) or 0, tonumber(v[2]) or 0
 local h = tonumber(string.sub(redis.sha1hex(field), 1, 8), 16)
 local b = h % 2 ^ level
 if b < split then b = h % 2 ^ (level + 1) end
-return redis.call('HGET', ARGV[1] .. ':' .. t .. ':' .. b, field)
+local got = redis.call('HGET', ARGV[1] .. ':' .. t .. ':' .. b, field)
+if not got then return got end
+return string.match(got, '^[^ ]+')
 """
 
 _PROFILE_FIELDS = frozenset(
@@ -156,8 +256,8 @@ _PROFILE_FIELDS = frozenset(
     )
 )
 
-#: Script arguments per `_APPLY` call in `rebuild` (a few thousand customers).
-_REBUILD_ARGS = 30_000
+#: Script arguments per `_APPLY` call in `rebuild` (3,000 customers: a profile is one triple).
+_REBUILD_ARGS = 9_000
 
 
 def identifiers_of(profile: dict[str, Any]) -> list[str]:
@@ -263,10 +363,12 @@ def _ops(
     removed: dict[str, str | None],
     forget: Iterable[str],
 ) -> list[str]:
-    """The `_APPLY` triples that write `profiles` (None deletes), alias `removed` and delete `forget` first."""
+    """The `_APPLY` triples that write `profiles` (None deletes), alias `removed`, then prune `forget`.
+
+    The identifier index follows the profiles (`_APPLY`); ``forget`` (an erased person's
+    identifiers, a blocked one) is pruned of any customer whose stored profile does not list it.
+    """
     ops: list[str] = []
-    for ident in forget:
-        ops += ["I", _field(ident), ""]
     for cid, profile in profiles.items():
         if profile is None:
             ops += ["C", cid, ""]
@@ -275,13 +377,23 @@ def _ops(
     for gone, survivor in removed.items():
         ops += ["C", gone, ""]
         ops += ["A", gone, ""] if survivor is None else ["a", gone, survivor]
+    for ident in forget:
+        ops += ["I", _field(ident), ""]
     return ops
 
 
 def _put(ops: list[str], cid: str, profile: dict[str, Any]) -> None:
     ops += ["c", cid, _encode_profile(cid, profile)]
-    for ident in identifiers_of(profile):
-        ops += ["i", _field(ident), cid]
+
+
+def holders(profiles: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, str]:
+    """What ``P:i:*`` holds for these stored profiles: identifier field -> the customers listing it, sorted,
+    space-separated (`_APPLY`'s rule; `RedisReadModel.customer_of` answers the first)."""
+    out: dict[str, list[str]] = {}
+    for cid, profile in profiles:
+        for ident in dict.fromkeys(identifiers_of(profile)):
+            out.setdefault(_field(ident), []).append(cid)
+    return {f: " ".join(sorted(cids)) for f, cids in out.items()}
 
 
 def _tls(url: str, ca_file: str) -> dict[str, Any]:
@@ -302,7 +414,7 @@ def apply_if_at_blocking(
     profiles, removed, offset, forget = write
     client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5, **_tls(url, ca_file))
     try:
-        args = [str(expect), str(offset), prefix, LAYOUT, str(_LOAD), *_ops(profiles, removed, forget)]
+        args = [str(expect), str(offset), prefix, LAYOUT, str(_LOAD), OFFSET, *_ops(profiles, removed, forget)]
         return bool(client.register_script(_APPLY)(keys=[f"{prefix}:meta"], args=args))
     finally:
         client.close()
@@ -335,14 +447,18 @@ class RedisReadModel:
     async def close(self) -> None:
         await self.r.aclose()
 
-    async def offset(self) -> int | None:
-        """The offset the read model reflects, or None when it is empty, flushed or in another layout."""
-        raw, layout = await self.r.hmget(self._meta, ["offset", "layout"])
+    async def offset(self, field: str = OFFSET) -> int | None:
+        """The offset the read model reflects, or None when it is empty, flushed or in another layout.
+
+        ``field``: `OFFSET` (the links offset of the ordered stage's mirror) or `partition_field` (an
+        effects partition's offset, with ``IRL_CUSTOMER_STAGE=kafka``).
+        """
+        raw, layout = await self.r.hmget(self._meta, [field, "layout"])
         return None if raw is None or _text(layout) != LAYOUT else int(raw)
 
-    async def mark(self, offset: int) -> None:
+    async def mark(self, offset: int, field: str = OFFSET) -> None:
         """Record that the read model reflects ``offset`` (steps that changed nothing visible)."""
-        await self.r.hset(self._meta, "offset", offset)
+        await self.r.hset(self._meta, field, offset)
 
     async def apply(
         self,
@@ -353,7 +469,7 @@ class RedisReadModel:
     ) -> None:
         """Write changed profiles (None deletes), aliases of removed ids, and the offset, atomically.
 
-        ``forget`` lists identifiers to delete first (an erased person's).
+        ``forget`` lists identifiers to prune (an erased person's: `_ops`).
         """
         await self._run("", str(offset), _ops(profiles, removed, forget))
 
@@ -364,12 +480,14 @@ class RedisReadModel:
         removed: dict[str, str | None],
         offset: int,
         forget: Iterable[str] = (),
+        field: str = OFFSET,
     ) -> bool:
-        """`apply`, atomically, only when the model reflects offset ``expect``; False (nothing written) if not."""
-        return bool(await self._run(str(expect), str(offset), _ops(profiles, removed, forget)))
+        """`apply`, atomically, only when the model reflects offset ``expect`` (in ``field``); False (nothing
+        written) if not."""
+        return bool(await self._run(str(expect), str(offset), _ops(profiles, removed, forget), field=field))
 
-    async def _run(self, expect: str, offset: str, ops: list[str], client: Any = None) -> Any:
-        args = [expect, offset, self.p, LAYOUT, str(_LOAD), *ops]
+    async def _run(self, expect: str, offset: str, ops: list[str], client: Any = None, field: str = OFFSET) -> Any:
+        args = [expect, offset, self.p, LAYOUT, str(_LOAD), field, *ops]
         return await self._apply_script(keys=[self._meta], args=args, client=client)
 
     async def rebuild(
@@ -380,6 +498,15 @@ class RedisReadModel:
         The offset is written last: until then the model reads as empty and `apply_if_at` refuses.
         """
         await self.clear()
+        return await self._write_all(profiles, aliases, {OFFSET: offset, "layout": LAYOUT})
+
+    async def _write_all(
+        self,
+        profiles: Iterable[tuple[str, dict[str, Any]]],
+        aliases: Iterable[tuple[str, str]],
+        meta: dict[str, str | int],
+    ) -> int:
+        """Write profiles and aliases in script calls of a few thousand customers, then set ``meta``'s fields."""
         n = 0
         pipe = self.r.pipeline(transaction=False)
         ops: list[str] = []
@@ -400,9 +527,75 @@ class RedisReadModel:
         for gone, survivor in aliases:
             ops += ["a", gone, survivor]
         await send(False)
-        pipe.hset(self._meta, mapping={"offset": offset, "layout": LAYOUT, "customers": n})
+        fields: dict[Any, Any] = dict(meta)
+        if OFFSET in meta:
+            fields["customers"] = n
+        pipe.hset(self._meta, mapping=fields)
         await send(True)
         return n
+
+    async def rebuild_partition(
+        self,
+        partition: int,
+        mine: Callable[[str], bool],
+        live: Callable[[str], bool],
+        profiles: Iterable[tuple[str, dict[str, Any]]],
+        offset: int,
+    ) -> int:
+        """Replace one effects partition's part of the model (its customers: ``mine``); returns the customers written.
+
+        The other partitions' customers are left alone, so partitions rebuild side by side:
+        profiles of ``mine`` customers that are not ``live`` are deleted (their identifiers
+        with them, `_APPLY`), then ``profiles`` written, then the partition's offset. A model
+        in another layout (an upgrade) first has every identifier field pruned of customers
+        whose stored profile does not list it. The links offset of the ordered stage's mirror
+        (`OFFSET`) is dropped: Redis no longer follows that mirror, so a worker in the default
+        mode rebuilds it.
+        """
+        field = partition_field(partition)
+        await self.r.hdel(self._meta, field, OFFSET)  # until the end, this part reads as behind
+        if _text(await self.r.hget(self._meta, "layout")) != LAYOUT:
+            await self._prune_all()
+        gone: list[str] = []
+        skip = len(self.p) + 3
+        async for key in self.r.scan_iter(match=f"{self.p}:c:*", count=1000):
+            cid = (_text(key) or "")[skip:]
+            if mine(cid) and not live(cid):
+                gone += ["C", cid, ""]
+                if len(gone) >= _REBUILD_ARGS:
+                    await self._run("", "", gone)
+                    gone = []
+        if gone:
+            await self._run("", "", gone)
+        return await self._write_all(profiles, (), {field: offset, "layout": LAYOUT})
+
+    async def _prune_all(self) -> None:
+        """Prune every identifier field of customers whose stored profile does not list it (`_APPLY`'s ``I``)."""
+        ops: list[str] = []
+        async for key in self.r.scan_iter(match=f"{self.p}:i:*", count=1000):
+            for f in await self.r.hkeys(key):
+                ops += ["I", _text(f) or "", ""]
+            if len(ops) >= _REBUILD_ARGS:
+                await self._run("", "", ops)
+                ops = []
+        if ops:
+            await self._run("", "", ops)
+
+    async def index(self) -> dict[str, str]:
+        """Every identifier field and what it holds (for tests and checks; compare with `holders`)."""
+        out: dict[str, str] = {}
+        async for key in self.r.scan_iter(match=f"{self.p}:i:*", count=1000):
+            for f, v in (await self.r.hgetall(key)).items():
+                out[_text(f) or ""] = _text(v) or ""
+        return out
+
+    async def aliases(self) -> dict[str, str]:
+        """Every alias: absorbed id -> survivor (for tests and checks)."""
+        out: dict[str, str] = {}
+        async for key in self.r.scan_iter(match=f"{self.p}:a:*", count=1000):
+            for f, v in (await self.r.hgetall(key)).items():
+                out[_text(f) or ""] = _text(v) or ""
+        return out
 
     async def clear(self) -> None:
         """Delete every key of this read model."""

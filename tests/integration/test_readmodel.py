@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from streams.readmodel import LAYOUT, RedisReadModel, identifiers_of
+from streams.readmodel import LAYOUT, RedisReadModel, holders, identifiers_of, partition_field
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +112,141 @@ async def test_a_step_applies_only_at_the_expected_offset_in_this_layout(model: 
     assert not await model.apply_if_at(13, {b: merged}, {}, 14)
     await model.clear()
     assert [k async for k in model.r.scan_iter(match=f"{PREFIX}:*")] == []
+
+
+def shared(i: int, phones: list[str], sources: list[str]) -> dict[str, Any]:
+    """A profile of customer ``c_<i>`` listing the given phones and WEB source ids (shared with others)."""
+    p = profile(i)
+    p["phones"], p["emails"] = phones, []
+    p["source_ids"] = [{"touchpoint": "WEB", "source_id": s} for s in sources]
+    p["touchpoints"] = ["WEB"] if sources else []
+    return p
+
+
+async def test_an_identifier_two_customers_list_holds_both_and_answers_the_smaller_id_in_any_write_order(
+    redis_url: str,
+) -> None:
+    """Two partitions write customers sharing a phone and an account, in either order: the same index.
+
+    The field holds every customer whose stored profile lists the identifier (sorted); a lookup
+    answers the first. Dropping one holder (its profile moves on, is absorbed, is erased) leaves the other.
+    """
+    a, b = f"c_{1:020x}", f"c_{2:020x}"
+    pa = shared(1, ["+919800000001", "+919811111111"], ["acct-shared", "acct-a"])
+    pb = shared(2, ["+919811111111"], ["acct-shared"])
+    results = []
+    for order in ((a, b), (b, a)):
+        m = RedisReadModel.from_url(redis_url, prefix=f"{PREFIX}o{order[0][-1]}")
+        try:
+            await m.rebuild_partition(0, lambda _c: False, lambda _c: True, [], 0)
+            await m.rebuild_partition(1, lambda _c: False, lambda _c: True, [], 0)
+            for n, cid in enumerate(order):  # "partition" n writes its customer
+                assert await m.apply_if_at(0, {cid: pa if cid == a else pb}, {}, 1, field=f"p.{n}")
+            index = await m.index()
+            assert index == holders([(a, pa), (b, pb)])
+            assert index["phone:+919811111111"] == f"{a} {b}" and index["tp:WEB:acct-shared"] == f"{a} {b}"
+            assert await m.customer_of("phone:+919811111111") == a
+            assert await m.customer_of("tp:WEB:acct-a") == a
+            results.append(index)
+            # a's profile moves on without the shared phone: b alone holds it now
+            moved = shared(1, ["+919800000001"], ["acct-shared", "acct-a"])
+            assert await m.apply_if_at(1, {a: moved}, {}, 2, field=f"p.{order.index(a)}")
+            assert await m.customer_of("phone:+919811111111") == b
+            # b absorbed into a: its identifiers now a's alone; the alias points at a
+            assert await m.apply_if_at(1, {}, {b: a}, 2, field=f"p.{order.index(b)}")
+            assert await m.customer_of("phone:+919811111111") is None  # a does not list it
+            assert await m.customer_of("tp:WEB:acct-shared") == a
+            assert (await m.aliases()) == {b: a}
+            # a revived b (a re-resolution handed the id back): a live customer has no alias
+            assert await m.apply_if_at(2, {b: pb}, {}, 3, field=f"p.{order.index(b)}")
+            assert (await m.aliases()) == {} and await m.customer_of("tp:WEB:acct-shared") == a
+            # erasure: a goes; what only a listed leaves the index, the shared account stays b's
+            assert await m.apply_if_at(2, {}, {a: None}, 3, field=f"p.{order.index(a)}", forget=["phone:+919800000001"])
+            assert await m.index() == holders([(b, pb)])
+            assert int(cast(bytes, await m.r.hget(f"{m.p}:meta", "i.count"))) == len(holders([(b, pb)]))
+            await m.clear()
+        finally:
+            await m.close()
+    assert results[0] == results[1]
+
+
+async def test_random_writes_of_partitions_in_any_interleaving_give_the_index_of_the_stored_profiles(
+    redis_url: str,
+) -> None:
+    """Random profiles over a few shared identifiers, written, rewritten, absorbed and deleted by three
+    "partitions" in two interleavings: both end with the index `holders` derives from the same profiles."""
+    import random
+
+    rng = random.Random(4)
+    phones = [f"+9198000000{i:02d}" for i in range(12)]
+    sources = [f"s{i}" for i in range(8)]
+    cids = [f"c_{i:020x}" for i in range(30)]
+    # per customer (one partition each: i % 3), its writes in its own order
+    writes: dict[int, list[tuple[str, dict[str, Any] | None]]] = {0: [], 1: [], 2: []}
+    final: dict[str, dict[str, Any] | None] = {}
+    for _ in range(200):
+        i = rng.randrange(len(cids))
+        cid = cids[i]
+        value = (
+            None
+            if rng.random() < 0.2
+            else shared(i, rng.sample(phones, rng.randint(0, 3)), rng.sample(sources, rng.randint(0, 2)))
+        )
+        writes[i % 3].append((cid, value))
+        final[cid] = value
+    expected = [(c, p) for c, p in final.items() if p is not None]
+    indexes = []
+    for run in range(2):
+        m = RedisReadModel.from_url(redis_url, prefix=f"{PREFIX}r{run}")
+        try:
+            at = {n: 0 for n in range(3)}
+            for n in range(3):
+                await m.rebuild_partition(n, lambda _c: False, lambda _c: True, [], 0)
+            queues = {n: list(w) for n, w in writes.items()}
+            order = random.Random(run)
+            while any(queues.values()):
+                n = order.choice([k for k, q in queues.items() if q])
+                k = order.randint(1, 5)
+                chunk, queues[n] = queues[n][:k], queues[n][k:]
+                profiles = dict(chunk)  # a flush coalesces: the last write of each customer
+                assert await m.apply_if_at(at[n], profiles, {}, at[n] + 1, field=f"p.{n}")
+                at[n] += 1
+            assert {c: p for c, p in (await m.snapshot()).items()} == dict(expected)
+            indexes.append(await m.index())
+            assert indexes[-1] == holders(expected)
+            await m.clear()
+        finally:
+            await m.close()
+    assert indexes[0] == indexes[1]
+
+
+async def test_a_partition_rebuild_replaces_its_own_customers_only(model: RedisReadModel) -> None:
+    """Partition 1 rebuilds (Redis flushed or behind): its stale customers go, partition 0's stay as they are."""
+    mine = {f"c_{i:020x}" for i in range(0, 600, 2)}
+    await model.rebuild(PROFILES.items(), [], 5)
+    assert await model.offset() == 5
+    live = {c for c in mine if int(c[2:], 16) % 4 == 0}  # half of partition 1's customers are gone
+    written = await model.rebuild_partition(
+        1, mine.__contains__, live.__contains__, [(c, PROFILES[c]) for c in sorted(live)], 40
+    )
+    assert written == len(live)
+    assert await model.offset(partition_field(1)) == 40
+    assert await model.offset() is None, "the default mode's links offset is dropped: it would rebuild"
+    kept = {c: p for c, p in PROFILES.items() if c not in mine or c in live}
+    assert await model.snapshot() == kept
+    assert await model.index() == holders(kept.items())
+
+
+async def test_a_partition_rebuild_over_a_model_in_the_older_layout_prunes_what_no_profile_lists(
+    model: RedisReadModel,
+) -> None:
+    """Layout 2 wrote identifier fields blindly (the last writer's id; stale ones stayed): pruned on the upgrade."""
+    await model.rebuild(PROFILES.items(), [], 5)
+    c = f"c_{3:020x}"
+    await model.r.delete(f"{PREFIX}:c:{c}")  # a field whose holder has no profile any more
+    await model.r.hset(f"{PREFIX}:meta", "layout", "2")
+    everyone = set(PROFILES)
+    await model.rebuild_partition(0, everyone.__contains__, everyone.__contains__, [], 7)
+    assert await model.offset(partition_field(0)) == 7
+    left = {k: v for k, v in PROFILES.items() if k != c}
+    assert await model.index() == holders(left.items())
