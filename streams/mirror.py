@@ -102,6 +102,7 @@ class RedisMirror:
         (`check`).
         """
         if self.off:
+            self._model()  # the views read Redis through it (`/ready`, lookups on a standby)
             return
         await self._wait()  # a child of the stage before (the partition came back) ends first
         self._clear()
