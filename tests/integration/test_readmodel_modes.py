@@ -101,7 +101,9 @@ def _workers(env: dict[str, str], tmp_path: Path, n: int) -> list[Worker]:
 
 
 @pytest.mark.parametrize(
-    ("stage", "workers"), [("0", 1), ("kafka", 1), ("kafka", 2)], ids=["default", "kafka-1", "kafka-2"]
+    ("stage", "workers"),
+    [("0", 1), ("kafka", 1), ("kafka", 2), ("kafka", 3)],
+    ids=["default", "kafka-1", "kafka-2", "kafka-3"],
 )
 async def test_redis_holds_the_default_modes_read_model_of_the_links_log(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, stage: str, workers: int
