@@ -169,6 +169,14 @@ local function idents(raw)
   end
   return out
 end
+-- byte order (Python's order of these ids): Lua's `<` on strings follows the server's collation locale
+local function before(x, y)
+  for k = 1, math.min(#x, #y) do
+    local a, b = string.byte(x, k), string.byte(y, k)
+    if a ~= b then return a < b end
+  end
+  return #x < #y
+end
 local function hold(field, cid)
   local v = get('i', field)
   if not v then return put('i', field, cid) end
@@ -178,7 +186,7 @@ local function hold(field, cid)
     hs[#hs + 1] = h
   end
   hs[#hs + 1] = cid
-  table.sort(hs)
+  table.sort(hs, before)
   put('i', field, table.concat(hs, ' '))
 end
 local function release(field, cid)
