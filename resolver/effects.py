@@ -23,7 +23,10 @@ stage hands over, in log order:
   or once forgotten the customer is sent whole). One effect per customer either way, so positions
   do not depend on it; applied to what the partition holds, it gives the same input as `Replaced`.
 * `Removed` (cid, survivor): the id was absorbed; `Erased` (cid): erased. The partition drops
-  the customer's input.
+  the customer's input. An erasure sends `Erased` for the erased id and for every id absorbed
+  into it before (`Resolver.absorbed_into`): each of them had effects of its own while it was
+  live, in its own partition, and a partition that applies an `Erased` deletes the effects
+  before it (`streams.customers`).
 * `Planned` (`resolver.changelog`): a record of a closed window, decided by the ordered stage
   (kind, version, survivor, merged_from) and filled by the partition with the profile
   (`resolver.changelog.record_of`).
@@ -472,7 +475,8 @@ class EffectLog:
             g.shown = set()
 
     def note(self, outcome: Outcome, erased: Iterable[str] = (), in_place: str | None = None) -> None:
-        """What an outcome touched, created, absorbed; ``erased``: the ids an erasure removed.
+        """What an outcome touched, created, absorbed; ``erased``: the ids an erasure removed (with the ids
+        absorbed into it before, whose partitions hold effects of the person: each is sent an `Erased`).
 
         ``in_place``: the evidence id of an event the resolver took in place (`Resolver.in_place`):
         its one customer is then sent that piece of evidence, not its whole input.

@@ -509,6 +509,8 @@ class Sequencer:
             "requested_id": action.get("customer_id"),
             "action_id": action.get("action_id"),
             "action_offset": offset,
+            # ids absorbed into the person before: their effects partitions held her data too (customer ids only)
+            "absorbed_ids": step.erased_absorbed,
             "requested_at": action.get("at"),
             "applied_at": int(time.time() * 1000),
         }
