@@ -225,7 +225,9 @@ class Pipeline:
             if pending is not None:
                 self.effect_log = EffectLog.restore(pending)
             elif customer_stage and self.effect_log is not None:
-                self.effect_log.note_all(self.resolver.customer_ids())
+                # The partitions may hold inputs from an earlier run over Kafka: customers that left
+                # meanwhile, an erased person's. A `Reset` first drops them (docs/architecture.md).
+                self.effect_log.note_all(self.resolver.customer_ids(), reset=True)
         return self
 
     def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:

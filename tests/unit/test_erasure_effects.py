@@ -18,7 +18,7 @@ from typing import Any
 
 from resolver.config import ResolverConfig
 from resolver.effect_codec import encode_effect, partition_of
-from resolver.effects import Effect, Erased, Tick
+from resolver.effects import Effect, Erased, Reset, Tick
 from resolver.graph import customer_id_for
 from resolver.interaction import from_json
 from resolver.resolver import Resolver
@@ -67,7 +67,7 @@ def _run(p: Pipeline) -> tuple[dict[int, list[Effect]], list[Effect], list[str],
         steps = p.on_events(offset, value) if kind == "events" else list(p.on_tick(offset, T0 + value))
         for s in steps:
             for e in s.effects:
-                if not isinstance(e, Tick):
+                if not isinstance(e, Tick | Reset):
                     sent.setdefault(partition_of(e.customer_id, PARTITIONS), []).append(e)
     hers = p.resolver.current_id(customer_id_for(first))
     assert hers is not None and hers == p.resolver.current_id(customer_id_for(second)), "her events did not merge"
