@@ -11,6 +11,7 @@ live customers of its partition (none that left while the stage was off)
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,20 +72,23 @@ async def _partition_customers(bootstrap: str, settings: Settings) -> dict[int, 
     return out
 
 
+@pytest.mark.parametrize("customers", [400, 4000], ids=["400-customers", "4000-customers"])
 async def test_switching_the_stage_over_kafka_on_and_off_keeps_the_changelog_and_the_customers(
-    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, customers: int
 ) -> None:
-    events, _truth = generate(customers=400, seed=17)
+    events, _truth = generate(customers=customers, seed=17)
     cut = [len(events) * i // len(PHASES) for i in range(len(PHASES) + 1)]
     env = isolated_env(kafka_bootstrap, redis_url, IRL_SNAPSHOT_SECONDS="0.5", IRL_WORKER_ID="w0")
     env["IRL_WEB_PORT"] = str(free_port())
     settings = await create_project_topics(env)
     log = tmp_path / "worker.log"
+    took: list[str] = []
     for n, stage in enumerate(PHASES):
         part = events[cut[n] : cut[n + 1]]
         _produce(env, tmp_path / f"events-{n}.jsonl", part)
-        worker = Worker({**env, "IRL_CUSTOMER_STAGE": stage}, log).start()
         expected = replay_profiles(events[: cut[n + 1]])
+        t0 = time.monotonic()
+        worker = Worker({**env, "IRL_CUSTOMER_STAGE": stage}, log).start()
         seen: dict[str, Any] = {}
         try:
             await wait_for(
@@ -97,10 +101,12 @@ async def test_switching_the_stage_over_kafka_on_and_off_keeps_the_changelog_and
             raise AssertionError(f"{exc}\nlast seen: {seen}\n{worker.log_tail(80)}") from None
         finally:
             worker.stop()
+        took.append(f"phase {n} ({stage}, {len(part)} events) {time.monotonic() - t0:.1f}s")
+    print("\nswitch-over:", "; ".join(took))
     state, _records = await resolved_state(kafka_bootstrap, settings.topic_resolved)
     live = set(state)
     held = await _partition_customers(kafka_bootstrap, settings)
     assert set(held) == set(range(settings.touchpoint_partitions)), "every effects partition stored a snapshot"
-    for p, customers in held.items():
+    for p, ids in held.items():
         mine = {c for c in live if partition_of(c, settings.touchpoint_partitions) == p}
-        assert customers == mine, (p, len(customers - mine), len(mine - customers))
+        assert ids == mine, (p, len(ids - mine), len(mine - ids))
