@@ -10,7 +10,11 @@ live customers of its partition (none that left while the stage was off)
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -20,17 +24,21 @@ import pytest
 from resolver.effect_codec import partition_of
 from resolver.effect_feed import PartitionFeed
 from streams.customer_state import stored_snapshot
+from streams.linkbatch import KIND_HEADER, TICK
 from streams.settings import Settings
+from streams.snapshots import MANIFEST_KEY, Manifest
 from streams.synthetic import generate
-from streams.topics import customers_state_topic_name, links_topic_name
+from streams.topics import customers_state_topic_name, links_topic_name, state_topic_name
 from tests.chaos.helpers import clean_run, diff_profiles, published_profiles, replay_profiles
 
 from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, read_topic, resolved_state, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-#: The stage of each phase's worker: off, over Kafka, off again, over Kafka again.
-PHASES = ["0", "kafka", "0", "kafka"]
+#: The stage of each phase's worker (off, over Kafka, off again, over Kafka again) and how it ends: stopped once
+#: it published everything, or killed (-9) as soon as its ordered stage applied the whole links log (over
+#: Kafka: the per-customer stage may not have applied every effect; the next worker, off, must apply them).
+PHASES = [("0", "stop"), ("kafka", "kill"), ("0", "stop"), ("kafka", "stop")]
 
 
 def _produce(env: dict[str, str], path: Path, events: list[dict[str, Any]]) -> None:
@@ -54,6 +62,28 @@ async def _converged(bootstrap: str, settings: Settings, worker: Worker, expecte
     seen["missing"], seen["unexpected"] = len(clean.keys() - published.keys()), len(published.keys() - clean.keys())
     seen["differ"] = sum(1 for k in clean.keys() & published.keys() if clean[k] != published[k])
     return published == clean
+
+
+def _child_pid(log: Path, before: str) -> int | None:
+    """The pid of the per-customer stage process the worker logged since ``before`` was the log's text."""
+    found = re.findall(r"per-customer stage process 0 started \(pid (\d+)\)", log.read_text()[len(before) :])
+    return int(found[0]) if found else None
+
+
+async def _applied_all(bootstrap: str, settings: Settings, worker: Worker) -> bool:
+    """The worker's ordered stage applied the links log to its end, sent effects and stored a snapshot there."""
+    try:
+        _status, ready = worker.get("/ready")
+    except OSError:  # not listening yet
+        return False
+    links = await read_topic(bootstrap, links_topic_name(settings))
+    applied = ready.get("applied_offset")
+    if not links or applied != links[-1].offset or int(ready.get("effects_published") or 0) == 0:
+        return False
+    last_events = max((m.offset for m in links if dict(m.headers or ()).get(KIND_HEADER) != TICK), default=-1)
+    folded = {m.key: m.value for m in await read_topic(bootstrap, state_topic_name(settings))}
+    manifest = folded.get(MANIFEST_KEY)
+    return manifest is not None and Manifest.decode(manifest).offset >= last_events
 
 
 async def _partition_customers(bootstrap: str, settings: Settings) -> dict[int, set[str]]:
@@ -83,13 +113,40 @@ async def test_switching_the_stage_over_kafka_on_and_off_keeps_the_changelog_and
     settings = await create_project_topics(env)
     log = tmp_path / "worker.log"
     took: list[str] = []
-    for n, stage in enumerate(PHASES):
+    for n, (stage, end) in enumerate(PHASES):
         part = events[cut[n] : cut[n + 1]]
         _produce(env, tmp_path / f"events-{n}.jsonl", part)
         expected = replay_profiles(events[: cut[n + 1]])
         t0 = time.monotonic()
+        already = log.read_text() if log.exists() else ""
         worker = Worker({**env, "IRL_CUSTOMER_STAGE": stage}, log).start()
         seen: dict[str, Any] = {}
+        if end == "kill":
+            # Its per-customer stage is held (SIGSTOP) until the ordered stage applied the whole links log and
+            # stored a snapshot there: the effects of this phase are on the broker, none applied.
+            child = await wait_for(
+                f"phase {n}'s per-customer stage process",
+                lambda: _child_pid(log, already),  # noqa: B023 - awaited here
+                60,
+                worker,
+            )
+            os.kill(child, signal.SIGSTOP)
+            await wait_for(
+                f"phase {n}'s ordered stage to apply the whole links log and store a snapshot there",
+                lambda: _applied_all(kafka_bootstrap, settings, worker),  # noqa: B023 - awaited here
+                180,
+                worker,
+                interval=0.2,
+            )
+            _status, ready = worker.get("/ready")
+            worker.stop(signal.SIGKILL)  # its process group: the held child too
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+            took.append(
+                f"phase {n} ({stage}, {len(part)} events) killed after {time.monotonic() - t0:.1f}s with "
+                f"{ready.get('customer_records_published')} records of the per-customer stage published"
+            )
+            continue
         try:
             await wait_for(
                 f"phase {n} (stage {stage}) to publish the clean run's changelog and replay's customers",
@@ -102,7 +159,8 @@ async def test_switching_the_stage_over_kafka_on_and_off_keeps_the_changelog_and
         finally:
             worker.stop()
         took.append(f"phase {n} ({stage}, {len(part)} events) {time.monotonic() - t0:.1f}s")
-    print("\nswitch-over:", "; ".join(took))
+    drained = "written over Kafka are not applied" in log.read_text()
+    print("\nswitch-over:", "; ".join(took), f"; the stage off applied effects left over Kafka: {drained}")
     state, _records = await resolved_state(kafka_bootstrap, settings.topic_resolved)
     live = set(state)
     held = await _partition_customers(kafka_bootstrap, settings)

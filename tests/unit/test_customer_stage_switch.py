@@ -138,3 +138,55 @@ def test_a_partition_that_applies_a_reset_snapshots_at_once_and_deletes_what_it_
         assert PartitionFeed.from_snapshot(stored[1]).stage.customer_ids() == [live]
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_switch_after_a_crash_sends_the_tail_again_in_the_new_mode(seed: int) -> None:
+    """The published mark of one mode does not let the other apply its tail quietly.
+
+    off:    ──records──▶ resolved        mark at m (records of the links log up to m on the broker)
+    ✕ crash, restart with the stage over Kafka from the snapshot before m
+    kafka:  the tail up to m applied quietly would send no effect (not even the Reset and the whole
+            customers): partitions without inputs. It is sent again, and the partitions publish
+            the clean run's records (the off mode's, again: duplicates of the same bytes).
+    """
+    import asyncio
+    import random
+
+    from streams.snapshots import PUBLISHED_KEY
+    from tests.unit.test_customers import (
+        EffectsKafka,
+        FakeCustomerKafka,
+        effects_sequencer,
+        run_partition,
+    )
+    from tests.unit.test_sequencer import Crash, check_against, clean_run, links_log, run, sequencer
+
+    rng = random.Random(seed)
+    log = links_log(seed)
+    clean = clean_run(log)
+    kafka = EffectsKafka()
+
+    async def ordered() -> None:
+        kafka.die_after = len(clean) // 3 + rng.randint(0, len(clean) // 3)  # records published before the death
+        with pytest.raises(Crash):
+            await run(sequencer(kafka), log, rng.randint(2, 6), rng.randint(3, 6))
+        kafka.die_after = None
+        assert PUBLISHED_KEY in kafka.state, "the off mode marked what it published"
+        await run(effects_sequencer(kafka), log, rng.randint(2, 6), 4)
+
+    asyncio.run(ordered())
+    customers = FakeCustomerKafka()
+    held: list[str] = []
+
+    async def partitions() -> None:
+        for p in range(PARTITIONS):
+            part = await run_partition(customers, p, kafka.partition(p), rng.randint(1, 20), 2)
+            held.extend(part.feed.stage.customer_ids())
+
+    asyncio.run(partitions())
+    check_against(clean, kafka.published + customers.published)
+    one = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    for rec in log:
+        _steps(one, rec)
+    assert sorted(held) == one.resolver.customer_ids()
