@@ -30,6 +30,7 @@ from resolver.effects import (
     Patched,
     Removed,
     Replaced,
+    Reset,
     Seen,
     Tick,
     patch,
@@ -98,6 +99,12 @@ class CustomerStage:
                 self._removed[cid] = effect.survivor_id if isinstance(effect, Removed) else None
             elif isinstance(effect, Tick) and (self.now is None or effect.now > self.now):
                 self.now = effect.now
+            elif isinstance(effect, Reset):  # a switch-over: every live customer is sent whole after it
+                for cid in self._inputs:
+                    self._removed[cid] = None
+                self._inputs.clear()
+                self._profiles.clear()
+                self._touched.clear()
         return out
 
     def _record(self, planned: Planned) -> dict[str, Any]:

@@ -20,7 +20,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from resolver.changelog import Planned
-from resolver.effects import CustomerInput, Effect, Erased, Facts, Head, Patched, Removed, Replaced, Seen, Tick, head_of
+from resolver.effects import (
+    CustomerInput,
+    Effect,
+    Erased,
+    Facts,
+    Head,
+    Patched,
+    Removed,
+    Replaced,
+    Reset,
+    Seen,
+    Tick,
+    head_of,
+)
 from resolver.names import name_key
 from resolver.window import Window
 
@@ -84,10 +97,10 @@ def partition_of(customer_id: str, partitions: int) -> int:
 
 
 def by_partition(effects: Iterable[Effect], partitions: int) -> list[list[Effect]]:
-    """Effects split over ``partitions``, each in the order given; a `Tick` goes to every one."""
+    """Effects split over ``partitions``, each in the order given; a `Tick` or a `Reset` goes to every one."""
     out: list[list[Effect]] = [[] for _ in range(partitions)]
     for effect in effects:
-        if isinstance(effect, Tick):
+        if isinstance(effect, Tick | Reset):
             for part in out:
                 part.append(effect)
         else:
@@ -208,6 +221,8 @@ def _body(effect: Effect, windows: dict[Window, int] | None = None) -> list[Any]
         return ["a", effect.customer_id, effect.survivor_id]
     if isinstance(effect, Erased):
         return ["e", effect.customer_id]
+    if isinstance(effect, Reset):
+        return ["X"]
     return ["t", effect.now]
 
 
@@ -243,6 +258,8 @@ def _effect(body: Sequence[Any], windows: Sequence[Window] = ()) -> Effect:
         return Erased(body[1])
     if kind == "t":
         return Tick(body[1])
+    if kind == "X":
+        return Reset()
     if kind == "r":
         return Replaced(body[1], _input_from(body[1], body[2]))
     if kind == "s":

@@ -8,8 +8,8 @@ input, then a `Planned` record filled from it, would publish another content und
 version the CRM has (docs/architecture.md, "byte-identical republishing").
 
 So each effect carries its `Position`: the links offset of the record whose steps made it
-and its ordinal among that record's effects of its partition (`batches`; a `Tick` counts in
-every partition). Which effects a links record makes, and for whom, is a function of the log
+and its ordinal among that record's effects of its partition (`batches`; a `Tick` and a
+`Reset` count in every partition). Which effects a links record makes, and for whom, is a function of the log
 (a pipeline snapshot keeps its pending `EffectLog`), so a position names one customer's effect
 whatever run sent it; its form may differ (a restored stage sends a customer whole where the
 clean run sent a `Patched`: `resolver.effects`), and both bring the partition to the same input.
@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 from resolver.customer_stage import CustomerStage, StageError
 from resolver.effect_codec import by_partition, decode_effects, encode_effects, partition_of
-from resolver.effects import Effect, Tick
+from resolver.effects import Effect, Reset, Tick
 
 __all__ = [
     "MAX_BATCH_BYTES",
@@ -100,7 +100,7 @@ def count_by_partition(effects: Iterable[Effect], ordinals: list[int]) -> None:
     """Advance ``ordinals`` past ``effects`` as `batches` does, sending nothing (a quiet step: on the broker)."""
     n = len(ordinals)
     for effect in effects:
-        if isinstance(effect, Tick):
+        if isinstance(effect, Tick | Reset):
             for p in range(n):
                 ordinals[p] += 1
         else:

@@ -23,11 +23,18 @@ stage hands over, in log order:
   or once forgotten the customer is sent whole). One effect per customer either way, so positions
   do not depend on it; applied to what the partition holds, it gives the same input as `Replaced`.
 * `Removed` (cid, survivor): the id was absorbed; `Erased` (cid): erased. The partition drops
-  the customer's input.
+  the customer's input. An erasure sends `Erased` for the erased id and for every id absorbed
+  into it before (`Resolver.absorbed_into`): each of them had effects of its own while it was
+  live, in its own partition, and a partition that applies an `Erased` deletes the effects
+  before it (`streams.customers`).
 * `Planned` (`resolver.changelog`): a record of a closed window, decided by the ordered stage
   (kind, version, survivor, merged_from) and filled by the partition with the profile
   (`resolver.changelog.record_of`).
 * `Tick` (now): sent to every partition.
+* `Reset`: sent to every partition before anything else when the ordered stage starts over
+  Kafka from a state written with the stage off (a snapshot without an effect log): a
+  partition drops every input it holds (it may hold customers that left while the stage was
+  off, and an erased person's), and every live customer is sent whole right after it.
 
 Why the ordered stage still decides the records (and keeps `Batcher` and the versions): a
 survivor's ``merged_from`` lists the absorbed ids the CRM saw (their versions, other
@@ -72,6 +79,7 @@ __all__ = [
     "Patched",
     "Removed",
     "Replaced",
+    "Reset",
     "Seen",
     "Tick",
     "head_of",
@@ -291,7 +299,12 @@ class Tick:
     now: int
 
 
-Effect = Replaced | Patched | Seen | Removed | Erased | Planned | Tick
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """Every partition drops what it holds: the live customers are sent whole after it (a switch-over)."""
+
+
+Effect = Replaced | Patched | Seen | Removed | Erased | Planned | Tick | Reset
 
 
 # ---------------------------------------------------------------------------- inputs and profiles
@@ -459,6 +472,8 @@ class EffectLog:
         #: customer -> evidence ids changed in place (`Seen`), unless the customer is dirty by the flush
         self._seen: dict[str, set[str]] = {}
         self._removed: dict[str, str | None] = {}
+        #: a `Reset` goes first at the next flush (`note_all` with ``reset``)
+        self._reset = False
         #: the input each customer was last sent with (as its partition holds it), the least lately sent
         #: forgotten beyond `memory` customers: a customer in it is sent as a `Patched` against it.
         #: Never in a snapshot: a restored log sends each customer whole once (the same partition state)
@@ -472,7 +487,8 @@ class EffectLog:
             g.shown = set()
 
     def note(self, outcome: Outcome, erased: Iterable[str] = (), in_place: str | None = None) -> None:
-        """What an outcome touched, created, absorbed; ``erased``: the ids an erasure removed.
+        """What an outcome touched, created, absorbed; ``erased``: the ids an erasure removed (with the ids
+        absorbed into it before, whose partitions hold effects of the person: each is sent an `Erased`).
 
         ``in_place``: the evidence id of an event the resolver took in place (`Resolver.in_place`):
         its one customer is then sent that piece of evidence, not its whole input.
@@ -515,6 +531,10 @@ class EffectLog:
             shown.clear()
         self._dirty, self._seen, self._removed = set(), {}, {}
         sent = self._sent
+        if self._reset:
+            self._reset = False
+            sent.clear()
+            yield Reset()
         for cid, survivor in sorted(removed.items()):
             if cid in g.cust:
                 continue  # live again (a re-resolution handed the id back): its input follows
@@ -547,11 +567,14 @@ class EffectLog:
         dirty = set(self._dirty)
         if g.shown:
             dirty |= g.shown
-        return {
+        pending: dict[str, Any] = {
             "dirty": sorted(dirty),
             "seen": {cid: sorted(vids) for cid, vids in sorted(self._seen.items())},
             "removed": dict(sorted(self._removed.items())),
         }
+        if self._reset:  # only then: snapshots without one are as before
+            pending["reset"] = True
+        return pending
 
     @classmethod
     def restore(cls, pending: dict[str, Any]) -> EffectLog:
@@ -560,11 +583,17 @@ class EffectLog:
         log._dirty = {str(c) for c in pending["dirty"]}
         log._seen = {str(c): {str(v) for v in vids} for c, vids in pending["seen"].items()}
         log._removed = {str(c): None if s is None else str(s) for c, s in pending["removed"].items()}
+        log._reset = pending.get("reset") is True
         return log
 
-    def note_all(self, customer_ids: Iterable[str]) -> None:
-        """Send these customers whole at the next flush (a per-customer stage that holds none of them yet)."""
+    def note_all(self, customer_ids: Iterable[str], *, reset: bool = False) -> None:
+        """Send these customers whole at the next flush (a per-customer stage that holds none of them yet).
+
+        ``reset``: a `Reset` goes first, so that the partitions drop whatever they held before (a
+        switch-over from the stage off: customers that left meanwhile, an erased person's input).
+        """
         self._dirty.update(customer_ids)
+        self._reset = self._reset or reset
 
     @staticmethod
     def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Seen] | None:

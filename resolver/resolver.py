@@ -268,6 +268,26 @@ class Resolver:
         """Follow the absorbed-into chain to a live id; None when unknown or erased."""
         return self._g.current_id(customer_id)
 
+    def absorbed_into(self, customer_id: str) -> list[str]:
+        """The ids whose absorbed-into chain ends at live ``customer_id`` (at any depth), sorted.
+
+        O(absorbed ids): meant for rare actions (an erasure: each of these ids' effects partitions
+        held the person's data while it was live, `resolver.effects.EffectLog.note`).
+        """
+        g = self._g
+        if customer_id not in g.cust:
+            return []
+        into: dict[str, list[str]] = {}
+        for gone, survivor in g.absorbed.items():
+            into.setdefault(survivor, []).append(gone)
+        out: list[str] = []
+        todo = [customer_id]
+        while todo:
+            for gone in into.get(todo.pop(), ()):
+                out.append(gone)
+                todo.append(gone)
+        return sorted(out)
+
     def customer_ids(self) -> list[str]:
         """Live customer ids, sorted: O(n log n) (use `customer_count` for how many)."""
         return sorted(self._g.cust)

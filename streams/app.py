@@ -332,14 +332,16 @@ def build_app(settings: Settings) -> faust.App:
     async def ordered_stage() -> None:
         await run_sequencer(settings, rt, sequencer, kafka.links)
 
-    if settings.customer_stage_kafka:
-
-        @app.task  # type: ignore[untyped-decorator]
-        async def customer_stage() -> None:
-            if settings.triage_processes:  # a process of its own, as triage (0: everything in this one)
-                await CustomerProcess(settings, rt, 1).run()
-            else:
-                await run_customers(settings, rt, kafka.sender)
+    @app.task  # type: ignore[untyped-decorator]
+    async def customer_stage() -> None:
+        # With the stage off, it still runs while the effects topic holds effects it has not applied (a switch
+        # back from IRL_CUSTOMER_STAGE=kafka): their records are the partitions' to publish, nobody else's.
+        if not settings.customer_stage_kafka and not await effects_waiting(settings):
+            return
+        if settings.triage_processes:  # a process of its own, as triage (0: everything in this one)
+            await CustomerProcess(settings, rt, 1).run()
+        else:
+            await run_customers(settings, rt, kafka.sender)
 
     # Every worker ticks (not only the one holding the links log): ticks are idempotent (the
     # clock is a maximum), and windows keep closing while the links log moves between workers.
@@ -369,6 +371,52 @@ def _written_contracts(settings: Settings) -> dict[str, list[str]]:
         "dead_letter": [settings.topic_deadletter],
         "resolved_interaction": [settings.topic_interactions],
     }
+
+
+async def effects_waiting(settings: Settings) -> int:
+    """How many effects of ``<app id>-effects`` the per-customer stage's group has not applied (0: no topic)."""
+    from streams.customer_loop import customers_group
+
+    topic = effects_topic_name(settings)
+    try:
+        return await _effects_waiting(settings, topic, customers_group(settings))
+    except Exception as exc:  # the worker starts anyway; said loudly, as the switch back may need the stage
+        log.error("could not tell whether the per-customer stage has effects to apply (%s): not started", exc)
+        return 0
+
+
+async def _effects_waiting(settings: Settings, topic: str, group: str) -> int:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **client_options(settings),
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return 0
+        starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        waiting = 0
+        for tp in tps:
+            committed = await consumer.committed(tp)
+            waiting += max(0, ends[tp] - max(starts[tp], committed if committed is not None else 0))
+        if waiting:
+            log.warning(
+                "the per-customer stage is off, but %d records of effects written over Kafka are not applied: "
+                "it runs until they are (their records are its to publish)",
+                waiting,
+            )
+        return waiting
+    finally:
+        await consumer.stop()
 
 
 def _watch_stall(rt: Runtime, stall: StallWatch) -> None:

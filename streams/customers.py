@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolver.effect_feed import PartitionFeed, Position, decode_position, unbatch
-from resolver.effects import Effect, Erased, Tick
+from resolver.effects import Effect, Erased, Reset, Tick
 from streams.codec import encode_resolved
 from streams.customer_state import PartitionSnapshot, snapshot_records, stored_snapshot
 from streams.mirror import PartitionMirror
@@ -165,7 +165,8 @@ class CustomerPartition:
             )
         held = sum(1 for r in fresh if r.offset < self.quiet_below)  # records, in offset order
         quiet, loud = _decoded(fresh[:held]), _decoded(fresh[held:])
-        self._erasing = self._erasing or any(isinstance(e, Erased) for _p, e in quiet + loud)
+        # A `Reset` (a switch-over) drops inputs that may be an erased person's: as an erasure, at once.
+        self._erasing = self._erasing or any(isinstance(e, Erased | Reset) for _p, e in quiet + loud)
         # The quiet part's records are on the broker already: only its ERASED records come back, to send again later.
         erased = self.feed.apply(quiet, quiet=True) if quiet else []
         published = self.feed.apply(loud) if loud else []

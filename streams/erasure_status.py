@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CopyStatus", "ErasureFacts", "Horizons", "erasure_report"]
+__all__ = ["EFFECTS_RETENTION_MS", "CopyStatus", "ErasureFacts", "Horizons", "PartitionFacts", "erasure_report"]
 
 #: Kafka's default log.retention.check.interval.ms: how late time-based deletion may run.
 RETENTION_CHECK_MS = 300_000
 #: Kafka's default log.cleaner.backoff.ms, and a pass of the cleaner: how late compaction may run.
 CLEANER_SLACK_MS = 60_000
 _DAY_MS = 86_400_000
+#: The effects topic's retention (as the links log's: `streams.topics.project_topics`).
+EFFECTS_RETENTION_MS = 7 * _DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,24 @@ class Horizons:
 
 
 @dataclass(frozen=True, slots=True)
+class PartitionFacts:
+    """One partition of the effects topic or of the per-customer state topic that held effects of the person.
+
+    ``first``: the links offset of the oldest data readable there: for the effects topic the
+    position of its first readable record (header ``irl.position``), for the state topic the
+    last position of its oldest readable snapshot; None when nothing is readable (or a
+    snapshot holds nothing). ``known`` is False when the command could not tell (a record
+    without a position, a snapshot chunk without its first).
+    """
+
+    partition: int
+    start: int
+    end: int
+    first: int | None
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ErasureFacts:
     """What the command read. Offsets are log start offsets now; records are (change, timestamp ms)."""
 
@@ -59,6 +79,10 @@ class ErasureFacts:
     interactions: Sequence[int] = ()
     snapshot_files: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the partitions of the effects topic and of the per-customer state topic that held effects of the
+    #: erased id or of an id absorbed into it (the receipt's ``absorbed_ids``); None: no such topic
+    effects: Sequence[PartitionFacts] | None = None
+    customers_state: Sequence[PartitionFacts] | None = None
 
 
 #: Changes whose records carry no personal data.
@@ -76,6 +100,8 @@ def erasure_report(facts: ErasureFacts, horizons: Horizons, now_ms: int) -> list
         out.append(CopyStatus("dead letters", "done", None, f"{purged} dead letters that mention the person purged"))
         out.append(_offset_copy("links log", facts.links_start, r.get("links_deleted_before")))
         out.append(_offset_copy("state topic", facts.state_start, r.get("state_deleted_before")))
+        out.append(_effects(facts.effects, r, horizons))
+        out.append(_customers_state(facts.customers_state, r))
     files = "none left" if facts.snapshot_files == 0 else f"{facts.snapshot_files} snapshot files on disk"
     out.append(CopyStatus("snapshot files", "done" if facts.snapshot_files == 0 else "pending", None, files))
     if facts.in_redis is None:
@@ -130,3 +156,55 @@ def _touchpoints(receipt: dict[str, Any] | None, h: Horizons, now_ms: int) -> Co
     if now_ms >= until:
         return CopyStatus(name, "done", None, "every event appended before the erasure has met its retention")
     return CopyStatus(name, "pending", until, "events appended before the erasure, deleted by retention")
+
+
+def _older(parts: Sequence[PartitionFacts], before: int) -> list[PartitionFacts]:
+    """The partitions where data from before links offset ``before`` (the erasure's) is still readable."""
+    return [p for p in parts if not p.known or (p.start < p.end and p.first is not None and p.first < before)]
+
+
+def _numbers(parts: Sequence[PartitionFacts]) -> str:
+    return ", ".join(str(p.partition) for p in parts)
+
+
+def _effects(parts: Sequence[PartitionFacts] | None, r: dict[str, Any], h: Horizons) -> CopyStatus:
+    """Effects of the erased id and of the ids absorbed into it (their partitions), until a snapshot after it."""
+    name = "effects topic"
+    if parts is None:
+        return CopyStatus(name, "done", None, "no effects topic (the per-customer stage never ran over Kafka)")
+    action = r.get("action_offset")
+    if not isinstance(action, int):
+        return CopyStatus(name, "unknown", None, "the receipt names no links offset")
+    left = _older(parts, action)
+    if not left:
+        readable = f"nothing from before the erasure readable in partitions {_numbers(parts)}"
+        return CopyStatus(name, "done", None, readable)
+    applied = r.get("applied_at")
+    until = h.retention_bound(applied, EFFECTS_RETENTION_MS) if isinstance(applied, int) else None
+    return CopyStatus(
+        name,
+        "pending",
+        until,
+        f"partitions {_numbers(left)} hold effects from before the erasure: deleted once their per-customer "
+        "stage applies it (IRL_CUSTOMER_STAGE=kafka: seconds), else by retention",
+    )
+
+
+def _customers_state(parts: Sequence[PartitionFacts] | None, r: dict[str, Any]) -> CopyStatus:
+    """The per-customer stage's snapshots of those partitions: kept for good unless a snapshot after the erasure."""
+    name = "customers' state"
+    if parts is None:
+        return CopyStatus(name, "done", None, "no per-customer state topic (the stage never ran over Kafka)")
+    action = r.get("action_offset")
+    if not isinstance(action, int):
+        return CopyStatus(name, "unknown", None, "the receipt names no links offset")
+    left = _older(parts, action)
+    if not left:
+        return CopyStatus(name, "done", None, f"no snapshot from before the erasure in partitions {_numbers(parts)}")
+    return CopyStatus(
+        name,
+        "pending",
+        None,
+        f"partitions {_numbers(left)} keep snapshots from before the erasure (compacted, no time limit): "
+        "deleted once their per-customer stage applies it (IRL_CUSTOMER_STAGE=kafka)",
+    )

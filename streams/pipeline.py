@@ -95,6 +95,9 @@ class Step:
     #: the closed windows' records are here as `Planned` effects, not in `records` and `outputs`
     #: (unless the stage runs in process, ``customer_partitions``: then in both)
     effects: list[Effect] = field(default_factory=list)
+    #: an erasure's step: the ids absorbed into the erased customer before it (`Resolver.absorbed_into`;
+    #: their effects partitions held the person's data too: the receipt names them, `irl erasure-status`)
+    erased_absorbed: list[str] = field(default_factory=list)
 
     def note(self, outcome: Outcome, erased: Iterable[str] = ()) -> None:
         """Record what a resolver outcome changed, for the read models."""
@@ -222,7 +225,9 @@ class Pipeline:
             if pending is not None:
                 self.effect_log = EffectLog.restore(pending)
             elif customer_stage and self.effect_log is not None:
-                self.effect_log.note_all(self.resolver.customer_ids())
+                # The partitions may hold inputs from an earlier run over Kafka: customers that left
+                # meanwhile, an erased person's. A `Reset` first drops them (docs/architecture.md).
+                self.effect_log.note_all(self.resolver.customer_ids(), reset=True)
         return self
 
     def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:
@@ -269,6 +274,7 @@ class Pipeline:
         ident = action.get("identifier") or ""
         current = self.resolver.current_id(cid) if cid else None
         erased: list[str] = []
+        absorbed: list[str] = []  # ids absorbed into an erased customer before (`Resolver.absorbed_into`)
         split: list[str] = []
         forget: list[str] = []
         if kind == "block" and ident:
@@ -295,6 +301,9 @@ class Pipeline:
             forget = [] if before is None else identifiers_of(before.to_record())
             # and what its evidence carries without linking (blocked, cut): the read model may still hold it
             forget += [i for k in self.resolver.evidence_keys(current) if (i := identifier_of_key(k)) is not None]
+            # The ids absorbed into the person had effects of their own (their inputs, in their effects
+            # partitions): each is sent an `Erased` too, so that its partition forgets them (docs/privacy.md).
+            absorbed = self.resolver.absorbed_into(current)
             outcome = self.resolver.erase(current)
             erased.append(current)
         else:
@@ -316,9 +325,10 @@ class Pipeline:
         step.note(outcome, erased)
         step.notes.extend(outcome.notes)
         if self.effect_log is not None:
-            self.effect_log.note(outcome, erased)
+            self.effect_log.note(outcome, [*erased, *absorbed])
             step.effects = self.resolver.flush_effects(self.effect_log)
         step.forget.extend(dict.fromkeys(forget))
+        step.erased_absorbed = absorbed
         return self._filled(itertools.chain([step], self.close_due(offset, quiet=quiet)), quiet)
 
     def _detached(self, ref: str) -> list[str]:

@@ -260,7 +260,13 @@ class Sequencer:
             else:
                 pipeline, applied = await self._restore_records(stored.legacy)
             self.manifest = stored.manifest
-            self._quiet_through = stored.published if stored.published is not None else -1
+            published = stored.published
+            if published is not None and stored.published_effects != (self.effects_topic is not None):
+                # A mark of the other mode (a switch of IRL_CUSTOMER_STAGE): it says records, or effects, are on
+                # the broker, not what this mode sends. The tail is sent again (duplicates of the same bytes).
+                log.info("published mark at links offset %d written in the other customer-stage mode", published)
+                published = None
+            self._quiet_through = published if published is not None else -1
             self._unmarked, self._mark_at = False, None
             self._state_start = snapshot_start(folded, stored.manifest)
             self._forget_erasures()
@@ -475,7 +481,7 @@ class Sequencer:
             return
         if epoch != self.rt.writer_epoch:
             raise Fenced
-        await self.ports.send_state([published_record(offset)])
+        await self.ports.send_state([published_record(offset, effects=self.effects_topic is not None)])
 
     def _log_caught_up(self) -> None:
         """Log once, after a restore, when the stage has applied the links log to the end it last saw."""
@@ -509,6 +515,8 @@ class Sequencer:
             "requested_id": action.get("customer_id"),
             "action_id": action.get("action_id"),
             "action_offset": offset,
+            # ids absorbed into the person before: their effects partitions held her data too (customer ids only)
+            "absorbed_ids": step.erased_absorbed,
             "requested_at": action.get("at"),
             "applied_at": int(time.time() * 1000),
         }

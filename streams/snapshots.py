@@ -149,11 +149,20 @@ class StoredState:
     legacy: dict[str, str]
     #: every output of the links records up to this offset is on the broker (None: not known)
     published: int | None = None
+    #: the mark was written with the per-customer stage over Kafka: the outputs it covers are the effects
+    #: (their records are the partitions' to publish), not the records
+    published_effects: bool = False
 
 
-def published_record(offset: int) -> tuple[bytes, bytes]:
-    """The state record saying that every output of the links records up to `offset` is on the broker."""
-    return PUBLISHED_KEY, json.dumps({"offset": offset}, separators=(",", ":")).encode()
+def published_record(offset: int, effects: bool = False) -> tuple[bytes, bytes]:
+    """The state record saying that every output of the links records up to `offset` is on the broker.
+
+    ``effects``: written with the per-customer stage over Kafka (its outputs are effects, not records).
+    """
+    body: dict[str, object] = {"offset": offset}
+    if effects:  # only then: the default mode's marks are as before
+        body["effects"] = True
+    return PUBLISHED_KEY, json.dumps(body, separators=(",", ":")).encode()
 
 
 def unpack_state(folded: Mapping[bytes, bytes]) -> StoredState:
@@ -175,14 +184,15 @@ def unpack_state(folded: Mapping[bytes, bytes]) -> StoredState:
     legacy = {
         k.decode(): v.decode() for k, v in folded.items() if k != MANIFEST_KEY and not k.startswith(_CHUNK_PREFIX)
     }
-    published = None
+    published, effects = None, False
     raw = folded.get(PUBLISHED_KEY)
     if raw is not None:
         try:
-            published = int(json.loads(raw)["offset"])
-        except (ValueError, KeyError, TypeError):
+            mark = json.loads(raw)
+            published, effects = int(mark["offset"]), mark.get("effects") is True
+        except (ValueError, KeyError, TypeError, AttributeError):
             published = None  # unreadable: the tail is published again, as before this record existed
-    return StoredState(manifest, data, legacy, published)
+    return StoredState(manifest, data, legacy, published, effects)
 
 
 async def read_stored_state(

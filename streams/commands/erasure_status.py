@@ -4,7 +4,10 @@ Reads, without a consumer group: the erasure's receipt (`<app id>-erasures`, wri
 worker once the dead letters are purged and the links log and state topic before the
 erasure are deleted), the log start offsets of the links log and the state topic, the
 customer's records in the resolved and interactions topics (the partition its key hashes
-to), and Redis. Prints one line per copy (docs/privacy.md): done, or pending and until when.
+to), the partitions of the effects and per-customer state topics that held effects of the
+customer or of an id absorbed into it (the receipt's ``absorbed_ids``: the first readable
+record of each, and its links offset), and Redis. Prints one line per copy (docs/privacy.md):
+done, or pending and until when.
 Exit status: 0 every copy done; 2 something pending; 3 Kafka could not be read.
 """
 
@@ -14,6 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.erasure_status import ErasureFacts, Horizons, erasure_report
+from streams.erasure_status import ErasureFacts, Horizons, PartitionFacts, erasure_report
 from streams.kafka_auth import client_options
 from streams.settings import Settings, SettingsError
 
@@ -44,7 +48,13 @@ async def gather_facts(settings: Settings, customer_id: str, timeout_s: float = 
     """Read what `streams.erasure_status.erasure_report` decides on. Raises KafkaError, TimeoutError."""
     from streams.app import links_topic_name
     from streams.codec import decode_resolved
-    from streams.topics import erasures_topic_name, records_to_end, state_topic_name
+    from streams.topics import (
+        customers_state_topic_name,
+        effects_topic_name,
+        erasures_topic_name,
+        records_to_end,
+        state_topic_name,
+    )
 
     security = client_options(settings)
     key = customer_id.encode()
@@ -55,11 +65,17 @@ async def gather_facts(settings: Settings, customer_id: str, timeout_s: float = 
         if rec.key == key:
             receipt = None if rec.value is None else json.loads(rec.value)
     starts = await _log_starts(settings, [links_topic_name(settings), state_topic_name(settings)])
+    # Her id and the ids absorbed into her before the erasure (the receipt's): their older records and
+    # effects hold her data too, each in the partition its id hashes to.
+    ids = [customer_id] if receipt is None else [str(receipt.get("customer_id") or customer_id)]
+    ids += [] if receipt is None else [str(a) for a in receipt.get("absorbed_ids") or ()]
     resolved = [
         (decode_resolved(r.value)["change"], r.timestamp)
-        for r in await _records_of_key(settings, settings.topic_resolved, key, timeout_s)
+        for r in await _records_of_keys(settings, settings.topic_resolved, ids, timeout_s)
     ]
-    interactions = [r.timestamp for r in await _records_of_key(settings, settings.topic_interactions, key, timeout_s)]
+    interactions = [r.timestamp for r in await _records_of_keys(settings, settings.topic_interactions, ids, timeout_s)]
+    effects = await _partition_facts(settings, effects_topic_name(settings), ids, _first_position, timeout_s)
+    state = await _partition_facts(settings, customers_state_topic_name(settings), ids, _oldest_snapshot, timeout_s)
     return ErasureFacts(
         receipt,
         starts.get(links_topic_name(settings)),
@@ -68,7 +84,90 @@ async def gather_facts(settings: Settings, customer_id: str, timeout_s: float = 
         resolved,
         interactions,
         _snapshot_files(settings),
+        effects=effects,
+        customers_state=state,
     )
+
+
+#: What `_partition_facts` reads of one partition: (links offset of its oldest data or None, known)
+_Reader = Callable[[AIOKafkaConsumer, TopicPartition, int, float], Awaitable[tuple[int | None, bool]]]
+
+
+async def _partition_facts(
+    settings: Settings, topic: str, ids: list[str], read: _Reader, timeout_s: float
+) -> list[PartitionFacts] | None:
+    """For each partition these ids hash to: its log start and end, and what ``read`` finds there. None: no topic."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, **client_options(settings)
+    )
+    await consumer.start()
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+        if not partitions:
+            return None
+        held = sorted({DefaultPartitioner()(i.encode(), partitions, partitions) for i in ids})
+        tps = [TopicPartition(topic, p) for p in held]
+        consumer.assign(tps)
+        starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        out: list[PartitionFacts] = []
+        for tp in tps:
+            first, known = None, True
+            if starts[tp] < ends[tp]:
+                first, known = await read(consumer, tp, ends[tp], timeout_s)
+            out.append(PartitionFacts(tp.partition, starts[tp], ends[tp], first, known))
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def _records_from_start(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, timeout_s: float, batch: int = 500
+) -> AsyncIterator[Any]:
+    """The partition's records from its log start to ``end``, in order (``tp`` assigned to ``consumer``)."""
+    await consumer.seek_to_beginning(tp)
+    deadline = time.monotonic() + timeout_s
+    while await consumer.position(tp) < end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading {tp.topic} did not finish within {timeout_s:.0f}s")
+        got = await consumer.getmany(tp, timeout_ms=1000, max_records=batch)
+        for r in got.get(tp, []):
+            if r.offset < end:
+                yield r
+
+
+async def _first_position(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, timeout_s: float
+) -> tuple[int | None, bool]:
+    """The links offset of the effects partition's first readable record (its ``irl.position`` header)."""
+    from resolver.effect_feed import decode_position
+    from streams.customers import POSITION_HEADER
+
+    async for r in _records_from_start(consumer, tp, end, timeout_s):
+        header = dict(r.headers or ()).get(POSITION_HEADER)
+        try:
+            return (None, False) if header is None else (decode_position(header).offset, True)
+        except ValueError:
+            return None, False
+    return None, True
+
+
+async def _oldest_snapshot(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, timeout_s: float
+) -> tuple[int | None, bool]:
+    """The last links offset of the oldest snapshot readable in a per-customer state partition.
+
+    Snapshots follow each other in the partition (`streams.customer_state`): the first chunk
+    readable names the oldest; a later chunk of a snapshot whose first is gone cannot be dated.
+    """
+    async for r in _records_from_start(consumer, tp, end, timeout_s):
+        parts = (r.key or b"").split(b"/")
+        if r.value is None or len(parts) != 3:
+            continue  # a tombstone or a manifest: no customer's data
+        if int(parts[2]) != 0:
+            return None, False
+        last = json.loads(r.value.partition(b"\n")[0])
+        return (None if last is None else int(last[0])), True
+    return None, True
 
 
 async def _log_starts(settings: Settings, topics: list[str]) -> dict[str, int]:
@@ -81,8 +180,8 @@ async def _log_starts(settings: Settings, topics: list[str]) -> dict[str, int]:
         await consumer.stop()
 
 
-async def _records_of_key(settings: Settings, topic: str, key: bytes, timeout_s: float) -> list[Any]:
-    """The records of `key` in the partition it hashes to (murmur2, as the worker sends them)."""
+async def _records_of_keys(settings: Settings, topic: str, ids: list[str], timeout_s: float) -> list[Any]:
+    """The records of these keys, each in the partition it hashes to (murmur2, as the worker sends them)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, **client_options(settings)
     )
@@ -91,17 +190,16 @@ async def _records_of_key(settings: Settings, topic: str, key: bytes, timeout_s:
         partitions = sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
         if not partitions:
             return []
-        tp = TopicPartition(topic, DefaultPartitioner()(key, partitions, partitions))
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
+        keys = {i.encode() for i in ids}
+        held = sorted({DefaultPartitioner()(k, partitions, partitions) for k in keys})
+        tps = [TopicPartition(topic, p) for p in held]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
         out: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while await consumer.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic} did not finish within {timeout_s:.0f}s")
-            got = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
-            out.extend(r for r in got.get(tp, []) if r.key == key and r.offset < end)
+        for tp in tps:
+            out.extend(
+                [r async for r in _records_from_start(consumer, tp, ends[tp], timeout_s, 10_000) if r.key in keys]
+            )
         return out
     finally:
         await consumer.stop()

@@ -65,7 +65,15 @@ async def _converged(
 
 
 async def _run(
-    bootstrap: str, redis_url: str, tmp_path: Path, n: int, customers: int, seed: int, keep: bool = False, **extra: str
+    bootstrap: str,
+    redis_url: str,
+    tmp_path: Path,
+    n: int,
+    customers: int,
+    seed: int,
+    keep: bool = False,
+    timeout_s: float = 180,
+    **extra: str,
 ) -> list[Worker]:
     """``n`` workers in effects mode on generated data, until they published the default mode's changelog.
 
@@ -88,7 +96,7 @@ async def _run(
             await wait_for(
                 f"{n} worker(s) in effects mode to publish the default mode's changelog",
                 lambda: _converged(bootstrap, settings, workers, expected, seen),
-                180,
+                timeout_s,
                 interval=1.0,
             )
         except AssertionError as exc:
@@ -184,10 +192,12 @@ def _produce(env: dict[str, str], path: Path) -> None:
     assert produced.returncode == 0, produced.stderr.decode()
 
 
+@pytest.mark.parametrize("customers", [300, 5000], ids=["300-customers", "5000-customers"])
 async def test_two_workers_share_the_effects_partitions_and_publish_the_same_changelog(
-    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, customers: int
 ) -> None:
-    workers = await _run(kafka_bootstrap, redis_url, tmp_path, 2, 300, 5, keep=True)
+    """Two workers from the start; at 5,000 customers (about 25,000 events) too, as a deployment's backlog."""
+    workers = await _run(kafka_bootstrap, redis_url, tmp_path, 2, customers, 5, keep=True, timeout_s=420)
     try:
         # Each holds effects partitions (3 partitions, 2 members) once both joined: the changelog may be
         # complete before the second one did.

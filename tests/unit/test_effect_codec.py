@@ -19,7 +19,20 @@ from resolver.effect_codec import (
     encode_effects,
 )
 from resolver.effect_feed import Position, batches, count_by_partition, unbatch
-from resolver.effects import CustomerInput, Effect, Erased, Facts, Head, Patched, Removed, Replaced, Seen, Tick, patch
+from resolver.effects import (
+    CustomerInput,
+    Effect,
+    Erased,
+    Facts,
+    Head,
+    Patched,
+    Removed,
+    Replaced,
+    Reset,
+    Seen,
+    Tick,
+    patch,
+)
 from resolver.names import name_key
 from resolver.window import Window
 
@@ -86,6 +99,7 @@ effects_st: st.SearchStrategy[Effect] = st.one_of(
     st.builds(Removed, _ids, _ids),
     st.builds(Erased, _ids),
     st.builds(Tick, st.integers(0, 2**45)),
+    st.just(Reset()),
     st.builds(Planned, _ids, _changes, st.integers(1, 999), _windows, st.none() | _ids, st.lists(_ids).map(tuple)),
 )
 

@@ -170,6 +170,7 @@ async def test_an_erasure_purges_then_snapshots_at_once_then_deletes_and_writes_
     assert kafka.calls[2][1] == (4, first_chunk)
     receipt = kafka.receipts[cid]
     assert receipt["action_offset"] == 2 and receipt["links_deleted_before"] == 4
+    assert receipt["absorbed_ids"] == []  # her events made one customer: nothing absorbed into her
     assert receipt["dead_letters_purged"] == 1 and receipt["state_deleted_before"] == first_chunk
     text = json.dumps(receipt) + json.dumps(manifest.erasures)
     assert "99887" not in text and "meera" not in text.casefold() and "Meera" not in text

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from streams.erasure_status import CLEANER_SLACK_MS, RETENTION_CHECK_MS, ErasureFacts, Horizons, erasure_report
+from streams.erasure_status import (
+    CLEANER_SLACK_MS,
+    EFFECTS_RETENTION_MS,
+    RETENTION_CHECK_MS,
+    ErasureFacts,
+    Horizons,
+    PartitionFacts,
+    erasure_report,
+)
 
 H = Horizons(
     touchpoint_retention_ms=7 * 86_400_000, interactions_retention_ms=3_600_000, resolved_compaction_lag_ms=60_000
@@ -51,3 +59,27 @@ def test_without_a_receipt_or_with_logs_not_yet_cut_it_is_pending() -> None:
 def test_touchpoints_are_done_once_their_retention_has_passed() -> None:
     later = NOW + 9 * 86_400_000
     assert rows(ErasureFacts(RECEIPT, 40, 12, False), now=later)["touchpoint topics"] == ("done", None)
+
+
+def test_the_effects_and_customers_state_partitions_are_done_once_nothing_before_the_erasure_is_readable() -> None:
+    """The partitions of her id and of the ids absorbed into her: done when their oldest readable data is later.
+
+    effects p0   [log start 30: position 41 ..]     done (the erasure is at links offset 40)
+    effects p2   [log start 0: position 12 ..]      pending: her absorbed id's effects until a snapshot or retention
+    state   p2   [snapshot of position 38 ..]       pending, for good: a compacted topic with no time limit
+    """
+    receipt = {**RECEIPT, "action_offset": 40, "absorbed_ids": ["c0"]}
+    done = [PartitionFacts(0, 30, 35, 41), PartitionFacts(2, 9, 9, None)]  # p2: empty after the deletion
+    got = rows(ErasureFacts(receipt, 40, 12, False, effects=done, customers_state=[PartitionFacts(0, 5, 8, 40)]))
+    assert got["effects topic"] == ("done", None) and got["customers' state"] == ("done", None)
+    left = [PartitionFacts(0, 30, 35, 41), PartitionFacts(2, 0, 9, 12)]
+    got = rows(ErasureFacts(receipt, 40, 12, False, effects=left, customers_state=[PartitionFacts(2, 0, 4, 38)]))
+    bound = NOW - 1000 + EFFECTS_RETENTION_MS + 86_400_000 + RETENTION_CHECK_MS
+    assert got["effects topic"] == ("pending", bound)
+    assert got["customers' state"] == ("pending", None)
+    unknown = [PartitionFacts(1, 0, 3, None, known=False)]  # a chunk whose snapshot cannot be dated
+    assert rows(ErasureFacts(receipt, 40, 12, False, customers_state=unknown))["customers' state"][0] == "pending"
+    never = rows(ErasureFacts(receipt, 40, 12, False))  # the stage never ran over Kafka: no such topics
+    assert never["effects topic"] == ("done", None) and never["customers' state"] == ("done", None)
+    blank = rows(ErasureFacts(RECEIPT, 40, 12, False, effects=left))  # a receipt without the erasure's offset
+    assert blank["effects topic"][0] == "unknown"
