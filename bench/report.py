@@ -177,7 +177,8 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         ref = st["bare_decode_events_per_s"]
         noop = st.get("faust_noop_events_per_s") or 0.0
         ok = rate >= 10000 and rate >= noop
-        out.append((f"stream {_n(st['events'])}, 1 worker, events/s", _k(rate), f"{_k(noop)} (Faust no-op agent)",
+        mode = {"kafka": ", per-customer stage over Kafka", "0": ", stage off"}.get(str(st.get("customer_stage")), "")
+        out.append((f"stream {_n(st['events'])}, 1 worker{mode}, events/s", _k(rate), f"{_k(noop)} (Faust no-op agent)",
                     f"{rate / noop:.2f}x" if noop else "-", ">= 10k and >= no-op agent", _yes(ok)))  # fmt: skip
         out.append(("  bare consumer + Avro decode events/s", _k(ref), "-", f"IRL {rate / ref:.3f}x", "-", "-"))
         out.append(("  bare consumer (no decode) events/s", _k(st["bare_events_per_s"]), "-", "-", "-", "-"))
@@ -188,6 +189,9 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             out.append(("  Faust two no-op hops (the earlier worker's shape)", _k(two), f"{_k(rate)} (IRL)",
                         f"IRL {rate / two:.2f}x", "-", "-"))  # fmt: skip
         out.append(("  triage stage events/s", _k(st.get("triage_events_per_s", 0)), "-", "-", "-", "-"))
+        if st.get("customer_stage") == "kafka" and "customer_tail_s" in st:
+            out.append(("  per-customer stage's tail after the ordered stage's last window, s",
+                        f"{st['customer_tail_s']:.1f}", "-", "-", "-", "-"))  # fmt: skip
         if "ordered_events_per_s" in st:
             out.append(("  ordered stage alone (links log filled first) events/s", _k(st["ordered_events_per_s"]),
                         "-", "-", "-", "-"))  # fmt: skip

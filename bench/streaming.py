@@ -101,6 +101,34 @@ async def _links_end(topic: str) -> int:
         await consumer.stop()
 
 
+async def _effects_state(app_id: str) -> tuple[dict[int, int], dict[int, int]]:
+    """(end offsets, the per-customer stage's committed offsets) of the effects topic, by partition."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    topic = f"{app_id}-effects"
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await consumer.start()
+    await admin.start()
+    try:
+        parts = await _partitions(consumer, [topic])
+        ends = {tp.partition: int(end) for tp, end in (await consumer.end_offsets(parts)).items()}
+        got = await admin.list_consumer_group_offsets(f"{app_id}-customers")
+        committed = {tp.partition: om.offset for tp, om in got.items() if tp.topic == topic and om.offset >= 0}
+        return ends, committed
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
+def _effects_done(app_id: str) -> bool:
+    """Every effect the ordered stage sent is applied and its records acknowledged (``IRL_CUSTOMER_STAGE=kafka``):
+    the per-customer group's committed offset is the end of every effects partition."""
+    ends, committed = asyncio.run(_effects_state(app_id))
+    return all(committed.get(p, 0) >= end for p, end in ends.items() if end > 0)
+
+
 async def _partitions(consumer: Any, topics: list[str]) -> list[Any]:
     from aiokafka import TopicPartition
 
@@ -383,7 +411,13 @@ def stream_run(
     env = bench_env(prefix)
     r = _r()
     r.flushdb()
-    out: dict[str, Any] = {"workers": n_workers, "prefix": prefix, "triage_processes": _triage_processes(env)}
+    kafka = _customer_stage(env) == "kafka"
+    out: dict[str, Any] = {
+        "workers": n_workers,
+        "prefix": prefix,
+        "triage_processes": _triage_processes(env),
+        "customer_stage": _customer_stage(env),
+    }
     try:
         out.update(load(events, prefix, env))
         expected = out["events"]
@@ -395,10 +429,10 @@ def stream_run(
         with workers(ws):
             for w in ws:
                 w.start()
-            out.update(_drive(ws, expected, timeout, profile_s, prefix))
+            out.update(_drive(ws, expected, timeout, profile_s, prefix, kafka))
             writer_pid = out.pop("_writer_pid")
             writer = next(w for w in ws if w.proc is not None and w.proc.pid == writer_pid)
-            _wait_redis_level(writer)
+            _wait_redis_level(writer, app_id=env["IRL_APP_ID"] if kafka else None, prefix=prefix)
             mem = _redis_memory(prefix)
             used_after = int(r.info("memory")["used_memory"])
             pid = writer.proc.pid if writer.proc else 0
@@ -424,9 +458,24 @@ def stream_run(
     return out
 
 
-def _wait_redis_level(writer: Worker, timeout: float = 120.0) -> None:
-    """Until the writer's Redis read model holds its applied offset (a backlog's writes are paced: `streams.mirror`)."""
+def _wait_redis_level(writer: Worker, timeout: float = 120.0, app_id: str | None = None, prefix: str = "") -> None:
+    """Until the writer's Redis read model holds its applied offset (a backlog's writes are paced: `streams.mirror`).
+
+    ``app_id`` (``IRL_CUSTOMER_STAGE=kafka``): until every effects partition's part holds its last effect
+    (``P:meta`` field ``p.<n>`` at the partition's end offset less one), as each partition mirrors its customers.
+    """
     deadline = time.monotonic() + timeout
+    if app_id is not None:
+        r = _r()
+        while time.monotonic() < deadline:
+            ends, _committed = asyncio.run(_effects_state(app_id))
+            held = r.hmget(f"{prefix}:meta", [f"p.{p}" for p in ends])
+            if all(
+                end == 0 or (h is not None and int(h) >= end - 1) for end, h in zip(ends.values(), held, strict=True)
+            ):
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"Redis did not reach every effects partition's end within {timeout:.0f}s")
     while time.monotonic() < deadline:
         _status, body = writer.ready()
         held = None if body is None else body.get("redis_offset")
@@ -436,6 +485,13 @@ def _wait_redis_level(writer: Worker, timeout: float = 120.0) -> None:
     raise TimeoutError(f"Redis did not reach the writer's applied offset within {timeout:.0f}s")
 
 
+def _customer_stage(env: dict[str, str]) -> str:
+    """The per-customer stage setting of the workers of `env` (its setting, else the default)."""
+    from streams.settings import Settings
+
+    return Settings.from_env(env).customer_stage
+
+
 def _triage_processes(env: dict[str, str]) -> int:
     """How many triage processes each worker of `env` runs (its setting, else the default)."""
     from streams.settings import Settings
@@ -443,7 +499,14 @@ def _triage_processes(env: dict[str, str]) -> int:
     return int(env.get("IRL_TRIAGE_PROCESSES", Settings().triage_processes))
 
 
-def _drive(ws: list[Worker], expected: int, timeout: float, profile_s: int, prefix: str) -> dict[str, Any]:
+def _drive(
+    ws: list[Worker], expected: int, timeout: float, profile_s: int, prefix: str, kafka: bool = False
+) -> dict[str, Any]:
+    """Poll the workers until every event is applied and every window published; their rates.
+
+    ``kafka`` (``IRL_CUSTOMER_STAGE=kafka``): published means every effect applied by the per-customer stage and its
+    records acknowledged (`_effects_done`), not only the ordered stage's windows closed.
+    """
     t_start = time.monotonic()
     deadline = t_start + timeout
     first: tuple[float, int] | None = None
@@ -451,6 +514,7 @@ def _drive(ws: list[Worker], expected: int, timeout: float, profile_s: int, pref
     t_ready = None
     t_applied = None
     t_triaged = None
+    t_ordered = None
     links_end: int | None = None
     rss_start = 0
     spy = None
@@ -493,7 +557,10 @@ def _drive(ws: list[Worker], expected: int, timeout: float, profile_s: int, pref
             if seen >= expected and t_applied is None:
                 t_applied = now
             if seen >= expected and body.get("pending_windows") == 0:
-                break
+                if t_ordered is None:
+                    t_ordered = now
+                if not kafka or _effects_done(f"{prefix}-app"):
+                    break
         time.sleep(0.25)
     else:
         raise TimeoutError(f"workers did not finish {expected} events within {timeout:.0f}s")
@@ -509,6 +576,8 @@ def _drive(ws: list[Worker], expected: int, timeout: float, profile_s: int, pref
         "apply_events_per_s": (expected - first[1]) / max(1e-6, t_applied - first[0]),
         "end_to_end_events_per_s": (expected - first[1]) / max(1e-6, done - first[0]),
         "publish_tail_s": done - t_applied,
+        # the ordered stage done (every window closed) until every record out: the per-customer stage's tail
+        "customer_tail_s": done - (t_ordered or done),
         "total_s": done - t_start,
     }
     if first_triaged is not None and t_triaged is not None:

@@ -137,6 +137,9 @@ class RedisMirror:
         for cid, survivor in step.removed.items():
             self._touched.discard(cid)
             self._removed[cid] = survivor
+        for cid in step.erased_absorbed:  # their aliases named the erased person: gone with her, as over Kafka
+            self._touched.discard(cid)
+            self._removed[cid] = None
         for cid in step.touched:
             self._touched.add(cid)
             self._removed.pop(cid, None)

@@ -227,8 +227,8 @@ class Settings:
     snapshot_seconds: float = 5.0
     #: the per-customer stage building the changelog's records from the ordered stage's effects
     #: (docs/architecture.md): "0" off (the ordered stage builds them); "N" (1 to 64) N partitions in the
-    #: worker's process; "kafka" over the effects topic, on every worker (`streams.customers`)
-    customer_stage: str = "0"
+    #: worker's process; "kafka" (the default) over the effects topic, on every worker (`streams.customers`)
+    customer_stage: str = "kafka"
     #: touchpoint records are deleted this long after the broker appended them (docs/privacy.md)
     touchpoint_retention_hours: float = 168.0
     #: resolved interactions are deleted this long after they were published
@@ -396,10 +396,13 @@ KAFKA = "kafka"
 
 
 def _customer_stage(e: Mapping[str, str]) -> str:
-    """IRL_CUSTOMER_STAGE: ``kafka``, or a number of in-process partitions from 0 (off) to 64."""
-    raw = _str(e, "IRL_CUSTOMER_STAGE", "0").lower()
+    """IRL_CUSTOMER_STAGE: ``kafka`` (the default), ``off`` (as ``0``), or a number of in-process partitions from 0
+    (off) to 64."""
+    raw = _str(e, "IRL_CUSTOMER_STAGE", KAFKA).lower()
     if raw == KAFKA:
         return KAFKA
+    if raw == "off":
+        return "0"
     return str(_int({"IRL_CUSTOMER_STAGE": raw}, "IRL_CUSTOMER_STAGE", 0, 0, 64))
 
 

@@ -39,7 +39,7 @@ from streams.linkbatch import events_of
 from streams.pipeline import Pipeline
 from streams.producer import InteractionProducer
 from streams.settings import Settings
-from tests.integration.harness import Worker, read_topic, resolved_state, wait_for
+from tests.integration.harness import CUSTOMER_STAGE, Worker, read_topic, resolved_state, wait_for
 
 FULL = os.environ.get("IRL_CHAOS_FULL") == "1"
 #: generate(customers) gives about five events per customer: 10,000 -> ~50,500 events
@@ -107,11 +107,6 @@ async def publish(settings: Settings, events: Sequence[dict[str, Any]], chunk: i
         for i in range(0, len(events), chunk):
             acked += len(await producer.send_many(from_json(obj) for obj in events[i : i + chunk]))
     return acked
-
-
-#: The worker setting the whole suite runs against (tests/integration/harness.py: IRL_TEST_CUSTOMER_STAGE=kafka
-#: runs every worker with the per-customer stage over Kafka); "off" is the default mode.
-CUSTOMER_STAGE = os.environ.get("IRL_TEST_CUSTOMER_STAGE") or "off"
 
 
 def records_out(body: dict[str, Any]) -> int:

@@ -30,6 +30,8 @@ from streams.topics import records_to_end, register_project_contracts
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 #: The registry every test and worker uses (scripts/registry.sh; CI may point elsewhere).
+#: The worker setting the whole suite runs against: IRL_TEST_CUSTOMER_STAGE, else the default (`Settings`).
+CUSTOMER_STAGE = os.environ.get("IRL_TEST_CUSTOMER_STAGE") or Settings().customer_stage
 REGISTRY_URL = os.environ.get("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
 
 
@@ -60,9 +62,10 @@ def isolated_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str
         IRL_DIGEST_KEY=secrets.token_hex(32),
         PYTHONUNBUFFERED="1",
     )
-    # The whole suite against a worker setting: IRL_TEST_CUSTOMER_STAGE=3 runs the per-customer stage in process.
-    if os.environ.get("IRL_TEST_CUSTOMER_STAGE"):
-        env["IRL_CUSTOMER_STAGE"] = os.environ["IRL_TEST_CUSTOMER_STAGE"]
+    # The whole suite against a worker setting, always written out so that a test can read the mode from `env`:
+    # the default (over Kafka), or IRL_TEST_CUSTOMER_STAGE=off (the ordered stage builds the records), =3 (the
+    # per-customer stage in process).
+    env["IRL_CUSTOMER_STAGE"] = CUSTOMER_STAGE
     env.update(extra)
     return env
 

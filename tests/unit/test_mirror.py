@@ -24,6 +24,10 @@ from streams.runtime import Runtime
 from streams.settings import Settings
 from tests.unit.test_sequencer import GRACE_MS, WINDOW_MS, FakeKafka, links_log, run, sequencer
 
+#: The ordered stage's mirror writes Redis with the per-customer stage off (over Kafka, the default, each effects
+#: partition writes its own customers: tests/unit/test_partition_mirror.py).
+OFF = Settings(customer_stage="0")
+
 
 class FakeModel:
     """The read model's compare-and-set contract, in memory."""
@@ -79,7 +83,7 @@ def restored_stage(log: list[Any], offset: int, model: FakeModel) -> tuple[Runti
     """A stage restored from a snapshot of `offset` (the log applied up to it), writing to `model`."""
     restored = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
     steps_of(restored, log[: offset + 1])
-    rt = Runtime(Settings())
+    rt = Runtime(OFF)
     rt.pipeline = restored
     rt.applied_offset = offset
     rt.redis = model  # type: ignore[assignment]
@@ -94,7 +98,7 @@ def test_a_restored_stage_behind_redis_catches_up_without_a_rebuild() -> None:
     model = FakeModel(30, dict(ahead.mirror_records()))
 
     rt, restored = restored_stage(log, 10, model)  # the snapshot is of offset 10
-    mirror = RedisMirror(rt, Settings(), interval_s=0.0)
+    mirror = RedisMirror(rt, OFF, interval_s=0.0)
 
     async def scenario() -> None:
         await mirror.resume(10)
@@ -119,7 +123,7 @@ def test_a_redis_behind_the_restored_stage_is_rebuilt() -> None:
     log = links_log(8)
     model = FakeModel(5, {})
     rt, restored = restored_stage(log, 20, model)
-    asyncio.run(RedisMirror(rt, Settings()).resume(20))
+    asyncio.run(RedisMirror(rt, OFF).resume(20))
     assert model.rebuilds == 1 and model.at == 20 and rt.redis_offset == 20
     assert model.profiles == dict(restored.mirror_records())
 
@@ -130,12 +134,12 @@ def test_a_stage_restored_again_in_the_same_process_rewrites_what_redis_missed()
     marked current at 25 (the customers only those steps touched would stay stale for good)."""
     log = links_log(9)
     first = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
-    rt = Runtime(Settings())
+    rt = Runtime(OFF)
     rt.pipeline = first
     rt.applied_offset = -1
     model = FakeModel(None, {})
     rt.redis = model  # type: ignore[assignment]
-    mirror = RedisMirror(rt, Settings(), interval_s=3600.0)
+    mirror = RedisMirror(rt, OFF, interval_s=3600.0)
 
     async def scenario() -> None:
         await mirror.resume(-1)  # empty Redis: rebuilt at -1
@@ -173,7 +177,7 @@ def test_a_step_of_an_earlier_offset_with_later_changes_is_written_after_redis_o
     log = links_log(7)
     model = FakeModel(30, {})
     rt, restored = restored_stage(log, 10, model)
-    mirror = RedisMirror(rt, Settings(), interval_s=0.0)
+    mirror = RedisMirror(rt, OFF, interval_s=0.0)
     batches = [rec for rec in log[11:] if rec.kind not in (TICK, ACTION)]
     events = [e for rec in batches[:3] for e in decode_batch(rec.value)]
 
@@ -213,7 +217,7 @@ def test_a_stage_restored_behind_redis_ends_with_redis_equal_to_its_state(seed: 
         model = FakeModel(r_at, dict(ahead.mirror_records()))
         second = sequencer(kafka)
         second.rt.redis = model  # type: ignore[assignment]
-        second.ports.mirror = RedisMirror(second.rt, Settings(), interval_s=0.0)
+        second.ports.mirror = RedisMirror(second.rt, OFF, interval_s=0.0)
         await run(second, log, 7, 1000)
         assert second.rt.pipeline is not None
         return model, second.rt.pipeline

@@ -146,6 +146,8 @@ def default_read_model(log: list[LinkRecord]) -> tuple[dict[str, Any], dict[str,
                     aliases.pop(gone, None)
                 else:
                     aliases[gone] = survivor
+            for cid in step.erased_absorbed:  # an erasure takes the aliases that named the person
+                aliases.pop(cid, None)
             for cid in step.touched:
                 aliases.pop(cid, None)
     profiles = dict(pipeline.mirror_records())
