@@ -42,7 +42,7 @@ def clean_read_model(settings: Settings, links: Sequence[ConsumerRecord]) -> Rea
     """What the default mode's rule leaves in Redis for this links log: (profiles, index, aliases).
 
     Profiles: every live customer's at the log's end. Index: `holders` of those profiles.
-    Aliases: each absorbed id's survivor, until the id is live again or erased.
+    Aliases: each absorbed id's survivor, until the id is live again, or it or its survivor is erased.
     """
     pipeline = Pipeline(resolver_config(settings), settings.window_seconds * 1000, settings.grace_seconds * 1000)
     aliases: dict[str, str] = {}
@@ -56,7 +56,7 @@ def clean_read_model(settings: Settings, links: Sequence[ConsumerRecord]) -> Rea
                     aliases.pop(gone, None)
                 else:
                     aliases[gone] = survivor
-            for cid in step.touched:
+            for cid in [*step.erased_absorbed, *step.touched]:  # an erasure takes the aliases that named her
                 aliases.pop(cid, None)
 
     def flush() -> None:
