@@ -1,6 +1,6 @@
 """The Redis read model's writers: the ordered stage's customers, or each effects partition's, coalesced.
 
-`RedisMirror` is the default mode's (the ordered stage mirrors from its resolver); with
+`RedisMirror` is the stage-off mode's (the ordered stage mirrors from its resolver); with
 ``IRL_CUSTOMER_STAGE=kafka`` it writes nothing and every effects partition mirrors its own
 customers instead (`PartitionMirror`, at the partition's effects offset).
 

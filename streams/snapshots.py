@@ -160,7 +160,7 @@ def published_record(offset: int, effects: bool = False) -> tuple[bytes, bytes]:
     ``effects``: written with the per-customer stage over Kafka (its outputs are effects, not records).
     """
     body: dict[str, object] = {"offset": offset}
-    if effects:  # only then: the default mode's marks are as before
+    if effects:  # only then: the stage-off mode's marks are as before
         body["effects"] = True
     return PUBLISHED_KEY, json.dumps(body, separators=(",", ":")).encode()
 
