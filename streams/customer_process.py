@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
 from streams.customer_loop import run_customers
+from streams.customers import note_published
 from streams.kafka_auth import client_options
 from streams.loops import start_client
 from streams.registry import RegistryError
@@ -59,6 +60,7 @@ class CustomerProcess(TriageProcesses):
         journal = report.pop("journal", None)
         super().take_report(index, report)
         self.rt.stats["customers_stalled_s"] = float(report.get("customers_stalled_s") or 0.0)
+        note_published(self.rt.stats, report.get("last_publish_ms"), report.get("last_window_end"))
         if journal:
             journal_of(self.rt).merge(journal)
 
@@ -90,7 +92,12 @@ async def _child_main(parent: int) -> int:
     rt.on_published = feed.record
 
     def extra() -> dict[str, Any]:
-        return {"customers_stalled_s": rt.stats["customers_stalled_s"], "journal": feed.take()}
+        return {
+            "customers_stalled_s": rt.stats["customers_stalled_s"],
+            "journal": feed.take(),
+            "last_publish_ms": rt.stats["last_publish_ms"],
+            "last_window_end": rt.stats["last_window_end"],
+        }
 
     reporter = asyncio.ensure_future(report(rt, lambda: lag_of[0]() if lag_of else None, parent, COUNTERS, extra))
     try:

@@ -41,7 +41,7 @@ from streams.codec import encode_resolved
 from streams.customer_state import PartitionSnapshot, snapshot_records, stored_snapshot
 from streams.mirror import PartitionMirror
 
-__all__ = ["POSITION_HEADER", "CustomerPartition", "CustomerPorts", "EffectRecord"]
+__all__ = ["POSITION_HEADER", "CustomerPartition", "CustomerPorts", "EffectRecord", "note_published"]
 
 log = logging.getLogger("irl.worker")
 
@@ -78,6 +78,19 @@ class CustomerPorts:
     #: make the records of an effects partition before the first offset, and of its state partition before the
     #: second (if not None), unreadable (Kafka's DeleteRecords); None: this stage deletes nothing
     truncate: Callable[[int, int, int | None], Awaitable[None]] | None = None
+
+
+def note_published(stats: dict[str, Any], publish_ms: Any, window_end: Any) -> None:
+    """Note that records of the window ending at `window_end` reached the broker at `publish_ms` (epoch ms), for
+    the views' publish delay (`last_window_end`, `last_publish_ms`): the latest window's last publish is kept,
+    an earlier window's records (a partition behind the others) change nothing."""
+    if not isinstance(publish_ms, int) or not isinstance(window_end, int):
+        return
+    last = stats.get("last_window_end")
+    if not isinstance(last, int) or window_end > last:
+        stats["last_window_end"], stats["last_publish_ms"] = window_end, publish_ms
+    elif window_end == last:
+        stats["last_publish_ms"] = max(publish_ms, int(stats.get("last_publish_ms") or 0))
 
 
 class CustomerPartition:
@@ -174,6 +187,9 @@ class CustomerPartition:
         outputs = [(r["customer_id"].encode(), encode_resolved(r, topic)) for r in published]
         if outputs:
             await self.ports.publish(outputs)
+            ends = [r["window_end"] for r in published if isinstance(r.get("window_end"), int)]
+            if ends:
+                note_published(self.stats, int(time.time() * 1000), max(ends))
             if self.on_published is not None:
                 self.on_published(published)
         if self.reseal_after_s is not None:

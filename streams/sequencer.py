@@ -574,7 +574,8 @@ class Sequencer:
             self._reseals.extend((due, key, value) for key, value in erased)
         if step.closed:
             stats["windows_published"] += len(step.closed)
-            stats["last_window_end"] = step.closed[-1].end
+            if self.effects_topic is None:  # over Kafka the per-customer stage notes its windows' publish
+                stats["last_window_end"] = step.closed[-1].end
         await self.ports.mirror.step(step)
 
     def _effects_out(self, step: Step) -> list[EffectOut]:
