@@ -22,7 +22,7 @@ from resolver.config import ResolverConfig
 from resolver.effect_codec import partition_of
 from streams.customers import CustomerPartition
 from streams.linkbatch import ACTION, TICK, decode_batch
-from streams.mirror import PartitionMirror
+from streams.mirror import PartitionMirror, RedisMirror
 from streams.pipeline import Pipeline, Step
 from streams.readmodel import holders, partition_field
 from streams.runtime import Runtime
@@ -88,6 +88,19 @@ class InMemoryReadModel:
                 self.aliases.pop(gone, None)
             else:
                 self.aliases[gone] = survivor
+
+    async def mark(self, offset: int, field: str = "offset") -> None:
+        self.meta[field] = offset
+
+    async def rebuild(self, profiles: Iterable[tuple[str, dict[str, Any]]], aliases: Any, offset: int) -> int:
+        """The default mode's full rebuild (`RedisMirror.check`)."""
+        self._check()
+        self.flushall()
+        written = dict(profiles)
+        self._write(dict(written), {})
+        self.aliases.update(aliases)
+        self.meta["offset"] = offset
+        return len(written)
 
     async def rebuild_partition(
         self,
@@ -432,3 +445,44 @@ def test_an_idle_partition_notices_a_flushed_redis_and_rebuilds() -> None:
 
     asyncio.run(scenario())
     assert_equal(model, expected, rebuilt=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_default_modes_mirror_at_any_flush_boundaries_leaves_what_the_partitions_leave(seed: int) -> None:
+    """`RedisMirror` (the ordered stage's, default mode) flushed at random steps, and the partitions over Kafka
+    for the same log: the same profiles, index and aliases (the rule does not depend on who writes when)."""
+    rng = random.Random(seed)
+    log = with_erasure(links_log(seed + 20), seed)
+    expected = default_read_model(log)
+    default = InMemoryReadModel()
+
+    async def default_mode() -> None:
+        rt = Runtime(Settings())
+        rt.pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+        rt.redis = default  # type: ignore[assignment]
+        mirror = RedisMirror(rt, Settings(), interval_s=1e9, fork_at=None)
+        await mirror.resume(-1)  # an empty Redis: rebuilt (empty) at once
+        for rec in log:
+            for step in _steps(rt.pipeline, rec):
+                await mirror.step(step)
+                rt.applied_offset = step.offset
+                if rng.random() < 0.3:
+                    await mirror.flush(force=True)
+        await mirror.check(False)
+
+    asyncio.run(default_mode())
+    assert_equal(default, expected)
+    partitions, kafka = InMemoryReadModel(), FakeCustomerKafka()
+    effects = effects_of(log)
+
+    async def kafka_mode() -> None:
+        for p in range(PARTITIONS):
+            await drive(partition(kafka, p, partitions), effects.partition(p), rng.randint(1, 5), 3)
+
+    asyncio.run(kafka_mode())
+    assert (partitions.profiles, partitions.index(), partitions.aliases) == (
+        default.profiles,
+        default.index(),
+        default.aliases,
+    )
+    assert any(" " in held for held in default.index().values()) or seed > 0, "a shared identifier in the data"
