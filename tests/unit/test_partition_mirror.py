@@ -457,10 +457,10 @@ def test_the_default_modes_mirror_at_any_flush_boundaries_leaves_what_the_partit
     default = InMemoryReadModel()
 
     async def default_mode() -> None:
-        rt = Runtime(Settings())
+        rt = Runtime(Settings(customer_stage="0"))
         rt.pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
         rt.redis = default  # type: ignore[assignment]
-        mirror = RedisMirror(rt, Settings(), interval_s=1e9, fork_at=None)
+        mirror = RedisMirror(rt, Settings(customer_stage="0"), interval_s=1e9, fork_at=None)
         await mirror.resume(-1)  # an empty Redis: rebuilt (empty) at once
         for rec in log:
             for step in _steps(rt.pipeline, rec):
