@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolver.cold import peek
+from resolver.cold import TextTable, peek
 from resolver.customer_table import CustomerTable
 from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Evidence
@@ -23,6 +23,9 @@ from tests.unit.test_snapshot import CONFIG, T0, _rich, answers
 
 
 def _cold(table: dict[str, Any]) -> list[str]:
+    """The keys of the cold values, in order."""
+    if isinstance(table, TextTable):
+        return table.ids.keys([row for row, state in enumerate(table.state) if state == 0])
     return [vid for vid, value in dict.items(table) if isinstance(value, int)]
 
 
