@@ -29,9 +29,10 @@ Format, version 7::
 
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
 the worker wrote itself), since marshal is not made for data from others. Version 7 is
-version 6 with the evidence ids out of the string table (below); version 6 is read as it is,
-the ids' run of its string table made a `resolver.text_keys.TextKeys` at load (a hash and a
-sort per piece: slower). Version 6 is version 5 whose per-person splits (``n.groups``) may hold touchpoint identities too (an
+version 6 with the evidence and customer ids out of the string table (below); version 6 is
+read as it is, the ids' runs of its string table made `resolver.text_keys.TextKeys` at load
+(a hash and a sort per id: slower). Version 6 is version 5 whose per-person splits
+(``n.groups``) may hold touchpoint identities too (an
 account split between people, `resolver.households.account_split`); version 5 is read as it
 is (it holds none), and an IRL that reads version 5 refuses version 6 rather than drop the
 splits. Version 2 (which
@@ -43,17 +44,20 @@ writes a singleton as its root alone; the remembered events of ``h.own`` as thei
 the evidence rows looked up); version 1 (written customer by customer, narrowest integer
 types) is not: rebuild from records or the log.
 
-The string table (section ``strings``) starts with None, then two runs the loader slices
-whole: node keys, the customer ids (version 6 and older: node keys, evidence ids, customer
+The string table (section ``strings``) starts with None, then a run the loader slices
+whole, the node keys (version 6 and older: three runs, node keys, evidence ids, customer
 ids); then every other string in order of first
 use (the remembered event ids are one more run, but for those that are the earliest event of
 their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's rows, and a load
 reads them off the evidence's text). The earliest event id and the source id of each piece
 of evidence are not strings of the table but UTF-8 texts with their start offsets
 (``e.eid``, ``e.src``: version 3 had them as two more runs), which a load keeps as they are
-until a piece is read. So are the evidence ids (``e.vid``, ``e.vid.at``), with their hash
-index (``e.vid.h``: the CRC-32 of each id sorted, ``e.vid.o``: the rows in that order), which
-a load keeps as `resolver.text_keys.TextKeys`: a loaded piece's id is no string until read.
+until a piece is read. So are the evidence ids and the customer ids (``e.vid``, ``c.id``,
+and ``.at``), with their hash index (``.h``: the CRC-32 of each id sorted, ``.o``: the rows in
+that order), which a load keeps as `resolver.text_keys.TextKeys`: a loaded piece's or
+customer's id is no string until read, and the index of customers by root maps a loaded
+root to its customer's row (`resolver.customer_table.CustomerIds`). A customer id named
+elsewhere (absorbed into, erased, dismissed) is a string of the table.
 The columns that name evidence ids (``n.ev``, ``h.vid``, ``l.ab``, ``o.ev``) hold the row of
 the piece, or the number of pieces plus a string reference for an id no piece holds (None:
 0). Sections ``n.*`` are the nodes (evidence lists, hub signals; sparse:
@@ -71,7 +75,7 @@ sizes, keys, in its order). A snapshot written before operator merges has no ``l
 loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
-customer by root, and the index of operator merges by evidence. Not kept: memos (profiles,
+customer by root (cold: root -> row), and the index of operator merges by evidence. Not kept: memos (profiles,
 near links, name classes), which refill on use, and the change set of `resolver.records`: a
 loaded graph has nothing to drain, so drain before dumping. A snapshot is taken between steps (no regroup pending).
 
@@ -102,8 +106,9 @@ from operator import eq, gt, is_, is_not, itemgetter, ne, not_, sub
 from typing import Any, cast
 
 from resolver import columns as col
+from resolver.cold import ColdTable
 from resolver.config import ResolverConfig
-from resolver.customer_table import CustomerColumns, CustomerTable
+from resolver.customer_table import CustomerColumns, CustomerIds, CustomerTable
 from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Content, Evidence
 from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns, read_texts
@@ -199,13 +204,10 @@ def _dump(g: Graph) -> bytes:
     ev_cols = field_columns(g.evidence)  # a loaded table's cold pieces stay cold
     vids = list(ev_cols[0])
     s.run(keys)
-    s.run(cids)
+    _key_text("c.id", cids, out)
     # Evidence ids: one text and its hash index (`resolver.text_keys`), not strings of the table;
     # other columns refer to them by row (`_vid_refs`).
-    encoded = list(map(str.encode, vids, repeat("utf-8"), repeat("surrogatepass")))
-    out["e.vid"], out["e.vid.at"] = b"".join(encoded), col.offsets(map(len, encoded))
-    hashes, order = key_index(encoded)
-    out["e.vid.h"], out["e.vid.o"] = col.pack(hashes), col.pack(order)
+    _key_text("e.vid", vids, out)
     row_of = dict(zip(vids, count()))
     # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
     for name, values in (("e.eid", ev_cols[1]), ("e.src", ev_cols[6])):
@@ -257,6 +259,14 @@ _CONTENT = itemgetter(0, 1, 2, 3, 4)
 def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
     """One tuple per field across `objs` (the attribute reads and the transposition run in C)."""
     return list(zip(*map(fields, objs), strict=True)) if objs else [()] * width
+
+
+def _key_text(name: str, keys: list[str], out: dict[str, Any]) -> None:
+    """Keys as one text (`name`), its offsets (``.at``) and hash index (``.h``, ``.o``): `resolver.text_keys`."""
+    encoded = list(map(str.encode, keys, repeat("utf-8"), repeat("surrogatepass")))
+    out[name], out[name + ".at"] = b"".join(encoded), col.offsets(map(len, encoded))
+    hashes, order = key_index(encoded)
+    out[name + ".h"], out[name + ".o"] = col.pack(hashes), col.pack(order)
 
 
 def _vid_refs(values: list[str | None] | list[str], row_of: dict[Any, int], s: _Strings) -> bytes:
@@ -414,28 +424,31 @@ class _Loader:
         #: where the evidence ids' run of the string table starts (version 6 and older), else None
         self.vid_run: int | None = 1 + n
         #: where each run of the string table starts: node keys, evidence ids, earliest event ids, source ids, customers
-        if "e.vid" in sections:  # version 7: evidence ids are a text of their own, with its index
-            runs = list(accumulate((1, n, c)))
-            self.keys, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
-            self.vids = TextKeys(sections["e.vid"], self.starts("e.vid"), self.refs("e.vid.h"), self.refs("e.vid.o"))
+        if "e.vid" in sections:  # version 7: evidence and customer ids are texts of their own, with their index
+            self.keys = self.strings[1 : 1 + n]
+            self.vids, self.cids = self.key_text("e.vid"), self.key_text("c.id")
             self.vid_run = None
         elif "e.eid" in sections:
             runs = list(accumulate((1, n, e, c)))
-            keys, vids, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
-            self.keys, self.vids = keys, TextKeys.build(vids)
+            keys, vids, cids = (self.strings[a:b] for a, b in pairwise(runs))
+            self.keys, self.vids, self.cids = keys, TextKeys.build(vids), TextKeys.build(cids)
         else:  # version 3 and older: earliest event ids and source ids are runs of the string table
             runs = list(accumulate((1, n, e, e, e, c)))
-            keys, vids, eids, srcs, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
-            self.keys, self.vids = keys, TextKeys.build(vids)
+            keys, vids, eids, srcs, cids = (self.strings[a:b] for a, b in pairwise(runs))
+            self.keys, self.vids, self.cids = keys, TextKeys.build(vids), TextKeys.build(cids)
             (eid, eid_sizes), (src, src_sizes) = col.text(eids), col.text(srcs)
             self.eid_text, self.src_text = (eid, col.starts(eid_sizes)), (src, col.starts(src_sizes))
         if "e.eid" in sections:
             self.eid_text = (sections["e.eid"], self.starts("e.eid"))
             self.src_text = (sections["e.src"], self.starts("e.src"))
-        if len(self.vids) != e:
-            raise ValueError("evidence ids and evidence differ in length")
+        if len(self.vids) != e or len(self.cids) != c:
+            raise ValueError("evidence or customer ids and their counts differ")
         #: row numbers, one int object each, shared by the cold tables (`resolver.cold.ColdTable`)
         self.rows = list(range(max(n, c)))
+
+    def key_text(self, name: str) -> TextKeys:
+        """Keys written as a text with its index (`_key_text`)."""
+        return TextKeys(self.p[name], self.starts(name), self.refs(name + ".h"), self.refs(name + ".o"))
 
     def ints(self, name: str) -> list[int]:
         return col.unpack(self.p[name])
@@ -672,5 +685,6 @@ class _Loader:
         )
         if not len(roots) == len(cold.first) == len(cold.phones) == len(cold.emails) == len(cids):
             raise ValueError("customer columns differ in length")
-        g.cust = CustomerTable(cids, cold, self.rows)
-        g.by_root.update(zip(map(self.strings.__getitem__, roots), cids, strict=True))
+        g.cust = CustomerTable(cids, cold)
+        # Root -> the customer's row, made its id when read (`CustomerIds`).
+        g.by_root = ColdTable(list(map(self.strings.__getitem__, roots)), CustomerIds(cids), self.rows)

@@ -322,23 +322,38 @@ _VID_REFS = ("n.ev", "h.vid", "l.ab", "o.ev")
 
 
 def _as_version_6(data: bytes) -> bytes:
-    """A format 7 snapshot as format 6 wrote it: the evidence ids a run of the string table after the
-    node keys (7: a text of their own with its hash index), the columns naming them string references."""
+    """A format 7 snapshot as format 6 wrote it: the evidence ids and the customer ids two runs of the
+    string table after the node keys (7: texts of their own with their hash index), the columns naming
+    evidence ids string references, and a customer id named elsewhere (absorbed, erased) its run's."""
     assert data[len(MAGIC)] == VERSION == 7
     p = _sections(data)
     n, e = p["nodes"], p["evidence"]
-    text, at = p.pop("e.vid"), col.unpack(p.pop("e.vid.at"))
-    del p["e.vid.h"], p["e.vid.o"]
-    vids = [text[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(at)]
+
+    def text(name: str) -> list[str]:
+        blob, at = p.pop(name), col.unpack(p.pop(name + ".at"))
+        del p[name + ".h"], p[name + ".o"]
+        return [blob[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(at)]
+
+    vids, cids = text("e.vid"), text("c.id")
+    cid_row = {cid: i for i, cid in enumerate(cids)}
+    unindexed = set(col.unpack(p["h.eid"]))  # a run written as it is (6 did not look them up either)
+    index: dict[int, int] = {}
+    kept: list[str] = []
+    for at, value in enumerate(p["strings"][1 + n :], start=1 + n):
+        if at not in unindexed and value in cid_row:
+            index[at] = 1 + n + e + cid_row[value]
+        else:
+            index[at] = 1 + n + e + len(cids) + len(kept)
+            kept.append(value)
 
     def moved(ref: int) -> int:
-        return ref if ref < 1 + n else ref + e
+        return ref if ref < 1 + n else index[ref]
 
     for name in _STRING_REFS:
         p[name] = col.pack([moved(r) for r in col.unpack(p[name])])
     for name in _VID_REFS:
         p[name] = col.pack([1 + n + r if r < e else moved(r - e) for r in col.unpack(p[name])])
-    p["strings"] = [*p["strings"][: 1 + n], *vids, *p["strings"][1 + n :]]
+    p["strings"] = [*p["strings"][: 1 + n], *vids, *cids, *kept]
     return _snapshot(6, p)
 
 
