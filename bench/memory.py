@@ -71,7 +71,7 @@ _GROUPS = (
     ("strings (a loaded snapshot's table)", ("EvidenceColumns.strings",)),
     ("evidence and customer ids (a loaded snapshot's texts)", ("TextKeys",)),
     ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "g.evidence", "g.by_content")),
-    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.")),
+    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.", "StrKeys")),
     ("union-find", ("DisjointSet", "g.uf")),
     ("customers", ("g.cust", "Customer.", "CustomerColumns.", "g.by_root", "g.absorbed", "g.erased")),
     ("duplicate horizon", ("RecentEvents", "g.recent")),

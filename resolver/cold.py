@@ -26,7 +26,7 @@ from itertools import compress, count, repeat
 from operator import eq, ne, not_
 from typing import Any, Protocol, TypeVar, cast, overload
 
-from resolver.text_keys import TextKeys
+from resolver.text_keys import Keys
 
 __all__ = ["ColdTable", "Rows", "TextTable", "merge", "peek", "split"]
 
@@ -172,20 +172,20 @@ _NONE: Any = object()
 
 
 class TextTable(dict[str, V]):
-    """A `ColdTable` whose loaded keys are not strings either: rows of `TextKeys`, found by its index.
+    """A `ColdTable` whose loaded keys need no dict entry: rows of `resolver.text_keys.Keys`, found by their index.
 
     The dict itself holds only objects: the loaded values thawed so far and the keys added since
     the load. ``state`` says of each loaded row whether it is cold (0), thawed into the dict (1)
     or gone (2: deleted; a key added again is a new key). The order is that of the plain dict it
     stands for: the loaded rows not gone, in row order (a thaw keeps a key's place), then the keys
     added since, in the order added (a key deleted and added again is last). A thawed key is the
-    one string `TextKeys.held` makes for its row. `len`, membership, adding and deleting need no
+    one string ``ids.held`` gives for its row. `len`, membership, adding and deleting need no
     thaw; reads thaw as a `ColdTable`'s do, and `values`, `items` and `keys` give lists in order.
     """
 
     __slots__ = ("_cold", "cold", "ids", "state")
 
-    def __init__(self, ids: TextKeys, cold: Rows[V]) -> None:
+    def __init__(self, ids: Keys, cold: Rows[V]) -> None:
         super().__init__()
         self.ids, self.cold = ids, cold
         self.state = bytearray(len(ids))

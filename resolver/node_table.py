@@ -1,6 +1,6 @@
 """Identifier nodes by key, where the nodes a snapshot loaded stay in columns until first read.
 
-`NodeTable` is the graph's node dict (key -> `Node`) as a `resolver.cold.ColdTable`: a loaded
+`NodeTable` is the graph's node dict (key -> `Node`) as a `resolver.cold.TextTable`: a loaded
 node is a row of `NodeColumns` until first read, when it becomes the `Node`, `LineNode` or
 `AccountNode` a load would have made (`resolver.graph.new_node` picks the class by key; a
 touchpoint identity with a split is an `AccountNode`), in its own place.
@@ -15,7 +15,7 @@ from itertools import chain
 from operator import add, attrgetter
 from typing import Any, cast
 
-from resolver.cold import ColdTable, merge, split
+from resolver.cold import TextTable, merge, split
 from resolver.graph import OK, SHORT_EVIDENCE, AccountNode, FlatNames, LineNode, Node
 from resolver.text_keys import TextKeys
 
@@ -44,7 +44,7 @@ class NodeColumns:
     """
 
     __slots__ = (
-        "bars", "ev_starts", "evidence", "first_key", "groups", "name_counts", "name_keys", "name_starts", "names_has",
+        "bars", "ev_starts", "evidence", "groups", "name_counts", "name_keys", "name_starts", "names_has",
         "near", "near_on", "near_refs", "near_starts", "pair_refs", "pair_starts", "pairs", "shared", "sig",
         "sig_none", "sig_starts", "status", "strings", "vid_base", "vids",
     )  # fmt: skip
@@ -88,13 +88,6 @@ class NodeColumns:
             name_keys,
             name_counts,
         )
-        #: where the rows' keys start in ``strings``: row ``r``'s key is ``strings[first_key + r]``
-        self.first_key = 1
-
-    def key_of(self, row: int) -> str:
-        """The key of row `row`, the very string the table holds it under."""
-        key: str = self.strings[self.first_key + row]
-        return key
 
     def _vid(self, ref: int) -> str:
         """The evidence id reference `ref` stands for, as the one string the state holds for it."""
@@ -195,8 +188,12 @@ def _spans(starts: array[int], rows: list[int], ends: list[int]) -> Iterator[sli
     return map(slice, map(starts.__getitem__, rows), map(starts.__getitem__, ends))
 
 
-class NodeTable(ColdTable[Node]):
-    """The graph's nodes by key, with loaded nodes cold until first read (`resolver.cold.ColdTable`)."""
+class NodeTable(TextTable[Node]):
+    """The graph's nodes by key, with loaded nodes cold until first read (`resolver.cold.TextTable`).
+
+    Its loaded keys are the snapshot's strings (`resolver.text_keys.StrKeys`), found by their
+    index: no dict entry and no row number per cold node.
+    """
 
     __slots__ = ()
 
@@ -220,8 +217,11 @@ def statuses(nodes: dict[str, Node]) -> Iterator[tuple[str, str, bool]]:
         return
     cold = nodes.cold
     status, shared = cold.status, cold.shared
-    for key, value in dict.items(cast("dict[str, Any]", nodes)):
-        if value.__class__ is int:
-            yield key, status.get(value, OK), value in shared
-        else:
+    flags, rows, objs = split(nodes)
+    places = iter(rows), iter(objs)
+    for key, flag in zip(nodes.keys(), flags, strict=True):
+        value: Any = next(places[flag])
+        if flag:
             yield key, value.status, value.shared
+        else:
+            yield key, status.get(value, OK), value in shared

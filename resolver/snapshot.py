@@ -55,7 +55,8 @@ of evidence are not strings of the table but UTF-8 texts with their start offset
 until a piece is read. So are the evidence ids and the customer ids (``e.vid``, ``c.id``,
 and ``.at``), with their hash index (``.h``: the CRC-32 of each id sorted, ``.o``: the rows in
 that order), which a load keeps as `resolver.text_keys.TextKeys`: a loaded piece's or
-customer's id is no string until read, and the index of customers by root maps a loaded
+customer's id is no string until read (the node keys, strings of the table, have such an
+index too: ``n.key.h``, ``n.key.o``), and the index of customers by root maps a loaded
 root to its customer's row (`resolver.customer_table.CustomerIds`). A customer id named
 elsewhere (absorbed into, erased, dismissed) is a string of the table.
 The columns that name evidence ids (``n.ev``, ``h.vid``, ``l.ab``, ``o.ev``) hold the row of
@@ -123,8 +124,8 @@ from resolver.horizon import RecentEvents
 from resolver.near import NearIndex
 from resolver.node_table import NodeColumns, NodeTable
 from resolver.node_table import field_columns as node_columns
-from resolver.text_keys import TextKeys
-from resolver.text_keys import index as key_index
+from resolver.string_table import StringTable, encoded, key_index_of, key_text, vid_refs
+from resolver.text_keys import StrKeys, TextKeys
 from resolver.unionfind import DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
@@ -146,39 +147,6 @@ class SnapshotError(ValueError):
     """Bytes that are not a snapshot this version reads: rebuild the state from its records or the log."""
 
 
-# ---------------------------------------------------------------- the string table
-
-
-class _Strings:
-    """The string table of a snapshot being written (index 0 is None)."""
-
-    def __init__(self) -> None:
-        self.table: list[str | None] = [None]
-        self.index: dict[str | None, int] = {None: 0}
-
-    def run(self, values: list[str], *, referred: bool = True) -> None:
-        """Append `values` as they are (repeats included): a run the loader slices whole.
-
-        `referred`: other columns refer to these strings (else they are not indexed, which
-        saves a dict entry per string).
-        """
-        start = len(self.table)
-        self.table.extend(values)
-        if referred:
-            self.index.update(zip(values, range(start, start + len(values)), strict=True))
-
-    def refs(self, values: list[str | None] | list[str]) -> bytes:
-        """The packed indices of `values`, adding new strings in order of first use."""
-        index = self.index
-        try:
-            return col.pack(list(map(index.__getitem__, values)))
-        except KeyError:
-            pass
-        # New strings in order of first use (dict.fromkeys keeps it; None is always known).
-        self.run([value for value in dict.fromkeys(values) if value is not None and value not in index])
-        return col.pack(list(map(index.__getitem__, values)))
-
-
 # ---------------------------------------------------------------- dump
 
 
@@ -197,17 +165,19 @@ def dump(g: Graph) -> bytes:
 
 def _dump(g: Graph) -> bytes:
     out: dict[str, Any] = {}
-    s = _Strings()
+    s = StringTable()
     keys = list(g.nodes)
     cids = list(g.cust)
     out["nodes"], out["evidence"], out["customers"] = len(keys), len(g.evidence), len(cids)
     ev_cols = field_columns(g.evidence)  # a loaded table's cold pieces stay cold
     vids = list(ev_cols[0])
     s.run(keys)
-    _key_text("c.id", cids, out)
+    # The node keys' hash index (`resolver.text_keys.StrKeys`): the keys are the table's first run.
+    key_index_of("n.key", encoded(keys), out)
+    key_text("c.id", cids, out)
     # Evidence ids: one text and its hash index (`resolver.text_keys`), not strings of the table;
-    # other columns refer to them by row (`_vid_refs`).
-    _key_text("e.vid", vids, out)
+    # other columns refer to them by row (`resolver.string_table.vid_refs`).
+    key_text("e.vid", vids, out)
     row_of = dict(zip(vids, count()))
     # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
     for name, values in (("e.eid", ev_cols[1]), ("e.src", ev_cols[6])):
@@ -237,7 +207,7 @@ def _dump(g: Graph) -> bytes:
     out["h.eid"] = col.pack(range(len(s.table), len(s.table) + len(others)))
     s.run(others, referred=False)
     out["h.stamp"] = col.pack(stamps)
-    out["h.vid"] = _vid_refs(recent_vids, row_of, s)
+    out["h.vid"] = vid_refs(recent_vids, row_of, s)
     out["h.watermark"] = g.recent.watermark
     out["split_seq"] = g.split_seq
     out["merges"] = g.merges
@@ -245,7 +215,7 @@ def _dump(g: Graph) -> bytes:
     buckets, sizes, near = g.near_index.columns()
     out["nr.b"], out["nr.len"], out["nr.k"] = s.refs(buckets), col.pack(sizes), s.refs(near)
     out["l.no"] = col.pack(list(g.must))
-    out["l.ab"] = _vid_refs([v for pair in g.must.values() for v in pair], row_of, s)
+    out["l.ab"] = vid_refs([v for pair in g.must.values() for v in pair], row_of, s)
     dismissed = sorted(g.dismissed)
     out["r.ab"] = s.refs([c for item in dismissed for c in item])
     out["strings"] = s.table
@@ -261,32 +231,11 @@ def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width:
     return list(zip(*map(fields, objs), strict=True)) if objs else [()] * width
 
 
-def _key_text(name: str, keys: list[str], out: dict[str, Any]) -> None:
-    """Keys as one text (`name`), its offsets (``.at``) and hash index (``.h``, ``.o``): `resolver.text_keys`."""
-    encoded = list(map(str.encode, keys, repeat("utf-8"), repeat("surrogatepass")))
-    out[name], out[name + ".at"] = b"".join(encoded), col.offsets(map(len, encoded))
-    hashes, order = key_index(encoded)
-    out[name + ".h"], out[name + ".o"] = col.pack(hashes), col.pack(order)
-
-
-def _vid_refs(values: list[str | None] | list[str], row_of: dict[Any, int], s: _Strings) -> bytes:
-    """Packed references to evidence ids: the row of a piece's id (`row_of`), else the number of
-    pieces plus the id's index in the string table (an id no piece holds, or None: 0)."""
-    rows: list[Any] = list(map(row_of.get, values))
-    missing = col.where(map(is_, rows, repeat(None)))
-    if missing:
-        base = len(row_of)
-        refs = col.unpack(s.refs([values[i] for i in missing]))
-        for i, ref in zip(missing, refs, strict=True):
-            rows[i] = base + ref
-    return col.pack(rows)
-
-
-def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any], row_of: dict[str, int]) -> None:
+def _dump_nodes(columns: list[Sequence[Any]], s: StringTable, out: dict[str, Any], row_of: dict[str, int]) -> None:
     held, sig, status, shared, bars, pairs, names, groups, near = columns
     held = [(h,) if h.__class__ is str else h for h in held]  # a node's one piece is its id alone
     out["n.ev.at"] = col.offsets(map(len, held))
-    out["n.ev"] = _vid_refs(list(chain.from_iterable(held)), row_of, s)
+    out["n.ev"] = vid_refs(list(chain.from_iterable(held)), row_of, s)
     out["n.sig.at"] = col.offsets([0 if x is None else len(x) for x in sig])
     out["n.sig.none"] = col.pack(col.where(map(is_, sig, repeat(None))))  # no signals kept
     out["n.sig"] = s.refs(list(chain.from_iterable(x for x in sig if x)))
@@ -319,7 +268,7 @@ def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any], 
 
 
 def _dump_evidence(
-    g: Graph, cols: list[Sequence[Any]], s: _Strings, out: dict[str, Any], row_of: dict[str, int]
+    g: Graph, cols: list[Sequence[Any]], s: StringTable, out: dict[str, Any], row_of: dict[str, int]
 ) -> None:
     _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
     out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
@@ -345,10 +294,10 @@ def _dump_evidence(
     out["o.tp"], out["o.src"], out["o.name"] = s.refs(list(tps)), s.refs(list(srcs)), s.refs(list(names))
     out["o.keys.len"], out["o.keys"] = col.lengths(keys), s.refs(list(chain.from_iterable(keys)))
     out["o.rejected.len"], out["o.rejected"] = col.lengths(rejected), s.refs(list(chain.from_iterable(rejected)))
-    out["o.ev"] = _vid_refs([None if ev is None else ev.vid for ev in odd.values()], row_of, s)
+    out["o.ev"] = vid_refs([None if ev is None else ev.vid for ev in odd.values()], row_of, s)
 
 
-def _dump_customers(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
+def _dump_customers(columns: list[Sequence[Any]], s: StringTable, out: dict[str, Any]) -> None:
     roots, first, phones, emails, bars, constrained = columns
     out["c.root"] = s.refs(list(roots))
     out["c.first"] = col.pack(first)
@@ -441,13 +390,17 @@ class _Loader:
         if "e.eid" in sections:
             self.eid_text = (sections["e.eid"], self.starts("e.eid"))
             self.src_text = (sections["e.src"], self.starts("e.src"))
-        if len(self.vids) != e or len(self.cids) != c:
+        if "n.key.h" in sections:
+            self.node_keys = StrKeys(self.strings, 1, self.refs("n.key.h"), self.refs("n.key.o"))
+        else:
+            self.node_keys = StrKeys.build(self.strings, 1, n)
+        if len(self.vids) != e or len(self.cids) != c or len(self.node_keys) != n:
             raise ValueError("evidence or customer ids and their counts differ")
-        #: row numbers, one int object each, shared by the cold tables (`resolver.cold.ColdTable`)
-        self.rows = list(range(max(n, c)))
+        #: customer row numbers, one int object each, the cold values of the index by root (`resolver.cold.ColdTable`)
+        self.rows = list(range(c))
 
     def key_text(self, name: str) -> TextKeys:
-        """Keys written as a text with its index (`_key_text`)."""
+        """Keys written as a text with its index (`resolver.string_table.key_text`)."""
         return TextKeys(self.p[name], self.starts(name), self.refs(name + ".h"), self.refs(name + ".o"))
 
     def ints(self, name: str) -> list[int]:
@@ -467,7 +420,7 @@ class _Loader:
         return list(self.each(name))
 
     def vid_refs(self, name: str) -> array[int]:
-        """A column of evidence id references (`_vid_refs`: a row below the number of pieces, else a string)."""
+        """A column of evidence id references (`resolver.string_table.vid_refs`: a row, or past the rows a string)."""
         refs = self.refs(name)
         start = self.vid_run
         if start is None:
@@ -607,8 +560,8 @@ class _Loader:
             raise ValueError("near candidates and their lengths disagree")
         if len(cold.near_on) != len(cold.near_refs):
             raise ValueError("near candidates and their flags disagree")
-        # Row r's key is strings[1 + r] (`NodeColumns.key_of`): the node keys are the table's first run.
-        self.g.nodes = NodeTable(keys, cold, self.rows)
+        # Row r's key is strings[1 + r] (`StrKeys`): the node keys are the table's first run.
+        self.g.nodes = NodeTable(self.node_keys, cold)
 
     def _evidence(self) -> None:
         """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""

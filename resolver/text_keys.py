@@ -19,14 +19,27 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from itertools import accumulate, repeat
 from operator import add
+from typing import Any, Protocol
 from zlib import crc32
 
-__all__ = ["TextKeys", "index", "key_hashes"]
+__all__ = ["Keys", "StrKeys", "TextKeys", "index", "key_hashes"]
 
 
 def key_hashes(encoded: Iterable[bytes]) -> list[int]:
     """The index hash of each key's UTF-8 bytes (CRC-32: a function of the bytes alone, in every process)."""
     return list(map(crc32, encoded))
+
+
+class Keys(Protocol):
+    """Keys by row with a hash index (`TextKeys`, `StrKeys`): what `resolver.cold.TextTable` reads."""
+
+    def __len__(self) -> int: ...
+
+    def keys(self, rows: Iterable[int]) -> list[str]: ...
+
+    def held(self, row: int) -> str: ...
+
+    def row(self, key: str) -> int | None: ...
 
 
 class TextKeys:
@@ -92,3 +105,52 @@ def index(encoded: list[bytes]) -> tuple[array[int], array[int]]:
     hashes = key_hashes(encoded)
     order = sorted(range(len(hashes)), key=hashes.__getitem__)
     return array("I", map(hashes.__getitem__, order)), array("I", order)
+
+
+class StrKeys:
+    """Keys that are strings held elsewhere anyway (row ``r`` is ``strings[first + r]``), with the same index.
+
+    A loaded snapshot's node keys are strings of its table, which the union-find and the rest of
+    the state hold: indexed so, they key the node table without a dict entry or a row number each.
+    """
+
+    __slots__ = ("first", "hashes", "order", "strings")
+
+    def __init__(self, strings: list[Any], first: int, hashes: array[int], order: array[int]) -> None:
+        if len(order) != len(hashes) or first + len(hashes) > len(strings):
+            raise ValueError("keys and their index differ in length")
+        self.strings, self.first, self.hashes, self.order = strings, first, hashes, order
+
+    @classmethod
+    def build(cls, strings: list[Any], first: int, count: int) -> StrKeys:
+        """The keys ``strings[first:first + count]``, with their index."""
+        run = strings[first : first + count]
+        hashes, order = index(list(map(str.encode, run, repeat("utf-8"), repeat("surrogatepass"))))
+        return cls(strings, first, hashes, order)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def held(self, row: int) -> str:
+        """Row `row`'s key: the string held for it."""
+        key: str = self.strings[self.first + row]
+        return key
+
+    key = held
+
+    def keys(self, rows: Iterable[int]) -> list[str]:
+        """The keys of `rows`."""
+        return list(map(self.strings.__getitem__, map(add, rows, repeat(self.first))))
+
+    def row(self, key: str) -> int | None:
+        """The row of `key`, or None when it is none of the keys."""
+        h = crc32(key.encode("utf-8", "surrogatepass"))
+        hashes, order, strings, first = self.hashes, self.order, self.strings, self.first
+        i = bisect_left(hashes, h)
+        end = len(hashes)
+        while i < end and hashes[i] == h:
+            r = order[i]
+            if strings[first + r] == key:
+                return r
+            i += 1
+        return None

@@ -324,7 +324,8 @@ _VID_REFS = ("n.ev", "h.vid", "l.ab", "o.ev")
 def _as_version_6(data: bytes) -> bytes:
     """A format 7 snapshot as format 6 wrote it: the evidence ids and the customer ids two runs of the
     string table after the node keys (7: texts of their own with their hash index), the columns naming
-    evidence ids string references, and a customer id named elsewhere (absorbed, erased) its run's."""
+    evidence ids string references, a customer id named elsewhere (absorbed, erased) its run's, and
+    no hash index of the node keys."""
     assert data[len(MAGIC)] == VERSION == 7
     p = _sections(data)
     n, e = p["nodes"], p["evidence"]
@@ -335,6 +336,7 @@ def _as_version_6(data: bytes) -> bytes:
         return [blob[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(at)]
 
     vids, cids = text("e.vid"), text("c.id")
+    del p["n.key.h"], p["n.key.o"]
     cid_row = {cid: i for i, cid in enumerate(cids)}
     unindexed = set(col.unpack(p["h.eid"]))  # a run written as it is (6 did not look them up either)
     index: dict[int, int] = {}
