@@ -66,7 +66,10 @@ status, shared, split barriers, household pairs, per-person split, near candidat
 name support), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content
 index (`resolver.evidence.ContentIndex`: each content, and the id of its piece or None),
 ``u.*`` the union-find as each set's root, a flag for the sets of more than one member and
-their members in their order (roots, never parent pointers: see `resolver.unionfind`),
+their members in their order (roots, never parent pointers: see `resolver.unionfind`), the
+roots' hash index (``u.root.h``, ``u.root.o``) and, when the forest's keys are the node keys
+(as the core keeps them), each node's root (``u.of``): a load then keeps the forest cold
+(`resolver.unionfind.DisjointSet.from_columns`),
 ``c.*`` customers, ``a.*`` absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no
 order of their own), ``h.*`` the duplicate horizon's events and its watermark, and the split
 counter and merge count; ``l.*`` the operator merges (numbers, then their two evidence ids
@@ -125,8 +128,8 @@ from resolver.near import NearIndex
 from resolver.node_table import NodeColumns, NodeTable
 from resolver.node_table import field_columns as node_columns
 from resolver.string_table import StringTable, encoded, key_index_of, key_text, vid_refs
-from resolver.text_keys import StrKeys, TextKeys
-from resolver.unionfind import DisjointSet
+from resolver.text_keys import RefKeys, StrKeys, TextKeys
+from resolver.unionfind import ColdSets, DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 
@@ -187,6 +190,14 @@ def _dump(g: Graph) -> bytes:
     _dump_evidence(g, ev_cols, s, out, row_of)
     roots, groups = g.uf.groups()
     out["u.root"] = s.refs(roots)
+    key_index_of("u.root", encoded(roots), out)
+    # Each node's root, so that a load keeps the forest cold (when its keys are the node keys, as
+    # the core keeps them: `Graph.ensure_pseudo` and the linking add a node and its key together).
+    owner = dict(
+        zip(chain.from_iterable(groups), chain.from_iterable(map(repeat, roots, map(len, groups))), strict=True)
+    )
+    if len(owner) == len(keys) and all(map(owner.__contains__, keys)):
+        out["u.of"] = s.refs(list(map(owner.__getitem__, keys)))
     # Sets of more than one member (a flag per set), their sizes and members; a singleton is its root.
     many = bytes(map(gt, map(len, groups), repeat(1)))
     groups = list(compress(groups, many))
@@ -448,7 +459,9 @@ class _Loader:
         g = self.g
         self._nodes()
         self._evidence()
-        if "u.many" in self.p:  # version 5: singletons written as their root alone
+        if "u.of" in self.p:  # version 7, the forest's keys the node keys: kept cold
+            g.uf = self._cold_forest()
+        elif "u.many" in self.p:  # version 5: singletons written as their root alone
             sets = col.split(self.strs("u.key"), self.ints("u.len"))
             g.uf = DisjointSet.from_sets(self.strs("u.root"), self.p["u.many"], sets)
         else:
@@ -482,6 +495,18 @@ class _Loader:
             g.near_index.add_all(k for k in self.keys if k[0] == "p" and PERSON not in k)
         g.dirty.clear()
         return g
+
+    def _cold_forest(self) -> DisjointSet:
+        """The union-find as cold tables over the node keys and the roots (`DisjointSet.from_columns`)."""
+        many: bytes = self.p["u.many"]
+        lens = iter(self.ints("u.len"))
+        sizes = list(map(next, map((repeat(0), lens).__getitem__, many)))  # a singleton's run is empty
+        sets = ColdSets(self.strings, many, col.starts(sizes), self.refs("u.key"))
+        roots = RefKeys(self.strings, self.refs("u.root"), self.refs("u.root.h"), self.refs("u.root.o"))
+        root_of = self.refs("u.of")
+        if len(root_of) != len(self.keys) or len(roots) != len(many):
+            raise ValueError("the forest's roots, its sets and the nodes differ in length")
+        return DisjointSet.from_columns(self.node_keys, root_of, roots, sets)
 
     def _recent_ids(self, vids: list[str]) -> list[str]:
         """The remembered event ids: their evidence's own string where ``h.own`` marks it, else the run's."""

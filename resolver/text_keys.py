@@ -22,7 +22,7 @@ from operator import add
 from typing import Any, Protocol
 from zlib import crc32
 
-__all__ = ["Keys", "StrKeys", "TextKeys", "index", "key_hashes"]
+__all__ = ["Keys", "RefKeys", "StrKeys", "TextKeys", "index", "key_hashes"]
 
 
 def key_hashes(encoded: Iterable[bytes]) -> list[int]:
@@ -151,6 +151,44 @@ class StrKeys:
         while i < end and hashes[i] == h:
             r = order[i]
             if strings[first + r] == key:
+                return r
+            i += 1
+        return None
+
+
+class RefKeys(StrKeys):
+    """Keys that are strings held elsewhere, anywhere in the list: row ``r`` is ``strings[refs[r]]``.
+
+    A loaded union-find's roots (`resolver.unionfind.DisjointSet.from_columns`), in the forest's order.
+    """
+
+    __slots__ = ("refs",)
+
+    def __init__(self, strings: list[Any], refs: array[int], hashes: array[int], order: array[int]) -> None:
+        if len(order) != len(hashes) or len(refs) != len(hashes):
+            raise ValueError("keys and their index differ in length")
+        self.strings, self.first, self.refs, self.hashes, self.order = strings, 0, refs, hashes, order
+
+    def held(self, row: int) -> str:
+        """Row `row`'s key: the string held for it."""
+        key: str = self.strings[self.refs[row]]
+        return key
+
+    key = held
+
+    def keys(self, rows: Iterable[int]) -> list[str]:
+        """The keys of `rows`."""
+        return list(map(self.strings.__getitem__, map(self.refs.__getitem__, rows)))
+
+    def row(self, key: str) -> int | None:
+        """The row of `key`, or None when it is none of the keys."""
+        h = crc32(key.encode("utf-8", "surrogatepass"))
+        hashes, order, strings, refs = self.hashes, self.order, self.strings, self.refs
+        i = bisect_left(hashes, h)
+        end = len(hashes)
+        while i < end and hashes[i] == h:
+            r = order[i]
+            if strings[refs[r]] == key:
                 return r
             i += 1
         return None

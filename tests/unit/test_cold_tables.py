@@ -121,3 +121,20 @@ def test_loaded_customers_stay_cold_until_read() -> None:
     assert custs[cid].record() == plain[cid].record() and custs.get(cid) is custs[cid] and cid not in _cold(custs)
     assert _cold(custs) and customer_columns(custs) == [list(c) for c in customer_columns(plain)]
     assert dump(copy._g) == dump(original._g)
+
+
+def test_a_loaded_forest_stays_cold_until_read_and_answers_as_the_original() -> None:
+    original, copy = _loaded()
+    uf, plain = copy._g.uf, original._g.uf
+    parents, members = uf._parent, uf._members
+    assert isinstance(parents, TextTable) and isinstance(members, TextTable)
+    assert len(_cold(parents)) == len(parents) == len(plain) and len(_cold(members)) == len(members)
+    assert uf.groups() == plain.groups() and uf.roots() == plain.roots()
+    assert len(_cold(parents)) == len(parents)  # groups and roots read the columns
+    keys = list(original._g.nodes)
+    assert [uf.find(k) for k in keys] == [plain.find(k) for k in keys]
+    first = plain.roots()[0]
+    assert uf.members(first) == plain.members(first) and len(_cold(members)) == len(members) - 1  # that set only
+    assert dump(copy._g) == dump(original._g)
+    assert all(uf.members(r) == plain.members(r) for r in plain.roots()) and not _cold(members)
+    assert dump(copy._g) == dump(original._g)
