@@ -72,7 +72,7 @@ _GROUPS = (
     ("evidence and customer ids (a loaded snapshot's texts)", ("TextKeys",)),
     ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "g.evidence", "g.by_content")),
     ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.", "StrKeys")),
-    ("union-find", ("DisjointSet", "g.uf")),
+    ("union-find", ("DisjointSet", "g.uf", "ColdSets", "_Parents", "RefKeys", "TextTable.")),
     ("customers", ("g.cust", "Customer.", "CustomerColumns.", "g.by_root", "g.absorbed", "g.erased")),
     ("duplicate horizon", ("RecentEvents", "g.recent")),
     ("near-phone index", ("NearIndex", "g.near_index")),

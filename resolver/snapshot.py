@@ -447,6 +447,9 @@ class _Loader:
             return self.strs(name)
         refs, e, strings = self.refs(name), len(self.vids), self.strings
         # One string per piece, however many remembered events name it (as the table's one string was).
+        if not refs or max(refs) < e:  # every id a piece's (the usual case): in C
+            rows = list(dict.fromkeys(refs))
+            return list(map(dict(zip(rows, self.vids.keys(rows), strict=True)).__getitem__, refs))
         rows = list(dict.fromkeys(r for r in refs if r < e))
         made: dict[int, Any] = dict(zip(rows, self.vids.keys(rows), strict=True))
         return [made[r] if r < e else strings[r - e] for r in refs]
