@@ -4,8 +4,8 @@
 `resolver.cold.TextTable`: a loaded customer is a row of `CustomerColumns` until first read,
 when it becomes its `Customer` in its own place, and its id a row of
 `resolver.text_keys.TextKeys` until read. `CustomerIds` gives the index of customers by root
-(`resolver.graph.Graph.by_root`, a `resolver.cold.ColdTable`) the same ids: a loaded root
-maps to its customer's row until read. `field_columns` (`resolver.snapshot`) thaws nothing.
+(`resolver.graph.Graph.by_root`, a `resolver.cold.TextTable` over the roots) the same ids: a
+loaded root is found by the roots' hash index and read as its customer's id. `field_columns` (`resolver.snapshot`) thaws nothing.
 """
 
 from __future__ import annotations

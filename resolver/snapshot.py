@@ -79,7 +79,7 @@ sizes, keys, in its order). A snapshot written before operator merges has no ``l
 loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
-customer by root (cold: root -> row), and the index of operator merges by evidence. Not kept: memos (profiles,
+customer by root (cold: the roots' hash index ``c.root.h``, ``c.root.o``), and the index of operator merges by evidence. Not kept: memos (profiles,
 near links, name classes), which refill on use, and the change set of `resolver.records`: a
 loaded graph has nothing to drain, so drain before dumping. A snapshot is taken between steps (no regroup pending).
 
@@ -110,7 +110,7 @@ from operator import eq, gt, is_, is_not, itemgetter, ne, not_, sub
 from typing import Any, cast
 
 from resolver import columns as col
-from resolver.cold import ColdTable
+from resolver.cold import ColdTable, TextTable
 from resolver.config import ResolverConfig
 from resolver.customer_table import CustomerColumns, CustomerIds, CustomerTable
 from resolver.customer_table import field_columns as customer_columns
@@ -311,6 +311,7 @@ def _dump_evidence(
 def _dump_customers(columns: list[Sequence[Any]], s: StringTable, out: dict[str, Any]) -> None:
     roots, first, phones, emails, bars, constrained = columns
     out["c.root"] = s.refs(list(roots))
+    key_index_of("c.root", encoded(list(roots)), out)  # the index of customers by root, kept cold
     out["c.first"] = col.pack(first)
     out["c.phones"] = col.pack(phones)
     out["c.emails"] = col.pack(emails)
@@ -407,8 +408,6 @@ class _Loader:
             self.node_keys = StrKeys.build(self.strings, 1, n)
         if len(self.vids) != e or len(self.cids) != c or len(self.node_keys) != n:
             raise ValueError("evidence or customer ids and their counts differ")
-        #: customer row numbers, one int object each, the cold values of the index by root (`resolver.cold.ColdTable`)
-        self.rows = list(range(c))
 
     def key_text(self, name: str) -> TextKeys:
         """Keys written as a text with its index (`resolver.string_table.key_text`)."""
@@ -667,5 +666,10 @@ class _Loader:
         if not len(roots) == len(cold.first) == len(cold.phones) == len(cold.emails) == len(cids):
             raise ValueError("customer columns differ in length")
         g.cust = CustomerTable(cids, cold)
-        # Root -> the customer's row, made its id when read (`CustomerIds`).
-        g.by_root = ColdTable(list(map(self.strings.__getitem__, roots)), CustomerIds(cids), self.rows)
+        # Root -> the customer's id, made when read (`CustomerIds`): by the roots' index, or by row.
+        if "c.root.h" in self.p:
+            index = RefKeys(self.strings, roots, self.refs("c.root.h"), self.refs("c.root.o"))
+            g.by_root = TextTable(index, CustomerIds(cids))
+        else:
+            rows = list(range(len(cids)))
+            g.by_root = ColdTable(list(map(self.strings.__getitem__, roots)), CustomerIds(cids), rows)

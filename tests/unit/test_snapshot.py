@@ -336,7 +336,7 @@ def _as_version_6(data: bytes) -> bytes:
         return [blob[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(at)]
 
     vids, cids = text("e.vid"), text("c.id")
-    del p["n.key.h"], p["n.key.o"], p["u.root.h"], p["u.root.o"]
+    del p["n.key.h"], p["n.key.o"], p["u.root.h"], p["u.root.o"], p["c.root.h"], p["c.root.o"]
     p.pop("u.of", None)
     cid_row = {cid: i for i, cid in enumerate(cids)}
     unindexed = set(col.unpack(p["h.eid"]))  # a run written as it is (6 did not look them up either)
