@@ -5,7 +5,8 @@
 when it becomes its `Customer` in its own place, and its id a row of
 `resolver.text_keys.TextKeys` until read. `CustomerIds` gives the index of customers by root
 (`resolver.graph.Graph.by_root`, a `resolver.cold.TextTable` over the roots) the same ids: a
-loaded root is found by the roots' hash index and read as its customer's id. `field_columns` (`resolver.snapshot`) thaws nothing.
+loaded root is found by the roots' hash index and read as its customer's id.
+`field_columns` (`resolver.snapshot`) thaws nothing.
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ sizes, keys, in its order). A snapshot written before operator merges has no ``l
 loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
-customer by root (cold: the roots' hash index ``c.root.h``, ``c.root.o``), and the index of operator merges by evidence. Not kept: memos (profiles,
+customer by root (cold: the roots' hash index ``c.root.h``, ``c.root.o``), and the index
+of operator merges by evidence. Not kept: memos (profiles,
 near links, name classes), which refill on use, and the change set of `resolver.records`: a
 loaded graph has nothing to drain, so drain before dumping. A snapshot is taken between steps (no regroup pending).
 
