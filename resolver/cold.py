@@ -169,6 +169,8 @@ def merge(
 
 #: A value no table holds (a dict's own `get` default).
 _NONE: Any = object()
+#: Keys a `TextTable` remembers as found in no cold row, at most (then forgotten at once).
+_MISSES = 1024
 
 
 class TextTable(dict[str, V]):
@@ -183,7 +185,7 @@ class TextTable(dict[str, V]):
     thaw; reads thaw as a `ColdTable`'s do, and `values`, `items` and `keys` give lists in order.
     """
 
-    __slots__ = ("_cold", "cold", "ids", "state")
+    __slots__ = ("_cold", "_misses", "cold", "ids", "state")
 
     def __init__(self, ids: Keys, cold: Rows[V]) -> None:
         super().__init__()
@@ -191,13 +193,22 @@ class TextTable(dict[str, V]):
         self.state = bytearray(len(ids))
         #: how many rows are cold
         self._cold = len(ids)
+        #: keys lately found no cold row (a new key is looked up, then added: one search, not two).
+        #: Never stale: a row that is not cold never becomes cold again.
+        self._misses: set[str] = set()
 
     def _row(self, key: object) -> int | None:
         """The row of `key` when it is cold (None when thawed, gone or unknown)."""
-        if not self._cold or key.__class__ is not str:
+        if not self._cold or key.__class__ is not str or key in self._misses:
             return None
         row = self.ids.row(key)
-        return row if row is not None and not self.state[row] else None
+        if row is not None and not self.state[row]:
+            return row
+        misses = self._misses
+        if len(misses) >= _MISSES:
+            misses.clear()
+        misses.add(key)
+        return None
 
     def _thaw(self, row: int) -> V:
         key = self.ids.held(row)
