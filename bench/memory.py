@@ -69,9 +69,10 @@ def breakdown(g: Any) -> Counter[str]:
 #: and the parser's and profiles' caches, which are bounded (their share falls at 1M identifiers).
 _GROUPS = (
     ("strings (a loaded snapshot's table)", ("EvidenceColumns.strings",)),
+    ("evidence and customer ids (a loaded snapshot's texts)", ("TextKeys",)),
     ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "g.evidence", "g.by_content")),
-    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.")),
-    ("union-find", ("DisjointSet", "g.uf")),
+    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.", "StrKeys")),
+    ("union-find", ("DisjointSet", "g.uf", "ColdSets", "_Parents", "RefKeys", "TextTable.")),
     ("customers", ("g.cust", "Customer.", "CustomerColumns.", "g.by_root", "g.absorbed", "g.erased")),
     ("duplicate horizon", ("RecentEvents", "g.recent")),
     ("near-phone index", ("NearIndex", "g.near_index")),

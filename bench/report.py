@@ -417,9 +417,12 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             + (", and a loaded state writes the same bytes again." if sn["roundtrip_equal"] else ".")
             + f" The core holds {sn['build_bytes_per_identifier']:.0f} bytes of RSS per identifier after the replay "
             f"and {sn['loaded_bytes_per_identifier']:.0f} after a load (target {sn['memory_target']} at 1M): a load "
-            "keeps evidence, nodes and customers as columns of the snapshot until each is first read "
-            "(`resolver/cold.py`), while a replay builds their objects; what is left is mostly the identifier, "
-            "evidence and customer id strings that key the core's dicts, which wait for integer ids."
+            "keeps evidence, nodes, customers and the union-find as columns of the snapshot until each is first "
+            "read (`resolver/cold.py`), found by hash indexes the snapshot carries (`resolver/text_keys.py`: "
+            "evidence and customer ids are texts, not strings, and no dict entry is made per loaded key), while a "
+            "replay builds an object and a dict entry per piece, node and customer; what is left after a load is "
+            "mostly strings (node keys, near-phone buckets, names and hub signals, the duplicate horizon's ids) "
+            "and the evidence's columns."
         )
     if st:
         one = st.get("faust_noop_events_per_s") or 0.0

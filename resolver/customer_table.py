@@ -1,9 +1,12 @@
 """Customers by id, where the customers a snapshot loaded stay in columns until first read.
 
 `CustomerTable` is the graph's customer dict (customer id -> `Customer`) as a
-`resolver.cold.ColdTable`: a loaded customer is a row of `CustomerColumns` until first read,
-when it becomes its `Customer` in its own place. `field_columns` (`resolver.snapshot`) thaws
-nothing.
+`resolver.cold.TextTable`: a loaded customer is a row of `CustomerColumns` until first read,
+when it becomes its `Customer` in its own place, and its id a row of
+`resolver.text_keys.TextKeys` until read. `CustomerIds` gives the index of customers by root
+(`resolver.graph.Graph.by_root`, a `resolver.cold.TextTable` over the roots) the same ids: a
+loaded root is found by the roots' hash index and read as its customer's id.
+`field_columns` (`resolver.snapshot`) thaws nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from operator import attrgetter
 from typing import Any, cast
 
-from resolver.cold import ColdTable, merge, split
+from resolver.cold import TextTable, merge, split
 from resolver.graph import NO_BARS, Customer
+from resolver.text_keys import TextKeys
 
-__all__ = ["FIELDS", "CustomerColumns", "CustomerTable", "field_columns"]
+__all__ = ["FIELDS", "CustomerColumns", "CustomerIds", "CustomerTable", "field_columns"]
 
 _new = object.__new__
 #: The fields of a customer, in the order `field_columns` gives them (its id is the table's key).
@@ -68,12 +72,25 @@ class CustomerColumns:
         ]
 
 
-class CustomerTable(ColdTable[Customer]):
-    """The graph's customers by id, with loaded customers cold until first read (`resolver.cold.ColdTable`)."""
+class CustomerTable(TextTable[Customer]):
+    """The graph's customers by id, with loaded customers cold until first read (`resolver.cold.TextTable`)."""
 
     __slots__ = ()
 
     cold: CustomerColumns
+
+
+class CustomerIds:
+    """The cold values of the index of customers by root: row ``r`` is the id of customer row ``r``."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: TextKeys) -> None:
+        self.ids = ids
+
+    def make(self, key: str, row: int) -> str:
+        """The id of customer row `row` (whose root is `key`), the one string the state holds for it."""
+        return self.ids.held(row)
 
 
 def field_columns(custs: dict[str, Customer]) -> list[Sequence[Any]]:

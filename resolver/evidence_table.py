@@ -1,10 +1,12 @@
 """Evidence by id, where the pieces a snapshot loaded stay in columns until they are first read.
 
 `EvidenceTable` is the graph's evidence dict (evidence id -> `Evidence`) as a
-`resolver.cold.ColdTable`: a loaded piece is a row of `EvidenceColumns` (arrays of integers,
+`resolver.cold.TextTable`: a loaded piece is a row of `EvidenceColumns` (arrays of integers,
 lists of strings shared with the rest of the state) until first read, when it becomes its
-`Evidence` in its own place. `peek` reads a piece without thawing it (read-only scans);
-`interactions` and `field_columns` (stats, `resolver.snapshot`) thaw nothing.
+`Evidence` in its own place; the ids of the loaded pieces are `resolver.text_keys.TextKeys`
+rows (one text and a hash index), made strings only when read. `peek` reads a piece without
+thawing it (read-only scans); `interactions` and `field_columns` (stats, `resolver.snapshot`)
+thaw nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from itertools import repeat
 from operator import add, attrgetter
 from typing import Any
 
-from resolver.cold import ColdTable, merge, peek, split
+from resolver.cold import TextTable, merge, peek, split
 from resolver.evidence import Evidence
 
 __all__ = ["FIELDS", "EvidenceColumns", "EvidenceTable", "Text", "field_columns", "interactions", "peek", "read_texts"]
@@ -124,8 +126,9 @@ class EvidenceColumns:
         ]
 
 
-class EvidenceTable(ColdTable[Evidence]):
-    """The graph's evidence by id, with loaded pieces cold until first read (`resolver.cold.ColdTable`)."""
+class EvidenceTable(TextTable[Evidence]):
+    """The graph's evidence by id, with loaded pieces cold until first read and their ids held as text
+    (`resolver.cold.TextTable`: no string and no dict entry per cold piece)."""
 
     __slots__ = ()
 

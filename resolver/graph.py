@@ -22,6 +22,7 @@ from itertools import chain
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from resolver.cold import TextTable
 from resolver.config import ResolverConfig
 from resolver.digests import Digester
 from resolver.evidence import ContentIndex, Evidence
@@ -69,7 +70,7 @@ OK = "ok"
 PERSON = "#"
 #: The split barriers of a customer without any: one shared, read-only mapping (most have none).
 NO_BARS: Mapping[int, int] = MappingProxyType({})
-#: A dict's own `get`: a `resolver.cold.ColdTable`'s raw value (a cold row's number) without a thaw.
+#: A dict's own `get`: a `resolver.cold.TextTable`'s thawed or new value, without a thaw.
 _raw_get = dict.get
 #: Name caches are cleared when full, so memory stays flat.
 _NAME_CACHE = 200_000
@@ -487,11 +488,11 @@ class Graph:
         The parser gives new evidence these (`IdentifierParser.held`): each identifier string is
         then held once, by its node, and not once more per piece of evidence and hub signal.
         """
-        node: Any = _raw_get(self.nodes, key)  # the raw value: a cold node is its row (`resolver.cold`)
+        node: Any = _raw_get(self.nodes, key)  # a thawed or new node (a cold one is in no entry: `resolver.cold`)
         if node is None:
-            return key
-        if node.__class__ is int:
-            return cast(str, self.nodes.cold.key_of(node))  # type: ignore[attr-defined]
+            nodes = self.nodes
+            row = nodes.row(key) if isinstance(nodes, TextTable) else None
+            return key if row is None else cast("TextTable[Node]", nodes).ids.held(row)
         return node.key or key
 
     def intern(self, value: str) -> str:

@@ -1,6 +1,6 @@
 """Identifier nodes by key, where the nodes a snapshot loaded stay in columns until first read.
 
-`NodeTable` is the graph's node dict (key -> `Node`) as a `resolver.cold.ColdTable`: a loaded
+`NodeTable` is the graph's node dict (key -> `Node`) as a `resolver.cold.TextTable`: a loaded
 node is a row of `NodeColumns` until first read, when it becomes the `Node`, `LineNode` or
 `AccountNode` a load would have made (`resolver.graph.new_node` picks the class by key; a
 touchpoint identity with a split is an `AccountNode`), in its own place.
@@ -15,8 +15,9 @@ from itertools import chain
 from operator import add, attrgetter
 from typing import Any, cast
 
-from resolver.cold import ColdTable, merge, split
+from resolver.cold import TextTable, merge, split
 from resolver.graph import OK, SHORT_EVIDENCE, AccountNode, FlatNames, LineNode, Node
+from resolver.text_keys import TextKeys
 
 __all__ = ["FIELDS", "NodeColumns", "NodeTable", "field_columns", "statuses"]
 
@@ -30,7 +31,9 @@ class NodeColumns:
     """The fields of the cold nodes by row: flat columns with start offsets, sparse maps for the rare fields.
 
     Row ``r`` carries the evidence ids that ``evidence[ev_starts[r]:ev_starts[r + 1]]`` refer
-    to in ``strings`` (the loaded snapshot's string table), the hub signals of
+    to: a reference below ``vid_base`` is a row of ``vids`` (the evidence table's ids,
+    `resolver.text_keys.TextKeys`), one above it ``strings[ref - vid_base]`` (the loaded
+    snapshot's string table: an id no piece holds); the hub signals of
     ``sig[sig_starts[r]:sig_starts[r + 1]]`` (None where ``sig_none`` holds the row), and
     where ``names_has[r]``, name support: the name keys of ``name_keys`` and the counts of
     ``name_counts`` over ``name_starts[r]:name_starts[r + 1]``. Household pairs are runs too,
@@ -41,9 +44,9 @@ class NodeColumns:
     """
 
     __slots__ = (
-        "bars", "ev_starts", "evidence", "first_key", "groups", "name_counts", "name_keys", "name_starts", "names_has",
+        "bars", "ev_starts", "evidence", "groups", "name_counts", "name_keys", "name_starts", "names_has",
         "near", "near_on", "near_refs", "near_starts", "pair_refs", "pair_starts", "pairs", "shared", "sig",
-        "sig_none", "sig_starts", "status", "strings",
+        "sig_none", "sig_starts", "status", "strings", "vid_base", "vids",
     )  # fmt: skip
 
     def __init__(
@@ -69,8 +72,10 @@ class NodeColumns:
         near_starts: array[int],
         near_refs: array[int],
         near_on: array[int],
+        vids: TextKeys,
     ) -> None:
         self.strings = strings
+        self.vids, self.vid_base = vids, len(vids)
         self.evidence, self.ev_starts = evidence, ev_starts
         self.sig, self.sig_starts, self.sig_none = sig, sig_starts, sig_none
         self.status, self.shared, self.bars = status, shared, bars
@@ -83,16 +88,22 @@ class NodeColumns:
             name_keys,
             name_counts,
         )
-        #: where the rows' keys start in ``strings``: row ``r``'s key is ``strings[first_key + r]``
-        self.first_key = 1
 
-    def key_of(self, row: int) -> str:
-        """The key of row `row`, the very string the table holds it under."""
-        key: str = self.strings[self.first_key + row]
-        return key
+    def _vid(self, ref: int) -> str:
+        """The evidence id reference `ref` stands for, as the one string the state holds for it."""
+        base = self.vid_base
+        return self.vids.held(ref) if ref < base else cast(str, self.strings[ref - base])
+
+    def _vid_texts(self) -> list[str]:
+        """Every evidence id of the column, as new strings (for reading, not keeping)."""
+        refs, base = self.evidence, self.vid_base
+        if not refs or max(refs) < base:
+            return self.vids.keys(refs)
+        key, strings = self.vids.key, self.strings
+        return [key(r) if r < base else strings[r - base] for r in refs]
 
     def _evidence(self, row: int) -> str | tuple[str, ...] | list[str]:
-        held = tuple(map(self.strings.__getitem__, self.evidence[self.ev_starts[row] : self.ev_starts[row + 1]]))
+        held = tuple(map(self._vid, self.evidence[self.ev_starts[row] : self.ev_starts[row + 1]]))
         return _held(held)
 
     def _sig(self, row: int) -> tuple[str, ...] | None:
@@ -146,7 +157,7 @@ class NodeColumns:
         """Every field of `rows` (`FIELDS` order), one list per field, as their nodes would hold them."""
         ends = list(map(add, rows, [1] * len(rows)))
         text = self.strings.__getitem__
-        vids, signals = list(map(text, self.evidence)), list(map(text, self.sig))
+        vids, signals = self._vid_texts(), list(map(text, self.sig))
         held = list(map(tuple, map(vids.__getitem__, _spans(self.ev_starts, rows, ends))))
         # `_held`, inline (no call per row): one id alone, a tuple while short, else a list.
         evidence = [h[0] if len(h) == 1 else h if len(h) <= SHORT_EVIDENCE else list(h) for h in held]
@@ -177,8 +188,12 @@ def _spans(starts: array[int], rows: list[int], ends: list[int]) -> Iterator[sli
     return map(slice, map(starts.__getitem__, rows), map(starts.__getitem__, ends))
 
 
-class NodeTable(ColdTable[Node]):
-    """The graph's nodes by key, with loaded nodes cold until first read (`resolver.cold.ColdTable`)."""
+class NodeTable(TextTable[Node]):
+    """The graph's nodes by key, with loaded nodes cold until first read (`resolver.cold.TextTable`).
+
+    Its loaded keys are the snapshot's strings (`resolver.text_keys.StrKeys`), found by their
+    index: no dict entry and no row number per cold node.
+    """
 
     __slots__ = ()
 
@@ -202,8 +217,11 @@ def statuses(nodes: dict[str, Node]) -> Iterator[tuple[str, str, bool]]:
         return
     cold = nodes.cold
     status, shared = cold.status, cold.shared
-    for key, value in dict.items(cast("dict[str, Any]", nodes)):
-        if value.__class__ is int:
-            yield key, status.get(value, OK), value in shared
-        else:
+    flags, rows, objs = split(nodes)
+    places = iter(rows), iter(objs)
+    for key, flag in zip(nodes.keys(), flags, strict=True):
+        value: Any = next(places[flag])
+        if flag:
             yield key, value.status, value.shared
+        else:
+            yield key, status.get(value, OK), value in shared

@@ -22,14 +22,17 @@ laid out to load fast:
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 6::
+Format, version 7::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
 
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
-the worker wrote itself), since marshal is not made for data from others. Version 6 is
-version 5 whose per-person splits (``n.groups``) may hold touchpoint identities too (an
+the worker wrote itself), since marshal is not made for data from others. Version 7 is
+version 6 with the evidence and customer ids out of the string table (below); version 6 is
+read as it is, the ids' runs of its string table made `resolver.text_keys.TextKeys` at load
+(a hash and a sort per id: slower). Version 6 is version 5 whose per-person splits
+(``n.groups``) may hold touchpoint identities too (an
 account split between people, `resolver.households.account_split`); version 5 is read as it
 is (it holds none), and an IRL that reads version 5 refuses version 6 rather than drop the
 splits. Version 2 (which
@@ -41,19 +44,32 @@ writes a singleton as its root alone; the remembered events of ``h.own`` as thei
 the evidence rows looked up); version 1 (written customer by customer, narrowest integer
 types) is not: rebuild from records or the log.
 
-The string table (section ``strings``) starts with None, then three runs the loader slices
-whole: node keys, evidence ids, the customer ids; then every other string in order of first
+The string table (section ``strings``) starts with None, then a run the loader slices
+whole, the node keys (version 6 and older: three runs, node keys, evidence ids, customer
+ids); then every other string in order of first
 use (the remembered event ids are one more run, but for those that are the earliest event of
 their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's rows, and a load
 reads them off the evidence's text). The earliest event id and the source id of each piece
 of evidence are not strings of the table but UTF-8 texts with their start offsets
 (``e.eid``, ``e.src``: version 3 had them as two more runs), which a load keeps as they are
-until a piece is read. Sections ``n.*`` are the nodes (evidence lists, hub signals; sparse:
+until a piece is read. So are the evidence ids and the customer ids (``e.vid``, ``c.id``,
+and ``.at``), with their hash index (``.h``: the CRC-32 of each id sorted, ``.o``: the rows in
+that order), which a load keeps as `resolver.text_keys.TextKeys`: a loaded piece's or
+customer's id is no string until read (the node keys, strings of the table, have such an
+index too: ``n.key.h``, ``n.key.o``), and the index of customers by root maps a loaded
+root to its customer's row (`resolver.customer_table.CustomerIds`). A customer id named
+elsewhere (absorbed into, erased, dismissed) is a string of the table.
+The columns that name evidence ids (``n.ev``, ``h.vid``, ``l.ab``, ``o.ev``) hold the row of
+the piece, or the number of pieces plus a string reference for an id no piece holds (None:
+0). Sections ``n.*`` are the nodes (evidence lists, hub signals; sparse:
 status, shared, split barriers, household pairs, per-person split, near candidates; dense:
 name support), ``e.*`` the evidence (every field), ``o.*`` the exceptions of the content
 index (`resolver.evidence.ContentIndex`: each content, and the id of its piece or None),
 ``u.*`` the union-find as each set's root, a flag for the sets of more than one member and
-their members in their order (roots, never parent pointers: see `resolver.unionfind`),
+their members in their order (roots, never parent pointers: see `resolver.unionfind`), the
+roots' hash index (``u.root.h``, ``u.root.o``) and, when the forest's keys are the node keys
+(as the core keeps them), each node's root (``u.of``): a load then keeps the forest cold
+(`resolver.unionfind.DisjointSet.from_columns`),
 ``c.*`` customers, ``a.*`` absorbed ids, ``erased``, ``suppressed`` (sorted: sets have no
 order of their own), ``h.*`` the duplicate horizon's events and its watermark, and the split
 counter and merge count; ``l.*`` the operator merges (numbers, then their two evidence ids
@@ -63,7 +79,8 @@ sizes, keys, in its order). A snapshot written before operator merges has no ``l
 loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
-customer by root, and the index of operator merges by evidence. Not kept: memos (profiles,
+customer by root (cold: the roots' hash index ``c.root.h``, ``c.root.o``), and the index
+of operator merges by evidence. Not kept: memos (profiles,
 near links, name classes), which refill on use, and the change set of `resolver.records`: a
 loaded graph has nothing to drain, so drain before dumping. A snapshot is taken between steps (no regroup pending).
 
@@ -94,8 +111,9 @@ from operator import eq, gt, is_, is_not, itemgetter, ne, not_, sub
 from typing import Any, cast
 
 from resolver import columns as col
+from resolver.cold import ColdTable, TextTable
 from resolver.config import ResolverConfig
-from resolver.customer_table import CustomerColumns, CustomerTable
+from resolver.customer_table import CustomerColumns, CustomerIds, CustomerTable
 from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Content, Evidence
 from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns, read_texts
@@ -110,17 +128,19 @@ from resolver.horizon import RecentEvents
 from resolver.near import NearIndex
 from resolver.node_table import NodeColumns, NodeTable
 from resolver.node_table import field_columns as node_columns
-from resolver.unionfind import DisjointSet
+from resolver.string_table import StringTable, encoded, key_index_of, key_text, vid_refs
+from resolver.text_keys import RefKeys, StrKeys, TextKeys
+from resolver.unionfind import ColdSets, DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
 #: The format written by `dump`; `load` reads it and `_OLDER`.
-VERSION = 6
-#: Older formats `load` reads (5: no touchpoint identity split; 4: run lengths where 5 writes start
-#: offsets; 3: without the near-phone index).
-_OLDER = (2, 3, 4, 5)
+VERSION = 7
+#: Older formats `load` reads (6: evidence ids as strings of the table; 5: no touchpoint identity
+#: split; 4: run lengths where 5 writes start offsets; 3: without the near-phone index).
+_OLDER = (2, 3, 4, 5, 6)
 
 _HEAD = len(MAGIC) + 1 + 4
 
@@ -129,39 +149,6 @@ _new = object.__new__
 
 class SnapshotError(ValueError):
     """Bytes that are not a snapshot this version reads: rebuild the state from its records or the log."""
-
-
-# ---------------------------------------------------------------- the string table
-
-
-class _Strings:
-    """The string table of a snapshot being written (index 0 is None)."""
-
-    def __init__(self) -> None:
-        self.table: list[str | None] = [None]
-        self.index: dict[str | None, int] = {None: 0}
-
-    def run(self, values: list[str], *, referred: bool = True) -> None:
-        """Append `values` as they are (repeats included): a run the loader slices whole.
-
-        `referred`: other columns refer to these strings (else they are not indexed, which
-        saves a dict entry per string).
-        """
-        start = len(self.table)
-        self.table.extend(values)
-        if referred:
-            self.index.update(zip(values, range(start, start + len(values)), strict=True))
-
-    def refs(self, values: list[str | None] | list[str]) -> bytes:
-        """The packed indices of `values`, adding new strings in order of first use."""
-        index = self.index
-        try:
-            return col.pack(list(map(index.__getitem__, values)))
-        except KeyError:
-            pass
-        # New strings in order of first use (dict.fromkeys keeps it; None is always known).
-        self.run([value for value in dict.fromkeys(values) if value is not None and value not in index])
-        return col.pack(list(map(index.__getitem__, values)))
 
 
 # ---------------------------------------------------------------- dump
@@ -182,22 +169,36 @@ def dump(g: Graph) -> bytes:
 
 def _dump(g: Graph) -> bytes:
     out: dict[str, Any] = {}
-    s = _Strings()
+    s = StringTable()
     keys = list(g.nodes)
     cids = list(g.cust)
     out["nodes"], out["evidence"], out["customers"] = len(keys), len(g.evidence), len(cids)
     ev_cols = field_columns(g.evidence)  # a loaded table's cold pieces stay cold
+    vids = list(ev_cols[0])
     s.run(keys)
-    s.run(list(ev_cols[0]))  # evidence ids
-    s.run(cids)
+    # The node keys' hash index (`resolver.text_keys.StrKeys`): the keys are the table's first run.
+    key_index_of("n.key", encoded(keys), out)
+    key_text("c.id", cids, out)
+    # Evidence ids: one text and its hash index (`resolver.text_keys`), not strings of the table;
+    # other columns refer to them by row (`resolver.string_table.vid_refs`).
+    key_text("e.vid", vids, out)
+    row_of = dict(zip(vids, count()))
     # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
     for name, values in (("e.eid", ev_cols[1]), ("e.src", ev_cols[6])):
         out[name], sizes = col.text(values)
         out[name + ".at"] = col.offsets(sizes)
-    _dump_nodes(node_columns(g.nodes), s, out)  # a loaded table's cold nodes stay cold
-    _dump_evidence(g, ev_cols, s, out)
+    _dump_nodes(node_columns(g.nodes), s, out, row_of)  # a loaded table's cold nodes stay cold
+    _dump_evidence(g, ev_cols, s, out, row_of)
     roots, groups = g.uf.groups()
     out["u.root"] = s.refs(roots)
+    key_index_of("u.root", encoded(roots), out)
+    # Each node's root, so that a load keeps the forest cold (when its keys are the node keys, as
+    # the core keeps them: `Graph.ensure_pseudo` and the linking add a node and its key together).
+    owner = dict(
+        zip(chain.from_iterable(groups), chain.from_iterable(map(repeat, roots, map(len, groups))), strict=True)
+    )
+    if len(owner) == len(keys) and all(map(owner.__contains__, keys)):
+        out["u.of"] = s.refs(list(map(owner.__getitem__, keys)))
     # Sets of more than one member (a flag per set), their sizes and members; a singleton is its root.
     many = bytes(map(gt, map(len, groups), repeat(1)))
     groups = list(compress(groups, many))
@@ -208,18 +209,17 @@ def _dump(g: Graph) -> bytes:
     out["a.to"] = s.refs(list(g.absorbed.values()))
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
-    eids, stamps, vids = g.recent.columns()
+    eids, stamps, recent_vids = g.recent.columns()
     # Whether each remembered event is the earliest of its evidence (read off the columns: nothing
     # thawed), and its evidence's row; a piece no longer held is the row past the last (no event id).
-    row_of = dict(zip(ev_cols[0], count(), strict=False))
-    rows = list(map(row_of.get, vids, repeat(len(row_of))))
+    rows = list(map(row_of.get, recent_vids, repeat(len(row_of))))
     own = bytes(map(eq, eids, map([*ev_cols[1], None].__getitem__, rows)))
     others = list(compress(eids, map(not_, own)))
     out["h.own"], out["h.row"] = own, col.pack(list(compress(rows, own)))
     out["h.eid"] = col.pack(range(len(s.table), len(s.table) + len(others)))
     s.run(others, referred=False)
     out["h.stamp"] = col.pack(stamps)
-    out["h.vid"] = s.refs(vids)
+    out["h.vid"] = vid_refs(recent_vids, row_of, s)
     out["h.watermark"] = g.recent.watermark
     out["split_seq"] = g.split_seq
     out["merges"] = g.merges
@@ -227,7 +227,7 @@ def _dump(g: Graph) -> bytes:
     buckets, sizes, near = g.near_index.columns()
     out["nr.b"], out["nr.len"], out["nr.k"] = s.refs(buckets), col.pack(sizes), s.refs(near)
     out["l.no"] = col.pack(list(g.must))
-    out["l.ab"] = s.refs([v for pair in g.must.values() for v in pair])
+    out["l.ab"] = vid_refs([v for pair in g.must.values() for v in pair], row_of, s)
     dismissed = sorted(g.dismissed)
     out["r.ab"] = s.refs([c for item in dismissed for c in item])
     out["strings"] = s.table
@@ -243,11 +243,11 @@ def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width:
     return list(zip(*map(fields, objs), strict=True)) if objs else [()] * width
 
 
-def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
+def _dump_nodes(columns: list[Sequence[Any]], s: StringTable, out: dict[str, Any], row_of: dict[str, int]) -> None:
     held, sig, status, shared, bars, pairs, names, groups, near = columns
     held = [(h,) if h.__class__ is str else h for h in held]  # a node's one piece is its id alone
     out["n.ev.at"] = col.offsets(map(len, held))
-    out["n.ev"] = s.refs(list(chain.from_iterable(held)))
+    out["n.ev"] = vid_refs(list(chain.from_iterable(held)), row_of, s)
     out["n.sig.at"] = col.offsets([0 if x is None else len(x) for x in sig])
     out["n.sig.none"] = col.pack(col.where(map(is_, sig, repeat(None))))  # no signals kept
     out["n.sig"] = s.refs(list(chain.from_iterable(x for x in sig if x)))
@@ -279,7 +279,9 @@ def _dump_nodes(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) 
     out["n.near.on"] = col.pack([int(v) for i in at for v in near[i].values()])
 
 
-def _dump_evidence(g: Graph, cols: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
+def _dump_evidence(
+    g: Graph, cols: list[Sequence[Any]], s: StringTable, out: dict[str, Any], row_of: dict[str, int]
+) -> None:
     _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
     out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
     out["e.at"] = col.pack(ats)
@@ -304,12 +306,13 @@ def _dump_evidence(g: Graph, cols: list[Sequence[Any]], s: _Strings, out: dict[s
     out["o.tp"], out["o.src"], out["o.name"] = s.refs(list(tps)), s.refs(list(srcs)), s.refs(list(names))
     out["o.keys.len"], out["o.keys"] = col.lengths(keys), s.refs(list(chain.from_iterable(keys)))
     out["o.rejected.len"], out["o.rejected"] = col.lengths(rejected), s.refs(list(chain.from_iterable(rejected)))
-    out["o.ev"] = s.refs([None if ev is None else ev.vid for ev in odd.values()])
+    out["o.ev"] = vid_refs([None if ev is None else ev.vid for ev in odd.values()], row_of, s)
 
 
-def _dump_customers(columns: list[Sequence[Any]], s: _Strings, out: dict[str, Any]) -> None:
+def _dump_customers(columns: list[Sequence[Any]], s: StringTable, out: dict[str, Any]) -> None:
     roots, first, phones, emails, bars, constrained = columns
     out["c.root"] = s.refs(list(roots))
+    key_index_of("c.root", encoded(list(roots)), out)  # the index of customers by root, kept cold
     out["c.first"] = col.pack(first)
     out["c.phones"] = col.pack(phones)
     out["c.emails"] = col.pack(emails)
@@ -380,19 +383,36 @@ class _Loader:
         self.g = Graph(config, track_changes=track_changes)
         self.strings: list[Any] = sections["strings"]
         n, e, c = sections["nodes"], sections["evidence"], sections["customers"]
+        #: where the evidence ids' run of the string table starts (version 6 and older), else None
+        self.vid_run: int | None = 1 + n
         #: where each run of the string table starts: node keys, evidence ids, earliest event ids, source ids, customers
-        if "e.eid" in sections:
+        if "e.vid" in sections:  # version 7: evidence and customer ids are texts of their own, with their index
+            self.keys = self.strings[1 : 1 + n]
+            self.vids, self.cids = self.key_text("e.vid"), self.key_text("c.id")
+            self.vid_run = None
+        elif "e.eid" in sections:
             runs = list(accumulate((1, n, e, c)))
-            self.keys, self.vids, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
-            self.eid_text = (sections["e.eid"], self.starts("e.eid"))
-            self.src_text = (sections["e.src"], self.starts("e.src"))
+            keys, vids, cids = (self.strings[a:b] for a, b in pairwise(runs))
+            self.keys, self.vids, self.cids = keys, TextKeys.build(vids), TextKeys.build(cids)
         else:  # version 3 and older: earliest event ids and source ids are runs of the string table
             runs = list(accumulate((1, n, e, e, e, c)))
-            self.keys, self.vids, eids, srcs, self.cids = (self.strings[a:b] for a, b in pairwise(runs))
+            keys, vids, eids, srcs, cids = (self.strings[a:b] for a, b in pairwise(runs))
+            self.keys, self.vids, self.cids = keys, TextKeys.build(vids), TextKeys.build(cids)
             (eid, eid_sizes), (src, src_sizes) = col.text(eids), col.text(srcs)
             self.eid_text, self.src_text = (eid, col.starts(eid_sizes)), (src, col.starts(src_sizes))
-        #: row numbers, one int object each, shared by the cold tables (`resolver.cold.ColdTable`)
-        self.rows = list(range(max(n, e, c)))
+        if "e.eid" in sections:
+            self.eid_text = (sections["e.eid"], self.starts("e.eid"))
+            self.src_text = (sections["e.src"], self.starts("e.src"))
+        if "n.key.h" in sections:
+            self.node_keys = StrKeys(self.strings, 1, self.refs("n.key.h"), self.refs("n.key.o"))
+        else:
+            self.node_keys = StrKeys.build(self.strings, 1, n)
+        if len(self.vids) != e or len(self.cids) != c or len(self.node_keys) != n:
+            raise ValueError("evidence or customer ids and their counts differ")
+
+    def key_text(self, name: str) -> TextKeys:
+        """Keys written as a text with its index (`resolver.string_table.key_text`)."""
+        return TextKeys(self.p[name], self.starts(name), self.refs(name + ".h"), self.refs(name + ".o"))
 
     def ints(self, name: str) -> list[int]:
         return col.unpack(self.p[name])
@@ -410,6 +430,30 @@ class _Loader:
     def strs(self, name: str) -> list[Any]:
         return list(self.each(name))
 
+    def vid_refs(self, name: str) -> array[int]:
+        """A column of evidence id references (`resolver.string_table.vid_refs`: a row, or past the rows a string)."""
+        refs = self.refs(name)
+        start = self.vid_run
+        if start is None:
+            return refs
+        # Version 6 and older: string references, those into the evidence ids' run made rows.
+        e = len(self.vids)
+        end = start + e
+        return array("q", [r - start if start <= r < end else e + r for r in refs])
+
+    def vid_strs(self, name: str) -> list[Any]:
+        """The evidence ids (or None) of a column of them, as new strings."""
+        if self.vid_run is not None:
+            return self.strs(name)
+        refs, e, strings = self.refs(name), len(self.vids), self.strings
+        # One string per piece, however many remembered events name it (as the table's one string was).
+        if not refs or max(refs) < e:  # every id a piece's (the usual case): in C
+            rows = list(dict.fromkeys(refs))
+            return list(map(dict(zip(rows, self.vids.keys(rows), strict=True)).__getitem__, refs))
+        rows = list(dict.fromkeys(r for r in refs if r < e))
+        made: dict[int, Any] = dict(zip(rows, self.vids.keys(rows), strict=True))
+        return [made[r] if r < e else strings[r - e] for r in refs]
+
     def each(self, name: str) -> Iterator[Any]:
         """The strings of a column one by one (no list of them: each is touched once, into its container)."""
         return map(self.strings.__getitem__, col.column(self.p[name]))
@@ -418,7 +462,9 @@ class _Loader:
         g = self.g
         self._nodes()
         self._evidence()
-        if "u.many" in self.p:  # version 5: singletons written as their root alone
+        if "u.of" in self.p:  # version 7, the forest's keys the node keys: kept cold
+            g.uf = self._cold_forest()
+        elif "u.many" in self.p:  # version 5: singletons written as their root alone
             sets = col.split(self.strs("u.key"), self.ints("u.len"))
             g.uf = DisjointSet.from_sets(self.strs("u.root"), self.p["u.many"], sets)
         else:
@@ -429,7 +475,7 @@ class _Loader:
         g.erased = set(self.strs("erased"))
         g.suppressed = set(self.strs("suppressed"))
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
-        vids = self.strs("h.vid")
+        vids = self.vid_strs("h.vid")
         stamps = col.as_array(self.p["h.stamp"])
         g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), stamps, vids)
         # After the remembered events, which read the evidence's rows before any piece is thawed.
@@ -441,7 +487,7 @@ class _Loader:
         g.merges = self.p["merges"]
         if "l.no" in self.p:  # written before operator merges: none, and nothing dismissed
             g.merge_seq = self.p["merge_seq"]
-            ends = self.strs("l.ab")
+            ends = self.vid_strs("l.ab")
             for i, number in enumerate(self.ints("l.no")):
                 g.add_must(number, ends[2 * i], ends[2 * i + 1])
             ids = self.strs("r.ab")
@@ -453,6 +499,18 @@ class _Loader:
         g.dirty.clear()
         return g
 
+    def _cold_forest(self) -> DisjointSet:
+        """The union-find as cold tables over the node keys and the roots (`DisjointSet.from_columns`)."""
+        many: bytes = self.p["u.many"]
+        lens = iter(self.ints("u.len"))
+        sizes = list(map(next, map((repeat(0), lens).__getitem__, many)))  # a singleton's run is empty
+        sets = ColdSets(self.strings, many, col.starts(sizes), self.refs("u.key"))
+        roots = RefKeys(self.strings, self.refs("u.root"), self.refs("u.root.h"), self.refs("u.root.o"))
+        root_of = self.refs("u.of")
+        if len(root_of) != len(self.keys) or len(roots) != len(many):
+            raise ValueError("the forest's roots, its sets and the nodes differ in length")
+        return DisjointSet.from_columns(self.node_keys, root_of, roots, sets)
+
     def _recent_ids(self, vids: list[str]) -> list[str]:
         """The remembered event ids: their evidence's own string where ``h.own`` marks it, else the run's."""
         others = self.strs("h.eid")
@@ -463,8 +521,7 @@ class _Loader:
             own = self.ints("h.own") if "h.own" in self.p else []  # none in version 2
             if not own:
                 return others
-            table = cast("dict[str, Any]", self.g.evidence)
-            rows = list(map(dict.__getitem__, repeat(table), map(vids.__getitem__, own)))
+            rows = cast("list[int]", list(map(self.vids.row, map(vids.__getitem__, own))))
             flags = bytearray(len(vids))
             for i in own:
                 flags[i] = 1
@@ -499,7 +556,7 @@ class _Loader:
         groups = col.pairs(self.strs("n.groups.ck"), self.ints("n.groups.len"))
         cold = NodeColumns(
             strings=self.strings,
-            evidence=self.refs("n.ev"),
+            evidence=self.vid_refs("n.ev"),
             ev_starts=ev_starts,
             sig=self.refs("n.sig"),
             sig_starts=sig_starts,
@@ -519,6 +576,7 @@ class _Loader:
             near_starts=col.starts(col.column(self.p["n.near.len"])),
             near_refs=self.refs("n.near.k"),
             near_on=self.refs("n.near.on"),
+            vids=self.vids,
         )
         if cold.name_starts[-1] != len(cold.name_keys) or len(cold.name_keys) != len(cold.name_counts):
             raise ValueError("name support and its lengths disagree")
@@ -530,8 +588,8 @@ class _Loader:
             raise ValueError("near candidates and their lengths disagree")
         if len(cold.near_on) != len(cold.near_refs):
             raise ValueError("near candidates and their flags disagree")
-        # Row r's key is strings[1 + r] (`NodeColumns.key_of`): the node keys are the table's first run.
-        self.g.nodes = NodeTable(keys, cold, self.rows)
+        # Row r's key is strings[1 + r] (`StrKeys`): the node keys are the table's first run.
+        self.g.nodes = NodeTable(self.node_keys, cold)
 
     def _evidence(self) -> None:
         """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""
@@ -568,7 +626,7 @@ class _Loader:
         if starts[-1] != len(cold.keys) or len(starts) != len(ats) + 1:
             raise ValueError("evidence keys and their lengths disagree")
         # The same table for the graph and its content index, which reads it.
-        g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold, self.rows)
+        g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold)
 
     def _odd(self) -> None:
         """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
@@ -576,7 +634,7 @@ class _Loader:
         keys = col.tuples(self.each("o.keys"), self.ints("o.keys.len"))
         rejected = col.tuples(self.each("o.rejected"), self.ints("o.rejected.len"))
         contents = zip(self.strs("o.tp"), self.strs("o.src"), self.strs("o.name"), keys, rejected, strict=True)
-        held = [None if vid is None else evidence[vid] for vid in self.strs("o.ev")]
+        held = [None if vid is None else evidence[vid] for vid in self.vid_strs("o.ev")]
         self.g.by_content.odd = dict(zip(contents, held, strict=True))
 
     def _odd_v2(self) -> None:
@@ -608,5 +666,11 @@ class _Loader:
         )
         if not len(roots) == len(cold.first) == len(cold.phones) == len(cold.emails) == len(cids):
             raise ValueError("customer columns differ in length")
-        g.cust = CustomerTable(cids, cold, self.rows)
-        g.by_root.update(zip(map(self.strings.__getitem__, roots), cids, strict=True))
+        g.cust = CustomerTable(cids, cold)
+        # Root -> the customer's id, made when read (`CustomerIds`): by the roots' index, or by row.
+        if "c.root.h" in self.p:
+            index = RefKeys(self.strings, roots, self.refs("c.root.h"), self.refs("c.root.o"))
+            g.by_root = TextTable(index, CustomerIds(cids))
+        else:
+            rows = list(range(len(cids)))
+            g.by_root = ColdTable(list(map(self.strings.__getitem__, roots)), CustomerIds(cids), rows)

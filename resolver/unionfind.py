@@ -11,12 +11,16 @@ depends on the history of `find` calls); a root written earlier is still an ance
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, repeat
 from operator import eq, itemgetter, not_
 from typing import Any, cast
 
-__all__ = ["DisjointSet"]
+from resolver.cold import TextTable, split
+from resolver.text_keys import Keys
+
+__all__ = ["ColdSets", "DisjointSet"]
 
 
 class DisjointSet:
@@ -96,8 +100,18 @@ class DisjointSet:
         return sorted(self._members)
 
     def groups(self) -> tuple[list[str], list[list[str]]]:
-        """Each set's root and its member list, in the forest's own order (a function of its calls)."""
-        return list(self._members), [[m] if isinstance(m, str) else m for m in self._members.values()]
+        """Each set's root and its member list, in the forest's own order (a function of its calls).
+
+        A loaded forest's cold sets are read off their columns (nothing thawed).
+        """
+        held = self._members
+        if isinstance(held, TextTable):
+            flags, rows, objs = split(held)
+            cold: list[Any] = list(map(held.cold.make, held.ids.keys(rows), rows))
+            places = iter(cold), iter(objs)
+            values: list[Any] = list(map(next, map(places.__getitem__, flags)))
+            return held.keys(), [[m] if isinstance(m, str) else m for m in values]
+        return list(held), [[m] if isinstance(m, str) else m for m in held.values()]
 
     def reset(self, keys: Iterable[str]) -> None:
         """Make every key in `keys` a singleton. `keys` must be a union of whole sets."""
@@ -144,6 +158,19 @@ class DisjointSet:
         return ds
 
     @classmethod
+    def from_columns(cls, keys: Keys, root_of: array[int], roots: Keys, sets: ColdSets) -> DisjointSet:
+        """A loaded forest kept cold: no dict entry per key or set until one is read (`resolver.cold.TextTable`).
+
+        `keys`: every key (row ``r``); `root_of`: row ``r``'s root, as a reference into
+        ``sets.strings``; `roots`: each set's root, in the forest's order (row ``s``), and `sets`
+        their members. A key's parent is its root until read; then it is an ordinary entry.
+        """
+        ds = cls()
+        ds._parent = TextTable(keys, _Parents(sets.strings, root_of))
+        ds._members = TextTable(roots, sets)
+        return ds
+
+    @classmethod
     def from_parents(cls, parents: Iterable[tuple[str, str]]) -> DisjointSet:
         """Rebuild from (key, parent) pairs whose parents are ancestors of their keys."""
         ds = cls()
@@ -153,6 +180,40 @@ class DisjointSet:
             members.setdefault(ds.find(key), []).append(key)
         ds._members = {root: _held(held) for root, held in members.items()}
         return ds
+
+
+class _Parents:
+    """The cold values of a loaded forest's parents: row ``r``'s root, ``strings[root_of[r]]``."""
+
+    __slots__ = ("root_of", "strings")
+
+    def __init__(self, strings: list[Any], root_of: array[int]) -> None:
+        self.strings, self.root_of = strings, root_of
+
+    def make(self, key: str, row: int) -> str:
+        root: str = self.strings[self.root_of[row]]
+        return root
+
+
+class ColdSets:
+    """The cold values of a loaded forest's member lists: set ``s``'s members, or its root alone.
+
+    Set ``s`` has more than one member when ``many[s]``: then its members are the strings of
+    ``refs[starts[s]:starts[s + 1]]`` (``starts`` over every set, a singleton's run empty).
+    """
+
+    __slots__ = ("many", "refs", "starts", "strings")
+
+    def __init__(self, strings: list[Any], many: bytes, starts: array[int], refs: array[int]) -> None:
+        if len(starts) != len(many) + 1 or (starts and starts[-1] != len(refs)):
+            raise ValueError("sets and their members differ in length")
+        self.strings, self.many, self.starts, self.refs = strings, many, starts, refs
+
+    def make(self, root: str, row: int) -> list[str] | str:
+        """Set `row`'s members as the forest keeps them: a new list, or `root` alone."""
+        if not self.many[row]:
+            return root
+        return list(map(self.strings.__getitem__, self.refs[self.starts[row] : self.starts[row + 1]]))
 
 
 def _held(members: list[str]) -> list[str] | str:

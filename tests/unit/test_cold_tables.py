@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolver.cold import peek
+from resolver.cold import TextTable, peek
 from resolver.customer_table import CustomerTable
 from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Evidence
@@ -23,6 +23,9 @@ from tests.unit.test_snapshot import CONFIG, T0, _rich, answers
 
 
 def _cold(table: dict[str, Any]) -> list[str]:
+    """The keys of the cold values, in order."""
+    if isinstance(table, TextTable):
+        return table.ids.keys([row for row, state in enumerate(table.state) if state == 0])
     return [vid for vid, value in dict.items(table) if isinstance(value, int)]
 
 
@@ -117,4 +120,21 @@ def test_loaded_customers_stay_cold_until_read() -> None:
     cid = _cold(custs)[0]
     assert custs[cid].record() == plain[cid].record() and custs.get(cid) is custs[cid] and cid not in _cold(custs)
     assert _cold(custs) and customer_columns(custs) == [list(c) for c in customer_columns(plain)]
+    assert dump(copy._g) == dump(original._g)
+
+
+def test_a_loaded_forest_stays_cold_until_read_and_answers_as_the_original() -> None:
+    original, copy = _loaded()
+    uf, plain = copy._g.uf, original._g.uf
+    parents, members = uf._parent, uf._members
+    assert isinstance(parents, TextTable) and isinstance(members, TextTable)
+    assert len(_cold(parents)) == len(parents) == len(plain) and len(_cold(members)) == len(members)
+    assert uf.groups() == plain.groups() and uf.roots() == plain.roots()
+    assert len(_cold(parents)) == len(parents)  # groups and roots read the columns
+    keys = list(original._g.nodes)
+    assert [uf.find(k) for k in keys] == [plain.find(k) for k in keys]
+    first = plain.roots()[0]
+    assert uf.members(first) == plain.members(first) and len(_cold(members)) == len(members) - 1  # that set only
+    assert dump(copy._g) == dump(original._g)
+    assert all(uf.members(r) == plain.members(r) for r in plain.roots()) and not _cold(members)
     assert dump(copy._g) == dump(original._g)

@@ -1,0 +1,79 @@
+"""The string table of a snapshot being written (`resolver.snapshot`), and the keys it writes as text.
+
+Every string a snapshot holds is written once, where it is first needed, and columns hold its
+index (0 is None). Evidence and customer ids are written as one text each with a hash index
+instead (`key_text`, read back as `resolver.text_keys.TextKeys`), and columns naming evidence
+ids hold the piece's row (`vid_refs`).
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+from operator import is_
+from typing import Any
+
+from resolver import columns as col
+from resolver.text_keys import index as key_index
+
+__all__ = ["StringTable", "encoded", "key_index_of", "key_text", "vid_refs"]
+
+
+class StringTable:
+    """The string table of a snapshot being written (index 0 is None)."""
+
+    def __init__(self) -> None:
+        self.table: list[str | None] = [None]
+        self.index: dict[str | None, int] = {None: 0}
+
+    def run(self, values: list[str], *, referred: bool = True) -> None:
+        """Append `values` as they are (repeats included): a run the loader slices whole.
+
+        `referred`: other columns refer to these strings (else they are not indexed, which
+        saves a dict entry per string).
+        """
+        start = len(self.table)
+        self.table.extend(values)
+        if referred:
+            self.index.update(zip(values, range(start, start + len(values)), strict=True))
+
+    def refs(self, values: list[str | None] | list[str]) -> bytes:
+        """The packed indices of `values`, adding new strings in order of first use."""
+        index = self.index
+        try:
+            return col.pack(list(map(index.__getitem__, values)))
+        except KeyError:
+            pass
+        # New strings in order of first use (dict.fromkeys keeps it; None is always known).
+        self.run([value for value in dict.fromkeys(values) if value is not None and value not in index])
+        return col.pack(list(map(index.__getitem__, values)))
+
+
+def encoded(keys: list[str]) -> list[bytes]:
+    """Each key's UTF-8 bytes (lone surrogates kept, as `resolver.columns.text`)."""
+    return list(map(str.encode, keys, repeat("utf-8"), repeat("surrogatepass")))
+
+
+def key_text(name: str, keys: list[str], out: dict[str, Any]) -> None:
+    """Keys as one text (`name`), its offsets (``.at``) and hash index (``.h``, ``.o``): `resolver.text_keys`."""
+    texts = encoded(keys)
+    out[name], out[name + ".at"] = b"".join(texts), col.offsets(map(len, texts))
+    key_index_of(name, texts, out)
+
+
+def key_index_of(name: str, texts: list[bytes], out: dict[str, Any]) -> None:
+    """The hash index of keys' UTF-8 bytes `texts` (``.h``, ``.o``: `resolver.text_keys.index`)."""
+    hashes, order = key_index(texts)
+    out[name + ".h"], out[name + ".o"] = col.pack(hashes), col.pack(order)
+
+
+def vid_refs(values: list[str | None] | list[str], row_of: dict[Any, int], s: StringTable) -> bytes:
+    """Packed references to evidence ids: the row of a piece's id (`row_of`), else the number of
+    pieces plus the id's index in the string table (an id no piece holds, or None: 0)."""
+    rows: list[Any] = list(map(row_of.get, values))
+    missing = col.where(map(is_, rows, repeat(None)))
+    if missing:
+        base = len(row_of)
+        refs = col.unpack(s.refs([values[i] for i in missing]))
+        for i, ref in zip(missing, refs, strict=True):
+            rows[i] = base + ref
+    return col.pack(rows)

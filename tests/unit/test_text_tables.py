@@ -1,0 +1,121 @@
+"""Keys held as text with a hash index, and the table over them: a `TextTable` answers as the plain dict it stands for.
+
+Any sequence of reads, writes and deletes on a table loaded cold (keys as `TextKeys` or
+`StrKeys` rows) gives the answers, the length, the order and the values a plain dict gives
+after the same calls; a cold value is made once, when first read, and a thaw keeps its place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resolver.cold import TextTable, merge, peek, split
+from resolver.text_keys import StrKeys, TextKeys
+
+#: Keys with shared prefixes, non-ASCII text and a lone surrogate (as JSON may bring).
+KEYS = ["a", "b", "ab", "v0123", "p:+919845071623", "e:é@x.in", "t:WEB:\ud800", "", "x:v1", "c_9"]
+
+
+class _Rows:
+    """Cold values: row r is ("cold", key, r); counts the objects made."""
+
+    def __init__(self) -> None:
+        self.made = 0
+
+    def make(self, key: str, row: int) -> Any:
+        self.made += 1
+        return ["cold", key, row]
+
+
+def _table(keys: list[str], as_text: bool) -> tuple[TextTable[Any], _Rows]:
+    rows = _Rows()
+    ids = TextKeys.build(keys) if as_text else StrKeys.build([None, *keys, "tail"], 1, len(keys))
+    return TextTable(ids, rows), rows
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_every_key_is_found_by_its_row_and_no_other(as_text: bool) -> None:
+    table, _ = _table(KEYS, as_text)
+    ids = table.ids
+    assert len(ids) == len(KEYS)
+    assert [ids.row(k) for k in KEYS] == list(range(len(KEYS)))
+    assert ids.keys(range(len(KEYS))) == KEYS and [ids.held(r) for r in range(len(KEYS))] == KEYS
+    assert ids.held(3) is ids.held(3)  # one string per row
+    for missing in ("c", "ba", "v012", "p:+919845071624", "e:e@x.in", "tail", "\ud801"):
+        assert ids.row(missing) is None
+
+
+def test_keys_that_share_a_hash_are_told_apart() -> None:
+    ids = TextKeys.build(["k1", "k2", "k3"])
+    # Force every key into one hash: the index scans the run of equal hashes and compares the text.
+    ids.hashes[:] = type(ids.hashes)("I", [7, 7, 7])
+    assert [ids.row(k) for k in ("k1", "k2", "k3", "k4")] == [None, None, None, None]  # no key hashes to 7
+    from zlib import crc32
+
+    h = crc32(b"k2")
+    ids.hashes[:] = type(ids.hashes)("I", [h, h, h])
+    assert ids.row("k2") == 1 and ids.row("k1") is None  # k1 hashes elsewhere: not found under h
+
+
+Op = tuple[str, int, int]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(KEYS), unique=True),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["get", "getitem", "in", "set", "del", "pop", "setdefault", "peek", "len", "list"]),
+            st.integers(0, len(KEYS) + 1),
+            st.integers(0, 99),
+        ),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_a_text_table_answers_as_the_plain_dict_it_stands_for(keys: list[str], ops: list[Op], as_text: bool) -> None:
+    table, rows = _table(keys, as_text)
+    plain: dict[str, Any] = {k: ["cold", k, r] for r, k in enumerate(keys)}
+    pool = [*KEYS, "new-1", "new-2"]
+    for op, at, value in ops:
+        key = pool[at % len(pool)]
+        if op == "get":
+            assert table.get(key) == plain.get(key)
+        elif op == "getitem":
+            if key in plain:
+                assert table[key] == plain[key]
+                assert table[key] is table[key]  # made once
+            else:
+                with pytest.raises(KeyError):
+                    table[key]
+        elif op == "in":
+            assert (key in table) == (key in plain)
+        elif op == "set":
+            table[key] = plain[key] = ["warm", key, value]
+        elif op == "del":
+            if key in plain:
+                del table[key], plain[key]
+            else:
+                with pytest.raises(KeyError):
+                    del table[key]
+        elif op == "pop":
+            assert table.pop(key, None) == plain.pop(key, None)
+        elif op == "setdefault":
+            assert table.setdefault(key, ["warm", key, value]) == plain.setdefault(key, ["warm", key, value])
+        elif op == "peek":
+            made = rows.made
+            assert peek(table, key) == plain.get(key)
+            assert table.row(key) is None or rows.made == made + 1  # a peek makes a value and keeps nothing
+        assert len(table) == len(plain) and bool(table) == bool(plain)
+        assert list(table) == list(plain)  # the same order: a thaw keeps a key's place
+    # A dump's view: cold rows read off their columns, objects as they are, in the table's order.
+    flags, cold, objs = split(table)
+    columns = [[["cold", table.ids.held(r), r] for r in cold]]
+    assert merge(flags, columns, objs, lambda v: (v,)) == [list(plain.values())]
+    assert len(flags) == len(plain) and flags.count(0) == len(cold)
+    assert [k for k, _ in table.items()] == list(plain) and table.values() == list(plain.values())
+    assert table == plain and dict(table.items()) == plain
