@@ -469,9 +469,9 @@ def _wait_redis_level(writer: Worker, timeout: float = 120.0, app_id: str | None
         r = _r()
         while time.monotonic() < deadline:
             ends, _committed = asyncio.run(_effects_state(app_id))
-            held = r.hmget(f"{prefix}:meta", [f"p.{p}" for p in ends])
+            parts = r.hmget(f"{prefix}:meta", [f"p.{p}" for p in ends])
             if all(
-                end == 0 or (h is not None and int(h) >= end - 1) for end, h in zip(ends.values(), held, strict=True)
+                end == 0 or (h is not None and int(h) >= end - 1) for end, h in zip(ends.values(), parts, strict=True)
             ):
                 return
             time.sleep(0.25)
