@@ -315,6 +315,11 @@ def build_app(settings: Settings) -> faust.App:
         except RegistryError as exc:  # the first send asks again, and fails there if it must
             log.error("schema registry at %s: %s", settings.schema_registry_url, exc)
 
+    @app.task  # type: ignore[untyped-decorator]
+    async def read_model_client() -> None:
+        """Every worker answers from the Redis read model, not only one that has been the writer (a standby)."""
+        mirror.client()
+
     loop_watch = LoopWatch(3.0, log)
 
     @app.task  # type: ignore[untyped-decorator]

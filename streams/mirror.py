@@ -87,6 +87,11 @@ class RedisMirror:
         #: after a restore behind Redis: steps up to this offset are already in Redis
         self._skip_until = -1
 
+    def client(self) -> RedisReadModel:
+        """The read model's client, made once for the whole process: the views read Redis through it (`/ready`,
+        lookups and profiles on a standby), on every worker, writer or not."""
+        return self._model()
+
     def _model(self) -> RedisReadModel:
         if self.rt.redis is None:
             s = self.settings

@@ -79,6 +79,16 @@ async def test_three_workers_match_replay(kafka_bootstrap: str, redis_url: str, 
         except AssertionError as exc:  # a stall shows in the workers' logs, not in the topic
             report = await stall_report(kafka_bootstrap, env, workers)
             raise AssertionError(f"{exc}\nlast seen: {last}\n{report}") from None
+
+        # Every worker is ready, the two that never held the links log too: each reads Redis (a standby's
+        # lookups answer from it), not only the writer (found by an audit: a standby said "redis": false).
+        def all_ready() -> bool:
+            try:
+                return all(w.get("/ready")[0] == 200 for w in workers)
+            except OSError:
+                return False
+
+        await wait_for("every worker, standbys too, to be ready", all_ready, 60)
     finally:
         for w in workers:
             w.stop()
