@@ -115,6 +115,9 @@ class _CustomersLoop:
         self.consumer: AIOKafkaConsumer | None = None
         #: per effects partition held: has it applied anything while effects waited (`stalled`)
         self.watches: dict[int, StallWatch] = {}
+        #: each held partition's log end as the broker last said (`_refresh_ends`, every second): a fetch's
+        #: high-water mark alone is as old as the fetch, and read 0 lag while effects waited (a busy loop)
+        self.ends: dict[int, int] = {}
         #: assignments loaded so far (`on_assigned`): a fetch begun before the last one is not applied (`apply_fetch`)
         self.assignments = 0
         #: the Redis read model the partitions mirror their customers to (one client for all; made on first use)
@@ -196,12 +199,9 @@ class _CustomersLoop:
             part = self.parts.get(tp.partition)
             if part is None:
                 continue  # loading: its restore is the group's to time out
-            try:
-                end = consumer.highwater(tp)
-            except Exception:  # not fetched yet: unknown, never waiting
-                end = None
+            end = self._end(consumer, tp)  # None: not fetched yet, unknown, never waiting
             watch = self.watches.setdefault(tp.partition, StallWatch(self.settings.stall_seconds))
-            if watch.observe(now, part.applied, end if isinstance(end, int) and end >= 0 else None):
+            if watch.observe(now, part.applied, end):
                 out.append(tp.partition)
             longest = max(longest, watch.stalled_for(now))
         self.rt.stats["customers_stalled_s"] = round(longest, 1)
@@ -224,6 +224,24 @@ class _CustomersLoop:
                 logging.shutdown()
                 os._exit(75)
 
+    def _end(self, consumer: AIOKafkaConsumer, tp: Any) -> int | None:
+        """The partition's log end: the later of the last fetch's high-water mark and the broker's last answer."""
+        got = [e for e in (highwater(consumer, tp), self.ends.get(tp.partition)) if e is not None]
+        return max(got) if got else None
+
+    async def _refresh_ends(self) -> None:
+        """Every second, ask the broker where each held partition ends (for `lag` and the stall watch)."""
+        while not self.rt.stopping.is_set():
+            consumer = self.consumer
+            held = sorted(consumer.assignment()) if consumer is not None else []
+            if consumer is not None and held:
+                try:
+                    ends = await consumer.end_offsets(held)
+                except Exception:  # a rebalance or a broker away: the fetches' marks meanwhile
+                    ends = {}
+                self.ends = {tp.partition: int(end) for tp, end in ends.items() if tp in consumer.assignment()}
+            await asyncio.sleep(1.0)
+
     def lag(self) -> dict[str, int] | None:
         """Effects not yet applied per assigned partition (``topic/partition``; None: no consumer yet)."""
         consumer = self.consumer
@@ -232,7 +250,7 @@ class _CustomersLoop:
         out: dict[str, int] = {}
         for tp in sorted(consumer.assignment()):
             part = self.parts.get(tp.partition)
-            end = highwater(consumer, tp)
+            end = self._end(consumer, tp)
             if part is not None and end is not None:
                 out[f"{tp.topic}/{tp.partition}"] = max(0, end - part.applied - 1)
         return out
@@ -259,6 +277,7 @@ class _CustomersLoop:
         done = asyncio.Event()
         self.rt.stages_done.append(done)
         watch = asyncio.ensure_future(self._watch())
+        ends = asyncio.ensure_future(self._refresh_ends())
         try:
             while not self.rt.stopping.is_set():
                 assignments = self.assignments
@@ -271,6 +290,7 @@ class _CustomersLoop:
                     return
         finally:
             watch.cancel()
+            ends.cancel()
             await consumer.stop()
             if self.redis is not None:
                 await self.redis.close()

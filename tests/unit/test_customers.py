@@ -426,6 +426,42 @@ def test_a_partition_that_applies_nothing_while_effects_wait_is_a_stall() -> Non
     assert loop.rt.stats["customers_stalled_s"] == 0.0
 
 
+class _BrokerEnds(_FakeConsumer):
+    """A consumer whose last fetch's high-water marks are stale: the broker's log ends further (`end_offsets`)."""
+
+    def __init__(self, fetched: dict[int, int], broker: dict[int, int]) -> None:
+        super().__init__(fetched)
+        self.broker = broker
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self.broker[tp.partition] for tp in tps}
+
+
+def test_lag_and_stalls_read_the_brokers_log_end_not_only_the_last_fetchs() -> None:
+    """A busy loop fetched long ago: its high-water mark says caught up while effects wait (an audit saw 0 lag on
+    every partition and 17% of the records unpublished). The broker's end, asked every second, says otherwise."""
+    settings = Settings.from_env({"IRL_STALL_SECONDS": "120"})
+    rt = Runtime(settings)
+    loop = _CustomersLoop(settings, rt, CustomersKafka(BatchSender(None), settings))
+    consumer = _BrokerEnds({0: 5, 1: 5}, {0: 40, 1: 5})
+    loop.consumer = consumer
+    for p in (0, 1):
+        part = CustomerPartition(p, FakeCustomerKafka().ports(), RESOLVED, rt.stats)
+        part.applied = 4
+        loop.parts[p] = part
+    assert loop.lag() == {"t-effects/0": 0, "t-effects/1": 0}  # what the fetch alone says
+
+    async def one_refresh() -> None:
+        task = asyncio.ensure_future(loop._refresh_ends())
+        await asyncio.sleep(0.05)
+        rt.stopping.set()
+        await task
+
+    asyncio.run(one_refresh())
+    assert loop.lag() == {"t-effects/0": 35, "t-effects/1": 0}
+    assert loop.stalled(0.0) == [] and loop.stalled(120.0) == [0], "effects waited and nothing moved: a stall"
+
+
 def test_published_records_reach_the_journal_only_once_the_broker_has_them() -> None:
     """The views' journal (`rt.on_published`) hears of a fetch's records after its publish, never of a failed one."""
     log = links_log(4)
