@@ -9,8 +9,9 @@
 # Each run uses its own topic prefix and app id, so it can be run again; `make down` stops
 # the worker it leaves running (for the dashboard) and the services.
 # Settings: DEMO_CUSTOMERS (20000), DEMO_SEED (42), DEMO_WINDOW_SECONDS (5), DEMO_OUT (demo-out).
-# The worker's own settings pass through the environment: IRL_CUSTOMER_STAGE=kafka make demo runs the
-# per-customer stage over Kafka (the wait then also waits for the effects partitions to be applied).
+# The worker's own settings pass through the environment: IRL_CUSTOMER_STAGE=off make demo runs it with the
+# ordered stage building the records (the default, kafka, runs the per-customer stage over Kafka: the wait
+# then also waits for the effects partitions to be applied).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -39,7 +40,7 @@ export IRL_DIGEST_KEY
 IRL_REDIS_URL="${IRL_REDIS_URL:-$(scripts/redis.sh url)}"
 export IRL_REDIS_URL
 mkdir -p "$OUT"
-echo "run $RUN_ID: topics $IRL_TOPIC_PREFIX.*, windows of ${IRL_WINDOW_SECONDS}s, per-customer stage ${IRL_CUSTOMER_STAGE:-0}, output in $OUT"
+echo "run $RUN_ID: topics $IRL_TOPIC_PREFIX.*, windows of ${IRL_WINDOW_SECONDS}s, per-customer stage ${IRL_CUSTOMER_STAGE:-kafka}, output in $OUT"
 
 # A worker left by an earlier demo holds the web port: stop it first.
 if [[ -f "$OUT/worker.pid" ]] && kill -0 "$(cat "$OUT/worker.pid")" 2>/dev/null; then
