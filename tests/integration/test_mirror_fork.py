@@ -29,7 +29,7 @@ PREFIX = "irlforktest"
 
 
 def _stage(url: str, fork_at: int | None) -> tuple[Runtime, RedisMirror, Pipeline]:
-    settings = Settings(redis_url=url, topic_prefix=PREFIX)
+    settings = Settings(redis_url=url, topic_prefix=PREFIX, customer_stage="0")  # the ordered stage writes Redis
     rt = Runtime(settings)
     rt.pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
     rt.applied_offset = -1

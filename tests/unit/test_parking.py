@@ -206,7 +206,8 @@ def test_a_revoke_under_way_is_visible_to_the_stall_watch_until_it_ends() -> Non
         await asyncio.sleep(0)  # one turn of the loop: the revoke starts, notes its start, waits for the lock
         started = seq.rt.revoke_started
         assert started is not None and not revoking.done()
-        assert revoke_overdue(started, started + seq.rt.settings.stall_seconds, seq.rt.settings.stall_seconds)
+        # (a hair past the limit: started + s - started can come out just under s in floating point)
+        assert revoke_overdue(started, started + seq.rt.settings.stall_seconds + 1e-6, seq.rt.settings.stall_seconds)
         assert not revoke_overdue(started, started + 1.0, seq.rt.settings.stall_seconds)
         seq.rt.writer_lock.release()  # the step ends: the revoke finishes and says so
         await asyncio.wait_for(revoking, 5)
