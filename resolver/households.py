@@ -421,19 +421,24 @@ def scrub(g: Graph, keys: Iterable[str], gone: set[str]) -> list[str]:
             node.sig = tuple(
                 v for v in node.sig if v not in gone and not (v[:2] in ("n:", "N:") and v[2:] not in counts)
             )
-        if node.groups is not None:  # a phone's, an email's or an account's (`AccountNode`)
+        if node.groups is not None and not isinstance(node, LineNode):  # an account's (`AccountNode`)
             groups = {c: part for c, part in node.groups.items() if c in counts and part not in gone}
             groups_left = groups if any(part != key for part in groups.values()) else None
             if groups_left != node.groups:
-                if key[0] in "pe":
-                    as_line(node).groups = groups_left
-                else:
-                    set_account_groups(g.nodes, key, groups_left)
+                set_account_groups(g.nodes, key, groups_left)
                 node = g.nodes[key]
                 regrouped.append(key)
         if isinstance(node, LineNode):
             if node.names is not None:
                 node.names = flat_names({c: counts[c] for c in name_counts(node.names) if c in counts}) or None
+            # A phone's or an email's split is a function of its name support, as `_observe_name`
+            # and a restore from records (`resolver.records`) take it: taken again from the support
+            # left, not filtered (the holder may change: a tie goes to the smallest label, and a
+            # group no longer solid splits nothing).
+            groups_now = None if node.names is None else person_split(key, name_counts(node.names))
+            if groups_now != node.groups:
+                node.groups = groups_now
+                regrouped.append(key)
             if node.pairs is not None:
                 node.pairs = [(e, c) for e, c in node.pairs if e not in gone and c in counts] or None
             if node.near:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from resolver.config import ResolverConfig
@@ -294,16 +296,100 @@ def near_steps(draw: st.DrawFn) -> list[tuple[str, object]]:
     return steps
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(near_steps(), st.sampled_from([1, 2, 3]))
-def test_restore_at_any_point_is_byte_identical_with_near_phones(steps: list[tuple[str, object]], limit: int) -> None:
+def _step(n: str, tp: str, t: int, src: str, phone: str | None, email: str | None, name: str) -> tuple[str, object]:
+    return ("apply", Interaction(f"ev-{n}", tp, T0 + t * 1000, src, "visit", phone=phone, email=email, name=name))
+
+
+#: Regressions hypothesis found: an erasure left a shared phone's per-person split filtered from
+#: the split before it (`resolver.households.scrub`) where a restore takes it again from the
+#: name support left (`resolver.records`): the holder of the phone's key differed (a tie after the
+#: erasure goes to the smallest label), or the split stayed where the support left no longer splits.
+ERASE_SPLIT_CASES: list[tuple[list[tuple[str, object]], int]] = [
+    (
+        [
+            ("restore", None),
+            ("restore", None),
+            ("block", 0),
+            _step("00", "WEB", 9, "web-12", "98450 71623", "ravi@x.in", "Anil Shah"),
+            _step("01", "KIOSK", 0, "kiosk-11", "98450 71632", None, "Priya Kumar"),
+            _step("02", "WEB", 0, "web-0", "98450 71693", None, "Anil Shah"),
+            _step("03", "WEB", 0, "web-0", "98450 71632", "ravi@x.in", "Ravi Kumar"),
+            ("block", 2),
+            _step("04", "WHATSAPP", 0, "919845071623", None, None, "ravi kumar"),
+            ("erase", 12),
+            ("restore", None),
+            _step("05", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("06", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("07", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("08", "WEB", 0, "web-0", "98450 71632", None, "Ravi Kumar"),
+            _step("09", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("10", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            ("restore", None),
+            _step("11", "WHATSAPP", 0, "919845071623", None, None, "Ravi Kumar"),
+        ],
+        1,
+    ),
+    (
+        [
+            ("restore", None),
+            ("block", 0),
+            _step("00", "WEB", 1, "web-0", "98450 71623", "ravi@x.in", "Priya Kumar"),
+            _step("01", "WEB", 0, "web-1", "98450 71623", None, "R. Kumar"),
+            ("block", 2),
+            _step("02", "WEB", 0, "web-0", "98450 71632", None, "Anil Shah"),
+            _step("03", "WEB", 0, "web-0", "98450 71632", "ravi@x.in", "R. Kumar"),
+            _step("04", "WHATSAPP", 0, "919845071623", None, None, "Ravi Kumar"),
+            ("erase", 12),
+            ("restore", None),
+            _step("05", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("06", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("07", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("08", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("09", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("10", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("11", "WHATSAPP", 0, "919845071623", None, None, "Ravi Kumar"),
+        ],
+        1,
+    ),
+    (
+        [
+            ("restore", None),
+            _step("00", "WEB", 1, "web-1", "98450 71623", "ravi@x.in", "Priya Kumar"),
+            _step("01", "KIOSK", 0, "kiosk-0", "98450 71632", None, "Priya Kumar"),
+            _step("02", "WEB", 0, "web-0", "98450 71623", None, "Anil Shah"),
+            ("block", 2),
+            _step("03", "WEB", 0, "web-0", "98450 71632", "ravi@x.in", "R. Kumar"),
+            _step("04", "WHATSAPP", 0, "919845071623", None, None, "Ravi Kumar"),
+            _step("05", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            ("erase", 12),
+            ("restore", None),
+            _step("06", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("07", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("08", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("09", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("10", "WEB", 0, "web-0", "98450 71623", None, "Ravi Kumar"),
+            _step("11", "WHATSAPP", 0, "919845071623", None, None, "Ravi Kumar"),
+        ],
+        1,
+    ),
+]
+
+
+def _replay(
+    steps: list[tuple[str, object]],
+    limit: int,
+    come_back: Callable[[ResolverConfig, Resolver, dict[str, str | None]], Resolver],
+) -> None:
+    """Run `steps` on a resolver that never stops and on a worker that comes back (`come_back`) at each "restore".
+
+    Outcomes, drained records and profiles must be the same: a restore gives the same future.
+    """
     config = ResolverConfig(hub_threshold=3, max_phones=limit + 1, max_emails=limit)
     original, worker = Resolver(config), Resolver(config)
     table: dict[str, str | None] = {}
     for op, arg in steps:
         if op == "restore":
-            # The worker crashes: it comes back from the records it has published so far.
-            worker = Resolver.restore(config, [(k, v) for k, v in table.items() if v is not None])
+            worker = come_back(config, worker, table)
             continue
         outs = []
         for r in (original, worker):
@@ -330,6 +416,47 @@ def test_restore_at_any_point_is_byte_identical_with_near_phones(steps: list[tup
         assert original.drain_changes() == drained
         table.update(drained)
     assert [original.profile(c) for c in original.customer_ids()] == [worker.profile(c) for c in worker.customer_ids()]
+
+
+def _from_records(config: ResolverConfig, worker: Resolver, table: dict[str, str | None]) -> Resolver:
+    # The worker crashes: it comes back from the records it has published so far.
+    return Resolver.restore(config, [(k, v) for k, v in table.items() if v is not None])
+
+
+def _from_snapshot(config: ResolverConfig, worker: Resolver, table: dict[str, str | None]) -> Resolver:
+    # The worker comes back from a snapshot of its (drained) state, as a worker loads one (`resolver.snapshot`).
+    return Resolver.from_snapshot(config, worker.snapshot())
+
+
+def _with_cases(test: Callable[..., None]) -> Callable[..., None]:
+    for steps, limit in reversed(ERASE_SPLIT_CASES):
+        test = example(steps, limit)(test)
+    return test
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_steps(), st.sampled_from([1, 2, 3]))
+@_with_cases
+def test_restore_at_any_point_is_byte_identical_with_near_phones(steps: list[tuple[str, object]], limit: int) -> None:
+    _replay(steps, limit, _from_records)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_steps(), st.sampled_from([1, 2, 3]))
+@_with_cases
+def test_snapshot_load_at_any_point_is_byte_identical_with_near_phones(
+    steps: list[tuple[str, object]], limit: int
+) -> None:
+    _replay(steps, limit, _from_snapshot)
+
+
+@pytest.mark.parametrize("case", range(len(ERASE_SPLIT_CASES)))
+def test_erasure_keeps_a_shared_phone_split_a_function_of_its_name_support(case: int) -> None:
+    """The regressions above, without hypothesis: after an erasure a phone's split is what the support
+    left gives (`resolver.households.person_split`), so records and a snapshot bring it back alike."""
+    steps, limit = ERASE_SPLIT_CASES[case]
+    _replay(steps, limit, _from_records)
+    _replay(steps, limit, _from_snapshot)
 
 
 # ---------------------------------------------------------------------------------------------
