@@ -179,11 +179,11 @@ async def test_duplicates_change_nothing(kafka_bootstrap: str, chaos_redis_url: 
             if not carried:
                 firsts.append(m)
                 continue
-            kept = []
-            for ev in carried:  # a copy in the same batch as its first is dropped too
-                if ev.event_id not in seen:
-                    seen.add(ev.event_id)
-                    kept.append(ev)
+            kept: list[Interaction] = []
+            for one in carried:  # a copy in the same batch as its first is dropped too
+                if one.event_id not in seen:
+                    seen.add(one.event_id)
+                    kept.append(one)
             dropped += len(carried) - len(kept)
             if kept:
                 (value,) = encode_batches(kept, max_bytes=1 << 30)
