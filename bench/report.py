@@ -314,7 +314,9 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "`format_number(E164)` on the same strings.",
         "3. **Streaming**: an isolated prefix and app id, the file produced into the touchpoint topics first; "
         "then one `irl worker` (5-s windows, 1-s grace, 0.5-s ticks) and `GET /ready` polled every 0.25 s until "
-        "`events_applied + duplicates` equals the file and `pending_windows` is 0. The rate runs from the first "
+        "`events_applied + duplicates` equals the file and `pending_windows` is 0, and, with the per-customer stage "
+        "over Kafka (the default), until its group's committed offsets reach the end of every effects partition "
+        "(every record published and acknowledged; its Redis parts level after). The rate runs from the first "
         "applied event (start-up and group join excluded). References in the same run, before the worker: a bare "
         "aiokafka consumer reading the same topics (no group), the same consumer calling "
         "`streams.codec.decode_interaction` on every value, and Faust's ceiling (`bench/faust_noop.py`): one agent "
