@@ -428,8 +428,10 @@ class PartitionMirror:
         """Write what was noted, when `interval_s` passed since the last write (now with ``force``);
         rebuild this partition's part instead when Redis is not where this mirror left it."""
         offset = self._offset
-        if offset is None or offset <= self._skip_until:
+        if offset is None or offset < self._skip_until:
             return
+        if offset == self._skip_until:  # caught up with what Redis held after the resume: level, as usual from here
+            self._skip_until = -1
         now = self.clock()
         if self.at is None:
             if force or self._tried_at is None or now - self._tried_at >= self.retry_s:

@@ -150,8 +150,12 @@ async def test_redis_holds_the_default_modes_read_model_of_the_links_log(
         assert aliases, "the data has absorbed customers"
         for f in split:  # a lookup answers the smallest holder
             assert await model.customer_of(f) == index[f].split()[0]
-        ready = [w.get("/ready") for w in running]
-        assert any(status == 200 and body["redis"] and body["role"] == "writer" for status, body in ready), ready
+
+        def a_writer_ready() -> bool:  # a moment of handover (workers joining) has none: polled, not sampled once
+            ready = [w.get("/ready") for w in running]
+            return any(status == 200 and body["redis"] and body["role"] == "writer" for status, body in ready)
+
+        await wait_for("the writer to be ready, Redis reachable", a_writer_ready, 60)
         if stage == "kafka":
             meta = await model.r.hgetall(f"{settings.topic_prefix}:meta")
             assert {f"p.{p}".encode() for p in range(n)} <= meta.keys() and b"offset" not in meta

@@ -447,6 +447,35 @@ def test_an_idle_partition_notices_a_flushed_redis_and_rebuilds() -> None:
     assert_equal(model, expected, rebuilt=True)
 
 
+def test_a_partition_taken_over_level_with_redis_still_notices_a_flush() -> None:
+    """A partition handed to another worker before any snapshot: the new holder loads nothing (offset -1) and finds
+    Redis ahead at the last effect the old holder wrote; once it has applied that far it is level, and a FLUSHALL
+    while it is idle is noticed and rebuilt (it stayed in the "ahead" state for good: CI, 2 workers, 2026-12-06)."""
+    log = links_log(4)
+    expected = default_read_model(log)
+    effects = effects_of(log)
+    model, now = InMemoryReadModel(), [0.0]
+
+    async def scenario() -> None:
+        for p in range(PARTITIONS):  # the first holders: write Redis up to their last effect, no snapshot
+            first = partition(FakeCustomerKafka(), p, model, clock=lambda: now[0])
+            await first.load({})
+            await first.apply(effects.partition(p))
+            await first.mirror.flush(first.feed.stage, force=True)  # type: ignore[union-attr]
+        assert_equal(model, expected)
+        takers = [partition(FakeCustomerKafka(), p, model, clock=lambda: now[0]) for p in range(PARTITIONS)]
+        for p, part in enumerate(takers):
+            await part.load({})  # no snapshot: offset -1, Redis ahead
+            await part.apply(effects.partition(p))  # quietly or not, the same state up to Redis's offset
+        model.flushall()
+        now[0] += 3.0
+        for part in takers:
+            await part.tend()
+
+    asyncio.run(scenario())
+    assert_equal(model, expected, rebuilt=True)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_the_default_modes_mirror_at_any_flush_boundaries_leaves_what_the_partitions_leave(seed: int) -> None:
     """`RedisMirror` (the ordered stage's, default mode) flushed at random steps, and the partitions over Kafka
