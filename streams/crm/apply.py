@@ -30,9 +30,12 @@ order. An interaction of an erased customer is not kept (Outcome.ERASED).
 
 Claims are ordered by `window_end` because records of different customer ids arrive in any
 order (they live on different partitions): without it, an old record of one customer
-arriving after a newer record of another would take a touchpoint record back. A record let
-go (lost without a new holder yet, or erased) leaves only a digest of its ref with the
-window of the claim let go (`released_records`), so that an older claim cannot revive it.
+arriving after a newer record of another would take a touchpoint record back. Two claims of
+one window (a record several customers share) go to the smaller customer id, not to the
+last to arrive. A record let go (lost without a new holder yet, or erased) leaves only a
+digest of its ref with the window of the claim let go (`released_records`), so that an
+older claim cannot revive it; a newer claim removes the digest. So the tables are a function
+of the records applied, not of the order the partitions interleave in.
 """
 
 from __future__ import annotations
@@ -215,12 +218,19 @@ def _upsert(view: CrmView, record: Mapping[str, Any]) -> list[Write]:
             # Let go (lost or erased) after a claim of window `released`: only a newer claim revives it.
             if released is None or released < end:
                 writes.append(ClaimRecord(ref, cid, end))
-        elif held.window_end < end or (held.window_end == end and held.customer_id != cid):
+        elif _outranks(end, cid, held):
             writes.append(ClaimRecord(ref, cid, end))
     keep = set(wanted)
     writes.extend(_release(view, r) for r in view.records_of(cid) if r.ref not in keep and r.window_end <= end)
     writes.extend(_orphaned(view, cid, set(view.sources_of(cid)) - keep))
     return writes
+
+
+def _outranks(end: int, customer_id: str, held: TouchpointRecord) -> bool:
+    """Whether a claim of window `end` by `customer_id` takes a record from its holder: the newer window
+    wins, and of two claims of one window (a record several customers list, such as a household's
+    number) the smaller customer id, so that the holder does not depend on which arrived last."""
+    return (end, held.customer_id) > (held.window_end, customer_id)
 
 
 def _orphaned(view: CrmView, customer_id: str, lost: set[SourceRef]) -> list[Write]:

@@ -8,7 +8,7 @@ Tables (created when missing)::
     touchpoint_records (touchpoint, source_id) PK, customer_id, window_end
     applied_changes    change_id PK, customer_id, version, change
     redirects          old_id PK, survivor_id
-    released_records   ref_digest PK, window_end   (sha-256 of a ref no customer holds any more, with
+    released_records   ref_digest PK, window_end   (sha-256 of a ref no customer holds now, with
                                                     the window it was let go in; never the raw source id)
     customer_sources   (customer_id, touchpoint, source_id) PK   (each customer's latest record's source_ids:
                                                     a record shared by several customers is listed under each)
@@ -294,6 +294,7 @@ class _SqlCrmStore:
                     self._exec("DELETE FROM customers WHERE customer_id = ?", (cid,))
                 case ClaimRecord(ref=ref, customer_id=cid, window_end=end):
                     self._exec(_CLAIM, (ref.touchpoint, ref.source_id, cid, end))
+                    self._exec("DELETE FROM released_records WHERE ref_digest = ?", (ref.digest(),))
                 case ReleaseRecord(ref=ref, window_end=end):
                     self._exec(
                         "DELETE FROM touchpoint_records WHERE touchpoint = ? AND source_id = ?",

@@ -254,6 +254,7 @@ class InMemoryCrmStore:
                     self._customers.pop(cid, None)
                 case ClaimRecord(ref=ref, customer_id=cid, window_end=end):
                     self._records[ref] = TouchpointRecord(ref, cid, end)
+                    self._released.pop(ref.digest(), None)
                 case ReleaseRecord(ref=ref, window_end=end):
                     self._records.pop(ref, None)
                     self._released[ref.digest()] = end

@@ -43,7 +43,10 @@ class DeleteCustomer:
 
 @dataclass(frozen=True, slots=True)
 class ClaimRecord:
-    """Insert or replace the touchpoint record `ref`: it now belongs to `customer_id`."""
+    """Insert or replace the touchpoint record `ref`: it now belongs to `customer_id`.
+
+    Its release mark, if any, goes: a held record's own window (never older than the mark) guards it.
+    """
 
     ref: SourceRef
     customer_id: str

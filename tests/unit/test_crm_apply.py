@@ -171,6 +171,49 @@ def test_a_stale_claim_never_takes_a_record_back() -> None:
     assert owners(store) == {A1: "A", A2: "N"}
 
 
+def test_a_record_two_customers_claim_in_one_window_goes_to_the_smaller_id_in_either_order() -> None:
+    """A household's number listed by A and B in the same window: the holder must not be whichever
+    record arrived last (the s32 audit, F5: two syncs of one topic differed in 286 rows)."""
+    a = make_record("A", "CREATED", 1, W1, [A1, A2])
+    b = make_record("B", "CREATED", 1, W1, [A2, B1])
+    for order in ([a, b], [b, a]):
+        store, _ = applied(*order)
+        assert owners(store) == {A1: "A", A2: "A", B1: "B"}
+    # A newer window still wins over a smaller id.
+    store, _ = applied(a, b, make_record("B", "UPDATED", 2, W2, [A2, B1, B2]))
+    assert owners(store)[A2] == "B"
+
+
+def test_a_shared_record_its_holder_lets_go_ends_alike_in_any_order() -> None:
+    """A drops the shared A2 at W2 while B still lists it: whether A or B held it must not depend on order."""
+    a1 = make_record("A", "CREATED", 1, W1, [A1, A2])
+    b1 = make_record("B", "CREATED", 1, W1, [A2, B1])
+    a2 = make_record("A", "SPLIT", 2, W2, [A1])
+    ends = set()
+    for order in ([a1, b1, a2], [b1, a1, a2], [a1, a2, b1]):
+        store, _ = applied(*order)
+        ends.add((tuple(store.touchpoint_records()), tuple(store.released_records().items())))
+    assert len(ends) == 1
+
+
+def test_a_claim_clears_the_mark_of_an_earlier_release() -> None:
+    """A2 moves from A to N at W2: A's record letting it go may come before N's claim or after; the CRM
+    ends alike, with no release mark left for a record a customer holds."""
+    base = make_record("A", "CREATED", 1, W1, [A1, A2])
+    split = make_record("A", "SPLIT", 2, W2, [A1])
+    new = make_record("N", "CREATED", 1, W2, [A2])
+    ends = set()
+    for order in ([split, new], [new, split]):
+        store, _ = applied(base, *order)
+        assert owners(store) == {A1: "A", A2: "N"}
+        assert store.released_records() == {}
+        ends.add(tuple(store.touchpoint_records()))
+    assert len(ends) == 1
+    # The mark still guards a record nobody holds: an older claim does not revive it.
+    store, _ = applied(base, split, make_record("C", "CREATED", 1, W1, [A2]))
+    assert A2 not in owners(store) and store.released_records() == {SourceRef(*A2).digest(): W1}
+
+
 def test_erased_deletes_the_customer_its_records_and_what_was_absorbed_into_it() -> None:
     store, _ = applied(
         make_record("A", "CREATED", 1, W1, [A1]),
