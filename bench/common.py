@@ -8,6 +8,7 @@ each run isolates itself: a unique topic prefix and app id, and a Redis database
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "DATA",
@@ -34,6 +35,7 @@ __all__ = [
     "Worker",
     "bench_env",
     "count_lines",
+    "cpu_timed",
     "dataset",
     "free_port",
     "irl",
@@ -42,6 +44,7 @@ __all__ = [
     "ready",
     "redis_url",
     "run_measured",
+    "synthetic_args",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +69,24 @@ def redis_url() -> str:
 
 def median(values: list[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
+
+
+_T = TypeVar("_T")
+
+
+def cpu_timed(fn: Callable[[], _T]) -> tuple[float, _T]:
+    """Call ``fn``; the CPU seconds this process spent in it (`time.process_time`) and its result."""
+    t0 = time.process_time()
+    out = fn()
+    return time.process_time() - t0, out
+
+
+def synthetic_args(ap: argparse.ArgumentParser) -> None:
+    """The options of an in-process benchmark over `streams.synthetic` data: its size, seed, runs and step size."""
+    ap.add_argument("--customers", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=500)
 
 
 def irl(*args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:

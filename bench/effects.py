@@ -30,10 +30,10 @@ import argparse
 import functools
 import json
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.common import cpu_timed, synthetic_args
 from resolver.changelog import Planned
 from resolver.config import ResolverConfig
 from resolver.effect_codec import encode_effect
@@ -133,18 +133,9 @@ def one_partition(sent: list[tuple[int, Position, bytes]]) -> list[tuple[Positio
     return [(Position(i, 0), value) for i, (_p, _pos, value) in enumerate(sent)]
 
 
-def _timed(fn: Callable[[], dict[str, Any]]) -> tuple[float, dict[str, Any]]:
-    t0 = time.process_time()
-    result = fn()
-    return time.process_time() - t0, result
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--customers", type=int, default=20_000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=500)
+    synthetic_args(ap)
     ap.add_argument("--tick-every", type=int, default=1, help="steps between ticks")
     ap.add_argument("--window-ms", type=int, default=5_000)
     ap.add_argument("--partitions", type=int, default=6, help="the effects topic's partitions")
@@ -158,18 +149,18 @@ def main(argv: list[str] | None = None) -> None:
     parts: list[list[float]] = [[] for _ in range(args.partitions)]
     info: dict[str, Any] = {}
     for _ in range(args.runs):
-        t, info["records"] = _timed(lambda: run_records(events, args.batch))
+        t, info["records"] = cpu_timed(lambda: run_records(events, args.batch))
         cpu["records"].append(t)
-        t, info["quiet"] = _timed(lambda: run_quiet(events, args.batch))
+        t, info["quiet"] = cpu_timed(lambda: run_quiet(events, args.batch))
         cpu["quiet"].append(t)
-        t, eff = _timed(lambda: run_effects(events, args.batch))
+        t, eff = cpu_timed(lambda: run_effects(events, args.batch))
         cpu["effects"].append(t)
         sent = eff.pop("_sent")
         info["effects"] = kinds(sent)
-        t, info["stage"] = _timed(functools.partial(run_stage, one_partition(sent)))
+        t, info["stage"] = cpu_timed(functools.partial(run_stage, one_partition(sent)))
         cpu["stage"].append(t)
         for i, part in enumerate(split(sent)):
-            t, _ = _timed(functools.partial(run_stage, part))
+            t, _ = cpu_timed(functools.partial(run_stage, part))
             parts[i].append(t)
     us = {mode: statistics.median(ts) / n * 1e6 for mode, ts in cpu.items()}
     sizes = info["effects"]["bytes"]

@@ -25,10 +25,9 @@ import argparse
 import functools
 import json
 import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
+from bench.common import cpu_timed, synthetic_args
 from bench.effects import WINDOW_MS, split
 from resolver.config import ResolverConfig
 from resolver.effect_feed import PartitionFeed, Position, batches, unbatch
@@ -107,18 +106,9 @@ def run_partition(values: list[tuple[Position, bytes]], flush_every: int, mirror
     return records
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t0 = time.process_time()
-    out = fn()
-    return time.process_time() - t0, out
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--customers", type=int, default=20_000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=500)
+    synthetic_args(ap)
     ap.add_argument("--flush-every", type=int, default=10, help="steps (of --batch events) per Redis flush")
     ap.add_argument("--partitions", type=int, default=6)
     args = ap.parse_args(argv)
@@ -126,15 +116,15 @@ def main(argv: list[str] | None = None) -> None:
     n = len(events)
     cpu: dict[str, list[float]] = {"ordered": [], "ordered+mirror": [], "partitions": [], "partitions+mirror": []}
     for _ in range(args.runs):
-        t, sent = _timed(lambda: run_ordered(events, args.batch, args.flush_every, False, args.partitions))
+        t, sent = cpu_timed(lambda: run_ordered(events, args.batch, args.flush_every, False, args.partitions))
         cpu["ordered"].append(t)
-        t, _ = _timed(lambda: run_ordered(events, args.batch, args.flush_every, True, args.partitions))
+        t, _ = cpu_timed(lambda: run_ordered(events, args.batch, args.flush_every, True, args.partitions))
         cpu["ordered+mirror"].append(t)
         # a partition flushes once per record of effects it applies at most; one record per step and partition
         for mirror in (False, True):
             total = 0.0
             for part in split_by(sent, args.partitions):
-                t, _ = _timed(functools.partial(run_partition, part, args.flush_every, mirror))
+                t, _ = cpu_timed(functools.partial(run_partition, part, args.flush_every, mirror))
                 total += t
             cpu["partitions+mirror" if mirror else "partitions"].append(total)
     us = {k: round(statistics.median(v) / n * 1e6, 2) for k, v in cpu.items()}

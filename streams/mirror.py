@@ -44,14 +44,22 @@ FORK_AT = 1_000
 FORK_GAP = 2.0
 
 
-def _profiles(pipeline: Pipeline, cids: set[str]) -> dict[str, dict[str, Any] | None]:
+class _Profile(Protocol):
+    def to_record(self) -> dict[str, Any]: ...
+
+
+def _records(profile: Callable[[str], _Profile | None], cids: set[str]) -> dict[str, dict[str, Any] | None]:
     """The read-model records of `cids` (None: the customer is gone), in id order."""
-    resolver = pipeline.resolver
     out: dict[str, dict[str, Any] | None] = {}
     for cid in sorted(cids):
-        p = resolver.profile(cid)
+        p = profile(cid)
         out[cid] = None if p is None else p.to_record()
     return out
+
+
+def _profiles(pipeline: Pipeline, cids: set[str]) -> dict[str, dict[str, Any] | None]:
+    """The read-model records of the ordered stage's customers `cids`."""
+    return _records(pipeline.resolver.profile, cids)
 
 
 class RedisMirror:
@@ -510,12 +518,8 @@ class PartitionMirror:
 
 
 def _partition_profiles(stage: CustomerStage, cids: set[str]) -> dict[str, dict[str, Any] | None]:
-    """The read-model records of a partition's customers (None: gone), in id order."""
-    out: dict[str, dict[str, Any] | None] = {}
-    for cid in sorted(cids):
-        p = stage.profile(cid)
-        out[cid] = None if p is None else p.to_record()
-    return out
+    """The read-model records of a partition's customers `cids`."""
+    return _records(stage.profile, cids)
 
 
 def _all_profiles(stage: CustomerStage) -> Iterator[tuple[str, dict[str, Any]]]:

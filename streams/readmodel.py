@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import redis
@@ -37,7 +37,15 @@ import redis.asyncio as aioredis
 
 from resolver.graph import holder_of
 
-__all__ = ["LAYOUT", "OFFSET", "RedisReadModel", "apply_if_at_blocking", "holders", "identifiers_of", "partition_field"]
+__all__ = [
+    "LAYOUT",
+    "OFFSET",
+    "RedisReadModel",
+    "apply_if_at_blocking",
+    "holders",
+    "identifiers_of",
+    "partition_field",
+]
 
 #: Bumped when the key layout or the profile encoding changes: a model in another layout reads as
 #: empty (`RedisReadModel.offset` is None), so the worker rebuilds it instead of mixing layouts.
@@ -408,6 +416,33 @@ def _tls(url: str, ca_file: str) -> dict[str, Any]:
     return {"ssl_ca_certs": ca_file} if ca_file and url.startswith("rediss://") else {}
 
 
+def _args(expect: str, offset: str, prefix: str, field: str, ops: list[str]) -> list[str]:
+    """`_APPLY`'s ARGV."""
+    return [expect, offset, prefix, LAYOUT, str(_LOAD), field, *ops]
+
+
+def _batches(
+    profiles: Iterable[tuple[str, dict[str, Any]]], aliases: Iterable[tuple[str, str]], count: list[int]
+) -> Iterator[list[str]]:
+    """The `_APPLY` triples that write ``profiles`` then ``aliases``, a few thousand customers a call
+    (`_REBUILD_ARGS`); adds the number of profiles to ``count[0]``."""
+    ops: list[str] = []
+    for cid, profile in profiles:
+        _put(ops, cid, profile)
+        count[0] += 1
+        if len(ops) >= _REBUILD_ARGS:
+            yield ops
+            ops = []
+    for gone, survivor in aliases:
+        ops += ["a", gone, survivor]
+    if ops:
+        yield ops
+
+
+def _blocking_client(url: str, ca_file: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5, **_tls(url, ca_file))
+
+
 def apply_if_at_blocking(
     url: str,
     prefix: str,
@@ -420,9 +455,9 @@ def apply_if_at_blocking(
     ``write`` is (profiles, removed, offset, forget). Raises on a Redis error.
     """
     profiles, removed, offset, forget = write
-    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5, **_tls(url, ca_file))
+    client = _blocking_client(url, ca_file)
     try:
-        args = [str(expect), str(offset), prefix, LAYOUT, str(_LOAD), OFFSET, *_ops(profiles, removed, forget)]
+        args = _args(str(expect), str(offset), prefix, OFFSET, _ops(profiles, removed, forget))
         return bool(client.register_script(_APPLY)(keys=[f"{prefix}:meta"], args=args))
     finally:
         client.close()
@@ -495,8 +530,9 @@ class RedisReadModel:
         return bool(await self._run(str(expect), str(offset), _ops(profiles, removed, forget), field=field))
 
     async def _run(self, expect: str, offset: str, ops: list[str], client: Any = None, field: str = OFFSET) -> Any:
-        args = [expect, offset, self.p, LAYOUT, str(_LOAD), field, *ops]
-        return await self._apply_script(keys=[self._meta], args=args, client=client)
+        return await self._apply_script(
+            keys=[self._meta], args=_args(expect, offset, self.p, field, ops), client=client
+        )
 
     async def rebuild(
         self, profiles: Iterable[tuple[str, dict[str, Any]]], aliases: Iterable[tuple[str, str]], offset: int
@@ -515,32 +551,18 @@ class RedisReadModel:
         meta: dict[str, str | int],
     ) -> int:
         """Write profiles and aliases in script calls of a few thousand customers, then set ``meta``'s fields."""
-        n = 0
+        n = [0]
         pipe = self.r.pipeline(transaction=False)
-        ops: list[str] = []
-
-        async def send(final: bool) -> None:
-            nonlocal ops
-            if ops:
-                await self._run("", "", ops, client=pipe)
-                ops = []
-            if final or len(pipe) >= 8:
+        for ops in _batches(profiles, aliases, n):
+            await self._run("", "", ops, client=pipe)
+            if len(pipe) >= 8:
                 await pipe.execute()
-
-        for cid, profile in profiles:
-            _put(ops, cid, profile)
-            n += 1
-            if len(ops) >= _REBUILD_ARGS:
-                await send(False)
-        for gone, survivor in aliases:
-            ops += ["a", gone, survivor]
-        await send(False)
         fields: dict[Any, Any] = dict(meta)
         if OFFSET in meta:
-            fields["customers"] = n
+            fields["customers"] = n[0]
         pipe.hset(self._meta, mapping=fields)
-        await send(True)
-        return n
+        await pipe.execute()
+        return n[0]
 
     async def rebuild_partition(
         self,
@@ -591,16 +613,16 @@ class RedisReadModel:
 
     async def index(self) -> dict[str, str]:
         """Every identifier field and what it holds (for tests and checks; compare with `holders`)."""
-        out: dict[str, str] = {}
-        async for key in self.r.scan_iter(match=f"{self.p}:i:*", count=1000):
-            for f, v in (await self.r.hgetall(key)).items():
-                out[_text(f) or ""] = _text(v) or ""
-        return out
+        return await self._table("i")
 
     async def aliases(self) -> dict[str, str]:
         """Every alias: absorbed id -> survivor (for tests and checks)."""
+        return await self._table("a")
+
+    async def _table(self, table: str) -> dict[str, str]:
+        """Every field of a bucketed table (``P:<table>:*``) and its value."""
         out: dict[str, str] = {}
-        async for key in self.r.scan_iter(match=f"{self.p}:a:*", count=1000):
+        async for key in self.r.scan_iter(match=f"{self.p}:{table}:*", count=1000):
             for f, v in (await self.r.hgetall(key)).items():
                 out[_text(f) or ""] = _text(v) or ""
         return out

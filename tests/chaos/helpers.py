@@ -39,6 +39,7 @@ from streams.linkbatch import events_of
 from streams.pipeline import Pipeline
 from streams.producer import InteractionProducer
 from streams.settings import Settings
+from streams.topics import links_topic_name
 from tests.integration.harness import CUSTOMER_STAGE, Worker, read_topic, resolved_state, wait_for
 
 FULL = os.environ.get("IRL_CHAOS_FULL") == "1"
@@ -218,6 +219,29 @@ def clean_run(settings: Settings, links: Sequence[ConsumerRecord]) -> list[dict[
         last = msg.offset
     flush()
     return out
+
+
+async def converged(
+    bootstrap: str, settings: Settings, workers: Sequence[Worker], expected: Profiles, seen: dict[str, Any]
+) -> bool:
+    """The resolved topic holds replay's customers (``expected``), and, deduplicated by change_id, exactly
+    the records the default mode publishes for the links log (`clean_run`), content included.
+
+    One poll for `wait_for`: raises when a worker died; notes in ``seen`` how far off it is.
+    """
+    for w in workers:
+        if not w.alive():
+            raise AssertionError(f"a worker died:\n{w.log_tail()}")
+    state, records = await resolved_state(bootstrap, settings.topic_resolved)
+    got = published_profiles(state)
+    seen["replay"] = diff_profiles(got, expected)
+    if got != expected:
+        return False
+    clean = {r["change_id"]: r for r in clean_run(settings, await read_topic(bootstrap, links_topic_name(settings)))}
+    published = {r["change_id"]: r for r in records}
+    seen["missing"], seen["unexpected"] = len(clean.keys() - published.keys()), len(published.keys() - clean.keys())
+    seen["differ"] = sum(1 for k in clean.keys() & published.keys() if clean[k] != published[k])
+    return published == clean
 
 
 @dataclass

@@ -22,10 +22,10 @@ import pytest
 
 from streams.settings import Settings
 from streams.synthetic import generate
-from streams.topics import customers_state_topic_name, effects_topic_name, links_topic_name
-from tests.chaos.helpers import clean_run, diff_profiles, published_profiles, replay_profiles
+from streams.topics import customers_state_topic_name, effects_topic_name
+from tests.chaos.helpers import converged, replay_profiles
 
-from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, read_topic, resolved_state, wait_for
+from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, read_topic, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -44,24 +44,6 @@ def _workers(env: dict[str, str], tmp_path: Path, n: int) -> list[Worker]:
         )
         for i in range(n)
     ]
-
-
-async def _converged(
-    bootstrap: str, settings: Settings, workers: list[Worker], expected: Any, seen: dict[str, Any]
-) -> bool:
-    """The resolved topic holds replay's customers, and every record the default mode publishes for the links log."""
-    for w in workers:
-        if not w.alive():
-            raise AssertionError(f"a worker died:\n{w.log_tail()}")
-    state, records = await resolved_state(bootstrap, settings.topic_resolved)
-    got = published_profiles(state)
-    seen["replay"] = diff_profiles(got, expected)
-    if got != expected:
-        return False
-    clean = {r["change_id"]: r for r in clean_run(settings, await read_topic(bootstrap, links_topic_name(settings)))}
-    published = {r["change_id"]: r for r in records}
-    seen["missing"], seen["unexpected"] = len(clean.keys() - published.keys()), len(published.keys() - clean.keys())
-    return published == clean
 
 
 async def _run(
@@ -95,7 +77,7 @@ async def _run(
         try:
             await wait_for(
                 f"{n} worker(s) in effects mode to publish the default mode's changelog",
-                lambda: _converged(bootstrap, settings, workers, expected, seen),
+                lambda: converged(bootstrap, settings, workers, expected, seen),
                 timeout_s,
                 interval=1.0,
             )
@@ -167,7 +149,7 @@ async def test_a_killed_worker_resumes_from_the_partitions_snapshots_to_the_same
         try:
             await wait_for(
                 "the restarted worker to publish the default mode's changelog",
-                lambda: _converged(kafka_bootstrap, settings, [worker], expected, seen),
+                lambda: converged(kafka_bootstrap, settings, [worker], expected, seen),
                 180,
                 interval=1.0,
             )

@@ -29,7 +29,7 @@ from streams.settings import Settings
 from streams.snapshots import MANIFEST_KEY, Manifest
 from streams.synthetic import generate
 from streams.topics import customers_state_topic_name, links_topic_name, state_topic_name
-from tests.chaos.helpers import clean_run, diff_profiles, published_profiles, replay_profiles
+from tests.chaos.helpers import converged, replay_profiles
 
 from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, read_topic, resolved_state, wait_for
 
@@ -47,21 +47,6 @@ def _produce(env: dict[str, str], path: Path, events: list[dict[str, Any]]) -> N
     path.write_text("".join(json.dumps(ev) + "\n" for ev in events))
     out = subprocess.run([str(BIN / "irl"), "produce", str(path)], env=env, capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr.decode()
-
-
-async def _converged(bootstrap: str, settings: Settings, worker: Worker, expected: Any, seen: dict[str, Any]) -> bool:
-    if not worker.alive():
-        raise AssertionError(f"the worker died:\n{worker.log_tail()}")
-    state, records = await resolved_state(bootstrap, settings.topic_resolved)
-    got = published_profiles(state)
-    seen["replay"] = diff_profiles(got, expected)
-    if got != expected:
-        return False
-    clean = {r["change_id"]: r for r in clean_run(settings, await read_topic(bootstrap, links_topic_name(settings)))}
-    published = {r["change_id"]: r for r in records}
-    seen["missing"], seen["unexpected"] = len(clean.keys() - published.keys()), len(published.keys() - clean.keys())
-    seen["differ"] = sum(1 for k in clean.keys() & published.keys() if clean[k] != published[k])
-    return published == clean
 
 
 def _child_pid(log: Path, before: str) -> int | None:
@@ -150,7 +135,7 @@ async def test_switching_the_stage_over_kafka_on_and_off_keeps_the_changelog_and
         try:
             await wait_for(
                 f"phase {n} (stage {stage}) to publish the clean run's changelog and replay's customers",
-                lambda: _converged(kafka_bootstrap, settings, worker, expected, seen),  # noqa: B023 - awaited here
+                lambda: converged(kafka_bootstrap, settings, [worker], expected, seen),  # noqa: B023 - awaited here
                 180,
                 interval=1.0,
             )
