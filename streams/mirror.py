@@ -21,14 +21,16 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from resolver.customer_stage import CustomerStage
 from resolver.effect_codec import partition_of
 from streams.pipeline import Pipeline, Step
-from streams.readmodel import RedisReadModel, apply_if_at_blocking, partition_field
+from streams.readmodel import RedisReadModel, apply_if_at_blocking, partition_field, rebuild_blocking
 from streams.runtime import Runtime
 from streams.settings import Settings
+from streams.triage_process import die_with_parent
 
 __all__ = ["PartitionMirror", "PartitionModel", "RedisMirror"]
 
@@ -62,6 +64,17 @@ def _profiles(pipeline: Pipeline, cids: set[str]) -> dict[str, dict[str, Any] | 
     return _records(pipeline.resolver.profile, cids)
 
 
+@dataclass(frozen=True, slots=True)
+class _Child:
+    """A forked child writing Redis: a flush's customers, or (``rebuild``) the whole read model, at ``offset``."""
+
+    pid: int
+    offset: int
+    rebuild: bool
+    started: float
+    customers: int = 0
+
+
 class RedisMirror:
     """Writes the ordered stage's customers to Redis; `rt.redis_offset` is the links offset Redis holds."""
 
@@ -81,10 +94,9 @@ class RedisMirror:
         self.fork_at = fork_at
         #: a forked flush starts no sooner than this many times the last one's duration after it ended
         self.fork_gap = fork_gap
-        self._fork_started = 0.0
         self._fork_resume_at = 0.0
-        #: (pid, links offset) of the child writing a flush
-        self._child: tuple[int, int] | None = None
+        #: the child writing a flush or a rebuild
+        self._child: _Child | None = None
         self.settings = settings
         self.interval_s = interval_s
         self._touched: set[str] = set()
@@ -196,8 +208,27 @@ class RedisMirror:
         if self.fork_at is not None and noted >= self.fork_at:
             if not force and noted < _MAX_PENDING and time.monotonic() < self._fork_resume_at:
                 return  # the last child's pause: these customers wait for a later flush
+            touched, removed, forget, expect, s = (
+                self._touched,
+                self._removed,
+                self._forget,
+                rt.redis_offset,
+                self.settings,
+            )
             try:
-                self._fork(pipeline, rt.redis_offset, offset)
+                # The child sees the state as it is now, the state at `offset`.
+                self._fork(
+                    lambda: apply_if_at_blocking(
+                        s.redis_url,
+                        s.topic_prefix,
+                        s.redis_ca_file,
+                        expect,
+                        (_profiles(pipeline, touched), removed, offset, forget),
+                    ),
+                    offset,
+                )
+                self._clear()
+                self.rt.stats["redis_child_flushes"] += 1
                 return
             except OSError as exc:  # no memory or processes left for a child: written here instead
                 log.warning("redis mirror: cannot fork (%s); writing in process", exc)
@@ -219,31 +250,28 @@ class RedisMirror:
         log.warning("redis read model not at offset %d (flushed, restarted): rebuild", self.rt.redis_offset)
         self.rt.redis_offset = None
 
-    def _fork(self, pipeline: Pipeline, expect: int, offset: int) -> None:
-        """Fork a child that builds the noted customers' profiles and writes them (`apply_if_at`) at `offset`.
+    def _fork(self, write: Callable[[], bool], offset: int, rebuild: bool = False, customers: int = 0) -> None:
+        """Fork a child that runs ``write`` (a Redis write at links offset ``offset`` on a connection of its own).
 
-        The child sees the state as it is now, the state at `offset`; it exits 0 when written,
-        3 when Redis was not at `expect`, 1 on any other failure (`_reap` reads which). Raises
-        OSError when no child can be made (nothing noted is dropped then).
+        The child exits 0 when ``write`` returns True, 3 when it returns False (Redis was not at the
+        offset expected), 1 on any other failure (`_reap` reads which). Raises OSError when no
+        child can be made.
         """
-        touched, removed, forget = self._touched, self._removed, self._forget
-        s = self.settings
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: its own connection, nothing of the parent's I/O, no collector
             code = 1
             try:
+                if rebuild:
+                    # Its writes are unconditional: it must not outlive the stage that owns Redis.
+                    die_with_parent(parent)
                 gc.disable()  # a collection would touch (and so copy) every page of the parent's state
                 with contextlib.suppress(OSError):
                     os.nice(5)
-                write = (_profiles(pipeline, touched), removed, offset, forget)
-                ok = apply_if_at_blocking(s.redis_url, s.topic_prefix, s.redis_ca_file, expect, write)
-                code = 0 if ok else 3
+                code = 0 if write() else 3
             finally:
                 os._exit(code)
-        self._clear()
-        self._child = (pid, offset)
-        self._fork_started = time.monotonic()
-        self.rt.stats["redis_child_flushes"] += 1
+        self._child = _Child(pid, offset, rebuild, time.monotonic(), customers)
 
     async def _wait(self) -> None:
         """Until no child writes (its result collected)."""
@@ -252,18 +280,21 @@ class RedisMirror:
 
     def _reap(self) -> bool:
         """Collect a finished child's result into `rt.redis_offset`; True while one still runs."""
-        if self._child is None:
+        child = self._child
+        if child is None:
             return False
-        pid, offset = self._child
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(child.pid, os.WNOHANG)
         if done == 0:
             return True
         self._child = None
         now = time.monotonic()
-        self._fork_resume_at = now + self.fork_gap * (now - self._fork_started)
+        if not child.rebuild:
+            self._fork_resume_at = now + self.fork_gap * (now - child.started)
         code = os.waitstatus_to_exitcode(status)
         if code == 0:
-            self.rt.redis_offset = offset
+            self.rt.redis_offset = child.offset
+            if child.rebuild:
+                self._rebuilt(child.customers, child.offset, child.started, " by a forked child")
         elif code == 3:
             self._behind()
         else:
@@ -295,19 +326,52 @@ class RedisMirror:
                     await model.mark(rt.applied_offset)  # steps without visible changes
                 rt.redis_offset = rt.applied_offset
                 return
-            t0 = time.monotonic()
-            n = await model.rebuild(rt.pipeline.mirror_records(), (), rt.applied_offset)
-            rt.redis_offset = rt.applied_offset
-            rt.stats["redis_rebuilds"] += 1
-            log.info(
-                "redis read model rebuilt from the state: %d customers (offset %d) in %.2fs",
-                n,
-                rt.applied_offset,
-                time.monotonic() - t0,
-            )
+            await self._rebuild(model, rt.pipeline)
         except Exception as exc:
             log.warning("redis unavailable (%s); the state remains the source of truth", type(exc).__name__)
             rt.redis_offset = None
+
+    async def _rebuild(self, model: RedisReadModel, pipeline: Pipeline) -> None:
+        """Replace the read model with the state's customers at the applied offset.
+
+        Of `fork_at` customers or more, a forked child builds and writes them (`rebuild_blocking`)
+        while the stage goes on, as a flush's (a rebuild of 11.7k customers blocked the stage's
+        loop for 21.9 s, longer than the group's session: the s32 audit, F6); the steps applied
+        meanwhile are noted and written on top once it has ended (`_reap`).
+        """
+        rt, s = self.rt, self.settings
+        offset, customers = rt.applied_offset, pipeline.resolver.customer_count()
+        t0 = time.monotonic()
+        if self.fork_at is not None and customers >= self.fork_at:
+            rt.redis_offset = None  # until the child has written it
+            try:
+                self._fork(
+                    lambda: (
+                        rebuild_blocking(
+                            s.redis_url, s.topic_prefix, s.redis_ca_file, pipeline.mirror_records(), offset
+                        )
+                        >= 0
+                    ),
+                    offset,
+                    rebuild=True,
+                    customers=customers,
+                )
+                return
+            except OSError as exc:  # no memory or processes left for a child: rebuilt here instead
+                log.warning("redis mirror: cannot fork (%s); rebuilding in process", exc)
+        n = await model.rebuild(pipeline.mirror_records(), (), offset)
+        rt.redis_offset = offset
+        self._rebuilt(n, offset, t0, "")
+
+    def _rebuilt(self, customers: int, offset: int, started: float, how: str) -> None:
+        self.rt.stats["redis_rebuilds"] += 1
+        log.info(
+            "redis read model rebuilt from the state%s: %d customers (offset %d) in %.2fs",
+            how,
+            customers,
+            offset,
+            time.monotonic() - started,
+        )
 
 
 class PartitionModel(Protocol):

@@ -45,6 +45,7 @@ __all__ = [
     "holders",
     "identifiers_of",
     "partition_field",
+    "rebuild_blocking",
 ]
 
 #: Bumped when the key layout or the profile encoding changes: a model in another layout reads as
@@ -459,6 +460,35 @@ def apply_if_at_blocking(
     try:
         args = _args(str(expect), str(offset), prefix, OFFSET, _ops(profiles, removed, forget))
         return bool(client.register_script(_APPLY)(keys=[f"{prefix}:meta"], args=args))
+    finally:
+        client.close()
+
+
+def rebuild_blocking(
+    url: str, prefix: str, ca_file: str, profiles: Iterable[tuple[str, dict[str, Any]]], offset: int
+) -> int:
+    """`RedisReadModel.rebuild` (no aliases) on a connection of its own, blocking: for a forked child
+    (`streams.mirror`). Returns the customers written; raises on a Redis error."""
+    client = _blocking_client(url, ca_file)
+    try:
+        keys: list[Any] = []
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            keys.append(key)
+            if len(keys) >= 1000:
+                client.delete(*keys)
+                keys.clear()
+        if keys:
+            client.delete(*keys)
+        script, meta = client.register_script(_APPLY), f"{prefix}:meta"
+        pipe = client.pipeline(transaction=False)
+        n = [0]
+        for ops in _batches(profiles, (), n):
+            script(keys=[meta], args=_args("", "", prefix, OFFSET, ops), client=pipe)
+            if len(pipe) >= 8:
+                pipe.execute()
+        pipe.hset(meta, mapping={OFFSET: offset, "layout": LAYOUT, "customers": n[0]})
+        pipe.execute()
+        return n[0]
     finally:
         client.close()
 

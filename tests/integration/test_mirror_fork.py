@@ -14,12 +14,14 @@ import pytest
 import redis
 
 from resolver.config import ResolverConfig
+from resolver.interaction import from_json
 from streams.linkbatch import TICK
 from streams.mirror import RedisMirror
 from streams.pipeline import Pipeline
-from streams.readmodel import RedisReadModel
+from streams.readmodel import RedisReadModel, holders
 from streams.runtime import Runtime
 from streams.settings import Settings
+from streams.synthetic import generate
 from tests.unit.test_mirror import steps_of
 from tests.unit.test_sequencer import GRACE_MS, WINDOW_MS, links_log
 
@@ -164,3 +166,94 @@ def test_a_forked_flush_pauses_the_next_and_redis_claims_nothing_meanwhile(redis
     got = asyncio.run(_read(redis_url))
     assert got["offset"] == len(log) - 1
     assert got["profiles"] == dict(pipeline.mirror_records()) and got["profiles"]
+
+
+def _grown(url: str, fork_at: int | None, customers: int) -> tuple[Runtime, RedisMirror, Pipeline]:
+    """A stage whose state holds `customers` generated customers' events (applied at offsets 0, 1, ...)."""
+    rt, mirror, pipeline = _stage(url, fork_at)
+    events = [from_json(obj) for obj in generate(customers=customers, seed=2)[0]]
+    for i in range(0, len(events), 500):
+        pipeline.on_events(i // 500, events[i : i + 500])
+        rt.applied_offset = i // 500
+    return rt, mirror, pipeline
+
+
+async def _resume_watched(rt: Runtime, mirror: RedisMirror) -> dict[str, Any]:
+    """`resume` over an empty Redis (a rebuild), with a task ticking every 5 ms beside it: how long `resume`
+    held the loop, and how often the task ran while a child rebuilt, until the rebuild is written."""
+    loop = asyncio.get_running_loop()
+    seen = {"ticks_while_child": 0, "resume_s": 0.0, "child_s": 0.0}
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            child = mirror._child
+            if child is not None and child.rebuild:
+                seen["ticks_while_child"] += 1
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    t0 = loop.time()
+    await mirror.resume(rt.applied_offset)
+    seen["resume_s"] = loop.time() - t0
+    await asyncio.wait_for(mirror._wait(), timeout=120)
+    seen["child_s"] = loop.time() - t0
+    done.set()
+    await task
+    return seen
+
+
+def test_a_rebuild_of_many_customers_runs_in_a_child_and_the_loop_goes_on(redis_url: str) -> None:
+    """The s32 audit's F6: a rebuild of 11.7k customers held the ordered stage's loop for 21.9 s (its
+    group's session expired). Of `fork_at` customers or more, a forked child rebuilds while the loop runs
+    other tasks, and Redis ends as the in-process rebuild leaves it: the state's records at its offset."""
+    rt, mirror, pipeline = _grown(redis_url, fork_at=1_000, customers=3_000)
+    assert pipeline.resolver.customer_count() >= 1_000
+    seen = asyncio.run(_resume_watched(rt, mirror))
+    assert seen["ticks_while_child"] >= 3, seen  # in process (before): 0, resume held the loop throughout
+    assert rt.stats["redis_rebuilds"] == 1 and rt.redis_offset == rt.applied_offset
+    forked = asyncio.run(_read(redis_url))
+    assert forked["offset"] == rt.applied_offset
+    assert forked["profiles"] == dict(pipeline.mirror_records()) and forked["profiles"]
+    forked_index = asyncio.run(_index(redis_url))
+    assert forked_index == holders(pipeline.mirror_records())
+
+    redis.Redis.from_url(redis_url).flushdb()
+    rt2, mirror2, _ = _grown(redis_url, fork_at=None, customers=3_000)
+    in_process = asyncio.run(_resume_watched(rt2, mirror2))
+    assert in_process["ticks_while_child"] == 0 and rt2.stats["redis_rebuilds"] == 1
+    assert asyncio.run(_read(redis_url)) == forked
+    assert asyncio.run(_index(redis_url)) == forked_index
+
+
+def test_steps_applied_while_a_child_rebuilds_are_written_on_top(redis_url: str) -> None:
+    log = links_log(7)
+    rt, mirror, pipeline = _stage(redis_url, fork_at=1)
+    client = redis.Redis.from_url(redis_url)
+
+    async def scenario() -> None:
+        await mirror.resume(-1)
+        half = len(log) // 2
+        await _apply(rt, mirror, pipeline, log[:half])
+        await _settle(mirror)
+        client.hset(f"{PREFIX}:meta", "offset", 999_999)  # a Redis restored from another dump
+        await mirror.check(False)  # a rebuild, in a child: the stage goes on meanwhile
+        assert mirror._child is not None and mirror._child.rebuild and rt.redis_offset is None
+        await _apply(rt, mirror, pipeline, log[half:])
+        await _settle(mirror)
+
+    asyncio.run(scenario())
+    assert rt.stats["redis_rebuilds"] == 2
+    got = asyncio.run(_read(redis_url))
+    assert got["offset"] == rt.redis_offset == len(log) - 1
+    assert got["profiles"] == dict(pipeline.mirror_records()) and got["profiles"]
+    assert asyncio.run(_index(redis_url)) == holders(pipeline.mirror_records())
+
+
+async def _index(url: str) -> dict[str, str]:
+    model = RedisReadModel.from_url(url, PREFIX)
+    try:
+        return await model.index()
+    finally:
+        await model.close()
