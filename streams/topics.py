@@ -121,6 +121,13 @@ def compacted_changelog(lag_hours: float) -> tuple[tuple[str, str], ...]:
     )
 
 
+#: Room for what the worker writes of one touchpoint record, which may be larger than the record: a
+#: touchpoint topic takes up to the broker's limit (1 MiB by default), a dead letter carries the
+#: original value, key and headers (the headers twice), a links row is JSON, where a control
+#: character of an attribute takes six bytes, and a resolved interaction adds its customer id. At the
+#: broker's default such a send failed and the worker exited on it at every restart.
+_ROOM = (("max.message.bytes", str(MAX_RECORD_BYTES)),)
+
 #: The dead letters: seven days from when they died. ``CreateTime``: a purge (an erasure) copies
 #: the records it keeps with their original timestamps, so a copy is not kept longer.
 _DEAD_CONFIG = (
@@ -128,6 +135,7 @@ _DEAD_CONFIG = (
     ("retention.ms", str(7 * _DAY_MS)),
     ("segment.ms", str(_DAY_MS)),
     ("message.timestamp.type", "CreateTime"),
+    *_ROOM,
 )
 
 
@@ -177,8 +185,8 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     n = settings.touchpoint_partitions
     internal = links_topic_name(settings)
     kept = bounded_retention(settings.touchpoint_retention_hours)
-    links = bounded_retention(7 * 24)
-    interactions = bounded_retention(settings.interactions_retention_hours)
+    links = bounded_retention(7 * 24) + _ROOM
+    interactions = bounded_retention(settings.interactions_retention_hours) + _ROOM
     resolved = compacted_changelog(settings.resolved_compaction_lag_hours)
     return [
         TopicSpec(state_topic_name(settings), 1, "the ordered stage's snapshots, chunked (compacted)", STATE_CONFIG),

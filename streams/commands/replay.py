@@ -14,6 +14,7 @@ The options that are also settings of the worker (``--region``, ``--hub-threshol
 ``--duplicate-horizon-days``) default to the same environment variables, read and checked by
 `streams.settings` (`IRL_DEFAULT_REGION`, `IRL_HUB_THRESHOLD`, `IRL_DUPLICATE_HORIZON_DAYS`),
 so one data set resolves the same offline and in the worker; a flag given wins over its variable.
+``IRL_MAX_STRING`` (no flag) bounds every string as it does for the worker's triage.
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def _env_settings(missing: Iterable[str], environ: Mapping[str, str] | None = No
     variable when one is bad, as the worker stops on it.
     """
     env = os.environ if environ is None else environ
-    wanted = {_FROM_ENV[name] for name in missing}
+    # IRL_MAX_STRING has no option: the longest string an event may hold, read as the worker,
+    # `irl produce` and `irl import` read it, or replay rejects what they take (or takes what
+    # they refuse).
+    wanted = {_FROM_ENV[name] for name in missing} | {"IRL_MAX_STRING"}
     try:
         return Settings.from_env({name: value for name, value in env.items() if name in wanted})
     except SettingsError as exc:
@@ -210,7 +214,8 @@ def command(
     """Resolve EVENTS (JSON Lines files) offline and write assignments, profiles and rejects.
 
     --region, --hub-threshold and --duplicate-horizon-days default to IRL_DEFAULT_REGION,
-    IRL_HUB_THRESHOLD and IRL_DUPLICATE_HORIZON_DAYS, as the worker reads them.
+    IRL_HUB_THRESHOLD and IRL_DUPLICATE_HORIZON_DAYS, as the worker reads them; the longest
+    string an event may hold is IRL_MAX_STRING, as for the worker.
     """
     named = {"--assignments": assignments_path, "--profiles": profiles_path, "--rejects": rejects_path}
     clash = clashing_outputs(events, named)
@@ -237,7 +242,7 @@ def command(
         # A time more than a day ahead of now is invalid, as the worker and `irl produce` judge it:
         # one clock set to 2099 would otherwise move the watermark and end every id's horizon.
         zone = parse_timezone(zone_name) if zone_name is not None else None
-        limits = Limits(zone=zone, now_ms=int(time.time() * 1000))
+        limits = Limits(max_string=settings.max_string, zone=zone, now_ms=int(time.time() * 1000))
     except CsvImportError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
     outputs = _Outputs(assignments_path, profiles_path, rejects_path, limits)

@@ -129,3 +129,28 @@ def test_the_flags_take_the_ranges_of_the_variables(tmp_path: Path) -> None:
     assert _replay(tmp_path, {}, "--duplicate-horizon-days", "0").exit_code == 2
     bad_region = _replay(tmp_path, {}, "--region", "ZZ")
     assert bad_region.exit_code == 2 and "--region" in bad_region.output
+
+
+@pytest.mark.parametrize("flags", [("--sequential",), ("--workers", "2")])
+def test_irl_max_string_is_honoured_as_the_worker_and_produce_honour_it(tmp_path: Path, flags: tuple[str, ...]) -> None:
+    """The worker's triage, `irl produce` and `irl import` take a 5,000-letter name under
+    IRL_MAX_STRING=8000 and refuse a 200-letter one under 100: replay judges the same lines alike."""
+    long = _event("long", T0, "ck-long", name="Ann " + "L" * 5000, email="ann.l@example.in")
+    medium = _event("medium", T0 + 1, "ck-medium", name="Bo " + "M" * 200)
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(x) + "\n" for x in (long, medium)), encoding="utf-8")
+    out = [f"--{kind}={tmp_path / kind}" for kind in ("assignments", "profiles", "rejects")]
+    for limit, rejected in (("8000", set()), ("100", {"long", "medium"}), (None, {"long"})):
+        env = {"IRL_MAX_STRING": limit}
+        result = CliRunner().invoke(command, [str(events), *out, *flags], env=env)
+        assert result.exit_code == 0, result.output
+        rejects = [json.loads(line) for line in (tmp_path / "rejects").read_text().splitlines()]
+        assert {("long", "medium")[r["line"] - 1] for r in rejects} == rejected, (limit, rejects)
+        assigned = (tmp_path / "assignments").read_text()
+        assert all((eid in assigned) != (eid in rejected) for eid in ("long", "medium")), limit
+
+
+def test_a_bad_irl_max_string_stops_replay_naming_it(tmp_path: Path) -> None:
+    result = _replay(tmp_path, {"IRL_MAX_STRING": "lots"})
+    assert result.exit_code != 0
+    assert "IRL_MAX_STRING" in result.output

@@ -236,3 +236,16 @@ def test_digest_keys_are_checked_masked_and_rotated() -> None:
 
     config = resolver_config(s)
     assert config.digest_old_keys == (old.encode(),) and config.legacy_digests is False
+
+
+def test_the_topics_triage_writes_take_more_than_a_touchpoint_record() -> None:
+    """What triage writes of one touchpoint record can be larger than it (a dead letter carries its
+    value, key and headers; a links row is JSON): the topics it writes allow MAX_RECORD_BYTES, so a
+    record the broker took on a touchpoint topic never fails the worker's send (a restart loop)."""
+    from streams.batches import MAX_RECORD_BYTES
+    from streams.topics import effects_topic_name, links_topic_name, project_topics
+
+    s = Settings.from_env({})
+    specs = {spec.name: dict(spec.config) for spec in project_topics(s)}
+    for topic in (links_topic_name(s), s.topic_deadletter, s.topic_interactions, effects_topic_name(s)):
+        assert int(specs[topic]["max.message.bytes"]) == MAX_RECORD_BYTES >= 6 * 1_048_588, topic
