@@ -93,7 +93,10 @@ class InvalidInteraction(ValueError):
         self.reason = reason
 
 
-_TOUCHPOINT_SET = frozenset(TOUCHPOINTS)
+#: The symbols an event may carry: UNKNOWN is what this reader sees for a touchpoint newer than
+#: its contract, whose source ids it cannot tell apart from another newer touchpoint's; such an
+#: event is invalid (dead-lettered with its reason, kept), never resolved into a shared namespace.
+_TOUCHPOINT_SET = frozenset(tp for tp in TOUCHPOINTS if tp != "UNKNOWN")
 _REQUIRED = ("event_id", "touchpoint", "occurred_at", "source_id", "interaction")
 _REQUIRED_SET = frozenset(_REQUIRED)
 
@@ -204,7 +207,13 @@ def validate(event: Interaction, limits: Limits = Limits()) -> list[str]:
 
     for name, rule in RULES.items():
         _string(name, getattr(event, name), rule)
-    if event.touchpoint not in TOUCHPOINTS:
+    if event.touchpoint == "UNKNOWN":
+        named = ", ".join(sorted(_TOUCHPOINT_SET, key=TOUCHPOINTS.index))
+        problems.append(
+            f"touchpoint: UNKNOWN names no touchpoint (what a reader reads for a symbol newer than "
+            f"its contract); name one of {named}, and upgrade a reader that meets a newer one"
+        )
+    elif event.touchpoint not in TOUCHPOINTS:
         problems.append(f"touchpoint: unknown symbol {_shown_symbol(event.touchpoint)}")
     if isinstance(event.occurred_at, bool) or not isinstance(event.occurred_at, int):
         problems.append("occurred_at: must be an integer of epoch milliseconds")

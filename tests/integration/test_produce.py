@@ -123,7 +123,7 @@ async def test_the_python_api_sends_one_or_many_and_refuses_invalid(kafka_bootst
         assert first.topic == topics["WEB"]
         with pytest.raises(InvalidInteraction, match="event 1: event_id: must not be empty"):
             await producer.send_many([events[0], bad])
-        with pytest.raises(InvalidInteraction, match="UNKNOWN has no topic"):
+        with pytest.raises(InvalidInteraction, match="UNKNOWN names no touchpoint"):
             await producer.send(Interaction("api-u", "UNKNOWN", now, "s", "x"))
         acks = await producer.send_many(events)
         assert len(acks) == 50

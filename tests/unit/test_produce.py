@@ -61,7 +61,7 @@ def test_prepare_keys_by_source_id_and_stamps_occurred_at() -> None:
 
 
 def test_prepare_refuses_unknown_and_unmapped_touchpoints() -> None:
-    with pytest.raises(InvalidInteraction, match="UNKNOWN has no topic"):
+    with pytest.raises(InvalidInteraction, match="UNKNOWN names no touchpoint"):
         prepare(Interaction("ev", "UNKNOWN", NOW, "s", "x"), TOPICS, Limits(now_ms=NOW))
     with pytest.raises(InvalidInteraction, match="KIOSK has no topic"):
         prepare(Interaction("ev", "KIOSK", NOW, "s", "x"), {"WEB": "w"}, Limits(now_ms=NOW))

@@ -124,3 +124,22 @@ def test_a_time_without_a_zone_is_read_in_the_zone_given() -> None:
     assert from_json({**BASE, "occurred_at": "2024-12-01T10:00:00Z"}, Limits(zone=kolkata)).occurred_at == (
         expected + 19_800_000
     )  # a time with its zone keeps it
+
+
+def test_an_unknown_touchpoint_is_refused_with_a_reason_everywhere() -> None:
+    """UNKNOWN is what a reader sees for a touchpoint newer than its contract (a future `SMS`, an
+    `APP`): their source ids share no namespace this reader can tell apart, so resolving them
+    would link two touchpoints' equal ids. The worker dead-letters such an event (kept, with its
+    reason), replay rejects it, as `irl produce` refuses it (s33 audit A5: it was resolved)."""
+    event = dataclasses.replace(GOOD, touchpoint="UNKNOWN")
+    (problem,) = validate(event)
+    assert problem.startswith("touchpoint: UNKNOWN names no touchpoint") and "upgrade" in problem
+    obj = {**event.to_record(), "occurred_at": NOW}
+    assert plain_fields(obj) is None
+    with pytest.raises(InvalidInteraction, match="touchpoint: UNKNOWN"):
+        from_json(obj)
+    with pytest.raises(InvalidInteraction, match="touchpoint: UNKNOWN"):
+        from_json({**obj, "touchpoint": " unknown "})
+    verdict = classify(encode_interaction(event, "irl.touchpoint.web"), Limits(now_ms=NOW))
+    assert isinstance(verdict, DeadLetterReason) and "touchpoint: UNKNOWN" in verdict.detail
+    assert not validate(GOOD) and plain_fields({**GOOD.to_record(), "occurred_at": NOW}) is not None
