@@ -55,10 +55,12 @@ def breakdown(g: Any) -> Counter[str]:
         elif isinstance(obj, (list, tuple, set, frozenset)):
             stack.extend((item, path + "[]") for item in obj)
         elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):
+            # A table's keys (`resolver.text_keys`) are charged to the table that holds them.
+            head = path.split("/", 1)[0] + "/" if kind.endswith("Keys") else ""
             for cls in type(obj).__mro__:
                 for name in getattr(cls, "__slots__", ()):
                     if hasattr(obj, name):
-                        stack.append((getattr(obj, name), f"{kind}.{name}"))
+                        stack.append((getattr(obj, name), f"{head}{kind}.{name}"))
         elif hasattr(obj, "__dict__"):
             for name, value in vars(obj).items():
                 stack.append((value, f"{kind}.{name}"))
@@ -69,12 +71,13 @@ def breakdown(g: Any) -> Counter[str]:
 #: and the parser's and profiles' caches, which are bounded (their share falls at 1M identifiers).
 _GROUPS = (
     ("strings (a loaded snapshot's table)", ("EvidenceColumns.strings",)),
-    ("evidence and customer ids (a loaded snapshot's texts)", ("TextKeys",)),
-    ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "g.evidence", "g.by_content")),
-    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.", "StrKeys")),
-    ("union-find", ("DisjointSet", "g.uf", "ColdSets", "_Parents", "RefKeys", "TextTable.")),
-    ("customers", ("g.cust", "Customer.", "CustomerColumns.", "g.by_root", "g.absorbed", "g.erased")),
-    ("duplicate horizon", ("RecentEvents", "g.recent")),
+    ("evidence ids (a loaded snapshot's text and index)", ("EvidenceTable.ids/",)),
+    ("customer ids (a loaded snapshot's text and index)", ("CustomerIds.ids/",)),
+    ("duplicate horizon", ("RecentEvents", "g.recent", "ColdEvents")),
+    ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "EvidenceTable.", "g.evidence", "g.by_content")),
+    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.", "NodeTable.")),
+    ("union-find (and customers by root: TextTable)", ("DisjointSet", "g.uf", "ColdSets", "_Parents", "TextTable.")),
+    ("customers", ("g.cust", "Customer.", "CustomerColumns.", "CustomerTable.", "g.by_root", "g.absorbed", "g.erased")),
     ("near-phone index", ("NearIndex", "g.near_index")),
     ("change set (tracked only)", ("g.dirty", "g.retired")),
     (

@@ -107,7 +107,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import eq, gt, is_, is_not, itemgetter, ne, not_, sub
+from operator import gt, is_, is_not, itemgetter, ne, not_, sub
 from typing import Any, cast
 
 from resolver import columns as col
@@ -124,7 +124,7 @@ from resolver.graph import (
     name_keys,
     name_support,
 )
-from resolver.horizon import RecentEvents
+from resolver.horizon import ColdEvents, RecentEvents
 from resolver.near import NearIndex
 from resolver.node_table import NodeColumns, NodeTable
 from resolver.node_table import field_columns as node_columns
@@ -137,10 +137,11 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
 #: The format written by `dump`; `load` reads it and `_OLDER`.
-VERSION = 7
-#: Older formats `load` reads (6: evidence ids as strings of the table; 5: no touchpoint identity
-#: split; 4: run lengths where 5 writes start offsets; 3: without the near-phone index).
-_OLDER = (2, 3, 4, 5, 6)
+VERSION = 8
+#: Older formats `load` reads (7: remembered event ids as strings of the table; 6: evidence ids as
+#: strings of the table; 5: no touchpoint identity split; 4: run lengths where 5 writes start
+#: offsets; 3: without the near-phone index).
+_OLDER = (2, 3, 4, 5, 6, 7)
 
 _HEAD = len(MAGIC) + 1 + 4
 
@@ -210,14 +211,8 @@ def _dump(g: Graph) -> bytes:
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
     eids, stamps, recent_vids = g.recent.columns()
-    # Whether each remembered event is the earliest of its evidence (read off the columns: nothing
-    # thawed), and its evidence's row; a piece no longer held is the row past the last (no event id).
-    rows = list(map(row_of.get, recent_vids, repeat(len(row_of))))
-    own = bytes(map(eq, eids, map([*ev_cols[1], None].__getitem__, rows)))
-    others = list(compress(eids, map(not_, own)))
-    out["h.own"], out["h.row"] = own, col.pack(list(compress(rows, own)))
-    out["h.eid"] = col.pack(range(len(s.table), len(s.table) + len(others)))
-    s.run(others, referred=False)
+    # The remembered event ids: one text with its hash index, which a load keeps (`resolver.horizon.ColdEvents`).
+    key_text("h.eid", eids, out)
     out["h.stamp"] = col.pack(stamps)
     out["h.vid"] = vid_refs(recent_vids, row_of, s)
     out["h.watermark"] = g.recent.watermark
@@ -475,9 +470,13 @@ class _Loader:
         g.erased = set(self.strs("erased"))
         g.suppressed = set(self.strs("suppressed"))
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
-        vids = self.vid_strs("h.vid")
         stamps = col.as_array(self.p["h.stamp"])
-        g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), stamps, vids)
+        if "h.eid.h" in self.p:  # version 8: kept cold
+            cold = ColdEvents(self.key_text("h.eid"), stamps, self.vid_refs("h.vid"), self.vids, self.strings)
+            g.recent = RecentEvents.from_cold(horizon, watermark, cold)
+        else:
+            vids = self.vid_strs("h.vid")
+            g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), stamps, vids)
         # After the remembered events, which read the evidence's rows before any piece is thawed.
         if "e.loose" in self.p:
             self._odd_v2()
