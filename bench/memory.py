@@ -49,9 +49,11 @@ def breakdown(g: Any) -> Counter[str]:
             for k, v in dict.items(obj):  # the dict's own values (an EvidenceTable's cold rows stay cold)
                 stack.append((v, path + "{v}"))
                 stack.append((k, path + "{k}"))
-            for cls in type(obj).__mro__:  # a dict subclass's own fields (a cold table's columns)
+            # A dict subclass's own fields (a cold table's columns); a `TextTable`'s, under who holds it.
+            head = path.split(" ", 1)[0].split("/", 1)[0] + "/" if kind == "TextTable" else ""
+            for cls in type(obj).__mro__:
                 for name in getattr(cls, "__slots__", ()) if cls is not dict else ():
-                    stack.append((getattr(obj, name), f"{kind}.{name}"))
+                    stack.append((getattr(obj, name), f"{head}{kind}.{name}"))
         elif isinstance(obj, (list, tuple, set, frozenset)):
             stack.extend((item, path + "[]") for item in obj)
         elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):
@@ -76,7 +78,7 @@ _GROUPS = (
     ("duplicate horizon", ("RecentEvents", "g.recent", "ColdEvents")),
     ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "EvidenceTable.", "g.evidence", "g.by_content")),
     ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.", "NodeTable.")),
-    ("union-find (and customers by root: TextTable)", ("DisjointSet", "g.uf", "ColdSets", "_Parents", "TextTable.")),
+    ("union-find", ("DisjointSet", "g.uf", "ColdSets", "_Parents")),
     ("customers", ("g.cust", "Customer.", "CustomerColumns.", "CustomerTable.", "g.by_root", "g.absorbed", "g.erased")),
     ("near-phone index", ("NearIndex", "g.near_index")),
     ("change set (tracked only)", ("g.dirty", "g.retired")),

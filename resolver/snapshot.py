@@ -107,7 +107,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import gt, is_, is_not, itemgetter, ne, not_, sub
+from operator import eq, gt, is_, is_not, itemgetter, ne, not_, sub
 from typing import Any, cast
 
 from resolver import columns as col
@@ -125,7 +125,7 @@ from resolver.graph import (
     name_support,
 )
 from resolver.horizon import ColdEvents, RecentEvents
-from resolver.near import NearIndex
+from resolver.near import BucketKeys, NearIndex
 from resolver.node_table import NodeColumns, NodeTable
 from resolver.node_table import field_columns as node_columns
 from resolver.string_table import StringTable, encoded, key_index_of, key_text, vid_refs
@@ -220,7 +220,10 @@ def _dump(g: Graph) -> bytes:
     out["merges"] = g.merges
     out["merge_seq"] = g.merge_seq
     buckets, sizes, near = g.near_index.columns()
-    out["nr.b"], out["nr.len"], out["nr.k"] = s.refs(buckets), col.pack(sizes), s.refs(near)
+    # No bucket names: a name is a function of a key of its bucket and of its half (`resolver.near.BucketKeys`).
+    out["nr.first"] = bytes(map(eq, map(itemgetter(-1), buckets), repeat("<")))
+    out["nr.at"], out["nr.k"] = col.offsets(map(max, sizes, repeat(1))), s.refs(near)
+    key_index_of("nr", encoded(buckets), out)
     out["l.no"] = col.pack(list(g.must))
     out["l.ab"] = vid_refs([v for pair in g.must.values() for v in pair], row_of, s)
     dismissed = sorted(g.dismissed)
@@ -491,7 +494,12 @@ class _Loader:
                 g.add_must(number, ends[2 * i], ends[2 * i + 1])
             ids = self.strs("r.ab")
             g.dismissed = set(zip(ids[::2], ids[1::2], strict=True))
-        if "nr.b" in self.p:
+        if "nr.h" in self.p:  # version 8: kept cold
+            first, starts, near = self.p["nr.first"], self.refs("nr.at"), self.refs("nr.k")
+            g.near_index = NearIndex.from_cold(
+                BucketKeys(self.strings, first, starts, near, self.refs("nr.h"), self.refs("nr.o"))
+            )
+        elif "nr.b" in self.p:
             g.near_index = NearIndex.from_columns(self.strs("nr.b"), self.ints("nr.len"), self.strs("nr.k"))
         elif g.near_on:  # version 3 and older: rebuilt
             g.near_index.add_all(k for k in self.keys if k[0] == "p" and PERSON not in k)

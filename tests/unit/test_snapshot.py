@@ -28,6 +28,7 @@ from resolver.evidence import Evidence
 from resolver.graph import AccountNode, Customer, Graph, LineNode, Node
 from resolver.horizon import DAY_MS
 from resolver.interaction import Interaction
+from resolver.near import _bucket
 from resolver.resolver import Resolver
 from resolver.snapshot import MAGIC, VERSION, SnapshotError, dump, load
 
@@ -344,17 +345,29 @@ def _as_version_7(data: bytes) -> bytes:
     others = [x for x, flag in zip(eids, own, strict=True) if not flag]
     start = 1 + max([p["nodes"], *(r for name in _BEFORE_HORIZON for r in col.unpack(p[name]))])
 
-    def moved(ref: int) -> int:
-        return ref + len(others) if ref >= start else ref
+    def shift(names: Iterable[str], start: int, by: int) -> None:
+        for name in names:
+            if name in _VID_REFS:
+                p[name] = col.pack([r if r < e or r - e < start else r + by for r in col.unpack(p[name])])
+            else:
+                p[name] = col.pack([r if r < start else r + by for r in col.unpack(p[name])])
 
-    for name in _STRING_REFS:
-        if name != "h.eid":
-            p[name] = col.pack([moved(r) for r in col.unpack(p[name])])
-    for name in _VID_REFS:
-        p[name] = col.pack([r if r < e else e + moved(r - e) for r in col.unpack(p[name])])
+    shift([n for n in (*_STRING_REFS, *_VID_REFS) if n not in ("h.eid", "nr.b")], start, len(others))
     p["strings"] = [*p["strings"][:start], *others, *p["strings"][start:]]
     p["h.own"], p["h.row"] = own, col.pack([r for r, flag in zip(rows, own, strict=True) if flag])
     p["h.eid"] = col.pack(range(start, start + len(others)))
+    # The near-phone index's bucket names, strings of the table again (after the horizon's, before its keys').
+    strings, first = p["strings"], p.pop("nr.first")
+    at = col.unpack(p.pop("nr.at"))
+    del p["nr.h"], p["nr.o"]
+    near = col.unpack(p["nr.k"])
+    names = [_bucket(strings[near[a]], bool(f)) for a, f in zip(at, first, strict=False)]
+    refs = [*col.unpack(p["h.eid"]), *(r - e for r in col.unpack(p["h.vid"]) if r >= e)]
+    start = 1 + max([start - 1, *refs])
+    shift(("nr.k", "l.ab", "r.ab"), start, len(names))
+    p["strings"] = [*strings[:start], *names, *strings[start:]]
+    p["nr.b"] = col.pack(range(start, start + len(names)))
+    p["nr.len"] = col.pack([0 if b - a == 1 else b - a for a, b in pairwise(at)])
     return _snapshot(7, p)
 
 
