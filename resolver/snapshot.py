@@ -282,7 +282,9 @@ def _dump_evidence(
 ) -> None:
     _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
     out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
-    out["e.at"] = col.pack(ats)
+    # First seen as offsets from the earliest (32-bit while the state spans under 49 days of event time).
+    base = min(ats, default=0)
+    out["e.at0"], out["e.at"] = base, col.pack(list(map(sub, ats, repeat(base))))
     out["e.count"] = col.pack(counts)
     # Sparse: a loaded piece seen once shares one int object for first and last seen.
     later = col.where(map(ne, lasts, ats))
@@ -601,10 +603,7 @@ class _Loader:
     def _evidence(self) -> None:
         """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""
         g = self.g
-        ats = col.column(self.p["e.at"])
-        lasts = array("q", ats)
-        for i, delta in zip(self.ints("e.later"), self.ints("e.later.d"), strict=True):
-            lasts[i] = ats[i] + delta
+        ats = col.as_array(self.p["e.at"])  # version 8: offsets from ``e.at0``
         starts = self.starts("e.keys")
         held = col.tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
         notes = zip(self.ints("e.note"), self.strs("e.note.s"), strict=True)
@@ -613,8 +612,10 @@ class _Loader:
             strings=strings,
             eid=self.eid_text,
             src=self.src_text,
-            at=ats if isinstance(ats, array) else array("q", ats),
-            last=lasts,
+            at=ats,
+            at0=self.p.get("e.at0", 0),
+            later=self.refs("e.later"),
+            later_d=col.as_array(self.p["e.later.d"]),
             count=col.as_array(self.p["e.count"]),
             tp=self.refs("e.tp"),
             name=self.refs("e.name"),

@@ -329,13 +329,16 @@ _BEFORE_HORIZON = tuple(n for n in _STRING_REFS if n.startswith(("e.", "o.", "n.
 
 
 def _as_version_7(data: bytes) -> bytes:
-    """A format 8 snapshot as format 7 wrote it: the remembered event ids strings of the table (8: one
-    text with its hash index), those that are their evidence's earliest event id flagged (``h.own``,
-    ``h.row``) and not written, the others a run of the table where the horizon is written (after the
-    strings of every section before it)."""
+    """A format 8 snapshot as format 7 wrote it: first seen whole (8: offsets from ``e.at0``); the
+    remembered event ids strings of the table (8: one text with its hash index), those that are their
+    evidence's earliest event id flagged (``h.own``, ``h.row``) and not written, the others a run of the
+    table where the horizon is written (after the strings of every section before it); the near-phone
+    index's bucket names strings of the table after those (8: none, ``nr.first`` and an index)."""
     assert data[len(MAGIC)] == VERSION == 8
     p = _sections(data)
     e = p["evidence"]
+    base = p.pop("e.at0")  # first seen as offsets from the earliest: 7 wrote them whole
+    p["e.at"] = col.pack([base + at for at in col.unpack(p["e.at"])])
     blob, at = p.pop("h.eid"), col.unpack(p.pop("h.eid.at"))
     del p["h.eid.h"], p["h.eid.o"]
     eids = [blob[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(at)]
