@@ -58,7 +58,7 @@ def breakdown(g: Any) -> Counter[str]:
             stack.extend((item, path + "[]") for item in obj)
         elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):
             # A table's keys (`resolver.text_keys`) are charged to the table that holds them.
-            head = path.split("/", 1)[0] + "/" if kind.endswith("Keys") else ""
+            head = path.split("/", 1)[0] + "/" if kind.endswith("Keys") or kind == "HexText" else ""
             for cls in type(obj).__mro__:
                 for name in getattr(cls, "__slots__", ()):
                     if hasattr(obj, name):

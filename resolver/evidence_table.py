@@ -20,6 +20,7 @@ from typing import Any
 
 from resolver.cold import TextTable, merge, peek, split
 from resolver.evidence import Evidence
+from resolver.text_keys import HexText
 
 __all__ = ["FIELDS", "EvidenceColumns", "EvidenceTable", "Text", "field_columns", "interactions", "peek", "read_texts"]
 
@@ -35,13 +36,17 @@ _PIECE_FIELDS = attrgetter(*FIELDS[1:])
 Text = tuple[bytes, "array[int]"]
 
 
-def _read(text: Text, row: int) -> str:
+def _read(text: Text | HexText, row: int) -> str:
+    if isinstance(text, HexText):
+        return text.read(row)
     data, starts = text
     return data[starts[row] : starts[row + 1]].decode("utf-8", "surrogatepass")
 
 
-def read_texts(text: Text, rows: list[int]) -> list[str]:
+def read_texts(text: Text | HexText, rows: list[int]) -> list[str]:
     """The strings of `rows` of `text`."""
+    if isinstance(text, HexText):
+        return text.reads(rows)
     data, starts = text
     spans = map(slice, map(starts.__getitem__, rows), map(starts.__getitem__, map(add, rows, repeat(1))))
     return list(map(bytes.decode, map(data.__getitem__, spans), repeat("utf-8"), repeat("surrogatepass")))
@@ -68,7 +73,7 @@ class EvidenceColumns:
     def __init__(
         self,
         strings: list[Any],
-        eid: Text,
+        eid: Text | HexText,
         src: Text,
         at: array[int],
         at0: int,

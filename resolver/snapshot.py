@@ -116,7 +116,7 @@ from resolver.config import ResolverConfig
 from resolver.customer_table import CustomerColumns, CustomerIds, CustomerTable
 from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Content, Evidence
-from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns, read_texts
+from resolver.evidence_table import EvidenceColumns, EvidenceTable, Text, field_columns, read_texts
 from resolver.graph import (
     OK,
     PERSON,
@@ -128,8 +128,8 @@ from resolver.horizon import ColdEvents, RecentEvents
 from resolver.near import BucketKeys, NearIndex
 from resolver.node_table import NodeColumns, NodeTable
 from resolver.node_table import field_columns as node_columns
-from resolver.string_table import StringTable, encoded, key_index_of, key_text, vid_refs
-from resolver.text_keys import RefKeys, StrKeys, TextKeys
+from resolver.string_table import StringTable, encoded, key_index_of, key_text, text_of, vid_refs
+from resolver.text_keys import HexKeys, HexText, RefKeys, StrKeys, TextKeys
 from resolver.unionfind import ColdSets, DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
@@ -185,9 +185,9 @@ def _dump(g: Graph) -> bytes:
     key_text("e.vid", vids, out)
     row_of = dict(zip(vids, count()))
     # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
-    for name, values in (("e.eid", ev_cols[1]), ("e.src", ev_cols[6])):
-        out[name], sizes = col.text(values)
-        out[name + ".at"] = col.offsets(sizes)
+    text_of("e.eid", list(ev_cols[1]), out)  # as hex digits' bytes when they are (`text_of`)
+    out["e.src"], sizes = col.text(ev_cols[6])
+    out["e.src.at"] = col.offsets(sizes)
     _dump_nodes(node_columns(g.nodes), s, out, row_of)  # a loaded table's cold nodes stay cold
     _dump_evidence(g, ev_cols, s, out, row_of)
     roots, groups = g.uf.groups()
@@ -383,6 +383,9 @@ class _Loader:
         self.g = Graph(config, track_changes=track_changes)
         self.strings: list[Any] = sections["strings"]
         n, e, c = sections["nodes"], sections["evidence"], sections["customers"]
+        #: the earliest event ids and the source ids of the evidence (`resolver.evidence_table.Text`)
+        self.eid_text: Text | HexText
+        self.src_text: Text
         #: where the evidence ids' run of the string table starts (version 6 and older), else None
         self.vid_run: int | None = 1 + n
         #: where each run of the string table starts: node keys, evidence ids, earliest event ids, source ids, customers
@@ -400,7 +403,10 @@ class _Loader:
             self.keys, self.vids, self.cids = keys, TextKeys.build(vids), TextKeys.build(cids)
             (eid, eid_sizes), (src, src_sizes) = col.text(eids), col.text(srcs)
             self.eid_text, self.src_text = (eid, col.starts(eid_sizes)), (src, col.starts(src_sizes))
-        if "e.eid" in sections:
+        if "e.eid.hex" in sections:  # version 8: the earliest event ids as hex digits' bytes
+            self.eid_text = HexText(sections["e.eid.hex"], sections["e.eid"], e)
+            self.src_text = (sections["e.src"], self.starts("e.src"))
+        elif "e.eid" in sections:
             self.eid_text = (sections["e.eid"], self.starts("e.eid"))
             self.src_text = (sections["e.src"], self.starts("e.src"))
         if "n.key.h" in sections:
@@ -412,6 +418,9 @@ class _Loader:
 
     def key_text(self, name: str) -> TextKeys:
         """Keys written as a text with its index (`resolver.string_table.key_text`)."""
+        if name + ".hex" in self.p:  # version 8: hex digits' bytes
+            hashes = self.refs(name + ".h")
+            return HexKeys(HexText(self.p[name + ".hex"], self.p[name], len(hashes)), hashes, self.refs(name + ".o"))
         return TextKeys(self.p[name], self.starts(name), self.refs(name + ".h"), self.refs(name + ".o"))
 
     def ints(self, name: str) -> list[int]:
@@ -628,8 +637,10 @@ class _Loader:
         )
         if len(cold.tp) != len(ats) or len(cold.name) != len(ats) or len(cold.anchor) != len(ats):
             raise ValueError("evidence columns differ in length")
-        texts = (cold.eid, cold.src)
+        texts = (cold.src,) if isinstance(cold.eid, HexText) else (cold.eid, cold.src)
         if any(len(t[1]) != len(ats) + 1 or t[1][-1] != len(t[0]) for t in texts):
+            raise ValueError("evidence texts and their lengths disagree")
+        if isinstance(cold.eid, HexText) and len(cold.eid) != len(ats):
             raise ValueError("evidence texts and their lengths disagree")
         if starts[-1] != len(cold.keys) or len(starts) != len(ats) + 1:
             raise ValueError("evidence keys and their lengths disagree")

@@ -337,6 +337,13 @@ def _as_version_7(data: bytes) -> bytes:
     assert data[len(MAGIC)] == VERSION == 8
     p = _sections(data)
     e = p["evidence"]
+    # Ids of hex digits as their bytes (``.hex``, the prefix): 7 wrote them as text with offsets.
+    for name, count in (("e.vid", e), ("c.id", p["customers"]), ("e.eid", e), ("h.eid", len(col.unpack(p["h.vid"])))):
+        if name + ".hex" in p:
+            prefix, blob = p.pop(name + ".hex"), p[name]
+            width = len(blob) // count
+            texts = [(prefix + blob[i * width : i * width + width].hex()).encode() for i in range(count)]
+            p[name], p[name + ".at"] = b"".join(texts), col.offsets(map(len, texts))
     base = p.pop("e.at0")  # first seen as offsets from the earliest: 7 wrote them whole
     p["e.at"] = col.pack([base + at for at in col.unpack(p["e.at"])])
     blob, at = p.pop("h.eid"), col.unpack(p.pop("h.eid.at"))
