@@ -132,6 +132,8 @@ def _load(snap: Path, top: int) -> dict[str, Any]:
         "load_s": round(m["load_s"], 2),
         "load_cpu_s": round(m["load_cpu_s"], 2),
         "roundtrip_equal": m["roundtrip_equal"],
+        # RSS before the load's freed heap was given back (`streams.heap`), per identifier.
+        "rss_untrimmed_per_identifier": round(m["rss_growth_untrimmed"] / len(g.nodes), 1),
     }
     return _report(g, m["rss_growth"], extra, top)
 
