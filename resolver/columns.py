@@ -31,6 +31,7 @@ __all__ = [
     "not_none",
     "offsets",
     "pack",
+    "pack_codes",
     "pairs",
     "split",
     "starts",
@@ -69,6 +70,14 @@ def pack(values: Iterable[int]) -> bytes:
             packed.byteswap()
         return code.encode("ascii") + packed.tobytes()
     return _WIDE + marshal.dumps(list(values), MARSHAL)
+
+
+def pack_codes(values: Sequence[int]) -> bytes:
+    """`pack`, in one byte an item when every item is under 256 (codes of a few distinct values)."""
+    if max(values, default=0) < 256 and min(values, default=0) >= 0:
+        packed = array("B", values)
+        return b"B" + packed.tobytes()
+    return pack(values)
 
 
 def unpack(data: bytes) -> list[int]:

@@ -57,7 +57,8 @@ class EvidenceColumns:
 
     Strings are references into ``strings`` (the loaded snapshot's string table, kept whole:
     a reference is 4 bytes where a list item is 8, and a load makes no list of them): row
-    ``r``'s touchpoint is ``strings[tp[r]]`` (and so name and anchor), its keys those of
+    ``r``'s touchpoint is ``tps[tp[r]]`` (a code into the few distinct touchpoints), its name
+    ``strings[name[r]]`` (and so anchor), its keys those of
     ``keys[starts[r]:starts[r + 1]]``. First seen is ``at0 + at[r]`` (32-bit offsets while they fit);
     last seen is first seen plus ``later_d[i]`` where ``later[i] == r`` (``later`` sorted: the
     pieces seen again), else first seen. Its earliest event id and source id, one per piece, are
@@ -67,7 +68,7 @@ class EvidenceColumns:
 
     __slots__ = (
         "anchor", "at", "at0", "count", "cut", "eid", "keys", "later", "later_d", "name", "note", "rejected", "src",
-        "starts", "strings", "tp",
+        "starts", "strings", "tp", "tps",
     )  # fmt: skip
 
     def __init__(
@@ -80,7 +81,7 @@ class EvidenceColumns:
         later: array[int],
         later_d: array[int],
         count: array[int],
-        tp: array[int],
+        tp: tuple[list[Any], array[int]],
         name: array[int],
         anchor: array[int],
         starts: array[int],
@@ -93,7 +94,7 @@ class EvidenceColumns:
         if len(later) != len(later_d):
             raise ValueError("evidence seen again and its deltas differ in length")
         self.at, self.at0, self.later, self.later_d, self.count = at, at0, later, later_d, count
-        self.tp, self.name, self.anchor = tp, name, anchor
+        (self.tps, self.tp), self.name, self.anchor = tp, name, anchor
         self.starts, self.keys = starts, keys
         self.rejected, self.cut, self.note = rejected, cut, note
 
@@ -108,7 +109,7 @@ class EvidenceColumns:
         i = bisect_left(later, row)
         ev.last = at + self.later_d[i] if i < len(later) and later[i] == row else at
         ev.count = self.count[row]
-        ev.tp = strings[self.tp[row]]
+        ev.tp = self.tps[self.tp[row]]
         ev.src = _read(self.src, row)
         ev.name = strings[self.name[row]]
         ev.keys = tuple(map(strings.__getitem__, self.keys[self.starts[row] : self.starts[row + 1]]))
@@ -133,7 +134,7 @@ class EvidenceColumns:
             ats,
             list(map(add, ats, map(deltas.__getitem__, rows))),
             list(map(self.count.__getitem__, rows)),
-            list(map(text, map(self.tp.__getitem__, rows))),
+            list(map(self.tps.__getitem__, map(self.tp.__getitem__, rows))),
             read_texts(self.src, rows),
             list(map(text, map(self.name.__getitem__, rows))),
             list(map(tuple, map(keys.__getitem__, spans))),

@@ -281,7 +281,11 @@ def _dump_evidence(
     g: Graph, cols: list[Sequence[Any]], s: StringTable, out: dict[str, Any], row_of: dict[str, int]
 ) -> None:
     _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
-    out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
+    # Touchpoints as codes into their few distinct strings (in order of first use, as the table adds them).
+    distinct = list(dict.fromkeys(tps))
+    code = dict(zip(distinct, count()))
+    out["e.tp.c"], out["e.tp"] = s.refs(distinct), col.pack_codes(list(map(code.__getitem__, tps)))
+    out["e.name"], out["e.anchor"] = s.refs(list(names)), s.refs(list(anchors))
     # First seen as offsets from the earliest (32-bit while the state spans under 49 days of event time).
     base = min(ats, default=0)
     out["e.at0"], out["e.at"] = base, col.pack(list(map(sub, ats, repeat(base))))
@@ -626,7 +630,7 @@ class _Loader:
             later=self.refs("e.later"),
             later_d=col.as_array(self.p["e.later.d"]),
             count=col.narrow(col.as_array(self.p["e.count"])),
-            tp=self.refs("e.tp"),
+            tp=self._touchpoints(),
             name=self.refs("e.name"),
             anchor=self.refs("e.anchor"),
             starts=starts,
@@ -646,6 +650,15 @@ class _Loader:
             raise ValueError("evidence keys and their lengths disagree")
         # The same table for the graph and its content index, which reads it.
         g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold)
+
+    def _touchpoints(self) -> tuple[list[Any], array[int]]:
+        """The evidence's touchpoints: (their distinct strings, each piece's code), as `EvidenceColumns` keeps them."""
+        if "e.tp.c" in self.p:  # version 8
+            return list(map(self.strings.__getitem__, self.refs("e.tp.c"))), col.as_array(self.p["e.tp"])
+        refs = self.refs("e.tp")
+        distinct = list(dict.fromkeys(refs))
+        codes = array("B" if len(distinct) <= 256 else "I", map(dict(zip(distinct, count())).__getitem__, refs))
+        return list(map(self.strings.__getitem__, distinct)), codes
 
     def _odd(self) -> None:
         """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""

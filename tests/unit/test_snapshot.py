@@ -344,6 +344,8 @@ def _as_version_7(data: bytes) -> bytes:
             width = len(blob) // count
             texts = [(prefix + blob[i * width : i * width + width].hex()).encode() for i in range(count)]
             p[name], p[name + ".at"] = b"".join(texts), col.offsets(map(len, texts))
+    touchpoints = col.unpack(p.pop("e.tp.c"))  # 8: codes into the distinct touchpoints; 7: a reference each
+    p["e.tp"] = col.pack([touchpoints[c] for c in col.unpack(p["e.tp"])])
     base = p.pop("e.at0")  # first seen as offsets from the earliest: 7 wrote them whole
     p["e.at"] = col.pack([base + at for at in col.unpack(p["e.at"])])
     blob, at = p.pop("h.eid"), col.unpack(p.pop("h.eid.at"))
