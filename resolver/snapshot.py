@@ -22,13 +22,23 @@ laid out to load fast:
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 7::
+Format, version 8::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
 
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
-the worker wrote itself), since marshal is not made for data from others. Version 7 is
+the worker wrote itself), since marshal is not made for data from others. Version 8 is
+version 7 with the remembered event ids one text with a hash index (``h.eid``, ``.at``,
+``.h``, ``.o``; 7: strings of the table, those that are their evidence's earliest not written
+but flagged, ``h.own``, ``h.row``), no bucket names in the near-phone index (``nr.first``:
+whether each bucket is of its keys' first halves, ``nr.at``: start offsets of its keys,
+``nr.h``, ``nr.o``: the CRC-32 index of the names; 7: ``nr.b``, ``nr.len``), first seen as
+offsets from ``e.at0``, the touchpoints as codes into ``e.tp.c``, and any text of ids that
+are one prefix and fixed-width lowercase hex digits each (``e.vid``, ``c.id``, ``e.eid``,
+``h.eid``) as the bytes of the digits with the prefix in ``.hex`` and no ``.at``
+(`resolver.text_keys.hex_form`); version 7 is read as it is (its horizon and near-phone
+index loaded as dicts, as 7 did). Version 7 is
 version 6 with the evidence and customer ids out of the string table (below); version 6 is
 read as it is, the ids' runs of its string table made `resolver.text_keys.TextKeys` at load
 (a hash and a sort per id: slower). Version 6 is version 5 whose per-person splits
@@ -47,9 +57,10 @@ types) is not: rebuild from records or the log.
 The string table (section ``strings``) starts with None, then a run the loader slices
 whole, the node keys (version 6 and older: three runs, node keys, evidence ids, customer
 ids); then every other string in order of first
-use (the remembered event ids are one more run, but for those that are the earliest event of
-their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's rows, and a load
-reads them off the evidence's text). The earliest event id and the source id of each piece
+use (version 7: the remembered event ids are one more run, but for those that are the
+earliest event of their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's
+rows, and a load reads them off the evidence's text; version 8 writes them as a text with
+its index, which a load keeps: `resolver.horizon.ColdEvents`). The earliest event id and the source id of each piece
 of evidence are not strings of the table but UTF-8 texts with their start offsets
 (``e.eid``, ``e.src``: version 3 had them as two more runs), which a load keeps as they are
 until a piece is read. So are the evidence ids and the customer ids (``e.vid``, ``c.id``,
@@ -74,9 +85,9 @@ roots' hash index (``u.root.h``, ``u.root.o``) and, when the forest's keys are t
 order of their own), ``h.*`` the duplicate horizon's events and its watermark, and the split
 counter and merge count; ``l.*`` the operator merges (numbers, then their two evidence ids
 each, in their order) and ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs
-of customer ids), ``nr.*`` the near-phone index (`resolver.near.NearIndex`: bucket names,
-sizes, keys, in its order). A snapshot written before operator merges has no ``l.*`` and
-loads with none.
+of customer ids), ``nr.*`` the near-phone index (`resolver.near.NearIndex`: its buckets in
+its order, kept cold by a load: `resolver.near.BucketKeys`). A snapshot written before
+operator merges has no ``l.*`` and loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
 customer by root (cold: the roots' hash index ``c.root.h``, ``c.root.o``), and the index
