@@ -7,6 +7,9 @@ growth per identifier and the bytes held by each part of the state, found by wal
 `Graph`'s attributes (each object counted once, under the first path that reaches it, so a string
 shared by several maps is charged to the first; ``sys.getsizeof``), and those bytes summed by part
 (evidence, nodes, union-find, customers, horizon, near-phone index, bounded caches: `groups`).
+A table's keys and a `TextTable`'s columns are charged to whoever holds them (``holder/Kind.field``).
+The loaded state's RSS is measured as `bench.snapshot.load_timed` does: after the load's freed heap
+is given back, as the worker does (``rss_untrimmed_per_identifier``: before).
 """
 
 from __future__ import annotations

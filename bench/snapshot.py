@@ -16,7 +16,8 @@ figure is the steadier one, and the target is read on wall time.
 
 Memory: the RSS growth of building the state (the replay: state, its change set not yet
 drained, and the parser's caches) and the RSS growth of loading the snapshot in the child
-(the state alone), each divided by the number of identifiers.
+(the state alone, once the load's freed heap is given back as the worker does:
+`streams.heap.release_freed`), each divided by the number of identifiers.
 """
 
 from __future__ import annotations

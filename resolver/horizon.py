@@ -177,14 +177,16 @@ class RecentEvents:
     def stamps(self) -> dict[str, int]:
         """Event id -> stamp of every remembered event, in one pass over the days."""
         out: dict[str, int] = {}
-        cold = self._cold
-        if cold is not None:
-            rows = cold.rows()
-            out.update(zip(cold.ids.keys(rows), map(cold.stamps.__getitem__, rows), strict=True))
         for day, ids in self._by_day.items():
             out.update(zip(ids, self._stamps[day], strict=True))  # a later place (an id remembered again) wins
         held = self._ids
-        return {e: at for e, at in out.items() if e in held or (cold is not None and cold.row(e) is not None)}
+        plain = {e: at for e, at in out.items() if e in held}
+        cold = self._cold
+        if cold is None:
+            return plain
+        # The loaded events first (none of them is in a day list: an id is remembered in one of the two).
+        rows = cold.rows()
+        return {**dict(zip(cold.ids.keys(rows), map(cold.stamps.__getitem__, rows), strict=True)), **plain}
 
     def _floor(self) -> int | None:
         return None if self.watermark is None else self.watermark - self.horizon_ms
