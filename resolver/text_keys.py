@@ -117,7 +117,7 @@ def hex_form(values: list[str]) -> tuple[str, bytes] | None:
         i += 1
     size = len(values[0])
     i -= (size - i) % 2  # an even number of digits
-    if size - i < 2 or set(map(len, values)) != {size}:
+    if i < 0 or size - i < 2 or set(map(len, values)) != {size}:
         return None
     digits = "".join(map(itemgetter(slice(i, None)), values))
     try:

@@ -128,6 +128,8 @@ def test_a_text_table_answers_as_the_plain_dict_it_stands_for(keys: list[str], o
         (["ev-0a", "ev-1b"], ("ev-", b"\x0a\x1b")),
         (["c_9ef0", "c_9ea1"], ("c_9e", b"\xf0\xa1")),  # a common prefix longer than the ids' own
         (["x1", "x2"], None),  # an odd number of digits after the prefix: "x1" is not hex
+        (["a", "b"], None),  # one digit each: no prefix to give one back to
+        (["ab", "cd"], ("", b"\xab\xcd")),  # no prefix at all
         (["vAB", "vcd"], None),  # uppercase: would not read back as written
         (["v 1", "v12"], None),  # fromhex skips spaces: refused
         (["v12", "v1234"], None),  # not one width
