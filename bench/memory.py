@@ -7,6 +7,9 @@ growth per identifier and the bytes held by each part of the state, found by wal
 `Graph`'s attributes (each object counted once, under the first path that reaches it, so a string
 shared by several maps is charged to the first; ``sys.getsizeof``), and those bytes summed by part
 (evidence, nodes, union-find, customers, horizon, near-phone index, bounded caches: `groups`).
+A table's keys and a `TextTable`'s columns are charged to whoever holds them (``holder/Kind.field``).
+The loaded state's RSS is measured as `bench.snapshot.load_timed` does: after the load's freed heap
+is given back, as the worker does (``rss_untrimmed_per_identifier``: before).
 """
 
 from __future__ import annotations
@@ -49,16 +52,20 @@ def breakdown(g: Any) -> Counter[str]:
             for k, v in dict.items(obj):  # the dict's own values (an EvidenceTable's cold rows stay cold)
                 stack.append((v, path + "{v}"))
                 stack.append((k, path + "{k}"))
-            for cls in type(obj).__mro__:  # a dict subclass's own fields (a cold table's columns)
+            # A dict subclass's own fields (a cold table's columns); a `TextTable`'s, under who holds it.
+            head = path.split(" ", 1)[0].split("/", 1)[0] + "/" if kind == "TextTable" else ""
+            for cls in type(obj).__mro__:
                 for name in getattr(cls, "__slots__", ()) if cls is not dict else ():
-                    stack.append((getattr(obj, name), f"{kind}.{name}"))
+                    stack.append((getattr(obj, name), f"{head}{kind}.{name}"))
         elif isinstance(obj, (list, tuple, set, frozenset)):
             stack.extend((item, path + "[]") for item in obj)
         elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):
+            # A table's keys (`resolver.text_keys`) are charged to the table that holds them.
+            head = path.split("/", 1)[0] + "/" if kind.endswith("Keys") or kind == "HexText" else ""
             for cls in type(obj).__mro__:
                 for name in getattr(cls, "__slots__", ()):
                     if hasattr(obj, name):
-                        stack.append((getattr(obj, name), f"{kind}.{name}"))
+                        stack.append((getattr(obj, name), f"{head}{kind}.{name}"))
         elif hasattr(obj, "__dict__"):
             for name, value in vars(obj).items():
                 stack.append((value, f"{kind}.{name}"))
@@ -69,12 +76,13 @@ def breakdown(g: Any) -> Counter[str]:
 #: and the parser's and profiles' caches, which are bounded (their share falls at 1M identifiers).
 _GROUPS = (
     ("strings (a loaded snapshot's table)", ("EvidenceColumns.strings",)),
-    ("evidence and customer ids (a loaded snapshot's texts)", ("TextKeys",)),
-    ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "g.evidence", "g.by_content")),
-    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.", "StrKeys")),
-    ("union-find", ("DisjointSet", "g.uf", "ColdSets", "_Parents", "RefKeys", "TextTable.")),
-    ("customers", ("g.cust", "Customer.", "CustomerColumns.", "g.by_root", "g.absorbed", "g.erased")),
-    ("duplicate horizon", ("RecentEvents", "g.recent")),
+    ("evidence ids (a loaded snapshot's text and index)", ("EvidenceTable.ids/",)),
+    ("customer ids (a loaded snapshot's text and index)", ("CustomerIds.ids/",)),
+    ("duplicate horizon", ("RecentEvents", "g.recent", "ColdEvents")),
+    ("evidence", ("ContentIndex", "Evidence.", "EvidenceColumns.", "EvidenceTable.", "g.evidence", "g.by_content")),
+    ("nodes", ("g.nodes", "Node.", "LineNode.", "NodeColumns.", "NodeTable.")),
+    ("union-find", ("DisjointSet", "g.uf", "ColdSets", "_Parents")),
+    ("customers", ("g.cust", "Customer.", "CustomerColumns.", "CustomerTable.", "g.by_root", "g.absorbed", "g.erased")),
     ("near-phone index", ("NearIndex", "g.near_index")),
     ("change set (tracked only)", ("g.dirty", "g.retired")),
     (
@@ -127,6 +135,8 @@ def _load(snap: Path, top: int) -> dict[str, Any]:
         "load_s": round(m["load_s"], 2),
         "load_cpu_s": round(m["load_cpu_s"], 2),
         "roundtrip_equal": m["roundtrip_equal"],
+        # RSS before the load's freed heap was given back (`streams.heap`), per identifier.
+        "rss_untrimmed_per_identifier": round(m["rss_growth_untrimmed"] / len(g.nodes), 1),
     }
     return _report(g, m["rss_growth"], extra, top)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import marshal
 import sys
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, count, repeat
 from operator import is_not
@@ -20,13 +21,17 @@ from typing import Any, TypeVar, overload
 
 __all__ = [
     "MARSHAL",
+    "Sparse",
     "as_array",
+    "based",
     "column",
     "halves",
     "lengths",
+    "narrow",
     "not_none",
     "offsets",
     "pack",
+    "pack_codes",
     "pairs",
     "split",
     "starts",
@@ -67,6 +72,14 @@ def pack(values: Iterable[int]) -> bytes:
     return _WIDE + marshal.dumps(list(values), MARSHAL)
 
 
+def pack_codes(values: Sequence[int]) -> bytes:
+    """`pack`, in one byte an item when every item is under 256 (codes of a few distinct values)."""
+    if max(values, default=0) < 256 and min(values, default=0) >= 0:
+        packed = array("B", values)
+        return b"B" + packed.tobytes()
+    return pack(values)
+
+
 def unpack(data: bytes) -> list[int]:
     got = column(data)
     return got if isinstance(got, list) else got.tolist()
@@ -82,6 +95,49 @@ def column(data: bytes) -> array[int] | list[int]:
     if _SWAP:
         packed.byteswap()
     return packed
+
+
+def narrow(values: array[int]) -> array[int]:
+    """`values` in the narrowest unsigned array that holds them (1, 2 or 4 bytes an item), else as they are.
+
+    For a loaded column of small numbers (counts): read by index, its items are the same ints.
+    """
+    if not values or values.typecode in ("B", "b"):
+        return values
+    low, high = min(values), max(values)
+    for code, limit in (("B", 1 << 8), ("H", 1 << 16), ("I", 1 << 32)):
+        if low >= 0 and high < limit:
+            return values if values.typecode == code else array(code, values)
+    return values
+
+
+def based(values: array[int]) -> tuple[int, array[int]]:
+    """(base, offsets): `values` as offsets from their least, narrowed (`narrow`): times in 4 bytes, not 8."""
+    if not values:
+        return 0, values
+    base = min(values)
+    return base, narrow(array("q", map(int.__sub__, values, repeat(base))))
+
+
+class Sparse:
+    """The rows that have a sparse field (sorted) and the position of each among them: a dict's `get`, by bisect.
+
+    Four bytes a row where a dict of ints costs about a hundred.
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: array[int]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def get(self, row: int, default: int | None = None) -> int | None:
+        """The position of `row` among the rows, or `default`."""
+        rows = self.rows
+        i = bisect_left(rows, row)
+        return i if i < len(rows) and rows[i] == row else default
 
 
 def as_array(data: bytes) -> array[int]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Mapping, Sequence
-from operator import attrgetter
+from itertools import repeat
+from operator import add, attrgetter
 from typing import Any, cast
 
 from resolver.cold import TextTable, merge, split
@@ -29,22 +30,25 @@ _FIELDS = attrgetter(*FIELDS)
 
 
 class CustomerColumns:
-    """The fields of the cold customers by row; ``root`` refers into ``strings`` (the snapshot's string table)."""
+    """The fields of the cold customers by row; ``root`` refers into ``strings`` (the snapshot's string table).
 
-    __slots__ = ("bars", "constrained", "emails", "first", "phones", "root", "strings")
+    ``first`` is (base, offsets): row ``r`` was first seen at ``base + offsets[r]`` (`resolver.columns.based`).
+    """
+
+    __slots__ = ("bars", "constrained", "emails", "first", "first0", "phones", "root", "strings")
 
     def __init__(
         self,
         strings: list[Any],
         root: array[int],
-        first: array[int],
+        first: tuple[int, array[int]],
         phones: array[int],
         emails: array[int],
         bars: dict[int, dict[int, int]],
         constrained: set[int],
     ) -> None:
         self.strings, self.root = strings, root
-        self.first, self.phones, self.emails = first, phones, emails
+        (self.first0, self.first), self.phones, self.emails = first, phones, emails
         self.bars, self.constrained = bars, constrained
 
     def make(self, cid: str, row: int) -> Customer:
@@ -52,7 +56,7 @@ class CustomerColumns:
         made: Customer = _new(Customer)
         made.cid = cid
         made.root = self.strings[self.root[row]]
-        made.first = self.first[row]
+        made.first = self.first0 + self.first[row]
         made.phones = self.phones[row]
         made.emails = self.emails[row]
         made.bars = self.bars.get(row, NO_BARS)
@@ -64,7 +68,7 @@ class CustomerColumns:
         bars: list[Mapping[int, int]] = [self.bars.get(r, NO_BARS) for r in rows]
         return [
             list(map(self.strings.__getitem__, map(self.root.__getitem__, rows))),
-            list(map(self.first.__getitem__, rows)),
+            list(map(add, map(self.first.__getitem__, rows), repeat(self.first0))),
             list(map(self.phones.__getitem__, rows)),
             list(map(self.emails.__getitem__, rows)),
             bars,

@@ -12,6 +12,7 @@ thaw nothing.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import repeat
 from operator import add, attrgetter
@@ -19,6 +20,7 @@ from typing import Any
 
 from resolver.cold import TextTable, merge, peek, split
 from resolver.evidence import Evidence
+from resolver.text_keys import HexText
 
 __all__ = ["FIELDS", "EvidenceColumns", "EvidenceTable", "Text", "field_columns", "interactions", "peek", "read_texts"]
 
@@ -34,13 +36,17 @@ _PIECE_FIELDS = attrgetter(*FIELDS[1:])
 Text = tuple[bytes, "array[int]"]
 
 
-def _read(text: Text, row: int) -> str:
+def _read(text: Text | HexText, row: int) -> str:
+    if isinstance(text, HexText):
+        return text.read(row)
     data, starts = text
     return data[starts[row] : starts[row + 1]].decode("utf-8", "surrogatepass")
 
 
-def read_texts(text: Text, rows: list[int]) -> list[str]:
+def read_texts(text: Text | HexText, rows: list[int]) -> list[str]:
     """The strings of `rows` of `text`."""
+    if isinstance(text, HexText):
+        return text.reads(rows)
     data, starts = text
     spans = map(slice, map(starts.__getitem__, rows), map(starts.__getitem__, map(add, rows, repeat(1))))
     return list(map(bytes.decode, map(data.__getitem__, spans), repeat("utf-8"), repeat("surrogatepass")))
@@ -51,26 +57,31 @@ class EvidenceColumns:
 
     Strings are references into ``strings`` (the loaded snapshot's string table, kept whole:
     a reference is 4 bytes where a list item is 8, and a load makes no list of them): row
-    ``r``'s touchpoint is ``strings[tp[r]]`` (and so name and anchor), its keys those of
-    ``keys[starts[r]:starts[r + 1]]``. Its earliest event id and source id, one per piece,
-    are UTF-8 text (`Text`), made strings only when read. Sparse fields (rejected values,
-    cut, notes) hold only their rows that have one.
+    ``r``'s touchpoint is ``tps[tp[r]]`` (a code into the few distinct touchpoints), its name
+    ``strings[name[r]]`` (and so anchor), its keys those of
+    ``keys[starts[r]:starts[r + 1]]``. First seen is ``at0 + at[r]`` (32-bit offsets while they fit);
+    last seen is first seen plus ``later_d[i]`` where ``later[i] == r`` (``later`` sorted: the
+    pieces seen again), else first seen. Its earliest event id and source id, one per piece, are
+    UTF-8 text (`Text`), made strings only when read. Sparse fields (rejected values, cut, notes)
+    hold only their rows that have one.
     """
 
     __slots__ = (
-        "anchor", "at", "count", "cut", "eid", "keys", "last", "name", "note", "rejected", "src", "starts",
-        "strings", "tp",
+        "anchor", "at", "at0", "count", "cut", "eid", "keys", "later", "later_d", "name", "note", "rejected", "src",
+        "starts", "strings", "tp", "tps",
     )  # fmt: skip
 
     def __init__(
         self,
         strings: list[Any],
-        eid: Text,
+        eid: Text | HexText,
         src: Text,
         at: array[int],
-        last: array[int],
+        at0: int,
+        later: array[int],
+        later_d: array[int],
         count: array[int],
-        tp: array[int],
+        tp: tuple[list[Any], array[int]],
         name: array[int],
         anchor: array[int],
         starts: array[int],
@@ -80,8 +91,10 @@ class EvidenceColumns:
         note: dict[int, str],
     ) -> None:
         self.strings, self.eid, self.src = strings, eid, src
-        self.at, self.last, self.count = at, last, count
-        self.tp, self.name, self.anchor = tp, name, anchor
+        if len(later) != len(later_d):
+            raise ValueError("evidence seen again and its deltas differ in length")
+        self.at, self.at0, self.later, self.later_d, self.count = at, at0, later, later_d, count
+        (self.tps, self.tp), self.name, self.anchor = tp, name, anchor
         self.starts, self.keys = starts, keys
         self.rejected, self.cut, self.note = rejected, cut, note
 
@@ -91,10 +104,12 @@ class EvidenceColumns:
         ev: Evidence = _new(Evidence)
         ev.vid = vid
         ev.eid = _read(self.eid, row)
-        ev.at = self.at[row]
-        ev.last = self.last[row]
+        ev.at = at = self.at0 + self.at[row]
+        later = self.later
+        i = bisect_left(later, row)
+        ev.last = at + self.later_d[i] if i < len(later) and later[i] == row else at
         ev.count = self.count[row]
-        ev.tp = strings[self.tp[row]]
+        ev.tp = self.tps[self.tp[row]]
         ev.src = _read(self.src, row)
         ev.name = strings[self.name[row]]
         ev.keys = tuple(map(strings.__getitem__, self.keys[self.starts[row] : self.starts[row + 1]]))
@@ -110,12 +125,16 @@ class EvidenceColumns:
         starts = self.starts
         spans = map(slice, map(starts.__getitem__, rows), map(starts.__getitem__, map(add, rows, repeat(1))))
         keys = list(map(text, self.keys))
+        ats = list(map(add, map(self.at.__getitem__, rows), repeat(self.at0)))
+        deltas = array("q", bytes(8 * len(self.at)))
+        for i, delta in zip(self.later, self.later_d, strict=True):
+            deltas[i] = delta
         return [
             read_texts(self.eid, rows),
-            list(map(self.at.__getitem__, rows)),
-            list(map(self.last.__getitem__, rows)),
+            ats,
+            list(map(add, ats, map(deltas.__getitem__, rows))),
             list(map(self.count.__getitem__, rows)),
-            list(map(text, map(self.tp.__getitem__, rows))),
+            list(map(self.tps.__getitem__, map(self.tp.__getitem__, rows))),
             read_texts(self.src, rows),
             list(map(text, map(self.name.__getitem__, rows))),
             list(map(tuple, map(keys.__getitem__, spans))),

@@ -20,13 +20,18 @@ not depend on which came first (`Resolver` re-evaluates it whenever either set g
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate, compress, repeat
 from operator import not_
+from typing import Any, cast
+from zlib import crc32
 
+from resolver.cold import TextTable
 from resolver.names import KEY_JOIN, compared, name_groups, one_group, same_person
 
-__all__ = ["NEAR_RULE", "NearIndex", "near_allowed", "phone_neighbours", "phones_near"]
+__all__ = ["NEAR_RULE", "BucketKeys", "NearIndex", "near_allowed", "phone_neighbours", "phones_near"]
 
 #: The rule name recorded in explanations.
 NEAR_RULE = "near-phone:one-digit+same-name"
@@ -110,6 +115,70 @@ def _main_person(names: Mapping[str, int]) -> list[str]:
     return sorted(k for k in compared(names) if label[k] == main)
 
 
+def _bucket(key: str, first: bool) -> str:
+    """The name of the bucket of `key`'s first half (`first`) or second (as `NearIndex._halves`)."""
+    start = max(_HEAD, len(key) - _SPAN)
+    middle = start + (len(key) - start) // 2
+    return key[:middle] + "<" if first else key[:start] + ">" + key[middle:]
+
+
+class BucketKeys:
+    """A loaded near-phone index's buckets (`resolver.cold.Rows` and `resolver.text_keys.Keys`): no name strings.
+
+    Bucket ``r`` holds the keys ``strings[refs[i]]`` for ``i`` in ``starts[r]:starts[r + 1]``; its
+    name is a function of any of them and of which half it buckets (``first[r]``), so it is made
+    when read. ``hashes`` are the CRC-32 of the names' UTF-8 bytes sorted, ``order`` their rows.
+    """
+
+    __slots__ = ("first", "hashes", "order", "refs", "starts", "strings")
+
+    def __init__(
+        self,
+        strings: list[Any],
+        first: bytes,
+        starts: array[int],
+        refs: array[int],
+        hashes: array[int],
+        order: array[int],
+    ) -> None:
+        if not len(first) == len(hashes) == len(order) == len(starts) - 1 or (starts and starts[-1] != len(refs)):
+            raise ValueError("near index: buckets, keys and index differ in length")
+        self.strings, self.first, self.starts, self.refs = strings, first, starts, refs
+        self.hashes, self.order = hashes, order
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def held(self, row: int) -> str:
+        """Bucket `row`'s name (a new string)."""
+        return _bucket(self.strings[self.refs[self.starts[row]]], bool(self.first[row]))
+
+    key = held
+
+    def keys(self, rows: Iterable[int]) -> list[str]:
+        return list(map(self.held, rows))
+
+    def row(self, name: str) -> int | None:
+        """The row of bucket `name`, or None."""
+        h = crc32(name.encode("utf-8", "surrogatepass"))
+        hashes, order = self.hashes, self.order
+        i = bisect_left(hashes, h)
+        end = len(hashes)
+        while i < end and hashes[i] == h:
+            r = order[i]
+            if self.held(r) == name:
+                return r
+            i += 1
+        return None
+
+    def make(self, name: str, row: int) -> str | list[str]:
+        """Bucket `row`'s keys: its one key, or a list of them (as `NearIndex` holds them)."""
+        a, b = self.starts[row], self.starts[row + 1]
+        if b - a == 1:
+            return str(self.strings[self.refs[a]])
+        return list(map(self.strings.__getitem__, self.refs[a:b]))
+
+
 class NearIndex:
     """Phone keys bucketed by each half of their last ten digits: near candidates without probing.
 
@@ -126,7 +195,7 @@ class NearIndex:
     __slots__ = ("_buckets",)
 
     def __init__(self) -> None:
-        self._buckets: dict[str, str | list[str]] = {}
+        self._buckets: dict[str, str | list[str]] = {}  # or a loaded index's `TextTable` (`from_cold`)
 
     @staticmethod
     def _halves(key: str) -> tuple[str, str, int]:
@@ -184,10 +253,24 @@ class NearIndex:
     def columns(self) -> tuple[list[str], list[int], list[str]]:
         """The buckets in their order: (names, sizes (0 for a bucket of one key), keys, flat): for snapshots."""
         buckets = self._buckets
+        if isinstance(buckets, TextTable):  # loaded: cold buckets read off their columns, nothing thawed
+            flags, rows, objs = buckets.split()
+            cold = cast("BucketKeys", buckets.cold)
+            values, loaded = iter(objs), iter(rows)
+            held: list[str | list[str]] = [next(values) if f else cold.make("", next(loaded)) for f in flags]
+            sizes = [0 if isinstance(h, str) else len(h) for h in held]
+            return buckets.keys(), sizes, [k for h in held for k in ((h,) if isinstance(h, str) else h)]
         held = list(buckets.values())
         sizes = [0 if isinstance(h, str) else len(h) for h in held]
         keys = [k for h in held for k in ((h,) if isinstance(h, str) else h)]
         return list(buckets), sizes, keys
+
+    @classmethod
+    def from_cold(cls, buckets: BucketKeys) -> NearIndex:
+        """A loaded index whose buckets stay in columns until a lookup reads one (`resolver.cold.TextTable`)."""
+        out = cls()
+        out._buckets = TextTable(buckets, buckets)
+        return out
 
     @classmethod
     def from_columns(cls, names: list[str], sizes: list[int], keys: list[str]) -> NearIndex:

@@ -16,6 +16,7 @@ from operator import add, attrgetter
 from typing import Any, cast
 
 from resolver.cold import TextTable, merge, split
+from resolver.columns import Sparse
 from resolver.graph import OK, SHORT_EVIDENCE, AccountNode, FlatNames, LineNode, Node
 from resolver.text_keys import TextKeys
 
@@ -60,7 +61,7 @@ class NodeColumns:
         status: dict[int, str],
         shared: set[int],
         bars: dict[int, tuple[tuple[int, int], ...]],
-        pairs: dict[int, int],
+        pairs: Sparse,
         pair_starts: array[int],
         pair_refs: array[int],
         names_has: bytes,
@@ -68,7 +69,7 @@ class NodeColumns:
         name_keys: array[int],
         name_counts: array[int],
         groups: dict[int, dict[str, str]],
-        near: dict[int, int],
+        near: Sparse,
         near_starts: array[int],
         near_refs: array[int],
         near_on: array[int],

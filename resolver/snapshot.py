@@ -22,13 +22,23 @@ laid out to load fast:
   insertion order for an answer (every answer sorts); the order only makes the bytes
   reproducible (below).
 
-Format, version 7::
+Format, version 8::
 
     b"IRLSNAP" | version (1 byte) | CRC-32 of the body (4 bytes, little-endian) | body
     body = marshal (version 2) of {section name: int | None | bytes | list[str | None]}
 
 The checksum catches damage in storage or transit; a snapshot is trusted data (the state
-the worker wrote itself), since marshal is not made for data from others. Version 7 is
+the worker wrote itself), since marshal is not made for data from others. Version 8 is
+version 7 with the remembered event ids one text with a hash index (``h.eid``, ``.at``,
+``.h``, ``.o``; 7: strings of the table, those that are their evidence's earliest not written
+but flagged, ``h.own``, ``h.row``), no bucket names in the near-phone index (``nr.first``:
+whether each bucket is of its keys' first halves, ``nr.at``: start offsets of its keys,
+``nr.h``, ``nr.o``: the CRC-32 index of the names; 7: ``nr.b``, ``nr.len``), first seen as
+offsets from ``e.at0``, the touchpoints as codes into ``e.tp.c``, and any text of ids that
+are one prefix and fixed-width lowercase hex digits each (``e.vid``, ``c.id``, ``e.eid``,
+``h.eid``) as the bytes of the digits with the prefix in ``.hex`` and no ``.at``
+(`resolver.text_keys.hex_form`); version 7 is read as it is (its horizon and near-phone
+index loaded as dicts, as 7 did). Version 7 is
 version 6 with the evidence and customer ids out of the string table (below); version 6 is
 read as it is, the ids' runs of its string table made `resolver.text_keys.TextKeys` at load
 (a hash and a sort per id: slower). Version 6 is version 5 whose per-person splits
@@ -47,9 +57,10 @@ types) is not: rebuild from records or the log.
 The string table (section ``strings``) starts with None, then a run the loader slices
 whole, the node keys (version 6 and older: three runs, node keys, evidence ids, customer
 ids); then every other string in order of first
-use (the remembered event ids are one more run, but for those that are the earliest event of
-their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's rows, and a load
-reads them off the evidence's text). The earliest event id and the source id of each piece
+use (version 7: the remembered event ids are one more run, but for those that are the
+earliest event of their evidence: ``h.own`` flags them, ``h.row`` gives their evidence's
+rows, and a load reads them off the evidence's text; version 8 writes them as a text with
+its index, which a load keeps: `resolver.horizon.ColdEvents`). The earliest event id and the source id of each piece
 of evidence are not strings of the table but UTF-8 texts with their start offsets
 (``e.eid``, ``e.src``: version 3 had them as two more runs), which a load keeps as they are
 until a piece is read. So are the evidence ids and the customer ids (``e.vid``, ``c.id``,
@@ -74,9 +85,9 @@ roots' hash index (``u.root.h``, ``u.root.o``) and, when the forest's keys are t
 order of their own), ``h.*`` the duplicate horizon's events and its watermark, and the split
 counter and merge count; ``l.*`` the operator merges (numbers, then their two evidence ids
 each, in their order) and ``merge_seq``, ``r.ab`` the dismissed review items (sorted pairs
-of customer ids), ``nr.*`` the near-phone index (`resolver.near.NearIndex`: bucket names,
-sizes, keys, in its order). A snapshot written before operator merges has no ``l.*`` and
-loads with none.
+of customer ids), ``nr.*`` the near-phone index (`resolver.near.NearIndex`: its buckets in
+its order, kept cold by a load: `resolver.near.BucketKeys`). A snapshot written before
+operator merges has no ``l.*`` and loads with none.
 A load keeps the evidence in columns (`resolver.evidence_table`): a piece becomes an object
 when first read, and a dump reads the columns of those never read. Rebuilt on load:
 customer by root (cold: the roots' hash index ``c.root.h``, ``c.root.o``), and the index
@@ -105,9 +116,9 @@ import gc
 import marshal
 import zlib
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from itertools import accumulate, chain, compress, count, pairwise, repeat
-from operator import eq, gt, is_, is_not, itemgetter, ne, not_, sub
+from operator import eq, gt, itemgetter, not_, sub
 from typing import Any, cast
 
 from resolver import columns as col
@@ -116,20 +127,18 @@ from resolver.config import ResolverConfig
 from resolver.customer_table import CustomerColumns, CustomerIds, CustomerTable
 from resolver.customer_table import field_columns as customer_columns
 from resolver.evidence import Content, Evidence
-from resolver.evidence_table import EvidenceColumns, EvidenceTable, field_columns, read_texts
+from resolver.evidence_table import EvidenceColumns, EvidenceTable, Text, field_columns, read_texts
 from resolver.graph import (
-    OK,
     PERSON,
     Graph,
-    name_keys,
-    name_support,
 )
-from resolver.horizon import RecentEvents
-from resolver.near import NearIndex
+from resolver.horizon import ColdEvents, RecentEvents
+from resolver.near import BucketKeys, NearIndex
 from resolver.node_table import NodeColumns, NodeTable
 from resolver.node_table import field_columns as node_columns
-from resolver.string_table import StringTable, encoded, key_index_of, key_text, vid_refs
-from resolver.text_keys import RefKeys, StrKeys, TextKeys
+from resolver.snapshot_columns import dump_customers, dump_evidence, dump_nodes
+from resolver.string_table import StringTable, encoded, key_index_of, key_text, text_of, vid_refs
+from resolver.text_keys import HexKeys, HexText, RefKeys, StrKeys, TextKeys
 from resolver.unionfind import ColdSets, DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
@@ -137,10 +146,11 @@ __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
 #: The format written by `dump`; `load` reads it and `_OLDER`.
-VERSION = 7
-#: Older formats `load` reads (6: evidence ids as strings of the table; 5: no touchpoint identity
-#: split; 4: run lengths where 5 writes start offsets; 3: without the near-phone index).
-_OLDER = (2, 3, 4, 5, 6)
+VERSION = 8
+#: Older formats `load` reads (7: remembered event ids as strings of the table; 6: evidence ids as
+#: strings of the table; 5: no touchpoint identity split; 4: run lengths where 5 writes start
+#: offsets; 3: without the near-phone index).
+_OLDER = (2, 3, 4, 5, 6, 7)
 
 _HEAD = len(MAGIC) + 1 + 4
 
@@ -184,11 +194,11 @@ def _dump(g: Graph) -> bytes:
     key_text("e.vid", vids, out)
     row_of = dict(zip(vids, count()))
     # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
-    for name, values in (("e.eid", ev_cols[1]), ("e.src", ev_cols[6])):
-        out[name], sizes = col.text(values)
-        out[name + ".at"] = col.offsets(sizes)
-    _dump_nodes(node_columns(g.nodes), s, out, row_of)  # a loaded table's cold nodes stay cold
-    _dump_evidence(g, ev_cols, s, out, row_of)
+    text_of("e.eid", list(ev_cols[1]), out)  # as hex digits' bytes when they are (`text_of`)
+    out["e.src"], sizes = col.text(ev_cols[6])
+    out["e.src.at"] = col.offsets(sizes)
+    dump_nodes(node_columns(g.nodes), s, out, row_of)  # a loaded table's cold nodes stay cold
+    dump_evidence(g, ev_cols, s, out, row_of)
     roots, groups = g.uf.groups()
     out["u.root"] = s.refs(roots)
     key_index_of("u.root", encoded(roots), out)
@@ -204,20 +214,14 @@ def _dump(g: Graph) -> bytes:
     groups = list(compress(groups, many))
     out["u.many"], out["u.len"] = many, col.lengths(groups)
     out["u.key"] = s.refs(list(chain.from_iterable(groups)))
-    _dump_customers(customer_columns(g.cust), s, out)  # a loaded table's cold customers stay cold
+    dump_customers(customer_columns(g.cust), s, out)  # a loaded table's cold customers stay cold
     out["a.from"] = s.refs(list(g.absorbed))
     out["a.to"] = s.refs(list(g.absorbed.values()))
     out["erased"] = s.refs(sorted(g.erased))
     out["suppressed"] = s.refs(sorted(g.suppressed))
     eids, stamps, recent_vids = g.recent.columns()
-    # Whether each remembered event is the earliest of its evidence (read off the columns: nothing
-    # thawed), and its evidence's row; a piece no longer held is the row past the last (no event id).
-    rows = list(map(row_of.get, recent_vids, repeat(len(row_of))))
-    own = bytes(map(eq, eids, map([*ev_cols[1], None].__getitem__, rows)))
-    others = list(compress(eids, map(not_, own)))
-    out["h.own"], out["h.row"] = own, col.pack(list(compress(rows, own)))
-    out["h.eid"] = col.pack(range(len(s.table), len(s.table) + len(others)))
-    s.run(others, referred=False)
+    # The remembered event ids: one text with its hash index, which a load keeps (`resolver.horizon.ColdEvents`).
+    key_text("h.eid", eids, out)
     out["h.stamp"] = col.pack(stamps)
     out["h.vid"] = vid_refs(recent_vids, row_of, s)
     out["h.watermark"] = g.recent.watermark
@@ -225,7 +229,10 @@ def _dump(g: Graph) -> bytes:
     out["merges"] = g.merges
     out["merge_seq"] = g.merge_seq
     buckets, sizes, near = g.near_index.columns()
-    out["nr.b"], out["nr.len"], out["nr.k"] = s.refs(buckets), col.pack(sizes), s.refs(near)
+    # No bucket names: a name is a function of a key of its bucket and of its half (`resolver.near.BucketKeys`).
+    out["nr.first"] = bytes(map(eq, map(itemgetter(-1), buckets), repeat("<")))
+    out["nr.at"], out["nr.k"] = col.offsets(map(max, sizes, repeat(1))), s.refs(near)
+    key_index_of("nr", encoded(buckets), out)
     out["l.no"] = col.pack(list(g.must))
     out["l.ab"] = vid_refs([v for pair in g.must.values() for v in pair], row_of, s)
     dismissed = sorted(g.dismissed)
@@ -233,94 +240,6 @@ def _dump(g: Graph) -> bytes:
     out["strings"] = s.table
     body = marshal.dumps(out, col.MARSHAL)
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
-
-
-_CONTENT = itemgetter(0, 1, 2, 3, 4)
-
-
-def _transpose(fields: Callable[[Any], tuple[Any, ...]], objs: list[Any], width: int) -> list[tuple[Any, ...]]:
-    """One tuple per field across `objs` (the attribute reads and the transposition run in C)."""
-    return list(zip(*map(fields, objs), strict=True)) if objs else [()] * width
-
-
-def _dump_nodes(columns: list[Sequence[Any]], s: StringTable, out: dict[str, Any], row_of: dict[str, int]) -> None:
-    held, sig, status, shared, bars, pairs, names, groups, near = columns
-    held = [(h,) if h.__class__ is str else h for h in held]  # a node's one piece is its id alone
-    out["n.ev.at"] = col.offsets(map(len, held))
-    out["n.ev"] = vid_refs(list(chain.from_iterable(held)), row_of, s)
-    out["n.sig.at"] = col.offsets([0 if x is None else len(x) for x in sig])
-    out["n.sig.none"] = col.pack(col.where(map(is_, sig, repeat(None))))  # no signals kept
-    out["n.sig"] = s.refs(list(chain.from_iterable(x for x in sig if x)))
-    odd = col.where(map(ne, status, repeat(OK)))
-    out["n.status"] = col.pack(odd)
-    out["n.status.s"] = s.refs([status[i] for i in odd])
-    out["n.shared"] = col.pack(col.where(shared))
-    at = col.where(bars)
-    out["n.bars"] = col.pack(at)
-    out["n.bars.len"] = col.lengths([bars[i] for i in at])
-    out["n.bars.sp"] = col.pack([x for i in at for bar in bars[i] for x in bar])
-    at = col.not_none(pairs)
-    out["n.pairs"] = col.pack(at)
-    out["n.pairs.len"] = col.lengths([pairs[i] for i in at])
-    out["n.pairs.ec"] = s.refs([x for i in at for pair in pairs[i] for x in pair])
-    at = col.not_none(names)
-    out["n.names.has"] = bytes(map(is_not, names, repeat(None)))
-    out["n.names.at"] = col.offsets([0 if x is None else len(x) // 2 for x in names])
-    out["n.names.c"] = s.refs([c for i in at for c in name_keys(names[i])])
-    out["n.names.n"] = col.pack([n for i in at for n in name_support(names[i])])
-    at = col.not_none(groups)
-    out["n.groups"] = col.pack(at)
-    out["n.groups.len"] = col.lengths([groups[i] for i in at])
-    out["n.groups.ck"] = s.refs([x for i in at for kv in groups[i].items() for x in kv])
-    at = col.not_none(near)
-    out["n.near"] = col.pack(at)
-    out["n.near.len"] = col.lengths([near[i] for i in at])
-    out["n.near.k"] = s.refs([k for i in at for k in near[i]])
-    out["n.near.on"] = col.pack([int(v) for i in at for v in near[i].values()])
-
-
-def _dump_evidence(
-    g: Graph, cols: list[Sequence[Any]], s: StringTable, out: dict[str, Any], row_of: dict[str, int]
-) -> None:
-    _, _, ats, lasts, counts, tps, _, names, keys, rejected, anchors, cut, notes = cols
-    out["e.tp"], out["e.name"], out["e.anchor"] = s.refs(list(tps)), s.refs(list(names)), s.refs(list(anchors))
-    out["e.at"] = col.pack(ats)
-    out["e.count"] = col.pack(counts)
-    # Sparse: a loaded piece seen once shares one int object for first and last seen.
-    later = col.where(map(ne, lasts, ats))
-    out["e.later"] = col.pack(later)
-    out["e.later.d"] = col.pack([lasts[i] - ats[i] for i in later])
-    out["e.keys.at"] = col.offsets(map(len, keys))
-    out["e.keys"] = s.refs(list(chain.from_iterable(keys)))
-    at = col.where(rejected)
-    out["e.rejected"] = col.pack(at)
-    out["e.rejected.len"] = col.lengths([rejected[i] for i in at])
-    out["e.rejected.s"] = s.refs([x for i in at for x in rejected[i]])
-    out["e.cut"] = col.pack(col.where(cut))
-    at = col.not_none(notes)
-    out["e.note"] = col.pack(at)
-    out["e.note.s"] = s.refs([notes[i] for i in at])
-    # The exceptions of `by_content` (after erasures), in their order; the rest is derived.
-    odd = g.by_content.odd
-    tps, srcs, names, keys, rejected = _transpose(_CONTENT, list(odd), 5)
-    out["o.tp"], out["o.src"], out["o.name"] = s.refs(list(tps)), s.refs(list(srcs)), s.refs(list(names))
-    out["o.keys.len"], out["o.keys"] = col.lengths(keys), s.refs(list(chain.from_iterable(keys)))
-    out["o.rejected.len"], out["o.rejected"] = col.lengths(rejected), s.refs(list(chain.from_iterable(rejected)))
-    out["o.ev"] = vid_refs([None if ev is None else ev.vid for ev in odd.values()], row_of, s)
-
-
-def _dump_customers(columns: list[Sequence[Any]], s: StringTable, out: dict[str, Any]) -> None:
-    roots, first, phones, emails, bars, constrained = columns
-    out["c.root"] = s.refs(list(roots))
-    key_index_of("c.root", encoded(list(roots)), out)  # the index of customers by root, kept cold
-    out["c.first"] = col.pack(first)
-    out["c.phones"] = col.pack(phones)
-    out["c.emails"] = col.pack(emails)
-    out["c.constrained"] = col.pack(col.where(constrained))
-    barred = col.where(bars)
-    out["c.bars"] = col.pack(barred)
-    out["c.bars.len"] = col.lengths([bars[i] for i in barred])
-    out["c.bars.kv"] = col.pack([x for i in barred for kv in bars[i].items() for x in kv])
 
 
 # ---------------------------------------------------------------- load
@@ -383,6 +302,9 @@ class _Loader:
         self.g = Graph(config, track_changes=track_changes)
         self.strings: list[Any] = sections["strings"]
         n, e, c = sections["nodes"], sections["evidence"], sections["customers"]
+        #: the earliest event ids and the source ids of the evidence (`resolver.evidence_table.Text`)
+        self.eid_text: Text | HexText
+        self.src_text: Text
         #: where the evidence ids' run of the string table starts (version 6 and older), else None
         self.vid_run: int | None = 1 + n
         #: where each run of the string table starts: node keys, evidence ids, earliest event ids, source ids, customers
@@ -400,7 +322,10 @@ class _Loader:
             self.keys, self.vids, self.cids = keys, TextKeys.build(vids), TextKeys.build(cids)
             (eid, eid_sizes), (src, src_sizes) = col.text(eids), col.text(srcs)
             self.eid_text, self.src_text = (eid, col.starts(eid_sizes)), (src, col.starts(src_sizes))
-        if "e.eid" in sections:
+        if "e.eid.hex" in sections:  # version 8: the earliest event ids as hex digits' bytes
+            self.eid_text = HexText(sections["e.eid.hex"], sections["e.eid"], e)
+            self.src_text = (sections["e.src"], self.starts("e.src"))
+        elif "e.eid" in sections:
             self.eid_text = (sections["e.eid"], self.starts("e.eid"))
             self.src_text = (sections["e.src"], self.starts("e.src"))
         if "n.key.h" in sections:
@@ -412,6 +337,9 @@ class _Loader:
 
     def key_text(self, name: str) -> TextKeys:
         """Keys written as a text with its index (`resolver.string_table.key_text`)."""
+        if name + ".hex" in self.p:  # version 8: hex digits' bytes
+            hashes = self.refs(name + ".h")
+            return HexKeys(HexText(self.p[name + ".hex"], self.p[name], len(hashes)), hashes, self.refs(name + ".o"))
         return TextKeys(self.p[name], self.starts(name), self.refs(name + ".h"), self.refs(name + ".o"))
 
     def ints(self, name: str) -> list[int]:
@@ -475,9 +403,13 @@ class _Loader:
         g.erased = set(self.strs("erased"))
         g.suppressed = set(self.strs("suppressed"))
         horizon, watermark = g.config.duplicate_horizon_ms, self.p["h.watermark"]
-        vids = self.vid_strs("h.vid")
         stamps = col.as_array(self.p["h.stamp"])
-        g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), stamps, vids)
+        if "h.eid.h" in self.p:  # version 8: kept cold
+            cold = ColdEvents(self.key_text("h.eid"), stamps, self.vid_refs("h.vid"), self.vids, self.strings)
+            g.recent = RecentEvents.from_cold(horizon, watermark, cold)
+        else:
+            vids = self.vid_strs("h.vid")
+            g.recent = RecentEvents.from_columns(horizon, watermark, self._recent_ids(vids), stamps, vids)
         # After the remembered events, which read the evidence's rows before any piece is thawed.
         if "e.loose" in self.p:
             self._odd_v2()
@@ -492,7 +424,12 @@ class _Loader:
                 g.add_must(number, ends[2 * i], ends[2 * i + 1])
             ids = self.strs("r.ab")
             g.dismissed = set(zip(ids[::2], ids[1::2], strict=True))
-        if "nr.b" in self.p:
+        if "nr.h" in self.p:  # version 8: kept cold
+            first, starts, near = self.p["nr.first"], self.refs("nr.at"), self.refs("nr.k")
+            g.near_index = NearIndex.from_cold(
+                BucketKeys(self.strings, first, starts, near, self.refs("nr.h"), self.refs("nr.o"))
+            )
+        elif "nr.b" in self.p:
             g.near_index = NearIndex.from_columns(self.strs("nr.b"), self.ints("nr.len"), self.strs("nr.k"))
         elif g.near_on:  # version 3 and older: rebuilt
             g.near_index.add_all(k for k in self.keys if k[0] == "p" and PERSON not in k)
@@ -564,15 +501,15 @@ class _Loader:
             status=dict(zip(self.ints("n.status"), self.strs("n.status.s"), strict=True)),
             shared=set(self.ints("n.shared")),
             bars={i: tuple(col.halves(b)) for i, b in zip(self.ints("n.bars"), bars, strict=True)},
-            pairs=dict(zip(self.ints("n.pairs"), count(), strict=False)),
+            pairs=col.Sparse(self.refs("n.pairs")),
             pair_starts=col.starts(2 * n for n in col.column(self.p["n.pairs.len"])),
             pair_refs=self.refs("n.pairs.ec"),
             names_has=names_has,
             name_starts=name_starts,
             name_keys=self.refs("n.names.c"),
-            name_counts=col.as_array(self.p["n.names.n"]),
+            name_counts=col.narrow(col.as_array(self.p["n.names.n"])),
             groups={i: dict(col.halves(p)) for i, p in zip(self.ints("n.groups"), groups, strict=True)},
-            near=dict(zip(self.ints("n.near"), count(), strict=False)),
+            near=col.Sparse(self.refs("n.near")),
             near_starts=col.starts(col.column(self.p["n.near.len"])),
             near_refs=self.refs("n.near.k"),
             near_on=self.refs("n.near.on"),
@@ -594,10 +531,7 @@ class _Loader:
     def _evidence(self) -> None:
         """The evidence as an `EvidenceTable` of cold rows: columns, and no object per piece."""
         g = self.g
-        ats = col.column(self.p["e.at"])
-        lasts = array("q", ats)
-        for i, delta in zip(self.ints("e.later"), self.ints("e.later.d"), strict=True):
-            lasts[i] = ats[i] + delta
+        ats = col.as_array(self.p["e.at"])  # version 8: offsets from ``e.at0``
         starts = self.starts("e.keys")
         held = col.tuples(self.each("e.rejected.s"), self.ints("e.rejected.len"))
         notes = zip(self.ints("e.note"), self.strs("e.note.s"), strict=True)
@@ -606,10 +540,12 @@ class _Loader:
             strings=strings,
             eid=self.eid_text,
             src=self.src_text,
-            at=ats if isinstance(ats, array) else array("q", ats),
-            last=lasts,
-            count=col.as_array(self.p["e.count"]),
-            tp=self.refs("e.tp"),
+            at=ats,
+            at0=self.p.get("e.at0", 0),
+            later=self.refs("e.later"),
+            later_d=col.as_array(self.p["e.later.d"]),
+            count=col.narrow(col.as_array(self.p["e.count"])),
+            tp=self._touchpoints(),
             name=self.refs("e.name"),
             anchor=self.refs("e.anchor"),
             starts=starts,
@@ -620,13 +556,24 @@ class _Loader:
         )
         if len(cold.tp) != len(ats) or len(cold.name) != len(ats) or len(cold.anchor) != len(ats):
             raise ValueError("evidence columns differ in length")
-        texts = (cold.eid, cold.src)
+        texts = (cold.src,) if isinstance(cold.eid, HexText) else (cold.eid, cold.src)
         if any(len(t[1]) != len(ats) + 1 or t[1][-1] != len(t[0]) for t in texts):
+            raise ValueError("evidence texts and their lengths disagree")
+        if isinstance(cold.eid, HexText) and len(cold.eid) != len(ats):
             raise ValueError("evidence texts and their lengths disagree")
         if starts[-1] != len(cold.keys) or len(starts) != len(ats) + 1:
             raise ValueError("evidence keys and their lengths disagree")
         # The same table for the graph and its content index, which reads it.
         g.evidence = g.by_content.evidence = EvidenceTable(self.vids, cold)
+
+    def _touchpoints(self) -> tuple[list[Any], array[int]]:
+        """The evidence's touchpoints: (their distinct strings, each piece's code), as `EvidenceColumns` keeps them."""
+        if "e.tp.c" in self.p:  # version 8
+            return list(map(self.strings.__getitem__, self.refs("e.tp.c"))), col.as_array(self.p["e.tp"])
+        refs = self.refs("e.tp")
+        distinct = list(dict.fromkeys(refs))
+        codes = array("B" if len(distinct) <= 256 else "I", map(dict(zip(distinct, count())).__getitem__, refs))
+        return list(map(self.strings.__getitem__, distinct)), codes
 
     def _odd(self) -> None:
         """The exceptions of the content index (`resolver.evidence.ContentIndex`), in their order."""
@@ -658,9 +605,9 @@ class _Loader:
         cold = CustomerColumns(
             strings=self.strings,
             root=roots,
-            first=col.as_array(self.p["c.first"]),
-            phones=col.as_array(self.p["c.phones"]),
-            emails=col.as_array(self.p["c.emails"]),
+            first=col.based(col.as_array(self.p["c.first"])),
+            phones=col.narrow(col.as_array(self.p["c.phones"])),
+            emails=col.narrow(col.as_array(self.p["c.emails"])),
             bars={i: dict(col.halves(b)) for i, b in zip(self.ints("c.bars"), bars, strict=True)},
             constrained=set(self.ints("c.constrained")),
         )

@@ -13,9 +13,10 @@ from operator import is_
 from typing import Any
 
 from resolver import columns as col
+from resolver.text_keys import hex_form
 from resolver.text_keys import index as key_index
 
-__all__ = ["StringTable", "encoded", "key_index_of", "key_text", "vid_refs"]
+__all__ = ["StringTable", "encoded", "key_index_of", "key_text", "text_of", "vid_refs"]
 
 
 class StringTable:
@@ -54,10 +55,24 @@ def encoded(keys: list[str]) -> list[bytes]:
 
 
 def key_text(name: str, keys: list[str], out: dict[str, Any]) -> None:
-    """Keys as one text (`name`), its offsets (``.at``) and hash index (``.h``, ``.o``): `resolver.text_keys`."""
+    """Keys as one text (`name`), its offsets (``.at``) and hash index (``.h``, ``.o``): `resolver.text_keys`.
+
+    Keys that are one prefix and fixed-width hex digits each (`resolver.text_keys.hex_form`) are
+    written as the bytes of their digits (`name`) and the prefix (``.hex``), without offsets.
+    """
     texts = encoded(keys)
-    out[name], out[name + ".at"] = b"".join(texts), col.offsets(map(len, texts))
+    text_of(name, keys, out, texts)
     key_index_of(name, texts, out)
+
+
+def text_of(name: str, values: list[str], out: dict[str, Any], texts: list[bytes] | None = None) -> None:
+    """Strings as one text (`name`) and its offsets (``.at``), or their `hex_form` (`name`, ``.hex``)."""
+    form = hex_form(values)
+    if form is not None:
+        out[name + ".hex"], out[name] = form
+        return
+    texts = encoded(values) if texts is None else texts
+    out[name], out[name + ".at"] = b"".join(texts), col.offsets(map(len, texts))
 
 
 def key_index_of(name: str, texts: list[bytes], out: dict[str, Any]) -> None:

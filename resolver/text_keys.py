@@ -10,6 +10,10 @@ into the snapshot (`resolver.snapshot`, computed by `build`), so a load takes it
 `held` makes a row's string once and gives that one object from then on (so the pieces and
 nodes that thaw it share it, as they share the string of a dict's key); `key` makes a new
 one each time (for read-only scans and dumps, which keep nothing).
+
+Ids that are one prefix and a fixed number of lowercase hex digits each (the core's evidence and
+customer ids, digests; event ids of that form) are held as the bytes the digits stand for, half
+the size and with no offsets (`HexText`, `HexKeys`; `hex_form` says whether keys take that form).
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 from itertools import accumulate, repeat
-from operator import add
+from operator import add, itemgetter, mul
 from typing import Any, Protocol
 from zlib import crc32
 
-__all__ = ["Keys", "RefKeys", "StrKeys", "TextKeys", "index", "key_hashes"]
+__all__ = ["HexKeys", "HexText", "Keys", "RefKeys", "StrKeys", "TextKeys", "hex_form", "index", "key_hashes"]
 
 
 def key_hashes(encoded: Iterable[bytes]) -> list[int]:
@@ -36,6 +40,8 @@ class Keys(Protocol):
     def __len__(self) -> int: ...
 
     def keys(self, rows: Iterable[int]) -> list[str]: ...
+
+    def key(self, row: int) -> str: ...
 
     def held(self, row: int) -> str: ...
 
@@ -95,6 +101,86 @@ class TextKeys:
         while i < end and hashes[i] == h:
             r = order[i]
             if text[starts[r] : starts[r + 1]] == data:
+                return r
+            i += 1
+        return None
+
+
+def hex_form(values: list[str]) -> tuple[str, bytes] | None:
+    """(prefix, bytes) when every value is one common prefix and the same even number (at least two) of
+    lowercase hex digits after it, the bytes those digits stand for, value after value; else None."""
+    if not values:
+        return None
+    lo, hi = min(values), max(values)  # the common prefix of all is theirs
+    i = 0
+    while i < len(lo) and i < len(hi) and lo[i] == hi[i]:
+        i += 1
+    size = len(values[0])
+    i -= (size - i) % 2  # an even number of digits
+    if i < 0 or size - i < 2 or set(map(len, values)) != {size}:
+        return None
+    digits = "".join(map(itemgetter(slice(i, None)), values))
+    try:
+        data = bytes.fromhex(digits)
+    except ValueError:
+        return None
+    return (values[0][:i], data) if data.hex() == digits else None  # lowercase, nothing skipped
+
+
+class HexText:
+    """Strings ``prefix + data[w * r:w * (r + 1)].hex()`` (`hex_form`): one prefix, fixed-width hex digits."""
+
+    __slots__ = ("data", "prefix", "width")
+
+    def __init__(self, prefix: str, data: bytes, count: int) -> None:
+        if (count and len(data) % count) or (not count and data):
+            raise ValueError("hex text and its count disagree")
+        self.prefix, self.data, self.width = prefix, data, len(data) // count if count else 0
+
+    def __len__(self) -> int:
+        return len(self.data) // self.width if self.width else 0
+
+    def read(self, row: int) -> str:
+        """Row `row`'s string."""
+        w = self.width
+        return self.prefix + self.data[w * row : w * row + w].hex()
+
+    def reads(self, rows: Iterable[int]) -> list[str]:
+        """The strings of `rows` (in C)."""
+        rows = rows if isinstance(rows, list) else list(rows)
+        w = self.width
+        spans = map(slice, map(mul, rows, repeat(w)), map(mul, map(add, rows, repeat(1)), repeat(w)))
+        return list(map(self.prefix.__add__, map(bytes.hex, map(self.data.__getitem__, spans))))
+
+
+class HexKeys(TextKeys):
+    """`TextKeys` whose keys are a `HexText` (no offsets): the same index, half the text."""
+
+    __slots__ = ("hex",)
+
+    def __init__(self, text: HexText, hashes: array[int], order: array[int]) -> None:
+        if len(order) != len(hashes) or len(text) != len(hashes):
+            raise ValueError("key text and index differ in length")
+        self.hex, self.text, self.starts, self.hashes, self.order = text, text.data, array("I"), hashes, order
+        self._held = {}
+
+    def key(self, row: int) -> str:
+        """Row `row`'s key, as a new string."""
+        return self.hex.read(row)
+
+    def keys(self, rows: Iterable[int]) -> list[str]:
+        """The keys of `rows`, as new strings (in C)."""
+        return self.hex.reads(rows)
+
+    def row(self, key: str) -> int | None:
+        """The row of `key`, or None when it is none of the keys."""
+        h = crc32(key.encode("utf-8", "surrogatepass"))
+        hashes, order, read = self.hashes, self.order, self.hex.read
+        i = bisect_left(hashes, h)
+        end = len(hashes)
+        while i < end and hashes[i] == h:
+            r = order[i]
+            if read(r) == key:
                 return r
             i += 1
         return None

@@ -34,6 +34,7 @@ from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
 from streams.codec import encode_resolved, encode_resolved_interaction
+from streams.heap import release_freed
 from streams.readmodel import identifier_of_key, identifiers_of
 
 __all__ = ["Pipeline", "SnapshotFormatError", "Step"]
@@ -218,6 +219,8 @@ class Pipeline:
             customer_partitions=customer_partitions,
         )
         self.resolver = Resolver.from_snapshot(config, core, track_changes=False)
+        del core
+        release_freed()  # the load's decoded sections, freed: back to the system (`streams.heap`)
         self.batcher = Batcher.restore(window_ms, grace_ms, [tuple(r) for r in batcher], track_changes=False)
         self.changelog = Changelog.restore([tuple(r) for r in versions], track_changes=False)
         if customer_stage or customer_partitions:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from array import array
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from resolver.horizon import DAY_MS, RecentEvents, still_remembered
+from resolver.horizon import DAY_MS, ColdEvents, RecentEvents, still_remembered
+from resolver.text_keys import TextKeys
 
 HORIZON = 2 * DAY_MS
 times = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 10 * DAY_MS)), max_size=60)
@@ -79,3 +81,58 @@ def test_lapses_says_whether_advance_would_forget_the_id(
     for event_id in sorted(recent._ids):
         moved = copy.deepcopy(recent)
         assert recent.lapses(event_id, later) == (event_id in moved.advance(later))
+
+
+def _cold_copy(recent: RecentEvents) -> RecentEvents:
+    """`recent` as a snapshot load keeps it: its events `ColdEvents` (ids a text, evidence ids rows of theirs)."""
+    eids, stamps, vids = recent.columns()
+    pieces = sorted(set(vids) - {"v-none"})
+    # An evidence id that is no piece's is a string past the pieces' rows (as `resolver.snapshot` writes it).
+    strings: list[str | None] = [None, "v-none"]
+    refs = array("q", [pieces.index(v) if v in pieces else len(pieces) + 1 for v in vids])
+    cold = ColdEvents(TextKeys.build(eids), array("q", stamps), refs, TextKeys.build(pieces), strings)
+    return RecentEvents.from_cold(recent.horizon_ms, recent.watermark, cold)
+
+
+@given(times, st.lists(st.integers(0, 40), max_size=5), times, st.lists(st.integers(0, 40), max_size=5), times)
+@example(before=[(0, 0), (1, DAY_MS)], gone=[], after=[(2, 9 * DAY_MS)], erased=[1], late=[])
+def test_cold_events_answer_and_move_as_the_events_they_hold(
+    before: list[tuple[int, int]],
+    gone: list[int],
+    after: list[tuple[int, int]],
+    erased: list[int],
+    late: list[tuple[int, int]],
+) -> None:
+    """A loaded horizon (`ColdEvents`) gives the same answers, forgets and expires the same ids as the original."""
+    original = RecentEvents(HORIZON)
+    for n, at in before:
+        if f"e{n}" not in original:
+            original.remember(f"e{n}", at, "v-none" if n % 7 == 3 else f"v{n % 5}")
+    original.forget(f"e{n}" for n in gone)
+    cold = _cold_copy(original)
+
+    def same() -> None:
+        assert cold.columns() == original.columns() and cold.items() == original.items()
+        assert len(cold) == len(original) and cold.stamps() == original.stamps()
+        for n in range(41):
+            for key in (f"e{n}", f"f{n}"):
+                assert (key in cold) == (key in original)
+                assert cold.get(key) == original.get(key) and cold.vid_of(key) == original.vid_of(key)
+                for at in (0, 5 * DAY_MS, 12 * DAY_MS) if key in original else ():  # asked of remembered ids only
+                    assert cold.lapses(key, at) == original.lapses(key, at)
+        assert cold.ids_of({"v1", "v-none"}) == original.ids_of({"v1", "v-none"})
+
+    same()
+    for step, (n, at) in enumerate([*after, (-1, -1), *late]):
+        if n < 0:
+            original.forget(f"e{g}" for g in erased)
+            cold.forget(f"e{g}" for g in erased)
+            same()
+            continue
+        key = f"e{n}" if step % 2 else f"f{n}"
+        if original.vid_of(key) is not None:
+            assert still_remembered(original, key, at) == still_remembered(cold, key, at)
+            if original.vid_of(key) is not None:
+                continue
+        assert original.remember(key, at, f"v{n % 5}") == cold.remember(key, at, f"v{n % 5}")
+        same()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections.abc import Callable
+from itertools import accumulate
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -14,7 +16,8 @@ from resolver.emails import EmailNormaliser
 from resolver.engine import Resolver
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Interaction
-from resolver.near import NEAR_RULE, NearIndex, near_allowed, phone_neighbours, phones_near
+from resolver.near import NEAR_RULE, BucketKeys, NearIndex, near_allowed, phone_neighbours, phones_near
+from resolver.text_keys import index as key_index
 
 T0 = 1_700_000_000_000
 REAL = "98450 71623"
@@ -103,6 +106,31 @@ def test_the_near_index_finds_exactly_the_indexed_keys_one_edit_away(keys: list[
     # Its columns (a snapshot's) give back the same index, in the same order.
     again = NearIndex.from_columns(*index.columns())
     assert again.columns() == index.columns() and again._buckets == index._buckets
+    # And so does a loaded index kept cold (no bucket names), through more adds and discards.
+    cold = _cold(index)
+    assert cold.columns() == index.columns()
+    for key in data.draw(st.lists(st.sampled_from(keys), max_size=len(keys))):
+        if data.draw(st.booleans()):
+            index.add(key)
+            cold.add(key)
+        else:
+            index.discard(key)
+            cold.discard(key)
+        assert cold.near(key) == index.near(key)
+        assert cold.columns() == index.columns()
+    assert all(cold.near(key) == index.near(key) for key in keys)
+    assert cold.columns() == index.columns() and cold._buckets == index._buckets
+
+
+def _cold(index: NearIndex) -> NearIndex:
+    """`index` as a snapshot load keeps it (`resolver.snapshot`: keys as references, names derived)."""
+    names, sizes, keys = index.columns()
+    strings: list[str | None] = [None, *dict.fromkeys(keys)]
+    at = array("I", accumulate((max(n, 1) for n in sizes), initial=0))
+    refs = array("I", map(strings.index, keys))
+    hashes, order = key_index([name.encode() for name in names])
+    first = bytes(name.endswith("<") for name in names)
+    return NearIndex.from_cold(BucketKeys(strings, first, at, refs, hashes, order))
 
 
 def test_near_needs_strong_agreeing_names_and_no_email_conflict() -> None:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.cold import TextTable, merge, peek, split
-from resolver.text_keys import StrKeys, TextKeys
+from resolver.text_keys import HexKeys, HexText, StrKeys, TextKeys, hex_form
 
 #: Keys with shared prefixes, non-ASCII text and a lone surrogate (as JSON may bring).
 KEYS = ["a", "b", "ab", "v0123", "p:+919845071623", "e:é@x.in", "t:WEB:\ud800", "", "x:v1", "c_9"]
@@ -119,3 +119,40 @@ def test_a_text_table_answers_as_the_plain_dict_it_stands_for(keys: list[str], o
     assert len(flags) == len(plain) and flags.count(0) == len(cold)
     assert [k for k, _ in table.items()] == list(plain) and table.values() == list(plain.values())
     assert table == plain and dict(table.items()) == plain
+
+
+@pytest.mark.parametrize(
+    ("keys", "form"),
+    [
+        (["v0a1b", "vffe0", "v0000"], ("v", bytes.fromhex("0a1bffe00000"))),
+        (["ev-0a", "ev-1b"], ("ev-", b"\x0a\x1b")),
+        (["c_9ef0", "c_9ea1"], ("c_9e", b"\xf0\xa1")),  # a common prefix longer than the ids' own
+        (["x1", "x2"], None),  # an odd number of digits after the prefix: "x1" is not hex
+        (["a", "b"], None),  # one digit each: no prefix to give one back to
+        (["ab", "cd"], ("", b"\xab\xcd")),  # no prefix at all
+        (["vAB", "vcd"], None),  # uppercase: would not read back as written
+        (["v 1", "v12"], None),  # fromhex skips spaces: refused
+        (["v12", "v1234"], None),  # not one width
+        (["v12"], None),  # one id: all prefix
+        ([], None),
+        (["é1", "é2"], None),
+    ],
+)
+def test_hex_form_takes_exactly_ids_that_read_back_the_same(keys: list[str], form: tuple[str, bytes] | None) -> None:
+    assert hex_form(keys) == form
+    if form is not None:
+        text = HexText(*form, len(keys))
+        assert text.reads(range(len(keys))) == keys and [text.read(r) for r in range(len(keys))] == keys
+
+
+@given(
+    st.lists(st.binary(min_size=3, max_size=3), min_size=2, max_size=30, unique=True), st.sampled_from(["v", "c_", ""])
+)
+def test_hex_keys_find_every_key_as_text_keys_do(digests: list[bytes], prefix: str) -> None:
+    keys = [prefix + d.hex() for d in digests]
+    form = hex_form(keys)
+    assert form is not None
+    plain = TextKeys.build(keys)
+    ids = HexKeys(HexText(*form, len(keys)), plain.hashes, plain.order)
+    assert [ids.row(k) for k in keys] == list(range(len(keys))) and ids.keys(range(len(keys))) == keys
+    assert ids.row(prefix + "ffffffff") is None and ids.row("") is None and ids.held(0) is ids.held(0) == keys[0]
