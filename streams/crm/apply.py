@@ -15,12 +15,14 @@ Rules (the contract of docs/crm-connector.md):
   record has not arrived yet) unless the survivor's record of that window is already
   applied (it claimed what it holds: the rest is let go); the absorbed row is deleted; a
   redirect is recorded. If the survivor has been erased meanwhile, the absorbed id is
-  erased instead;
+  erased instead, its records let go without an erasure digest (the survivor's erasure
+  digested what it brought in; what a split gave to another customer is that one's);
 * ERASED: the row, its touchpoint records, its redirect, and every id redirected into it
   are deleted; of its applied log only the erasure itself is kept, so that an old record
   delivered later cannot bring the data back. Its interactions are deleted too (those
-  `owners.doomed` names in the CRM as it is after the erasure), and digests of its touchpoint
-  records are kept (`erased_records`) so that an interaction arriving later is not kept;
+  `owners.doomed` names in the CRM as it is after the erasure), and digests of the touchpoint
+  records it and the ids erased with it list or hold are kept (`erased_records`) so that an
+  interaction arriving later is not kept;
 * every full-state record also sets the customer's source ids (`customer_sources`): the
   `source_ids` of its latest record, a record shared by several customers listed under each.
 
@@ -251,9 +253,10 @@ def _absorb(view: CrmView, record: Mapping[str, Any], mark: MarkApplied) -> Plan
     if target == cid:
         return Plan(Outcome.INVALID, reason="survivor redirects back to the absorbed id")
     if erased_end(view, target):
-        # The survivor was erased after this merge (or went into a customer erased since): what this
-        # id held belongs to the erased person.
-        erased = _erase_ids(view, cid, mark.change)
+        # The survivor was erased after this merge (or went into a customer erased since): this id is
+        # erased with it. What it brought in, the survivor's record of this window listed (its erasure
+        # digested that); what it lists besides, a split gave to another customer: no digest of its own.
+        erased = _erase_ids(view, cid, mark.change, digest_own=False)
         return Plan(Outcome.APPLIED, (*erased, mark), reason="survivor erased")
     # Its source ids go: the survivor's own record lists what it holds (until then a placeholder
     # holds none, and the interactions published with this id reach it through the redirect).
@@ -276,18 +279,28 @@ def _absorb(view: CrmView, record: Mapping[str, Any], mark: MarkApplied) -> Plan
     return Plan(Outcome.APPLIED, (*writes, mark))
 
 
-def _erase_ids(view: CrmView, customer_id: str, change: AppliedChange) -> list[Write]:
+def _erase_ids(view: CrmView, customer_id: str, change: AppliedChange, *, digest_own: bool = True) -> list[Write]:
     """Delete a customer and every id redirected into it, and their interactions; keep only each
-    id's last applied change (`change`, about to be marked, for `customer_id`)."""
+    id's last applied change (`change`, about to be marked, for `customer_id`).
+
+    `digest_own=False` (an ABSORBED whose survivor is already erased): the records `customer_id`
+    holds or lists are let go without an erasure digest. What it brought into the survivor, the
+    survivor's record of that window listed, so the survivor's erasure digested it; what it
+    listed and a split gave to another customer since is that customer's. Had the ABSORBED
+    arrived before the erasure, it would have handed its records over and digested none: so
+    `erased_records` holds the erased ids' own latest listings whichever arrived first.
+    """
     writes: list[Write] = []
     keep_from = change.version
     todo, seen = [customer_id], {customer_id}
     refs: set[SourceRef] = set()
+    let_go: set[SourceRef] = set()
     while todo:
         cid = todo.pop()
         held = view.records_of(cid)
-        refs.update(r.ref for r in held)
-        refs.update(view.sources_of(cid))
+        mine = refs if digest_own or cid != customer_id else let_go
+        mine.update(r.ref for r in held)
+        mine.update(view.sources_of(cid))
         writes.append(SetSources(cid, ()))
         writes.extend(_release(view, r) for r in held)
         if view.customer(cid) is not None:
@@ -310,7 +323,7 @@ def _erase_ids(view: CrmView, customer_id: str, change: AppliedChange) -> list[W
     # that turns away one arriving later: the two orders end alike.
     after = _AfterErasure(view, seen, change, refs)
     candidates = {r.event_id: r for r in view.interactions_of(sorted(seen))}
-    for ref in sorted(refs):
+    for ref in sorted(refs | let_go):
         candidates.update((r.event_id, r) for r in view.interactions_at(ref))
     writes.extend(EraseEvent(eid) for eid, row in sorted(candidates.items()) if doomed(after, row))
     return writes

@@ -218,6 +218,33 @@ class CrmStoreContract:
         assert again.applied_changes() == reference.applied_changes()
         assert again.released_records() == reference.released_records()
 
+    def test_an_absorbed_id_arriving_after_its_survivors_erasure_digests_what_the_other_order_does(
+        self, store: CrmStore
+    ) -> None:
+        """B went into S in window 3 while a split gave B's R1 to N; S is erased in window 4. B's ABSORBED
+        arriving after the erasure digests nothing of its own (R1 is N's; R2 S's erasure digested), as
+        when it arrives first (docs/crm-connector.md, "Erasure duties")."""
+        t1, t2, t3 = ((r.touchpoint, r.source_id) for r in (R1, R2, R3))
+        s1, s2 = make_record("S", "CREATED", 1, 1_000, [t3]), make_record("S", "MERGED", 2, 3_000, [t2])
+        s3 = make_record("S", "ERASED", 3, 4_000)
+        b1 = make_record("B", "CREATED", 1, 2_000, [t1, t2])
+        b2, b3 = make_record("B", "ABSORBED", 2, 3_000, survivor_id="S"), make_record("B", "ERASED", 3, 4_000)
+        n1 = make_record("N", "CREATED", 1, 3_000, [t3, t1])
+        events = [
+            {"event_id": e, "customer_id": c, "touchpoint": r.touchpoint, "source_id": r.source_id}
+            | {"interaction": "visit", "occurred_at": 1, "attributes": {}}
+            for e, c, r in (("e-1", "B", R2), ("e-2", "N", R1))
+        ]
+        apply_records(store, [s1, s2, s3, n1, b1, b2, b3], events)
+        reference = InMemoryCrmStore()
+        apply_records(reference, [s1, b1, b2, n1, s2, s3, b3], events)
+        again = self.reopen(store)
+        assert again.erased_records() == reference.erased_records() == [R2.digest()]
+        assert again.released_records() == reference.released_records()
+        held = [TouchpointRecord(R3, "N", 3_000), TouchpointRecord(R1, "N", 3_000)]
+        assert again.touchpoint_records() == reference.touchpoint_records() == held
+        assert event_owners(again) == event_owners(reference) == {"e-2": "N"}
+
     def test_an_erasure_leaves_no_personal_data(self, store: CrmStore) -> None:
         created = make_record("A", "CREATED", 1, 1_000, [("WHATSAPP", "+919845071623")], name="Asha")
         apply_batch(store, [created, make_record("A", "ERASED", 2, 2_000)])
