@@ -13,11 +13,23 @@ import phonenumbers
 
 from resolver.evidence import Evidence
 from resolver.graph import OK, Graph, holder_of
-from resolver.identifiers import kind_of, mask, touchpoint_key
+from resolver.identifiers import IdentifierParser, kind_of, mask, touchpoint_key
 from resolver.near import NEAR_RULE
 from resolver.nearlinks import near_links
 
-__all__ = ["MERGE_RULE", "Explanation", "Lookup", "explain", "key_of", "lookup", "resolve_ref", "why", "why_not"]
+__all__ = [
+    "MERGE_RULE",
+    "Explanation",
+    "Lookup",
+    "explain",
+    "key_of",
+    "lookup",
+    "parsed_key",
+    "resolve_ref",
+    "split_lookup_reason",
+    "why",
+    "why_not",
+]
 
 #: The rule of an operator merge's link (`resolver.actions.merge`) in explanations.
 MERGE_RULE = "operator-merge"
@@ -81,7 +93,11 @@ class Explanation:
 
 def key_of(g: Graph, raw: str, kind: str) -> tuple[str | None, str]:
     """(key, status) for a raw identifier of `kind`; status "ok" when it could link."""
-    parser = g.parser
+    return parsed_key(g.parser, raw, kind)
+
+
+def parsed_key(parser: IdentifierParser, raw: str, kind: str) -> tuple[str | None, str]:
+    """`key_of` with a parser alone (a standby's views read a lookup's key without a graph)."""
     if kind == "phone":
         phone = parser.phones.normalise(raw)
         return "p:" + phone.e164, "ok" if phone.linkable else phone.status
@@ -122,7 +138,7 @@ def lookup(g: Graph, raw: str, kind: str) -> Lookup:
     own = _whatsapp_holders(g, key) if kind == "touchpoint" and _is_whatsapp(raw) else {}
     holders = own or _holders(g, key)
     if len(holders) > 1:
-        reason = "held by several customers, one per person: " + _split_what(key, bool(own))
+        reason = split_lookup_reason(key, bool(own))
         return Lookup(kind, shown, "split", None, reason, tuple(sorted(holders)))
     if not holders:
         reason = "shared household phone: events with emails are kept apart" if node.shared else "unlinked"
@@ -133,6 +149,11 @@ def lookup(g: Graph, raw: str, kind: str) -> Lookup:
     else:
         reason = "shared household phone" if node.shared else "linked"
     return Lookup(kind, shown, "linked", cid, reason)
+
+
+def split_lookup_reason(key: str, whatsapp: bool) -> str:
+    """The reason of a ``split`` lookup of `key` (``whatsapp``: the holders are a WhatsApp account's own)."""
+    return "held by several customers, one per person: " + _split_what(key, whatsapp)
 
 
 def _split_what(key: str, whatsapp: bool) -> str:

@@ -78,8 +78,9 @@ _MAX_FIELD = 64
 #:
 #: The identifier index is derived from the stored profiles, never written on its own: field f of
 #: ``P:i:*`` holds, space-separated and sorted, exactly the customers whose stored profile lists f
-#: (`holders`), and a lookup answers the first. A profile's write drops this customer from the
-#: identifiers of the profile it replaces that the new one lacks and adds it to the new one's, so writers
+#: (`holders`), and a lookup answers them all (`RedisReadModel.customers_of`). A profile's write drops
+#: this customer from the identifiers of the profile it replaces that the new one lacks and adds it to
+#: the new one's, so writers
 #: of different customers (the per-customer stage's partitions) commute: the index is a function
 #: of the stored profiles, whatever the order of their writes. A live customer has no alias.
 _APPLY = """
@@ -244,7 +245,8 @@ if ARGV[2] ~= '' then redis.call('HSET', meta, ARGV[6], ARGV[2]) end
 return 1
 """
 
-#: The value of field ARGV[3] in bucketed table ARGV[2] (see `_APPLY`), or nil. ARGV[1]: the prefix.
+#: The whole value of field ARGV[3] in bucketed table ARGV[2] (see `_APPLY`), or nil: for an identifier,
+#: every customer holding it (sorted, space-separated); for an alias, its survivor. ARGV[1]: the prefix.
 _LOOKUP = """
 local t, field = ARGV[2], ARGV[3]
 local v = redis.call('HMGET', KEYS[1], t .. '.level', t .. '.split')
@@ -252,9 +254,7 @@ local level, split = tonumber(v[1]) or 0, tonumber(v[2]) or 0
 local h = tonumber(string.sub(redis.sha1hex(field), 1, 8), 16)
 local b = h % 2 ^ level
 if b < split then b = h % 2 ^ (level + 1) end
-local got = redis.call('HGET', ARGV[1] .. ':' .. t .. ':' .. b, field)
-if not got then return got end
-return string.match(got, '^[^ ]+')
+return redis.call('HGET', ARGV[1] .. ':' .. t .. ':' .. b, field)
 """
 
 _PROFILE_FIELDS = frozenset(
@@ -405,7 +405,7 @@ def _put(ops: list[str], cid: str, profile: dict[str, Any]) -> None:
 
 def holders(profiles: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, str]:
     """What ``P:i:*`` holds for these stored profiles: identifier field -> the customers listing it, sorted,
-    space-separated (`_APPLY`'s rule; `RedisReadModel.customer_of` answers the first)."""
+    space-separated (`_APPLY`'s rule; `RedisReadModel.customers_of` answers them)."""
     out: dict[str, list[str]] = {}
     for cid, profile in profiles:
         for ident in dict.fromkeys(identifiers_of(profile)):
@@ -672,8 +672,23 @@ class RedisReadModel:
         raw = await self.r.get(f"{self.p}:c:{customer_id}")
         return None if raw is None else _decode_profile(customer_id, raw)
 
+    async def customers_of(self, identifier: str) -> list[str]:
+        """Every live customer whose profile lists ``identifier`` (an identifier string, `identifiers_of`),
+        sorted; empty when none. Several: the identifier is split between people (each holds their part),
+        as the writer's lookup answers ``split`` (`resolver.explain.lookup`)."""
+        got = _text(await self._lookup(keys=[self._meta], args=[self.p, "i", _field(identifier)]))
+        return [] if got is None else got.split(" ")
+
     async def customer_of(self, identifier: str) -> str | None:
-        return _text(await self._lookup(keys=[self._meta], args=[self.p, "i", _field(identifier)]))
+        """The smallest of `customers_of` (for tests and checks; a lookup must answer them all)."""
+        found = await self.customers_of(identifier)
+        return found[0] if found else None
+
+    async def survivor_of(self, absorbed_id: str) -> str | None:
+        """The id ``absorbed_id``'s alias names (one hop: that survivor may have been absorbed in turn),
+        None when it has none (a live, erased or unknown id; an erasure drops the aliases of the ids the
+        erased customer had absorbed)."""
+        return _text(await self._lookup(keys=[self._meta], args=[self.p, "a", absorbed_id]))
 
     async def snapshot(self) -> dict[str, dict[str, Any]]:
         """Every profile (for tests and checks): customer id -> profile."""

@@ -9,7 +9,8 @@ read model (``phone:+91...``, ``email:...``, ``tp:WEB:...``) for a standby worke
 from __future__ import annotations
 
 from resolver.config import ResolverConfig
-from resolver.identifiers import IdentifierParser
+from resolver.explain import parsed_key
+from resolver.identifiers import IdentifierParser, mask
 from streams.settings import Settings
 
 __all__ = ["ReadModelKeys", "ref_kind"]
@@ -59,6 +60,11 @@ class ReadModelKeys:
                 return None, "junk"
             return f"tp:{touchpoint}:{source}", "ok"
         raise ValueError(f"unknown identifier kind {kind!r}")
+
+    def shown_key(self, kind: str, raw: str) -> str | None:
+        """The masked resolver key the writer's lookup shows for ``raw`` (`resolver.explain.Lookup.key`)."""
+        key, _ = parsed_key(self._parser, raw, kind)
+        return None if key is None else mask(key)
 
     def whatsapp_accounts(self, kind: str, raw: str) -> list[str]:
         """The read-model identifiers of a WhatsApp account's own source id (as typed, and as the

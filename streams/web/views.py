@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from resolver.engine import Resolver
+from resolver.explain import split_lookup_reason
 from resolver.interaction import TOUCHPOINTS
 from streams.pipeline import Pipeline
 from streams.runtime import Runtime
@@ -48,6 +49,10 @@ _REVIEW_DEFAULT = 50
 _REVIEW_MAX = 500
 #: Customers below this confidence are on the review queue (from the dashboard's sample).
 LOW_CONFIDENCE = 0.6
+#: A WhatsApp lookup's reason when the account's phone is split between people (`resolver.explain.lookup`).
+_OWNER = "the WhatsApp account's own messages: its phone is split between people, this is its owner"
+#: Aliases a standby follows from an absorbed id to its survivor (each hop: an absorption of the survivor).
+_MAX_HOPS = 64
 _STANDBY = (
     "this worker is on standby: it does not own the resolver partition; "
     "ask the worker that does, or retry after the rebalance"
@@ -296,8 +301,20 @@ class Views:
             raise ApiError(503, _STANDBY)
         try:
             record = await redis.customer(cid)
+            survivor = None if record is not None else await self._survivor_in_redis(cid)
         except Exception:
             raise ApiError(503, _STANDBY + "; the Redis read model is not reachable either") from None
+        if survivor is not None:  # as the writer answers, but for the version: the changelog is the writer's
+            return web.json_response(
+                {
+                    "customer_id": cid,
+                    "status": "absorbed",
+                    "survivor_id": survivor,
+                    "source": "redis",
+                    "history": {"published": journal_of(self.rt).history(cid)},
+                    "links": {"survivor": f"/customers/{survivor}"},
+                }
+            )
         if record is None:
             raise ApiError(404, "unknown customer id in the Redis read model", customer_id=cid)
         return web.json_response(
@@ -311,6 +328,20 @@ class Views:
                 "confidence_reasons": record.get("confidence_reasons", []),
             }
         )
+
+    async def _survivor_in_redis(self, cid: str) -> str | None:
+        """The live customer ``cid`` was absorbed into, following its aliases (`RedisReadModel.survivor_of`);
+        None when it has no alias, or its last survivor has no profile (erased: its aliases are dropped)."""
+        redis = self.rt.redis
+        assert redis is not None
+        seen = {cid}
+        current = await redis.survivor_of(cid)
+        while current is not None and current not in seen and len(seen) <= _MAX_HOPS:
+            if await redis.customer(current) is not None:
+                return current
+            seen.add(current)
+            current = await redis.survivor_of(current)
+        return None
 
     def _lookup_query(self, request: web.Request) -> tuple[str, str]:
         q = request.query
@@ -355,35 +386,53 @@ class Views:
         return web.json_response(body)
 
     async def _lookup_in_redis(self, kind: str, raw: str, query: dict[str, str], scope: Scope) -> web.Response:
+        """The writer's answer (`lookup`), read from the Redis read model: linked to the one customer holding
+        the identifier, ``split`` with every holder (sorted) when several do, 404 when none, 422 when it
+        never links. What only the writer's graph knows (a blocked, quarantined or cut identifier, a shared
+        household phone without holders) reads here as unknown."""
         redis = self.rt.redis
         if redis is None:
             raise ApiError(503, _STANDBY)
         ident, status = self.keys.identifier(kind, raw)
+        body: dict[str, Any] = {
+            "query": query,
+            "source": "redis",
+            "kind": kind,
+            "key": self.keys.shown_key(kind, raw),
+            "status": status,
+            "customer_id": None,
+            "customers": [],
+            "reason": "",
+        }
         if ident is None:
-            lookup = {"query": query, "source": "redis", "status": status, "customer_id": None}
-            raise ApiError(422, f"{kind} is {status}: the resolver never links it", lookup=lookup)
+            body["reason"] = f"{kind} is {status}: never linked"
+            raise ApiError(422, f"{kind} is {status}: the resolver never links it", lookup=body)
         try:
-            cid = None
-            # A WhatsApp account is answered by the customer its own messages were published
-            # on (its source id), before its phone: a phone split between people is theirs too.
-            for account in self.keys.whatsapp_accounts(kind, raw):
-                cid = cid or await redis.customer_of(account)
-            cid = cid or await redis.customer_of(ident)
-            record = None if cid is None else await redis.customer(cid)
+            holders: list[str] = []
+            # A WhatsApp account is answered by the customers its own messages were published on (its
+            # source id), before its phone: a phone split between people is theirs too.
+            accounts = self.keys.whatsapp_accounts(kind, raw)
+            for account in accounts:
+                holders = holders or await redis.customers_of(account)
+            own = bool(holders)
+            phone = await redis.customers_of(ident)
+            holders = holders or phone
+            record = await redis.customer(holders[0]) if len(holders) == 1 else None
         except Exception:
             raise ApiError(503, _STANDBY + "; the Redis read model is not reachable either") from None
-        if cid is None:
-            lookup = {"query": query, "source": "redis", "status": "unknown", "customer_id": None}
-            raise ApiError(404, "no customer in the Redis read model", lookup=lookup)
-        return web.json_response(
-            {
-                "query": query,
-                "source": "redis",
-                "status": "linked",
-                "customer_id": cid,
-                "profile": None if record is None else redact_profile(record, scope),
-            }
-        )
+        if not holders:
+            body.update(status="unknown", reason="never seen (not in the Redis read model)")
+            raise ApiError(404, "no customer in the Redis read model", lookup=body)
+        if len(holders) > 1:
+            body.update(status="split", customers=holders, reason=split_lookup_reason(ident, own))  # its kind: ident[0]
+            body["links"] = {"customers": [f"/customers/{cid}" for cid in holders]}
+            return web.json_response(body)
+        cid = holders[0]
+        owner = own and len(phone) > 1  # the account's phone is split between people: its messages name the owner
+        body.update(status="linked", customer_id=cid, reason=_OWNER if owner else "linked")
+        body["profile"] = None if record is None else redact_profile(record, scope)
+        body["links"] = {"customer": f"/customers/{cid}", "explain": f"/customers/{cid}/explain"}
+        return web.json_response(body)
 
     # -- explanations -------------------------------------------------------------------------
 

@@ -98,6 +98,7 @@ async def test_a_step_applies_only_at_the_expected_offset_in_this_layout(model: 
     assert await model.offset() == 11
     assert await model.customer(a) is None and await model.customer(b) == merged
     assert all([await model.customer_of(i) == b for i in identifiers_of(PROFILES[a])])
+    assert await model.survivor_of(a) == b and await model.survivor_of(b) is None  # one alias, read alone
     # an erased customer: its profile, its alias target and its identifiers go
     await model.apply({c: PROFILES[c]}, {}, 12)  # the plain write needs no expected offset
     assert await model.apply_if_at(12, {}, {c: None}, 13, forget=identifiers_of(PROFILES[c]))
@@ -261,4 +262,5 @@ async def test_holders_are_in_byte_order_whatever_the_servers_collation(model: R
         p["customer_id"] = cid
         assert await model.apply_if_at(n, {cid: p}, {}, n + 1)
     assert (await model.index())["phone:+919822222222"] == " ".join(sorted(ids))
+    assert await model.customers_of("phone:+919822222222") == sorted(ids)  # every holder, in that order
     assert await model.customer_of("phone:+919822222222") == min(ids)

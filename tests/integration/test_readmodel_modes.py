@@ -4,8 +4,8 @@ touchpoints ──▶ triage ──▶ links log ──▶ ordered stage ─┬�
                                                          └─ kafka: effects ──▶ partitions x 3 ──▶ ├─▶ Redis
 assert   Redis holds what the default mode's rule gives for the run's own links log (a clean
          Pipeline over it): every live customer's profile, the identifier index those profiles
-         give (`holders`: an identifier several customers list holds them all, answering the
-         smallest id), and the aliases of absorbed ids; and the profiles are `irl replay`'s. The
+         give (`holders`: an identifier several customers list holds them all, and a lookup
+         answers them all), and the aliases of absorbed ids; and the profiles are `irl replay`'s. The
          data has identifiers two customers list (shared phones and an email), most of them in
          different effects partitions.
 """
@@ -148,8 +148,11 @@ async def test_redis_holds_the_default_modes_read_model_of_the_links_log(
         n = settings.touchpoint_partitions
         assert any(len({partition_of(c, n) for c in index[f].split()}) > 1 for f in split)
         assert aliases, "the data has absorbed customers"
-        for f in split:  # a lookup answers the smallest holder
-            assert await model.customer_of(f) == index[f].split()[0]
+        for f in split:  # a lookup answers every holder, sorted (a standby's /lookup: split with all of them)
+            holders = await model.customers_of(f)
+            assert holders == sorted(index[f].split()) and len(holders) > 1
+        for gone, survivor in list(aliases.items())[:50]:  # a standby's /customers/{absorbed id} reads one
+            assert await model.survivor_of(gone) == survivor
 
         def a_writer_ready() -> bool:  # a moment of handover (workers joining) has none: polled, not sampled once
             ready = [w.get("/ready") for w in running]

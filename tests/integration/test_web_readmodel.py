@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -12,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Interaction
-from streams.pipeline import Pipeline
+from streams.pipeline import Pipeline, Step
 from streams.readmodel import RedisReadModel
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -96,3 +97,106 @@ async def test_standby_worker_answers_lookups_from_redis(served: tuple[Runtime, 
     body = await r.json()
     assert body["source"] == "redis" and "asharao" not in await r.text()
     assert (await client.get("/customers/c_nope", headers=auth(READ))).status == 404
+
+
+def _ev(i: int, tp: str, src: str, **kw: Any) -> Interaction:
+    return Interaction(f"evt-{i}", tp, T0 + i, src, "visit", **kw)
+
+
+async def _mirror(model: RedisReadModel, pipeline: Pipeline, steps: Iterable[Step]) -> None:
+    """Write each step to Redis as the ordered stage's mirror does (`streams.mirror.RedisMirror.step`)."""
+    for step in steps:
+        removed: dict[str, str | None] = {**step.removed, **dict.fromkeys(step.erased_absorbed)}
+        profiles: dict[str, dict[str, Any] | None] = {}
+        for cid in sorted(step.touched - set(removed)):
+            p = pipeline.resolver.profile(cid)
+            profiles[cid] = None if p is None else p.to_record()
+        await model.apply(profiles, removed, step.offset, step.forget)
+
+
+async def test_a_standby_answers_lookups_and_absorbed_ids_as_the_writer_does(
+    served: tuple[Runtime, Client],
+) -> None:
+    """Writer and standby, one state: a shared email, a split phone and its WhatsApp chat, an absorbed id,
+    and the ids of an erased customer (s33 audit A2, A3: the standby answered ``linked`` to the smallest
+    holder, and 404 for an absorbed id)."""
+    rt, client = served
+    pipeline, model = rt.pipeline, rt.redis
+    assert pipeline is not None and model is not None
+    events = [
+        # one family mailbox, two people: the email is split, each person holds their part
+        _ev(301, "WEB", "ck-fam-1", email="pillai.family@gmail.com", name="Meera Pillai", phone="98111 22233"),
+        _ev(302, "KIOSK", "k-fam-2", email="pillai.family@gmail.com", name="Arjun Pillai", phone="98111 44455"),
+        # Oliver's phone and its own WhatsApp chat under another name: the phone is split
+        _ev(303, "WEB", "cookie-uk42", phone="+44 7911 123456", name="Mr Oliver Brown"),
+        _ev(304, "KIOSK", "kiosk-uk", phone="+44 7911 123456", name="Oliver Brown"),
+        _ev(305, "WHATSAPP", "447911123456", name="Olly"),
+        # Kiran: two customers, then an event with both identifiers joins them (one id absorbed)
+        _ev(306, "WEB", "ck-kiran", phone="98222 10001", name="Kiran Das"),
+        _ev(307, "KIOSK", "k-kiran", email="kiran.das@gmail.com", name="Kiran Das"),
+        _ev(308, "WEB", "ck-kiran-2", phone="98222 10001", email="kiran.das@gmail.com", name="Kiran Das"),
+        # Lata: the same, then erased
+        _ev(309, "WEB", "ck-lata", phone="98333 20002", name="Lata Iyer"),
+        _ev(310, "KIOSK", "k-lata", email="lata.iyer@gmail.com", name="Lata Iyer"),
+        _ev(311, "WEB", "ck-lata-2", phone="98333 20002", email="lata.iyer@gmail.com", name="Lata Iyer"),
+    ]
+    first: dict[str, str | None] = {e.event_id: None for e in events}
+    steps: list[Step] = []
+    for offset, event in enumerate(events, start=1):
+        steps += pipeline.on_events(offset, [event])
+        first[event.event_id] = pipeline.resolver.customer_of_event(event.event_id)
+    await _mirror(model, pipeline, steps)
+    resolver = pipeline.resolver
+    kiran_gone = next(c for c in (first["evt-306"], first["evt-307"]) if resolver.current_id(c or "") != c)
+    lata = resolver.customer_of_event("evt-311")
+    lata_gone = next(c for c in (first["evt-309"], first["evt-310"]) if c != lata)
+    assert lata and resolver.current_id(lata_gone or "") == lata
+    erase = {"action": "erase", "customer_id": lata, "action_id": "x1", "actor": "t", "reason": "r", "at": T0}
+    await _mirror(model, pipeline, pipeline.on_action(20, erase))
+    assert await model.survivor_of(kiran_gone or "") is not None
+    assert await model.survivor_of(lata_gone or "") is None  # dropped with her
+
+    async def both(path: str, params: dict[str, str], token: str) -> tuple[tuple[int, Any], tuple[int, Any]]:
+        answers = []
+        for writer in (pipeline, None):
+            rt.pipeline = writer
+            r = await client.get(path, params=params, headers=auth(token))
+            body = await r.json()
+            if isinstance(body, dict):
+                body.pop("source", None)
+                body.pop("version", None)  # the changelog's: the writer's alone
+                if isinstance(body.get("lookup"), dict):
+                    body["lookup"].pop("source", None)
+            answers.append((r.status, body))
+        rt.pipeline = pipeline
+        return answers[0], answers[1]
+
+    lookups = [
+        ({"email": "pillai.family@gmail.com"}, 200, "split"),
+        ({"phone": "+44 7911 123456"}, 200, "split"),
+        ({"touchpoint": "whatsapp", "source_id": "447911123456"}, 200, "linked"),
+        ({"email": "kiran.das@gmail.com"}, 200, "linked"),
+        ({"phone": "+91 98450 71623"}, 200, "linked"),
+        ({"touchpoint": "WEB", "source_id": "ck-fam-1"}, 200, "linked"),
+        ({"phone": "12345"}, 422, "invalid"),
+    ]
+    for params, status, said in lookups:
+        for token in (READ, ADMIN):
+            writer, standby = await both("/lookup", params, token)
+            assert writer[0] == status and (writer[1].get("lookup") or writer[1])["status"] == said, (params, writer)
+            assert standby == writer, params
+    # Unknown: both 404, the standby cannot tell "never seen" from erased (its reason says so).
+    for params in ({"email": "nobody@gmail.com"}, {"email": "lata.iyer@gmail.com"}):
+        writer, standby = await both("/lookup", params, READ)
+        assert writer[0] == standby[0] == 404 and standby[1]["lookup"]["status"] == "unknown", params
+    split = (await both("/lookup", {"email": "pillai.family@gmail.com"}, READ))[1][1]
+    assert len(split["customers"]) == 2 and split["customers"] == sorted(split["customers"])
+
+    # An absorbed id: 200 absorbed with its survivor on both; the erased customer's ids: 404 on both.
+    writer, standby = await both(f"/customers/{kiran_gone}", {}, READ)
+    assert writer[0] == 200 and writer[1]["status"] == "absorbed", writer
+    assert writer[1]["survivor_id"] == resolver.customer_of_event("evt-308")
+    assert standby == writer
+    for gone in (lata, lata_gone):
+        writer, standby = await both(f"/customers/{gone}", {}, READ)
+        assert writer[0] == standby[0] == 404, (writer, standby)

@@ -435,16 +435,27 @@ async def test_why_not_always_says_why_and_masks_the_closest_identifiers(world: 
 
 
 class _StandbyModel:
-    """The Redis read model as a standby worker reads it: identifier -> customer id, profiles."""
+    """The Redis read model as a standby worker reads it: identifier -> its holders (space-separated, as
+    ``P:i:*`` holds them), profiles, aliases (absorbed id -> survivor)."""
 
-    def __init__(self, ids: dict[str, str]) -> None:
+    def __init__(
+        self,
+        ids: dict[str, str],
+        profiles: dict[str, dict[str, Any]] | None = None,
+        aliases: dict[str, str] | None = None,
+    ) -> None:
         self.ids = ids
+        self.profiles = profiles or {}
+        self.aliases = aliases or {}
 
-    async def customer_of(self, identifier: str) -> str | None:
-        return self.ids.get(identifier)
+    async def customers_of(self, identifier: str) -> list[str]:
+        return self.ids[identifier].split() if identifier in self.ids else []
 
     async def customer(self, customer_id: str) -> dict[str, Any] | None:
-        return None
+        return self.profiles.get(customer_id)
+
+    async def survivor_of(self, absorbed_id: str) -> str | None:
+        return self.aliases.get(absorbed_id)
 
 
 async def test_standby_lookup_of_a_whatsapp_account_reads_its_own_source_id_first(world: World) -> None:
@@ -463,6 +474,38 @@ async def test_standby_lookup_of_a_whatsapp_account_reads_its_own_source_id_firs
     model.ids["phone:+447911123457"] = "c_other"
     body = await (await world.client.get("/lookup", params=params, headers=auth(READ))).json()
     assert body["customer_id"] == "c_other"
+
+
+async def test_standby_lookup_of_an_identifier_several_customers_hold_is_split_with_all_of_them(world: World) -> None:
+    web_id, chat = _oliver(world)
+    params = {"phone": "+44 7911 123456"}
+    writer = await (await world.client.get("/lookup", params=params, headers=auth(READ))).json()
+    assert writer["status"] == "split"
+    world.rt.pipeline = None
+    world.rt.redis = _StandbyModel({"phone:+447911123456": " ".join(sorted([web_id, chat]))})  # type: ignore[assignment]
+    r = await world.client.get("/lookup", params=params, headers=auth(READ))
+    assert r.status == 200
+    body = await r.json()
+    assert body.pop("source") == "redis"
+    assert body == writer  # not "linked" to the smallest id (s33 audit A2)
+    assert "7911123456" not in await r.text()
+
+
+async def test_standby_answers_an_absorbed_id_with_its_last_live_survivor(world: World) -> None:
+    world.rt.pipeline = None
+    profiles: dict[str, dict[str, Any]] = {"c_c": {"customer_id": "c_c", "phones": [], "emails": []}}
+    # c_a was absorbed into c_b, c_b into c_c; c_x into c_e, which was erased (its profile is gone)
+    model = _StandbyModel({}, profiles, {"c_a": "c_b", "c_b": "c_c", "c_x": "c_e", "c_l": "c_l"})
+    world.rt.redis = model  # type: ignore[assignment]
+    for gone in ("c_a", "c_b"):
+        r = await world.client.get(f"/customers/{gone}", headers=auth(READ))
+        assert r.status == 200, gone
+        body = await r.json()
+        assert (body["status"], body["survivor_id"], body["source"]) == ("absorbed", "c_c", "redis")
+        assert body["links"] == {"survivor": "/customers/c_c"}
+    for unknown in ("c_x", "c_e", "c_l", "c_nope"):  # erased survivor, erased, a loop, never seen
+        r = await world.client.get(f"/customers/{unknown}", headers=auth(READ))
+        assert r.status == 404, unknown
 
 
 # -- explanations ------------------------------------------------------------------------------------
