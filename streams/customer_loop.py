@@ -190,9 +190,17 @@ class _CustomersLoop:
             return
         # Each partition applies in turn; their publishes then wait for the broker together.
         await asyncio.gather(*(part.apply([_record(m) for m in data[tp]]) for tp, part in held))
-        for part in self.parts.values():
-            await part.tend()
+        for p, part in self.parts.items():
+            await part.tend(behind=self._behind(p, part))
         self.note_offsets()
+
+    def _behind(self, partition: int, part: CustomerPartition) -> bool:
+        """Effects wait after the last one the partition applied (the broker's or the last fetch's log end)."""
+        consumer = self.consumer
+        if consumer is None:
+            return False
+        end = self._end(consumer, TopicPartition(self.kafka.effects, partition))
+        return end is not None and end > part.applied + 1
 
     def stalled(self, now: float) -> list[int]:
         """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited.
