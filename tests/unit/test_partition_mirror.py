@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import json
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -22,12 +22,13 @@ from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
 from resolver.effect_codec import partition_of
+from resolver.profile import Profile
 from streams.customer_loop import _CustomersLoop
 from streams.customers import CustomerPartition
 from streams.linkbatch import ACTION, TICK, decode_batch
 from streams.mirror import PartitionMirror, RedisMirror
 from streams.pipeline import Pipeline, Step
-from streams.readmodel import holders, partition_field
+from streams.readmodel import Written, _decode_profile, _stored, holders, partition_field
 from streams.runtime import Runtime
 from streams.sequencer import LinkRecord
 from streams.settings import Settings
@@ -75,7 +76,7 @@ class InMemoryReadModel:
     async def apply_if_at(
         self,
         expect: int,
-        profiles: dict[str, dict[str, Any] | None],
+        profiles: Mapping[str, Written | None],
         removed: dict[str, str | None],
         offset: int,
         forget: Iterable[str] = (),
@@ -89,12 +90,12 @@ class InMemoryReadModel:
         self.writes += 1
         return True
 
-    def _write(self, profiles: dict[str, dict[str, Any] | None], removed: dict[str, str | None]) -> None:
+    def _write(self, profiles: Mapping[str, Written | None], removed: dict[str, str | None]) -> None:
         for cid, profile in profiles.items():
             if profile is None:
                 self.profiles.pop(cid, None)
-            else:
-                self.profiles[cid] = profile
+            else:  # a `Profile` as Redis stores it (`_stored`) and reads it back
+                self.profiles[cid] = _decode_profile(cid, _stored(profile)) if isinstance(profile, Profile) else profile
                 self.aliases.pop(cid, None)  # a live customer has no alias
         for gone, survivor in removed.items():
             self.profiles.pop(gone, None)
