@@ -95,9 +95,7 @@ class Runtime:
             "triage_processes": 0,
             #: per-customer stage processes of this worker running (`streams.customer_process`)
             "customer_processes": 0,
-            #: per effects partition this worker holds (``IRL_CUSTOMER_STAGE=kafka``; keys the partition numbers as
-            #: text): the last effects offset applied and the one its part of Redis holds (``P:meta.p.<n>``) as its
-            #: mirror last wrote or read it (None: unknown or behind, to be rebuilt; `streams.customer_loop`)
+            #: per effects partition held: its applied and Redis (``P:meta.p.<n>``) offsets (`streams.customer_loop`)
             "redis_partitions": {},
             "started_ms": int(time.time() * 1000),
         }
