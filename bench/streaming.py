@@ -584,7 +584,35 @@ def _drive(
         res["triage_events_per_s"] = (expected - first_triaged[1]) / max(1e-6, t_triaged - first_triaged[0])
     if spy is not None:
         res["profile"] = str(DATA / "run" / f"{prefix}.pyspy.txt")
+    writer = next((w for w in ws if w.proc is not None and w.proc.pid == writer_pid), None)
+    if writer is not None:
+        res["cpu_s"] = _tree_cpu_s(writer)
     return res
+
+
+def _tree_cpu_s(w: Worker) -> dict[str, float]:
+    """CPU seconds so far of the worker's own process, the children it reaped (forked snapshot writers), and its
+    live children by kind (triage, per-customer, forks), from Linux's /proc; start-up included."""
+    assert w.proc is not None
+    pid = w.proc.pid
+    out = {"worker": _cpu_s(w), "worker_reaped_forks": _cpu_s(w, reaped=True) - _cpu_s(w)}
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            kids += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    tck = os.sysconf("SC_CLK_TCK")
+    for kid in kids:
+        try:
+            cmd = Path(f"/proc/{kid}/cmdline").read_bytes()
+            fields = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kind = "customers" if b"customer_process" in cmd else "triage" if b"triage_process" in cmd else "forks"
+        out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tck
+    out["total"] = sum(out.values())
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 def _recover(writer: Worker, timeout: float, sig: int = signal.SIGKILL) -> dict[str, Any]:

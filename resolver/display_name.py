@@ -58,6 +58,7 @@ _PARTICLES = frozenset(
 )
 _MEMO: dict[str, str | None] = {}
 _SCRIPTS: dict[str, str] = {}
+_SHAPES: dict[str, tuple[str, int, int]] = {}
 _MEMO_SIZE = 1 << 16
 
 
@@ -207,24 +208,36 @@ def preferred_name(names: Mapping[str, Sequence[int]]) -> str | None:
             count, last = totals.pop(key)
             owner = owners[0]
             totals[owner] = (totals[owner][0] + count, max(totals[owner][1], last))
-    full = any(_whole_words(k) >= 2 for k in totals)  # some form has a given name and a surname
+    shape = {k: _shape(k) for k in totals}  # (script, words written out, marks): functions of the form alone
+    full = any(words >= 2 for _script_of, words, _m in shape.values())  # some form has a given name and a surname
     share: dict[str, int] = {}
     for key, (count, _) in totals.items():
-        share[_script(key)] = share.get(_script(key), 0) + count
+        share[shape[key][0]] = share.get(shape[key][0], 0) + count
     chosen = min(
         totals,
         key=lambda k: (
             full and " " not in k and k not in longer,  # a pet name (``Guddu``): a full name shows first
             -totals[k][0],
-            -share[_script(k)],
-            _script(k) != "LATIN",
-            -_whole_words(k),
-            -_marks(k),
+            -share[shape[k][0]],
+            shape[k][0] != "LATIN",
+            -shape[k][1],
+            -shape[k][2],
             -totals[k][1],
             k,
         ),
     )
     return _best({form: (v[0], v[1]) for form, v in variants[chosen].items()})
+
+
+def _shape(form: str) -> tuple[str, int, int]:
+    """(`_script`, `_whole_words`, `_marks`) of a form, memoised: a customer's profile is built again at every
+    change to it, with the same forms."""
+    found = _SHAPES.get(form)
+    if found is None:
+        if len(_SHAPES) >= _MEMO_SIZE:
+            _SHAPES.clear()
+        found = _SHAPES[form] = (_script(form), _whole_words(form), _marks(form))
+    return found
 
 
 def _marks(form: str) -> int:

@@ -129,10 +129,18 @@ class _CustomersLoop:
             self.redis = RedisReadModel.from_url(s.redis_url, s.topic_prefix, s.redis_ca_file)
         return self.redis
 
+    def note_offsets(self) -> None:
+        """Put each held partition's applied offset and the one its part of Redis holds in the stats (`/stats`)."""
+        self.rt.stats["redis_partitions"] = {
+            str(p): {"applied": part.applied, "redis": None if part.mirror is None else part.mirror.at}
+            for p, part in sorted(self.parts.items())
+        }
+
     async def on_revoked(self, revoked: Any) -> None:
         async with self.lock:  # the fetch in flight publishes and commits first
             for tp in revoked:
                 self.parts.pop(tp.partition, None)
+            self.note_offsets()
 
     async def on_assigned(self, assigned: Any) -> None:
         consumer = self.consumer
@@ -157,6 +165,7 @@ class _CustomersLoop:
                     consumer.seek(tp, await part.load(folded))
                     self.parts[tp.partition] = part
                 self.assignments += 1
+                self.note_offsets()
             except Exception:
                 _die("restoring the per-customer stage", self.rt)
 
@@ -181,8 +190,17 @@ class _CustomersLoop:
             return
         # Each partition applies in turn; their publishes then wait for the broker together.
         await asyncio.gather(*(part.apply([_record(m) for m in data[tp]]) for tp, part in held))
-        for part in self.parts.values():
-            await part.tend()
+        for p, part in self.parts.items():
+            await part.tend(behind=self._behind(p, part))
+        self.note_offsets()
+
+    def _behind(self, partition: int, part: CustomerPartition) -> bool:
+        """Effects wait after the last one the partition applied (the broker's or the last fetch's log end)."""
+        consumer = self.consumer
+        if consumer is None:
+            return False
+        end = self._end(consumer, TopicPartition(self.kafka.effects, partition))
+        return end is not None and end > part.applied + 1
 
     def stalled(self, now: float) -> list[int]:
         """The partitions held (and loaded) that applied nothing for `IRL_STALL_SECONDS` while effects waited.

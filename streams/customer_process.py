@@ -47,8 +47,9 @@ class CustomerProcess(TriageProcesses):
     """The worker's per-customer stage child: started, watched, reported on, stopped with the worker.
 
     Beyond its counters a report carries how long the child's partitions have applied nothing
-    while effects waited (``customers_stalled_s``, for `/ready`) and what it published since
-    the report before (``journal``, a `JournalFeed`'s, for the views' journal).
+    while effects waited (``customers_stalled_s``, for `/ready`), each held partition's applied
+    and Redis offsets (``redis_partitions``, for `/stats`) and what it published since the
+    report before (``journal``, a `JournalFeed`'s, for the views' journal).
     """
 
     MODULE = "streams.customer_process"
@@ -60,6 +61,7 @@ class CustomerProcess(TriageProcesses):
         journal = report.pop("journal", None)
         super().take_report(index, report)
         self.rt.stats["customers_stalled_s"] = float(report.get("customers_stalled_s") or 0.0)
+        self.rt.stats["redis_partitions"] = dict(report.get("redis_partitions") or {})
         note_published(self.rt.stats, report.get("last_publish_ms"), report.get("last_window_end"))
         if journal:
             journal_of(self.rt).merge(journal)
@@ -94,6 +96,7 @@ async def _child_main(parent: int) -> int:
     def extra() -> dict[str, Any]:
         return {
             "customers_stalled_s": rt.stats["customers_stalled_s"],
+            "redis_partitions": rt.stats["redis_partitions"],
             "journal": feed.take(),
             "last_publish_ms": rt.stats["last_publish_ms"],
             "last_window_end": rt.stats["last_window_end"],

@@ -20,14 +20,15 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from resolver.customer_stage import CustomerStage
 from resolver.effect_codec import partition_of
+from resolver.profile import Profile
 from streams.pipeline import Pipeline, Step
-from streams.readmodel import RedisReadModel, apply_if_at_blocking, partition_field, rebuild_blocking
+from streams.readmodel import RedisReadModel, Written, apply_if_at_blocking, partition_field, rebuild_blocking
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.triage_process import die_with_parent
@@ -382,7 +383,7 @@ class PartitionModel(Protocol):
     async def apply_if_at(
         self,
         expect: int,
-        profiles: dict[str, dict[str, Any] | None],
+        profiles: Mapping[str, Written | None],
         removed: dict[str, str | None],
         offset: int,
         forget: Iterable[str] = (),
@@ -581,9 +582,10 @@ class PartitionMirror:
         )
 
 
-def _partition_profiles(stage: CustomerStage, cids: set[str]) -> dict[str, dict[str, Any] | None]:
-    """The read-model records of a partition's customers `cids`."""
-    return _records(stage.profile, cids)
+def _partition_profiles(stage: CustomerStage, cids: set[str]) -> dict[str, Profile | None]:
+    """The profiles of a partition's customers (None: gone), in id order; written as they are (`readmodel.Written`:
+    no record dict is built for them)."""
+    return {cid: stage.profile(cid) for cid in sorted(cids)}
 
 
 def _all_profiles(stage: CustomerStage) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
 from resolver.graph import holder_of
+from resolver.profile import Profile
 
 __all__ = [
     "LAYOUT",
@@ -375,8 +376,36 @@ def _decode_profile(customer_id: str, raw: bytes | str) -> dict[str, Any]:
     }
 
 
+#: A profile to write: its record (`Profile.to_record`'s fields, or any dict), or the `Profile` itself (`_stored`).
+Written = dict[str, Any] | Profile
+
+
+def _stored(profile: Profile) -> str:
+    """`_encode_profile` of ``profile.to_record()``, the same string, without building the record (the per-customer
+    stage writes every customer it changed: `streams.mirror.PartitionMirror`)."""
+    sources = profile.source_ids
+    if any(":" in tp for tp, _src in sources):
+        return _encode_profile(profile.customer_id, profile.to_record())
+    first, last = profile.first_seen, profile.last_seen
+    row = [
+        list(profile.phones),
+        list(profile.emails),
+        [f"{tp}:{src}" for tp, src in sources],
+        profile.name,
+        first,
+        last - first if first is not None and last is not None and _is_int(first) and _is_int(last) else last,
+        profile.event_count,
+        profile.confidence,
+        list(profile.confidence_reasons),
+    ]
+    touchpoints = list(profile.touchpoints)
+    if touchpoints != sorted({tp for tp, _src in sources}):
+        row.append(touchpoints)
+    return _dumps(row)
+
+
 def _ops(
-    profiles: dict[str, dict[str, Any] | None],
+    profiles: Mapping[str, Written | None],
     removed: dict[str, str | None],
     forget: Iterable[str],
 ) -> list[str]:
@@ -399,8 +428,12 @@ def _ops(
     return ops
 
 
-def _put(ops: list[str], cid: str, profile: dict[str, Any]) -> None:
-    ops += ["c", cid, _encode_profile(cid, profile)]
+def _put(ops: list[str], cid: str, profile: Written) -> None:
+    if isinstance(profile, Profile):
+        value = _stored(profile) if profile.customer_id == cid else _encode_profile(cid, profile.to_record())
+    else:
+        value = _encode_profile(cid, profile)
+    ops += ["c", cid, value]
 
 
 def holders(profiles: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, str]:
@@ -549,7 +582,7 @@ class RedisReadModel:
     async def apply_if_at(
         self,
         expect: int,
-        profiles: dict[str, dict[str, Any] | None],
+        profiles: Mapping[str, Written | None],
         removed: dict[str, str | None],
         offset: int,
         forget: Iterable[str] = (),

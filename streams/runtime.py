@@ -95,5 +95,7 @@ class Runtime:
             "triage_processes": 0,
             #: per-customer stage processes of this worker running (`streams.customer_process`)
             "customer_processes": 0,
+            #: per effects partition held: its applied and Redis (``P:meta.p.<n>``) offsets (`streams.customer_loop`)
+            "redis_partitions": {},
             "started_ms": int(time.time() * 1000),
         }

@@ -72,6 +72,8 @@ class StatsCollector:
                 "uptime_s": round(max(0, now_ms - int(s.get("started_ms") or now_ms)) / 1000, 3),
                 "applied_offset": rt.applied_offset,
                 "redis_offset": rt.redis_offset,
+                # over Kafka the ordered stage writes no Redis: each effects partition held writes its own part
+                "redis_partitions": dict(sorted(s.get("redis_partitions", {}).items(), key=lambda kv: int(kv[0]))),
                 "redis_rebuilds": s.get("redis_rebuilds", 0),
                 "redis_child_flushes": s.get("redis_child_flushes", 0),
                 "stalled_s": s.get("stalled_s", 0.0),

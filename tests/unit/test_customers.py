@@ -30,7 +30,7 @@ from streams.batches import BatchSender
 from streams.codec import decode_resolved
 from streams.customer_loop import CustomersKafka, _CustomersLoop
 from streams.customer_state import stored_snapshot
-from streams.customers import POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
+from streams.customers import BEHIND_SNAPSHOTS, POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
 from streams.linkbatch import TICK
 from streams.pipeline import Pipeline
 from streams.runtime import Runtime
@@ -384,6 +384,49 @@ def test_an_idle_stage_sends_no_effects_and_ticks_alone_take_no_snapshot() -> No
         assert part.applied == len(ticks) - 1 and customers.commits == {0: len(ticks)}
         assert not await part.tend() and not customers.state
         assert await part.tend(force=True) and stored_snapshot(customers.state, 0) is not None
+
+    asyncio.run(scenario())
+
+
+def test_a_partition_behind_its_effects_waits_to_store_its_snapshot_until_it_has_caught_up() -> None:
+    """A backlog: effects wait after the last applied. The partition's snapshot (every customer of it encoded) waits
+    too, up to `BEHIND_SNAPSHOTS` intervals, so a slow backlog does not pay it every interval; once caught up it is
+    stored at the next `tend`, and the same records come out either way.
+
+        clock s      0     5     10    ...   29    30          (interval 5 s)
+        behind       yes   yes   yes         yes   -> stored (6 intervals)
+        caught up                     -> stored at once
+    """
+    log = links_log(3)
+    records = _crashing_ordered_stage(log, random.Random(3)).partition(1)
+    now = [0.0]
+
+    def partition(kafka: FakeCustomerKafka) -> CustomerPartition:
+        stats = Runtime(Settings()).stats
+        return CustomerPartition(1, kafka.ports(), RESOLVED, stats, snapshot_interval_s=5.0, clock=lambda: now[0])
+
+    async def scenario() -> None:
+        kafka = FakeCustomerKafka()
+        part = partition(kafka)
+        await part.load({})
+        half = len(records) // 2
+        await part.apply(records[:half])
+        now[0] = 5.0
+        assert not await part.tend(behind=True), "a snapshot while effects wait"
+        now[0] = 5.0 * BEHIND_SNAPSHOTS - 0.1
+        assert not await part.tend(behind=True) and not kafka.state
+        now[0] = 5.0 * BEHIND_SNAPSHOTS
+        assert await part.tend(behind=True), "no snapshot after BEHIND_SNAPSHOTS intervals"
+        stored = stored_snapshot(kafka.state, 1)
+        assert stored is not None and stored[0].offset == half - 1
+        await part.apply(records[half:])
+        now[0] += 5.0
+        assert await part.tend(behind=False), "caught up: the snapshot is stored at once"
+        stored = stored_snapshot(kafka.state, 1)
+        assert stored is not None and stored[0].offset == len(records) - 1
+        always = FakeCustomerKafka()
+        await run_partition(always, 1, records, 7, 1)
+        assert kafka.published == always.published
 
     asyncio.run(scenario())
 

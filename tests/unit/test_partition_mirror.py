@@ -11,24 +11,39 @@ oracle       a clean Pipeline without the stage: its live customers' profiles, t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
 from resolver.effect_codec import partition_of
+from resolver.profile import Profile
+from streams.customer_loop import _CustomersLoop
 from streams.customers import CustomerPartition
 from streams.linkbatch import ACTION, TICK, decode_batch
 from streams.mirror import PartitionMirror, RedisMirror
 from streams.pipeline import Pipeline, Step
-from streams.readmodel import holders, partition_field
+from streams.readmodel import Written, _decode_profile, _stored, holders, partition_field
 from streams.runtime import Runtime
 from streams.sequencer import LinkRecord
 from streams.settings import Settings
-from tests.unit.test_customers import PARTITIONS, RESOLVED, EffectsKafka, FakeCustomerKafka, effects_sequencer
+from streams.web.auth import Scope
+from streams.web.stats import StatsCollector
+from tests.unit.test_customers import (
+    PARTITIONS,
+    RESOLVED,
+    EffectsKafka,
+    FakeCustomerKafka,
+    _FakeConsumer,
+    _LoopKafka,
+    _Message,
+    effects_sequencer,
+)
 from tests.unit.test_sequencer import GRACE_MS, WINDOW_MS, Crash, links_log, run
 
 
@@ -61,7 +76,7 @@ class InMemoryReadModel:
     async def apply_if_at(
         self,
         expect: int,
-        profiles: dict[str, dict[str, Any] | None],
+        profiles: Mapping[str, Written | None],
         removed: dict[str, str | None],
         offset: int,
         forget: Iterable[str] = (),
@@ -75,12 +90,12 @@ class InMemoryReadModel:
         self.writes += 1
         return True
 
-    def _write(self, profiles: dict[str, dict[str, Any] | None], removed: dict[str, str | None]) -> None:
+    def _write(self, profiles: Mapping[str, Written | None], removed: dict[str, str | None]) -> None:
         for cid, profile in profiles.items():
             if profile is None:
                 self.profiles.pop(cid, None)
-            else:
-                self.profiles[cid] = profile
+            else:  # a `Profile` as Redis stores it (`_stored`) and reads it back
+                self.profiles[cid] = _decode_profile(cid, _stored(profile)) if isinstance(profile, Profile) else profile
                 self.aliases.pop(cid, None)  # a live customer has no alias
         for gone, survivor in removed.items():
             self.profiles.pop(gone, None)
@@ -515,3 +530,42 @@ def test_the_default_modes_mirror_at_any_flush_boundaries_leaves_what_the_partit
         default.aliases,
     )
     assert any(" " in held for held in default.index().values()) or seed > 0, "a shared identifier in the data"
+
+
+def test_stats_show_each_held_partitions_applied_and_redis_offsets() -> None:
+    """`/stats` over Kafka: the ordered stage's ``redis_offset`` says nothing (it writes no Redis), so each effects
+    partition this worker holds shows the last effects offset it applied and the one its part of Redis holds
+    (``P:meta.p.<n>`` as its mirror last wrote it; None while Redis is unreachable or behind, to be rebuilt)."""
+    log = links_log(4)
+    effects = effects_of(log)
+    model = InMemoryReadModel()
+    settings = dataclasses.replace(Settings(), snapshot_seconds=0.0)  # a snapshot (and so a Redis write) per fetch
+    rt = Runtime(settings)
+    held = [0, 2]
+    records = {p: effects.partition(p) for p in held}
+    consumer = _FakeConsumer({p: len(records[p]) for p in held})
+
+    async def scenario() -> None:
+        loop = _CustomersLoop(settings, rt, _LoopKafka(FakeCustomerKafka()))
+        loop.consumer = consumer
+        loop.redis = model  # type: ignore[assignment]
+        await loop.on_assigned({TopicPartition("t-effects", p) for p in held})
+        assert rt.stats["redis_partitions"] == {"0": {"applied": -1, "redis": -1}, "2": {"applied": -1, "redis": -1}}
+        half = {p: len(records[p]) // 2 for p in held}
+        fetch = {TopicPartition("t-effects", p): [_Message(r) for r in records[p][: half[p]]] for p in held}
+        await loop.apply_fetch(fetch, loop.assignments)
+        assert rt.stats["redis_partitions"] == {str(p): {"applied": half[p] - 1, "redis": half[p] - 1} for p in held}
+        assert {f: model.meta[f] for f in (partition_field(p) for p in held)} == {
+            partition_field(p): half[p] - 1 for p in held
+        }
+        model.down = True  # Redis away: each partition's part is unknown until rebuilt
+        rest = {TopicPartition("t-effects", p): [_Message(r) for r in records[p][half[p] :]] for p in held}
+        await loop.apply_fetch(rest, loop.assignments)
+        assert rt.stats["redis_partitions"] == {str(p): {"applied": len(records[p]) - 1, "redis": None} for p in held}
+        await loop.on_revoked({TopicPartition("t-effects", 0)})
+        assert list(rt.stats["redis_partitions"]) == ["2"]
+        rt.stats["redis_partitions"] = {"10": {"applied": 4, "redis": 4}, "2": {"applied": 9, "redis": None}}
+        shown = (await StatsCollector(rt).snapshot(Scope.READ))["worker"]["redis_partitions"]
+        assert list(shown) == ["2", "10"] and shown["2"] == {"applied": 9, "redis": None}
+
+    asyncio.run(scenario())

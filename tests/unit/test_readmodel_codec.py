@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.readmodel import _decode_profile, _encode_profile, _field
+from resolver.profile import profile_of
+from streams.readmodel import _decode_profile, _encode_profile, _field, _ops, _stored
 
 TOUCHPOINT = st.sampled_from(["WEB", "WHATSAPP", "KIOSK"]) | st.text(max_size=8)
 SOURCES = st.lists(st.fixed_dictionaries({"touchpoint": TOUCHPOINT, "source_id": st.text(max_size=20)}), max_size=4)
@@ -81,3 +82,27 @@ def test_long_identifiers_become_digests_that_fit_a_listpack() -> None:
     long = "email:" + "a" * 80 + "@x.org"
     assert _field(short) == short
     assert _field(long).startswith("#") and len(_field(long)) <= 64 and _field(long) == _field(long)
+
+
+@given(profiles(), st.booleans())
+def test_a_profile_written_as_it_is_is_stored_as_its_record(case: tuple[str, dict[str, Any]], own: bool) -> None:
+    """The per-customer stage writes its `Profile`s without building their records (`_stored`): the same strings."""
+    cid, rec = case
+    first, last = rec["first_seen"], rec["last_seen"]
+    profile = profile_of(
+        rec["customer_id"],
+        tuple(rec["phones"]),
+        tuple(rec["emails"]),
+        tuple((s["touchpoint"], s["source_id"]) for s in rec["source_ids"]),
+        rec["name"],
+        first if isinstance(first, int) or first is None else int(first),
+        last if isinstance(last, int) or last is None else int(last),
+        rec["event_count"],
+        tuple(rec["touchpoints"]),
+        rec["confidence"],
+        tuple(rec["confidence_reasons"]),
+    )
+    key = profile.customer_id if own else cid
+    assert _ops({key: profile}, {}, ()) == _ops({key: profile.to_record()}, {}, ())
+    if ":" not in "".join(tp for tp, _src in profile.source_ids):
+        assert _stored(profile) == _encode_profile(profile.customer_id, profile.to_record())

@@ -90,7 +90,7 @@ async def test_a_stop_ends_the_waiting_for_a_broker() -> None:
 
 
 def test_the_customer_stage_child_reports_its_stall_and_feeds_the_journal() -> None:
-    """/ready and the views' journal read what the per-customer stage's child reported."""
+    """/ready, /stats and the views' journal read what the per-customer stage's child reported."""
     rt = Runtime(Settings())
     procs = CustomerProcess(rt.settings, rt, 1)
     feed = JournalFeed()
@@ -101,6 +101,9 @@ def test_the_customer_stage_child_reports_its_stall_and_feeds_the_journal() -> N
     assert "journal" not in procs.reports[0]  # the records are not kept twice
     procs.take_report(0, {"effects_applied": 9, "customers_stalled_s": 0.0, "journal": None})
     assert rt.stats["effects_applied"] == 9 and rt.stats["customers_stalled_s"] == 0.0
+    held = {"1": {"applied": 40, "redis": 38}, "4": {"applied": 12, "redis": None}}
+    procs.take_report(0, {"effects_applied": 9, "redis_partitions": held, "journal": None})
+    assert rt.stats["redis_partitions"] == held  # /stats shows each held partition's Redis offset
     assert journal_of(rt).totals == {"CREATED": 1}
 
 
