@@ -436,9 +436,16 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             f"{rate / st['bare_decode_events_per_s']:.3f}x a bare consumer decoding the Avro; the target (10k/s and "
             f"at least the no-op agent) is {'met' if met else 'not met'}. Both stages read with their own consumer "
             "loops (one fetch pays the framework once) and the links log carries one record per triage batch, so "
-            "what is left is our own work in the ordered stage: the resolver, the profiles and confidence of the "
-            "customers each window closes, the changelog's and the interactions' Avro (a backlog's Redis writes "
-            "run in a forked child). "
+            + (
+                "what is left is our own work, on two cores with the broker: the ordered stage (the resolver, "
+                "windows and versions, the effects it sends) and the per-customer stage's process beside it "
+                "(effects decoded, profiles and confidence, the changelog's Avro, Redis), each with its forked "
+                "snapshot writers (CPU by process and part: docs/architecture.md). "
+                if st.get("customer_stage") == "kafka"
+                else "what is left is our own work in the ordered stage: the resolver, the profiles and confidence "
+                "of the customers each window closes, the changelog's and the interactions' Avro (a backlog's Redis "
+                "writes run in a forked child). "
+            )
             + (
                 f"Triage ran in {st['triage_processes']} process(es) of its own beside the ordered stage "
                 "(`IRL_TRIAGE_PROCESSES`), at "
@@ -493,9 +500,9 @@ def benchmarks_md(res: dict[str, Any]) -> str:
                 f"{s.get('triage_events_per_s', 0):.0f}/s"
                 for s in scale
             )
-            + ". Extra workers take triage partitions; the ordered stage is one sequence on one worker, so its "
-            "rate is the deployment's ceiling until the per-customer work (profiles, windows, changelog, Redis) runs "
-            "partitioned on every worker (issue 15)."
+            + ". Extra workers take triage partitions and effects partitions; the ordered stage is one sequence "
+            "on one worker, so its rate is the deployment's ceiling; on this machine's two cores more workers "
+            "share the same cores with it (the per-customer stage's own rate, next, grows with them)."
         )
     cust = res.get("customers")
     if cust:
@@ -513,9 +520,9 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "",
         _profile_md(res.get("profile")),
         "",
-        "What would make it cheaper, in the order of the measured split: the per-customer work (profiles and "
-        "confidence for Redis and the changelog, the changelog's Avro, Redis) out of the ordered stage, "
-        "partitioned by customer id and run on every worker; then the core itself (`irl replay`'s speed).",
+        "What would make it cheaper, in the order of the measured split: the ordered stage's forked snapshot "
+        "writers during a backlog, the core itself (`irl replay`'s speed), then the per-customer stage's "
+        "profiles and effects decoding (docs/architecture.md, one worker's CPU by process and part).",
         "",
         "## Reproduce",
         "",
