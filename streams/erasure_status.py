@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EFFECTS_RETENTION_MS", "CopyStatus", "ErasureFacts", "Horizons", "PartitionFacts", "erasure_report"]
+__all__ = [
+    "EFFECTS_RETENTION_MS",
+    "CopyStatus",
+    "ErasureFacts",
+    "Horizons",
+    "PartitionFacts",
+    "erasure_report",
+    "none_known",
+]
 
 #: Kafka's default log.retention.check.interval.ms: how late time-based deletion may run.
 RETENTION_CHECK_MS = 300_000
@@ -87,6 +95,24 @@ class ErasureFacts:
 
 #: Changes whose records carry no personal data.
 _EMPTY_CHANGES = ("ERASED", "ABSORBED")
+
+
+def none_known(facts: ErasureFacts) -> str | None:
+    """Why no erasure of the id is known (no receipt and no ``ERASED`` record of it), or None when one is.
+
+    The worker writes the receipt seconds after it applies a request, so an id without either was
+    never erased (a live customer), is not a customer id at all (mistyped), or was asked to be
+    erased a moment ago: the text says which the facts point to, so that an operator does not
+    wait for copies of an erasure that was never made.
+    """
+    if facts.receipt is not None or any(change == "ERASED" for change, _ in facts.resolved):
+        return None
+    if facts.resolved:
+        last = facts.resolved[-1][0]
+        return f"its last record on the resolved topic is {last}: a customer that no erasure has reached"
+    if facts.in_redis:
+        return "Redis holds its profile but the resolved topic no record yet: a customer whose first window is open"
+    return "no record of this id on the resolved topic or in Redis: not a customer id (mistyped?) or never published"
 
 
 def erasure_report(facts: ErasureFacts, horizons: Horizons, now_ms: int) -> list[CopyStatus]:

@@ -8,7 +8,9 @@ to), the partitions of the effects and per-customer state topics that held effec
 customer or of an id absorbed into it (the receipt's ``absorbed_ids``: the first readable
 record of each, and its links offset), and Redis. Prints one line per copy (docs/privacy.md):
 done, or pending and until when.
-Exit status: 0 every copy done; 2 something pending; 3 Kafka could not be read.
+Exit status: 0 every copy done; 2 something pending; 3 Kafka could not be read; 4 no erasure
+of the id is known (no receipt, no ``ERASED`` record: never erased, mistyped, or requested a
+moment ago), nothing else printed but why.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.erasure_status import ErasureFacts, Horizons, PartitionFacts, erasure_report
+from streams.erasure_status import ErasureFacts, Horizons, PartitionFacts, erasure_report, none_known
 from streams.kafka_auth import client_options
 from streams.settings import Settings, SettingsError
 
@@ -249,6 +251,16 @@ def command(customer_id: str, as_json: bool, timeout_s: float) -> None:
     except (KafkaError, OSError, TimeoutError, LookupError) as exc:
         click.echo(f"error: cannot read Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}: {exc}", err=True)
         raise click.exceptions.Exit(3) from None
+    unknown = none_known(facts)
+    if unknown is not None:
+        if as_json:
+            click.echo(json.dumps({"copy": "erasure", "state": "none known", "until_ms": None, "detail": unknown}))
+        click.echo(
+            f"no erasure of {customer_id} is known (no receipt from the worker, no ERASED record): {unknown}."
+            " A request made in the last seconds may still be applying: run again.",
+            err=as_json,
+        )
+        raise click.exceptions.Exit(4)
     rows = erasure_report(facts, horizons_of(settings), int(time.time() * 1000))
     for row in rows:
         if as_json:

@@ -221,6 +221,9 @@ async def test_an_erasure_reaches_every_copy(kafka_bootstrap: str, redis_url: st
         for folder in (Path(env["IRL_DATA_DIR"]) / "snapshots").glob("*/*"):
             assert not _hers([folder.read_bytes()]), folder
 
+        # An id no erasure reached (mistyped here) is said to be one, not left "pending" for ever.
+        typo = subprocess.run([str(BIN / "irl"), "erasure-status", "c_0"], env=env, capture_output=True, timeout=120)
+        assert typo.returncode == 4 and b"no erasure of c_0 is known" in typo.stdout, typo
         early = subprocess.run([str(BIN / "irl"), "erasure-status", cid], env=env, capture_output=True, timeout=120)
         assert early.returncode == 2, early.stderr.decode()  # the resolved topic is not compacted yet
         lines = early.stdout.decode().splitlines()

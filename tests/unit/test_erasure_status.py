@@ -10,6 +10,7 @@ from streams.erasure_status import (
     Horizons,
     PartitionFacts,
     erasure_report,
+    none_known,
 )
 
 H = Horizons(
@@ -54,6 +55,18 @@ def test_without_a_receipt_or_with_logs_not_yet_cut_it_is_pending() -> None:
     got = rows(ErasureFacts(RECEIPT, 39, None, None))
     assert got["links log"][0] == "pending" and got["state topic"][0] == "unknown"
     assert got["redis read model"][0] == "unknown"
+
+
+def test_an_id_no_erasure_reached_is_told_apart_from_an_erasure_under_way() -> None:
+    live = none_known(ErasureFacts(None, 0, 0, True, [("CREATED", NOW - 9000), ("UPDATED", NOW - 500)]))
+    assert live is not None and "last record on the resolved topic is UPDATED" in live
+    typo = none_known(ErasureFacts(None, 0, 0, False))
+    assert typo is not None and "not a customer id" in typo
+    opening = none_known(ErasureFacts(None, 0, 0, True))
+    assert opening is not None and "first window is open" in opening
+    # A receipt, or an ERASED record published before the receipt was written: an erasure is known.
+    assert none_known(ErasureFacts(RECEIPT, 40, 12, False)) is None
+    assert none_known(ErasureFacts(None, 0, 0, False, [("UPDATED", NOW - 900), ("ERASED", NOW - 500)])) is None
 
 
 def test_touchpoints_are_done_once_their_retention_has_passed() -> None:
