@@ -483,7 +483,9 @@ def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
                     "reason": "held by several customers, one per person (split between people by their names)",
                 }
             )
-        if key is None:
+        if key is None and not holders and ref.strip().startswith("c_"):
+            reasons.append({"ref": ref, "reason": "unknown customer id (never seen, or erased)"})
+        elif key is None:
             reasons.append({"ref": ref, "reason": "not a linkable identifier"})
         elif key not in g.nodes:
             reasons.append({"ref": ref, "reason": "never seen"})

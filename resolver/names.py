@@ -70,6 +70,9 @@ _NOT_CORE = " .,;:!?'\"()[]{}~*-_/"
 _MOHAMMED = frozenset({"md", "mohd", "mohamed", "mohammad", "mohammed", "muhammad", "muhammed", "mohamad", "mohmmad"})
 #: The given name of a key whose Mohammed has no name after it to pass over for (`_given`).
 _MOHAMMED_KEY = "mohammed"
+#: The Arabic article before a surname, written joined by a hyphen (``Al-Khalidi``, read ``alkhalidi``)
+#: or as a word of its own (``Al Khalidi``: a middle token, left out of the comparison), or not at all.
+_ARTICLES = ("al", "el")
 #: A part in brackets: ``(Mrs)``, ``(home)``, ``[old]``.
 _BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
 #: An email address typed in a name field: no part of the name.
@@ -305,9 +308,9 @@ def same_person(a: str, b: str) -> bool:
         return True
     fa, la = _split(a)
     fb, lb = _split(b)
-    if names_similar(fa, fb) and (not la or not lb or names_similar(la, lb)):
+    if names_similar(fa, fb) and (not la or not lb or _same_surname(la, lb)):
         return True
-    if la and lb and len(la) > 1 and len(lb) > 1 and names_similar(la, lb) and _nicknamed(fa, fb):
+    if la and lb and len(la) > 1 and len(lb) > 1 and _same_surname(la, lb) and _nicknamed(fa, fb):
         return True  # ``Bill Walker`` / ``William Walker``: a pet form, only beside one surname
     if fa == _MOHAMMED_KEY and fb != _MOHAMMED_KEY and a.count(KEY_JOIN) == 1 and names_similar(la, fb):
         return True  # ``Md. Imran`` / ``Mohammed Imran Khan`` (``imran_khan``): Mohammed and a given name, no surname
@@ -332,6 +335,16 @@ def same_person(a: str, b: str) -> bool:
     if len(lb) > 1 and len(fa) > 1:
         return names_similar(fa, lb)
     return False
+
+
+def _same_surname(a: str, b: str) -> bool:
+    """`names_similar`, or one surname the other with the Arabic article joined before it:
+    ``Al-Khalidi`` (``alkhalidi``) is ``Al Khalidi`` and ``Khalidi`` (``khalidi``), ``El-Sayed`` is
+    ``El Sayed``. The rest must be a name of four letters or more (``Alam`` is not ``am``)."""
+    if names_similar(a, b):
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 4 and any(long_ == article + short for article in _ARTICLES)
 
 
 def _initialled(first: str, last: str, other_last: str, other_first: str) -> bool:

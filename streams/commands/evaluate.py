@@ -156,7 +156,10 @@ def run(
     """Evaluate one assignment source: over all events, and over identified and identifiable events
     when `facts` is given."""
     assignments = source()
-    every = evaluate(truth, assignments, confidence=confidence, threshold=threshold)
+    # With the events given, "all events" are theirs: a truth file wider than them (the truth of a whole data
+    # set beside a part of its events) would count every other row as an unassigned singleton.
+    events = {eid for eid, _, _ in facts.touchpoints} if facts is not None else None
+    every = evaluate(truth, assignments, confidence=confidence, only=events, threshold=threshold)
     identified = identifiable = before = None
     if facts is not None:
         identified = evaluate(truth, assignments, confidence=confidence, only=facts.identified, threshold=threshold)
@@ -290,6 +293,10 @@ def command(
         source = csv_assignments(assignments_path)
     report = run(truth, source, confidence=confidence, facts=facts, threshold=threshold)
     click.echo(render(report))
+    if facts is not None:
+        given = {eid for eid, _, _ in facts.touchpoints}
+        if outside := sum(1 for eid in truth if eid not in given):
+            click.echo(f"{outside} truth rows name events that are not in --events: left out", err=True)
     if facts is not None and facts.unreadable:
         click.echo(f"{facts.unreadable} unreadable event lines skipped", err=True)
     if json_path is not None:

@@ -160,6 +160,7 @@ async def sync_crm(
                 continue
             await _apply(store, consumer, fetched, report, interactions_topic)
             idle_since = time.monotonic()
+            report.elapsed_s = idle_since - started  # the progress line's time so far
             if on_batch is not None:
                 on_batch(report)
     finally:

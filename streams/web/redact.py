@@ -124,8 +124,9 @@ def redact_why(result: dict[str, Any], scope: Scope) -> dict[str, Any]:
         reasons = []
         for r in result["reasons"]:
             item = dict(r)
-            if "identifier" in item:
-                item["identifier"] = mask_key(item["identifier"])
+            for field in ("identifier", "near"):  # ``near``: a near phone that did not link
+                if isinstance(item.get(field), str):
+                    item[field] = mask_key(item[field])
             if "ref" in item:
                 item["ref"] = mask_ref(item["ref"])
             if isinstance(item.get("reason"), str):

@@ -251,6 +251,32 @@ async def test_crm_sync_applies_merges_repeats_late_records_splits_and_erasures(
     assert snapshot(crm_url) == (customers, records, redirects, applied, rows)
 
 
+async def test_each_progress_report_says_how_long_the_sync_has_run(
+    kafka_bootstrap: str, unique_topic: str, tmp_path: Path
+) -> None:
+    """Audit s34 B6: every progress line said ``0.0s`` (the time was set only at the end)."""
+    from streams.crm.sync import sync_crm
+
+    await publish(kafka_bootstrap, unique_topic, SCENARIO, partitions=1)
+    seen: list[float] = []
+    store = open_store(f"sqlite:///{tmp_path / 'crm.db'}")
+    try:
+        report = await sync_crm(
+            store,
+            bootstrap=kafka_bootstrap,
+            topic=unique_topic,
+            group=f"{unique_topic}-progress",
+            interactions_topic=None,
+            until_idle_s=float(IDLE),
+            max_records=None,
+            on_batch=lambda r: seen.append(r.elapsed_s),
+        )
+    finally:
+        store.close()
+    assert report.records == len(SCENARIO) and seen
+    assert all(t > 0 for t in seen) and seen == sorted(seen) and seen[-1] <= report.elapsed_s
+
+
 async def test_any_partition_interleaving_ends_in_the_resolvers_view_and_offsets_follow_the_db(
     kafka_bootstrap: str, unique_topic: str, tmp_path: Path
 ) -> None:

@@ -274,3 +274,24 @@ def test_evaluate_command_prints_a_table_and_writes_json(tmp_path: Path) -> None
     assert marked.exit_code == 0 and "1 unreadable" in marked.stderr, marked.output
     assert json.loads((tmp_path / "marked.json").read_text()) == figures
     assert figures["before"]["records_per_customer"] == 2.0  # 1: WEB u1, KIOSK k1; 2: WHATSAPP, WEB u2
+
+
+def test_evaluate_counts_only_the_events_given_when_the_truth_names_more(tmp_path: Path) -> None:
+    """Audit s34 B4: the truth of a whole data set beside part of its events counted every other truth row
+    as an unassigned event ("events 77399" for 14,546 replayed, recall 6%)."""
+    from click.testing import CliRunner
+
+    from streams.commands.evaluate import command
+
+    wider = {**TRUTH, **{f"z{i}": f"9{i}" for i in range(20)}}
+    (tmp_path / "t.csv").write_text("event_id,true_customer\n" + "".join(f"{k},{v}\n" for k, v in wider.items()))
+    (tmp_path / "a.csv").write_text("event_id,customer_id\n" + "".join(f"{k},{v}\n" for k, v in ASSIGNED.items()))
+    events = [{"event_id": k, "touchpoint": "WEB", "source_id": f"u-{k}", "phone": "9845071623"} for k in TRUTH]
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    args = ["--truth", str(tmp_path / "t.csv"), "--assignments", str(tmp_path / "a.csv")]
+    result = CliRunner().invoke(command, [*args, "--events", str(tmp_path / "e.jsonl"), "--json", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    figures = json.loads((tmp_path / "o").read_text())["all"]
+    assert figures == json.loads(json.dumps(evaluate(TRUTH, ASSIGNED).to_dict()))
+    assert figures["unassigned"] == 0
+    assert "20 truth rows name events that are not in --events: left out" in result.output

@@ -73,6 +73,10 @@ T0 = 1_733_000_000_000
         ("Harry Iqbal", "Harpreet Iqbal"),
         ("Raju Gupta", "Rajesh Gupta"),
         ("Bally Singh", "Balwinder Singh"),
+        ("Fatima Al-Khalidi", "Fatima Al Khalidi"),  # the Arabic article joined or apart (audit s34 B2)
+        ("Fatima Al-Khalidi", "Fatima Khalidi"),
+        ("Ahmed El-Sayed", "Ahmed El Sayed"),
+        ("Noor Al-Hassan", "Noor Alhassan"),
     ],
 )
 def test_one_person_written_two_ways(written: str, known: str) -> None:
@@ -102,6 +106,9 @@ def test_forms_that_stay_apart() -> None:
         ("Bill Walker", "William Smith"),  # a pet form only beside one surname
         ("Harry Iqbal", "Harjit Singh"),
         ("Harpreet Iqbal", "Harjit Iqbal"),  # both Harry, but two names
+        ("Fatima Al-Khalidi", "Sara Al Khalidi"),  # the article makes no given name alike
+        ("Fatima Al-Khalidi", "Fatima Al-Hassan"),
+        ("Omar Alam", "Omar Am"),  # a surname of its own that starts with Al
     ]
     for a, b in pairs:
         ka, kb = name_key(a), name_key(b)
@@ -115,6 +122,39 @@ def test_an_honorific_at_the_kiosk_does_not_split_a_customers_phone() -> None:
         Interaction("k1", "KIOSK", T0 + 60_000, "KV-1", "visit", phone="98112 00007", name="Md. Imran Khan"),
         Interaction("k2", "KIOSK", T0 + 120_000, "KV-2", "visit", phone="98112 00007", name="Imran bhai"),
         Interaction("k3", "KIOSK", T0 + 180_000, "KV-3", "visit", phone="98112 00007", name="Khan Sahab"),
+    ]
+    for order in itertools.permutations(events):
+        r = Resolver()
+        for e in order:
+            r.apply(e)
+        assert len({r.customer_of_event(e.event_id) for e in events}) == 1, [e.name for e in order]
+
+
+def test_an_arabic_surname_with_its_article_joined_or_apart_is_one_customer() -> None:
+    """Audit s34 B2: ``Al-Khalidi`` (one token) and ``Al Khalidi`` on one phone and one email were two
+    people ("names that cannot be one person"), the phone and email split between them."""
+    events = [
+        Interaction(
+            "w1",
+            "WEB",
+            T0,
+            "u-fatima",
+            "order",
+            phone="+971 50 284 6193",
+            email="fk@hotmail.com",
+            name="Fatima Al-Khalidi",
+        ),
+        Interaction(
+            "k1",
+            "KIOSK",
+            T0 + 60_000,
+            "KD-1",
+            "visit",
+            phone="971502846193",
+            email="fk+dxb@hotmail.com",
+            name="Ms. Fatima Al Khalidi",
+        ),
+        Interaction("k2", "KIOSK", T0 + 120_000, "KD-2", "visit", phone="+971502846193", name="Fatima Khalidi"),
     ]
     for order in itertools.permutations(events):
         r = Resolver()

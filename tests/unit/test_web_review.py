@@ -208,3 +208,30 @@ async def test_the_review_page_acts_through_its_own_forms_only(world: World) -> 
     # A read token's page has no buttons.
     page = await (await world.client.get("/review", headers={**HTML, "Cookie": f"irl_token={READ}"})).text()
     assert "irl_form" not in page and '<form class="act"' not in page and "9731862045" not in page
+
+
+async def test_a_refused_near_phone_is_masked_for_read_in_review_and_why_not() -> None:
+    """A near phone that did not link (one digit apart, names that do not agree) is named in ``near``:
+    a read-token caller sees it masked in `/review`'s ``why_not`` and in `/why-not`, the operator raw."""
+    rt = Runtime(SETTINGS)
+    rt.pipeline = Pipeline(ResolverConfig(), 60_000, 1_000)
+    near = [
+        _ev("n-1", "WEB", "ck-ravi-001", 0, phone="98450 12345", email="ravi@y.in", name="Ravi Kumar"),
+        _ev("n-2", "KIOSK", "kiosk-9", 1000, phone="98450 12354", email="sunil@z.in", name="Sunil Rao"),
+    ]
+    for offset, event in enumerate(near):
+        rt.pipeline.on_events(offset, [event])
+    rt.recovered = rt.owns_links = True
+    a, b = (rt.pipeline.resolver.customer_of_event(e.event_id) for e in near)
+    assert a and b and a != b
+    app = create_web_app(rt, SETTINGS, Recorder(), stats_ttl=0.0)
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get(f"/why-not?a={a}&b={b}", headers=auth(ADMIN))
+        assert [x.get("near") for x in (await r.json())["reasons"]] == ["p:+919845012354"]
+        for path in (f"/why-not?a={a}&b={b}", "/review"):
+            r = await client.get(path, headers=auth(READ))
+            assert r.status == 200, path
+            text = await r.text()
+            assert '"near"' in text, path  # the refused near phone is listed ...
+            for raw in ("9845012345", "9845012354", "ravi@y.in", "sunil@z.in"):
+                assert raw not in text, (path, raw)  # ... masked

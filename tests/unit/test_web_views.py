@@ -571,6 +571,14 @@ async def test_why_and_why_not(world: World) -> None:
     r = await world.client.get("/why-not", params={"a": "nobody@gmail.com", "b": "evt-1"}, headers=auth(READ))
     body = await r.json()
     assert body["reasons"][0] == {"ref": "n***@g***.com", "reason": "never seen"}
+    # An unknown (or erased) customer id is said to be one, not "not a linkable identifier" (audit s34 B3).
+    r = await world.client.get("/why-not", params={"a": "c_0123456789abcdef0123", "b": "evt-1"}, headers=auth(READ))
+    body = await r.json()
+    assert body["customer_a"] is None
+    assert body["reasons"][0] == {
+        "ref": "c_0123456789abcdef0123",
+        "reason": "unknown customer id (never seen, or erased)",
+    }
 
 
 async def test_why_bad_input(world: World) -> None:
