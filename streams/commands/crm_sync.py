@@ -17,6 +17,7 @@ import time
 import click
 
 from streams.crm import (
+    BATCH_RECORDS,
     DEFAULT_CRM_URL,
     CrmError,
     CrmSourceUnavailable,
@@ -46,6 +47,7 @@ async def _run(
     group: str,
     until_idle: float | None,
     max_records: int | None,
+    batch_records: int = BATCH_RECORDS,
 ) -> SyncReport:
     store = open_store(url)
     stop = asyncio.Event()
@@ -70,6 +72,7 @@ async def _run(
             interactions_topic=interactions_topic,
             until_idle_s=until_idle,
             max_records=max_records,
+            batch_records=batch_records,
             stop=stop,
             on_batch=progress,
         )
@@ -98,6 +101,13 @@ async def _run(
 )
 @click.option("--max-records", type=click.IntRange(1), default=None, help="Exit after this many records.")
 @click.option(
+    "--batch-records",
+    type=click.IntRange(1),
+    default=BATCH_RECORDS,
+    show_default=True,
+    help="Records (of both topics) per database transaction at most.",
+)
+@click.option(
     "--timeline",
     "timeline_id",
     default=None,
@@ -113,6 +123,7 @@ def command(
     bootstrap: str | None,
     until_idle: float | None,
     max_records: int | None,
+    batch_records: int,
     timeline_id: str | None,
 ) -> None:
     """Apply the resolved-customer changelog and the resolved interactions to a CRM database
@@ -133,7 +144,7 @@ def command(
     sources = name if interactions is None else f"{name} + {interactions}"
     click.echo(f"crm-sync: {sources} -> {safe_url(url)} (group {group_id})", err=True)
     try:
-        report = asyncio.run(_run(url, server, name, interactions, group_id, until_idle, max_records))
+        report = asyncio.run(_run(url, server, name, interactions, group_id, until_idle, max_records, batch_records))
     except CrmUrlError as exc:
         raise click.UsageError(str(exc)) from None
     except (CrmUnavailable, CrmSourceUnavailable) as exc:

@@ -29,11 +29,12 @@ from streams.crm.reading import (
 )
 from streams.crm.sql import PostgresCrmStore, SqliteCrmStore
 from streams.crm.store import CrmStore, CrmView, InMemoryCrmStore
-from streams.crm.sync import SyncReport, sync_crm
+from streams.crm.sync import BATCH_RECORDS, SyncReport, sync_crm
 from streams.crm.timeline import Timeline, event_owners, timeline
 from streams.crm.url import DEFAULT_CRM_URL, open_store, safe_url
 
 __all__ = [
+    "BATCH_RECORDS",
     "DEFAULT_CRM_URL",
     "AppliedChange",
     "CrmError",

@@ -30,12 +30,17 @@ from streams.kafka_auth import options
 from streams.registry import RegistryError
 from streams.topics import describe_topics
 
-__all__ = ["SyncReport", "sync_crm"]
+__all__ = ["BATCH_RECORDS", "SyncReport", "sync_crm"]
 
 log = logging.getLogger(__name__)
 
 #: How long a consumer may take to join its group before --until-idle counts it as idle anyway.
 _JOIN_GRACE_S = 30.0
+
+
+#: Records of both topics applied in one database transaction at most (`sync_crm`): a first sync of
+#: a week's backlog commits and reports every batch instead of once after minutes.
+BATCH_RECORDS = 2_000
 
 
 @dataclass(slots=True)
@@ -100,6 +105,7 @@ async def sync_crm(
     interactions_topic: str | None = None,
     until_idle_s: float | None = None,
     max_records: int | None = None,
+    batch_records: int = BATCH_RECORDS,
     stop: asyncio.Event | None = None,
     on_batch: Callable[[SyncReport], None] | None = None,
     poll_ms: int = 500,
@@ -109,7 +115,9 @@ async def sync_crm(
 
     Returns when `stop` is set, after `until_idle_s` seconds without a record (counted from
     when partitions are assigned), or once `max_records` records (of both topics) are applied
-    and committed. Raises CrmSourceUnavailable when the broker or a topic is missing; store
+    and committed. A batch (one database transaction, then the offsets' commit, then `on_batch`)
+    holds at most `batch_records` records of both topics, so that a first sync of a long backlog
+    commits and reports as it goes. Raises CrmSourceUnavailable when the broker or a topic is missing; store
     errors propagate (nothing of the failed batch is committed, on either side).
     """
     report = SyncReport()
@@ -148,7 +156,9 @@ async def sync_crm(
             if budget is not None and budget <= 0:
                 report.stopped_by = "max-records"
                 break
-            fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=budget)
+            fetched = await consumer.getmany(
+                timeout_ms=poll_ms, max_records=batch_records if budget is None else min(budget, batch_records)
+            )
             now = time.monotonic()
             if not any(fetched.values()):
                 if until_idle_s is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -290,6 +291,24 @@ async def test_any_partition_interleaving_ends_in_the_resolvers_view_and_offsets
     rest = await crm_sync(kafka_bootstrap, *common, "--until-idle", IDLE)
     assert f"stopped (idle): {len(world.records) - 10} records" in rest.output
     assert "repeats 0, stale 0" in rest.output
+    assert snapshot(url)[:3] == world.expected()
+
+
+async def test_a_backlog_is_applied_in_capped_batches_each_committed(
+    kafka_bootstrap: str, unique_topic: str, tmp_path: Path
+) -> None:
+    """A first sync of a long backlog commits and reports batch by batch (audit s34 B9: one batch of 20k)."""
+    world = simulate(7, windows=12, ops=5)
+    await publish(kafka_bootstrap, unique_topic, world.records, partitions=3)
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    run = await crm_sync(
+        kafka_bootstrap, "--db", url, "--topic", unique_topic, "--group", f"{unique_topic}-g",
+        "--batch-records", "7", "--until-idle", IDLE,
+    )  # fmt: skip
+    n = len(world.records)
+    assert n > 20, n
+    batches = int(re.search(r"stopped \(idle\): \d+ records in (\d+) batches", run.output).group(1))  # type: ignore[union-attr]
+    assert batches >= -(-n // 7), (batches, n, run.output)
     assert snapshot(url)[:3] == world.expected()
 
 
