@@ -25,7 +25,7 @@ from typing import Any
 
 from resolver.interaction import Interaction, Limits, validate
 from streams.codec import CodecError, decode_dead_letter, decode_interaction
-from streams.masking import mask_text
+from streams.masking import mask_reason, mask_text
 from streams.registry import RegistryError
 
 __all__ = [
@@ -110,12 +110,13 @@ def dead_letter(
     """Build the dead-letter record of one consumed record. Pure: the caller passes the clock and
     `encode` (the dead-letter codec bound to the dead-letter topic).
 
-    `error` is masked again here (emails, phone-like digit runs) and capped at 1000 characters,
-    so a careless reason cannot leak personal data into the dead-letter topic.
+    `error` is masked again here (emails, phone-like digit runs: `streams.masking.mask_reason`,
+    which keeps the numbers the template labels as ours, schema ids and lengths) and capped at
+    1000 characters, so a careless reason cannot leak personal data into the dead-letter topic.
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-    safe_error = mask_text(error)[:_MAX_ERROR]
+    safe_error = mask_reason(error)[:_MAX_ERROR]
     code = safe_error.split(":", 1)[0].strip() if ":" in safe_error else ""
     out: list[tuple[str, bytes]] = [
         ("irl.source.topic", topic.encode()),
@@ -191,7 +192,7 @@ def describe(headers: Sequence[tuple[str, bytes | None]], value: bytes | None) -
             originals.append(name[len(ORIGINAL_PREFIX) :])
             continue
         h[name] = (raw or b"").decode("utf-8", "replace")
-    error = mask_text(h.get("irl.error", ""))
+    error = mask_reason(h.get("irl.error", ""))
     return DeadLetterInfo(
         source_topic=h.get("irl.source.topic", ""),
         source_partition=_int_or_none(h.get("irl.source.partition", "")),

@@ -114,6 +114,22 @@ def test_the_error_header_never_carries_raw_pii() -> None:
     assert dl.record["error"] == error
 
 
+def test_a_dead_letter_reason_shows_our_numbers_as_numbers() -> None:
+    """A schema id and a length are ours: the reason shows them whole, written and read back (A7a)."""
+    value = b"\x00" + (1000018).to_bytes(4, "big") + b"\x02"
+    verdict = classify(value, Limits(now_ms=NOW))
+    assert isinstance(verdict, DeadLetterReason) and "schema id 1000018" in verdict.reason
+    long_name = Interaction("ev-1", "WEB", NOW, "cookie-1", "page_view", name="x" * 1_200_000)
+    invalid = classify(encode_interaction(long_name, WEB), Limits(now_ms=NOW))
+    assert isinstance(invalid, DeadLetterReason) and "(1200000)" in invalid.reason
+    for reason in (verdict, invalid):
+        dl = dead_letter(WEB, 0, 7, None, value, [], reason.stage, reason.reason, NOW, encode=to_dlt)
+        assert dl.record["error"] == reason.reason
+        assert describe(dl.headers, value).error == reason.reason
+    phone = dead_letter(WEB, 0, 7, None, value, [], "validate", "invalid: 9845071623 bytes", NOW, encode=to_dlt)
+    assert "45071" not in phone.record["error"]
+
+
 def test_an_unknown_stage_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         dead_letter("t", 0, 0, None, b"x", [], "resolve", "x", 1, encode=to_dlt)
