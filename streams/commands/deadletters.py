@@ -164,7 +164,8 @@ def command(limit: int | None, topic: str | None, bootstrap: str | None, as_json
         else:
             origin = f"{i.source_topic}[{i.source_partition}]@{i.source_offset}"
             event = f"  event {i.event_id}" if i.event_id else ""
-            click.echo(f"{_iso(i.dead_at_ms or row.timestamp_ms)}  {i.stage:<8} {origin}  {i.size} B{event}  {i.error}")
+            size = f"{i.size} B" + (" (truncated)" if i.truncated else "")
+            click.echo(f"{_iso(i.dead_at_ms or row.timestamp_ms)}  {i.stage:<8} {origin}  {size}{event}  {i.error}")
     click.echo(summary(name, found), err=as_json)
 
 
