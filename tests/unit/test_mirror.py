@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -236,10 +237,11 @@ def test_a_stage_restored_behind_redis_ends_with_redis_equal_to_its_state(seed: 
     assert model.profiles == dict(state.mirror_records())
 
 
-def clean_aliases(steps: list[Step]) -> dict[str, str]:
-    """The aliases the mirror's steps leave (`tests/integration/test_readmodel_modes.clean_read_model`'s rule):
-    each absorbed id's survivor, until the id is live again, or it or its survivor is erased."""
-    aliases: dict[str, str] = {}
+def clean_aliases(steps: Iterable[Step], aliases: dict[str, str] | None = None) -> dict[str, str]:
+    """The aliases the mirror's steps leave (``aliases`` updated, or a new dict; also the rule of
+    `tests/integration/test_readmodel_modes.clean_read_model`): each absorbed id's survivor, until
+    the id is live again, or it or its survivor is erased."""
+    aliases = {} if aliases is None else aliases
     for step in steps:
         for gone, survivor in step.removed.items():
             if survivor is None:
