@@ -15,6 +15,14 @@ tombstone), the original headers and the reason, and the same facts as headers::
     irl.original.<h>  every original header, prefixed
 
 All header values are UTF-8 decimal or text, so any Kafka tool can show them.
+
+A dead letter never exceeds the dead-letter topic's limit (`MAX_RECORD_BYTES`, what
+`irl topics create` sets and the producers send at most): a record whose copy would (a
+touchpoint topic whose ``max.message.bytes`` was raised above about 2.6 MiB, the headers
+carried twice) is **truncated**: it keeps the reason, ``irl.source.*`` (where the original
+still is), the first KiB of the key and as much of the value as fits; the original headers
+are left out. ``irl.truncated`` then says how large the original was
+(``value=N key=N headers=N count=N``, bytes), and the reason ends with the same.
 """
 
 from __future__ import annotations
@@ -24,13 +32,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolver.interaction import Interaction, Limits, validate
+from streams.batches import MAX_RECORD_BYTES
 from streams.codec import CodecError, decode_dead_letter, decode_interaction
-from streams.masking import mask_text
+from streams.masking import mask_reason, mask_text
 from streams.registry import RegistryError
 
 __all__ = [
     "ORIGINAL_PREFIX",
     "STAGES",
+    "TRUNCATED",
     "DeadLetter",
     "DeadLetterInfo",
     "DeadLetterReason",
@@ -38,12 +48,20 @@ __all__ = [
     "dead_letter",
     "describe",
     "original_value",
+    "record_size",
 ]
 
 STAGES = ("decode", "validate")
 ORIGINAL_PREFIX = "irl.original."
 _MAX_EVENT_ID = 128
 _MAX_ERROR = 1000
+#: The header a truncated dead letter carries: the original's sizes (``value=N key=N headers=N count=N``).
+TRUNCATED = "irl.truncated"
+#: What a truncated dead letter keeps of the original key.
+_KEPT_KEY = 1024
+#: Room left under the limit for what is not the original's (the reason twice, irl.* headers, the
+#: Avro framing, Kafka's record batch: a few KiB at most).
+_SLACK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +124,62 @@ def dead_letter(
     *,
     encode: Callable[[Mapping[str, Any]], bytes],
     event_id: str | None = None,
+    max_bytes: int = MAX_RECORD_BYTES,
 ) -> DeadLetter:
     """Build the dead-letter record of one consumed record. Pure: the caller passes the clock and
     `encode` (the dead-letter codec bound to the dead-letter topic).
 
-    `error` is masked again here (emails, phone-like digit runs) and capped at 1000 characters,
-    so a careless reason cannot leak personal data into the dead-letter topic.
+    `error` is masked again here (emails, phone-like digit runs: `streams.masking.mask_reason`,
+    which keeps the numbers the template labels as ours, schema ids and lengths) and capped at
+    1000 characters, so a careless reason cannot leak personal data into the dead-letter topic.
+
+    The record's size as Kafka counts it (`record_size`) is at most `max_bytes`: a larger one
+    is truncated (the module's docstring says how), so that its send never fails.
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-    safe_error = mask_text(error)[:_MAX_ERROR]
+    safe_error = mask_reason(error)[:_MAX_ERROR]
+    originals = [(name, raw) for name, raw in headers or ()]
+    letter = _letter(topic, partition, offset, key, value, originals, stage, safe_error, dead_at_ms, encode, event_id)
+    if record_size(letter.key, letter.value, letter.headers) <= max_bytes:
+        return letter
+    header_bytes = sum(len(name.encode()) + len(raw or b"") for name, raw in originals)
+    sizes = f"value={len(value or b'')} key={len(key or b'')} headers={header_bytes} count={len(originals)}"
+    note = f" (dead letter truncated: the original is {len(value or b'')} bytes of value, {len(key or b'')} "
+    note += f"bytes of key, {len(originals)} headers of {header_bytes} bytes; irl.source.* say where it is)"
+    kept_key = None if key is None else key[:_KEPT_KEY]
+    room = max(0, max_bytes - _SLACK - 2 * len(kept_key or b"") - 2 * len(topic.encode()))
+    kept_value = None if value is None else value[:room]
+    return _letter(
+        topic, partition, offset, kept_key, kept_value, [], stage, safe_error[: _MAX_ERROR - len(note)] + note,
+        dead_at_ms, encode, event_id, truncated=sizes,
+    )  # fmt: skip
+
+
+def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> int:
+    """An upper bound of the bytes Kafka counts for one record alone in a batch (what a producer's
+    ``max_request_size`` and a topic's ``max.message.bytes`` are compared with): the batch header,
+    the record's and each header's varints at their widest, and the bytes themselves."""
+    size = 61 + 21 + len(key or b"") + len(value or b"")
+    for name, raw in headers:
+        size += 10 + len(name.encode()) + len(raw or b"")
+    return size
+
+
+def _letter(
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    originals: list[tuple[str, bytes | None]],
+    stage: str,
+    safe_error: str,
+    dead_at_ms: int,
+    encode: Callable[[Mapping[str, Any]], bytes],
+    event_id: str | None,
+    truncated: str | None = None,
+) -> DeadLetter:
     code = safe_error.split(":", 1)[0].strip() if ":" in safe_error else ""
     out: list[tuple[str, bytes]] = [
         ("irl.source.topic", topic.encode()),
@@ -128,7 +192,8 @@ def dead_letter(
     ]
     if event_id is not None:  # masked and capped as the error is: a producer may put anything in an id
         out.append(("irl.event_id", mask_text(event_id)[:_MAX_EVENT_ID].encode()))
-    originals = [(name, raw) for name, raw in headers or ()]
+    if truncated is not None:
+        out.append((TRUNCATED, truncated.encode()))
     for name, raw in originals:
         out.append((ORIGINAL_PREFIX + name, raw if raw is not None else b""))
     record: dict[str, Any] = {
@@ -170,6 +235,8 @@ class DeadLetterInfo:
     original_headers: tuple[str, ...]
     #: the event's id (masked) when the record decoded and failed validation; None otherwise
     event_id: str | None = None
+    #: the dead letter carries only part of the original (`size` is then the original value's size)
+    truncated: bool = False
 
 
 def _int_or_none(raw: str) -> int | None:
@@ -191,7 +258,8 @@ def describe(headers: Sequence[tuple[str, bytes | None]], value: bytes | None) -
             originals.append(name[len(ORIGINAL_PREFIX) :])
             continue
         h[name] = (raw or b"").decode("utf-8", "replace")
-    error = mask_text(h.get("irl.error", ""))
+    error = mask_reason(h.get("irl.error", ""))
+    sizes = dict(part.partition("=")[::2] for part in h.get(TRUNCATED, "").split())
     return DeadLetterInfo(
         source_topic=h.get("irl.source.topic", ""),
         source_partition=_int_or_none(h.get("irl.source.partition", "")),
@@ -200,7 +268,8 @@ def describe(headers: Sequence[tuple[str, bytes | None]], value: bytes | None) -
         error=error,
         code=h.get("irl.error.code") or error.split(":", 1)[0],
         dead_at_ms=_int_or_none(h.get("irl.dead_at", "")),
-        size=len(value or b""),
+        size=_int_or_none(sizes.get("value", "")) or len(value or b""),
         original_headers=tuple(originals),
         event_id=h.get("irl.event_id") or None,
+        truncated=TRUNCATED in h,
     )

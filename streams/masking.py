@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["mask_email", "mask_phone", "mask_text"]
+__all__ = ["mask_email", "mask_phone", "mask_reason", "mask_text"]
 
 _STARS = "***"
 #: An email-like token inside free text.
@@ -56,6 +56,40 @@ def mask_text(text: str) -> str:
     """Mask every email-like token and phone-like digit run inside free text (error messages, lines)."""
     text = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), text)
     return _PHONE_RE.sub(_mask_phone_run, text)
+
+
+#: A number of ours in a reason's template: a plain digit run (no ``+``, no separators, fewer digits
+#: than a mobile's) that a word of the template labels, before it (``schema id 1000018``,
+#: ``fingerprint 0123...``) or after it (``2700000 bytes``, ``characters (1200000)``).
+_OURS_RE = re.compile(
+    r"(?:(?<=schema id )|(?<=fingerprint )|(?<=limit )|(?<=max\.message\.bytes )|(?<=characters \())"
+    r"\d{1,9}(?!\d)(?![\s().-]{0,2}\d)"
+    r"|(?<![\d+])(?<!\d[\s().-])(?<!\d[\s().-]{2})\d{1,9}(?= (?:bytes|characters|entries|fields)\b)"
+)
+#: A fingerprint is 16 hex digits: kept whole after its label (it names a schema, never a person).
+_FINGERPRINT_RE = re.compile(r"(?<=fingerprint )[0-9a-f]{16}\b")
+
+
+def mask_reason(text: str) -> str:
+    """Mask a reason (dead letter, rejects file) as `mask_text` does, but keep the numbers of its template.
+
+    A reason's template quotes numbers that are ours: schema ids, byte lengths, limits, field
+    counts. `mask_text` would show ``schema id 1000018`` as ``schema id *****18``. Here a plain
+    digit run of at most nine digits that a word of the template labels (``schema id N``,
+    ``fingerprint N``, ``limit N``, ``N bytes``, ``N characters``, ``N entries``, ``N fields``,
+    ``characters (N)``) is kept; everything else is masked as `mask_text` masks it, so a phone
+    or an email that a careless reason quotes is still hidden, and a number as long as a mobile's
+    (ten digits) is masked wherever it stands.
+    """
+    kept: list[str] = []
+
+    def _hold(match: re.Match[str]) -> str:
+        kept.append(match.group(0))
+        return f"\x00{len(kept) - 1}\x00"
+
+    held = _OURS_RE.sub(_hold, _FINGERPRINT_RE.sub(_hold, text.replace("\x00", "")))
+    masked = mask_text(held)
+    return re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], masked)
 
 
 def _mask_phone_run(match: re.Match[str]) -> str:

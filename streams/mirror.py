@@ -349,7 +349,12 @@ class RedisMirror:
                 self._fork(
                     lambda: (
                         rebuild_blocking(
-                            s.redis_url, s.topic_prefix, s.redis_ca_file, pipeline.mirror_records(), offset
+                            s.redis_url,
+                            s.topic_prefix,
+                            s.redis_ca_file,
+                            pipeline.mirror_records(),
+                            offset,
+                            pipeline.mirror_aliases(),
                         )
                         >= 0
                     ),
@@ -360,7 +365,7 @@ class RedisMirror:
                 return
             except OSError as exc:  # no memory or processes left for a child: rebuilt here instead
                 log.warning("redis mirror: cannot fork (%s); rebuilding in process", exc)
-        n = await model.rebuild(pipeline.mirror_records(), (), offset)
+        n = await model.rebuild(pipeline.mirror_records(), pipeline.mirror_aliases(), offset)
         rt.redis_offset = offset
         self._rebuilt(n, offset, t0, "")
 

@@ -473,6 +473,11 @@ class Pipeline:
             if profile is not None:
                 yield cid, profile.to_record()
 
+    def mirror_aliases(self) -> list[tuple[str, str]]:
+        """Every alias a full Redis rebuild writes with `mirror_records`: absorbed id -> the id it was
+        absorbed into, for ids whose chain ends at a live customer (`Resolver.aliases`), sorted."""
+        return self.resolver.aliases()
+
 
 def _interaction(event: Interaction, customer_id: str, topic: str) -> tuple[bytes, bytes]:
     """The interactions topic's record of one accepted event (key: its customer id)."""

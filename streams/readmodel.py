@@ -469,6 +469,9 @@ def _batches(
             ops = []
     for gone, survivor in aliases:
         ops += ["a", gone, survivor]
+        if len(ops) >= _REBUILD_ARGS:  # a rebuild after many merges writes as many aliases: in calls too
+            yield ops
+            ops = []
     if ops:
         yield ops
 
@@ -498,9 +501,14 @@ def apply_if_at_blocking(
 
 
 def rebuild_blocking(
-    url: str, prefix: str, ca_file: str, profiles: Iterable[tuple[str, dict[str, Any]]], offset: int
+    url: str,
+    prefix: str,
+    ca_file: str,
+    profiles: Iterable[tuple[str, dict[str, Any]]],
+    offset: int,
+    aliases: Iterable[tuple[str, str]] = (),
 ) -> int:
-    """`RedisReadModel.rebuild` (no aliases) on a connection of its own, blocking: for a forked child
+    """`RedisReadModel.rebuild` on a connection of its own, blocking: for a forked child
     (`streams.mirror`). Returns the customers written; raises on a Redis error."""
     client = _blocking_client(url, ca_file)
     try:
@@ -515,7 +523,7 @@ def rebuild_blocking(
         script, meta = client.register_script(_APPLY), f"{prefix}:meta"
         pipe = client.pipeline(transaction=False)
         n = [0]
-        for ops in _batches(profiles, (), n):
+        for ops in _batches(profiles, aliases, n):
             script(keys=[meta], args=_args("", "", prefix, OFFSET, ops), client=pipe)
             if len(pipe) >= 8:
                 pipe.execute()

@@ -229,6 +229,9 @@ class Sequencer:
         self._restored: tuple[float, int] | None = None
         #: the links records up to this offset have every output on the broker: applied quietly (`restore`)
         self._quiet_through = -1
+        #: the last links offset whose events `rt.stats` counts: a restore in the same process applies
+        #: the tail after its snapshot again, not counted twice (s33 audit A6: 41,764 for 32,264)
+        self._counted_through = -1
         #: outputs were published since the state topic last said how far (`_mark_published`)
         self._unmarked = False
         #: the tick record up to which the state topic is to say so once the broker has it all
@@ -418,6 +421,7 @@ class Sequencer:
                 await self.ports.fetch_schemas(legacy)
             events: list[Interaction] = []
             quiet = False  # `events` are of records published already (up to `_quiet_through`)
+            counted = False  # `events` are of records counted in `rt.stats` already (up to `_counted_through`)
             last = rt.applied_offset
             for rec in records:
                 if rec.offset <= last:
@@ -425,17 +429,18 @@ class Sequencer:
                 if rec.offset != last + 1 and last >= 0:
                     log.warning("links log jumps from %d to %d (deleted by retention?)", last, rec.offset)
                 control = rec.kind == TICK or rec.kind == ACTION
-                if events and (control or (rec.offset <= self._quiet_through) != quiet):
-                    await self._events(pipeline, last, events, epoch, quiet)
+                again = rec.offset <= self._counted_through
+                if events and (control or (rec.offset <= self._quiet_through) != quiet or again != counted):
+                    await self._events(pipeline, last, events, epoch, quiet, count=not counted)
                     events = []
-                quiet = rec.offset <= self._quiet_through
+                quiet, counted = rec.offset <= self._quiet_through, again
                 if control:
                     await self._control(pipeline, rec, epoch, quiet)
                 else:
                     events.extend(events_of(rec.kind, rec.value))
                 last = rec.offset
             if events:
-                await self._events(pipeline, last, events, epoch, quiet)
+                await self._events(pipeline, last, events, epoch, quiet, count=not counted)
             await self._settle()  # when `apply` returns, every output of these records is on the broker
             await self._mark_published(epoch)
             rt.applied_offset = last
@@ -525,16 +530,19 @@ class Sequencer:
         self._erasures.append(erasure)
 
     async def _events(
-        self, pipeline: Pipeline, offset: int, events: list[Interaction], epoch: int, quiet: bool
+        self, pipeline: Pipeline, offset: int, events: list[Interaction], epoch: int, quiet: bool, count: bool = True
     ) -> None:
         """Apply the events of the links records up to `offset`, in steps of at most `STEP_EVENTS`.
 
         The loop runs between steps. Only the last step is of `offset`: the others are of the
         offset before these records (a step's offset says which records it completes, for Redis).
-        `quiet`: these records' outputs are on the broker already (`restore`).
+        `quiet`: these records' outputs are on the broker already (`restore`). `count`: these
+        records' events are not counted in `rt.stats` yet; they are counted once every step of
+        them is applied (a step cut short applies them again, from a restore).
         """
         stats = self.rt.stats
         before = self.rt.applied_offset
+        applied = duplicates = 0
         for i in range(0, len(events), STEP_EVENTS):
             if i:
                 await asyncio.sleep(0)  # heartbeats, views and timers between steps
@@ -544,10 +552,14 @@ class Sequencer:
             for step in pipeline.on_events(offset if last else before, events[i : i + STEP_EVENTS], quiet=quiet):
                 step.holds_through = offset
                 await self._write(step, epoch, quiet)
-                stats["events_applied"] += step.events - step.duplicates
-                stats["duplicates"] += step.duplicates
-                if step.reused_ids:
+                applied += step.events - step.duplicates
+                duplicates += step.duplicates
+                if step.reused_ids and count:
                     _reused(stats, step.reused_ids, offset)
+        if count:
+            stats["events_applied"] += applied
+            stats["duplicates"] += duplicates
+            self._counted_through = max(self._counted_through, offset)
         self._changes_since_snapshot += len(events)
         self._changed_at = self.clock()
         self.rt.applied_offset = offset

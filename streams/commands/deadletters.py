@@ -3,7 +3,9 @@
 Reads without a consumer group (nothing is committed, nothing is consumed for anyone else)
 and exits once every partition is read up to the end it had at start. Shows, per dead letter,
 when it died, the stage, the reason (personal data masked), where it came from, and the size
-of the original bytes; never the bytes themselves.
+of the original bytes; never the bytes themselves. `--limit N` bounds the rows printed (the
+newest N); every dead letter is still read, and the closing line counts the reasons of all of
+them (``by reason, all N read: ...``), not only of the rows shown.
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from streams.registry import RegistryError
 from streams.settings import Settings, SettingsError
 from streams.topics import describe_topics
 
-__all__ = ["DeadLetterRow", "DeadLettersUnavailable", "command", "read_dead_letters"]
+__all__ = [
+    "DeadLetterListing",
+    "DeadLetterRow",
+    "DeadLettersUnavailable",
+    "command",
+    "listing",
+    "read_dead_letters",
+    "summary",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +48,38 @@ class DeadLetterRow:
     info: DeadLetterInfo
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetterListing:
+    """What `irl deadletters` prints: the newest rows (oldest first) and the reasons of every row read."""
+
+    rows: list[DeadLetterRow]
+    #: the number of records the topic held between its beginning and end offsets at start
+    total: int
+    #: every dead letter read, by reason code (not only the rows shown)
+    codes: Counter[str]
+
+    @property
+    def read(self) -> int:
+        """How many dead letters were read (`total` but for offsets without a record: compaction, markers)."""
+        return sum(self.codes.values())
+
+
+def listing(rows: list[DeadLetterRow], total: int, limit: int | None) -> DeadLetterListing:
+    """The newest `limit` of `rows` (all with None), oldest first, and the reason codes of all of `rows`."""
+    ordered = sorted(rows, key=lambda row: (row.info.dead_at_ms or row.timestamp_ms, row.partition, row.offset))
+    shown = ordered if limit is None else ordered[-limit:] if limit else []
+    return DeadLetterListing(shown, total, Counter(row.info.code for row in ordered))
+
+
 class DeadLettersUnavailable(Exception):
     """The broker or the dead-letter topic cannot be read. Check the address and the topic name."""
 
 
 async def read_dead_letters(
     bootstrap: str, topic: str, limit: int | None = None, timeout_s: float = 15.0
-) -> tuple[list[DeadLetterRow], int]:
-    """Read `topic` up to its current end; return (the last `limit` rows, oldest first; the total count).
+) -> DeadLetterListing:
+    """Read all of `topic` up to its current end; return the last `limit` rows (oldest first) and
+    the reason codes of every dead letter read.
 
     Raises DeadLettersUnavailable when the broker does not answer or the topic does not exist.
     """
@@ -74,9 +108,8 @@ async def read_dead_letters(
         end = await consumer.end_offsets(parts)
         total = sum(end[tp] - begin[tp] for tp in parts)
         for tp in parts:
-            # With a limit only the last `limit` of each partition can be among the newest overall.
-            start = begin[tp] if limit is None else max(begin[tp], end[tp] - limit)
-            consumer.seek(tp, start)
+            # Every dead letter is read, whatever the limit: the summary counts the reasons of all.
+            consumer.seek(tp, begin[tp])
         rows: list[DeadLetterRow] = []
         todo = {tp for tp in parts if end[tp] > begin[tp]}
         deadline = time.monotonic() + timeout_s + total / 1000
@@ -94,8 +127,7 @@ async def read_dead_letters(
                     todo.discard(tp)
     finally:
         await consumer.stop()
-    rows.sort(key=lambda row: (row.info.dead_at_ms or row.timestamp_ms, row.partition, row.offset))
-    return (rows if limit is None else rows[-limit:] if limit else []), total
+    return listing(rows, total, limit)
 
 
 def _iso(ms: int | None) -> str:
@@ -119,11 +151,11 @@ def command(limit: int | None, topic: str | None, bootstrap: str | None, as_json
     name = topic or settings.topic_deadletter
     server = bootstrap or settings.kafka_bootstrap
     try:
-        rows, total = asyncio.run(read_dead_letters(server, name, limit, timeout_s))
+        found = asyncio.run(read_dead_letters(server, name, limit, timeout_s))
     except (DeadLettersUnavailable, RegistryError) as exc:
         click.echo(f"error: {exc}", err=True)
         raise click.exceptions.Exit(3) from None
-    for row in rows:
+    for row in found.rows:
         i = row.info
         if as_json:
             out = asdict(i)
@@ -132,7 +164,13 @@ def command(limit: int | None, topic: str | None, bootstrap: str | None, as_json
         else:
             origin = f"{i.source_topic}[{i.source_partition}]@{i.source_offset}"
             event = f"  event {i.event_id}" if i.event_id else ""
-            click.echo(f"{_iso(i.dead_at_ms or row.timestamp_ms)}  {i.stage:<8} {origin}  {i.size} B{event}  {i.error}")
-    codes = Counter(row.info.code for row in rows)
-    by_code = ", ".join(f"{code} {n}" for code, n in codes.most_common()) or "none"
-    click.echo(f"{total} dead letters in {name}; shown {len(rows)} (by reason: {by_code})", err=as_json)
+            size = f"{i.size} B" + (" (truncated)" if i.truncated else "")
+            click.echo(f"{_iso(i.dead_at_ms or row.timestamp_ms)}  {i.stage:<8} {origin}  {size}{event}  {i.error}")
+    click.echo(summary(name, found), err=as_json)
+
+
+def summary(topic: str, found: DeadLetterListing) -> str:
+    """The closing line: how many dead letters, how many shown, and the reasons of all read."""
+    by_code = ", ".join(f"{code} {n}" for code, n in found.codes.most_common()) or "none"
+    shown = f"shown {len(found.rows)} (by reason, all {found.read} read: {by_code})"
+    return f"{found.total} dead letters in {topic}; {shown}"

@@ -74,7 +74,7 @@ async def _rebuild(settings: Settings) -> tuple[int, int]:
     assert rt.pipeline is not None
     model = RedisReadModel.from_url(settings.redis_url, settings.topic_prefix, settings.redis_ca_file)
     try:
-        n = await model.rebuild(rt.pipeline.mirror_records(), (), rt.applied_offset)
+        n = await model.rebuild(rt.pipeline.mirror_records(), rt.pipeline.mirror_aliases(), rt.applied_offset)
     finally:
         await model.close()
     return n, rt.applied_offset

@@ -163,12 +163,16 @@ async def test_bad_records_are_dead_lettered_and_listed(kafka_bootstrap: str, un
     assert [(r["source_offset"], (r["stage"], r["code"])) for r in rows] == expected_dead
     assert all(r["source_topic"] == source and r["source_partition"] == 0 for r in rows)
     assert [r["size"] for r in rows] == [len(CORPUS[o][0] or b"") for o, _ in expected_dead]
-    assert f"10 dead letters in {dlt}; shown 10" in listed.stderr
+    assert f"10 dead letters in {dlt}; shown 10 (by reason, all 10 read: " in listed.stderr
 
     table = await irl("deadletters", "--topic", dlt, "--bootstrap", kafka_bootstrap, "--limit", "3")
     assert table.exit_code == 0, table.stderr
     shown = table.stdout.splitlines()
     assert len(shown) == 4 and shown[-1].startswith(f"10 dead letters in {dlt}; shown 3")
+    # The reasons are counted over every dead letter read, not the three rows shown (A7b).
+    assert "(by reason, all 10 read: " in shown[-1], shown[-1]
+    for counted in ("empty_value 2", "invalid 2", "bad_marker 1", "truncated 1", "wrong_schema 1", "body 1"):
+        assert counted in shown[-1], shown[-1]
     assert "invalid: occurred_at: more than a day in the future" in shown[-2]
     assert f"{source}[0]@11" in shown[-2]
     assert "asha.rao@example.com" not in table.stdout + listed.stdout

@@ -30,6 +30,7 @@ from streams.settings import Settings
 from streams.synthetic import generate
 from streams.topics import links_topic_name
 from tests.chaos.helpers import _content, header, replay_profiles
+from tests.unit.test_mirror import clean_aliases
 
 from .harness import BIN, Worker, create_project_topics, free_port, isolated_env, read_topic, wait_for
 
@@ -50,14 +51,7 @@ def clean_read_model(settings: Settings, links: Sequence[ConsumerRecord]) -> Rea
     last = -1
 
     def noted(steps: Sequence[Step]) -> None:
-        for step in steps:
-            for gone, survivor in step.removed.items():
-                if survivor is None:
-                    aliases.pop(gone, None)
-                else:
-                    aliases[gone] = survivor
-            for cid in [*step.erased_absorbed, *step.touched]:  # an erasure takes the aliases that named her
-                aliases.pop(cid, None)
+        clean_aliases(steps, aliases)  # an erasure takes the aliases that named her
 
     def flush() -> None:
         nonlocal batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from typing import Any
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Interaction
+from streams.mirror import RedisMirror
 from streams.pipeline import Pipeline, Step
 from streams.readmodel import RedisReadModel
 from streams.runtime import Runtime
@@ -115,7 +117,7 @@ async def _mirror(model: RedisReadModel, pipeline: Pipeline, steps: Iterable[Ste
 
 
 async def test_a_standby_answers_lookups_and_absorbed_ids_as_the_writer_does(
-    served: tuple[Runtime, Client],
+    served: tuple[Runtime, Client], redis_url: str
 ) -> None:
     """Writer and standby, one state: a shared email, a split phone and its WhatsApp chat, an absorbed id,
     and the ids of an erased customer (s33 audit A2, A3: the standby answered ``linked`` to the smallest
@@ -200,3 +202,22 @@ async def test_a_standby_answers_lookups_and_absorbed_ids_as_the_writer_does(
     for gone in (lata, lata_gone):
         writer, standby = await both(f"/customers/{gone}", {}, READ)
         assert writer[0] == standby[0] == 404, (writer, standby)
+
+    # Redis rebuilt from the state, as the worker does (in process, and from a forked child) and
+    # `irl rebuild-redis` does: the absorbed id's alias is written again, the erased one's is not.
+    settings = replace(Settings(), redis_url=redis_url, topic_prefix="irlwebtest", customer_stage="0")
+    for fork_at in (None, 0):
+        await model.clear()
+        assert await model.survivor_of(kiran_gone or "") is None
+        mirror = RedisMirror(rt, settings, fork_at=fork_at)
+        await mirror.check(True)
+        deadline = time.monotonic() + 60
+        while mirror._reap():  # a forked child writes: until it has ended (its result read)
+            assert time.monotonic() < deadline, "the forked rebuild did not end"
+            await asyncio.sleep(0.05)
+        assert rt.redis_offset == rt.applied_offset, fork_at
+        writer, standby = await both(f"/customers/{kiran_gone}", {}, READ)
+        assert standby == writer and standby[1]["status"] == "absorbed", (fork_at, standby)
+        assert await model.aliases() == dict(pipeline.mirror_aliases()) and await model.aliases()
+        for gone in (lata, lata_gone):
+            assert (await both(f"/customers/{gone}", {}, READ))[1][0] == 404, (fork_at, gone)

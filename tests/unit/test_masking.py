@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.masking import mask_email, mask_phone, mask_text
+from streams.masking import mask_email, mask_phone, mask_reason, mask_text
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,42 @@ def test_a_ticket_reference_in_a_reason_is_kept_and_a_mobile_after_letters_is_no
     assert mask_text("erase: DSR-2026-881, INC0012345, JIRA_7654321") == "erase: DSR-2026-881, INC0012345, JIRA_7654321"
     assert "9845071623" not in mask_text("Mob-9845071623") and "45071" not in mask_text("Mob-9845071623")
     assert "98450 71623" not in mask_text("ref 98450 71623") and mask_text("x+919845071623").endswith("23")
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "unknown_schema_id: schema id 1000018 is not in the registry",
+        "truncated: 2700000 bytes, the header alone needs 5",
+        "invalid: name: longer than 4096 characters (1200000)",
+        "unknown_fingerprint: fingerprint 1234567890abcdef is not a known CustomerInteraction version",
+        "invalid: attributes: more than 64 entries",
+    ],
+)
+def test_a_reason_keeps_the_numbers_its_template_labels(reason: str) -> None:
+    """Schema ids, byte lengths, limits read as numbers, not as ``*****18`` (A7a)."""
+    assert mask_reason(reason) == reason
+
+
+@pytest.mark.parametrize(
+    ("reason", "hidden"),
+    [
+        ("invalid: asha.rao@example.com +91 98450 71623", "98450"),
+        ("invalid: 9845071623 bytes", "45071"),  # as long as a mobile's: masked even when labelled
+        ("invalid: 98450 71623 bytes", "98450"),  # a split phone: its second half is not a length
+        ("invalid: schema id 98450 71623", "98450"),
+        ("invalid: +9845071 bytes", "45071"),
+        ("invalid: 1234567 apples", "34567"),  # not labelled: masked as before
+        ("invalid: name asha.rao@example.com 2700000 bytes", "asha.rao"),
+    ],
+)
+def test_a_reason_still_masks_what_its_template_does_not_label(reason: str, hidden: str) -> None:
+    assert hidden not in mask_reason(reason)
+
+
+@given(st.text(alphabet="0123456789 +-()abcdehity", max_size=40))
+def test_a_masked_reason_shows_no_phone_run_mask_text_would_hide(text: str) -> None:
+    """Every digit run of ten or more digits that `mask_text` hides, `mask_reason` hides too."""
+    for run in re.findall(r"\+?\d(?:[\s().-]{0,2}\d){9,}", text):
+        if run not in mask_text(text):
+            assert run not in mask_reason(text)

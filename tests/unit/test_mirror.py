@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
 
 import streams.sequencer
 from resolver.config import ResolverConfig
+from resolver.interaction import Interaction
 from streams.linkbatch import ACTION, TICK, decode_batch
 from streams.mirror import RedisMirror
 from streams.pipeline import Pipeline, Step
@@ -37,6 +39,7 @@ class FakeModel:
         self.profiles = dict(profiles)
         self.rebuilds = 0
         self.writes = 0
+        self.aliases: dict[str, str] = {}
 
     async def offset(self) -> int | None:
         return self.at
@@ -62,6 +65,7 @@ class FakeModel:
 
     async def rebuild(self, profiles: Any, aliases: Any, offset: int) -> int:
         self.profiles = dict(profiles)
+        self.aliases = dict(aliases)
         self.at = offset
         self.rebuilds += 1
         return len(self.profiles)
@@ -231,3 +235,81 @@ def test_a_stage_restored_behind_redis_ends_with_redis_equal_to_its_state(seed: 
     assert model.rebuilds == 0
     assert model.at == len(log) - 1
     assert model.profiles == dict(state.mirror_records())
+
+
+def clean_aliases(steps: Iterable[Step], aliases: dict[str, str] | None = None) -> dict[str, str]:
+    """The aliases the mirror's steps leave (``aliases`` updated, or a new dict; also the rule of
+    `tests/integration/test_readmodel_modes.clean_read_model`): each absorbed id's survivor, until
+    the id is live again, or it or its survivor is erased."""
+    aliases = {} if aliases is None else aliases
+    for step in steps:
+        for gone, survivor in step.removed.items():
+            if survivor is None:
+                aliases.pop(gone, None)
+            else:
+                aliases[gone] = survivor
+        for cid in [*step.erased_absorbed, *step.touched]:
+            aliases.pop(cid, None)
+    return aliases
+
+
+def _ev(i: int, source: str, **kw: Any) -> Interaction:
+    return Interaction(f"evt-{i}", "WEB", 1_700_000_000_000 + i, source, "visit", **kw)
+
+
+#: C absorbed into B, then B into A (a chain of two hops: C's alias names B); Lata's two ids joined,
+#: then Lata erased (her absorbed id's alias goes with her).
+ABSORBING = [
+    _ev(1, "ck-a", phone="98222 10001", name="Kiran Das"),
+    _ev(2, "ck-b", email="kiran.das@gmail.com", name="Kiran Das"),
+    _ev(3, "ck-c", email="kiran.d@yahoo.com", name="Kiran Das"),
+    _ev(4, "ck-c", email="kiran.das@gmail.com"),
+    _ev(5, "ck-l1", phone="98333 20002", name="Lata Iyer"),
+    _ev(6, "ck-l2", email="lata.iyer@gmail.com", name="Lata Iyer"),
+    _ev(7, "ck-l3", phone="98333 20002", email="lata.iyer@gmail.com", name="Lata Iyer"),
+]
+
+
+def test_a_rebuild_writes_the_aliases_of_absorbed_ids() -> None:
+    """A standby follows Redis's aliases: a rebuild from the state writes them with the profiles,
+    as the steps wrote them (before, a rebuild wrote none: /customers/{absorbed id} answered 404)."""
+    pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    steps: list[Step] = []
+    first: dict[str, str | None] = {}
+    for offset, event in enumerate(ABSORBING):
+        steps += pipeline.on_events(offset, [event])
+        first[event.event_id] = pipeline.resolver.customer_of_event(event.event_id)
+    steps += pipeline.on_events(7, [_ev(8, "ck-x", email="kiran.das@gmail.com", phone="98222 10001")])
+    resolver = pipeline.resolver
+    lata = resolver.customer_of_event("evt-7")
+    assert lata is not None
+    erase = {"action": "erase", "customer_id": lata, "action_id": "x1", "actor": "t", "reason": "r", "at": 1}
+    steps += pipeline.on_action(8, erase)
+    expected = clean_aliases(steps)
+    kiran = resolver.customer_of_event("evt-1")
+    assert kiran is not None and len(resolver.absorbed_into(kiran)) >= 2, "the scenario absorbs ids into Kiran"
+    assert expected and all(resolver.current_id(gone) == kiran for gone in expected)
+    assert set(expected) == set(resolver.absorbed_into(kiran))
+    b, c = first["evt-2"], first["evt-3"]
+    assert b != c and expected.get(c or "") == b and expected.get(b or "") == kiran, "C into B, then B into A"
+
+    assert dict(resolver.aliases()) == expected
+    model = FakeModel(None, {})
+    rt = Runtime(OFF)
+    rt.pipeline = pipeline
+    rt.applied_offset = 8
+    rt.redis = model  # type: ignore[assignment]
+    asyncio.run(RedisMirror(rt, OFF, fork_at=None).check(True))
+    assert model.rebuilds == 1 and model.at == 8
+    assert model.aliases == expected
+    assert model.profiles == dict(pipeline.mirror_records())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_resolvers_aliases_are_what_the_steps_left(seed: int) -> None:
+    log = links_log(seed)
+    pipeline = Pipeline(ResolverConfig(), WINDOW_MS, GRACE_MS)
+    steps = steps_of(pipeline, log)
+    expected = clean_aliases(steps)
+    assert dict(pipeline.mirror_aliases()) == expected
+    assert [gone for gone, _ in pipeline.mirror_aliases()] == sorted(expected)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from resolver.profile import profile_of
@@ -89,6 +90,8 @@ def test_a_profile_written_as_it_is_is_stored_as_its_record(case: tuple[str, dic
     """The per-customer stage writes its `Profile`s without building their records (`_stored`): the same strings."""
     cid, rec = case
     first, last = rec["first_seen"], rec["last_seen"]
+    # A profile's times are whole milliseconds: an infinite float (another shape's dict) has none.
+    assume(all(not isinstance(t, float) or math.isfinite(t) for t in (first, last)))
     profile = profile_of(
         rec["customer_id"],
         tuple(rec["phones"]),

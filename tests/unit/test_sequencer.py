@@ -563,3 +563,48 @@ def test_windows_closed_after_the_idle_snapshot_are_snapshotted_too() -> None:
         return stored
 
     assert asyncio.run(scenario()) == [1, 2]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_events_applied_counts_each_event_of_the_log_once_over_restores_in_one_process(seed: int) -> None:
+    """The partition revoked and given back twice to the same process: each restore applies the
+    tail after its snapshot again, and ``events_applied`` / ``duplicates`` still count each event
+    of the log once (s33 audit A6: /ready said 41,764 for 32,264). Fetches of other sizes after
+    each restore cut batches across the offset counted up to.
+
+        links log   0 ......... a ......... b ......... end
+        process     |--- apply, snapshot ---|  revoke, restore at the snapshot <= b: the tail again
+                                      |--- apply ---|  revoke, restore again, apply to the end
+    """
+    log = links_log(seed)
+    rng = random.Random(seed)
+    clean = sequencer(FakeKafka())
+    asyncio.run(run(clean, log, 5, 1))
+    applied, duplicates = clean.rt.stats["events_applied"], clean.rt.stats["duplicates"]
+    assert applied > 0 and duplicates > 0, "the log has duplicates"
+
+    kafka = FakeKafka()
+    seq = sequencer(kafka)
+
+    async def scenario() -> None:
+        position = await seq.restore()
+        cuts = [*sorted(rng.sample(range(len(log) // 4, len(log) - 1), 2)), len(log)]
+        for cut in cuts:
+            while position < cut:
+                records = log[position : min(cut, position + rng.randint(1, 9))]
+                await seq.apply(records, seq.rt.writer_epoch)
+                position = records[-1].offset + 1
+                if rng.random() < 0.3:
+                    await seq.tend()  # starts a snapshot
+                    await seq.tend()  # stores it
+            if cut == len(log):
+                break
+            await seq.revoke()  # given back: a restore in the same process, from the last snapshot
+            seq.rt.owns_links = True
+            seq.assigned(True)
+            position = await seq.restore()
+            assert position <= cut
+
+    asyncio.run(scenario())
+    assert seq.rt.applied_offset == len(log) - 1
+    assert (seq.rt.stats["events_applied"], seq.rt.stats["duplicates"]) == (applied, duplicates)

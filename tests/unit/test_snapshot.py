@@ -12,7 +12,7 @@ import marshal
 import struct
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -456,29 +456,47 @@ def _as_version_4(data: bytes) -> bytes:
     return _snapshot(4, p)
 
 
-def test_a_version_4_snapshot_still_loads() -> None:
-    """Format 4 (run lengths, every set's members; the bytes its writer wrote) loads to the same answers and future."""
+#: What each old-format test runs on the state written in that format and on the one it came from.
+FUTURE: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
+
+
+def assert_same_answers_and_future(r: Resolver, old: Resolver) -> None:
+    """``old`` (loaded from an older format) answers as ``r`` does, now and after the same `FUTURE`."""
+    assert_same(r, old)
+    assert run(r, FUTURE, []) == run(old, FUTURE, [])
+    assert_same(r, old)
+
+
+#: The formats whose writer's bytes are kept (tests/fixtures/snapshot) with the test's own writer of each.
+RECORDED = [(4, RICH_V4, _as_version_4), (6, RICH_V6, _as_version_6), (7, RICH_V7, _as_version_7)]
+
+
+@pytest.mark.parametrize(("version", "recorded", "writer"), RECORDED, ids=[f"v{v}" for v, _, _ in RECORDED])
+def test_a_recorded_old_snapshot_still_loads(version: int, recorded: Path, writer: Callable[[bytes], bytes]) -> None:
+    """Formats 4 (run lengths, every set's members), 6 (evidence ids as strings of the table) and 7
+    (remembered event ids as strings of the table): the bytes their writer wrote load to the same
+    answers and future."""
     r = _rich()
     r.drain_changes()
-    v4 = RICH_V4.read_bytes()
-    # The test's own format 4 writer (below) agrees with the real one.
-    assert _sections(_as_version_4(dump(r._g))) == _sections(v4)
-    old = loaded(r, v4)
-    assert_same(r, old)
-    ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
-    assert run(r, ops, []) == run(old, ops, [])
-    assert_same(r, old)
+    data = recorded.read_bytes()
+    # The test's own writer of the format agrees with the real one.
+    assert _sections(writer(dump(r._g))) == _sections(data)
+    old = loaded(r, data)
+    assert_same_answers_and_future(r, old)
     assert dump(old._g) == dump(r._g)
 
 
+@pytest.mark.parametrize("writer", [w for _, _, w in RECORDED], ids=[f"v{v}" for v, _, _ in RECORDED])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations("ev"), operations("late", max_size=12))
-def test_any_state_in_version_4_loads_the_same(before: list[Op], after: list[Op]) -> None:
+def test_any_state_in_an_old_format_loads_the_same(
+    writer: Callable[[bytes], bytes], before: list[Op], after: list[Op]
+) -> None:
     original = Resolver(CONFIG, track_changes=True)
     seen: list[Interaction] = []
     run(original, before, seen)
     original.drain_changes()
-    copy = loaded(original, _as_version_4(dump(original._g)))
+    copy = loaded(original, writer(dump(original._g)))
     assert_same(original, copy)
     assert run(original, after, list(seen)) == run(copy, after, list(seen))
     assert_same(original, copy)
@@ -513,10 +531,7 @@ def test_a_version_2_snapshot_still_loads() -> None:
     r.drain_changes()
     assert VERSION == 8 and g.by_content.odd
     old = loaded(r, _as_version_2(_as_version_4(dump(g))))
-    assert_same(r, old)
-    ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
-    assert run(r, ops, []) == run(old, ops, [])
-    assert_same(r, old)
+    assert_same_answers_and_future(r, old)
     assert dump(load(CONFIG, dump(old._g))) == dump(old._g)
 
 
@@ -544,35 +559,6 @@ def test_remembered_event_ids_are_one_text_that_a_load_keeps_cold() -> None:
     expired = [x for x in eids if x != "zz"]
     assert again.recent.advance(T0 + 40 * DAY_MS) == g.recent.advance(T0 + 40 * DAY_MS) == expired
     assert len(again.recent) == len(g.recent) == 0
-
-
-def test_a_version_7_snapshot_still_loads() -> None:
-    """Format 7 (remembered event ids as strings of the table; its writer's bytes) loads to the same answers, future."""
-    r = _rich()
-    r.drain_changes()
-    v7 = RICH_V7.read_bytes()
-    # The test's own format 7 writer (above) agrees with the real one.
-    assert _sections(_as_version_7(dump(r._g))) == _sections(v7)
-    old = loaded(r, v7)
-    assert_same(r, old)
-    ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
-    assert run(r, ops, []) == run(old, ops, [])
-    assert_same(r, old)
-    assert dump(old._g) == dump(r._g)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(operations("ev"), operations("late", max_size=12))
-def test_any_state_in_version_7_loads_the_same(before: list[Op], after: list[Op]) -> None:
-    original = Resolver(CONFIG, track_changes=True)
-    seen: list[Interaction] = []
-    run(original, before, seen)
-    original.drain_changes()
-    copy = loaded(original, _as_version_7(dump(original._g)))
-    assert_same(original, copy)
-    assert run(original, after, list(seen)) == run(copy, after, list(seen))
-    assert_same(original, copy)
-    assert dump(original._g) == dump(copy._g)
 
 
 def test_an_empty_graph_round_trips() -> None:
@@ -690,35 +676,6 @@ def test_an_account_split_round_trips_and_a_version_5_snapshot_still_loads() -> 
     assert_same(plain, loaded(plain, _snapshot(5, _sections(data))))
 
 
-def test_a_version_6_snapshot_still_loads() -> None:
-    """Format 6 (evidence ids as strings of the table; its writer's bytes) loads to the same answers and future."""
-    r = _rich()
-    r.drain_changes()
-    v6 = RICH_V6.read_bytes()
-    # The test's own format 6 writer (above) agrees with the real one.
-    assert _sections(_as_version_6(dump(r._g))) == _sections(v6)
-    old = loaded(r, v6)
-    assert_same(r, old)
-    ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
-    assert run(r, ops, []) == run(old, ops, [])
-    assert_same(r, old)
-    assert dump(old._g) == dump(r._g)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(operations("ev"), operations("late", max_size=12))
-def test_any_state_in_version_6_loads_the_same(before: list[Op], after: list[Op]) -> None:
-    original = Resolver(CONFIG, track_changes=True)
-    seen: list[Interaction] = []
-    run(original, before, seen)
-    original.drain_changes()
-    copy = loaded(original, _as_version_6(dump(original._g)))
-    assert_same(original, copy)
-    assert run(original, after, list(seen)) == run(copy, after, list(seen))
-    assert_same(original, copy)
-    assert dump(original._g) == dump(copy._g)
-
-
 def test_a_version_3_snapshot_still_loads() -> None:
     """Format 3 (before the near-phone index was written) loads, the index rebuilt, to the same answers and future."""
     r = _rich()
@@ -728,10 +685,7 @@ def test_a_version_3_snapshot_still_loads() -> None:
     assert old._g.near_index.columns()[0] and sorted(old._g.near_index.columns()[2]) == sorted(
         r._g.near_index.columns()[2]
     )
-    assert_same(r, old)
-    ops: list[Op] = [("again", 3), ("split", 2), ("erase", 5), ("again", 1), ("merge", 9)]
-    assert run(r, ops, []) == run(old, ops, [])
-    assert_same(r, old)
+    assert_same_answers_and_future(r, old)
 
 
 @pytest.mark.parametrize(
