@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import random
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ from streams.codec import decode_resolved
 from streams.linkbatch import ACTION, BATCH, TICK, encode_batches
 from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
-from streams.sequencer import Fenced, LinkRecord, Ports, Sequencer
+from streams.sequencer import IDLE_SNAPSHOT_S, Fenced, LinkRecord, Ports, Sequencer, snapshot_due
 from streams.settings import Settings
 from streams.snapshots import (
     CHUNK_BYTES,
@@ -356,6 +357,64 @@ def test_a_send_the_broker_refuses_fails_the_apply_and_nothing_claims_it() -> No
     asyncio.run(scenario())
     assert not kafka.published and PUBLISHED_KEY not in kafka.state
     assert MANIFEST_KEY not in kafka.state, "no snapshot stored over outputs the broker refused"
+
+
+def test_snapshot_due_by_the_tail_in_a_backlog_by_the_clock_when_keeping_up() -> None:
+    # (changes, age of the last snapshot, seconds since the last change, interval, tail, behind)
+    assert not snapshot_due(0, 100.0, 100.0, 5.0, 1000, behind=False), "nothing changed"
+    assert snapshot_due(1, 0.0, IDLE_SNAPSHOT_S, 5.0, 1000, behind=True), "idle after changes: at once"
+    assert snapshot_due(1, 5.0, 0.0, 5.0, 1000, behind=False), "keeping up: every interval"
+    assert not snapshot_due(999, 60.0, 0.0, 5.0, 1000, behind=True), "a backlog: not by the clock"
+    assert snapshot_due(1000, 0.1, 0.0, 5.0, 1000, behind=True), "a backlog: by its tail"
+    assert snapshot_due(1000, 0.1, 0.0, 5.0, 1000, behind=False), "the tail bound holds when keeping up too"
+
+
+@pytest.mark.parametrize("behind", [True, False], ids=["backlog", "keeping-up"])
+def test_a_backlog_snapshots_by_its_tail_not_by_the_clock(behind: bool) -> None:
+    """A slow backlog takes a snapshot per `snapshot_tail_events` events; keeping up, one per interval."""
+    log = links_log(2)
+    kafka = FakeKafka()
+    seq = sequencer(kafka, interval_s=1.0)
+    now = [1000.0]
+
+    def clock() -> float:  # time goes by as the stage works: 0.4 s each look, so never a second idle
+        now[0] += 0.4
+        return now[0]
+
+    seq.clock = clock
+    seq.snapshot_tail_events = 60
+    if behind:
+        seq.rt.links_position = lambda: len(log)  # every record is already in the log: the stage is behind
+    started: list[tuple[int, int]] = []  # (links offset, events applied) at each snapshot's start
+    snapshots = seq.snapshots
+    assert isinstance(snapshots, InlineSnapshot)
+    start = snapshots.start
+
+    def counting(pipeline: Pipeline, offset: int) -> None:
+        started.append((offset, seq.rt.stats["events_applied"] + seq.rt.stats["duplicates"]))
+        start(pipeline, offset)
+
+    snapshots.start = counting  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        position = await seq.restore()
+        while position < len(log) - 1:  # the last record stays unread: the stage never idles here
+            records = log[position : min(position + 3, len(log) - 1)]
+            await seq.apply(records, seq.rt.writer_epoch)
+            position = records[-1].offset + 1
+            await seq.tend()
+            await seq.tend()
+
+    asyncio.run(scenario())
+    applied = [n for _offset, n in started]
+    gaps = [b - a for a, b in itertools.pairwise(applied)]
+    assert len(started) >= 3
+    if behind:
+        # Each snapshot after the first waits for a tail of 60 changes (events; a few actions and ticks count too).
+        assert all(g >= 60 - 10 for g in gaps), gaps
+        assert len(started) <= applied[-1] // 50 + 1
+    else:
+        assert min(gaps) < 50, "keeping up, the clock (1-s interval) takes them sooner"
 
 
 def test_a_resumed_stage_replays_only_the_tail_after_its_snapshot() -> None:
