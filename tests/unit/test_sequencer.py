@@ -14,6 +14,9 @@ import dataclasses
 import itertools
 import json
 import random
+import subprocess
+import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -580,6 +583,52 @@ def test_background_snapshot_takes_the_snapshot_in_a_child(tmp_path: Path) -> No
     offset, data, _took = done
     assert offset == 7 and data == expected
     assert not snap.running and not list(tmp_path.iterdir())
+
+
+_SLOW_SNAPSHOT_PARENT = """
+import sys, time
+from pathlib import Path
+from streams.snapshots import BackgroundSnapshot
+
+class Slow:
+    def snapshot(self):
+        time.sleep(120)  # a long dump (as under load): the child outlives its parent unless it dies with it
+        return b""
+
+snap = BackgroundSnapshot(Path(sys.argv[1]))
+snap.start(Slow(), 3)
+print(snap._child[0], flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_snapshot_child_dies_with_its_worker(tmp_path: Path) -> None:
+    """kill -9 of the worker mid-snapshot ends the dump too: it holds the worker's sockets (its web port)."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_SNAPSHOT_PARENT, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _alive(child), "the snapshot child is running"
+        parent.kill()
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the snapshot child outlived its worker"
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+
+
+def _alive(pid: int) -> bool:
+    """The process runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
 
 
 def test_windows_closed_after_the_idle_snapshot_are_snapshotted_too() -> None:
