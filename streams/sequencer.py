@@ -58,20 +58,23 @@ MAX_TAIL_RECORDS = 20_000
 #: The default of ``IRL_SNAPSHOT_TAIL_EVENTS``: a snapshot is due once this many events (and actions and
 #: window-closing ticks) were applied since the last one began, whatever the clock says (`snapshot_due`).
 SNAPSHOT_TAIL_EVENTS = 50_000
+#: More links records than this waiting after the applied offset make a backlog (`snapshot_due`); fewer are
+#: the clock's own ticks and the batch in flight of a stage that keeps up.
+BACKLOG_RECORDS = 10
 
 
 def snapshot_due(changes: int, age_s: float, quiet_s: float, interval_s: float, tail_events: int, behind: bool) -> bool:
     """Whether the ordered stage starts a snapshot now, by the tail a restart would apply again.
 
     ``changes``: events, actions and window-closing ticks applied since the last snapshot began,
-    ``age_s`` seconds ago; ``quiet_s``: seconds since the last of them; ``behind``: links records
-    wait after the applied offset (a backlog). Idle after changes: at once, so that a restart
-    has no tail. A tail of ``tail_events``: at once, in a backlog or not. Otherwise every
-    ``interval_s`` while the stage keeps up with the links log; in a backlog the time bound
-    does not apply: each snapshot dumps the whole state (a child process's CPU, its copy-on-write
-    faults in the stage's), so a backlog timed by the clock paid one per ``interval_s`` however
-    slowly it went (the slower, the more per event), while the tail that a restart applies again
-    (quietly, faster than live) grows with events, not seconds.
+    ``age_s`` seconds ago; ``quiet_s``: seconds since the last of them; ``behind``: more than
+    `BACKLOG_RECORDS` links records wait after the applied offset (a backlog). Idle after
+    changes: at once, so that a restart has no tail. A tail of ``tail_events``: at once, in a
+    backlog or not. Otherwise every ``interval_s`` while the stage keeps up with the links log;
+    in a backlog the time bound does not apply: each snapshot dumps the whole state (a child
+    process's CPU, its copy-on-write faults in the stage's), so a backlog timed by the clock paid
+    one per ``interval_s`` however slowly it went (the slower, the more per event), while the
+    tail that a restart applies again (quietly, faster than live) grows with events, not seconds.
     """
     if changes <= 0:
         return False
@@ -697,7 +700,7 @@ class Sequencer:
             now - self._changed_at,
             self.snapshot_interval_s,
             self.snapshot_tail_events,
-            behind=end is not None and end - rt.applied_offset - 1 > 0,
+            behind=end is not None and end - rt.applied_offset - 1 > BACKLOG_RECORDS,
         )
         erasing = bool(self._erasures) and not self._purges
         if due or erasing or rt.applied_offset - stored >= MAX_TAIL_RECORDS:

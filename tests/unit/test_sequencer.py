@@ -387,7 +387,7 @@ def test_a_backlog_snapshots_by_its_tail_not_by_the_clock(behind: bool) -> None:
     seq.clock = clock
     seq.snapshot_tail_events = 60
     if behind:
-        seq.rt.links_position = lambda: len(log)  # every record is already in the log: the stage is behind
+        seq.rt.links_position = lambda: len(log) + 100  # a backlog: more records wait than the stage reads here
     started: list[tuple[int, int]] = []  # (links offset, events applied) at each snapshot's start
     snapshots = seq.snapshots
     assert isinstance(snapshots, InlineSnapshot)
