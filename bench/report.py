@@ -474,7 +474,8 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             "wait for their window to close too). The restarted worker takes the links log back at once (static "
             "group membership), loads its last snapshot and applies the links log after it again: quietly (nothing "
             "built or sent) up to the `snapshot/published` mark, normally after it. The kill comes right after the "
-            "backlog, so the tail holds up to `IRL_SNAPSHOT_SECONDS` (5) of it; `python -m bench.kill_restart` "
+            "backlog, so the tail holds up to `IRL_SNAPSHOT_TAIL_EVENTS` (50,000) events of it (in a backlog the "
+            "ordered stage snapshots by its tail, not by the clock); `python -m bench.kill_restart` "
             "repeats the measure with the kill at other moments."
         )
     if rec:

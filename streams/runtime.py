@@ -6,6 +6,9 @@ Shared by the agents (which write it) and the web views (which read it); one per
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +17,7 @@ from streams.pipeline import Pipeline
 from streams.readmodel import RedisReadModel
 from streams.settings import Settings
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "die_with_parent"]
 
 
 class Runtime:
@@ -99,3 +102,14 @@ class Runtime:
             "redis_partitions": {},
             "started_ms": int(time.time() * 1000),
         }
+
+
+def die_with_parent(parent: int) -> None:
+    """Be killed when the worker dies (Linux), and leave at once if it is already gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: a child's own pid checks remain
+        pass
+    if os.getppid() != parent:
+        os._exit(70)

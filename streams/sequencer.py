@@ -55,6 +55,34 @@ STEP_EVENTS = 1000
 IDLE_SNAPSHOT_S = 1.0
 #: A snapshot is due after this many links records without one, even if they are only ticks.
 MAX_TAIL_RECORDS = 20_000
+#: The default of ``IRL_SNAPSHOT_TAIL_EVENTS``: a snapshot is due once this many events (and actions and
+#: window-closing ticks) were applied since the last one began, whatever the clock says (`snapshot_due`).
+SNAPSHOT_TAIL_EVENTS = 50_000
+#: More links records than this waiting after the applied offset make a backlog (`snapshot_due`); fewer are
+#: the clock's own ticks and the batch in flight of a stage that keeps up.
+BACKLOG_RECORDS = 10
+
+
+def snapshot_due(changes: int, age_s: float, quiet_s: float, interval_s: float, tail_events: int, behind: bool) -> bool:
+    """Whether the ordered stage starts a snapshot now, by the tail a restart would apply again.
+
+    ``changes``: events, actions and window-closing ticks applied since the last snapshot began,
+    ``age_s`` seconds ago; ``quiet_s``: seconds since the last of them; ``behind``: more than
+    `BACKLOG_RECORDS` links records wait after the applied offset (a backlog). Idle after
+    changes: at once, so that a restart has no tail. A tail of ``tail_events``: at once, in a
+    backlog or not. Otherwise every ``interval_s`` while the stage keeps up with the links log;
+    in a backlog the time bound does not apply: each snapshot dumps the whole state (a child
+    process's CPU, its copy-on-write faults in the stage's), so a backlog timed by the clock paid
+    one per ``interval_s`` however slowly it went (the slower, the more per event), while the
+    tail that a restart applies again (quietly, faster than live) grows with events, not seconds.
+    """
+    if changes <= 0:
+        return False
+    if quiet_s >= IDLE_SNAPSHOT_S or changes >= tail_events:
+        return True
+    return age_s >= interval_s and not behind
+
+
 #: Seconds before an erasure's follow-up (dead-letter purge, deletions) that failed is tried again.
 RETRY_S = 5.0
 
@@ -174,6 +202,7 @@ class Sequencer:
         customer_partitions: int = 0,
         effects_topic: str | None = None,
         effect_partitions: int = 6,
+        snapshot_tail_events: int = SNAPSHOT_TAIL_EVENTS,
     ) -> None:
         self.rt = rt
         self.config = config
@@ -197,6 +226,8 @@ class Sequencer:
         self.ports = ports
         self.snapshots = snapshots
         self.snapshot_interval_s = snapshot_interval_s
+        #: a snapshot is due at this many changes since the last began, in a backlog too (`snapshot_due`)
+        self.snapshot_tail_events = snapshot_tail_events
         self.clock = clock
         self.manifest: Manifest | None = None
         #: records of the older state format, deleted with the first snapshot
@@ -674,12 +705,17 @@ class Sequencer:
         if rt.applied_offset <= stored:
             return
         now = self.clock()
-        changed = self._changes_since_snapshot > 0
-        due = changed and now - self._snapshot_started_at >= self.snapshot_interval_s
-        # Idle after changes (a backlog done, a quiet moment): at once, so that a restart has no tail.
-        idle = changed and now - self._changed_at >= IDLE_SNAPSHOT_S
+        end = rt.links_position()
+        due = snapshot_due(
+            self._changes_since_snapshot,
+            now - self._snapshot_started_at,
+            now - self._changed_at,
+            self.snapshot_interval_s,
+            self.snapshot_tail_events,
+            behind=end is not None and end - rt.applied_offset - 1 > BACKLOG_RECORDS,
+        )
         erasing = bool(self._erasures) and not self._purges
-        if due or idle or erasing or rt.applied_offset - stored >= MAX_TAIL_RECORDS:
+        if due or erasing or rt.applied_offset - stored >= MAX_TAIL_RECORDS:
             self.snapshots.start(pipeline, rt.applied_offset)
             self._snapshot_started_at = now
             self._changes_since_snapshot = 0

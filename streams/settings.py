@@ -225,6 +225,9 @@ class Settings:
     triage_processes: int = 1
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
     snapshot_seconds: float = 5.0
+    #: a snapshot is due once this many events were applied since the last one began (in a backlog, instead
+    #: of `snapshot_seconds`: `streams.sequencer.snapshot_due`)
+    snapshot_tail_events: int = 50_000
     #: the per-customer stage building the changelog's records from the ordered stage's effects
     #: (docs/architecture.md): "0" off (the ordered stage builds them); "N" (1 to 64) N partitions in the
     #: worker's process; "kafka" (the default) over the effects topic, on every worker (`streams.customers`)
@@ -304,6 +307,7 @@ class Settings:
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
             triage_processes=_int(e, "IRL_TRIAGE_PROCESSES", d.triage_processes, 0, 64),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
+            snapshot_tail_events=_int(e, "IRL_SNAPSHOT_TAIL_EVENTS", d.snapshot_tail_events, 100, 100_000_000),
             customer_stage=_customer_stage(e),
             touchpoint_retention_hours=_float(
                 e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.pipeline import Pipeline
+from streams.runtime import die_with_parent
 from streams.topics import records_to_end
 
 __all__ = [
@@ -243,10 +244,16 @@ class BackgroundSnapshot:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.remove_stale()
         path = self.folder / f"snapshot-{offset}.bin"
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: write the file and leave, touching nothing of the parent's I/O
             code = 1
             try:
+                # It holds the parent's sockets (the web port among them): after a kill -9 of the worker it
+                # must not outlive it, or the restarted worker cannot bind its port until the dump ends (found
+                # by `bench.kill_restart` under load: a 31-s dump, the restart exited on EADDRINUSE). Its
+                # file is removed by the next snapshot's `remove_stale`.
+                die_with_parent(parent)
                 # Background work: the stage it was forked from (fresh events, heartbeats) goes first.
                 with contextlib.suppress(OSError):
                     os.nice(10)

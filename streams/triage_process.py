@@ -23,7 +23,6 @@ worker's process as before.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import logging
 import os
@@ -43,7 +42,7 @@ from streams.kafka_auth import client_options
 from streams.linkbatch import BATCH, KIND_HEADER
 from streams.loops import run_triage, start_client, worker_instance
 from streams.registry import RegistryError
-from streams.runtime import Runtime
+from streams.runtime import Runtime, die_with_parent
 from streams.settings import Settings
 from streams.topics import links_topic_name
 from streams.triage import Triage, TriagePorts
@@ -243,17 +242,6 @@ class TriageProcesses:
 
 
 # ---------------------------------------------------------------- the child's side
-
-
-def die_with_parent(parent: int) -> None:
-    """Be killed when the worker dies (Linux), and leave at once if it is already gone."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the report loop's pid check remains
-        pass
-    if os.getppid() != parent:
-        os._exit(70)
 
 
 async def report(

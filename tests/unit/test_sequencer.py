@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import random
+import subprocess
+import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from streams.codec import decode_resolved
 from streams.linkbatch import ACTION, BATCH, TICK, encode_batches
 from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
-from streams.sequencer import Fenced, LinkRecord, Ports, Sequencer
+from streams.sequencer import IDLE_SNAPSHOT_S, Fenced, LinkRecord, Ports, Sequencer, snapshot_due
 from streams.settings import Settings
 from streams.snapshots import (
     CHUNK_BYTES,
@@ -358,6 +362,64 @@ def test_a_send_the_broker_refuses_fails_the_apply_and_nothing_claims_it() -> No
     assert MANIFEST_KEY not in kafka.state, "no snapshot stored over outputs the broker refused"
 
 
+def test_snapshot_due_by_the_tail_in_a_backlog_by_the_clock_when_keeping_up() -> None:
+    # (changes, age of the last snapshot, seconds since the last change, interval, tail, behind)
+    assert not snapshot_due(0, 100.0, 100.0, 5.0, 1000, behind=False), "nothing changed"
+    assert snapshot_due(1, 0.0, IDLE_SNAPSHOT_S, 5.0, 1000, behind=True), "idle after changes: at once"
+    assert snapshot_due(1, 5.0, 0.0, 5.0, 1000, behind=False), "keeping up: every interval"
+    assert not snapshot_due(999, 60.0, 0.0, 5.0, 1000, behind=True), "a backlog: not by the clock"
+    assert snapshot_due(1000, 0.1, 0.0, 5.0, 1000, behind=True), "a backlog: by its tail"
+    assert snapshot_due(1000, 0.1, 0.0, 5.0, 1000, behind=False), "the tail bound holds when keeping up too"
+
+
+@pytest.mark.parametrize("behind", [True, False], ids=["backlog", "keeping-up"])
+def test_a_backlog_snapshots_by_its_tail_not_by_the_clock(behind: bool) -> None:
+    """A slow backlog takes a snapshot per `snapshot_tail_events` events; keeping up, one per interval."""
+    log = links_log(2)
+    kafka = FakeKafka()
+    seq = sequencer(kafka, interval_s=1.0)
+    now = [1000.0]
+
+    def clock() -> float:  # time goes by as the stage works: 0.4 s each look, so never a second idle
+        now[0] += 0.4
+        return now[0]
+
+    seq.clock = clock
+    seq.snapshot_tail_events = 60
+    if behind:
+        seq.rt.links_position = lambda: len(log) + 100  # a backlog: more records wait than the stage reads here
+    started: list[tuple[int, int]] = []  # (links offset, events applied) at each snapshot's start
+    snapshots = seq.snapshots
+    assert isinstance(snapshots, InlineSnapshot)
+    start = snapshots.start
+
+    def counting(pipeline: Pipeline, offset: int) -> None:
+        started.append((offset, seq.rt.stats["events_applied"] + seq.rt.stats["duplicates"]))
+        start(pipeline, offset)
+
+    snapshots.start = counting  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        position = await seq.restore()
+        while position < len(log) - 1:  # the last record stays unread: the stage never idles here
+            records = log[position : min(position + 3, len(log) - 1)]
+            await seq.apply(records, seq.rt.writer_epoch)
+            position = records[-1].offset + 1
+            await seq.tend()
+            await seq.tend()
+
+    asyncio.run(scenario())
+    applied = [n for _offset, n in started]
+    gaps = [b - a for a, b in itertools.pairwise(applied)]
+    assert len(started) >= 3
+    if behind:
+        # Each snapshot after the first waits for a tail of 60 changes (events; a few actions and ticks count too).
+        assert all(g >= 60 - 10 for g in gaps), gaps
+        assert len(started) <= applied[-1] // 50 + 1
+    else:
+        assert min(gaps) < 50, "keeping up, the clock (1-s interval) takes them sooner"
+
+
 def test_a_resumed_stage_replays_only_the_tail_after_its_snapshot() -> None:
     log = links_log(1)
     kafka = FakeKafka()
@@ -521,6 +583,52 @@ def test_background_snapshot_takes_the_snapshot_in_a_child(tmp_path: Path) -> No
     offset, data, _took = done
     assert offset == 7 and data == expected
     assert not snap.running and not list(tmp_path.iterdir())
+
+
+_SLOW_SNAPSHOT_PARENT = """
+import sys, time
+from pathlib import Path
+from streams.snapshots import BackgroundSnapshot
+
+class Slow:
+    def snapshot(self):
+        time.sleep(120)  # a long dump (as under load): the child outlives its parent unless it dies with it
+        return b""
+
+snap = BackgroundSnapshot(Path(sys.argv[1]))
+snap.start(Slow(), 3)
+print(snap._child[0], flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_snapshot_child_dies_with_its_worker(tmp_path: Path) -> None:
+    """kill -9 of the worker mid-snapshot ends the dump too: it holds the worker's sockets (its web port)."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_SNAPSHOT_PARENT, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _alive(child), "the snapshot child is running"
+        parent.kill()
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the snapshot child outlived its worker"
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+
+
+def _alive(pid: int) -> bool:
+    """The process runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
 
 
 def test_windows_closed_after_the_idle_snapshot_are_snapshotted_too() -> None:
