@@ -458,7 +458,8 @@ def test_a_crash_between_the_redis_write_and_the_snapshot_resumes_ahead_without_
 
 
 def test_a_redis_behind_the_snapshot_rebuilds_that_partitions_part_only() -> None:
-    """Redis restored from an older dump: the partition's part is rebuilt, the other partitions' left as they are."""
+    """Redis restored from an older dump: the partition's part (profiles and aliases) is rebuilt, the other
+    partitions' left as they are."""
     log = links_log(8)
     expected = default_read_model(log)
     effects = effects_of(log)
@@ -475,6 +476,7 @@ def test_a_redis_behind_the_snapshot_rebuilds_that_partitions_part_only() -> Non
         del model.profiles[mine[0]]
         stale = next(c for i in range(100) if partition_of(c := f"c_stale_{i}", PARTITIONS) == 1)
         model.profiles[stale] = {"customer_id": stale, "phones": ["+910000000000"]}
+        model.aliases[stale] = "c_erased_since"  # an alias of one of its ids its state no longer holds: deleted
         model.meta[partition_field(1)] = 0
         model.rebuilds.clear()
         part = partition(kafka, 1, model)
