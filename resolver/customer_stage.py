@@ -12,7 +12,16 @@ partitions alike (tests/unit/test_customer_stage.py proves it).
     ordered stage   events ─ flush ─ events ─ flush ─ tick ─ plan(window) ──────────▶
     partition k     Replaced(c1) ... Replaced(c1) ... Tick   Planned(c1) → record(c1, profile)
 
-Pure: no I/O, no clock; state is the inputs (profiles are derived, memoised until replaced).
+It also keeps the aliases of its absorbed ids: a `Removed` (id, survivor) goes to the absorbed
+id's partition (`resolver.effect_codec.by_partition` routes by the effect's customer id, and the
+survivor's partition is sent only the survivor's input, never the ids merged into it), so the
+partition of each absorbed id remembers the id it was absorbed into, one hop, as the
+incremental mirror writes it. An erasure sends `Erased` to every id absorbed into the person (at
+any depth, `Resolver.absorbed_into`), which drops it here; an id live again is sent its input
+(`Replaced`), which drops it too. So the partitions' aliases together equal `Resolver.aliases`,
+and a partition's Redis rebuild writes its own (`streams.mirror.PartitionMirror`).
+
+Pure: no I/O, no clock; state is the inputs and the aliases (profiles are derived, memoised until replaced).
 """
 
 from __future__ import annotations
@@ -57,6 +66,9 @@ class CustomerStage:
         #: since the last `take_changes`: what a read model mirrors
         self._touched: set[str] = set()
         self._removed: dict[str, str | None] = {}
+        #: ids of this partition absorbed into another customer -> the id each was absorbed into (one hop,
+        #: as its `Removed` named it), until erased with its survivor or live again: a rebuild's aliases
+        self._aliases: dict[str, str] = {}
 
     def apply(self, effects: Iterable[Effect], *, quiet: bool = False) -> list[dict[str, Any]]:
         """Apply effects in log order; returns the changelog records they publish, in order.
@@ -72,6 +84,7 @@ class CustomerStage:
                 self._profiles.pop(cid, None)
                 self._touched.add(cid)
                 self._removed.pop(cid, None)
+                self._aliases.pop(cid, None)  # live again: a live customer has no alias
             elif isinstance(effect, Patched):
                 cid = effect.customer_id
                 inp = self._inputs.get(cid)
@@ -96,7 +109,11 @@ class CustomerStage:
                 self._inputs.pop(cid, None)
                 self._profiles.pop(cid, None)
                 self._touched.discard(cid)
-                self._removed[cid] = effect.survivor_id if isinstance(effect, Removed) else None
+                if isinstance(effect, Removed):
+                    self._removed[cid] = self._aliases[cid] = effect.survivor_id
+                else:  # erased, or absorbed into an erased customer: no alias (`Resolver.aliases`)
+                    self._removed[cid] = None
+                    self._aliases.pop(cid, None)
             elif isinstance(effect, Tick) and (self.now is None or effect.now > self.now):
                 self.now = effect.now
             elif isinstance(effect, Reset):  # a switch-over: every live customer is sent whole after it
@@ -105,6 +122,7 @@ class CustomerStage:
                 self._inputs.clear()
                 self._profiles.clear()
                 self._touched.clear()
+                self._aliases.clear()  # the ordered stage sends the aliases it holds after it (`EffectLog.note_all`)
         return out
 
     def _record(self, planned: Planned) -> dict[str, Any]:
@@ -133,6 +151,11 @@ class CustomerStage:
         """The partition's live customers, sorted."""
         return sorted(self._inputs)
 
+    def aliases(self) -> list[tuple[str, str]]:
+        """This partition's absorbed ids whose chain ends at a live customer, each with the id it was absorbed
+        into (one hop), sorted: the aliases its Redis rebuild writes (together, `Resolver.aliases`)."""
+        return sorted(self._aliases.items())
+
     def take_changes(self) -> tuple[set[str], dict[str, str | None]]:
         """(live customers whose input moved, ids that left) since the last call: what to mirror."""
         touched, removed = self._touched, self._removed
@@ -142,20 +165,27 @@ class CustomerStage:
     # -- persistence --------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """The partition's state as bytes (the inputs, sorted, and the latest tick); `from_snapshot` reads it."""
+        """The partition's state as bytes: the latest tick, the inputs (a `Replaced` line each, sorted), then
+        the aliases (a `Removed` line each, sorted; since s34); `from_snapshot` reads it."""
         lines = [json.dumps(self.now).encode()]
         lines.extend(encode_effect(Replaced(cid, self._inputs[cid])) for cid in sorted(self._inputs))
+        lines.extend(encode_effect(Removed(gone, into)) for gone, into in sorted(self._aliases.items()))
         return b"\n".join(lines)
 
     @classmethod
     def from_snapshot(cls, data: bytes) -> CustomerStage:
-        """The stage `snapshot` wrote."""
+        """The stage `snapshot` wrote. A snapshot written before s34 has no `Removed` lines: it loads with no
+        aliases: the partition's rebuilds write none of the ids absorbed before that snapshot (Redis
+        keeps those the mirror wrote until it loses data; `irl rebuild-redis` writes them all)."""
         head, *rest = data.split(b"\n")
         self = cls()
         self.now = json.loads(head)
         for line in rest:
             effect = decode_effect(line)
-            if not isinstance(effect, Replaced):
+            if isinstance(effect, Replaced):
+                self._inputs[effect.customer_id] = effect.input
+            elif isinstance(effect, Removed):
+                self._aliases[effect.customer_id] = effect.survivor_id
+            else:
                 raise StageError("not a customer stage snapshot")
-            self._inputs[effect.customer_id] = effect.input
         return self

@@ -23,18 +23,21 @@ stage hands over, in log order:
   or once forgotten the customer is sent whole). One effect per customer either way, so positions
   do not depend on it; applied to what the partition holds, it gives the same input as `Replaced`.
 * `Removed` (cid, survivor): the id was absorbed; `Erased` (cid): erased. The partition drops
-  the customer's input. An erasure sends `Erased` for the erased id and for every id absorbed
-  into it before (`Resolver.absorbed_into`): each of them had effects of its own while it was
-  live, in its own partition, and a partition that applies an `Erased` deletes the effects
-  before it (`streams.customers`).
+  the customer's input. Both go to the partition of ``cid`` (the absorbed id's, never the
+  survivor's), which keeps ``survivor`` as the id's alias until an `Erased` or a `Replaced` of
+  it (`CustomerStage.aliases`). An erasure sends `Erased` for the erased id and for every id
+  absorbed into it before (`Resolver.absorbed_into`): each of them had effects of its own while
+  it was live, in its own partition, and a partition that applies an `Erased` deletes the
+  effects before it (`streams.customers`) and the id's alias.
 * `Planned` (`resolver.changelog`): a record of a closed window, decided by the ordered stage
   (kind, version, survivor, merged_from) and filled by the partition with the profile
   (`resolver.changelog.record_of`).
 * `Tick` (now): sent to every partition.
 * `Reset`: sent to every partition before anything else when the ordered stage starts over
   Kafka from a state written with the stage off (a snapshot without an effect log): a
-  partition drops every input it holds (it may hold customers that left while the stage was
-  off, and an erased person's), and every live customer is sent whole right after it.
+  partition drops every input and alias it holds (it may hold customers that left while the
+  stage was off, and an erased person's), and every live customer is sent whole right after
+  it, and every alias (`Resolver.aliases`) as a `Removed`.
 
 Why the ordered stage still decides the records (and keeps `Batcher` and the versions): a
 survivor's ``merged_from`` lists the absorbed ids the CRM saw (their versions, other
@@ -586,14 +589,20 @@ class EffectLog:
         log._reset = pending.get("reset") is True
         return log
 
-    def note_all(self, customer_ids: Iterable[str], *, reset: bool = False) -> None:
+    def note_all(
+        self, customer_ids: Iterable[str], *, reset: bool = False, aliases: Iterable[tuple[str, str]] = ()
+    ) -> None:
         """Send these customers whole at the next flush (a per-customer stage that holds none of them yet).
 
         ``reset``: a `Reset` goes first, so that the partitions drop whatever they held before (a
         switch-over from the stage off: customers that left meanwhile, an erased person's input).
+        ``aliases`` (`Resolver.aliases`): each absorbed id is sent its `Removed` again, so that its
+        partition, which dropped its alias at the `Reset`, holds it (`CustomerStage.aliases`).
         """
         self._dirty.update(customer_ids)
         self._reset = self._reset or reset
+        for gone, survivor in aliases:
+            self._removed[gone] = survivor
 
     @staticmethod
     def _pieces(g: Graph, cid: str, vids: set[str]) -> list[Seen] | None:

@@ -402,6 +402,7 @@ class PartitionModel(Protocol):
         live: Callable[[str], bool],
         profiles: Iterable[tuple[str, dict[str, Any]]],
         offset: int,
+        aliases: Iterable[tuple[str, str]] = ...,
     ) -> int: ...
 
 
@@ -419,7 +420,8 @@ class PartitionMirror:
     R = S, level; R > S, ahead (a crash after a Redis write and before the snapshot): nothing is
     written until the partition has passed R, the same log giving the same state; R < S or none
     (Redis flushed, restarted, restored from an older dump, never written): this partition's
-    part is rebuilt from its own state (`RedisReadModel.rebuild_partition`), the others' left
+    part is rebuilt from its own state (`RedisReadModel.rebuild_partition`: its live customers'
+    profiles and the aliases of its absorbed ids, `CustomerStage.aliases`), the others' left
     alone. A write refused (Redis not at the offset last written) or failed is rebuilt the same
     way, retried every `retry_s`; with nothing to write, Redis's offset is read every `check_s`
     (a FLUSHALL while the partition is idle). The owner flushes (``force``) before it stores a snapshot, so
@@ -570,6 +572,7 @@ class PartitionMirror:
                 lambda cid: stage.input(cid) is not None,
                 _all_profiles(stage),
                 offset,
+                stage.aliases(),
             )
         except Exception as exc:
             log.warning("redis unavailable for effects partition %d (%s): rebuilt later", self.partition, exc)

@@ -230,7 +230,8 @@ class Pipeline:
             elif customer_stage and self.effect_log is not None:
                 # The partitions may hold inputs from an earlier run over Kafka: customers that left
                 # meanwhile, an erased person's. A `Reset` first drops them (docs/architecture.md).
-                self.effect_log.note_all(self.resolver.customer_ids(), reset=True)
+                # The aliases go again too: the `Reset` drops those the partitions held.
+                self.effect_log.note_all(self.resolver.customer_ids(), reset=True, aliases=self.resolver.aliases())
         return self
 
     def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:

@@ -642,12 +642,16 @@ class RedisReadModel:
         live: Callable[[str], bool],
         profiles: Iterable[tuple[str, dict[str, Any]]],
         offset: int,
+        aliases: Iterable[tuple[str, str]] = (),
     ) -> int:
         """Replace one effects partition's part of the model (its customers: ``mine``); returns the customers written.
 
         The other partitions' customers are left alone, so partitions rebuild side by side:
         profiles of ``mine`` customers that are not ``live`` are deleted (their identifiers
-        with them, `_APPLY`), then ``profiles`` written, then the partition's offset. A model
+        with them, `_APPLY`), and aliases of ``mine`` ids that ``aliases`` lacks (an id absorbed
+        into a customer erased since, in a Redis restored from an older dump), then ``profiles``
+        and ``aliases`` (the partition's absorbed ids, `CustomerStage.aliases`) written, then the
+        partition's offset. A model
         in another layout (an upgrade) first has every identifier field pruned of customers
         whose stored profile does not list it. The links offset of the ordered stage's mirror
         (`OFFSET`) is dropped: Redis no longer follows that mirror, so a worker in the default
@@ -668,7 +672,12 @@ class RedisReadModel:
                     gone = []
         if gone:
             await self._run("", "", gone)
-        return await self._write_all(profiles, (), {field: offset, "layout": LAYOUT})
+        aliases = list(aliases)
+        kept = {a for a, _ in aliases}
+        stale = [a for a in (await self.aliases()) if mine(a) and a not in kept]
+        for i in range(0, len(stale), _REBUILD_ARGS // 3):
+            await self._run("", "", [op for a in stale[i : i + _REBUILD_ARGS // 3] for op in ("A", a, "")])
+        return await self._write_all(profiles, aliases, {field: offset, "layout": LAYOUT})
 
     async def _prune_all(self) -> None:
         """Prune every identifier field of customers whose stored profile does not list it (`_APPLY`'s ``I``)."""

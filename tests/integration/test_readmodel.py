@@ -238,6 +238,20 @@ async def test_a_partition_rebuild_replaces_its_own_customers_only(model: RedisR
     assert await model.index() == holders(kept.items())
 
 
+async def test_a_partition_rebuild_writes_its_aliases_and_deletes_its_ids_other_aliases(model: RedisReadModel) -> None:
+    """Partition 1 rebuilds with the aliases its state holds: they are written; an alias of one of its ids that its
+    state lacks (absorbed into a customer erased since, in a Redis restored from an older dump) is deleted; the
+    aliases of partition 0's ids stay as they are. Thousands of each: several script calls."""
+    mine = {f"g_{i:020x}" for i in range(0, 8000, 2)}
+    theirs = {f"g_{i:020x}": "c_theirs" for i in range(1, 8000, 2)}
+    stale = {g: "c_erased" for g in sorted(mine)[:3000]}
+    await model.rebuild(PROFILES.items(), [*stale.items(), *theirs.items()], 5)
+    held = sorted((g, "c_live") for g in sorted(mine)[2000:])
+    await model.rebuild_partition(1, lambda c: c in mine or c in PROFILES, PROFILES.__contains__, [], 9, held)
+    assert await model.aliases() == {**theirs, **dict(held)}
+    assert await model.survivor_of(sorted(mine)[0]) is None
+
+
 async def test_a_partition_rebuild_over_a_model_in_the_older_layout_prunes_what_no_profile_lists(
     model: RedisReadModel,
 ) -> None:

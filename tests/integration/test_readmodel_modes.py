@@ -114,8 +114,8 @@ async def test_redis_holds_the_default_modes_read_model_of_the_links_log(
     model = RedisReadModel.from_url(redis_url, prefix=settings.topic_prefix)
     seen: dict[str, Any] = {}
 
-    async def matches(rebuilt: bool = False) -> ReadModel | None:
-        """Redis equals the clean read model; ``rebuilt``: aliases written before a rebuild are gone (both modes)."""
+    async def matches() -> ReadModel | None:
+        """Redis equals the clean read model: profiles, index and aliases (after a partition's rebuild too)."""
         for w in running:
             if not w.alive():
                 raise AssertionError(f"a worker died:\n{w.log_tail()}")
@@ -124,8 +124,7 @@ async def test_redis_holds_the_default_modes_read_model_of_the_links_log(
         seen["customers"], seen["expected"] = len(got[0]), len(clean[0])
         seen["index differs"] = len(set(got[1].items()) ^ set(clean[1].items()))
         seen["aliases differ"] = len(set(got[2].items()) ^ set(clean[2].items()))
-        same = got == clean if not rebuilt else got[:2] == clean[:2] and got[2].items() <= clean[2].items()
-        done = same and tuple(sorted(_content(p) for p in got[0].values())) == expected
+        done = got == clean and tuple(sorted(_content(p) for p in got[0].values())) == expected
         return clean if done else None
 
     try:
@@ -156,11 +155,16 @@ async def test_redis_holds_the_default_modes_read_model_of_the_links_log(
         if stage == "kafka":
             meta = await model.r.hgetall(f"{settings.topic_prefix}:meta")
             assert {f"p.{p}".encode() for p in range(n)} <= meta.keys() and b"offset" not in meta
-            # Redis flushed: each partition rebuilds its part from its own state
+            # Redis flushed: each partition rebuilds its part from its own state, the aliases of its absorbed ids
+            # with it (s34: before, none, and a standby answered 404 for an absorbed id until irl rebuild-redis).
+            # With one worker this fails without that change; with 2 or 3 a late handover may replay the effects
+            # (Removed among them) after the flush and write the aliases anyway.
             await model.r.flushdb()
-            await wait_for("the partitions to rebuild a flushed Redis", lambda: matches(True), 60, interval=1.0)
+            await wait_for("the partitions to rebuild a flushed Redis", matches, 60, interval=1.0)
             text = "".join(w.log_path.read_text() for w in running)
             assert "rebuilt from its state" in text
+            for gone, survivor in aliases.items():  # what a standby's /customers/{absorbed id} reads
+                assert await model.survivor_of(gone) == survivor
     finally:
         for w in running:
             w.stop()

@@ -70,6 +70,9 @@ def test_a_switch_from_the_stage_off_resets_the_partitions_then_sends_every_live
         assert sorted(got) == expected, f"records of links record {log[i].offset}"
     assert not first, "the tail flushed nothing: the test needs a tick or an action after the switch"
     _same_customers(one.resolver, stages, PARTITIONS)
+    # the Reset dropped the aliases the partitions held: the ordered stage sent every alias again after it
+    held = sorted(a for stage in stages for a in stage.aliases())
+    assert held == one.mirror_aliases() and held, "the partitions' aliases together: `Resolver.aliases`"
 
 
 def test_a_pending_reset_survives_a_snapshot_before_its_flush() -> None:
