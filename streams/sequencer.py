@@ -209,16 +209,14 @@ class Sequencer:
         self.window_ms = window_ms
         self.grace_ms = grace_ms
         self.resolved_topic = resolved_topic
-        #: the topics the pipeline encodes its records for
-        #: (and, `IRL_CUSTOMER_STAGE`, the partitions of the per-customer stage that builds them in process)
+        #: the topics the pipeline encodes its records for (and the per-customer stage's partitions in process)
         self._topics: dict[str, Any] = {
             "resolved_topic": resolved_topic,
             "interactions_topic": interactions_topic,
             "customer_partitions": customer_partitions,
             "customer_stage": effects_topic is not None,
         }
-        #: ``IRL_CUSTOMER_STAGE=kafka``: each step's effects go to this topic (`Ports.queue_effects`) instead
-        #: of records built here; the per-customer stage builds them on every worker (`streams.customers`)
+        #: ``IRL_CUSTOMER_STAGE=kafka``: each step's effects go here (`Ports.queue_effects`), not records built here
         self.effects_topic = effects_topic
         #: per effects partition (``effect_partitions``: the resolved topic's), the effects of the links record
         #: being applied so far (their ordinals: `resolver.effect_feed.batches`)
@@ -260,8 +258,7 @@ class Sequencer:
         self._restored: tuple[float, int] | None = None
         #: the links records up to this offset have every output on the broker: applied quietly (`restore`)
         self._quiet_through = -1
-        #: the last links offset whose events `rt.stats` counts: a restore in the same process applies
-        #: the tail after its snapshot again, not counted twice (s33 audit A6: 41,764 for 32,264)
+        #: the last links offset whose events `rt.stats` counts (a restore's tail again is not counted twice)
         self._counted_through = -1
         #: outputs were published since the state topic last said how far (`_mark_published`)
         self._unmarked = False

@@ -152,13 +152,11 @@ async def sync_crm(
             if stop.is_set():
                 report.stopped_by = "stop"
                 break
-            budget = None if max_records is None else max_records - report.records - report.interactions
-            if budget is not None and budget <= 0:
+            left = batch_records if max_records is None else max_records - report.records - report.interactions
+            if left <= 0:
                 report.stopped_by = "max-records"
                 break
-            fetched = await consumer.getmany(
-                timeout_ms=poll_ms, max_records=batch_records if budget is None else min(budget, batch_records)
-            )
+            fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=min(left, batch_records))
             now = time.monotonic()
             if not any(fetched.values()):
                 if until_idle_s is not None:
