@@ -28,6 +28,16 @@ def _yes_at_1m(ok: bool, identifiers: int) -> str:
     return _yes(ok) if identifiers >= _AT_1M else f"{_yes(ok)} at {identifiers / 1000:.0f}k (target: 1M)"
 
 
+def _target_us(floor: dict[str, Any], times: int) -> float:
+    """Microseconds per event that `times` x the reference leaves (older results hold the 5x figure only)."""
+    key = f"target_{times}x_us_per_event"
+    return float(floor[key]) if key in floor else float(floor["target_5x_us_per_event"]) * 5 / times
+
+
+def _targets_us(floor: dict[str, Any]) -> str:
+    return f"3x = {_target_us(floor, 3):.1f} us/event (5x = {_target_us(floor, 5):.1f})"
+
+
 def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     """(measure, IRL, reference, ratio, target, status) per figure."""
     out: list[tuple[str, str, str, str, str, str]] = []
@@ -39,8 +49,8 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 f"{_k(s['replay_events_per_s'])} ({s['replay_peak_rss_mb']:.0f} MB)",
                 f"{_k(s['reference_events_per_s'])} ({s['reference_peak_rss_mb']:.0f} MB)",
                 f"{s['ratio']:.2f}x",
-                ">= 5x reference",
-                _yes(s["ratio"] >= 5),
+                ">= 3x reference (goal beyond: 5x)",
+                _yes(s["ratio"] >= 3),
             ))  # fmt: skip
             if "replay_two_process_events_per_s" in s:
                 out.append((
@@ -89,7 +99,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
                 f"{_k(fl['json_only_events_per_s'])} ({fl['json_only_us_per_event']:.1f} us)",
                 f"{_k(big['reference_events_per_s'])}",
                 f"{fl['json_only_vs_reference']:.1f}x",
-                f"5x = {fl['target_5x_us_per_event']:.1f} us/event",
+                _targets_us(fl),
                 "-",
             ))  # fmt: skip
     cp = res.get("copies")
@@ -367,16 +377,18 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         parts.append(
             f"- **Offline replay is {big['ratio']:.2f}x the reference at {_n(big['events'])} events "
             f"({s0['ratio']:.2f}x at {_n(s0['events'])}) with {big.get('workers', 1)} shards on as many cores, "
-            "not 5x, and 5x is out of reach in one CPython process.** Shards divide the parsing and the "
+            f"{'meeting' if big['ratio'] >= 3 else 'not'} the 3x target (5x is the goal beyond it; both are out "
+            "of reach in one CPython process).** Shards divide the parsing and the "
             "resolving by the cores, not the plan (about 2.2 us per event in one process): docs/architecture.md, "
             '"Offline replay on every core", gives the cost of each phase. '
             "In one process: "
             + (
                 f"A loop that does nothing but `json.loads` on each line of the same file runs at "
                 f"{fl['json_only_events_per_s']:.0f}/s ({fl['json_only_us_per_event']:.1f} us per event), "
-                f"{fl['json_only_vs_reference']:.1f}x the reference; 5x the reference leaves "
-                f"{fl['target_5x_us_per_event']:.1f} us per event for everything, so about "
-                f"{fl['target_5x_us_per_event'] - fl['json_only_us_per_event']:.1f} us for validation, "
+                f"{fl['json_only_vs_reference']:.1f}x the reference; 3x the reference leaves "
+                f"{_target_us(fl, 3):.1f} us per event of one core for everything (5x: "
+                f"{fl['target_5x_us_per_event']:.1f} us), so about "
+                f"{_target_us(fl, 3) - fl['json_only_us_per_event']:.1f} us for validation, "
                 "normalisation, junk rules, hub quarantine, evidence and the union-find together. "
                 if fl
                 else ""

@@ -1,9 +1,10 @@
 """CPU seconds of each phase of a sharded replay (`streams.replay_shards`), and what they give on free cores.
 
 ``python -m bench.shard_phases EVENTS N``: parse in N workers, plan here, resolve N shards;
-prints each phase's CPU (the workers' and shards' from wait4, this process's own) and the
-wall a replay would take on N free cores by these figures: max((parse + plan) / N, plan) (the
-plan pass runs beside the workers) + packing + the slowest shard's resolving. On a shared
+prints each phase's CPU (the workers' and shards' from wait4, this process's own; ``plan_tail_cpu_s``:
+this process's CPU after the workers' last chunk, the plan pass that cannot overlap parsing) and the
+wall a replay would take on N free cores by these figures: max((parse + plan - tail) / N, plan -
+tail) (the plan pass runs beside the workers) + tail + packing + the slowest shard's resolving. On a shared
 machine wall times say little (the kernel shares the cores between sessions); CPU per phase
 holds.
 """
@@ -46,7 +47,15 @@ def phases(events: Path, shards: int) -> dict[str, Any]:
         planner = Planner(config.duplicate_horizon_ms)
         c0 = _cpu()
         t0 = time.perf_counter()
-        parsed, rejects, blank = parse_and_plan((events,), config, shards, out, planner, lambda _: None)
+        last_chunk = [0.0]
+
+        def on_chunk(_: int) -> None:
+            last_chunk[0] = time.process_time()
+
+        parsed, rejects, blank = parse_and_plan(
+            (events,), config, shards, out, planner, lambda _: None, on_chunk=on_chunk, sizes=False
+        )
+        plan_tail = time.process_time() - last_chunk[0]
         c1 = c2 = _cpu()
         parse_wall = time.perf_counter() - t0
         started = time.perf_counter()
@@ -60,12 +69,15 @@ def phases(events: Path, shards: int) -> dict[str, Any]:
     lines = done.counts.lines
     # On free cores: the workers and this process share them while parsing, then packing, then the shards.
     # (the plan pass is one process: it cannot end before its own CPU time has passed).
-    ideal = max((parse_cpu + plan_cpu) / shards, plan_cpu) + pack_cpu + max(done.resolve_cpu)
+    # The plan tail (after the last chunk) runs alone, after the workers.
+    beside = plan_cpu - plan_tail
+    ideal = max((parse_cpu + beside) / shards, beside) + plan_tail + pack_cpu + max(done.resolve_cpu)
     return {
         "events": lines,
         "shards": shards,
         "parse_cpu_s": parse_cpu,
         "plan_cpu_s": plan_cpu,
+        "plan_tail_cpu_s": plan_tail,
         "pack_cpu_s": pack_cpu,
         "parse_and_plan_wall_s": parse_wall,
         "resolve_cpu_s": done.resolve_cpu,

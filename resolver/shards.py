@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from resolver.horizon import RecentEvents, still_remembered
@@ -162,11 +163,15 @@ class Planner:
         if not 1 <= shards <= 256:
             raise ValueError("shards must be in 1..256")
         parent = self._parent
+        # Every link points to a smaller key number (a root is its set's smallest, `add` and
+        # `_union` keep it so): one pass in order sets each node to its root, as the node it
+        # points to was set before it. Then each event's root is a lookup, not a find.
+        for node, up in enumerate(parent):
+            parent[node] = parent[up]
         heads = self.heads
-        sizes: dict[int, int] = {}
-        for i, head in enumerate(heads):
-            root = heads[i] = _find(parent, head)  # each head becomes its root: found once
-            sizes[root] = sizes.get(root, 0) + 1
+        roots = array("i", map(parent.__getitem__, heads))
+        self.heads = roots
+        sizes = Counter(roots)  # in order of first appearance, as a dict keeps it
         load = [(0, shard) for shard in range(shards)]  # a heap: (events so far, shard)
         shard_of: dict[int, int] = {}
         # Largest first; equal sizes in order of first appearance (dicts keep it, sorts are stable).
@@ -174,7 +179,7 @@ class Planner:
             events, shard = load[0]
             shard_of[root] = shard
             heapq.heapreplace(load, (events + size, shard))
-        return bytearray(map(shard_of.__getitem__, heads))
+        return bytearray(map(shard_of.__getitem__, roots))
 
 
 def plan(
