@@ -278,13 +278,20 @@ async def test_each_progress_report_says_how_long_the_sync_has_run(
     assert all(t > 0 for t in seen) and seen == sorted(seen) and seen[-1] <= report.elapsed_s
 
 
+async def published_world(
+    bootstrap: str, topic: str, tmp_path: Path, *, seed: int, partitions: int
+) -> tuple[Any, str, list[str]]:
+    """A simulated world's records on `topic`, a SQLite CRM URL, and crm-sync's options for both."""
+    world = simulate(seed, windows=12, ops=5)
+    await publish(bootstrap, topic, world.records, partitions=partitions)
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    return world, url, ["--db", url, "--topic", topic, "--group", f"{topic}-g"]
+
+
 async def test_any_partition_interleaving_ends_in_the_resolvers_view_and_offsets_follow_the_db(
     kafka_bootstrap: str, unique_topic: str, tmp_path: Path
 ) -> None:
-    world = simulate(2024, windows=12, ops=5)
-    await publish(kafka_bootstrap, unique_topic, world.records, partitions=6)
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
-    common = ["--db", url, "--topic", unique_topic, "--group", f"{unique_topic}-g"]
+    world, url, common = await published_world(kafka_bootstrap, unique_topic, tmp_path, seed=2024, partitions=6)
     first = await crm_sync(kafka_bootstrap, *common, "--max-records", "10")
     assert "stopped (max-records): 10 records" in first.output
     # The same group continues after the committed offsets: nothing is read twice.
@@ -298,13 +305,8 @@ async def test_a_backlog_is_applied_in_capped_batches_each_committed(
     kafka_bootstrap: str, unique_topic: str, tmp_path: Path
 ) -> None:
     """A first sync of a long backlog commits and reports batch by batch (audit s34 B9: one batch of 20k)."""
-    world = simulate(7, windows=12, ops=5)
-    await publish(kafka_bootstrap, unique_topic, world.records, partitions=3)
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
-    run = await crm_sync(
-        kafka_bootstrap, "--db", url, "--topic", unique_topic, "--group", f"{unique_topic}-g",
-        "--batch-records", "7", "--until-idle", IDLE,
-    )  # fmt: skip
+    world, url, common = await published_world(kafka_bootstrap, unique_topic, tmp_path, seed=7, partitions=3)
+    run = await crm_sync(kafka_bootstrap, *common, "--batch-records", "7", "--until-idle", IDLE)
     n = len(world.records)
     assert n > 20, n
     batches = int(re.search(r"stopped \(idle\): \d+ records in (\d+) batches", run.output).group(1))  # type: ignore[union-attr]

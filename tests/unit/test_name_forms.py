@@ -116,6 +116,18 @@ def test_forms_that_stay_apart() -> None:
         assert not same_person(ka, kb), (a, b)
 
 
+def assert_one_customer_in_any_order(events: list[Interaction]) -> list[Resolver]:
+    """Every order of `events` ends with them all in one customer; the resolvers, one per order."""
+    resolvers = []
+    for order in itertools.permutations(events):
+        r = Resolver()
+        for e in order:
+            r.apply(e)
+        assert len({r.customer_of_event(e.event_id) for e in events}) == 1, [e.name for e in order]
+        resolvers.append(r)
+    return resolvers
+
+
 def test_an_honorific_at_the_kiosk_does_not_split_a_customers_phone() -> None:
     events = [
         Interaction("w1", "WEB", T0, "u-imran", "order", phone="98112 00007", name="Mohammad Imran Khan"),
@@ -123,11 +135,7 @@ def test_an_honorific_at_the_kiosk_does_not_split_a_customers_phone() -> None:
         Interaction("k2", "KIOSK", T0 + 120_000, "KV-2", "visit", phone="98112 00007", name="Imran bhai"),
         Interaction("k3", "KIOSK", T0 + 180_000, "KV-3", "visit", phone="98112 00007", name="Khan Sahab"),
     ]
-    for order in itertools.permutations(events):
-        r = Resolver()
-        for e in order:
-            r.apply(e)
-        assert len({r.customer_of_event(e.event_id) for e in events}) == 1, [e.name for e in order]
+    assert_one_customer_in_any_order(events)
 
 
 def test_an_arabic_surname_with_its_article_joined_or_apart_is_one_customer() -> None:
@@ -156,11 +164,7 @@ def test_an_arabic_surname_with_its_article_joined_or_apart_is_one_customer() ->
         ),
         Interaction("k2", "KIOSK", T0 + 120_000, "KD-2", "visit", phone="+971502846193", name="Fatima Khalidi"),
     ]
-    for order in itertools.permutations(events):
-        r = Resolver()
-        for e in order:
-            r.apply(e)
-        assert len({r.customer_of_event(e.event_id) for e in events}) == 1, [e.name for e in order]
+    assert_one_customer_in_any_order(events)
 
 
 def test_initials_after_a_given_name_are_not_a_surname_to_split_a_phone_on() -> None:
@@ -170,11 +174,7 @@ def test_initials_after_a_given_name_are_not_a_surname_to_split_a_phone_on() -> 
         Interaction("k1", "KIOSK", T0 + 60_000, "KV-1", "visit", phone="98112 00009", name="K. S. Ramesh"),
         Interaction("k2", "KIOSK", T0 + 120_000, "KV-2", "visit", phone="98112 00009", name="K.S. Ramesh"),
     ]
-    for order in itertools.permutations(events):
-        r = Resolver()
-        for e in order:
-            r.apply(e)
-        assert len({r.customer_of_event(e.event_id) for e in events}) == 1
+    assert_one_customer_in_any_order(events)
 
 
 @pytest.mark.parametrize(
@@ -201,11 +201,7 @@ def test_sh_before_a_name_does_not_split_a_customers_phone() -> None:
         Interaction("c1", "CRM", T0 + 60_000, "crm-1", "visit", phone="98112 00011", email="arun.m@example.in",
                     name="Sh. Arun Murthy"),
     ]  # fmt: skip
-    for order in itertools.permutations(events):
-        r = Resolver()
-        for e in order:
-            r.apply(e)
-        assert len({r.customer_of_event(e.event_id) for e in events}) == 1
+    assert_one_customer_in_any_order(events)
 
 
 @pytest.mark.parametrize("with_email", [False, True])
@@ -223,11 +219,7 @@ def test_a_given_name_with_initials_is_one_customer_and_no_conflict(
         Interaction("w1", "WEB", T0, "u-1", "order", phone="98112 00012", email=email, name=initialled),
         Interaction("c1", "CRM", T0 + 60_000, "crm-1", "visit", phone="98112 00012", email=email, name=full),
     ]
-    for order in itertools.permutations(events):
-        r = Resolver()
-        for e in order:
-            r.apply(e)
-        assert len({r.customer_of_event(e.event_id) for e in events}) == 1
+    for r in assert_one_customer_in_any_order(events):
         profile = r.profile(r.customer_of_event("w1") or "")
         assert profile is not None
         assert not any("cannot be one person" in reason for reason in profile.confidence_reasons)
