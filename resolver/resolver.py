@@ -293,23 +293,14 @@ class Resolver:
         absorbed into (one hop, as `Outcome.absorbed` named it), sorted: what a read model keeps as
         aliases. An id absorbed into an erased customer (at any depth) has none: it went with her.
 
-        O(absorbed ids): for a full rebuild of a read model.
+        For a full rebuild of a read model: each chain followed by `Graph.current_id`.
         """
         g = self._g
-        ends_live: dict[str, bool] = {}
-        out: list[tuple[str, str]] = []
-        for gone in sorted(g.absorbed):
-            path: list[str] = []
-            cid: str | None = gone
-            while cid is not None and cid not in g.cust and cid not in ends_live and len(path) <= 10_000:
-                path.append(cid)
-                cid = g.absorbed.get(cid)
-            live = cid is not None and (cid in g.cust or ends_live.get(cid, False))
-            for step in path:
-                ends_live[step] = live
-            if live and gone not in g.cust:
-                out.append((gone, g.absorbed[gone]))
-        return out
+        return [
+            (gone, into)
+            for gone, into in sorted(g.absorbed.items())
+            if gone not in g.cust and g.current_id(gone) is not None
+        ]
 
     def customer_ids(self) -> list[str]:
         """Live customer ids, sorted: O(n log n) (use `customer_count` for how many)."""

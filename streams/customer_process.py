@@ -28,9 +28,9 @@ from streams.customers import note_published
 from streams.kafka_auth import client_options
 from streams.loops import start_client
 from streams.registry import RegistryError
-from streams.runtime import Runtime
+from streams.runtime import Runtime, die_with_parent
 from streams.settings import Settings
-from streams.triage_process import TriageProcesses, die_with_parent, report
+from streams.triage_process import TriageProcesses, report
 from streams.web.journal import JournalFeed, journal_of
 
 __all__ = ["COUNTERS", "CustomerProcess", "main"]

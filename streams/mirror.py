@@ -29,9 +29,8 @@ from resolver.effect_codec import partition_of
 from resolver.profile import Profile
 from streams.pipeline import Pipeline, Step
 from streams.readmodel import RedisReadModel, Written, apply_if_at_blocking, partition_field, rebuild_blocking
-from streams.runtime import Runtime
+from streams.runtime import Runtime, die_with_parent
 from streams.settings import Settings
-from streams.triage_process import die_with_parent
 
 __all__ = ["PartitionMirror", "PartitionModel", "RedisMirror"]
 

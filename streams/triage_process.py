@@ -53,7 +53,6 @@ __all__ = [
     "TriageKafka",
     "TriageProcesses",
     "child_instance",
-    "die_with_parent",
     "main",
     "report",
 ]
