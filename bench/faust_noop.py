@@ -29,11 +29,13 @@ TOPICS = [t for t in os.environ.get("NOOP_TOPICS", "").split(",") if t]
 EXPECTED = int(os.environ.get("NOOP_EXPECTED", "0"))
 HOPS = int(os.environ.get("NOOP_HOPS", "1"))
 OUT = os.environ.get("NOOP_OUT", "")
+DATADIR = os.environ.get("NOOP_DATADIR") or f"{OUT or APP_ID}.data"  # never the working directory
 
 app = faust.App(
     APP_ID,
     broker=f"kafka://{os.environ.get('NOOP_BOOTSTRAP', '127.0.0.1:9092')}",
     store="memory://",
+    datadir=DATADIR,
     web_enabled=False,
     consumer_auto_offset_reset="earliest",
     topic_allow_declare=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -174,7 +175,9 @@ async def _consume(topics: list[str], expected: int, decode: bool, timeout: floa
 def _noop_once(prefix: str, expected: int, hops: int, timeout: float) -> float:
     out = DATA / "run" / f"{prefix}.noop{hops}.{uuid.uuid4().hex[:6]}.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IRL_", "NOOP_"))}
+    datadir = out.with_suffix(".data")  # Faust's data directory: under bench/.data/run, removed below
     env.update(
+        NOOP_DATADIR=str(datadir),
         NOOP_APP_ID=f"{prefix}-noop{hops}-{uuid.uuid4().hex[:6]}",
         NOOP_TOPICS=",".join(_topics(prefix)),
         NOOP_EXPECTED=str(expected),
@@ -201,6 +204,7 @@ def _noop_once(prefix: str, expected: int, hops: int, timeout: float) -> float:
         ) from None
     finally:
         log.close()
+        shutil.rmtree(datadir, ignore_errors=True)
     if not out.exists():
         raise RuntimeError(f"the no-op Faust app ({hops} hop(s)) exited {proc.returncode} without a result")
     return float(json.loads(out.read_text())["events_per_s"])
