@@ -202,6 +202,8 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         if st.get("customer_stage") == "kafka" and "customer_tail_s" in st:
             out.append(("  per-customer stage's tail after the ordered stage's last window, s",
                         f"{st['customer_tail_s']:.1f}", "-", "-", "-", "-"))  # fmt: skip
+        if "interval_cpu_s" in st:
+            out.append(_interval_cpu_row(st["interval_cpu_s"], st["interval_cpu_budget_s"]))
         if "ordered_events_per_s" in st:
             out.append(("  ordered stage alone (links log filled first) events/s", _k(st["ordered_events_per_s"]),
                         "-", "-", "-", "-"))  # fmt: skip
@@ -548,3 +550,24 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+def _interval_cpu_row(cpu: dict[str, float], budget: float) -> tuple[str, str, str, str, str, str]:
+    """Where the cores went from the first applied event to the end: the worker's parts, the broker, Redis."""
+    parts = {
+        "ordered": cpu.get("worker", 0.0),
+        "snapshot forks": cpu.get("worker_reaped_forks", 0.0) + cpu.get("forks", 0.0),
+        "triage": cpu.get("triage", 0.0),
+        "per-customer": cpu.get("customers", 0.0),
+    }
+    worker = sum(parts.values())
+    used = worker + cpu.get("broker", 0.0) + cpu.get("redis", 0.0)
+    detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+    return (
+        "  CPU s in the measured interval: worker (its parts) / broker / Redis",
+        f"{worker:.1f} ({detail}) / {cpu.get('broker', 0.0):.1f} / {cpu.get('redis', 0.0):.1f}",
+        f"{budget:.1f} (cores x seconds)",
+        f"{used / budget:.2f} used" if budget else "-",
+        "-",
+        "-",
+    )

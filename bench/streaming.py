@@ -521,6 +521,7 @@ def _drive(
     t_ordered = None
     links_end: int | None = None
     rss_start = 0
+    cpu_first: dict[str, float] = {}
     spy = None
     writer_pid = 0
     samples: list[tuple[float, int]] = []
@@ -556,6 +557,7 @@ def _drive(
             samples.append((now, seen))
             if seen and first is None:
                 first = (now, seen)
+                cpu_first = _machine_cpu_s(ws)
                 if profile_s:
                     spy = _profile(writer_pid, profile_s, DATA / "run" / f"{prefix}.pyspy.txt")
             if seen >= expected and t_applied is None:
@@ -569,6 +571,7 @@ def _drive(
     else:
         raise TimeoutError(f"workers did not finish {expected} events within {timeout:.0f}s")
     done = time.monotonic()
+    cpu_done = _machine_cpu_s(ws)
     if spy is not None:
         spy.wait(timeout=profile_s + 60)
     assert first is not None and t_applied is not None
@@ -584,6 +587,8 @@ def _drive(
         "customer_tail_s": done - (t_ordered or done),
         "total_s": done - t_start,
     }
+    res["interval_cpu_s"] = {k: round(cpu_done[k] - cpu_first.get(k, 0.0), 2) for k in cpu_done}
+    res["interval_cpu_budget_s"] = round((done - first[0]) * (os.cpu_count() or 1), 2)
     if first_triaged is not None and t_triaged is not None:
         res["triage_events_per_s"] = (expected - first_triaged[1]) / max(1e-6, t_triaged - first_triaged[0])
     if spy is not None:
@@ -592,6 +597,50 @@ def _drive(
     if writer is not None:
         res["cpu_s"] = _tree_cpu_s(writer)
     return res
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of one process so far (Linux's /proc); 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _service_pids() -> dict[str, list[int]]:
+    """The local broker's and Redis's processes (their command lines name our ports), by service."""
+    port = KAFKA.rsplit(":", 1)[-1]
+    redis_port = redis_url().rsplit(":", 1)[-1].split("/", 1)[0]
+    found: dict[str, list[int]] = {"broker": [], "redis": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"kafka.Kafka" in cmd and f"run-{port}".encode() in cmd:
+            found["broker"].append(int(entry.name))
+        elif cmd.startswith(b"redis-server") and f":{redis_port}".encode() in cmd:
+            found["redis"].append(int(entry.name))
+    return found
+
+
+def _machine_cpu_s(ws: list[Worker]) -> dict[str, float]:
+    """CPU seconds so far of every worker's tree (its own process, reaped forks and live children) and
+    of the local broker and Redis: read at the first applied event and at the end, their difference is
+    where the machine's cores went in the measured interval."""
+    out: dict[str, float] = {}
+    for w in ws:
+        if w.proc is None or w.proc.poll() is not None:
+            continue
+        for kind, value in _tree_cpu_s(w).items():
+            if kind != "total":
+                out[kind] = out.get(kind, 0.0) + value
+    for service, pids in _service_pids().items():
+        out[service] = sum(_proc_cpu_s(pid) for pid in pids)
+    return out
 
 
 def _tree_cpu_s(w: Worker) -> dict[str, float]:
