@@ -473,6 +473,7 @@ def benchmarks_md(res: dict[str, Any]) -> str:
                 if st.get("ordered_events_per_s")
                 else "."
             )
+            + _cores_sentence(st, rate)
         )
         parts.append(
             f"- **Redis: {st['redis_bytes_per_identifier']:.0f} bytes per identifier** "
@@ -570,4 +571,21 @@ def _interval_cpu_row(cpu: dict[str, float], budget: float) -> tuple[str, str, s
         f"{used / budget:.2f} used" if budget else "-",
         "-",
         "-",
+    )
+
+
+def _cores_sentence(st: dict[str, Any], rate: float) -> str:
+    """What the measured interval's CPU says of the target: the CPU per event it took against what 10k/s leaves."""
+    cpu, budget, seconds = st.get("interval_cpu_s"), st.get("interval_cpu_budget_s"), st.get("interval_s")
+    if not cpu or not budget or not seconds:
+        return ""
+    cores = round(budget / seconds)
+    broker, redis_s = cpu.get("broker", 0.0), cpu.get("redis", 0.0)
+    worker = sum(v for k, v in cpu.items() if k not in ("broker", "redis"))
+    events = max(1.0, rate * seconds)
+    return (
+        f" In the measured interval ({seconds:.1f} s) the worker's processes used {worker:.1f} CPU s, the broker "
+        f"{broker:.1f} and Redis {redis_s:.1f}, of {budget:.1f} ({cores} cores x seconds): "
+        f"{(worker + broker + redis_s) * 1e6 / events:.0f} us of CPU per event "
+        f"({worker * 1e6 / events:.0f} the worker's), where 10k events/s on {cores} cores leaves {cores * 100:.0f}."
     )

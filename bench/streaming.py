@@ -588,6 +588,7 @@ def _drive(
         "total_s": done - t_start,
     }
     res["interval_cpu_s"] = {k: round(cpu_done[k] - cpu_first.get(k, 0.0), 2) for k in cpu_done}
+    res["interval_s"] = round(done - first[0], 3)
     res["interval_cpu_budget_s"] = round((done - first[0]) * (os.cpu_count() or 1), 2)
     if first_triaged is not None and t_triaged is not None:
         res["triage_events_per_s"] = (expected - first_triaged[1]) / max(1e-6, t_triaged - first_triaged[0])
