@@ -12,8 +12,12 @@ Each data row is one event::
     phone, email, name   the mapped columns; empty is none
     occurred_at  column `occurred_at` (ISO-8601 with a zone or epoch ms, or as `date_format` says,
                  a strptime format such as ``%d/%m/%Y %H:%M``; a time without a zone only with a
-                 `timezone`); when the column is not mapped or the cell is empty, `default_ms`
-    attributes   {"import_file": the file's name, "import_line": the line the row starts on}
+                 `timezone`); when the column is not mapped or the cell is empty, `default_ms`;
+                 a time from 1973 to the end of 1999 (a CRM's oldest contacts, before the
+                 contract's floor of 2000-01-01) is kept as an attribute and `default_ms` taken,
+                 so the contact is imported; earlier times are rejected (epoch seconds read as ms)
+    attributes   {"import_file": the file's name, "import_line": the line the row starts on},
+                 and "occurred_at_written" (ISO-8601, UTC) for a time before 2000 taken as above
 
 Values are stripped of surrounding white space; the resolver normalises the rest.
 
@@ -72,6 +76,10 @@ _DELIMITERS = ",;\t|"
 _SAMPLE_CHARS = 64 * 1024
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _MS = _dt.timedelta(milliseconds=1)
+#: The contract's oldest occurred_at (2000-01-01T00:00:00Z), and the oldest a CRM export's time may be
+#: to be kept as an attribute instead (1973-01-01: below, a number is epoch seconds read as ms).
+FLOOR_MS = 946_684_800_000
+_OLDEST_KEPT_MS = FLOOR_MS // 10
 
 
 class CsvImportError(ValueError):
@@ -213,16 +221,22 @@ def contact_event(
     if not source:
         raise InvalidInteraction("id: empty")
     written = (values.get("occurred_at") or "").strip()
+    at = _time_of(written, timezone, date_format) if written else default_ms
+    attributes = {"import_file": file_name, "import_line": str(line)}
+    if _OLDEST_KEPT_MS <= at < FLOOR_MS:
+        # A contact created before 2000 is still a customer: its time is kept, not its event's.
+        attributes["occurred_at_written"] = (_EPOCH + at * _MS).isoformat(timespec="seconds").replace("+00:00", "Z")
+        at = default_ms
     return Interaction(
         event_id=event_id_of(values),
         touchpoint=TOUCHPOINT,
-        occurred_at=_time_of(written, timezone, date_format) if written else default_ms,
+        occurred_at=at,
         source_id=source,
         interaction=INTERACTION,
         phone=(values.get("phone") or "").strip() or None,
         email=(values.get("email") or "").strip() or None,
         name=(values.get("name") or "").strip() or None,
-        attributes={"import_file": file_name, "import_line": str(line)},
+        attributes=attributes,
     )
 
 
@@ -307,6 +321,8 @@ class CsvContacts:
         self.default_ms = default_ms
         self.timezone = timezone
         self.date_format = date_format
+        #: Rows read so far whose time was before 2000 (kept as the attribute occurred_at_written).
+        self.dated_before_floor = 0
         with self._open() as fh:
             sample = fh.read(_SAMPLE_CHARS)
         if len(sample) == _SAMPLE_CHARS and "\n" in sample:
@@ -410,6 +426,8 @@ class CsvContacts:
         problems = validate(event, limits)
         if problems:
             raise InvalidInteraction("; ".join(problems))
+        if "occurred_at_written" in event.attributes:
+            self.dated_before_floor += 1
         return event
 
 

@@ -26,6 +26,7 @@ from resolver.interaction import Interaction, Limits, to_json
 from streams.commands.produce import Progress, Publisher, execute, rejects_path, sending_options
 from streams.csvimport import (
     FIELDS,
+    FLOOR_MS,
     TOUCHPOINT,
     ColumnMap,
     CsvContacts,
@@ -40,7 +41,6 @@ from streams.settings import Settings, SettingsError
 
 __all__ = ["command", "default_time_ms"]
 
-_MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: what the contract accepts
 _DAY_MS = 86_400_000
 
 
@@ -48,7 +48,7 @@ def default_time_ms(path: Path, now_ms: int) -> tuple[int, str]:
     """The time of rows without one, and what it is: the file's modification time, or `now_ms`
     when that time is before 2000 or more than a day ahead of `now_ms`."""
     modified = path.stat().st_mtime_ns // 1_000_000
-    if _MIN_MS <= modified <= now_ms + _DAY_MS:
+    if FLOOR_MS <= modified <= now_ms + _DAY_MS:
         return modified, f"the file's modification time, {_iso(modified)}"
     return now_ms, f"now, {_iso(now_ms)} (the file's modification time, {_iso(modified)}, cannot be an event time)"
 
@@ -149,9 +149,32 @@ def command(
             topic_timeout_s=min(timeout_s, 10.0),
         )
     progress = Progress(file.stat().st_size, "importing")
-    if events_out is None:
-        execute(contacts.records(), producer, settings, rejects_file, batch, progress, unit="rows", dry_run=dry_run)
-        return
+    try:
+        if events_out is None:
+            execute(contacts.records(), producer, settings, rejects_file, batch, progress, unit="rows", dry_run=dry_run)
+        else:
+            _execute_writing(contacts, events_out, producer, settings, rejects_file, batch, progress, dry_run)
+    finally:
+        if contacts.dated_before_floor:
+            click.echo(
+                f"{contacts.dated_before_floor} row(s) dated before 2000-01-01 (the contract's oldest time) were "
+                f"imported with occurred_at {default_is.split(' (')[0]}; the attribute occurred_at_written keeps "
+                "their own time",
+                err=True,
+            )
+
+
+def _execute_writing(
+    contacts: CsvContacts,
+    events_out: Path,
+    producer: Publisher,
+    settings: Settings,
+    rejects_file: Path | None,
+    batch: int,
+    progress: Progress,
+    dry_run: bool,
+) -> None:
+    """`execute`, writing every event sent to `events_out` as a JSON line."""
     with events_out.open("w", encoding="utf-8", newline="\n") as out:
 
         def write(event: Interaction) -> None:

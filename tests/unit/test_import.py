@@ -264,6 +264,34 @@ def test_a_date_format_reads_what_crm_exports_write() -> None:
             parse_date_format(bad)
 
 
+def test_a_contact_created_before_2000_is_imported_with_its_time_kept_as_an_attribute(
+    tmp_path: Path, offline: None
+) -> None:
+    """A CRM's oldest contacts are customers too: the contract's floor (2000) must not drop them."""
+    source = tmp_path / "old.csv"
+    source.write_text(
+        "ContactId,Full Name,Mobile,Created Date\n"
+        "1,Asha Rao,+91 98450 71623,1998-05-01T10:00:00Z\n"
+        "2,Ravi Kumar,+91 98450 12345,2024-05-01T10:00:00Z\n"
+        "3,Old Clock,+91 98450 22222,1965-01-01T00:00:00Z\n"  # before 1973: junk, rejected as before
+        "4,Seconds,+91 98450 33333,1714557600\n",  # epoch seconds read as ms: rejected as before
+        encoding="utf-8",
+    )
+    os.utime(source, ns=(T_2024 * 1_000_000, T_2024 * 1_000_000))
+    out = tmp_path / "events.jsonl"
+    mapping = 'id=ContactId,name="Full Name",phone=Mobile,occurred_at="Created Date"'
+    result = _import(str(source), "--map", mapping, "--dry-run", "--events-out", str(out))
+    assert result.exit_code == 0, result.output
+    events = {e.source_id: e for e in (from_json(json.loads(line)) for line in out.read_text().splitlines())}
+    assert sorted(events) == ["1", "2"]
+    assert events["1"].occurred_at == T_2024  # the file's time, within the contract
+    assert dict(events["1"].attributes)["occurred_at_written"] == "1998-05-01T10:00:00Z"
+    assert events["2"].occurred_at == T_2024 and "occurred_at_written" not in dict(events["2"].attributes)
+    assert "1 row(s) dated before 2000-01-01" in result.stderr
+    rejects = [json.loads(line)["reason"] for line in (tmp_path / "old.csv.rejects.jsonl").read_text().splitlines()]
+    assert rejects[0] == "occurred_at: before 2000-01-01" and "epoch seconds" in rejects[1]
+
+
 def test_the_default_time_is_the_file_s_modification_time_unless_it_cannot_be(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_text("ContactId\n1\n")
