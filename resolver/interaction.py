@@ -114,6 +114,10 @@ _UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u20
 #: ever kept, shown or explained in its normalised form (s35 audit C1: such events were
 #: dead-lettered whole).
 _UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202d\u202e]")
+#: What a name may not hold: `_UNSHOWABLE` but the direction marks (LRM U+200E, RLM U+200F, ALM
+#: U+061C), which reorder no letters, are how right-to-left names are written beside others, and
+#: which the display name drops (s35 audit C1b: such events were dead-lettered whole).
+_UNSHOWABLE_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]")
 #: Free text may hold tabs and line breaks; never NUL (Kafka tools and C consumers stop at it).
 _NUL = re.compile("\x00")
 
@@ -140,7 +144,7 @@ RULES: dict[str, _Rule] = {
     "interaction": _Rule(True, "max_string", _NUL, "a NUL character"),
     "phone": _Rule(False, "max_string", _UNREADABLE, _IDENT),
     "email": _Rule(False, "max_string", _UNREADABLE, _IDENT),
-    "name": _Rule(False, "max_string", _UNSHOWABLE, _IDENT),
+    "name": _Rule(False, "max_string", _UNSHOWABLE_IN_NAMES, _IDENT),
 }
 #: Attribute keys and values are free text: the rule of ``interaction``.
 _ATTRIBUTE_RULE = RULES["interaction"]

@@ -119,3 +119,29 @@ def test_shown_leaves_ascii_alone_and_keeps_other_scripts() -> None:
     assert shown("९८४५० ٩٨٤٥٠") == "९८४५० ٩٨٤٥٠"  # digits of other scripts are kept (the phone library reads them)
     assert shown(wide("a") + "\u200b" + wide("b") + "\ufeff" + wide(" 1")) == "ab 1"
     assert shown("98……10") == "98……10"  # a mask stays a mask (not NFKC's dots)
+
+
+#: C1b: names as right-to-left writers and their apps write them beside other text.
+MARKED_NAMES = ["\u200fLayla Hassan\u200f", "Layla\u200e Hassan", "\u061cLayla Hassan", "Lay\u200fla Hassan"]
+
+
+@pytest.mark.parametrize("name", MARKED_NAMES)
+def test_a_name_with_direction_marks_is_taken_and_is_the_same_person(name: str) -> None:
+    event = dataclasses.replace(GOOD, name=name, email=None)
+    assert validate(event) == []
+    taken = classify(encode_interaction(event, "irl.touchpoint.whatsapp"), Limits(now_ms=NOW))
+    assert isinstance(taken, Interaction) and taken.name == name
+    assert from_json({**event.to_record(), "occurred_at": NOW}).name == name
+    r = Resolver()
+    r.apply(dataclasses.replace(GOOD, email=None, name="Layla Hassan"))
+    r.apply(dataclasses.replace(event, event_id="ev-2", touchpoint="KIOSK", source_id="k-1"))
+    customer = r.customer_of_event("ev-2")
+    assert customer is not None and customer == r.customer_of_event("ev-1")
+    profile = r.profile(customer)
+    assert profile is not None and profile.name == "Layla Hassan"  # the CRM never gets a mark
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u202b", "\u2067", "\x1b"])
+def test_a_name_still_refuses_what_reorders_letters(char: str) -> None:
+    event = dataclasses.replace(GOOD, name="Asha " + char + "Rao")
+    assert validate(event) == [f"name: contains a control or bidirectional formatting character (U+{ord(char):04X})"]

@@ -23,8 +23,13 @@ SHOWN = ("event_id", "source_id", "phone", "email", "name")
 #: What a phone or email may hold since the s35 audit (C1): the invisible characters forms and
 #: exports carry, which the normalisers read away (`tests/unit/test_typed_text.py`).
 READ_AWAY = {"\u2066", "\u2069", "\u200f", "\u061c", "\r", "\n", "\t"}
+#: ... and the direction marks a name may hold (C1b): right-to-left names are written with them.
+NAME_MARKS = {"\u200f", "\u061c"}
 REFUSED = [
-    (field, char) for field in SHOWN for char in SPOOFS if not (field in ("phone", "email") and char in READ_AWAY)
+    (field, char)
+    for field in SHOWN
+    for char in SPOOFS
+    if not (field in ("phone", "email") and char in READ_AWAY) and not (field == "name" and char in NAME_MARKS)
 ]
 
 
