@@ -50,6 +50,9 @@ _EMAIL_SHAPED = re.compile(r"[^\s@]+@[^\s@]+")
 _BRACKETS = re.compile(r"\([^)]*\)?|\[[^\]]*\]?|\{[^}]*\}?")
 #: Joiners Indic scripts write names with; anything else of category Cf goes.
 _JOINERS = frozenset("\u200c\u200d")
+#: Direction marks (LRM, RLM, ALM): invisible, written around right-to-left names; dropped, not
+#: read as a space (``Lay<RLM>la`` is one word).
+_MARKS_GONE = dict.fromkeys(map(ord, "\u200e\u200f\u061c"))
 #: Kept inside a word: ``D'Souza``, ``Jean-Luc``, ``K.``.
 _INNER = frozenset("'-.")
 #: Lower-case particles of a surname, kept lower when a name is re-cased (``João da Silva``).
@@ -78,7 +81,7 @@ def display_name(raw: str) -> str | None:
 
 
 def _clean(raw: str) -> str | None:
-    text = _BRACKETS.sub(" ", unicodedata.normalize("NFC", raw).replace("\u2019", "'"))
+    text = _BRACKETS.sub(" ", unicodedata.normalize("NFC", raw.translate(_MARKS_GONE)).replace("\u2019", "'"))
     text = _MESSRS.sub("Messrs ", _EMAIL.sub(" ", text))
     text = "".join(ch if _kept(ch) else " " for ch in text)
     head, comma, tail = text.partition(",")

@@ -3,6 +3,10 @@
 `EmailNormaliser.normalise(raw)` returns an `Email` with the canonical address and a status:
 ``valid`` (links), ``invalid`` (bad syntax; kept, never linked) or ``junk`` (a placeholder,
 a masked address such as ``jam***@domain.com``, or a word such as ``n/a``; see `resolver.junk`).
+Text is read as it is shown (`resolver.typed_text.shown`: full-width letters as ASCII, zero-width
+and bidi formatting characters dropped), and a domain in Unicode (``müller.de``) as its ASCII
+form (``xn--mller-kva.de``), so either spelling is one mailbox; an address whose local part is
+not ASCII (``josé@…``) stays ``invalid``.
 Provider rules come from `ResolverConfig.email_rules`: with the default, ``John.Smith+shop@
 GoogleMail.com`` and ``johnsmith@gmail.com`` are one mailbox. Typed domain slips
 (``gmial.com``, ``gmail.con``...) are corrected first, from `ResolverConfig.email_domain_fixes`.
@@ -12,10 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from encodings import idna
 from typing import NamedTuple, cast
 
 from resolver.config import EmailRule
 from resolver.junk import JunkRules
+from resolver.typed_text import shown
 
 __all__ = ["Email", "EmailNormaliser"]
 
@@ -34,6 +40,23 @@ _SEPARATORS = re.compile(r"\s*[,;]+\s*")
 _DOTS = re.compile(r"\.{2,}")
 #: Text with none of what `_address_of` takes apart: brackets, quotes, spacing, separators.
 _PLAIN = re.compile(r"[^<>'\"\s,;]*")
+#: Characters IDNA 2003 (Python's `encodings.idna`) maps otherwise than IDNA 2008, which mail
+#: systems use (``straße`` is ``strasse`` in one, ``xn--strae-oqa`` in the other): not converted.
+_IDNA_DEVIATIONS = frozenset("\u00df\u03c2\u200c\u200d")
+
+
+def _ascii_domain(domain: str) -> str:
+    """A domain written in Unicode (``bücher.de``) in its ASCII form (``xn--bcher-kva.de``).
+
+    Returned as it is when it cannot be converted (a deviation character, a label too long),
+    for the syntax check to refuse.
+    """
+    if domain.isascii() or not _IDNA_DEVIATIONS.isdisjoint(domain):
+        return domain
+    try:
+        return ".".join(idna.ToASCII(label).decode("ascii") if label else "" for label in domain.split("."))
+    except UnicodeError:
+        return domain
 
 
 def _address_of(text: str) -> str:
@@ -110,12 +133,12 @@ class EmailNormaliser:
         return cast(Email, held)
 
     def _compute(self, raw: str) -> Email:
-        text = _address_of(raw.strip().lower())
+        text = _address_of(shown(raw).strip().lower())
         if self._junk.email_text(text):  # before the syntax check: a mask is not a typo
             return Email(text, "junk")
         local, at, domain = text.rpartition("@")
         domain = _DOTS.sub(".", domain.rstrip("."))
-        domain = self._fixes.get(domain, domain)
+        domain = _ascii_domain(self._fixes.get(domain, domain))
         if not at or len(text) > 254 or not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
             return Email(text, "invalid")
         rule = self._rules.get(domain)

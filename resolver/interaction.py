@@ -106,6 +106,18 @@ _REQUIRED_SET = frozenset(_REQUIRED)
 #: shown: U+202E turned "evil" into "live" on the explain page. ZWJ and ZWNJ (U+200D,
 #: U+200C) are allowed: Indic scripts write names with them.
 _UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+#: What a phone or email may not hold: controls other than tab and line breaks, the overrides
+#: that reorder what follows them (U+202D, U+202E) and line and paragraph separators. The
+#: invisible characters real forms and exports carry there (iOS wraps a copied number in
+#: U+202A ... U+202C; isolates, marks, a zero-width space, a BOM, a trailing tab) are allowed:
+#: the normalisers read them away (`resolver.typed_text.shown`), and a phone or email is only
+#: ever kept, shown or explained in its normalised form (s35 audit C1: such events were
+#: dead-lettered whole).
+_UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202d\u202e]")
+#: What a name may not hold: `_UNSHOWABLE` but the direction marks (LRM U+200E, RLM U+200F, ALM
+#: U+061C), which reorder no letters, are how right-to-left names are written beside others, and
+#: which the display name drops (s35 audit C1b: such events were dead-lettered whole).
+_UNSHOWABLE_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]")
 #: Free text may hold tabs and line breaks; never NUL (Kafka tools and C consumers stop at it).
 _NUL = re.compile("\x00")
 
@@ -130,9 +142,9 @@ RULES: dict[str, _Rule] = {
     "event_id": _Rule(True, "max_event_id", _UNSHOWABLE, _IDENT),
     "source_id": _Rule(True, "max_source_id", _UNSHOWABLE, _IDENT),
     "interaction": _Rule(True, "max_string", _NUL, "a NUL character"),
-    "phone": _Rule(False, "max_string", _UNSHOWABLE, _IDENT),
-    "email": _Rule(False, "max_string", _UNSHOWABLE, _IDENT),
-    "name": _Rule(False, "max_string", _UNSHOWABLE, _IDENT),
+    "phone": _Rule(False, "max_string", _UNREADABLE, _IDENT),
+    "email": _Rule(False, "max_string", _UNREADABLE, _IDENT),
+    "name": _Rule(False, "max_string", _UNSHOWABLE_IN_NAMES, _IDENT),
 }
 #: Attribute keys and values are free text: the rule of ``interaction``.
 _ATTRIBUTE_RULE = RULES["interaction"]

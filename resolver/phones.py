@@ -43,6 +43,7 @@ from typing import NamedTuple, cast
 import phonenumbers
 
 from resolver.junk import JunkRules
+from resolver.typed_text import shown
 
 __all__ = ["Phone", "PhoneNormaliser", "canonical_digits", "split_extension"]
 
@@ -203,8 +204,12 @@ class PhoneNormaliser:
         """The E.164 form and status of a typed number (default region applies without ``+``).
 
         A masked number or a placeholder word is ``junk`` with the typed text, spacing and
-        punctuation removed, as its value (``98******10``); an extension is cut off.
+        punctuation removed, as its value (``98******10``); an extension is cut off. Text that
+        is not ASCII is read as shown (`resolver.typed_text.shown`: full-width ``+91`` is ``+91``, bidi
+        and zero-width characters go).
         """
+        if not raw.isascii():
+            raw = shown(raw)
         if ".0" in raw:  # a substring test first: the pattern is for the few that hold one
             spreadsheet = _FLOAT.fullmatch(raw)
             if spreadsheet is not None:

@@ -6,10 +6,15 @@ import asyncio
 import time
 
 import click
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
 
 from streams.settings import Settings, SettingsError
 
-__all__ = ["command"]
+__all__ = ["EXIT_UNAVAILABLE", "command"]
+
+#: The exit status when Kafka or Redis does not answer (as `irl deadletters`, `produce`, `crm-sync`).
+EXIT_UNAVAILABLE = 3
 
 
 class _Quiet:
@@ -95,4 +100,11 @@ def command() -> None:
         raise click.ClickException(f"{exc}: has the worker ever run?") from None
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
+    except (KafkaError, OSError) as exc:  # the operator needs the cause, not a traceback
+        click.echo(f"error: cannot reach Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}", err=True)
+        raise click.exceptions.Exit(EXIT_UNAVAILABLE) from None
+    except RedisError as exc:
+        url = settings.describe()["IRL_REDIS_URL"]  # its password masked
+        click.echo(f"error: Redis at IRL_REDIS_URL={url} does not answer or refuses: {type(exc).__name__}", err=True)
+        raise click.exceptions.Exit(EXIT_UNAVAILABLE) from None
     click.echo(f"rebuilt Redis: {n} customers at links offset {offset} in {time.monotonic() - t0:.1f}s")

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import click
+from aiokafka.errors import KafkaError
 
 from streams.kafka_auth import client_options
 from streams.registry import RegistryError, RegistryUnavailable
@@ -15,6 +16,8 @@ from streams.topics import describe_topics, ensure_project_topics, project_topic
 
 __all__ = ["command"]
 
+#: The exit status of `irl topics list` when Kafka does not answer (as `irl deadletters`, `produce`).
+EXIT_UNAVAILABLE = 3
 #: Seconds `irl topics create` keeps asking a registry that does not answer (a cold JVM's first requests).
 REGISTER_WAIT_S = 60.0
 
@@ -68,9 +71,13 @@ def list_() -> None:
     """Show the project's topics and their partition counts on the broker."""
     settings = Settings.from_env()
     specs = project_topics(settings)
-    counts = asyncio.run(
-        describe_topics(settings.kafka_bootstrap, [s.name for s in specs], security=client_options(settings))
-    )
+    try:
+        counts = asyncio.run(
+            describe_topics(settings.kafka_bootstrap, [s.name for s in specs], security=client_options(settings))
+        )
+    except (KafkaError, OSError, TimeoutError) as exc:  # the operator needs the cause, not a traceback
+        click.echo(f"error: cannot reach Kafka at {settings.kafka_bootstrap}: {type(exc).__name__}", err=True)
+        raise click.exceptions.Exit(EXIT_UNAVAILABLE) from None
     for spec in specs:
         have = counts.get(spec.name)
         click.echo(f"{spec.name:<36} {have if have is not None else 'missing':>7}  (expected {spec.partitions})")

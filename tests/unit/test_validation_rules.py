@@ -20,10 +20,20 @@ NOW = 1_714_557_600_000
 GOOD = Interaction("ev-1", "WEB", NOW, "cookie-1", "page_view", phone="+91 98450 71623", email="asha@x.in", name="Asha")
 SPOOFS = ["\u202e", "\u202d", "\u2066", "\u2069", "\u200f", "\u061c", "\x1b", "\x07", "\r", "\n", "\t", "\x7f", "\x85"]
 SHOWN = ("event_id", "source_id", "phone", "email", "name")
+#: What a phone or email may hold since the s35 audit (C1): the invisible characters forms and
+#: exports carry, which the normalisers read away (`tests/unit/test_typed_text.py`).
+READ_AWAY = {"\u2066", "\u2069", "\u200f", "\u061c", "\r", "\n", "\t"}
+#: ... and the direction marks a name may hold (C1b): right-to-left names are written with them.
+NAME_MARKS = {"\u200f", "\u061c"}
+REFUSED = [
+    (field, char)
+    for field in SHOWN
+    for char in SPOOFS
+    if not (field in ("phone", "email") and char in READ_AWAY) and not (field == "name" and char in NAME_MARKS)
+]
 
 
-@pytest.mark.parametrize("field", SHOWN)
-@pytest.mark.parametrize("char", SPOOFS)
+@pytest.mark.parametrize(("field", "char"), REFUSED)
 def test_ids_and_names_refuse_control_and_bidi_characters(field: str, char: str) -> None:
     value = "ev" + char + "il" if field != "email" else "ev" + char + "il@x.in"
     event = dataclasses.replace(GOOD, **{field: value})  # type: ignore[arg-type]
