@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -76,6 +77,25 @@ async def tcp_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
     return False
 
 
+class HeldProbe:
+    """A probe whose yes is held for `hold_s`: readiness polled ten times a second opens one connection a
+    second, not ten (each costs the worker and the broker a connect and a close); a no is asked again."""
+
+    def __init__(self, probe: KafkaProbe, hold_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.probe = probe
+        self.hold_s = hold_s
+        self.clock = clock
+        self._yes_until = float("-inf")
+
+    async def __call__(self) -> bool:
+        if self.clock() < self._yes_until:
+            return True
+        ok = await self.probe()
+        if ok:
+            self._yes_until = self.clock() + self.hold_s
+        return ok
+
+
 class Views:
     """The handlers of one worker, bound to its runtime and settings."""
 
@@ -94,7 +114,7 @@ class Views:
         self.stats = StatsCollector(rt, ttl=stats_ttl, lag_probe=lag_probe)
         self.desk = ActionDesk(rt, send_action)
         self.keys = ReadModelKeys(settings)
-        self.kafka_probe = kafka_probe or (lambda: tcp_reachable(settings.kafka_bootstrap))
+        self.kafka_probe = kafka_probe or HeldProbe(lambda: tcp_reachable(settings.kafka_bootstrap))
         self.max_len = min(settings.max_string, 1024)
 
     def routes(self) -> list[web.RouteDef]:
