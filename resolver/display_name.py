@@ -81,16 +81,11 @@ def display_name(raw: str) -> str | None:
 
 
 def _clean(raw: str) -> str | None:
-    text = _BRACKETS.sub(" ", unicodedata.normalize("NFC", raw.translate(_MARKS_GONE)).replace("\u2019", "'"))
-    text = _MESSRS.sub("Messrs ", _EMAIL.sub(" ", text))
-    text = "".join(ch if _kept(ch) else " " for ch in text)
-    head, comma, tail = text.partition(",")
-    if comma and "," not in tail and _letters(head) and _letters(tail) and _folded(tail.split()[0]) not in SUFFIXES:
-        if any(ch.islower() for ch in tail) and not any(ch.islower() for ch in head):
-            # ``RAO, Asha K.``: a surname in capitals by the register's convention is Rao
-            head = " ".join(_recase(token, 1) for token in head.split())
-        text = tail + " " + head  # ``Sharma, Rohit`` is Rohit Sharma
-    tokens = [t for t in (_trim(token) for token in text.replace(",", " ").split()) if t]
+    tokens = raw.split()
+    # Most names are ASCII words of letters alone (``Sanjay Mehta``): no bracket, email, comma,
+    # mark or punctuation for the steps below to take out, so their tokens are the words.
+    if not (raw.isascii() and all(token.isalpha() for token in tokens)):
+        tokens = _tokens(raw)
     if not tokens:
         return None
     cased = [ch for ch in "".join(tokens) if ch.isupper() or ch.islower()]
@@ -104,6 +99,20 @@ def _clean(raw: str) -> str | None:
     if cased and (all(ch.isupper() for ch in cased) or all(ch.islower() for ch in cased)):
         joined = unicodedata.normalize("NFC", " ".join(_recase(token, i) for i, token in enumerate(tokens)))
     return joined
+
+
+def _tokens(raw: str) -> list[str]:
+    """The words of a typed name: brackets, emails, decorations out; ``Sharma, Rohit`` turned round."""
+    text = _BRACKETS.sub(" ", unicodedata.normalize("NFC", raw.translate(_MARKS_GONE)).replace("\u2019", "'"))
+    text = _MESSRS.sub("Messrs ", _EMAIL.sub(" ", text))
+    text = "".join(ch if _kept(ch) else " " for ch in text)
+    head, comma, tail = text.partition(",")
+    if comma and "," not in tail and _letters(head) and _letters(tail) and _folded(tail.split()[0]) not in SUFFIXES:
+        if any(ch.islower() for ch in tail) and not any(ch.islower() for ch in head):
+            # ``RAO, Asha K.``: a surname in capitals by the register's convention is Rao
+            head = " ".join(_recase(token, 1) for token in head.split())
+        text = tail + " " + head  # ``Sharma, Rohit`` is Rohit Sharma
+    return [t for t in (_trim(token) for token in text.replace(",", " ").split()) if t]
 
 
 def _kept(ch: str) -> bool:

@@ -447,24 +447,22 @@ def plain_values(
         tp = tp.strip().upper()
         if tp not in _TOUCHPOINT_SET:
             return None
-    texts = [eid, src, what]
-    shown = [eid, src]
-    # Unrolled, not a loop over the three: this runs once per event.
+    # Two strings, not lists joined: this runs once per event. `shown` is what a person reads
+    # (no unshowable character, `_UNSHOWABLE`, which holds NUL), `free` the rest (no NUL).
+    shown = eid + src
+    free = what
     if phone is not None:
         if type(phone) is not str or len(phone) > longest:
             return None
-        texts.append(phone)
-        shown.append(phone)
+        shown += phone
     if email is not None:
         if type(email) is not str or len(email) > longest:
             return None
-        texts.append(email)
-        shown.append(email)
+        shown += email
     if name is not None:
         if type(name) is not str or len(name) > longest:
             return None
-        texts.append(name)
-        shown.append(name)
+        shown += name
     if attributes is not None:
         if type(attributes) is not dict or len(attributes) > limits.max_attributes:
             return None
@@ -473,10 +471,10 @@ def plain_values(
                 return None
             if len(key) > longest or len(value) > longest:
                 return None
-            texts.append(key)
-            texts.append(value)
-    joined = "".join(texts)
-    if "\x00" in joined or _has_surrogate(joined) or _UNSHOWABLE.search("".join(shown)):
+            free += key + value
+    if _UNSHOWABLE.search(shown) or "\x00" in free:
+        return None
+    if not (shown.isascii() and free.isascii()) and (_has_surrogate(shown) or _has_surrogate(free)):
         return None
     if type(at) is not int:
         if type(at) is not str:

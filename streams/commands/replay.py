@@ -59,7 +59,9 @@ from streams.settings import Settings, SettingsError
 __all__ = ["command"]
 
 
-_FREEZE_EVERY = 10_000
+#: Lines between two `gc.freeze` calls (`streams.replay_shards._FREEZE_EVERY`: fewer container objects
+#: made between two than a young collection waits for, so none runs).
+_FREEZE_EVERY = 2_000
 
 #: The options that are settings of the worker too: option -> the variable it defaults to.
 _FROM_ENV = {
