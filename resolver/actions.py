@@ -16,6 +16,7 @@ by that evidence, or by an identifier it carries) ends it, and so does an erasur
 
 from __future__ import annotations
 
+from resolver.display_name import forget as forget_names
 from resolver.explain import resolve_ref
 from resolver.graph import PERSON, Customer, Graph, as_line, holder_of
 from resolver.households import scrub, set_status
@@ -194,6 +195,7 @@ def erase(g: Graph, customer_id: str, step: Step) -> list[str]:
         g.by_content.discard(ev.content(), ev)
         g.mark("e", ev.vid)
     gone_ids = {ev.vid for ev in own}
+    forget_names(ev.name for ev in own if ev.name)  # the profiles' name memos hold no copy of hers
     for number in sorted({n for v in gone_ids for n in g.must_of.get(v, ())}):
         g.drop_must(number)
     forgotten = g.recent.ids_of(gone_ids)

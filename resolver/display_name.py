@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from resolver.names import HONORIFICS, INITIAL_LIKE, SUFFIXES, is_title
 from resolver.names import TITLES as _NAME_TITLES
 
-__all__ = ["TITLES", "display_name", "preferred_name", "typed_name"]
+__all__ = ["TITLES", "display_name", "forget", "preferred_name", "typed_name"]
 
 #: Forms of address dropped before a name (folded: lower-case letters only): those the matcher
 #: reads (`resolver.names.is_title`, one rule for both), two-letter ones among them titles only
@@ -78,6 +78,17 @@ def display_name(raw: str) -> str | None:
         _MEMO.clear()
     _MEMO[raw] = found
     return found
+
+
+def forget(raws: Iterable[str]) -> None:
+    """Drop what the memos hold of these typed names and their display forms (an erasure: no copy
+    of the person's name stays in the process; another customer of the same name is computed again)."""
+    for raw in raws:
+        form = _MEMO.pop(raw, None) or ""
+        for key in (raw, form, form.casefold()):
+            if key:
+                _SHAPES.pop(key, None)
+                _SCRIPTS.pop(key, None)
 
 
 def _clean(raw: str) -> str | None:

@@ -140,3 +140,20 @@ def test_an_erasure_leaves_no_old_content_of_evidence_that_carried_the_persons_e
     blob = dump(r._g)
     assert [s for s in SECRETS if s in blob] == []
     assert r.customer_of_event("web-4002") is not None  # Ravi stays, with his phone
+
+
+def test_an_erasure_leaves_the_person_s_name_in_no_memo_of_the_process() -> None:
+    """The display name's memos (typed name -> display form, form -> script and shape) are copies too."""
+    from resolver import display_name as dn
+
+    r = Resolver(ResolverConfig(digest_key=b"k" * 32))
+    cid = _meera(r)
+    r.apply(Interaction("kiosk-5002", "KIOSK", T0 + 3000, "KV-5001", "visit", "94470 12345", None, "MEERA pillai"))
+    assert r.profile(r.current_id(cid) or cid) is not None  # builds the profile: the memos hold her names
+    held = [k for memo in (dn._MEMO, dn._SHAPES, dn._SCRIPTS) for k in memo]
+    assert [k for k in held if "pillai" in k.casefold()]
+    r.erase(r.customer_of_event("web-3001") or r.current_id(cid) or cid)
+    held = [k for memo in (dn._MEMO, dn._SHAPES, dn._SCRIPTS) for k in memo]
+    held += [v for v in dn._MEMO.values() if v]
+    assert [k for k in held if "pillai" in k.casefold()] == []
+    assert r.profile(r.customer_of_event("other-1") or "") is not None  # another's name is computed again
