@@ -43,9 +43,9 @@ from resolver.effects import (
     Seen,
     Tick,
     patch,
-    profile_from_input,
 )
 from resolver.profile import Profile
+from resolver.stage_profile import input_profile
 
 __all__ = ["CustomerStage", "StageError"]
 
@@ -140,7 +140,7 @@ class CustomerStage:
             inp = self._inputs.get(customer_id)
             if inp is None:
                 return None
-            profile = self._profiles[customer_id] = profile_from_input(inp)
+            profile = self._profiles[customer_id] = input_profile(inp)
         return profile
 
     def input(self, customer_id: str) -> CustomerInput | None:

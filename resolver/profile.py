@@ -13,7 +13,7 @@ to this function after any operations.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ __all__ = [
     "Profile",
     "Tally",
     "email_letters",
+    "name_of",
     "name_tokens",
     "profile_from_scratch",
     "profile_of",
@@ -160,11 +161,17 @@ class Tally:
 
     def name(self) -> str | None:
         """The name to show: `resolver.display_name.preferred_name` of the names counted."""
-        names = self.names
-        if len(names) == 1:  # most customers go by one name
-            for only in names:
-                return display_name(only) or typed_name(only)
-        return preferred_name(names)
+        return name_of(self.names)
+
+
+def name_of(names: dict[str, list[int]]) -> str | None:
+    """`resolver.display_name.preferred_name` of names counted as `Tally.names` holds them (None: no name)."""
+    if len(names) == 1:  # most customers go by one name
+        for only in names:
+            return display_name(only) or typed_name(only)
+    if not names:
+        return None
+    return preferred_name(names)
 
 
 def profile_from_scratch(g: Graph, customer_id: str, cust: Customer) -> Profile:
@@ -305,7 +312,7 @@ def recurring_accounts(seen_ids: dict[str, int]) -> int:
     return max(per.values(), default=0)
 
 
-def weak_bridges(members: set[str], effs: Iterable[list[str]]) -> tuple[int, int]:
+def weak_bridges(members: set[str], effs: Iterable[Sequence[str]]) -> tuple[int, int]:
     """Links made by a single piece of evidence whose removal separates phones or emails: (bridges, lone).
 
     A bridge joins two parts of a customer that each have a phone or email and evidence of their

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -382,10 +383,15 @@ Written = dict[str, Any] | Profile
 
 def _stored(profile: Profile) -> str:
     """`_encode_profile` of ``profile.to_record()``, the same string, without building the record (the per-customer
-    stage writes every customer it changed: `streams.mirror.PartitionMirror`)."""
+    stage writes every customer it changed: `streams.mirror.PartitionMirror`); written by hand (`_row_text`) when
+    its values have the usual types."""
     sources = profile.source_ids
     if any(":" in tp for tp, _src in sources):
         return _encode_profile(profile.customer_id, profile.to_record())
+    try:
+        return _row_text(profile)
+    except _Unusual:
+        pass
     first, last = profile.first_seen, profile.last_seen
     row = [
         list(profile.phones),
@@ -402,6 +408,50 @@ def _stored(profile: Profile) -> str:
     if touchpoints != sorted({tp for tp, _src in sources}):
         row.append(touchpoints)
     return _dumps(row)
+
+
+class _Unusual(Exception):
+    """A value `_row_text` does not write (not a str, an int, a finite float or None where those are usual)."""
+
+
+_STR = json.encoder.encode_basestring  # what `_dumps` writes a str with (ensure_ascii=False)
+
+
+def _strs(items: tuple[Any, ...]) -> str:
+    for x in items:
+        if type(x) is not str:
+            raise _Unusual
+    return "[" + ",".join(map(_STR, items)) + "]"
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "null"
+    if type(v) is not int:
+        raise _Unusual
+    return int.__repr__(v)
+
+
+def _row_text(p: Profile) -> str:
+    """`_dumps` of `_stored`'s row for ``p``, the same string, without json's encoder (built per call with options)."""
+    name, first, last, confidence = p.name, p.first_seen, p.last_seen, p.confidence
+    if type(confidence) is not float or not math.isfinite(confidence) or not (name is None or type(name) is str):
+        raise _Unusual
+    sources = []
+    for tp, src in p.source_ids:
+        if type(tp) is not str or type(src) is not str:
+            raise _Unusual
+        sources.append(f"{tp}:{src}")
+    span = last - first if type(first) is int and type(last) is int else last
+    text = (
+        f"[{_strs(p.phones)},{_strs(p.emails)},{_strs(tuple(sources))},{'null' if name is None else _STR(name)},"
+        f"{_num(first)},{_num(span)},{_num(p.event_count)},{float.__repr__(confidence)},"
+        f"{_strs(p.confidence_reasons)}"
+    )
+    touchpoints = p.touchpoints
+    if list(touchpoints) != sorted({tp for tp, _src in p.source_ids}):
+        return text + "," + _strs(touchpoints) + "]"
+    return text + "]"
 
 
 def _ops(

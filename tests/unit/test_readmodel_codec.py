@@ -109,3 +109,23 @@ def test_a_profile_written_as_it_is_is_stored_as_its_record(case: tuple[str, dic
     assert _ops({key: profile}, {}, ()) == _ops({key: profile.to_record()}, {}, ())
     if ":" not in "".join(tp for tp, _src in profile.source_ids):
         assert _stored(profile) == _encode_profile(profile.customer_id, profile.to_record())
+
+
+class _Millis(int):
+    """An int of another type: written by json as an int, read by `_stored` through json (its unusual path)."""
+
+
+@given(
+    st.sampled_from([None, 5, True, 2.5, _Millis(7)]),
+    st.sampled_from([None, 9, 3.0, _Millis(11)]),
+    st.sampled_from([0, 3, True]),
+    st.sampled_from([0.25, 1.0, math.inf, -0.0, 1e-7]),
+    st.none() | st.text(max_size=6),
+)
+def test_unusual_values_are_stored_as_json_writes_them(
+    first: Any, last: Any, count: Any, confidence: float, name: str | None
+) -> None:
+    """`_stored` writes its row by hand for the usual types; anything else the same as json does."""
+    sources = (("WEB", 'a"b'),)
+    profile = profile_of("c_x", ("+1\u2028",), (), sources, name, first, last, count, ("WEB",), confidence, ())
+    assert _stored(profile) == _encode_profile("c_x", profile.to_record())
