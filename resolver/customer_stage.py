@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from resolver.changelog import LIVE_CHANGES, Planned, record_of
+from resolver.display_name import forget as forget_names
 from resolver.effect_codec import decode_effect, encode_effect
 from resolver.effects import (
     CustomerInput,
@@ -106,7 +107,9 @@ class CustomerStage:
                     out.append(self._record(effect))
             elif isinstance(effect, Removed | Erased):
                 cid = effect.customer_id
-                self._inputs.pop(cid, None)
+                gone = self._inputs.pop(cid, None)
+                if isinstance(effect, Erased) and gone is not None:  # no copy of her names in the memos
+                    forget_names(f.name for f in gone.evidence if f.name)
                 self._profiles.pop(cid, None)
                 self._touched.discard(cid)
                 if isinstance(effect, Removed):

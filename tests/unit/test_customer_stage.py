@@ -394,3 +394,27 @@ def test_a_pipeline_with_the_stage_in_process_sends_the_same_bytes(quiet_from: f
         if rec.offset == len(log) // 3:  # a restore halfway: the partitions start empty
             b = Pipeline.from_snapshot(ResolverConfig(), WINDOW_MS, GRACE_MS, b.snapshot(), customer_partitions=2)
     assert Pipeline.from_snapshot(ResolverConfig(), WINDOW_MS, GRACE_MS, b.snapshot()).snapshot() == a.snapshot()
+
+
+def test_an_erased_customer_s_names_leave_the_stage_s_name_memos() -> None:
+    """The per-customer stage builds profiles (display names memoised by typed name): an erasure drops them."""
+    from resolver import display_name as dn
+    from resolver.interaction import Interaction
+
+    r = Resolver(ResolverConfig())
+    r.apply(Interaction("w1", "WEB", 1_700_000_000_000, "u-1", "signup", "+91 94470 12345", None, "Meera Pillai"))
+    r.apply(Interaction("w2", "WEB", 1_700_000_001_000, "u-1", "visit", None, None, "MEERA pillai"))
+    (cid,) = r.customer_ids()
+    inp = r.profile_input(cid)
+    assert inp is not None
+    stage = CustomerStage()
+    stage.apply([Replaced(cid, inp)])
+    assert stage.profile(cid) is not None
+
+    def held() -> list[str]:
+        keys = [k for memo in (dn._MEMO, dn._SHAPES, dn._SCRIPTS) for k in memo] + [v for v in dn._MEMO.values() if v]
+        return [k for k in keys if "pillai" in k.casefold()]
+
+    assert held()
+    stage.apply([Erased(cid)])
+    assert held() == []
