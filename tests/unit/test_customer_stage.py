@@ -402,7 +402,7 @@ def test_an_erased_customer_s_names_leave_the_stage_s_name_memos() -> None:
     from resolver.interaction import Interaction
 
     r = Resolver(ResolverConfig())
-    r.apply(Interaction("w1", "WEB", 1_700_000_000_000, "u-1", "signup", "+91 94470 12345", None, "Zoravar Quillfeather"))
+    r.apply(Interaction("w1", "WEB", 1_700_000_000_000, "u-1", "signup", "+91 94470 12345", None, "Zora Quillfeather"))
     r.apply(Interaction("w2", "WEB", 1_700_000_001_000, "u-1", "visit", None, None, "ZORAVAR quillfeather"))
     (cid,) = r.customer_ids()
     inp = r.profile_input(cid)
