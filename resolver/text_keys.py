@@ -19,6 +19,8 @@ the size and with no offsets (`HexText`, `HexKeys`; `hex_form` says whether keys
 from __future__ import annotations
 
 from array import array
+from binascii import Error as BinasciiError
+from binascii import hexlify, unhexlify
 from bisect import bisect_left
 from collections.abc import Iterable
 from itertools import accumulate, repeat
@@ -108,7 +110,40 @@ class TextKeys:
 
 def hex_form(values: list[str]) -> tuple[str, bytes] | None:
     """(prefix, bytes) when every value is one common prefix and the same even number (at least two) of
-    lowercase hex digits after it, the bytes those digits stand for, value after value; else None."""
+    lowercase hex digits after it, the bytes those digits stand for, value after value; else None.
+
+    ASCII values (every id the core makes) are read as one text: the common prefix found by a
+    strided slice per position, the digits cut out by one strided copy per digit (in C, no
+    string per value); others by `_hex_form_each`, which gives the same answer.
+    """
+    if not values:
+        return None
+    try:
+        text = "".join(values).encode("ascii")
+    except UnicodeEncodeError:
+        return _hex_form_each(values)
+    n, size = len(values), len(values[0])
+    if len(text) != n * size or min(map(len, values)) != size:  # each at least `size`, all `size` long
+        return None
+    i = 0
+    while i < size and text[i::size] == text[i : i + 1] * n:  # the common prefix
+        i += 1
+    i -= (size - i) % 2  # an even number of digits
+    width = size - i
+    if i < 0 or width < 2:
+        return None
+    digits = bytearray(n * width)
+    for j in range(width):
+        digits[j::width] = text[i + j :: size]
+    try:
+        data = unhexlify(digits)
+    except BinasciiError:
+        return None
+    return (values[0][:i], data) if hexlify(data) == digits else None  # lowercase
+
+
+def _hex_form_each(values: list[str]) -> tuple[str, bytes] | None:
+    """`hex_form` read value by value (any text)."""
     if not values:
         return None
     lo, hi = min(values), max(values)  # the common prefix of all is theirs

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.cold import TextTable, merge, peek, split
-from resolver.text_keys import HexKeys, HexText, StrKeys, TextKeys, hex_form
+from resolver.text_keys import HexKeys, HexText, StrKeys, TextKeys, _hex_form_each, hex_form
 
 #: Keys with shared prefixes, non-ASCII text and a lone surrogate (as JSON may bring).
 KEYS = ["a", "b", "ab", "v0123", "p:+919845071623", "e:é@x.in", "t:WEB:\ud800", "", "x:v1", "c_9"]
@@ -156,3 +156,15 @@ def test_hex_keys_find_every_key_as_text_keys_do(digests: list[bytes], prefix: s
     ids = HexKeys(HexText(*form, len(keys)), plain.hashes, plain.order)
     assert [ids.row(k) for k in keys] == list(range(len(keys))) and ids.keys(range(len(keys))) == keys
     assert ids.row(prefix + "ffffffff") is None and ids.row("") is None and ids.held(0) is ids.held(0) == keys[0]
+
+
+_HEXISH = st.text(alphabet="0123456789abcdefABv-é ", max_size=6)
+
+
+@given(st.lists(_HEXISH, max_size=8), st.sampled_from(["", "v", "c_9", "é", "0a"]))
+def test_hex_form_of_one_text_answers_as_read_value_by_value(tails: list[str], prefix: str) -> None:
+    # The fast path (ASCII, read as one text) and the reading value by value agree on any keys.
+    keys = [prefix + t for t in tails]
+    assert hex_form(keys) == _hex_form_each(keys)
+    same_width = [prefix + t.ljust(4, "0")[:4] for t in tails]
+    assert hex_form(same_width) == _hex_form_each(same_width)
