@@ -223,9 +223,12 @@ class HexKeys(TextKeys):
 
 def index(encoded: list[bytes]) -> tuple[array[int], array[int]]:
     """(sorted hashes, rows in that order) of keys' UTF-8 bytes: ties by row, so a function of the keys alone."""
-    hashes = key_hashes(encoded)
-    order = sorted(range(len(hashes)), key=hashes.__getitem__)
-    return array("I", map(hashes.__getitem__, order)), array("I", order)
+    hashes = array("I", map(crc32, encoded))
+    # Sorted by the hashes as floats (exact below 2**53): CPython compares floats by a fast path,
+    # ints of more than 30 bits by the generic one (about twice as slow); stable, so ties by row.
+    by = array("d", hashes)
+    order = array("I", sorted(range(len(hashes)), key=by.__getitem__))
+    return array("I", map(hashes.__getitem__, order)), order
 
 
 class StrKeys:

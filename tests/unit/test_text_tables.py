@@ -8,13 +8,14 @@ after the same calls; a cold value is made once, when first read, and a thaw kee
 from __future__ import annotations
 
 from typing import Any
+from zlib import crc32
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.cold import TextTable, merge, peek, split
-from resolver.text_keys import HexKeys, HexText, StrKeys, TextKeys, _hex_form_each, hex_form
+from resolver.text_keys import HexKeys, HexText, StrKeys, TextKeys, _hex_form_each, hex_form, index
 
 #: Keys with shared prefixes, non-ASCII text and a lone surrogate (as JSON may bring).
 KEYS = ["a", "b", "ab", "v0123", "p:+919845071623", "e:é@x.in", "t:WEB:\ud800", "", "x:v1", "c_9"]
@@ -168,3 +169,11 @@ def test_hex_form_of_one_text_answers_as_read_value_by_value(tails: list[str], p
     assert hex_form(keys) == _hex_form_each(keys)
     same_width = [prefix + t.ljust(4, "0")[:4] for t in tails]
     assert hex_form(same_width) == _hex_form_each(same_width)
+
+
+@given(st.lists(st.sampled_from(KEYS) | st.text(max_size=4), max_size=40))
+def test_the_index_is_the_hashes_sorted_with_ties_by_row(keys: list[str]) -> None:
+    encoded = [k.encode("utf-8", "surrogatepass") for k in keys]  # repeats: equal hashes, ordered by row
+    hashes, order = index(encoded)
+    expected = sorted(range(len(keys)), key=lambda r: (crc32(encoded[r]), r))
+    assert list(order) == expected and list(hashes) == [crc32(encoded[r]) for r in expected]
