@@ -218,11 +218,15 @@ def _dump(g: Graph) -> bytes:
     key_index_of("u.root", encoded(roots), out)
     # Each node's root, so that a load keeps the forest cold (when its keys are the node keys, as
     # the core keeps them: `Graph.ensure_pseudo` and the linking add a node and its key together).
+    # (each member -> its root's reference: the roots are strings of the table already)
+    root_refs = col.unpack(out["u.root"])
     owner = dict(
-        zip(chain.from_iterable(groups), chain.from_iterable(map(repeat, roots, map(len, groups))), strict=True)
+        zip(chain.from_iterable(groups), chain.from_iterable(map(repeat, root_refs, map(len, groups))), strict=True)
     )
-    if len(owner) == len(keys) and all(map(owner.__contains__, keys)):
-        out["u.of"] = s.refs(list(map(owner.__getitem__, keys)))
+    if len(owner) == len(keys):
+        of: list[int | None] = list(map(owner.get, keys))
+        if not of.count(None):
+            out["u.of"] = col.pack(cast("list[int]", of))
     # Sets of more than one member (a flag per set), their sizes and members; a singleton is its root.
     many = bytes(map(gt, map(len, groups), repeat(1)))
     groups = list(compress(groups, many))
