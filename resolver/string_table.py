@@ -50,9 +50,10 @@ class StringTable:
         """The packed indices of `values`, adding new strings in order of first use."""
         index = self.index
         refs: list[Any] = list(map(index.get, values))  # None for a new string (None itself is 0)
+        packed = _packed(refs)
+        if packed is not None:
+            return packed
         missing = col.where(map(is_, refs, repeat(None)))
-        if not missing:
-            return col.pack(refs)
         # New strings in order of first use (dict.fromkeys keeps it), then only their places looked up again.
         news: list[Any] = [values[i] for i in missing]
         self.run(list(dict.fromkeys(news)))
@@ -125,10 +126,23 @@ def vid_refs(values: list[str | None] | list[str], row_of: dict[Any, int], s: St
     """Packed references to evidence ids: the row of a piece's id (`row_of`), else the number of
     pieces plus the id's index in the string table (an id no piece holds, or None: 0)."""
     rows: list[Any] = list(map(row_of.get, values))
+    packed = _packed(rows)
+    if packed is not None:
+        return packed
     missing = col.where(map(is_, rows, repeat(None)))
-    if missing:
-        base = len(row_of)
-        refs = col.unpack(s.refs([values[i] for i in missing]))
-        for i, ref in zip(missing, refs, strict=True):
-            rows[i] = base + ref
+    base = len(row_of)
+    refs = col.unpack(s.refs([values[i] for i in missing]))
+    for i, ref in zip(missing, refs, strict=True):
+        rows[i] = base + ref
     return col.pack(rows)
+
+
+def _packed(refs: list[Any]) -> bytes | None:
+    """`resolver.columns.pack` of references, or None when one is None (not found): no pass to look first.
+
+    References are under 2**32, so the first array type tried takes them or stops at a None.
+    """
+    try:
+        return col.pack(refs)
+    except TypeError:
+        return None

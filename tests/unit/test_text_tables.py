@@ -177,3 +177,12 @@ def test_the_index_is_the_hashes_sorted_with_ties_by_row(keys: list[str]) -> Non
     hashes, order = index(encoded)
     expected = sorted(range(len(keys)), key=lambda r: (crc32(encoded[r]), r))
     assert list(order) == expected and list(hashes) == [crc32(encoded[r]) for r in expected]
+
+
+@given(st.lists(st.binary(min_size=2, max_size=2), min_size=1, max_size=20), st.sampled_from(["v", "", "c_", "é"]))
+def test_hex_text_reads_most_rows_at_once_as_row_by_row(digests: list[bytes], prefix: str) -> None:
+    text = HexText(prefix, b"".join(digests), len(digests))
+    rows = list(range(len(digests)))
+    expected = [prefix + d.hex() for d in digests]
+    assert text.reads(rows) == expected and text.reads(rows[::-1]) == expected[::-1]  # all: at once
+    assert text.reads(rows[:1]) == expected[:1] and [text.read(r) for r in rows] == expected
