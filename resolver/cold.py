@@ -283,6 +283,15 @@ class TextTable(dict[str, V]):
         """The row of cold `key` (None when it is thawed, gone or unknown)."""
         return self._row(key)
 
+    def loaded_keys(self) -> Keys | None:
+        """The loaded keys when they are still exactly the table's keys, in order (none added or
+        deleted since the load; thawing changes nothing), else None: a dump copies their text and
+        index as they are (`resolver.string_table.loaded_key_text`)."""
+        state = self.state
+        if 2 in state or dict.__len__(self) != state.count(1):
+            return None
+        return self.ids
+
     def _live(self) -> list[int]:
         """The loaded rows not gone, in order."""
         return list(compress(count(), map(ne, self.state, repeat(2))))

@@ -60,6 +60,8 @@ def pack(values: Iterable[int]) -> bytes:
     range first, since on a large state each pass over cold integers costs as much as the
     packing itself.
     """
+    if isinstance(values, array) and values.typecode == "I" and not _SWAP:
+        return b"I" + values.tobytes()  # a loaded column, as it was read
     values = values if isinstance(values, Sequence) else list(values)
     for code in _CODES:
         try:

@@ -137,8 +137,17 @@ from resolver.near import BucketKeys, NearIndex
 from resolver.node_table import NodeColumns, NodeTable
 from resolver.node_table import field_columns as node_columns
 from resolver.snapshot_columns import dump_customers, dump_evidence, dump_nodes
-from resolver.string_table import StringTable, encoded, key_index_of, key_text, text_of, vid_refs
-from resolver.text_keys import HexKeys, HexText, RefKeys, StrKeys, TextKeys
+from resolver.string_table import (
+    StringTable,
+    encoded,
+    key_index_of,
+    key_text,
+    loaded_key_index,
+    loaded_key_text,
+    text_of,
+    vid_refs,
+)
+from resolver.text_keys import HexKeys, HexText, Keys, RefKeys, StrKeys, TextKeys
 from resolver.unionfind import ColdSets, DisjointSet
 
 __all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
@@ -187,11 +196,16 @@ def _dump(g: Graph) -> bytes:
     vids = list(ev_cols[0])
     s.run(keys)
     # The node keys' hash index (`resolver.text_keys.StrKeys`): the keys are the table's first run.
-    key_index_of("n.key", encoded(keys), out)
-    key_text("c.id", cids, out)
+    # A loaded table whose keys are still those it loaded (none added or deleted: after a restart,
+    # most of the time) gives its keys' index and text as loaded, the same bytes without a pass.
+    if not loaded_key_index("n.key", _loaded(g.nodes), out):
+        key_index_of("n.key", encoded(keys), out)
+    if not loaded_key_text("c.id", _loaded(g.cust), out):
+        key_text("c.id", cids, out)
     # Evidence ids: one text and its hash index (`resolver.text_keys`), not strings of the table;
     # other columns refer to them by row (`resolver.string_table.vid_refs`).
-    key_text("e.vid", vids, out)
+    if not loaded_key_text("e.vid", _loaded(g.evidence), out):
+        key_text("e.vid", vids, out)
     row_of = dict(zip(vids, count()))
     # Earliest event ids and source ids: one per piece and read only when it is: text, not strings.
     text_of("e.eid", list(ev_cols[1]), out)  # as hex digits' bytes when they are (`text_of`)
@@ -204,11 +218,15 @@ def _dump(g: Graph) -> bytes:
     key_index_of("u.root", encoded(roots), out)
     # Each node's root, so that a load keeps the forest cold (when its keys are the node keys, as
     # the core keeps them: `Graph.ensure_pseudo` and the linking add a node and its key together).
+    # (each member -> its root's reference: the roots are strings of the table already)
+    root_refs = col.unpack(out["u.root"])
     owner = dict(
-        zip(chain.from_iterable(groups), chain.from_iterable(map(repeat, roots, map(len, groups))), strict=True)
+        zip(chain.from_iterable(groups), chain.from_iterable(map(repeat, root_refs, map(len, groups))), strict=True)
     )
-    if len(owner) == len(keys) and all(map(owner.__contains__, keys)):
-        out["u.of"] = s.refs(list(map(owner.__getitem__, keys)))
+    if len(owner) == len(keys):
+        of: list[int | None] = list(map(owner.get, keys))
+        if not of.count(None):
+            out["u.of"] = col.pack(cast("list[int]", of))
     # Sets of more than one member (a flag per set), their sizes and members; a singleton is its root.
     many = bytes(map(gt, map(len, groups), repeat(1)))
     groups = list(compress(groups, many))
@@ -240,6 +258,11 @@ def _dump(g: Graph) -> bytes:
     out["strings"] = s.table
     body = marshal.dumps(out, col.MARSHAL)
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
+
+
+def _loaded(table: dict[str, Any]) -> Keys | None:
+    """A loaded table's keys when they are still its keys (`resolver.cold.TextTable.loaded_keys`), else None."""
+    return table.loaded_keys() if isinstance(table, TextTable) else None
 
 
 # ---------------------------------------------------------------- load

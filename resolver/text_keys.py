@@ -19,6 +19,8 @@ the size and with no offsets (`HexText`, `HexKeys`; `hex_form` says whether keys
 from __future__ import annotations
 
 from array import array
+from binascii import Error as BinasciiError
+from binascii import hexlify, unhexlify
 from bisect import bisect_left
 from collections.abc import Iterable
 from itertools import accumulate, repeat
@@ -108,7 +110,40 @@ class TextKeys:
 
 def hex_form(values: list[str]) -> tuple[str, bytes] | None:
     """(prefix, bytes) when every value is one common prefix and the same even number (at least two) of
-    lowercase hex digits after it, the bytes those digits stand for, value after value; else None."""
+    lowercase hex digits after it, the bytes those digits stand for, value after value; else None.
+
+    ASCII values (every id the core makes) are read as one text: the common prefix found by a
+    strided slice per position, the digits cut out by one strided copy per digit (in C, no
+    string per value); others by `_hex_form_each`, which gives the same answer.
+    """
+    if not values:
+        return None
+    try:
+        text = "".join(values).encode("ascii")
+    except UnicodeEncodeError:
+        return _hex_form_each(values)
+    n, size = len(values), len(values[0])
+    if len(text) != n * size or min(map(len, values)) != size:  # each at least `size`, all `size` long
+        return None
+    i = 0
+    while i < size and text[i::size] == text[i : i + 1] * n:  # the common prefix
+        i += 1
+    i -= (size - i) % 2  # an even number of digits
+    width = size - i
+    if i < 0 or width < 2:
+        return None
+    digits = bytearray(n * width)
+    for j in range(width):
+        digits[j::width] = text[i + j :: size]
+    try:
+        data = unhexlify(digits)
+    except BinasciiError:
+        return None
+    return (values[0][:i], data) if hexlify(data) == digits else None  # lowercase
+
+
+def _hex_form_each(values: list[str]) -> tuple[str, bytes] | None:
+    """`hex_form` read value by value (any text)."""
     if not values:
         return None
     lo, hi = min(values), max(values)  # the common prefix of all is theirs
@@ -148,9 +183,24 @@ class HexText:
     def reads(self, rows: Iterable[int]) -> list[str]:
         """The strings of `rows` (in C)."""
         rows = rows if isinstance(rows, list) else list(rows)
+        if 2 * len(rows) >= len(self) and self.prefix.isascii():  # most rows (a dump): all at once
+            return list(map(self._all().__getitem__, rows))
         w = self.width
         spans = map(slice, map(mul, rows, repeat(w)), map(mul, map(add, rows, repeat(1)), repeat(w)))
         return list(map(self.prefix.__add__, map(bytes.hex, map(self.data.__getitem__, spans))))
+
+    def _all(self) -> list[str]:
+        """Every row's string: the digits of all rows and their prefixes laid out as one text by strided
+        copies, then cut (one string a row, where reading row by row makes four objects)."""
+        n, digits, prefix = len(self), 2 * self.width, self.prefix.encode("ascii")
+        size = len(prefix) + digits
+        hexed, text = hexlify(self.data), bytearray(n * size)
+        for j, c in enumerate(prefix):
+            text[j::size] = bytes((c,)) * n
+        for j in range(digits):
+            text[len(prefix) + j :: size] = hexed[j::digits]
+        whole = text.decode("ascii")
+        return list(map(whole.__getitem__, map(slice, range(0, n * size, size), range(size, n * size + size, size))))
 
 
 class HexKeys(TextKeys):
@@ -188,9 +238,12 @@ class HexKeys(TextKeys):
 
 def index(encoded: list[bytes]) -> tuple[array[int], array[int]]:
     """(sorted hashes, rows in that order) of keys' UTF-8 bytes: ties by row, so a function of the keys alone."""
-    hashes = key_hashes(encoded)
-    order = sorted(range(len(hashes)), key=hashes.__getitem__)
-    return array("I", map(hashes.__getitem__, order)), array("I", order)
+    hashes = array("I", map(crc32, encoded))
+    # Sorted by the hashes as floats (exact below 2**53): CPython compares floats by a fast path,
+    # ints of more than 30 bits by the generic one (about twice as slow); stable, so ties by row.
+    by = array("d", hashes)
+    order = array("I", sorted(range(len(hashes)), key=by.__getitem__))
+    return array("I", map(hashes.__getitem__, order)), order
 
 
 class StrKeys:

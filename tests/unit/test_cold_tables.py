@@ -138,3 +138,28 @@ def test_a_loaded_forest_stays_cold_until_read_and_answers_as_the_original() -> 
     assert dump(copy._g) == dump(original._g)
     assert all(uf.members(r) == plain.members(r) for r in plain.roots()) and not _cold(members)
     assert dump(copy._g) == dump(original._g)
+
+
+def test_a_dump_copies_loaded_keys_only_while_they_are_the_tables_keys() -> None:
+    # Thawing keeps a table's loaded keys (a dump copies their text and index as loaded);
+    # adding or deleting a key, or deleting one and adding it again, makes the dump write them anew.
+    original, copy = _loaded()
+    evidence, nodes, custs = copy._g.evidence, copy._g.nodes, copy._g.cust
+    assert isinstance(evidence, EvidenceTable) and isinstance(nodes, NodeTable) and isinstance(custs, CustomerTable)
+    tables: list[TextTable[Any]] = [evidence, nodes, custs]
+    for table in tables:
+        assert table.loaded_keys() is table.ids
+        for key in _cold(table)[::3]:
+            table.get(key)
+        assert table.loaded_keys() is table.ids
+    assert dump(copy._g) == dump(original._g)
+    vid = list(evidence)[1]
+    held = evidence.pop(vid)
+    assert evidence.loaded_keys() is None
+    evidence[vid] = held  # the same keys, another order: written anew
+    assert evidence.loaded_keys() is None and list(evidence)[-1] == vid
+    twin = load(CONFIG, dump(copy._g))
+    assert dump(twin) == dump(copy._g) and list(twin.evidence) == list(evidence)
+    for r in (original, copy):
+        r.apply(Interaction("n1", "WEB", T0 + 40 * 3_600_000, "w-9", "visit", "93333 44444", None, "Tara"))
+    assert nodes.loaded_keys() is None and custs.loaded_keys() is None

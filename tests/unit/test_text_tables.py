@@ -8,13 +8,14 @@ after the same calls; a cold value is made once, when first read, and a thaw kee
 from __future__ import annotations
 
 from typing import Any
+from zlib import crc32
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.cold import TextTable, merge, peek, split
-from resolver.text_keys import HexKeys, HexText, StrKeys, TextKeys, hex_form
+from resolver.text_keys import HexKeys, HexText, StrKeys, TextKeys, _hex_form_each, hex_form, index
 
 #: Keys with shared prefixes, non-ASCII text and a lone surrogate (as JSON may bring).
 KEYS = ["a", "b", "ab", "v0123", "p:+919845071623", "e:é@x.in", "t:WEB:\ud800", "", "x:v1", "c_9"]
@@ -156,3 +157,32 @@ def test_hex_keys_find_every_key_as_text_keys_do(digests: list[bytes], prefix: s
     ids = HexKeys(HexText(*form, len(keys)), plain.hashes, plain.order)
     assert [ids.row(k) for k in keys] == list(range(len(keys))) and ids.keys(range(len(keys))) == keys
     assert ids.row(prefix + "ffffffff") is None and ids.row("") is None and ids.held(0) is ids.held(0) == keys[0]
+
+
+_HEXISH = st.text(alphabet="0123456789abcdefABv-é ", max_size=6)
+
+
+@given(st.lists(_HEXISH, max_size=8), st.sampled_from(["", "v", "c_9", "é", "0a"]))
+def test_hex_form_of_one_text_answers_as_read_value_by_value(tails: list[str], prefix: str) -> None:
+    # The fast path (ASCII, read as one text) and the reading value by value agree on any keys.
+    keys = [prefix + t for t in tails]
+    assert hex_form(keys) == _hex_form_each(keys)
+    same_width = [prefix + t.ljust(4, "0")[:4] for t in tails]
+    assert hex_form(same_width) == _hex_form_each(same_width)
+
+
+@given(st.lists(st.sampled_from(KEYS) | st.text(max_size=4), max_size=40))
+def test_the_index_is_the_hashes_sorted_with_ties_by_row(keys: list[str]) -> None:
+    encoded = [k.encode("utf-8", "surrogatepass") for k in keys]  # repeats: equal hashes, ordered by row
+    hashes, order = index(encoded)
+    expected = sorted(range(len(keys)), key=lambda r: (crc32(encoded[r]), r))
+    assert list(order) == expected and list(hashes) == [crc32(encoded[r]) for r in expected]
+
+
+@given(st.lists(st.binary(min_size=2, max_size=2), min_size=1, max_size=20), st.sampled_from(["v", "", "c_", "é"]))
+def test_hex_text_reads_most_rows_at_once_as_row_by_row(digests: list[bytes], prefix: str) -> None:
+    text = HexText(prefix, b"".join(digests), len(digests))
+    rows = list(range(len(digests)))
+    expected = [prefix + d.hex() for d in digests]
+    assert text.reads(rows) == expected and text.reads(rows[::-1]) == expected[::-1]  # all: at once
+    assert text.reads(rows[:1]) == expected[:1] and [text.read(r) for r in rows] == expected
