@@ -87,7 +87,15 @@ def build() -> int:
         setup(
             name="irl-core",
             ext_modules=extensions,
-            script_args=["-q", "build_ext", "--inplace", "--build-temp", str(BUILD / "tmp")],
+            script_args=[
+                "-q",
+                "build_ext",
+                "--inplace",
+                "--build-temp",
+                str(BUILD / "tmp"),
+                "--build-lib",
+                str(BUILD / "lib"),
+            ],
         )
     except (SystemExit, Exception) as exc:  # setuptools exits on compiler errors
         clean()
