@@ -21,7 +21,7 @@ methods above (``dict(table)``, ``dict.values(table)`` and co. see row numbers).
 
 from __future__ import annotations
 
-from collections.abc import Callable, ItemsView, Iterator, Sequence, ValuesView
+from collections.abc import Callable, ItemsView, Iterator, Mapping, MutableMapping, Sequence, ValuesView
 from itertools import compress, count, repeat
 from operator import eq, ne, not_
 from typing import Any, Protocol, TypeVar, cast, overload
@@ -33,6 +33,17 @@ __all__ = ["ColdTable", "Rows", "TextTable", "merge", "peek", "split"]
 V = TypeVar("V")
 V_co = TypeVar("V_co", covariant=True)
 T = TypeVar("T")
+
+
+def _mapping(table: dict[str, Any]) -> MutableMapping[str, Any]:
+    """`table` (a `ColdTable` or `TextTable`, in its own methods) typed as a mapping, not a dict.
+
+    Compiled (mypyc, docs/architecture.md "The compiled core"), any value typed as a dict or a dict
+    subclass has ``in``, ``len``, ``.get`` and ``del`` done by CPython's dict functions, which never
+    call these classes' overrides; a mapping's go through them (as in pure Python, where this is a
+    no-op).
+    """
+    return cast("MutableMapping[str, Any]", table)
 
 
 class Rows(Protocol[V_co]):
@@ -111,11 +122,11 @@ class ColdTable(dict[str, V]):
     @overload
     def pop(self, key: str, default: T, /) -> V | T: ...
     def pop(self, key: str, *default: Any) -> Any:
-        self.get(key)
+        _mapping(self).get(key)
         return dict.pop(self, key, *default)
 
     def setdefault(self, key: str, default: V, /) -> V:
-        held = self.get(key)
+        held: V | None = _mapping(self).get(key)
         if held is None:
             self[key] = held = default
         return held
@@ -144,7 +155,7 @@ class ColdTable(dict[str, V]):
         return bytes(map(not_, flags)), list(compress(values, flags)), list(compress(values, map(not_, flags)))
 
 
-def peek(table: dict[str, V], key: str) -> V | None:
+def peek(table: Mapping[str, V], key: str) -> V | None:
     """``table.get(key)``, without thawing a cold value of a `ColdTable` or `TextTable` (for read-only scans)."""
     if isinstance(table, (ColdTable, TextTable)):
         return cast("V | None", table.peek(key))
@@ -247,7 +258,7 @@ class TextTable(dict[str, V]):
         return dict.__len__(self) + self._cold
 
     def __bool__(self) -> bool:
-        return len(self) > 0
+        return len(_mapping(self)) > 0
 
     def __setitem__(self, key: str, value: V) -> None:
         if not dict.__contains__(self, key):
@@ -339,16 +350,17 @@ class TextTable(dict[str, V]):
     @overload
     def pop(self, key: str, default: T, /) -> V | T: ...
     def pop(self, key: str, *default: Any) -> Any:
-        value = self.get(key, _NONE)
+        table = _mapping(self)
+        value = table.get(key, _NONE)
         if value is _NONE:
             if default:
                 return default[0]
             raise KeyError(key)
-        del self[key]
+        del table[key]
         return value
 
     def setdefault(self, key: str, default: V, /) -> V:
-        held = self.get(key, _NONE)
+        held = _mapping(self).get(key, _NONE)
         if held is _NONE:
             self[key] = held = default
         return cast(V, held)
@@ -382,7 +394,7 @@ class TextTable(dict[str, V]):
     __hash__ = None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {len(self)} keys, {self._cold} cold>"
+        return f"<{type(self).__name__}: {len(_mapping(self))} keys, {self._cold} cold>"
 
     def __reduce__(self) -> Any:
         raise TypeError("a TextTable is not pickled: write a snapshot (resolver.snapshot)")

@@ -100,7 +100,7 @@ class CustomerIds:
         return self.ids.held(row)
 
 
-def field_columns(custs: dict[str, Customer]) -> list[Sequence[Any]]:
+def field_columns(custs: Mapping[str, Customer]) -> list[Sequence[Any]]:
     """One sequence per field of `FIELDS` across all customers, in the dict's order, without thawing anything."""
     if not isinstance(custs, CustomerTable):
         held = list(custs.values())

@@ -20,7 +20,7 @@ and keeps only the exceptions that erasures leave: no key tuple and no dict entr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 __all__ = ["Content", "ContentIndex", "Evidence", "evidence_id"]
@@ -131,7 +131,7 @@ class ContentIndex:
 
     __slots__ = ("evidence", "odd")
 
-    def __init__(self, evidence: dict[str, Evidence]) -> None:
+    def __init__(self, evidence: MutableMapping[str, Evidence]) -> None:
         self.evidence = evidence
         self.odd: dict[Content, Evidence | None] = {}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import repeat
 from operator import add, attrgetter
 from types import FunctionType
@@ -157,7 +157,7 @@ class EvidenceTable(TextTable[Evidence]):
     cold: EvidenceColumns
 
 
-def interactions(evidence: dict[str, Evidence]) -> int:
+def interactions(evidence: Mapping[str, Evidence]) -> int:
     """The interactions counted by all evidence (the sum of ``count``), without thawing anything."""
     if not isinstance(evidence, EvidenceTable):
         return sum(ev.count for ev in evidence.values())
@@ -167,7 +167,7 @@ def interactions(evidence: dict[str, Evidence]) -> int:
     return cold + warm
 
 
-def field_columns(evidence: dict[str, Evidence]) -> list[Sequence[Any]]:
+def field_columns(evidence: Mapping[str, Evidence]) -> list[Sequence[Any]]:
     """One sequence per field of `FIELDS` across all evidence, in the dict's order, without thawing anything."""
     if not isinstance(evidence, EvidenceTable):
         pieces = list(evidence.values())

@@ -17,7 +17,7 @@ union-find), and every piece of evidence belongs to the customer of its anchor.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, MutableMapping
 from itertools import chain
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -185,7 +185,7 @@ def new_node(key: str) -> Node:
     return LineNode(key) if key[0] in "pe" else Node(key)
 
 
-def as_account(nodes: dict[str, Node], key: str) -> AccountNode:
+def as_account(nodes: MutableMapping[str, Node], key: str) -> AccountNode:
     """The node of touchpoint identity `key` as an `AccountNode`, put in `nodes` in its place when it was a `Node`.
 
     A touchpoint identity's node gains the field only when it is first split between people:
@@ -208,7 +208,7 @@ def _moved(node: Node, into: _N) -> _N:
     return into
 
 
-def set_account_groups(nodes: dict[str, Node], key: str, groups: dict[str, str] | None) -> None:
+def set_account_groups(nodes: MutableMapping[str, Node], key: str, groups: dict[str, str] | None) -> None:
     """Split touchpoint identity `key` between people as `groups` says (None: not split).
 
     An identity split becomes an `AccountNode` (`as_account`); one no longer split becomes a
@@ -390,14 +390,14 @@ class Graph:
         self.config = config
         self.parser = IdentifierParser(config)
         self.parser.held = self.held_key
-        self.evidence: dict[str, Evidence] = {}
+        self.evidence: MutableMapping[str, Evidence] = {}
         #: content -> the piece answering for it, derived from `evidence` (which is never replaced)
         self.by_content = ContentIndex(self.evidence)
         self.recent = RecentEvents(config.duplicate_horizon_ms)
-        self.nodes: dict[str, Node] = {}
+        self.nodes: MutableMapping[str, Node] = {}
         self.uf = DisjointSet()
-        self.cust: dict[str, Customer] = {}
-        self.by_root: dict[str, str] = {}
+        self.cust: MutableMapping[str, Customer] = {}
+        self.by_root: MutableMapping[str, str] = {}
         self.absorbed: dict[str, str] = {}
         self.erased: set[str] = set()
         self.suppressed: set[str] = set()
@@ -488,7 +488,8 @@ class Graph:
         The parser gives new evidence these (`IdentifierParser.held`): each identifier string is
         then held once, by its node, and not once more per piece of evidence and hub signal.
         """
-        node: Any = _raw_get(self.nodes, key)  # a thawed or new node (a cold one is in no entry: `resolver.cold`)
+        # a thawed or new node (a cold one is in no entry: `resolver.cold`)
+        node: Any = _raw_get(cast("dict[str, Node]", self.nodes), key)
         if node is None:
             nodes = self.nodes
             row = nodes.row(key) if isinstance(nodes, TextTable) else None

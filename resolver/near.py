@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from itertools import accumulate, compress, repeat
 from operator import not_
 from typing import Any, cast
@@ -198,7 +198,7 @@ class NearIndex:
     __slots__ = ("_buckets",)
 
     def __init__(self) -> None:
-        self._buckets: dict[str, str | list[str]] = {}  # or a loaded index's `TextTable` (`from_cold`)
+        self._buckets: MutableMapping[str, str | list[str]] = {}  # or a loaded index's `TextTable` (`from_cold`)
 
     @staticmethod
     def _halves(key: str) -> tuple[str, str, int]:

@@ -10,7 +10,7 @@ touchpoint identity with a split is an `AccountNode`), in its own place.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
 from operator import add, attrgetter
 from typing import Any, cast
@@ -200,7 +200,7 @@ class NodeTable(TextTable[Node]):
     cold: NodeColumns
 
 
-def field_columns(nodes: dict[str, Node]) -> list[Sequence[Any]]:
+def field_columns(nodes: Mapping[str, Node]) -> list[Sequence[Any]]:
     """One sequence per field of `FIELDS` across all nodes, in the dict's order, without thawing anything."""
     if not isinstance(nodes, NodeTable):
         held = list(nodes.values())
@@ -209,7 +209,7 @@ def field_columns(nodes: dict[str, Node]) -> list[Sequence[Any]]:
     return cast("list[Sequence[Any]]", merge(flags, nodes.cold.fields(rows), objs, _FIELDS))
 
 
-def statuses(nodes: dict[str, Node]) -> Iterator[tuple[str, str, bool]]:
+def statuses(nodes: Mapping[str, Node]) -> Iterator[tuple[str, str, bool]]:
     """(key, status, shared) of every node, in order, without thawing anything."""
     if not isinstance(nodes, NodeTable):
         for key, node in nodes.items():

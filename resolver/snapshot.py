@@ -116,7 +116,7 @@ import gc
 import marshal
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import accumulate, chain, compress, count, pairwise, repeat
 from operator import eq, gt, itemgetter, not_, sub
 from typing import Any, cast
@@ -260,7 +260,7 @@ def _dump(g: Graph) -> bytes:
     return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
 
 
-def _loaded(table: dict[str, Any]) -> Keys | None:
+def _loaded(table: Mapping[str, Any]) -> Keys | None:
     """A loaded table's keys when they are still its keys (`resolver.cold.TextTable.loaded_keys`), else None."""
     return table.loaded_keys() if isinstance(table, TextTable) else None
 

@@ -12,7 +12,7 @@ depends on the history of `find` calls); a root written earlier is still an ance
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from itertools import chain, compress, repeat
 from operator import eq, itemgetter, not_
 from typing import Any, cast
@@ -29,9 +29,9 @@ class DisjointSet:
     __slots__ = ("_members", "_parent")
 
     def __init__(self) -> None:
-        self._parent: dict[str, str] = {}
+        self._parent: MutableMapping[str, str] = {}
         #: root -> its members in order: a list, or the root itself when it is alone
-        self._members: dict[str, list[str] | str] = {}
+        self._members: MutableMapping[str, list[str] | str] = {}
 
     def __contains__(self, key: object) -> bool:
         return key in self._parent
