@@ -127,5 +127,13 @@ def test_unusual_values_are_stored_as_json_writes_them(
 ) -> None:
     """`_stored` writes its row by hand for the usual types; anything else the same as json does."""
     sources = (("WEB", 'a"b'),)
-    profile = profile_of("c_x", ("+1\u2028",), (), sources, name, first, last, count, ("WEB",), confidence, ())
+    try:
+        profile = profile_of("c_x", ("+1\u2028",), (), sources, name, first, last, count, ("WEB",), confidence, ())
+    except TypeError:
+        # the compiled core (mypyc) checks each field's own type when a Profile is made (no float
+        # first/last seen there); the pure one makes it, and `_stored` must write it as json does
+        import resolver
+
+        assert resolver.CORE_COMPILED and (isinstance(first, float) or isinstance(last, float))
+        return
     assert _stored(profile) == _encode_profile("c_x", profile.to_record())
