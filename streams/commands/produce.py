@@ -40,7 +40,11 @@ from typing import IO, Any, Protocol
 
 import click
 
+from resolver.config import ResolverConfig
+from resolver.identifiers import IdentifierParser
 from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
+from resolver.linking import found_of
+from resolver.replay import REUSED_ID, IdWatch
 from streams.codec import CodecError
 from streams.csvimport import CsvImportError, parse_timezone
 from streams.inputs import InputRecord, clashing_outputs, wide_encoding
@@ -68,6 +72,7 @@ __all__ = [
     "parse_line",
     "publish",
     "rejects_path",
+    "reused_ids",
 ]
 
 _MAX_STDERR_REPORTS = 1000
@@ -100,6 +105,24 @@ def parse_line(raw: bytes, limits: Limits) -> Interaction:
         raise InvalidInteraction(f"event: unreadable ({type(exc).__name__})") from None
 
 
+def reused_ids(config: ResolverConfig) -> Callable[[Interaction], bool]:
+    """A watch over one run's records in order: True for an event reusing an earlier one's id with other content.
+
+    The core's own rule (`resolver.replay.IdWatch`, the evidence id of `resolver.linking.found_of`
+    with the worker's configuration): the worker would take nothing of such an event, and
+    `irl replay` of the same file rejects the same line. Rejecting it here, in the file's order,
+    means the worker sees only the first, whatever order the touchpoint topics interleave in.
+    """
+    parser = IdentifierParser(config)
+    watch = IdWatch(config.duplicate_horizon_ms)
+
+    def reused(event: Interaction) -> bool:
+        found = found_of(parser, event.touchpoint, event.source_id, event.phone, event.email, event.name)
+        return watch.reused(event.event_id, event.occurred_at, found[3])
+
+    return reused
+
+
 def rejects_path(source: Path) -> Path:
     """Default rejects file of an input: `events.jsonl` -> `events.rejects.jsonl`."""
     if source.suffix == ".jsonl":
@@ -116,6 +139,8 @@ class ProduceSummary:
     sent: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
     failed: int = 0
+    #: among `rejected`: events reusing an id of an earlier record of this run with other content
+    reused: int = 0
     reject_files: set[Path] = field(default_factory=set)
     seconds: float = 0.0
 
@@ -220,8 +245,12 @@ async def publish(
     batch: int,
     progress: Progress,
     on_sent: Callable[[Interaction], None] | None = None,
+    reused: Callable[[Interaction], bool] | None = None,
 ) -> None:
     """Read, validate and send every record; reject the invalid ones; count everything in `summary`.
+
+    `reused` (`reused_ids`): True for a valid event whose id an earlier record of this run used
+    with other content within the duplicate horizon; it is rejected (`REUSED_ID`), not sent.
 
     At most `batch` sends are in flight before their acknowledgements are awaited. `on_sent` is
     called with each event once the broker has acknowledged it (in a dry run: once it is valid).
@@ -236,6 +265,7 @@ async def publish(
                 f"topics {', '.join(missing)} do not exist on {producer.bootstrap}: run `irl topics create`"
             )
         pending: list[tuple[asyncio.Future[Any], InputRecord, Interaction]] = []
+        watch = reused if reused is not None else (lambda _event: False)
 
         async def drain() -> None:
             results = await asyncio.gather(*(p[0] for p in pending), return_exceptions=True)
@@ -259,6 +289,11 @@ async def publish(
                 continue
             try:
                 event = record.read(limits_at())
+                if watch(event):  # the worker would take nothing of it: not sent, said here (README)
+                    summary.rejected += 1
+                    summary.reused += 1
+                    rejects.add(record.source, record.line, REUSED_ID, record.raw)
+                    continue
                 future = await producer.enqueue(event)
             except (InvalidInteraction, CodecError) as exc:
                 summary.rejected += 1
@@ -297,9 +332,16 @@ def execute(
 
     summary = ProduceSummary()
     rejects = Rejects(rejects_file, summary)
+    # The worker's reading of identifiers (region, horizon): an id reused with other content is
+    # found as the worker and `irl replay` find it (its digest key plays no part in evidence ids).
+    config = ResolverConfig(
+        default_region=settings.default_region, duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000
+    )
     started = time.perf_counter()
     try:
-        asyncio.run(publish(records, producer, limits_at, rejects, summary, batch, progress, on_sent))
+        asyncio.run(
+            publish(records, producer, limits_at, rejects, summary, batch, progress, on_sent, reused_ids(config))
+        )
     except (BrokerUnavailable, RegistryUnreachable, TopicMissing) as exc:
         click.echo(f"error: {exc}", err=True)
         raise click.exceptions.Exit(_EXIT_UNAVAILABLE) from None
@@ -423,6 +465,7 @@ def _report(s: ProduceSummary, unit: str, dry_run: bool) -> None:
     where = f" (see {', '.join(str(p) for p in sorted(s.reject_files))})" if s.reject_files else ""
     sent = "dry run, nothing sent: would send" if dry_run else "sent"
     click.echo(
-        f"{sent} {s.total_sent} ({per_topic}); rejected {s.rejected}; failed {s.failed}; "
+        f"{sent} {s.total_sent} ({per_topic}); rejected {s.rejected}"
+        f"{f' ({s.reused} reusing an event id with other content)' if s.reused else ''}; failed {s.failed}; "
         f"blank {s.blank}; {s.lines} {unit} in {s.seconds:.2f}s, {rate:,.0f} events/s{where}"
     )
