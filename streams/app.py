@@ -86,6 +86,7 @@ def resolver_config(settings: Settings) -> ResolverConfig:
     """The core's configuration from the shell's settings (the core never reads settings)."""
     return ResolverConfig(
         default_region=settings.default_region,
+        phone_regions=settings.phone_regions,
         hub_threshold=settings.hub_threshold,
         duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
         **settings.digest_keys(),

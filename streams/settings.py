@@ -122,6 +122,35 @@ def _default_region(env: Mapping[str, str]) -> str:
     return region
 
 
+_PHONE_REGION_TOUCHPOINTS = ("WEB", "WHATSAPP", "KIOSK", "CRM")
+
+
+def _phone_regions(env: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
+    """IRL_PHONE_REGIONS: comma-separated ``TOUCHPOINT[:SOURCE_ID_PREFIX]=REGION`` rules
+    (`resolver.config.ResolverConfig.phone_regions`), e.g. ``KIOSK:dxb-=AE,KIOSK:ruh-=SA``."""
+    raw = _str(env, "IRL_PHONE_REGIONS", "")
+    rules: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        where, eq, region = part.rpartition("=")
+        touchpoint, _, prefix = where.partition(":")
+        touchpoint, region = touchpoint.strip().upper(), region.strip().upper()
+        if not eq or touchpoint not in _PHONE_REGION_TOUCHPOINTS:
+            raise SettingsError(
+                f"IRL_PHONE_REGIONS: {part!r} is not TOUCHPOINT[:SOURCE_ID_PREFIX]=REGION "
+                f"(touchpoint one of {', '.join(_PHONE_REGION_TOUCHPOINTS)}; e.g. KIOSK:dxb-=AE)"
+            )
+        if len(region) != 2 or not region.isalpha() or phonenumbers.PhoneMetadata.metadata_for_region(region) is None:
+            raise SettingsError(f"IRL_PHONE_REGIONS: {part!r}: {region!r} is not a region phone numbers are known for")
+        if (touchpoint, prefix) in seen:
+            raise SettingsError(f"IRL_PHONE_REGIONS: {touchpoint}:{prefix} is given twice")
+        seen.add((touchpoint, prefix))
+        rules.append((touchpoint, prefix, region))
+    return tuple(rules)
+
+
 def _kafka_bootstrap(env: Mapping[str, str], default: str) -> str:
     """IRL_KAFKA_BOOTSTRAP as given: a comma-separated list of host:port."""
     bootstrap = _str(env, "IRL_KAFKA_BOOTSTRAP", default)
@@ -199,6 +228,8 @@ class Settings:
     window_seconds: int = 900
     grace_seconds: int = 10
     default_region: str = "IN"
+    #: (touchpoint, source id prefix, region): IRL_PHONE_REGIONS (`ResolverConfig.phone_regions`)
+    phone_regions: tuple[tuple[str, str, str], ...] = ()
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     web_token: str = ""
@@ -253,6 +284,7 @@ class Settings:
         d = cls()
         # The order of these reads is the order bad variables are reported in: keep it.
         region = _default_region(e)
+        phone_regions = _phone_regions(e)
         bootstrap = _kafka_bootstrap(e, d.kafka_bootstrap)
         redis_url = _redis_url(e, d.redis_url)
         store = _store(e, d.store)
@@ -283,6 +315,7 @@ class Settings:
             window_seconds=_int(e, "IRL_WINDOW_SECONDS", 900, 1, 86_400),
             grace_seconds=_int(e, "IRL_GRACE_SECONDS", 10, 0, 86_400),
             default_region=region,
+            phone_regions=phone_regions,
             web_host=_str(e, "IRL_WEB_HOST", d.web_host),
             web_port=_int(e, "IRL_WEB_PORT", d.web_port, 1, 65_535),
             web_token=_str(e, "IRL_WEB_TOKEN", ""),

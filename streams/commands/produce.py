@@ -335,7 +335,9 @@ def execute(
     # The worker's reading of identifiers (region, horizon): an id reused with other content is
     # found as the worker and `irl replay` find it (its digest key plays no part in evidence ids).
     config = ResolverConfig(
-        default_region=settings.default_region, duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000
+        default_region=settings.default_region,
+        phone_regions=settings.phone_regions,
+        duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
     )
     started = time.perf_counter()
     try:
