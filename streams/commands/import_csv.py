@@ -4,7 +4,7 @@ Each row becomes one event of the CRM touchpoint on its topic (`IRL_TOPIC_CRM`),
 `streams.csvimport` says (mapping, dialect, UTF-8 with or without BOM, event ids from the
 row's values: importing a file again sends only duplicates, which change nothing). The
 publishing is `irl produce`'s (`streams.commands.produce`): the same validation, rejects file
-(``FILE.csv.rejects.jsonl`` by default, one ``{"file", "line", "reason", "raw"}`` a row),
+(``FILE.csv.rejects.jsonl`` by default, as `irl produce` places it, one ``{"file", "line", "reason", "raw"}`` a row),
 reports on stderr with personal data masked, progress bar, summary and exit status (0 sent,
 1 nothing sent or a send failed, 2 bad usage, mapping or file, 3 broker or topic unavailable).
 
@@ -76,7 +76,8 @@ def _iso(ms: int) -> str:
     "rejects_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write rejected rows here (default: FILE.csv.rejects.jsonl next to the input).",
+    help="Write rejected rows here (default: FILE.csv.rejects.jsonl next to the input under the working "
+    "directory, else in the working directory; said on stderr).",
 )
 @click.option("--dry-run", is_flag=True, help="Read, validate and report, write the rejects; send nothing.")
 @click.option(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import datetime as _dt
 import functools
 import json
@@ -123,11 +124,15 @@ def reused_ids(config: ResolverConfig) -> Callable[[Interaction], bool]:
     return reused
 
 
-def rejects_path(source: Path) -> Path:
-    """Default rejects file of an input: `events.jsonl` -> `events.rejects.jsonl`."""
-    if source.suffix == ".jsonl":
-        return source.with_suffix(".rejects.jsonl")
-    return source.with_name(source.name + ".rejects.jsonl")
+def rejects_path(source: Path, cwd: Path | None = None) -> Path:
+    """Default rejects file of an input: `events.jsonl` -> `events.rejects.jsonl`, next to the input
+    when it lies under the working directory (`cwd`, default the process's), else in the working
+    directory: a file elsewhere (`/etc/hosts`, `../shared/events.jsonl`) is never written beside."""
+    name = source.name.removesuffix(".jsonl") + ".rejects.jsonl"
+    here = (cwd if cwd is not None else Path.cwd()).resolve()
+    if source.resolve().parent.is_relative_to(here):
+        return source.with_name(name)
+    return here / name
 
 
 @dataclass
@@ -187,33 +192,72 @@ class Rejects:
     def __init__(self, fixed: Path | None, summary: ProduceSummary) -> None:
         self._fixed = fixed
         self._summary = summary
-        self._open: dict[Path, IO[str]] = {}
+        self._open: dict[Path, IO[str] | None] = {}
         self._reported = 0
 
     def add(self, source: Path, line: int, reason: str, raw: bytes, *, kind: str = "rejected") -> None:
-        """Write one rejected (or failed) record and report it."""
+        """Write one rejected (or failed) record and report it.
+
+        A rejects file that cannot be written (a read-only directory, a full disk) is said once on
+        stderr and the run goes on: the records are still reported there (line and reason).
+        """
         path = self._fixed or rejects_path(source)
-        fh = self._open.get(path)
-        if fh is None:
-            # The rejected lines as read, personal data and all (to fix and send again): the
-            # owner's alone, as the input they came from should be (docs/privacy.md).
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # a file that was there keeps its mode through os.open
-            fh = self._open[path] = os.fdopen(fd, "w", encoding="utf-8")
-            self._summary.reject_files.add(path)
-        text = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
-        record = {"file": str(source), "line": line, "reason": reason, "raw": text}
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if path in self._open:
+            fh = self._open[path]
+        else:
+            fh = self._open[path] = self._create(path, source)
+        if fh is not None:
+            text = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
+            record = {"file": str(source), "line": line, "reason": reason, "raw": text}
+            try:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            except OSError as exc:
+                self._unwritable(path, exc)
+                self._summary.reject_files.discard(path)
+                self._open[path] = None
+                with contextlib.suppress(OSError):
+                    fh.close()
         self._reported += 1
         if self._reported <= _MAX_STDERR_REPORTS:
             click.echo(f"{source}:{line}: {kind}: {mask_text(reason)}", err=True)
         elif self._reported == _MAX_STDERR_REPORTS + 1:
-            click.echo(f"... more reported in {path} only", err=True)
+            more = (
+                f"in {path} only" if self._open.get(path) is not None else "nowhere (the rejects file is not written)"
+            )
+            click.echo(f"... more reported {more}", err=True)
+
+    def _create(self, path: Path, source: Path) -> IO[str] | None:
+        """Open a rejects file (said on stderr), or None when it cannot be (said too)."""
+        try:
+            # The rejected lines as read, personal data and all (to fix and send again): the
+            # owner's alone, as the input they came from should be (docs/privacy.md).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            self._unwritable(path, exc)
+            return None
+        try:
+            os.fchmod(fd, 0o600)  # a file that was there keeps its mode through os.open
+        except OSError:
+            pass  # not the owner of a file it may write: it keeps its mode
+        self._summary.reject_files.add(path)
+        click.echo(f"rejects of {source} are written to {path}", err=True)
+        return os.fdopen(fd, "w", encoding="utf-8")
+
+    @staticmethod
+    def _unwritable(path: Path, exc: OSError) -> None:
+        why = exc.strerror or type(exc).__name__
+        click.echo(
+            f"warning: cannot write the rejects file {path} ({why}): rejected records are reported on stderr only; "
+            "give --rejects a writable path",
+            err=True,
+        )
 
     def close(self) -> None:
         """Close every rejects file opened."""
         for fh in self._open.values():
-            fh.close()
+            if fh is not None:
+                with contextlib.suppress(OSError):
+                    fh.close()
 
 
 class Progress:
@@ -396,7 +440,8 @@ def sending_options(command: Callable[..., Any]) -> Callable[..., Any]:
     "rejects_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write rejected lines here (default: FILE.rejects.jsonl next to each input).",
+    help="Write rejected lines here (default: FILE.rejects.jsonl next to each input under the working "
+    "directory, else in the working directory; said on stderr).",
 )
 @click.option("--topic-web", default=None, help="Topic for WEB events (default IRL_TOPIC_WEB).")
 @click.option("--topic-whatsapp", default=None, help="Topic for WHATSAPP events (default IRL_TOPIC_WHATSAPP).")

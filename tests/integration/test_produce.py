@@ -86,7 +86,10 @@ async def test_irl_produce_sends_exactly_the_valid_lines(
     source = tmp_path / "events.jsonl"
     shutil.copy(CORPUS, source)
 
-    result = await irl("produce", str(source), "--bootstrap", kafka_bootstrap, *_topic_options(topics))
+    result = await irl(
+        "produce", str(source), "--bootstrap", kafka_bootstrap, *_topic_options(topics),
+        "--rejects", str(tmp_path / "events.rejects.jsonl"),
+    )  # fmt: skip
 
     assert result.exit_code == 0, result.output + result.stderr
     assert "sent 6 (kiosk 2, web 3, whatsapp 1); rejected 17; failed 0; blank 1; 24 lines" in result.stdout

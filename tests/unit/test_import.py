@@ -310,10 +310,11 @@ def _import(*args: str) -> Result:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Nothing answers at these addresses: a dry run must not ask anything."""
     monkeypatch.setenv("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
+    monkeypatch.chdir(tmp_path)  # a default rejects file sits beside an input under the working directory
 
 
 def test_a_dry_run_validates_writes_rejects_and_the_events_and_masks_stderr(tmp_path: Path, offline: None) -> None:
