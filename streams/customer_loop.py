@@ -23,6 +23,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from resolver.effect_feed import Position, encode_position
 from streams.batches import BatchSender
+from streams.customer_state import SnapshotFormatError
 from streams.customers import POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
 from streams.kafka_auth import client_options
 from streams.loops import Delegating, highwater, start_client, worker_instance
@@ -166,6 +167,8 @@ class _CustomersLoop:
                     self.parts[tp.partition] = part
                 self.assignments += 1
                 self.note_offsets()
+            except SnapshotFormatError as exc:  # a newer worker's snapshot: said plainly, never misread
+                _die(f"restoring the per-customer stage ({exc})", self.rt)
             except Exception:
                 _die("restoring the per-customer stage", self.rt)
 
