@@ -284,7 +284,6 @@ class Settings:
         d = cls()
         # The order of these reads is the order bad variables are reported in: keep it.
         region = _default_region(e)
-        phone_regions = _phone_regions(e)
         bootstrap = _kafka_bootstrap(e, d.kafka_bootstrap)
         redis_url = _redis_url(e, d.redis_url)
         store = _store(e, d.store)
@@ -293,8 +292,7 @@ class Settings:
         protocol = _one_of(e, "IRL_KAFKA_SECURITY_PROTOCOL", d.kafka_security_protocol, _PROTOCOLS)
         mechanism = _one_of(e, "IRL_KAFKA_SASL_MECHANISM", d.kafka_sasl_mechanism, _MECHANISMS)
         sasl_user, sasl_password = _sasl_credentials(e, protocol)
-        cert_file, key_file = _ssl_client_files(e)
-        digest_key, digest_old_keys = _digest_keys(e)
+        (cert_file, key_file), (digest_key, digest_old_keys) = _ssl_client_files(e), _digest_keys(e)
         return cls(
             kafka_bootstrap=bootstrap,
             kafka_security_protocol=protocol,
@@ -315,7 +313,7 @@ class Settings:
             window_seconds=_int(e, "IRL_WINDOW_SECONDS", 900, 1, 86_400),
             grace_seconds=_int(e, "IRL_GRACE_SECONDS", 10, 0, 86_400),
             default_region=region,
-            phone_regions=phone_regions,
+            phone_regions=_phone_regions(e),
             web_host=_str(e, "IRL_WEB_HOST", d.web_host),
             web_port=_int(e, "IRL_WEB_PORT", d.web_port, 1, 65_535),
             web_token=_str(e, "IRL_WEB_TOKEN", ""),
