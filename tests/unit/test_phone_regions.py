@@ -74,3 +74,10 @@ def test_the_setting_is_checked_at_start() -> None:
     for bad in ("KIOSK:dxb-", "SHOP:x=AE", "KIOSK:x=ZZ", "KIOSK:x=UAE", "KIOSK:x=AE,KIOSK:x=SA"):
         with pytest.raises(SettingsError, match="IRL_PHONE_REGIONS"):
             Settings.from_env({"IRL_PHONE_REGIONS": bad})
+
+
+def test_the_worker_hands_the_rules_to_its_core() -> None:
+    from streams.app import resolver_config
+
+    config = resolver_config(Settings.from_env({"IRL_PHONE_REGIONS": "KIOSK:dxb-=AE", "IRL_DEV_MODE": "true"}))
+    assert config.phone_regions == (DUBAI,)
