@@ -166,7 +166,8 @@ async def test_nothing_to_send_exits_non_zero(kafka_bootstrap: str, unique_topic
     topics = await _touchpoint_topics(kafka_bootstrap, unique_topic)
     source = tmp_path / "bad.jsonl"
     source.write_text("not json\n\n")
-    result = await irl("produce", str(source), "--bootstrap", kafka_bootstrap, *_topic_options(topics))
+    rejects = ["--rejects", str(tmp_path / "bad.rejects.jsonl")]  # not in the working directory (the default)
+    result = await irl("produce", str(source), "--bootstrap", kafka_bootstrap, *_topic_options(topics), *rejects)
     assert result.exit_code == 1
     assert "nothing could be sent" in result.stderr
     assert "sent 0 (none); rejected 1; failed 0; blank 1" in result.stdout
