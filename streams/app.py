@@ -39,12 +39,13 @@ import faust
 from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
-from resolver.interaction import Limits
+from resolver.interaction import Interaction, Limits
 from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
 from streams.customer_loop import run_customers
 from streams.customer_process import CustomerProcess
 from streams.customers import POSITION_HEADER
+from streams.deadletter import reused_id_letter
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, KIND_HEADER, TICK
 from streams.loops import run_sequencer, run_triage, worker_instance
@@ -189,6 +190,12 @@ class _Kafka:
             before[TopicPartition(self.state, 0)] = state_before
         await delete_records_before(self.settings.kafka_bootstrap, before, security=client_options(self.settings))
 
+    async def dead_letter_reused(self, events: list[tuple[int, Interaction]]) -> None:
+        """Dead-letter events that reused an id with other content (`reused_id_letter`); wait for the broker."""
+        now = int(time.time() * 1000)
+        encode = self.triage.encode_dead_letter
+        await self.triage.send_dead([reused_id_letter(e, self.links, at, now, encode=encode) for at, e in events])
+
     async def purge_dead_letters(self, identifiers: list[str]) -> int:
         """Make the dead letters that mention these identifiers unreadable (`streams.purge`); how many went."""
         s = self.settings
@@ -292,6 +299,7 @@ def _ports(kafka: _Kafka, mirror: RedisMirror) -> Ports:
         queue_publish=kafka.queue_publish,
         queue_interactions=kafka.queue_interactions,
         queue_effects=kafka.queue_effects if kafka.settings.customer_stage_kafka else None,
+        reused=kafka.dead_letter_reused,
     )
 
 
