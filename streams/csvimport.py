@@ -9,7 +9,8 @@ Each data row is one event::
     touchpoint   CRM
     source_id    the CRM's own record id (column `id`): its key `t:CRM:<id>` links like any touchpoint id
     interaction  crm_import
-    phone, email, name   the mapped columns; empty is none
+    phone, email, name   the mapped columns; empty is none (a name mapped in two columns,
+                 `first_name` and `last_name`, is joined: "First Last")
     occurred_at  column `occurred_at` (ISO-8601 with a zone or epoch ms, or as `date_format` says,
                  a strptime format such as ``%d/%m/%Y %H:%M``; a time without a zone only with a
                  `timezone`); when the column is not mapped or the cell is empty, `default_ms`;
@@ -54,6 +55,8 @@ from streams.inputs import InputRecord
 __all__ = [
     "FIELDS",
     "INTERACTION",
+    "MAPPABLE",
+    "NAME_PARTS",
     "TOUCHPOINT",
     "ColumnMap",
     "CsvContacts",
@@ -66,8 +69,13 @@ __all__ = [
     "parse_timezone",
 ]
 
-#: What a column can be mapped to; `id` is required.
+#: The fields of an event a column gives; `id` is required. The event id digests these.
 FIELDS = ("id", "phone", "email", "name", "occurred_at")
+#: A name exported as two columns (Salesforce, HubSpot, Zoho, Dynamics): mapped instead of `name`,
+#: joined with a space into it (either may be empty) before anything else reads the row.
+NAME_PARTS = ("first_name", "last_name")
+#: What a column can be mapped to.
+MAPPABLE = FIELDS + NAME_PARTS
 TOUCHPOINT = "CRM"
 INTERACTION = "crm_import"
 
@@ -100,7 +108,8 @@ class ColumnMap:
     def parse(cls, text: str) -> ColumnMap:
         """Read ``field=Column,field="Column, with comma",...``. Raises MappingError saying what is wrong.
 
-        Fields are those of `FIELDS`, in any case. A column name may be double-quoted (needed only
+        Fields are those of `MAPPABLE`, in any case (`first_name` / `last_name` instead of `name`).
+        A column name may be double-quoted (needed only
         when it holds a comma or a double quote, written ``""`` inside the quotes).
         """
         columns: dict[str, str] = {}
@@ -111,8 +120,8 @@ class ColumnMap:
             field, column = key.strip().lower(), _unquote(value.strip())
             if not sep or not field:
                 raise MappingError(f"--map: {item.strip()!r:.60} is not FIELD=COLUMN")
-            if field not in FIELDS:
-                raise MappingError(f"--map: unknown field {field!r:.40}; fields are {', '.join(FIELDS)}")
+            if field not in MAPPABLE:
+                raise MappingError(f"--map: unknown field {field!r:.40}; fields are {', '.join(MAPPABLE)}")
             if not column:
                 raise MappingError(f"--map: {field}= names no column")
             if field in columns:
@@ -120,6 +129,8 @@ class ColumnMap:
             columns[field] = column
         if "id" not in columns:
             raise MappingError("--map: id=COLUMN is required (the CRM's own record id)")
+        if "name" in columns and any(part in columns for part in NAME_PARTS):
+            raise MappingError("--map: map name and first_name/last_name not both (one name column, or its two parts)")
         return cls(columns)
 
     def locate(self, header: Sequence[str]) -> dict[str, int]:
@@ -409,7 +420,7 @@ class CsvContacts:
                         f"(a {_shown(self.delimiter)} inside an unquoted value, or an unclosed quote?)"
                     )
                 else:
-                    values = {f: row[i] for f, i in self.index.items()}
+                    values = _joined_name({f: row[i] for f, i in self.index.items()})
                 yield InputRecord(self.path, line, data, functools.partial(self._read, problem, values, line))
 
     def _read(self, problem: str, values: Mapping[str, str], line: int, limits: Limits) -> Interaction:
@@ -429,6 +440,15 @@ class CsvContacts:
         if "occurred_at_written" in event.attributes:
             self.dated_before_floor += 1
         return event
+
+
+def _joined_name(values: dict[str, str]) -> dict[str, str]:
+    """`values` with a name mapped in parts (`NAME_PARTS`) joined into `name`: "First Last", either alone."""
+    if not any(part in values for part in NAME_PARTS):
+        return values
+    parts = [values.pop(part, "").strip() for part in NAME_PARTS]
+    values["name"] = " ".join(part for part in parts if part)
+    return values
 
 
 def _not_utf8(text: str) -> bool:

@@ -25,8 +25,8 @@ import click
 from resolver.interaction import Interaction, Limits, to_json
 from streams.commands.produce import Progress, Publisher, execute, rejects_path, sending_options
 from streams.csvimport import (
-    FIELDS,
     FLOOR_MS,
+    MAPPABLE,
     TOUCHPOINT,
     ColumnMap,
     CsvContacts,
@@ -67,8 +67,9 @@ def _iso(ms: int) -> str:
     required=True,
     metavar="FIELD=COLUMN,...",
     help=(
-        f"Which column holds each field ({', '.join(FIELDS)}; id is required), e.g. "
-        '--map phone=Mobile,email=Email,name="Full Name",id=ContactId. Quote a column name holding a comma.'
+        f"Which column holds each field ({', '.join(MAPPABLE)}; id is required), e.g. "
+        '--map phone=Mobile,email=Email,name="Full Name",id=ContactId. A name in two columns: '
+        'first_name="First Name",last_name="Last Name" instead of name. Quote a column name holding a comma.'
     ),
 )
 @click.option(
@@ -196,7 +197,7 @@ def _execute_writing(
 def _describe(contacts: CsvContacts, default_is: str) -> None:
     """What will be read, on stderr: column names and the dialect, never a value."""
     delimiter = {"\t": "tab"}.get(contacts.delimiter or ",", contacts.delimiter)
-    mapped = ", ".join(f"{f}={contacts.columns.columns[f]!r}" for f in FIELDS if f in contacts.columns.columns)
+    mapped = ", ".join(f"{f}={contacts.columns.columns[f]!r}" for f in MAPPABLE if f in contacts.columns.columns)
     when = f"; occurred_at: {default_is}"
     if "occurred_at" in contacts.columns.columns:
         when = f"; occurred_at, when a cell is empty: {default_is}"

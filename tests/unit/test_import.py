@@ -453,3 +453,58 @@ def test_the_progress_bar_counts_the_bytes_of_the_rows_on_a_terminal_only(
     quiet.update(size)
     quiet.close()
     assert pipe.getvalue() == ""
+
+
+# -- a name in two columns (s36 audit, finding A1) --------------------------------------------------
+
+#: Salesforce, HubSpot, Zoho and Dynamics export a contact's name as two columns.
+SPLIT_NAME_EXPORT = (
+    "\ufeffRecord ID;First Name;Last Name;Mobile Phone Number;Email\r\n"
+    "1001;Karthik;R;98450 33445;karthik.r@gmail.com\r\n"
+    "1002; Asha ;Rao;;asha.rao@gmail.com\r\n"
+    "1003;;Iyer;9731144556;\r\n"
+    "1004;Madonna;;;\r\n"
+    "1005;;;9845071623;\r\n"
+)
+
+
+def test_a_name_in_first_and_last_name_columns_is_imported_whole(tmp_path: Path) -> None:
+    mapping = 'id=Record ID,first_name="First Name",last_name=Last Name,phone=Mobile Phone Number,email=Email'
+    out = _outcomes(_contacts(tmp_path, SPLIT_NAME_EXPORT, mapping))
+    events = [o for _, o in out]
+    assert all(isinstance(e, Interaction) for e in events), events
+    assert [e.name for e in events] == ["Karthik R", "Asha Rao", "Iyer", "Madonna", None]
+    # The event id is that of the same contact exported with one name column: importing from either
+    # export sends duplicates, not new events.
+    one_column = ColumnMap.parse("id=Record ID,name=Name,phone=Mobile Phone Number,email=Email")
+    joined = {"id": "1001", "name": "Karthik R", "phone": "98450 33445", "email": "karthik.r@gmail.com"}
+    assert events[0].event_id == event_id_of(joined) and "name" in one_column.columns
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id=Id,name=Name,first_name=First", "name and first_name/last_name"),
+        ("id=Id,first_name=First,first_name=Given", "first_name is mapped twice"),
+    ],
+)
+def test_a_name_is_mapped_whole_or_in_parts_not_both(text: str, message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        ColumnMap.parse(text)
+
+
+def test_the_summary_names_the_name_columns(tmp_path: Path, offline: None) -> None:
+    source = tmp_path / "contacts.csv"
+    source.write_text(SPLIT_NAME_EXPORT, encoding="utf-8", newline="")
+    mapping = "id=Record ID,first_name=First Name,last_name=Last Name,phone=Mobile Phone Number"
+    out = tmp_path / "events.jsonl"
+    result = _import(str(source), "--map", mapping, "--dry-run", "--events-out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "first_name='First Name', last_name='Last Name'" in result.stderr
+    assert [json.loads(line)["name"] for line in out.read_text().splitlines()] == [
+        "Karthik R",
+        "Asha Rao",
+        "Iyer",
+        "Madonna",
+        None,
+    ]
