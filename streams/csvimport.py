@@ -10,7 +10,8 @@ Each data row is one event::
     source_id    the CRM's own record id (column `id`): its key `t:CRM:<id>` links like any touchpoint id
     interaction  crm_import
     phone, email, name   the mapped columns; empty is none (a name mapped in two columns,
-                 `first_name` and `last_name`, is joined: "First Last")
+                 `first_name` and `last_name`, is joined: "First Last"; a field mapped to several
+                 columns, ``phone=Mobile|Phone``, is the first of their cells not blank)
     occurred_at  column `occurred_at` (ISO-8601 with a zone or epoch ms, or as `date_format` says,
                  a strptime format such as ``%d/%m/%Y %H:%M``; a time without a zone only with a
                  `timezone`); when the column is not mapped or the cell is empty, `default_ms`;
@@ -46,6 +47,7 @@ import json
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as _field
 from pathlib import Path
 from typing import IO
 
@@ -100,38 +102,59 @@ class MappingError(CsvImportError):
 
 @dataclass(frozen=True, slots=True)
 class ColumnMap:
-    """Which column holds each field: `{field: column name}`, `id` always among them."""
+    """Which column holds each field: `{field: column name}`, `id` always among them.
+
+    `more` lists, for a field mapped to several columns (``phone=Mobile|Phone``), the columns read
+    in turn after the first when the cells before are empty (an export's ``Mobile``, ``Phone``, ...).
+    """
 
     columns: Mapping[str, str]
+    more: Mapping[str, tuple[str, ...]] = _field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str) -> ColumnMap:
         """Read ``field=Column,field="Column, with comma",...``. Raises MappingError saying what is wrong.
 
         Fields are those of `MAPPABLE`, in any case (`first_name` / `last_name` instead of `name`).
-        A column name may be double-quoted (needed only
-        when it holds a comma or a double quote, written ``""`` inside the quotes).
+        A field other than `id` may name several columns separated by ``|``: its value is the first
+        of their cells that is not blank. A column name may be double-quoted (needed only
+        when it holds a comma, a ``|`` or a double quote, written ``""`` inside the quotes).
         """
         columns: dict[str, str] = {}
+        more: dict[str, tuple[str, ...]] = {}
         for item in _split_outside_quotes(text):
             if not item.strip():
                 continue
             key, sep, value = item.partition("=")
-            field, column = key.strip().lower(), _unquote(value.strip())
+            field = key.strip().lower()
+            names = [_unquote(part.strip()) for part in _split_outside_quotes(value.strip(), "|")]
+            column = names[0]
             if not sep or not field:
                 raise MappingError(f"--map: {item.strip()!r:.60} is not FIELD=COLUMN")
             if field not in MAPPABLE:
                 raise MappingError(f"--map: unknown field {field!r:.40}; fields are {', '.join(MAPPABLE)}")
-            if not column:
-                raise MappingError(f"--map: {field}= names no column")
+            if not all(names):
+                raise MappingError(f"--map: {field}= names no column" + (" between two |" if len(names) > 1 else ""))
             if field in columns:
                 raise MappingError(f"--map: {field} is mapped twice")
+            if len(names) > 1:
+                if field == "id":
+                    raise MappingError("--map: id= names one column (the CRM's own record id), not several")
+                more[field] = tuple(names[1:])
             columns[field] = column
         if "id" not in columns:
             raise MappingError("--map: id=COLUMN is required (the CRM's own record id)")
         if "name" in columns and any(part in columns for part in NAME_PARTS):
             raise MappingError("--map: map name and first_name/last_name not both (one name column, or its two parts)")
-        return cls(columns)
+        return cls(columns, more)
+
+    def locate_more(self, header: Sequence[str]) -> dict[str, tuple[int, ...]]:
+        """`{field: indexes in header of its columns after the first}` (`more`), found as `locate` finds them."""
+        return {f: tuple(ColumnMap({f: c}).locate(header)[f] for c in names) for f, names in self.more.items()}
+
+    def shown(self, field_name: str) -> str:
+        """The column(s) of a mapped field as the summary shows them: ``'Mobile'`` or ``'Mobile'|'Phone'``."""
+        return "|".join(repr(c) for c in (self.columns[field_name], *self.more.get(field_name, ())))
 
     def locate(self, header: Sequence[str]) -> dict[str, int]:
         """`{field: index of its column in header}`. Raises MappingError when a column is missing or ambiguous.
@@ -152,14 +175,14 @@ class ColumnMap:
         return out
 
 
-def _split_outside_quotes(text: str) -> list[str]:
+def _split_outside_quotes(text: str, separator: str = ",") -> list[str]:
     items: list[str] = []
     current: list[str] = []
     quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted
-        if ch == "," and not quoted:
+        if ch == separator and not quoted:
             items.append("".join(current))
             current = []
         else:
@@ -361,6 +384,7 @@ class CsvContacts:
             raise CsvImportError(f"{path.name}: the header is not UTF-8: save the export as UTF-8 (CSV UTF-8)")
         try:
             self.index = columns.locate(self.header)
+            self.more = columns.locate_more(self.header)
         except MappingError as exc:
             if len(self.header) == 1:  # one column: the sniffer found no delimiter it knows
                 raise MappingError(f"{exc} (one column only: give the file's --delimiter)") from None
@@ -420,7 +444,13 @@ class CsvContacts:
                         f"(a {_shown(self.delimiter)} inside an unquoted value, or an unclosed quote?)"
                     )
                 else:
-                    values = _joined_name({f: row[i] for f, i in self.index.items()})
+                    values = {f: row[i] for f, i in self.index.items()}
+                    for f, others in self.more.items():
+                        for i in others:  # the first cell that is not blank
+                            if values[f].strip():
+                                break
+                            values[f] = row[i]
+                    values = _joined_name(values)
                 yield InputRecord(self.path, line, data, functools.partial(self._read, problem, values, line))
 
     def _read(self, problem: str, values: Mapping[str, str], line: int, limits: Limits) -> Interaction:

@@ -69,7 +69,8 @@ def _iso(ms: int) -> str:
     help=(
         f"Which column holds each field ({', '.join(MAPPABLE)}; id is required), e.g. "
         '--map phone=Mobile,email=Email,name="Full Name",id=ContactId. A name in two columns: '
-        'first_name="First Name",last_name="Last Name" instead of name. Quote a column name holding a comma.'
+        'first_name="First Name",last_name="Last Name" instead of name; the first of several columns that is '
+        'not blank: phone="Mobile|Phone". Quote a column name holding a comma or |.'
     ),
 )
 @click.option(
@@ -197,7 +198,7 @@ def _execute_writing(
 def _describe(contacts: CsvContacts, default_is: str) -> None:
     """What will be read, on stderr: column names and the dialect, never a value."""
     delimiter = {"\t": "tab"}.get(contacts.delimiter or ",", contacts.delimiter)
-    mapped = ", ".join(f"{f}={contacts.columns.columns[f]!r}" for f in MAPPABLE if f in contacts.columns.columns)
+    mapped = ", ".join(f"{f}={contacts.columns.shown(f)}" for f in MAPPABLE if f in contacts.columns.columns)
     when = f"; occurred_at: {default_is}"
     if "occurred_at" in contacts.columns.columns:
         when = f"; occurred_at, when a cell is empty: {default_is}"

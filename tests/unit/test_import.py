@@ -508,3 +508,55 @@ def test_the_summary_names_the_name_columns(tmp_path: Path, offline: None) -> No
         "Madonna",
         None,
     ]
+
+
+# -- a field in several columns (s36 audit, finding A5) ---------------------------------------------
+
+#: Salesforce exports Phone, Mobile, Home Phone; HubSpot Phone Number and Mobile Phone Number. A contact
+#: may have a number in any one of them.
+SEVERAL_PHONES_EXPORT = (
+    "Id,Name,Mobile,Phone,Home Phone,Email,Work Email\r\n"
+    "1,Asha Rao,98450 71623,080 2345 6789,,asha.rao@gmail.com,\r\n"
+    "2,Vikram Das,,080 4123 9876,,,vikram.das@acme.in\r\n"
+    "3,Ravi Kumar,,,  ,ravi.k@gmail.com,\r\n"
+    "4,Meena Iyer,, ,97311 44556,,\r\n"
+)
+
+
+def test_a_field_may_name_several_columns_and_takes_the_first_not_blank(tmp_path: Path) -> None:
+    mapping = 'id=Id,name=Name,phone=Mobile|Phone|"Home Phone",email=Email|Work Email'
+    out = [o for _, o in _outcomes(_contacts(tmp_path, SEVERAL_PHONES_EXPORT, mapping))]
+    assert all(isinstance(e, Interaction) for e in out), out
+    assert [(e.phone, e.email) for e in out] == [
+        ("98450 71623", "asha.rao@gmail.com"),
+        ("080 4123 9876", "vikram.das@acme.in"),
+        (None, "ravi.k@gmail.com"),
+        ("97311 44556", None),
+    ]
+    # The event is the one an export with that value in a single column gives.
+    assert out[1].event_id == event_id_of({"id": "2", "name": "Vikram Das", "phone": "080 4123 9876",
+                                           "email": "vikram.das@acme.in"})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id=Id|Other", "id= names one column"),
+        ("id=Id,phone=Mobile|", "phone= names no column between two |"),
+        ('id=Id,phone="Mobile|Phone', "not closed"),
+    ],
+)
+def test_several_columns_are_mapped_with_a_bar_and_not_for_the_id(text: str, message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        ColumnMap.parse(text)
+
+
+def test_a_quoted_column_name_may_hold_a_bar_and_the_summary_shows_every_column(tmp_path: Path, offline: None) -> None:
+    assert dict(ColumnMap.parse('id=Id,phone="Mobile|Cell"').columns) == {"id": "Id", "phone": "Mobile|Cell"}
+    source = tmp_path / "contacts.csv"
+    source.write_text(SEVERAL_PHONES_EXPORT, encoding="utf-8", newline="")
+    result = _import(str(source), "--map", "id=Id,phone=Mobile|Phone|Home Phone", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "phone='Mobile'|'Phone'|'Home Phone'" in result.stderr
+    missing = _import(str(source), "--map", "id=Id,phone=Mobile|Fax", "--dry-run")
+    assert missing.exit_code == 2 and "'Fax' (phone) is not in the header" in missing.output
