@@ -23,10 +23,12 @@ Each data row is one event::
 
 Values are stripped of surrounding white space; the resolver normalises the rest.
 
-The file: UTF-8 with or without a byte-order mark; the delimiter sniffed among ``, ; tab |`` (or
-given); RFC 4180 quoting (``"..."``, ``""`` inside, line breaks allowed); the first non-blank row is
-the header, whose cells name the columns (matched exactly, else ignoring case and spacing). A row
-is rejected (`InvalidInteraction`, a reason without personal data) when it is not UTF-8, does not
+The file: UTF-8 with or without a byte-order mark, or the encoding given (``cp1252``); a UTF-16 or
+UTF-32 byte-order mark says which whatever is given. The delimiter: Excel's ``sep=;`` first line
+(skipped), else sniffed among ``, ; tab |`` (or given); RFC 4180 quoting (``"..."``, ``""`` inside,
+line breaks allowed); the first non-blank row is the header, whose cells name the columns (matched
+exactly, else ignoring case and spacing). A row is rejected (`InvalidInteraction`, a reason without
+personal data) when it is not in the file's encoding, does not
 have as many cells as the header (a delimiter inside an unquoted value shifts every column after
 it: nothing of such a row is trusted), has no id, has a time that cannot be read, or fails the
 contract's validation; a row whose cells are all blank is skipped.
@@ -39,11 +41,13 @@ Errors that stop an import before anything is read (fix the mapping or the file)
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as _dt
 import functools
 import hashlib
 import json
+import re
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -349,9 +353,11 @@ class CsvContacts:
         delimiter: str | None = None,
         timezone: _dt.tzinfo | None = None,
         date_format: str | None = None,
+        encoding: str | None = None,
     ) -> None:
         self.path = path
         self.columns = columns
+        self.encoding, self._codec = _encoding_of(path, encoding)
         self.default_ms = default_ms
         self.timezone = timezone
         self.date_format = date_format
@@ -361,6 +367,10 @@ class CsvContacts:
             sample = fh.read(_SAMPLE_CHARS)
         if len(sample) == _SAMPLE_CHARS and "\n" in sample:
             sample = sample[: sample.rindex("\n") + 1]  # whole lines only
+        # Excel's own hint of the delimiter, ``sep=;``, on a line of its own before the header.
+        hint = _SEP_LINE.fullmatch(sample.split("\n", 1)[0].rstrip("\r"))
+        if hint is not None and delimiter is None:
+            delimiter = hint.group(1)
         self.delimiter, skip = delimiter, False
         if delimiter is None:
             try:
@@ -375,13 +385,15 @@ class CsvContacts:
         with self._open() as fh:
             for _, _, row in self._rows(fh):
                 self._header_rows += 1
+                if hint is not None and self._header_rows == 1:
+                    continue
                 if isinstance(row, list) and any(cell.strip() for cell in row):
                     self.header = [cell.strip() for cell in row]
                     break
         if not self.header:
             raise CsvImportError(f"{path.name}: no header row (the first non-blank row names the columns)")
         if _not_utf8("".join(self.header)):
-            raise CsvImportError(f"{path.name}: the header is not UTF-8: save the export as UTF-8 (CSV UTF-8)")
+            raise CsvImportError(f"{path.name}: the header is {self._undecodable()}")
         try:
             self.index = columns.locate(self.header)
             self.more = columns.locate_more(self.header)
@@ -393,7 +405,12 @@ class CsvContacts:
     def _open(self) -> IO[str]:
         # utf-8-sig drops a byte-order mark; surrogateescape keeps bytes that are not UTF-8 so that
         # only the rows holding them are rejected, with their bytes in the rejects file.
-        return self.path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
+        return self.path.open("r", encoding=self._codec, errors="surrogateescape", newline="")
+
+    def _undecodable(self) -> str:
+        if self.encoding == "utf-8":
+            return "not UTF-8: save the export as UTF-8 (CSV UTF-8), or give its --encoding (cp1252)"
+        return f"not {self.encoding}: a byte it does not define (another --encoding?)"
 
     def _rows(self, fh: IO[str]) -> Iterator[tuple[int, str, list[str] | csv.Error]]:
         """(line the row starts on, its text as read, its cells or the csv error) for every row."""
@@ -435,7 +452,7 @@ class CsvContacts:
                     continue
                 problem, values = "", {}
                 if _not_utf8(raw):
-                    problem = "row: not UTF-8: save the export as UTF-8 (CSV UTF-8)"
+                    problem = f"row: {self._undecodable()}"
                 elif isinstance(row, csv.Error):
                     problem = f"row: not CSV ({str(row)[:80]})"
                 elif len(row) != width:
@@ -479,6 +496,32 @@ def _joined_name(values: dict[str, str]) -> dict[str, str]:
     parts = [values.pop(part, "").strip() for part in NAME_PARTS]
     values["name"] = " ".join(part for part in parts if part)
     return values
+
+
+#: Excel's delimiter line: ``sep=`` and one character, alone on the file's first line.
+_SEP_LINE = re.compile(r"[Ss][Ee][Pp]=(.)[ ]*")
+
+
+def _encoding_of(path: Path, given: str | None) -> tuple[str, str]:
+    """(the encoding's name as shown, the codec to read `path` with).
+
+    A UTF-16 or UTF-32 byte-order mark says which (Excel's "Unicode Text"), whatever is given;
+    otherwise `given` (``cp1252``: Excel's "CSV (Comma delimited)" on Windows), else UTF-8 with or
+    without a byte-order mark. Raises CsvImportError for an encoding Python does not know.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "utf-16"
+    if given is None:
+        return "utf-8", "utf-8-sig"
+    try:
+        name = codecs.lookup(given.strip()).name
+    except LookupError:
+        raise CsvImportError(f"--encoding: unknown encoding {given!r:.40} (try utf-8, cp1252, utf-16)") from None
+    return (name, "utf-8-sig") if name == "utf-8" else (name, name)
 
 
 def _not_utf8(text: str) -> bool:

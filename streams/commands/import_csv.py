@@ -87,7 +87,15 @@ def _iso(ms: int) -> str:
     default=None,
     help="Also write each event sent (in a dry run: each valid one) as JSON Lines, the input of irl replay.",
 )
-@click.option("--delimiter", default=None, help="The file's delimiter (default: sniffed among , ; tab |).")
+@click.option(
+    "--delimiter", default=None, help="The file's delimiter (default: Excel's sep= line, else sniffed among , ; tab |)."
+)
+@click.option(
+    "--encoding",
+    default=None,
+    help="The file's encoding when not UTF-8, e.g. cp1252 (Excel's CSV on Windows); a UTF-16 or UTF-32 "
+    "byte-order mark is read whatever this says.",
+)
 @click.option(
     "--timezone",
     "zone",
@@ -109,6 +117,7 @@ def command(
     dry_run: bool,
     events_out: Path | None,
     delimiter: str | None,
+    encoding: str | None,
     zone: str | None,
     date_format: str | None,
     topic: str | None,
@@ -133,6 +142,7 @@ def command(
             delimiter=parse_delimiter(delimiter) if delimiter is not None else None,
             timezone=parse_timezone(zone) if zone is not None else None,
             date_format=parse_date_format(date_format) if date_format is not None else None,
+            encoding=encoding,
         )
     except CsvImportError as exc:
         raise click.UsageError(str(exc)) from None
@@ -199,10 +209,11 @@ def _describe(contacts: CsvContacts, default_is: str) -> None:
     """What will be read, on stderr: column names and the dialect, never a value."""
     delimiter = {"\t": "tab"}.get(contacts.delimiter or ",", contacts.delimiter)
     mapped = ", ".join(f"{f}={contacts.columns.shown(f)}" for f in MAPPABLE if f in contacts.columns.columns)
+    encoding = "" if contacts.encoding == "utf-8" else f"encoding {contacts.encoding}, "
     when = f"; occurred_at: {default_is}"
     if "occurred_at" in contacts.columns.columns:
         when = f"; occurred_at, when a cell is empty: {default_is}"
     click.echo(
-        f"{contacts.path.name}: delimiter {delimiter!r}, {len(contacts.header)} columns; {mapped}{when}",
+        f"{contacts.path.name}: {encoding}delimiter {delimiter!r}, {len(contacts.header)} columns; {mapped}{when}",
         err=True,
     )

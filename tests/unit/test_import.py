@@ -171,7 +171,7 @@ def test_a_row_that_is_not_utf8_is_rejected_alone(tmp_path: Path) -> None:
     data = b"ContactId,Full Name\n1,Asha\n" + b"2,Caf\xe9 Owner\n" + b"3,Ravi\n"
     contacts = _contacts(tmp_path, data, "id=ContactId,name=Full Name")
     out = dict(_outcomes(contacts))
-    assert out[3] == "row: not UTF-8: save the export as UTF-8 (CSV UTF-8)"
+    assert out[3] == "row: not UTF-8: save the export as UTF-8 (CSV UTF-8), or give its --encoding (cp1252)"
     assert [out[2].name, out[4].name] == ["Asha", "Ravi"]
     assert next(r for r in contacts.records() if r.line == 3).raw == b"2,Caf\xe9 Owner\n"  # the bytes as they were
 
@@ -560,3 +560,53 @@ def test_a_quoted_column_name_may_hold_a_bar_and_the_summary_shows_every_column(
     assert "phone='Mobile'|'Phone'|'Home Phone'" in result.stderr
     missing = _import(str(source), "--map", "id=Id,phone=Mobile|Fax", "--dry-run")
     assert missing.exit_code == 2 and "'Fax' (phone) is not in the header" in missing.output
+
+
+# -- what Excel writes besides CSV UTF-8 (s36 audit, findings A12, A13) -----------------------------
+
+
+def test_an_excel_sep_line_gives_the_delimiter_and_is_not_the_header(tmp_path: Path) -> None:
+    """Files written for Excel may start with ``sep=;``, Excel's own hint of the delimiter."""
+    text = "sep=;\r\nId;Name;Mobile\r\n1;Rao, Asha;9845071623\r\n2;Vikram Das;9731862045\r\n"
+    for data in (text, "\ufeff" + text, text.replace("sep=;", "SEP=;")):
+        contacts = _contacts(tmp_path, data, "id=Id,name=Name,phone=Mobile")
+        assert contacts.delimiter == ";" and contacts.header == ["Id", "Name", "Mobile"]
+        out = [o for _, o in _outcomes(contacts)]
+        assert [(e.source_id, e.name) for e in out] == [("1", "Rao, Asha"), ("2", "Vikram Das")]
+    given = _contacts(tmp_path, text, "id=Id,name=Name,phone=Mobile", delimiter=";")
+    assert given.header == ["Id", "Name", "Mobile"]
+
+
+def test_a_windows_1252_export_is_read_with_its_encoding(tmp_path: Path) -> None:
+    """Excel's "CSV (Comma delimited)" on Windows writes the ANSI code page, not UTF-8."""
+    data = "Id,Name,Mobile\r\n1,José García,9845071623\r\n2,Zoë Müller \u2013 Shah,9731862045\r\n".encode("cp1252")
+    rejected = [o for _, o in _outcomes(_contacts(tmp_path, data, "id=Id,name=Name,phone=Mobile"))]
+    assert rejected[0] == "row: not UTF-8: save the export as UTF-8 (CSV UTF-8), or give its --encoding (cp1252)"
+    path = tmp_path / "contacts.csv"
+    contacts = CsvContacts(path, ColumnMap.parse("id=Id,name=Name,phone=Mobile"), default_ms=T_2024, encoding="cp1252")
+    names = [o.name for _, o in _outcomes(contacts)]
+    assert names == ["José García", "Zoë Müller \u2013 Shah"]
+    with pytest.raises(CsvImportError, match="--encoding: unknown encoding 'latin-9x'"):
+        CsvContacts(path, ColumnMap.parse("id=Id"), default_ms=T_2024, encoding="latin-9x")
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_utf16_export_is_read_by_its_byte_order_mark(tmp_path: Path, codec: str) -> None:
+    """Excel's "Unicode Text" (tab-separated UTF-16 with a byte-order mark) keeps every script."""
+    text = "Id\tName\tMobile\r\n1\tसुनीता वर्मा\t9845071623\r\n2\tJosé García\t9731862045\r\n"
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(codec, "")
+    contacts = _contacts(tmp_path, (bom + text).encode(codec), "id=Id,name=Name,phone=Mobile")
+    assert contacts.delimiter == "\t"
+    assert [o.name for _, o in _outcomes(contacts)] == ["सुनीता वर्मा", "José García"]
+
+
+def test_the_command_takes_an_encoding(tmp_path: Path, offline: None) -> None:
+    source = tmp_path / "contacts.csv"
+    source.write_bytes("Id;Name;Mobile\r\n1;José García;9845071623\r\n".encode("cp1252"))
+    out = tmp_path / "events.jsonl"
+    result = _import(
+        str(source), "--map", "id=Id,name=Name", "--encoding", "cp1252", "--dry-run", "--events-out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["name"] for line in out.read_text().splitlines()] == ["José García"]
+    assert "encoding cp1252" in result.stderr
