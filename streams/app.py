@@ -88,6 +88,7 @@ def resolver_config(settings: Settings) -> ResolverConfig:
         default_region=settings.default_region,
         hub_threshold=settings.hub_threshold,
         duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+        junk_values=settings.junk_values,
         **settings.digest_keys(),
     )
 

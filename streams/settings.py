@@ -54,6 +54,15 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
+def _junk_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    """IRL_JUNK_VALUES: comma-separated, each trimmed and lower-cased, empty ones dropped, sorted."""
+    values = {" ".join(v.split()).lower() for v in env.get("IRL_JUNK_VALUES", "").split(",")}
+    values.discard("")
+    if any(len(v) > 200 for v in values) or len(values) > 1000:
+        raise SettingsError("IRL_JUNK_VALUES: at most 1000 values of at most 200 characters each")
+    return tuple(sorted(values))
+
+
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -245,6 +254,9 @@ class Settings:
     digest_old_keys: tuple[str, ...] = ()
     digest_legacy: bool = True
     dev_mode: bool = False
+    #: values never linked nor read as a name (`ResolverConfig.junk_values`): the business's own names
+    #: on messages it sends, a placeholder address its staff type; lower-case, as the core compares them
+    junk_values: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -301,6 +313,7 @@ class Settings:
             app_id=_str(e, "IRL_APP_ID", d.app_id),
             max_string=_int(e, "IRL_MAX_STRING", d.max_string, 16, 1_000_000),
             hub_threshold=_int(e, "IRL_HUB_THRESHOLD", d.hub_threshold, 2, 1_000_000),
+            junk_values=_junk_values(e),
             duplicate_horizon_days=_int(e, "IRL_DUPLICATE_HORIZON_DAYS", d.duplicate_horizon_days, 1, 3650),
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
