@@ -54,6 +54,21 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
+def _retentions(env: Mapping[str, str], d: Settings) -> dict[str, float]:
+    """The touchpoint and interactions retentions and the resolved topic's compaction lag, in hours."""
+    return {
+        "touchpoint_retention_hours": _float(
+            env, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
+        ),
+        "interactions_retention_hours": _float(
+            env, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours, 0.001, 87_600.0
+        ),
+        "resolved_compaction_lag_hours": _float(
+            env, "IRL_RESOLVED_COMPACTION_LAG_HOURS", d.resolved_compaction_lag_hours, 0.001, 8_760.0
+        ),
+    }
+
+
 def _junk_values(env: Mapping[str, str]) -> tuple[str, ...]:
     """IRL_JUNK_VALUES: comma-separated, each trimmed and lower-cased, empty ones dropped, sorted."""
     values = {" ".join(v.split()).lower() for v in env.get("IRL_JUNK_VALUES", "").split(",")}
@@ -322,15 +337,7 @@ class Settings:
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
             snapshot_tail_events=_int(e, "IRL_SNAPSHOT_TAIL_EVENTS", d.snapshot_tail_events, 100, 100_000_000),
             customer_stage=_customer_stage(e),
-            touchpoint_retention_hours=_float(
-                e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
-            ),
-            interactions_retention_hours=_float(
-                e, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours, 0.001, 87_600.0
-            ),
-            resolved_compaction_lag_hours=_float(
-                e, "IRL_RESOLVED_COMPACTION_LAG_HOURS", d.resolved_compaction_lag_hours, 0.001, 8_760.0
-            ),
+            **_retentions(e, d),
             worker_id=_worker_id(e),
             kafka_connect_timeout_seconds=_float(
                 e, "IRL_KAFKA_CONNECT_TIMEOUT_SECONDS", d.kafka_connect_timeout_seconds, 0.5, 600.0
