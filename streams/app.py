@@ -90,6 +90,7 @@ def resolver_config(settings: Settings) -> ResolverConfig:
         phone_regions=settings.phone_regions,
         hub_threshold=settings.hub_threshold,
         duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+        junk_values=settings.junk_values,
         **settings.digest_keys(),
     )
 

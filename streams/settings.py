@@ -54,6 +54,30 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
+def _retentions(env: Mapping[str, str], d: Settings) -> dict[str, float]:
+    """The touchpoint and interactions retentions and the resolved topic's compaction lag, in hours."""
+    return {
+        "touchpoint_retention_hours": _float(
+            env, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
+        ),
+        "interactions_retention_hours": _float(
+            env, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours, 0.001, 87_600.0
+        ),
+        "resolved_compaction_lag_hours": _float(
+            env, "IRL_RESOLVED_COMPACTION_LAG_HOURS", d.resolved_compaction_lag_hours, 0.001, 8_760.0
+        ),
+    }
+
+
+def _junk_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    """IRL_JUNK_VALUES: comma-separated, each trimmed and lower-cased, empty ones dropped, sorted."""
+    values = {" ".join(v.split()).lower() for v in env.get("IRL_JUNK_VALUES", "").split(",")}
+    values.discard("")
+    if any(len(v) > 200 for v in values) or len(values) > 1000:
+        raise SettingsError("IRL_JUNK_VALUES: at most 1000 values of at most 200 characters each")
+    return tuple(sorted(values))
+
+
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -276,6 +300,9 @@ class Settings:
     digest_old_keys: tuple[str, ...] = ()
     digest_legacy: bool = True
     dev_mode: bool = False
+    #: values never linked nor read as a name (`ResolverConfig.junk_values`): the business's own names
+    #: on messages it sends, a placeholder address its staff type; lower-case, as the core compares them
+    junk_values: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -332,6 +359,7 @@ class Settings:
             app_id=_str(e, "IRL_APP_ID", d.app_id),
             max_string=_int(e, "IRL_MAX_STRING", d.max_string, 16, 1_000_000),
             hub_threshold=_int(e, "IRL_HUB_THRESHOLD", d.hub_threshold, 2, 1_000_000),
+            junk_values=_junk_values(e),
             duplicate_horizon_days=_int(e, "IRL_DUPLICATE_HORIZON_DAYS", d.duplicate_horizon_days, 1, 3650),
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
@@ -340,15 +368,7 @@ class Settings:
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
             snapshot_tail_events=_int(e, "IRL_SNAPSHOT_TAIL_EVENTS", d.snapshot_tail_events, 100, 100_000_000),
             customer_stage=_customer_stage(e),
-            touchpoint_retention_hours=_float(
-                e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
-            ),
-            interactions_retention_hours=_float(
-                e, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours, 0.001, 87_600.0
-            ),
-            resolved_compaction_lag_hours=_float(
-                e, "IRL_RESOLVED_COMPACTION_LAG_HOURS", d.resolved_compaction_lag_hours, 0.001, 8_760.0
-            ),
+            **_retentions(e, d),
             worker_id=_worker_id(e),
             kafka_connect_timeout_seconds=_float(
                 e, "IRL_KAFKA_CONNECT_TIMEOUT_SECONDS", d.kafka_connect_timeout_seconds, 0.5, 600.0
