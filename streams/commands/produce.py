@@ -382,6 +382,7 @@ def execute(
         default_region=settings.default_region,
         phone_regions=settings.phone_regions,
         duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+        junk_values=settings.junk_values,
     )
     started = time.perf_counter()
     try:
