@@ -23,6 +23,11 @@ class SettingsError(ValueError):
     """A setting has a bad value. The message names the variable; fix the environment and start again."""
 
 
+def _retention(env: Mapping[str, str], name: str, default: float) -> float:
+    """A retention in hours: more than 3.6 s, at most ten years."""
+    return _float(env, name, default, 0.001, 87_600.0)
+
+
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -313,11 +318,9 @@ class Settings:
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
             snapshot_tail_events=_int(e, "IRL_SNAPSHOT_TAIL_EVENTS", d.snapshot_tail_events, 100, 100_000_000),
             customer_stage=_customer_stage(e),
-            touchpoint_retention_hours=_float(
-                e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
-            ),
-            interactions_retention_hours=_float(
-                e, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours, 0.001, 87_600.0
+            touchpoint_retention_hours=_retention(e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours),
+            interactions_retention_hours=_retention(
+                e, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours
             ),
             resolved_compaction_lag_hours=_float(
                 e, "IRL_RESOLVED_COMPACTION_LAG_HOURS", d.resolved_compaction_lag_hours, 0.001, 8_760.0
