@@ -355,7 +355,7 @@ def build_app(settings: Settings) -> faust.App:
         if not settings.customer_stage_kafka and not await effects_waiting(settings):
             return
         if settings.triage_processes:  # a process of its own, as triage (0: everything in this one)
-            await CustomerProcess(settings, rt, 1).run()
+            await CustomerProcess(settings, rt, settings.customer_processes).run()
         else:
             await run_customers(settings, rt, kafka.sender)
 

@@ -107,8 +107,10 @@ class CustomersKafka:
 
 
 class _CustomersLoop:
-    def __init__(self, settings: Settings, rt: Runtime, kafka: CustomersKafka) -> None:
+    def __init__(self, settings: Settings, rt: Runtime, kafka: CustomersKafka, instance: str | None = None) -> None:
         self.settings = settings
+        #: the static member name in the group (None: the worker's own)
+        self.instance = instance
         self.rt = rt
         self.kafka = kafka
         self.lock = asyncio.Lock()
@@ -281,7 +283,7 @@ class _CustomersLoop:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap,
             group_id=customers_group(s),
-            group_instance_id=worker_instance(s),
+            group_instance_id=self.instance or worker_instance(s),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=s.session_timeout_seconds * 1000,
@@ -332,6 +334,10 @@ def _die(what: str, rt: Runtime) -> None:
     os._exit(70)
 
 
-async def run_customers(settings: Settings, rt: Runtime, sender: BatchSender) -> None:
-    """Build the records of the effects partitions this worker holds, until the worker stops."""
-    await _CustomersLoop(settings, rt, CustomersKafka(sender, settings)).run()
+async def run_customers(settings: Settings, rt: Runtime, sender: BatchSender, instance: str | None = None) -> None:
+    """Build the records of the effects partitions this worker (or this child of it) holds, until the worker stops.
+
+    ``instance``: the static member name in the group (a child's, `streams.customer_process.child_instance`);
+    None: the worker's own.
+    """
+    await _CustomersLoop(settings, rt, CustomersKafka(sender, settings), instance).run()

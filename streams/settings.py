@@ -278,6 +278,9 @@ class Settings:
     stall_seconds: int = 120
     #: triage's own processes (0: triage runs in the worker's process; `streams.triage_process`)
     triage_processes: int = 1
+    #: the per-customer stage's own processes over Kafka (each a member of its group, its share of the worker's
+    #: effects partitions; used when `triage_processes` > 0, else the stage runs in the worker's process)
+    customer_processes: int = 2
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
     snapshot_seconds: float = 5.0
     #: a snapshot is due once this many events were applied since the last one began (in a backlog, instead
@@ -365,6 +368,7 @@ class Settings:
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
             triage_processes=_int(e, "IRL_TRIAGE_PROCESSES", d.triage_processes, 0, 64),
+            customer_processes=_int(e, "IRL_CUSTOMER_PROCESSES", d.customer_processes, 1, 64),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
             snapshot_tail_events=_int(e, "IRL_SNAPSHOT_TAIL_EVENTS", d.snapshot_tail_events, 100, 100_000_000),
             customer_stage=_customer_stage(e),
