@@ -7,7 +7,7 @@ IRL := $(VENV)/bin/irl
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status topics connect test test-unit lint worker demo bench bench-quick chaos clean
+.PHONY: help install core core-clean up down status topics connect test test-unit lint worker demo bench bench-quick chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed ## Create the virtual environment and install IRL with its dev extra
+
+# The core compiled with mypyc (scripts/build_core.py, docs/architecture.md "The compiled core"):
+# experimental and opt-in until the unit suite passes on it; `irl version` says which core runs.
+core: install ## EXPERIMENTAL: compile resolver/ with mypyc (C extensions beside the sources; needs gcc and Python.h)
+	$(PY) scripts/build_core.py
+
+core-clean: ## Remove the compiled core (back to pure Python)
+	$(PY) scripts/build_core.py --clean
 
 up: install ## Start local Kafka (KRaft), the schema registry and Redis on 127.0.0.1; create topics and contracts
 	scripts/services.sh up
@@ -72,3 +80,4 @@ chaos: install ## Crash, restart and bad-input scenarios at full size
 
 clean: down ## Stop services and remove local state (keeps the Kafka, registry and Connect downloads)
 	rm -rf .cache/kafka/run-* .cache/registry/run-* .cache/connect/run-* .cache/redis irl-data demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build resolver/*.so resolver/native.stamp

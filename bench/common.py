@@ -372,8 +372,14 @@ def _redis_version() -> str:
         return "unknown"
 
 
+def _core_build() -> str:
+    from resolver import CORE_BUILD
+
+    return CORE_BUILD
+
+
 def machine() -> dict[str, Any]:
-    """Cores, memory, CPU model, Python and library versions, Kafka and Redis server versions."""
+    """Cores, memory, CPU model, Python and library versions, the core (compiled or not), Kafka and Redis versions."""
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -390,6 +396,8 @@ def machine() -> dict[str, Any]:
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
         "os": platform.platform(),
         "python": platform.python_version(),
+        # which core the children run: the mypyc-compiled modules or the .py sources (`resolver._native`)
+        "core": _core_build(),
         "kafka": _kafka_version(),
         "redis_server": _redis_version(),
         "packages": {

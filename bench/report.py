@@ -306,7 +306,8 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "",
         f"- {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB memory, load average at start "
         f"{m['load_avg_at_start']}",
-        f"- {m['os']}; Python {m['python']}; Kafka {m['kafka']} (one KRaft node, loopback); "
+        f"- {m['os']}; Python {m['python']}; core {m.get('core', 'pure Python')}; "
+        f"Kafka {m['kafka']} (one KRaft node, loopback); "
         f"Redis server {m['redis_server']}",
         f"- {pk}",
         "",

@@ -15,6 +15,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from itertools import repeat
 from operator import add, attrgetter
+from types import FunctionType
 from typing import Any, cast
 
 from resolver.cold import TextTable, merge, split
@@ -23,7 +24,9 @@ from resolver.text_keys import TextKeys
 
 __all__ = ["FIELDS", "CustomerColumns", "CustomerIds", "CustomerTable", "field_columns"]
 
-_new = object.__new__
+#: `Customer` compiled by mypyc (`resolver._native`): its `__new__` runs `__init__` too, so `make`
+#: calls the constructor (fields then set) instead of filling a bare instance.
+_NATIVE = not isinstance(Customer.__init__, FunctionType)
 #: The fields of a customer, in the order `field_columns` gives them (its id is the table's key).
 FIELDS = ("root", "first", "phones", "emails", "bars", "constrained")
 _FIELDS = attrgetter(*FIELDS)
@@ -53,7 +56,7 @@ class CustomerColumns:
 
     def make(self, cid: str, row: int) -> Customer:
         """A new `Customer` holding row `row` (of customer id `cid`)."""
-        made: Customer = _new(Customer)
+        made: Customer = Customer("", "", 0) if _NATIVE else Customer.__new__(Customer)
         made.cid = cid
         made.root = self.strings[self.root[row]]
         made.first = self.first0 + self.first[row]

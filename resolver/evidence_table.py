@@ -16,6 +16,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import repeat
 from operator import add, attrgetter
+from types import FunctionType
 from typing import Any
 
 from resolver.cold import TextTable, merge, peek, split
@@ -24,7 +25,9 @@ from resolver.text_keys import HexText
 
 __all__ = ["FIELDS", "EvidenceColumns", "EvidenceTable", "Text", "field_columns", "interactions", "peek", "read_texts"]
 
-_new = object.__new__
+#: `Evidence` compiled by mypyc (`resolver._native`): its `__new__` runs `__init__` too, so `make`
+#: calls the constructor (fields then set) instead of filling a bare instance.
+_NATIVE = not isinstance(Evidence.__init__, FunctionType)
 #: Every field of a piece, in the order `field_columns` gives them.
 FIELDS = ("vid", "eid", "at", "last", "count", "tp", "src", "name", "keys", "rejected", "anchor", "cut", "note")
 _FIELDS = attrgetter(*FIELDS)
@@ -101,7 +104,7 @@ class EvidenceColumns:
     def make(self, vid: str, row: int) -> Evidence:
         """A new `Evidence` holding row `row` (of evidence id `vid`)."""
         strings = self.strings
-        ev: Evidence = _new(Evidence)
+        ev: Evidence = Evidence("", "", 0, "", "", None, (), ()) if _NATIVE else Evidence.__new__(Evidence)
         ev.vid = vid
         ev.eid = _read(self.eid, row)
         ev.at = at = self.at0 + self.at[row]

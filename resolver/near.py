@@ -153,7 +153,10 @@ class BucketKeys:
         """Bucket `row`'s name (a new string)."""
         return _bucket(self.strings[self.refs[self.starts[row]]], bool(self.first[row]))
 
-    key = held
+    # `held` again, not ``key = held``: mypyc leaves an exception set for a method alias in a class body
+    def key(self, row: int) -> str:
+        """Bucket `row`'s name (a new string)."""
+        return _bucket(self.strings[self.refs[self.starts[row]]], bool(self.first[row]))
 
     def keys(self, rows: Iterable[int]) -> list[str]:
         return list(map(self.held, rows))

@@ -22,7 +22,6 @@ from resolver.text_keys import TextKeys
 
 __all__ = ["FIELDS", "NodeColumns", "NodeTable", "field_columns", "statuses"]
 
-_new = object.__new__
 #: The fields of a node, in the order `field_columns` gives them.
 FIELDS = ("evidence", "sig", "status", "shared", "bars", "pairs", "names", "groups", "near")
 _FIELDS = attrgetter(*FIELDS)
@@ -136,17 +135,17 @@ class NodeColumns:
         """A new node holding row `row` of key `key`, of the class `resolver.graph.new_node` picks."""
         made: Node
         if key[0] in "pe":
-            made = line = _new(LineNode)
+            made = line = LineNode.__new__(LineNode)
             line.shared = row in self.shared
             line.pairs = self._pairs(self.pairs.get(row))
             line.names = self._names(row)
             line.groups = self.groups.get(row)
             line.near = self._near(self.near.get(row))
         elif key[0] == "t" and row in self.groups:
-            made = account = _new(AccountNode)  # a touchpoint identity split between people
+            made = account = AccountNode.__new__(AccountNode)  # a touchpoint identity split between people
             account.groups = self.groups[row]
         else:
-            made = _new(Node)
+            made = Node.__new__(Node)
         made.key = key
         made.status = self.status.get(row, OK)
         made.evidence = self._evidence(row)

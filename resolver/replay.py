@@ -90,7 +90,7 @@ def _reason(exc: Exception) -> str:
 
 #: A byte that is not UTF-8, as a decoder with ``errors="surrogateescape"`` keeps it (the shell
 #: reads lines so): text decoded from valid UTF-8 never holds one.
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_ESCAPED_BYTE = re.compile("[" + chr(0xDC80) + "-" + chr(0xDCFF) + "]")  # chr: mypyc takes no surrogate literal
 
 
 def _fields(text: str, limits: Limits, loads: Loads, read: Read | None = None) -> Fields:

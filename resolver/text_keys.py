@@ -275,7 +275,11 @@ class StrKeys:
         key: str = self.strings[self.first + row]
         return key
 
-    key = held
+    # `held` again, not ``key = held``: mypyc leaves an exception set for a method alias in a class body
+    def key(self, row: int) -> str:
+        """Row `row`'s key: the string held for it."""
+        key: str = self.strings[self.first + row]
+        return key
 
     def keys(self, rows: Iterable[int]) -> list[str]:
         """The keys of `rows`."""
@@ -313,7 +317,11 @@ class RefKeys(StrKeys):
         key: str = self.strings[self.refs[row]]
         return key
 
-    key = held
+    # `held` again, not ``key = held``: mypyc leaves an exception set for a method alias in a class body
+    def key(self, row: int) -> str:
+        """Row `row`'s key: the string held for it."""
+        key: str = self.strings[self.refs[row]]
+        return key
 
     def keys(self, rows: Iterable[int]) -> list[str]:
         """The keys of `rows`."""

@@ -1,4 +1,4 @@
-"""`irl version`: the versions of IRL and of the parts it runs on."""
+"""`irl version`: the versions of IRL and of the parts it runs on, and which core runs (compiled or pure)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import importlib.metadata
 import platform
 
 import click
+
+from resolver import CORE_BUILD
 
 __all__ = ["command"]
 
@@ -20,3 +22,4 @@ def command() -> None:
         except importlib.metadata.PackageNotFoundError:
             click.echo(f"{dist} (not installed)")
     click.echo(f"python {platform.python_version()}")
+    click.echo(f"core: {CORE_BUILD}")

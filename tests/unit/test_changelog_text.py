@@ -101,7 +101,15 @@ def test_a_live_records_id_is_the_hash_of_its_canonical_text(
     from resolver.profile import Profile
     from resolver.window import Window
 
-    profile = Profile(*fields)
+    try:
+        profile = Profile(*fields)
+    except TypeError:
+        # the compiled core (mypyc) checks each field's own type when a Profile is made (no profile
+        # of a float name there); the pure one makes it, and the records must agree on it
+        import resolver
+
+        assert resolver.CORE_COMPILED
+        return
 
     class _Plain:  # the same profile through to_record(): the generic path, hashing the record's text
         def to_record(self) -> dict[str, Any]:

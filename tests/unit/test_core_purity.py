@@ -59,3 +59,30 @@ def test_no_clock_or_unseeded_randomness_in_the_core() -> None:
             ):
                 offenders.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
     assert not offenders, offenders
+
+
+_LOADED = """
+import importlib, pkgutil, sys
+before = set(sys.modules)  # the interpreter's own start (site, the editable install's finder)
+for blocked in ("mypy_extensions", "mypy", "mypyc"):
+    sys.modules[blocked] = None  # an import of them fails
+import resolver
+for info in pkgutil.iter_modules(resolver.__path__):
+    if not info.name.endswith("__mypyc"):  # mypyc's shared library: loaded by the compiled modules
+        importlib.import_module("resolver." + info.name)
+print(resolver.CORE_BUILD)
+print(" ".join(sorted({n.split(".")[0] for n, m in sys.modules.items() if m is not None and n not in before})))
+"""
+
+
+def test_the_core_as_imported_compiled_or_not_loads_only_stdlib_itself_and_phonenumbers() -> None:
+    """What the modules load at run time, mypyc's extensions included (its runtime is compiled in)."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", _LOADED], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    build, loaded = proc.stdout.splitlines()
+    assert build == resolver.CORE_BUILD
+    outside = {n for n in loaded.split() if n not in ALLOWED and n not in sys.stdlib_module_names}
+    assert "resolver" in loaded.split()
+    assert outside == set(), sorted(outside)
