@@ -337,6 +337,8 @@ def input_of(g: Graph, customer_id: str) -> CustomerInput | None:
             ev = evidence.get(vid)
             if ev is None or ev.anchor != key:
                 continue
+            # `facts_of`, inlined on purpose (s36: a call per piece was most of the flush's gain);
+            # a change here goes there too (tests/unit compare the two)
             tkeys: list[str] = []
             phone = quarantined = False
             for k in ev.keys:
