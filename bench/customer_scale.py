@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import KAFKA, Worker, bench_env, dataset, median, new_prefix, poll_until, workers
-from bench.streaming import _irl, cleanup
+from bench.streaming import _irl, _tree_cpu_s, cleanup
 
 #: Added to every links offset of the effects made here: the workers' own ordered stage (an empty links
 #: log) sends effects only at smaller positions, which the partitions then skip.
@@ -120,11 +120,26 @@ async def _committed(group: str, topic: str) -> dict[int, int]:
         await admin.close()
 
 
-def customer_rate(made: dict[str, Any], n_workers: int, timeout: float = 900) -> dict[str, Any]:
-    """The per-customer stage of ``n_workers`` workers consuming the effects in ``made`` (`effects_of`)."""
+def _members_per_worker(env: dict[str, str]) -> int:
+    """Members each worker of `env` puts in the per-customer group: its children (`IRL_CUSTOMER_PROCESSES`),
+    or one (the stage in the worker's process, `IRL_TRIAGE_PROCESSES=0`)."""
+    from streams.settings import Settings
+
+    s = Settings.from_env(env)
+    return s.customer_processes if s.triage_processes else 1
+
+
+def customer_rate(
+    made: dict[str, Any], n_workers: int, timeout: float = 900, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The per-customer stage of ``n_workers`` workers consuming the effects in ``made`` (`effects_of`).
+
+    ``extra_env``: more settings of the workers (``IRL_CUSTOMER_PROCESSES``, say)."""
     prefix = new_prefix(f"cs{n_workers}")
     env = bench_env(prefix, IRL_CUSTOMER_STAGE="kafka", IRL_TICK_SECONDS="3600")
+    env.update(extra_env or {})
     app = env["IRL_APP_ID"]
+    members_per_worker = _members_per_worker(env)
     topic, group = f"{app}-effects", f"{app}-customers"
     ends = [0] * PARTITIONS
     for p, _pos, _v in made["records"]:
@@ -140,10 +155,11 @@ def customer_rate(made: dict[str, Any], n_workers: int, timeout: float = 900) ->
                 for w in ws:
                     w.check()
                 state, members = asyncio.run(_group(group))
-                return state == "Stable" and members == n_workers
+                return state == "Stable" and members == n_workers * members_per_worker
 
-            poll_until(stable, 300, every=0.5, what=f"{n_workers} workers in a stable group {group}")
+            poll_until(stable, 300, every=0.5, what=f"{n_workers} workers' members in a stable group {group}")
             time.sleep(2.0)  # the partitions load their (empty) snapshots and seek
+            cpu0 = sum(_tree_cpu_s(w).get("customers", 0.0) for w in ws)
             t0 = time.monotonic()
             asyncio.run(_produce(topic, made["records"]))
             produced = time.monotonic() - t0
@@ -156,13 +172,17 @@ def customer_rate(made: dict[str, Any], n_workers: int, timeout: float = 900) ->
 
             poll_until(done, timeout, every=0.1, what="every effect applied")
             seconds = time.monotonic() - t0
+            cpu = sum(_tree_cpu_s(w).get("customers", 0.0) for w in ws) - cpu0
             time.sleep(1.0)  # the children report their counters every half second
             applied = sum(int((w.ready()[1] or {}).get("customer_records_published") or 0) for w in ws)
         return {
             "workers": n_workers,
+            "members_per_worker": members_per_worker,
             "seconds": round(seconds, 2),
             "produce_s": round(produced, 2),
             "events_per_s": round(made["events"] / seconds),
+            # the per-customer processes' CPU seconds while they consumed (user and system, /proc)
+            "customers_cpu_s": round(cpu, 2),
             "records_published": applied,
         }
     finally:

@@ -212,11 +212,16 @@ def _tuple_text(items: Any, memo: dict[tuple[Any, ...], str], encode: Any) -> st
 
 
 def _sources_of_pairs(pairs: tuple[Any, ...]) -> str:
-    """The text of ``source_ids`` from a profile's ``(touchpoint, source_id)`` pairs."""
+    """The text of ``source_ids`` from a profile's ``(touchpoint, source_id)`` pairs: `_sources`' of their dicts,
+    written without building them (a profile's pairs grow with nearly every event, so `_tuple_text`'s memo
+    seldom holds them)."""
+    parts = []
     for pair in pairs:
         if type(pair) is not tuple or len(pair) != 2:
             raise _Unusual
-    return _sources([{"touchpoint": t, "source_id": s} for t, s in pairs])
+        t, s = pair
+        parts.append(f'{{"source_id":{_opt_str(s)},"touchpoint":{_opt_str(t)}}}')
+    return "[" + ",".join(parts) + "]"
 
 
 def _profile_text(p: Profile, cid: str, change: str, merged_from: list[str], version: int, w: Window) -> str:

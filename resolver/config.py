@@ -83,6 +83,12 @@ class ResolverConfig:
 
     Attributes:
         default_region: region for numbers written without a country code (ISO 3166 alpha-2).
+        phone_regions: (touchpoint, source id prefix, region) rules that read the ``phone`` field of
+            some events in another region than `default_region`: an event of that touchpoint whose
+            trimmed source id starts with the prefix ("" for every source id; the longest prefix
+            that fits wins) reads a number without a country code in that region (a Dubai store's
+            kiosk ids ``dxb-...`` on an Indian deployment: ``("KIOSK", "dxb-", "AE")``). A pure
+            function of the event's fields, so the worker and replay read it alike.
         hub_threshold: an identifier seen with MORE than this many distinct people (by any
             signal in `hub_signals`) is quarantined: it stops linking and merges through it
             are undone.
@@ -110,6 +116,7 @@ class ResolverConfig:
     """
 
     default_region: str = "IN"
+    phone_regions: tuple[tuple[str, str, str], ...] = ()
     hub_threshold: int = 5
     hub_signals: tuple[str, ...] = ("name", "email", "phone")
     max_phones: int = 3
@@ -135,6 +142,9 @@ class ResolverConfig:
             raise ValueError("digest_key must not be empty")
         if self.duplicate_horizon_ms < 0:
             raise ValueError("duplicate_horizon_ms must be >= 0")
+        for rule in self.phone_regions:
+            if len(rule) != 3 or not all(isinstance(part, str) for part in rule) or not rule[0] or not rule[2]:
+                raise ValueError(f"phone_regions: {rule!r} is not (touchpoint, source id prefix, region)")
         unknown = set(self.hub_signals) - {"name", "email", "phone", "touchpoint"}
         if unknown:
             raise ValueError(f"hub_signals: unknown {sorted(unknown)}")

@@ -14,6 +14,7 @@ import phonenumbers
 from resolver.evidence import Evidence
 from resolver.graph import OK, Graph, holder_of
 from resolver.identifiers import IdentifierParser, kind_of, mask, touchpoint_key
+from resolver.interaction import TOUCHPOINTS
 from resolver.near import NEAR_RULE
 from resolver.nearlinks import near_links
 
@@ -169,6 +170,12 @@ def _is_whatsapp(raw: str) -> bool:
     return raw.partition(":")[0].strip().upper() == "WHATSAPP"
 
 
+def _names_touchpoint(raw: str) -> bool:
+    """Whether `raw` is ``TOUCHPOINT:source_id`` (any case), whatever the source id holds."""
+    touchpoint, sep, _ = raw.partition(":")
+    return bool(sep) and touchpoint.strip().upper() in TOUCHPOINTS[1:]
+
+
 def _holders(g: Graph, key: str) -> dict[str, str]:
     """Customer id -> the key holding it: identifier `key` itself and each person's part of it."""
     node = g.nodes.get(key)
@@ -219,7 +226,7 @@ def _holders_of_ref(g: Graph, ref: str) -> tuple[str | None, dict[str, str]]:
     direct = text.startswith("c_") or g.evidence_of(text) is not None
     if direct or key is None or key not in g.nodes or g.nodes[key].status != OK:
         return key, ({} if cid is None else {cid: key or ""})
-    whatsapp = text[:2] not in ("p:", "e:", "t:") and "@" not in text and _is_whatsapp(text)
+    whatsapp = text[:2] not in ("p:", "e:", "t:") and _is_whatsapp(text)
     holders = (_whatsapp_holders(g, key) if whatsapp else {}) or _holders(g, key)
     if not holders and cid is not None:
         holders = {cid: key}
@@ -246,6 +253,8 @@ def resolve_ref(g: Graph, ref: str) -> tuple[str | None, str | None]:
     key: str | None
     if ref[:2] in ("p:", "e:", "t:") and ref in g.nodes:
         key = ref
+    elif _names_touchpoint(ref):  # before the "@": a WhatsApp jid is ``<digits>@c.us``
+        key = key_of(g, ref, "touchpoint")[0]
     elif "@" in ref:
         key = key_of(g, ref, "email")[0]
     elif ref.lstrip("+(").strip()[:1].isdigit():
@@ -396,7 +405,7 @@ def _split_reason(key: str) -> str:
             "account used by another person with a phone or email of their own (an order for someone else): "
             "that person's evidence links their own part of it"
         )
-    return "household phone used by people with different names: linked per person, or not at all"
+    return f"household {kind_of(key)} used by people with different names: linked per person, or not at all"
 
 
 def why(g: Graph, a: str, b: str) -> dict[str, Any]:

@@ -61,16 +61,37 @@ _MEMO = 1 << 17
 class IdentifierParser:
     """Builds `Extracted` from an `Interaction` with the configured normalisers (cached)."""
 
-    __slots__ = ("_memo", "emails", "held", "junk", "phones")
+    __slots__ = ("_memo", "_regional", "emails", "held", "junk", "phones")
 
     def __init__(self, config: ResolverConfig) -> None:
         self.junk = JunkRules(config.junk_values, config.junk_patterns)
         self.phones = PhoneNormaliser(config.default_region, self.junk, config.phone_cache_size)
+        #: touchpoint -> (source id prefix, normaliser of its region), longest prefix first
+        #: (`ResolverConfig.phone_regions`); a region's normaliser is shared by its rules
+        by_region = {config.default_region: self.phones}
+        regional: dict[str, list[tuple[str, PhoneNormaliser]]] = {}
+        for touchpoint, prefix, region in config.phone_regions:
+            region = region.upper()
+            if region not in by_region:
+                by_region[region] = PhoneNormaliser(region, self.junk, config.phone_cache_size)
+            regional.setdefault(touchpoint.upper(), []).append((prefix, by_region[region]))
+        self._regional = {tp: sorted(rules, key=lambda r: -len(r[0])) for tp, rules in regional.items()}
         self.emails = EmailNormaliser(config.email_rules, self.junk, domain_fixes=config.email_domain_fixes)
         self._memo: dict[tuple[str, str, str | None, str | None], Extracted] = {}
         #: a key -> the equal string the state holds already (`resolver.graph.Graph.held_key`), or
         #: None: a new combination of raw values makes new key strings, and evidence keeps them
         self.held: Callable[[str], str] | None = None
+
+    def phones_for(self, touchpoint: str, source_id: str) -> PhoneNormaliser:
+        """The normaliser of an event's ``phone`` field: its touchpoint's and source id's region
+        (`ResolverConfig.phone_regions`), else the default region's (`phones`)."""
+        rules = self._regional.get(touchpoint)
+        if rules:
+            source = source_id.strip()
+            for prefix, phones in rules:
+                if source.startswith(prefix):
+                    return phones
+        return self.phones
 
     def extract(self, event: Interaction) -> Extracted:
         return self.extract_fields(event.touchpoint, event.source_id, event.phone, event.email)
@@ -110,7 +131,8 @@ class IdentifierParser:
         else:
             tp_key = touchpoint_key(touchpoint, source)
         if phone and phone.strip():
-            normal = self.phones.normalise(phone)
+            phones = self.phones if not self._regional else self.phones_for(touchpoint, source)
+            normal = phones.normalise(phone)
             key = "p:" + normal.e164
             if normal.status != "valid":
                 rejected.append(f"phone:{normal.status}:{normal.e164}")

@@ -77,6 +77,9 @@ _SERVICE_TYPES = frozenset(
 _SERVICE_DESCS = ("toll_free", "premium_rate", "shared_cost", "uan", "voicemail", "pager")
 #: Digits without "+" read as an international number when they are none of the default region.
 _INTERNATIONAL_DIGITS = (11, 15)
+#: A person's WhatsApp jid: the number, a linked device's number after a colon, the user server
+#: (``919845071623:12@s.whatsapp.net``, whatsapp-web.js's ``919845071623@c.us``).
+_PERSON_JID = re.compile(r"\+?(\d+)(?::\d+)?@(?:s\.whatsapp\.net|c\.us)", re.ASCII)
 #: Each of two numbers separated by spaces alone has at least this many digits.
 _MIN_PART_DIGITS = 7
 #: A number a spreadsheet exported as a decimal: ``9845071623.0`` is ``9845071623``.
@@ -245,10 +248,17 @@ class PhoneNormaliser:
 
         Digits that are no valid international number but a valid number of the default
         region (``9845071623``, ``09845071623``: some WhatsApp providers send national
-        numbers) are that number; a placeholder stays a placeholder.
+        numbers) are that number; a placeholder stays a placeholder. A jid is its number when
+        it is a person's (``919845071623@c.us``, ``919845071623:12@s.whatsapp.net``, a linked
+        device's), and invalid otherwise (a group, a linked id ``@lid``, a broadcast list).
         """
         text = digits.strip().lstrip("+")
         if not text.isdigit() or not text.isascii():
+            if "@" in text:
+                # A jid: a person's is their number; a group's (@g.us), a linked id (@lid: an
+                # opaque number), a broadcast list or a channel is nobody's phone, whatever its digits.
+                jid = _PERSON_JID.fullmatch(text.lower())
+                return self.international(jid.group(1)) if jid else Phone("+" + text, "invalid")
             return self.normalise("+" + text)
         # Plain digits are already their canonical key ("+" and digits): skip the reduction.
         found = self._cached("+" + text)

@@ -39,12 +39,13 @@ import faust
 from aiokafka import TopicPartition
 
 from resolver.config import ResolverConfig
-from resolver.interaction import Limits
+from resolver.interaction import Interaction, Limits
 from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
 from streams.customer_loop import run_customers
 from streams.customer_process import CustomerProcess
 from streams.customers import POSITION_HEADER
+from streams.deadletter import reused_id_letter
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, KIND_HEADER, TICK
 from streams.loops import run_sequencer, run_triage, worker_instance
@@ -86,8 +87,10 @@ def resolver_config(settings: Settings) -> ResolverConfig:
     """The core's configuration from the shell's settings (the core never reads settings)."""
     return ResolverConfig(
         default_region=settings.default_region,
+        phone_regions=settings.phone_regions,
         hub_threshold=settings.hub_threshold,
         duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+        junk_values=settings.junk_values,
         **settings.digest_keys(),
     )
 
@@ -187,6 +190,12 @@ class _Kafka:
         if state_before is not None:
             before[TopicPartition(self.state, 0)] = state_before
         await delete_records_before(self.settings.kafka_bootstrap, before, security=client_options(self.settings))
+
+    async def dead_letter_reused(self, events: list[tuple[int, Interaction]]) -> None:
+        """Dead-letter events that reused an id with other content (`reused_id_letter`); wait for the broker."""
+        now = int(time.time() * 1000)
+        encode = self.triage.encode_dead_letter
+        await self.triage.send_dead([reused_id_letter(e, self.links, at, now, encode=encode) for at, e in events])
 
     async def purge_dead_letters(self, identifiers: list[str]) -> int:
         """Make the dead letters that mention these identifiers unreadable (`streams.purge`); how many went."""
@@ -291,6 +300,7 @@ def _ports(kafka: _Kafka, mirror: RedisMirror) -> Ports:
         queue_publish=kafka.queue_publish,
         queue_interactions=kafka.queue_interactions,
         queue_effects=kafka.queue_effects if kafka.settings.customer_stage_kafka else None,
+        reused=kafka.dead_letter_reused,
     )
 
 
@@ -345,7 +355,7 @@ def build_app(settings: Settings) -> faust.App:
         if not settings.customer_stage_kafka and not await effects_waiting(settings):
             return
         if settings.triage_processes:  # a process of its own, as triage (0: everything in this one)
-            await CustomerProcess(settings, rt, 1).run()
+            await CustomerProcess(settings, rt, settings.customer_processes).run()
         else:
             await run_customers(settings, rt, kafka.sender)
 

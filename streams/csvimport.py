@@ -9,7 +9,9 @@ Each data row is one event::
     touchpoint   CRM
     source_id    the CRM's own record id (column `id`): its key `t:CRM:<id>` links like any touchpoint id
     interaction  crm_import
-    phone, email, name   the mapped columns; empty is none
+    phone, email, name   the mapped columns; empty is none (a name mapped in two columns,
+                 `first_name` and `last_name`, is joined: "First Last"; a field mapped to several
+                 columns, ``phone=Mobile|Phone``, is the first of their cells not blank)
     occurred_at  column `occurred_at` (ISO-8601 with a zone or epoch ms, or as `date_format` says,
                  a strptime format such as ``%d/%m/%Y %H:%M``; a time without a zone only with a
                  `timezone`); when the column is not mapped or the cell is empty, `default_ms`;
@@ -21,10 +23,12 @@ Each data row is one event::
 
 Values are stripped of surrounding white space; the resolver normalises the rest.
 
-The file: UTF-8 with or without a byte-order mark; the delimiter sniffed among ``, ; tab |`` (or
-given); RFC 4180 quoting (``"..."``, ``""`` inside, line breaks allowed); the first non-blank row is
-the header, whose cells name the columns (matched exactly, else ignoring case and spacing). A row
-is rejected (`InvalidInteraction`, a reason without personal data) when it is not UTF-8, does not
+The file: UTF-8 with or without a byte-order mark, or the encoding given (``cp1252``); a UTF-16 or
+UTF-32 byte-order mark says which whatever is given. The delimiter: Excel's ``sep=;`` first line
+(skipped), else sniffed among ``, ; tab |`` (or given); RFC 4180 quoting (``"..."``, ``""`` inside,
+line breaks allowed); the first non-blank row is the header, whose cells name the columns (matched
+exactly, else ignoring case and spacing). A row is rejected (`InvalidInteraction`, a reason without
+personal data) when it is not in the file's encoding, does not
 have as many cells as the header (a delimiter inside an unquoted value shifts every column after
 it: nothing of such a row is trusted), has no id, has a time that cannot be read, or fails the
 contract's validation; a row whose cells are all blank is skipped.
@@ -37,14 +41,17 @@ Errors that stop an import before anything is read (fix the mapping or the file)
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as _dt
 import functools
 import hashlib
 import json
+import re
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as _field
 from pathlib import Path
 from typing import IO
 
@@ -54,6 +61,8 @@ from streams.inputs import InputRecord
 __all__ = [
     "FIELDS",
     "INTERACTION",
+    "MAPPABLE",
+    "NAME_PARTS",
     "TOUCHPOINT",
     "ColumnMap",
     "CsvContacts",
@@ -66,8 +75,13 @@ __all__ = [
     "parse_timezone",
 ]
 
-#: What a column can be mapped to; `id` is required.
+#: The fields of an event a column gives; `id` is required. The event id digests these.
 FIELDS = ("id", "phone", "email", "name", "occurred_at")
+#: A name exported as two columns (Salesforce, HubSpot, Zoho, Dynamics): mapped instead of `name`,
+#: joined with a space into it (either may be empty) before anything else reads the row.
+NAME_PARTS = ("first_name", "last_name")
+#: What a column can be mapped to.
+MAPPABLE = FIELDS + NAME_PARTS
 TOUCHPOINT = "CRM"
 INTERACTION = "crm_import"
 
@@ -92,35 +106,59 @@ class MappingError(CsvImportError):
 
 @dataclass(frozen=True, slots=True)
 class ColumnMap:
-    """Which column holds each field: `{field: column name}`, `id` always among them."""
+    """Which column holds each field: `{field: column name}`, `id` always among them.
+
+    `more` lists, for a field mapped to several columns (``phone=Mobile|Phone``), the columns read
+    in turn after the first when the cells before are empty (an export's ``Mobile``, ``Phone``, ...).
+    """
 
     columns: Mapping[str, str]
+    more: Mapping[str, tuple[str, ...]] = _field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str) -> ColumnMap:
         """Read ``field=Column,field="Column, with comma",...``. Raises MappingError saying what is wrong.
 
-        Fields are those of `FIELDS`, in any case. A column name may be double-quoted (needed only
-        when it holds a comma or a double quote, written ``""`` inside the quotes).
+        Fields are those of `MAPPABLE`, in any case (`first_name` / `last_name` instead of `name`).
+        A field other than `id` may name several columns separated by ``|``: its value is the first
+        of their cells that is not blank. A column name may be double-quoted (needed only
+        when it holds a comma, a ``|`` or a double quote, written ``""`` inside the quotes).
         """
         columns: dict[str, str] = {}
+        more: dict[str, tuple[str, ...]] = {}
         for item in _split_outside_quotes(text):
             if not item.strip():
                 continue
             key, sep, value = item.partition("=")
-            field, column = key.strip().lower(), _unquote(value.strip())
+            field = key.strip().lower()
+            names = [_unquote(part.strip()) for part in _split_outside_quotes(value.strip(), "|")]
+            column = names[0]
             if not sep or not field:
                 raise MappingError(f"--map: {item.strip()!r:.60} is not FIELD=COLUMN")
-            if field not in FIELDS:
-                raise MappingError(f"--map: unknown field {field!r:.40}; fields are {', '.join(FIELDS)}")
-            if not column:
-                raise MappingError(f"--map: {field}= names no column")
+            if field not in MAPPABLE:
+                raise MappingError(f"--map: unknown field {field!r:.40}; fields are {', '.join(MAPPABLE)}")
+            if not all(names):
+                raise MappingError(f"--map: {field}= names no column" + (" between two |" if len(names) > 1 else ""))
             if field in columns:
                 raise MappingError(f"--map: {field} is mapped twice")
+            if len(names) > 1:
+                if field == "id":
+                    raise MappingError("--map: id= names one column (the CRM's own record id), not several")
+                more[field] = tuple(names[1:])
             columns[field] = column
         if "id" not in columns:
             raise MappingError("--map: id=COLUMN is required (the CRM's own record id)")
-        return cls(columns)
+        if "name" in columns and any(part in columns for part in NAME_PARTS):
+            raise MappingError("--map: map name and first_name/last_name not both (one name column, or its two parts)")
+        return cls(columns, more)
+
+    def locate_more(self, header: Sequence[str]) -> dict[str, tuple[int, ...]]:
+        """`{field: indexes in header of its columns after the first}` (`more`), found as `locate` finds them."""
+        return {f: tuple(ColumnMap({f: c}).locate(header)[f] for c in names) for f, names in self.more.items()}
+
+    def shown(self, field_name: str) -> str:
+        """The column(s) of a mapped field as the summary shows them: ``'Mobile'`` or ``'Mobile'|'Phone'``."""
+        return "|".join(repr(c) for c in (self.columns[field_name], *self.more.get(field_name, ())))
 
     def locate(self, header: Sequence[str]) -> dict[str, int]:
         """`{field: index of its column in header}`. Raises MappingError when a column is missing or ambiguous.
@@ -141,14 +179,14 @@ class ColumnMap:
         return out
 
 
-def _split_outside_quotes(text: str) -> list[str]:
+def _split_outside_quotes(text: str, separator: str = ",") -> list[str]:
     items: list[str] = []
     current: list[str] = []
     quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted
-        if ch == "," and not quoted:
+        if ch == separator and not quoted:
             items.append("".join(current))
             current = []
         else:
@@ -315,9 +353,11 @@ class CsvContacts:
         delimiter: str | None = None,
         timezone: _dt.tzinfo | None = None,
         date_format: str | None = None,
+        encoding: str | None = None,
     ) -> None:
         self.path = path
         self.columns = columns
+        self.encoding, self._codec = _encoding_of(path, encoding)
         self.default_ms = default_ms
         self.timezone = timezone
         self.date_format = date_format
@@ -327,6 +367,10 @@ class CsvContacts:
             sample = fh.read(_SAMPLE_CHARS)
         if len(sample) == _SAMPLE_CHARS and "\n" in sample:
             sample = sample[: sample.rindex("\n") + 1]  # whole lines only
+        # Excel's own hint of the delimiter, ``sep=;``, on a line of its own before the header.
+        hint = _SEP_LINE.fullmatch(sample.split("\n", 1)[0].rstrip("\r"))
+        if hint is not None and delimiter is None:
+            delimiter = hint.group(1)
         self.delimiter, skip = delimiter, False
         if delimiter is None:
             try:
@@ -341,15 +385,18 @@ class CsvContacts:
         with self._open() as fh:
             for _, _, row in self._rows(fh):
                 self._header_rows += 1
+                if hint is not None and self._header_rows == 1:
+                    continue
                 if isinstance(row, list) and any(cell.strip() for cell in row):
                     self.header = [cell.strip() for cell in row]
                     break
         if not self.header:
             raise CsvImportError(f"{path.name}: no header row (the first non-blank row names the columns)")
         if _not_utf8("".join(self.header)):
-            raise CsvImportError(f"{path.name}: the header is not UTF-8: save the export as UTF-8 (CSV UTF-8)")
+            raise CsvImportError(f"{path.name}: the header is {self._undecodable()}")
         try:
             self.index = columns.locate(self.header)
+            self.more = columns.locate_more(self.header)
         except MappingError as exc:
             if len(self.header) == 1:  # one column: the sniffer found no delimiter it knows
                 raise MappingError(f"{exc} (one column only: give the file's --delimiter)") from None
@@ -358,7 +405,12 @@ class CsvContacts:
     def _open(self) -> IO[str]:
         # utf-8-sig drops a byte-order mark; surrogateescape keeps bytes that are not UTF-8 so that
         # only the rows holding them are rejected, with their bytes in the rejects file.
-        return self.path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
+        return self.path.open("r", encoding=self._codec, errors="surrogateescape", newline="")
+
+    def _undecodable(self) -> str:
+        if self.encoding == "utf-8":
+            return "not UTF-8: save the export as UTF-8 (CSV UTF-8), or give its --encoding (cp1252)"
+        return f"not {self.encoding}: a byte it does not define (another --encoding?)"
 
     def _rows(self, fh: IO[str]) -> Iterator[tuple[int, str, list[str] | csv.Error]]:
         """(line the row starts on, its text as read, its cells or the csv error) for every row."""
@@ -400,7 +452,7 @@ class CsvContacts:
                     continue
                 problem, values = "", {}
                 if _not_utf8(raw):
-                    problem = "row: not UTF-8: save the export as UTF-8 (CSV UTF-8)"
+                    problem = f"row: {self._undecodable()}"
                 elif isinstance(row, csv.Error):
                     problem = f"row: not CSV ({str(row)[:80]})"
                 elif len(row) != width:
@@ -410,6 +462,12 @@ class CsvContacts:
                     )
                 else:
                     values = {f: row[i] for f, i in self.index.items()}
+                    for f, others in self.more.items():
+                        for i in others:  # the first cell that is not blank
+                            if values[f].strip():
+                                break
+                            values[f] = row[i]
+                    values = _joined_name(values)
                 yield InputRecord(self.path, line, data, functools.partial(self._read, problem, values, line))
 
     def _read(self, problem: str, values: Mapping[str, str], line: int, limits: Limits) -> Interaction:
@@ -429,6 +487,41 @@ class CsvContacts:
         if "occurred_at_written" in event.attributes:
             self.dated_before_floor += 1
         return event
+
+
+def _joined_name(values: dict[str, str]) -> dict[str, str]:
+    """`values` with a name mapped in parts (`NAME_PARTS`) joined into `name`: "First Last", either alone."""
+    if not any(part in values for part in NAME_PARTS):
+        return values
+    parts = [values.pop(part, "").strip() for part in NAME_PARTS]
+    values["name"] = " ".join(part for part in parts if part)
+    return values
+
+
+#: Excel's delimiter line: ``sep=`` and one character, alone on the file's first line.
+_SEP_LINE = re.compile(r"[Ss][Ee][Pp]=(.)[ ]*")
+
+
+def _encoding_of(path: Path, given: str | None) -> tuple[str, str]:
+    """(the encoding's name as shown, the codec to read `path` with).
+
+    A UTF-16 or UTF-32 byte-order mark says which (Excel's "Unicode Text"), whatever is given;
+    otherwise `given` (``cp1252``: Excel's "CSV (Comma delimited)" on Windows), else UTF-8 with or
+    without a byte-order mark. Raises CsvImportError for an encoding Python does not know.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "utf-16"
+    if given is None:
+        return "utf-8", "utf-8-sig"
+    try:
+        name = codecs.lookup(given.strip()).name
+    except LookupError:
+        raise CsvImportError(f"--encoding: unknown encoding {given!r:.40} (try utf-8, cp1252, utf-16)") from None
+    return (name, "utf-8-sig") if name == "utf-8" else (name, name)
 
 
 def _not_utf8(text: str) -> bool:

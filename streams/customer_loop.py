@@ -23,6 +23,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from resolver.effect_feed import Position, encode_position
 from streams.batches import BatchSender
+from streams.customer_state import SnapshotFormatError
 from streams.customers import POSITION_HEADER, CustomerPartition, CustomerPorts, EffectRecord
 from streams.kafka_auth import client_options
 from streams.loops import Delegating, highwater, start_client, worker_instance
@@ -106,8 +107,10 @@ class CustomersKafka:
 
 
 class _CustomersLoop:
-    def __init__(self, settings: Settings, rt: Runtime, kafka: CustomersKafka) -> None:
+    def __init__(self, settings: Settings, rt: Runtime, kafka: CustomersKafka, instance: str | None = None) -> None:
         self.settings = settings
+        #: the static member name in the group (None: the worker's own)
+        self.instance = instance
         self.rt = rt
         self.kafka = kafka
         self.lock = asyncio.Lock()
@@ -166,6 +169,8 @@ class _CustomersLoop:
                     self.parts[tp.partition] = part
                 self.assignments += 1
                 self.note_offsets()
+            except SnapshotFormatError as exc:  # a newer worker's snapshot: said plainly, never misread
+                _die(f"restoring the per-customer stage ({exc})", self.rt)
             except Exception:
                 _die("restoring the per-customer stage", self.rt)
 
@@ -278,7 +283,7 @@ class _CustomersLoop:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=s.kafka_bootstrap,
             group_id=customers_group(s),
-            group_instance_id=worker_instance(s),
+            group_instance_id=self.instance or worker_instance(s),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=s.session_timeout_seconds * 1000,
@@ -329,6 +334,10 @@ def _die(what: str, rt: Runtime) -> None:
     os._exit(70)
 
 
-async def run_customers(settings: Settings, rt: Runtime, sender: BatchSender) -> None:
-    """Build the records of the effects partitions this worker holds, until the worker stops."""
-    await _CustomersLoop(settings, rt, CustomersKafka(sender, settings)).run()
+async def run_customers(settings: Settings, rt: Runtime, sender: BatchSender, instance: str | None = None) -> None:
+    """Build the records of the effects partitions this worker (or this child of it) holds, until the worker stops.
+
+    ``instance``: the static member name in the group (a child's, `streams.customer_process.child_instance`);
+    None: the worker's own.
+    """
+    await _CustomersLoop(settings, rt, CustomersKafka(sender, settings), instance).run()

@@ -1,12 +1,17 @@
-"""The per-customer stage over Kafka in a process of its own: the worker's second core.
+"""The per-customer stage over Kafka in processes of their own: the worker's other cores.
 
-With ``IRL_CUSTOMER_STAGE=kafka`` the worker starts one child (``python -m
-streams.customer_process``) that runs the per-customer stage's consumer loop
-(`streams.customer_loop`) with its own producer, so the records' profiles and Avro leave the
-ordered stage's interpreter. It lives and dies as a triage child does (`streams.triage_process`):
-it dies with its worker, reports its counters every half second (they appear in ``/ready``,
-``/stats`` and ``/metrics``), and a child that exits while the worker runs ends the worker
-(exit 70). With ``IRL_TRIAGE_PROCESSES=0`` (one process: one core, less memory) the stage
+With ``IRL_CUSTOMER_STAGE=kafka`` the worker starts ``IRL_CUSTOMER_PROCESSES`` children
+(``python -m streams.customer_process INDEX PARENT_PID``, default 2), each running the
+per-customer stage's consumer loop (`streams.customer_loop`) with its own producer, so the
+records' profiles and Avro leave the ordered stage's interpreter. Each child is a member of
+the group ``<app id>-customers`` (child 0 under the worker's static member name, child i > 0
+under that name with ``-c<i>``) and holds its share of the worker's effects partitions, so
+one worker's per-customer stage uses every core once the ordered stage is idle or done (with
+one child, it ran a backlog's tail on one core while the other idled). A child lives and
+dies as a triage child does (`streams.triage_process`): it dies with its worker, reports its
+counters every half second (they appear in ``/ready``, ``/stats`` and ``/metrics``; the
+partitions of all children, the longest stall of any), and a child that exits while the
+worker runs ends the worker (exit 70). With ``IRL_TRIAGE_PROCESSES=0`` (one process: one core, less memory) the stage
 runs in the worker's process instead, as a task.
 """
 
@@ -26,14 +31,14 @@ from streams.codec import Codecs, use
 from streams.customer_loop import run_customers
 from streams.customers import note_published
 from streams.kafka_auth import client_options
-from streams.loops import start_client
+from streams.loops import start_client, worker_instance
 from streams.registry import RegistryError
 from streams.runtime import Runtime, die_with_parent
 from streams.settings import Settings
 from streams.triage_process import TriageProcesses, report
 from streams.web.journal import JournalFeed, journal_of
 
-__all__ = ["COUNTERS", "CustomerProcess", "main"]
+__all__ = ["COUNTERS", "CustomerProcess", "child_instance", "main"]
 
 log = logging.getLogger("irl.worker")
 
@@ -60,14 +65,25 @@ class CustomerProcess(TriageProcesses):
     def take_report(self, index: int, report: dict[str, Any]) -> None:
         journal = report.pop("journal", None)
         super().take_report(index, report)
-        self.rt.stats["customers_stalled_s"] = float(report.get("customers_stalled_s") or 0.0)
-        self.rt.stats["redis_partitions"] = dict(report.get("redis_partitions") or {})
+        # Each child holds its own partitions: the longest stall of any, the partitions of all.
+        reports = self.reports.values()
+        self.rt.stats["customers_stalled_s"] = max(float(r.get("customers_stalled_s") or 0.0) for r in reports)
+        held: dict[str, Any] = {}
+        for r in reports:
+            held.update(r.get("redis_partitions") or {})
+        self.rt.stats["redis_partitions"] = dict(sorted(held.items(), key=lambda kv: int(kv[0])))
         note_published(self.rt.stats, report.get("last_publish_ms"), report.get("last_window_end"))
         if journal:
             journal_of(self.rt).merge(journal)
 
 
-async def _child_main(parent: int) -> int:
+def child_instance(settings: Settings, index: int) -> str:
+    """Child `index`'s static member name in the per-customer group: the worker's own for child 0."""
+    base = worker_instance(settings)
+    return base if index == 0 else f"{base}-c{index}"
+
+
+async def _child_main(index: int, parent: int) -> int:
     settings = Settings.from_env()
     rt = Runtime(settings)
     codecs = Codecs.from_settings(settings)
@@ -104,7 +120,7 @@ async def _child_main(parent: int) -> int:
 
     reporter = asyncio.ensure_future(report(rt, lambda: lag_of[0]() if lag_of else None, parent, COUNTERS, extra))
     try:
-        await run_customers(settings, rt, BatchSender(None, producer))
+        await run_customers(settings, rt, BatchSender(None, producer), instance=child_instance(settings, index))
     finally:
         reporter.cancel()
         await producer.stop()
@@ -114,17 +130,17 @@ async def _child_main(parent: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m streams.customer_process INDEX PARENT_PID``: the per-customer stage's child of a worker."""
     args = sys.argv[1:] if argv is None else argv
-    parent = int(args[1])
+    index, parent = int(args[0]), int(args[1])
     die_with_parent(parent)
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] customers: %(message)s",
+        format=f"[%(asctime)s] [%(process)d] [%(levelname)s] customers {index}: %(message)s",
     )
     for name in ("aiokafka", "faust", "mode"):
         logging.getLogger(name).setLevel(logging.WARNING)
     started = time.monotonic()
-    code = asyncio.run(_child_main(parent))
+    code = asyncio.run(_child_main(index, parent))
     log.info("per-customer stage process done after %.0f s", time.monotonic() - started)
     return code
 

@@ -8,13 +8,19 @@ record sent to `irl.deadletter`: the original key, a `DeadLetter` Avro value (co
 tombstone), the original headers and the reason, and the same facts as headers::
 
     irl.source.topic  irl.source.partition  irl.source.offset   where it was consumed
-    irl.stage         decode | validate
+    irl.stage         decode | validate | resolve
     irl.error         "<code>: <detail>" (never raw personal data)
     irl.error.code    the stable code alone (e.g. bad_marker, invalid)
     irl.dead_at       epoch milliseconds, decimal
     irl.original.<h>  every original header, prefixed
 
 All header values are UTF-8 decimal or text, so any Kafka tool can show them.
+
+Stage ``resolve`` (since s36, `reused_id_letter`): an event the ordered stage took nothing of
+because its id was used within the duplicate horizon by an event with other content (code
+``reused_id``). Its origin is the links log (``irl.source.*``: the links topic, partition 0,
+the last links offset of the step that held it), its value the event as the links log carries
+it (the contract's JSON form, UTF-8), its key the source id: send it again under a new id.
 
 A dead letter never exceeds the dead-letter topic's limit (`MAX_RECORD_BYTES`, what
 `irl topics create` sets and the producers send at most): a record whose copy would (a
@@ -27,6 +33,7 @@ are left out. ``irl.truncated`` then says how large the original was
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +46,7 @@ from streams.registry import RegistryError
 
 __all__ = [
     "ORIGINAL_PREFIX",
+    "REUSED_ID_REASON",
     "STAGES",
     "TRUNCATED",
     "DeadLetter",
@@ -49,9 +57,15 @@ __all__ = [
     "describe",
     "original_value",
     "record_size",
+    "reused_id_letter",
 ]
 
-STAGES = ("decode", "validate")
+STAGES = ("decode", "validate", "resolve")
+#: The reason of an event whose id another event with other content used first (stage ``resolve``).
+REUSED_ID_REASON = (
+    "reused_id: event id reused with other content within the duplicate horizon; the event the links log "
+    "carried first with it was kept, nothing of this one was taken (send it again under a new id)"
+)
 ORIGINAL_PREFIX = "irl.original."
 _MAX_EVENT_ID = 128
 _MAX_ERROR = 1000
@@ -153,6 +167,23 @@ def dead_letter(
     return _letter(
         topic, partition, offset, kept_key, kept_value, [], stage, safe_error[: _MAX_ERROR - len(note)] + note,
         dead_at_ms, encode, event_id, truncated=sizes,
+    )  # fmt: skip
+
+
+def reused_id_letter(
+    event: Interaction,
+    links_topic: str,
+    links_offset: int,
+    dead_at_ms: int,
+    *,
+    encode: Callable[[Mapping[str, Any]], bytes],
+    max_bytes: int = MAX_RECORD_BYTES,
+) -> DeadLetter:
+    """The dead letter of an event reusing an id with other content (stage ``resolve``, the module's docstring)."""
+    value = json.dumps(event.to_record(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return dead_letter(
+        links_topic, 0, links_offset, event.source_id.encode("utf-8", "surrogatepass"), value, None, "resolve",
+        REUSED_ID_REASON, dead_at_ms, encode=encode, event_id=event.event_id, max_bytes=max_bytes,
     )  # fmt: skip
 
 

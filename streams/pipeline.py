@@ -79,6 +79,8 @@ class Step:
     duplicates: int = 0
     #: ids of this step's events that reused a remembered id with other content (among `duplicates`)
     reused_ids: list[str] = field(default_factory=list)
+    #: those events themselves, in a step that is not quiet: the ordered stage dead-letters them (`Ports.reused`)
+    reused: list[Interaction] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     #: what happened, masked (operator actions, refusals): for the audit log
     notes: list[str] = field(default_factory=list)
@@ -249,6 +251,8 @@ class Pipeline:
                 step.duplicates += 1
                 if outcome.conflict:
                     step.reused_ids.append(event.event_id)
+                    if not quiet:
+                        step.reused.append(event)
                 continue
             if topic is not None and outcome.customer_id is not None and not outcome.suppressed:
                 step.interactions.append(_interaction(event, outcome.customer_id, topic))

@@ -724,7 +724,12 @@ class RedisReadModel:
             await self._run("", "", gone)
         aliases = list(aliases)
         kept = {a for a, _ in aliases}
-        stale = [a for a in (await self.aliases()) if mine(a) and a not in kept]
+        # Bucket by bucket, only the partition's stale aliases kept (before s36 the whole alias table was read
+        # into one dict); deleted after the scan, so no script runs between its reads. The reads still cover
+        # every bucket, as the scan of P:c:* above covers every customer: a per-partition index would bound both.
+        stale: list[str] = []
+        async for key in self.r.scan_iter(match=f"{self.p}:a:*", count=1000):
+            stale += [a for a in map(_text, await self.r.hkeys(key)) if a and a not in kept and mine(a)]
         for i in range(0, len(stale), _REBUILD_ARGS // 3):
             await self._run("", "", [op for a in stale[i : i + _REBUILD_ARGS // 3] for op in ("A", a, "")])
         return await self._write_all(profiles, aliases, {field: offset, "layout": LAYOUT})

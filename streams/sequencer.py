@@ -176,6 +176,9 @@ class Ports:
     #: queue effects for the per-customer stage (``IRL_CUSTOMER_STAGE=kafka``) after those queued before:
     #: one record per partition of a step (`EffectOut`), as `queue_publish`
     queue_effects: Callable[[list[EffectOut]], Awaitable[Sequence[Awaitable[Any]]]] | None = None
+    #: dead-letter events that reused an event id with other content (`streams.deadletter.reused_id_letter`),
+    #: each with the last links offset its step holds, and wait until the broker has them; None: only logged
+    reused: Callable[[list[tuple[int, Interaction]]], Awaitable[None]] | None = None
 
 
 class Sequencer:
@@ -635,6 +638,11 @@ class Sequencer:
         rt = self.rt
         stats = rt.stats
         ports = self.ports
+        if step.reused and ports.reused is not None:
+            at = step.holds_through if step.holds_through is not None else step.offset
+            await ports.reused([(at, event) for event in step.reused])  # on the broker when it returns
+            stats["dead_letters"] = stats.get("dead_letters", 0) + len(step.reused)
+            self._unmarked = True  # a restart applies them quietly up to the next tick's mark
         if step.interactions:
             await self._send(ports.queue_interactions, ports.publish_interactions, step.interactions)
             stats["interactions_published"] += len(step.interactions)

@@ -54,6 +54,30 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
+def _retentions(env: Mapping[str, str], d: Settings) -> dict[str, float]:
+    """The touchpoint and interactions retentions and the resolved topic's compaction lag, in hours."""
+    return {
+        "touchpoint_retention_hours": _float(
+            env, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
+        ),
+        "interactions_retention_hours": _float(
+            env, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours, 0.001, 87_600.0
+        ),
+        "resolved_compaction_lag_hours": _float(
+            env, "IRL_RESOLVED_COMPACTION_LAG_HOURS", d.resolved_compaction_lag_hours, 0.001, 8_760.0
+        ),
+    }
+
+
+def _junk_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    """IRL_JUNK_VALUES: comma-separated, each trimmed and lower-cased, empty ones dropped, sorted."""
+    values = {" ".join(v.split()).lower() for v in env.get("IRL_JUNK_VALUES", "").split(",")}
+    values.discard("")
+    if any(len(v) > 200 for v in values) or len(values) > 1000:
+        raise SettingsError("IRL_JUNK_VALUES: at most 1000 values of at most 200 characters each")
+    return tuple(sorted(values))
+
+
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -120,6 +144,35 @@ def _default_region(env: Mapping[str, str]) -> str:
     if phonenumbers.PhoneMetadata.metadata_for_region(region) is None:
         raise SettingsError(f"IRL_DEFAULT_REGION={region!r}: not a region phone numbers are known for")
     return region
+
+
+_PHONE_REGION_TOUCHPOINTS = ("WEB", "WHATSAPP", "KIOSK", "CRM")
+
+
+def _phone_regions(env: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
+    """IRL_PHONE_REGIONS: comma-separated ``TOUCHPOINT[:SOURCE_ID_PREFIX]=REGION`` rules
+    (`resolver.config.ResolverConfig.phone_regions`), e.g. ``KIOSK:dxb-=AE,KIOSK:ruh-=SA``."""
+    raw = _str(env, "IRL_PHONE_REGIONS", "")
+    rules: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        where, eq, region = part.rpartition("=")
+        touchpoint, _, prefix = where.partition(":")
+        touchpoint, region = touchpoint.strip().upper(), region.strip().upper()
+        if not eq or touchpoint not in _PHONE_REGION_TOUCHPOINTS:
+            raise SettingsError(
+                f"IRL_PHONE_REGIONS: {part!r} is not TOUCHPOINT[:SOURCE_ID_PREFIX]=REGION "
+                f"(touchpoint one of {', '.join(_PHONE_REGION_TOUCHPOINTS)}; e.g. KIOSK:dxb-=AE)"
+            )
+        if len(region) != 2 or not region.isalpha() or phonenumbers.PhoneMetadata.metadata_for_region(region) is None:
+            raise SettingsError(f"IRL_PHONE_REGIONS: {part!r}: {region!r} is not a region phone numbers are known for")
+        if (touchpoint, prefix) in seen:
+            raise SettingsError(f"IRL_PHONE_REGIONS: {touchpoint}:{prefix} is given twice")
+        seen.add((touchpoint, prefix))
+        rules.append((touchpoint, prefix, region))
+    return tuple(rules)
 
 
 def _kafka_bootstrap(env: Mapping[str, str], default: str) -> str:
@@ -199,6 +252,8 @@ class Settings:
     window_seconds: int = 900
     grace_seconds: int = 10
     default_region: str = "IN"
+    #: (touchpoint, source id prefix, region): IRL_PHONE_REGIONS (`ResolverConfig.phone_regions`)
+    phone_regions: tuple[tuple[str, str, str], ...] = ()
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     web_token: str = ""
@@ -223,6 +278,9 @@ class Settings:
     stall_seconds: int = 120
     #: triage's own processes (0: triage runs in the worker's process; `streams.triage_process`)
     triage_processes: int = 1
+    #: the per-customer stage's own processes over Kafka (each a member of its group, its share of the worker's
+    #: effects partitions; used when `triage_processes` > 0, else the stage runs in the worker's process)
+    customer_processes: int = 2
     #: at most this often the ordered stage stores a snapshot of its state (when it changed)
     snapshot_seconds: float = 5.0
     #: a snapshot is due once this many events were applied since the last one began (in a backlog, instead
@@ -245,6 +303,9 @@ class Settings:
     digest_old_keys: tuple[str, ...] = ()
     digest_legacy: bool = True
     dev_mode: bool = False
+    #: values never linked nor read as a name (`ResolverConfig.junk_values`): the business's own names
+    #: on messages it sends, a placeholder address its staff type; lower-case, as the core compares them
+    junk_values: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -261,8 +322,7 @@ class Settings:
         protocol = _one_of(e, "IRL_KAFKA_SECURITY_PROTOCOL", d.kafka_security_protocol, _PROTOCOLS)
         mechanism = _one_of(e, "IRL_KAFKA_SASL_MECHANISM", d.kafka_sasl_mechanism, _MECHANISMS)
         sasl_user, sasl_password = _sasl_credentials(e, protocol)
-        cert_file, key_file = _ssl_client_files(e)
-        digest_key, digest_old_keys = _digest_keys(e)
+        (cert_file, key_file), (digest_key, digest_old_keys) = _ssl_client_files(e), _digest_keys(e)
         return cls(
             kafka_bootstrap=bootstrap,
             kafka_security_protocol=protocol,
@@ -283,6 +343,7 @@ class Settings:
             window_seconds=_int(e, "IRL_WINDOW_SECONDS", 900, 1, 86_400),
             grace_seconds=_int(e, "IRL_GRACE_SECONDS", 10, 0, 86_400),
             default_region=region,
+            phone_regions=_phone_regions(e),
             web_host=_str(e, "IRL_WEB_HOST", d.web_host),
             web_port=_int(e, "IRL_WEB_PORT", d.web_port, 1, 65_535),
             web_token=_str(e, "IRL_WEB_TOKEN", ""),
@@ -301,23 +362,17 @@ class Settings:
             app_id=_str(e, "IRL_APP_ID", d.app_id),
             max_string=_int(e, "IRL_MAX_STRING", d.max_string, 16, 1_000_000),
             hub_threshold=_int(e, "IRL_HUB_THRESHOLD", d.hub_threshold, 2, 1_000_000),
+            junk_values=_junk_values(e),
             duplicate_horizon_days=_int(e, "IRL_DUPLICATE_HORIZON_DAYS", d.duplicate_horizon_days, 1, 3650),
             tick_seconds=_float(e, "IRL_TICK_SECONDS", d.tick_seconds, 0.05, 3600.0),
             session_timeout_seconds=_int(e, "IRL_SESSION_TIMEOUT_SECONDS", d.session_timeout_seconds, 6, 300),
             stall_seconds=_int(e, "IRL_STALL_SECONDS", d.stall_seconds, 10, 86_400),
             triage_processes=_int(e, "IRL_TRIAGE_PROCESSES", d.triage_processes, 0, 64),
+            customer_processes=_int(e, "IRL_CUSTOMER_PROCESSES", d.customer_processes, 1, 64),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
             snapshot_tail_events=_int(e, "IRL_SNAPSHOT_TAIL_EVENTS", d.snapshot_tail_events, 100, 100_000_000),
             customer_stage=_customer_stage(e),
-            touchpoint_retention_hours=_float(
-                e, "IRL_TOUCHPOINT_RETENTION_HOURS", d.touchpoint_retention_hours, 0.001, 87_600.0
-            ),
-            interactions_retention_hours=_float(
-                e, "IRL_INTERACTIONS_RETENTION_HOURS", d.interactions_retention_hours, 0.001, 87_600.0
-            ),
-            resolved_compaction_lag_hours=_float(
-                e, "IRL_RESOLVED_COMPACTION_LAG_HOURS", d.resolved_compaction_lag_hours, 0.001, 8_760.0
-            ),
+            **_retentions(e, d),
             worker_id=_worker_id(e),
             kafka_connect_timeout_seconds=_float(
                 e, "IRL_KAFKA_CONNECT_TIMEOUT_SECONDS", d.kafka_connect_timeout_seconds, 0.5, 600.0

@@ -4,7 +4,7 @@ Each row becomes one event of the CRM touchpoint on its topic (`IRL_TOPIC_CRM`),
 `streams.csvimport` says (mapping, dialect, UTF-8 with or without BOM, event ids from the
 row's values: importing a file again sends only duplicates, which change nothing). The
 publishing is `irl produce`'s (`streams.commands.produce`): the same validation, rejects file
-(``FILE.csv.rejects.jsonl`` by default, one ``{"file", "line", "reason", "raw"}`` a row),
+(``FILE.csv.rejects.jsonl`` by default, as `irl produce` places it, one ``{"file", "line", "reason", "raw"}`` a row),
 reports on stderr with personal data masked, progress bar, summary and exit status (0 sent,
 1 nothing sent or a send failed, 2 bad usage, mapping or file, 3 broker or topic unavailable).
 
@@ -25,8 +25,8 @@ import click
 from resolver.interaction import Interaction, Limits, to_json
 from streams.commands.produce import Progress, Publisher, execute, rejects_path, sending_options
 from streams.csvimport import (
-    FIELDS,
     FLOOR_MS,
+    MAPPABLE,
     TOUCHPOINT,
     ColumnMap,
     CsvContacts,
@@ -67,8 +67,10 @@ def _iso(ms: int) -> str:
     required=True,
     metavar="FIELD=COLUMN,...",
     help=(
-        f"Which column holds each field ({', '.join(FIELDS)}; id is required), e.g. "
-        '--map phone=Mobile,email=Email,name="Full Name",id=ContactId. Quote a column name holding a comma.'
+        f"Which column holds each field ({', '.join(MAPPABLE)}; id is required), e.g. "
+        '--map phone=Mobile,email=Email,name="Full Name",id=ContactId. A name in two columns: '
+        'first_name="First Name",last_name="Last Name" instead of name; the first of several columns that is '
+        'not blank: phone="Mobile|Phone". Quote a column name holding a comma or |.'
     ),
 )
 @click.option(
@@ -76,7 +78,8 @@ def _iso(ms: int) -> str:
     "rejects_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write rejected rows here (default: FILE.csv.rejects.jsonl next to the input).",
+    help="Write rejected rows here (default: FILE.csv.rejects.jsonl next to the input under the working "
+    "directory, else in the working directory; said on stderr).",
 )
 @click.option("--dry-run", is_flag=True, help="Read, validate and report, write the rejects; send nothing.")
 @click.option(
@@ -85,7 +88,15 @@ def _iso(ms: int) -> str:
     default=None,
     help="Also write each event sent (in a dry run: each valid one) as JSON Lines, the input of irl replay.",
 )
-@click.option("--delimiter", default=None, help="The file's delimiter (default: sniffed among , ; tab |).")
+@click.option(
+    "--delimiter", default=None, help="The file's delimiter (default: Excel's sep= line, else sniffed among , ; tab |)."
+)
+@click.option(
+    "--encoding",
+    default=None,
+    help="The file's encoding when not UTF-8, e.g. cp1252 (Excel's CSV on Windows); a UTF-16 or UTF-32 "
+    "byte-order mark is read whatever this says.",
+)
 @click.option(
     "--timezone",
     "zone",
@@ -107,6 +118,7 @@ def command(
     dry_run: bool,
     events_out: Path | None,
     delimiter: str | None,
+    encoding: str | None,
     zone: str | None,
     date_format: str | None,
     topic: str | None,
@@ -131,6 +143,7 @@ def command(
             delimiter=parse_delimiter(delimiter) if delimiter is not None else None,
             timezone=parse_timezone(zone) if zone is not None else None,
             date_format=parse_date_format(date_format) if date_format is not None else None,
+            encoding=encoding,
         )
     except CsvImportError as exc:
         raise click.UsageError(str(exc)) from None
@@ -196,11 +209,12 @@ def _execute_writing(
 def _describe(contacts: CsvContacts, default_is: str) -> None:
     """What will be read, on stderr: column names and the dialect, never a value."""
     delimiter = {"\t": "tab"}.get(contacts.delimiter or ",", contacts.delimiter)
-    mapped = ", ".join(f"{f}={contacts.columns.columns[f]!r}" for f in FIELDS if f in contacts.columns.columns)
+    mapped = ", ".join(f"{f}={contacts.columns.shown(f)}" for f in MAPPABLE if f in contacts.columns.columns)
+    encoding = "" if contacts.encoding == "utf-8" else f"encoding {contacts.encoding}, "
     when = f"; occurred_at: {default_is}"
     if "occurred_at" in contacts.columns.columns:
         when = f"; occurred_at, when a cell is empty: {default_is}"
     click.echo(
-        f"{contacts.path.name}: delimiter {delimiter!r}, {len(contacts.header)} columns; {mapped}{when}",
+        f"{contacts.path.name}: {encoding}delimiter {delimiter!r}, {len(contacts.header)} columns; {mapped}{when}",
         err=True,
     )

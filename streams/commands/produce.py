@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import datetime as _dt
 import functools
 import json
@@ -40,7 +41,11 @@ from typing import IO, Any, Protocol
 
 import click
 
+from resolver.config import ResolverConfig
+from resolver.identifiers import IdentifierParser
 from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
+from resolver.linking import found_of
+from resolver.replay import REUSED_ID, IdWatch
 from streams.codec import CodecError
 from streams.csvimport import CsvImportError, parse_timezone
 from streams.inputs import InputRecord, clashing_outputs, wide_encoding
@@ -68,6 +73,7 @@ __all__ = [
     "parse_line",
     "publish",
     "rejects_path",
+    "reused_ids",
 ]
 
 _MAX_STDERR_REPORTS = 1000
@@ -100,11 +106,33 @@ def parse_line(raw: bytes, limits: Limits) -> Interaction:
         raise InvalidInteraction(f"event: unreadable ({type(exc).__name__})") from None
 
 
-def rejects_path(source: Path) -> Path:
-    """Default rejects file of an input: `events.jsonl` -> `events.rejects.jsonl`."""
-    if source.suffix == ".jsonl":
-        return source.with_suffix(".rejects.jsonl")
-    return source.with_name(source.name + ".rejects.jsonl")
+def reused_ids(config: ResolverConfig) -> Callable[[Interaction], bool]:
+    """A watch over one run's records in order: True for an event reusing an earlier one's id with other content.
+
+    The core's own rule (`resolver.replay.IdWatch`, the evidence id of `resolver.linking.found_of`
+    with the worker's configuration): the worker would take nothing of such an event, and
+    `irl replay` of the same file rejects the same line. Rejecting it here, in the file's order,
+    means the worker sees only the first, whatever order the touchpoint topics interleave in.
+    """
+    parser = IdentifierParser(config)
+    watch = IdWatch(config.duplicate_horizon_ms)
+
+    def reused(event: Interaction) -> bool:
+        found = found_of(parser, event.touchpoint, event.source_id, event.phone, event.email, event.name)
+        return watch.reused(event.event_id, event.occurred_at, found[3])
+
+    return reused
+
+
+def rejects_path(source: Path, cwd: Path | None = None) -> Path:
+    """Default rejects file of an input: `events.jsonl` -> `events.rejects.jsonl`, next to the input
+    when it lies under the working directory (`cwd`, default the process's), else in the working
+    directory: a file elsewhere (`/etc/hosts`, `../shared/events.jsonl`) is never written beside."""
+    name = source.name.removesuffix(".jsonl") + ".rejects.jsonl"
+    here = (cwd if cwd is not None else Path.cwd()).resolve()
+    if source.resolve().parent.is_relative_to(here):
+        return source.with_name(name)
+    return here / name
 
 
 @dataclass
@@ -116,6 +144,8 @@ class ProduceSummary:
     sent: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
     failed: int = 0
+    #: among `rejected`: events reusing an id of an earlier record of this run with other content
+    reused: int = 0
     reject_files: set[Path] = field(default_factory=set)
     seconds: float = 0.0
 
@@ -162,33 +192,72 @@ class Rejects:
     def __init__(self, fixed: Path | None, summary: ProduceSummary) -> None:
         self._fixed = fixed
         self._summary = summary
-        self._open: dict[Path, IO[str]] = {}
+        self._open: dict[Path, IO[str] | None] = {}
         self._reported = 0
 
     def add(self, source: Path, line: int, reason: str, raw: bytes, *, kind: str = "rejected") -> None:
-        """Write one rejected (or failed) record and report it."""
+        """Write one rejected (or failed) record and report it.
+
+        A rejects file that cannot be written (a read-only directory, a full disk) is said once on
+        stderr and the run goes on: the records are still reported there (line and reason).
+        """
         path = self._fixed or rejects_path(source)
-        fh = self._open.get(path)
-        if fh is None:
-            # The rejected lines as read, personal data and all (to fix and send again): the
-            # owner's alone, as the input they came from should be (docs/privacy.md).
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # a file that was there keeps its mode through os.open
-            fh = self._open[path] = os.fdopen(fd, "w", encoding="utf-8")
-            self._summary.reject_files.add(path)
-        text = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
-        record = {"file": str(source), "line": line, "reason": reason, "raw": text}
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if path in self._open:
+            fh = self._open[path]
+        else:
+            fh = self._open[path] = self._create(path, source)
+        if fh is not None:
+            text = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
+            record = {"file": str(source), "line": line, "reason": reason, "raw": text}
+            try:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            except OSError as exc:
+                self._unwritable(path, exc)
+                self._summary.reject_files.discard(path)
+                self._open[path] = None
+                with contextlib.suppress(OSError):
+                    fh.close()
         self._reported += 1
         if self._reported <= _MAX_STDERR_REPORTS:
             click.echo(f"{source}:{line}: {kind}: {mask_text(reason)}", err=True)
         elif self._reported == _MAX_STDERR_REPORTS + 1:
-            click.echo(f"... more reported in {path} only", err=True)
+            more = (
+                f"in {path} only" if self._open.get(path) is not None else "nowhere (the rejects file is not written)"
+            )
+            click.echo(f"... more reported {more}", err=True)
+
+    def _create(self, path: Path, source: Path) -> IO[str] | None:
+        """Open a rejects file (said on stderr), or None when it cannot be (said too)."""
+        try:
+            # The rejected lines as read, personal data and all (to fix and send again): the
+            # owner's alone, as the input they came from should be (docs/privacy.md).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            self._unwritable(path, exc)
+            return None
+        try:
+            os.fchmod(fd, 0o600)  # a file that was there keeps its mode through os.open
+        except OSError:
+            pass  # not the owner of a file it may write: it keeps its mode
+        self._summary.reject_files.add(path)
+        click.echo(f"rejects of {source} are written to {path}", err=True)
+        return os.fdopen(fd, "w", encoding="utf-8")
+
+    @staticmethod
+    def _unwritable(path: Path, exc: OSError) -> None:
+        why = exc.strerror or type(exc).__name__
+        click.echo(
+            f"warning: cannot write the rejects file {path} ({why}): rejected records are reported on stderr only; "
+            "give --rejects a writable path",
+            err=True,
+        )
 
     def close(self) -> None:
         """Close every rejects file opened."""
         for fh in self._open.values():
-            fh.close()
+            if fh is not None:
+                with contextlib.suppress(OSError):
+                    fh.close()
 
 
 class Progress:
@@ -220,8 +289,12 @@ async def publish(
     batch: int,
     progress: Progress,
     on_sent: Callable[[Interaction], None] | None = None,
+    reused: Callable[[Interaction], bool] | None = None,
 ) -> None:
     """Read, validate and send every record; reject the invalid ones; count everything in `summary`.
+
+    `reused` (`reused_ids`): True for a valid event whose id an earlier record of this run used
+    with other content within the duplicate horizon; it is rejected (`REUSED_ID`), not sent.
 
     At most `batch` sends are in flight before their acknowledgements are awaited. `on_sent` is
     called with each event once the broker has acknowledged it (in a dry run: once it is valid).
@@ -236,6 +309,7 @@ async def publish(
                 f"topics {', '.join(missing)} do not exist on {producer.bootstrap}: run `irl topics create`"
             )
         pending: list[tuple[asyncio.Future[Any], InputRecord, Interaction]] = []
+        watch = reused if reused is not None else (lambda _event: False)
 
         async def drain() -> None:
             results = await asyncio.gather(*(p[0] for p in pending), return_exceptions=True)
@@ -259,6 +333,11 @@ async def publish(
                 continue
             try:
                 event = record.read(limits_at())
+                if watch(event):  # the worker would take nothing of it: not sent, said here (README)
+                    summary.rejected += 1
+                    summary.reused += 1
+                    rejects.add(record.source, record.line, REUSED_ID, record.raw)
+                    continue
                 future = await producer.enqueue(event)
             except (InvalidInteraction, CodecError) as exc:
                 summary.rejected += 1
@@ -297,9 +376,19 @@ def execute(
 
     summary = ProduceSummary()
     rejects = Rejects(rejects_file, summary)
+    # The worker's reading of identifiers (region, horizon): an id reused with other content is
+    # found as the worker and `irl replay` find it (its digest key plays no part in evidence ids).
+    config = ResolverConfig(
+        default_region=settings.default_region,
+        phone_regions=settings.phone_regions,
+        duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+        junk_values=settings.junk_values,
+    )
     started = time.perf_counter()
     try:
-        asyncio.run(publish(records, producer, limits_at, rejects, summary, batch, progress, on_sent))
+        asyncio.run(
+            publish(records, producer, limits_at, rejects, summary, batch, progress, on_sent, reused_ids(config))
+        )
     except (BrokerUnavailable, RegistryUnreachable, TopicMissing) as exc:
         click.echo(f"error: {exc}", err=True)
         raise click.exceptions.Exit(_EXIT_UNAVAILABLE) from None
@@ -352,7 +441,8 @@ def sending_options(command: Callable[..., Any]) -> Callable[..., Any]:
     "rejects_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write rejected lines here (default: FILE.rejects.jsonl next to each input).",
+    help="Write rejected lines here (default: FILE.rejects.jsonl next to each input under the working "
+    "directory, else in the working directory; said on stderr).",
 )
 @click.option("--topic-web", default=None, help="Topic for WEB events (default IRL_TOPIC_WEB).")
 @click.option("--topic-whatsapp", default=None, help="Topic for WHATSAPP events (default IRL_TOPIC_WHATSAPP).")
@@ -423,6 +513,7 @@ def _report(s: ProduceSummary, unit: str, dry_run: bool) -> None:
     where = f" (see {', '.join(str(p) for p in sorted(s.reject_files))})" if s.reject_files else ""
     sent = "dry run, nothing sent: would send" if dry_run else "sent"
     click.echo(
-        f"{sent} {s.total_sent} ({per_topic}); rejected {s.rejected}; failed {s.failed}; "
+        f"{sent} {s.total_sent} ({per_topic}); rejected {s.rejected}"
+        f"{f' ({s.reused} reusing an event id with other content)' if s.reused else ''}; failed {s.failed}; "
         f"blank {s.blank}; {s.lines} {unit} in {s.seconds:.2f}s, {rate:,.0f} events/s{where}"
     )

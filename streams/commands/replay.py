@@ -82,7 +82,9 @@ def _env_settings(missing: Iterable[str], environ: Mapping[str, str] | None = No
     # IRL_MAX_STRING has no option: the longest string an event may hold, read as the worker,
     # `irl produce` and `irl import` read it, or replay rejects what they take (or takes what
     # they refuse).
-    wanted = {_FROM_ENV[name] for name in missing} | {"IRL_MAX_STRING"}
+    # IRL_PHONE_REGIONS neither: the regions of some touchpoints' numbers, read as the worker reads them.
+    # IRL_JUNK_VALUES neither: the values the worker never links nor reads as a name.
+    wanted = {_FROM_ENV[name] for name in missing} | {"IRL_MAX_STRING", "IRL_PHONE_REGIONS", "IRL_JUNK_VALUES"}
     try:
         return Settings.from_env({name: value for name, value in env.items() if name in wanted})
     except SettingsError as exc:
@@ -232,8 +234,10 @@ def command(
     try:
         config = ResolverConfig(
             default_region=region,
+            phone_regions=settings.phone_regions,
             hub_threshold=hub_threshold,
             duplicate_horizon_ms=duplicate_horizon_days * 86_400_000,
+            junk_values=settings.junk_values,
         )
         resolver = Resolver(config, track_changes=False)
     except ValueError as exc:

@@ -36,7 +36,10 @@ class ReadModelKeys:
 
     def __init__(self, settings: Settings) -> None:
         config = ResolverConfig(
-            default_region=settings.default_region, hub_threshold=settings.hub_threshold, phone_cache_size=1024
+            default_region=settings.default_region,
+            hub_threshold=settings.hub_threshold,
+            phone_cache_size=1024,
+            junk_values=settings.junk_values,
         )
         self._parser = IdentifierParser(config)
 

@@ -77,6 +77,26 @@ async def tcp_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
     return False
 
 
+def _absorbed_changelog(pipeline: Pipeline, cid: str, version: int) -> dict[str, Any]:
+    """What the changelog told, or will tell, the CRM of an absorbed id, from the state alone.
+
+    ``absorbed``: ``published`` (its `ABSORBED`, version `version`, was published: the CRM
+    redirects the id), ``pending`` (its window is open: the `ABSORBED` follows when it closes),
+    or ``never announced`` (created and absorbed within one window: the changelog never named
+    it, and names it never; an interaction published under it belongs to the customer holding
+    its touchpoint record, docs/crm-connector.md).
+    """
+    batcher = pipeline.batcher
+    pending = False
+    for w in batcher.windows():
+        pw = batcher.pending(w.start)
+        if pw is not None and cid in pw.absorbed:
+            pending = True
+            break
+    absorbed = "never announced" if version == 0 else "pending" if pending else "published"
+    return {"announced": version > 0, "absorbed": absorbed}
+
+
 class HeldProbe:
     """A probe whose yes is held for `hold_s`: readiness polled ten times a second opens one connection a
     second, not ten (each costs the worker and the broker a connect and a close); a no is asked again."""
@@ -275,12 +295,16 @@ class Views:
         if current is None:
             raise ApiError(404, "unknown customer id (never seen, or erased)", customer_id=cid)
         if current != cid:
+            version = pipeline.changelog.version(cid)
             return web.json_response(
                 {
                     "customer_id": cid,
                     "status": "absorbed",
                     "survivor_id": current,
-                    "version": pipeline.changelog.version(cid),
+                    "version": version,
+                    # From the state (snapshots and the links log): the same after a restart.
+                    "changelog": _absorbed_changelog(pipeline, cid, version),
+                    # This process's memory of what it published (empty after a restart).
                     "history": {"published": journal_of(self.rt).history(cid)},
                     "links": {"survivor": f"/customers/{current}"},
                 }

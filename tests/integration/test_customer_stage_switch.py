@@ -49,10 +49,11 @@ def _produce(env: dict[str, str], path: Path, events: list[dict[str, Any]]) -> N
     assert out.returncode == 0, out.stderr.decode()
 
 
-def _child_pid(log: Path, before: str) -> int | None:
-    """The pid of the per-customer stage process the worker logged since ``before`` was the log's text."""
-    found = re.findall(r"per-customer stage process 0 started \(pid (\d+)\)", log.read_text()[len(before) :])
-    return int(found[0]) if found else None
+def _child_pids(log: Path, before: str, count: int) -> list[int] | None:
+    """The pids of the worker's ``count`` per-customer stage processes it logged since ``before`` was the log's
+    text (None until every one is logged)."""
+    found = re.findall(r"per-customer stage process \d+ started \(pid (\d+)\)", log.read_text()[len(before) :])
+    return [int(pid) for pid in found] if len(found) >= count else None
 
 
 async def _applied_all(bootstrap: str, settings: Settings, worker: Worker) -> bool:
@@ -107,15 +108,16 @@ async def test_switching_the_stage_over_kafka_on_and_off_keeps_the_changelog_and
         worker = Worker({**env, "IRL_CUSTOMER_STAGE": stage}, log).start()
         seen: dict[str, Any] = {}
         if end == "kill":
-            # Its per-customer stage is held (SIGSTOP) until the ordered stage applied the whole links log and
-            # stored a snapshot there: the effects of this phase are on the broker, none applied.
-            child = await wait_for(
-                f"phase {n}'s per-customer stage process",
-                lambda: _child_pid(log, already),  # noqa: B023 - awaited here
+            # Its per-customer stage is held (SIGSTOP, every child) until the ordered stage applied the whole links
+            # log and stored a snapshot there: the effects of this phase are on the broker, none applied.
+            children = await wait_for(
+                f"phase {n}'s per-customer stage processes",
+                lambda: _child_pids(log, already, Settings.from_env(env).customer_processes),  # noqa: B023
                 60,
                 worker,
             )
-            os.kill(child, signal.SIGSTOP)
+            for child in children:
+                os.kill(child, signal.SIGSTOP)
             await wait_for(
                 f"phase {n}'s ordered stage to apply the whole links log and store a snapshot there",
                 lambda: _applied_all(kafka_bootstrap, settings, worker),  # noqa: B023 - awaited here
@@ -124,9 +126,10 @@ async def test_switching_the_stage_over_kafka_on_and_off_keeps_the_changelog_and
                 interval=0.2,
             )
             _status, ready = worker.get("/ready")
-            worker.stop(signal.SIGKILL)  # its process group: the held child too
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
+            worker.stop(signal.SIGKILL)  # its process group: the held children too
+            for child in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
             took.append(
                 f"phase {n} ({stage}, {len(part)} events) killed after {time.monotonic() - t0:.1f}s with "
                 f"{ready.get('customer_records_published')} records of the per-customer stage published"

@@ -86,7 +86,10 @@ async def test_irl_produce_sends_exactly_the_valid_lines(
     source = tmp_path / "events.jsonl"
     shutil.copy(CORPUS, source)
 
-    result = await irl("produce", str(source), "--bootstrap", kafka_bootstrap, *_topic_options(topics))
+    result = await irl(
+        "produce", str(source), "--bootstrap", kafka_bootstrap, *_topic_options(topics),
+        "--rejects", str(tmp_path / "events.rejects.jsonl"),
+    )  # fmt: skip
 
     assert result.exit_code == 0, result.output + result.stderr
     assert "sent 6 (kiosk 2, web 3, whatsapp 1); rejected 17; failed 0; blank 1; 24 lines" in result.stdout
@@ -163,7 +166,8 @@ async def test_nothing_to_send_exits_non_zero(kafka_bootstrap: str, unique_topic
     topics = await _touchpoint_topics(kafka_bootstrap, unique_topic)
     source = tmp_path / "bad.jsonl"
     source.write_text("not json\n\n")
-    result = await irl("produce", str(source), "--bootstrap", kafka_bootstrap, *_topic_options(topics))
+    rejects = ["--rejects", str(tmp_path / "bad.rejects.jsonl")]  # not in the working directory (the default)
+    result = await irl("produce", str(source), "--bootstrap", kafka_bootstrap, *_topic_options(topics), *rejects)
     assert result.exit_code == 1
     assert "nothing could be sent" in result.stderr
     assert "sent 0 (none); rejected 1; failed 0; blank 1" in result.stdout

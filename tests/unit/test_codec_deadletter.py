@@ -134,7 +134,7 @@ def test_a_dead_letter_reason_shows_our_numbers_as_numbers() -> None:
 
 def test_an_unknown_stage_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
-        dead_letter("t", 0, 0, None, b"x", [], "resolve", "x", 1, encode=to_dlt)
+        dead_letter("t", 0, 0, None, b"x", [], "sequence", "x", 1, encode=to_dlt)
 
 
 def test_describe_reads_back_what_dead_letter_wrote() -> None:

@@ -409,3 +409,46 @@ def test_what_the_changelog_never_names_stays_unowned() -> None:
     changes = [make_record("A", "CREATED", 1, W1, [WEB]), make_record("A", "ERASED", 2, W2)]
     for store, _ in both_orders(changes, [interaction("e1", "X", ("KIOSK", "gained-in-w2"))]):
         assert resolved(store) == {"e1": None}
+
+
+@pytest.mark.parametrize("erased", [("B",), ("B", "A")])
+def test_an_event_published_under_two_ids_of_one_person_goes_with_its_erasure_in_any_order(
+    tmp_path: Path, erased: tuple[str, ...]
+) -> None:
+    """A CRM contact's event e1 published under A, then again under B (the links log's tail applied again
+    after A went into B), A absorbed into B, the person erased: the survivor's ERASED (what the worker
+    sends), or an ERASED of A too (an id absorbed after its erasure's window). Whatever order both topics
+    come in, no copy of e1 is kept, none comes back (a copy under either id arriving after), and the
+    SQLite store ends as the in-memory one."""
+    crm = ("CRM", "r1")
+    a = [make_record("A", "CREATED", 1, W1, [crm]), make_record("A", "ABSORBED", 2, W2, survivor_id="B")]
+    b = [
+        make_record("B", "CREATED", 1, W1, [WEB]),
+        make_record("B", "MERGED", 2, W2, [WEB, crm], merged_from=["A"]),
+        make_record("B", "ERASED", 3, W3),
+    ]
+    if "A" in erased:
+        a.append(make_record("A", "ERASED", 3, W3))
+    copies = [interaction("e1", "A", crm), interaction("e1", "B", crm), interaction("e2", "B", WEB)]
+
+    def interleavings(qs: list[list[tuple[str, dict[str, Any]]]]) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        if not any(qs):
+            yield []
+        for i, q in enumerate(qs):
+            if q:
+                for rest in interleavings([*qs[:i], q[1:], *qs[i + 1 :]]):
+                    yield [q[0], *rest]
+
+    queues = [[("c", r) for r in a], [("c", r) for r in b], [("i", c) for c in copies]]
+    orders = 0
+    for items in interleavings(queues):
+        orders += 1
+        store, _ = run(items)
+        assert store.interactions() == [], items
+        _, late = run([*items, ("i", interaction("e1", "A", crm)), ("i", interaction("e1", "B", crm))])
+        assert late[-2:] == [Outcome.ERASED, Outcome.ERASED]
+    assert orders == (1680 if "A" in erased else 560)
+    sqlite = SqliteCrmStore(tmp_path / "crm.db")
+    for kind, rec in [*(("c", r) for r in a), *(("c", r) for r in b), *(("i", c) for c in copies)]:
+        apply_records(sqlite, [rec] if kind == "c" else [], [rec] if kind == "i" else [])
+    assert sqlite.interactions() == [] and event_owners(sqlite) == {}

@@ -158,3 +158,32 @@ def test_an_erasure_leaves_the_person_s_name_in_no_memo_of_the_process() -> None
     held += [v for v in dn._MEMO.values() if v]
     assert [k for k in held if "quillbrook" in k.casefold()] == []
     assert r.profile(r.customer_of_event("other-1") or "") is not None  # another's name is computed again
+
+
+@pytest.mark.parametrize("by", ["absorbed", "survivor"])
+def test_an_erasure_by_either_id_of_a_merged_crm_contact_erases_the_survivor_and_keeps_nothing(by: str) -> None:
+    """A CRM contact's event was published under A; A went into B in a later window (the CRM had both
+    ids, and an interaction under each); the operator erases by A (the id the CRM showed) or by B.
+    B gets the ERASED (A keeps its ABSORBED, no personal data: the CRM deletes every id redirected into
+    an erased one, docs/crm-connector.md), nothing of the person stays in the pipeline's snapshot, and
+    the event applied again is suppressed, not published under any id."""
+    p = Pipeline(ResolverConfig(digest_key=b"k" * 32), 5000, 0)
+    older = Interaction("web-3001", "WEB", T0, "u-3001", "signup", None, "meera.pillai@gmail.com", "Meera Pillai")
+    crm = Interaction("crm-77", "CRM", T0 + 1000, "KV-5001", "crm_import", "+91 94470 12345", None, "Meera Pillai")
+    _published(p, 0, [older, crm])
+    b, a = p.resolver.customer_of_event("web-3001"), p.resolver.customer_of_event("crm-77")
+    assert a is not None and b is not None and a != b
+    join = Interaction("web-3002", "WEB", T0 + 700_000, "u-3001", "order", "94470 12345", None, "Meera Pillai")
+    p.on_events(2, [join])
+    closed = [r for s in p.on_tick(3, T0 + 1_300_000) for r in s.records]
+    assert {(r["customer_id"], r["change"]) for r in closed} >= {(a, "ABSORBED"), (b, "MERGED")}
+    steps = list(p.on_action(4, {"action": "erase", "customer_id": a if by == "absorbed" else b}))
+    later = [r for s in p.on_tick(5, T0 + 3_600_000) for r in s.records]
+    records = [r for s in steps for r in s.records] + later
+    assert [(r["customer_id"], r["change"]) for r in records] == [(b, "ERASED")]
+    assert {"phone:+919447012345", "tp:CRM:KV-5001", "email:meerapillai@gmail.com"} <= {
+        f for s in steps for f in s.forget
+    }
+    assert [s for s in SECRETS if s in p.snapshot()] == []
+    (again,) = p.on_events(6, [crm])  # the same event, as a restart's tail would apply it again
+    assert again.interactions == [] and p.resolver.customer_of_event("crm-77") is None

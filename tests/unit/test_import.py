@@ -171,7 +171,7 @@ def test_a_row_that_is_not_utf8_is_rejected_alone(tmp_path: Path) -> None:
     data = b"ContactId,Full Name\n1,Asha\n" + b"2,Caf\xe9 Owner\n" + b"3,Ravi\n"
     contacts = _contacts(tmp_path, data, "id=ContactId,name=Full Name")
     out = dict(_outcomes(contacts))
-    assert out[3] == "row: not UTF-8: save the export as UTF-8 (CSV UTF-8)"
+    assert out[3] == "row: not UTF-8: save the export as UTF-8 (CSV UTF-8), or give its --encoding (cp1252)"
     assert [out[2].name, out[4].name] == ["Asha", "Ravi"]
     assert next(r for r in contacts.records() if r.line == 3).raw == b"2,Caf\xe9 Owner\n"  # the bytes as they were
 
@@ -310,10 +310,11 @@ def _import(*args: str) -> Result:
 
 
 @pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Nothing answers at these addresses: a dry run must not ask anything."""
     monkeypatch.setenv("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
+    monkeypatch.chdir(tmp_path)  # a default rejects file sits beside an input under the working directory
 
 
 def test_a_dry_run_validates_writes_rejects_and_the_events_and_masks_stderr(tmp_path: Path, offline: None) -> None:
@@ -453,3 +454,160 @@ def test_the_progress_bar_counts_the_bytes_of_the_rows_on_a_terminal_only(
     quiet.update(size)
     quiet.close()
     assert pipe.getvalue() == ""
+
+
+# -- a name in two columns (s36 audit, finding A1) --------------------------------------------------
+
+#: Salesforce, HubSpot, Zoho and Dynamics export a contact's name as two columns.
+SPLIT_NAME_EXPORT = (
+    "\ufeffRecord ID;First Name;Last Name;Mobile Phone Number;Email\r\n"
+    "1001;Karthik;R;98450 33445;karthik.r@gmail.com\r\n"
+    "1002; Asha ;Rao;;asha.rao@gmail.com\r\n"
+    "1003;;Iyer;9731144556;\r\n"
+    "1004;Madonna;;;\r\n"
+    "1005;;;9845071623;\r\n"
+)
+
+
+def test_a_name_in_first_and_last_name_columns_is_imported_whole(tmp_path: Path) -> None:
+    mapping = 'id=Record ID,first_name="First Name",last_name=Last Name,phone=Mobile Phone Number,email=Email'
+    out = _outcomes(_contacts(tmp_path, SPLIT_NAME_EXPORT, mapping))
+    events = [o for _, o in out]
+    assert all(isinstance(e, Interaction) for e in events), events
+    assert [e.name for e in events] == ["Karthik R", "Asha Rao", "Iyer", "Madonna", None]
+    # The event id is that of the same contact exported with one name column: importing from either
+    # export sends duplicates, not new events.
+    one_column = ColumnMap.parse("id=Record ID,name=Name,phone=Mobile Phone Number,email=Email")
+    joined = {"id": "1001", "name": "Karthik R", "phone": "98450 33445", "email": "karthik.r@gmail.com"}
+    assert events[0].event_id == event_id_of(joined) and "name" in one_column.columns
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id=Id,name=Name,first_name=First", "name and first_name/last_name"),
+        ("id=Id,first_name=First,first_name=Given", "first_name is mapped twice"),
+    ],
+)
+def test_a_name_is_mapped_whole_or_in_parts_not_both(text: str, message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        ColumnMap.parse(text)
+
+
+def test_the_summary_names_the_name_columns(tmp_path: Path, offline: None) -> None:
+    source = tmp_path / "contacts.csv"
+    source.write_text(SPLIT_NAME_EXPORT, encoding="utf-8", newline="")
+    mapping = "id=Record ID,first_name=First Name,last_name=Last Name,phone=Mobile Phone Number"
+    out = tmp_path / "events.jsonl"
+    result = _import(str(source), "--map", mapping, "--dry-run", "--events-out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "first_name='First Name', last_name='Last Name'" in result.stderr
+    assert [json.loads(line)["name"] for line in out.read_text().splitlines()] == [
+        "Karthik R",
+        "Asha Rao",
+        "Iyer",
+        "Madonna",
+        None,
+    ]
+
+
+# -- a field in several columns (s36 audit, finding A5) ---------------------------------------------
+
+#: Salesforce exports Phone, Mobile, Home Phone; HubSpot Phone Number and Mobile Phone Number. A contact
+#: may have a number in any one of them.
+SEVERAL_PHONES_EXPORT = (
+    "Id,Name,Mobile,Phone,Home Phone,Email,Work Email\r\n"
+    "1,Asha Rao,98450 71623,080 2345 6789,,asha.rao@gmail.com,\r\n"
+    "2,Vikram Das,,080 4123 9876,,,vikram.das@acme.in\r\n"
+    "3,Ravi Kumar,,,  ,ravi.k@gmail.com,\r\n"
+    "4,Meena Iyer,, ,97311 44556,,\r\n"
+)
+
+
+def test_a_field_may_name_several_columns_and_takes_the_first_not_blank(tmp_path: Path) -> None:
+    mapping = 'id=Id,name=Name,phone=Mobile|Phone|"Home Phone",email=Email|Work Email'
+    out = [o for _, o in _outcomes(_contacts(tmp_path, SEVERAL_PHONES_EXPORT, mapping))]
+    assert all(isinstance(e, Interaction) for e in out), out
+    assert [(e.phone, e.email) for e in out] == [
+        ("98450 71623", "asha.rao@gmail.com"),
+        ("080 4123 9876", "vikram.das@acme.in"),
+        (None, "ravi.k@gmail.com"),
+        ("97311 44556", None),
+    ]
+    # The event is the one an export with that value in a single column gives.
+    assert out[1].event_id == event_id_of({"id": "2", "name": "Vikram Das", "phone": "080 4123 9876",
+                                           "email": "vikram.das@acme.in"})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id=Id|Other", "id= names one column"),
+        ("id=Id,phone=Mobile|", "phone= names no column between two |"),
+        ('id=Id,phone="Mobile|Phone', "not closed"),
+    ],
+)
+def test_several_columns_are_mapped_with_a_bar_and_not_for_the_id(text: str, message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        ColumnMap.parse(text)
+
+
+def test_a_quoted_column_name_may_hold_a_bar_and_the_summary_shows_every_column(tmp_path: Path, offline: None) -> None:
+    assert dict(ColumnMap.parse('id=Id,phone="Mobile|Cell"').columns) == {"id": "Id", "phone": "Mobile|Cell"}
+    source = tmp_path / "contacts.csv"
+    source.write_text(SEVERAL_PHONES_EXPORT, encoding="utf-8", newline="")
+    result = _import(str(source), "--map", "id=Id,phone=Mobile|Phone|Home Phone", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "phone='Mobile'|'Phone'|'Home Phone'" in result.stderr
+    missing = _import(str(source), "--map", "id=Id,phone=Mobile|Fax", "--dry-run")
+    assert missing.exit_code == 2 and "'Fax' (phone) is not in the header" in missing.output
+
+
+# -- what Excel writes besides CSV UTF-8 (s36 audit, findings A12, A13) -----------------------------
+
+
+def test_an_excel_sep_line_gives_the_delimiter_and_is_not_the_header(tmp_path: Path) -> None:
+    """Files written for Excel may start with ``sep=;``, Excel's own hint of the delimiter."""
+    text = "sep=;\r\nId;Name;Mobile\r\n1;Rao, Asha;9845071623\r\n2;Vikram Das;9731862045\r\n"
+    for data in (text, "\ufeff" + text, text.replace("sep=;", "SEP=;")):
+        contacts = _contacts(tmp_path, data, "id=Id,name=Name,phone=Mobile")
+        assert contacts.delimiter == ";" and contacts.header == ["Id", "Name", "Mobile"]
+        out = [o for _, o in _outcomes(contacts)]
+        assert [(e.source_id, e.name) for e in out] == [("1", "Rao, Asha"), ("2", "Vikram Das")]
+    given = _contacts(tmp_path, text, "id=Id,name=Name,phone=Mobile", delimiter=";")
+    assert given.header == ["Id", "Name", "Mobile"]
+
+
+def test_a_windows_1252_export_is_read_with_its_encoding(tmp_path: Path) -> None:
+    """Excel's "CSV (Comma delimited)" on Windows writes the ANSI code page, not UTF-8."""
+    data = "Id,Name,Mobile\r\n1,José García,9845071623\r\n2,Zoë Müller \u2013 Shah,9731862045\r\n".encode("cp1252")
+    rejected = [o for _, o in _outcomes(_contacts(tmp_path, data, "id=Id,name=Name,phone=Mobile"))]
+    assert rejected[0] == "row: not UTF-8: save the export as UTF-8 (CSV UTF-8), or give its --encoding (cp1252)"
+    path = tmp_path / "contacts.csv"
+    contacts = CsvContacts(path, ColumnMap.parse("id=Id,name=Name,phone=Mobile"), default_ms=T_2024, encoding="cp1252")
+    names = [o.name for _, o in _outcomes(contacts)]
+    assert names == ["José García", "Zoë Müller \u2013 Shah"]
+    with pytest.raises(CsvImportError, match="--encoding: unknown encoding 'latin-9x'"):
+        CsvContacts(path, ColumnMap.parse("id=Id"), default_ms=T_2024, encoding="latin-9x")
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_utf16_export_is_read_by_its_byte_order_mark(tmp_path: Path, codec: str) -> None:
+    """Excel's "Unicode Text" (tab-separated UTF-16 with a byte-order mark) keeps every script."""
+    text = "Id\tName\tMobile\r\n1\tसुनीता वर्मा\t9845071623\r\n2\tJosé García\t9731862045\r\n"
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(codec, "")
+    contacts = _contacts(tmp_path, (bom + text).encode(codec), "id=Id,name=Name,phone=Mobile")
+    assert contacts.delimiter == "\t"
+    assert [o.name for _, o in _outcomes(contacts)] == ["सुनीता वर्मा", "José García"]
+
+
+def test_the_command_takes_an_encoding(tmp_path: Path, offline: None) -> None:
+    source = tmp_path / "contacts.csv"
+    source.write_bytes("Id;Name;Mobile\r\n1;José García;9845071623\r\n".encode("cp1252"))
+    out = tmp_path / "events.jsonl"
+    result = _import(
+        str(source), "--map", "id=Id,name=Name", "--encoding", "cp1252", "--dry-run", "--events-out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["name"] for line in out.read_text().splitlines()] == ["José García"]
+    assert "encoding cp1252" in result.stderr

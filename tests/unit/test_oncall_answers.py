@@ -119,3 +119,29 @@ def test_why_not_always_gives_a_reason_for_customers_apart() -> None:
     for a, b in itertools.permutations(ids, 2):
         result = r.why_not(a, b)
         assert result["apart"] is True and result["reasons"], (a, b)
+
+
+def test_why_reads_a_whatsapp_jid_as_the_account_as_lookup_does() -> None:
+    """s36 audit A3: integrations write a WhatsApp id as a jid (`<digits>@c.us`, `<digits>@s.whatsapp.net`);
+    `lookup` of ``WHATSAPP:<jid>`` found the account, `why` read the ``@`` as an email's and found no one."""
+    r = resolved([UK[0], ev("wa-9", 3, "WHATSAPP", "447911123456@c.us", name="Oliver")])
+    cid = r.customer_of_event("web-1501")
+    assert cid is not None and r.customer_of_event("wa-9") == cid
+    for ref in ("WHATSAPP:447911123456@c.us", "whatsapp:447911123456@s.whatsapp.net", "WHATSAPP:447911123456"):
+        assert (r.lookup(ref, "touchpoint").status, r.lookup(ref, "touchpoint").customer_id) == ("linked", cid)
+        joined = r.why("WEB:cookie-uk42", ref)
+        assert (joined["joined"], joined["customer_b"]) == (True, cid), ref
+    assert r.why("WEB:cookie-uk42", "oliver.b@bt.example")["joined"] is True  # an email is still an email
+
+
+def test_why_not_names_the_kind_of_identifier_a_household_splits() -> None:
+    """s36 audit A4: a family mailbox split by names was explained as a "household phone"."""
+    events = [
+        ev("w-1", 0, "WEB", "u-1", phone="9845071623", email="family.rao@gmail.com", name="Asha Rao"),
+        ev("w-2", 1, "WEB", "u-2", phone="9731862045", email="family.rao@gmail.com", name="Vikram Rao"),
+    ]
+    r = resolved(events)
+    a, b = r.customer_of_event("w-1"), r.customer_of_event("w-2")
+    assert a is not None and b is not None and a != b
+    text = json.dumps(r.why_not(a, b))
+    assert "household email used by people with different names" in text and "household phone" not in text

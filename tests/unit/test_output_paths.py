@@ -78,6 +78,7 @@ def _dry_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_produce_refuses_a_rejects_file_that_is_an_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _dry_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)  # the default rejects file sits beside an input under the working directory
     events = _events(tmp_path)
     events.write_text(events.read_text() + "not json\n")
     before = events.read_bytes()

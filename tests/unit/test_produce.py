@@ -81,9 +81,49 @@ def test_a_lone_surrogate_is_invalid_not_a_crash() -> None:
         prepare(Interaction("e", "WEB", NOW, "s", "x", name="\ud800"), TOPICS, Limits(now_ms=NOW))
 
 
-def test_rejects_file_sits_next_to_the_input() -> None:
-    assert rejects_path(Path("/d/events.jsonl")) == Path("/d/events.rejects.jsonl")
-    assert rejects_path(Path("/d/events.txt")) == Path("/d/events.txt.rejects.jsonl")
+def test_rejects_file_sits_next_to_an_input_under_the_working_directory_else_in_it(tmp_path: Path) -> None:
+    """Audit s35's C11: `irl produce /etc/shadow --dry-run` wrote `/etc/shadow.rejects.jsonl` (as root)."""
+    work = tmp_path / "work"
+    assert rejects_path(work / "d" / "events.jsonl", work) == work / "d" / "events.rejects.jsonl"
+    assert rejects_path(work / "events.txt", work) == work / "events.txt.rejects.jsonl"
+    assert rejects_path(Path("/etc/hosts"), work) == work.resolve() / "hosts.rejects.jsonl"
+    assert rejects_path(work / ".." / "other" / "events.jsonl", work) == work.resolve() / "events.rejects.jsonl"
+
+
+def test_produce_writes_the_rejects_of_an_input_elsewhere_in_the_working_directory_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
+    theirs, work = tmp_path / "theirs", tmp_path / "work"
+    theirs.mkdir()
+    work.mkdir()
+    source = theirs / "events.jsonl"
+    source.write_bytes(CORPUS.read_bytes())
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(main, ["produce", str(source), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in theirs.iterdir()) == ["events.jsonl"]  # nothing written beside it
+    assert f"rejects of {source} are written to {work.resolve() / 'events.rejects.jsonl'}" in result.stderr
+    assert len((work / "events.rejects.jsonl").read_text().splitlines()) == 17
+
+
+def test_a_rejects_file_that_cannot_be_written_is_said_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
+    monkeypatch.chdir(tmp_path)  # the default rejects file sits beside an input under the working directory
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(CORPUS.read_bytes())
+    nowhere = tmp_path / "no-such-dir" / "r.jsonl"  # unwritable for root too (a read-only directory is not)
+    result = CliRunner().invoke(main, ["produce", str(source), "--dry-run", "--rejects", str(nowhere)])
+    assert result.exit_code == 0, result.output
+    assert "would send 6 (kiosk 2, web 3, whatsapp 1); rejected 17" in result.stdout
+    assert f"warning: cannot write the rejects file {nowhere} (No such file or directory)" in result.stderr
+    assert result.stderr.count("warning: cannot write") == 1
+    assert result.stderr.count(": rejected: ") == 17  # each still reported, with its line and reason
+    assert not nowhere.parent.exists()
 
 
 def test_a_dry_run_reports_and_rejects_what_a_run_would_and_asks_no_service(
@@ -91,6 +131,7 @@ def test_a_dry_run_reports_and_rejects_what_a_run_would_and_asks_no_service(
 ) -> None:
     monkeypatch.setenv("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing answers there: nothing may be asked
     monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
+    monkeypatch.chdir(tmp_path)  # the default rejects file sits beside an input under the working directory
     source = tmp_path / "events.jsonl"
     source.write_bytes(CORPUS.read_bytes())
     result = CliRunner().invoke(main, ["produce", str(source), "--dry-run"])
@@ -111,6 +152,7 @@ def test_a_dry_run_reports_and_rejects_what_a_run_would_and_asks_no_service(
 def test_times_without_a_zone_are_read_in_the_zone_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
+    monkeypatch.chdir(tmp_path)  # the default rejects file sits beside an input under the working directory
     source = tmp_path / "events.jsonl"
     line = {
         "event_id": "z1",

@@ -121,6 +121,7 @@ def _produce(tmp_path: Path, body: bytes, monkeypatch: pytest.MonkeyPatch) -> tu
     monkeypatch.setenv("IRL_SCHEMA_REGISTRY_URL", "http://127.0.0.1:1/apis/ccompat/v7")
     source = tmp_path / "events.jsonl"
     source.write_bytes(body)
+    monkeypatch.chdir(tmp_path)  # the default rejects file sits beside an input under the working directory
     result = CliRunner().invoke(main, ["produce", str(source), "--dry-run"])
     rejects = tmp_path / "events.rejects.jsonl"
     records = [json.loads(x) for x in rejects.read_text().splitlines()] if rejects.exists() else []

@@ -154,3 +154,32 @@ def test_a_bad_irl_max_string_stops_replay_naming_it(tmp_path: Path) -> None:
     result = _replay(tmp_path, {"IRL_MAX_STRING": "lots"})
     assert result.exit_code != 0
     assert "IRL_MAX_STRING" in result.output
+
+
+def test_junk_values_are_read_as_the_worker_reads_them(tmp_path: Path) -> None:
+    """s36 audit A15: the business's own name on the templates it sends is no person on the customer's phone."""
+    lines = [
+        {"event_id": "t1", "touchpoint": "WHATSAPP", "occurred_at": T0, "source_id": "919731155667",
+         "interaction": "template_out", "name": "Acme Retail Support"},
+        {"event_id": "t2", "touchpoint": "WHATSAPP", "occurred_at": T0 + 1, "source_id": "919731155667",
+         "interaction": "template_out", "name": "Acme Retail Support"},
+        {"event_id": "m1", "touchpoint": "WHATSAPP", "occurred_at": T0 + 2, "source_id": "919731155667",
+         "interaction": "message_in", "name": "Meena Iyer"},
+        {"event_id": "m2", "touchpoint": "WEB", "occurred_at": T0 + 3, "source_id": "u-m", "interaction": "order",
+         "phone": "9731155667", "name": "Meena Iyer"},
+    ]  # fmt: skip
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in lines))
+
+    def customers(env: dict[str, str]) -> list[dict[str, object]]:
+        out = tmp_path / "p.jsonl"
+        args = [str(events), "--assignments", str(tmp_path / "a.csv"), "--profiles", str(out), "--sequential"]
+        args += ["--rejects", str(tmp_path / "r.jsonl")]
+        result = CliRunner().invoke(command, args, env=env)
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in out.read_text().splitlines()]
+
+    assert sorted(str(c["name"]) for c in customers({"IRL_JUNK_VALUES": ""})) == ["Acme Retail Support", "Meena Iyer"]
+    (meena,) = customers({"IRL_JUNK_VALUES": "acme retail support, Walkin@Store.com"})
+    assert meena["name"] == "Meena Iyer" and meena["event_count"] == 4
+    assert not any("shared" in str(r) for r in meena["confidence_reasons"])  # type: ignore[attr-defined]

@@ -249,3 +249,16 @@ def test_the_topics_triage_writes_take_more_than_a_touchpoint_record() -> None:
     specs = {spec.name: dict(spec.config) for spec in project_topics(s)}
     for topic in (links_topic_name(s), s.topic_deadletter, s.topic_interactions, effects_topic_name(s)):
         assert int(specs[topic]["max.message.bytes"]) == MAX_RECORD_BYTES >= 6 * 1_048_588, topic
+
+
+def test_junk_values_are_a_trimmed_lower_case_list() -> None:
+    """s36 audit A15: IRL_JUNK_VALUES, into `ResolverConfig.junk_values` (worker, replay, read model)."""
+    from streams.app import resolver_config
+
+    s = Settings.from_env({"IRL_JUNK_VALUES": " Acme  Retail Support ,walkin@store.com,, Acme Retail Support"})
+    assert s.junk_values == ("acme retail support", "walkin@store.com")
+    keyed = Settings.from_env({"IRL_JUNK_VALUES": "Walkin@store.com", "IRL_DIGEST_KEY": "k" * 32})
+    assert resolver_config(keyed).junk_values == ("walkin@store.com",)
+    assert Settings.from_env({}).junk_values == ()
+    with pytest.raises(SettingsError, match="IRL_JUNK_VALUES"):
+        Settings.from_env({"IRL_JUNK_VALUES": "x" * 201})

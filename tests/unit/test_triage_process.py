@@ -10,6 +10,8 @@ from aiokafka.errors import KafkaConnectionError
 
 from streams import loops
 from streams.customer_process import CustomerProcess
+from streams.customer_process import child_instance as customer_child_instance
+from streams.loops import worker_instance
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.triage_process import TriageProcesses, child_instance
@@ -105,6 +107,29 @@ def test_the_customer_stage_child_reports_its_stall_and_feeds_the_journal() -> N
     procs.take_report(0, {"effects_applied": 9, "redis_partitions": held, "journal": None})
     assert rt.stats["redis_partitions"] == held  # /stats shows each held partition's Redis offset
     assert journal_of(rt).totals == {"CREATED": 1}
+
+
+def test_two_customer_stage_children_report_their_partitions_and_the_longest_stall() -> None:
+    """With IRL_CUSTOMER_PROCESSES=2 each child holds its own effects partitions: /stats shows them all, and /ready
+    the longest stall of any child (a child that reports no stall does not hide the other's)."""
+    rt = Runtime(Settings())
+    procs = CustomerProcess(rt.settings, rt, 2)
+    procs.take_report(0, {"effects_applied": 5, "customers_stalled_s": 70.0, "redis_partitions": {"0": {"applied": 4}}})
+    procs.take_report(1, {"effects_applied": 3, "customers_stalled_s": 0.0, "redis_partitions": {"3": {"applied": 9}}})
+    assert rt.stats["effects_applied"] == 8
+    assert rt.stats["customers_stalled_s"] == 70.0
+    assert rt.stats["redis_partitions"] == {"0": {"applied": 4}, "3": {"applied": 9}}
+    procs.take_report(0, {"effects_applied": 6, "customers_stalled_s": 0.0, "redis_partitions": {"10": {"applied": 1}}})
+    assert rt.stats["effects_applied"] == 9 and rt.stats["customers_stalled_s"] == 0.0
+    assert list(rt.stats["redis_partitions"]) == ["3", "10"]  # a partition child 0 gave up is gone; in order
+
+
+def test_customer_stage_children_have_their_own_static_member_names() -> None:
+    """Two members of one group under one static name fence each other: child 0 keeps the worker's name."""
+    settings = Settings.from_env({"IRL_WORKER_ID": "w7", "IRL_CUSTOMER_PROCESSES": "3"})
+    names = [customer_child_instance(settings, i) for i in range(settings.customer_processes)]
+    assert names[0] == worker_instance(settings) and len(set(names)) == 3
+    assert Settings().customer_processes == 2
 
 
 class _Watched(TriageProcesses):
