@@ -19,14 +19,17 @@ $(VENV)/.installed: pyproject.toml
 	PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed ## Create the virtual environment and install IRL with its dev extra
+# install also compiles the core with mypyc (scripts/build_core.py, docs/architecture.md "The compiled
+# core"): skipped in well under a second when the build in place is current (its stamp), 2-5 minutes
+# otherwise; without gcc or Python.h one line says so and the pure Python core is used. test, demo,
+# bench, chaos and .ci/run all go through it. `irl version` says which core runs.
+install: $(VENV)/.installed ## Create the virtual environment, install IRL with its dev extra, compile the core (pure Python when it cannot)
+	@$(PY) scripts/build_core.py --or-pure
 
-# The core compiled with mypyc (scripts/build_core.py, docs/architecture.md "The compiled core"):
-# experimental and opt-in until the unit suite passes on it; `irl version` says which core runs.
-core: install ## EXPERIMENTAL: compile resolver/ with mypyc (C extensions beside the sources; needs gcc and Python.h)
-	$(PY) scripts/build_core.py
+core: $(VENV)/.installed ## Compile resolver/ with mypyc now, even when current; fails when it cannot
+	$(PY) scripts/build_core.py --force
 
-core-clean: ## Remove the compiled core (back to pure Python)
+core-clean: ## Remove the compiled core (pure Python until the next make install; IRL_PURE_PYTHON=1 make install skips the build)
 	$(PY) scripts/build_core.py --clean
 
 up: install ## Start local Kafka (KRaft), the schema registry and Redis on 127.0.0.1; create topics and contracts

@@ -5,7 +5,8 @@
 run), writes its snapshot, then loads it in a fresh interpreter and reports, for both states: RSS
 growth per identifier and the bytes held by each part of the state, found by walking the graph from
 `Graph`'s attributes (each object counted once, under the first path that reaches it, so a string
-shared by several maps is charged to the first; ``sys.getsizeof``), and those bytes summed by part
+shared by several maps is charged to the first; ``sys.getsizeof``; the compiled core's native
+objects are walked through ``__mypyc_attrs__``, `_fields`), and those bytes summed by part
 (evidence, nodes, union-find, customers, horizon, near-phone index, bounded caches: `groups`).
 A table's keys and a `TextTable`'s columns are charged to whoever holds them (``holder/Kind.field``).
 The loaded state's RSS is measured as `bench.snapshot.load_timed` does: after the load's freed heap
@@ -31,13 +32,43 @@ __all__ = ["breakdown", "groups"]
 _SKIP = (type, type(None), bool)
 
 
+#: Per class: the attribute names its instances hold outside a __dict__ (`_fields`).
+_CLASS_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(obj: Any) -> list[str]:
+    """The attributes `obj` holds: a compiled (mypyc) class's ``__mypyc_attrs__``, ``__slots__``, its __dict__.
+
+    A native class compiled by mypyc has neither ``__slots__`` nor a ``__dict__`` (``vars`` fails on
+    it); ``__mypyc_attrs__`` lists the same attributes. A compiled dict subclass (`ColdTable`...)
+    keeps its fields in a __dict__ instead of the pure class's slots.
+    """
+    kind = type(obj)
+    names = _CLASS_FIELDS.get(kind)
+    if names is None:
+        seen: dict[str, None] = {}
+        for cls in kind.__mro__:
+            if cls is dict or cls is object:
+                continue
+            for attr in ("__mypyc_attrs__", "__slots__"):
+                declared = cls.__dict__.get(attr, ())
+                for name in (declared,) if isinstance(declared, str) else declared:
+                    if name not in ("__dict__", "__weakref__"):
+                        seen[name] = None
+        names = _CLASS_FIELDS[kind] = tuple(seen)
+    out = [name for name in names if hasattr(obj, name)]
+    if hasattr(obj, "__dict__"):
+        out.extend(name for name in vars(obj) if name not in names)
+    return out
+
+
 def breakdown(g: Any) -> Counter[str]:
     """Bytes per (path, type) of everything reachable from graph `g`'s attributes, each object once."""
     seen: set[int] = {id(g), id(g.config)}
     sizes: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     stack: list[tuple[Any, str]] = [
-        (getattr(g, name), "g." + name) for name in sorted(vars(g), reverse=True) if name != "config"
+        (getattr(g, name), "g." + name) for name in sorted(_fields(g), reverse=True) if name != "config"
     ]
     while stack:
         obj, path = stack.pop()
@@ -48,27 +79,21 @@ def breakdown(g: Any) -> Counter[str]:
         label = f"{path} {kind}"
         sizes[label] += sys.getsizeof(obj)
         counts[label] += 1
+        if isinstance(obj, (str, bytes, int, float)):
+            continue
         if isinstance(obj, dict):
             for k, v in dict.items(obj):  # the dict's own values (an EvidenceTable's cold rows stay cold)
                 stack.append((v, path + "{v}"))
                 stack.append((k, path + "{k}"))
             # A dict subclass's own fields (a cold table's columns); a `TextTable`'s, under who holds it.
             head = path.split(" ", 1)[0].split("/", 1)[0] + "/" if kind == "TextTable" else ""
-            for cls in type(obj).__mro__:
-                for name in getattr(cls, "__slots__", ()) if cls is not dict else ():
-                    stack.append((getattr(obj, name), f"{head}{kind}.{name}"))
+            stack.extend((getattr(obj, name), f"{head}{kind}.{name}") for name in _fields(obj))
         elif isinstance(obj, (list, tuple, set, frozenset)):
             stack.extend((item, path + "[]") for item in obj)
-        elif hasattr(type(obj), "__slots__") and not isinstance(obj, (str, int, float)):
+        else:
             # A table's keys (`resolver.text_keys`) are charged to the table that holds them.
             head = path.split("/", 1)[0] + "/" if kind.endswith("Keys") or kind == "HexText" else ""
-            for cls in type(obj).__mro__:
-                for name in getattr(cls, "__slots__", ()):
-                    if hasattr(obj, name):
-                        stack.append((getattr(obj, name), f"{head}{kind}.{name}"))
-        elif hasattr(obj, "__dict__"):
-            for name, value in vars(obj).items():
-                stack.append((value, f"{kind}.{name}"))
+            stack.extend((getattr(obj, name), f"{head}{kind}.{name}") for name in _fields(obj))
     return Counter({f"{k} (n={counts[k]})": v for k, v in sizes.items()})
 
 

@@ -1,7 +1,7 @@
 """Which core runs: the modules compiled by mypyc (`scripts/build_core.py`) or the .py sources.
 
-Never compiled itself. `make core` (experimental) compiles the core's modules into C extensions beside the
-sources and records the digest of the sources in ``native.stamp``; an extension shadows its .py
+Never compiled itself. `make install` (or `make core`) compiles the core's modules into C extensions beside the
+sources and records the digest of the sources in ``native.stamp`` (its first line); an extension shadows its .py
 file on import. Imported first by the package, this module keeps the compiled modules out (the
 sources are imported instead) when they are not the sources' own: no stamp, a stamp of other
 sources (a .py edited since the build: a note on stderr says to run `make core` again), or
@@ -64,7 +64,7 @@ def _choose(directory: str) -> tuple[bool, str]:
         return False, f"pure Python ({PURE_ENV}=1)"
     try:
         with open(os.path.join(directory, STAMP), encoding="ascii") as handle:
-            stamp = handle.read().strip()
+            stamp = handle.readline().strip()  # the digest; the build's line follows
     except OSError:
         stamp = ""
     if stamp != source_digest(directory):

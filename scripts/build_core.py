@@ -1,25 +1,38 @@
 """Compile the functional core (`resolver/`) with mypyc: C extensions beside the .py sources.
 
-Run by `make core` (experimental, opt-in: docs/architecture.md, "The compiled core"); `make
-core-clean` removes the build. The .py
-files stay the truth: each compiled module is built from them, and `resolver/__init__.py`
-(never compiled) imports the compiled modules only while the digest of the sources recorded
-here at build time still matches them, the .py sources otherwise (`resolver.core_build`).
+Run by `make install` (and so by every target that installs: test, demo, bench, chaos, CI) with
+``--or-pure``, and by `make core` (docs/architecture.md, "The compiled core"); `make core-clean`
+removes the build. The .py files stay the truth: each compiled module is built from them, and
+`resolver/__init__.py` (never compiled) imports the compiled modules only while the digest of the
+sources recorded here at build time still matches them, the .py sources otherwise
+(`resolver._native`).
 
-Usage: ``python scripts/build_core.py [--clean]``. Exits 0 when the core was compiled, 3 when
-it could not be (no C compiler, no mypyc, a failed build: said on stderr, the pure Python core
-stays in use), 2 on bad usage.
+A build is skipped when the one in place is current: the stamp's digest is the sources' and its
+second line (mypy's version, this interpreter's extension suffix, the options) is this build's,
+and every compiled module's extension is there. A build that failed is not tried again on the same
+sources (``build/core.failed``: the pure core is used, said in one line). ``--force`` builds anyway.
+
+Usage: ``python scripts/build_core.py [--clean] [--force] [--or-pure]``. Exits 0 when the core is
+compiled (built now or already current), 3 when it could not be (no C compiler, no Python.h, no
+mypyc, a failed build: said on stderr in one line, the pure Python core stays in use), 2 on bad
+usage. ``--or-pure`` (make install) exits 0 instead of 3, unless ``IRL_REQUIRE_COMPILED_CORE=1``
+is set (CI: a silent fallback must not pass). ``IRL_PURE_PYTHON=1`` skips the build (nothing is
+compiled; a build in place stays, kept out at import by the same switch).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import importlib.util
 import os
 import shutil
 import sys
 import sysconfig
 import time
+from collections.abc import Iterator
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +46,10 @@ BUILD = ROOT / "build" / "mypyc"
 PURE = {"__init__.py", "_native.py", "batching.py", "interaction.py"}
 #: mypyc's shared library for the whole group (the per-module extensions are shims into it)
 GROUP = "resolver.native"
+#: The stamp of a build that failed (the sources and build line it failed on): not tried again
+FAILED = ROOT / "build" / "core.failed"
+#: gcc's -O level for the generated C (mypyc's default)
+OPT_LEVEL = "3"
 
 
 def _source_digest() -> str:
@@ -64,26 +81,67 @@ def _compiler() -> str | None:
     return shutil.which(os.environ.get("CC", cc).split()[0])
 
 
+def sources() -> list[str]:
+    """The modules compiled, as paths from the repository's root."""
+    return sorted(f"resolver/{p.name}" for p in CORE.glob("*.py") if p.name not in PURE)
+
+
+def _build_line() -> str:
+    """What else a build depends on: mypy's (mypyc's) version, the interpreter's ABI, the options."""
+    try:
+        from mypy.version import __version__ as mypy_version
+    except ImportError:
+        mypy_version = "none"
+    return f"mypy {mypy_version}, {EXTENSION_SUFFIXES[0]}, opt_level {OPT_LEVEL}, group {GROUP}"
+
+
+def current() -> bool:
+    """Whether the build in place is this one's: stamp (sources and build line) and every extension."""
+    try:
+        stamp = (CORE / "native.stamp").read_text(encoding="ascii").splitlines()
+    except OSError:
+        return False
+    if stamp != [_source_digest(), _build_line()]:
+        return False
+    suffix = EXTENSION_SUFFIXES[0]
+    wanted = [CORE / (Path(src).stem + suffix) for src in sources()] + [CORE / f"native__mypyc{suffix}"]
+    return all(p.exists() for p in wanted)
+
+
+def _failed_before() -> bool:
+    try:
+        return FAILED.read_text(encoding="ascii").splitlines() == [_source_digest(), _build_line()]
+    except OSError:
+        return False
+
+
+def _pure(reason: str) -> int:
+    # One line: what is missing and what it costs. make install goes on with the pure core.
+    print(
+        f"build_core: {reason}: the core stays pure Python (correct, about 1.5x the CPU per event; "
+        "`make core` compiles it once that is fixed)",
+        file=sys.stderr,
+    )
+    return 3
+
+
 def build() -> int:
     if _compiler() is None:
-        print("build_core: no C compiler found: the core stays pure Python (slower)", file=sys.stderr)
-        return 3
+        return _pure("no C compiler (gcc) found")
     include = sysconfig.get_paths()["include"]
     if not (Path(include) / "Python.h").exists():
-        print(f"build_core: no Python.h under {include}: the core stays pure Python (slower)", file=sys.stderr)
-        return 3
+        return _pure(f"no Python.h under {include} (Debian: apt-get install python3-dev)")
     try:
         from mypyc.build import mypycify
         from setuptools import setup
     except ImportError as exc:
-        print(f"build_core: {exc}: the core stays pure Python (slower)", file=sys.stderr)
-        return 3
+        return _pure(f"{exc} (make install installs mypy and setuptools)")
     os.chdir(ROOT)
     clean()
-    sources = sorted(f"resolver/{p.name}" for p in CORE.glob("*.py") if p.name not in PURE)
+    modules = sources()
     started, cpu0 = time.monotonic(), os.times()
     try:
-        extensions = mypycify(sources, opt_level="3", group_name=GROUP, target_dir=str(BUILD))
+        extensions = mypycify(modules, opt_level=OPT_LEVEL, group_name=GROUP, target_dir=str(BUILD))
         setup(
             name="irl-core",
             ext_modules=extensions,
@@ -99,29 +157,60 @@ def build() -> int:
         )
     except (SystemExit, Exception) as exc:  # setuptools exits on compiler errors
         clean()
-        print(f"build_core: mypyc failed ({exc!r}): the core stays pure Python (slower)", file=sys.stderr)
-        return 3
-    (CORE / "native.stamp").write_text(_source_digest() + "\n", encoding="ascii")
+        # remembered, so that the next make install does not spend minutes on the same failure
+        FAILED.write_text(f"{_source_digest()}\n{_build_line()}\n", encoding="ascii")
+        return _pure(f"mypyc failed ({exc!r}; the compiler's output is above)")
+    (CORE / "native.stamp").write_text(f"{_source_digest()}\n{_build_line()}\n", encoding="ascii")
+    FAILED.unlink(missing_ok=True)
     cpu1 = os.times()
     cpu = (cpu1.children_user + cpu1.children_system + cpu1.user + cpu1.system) - (
         cpu0.children_user + cpu0.children_system + cpu0.user + cpu0.system
     )
     print(
-        f"build_core: compiled {len(sources)} modules of resolver/ with mypyc in {time.monotonic() - started:.0f} s "
+        f"build_core: compiled {len(modules)} modules of resolver/ with mypyc in {time.monotonic() - started:.0f} s "
         f"({cpu:.0f} CPU s)",
         file=sys.stderr,
     )
     return 0
 
 
+@contextlib.contextmanager
+def _lock() -> Iterator[None]:
+    """One build at a time in this checkout (an exclusive lock on build/core.lock)."""
+    ROOT.joinpath("build").mkdir(exist_ok=True)
+    with open(ROOT / "build" / "core.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clean", action="store_true", help="remove a previous build and compile nothing")
+    parser.add_argument("--force", action="store_true", help="build even when the build in place is current")
+    parser.add_argument("--or-pure", action="store_true", help="exit 0 when the core cannot be compiled (make install)")
     args = parser.parse_args()
     if args.clean:
         clean()
         return 0
-    return build()
+    required = os.environ.get("IRL_REQUIRE_COMPILED_CORE", "") == "1"
+    if os.environ.get("IRL_PURE_PYTHON", "") not in ("", "0"):
+        if required:
+            print("build_core: IRL_PURE_PYTHON and IRL_REQUIRE_COMPILED_CORE are both set", file=sys.stderr)
+            return 3
+        # nothing to compile; a build in place stays (the switch keeps it out at import)
+        print("build_core: IRL_PURE_PYTHON=1: not compiling the core", file=sys.stderr)
+        return 0
+    with _lock():  # a second make install at the same time waits, then finds the build current
+        if not args.force and current():
+            return 0
+        if not args.force and _failed_before():
+            status = _pure("compiling these sources failed before (`make core` tries again)")
+        else:
+            status = build()
+    return 0 if status == 3 and args.or_pure and not required else status
 
 
 if __name__ == "__main__":

@@ -111,3 +111,43 @@ def test_a_stale_build_is_not_imported(tmp_path: Path) -> None:
     assert stale.returncode == 0, stale.stderr
     assert stale.stdout.split() == ["pure", "Python", "(compiled", "build", "is", "stale)", str(copy / "limits.py")]
     assert "make core" in stale.stderr
+
+
+BUILD_CORE = ROOT / "scripts" / "build_core.py"
+
+
+def _build_core(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in (_native.PURE_ENV, "IRL_REQUIRE_COMPILED_CORE", "CC")}
+    return subprocess.run(
+        [sys.executable, str(BUILD_CORE), *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_without_a_compiler_make_install_goes_on_pure_with_one_line_and_ci_fails() -> None:
+    """No gcc: `make install` (--or-pure) exits 0 and says so once; `make core` and CI exit 3."""
+    no_cc = {"CC": str(ROOT / "no-such-dir" / "gcc")}
+    before = sorted(p.name for p in (ROOT / "resolver").iterdir())
+    install = _build_core("--force", "--or-pure", **no_cc)
+    assert install.returncode == 0, install.stderr
+    assert install.stderr.count("\n") == 1 and "no C compiler" in install.stderr
+    assert "the core stays pure Python" in install.stderr
+    assert _build_core("--force", **no_cc).returncode == 3
+    assert _build_core("--force", "--or-pure", IRL_REQUIRE_COMPILED_CORE="1", **no_cc).returncode == 3
+    # a build in place (when there is one) is left alone: the compiler is looked for first
+    assert sorted(p.name for p in (ROOT / "resolver").iterdir()) == before
+
+
+def test_make_install_skips_a_current_build() -> None:
+    """A compiled core whose stamp matches these sources is not built again (make test stays fast)."""
+    if not resolver.CORE_COMPILED:
+        pytest.skip("the core is not compiled here")
+    stamp = (ROOT / "resolver" / _native.STAMP).read_text(encoding="ascii").splitlines()
+    assert stamp[0] == _native.source_digest() and stamp[1].startswith("mypy ")
+    again = _build_core("--or-pure")
+    assert again.returncode == 0 and again.stderr == ""  # a build says "compiled ... modules" on stderr
+    assert (ROOT / "resolver" / _native.STAMP).read_text(encoding="ascii").splitlines() == stamp
