@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("aiokafka", "faust", "mode"):
         logging.getLogger(name).setLevel(logging.WARNING)
     started = time.monotonic()
+    log.info("per-customer stage process started")
     code = asyncio.run(_child_main(index, parent))
     log.info("per-customer stage process done after %.0f s", time.monotonic() - started)
     return code

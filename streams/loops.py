@@ -172,6 +172,7 @@ class _TriageLoop:
 
     async def on_assigned(self, assigned: Any) -> None:
         self.rt.assigned = True
+        log.info("triage partitions assigned: %d", len(assigned))
 
     async def on_revoked(self, revoked: Any) -> None:
         async with self.lock:  # the fetch in flight finishes its sends first
@@ -237,6 +238,7 @@ class _SequencerListener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.rt.rebalance_started = None
         self.rt.owns_links = self.tp in assigned
+        log.info("ordered stage: links log assigned (%s)", "held here" if self.rt.owns_links else "held elsewhere")
         self.sequencer.assigned(self.rt.owns_links)
         self.rt.assigned = True
 
