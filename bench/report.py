@@ -494,6 +494,14 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             "ordered stage snapshots by its tail, not by the clock); `python -m bench.kill_restart` "
             "repeats the measure with the kill at other moments."
         )
+        phases = st.get("fresh_after_kill_phases") or {}
+        if phases:
+            from bench.restart_phases import format_phases
+
+            parts.append(
+                "  Its phases, seconds after the kill (`bench/restart_phases.py`; docs/reliability.md, "
+                f'"Recovery phases"): {format_phases(phases)}.'
+            )
     if rec:
         parts.append(
             f"- **Recovery at {rec['identifiers']} identifiers ({rec['customers']} customers, {_n(rec['events'])} "

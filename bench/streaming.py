@@ -451,7 +451,10 @@ def stream_run(
             if recovery:
                 with events.open(encoding="utf-8") as fh:
                     templates = [json.loads(next(fh)) for _ in range(2000)]
-                out["fresh_after_kill_s"] = asyncio.run(_fresh_after_kill(writer, env, templates))
+                at = writer.log.stat().st_size if writer.log.exists() else 0
+                marks: dict[str, Any] = {}
+                out["fresh_after_kill_s"] = asyncio.run(_fresh_after_kill(writer, env, templates, marks))
+                out["fresh_after_kill_phases"] = _restart_phases(writer, at, marks)
                 out.update(_recover(writer, timeout=300))
                 # The same restart after a graceful stop (the member leaves the group at once).
                 graceful = _recover(writer, timeout=300, sig=signal.SIGTERM)
@@ -687,6 +690,17 @@ def _recover(writer: Worker, timeout: float, sig: int = signal.SIGKILL) -> dict[
             }
         time.sleep(0.1)
     raise TimeoutError(f"restarted worker not ready within {timeout:.0f}s")
+
+
+def _restart_phases(writer: Worker, at: int, marks: dict[str, Any]) -> dict[str, Any]:
+    """The phases of the restart (`bench.restart_phases`): the worker's log after byte `at` and the bench's marks."""
+    from bench.restart_phases import worker_phases
+
+    time.sleep(1.0)  # the children's last lines
+    with writer.log.open("rb") as fh:
+        fh.seek(at)
+        lines = fh.read().decode(errors="replace").splitlines()
+    return {**worker_phases(lines, marks["kill_wall"]), **marks}
 
 
 async def _fresh_after_kill(
