@@ -61,6 +61,7 @@ class CustomerProcess(TriageProcesses):
     NAME = "per-customer stage"
     COUNTERS = COUNTERS
     RUNNING = "customer_processes"
+    HOLDS_CLOCK = False
 
     def take_report(self, index: int, report: dict[str, Any]) -> None:
         journal = report.pop("journal", None)
