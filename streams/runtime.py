@@ -23,6 +23,10 @@ __all__ = ["Runtime", "die_with_parent"]
 class Runtime:
     """Mutable worker state kept out of module globals; one per app."""
 
+    #: triage has read every record its partitions held when it took them (`streams.loops.triage_read_up`);
+    #: until then, for at most `streams.loops.CLOCK_HOLD_S` after start, the worker's clock sends no tick
+    triage_caught_up = False
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pipeline: Pipeline | None = None
@@ -34,9 +38,6 @@ class Runtime:
         self.owns_links = False
         #: the consumer group has assigned partitions at least once
         self.assigned = False
-        #: triage has read every record its partitions held when it took them (`streams.loops.triage_read_up`);
-        #: until then, for at most `streams.loops.CLOCK_HOLD_S` after start, the worker's clock sends no tick
-        self.triage_caught_up = False
         #: bumped on every revocation of the links partition: a step of an older epoch is never written
         self.writer_epoch = 0
         #: when (monotonic seconds) the revoke under way began, waiting for the step in flight (None: none)
