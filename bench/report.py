@@ -492,8 +492,18 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             "built or sent) up to the `snapshot/published` mark, normally after it. The kill comes right after the "
             "backlog, so the tail holds up to `IRL_SNAPSHOT_TAIL_EVENTS` (50,000) events of it (in a backlog the "
             "ordered stage snapshots by its tail, not by the clock); `python -m bench.kill_restart` "
-            "repeats the measure with the kill at other moments."
+            "repeats the measure with the kill at other moments. Since s37 the restarted worker sends no tick "
+            "until its triage has read what waited in its partitions (at most 10 s): before, the fresh events "
+            "often reached the links log after the tick that closed their window, and the next window took them."
         )
+        phases = st.get("fresh_after_kill_phases") or {}
+        if phases:
+            from bench.restart_phases import format_phases
+
+            parts.append(
+                "  Its phases, seconds after the kill (`bench/restart_phases.py`; docs/reliability.md, "
+                f'"Recovery phases"): {format_phases(phases)}.'
+            )
     if rec:
         parts.append(
             f"- **Recovery at {rec['identifiers']} identifiers ({rec['customers']} customers, {_n(rec['events'])} "

@@ -451,7 +451,10 @@ def stream_run(
             if recovery:
                 with events.open(encoding="utf-8") as fh:
                     templates = [json.loads(next(fh)) for _ in range(2000)]
-                out["fresh_after_kill_s"] = asyncio.run(_fresh_after_kill(writer, env, templates))
+                at = writer.log.stat().st_size if writer.log.exists() else 0
+                marks: dict[str, Any] = {}
+                out["fresh_after_kill_s"] = asyncio.run(_fresh_after_kill(writer, env, templates, marks))
+                out["fresh_after_kill_phases"] = _restart_phases(writer, at, marks)
                 out.update(_recover(writer, timeout=300))
                 # The same restart after a graceful stop (the member leaves the group at once).
                 graceful = _recover(writer, timeout=300, sig=signal.SIGTERM)
@@ -689,36 +692,57 @@ def _recover(writer: Worker, timeout: float, sig: int = signal.SIGKILL) -> dict[
     raise TimeoutError(f"restarted worker not ready within {timeout:.0f}s")
 
 
-async def _fresh_after_kill(writer: Worker, env: dict[str, str], templates: list[dict[str, Any]]) -> float:
+def _restart_phases(writer: Worker, at: int, marks: dict[str, Any]) -> dict[str, Any]:
+    """The phases of the restart (`bench.restart_phases`): the worker's log after byte `at` and the bench's marks."""
+    from bench.restart_phases import worker_phases
+
+    time.sleep(1.0)  # the children's last lines
+    with writer.log.open("rb") as fh:
+        fh.seek(at)
+        lines = fh.read().decode(errors="replace").splitlines()
+    return {**worker_phases(lines, marks["kill_wall"]), **marks}
+
+
+async def _fresh_after_kill(
+    writer: Worker, env: dict[str, str], templates: list[dict[str, Any]], marks: dict[str, Any] | None = None
+) -> float:
     """kill -9 the writer, start it again, send fresh events at once; seconds from the kill until all are published.
 
     The events are web and kiosk templates under new source ids and event ids, timed at the
     kill: they reach the resolved topic when the worker is back, has read them and their
-    window (IRL_WINDOW_SECONDS) has closed.
+    window (IRL_WINDOW_SECONDS) has closed. ``marks``: filled with the bench's side of the
+    restart's phases (`bench.restart_phases`: the kill's wall time, the fresh events in the
+    links log, the tick that closes their window, their window's end + grace, the first and last published).
     """
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+    from bench.restart_phases import LinksWatch
     from resolver.interaction import from_json
     from streams.codec import decode_resolved, encode_interaction
+    from streams.linkbatch import kind_of
 
     prefix = env["IRL_TOPIC_PREFIX"]
     topic_of = {"WEB": f"{prefix}.touchpoint.web", "KIOSK": f"{prefix}.touchpoint.kiosk"}
+    links = TopicPartition(f"{env['IRL_APP_ID']}-links", 0)
+    marks = {} if marks is None else marks
     consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=5, acks="all")
     await consumer.start()
     await producer.start()
     try:
         parts = await _partitions(consumer, [f"{prefix}.customers.resolved"])
-        consumer.assign(parts)
-        await consumer.seek_to_end(*parts)
-        for tp in parts:
+        consumer.assign([*parts, links])
+        await consumer.seek_to_end(*parts, links)
+        for tp in [*parts, links]:
             await consumer.position(tp)
         assert writer.proc is not None
         writer.kill(signal.SIGKILL)
         t0 = time.monotonic()
+        marks["kill_wall"] = time.time()
         writer.start()
         now_ms = time.time_ns() // 1_000_000
         wanted: set[tuple[str, str]] = set()
+        fresh_ids: set[str] = set()
         for obj in templates:
             if obj["touchpoint"] not in topic_of:
                 continue
@@ -728,18 +752,28 @@ async def _fresh_after_kill(writer: Worker, env: dict[str, str], templates: list
             topic = topic_of[ev.touchpoint]
             await producer.send(topic, encode_interaction(ev, topic), key=ev.source_id.encode(), timestamp_ms=now_ms)
             wanted.add((ev.touchpoint, ev.source_id))
+            fresh_ids.add(ev.event_id)
             if len(wanted) >= 300:
                 break
         await producer.flush()
+        window_ms = int(env.get("IRL_WINDOW_SECONDS", "5")) * 1000
+        due_ms = now_ms - now_ms % window_ms + window_ms + int(env.get("IRL_GRACE_SECONDS", "1")) * 1000
+        marks["window_due"] = round(due_ms / 1000 - marks["kill_wall"], 3)
+        watch = LinksWatch(fresh_ids, due_ms, t0, time.monotonic)
         while wanted and time.monotonic() - t0 < 180:
             writer.check()
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
-            for records in batches.values():
+            for tp, records in batches.items():
                 for rec in records:
+                    if tp == links:
+                        watch.see(kind_of(rec.headers), rec.value)
+                        continue
                     for ref in decode_resolved(rec.value)["source_ids"]:
                         wanted.discard((ref["touchpoint"], ref["source_id"]))
+        marks.update(watch.marks)
         if wanted:
             raise TimeoutError(f"{len(wanted)} fresh events not published within 180 s of the kill")
+        marks["published"] = round(time.monotonic() - t0, 3)
         return time.monotonic() - t0
     finally:
         await producer.stop()

@@ -37,6 +37,7 @@ from typing import Any
 
 import faust
 from aiokafka import TopicPartition
+from faust.tables import TableManager
 
 from resolver.config import ResolverConfig
 from resolver.interaction import Interaction, Limits
@@ -48,7 +49,7 @@ from streams.customers import POSITION_HEADER
 from streams.deadletter import reused_id_letter
 from streams.kafka_auth import client_options, faust_credentials
 from streams.linkbatch import ACTION, KIND_HEADER, TICK
-from streams.loops import run_sequencer, run_triage, worker_instance
+from streams.loops import clock_held, run_sequencer, run_triage, worker_instance
 from streams.mentions import ErasedPerson
 from streams.mirror import RedisMirror
 from streams.purge import purge_dead_letters
@@ -119,6 +120,22 @@ class _App(faust.App):
         await super().on_stop()
 
 
+class _Tables(TableManager):
+    """Faust's table manager without its one-second wait at start.
+
+    Faust sleeps a second before its table recovery so that tables declared late register
+    first, and the app's tasks (both stages, the clock, the children) start only after that
+    recovery. This app declares no table (`build_app` builds everything before the worker
+    starts; `test_the_worker_host_is_not_triage_group` checks none), so a restart after
+    ``kill -9`` was a second later than it needs to be (docs/reliability.md, "Recovery phases").
+    """
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 def _stop_watchdog(seconds: float) -> None:
     def expire() -> None:
         log.error("the worker did not stop within %.0fs (broker unreachable?): exiting now", seconds)
@@ -154,6 +171,7 @@ def _faust_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=max(1, settings.session_timeout_seconds // 5),
         # Static membership here too: a restarted worker's empty group must not wait out its old session.
         consumer_group_instance_id=worker_instance(settings),
+        TableManager=_Tables,
     )
 
 
@@ -361,8 +379,12 @@ def build_app(settings: Settings) -> faust.App:
 
     # Every worker ticks (not only the one holding the links log): ticks are idempotent (the
     # clock is a maximum), and windows keep closing while the links log moves between workers.
+    started = time.monotonic()
+
     @app.timer(interval=settings.tick_seconds)  # type: ignore[untyped-decorator]
     async def clock() -> None:
+        if clock_held(rt.triage_caught_up, time.monotonic() - started):
+            return  # the events that waited while the worker was down go in first (`clock_held`)
         await kafka.send_control(TICK, json.dumps({"now": int(time.time() * 1000)}).encode())
 
     stall = StallWatch(settings.stall_seconds)

@@ -149,6 +149,7 @@ class _CustomersLoop:
         consumer = self.consumer
         if consumer is None:
             return
+        log.info("effects partitions assigned: %s", sorted(tp.partition for tp in assigned))
         async with self.lock:
             try:
                 folded = await self.kafka.read_state()

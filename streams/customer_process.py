@@ -61,6 +61,7 @@ class CustomerProcess(TriageProcesses):
     NAME = "per-customer stage"
     COUNTERS = COUNTERS
     RUNNING = "customer_processes"
+    HOLDS_CLOCK = False
 
     def take_report(self, index: int, report: dict[str, Any]) -> None:
         journal = report.pop("journal", None)
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("aiokafka", "faust", "mode"):
         logging.getLogger(name).setLevel(logging.WARNING)
     started = time.monotonic()
+    log.info("per-customer stage process started")
     code = asyncio.run(_child_main(index, parent))
     log.info("per-customer stage process done after %.0f s", time.monotonic() - started)
     return code

@@ -35,7 +35,17 @@ from streams.sequencer import Fenced, LinkRecord, Sequencer
 from streams.settings import Settings
 from streams.triage import Consumed, Triage
 
-__all__ = ["highwater", "run_sequencer", "run_triage", "sequencer_group", "start_client", "worker_instance"]
+__all__ = [
+    "CLOCK_HOLD_S",
+    "clock_held",
+    "highwater",
+    "run_sequencer",
+    "run_triage",
+    "sequencer_group",
+    "start_client",
+    "triage_read_up",
+    "worker_instance",
+]
 
 log = logging.getLogger("irl.worker")
 
@@ -45,6 +55,31 @@ TRIAGE_FETCH = 2000
 SEQUENCER_FETCH = 50
 #: Longest a taking-over ordered stage may spend restoring before the group thinks it dead.
 RESTORE_TIMEOUT_S = 900
+#: Longest a starting worker's clock waits for its triage to read what its partitions held (`clock_held`).
+CLOCK_HOLD_S = 10.0
+
+
+def clock_held(triage_caught_up: bool, since_start_s: float, hold_s: float = CLOCK_HOLD_S) -> bool:
+    """Whether a worker's clock sends no tick yet: its triage has not read what was waiting, for at most `hold_s`.
+
+    A tick closes every window whose end + grace it passes. A restarted worker's clock ticked
+    as soon as Faust had started, before its triage (a child that imports and joins its group
+    meanwhile) had forwarded the events that arrived while the worker was down: those events
+    were then late for their window and went into the next one, a window later (seen in 8 of 8
+    ``bench.kill_restart`` runs). Holding the ticks until triage has read up to where its
+    partitions ended when it took them only moves window closes later; what they publish is
+    still a function of the links log (windows close on ticks and actions only). Other workers'
+    clocks go on meanwhile (ticks are idempotent), so it matters for a lone worker.
+    """
+    return not triage_caught_up and since_start_s < hold_s
+
+
+async def triage_read_up(consumer: Any, ends: dict[Any, int]) -> bool:
+    """True when the consumer's position in each partition of `ends` has reached that end (all records read)."""
+    for tp, end in ends.items():
+        if tp in consumer.assignment() and await consumer.position(tp) < end:
+            return False
+    return True
 
 
 def sequencer_group(settings: Settings) -> str:
@@ -143,6 +178,9 @@ class _TriageLoop:
         #: next offset per partition to triage (for the lag)
         self.position: dict[TopicPartition, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
+        #: where each partition ended when triage first took partitions (None: not yet asked; `catch_up`)
+        self.start_ends: dict[TopicPartition, int] | None = None
+        self.joined = False
 
     async def commit(self, only: Any = None) -> None:
         consumer = self.consumer
@@ -172,12 +210,28 @@ class _TriageLoop:
 
     async def on_assigned(self, assigned: Any) -> None:
         self.rt.assigned = True
+        self.joined = True
+        log.info("triage partitions assigned: %d", len(assigned))
 
     async def on_revoked(self, revoked: Any) -> None:
         async with self.lock:  # the fetch in flight finishes its sends first
             await self.commit(set(revoked))
             for tp in revoked:
                 self.done.pop(tp, None)
+
+    async def catch_up(self, consumer: AIOKafkaConsumer) -> None:
+        """Note (`rt.triage_caught_up`) once triage has read every record its first partitions held then."""
+        if self.rt.triage_caught_up or not self.joined:
+            return
+        try:
+            if self.start_ends is None:
+                held = sorted(consumer.assignment())
+                self.start_ends = dict(await consumer.end_offsets(held)) if held else {}
+            if await triage_read_up(consumer, self.start_ends):
+                self.rt.triage_caught_up = True
+                log.info("triage has read what its partitions held at start: the clock may tick")
+        except Exception as exc:  # a rebalance or the broker away: the clock's hold ends by itself
+            log.info("triage could not tell whether it has read up (%s)", type(exc).__name__)
 
     async def run(self) -> None:
         s = self.settings
@@ -193,6 +247,7 @@ class _TriageLoop:
             while not self.rt.stopping.is_set():
                 data = await consumer.getmany(timeout_ms=200, max_records=TRIAGE_FETCH)
                 if not data:
+                    await self.catch_up(consumer)
                     continue
                 async with self.lock:
                     records = [
@@ -208,6 +263,7 @@ class _TriageLoop:
                     for tp, msgs in data.items():
                         self.done[tp] = self.position[tp] = msgs[-1].offset + 1
                 await self.commit()
+                await self.catch_up(consumer)
         finally:
             await consumer.stop()
             done.set()
@@ -237,6 +293,7 @@ class _SequencerListener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.rt.rebalance_started = None
         self.rt.owns_links = self.tp in assigned
+        log.info("ordered stage: links log assigned (%s)", "held here" if self.rt.owns_links else "held elsewhere")
         self.sequencer.assigned(self.rt.owns_links)
         self.rt.assigned = True
 

@@ -441,6 +441,7 @@ class PartitionMirror:
         clock: Callable[[], float] = time.monotonic,
         retry_s: float = 5.0,
         check_s: float = 2.0,
+        probe_s: float = 1.0,
     ) -> None:
         self.partition = partition
         self.partitions = partitions
@@ -450,6 +451,11 @@ class PartitionMirror:
         self.interval_s = interval_s
         self.clock = clock
         self.retry_s = retry_s
+        #: while Redis did not answer at the last try, whether it answers again is asked this often (`_answers_again`)
+        self.probe_s = probe_s
+        self._probed_at = clock()
+        #: the last try failed because Redis did not answer (a connection error), not because it refused a write
+        self._unreachable = False
         #: with nothing to write, Redis's offset of this partition is read this often (a FLUSHALL while idle)
         self.check_s = check_s
         self._checked_at = clock()
@@ -477,7 +483,7 @@ class PartitionMirror:
             have = await self._model().offset(self.field)
         except Exception as exc:
             log.warning("redis unavailable for effects partition %d (%s): rebuilt later", self.partition, exc)
-            self._tried_at = self.clock()
+            self._tried_at, self._unreachable = self.clock(), _unreachable(exc)
             return
         if have is not None and have > applied:
             self.at = self._skip_until = have
@@ -513,7 +519,8 @@ class PartitionMirror:
             self._skip_until = -1
         now = self.clock()
         if self.at is None:
-            if force or self._tried_at is None or now - self._tried_at >= self.retry_s:
+            due = force or self._tried_at is None or now - self._tried_at >= self.retry_s
+            if due or await self._answers_again(now):
                 await self._rebuild(stage)
             return
         if not self.pending():
@@ -530,7 +537,7 @@ class PartitionMirror:
             ok = await self._model().apply_if_at(self.at, profiles, removed, offset, field=self.field)
         except Exception as exc:  # Redis is a read model: the partition's state stays right, rebuilt later
             log.warning("redis mirror of effects partition %d failed (%s); will rebuild", self.partition, exc)
-            self.at, self._tried_at = None, now
+            self.at, self._tried_at, self._unreachable = None, now, _unreachable(exc)
             return
         if ok:
             self.at = offset
@@ -543,6 +550,23 @@ class PartitionMirror:
             self.at = None
             await self._rebuild(stage)
 
+    async def _answers_again(self, now: float) -> bool:
+        """Redis did not answer at the last try: whether it answers now (asked every `probe_s`), to rebuild at once.
+
+        A restarted Redis was rebuilt up to `retry_s` (5 s) after it answered again, by each
+        partition on its own timer, so with two per-customer processes the last part came back
+        1.5 to 5.8 s after the restart in the chaos suite (docs/reliability.md). A refused write
+        (Redis answering) still waits `retry_s`: a rebuild writes every customer of the partition.
+        """
+        if not self._unreachable or now - self._probed_at < self.probe_s:
+            return False
+        self._probed_at = now
+        try:
+            await self._model().offset(self.field)
+        except Exception:
+            return False
+        return True
+
     async def _check(self, stage: CustomerStage, now: float) -> None:
         """Nothing to write: rebuild when Redis no longer holds this partition at the offset last written."""
         self._checked_at = now
@@ -550,7 +574,7 @@ class PartitionMirror:
             have = await self._model().offset(self.field)
         except Exception as exc:
             log.warning("redis unavailable for effects partition %d (%s): rebuilt later", self.partition, exc)
-            self.at, self._tried_at = None, now
+            self.at, self._tried_at, self._unreachable = None, now, _unreachable(exc)
             return
         if have != self.at:
             log.warning("redis read model lost effects partition %d (flushed, restarted): rebuild", self.partition)
@@ -575,9 +599,9 @@ class PartitionMirror:
             )
         except Exception as exc:
             log.warning("redis unavailable for effects partition %d (%s): rebuilt later", self.partition, exc)
-            self.at = None
+            self.at, self._unreachable = None, _unreachable(exc)
             return
-        self.at = offset
+        self.at, self._unreachable = offset, False
         self._flushed_at = self.clock()
         self.stats["redis_rebuilds"] = self.stats.get("redis_rebuilds", 0) + 1
         log.info(
@@ -587,6 +611,14 @@ class PartitionMirror:
             offset,
             self.clock() - t0,
         )
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The error says Redis did not answer (refused or dropped connection, timeout), not that it refused a write."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, OSError | TimeoutError | RedisConnectionError | RedisTimeoutError)
 
 
 def _partition_profiles(stage: CustomerStage, cids: set[str]) -> dict[str, Profile | None]:

@@ -23,6 +23,10 @@ __all__ = ["Runtime", "die_with_parent"]
 class Runtime:
     """Mutable worker state kept out of module globals; one per app."""
 
+    #: triage has read every record its partitions held when it took them (`streams.loops.triage_read_up`);
+    #: until then, for at most `streams.loops.CLOCK_HOLD_S` after start, the worker's clock sends no tick
+    triage_caught_up = False
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pipeline: Pipeline | None = None

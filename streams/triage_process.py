@@ -140,6 +140,8 @@ class TriageProcesses:
     NAME = "triage"
     COUNTERS: tuple[str, ...] = _COUNTERS
     RUNNING = "triage_processes"
+    #: the worker's clock waits for these children to read what waited at start (`streams.loops.clock_held`)
+    HOLDS_CLOCK = True
 
     def __init__(self, settings: Settings, rt: Runtime, count: int) -> None:
         self.settings = settings
@@ -164,6 +166,9 @@ class TriageProcesses:
         if report.get("assigned"):
             self.rt.assigned = True
         self.reports[index] = report
+        if self.HOLDS_CLOCK and len(self.reports) == self.count and not self.rt.triage_caught_up:
+            # Every child has read what its partitions held at start (one with none has nothing to read).
+            self.rt.triage_caught_up = all(r.get("caught_up") for r in self.reports.values())
 
     async def run(self) -> None:
         """Start the children and watch them until the worker stops (then stop them)."""
@@ -261,6 +266,7 @@ async def report(
             os._exit(70)
         body = {name: rt.stats[name] for name in counters}
         body["assigned"] = rt.assigned
+        body["caught_up"] = rt.triage_caught_up
         body["lag"] = lag()
         if extra is not None:
             body.update(extra())

@@ -415,6 +415,85 @@ def test_redis_down_then_back_is_rebuilt_and_the_stage_goes_on() -> None:
     assert_equal(model, expected)
 
 
+def test_a_redis_that_answers_again_is_rebuilt_within_the_probe_not_the_retry_interval() -> None:
+    """Redis restarted: each partition rebuilds its part at the next probe (1 s), not up to `retry_s` (5 s) later.
+
+    Redis  up ── down (stop) ── up (start) ─────────────────────────▶
+    tries         x   x (failed: unreachable)  probe ok ─▶ rebuild at +1 s, not at +5 s
+    """
+    log = links_log(5)
+    expected = default_read_model(log)
+    effects = effects_of(log)
+    model, kafka = InMemoryReadModel(), FakeCustomerKafka()
+    now = [0.0]
+
+    async def scenario() -> None:
+        # no snapshot meanwhile: a snapshot's forced flush would rebuild whatever the clock says
+        parts = [partition(kafka, p, model, clock=lambda: now[0], snapshot_s=1e9) for p in range(PARTITIONS)]
+        for part in parts:
+            await part.load({})
+        model.rebuilds.clear()  # each empty part written at its load
+        model.down = True
+        for p, part in enumerate(parts):
+            await part.apply(effects.partition(p))
+            await part.tend()
+            assert part.mirror is not None and part.mirror.at is None
+        model.down = False
+        now[0] += 0.5
+        for part in parts:
+            await part.tend()  # too soon to ask again
+        assert model.rebuilds == []
+        now[0] += 0.5  # the probe's interval, well within the retry interval (5 s)
+        for part in parts:
+            await part.tend()
+        assert sorted(model.rebuilds) == list(range(PARTITIONS))
+
+    asyncio.run(scenario())
+    assert_equal(model, expected)
+
+
+class _RefusingReadModel(InMemoryReadModel):
+    """Answers, but its first rebuild of each partition fails (not a connection error: Redis refused the writes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: set[int] = set()
+
+    async def rebuild_partition(self, partition: int, *args: Any, **kwargs: Any) -> int:
+        if partition not in self.refused:
+            self.refused.add(partition)
+            raise RuntimeError("OOM command not allowed when used memory > 'maxmemory'")
+        return await super().rebuild_partition(partition, *args, **kwargs)
+
+
+def test_a_rebuild_that_redis_refused_waits_the_retry_interval_not_the_probe() -> None:
+    log = links_log(5)
+    effects = effects_of(log)
+    model, kafka = _RefusingReadModel(), FakeCustomerKafka()
+    now = [0.0]
+
+    async def scenario() -> None:
+        # no snapshot meanwhile: a snapshot's forced flush would rebuild whatever the clock says
+        parts = [partition(kafka, p, model, clock=lambda: now[0], snapshot_s=1e9) for p in range(PARTITIONS)]
+        for part in parts:
+            await part.load({})  # a first rebuild each, refused
+        assert model.rebuilds == []
+        for p, part in enumerate(parts):
+            await part.apply(effects.partition(p))
+            now[0] += 0.2
+            await part.tend()
+        now[0] += 2.0  # past the probe, before the retry: Redis answers, but a rebuild is not tried again yet
+        for part in parts:
+            await part.tend()
+        assert model.rebuilds == []
+        now[0] += 5.0
+        for part in parts:
+            await part.tend()
+        assert sorted(model.rebuilds) == list(range(PARTITIONS))
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_a_crash_between_the_redis_write_and_the_snapshot_resumes_ahead_without_a_rebuild(seed: int) -> None:
     """Redis holds partition p at offset R, its stored snapshot is older (S < R): a restart writes nothing up to R.

@@ -195,6 +195,8 @@ def test_the_worker_host_is_not_triage_group(tmp_path: Path) -> None:
     app = build_app(settings)
     assert app.conf.id != settings.app_id
     assert not app.tables
+    # No table: the worker's table manager skips Faust's one-second wait for late tables at start.
+    assert type(app.tables).__name__ == "_Tables"
 
 
 def test_worker_id_defaults_to_host_and_port_and_is_checked() -> None:
