@@ -397,6 +397,10 @@ class Pipeline:
             # it absorbed (`merged_from`) whichever chunk took them (an absorbed id touched earlier
             # in the window is handed out among the live ids, possibly in an earlier chunk).
             absorbed = {} if pending is None else dict(pending.absorbed)
+            window_absorbed = {} if quiet and self.effect_log is None else absorbed
+            # Whom each of them belongs to now, looked up once for every chunk of the window (the state does
+            # not move while it closes): `Changelog.survivors`.
+            survivors = self.changelog.survivors(window_absorbed, self.resolver) if window_absorbed else None
             while True:
                 if size >= CHUNK:
                     yield step
@@ -405,31 +409,40 @@ class Pipeline:
                     batcher.close(window)
                     step.closed.append(window)
                     break
-                size = self._publish(step, window, absorbed, CHUNK - size, quiet) + size
+                size = self._publish(step, window, window_absorbed, survivors, CHUNK - size, quiet) + size
         if step.records or step.closed or step.effects:
             yield step
 
-    def _publish(self, step: Step, window: Window, absorbed: dict[str, str], limit: int, quiet: bool) -> int:
+    def _publish(
+        self,
+        step: Step,
+        window: Window,
+        window_absorbed: dict[str, str],
+        survivors: dict[str, list[str]] | None,
+        limit: int,
+        quiet: bool,
+    ) -> int:
         """Take a chunk of at most ``limit`` customers of ``window`` into ``step``; returns how much the step grew.
 
         The records, encoded, or (``customer_stage``) their `Planned` effects, chunked as a normal
         apply chunks them whatever ``quiet`` says (the partitions decide what to send). ``quiet``
-        otherwise plans the chunk and builds its ``ERASED`` records only.
+        otherwise plans the chunk and builds its ``ERASED`` records only. ``window_absorbed``: the
+        window's absorbed ids (none when quiet without the stage), ``survivors`` their
+        `Changelog.survivors`.
         """
-        window_absorbed = {} if quiet and self.effect_log is None else absorbed
         chunk = self.batcher.take(window, limit)
         if self.effect_log is not None:
-            planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
+            planned = self.changelog.plan(chunk, window_absorbed, self.resolver, survivors)
             step.effects.extend(planned)
             return len(planned)
         if quiet:
             # Planned, not built: the same versions, and the count of records a normal apply makes,
             # so the steps are cut (and the ERASED records ordered) exactly as a normal apply does.
-            planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
+            planned = self.changelog.plan(chunk, window_absorbed, self.resolver, survivors)
             records = [record_of(p, None) for p in planned if p.change == "ERASED"]
             grown = len(planned)
         else:
-            records = self.changelog.build(chunk, window_absorbed, self.resolver)
+            records = self.changelog.build(chunk, window_absorbed, self.resolver, survivors)
             grown = len(records)
         step.records.extend(records)
         topic = self.resolved_topic
