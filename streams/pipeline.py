@@ -244,8 +244,12 @@ class Pipeline:
         step = Step(offset)
         topic = None if quiet else self.interactions_topic
         log = self.effect_log
+        resolver = self.resolver
+        apply = resolver.apply
+        record = self.batcher.record_event
+        touched_ids = step.touched
         for event in events:
-            outcome = self.resolver.apply(event)
+            outcome = apply(event)
             step.events += 1
             if outcome.duplicate:
                 step.duplicates += 1
@@ -256,16 +260,16 @@ class Pipeline:
                 continue
             if topic is not None and outcome.customer_id is not None and not outcome.suppressed:
                 step.interactions.append(_interaction(event, outcome.customer_id, topic))
-            self.batcher.observe_event_time(event.occurred_at)
-            self.batcher.record(
-                event.occurred_at,
-                touched=outcome.touched,
-                created=outcome.created,
-                absorbed=outcome.absorbed,
-            )
-            step.note(outcome)
+            touched, created, absorbed = outcome.touched, outcome.created, outcome.absorbed
+            record(event.occurred_at, touched, created, absorbed)
+            if absorbed:
+                step.note(outcome)
+            else:  # `Step.note` without absorbed ids, inline: once per event
+                touched_ids.update(touched)
+                if created:
+                    touched_ids.update(created)
             if log is not None:  # sent at the next tick or action: once per customer, however many steps
-                log.note(outcome, in_place=self.resolver.in_place)
+                log.note(outcome, in_place=resolver.in_place)
         return [step]
 
     def on_action(self, offset: int, action: dict[str, Any], *, quiet: bool = False) -> Iterator[Step]:
