@@ -163,6 +163,9 @@ def run(log: list[tuple[bytes, bytes]], digest: bool = False) -> dict[str, Any]:
             snapshot()
             since_snapshot = 0
     snapshot()
+    from resolver import CORE_COMPILED
+
+    counts["core_compiled"] = CORE_COMPILED
     return {"cpu": cpu, "counts": counts, "digest": h.hexdigest() if digest else None}
 
 
