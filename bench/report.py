@@ -556,6 +556,8 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "```sh",
         "make bench        # this file, bench/results/full.json (about 25 minutes; 6 more to generate 1M events once)",
         "make bench-quick  # a one-minute check: bench/results/quick.json, does not touch this file",
+        "python -m bench.ordered_stage --runs 3 --tree DIR  # the ordered stage's CPU per event, part by part, "
+        "in process, against another tree",
         "```",
         "",
         "Generated data is cached under `bench/.data/` (not committed).",

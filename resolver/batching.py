@@ -198,6 +198,53 @@ class Batcher:
                 dirty.add((start, "a", gone))
         return pw.window
 
+    def record_event(
+        self,
+        event_ms: int,
+        touched: Sequence[str],
+        created: Sequence[str],
+        absorbed: Sequence[tuple[str, str]],
+    ) -> None:
+        """``observe_event_time(event_ms)`` then ``record(event_ms, touched=..., created=..., absorbed=...)``.
+
+        What the ordered stage does once per event taken in, in one call: without change tracking
+        (the worker's) the watermark and the window's sets are updated inline, the same values
+        `observe_event_time` and `record` leave (`tests/unit/test_batcher_record_event.py`).
+        """
+        if self._tracked:
+            self.observe_event_time(event_ms)
+            self.record(event_ms, touched=touched, created=created, absorbed=absorbed)
+            return
+        tick, seen = self.last_tick, self.watermark
+        t = event_ms if tick is None else min(event_ms, tick + self.max_skew_ms)
+        if seen is None or t > seen:
+            self.watermark = mark = t
+        else:
+            mark = seen
+        if not (touched or created or absorbed):
+            return
+        # `_target_start`, with the clock as it is now (the watermark is never None here)
+        size = self.size_ms
+        start = event_ms - event_ms % size
+        clock = mark if tick is None or mark > tick else tick
+        floor = self.closed_until
+        t = clock - self.grace_ms
+        horizon = t - t % size
+        if floor is None or horizon > floor:
+            floor = horizon
+        if start < floor:
+            start = floor - floor % size
+        pw = self._pending.get(start)
+        if pw is None:
+            pw = self._pending[start] = PendingWindow(Window(start, start + size))
+        pw.order = None
+        if touched:
+            pw.touched.update(touched)
+        if created:
+            pw.created.update(created)
+        if absorbed:
+            pw.absorbed.update(absorbed)
+
     def due(self) -> list[Window]:
         """Windows that are closed by the clock and not yet published, oldest first.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -359,19 +359,44 @@ class Changelog:
         return v
 
     def build(
-        self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView
+        self,
+        chunk: PendingWindow,
+        window_absorbed: Mapping[str, str],
+        view: CustomerView,
+        survivors: Mapping[str, Sequence[str]] | None = None,
     ) -> list[dict[str, Any]]:
         """Records for one chunk of a closed window, sorted by customer id; bumps versions.
 
         ``window_absorbed`` is every absorbed id still pending in the window (including the
         chunk's own), used for ``merged_from``. `plan`, each record filled with its customer's
-        profile (`record_of`).
+        profile (`record_of`); ``survivors`` as there.
         """
         profile = view.profile
         return [
             record_of(p, profile(p.customer_id) if p.change in LIVE_CHANGES else None)
-            for p in self.plan(chunk, window_absorbed, view)
+            for p in self.plan(chunk, window_absorbed, view, survivors)
         ]
+
+    @staticmethod
+    def survivors(window_absorbed: Mapping[str, str], view: CustomerView) -> dict[str, list[str]]:
+        """Survivor -> the ids of ``window_absorbed`` that now belong to it, sorted, whatever their versions.
+
+        What `plan` reads ``merged_from`` from, computed once per window instead of once per chunk
+        (a backlog's window has tens of chunks of 200 and thousands of absorbed ids, each looked
+        up again per chunk): valid while the view does not change, i.e. for every chunk of one
+        close (`streams.pipeline.Pipeline.close_due`).
+        """
+        out: dict[str, list[str]] = {}
+        current = view.current_id
+        for gone in sorted(window_absorbed):
+            survivor = current(gone)
+            if survivor is not None:
+                found = out.get(survivor)
+                if found is None:
+                    out[survivor] = [gone]
+                else:
+                    found.append(gone)
+        return out
 
     def _absorbed_into(
         self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView
@@ -386,16 +411,34 @@ class Changelog:
                     absorbed_into.setdefault(survivor, []).append(gone)
         return absorbed_into
 
-    def plan(self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView) -> list[Planned]:
+    def plan(
+        self,
+        chunk: PendingWindow,
+        window_absorbed: Mapping[str, str],
+        view: CustomerView,
+        survivors: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[Planned]:
         """`build` without profiles: the same records, each decided but not filled (`record_of` fills it).
 
         Bumps the same versions as `build`: ``[record_of(p, view.profile(p.customer_id)) for p in
         plan(...)]`` equals ``build(...)`` (a live id has a profile: `CustomerView`). What the
         ordered stage hands the per-customer stage (`resolver.effects`).
+
+        ``survivors``: `survivors` of ``window_absorbed`` with the same view (computed once for
+        every chunk of the window); the same records as without it. Ignored when the chunk
+        absorbed an id ``window_absorbed`` lacks.
         """
         w = chunk.window
         versions = self._versions
-        absorbed_into = self._absorbed_into(chunk, window_absorbed, view)
+        if survivors is not None and not (chunk.absorbed.keys() <= window_absorbed.keys()):
+            survivors = None
+        absorbed_into: Mapping[str, Sequence[str]] = (
+            self._absorbed_into(chunk, window_absorbed, view) if survivors is None else survivors
+        )
+        # With ``survivors`` the versions are read as each survivor's turn comes, not before the chunk: the
+        # same answers, since the only id whose version the chunk moves from 0 is a live one, whose
+        # survivor is itself, read before its own record bumps it.
+        filtered = survivors is not None
         out: list[Planned] = []
         ids = chunk.touched | chunk.created
         if chunk.absorbed or chunk.erased or chunk.split:
@@ -403,7 +446,11 @@ class Changelog:
         for cid in sorted(ids):
             current = view.current_id(cid)
             if current == cid:
-                merged_from = absorbed_into.get(cid, [])
+                candidates = absorbed_into.get(cid, ())
+                if filtered and candidates:
+                    merged_from = [g for g in candidates if versions.get(g, 0) > 0]
+                else:
+                    merged_from = list(candidates)
                 if versions.get(cid, 0) == 0:
                     change = "CREATED"
                 elif merged_from:

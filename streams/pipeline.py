@@ -244,8 +244,12 @@ class Pipeline:
         step = Step(offset)
         topic = None if quiet else self.interactions_topic
         log = self.effect_log
+        resolver = self.resolver
+        apply = resolver.apply
+        record = self.batcher.record_event
+        touched_ids = step.touched
         for event in events:
-            outcome = self.resolver.apply(event)
+            outcome = apply(event)
             step.events += 1
             if outcome.duplicate:
                 step.duplicates += 1
@@ -256,16 +260,16 @@ class Pipeline:
                 continue
             if topic is not None and outcome.customer_id is not None and not outcome.suppressed:
                 step.interactions.append(_interaction(event, outcome.customer_id, topic))
-            self.batcher.observe_event_time(event.occurred_at)
-            self.batcher.record(
-                event.occurred_at,
-                touched=outcome.touched,
-                created=outcome.created,
-                absorbed=outcome.absorbed,
-            )
-            step.note(outcome)
+            touched, created, absorbed = outcome.touched, outcome.created, outcome.absorbed
+            record(event.occurred_at, touched, created, absorbed)
+            if absorbed:
+                step.note(outcome)
+            else:  # `Step.note` without absorbed ids, inline: once per event
+                touched_ids.update(touched)
+                if created:
+                    touched_ids.update(created)
             if log is not None:  # sent at the next tick or action: once per customer, however many steps
-                log.note(outcome, in_place=self.resolver.in_place)
+                log.note(outcome, in_place=resolver.in_place)
         return [step]
 
     def on_action(self, offset: int, action: dict[str, Any], *, quiet: bool = False) -> Iterator[Step]:
@@ -397,6 +401,10 @@ class Pipeline:
             # it absorbed (`merged_from`) whichever chunk took them (an absorbed id touched earlier
             # in the window is handed out among the live ids, possibly in an earlier chunk).
             absorbed = {} if pending is None else dict(pending.absorbed)
+            window_absorbed = {} if quiet and self.effect_log is None else absorbed
+            # Whom each of them belongs to now, looked up once for every chunk of the window (the state does
+            # not move while it closes): `Changelog.survivors`.
+            survivors = self.changelog.survivors(window_absorbed, self.resolver) if window_absorbed else None
             while True:
                 if size >= CHUNK:
                     yield step
@@ -405,31 +413,40 @@ class Pipeline:
                     batcher.close(window)
                     step.closed.append(window)
                     break
-                size = self._publish(step, window, absorbed, CHUNK - size, quiet) + size
+                size = self._publish(step, window, window_absorbed, survivors, CHUNK - size, quiet) + size
         if step.records or step.closed or step.effects:
             yield step
 
-    def _publish(self, step: Step, window: Window, absorbed: dict[str, str], limit: int, quiet: bool) -> int:
+    def _publish(
+        self,
+        step: Step,
+        window: Window,
+        window_absorbed: dict[str, str],
+        survivors: dict[str, list[str]] | None,
+        limit: int,
+        quiet: bool,
+    ) -> int:
         """Take a chunk of at most ``limit`` customers of ``window`` into ``step``; returns how much the step grew.
 
         The records, encoded, or (``customer_stage``) their `Planned` effects, chunked as a normal
         apply chunks them whatever ``quiet`` says (the partitions decide what to send). ``quiet``
-        otherwise plans the chunk and builds its ``ERASED`` records only.
+        otherwise plans the chunk and builds its ``ERASED`` records only. ``window_absorbed``: the
+        window's absorbed ids (none when quiet without the stage), ``survivors`` their
+        `Changelog.survivors`.
         """
-        window_absorbed = {} if quiet and self.effect_log is None else absorbed
         chunk = self.batcher.take(window, limit)
         if self.effect_log is not None:
-            planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
+            planned = self.changelog.plan(chunk, window_absorbed, self.resolver, survivors)
             step.effects.extend(planned)
             return len(planned)
         if quiet:
             # Planned, not built: the same versions, and the count of records a normal apply makes,
             # so the steps are cut (and the ERASED records ordered) exactly as a normal apply does.
-            planned = self.changelog.plan(chunk, window_absorbed, self.resolver)
+            planned = self.changelog.plan(chunk, window_absorbed, self.resolver, survivors)
             records = [record_of(p, None) for p in planned if p.change == "ERASED"]
             grown = len(planned)
         else:
-            records = self.changelog.build(chunk, window_absorbed, self.resolver)
+            records = self.changelog.build(chunk, window_absorbed, self.resolver, survivors)
             grown = len(records)
         step.records.extend(records)
         topic = self.resolved_topic
