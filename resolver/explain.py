@@ -14,7 +14,7 @@ import phonenumbers
 from resolver.evidence import Evidence
 from resolver.graph import OK, Graph, holder_of
 from resolver.identifiers import IdentifierParser, kind_of, mask, touchpoint_key
-from resolver.interaction import TOUCHPOINTS
+from resolver.interaction import TOUCHPOINTS, UNKNOWN_TIME_MS
 from resolver.near import NEAR_RULE
 from resolver.nearlinks import near_links
 
@@ -267,13 +267,15 @@ def resolve_ref(g: Graph, ref: str) -> tuple[str | None, str | None]:
 
 
 def _evidence_row(ev: Evidence) -> dict[str, Any]:
+    # A time nobody knows (`UNKNOWN_TIME_MS`) is shown as none, as the profile reads it (`Tally`).
+    first = ev.last if ev.at == UNKNOWN_TIME_MS else ev.at
     return {
         "id": ev.vid,
         "first_event_id": ev.eid,
         "touchpoint": ev.tp,
         "count": ev.count,
-        "first_seen": ev.at,
-        "last_seen": ev.last,
+        "first_seen": None if first == UNKNOWN_TIME_MS else first,
+        "last_seen": None if ev.last == UNKNOWN_TIME_MS else ev.last,
     }
 
 
