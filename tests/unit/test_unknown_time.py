@@ -93,3 +93,16 @@ def test_the_timeline_shows_an_unknown_time_as_unknown() -> None:
     lines = render_timeline(Timeline("c_1", "c_1", rows))
     assert lines[1].startswith("  time unknown ") and "2000-01-01" not in lines[1]
     assert lines[2].startswith("  2025-11-29 10:00:00")
+
+
+def test_the_read_model_keeps_a_customer_without_times() -> None:
+    from streams.readmodel import _decode_profile, _encode_profile, _stored
+
+    r = Resolver()
+    r.apply(crm("c1"))
+    cid = r.customer_ids()[0]
+    profile = r.profile(cid)
+    assert profile is not None and (profile.first_seen, profile.last_seen) == (None, None)
+    for text in (_stored(profile), _encode_profile(cid, profile.to_record())):
+        back = _decode_profile(cid, text)
+        assert (back["first_seen"], back["last_seen"], back["event_count"]) == (None, None, 1)

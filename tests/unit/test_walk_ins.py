@@ -237,3 +237,18 @@ def test_a_typed_email_stays_typed_through_a_snapshot_and_the_state_records() ->
         mine = {e.event_id: copy.customer_of_event(e.event_id) for e in events + later}
         assert len(set(mine.values())) == 4, mine
         assert mine["k3"] != mine["k1"]
+
+
+def test_the_review_queue_names_the_rule() -> None:
+    from resolver.review import key_pairs
+
+    events = [ev(f"k{i}", i, phone=STORE, email=f"walkin.person{i}@gmail.com") for i in range(3)]
+    events += [
+        ev(f"d{i}", 9 + i, phone=p, email="walkin@store.com")
+        for i, p in enumerate(("9845071623", "9731862045", "9902846193"))
+    ]
+    _, r = partition(events)
+    reasons = {pair.reason for pair in key_pairs(r._g, sorted(r._g.nodes))}
+    assert any("is typed at a kiosk for several people without names" in x and x.startswith("email ") for x in reasons)
+    assert any("typed at a kiosk for several people without names): its email links" in x for x in reasons)
+    assert not any("different names" in x and "or typed" not in x for x in reasons)
