@@ -6,7 +6,9 @@ phone, was one customer until the identifier passed the hub threshold. Three dis
 (emails beside the phone, phones beside the email) on nameless kiosk records now keep it from
 linking the records that carry a partner (`resolver.households.typed_for_walk_ins`); the
 walk-ins still join their own records. Two nameless walk-ins stay one customer (a known limit:
-one person's work and private address at a kiosk look the same).
+one person's work and private address at a kiosk look the same), unless the address is a
+placeholder by its form (``walkin@``, ``notavailable@``, ``a@a.com``, ``1234567890@``: junk,
+`resolver.junk.JunkRules.email`), which links no one however few use it.
 
 What must still link: one person's two emails on their phone through the web or under a name,
 one person's new phone given at their own loyalty id, a phone mistyped one digit off.
@@ -93,9 +95,9 @@ def test_store_phone_for_four_walk_ins_each_joins_their_own_records() -> None:
 
 def test_placeholder_email_for_walk_ins_with_own_phones() -> None:
     events = [
-        ev("a", 0, phone="9845071623", email="walkin@store.com"),
-        ev("b", 1, phone="9731862045", email="walkin@store.com"),
-        ev("c", 2, phone="9902846193", email="walkin@store.com"),
+        ev("a", 0, phone="9845071623", email="frontdesk@acmeretail.in"),
+        ev("b", 1, phone="9731862045", email="frontdesk@acmeretail.in"),
+        ev("c", 2, phone="9902846193", email="frontdesk@acmeretail.in"),
         ev("wa", 3, "WHATSAPP", "919845071623", phone="919845071623", name="Asha Rao"),
     ]
     assert every_order(events) == sets("a wa", "b", "c")
@@ -218,10 +220,12 @@ def test_a_typed_email_stays_typed_through_a_snapshot_and_the_state_records() ->
     """The email's flag is state: a loaded snapshot and a restore from records keep the walk-ins apart."""
     from tests.unit.test_snapshot import every_record
 
-    events = [ev(f"k{i}", i, phone=p, email="walkin@store.com") for i, p in enumerate(("9845071623", "9731862045"))]
+    events = [
+        ev(f"k{i}", i, phone=p, email="frontdesk@acmeretail.in") for i, p in enumerate(("9845071623", "9731862045"))
+    ]
     later = [
-        ev("k2", 2, phone="9902846193", email="walkin@store.com"),
-        ev("k3", 3, phone="9880123457", email="walkin@store.com"),
+        ev("k2", 2, phone="9902846193", email="frontdesk@acmeretail.in"),
+        ev("k3", 3, phone="9880123457", email="frontdesk@acmeretail.in"),
     ]
     whole, _ = partition(events + later)
     assert whole == sets("k0", "k1", "k2", "k3")
@@ -244,7 +248,7 @@ def test_the_review_queue_names_the_rule() -> None:
 
     events = [ev(f"k{i}", i, phone=STORE, email=f"walkin.person{i}@gmail.com") for i in range(3)]
     events += [
-        ev(f"d{i}", 9 + i, phone=p, email="walkin@store.com")
+        ev(f"d{i}", 9 + i, phone=p, email="frontdesk@acmeretail.in")
         for i, p in enumerate(("9845071623", "9731862045", "9902846193"))
     ]
     _, r = partition(events)
@@ -252,3 +256,32 @@ def test_the_review_queue_names_the_rule() -> None:
     assert any("is typed at a kiosk for several people without names" in x and x.startswith("email ") for x in reasons)
     assert any("typed at a kiosk for several people without names): its email links" in x for x in reasons)
     assert not any("different names" in x and "or typed" not in x for x in reasons)
+
+
+# --- placeholder addresses: junk whatever their count ----------------------------------------
+
+
+def test_placeholder_addresses_are_junk() -> None:
+    from resolver.junk import JunkRules
+
+    junk = JunkRules()
+    for address in (
+        "walkin@store.com", "walk-in@store.com", "notavailable@gmail.com", "not.available@yahoo.com",
+        "a@a.com", "x@y.in", "1234567890@gmail.com", "123@gmail.com", "9999999999@gmail.com",
+    ):  # fmt: skip
+        assert junk.email(address), address
+    for address in (
+        "walker@gmail.com", "walkin4@acmeretail.in", "store@acmeretail.in", "unknown.singer@gmail.com",
+        "a@gmail.com", "ab@x.com", "9845071623@gmail.com", "2019@iitb.ac.in", "nilesh@gmail.com",
+    ):  # fmt: skip
+        assert not junk.email(address), address
+
+
+def test_two_walk_ins_on_a_placeholder_address_are_two() -> None:
+    events = [
+        ev("a", 0, phone="9845071623", email="walkin@store.com"),
+        ev("b", 1, phone="9731862045", email="walkin@store.com"),
+        ev("c", 2, phone="9902846193", email="not.available@gmail.com"),
+        ev("d", 3, phone="9880123457", email="notavailable@gmail.com"),
+    ]
+    assert every_order(events) == sets("a", "b", "c", "d")
