@@ -181,8 +181,6 @@ class JunkRules:
         label = domain.partition(".")[0]
         if len(label) > 2 and _one_char(label):  # xxxx.com, aaa.in: a typed filler, not a provider
             return True
-        if len(local) == 1 and len(label) == 1:  # a@a.com, x@y.com: a letter typed twice to pass the form
-            return True
         if local.isascii() and local.isdigit() and patterned_phone(local):  # 1234567890@gmail.com, 123@...
             return True
         if len(local) > 2 and _one_char(local.replace(".", "")):

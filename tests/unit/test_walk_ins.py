@@ -7,7 +7,7 @@ phone, was one customer until the identifier passed the hub threshold. Three dis
 linking the records that carry a partner (`resolver.households.typed_for_walk_ins`); the
 walk-ins still join their own records. Two nameless walk-ins stay one customer (a known limit:
 one person's work and private address at a kiosk look the same), unless the address is a
-placeholder by its form (``walkin@``, ``notavailable@``, ``a@a.com``, ``1234567890@``: junk,
+placeholder by its form (``walkin@``, ``notavailable@``, ``1234567890@``: junk,
 `resolver.junk.JunkRules.email`), which links no one however few use it.
 
 What must still link: one person's two emails on their phone through the web or under a name,
@@ -267,12 +267,12 @@ def test_placeholder_addresses_are_junk() -> None:
     junk = JunkRules()
     for address in (
         "walkin@store.com", "walk-in@store.com", "notavailable@gmail.com", "not.available@yahoo.com",
-        "a@a.com", "x@y.in", "1234567890@gmail.com", "123@gmail.com", "9999999999@gmail.com",
+        "1234567890@gmail.com", "123@gmail.com", "9999999999@gmail.com",
     ):  # fmt: skip
         assert junk.email(address), address
     for address in (
         "walker@gmail.com", "walkin4@acmeretail.in", "store@acmeretail.in", "unknown.singer@gmail.com",
-        "a@gmail.com", "ab@x.com", "9845071623@gmail.com", "2019@iitb.ac.in", "nilesh@gmail.com",
+        "a@gmail.com", "a@a.com", "9845071623@gmail.com", "2019@iitb.ac.in", "nilesh@gmail.com",
     ):  # fmt: skip
         assert not junk.email(address), address
 
