@@ -14,7 +14,7 @@ import phonenumbers
 from resolver.evidence import Evidence
 from resolver.graph import OK, Graph, holder_of
 from resolver.identifiers import IdentifierParser, kind_of, mask, touchpoint_key
-from resolver.interaction import TOUCHPOINTS
+from resolver.interaction import TOUCHPOINTS, UNKNOWN_TIME_MS
 from resolver.near import NEAR_RULE
 from resolver.nearlinks import near_links
 
@@ -142,7 +142,7 @@ def lookup(g: Graph, raw: str, kind: str) -> Lookup:
         reason = split_lookup_reason(key, bool(own))
         return Lookup(kind, shown, "split", None, reason, tuple(sorted(holders)))
     if not holders:
-        reason = "shared household phone: events with emails are kept apart" if node.shared else "unlinked"
+        reason = _shared_reason(key) if node.shared else "unlinked"
         return Lookup(kind, shown, "shared" if node.shared else "unknown", None, reason)
     cid = next(iter(holders))
     if own and node.groups is not None:
@@ -267,13 +267,15 @@ def resolve_ref(g: Graph, ref: str) -> tuple[str | None, str | None]:
 
 
 def _evidence_row(ev: Evidence) -> dict[str, Any]:
+    # A time nobody knows (`UNKNOWN_TIME_MS`) is shown as none, as the profile reads it (`Tally`).
+    first = ev.last if ev.at == UNKNOWN_TIME_MS else ev.at
     return {
         "id": ev.vid,
         "first_event_id": ev.eid,
         "touchpoint": ev.tp,
         "count": ev.count,
-        "first_seen": ev.at,
-        "last_seen": ev.last,
+        "first_seen": None if first == UNKNOWN_TIME_MS else first,
+        "last_seen": None if ev.last == UNKNOWN_TIME_MS else ev.last,
     }
 
 
@@ -385,12 +387,19 @@ def _merge_edges(g: Graph, evidence: list[Evidence], members: set[str]) -> list[
     return out
 
 
+def _shared_reason(key: str) -> str:
+    """Why a shared phone or email (`resolver.households`: a shared phone, or typed for walk-ins) links less."""
+    if key[0] == "p":
+        return "shared phone (a household's, or typed at a kiosk for walk-ins): events with emails are kept apart"
+    return "email typed at a kiosk for walk-ins: events with phones are kept apart"
+
+
 def _why_not_linking(g: Graph, key: str, ev: Evidence) -> str:
     node = g.nodes[key]
     if node.status != OK:
         return f"{kind_of(key)} {node.status}"
     if node.shared:
-        return "household phone shared with another person"
+        return _shared_reason(key)
     if node.groups is not None:
         return _split_reason(key)
     if ev.cut:
@@ -501,7 +510,7 @@ def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
         elif g.nodes[key].status != OK:
             reasons.append({"ref": ref, "reason": f"{g.nodes[key].status}: does not link"})
         elif g.nodes[key].shared:
-            reasons.append({"ref": ref, "reason": "household phone shared with another person"})
+            reasons.append({"ref": ref, "reason": _shared_reason(key)})
     side_a = _side(g, ka, ha)
     side_b = _side(g, kb, hb)
     bars_a = {bar for k in side_a if k in g.nodes for bar in g.nodes[k].bars}
@@ -514,7 +523,7 @@ def why_not(g: Graph, a: str, b: str) -> dict[str, Any]:
         if node.status != OK:
             reason = f"shared {kind_of(key)} {node.status}: it does not link"
         elif node.shared:
-            reason = "household phone shared by people with different emails and names"
+            reason = _shared_reason(key)
         elif node.groups is not None:
             reason = _split_reason(key)
         else:

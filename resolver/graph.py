@@ -545,11 +545,15 @@ class Graph:
             return [keys[0]] if ev.cut else list(keys)
         out: list[str] = []
         has_email = any(key[0] == "e" and nodes[key].status == OK for key in keys)
+        has_phone = any(key[0] == "p" and nodes[key].status == OK for key in keys)
         ambiguous: str | None = None
         for key in keys:
             node = nodes[key]
             groups = node.groups
-            if node.status != OK or (node.shared and has_email and groups is None):
+            # A shared phone keeps its links with evidence carrying an email apart; a shared
+            # email (typed at a kiosk for walk-ins: `typed_for_walk_ins`) those with a phone.
+            apart = node.shared and (has_email if key[0] == "p" else has_phone)
+            if node.status != OK or (apart and groups is None):
                 continue
             if groups is not None and key[0] == "t":
                 # An account used by another person with a phone or email of their own: that
@@ -567,7 +571,7 @@ class Graph:
                 # evidence without a known name links it only when it has nothing else.
                 person = groups.get(self.class_of(ev.name) or "") if ev.name is not None else None
                 if person is None:
-                    if not (node.shared and has_email):
+                    if not apart:
                         ambiguous = key
                     continue
                 part = nodes.get(person)

@@ -36,6 +36,7 @@ a hub, a household or a split.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import combinations
 
 from resolver.evidence import Evidence
 from resolver.graph import (
@@ -53,11 +54,22 @@ from resolver.graph import (
 )
 from resolver.identifiers import kind_of, mask
 from resolver.names import KEY_JOIN, compared, full_name, name_groups, names_similar, one_group, same_person
+from resolver.near import phones_near
 from resolver.outcome import Step
 
 __all__ = [
-    "SHARED_ACCOUNT", "SHARED_LINE", "account_split", "name_support_of", "observe", "people", "person_split", "scrub",
-    "set_status", "shared_account",
+    "SHARED_ACCOUNT",
+    "SHARED_LINE",
+    "WALK_INS",
+    "account_split",
+    "name_support_of",
+    "observe",
+    "people",
+    "person_split",
+    "scrub",
+    "set_status",
+    "shared_account",
+    "typed_for_walk_ins",
 ]  # fmt: skip
 
 #: What `observe` says of a touchpoint identity `shared_account` finds: it is quarantined.
@@ -66,6 +78,12 @@ SHARED_ACCOUNT = "shared-account"
 _WHATSAPP = "t:WHATSAPP:"
 #: The hub signal of a name seen on a touchpoint identity beside a phone or email.
 _SOLID = "N:"
+
+#: The touchpoint where staff type a phone or email for a walk-in (`typed_for_walk_ins`).
+_KIOSK = "KIOSK"
+
+#: This many distinct partners on nameless kiosk records make a phone or email typed for walk-ins.
+WALK_INS = 3
 
 #: This many name groups on one phone are different people however rarely each is seen.
 SHARED_LINE = 3
@@ -300,7 +318,11 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
             if key[0] == "t" and g.household_on and shared_account(key, sig):
                 return SHARED_ACCOUNT
     kind = key[0]
-    if cls is None or not g.household_on:
+    if cls is None:
+        # A nameless kiosk record: is the identifier typed by staff for walk-ins (`typed_for_walk_ins`)?
+        typed = ev.tp == _KIOSK and g.household_on and (kind == "p" or kind == "e") and not node.shared
+        return "shared" if typed and _typed_for_walk_ins(g, key, node, ev) else None
+    if not g.household_on:
         return None
     if kind == "t":
         return "regroup" if _observe_account(g, key, node) else None
@@ -330,6 +352,55 @@ def observe(g: Graph, key: str, node: Node, ev: Evidence, cls: str | None, value
                 if conflict:
                     return "shared"
     return "regroup" if regroup else None
+
+
+def _typed_for_walk_ins(g: Graph, key: str, node: Node, ev: Evidence) -> bool:
+    """Whether phone or email `key` is typed at a kiosk for walk-ins who are not one person (`typed_for_walk_ins`).
+
+    Read only when `ev`, new on it, is a kiosk record without a name that carries the other kind.
+    """
+    other = "e" if key[0] == "p" else "p"
+    for k in ev.keys:  # a loop, not any(): most nameless kiosk records carry one kind only
+        if k[0] == other:
+            break
+    else:
+        return False
+    evidence = g.evidence
+    partners: set[str] = set()
+    for vid in node.vids():
+        piece = evidence.get(vid)
+        if piece is None or piece.tp != _KIOSK or g.class_of(piece.name) is not None:
+            continue
+        for k in piece.keys:
+            if k[0] == other and PERSON not in k:
+                partners.add(k)
+    return typed_for_walk_ins(partners)
+
+
+def typed_for_walk_ins(partners: Iterable[str]) -> bool:
+    """True when a phone or email was typed at a kiosk for `WALK_INS` or more people who are not one person.
+
+    `partners` holds the identifiers of the other kind (emails beside a phone, phones beside an
+    email) that came with it on kiosk records *without a name*. It is typed for walk-ins when
+    three of them are distinct (two phones one digit or one swap apart may be one phone
+    mistyped: `resolver.near.phones_near`): a store's landline typed for walk-ins who each give
+    their own email, a placeholder address staff type (``walkin@store.com``) for walk-ins who
+    each give their own phone. Nothing on such records says the walk-ins are one person.
+
+    Why three and not two: one person's work and private address on their own phone (or their
+    old and new phone beside their address), given at a kiosk without a name, shows two, and
+    the rule is monotone (more records never undo it, so the result does not depend on their
+    order), so a name seen later could not undo it. On the quality test two cost recall (seed
+    1: 0.9332 to 0.9326, one person's two addresses at the kiosk) and separated no one; two
+    nameless walk-ins on one store phone stay one customer (a known limit, on the review queue).
+    Records with a name are told apart by their names (`person_split`) and are not read here.
+    """
+    seen = sorted(set(partners))
+    if len(seen) < WALK_INS:
+        return False
+    if seen[0][0] != "p":
+        return True  # emails: distinct keys are distinct addresses
+    return any(not any(phones_near(a, b) for a, b in combinations(trio, 2)) for trio in combinations(seen, WALK_INS))
 
 
 def _observe_name(g: Graph, key: str, node: Node, cls: str, ev: Evidence) -> bool:
@@ -475,11 +546,16 @@ def set_status(g: Graph, key: str, change: str, step: Step) -> None:
                 step.notes.append(f"household: {kind_of(key)} {mask(key)} is used by people with different names")
     if change == "regroup":
         pass
-    elif change == "shared":  # a phone's (`observe`)
+    elif change == "shared":  # a phone's or an email's (`observe`)
         line = as_line(node)
         line.shared = True
         line.pairs = None
-        step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
+        if key[0] == "p":
+            step.notes.append(f"household: phone {mask(key)} is shared; its email links are kept apart")
+        else:  # `typed_for_walk_ins`: an email is shared only so
+            step.notes.append(
+                f"household: email {mask(key)} is typed for several people; its phone links are kept apart"
+            )
     elif change == SHARED_ACCOUNT:  # a touchpoint identity's: no household fields, perhaps a split
         node.status = "quarantined"
         node.sig = None

@@ -21,6 +21,7 @@ from typing import Any
 __all__ = [
     "RULES",
     "TOUCHPOINTS",
+    "UNKNOWN_TIME_MS",
     "Fields",
     "Interaction",
     "InvalidInteraction",
@@ -39,6 +40,13 @@ __all__ = [
 TOUCHPOINTS: tuple[str, ...] = ("UNKNOWN", "WEB", "WHATSAPP", "KIOSK", "CRM")
 
 _MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+
+#: An `occurred_at` of exactly the contract's floor, 2000-01-01T00:00:00Z, says the producer does not
+#: know when the event happened (`irl import` of a contact without a date): the event counts
+#: (``event_count``, identity) but moves neither ``first_seen`` nor ``last_seen`` of its customer
+#: (`resolver.profile.Tally`). A time the contract accepts, so every reader and every state format
+#: carries it as it is.
+UNKNOWN_TIME_MS = _MIN_TIME_MS
 _DAY_MS = 86_400_000
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 

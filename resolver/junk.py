@@ -50,6 +50,17 @@ _JUNK_DOMAINS = frozenset(
     }
 )  # fmt: skip
 _JUNK_LOCAL_PREFIXES = ("noemail", "nomail", "no.email", "no-email", "dummy", "test123")
+#: Local parts that, read by letters and digits alone (``not.available``, ``walk-in``), are a
+#: refusal or what staff type for a walk-in without one: the placeholder words of a name or a
+#: required field (`_PLACEHOLDER_WORDS`, `_PLACEHOLDER_NAME_WORDS`) of more than one word, which
+#: no one's own address is. Since s37 (audit A6): a dummy address typed at a kiosk for two walk-ins
+#: with their own phones fused them.
+_JUNK_LOCAL_WORDS = frozenset(
+    {
+        "notavailable", "notapplicable", "notprovided", "notgiven", "noemailid", "noemailaddress", "walkin",
+        "walkincustomer", "walkinguest", "nocustomeremail", "customerdeclined",
+    }
+)  # fmt: skip
 #: Words typed into a required field, compared with letters and digits only (``N/A`` is ``na``).
 _PLACEHOLDER_WORDS = frozenset(
     {
@@ -165,8 +176,12 @@ class JunkRules:
         local, _, domain = address.partition("@")
         if local in _JUNK_LOCALS or domain in _JUNK_DOMAINS or local.startswith(_JUNK_LOCAL_PREFIXES):
             return True
+        if _NOT_ALNUM.sub("", local) in _JUNK_LOCAL_WORDS:
+            return True
         label = domain.partition(".")[0]
         if len(label) > 2 and _one_char(label):  # xxxx.com, aaa.in: a typed filler, not a provider
+            return True
+        if local.isascii() and local.isdigit() and patterned_phone(local):  # 1234567890@gmail.com, 123@...
             return True
         if len(local) > 2 and _one_char(local.replace(".", "")):
             return True

@@ -21,6 +21,7 @@ from resolver.confidence import Features, score
 from resolver.display_name import display_name, preferred_name, typed_name
 from resolver.evidence import Evidence
 from resolver.graph import OK, Customer, Graph, holder_of, other_account, shared_line
+from resolver.interaction import UNKNOWN_TIME_MS
 from resolver.names import KEY_JOIN, name_groups, unread
 from resolver.nearlinks import near_links
 
@@ -134,13 +135,20 @@ class Tally:
         self.extend(evidence)
 
     def extend(self, evidence: Iterable[Counted]) -> None:
-        """Count evidence not counted yet (all its interactions)."""
+        """Count evidence not counted yet (all its interactions).
+
+        A time `UNKNOWN_TIME_MS` (an event whose producer did not know when it happened) moves
+        neither first nor last: evidence seen at it and later starts at its latest time.
+        """
         for ev in evidence:
             self.count += ev.count
-            if self.first is None or ev.at < self.first:
-                self.first = ev.at
-            if self.last is None or ev.last > self.last:
-                self.last = ev.last
+            at, end = ev.at, ev.last
+            if at == UNKNOWN_TIME_MS:
+                at = end  # seen at an unknown time and (perhaps) later: from its latest
+            if at != UNKNOWN_TIME_MS and (self.first is None or at < self.first):
+                self.first = at
+            if end != UNKNOWN_TIME_MS and (self.last is None or end > self.last):
+                self.last = end
             if ev.name:
                 entry = self.names.setdefault(ev.name, [0, 0])
                 entry[0] += ev.count
@@ -149,10 +157,11 @@ class Tally:
     def see(self, name: str | None, at: int) -> None:
         """One more interaction (at `at`, with `name`) of evidence already counted."""
         self.count += 1
-        if self.first is None or at < self.first:
-            self.first = at
-        if self.last is None or at > self.last:
-            self.last = at
+        if at != UNKNOWN_TIME_MS:
+            if self.first is None or at < self.first:
+                self.first = at
+            if self.last is None or at > self.last:
+                self.last = at
         if name:
             entry = self.names.setdefault(name, [0, 0])
             entry[0] += 1

@@ -98,6 +98,14 @@ def key_pairs(g: Graph, keys: Iterable[str]) -> list[ReviewPair]:
             elif key[0] == "t":
                 rule = "household"
                 reason = f"account {mask(key)} is used by another person with a phone or email of their own"
+            elif node.groups is None and key[0] == "e":  # shared, not split: typed for walk-ins
+                rule, reason = "household", f"email {mask(key)} is typed at a kiosk for several people without names"
+            elif node.groups is None:  # a shared phone, not split by names
+                rule = "household"
+                reason = (
+                    f"phone {mask(key)} is shared (emails under different names, or typed at a kiosk for "
+                    "several people without names): its email links are kept apart"
+                )
             else:
                 rule, reason = "household", f"{kind_of(key)} {mask(key)} is used by people with different names"
             for a, b in combinations(_customers_carrying(g, key), 2):

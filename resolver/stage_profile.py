@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from resolver.effects import CustomerInput
 from resolver.graph import other_account
+from resolver.interaction import UNKNOWN_TIME_MS
 from resolver.profile import Profile, email_letters, name_of, name_tokens, profile_of, recurring_accounts, weak_bridges
 from resolver.summary import grouped_names, scored
 
@@ -39,9 +40,11 @@ def input_profile(inp: CustomerInput) -> Profile:
         at = f.at
         end = f.last
         count += n
-        if first is None or at < first:
+        if at == UNKNOWN_TIME_MS:  # `Tally.extend`: a time nobody knows moves neither
+            at = end
+        if at != UNKNOWN_TIME_MS and (first is None or at < first):
             first = at
-        if last is None or end > last:
+        if end != UNKNOWN_TIME_MS and (last is None or end > last):
             last = end
         name = f.name
         if name:  # `Tally.extend`

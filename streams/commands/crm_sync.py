@@ -16,6 +16,7 @@ import time
 
 import click
 
+from resolver.interaction import UNKNOWN_TIME_MS
 from streams.crm import (
     BATCH_RECORDS,
     DEFAULT_CRM_URL,
@@ -182,7 +183,11 @@ def render_timeline(found: Timeline, limit: int | None = None) -> list[str]:
         + (f" (the last {len(rows)})" if len(rows) < len(found.interactions) else "")
     ]
     for r in rows:
-        when = datetime.datetime.fromtimestamp(r.occurred_at / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        when = (
+            "time unknown".ljust(19)  # an import without a date (`UNKNOWN_TIME_MS`)
+            if r.occurred_at == UNKNOWN_TIME_MS
+            else datetime.datetime.fromtimestamp(r.occurred_at / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        )
         attributes = " ".join(f"{k}={mask_text(v)}" for k, v in r.attributes)
         lines.append(
             f"  {when}  {r.ref.touchpoint:<9} {mask_source(r.ref.touchpoint, r.ref.source_id):<16} "

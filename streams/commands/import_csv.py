@@ -8,24 +8,22 @@ publishing is `irl produce`'s (`streams.commands.produce`): the same validation,
 reports on stderr with personal data masked, progress bar, summary and exit status (0 sent,
 1 nothing sent or a send failed, 2 bad usage, mapping or file, 3 broker or topic unavailable).
 
-``occurred_at``: the mapped column, else the file's modification time (when the export was
-made), else, when that time is before 2000 or in the future (an archive's zeroed times, a
-wrong clock), now.
+``occurred_at``: the mapped column, else (no column, an empty cell, a time before 2000) unknown:
+`resolver.interaction.UNKNOWN_TIME_MS`, which moves neither ``first_seen`` nor ``last_seen`` of
+the customer (an import is no interaction: before s37 it was the file's modification time, and
+every dormant contact imported without a date looked active on the import day; audit s36, A11).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import time
 from pathlib import Path
 
 import click
 
-from resolver.interaction import Interaction, Limits, to_json
+from resolver.interaction import UNKNOWN_TIME_MS, Interaction, Limits, to_json
 from streams.commands.produce import Progress, Publisher, execute, rejects_path, sending_options
 from streams.csvimport import (
-    FLOOR_MS,
     MAPPABLE,
     TOUCHPOINT,
     ColumnMap,
@@ -39,23 +37,11 @@ from streams.inputs import clashing_outputs
 from streams.producer import DryRunProducer, InteractionProducer
 from streams.settings import Settings, SettingsError
 
-__all__ = ["command", "default_time_ms"]
-
-_DAY_MS = 86_400_000
+__all__ = ["command"]
 
 
-def default_time_ms(path: Path, now_ms: int) -> tuple[int, str]:
-    """The time of rows without one, and what it is: the file's modification time, or `now_ms`
-    when that time is before 2000 or more than a day ahead of `now_ms`."""
-    modified = path.stat().st_mtime_ns // 1_000_000
-    if FLOOR_MS <= modified <= now_ms + _DAY_MS:
-        return modified, f"the file's modification time, {_iso(modified)}"
-    return now_ms, f"now, {_iso(now_ms)} (the file's modification time, {_iso(modified)}, cannot be an event time)"
-
-
-def _iso(ms: int) -> str:
-    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(milliseconds=ms)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+#: What rows without a time take, as the summary line says it.
+_UNKNOWN_IS = "unknown (2000-01-01T00:00:00Z, the contract's mark: moves neither first_seen nor last_seen)"
 
 
 @click.command("import")
@@ -134,7 +120,7 @@ def command(
     clash = clashing_outputs((file,), {"--rejects": rejects_file or rejects_path(file), "--events-out": events_out})
     if clash is not None:
         raise click.UsageError(clash)
-    default_ms, default_is = default_time_ms(file, time.time_ns() // 1_000_000)
+    default_ms, default_is = UNKNOWN_TIME_MS, _UNKNOWN_IS
     try:
         contacts = CsvContacts(
             file,

@@ -63,7 +63,7 @@ def href(path: str, **params: str) -> str:
 
 def _when(ms: Any) -> str:
     if not isinstance(ms, int):
-        return "never"
+        return "unknown"  # no evidence with a known time (an import without dates: `UNKNOWN_TIME_MS`)
     return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

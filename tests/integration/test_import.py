@@ -22,7 +22,7 @@ import pytest
 
 from resolver.config import ResolverConfig
 from resolver.identifiers import IdentifierParser
-from resolver.interaction import Interaction, from_json, to_json
+from resolver.interaction import UNKNOWN_TIME_MS, Interaction, from_json, to_json
 from streams.codec import decode_interaction
 from streams.registry import HttpRegistryClient, subject_of
 from streams.schemas import default_repository
@@ -58,6 +58,20 @@ def _dump(path: Path, events: list[Interaction]) -> None:
     path.write_text("".join(json.dumps(to_json(e), ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
 
 
+def _times(profile: dict[str, Any]) -> tuple[str, Any, Any]:
+    """A customer's identity content (`tests.chaos.helpers`) with its first and last seen."""
+    sources = sorted(f"{s['touchpoint']}:{s['source_id']}" for s in profile["source_ids"])
+    return (
+        json.dumps([sorted(profile["phones"]), sorted(profile["emails"]), sources]),
+        profile["first_seen"],
+        profile["last_seen"],
+    )
+
+
+def _by_content(row: tuple[str, Any, Any]) -> tuple[str, int, int]:
+    return row[0], -1 if row[1] is None else row[1], -1 if row[2] is None else row[2]
+
+
 def _assignments(path: Path) -> dict[str, str]:
     with path.open(newline="") as fh:
         return {row["event_id"]: row["customer_id"] for row in csv.DictReader(fh)}
@@ -76,6 +90,9 @@ async def test_a_crm_export_imported_twice_resolves_with_the_touchpoint_events(
     assert registry.compatibility(subject_of(crm_topic)) == "FULL_TRANSITIVE"
 
     events, truth, rows, crm_truth = generate_with_crm(CUSTOMERS, SEED)
+    for row in rows[::10]:  # a contact without a date (audit s36, A11): its time is unknown, not the file's
+        row["Created Date"] = ""
+    undated = {row["ContactId"] for row in rows if not row["Created Date"]}
     data = tmp_path / "data"
     write(data, events, truth)
     write_crm(data, rows, crm_truth)
@@ -92,6 +109,7 @@ async def test_a_crm_export_imported_twice_resolves_with_the_touchpoint_events(
     once = await _read_events(kafka_bootstrap, crm_topic)
     written = [from_json(json.loads(line)) for line in (tmp_path / "first.jsonl").read_text().splitlines()]
     assert sorted((e for _, e in once), key=lambda e: e.event_id) == sorted(written, key=lambda e: e.event_id)
+    assert undated and {e.source_id for _, e in once if e.occurred_at == UNKNOWN_TIME_MS} == undated
     for record, event in once:
         assert event.touchpoint == "CRM" and event.interaction == "crm_import"
         # the topic keeps records by append time (issue 17): the broker stamps them; the event time is in the value
@@ -153,14 +171,30 @@ async def test_a_crm_export_imported_twice_resolves_with_the_touchpoint_events(
     assert sorted(i for ids in held.values() for i in ids) == sorted({e.source_id for _, e in once})
     assert sum(1 for ids in held.values() if len(ids) >= 2) > 10
 
-    # The worker reads the CRM topic with the touchpoint topics and publishes replay's customers.
+    # An undated contact moves no customer's first or last seen: a customer of undated contacts
+    # alone has neither, and no customer's times are the unknown time.
+    times = {p["customer_id"]: (p["first_seen"], p["last_seen"]) for p in profiles}
+    only_undated = [
+        p["customer_id"]
+        for p in profiles
+        if all(s["touchpoint"] == "CRM" and s["source_id"] in undated for s in p["source_ids"])
+    ]
+    assert only_undated and all(times[cid] == (None, None) for cid in only_undated)
+    assert UNKNOWN_TIME_MS not in {t for pair in times.values() for t in pair}
+
+    # The worker reads the CRM topic with the touchpoint topics and publishes replay's customers,
+    # with replay's first and last seen.
     expected = replay_profiles([to_json(e) for e in touchpoint_events + [e for _, e in once]])
+    lines = (tmp_path / "once.profiles").read_text().splitlines()
+    expected_times = sorted((_times(json.loads(line)) for line in lines), key=_by_content)
     worker = Worker(env, tmp_path / "worker.log").start()
     try:
 
         async def published() -> Any:
             state, _records = await resolved_state(kafka_bootstrap, settings.topic_resolved)
-            return True if published_profiles(state) == expected else None
+            if published_profiles(state) != expected:
+                return None
+            return True if sorted(map(_times, state.values()), key=_by_content) == expected_times else None
 
         await wait_for("the worker's customers to equal replay's, CRM contacts included", published, 180, worker)
     finally:

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from resolver.interaction import Interaction, InvalidInteraction, Limits, from_json
+from resolver.interaction import UNKNOWN_TIME_MS, Interaction, InvalidInteraction, Limits, from_json
 from streams.cli import main
-from streams.commands.import_csv import default_time_ms
 from streams.commands.produce import Progress
 from streams.csvimport import (
     ColumnMap,
@@ -284,22 +283,30 @@ def test_a_contact_created_before_2000_is_imported_with_its_time_kept_as_an_attr
     assert result.exit_code == 0, result.output
     events = {e.source_id: e for e in (from_json(json.loads(line)) for line in out.read_text().splitlines())}
     assert sorted(events) == ["1", "2"]
-    assert events["1"].occurred_at == T_2024  # the file's time, within the contract
+    assert events["1"].occurred_at == UNKNOWN_TIME_MS  # within the contract, and moves no first/last seen
     assert dict(events["1"].attributes)["occurred_at_written"] == "1998-05-01T10:00:00Z"
     assert events["2"].occurred_at == T_2024 and "occurred_at_written" not in dict(events["2"].attributes)
-    assert "1 row(s) dated before 2000-01-01" in result.stderr
+    assert "1 row(s) dated before 2000-01-01" in result.stderr and "with occurred_at unknown;" in result.stderr
     rejects = [json.loads(line)["reason"] for line in (tmp_path / "old.csv.rejects.jsonl").read_text().splitlines()]
     assert rejects[0] == "occurred_at: before 2000-01-01" and "epoch seconds" in rejects[1]
 
 
-def test_the_default_time_is_the_file_s_modification_time_unless_it_cannot_be(tmp_path: Path) -> None:
-    path = tmp_path / "c.csv"
-    path.write_text("ContactId\n1\n")
-    os.utime(path, ns=(T_2024 * 1_000_000, T_2024 * 1_000_000))
-    assert default_time_ms(path, NOW) == (T_2024, "the file's modification time, 2024-05-01T10:00:00Z")
-    os.utime(path, ns=(0, 0))  # an archive's zeroed times
-    ms, why = default_time_ms(path, NOW)
-    assert ms == NOW and why.startswith("now, ") and "1970-01-01T00:00:00Z" in why
+def test_a_row_without_a_time_is_unknown_not_the_file_s_modification_time(tmp_path: Path, offline: None) -> None:
+    """Audit s36, A11: the file's time made every dormant contact imported without a date look active."""
+    source = tmp_path / "c.csv"
+    source.write_text("ContactId,Mobile,Created\n1,+91 98450 71623,\n2,+91 98450 12345,2024-05-01T10:00:00Z\n")
+    os.utime(source, ns=(NOW * 1_000_000, NOW * 1_000_000))
+    out = tmp_path / "events.jsonl"
+    result = _import(
+        str(source), "--map", "id=ContactId,phone=Mobile,occurred_at=Created", "--dry-run", "--events-out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    events = {e.source_id: e for e in (from_json(json.loads(line)) for line in out.read_text().splitlines())}
+    assert events["1"].occurred_at == UNKNOWN_TIME_MS and events["2"].occurred_at == T_2024
+    assert "occurred_at, when a cell is empty: unknown (2000-01-01T00:00:00Z" in result.stderr
+    unmapped = _import(str(source), "--map", "id=ContactId,phone=Mobile", "--dry-run", "--events-out", str(out))
+    assert unmapped.exit_code == 0, unmapped.output
+    assert {from_json(json.loads(line)).occurred_at for line in out.read_text().splitlines()} == {UNKNOWN_TIME_MS}
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -331,7 +338,7 @@ def test_a_dry_run_validates_writes_rejects_and_the_events_and_masks_stderr(tmp_
         "contacts.csv: delimiter ',', 6 columns; id='ContactId', phone='Mobile', email='Email', name='Full Name'"
         in (result.stderr)
     )
-    assert "occurred_at: the file's modification time, 2024-05-01T10:00:00Z" in result.stderr
+    assert "occurred_at: unknown (2000-01-01T00:00:00Z, the contract's mark" in result.stderr
     rejects = [json.loads(line) for line in (tmp_path / "contacts.csv.rejects.jsonl").read_text().splitlines()]
     assert [(r["file"], r["line"]) for r in rejects] == [(str(source), 5), (str(source), 6)]
     assert rejects[0]["raw"] == "003A3,Ravi Kumar,Rao,98450 12345,ravi@x.in,Acme,"
@@ -344,7 +351,7 @@ def test_a_dry_run_validates_writes_rejects_and_the_events_and_masks_stderr(tmp_
         ("003A2", "Vikram D'Souza"),
         ("003A1", "Asha Rao"),
     ]
-    assert {e.touchpoint for e in events} == {"CRM"} and {e.occurred_at for e in events} == {T_2024}
+    assert {e.touchpoint for e in events} == {"CRM"} and {e.occurred_at for e in events} == {UNKNOWN_TIME_MS}
 
 
 def test_importing_the_same_file_again_gives_the_same_events(tmp_path: Path, offline: None) -> None:

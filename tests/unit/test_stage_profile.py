@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from resolver.config import ResolverConfig
 from resolver.effects import CustomerInput, Facts, profile_from_input
-from resolver.interaction import from_json
+from resolver.interaction import UNKNOWN_TIME_MS, from_json
 from resolver.resolver import Resolver
 from resolver.stage_profile import input_profile
 from streams.synthetic import generate
@@ -26,7 +26,8 @@ _TPS = ("WEB", "WHATSAPP", "KIOSK", "CRM", "POS")
 @st.composite
 def _facts(draw: st.DrawFn, vid: str) -> Facts:
     eff = tuple(draw(st.lists(st.sampled_from(_KEYS), min_size=1, max_size=4, unique=True)))
-    at = draw(st.integers(-(10**6), 10**6))  # negative too: a name's latest time starts at 0 (`Tally`)
+    # negative too: a name's latest time starts at 0 (`Tally`); and a time nobody knows (`UNKNOWN_TIME_MS`)
+    at = draw(st.integers(-(10**6), 10**6) | st.just(UNKNOWN_TIME_MS))
     return Facts(
         vid,
         draw(st.sampled_from(_TPS)),
