@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from resolver import actions, explain, records, review
+from resolver import actions, compaction, explain, records, review
 from resolver import snapshot as snapshots
 from resolver.config import ResolverConfig
 from resolver.effects import CustomerInput, Effect, EffectLog, input_of
@@ -423,6 +423,11 @@ class Resolver:
         Drain changes first (`drain_changes`): a loaded copy starts with nothing to drain.
         """
         return snapshots.dump(self._g)
+
+    def compact(self) -> None:
+        """Make the state as compact as a loaded one, in place: the same answers, future and snapshot
+        (`resolver.compaction.compact`; O(state), so call it at a `resolver.compaction.Cadence`)."""
+        compaction.compact(self._g)
 
     @classmethod
     def from_snapshot(cls, config: ResolverConfig, data: bytes, *, track_changes: bool = True) -> Resolver:
