@@ -14,20 +14,26 @@ snapshot bytes: a snapshot loads to the same answers and future (`tests/unit/tes
 and `tests/unit/test_compaction.py` checks it for compactions at any points.
 
 A compaction costs a dump and a load of the whole state, O(state). `Cadence` keeps it O(1) per
-event amortised: it compacts once the events since the last compaction reach a fraction
-(`growth`) of the identifiers held then, and at least `floor` events. A growing state is
-compacted at geometric sizes (the total work is at most (1 + 1/growth) times one compaction of
-the final state); a state of steady size once per ``growth x size`` events.
+row made hot, amortised: it compacts once the hot rows reach a fraction (`growth`) of the cold
+ones (and at least `floor`). A growing state is compacted at geometric sizes (the total work is
+at most (1 + 1/growth) times one compaction of the final state); events that touch only rows
+already hot never compact.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
+from typing import cast
 
 from resolver import snapshot
 from resolver.graph import Graph
 
-__all__ = ["Cadence", "compact"]
+__all__ = ["DEFAULT_GROWTH", "Cadence", "compact", "hot_rows"]
+
+#: `Cadence`'s default growth (the worker's ``IRL_COMPACT_GROWTH``, `irl replay`'s): compact once the
+#: hot rows reach this many times the cold ones.
+DEFAULT_GROWTH = 0.5
 
 #: The graph's fields a snapshot holds or a load rebuilds (`tests/unit/test_snapshot.py` names
 #: them: "stored" and "rebuilt"), and its memos, which a load leaves empty.
@@ -65,32 +71,46 @@ def compact(g: Graph) -> None:
             gc.enable()
 
 
-class Cadence:
-    """When to compact: once the events since the last compaction reach ``growth`` times the
-    identifiers held then, and at least `floor` (amortised O(1) per event; the module docstring).
+def hot_rows(g: Graph) -> tuple[int, int]:
+    """(hot, all) rows of the evidence, node and customer tables, O(1): a plain dict's rows are all
+    hot; a cold table's hot ones are those its dict holds (thawed or added since it was made)."""
+    tables: tuple[Mapping[str, object], ...] = (g.evidence, g.nodes, g.cust)
+    hot = sum(dict.__len__(cast("dict[str, object]", t)) for t in tables)
+    return hot, sum(map(len, tables))
 
-    Pure counting: the caller says how many events it applied (`due`) and that it compacted
-    (`compacted`, with the identifiers held then). ``growth`` 0: never.
+
+class Cadence:
+    """When to compact: when the hot rows reach ``growth`` times the cold ones, and at least `floor`.
+
+    Each compaction costs O(state) and follows at least ``growth x cold`` rows made hot since
+    the last (new evidence, identifiers and customers, or cold ones read again), so its cost is
+    O(1/growth) per row made hot, amortised: a growing state is compacted at geometric sizes
+    (each ``1 + growth`` times the last), and events that touch only hot rows never compact.
+    Between compactions the hot rows are at most about ``growth`` times the cold ones.
+
+    Pure counting: `look` says every `every` events whether to look at the rows (`hot_rows`,
+    O(1) but not free), `ripe` whether to compact. ``growth`` 0: never.
     """
 
-    __slots__ = ("floor", "growth", "since", "size")
+    __slots__ = ("every", "floor", "growth", "since")
 
-    def __init__(self, growth: float, floor: int = 50_000) -> None:
-        if growth < 0 or floor < 1:
-            raise ValueError("growth must be >= 0 and floor >= 1")
+    def __init__(self, growth: float, floor: int = 50_000, every: int = 1_000) -> None:
+        if growth < 0 or floor < 1 or every < 1:
+            raise ValueError("growth must be >= 0, floor and every >= 1")
         self.growth = growth
         self.floor = floor
-        #: events applied since the last compaction
+        self.every = every
+        #: events since the last look
         self.since = 0
-        #: identifiers held at the last compaction
-        self.size = 0
 
-    def due(self, events: int = 1) -> bool:
-        """Note `events` more applied; True when a compaction is due."""
+    def look(self, events: int = 1) -> bool:
+        """Note `events` more applied; True when it is time to look at the rows (each `every` events)."""
         self.since += events
-        return self.growth > 0 and self.since >= max(self.floor, self.growth * self.size)
-
-    def compacted(self, identifiers: int) -> None:
-        """A compaction ran with `identifiers` held: count afresh from it."""
+        if self.growth <= 0 or self.since < self.every:
+            return False
         self.since = 0
-        self.size = identifiers
+        return True
+
+    def ripe(self, hot: int, rows: int) -> bool:
+        """Whether `hot` rows of `rows` call for a compaction."""
+        return self.growth > 0 and hot >= self.floor and hot >= self.growth * (rows - hot)

@@ -424,6 +424,13 @@ class Resolver:
         """
         return snapshots.dump(self._g)
 
+    def compact_if(self, cadence: compaction.Cadence, events: int = 1) -> bool:
+        """`compact` when `cadence` calls for it after `events` more (O(1) when it does not); True when it did."""
+        if not cadence.look(events) or not cadence.ripe(*compaction.hot_rows(self._g)):
+            return False
+        compaction.compact(self._g)
+        return True
+
     def compact(self) -> None:
         """Make the state as compact as a loaded one, in place: the same answers, future and snapshot
         (`resolver.compaction.compact`; O(state), so call it at a `resolver.compaction.Cadence`)."""

@@ -206,6 +206,7 @@ class Sequencer:
         effects_topic: str | None = None,
         effect_partitions: int = 6,
         snapshot_tail_events: int = SNAPSHOT_TAIL_EVENTS,
+        compact_growth: float = 0.0,
     ) -> None:
         self.rt = rt
         self.config = config
@@ -218,6 +219,8 @@ class Sequencer:
             "interactions_topic": interactions_topic,
             "customer_partitions": customer_partitions,
             "customer_stage": effects_topic is not None,
+            # and when it compacts its state (``IRL_COMPACT_GROWTH``, `resolver.compaction`)
+            "compact_growth": compact_growth,
         }
         #: ``IRL_CUSTOMER_STAGE=kafka``: each step's effects go here (`Ports.queue_effects`), not records built here
         self.effects_topic = effects_topic

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resolver.cold import TextTable
-from resolver.compaction import Cadence, compact
+from resolver.compaction import DEFAULT_GROWTH, Cadence, compact, hot_rows
+from resolver.config import ResolverConfig
 from resolver.effects import EffectLog
 from resolver.graph import Graph
 from resolver.interaction import Interaction
@@ -107,14 +108,51 @@ def test_compaction_refuses_to_run_inside_a_step() -> None:
         compact(g)
 
 
-def test_the_cadence_is_geometric_with_a_floor() -> None:
-    c = Cadence(0.5, floor=10)
-    assert [c.due() for _ in range(10)] == [False] * 9 + [True]
-    c.compacted(100)  # 100 identifiers: due after 50 events
-    assert not c.due(49) and c.due(1)
-    c.compacted(4)  # a small state: the floor
-    assert not c.due(9) and c.due(1)
+def test_the_cadence_looks_every_so_many_events_and_compacts_on_the_hot_share() -> None:
+    c = Cadence(0.5, floor=10, every=3)
+    assert [c.look() for _ in range(6)] == [False, False, True, False, False, True]
+    assert c.look(3)
+    assert not c.ripe(9, 9)  # under the floor
+    assert c.ripe(10, 10)  # all hot: a state never compacted
+    assert c.ripe(50, 150) and not c.ripe(49, 150)  # hot >= half the cold
     never = Cadence(0)
-    assert not never.due(10**9)
+    assert not never.look(10**9) and not never.ripe(10**9, 10**9)
     with pytest.raises(ValueError):
         Cadence(-1)
+
+
+def test_compact_if_compacts_a_state_once_its_hot_rows_are_due() -> None:
+    r = Resolver(CONFIG, track_changes=False)
+    cadence = Cadence(1.0, floor=4, every=1)
+    done = []
+    for i in range(12):
+        ev = Interaction(f"e-{i}", "WEB", 1_700_000_000_000 + i, f"web-{i}", "visit", phone=None, email=f"p{i}@x.in")
+        r.apply(ev)
+        done.append(r.compact_if(cadence))
+        hot, rows = hot_rows(r._g)
+        assert hot < 4 or hot < rows - hot  # never left due
+    assert done.count(True) >= 2  # at geometric sizes, not after every event
+    assert done.count(True) < 6
+
+
+@pytest.mark.parametrize("customer_stage", [False, True])
+def test_a_pipeline_that_compacts_publishes_and_snapshots_what_one_that_never_does(customer_stage: bool) -> None:
+    """The worker's ordered stage (`IRL_COMPACT_GROWTH`): the same steps (records, effects, closed
+    windows) and the same snapshot bytes, over generated history with operator actions."""
+    from streams.pipeline import Pipeline
+    from tests.unit.test_customer_stage import _steps, history_log
+
+    log = history_log(60, 3)
+    plain = Pipeline(ResolverConfig(), 15 * 60_000, 60_000, customer_stage=customer_stage)
+    compacting = Pipeline(
+        ResolverConfig(), 15 * 60_000, 60_000, customer_stage=customer_stage, compact_growth=DEFAULT_GROWTH
+    )
+    assert compacting.cadence is not None
+    compacting.cadence = Cadence(0.3, floor=20, every=5)  # often, at this size
+    for rec in log:
+        a, b = _steps(plain, rec), _steps(compacting, rec)
+        assert [(s.records, s.outputs, s.effects, s.closed) for s in a] == [
+            (s.records, s.outputs, s.effects, s.closed) for s in b
+        ]
+    assert compacting.compactions >= 3
+    assert plain.snapshot() == compacting.snapshot()
