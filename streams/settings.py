@@ -16,8 +16,6 @@ from typing import Any
 
 import phonenumbers
 
-from resolver.compaction import DEFAULT_GROWTH
-
 __all__ = ["MIN_DIGEST_KEY", "Settings", "SettingsError"]
 
 
@@ -288,9 +286,9 @@ class Settings:
     #: a snapshot is due once this many events were applied since the last one began (in a backlog, instead
     #: of `snapshot_seconds`: `streams.sequencer.snapshot_due`)
     snapshot_tail_events: int = 50_000
-    #: the ordered stage compacts its state when its hot rows reach this many times its cold ones (0: never;
-    #: `resolver.compaction`)
-    compact_growth: float = DEFAULT_GROWTH
+    #: the ordered stage compacts its state when its hot rows reach this many times its cold ones (0: never,
+    #: the default: a compaction stops the stage for a whole-state dump and load; `resolver.compaction`)
+    compact_growth: float = 0.0
     #: the per-customer stage building the changelog's records from the ordered stage's effects
     #: (docs/architecture.md): "0" off (the ordered stage builds them); "N" (1 to 64) N partitions in the
     #: worker's process; "kafka" (the default) over the effects topic, on every worker (`streams.customers`)
