@@ -31,8 +31,8 @@ from resolver.graph import Graph
 
 __all__ = ["DEFAULT_GROWTH", "Cadence", "compact", "hot_rows"]
 
-#: `Cadence`'s default growth (the worker's ``IRL_COMPACT_GROWTH``, `irl replay`'s): compact once the
-#: hot rows reach this many times the cold ones.
+#: The growth measured and suggested (``IRL_COMPACT_GROWTH=0.5``; the worker's default is 0, never;
+#: `bench.snapshot compacted` uses this): compact once the hot rows reach this many times the cold ones.
 DEFAULT_GROWTH = 0.5
 
 #: The graph's fields a snapshot holds or a load rebuilds (`tests/unit/test_snapshot.py` names
