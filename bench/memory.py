@@ -16,15 +16,18 @@ is given back, as the worker does (``rss_untrimmed_per_identifier``: before).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.common import BIN, ROOT, dataset
-from bench.snapshot import build_state, load_timed
+from bench.snapshot import build_state, load_timed, rss
+from streams.heap import release_freed
 
 __all__ = ["breakdown", "groups"]
 
@@ -143,14 +146,23 @@ def _report(g: Any, growth: int, extra: dict[str, Any], top: int) -> dict[str, A
     }
 
 
-def _build(customers: int, snap: Path, top: int, track: bool) -> dict[str, Any]:
+def _build(customers: int, snap: Path, top: int, track: bool, compacted: bool = False) -> dict[str, Any]:
     from resolver import records, snapshot
 
+    gc.collect()
+    before = rss()
     resolver, seconds, growth = build_state(dataset(customers), track_changes=track)
     g = resolver._g
     out = _report(g, growth, {"replay_s": round(seconds, 2), "track_changes": track}, top)
     records.drain(g)
     snap.write_bytes(snapshot.dump(g))
+    if compacted:
+        # The same state compacted in place (`resolver.compaction`), the freed heap given back.
+        c0 = time.process_time()
+        resolver.compact()
+        release_freed()
+        extra = {"compact_cpu_s": round(time.process_time() - c0, 2)}
+        out["compacted"] = _report(g, rss() - before, extra, top)
     return out
 
 
@@ -172,12 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--untracked", action="store_true", help="replay without change tracking (as irl replay)")
     parser.add_argument("--load", type=Path, help="(child) load this snapshot and report")
+    parser.add_argument("--compacted", action="store_true", help="also report the built state compacted in place")
     args = parser.parse_args(argv)
     if args.load is not None:
         print(json.dumps(_load(args.load, args.top)))
         return 0
     snap = dataset(args.customers).parent / "state.snap"
-    built = _build(args.customers, snap, args.top, not args.untracked)
+    built = _build(args.customers, snap, args.top, not args.untracked, args.compacted)
     proc = subprocess.run(
         [str(BIN / "python"), "-m", "bench.memory", str(args.customers), "--top", str(args.top), "--load", str(snap)],
         cwd=ROOT,

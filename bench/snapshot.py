@@ -27,6 +27,7 @@ import gc
 import json
 import marshal
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -49,8 +50,11 @@ def rss() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def build_state(events: Path, track_changes: bool = True) -> tuple[Any, float, int]:
-    """(resolver, replay seconds, RSS growth bytes) of replaying `events` into a fresh resolver."""
+def build_state(events: Path, track_changes: bool = True, cadence: Any = None) -> tuple[Any, float, int]:
+    """(resolver, replay seconds, RSS growth bytes) of replaying `events` into a fresh resolver.
+
+    `cadence`: a `resolver.compaction.Cadence` the replay compacts at.
+    """
     from resolver.config import ResolverConfig
     from resolver.replay import replay
     from resolver.resolver import Resolver
@@ -60,7 +64,7 @@ def build_state(events: Path, track_changes: bool = True) -> tuple[Any, float, i
     resolver = Resolver(ResolverConfig(), track_changes=track_changes)
     t0 = time.perf_counter()
     with events.open(encoding="utf-8") as handle:
-        replay(((str(events), n, line) for n, line in enumerate(handle, 1)), resolver)
+        replay(((str(events), n, line) for n, line in enumerate(handle, 1)), resolver, cadence=cadence)
     seconds = time.perf_counter() - t0
     return resolver, seconds, rss() - before
 
@@ -119,6 +123,8 @@ def snapshot_run(customers: int, runs: int = 3, restore_runs: int = 1) -> dict[s
                 restored = _child("restore", records_file)
                 restores.append(restored["restore_s"])
                 restore_cpu.append(restored["restore_cpu_s"])
+    # A replay that compacts as `irl replay` and the worker do, in a fresh interpreter (its RSS alone).
+    compacted = _child("compacted", events)
     identifiers = stats["identifiers"]
     load_s, restore_s = median(loads), median(restores)
     return {
@@ -143,6 +149,8 @@ def snapshot_run(customers: int, runs: int = 3, restore_runs: int = 1) -> dict[s
         "load_target": LOAD_TARGET,
         "build_bytes_per_identifier": build_growth / identifiers,
         "loaded_bytes_per_identifier": median(rss_growth) / identifiers,
+        "compacted_bytes_per_identifier": compacted["rss_growth"] / compacted["identifiers"],
+        "compacted": compacted,
         "memory_target": MEMORY_TARGET,
         "roundtrip_equal": loaded["roundtrip_equal"],
         "samples": {"dump_s": dumps, "load_s": loads, "restore_s": restores, "load_cpu_s": load_cpu},
@@ -185,6 +193,34 @@ def load_timed(path: Path, check: bool = True) -> tuple[Any, dict[str, Any]]:
     }
 
 
+def _compacted_child(events: Path) -> dict[str, Any]:
+    """RSS growth and CPU of a replay of `events` that compacts as `irl replay` and the worker do
+    (`resolver.compaction.Cadence` at its default growth, untracked), compacted once more at the
+    end, the freed heap given back (as the worker does after a compaction)."""
+    from resolver.compaction import DEFAULT_GROWTH, Cadence
+    from streams.heap import release_freed
+
+    gc.collect()
+    release_freed()
+    before = rss()
+    c0 = time.process_time()
+    cadence = Cadence(DEFAULT_GROWTH)
+    resolver, seconds, growth = build_state(events, track_changes=False, cadence=cadence)
+    c1 = time.process_time()
+    resolver.compact()
+    release_freed()
+    return {
+        "replay_s": seconds,
+        "replay_cpu_s": c1 - c0,
+        "final_compact_cpu_s": time.process_time() - c1,
+        "rss_growth_built": growth,
+        "rss_growth": rss() - before,
+        "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "identifiers": len(resolver._g.nodes),
+        "growth": DEFAULT_GROWTH,
+    }
+
+
 def _restore_child(path: Path) -> dict[str, Any]:
     from resolver import records
     from resolver.config import ResolverConfig
@@ -199,11 +235,14 @@ def _restore_child(path: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="time one snapshot load or records restore (a bench child)")
-    parser.add_argument("mode", choices=("load", "restore"))
+    parser.add_argument("mode", choices=("load", "restore", "compacted"))
     parser.add_argument("path", type=Path)
     parser.add_argument("--check", action="store_true", help="load: write the snapshot again and compare the bytes")
     args = parser.parse_args(argv)
-    result = _load_child(args.path, args.check) if args.mode == "load" else _restore_child(args.path)
+    if args.mode == "compacted":
+        result = _compacted_child(args.path)
+    else:
+        result = _load_child(args.path, args.check) if args.mode == "load" else _restore_child(args.path)
     print(json.dumps(result))
     return 0
 

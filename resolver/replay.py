@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from resolver.compaction import Cadence
 from resolver.engine import Ingested, Resolver
 from resolver.horizon import RecentEvents, still_remembered
 from resolver.identifiers import IdentifierParser
@@ -128,10 +129,12 @@ def replay(
     on_reject: Callable[[Reject], None] | None = None,
     loads: Loads = _json_loads,
     read: Read | None = None,
+    cadence: Cadence | None = None,
 ) -> ReplayCounts:
     """Apply every valid event of (source, line number, text) lines; blank lines are skipped (and counted).
 
-    `read`: a compiled reader of the usual line (`Read`), tried before `loads`.
+    `read`: a compiled reader of the usual line (`Read`), tried before `loads`. `cadence`: compact
+    the state when it says so (`resolver.compaction`; the same results, less memory).
     """
     tally = dict.fromkeys(_INGESTED, 0)
     rejects = blank = 0
@@ -148,6 +151,8 @@ def replay(
                 on_reject(Reject(source, number, _reason(exc)))
             continue
         done = ingest(*fields)
+        if cadence is not None:
+            resolver.compact_if(cadence)
         if done == "conflict":
             rejects += 1
             if on_reject is not None:
@@ -220,7 +225,11 @@ class IdWatch:
 
 
 def ingest_parsed(
-    items: Iterable[Parsed], resolver: Resolver, *, on_reject: Callable[[Reject], None] | None = None
+    items: Iterable[Parsed],
+    resolver: Resolver,
+    *,
+    on_reject: Callable[[Reject], None] | None = None,
+    cadence: Cadence | None = None,
 ) -> ReplayCounts:
     """The second stage of `replay`: apply `parse`'s values in order, as `replay` applies lines.
 
@@ -236,6 +245,8 @@ def ingest_parsed(
         if len(item) == 2:
             fields, found = item
             tally[ingest(fields, found)] += 1
+            if cadence is not None:
+                resolver.compact_if(cadence)
             continue
         source, number, reason = item
         rejects += 1
@@ -244,7 +255,9 @@ def ingest_parsed(
     return _counts(tally, rejects)
 
 
-def ingest_timed(events: Iterable[tuple[Fields, Found, int | None]], resolver: Resolver) -> ReplayCounts:
+def ingest_timed(
+    events: Iterable[tuple[Fields, Found, int | None]], resolver: Resolver, cadence: Cadence | None = None
+) -> ReplayCounts:
     """`ingest_parsed` for one shard of a log (`resolver.shards`): each valid event with the watermark before it.
 
     The watermark is the whole log's (`resolver.shards.watermarks`): the resolver's is moved
@@ -259,6 +272,8 @@ def ingest_timed(events: Iterable[tuple[Fields, Found, int | None]], resolver: R
             advance(mark)
             last = mark
         tally[ingest(fields, found)] += 1
+        if cadence is not None:
+            resolver.compact_if(cadence)
     return _counts(tally, 0)
 
 

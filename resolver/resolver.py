@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from resolver import actions, explain, records, review
+from resolver import actions, compaction, explain, records, review
 from resolver import snapshot as snapshots
 from resolver.config import ResolverConfig
 from resolver.effects import CustomerInput, Effect, EffectLog, input_of
@@ -423,6 +423,18 @@ class Resolver:
         Drain changes first (`drain_changes`): a loaded copy starts with nothing to drain.
         """
         return snapshots.dump(self._g)
+
+    def compact_if(self, cadence: compaction.Cadence, events: int = 1) -> bool:
+        """`compact` when `cadence` calls for it after `events` more (O(1) when it does not); True when it did."""
+        if not cadence.look(events) or not cadence.ripe(*compaction.hot_rows(self._g)):
+            return False
+        compaction.compact(self._g)
+        return True
+
+    def compact(self) -> None:
+        """Make the state as compact as a loaded one, in place: the same answers, future and snapshot
+        (`resolver.compaction.compact`; O(state), so call it at a `resolver.compaction.Cadence`)."""
+        compaction.compact(self._g)
 
     @classmethod
     def from_snapshot(cls, config: ResolverConfig, data: bytes, *, track_changes: bool = True) -> Resolver:

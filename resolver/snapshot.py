@@ -150,7 +150,7 @@ from resolver.string_table import (
 from resolver.text_keys import HexKeys, HexText, Keys, RefKeys, StrKeys, TextKeys
 from resolver.unionfind import ColdSets, DisjointSet
 
-__all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "load"]
+__all__ = ["MAGIC", "VERSION", "SnapshotError", "dump", "graph_of", "load", "sections_of"]
 
 #: The first bytes of every snapshot.
 MAGIC = b"IRLSNAP"
@@ -187,6 +187,15 @@ def dump(g: Graph) -> bytes:
 
 
 def _dump(g: Graph) -> bytes:
+    body = marshal.dumps(sections_of(g), col.MARSHAL)
+    return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
+
+
+def sections_of(g: Graph) -> dict[str, Any]:
+    """The sections a snapshot of `g` encodes (bytes, ints, strs and the string table's list), not encoded.
+
+    `graph_of` makes them a graph as `load` would (`resolver.compaction`: a state made cold in place).
+    """
     out: dict[str, Any] = {}
     s = StringTable()
     keys = list(g.nodes)
@@ -256,8 +265,7 @@ def _dump(g: Graph) -> bytes:
     dismissed = sorted(g.dismissed)
     out["r.ab"] = s.refs([c for item in dismissed for c in item])
     out["strings"] = s.table
-    body = marshal.dumps(out, col.MARSHAL)
-    return MAGIC + bytes((VERSION,)) + zlib.crc32(body).to_bytes(4, "little") + body
+    return out
 
 
 def _loaded(table: Mapping[str, Any]) -> Keys | None:
@@ -281,6 +289,15 @@ def load(config: ResolverConfig, data: bytes, *, track_changes: bool = True) -> 
         raise SnapshotError("the snapshot is damaged (cannot decode it): rebuild the state") from exc
     if not isinstance(sections, dict):
         raise SnapshotError("the snapshot is damaged (no sections): rebuild the state")
+    return graph_of(config, sections, track_changes=track_changes)
+
+
+def graph_of(config: ResolverConfig, sections: dict[str, Any], *, track_changes: bool = True) -> Graph:
+    """The graph of decoded snapshot `sections` (`load`'s, or `sections_of`'s without encoding them).
+
+    Raises:
+        SnapshotError: the sections are damaged.
+    """
     collecting = gc.isenabled()
     # Millions of new objects and no garbage: a collection during the load would only rescan them.
     gc.disable()

@@ -298,6 +298,7 @@ def build_sequencer(rt: Runtime, settings: Settings, ports: Ports) -> Sequencer:
         effects_topic=effects_topic_name(settings) if settings.customer_stage_kafka else None,
         effect_partitions=settings.touchpoint_partitions,  # the effects topic has the resolved topic's partitions
         snapshot_tail_events=settings.snapshot_tail_events,
+        compact_growth=settings.compact_growth,
     )
 
 

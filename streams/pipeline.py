@@ -26,6 +26,7 @@ from typing import Any
 
 from resolver.batching import Batcher
 from resolver.changelog import Changelog, Planned, record_of
+from resolver.compaction import Cadence
 from resolver.config import ResolverConfig
 from resolver.customer_stage import CustomerStage
 from resolver.effect_codec import by_partition
@@ -128,6 +129,7 @@ class Pipeline:
         interactions_topic: str | None = None,
         customer_stage: bool = False,
         customer_partitions: int = 0,
+        compact_growth: float = 0.0,
     ) -> None:
         by_owner: dict[str, list[tuple[str, str]]] = {"r": [], "b": [], "c": []}
         for key, value in records:
@@ -151,6 +153,10 @@ class Pipeline:
         #: ``customer_partitions``: the per-customer stage in this process, that many partitions, builds
         #: the records from the effects (`IRL_CUSTOMER_STAGE`); the steps carry both
         self.stages = [CustomerStage() for _ in range(customer_partitions)]
+        #: ``compact_growth`` > 0 (``IRL_COMPACT_GROWTH``): the state is compacted after a step once its
+        #: hot rows reach that many times its cold ones (`resolver.compaction`); None: never
+        self.cadence = Cadence(compact_growth) if compact_growth > 0 else None
+        self.compactions = 0
         if customer_stage or customer_partitions:
             self._start_effects()
 
@@ -188,6 +194,7 @@ class Pipeline:
         interactions_topic: str | None = None,
         customer_stage: bool = False,
         customer_partitions: int = 0,
+        compact_growth: float = 0.0,
     ) -> Pipeline:
         """The pipeline `snapshot()` wrote (with the same configuration). Raises SnapshotFormatError.
 
@@ -219,6 +226,7 @@ class Pipeline:
             resolved_topic=resolved_topic,
             interactions_topic=interactions_topic,
             customer_partitions=customer_partitions,
+            compact_growth=compact_growth,
         )
         self.resolver = Resolver.from_snapshot(config, core, track_changes=False)
         del core
@@ -270,6 +278,9 @@ class Pipeline:
                     touched_ids.update(created)
             if log is not None:  # sent at the next tick or action: once per customer, however many steps
                 log.note(outcome, in_place=resolver.in_place)
+        if self.cadence is not None and resolver.compact_if(self.cadence, len(events)):
+            self.compactions += 1
+            release_freed()  # the hot tables, freed: back to the system (`streams.heap`)
         return [step]
 
     def on_action(self, offset: int, action: dict[str, Any], *, quiet: bool = False) -> Iterator[Step]:

@@ -206,6 +206,7 @@ class Sequencer:
         effects_topic: str | None = None,
         effect_partitions: int = 6,
         snapshot_tail_events: int = SNAPSHOT_TAIL_EVENTS,
+        compact_growth: float = 0.0,
     ) -> None:
         self.rt = rt
         self.config = config
@@ -213,12 +214,9 @@ class Sequencer:
         self.grace_ms = grace_ms
         self.resolved_topic = resolved_topic
         #: the topics the pipeline encodes its records for (and the per-customer stage's partitions in process)
-        self._topics: dict[str, Any] = {
-            "resolved_topic": resolved_topic,
-            "interactions_topic": interactions_topic,
-            "customer_partitions": customer_partitions,
-            "customer_stage": effects_topic is not None,
-        }
+        self._topics: dict[str, Any] = {"resolved_topic": resolved_topic, "interactions_topic": interactions_topic}
+        self._topics |= {"customer_partitions": customer_partitions, "customer_stage": effects_topic is not None}
+        self._topics["compact_growth"] = compact_growth  # and when it compacts (IRL_COMPACT_GROWTH)
         #: ``IRL_CUSTOMER_STAGE=kafka``: each step's effects go here (`Ports.queue_effects`), not records built here
         self.effects_topic = effects_topic
         #: per effects partition (``effect_partitions``: the resolved topic's), the effects of the links record

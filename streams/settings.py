@@ -286,6 +286,9 @@ class Settings:
     #: a snapshot is due once this many events were applied since the last one began (in a backlog, instead
     #: of `snapshot_seconds`: `streams.sequencer.snapshot_due`)
     snapshot_tail_events: int = 50_000
+    #: the ordered stage compacts its state when its hot rows reach this many times its cold ones (0: never,
+    #: the default: a compaction stops the stage for a whole-state dump and load; `resolver.compaction`)
+    compact_growth: float = 0.0
     #: the per-customer stage building the changelog's records from the ordered stage's effects
     #: (docs/architecture.md): "0" off (the ordered stage builds them); "N" (1 to 64) N partitions in the
     #: worker's process; "kafka" (the default) over the effects topic, on every worker (`streams.customers`)
@@ -371,6 +374,7 @@ class Settings:
             customer_processes=_int(e, "IRL_CUSTOMER_PROCESSES", d.customer_processes, 1, 64),
             snapshot_seconds=_float(e, "IRL_SNAPSHOT_SECONDS", d.snapshot_seconds, 0.5, 86_400.0),
             snapshot_tail_events=_int(e, "IRL_SNAPSHOT_TAIL_EVENTS", d.snapshot_tail_events, 100, 100_000_000),
+            compact_growth=_float(e, "IRL_COMPACT_GROWTH", d.compact_growth, 0.0, 1000.0),
             customer_stage=_customer_stage(e),
             **_retentions(e, d),
             worker_id=_worker_id(e),

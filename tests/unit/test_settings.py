@@ -18,11 +18,13 @@ def test_defaults() -> None:
     assert s.kafka_bootstrap == "127.0.0.1:9092"
     assert s.topic_resolved == "irl.customers.resolved"
     assert s.touchpoint_topics()["WHATSAPP"] == "irl.touchpoint.whatsapp"
+    assert s.compact_growth == 0  # the ordered stage never compacts unless told (`resolver.compaction`)
 
 
 def test_values_are_read_and_typed() -> None:
     s = Settings.from_env({"IRL_WINDOW_SECONDS": "5", "IRL_DEFAULT_REGION": "gb", "IRL_WEB_PORT": "7000"})
     assert (s.window_seconds, s.default_region, s.web_port) == (5, "GB", 7000)
+    assert Settings.from_env({"IRL_COMPACT_GROWTH": "0.5"}).compact_growth == 0.5
 
 
 @pytest.mark.parametrize(
@@ -34,6 +36,8 @@ def test_values_are_read_and_typed() -> None:
         ("IRL_DEFAULT_REGION", "India"),
         ("IRL_DEFAULT_REGION", "ZZ"),  # two letters, but no phone numbering plan
         ("IRL_STALL_SECONDS", "5"),
+        ("IRL_COMPACT_GROWTH", "-1"),
+        ("IRL_COMPACT_GROWTH", "half"),
         ("IRL_DUPLICATE_HORIZON_DAYS", "0"),
         ("IRL_KAFKA_BOOTSTRAP", "localhost"),
         ("IRL_REDIS_URL", "http://x"),
