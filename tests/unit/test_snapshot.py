@@ -78,8 +78,12 @@ def operations(draw: st.DrawFn, prefix: str, max_size: int = 25) -> list[Op]:
     return ops
 
 
-def run(r: Resolver, ops: list[Op], seen: list[Interaction]) -> list[object]:
-    """Apply `ops` to `r`; the outcome of each (repeats pick from `seen`, which grows)."""
+def run(r: Resolver, ops: list[Op], seen: list[Interaction], *, drain: bool = True) -> list[object]:
+    """Apply `ops` to `r`; the outcome of each (repeats pick from `seen`, which grows).
+
+    With ``drain`` each outcome is followed by the change set it drained; without, the change
+    set accumulates (a caller drains it at the end).
+    """
     out: list[object] = []
     for kind, arg in ops:
         customers = r.customer_ids()
@@ -105,7 +109,8 @@ def run(r: Resolver, ops: list[Op], seen: list[Interaction]) -> list[object]:
             elif kind == "split" and explanation.nodes:
                 targets = [n["id"] for n in explanation.nodes] + list(explanation.events)
                 out.append(r.split(cid, targets[arg % len(targets)]))
-        out.append(r.drain_changes())
+        if drain:
+            out.append(r.drain_changes())
     return out
 
 
