@@ -24,22 +24,9 @@ from hypothesis import strategies as st
 from resolver.households import typed_for_walk_ins
 from resolver.interaction import Interaction
 from resolver.resolver import Resolver
+from tests.unit.test_quality_probes import ev  # one kiosk-record maker for the quality tests
 
-T0 = 1_700_000_000_000
 STORE = "080 2658 4417"
-
-
-def ev(
-    eid: str,
-    t: int,
-    tp: str = "KIOSK",
-    src: str | None = None,
-    *,
-    phone: str | None = None,
-    email: str | None = None,
-    name: str | None = None,
-) -> Interaction:
-    return Interaction(eid, tp, T0 + t * 60_000, src or f"KV-{eid}", "purchase", phone=phone, email=email, name=name)
 
 
 def partition(events: list[Interaction]) -> tuple[set[frozenset[str]], Resolver]:
