@@ -189,13 +189,19 @@ def customer_rate(
         cleanup(prefix)
 
 
-def scale_run(customers: int, counts: tuple[int, ...] = (1, 2, 3), runs: int = 1) -> dict[str, Any]:
-    """`customer_rate` for each count of workers (``runs`` rounds, counts alternating), medians."""
+def scale_run(
+    customers: int, counts: tuple[int, ...] = (1, 2, 3), runs: int = 1, processes: int | None = None
+) -> dict[str, Any]:
+    """`customer_rate` for each count of workers (``runs`` rounds, counts alternating), medians.
+
+    ``processes``: each worker's per-customer processes (``IRL_CUSTOMER_PROCESSES``); None keeps the
+    default (two per worker: one worker alone already fills this machine's two cores)."""
     made = effects_of(dataset(customers), int(time.time() * 1000))
+    extra = None if processes is None else {"IRL_CUSTOMER_PROCESSES": str(processes)}
     rounds: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
     for _ in range(runs):
         for n in counts:
-            got = customer_rate(made, n)
+            got = customer_rate(made, n, extra_env=extra)
             print(json.dumps(got), flush=True)
             rounds[n].append(got)
     return {
@@ -206,12 +212,16 @@ def scale_run(customers: int, counts: tuple[int, ...] = (1, 2, 3), runs: int = 1
         "effect_bytes_per_event": round(made["bytes"] / made["events"], 1),
         "planned": made["planned"],
         "runs": runs,
+        "processes_per_worker": processes,
         "by_workers": [
             {
                 "workers": n,
+                "members": rounds[n][0]["workers"] * rounds[n][0]["members_per_worker"],
                 "events_per_s": round(median([r["events_per_s"] for r in rounds[n]])),
                 "seconds": median([r["seconds"] for r in rounds[n]]),
                 "produce_s": median([r["produce_s"] for r in rounds[n]]),
+                # the per-customer processes' CPU per event, all workers together: flat when the work divides
+                "cpu_us_per_event": round(median([r["customers_cpu_s"] for r in rounds[n]]) / made["events"] * 1e6, 1),
                 "rounds": [r["events_per_s"] for r in rounds[n]],
             }
             for n in counts
@@ -224,9 +234,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--workers", default="1,2,3")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--processes", type=int, help="per-customer processes per worker (default: the setting's)")
     args = parser.parse_args()
     counts = tuple(int(n) for n in args.workers.split(","))
-    print(json.dumps(scale_run(args.customers, counts, args.runs)))
+    print(json.dumps(scale_run(args.customers, counts, args.runs, args.processes)))
 
 
 if __name__ == "__main__":

@@ -243,15 +243,18 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         out.append((f"scale: {sc['workers']} worker(s), writer / triage events/s", _k(sc["end_to_end_events_per_s"]),
                     f"{_k(sc.get('triage_events_per_s', 0))} (triage)", f"{sc['end_to_end_events_per_s'] / one:.2f}x",
                     "-", "-"))  # fmt: skip
-    cust = res.get("customers")
-    if cust:
+    for key, label in (("customers", ""), ("customers_one", ", one process per worker")):
+        cust = res.get(key)
+        if not cust:
+            continue
         runs = cust["by_workers"]
         one = runs[0]["events_per_s"]
         for i, cu in enumerate(runs):
-            grows = None if i == 0 else cu["events_per_s"] > runs[i - 1]["events_per_s"]
-            out.append((f"per-customer stage: {cu['workers']} worker(s), events/s", _k(cu["events_per_s"]),
-                        f"{_k(one)} (1 worker)", f"{cu['events_per_s'] / one:.2f}x", "grows with workers",
-                        "-" if grows is None else _yes(grows)))  # fmt: skip
+            grows = None if i == 0 else cu["events_per_s"] > one
+            cpu = f", {cu['cpu_us_per_event']:.0f} us CPU/event" if "cpu_us_per_event" in cu else ""
+            out.append((f"per-customer stage{label}: {cu['workers']} worker(s), events/s{cpu}",
+                        _k(cu["events_per_s"]), f"{_k(one)} (1 worker)", f"{cu['events_per_s'] / one:.2f}x",
+                        "grows with workers", "-" if grows is None else _yes(grows)))  # fmt: skip
     return out
 
 
@@ -357,6 +360,11 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "(batch records of validated events), then one worker: events applied per second from the first one.",
         "7. **Scale out**: the same input with one, two and three workers (fresh prefix each): the ordered "
         "stage's rate and the triage (parallel) stage's rate summed over workers.",
+        "7b. **The per-customer stage alone** (`bench/customer_scale.py`): its effects made in the bench process "
+        "from the 20k-customer file (as the ordered stage sends them), then one, two and three workers started "
+        "and their group stable, the effects produced and the clock run until the group's committed offsets "
+        "reach every partition's end; twice: with the default per-customer processes per worker and with one "
+        "per worker (`IRL_CUSTOMER_PROCESSES=1`), whose CPU (user and system, /proc) per event is shown too.",
         "8. **Copies**: `irl generate --customers N --seed 1` once, and with `--copies 16 --copy-gap-days 30` (the "
         "same events 16 times, copy k under event ids `ID~k` and k x 30 days later, phones, emails, names and "
         "touchpoint ids unchanged: `streams.copies`); `irl replay` and `bench/reference_replay.py` on each, "
@@ -546,7 +554,22 @@ def benchmarks_md(res: dict[str, Any]) -> str:
             "event) produced into its topic once every worker's consumer holds its partitions, timed until the "
             "group's committed offsets reach the end (each effect applied, its records on the broker): "
             + "; ".join(f"{c['workers']} worker(s) {c['events_per_s']:.0f} events/s" for c in cust["by_workers"])
-            + "."
+            + ". With the default (`IRL_CUSTOMER_PROCESSES`, two per worker) one worker already runs two processes "
+            "on this machine's two cores, beside the broker, so more workers share the same cores."
+        )
+    one = res.get("customers_one")
+    if one:
+        parts.append(
+            "- **The same with one per-customer process per worker** (`IRL_CUSTOMER_PROCESSES=1`), so that the "
+            "processes are the workers: "
+            + "; ".join(
+                f"{c['workers']} worker(s) {c['events_per_s']:.0f} events/s ({c['cpu_us_per_event']:.0f} us of "
+                "CPU per event over all of them)"
+                for c in one["by_workers"]
+            )
+            + ". The CPU per event stays level as workers are added (the partitions divide the work; nothing is "
+            "done twice); the rate can grow only while there are cores for the processes (two here, shared with "
+            "the broker and the producer)."
         )
     parts += [
         "",
