@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -187,8 +188,9 @@ class CustomerPartition:
             )
         held = sum(1 for r in fresh if r.offset < self.quiet_below)  # records, in offset order
         quiet, loud = _decoded(fresh[:held]), _decoded(fresh[held:])
+        kinds = Counter(type(e) for _p, e in quiet) + Counter(type(e) for _p, e in loud)
         # A `Reset` (a switch-over) drops inputs that may be an erased person's: as an erasure, at once.
-        self._erasing = self._erasing or any(isinstance(e, Erased | Reset) for _p, e in quiet + loud)
+        self._erasing = self._erasing or any(issubclass(k, _ERASING) for k in kinds)
         # The quiet part's records are on the broker already: only its ERASED records come back, to send again later.
         erased = self.feed.apply(quiet, quiet=True) if quiet else []
         published = self.feed.apply(loud) if loud else []
@@ -207,7 +209,7 @@ class CustomerPartition:
             again += [out for r, out in zip(published, outputs, strict=True) if r["change"] == "ERASED"]
             self._reseals.extend((due, key, value) for key, value in again)
         self.applied = fresh[-1].offset
-        self._changed += sum(1 for _p, e in quiet + loud if not isinstance(e, Tick))
+        self._changed += sum(n for k, n in kinds.items() if not issubclass(k, Tick))
         self.stats["effects_applied"] += len(quiet) + len(loud)
         self.stats["customer_records_published"] += len(published)
         await self.ports.commit(self.partition, self.applied + 1)
@@ -266,6 +268,10 @@ class CustomerPartition:
             self._erasing = False
         except Exception as exc:
             log.warning("erasure: deleting effects partition %d before %d failed (%s)", self.partition, before, exc)
+
+
+#: effects after which a partition stores its snapshot at once and deletes its effects before it (`tend`)
+_ERASING = (Erased, Reset)
 
 
 def _decoded(records: Sequence[EffectRecord]) -> list[tuple[Position, Effect]]:

@@ -1,4 +1,5 @@
-"""The garbage collector's pace in processes that hold the identity state (`irl replay`, `irl worker`).
+"""The garbage collector's pace in processes that hold state (`irl replay`, `irl worker` and its triage and
+per-customer children: `streams.triage_process`, `streams.customer_process`, since s38).
 
 CPython starts a young collection every 700 net allocations of container objects (3.11's
 default). The core allocates several per event (evidence, tuples, sets of a step) and

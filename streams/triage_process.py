@@ -35,6 +35,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from resolver.interaction import Limits
+from streams import gcpolicy
 from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
 from streams.deadletter import DeadLetter
@@ -321,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in ("aiokafka", "faust", "mode"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    gcpolicy.for_state()  # as the worker's and the per-customer children's (`streams.customer_process`)
     started = time.monotonic()
     code = asyncio.run(_child_main(index, parent))
     log.info("triage process %d done after %.0f s", index, time.monotonic() - started)

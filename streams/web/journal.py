@@ -88,9 +88,24 @@ class JournalFeed:
         self._history: deque[tuple[str, dict[str, Any]]] = deque(maxlen=max_history)
 
     def record(self, records: Iterable[Mapping[str, Any]]) -> None:
-        for rec in records:
-            self._windows.setdefault(_window(rec), Counter())[str(rec.get("change"))] += 1
-            self._history.append((str(rec.get("customer_id")), _kept(rec)))
+        """Count every record in its window; keep the newest `max_history` records' kept fields.
+
+        A fetch of the per-customer stage publishes thousands of records (about one per event
+        of a backlog): only the last `max_history` of them can stay in the history, so only
+        theirs are read out (s38: 2 to 3 us per record went on entries the deque dropped).
+        """
+        recs = records if isinstance(records, list) else list(records)
+        windows = self._windows
+        for rec in recs:
+            key = _window(rec)
+            counts = windows.get(key)
+            if counts is None:
+                counts = windows[key] = Counter()
+            counts[str(rec.get("change"))] += 1
+        history = self._history
+        keep = history.maxlen
+        tail = recs if keep is None or len(recs) <= keep else recs[len(recs) - keep :]
+        history.extend((str(rec.get("customer_id")), _kept(rec)) for rec in tail)
 
     def take(self) -> dict[str, Any] | None:
         """What was recorded since the last call, as JSON-ready values (None: nothing)."""
