@@ -57,6 +57,10 @@ class Extracted(NamedTuple):
 #: `IdentifierParser.extract_fields` results memoised at most (cleared when full: memory stays flat).
 _MEMO = 1 << 17
 
+#: Builds an `Extracted` in C: the named tuple's own `__new__` is a Python function (made by
+#: `collections.namedtuple`), a frame per memo miss even when the core is compiled.
+_new_extracted = tuple.__new__
+
 
 class IdentifierParser:
     """Builds `Extracted` from an `Interaction` with the configured normalisers (cached)."""
@@ -109,7 +113,7 @@ class IdentifierParser:
         if hit is None:
             hit = self._extract(touchpoint, source_id, phone, email)
             if self.held is not None and hit.keys:
-                hit = tuple.__new__(Extracted, (tuple(map(self.held, hit.keys)), hit.rejected))
+                hit = _new_extracted(Extracted, (tuple(map(self.held, hit.keys)), hit.rejected))
             if len(memo) >= _MEMO:
                 memo.clear()
             memo[raw] = hit
@@ -149,4 +153,4 @@ class IdentifierParser:
         # Built phones, email, touchpoint: already in priority order but for two phones.
         if len(keys) > 1 and keys[1][0] == "p" and keys[1] < keys[0]:
             keys[0], keys[1] = keys[1], keys[0]
-        return Extracted(tuple(keys), tuple(rejected))
+        return _new_extracted(Extracted, (tuple(keys), tuple(rejected)))

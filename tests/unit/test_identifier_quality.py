@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from resolver.config import ResolverConfig
 from resolver.emails import EmailNormaliser
 from resolver.engine import Resolver
-from resolver.identifiers import IdentifierParser
+from resolver.identifiers import Extracted, IdentifierParser
 from resolver.interaction import Interaction
 from resolver.junk import JunkRules
 from resolver.phones import PhoneNormaliser, canonical_digits, split_extension
@@ -309,3 +309,25 @@ def test_plus_tags_are_dropped_where_the_provider_ignores_them(typed: str, read:
 def test_outlook_and_hotmail_are_two_mailbox_spaces() -> None:
     normaliser = EmailNormaliser(ResolverConfig().email_rules)
     assert normaliser.normalise("asha@outlook.com").address != normaliser.normalise("asha@hotmail.com").address
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["WEB", "WHATSAPP", "KIOSK", "CRM"]),
+    st.one_of(st.sampled_from(["919845071623", "cookie-1", " n/a ", "", "98******10"]), st.text(max_size=12)),
+    st.one_of(st.none(), st.sampled_from(["+91 98450 71623", "98450-71623", "n/a"]), st.text(max_size=14)),
+    st.one_of(st.none(), st.sampled_from(["John.Smith+x@GoogleMail.com", "jam***@domain.com"]), st.text(max_size=14)),
+)
+def test_extracted_built_in_c_is_the_named_tuple(
+    touchpoint: str, source: str, phone: str | None, email: str | None
+) -> None:
+    """`extract_fields` builds its `Extracted` with `tuple.__new__` (no Python-level `__new__`): the
+    same named tuple, field for field, as the plain constructor, and a memo hit answers as a miss."""
+    parser = IdentifierParser(ResolverConfig())
+    first = parser.extract_fields(touchpoint, source, phone, email)
+    again = parser.extract_fields(touchpoint, source, phone, email)
+    fresh = IdentifierParser(ResolverConfig()).extract(Interaction("e", touchpoint, T0, source, "visit", phone, email))
+    assert type(first) is Extracted and type(fresh) is Extracted
+    assert first == Extracted(keys=first.keys, rejected=first.rejected) == again == fresh
+    assert (first.keys, first.rejected) == (first[0], first[1])
+    assert all(type(part) is tuple for part in first)
