@@ -97,6 +97,23 @@ class IdentifierParser:
                     return phones
         return self.phones
 
+    def source_of(self, touchpoint: str, source_id: str) -> str:
+        """The source id evidence keeps of an event: as written, trimmed, except a WhatsApp account
+        that is a person's number, kept as its wa_id (the number's international digits).
+
+        One account is written many ways by the integrations that send it (``919845071623``,
+        ``+91 98450 71623``, ``whatsapp:+919845071623``, ``919845071623@c.us``,
+        ``919845071623:3@s.whatsapp.net``): each spelling was a touchpoint record of its own in
+        the customer's ``source_ids`` and the CRM before s38 (audit A2); now all are
+        ``919845071623``. A group's, a linked id's (``@lid``) or any other source id is kept as written.
+        """
+        source = source_id.strip()
+        if touchpoint == "WHATSAPP" and source:
+            wa = self.phones.international(source)
+            if wa.status == "valid":
+                return wa.e164[1:]
+        return source
+
     def extract(self, event: Interaction) -> Extracted:
         return self.extract_fields(event.touchpoint, event.source_id, event.phone, event.email)
 

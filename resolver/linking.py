@@ -53,7 +53,12 @@ def found_of(
     """`Found` of an event's fields, with `parser` (of the configuration of the core that takes it)."""
     keys, rejected = parser.extract_fields(touchpoint, source_id, phone, email)
     name = parser.junk.name_of(name) if name else None
-    return keys, rejected, name, evidence_id((touchpoint, source_id.strip(), name, keys, rejected))
+    return (
+        keys,
+        rejected,
+        name,
+        evidence_id((touchpoint, parser.source_of(touchpoint, source_id), name, keys, rejected)),
+    )
 
 
 def add(
@@ -69,7 +74,7 @@ def add(
     """Take in an event whose id is not remembered; None when it is suppressed (erased person)."""
     keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
     name = g.parser.junk.name_of(name) if name else None  # `evidence_name`, inline: per event
-    content = (touchpoint, source_id.strip(), name, keys, rejected)
+    content = (touchpoint, g.parser.source_of(touchpoint, source_id), name, keys, rejected)
     return add_content(g, eid, at, content, evidence_id(content))
 
 

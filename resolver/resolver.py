@@ -125,7 +125,7 @@ class Resolver:
             seen = self._still_remembered(event_id, occurred_at)
         if seen is not None:
             return "duplicate" if seen == vid else "conflict"
-        content = (touchpoint, source_id.strip(), name, keys, rejected)
+        content = (touchpoint, self._g.parser.source_of(touchpoint, source_id), name, keys, rejected)
         return self._took(add_content(self._g, event_id, occurred_at, content, vid, foreign=True))
 
     def _took(self, step: Step | None) -> Ingested:
@@ -155,6 +155,10 @@ class Resolver:
         if g.recent.watermark != before:
             g.mark("m", "watermark")
 
+    def source_of(self, touchpoint: str, source_id: str) -> str:
+        """The source id an event's touchpoint record is listed under (`IdentifierParser.source_of`)."""
+        return self._g.parser.source_of(touchpoint, source_id)
+
     def customer_of_fields(self, fields: Fields) -> str | None:
         """The customer an event with these fields (`resolver.interaction.Fields`) belongs to now.
 
@@ -164,13 +168,15 @@ class Resolver:
         g = self._g
         keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
         name = evidence_name(g.parser.junk, name)
-        ev = g.by_content.get((touchpoint, source_id.strip(), name, keys, rejected))
+        ev = g.by_content.get((touchpoint, g.parser.source_of(touchpoint, source_id), name, keys, rejected))
         return None if ev is None else g.customer_of(ev)
 
     def customer_of_found(self, fields: Fields, found: Found) -> str | None:
         """`customer_of_fields` of an event parsed already (`ingest_found`), without normalising again."""
         keys, rejected, name, vid = found
-        ev = self._g.by_content.get((fields[1], fields[3].strip(), name, keys, rejected), vid)
+        ev = self._g.by_content.get(
+            (fields[1], self._g.parser.source_of(fields[1], fields[3]), name, keys, rejected), vid
+        )
         return None if ev is None else self._g.customer_of(ev)
 
     # ---------------------------------------------------------------- operator actions

@@ -371,7 +371,7 @@ class Codec:
             return self._body(data, CONFLUENT_HEADER_SIZE, *plan)
         if data[:2] == MARKER[: len(data[:2])]:
             return self._decode_single_object(data)
-        raise BadMarker(f"starts with {data[:2].hex(' ')}, expected 00 (Confluent wire format)")
+        raise BadMarker(f"starts with {data[:2].hex(' ')}, expected 00 (Confluent wire format){_looks_like(data)}")
 
     def _plan(self, sid: int) -> _Plan:
         writer = self.cache.writer(sid)
@@ -572,3 +572,14 @@ def encode_dead_letter(record: Mapping[str, Any], topic: str) -> bytes:
 def decode_dead_letter(data: bytes | None) -> dict[str, Any]:
     """Decode a DeadLetter record. Raises CodecError subclasses only."""
     return codecs().dead_letter.decode(data)
+
+
+def _looks_like(data: bytes) -> str:
+    """What a record that is not Avro most likely is, from its first byte only (never its content):
+    a producer that sent JSON or text instead of the Confluent serializer's bytes (audit s38)."""
+    first = data.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
+    if first in (b"{", b"["):
+        return ": a JSON text, not Avro; publish with a Confluent Avro serializer (docs/producing.md)"
+    if first.isalnum() or first == b'"':
+        return ": text, not Avro; publish with a Confluent Avro serializer (docs/producing.md)"
+    return ""

@@ -20,7 +20,7 @@ import itertools
 import json
 import struct
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,6 +256,7 @@ class Pipeline:
         apply = resolver.apply
         record = self.batcher.record_event
         touched_ids = step.touched
+        source_of = resolver.source_of
         for event in events:
             outcome = apply(event)
             step.events += 1
@@ -267,7 +268,7 @@ class Pipeline:
                         step.reused.append(event)
                 continue
             if topic is not None and outcome.customer_id is not None and not outcome.suppressed:
-                step.interactions.append(_interaction(event, outcome.customer_id, topic))
+                step.interactions.append(_interaction(event, outcome.customer_id, topic, source_of))
             touched, created, absorbed = outcome.touched, outcome.created, outcome.absorbed
             record(event.occurred_at, touched, created, absorbed)
             if absorbed:
@@ -512,13 +513,19 @@ class Pipeline:
         return self.resolver.aliases()
 
 
-def _interaction(event: Interaction, customer_id: str, topic: str) -> tuple[bytes, bytes]:
-    """The interactions topic's record of one accepted event (key: its customer id)."""
+def _interaction(
+    event: Interaction, customer_id: str, topic: str, source_of: Callable[[str, str], str]
+) -> tuple[bytes, bytes]:
+    """The interactions topic's record of one accepted event (key: its customer id).
+
+    Its ``source_id`` is the touchpoint record the customer lists (`Resolver.source_of`: a
+    WhatsApp account as its wa_id, however the event spelt it), so the CRM owns it by that record.
+    """
     record = {
         "event_id": event.event_id,
         "customer_id": customer_id,
         "touchpoint": event.touchpoint,
-        "source_id": event.source_id,
+        "source_id": source_of(event.touchpoint, event.source_id),
         "interaction": event.interaction,
         "occurred_at": event.occurred_at,
         "attributes": dict(event.attributes),

@@ -176,6 +176,10 @@ def crm_source(url: str, facts: EventFacts) -> tuple[AssignmentSource, dict[str,
     holding its touchpoint record. The interaction says more: a touchpoint record shared by
     several customers (a household's WhatsApp number) is held by one of them in
     `touchpoint_records`, so by touchpoint record alone every event of it goes to that one.
+    An interaction the CRM keeps without an owner (`owner` is None: an id the changelog never
+    named, on a record several customers list, such as a store kiosk's terminal id) is
+    unassigned, as the CRM holds it: before s38 it went to the record's holder, which made
+    every walk-in's check-in on a shared terminal one customer's (audit s38, B1).
     """
     from streams.crm import assignments_from_crm, crm_customers, event_assignments_from_crm
 
@@ -185,7 +189,12 @@ def crm_source(url: str, facts: EventFacts) -> tuple[AssignmentSource, dict[str,
     assignments = dict(assignments_via_touchpoints(facts.touchpoints, records))
     events = {eid for eid, _, _ in facts.touchpoints}
     owners = event_assignments_from_crm(url)
-    assignments.update((eid, cid) for eid, cid in owners.items() if cid is not None and eid in events)
+    for eid, cid in owners.items():
+        if eid in events:
+            if cid is None:
+                assignments.pop(eid, None)
+            else:
+                assignments[eid] = cid
     return (lambda: assignments), confidence
 
 

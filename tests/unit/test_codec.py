@@ -137,6 +137,27 @@ def test_each_kind_of_bad_header_has_its_error(data: bytes | None, error: type[C
     assert info.value.reason.startswith(code + ": ")
 
 
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b'{"event_id": "x", "phone": "+919845071623"}', "a JSON text, not Avro"),
+        (b'\xef\xbb\xbf  [{"event_id": "x"}]', "a JSON text, not Avro"),
+        (b"web-1,WEB,1714557600000,u1,visit", "text, not Avro"),
+        (b"\x01\x00\x00\x00\x01\x02", None),
+    ],
+)
+def test_a_record_that_is_not_avro_says_what_it_looks_like_and_never_its_content(data: bytes, said: str | None) -> None:
+    # Audit s38: a producer sending JSON got "starts with 7b 22, expected 00", true but no hint.
+    with pytest.raises(BadMarker) as info:
+        decode_interaction(data)
+    reason = info.value.reason
+    if said is None:
+        assert reason.endswith("expected 00 (Confluent wire format)")
+    else:
+        assert said in reason and "Confluent Avro serializer" in reason
+    assert "9845071623" not in reason and "event_id" not in reason and "u1" not in reason
+
+
 def test_a_truncated_body_is_truncated() -> None:
     data = encode_interaction(EVENT, TOPIC)
     with pytest.raises(Truncated):

@@ -73,3 +73,30 @@ def test_a_chat_from_a_linked_device_joins_the_persons_records_and_a_linked_id_j
     arun = r.customer_of_event("web-1")
     assert arun is not None and r.customer_of_event("wa-1") == arun and r.customer_of_event("wa-2") == arun
     assert r.customer_of_event("wa-3") not in (None, r.customer_of_event("web-2"))
+
+
+def test_one_account_written_five_ways_is_one_touchpoint_record_and_a_group_stays_as_written() -> None:
+    # s38 audit A2: each spelling was a record of its own in source_ids, so the CRM held 5 for one chat.
+    r = Resolver()
+    spellings = [
+        "919845071623",
+        "+91 98450 71623",
+        "whatsapp:+919845071623",
+        "919845071623@c.us",
+        "919845071623:3@s.whatsapp.net",
+    ]
+    for k, src in enumerate(spellings):
+        r.apply(ev(f"wa-{k}", k, "WHATSAPP", src, name="Arun Prakash"))
+    r.apply(ev("grp-1", 9, "WHATSAPP", "120363025246125486@g.us", name="Arun Prakash"))
+    arun = r.customer_of_event("wa-0")
+    assert arun is not None and all(r.customer_of_event(f"wa-{k}") == arun for k in range(5))
+    profile = r.profile(arun)
+    assert profile is not None and profile.source_ids == (("WHATSAPP", "919845071623"),)
+    assert profile.event_count == 5
+    group = r.customer_of_event("grp-1")
+    assert group is not None and group != arun
+    held = r.profile(group)
+    assert held is not None and held.source_ids == (("WHATSAPP", "120363025246125486@g.us"),)
+    # The record an interaction is published under is the one its customer lists.
+    assert {r.source_of("WHATSAPP", s) for s in spellings} == {"919845071623"}
+    assert r.source_of("WEB", " u-arun ") == "u-arun"
