@@ -168,10 +168,12 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             "same bytes after load" if sn["roundtrip_equal"] else "NOT equal after load",
         ))  # fmt: skip
         compacted = sn.get("compacted_bytes_per_identifier")
+        with_malloc = sn.get("compacted_malloc_bytes_per_identifier")
         out.append((
             f"core bytes/identifier, built / built and compacted / loaded ({ids})",
             f"{sn['build_bytes_per_identifier']:.0f} / "
             + ("-" if compacted is None else f"{compacted:.0f}")
+            + ("" if with_malloc is None else f" ({with_malloc:.0f} with PYTHONMALLOC=malloc)")
             + f" / {sn['loaded_bytes_per_identifier']:.0f}",
             "-",
             "-",
@@ -384,7 +386,8 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "child (the state alone), divided by identifiers; built and compacted: the RSS growth of the same replay "
         "in a fresh interpreter, untracked, compacting as the worker does (`resolver.compaction.Cadence` at "
         "its default growth), compacted once more at the end and the freed heap given back "
-        "(`python -m bench.snapshot compacted EVENTS`).",
+        "(`python -m bench.snapshot compacted EVENTS`), under CPython's allocator and, in brackets, "
+        "under glibc's malloc (`PYTHONMALLOC=malloc`).",
         "",
         "## Findings",
         "",

@@ -69,10 +69,11 @@ def build_state(events: Path, track_changes: bool = True, cadence: Any = None) -
     return resolver, seconds, rss() - before
 
 
-def _child(mode: str, path: Path, *options: str) -> dict[str, Any]:
+def _child(mode: str, path: Path, *options: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     proc = subprocess.run(
         [str(BIN / "python"), "-m", "bench.snapshot", mode, str(path), *options],
         cwd=ROOT,
+        env=None if env is None else {**os.environ, **env},
         capture_output=True,
         text=True,
         check=False,
@@ -123,8 +124,12 @@ def snapshot_run(customers: int, runs: int = 3, restore_runs: int = 1) -> dict[s
                 restored = _child("restore", records_file)
                 restores.append(restored["restore_s"])
                 restore_cpu.append(restored["restore_cpu_s"])
-    # A replay that compacts as `irl replay` and the worker do, in a fresh interpreter (its RSS alone).
+    # A replay that compacts as the worker does with IRL_COMPACT_GROWTH set, in a fresh interpreter (its
+    # RSS alone); and the same with glibc's malloc for Python's objects (``PYTHONMALLOC=malloc``),
+    # which gives back the pages a compaction frees where pymalloc keeps each 1-MiB arena that holds
+    # any live object (`resolver.compaction`).
     compacted = _child("compacted", events)
+    compacted_malloc = _child("compacted", events, env={"PYTHONMALLOC": "malloc"})
     identifiers = stats["identifiers"]
     load_s, restore_s = median(loads), median(restores)
     return {
@@ -151,6 +156,8 @@ def snapshot_run(customers: int, runs: int = 3, restore_runs: int = 1) -> dict[s
         "loaded_bytes_per_identifier": median(rss_growth) / identifiers,
         "compacted_bytes_per_identifier": compacted["rss_growth"] / compacted["identifiers"],
         "compacted": compacted,
+        "compacted_malloc_bytes_per_identifier": compacted_malloc["rss_growth"] / compacted_malloc["identifiers"],
+        "compacted_malloc": compacted_malloc,
         "memory_target": MEMORY_TARGET,
         "roundtrip_equal": loaded["roundtrip_equal"],
         "samples": {"dump_s": dumps, "load_s": loads, "restore_s": restores, "load_cpu_s": load_cpu},
@@ -194,9 +201,10 @@ def load_timed(path: Path, check: bool = True) -> tuple[Any, dict[str, Any]]:
 
 
 def _compacted_child(events: Path) -> dict[str, Any]:
-    """RSS growth and CPU of a replay of `events` that compacts as `irl replay` and the worker do
-    (`resolver.compaction.Cadence` at its default growth, untracked), compacted once more at the
-    end, the freed heap given back (as the worker does after a compaction)."""
+    """RSS growth and CPU of a replay of `events` that compacts as the worker does with
+    ``IRL_COMPACT_GROWTH`` set (`resolver.compaction.Cadence` at its default growth, untracked),
+    compacted once more at the end, the freed heap given back (as the worker does after a
+    compaction). ``allocator``: ``PYTHONMALLOC`` (``pymalloc`` when unset)."""
     from resolver.compaction import DEFAULT_GROWTH, Cadence
     from streams.heap import release_freed
 
@@ -210,6 +218,7 @@ def _compacted_child(events: Path) -> dict[str, Any]:
     resolver.compact()
     release_freed()
     return {
+        "allocator": os.environ.get("PYTHONMALLOC") or "pymalloc",
         "replay_s": seconds,
         "replay_cpu_s": c1 - c0,
         "final_compact_cpu_s": time.process_time() - c1,

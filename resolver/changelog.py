@@ -29,7 +29,7 @@ from resolver.batching import PendingWindow
 from resolver.profile import Profile
 from resolver.window import Window
 
-__all__ = ["Changelog", "CustomerView", "Planned", "canonical_text", "change_id", "record_of"]
+__all__ = ["Changelog", "CustomerView", "Planned", "canonical_text", "change_id", "clear_memos", "record_of"]
 
 _PREFIX = "v:"
 
@@ -193,6 +193,12 @@ def _direct(r: Mapping[str, Any]) -> str:
 _TEXTS: dict[tuple[Any, ...], str] = {}
 _SOURCE_TEXTS: dict[tuple[Any, ...], str] = {}
 _TEXTS_MAX = 1 << 16
+
+
+def clear_memos() -> None:
+    """Empty the memos of tuples' JSON texts (pure functions of their keys; `resolver.compaction`)."""
+    _TEXTS.clear()
+    _SOURCE_TEXTS.clear()
 
 
 def _tuple_text(items: Any, memo: dict[tuple[Any, ...], str], encode: Any) -> str:

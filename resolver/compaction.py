@@ -18,18 +18,27 @@ row made hot, amortised: it compacts once the hot rows reach a fraction (`growth
 ones (and at least `floor`). A growing state is compacted at geometric sizes (the total work is
 at most (1 + 1/growth) times one compaction of the final state); events that touch only rows
 already hot never compact.
+
+Memory given back: a compaction frees the hot state's objects, but the allocator gives memory
+back to the system only where nothing lives any more. CPython's pymalloc keeps each 1-MiB arena
+that holds one live object, and the objects a replay makes lie in every arena, so a compaction
+keeps no hot object alive (the string table's strings are decoded anew, the parser's caches and
+the process's memos are emptied, `clear_memos`), and with glibc's malloc for Python objects
+(``PYTHONMALLOC=malloc``), which frees by pages, `malloc_trim` after it gives the freed pages back.
 """
 
 from __future__ import annotations
 
 import gc
+import marshal
 from collections.abc import Mapping
 from typing import cast
 
-from resolver import snapshot
+from resolver import changelog, display_name, effect_codec, names, snapshot, summary
+from resolver import columns as col
 from resolver.graph import Graph
 
-__all__ = ["DEFAULT_GROWTH", "Cadence", "compact", "hot_rows"]
+__all__ = ["DEFAULT_GROWTH", "Cadence", "clear_memos", "compact", "hot_rows"]
 
 #: The growth measured and suggested (``IRL_COMPACT_GROWTH=0.5``; the worker's default is 0, never;
 #: `bench.snapshot compacted` uses this): compact once the hot rows reach this many times the cold ones.
@@ -49,19 +58,31 @@ def compact(g: Graph) -> None:
 
     Call it between steps (never inside one: ``g.regroup`` must be empty). Answers, the future
     and snapshot bytes are unchanged; the change set not yet drained and the effects' watch are
-    kept. O(state): call it at a `Cadence`.
+    kept. The process's bounded memos are emptied (`clear_memos`). O(state): call it at a `Cadence`.
+
+    No object of the hot state outlives it: the sections are encoded (marshal, as a snapshot's
+    body) before the hot tables and the memos go, and the cold state is decoded from the bytes
+    after, so that the string table holds new strings rather than the hot state's. A hot object
+    kept (a node key in the table, a phone in a parser cache) would keep the allocator's pool and
+    arena around it (1 MiB for CPython's pymalloc, a page for glibc's malloc) from being given back.
     """
     if g.regroup:
         raise ValueError("compact between steps, not inside one")
     collecting = gc.isenabled()
     gc.disable()  # columns of millions of items and no cycles among them (as `resolver.snapshot.dump`)
     try:
-        sections = snapshot.sections_of(g)
-        # Let the hot tables go before the cold ones are made, so that the load reuses their memory.
+        data = marshal.dumps(snapshot.sections_of(g), col.MARSHAL)
+        # Let the hot tables and every memo go before the cold ones are made.
         empty = Graph(g.config, track_changes=g.track)
-        for name in _STATE:
+        for name in (*_STATE, *_MEMOS):
             setattr(g, name, getattr(empty, name))
         del empty
+        clear_memos(g)
+        # A full collection before the cold state is made (whatever the hot state held in cycles, and
+        # the free lists): without it the RSS after a compaction stayed near the built figure (measured).
+        gc.collect()
+        sections = marshal.loads(data)
+        del data
         fresh = snapshot.graph_of(g.config, sections, track_changes=g.track)
         del sections
         for name in (*_STATE, *_MEMOS):
@@ -69,6 +90,18 @@ def compact(g: Graph) -> None:
     finally:
         if collecting:
             gc.enable()
+
+
+def clear_memos(g: Graph) -> None:
+    """Empty `g`'s parser caches and the process's memos (`resolver.names`, `display_name`,
+    `summary`, `changelog`, `effect_codec`): pure functions of their keys, so only the calls after
+    cost more (each value computed again once). Not the graph's own memos: `compact` remakes them."""
+    g.parser.clear_caches()
+    names.clear_memos()
+    display_name.clear_memos()
+    summary.clear_memos()
+    changelog.clear_memos()
+    effect_codec.clear_memos()
 
 
 def hot_rows(g: Graph) -> tuple[int, int]:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from resolver.names import HONORIFICS, INITIAL_LIKE, SUFFIXES, is_title
 from resolver.names import TITLES as _NAME_TITLES
 
-__all__ = ["TITLES", "display_name", "forget", "preferred_name", "typed_name"]
+__all__ = ["TITLES", "clear_memos", "display_name", "forget", "preferred_name", "typed_name"]
 
 #: Forms of address dropped before a name (folded: lower-case letters only): those the matcher
 #: reads (`resolver.names.is_title`, one rule for both), two-letter ones among them titles only
@@ -78,6 +78,13 @@ def display_name(raw: str) -> str | None:
         _MEMO.clear()
     _MEMO[raw] = found
     return found
+
+
+def clear_memos() -> None:
+    """Empty the memos (pure functions of their keys: only later calls cost more; `resolver.compaction`)."""
+    _MEMO.clear()
+    _SHAPES.clear()
+    _SCRIPTS.clear()
 
 
 def forget(raws: Iterable[str]) -> None:

@@ -40,6 +40,7 @@ from resolver.window import Window
 __all__ = [
     "BATCH_MAGIC",
     "by_partition",
+    "clear_memos",
     "decode_effect",
     "decode_effects",
     "encode_effect",
@@ -127,6 +128,12 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 #: name -> its name key, for names seen lately (`_name_key`)
 _NAME_KEYS: dict[str, str | None] = {}
+
+
+def clear_memos() -> None:
+    """Empty the memos of partitions and name keys (pure functions of their keys; `resolver.compaction`)."""
+    _PARTITION_MEMO.clear()
+    _NAME_KEYS.clear()
 
 
 def _name_key(name: str | None) -> str | None:

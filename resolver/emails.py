@@ -118,6 +118,10 @@ class EmailNormaliser:
         self._cache: dict[str, Email | str] = {}
         self._cache_size = cache_size
 
+    def clear_cache(self) -> None:
+        """Empty the cache (a pure function of its keys: only later calls cost more)."""
+        self._cache.clear()
+
     def normalise(self, raw: str) -> Email:
         held = self._cache.get(raw)
         if held is None:

@@ -86,6 +86,17 @@ class IdentifierParser:
         #: None: a new combination of raw values makes new key strings, and evidence keeps them
         self.held: Callable[[str], str] | None = None
 
+    def clear_caches(self) -> None:
+        """Empty every cache of the parser and its normalisers (pure functions of their inputs:
+        only later calls cost more; `resolver.compaction`)."""
+        self._memo.clear()
+        self.phones.clear_cache()
+        for rules in self._regional.values():
+            for _, phones in rules:
+                phones.clear_cache()
+        self.emails.clear_cache()
+        self.junk.clear_cache()
+
     def phones_for(self, touchpoint: str, source_id: str) -> PhoneNormaliser:
         """The normaliser of an event's ``phone`` field: its touchpoint's and source id's region
         (`ResolverConfig.phone_regions`), else the default region's (`phones`)."""

@@ -197,6 +197,10 @@ class JunkRules:
         """
         return self.name_of(name) is None
 
+    def clear_cache(self) -> None:
+        """Empty `name_of`'s memo (a pure function of its key: only later calls cost more)."""
+        self._names.clear()
+
     def name_of(self, raw: str) -> str | None:
         """The name evidence carries for a typed name: trimmed; None when blank or a placeholder (`name`)."""
         found = self._names.get(raw, _UNSEEN)

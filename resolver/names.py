@@ -14,9 +14,9 @@ import unicodedata
 from collections.abc import Collection, Mapping
 
 __all__ = [
-    "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "compared", "full_name", "is_title", "name_class",
-    "name_groups", "name_key", "name_parts", "names_similar", "one_group", "same_person", "script_of", "unread",
-    "weak_key",
+    "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "clear_memos", "compared", "full_name",
+    "is_title", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group", "same_person",
+    "script_of", "unread", "weak_key",
 ]  # fmt: skip
 
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only (of any
@@ -573,6 +573,11 @@ _ROMANISED = (
 _DOUBLED = re.compile(r"(.)\1+")
 #: Tokens already folded by `_sound`; cleared when full.
 _SOUNDS: dict[str, str] = {}
+
+
+def clear_memos() -> None:
+    """Empty `_sound`'s memo (a pure function of its key: only later calls cost more; `resolver.compaction`)."""
+    _SOUNDS.clear()
 
 
 def _sound(token: str) -> str:

@@ -268,6 +268,10 @@ class PhoneNormaliser:
                 return national
         return found
 
+    def clear_cache(self) -> None:
+        """Empty the cache (a pure function of its keys: only later calls cost more)."""
+        self._cache.clear()
+
     def _cached(self, key: str) -> Phone:
         """The result for a canonical key, computed once (the cache is bounded: cleared when full)."""
         held = self._cache.get(key)

@@ -45,7 +45,7 @@ from resolver.profile import (
     weak_bridges,
 )
 
-__all__ = ["FeatureKey", "Summary", "grouped_names", "joined", "scored", "see_again"]
+__all__ = ["FeatureKey", "Summary", "clear_memos", "grouped_names", "joined", "scored", "see_again"]
 
 #: The features key (`Features` in field order) and the name-key weights memoised at most.
 _MEMO = 1 << 16
@@ -316,6 +316,12 @@ FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool
 def _score(key: FeatureKey) -> tuple[float, tuple[str, ...]]:
     """`resolver.confidence.score` of `Features(*key)`, memoised: a pure function of few distinct values."""
     return score(Features(*key))
+
+
+def clear_memos() -> None:
+    """Empty the memos of name groups and scores (pure functions of their keys; `resolver.compaction`)."""
+    _grouped.cache_clear()
+    _score.cache_clear()
 
 
 #: (name groups, evidence outside the largest group) of name-key weights, memoised (`resolver.effects`).

@@ -75,6 +75,28 @@ def test_a_compacted_state_holds_its_tables_cold_and_the_same_graph() -> None:
     assert dump(g) == before
 
 
+def test_a_compaction_keeps_no_object_of_the_hot_state_and_empties_the_caches() -> None:
+    """No hot object outlives a compaction: one kept (a node key in the string table, a phone in a
+    parser cache) would keep the allocator's pool and arena around it resident (`resolver.compaction`)."""
+    r = Resolver(CONFIG, track_changes=False)
+    ops = [
+        ("event", Interaction(f"e-{i}", "WEB", 1_700_000_000_000 + i, f"web-{i}", "visit", phone=p, email=None))
+        for i, p in enumerate(["98450 71623", "97318 62045", "98862 71453"])
+    ]
+    run(r, ops, [])
+    g = r._g
+    raw = ("WEB", "web-0", "98450 71623", None)
+    parsed = g.parser.extract_fields(*raw)
+    assert g.parser.extract_fields(*raw) is parsed  # cached
+    keys = list(g.nodes)  # held here, so that no other object takes their ids
+    r.compact()
+    after = list(g.nodes)
+    assert after == keys
+    assert not {id(k) for k in keys} & {id(k) for k in after}  # equal strings, new objects
+    again = g.parser.extract_fields(*raw)
+    assert again == parsed and again is not parsed  # the parser's caches were emptied
+
+
 def test_effects_watched_across_a_compaction_are_the_same() -> None:
     events = [
         Interaction(f"e-{i}", "WEB", 1_700_000_000_000 + i, f"web-{i % 3}", "visit", phone="98450 71623", email=e)
