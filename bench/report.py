@@ -570,9 +570,9 @@ def benchmarks_md(res: dict[str, Any]) -> str:
                 "CPU per event over all of them)"
                 for c in one["by_workers"]
             )
-            + ". The CPU per event stays level as workers are added (the partitions divide the work; nothing is "
-            "done twice); the rate can grow only while there are cores for the processes (two here, shared with "
-            "the broker and the producer)."
+            + ". The CPU per event is the check that the partitions divide the work (nothing done twice): it "
+            "should stay about level as workers are added, rising only with contention; the rate can grow only "
+            "while there are cores for the processes (two here, shared with the broker and the producer)."
         )
     parts += [
         "",
