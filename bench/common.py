@@ -44,6 +44,7 @@ __all__ = [
     "ready",
     "redis_url",
     "run_measured",
+    "spawn_results",
     "synthetic_args",
 ]
 
@@ -52,6 +53,29 @@ DATA = ROOT / "bench" / ".data"
 BIN = Path(sys.executable).parent
 KAFKA = os.environ.get("IRL_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 REDIS_DB = int(os.environ.get("IRL_BENCH_REDIS_DB", "12"))
+
+#: Runs ``main()`` of a bench module with another source tree's `resolver` and `streams` (argv: tree, root,
+#: then the module's own); the editable install's finder is dropped, and the probe module must come from it.
+_TREE_RUN = (
+    "import importlib, sys; module, probe, tree, root = sys.argv[1:5]; del sys.argv[1:5]; "
+    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+    "sys.path.insert(0, tree); m = importlib.import_module(probe); "
+    "assert m.__file__.startswith(tree), m.__file__; "
+    "sys.path.insert(0, root); sys.exit(importlib.import_module(module).main())"
+)
+
+
+def spawn_results(module: str, probe: str, tree: Path | None, argv: list[str]) -> list[dict[str, Any]]:
+    """The ``RESULT {json}`` lines of ``python -m module argv`` in a child: this checkout's code, or with
+    ``tree``'s `resolver` and `streams` (``probe``, a module of that tree, is checked to come from it)."""
+    if tree is None:
+        cmd = [str(BIN / "python"), "-m", module, *argv]
+    else:
+        cmd = [str(BIN / "python"), "-c", _TREE_RUN, module, probe, str(tree), str(ROOT), *argv]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed: {proc.stderr[-3000:]}")
+    return [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
 
 
 @functools.cache

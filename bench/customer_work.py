@@ -38,14 +38,13 @@ import hashlib
 import json
 import pickle
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import BIN, ROOT
+from bench.common import ROOT, spawn_results
 
 __all__ = ["main", "run"]
 
@@ -55,15 +54,6 @@ TOPIC = "irl.customers.resolved"
 EFFECTS_FORMAT = 1
 #: the ordered stage's clock at its first tick (`bench.customer_scale.effects_of`: each tick 6 s later)
 NOW_MS = 1_800_000_000_000
-
-#: Runs `main` with `resolver` and `streams` from another source tree (argv[1]), this file from ours (argv[2]).
-_TREE_RUN = (
-    "import sys; tree, root = sys.argv.pop(1), sys.argv.pop(1); "
-    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
-    "sys.path.insert(0, tree); import resolver.customer_stage, streams.customers; "
-    "assert streams.customers.__file__.startswith(tree), streams.customers.__file__; "
-    "sys.path.insert(0, root); from bench.customer_work import main; sys.exit(main())"
-)
 
 #: (partition, offset, ordinal, value): every effects record, in the order the ordered stage sent them
 Sent = list[tuple[int, int, int, bytes]]
@@ -206,17 +196,6 @@ def _mirror(cpu: dict[str, float], feed: Any, profiles: Callable[..., Any], ops:
     return "\x00".join(_timed(cpu, "mirror", work)).encode()
 
 
-def _spawn(tree: Path | None, argv: list[str]) -> list[dict[str, Any]]:
-    if tree is None:
-        cmd = [str(BIN / "python"), "-m", "bench.customer_work", *argv]
-    else:
-        cmd = [str(BIN / "python"), "-c", _TREE_RUN, str(tree), str(ROOT), *argv]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:4]} failed: {proc.stderr[-3000:]}")
-    return [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--customers", type=int, default=20_000)
@@ -266,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in trees}
     for r in range(args.runs):
         for name, tree in trees if r % 2 == 0 else trees[::-1]:
-            spawned = _spawn(tree, base)
+            spawned = spawn_results("bench.customer_work", "streams.customers", tree, base)
             results[name].extend(spawned)
             print(f"{name}: " + json.dumps(spawned[-1]), flush=True)
     for name, runs in results.items():

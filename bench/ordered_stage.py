@@ -33,14 +33,13 @@ import gc
 import hashlib
 import json
 import pstats
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import BIN, ROOT, dataset, median
+from bench.common import dataset, median, spawn_results
 
 __all__ = ["main", "run"]
 
@@ -48,16 +47,8 @@ __all__ = ["main", "run"]
 FETCH = 2_000
 PARTS = ("decode", "events", "ticks", "encode")
 
+
 #: Runs `run` with `resolver` and `streams` from another source tree (argv[1]), this file from ours (argv[2]).
-_TREE_RUN = (
-    "import sys; tree, root = sys.argv.pop(1), sys.argv.pop(1); "
-    "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
-    "sys.path.insert(0, tree); import resolver.resolver, streams.pipeline; "
-    "assert streams.pipeline.__file__.startswith(tree), streams.pipeline.__file__; "
-    "sys.path.insert(0, root); from bench.ordered_stage import main; sys.exit(main())"
-)
-
-
 def links_log(events_file: Path, tick_events: int) -> list[tuple[bytes, bytes]]:
     """(kind, value) of the links records for ``events_file``: batches of `FETCH` valid events, ticks between."""
     from resolver.interaction import Limits, from_json, validate
@@ -188,17 +179,6 @@ def _child(events_file: Path, tick_events: int, runs: int, profile: str | None) 
         print("RESULT " + json.dumps(got), flush=True)
 
 
-def _spawn(tree: Path | None, argv: list[str]) -> list[dict[str, Any]]:
-    if tree is None:
-        cmd = [str(BIN / "python"), "-m", "bench.ordered_stage", *argv]
-    else:
-        cmd = [str(BIN / "python"), "-c", _TREE_RUN, str(tree), str(ROOT), *argv]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:4]} failed: {proc.stderr[-3000:]}")
-    return [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("events", nargs="?", type=Path, help="events file (default: generated, 20,000 customers)")
@@ -219,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         # one interpreter per run and tree, alternating (the first run of each also digests its outputs)
         order = trees if r % 2 == 0 else trees[::-1]
         for name, tree in order:
-            results[name].extend(_spawn(tree, [*base, "--runs", "1"]))
+            results[name].extend(spawn_results("bench.ordered_stage", "streams.pipeline", tree, [*base, "--runs", "1"]))
     show: Callable[[float], str] = lambda s: f"{s:6.2f}"  # noqa: E731
     for name, runs in results.items():
         n = runs[0]["counts"]["events"]
