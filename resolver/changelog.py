@@ -6,10 +6,9 @@ it into ResolvedCustomer records (schema v1 field names), deterministically:
 * a live customer never published before is ``CREATED``; one that absorbed others in
   this window is ``MERGED`` (``merged_from`` lists them); otherwise ``UPDATED``;
 * an id that disappeared into another is ``ABSORBED`` with ``survivor_id`` (the live id
-  it now belongs to), an id the CRM never saw too (created and absorbed within one window:
-  interactions were published under it, and the CRM follows its redirect; since s38);
-* an erased customer is ``ERASED`` with no personal data (one the CRM never saw too), and so
-  is an id that was absorbed into a customer erased before its ``ABSORBED`` was published (its chain leads
+  it now belongs to); an id the CRM never saw is not announced;
+* an erased customer is ``ERASED`` with no personal data, and so is an id the CRM saw that
+  was absorbed into a customer erased before its ``ABSORBED`` was published (its chain leads
   nowhere: every id's last record carries no personal data once its person is erased); a
   customer that lost parts is ``SPLIT``;
 * ``version`` is 1 for an id's first record and grows by one per record of that id;
@@ -467,10 +466,7 @@ class Changelog:
                 else:
                     change = "UPDATED"
                 out.append(Planned(cid, change, self._next(cid), w, None, tuple(merged_from)))
-            else:
-                # Every id that leaves ends with a record, announced before or not: interactions were
-                # published under it as they were applied, so the CRM needs its redirect (or its erasure)
-                # even when the id was created and absorbed within this window (audit s38, B1).
+            elif versions.get(cid, 0) > 0:
                 change = "ERASED" if current is None else "ABSORBED"
                 out.append(Planned(cid, change, self._next(cid), w, current))
         return out
