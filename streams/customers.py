@@ -253,6 +253,11 @@ class CustomerPartition:
             await self._truncate(last + 1)
         return stored
 
+    async def close(self) -> bool:
+        """A clean stop: store a snapshot if effects other than ticks were applied since the last one, so that
+        the next owner restores this partition without reading its tail again; True if stored."""
+        return self._changed > 0 and await self.tend(force=True)
+
     async def _truncate(self, before: int) -> None:
         """Delete the effects before ``before`` and the older snapshots (an erasure's snapshot is stored); or later."""
         truncate = self.ports.truncate

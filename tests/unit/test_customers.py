@@ -610,3 +610,37 @@ def test_a_fetch_begun_before_the_partitions_were_loaded_is_dropped_and_read_aga
     check_against(
         [v for v in clean if partition_of(decode_resolved(v)["customer_id"], PARTITIONS) == p], kafka.published
     )
+
+
+def test_a_clean_stop_stores_the_snapshot_of_every_partition_that_changed() -> None:
+    """CI s38 (tests/integration/test_customer_stage_switch.py): a worker stopped right after its records were
+    out left partition 0's snapshot 176 customers behind, for the next owner to read the tail again. A clean
+    stop stores each held partition's snapshot when effects other than ticks were applied since its last; a
+    partition with nothing new stores none; the next owner restores at the last effect."""
+    log = links_log(4)
+    effects = _crashing_ordered_stage(log, random.Random(4))
+    kafka = FakeCustomerKafka()
+    settings = Settings()
+    loop = _CustomersLoop(settings, Runtime(settings), _LoopKafka(kafka))
+
+    async def scenario() -> None:
+        for p in (0, 1):
+            part = CustomerPartition(p, kafka.ports(), RESOLVED, loop.rt.stats, snapshot_interval_s=1e9)
+            await part.load({})
+            records = effects.partition(p)
+            await part.apply(records)
+            assert not await part.tend(), "stored before the stop: nothing left for it to show"
+            loop.parts[p] = part
+        assert stored_snapshot(kafka.state, 0) is None
+        await loop._store_on_stop()
+        for p in (0, 1):
+            stored = stored_snapshot(kafka.state, p)
+            assert stored is not None and stored[0].offset == len(effects.partition(p)) - 1
+        before = dict(kafka.state)
+        await loop._store_on_stop()
+        assert kafka.state == before, "a stop with nothing new stored a snapshot again"
+        restarted = CustomerPartition(0, kafka.ports(), RESOLVED, loop.rt.stats)
+        assert await restarted.load(kafka.state) == len(effects.partition(0))
+        assert restarted.feed.stage.customer_ids() == loop.parts[0].feed.stage.customer_ids()
+
+    asyncio.run(scenario())
