@@ -139,6 +139,9 @@ def build() -> int:
     os.chdir(ROOT)
     clean()
     modules = sources()
+    # The sources' digest as they were read: a source edited while the build runs leaves the stamp stale
+    # (the next make install builds again), never a stamp that claims the edit is compiled.
+    stamp = f"{_source_digest()}\n{_build_line()}\n"
     started, cpu0 = time.monotonic(), os.times()
     try:
         extensions = mypycify(modules, opt_level=OPT_LEVEL, group_name=GROUP, target_dir=str(BUILD))
@@ -158,9 +161,9 @@ def build() -> int:
     except (SystemExit, Exception) as exc:  # setuptools exits on compiler errors
         clean()
         # remembered, so that the next make install does not spend minutes on the same failure
-        FAILED.write_text(f"{_source_digest()}\n{_build_line()}\n", encoding="ascii")
+        FAILED.write_text(stamp, encoding="ascii")
         return _pure(f"mypyc failed ({exc!r}; the compiler's output is above)")
-    (CORE / "native.stamp").write_text(f"{_source_digest()}\n{_build_line()}\n", encoding="ascii")
+    (CORE / "native.stamp").write_text(stamp, encoding="ascii")
     FAILED.unlink(missing_ok=True)
     cpu1 = os.times()
     cpu = (cpu1.children_user + cpu1.children_system + cpu1.user + cpu1.system) - (
