@@ -6,9 +6,10 @@ it into ResolvedCustomer records (schema v1 field names), deterministically:
 * a live customer never published before is ``CREATED``; one that absorbed others in
   this window is ``MERGED`` (``merged_from`` lists them); otherwise ``UPDATED``;
 * an id that disappeared into another is ``ABSORBED`` with ``survivor_id`` (the live id
-  it now belongs to); an id the CRM never saw is not announced;
-* an erased customer is ``ERASED`` with no personal data, and so is an id the CRM saw that
-  was absorbed into a customer erased before its ``ABSORBED`` was published (its chain leads
+  it now belongs to), an id the CRM never saw too (created and absorbed within one window:
+  interactions were published under it, and the CRM follows its redirect; since s38);
+* an erased customer is ``ERASED`` with no personal data (one the CRM never saw too), and so
+  is an id that was absorbed into a customer erased before its ``ABSORBED`` was published (its chain leads
   nowhere: every id's last record carries no personal data once its person is erased); a
   customer that lost parts is ``SPLIT``;
 * ``version`` is 1 for an id's first record and grows by one per record of that id;
@@ -383,18 +384,24 @@ class Changelog:
             for p in self.plan(chunk, window_absorbed, view, survivors)
         ]
 
-    @staticmethod
-    def survivors(window_absorbed: Mapping[str, str], view: CustomerView) -> dict[str, list[str]]:
-        """Survivor -> the ids of ``window_absorbed`` that now belong to it, sorted, whatever their versions.
+    def survivors(self, window_absorbed: Mapping[str, str], view: CustomerView) -> dict[str, list[str]]:
+        """Survivor -> the ids of ``window_absorbed`` the CRM held that now belong to it, sorted.
 
-        What `plan` reads ``merged_from`` from, computed once per window instead of once per chunk
-        (a backlog's window has tens of chunks of 200 and thousands of absorbed ids, each looked
-        up again per chunk): valid while the view does not change, i.e. for every chunk of one
-        close (`streams.pipeline.Pipeline.close_due`).
+        What `plan` reads ``merged_from`` from, taken once per close before the window's first
+        chunk: "held" is a version above 0 *before the close*. Every id that leaves gets a record
+        (an id created and absorbed within the window an ``ABSORBED`` version 1), so a version read
+        at a survivor's turn would depend on whether the chunk before announced the id; read once,
+        ``merged_from`` is the same however the window is cut into chunks. Also one lookup per
+        absorbed id for the whole window instead of one per chunk (a backlog's window has tens of
+        chunks of 200 and thousands of absorbed ids). Valid while the view does not change, i.e.
+        for every chunk of one close (`streams.pipeline.Pipeline.close_due`).
         """
         out: dict[str, list[str]] = {}
         current = view.current_id
+        versions = self._versions
         for gone in sorted(window_absorbed):
+            if versions.get(gone, 0) == 0:
+                continue
             survivor = current(gone)
             if survivor is not None:
                 found = out.get(survivor)
@@ -407,7 +414,10 @@ class Changelog:
     def _absorbed_into(
         self, chunk: PendingWindow, window_absorbed: Mapping[str, str], view: CustomerView
     ) -> dict[str, list[str]]:
-        """Survivor -> the absorbed ids of the window the CRM saw that now belong to it (``merged_from``)."""
+        """Survivor -> the absorbed ids of the window the CRM saw that now belong to it (``merged_from``).
+
+        Versions read before the chunk: for the window's first chunk (or a window in one chunk)
+        what `survivors` gives; a later chunk would count ids an earlier one announced."""
         versions = self._versions
         absorbed_into: dict[str, list[str]] = {}
         if window_absorbed or chunk.absorbed:
@@ -430,9 +440,10 @@ class Changelog:
         plan(...)]`` equals ``build(...)`` (a live id has a profile: `CustomerView`). What the
         ordered stage hands the per-customer stage (`resolver.effects`).
 
-        ``survivors``: `survivors` of ``window_absorbed`` with the same view (computed once for
-        every chunk of the window); the same records as without it. Ignored when the chunk
-        absorbed an id ``window_absorbed`` lacks.
+        ``survivors``: `survivors` of ``window_absorbed`` with the same view, taken before the
+        window's first chunk: ``merged_from`` then lists the ids the CRM held before the close,
+        whatever chunks the window is cut into (without it, the versions before this chunk).
+        Ignored when the chunk absorbed an id ``window_absorbed`` lacks.
         """
         w = chunk.window
         versions = self._versions
@@ -441,10 +452,6 @@ class Changelog:
         absorbed_into: Mapping[str, Sequence[str]] = (
             self._absorbed_into(chunk, window_absorbed, view) if survivors is None else survivors
         )
-        # With ``survivors`` the versions are read as each survivor's turn comes, not before the chunk: the
-        # same answers, since the only id whose version the chunk moves from 0 is a live one, whose
-        # survivor is itself, read before its own record bumps it.
-        filtered = survivors is not None
         out: list[Planned] = []
         ids = chunk.touched | chunk.created
         if chunk.absorbed or chunk.erased or chunk.split:
@@ -452,11 +459,7 @@ class Changelog:
         for cid in sorted(ids):
             current = view.current_id(cid)
             if current == cid:
-                candidates = absorbed_into.get(cid, ())
-                if filtered and candidates:
-                    merged_from = [g for g in candidates if versions.get(g, 0) > 0]
-                else:
-                    merged_from = list(candidates)
+                merged_from = list(absorbed_into.get(cid, ()))
                 if versions.get(cid, 0) == 0:
                     change = "CREATED"
                 elif merged_from:
@@ -466,7 +469,10 @@ class Changelog:
                 else:
                     change = "UPDATED"
                 out.append(Planned(cid, change, self._next(cid), w, None, tuple(merged_from)))
-            elif versions.get(cid, 0) > 0:
+            else:
+                # Every id that leaves ends with a record, announced before or not: interactions were
+                # published under it as they were applied, so the CRM needs its redirect (or its erasure)
+                # even when the id was created and absorbed within this window (audit s38, B1).
                 change = "ERASED" if current is None else "ABSORBED"
                 out.append(Planned(cid, change, self._next(cid), w, current))
         return out

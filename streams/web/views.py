@@ -81,10 +81,11 @@ def _absorbed_changelog(pipeline: Pipeline, cid: str, version: int) -> dict[str,
     """What the changelog told, or will tell, the CRM of an absorbed id, from the state alone.
 
     ``absorbed``: ``published`` (its `ABSORBED`, version `version`, was published: the CRM
-    redirects the id), ``pending`` (its window is open: the `ABSORBED` follows when it closes),
-    or ``never announced`` (created and absorbed within one window: the changelog never named
-    it, and names it never; an interaction published under it belongs to the customer holding
-    its touchpoint record, docs/crm-connector.md).
+    redirects the id), ``pending`` (its window is open: the `ABSORBED` follows when it closes,
+    for an id created in that window too, since s38), or ``never announced`` (created and
+    absorbed within one window of a state written before s38, when such ids had no record: an
+    interaction published under it belongs to the customer holding its touchpoint record,
+    docs/crm-connector.md).
     """
     batcher = pipeline.batcher
     pending = False
@@ -93,7 +94,7 @@ def _absorbed_changelog(pipeline: Pipeline, cid: str, version: int) -> dict[str,
         if pw is not None and cid in pw.absorbed:
             pending = True
             break
-    absorbed = "never announced" if version == 0 else "pending" if pending else "published"
+    absorbed = "pending" if pending else "published" if version > 0 else "never announced"
     return {"announced": version > 0, "absorbed": absorbed}
 
 

@@ -199,7 +199,8 @@ async def test_a_standby_answers_lookups_and_absorbed_ids_as_the_writer_does(
     assert writer[0] == 200 and writer[1]["status"] == "absorbed", writer
     assert writer[1]["survivor_id"] == resolver.customer_of_event("evt-308")
     # what the CRM was told of it is the writer's alone (its state's changelog; s36): the rest is equal
-    assert writer[1]["changelog"] == {"announced": False, "absorbed": "never announced"}
+    # (created and absorbed within its open window: its ABSORBED, version 1, comes at the close; audit s38, B1)
+    assert writer[1]["changelog"] == {"announced": False, "absorbed": "pending"}
     assert standby == (writer[0], {k: v for k, v in writer[1].items() if k != "changelog"})
     for gone in (lata, lata_gone):
         writer, standby = await both(f"/customers/{gone}", {}, READ)

@@ -3,13 +3,13 @@
 The view's ``history.published`` is this process's memory of what it published: empty after a
 restart. ``changelog`` is read from the state (snapshot and log), so a restarted worker says the
 same as the one that published: whom the id went to, and whether its `ABSORBED` was published,
-is pending in an open window, or never will be (a customer created and absorbed within one
-window is never announced)::
+is pending in an open window (since s38 a customer created and absorbed within one window is
+announced too when it closes: interactions were published under its id)::
 
     window 1 [T0, T0+60 s)           window 2 [T0+60 s, T0+120 s)
     a1 WEB u-1 phone P, "Asha Rao"   a3 WEB u-2 phone P (joins u-2's customer into u-1's: ABSORBED)
     a2 WEB u-2 email E, "Asha Rao"
-    t1 WEB u-3 email F, "Ravi K"      (u-3's customer: created and absorbed in window 2, never announced)
+                                     t1 WEB u-3 email F, "Ravi K" (u-3's customer: created and absorbed in window 2)
                                      t2 WEB u-4 email G, "Ravi K"
                                      t3 WEB u-4 email F
 """
@@ -77,6 +77,8 @@ async def test_a_restarted_worker_says_what_the_crm_was_told_of_an_absorbed_id()
     [transient] = r.explain(ravi).absorbed_ids
     before = await _absorbed(rt, absorbed)
     assert before["changelog"] == {"announced": True, "absorbed": "pending"}  # window 2 is open
+    unseen = await _absorbed(rt, transient)
+    assert unseen["changelog"] == {"announced": False, "absorbed": "pending"}  # its ABSORBED comes at the close
     _steps(rt, p.on_tick(3, T0 + 122_000))  # window 2 closes: the ABSORBED is published
     published = await _absorbed(rt, absorbed)
     assert [(h["change"], h["survivor_id"]) for h in published["history"]["published"]][-1] == ("ABSORBED", asha)
@@ -86,6 +88,7 @@ async def test_a_restarted_worker_says_what_the_crm_was_told_of_an_absorbed_id()
     assert after["history"]["published"] == []
     assert (after["status"], after["survivor_id"], after["version"]) == ("absorbed", asha, published["version"])
     assert after["changelog"] == {"announced": True, "absorbed": "published"}
-    never = await _absorbed(again, transient)
-    assert (never["survivor_id"], never["version"]) == (ravi, 0)
-    assert never["changelog"] == {"announced": False, "absorbed": "never announced"}
+    # An id created and absorbed within window 2: announced too since s38 (its ABSORBED, version 1).
+    told = await _absorbed(again, transient)
+    assert (told["survivor_id"], told["version"]) == (ravi, 1)
+    assert told["changelog"] == {"announced": True, "absorbed": "published"}

@@ -49,11 +49,24 @@ def test_created_then_merged_then_absorbed() -> None:
     assert all(r["window_start"] == W1.start and r["window_end"] == W1.end for r in recs)
 
 
-def test_an_id_the_crm_never_saw_is_not_announced() -> None:
+def test_an_id_the_crm_never_saw_is_announced_absorbed_not_merged() -> None:
+    """Created and absorbed within one window (audit s38, B1): its interactions were published under it, so
+    the CRM gets its redirect (ABSORBED, version 1); the survivor's ``merged_from`` lists only ids the CRM
+    held, so it is CREATED, not MERGED."""
     log = Changelog()
     view = _View({"a": ["+1"]}, {"b": "a"})
     recs = log.build(PendingWindow(W0, touched={"a"}, created={"a", "b"}, absorbed={"b": "a"}), {"b": "a"}, view)
-    assert [(r["customer_id"], r["change"], r["merged_from"]) for r in recs] == [("a", "CREATED", [])]
+    got = [(r["customer_id"], r["change"], r["merged_from"], r["survivor_id"], r["version"]) for r in recs]
+    assert got == [("a", "CREATED", [], None, 1), ("b", "ABSORBED", [], "a", 1)]
+    assert recs[1]["phones"] == [] and recs[1]["name"] is None  # no personal data on an ABSORBED
+
+
+def test_an_id_the_crm_never_saw_is_erased_when_its_person_is() -> None:
+    """Created and erased within one window: ERASED, version 1, so that the CRM deletes what was published under it."""
+    log = Changelog()
+    view = _View({}, {})
+    recs = log.build(PendingWindow(W0, created={"b"}, erased={"b"}), {}, view)
+    assert [(r["customer_id"], r["change"], r["survivor_id"], r["version"]) for r in recs] == [("b", "ERASED", None, 1)]
 
 
 def test_change_id_is_deterministic_and_content_sensitive() -> None:
