@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tick-events", type=int, default=5_000, help="events between ticks (10k/s at 0.5-s ticks)")
     ap.add_argument("--tree", type=Path, action="append", default=[], help="another source tree to alternate with")
-    ap.add_argument("--profile", help="cProfile the last run into this file (prints the top functions)")
+    ap.add_argument("--profile", help="cProfile this tree's last run into this file (read it with pstats)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     events_file = args.events or dataset(20_000)
@@ -199,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         # one interpreter per run and tree, alternating (the first run of each also digests its outputs)
         order = trees if r % 2 == 0 else trees[::-1]
         for name, tree in order:
-            results[name].extend(spawn_results("bench.ordered_stage", "streams.pipeline", tree, [*base, "--runs", "1"]))
+            # --profile: this tree's last run, in its child (where the work is)
+            profiled = ["--profile", args.profile] if args.profile and tree is None and r == args.runs - 1 else []
+            results[name].extend(
+                spawn_results("bench.ordered_stage", "streams.pipeline", tree, [*base, "--runs", "1", *profiled])
+            )
     show: Callable[[float], str] = lambda s: f"{s:6.2f}"  # noqa: E731
     for name, runs in results.items():
         n = runs[0]["counts"]["events"]
