@@ -20,7 +20,7 @@ import itertools
 import json
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ from resolver.effects import Effect, EffectLog, Patched, Replaced, Seen, Tick
 from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
 from resolver.window import Window
-from streams.codec import encode_resolved, encode_resolved_interaction
+from streams.codec import codecs, encode_resolved
 from streams.heap import release_freed
 from streams.readmodel import identifier_of_key, identifiers_of
 
@@ -257,6 +257,7 @@ class Pipeline:
         record = self.batcher.record_event
         touched_ids = step.touched
         source_of = resolver.source_of
+        encode = codecs().resolved_interaction.encode if topic is not None else None  # once, not per event
         for event in events:
             outcome = apply(event)
             step.events += 1
@@ -267,8 +268,8 @@ class Pipeline:
                     if not quiet:
                         step.reused.append(event)
                 continue
-            if topic is not None and outcome.customer_id is not None and not outcome.suppressed:
-                step.interactions.append(_interaction(event, outcome.customer_id, topic, source_of))
+            if topic is not None and encode is not None and outcome.customer_id is not None and not outcome.suppressed:
+                step.interactions.append(_interaction(event, outcome.customer_id, topic, source_of, encode))
             touched, created, absorbed = outcome.touched, outcome.created, outcome.absorbed
             record(event.occurred_at, touched, created, absorbed)
             if absorbed:
@@ -514,9 +515,14 @@ class Pipeline:
 
 
 def _interaction(
-    event: Interaction, customer_id: str, topic: str, source_of: Callable[[str, str], str]
+    event: Interaction,
+    customer_id: str,
+    topic: str,
+    source_of: Callable[[str, str], str],
+    encode: Callable[[Mapping[str, Any], str], bytes],
 ) -> tuple[bytes, bytes]:
-    """The interactions topic's record of one accepted event (key: its customer id).
+    """The interactions topic's record of one accepted event (key: its customer id), written with
+    ``encode`` (the process's `ResolvedInteraction` codec's, looked up once per batch).
 
     Its ``source_id`` is the touchpoint record the customer lists (`Resolver.source_of`: a
     WhatsApp account as its wa_id, however the event spelt it), so the CRM owns it by that record.
@@ -530,4 +536,4 @@ def _interaction(
         "occurred_at": event.occurred_at,
         "attributes": dict(event.attributes),
     }
-    return customer_id.encode(), encode_resolved_interaction(record, topic)
+    return customer_id.encode(), encode(record, topic)
