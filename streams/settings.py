@@ -442,8 +442,7 @@ class Settings:
         """Every setting as IRL_ name to value, with tokens, passwords and Redis passwords masked."""
         out: dict[str, str] = {}
         for f in fields(self):
-            raw = getattr(self, f.name)
-            value = str(raw).lower() if isinstance(raw, bool) else ",".join(raw) if isinstance(raw, tuple) else str(raw)
+            value = _shown(f.name, getattr(self, f.name))
             if f.name.endswith(_SECRETS) and value:
                 value = "***"
             if f.name == "redis_url":
@@ -452,6 +451,17 @@ class Settings:
                     value = value.replace(f":{parts.password}@", ":***@")
             out[f"IRL_{f.name.upper()}"] = value
         return out
+
+
+def _shown(name: str, raw: object) -> str:
+    """A setting's value as its IRL_ variable is written (`Settings.from_env` reads it back the same)."""
+    if isinstance(raw, bool):
+        return str(raw).lower()
+    if name == "phone_regions" and isinstance(raw, tuple):  # (touchpoint, prefix, region) rules
+        return ",".join(f"{tp}:{prefix}={region}" if prefix else f"{tp}={region}" for tp, prefix, region in raw)
+    if isinstance(raw, tuple):
+        return ",".join(str(item) for item in raw)
+    return str(raw)
 
 
 #: ``IRL_CUSTOMER_STAGE`` for the per-customer stage over Kafka.

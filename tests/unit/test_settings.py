@@ -66,6 +66,23 @@ def test_describe_masks_secrets() -> None:
     assert s.describe()["IRL_WEB_TOKEN"] == "***"
 
 
+def test_describe_writes_every_setting_as_its_variable_reads_back() -> None:
+    """Audit s39: with IRL_PHONE_REGIONS set, `describe()` raised TypeError (a rule is a tuple), and the worker
+    calls it at start when Redis does not answer, so a restart during a Redis outage crashed. Every setting
+    is shown as its IRL_ variable is written: read back, the same settings (secrets aside, masked)."""
+    env = {
+        "IRL_PHONE_REGIONS": "KIOSK:dxb-=AE,KIOSK:ruh-=SA,WHATSAPP=GB",
+        "IRL_JUNK_VALUES": "n/a,none",
+        "IRL_REDIS_URL": "redis://:pw123@127.0.0.1:6399/15",
+    }
+    s = Settings.from_env(env)
+    shown = s.describe()
+    assert shown["IRL_PHONE_REGIONS"] == "KIOSK:dxb-=AE,KIOSK:ruh-=SA,WHATSAPP=GB"
+    assert "pw123" not in repr(shown)
+    back = Settings.from_env({**shown, "IRL_REDIS_URL": env["IRL_REDIS_URL"]})
+    assert back == s
+
+
 def test_sasl_needs_its_credentials() -> None:
     with pytest.raises(SettingsError, match="IRL_KAFKA_SASL_USERNAME and IRL_KAFKA_SASL_PASSWORD"):
         Settings.from_env({"IRL_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "IRL_KAFKA_SASL_USERNAME": "u"})
