@@ -44,6 +44,11 @@ class Features:
     lone_parts: int = 0  # phones/emails seen on one single-event link only (`resolver.profile.weak_bridges`)
     unread_names: int = 0  # evidence whose name is in another script than the names compared
     lone_evidence: bool = False  # none of its evidence links an identifier (each its own ``x:`` key)
+    # ``phones`` and ``emails`` count identifier keys: a phone or email split between people by
+    # their names is one key per person's part. These count the distinct numbers and addresses
+    # (what the profile lists); -1: not given, as many as the keys.
+    phone_numbers: int = -1
+    email_addresses: int = -1
 
 
 def score(f: Features) -> tuple[float, tuple[str, ...]]:
@@ -99,11 +104,17 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
         parts.append((-0.1, "a name in another script, not compared"))
     if f.unnamed_emails:
         parts.append((-0.15, "an email that matches none of the names"))
+    # The two rules below count keys (a person's part of a split phone or email on its own), as
+    # they were weighed; their texts say what the customer holds: one address in two people's
+    # parts is not "more than one email".
+    numbers = f.phones if f.phone_numbers < 0 else f.phone_numbers
+    addresses = f.emails if f.email_addresses < 0 else f.email_addresses
     if f.emails >= 2:
-        parts.append((-0.1, "more than one email"))
+        parts.append((-0.1, "more than one email" if addresses >= 2 else "an email shared with another person"))
     extra = max(0, f.phones - 2) + max(0, f.emails - 2)
     if extra:
-        parts.append((-0.05 * min(extra, 4), "many phones or emails"))
+        many = max(0, numbers - 2) + max(0, addresses - 2)
+        parts.append((-0.05 * min(extra, 4), "many phones or emails" if many else "a phone or email in several people's parts"))
     # A customer with no evidence either way starts at 0.8: most are single, clean records.
     value = 0.8 + sum(delta for delta, _ in parts)
     value = round(min(0.99, max(0.01, value)), 3)

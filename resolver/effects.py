@@ -493,6 +493,8 @@ def profile_from_input(inp: CustomerInput) -> Profile:
             bridges[1],
             foreign,
             all(f.eff[0][0] == "x" for f in inp.evidence),
+            len(inp.phones),
+            len(inp.emails),
         )
     )
     return profile_of(

@@ -269,6 +269,8 @@ def _features(g: Graph, cust: Customer, members: list[str], evidence: list[Evide
         lone_parts=lone,
         unread_names=unread(counts),
         lone_evidence=all(eff[0][0] == "x" for eff in effs),
+        phone_numbers=len({holder_of(k) for k in members if k[0] == "p"}),
+        email_addresses=len({holder_of(k) for k in members if k[0] == "e"}),
     )
 
 

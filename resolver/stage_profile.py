@@ -119,6 +119,8 @@ def input_profile(inp: CustomerInput) -> Profile:
             bridges[1],
             foreign,
             lone,
+            len(inp.phones),
+            len(emails),
         )
     )
     return profile_of(

@@ -237,6 +237,8 @@ class Summary:
                 bridges[1],
                 foreign,
                 not self.linked,
+                len(self.phones),
+                len(self.emails),
             )
         )
         cached = self.cached = profile_of(
@@ -309,7 +311,9 @@ def _grouped(weights: tuple[tuple[str, int], ...]) -> tuple[int, int, int]:
 
 
 #: `Features` in field order.
-FeatureKey = tuple[int, int, int, int, int, bool, int, int, int, int, bool, bool, int, int, int, bool, int, int, bool]
+FeatureKey = tuple[
+    int, int, int, int, int, bool, int, int, int, int, bool, bool, int, int, int, bool, int, int, bool, int, int
+]
 
 
 @lru_cache(maxsize=_MEMO)
