@@ -114,7 +114,8 @@ def score(f: Features) -> tuple[float, tuple[str, ...]]:
     extra = max(0, f.phones - 2) + max(0, f.emails - 2)
     if extra:
         many = max(0, numbers - 2) + max(0, addresses - 2)
-        parts.append((-0.05 * min(extra, 4), "many phones or emails" if many else "a phone or email in several people's parts"))
+        text = "many phones or emails" if many else "a phone or email in several people's parts"
+        parts.append((-0.05 * min(extra, 4), text))
     # A customer with no evidence either way starts at 0.8: most are single, clean records.
     value = 0.8 + sum(delta for delta, _ in parts)
     value = round(min(0.99, max(0.01, value)), 3)
