@@ -24,23 +24,19 @@ from typing import Any
 
 import click
 
-from resolver.interaction import InvalidInteraction, from_json
+from streams.commands.produce import would_send
+from streams.settings import Settings, SettingsError
 
 __all__ = ["main"]
 
 
-def _valid_lines(path: Path) -> int:
-    n = 0
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                from_json(json.loads(line))
-            except (InvalidInteraction, ValueError, TypeError, KeyError):
-                continue
-            n += 1
-    return n
+def expected_events(path: Path, settings: Settings) -> int:
+    """The events of `path` that ``irl produce`` sends: what `make demo` waits for the worker to apply.
+
+    `streams.commands.produce.would_send`, the producer's own checks (a time more than a day
+    ahead, an id reused with other content, ...), so the waiter expects no line it refused.
+    """
+    return would_send([path], settings).total_sent
 
 
 def _ready(port: int, token: str, path: str = "/ready") -> dict[str, Any] | None:
@@ -101,7 +97,11 @@ def main() -> None:
 @click.option("--log", "log_path", type=click.Path(path_type=Path), help="The worker's log, shown when it dies.")
 def wait(events: Path, port: int, token: str, timeout: float, pid: int | None, log_path: Path | None) -> None:
     """Wait until the worker has applied every valid event and published every window."""
-    expected = _valid_lines(events)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    expected = expected_events(events, settings)
     deadline = time.monotonic() + timeout
     last = ""
     t0 = time.monotonic()

@@ -74,6 +74,7 @@ __all__ = [
     "publish",
     "rejects_path",
     "reused_ids",
+    "would_send",
 ]
 
 _MAX_STDERR_REPORTS = 1000
@@ -263,9 +264,9 @@ class Rejects:
 class Progress:
     """A progress bar over input bytes, on a terminal only (stderr)."""
 
-    def __init__(self, total: int, label: str = "producing") -> None:
+    def __init__(self, total: int, label: str = "producing", *, show: bool = True) -> None:
         self._bar: Any = None
-        if sys.stderr.isatty():
+        if show and sys.stderr.isatty():
             self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
             self._bar.__enter__()
 
@@ -371,23 +372,15 @@ def execute(
     Raises click's Exit with the status of a failed run; returns the summary of a good one.
     """
 
-    def limits_at() -> Limits:
-        return Limits(max_string=settings.max_string, now_ms=time.time_ns() // 1_000_000, zone=zone)
-
+    limits_at = _limits_at(settings, zone, _wall_ms)
     summary = ProduceSummary()
     rejects = Rejects(rejects_file, summary)
-    # The worker's reading of identifiers (region, horizon): an id reused with other content is
-    # found as the worker and `irl replay` find it (its digest key plays no part in evidence ids).
-    config = ResolverConfig(
-        default_region=settings.default_region,
-        phone_regions=settings.phone_regions,
-        duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
-        junk_values=settings.junk_values,
-    )
     started = time.perf_counter()
     try:
         asyncio.run(
-            publish(records, producer, limits_at, rejects, summary, batch, progress, on_sent, reused_ids(config))
+            publish(
+                records, producer, limits_at, rejects, summary, batch, progress, on_sent, reused_ids(_config(settings))
+            )
         )
     except (BrokerUnavailable, RegistryUnreachable, TopicMissing) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -517,3 +510,69 @@ def _report(s: ProduceSummary, unit: str, dry_run: bool) -> None:
         f"{f' ({s.reused} reusing an event id with other content)' if s.reused else ''}; failed {s.failed}; "
         f"blank {s.blank}; {s.lines} {unit} in {s.seconds:.2f}s, {rate:,.0f} events/s{where}"
     )
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _limits_at(settings: Settings, zone: _dt.tzinfo | None, clock: Callable[[], int]) -> Callable[[], Limits]:
+    """The limits each line is read with: the settings', ``occurred_at`` bounded by `clock` then."""
+
+    def limits_at() -> Limits:
+        return Limits(max_string=settings.max_string, now_ms=clock(), zone=zone)
+
+    return limits_at
+
+
+def _config(settings: Settings) -> ResolverConfig:
+    """The worker's reading of identifiers (region, horizon): an id reused with other content is
+    found as the worker and `irl replay` find it (its digest key plays no part in evidence ids)."""
+    return ResolverConfig(
+        default_region=settings.default_region,
+        phone_regions=settings.phone_regions,
+        duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+        junk_values=settings.junk_values,
+    )
+
+
+class _Unwritten(Rejects):
+    """Rejects counted by `publish` (in its summary) and neither written nor said."""
+
+    def add(self, source: Path, line: int, reason: str, raw: bytes, *, kind: str = "rejected") -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def would_send(
+    files: Iterable[Path],
+    settings: Settings,
+    *,
+    zone: _dt.tzinfo | None = None,
+    clock: Callable[[], int] = _wall_ms,
+) -> ProduceSummary:
+    """What ``irl produce --dry-run FILES`` counts (`ProduceSummary.total_sent`: the events a run
+    sends), by the very same `publish`, without writing rejects, reporting or exiting.
+
+    One definition of a valid line for `make demo`'s waiter (`streams.demo`) and the producer: a
+    time more than a day after `clock`, an id reused with other content, a line that does not
+    encode, each is refused by both.
+    """
+    summary = ProduceSummary()
+    limits = Limits(max_string=settings.max_string, zone=zone)
+    producer = DryRunProducer(settings.touchpoint_topics(), limits, clock=clock)
+    asyncio.run(
+        publish(
+            jsonl_records(files),
+            producer,
+            _limits_at(settings, zone, clock),
+            _Unwritten(None, summary),
+            summary,
+            1000,
+            Progress(0, show=False),
+            reused=reused_ids(_config(settings)),
+        )
+    )
+    return summary
