@@ -364,7 +364,7 @@ def review_html(body: Mapping[str, Any], proof: str | None, queued: str | None =
     if proof is None:
         parts.append('<p class="muted">Open this page with the operator token to merge, split or dismiss.</p>')
     pairs = list(body.get("pairs", ()))
-    note = "" if body.get("complete", True) else f" (the first {body.get('limit')})"
+    note = "" if body.get("pairs_complete", body.get("complete", True)) else f" (the first {body.get('limit')})"
     parts.append(f"<h2>Kept apart ({len(pairs)}{escape(note)})</h2>")
     rows = []
     for p in pairs:
@@ -385,6 +385,17 @@ def review_html(body: Mapping[str, Any], proof: str | None, queued: str | None =
     parts.append(_table(["customers", "confidence", "kept apart by", "why not (evidence)", "act"], rows))
     low = list(body.get("low_confidence", ()))
     parts.append(f"<h2>Low confidence (below {escape(str(body.get('low_confidence_below')))})</h2>")
+    drawn = body.get("low_confidence_from")
+    if isinstance(drawn, Mapping):
+        sample = (
+            f"a sample of {drawn.get('scanned')} of {drawn.get('live')} customers: others are not listed"
+            if drawn.get("sampled")
+            else f"every customer ({drawn.get('scanned')})"
+        )
+        parts.append(
+            f'<p class="muted">{escape(str(drawn.get("listed")))} listed of {escape(str(drawn.get("found")))} '
+            f"found below it in the dashboard's scan of {escape(sample)}.</p>"
+        )
     low_rows = []
     for c in low:
         cid = str(c["customer_id"])

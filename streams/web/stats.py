@@ -23,10 +23,12 @@ from streams.web.auth import Scope
 from streams.web.journal import journal_of
 from streams.web.redact import redact_action
 
-__all__ = ["CONFIDENCE_BUCKETS", "LagProbe", "StatsCollector"]
+__all__ = ["CONFIDENCE_BUCKETS", "LOW_CONFIDENCE", "LagProbe", "StatsCollector"]
 
 #: Upper bounds of the confidence histogram's bins (the last bin also holds 1.0).
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+#: Customers below this confidence are on the review queue (those of the scan: `StatsCollector.low_confidence`).
+LOW_CONFIDENCE = 0.6
 #: A callable giving consumer lag per ``topic/partition``, or None when unknown.
 LagProbe = Callable[[], Mapping[str, int] | None]
 
@@ -175,16 +177,28 @@ class StatsCollector:
             now = self.clock()
             if self._cache is not None and now - self._cache[0] < self.ttl:
                 return self._cache[1]
-            result = {
+            result: dict[str, Any] = {
                 "resolver": resolver.stats(),
                 "quarantined": resolver.quarantined(),
                 "quarantined_keys": resolver.quarantined_keys(),
-                "customers": await self._scan(resolver),
             }
+            result["customers"], result["below"] = await self._scan(resolver)
             self._cache = (self.clock(), result)
             return result
 
-    async def _scan(self, resolver: Resolver) -> dict[str, Any]:
+    async def low_confidence(self, resolver: Resolver) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Every customer of the scan below `LOW_CONFIDENCE`, lowest first, and what was scanned.
+
+        The scan is the dashboard's (cached for ``ttl`` seconds): every live customer when there
+        are at most ``sample``, else an even stride of them (``sampled``: some are not listed).
+        The second value: ``{"live", "scanned", "sampled"}``.
+        """
+        scan = await self._scan_cached(resolver)
+        c = scan["customers"]
+        return list(scan["below"]), {"live": c["live"], "scanned": c["scanned"], "sampled": c["sampled"]}
+
+    async def _scan(self, resolver: Resolver) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The per-customer figures of /stats, and every scanned customer below `LOW_CONFIDENCE` (lowest first)."""
         ids = resolver.customer_ids()
         total = len(ids)
         stride = max(1, -(-total // self.sample)) if self.sample > 0 else 1
@@ -195,6 +209,7 @@ class StatsCollector:
         conf_sum = 0.0
         largest: list[tuple[int, int, str, dict[str, Any]]] = []
         lowest: list[tuple[float, str, dict[str, Any]]] = []
+        below: list[dict[str, Any]] = []
         for i, cid in enumerate(chosen):
             if i and i % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let the single writer run between chunks
@@ -218,12 +233,15 @@ class StatsCollector:
                 heapq.heappush(largest, item)
             elif item[:3] > largest[0][:3]:
                 heapq.heapreplace(largest, item)
+            if conf < LOW_CONFIDENCE:
+                below.append(brief)
             low = (-conf, cid, brief)
             if len(lowest) < _TOP:
                 heapq.heappush(lowest, low)
             elif low[:2] > lowest[0][:2]:
                 heapq.heapreplace(lowest, low)
-        return {
+        below.sort(key=lambda b: (b["confidence"], b["customer_id"]))
+        figures = {
             "live": total,
             "scanned": seen,
             "sampled": stride > 1,
@@ -235,6 +253,7 @@ class StatsCollector:
             "largest_clusters": [b for *_, b in sorted(largest, key=lambda x: x[:3], reverse=True)],
             "lowest_confidence": [b for *_, b in sorted(lowest, key=lambda x: x[:2], reverse=True)],
         }
+        return figures, below
 
 
 def _bin(confidence: float) -> int:

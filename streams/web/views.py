@@ -34,7 +34,7 @@ from streams.web.metrics import CONTENT_TYPE, render
 from streams.web.pages import HTML_HEADERS, dashboard_html, explain_html, href, message_html, review_html
 from streams.web.redact import mask_key, mask_ref, redact_explanation, redact_profile, redact_why
 from streams.web.refs import ReadModelKeys, ref_kind
-from streams.web.stats import LagProbe, StatsCollector
+from streams.web.stats import LOW_CONFIDENCE, LagProbe, StatsCollector
 
 __all__ = ["KafkaProbe", "Views", "tcp_reachable"]
 
@@ -48,8 +48,8 @@ _MAX_LISTED = 500
 #: Pairs on the review queue by default, and at most (``?limit=``).
 _REVIEW_DEFAULT = 50
 _REVIEW_MAX = 500
-#: Customers below this confidence are on the review queue (from the dashboard's sample).
-LOW_CONFIDENCE = 0.6
+#: Low-confidence customers explained between two yields to the single writer.
+_LOW_CHUNK = 50
 #: A WhatsApp lookup's reason when the account's phone is split between people (`resolver.explain.lookup`).
 _OWNER = "the WhatsApp account's own messages: its phone is split between people, this is its owner"
 #: Aliases a standby follows from an absorbed id to its survivor (each hop: an absorption of the survivor).
@@ -741,19 +741,26 @@ class Views:
                     },
                 }
             )
-        snap = await self.stats.snapshot(scope)
-        low = []
-        for c in (snap.get("customers") or {}).get("lowest_confidence", ()):
+        below, scanned = await self.stats.low_confidence(resolver)
+        low: list[dict[str, Any]] = []
+        low_found = 0
+        for c in below:
             cid = c["customer_id"]
-            if c["confidence"] >= LOW_CONFIDENCE or (cid, cid) in dismissed:
+            if (cid, cid) in dismissed:
                 continue
             profile = resolver.profile(cid)
-            if profile is None:
-                continue
+            if profile is None or profile.confidence >= LOW_CONFIDENCE:
+                continue  # merged, erased or changed since the scan
+            low_found += 1
+            if len(low) >= limit:
+                continue  # counted, not listed
+            if low and len(low) % _LOW_CHUNK == 0:
+                await asyncio.sleep(0)  # let the single writer run between chunks
             explained = redact_explanation(resolver.explain(cid).to_dict(), scope)
             low.append(
                 {
                     **c,
+                    "confidence": profile.confidence,
                     "confidence_reasons": list(profile.confidence_reasons),
                     "evidence": explained["edges"][:20],
                     "evidence_seen": explained["evidence"][:20],
@@ -764,12 +771,26 @@ class Views:
                     },
                 }
             )
+        # Listed in full: every pair (none left past ``limit``), and every low-confidence customer,
+        # which needs the scan to have read every live customer (not a sample) and ``limit`` to hold them.
+        low_complete = not scanned["sampled"] and low_found <= limit
         return {
             "masked": not scope.sees_pii,
             "pairs": pairs,
             "low_confidence": low,
             "low_confidence_below": LOW_CONFIDENCE,
-            "complete": complete,
+            "complete": complete and low_complete,
+            "pairs_complete": complete,
+            "low_confidence_complete": low_complete,
+            # What the low-confidence list is drawn from: the dashboard's scan of customers (cached
+            # for a few seconds; an even sample of them when there are many), and how many of the
+            # customers it read are below the threshold (``found``; ``listed`` of them, up to ``limit``).
+            "low_confidence_from": {
+                "source": "dashboard scan",
+                **scanned,
+                "found": low_found,
+                "listed": len(low),
+            },
             "limit": limit,
             "dismissed": len(dismissed),
         }
