@@ -742,6 +742,41 @@ class Views:
                 }
             )
         below, scanned = await self.stats.low_confidence(resolver)
+        low, low_found = await self._review_low(resolver, scope, limit, below, dismissed)
+        # Listed in full: every pair (none left past ``limit``), and every low-confidence customer,
+        # which needs the scan to have read every live customer (not a sample) and ``limit`` to hold them.
+        low_complete = not scanned["sampled"] and low_found <= limit
+        return {
+            "masked": not scope.sees_pii,
+            "pairs": pairs,
+            "low_confidence": low,
+            "low_confidence_below": LOW_CONFIDENCE,
+            "complete": complete and low_complete,
+            "pairs_complete": complete,
+            "low_confidence_complete": low_complete,
+            # What the low-confidence list is drawn from: the dashboard's scan of customers (cached
+            # for a few seconds; an even sample of them when there are many), and how many of the
+            # customers it read are below the threshold (``found``; ``listed`` of them, up to ``limit``).
+            "low_confidence_from": {
+                "source": "dashboard scan",
+                **scanned,
+                "found": low_found,
+                "listed": len(low),
+            },
+            "limit": limit,
+            "dismissed": len(dismissed),
+        }
+
+    async def _review_low(
+        self,
+        resolver: Resolver,
+        scope: Scope,
+        limit: int,
+        below: list[dict[str, Any]],
+        dismissed: set[tuple[str, str]],
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The scan's customers still below `LOW_CONFIDENCE` and not dismissed: up to `limit` of them
+        with their reasons and evidence, and how many there are."""
         low: list[dict[str, Any]] = []
         low_found = 0
         for c in below:
@@ -771,29 +806,7 @@ class Views:
                     },
                 }
             )
-        # Listed in full: every pair (none left past ``limit``), and every low-confidence customer,
-        # which needs the scan to have read every live customer (not a sample) and ``limit`` to hold them.
-        low_complete = not scanned["sampled"] and low_found <= limit
-        return {
-            "masked": not scope.sees_pii,
-            "pairs": pairs,
-            "low_confidence": low,
-            "low_confidence_below": LOW_CONFIDENCE,
-            "complete": complete and low_complete,
-            "pairs_complete": complete,
-            "low_confidence_complete": low_complete,
-            # What the low-confidence list is drawn from: the dashboard's scan of customers (cached
-            # for a few seconds; an even sample of them when there are many), and how many of the
-            # customers it read are below the threshold (``found``; ``listed`` of them, up to ``limit``).
-            "low_confidence_from": {
-                "source": "dashboard scan",
-                **scanned,
-                "found": low_found,
-                "listed": len(low),
-            },
-            "limit": limit,
-            "dismissed": len(dismissed),
-        }
+        return low, low_found
 
     @staticmethod
     def _accepted(action: dict[str, Any], request: web.Request | None = None) -> web.Response:
