@@ -53,7 +53,16 @@ from resolver.graph import (
     set_account_groups,
 )
 from resolver.identifiers import kind_of, mask
-from resolver.names import KEY_JOIN, compared, full_name, name_groups, names_similar, one_group, same_person
+from resolver.names import (
+    KEY_JOIN,
+    compared,
+    fits_several,
+    full_name,
+    name_groups,
+    names_similar,
+    one_group,
+    same_person,
+)
 from resolver.near import phones_near
 from resolver.outcome import Step
 
@@ -210,7 +219,10 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     name typed once is not a person of its own. With two or more solid groups the phone is
     split: the largest group (ties: smallest label) keeps the phone key, every other solid
     group links ``key#<label>`` instead. Keys outside the solid groups are not in
-    the mapping: their evidence is ambiguous (see `Graph.effective`). So are the names of
+    the mapping: their evidence is ambiguous (see `Graph.effective`), as is a weak name that fits
+    two groups (`resolver.names.fits_several`: ``A. Iyer`` beside ``Aishwarya Iyer`` and ``Aditya
+    Iyer``), which weighs for none of them: it links the phone only when its evidence has nothing
+    else, so it never joins two people. So are the names of
     another script than the one `compared` reads (``सुनीता वर्मा`` beside ``Rahul Verma`` and
     ``Sunita Verma``): they cannot be told apart from either, and split nothing.
     """
@@ -220,9 +232,13 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     if len(names) < 2 or one_group(names):
         return None  # one group (most often: one person's spellings): never split
     label = name_groups(names)
+    # A weak name that fits two groups (``A. Iyer`` beside ``Aishwarya Iyer`` and ``Aditya
+    # Iyer``) is neither's: it neither weighs for one nor links one, or it would join them.
+    several = fits_several(names, label)
     totals: dict[str, int] = {}
     for c, n in names.items():
-        totals[label[c]] = totals.get(label[c], 0) + n
+        if c not in several:
+            totals[label[c]] = totals.get(label[c], 0) + n
     least = 1 if len(totals) >= SHARED_LINE else 2
     # A full name (first and last) is solid at once: two people, each with a full name, gave
     # the phone once each (a store's own number for two walk-ins); a lone first name is not.
@@ -230,7 +246,11 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     solid = sorted((g for g, n in totals.items() if n >= least or g in full), key=lambda g: (-totals[g], g))
     if len(solid) < 2:
         return None
-    return {c: key if label[c] == solid[0] else f"{key}{PERSON}{label[c]}" for c in sorted(names) if label[c] in solid}
+    return {
+        c: key if label[c] == solid[0] else f"{key}{PERSON}{label[c]}"
+        for c in sorted(names)
+        if label[c] in solid and c not in several
+    }
 
 
 def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict[str, str] | None:

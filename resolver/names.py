@@ -14,9 +14,9 @@ import unicodedata
 from collections.abc import Collection, Mapping
 
 __all__ = [
-    "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "clear_memos", "compared", "full_name",
-    "is_title", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group", "same_person",
-    "script_of", "unread", "weak_key",
+    "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "clear_memos", "compared", "fits_several",
+    "full_name", "is_title", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group",
+    "same_person", "script_of", "unread", "weak_key",
 ]  # fmt: skip
 
 #: Joins the first and last token of a name key (``asha_rao``); tokens are letters only (of any
@@ -302,7 +302,9 @@ def same_person(a: str, b: str) -> bool:
     Imran Khan``, read ``imran_khan``; not ``Mohd Khan`` / ``Salman Khan``); or a one-token name
     that matches either token of the other written out (``Asha`` / ``Rao Asha``; not an initial:
     ``Christopher`` / ``Katherine C``); or, with middle names, a
-    surname left off after a middle name (``Anil Kumar`` / ``Anil Kumar Yadav``: `_within`).
+    surname left off after a middle name (``Anil Kumar`` / ``Anil Kumar Yadav``: `_within`), or an
+    initial before the given name and surname a person goes by (``M. Asif Khan`` / ``Mohammed Asif
+    Khan``, read ``asif_khan``; ``K. Anil Kumar`` / ``Anil Kumar``): read without the initial.
     """
     if a == b:
         return True
@@ -318,8 +320,14 @@ def same_person(a: str, b: str) -> bool:
         return True
     if _initialled(fa, la, lb, fb) or _initialled(fb, lb, la, fa):
         return True
-    if la and lb and (a.count(KEY_JOIN) > 1 or b.count(KEY_JOIN) > 1) and _within(a, b):
-        return True  # a middle name as the surname, or a surname written first: ``Anil Kumar`` / ``Anil Kumar Yadav``
+    if la and lb and (a.count(KEY_JOIN) > 1 or b.count(KEY_JOIN) > 1):
+        if _within(a, b):  # a middle name as the surname, or a surname written first
+            return True  # ``Anil Kumar`` / ``Anil Kumar Yadav``
+        # An initial before the name a person goes by: ``M. Asif Khan`` is ``Asif Khan`` (``Mohammed Asif Khan``).
+        if len(fa) == 1 and a.count(KEY_JOIN) > 1 and same_person(a.partition(KEY_JOIN)[2], b):
+            return True
+        if len(fb) == 1 and b.count(KEY_JOIN) > 1 and same_person(a, b.partition(KEY_JOIN)[2]):
+            return True
     if la and lb:
         if len(fa) == 1 and len(lb) == 1 and len(la) > 1 and _same_given(la, fb):
             return True  # a given name with initials before or after it: ``K. S. Ramesh`` / ``Ramesh K S``
@@ -501,6 +509,64 @@ def _groups(weights: Mapping[str, int]) -> dict[str, str]:
                 label[k] = fit
         _transitive(alone, label)
     return label
+
+
+def fits_several(weights: Mapping[str, int], label: Mapping[str, str]) -> frozenset[str]:
+    """The weak keys of `weights` that fit two or more of the groups of `label` (`name_groups` of `weights`).
+
+    `name_groups` puts a weak key (an initial, one token, a given name with initials) in the
+    heaviest group it fits, so that it never makes a person of its own; but a weak key that fits
+    two groups, names that cannot be one person, says nothing about which of them it is
+    (``A. Iyer`` beside ``Aishwarya Iyer`` and ``Aditya Iyer`` on a family mailbox). Where a
+    group decides what evidence links (`resolver.households.person_split`), such a key must join
+    neither, or its evidence fuses the two. A fit is read as `name_groups` reads it (`_fit`):
+    one-token names against names with a surname (or written without a space), initials against
+    those and the one-token names that fit only one group, and an initial with a surname against
+    the names with a surname where one fits (``I. Singh`` is Inder Singh's, not the ``Isha`` of
+    Isha Fernandes). Only the keys `compared` reads are judged. A function of the keys and
+    weights: the same whatever the order they come in.
+    """
+    kept = compared(weights)
+    strong: list[str] = []
+    singles: list[str] = []
+    initials: list[str] = []
+    for k in kept:  # `_groups`' tiers
+        first, _, last = k.partition(KEY_JOIN)
+        if len(first) <= 1 or _initial_last(last):
+            initials.append(k)
+        elif last or _whole(k):
+            strong.append(k)
+        else:
+            singles.append(k)
+    if not (singles or initials) or len({label[k] for k in kept}) < 2:
+        return frozenset()
+    several = {k for k in singles if _fits_several(k, strong, label)}
+    against = strong + [k for k in singles if k not in several]
+    several.update(k for k in initials if _fits_several(k, against, label))
+    return frozenset(several)
+
+
+def _fits_several(weak: str, keys: list[str], label: Mapping[str, str]) -> bool:
+    """Whether `weak` fits two or more groups of `label` as `_fit` reads a fit: an initial with a
+    surname (``i_singh``) by the names with a surname among `keys` where one fits (not ``Isha``
+    beside ``Isha Fernandes``), else by any of `keys`."""
+    if KEY_JOIN in weak:
+        found = _groups_fitted(weak, [k for k in keys if KEY_JOIN in k], label)
+        if found:
+            return found >= 2
+    return _groups_fitted(weak, keys, label) >= 2
+
+
+def _groups_fitted(weak: str, keys: list[str], label: Mapping[str, str]) -> int:
+    """How many groups of `label` (0, 1, or 2 for two or more) hold a key of `keys` that `weak` is `same_person` as."""
+    found: str | None = None
+    for k in keys:
+        grp = label[k]
+        if grp != found and same_person(weak, k):
+            if found is not None:
+                return 2
+            found = grp
+    return 0 if found is None else 1
 
 
 def one_group(keys: Collection[str]) -> bool:
