@@ -53,16 +53,8 @@ from resolver.graph import (
     set_account_groups,
 )
 from resolver.identifiers import kind_of, mask
-from resolver.names import (
-    KEY_JOIN,
-    compared,
-    fits_several,
-    full_name,
-    name_groups,
-    names_similar,
-    one_group,
-    same_person,
-)
+from resolver.name_fits import fits_several
+from resolver.names import KEY_JOIN, compared, full_name, name_groups, names_similar, one_group, same_person
 from resolver.near import phones_near
 from resolver.outcome import Step
 
@@ -220,7 +212,7 @@ def person_split(key: str, names: Mapping[str, int]) -> dict[str, str] | None:
     split: the largest group (ties: smallest label) keeps the phone key, every other solid
     group links ``key#<label>`` instead. Keys outside the solid groups are not in
     the mapping: their evidence is ambiguous (see `Graph.effective`), as is a weak name that fits
-    two groups (`resolver.names.fits_several`: ``A. Iyer`` beside ``Aishwarya Iyer`` and ``Aditya
+    two groups (`resolver.name_fits.fits_several`: ``A. Iyer`` beside ``Aishwarya Iyer`` and ``Aditya
     Iyer``), which weighs for none of them: it links the phone only when its evidence has nothing
     else, so it never joins two people. So are the names of
     another script than the one `compared` reads (``सुनीता वर्मा`` beside ``Rahul Verma`` and

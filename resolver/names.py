@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Collection, Mapping
 
 __all__ = [
-    "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "clear_memos", "compared", "fits_several",
-    "full_name", "is_title", "name_class", "name_groups", "name_key", "name_parts", "names_similar", "one_group",
+    "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "clear_memos", "compared", "full_name",
+    "is_title", "name_class", "name_groups", "name_key", "name_parts", "name_tier", "names_similar", "one_group",
     "same_person", "script_of", "unread", "weak_key",
 ]  # fmt: skip
 
@@ -475,17 +475,10 @@ def unread(weights: Mapping[str, int]) -> int:
 
 def _groups(weights: Mapping[str, int]) -> dict[str, str]:
     """`name_groups` of keys of one script."""
-    strong: list[str] = []
-    singles: list[str] = []
-    initials: list[str] = []
-    for k in weights:  # `weak_key`, one partition per key
-        first, _, last = k.partition(KEY_JOIN)
-        if len(first) <= 1 or _initial_last(last):
-            initials.append(k)  # ``a_venkatesh``, ``suresh_r``: a given name and initials (`_initialled`)
-        elif last or _whole(k):
-            strong.append(k)
-        else:
-            singles.append(k)
+    tiers: tuple[list[str], list[str], list[str]] = ([], [], [])
+    for k in weights:
+        tiers[name_tier(k)].append(k)
+    strong, singles, initials = tiers
     strong.sort()
     singles.sort()
     initials.sort()
@@ -511,64 +504,6 @@ def _groups(weights: Mapping[str, int]) -> dict[str, str]:
     return label
 
 
-def fits_several(weights: Mapping[str, int], label: Mapping[str, str]) -> frozenset[str]:
-    """The weak keys of `weights` that fit two or more of the groups of `label` (`name_groups` of `weights`).
-
-    `name_groups` puts a weak key (an initial, one token, a given name with initials) in the
-    heaviest group it fits, so that it never makes a person of its own; but a weak key that fits
-    two groups, names that cannot be one person, says nothing about which of them it is
-    (``A. Iyer`` beside ``Aishwarya Iyer`` and ``Aditya Iyer`` on a family mailbox). Where a
-    group decides what evidence links (`resolver.households.person_split`), such a key must join
-    neither, or its evidence fuses the two. A fit is read as `name_groups` reads it (`_fit`):
-    one-token names against names with a surname (or written without a space), initials against
-    those and the one-token names that fit only one group, and an initial with a surname against
-    the names with a surname where one fits (``I. Singh`` is Inder Singh's, not the ``Isha`` of
-    Isha Fernandes). Only the keys `compared` reads are judged. A function of the keys and
-    weights: the same whatever the order they come in.
-    """
-    kept = compared(weights)
-    strong: list[str] = []
-    singles: list[str] = []
-    initials: list[str] = []
-    for k in kept:  # `_groups`' tiers
-        first, _, last = k.partition(KEY_JOIN)
-        if len(first) <= 1 or _initial_last(last):
-            initials.append(k)
-        elif last or _whole(k):
-            strong.append(k)
-        else:
-            singles.append(k)
-    if not (singles or initials) or len({label[k] for k in kept}) < 2:
-        return frozenset()
-    several = {k for k in singles if _fits_several(k, strong, label)}
-    against = strong + [k for k in singles if k not in several]
-    several.update(k for k in initials if _fits_several(k, against, label))
-    return frozenset(several)
-
-
-def _fits_several(weak: str, keys: list[str], label: Mapping[str, str]) -> bool:
-    """Whether `weak` fits two or more groups of `label` as `_fit` reads a fit: an initial with a
-    surname (``i_singh``) by the names with a surname among `keys` where one fits (not ``Isha``
-    beside ``Isha Fernandes``), else by any of `keys`."""
-    if KEY_JOIN in weak:
-        found = _groups_fitted(weak, [k for k in keys if KEY_JOIN in k], label)
-        if found:
-            return found >= 2
-    return _groups_fitted(weak, keys, label) >= 2
-
-
-def _groups_fitted(weak: str, keys: list[str], label: Mapping[str, str]) -> int:
-    """How many groups of `label` (0, 1, or 2 for two or more) hold a key of `keys` that `weak` is `same_person` as."""
-    found: str | None = None
-    for k in keys:
-        grp = label[k]
-        if grp != found and same_person(weak, k):
-            if found is not None:
-                return 2
-            found = grp
-    return 0 if found is None else 1
-
-
 def one_group(keys: Collection[str]) -> bool:
     """A quick, sufficient test that `name_groups` puts all of `keys` in one group (whatever the weights).
 
@@ -579,9 +514,8 @@ def one_group(keys: Collection[str]) -> bool:
     """
     hub = ""
     hub_tier = 3
-    for k in keys:  # `weak_key`'s tiers, one partition per key
-        first, _, last = k.partition(KEY_JOIN)
-        tier = 2 if len(first) <= 1 or _initial_last(last) else 0 if last or _whole(k) else 1
+    for k in keys:
+        tier = name_tier(k)
         if tier < hub_tier:
             hub, hub_tier = k, tier
             if tier == 0:
@@ -592,6 +526,14 @@ def one_group(keys: Collection[str]) -> bool:
     else:
         return True
     return False
+
+
+def name_tier(key: str) -> int:
+    """How `name_groups` reads a key (`weak_key`): 0 a given name with a surname (or a name written
+    without a space, ``李颖``), 1 one token, 2 an initial or a given name with initials only
+    (``a_venkatesh``, ``suresh_r``: `_initialled`)."""
+    first, _, last = key.partition(KEY_JOIN)
+    return 2 if len(first) <= 1 or _initial_last(last) else 0 if last or _whole(key) else 1
 
 
 def _initial_last(rest: str) -> bool:

@@ -2,7 +2,7 @@
 
 * ``A. Iyer`` on Aishwarya Iyer's phone, beside Aditya Iyer on their family mailbox, fits both
   given names: it once went with the heavier of the two on the mailbox and, through
-  Aishwarya's phone, fused the family at confidence 0.01 (`resolver.names.fits_several`,
+  Aishwarya's phone, fused the family at confidence 0.01 (`resolver.name_fits.fits_several`,
   `resolver.households.person_split`);
 * ``M. Asif Khan`` is ``Mohammed Asif Khan`` (read ``asif_khan``): an initial before a given name
   and a surname, scored 0.05 for "names that cannot be one person" (`resolver.names.same_person`).
@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from resolver.households import person_split
 from resolver.interaction import Interaction, fields_of
-from resolver.names import KEY_JOIN, fits_several, name_groups, name_key, same_person, weak_key
+from resolver.name_fits import fits_several
+from resolver.names import KEY_JOIN, name_groups, name_key, same_person, weak_key
 from resolver.resolver import Resolver
 
 MAILBOX = "iyerfamily40@gmail.com"
