@@ -38,7 +38,7 @@ from typing import Any
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
-from resolver.evaluation import Evaluation, carries_identifier, evaluate, identifiable_events
+from resolver.evaluation import Evaluation, carries_identifier, confidences, evaluate, identifiable_events
 from resolver.evidence import Evidence
 from resolver.graph import OK, Graph, holder_of
 from resolver.interaction import fields_of, from_json
@@ -111,11 +111,7 @@ def run(customers: int, seed: int, config: ResolverConfig | None = None, nicknam
             assignments[event.event_id] = cid
     seconds = time.perf_counter() - started
     truth = dict(truth_rows)
-    confidence = {}
-    for cid in resolver.customer_ids():
-        profile = resolver.profile(cid)
-        assert profile is not None
-        confidence[cid] = profile.confidence
+    confidence = confidences(resolver)
     identified = {obj["event_id"] for obj in events if carries_identifier(obj)}
     identifiable = identifiable_events(events)
     return Run(

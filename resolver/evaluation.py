@@ -22,7 +22,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "Before",
@@ -34,10 +34,30 @@ __all__ = [
     "auc",
     "before_crm",
     "carries_identifier",
+    "confidences",
     "evaluate",
     "identifiable_events",
     "pair_counts",
 ]
+
+
+class _Scored(Protocol):
+    """What `confidences` reads: a resolver's live customers and their profiles."""
+
+    def customer_ids(self) -> list[str]: ...
+
+    def profile(self, customer_id: str) -> Any: ...
+
+
+def confidences(resolver: _Scored) -> dict[str, float]:
+    """Each live customer's confidence (what `evaluate` takes); every live customer has a profile."""
+    out: dict[str, float] = {}
+    for cid in resolver.customer_ids():
+        profile = resolver.profile(cid)
+        if profile is None:
+            raise ValueError(f"live customer {cid} has no profile")
+        out[cid] = profile.confidence
+    return out
 
 
 def _pairs(n: int) -> int:

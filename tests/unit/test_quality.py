@@ -37,7 +37,7 @@ import pytest
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
-from resolver.evaluation import Evaluation, carries_identifier, evaluate, identifiable_events
+from resolver.evaluation import Evaluation, carries_identifier, confidences, evaluate, identifiable_events
 from resolver.interaction import fields_of, from_json
 from streams.synthetic import generate
 
@@ -70,11 +70,7 @@ def both() -> tuple[Evaluation, Evaluation]:
     assignments = {
         event.event_id: cid for event in parsed if (cid := resolver.customer_of_fields(fields_of(event))) is not None
     }
-    confidence = {}
-    for cid in resolver.customer_ids():
-        profile = resolver.profile(cid)
-        assert profile is not None
-        confidence[cid] = profile.confidence
+    confidence = confidences(resolver)
     return (
         evaluate(truth_map, assignments, confidence=confidence, only=identified),
         evaluate(truth_map, assignments, confidence=confidence, only=identifiable_events(events)),

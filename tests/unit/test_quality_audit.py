@@ -21,7 +21,7 @@ import pytest
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
-from resolver.evaluation import Evaluation, carries_identifier, evaluate
+from resolver.evaluation import Evaluation, carries_identifier, confidences, evaluate
 from resolver.interaction import InvalidInteraction, Limits, fields_of, from_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,11 +59,7 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Audit:
     with (out / "truth.csv").open() as f:
         truth = {row[0]: row[1] for row in csv.reader(f) if row and row[0] != "event_id"}
     assignments = {e.event_id: cid for e in parsed if (cid := resolver.customer_of_fields(fields_of(e))) is not None}
-    confidence = {}
-    for cid in resolver.customer_ids():
-        profile = resolver.profile(cid)
-        assert profile is not None
-        confidence[cid] = profile.confidence
+    confidence = confidences(resolver)
     identified = {obj["event_id"] for obj in raw if carries_identifier(obj)}
     return (
         evaluate(truth, assignments, confidence=confidence),

@@ -20,7 +20,7 @@ import pytest
 
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
-from resolver.evaluation import Evaluation, carries_identifier, evaluate
+from resolver.evaluation import Evaluation, carries_identifier, confidences, evaluate
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Interaction, Limits, fields_of, from_json, to_json
 from streams.csvimport import ColumnMap, CsvContacts
@@ -57,11 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         cid = resolver.customer_of_fields(fields_of(event))
         assert cid is not None
         customer[event.event_id] = cid
-    confidence = {}
-    for cid in resolver.customer_ids():
-        profile = resolver.profile(cid)
-        assert profile is not None
-        confidence[cid] = profile.confidence
+    confidence = confidences(resolver)
     identified = {e.event_id for e in touchpoint_events + contacts if carries_identifier(to_json(e))}
     quality = evaluate(truth_map, customer, confidence=confidence, only=identified)
     return World(touchpoint_events, contacts, truth_map, customer, quality)
