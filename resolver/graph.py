@@ -558,8 +558,13 @@ class Graph:
             if groups is not None and key[0] == "t":
                 # An account used by another person with a phone or email of their own: that
                 # person's evidence links their part; any other (the holder's, a name without
-                # details of its own, none) links the account itself.
+                # details of its own, none) links the account itself, but a weak name that fits
+                # two of its people (mapped to the account itself, `households.account_split`)
+                # links it only when its evidence has nothing else.
                 person = groups.get(self.class_of(ev.name) or "") if ev.name is not None else None
+                if person == key:
+                    ambiguous = key
+                    continue
                 if person is not None:
                     part = nodes.get(person)
                     if part is not None and part.status != OK:

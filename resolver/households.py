@@ -24,7 +24,9 @@ rules, the near-phone rule and the name conflict in confidence (`resolver.profil
   the largest such group keeps the identity (on a tie, none), each other links its part
   (`resolver.graph.account_part`). Two people named in full, each beside a phone or email
   though not each with one of their own (a couple on one kiosk id and one phone), link their
-  own parts and none keeps it. A name without a phone or email of its own splits nothing.
+  own parts and none keeps it. A name without a phone or email of its own splits nothing; a
+  weak name that fits two of its people (``A. Iyer``) weighs for none and links the identity only
+  when its evidence has nothing else.
 
 A name order, an initial or a missing surname never makes a second person (`name_groups`),
 nor does a name in another script than the names it is beside (``सुनीता वर्मा`` beside
@@ -273,6 +275,26 @@ def account_split(key: str, seen: Iterable[tuple[str, tuple[str, ...]]]) -> dict
     if len(carried) < 2 or one_group(support):
         return None  # fewer than two names with a phone or email, or one person: none brings their own
     label = name_groups(support)
+    # A weak name that fits two groups (``A. Iyer`` beside ``Aishwarya Iyer`` and ``Aditya Iyer``
+    # on a family's loyalty card) says nothing of whose it is: its phone or email counts for no
+    # group, it weighs for none, and on a split identity it is mapped to the identity itself,
+    # which its evidence then links only when it has nothing else (`Graph.effective`).
+    several = fits_several(support, label)
+    if several:
+        support = {c: n for c, n in support.items() if c not in several}
+        carried = {c: held for c, held in carried.items() if c not in several}
+        if len(carried) < 2:
+            return None
+    parts = _account_parts(key, support, carried, label)
+    if parts is None or not several:
+        return parts
+    return {**parts, **dict.fromkeys(sorted(several), key)}
+
+
+def _account_parts(
+    key: str, support: Mapping[str, int], carried: Mapping[str, set[str]], label: Mapping[str, str]
+) -> dict[str, str] | None:
+    """`account_split`'s parts of `key` for names that fit one group (`support`, `carried`: as it counts them)."""
     holders: dict[str, set[str]] = {}
     for c, held in carried.items():
         for contact in held:

@@ -271,9 +271,74 @@ def test_account_split_reads_names_and_own_contacts() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# a weak name that fits two people on the identity (audit s39: a family's loyalty card)
+
+IYER = [
+    ev("k1", 0, "LC11112222", tp="KIOSK", phone="+91 98450 11111", name="Aishwarya Iyer"),
+    ev("k2", 1, "LC11112222", tp="KIOSK", phone="+91 98450 22222", name="Aditya Iyer"),
+    ev("k3", 2, "LC11112222", tp="KIOSK", phone="+91 98450 11111", name="A. Iyer"),
+    ev("w1", 3, "u-aditya", phone="+91 98450 22222", name="Aditya Iyer"),
+]
+
+
+def test_an_initial_that_fits_two_people_on_a_family_card_joins_neither() -> None:
+    """``A. Iyer`` with Aishwarya's phone on the card she and Aditya both use is Aishwarya's visit:
+    before, its name weighed for one of them, the card was not split and all four events fused."""
+    parts = every_order(IYER)
+    assert together(parts, "k1", "k3")
+    assert together(parts, "k2", "w1")
+    assert not together(parts, "k1", "k2")
+
+
+def test_an_initial_links_the_card_only_when_its_evidence_has_nothing_else() -> None:
+    # Aditya, seen more often, keeps the card; the initial's visit with Aishwarya's phone must not
+    # link the card (Aditya's) as well, and an initial with nothing else links the card.
+    aditya = ev(
+        "k4", 4, "LC11112222", tp="KIOSK", phone="+91 98450 22222", email="aditya.iyer@gmail.com", name="Aditya Iyer"
+    )
+    more = [*IYER, aditya]
+    parts = every_order(more)
+    assert together(parts, "k1", "k3") and not together(parts, "k1", "k2")
+    alone = [*more[:2], more[4], ev("k5", 5, "LC11112222", tp="KIOSK", name="A. Iyer")]
+    parts = every_order(alone)
+    assert together(parts, "k2", "k4", "k5") and not together(parts, "k1", "k5")
+
+
+def test_account_split_maps_an_initial_that_fits_two_groups_to_the_identity_itself() -> None:
+    key = "t:KIOSK:LC11112222"
+    aish = ("aishwarya_iyer", ("p:+919845011111",))
+    adit = ("aditya_iyer", ("p:+919845022222",))
+    initial = ("a_iyer", ("p:+919845011111",))
+    split = account_split(key, [aish, adit, initial])
+    assert split is not None and split["a_iyer"] == key
+    assert split["aishwarya_iyer"] != split["aditya_iyer"]
+    assert {split["aishwarya_iyer"], split["aditya_iyer"]} <= {
+        account_part(key, "aishwarya_iyer"),
+        account_part(key, "aditya_iyer"),
+    }
+    # The initial's phone counts for no one: without it the split is the same.
+    assert {c: p for c, p in split.items() if c != "a_iyer"} == account_split(key, [aish, adit])
+    # One person's initial (it fits only Aishwarya) is hers, as before: it weighs for her, so she keeps the card.
+    rahul = ("rahul_menon", ("p:+919845033333",))
+    assert account_split(key, [aish, initial, rahul]) == {"rahul_menon": account_part(key, "rahul_menon")}
+
+
+# ---------------------------------------------------------------------------------------------
 # order independence on random accounts
 
-NAMES = ["Priya Arun", "Priya A", "K. Arun", "Arun K", "Rohit", "Rohit Khanna", "Sapna Khanna", "Sapna", None]
+NAMES = [
+    "Priya Arun",
+    "Priya A",
+    "K. Arun",
+    "Arun K",
+    "Rohit",
+    "Rohit Khanna",
+    "Sapna Khanna",
+    "Sapna",
+    "Sunil Khanna",
+    "S. Khanna",
+    None,
+]
 PHONES = ["98716 16828", "65652 94130", "88188 76334", "66734 90678"]
 EMAILS = ["priya.arun@gmail.com", "khanna.sapna@wipro.com", None]
 
