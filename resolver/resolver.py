@@ -82,6 +82,30 @@ class Resolver:
         step = add(
             self._g, eid, event.touchpoint, event.occurred_at, event.source_id, event.phone, event.email, event.name
         )
+        return self._applied(eid, step)
+
+    def apply_found(self, event: Interaction, found: Found) -> Outcome:
+        """`apply` of an event whose identifiers, name and evidence id were found by parsing
+        (`resolver.linking.found_of`, with a parser of this resolver's configuration, perhaps in
+        another process: the worker's triage): the same state change and the same `Outcome`,
+        without normalising or digesting the event's values again."""
+        eid = event.event_id
+        keys, rejected, name, vid = found
+        g = self._g
+        seen = g.recent.vid_of(eid)
+        if seen is not None:
+            seen = self._still_remembered(eid, event.occurred_at)
+        if seen is not None:
+            self.in_place = None
+            if seen != vid:
+                return Outcome(eid, duplicate=True, conflict=True)
+            ev = g.evidence.get(seen)
+            return Outcome(eid, duplicate=True, customer_id=None if ev is None else g.customer_of(ev))
+        content = (event.touchpoint, g.parser.source_of(event.touchpoint, event.source_id), name, keys, rejected)
+        return self._applied(eid, add_content(g, eid, event.occurred_at, content, vid, foreign=True))
+
+    def _applied(self, eid: str, step: Step | None) -> Outcome:
+        """The `Outcome` of a new event `eid` taken in as `step` (None: suppressed, an erased person's)."""
         if self._g.shown is not None:
             self.in_place = None if step is None or not step.in_place else self._in_place(eid)
         if step is None:

@@ -39,7 +39,6 @@ import faust
 from aiokafka import TopicPartition
 from faust.tables import TableManager
 
-from resolver.config import ResolverConfig
 from resolver.interaction import Interaction, Limits
 from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
@@ -56,7 +55,7 @@ from streams.purge import purge_dead_letters
 from streams.registry import RegistryError
 from streams.runtime import Runtime
 from streams.sequencer import EffectOut, Ports, Sequencer
-from streams.settings import Settings
+from streams.settings import Settings, resolver_config
 from streams.snapshots import BackgroundSnapshot, read_stored_state
 from streams.stall import LoopWatch, StallWatch, rebalance_overdue, revoke_overdue, task_stacks
 from streams.topics import (
@@ -82,18 +81,6 @@ STOP_GRACE_S = 30.0
 RESTORE_TIMEOUT_S = 900.0
 #: How often the ordered stage logs its progress (applied offset, log end).
 _PROGRESS_LOG_S = 30.0
-
-
-def resolver_config(settings: Settings) -> ResolverConfig:
-    """The core's configuration from the shell's settings (the core never reads settings)."""
-    return ResolverConfig(
-        default_region=settings.default_region,
-        phone_regions=settings.phone_regions,
-        hub_threshold=settings.hub_threshold,
-        duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
-        junk_values=settings.junk_values,
-        **settings.digest_keys(),
-    )
 
 
 class _App(faust.App):
@@ -335,7 +322,7 @@ def build_app(settings: Settings) -> faust.App:
     mirror = RedisMirror(rt, settings)
     rt.on_published = lambda records: record_published(rt, records)
     sequencer = build_sequencer(rt, settings, _ports(kafka, mirror))
-    triage = Triage(rt, Limits(max_string=settings.max_string), kafka.triage.ports())
+    triage = Triage(rt, Limits(max_string=settings.max_string), kafka.triage.ports(), config=resolver_config(settings))
 
     @app.task  # type: ignore[untyped-decorator]
     async def look_up_schema_ids() -> None:

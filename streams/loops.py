@@ -29,7 +29,7 @@ from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 
 from streams.assignor import keep_owner
 from streams.kafka_auth import client_options
-from streams.linkbatch import kind_of
+from streams.linkbatch import FOUND_HEADER, header_of, kind_of
 from streams.runtime import Runtime
 from streams.sequencer import Fenced, LinkRecord, Sequencer
 from streams.settings import Settings
@@ -335,7 +335,10 @@ async def run_sequencer(settings: Settings, rt: Runtime, sequencer: Sequencer, l
             msgs = data.get(tp)
             try:
                 if msgs and rt.owns_links and rt.pipeline is not None:
-                    records = [LinkRecord(m.offset, kind_of(m.headers), m.value) for m in msgs]
+                    records = [
+                        LinkRecord(m.offset, kind_of(m.headers), m.value, header_of(m.headers, FOUND_HEADER))
+                        for m in msgs
+                    ]
                     await sequencer.apply(records, rt.writer_epoch)
                 await sequencer.tend()
             except Fenced:

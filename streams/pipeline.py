@@ -33,6 +33,7 @@ from resolver.effect_codec import by_partition
 from resolver.effects import Effect, EffectLog, Patched, Replaced, Seen, Tick
 from resolver.engine import Outcome, Resolver
 from resolver.interaction import Interaction
+from resolver.linking import Found
 from resolver.window import Window
 from streams.codec import codecs, encode_resolved
 from streams.heap import release_freed
@@ -244,22 +245,32 @@ class Pipeline:
                 self.effect_log.note_all(self.resolver.customer_ids(), reset=True, aliases=self.resolver.aliases())
         return self
 
-    def on_events(self, offset: int, events: Sequence[Interaction], *, quiet: bool = False) -> list[Step]:
+    def on_events(
+        self,
+        offset: int,
+        events: Sequence[Interaction],
+        *,
+        quiet: bool = False,
+        founds: Sequence[Found | None] | None = None,
+    ) -> list[Step]:
         """Apply events (in log order); returns their step. Windows close on the next tick, never here.
 
         ``quiet``: the same state, without the interactions records (already on the broker).
+        ``founds``: what triage's parser (of this pipeline's configuration: `streams.linkbatch.founds_of`)
+        found of each event, or None where it did not: the same step, without parsing those again.
         """
         step = Step(offset)
         topic = None if quiet else self.interactions_topic
         log = self.effect_log
         resolver = self.resolver
-        apply = resolver.apply
+        apply, apply_found = resolver.apply, resolver.apply_found
         record = self.batcher.record_event
         touched_ids = step.touched
         source_of = resolver.source_of
         encode = codecs().resolved_interaction.encode if topic is not None else None  # once, not per event
-        for event in events:
-            outcome = apply(event)
+        found_of = founds if founds is not None else itertools.repeat(None, len(events))
+        for event, found in zip(events, found_of, strict=True):
+            outcome = apply(event) if found is None else apply_found(event, found)
             step.events += 1
             if outcome.duplicate:
                 step.duplicates += 1

@@ -32,13 +32,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Protocol
 
 from resolver.config import ResolverConfig
 from resolver.effect_feed import batches, count_by_partition, encode_position
 from resolver.effects import Tick
 from resolver.interaction import Interaction
-from streams.linkbatch import ACTION, BATCH, TICK, events_of
+from resolver.linking import Found
+from streams.linkbatch import ACTION, BATCH, TICK, events_of, founds_of, parser_fingerprint
 from streams.masking import mask_text
 from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
@@ -107,6 +109,8 @@ class LinkRecord:
     offset: int
     kind: bytes | None
     value: bytes
+    #: a batch's ``irl.found`` header (`streams.linkbatch.founds_of`), if it has one
+    found: bytes | None = None
 
 
 class Fenced(Exception):
@@ -210,6 +214,8 @@ class Sequencer:
     ) -> None:
         self.rt = rt
         self.config = config
+        #: the fingerprint under which triage's findings are taken (`streams.linkbatch.founds_of`)
+        self.fingerprint = parser_fingerprint(config)
         self.window_ms = window_ms
         self.grace_ms = grace_ms
         self.resolved_topic = resolved_topic
@@ -449,6 +455,7 @@ class Sequencer:
             if legacy:
                 await self.ports.fetch_schemas(legacy)
             events: list[Interaction] = []
+            founds: list[Found | None] = []  # triage's findings of each of `events`, where it has them
             quiet = False  # `events` are of records published already (up to `_quiet_through`)
             counted = False  # `events` are of records counted in `rt.stats` already (up to `_counted_through`)
             last = rt.applied_offset
@@ -460,16 +467,19 @@ class Sequencer:
                 control = rec.kind == TICK or rec.kind == ACTION
                 again = rec.offset <= self._counted_through
                 if events and (control or (rec.offset <= self._quiet_through) != quiet or again != counted):
-                    await self._events(pipeline, last, events, epoch, quiet, count=not counted)
-                    events = []
+                    await self._events(pipeline, last, events, epoch, quiet, count=not counted, founds=founds)
+                    events, founds = [], []
                 quiet, counted = rec.offset <= self._quiet_through, again
                 if control:
                     await self._control(pipeline, rec, epoch, quiet)
                 else:
-                    events.extend(events_of(rec.kind, rec.value))
+                    got = events_of(rec.kind, rec.value)
+                    events.extend(got)
+                    found = founds_of(rec.found, self.fingerprint, len(got)) if rec.found is not None else None
+                    founds.extend(found if found is not None else repeat(None, len(got)))
                 last = rec.offset
             if events:
-                await self._events(pipeline, last, events, epoch, quiet, count=not counted)
+                await self._events(pipeline, last, events, epoch, quiet, count=not counted, founds=founds)
             await self._settle()  # when `apply` returns, every output of these records is on the broker
             await self._mark_published(epoch)
             rt.applied_offset = last
@@ -559,7 +569,14 @@ class Sequencer:
         self._erasures.append(erasure)
 
     async def _events(
-        self, pipeline: Pipeline, offset: int, events: list[Interaction], epoch: int, quiet: bool, count: bool = True
+        self,
+        pipeline: Pipeline,
+        offset: int,
+        events: list[Interaction],
+        epoch: int,
+        quiet: bool,
+        count: bool = True,
+        founds: list[Found | None] | None = None,
     ) -> None:
         """Apply the events of the links records up to `offset`, in steps of at most `STEP_EVENTS`.
 
@@ -567,7 +584,8 @@ class Sequencer:
         offset before these records (a step's offset says which records it completes, for Redis).
         `quiet`: these records' outputs are on the broker already (`restore`). `count`: these
         records' events are not counted in `rt.stats` yet; they are counted once every step of
-        them is applied (a step cut short applies them again, from a restore).
+        them is applied (a step cut short applies them again, from a restore). `founds`: triage's
+        findings of each event, where it has them (`Pipeline.on_events`).
         """
         stats = self.rt.stats
         before = self.rt.applied_offset
@@ -578,7 +596,10 @@ class Sequencer:
                 if epoch != self.rt.writer_epoch or self.rt.stopping.is_set():
                     raise Fenced  # revoked, or the worker stops: the rest is applied again by the next owner
             last = i + STEP_EVENTS >= len(events)
-            for step in pipeline.on_events(offset if last else before, events[i : i + STEP_EVENTS], quiet=quiet):
+            found = founds[i : i + STEP_EVENTS] if founds is not None else None
+            for step in pipeline.on_events(
+                offset if last else before, events[i : i + STEP_EVENTS], quiet=quiet, founds=found
+            ):
                 step.holds_through = offset
                 await self._write(step, epoch, quiet)
                 applied += step.events - step.duplicates

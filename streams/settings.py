@@ -16,7 +16,9 @@ from typing import Any
 
 import phonenumbers
 
-__all__ = ["MIN_DIGEST_KEY", "Settings", "SettingsError"]
+from resolver.config import ResolverConfig
+
+__all__ = ["MIN_DIGEST_KEY", "Settings", "SettingsError", "resolver_config"]
 
 
 class SettingsError(ValueError):
@@ -488,3 +490,15 @@ def _worker_id(e: Mapping[str, str]) -> str:
     if len(value) > 200 or not all(c.isalnum() or c in "._-" for c in value):
         raise SettingsError(f"IRL_WORKER_ID={value[:40]!r}: letters, digits, '.', '_' and '-' only (at most 200)")
     return value
+
+
+def resolver_config(settings: Settings) -> ResolverConfig:
+    """The core's configuration from the shell's settings (the core never reads settings)."""
+    return ResolverConfig(
+        default_region=settings.default_region,
+        phone_regions=settings.phone_regions,
+        hub_threshold=settings.hub_threshold,
+        duplicate_horizon_ms=settings.duplicate_horizon_days * 86_400_000,
+        junk_values=settings.junk_values,
+        **settings.digest_keys(),
+    )

@@ -20,9 +20,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from resolver.config import ResolverConfig
+from resolver.identifiers import IdentifierParser
 from resolver.interaction import Interaction, Limits
+from resolver.linking import found_of
 from streams.deadletter import DeadLetter, DeadLetterReason, classify, dead_letter
-from streams.linkbatch import encode_batches
+from streams.linkbatch import encode_batches, encode_found_batches, parser_fingerprint
 from streams.runtime import Runtime
 
 __all__ = ["Consumed", "Triage", "TriagePorts"]
@@ -46,7 +49,8 @@ class Consumed:
 class TriagePorts:
     """Where triage sends (Kafka in the worker, lists in tests); each returns once the broker has the records."""
 
-    send_links: Callable[[list[bytes]], Awaitable[None]]
+    #: links records: (value, its ``irl.found`` header or None)
+    send_links: Callable[[list[tuple[bytes, bytes | None]]], Awaitable[None]]
     send_dead: Callable[[list[DeadLetter]], Awaitable[None]]
     #: fetch the writer schemas these values need (waits while the registry is away)
     fetch_schemas: Callable[[list[bytes | None]], Awaitable[None]]
@@ -56,11 +60,22 @@ class TriagePorts:
 class Triage:
     """Decodes and validates consumed records; forwards the valid ones in batches, dead-letters the rest."""
 
-    def __init__(self, rt: Runtime, limits: Limits, ports: TriagePorts, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        limits: Limits,
+        ports: TriagePorts,
+        clock: Callable[[], float] = time.time,
+        config: ResolverConfig | None = None,
+    ) -> None:
+        """`config`: the core's configuration, whose parser finds each valid event's identifiers here
+        (sent with the batch: `streams.linkbatch.encode_found_batches`); None sends none."""
         self.rt = rt
         self.limits = limits
         self.ports = ports
         self.clock = clock
+        self.parser = IdentifierParser(config) if config is not None else None
+        self.fingerprint = parser_fingerprint(config) if config is not None else b""
 
     async def process(self, records: Sequence[Consumed]) -> None:
         """Triage `records` (in consumed order); returns when everything they caused is on the broker."""
@@ -96,5 +111,13 @@ class Triage:
             await self.ports.send_dead(dead)
             self.rt.stats["dead_letters"] += len(dead)
         if valid:
-            await self.ports.send_links(list(encode_batches(valid)))
+            await self.ports.send_links(self._batches(valid))
             self.rt.stats["events_triaged"] += len(valid)
+
+    def _batches(self, valid: list[Interaction]) -> list[tuple[bytes, bytes | None]]:
+        """The links records of `valid` events, with what the parser found of each when there is one."""
+        parser = self.parser
+        if parser is None:
+            return [(value, None) for value in encode_batches(valid)]
+        founds = [found_of(parser, e.touchpoint, e.source_id, e.phone, e.email, e.name) for e in valid]
+        return list(encode_found_batches(valid, founds, self.fingerprint))

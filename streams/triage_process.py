@@ -40,11 +40,11 @@ from streams.batches import MAX_RECORD_BYTES, BatchSender
 from streams.codec import Codecs, use
 from streams.deadletter import DeadLetter
 from streams.kafka_auth import client_options
-from streams.linkbatch import BATCH, KIND_HEADER
+from streams.linkbatch import links_headers
 from streams.loops import run_triage, start_client, worker_instance
 from streams.registry import RegistryError
 from streams.runtime import Runtime, die_with_parent
-from streams.settings import Settings
+from streams.settings import Settings, resolver_config
 from streams.topics import links_topic_name
 from streams.triage import Triage, TriagePorts
 
@@ -108,9 +108,9 @@ class TriageKafka:
     def encode_dead_letter(self, record: Any) -> bytes:
         return self.codecs.dead_letter.encode(record, self.settings.topic_deadletter)
 
-    async def send_links(self, values: list[bytes]) -> None:
+    async def send_links(self, values: list[tuple[bytes, bytes | None]]) -> None:
         # Append time: the event time is in the payload, and retention must not see 2019.
-        futures = await self.sender.send(self.links, 0, [(None, v, None, [(KIND_HEADER, BATCH)]) for v in values])
+        futures = await self.sender.send(self.links, 0, [(None, v, None, links_headers(found)) for v, found in values])
         await asyncio.gather(*futures)
 
     async def send_dead(self, letters: list[DeadLetter]) -> None:
@@ -298,7 +298,7 @@ async def _child_main(index: int, parent: int) -> int:
     if not await start_client(producer, f"triage process {index}'s producer", rt.stopping):
         return 0
     kafka = TriageKafka(BatchSender(None, producer), settings, rt, codecs)
-    triage = Triage(rt, Limits(max_string=settings.max_string), kafka.ports())
+    triage = Triage(rt, Limits(max_string=settings.max_string), kafka.ports(), config=resolver_config(settings))
     lag_of: list[Any] = []
     rt.lag_sources = lag_of  # run_triage appends its consumer's lag here
     reporter = asyncio.ensure_future(report(rt, lambda: lag_of[0]() if lag_of else None, parent))

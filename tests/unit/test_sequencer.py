@@ -24,9 +24,20 @@ from typing import Any
 import pytest
 
 from resolver.config import ResolverConfig
+from resolver.identifiers import IdentifierParser
 from resolver.interaction import from_json
+from resolver.linking import found_of
 from streams.codec import decode_resolved
-from streams.linkbatch import ACTION, BATCH, TICK, encode_batches
+from streams.linkbatch import (
+    ACTION,
+    BATCH,
+    TICK,
+    decode_batch,
+    encode_batches,
+    encode_found_batches,
+    founds_of,
+    parser_fingerprint,
+)
 from streams.pipeline import Pipeline, Step
 from streams.runtime import Runtime
 from streams.sequencer import IDLE_SNAPSHOT_S, Fenced, LinkRecord, Ports, Sequencer, snapshot_due
@@ -53,8 +64,11 @@ EVENTS = [
 ]
 
 
-def links_log(seed: int) -> list[LinkRecord]:
-    """Batches of events (some sent twice), ticks between them, and one split action."""
+def links_log(seed: int, found: ResolverConfig | None = None) -> list[LinkRecord]:
+    """Batches of events (some sent twice), ticks between them, and one split action.
+
+    `found`: each batch carries triage's findings (`streams.linkbatch.encode_found_batches`) by a
+    parser of this configuration, under its fingerprint."""
     rng = random.Random(seed)
     out: list[LinkRecord] = [LinkRecord(0, TICK, json.dumps({"now": NOW}).encode())]
     now = NOW
@@ -65,8 +79,14 @@ def links_log(seed: int) -> list[LinkRecord]:
         if rng.random() < 0.2:
             chunk = chunk + chunk[:2]  # a duplicate triaged twice
         i += n
-        (value,) = encode_batches(chunk, max_bytes=1 << 30)
-        out.append(LinkRecord(len(out), BATCH, value))
+        if found is None:
+            (value,) = encode_batches(chunk, max_bytes=1 << 30)
+            out.append(LinkRecord(len(out), BATCH, value))
+        else:
+            parser = IdentifierParser(found)
+            founds = [found_of(parser, e.touchpoint, e.source_id, e.phone, e.email, e.name) for e in chunk]
+            ((value, header),) = encode_found_batches(chunk, founds, parser_fingerprint(found), max_bytes=1 << 30)
+            out.append(LinkRecord(len(out), BATCH, value, header))
         if rng.random() < 0.4:
             now += 500 * rng.randint(1, 6)
             out.append(LinkRecord(len(out), TICK, json.dumps({"now": now}).encode()))
@@ -304,6 +324,42 @@ def test_crash_anywhere_and_resume_from_the_snapshot_and_the_tail(seed: int, que
     assert set(kafka.interactions_published) == set(clean_interactions)
     manifest = unpack_state(kafka.state).manifest
     assert manifest is not None and manifest.offset <= len(log) - 1
+
+
+@pytest.mark.parametrize("fingerprint", ["own", "another parser's"])
+@pytest.mark.parametrize("seed", range(3))
+def test_triage_findings_change_nothing_over_crashes_and_resumes(seed: int, fingerprint: str) -> None:
+    """Batches carrying triage's findings publish what a clean run parsing every event publishes,
+    over crashes and restores; findings of another parser (another configuration: other keys for the
+    same phones, which taken would change the customers) are not taken."""
+    rng = random.Random(seed)
+    config = ResolverConfig() if fingerprint == "own" else ResolverConfig(default_region="US")
+    log = links_log(seed, found=config)
+    if fingerprint != "own":  # the other parser's findings differ: taking them would show
+        parsed = [decode_batch(r.value) for r in log if r.kind == BATCH]
+        assert any(
+            founds_of(r.found, parser_fingerprint(config), len(p))
+            != [
+                found_of(IdentifierParser(ResolverConfig()), e.touchpoint, e.source_id, e.phone, e.email, e.name)
+                for e in p
+            ]
+            for r, p in zip([r for r in log if r.kind == BATCH], parsed, strict=True)
+        )
+    clean_interactions: list[bytes] = []
+    clean = clean_run(links_log(seed), clean_interactions)
+    kafka = FakeKafka()
+
+    async def scenario() -> None:
+        for _ in range(2):
+            kafka.die_after = len(kafka.published) + rng.randint(0, max(1, len(clean) // 3))
+            with pytest.raises(Crash):
+                await run(sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+        kafka.die_after = None
+        await run(sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+
+    asyncio.run(scenario())
+    check_against(clean, kafka.published)
+    assert set(kafka.interactions_published) == set(clean_interactions)
 
 
 def test_steps_go_on_while_the_broker_acknowledges_and_apply_returns_once_it_has_all() -> None:
