@@ -476,7 +476,11 @@ class Sequencer:
                     got = events_of(rec.kind, rec.value)
                     events.extend(got)
                     found = founds_of(rec.found, self.fingerprint, len(got)) if rec.found is not None else None
-                    founds.extend(found if found is not None else repeat(None, len(got)))
+                    if found is None:
+                        rt.stats["events_parsed_again"] += len(got)
+                        founds.extend(repeat(None, len(got)))
+                    else:
+                        founds.extend(found)
                 last = rec.offset
             if events:
                 await self._events(pipeline, last, events, epoch, quiet, count=not counted, founds=founds)

@@ -132,6 +132,12 @@ def _event_metrics(w: _Writer, events: Mapping[str, Any]) -> None:
         "Events ignored because another event used their id within the duplicate horizon (among the duplicates).",
         events.get("reused_ids", 0),
     )
+    w.one(
+        "irl_events_parsed_again_total",
+        "counter",
+        "Events the ordered stage parsed itself: their batch had no findings of triage under its parser's fingerprint.",
+        events.get("parsed_again", 0),
+    )
     w.one("irl_dead_letters_total", "counter", "Records sent to the dead-letter topic.", events["dead_letters"])
     w.one("irl_events_rate", "gauge", "Events applied per second over the last minute.", events["rate_per_s"])
 

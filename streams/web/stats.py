@@ -88,6 +88,7 @@ class StatsCollector:
                 "applied": s.get("events_applied", 0),
                 "duplicates": s.get("duplicates", 0),
                 "reused_ids": s.get("reused_ids", 0),
+                "parsed_again": s.get("events_parsed_again", 0),
                 "dead_letters": s.get("dead_letters", 0),
                 **self._rates(int(s.get("events_applied", 0)), now_ms),
             },

@@ -355,7 +355,10 @@ def test_triage_findings_change_nothing_over_crashes_and_resumes(seed: int, fing
             with pytest.raises(Crash):
                 await run(sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
         kafka.die_after = None
-        await run(sequencer(kafka), log, rng.randint(1, 7), rng.randint(1, 4))
+        last = sequencer(kafka)
+        await run(last, log, rng.randint(1, 7), rng.randint(1, 4))
+        parsed_again = last.rt.stats["events_parsed_again"]
+        assert parsed_again == 0 if fingerprint == "own" else parsed_again > 0
 
     asyncio.run(scenario())
     check_against(clean, kafka.published)
