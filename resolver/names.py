@@ -623,6 +623,15 @@ _NICKNAME_TABLE = (
     ("balwinder", "bally", "balli"), ("jaspreet", "jassi"), ("jasmeet", "jassi"), ("jaswinder", "jassi"),
     ("rajesh", "raju"), ("rajendra", "raju"), ("rajkumar", "raju"), ("vikram", "vicky"), ("vikas", "vicky"),
     ("sunil", "sunny"),
+    # US and UK pet forms that are no prefix of the name (audit s40: ``Tom Kim`` / ``Thomas Kim`` on one
+    # phone read as two people and split it)
+    ("thomas", "tom", "tommy"), ("theodore", "ted", "teddy"), ("henry", "hank"), ("lawrence", "larry"),
+    ("patricia", "patty", "patsy", "trish", "tricia"), ("elizabeth", "betsy", "bess", "bessie"),
+    ("alexandra", "sasha"), ("alexander", "sasha"), ("daniel", "danny"), ("deborah", "debbie", "debby"),
+    ("victoria", "vicky", "vickie", "tori"), ("oliver", "ollie"), ("amelia", "millie"), ("charlotte", "lottie"),
+    ("francis", "frank", "frankie"), ("jacob", "jake"), ("nathaniel", "nate"), ("nathan", "nate"),
+    ("abigail", "abby"), ("cynthia", "cindy"), ("judith", "judy"), ("barbara", "barb"), ("ronald", "ronnie"),
+    ("donald", "donnie"), ("timothy", "timmy"), ("kenneth", "kenny"), ("samuel", "sammy"), ("benjamin", "benny"),
 )  # fmt: skip
 
 
