@@ -120,3 +120,21 @@ def test_a_pet_form_on_the_kiosk_keeps_one_customer_in_any_order() -> None:
         for e in order:
             r.apply(e)
         assert len({r.customer_of_event(e.event_id) for e in events}) == 1
+
+
+def test_a_lone_pet_form_beside_the_full_name_is_that_person_not_a_second_one() -> None:
+    """Audit s40: ``Bobby`` at a kiosk beside ``Robert Moore`` on his own phone and email was "names that
+    cannot be one person" (-0.65): a pure customer at 0.01, the lowest of the review queue."""
+    assert same_person(name_key("Bobby") or "", name_key("Robert Moore") or "")
+    assert not same_person(name_key("Bobby") or "", name_key("Richard Moore") or "")
+    r = Resolver(US)
+    r.apply(
+        Interaction("k1", "KIOSK", T0, "RW-rm", "visit", phone="872-893-8713", email="rmoore5@yahoo.com", name="Bobby")
+    )
+    r.apply(Interaction("k2", "KIOSK", T0 + 1, "RW-rm", "visit", phone="+1 872 893 8713", name="Robert Moore"))
+    r.apply(Interaction("w1", "WEB", T0 + 2, "acct-rm", "order", phone="8728938713", name="Robert Moore"))
+    cid = r.customer_of_event("k1")
+    assert cid is not None and {r.customer_of_event("k2"), r.customer_of_event("w1")} == {cid}
+    profile = r.profile(cid)
+    assert profile is not None and profile.confidence >= 0.6, profile.confidence_reasons
+    assert not any("cannot be one person" in reason for reason in profile.confidence_reasons)
