@@ -59,6 +59,8 @@ _JUNK_LOCAL_WORDS = frozenset(
     {
         "notavailable", "notapplicable", "notprovided", "notgiven", "noemailid", "noemailaddress", "walkin",
         "walkincustomer", "walkinguest", "nocustomeremail", "customerdeclined",
+        # a refusal typed as the local part (audit s40: ``declined@declined.com`` fused three walk-ins at 0.85)
+        "declined", "refused", "optout", "optedout", "noneprovided", "notgivenbycustomer",
     }
 )  # fmt: skip
 #: Words typed into a required field, compared with letters and digits only (``N/A`` is ``na``).
@@ -145,7 +147,7 @@ class JunkRules:
         line, typed by people who will not give their own. So is a number whose digits are a
         pattern (`patterned_phone`: ``9876543210``, ``9898989898``), or a configured value.
         """
-        if service or national in _JUNK_PHONE_DIGITS or patterned_phone(national):
+        if service or national in _JUNK_PHONE_DIGITS or patterned_phone(national) or fictional_nanp(e164):
             return True
         return bool(self._values or self._patterns) and self._configured(national, e164, e164[1:])
 
@@ -240,6 +242,16 @@ class JunkRules:
         if value in _JUNK_SOURCE_IDS:
             return True
         return bool(self._values or self._patterns) and self._configured(value)
+
+
+def fictional_nanp(e164: str) -> bool:
+    """True for a North American number that is no one's: ``555-0100`` to ``555-0199`` in any area code,
+    reserved for fiction (films, examples, forms: ``(415) 555-0100``), and ``555-1212``, directory
+    assistance. The numbering plan's metadata calls them valid; people who will not give their own
+    number type them (audit s40: four walk-ins on ``(415) 555-0100`` were one customer)."""
+    if len(e164) != 12 or not e164.startswith("+1") or e164[5:8] != "555":
+        return False
+    return e164[8:10] == "01" or e164[8:] == "1212"
 
 
 def patterned_phone(national: str) -> bool:

@@ -314,6 +314,8 @@ def same_person(a: str, b: str) -> bool:
         return True
     if la and lb and len(la) > 1 and len(lb) > 1 and _same_surname(la, lb) and _nicknamed(fa, fb):
         return True  # ``Bill Walker`` / ``William Walker``: a pet form, only beside one surname
+    if (la or lb) and not (la and lb) and len(fa) > 1 and len(fb) > 1 and _nicknamed(fa, fb):
+        return True  # a lone pet form beside the full name it is a form of: ``Bobby`` / ``Robert Moore``
     if fa == _MOHAMMED_KEY and fb != _MOHAMMED_KEY and a.count(KEY_JOIN) == 1 and names_similar(la, fb):
         return True  # ``Md. Imran`` / ``Mohammed Imran Khan`` (``imran_khan``): Mohammed and a given name, no surname
     if fb == _MOHAMMED_KEY and fa != _MOHAMMED_KEY and b.count(KEY_JOIN) == 1 and names_similar(lb, fa):
@@ -608,8 +610,9 @@ def _sound(token: str) -> str:
 #: Pet forms of given names that are the same person's (English, and Indian ones from a given
 #: name): full name, then its pet forms. Only forms made from the name itself: a pet name that
 #: could be anyone's (``Bunty``, ``Guddu``) is not here. Compared folded (`_sound`), and used
-#: only beside one surname (`same_person`), so ``Bill Walker`` is William Walker but ``Bill``
-#: alone is not. Short forms that are prefixes (``Vik``, ``Chris``, ``Sam``) need no entry.
+#: only beside one surname (`same_person`), so ``Bill Walker`` is William Walker and a lone ``Bill``
+#: fits ``William Walker`` (as a lone ``Asha`` fits Asha Rao), but ``Bill`` is not ``William``.
+#: Short forms that are prefixes (``Vik``, ``Chris``, ``Sam``) need no entry.
 _NICKNAME_TABLE = (
     ("william", "bill", "billy", "will", "willy"), ("robert", "bob", "bobby", "rob", "robbie"),
     ("elizabeth", "liz", "lizzie", "lizzy", "beth", "betty", "libby"), ("richard", "rick", "ricky", "dick", "rich"),
@@ -623,6 +626,15 @@ _NICKNAME_TABLE = (
     ("balwinder", "bally", "balli"), ("jaspreet", "jassi"), ("jasmeet", "jassi"), ("jaswinder", "jassi"),
     ("rajesh", "raju"), ("rajendra", "raju"), ("rajkumar", "raju"), ("vikram", "vicky"), ("vikas", "vicky"),
     ("sunil", "sunny"),
+    # US and UK pet forms that are no prefix of the name (audit s40: ``Tom Kim`` / ``Thomas Kim`` on one
+    # phone read as two people and split it)
+    ("thomas", "tom", "tommy"), ("theodore", "ted", "teddy"), ("henry", "hank"), ("lawrence", "larry"),
+    ("patricia", "patty", "patsy", "trish", "tricia"), ("elizabeth", "betsy", "bess", "bessie"),
+    ("alexandra", "sasha"), ("alexander", "sasha"), ("daniel", "danny"), ("deborah", "debbie", "debby"),
+    ("victoria", "vicky", "vickie", "tori"), ("oliver", "ollie"), ("amelia", "millie"), ("charlotte", "lottie"),
+    ("francis", "frank", "frankie"), ("jacob", "jake"), ("nathaniel", "nate"), ("nathan", "nate"),
+    ("abigail", "abby"), ("cynthia", "cindy"), ("judith", "judy"), ("barbara", "barb"), ("ronald", "ronnie"),
+    ("donald", "donnie"), ("timothy", "timmy"), ("kenneth", "kenny"), ("samuel", "sammy"), ("benjamin", "benny"),
 )  # fmt: skip
 
 

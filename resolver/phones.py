@@ -303,6 +303,19 @@ class PhoneNormaliser:
             international = self._compute_key("+" + key)
             if international.status != "invalid":
                 return international
+        if (
+            found.status == "invalid"
+            and key.startswith("00")
+            and self._intl_prefix != "00"
+            and key.isdigit()
+            and _INTERNATIONAL_DIGITS[0] <= len(key) - 2 <= _INTERNATIONAL_DIGITS[1]
+        ):
+            # ``0044 7911 123456`` in a region whose international prefix is not 00 (the US's is 011):
+            # no number of the region, but 00 is the international prefix of most of the world
+            # (audit s40: a UK customer's number on a US site was invalid, never linked).
+            international = self._compute_key("+" + key[2:])
+            if international.status != "invalid":
+                return international
         return found
 
     def _compute_key(self, key: str) -> Phone:
