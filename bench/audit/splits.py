@@ -65,7 +65,7 @@ def replay(data: Path) -> Run:
         _, touchpoint, _, source_id, phone, email, name = fields_of(event)
         keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
         source = g.parser.source_of(touchpoint, source_id)
-        ev = g.by_content.get((touchpoint, source, evidence_name(g.parser.junk, name), keys, rejected))
+        ev = g.by_content.get((touchpoint, source, evidence_name(g.parser.junk, name, touchpoint), keys, rejected))
         if ev is None or event.event_id in evidence_of:
             continue
         evidence_of[event.event_id] = ev

@@ -84,8 +84,10 @@ def test_strangers_are_not_fused_on_realistic_data(audit: Audit) -> None:
 
 def test_links_are_found_on_realistic_data(audit: Audit) -> None:
     everything, identified, _refused = audit
-    assert everything.pairs.recall >= 0.915
-    assert identified.pairs.recall >= 0.930
+    # s40: a pet name on a WhatsApp profile is no name (`resolver.junk.JunkRules.profile_name_of`):
+    # measured 0.9245 / 0.9465 (before 0.9226 / 0.9355, which the identified floor fails)
+    assert everything.pairs.recall >= 0.920
+    assert identified.pairs.recall >= 0.940
 
 
 def test_confidence_ranks_mixed_customers_lower_on_realistic_data(audit: Audit) -> None:
