@@ -101,7 +101,7 @@ def run(customers: int, seed: int, config: ResolverConfig | None = None, nicknam
     for event in parsed:
         _, touchpoint, _, source_id, phone, email, name = fields_of(event)
         keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
-        stripped = evidence_name(g.parser.junk, name)
+        stripped = evidence_name(g.parser.junk, name, touchpoint)
         ev = g.by_content.get((touchpoint, source_id.strip(), stripped, keys, rejected))
         if ev is None:
             continue

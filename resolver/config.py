@@ -88,7 +88,9 @@ class ResolverConfig:
             trimmed source id starts with the prefix ("" for every source id; the longest prefix
             that fits wins) reads a number without a country code in that region (a Dubai store's
             kiosk ids ``dxb-...`` on an Indian deployment: ``("KIOSK", "dxb-", "AE")``). A pure
-            function of the event's fields, so the worker and replay read it alike.
+            function of the event's fields, so the worker and replay read it alike. A number invalid
+            where it is read is the mobile it is in exactly one other region named here or by
+            `default_region` (`resolver.identifiers.IdentifierParser`).
         hub_threshold: an identifier seen with MORE than this many distinct people (by any
             signal in `hub_signals`) is quarantined: it stops linking and merges through it
             are undone.

@@ -20,7 +20,7 @@ from resolver.config import ResolverConfig
 from resolver.emails import EmailNormaliser
 from resolver.interaction import Interaction
 from resolver.junk import JunkRules
-from resolver.phones import PhoneNormaliser
+from resolver.phones import Phone, PhoneNormaliser
 
 __all__ = ["KINDS", "Extracted", "IdentifierParser", "kind_of", "mask", "touchpoint_key"]
 
@@ -65,7 +65,7 @@ _new_extracted = tuple.__new__
 class IdentifierParser:
     """Builds `Extracted` from an `Interaction` with the configured normalisers (cached)."""
 
-    __slots__ = ("_memo", "_regional", "emails", "held", "junk", "phones")
+    __slots__ = ("_elsewhere", "_memo", "_regional", "emails", "held", "junk", "phones")
 
     def __init__(self, config: ResolverConfig) -> None:
         self.junk = JunkRules(config.junk_values, config.junk_patterns)
@@ -80,6 +80,8 @@ class IdentifierParser:
                 by_region[region] = PhoneNormaliser(region, self.junk, config.phone_cache_size)
             regional.setdefault(touchpoint.upper(), []).append((prefix, by_region[region]))
         self._regional = {tp: sorted(rules, key=lambda r: -len(r[0])) for tp, rules in regional.items()}
+        #: every region the configuration names, for a number invalid where it was read (`_mobile_elsewhere`)
+        self._elsewhere = tuple(by_region[r] for r in sorted(by_region))
         self.emails = EmailNormaliser(config.email_rules, self.junk, domain_fixes=config.email_domain_fixes)
         self._memo: dict[tuple[str, str, str | None, str | None], Extracted] = {}
         #: a key -> the equal string the state holds already (`resolver.graph.Graph.held_key`), or
@@ -107,6 +109,26 @@ class IdentifierParser:
                 if source.startswith(prefix):
                     return phones
         return self.phones
+
+    def _mobile_elsewhere(self, phone: str, read: PhoneNormaliser) -> Phone | None:
+        """A number invalid in the region it was read in (`read`), as the mobile number it is in
+        exactly one other region the configuration names (`ResolverConfig.phone_regions`); else None.
+
+        A Dubai customer types ``055 389 7720`` on the Indian site: invalid as an Indian number, the
+        mobile ``+971553897720`` their WhatsApp and the Dubai kiosk know. Mobiles only: a local
+        landline typed without its city code (``2345 6789``) is some other region's landline, and a
+        number valid where it was read (a UK ``07...`` is an Indian mobile too) is never read again.
+        """
+        found: Phone | None = None
+        for phones in self._elsewhere:
+            if phones is read:
+                continue
+            mobile = phones.mobile(phone)
+            if mobile is not None:
+                if found is not None:
+                    return None  # a mobile of two regions: which one is not known
+                found = mobile
+        return found
 
     def source_of(self, touchpoint: str, source_id: str) -> str:
         """The source id evidence keeps of an event: as written, trimmed, except a WhatsApp account
@@ -165,6 +187,8 @@ class IdentifierParser:
         if phone and phone.strip():
             phones = self.phones if not self._regional else self.phones_for(touchpoint, source)
             normal = phones.normalise(phone)
+            if normal.status == "invalid" and len(self._elsewhere) > 1:
+                normal = self._mobile_elsewhere(phone, phones) or normal
             key = "p:" + normal.e164
             if normal.status != "valid":
                 rejected.append(f"phone:{normal.status}:{normal.e164}")

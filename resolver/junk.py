@@ -103,6 +103,17 @@ _PLACEHOLDER_NAME_PHRASES = frozenset(
         "heythereiamusingwhatsapp", "atwork", "callsonly", "urgentcallsonly", "nocalls", "whatsapponly",
     }
 )  # fmt: skip
+#: Pet names (a family's name for a child, kept for life: ``Guddu``, ``Bunty``) and endearments
+#: (``Jaanu``) that could be anyone's, none of them the name a person is known by on a record: not
+#: a name on a WhatsApp profile (`JunkRules.profile_name_of`). Names that are also given names
+#: (Dev, Sonu, Rinku, Dolly, Babu, Khushi, Raja) are not here: they may tell two people apart.
+_PET_NAME_WORDS = frozenset(
+    {
+        "bunty", "bunti", "pinky", "pinki", "guddu", "guddi", "gudiya", "munna", "munni", "chintu", "chintoo",
+        "babli", "bablu", "babloo", "bittu", "pappu", "golu", "chhotu", "chotu", "tinku", "pintu", "monu",
+        "sweety", "sweetie", "cutie", "jaan", "jaanu", "janu", "shona", "baby", "honey", "rocky",
+    }
+)  # fmt: skip
 #: Names already judged: most names repeat. Cleared when full, so memory stays flat.
 _NAME_MEMO = 100_000
 _UNSEEN = object()
@@ -215,6 +226,26 @@ class JunkRules:
             memo.clear()
         memo[raw] = found
         return found
+
+    def profile_name_of(self, raw: str) -> str | None:
+        """The name evidence carries for a WhatsApp profile name: `name_of`, and None for a pet name.
+
+        The profile of a phone's own WhatsApp account is a name its owner chose, not one typed for
+        them: a pet name there (``Guddu``, ``Bunty 😊``, ``Sweety ji``: its words pet names or
+        placeholder words) could be anyone's, so it names no one in particular, and on a phone a
+        CRM knows as ``Srinivas Krishnan`` it is no evidence of a second person (the household
+        rules split a phone by its names: `resolver.households`). The chat then carries no name,
+        as a template without one does. Only WhatsApp's: typed on an order or at a kiosk, a pet
+        name is what someone gave for themselves or for another person, and stays a name.
+        """
+        found = self.name_of(raw)
+        if found is None:
+            return None
+        for token in found.lower().split():
+            word = token if token.isalpha() else "".join(ch for ch in token if ch.isalpha())
+            if word and word not in _PET_NAME_WORDS and word not in _PLACEHOLDER_NAME_WORDS:
+                return found
+        return None
 
     def _placeholder_name(self, name: str) -> bool:
         lower = name.lower()

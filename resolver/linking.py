@@ -31,9 +31,16 @@ __all__ = ["Found", "add", "add_content", "content_id", "evidence_name", "found_
 Found = tuple[tuple[str, ...], tuple[str, ...], str | None, str]
 
 
-def evidence_name(junk: JunkRules, name: str | None) -> str | None:
-    """The name evidence carries: trimmed; None when absent or a placeholder (`JunkRules.name_of`)."""
-    return junk.name_of(name) if name else None
+#: The touchpoint whose names are profiles the account's owner chose (`JunkRules.profile_name_of`).
+_WHATSAPP = "WHATSAPP"
+
+
+def evidence_name(junk: JunkRules, name: str | None, touchpoint: str) -> str | None:
+    """The name evidence carries: trimmed; None when absent or a placeholder (`JunkRules.name_of`),
+    or a pet name on a WhatsApp profile (`JunkRules.profile_name_of`)."""
+    if not name:
+        return None
+    return junk.profile_name_of(name) if touchpoint == _WHATSAPP else junk.name_of(name)
 
 
 def content_id(
@@ -52,7 +59,7 @@ def found_of(
 ) -> Found:
     """`Found` of an event's fields, with `parser` (of the configuration of the core that takes it)."""
     keys, rejected = parser.extract_fields(touchpoint, source_id, phone, email)
-    name = parser.junk.name_of(name) if name else None
+    name = evidence_name(parser.junk, name, touchpoint)
     return (
         keys,
         rejected,
@@ -73,7 +80,8 @@ def add(
 ) -> Step | None:
     """Take in an event whose id is not remembered; None when it is suppressed (erased person)."""
     keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
-    name = g.parser.junk.name_of(name) if name else None  # `evidence_name`, inline: per event
+    junk = g.parser.junk  # `evidence_name`, inline: per event
+    name = (junk.profile_name_of(name) if touchpoint == _WHATSAPP else junk.name_of(name)) if name else None
     content = (touchpoint, g.parser.source_of(touchpoint, source_id), name, keys, rejected)
     return add_content(g, eid, at, content, evidence_id(content))
 

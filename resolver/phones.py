@@ -231,6 +231,15 @@ class PhoneNormaliser:
             return self._spaced(raw) or found
         return found
 
+    def mobile(self, raw: str) -> Phone | None:
+        """`normalise` of `raw` when it is a valid mobile number of this region (not a landline, nor a
+        number that may be either); else None."""
+        found = self.normalise(raw)
+        if found.status != "valid":
+            return None
+        kind = phonenumbers.number_type(phonenumbers.parse(found.e164))
+        return found if kind == phonenumbers.PhoneNumberType.MOBILE else None
+
     def _spaced(self, raw: str) -> Phone | None:
         """The first of two or more numbers separated by spaces alone (``9845071623 9731862045``).
 

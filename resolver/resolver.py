@@ -191,7 +191,7 @@ class Resolver:
         _, touchpoint, _, source_id, phone, email, name = fields
         g = self._g
         keys, rejected = g.parser.extract_fields(touchpoint, source_id, phone, email)
-        name = evidence_name(g.parser.junk, name)
+        name = evidence_name(g.parser.junk, name, touchpoint)
         ev = g.by_content.get((touchpoint, g.parser.source_of(touchpoint, source_id), name, keys, rejected))
         return None if ev is None else g.customer_of(ev)
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from resolver.config import ResolverConfig
 from resolver.identifiers import IdentifierParser
 from resolver.interaction import Interaction
+from resolver.resolver import Resolver
 from streams.commands.replay import command as replay
 from streams.pipeline import Pipeline
 from streams.settings import Settings, SettingsError
@@ -81,3 +82,36 @@ def test_the_worker_hands_the_rules_to_its_core() -> None:
 
     config = resolver_config(Settings.from_env({"IRL_PHONE_REGIONS": "KIOSK:dxb-=AE", "IRL_DEV_MODE": "true"}))
     assert config.phone_regions == (DUBAI,)
+
+
+def test_a_number_invalid_where_read_is_the_mobile_it_is_in_one_other_named_region() -> None:
+    # s40: the audit's Dubai customers type ``055 389 7720`` on the Indian site (invalid as an Indian
+    # number) beside their WhatsApp ``971553897720``: 7 people split, 111 event pairs.
+    parser = IdentifierParser(ResolverConfig(phone_regions=(DUBAI,)))
+    assert parser.extract_fields("WEB", "u1", "055 389 7720", None).keys[0] == "p:+971553897720"
+    assert parser.extract_fields("CRM", "hs-1", "0553897720", None).keys[0] == "p:+971553897720"
+    # without a rule naming another region, as before: invalid, refused
+    plain = IdentifierParser(ResolverConfig())
+    assert plain.extract_fields("WEB", "u1", "055 389 7720", None) == (("t:WEB:u1",), ("phone:invalid:+91553897720",))
+    # a number valid where it was read is never read again (a UK 07... is an Indian mobile too)
+    assert parser.extract_fields("WEB", "u1", "07464 962482", None).keys == ("p:+917464962482", "t:WEB:u1")
+    # a landline elsewhere is not taken (a local number typed without its city code), nor a mobile
+    # of two named regions (the UAE's and Saudi Arabia's 05x numbers)
+    assert parser.extract_fields("WEB", "u1", "02 345 6789", None).keys == ("t:WEB:u1",)
+    both = IdentifierParser(ResolverConfig(phone_regions=(DUBAI, ("KIOSK", "ruh-", "SA"))))
+    assert both.extract_fields("WEB", "u1", "0555143972", None).keys == ("t:WEB:u1",)
+    assert both.extract_fields("KIOSK", "dxb-1", "0555143972", None).keys == ("p:+971555143972", "t:KIOSK:dxb-1")
+    # the default region is one of the others for a rule's own numbers
+    assert parser.extract_fields("KIOSK", "dxb-1", "98450 71623", None).keys[0] == "p:+919845071623"
+
+
+def test_the_web_order_with_a_local_dubai_number_joins_the_whatsapp_chat() -> None:
+    events = [
+        Interaction("o1", "WEB", T0, "u9", "order", phone="055 389 7720", email="huda@x.ae", name="Huda Rahman"),
+        Interaction("w1", "WHATSAPP", T0 + 1, "971553897720", "message", name="Huda Rahman"),
+    ]
+    for order in (events, events[::-1]):
+        r = Resolver(ResolverConfig(phone_regions=(DUBAI,)))
+        for e in order:
+            r.apply(e)
+        assert r.customer_of_event("o1") == r.customer_of_event("w1") is not None

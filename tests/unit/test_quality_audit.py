@@ -84,8 +84,11 @@ def test_strangers_are_not_fused_on_realistic_data(audit: Audit) -> None:
 
 def test_links_are_found_on_realistic_data(audit: Audit) -> None:
     everything, identified, _refused = audit
-    assert everything.pairs.recall >= 0.915
-    assert identified.pairs.recall >= 0.930
+    # s40: a pet name on a WhatsApp profile is no name (`resolver.junk.JunkRules.profile_name_of`):
+    # 0.9226 / 0.9355 to 0.9245 / 0.9465; a Dubai customer's ``055 389 7720`` on the Indian site is
+    # the UAE mobile (`resolver.identifiers.IdentifierParser._mobile_elsewhere`): to 0.9278 / 0.9576
+    assert everything.pairs.recall >= 0.925
+    assert identified.pairs.recall >= 0.950
 
 
 def test_confidence_ranks_mixed_customers_lower_on_realistic_data(audit: Audit) -> None:
