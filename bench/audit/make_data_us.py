@@ -143,7 +143,7 @@ WA_PHRASES = ["Blessed 🙏", "Busy", "Hey there! I am using WhatsApp.", "Live L
 class UsGen(Gen):
     """US / UK identifiers and habits over `Gen`'s event writer."""
 
-    def mobile(self, country: str, city: str = "New York") -> str:  # type: ignore[override]
+    def mobile(self, country: str, city: str = "New York") -> str:
         rng = self.rng
         while True:
             if country == "GB":
@@ -672,9 +672,9 @@ def hard_cases(g: UsGen, nxt: Any) -> None:
         (("Michael", ["Mike"]), "Johnson"),
         (("Maria", []), "Garcia"),
     ):
-        a, b = person(given=given, surname=sur), person(given=given, surname=sur)
+        one, two = person(given=given, surname=sur), person(given=given, surname=sur)
         evs = []
-        for q in (a, b):
+        for q in (one, two):
             evs.append(
                 g.emit(
                     q.pid,
@@ -688,7 +688,7 @@ def hard_cases(g: UsGen, nxt: Any) -> None:
                 )
             )
             person_history(g, q)
-        g.case("namesakes", "two people of one common name", [a.pid, b.pid], evs)
+        g.case("namesakes", "two people of one common name", [one.pid, two.pid], evs)
 
     # 11. US customers at the London store (001 ... typed from abroad), UK customers on WhatsApp.
     for _ in range(6):
@@ -725,15 +725,15 @@ def hard_cases(g: UsGen, nxt: Any) -> None:
         g.case("icloud_alias", "one iCloud mailbox as @icloud.com, @me.com and @mac.com", [q.pid], evs)
 
     # 13. Bots on one cookie.
-    for b in range(2):
+    for bot in range(2):
         evs = [
-            g.emit(f"BOT{b}", "WEB", g.when(), f"ga_bot{b}", "page_view", attributes={"ua": "python-requests/2.31"})
+            g.emit(f"BOT{bot}", "WEB", g.when(), f"ga_bot{bot}", "page_view", attributes={"ua": "python-requests/2.31"})
             for _ in range(15)
         ]
-        g.case("bots", "a scraper on one cookie", [f"BOT{b}"], evs)
+        g.case("bots", "a scraper on one cookie", [f"BOT{bot}"], evs)
 
 
-MALFORMED = [
+MALFORMED: list[tuple[dict[str, Any], str]] = [
     ({"touchpoint": "WEB", "occurred_at": 0, "source_id": "ga_bad1", "interaction": "page_view", "attributes": {}}, "no event_id"),
     ({"event_id": "us-bad-2", "touchpoint": "POS", "occurred_at": 0, "source_id": "x", "interaction": "visit", "attributes": {}}, "unknown touchpoint"),
     ({"event_id": "us-bad-3", "touchpoint": "WEB", "occurred_at": "12/01/2026 3:04 PM", "source_id": "ga_bad3", "interaction": "page_view", "attributes": {}}, "US date, unreadable"),
@@ -788,10 +788,10 @@ def main() -> None:
     g.events.sort(key=lambda ae: ae[0])
     lines = [json.dumps(ev, ensure_ascii=False) for _, ev in g.events]
     mal = []
-    for ev, reason in MALFORMED:
-        if ev.get("occurred_at") == 0:
-            ev["occurred_at"] = g.end - DAY
-        mal.append((json.dumps(ev, ensure_ascii=False), reason))
+    for bad, reason in MALFORMED:
+        if bad.get("occurred_at") == 0:
+            bad["occurred_at"] = g.end - DAY
+        mal.append((json.dumps(bad, ensure_ascii=False), reason))
     mal.append(('{"event_id": "us-bad-8", "touchpoint": "WEB", "occurred_at": ', "truncated JSON"))
     for line, _ in mal:
         lines.insert(rng.randrange(len(lines)), line)

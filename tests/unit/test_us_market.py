@@ -136,5 +136,6 @@ def test_a_lone_pet_form_beside_the_full_name_is_that_person_not_a_second_one() 
     cid = r.customer_of_event("k1")
     assert cid is not None and {r.customer_of_event("k2"), r.customer_of_event("w1")} == {cid}
     profile = r.profile(cid)
-    assert profile is not None and profile.confidence >= 0.6, profile.confidence_reasons
+    assert profile is not None
+    assert profile.confidence >= 0.6, profile.confidence_reasons
     assert not any("cannot be one person" in reason for reason in profile.confidence_reasons)
