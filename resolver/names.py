@@ -13,6 +13,8 @@ import re
 import unicodedata
 from collections.abc import Collection, Mapping
 
+from resolver.nicknames import NICKNAME_TABLE
+
 __all__ = [
     "HONORIFICS", "INITIAL_LIKE", "KEY_JOIN", "SUFFIXES", "TITLES", "clear_memos", "compared", "full_name",
     "is_title", "name_class", "name_groups", "name_key", "name_parts", "name_tier", "names_similar", "one_group",
@@ -294,7 +296,7 @@ def same_person(a: str, b: str) -> bool:
     with an initial on one side, ``A. Rao`` / ``Rao Asha``, but not two initials: ``A. Bose``
     / ``B. Anand`` are not one person); or a given name with initials before it and after it
     (``K. S. Ramesh`` / ``Ramesh K S``, as South Indian names are written); or a pet form of
-    the given name (`_NICKNAME_TABLE`: ``Bill`` / ``William``) beside one surname; or a given name
+    the given name (`NICKNAME_TABLE`: ``Bill`` / ``William``) beside one surname; or a given name
     with an initial only beside that given name with a surname (``A. Venkatesh`` / ``Venkatesh
     Shetty``, ``Suresh R`` / ``Suresh Naidu``: the initial is a father's or village name,
     `_initialled`; not ``R. Kumar`` / ``Anil Kumar``); or Mohammed and a
@@ -607,41 +609,10 @@ def _sound(token: str) -> str:
     return found
 
 
-#: Pet forms of given names that are the same person's (English, and Indian ones from a given
-#: name): full name, then its pet forms. Only forms made from the name itself: a pet name that
-#: could be anyone's (``Bunty``, ``Guddu``) is not here. Compared folded (`_sound`), and used
-#: only beside one surname (`same_person`), so ``Bill Walker`` is William Walker and a lone ``Bill``
-#: fits ``William Walker`` (as a lone ``Asha`` fits Asha Rao), but ``Bill`` is not ``William``.
-#: Short forms that are prefixes (``Vik``, ``Chris``, ``Sam``) need no entry.
-_NICKNAME_TABLE = (
-    ("william", "bill", "billy", "will", "willy"), ("robert", "bob", "bobby", "rob", "robbie"),
-    ("elizabeth", "liz", "lizzie", "lizzy", "beth", "betty", "libby"), ("richard", "rick", "ricky", "dick", "rich"),
-    ("katherine", "kate", "katie", "kathy", "cathy", "kath"), ("catherine", "kate", "katie", "cathy", "cath"),
-    ("margaret", "peggy", "maggie", "meg"), ("jennifer", "jenny", "jen"), ("eleanor", "ellie", "nell"),
-    ("james", "jim", "jimmy"), ("michael", "mike", "mick"), ("david", "dave"), ("edward", "eddie", "ted", "ned"),
-    ("henry", "harry"), ("john", "jack", "johnny"), ("charles", "charlie", "chuck"), ("anthony", "tony"),
-    ("stephen", "steve"), ("steven", "steve"), ("joseph", "joe", "joey"), ("rebecca", "becky", "becca"),
-    ("susan", "sue", "susie"), ("andrew", "andy"), ("nicholas", "nick"), ("sarah", "sally"),
-    ("harpreet", "harry"), ("harjit", "harry"), ("harinder", "harry"), ("harvinder", "harry"),
-    ("balwinder", "bally", "balli"), ("jaspreet", "jassi"), ("jasmeet", "jassi"), ("jaswinder", "jassi"),
-    ("rajesh", "raju"), ("rajendra", "raju"), ("rajkumar", "raju"), ("vikram", "vicky"), ("vikas", "vicky"),
-    ("sunil", "sunny"),
-    # US and UK pet forms that are no prefix of the name (audit s40: ``Tom Kim`` / ``Thomas Kim`` on one
-    # phone read as two people and split it)
-    ("thomas", "tom", "tommy"), ("theodore", "ted", "teddy"), ("henry", "hank"), ("lawrence", "larry"),
-    ("patricia", "patty", "patsy", "trish", "tricia"), ("elizabeth", "betsy", "bess", "bessie"),
-    ("alexandra", "sasha"), ("alexander", "sasha"), ("daniel", "danny"), ("deborah", "debbie", "debby"),
-    ("victoria", "vicky", "vickie", "tori"), ("oliver", "ollie"), ("amelia", "millie"), ("charlotte", "lottie"),
-    ("francis", "frank", "frankie"), ("jacob", "jake"), ("nathaniel", "nate"), ("nathan", "nate"),
-    ("abigail", "abby"), ("cynthia", "cindy"), ("judith", "judy"), ("barbara", "barb"), ("ronald", "ronnie"),
-    ("donald", "donnie"), ("timothy", "timmy"), ("kenneth", "kenny"), ("samuel", "sammy"), ("benjamin", "benny"),
-)  # fmt: skip
-
-
 def _pet_forms() -> dict[str, frozenset[str]]:
-    """Pet form -> the names it is a form of (`_NICKNAME_TABLE`), folded (`_sound`)."""
+    """Pet form -> the names it is a form of (`NICKNAME_TABLE`), folded (`_sound`)."""
     found: dict[str, set[str]] = {}
-    for full, *pets in _NICKNAME_TABLE:
+    for full, *pets in NICKNAME_TABLE:
         for pet in pets:
             found.setdefault(pet, set()).add(_sound(full))
     return {pet: frozenset(fulls) for pet, fulls in found.items()}
@@ -649,7 +620,7 @@ def _pet_forms() -> dict[str, frozenset[str]]:
 
 def _nicknamed(a: str, b: str) -> bool:
     """True when given names `a` and `b` are one name and its pet form, or two pet forms of one
-    name (`_NICKNAME_TABLE`; ``Bill`` / ``William``, ``Liz`` / ``Beth``); folded as `_sound` does."""
+    name (`NICKNAME_TABLE`; ``Bill`` / ``William``, ``Liz`` / ``Beth``); folded as `_sound` does."""
     na, nb = _NICKNAMES.get(a), _NICKNAMES.get(b)
     if na is None and nb is None:
         return False

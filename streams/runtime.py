@@ -65,9 +65,7 @@ class Runtime:
             "duplicates": 0,
             #: events that reused a remembered event id with other content (among the duplicates)
             "reused_ids": 0,
-            #: events the ordered stage parsed itself: their batch carried no findings of triage under its
-            #: parser's fingerprint (written before s40, or by a worker of another configuration or version)
-            "events_parsed_again": 0,
+            "events_parsed_again": 0,  # events without triage's findings under the ordered stage's fingerprint
             "records_published": 0,
             "interactions_published": 0,
             #: effects sent to the per-customer stage (``IRL_CUSTOMER_STAGE=kafka``), and what that stage
