@@ -45,7 +45,7 @@ from resolver.interaction import fields_of, from_json
 from resolver.linking import evidence_name
 from streams.synthetic import generate
 
-__all__ = ["Run", "classify_false", "classify_missed", "main", "run"]
+__all__ = ["Run", "classify_false", "classify_missed", "key_users", "main", "run"]
 
 
 @dataclass
@@ -149,13 +149,19 @@ def _near(a: str, b: str) -> bool:
     return a[0] == b[0] == "p" and len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1
 
 
-def classify_missed(r: Run, only: set[str]) -> tuple[Counter[str], dict[str, list[str]]]:
-    """Missed pairs by class (see the module docstring), with a few examples of each."""
-    g = r.graph
-    users: dict[str, set[str]] = defaultdict(set)  # key -> true customers whose events carry it
+def key_users(r: Run) -> dict[str, set[str]]:
+    """Identifier key -> the true customers whose events carry it."""
+    users: dict[str, set[str]] = defaultdict(set)
     for eid, ev in r.evidence_of.items():
         for key in ev.keys:
             users[key].add(r.truth[eid])
+    return users
+
+
+def classify_missed(r: Run, only: set[str]) -> tuple[Counter[str], dict[str, list[str]]]:
+    """Missed pairs by class (see the module docstring), with a few examples of each."""
+    g = r.graph
+    users = key_users(r)
     per_person: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     all_events: dict[str, list[str]] = defaultdict(list)
     for eid, who in r.truth.items():

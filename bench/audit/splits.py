@@ -33,7 +33,7 @@ from pathlib import Path
 
 import phonenumbers
 
-from bench.quality import Run, _classify_pair, _own_components
+from bench.quality import Run, _classify_pair, _own_components, key_users
 from resolver.config import ResolverConfig
 from resolver.engine import Resolver
 from resolver.evaluation import evaluate
@@ -103,10 +103,7 @@ def _region_label(r: Run, side_a: list[str], side_b: list[str]) -> str | None:
 def classify(r: Run) -> tuple[Counter[str], Counter[str], dict[str, set[str]], dict[str, list[str]]]:
     """(event pairs, part pairs, people, examples) per class."""
     g = r.graph
-    users: dict[str, set[str]] = defaultdict(set)
-    for eid, ev in r.evidence_of.items():
-        for key in ev.keys:
-            users[key].add(r.truth[eid])
+    users = key_users(r)
     parts_of: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     all_events: dict[str, list[str]] = defaultdict(list)
     for eid, who in r.truth.items():
