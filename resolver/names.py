@@ -518,6 +518,8 @@ def _groups(weights: Mapping[str, int]) -> dict[str, str]:
                 alone.append(k)
             else:
                 label[k] = fit
+                if MARK in k:  # a generation placed: another goes elsewhere (`_fit`)
+                    members[fit].append(k)
         grouped(alone, label, weights, same_person, _transitive)
     return label
 
@@ -567,11 +569,9 @@ def _fit(weak: str, order: list[str], members: Mapping[str, list[str]]) -> str |
 
     An initial with a surname (``v_verma``) is matched against names with a surname first:
     ``V. Verma`` is Varun Verma, not the ``Vikram`` of the heavier group (``Vikram Saxena``).
-    Only when no group has a name with a surname it fits does a first name alone decide. Never a
-    group of another generation (``J. Clark Jr.`` is not the group of ``James Clark Sr.``).
+    Only when no group has a name with a surname it fits does a first name alone decide; never another generation's.
     """
-    if MARK in weak:
-        order = [grp for grp in order if not mixed(weak, members[grp])]
+    order = [grp for grp in order if not mixed(weak, members[grp])] if MARK in weak else order
     if KEY_JOIN in weak:
         for grp in order:
             if any(KEY_JOIN in m and same_person(weak, m) for m in members[grp]):
