@@ -30,6 +30,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
+from resolver.generations import GENERATIONS
 from resolver.names import HONORIFICS, INITIAL_LIKE, SUFFIXES, is_title
 from resolver.names import TITLES as _NAME_TITLES
 
@@ -59,6 +60,8 @@ _INNER = frozenset("'-.")
 _PARTICLES = frozenset(
     {"da", "de", "del", "della", "der", "den", "di", "do", "dos", "du", "van", "von", "bin", "binti"}
 )
+#: Generations written as numerals (`resolver.generations`), kept in capitals when a name is re-cased.
+_NUMERALS = frozenset(g for g in GENERATIONS if set(g) <= set("iv"))
 _MEMO: dict[str, str | None] = {}
 _SCRIPTS: dict[str, str] = {}
 _SHAPES: dict[str, tuple[str, int, int]] = {}
@@ -129,7 +132,11 @@ def _tokens(raw: str) -> list[str]:
         if any(ch.islower() for ch in tail) and not any(ch.islower() for ch in head):
             # ``RAO, Asha K.``: a surname in capitals by the register's convention is Rao
             head = " ".join(_recase(token, 1) for token in head.split())
-        text = tail + " " + head  # ``Sharma, Rohit`` is Rohit Sharma
+        words = tail.split()
+        if len(words) > 1 and _folded(words[-1]) in GENERATIONS:  # ``Clark, James Jr.`` is James Clark Jr.
+            text = " ".join(words[:-1]) + " " + head + " " + words[-1]
+        else:
+            text = tail + " " + head  # ``Sharma, Rohit`` is Rohit Sharma
     return [t for t in (_trim(token) for token in text.replace(",", " ").split()) if t]
 
 
@@ -167,6 +174,8 @@ def _recase(token: str, index: int) -> str:
     """A word as names are written: capital after a start, ``'``, ``-`` or ``.``; particles lower."""
     if index > 0 and token.lower() in _PARTICLES:
         return token.lower()
+    if index > 1 and _folded(token) in _NUMERALS:
+        return token.upper()  # ``JAMES CLARK III``: James Clark III
     if len(token) == 2 and _folded(token) in INITIAL_LIKE:
         return token  # ``KM SHARMA``: KM Sharma, not ``Km``, which would read as a title (idempotence)
     out: list[str] = []

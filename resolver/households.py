@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 
 from resolver.evidence import Evidence
+from resolver.generations import bare, other_generations
 from resolver.graph import (
     OK,
     PERSON,
@@ -195,7 +196,11 @@ def _one_person(a: str, b: str) -> bool:
 
     A surname that is not one name makes two families. Under one surname, given names that are
     similar or start with one letter may be a short form beside a typo (``Kir Jain`` / ``Kiarn Jain``).
+    Two generations of one name (``James Clark Sr.`` / ``Jr.``: `resolver.generations`) never are.
     """
+    if other_generations(a, b):
+        return False
+    a, b = bare(a), bare(b)
     given_a, surname_a = a.partition(KEY_JOIN)[0], a.rpartition(KEY_JOIN)[2]
     given_b, surname_b = b.partition(KEY_JOIN)[0], b.rpartition(KEY_JOIN)[2]
     if not names_similar(surname_a, surname_b):

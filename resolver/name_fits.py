@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from resolver.generations import MARK, several_generations
 from resolver.names import KEY_JOIN, compared, name_tier, same_person
 
 __all__ = ["fits_several"]
@@ -27,19 +28,25 @@ def fits_several(weights: Mapping[str, int], label: Mapping[str, str]) -> frozen
     one-token names against names with a surname (or written without a space), initials against
     those and the one-token names that fit only one group, and an initial with a surname against
     the names with a surname where one fits (``I. Singh`` is Inder Singh's, not the ``Isha`` of
-    Isha Fernandes). Only the keys `compared` reads are judged. A function of the keys and
-    weights: the same whatever the order they come in.
+    Isha Fernandes). So does any name without a generation that is `same_person` as names of two
+    generations in two groups (``James Clark`` or ``J. Clark`` beside ``James Clark Sr.`` and ``Jr.``:
+    `resolver.generations`), a full name too. Only the keys `compared` reads are judged. A
+    function of the keys and weights: the same whatever the order they come in.
     """
     kept = compared(weights)
     tiers: tuple[list[str], list[str], list[str]] = ([], [], [])
     for k in kept:
         tiers[name_tier(k)].append(k)
     strong, singles, initials = tiers
-    if not (singles or initials) or len({label[k] for k in kept}) < 2:
+    marked = [k for k in kept if MARK in k]
+    plain = [k for k in kept if MARK not in k] if several_generations(marked) else []
+    if not (singles or initials or plain) or len({label[k] for k in kept}) < 2:
         return frozenset()
-    several = {k for k in singles if _fits_several(k, strong, label)}
+    several = {k for k in plain if _groups_fitted(k, marked, label) >= 2}
+    strong = [k for k in strong if k not in several]
+    several.update(k for k in singles if k not in several and _fits_several(k, strong, label))
     against = strong + [k for k in singles if k not in several]
-    several.update(k for k in initials if _fits_several(k, against, label))
+    several.update(k for k in initials if k not in several and _fits_several(k, against, label))
     return frozenset(several)
 
 

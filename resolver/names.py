@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Mapping
 
+from resolver.generations import GENERATIONS, MARK, bare, grouped, mixed, several_generations, written_last
 from resolver.nicknames import NICKNAME_TABLE
 
 __all__ = [
@@ -31,8 +32,8 @@ _TITLES = frozenset(
      "sgt", "hon", "rev", "engr", "adv", "advocate", "kum", "sushri", "shree", "shrimati", "thiru", "thirumathi",
      "janab", "ustad", "messrs"}
 )  # fmt: skip
-#: Written after a name, never a surname: generations and degrees.
-_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "md", "phd", "esq", "mba", "ca"})
+#: Written after a name, never a surname: generations (kept in the key: `resolver.generations`) and degrees.
+_SUFFIXES = GENERATIONS | {"md", "phd", "esq", "mba", "ca"}
 #: Said after a name out of respect or by a cashier (``Sharma ji``, ``Rohit bhai``, ``Priya
 #: Madam``, ``Rao garu``), never a surname.
 _HONORIFICS = frozenset(
@@ -169,18 +170,20 @@ def name_parts(name: str | None) -> tuple[str, str | None] | None:
     * ``Md.``, ``Mohd`` and ``Muhammad`` are Mohammed, passed over before a given name
       (``Md. Imran Khan`` is Imran Khan).
     """
-    found = _key_tokens(name)
-    if found is None:
+    read = _key_tokens(name)
+    if read is None:
         return None
+    found = read[0]
     return found[0], (found[-1] if len(found) > 1 else None)
 
 
-def _key_tokens(name: str | None) -> list[str] | None:
-    """[given, middle names..., surname] of a name as `name_parts` reads it; None when absent.
+def _key_tokens(name: str | None) -> tuple[list[str], str] | None:
+    """([given, middle names..., surname], generation or ``""``) of a name as `name_parts` reads it; None when absent.
 
     Middle names are the tokens of two letters or more between the given name and the surname
     (``Anil Kumar Yadav``: ``kumar``); initials between them say nothing more than the
-    surname does and are left out.
+    surname does and are left out. A generation (``Jr.``) counts only after a given name and a
+    surname written out (``Clark, James Jr.`` too), never after one name (``Ramesh Sr``).
     """
     if not name:
         return None
@@ -193,25 +196,29 @@ def _key_tokens(name: str | None) -> list[str] | None:
     if comma:
         given = _tokens(tail.replace(",", " "), titles=True, raw=name)
         family = _tokens(head, titles=True, raw=name)
+        generation = written_last(family, given)  # ``Clark Jr., James``, ``Clark, James Jr.``
         if given and family and (given[0] not in _SUFFIXES or (given[0] in _MOHAMMED and len(given) > 1)):
             first = _given(given, 2)
             rest = given[given.index(first) + 1 :] if first in given else given[1:]
-            return [first, *_middle(rest), family[-1]]
+            return [first, *_middle(rest), family[-1]], generation if len(family[-1]) > 1 else ""
     tokens = _tokens(folded.replace(",", " "), titles=True, raw=name)
+    generation = ""
     while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
-        tokens.pop()
+        suffix = tokens.pop()
+        if suffix in GENERATIONS:
+            generation = suffix  # the one nearest the name: ``James Clark Jr. MD``
     while len(tokens) > 1 and tokens[-1] in _HONORIFICS:
         tokens.pop()
     if not tokens:
         return None
     first = _given(tokens, 3)
     if len(tokens) == 1:
-        return [first]
+        return [first], ""
     start = 2 if first != tokens[0] else 1  # ``Md. Imran Khan``: the middle starts after Imran
     last = tokens[-1]
     if last in _MOHAMMED and last != "md":  # ``Iqbal Muhammad``: Mohammed written last, one spelling
         last = "mohammed"
-    return [first, *_middle(tokens[start:-1]), last]
+    return [first, *_middle(tokens[start:-1]), last], generation if len(last) > 1 else ""
 
 
 def _middle(tokens: list[str]) -> list[str]:
@@ -259,18 +266,20 @@ def name_key(name: str | None) -> str | None:
     Middle names of two letters or more are kept (``anil_kumar_yadav``): a middle name comes
     and goes, so `same_person` compares the first and last tokens, and reads a name that is
     another's without its surname (``Anil Kumar`` / ``Anil Kumar Yadav``) as one person too; it
-    reads ``Rao Asha`` and ``Asha Rao`` as one person.
+    reads ``Rao Asha`` and ``Asha Rao`` as one person. A generation follows `MARK` (``james_clark~jr``:
+    `resolver.generations`); without one, the key is as it always was.
     """
-    tokens = _key_tokens(name)
-    if tokens is None:
+    read = _key_tokens(name)
+    if read is None:
         return None
-    return KEY_JOIN.join(tokens)
+    tokens, generation = read
+    return KEY_JOIN.join(tokens) + MARK + generation if generation else KEY_JOIN.join(tokens)
 
 
 def _split(key: str) -> tuple[str, str]:
-    """(given name, surname or ``""``) of a name key; middle names are left out."""
+    """(given name, surname or ``""``) of a name key; middle names and a generation are left out."""
     first, _, rest = key.partition(KEY_JOIN)
-    return first, rest.rpartition(KEY_JOIN)[2]
+    return first, rest.rpartition(KEY_JOIN)[2] if MARK not in rest else bare(rest).rpartition(KEY_JOIN)[2]
 
 
 def weak_key(key: str) -> bool:
@@ -307,9 +316,14 @@ def same_person(a: str, b: str) -> bool:
     surname left off after a middle name (``Anil Kumar`` / ``Anil Kumar Yadav``: `_within`), or an
     initial before the given name and surname a person goes by (``M. Asif Khan`` / ``Mohammed Asif
     Khan``, read ``asif_khan``; ``K. Anil Kumar`` / ``Anil Kumar``): read without the initial.
+    Never two generations (``James Clark Sr.`` / ``Jr.``); a name without one is read without it.
     """
     if a == b:
         return True
+    if MARK in a or MARK in b:
+        if mixed(a, (b,)):
+            return False
+        a, b = bare(a), bare(b)
     fa, la = _split(a)
     fb, lb = _split(b)
     if names_similar(fa, fb) and (not la or not lb or _same_surname(la, lb)):
@@ -486,7 +500,7 @@ def _groups(weights: Mapping[str, int]) -> dict[str, str]:
     strong.sort()
     singles.sort()
     initials.sort()
-    label = _transitive(strong, {})
+    label = grouped(strong, {}, weights, same_person, _transitive)  # never two generations: ``Sr.`` / ``Jr.``
     for weak in (singles, initials):
         if not weak:
             continue
@@ -504,7 +518,9 @@ def _groups(weights: Mapping[str, int]) -> dict[str, str]:
                 alone.append(k)
             else:
                 label[k] = fit
-        _transitive(alone, label)
+                if MARK in k:  # a generation placed: another goes elsewhere (`_fit`)
+                    members[fit].append(k)
+        grouped(alone, label, weights, same_person, _transitive)
     return label
 
 
@@ -514,8 +530,10 @@ def one_group(keys: Collection[str]) -> bool:
     True when one key of the first tier present (names with a surname not an initial, else one-token
     names, else initials) is `same_person` as every other key: that tier groups around it
     transitively and every weaker key fits its only group. False says nothing: the keys may
-    still be one group (through a chain of similar names); compute `name_groups` then.
+    still be one group (through a chain of similar names); compute `name_groups` then; so for two generations.
     """
+    if several_generations(keys):
+        return False
     hub = ""
     hub_tier = 3
     for k in keys:
@@ -537,7 +555,7 @@ def name_tier(key: str) -> int:
     without a space, ``李颖``), 1 one token, 2 an initial or a given name with initials only
     (``a_venkatesh``, ``suresh_r``: `_initialled`)."""
     first, _, last = key.partition(KEY_JOIN)
-    return 2 if len(first) <= 1 or _initial_last(last) else 0 if last or _whole(key) else 1
+    return 2 if len(first) <= 1 or _initial_last(bare(last)) else 0 if last or _whole(key) else 1
 
 
 def _initial_last(rest: str) -> bool:
@@ -551,8 +569,9 @@ def _fit(weak: str, order: list[str], members: Mapping[str, list[str]]) -> str |
 
     An initial with a surname (``v_verma``) is matched against names with a surname first:
     ``V. Verma`` is Varun Verma, not the ``Vikram`` of the heavier group (``Vikram Saxena``).
-    Only when no group has a name with a surname it fits does a first name alone decide.
+    Only when no group has a name with a surname it fits does a first name alone decide; never another generation's.
     """
+    order = [grp for grp in order if not mixed(weak, members[grp])] if MARK in weak else order
     if KEY_JOIN in weak:
         for grp in order:
             if any(KEY_JOIN in m and same_person(weak, m) for m in members[grp]):

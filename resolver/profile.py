@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from resolver.confidence import Features, score
 from resolver.display_name import display_name, preferred_name, typed_name
 from resolver.evidence import Evidence
+from resolver.generations import bare
 from resolver.graph import OK, Customer, Graph, holder_of, other_account, shared_line
 from resolver.interaction import UNKNOWN_TIME_MS
 from resolver.names import KEY_JOIN, name_groups, unread
@@ -299,7 +300,8 @@ _MANY_RECORDS_EXPECTED = frozenset({"CRM"})
 def name_tokens(names: Iterable[str]) -> frozenset[str]:
     """The tokens of three letters or more of name keys: what an email address is searched for."""
     # Addresses are ASCII: a name in another script (``सुनीता``) says nothing about one.
-    return frozenset(t for key in names for t in key.split(KEY_JOIN) if len(t) >= 3 and t.isascii())
+    # A generation (``james_clark~jr``) is no part of an address.
+    return frozenset(t for key in names for t in bare(key).split(KEY_JOIN) if len(t) >= 3 and t.isascii())
 
 
 def email_letters(key: str) -> str:
