@@ -359,7 +359,8 @@ def benchmarks_md(res: dict[str, Any]) -> str:
         "writes it, Redis brought level with `irl rebuild-redis`, then one worker started (cold start), killed "
         "with `kill -9` and started again.",
         "3b. **The ordered stage alone**: the same file written into the links log first, as triage writes it "
-        "(batch records of validated events), then one worker: events applied per second from the first one.",
+        "(batch records of validated events, with triage's findings since s40), then one worker: events applied "
+        "per second from the first one.",
         "7. **Scale out**: the same input with one, two and three workers (fresh prefix each): the ordered "
         "stage's rate and the triage (parallel) stage's rate summed over workers.",
         "7b. **The per-customer stage alone** (`bench/customer_scale.py`): its effects made in the bench process "

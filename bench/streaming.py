@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -275,9 +276,9 @@ def _profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | Non
     )  # fmt: skip
 
 
-async def _fill_links(events: Path, topic: str, clock_step_ms: int | None = None) -> int:
-    """Write the file into the links log as triage and the clock would: batch records of validated events, a tick
-    (the wall clock) after each.
+async def _fill_links(events: Path, topic: str, env: dict[str, str], clock_step_ms: int | None = None) -> int:
+    """Write the file into the links log as triage and the clock would: batch records of validated events (with
+    triage's findings), a tick (the wall clock) after each.
 
     ``clock_step_ms``: the ticks' clock starts that many ms per tick before now and moves on by
     as much each tick (the same windows close at the same ticks in every run, whatever the
@@ -285,8 +286,19 @@ async def _fill_links(events: Path, topic: str, clock_step_ms: int | None = None
     """
     from aiokafka import AIOKafkaProducer
 
-    from resolver.interaction import Limits, from_json, validate
-    from streams.linkbatch import BATCH, KIND_HEADER, TICK, encode_batches
+    from resolver.identifiers import IdentifierParser
+    from resolver.interaction import Interaction, Limits, from_json, validate
+    from resolver.linking import found_of
+    from streams.linkbatch import KIND_HEADER, TICK, encode_found_batches, links_headers, parser_fingerprint
+    from streams.settings import Settings, resolver_config
+
+    # With triage's findings, as triage writes batches (its parser of the worker's configuration, `env`).
+    config = resolver_config(Settings.from_env(env))
+    parser, fingerprint = IdentifierParser(config), parser_fingerprint(config)
+
+    def records(batch: list[Interaction]) -> Iterator[tuple[bytes, bytes]]:
+        founds = [found_of(parser, e.touchpoint, e.source_id, e.phone, e.email, e.name) for e in batch]
+        return encode_found_batches(batch, founds, fingerprint)
 
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, max_request_size=4 * 1024 * 1024, linger_ms=20)
     await producer.start()
@@ -304,16 +316,16 @@ async def _fill_links(events: Path, topic: str, clock_step_ms: int | None = None
                     continue
                 batch.append(ev)
                 if len(batch) >= 2000:
-                    for value in encode_batches(batch):
-                        await producer.send(topic, value, partition=0, headers=[(KIND_HEADER, BATCH)])
+                    for value, found in records(batch):
+                        await producer.send(topic, value, partition=0, headers=links_headers(found))
                     ticks += 1
                     now = time.time_ns() // 1_000_000 if clock_step_ms is None else start + ticks * clock_step_ms
                     tick = json.dumps({"now": now}).encode()
                     await producer.send(topic, tick, key=TICK, partition=0, headers=[(KIND_HEADER, TICK)])
                     n += len(batch)
                     batch = []
-        for value in encode_batches(batch):
-            await producer.send(topic, value, partition=0, headers=[(KIND_HEADER, BATCH)])
+        for value, found in records(batch):
+            await producer.send(topic, value, partition=0, headers=links_headers(found))
         n += len(batch)
         await producer.flush()
     finally:
@@ -340,7 +352,7 @@ def ordered_ceiling(
     r.flushdb()
     try:
         _irl(env, "topics", "create")
-        n = asyncio.run(_fill_links(events, f"{env['IRL_APP_ID']}-links", clock_step_ms))
+        n = asyncio.run(_fill_links(events, f"{env['IRL_APP_ID']}-links", env, clock_step_ms))
         w = Worker(env, f"{prefix}-w0")
         with workers([w]):
             w.start()
