@@ -268,8 +268,8 @@ class Pipeline:
         touched_ids = step.touched
         source_of = resolver.source_of
         encode = codecs().resolved_interaction.encode if topic is not None else None  # once, not per event
-        found_of = founds if founds is not None else itertools.repeat(None, len(events))
-        for event, found in zip(events, found_of, strict=True):
+        found_each = founds if founds is not None else itertools.repeat(None, len(events))
+        for event, found in zip(events, found_each, strict=True):
             outcome = apply(event) if found is None else apply_found(event, found)
             step.events += 1
             if outcome.duplicate:
